@@ -1,0 +1,45 @@
+using GpuConv.Conv;
+using GpuConv.Tensors;
+
+namespace GpuConv.Backends;
+
+/// <summary>
+/// The tensors of one run, named after the underlying convolution y = conv(x, w):
+/// forward reads X, W (and Bias) and writes Y; backward-data reads Y (= dy), W (and Bias) and writes
+/// X (= dx); backward-filter reads X and Y (= dy) and writes W (= dw). A bias is added per channel of
+/// the tensor the op writes. Bias may be null.
+/// </summary>
+public sealed record ConvTensors(Tensor X, Tensor W, Tensor Y, Tensor? Bias = null)
+{
+    /// <summary>Checks presence, shapes and memory kind of every tensor the op needs; names the offender.</summary>
+    public void Validate(ConvProblem problem, MemoryKind memory)
+    {
+        // Every op touches all three of X, W and Y (read or written).
+        Check(X, problem.XShape, "X");
+        Check(W, problem.WShape, "W");
+        Check(Y, problem.YShape, "Y");
+        if (Bias is not null)
+        {
+            if (problem.Op == ConvOp.BackwardFilter)
+                throw new ArgumentException("bias is not used by backward-filter; pass null.", nameof(Bias));
+            if (Bias.Shape.ElementCount != problem.BiasLength)
+                throw new ArgumentException($"bias has {Bias.Shape.ElementCount} elements but the {problem.Op} output has {problem.BiasLength} channels.", nameof(Bias));
+            CheckMemory(Bias, "Bias");
+        }
+
+        void Check(Tensor? t, TensorShape expected, string name)
+        {
+            if (t is null)
+                throw new ArgumentException($"{problem.Op} needs tensor {name} of shape {expected}, got null.", name);
+            if (!t.Shape.Equals(expected))
+                throw new ArgumentException($"tensor {name} has shape {t.Shape}, expected {expected} for {problem}.", name);
+            CheckMemory(t, name);
+        }
+
+        void CheckMemory(Tensor t, string name)
+        {
+            if (t.Memory != memory)
+                throw new ArgumentException($"tensor {name} is in {t.Memory} memory but this backend runs on {memory} memory.", name);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using GpuConv.Tensors;
+
+namespace GpuConv.Conv;
+
+/// <summary>
+/// One convolution to run: the geometry of the underlying convolution y = conv(x, w) and the op.
+/// X is [N, C, in…], W is [K, C/groups, k…], Y is [N, K, out…]. A transposed convolution is stored
+/// as this underlying convolution (see <see cref="Create"/>), so backends see one shape of problem.
+/// Immutable; equality covers everything that changes the answer (it keys the plan cache).
+/// </summary>
+public sealed class ConvProblem : IEquatable<ConvProblem>
+{
+    ConvProblem(ConvSpec spec, TensorShape x, TensorShape w, TensorShape y, ConvOp op)
+    {
+        Spec = spec;
+        XShape = x;
+        WShape = w;
+        YShape = y;
+        Op = op;
+    }
+
+    /// <summary>The underlying convolution's spec (never transposed).</summary>
+    public ConvSpec Spec { get; }
+    public TensorShape XShape { get; }
+    public TensorShape WShape { get; }
+    public TensorShape YShape { get; }
+    public ConvOp Op { get; }
+
+    public int Rank => Spec.Rank;
+    public int N => XShape.N;
+    /// <summary>Input channels of the underlying convolution.</summary>
+    public int C => XShape.C;
+    /// <summary>Output channels of the underlying convolution.</summary>
+    public int K => YShape.C;
+    public int Groups => Spec.Groups;
+    public int CPerGroup => C / Groups;
+    public int KPerGroup => K / Groups;
+    public int[] InSpatial => XShape.Spatial;
+    public int[] OutSpatial => YShape.Spatial;
+    public long KernelVolume => Spec.Kernel.Aggregate(1L, (a, b) => a * b);
+    public bool IsDepthwise => Spec.IsDepthwise(C);
+
+    /// <summary>Multiply-adds × 2 of the op (the same count for all three ops).</summary>
+    public double Flops => 2.0 * N * K * YShape.SpatialSize * CPerGroup * KernelVolume;
+
+    /// <summary>The tensor the op writes: Y for forward, X for backward-data, W for backward-filter.</summary>
+    public TensorShape OutputShape => Op switch
+    {
+        ConvOp.Forward => YShape,
+        ConvOp.BackwardData => XShape,
+        _ => WShape,
+    };
+
+    /// <summary>Channels of the tensor a bias is added to (Y's K for forward, X's C for backward-data).</summary>
+    public int BiasLength => Op == ConvOp.BackwardData ? C : K;
+
+    /// <summary>
+    /// Builds the problem for <paramref name="spec"/> applied to an input of shape <paramref name="input"/>
+    /// with filters <paramref name="filter"/> in PyTorch layout, for the user-level <paramref name="op"/>.
+    /// Plain conv: input is x [N, C, …], filter [K, C/g, k…]. Transposed conv: input is [N, Cin, …],
+    /// filter [Cin, Cout/g, k…]; it is stored as the convolution it is the adjoint of (K = Cin, C = Cout),
+    /// so its forward is BackwardData, its input gradient is Forward, its filter gradient BackwardFilter.
+    /// Throws <see cref="ArgumentException"/> naming the field and values for every inconsistency.
+    /// </summary>
+    public static ConvProblem Create(ConvSpec spec, TensorShape input, TensorShape filter, ConvOp op = ConvOp.Forward)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(filter);
+        int rank = spec.Rank;
+        if (input.Rank != rank + 2)
+            throw new ArgumentException($"input must have rank {rank + 2} (N, C and {rank} spatial) for a {rank}-d spec, got shape {input}.", nameof(input));
+        if (filter.Rank != rank + 2)
+            throw new ArgumentException($"filter must have rank {rank + 2} for a {rank}-d spec, got shape {filter}.", nameof(filter));
+        for (int d = 0; d < rank; d++)
+            if (filter[2 + d] != spec.Kernel[d])
+                throw new ArgumentException($"filter spatial size {ConvSpec.Show(filter.Dims.Skip(2))} does not match spec kernel {ConvSpec.Show(spec.Kernel)} (dimension {d}).", nameof(filter));
+        int g = spec.Groups;
+        var conv = spec.AsConvolution();
+
+        if (!spec.Transposed)
+        {
+            int c = input.C, k = filter[0];
+            if (c % g != 0)
+                throw new ArgumentException($"input channels {c} must be divisible by groups {g}.", nameof(input));
+            if (k % g != 0)
+                throw new ArgumentException($"output channels (filter[0]) {k} must be divisible by groups {g}.", nameof(filter));
+            if (filter[1] != c / g)
+                throw new ArgumentException($"filter[1] = {filter[1]} must equal input channels / groups = {c}/{g} = {c / g} (filter {filter}, input {input}).", nameof(filter));
+            var y = new TensorShape([input.N, k, .. spec.OutputSpatial(input.Spatial)]);
+            return new ConvProblem(conv, input, filter, y, op);
+        }
+
+        int cin = input.C;
+        if (filter[0] != cin)
+            throw new ArgumentException($"transposed filter[0] = {filter[0]} must equal input channels {cin} (filter layout [Cin, Cout/groups, k…], filter {filter}, input {input}).", nameof(filter));
+        if (cin % g != 0)
+            throw new ArgumentException($"input channels {cin} must be divisible by groups {g}.", nameof(input));
+        int cout = filter[1] * g;
+        var x = new TensorShape([input.N, cout, .. spec.OutputSpatial(input.Spatial)]);
+        // The convolution that maps x back to the transposed input's size must reproduce it exactly.
+        for (int d = 0; d < rank; d++)
+            if (conv.ConvOutputSize(d, x[2 + d]) != input[2 + d])
+                throw new ArgumentException($"transposed geometry is inconsistent in dimension {d}: output {x[2 + d]} does not convolve back to input {input[2 + d]}.", nameof(spec));
+        var underlyingOp = op switch
+        {
+            ConvOp.Forward => ConvOp.BackwardData,
+            ConvOp.BackwardData => ConvOp.Forward,
+            _ => ConvOp.BackwardFilter,
+        };
+        return new ConvProblem(conv, x, filter, input, underlyingOp);
+    }
+
+    /// <summary>The same geometry with another op (e.g. the backward passes of a forward problem).</summary>
+    public ConvProblem WithOp(ConvOp op) => op == Op ? this : new ConvProblem(Spec, XShape, WShape, YShape, op);
+
+    /// <summary>The same problem with another batch size.</summary>
+    public ConvProblem WithBatch(int n) =>
+        n == N ? this : new ConvProblem(Spec, XShape.WithDim(0, n), WShape, YShape.WithDim(0, n), Op);
+
+    public bool Equals(ConvProblem? other) =>
+        other is not null && Op == other.Op && Spec.Equals(other.Spec) &&
+        XShape.Equals(other.XShape) && WShape.Equals(other.WShape) && YShape.Equals(other.YShape);
+
+    public override bool Equals(object? obj) => Equals(obj as ConvProblem);
+    public override int GetHashCode() => HashCode.Combine(Op, Spec, XShape, WShape, YShape);
+
+    public override string ToString() => $"{Op} x{XShape} w{WShape} y{YShape} {Spec}";
+}

@@ -1,0 +1,213 @@
+using System.Collections.Immutable;
+
+namespace GpuConv.Conv;
+
+/// <summary>
+/// The hyper-parameters of an N-d convolution (rank 1–3), immutable and validated on construction.
+/// Semantics follow PyTorch/ONNX: cross-correlation, per-dimension (begin, end) padding,
+/// groups (depthwise when groups == channels) and transposed convolution with output padding.
+/// </summary>
+public sealed class ConvSpec : IEquatable<ConvSpec>
+{
+    public const int MaxRank = 3;
+
+    public int Rank => Kernel.Length;
+    public ImmutableArray<int> Kernel { get; }
+    public ImmutableArray<int> Stride { get; }
+    public ImmutableArray<int> Dilation { get; }
+    public ImmutableArray<int> PadBegin { get; }
+    public ImmutableArray<int> PadEnd { get; }
+    public int Groups { get; }
+    public bool Transposed { get; }
+    /// <summary>Extra size added at the end of each dimension of a transposed convolution's output.</summary>
+    public ImmutableArray<int> OutputPadding { get; }
+
+    /// <summary>
+    /// Builds a spec. Every list but <paramref name="kernel"/> may be null (default), hold one value
+    /// (used for every dimension) or one value per spatial dimension.
+    /// </summary>
+    public ConvSpec(
+        IReadOnlyList<int> kernel,
+        IReadOnlyList<int>? stride = null,
+        IReadOnlyList<int>? dilation = null,
+        IReadOnlyList<int>? padBegin = null,
+        IReadOnlyList<int>? padEnd = null,
+        int groups = 1,
+        bool transposed = false,
+        IReadOnlyList<int>? outputPadding = null)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        if (kernel.Count < 1 || kernel.Count > MaxRank)
+            throw new ArgumentException($"kernel must have 1 to {MaxRank} spatial dimensions, got {kernel.Count} ({Show(kernel)}).", nameof(kernel));
+        int rank = kernel.Count;
+        Kernel = Positive(kernel, "kernel");
+        Stride = Positive(Expand(stride, rank, 1, nameof(stride)), "stride");
+        Dilation = Positive(Expand(dilation, rank, 1, nameof(dilation)), "dilation");
+        PadBegin = NonNegative(Expand(padBegin, rank, 0, nameof(padBegin)), "padBegin");
+        // A single padding list means symmetric padding, as PyTorch's `padding=`.
+        PadEnd = NonNegative(Expand(padEnd ?? padBegin, rank, 0, nameof(padEnd)), "padEnd");
+        if (groups < 1)
+            throw new ArgumentException($"groups must be >= 1, got {groups}.", nameof(groups));
+        Groups = groups;
+        Transposed = transposed;
+        OutputPadding = NonNegative(Expand(outputPadding, rank, 0, nameof(outputPadding)), "outputPadding");
+        for (int d = 0; d < rank; d++)
+        {
+            if (!transposed && OutputPadding[d] != 0)
+                throw new ArgumentException($"outputPadding applies only to transposed convolution, got outputPadding[{d}] = {OutputPadding[d]} with transposed = false.", nameof(outputPadding));
+            // PyTorch: output padding must be smaller than either stride or dilation.
+            if (OutputPadding[d] != 0 && OutputPadding[d] >= Stride[d] && OutputPadding[d] >= Dilation[d])
+                throw new ArgumentException($"outputPadding[{d}] = {OutputPadding[d]} must be smaller than stride[{d}] = {Stride[d]} or dilation[{d}] = {Dilation[d]}.", nameof(outputPadding));
+        }
+    }
+
+    /// <summary>PyTorch's padding='same': stride 1 only; the odd extra padding goes at the end.</summary>
+    public static ConvSpec Same(IReadOnlyList<int> kernel, IReadOnlyList<int>? dilation = null, int groups = 1, IReadOnlyList<int>? stride = null)
+    {
+        int rank = kernel.Count;
+        var strides = Expand(stride, rank, 1, nameof(stride));
+        for (int d = 0; d < rank; d++)
+            if (strides[d] != 1)
+                throw new ArgumentException($"padding 'same' requires stride 1 (as in PyTorch), got stride[{d}] = {strides[d]}; use SameUpper/SameLower for ONNX auto_pad with strides.", nameof(stride));
+        var dil = Expand(dilation, rank, 1, nameof(dilation));
+        var begin = new int[rank];
+        var end = new int[rank];
+        for (int d = 0; d < rank; d++)
+        {
+            int total = dil[d] * (kernel[d] - 1);
+            begin[d] = total / 2;
+            end[d] = total - begin[d];
+        }
+        return new ConvSpec(kernel, strides, dil, begin, end, groups);
+    }
+
+    /// <summary>PyTorch's padding='valid': no padding.</summary>
+    public static ConvSpec Valid(IReadOnlyList<int> kernel, IReadOnlyList<int>? stride = null, IReadOnlyList<int>? dilation = null, int groups = 1) =>
+        new(kernel, stride, dilation, [0], [0], groups);
+
+    /// <summary>ONNX auto_pad SAME_UPPER (extra padding at the end) for the given input spatial size.</summary>
+    public static ConvSpec SameUpper(IReadOnlyList<int> kernel, IReadOnlyList<int> inputSpatial, IReadOnlyList<int>? stride = null, IReadOnlyList<int>? dilation = null, int groups = 1) =>
+        OnnxSame(kernel, inputSpatial, stride, dilation, groups, upper: true);
+
+    /// <summary>ONNX auto_pad SAME_LOWER (extra padding at the beginning) for the given input spatial size.</summary>
+    public static ConvSpec SameLower(IReadOnlyList<int> kernel, IReadOnlyList<int> inputSpatial, IReadOnlyList<int>? stride = null, IReadOnlyList<int>? dilation = null, int groups = 1) =>
+        OnnxSame(kernel, inputSpatial, stride, dilation, groups, upper: false);
+
+    static ConvSpec OnnxSame(IReadOnlyList<int> kernel, IReadOnlyList<int> inputSpatial, IReadOnlyList<int>? stride, IReadOnlyList<int>? dilation, int groups, bool upper)
+    {
+        int rank = kernel.Count;
+        if (inputSpatial.Count != rank)
+            throw new ArgumentException($"inputSpatial has {inputSpatial.Count} dimensions ({Show(inputSpatial)}) but kernel has {rank} ({Show(kernel)}).", nameof(inputSpatial));
+        var st = Expand(stride, rank, 1, nameof(stride));
+        var dil = Expand(dilation, rank, 1, nameof(dilation));
+        var begin = new int[rank];
+        var end = new int[rank];
+        for (int d = 0; d < rank; d++)
+        {
+            int outSize = (inputSpatial[d] + st[d] - 1) / st[d];
+            int total = Math.Max(0, (outSize - 1) * st[d] + dil[d] * (kernel[d] - 1) + 1 - inputSpatial[d]);
+            int small = total / 2, large = total - small;
+            (begin[d], end[d]) = upper ? (small, large) : (large, small);
+        }
+        return new ConvSpec(kernel, st, dil, begin, end, groups);
+    }
+
+    /// <summary>
+    /// Splits ONNX's pads attribute <c>[x1_begin, x2_begin, …, x1_end, x2_end, …]</c> into begin and end lists.
+    /// </summary>
+    public static (int[] Begin, int[] End) SplitOnnxPads(IReadOnlyList<int> pads, int rank)
+    {
+        if (pads.Count != 2 * rank)
+            throw new ArgumentException($"pads must hold 2 values per spatial dimension (ONNX order begin…, end…): expected {2 * rank} for rank {rank}, got {pads.Count} ({Show(pads)}).", nameof(pads));
+        return (pads.Take(rank).ToArray(), pads.Skip(rank).ToArray());
+    }
+
+    /// <summary>The same spec with transposed = true and the given output padding.</summary>
+    public ConvSpec AsTransposed(IReadOnlyList<int>? outputPadding = null) =>
+        new(Kernel, Stride, Dilation, PadBegin, PadEnd, Groups, transposed: true, outputPadding);
+
+    /// <summary>The same geometry as a plain convolution (what a transposed convolution is the adjoint of).</summary>
+    public ConvSpec AsConvolution() =>
+        Transposed ? new(Kernel, Stride, Dilation, PadBegin, PadEnd, Groups) : this;
+
+    /// <summary>Effective (dilated) kernel extent in dimension d.</summary>
+    public int DilatedKernel(int d) => Dilation[d] * (Kernel[d] - 1) + 1;
+
+    /// <summary>Convolution output size: floor((in + pb + pe - dil*(k-1) - 1) / stride) + 1; may be &lt; 1 (invalid).</summary>
+    public int ConvOutputSize(int d, int inputSize) =>
+        (int)Math.Floor((inputSize + (double)PadBegin[d] + PadEnd[d] - DilatedKernel(d)) / Stride[d]) + 1;
+
+    /// <summary>Transposed-convolution output size: (in - 1)*stride - pb - pe + dil*(k-1) + 1 + output_padding.</summary>
+    public int TransposedOutputSize(int d, int inputSize) =>
+        (inputSize - 1) * Stride[d] - PadBegin[d] - PadEnd[d] + DilatedKernel(d) + OutputPadding[d];
+
+    /// <summary>Output spatial sizes for this spec (transposed or not); throws if any is below 1.</summary>
+    public int[] OutputSpatial(IReadOnlyList<int> inputSpatial)
+    {
+        if (inputSpatial.Count != Rank)
+            throw new ArgumentException($"input has {inputSpatial.Count} spatial dimensions ({Show(inputSpatial)}) but the spec has rank {Rank} (kernel {Show(Kernel)}).", nameof(inputSpatial));
+        var result = new int[Rank];
+        for (int d = 0; d < Rank; d++)
+        {
+            result[d] = Transposed ? TransposedOutputSize(d, inputSpatial[d]) : ConvOutputSize(d, inputSpatial[d]);
+            if (result[d] < 1)
+                throw new ArgumentException(
+                    $"output size in spatial dimension {d} would be {result[d]} (< 1): input {inputSpatial[d]}, kernel {Kernel[d]}, dilation {Dilation[d]}, stride {Stride[d]}, padding ({PadBegin[d]}, {PadEnd[d]})" +
+                    (Transposed ? $", output padding {OutputPadding[d]}." : "."), nameof(inputSpatial));
+        }
+        return result;
+    }
+
+    public bool IsDepthwise(int inputChannels) => Groups > 1 && Groups == inputChannels;
+    public bool IsUnitStride => Stride.All(s => s == 1);
+    public bool IsUnpadded => PadBegin.All(p => p == 0) && PadEnd.All(p => p == 0);
+    public bool IsSymmetricPadding => PadBegin.SequenceEqual(PadEnd);
+    public bool IsPointwise => Kernel.All(k => k == 1) && IsUnitStride && IsUnpadded;
+
+    public bool Equals(ConvSpec? other) =>
+        other is not null && Groups == other.Groups && Transposed == other.Transposed &&
+        Kernel.SequenceEqual(other.Kernel) && Stride.SequenceEqual(other.Stride) && Dilation.SequenceEqual(other.Dilation) &&
+        PadBegin.SequenceEqual(other.PadBegin) && PadEnd.SequenceEqual(other.PadEnd) && OutputPadding.SequenceEqual(other.OutputPadding);
+
+    public override bool Equals(object? obj) => Equals(obj as ConvSpec);
+
+    public override int GetHashCode()
+    {
+        var h = new HashCode();
+        h.Add(Groups); h.Add(Transposed);
+        foreach (var list in new[] { Kernel, Stride, Dilation, PadBegin, PadEnd, OutputPadding })
+            foreach (var v in list) h.Add(v);
+        return h.ToHashCode();
+    }
+
+    public override string ToString() =>
+        $"{(Transposed ? "convT" : "conv")}{Rank}d k={Show(Kernel)} s={Show(Stride)} d={Show(Dilation)} pad=({Show(PadBegin)})-({Show(PadEnd)}) g={Groups}" +
+        (Transposed ? $" op={Show(OutputPadding)}" : "");
+
+    internal static string Show(IEnumerable<int> values) => string.Join("x", values);
+
+    static int[] Expand(IReadOnlyList<int>? values, int rank, int defaultValue, string field)
+    {
+        if (values is null || values.Count == 0) return Enumerable.Repeat(defaultValue, rank).ToArray();
+        if (values.Count == 1) return Enumerable.Repeat(values[0], rank).ToArray();
+        if (values.Count != rank)
+            throw new ArgumentException($"{field} must have 1 or {rank} values (one per spatial dimension), got {values.Count} ({Show(values)}).", field);
+        return values.ToArray();
+    }
+
+    static ImmutableArray<int> Positive(IReadOnlyList<int> values, string field)
+    {
+        for (int d = 0; d < values.Count; d++)
+            if (values[d] < 1)
+                throw new ArgumentException($"{field}[{d}] must be >= 1, got {values[d]} ({field} = {Show(values)}).", field);
+        return [.. values];
+    }
+
+    static ImmutableArray<int> NonNegative(IReadOnlyList<int> values, string field)
+    {
+        for (int d = 0; d < values.Count; d++)
+            if (values[d] < 0)
+                throw new ArgumentException($"{field}[{d}] must be >= 0, got {values[d]} ({field} = {Show(values)}).", field);
+        return [.. values];
+    }
+}

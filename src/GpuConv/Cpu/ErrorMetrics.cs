@@ -1,0 +1,33 @@
+namespace GpuConv.Cpu;
+
+/// <summary>How far a result is from the float64 reference.</summary>
+public readonly record struct ErrorReport(double MaxRelative, double L2Relative, double MaxAbs, long WorstIndex)
+{
+    public override string ToString() => $"max rel {MaxRelative:E2}, L2 rel {L2Relative:E2}";
+}
+
+public static class ErrorMetrics
+{
+    /// <summary>
+    /// Max relative error = max|a - ref| / max|ref| (normwise, so cancellation in one element does not
+    /// blow it up) and L2 relative error = ||a - ref|| / ||ref||.
+    /// </summary>
+    public static ErrorReport Compare(ReadOnlySpan<float> actual, ReadOnlySpan<double> reference)
+    {
+        if (actual.Length != reference.Length)
+            throw new ArgumentException($"actual has {actual.Length} elements, reference {reference.Length}.", nameof(actual));
+        double maxAbs = 0, maxRef = 0, diff2 = 0, ref2 = 0;
+        long worst = -1;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            double d = Math.Abs(actual[i] - reference[i]);
+            if (double.IsNaN(d)) d = double.PositiveInfinity;
+            if (d > maxAbs || worst < 0) { maxAbs = Math.Max(maxAbs, d); if (d >= maxAbs) worst = i; }
+            maxRef = Math.Max(maxRef, Math.Abs(reference[i]));
+            diff2 += d * d;
+            ref2 += reference[i] * reference[i];
+        }
+        double scale = maxRef > 0 ? maxRef : 1;
+        return new ErrorReport(maxAbs / scale, ref2 > 0 ? Math.Sqrt(diff2 / ref2) : Math.Sqrt(diff2), maxAbs, worst);
+    }
+}

@@ -1,0 +1,68 @@
+using System.Collections.Immutable;
+
+namespace GpuConv.Tensors;
+
+/// <summary>
+/// A dense row-major (C order) shape: for convolution data NC[D]HW (batch, channels, spatial…),
+/// for filters K C/g k… . Element counts are checked for overflow.
+/// </summary>
+public sealed class TensorShape : IEquatable<TensorShape>
+{
+    public ImmutableArray<int> Dims { get; }
+    public int Rank => Dims.Length;
+    public long ElementCount { get; }
+
+    public TensorShape(params IReadOnlyList<int> dims)
+    {
+        ArgumentNullException.ThrowIfNull(dims);
+        if (dims.Count == 0)
+            throw new ArgumentException("a tensor shape needs at least one dimension.", nameof(dims));
+        long count = 1;
+        for (int i = 0; i < dims.Count; i++)
+        {
+            if (dims[i] < 1)
+                throw new ArgumentException($"dims[{i}] must be >= 1, got {dims[i]} (shape {Show(dims)}).", nameof(dims));
+            try { count = checked(count * dims[i]); }
+            catch (OverflowException) { throw new ArgumentException($"element count of shape {Show(dims)} overflows a 64-bit integer.", nameof(dims)); }
+        }
+        Dims = [.. dims];
+        ElementCount = count;
+    }
+
+    public int this[int index] => Dims[index];
+
+    /// <summary>Batch size (first dimension of an activation tensor).</summary>
+    public int N => Dims[0];
+    /// <summary>Channels (second dimension).</summary>
+    public int C => Dims[1];
+    /// <summary>Spatial dimensions (everything after batch and channels).</summary>
+    public int[] Spatial => Dims.Skip(2).ToArray();
+    /// <summary>Product of the spatial dimensions.</summary>
+    public long SpatialSize => Dims.Skip(2).Aggregate(1L, (a, b) => a * b);
+
+    /// <summary>Element count as an int, for buffers that must fit a .NET array.</summary>
+    public int ElementCountInt => ElementCount <= Array.MaxLength
+        ? (int)ElementCount
+        : throw new InvalidOperationException($"shape {this} has {ElementCount} elements, more than a .NET array holds ({Array.MaxLength}).");
+
+    public TensorShape WithDim(int index, int value)
+    {
+        var dims = Dims.ToArray();
+        dims[index] = value;
+        return new TensorShape(dims);
+    }
+
+    public bool Equals(TensorShape? other) => other is not null && Dims.SequenceEqual(other.Dims);
+    public override bool Equals(object? obj) => Equals(obj as TensorShape);
+    public override int GetHashCode()
+    {
+        var h = new HashCode();
+        foreach (var d in Dims) h.Add(d);
+        return h.ToHashCode();
+    }
+    public static bool operator ==(TensorShape? a, TensorShape? b) => a is null ? b is null : a.Equals(b);
+    public static bool operator !=(TensorShape? a, TensorShape? b) => !(a == b);
+
+    public override string ToString() => "[" + string.Join(", ", Dims) + "]";
+    static string Show(IReadOnlyList<int> dims) => "[" + string.Join(", ", dims) + "]";
+}
