@@ -66,9 +66,31 @@ public static class ConvCases
                 input[d] = minIn + rng.Next(0, Math.Max(1, maxIn - minIn));
             }
             var spec = new ConvSpec(kernel, stride, dilation, padBegin, padEnd, groups);
+            if (!EveryDimensionReadsInput(spec, input)) { i--; continue; }
             int c = groups * rng.Next(1, 3), k = groups * rng.Next(1, 3), n = rng.Next(1, 3);
             yield return new($"random#{i} {spec} n{n} c{c} k{k} in{string.Join("x", input)}", spec, n, c, k, input);
         }
+    }
+
+    /// <summary>
+    /// False when, in some dimension, every tap of every output lands in the padding: the output would
+    /// be identically zero and a test on it would prove nothing.
+    /// </summary>
+    static bool EveryDimensionReadsInput(ConvSpec spec, int[] input)
+    {
+        var output = spec.OutputSpatial(input);
+        for (int d = 0; d < spec.Rank; d++)
+        {
+            bool reads = false;
+            for (int o = 0; o < output[d] && !reads; o++)
+                for (int t = 0; t < spec.Kernel[d] && !reads; t++)
+                {
+                    int i = o * spec.Stride[d] - spec.PadBegin[d] + t * spec.Dilation[d];
+                    reads = i >= 0 && i < input[d];
+                }
+            if (!reads) return false;
+        }
+        return true;
     }
 
     public static IEnumerable<ConvCase> All() => Named().Concat(Random(12, 20261123));
