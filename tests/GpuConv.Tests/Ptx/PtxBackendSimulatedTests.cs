@@ -135,6 +135,21 @@ public class PtxBackendSimulatedTests
     }
 
     [Test]
+    public void AddBiasWithReluClampsAfterAddingPerChannel()
+    {
+        var rt = new SimulatedPtxRuntime();
+        var backend = new PtxConvBackend(rt);
+        var shape = new TensorShape(2, 3, 4);
+        var y = RandomConvProblems.RandomData(new Random(7), shape.ElementCount);
+        float[] bias = [0.5f, -0.25f, 0f];
+        var dev = rt.Upload(y, shape);
+        backend.AddBias(dev, rt.Upload(bias, new TensorShape(3)), relu: true);
+        var expected = y.Select((v, i) => Math.Max(0f, v + bias[i / 4 % 3])).ToArray();
+        Assert.That(rt.Download(dev), Is.EqualTo(expected));
+        Assert.Throws<ArgumentException>(() => backend.AddBias(dev, rt.Upload(bias[..2], new TensorShape(2))));
+    }
+
+    [Test]
     public void TF32CandidatesAppearOnlyWhenAllowed()
     {
         var p = ConvProblem.Create(new ConvSpec([3, 3]), new TensorShape(1, 2, 5, 5), new TensorShape(2, 2, 3, 3));

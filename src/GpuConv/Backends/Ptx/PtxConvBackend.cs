@@ -140,6 +140,18 @@ public sealed class PtxConvBackend : IConvBackend
             _runtime.PointerOf(dy), _runtime.PointerOf(db), (uint)dy.Shape.N, (uint)dy.Shape.C, (ulong)dy.Shape.SpatialSize);
     }
 
+    /// <summary>y[n, c, …] += bias[c], then max(·, 0) when <paramref name="relu"/> (kernel bias_add_f32; fused bias + activation).</summary>
+    public void AddBias(Tensor y, Tensor bias, bool relu = false)
+    {
+        ArgumentNullException.ThrowIfNull(y);
+        ArgumentNullException.ThrowIfNull(bias);
+        if (y.Shape.Rank < 2)
+            throw new ArgumentException($"y must be [N, C, …], got shape {y.Shape}.", nameof(y));
+        if (bias.Shape.ElementCount != y.Shape.C)
+            throw new ArgumentException($"bias has {bias.Shape.ElementCount} elements but y {y.Shape} has {y.Shape.C} channels.", nameof(bias));
+        BiasAdd(_runtime.PointerOf(y), _runtime.PointerOf(bias), y.Shape, relu);
+    }
+
     public void Dispose() { }
 
     readonly record struct Pointers(ulong X, ulong W, ulong Y, ulong Bias);
@@ -262,9 +274,9 @@ public sealed class PtxConvBackend : IConvBackend
         _runtime.Launch("col2im.ptx", "col2im_f32", Grid((long)images * p.C * p.XShape.SpatialSize), BlockSize,
             [col, dx, (uint)images, (uint)p.C, .. Geometry(p)]);
 
-    void BiasAdd(ulong y, ulong bias, TensorShape shape) =>
+    void BiasAdd(ulong y, ulong bias, TensorShape shape, bool relu = false) =>
         _runtime.Launch("bias.ptx", "bias_add_f32", Grid(shape.ElementCount), BlockSize,
-            y, bias, (ulong)shape.ElementCount, (uint)shape.C, (ulong)shape.SpatialSize, 0u);
+            y, bias, (ulong)shape.ElementCount, (uint)shape.C, (ulong)shape.SpatialSize, relu ? 1u : 0u);
 
     static object[] Geometry(ConvProblem p) => [.. PtxKernelGeometry.Of(p).Select(v => (object)v)];
 
