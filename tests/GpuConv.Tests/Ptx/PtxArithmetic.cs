@@ -95,7 +95,7 @@ static class Arith
         };
     }
 
-    public static ulong Convert(PtxType d, PtxType s, ulong a, PtxInstruction ins)
+    public static ulong Convert(PtxType d, PtxType s, ulong a)
     {
         if (d.IsFloat())
         {
@@ -117,7 +117,6 @@ static class Arith
                 _ => v <= 0 ? 0 : v >= 1.8446744073709552e19 ? ulong.MaxValue : (ulong)v,
             };
         }
-        _ = ins;
         // Integer to integer: sign- or zero-extend from the source width, then truncate to the destination.
         return s.IsSigned() ? (ulong)Signed(s, a) : Unsigned(s, a);
     }

@@ -69,7 +69,9 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
 
     void RunBlock(PtxKernel kernel, PtxDim3 grid, PtxDim3 block, (int X, int Y, int Z) ctaid, Dictionary<string, ulong> param)
     {
+        // Shared memory starts as all-ones bytes (a NaN as f32), as on a GPU it starts as garbage, not zero.
         var shared = new byte[Math.Max(1, kernel.SharedBytes)];
+        shared.AsSpan().Fill(0xFF);
         var threads = new List<ThreadState>();
         for (int z = 0; z < block.Z; z++)
         for (int y = 0; y < block.Y; y++)
@@ -144,7 +146,7 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
                 case PtxOp.Setp: Set(r, o[0], PtxType.Pred, Arith.Compare(type, ins.Compare, Read(c, t, o[1]), Read(c, t, o[2])) ? 1UL : 0UL); break;
                 case PtxOp.Selp: Set(r, o[0], type, Read(c, t, o[3]) != 0 ? Read(c, t, o[1]) : Read(c, t, o[2])); break;
                 case PtxOp.Mov: Set(r, o[0], type, Read(c, t, o[1])); break;
-                case PtxOp.Cvt: Set(r, o[0], type, Arith.Convert(type, ins.SourceType, Read(c, t, o[1]), ins)); break;
+                case PtxOp.Cvt: Set(r, o[0], type, Arith.Convert(type, ins.SourceType, Read(c, t, o[1]))); break;
                 case PtxOp.Cvta: Set(r, o[0], type, Read(c, t, o[1])); break; // global addresses are generic addresses here
                 case PtxOp.Ld: Set(r, o[0], type, Load(c, t, ins)); break;
                 case PtxOp.St: Store(c, t, ins); break;

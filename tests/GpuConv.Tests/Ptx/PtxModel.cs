@@ -13,12 +13,6 @@ public static class PtxTypes
         _ => throw new PtxException($"unsupported type .{name} on line {line}"),
     };
 
-    public static bool TryParse(string name, out PtxType type)
-    {
-        try { type = Parse(name, 0); return true; }
-        catch (PtxException) { type = default; return false; }
-    }
-
     /// <summary>Width in bits (a predicate counts as 1).</summary>
     public static int Bits(this PtxType t) => t switch
     {

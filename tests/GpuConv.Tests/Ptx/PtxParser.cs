@@ -173,7 +173,6 @@ public sealed class PtxParser
     {
         int guard = -1;
         bool negated = false;
-        var first = Peek;
         if (TryText("@"))
         {
             negated = TryText("!");
@@ -202,7 +201,6 @@ public sealed class PtxParser
         ExpectText(";");
         string text = opTok.Text + " " + string.Join(", ", rawOperands.Select(o => string.Concat(o.Select(t => t.Text))));
         new InstructionDecoder(this, body, opTok, rawOperands, guard, negated, text).Decode();
-        _ = first;
     }
 
     /// <summary>Decodes one instruction: modifiers, operand kinds and register widths.</summary>
@@ -278,7 +276,7 @@ public sealed class PtxParser
             if (t0.Text == "[")
             {
                 if (!kinds.Contains('a')) throw Fail($"operand {index} may not be an address");
-                return Address(toks, type);
+                return Address(toks);
             }
             if (toks.Count == 1 && t0.Kind == PtxTokenKind.Word && t0.Text.StartsWith('%'))
             {
@@ -321,7 +319,7 @@ public sealed class PtxParser
             throw Fail($"unsupported operand {index} '{string.Concat(toks.Select(t => t.Text))}'");
         }
 
-        PtxOperand Address(List<PtxToken> toks, PtxType _)
+        PtxOperand Address(List<PtxToken> toks)
         {
             if (toks[^1].Text != "]" || toks.Count < 3) throw Fail("malformed address");
             var inner = toks.GetRange(1, toks.Count - 2);
