@@ -1,0 +1,286 @@
+using System.Diagnostics;
+using GpuConv.Conv;
+using GpuConv.Cpu;
+using GpuConv.Tensors;
+
+namespace GpuConv.Backends.Ptx;
+
+/// <summary>
+/// The "ptx" backend: hand-written PTX kernels (kernels/*.ptx) for data movement plus cuBLAS for the
+/// arithmetic, Caffe's scheme. Column layout is <see cref="Im2Col"/>'s: per image and group a row-major
+/// [R = C/g·kvol, S = out volume] matrix.
+/// <list type="bullet">
+/// <item>forward: im2col per batch chunk, then Y[n,g] (K/g×S) = W[g] (K/g×R) · col[n,g] (R×S), batched over
+/// groups (or over the chunk's images when groups = 1); bias (+ReLU) by bias_add_f32. A 1×1, stride-1,
+/// unpadded convolution skips im2col: x[n] already is the column matrix. Depthwise (groups = C) may run the
+/// direct kernel depthwise_fwd_f32 instead.</item>
+/// <item>backward-data (and so transposed convolution): dcol[n,g] (R×S) = W[g]ᵀ · dY[n,g], then col2im_f32
+/// (gather, deterministic); 1×1 writes dx directly.</item>
+/// <item>backward-filter: im2col, then dW[g] (K/g×R) += dY[n,g] · col[n,g]ᵀ image after image
+/// (beta = 0 for the first image, 1 after): a fixed order, deterministic.</item>
+/// </list>
+/// The batch is processed in chunks so the column buffer stays within the workspace limit; a candidate
+/// reports the column buffer it will allocate. Strict FP32 by default; a TF32 twin of each GEMM candidate
+/// is listed when the caller allows TF32.
+/// </summary>
+public sealed class PtxConvBackend : IConvBackend
+{
+    public const string BackendName = "ptx";
+    public const long DefaultMaxWorkspaceBytes = 256L << 20;
+    const uint BlockSize = 256;
+    const uint MaxBlocks = 1u << 20;
+
+    // Algorithm ids (stable: they key cached plans).
+    internal const int Im2ColGemm = 0, Pointwise = 1, DepthwiseDirect = 2;
+
+    readonly IPtxRuntime _runtime;
+    readonly long _maxWorkspaceBytes;
+
+    internal PtxConvBackend(IPtxRuntime runtime, long maxWorkspaceBytes = DefaultMaxWorkspaceBytes)
+    {
+        _runtime = runtime ?? throw new ArgumentNullException(nameof(runtime));
+        if (maxWorkspaceBytes < 0)
+            throw new ArgumentException($"maxWorkspaceBytes must be >= 0, got {maxWorkspaceBytes}.", nameof(maxWorkspaceBytes));
+        _maxWorkspaceBytes = maxWorkspaceBytes;
+    }
+
+    public string Name => BackendName;
+    public IMemorySpace Memory => _runtime.Memory;
+    public int Priority => 20;
+
+    public string? WhyUnsupported(ConvProblem problem)
+    {
+        ArgumentNullException.ThrowIfNull(problem);
+        // The kernels index a spatial volume with 32-bit arithmetic and cuBLAS takes int sizes.
+        if (problem.XShape.SpatialSize > int.MaxValue || problem.YShape.SpatialSize > int.MaxValue)
+            return $"spatial volume above 2^31-1 (input {problem.XShape.SpatialSize}, output {problem.YShape.SpatialSize})";
+        long rows = Im2Col.Rows(problem);
+        if (rows > int.MaxValue)
+            return $"column matrix has {rows} rows, more than cuBLAS's int sizes allow";
+        return null;
+    }
+
+    public IReadOnlyList<ConvAlgorithm> GetAlgorithms(ConvProblem problem, ConvPrecision precision)
+    {
+        if (WhyUnsupported(problem) is { } why) throw new ArgumentException($"ptx backend cannot run {problem}: {why}", nameof(problem));
+        var list = new List<ConvAlgorithm>();
+        bool tf32 = precision == ConvPrecision.AllowTF32;
+        if (problem.Op == ConvOp.Forward && problem.IsDepthwise)
+            list.Add(new ConvAlgorithm(BackendName, "depthwise-direct", DepthwiseDirect, 0, Deterministic: true));
+        if (problem.Spec.IsPointwise)
+            AddGemm("gemm-1x1", Pointwise, 0);
+        else
+            AddGemm(problem.Op switch { ConvOp.Forward => "im2col-gemm", ConvOp.BackwardData => "gemm-col2im", _ => "im2col-gemm-acc" },
+                Im2ColGemm, ChunkImages(problem) * ColumnBytesPerImage(problem));
+        return list;
+
+        void AddGemm(string name, int id, long workspace)
+        {
+            list.Add(new ConvAlgorithm(BackendName, name, id, workspace, Deterministic: true));
+            if (tf32) list.Add(new ConvAlgorithm(BackendName, name, id, workspace, Deterministic: true, MathMode.TF32));
+        }
+    }
+
+    /// <summary>Bytes of one image's column buffer (all groups).</summary>
+    internal static long ColumnBytesPerImage(ConvProblem p) => (long)p.C * p.KernelVolume * p.YShape.SpatialSize * sizeof(float);
+
+    /// <summary>Images per chunk: as many as fit the workspace limit, at least one.</summary>
+    internal int ChunkImages(ConvProblem p) =>
+        (int)Math.Clamp(_maxWorkspaceBytes / Math.Max(1, ColumnBytesPerImage(p)), 1, p.N);
+
+    public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
+    {
+        ArgumentNullException.ThrowIfNull(problem);
+        ArgumentNullException.ThrowIfNull(algorithm);
+        ArgumentNullException.ThrowIfNull(tensors);
+        if (algorithm.Backend != BackendName)
+            throw new ArgumentException($"algorithm {algorithm.Key} belongs to backend {algorithm.Backend}, not {BackendName}.", nameof(algorithm));
+        if (WhyUnsupported(problem) is { } why) throw new ArgumentException($"ptx backend cannot run {problem}: {why}", nameof(problem));
+        tensors.Validate(problem, _runtime.Memory.Kind);
+        if (algorithm.Id == Pointwise && !problem.Spec.IsPointwise)
+            throw new ArgumentException($"algorithm {algorithm.Key} needs a 1x1, stride-1, unpadded convolution; got {problem.Spec}.", nameof(algorithm));
+        if (algorithm.Id == DepthwiseDirect && !(problem.IsDepthwise && problem.Op == ConvOp.Forward))
+            throw new ArgumentException($"algorithm {algorithm.Key} runs depthwise forward only; got {problem}.", nameof(algorithm));
+        if (algorithm.Id is not (Im2ColGemm or Pointwise or DepthwiseDirect))
+            throw new ArgumentException($"unknown ptx algorithm id {algorithm.Id} ({algorithm.Key}).", nameof(algorithm));
+
+        var ptr = new Pointers(
+            _runtime.PointerOf(tensors.X), _runtime.PointerOf(tensors.W), _runtime.PointerOf(tensors.Y),
+            tensors.Bias is null ? 0UL : _runtime.PointerOf(tensors.Bias));
+        var math = algorithm.Math;
+        switch (problem.Op)
+        {
+            case ConvOp.Forward when algorithm.Id == DepthwiseDirect: DepthwiseForward(problem, ptr); break;
+            case ConvOp.Forward: Forward(problem, ptr, algorithm, math); break;
+            case ConvOp.BackwardData: BackwardData(problem, ptr, algorithm, math); break;
+            default: BackwardFilter(problem, ptr, algorithm, math); break;
+        }
+    }
+
+    public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
+    {
+        _runtime.Synchronize();
+        long start = Stopwatch.GetTimestamp();
+        Run(problem, algorithm, tensors);
+        _runtime.Synchronize();
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    }
+
+    /// <summary>db[c] = sum of dy[n, c, …] over batch and space (kernel bias_grad_f32, deterministic).</summary>
+    public void BackwardBias(Tensor dy, Tensor db)
+    {
+        ArgumentNullException.ThrowIfNull(dy);
+        ArgumentNullException.ThrowIfNull(db);
+        if (dy.Shape.Rank < 2)
+            throw new ArgumentException($"dy must be [N, C, …], got shape {dy.Shape}.", nameof(dy));
+        if (db.Shape.ElementCount != dy.Shape.C)
+            throw new ArgumentException($"db has {db.Shape.ElementCount} elements but dy {dy.Shape} has {dy.Shape.C} channels.", nameof(db));
+        uint blocks = (uint)Math.Min(dy.Shape.C, 65535);
+        _runtime.Launch("bias.ptx", "bias_grad_f32", blocks, 256,
+            _runtime.PointerOf(dy), _runtime.PointerOf(db), (uint)dy.Shape.N, (uint)dy.Shape.C, (ulong)dy.Shape.SpatialSize);
+    }
+
+    /// <summary>y[n, c, …] += bias[c], then max(·, 0) when <paramref name="relu"/> (kernel bias_add_f32; fused bias + activation).</summary>
+    public void AddBias(Tensor y, Tensor bias, bool relu = false)
+    {
+        ArgumentNullException.ThrowIfNull(y);
+        ArgumentNullException.ThrowIfNull(bias);
+        if (y.Shape.Rank < 2)
+            throw new ArgumentException($"y must be [N, C, …], got shape {y.Shape}.", nameof(y));
+        if (bias.Shape.ElementCount != y.Shape.C)
+            throw new ArgumentException($"bias has {bias.Shape.ElementCount} elements but y {y.Shape} has {y.Shape.C} channels.", nameof(bias));
+        BiasAdd(_runtime.PointerOf(y), _runtime.PointerOf(bias), y.Shape, relu);
+    }
+
+    public void Dispose() { }
+
+    readonly record struct Pointers(ulong X, ulong W, ulong Y, ulong Bias);
+
+    // ---- ops ----
+
+    void Forward(ConvProblem p, Pointers ptr, ConvAlgorithm algorithm, MathMode math)
+    {
+        var s = Sizes.Of(p);
+        ForEachChunk(p, algorithm, (n0, count, col) =>
+        {
+            ulong colBase = col;
+            if (algorithm.Id == Pointwise) colBase = ptr.X + Bytes(n0 * s.XImage);
+            else Im2ColLaunch(p, ptr.X + Bytes(n0 * s.XImage), col, count);
+            // Y[n,g] (Kg×S) = W[g] (Kg×R) · col[n,g] (R×S).
+            ForEachImageOrBatch(p, count, (i, batchImages) =>
+            {
+                if (batchImages > 0) // groups == 1: one call over the chunk's images, W shared (stride 0)
+                    RowMajorGemm.Run(_runtime, false, false, s.Kg, s.S, s.R, ptr.W, s.R, 0, colBase, s.S, s.ColImage, 0f,
+                        ptr.Y + Bytes(n0 * s.YImage), s.S, s.YImage, batchImages, math);
+                else
+                    RowMajorGemm.Run(_runtime, false, false, s.Kg, s.S, s.R, ptr.W, s.R, (long)s.Kg * s.R,
+                        colBase + Bytes(i * s.ColImage), s.S, (long)s.R * s.S, 0f,
+                        ptr.Y + Bytes((n0 + i) * s.YImage), s.S, (long)s.Kg * s.S, p.Groups, math);
+            });
+        });
+        if (ptr.Bias != 0) BiasAdd(ptr.Y, ptr.Bias, p.YShape);
+    }
+
+    void BackwardData(ConvProblem p, Pointers ptr, ConvAlgorithm algorithm, MathMode math)
+    {
+        var s = Sizes.Of(p);
+        ForEachChunk(p, algorithm, (n0, count, col) =>
+        {
+            // dcol[n,g] (R×S) = W[g]ᵀ (R×Kg) · dY[n,g] (Kg×S); for 1×1 dcol is dx itself.
+            ulong target = algorithm.Id == Pointwise ? ptr.X + Bytes(n0 * s.XImage) : col;
+            ForEachImageOrBatch(p, count, (i, batchImages) =>
+            {
+                if (batchImages > 0)
+                    RowMajorGemm.Run(_runtime, true, false, s.R, s.S, s.Kg, ptr.W, s.R, 0, ptr.Y + Bytes(n0 * s.YImage), s.S, s.YImage, 0f,
+                        target, s.S, s.ColImage, batchImages, math);
+                else
+                    RowMajorGemm.Run(_runtime, true, false, s.R, s.S, s.Kg, ptr.W, s.R, (long)s.Kg * s.R,
+                        ptr.Y + Bytes((n0 + i) * s.YImage), s.S, (long)s.Kg * s.S, 0f,
+                        target + Bytes(i * s.ColImage), s.S, (long)s.R * s.S, p.Groups, math);
+            });
+            if (algorithm.Id != Pointwise) Col2ImLaunch(p, col, ptr.X + Bytes(n0 * s.XImage), count);
+        });
+        if (ptr.Bias != 0) BiasAdd(ptr.X, ptr.Bias, p.XShape);
+    }
+
+    void BackwardFilter(ConvProblem p, Pointers ptr, ConvAlgorithm algorithm, MathMode math)
+    {
+        var s = Sizes.Of(p);
+        ForEachChunk(p, algorithm, (n0, count, col) =>
+        {
+            ulong colBase = col;
+            if (algorithm.Id == Pointwise) colBase = ptr.X + Bytes(n0 * s.XImage);
+            else Im2ColLaunch(p, ptr.X + Bytes(n0 * s.XImage), col, count);
+            // dW[g] (Kg×R) (+)= dY[n,g] (Kg×S) · col[n,g]ᵀ (S×R), one image at a time in batch order.
+            for (int i = 0; i < count; i++)
+            {
+                float beta = n0 + i == 0 ? 0f : 1f;
+                RowMajorGemm.Run(_runtime, false, true, s.Kg, s.R, s.S,
+                    ptr.Y + Bytes((n0 + i) * s.YImage), s.S, (long)s.Kg * s.S,
+                    colBase + Bytes(i * s.ColImage), s.S, (long)s.R * s.S, beta,
+                    ptr.W, s.R, (long)s.Kg * s.R, p.Groups, math);
+            }
+        });
+    }
+
+    void DepthwiseForward(ConvProblem p, Pointers ptr)
+    {
+        _runtime.Launch("depthwise.ptx", "depthwise_fwd_f32", Grid(p.YShape.ElementCount), BlockSize,
+            [ptr.X, ptr.W, ptr.Bias, ptr.Y, (uint)p.N, (uint)p.C, (uint)(p.K / p.C), .. Geometry(p)]);
+    }
+
+    // ---- helpers ----
+
+    /// <summary>Sizes in elements: R rows and S columns of a group's column matrix, Kg = K/g, per-image strides.</summary>
+    readonly record struct Sizes(int R, int S, int Kg, long ColImage, long XImage, long YImage)
+    {
+        public static Sizes Of(ConvProblem p) => new(
+            (int)Im2Col.Rows(p), (int)Im2Col.Cols(p), p.KPerGroup,
+            (long)p.C * p.KernelVolume * p.YShape.SpatialSize,
+            (long)p.C * p.XShape.SpatialSize, (long)p.K * p.YShape.SpatialSize);
+    }
+
+    /// <summary>Runs <paramref name="body"/>(first image, images, column buffer) over the batch in workspace-sized chunks.</summary>
+    void ForEachChunk(ConvProblem p, ConvAlgorithm algorithm, Action<int, int, ulong> body)
+    {
+        if (algorithm.Id == Pointwise)
+        {
+            // No column buffer: the whole batch is one chunk.
+            body(0, p.N, 0);
+            return;
+        }
+        int chunk = ChunkImages(p);
+        long bytes = chunk * ColumnBytesPerImage(p);
+        using var col = _runtime.AllocateScratch(bytes, algorithm.Key);
+        for (int n0 = 0; n0 < p.N; n0 += chunk)
+            body(n0, Math.Min(chunk, p.N - n0), col.Pointer);
+    }
+
+    /// <summary>
+    /// With one group, one batched GEMM covers all <paramref name="count"/> images: body(0, count).
+    /// With several groups, one batched GEMM (over groups) per image: body(i, 0) for each image i.
+    /// </summary>
+    static void ForEachImageOrBatch(ConvProblem p, int count, Action<int, int> body)
+    {
+        if (p.Groups == 1) { body(0, count); return; }
+        for (int i = 0; i < count; i++) body(i, 0);
+    }
+
+    void Im2ColLaunch(ConvProblem p, ulong x, ulong col, int images) =>
+        _runtime.Launch("im2col.ptx", "im2col_f32", Grid(images * ColumnBytesPerImage(p) / sizeof(float)), BlockSize,
+            [x, col, (uint)images, (uint)p.C, .. Geometry(p)]);
+
+    void Col2ImLaunch(ConvProblem p, ulong col, ulong dx, int images) =>
+        _runtime.Launch("col2im.ptx", "col2im_f32", Grid((long)images * p.C * p.XShape.SpatialSize), BlockSize,
+            [col, dx, (uint)images, (uint)p.C, .. Geometry(p)]);
+
+    void BiasAdd(ulong y, ulong bias, TensorShape shape, bool relu = false) =>
+        _runtime.Launch("bias.ptx", "bias_add_f32", Grid(shape.ElementCount), BlockSize,
+            y, bias, (ulong)shape.ElementCount, (uint)shape.C, (ulong)shape.SpatialSize, relu ? 1u : 0u);
+
+    static object[] Geometry(ConvProblem p) => [.. PtxKernelGeometry.Of(p).Select(v => (object)v)];
+
+    static uint Grid(long elements) => (uint)Math.Clamp((elements + BlockSize - 1) / BlockSize, 1, MaxBlocks);
+
+    static ulong Bytes(long elements) => (ulong)elements * sizeof(float);
+}

@@ -1,0 +1,147 @@
+using GpuConv.Conv;
+using GpuConv.Cpu;
+using GpuConv.Tensors;
+
+namespace GpuConv.Tests.Ptx;
+
+/// <summary>
+/// Every shipped PTX kernel run through the interpreter on random small problems and compared with the
+/// CPU definition: im2col/col2im bit for bit with Im2Col.Forward/Backward, bias_add bit for bit with a
+/// float loop, bias_grad and depthwise_fwd with the float64 ReferenceConv. Launch shapes are chosen
+/// small (a few blocks) so the grid-stride loops really iterate.
+/// </summary>
+public class PtxKernelTests
+{
+    const int Cases = 24;
+
+    [Test]
+    public void ShippedKernelsParseWithTheExpectedEntries()
+    {
+        Assert.That(ShippedKernels.Get("im2col.ptx", "im2col_f32").Params, Has.Count.EqualTo(4 + 18));
+        Assert.That(ShippedKernels.Get("col2im.ptx", "col2im_f32").Params, Has.Count.EqualTo(4 + 18));
+        Assert.That(ShippedKernels.Get("bias.ptx", "bias_add_f32").Params, Has.Count.EqualTo(6));
+        Assert.That(ShippedKernels.Get("bias.ptx", "bias_grad_f32").Params, Has.Count.EqualTo(5));
+        Assert.That(ShippedKernels.Get("depthwise.ptx", "depthwise_fwd_f32").Params, Has.Count.EqualTo(7 + 18));
+        foreach (var file in new[] { "im2col.ptx", "col2im.ptx", "bias.ptx", "depthwise.ptx" })
+            Assert.That(ShippedKernels.Source(file), Does.Contain(".version 7.0").And.Contain(".target sm_70").And.Contain(".address_size 64"));
+    }
+
+    [Test]
+    public void Im2ColMatchesTheCpuDefinitionBitForBit([Range(0, Cases - 1)] int seed)
+    {
+        var rng = new Random(1000 + seed);
+        var p = RandomConvProblems.Next(rng);
+        var x = RandomConvProblems.RandomData(rng, p.XShape.ElementCount);
+        // A chunk of images [n0, n0 + nImg) as the backend launches it.
+        int n0 = rng.Next(p.N), nImg = rng.Next(1, p.N - n0 + 1);
+        long rows = Im2Col.Rows(p), cols = Im2Col.Cols(p), perImage = p.Groups * rows * cols;
+        long plane = p.XShape.ElementCount / p.N;
+
+        var mem = new PtxGlobalMemory();
+        ulong xPtr = mem.Upload(x);
+        ulong colPtr = mem.AllocatePoisoned((int)(nImg * perImage));
+        new PtxInterpreter(mem).Launch(ShippedKernels.Get("im2col.ptx", "im2col_f32"), new(3), new(32),
+            [xPtr + (ulong)(n0 * plane * 4), colPtr, (uint)nImg, (uint)p.C, .. ShippedKernels.Geometry(p)]);
+        var actual = mem.Download(colPtr, (int)(nImg * perImage));
+
+        var expected = new float[nImg * perImage];
+        for (int i = 0; i < nImg; i++)
+            for (int g = 0; g < p.Groups; g++)
+                Im2Col.Forward(p, x, n0 + i, g, expected.AsSpan((int)(i * perImage + g * rows * cols), (int)(rows * cols)));
+        Assert.That(actual, Is.EqualTo(expected), $"{p}, images {n0}..{n0 + nImg - 1}");
+    }
+
+    [Test]
+    public void Col2ImMatchesTheCpuAdjointBitForBit([Range(0, Cases - 1)] int seed)
+    {
+        var rng = new Random(2000 + seed);
+        var p = RandomConvProblems.Next(rng, op: ConvOp.BackwardData);
+        int n0 = rng.Next(p.N), nImg = rng.Next(1, p.N - n0 + 1);
+        long rows = Im2Col.Rows(p), cols = Im2Col.Cols(p), perImage = p.Groups * rows * cols;
+        long plane = p.XShape.ElementCount / p.N;
+        var col = RandomConvProblems.RandomData(rng, nImg * perImage);
+
+        var mem = new PtxGlobalMemory();
+        ulong colPtr = mem.Upload(col);
+        ulong dxPtr = mem.AllocatePoisoned((int)p.XShape.ElementCount);
+        new PtxInterpreter(mem).Launch(ShippedKernels.Get("col2im.ptx", "col2im_f32"), new(2), new(32),
+            [colPtr, dxPtr + (ulong)(n0 * plane * 4), (uint)nImg, (uint)p.C, .. ShippedKernels.Geometry(p)]);
+        var actual = mem.Download(dxPtr + (ulong)(n0 * plane * 4), (int)(nImg * plane));
+
+        var expected = new float[p.XShape.ElementCount];
+        for (int i = 0; i < nImg; i++)
+            for (int g = 0; g < p.Groups; g++)
+                Im2Col.Backward(p, col.AsSpan((int)(i * perImage + g * rows * cols), (int)(rows * cols)), n0 + i, g, expected);
+        Assert.That(actual, Is.EqualTo(expected.AsSpan((int)(n0 * plane), (int)(nImg * plane)).ToArray()), p.ToString());
+        // Images outside the chunk are untouched (still the NaN poison).
+        if (n0 > 0) Assert.That(float.IsNaN(mem.Download(dxPtr, 1)[0]), "col2im wrote before its chunk");
+    }
+
+    [Test]
+    public void BiasAddMatchesAFloatLoop([Range(0, 7)] int seed)
+    {
+        var rng = new Random(3000 + seed);
+        int n = rng.Next(1, 4), c = rng.Next(1, 6);
+        int[] spatial = Enumerable.Range(0, rng.Next(1, 4)).Select(_ => rng.Next(1, 6)).ToArray();
+        var shape = new TensorShape([n, c, .. spatial]);
+        bool relu = seed % 2 == 1;
+        var y = RandomConvProblems.RandomData(rng, shape.ElementCount);
+        var bias = RandomConvProblems.RandomData(rng, c);
+
+        var mem = new PtxGlobalMemory();
+        ulong yPtr = mem.Upload(y), bPtr = mem.Upload(bias);
+        new PtxInterpreter(mem).Launch(ShippedKernels.Get("bias.ptx", "bias_add_f32"), new(2), new(16),
+            yPtr, bPtr, (ulong)shape.ElementCount, (uint)c, (ulong)shape.SpatialSize, relu ? 1u : 0u);
+        var actual = mem.Download(yPtr, (int)shape.ElementCount);
+
+        var expected = new float[y.Length];
+        for (int i = 0; i < y.Length; i++)
+        {
+            float v = y[i] + bias[(int)(i / shape.SpatialSize % c)];
+            expected[i] = relu && v < 0 ? 0 : v;
+        }
+        Assert.That(actual, Is.EqualTo(expected), $"{shape} relu={relu}");
+        if (relu) Assert.That(actual.Count(v => v == 0), Is.GreaterThan(0), "the random data should exercise the clamp");
+    }
+
+    [Test]
+    public void BiasGradMatchesTheReference([Range(0, 7)] int seed, [Values(1, 8, 32)] int blockSize)
+    {
+        var rng = new Random(4000 + seed);
+        int n = rng.Next(1, 4), c = rng.Next(1, 7);
+        int[] spatial = Enumerable.Range(0, rng.Next(1, 4)).Select(_ => rng.Next(1, 8)).ToArray();
+        var shape = new TensorShape([n, c, .. spatial]);
+        var dy = RandomConvProblems.RandomData(rng, shape.ElementCount);
+
+        var mem = new PtxGlobalMemory();
+        ulong dyPtr = mem.Upload(dy), dbPtr = mem.AllocatePoisoned(c);
+        // Fewer blocks than channels, so the channel loop (and the barrier after each channel) runs.
+        new PtxInterpreter(mem).Launch(ShippedKernels.Get("bias.ptx", "bias_grad_f32"), new(Math.Max(1, c / 2)), new(blockSize),
+            dyPtr, dbPtr, (uint)n, (uint)c, (ulong)shape.SpatialSize);
+        var actual = mem.Download(dbPtr, c);
+
+        var report = ErrorMetrics.Compare(actual, ReferenceConv.BiasGradient(shape, dy));
+        Assert.That(report.MaxRelative, Is.LessThan(1e-5), $"{shape} block {blockSize}: {report}");
+    }
+
+    [Test]
+    public void DepthwiseForwardMatchesTheReference([Range(0, Cases - 1)] int seed)
+    {
+        var rng = new Random(5000 + seed);
+        var p = RandomConvProblems.Next(rng, depthwise: true);
+        var x = RandomConvProblems.RandomData(rng, p.XShape.ElementCount);
+        var w = RandomConvProblems.RandomData(rng, p.WShape.ElementCount);
+        bool withBias = seed % 2 == 0;
+        var bias = withBias ? RandomConvProblems.RandomData(rng, p.K) : [];
+
+        var mem = new PtxGlobalMemory();
+        ulong xPtr = mem.Upload(x), wPtr = mem.Upload(w), bPtr = withBias ? mem.Upload(bias) : 0UL;
+        ulong yPtr = mem.AllocatePoisoned((int)p.YShape.ElementCount);
+        new PtxInterpreter(mem).Launch(ShippedKernels.Get("depthwise.ptx", "depthwise_fwd_f32"), new(3), new(32),
+            [xPtr, wPtr, bPtr, yPtr, (uint)p.N, (uint)p.C, (uint)(p.K / p.C), .. ShippedKernels.Geometry(p)]);
+        var actual = mem.Download(yPtr, (int)p.YShape.ElementCount);
+
+        var report = ErrorMetrics.Compare(actual, ReferenceConv.Forward(p, x, w, bias));
+        Assert.That(report.MaxRelative, Is.LessThan(1e-5), $"{p} bias={withBias}: {report}");
+    }
+}
