@@ -55,6 +55,10 @@ public sealed class ConvEngine : IDisposable
         options.Validate();
         try
         {
+            if (options.Backend is { } name && !set.Backends.Any(b => string.Equals(b.Name, name, StringComparison.OrdinalIgnoreCase)))
+                throw new ArgumentException(
+                    $"Backend '{name}' is not available; available: {string.Join(", ", set.Backends.Select(b => b.Name))}" +
+                    (set.GpuUnavailableReason is { } why ? $" (GPU backends are off: {why})." : "."), nameof(ConvEngineOptions.Backend));
             return new ConvEngine(options, set);
         }
         catch
