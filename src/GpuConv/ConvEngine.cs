@@ -1,0 +1,335 @@
+using GpuConv.Backends;
+using GpuConv.Conv;
+using GpuConv.Cpu;
+using GpuConv.Planning;
+using GpuConv.Tensors;
+
+namespace GpuConv;
+
+/// <summary>
+/// The one entry point: owns the backends, the planner and the plan cache. Operations take host
+/// tensors in PyTorch layout (plain or transposed convolution alike), plan the problem, move data to
+/// the chosen backend's memory when it is not host memory, run, and bring the result back.
+/// Every argument is checked before any work. Disposing saves the plan cache and disposes the
+/// backends the engine created.
+/// </summary>
+public sealed class ConvEngine : IDisposable
+{
+    readonly BackendSet backendSet;
+    volatile Plan? lastPlan;
+    bool disposed;
+
+    ConvEngine(ConvEngineOptions options, BackendSet backendSet)
+    {
+        Options = options;
+        this.backendSet = backendSet;
+        var warn = options.Warning ?? PlanCache.DefaultWarning;
+        var path = options.PersistPlans ? PlanCache.ResolvePath(options.PlanCachePath) : null;
+        Cache = new PlanCache(path, options.MaxCachedPlans, warn);
+        Planner = new Planner(backendSet.Backends, new PlannerOptions
+        {
+            Policy = options.Policy,
+            WorkspaceLimitBytes = options.WorkspaceLimitBytes,
+            Deterministic = options.Deterministic,
+            Precision = options.Precision,
+            BackendFilter = options.Backend,
+            Device = backendSet.Device,
+            Host = backendSet.Host,
+        }, Cache, warn);
+    }
+
+    /// <summary>Opens an engine on the device the options ask for (GPU if usable under Auto, else CPU).</summary>
+    public static ConvEngine Open(ConvEngineOptions? options = null)
+    {
+        options ??= new ConvEngineOptions();
+        options.Validate();
+        var set = BackendCatalog.Create(options);
+        return Adopt(options, set);
+    }
+
+    /// <summary>An engine over the given backends (tests, hosts with their own backends); it takes ownership of them.</summary>
+    internal static ConvEngine Adopt(ConvEngineOptions options, BackendSet set)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(set);
+        options.Validate();
+        try
+        {
+            if (options.Backend is { } name && !set.Backends.Any(b => string.Equals(b.Name, name, StringComparison.OrdinalIgnoreCase)))
+                throw new ArgumentException(
+                    $"Backend '{name}' is not available; available: {string.Join(", ", set.Backends.Select(b => b.Name))}" +
+                    (set.GpuUnavailableReason is { } why ? $" (GPU backends are off: {why})." : "."), nameof(ConvEngineOptions.Backend));
+            return new ConvEngine(options, set);
+        }
+        catch
+        {
+            foreach (var b in set.Backends) b.Dispose();
+            throw;
+        }
+    }
+
+    public ConvEngineOptions Options { get; }
+    public Planner Planner { get; }
+    public PlanCache Cache { get; }
+    public IReadOnlyList<IConvBackend> Backends => Planner.Backends;
+
+    /// <summary>The device plans are made for (the GPU, or the CPU).</summary>
+    public DeviceIdentity Device => backendSet.Device;
+
+    /// <summary>Why no GPU backend is present, or null when one is.</summary>
+    public string? GpuUnavailableReason => backendSet.GpuUnavailableReason;
+
+    /// <summary>The plan of the most recent operation on any thread (for diagnostics).</summary>
+    public Plan? LastPlan => lastPlan;
+
+    public Plan GetPlan(ConvProblem problem)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(problem);
+        return Planner.GetPlan(problem);
+    }
+
+    public PlanExplanation Explain(ConvProblem problem)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(problem);
+        return Planner.Explain(problem);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="problem"/> on tensors already in the memory of the backend that will run it
+    /// (host tensors for CPU backends). Throws <see cref="ArgumentException"/> if the plan's backend
+    /// lives in other memory; use the HostTensor operations to have the engine move data.
+    /// </summary>
+    public Plan Run(ConvProblem problem, ConvTensors tensors)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(problem);
+        ArgumentNullException.ThrowIfNull(tensors);
+        var memory = tensors.X?.Memory ?? MemoryKind.Host;
+        tensors.Validate(problem, memory);
+        var plan = Planner.Execute(problem, (plan, backend) =>
+        {
+            if (backend.Memory.Kind != memory)
+                throw new ArgumentException($"tensors are in {memory} memory but the plan {plan.Algorithm.Key} runs on {backend.Memory.Kind} memory.", nameof(tensors));
+            backend.Run(problem, plan.Algorithm, tensors);
+        });
+        lastPlan = plan;
+        return plan;
+    }
+
+    /// <summary>y = conv(x, w) + bias (transposed convolution when the spec says so). Filter in PyTorch layout.</summary>
+    public HostTensor Forward(ConvSpec spec, HostTensor x, HostTensor w, HostTensor? bias = null)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(w);
+        var problem = Problem(spec, x.Shape, w.Shape, ConvOp.Forward, nameof(x), nameof(w));
+        CheckBias(problem, bias);
+        // The layer input is the underlying X for a convolution, the underlying Y (= dy) for a transposed one.
+        return spec.Transposed
+            ? RunHost(problem, x: null, w, y: x, bias)
+            : RunHost(problem, x, w, y: null, bias);
+    }
+
+    /// <summary>activation(conv(x, w) + bias). Generic path: the planned forward with bias, then the activation on the host result.</summary>
+    public HostTensor ForwardBiasActivation(ConvSpec spec, HostTensor x, HostTensor w, HostTensor bias, Activation activation)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(bias);
+        if (!Enum.IsDefined(activation))
+            throw new ArgumentException($"activation {(int)activation} is not an Activation.", nameof(activation));
+        var y = Forward(spec, x, w, bias);
+        if (activation == Activation.Relu)
+        {
+            var data = y.Data;
+            for (int i = 0; i < data.Length; i++)
+                if (data[i] < 0) data[i] = 0; // NaN stays NaN: a bad result must stay visible
+        }
+        return y;
+    }
+
+    /// <summary>dx for an input of shape <paramref name="inputShape"/>, given the output gradient dy.</summary>
+    public HostTensor BackwardData(ConvSpec spec, HostTensor dy, HostTensor w, TensorShape inputShape)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(dy);
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(inputShape);
+        var problem = Problem(spec, inputShape, w.Shape, ConvOp.BackwardData, nameof(inputShape), nameof(w));
+        // Plain: underlying backward-data reads Y = dy. Transposed: underlying forward reads X = dy.
+        CheckShape(dy, spec.Transposed ? problem.XShape : problem.YShape, nameof(dy));
+        return spec.Transposed
+            ? RunHost(problem, x: dy, w, y: null, bias: null)
+            : RunHost(problem, x: null, w, y: dy, bias: null);
+    }
+
+    /// <summary>dw of shape <paramref name="filterShape"/> from the layer input x and the output gradient dy.</summary>
+    public HostTensor BackwardFilter(ConvSpec spec, HostTensor x, HostTensor dy, TensorShape filterShape)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(dy);
+        ArgumentNullException.ThrowIfNull(filterShape);
+        var problem = Problem(spec, x.Shape, filterShape, ConvOp.BackwardFilter, nameof(x), nameof(filterShape));
+        // Transposed: the layer input plays the underlying dy (Y) and its output gradient the underlying x (X).
+        CheckShape(dy, spec.Transposed ? problem.XShape : problem.YShape, nameof(dy));
+        return spec.Transposed
+            ? RunHost(problem, x: dy, w: null, y: x, bias: null)
+            : RunHost(problem, x, w: null, y: dy, bias: null);
+    }
+
+    /// <summary>db[c] = sum of dy over batch and spatial positions (float64 accumulation).</summary>
+    public HostTensor BackwardBias(HostTensor dy)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(dy);
+        if (dy.Shape.Rank < 2)
+            throw new ArgumentException($"dy must be [N, C, …] (rank >= 2), got shape {dy.Shape}.", nameof(dy));
+        var sums = ReferenceConv.BiasGradient(dy.Shape, dy.Data);
+        var db = new HostTensor(new TensorShape(dy.Shape.C));
+        for (int c = 0; c < sums.Length; c++) db.Data[c] = (float)sums[c];
+        return db;
+    }
+
+    /// <summary>
+    /// Runs the user-level <paramref name="op"/> for layer input <paramref name="x"/> and filter
+    /// <paramref name="w"/> through the plan and through <see cref="ReferenceConv"/> on the same data,
+    /// and reports the difference. For the backward ops the output gradient dy is random (from
+    /// <paramref name="seed"/>); for backward-filter <paramref name="w"/> only gives the filter shape.
+    /// A bias is allowed for the forward op only.
+    /// </summary>
+    public ValidationReport Validate(ConvSpec spec, HostTensor x, HostTensor w, HostTensor? bias = null, ConvOp op = ConvOp.Forward, int seed = 1)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(w);
+        if (!Enum.IsDefined(op))
+            throw new ArgumentException($"op {(int)op} is not a ConvOp.", nameof(op));
+        if (bias is not null && op != ConvOp.Forward)
+            throw new ArgumentException($"bias applies to the forward op only, got op {op}.", nameof(bias));
+        var problem = Problem(spec, x.Shape, w.Shape, op, nameof(x), nameof(w));
+        CheckBias(problem, bias);
+
+        // Underlying tensors: the layer input is X (plain) or Y (transposed); dy is the other one.
+        bool transposed = spec.Transposed;
+        HostTensor? ux = transposed ? null : x, uy = transposed ? x : null;
+        if (op != ConvOp.Forward)
+        {
+            var dy = HostTensor.Random(transposed ? problem.XShape : problem.YShape, seed);
+            if (transposed) ux = dy; else uy = dy;
+        }
+        var uw = problem.Op == ConvOp.BackwardFilter ? null : w;
+        var result = RunHost(problem, ux, uw, uy, bias, out var plan);
+        double[] reference = ReferenceConv.Run(problem,
+            ux is null ? [] : ux.Data, uw is null ? [] : uw.Data, uy is null ? [] : uy.Data, bias is null ? [] : bias.Data);
+        return new ValidationReport(problem, plan, ErrorMetrics.Compare(result.Data, reference));
+    }
+
+    HostTensor RunHost(ConvProblem problem, HostTensor? x, HostTensor? w, HostTensor? y, HostTensor? bias) =>
+        RunHost(problem, x, w, y, bias, out _);
+
+    /// <summary>
+    /// Runs the problem on host tensors: the one the op writes is passed as null and allocated here.
+    /// Host-memory backends get the tensors as they are; others get copies in their memory space.
+    /// </summary>
+    HostTensor RunHost(ConvProblem problem, HostTensor? x, HostTensor? w, HostTensor? y, HostTensor? bias, out Plan plan)
+    {
+        var output = new HostTensor(problem.OutputShape);
+        switch (problem.Op)
+        {
+            case ConvOp.Forward: y = output; break;
+            case ConvOp.BackwardData: x = output; break;
+            default: w = output; break;
+        }
+        var host = new ConvTensors(x!, w!, y!, bias);
+        plan = Planner.Execute(problem, (p, backend) =>
+        {
+            if (ReferenceEquals(backend.Memory, HostMemorySpace.Instance))
+                backend.Run(problem, p.Algorithm, host);
+            else
+                RunStaged(problem, p, backend, host, output);
+        });
+        lastPlan = plan;
+        return output;
+    }
+
+    /// <summary>Copies the op's inputs into the backend's memory, runs, copies the output back, frees the copies.</summary>
+    static void RunStaged(ConvProblem problem, Plan plan, IConvBackend backend, ConvTensors host, HostTensor output)
+    {
+        var memory = backend.Memory;
+        var made = new List<Tensor>();
+        try
+        {
+            Tensor Stage(HostTensor t, bool copy)
+            {
+                var d = memory.Allocate(t.Shape);
+                made.Add(d);
+                if (copy) memory.CopyFromHost(t.Data, d);
+                return d;
+            }
+            bool writesX = problem.Op == ConvOp.BackwardData, writesW = problem.Op == ConvOp.BackwardFilter, writesY = problem.Op == ConvOp.Forward;
+            var staged = new ConvTensors(
+                Stage((HostTensor)host.X, !writesX),
+                Stage((HostTensor)host.W, !writesW),
+                Stage((HostTensor)host.Y, !writesY),
+                host.Bias is HostTensor b ? Stage(b, true) : null);
+            backend.Run(problem, plan.Algorithm, staged);
+            var written = writesX ? staged.X : writesW ? staged.W : staged.Y;
+            memory.CopyToHost(written, output.Data);
+        }
+        finally
+        {
+            foreach (var t in made) (t as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>ConvProblem.Create with its parameter names translated to this method's argument names.</summary>
+    static ConvProblem Problem(ConvSpec spec, TensorShape input, TensorShape filter, ConvOp op, string inputName, string filterName)
+    {
+        try
+        {
+            return ConvProblem.Create(spec, input, filter, op);
+        }
+        catch (ArgumentException e) when (e is not ArgumentNullException)
+        {
+            var name = e.ParamName switch
+            {
+                "input" or "inputSpatial" => inputName,
+                "filter" => filterName,
+                _ => "spec",
+            };
+            var message = e.ParamName is { } p && e.Message.EndsWith($" (Parameter '{p}')", StringComparison.Ordinal)
+                ? e.Message[..^$" (Parameter '{p}')".Length] : e.Message;
+            throw new ArgumentException(message, name, e);
+        }
+    }
+
+    static void CheckBias(ConvProblem problem, HostTensor? bias)
+    {
+        if (bias is null) return;
+        if (bias.Shape.Rank != 1 || bias.Shape[0] != problem.BiasLength)
+            throw new ArgumentException($"bias must have shape [{problem.BiasLength}] (one value per output channel), got {bias.Shape}.", nameof(bias));
+    }
+
+    static void CheckShape(HostTensor t, TensorShape expected, string name)
+    {
+        if (!t.Shape.Equals(expected))
+            throw new ArgumentException($"{name} has shape {t.Shape}, expected {expected}.", name);
+    }
+
+    void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
+
+    /// <summary>Saves the plan cache and disposes the backends.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        Cache.Save();
+        foreach (var b in backendSet.Backends) b.Dispose();
+    }
+}

@@ -1,0 +1,32 @@
+using GpuConv.Backends;
+
+namespace GpuConv.Planning;
+
+/// <summary>
+/// A plan as remembered by the <see cref="PlanCache"/>: names only, never trusted as-is. The planner
+/// turns it back into a <see cref="Plan"/> only if a current, allowed candidate has the same backend,
+/// algorithm name, id and math mode (workspace and determinism come from that live candidate).
+/// </summary>
+public sealed record CachedPlan(
+    string Backend,
+    string Algorithm,
+    int AlgorithmId,
+    MathMode Math,
+    long WorkspaceBytes,
+    double? TimeMs,
+    PlanSource Source,
+    string Why,
+    DateTime SavedUtc)
+{
+    public static CachedPlan From(Plan plan, DateTime savedUtc) => new(
+        plan.Backend, plan.Algorithm.Name, plan.Algorithm.Id, plan.Algorithm.Math, plan.Algorithm.WorkspaceBytes,
+        plan.TimeMs, plan.Source, plan.Why, savedUtc);
+
+    /// <summary>True when <paramref name="candidate"/> is the algorithm this entry names.</summary>
+    public bool Matches(ConvAlgorithm candidate) =>
+        string.Equals(candidate.Backend, Backend, StringComparison.Ordinal) &&
+        string.Equals(candidate.Name, Algorithm, StringComparison.Ordinal) &&
+        candidate.Id == AlgorithmId && candidate.Math == Math;
+
+    public string AlgorithmKey => Math == MathMode.Strict ? $"{Backend}/{Algorithm}" : $"{Backend}/{Algorithm}+{Math}";
+}

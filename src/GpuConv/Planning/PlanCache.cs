@@ -1,0 +1,218 @@
+using System.Diagnostics;
+
+namespace GpuConv.Planning;
+
+/// <summary>
+/// Plans remembered per <see cref="PlanKey"/>, in memory and (when a path is given) in a JSON file
+/// that survives restarts and is shared by every process using the same path.
+/// Writes are atomic (temp file in the same folder, then rename over) and merge with what other
+/// processes wrote meanwhile (re-read under an exclusive lock file). The file holds at most
+/// <see cref="MaxEntries"/> plans; the oldest are evicted. A corrupt, truncated, foreign-version or
+/// tampered file (or entry) is ignored with a warning and rebuilt. Thread-safe.
+/// </summary>
+public sealed class PlanCache
+{
+    /// <summary>Environment variable naming the cache file when no path is configured.</summary>
+    public const string PathEnvironmentVariable = "GPUCONV_PLAN_CACHE";
+    public const int DefaultMaxEntries = 4096;
+
+    readonly object gate = new();
+    readonly Dictionary<string, (string Canonical, CachedPlan Plan)> entries = new(StringComparer.Ordinal);
+    // Entries dropped here (stale or failed); a save removes them from the file too, unless another
+    // process wrote a newer one for that key since.
+    readonly Dictionary<string, DateTime> removed = new(StringComparer.Ordinal);
+    readonly Action<string> warn;
+    bool dirty;
+
+    /// <summary>
+    /// Opens the cache. <paramref name="path"/> null keeps it in memory only. The file, if present, is
+    /// read now; problems with it are reported to <paramref name="warn"/> (default: stderr).
+    /// </summary>
+    public PlanCache(string? path, int maxEntries = DefaultMaxEntries, Action<string>? warn = null, TimeSpan? lockTimeout = null)
+    {
+        if (maxEntries < 1)
+            throw new ArgumentException($"maxEntries must be >= 1, got {maxEntries}.", nameof(maxEntries));
+        if (path is not null && string.IsNullOrWhiteSpace(path))
+            throw new ArgumentException("path must be null (memory only) or a file path, got an empty string.", nameof(path));
+        Path = path is null ? null : System.IO.Path.GetFullPath(path);
+        MaxEntries = maxEntries;
+        this.warn = warn ?? DefaultWarning;
+        LockTimeout = lockTimeout ?? TimeSpan.FromSeconds(10);
+        if (Path is not null)
+            foreach (var e in ReadFile() ?? [])
+                entries[e.Hash] = (e.Canonical, e.Plan);
+        Trim(entries);
+    }
+
+    /// <summary>The cache file (absolute), or null for a memory-only cache.</summary>
+    public string? Path { get; }
+    public int MaxEntries { get; }
+    public TimeSpan LockTimeout { get; }
+
+    public int Count { get { lock (gate) return entries.Count; } }
+
+    /// <summary>
+    /// The configured path if given, else <c>$GPUCONV_PLAN_CACHE</c>, else
+    /// <c>&lt;LocalApplicationData&gt;/gpuconv/plans.json</c> (null if the system has no such folder).
+    /// </summary>
+    public static string? ResolvePath(string? configured)
+    {
+        if (!string.IsNullOrWhiteSpace(configured)) return configured;
+        if (Environment.GetEnvironmentVariable(PathEnvironmentVariable) is { Length: > 0 } fromEnv) return fromEnv;
+        var root = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
+        return string.IsNullOrEmpty(root) ? null : System.IO.Path.Combine(root, "gpuconv", "plans.json");
+    }
+
+    public static void DefaultWarning(string message) => Console.Error.WriteLine($"gpuconv: warning: {message}");
+
+    public bool TryGet(PlanKey key, out CachedPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        lock (gate)
+        {
+            // The canonical text is compared too: a hash match alone is not trusted.
+            if (entries.TryGetValue(key.Hash, out var e) && e.Canonical == key.Canonical)
+            {
+                plan = e.Plan;
+                return true;
+            }
+        }
+        plan = null!;
+        return false;
+    }
+
+    /// <summary>Remembers <paramref name="plan"/> for <paramref name="key"/> (in memory; <see cref="Save"/> persists).</summary>
+    public void Put(PlanKey key, Plan plan)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(plan);
+        lock (gate)
+        {
+            entries[key.Hash] = (key.Canonical, CachedPlan.From(plan, DateTime.UtcNow));
+            removed.Remove(key.Hash);
+            Trim(entries);
+            dirty = true;
+        }
+    }
+
+    /// <summary>Forgets the plan for <paramref name="key"/> here and, at the next save, in the file.</summary>
+    public void Remove(PlanKey key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        lock (gate)
+        {
+            if (entries.Remove(key.Hash))
+            {
+                removed[key.Hash] = DateTime.UtcNow;
+                dirty = true;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes the cache file if anything changed: takes the lock file, re-reads the file, merges (newest
+    /// entry per key wins; keys removed here stay removed unless rewritten since), caps, writes a temp
+    /// file and renames it over the old one. Never throws for I/O trouble: it warns and keeps the plans
+    /// in memory. Returns true if the file was written.
+    /// </summary>
+    public bool Save()
+    {
+        if (Path is null) return false;
+        lock (gate)
+        {
+            if (!dirty) return false;
+            try
+            {
+                var dir = System.IO.Path.GetDirectoryName(Path)!;
+                Directory.CreateDirectory(dir);
+                using var fileLock = AcquireLock();
+                if (fileLock is null)
+                {
+                    warn($"plan cache {Path}: could not take the lock file within {LockTimeout.TotalSeconds:0.#} s; plans kept in memory only.");
+                    return false;
+                }
+                var merged = new Dictionary<string, (string Canonical, CachedPlan Plan)>(StringComparer.Ordinal);
+                foreach (var e in ReadFile() ?? [])
+                    if (!(removed.TryGetValue(e.Hash, out var at) && e.Plan.SavedUtc <= at))
+                        merged[e.Hash] = (e.Canonical, e.Plan);
+                foreach (var (hash, mine) in entries)
+                    if (!merged.TryGetValue(hash, out var theirs) || mine.Plan.SavedUtc >= theirs.Plan.SavedUtc)
+                        merged[hash] = mine;
+                Trim(merged);
+
+                var temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+                try
+                {
+                    File.WriteAllBytes(temp, PlanCacheFile.Serialize(merged.Select(kv => new PlanCacheFile.Entry(kv.Key, kv.Value.Canonical, kv.Value.Plan))));
+                    File.Move(temp, Path, overwrite: true);
+                }
+                finally
+                {
+                    if (File.Exists(temp)) File.Delete(temp);
+                }
+
+                entries.Clear();
+                foreach (var kv in merged) entries[kv.Key] = kv.Value;
+                removed.Clear();
+                dirty = false;
+                return true;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                warn($"plan cache {Path}: could not be written ({e.Message}); plans kept in memory only.");
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Reads and validates the file; null if absent or unusable (a warning says why).</summary>
+    List<PlanCacheFile.Entry>? ReadFile()
+    {
+        byte[] bytes;
+        try
+        {
+            if (!File.Exists(Path)) return null;
+            bytes = File.ReadAllBytes(Path!);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            warn($"plan cache {Path} could not be read ({e.Message}); starting empty.");
+            return null;
+        }
+        return PlanCacheFile.Parse(bytes, Path!, warn);
+    }
+
+    /// <summary>
+    /// An exclusive lock shared by every process using this cache file. FileShare.None is enforced
+    /// between processes (on Unix .NET takes an flock), and the lock dies with its holder.
+    /// </summary>
+    FileStream? AcquireLock()
+    {
+        var lockPath = Path + ".lock";
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (clock.Elapsed < LockTimeout)
+            {
+                Thread.Sleep(Random.Shared.Next(2, 20));
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Evicts the oldest entries beyond <see cref="MaxEntries"/>.</summary>
+    void Trim(Dictionary<string, (string Canonical, CachedPlan Plan)> map)
+    {
+        if (map.Count <= MaxEntries) return;
+        foreach (var hash in map.OrderBy(kv => kv.Value.Plan.SavedUtc).ThenBy(kv => kv.Key, StringComparer.Ordinal)
+                     .Take(map.Count - MaxEntries).Select(kv => kv.Key).ToList())
+            map.Remove(hash);
+    }
+}

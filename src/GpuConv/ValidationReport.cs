@@ -1,0 +1,11 @@
+using GpuConv.Conv;
+using GpuConv.Cpu;
+using GpuConv.Planning;
+
+namespace GpuConv;
+
+/// <summary>How far a planned run was from the float64 reference on the same inputs.</summary>
+public sealed record ValidationReport(ConvProblem Problem, Plan Plan, ErrorReport Error)
+{
+    public override string ToString() => $"{Plan.Algorithm.Key} on {Problem}: {Error}";
+}

@@ -1,0 +1,133 @@
+using GpuConv.Backends;
+using GpuConv.Conv;
+using GpuConv.Cpu;
+using GpuConv.Planning;
+using GpuConv.Tensors;
+
+namespace GpuConv.Tests.Planning;
+
+/// <summary>How a fake candidate behaves: its fake time per TimeRun call and whether it fails.</summary>
+sealed record FakeAlgorithm(ConvAlgorithm Algorithm, double[] Times, bool FailsAllocation = false, bool ThrowsWhenTimed = false);
+
+/// <summary>
+/// A backend that reports fixed fake times and computes real results with the reference (so engine
+/// tests through it can be checked), in host memory or in a fake device memory.
+/// </summary>
+sealed class FakeBackend : IConvBackend
+{
+    readonly List<FakeAlgorithm> algorithms = [];
+    readonly Dictionary<string, int> timeCalls = [];
+
+    public FakeBackend(string name, int priority, IMemorySpace? memory = null)
+    {
+        Name = name;
+        Priority = priority;
+        Memory = memory ?? HostMemorySpace.Instance;
+    }
+
+    public string Name { get; }
+    public IMemorySpace Memory { get; }
+    public int Priority { get; }
+    public Func<ConvProblem, string?> Unsupported { get; set; } = _ => null;
+    public Dictionary<string, int> RunCalls { get; } = [];
+    public bool Disposed { get; private set; }
+    /// <summary>Makes Run write a wrong answer (to prove validation notices).</summary>
+    public bool Corrupt { get; set; }
+
+    /// <summary>Adds a candidate; times cycle when TimeRun is called more often than listed.</summary>
+    public FakeBackend With(string name, double timeMs = 1, long workspace = 0, bool deterministic = true, MathMode math = MathMode.Strict,
+        bool failsAllocation = false, bool throwsWhenTimed = false, double[]? times = null)
+    {
+        algorithms.Add(new FakeAlgorithm(new ConvAlgorithm(Name, name, algorithms.Count, workspace, deterministic, math),
+            times ?? [timeMs], failsAllocation, throwsWhenTimed));
+        return this;
+    }
+
+    public int TimeCalls(string algorithm) => timeCalls.GetValueOrDefault(algorithm);
+
+    public string? WhyUnsupported(ConvProblem problem) => Unsupported(problem);
+
+    public IReadOnlyList<ConvAlgorithm> GetAlgorithms(ConvProblem problem, ConvPrecision precision) =>
+        algorithms.Where(a => precision == ConvPrecision.AllowTF32 || a.Algorithm.Math == MathMode.Strict).Select(a => a.Algorithm).ToList();
+
+    FakeAlgorithm Find(ConvAlgorithm algorithm) => algorithms.Single(a => a.Algorithm.Equals(algorithm));
+
+    public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
+    {
+        var fake = Find(algorithm);
+        RunCalls[algorithm.Name] = RunCalls.GetValueOrDefault(algorithm.Name) + 1;
+        if (fake.FailsAllocation) throw new WorkspaceAllocationException(algorithm.Key, algorithm.WorkspaceBytes);
+        tensors.Validate(problem, Memory.Kind);
+        float[] Data(Tensor? t) => t switch { null => [], HostTensor h => h.Data, FakeDeviceTensor d => d.Data, _ => throw new InvalidOperationException() };
+        var result = ReferenceConv.Run(problem, Data(tensors.X), Data(tensors.W), Data(tensors.Y), Data(tensors.Bias));
+        var target = Data(problem.Op switch { ConvOp.Forward => tensors.Y, ConvOp.BackwardData => tensors.X, _ => tensors.W });
+        for (int i = 0; i < target.Length; i++) target[i] = (float)result[i] + (Corrupt ? 0.5f : 0f);
+    }
+
+    public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
+    {
+        var fake = Find(algorithm);
+        tensors.Validate(problem, Memory.Kind);
+        int call = timeCalls.GetValueOrDefault(algorithm.Name);
+        timeCalls[algorithm.Name] = call + 1;
+        if (fake.FailsAllocation) throw new WorkspaceAllocationException(algorithm.Key, algorithm.WorkspaceBytes);
+        if (fake.ThrowsWhenTimed) throw new InvalidOperationException("fake launch failure");
+        return fake.Times[call % fake.Times.Length];
+    }
+
+    public void Dispose() => Disposed = true;
+}
+
+/// <summary>A stand-in for device memory: separate buffers the engine must copy to and from.</summary>
+sealed class FakeDeviceMemory : IMemorySpace
+{
+    public int Allocated { get; private set; }
+    public int Freed { get; private set; }
+    public int CopiesIn { get; private set; }
+    public int CopiesOut { get; private set; }
+    public MemoryKind Kind => MemoryKind.Device;
+
+    public Tensor Allocate(TensorShape shape)
+    {
+        Allocated++;
+        var t = new FakeDeviceTensor(shape, this);
+        // Garbage, so a missing copy shows up as a wrong result.
+        Array.Fill(t.Data, float.NaN);
+        return t;
+    }
+
+    public void CopyFromHost(ReadOnlySpan<float> source, Tensor destination) { CopiesIn++; source.CopyTo(((FakeDeviceTensor)destination).Data); }
+    public void CopyToHost(Tensor source, Span<float> destination) { CopiesOut++; ((FakeDeviceTensor)source).Data.CopyTo(destination); }
+    internal void OnFree() => Freed++;
+}
+
+sealed class FakeDeviceTensor(TensorShape shape, FakeDeviceMemory owner) : Tensor(shape), IDisposable
+{
+    public float[] Data { get; } = new float[shape.ElementCountInt];
+    public override MemoryKind Memory => MemoryKind.Device;
+    bool disposed;
+    public void Dispose() { if (!disposed) { disposed = true; owner.OnFree(); } }
+}
+
+static class Problems
+{
+    /// <summary>A small 2-d forward problem; batch varies to make distinct keys.</summary>
+    public static ConvProblem Small(int n = 1, ConvOp op = ConvOp.Forward) =>
+        ConvProblem.Create(new ConvSpec([3, 3], padBegin: [1]), new TensorShape(n, 2, 5, 5), new TensorShape(3, 2, 3, 3), op);
+
+    public static PlannerOptions Options(PlanPolicy policy) => new()
+    {
+        Policy = policy,
+        Device = new DeviceIdentity("cpu", "test-cpu", MultiprocessorCount: 4, SimdTier: "vector256"),
+        Host = new DeviceIdentity("cpu", "test-cpu", MultiprocessorCount: 4, SimdTier: "vector256"),
+    };
+}
+
+/// <summary>A temporary folder per test, removed afterwards.</summary>
+sealed class TempDir : IDisposable
+{
+    public TempDir() => Directory.CreateDirectory(Path);
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "gpuconv-tests-" + Guid.NewGuid().ToString("N"));
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+    public void Dispose() { try { Directory.Delete(Path, recursive: true); } catch (IOException) { } }
+}
