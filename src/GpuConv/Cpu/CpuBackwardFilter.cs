@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Cpu.Gemm;
 
 namespace GpuConv.Cpu;
@@ -22,7 +23,7 @@ internal static unsafe class CpuBackwardFilter
             kTile = ((ctx.Kg + kTiles - 1) / kTiles + blk.MR - 1) / blk.MR * blk.MR;
             kTiles = (ctx.Kg + kTile - 1) / kTile;
         }
-        CpuParallel.For(outer * tiles * kTiles, ctx.Threads, ctx.Pool, (t, ws) =>
+        CpuParallel.For(outer * tiles * kTiles, ctx.Threads, ctx.Pool, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int kt = t % kTiles; t /= kTiles;
             int ct = t % tiles, g = t / tiles;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Cpu.Gemm;
 
 namespace GpuConv.Cpu;
@@ -14,7 +15,7 @@ internal static unsafe class CpuForward
     {
         int outer = ctx.N * ctx.Groups;
         var tiling = ConvTiling.For(outer, ctx.Kg, ctx.Cols, pointwise ? ctx.Cg : ctx.Rows, ctx.Threads, ctx.Tier);
-        CpuParallel.For(tiling.Tasks(outer), ctx.Threads, ctx.Pool, (t, ws) =>
+        CpuParallel.For(tiling.Tasks(outer), ctx.Threads, ctx.Pool, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int rt = t % tiling.RowTiles; t /= tiling.RowTiles;
             int ct = t % tiling.ColTiles; t /= tiling.ColTiles;
@@ -47,16 +48,18 @@ internal static unsafe class CpuForward
         int tasks = Math.Min(planes, ctx.Threads * 8);
         long scratch = DepthwiseDirect.ScratchFloats(ctx.G);
         int mult = ctx.Kg;
-        CpuParallel.For(tasks, ctx.Threads, ctx.Pool, (t, ws) =>
+        CpuParallel.For(tasks, ctx.Threads, ctx.Pool, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int p0 = (int)((long)planes * t / tasks), p1 = (int)((long)planes * (t + 1) / tasks);
-            float* rows = scratch == 0 ? null : ws.Get(WorkspaceSlot.Rows, scratch);
+            float* rows = ws.Get(WorkspaceSlot.Rows, scratch);
+            int* tables = (int*)ws.Get(WorkspaceSlot.Tables, DepthwiseDirect.TableInts(ctx.G));
+            DepthwiseDirect.Prepare(ctx.G, rows, tables);
             for (int pl = p0; pl < p1; pl++)
             {
                 int n = pl / ctx.C, c = pl % ctx.C;
                 int k0 = c * mult;
                 DepthwiseDirect.Channel(ctx.G, ctx.XPlane(n, c), ctx.W + (nint)k0 * ctx.Kvol, ctx.YPlane(n, k0),
-                    ctx.Bias == null ? null : ctx.Bias + k0, mult, rows);
+                    ctx.Bias == null ? null : ctx.Bias + k0, mult, rows, tables);
             }
         });
     }

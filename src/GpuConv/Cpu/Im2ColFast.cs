@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
 
 namespace GpuConv.Cpu;
@@ -14,6 +15,7 @@ internal static unsafe class Im2ColFast
     /// Writes rows for <paramref name="channels"/> channels starting at <paramref name="x"/> (the first
     /// channel's plane) and columns [colLo, colHi) to <paramref name="dst"/>: row r at dst + r·ld.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Fill(in Geometry g, float* x, int channels, int colLo, int colHi, float* dst, nint ld)
     {
         nint plane = (nint)g.InD * g.InH * g.InW;
@@ -28,6 +30,7 @@ internal static unsafe class Im2ColFast
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void FillRow(in Geometry g, float* xc, int td, int th, int tw, int colLo, int colHi, float* d)
     {
         int outHW = g.OutH * g.OutW;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace GpuConv.Cpu;
@@ -9,6 +10,7 @@ namespace GpuConv.Cpu;
 internal static unsafe class VectorOps
 {
     /// <summary>dst[i] += src[i] for i &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Add(float* dst, float* src, nint n)
     {
         nint i = 0;
@@ -22,6 +24,7 @@ internal static unsafe class VectorOps
     }
 
     /// <summary>dst[i] += value for i &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddScalar(float* dst, float value, nint n)
     {
         nint i = 0;
@@ -44,6 +47,7 @@ internal static unsafe class VectorOps
     }
 
     /// <summary>Sum of src[0..n) accumulated in double per vector lane (bias gradients sum many values).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double Sum(float* src, nint n)
     {
         nint i = 0;
