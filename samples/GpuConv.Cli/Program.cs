@@ -1,9 +1,8 @@
 using System.CommandLine;
 using GpuConv.Cli.Commands;
 
-// Minimal entry point registering the commands on this branch; the full CLI adds the others.
-var root = new RootCommand("gpuconv: convolution engine for .NET (cuDNN, PTX im2col + cuBLAS, SIMD CPU), judged by a float64 reference.")
-{
-    PlanCommand.Create(),
-};
+// Interim entry point (integration branch); the full CLI registers every command.
+var root = new RootCommand("gpuconv — convolution engine for .NET: run, benchmark and verify convolutions.");
+root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(PlanCommand.Create());
 return root.Parse(args).Invoke();

@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using GpuConv.Conv;
+using GpuConv.Cpu;
+using GpuConv.Cpu.Gemm;
+using GpuConv.Tensors;
+
+namespace GpuConv.Backends;
+
+/// <summary>
+/// The fast CPU backend ("cpu"): im2col into pooled per-worker workspaces + a cache-blocked SIMD
+/// GEMM (Vector512 → Vector256 → Vector128 → scalar), a direct kernel for depthwise, GEMM-only paths
+/// for 1x1 convolutions, and GEMM + col2im / im2col + GEMM for the backward passes. Runs on up to
+/// <see cref="MaxDegreeOfParallelism"/> threads; steady-state runs reuse their workspaces.
+/// </summary>
+public sealed unsafe class CpuBackend : IConvBackend
+{
+    public const string BackendName = "cpu";
+    public const string Im2ColGemm = "im2col-gemm";
+    public const string GemmCol2Im = "gemm-col2im";
+    public const string Gemm1x1 = "gemm-1x1";
+    public const string DirectDepthwise = "direct-depthwise";
+
+    readonly WorkspacePool _pool = new();
+    bool _disposed;
+
+    /// <param name="maxDegreeOfParallelism">Threads a run may use; null or -1 = every core.</param>
+    /// <param name="tier">GEMM SIMD tier to use (default: the widest accelerated one); tests force lower tiers.</param>
+    public CpuBackend(int? maxDegreeOfParallelism = null, GemmTier? tier = null)
+    {
+        int threads = maxDegreeOfParallelism ?? -1;
+        if (threads == 0 || threads < -1)
+            throw new ArgumentException($"maxDegreeOfParallelism must be >= 1 or -1 (all cores), got {threads}.", nameof(maxDegreeOfParallelism));
+        MaxDegreeOfParallelism = threads == -1 ? Environment.ProcessorCount : threads;
+        Tier = tier ?? GemmTiers.Best;
+        if (!GemmTiers.IsSupported(Tier))
+            throw new ArgumentException($"GEMM tier {Tier} is not accelerated here (best is {GemmTiers.Best}).", nameof(tier));
+    }
+
+    public string Name => BackendName;
+    public IMemorySpace Memory => HostMemorySpace.Instance;
+    public int Priority => 50;
+    public int MaxDegreeOfParallelism { get; }
+    public GemmTier Tier { get; }
+
+    /// <summary>Bytes the per-thread workspaces hold now (they grow to the largest run and stay).</summary>
+    public long WorkspaceBytesHeld => _pool.BytesHeld;
+
+    public string? WhyUnsupported(ConvProblem problem)
+    {
+        ArgumentNullException.ThrowIfNull(problem);
+        foreach (var (shape, name) in new[] { (problem.XShape, "X"), (problem.WShape, "W"), (problem.YShape, "Y") })
+            if (shape.ElementCount > Array.MaxLength)
+                return $"tensor {name} {shape} has more elements than a host array holds ({Array.MaxLength}).";
+        return null;
+    }
+
+    public IReadOnlyList<ConvAlgorithm> GetAlgorithms(ConvProblem problem, ConvPrecision precision)
+    {
+        ArgumentNullException.ThrowIfNull(problem);
+        if (WhyUnsupported(problem) is { } why)
+            throw new ArgumentException($"the cpu backend cannot run {problem}: {why}", nameof(problem));
+        var list = new List<ConvAlgorithm>(3);
+        if (problem.Op == ConvOp.Forward && CanDepthwise(problem))
+            list.Add(Algorithm(DirectDepthwise, 2, WorkspaceFloats(problem, DirectDepthwise)));
+        if (problem.Spec.IsPointwise)
+            list.Add(Algorithm(Gemm1x1, 1, WorkspaceFloats(problem, Gemm1x1)));
+        string general = problem.Op == ConvOp.BackwardData ? GemmCol2Im : Im2ColGemm;
+        list.Add(Algorithm(general, 0, WorkspaceFloats(problem, general)));
+        return list;
+    }
+
+    static bool Applies(ConvProblem p, string name) => name switch
+    {
+        DirectDepthwise => p.Op == ConvOp.Forward && CanDepthwise(p),
+        Gemm1x1 => p.Spec.IsPointwise,
+        Im2ColGemm => p.Op != ConvOp.BackwardData,
+        GemmCol2Im => p.Op == ConvOp.BackwardData,
+        _ => false,
+    };
+
+    static ConvAlgorithm Algorithm(string name, int id, long floats) =>
+        new(BackendName, name, id, floats * sizeof(float), Deterministic: true);
+
+    static bool CanDepthwise(ConvProblem p) => p.IsDepthwise && p.KernelVolume <= DepthwiseDirect.MaxTaps;
+
+    /// <summary>Per-run workspace of an algorithm: every thread's column tile and GEMM packing buffers.</summary>
+    long WorkspaceFloats(ConvProblem p, string algorithm)
+    {
+        int threads = MaxDegreeOfParallelism;
+        var g = ReferenceConv.Geometry.Of(p);
+        int cols = (int)p.YShape.SpatialSize, rows = p.CPerGroup * (int)p.KernelVolume;
+        int outer = p.N * p.Groups;
+        long perThread;
+        switch (algorithm)
+        {
+            case DirectDepthwise:
+                perThread = DepthwiseDirect.ScratchFloats(g);
+                break;
+            case Gemm1x1:
+                perThread = p.Op switch
+                {
+                    ConvOp.Forward => Sgemm.PackFloats(p.KPerGroup, cols, p.CPerGroup, Tier),
+                    ConvOp.BackwardData => Sgemm.PackFloats(p.CPerGroup, cols, p.KPerGroup, Tier),
+                    _ => Sgemm.PackFloats(p.KPerGroup, p.CPerGroup, cols, Tier),
+                };
+                break;
+            default:
+                if (p.Op == ConvOp.Forward)
+                {
+                    var t = ConvTiling.For(outer, p.KPerGroup, cols, rows, threads, Tier);
+                    perThread = (long)rows * t.ColTile + Sgemm.PackFloats(t.RowTile, t.ColTile, rows, Tier);
+                }
+                else
+                {
+                    var (tile, _) = ConvTiling.Channels(p.Op == ConvOp.BackwardData ? outer : p.Groups, p.CPerGroup, p.KernelVolume * cols, threads);
+                    long colRows = tile * p.KernelVolume;
+                    perThread = colRows * cols + (p.Op == ConvOp.BackwardData
+                        ? Sgemm.PackFloats((int)colRows, cols, p.KPerGroup, Tier)
+                        : Sgemm.PackFloats(p.KPerGroup, (int)colRows, cols, Tier));
+                }
+                break;
+        }
+        return perThread * threads;
+    }
+
+    public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(problem);
+        ArgumentNullException.ThrowIfNull(algorithm);
+        ArgumentNullException.ThrowIfNull(tensors);
+        if (algorithm.Backend != BackendName)
+            throw new ArgumentException($"algorithm {algorithm.Key} belongs to backend '{algorithm.Backend}', not '{BackendName}'.", nameof(algorithm));
+        if (!Applies(problem, algorithm.Name))
+            throw new ArgumentException($"algorithm {algorithm.Key} does not apply to {problem}; candidates: {string.Join(", ", GetAlgorithms(problem, ConvPrecision.Strict))}.", nameof(algorithm));
+        tensors.Validate(problem, MemoryKind.Host);
+        float[] x = Host(tensors.X), w = Host(tensors.W), y = Host(tensors.Y);
+        float[]? bias = tensors.Bias is null ? null : Host(tensors.Bias);
+        fixed (float* px = x, pw = w, py = y, pb = bias)
+        {
+            var ctx = new CpuConvContext(problem, px, pw, py, bias is null ? null : pb, _pool, Tier, MaxDegreeOfParallelism);
+            switch (problem.Op, algorithm.Name)
+            {
+                case (ConvOp.Forward, DirectDepthwise): CpuForward.Depthwise(ctx); break;
+                case (ConvOp.Forward, Gemm1x1): CpuForward.Im2ColGemm(ctx, pointwise: true); break;
+                case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
+                case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
+                case (ConvOp.BackwardData, _): CpuBackwardData.GemmCol2Im(ctx); break;
+                case (ConvOp.BackwardFilter, Gemm1x1): CpuBackwardFilter.Im2ColGemm(ctx, pointwise: true); break;
+                default: CpuBackwardFilter.Im2ColGemm(ctx, pointwise: false); break;
+            }
+        }
+    }
+
+    public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
+    {
+        long start = Stopwatch.GetTimestamp();
+        Run(problem, algorithm, tensors);
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _pool.Dispose();
+    }
+
+    static float[] Host(Tensor t) => t is HostTensor h ? h.Data
+        : throw new ArgumentException($"the cpu backend needs host tensors, got {t.GetType().Name}.", nameof(t));
+}

@@ -1,0 +1,67 @@
+using GpuConv.Cpu.Gemm;
+
+namespace GpuConv.Cpu;
+
+/// <summary>
+/// How a convolution's GEMMs are cut into independent tasks: tiles of columns (output positions) and
+/// rows (channels) per (image, group), sized so a task's column matrix stays in L2 and so there are
+/// enough tasks — in a multiple of the thread count when few — to keep every thread busy to the end.
+/// </summary>
+internal readonly record struct ConvTiling(int ColTile, int ColTiles, int RowTile, int RowTiles)
+{
+    /// <summary>Floats of column matrix one task builds at most (1 MiB: the L2 of one core).</summary>
+    public const int ColumnBudgetFloats = 256 * 1024;
+
+    public int Tasks(int outer) => outer * ColTiles * RowTiles;
+
+    /// <summary>
+    /// Tiles for <paramref name="outer"/> independent (image, group) GEMMs of <paramref name="rows"/> × <paramref name="cols"/>
+    /// outputs whose B operand has <paramref name="depth"/> rows per column (the column matrix height).
+    /// </summary>
+    public static ConvTiling For(int outer, int rows, int cols, long depth, int threads, GemmTier tier)
+    {
+        var blk = GemmBlocking.For(tier);
+        int colTile = cols;
+        long limit = Math.Max(blk.NR, ColumnBudgetFloats / Math.Max(depth, 1));
+        if (colTile > limit) colTile = (int)Math.Max(blk.NR, limit / blk.NR * blk.NR);
+        int colTiles = Ceil(cols, colTile);
+        long tasks = (long)outer * colTiles;
+        if (tasks % threads != 0 && tasks < 8L * threads)
+        {
+            // Few tasks that do not divide evenly: cut columns finer so the last wave is full.
+            int wanted = Ceil((int)RoundUp(tasks, threads), outer);
+            int tile = (int)RoundUp(Ceil(cols, wanted), blk.NR);
+            if (tile >= blk.NR && Ceil(cols, tile) > colTiles) { colTile = tile; colTiles = Ceil(cols, tile); }
+        }
+        int rowTile = rows, rowTiles = 1;
+        tasks = (long)outer * colTiles;
+        if (tasks < threads && rows > blk.MR)
+        {
+            int split = (int)Math.Min(Ceil(threads, (int)tasks), Ceil(rows, blk.MR));
+            rowTile = (int)RoundUp(Ceil(rows, split), blk.MR);
+            rowTiles = Ceil(rows, rowTile);
+        }
+        return new ConvTiling(colTile, colTiles, rowTile, rowTiles);
+    }
+
+    /// <summary>
+    /// Channel tiles for ops whose tasks own whole column matrices of a channel range (col2im, backward
+    /// filter): channels per tile so that tile × rowsPerChannel × cols fits the budget, at least one.
+    /// </summary>
+    public static (int Tile, int Tiles) Channels(int outer, int channels, long floatsPerChannel, int threads)
+    {
+        int tile = (int)Math.Clamp(ColumnBudgetFloats / Math.Max(floatsPerChannel, 1), 1, channels);
+        int tiles = Ceil(channels, tile);
+        long tasks = (long)outer * tiles;
+        if (tasks % threads != 0 && tasks < 8L * threads)
+        {
+            int wanted = Math.Min(channels, Ceil((int)RoundUp(tasks, threads), outer));
+            int t = Ceil(channels, wanted);
+            if (Ceil(channels, t) > tiles) { tile = t; tiles = Ceil(channels, t); }
+        }
+        return (tile, tiles);
+    }
+
+    static int Ceil(int a, int b) => (a + b - 1) / b;
+    static long RoundUp(long a, long to) => (a + to - 1) / to * to;
+}

@@ -1,0 +1,53 @@
+using System.Runtime.CompilerServices;
+using GpuConv.Cpu.Gemm;
+
+namespace GpuConv.Cpu;
+
+/// <summary>
+/// Backward-filter (the weight gradient) on the CPU: dW[group] = Σₙ dy[n, group] · col(x[n, group])ᵀ.
+/// Tasks own disjoint (group, channel range, output-channel range) blocks of dW and sum the batch in
+/// a fixed order (deterministic, no reduction buffers); 1x1 / stride 1 / unpadded reads xᵀ in place.
+/// </summary>
+internal static unsafe class CpuBackwardFilter
+{
+    public static void Im2ColGemm(CpuConvContext ctx, bool pointwise)
+    {
+        int outer = ctx.Groups;
+        var (tile, tiles) = ConvTiling.Channels(outer, ctx.Cg, pointwise ? 1 : (long)ctx.Kvol * ctx.Cols, ctx.Threads);
+        // Few channel tiles (e.g. an RGB stem): split the output channels as well.
+        var blk = GemmBlocking.For(ctx.Tier);
+        int kTiles = 1, kTile = ctx.Kg;
+        if (outer * tiles < ctx.Threads && ctx.Kg > blk.MR)
+        {
+            kTiles = Math.Min((ctx.Threads + outer * tiles - 1) / (outer * tiles), (ctx.Kg + blk.MR - 1) / blk.MR);
+            kTile = ((ctx.Kg + kTiles - 1) / kTiles + blk.MR - 1) / blk.MR * blk.MR;
+            kTiles = (ctx.Kg + kTile - 1) / kTile;
+        }
+        CpuParallel.For(outer * tiles * kTiles, ctx.Threads, ctx.Pool, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        {
+            int kt = t % kTiles; t /= kTiles;
+            int ct = t % tiles, g = t / tiles;
+            int c0 = ct * tile, c1 = Math.Min(ctx.Cg, c0 + tile);
+            int k0 = g * ctx.Kg + kt * kTile, k1 = Math.Min(g * ctx.Kg + ctx.Kg, k0 + kTile);
+            int rows = (c1 - c0) * ctx.Kvol;
+            float* dw = ctx.W + (nint)k0 * ctx.Rows + c0 * ctx.Kvol;
+            for (int n = 0; n < ctx.N; n++)
+            {
+                float* x = ctx.XPlane(n, g * ctx.Cg + c0);
+                MatrixView b;
+                if (pointwise)
+                {
+                    b = MatrixView.Transposed(x, ctx.InPlane);
+                }
+                else
+                {
+                    float* col = ws.Get(WorkspaceSlot.Columns, (long)rows * ctx.Cols);
+                    Im2ColFast.Fill(ctx.G, x, c1 - c0, 0, ctx.Cols, col, ctx.Cols);
+                    b = MatrixView.Transposed(col, ctx.Cols);
+                }
+                var a = MatrixView.RowMajor(ctx.YPlane(n, k0), ctx.OutPlane);
+                Sgemm.Multiply(k1 - k0, rows, ctx.Cols, a, b, dw, ctx.Rows, accumulate: n > 0, ctx.Tier, ws);
+            }
+        });
+    }
+}

@@ -1,0 +1,227 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
+
+namespace GpuConv.Cpu;
+
+/// <summary>
+/// Direct depthwise forward convolution (groups == channels, any channel multiplier): each output
+/// plane reads one input plane, so im2col + a GEMM with M = multiplier and K = taps would mostly move
+/// memory. Each input plane is first copied into a zero-padded scratch plane split into stride phases
+/// (the padded element (d, h, w) goes to phase (d mod sd, h mod sh, w mod sw) at (d div sd, h div sh,
+/// w div sw)). In that layout every tap is a constant offset from the output position for any stride,
+/// so the whole output plane is one long vector loop (over rows of the phase width; the few extra
+/// columns per row are computed into scratch and dropped) with all taps accumulated in registers.
+/// The padding zeros are written once per worker task: every plane overwrites only the interior.
+/// </summary>
+internal static unsafe class DepthwiseDirect
+{
+    /// <summary>Kernels with more taps than this are left to im2col-gemm (the tap tables live on the stack).</summary>
+    public const int MaxTaps = 1024;
+
+    /// <summary>Slack after scratch areas: vector loops may run up to 63 floats past the end of the long row.</summary>
+    const int Slack = 64;
+
+    /// <summary>Padded extents (Dp, Hp, Wp) and per-phase extents (Dq, Hq, Lq) of the scratch plane.</summary>
+    readonly record struct Layout(int Dp, int Hp, int Wp, int Dq, int Hq, int Lq, long PhaseFloats, long PlaneFloats, long RunLength)
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Layout Of(in Geometry g)
+        {
+            // Extents that cover every read of every output (zeros beyond the input).
+            int dp = (g.OutD - 1) * g.SD + (g.KD - 1) * g.DD + 1;
+            int hp = (g.OutH - 1) * g.SH + (g.KH - 1) * g.DH + 1;
+            int wp = (g.OutW - 1) * g.SW + (g.KW - 1) * g.DW + 1;
+            int dq = (dp + g.SD - 1) / g.SD, hq = (hp + g.SH - 1) / g.SH, lq = (wp + g.SW - 1) / g.SW;
+            long phase = (long)dq * hq * lq;
+            long run = ((long)(g.OutD - 1) * hq + g.OutH - 1) * lq + g.OutW;
+            return new Layout(dp, hp, wp, dq, hq, lq, phase, phase * g.SD * g.SH * g.SW, run);
+        }
+    }
+
+    /// <summary>Floats of per-worker scratch: the padded phase planes and the long output row.</summary>
+    public static long ScratchFloats(in Geometry g)
+    {
+        var l = Layout.Of(g);
+        return l.PlaneFloats + Slack + l.RunLength + Slack;
+    }
+
+    /// <summary>Ints of the per-worker tables <see cref="Prepare"/> fills: tap offsets and padded row bases.</summary>
+    public static long TableInts(in Geometry g) => (long)g.KD * g.KH * g.KW + (long)g.InD * g.InH;
+
+    /// <summary>
+    /// Once per worker task, before <see cref="Channel"/>: zeroes the scratch plane (Channel only ever
+    /// overwrites the interior, so pads stay zero) and fills the tables every plane shares — each
+    /// tap's offset in the phase layout, and where each input row lands (-1: cut off) — so the
+    /// per-plane work has no integer division in it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Prepare(in Geometry g, float* scratch, int* tables)
+    {
+        var l = Layout.Of(g);
+        new Span<float>(scratch, checked((int)(l.PlaneFloats + Slack))).Clear();
+        int t = 0;
+        for (int td = 0; td < g.KD; td++)
+        for (int th = 0; th < g.KH; th++)
+        for (int tw = 0; tw < g.KW; tw++, t++)
+        {
+            int a = td * g.DD, b = th * g.DH, c = tw * g.DW;
+            long phase = ((long)(a % g.SD) * g.SH + b % g.SH) * g.SW + c % g.SW;
+            tables[t] = checked((int)(phase * l.PhaseFloats + ((long)(a / g.SD) * l.Hq + b / g.SH) * l.Lq + c / g.SW));
+        }
+        int* rows = tables + t;
+        for (int id = 0; id < g.InD; id++)
+        for (int ih = 0; ih < g.InH; ih++)
+        {
+            int pd = id + g.PD, ph = ih + g.PH;
+            rows[id * g.InH + ih] = pd >= l.Dp || ph >= l.Hp ? -1
+                : checked((int)(((long)(pd % g.SD) * g.SH + ph % g.SH) * g.SW * l.PhaseFloats + ((long)(pd / g.SD) * l.Hq + ph / g.SH) * l.Lq));
+        }
+    }
+
+    /// <summary>
+    /// All output planes of input channel c of image n: y planes k = c·mult … c·mult + mult − 1.
+    /// <paramref name="x"/> is the input plane, <paramref name="w"/> the first of the mult filters,
+    /// <paramref name="y"/> the first output plane, <paramref name="bias"/> the first bias (or null).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Channel(in Geometry g, float* x, float* w, float* y, float* bias, int mult, float* scratch, int* tables)
+    {
+        var l = Layout.Of(g);
+        float* plane = scratch;
+        float* run = scratch + l.PlaneFloats + Slack;
+        int kvol = g.KD * g.KH * g.KW;
+        int* offsets = tables;
+        Scatter(g, l, x, plane, tables + kvol);
+        nint outPlane = (nint)g.OutD * g.OutH * g.OutW;
+        int length = (int)l.RunLength;
+        for (int m = 0; m < mult; m++)
+        {
+            float* yk = y + m * outPlane;
+            Row(run, plane, length, offsets, w + (nint)m * kvol, kvol, bias == null ? 0f : bias[m]);
+            // Keep the OutW valid columns of each row of the phase width.
+            for (int od = 0; od < g.OutD; od++)
+            for (int oh = 0; oh < g.OutH; oh++)
+                Copy(run + ((nint)od * l.Hq + oh) * l.Lq, yk + ((nint)od * g.OutH + oh) * g.OutW, g.OutW);
+        }
+    }
+
+    /// <summary>Copies the input plane into the interior of the padded phase planes (pads stay zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Scatter(in Geometry g, in Layout l, float* x, float* dst, int* rowBases)
+    {
+        int count = Math.Min(g.InW, l.Wp - g.PW);
+        int rows = g.InD * g.InH;
+        for (int r = 0; r < rows; r++)
+        {
+            int rowBase = rowBases[r];
+            if (rowBase < 0) continue;
+            float* src = x + (nint)r * g.InW;
+            if (g.SW == 1)
+            {
+                Copy(src, dst + rowBase + g.PW, count);
+                continue;
+            }
+            // Phase q holds padded columns q, q + s, …; input column iw is padded column iw + pw.
+            for (int q = 0; q < g.SW; q++)
+            {
+                int iw = ((q - g.PW) % g.SW + g.SW) % g.SW;
+                float* d = dst + rowBase + (nint)q * l.PhaseFloats + (iw + g.PW) / g.SW;
+                for (; iw < count; iw += g.SW) *d++ = src[iw];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Copy(float* src, float* dst, int count)
+    {
+        if (count >= 32)
+        {
+            Buffer.MemoryCopy(src, dst, count * sizeof(float), count * sizeof(float));
+            return;
+        }
+        int i = 0;
+        if (Vector128.IsHardwareAccelerated)
+            for (; i + 4 <= count; i += 4) Vector128.Load(src + i).Store(dst + i);
+        for (; i < count; i++) dst[i] = src[i];
+    }
+
+    /// <summary>
+    /// dst[i] = bias + Σₜ w[t]·src[i + offsets[t]] for i in [0, length), widest vectors first; the last
+    /// vector may write (and read) past the end, into slack.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Row(float* dst, float* src, int length, int* offsets, float* w, int taps, float bias)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vb = Vector512.Create(bias);
+            for (; i + 64 <= length; i += 64)
+            {
+                Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+                float* s = src + i;
+                for (int t = 0; t < taps; t++)
+                {
+                    float* p = s + offsets[t];
+                    var wv = Vector512.Create(w[t]);
+                    a0 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p), a0);
+                    a1 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 16), a1);
+                    a2 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 32), a2);
+                    a3 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 48), a3);
+                }
+                a0.Store(dst + i); a1.Store(dst + i + 16); a2.Store(dst + i + 32); a3.Store(dst + i + 48);
+            }
+            for (; i < length; i += 16)
+            {
+                var a0 = vb;
+                for (int t = 0; t < taps; t++)
+                    a0 = Vector512.MultiplyAddEstimate(Vector512.Create(w[t]), Vector512.Load(src + i + offsets[t]), a0);
+                a0.Store(dst + i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vb = Vector256.Create(bias);
+            for (; i + 32 <= length; i += 32)
+            {
+                Vector256<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+                float* s = src + i;
+                for (int t = 0; t < taps; t++)
+                {
+                    float* p = s + offsets[t];
+                    var wv = Vector256.Create(w[t]);
+                    a0 = Vector256.MultiplyAddEstimate(wv, Vector256.Load(p), a0);
+                    a1 = Vector256.MultiplyAddEstimate(wv, Vector256.Load(p + 8), a1);
+                    a2 = Vector256.MultiplyAddEstimate(wv, Vector256.Load(p + 16), a2);
+                    a3 = Vector256.MultiplyAddEstimate(wv, Vector256.Load(p + 24), a3);
+                }
+                a0.Store(dst + i); a1.Store(dst + i + 8); a2.Store(dst + i + 16); a3.Store(dst + i + 24);
+            }
+            for (; i < length; i += 8)
+            {
+                var a0 = vb;
+                for (int t = 0; t < taps; t++)
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.Create(w[t]), Vector256.Load(src + i + offsets[t]), a0);
+                a0.Store(dst + i);
+            }
+        }
+        if (Vector128.IsHardwareAccelerated)
+        {
+            var vb = Vector128.Create(bias);
+            for (; i < length; i += 4)
+            {
+                var a0 = vb;
+                for (int t = 0; t < taps; t++)
+                    a0 = Vector128.MultiplyAddEstimate(Vector128.Create(w[t]), Vector128.Load(src + i + offsets[t]), a0);
+                a0.Store(dst + i);
+            }
+        }
+        for (; i < length; i++)
+        {
+            float acc = bias;
+            for (int t = 0; t < taps; t++) acc += w[t] * src[i + offsets[t]];
+            dst[i] = acc;
+        }
+    }
+}

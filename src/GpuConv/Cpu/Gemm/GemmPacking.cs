@@ -1,0 +1,81 @@
+using System.Runtime.CompilerServices;
+namespace GpuConv.Cpu.Gemm;
+
+/// <summary>
+/// Copies blocks of A and B into the layout the microkernels stream: A as MR-row micro-panels
+/// (for each k, MR consecutive values), B as NR-column micro-panels (for each k, NR consecutive
+/// values), zero-padded to whole panels so the kernels never see a partial tile. Packing turns
+/// any strides (plain or transposed operands) into unit-stride, cache-line-friendly streams.
+/// </summary>
+internal static unsafe class GemmPacking
+{
+    /// <summary>Packs A[i0.., p0..] (mc × kc) into ceil(mc/MR) panels of kc × MR at <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackA(MatrixView a, int mc, int kc, int mr, float* dst)
+    {
+        for (int ir = 0; ir < mc; ir += mr)
+        {
+            int rows = Math.Min(mr, mc - ir);
+            float* panel = dst + (nint)ir * kc;
+            if (a.ColStride == 1)
+            {
+                // Row-major source: read each row contiguously, write it with stride MR.
+                for (int i = 0; i < rows; i++)
+                {
+                    float* src = a.At(ir + i, 0);
+                    float* d = panel + i;
+                    for (int p = 0; p < kc; p++) d[(nint)p * mr] = src[p];
+                }
+            }
+            else
+            {
+                // Column-major (transposed) source: for each k the MR values are contiguous.
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = a.At(ir, p);
+                    float* d = panel + (nint)p * mr;
+                    for (int i = 0; i < rows; i++) d[i] = src[i * a.RowStride];
+                }
+            }
+            if (rows < mr)
+                for (int p = 0; p < kc; p++)
+                    for (int i = rows; i < mr; i++) panel[(nint)p * mr + i] = 0f;
+        }
+    }
+
+    /// <summary>Packs B[p0.., j0..] (kc × nc) into ceil(nc/NR) panels of kc × NR at <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackB(MatrixView b, int kc, int nc, int nr, float* dst)
+    {
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            float* panel = dst + (nint)jr * kc;
+            if (b.ColStride == 1)
+            {
+                // Row-major source: each k contributes a contiguous run of NR columns.
+                nint bytes = (nint)cols * sizeof(float);
+                for (int p = 0; p < kc; p++)
+                {
+                    float* d = panel + (nint)p * nr;
+                    Buffer.MemoryCopy(b.At(p, jr), d, bytes, bytes);
+                    for (int j = cols; j < nr; j++) d[j] = 0f;
+                }
+            }
+            else
+            {
+                // Transposed source (colᵀ in backward-filter): read each column contiguously along k.
+                for (int j = 0; j < cols; j++)
+                {
+                    float* src = b.At(0, jr + j);
+                    float* d = panel + j;
+                    nint rs = b.RowStride;
+                    for (int p = 0; p < kc; p++) d[(nint)p * nr] = src[p * rs];
+                }
+                if (cols < nr)
+                    for (int p = 0; p < kc; p++)
+                        for (int j = cols; j < nr; j++) panel[(nint)p * nr + j] = 0f;
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+using System.Runtime.CompilerServices;
+namespace GpuConv.Cpu.Gemm;
+
+/// <summary>
+/// Single-precision GEMM, C (m × n) = A (m × k) · B (k × n), or C += A · B, blocked for the caches
+/// (Goto/BLIS loop order: NC columns of B per L3 block, KC-deep panels, MC rows of A per L2 block)
+/// and register-tiled by a SIMD microkernel of the widest tier the runtime accelerates
+/// (Vector512 → Vector256 → Vector128 → scalar). Operands may be transposed (strided views).
+/// The serial driver is what the convolution runs inside each of its parallel tasks; the public
+/// entry points validate arrays and can split C across threads themselves.
+/// </summary>
+public static unsafe class Sgemm
+{
+    /// <summary>The tier the GEMM (and the CPU backend) runs with in this process.</summary>
+    public static GemmTier ActiveTier => GemmTiers.Best;
+
+    /// <summary>
+    /// C = op(A) · op(B) (or C += when <paramref name="accumulate"/>), row-major arrays with leading
+    /// dimensions; op(X) = Xᵀ when the matching transpose flag is set. Splits C across up to
+    /// <paramref name="maxDegreeOfParallelism"/> threads (-1 = all cores).
+    /// </summary>
+    public static void Multiply(
+        int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, bool transposeA,
+        ReadOnlySpan<float> b, int ldb, bool transposeB,
+        Span<float> c, int ldc, bool accumulate = false,
+        int maxDegreeOfParallelism = -1, GemmTier? tier = null)
+    {
+        if (m < 0) throw new ArgumentException($"m must be >= 0, got {m}.", nameof(m));
+        if (n < 0) throw new ArgumentException($"n must be >= 0, got {n}.", nameof(n));
+        if (k < 0) throw new ArgumentException($"k must be >= 0, got {k}.", nameof(k));
+        var t = tier ?? ActiveTier;
+        if (!GemmTiers.IsSupported(t))
+            throw new ArgumentException($"GEMM tier {t} is not accelerated here (best is {GemmTiers.Best}).", nameof(tier));
+        // Rows × cols as stored: op(A) is m × k, so A is stored k × m when transposed.
+        CheckOperand(a, lda, transposeA ? k : m, transposeA ? m : k, "a", "lda");
+        CheckOperand(b, ldb, transposeB ? n : k, transposeB ? k : n, "b", "ldb");
+        CheckOperand(c, ldc, m, n, "c", "ldc");
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            var va = transposeA ? MatrixView.Transposed(pa, lda) : MatrixView.RowMajor(pa, lda);
+            var vb = transposeB ? MatrixView.Transposed(pb, ldb) : MatrixView.RowMajor(pb, ldb);
+            MultiplyParallel(m, n, k, va, vb, pc, ldc, accumulate, t, WorkspacePool.Shared,
+                maxDegreeOfParallelism < 1 ? Environment.ProcessorCount : maxDegreeOfParallelism);
+        }
+    }
+
+    static void CheckOperand(ReadOnlySpan<float> x, int ld, int rows, int cols, string name, string ldName)
+    {
+        if (ld < Math.Max(1, cols))
+            throw new ArgumentException($"{ldName} = {ld} must be >= the stored column count {cols}.", ldName);
+        long needed = rows == 0 || cols == 0 ? 0 : (long)(rows - 1) * ld + cols;
+        if (x.Length < needed)
+            throw new ArgumentException($"{name} has {x.Length} elements but a {rows} × {cols} matrix with leading dimension {ld} needs {needed}.", name);
+    }
+
+    /// <summary>Splits C into stripes (columns when wide, rows when tall) and runs the serial GEMM on each in parallel.</summary>
+    internal static void MultiplyParallel(int m, int n, int k, MatrixView a, MatrixView b, float* c, nint ldc,
+        bool accumulate, GemmTier tier, WorkspacePool pool, int threads)
+    {
+        var blk = GemmBlocking.For(tier);
+        double flops = 2.0 * m * n * k;
+        // Below ~1 MFLOP a thread hand-off costs more than it saves.
+        int tasks = flops < 1e6 ? 1 : threads;
+        if (tasks <= 1)
+        {
+            var set = pool.Rent();
+            try { Multiply(m, n, k, a, b, c, ldc, accumulate, tier, set); }
+            finally { pool.Return(set); }
+            return;
+        }
+        bool splitColumns = n / blk.NR >= m / blk.MR;
+        int units = splitColumns ? (n + blk.NR - 1) / blk.NR : (m + blk.MR - 1) / blk.MR;
+        tasks = Math.Min(tasks, units);
+        int unit = splitColumns ? blk.NR : blk.MR;
+        var body = [MethodImpl(MethodImplOptions.AggressiveOptimization)] (int t, WorkspaceSet ws) =>
+        {
+            int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
+            if (splitColumns)
+            {
+                int j0 = u0 * unit, j1 = Math.Min(n, u1 * unit);
+                Multiply(m, j1 - j0, k, a, b.Offset(0, j0), c + j0, ldc, accumulate, tier, ws);
+            }
+            else
+            {
+                int i0 = u0 * unit, i1 = Math.Min(m, u1 * unit);
+                Multiply(i1 - i0, n, k, a.Offset(i0, 0), b, c + i0 * ldc, ldc, accumulate, tier, ws);
+            }
+        };
+        CpuParallel.For(tasks, threads, pool, body);
+    }
+
+    /// <summary>The serial blocked GEMM on one thread: C (m × n, leading dimension ldc) (+)= A · B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Multiply(int m, int n, int k, MatrixView a, MatrixView b, float* c, nint ldc,
+        bool accumulate, GemmTier tier, WorkspaceSet ws)
+    {
+        if (m <= 0 || n <= 0) return;
+        if (k <= 0)
+        {
+            // An empty sum: C = 0, or C unchanged when accumulating.
+            if (!accumulate)
+                for (int i = 0; i < m; i++) new Span<float>(c + i * ldc, n).Clear();
+            return;
+        }
+        var blk = GemmBlocking.For(tier, m);
+        int mr = blk.MR, nr = blk.NR;
+        int kcMax = Math.Min(blk.KC, k);
+        int ncMax = Math.Min(blk.NC, RoundUp(n, nr));
+        int mcMax = Math.Min(blk.MC, RoundUp(m, mr));
+        float* packB = ws.Get(WorkspaceSlot.PackB, (long)kcMax * RoundUp(ncMax, nr));
+        float* packA = ws.Get(WorkspaceSlot.PackA, (long)kcMax * RoundUp(mcMax, mr));
+        var kernel = KernelFor(tier, mr);
+        var direct = DirectKernelFor(tier, mr);
+        // A row-major A (the weights in forward, dy in backward-filter) is read in place; only a
+        // partial last panel of rows is packed (zero-padded) so the kernels never read past row m.
+        // Packing pays for itself when A is reused across many columns; below that, reading A in place wins.
+        bool inPlaceA = a.ColStride == 1 && n <= InPlaceAMaxColumns;
+        float* edge = stackalloc float[12 * 32];
+
+        for (int jc = 0; jc < n; jc += blk.NC)
+        {
+            int nc = Math.Min(blk.NC, n - jc);
+            for (int pc = 0; pc < k; pc += blk.KC)
+            {
+                int kc = Math.Min(blk.KC, k - pc);
+                bool add = accumulate || pc > 0;
+                GemmPacking.PackB(b.Offset(pc, jc), kc, nc, nr, packB);
+                for (int ic = 0; ic < m; ic += blk.MC)
+                {
+                    int mc = Math.Min(blk.MC, m - ic);
+                    int fullRows = inPlaceA ? mc / mr * mr : 0;
+                    if (fullRows < mc)
+                        GemmPacking.PackA(a.Offset(ic + fullRows, pc), mc - fullRows, kc, mr, packA + (nint)fullRows * kc);
+                    for (int jr = 0; jr < nc; jr += nr)
+                    {
+                        int cols = Math.Min(nr, nc - jr);
+                        float* bp = packB + (nint)jr * kc;
+                        for (int ir = 0; ir < mc; ir += mr)
+                        {
+                            int rows = Math.Min(mr, mc - ir);
+                            float* ct = c + (ic + ir) * ldc + jc + jr;
+                            bool full = rows == mr && cols == nr;
+                            float* target = full ? ct : edge;
+                            nint ldt = full ? ldc : nr;
+                            bool addT = full && add;
+                            if (ir < fullRows)
+                                direct(kc, a.At(ic + ir, pc), a.RowStride, bp, target, ldt, addT);
+                            else
+                                kernel(kc, packA + (nint)ir * kc, bp, target, ldt, addT);
+                            if (!full)
+                            {
+                                // Partial tile: computed aside in full, only the valid part is kept.
+                                for (int i = 0; i < rows; i++)
+                                {
+                                    float* dst = ct + i * ldc;
+                                    float* src = edge + i * nr;
+                                    if (add) for (int j = 0; j < cols; j++) dst[j] += src[j];
+                                    else for (int j = 0; j < cols; j++) dst[j] = src[j];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static delegate*<nint, float*, nint, float*, float*, nint, bool, void> DirectKernelFor(GemmTier tier, int mr) => tier switch
+    {
+        GemmTier.Vector512 => mr == 8 ? &MicroKernels.Vector512_8x32_Direct : &MicroKernels.Vector512_12x32_Direct,
+        GemmTier.Vector256 => &MicroKernels.Vector256_6x16_Direct,
+        GemmTier.Vector128 => &MicroKernels.Vector128_6x8_Direct,
+        _ => &MicroKernels.Scalar_4x4_Direct,
+    };
+
+    /// <summary>Widest C for which the driver reads a row-major A in place instead of packing it.</summary>
+    internal const int InPlaceAMaxColumns = 384;
+
+    static delegate*<nint, float*, float*, float*, nint, bool, void> KernelFor(GemmTier tier, int mr) => tier switch
+    {
+        GemmTier.Vector512 => mr == 8 ? &MicroKernels.Vector512_8x32 : &MicroKernels.Vector512_12x32,
+        GemmTier.Vector256 => &MicroKernels.Vector256_6x16,
+        GemmTier.Vector128 => &MicroKernels.Vector128_6x8,
+        _ => &MicroKernels.Scalar_4x4,
+    };
+
+    /// <summary>Packing buffer floats one serial GEMM of this size needs (for workspace reporting).</summary>
+    internal static long PackFloats(int m, int n, int k, GemmTier tier)
+    {
+        var blk = GemmBlocking.For(tier);
+        long kc = Math.Min(blk.KC, Math.Max(k, 1));
+        return kc * RoundUp(Math.Min(blk.NC, RoundUp(n, blk.NR)), blk.NR) + kc * RoundUp(Math.Min(blk.MC, RoundUp(m, blk.MR)), blk.MR);
+    }
+
+    static int RoundUp(int x, int to) => (x + to - 1) / to * to;
+}

@@ -1,0 +1,75 @@
+using GpuConv.Backends;
+using GpuConv.Conv;
+using GpuConv.Cpu.Gemm;
+using GpuConv.Tensors;
+
+namespace GpuConv.Tests.Backends;
+
+public class CpuBackendContractTests
+{
+    static ConvProblem Problem(int groups, int kernel, ConvOp op = ConvOp.Forward) =>
+        ConvProblem.Create(new ConvSpec([kernel, kernel], padBegin: [kernel / 2], groups: groups),
+            new TensorShape(1, 8, 9, 9), new TensorShape(8, 8 / groups, kernel, kernel), op);
+
+    [Test]
+    public void CandidatesDependOnTheProblem()
+    {
+        using var cpu = new CpuBackend(2);
+        Assert.That(cpu.Name, Is.EqualTo("cpu"));
+        Assert.That(cpu.GetAlgorithms(Problem(8, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "direct-depthwise", "im2col-gemm" }));
+        Assert.That(cpu.GetAlgorithms(Problem(1, 1), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-1x1", "im2col-gemm" }));
+        Assert.That(cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "im2col-gemm" }));
+        Assert.That(cpu.GetAlgorithms(Problem(1, 3, ConvOp.BackwardData), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-col2im" }));
+        Assert.That(cpu.GetAlgorithms(Problem(8, 3, ConvOp.BackwardFilter), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "im2col-gemm" }));
+        var im2col = cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict)[0];
+        Assert.That(im2col.WorkspaceBytes, Is.GreaterThanOrEqualTo(8 * 9 * 81 * sizeof(float)), "the column tile is workspace");
+        Assert.That(im2col.Deterministic, Is.True);
+    }
+
+    [Test]
+    public void RejectsForeignOrInapplicableAlgorithms()
+    {
+        using var cpu = new CpuBackend(1);
+        var p = Problem(1, 3);
+        var t = new ConvTensors(HostTensor.Random(p.XShape, 1), HostTensor.Random(p.WShape, 2), new HostTensor(p.YShape));
+        var ex = Assert.Throws<ArgumentException>(() => cpu.Run(p, new ConvAlgorithm("reference", "naive-f64", 0, 0, true), t));
+        Assert.That(ex!.Message, Does.Contain("reference"));
+        ex = Assert.Throws<ArgumentException>(() => cpu.Run(p, new ConvAlgorithm("cpu", "direct-depthwise", 2, 0, true), t));
+        Assert.That(ex!.Message, Does.Contain("does not apply"));
+        var wrong = new ConvTensors(HostTensor.Random(p.XShape, 1), HostTensor.Random(p.WShape, 2), new HostTensor(1, 8, 9, 8));
+        ex = Assert.Throws<ArgumentException>(() => cpu.Run(p, cpu.GetAlgorithms(p, ConvPrecision.Strict)[0], wrong));
+        Assert.That(ex!.ParamName, Is.EqualTo("Y"));
+    }
+
+    [Test]
+    public void RejectsBadOptions()
+    {
+        Assert.Throws<ArgumentException>(() => new CpuBackend(0));
+        Assert.Throws<ArgumentException>(() => new CpuBackend(-2));
+        Assert.That(new CpuBackend().MaxDegreeOfParallelism, Is.EqualTo(Environment.ProcessorCount));
+    }
+
+    [Test]
+    public void SteadyStateReusesWorkspaces()
+    {
+        using var cpu = new CpuBackend(2);
+        var p = Problem(1, 3);
+        var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict)[0];
+        var t = new ConvTensors(HostTensor.Random(p.XShape, 1), HostTensor.Random(p.WShape, 2), new HostTensor(p.YShape));
+        cpu.Run(p, algo, t);
+        cpu.Run(p, algo, t);
+        long held = cpu.WorkspaceBytesHeld;
+        for (int i = 0; i < 5; i++) cpu.Run(p, algo, t);
+        Assert.That(cpu.WorkspaceBytesHeld, Is.EqualTo(held), "no workspace grows on repeated runs");
+        Assert.That(held, Is.GreaterThan(0));
+    }
+
+    [Test]
+    public void SgemmRejectsShortOperands()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Sgemm.Multiply(4, 4, 4, new float[15], 4, false, new float[16], 4, false, new float[16], 4));
+        Assert.That(ex!.ParamName, Is.EqualTo("a"));
+        ex = Assert.Throws<ArgumentException>(() => Sgemm.Multiply(4, 4, 4, new float[16], 3, false, new float[16], 4, false, new float[16], 4));
+        Assert.That(ex!.ParamName, Is.EqualTo("lda"));
+    }
+}

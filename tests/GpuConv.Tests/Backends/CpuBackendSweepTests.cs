@@ -1,0 +1,98 @@
+using GpuConv.Backends;
+using GpuConv.Conv;
+using GpuConv.Tensors;
+
+namespace GpuConv.Tests.Backends;
+
+/// <summary>
+/// The CPU backend against the float64 reference on randomized problems: every op, every candidate
+/// algorithm, with and without bias, on an oversubscribed thread count (3 threads) so tiles split.
+/// </summary>
+public class CpuBackendSweepTests
+{
+    const int ProblemsPerOp = 520;
+    const double Tolerance = 1e-5;
+
+    [TestCase(ConvOp.Forward)]
+    [TestCase(ConvOp.BackwardData)]
+    [TestCase(ConvOp.BackwardFilter)]
+    public void RandomProblemsMatchReference(ConvOp op)
+    {
+        using var backend = new CpuBackend(maxDegreeOfParallelism: 3);
+        var failures = new List<string>();
+        double worst = 0;
+        int depthwise = 0, pointwise = 0, grouped = 0, batched = 0;
+        var ranks = new int[4];
+        for (int i = 0; i < ProblemsPerOp; i++)
+        {
+            int seed = 1000 * (int)op + i;
+            var p = RandomConvProblems.Create(seed, op);
+            ranks[p.Rank]++;
+            if (p.IsDepthwise) depthwise++;
+            else if (p.Groups > 1) grouped++;
+            if (p.Spec.IsPointwise) pointwise++;
+            if (p.N > 1) batched++;
+            var (err, where) = ConvCheck.AllAlgorithms(backend, p, seed, withBias: i % 2 == 0);
+            worst = Math.Max(worst, err);
+            if (!(err < Tolerance)) failures.Add(where);
+        }
+        TestContext.Out.WriteLine($"{op}: {ProblemsPerOp} problems, worst max rel error {worst:E2}; ranks 1/2/3 = {ranks[1]}/{ranks[2]}/{ranks[3]}, depthwise {depthwise}, grouped {grouped}, pointwise {pointwise}, batch>1 {batched}");
+        Assert.That(failures, Is.Empty, $"{failures.Count} of {ProblemsPerOp} problems exceed {Tolerance}:\n" + string.Join("\n", failures.Take(10)));
+        Assert.That(ranks[1] > 0 && ranks[2] > 0 && ranks[3] > 0 && depthwise > 0 && grouped > 0 && pointwise > 0 && batched > 0, "the sweep covers every feature");
+    }
+
+    [Test]
+    public void TransposedConvolutionsMatchReference()
+    {
+        using var backend = new CpuBackend(maxDegreeOfParallelism: 2);
+        int count = 0;
+        var failures = new List<string>();
+        for (int i = 0; count < 150 && i < 2000; i++)
+        {
+            var p = RandomConvProblems.Create(50_000 + i, ConvOp.BackwardData);
+            // Keep only the ones built as transposed convolutions with non-trivial stride or output padding.
+            if (p.Spec.IsUnitStride) continue;
+            count++;
+            var (err, where) = ConvCheck.AllAlgorithms(backend, p, i, withBias: true);
+            if (!(err < Tolerance)) failures.Add(where);
+        }
+        Assert.That(count, Is.EqualTo(150));
+        Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
+    }
+
+    [Test]
+    public void SingleThreadMatchesReference()
+    {
+        using var backend = new CpuBackend(maxDegreeOfParallelism: 1);
+        var failures = new List<string>();
+        foreach (var op in Enum.GetValues<ConvOp>())
+            for (int i = 0; i < 60; i++)
+            {
+                var p = RandomConvProblems.Create(90_000 + 100 * (int)op + i, op);
+                var (err, where) = ConvCheck.AllAlgorithms(backend, p, i, withBias: i % 3 == 0);
+                if (!(err < Tolerance)) failures.Add(where);
+            }
+        Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
+    }
+
+    /// <summary>Layer-sized problems whose column matrices exceed one task's budget, so tiles and GEMM blocks split.</summary>
+    [TestCase(ConvOp.Forward, 1, 64, 30, 70, 3, 1, 1, 1)]
+    [TestCase(ConvOp.Forward, 2, 32, 23, 300, 3, 2, 1, 1)]
+    [TestCase(ConvOp.Forward, 1, 160, 9, 40, 1, 1, 0, 1)]
+    [TestCase(ConvOp.Forward, 1, 3, 61, 16, 7, 2, 3, 1)]
+    [TestCase(ConvOp.Forward, 2, 40, 29, 40, 3, 2, 1, 40)]
+    [TestCase(ConvOp.BackwardData, 1, 48, 26, 80, 3, 1, 1, 1)]
+    [TestCase(ConvOp.BackwardData, 2, 160, 9, 40, 1, 1, 0, 1)]
+    [TestCase(ConvOp.BackwardFilter, 2, 48, 26, 80, 3, 1, 1, 1)]
+    [TestCase(ConvOp.BackwardFilter, 1, 3, 61, 16, 7, 2, 3, 1)]
+    [TestCase(ConvOp.BackwardFilter, 2, 160, 9, 40, 1, 1, 0, 1)]
+    public void LayerSizedProblemsMatchReference(ConvOp op, int n, int c, int hw, int k, int kernel, int stride, int pad, int groups)
+    {
+        using var backend = new CpuBackend(maxDegreeOfParallelism: 3);
+        var spec = new ConvSpec([kernel, kernel], [stride], padBegin: [pad], groups: groups);
+        var p = ConvProblem.Create(spec, new TensorShape(n, c, hw, hw), new TensorShape(k, c / groups, kernel, kernel), op);
+        var (err, where) = ConvCheck.AllAlgorithms(backend, p, 7, withBias: true);
+        TestContext.Out.WriteLine(where);
+        Assert.That(err, Is.LessThan(Tolerance), where);
+    }
+}
