@@ -63,7 +63,7 @@ public sealed class ConvEngine : IDisposable
         }
         catch
         {
-            foreach (var b in set.Backends) b.Dispose();
+            set.DisposeAll();
             throw;
         }
     }
@@ -330,6 +330,6 @@ public sealed class ConvEngine : IDisposable
         if (disposed) return;
         disposed = true;
         Cache.Save();
-        foreach (var b in backendSet.Backends) b.Dispose();
+        backendSet.DisposeAll();
     }
 }

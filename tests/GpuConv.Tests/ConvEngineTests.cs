@@ -95,7 +95,7 @@ public class ConvEngineTests
         {
             var report = engine.Validate(spec, x, w, op: op);
             Assert.That(report.Error.MaxRelative, Is.LessThan(1e-6), $"{op}: {report}");
-            Assert.That(report.Plan.Backend, Is.EqualTo(ReferenceBackend.BackendName));
+            Assert.That(report.Plan.Backend, Is.EqualTo(CpuBackend.BackendName), "the fast CPU backend is the CPU heuristic's first choice");
         }
     }
 
@@ -169,7 +169,7 @@ public class ConvEngineTests
         Assert.That(warm.GetPlan(problem).Source, Is.EqualTo(PlanSource.Cache));
         warm.Forward(spec, x, w);
         Assert.That(warm.LastPlan!.Source, Is.EqualTo(PlanSource.Cache));
-        Assert.That(warm.Explain(problem).Rows.Single(r => r.Status == CandidateStatus.Chosen).Backend, Is.EqualTo(ReferenceBackend.BackendName));
+        Assert.That(warm.Explain(problem).Rows.Single(r => r.Status == CandidateStatus.Chosen).Backend, Is.EqualTo(CpuBackend.BackendName));
     }
 
     [Test]
@@ -257,17 +257,30 @@ public class ConvEngineTests
         Assert.That(Assert.Throws<ArgumentException>(() => ConvEngine.Open(CpuOptions() with { PlanCachePath = " " }))!.ParamName, Is.EqualTo("PlanCachePath"));
         var backend = Assert.Throws<ArgumentException>(() => ConvEngine.Open(CpuOptions() with { Backend = "ptx" }))!;
         Assert.That(backend.ParamName, Is.EqualTo("Backend"));
-        Assert.That(backend.Message, Does.Contain(BackendCatalog.GpuLayerNotBuilt));
-        var gpu = Assert.Throws<InvalidOperationException>(() => ConvEngine.Open(CpuOptions() with { Device = DeviceKind.Gpu }))!;
-        Assert.That(gpu.Message, Does.Contain(BackendCatalog.GpuLayerNotBuilt));
+        Assert.That(backend.Message, Does.Contain("GPU backends are off: not requested (Device = Cpu)"));
+        var probe = GpuConv.Cuda.Discovery.CudaDiscovery.Probe();
+        if (!probe.IsAvailable)
+        {
+            var gpu = Assert.Throws<InvalidOperationException>(() => ConvEngine.Open(CpuOptions() with { Device = DeviceKind.Gpu }))!;
+            Assert.That(gpu.Message, Does.Contain(probe.Reason));
+        }
     }
 
     [Test]
     public void Open_Auto_FallsBackToCpuAndSaysWhy()
     {
         using var engine = ConvEngine.Open(CpuOptions() with { Device = DeviceKind.Auto, Backend = "REFERENCE" });
-        Assert.That(engine.Device.Kind, Is.EqualTo("cpu"));
-        Assert.That(engine.GpuUnavailableReason, Is.EqualTo(BackendCatalog.GpuLayerNotBuilt));
+        var probe = GpuConv.Cuda.Discovery.CudaDiscovery.Probe();
+        if (probe.IsAvailable)
+        {
+            Assert.That(engine.Device.Kind, Is.EqualTo("gpu"));
+            Assert.That(engine.GpuUnavailableReason, Is.Null);
+        }
+        else
+        {
+            Assert.That(engine.Device.Kind, Is.EqualTo("cpu"));
+            Assert.That(engine.GpuUnavailableReason, Is.EqualTo(probe.Reason));
+        }
         Assert.That(engine.Backends.Select(b => b.Name), Does.Contain(ReferenceBackend.BackendName));
     }
 
@@ -284,7 +297,7 @@ public class ConvEngineTests
     }
 
     static BackendSet Set(params IConvBackend[] backends) =>
-        new(backends, DeviceIdentity.ForCpu(), DeviceIdentity.ForCpu(), BackendCatalog.GpuLayerNotBuilt);
+        new(backends, DeviceIdentity.ForCpu(), DeviceIdentity.ForCpu(), "GPU not part of this test");
 
     // ---- independent definitions (PyTorch semantics), written separately from ReferenceConv ----
 

@@ -16,14 +16,15 @@ namespace GpuConv.Cuda;
 internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySpace, IDisposable
 {
     readonly CudaContext _context;
-    readonly CublasHandle _cublas;
+    // Created on first GEMM: a GPU with cuDNN but no cuBLAS still serves the cudnn backend.
+    readonly Lazy<CublasHandle> _cublas;
     readonly CudaEvent _start, _end;
     CublasMath _cublasMath = CublasMath.Pedantic;
 
     public CudaGpuRuntime(CudaContext context)
     {
         _context = context ?? throw new ArgumentNullException(nameof(context));
-        _cublas = CublasHandle.Create(context, context.Stream);
+        _cublas = new Lazy<CublasHandle>(() => CublasHandle.Create(context, context.Stream));
         _start = context.CreateEvent();
         _end = context.CreateEvent();
     }
@@ -80,13 +81,14 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
         ulong c, int ldc, long strideC, int batchCount, MathMode math)
     {
         var wanted = math == MathMode.TF32 ? CublasMath.Tf32TensorOp : CublasMath.Pedantic;
+        var cublas = _cublas.Value;
         if (wanted != _cublasMath)
         {
-            _cublas.SetMathMode(wanted);
+            cublas.SetMathMode(wanted);
             _cublasMath = wanted;
         }
         _context.MakeCurrent();
-        CuBlas.Check(CuBlas.cublasSgemmStridedBatched(_cublas.Raw, (CublasOperation)transA, (CublasOperation)transB,
+        CuBlas.Check(CuBlas.cublasSgemmStridedBatched(cublas.Raw, (CublasOperation)transA, (CublasOperation)transB,
             m, n, k, &alpha, a, lda, strideA, b, ldb, strideB, &beta, c, ldc, strideC, batchCount), "cublasSgemmStridedBatched");
     }
 
@@ -113,7 +115,7 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
 
     public void Dispose()
     {
-        _cublas.Dispose();
+        if (_cublas.IsValueCreated) _cublas.Value.Dispose();
         _start.Dispose();
         _end.Dispose();
     }
