@@ -206,7 +206,8 @@ public sealed class Planner
 
         var decision = allowed.Count == 0 ? null : Options.Policy switch
         {
-            PlanPolicy.Heuristic => Heuristic(allowed),
+            // A remembered fallback is honoured even here, so a restart does not retry a candidate that failed to allocate.
+            PlanPolicy.Heuristic => FromCache(key, allowed, onlyFallbacks: true) ?? Heuristic(allowed),
             PlanPolicy.Exhaustive => Exhaustive(problem, key, allowed, rows),
             _ => FromCache(key, allowed) ?? RememberHeuristic(key, allowed),
         };
@@ -229,9 +230,9 @@ public sealed class Planner
     }
 
     /// <summary>The cached plan if it still names an allowed candidate; a stale entry is discarded with a warning.</summary>
-    Decision? FromCache(PlanKey key, List<Candidate> allowed)
+    Decision? FromCache(PlanKey key, List<Candidate> allowed, bool onlyFallbacks = false)
     {
-        if (!cache.TryGet(key, out var cached)) return null;
+        if (!cache.TryGet(key, out var cached) || (onlyFallbacks && cached.Source != PlanSource.Fallback)) return null;
         var match = allowed.FirstOrDefault(c => cached.Matches(c.Algorithm));
         if (match is null)
         {
@@ -274,6 +275,7 @@ public sealed class Planner
                     {
                         int i = rows.FindIndex(r => ReferenceEquals(r.Candidate, candidate));
                         var reason = e is WorkspaceAllocationException w ? $"could not allocate {w.Bytes} B of workspace" : $"threw while timed: {e.GetType().Name}: {e.Message}";
+                        if (e is WorkspaceAllocationException) FailedFor(key).Add(candidate.Algorithm.Key);
                         rows[i] = rows[i] with { Status = CandidateStatus.Failed, Reason = reason, Candidate = null };
                     }
                 }
