@@ -3,8 +3,17 @@ using GpuConv.Planning;
 
 namespace GpuConv;
 
-/// <summary>The backends an engine will plan over, the device they run on, and why the GPU path is off (if it is).</summary>
-public sealed record BackendSet(IReadOnlyList<IConvBackend> Backends, DeviceIdentity Device, DeviceIdentity Host, string? GpuUnavailableReason);
+/// <summary>
+/// The backends an engine will plan over, the device they run on, and why the GPU path is off (if it is).
+/// <paramref name="AvailableWorkspace"/> reports the bytes a backend can still allocate (the GPU layer
+/// passes free device memory); null means no limit beyond the configured one.
+/// </summary>
+public sealed record BackendSet(
+    IReadOnlyList<IConvBackend> Backends,
+    DeviceIdentity Device,
+    DeviceIdentity Host,
+    string? GpuUnavailableReason,
+    Func<IConvBackend, long?>? AvailableWorkspace = null);
 
 /// <summary>
 /// The one place that decides which backends exist for a set of options. Everything else (engine,
