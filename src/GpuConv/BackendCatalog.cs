@@ -5,9 +5,18 @@ using GpuConv.Planning;
 
 namespace GpuConv;
 
-/// <summary>The backends an engine will plan over, the device they run on, and why the GPU path is off (if it is).
-/// <paramref name="Resources"/> is what the backends share (a GPU context and runtime), disposed after them.</summary>
-public sealed record BackendSet(IReadOnlyList<IConvBackend> Backends, DeviceIdentity Device, DeviceIdentity Host, string? GpuUnavailableReason,
+/// <summary>
+/// The backends an engine will plan over, the device they run on, and why the GPU path is off (if it is).
+/// <paramref name="AvailableWorkspace"/> reports the bytes a backend can still allocate (the GPU layer
+/// passes free device memory); null means no limit beyond the configured one.
+/// <paramref name="Resources"/> is what the backends share (a GPU context and runtime), disposed after them.
+/// </summary>
+public sealed record BackendSet(
+    IReadOnlyList<IConvBackend> Backends,
+    DeviceIdentity Device,
+    DeviceIdentity Host,
+    string? GpuUnavailableReason,
+    Func<IConvBackend, long?>? AvailableWorkspace = null,
     IDisposable? Resources = null)
 {
     /// <summary>Disposes every backend, then the shared resources.</summary>
@@ -43,7 +52,9 @@ public static class BackendCatalog
         {
             gpuReason = TryOpenGpu(options.GpuIndex, out var session);
             if (session is not null)
-                return new BackendSet([.. session.Backends, .. cpu], session.Identity, host, null, session);
+                return new BackendSet([.. session.Backends, .. cpu], session.Identity, host, null,
+                    AvailableWorkspace: b => b.Memory.Kind == Tensors.MemoryKind.Device ? session.FreeMemoryBytes : null,
+                    Resources: session);
             if (options.Device == DeviceKind.Gpu)
             {
                 foreach (var b in cpu) b.Dispose();

@@ -30,6 +30,7 @@ public sealed class ConvEngine : IDisposable
         {
             Policy = options.Policy,
             WorkspaceLimitBytes = options.WorkspaceLimitBytes,
+            AvailableWorkspace = backendSet.AvailableWorkspace,
             Deterministic = options.Deterministic,
             Precision = options.Precision,
             BackendFilter = options.Backend,

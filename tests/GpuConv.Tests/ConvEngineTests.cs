@@ -173,6 +173,38 @@ public class ConvEngineTests
     }
 
     [Test]
+    public void ExhaustivePolicy_TimesOnceAndRemembersForCachedEngines()
+    {
+        var a = new FakeBackend("a", 1).With("slow", 9);
+        var b = new FakeBackend("b", 2).With("fast", 1);
+        var (_, spec, inDims, fDims) = Cases[1];
+        var x = HostTensor.Random(new TensorShape(inDims), 1);
+        var w = HostTensor.Random(new TensorShape(fDims), 2);
+        using (var engine = ConvEngine.Adopt(CpuOptions(PlanPolicy.Exhaustive), Set(a, b)))
+        {
+            var y = engine.Forward(spec, x, w);
+            engine.Forward(spec, x, w);
+            Assert.That(engine.LastPlan!.Algorithm.Key, Is.EqualTo("b/fast"));
+            Assert.That(a.TimeCalls("slow"), Is.EqualTo(4), "1 warm-up + 3 timed, once");
+            AssertClose(y.Data, NaiveConv(spec, x, w, null).Data);
+        }
+        using var cached = ConvEngine.Adopt(CpuOptions(PlanPolicy.Cached), Set(new FakeBackend("a", 1).With("slow", 9), new FakeBackend("b", 2).With("fast", 1)));
+        cached.Forward(spec, x, w);
+        Assert.That(cached.LastPlan!.Source, Is.EqualTo(PlanSource.Cache));
+        Assert.That(cached.LastPlan.Algorithm.Key, Is.EqualTo("b/fast"));
+    }
+
+    [Test]
+    public void AvailableWorkspace_FromTheBackendSet_ReachesThePlanner()
+    {
+        var be = new FakeBackend("be", 1).With("big", workspace: 1 << 20).With("small", workspace: 16);
+        using var engine = ConvEngine.Adopt(CpuOptions(PlanPolicy.Heuristic), Set(be) with { AvailableWorkspace = _ => 1024 });
+        var (_, spec, inDims, fDims) = Cases[1];
+        engine.Forward(spec, HostTensor.Random(new TensorShape(inDims), 1), HostTensor.Random(new TensorShape(fDims), 2));
+        Assert.That(engine.LastPlan!.Algorithm.Name, Is.EqualTo("small"));
+    }
+
+    [Test]
     public void ForwardBiasActivation_IsReluOfForwardPlusBias()
     {
         var (_, spec, inDims, fDims) = Cases[0];

@@ -27,6 +27,9 @@ internal sealed class GpuBackendSession : IDisposable
     public IReadOnlyList<IConvBackend> Backends { get; }
     public DeviceIdentity Identity { get; }
 
+    /// <summary>Free device memory now: the default workspace limit of the GPU backends.</summary>
+    public long FreeMemoryBytes => _context.MemoryInfo().Free;
+
     /// <summary>Opens device <paramref name="ordinal"/> of a probed, available GPU; throws if neither GPU backend can be built.</summary>
     public static GpuBackendSession Open(GpuStatus status, int ordinal)
     {

@@ -146,6 +146,7 @@ public class PlanCacheTests
         // The next save rewrites a clean file.
         cache.Put(Key(7), PlanFor(7));
         Assert.That(cache.Save(), Is.True);
+        Assert.That(warnings, Has.Count.EqualTo(1), "the save's re-read does not repeat the warning");
         var clean = new List<string>();
         var reread = new PlanCache(path, warn: clean.Add);
         Assert.That(clean, Is.Empty);
@@ -205,6 +206,25 @@ public class PlanCacheTests
         c.Save();
         Assert.That(new PlanCache(path).TryGet(Key(2), out _), Is.False);
         Assert.That(new PlanCache(path).Count, Is.EqualTo(2));
+    }
+
+    [Test]
+    public void Save_WhenAnotherHolderKeepsTheLock_GivesUpWithAWarningAndKeepsPlansInMemory()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("plans.json");
+        var warnings = new List<string>();
+        var cache = new PlanCache(path, warn: warnings.Add, lockTimeout: TimeSpan.FromMilliseconds(200));
+        cache.Put(Key(1), PlanFor(1));
+        using (new FileStream(path + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            Assert.That(cache.Save(), Is.False);
+        }
+        Assert.That(warnings.Single(), Does.Contain("lock"));
+        Assert.That(File.Exists(path), Is.False);
+        Assert.That(cache.TryGet(Key(1), out _), Is.True);
+        Assert.That(cache.Save(), Is.True, "still dirty, saved once the lock is free");
+        Assert.That(new PlanCache(path).TryGet(Key(1), out _), Is.True);
     }
 
     [Test]
