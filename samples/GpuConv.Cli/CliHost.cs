@@ -15,8 +15,7 @@ public static class CliHost
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors)
-                io.Err.WriteLine($"error: {error.Message}");
-            io.Err.WriteLine("(run 'gpuconv --help' or 'gpuconv <command> --help' for usage)");
+                io.Err.WriteLine($"error: {error.Message} (see 'gpuconv --help')");
             return ExitCodes.BadInput;
         }
         try
