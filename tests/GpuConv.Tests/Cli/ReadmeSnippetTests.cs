@@ -6,6 +6,7 @@ using GpuConv.Tensors;
 namespace GpuConv.Tests.Cli;
 
 /// <summary>The library snippet in README.md, kept here so it cannot silently stop compiling or working.</summary>
+[NonParallelizable] // changes the current directory, as the snippet uses relative paths
 public class ReadmeSnippetTests
 {
     [Test]
