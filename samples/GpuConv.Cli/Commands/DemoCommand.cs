@@ -36,7 +36,8 @@ public static class DemoCommand
         return command;
     }
 
-    static int Print(CliIO io, IAnsiConsole console, string source, IReadOnlyList<DemoLayer> layers)
+    /// <summary>Prints the table and the summary line; the exit code says whether every layer matched.</summary>
+    public static int Print(CliIO io, IAnsiConsole console, string source, IReadOnlyList<DemoLayer> layers)
     {
         var inv = CultureInfo.InvariantCulture;
         var table = new Table().AddColumns("layer", "shape", "backend", "ms", "GFLOP/s", "check", "max rel err", "verdict");

@@ -33,7 +33,8 @@ public static class VerifyCommand
         return command;
     }
 
-    static int Print(CliIO io, IEnumerable<VerifyResult> results)
+    /// <summary>Prints one row per result and the summary; the exit code says whether all passed.</summary>
+    public static int Print(CliIO io, IEnumerable<VerifyResult> results)
     {
         var table = new Table().AddColumns("case", "op", "problem", "backend", "algorithm", "check", "max rel err", "verdict");
         int passed = 0, failed = 0, skipped = 0;
