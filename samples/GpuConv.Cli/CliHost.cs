@@ -9,7 +9,7 @@ namespace GpuConv.Cli;
 /// </summary>
 public static class CliHost
 {
-    public static int Invoke(RootCommand root, string[] args, CliIO io)
+    public static int Invoke(Command root, string[] args, CliIO io)
     {
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

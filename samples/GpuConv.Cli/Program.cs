@@ -11,8 +11,14 @@ public static class Program
     /// <summary>Runs the CLI with the given writers (tests capture them).</summary>
     public static int Invoke(string[] args, CliIO io) => CliHost.Invoke(BuildRoot(io), args, io);
 
-    public static RootCommand BuildRoot(CliIO io) => new("gpuconv: convolutions with GpuConv (run, verify, demo, devices)")
+    /// <summary>
+    /// The command tree. A plain command named "gpuconv" rather than RootCommand, whose name would be
+    /// the entry assembly's (GpuConv.Cli) in help text.
+    /// </summary>
+    public static Command BuildRoot(CliIO io) => new("gpuconv", "gpuconv: convolutions with GpuConv (run, verify, demo, devices)")
     {
+        new System.CommandLine.Help.HelpOption(),
+        new VersionOption(),
         // Commands are registered here, one line each (bench and plan go here too).
         RunCommand.Create(io),
         VerifyCommand.Create(io),
