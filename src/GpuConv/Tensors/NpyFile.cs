@@ -34,20 +34,25 @@ public static class NpyFile
         long byteCount = shape.ElementCount * itemSize;
         if (shape.ElementCount > Array.MaxLength)
             throw new InvalidDataException($"array of shape {shape} has {shape.ElementCount} elements, more than one .NET array holds.");
-        var bytes = new byte[byteCount];
-        int got = ReadFully(stream, bytes);
-        if (got < byteCount)
-            throw new InvalidDataException($"truncated data: shape {shape} of '{header.Descr}' needs {byteCount} bytes after the header, found {got} (header {headerText}).");
+        // Converted in chunks, so a large array never needs a second full-size byte buffer.
+        var data = new float[shape.ElementCount];
+        var chunk = new byte[itemSize * 8192];
+        long read = 0;
+        for (int start = 0; start < data.Length;)
+        {
+            int count = Math.Min(8192, data.Length - start);
+            int got = ReadFully(stream, chunk.AsSpan(0, count * itemSize));
+            read += got;
+            if (got < count * itemSize)
+                throw new InvalidDataException($"truncated data: shape {shape} of '{header.Descr}' needs {byteCount} bytes after the header, found {read} (header {headerText}).");
+            for (int i = 0; i < count; i++)
+                data[start + i] = itemSize == 4
+                    ? BinaryPrimitives.ReadSingleLittleEndian(chunk.AsSpan(i * 4, 4))
+                    : (float)BinaryPrimitives.ReadDoubleLittleEndian(chunk.AsSpan(i * 8, 8));
+            start += count;
+        }
         if (stream.ReadByte() >= 0)
             throw new InvalidDataException($"unexpected bytes after the data: shape {shape} of '{header.Descr}' needs exactly {byteCount} bytes.");
-
-        var data = new float[shape.ElementCount];
-        if (itemSize == 4)
-            for (int i = 0; i < data.Length; i++)
-                data[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i * 4, 4));
-        else
-            for (int i = 0; i < data.Length; i++)
-                data[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(bytes.AsSpan(i * 8, 8));
         return new HostTensor(shape, data);
     }
 

@@ -85,6 +85,35 @@ public class NpyFileTests
     }
 
     [Test]
+    public void ReadsFloat64AcrossChunkBoundariesAndReportsTruncationThere()
+    {
+        // 20000 values: more than two of the reader's 8192-element chunks.
+        var values = Enumerable.Range(0, 20000).Select(i => Math.Sin(i) * 1e3).ToArray();
+        var bytes = Build("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 5000), }", 1, Float64Bytes(values));
+        var t = Read(bytes);
+        Assert.That(t.Shape, Is.EqualTo(new TensorShape(4, 5000)));
+        Assert.That(t.Data, Is.EqualTo(values.Select(v => (float)v).ToArray()));
+        Assert.That(ErrorOf(bytes[..^8]), Does.Contain("needs 160000 bytes").And.Contain("found 159992"));
+    }
+
+    [Test]
+    public void WriterSwitchesToVersion2WhenTheHeaderOutgrows64KiB()
+    {
+        // 25000 unit dimensions make a shape tuple of ~75000 characters: too long for version 1.0's 2-byte length.
+        var dims = Enumerable.Repeat(1, 25000).ToArray();
+        dims[^1] = 3;
+        var original = new HostTensor(new TensorShape(dims), [1, 2, 3]);
+        var stream = new MemoryStream();
+        NpyFile.Write(stream, original);
+        var bytes = stream.ToArray();
+        Assert.That(bytes[6], Is.EqualTo(2));
+        Assert.That((12 + BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8))) % 64, Is.EqualTo(0));
+        var back = Read(bytes);
+        Assert.That(back.Shape, Is.EqualTo(original.Shape));
+        Assert.That(back.Data, Is.EqualTo(new float[] { 1, 2, 3 }));
+    }
+
+    [Test]
     public void WriterFormatsA1dShapeAsAOneTuple()
     {
         var stream = new MemoryStream();
