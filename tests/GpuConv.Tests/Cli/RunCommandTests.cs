@@ -27,6 +27,8 @@ public class RunCommandTests
         new("bias", [2, 3, 5, 5], [6, 3, 2, 2], true, [], new ConvSpec([2, 2])),
         new("transposed output_padding", [2, 4, 5, 4], [4, 3, 3, 3], true, ["--transposed", "--stride", "2", "--pad", "1", "--output-padding", "1,0"],
             new ConvSpec([3, 3], stride: [2], padBegin: [1], transposed: true, outputPadding: [1, 0])),
+        new("transposed asymmetric pads", [1, 3, 5, 6], [3, 2, 3, 2], true, ["--transposed", "--stride", "2,3", "--pads", "0,1,2,0", "--output-padding", "1,2"],
+            new ConvSpec([3, 2], stride: [2, 3], padBegin: [0, 1], padEnd: [2, 0], transposed: true, outputPadding: [1, 2])),
         new("transposed groups dilation", [1, 4, 6], [4, 2, 3], false, ["--transposed", "--groups", "2", "--dilation", "2", "--stride", "3", "--output-padding", "2"],
             new ConvSpec([3], stride: [3], dilation: [2], groups: 2, transposed: true, outputPadding: [2])),
         new("1d", [3, 2, 17], [5, 2, 4], true, ["--stride", "2", "--pads", "3,1"], new ConvSpec([4], stride: [2], padBegin: [3], padEnd: [1])),
@@ -108,6 +110,16 @@ public class RunCommandTests
     public void HandWorkedGroups() =>
         // Two groups of one channel each: y = [3*1, 5*2] (no mixing across channels).
         Assert.That(RunOn([1, 2], [1, 2, 1], [3, 5], [2, 1, 1], "--groups", "2"), Is.EqualTo(new float[] { 3, 10 }));
+
+    [Test]
+    public void HandWorkedTransposedAsymmetricPadsCropTheFullOutput()
+    {
+        // Full transposed output of x = [1,2] with w = [1,10] is [1, 12, 20]; padding crops it
+        // (PyTorch's padding, and ONNX ConvTranspose pads): begin 1 drops the first, end 1 the last.
+        Assert.That(RunOn([1, 2], [1, 1, 2], [1, 10], [1, 1, 2], "--transposed"), Is.EqualTo(new float[] { 1, 12, 20 }));
+        Assert.That(RunOn([1, 2], [1, 1, 2], [1, 10], [1, 1, 2], "--transposed", "--pads", "1,0"), Is.EqualTo(new float[] { 12, 20 }));
+        Assert.That(RunOn([1, 2], [1, 1, 2], [1, 10], [1, 1, 2], "--transposed", "--pads", "0,1"), Is.EqualTo(new float[] { 1, 12 }));
+    }
 
     [Test]
     public void HandWorkedTransposedWithOutputPaddingAndBias()
