@@ -154,6 +154,7 @@ public sealed class PtxConvBackend : IConvBackend
         uint blocks = (uint)Math.Min(dy.Shape.C, 65535);
         _runtime.Launch("bias.ptx", "bias_grad_f32", blocks, 256,
             _runtime.PointerOf(dy), _runtime.PointerOf(db), (uint)dy.Shape.N, (uint)dy.Shape.C, (ulong)dy.Shape.SpatialSize);
+        _runtime.Synchronize();
     }
 
     /// <summary>y[n, c, …] += bias[c], then max(·, 0) when <paramref name="relu"/> (kernel bias_add_f32; fused bias + activation).</summary>
@@ -166,6 +167,7 @@ public sealed class PtxConvBackend : IConvBackend
         if (bias.Shape.ElementCount != y.Shape.C)
             throw new ArgumentException($"bias has {bias.Shape.ElementCount} elements but y {y.Shape} has {y.Shape.C} channels.", nameof(bias));
         BiasAdd(_runtime.PointerOf(y), _runtime.PointerOf(bias), y.Shape, relu);
+        _runtime.Synchronize();
     }
 
     public void Dispose() => _ownedRuntime?.Dispose();
