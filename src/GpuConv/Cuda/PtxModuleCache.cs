@@ -49,7 +49,7 @@ internal sealed unsafe class PtxModuleCache(ContextLifetime owner) : IDisposable
         }
     }
 
-    ModuleHandle Load(string file, byte[] image)
+    internal ModuleHandle Load(string file, byte[] image)
     {
         owner.MakeCurrent();
         var info = new byte[LogBytes];

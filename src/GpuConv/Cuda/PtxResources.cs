@@ -21,12 +21,17 @@ public static class PtxResources
         return reader.ReadToEnd();
     }
 
-    /// <summary>The PTX as the NUL-terminated image cuModuleLoadDataEx expects.</summary>
+    /// <summary>
+    /// The PTX as the NUL-terminated image cuModuleLoadDataEx expects. Bytes outside ASCII (an em dash
+    /// in a comment) become '?': the PTX assembler rejects non-ASCII input even inside comments.
+    /// </summary>
     internal static byte[] ReadImage(string file)
     {
         using var s = Open(file);
         var bytes = new byte[s.Length + 1];
         s.ReadExactly(bytes.AsSpan(0, (int)s.Length));
+        for (int i = 0; i < bytes.Length - 1; i++)
+            if (bytes[i] >= 0x80) bytes[i] = (byte)'?';
         return bytes;
     }
 

@@ -43,8 +43,17 @@ internal sealed class SystemProbeEnvironment : IProbeEnvironment
         catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
         {
             handle = 0;
-            error = e.Message.ReplaceLineEndings(" ").Trim();
+            error = LoaderMessage(e.Message);
             return false;
         }
+    }
+
+    /// <summary>Keeps the dynamic loader's own words (dlerror), dropping .NET's generic advice around them.</summary>
+    internal static string LoaderMessage(string message)
+    {
+        const string Marker = "LD_DEBUG environment variable:";
+        int i = message.IndexOf(Marker, StringComparison.Ordinal);
+        var text = i >= 0 ? message[(i + Marker.Length)..] : message;
+        return string.Join(" ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 }

@@ -5,19 +5,23 @@ internal sealed record LocateResult(NativeLibrarySpec Spec, nint Handle, string?
 {
     public bool Found => Handle != 0;
 
-    /// <summary>"libcuda.so.1 not found: tried a (missing), b (load failed: …)" — short; the full list is in Attempts.</summary>
+    /// <summary>
+    /// "libcuda.so.1 not found: tried a (load failed: …); b (missing); …; 12 folders absent" — load failures
+    /// first (a library that is there but broken is the interesting case); the full list is in Attempts.
+    /// </summary>
     public string FailureReason
     {
         get
         {
-            const int Shown = 10;
+            const int Shown = 8;
             var tried = Attempts.Where(a => a.Library == Spec.DisplayName).ToList();
-            var failed = tried.Where(a => a.Outcome == AttemptOutcome.LoadFailed).ToList();
-            // Load failures are the interesting part (a library that is there but broken), so they come first.
-            var ordered = failed.Concat(tried.Where(a => a.Outcome != AttemptOutcome.LoadFailed)).ToList();
-            string list = string.Join("; ", ordered.Take(Shown));
-            if (ordered.Count > Shown) list += $"; and {ordered.Count - Shown} more";
-            return $"{string.Join(" / ", Spec.Names)} not found: tried {list}";
+            var files = tried.Where(a => a.Outcome == AttemptOutcome.LoadFailed)
+                .Concat(tried.Where(a => a.Outcome is AttemptOutcome.Missing or AttemptOutcome.Loaded)).ToList();
+            int absentFolders = tried.Count(a => a.Outcome == AttemptOutcome.FolderMissing);
+            var parts = files.Take(Shown).Select(a => a.ToString()).ToList();
+            if (files.Count > Shown) parts.Add($"{files.Count - Shown} more files");
+            if (absentFolders > 0) parts.Add($"{absentFolders} folders absent");
+            return $"{string.Join(" / ", Spec.Names)} not found: tried {string.Join("; ", parts)}";
         }
     }
 }
