@@ -58,6 +58,9 @@ for d in dict.fromkeys(x for x in dirs if x):
         print(lib)
     for inc in sorted(glob.glob(os.path.join(d, "nvidia", "cudnn", "include", "cudnn_version*.h"))):
         print("cuDNN header:", inc)
+        for line in open(inc, errors="replace"):
+            if line.startswith("#define CUDNN_MAJOR") or line.startswith("#define CUDNN_MINOR") or line.startswith("#define CUDNN_PATCHLEVEL"):
+                print("   ", line.strip())
 try:
     import torch
     print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())

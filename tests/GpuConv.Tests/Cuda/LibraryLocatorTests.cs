@@ -225,3 +225,24 @@ public class LibraryLocatorTests
         }
     }
 }
+
+/// <summary>The site-packages question really goes to every python on PATH (a stand-in script here).</summary>
+public class PythonSitePackagesFinderTests
+{
+    [Test]
+    public void AsksEachPythonOnPathAndKeepsExistingFolders()
+    {
+        if (OperatingSystem.IsWindows()) { Assert.Ignore("uses a shell script as the stand-in python"); return; }
+        using var env = new FakeProbeEnvironment();
+        var site = env.Dir("py/lib/python3.12/site-packages");
+        var bin = env.Dir("bin");
+        var script = Path.Join(bin, "python3");
+        File.WriteAllText(script, $"#!/bin/sh\necho '{site}'\necho '{Path.Join(env.Root, "does-not-exist")}'\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        env.Variables["PATH"] = bin;
+
+        var found = GpuConv.Cuda.Discovery.PythonSitePackagesFinder.Find(env);
+
+        Assert.That(found, Is.EqualTo(new[] { site }));
+    }
+}

@@ -44,6 +44,22 @@ internal sealed class NativeGpuQueries : IGpuQueries
     {
         // cuDNN 9 encodes major*10000 + minor*100 + patch (cuDNN 8: major*1000 + minor*100 + patch).
         ulong v = CuDnn.cudnnGetVersion();
+        if (v >= 90000)
+        {
+            // The legacy convolution API lives in the cnn sub-library, loaded lazily by name from
+            // libcudnn's folder: check now so a missing piece is a discovery reason, not a later crash.
+            CheckSubLibrary(CuDnn.cudnnGraphVersionCheck, "cudnnGraphVersionCheck");
+            CheckSubLibrary(CuDnn.cudnnOpsVersionCheck, "cudnnOpsVersionCheck");
+            CheckSubLibrary(CuDnn.cudnnCnnVersionCheck, "cudnnCnnVersionCheck");
+        }
         return v >= 90000 ? $"{v / 10000}.{v % 10000 / 100}.{v % 100}" : $"{v / 1000}.{v % 1000 / 100}.{v % 100}";
+    }
+
+    static void CheckSubLibrary(Func<CudnnStatus> check, string call)
+    {
+        CudnnStatus status;
+        try { status = check(); }
+        catch (EntryPointNotFoundException) { return; } // not exported by this build: nothing to check
+        CuDnn.Check(status, call);
     }
 }

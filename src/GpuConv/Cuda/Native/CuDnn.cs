@@ -18,6 +18,10 @@ internal static unsafe partial class CuDnn
     [LibraryImport(Lib)] public static partial nuint cudnnGetVersion();
     [LibraryImport(Lib)] public static partial byte* cudnnGetErrorString(CudnnStatus status);
     [LibraryImport(Lib)] public static partial void cudnnGetLastErrorString(byte* message, nuint maxSize);
+    /// <summary>cuDNN 9: each reports whether its sub-library (graph, ops, cnn) loaded and matches.</summary>
+    [LibraryImport(Lib)] public static partial CudnnStatus cudnnGraphVersionCheck();
+    [LibraryImport(Lib)] public static partial CudnnStatus cudnnOpsVersionCheck();
+    [LibraryImport(Lib)] public static partial CudnnStatus cudnnCnnVersionCheck();
     [LibraryImport(Lib)] public static partial CudnnStatus cudnnCreate(out nint handle);
     [LibraryImport(Lib)] public static partial CudnnStatus cudnnDestroy(nint handle);
     [LibraryImport(Lib)] public static partial CudnnStatus cudnnSetStream(nint handle, nint streamId);
