@@ -109,16 +109,16 @@ internal static unsafe class Im2ColFast
                 int id = od * g.SD - g.PD + td * g.DD, ih = oh * g.SH - g.PH + th * g.DH;
                 if ((uint)id >= (uint)g.InD || (uint)ih >= (uint)g.InH)
                 {
-                    Put(d, panelStride, shift, o, run, null, 0);
+                    Put(d, panelStride, shift, o, run, null, 0, null);
                 }
                 else
                 {
                     float* xr = xc + ((nint)id * g.InH + ih) * g.InW;
                     int iw0 = ow * g.SW + offW;
                     ValidRange(iw0, g.SW, g.InW, run, out int qLo, out int qHi);
-                    if (qLo > 0) Put(d, panelStride, shift, o, qLo, null, 0);
-                    if (qHi > qLo) Put(d, panelStride, shift, o + qLo, qHi - qLo, xr + iw0 + qLo * g.SW, g.SW);
-                    if (qHi < run) Put(d, panelStride, shift, o + qHi, run - qHi, null, 0);
+                    if (qLo > 0) Put(d, panelStride, shift, o, qLo, null, 0, null);
+                    if (qHi > qLo) Put(d, panelStride, shift, o + qLo, qHi - qLo, xr + iw0 + qLo * g.SW, g.SW, xr + g.InW);
+                    if (qHi < run) Put(d, panelStride, shift, o + qHi, run - qHi, null, 0, null);
                 }
                 o += run;
                 ow = 0;
@@ -130,9 +130,9 @@ internal static unsafe class Im2ColFast
         }
     }
 
-    /// <summary>Writes logical columns [o, o + count) of one packed row: from src (stride s) or zeros when src is null.</summary>
+    /// <summary>Writes logical columns [o, o + count) of one packed row: from src (stride s, reading below limit) or zeros when src is null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Put(float* row, nint panelStride, int shift, int o, int count, float* src, int stride)
+    static void Put(float* row, nint panelStride, int shift, int o, int count, float* src, int stride, float* limit)
     {
         int nr = 1 << shift;
         while (count > 0)
@@ -144,6 +144,8 @@ internal static unsafe class Im2ColFast
                 SmallZero(d, chunk);
             else if (stride == 1)
                 SmallCopy(src, d, chunk);
+            else if (stride == 2)
+                VectorOps.GatherStride2(src, d, chunk, limit);
             else
             {
                 for (int i = 0; i < chunk; i++) d[i] = src[i * stride];
