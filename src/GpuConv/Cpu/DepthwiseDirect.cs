@@ -10,8 +10,8 @@ namespace GpuConv.Cpu;
 /// memory. Each input plane is first copied into a zero-padded scratch plane split into stride phases
 /// (the padded element (d, h, w) goes to phase (d mod sd, h mod sh, w mod sw) at (d div sd, h div sh,
 /// w div sw)). In that layout every tap is a constant offset from the output position for any stride,
-/// so the whole output plane is one long vector loop (over rows of the phase width; the few extra
-/// columns per row are computed into scratch and dropped) with all taps accumulated in registers.
+/// so an output row is one vector loop with all taps accumulated in registers; narrow planes run as
+/// one long row over the phase width (the few extra columns per row computed into scratch, dropped).
 /// The padding zeros are written once per worker task: every plane overwrites only the interior.
 /// </summary>
 internal static unsafe class DepthwiseDirect
@@ -94,15 +94,27 @@ internal static unsafe class DepthwiseDirect
         int* offsets = tables;
         Scatter(g, l, x, plane, tables + kvol);
         nint outPlane = (nint)g.OutD * g.OutH * g.OutW;
-        int length = (int)l.RunLength;
+        int rowsOut = g.OutD * g.OutH;
         for (int m = 0; m < mult; m++)
         {
             float* yk = y + m * outPlane;
-            Row(run, plane, length, offsets, w + (nint)m * kvol, kvol, bias == null ? 0f : bias[m]);
-            // Keep the OutW valid columns of each row of the phase width.
+            float* wk = w + (nint)m * kvol;
+            float b = bias == null ? 0f : bias[m];
+            if (g.OutW < 16)
+            {
+                // Narrow rows: one long row over the phase layout, then keep the OutW valid columns of each row.
+                Row(run, plane, (int)l.RunLength, offsets, wk, kvol, b, overrun: true);
+                for (int od = 0; od < g.OutD; od++)
+                for (int oh = 0; oh < g.OutH; oh++)
+                    Copy(run + ((nint)od * l.Hq + oh) * l.Lq, yk + ((nint)od * g.OutH + oh) * g.OutW, g.OutW);
+                continue;
+            }
+            // Wide rows straight into y; a row's last vector may spill into the next row, which is
+            // computed afterwards and overwrites it — except after the plane's last row.
+            int r = 0;
             for (int od = 0; od < g.OutD; od++)
-            for (int oh = 0; oh < g.OutH; oh++)
-                Copy(run + ((nint)od * l.Hq + oh) * l.Lq, yk + ((nint)od * g.OutH + oh) * g.OutW, g.OutW);
+            for (int oh = 0; oh < g.OutH; oh++, r++)
+                Row(yk + (nint)r * g.OutW, plane + ((nint)od * l.Hq + oh) * l.Lq, g.OutW, offsets, wk, kvol, b, overrun: r < rowsOut - 1);
         }
     }
 
@@ -120,6 +132,14 @@ internal static unsafe class DepthwiseDirect
             if (g.SW == 1)
             {
                 Copy(src, dst + rowBase + g.PW, count);
+                continue;
+            }
+            if (g.SW == 2)
+            {
+                // Even input columns land in phase pw mod 2 from index pw / 2, odd ones in the other phase.
+                int evenPhase = g.PW & 1, oddPhase = (g.PW + 1) & 1;
+                VectorOps.GatherStride2(src, dst + rowBase + (nint)evenPhase * l.PhaseFloats + g.PW / 2, (count + 1) / 2, src + count);
+                VectorOps.GatherStride2(src + 1, dst + rowBase + (nint)oddPhase * l.PhaseFloats + (g.PW + 1) / 2, count / 2, src + count);
                 continue;
             }
             // Phase q holds padded columns q, q + s, …; input column iw is padded column iw + pw.
@@ -147,11 +167,11 @@ internal static unsafe class DepthwiseDirect
     }
 
     /// <summary>
-    /// dst[i] = bias + Σₜ w[t]·src[i + offsets[t]] for i in [0, length), widest vectors first; the last
-    /// vector may write (and read) past the end, into slack.
+    /// dst[i] = bias + Σₜ w[t]·src[i + offsets[t]] for i in [0, length), widest vectors first; with
+    /// <paramref name="overrun"/> the last vector may write (and read) past the end.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Row(float* dst, float* src, int length, int* offsets, float* w, int taps, float bias)
+    static void Row(float* dst, float* src, int length, int* offsets, float* w, int taps, float bias, bool overrun)
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
@@ -159,9 +179,27 @@ internal static unsafe class DepthwiseDirect
             var vb = Vector512.Create(bias);
             for (; i + 64 <= length; i += 64)
             {
+                // Two accumulator sets (even and odd taps): eight independent FMA chains hide the FMA latency.
                 Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+                Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
                 float* s = src + i;
-                for (int t = 0; t < taps; t++)
+                int t = 0;
+                for (; t + 1 < taps; t += 2)
+                {
+                    float* p = s + offsets[t];
+                    float* q = s + offsets[t + 1];
+                    var wv = Vector512.Create(w[t]);
+                    var wu = Vector512.Create(w[t + 1]);
+                    a0 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p), a0);
+                    a1 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 16), a1);
+                    a2 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 32), a2);
+                    a3 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 48), a3);
+                    b0 = Vector512.MultiplyAddEstimate(wu, Vector512.Load(q), b0);
+                    b1 = Vector512.MultiplyAddEstimate(wu, Vector512.Load(q + 16), b1);
+                    b2 = Vector512.MultiplyAddEstimate(wu, Vector512.Load(q + 32), b2);
+                    b3 = Vector512.MultiplyAddEstimate(wu, Vector512.Load(q + 48), b3);
+                }
+                if (t < taps)
                 {
                     float* p = s + offsets[t];
                     var wv = Vector512.Create(w[t]);
@@ -170,14 +208,19 @@ internal static unsafe class DepthwiseDirect
                     a2 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 32), a2);
                     a3 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 48), a3);
                 }
-                a0.Store(dst + i); a1.Store(dst + i + 16); a2.Store(dst + i + 32); a3.Store(dst + i + 48);
+                (a0 + b0).Store(dst + i); (a1 + b1).Store(dst + i + 16); (a2 + b2).Store(dst + i + 32); (a3 + b3).Store(dst + i + 48);
             }
-            for (; i < length; i += 16)
+            for (; overrun ? i < length : i + 16 <= length; i += 16)
             {
-                var a0 = vb;
-                for (int t = 0; t < taps; t++)
+                Vector512<float> a0 = vb, b0 = default;
+                int t = 0;
+                for (; t + 1 < taps; t += 2)
+                {
                     a0 = Vector512.MultiplyAddEstimate(Vector512.Create(w[t]), Vector512.Load(src + i + offsets[t]), a0);
-                a0.Store(dst + i);
+                    b0 = Vector512.MultiplyAddEstimate(Vector512.Create(w[t + 1]), Vector512.Load(src + i + offsets[t + 1]), b0);
+                }
+                if (t < taps) a0 = Vector512.MultiplyAddEstimate(Vector512.Create(w[t]), Vector512.Load(src + i + offsets[t]), a0);
+                (a0 + b0).Store(dst + i);
             }
         }
         if (Vector256.IsHardwareAccelerated)
@@ -198,7 +241,7 @@ internal static unsafe class DepthwiseDirect
                 }
                 a0.Store(dst + i); a1.Store(dst + i + 8); a2.Store(dst + i + 16); a3.Store(dst + i + 24);
             }
-            for (; i < length; i += 8)
+            for (; overrun ? i < length : i + 8 <= length; i += 8)
             {
                 var a0 = vb;
                 for (int t = 0; t < taps; t++)
@@ -209,7 +252,7 @@ internal static unsafe class DepthwiseDirect
         if (Vector128.IsHardwareAccelerated)
         {
             var vb = Vector128.Create(bias);
-            for (; i < length; i += 4)
+            for (; overrun ? i < length : i + 4 <= length; i += 4)
             {
                 var a0 = vb;
                 for (int t = 0; t < taps; t++)

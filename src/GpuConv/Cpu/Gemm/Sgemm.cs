@@ -72,7 +72,8 @@ public static unsafe class Sgemm
         }
         bool splitColumns = n / blk.NR >= m / blk.MR;
         int units = splitColumns ? (n + blk.NR - 1) / blk.NR : (m + blk.MR - 1) / blk.MR;
-        tasks = Math.Min(tasks, units);
+        // Several stripes per thread, handed out dynamically (see ConvTiling.TasksPerThread).
+        tasks = Math.Min(tasks * ConvTiling.TasksPerThread, units);
         int unit = splitColumns ? blk.NR : blk.MR;
         var body = [MethodImpl(MethodImplOptions.AggressiveOptimization)] (int t, WorkspaceSet ws) =>
         {
@@ -94,7 +95,13 @@ public static unsafe class Sgemm
     /// <summary>The serial blocked GEMM on one thread: C (m × n, leading dimension ldc) (+)= A · B.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Multiply(int m, int n, int k, MatrixView a, MatrixView b, float* c, nint ldc,
-        bool accumulate, GemmTier tier, WorkspaceSet ws)
+        bool accumulate, GemmTier tier, WorkspaceSet ws) =>
+        Multiply(m, n, k, a, new ViewSource(b), c, ldc, accumulate, tier, ws);
+
+    /// <summary>The serial blocked GEMM with B produced by a packing source (a matrix, or im2col on the fly).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Multiply<TB>(int m, int n, int k, MatrixView a, TB b, float* c, nint ldc,
+        bool accumulate, GemmTier tier, WorkspaceSet ws) where TB : struct, IPackSource
     {
         if (m <= 0 || n <= 0) return;
         if (k <= 0)
@@ -105,6 +112,10 @@ public static unsafe class Sgemm
             return;
         }
         var blk = GemmBlocking.For(tier, m);
+        // Equal-depth K blocks (576 = 2 × 288, not 256 + 256 + 64): a thin last block would pay a
+        // full load and store of C for little arithmetic.
+        int kBlocks = (k + blk.KC - 1) / blk.KC;
+        blk = blk with { KC = (k + kBlocks - 1) / kBlocks };
         int mr = blk.MR, nr = blk.NR;
         int kcMax = Math.Min(blk.KC, k);
         int ncMax = Math.Min(blk.NC, RoundUp(n, nr));
@@ -126,7 +137,7 @@ public static unsafe class Sgemm
             {
                 int kc = Math.Min(blk.KC, k - pc);
                 bool add = accumulate || pc > 0;
-                GemmPacking.PackB(b.Offset(pc, jc), kc, nc, nr, packB);
+                b.PackB(pc, jc, kc, nc, nr, packB);
                 for (int ic = 0; ic < m; ic += blk.MC)
                 {
                     int mc = Math.Min(blk.MC, m - ic);
