@@ -31,7 +31,7 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
 
     public CudaContext Context => _context;
     public IMemorySpace Memory => this;
-    public nint Stream => _context.Stream.Handle;
+    public CudnnHandle CreateCudnnHandle() => CudnnHandle.Create(_context, _context.Stream);
     public long FreeMemoryBytes => _context.MemoryInfo().Free;
 
     public void MakeCurrent() => _context.MakeCurrent();

@@ -7,7 +7,7 @@ namespace GpuConv.Tests.Ptx;
 /// <summary>Opens the real GPU implementation of <see cref="IPtxRuntime"/> for the GPU-category tests, or says why not.</summary>
 static class GpuPtxRuntime
 {
-    sealed class Owner(CudaContext context, CudaPtxRuntime runtime) : IDisposable
+    sealed class Owner(CudaContext context, CudaGpuRuntime runtime) : IDisposable
     {
         public void Dispose()
         {
@@ -24,7 +24,7 @@ static class GpuPtxRuntime
         if (!status.IsAvailable) { why = status.Reason; return false; }
         if (!status.CublasAvailable) { why = status.CublasReason ?? "cuBLAS unavailable"; return false; }
         var context = CudaContext.Open();
-        var rt = new CudaPtxRuntime(context);
+        var rt = new CudaGpuRuntime(context);
         runtime = rt;
         owner = new Owner(context, rt);
         why = "available";

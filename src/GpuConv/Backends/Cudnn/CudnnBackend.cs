@@ -1,4 +1,5 @@
 using GpuConv.Conv;
+using GpuConv.Cuda;
 using GpuConv.Cuda.Native;
 using GpuConv.Tensors;
 
@@ -27,8 +28,8 @@ internal sealed unsafe class CudnnBackend : IConvBackend
     {
         _host = host ?? throw new ArgumentNullException(nameof(host));
         _host.MakeCurrent();
-        _handle = CudnnHandle.Create(host.Stream);
-        Version = CudnnHandle.Version();
+        _handle = host.CreateCudnnHandle();
+        Version = VersionString(CuDnn.cudnnGetVersion());
     }
 
     public string Name => BackendName;
@@ -63,17 +64,17 @@ internal sealed unsafe class CudnnBackend : IConvBackend
         int max = CudnnAlgorithmNames.Count(p.Op);
         var perf = stackalloc CudnnConvolutionAlgoPerf[max];
         int returned;
-        var h = _handle.Value;
+        var h = _handle.Raw;
         switch (p.Op)
         {
             case ConvOp.Forward:
-                CuDnn.Check(CuDnn.cudnnGetConvolutionForwardAlgorithm_v7(h, d.X.Value, d.W.Value, d.Conv.Value, d.Y.Value, max, out returned, perf), "cudnnGetConvolutionForwardAlgorithm_v7");
+                CuDnn.Check(CuDnn.cudnnGetConvolutionForwardAlgorithm_v7(h, d.X.Raw, d.W.Raw, d.Conv.Raw, d.Y.Raw, max, out returned, perf), "cudnnGetConvolutionForwardAlgorithm_v7");
                 break;
             case ConvOp.BackwardData:
-                CuDnn.Check(CuDnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.W.Value, d.Y.Value, d.Conv.Value, d.X.Value, max, out returned, perf), "cudnnGetConvolutionBackwardDataAlgorithm_v7");
+                CuDnn.Check(CuDnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.W.Raw, d.Y.Raw, d.Conv.Raw, d.X.Raw, max, out returned, perf), "cudnnGetConvolutionBackwardDataAlgorithm_v7");
                 break;
             default:
-                CuDnn.Check(CuDnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.X.Value, d.Y.Value, d.Conv.Value, d.W.Value, max, out returned, perf), "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
+                CuDnn.Check(CuDnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.X.Raw, d.Y.Raw, d.Conv.Raw, d.W.Raw, max, out returned, perf), "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
                 break;
         }
 
@@ -97,12 +98,12 @@ internal sealed unsafe class CudnnBackend : IConvBackend
     long? WorkspaceSize(ConvProblem p, CudnnDescriptors d, int algo)
     {
         nuint bytes;
-        var h = _handle.Value;
+        var h = _handle.Raw;
         var status = p.Op switch
         {
-            ConvOp.Forward => CuDnn.cudnnGetConvolutionForwardWorkspaceSize(h, d.X.Value, d.W.Value, d.Conv.Value, d.Y.Value, (CudnnConvolutionFwdAlgo)algo, out bytes),
-            ConvOp.BackwardData => CuDnn.cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.W.Value, d.Y.Value, d.Conv.Value, d.X.Value, (CudnnConvolutionBwdDataAlgo)algo, out bytes),
-            _ => CuDnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.X.Value, d.Y.Value, d.Conv.Value, d.W.Value, (CudnnConvolutionBwdFilterAlgo)algo, out bytes),
+            ConvOp.Forward => CuDnn.cudnnGetConvolutionForwardWorkspaceSize(h, d.X.Raw, d.W.Raw, d.Conv.Raw, d.Y.Raw, (CudnnConvolutionFwdAlgo)algo, out bytes),
+            ConvOp.BackwardData => CuDnn.cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.W.Raw, d.Y.Raw, d.Conv.Raw, d.X.Raw, (CudnnConvolutionBwdDataAlgo)algo, out bytes),
+            _ => CuDnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.X.Raw, d.Y.Raw, d.Conv.Raw, d.W.Raw, (CudnnConvolutionBwdFilterAlgo)algo, out bytes),
         };
         // A configuration cuDNN will not size is not a candidate; anything else is a real error.
         if (Category(status) == 3) return null; // NOT_SUPPORTED family
@@ -139,36 +140,36 @@ internal sealed unsafe class CudnnBackend : IConvBackend
         ulong x = _host.PointerOf(t.X), w = _host.PointerOf(t.W), y = _host.PointerOf(t.Y);
         ulong bias = t.Bias is null ? 0 : _host.PointerOf(t.Bias);
         float one = 1f, zero = 0f;
-        var h = _handle.Value;
+        var h = _handle.Raw;
 
         switch (p.Op)
         {
             case ConvOp.Forward:
             {
                 ulong xIn = pad.IsExplicit ? PadInput(x, padBuffer, pad) : x;
-                CuDnn.Check(CuDnn.cudnnConvolutionForward(h, &one, d.X.Value, xIn, d.W.Value, w, d.Conv.Value,
-                    (CudnnConvolutionFwdAlgo)algorithm.Id, work, workBytes, &zero, d.Y.Value, y), "cudnnConvolutionForward");
+                CuDnn.Check(CuDnn.cudnnConvolutionForward(h, &one, d.X.Raw, xIn, d.W.Raw, w, d.Conv.Raw,
+                    (CudnnConvolutionFwdAlgo)algorithm.Id, work, workBytes, &zero, d.Y.Raw, y), "cudnnConvolutionForward");
                 if (bias != 0)
-                    CuDnn.Check(CuDnn.cudnnAddTensor(h, &one, d.BiasK.Value, bias, &one, d.Y.Value, y), "cudnnAddTensor");
+                    CuDnn.Check(CuDnn.cudnnAddTensor(h, &one, d.BiasK.Raw, bias, &one, d.Y.Raw, y), "cudnnAddTensor");
                 break;
             }
             case ConvOp.BackwardData:
             {
                 ulong dxOut = pad.IsExplicit ? padBuffer : x;
-                CuDnn.Check(CuDnn.cudnnConvolutionBackwardData(h, &one, d.W.Value, w, d.Y.Value, y, d.Conv.Value,
-                    (CudnnConvolutionBwdDataAlgo)algorithm.Id, work, workBytes, &zero, d.X.Value, dxOut), "cudnnConvolutionBackwardData");
+                CuDnn.Check(CuDnn.cudnnConvolutionBackwardData(h, &one, d.W.Raw, w, d.Y.Raw, y, d.Conv.Raw,
+                    (CudnnConvolutionBwdDataAlgo)algorithm.Id, work, workBytes, &zero, d.X.Raw, dxOut), "cudnnConvolutionBackwardData");
                 if (pad.IsExplicit)
-                    CuDnn.Check(CuDnn.cudnnTransformTensor(h, &one, pad.Interior!.Value, padBuffer + (ulong)(pad.InteriorOffsetElements * sizeof(float)),
-                        &zero, pad.Dense!.Value, x), "cudnnTransformTensor(crop)");
+                    CuDnn.Check(CuDnn.cudnnTransformTensor(h, &one, pad.Interior!.Raw, padBuffer + (ulong)(pad.InteriorOffsetElements * sizeof(float)),
+                        &zero, pad.Dense!.Raw, x), "cudnnTransformTensor(crop)");
                 if (bias != 0)
-                    CuDnn.Check(CuDnn.cudnnAddTensor(h, &one, d.BiasC.Value, bias, &one, pad.IsExplicit ? pad.Dense!.Value : d.X.Value, x), "cudnnAddTensor");
+                    CuDnn.Check(CuDnn.cudnnAddTensor(h, &one, d.BiasC.Raw, bias, &one, pad.IsExplicit ? pad.Dense!.Raw : d.X.Raw, x), "cudnnAddTensor");
                 break;
             }
             default:
             {
                 ulong xIn = pad.IsExplicit ? PadInput(x, padBuffer, pad) : x;
-                CuDnn.Check(CuDnn.cudnnConvolutionBackwardFilter(h, &one, d.X.Value, xIn, d.Y.Value, y, d.Conv.Value,
-                    (CudnnConvolutionBwdFilterAlgo)algorithm.Id, work, workBytes, &zero, d.W.Value, w), "cudnnConvolutionBackwardFilter");
+                CuDnn.Check(CuDnn.cudnnConvolutionBackwardFilter(h, &one, d.X.Raw, xIn, d.Y.Raw, y, d.Conv.Raw,
+                    (CudnnConvolutionBwdFilterAlgo)algorithm.Id, work, workBytes, &zero, d.W.Raw, w), "cudnnConvolutionBackwardFilter");
                 break;
             }
         }
@@ -178,9 +179,9 @@ internal sealed unsafe class CudnnBackend : IConvBackend
     ulong PadInput(ulong x, ulong padded, CudnnPaddingPlan pad)
     {
         float one = 1f, zero = 0f;
-        var h = _handle.Value;
-        CuDnn.Check(CuDnn.cudnnSetTensor(h, pad.Padded!.Value, padded, &zero), "cudnnSetTensor(zero padding)");
-        CuDnn.Check(CuDnn.cudnnTransformTensor(h, &one, pad.Dense!.Value, x, &zero, pad.Interior!.Value,
+        var h = _handle.Raw;
+        CuDnn.Check(CuDnn.cudnnSetTensor(h, pad.Padded!.Raw, padded, &zero), "cudnnSetTensor(zero padding)");
+        CuDnn.Check(CuDnn.cudnnTransformTensor(h, &one, pad.Dense!.Raw, x, &zero, pad.Interior!.Raw,
             padded + (ulong)(pad.InteriorOffsetElements * sizeof(float))), "cudnnTransformTensor(pad)");
         return padded;
     }
@@ -191,13 +192,13 @@ internal sealed unsafe class CudnnBackend : IConvBackend
         if (db.Shape.ElementCount != dy.Shape.C)
             throw new ArgumentException($"db has {db.Shape.ElementCount} elements but dy {dy.Shape} has {dy.Shape.C} channels.", nameof(db));
         _host.MakeCurrent();
-        using var dyDesc = CudnnDescriptorHandle.Tensor();
-        using var dbDesc = CudnnDescriptorHandle.Tensor();
+        using var dyDesc = new CudnnTensorDescriptor();
+        using var dbDesc = new CudnnTensorDescriptor();
         int[] dims = dy.Shape.Rank == 3 ? [dy.Shape.N, dy.Shape.C, 1, dy.Shape[2]] : [.. dy.Shape.Dims];
         CudnnDescriptors.SetTensor(dyDesc, dims);
         CudnnDescriptors.SetTensor(dbDesc, [1, dy.Shape.C, .. dims.Skip(2).Select(_ => 1)]);
         float one = 1f, zero = 0f;
-        CuDnn.Check(CuDnn.cudnnConvolutionBackwardBias(_handle.Value, &one, dyDesc.Value, _host.PointerOf(dy), &zero, dbDesc.Value, _host.PointerOf(db)),
+        CuDnn.Check(CuDnn.cudnnConvolutionBackwardBias(_handle.Raw, &one, dyDesc.Raw, _host.PointerOf(dy), &zero, dbDesc.Raw, _host.PointerOf(db)),
             "cudnnConvolutionBackwardBias");
         _host.Synchronize();
     }
@@ -214,15 +215,15 @@ internal sealed unsafe class CudnnBackend : IConvBackend
         t.Validate(p, MemoryKind.Device);
         _host.MakeCurrent();
         d.SetMath(algorithm.Math);
-        using var act = CudnnDescriptorHandle.Activation();
-        CuDnn.Check(CuDnn.cudnnSetActivationDescriptor(act.Value, relu ? CudnnActivationMode.Relu : CudnnActivationMode.Identity,
+        using var act = new CudnnActivationDescriptor();
+        CuDnn.Check(CuDnn.cudnnSetActivationDescriptor(act.Raw, relu ? CudnnActivationMode.Relu : CudnnActivationMode.Identity,
             CudnnNanPropagation.NotPropagateNan, 0.0), "cudnnSetActivationDescriptor");
         using var scratch = algorithm.WorkspaceBytes > 0 ? _host.AllocateScratch(algorithm.WorkspaceBytes, algorithm.Key) : null;
         float one = 1f, zero = 0f;
         ulong y = _host.PointerOf(t.Y);
-        var status = CuDnn.cudnnConvolutionBiasActivationForward(_handle.Value, &one, d.X.Value, _host.PointerOf(t.X), d.W.Value, _host.PointerOf(t.W),
-            d.Conv.Value, (CudnnConvolutionFwdAlgo)algorithm.Id, scratch?.Pointer ?? 0, (nuint)algorithm.WorkspaceBytes,
-            &zero, d.Y.Value, y, d.BiasK.Value, _host.PointerOf(t.Bias), act.Value, d.Y.Value, y);
+        var status = CuDnn.cudnnConvolutionBiasActivationForward(_handle.Raw, &one, d.X.Raw, _host.PointerOf(t.X), d.W.Raw, _host.PointerOf(t.W),
+            d.Conv.Raw, (CudnnConvolutionFwdAlgo)algorithm.Id, scratch?.Pointer ?? 0, (nuint)algorithm.WorkspaceBytes,
+            &zero, d.Y.Raw, y, d.BiasK.Raw, _host.PointerOf(t.Bias), act.Raw, d.Y.Raw, y);
         if (Category(status) is 2 or 3) return false; // BAD_PARAM / NOT_SUPPORTED: not fusable here
         CuDnn.Check(status, "cudnnConvolutionBiasActivationForward");
         _host.Synchronize();
@@ -245,6 +246,10 @@ internal sealed unsafe class CudnnBackend : IConvBackend
 
     /// <summary>cuDNN 9 status category: code / 1000 (2 bad parameter, 3 not supported, …).</summary>
     static int Category(CudnnStatus status) => (int)status / 1000;
+
+    /// <summary>cudnnGetVersion as major.minor.patch (cuDNN 9 encodes 9.6.0 as 90600).</summary>
+    internal static string VersionString(nuint v) =>
+        v >= 90000 ? $"{v / 10000}.{v / 100 % 100}.{v % 100}" : $"{v / 1000}.{v / 100 % 10}.{v % 100}";
 
     static long AlignUp(long bytes) => (bytes + Alignment - 1) / Alignment * Alignment;
 

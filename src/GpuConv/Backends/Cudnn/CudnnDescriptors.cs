@@ -1,45 +1,8 @@
-using System.Runtime.InteropServices;
 using GpuConv.Conv;
+using GpuConv.Cuda;
 using GpuConv.Cuda.Native;
 
 namespace GpuConv.Backends.Cudnn;
-
-/// <summary>An owned cuDNN descriptor (tensor, filter, convolution or activation) released by its destroy call.</summary>
-internal sealed class CudnnDescriptorHandle : SafeHandle
-{
-    readonly Func<nint, CudnnStatus> _destroy;
-
-    CudnnDescriptorHandle(nint h, Func<nint, CudnnStatus> destroy) : base(0, true) { SetHandle(h); _destroy = destroy; }
-
-    public override bool IsInvalid => handle == 0;
-    public nint Value => handle;
-
-    protected override bool ReleaseHandle() => _destroy(handle) == CudnnStatus.Success;
-
-    public static CudnnDescriptorHandle Tensor()
-    {
-        CuDnn.Check(CuDnn.cudnnCreateTensorDescriptor(out var h), "cudnnCreateTensorDescriptor");
-        return new(h, CuDnn.cudnnDestroyTensorDescriptor);
-    }
-
-    public static CudnnDescriptorHandle Filter()
-    {
-        CuDnn.Check(CuDnn.cudnnCreateFilterDescriptor(out var h), "cudnnCreateFilterDescriptor");
-        return new(h, CuDnn.cudnnDestroyFilterDescriptor);
-    }
-
-    public static CudnnDescriptorHandle Convolution()
-    {
-        CuDnn.Check(CuDnn.cudnnCreateConvolutionDescriptor(out var h), "cudnnCreateConvolutionDescriptor");
-        return new(h, CuDnn.cudnnDestroyConvolutionDescriptor);
-    }
-
-    public static CudnnDescriptorHandle Activation()
-    {
-        CuDnn.Check(CuDnn.cudnnCreateActivationDescriptor(out var h), "cudnnCreateActivationDescriptor");
-        return new(h, CuDnn.cudnnDestroyActivationDescriptor);
-    }
-}
 
 /// <summary>
 /// The descriptors of one problem geometry. 1-d problems become 2-d with height 1; all descriptors are
@@ -49,14 +12,14 @@ internal sealed class CudnnDescriptorHandle : SafeHandle
 /// </summary>
 internal sealed unsafe class CudnnDescriptors : IDisposable
 {
-    public CudnnDescriptorHandle X { get; } = CudnnDescriptorHandle.Tensor();
-    public CudnnDescriptorHandle W { get; } = CudnnDescriptorHandle.Filter();
-    public CudnnDescriptorHandle Y { get; } = CudnnDescriptorHandle.Tensor();
-    public CudnnDescriptorHandle Conv { get; } = CudnnDescriptorHandle.Convolution();
+    public CudnnTensorDescriptor X { get; } = new();
+    public CudnnFilterDescriptor W { get; } = new();
+    public CudnnTensorDescriptor Y { get; } = new();
+    public CudnnConvolutionDescriptor Conv { get; } = new();
     /// <summary>Bias of the forward output: [1, K, 1, …].</summary>
-    public CudnnDescriptorHandle BiasK { get; } = CudnnDescriptorHandle.Tensor();
+    public CudnnTensorDescriptor BiasK { get; } = new();
     /// <summary>Bias of the backward-data output: [1, C, 1, …].</summary>
-    public CudnnDescriptorHandle BiasC { get; } = CudnnDescriptorHandle.Tensor();
+    public CudnnTensorDescriptor BiasC { get; } = new();
     public CudnnPaddingPlan Padding { get; }
 
     public CudnnDescriptors(ConvProblem p)
@@ -80,26 +43,26 @@ internal sealed unsafe class CudnnDescriptors : IDisposable
 
         int[] wDims = [p.K, p.CPerGroup, .. kernel];
         fixed (int* d = wDims)
-            CuDnn.Check(CuDnn.cudnnSetFilterNdDescriptor(W.Value, CudnnDataType.Float, CudnnTensorFormat.Nchw, wDims.Length, d), "cudnnSetFilterNdDescriptor");
+            CuDnn.Check(CuDnn.cudnnSetFilterNdDescriptor(W.Raw, CudnnDataType.Float, CudnnTensorFormat.Nchw, wDims.Length, d), "cudnnSetFilterNdDescriptor");
 
         fixed (int* pd = pads) fixed (int* sd = stride) fixed (int* dd = dilation)
-            CuDnn.Check(CuDnn.cudnnSetConvolutionNdDescriptor(Conv.Value, pads.Length, pd, sd, dd,
+            CuDnn.Check(CuDnn.cudnnSetConvolutionNdDescriptor(Conv.Raw, pads.Length, pd, sd, dd,
                 CudnnConvolutionMode.CrossCorrelation, CudnnDataType.Float), "cudnnSetConvolutionNdDescriptor");
         if (p.Groups > 1)
-            CuDnn.Check(CuDnn.cudnnSetConvolutionGroupCount(Conv.Value, p.Groups), "cudnnSetConvolutionGroupCount");
+            CuDnn.Check(CuDnn.cudnnSetConvolutionGroupCount(Conv.Raw, p.Groups), "cudnnSetConvolutionGroupCount");
     }
 
     public void SetMath(MathMode math) =>
-        CuDnn.Check(CuDnn.cudnnSetConvolutionMathType(Conv.Value, math == MathMode.TF32 ? CudnnMathType.TensorOp : CudnnMathType.Fma),
+        CuDnn.Check(CuDnn.cudnnSetConvolutionMathType(Conv.Raw, math == MathMode.TF32 ? CudnnMathType.TensorOp : CudnnMathType.Fma),
             "cudnnSetConvolutionMathType");
 
     /// <summary>Sets a packed (C-order) NC… float tensor descriptor.</summary>
-    internal static void SetTensor(CudnnDescriptorHandle desc, int[] dims) => SetStrided(desc, dims, PackedStrides(dims));
+    internal static void SetTensor(CudnnTensorDescriptor desc, int[] dims) => SetStrided(desc, dims, PackedStrides(dims));
 
-    internal static void SetStrided(CudnnDescriptorHandle desc, int[] dims, int[] strides)
+    internal static void SetStrided(CudnnTensorDescriptor desc, int[] dims, int[] strides)
     {
         fixed (int* d = dims) fixed (int* s = strides)
-            CuDnn.Check(CuDnn.cudnnSetTensorNdDescriptor(desc.Value, CudnnDataType.Float, dims.Length, d, s), "cudnnSetTensorNdDescriptor");
+            CuDnn.Check(CuDnn.cudnnSetTensorNdDescriptor(desc.Raw, CudnnDataType.Float, dims.Length, d, s), "cudnnSetTensorNdDescriptor");
     }
 
     internal static int[] PackedStrides(int[] dims)

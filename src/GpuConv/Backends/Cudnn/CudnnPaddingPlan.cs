@@ -1,5 +1,7 @@
 using GpuConv.Conv;
 
+using GpuConv.Cuda;
+
 namespace GpuConv.Backends.Cudnn;
 
 /// <summary>
@@ -28,11 +30,11 @@ internal sealed class CudnnPaddingPlan : IDisposable
         int[] strides = CudnnDescriptors.PackedStrides(padded);
         PaddedElements = (long)padded.Aggregate(1L, (a, b) => a * b);
         InteriorOffsetElements = begin.Select((b, i) => (long)b * strides[i]).Sum();
-        Padded = CudnnDescriptorHandle.Tensor();
+        Padded = new CudnnTensorDescriptor();
         CudnnDescriptors.SetStrided(Padded, padded, strides);
-        Interior = CudnnDescriptorHandle.Tensor();
+        Interior = new CudnnTensorDescriptor();
         CudnnDescriptors.SetStrided(Interior, inner, strides);
-        Dense = CudnnDescriptorHandle.Tensor();
+        Dense = new CudnnTensorDescriptor();
         CudnnDescriptors.SetTensor(Dense, inner);
     }
 
@@ -48,11 +50,11 @@ internal sealed class CudnnPaddingPlan : IDisposable
     public long InteriorOffsetElements { get; }
 
     /// <summary>The whole padded buffer (dense).</summary>
-    public CudnnDescriptorHandle? Padded { get; }
+    public CudnnTensorDescriptor? Padded { get; }
     /// <summary>x's dims with the padded buffer's strides: the view of the unpadded interior.</summary>
-    public CudnnDescriptorHandle? Interior { get; }
+    public CudnnTensorDescriptor? Interior { get; }
     /// <summary>x's dims, packed: the user's x / dx.</summary>
-    public CudnnDescriptorHandle? Dense { get; }
+    public CudnnTensorDescriptor? Dense { get; }
 
     public void Dispose()
     {

@@ -1,4 +1,5 @@
 using GpuConv.Backends.Ptx;
+using GpuConv.Cuda;
 using GpuConv.Tensors;
 
 namespace GpuConv.Backends.Cudnn;
@@ -17,8 +18,8 @@ internal interface ICudnnHost
     /// <summary>Scratch device memory; throws <see cref="WorkspaceAllocationException"/> when it cannot.</summary>
     IDeviceScratch AllocateScratch(long bytes, string purpose);
 
-    /// <summary>The raw CUstream all work is issued on.</summary>
-    nint Stream { get; }
+    /// <summary>A cuDNN handle bound to the stream all work is issued on.</summary>
+    CudnnHandle CreateCudnnHandle();
 
     /// <summary>Makes the device's context current on the calling thread.</summary>
     void MakeCurrent();

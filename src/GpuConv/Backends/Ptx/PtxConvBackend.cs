@@ -47,13 +47,12 @@ public sealed class PtxConvBackend : IConvBackend
     }
 
     /// <summary>
-    /// The backend on a GPU context: kernels and cuBLAS on <paramref name="stream"/> (the context's own
-    /// stream by default). The column buffer of a run is kept under <paramref name="maxWorkspaceBytes"/>
+    /// The backend on a GPU context: kernels and cuBLAS on the context's own stream. The column buffer of a run is kept under <paramref name="maxWorkspaceBytes"/>
     /// by processing the batch in chunks (one image at a time at least). Throws when cuBLAS cannot be loaded.
     /// </summary>
-    public static PtxConvBackend Create(Cuda.CudaContext context, long maxWorkspaceBytes = DefaultMaxWorkspaceBytes, Cuda.CudaStream? stream = null)
+    public static PtxConvBackend Create(Cuda.CudaContext context, long maxWorkspaceBytes = DefaultMaxWorkspaceBytes)
     {
-        var runtime = new CudaPtxRuntime(context, stream);
+        var runtime = new Cuda.CudaGpuRuntime(context);
         return new PtxConvBackend(runtime, maxWorkspaceBytes, runtime);
     }
 
