@@ -150,4 +150,26 @@ public class ReferenceConvTests
             Assert.That(y.AsSpan((int)(n * ys), (int)ys).ToArray(), Is.EqualTo(yn), $"image {n}");
         }
     }
+
+    [TestCase(-1L)]
+    [TestCase(24L)]
+    public void ForwardAtRejectsAnIndexOutsideTheOutput(long index)
+    {
+        var p = Problem(new ConvSpec([3]), [2, 2, 8], [2, 2, 3]); // Y is [2, 2, 6]: 24 elements
+        var x = new float[p.XShape.ElementCount];
+        var w = new float[p.WShape.ElementCount];
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ReferenceConv.ForwardAt(p, x, w, default, index))!;
+        Assert.That(ex.ParamName, Is.EqualTo("yIndex"));
+        Assert.That(ex.Message, Does.Contain("[0, 24)"));
+    }
+
+    [Test]
+    public void ForwardAtRejectsWrongLengths()
+    {
+        var p = Problem(new ConvSpec([3]), [1, 2, 8], [2, 2, 3]);
+        var x = new float[p.XShape.ElementCount];
+        var w = new float[p.WShape.ElementCount];
+        Support.ExpectArgument.Throws(() => ReferenceConv.ForwardAt(p, x.AsSpan(1), w, default, 0), "x", "x has 15 elements");
+        Support.ExpectArgument.Throws(() => ReferenceConv.ForwardAt(p, x, w, new float[3], 0), "bias", "bias has 3 elements", "2 channels");
+    }
 }
