@@ -1,10 +1,31 @@
 using GpuConv.Backends;
+using GpuConv.Cuda;
+using GpuConv.Cuda.Discovery;
 using GpuConv.Planning;
 
 namespace GpuConv;
 
-/// <summary>The backends an engine will plan over, the device they run on, and why the GPU path is off (if it is).</summary>
-public sealed record BackendSet(IReadOnlyList<IConvBackend> Backends, DeviceIdentity Device, DeviceIdentity Host, string? GpuUnavailableReason);
+/// <summary>
+/// The backends an engine will plan over, the device they run on, and why the GPU path is off (if it is).
+/// <paramref name="AvailableWorkspace"/> reports the bytes a backend can still allocate (the GPU layer
+/// passes free device memory); null means no limit beyond the configured one.
+/// <paramref name="Resources"/> is what the backends share (a GPU context and runtime), disposed after them.
+/// </summary>
+public sealed record BackendSet(
+    IReadOnlyList<IConvBackend> Backends,
+    DeviceIdentity Device,
+    DeviceIdentity Host,
+    string? GpuUnavailableReason,
+    Func<IConvBackend, long?>? AvailableWorkspace = null,
+    IDisposable? Resources = null)
+{
+    /// <summary>Disposes every backend, then the shared resources.</summary>
+    public void DisposeAll()
+    {
+        foreach (var b in Backends) b.Dispose();
+        Resources?.Dispose();
+    }
+}
 
 /// <summary>
 /// The one place that decides which backends exist for a set of options. Everything else (engine,
@@ -12,30 +33,52 @@ public sealed record BackendSet(IReadOnlyList<IConvBackend> Backends, DeviceIden
 /// </summary>
 public static class BackendCatalog
 {
-    /// <summary>Why there is no GPU path in this build (the CUDA layer is wired in here when it lands).</summary>
-    public const string GpuLayerNotBuilt = "GPU layer not built";
-
     /// <summary>
-    /// Creates the backends for <paramref name="options"/>. The caller owns (and disposes) them.
-    /// Throws <see cref="InvalidOperationException"/> when the GPU is demanded but unusable.
+    /// Creates the backends for <paramref name="options"/>: on a usable GPU the GPU backends (cudnn, ptx)
+    /// first, then the CPU ones (cpu, reference). Discovery never throws; a missing driver, device or
+    /// library becomes <see cref="BackendSet.GpuUnavailableReason"/> and the CPU path. The caller owns
+    /// the set (<see cref="BackendSet.DisposeAll"/>). Throws <see cref="InvalidOperationException"/> only
+    /// when the GPU is demanded (Device = Gpu) but unusable.
     /// </summary>
     public static BackendSet Create(ConvEngineOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var host = DeviceIdentity.ForCpu();
+        var cpu = new List<IConvBackend> { new CpuBackend(options.CpuThreads), new ReferenceBackend() };
 
-        // GPU discovery goes here: on success return the GPU backends (cudnn, ptx) plus the CPU ones,
-        // with the GPU's DeviceIdentity; on failure keep its reason.
-        string gpuReason = GpuLayerNotBuilt;
-        if (options.Device == DeviceKind.Gpu)
-            throw new InvalidOperationException($"Device = Gpu (index {options.GpuIndex}) was requested but no GPU path is usable: {gpuReason}.");
-
-        var cpu = new List<IConvBackend>
+        string? gpuReason = "not requested (Device = Cpu)";
+        if (options.Device != DeviceKind.Cpu)
         {
-            // The fast SIMD cpu backend is added here when it lands.
-            new ReferenceBackend(),
-        };
+            gpuReason = TryOpenGpu(options.GpuIndex, out var session);
+            if (session is not null)
+                return new BackendSet([.. session.Backends, .. cpu], session.Identity, host, null,
+                    AvailableWorkspace: b => b.Memory.Kind == Tensors.MemoryKind.Device ? session.FreeMemoryBytes : null,
+                    Resources: session);
+            if (options.Device == DeviceKind.Gpu)
+            {
+                foreach (var b in cpu) b.Dispose();
+                throw new InvalidOperationException($"Device = Gpu (index {options.GpuIndex}) was requested but no GPU path is usable: {gpuReason}.");
+            }
+        }
         return new BackendSet(cpu, host, host, gpuReason);
+    }
+
+    /// <summary>Opens the GPU backends of device <paramref name="ordinal"/>, or returns why not (never throws).</summary>
+    static string? TryOpenGpu(int ordinal, out GpuBackendSession? session)
+    {
+        session = null;
+        try
+        {
+            var status = CudaDiscovery.Probe();
+            if (!status.IsAvailable) return status.Reason;
+            if (ordinal >= status.Devices.Count) return $"GPU index {ordinal} requested but {status.Devices.Count} device(s) found";
+            session = GpuBackendSession.Open(status, ordinal);
+            return null;
+        }
+        catch (Exception e)
+        {
+            return $"GPU initialisation failed: {e.GetType().Name}: {e.Message}";
+        }
     }
 }

@@ -30,6 +30,7 @@ public sealed class ConvEngine : IDisposable
         {
             Policy = options.Policy,
             WorkspaceLimitBytes = options.WorkspaceLimitBytes,
+            AvailableWorkspace = backendSet.AvailableWorkspace,
             Deterministic = options.Deterministic,
             Precision = options.Precision,
             BackendFilter = options.Backend,
@@ -55,11 +56,15 @@ public sealed class ConvEngine : IDisposable
         options.Validate();
         try
         {
+            if (options.Backend is { } name && !set.Backends.Any(b => string.Equals(b.Name, name, StringComparison.OrdinalIgnoreCase)))
+                throw new ArgumentException(
+                    $"Backend '{name}' is not available; available: {string.Join(", ", set.Backends.Select(b => b.Name))}" +
+                    (set.GpuUnavailableReason is { } why ? $" (GPU backends are off: {why})." : "."), nameof(ConvEngineOptions.Backend));
             return new ConvEngine(options, set);
         }
         catch
         {
-            foreach (var b in set.Backends) b.Dispose();
+            set.DisposeAll();
             throw;
         }
     }
@@ -326,6 +331,6 @@ public sealed class ConvEngine : IDisposable
         if (disposed) return;
         disposed = true;
         Cache.Save();
-        foreach (var b in backendSet.Backends) b.Dispose();
+        backendSet.DisposeAll();
     }
 }

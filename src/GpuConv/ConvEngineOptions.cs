@@ -37,6 +37,9 @@ public sealed record ConvEngineOptions
 
     public ConvPrecision Precision { get; init; } = ConvPrecision.Strict;
 
+    /// <summary>Threads the CPU backend may use; null = every core.</summary>
+    public int? CpuThreads { get; init; }
+
     /// <summary>Force one backend by name ("cpu", "reference", "cudnn", "ptx"); null lets the planner choose.</summary>
     public string? Backend { get; init; }
 
@@ -56,6 +59,8 @@ public sealed record ConvEngineOptions
             throw new ArgumentException($"Precision {(int)Precision} is not a ConvPrecision.", nameof(Precision));
         if (WorkspaceLimitBytes is < 0)
             throw new ArgumentException($"WorkspaceLimitBytes must be >= 0 or null, got {WorkspaceLimitBytes}.", nameof(WorkspaceLimitBytes));
+        if (CpuThreads is < 1)
+            throw new ArgumentException($"CpuThreads must be >= 1 or null (all cores), got {CpuThreads}.", nameof(CpuThreads));
         if (MaxCachedPlans < 1)
             throw new ArgumentException($"MaxCachedPlans must be >= 1, got {MaxCachedPlans}.", nameof(MaxCachedPlans));
         if (PlanCachePath is not null && string.IsNullOrWhiteSpace(PlanCachePath))

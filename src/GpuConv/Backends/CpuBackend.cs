@@ -7,10 +7,11 @@ using GpuConv.Tensors;
 namespace GpuConv.Backends;
 
 /// <summary>
-/// The fast CPU backend ("cpu"): im2col into pooled per-worker workspaces + a cache-blocked SIMD
+/// The fast CPU backend ("cpu"): im2col into per-worker reused workspaces + a cache-blocked SIMD
 /// GEMM (Vector512 → Vector256 → Vector128 → scalar), a direct kernel for depthwise, GEMM-only paths
 /// for 1x1 convolutions, and GEMM + col2im / im2col + GEMM for the backward passes. Runs on up to
-/// <see cref="MaxDegreeOfParallelism"/> threads; steady-state runs reuse their workspaces.
+/// <see cref="MaxDegreeOfParallelism"/> threads (persistent workers that spin briefly between runs);
+/// steady-state runs reuse their workspaces and allocate nothing large.
 /// </summary>
 public sealed unsafe class CpuBackend : IConvBackend
 {
@@ -20,7 +21,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     public const string Gemm1x1 = "gemm-1x1";
     public const string DirectDepthwise = "direct-depthwise";
 
-    readonly WorkspacePool _pool = new();
+    readonly CpuWorkers _workers;
     bool _disposed;
 
     /// <param name="maxDegreeOfParallelism">Threads a run may use; null or -1 = every core.</param>
@@ -28,12 +29,13 @@ public sealed unsafe class CpuBackend : IConvBackend
     public CpuBackend(int? maxDegreeOfParallelism = null, GemmTier? tier = null)
     {
         int threads = maxDegreeOfParallelism ?? -1;
-        if (threads == 0 || threads < -1)
-            throw new ArgumentException($"maxDegreeOfParallelism must be >= 1 or -1 (all cores), got {threads}.", nameof(maxDegreeOfParallelism));
-        MaxDegreeOfParallelism = threads == -1 ? Environment.ProcessorCount : threads;
         Tier = tier ?? GemmTiers.Best;
         if (!GemmTiers.IsSupported(Tier))
             throw new ArgumentException($"GEMM tier {Tier} is not accelerated here (best is {GemmTiers.Best}).", nameof(tier));
+        if (threads == 0 || threads < -1)
+            throw new ArgumentException($"maxDegreeOfParallelism must be >= 1 or -1 (all cores), got {threads}.", nameof(maxDegreeOfParallelism));
+        MaxDegreeOfParallelism = threads == -1 ? Environment.ProcessorCount : threads;
+        _workers = new CpuWorkers(MaxDegreeOfParallelism);
     }
 
     public string Name => BackendName;
@@ -43,7 +45,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     public GemmTier Tier { get; }
 
     /// <summary>Bytes the per-thread workspaces hold now (they grow to the largest run and stay).</summary>
-    public long WorkspaceBytesHeld => _pool.BytesHeld;
+    public long WorkspaceBytesHeld => _workers.BytesHeld;
 
     public string? WhyUnsupported(ConvProblem problem)
     {
@@ -94,7 +96,7 @@ public sealed unsafe class CpuBackend : IConvBackend
         switch (algorithm)
         {
             case DirectDepthwise:
-                perThread = DepthwiseDirect.ScratchFloats(g);
+                perThread = DepthwiseDirect.ScratchFloats(g) + DepthwiseDirect.TableInts(g);
                 break;
             case Gemm1x1:
                 perThread = p.Op switch
@@ -108,7 +110,7 @@ public sealed unsafe class CpuBackend : IConvBackend
                 if (p.Op == ConvOp.Forward)
                 {
                     var t = ConvTiling.For(outer, p.KPerGroup, cols, rows, threads, Tier);
-                    perThread = (long)rows * t.ColTile + Sgemm.PackFloats(t.RowTile, t.ColTile, rows, Tier);
+                    perThread = Sgemm.PackFloats(t.RowTile, t.ColTile, rows, Tier);   // im2col packs straight into B panels
                 }
                 else
                 {
@@ -138,7 +140,7 @@ public sealed unsafe class CpuBackend : IConvBackend
         float[]? bias = tensors.Bias is null ? null : Host(tensors.Bias);
         fixed (float* px = x, pw = w, py = y, pb = bias)
         {
-            var ctx = new CpuConvContext(problem, px, pw, py, bias is null ? null : pb, _pool, Tier, MaxDegreeOfParallelism);
+            var ctx = new CpuConvContext(problem, px, pw, py, bias is null ? null : pb, _workers, Tier);
             switch (problem.Op, algorithm.Name)
             {
                 case (ConvOp.Forward, DirectDepthwise): CpuForward.Depthwise(ctx); break;
@@ -163,7 +165,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     {
         if (_disposed) return;
         _disposed = true;
-        _pool.Dispose();
+        _workers.Dispose();
     }
 
     static float[] Host(Tensor t) => t is HostTensor h ? h.Data

@@ -64,6 +64,7 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
     /// <summary>PyTorch's padding='same': stride 1 only; the odd extra padding goes at the end.</summary>
     public static ConvSpec Same(IReadOnlyList<int> kernel, IReadOnlyList<int>? dilation = null, int groups = 1, IReadOnlyList<int>? stride = null)
     {
+        ArgumentNullException.ThrowIfNull(kernel);
         int rank = kernel.Count;
         var strides = Expand(stride, rank, 1, nameof(stride));
         for (int d = 0; d < rank; d++)
@@ -95,6 +96,9 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
 
     static ConvSpec OnnxSame(IReadOnlyList<int> kernel, IReadOnlyList<int> inputSpatial, IReadOnlyList<int>? stride, IReadOnlyList<int>? dilation, int groups, bool upper)
     {
+        ArgumentNullException.ThrowIfNull(inputSpatial);
+        // Validate kernel, stride, dilation and groups first: a zero stride would otherwise divide by zero below.
+        _ = new ConvSpec(kernel, stride, dilation, groups: groups);
         int rank = kernel.Count;
         if (inputSpatial.Count != rank)
             throw new ArgumentException($"inputSpatial has {inputSpatial.Count} dimensions ({Show(inputSpatial)}) but kernel has {rank} ({Show(kernel)}).", nameof(inputSpatial));

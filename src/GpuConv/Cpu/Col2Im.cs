@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
 
 namespace GpuConv.Cpu;
@@ -13,6 +14,7 @@ internal static unsafe class Col2Im
     /// Overwrites the planes of <paramref name="channels"/> channels starting at <paramref name="dx"/> with
     /// the column matrix rows at <paramref name="col"/> (row r at col + r·ld, columns 0..outD·outH·outW).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Accumulate(in Geometry g, float* col, nint ld, int channels, float* dx)
     {
         nint plane = (nint)g.InD * g.InH * g.InW;
@@ -28,6 +30,7 @@ internal static unsafe class Col2Im
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void AddRow(in Geometry g, float* xc, int td, int th, int tw, float* s)
     {
         int offW = tw * g.DW - g.PW;

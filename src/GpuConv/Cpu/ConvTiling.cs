@@ -12,6 +12,15 @@ internal readonly record struct ConvTiling(int ColTile, int ColTiles, int RowTil
     /// <summary>Floats of column matrix one task builds at most (1 MiB: the L2 of one core).</summary>
     public const int ColumnBudgetFloats = 256 * 1024;
 
+    /// <summary>
+    /// Tasks per thread to aim for: the runtime hands tasks out dynamically, so a thread that is
+    /// descheduled (other processes, a busy core) costs a fraction of a task instead of half the run.
+    /// </summary>
+    public const int TasksPerThread = 4;
+
+    /// <summary>Narrowest column tile and fewest rows a split may produce (keeps microkernel tiles full).</summary>
+    const int MinColumns = 128, MinRows = 24;
+
     public int Tasks(int outer) => outer * ColTiles * RowTiles;
 
     /// <summary>
@@ -25,19 +34,23 @@ internal readonly record struct ConvTiling(int ColTile, int ColTiles, int RowTil
         long limit = Math.Max(blk.NR, ColumnBudgetFloats / Math.Max(depth, 1));
         if (colTile > limit) colTile = (int)Math.Max(blk.NR, limit / blk.NR * blk.NR);
         int colTiles = Ceil(cols, colTile);
-        long tasks = (long)outer * colTiles;
-        if (tasks % threads != 0 && tasks < 8L * threads)
+        long want = (long)TasksPerThread * threads;
+        if (threads > 1 && (long)outer * colTiles < want)
         {
-            // Few tasks that do not divide evenly: cut columns finer so the last wave is full.
-            int wanted = Ceil((int)RoundUp(tasks, threads), outer);
-            int tile = (int)RoundUp(Ceil(cols, wanted), blk.NR);
-            if (tile >= blk.NR && Ceil(cols, tile) > colTiles) { colTile = tile; colTiles = Ceil(cols, tile); }
+            // Too few tasks to balance dynamically: cut columns finer, down to MinColumns per tile.
+            int wanted = (int)Math.Min(Ceil(want, outer), Math.Max(1, cols / MinColumns));
+            if (wanted > colTiles)
+            {
+                colTile = (int)RoundUp(Ceil(cols, wanted), blk.NR);
+                colTiles = Ceil(cols, colTile);
+            }
         }
         int rowTile = rows, rowTiles = 1;
-        tasks = (long)outer * colTiles;
-        if (tasks < threads && rows > blk.MR)
+        long tasks = (long)outer * colTiles;
+        if (threads > 1 && tasks < want && rows >= 2 * MinRows)
         {
-            int split = (int)Math.Min(Ceil(threads, (int)tasks), Ceil(rows, blk.MR));
+            // Still too few (small outputs, many channels): split the output channels too.
+            int split = (int)Math.Min(Ceil(want, tasks), rows / MinRows);
             rowTile = (int)RoundUp(Ceil(rows, split), blk.MR);
             rowTiles = Ceil(rows, rowTile);
         }
@@ -52,10 +65,10 @@ internal readonly record struct ConvTiling(int ColTile, int ColTiles, int RowTil
     {
         int tile = (int)Math.Clamp(ColumnBudgetFloats / Math.Max(floatsPerChannel, 1), 1, channels);
         int tiles = Ceil(channels, tile);
-        long tasks = (long)outer * tiles;
-        if (tasks % threads != 0 && tasks < 8L * threads)
+        long want = (long)TasksPerThread * threads;
+        if (threads > 1 && (long)outer * tiles < want)
         {
-            int wanted = Math.Min(channels, Ceil((int)RoundUp(tasks, threads), outer));
+            int wanted = (int)Math.Min(channels, Ceil(want, outer));
             int t = Ceil(channels, wanted);
             if (Ceil(channels, t) > tiles) { tile = t; tiles = Ceil(channels, t); }
         }
@@ -63,5 +76,6 @@ internal readonly record struct ConvTiling(int ColTile, int ColTiles, int RowTil
     }
 
     static int Ceil(int a, int b) => (a + b - 1) / b;
+    static int Ceil(long a, long b) => (int)((a + b - 1) / b);
     static long RoundUp(long a, long to) => (a + to - 1) / to * to;
 }

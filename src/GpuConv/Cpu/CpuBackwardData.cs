@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Cpu.Gemm;
 
 namespace GpuConv.Cpu;
@@ -14,7 +15,7 @@ internal static unsafe class CpuBackwardData
     {
         int outer = ctx.N * ctx.Groups;
         var (tile, tiles) = ConvTiling.Channels(outer, ctx.Cg, (long)ctx.Kvol * ctx.Cols, ctx.Threads);
-        CpuParallel.For(outer * tiles, ctx.Threads, ctx.Pool, (t, ws) =>
+        ctx.Workers.For(outer * tiles, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int ct = t % tiles; t /= tiles;
             int g = t % ctx.Groups, n = t / ctx.Groups;
@@ -35,7 +36,7 @@ internal static unsafe class CpuBackwardData
     {
         int outer = ctx.N * ctx.Groups;
         var tiling = ConvTiling.For(outer, ctx.Cg, ctx.Cols, ctx.Kg, ctx.Threads, ctx.Tier);
-        CpuParallel.For(tiling.Tasks(outer), ctx.Threads, ctx.Pool, (t, ws) =>
+        ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int rt = t % tiling.RowTiles; t /= tiling.RowTiles;
             int ct = t % tiling.ColTiles; t /= tiling.ColTiles;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Cpu.Gemm;
 
 namespace GpuConv.Cpu;
@@ -16,13 +17,14 @@ internal static unsafe class CpuBackwardFilter
         // Few channel tiles (e.g. an RGB stem): split the output channels as well.
         var blk = GemmBlocking.For(ctx.Tier);
         int kTiles = 1, kTile = ctx.Kg;
-        if (outer * tiles < ctx.Threads && ctx.Kg > blk.MR)
+        int want = ConvTiling.TasksPerThread * ctx.Threads;
+        if (ctx.Threads > 1 && outer * tiles < want && ctx.Kg > blk.MR)
         {
-            kTiles = Math.Min((ctx.Threads + outer * tiles - 1) / (outer * tiles), (ctx.Kg + blk.MR - 1) / blk.MR);
+            kTiles = Math.Min((want + outer * tiles - 1) / (outer * tiles), (ctx.Kg + blk.MR - 1) / blk.MR);
             kTile = ((ctx.Kg + kTiles - 1) / kTiles + blk.MR - 1) / blk.MR * blk.MR;
             kTiles = (ctx.Kg + kTile - 1) / kTile;
         }
-        CpuParallel.For(outer * tiles * kTiles, ctx.Threads, ctx.Pool, (t, ws) =>
+        ctx.Workers.For(outer * tiles * kTiles, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int kt = t % kTiles; t /= kTiles;
             int ct = t % tiles, g = t / tiles;

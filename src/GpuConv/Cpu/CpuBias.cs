@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Tensors;
 
 namespace GpuConv.Cpu;
@@ -9,6 +10,7 @@ public static unsafe class CpuBias
     /// db[c] = Σ over batch and spatial positions of dy[n, c, …] (the bias gradient of a convolution
     /// whose output gradient is dy). Accumulates in float64, then rounds once.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Gradient(TensorShape dyShape, ReadOnlySpan<float> dy, Span<float> db)
     {
         ArgumentNullException.ThrowIfNull(dyShape);
@@ -33,6 +35,7 @@ public static unsafe class CpuBias
     }
 
     /// <summary>Adds bias[c] to rows [c0, c1) of one image's [C, spatial] block restricted to columns [j0, j1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AddRows(float* image, nint spatial, float* bias, int c0, int c1, int j0, int j1)
     {
         if (bias == null) return;

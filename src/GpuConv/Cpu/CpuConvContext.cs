@@ -6,17 +6,17 @@ namespace GpuConv.Cpu;
 
 /// <summary>
 /// One run of a convolution on the CPU: the problem's sizes computed once, the pinned tensor
-/// pointers, the workspace pool, the GEMM tier and the thread budget. The per-op kernels read it.
+/// pointers, the workers (with their workspaces), the GEMM tier and the thread budget. The per-op kernels read it.
 /// Pointers are valid only while the caller keeps the tensors pinned (for the duration of the run).
 /// </summary>
 internal sealed unsafe class CpuConvContext
 {
-    public CpuConvContext(ConvProblem p, float* x, float* w, float* y, float* bias, WorkspacePool pool, GemmTier tier, int threads)
+    public CpuConvContext(ConvProblem p, float* x, float* w, float* y, float* bias, CpuWorkers workers, GemmTier tier)
     {
         Problem = p;
         G = Geometry.Of(p);
         X = x; W = w; Y = y; Bias = bias;
-        Pool = pool; Tier = tier; Threads = threads;
+        Workers = workers; Tier = tier; Threads = workers.Threads;
         N = p.N; C = p.C; K = p.K; Groups = p.Groups; Cg = p.CPerGroup; Kg = p.KPerGroup;
         Kvol = (int)p.KernelVolume;
         InPlane = (nint)p.XShape.SpatialSize;
@@ -32,7 +32,7 @@ internal sealed unsafe class CpuConvContext
     public float* Y { get; }
     /// <summary>Bias of the op's output channels, or null.</summary>
     public float* Bias { get; }
-    public WorkspacePool Pool { get; }
+    public CpuWorkers Workers { get; }
     public GemmTier Tier { get; }
     public int Threads { get; }
     public int N { get; }

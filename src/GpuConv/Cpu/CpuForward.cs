@@ -1,12 +1,14 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Cpu.Gemm;
 
 namespace GpuConv.Cpu;
 
 /// <summary>
 /// Forward convolution on the CPU: y[n, group] = W[group] · col(x[n, group]) per image and group,
-/// cut into (image, group, column tile, row tile) tasks; each task builds only its column tile
-/// (or, for 1x1 / stride 1 / unpadded, reads x in place: the column matrix is the input) and adds
-/// the bias to its output tile while it is still in cache. Depthwise has its own direct kernel.
+/// cut into (image, group, column tile, row tile) tasks. The column matrix is never stored: the GEMM
+/// packs its B panels straight from x (<see cref="Im2ColSource"/>), and for 1x1 / stride 1 / unpadded
+/// it reads x in place (the column matrix is the input). Each task adds the bias to its output tile
+/// while it is still in cache. Depthwise has its own direct kernel.
 /// </summary>
 internal static unsafe class CpuForward
 {
@@ -14,7 +16,7 @@ internal static unsafe class CpuForward
     {
         int outer = ctx.N * ctx.Groups;
         var tiling = ConvTiling.For(outer, ctx.Kg, ctx.Cols, pointwise ? ctx.Cg : ctx.Rows, ctx.Threads, ctx.Tier);
-        CpuParallel.For(tiling.Tasks(outer), ctx.Threads, ctx.Pool, (t, ws) =>
+        ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int rt = t % tiling.RowTiles; t /= tiling.RowTiles;
             int ct = t % tiling.ColTiles; t /= tiling.ColTiles;
@@ -22,20 +24,13 @@ internal static unsafe class CpuForward
             int j0 = ct * tiling.ColTile, j1 = Math.Min(ctx.Cols, j0 + tiling.ColTile);
             int i0 = rt * tiling.RowTile, i1 = Math.Min(ctx.Kg, i0 + tiling.RowTile);
             float* x = ctx.XPlane(n, g * ctx.Cg);
-            MatrixView b;
-            if (pointwise)
-            {
-                b = MatrixView.RowMajor(x + j0, ctx.InPlane);
-            }
-            else
-            {
-                float* col = ws.Get(WorkspaceSlot.Columns, (long)ctx.Rows * (j1 - j0));
-                Im2ColFast.Fill(ctx.G, x, ctx.Cg, j0, j1, col, j1 - j0);
-                b = MatrixView.RowMajor(col, j1 - j0);
-            }
             int k0 = g * ctx.Kg + i0;
             var a = MatrixView.RowMajor(ctx.W + (nint)k0 * ctx.Rows, ctx.Rows);
-            Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Rows, a, b, ctx.YPlane(n, k0) + j0, ctx.OutPlane, false, ctx.Tier, ws);
+            float* y = ctx.YPlane(n, k0) + j0;
+            if (pointwise)
+                Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Rows, a, MatrixView.RowMajor(x + j0, ctx.InPlane), y, ctx.OutPlane, false, ctx.Tier, ws);
+            else
+                Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Rows, a, new Im2ColSource(ctx.G, x, j0), y, ctx.OutPlane, false, ctx.Tier, ws);
             CpuBias.AddRows(ctx.YPlane(n, 0), ctx.OutPlane, ctx.Bias, k0, k0 + (i1 - i0), j0, j1);
         });
     }
@@ -47,16 +42,18 @@ internal static unsafe class CpuForward
         int tasks = Math.Min(planes, ctx.Threads * 8);
         long scratch = DepthwiseDirect.ScratchFloats(ctx.G);
         int mult = ctx.Kg;
-        CpuParallel.For(tasks, ctx.Threads, ctx.Pool, (t, ws) =>
+        ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int p0 = (int)((long)planes * t / tasks), p1 = (int)((long)planes * (t + 1) / tasks);
-            float* rows = scratch == 0 ? null : ws.Get(WorkspaceSlot.Rows, scratch);
+            float* rows = ws.Get(WorkspaceSlot.Rows, scratch);
+            int* tables = (int*)ws.Get(WorkspaceSlot.Tables, DepthwiseDirect.TableInts(ctx.G));
+            DepthwiseDirect.Prepare(ctx.G, rows, tables);
             for (int pl = p0; pl < p1; pl++)
             {
                 int n = pl / ctx.C, c = pl % ctx.C;
                 int k0 = c * mult;
                 DepthwiseDirect.Channel(ctx.G, ctx.XPlane(n, c), ctx.W + (nint)k0 * ctx.Kvol, ctx.YPlane(n, k0),
-                    ctx.Bias == null ? null : ctx.Bias + k0, mult, rows);
+                    ctx.Bias == null ? null : ctx.Bias + k0, mult, rows, tables);
             }
         });
     }

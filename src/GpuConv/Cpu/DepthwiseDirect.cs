@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
 
@@ -6,196 +7,264 @@ namespace GpuConv.Cpu;
 /// <summary>
 /// Direct depthwise forward convolution (groups == channels, any channel multiplier): each output
 /// plane reads one input plane, so im2col + a GEMM with M = multiplier and K = taps would mostly move
-/// memory. Per output row, the interior (where every tap is inside the input) is computed a vector of
-/// outputs at a time with all taps accumulated in registers; the border columns take a scalar loop
-/// with bounds checks. Horizontal stride s &gt; 1 first splits each input row into s phase rows
-/// (x[q], x[q+s], …), which turns the strided reads into unit-stride vector loads.
+/// memory. Each input plane is first copied into a zero-padded scratch plane split into stride phases
+/// (the padded element (d, h, w) goes to phase (d mod sd, h mod sh, w mod sw) at (d div sd, h div sh,
+/// w div sw)). In that layout every tap is a constant offset from the output position for any stride,
+/// so an output row is one vector loop with all taps accumulated in registers; narrow planes run as
+/// one long row over the phase width (the few extra columns per row computed into scratch, dropped).
+/// The padding zeros are written once per worker task: every plane overwrites only the interior.
 /// </summary>
 internal static unsafe class DepthwiseDirect
 {
     /// <summary>Kernels with more taps than this are left to im2col-gemm (the tap tables live on the stack).</summary>
     public const int MaxTaps = 1024;
 
-    /// <summary>Floats of per-thread scratch (phase-split input plane) for the geometry.</summary>
-    public static long ScratchFloats(in Geometry g) =>
-        g.SW == 1 ? 0 : (long)g.InD * g.InH * g.SW * ((g.InW + g.SW - 1) / g.SW);
+    /// <summary>Slack after scratch areas: vector loops may run up to 63 floats past the end of the long row.</summary>
+    const int Slack = 64;
+
+    /// <summary>Padded extents (Dp, Hp, Wp) and per-phase extents (Dq, Hq, Lq) of the scratch plane.</summary>
+    readonly record struct Layout(int Dp, int Hp, int Wp, int Dq, int Hq, int Lq, long PhaseFloats, long PlaneFloats, long RunLength)
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Layout Of(in Geometry g)
+        {
+            // Extents that cover every read of every output (zeros beyond the input).
+            int dp = (g.OutD - 1) * g.SD + (g.KD - 1) * g.DD + 1;
+            int hp = (g.OutH - 1) * g.SH + (g.KH - 1) * g.DH + 1;
+            int wp = (g.OutW - 1) * g.SW + (g.KW - 1) * g.DW + 1;
+            int dq = (dp + g.SD - 1) / g.SD, hq = (hp + g.SH - 1) / g.SH, lq = (wp + g.SW - 1) / g.SW;
+            long phase = (long)dq * hq * lq;
+            long run = ((long)(g.OutD - 1) * hq + g.OutH - 1) * lq + g.OutW;
+            return new Layout(dp, hp, wp, dq, hq, lq, phase, phase * g.SD * g.SH * g.SW, run);
+        }
+    }
+
+    /// <summary>Floats of per-worker scratch: the padded phase planes and the long output row.</summary>
+    public static long ScratchFloats(in Geometry g)
+    {
+        var l = Layout.Of(g);
+        return l.PlaneFloats + Slack + l.RunLength + Slack;
+    }
+
+    /// <summary>Ints of the per-worker tables <see cref="Prepare"/> fills: tap offsets and padded row bases.</summary>
+    public static long TableInts(in Geometry g) => (long)g.KD * g.KH * g.KW + (long)g.InD * g.InH;
 
     /// <summary>
-    /// All output planes of input channel <paramref name="c"/> of image n: y planes k = c·mult … c·mult + mult − 1.
+    /// Once per worker task, before <see cref="Channel"/>: zeroes the scratch plane (Channel only ever
+    /// overwrites the interior, so pads stay zero) and fills the tables every plane shares — each
+    /// tap's offset in the phase layout, and where each input row lands (-1: cut off) — so the
+    /// per-plane work has no integer division in it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Prepare(in Geometry g, float* scratch, int* tables)
+    {
+        var l = Layout.Of(g);
+        new Span<float>(scratch, checked((int)(l.PlaneFloats + Slack))).Clear();
+        int t = 0;
+        for (int td = 0; td < g.KD; td++)
+        for (int th = 0; th < g.KH; th++)
+        for (int tw = 0; tw < g.KW; tw++, t++)
+        {
+            int a = td * g.DD, b = th * g.DH, c = tw * g.DW;
+            long phase = ((long)(a % g.SD) * g.SH + b % g.SH) * g.SW + c % g.SW;
+            tables[t] = checked((int)(phase * l.PhaseFloats + ((long)(a / g.SD) * l.Hq + b / g.SH) * l.Lq + c / g.SW));
+        }
+        int* rows = tables + t;
+        for (int id = 0; id < g.InD; id++)
+        for (int ih = 0; ih < g.InH; ih++)
+        {
+            int pd = id + g.PD, ph = ih + g.PH;
+            rows[id * g.InH + ih] = pd >= l.Dp || ph >= l.Hp ? -1
+                : checked((int)(((long)(pd % g.SD) * g.SH + ph % g.SH) * g.SW * l.PhaseFloats + ((long)(pd / g.SD) * l.Hq + ph / g.SH) * l.Lq));
+        }
+    }
+
+    /// <summary>
+    /// All output planes of input channel c of image n: y planes k = c·mult … c·mult + mult − 1.
     /// <paramref name="x"/> is the input plane, <paramref name="w"/> the first of the mult filters,
     /// <paramref name="y"/> the first output plane, <paramref name="bias"/> the first bias (or null).
     /// </summary>
-    public static void Channel(in Geometry g, float* x, float* w, float* y, float* bias, int mult, float* scratch)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Channel(in Geometry g, float* x, float* w, float* y, float* bias, int mult, float* scratch, int* tables)
     {
+        var l = Layout.Of(g);
+        float* plane = scratch;
+        float* run = scratch + l.PlaneFloats + Slack;
         int kvol = g.KD * g.KH * g.KW;
+        int* offsets = tables;
+        Scatter(g, l, x, plane, tables + kvol);
         nint outPlane = (nint)g.OutD * g.OutH * g.OutW;
-        // Row source for each input row: the row itself (stride 1) or its phase rows.
-        int phaseLen = (g.InW + g.SW - 1) / g.SW;
-        if (g.SW > 1) SplitPhases(g, x, scratch, phaseLen);
-
-        // Interior columns: ow·s − pw + tw·dw within [0, inW) for every tw.
-        int owA = Math.Min(g.OutW, (g.PW + g.SW - 1) / g.SW);
-        int lastNum = g.InW - 1 + g.PW - (g.KW - 1) * g.DW;
-        int owB = lastNum < 0 ? 0 : Math.Min(g.OutW, lastNum / g.SW + 1);
-        if (owB < owA) owB = owA;
-
-        nint* bases = stackalloc nint[kvol];
-        float* weights = stackalloc float[kvol];
-        nint* rows = stackalloc nint[g.KD * g.KH];
-        float** wrows = stackalloc float*[g.KD * g.KH];
-
+        int rowsOut = g.OutD * g.OutH;
         for (int m = 0; m < mult; m++)
         {
-            float* wk = w + (nint)m * kvol;
             float* yk = y + m * outPlane;
+            float* wk = w + (nint)m * kvol;
             float b = bias == null ? 0f : bias[m];
-            for (int od = 0; od < g.OutD; od++)
-            for (int oh = 0; oh < g.OutH; oh++)
+            if (g.OutW < 16)
             {
-                float* yRow = yk + ((nint)od * g.OutH + oh) * g.OutW;
-                int taps = 0, nrows = 0;
-                for (int td = 0; td < g.KD; td++)
-                {
-                    int id = od * g.SD - g.PD + td * g.DD;
-                    if ((uint)id >= (uint)g.InD) continue;
-                    for (int th = 0; th < g.KH; th++)
-                    {
-                        int ih = oh * g.SH - g.PH + th * g.DH;
-                        if ((uint)ih >= (uint)g.InH) continue;
-                        nint rowIndex = (nint)id * g.InH + ih;
-                        float* wRow = wk + (td * g.KH + th) * g.KW;
-                        rows[nrows] = (nint)(x + rowIndex * g.InW);
-                        wrows[nrows++] = wRow;
-                        for (int tw = 0; tw < g.KW; tw++)
-                        {
-                            int off = tw * g.DW - g.PW;
-                            float* src;
-                            if (g.SW == 1)
-                                src = x + rowIndex * g.InW + off;
-                            else
-                            {
-                                int q = ((off % g.SW) + g.SW) % g.SW, shift = (off - q) / g.SW;
-                                src = scratch + (rowIndex * g.SW + q) * phaseLen + shift;
-                            }
-                            bases[taps] = (nint)src;
-                            weights[taps++] = wRow[tw];
-                        }
-                    }
-                }
-                Border(g, yRow, 0, owA, rows, wrows, nrows, b);
-                int ow = Interior(yRow, owA, owB, bases, weights, taps, b);
-                Border(g, yRow, ow, g.OutW, rows, wrows, nrows, b);
+                // Narrow rows: one long row over the phase layout, then keep the OutW valid columns of each row.
+                Row(run, plane, (int)l.RunLength, offsets, wk, kvol, b, overrun: true);
+                for (int od = 0; od < g.OutD; od++)
+                for (int oh = 0; oh < g.OutH; oh++)
+                    Copy(run + ((nint)od * l.Hq + oh) * l.Lq, yk + ((nint)od * g.OutH + oh) * g.OutW, g.OutW);
+                continue;
             }
+            // Wide rows straight into y; a row's last vector may spill into the next row, which is
+            // computed afterwards and overwrites it — except after the plane's last row.
+            int r = 0;
+            for (int od = 0; od < g.OutD; od++)
+            for (int oh = 0; oh < g.OutH; oh++, r++)
+                Row(yk + (nint)r * g.OutW, plane + ((nint)od * l.Hq + oh) * l.Lq, g.OutW, offsets, wk, kvol, b, overrun: r < rowsOut - 1);
         }
     }
 
-    static void SplitPhases(in Geometry g, float* x, float* dst, int phaseLen)
+    /// <summary>Copies the input plane into the interior of the padded phase planes (pads stay zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Scatter(in Geometry g, in Layout l, float* x, float* dst, int* rowBases)
     {
-        int inRows = g.InD * g.InH;
-        for (int r = 0; r < inRows; r++)
+        int count = Math.Min(g.InW, l.Wp - g.PW);
+        int rows = g.InD * g.InH;
+        for (int r = 0; r < rows; r++)
         {
+            int rowBase = rowBases[r];
+            if (rowBase < 0) continue;
             float* src = x + (nint)r * g.InW;
+            if (g.SW == 1)
+            {
+                Copy(src, dst + rowBase + g.PW, count);
+                continue;
+            }
+            if (g.SW == 2)
+            {
+                // Even input columns land in phase pw mod 2 from index pw / 2, odd ones in the other phase.
+                int evenPhase = g.PW & 1, oddPhase = (g.PW + 1) & 1;
+                VectorOps.GatherStride2(src, dst + rowBase + (nint)evenPhase * l.PhaseFloats + g.PW / 2, (count + 1) / 2, src + count);
+                VectorOps.GatherStride2(src + 1, dst + rowBase + (nint)oddPhase * l.PhaseFloats + (g.PW + 1) / 2, count / 2, src + count);
+                continue;
+            }
+            // Phase q holds padded columns q, q + s, …; input column iw is padded column iw + pw.
             for (int q = 0; q < g.SW; q++)
             {
-                float* d = dst + ((nint)r * g.SW + q) * phaseLen;
-                int i = 0;
-                for (int iw = q; iw < g.InW; iw += g.SW) d[i++] = src[iw];
+                int iw = ((q - g.PW) % g.SW + g.SW) % g.SW;
+                float* d = dst + rowBase + (nint)q * l.PhaseFloats + (iw + g.PW) / g.SW;
+                for (; iw < count; iw += g.SW) *d++ = src[iw];
             }
         }
     }
 
-    /// <summary>Output columns [from, to) of one row with bounds checks on every tap.</summary>
-    static void Border(in Geometry g, float* yRow, int from, int to, nint* rows, float** wrows, int nrows, float bias)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Copy(float* src, float* dst, int count)
     {
-        for (int ow = from; ow < to; ow++)
+        if (count >= 32)
         {
-            float acc = bias;
-            int iw0 = ow * g.SW - g.PW;
-            for (int r = 0; r < nrows; r++)
-            {
-                float* xr = (float*)rows[r];
-                float* wr = wrows[r];
-                for (int tw = 0; tw < g.KW; tw++)
-                {
-                    int iw = iw0 + tw * g.DW;
-                    if ((uint)iw < (uint)g.InW) acc += wr[tw] * xr[iw];
-                }
-            }
-            yRow[ow] = acc;
+            Buffer.MemoryCopy(src, dst, count * sizeof(float), count * sizeof(float));
+            return;
         }
+        int i = 0;
+        if (Vector128.IsHardwareAccelerated)
+            for (; i + 4 <= count; i += 4) Vector128.Load(src + i).Store(dst + i);
+        for (; i < count; i++) dst[i] = src[i];
     }
 
-    /// <summary>Interior columns from owA toward owB, widest vectors first; returns the first column not done.</summary>
-    static int Interior(float* yRow, int owA, int owB, nint* bases, float* weights, int taps, float bias)
+    /// <summary>
+    /// dst[i] = bias + Σₜ w[t]·src[i + offsets[t]] for i in [0, length), widest vectors first; with
+    /// <paramref name="overrun"/> the last vector may write (and read) past the end.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Row(float* dst, float* src, int length, int* offsets, float* w, int taps, float bias, bool overrun)
     {
-        int ow = owA;
+        int i = 0;
         if (Vector512.IsHardwareAccelerated)
         {
             var vb = Vector512.Create(bias);
-            for (; ow + 64 <= owB; ow += 64)
+            for (; i + 64 <= length; i += 64)
             {
+                // Two accumulator sets (even and odd taps): eight independent FMA chains hide the FMA latency.
                 Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-                for (int t = 0; t < taps; t++)
+                Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                float* s = src + i;
+                int t = 0;
+                for (; t + 1 < taps; t += 2)
                 {
-                    float* s = (float*)bases[t] + ow;
-                    var wv = Vector512.Create(weights[t]);
-                    a0 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(s), a0);
-                    a1 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(s + 16), a1);
-                    a2 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(s + 32), a2);
-                    a3 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(s + 48), a3);
+                    float* p = s + offsets[t];
+                    float* q = s + offsets[t + 1];
+                    var wv = Vector512.Create(w[t]);
+                    var wu = Vector512.Create(w[t + 1]);
+                    a0 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p), a0);
+                    a1 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 16), a1);
+                    a2 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 32), a2);
+                    a3 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 48), a3);
+                    b0 = Vector512.MultiplyAddEstimate(wu, Vector512.Load(q), b0);
+                    b1 = Vector512.MultiplyAddEstimate(wu, Vector512.Load(q + 16), b1);
+                    b2 = Vector512.MultiplyAddEstimate(wu, Vector512.Load(q + 32), b2);
+                    b3 = Vector512.MultiplyAddEstimate(wu, Vector512.Load(q + 48), b3);
                 }
-                a0.Store(yRow + ow); a1.Store(yRow + ow + 16); a2.Store(yRow + ow + 32); a3.Store(yRow + ow + 48);
+                if (t < taps)
+                {
+                    float* p = s + offsets[t];
+                    var wv = Vector512.Create(w[t]);
+                    a0 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p), a0);
+                    a1 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 16), a1);
+                    a2 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 32), a2);
+                    a3 = Vector512.MultiplyAddEstimate(wv, Vector512.Load(p + 48), a3);
+                }
+                (a0 + b0).Store(dst + i); (a1 + b1).Store(dst + i + 16); (a2 + b2).Store(dst + i + 32); (a3 + b3).Store(dst + i + 48);
             }
-            for (; ow + 16 <= owB; ow += 16)
+            for (; overrun ? i < length : i + 16 <= length; i += 16)
             {
-                var a0 = vb;
-                for (int t = 0; t < taps; t++)
-                    a0 = Vector512.MultiplyAddEstimate(Vector512.Create(weights[t]), Vector512.Load((float*)bases[t] + ow), a0);
-                a0.Store(yRow + ow);
+                Vector512<float> a0 = vb, b0 = default;
+                int t = 0;
+                for (; t + 1 < taps; t += 2)
+                {
+                    a0 = Vector512.MultiplyAddEstimate(Vector512.Create(w[t]), Vector512.Load(src + i + offsets[t]), a0);
+                    b0 = Vector512.MultiplyAddEstimate(Vector512.Create(w[t + 1]), Vector512.Load(src + i + offsets[t + 1]), b0);
+                }
+                if (t < taps) a0 = Vector512.MultiplyAddEstimate(Vector512.Create(w[t]), Vector512.Load(src + i + offsets[t]), a0);
+                (a0 + b0).Store(dst + i);
             }
         }
         if (Vector256.IsHardwareAccelerated)
         {
             var vb = Vector256.Create(bias);
-            for (; ow + 32 <= owB; ow += 32)
+            for (; i + 32 <= length; i += 32)
             {
                 Vector256<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+                float* s = src + i;
                 for (int t = 0; t < taps; t++)
                 {
-                    float* s = (float*)bases[t] + ow;
-                    var wv = Vector256.Create(weights[t]);
-                    a0 = Vector256.MultiplyAddEstimate(wv, Vector256.Load(s), a0);
-                    a1 = Vector256.MultiplyAddEstimate(wv, Vector256.Load(s + 8), a1);
-                    a2 = Vector256.MultiplyAddEstimate(wv, Vector256.Load(s + 16), a2);
-                    a3 = Vector256.MultiplyAddEstimate(wv, Vector256.Load(s + 24), a3);
+                    float* p = s + offsets[t];
+                    var wv = Vector256.Create(w[t]);
+                    a0 = Vector256.MultiplyAddEstimate(wv, Vector256.Load(p), a0);
+                    a1 = Vector256.MultiplyAddEstimate(wv, Vector256.Load(p + 8), a1);
+                    a2 = Vector256.MultiplyAddEstimate(wv, Vector256.Load(p + 16), a2);
+                    a3 = Vector256.MultiplyAddEstimate(wv, Vector256.Load(p + 24), a3);
                 }
-                a0.Store(yRow + ow); a1.Store(yRow + ow + 8); a2.Store(yRow + ow + 16); a3.Store(yRow + ow + 24);
+                a0.Store(dst + i); a1.Store(dst + i + 8); a2.Store(dst + i + 16); a3.Store(dst + i + 24);
             }
-            for (; ow + 8 <= owB; ow += 8)
+            for (; overrun ? i < length : i + 8 <= length; i += 8)
             {
                 var a0 = vb;
                 for (int t = 0; t < taps; t++)
-                    a0 = Vector256.MultiplyAddEstimate(Vector256.Create(weights[t]), Vector256.Load((float*)bases[t] + ow), a0);
-                a0.Store(yRow + ow);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.Create(w[t]), Vector256.Load(src + i + offsets[t]), a0);
+                a0.Store(dst + i);
             }
         }
         if (Vector128.IsHardwareAccelerated)
         {
             var vb = Vector128.Create(bias);
-            for (; ow + 4 <= owB; ow += 4)
+            for (; overrun ? i < length : i + 4 <= length; i += 4)
             {
                 var a0 = vb;
                 for (int t = 0; t < taps; t++)
-                    a0 = Vector128.MultiplyAddEstimate(Vector128.Create(weights[t]), Vector128.Load((float*)bases[t] + ow), a0);
-                a0.Store(yRow + ow);
+                    a0 = Vector128.MultiplyAddEstimate(Vector128.Create(w[t]), Vector128.Load(src + i + offsets[t]), a0);
+                a0.Store(dst + i);
             }
         }
-        for (; ow < owB; ow++)
+        for (; i < length; i++)
         {
             float acc = bias;
-            for (int t = 0; t < taps; t++) acc += weights[t] * ((float*)bases[t])[ow];
-            yRow[ow] = acc;
+            for (int t = 0; t < taps; t++) acc += w[t] * src[i + offsets[t]];
+            dst[i] = acc;
         }
-        return ow;
     }
 }

@@ -69,6 +69,10 @@ public static class ReferenceConv
     /// <summary>One forward output element (flat index into Y), for spot checks of large problems.</summary>
     public static double ForwardAt(ConvProblem p, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, long yIndex)
     {
+        CheckLength(p.XShape, x, "x"); CheckLength(p.WShape, w, "w"); CheckBias(p.K, bias);
+        // A negative index would silently decode to a padding-only position and return just the bias.
+        if (yIndex < 0 || yIndex >= p.YShape.ElementCount)
+            throw new ArgumentOutOfRangeException(nameof(yIndex), yIndex, $"yIndex must be in [0, {p.YShape.ElementCount}) for output shape {p.YShape}.");
         var g = Geometry.Of(p);
         long rest = yIndex;
         int ow = (int)(rest % g.OutW); rest /= g.OutW;

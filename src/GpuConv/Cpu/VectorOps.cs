@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace GpuConv.Cpu;
 
@@ -9,6 +11,7 @@ namespace GpuConv.Cpu;
 internal static unsafe class VectorOps
 {
     /// <summary>dst[i] += src[i] for i &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Add(float* dst, float* src, nint n)
     {
         nint i = 0;
@@ -22,6 +25,7 @@ internal static unsafe class VectorOps
     }
 
     /// <summary>dst[i] += value for i &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddScalar(float* dst, float value, nint n)
     {
         nint i = 0;
@@ -44,6 +48,7 @@ internal static unsafe class VectorOps
     }
 
     /// <summary>Sum of src[0..n) accumulated in double per vector lane (bias gradients sum many values).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double Sum(float* src, nint n)
     {
         nint i = 0;
@@ -57,5 +62,25 @@ internal static unsafe class VectorOps
         }
         for (; i < n; i++) total += src[i];
         return total;
+    }
+
+    static readonly Vector512<int> EvenIndices = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+
+    /// <summary>
+    /// dst[i] = src[2i] for i &lt; n (a stride-2 gather: stride-2 im2col rows, phase splitting), reading
+    /// no element at or past <paramref name="limit"/>. Two-source permutes pick the even lanes of 32
+    /// (AVX-512) or 8 (SSE) consecutive floats; the rest is scalar.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void GatherStride2(float* src, float* dst, int n, float* limit)
+    {
+        int i = 0;
+        if (Avx512F.IsSupported && Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= n && src + 2 * i + 32 <= limit; i += 16)
+                Avx512F.PermuteVar16x32x2(Vector512.Load(src + 2 * i), EvenIndices, Vector512.Load(src + 2 * i + 16)).Store(dst + i);
+        if (Sse.IsSupported && Vector128.IsHardwareAccelerated)
+            for (; i + 4 <= n && src + 2 * i + 8 <= limit; i += 4)
+                Sse.Shuffle(Vector128.Load(src + 2 * i), Vector128.Load(src + 2 * i + 4), 0b10_00_10_00).Store(dst + i);
+        for (; i < n; i++) dst[i] = src[2 * i];
     }
 }

@@ -11,8 +11,10 @@ internal enum WorkspaceSlot
     PackB,
     /// <summary>Column matrix (im2col output / col2im input).</summary>
     Columns,
-    /// <summary>Phase-split input rows of the strided depthwise kernel.</summary>
+    /// <summary>Padded phase planes of the depthwise kernel.</summary>
     Rows,
+    /// <summary>Integer tables (reinterpreted floats) of the depthwise kernel.</summary>
+    Tables,
 }
 
 /// <summary>

@@ -21,7 +21,9 @@ public sealed class PlanCache
     // Entries dropped here (stale or failed); a save removes them from the file too, unless another
     // process wrote a newer one for that key since.
     readonly Dictionary<string, DateTime> removed = new(StringComparer.Ordinal);
-    readonly Action<string> warn;
+    readonly Action<string> sink;
+    // A damaged file would otherwise be reported again by every save's re-read until it is rewritten.
+    readonly HashSet<string> warned = new(StringComparer.Ordinal);
     bool dirty;
 
     /// <summary>
@@ -36,7 +38,7 @@ public sealed class PlanCache
             throw new ArgumentException("path must be null (memory only) or a file path, got an empty string.", nameof(path));
         Path = path is null ? null : System.IO.Path.GetFullPath(path);
         MaxEntries = maxEntries;
-        this.warn = warn ?? DefaultWarning;
+        sink = warn ?? DefaultWarning;
         LockTimeout = lockTimeout ?? TimeSpan.FromSeconds(10);
         if (Path is not null)
             foreach (var e in ReadFile() ?? [])
@@ -61,6 +63,13 @@ public sealed class PlanCache
         if (Environment.GetEnvironmentVariable(PathEnvironmentVariable) is { Length: > 0 } fromEnv) return fromEnv;
         var root = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
         return string.IsNullOrEmpty(root) ? null : System.IO.Path.Combine(root, "gpuconv", "plans.json");
+    }
+
+    void Warn(string message)
+    {
+        lock (warned)
+            if (!warned.Add(message)) return;
+        sink(message);
     }
 
     public static void DefaultWarning(string message) => Console.Error.WriteLine($"gpuconv: warning: {message}");
@@ -128,7 +137,7 @@ public sealed class PlanCache
                 using var fileLock = AcquireLock();
                 if (fileLock is null)
                 {
-                    warn($"plan cache {Path}: could not take the lock file within {LockTimeout.TotalSeconds:0.#} s; plans kept in memory only.");
+                    Warn($"plan cache {Path}: could not take the lock file within {LockTimeout.TotalSeconds:0.#} s; plans kept in memory only.");
                     return false;
                 }
                 var merged = new Dictionary<string, (string Canonical, CachedPlan Plan)>(StringComparer.Ordinal);
@@ -143,7 +152,7 @@ public sealed class PlanCache
                 var temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
                 try
                 {
-                    File.WriteAllBytes(temp, PlanCacheFile.Serialize(merged.Select(kv => new PlanCacheFile.Entry(kv.Key, kv.Value.Canonical, kv.Value.Plan))));
+                    File.WriteAllBytes(temp, PlanCacheFile.Serialize(merged.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new PlanCacheFile.Entry(kv.Key, kv.Value.Canonical, kv.Value.Plan))));
                     File.Move(temp, Path, overwrite: true);
                 }
                 finally
@@ -159,7 +168,7 @@ public sealed class PlanCache
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                warn($"plan cache {Path}: could not be written ({e.Message}); plans kept in memory only.");
+                Warn($"plan cache {Path}: could not be written ({e.Message}); plans kept in memory only.");
                 return false;
             }
         }
@@ -176,10 +185,10 @@ public sealed class PlanCache
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            warn($"plan cache {Path} could not be read ({e.Message}); starting empty.");
+            Warn($"plan cache {Path} could not be read ({e.Message}); starting empty.");
             return null;
         }
-        return PlanCacheFile.Parse(bytes, Path!, warn);
+        return PlanCacheFile.Parse(bytes, Path!, Warn);
     }
 
     /// <summary>

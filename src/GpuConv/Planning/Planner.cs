@@ -19,7 +19,9 @@ public sealed class Planner
     readonly PlanCache cache;
     readonly Action<string> warn;
     readonly object gate = new();
-    readonly Dictionary<string, Decision> decisions = new(StringComparer.Ordinal);
+    // Keyed by problem: every other part of the plan key is fixed for one planner, and this keeps
+    // the per-call path free of key building and hashing.
+    readonly Dictionary<ConvProblem, Decision> decisions = [];
     readonly Dictionary<string, HashSet<string>> failedAlgorithms = new(StringComparer.Ordinal);
 
     /// <summary>A choice plus the order to fall back in (best first, the chosen one included).</summary>
@@ -77,14 +79,13 @@ public sealed class Planner
     public Plan GetPlan(ConvProblem problem)
     {
         ArgumentNullException.ThrowIfNull(problem);
-        var key = KeyFor(problem);
         lock (gate)
         {
-            if (decisions.TryGetValue(key.Hash, out var known)) return known.Plan;
-            var (explanation, decision) = Evaluate(problem, key);
+            if (decisions.TryGetValue(problem, out var known)) return known.Plan;
+            var (explanation, decision) = Evaluate(problem, KeyFor(problem));
             if (decision is null)
                 throw new InvalidOperationException($"no allowed candidate for {problem}:{Environment.NewLine}{explanation.Format()}");
-            decisions[key.Hash] = decision;
+            decisions[problem] = decision;
             return decision.Plan;
         }
     }
@@ -101,7 +102,7 @@ public sealed class Planner
         lock (gate)
         {
             var (explanation, decision) = Evaluate(problem, key);
-            if (decision is not null) decisions[key.Hash] = decision;
+            if (decision is not null) decisions[problem] = decision;
             return explanation;
         }
     }
@@ -145,19 +146,19 @@ public sealed class Planner
         {
             FailedFor(key).Add(failed.Algorithm.Key);
             IReadOnlyList<Candidate> preference;
-            if (decisions.TryGetValue(key.Hash, out var known)) preference = known.Preference;
+            if (decisions.TryGetValue(problem, out var known)) preference = known.Preference;
             else preference = Evaluate(problem, key).Decision?.Preference ?? [];
             var failedSet = FailedFor(key);
             var next = preference.FirstOrDefault(c => !failedSet.Contains(c.Algorithm.Key));
             if (next is null)
             {
-                decisions.Remove(key.Hash);
+                decisions.Remove(problem);
                 throw new InvalidOperationException(
                     $"no candidate left for {problem}: {string.Join(", ", failedSet)} could not allocate their workspace.", error);
             }
             var plan = new Plan(next.Backend.Name, next.Algorithm, PlanSource.Fallback,
                 $"{failed.Algorithm.Key} could not allocate {error.Bytes} B of workspace; next candidate in {Options.Policy.ToString().ToLowerInvariant()} order", next.TimeMs);
-            decisions[key.Hash] = new Decision(plan, preference.Where(c => !failedSet.Contains(c.Algorithm.Key)).ToList());
+            decisions[problem] = new Decision(plan, preference.Where(c => !failedSet.Contains(c.Algorithm.Key)).ToList());
             Remember(key, plan);
             return plan;
         }
@@ -206,7 +207,8 @@ public sealed class Planner
 
         var decision = allowed.Count == 0 ? null : Options.Policy switch
         {
-            PlanPolicy.Heuristic => Heuristic(allowed),
+            // A remembered fallback is honoured even here, so a restart does not retry a candidate that failed to allocate.
+            PlanPolicy.Heuristic => FromCache(key, allowed, onlyFallbacks: true) ?? Heuristic(allowed),
             PlanPolicy.Exhaustive => Exhaustive(problem, key, allowed, rows),
             _ => FromCache(key, allowed) ?? RememberHeuristic(key, allowed),
         };
@@ -229,9 +231,9 @@ public sealed class Planner
     }
 
     /// <summary>The cached plan if it still names an allowed candidate; a stale entry is discarded with a warning.</summary>
-    Decision? FromCache(PlanKey key, List<Candidate> allowed)
+    Decision? FromCache(PlanKey key, List<Candidate> allowed, bool onlyFallbacks = false)
     {
-        if (!cache.TryGet(key, out var cached)) return null;
+        if (!cache.TryGet(key, out var cached) || (onlyFallbacks && cached.Source != PlanSource.Fallback)) return null;
         var match = allowed.FirstOrDefault(c => cached.Matches(c.Algorithm));
         if (match is null)
         {
@@ -274,6 +276,7 @@ public sealed class Planner
                     {
                         int i = rows.FindIndex(r => ReferenceEquals(r.Candidate, candidate));
                         var reason = e is WorkspaceAllocationException w ? $"could not allocate {w.Bytes} B of workspace" : $"threw while timed: {e.GetType().Name}: {e.Message}";
+                        if (e is WorkspaceAllocationException) FailedFor(key).Add(candidate.Algorithm.Key);
                         rows[i] = rows[i] with { Status = CandidateStatus.Failed, Reason = reason, Candidate = null };
                     }
                 }

@@ -59,10 +59,13 @@ public class OnnxConformanceTests
         double maxDiff = 0;
         for (int i = 0; i < expected.Data.Length; i++)
             maxDiff = Math.Max(maxDiff, Math.Abs((double)actual.Data[i] - expected.Data[i]));
-        TestContext.Out.WriteLine($"{label}: ops {string.Join(",", graph.Nodes.Select(n => n.OpType))}, output [{string.Join(", ", expected.Dims)}], max |diff| {maxDiff:E2}, max |expected| {maxExpected:G4}");
+        var specs = graph.Nodes.Select(n => OnnxConvMapping.ToSpec(n, ShapeOf(values[n.Inputs[0]]), ShapeOf(values[n.Inputs[1]])));
+        TestContext.Out.WriteLine($"{label}: {string.Join("; ", specs)}, output [{string.Join(", ", expected.Dims)}], max |diff| {maxDiff:E2}, max |expected| {maxExpected:G4}");
         Assert.That(maxExpected, Is.GreaterThan(0), "expected output is all zeros: the comparison would prove nothing");
         Assert.That(maxDiff, Is.LessThanOrEqualTo(Tolerance * Math.Max(1, maxExpected)), $"{label}: max |diff| {maxDiff:E3} vs max |expected| {maxExpected:G4}");
     }
+
+    static TensorShape ShapeOf(OnnxTensor t) => new(t.Dims.Select(d => checked((int)d)).ToArray());
 }
 
 /// <summary>Evaluates one ONNX Conv / ConvTranspose node with the float64 reference.</summary>

@@ -31,6 +31,8 @@ sealed class FakeBackend : IConvBackend
     public Func<ConvProblem, string?> Unsupported { get; set; } = _ => null;
     public Dictionary<string, int> RunCalls { get; } = [];
     public bool Disposed { get; private set; }
+    /// <summary>Makes Run write a wrong answer (to prove validation notices).</summary>
+    public bool Corrupt { get; set; }
 
     /// <summary>Adds a candidate; times cycle when TimeRun is called more often than listed.</summary>
     public FakeBackend With(string name, double timeMs = 1, long workspace = 0, bool deterministic = true, MathMode math = MathMode.Strict,
@@ -59,7 +61,7 @@ sealed class FakeBackend : IConvBackend
         float[] Data(Tensor? t) => t switch { null => [], HostTensor h => h.Data, FakeDeviceTensor d => d.Data, _ => throw new InvalidOperationException() };
         var result = ReferenceConv.Run(problem, Data(tensors.X), Data(tensors.W), Data(tensors.Y), Data(tensors.Bias));
         var target = Data(problem.Op switch { ConvOp.Forward => tensors.Y, ConvOp.BackwardData => tensors.X, _ => tensors.W });
-        for (int i = 0; i < target.Length; i++) target[i] = (float)result[i];
+        for (int i = 0; i < target.Length; i++) target[i] = (float)result[i] + (Corrupt ? 0.5f : 0f);
     }
 
     public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)

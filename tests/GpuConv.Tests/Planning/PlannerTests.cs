@@ -188,6 +188,37 @@ public class PlannerTests
     }
 
     [Test]
+    public void HeuristicPolicy_AfterRestart_HonoursARememberedFallback()
+    {
+        var be = new FakeBackend("be", 1).With("greedy", failsAllocation: true).With("modest");
+        var cache = new PlanCache(null);
+        var problem = Problems.Small();
+        var tensors = Tensors(problem);
+        new Planner([be], Problems.Options(PlanPolicy.Heuristic), cache, _ => { })
+            .Execute(problem, (p, b) => b.Run(problem, p.Algorithm, tensors));
+
+        var restarted = new Planner([be], Problems.Options(PlanPolicy.Heuristic), cache, _ => { });
+        restarted.Execute(problem, (p, b) => b.Run(problem, p.Algorithm, tensors));
+
+        Assert.That(be.RunCalls["greedy"], Is.EqualTo(1));
+        Assert.That(restarted.GetPlan(problem).Algorithm.Name, Is.EqualTo("modest"));
+        Assert.That(restarted.GetPlan(problem).Source, Is.EqualTo(PlanSource.Cache));
+    }
+
+    [Test]
+    public void Exhaustive_CandidateThatCannotAllocateWhileTimed_IsRememberedAsFailed()
+    {
+        var be = new FakeBackend("be", 1).With("greedy", 0.1, failsAllocation: true).With("modest", 5);
+        var planner = Make(PlanPolicy.Exhaustive, be);
+        var first = planner.Explain(Problems.Small());
+        Assert.That(first.Chosen!.Algorithm.Name, Is.EqualTo("modest"));
+        Assert.That(first.Rows.Single(r => r.Algorithm == "greedy").Reason, Does.Contain("could not allocate"));
+        int tries = be.TimeCalls("greedy");
+        planner.Explain(Problems.Small());
+        Assert.That(be.TimeCalls("greedy"), Is.EqualTo(tries), "not timed again");
+    }
+
+    [Test]
     public void Execute_WhenEveryCandidateFailsToAllocate_Throws()
     {
         var be = new FakeBackend("be", 1).With("a", failsAllocation: true).With("b", failsAllocation: true);

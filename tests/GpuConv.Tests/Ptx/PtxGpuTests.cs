@@ -51,6 +51,7 @@ public class PtxGpuTests
     {
         var devIn = inputs.Select(Upload).ToArray();
         var devOut = Upload(Enumerable.Repeat(float.NaN, outputLength).ToArray());
+        _rt.Synchronize(); // uploads run on the legacy stream; launches on the runtime's own stream
         _rt.Launch(module, entry, grid, block,
             args([.. devIn.Select(_rt.PointerOf), _rt.PointerOf(devOut)]));
         var gpu = Download(devOut, outputLength);
@@ -105,6 +106,7 @@ public class PtxGpuTests
     {
         var devY = Upload(y);
         var devB = Upload(bias);
+        _rt.Synchronize();
         _rt.Launch("bias.ptx", "bias_add_f32", 3, 64, _rt.PointerOf(devY), _rt.PointerOf(devB),
             (ulong)shape.ElementCount, (uint)shape.C, (ulong)shape.SpatialSize, 1u);
         var gpu = Download(devY, y.Length);
@@ -131,6 +133,7 @@ public class PtxGpuTests
         {
             var t = new ConvTensors(Make(p.XShape, op == ConvOp.BackwardData ? null : x), Make(p.WShape, op == ConvOp.BackwardFilter ? null : w),
                 Make(p.YShape, op == ConvOp.Forward ? null : y), bias.Length > 0 ? Make(new TensorShape(bias.Length), bias) : null);
+            _rt.Synchronize();
             backend.Run(p, algorithm, t);
             var output = op switch { ConvOp.Forward => t.Y, ConvOp.BackwardData => t.X, _ => t.W };
             var report = ErrorMetrics.Compare(Download(output, (int)output.Shape.ElementCount), expected);

@@ -216,6 +216,13 @@ public class PtxInterpreterTests
     }
 
     [Test]
+    public void NonAsciiTextIsRejectedEvenInComments()
+    {
+        var ex = Assert.Throws<PtxException>(() => Kernel("", "// x\u00b7y"));
+        Assert.That(ex!.Message, Does.Contain("non-ASCII"));
+    }
+
+    [Test]
     public void OutOfBoundsStoreFaults()
     {
         var k = Kernel(".reg .b32 %r;", "st.global.u32 [%out+4], 1;");

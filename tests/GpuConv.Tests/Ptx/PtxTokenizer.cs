@@ -19,6 +19,10 @@ public static class PtxTokenizer
 
     public static List<PtxToken> Tokenize(string text)
     {
+        // The driver's JIT rejects non-ASCII bytes, even inside comments.
+        int bad = text.AsSpan().IndexOfAnyExceptInRange('\0', '\x7F');
+        if (bad >= 0)
+            throw new PtxException($"non-ASCII character '{text[bad]}' (U+{(int)text[bad]:X4}) on line {1 + text.AsSpan(0, bad).Count('\n')}");
         var tokens = new List<PtxToken>();
         int i = 0, line = 1;
         while (i < text.Length)

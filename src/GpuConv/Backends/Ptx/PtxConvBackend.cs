@@ -34,14 +34,26 @@ public sealed class PtxConvBackend : IConvBackend
     internal const int Im2ColGemm = 0, Pointwise = 1, DepthwiseDirect = 2;
 
     readonly IPtxRuntime _runtime;
+    readonly IDisposable? _ownedRuntime;
     readonly long _maxWorkspaceBytes;
 
-    internal PtxConvBackend(IPtxRuntime runtime, long maxWorkspaceBytes = DefaultMaxWorkspaceBytes)
+    internal PtxConvBackend(IPtxRuntime runtime, long maxWorkspaceBytes = DefaultMaxWorkspaceBytes, IDisposable? ownedRuntime = null)
     {
         _runtime = runtime ?? throw new ArgumentNullException(nameof(runtime));
         if (maxWorkspaceBytes < 0)
             throw new ArgumentException($"maxWorkspaceBytes must be >= 0, got {maxWorkspaceBytes}.", nameof(maxWorkspaceBytes));
         _maxWorkspaceBytes = maxWorkspaceBytes;
+        _ownedRuntime = ownedRuntime;
+    }
+
+    /// <summary>
+    /// The backend on a GPU context: kernels and cuBLAS on the context's own stream. The column buffer of a run is kept under <paramref name="maxWorkspaceBytes"/>
+    /// by processing the batch in chunks (one image at a time at least). Throws when cuBLAS cannot be loaded.
+    /// </summary>
+    public static PtxConvBackend Create(Cuda.CudaContext context, long maxWorkspaceBytes = DefaultMaxWorkspaceBytes)
+    {
+        var runtime = new Cuda.CudaGpuRuntime(context);
+        return new PtxConvBackend(runtime, maxWorkspaceBytes, runtime);
     }
 
     public string Name => BackendName;
@@ -115,6 +127,9 @@ public sealed class PtxConvBackend : IConvBackend
             case ConvOp.BackwardData: BackwardData(problem, ptr, algorithm, math); break;
             default: BackwardFilter(problem, ptr, algorithm, math); break;
         }
+        // Outputs are complete when Run returns: host copies of device tensors are not ordered with the
+        // backend's (non-blocking) stream.
+        _runtime.Synchronize();
     }
 
     public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
@@ -138,6 +153,7 @@ public sealed class PtxConvBackend : IConvBackend
         uint blocks = (uint)Math.Min(dy.Shape.C, 65535);
         _runtime.Launch("bias.ptx", "bias_grad_f32", blocks, 256,
             _runtime.PointerOf(dy), _runtime.PointerOf(db), (uint)dy.Shape.N, (uint)dy.Shape.C, (ulong)dy.Shape.SpatialSize);
+        _runtime.Synchronize();
     }
 
     /// <summary>y[n, c, …] += bias[c], then max(·, 0) when <paramref name="relu"/> (kernel bias_add_f32; fused bias + activation).</summary>
@@ -150,9 +166,10 @@ public sealed class PtxConvBackend : IConvBackend
         if (bias.Shape.ElementCount != y.Shape.C)
             throw new ArgumentException($"bias has {bias.Shape.ElementCount} elements but y {y.Shape} has {y.Shape.C} channels.", nameof(bias));
         BiasAdd(_runtime.PointerOf(y), _runtime.PointerOf(bias), y.Shape, relu);
+        _runtime.Synchronize();
     }
 
-    public void Dispose() { }
+    public void Dispose() => _ownedRuntime?.Dispose();
 
     readonly record struct Pointers(ulong X, ulong W, ulong Y, ulong Bias);
 
@@ -252,8 +269,16 @@ public sealed class PtxConvBackend : IConvBackend
         int chunk = ChunkImages(p);
         long bytes = chunk * ColumnBytesPerImage(p);
         using var col = _runtime.AllocateScratch(bytes, algorithm.Key);
-        for (int n0 = 0; n0 < p.N; n0 += chunk)
-            body(n0, Math.Min(chunk, p.N - n0), col.Pointer);
+        try
+        {
+            for (int n0 = 0; n0 < p.N; n0 += chunk)
+                body(n0, Math.Min(chunk, p.N - n0), col.Pointer);
+        }
+        finally
+        {
+            // The buffer goes back to the pool on dispose: the work reading it must be finished first.
+            _runtime.Synchronize();
+        }
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace GpuConv.Cpu.Gemm;
 
 /// <summary>
@@ -9,6 +10,7 @@ namespace GpuConv.Cpu.Gemm;
 internal static unsafe class GemmPacking
 {
     /// <summary>Packs A[i0.., p0..] (mc × kc) into ceil(mc/MR) panels of kc × MR at <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(MatrixView a, int mc, int kc, int mr, float* dst)
     {
         for (int ir = 0; ir < mc; ir += mr)
@@ -42,6 +44,7 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>Packs B[p0.., j0..] (kc × nc) into ceil(nc/NR) panels of kc × NR at <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(MatrixView b, int kc, int nc, int nr, float* dst)
     {
         for (int jr = 0; jr < nc; jr += nr)

@@ -28,6 +28,18 @@ public readonly record struct GemmBlocking(int MR, int NR, int KC, int MC, int N
         GemmTier.Vector128 => new(6, 8, 256, 144, 2048),
         _ => new(4, 4, 256, 144, 2048),
     };
+
+    /// <summary>
+    /// The blocking for a GEMM with <paramref name="m"/> rows: on the Vector512 tier an 8-row tile
+    /// (16 accumulators) when it pads m less than the 12-row one (m = 64: 64 rows instead of 72).
+    /// </summary>
+    public static GemmBlocking For(GemmTier tier, int m)
+    {
+        var b = For(tier);
+        if (tier == GemmTier.Vector512 && m % 12 != 0 && (m + 7) / 8 * 8 < (m + 11) / 12 * 12)
+            return b with { MR = 8 };
+        return b;
+    }
 }
 
 public static class GemmTiers

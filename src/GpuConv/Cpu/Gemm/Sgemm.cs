@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace GpuConv.Cpu.Gemm;
 
 /// <summary>
@@ -71,9 +72,10 @@ public static unsafe class Sgemm
         }
         bool splitColumns = n / blk.NR >= m / blk.MR;
         int units = splitColumns ? (n + blk.NR - 1) / blk.NR : (m + blk.MR - 1) / blk.MR;
-        tasks = Math.Min(tasks, units);
+        // Several stripes per thread, handed out dynamically (see ConvTiling.TasksPerThread).
+        tasks = Math.Min(tasks * ConvTiling.TasksPerThread, units);
         int unit = splitColumns ? blk.NR : blk.MR;
-        var body = (int t, WorkspaceSet ws) =>
+        var body = [MethodImpl(MethodImplOptions.AggressiveOptimization)] (int t, WorkspaceSet ws) =>
         {
             int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
             if (splitColumns)
@@ -91,8 +93,15 @@ public static unsafe class Sgemm
     }
 
     /// <summary>The serial blocked GEMM on one thread: C (m × n, leading dimension ldc) (+)= A · B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Multiply(int m, int n, int k, MatrixView a, MatrixView b, float* c, nint ldc,
-        bool accumulate, GemmTier tier, WorkspaceSet ws)
+        bool accumulate, GemmTier tier, WorkspaceSet ws) =>
+        Multiply(m, n, k, a, new ViewSource(b), c, ldc, accumulate, tier, ws);
+
+    /// <summary>The serial blocked GEMM with B produced by a packing source (a matrix, or im2col on the fly).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Multiply<TB>(int m, int n, int k, MatrixView a, TB b, float* c, nint ldc,
+        bool accumulate, GemmTier tier, WorkspaceSet ws) where TB : struct, IPackSource
     {
         if (m <= 0 || n <= 0) return;
         if (k <= 0)
@@ -102,14 +111,23 @@ public static unsafe class Sgemm
                 for (int i = 0; i < m; i++) new Span<float>(c + i * ldc, n).Clear();
             return;
         }
-        var blk = GemmBlocking.For(tier);
+        var blk = GemmBlocking.For(tier, m);
+        // Equal-depth K blocks (576 = 2 × 288, not 256 + 256 + 64): a thin last block would pay a
+        // full load and store of C for little arithmetic.
+        int kBlocks = (k + blk.KC - 1) / blk.KC;
+        blk = blk with { KC = (k + kBlocks - 1) / kBlocks };
         int mr = blk.MR, nr = blk.NR;
         int kcMax = Math.Min(blk.KC, k);
         int ncMax = Math.Min(blk.NC, RoundUp(n, nr));
         int mcMax = Math.Min(blk.MC, RoundUp(m, mr));
         float* packB = ws.Get(WorkspaceSlot.PackB, (long)kcMax * RoundUp(ncMax, nr));
         float* packA = ws.Get(WorkspaceSlot.PackA, (long)kcMax * RoundUp(mcMax, mr));
-        var kernel = KernelFor(tier);
+        var kernel = KernelFor(tier, mr);
+        var direct = DirectKernelFor(tier, mr);
+        // A row-major A (the weights in forward, dy in backward-filter) is read in place; only a
+        // partial last panel of rows is packed (zero-padded) so the kernels never read past row m.
+        // Packing pays for itself when A is reused across many columns; below that, reading A in place wins.
+        bool inPlaceA = a.ColStride == 1 && n <= InPlaceAMaxColumns;
         float* edge = stackalloc float[12 * 32];
 
         for (int jc = 0; jc < n; jc += blk.NC)
@@ -119,11 +137,13 @@ public static unsafe class Sgemm
             {
                 int kc = Math.Min(blk.KC, k - pc);
                 bool add = accumulate || pc > 0;
-                GemmPacking.PackB(b.Offset(pc, jc), kc, nc, nr, packB);
+                b.PackB(pc, jc, kc, nc, nr, packB);
                 for (int ic = 0; ic < m; ic += blk.MC)
                 {
                     int mc = Math.Min(blk.MC, m - ic);
-                    GemmPacking.PackA(a.Offset(ic, pc), mc, kc, mr, packA);
+                    int fullRows = inPlaceA ? mc / mr * mr : 0;
+                    if (fullRows < mc)
+                        GemmPacking.PackA(a.Offset(ic + fullRows, pc), mc - fullRows, kc, mr, packA + (nint)fullRows * kc);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int cols = Math.Min(nr, nc - jr);
@@ -131,16 +151,18 @@ public static unsafe class Sgemm
                         for (int ir = 0; ir < mc; ir += mr)
                         {
                             int rows = Math.Min(mr, mc - ir);
-                            float* ap = packA + (nint)ir * kc;
                             float* ct = c + (ic + ir) * ldc + jc + jr;
-                            if (rows == mr && cols == nr)
-                            {
-                                kernel(kc, ap, bp, ct, ldc, add);
-                            }
+                            bool full = rows == mr && cols == nr;
+                            float* target = full ? ct : edge;
+                            nint ldt = full ? ldc : nr;
+                            bool addT = full && add;
+                            if (ir < fullRows)
+                                direct(kc, a.At(ic + ir, pc), a.RowStride, bp, target, ldt, addT);
                             else
+                                kernel(kc, packA + (nint)ir * kc, bp, target, ldt, addT);
+                            if (!full)
                             {
-                                // Partial tile: compute the full padded tile aside, keep the valid part.
-                                kernel(kc, ap, bp, edge, nr, false);
+                                // Partial tile: computed aside in full, only the valid part is kept.
                                 for (int i = 0; i < rows; i++)
                                 {
                                     float* dst = ct + i * ldc;
@@ -156,12 +178,23 @@ public static unsafe class Sgemm
         }
     }
 
-    static delegate*<nint, float*, float*, float*, nint, bool, void> KernelFor(GemmTier tier) => tier switch
+    static delegate*<nint, float*, nint, float*, float*, nint, bool, void> DirectKernelFor(GemmTier tier, int mr) => tier switch
     {
-        GemmTier.Vector512 => &MicroKernels.Vector512_12x32,
+        GemmTier.Vector512 => mr == 8 ? &MicroKernels.Vector512_8x32_Direct : &MicroKernels.Vector512_12x32_Direct,
+        GemmTier.Vector256 => &MicroKernels.Vector256_6x16_Direct,
+        GemmTier.Vector128 => &MicroKernels.Vector128_6x8_Direct,
+        _ => &MicroKernels.Scalar_4x4_Direct,
+    };
+
+    /// <summary>Widest C for which the driver reads a row-major A in place instead of packing it.</summary>
+    internal const int InPlaceAMaxColumns = 384;
+
+    static delegate*<nint, float*, float*, float*, nint, bool, void> KernelFor(GemmTier tier, int mr) => tier switch
+    {
+        GemmTier.Vector512 => mr == 8 ? &MicroKernels.Vector512_8x32 : &MicroKernels.Vector512_12x32,
         GemmTier.Vector256 => &MicroKernels.Vector256_6x16,
         GemmTier.Vector128 => &MicroKernels.Vector128_6x8,
-        _ => &MicroKernels.Scalar4x4,
+        _ => &MicroKernels.Scalar_4x4,
     };
 
     /// <summary>Packing buffer floats one serial GEMM of this size needs (for workspace reporting).</summary>

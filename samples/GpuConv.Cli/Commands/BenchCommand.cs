@@ -1,0 +1,116 @@
+using System.CommandLine;
+using System.Globalization;
+using GpuConv.Backends;
+using GpuConv.Cli.Peers;
+using Spectre.Console;
+
+namespace GpuConv.Cli.Commands;
+
+/// <summary>
+/// <c>gpuconv bench</c>: times every shape of a set (forward) on a backend, optionally against ONNX
+/// Runtime in the same process with the same thread count, and prints median ms, GFLOP/s and the
+/// throughput ratio per shape with geometric means overall and per shape class. The progress bar
+/// goes to stderr so that <c>--format csv</c> leaves stdout clean.
+/// </summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var backendOpt = new Option<string>("--backend") { Description = "Backend to time: cpu (cudnn, ptx once the GPU backends are built in).", DefaultValueFactory = _ => "cpu" };
+        var shapesOpt = new Option<string>("--shapes") { Description = $"Shape set: {string.Join(", ", BenchShapes.EmbeddedSets)}, or a CSV file (format in shapes/README.md).", Required = true };
+        var batchOpt = new Option<int>("--batch") { Description = "Multiplies every row's batch size.", DefaultValueFactory = _ => 1 };
+        var threadsOpt = new Option<int>("--threads") { Description = "Threads for GpuConv's CPU backend and for the peer (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var vsOpt = new Option<string?>("--vs") { Description = "Also run the peer and compare: onnxruntime." };
+        vsOpt.AcceptOnlyFromAmong("onnxruntime");
+        var formatOpt = new Option<string>("--format") { Description = "Output: table or csv.", DefaultValueFactory = _ => "table" };
+        formatOpt.AcceptOnlyFromAmong("table", "csv");
+        var limitOpt = new Option<int?>("--limit") { Description = "Only the first N shapes." };
+        var policyOpt = new Option<string>("--policy") { Description = "Algorithm choice: heuristic (the backend's first candidate) or exhaustive (fastest measured).", DefaultValueFactory = _ => "heuristic" };
+        policyOpt.AcceptOnlyFromAmong("heuristic", "exhaustive");
+        var warmupOpt = new Option<int>("--warmup") { Description = "Untimed runs per shape and side.", DefaultValueFactory = _ => 3 };
+        var repeatOpt = new Option<int>("--repeat") { Description = "Timed runs per shape and side (the median is reported).", DefaultValueFactory = _ => 10 };
+
+        var command = new Command("bench", "Time a shape set (forward) on a backend, optionally against ONNX Runtime.")
+        {
+            backendOpt, shapesOpt, batchOpt, threadsOpt, vsOpt, formatOpt, limitOpt, policyOpt, warmupOpt, repeatOpt,
+        };
+        command.SetAction(parse => Run(
+            parse.GetValue(backendOpt)!, parse.GetValue(shapesOpt)!, parse.GetValue(batchOpt), parse.GetValue(threadsOpt),
+            parse.GetValue(vsOpt), parse.GetValue(formatOpt)!, parse.GetValue(limitOpt),
+            parse.GetValue(policyOpt) == "exhaustive" ? BenchPolicy.Exhaustive : BenchPolicy.Heuristic,
+            parse.GetValue(warmupOpt), parse.GetValue(repeatOpt)));
+        return command;
+    }
+
+    static int Run(string backendName, string set, int batch, int threads, string? vs, string format, int? limit,
+        BenchPolicy policy, int warmup, int repeat)
+    {
+        var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        IReadOnlyList<BenchShape> shapes;
+        IConvBackend backend;
+        try
+        {
+            if (batch < 1) throw new ArgumentException($"--batch must be >= 1, got {batch}.");
+            if (threads < 1) throw new ArgumentException($"--threads must be >= 1, got {threads}.");
+            if (limit is < 1) throw new ArgumentException($"--limit must be >= 1, got {limit}.");
+            if (warmup < 0) throw new ArgumentException($"--warmup must be >= 0, got {warmup}.");
+            if (repeat < 1) throw new ArgumentException($"--repeat must be >= 1, got {repeat}.");
+            shapes = BenchShapes.Load(set, batch);
+            if (limit is { } l) shapes = shapes.Take(l).ToArray();
+            backend = CreateBackend(backendName, threads);
+        }
+        catch (ArgumentException e)
+        {
+            err.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            return 2;
+        }
+        using (backend)
+        {
+            var runner = new BenchRunner(backend, threads, policy, vs == "onnxruntime", warmup, repeat);
+            var results = new List<BenchResult>();
+            err.Progress()
+                .AutoClear(true)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask($"bench {backendName} on {set}", maxValue: shapes.Count);
+                    for (int i = 0; i < shapes.Count; i++)
+                    {
+                        task.Description = $"{shapes[i].Name} ({i + 1}/{shapes.Count})";
+                        results.Add(runner.Run(shapes[i], seed: 17 + i));
+                        task.Increment(1);
+                    }
+                });
+            string conditions = $"{set} batch x{batch}, {threads} thread(s), backend {backendName}, policy {policy.ToString().ToLowerInvariant()}, " +
+                $"median of {repeat} after {warmup} warm-up" + (vs is null ? "" : $", peer ONNX Runtime {OnnxRuntimeConv.Version}");
+            if (format == "csv")
+            {
+                BenchReport.WriteCsv(Console.Out, results, vs is not null);
+                err.WriteLine(conditions);
+                BenchReport.WriteSummary(err, results);
+            }
+            else
+            {
+                var console = AnsiConsole.Console;
+                // Redirected output has no terminal width; give the table room instead of wrapping every cell.
+                if (Console.IsOutputRedirected) console.Profile.Width = 200;
+                console.WriteLine(conditions);
+                BenchReport.WriteTable(console, results, vs is not null);
+                BenchReport.WriteSummary(console, results);
+            }
+            var disagree = results.Where(r => r.RelativeError is > 1e-4).ToArray();
+            if (disagree.Length > 0)
+            {
+                err.MarkupLineInterpolated($"[red]error:[/] {disagree.Length} shape(s) disagree with the peer by more than 1e-4: {string.Join(", ", disagree.Select(r => r.Shape.Name))}");
+                return 1;
+            }
+        }
+        return 0;
+    }
+
+    static IConvBackend CreateBackend(string name, int threads) => name switch
+    {
+        CpuBackend.BackendName => new CpuBackend(threads),
+        _ => throw new ArgumentException($"--backend '{name}' is not available in this build; available: {CpuBackend.BackendName}.", nameof(name)),
+    };
+}

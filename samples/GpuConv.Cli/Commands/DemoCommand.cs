@@ -1,0 +1,61 @@
+using System.CommandLine;
+using System.Globalization;
+using GpuConv.Cli.Execution;
+using Spectre.Console;
+
+namespace GpuConv.Cli.Commands;
+
+/// <summary><c>gpuconv demo</c>: ResNet-50's convolutions on the best backend, validated and timed.</summary>
+public static class DemoCommand
+{
+    public static Command Create(CliIO io)
+    {
+        var batch = new Option<int>("--batch") { Description = "batch size", DefaultValueFactory = _ => 1 };
+        var limit = new Option<int?>("--limit") { Description = "run only the first N layers" };
+        var shapes = new Option<string>("--shapes") { Description = "shape set to run instead of ResNet-50 (built-in name or CSV file)", DefaultValueFactory = _ => DemoJob.ShapeSetName };
+        var planCache = new Option<string?>("--plan-cache") { Description = "plan cache file (default: $GPUCONV_PLAN_CACHE or the per-user cache)" };
+        var command = new Command("demo",
+            "Run the ResNet-50 convolution layers forward on the best available backend with random data, validate every layer " +
+            "against the float64 reference (sampled elements for big layers), and print a table of times and errors.")
+        {
+            batch, limit, shapes, planCache,
+        };
+        command.SetAction(parse =>
+        {
+            var set = ShapeSet.Load(parse.GetRequiredValue(shapes));
+            using var backends = CliBackends.Open(null, parse.GetValue(planCache));
+            var console = io.CreateConsole();
+            var layers = new List<DemoLayer>();
+            foreach (var layer in DemoJob.Run(backends, set, parse.GetValue(batch), parse.GetValue(limit)))
+            {
+                layers.Add(layer);
+                if (io.ErrIsTerminal) io.Err.Write($"\r{layers.Count}/{set.Rows.Count} layers done ");
+            }
+            if (io.ErrIsTerminal) io.Err.Write("\r" + new string(' ', 40) + "\r");
+            return Print(io, console, set.Source, layers);
+        });
+        return command;
+    }
+
+    /// <summary>Prints the table and the summary line; the exit code says whether every layer matched.</summary>
+    public static int Print(CliIO io, IAnsiConsole console, string source, IReadOnlyList<DemoLayer> layers)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var table = new Table().AddColumns("layer", "shape", "backend", "ms", "GFLOP/s", "check", "max rel err", "verdict");
+        foreach (var l in layers)
+            table.AddPlainRow(l.Name, ShapeRow.Describe(l.Problem), l.Algorithm, l.Milliseconds.ToString("F2", inv), l.GflopsPerSecond.ToString("F2", inv),
+                l.Method, l.Error.MaxRelative.ToString("E2", inv), l.Passed ? "ok" : "MISMATCH");
+        console.Write(table);
+
+        double ms = layers.Sum(l => l.Milliseconds), flops = layers.Sum(l => l.Problem.Flops);
+        int bad = layers.Count(l => !l.Passed);
+        double worst = layers.Count == 0 ? 0 : layers.Max(l => l.Error.MaxRelative);
+        string backends = string.Join(", ", layers.Select(l => l.Backend).Distinct());
+        string verdict = bad == 0
+            ? string.Create(inv, $"all layers match the float64 reference (tolerance {OutputCheck.StrictTolerance:E0})")
+            : $"{bad} MISMATCH(ES)";
+        io.Out.WriteLine(string.Create(inv,
+            $"demo: {source}, {layers.Count} layers, batch {layers.FirstOrDefault()?.Problem.N ?? 0}, on {backends}: {flops / 1e9:F2} GFLOP in {ms:F1} ms ({flops / Math.Max(ms, 1e-9) / 1e6:F2} GFLOP/s); worst max relative error {worst:E2}; {verdict}"));
+        return bad == 0 ? ExitCodes.Ok : ExitCodes.Mismatch;
+    }
+}

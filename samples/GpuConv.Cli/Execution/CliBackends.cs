@@ -1,0 +1,86 @@
+using GpuConv.Backends;
+using GpuConv.Conv;
+using GpuConv.Planning;
+
+namespace GpuConv.Cli.Execution;
+
+/// <summary>
+/// THE seam between the CLI and the library: the backends a command may use and how one is chosen.
+/// Opened from a <see cref="ConvEngine"/> (GPU backends when a GPU is usable, then cpu and reference),
+/// so commands choose through the engine's planner and plan cache; tests build one from a list.
+/// </summary>
+public sealed class CliBackends : IDisposable
+{
+    readonly ConvEngine? _engine;
+    readonly bool _ownsBackends;
+
+    /// <summary>A fixed list (tests); the first supporting backend by priority is chosen, and the list is disposed with this.</summary>
+    public CliBackends(IReadOnlyList<IConvBackend> backends)
+    {
+        All = [.. backends.OrderBy(b => b.Priority)];
+        _ownsBackends = true;
+    }
+
+    CliBackends(ConvEngine engine)
+    {
+        _engine = engine;
+        // A forced backend (--backend) is the only one a command may use.
+        All = [.. engine.Backends
+            .Where(b => engine.Options.Backend is null || string.Equals(b.Name, engine.Options.Backend, StringComparison.OrdinalIgnoreCase))
+            .OrderBy(b => b.Priority)];
+    }
+
+    /// <summary>In preference order (lowest <see cref="IConvBackend.Priority"/> first).</summary>
+    public IReadOnlyList<IConvBackend> All { get; }
+
+    /// <summary>Why the GPU backends are missing, when they are.</summary>
+    public string? GpuUnavailableReason => _engine?.GpuUnavailableReason;
+
+    /// <summary>
+    /// Opens every available backend (<paramref name="name"/> null) or just the one named; an unknown or
+    /// unavailable name is bad input (ArgumentException naming --backend, what is available and why the GPU is off).
+    /// </summary>
+    public static CliBackends Open(string? name, string? planCachePath = null, PlanPolicy policy = PlanPolicy.Cached, int? cpuThreads = null)
+    {
+        var options = new ConvEngineOptions
+        {
+            Policy = policy,
+            PlanCachePath = planCachePath,
+            CpuThreads = cpuThreads,
+            Backend = name,
+            Warning = message => Console.Error.WriteLine($"warning: {message}"),
+        };
+        try
+        {
+            return new CliBackends(ConvEngine.Open(options));
+        }
+        catch (ArgumentException e) when (e.ParamName == nameof(ConvEngineOptions.Backend))
+        {
+            // The engine's message lists what is available and why the GPU backends are off.
+            string detail = e.Message.Replace($" (Parameter '{e.ParamName}')", "");
+            if (detail.StartsWith("Backend ", StringComparison.Ordinal)) detail = detail["Backend ".Length..];
+            throw new ArgumentException($"--backend: {detail}", "--backend", e);
+        }
+    }
+
+    /// <summary>The backend and algorithm for a problem: the planner's plan, or (fixed lists) the first supporting backend.</summary>
+    public (IConvBackend Backend, ConvAlgorithm? Algorithm) Choose(ConvProblem problem)
+    {
+        if (_engine is not null)
+        {
+            var plan = _engine.GetPlan(problem);
+            return (All.First(b => b.Name == plan.Backend), plan.Algorithm);
+        }
+        foreach (var b in All)
+            if (b.WhyUnsupported(problem) is null) return (b, null);
+        string reasons = string.Join("; ", All.Select(b => $"{b.Name}: {b.WhyUnsupported(problem)}"));
+        throw new ArgumentException($"no available backend supports {problem} ({reasons}).", "--backend");
+    }
+
+    public void Dispose()
+    {
+        _engine?.Dispose();
+        if (_ownsBackends)
+            foreach (var b in All) b.Dispose();
+    }
+}

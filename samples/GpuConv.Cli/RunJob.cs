@@ -1,0 +1,87 @@
+using GpuConv.Cli.Execution;
+using GpuConv.Conv;
+using GpuConv.Tensors;
+
+namespace GpuConv.Cli;
+
+/// <summary>The options of <c>gpuconv run</c>, as given on the command line (lists still unparsed).</summary>
+public sealed record RunRequest(
+    string XPath,
+    string WPath,
+    string OutPath,
+    string? BiasPath = null,
+    string? Stride = null,
+    string? Pads = null,
+    string? Pad = null,
+    string? Dilation = null,
+    int Groups = 1,
+    bool Transposed = false,
+    string? OutputPadding = null,
+    string? Backend = null,
+    string? PlanCache = null);
+
+/// <summary>What <c>gpuconv run</c> did.</summary>
+public sealed record RunReport(ConvProblem Problem, RunOutcome Outcome);
+
+/// <summary>
+/// <c>gpuconv run</c>: one convolution from .npy files with PyTorch semantics. The rank comes from x
+/// (3, 4 or 5 dimensions); weights are in PyTorch layout (conv [K, C/g, k…], transposed [Cin, Cout/g, k…]).
+/// </summary>
+public static class RunJob
+{
+    public static RunReport Execute(RunRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var x = ReadNpy(request.XPath, "--x");
+        var w = ReadNpy(request.WPath, "--w");
+        var b = request.BiasPath is null ? null : ReadNpy(request.BiasPath, "--b");
+        var problem = BuildProblem(request, x.Shape, w.Shape, b?.Shape);
+        string? outDir = Path.GetDirectoryName(Path.GetFullPath(request.OutPath));
+        if (outDir is not null && !Directory.Exists(outDir))
+            throw new ArgumentException($"--out: folder '{outDir}' does not exist.", "--out");
+
+        using var backends = CliBackends.Open(request.Backend, request.PlanCache);
+        var (backend, algorithm) = backends.Choose(problem);
+        // A transposed convolution is backward-data of the underlying convolution: its input is that convolution's y.
+        var outcome = request.Transposed
+            ? ConvRunner.Run(backend, problem, null, w, x, b, algorithm)
+            : ConvRunner.Run(backend, problem, x, w, null, b, algorithm);
+        NpyFile.Write(request.OutPath, outcome.Output);
+        return new RunReport(problem, outcome);
+    }
+
+    /// <summary>Validates every option against the tensor shapes and builds the problem (no work done).</summary>
+    public static ConvProblem BuildProblem(RunRequest r, TensorShape x, TensorShape w, TensorShape? bias)
+    {
+        if (x.Rank is < 3 or > 5)
+            throw new ArgumentException($"--x: expected 3, 4 or 5 dimensions [N, C, spatial…] (1-d, 2-d or 3-d convolution), got shape {x}.", "--x");
+        int rank = x.Rank - 2;
+        if (w.Rank != x.Rank)
+            throw new ArgumentException($"--w: expected {x.Rank} dimensions like x ({(r.Transposed ? "[Cin, Cout/groups, k…]" : "[K, C/groups, k…]")}), got shape {w}.", "--w");
+        if (r.Groups < 1)
+            throw new ArgumentException($"--groups: must be >= 1, got {r.Groups}.", "--groups");
+        if (r.OutputPadding is not null && !r.Transposed)
+            throw new ArgumentException("--output-padding applies only to a transposed convolution (add --transposed).", "--output-padding");
+
+        var stride = ListOptions.PerDimension(r.Stride, rank, "--stride", 1, min: 1);
+        var dilation = ListOptions.PerDimension(r.Dilation, rank, "--dilation", 1, min: 1);
+        var (padBegin, padEnd) = ListOptions.Padding(r.Pads, r.Pad, rank);
+        var outputPadding = ListOptions.PerDimension(r.OutputPadding, rank, "--output-padding", 0, min: 0);
+        var kernel = w.Dims.Skip(2).ToArray();
+
+        var spec = new ConvSpec(kernel, stride, dilation, padBegin, padEnd, r.Groups, r.Transposed, r.Transposed ? outputPadding : null);
+        var problem = ConvProblem.Create(spec, x, w, ConvOp.Forward);
+
+        if (bias is not null && bias.ElementCount != problem.BiasLength)
+            throw new ArgumentException($"--b: has {bias.ElementCount} values (shape {bias}) but the output has {problem.BiasLength} channels.", "--b");
+        return problem;
+    }
+
+    static HostTensor ReadNpy(string path, string option)
+    {
+        if (!File.Exists(path))
+            throw new ArgumentException($"{option}: file '{path}' does not exist.", option);
+        try { return NpyFile.Read(path); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{option}: {e.Message}", e); }
+    }
+}

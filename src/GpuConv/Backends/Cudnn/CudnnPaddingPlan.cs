@@ -1,0 +1,63 @@
+using GpuConv.Conv;
+
+using GpuConv.Cuda;
+
+namespace GpuConv.Backends.Cudnn;
+
+/// <summary>
+/// How the cuDNN backend handles padding. Symmetric padding goes into the convolution descriptor.
+/// Asymmetric padding (which the legacy descriptor cannot express) is applied explicitly, once per
+/// call, in workspace: forward and backward-filter copy x into a zeroed buffer of size in + pb + pe
+/// (cudnnSetTensor + cudnnTransformTensor through a strided view) and convolve it with no padding;
+/// backward-data computes the padded gradient and crops it back into dx the same way. Exact, at the
+/// cost of one copy of x (or dx) — the PTX and CPU backends handle asymmetric padding natively.
+/// </summary>
+internal sealed class CudnnPaddingPlan : IDisposable
+{
+    public CudnnPaddingPlan(ConvProblem p)
+    {
+        var spec = p.Spec;
+        IsExplicit = !spec.IsSymmetricPadding;
+        var inS = p.InSpatial;
+        PaddedInSpatial = IsExplicit ? [.. inS.Select((s, d) => s + spec.PadBegin[d] + spec.PadEnd[d])] : inS;
+        DescriptorPads = IsExplicit ? new int[p.Rank] : [.. spec.PadBegin];
+        if (!IsExplicit) return;
+
+        bool lift = p.Rank == 1;
+        int[] padded = [p.N, p.C, .. (lift ? [1, .. PaddedInSpatial] : PaddedInSpatial)];
+        int[] inner = [p.N, p.C, .. (lift ? [1, .. inS] : inS)];
+        int[] begin = [0, 0, .. (lift ? [0, .. spec.PadBegin] : spec.PadBegin.ToArray())];
+        int[] strides = CudnnDescriptors.PackedStrides(padded);
+        PaddedElements = (long)padded.Aggregate(1L, (a, b) => a * b);
+        InteriorOffsetElements = begin.Select((b, i) => (long)b * strides[i]).Sum();
+        Padded = new CudnnTensorDescriptor();
+        CudnnDescriptors.SetStrided(Padded, padded, strides);
+        Interior = new CudnnTensorDescriptor();
+        CudnnDescriptors.SetStrided(Interior, inner, strides);
+        Dense = new CudnnTensorDescriptor();
+        CudnnDescriptors.SetTensor(Dense, inner);
+    }
+
+    /// <summary>Whether x is padded explicitly (asymmetric padding).</summary>
+    public bool IsExplicit { get; }
+    public int[] PaddedInSpatial { get; }
+    /// <summary>The padding put in the convolution descriptor (zero when explicit).</summary>
+    public int[] DescriptorPads { get; }
+    public long PaddedElements { get; }
+    /// <summary>Bytes of the padded copy of x (0 when padding is in the descriptor).</summary>
+    public long ScratchBytes => IsExplicit ? PaddedElements * sizeof(float) : 0;
+    /// <summary>Element offset of x[0,0,pb…] inside the padded buffer.</summary>
+    public long InteriorOffsetElements { get; }
+
+    /// <summary>The whole padded buffer (dense).</summary>
+    public CudnnTensorDescriptor? Padded { get; }
+    /// <summary>x's dims with the padded buffer's strides: the view of the unpadded interior.</summary>
+    public CudnnTensorDescriptor? Interior { get; }
+    /// <summary>x's dims, packed: the user's x / dx.</summary>
+    public CudnnTensorDescriptor? Dense { get; }
+
+    public void Dispose()
+    {
+        Padded?.Dispose(); Interior?.Dispose(); Dense?.Dispose();
+    }
+}

@@ -1,0 +1,34 @@
+using GpuConv.Backends.Ptx;
+using GpuConv.Cuda;
+using GpuConv.Tensors;
+
+namespace GpuConv.Backends.Cudnn;
+
+/// <summary>
+/// What the cuDNN backend needs from the GPU runtime: device addresses of tensors, scratch memory,
+/// the stream its handle is bound to, and event timing. Implemented by the CUDA layer's session.
+/// </summary>
+internal interface ICudnnHost
+{
+    IMemorySpace Memory { get; }
+
+    /// <summary>The device address of a tensor of <see cref="Memory"/>.</summary>
+    ulong PointerOf(Tensor tensor);
+
+    /// <summary>Scratch device memory; throws <see cref="WorkspaceAllocationException"/> when it cannot.</summary>
+    IDeviceScratch AllocateScratch(long bytes, string purpose);
+
+    /// <summary>A cuDNN handle bound to the stream all work is issued on.</summary>
+    CudnnHandle CreateCudnnHandle();
+
+    /// <summary>Makes the device's context current on the calling thread.</summary>
+    void MakeCurrent();
+
+    /// <summary>Free device memory in bytes right now (the default workspace limit).</summary>
+    long FreeMemoryBytes { get; }
+
+    /// <summary>Milliseconds <paramref name="work"/> takes on the stream, measured with events.</summary>
+    double TimeMs(Action work);
+
+    void Synchronize();
+}

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+
+namespace GpuConv.Cpu;
+
+/// <summary>
+/// A small fork-join pool for the CPU backend: threads − 1 persistent workers plus the calling thread
+/// take task indices from a shared counter (dynamic balancing), each with its own workspace set.
+/// Between jobs the workers spin for a short while before they block: waking a blocked thread costs
+/// a scheduler round trip, which on a busy machine is milliseconds — longer than a whole convolution.
+/// The caller waits only for tasks that were claimed, never for a worker to wake up: a worker the
+/// scheduler does not run in time simply finds no task left. One job at a time; concurrent callers
+/// queue on a lock.
+/// </summary>
+internal sealed class CpuWorkers : IDisposable
+{
+    /// <summary>How long an idle worker spins for the next job before it blocks.</summary>
+    static readonly long SpinTicks = Stopwatch.Frequency / 1000; // 1 ms
+
+    readonly Thread[] _threads;
+    readonly ManualResetEventSlim[] _wake;
+    readonly WorkspaceSet[] _sets;
+    readonly object _jobLock = new();
+    Job? _job;
+    int _generation;
+    volatile bool _stop;
+
+    /// <summary>One call's tasks; a worker that wakes late holds an old job whose tasks are all taken.</summary>
+    sealed class Job(Action<int, WorkspaceSet> body, int count)
+    {
+        public readonly Action<int, WorkspaceSet> Body = body;
+        public readonly int Count = count;
+        public int Next;
+        public int Pending = count;
+        public ExceptionDispatchInfo? Error;
+    }
+
+    public CpuWorkers(int threads)
+    {
+        if (threads < 1) throw new ArgumentException($"threads must be >= 1, got {threads}.", nameof(threads));
+        Threads = threads;
+        _sets = Enumerable.Range(0, threads).Select(_ => new WorkspaceSet()).ToArray();
+        _wake = Enumerable.Range(0, threads - 1).Select(_ => new ManualResetEventSlim(false)).ToArray();
+        _threads = new Thread[threads - 1];
+        for (int i = 0; i < _threads.Length; i++)
+        {
+            int id = i;
+            _threads[i] = new Thread(() => Work(id)) { IsBackground = true, Name = $"GpuConv CPU worker {id + 1}" };
+            _threads[i].Start();
+        }
+    }
+
+    public int Threads { get; }
+
+    /// <summary>Bytes held by every participant's workspace set.</summary>
+    public long BytesHeld => _sets.Sum(s => s.BytesHeld);
+
+    /// <summary>Runs body(i, workspace) for i in [0, count) on up to <see cref="Threads"/> threads; rethrows the first failure.</summary>
+    public void For(int count, Action<int, WorkspaceSet> body)
+    {
+        ObjectDisposedException.ThrowIf(_stop, this);
+        if (count <= 0) return;
+        lock (_jobLock)
+        {
+            if (count == 1 || _threads.Length == 0)
+            {
+                for (int i = 0; i < count; i++) body(i, _sets[0]);
+                return;
+            }
+            var job = new Job(body, count);
+            Volatile.Write(ref _job, job);
+            Interlocked.Increment(ref _generation);     // publishes the job (full fence)
+            foreach (var e in _wake) e.Set();
+            Drain(job, _sets[0]);
+            var spin = new SpinWait();
+            while (Volatile.Read(ref job.Pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            Volatile.Write(ref _job, null);
+            job.Error?.Throw();
+        }
+    }
+
+    static void Drain(Job job, WorkspaceSet set)
+    {
+        int i;
+        while ((i = Interlocked.Increment(ref job.Next) - 1) < job.Count)
+        {
+            try { job.Body(i, set); }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref job.Error, ExceptionDispatchInfo.Capture(e), null);
+            }
+            finally { Interlocked.Decrement(ref job.Pending); }
+        }
+    }
+
+    void Work(int id)
+    {
+        int seen = 0;
+        var wake = _wake[id];
+        while (true)
+        {
+            long start = Stopwatch.GetTimestamp();
+            int spins = 0;
+            while (Volatile.Read(ref _generation) == seen && !_stop)
+            {
+                if (++spins % 64 != 0 || Stopwatch.GetTimestamp() - start < SpinTicks)
+                {
+                    Thread.SpinWait(8);
+                    continue;
+                }
+                // Reset, re-check, then wait: a job published after the check sets the event again.
+                wake.Reset();
+                if (Volatile.Read(ref _generation) == seen && !_stop) wake.Wait();
+                start = Stopwatch.GetTimestamp();
+            }
+            if (_stop) return;
+            seen = Volatile.Read(ref _generation);
+            if (Volatile.Read(ref _job) is { } job) Drain(job, _sets[id + 1]);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_stop) return;
+        lock (_jobLock)
+        {
+            _stop = true;
+            foreach (var e in _wake) e.Set();
+            foreach (var t in _threads) t.Join();
+            foreach (var e in _wake) e.Dispose();
+        }
+    }
+}

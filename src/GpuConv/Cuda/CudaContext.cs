@@ -1,0 +1,130 @@
+using System.Collections.Concurrent;
+using GpuConv.Cuda.Discovery;
+using GpuConv.Cuda.Native;
+using GpuConv.Tensors;
+
+namespace GpuConv.Cuda;
+
+/// <summary>
+/// One GPU's primary context and everything made in it: streams, events, pinned buffers, PTX modules,
+/// the device-memory pool. Each call makes the context current on the calling thread first, so the
+/// object can be used from any thread. Disposing it frees everything it made, then releases the context.
+/// </summary>
+public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
+{
+    readonly PrimaryContextHandle _primary;
+    readonly ConcurrentDictionary<IDisposable, byte> _owned = new();
+    readonly Lazy<PtxModuleCache> _kernels;
+    int _disposed;
+
+    CudaContext(CudaDeviceInfo device, PrimaryContextHandle primary)
+    {
+        Device = device;
+        _primary = primary;
+        Lifetime = new ContextLifetime(primary.DangerousGetHandle(), device.Ordinal);
+        Lifetime.MakeCurrent();
+        Pool = new DeviceMemoryPool(new CudaDeviceAllocator(Lifetime));
+        Stream = CreateStream();
+        _kernels = new Lazy<PtxModuleCache>(() => Own(new PtxModuleCache(Lifetime)));
+    }
+
+    /// <summary>Opens device <paramref name="ordinal"/>; throws <see cref="GpuUnavailableException"/> with discovery's reason when there is no usable GPU.</summary>
+    public static CudaContext Open(int ordinal = 0)
+    {
+        var status = CudaDiscovery.Probe();
+        if (!status.IsAvailable) throw new GpuUnavailableException(status.Reason);
+        if (ordinal < 0 || ordinal >= status.Devices.Count)
+            throw new ArgumentOutOfRangeException(nameof(ordinal), ordinal, $"device ordinal must be in [0, {status.Devices.Count}).");
+        var device = status.Devices[ordinal];
+        CudaDriver.Check(CudaDriver.cuDeviceGet(out int dev, ordinal), "cuDeviceGet");
+        return new CudaContext(device, PrimaryContextHandle.Retain(dev));
+    }
+
+    public CudaDeviceInfo Device { get; }
+    internal ContextLifetime Lifetime { get; }
+
+    /// <summary>The context's own stream (non-blocking), used when a caller gives none.</summary>
+    public CudaStream Stream { get; }
+
+    public DeviceMemoryPool Pool { get; }
+
+    /// <summary>The embedded PTX kernels, loaded into this context on first use.</summary>
+    internal PtxModuleCache Kernels => _kernels.Value;
+
+    public void MakeCurrent() => Lifetime.MakeCurrent();
+
+    public void Synchronize()
+    {
+        Lifetime.MakeCurrent();
+        CudaDriver.Check(CudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
+    }
+
+    /// <summary>Free and total device memory (cuMemGetInfo_v2).</summary>
+    public (long Free, long Total) MemoryInfo()
+    {
+        Lifetime.MakeCurrent();
+        CudaDriver.Check(CudaDriver.cuMemGetInfo_v2(out var free, out var total), "cuMemGetInfo_v2");
+        return ((long)free, (long)total);
+    }
+
+    public CudaStream CreateStream() => Own(new CudaStream(Lifetime));
+    public CudaEvent CreateEvent() => Own(new CudaEvent(Lifetime));
+    public PinnedHostBuffer AllocatePinned(int elements) => Own(new PinnedHostBuffer(Lifetime, elements));
+
+    /// <summary>A device tensor of the shape from this context's pool (contents unspecified).</summary>
+    public DeviceTensor Allocate(TensorShape shape) => new(this, shape);
+
+    /// <summary>A device tensor holding a copy of <paramref name="host"/>.</summary>
+    public DeviceTensor Upload(HostTensor host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        var t = Allocate(host.Shape);
+        t.CopyFrom(host.Data);
+        return t;
+    }
+
+    T Own<T>(T item) where T : IDisposable
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        _owned.TryAdd(item, 0);
+        return item;
+    }
+
+    // --- IDeviceRuntime: copies (a null stream means synchronous) ---
+
+    void IDeviceRuntime.CopyHostToDevice(ulong destination, void* source, long bytes, CudaStream? stream)
+    {
+        Lifetime.MakeCurrent();
+        if (stream is null) CudaDriver.Check(CudaDriver.cuMemcpyHtoD_v2(destination, source, (nuint)bytes), "cuMemcpyHtoD_v2");
+        else CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync_v2(destination, source, (nuint)bytes, stream.Handle), "cuMemcpyHtoDAsync_v2");
+    }
+
+    void IDeviceRuntime.CopyDeviceToHost(void* destination, ulong source, long bytes, CudaStream? stream)
+    {
+        Lifetime.MakeCurrent();
+        if (stream is null) CudaDriver.Check(CudaDriver.cuMemcpyDtoH_v2(destination, source, (nuint)bytes), "cuMemcpyDtoH_v2");
+        else CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(destination, source, (nuint)bytes, stream.Handle), "cuMemcpyDtoHAsync_v2");
+    }
+
+    void IDeviceRuntime.CopyDeviceToDevice(ulong destination, ulong source, long bytes, CudaStream? stream)
+    {
+        Lifetime.MakeCurrent();
+        if (stream is null) CudaDriver.Check(CudaDriver.cuMemcpyDtoD_v2(destination, source, (nuint)bytes), "cuMemcpyDtoD_v2");
+        else CudaDriver.Check(CudaDriver.cuMemcpyDtoDAsync_v2(destination, source, (nuint)bytes, stream.Handle), "cuMemcpyDtoDAsync_v2");
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        try { if (Lifetime.TryMakeCurrent()) CudaDriver.cuCtxSynchronize(); }
+        catch (Exception) { /* disposing anyway */ }
+        foreach (var item in _owned.Keys)
+            item.Dispose();
+        _owned.Clear();
+        Pool.Dispose();
+        Lifetime.MarkDead();
+        _primary.Dispose();
+    }
+
+    public override string ToString() => $"CudaContext({Device})";
+}

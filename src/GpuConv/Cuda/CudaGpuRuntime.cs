@@ -1,0 +1,129 @@
+using GpuConv.Backends;
+using GpuConv.Backends.Cudnn;
+using GpuConv.Backends.Ptx;
+using GpuConv.Cuda.Native;
+using GpuConv.Tensors;
+
+namespace GpuConv.Cuda;
+
+/// <summary>
+/// One GPU as the GPU backends see it: the context, its stream, a cuBLAS handle on that stream,
+/// scratch memory from the context's pool and event timing. Implements the narrow seams of the
+/// cuDNN backend (<see cref="ICudnnHost"/>) and the PTX backend (<see cref="IPtxRuntime"/>), so both
+/// order all their work on one stream. Host↔device copies go through that stream too: a synchronous
+/// copy on the legacy stream is not ordered with a non-blocking stream.
+/// </summary>
+internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySpace, IDisposable
+{
+    readonly CudaContext _context;
+    // Created on first GEMM: a GPU with cuDNN but no cuBLAS still serves the cudnn backend.
+    readonly Lazy<CublasHandle> _cublas;
+    readonly CudaEvent _start, _end;
+    CublasMath _cublasMath = CublasMath.Pedantic;
+
+    public CudaGpuRuntime(CudaContext context)
+    {
+        _context = context ?? throw new ArgumentNullException(nameof(context));
+        _cublas = new Lazy<CublasHandle>(() => CublasHandle.Create(context, context.Stream));
+        _start = context.CreateEvent();
+        _end = context.CreateEvent();
+    }
+
+    public CudaContext Context => _context;
+    public IMemorySpace Memory => this;
+    public CudnnHandle CreateCudnnHandle() => CudnnHandle.Create(_context, _context.Stream);
+    public long FreeMemoryBytes => _context.MemoryInfo().Free;
+
+    public void MakeCurrent() => _context.MakeCurrent();
+    public void Synchronize() => _context.Stream.Synchronize();
+
+    public ulong PointerOf(Tensor tensor) => tensor is DeviceTensor d
+        ? d.Pointer
+        : throw new ArgumentException($"expected a device tensor, got {tensor?.GetType().Name ?? "null"} in {tensor?.Memory} memory.", nameof(tensor));
+
+    public IDeviceScratch AllocateScratch(long bytes, string purpose)
+    {
+        try { return new Scratch(_context.Pool.Rent(bytes)); }
+        catch (Exception e) when (e is DeviceOutOfMemoryException or CudaException { Status: CuResult.ErrorOutOfMemory })
+        {
+            throw new WorkspaceAllocationException(purpose, bytes, e);
+        }
+    }
+
+    public double TimeMs(Action work)
+    {
+        _start.Record(_context.Stream);
+        work();
+        _end.Record(_context.Stream);
+        return CudaEvent.ElapsedMilliseconds(_start, _end);
+    }
+
+    public void Launch(string module, string entry, uint gridX, uint blockX, params object[] args)
+    {
+        var fn = _context.Kernels.GetFunction(module, entry);
+        using var kernelArgs = new KernelArguments();
+        foreach (var a in args)
+        {
+            switch (a)
+            {
+                case ulong u64: kernelArgs.Add(u64); break;
+                case uint u32: kernelArgs.Add(u32); break;
+                case float f32: kernelArgs.Add(f32); break;
+                case int s32: kernelArgs.Add(s32); break;
+                default: throw new ArgumentException($"kernel argument of type {a?.GetType().Name ?? "null"} for {module}:{entry}: only ulong, uint, int and float are passed.", nameof(args));
+            }
+        }
+        KernelLauncher.Launch(_context, fn, new Dim3(gridX), new Dim3(blockX), kernelArgs, _context.Stream);
+    }
+
+    public void SgemmStridedBatched(GemmOp transA, GemmOp transB, int m, int n, int k, float alpha,
+        ulong a, int lda, long strideA, ulong b, int ldb, long strideB, float beta,
+        ulong c, int ldc, long strideC, int batchCount, MathMode math)
+    {
+        var wanted = math == MathMode.TF32 ? CublasMath.Tf32TensorOp : CublasMath.Pedantic;
+        var cublas = _cublas.Value;
+        if (wanted != _cublasMath)
+        {
+            cublas.SetMathMode(wanted);
+            _cublasMath = wanted;
+        }
+        _context.MakeCurrent();
+        CuBlas.Check(CuBlas.cublasSgemmStridedBatched(cublas.Raw, (CublasOperation)transA, (CublasOperation)transB,
+            m, n, k, &alpha, a, lda, strideA, b, ldb, strideB, &beta, c, ldc, strideC, batchCount), "cublasSgemmStridedBatched");
+    }
+
+    // --- IMemorySpace, ordered on the runtime's stream ---
+
+    public MemoryKind Kind => MemoryKind.Device;
+
+    public Tensor Allocate(TensorShape shape) => _context.Allocate(shape);
+
+    public void CopyFromHost(ReadOnlySpan<float> source, Tensor destination)
+    {
+        AsDevice(destination).CopyFrom(source, _context.Stream);
+        _context.Stream.Synchronize();
+    }
+
+    public void CopyToHost(Tensor source, Span<float> destination)
+    {
+        AsDevice(source).CopyTo(destination, _context.Stream);
+        _context.Stream.Synchronize();
+    }
+
+    static DeviceTensor AsDevice(Tensor t) => t as DeviceTensor
+        ?? throw new ArgumentException($"expected a device tensor, got {t?.GetType().Name ?? "null"} in {t?.Memory} memory.", nameof(t));
+
+    public void Dispose()
+    {
+        if (_cublas.IsValueCreated) _cublas.Value.Dispose();
+        _start.Dispose();
+        _end.Dispose();
+    }
+
+    sealed class Scratch(DeviceBuffer buffer) : IDeviceScratch
+    {
+        public ulong Pointer => buffer.Pointer;
+        public long Bytes => buffer.Bytes;
+        public void Dispose() => buffer.Dispose();
+    }
+}

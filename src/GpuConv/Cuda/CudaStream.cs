@@ -1,0 +1,27 @@
+using GpuConv.Cuda.Native;
+
+namespace GpuConv.Cuda;
+
+/// <summary>A CUDA stream (non-blocking: it does not synchronise with the legacy default stream).</summary>
+public sealed class CudaStream : IDisposable
+{
+    readonly StreamHandle _handle;
+
+    internal CudaStream(ContextLifetime owner)
+    {
+        owner.MakeCurrent();
+        CudaDriver.Check(CudaDriver.cuStreamCreate(out var s, CuFlags.StreamNonBlocking), "cuStreamCreate");
+        _handle = new StreamHandle(owner, s);
+    }
+
+    /// <summary>The raw CUstream, for binding calls (cuBLAS/cuDNN SetStream, launches, async copies).</summary>
+    internal nint Handle => _handle.IsClosed ? throw new ObjectDisposedException(nameof(CudaStream)) : _handle.DangerousGetHandle();
+
+    public void Synchronize()
+    {
+        _handle.Owner.MakeCurrent();
+        CudaDriver.Check(CudaDriver.cuStreamSynchronize(Handle), "cuStreamSynchronize");
+    }
+
+    public void Dispose() => _handle.Dispose();
+}

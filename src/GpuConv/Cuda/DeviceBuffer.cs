@@ -1,0 +1,41 @@
+using System.Runtime.InteropServices;
+
+namespace GpuConv.Cuda;
+
+/// <summary>
+/// A block of device memory rented from a <see cref="DeviceMemoryPool"/>. Disposing it (or, as a last
+/// resort, finalising it) returns the block to the pool exactly once.
+/// </summary>
+public sealed class DeviceBuffer : SafeHandle
+{
+    readonly DeviceMemoryPool _pool;
+
+    internal DeviceBuffer(DeviceMemoryPool pool, ulong pointer, long bytes, long capacity) : base(0, ownsHandle: true)
+    {
+        _pool = pool;
+        Bytes = bytes;
+        Capacity = capacity;
+        SetHandle((nint)pointer);
+    }
+
+    /// <summary>The CUdeviceptr; throws once disposed.</summary>
+    public ulong Pointer => IsClosed ? throw new ObjectDisposedException(nameof(DeviceBuffer)) : (ulong)handle;
+
+    /// <summary>Bytes requested.</summary>
+    public long Bytes { get; }
+
+    /// <summary>Bytes of the size class actually reserved (≥ <see cref="Bytes"/>).</summary>
+    public long Capacity { get; }
+
+    public override bool IsInvalid => handle == 0;
+
+    protected override bool ReleaseHandle()
+    {
+        try
+        {
+            _pool.Return((ulong)handle, Capacity);
+            return true;
+        }
+        catch (Exception) { return false; } // never from a finalizer
+    }
+}

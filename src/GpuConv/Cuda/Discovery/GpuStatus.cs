@@ -1,0 +1,53 @@
+using System.Text;
+
+namespace GpuConv.Cuda.Discovery;
+
+/// <summary>
+/// Whether the GPU path can run, and if not, why — the answer to "why is the GPU path off?".
+/// cuBLAS and cuDNN are reported separately: the driver and a device make the GPU available; a
+/// backend that needs cuBLAS or cuDNN checks its own field.
+/// </summary>
+public sealed record GpuStatus
+{
+    public bool IsAvailable { get; init; }
+    /// <summary>"available" or the reason the GPU path is off (e.g. "libcuda.so.1 not found: tried …").</summary>
+    public required string Reason { get; init; }
+    public IReadOnlyList<LibraryAttempt> Attempts { get; init; } = [];
+
+    /// <summary>CUDA version the driver supports, as cuDriverGetVersion reports it (13000 = 13.0); 0 if unknown.</summary>
+    public int DriverVersion { get; init; }
+    public string? DriverPath { get; init; }
+    public IReadOnlyList<CudaDeviceInfo> Devices { get; init; } = [];
+
+    public string? CublasPath { get; init; }
+    /// <summary>e.g. "13.0.2"; null when cuBLAS is unavailable (see <see cref="CublasReason"/>).</summary>
+    public string? CublasVersion { get; init; }
+    public string? CublasReason { get; init; }
+
+    public string? CudnnPath { get; init; }
+    /// <summary>e.g. "9.13.0"; null when cuDNN is unavailable (see <see cref="CudnnReason"/>).</summary>
+    public string? CudnnVersion { get; init; }
+    public string? CudnnReason { get; init; }
+
+    public bool CublasAvailable => IsAvailable && CublasVersion is not null;
+    public bool CudnnAvailable => IsAvailable && CudnnVersion is not null;
+
+    public static string FormatDriverVersion(int v) => v <= 0 ? "unknown" : $"{v / 1000}.{v % 1000 / 10}";
+
+    /// <summary>A human report for `gpuconv devices` and the GPU check logs.</summary>
+    public string Describe(bool withAttempts = false)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(IsAvailable ? "GPU: available" : $"GPU: off — {Reason}");
+        if (DriverPath is not null) sb.AppendLine($"driver: {DriverPath}, CUDA {FormatDriverVersion(DriverVersion)}");
+        foreach (var d in Devices) sb.AppendLine("  " + d);
+        sb.AppendLine(CublasVersion is not null ? $"cuBLAS {CublasVersion}: {CublasPath}" : $"cuBLAS: off — {CublasReason ?? "not probed"}");
+        sb.AppendLine(CudnnVersion is not null ? $"cuDNN {CudnnVersion}: {CudnnPath}" : $"cuDNN: off — {CudnnReason ?? "not probed"}");
+        if (withAttempts)
+        {
+            sb.AppendLine("attempts:");
+            foreach (var a in Attempts) sb.AppendLine($"  [{a.Library}] {a}");
+        }
+        return sb.ToString();
+    }
+}

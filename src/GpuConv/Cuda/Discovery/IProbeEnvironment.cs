@@ -1,0 +1,59 @@
+using System.Runtime.InteropServices;
+
+namespace GpuConv.Cuda.Discovery;
+
+/// <summary>
+/// Everything library discovery reads from the outside world, so tests can point it at a fake folder
+/// tree in a temp directory: environment variables, where fixed system paths live (a root prefix),
+/// the Python site-packages folders, and the loader itself.
+/// </summary>
+internal interface IProbeEnvironment
+{
+    string? GetVariable(string name);
+
+    /// <summary>Maps a fixed absolute system path (/usr/local/cuda…) to where it is probed.</summary>
+    string MapSystemPath(string absolutePath);
+
+    /// <summary>site-packages/dist-packages folders of the Pythons on PATH (may be slow; called once).</summary>
+    IReadOnlyList<string> PythonSitePackages();
+
+    bool TryLoad(string pathOrName, out nint handle, out string? error);
+}
+
+/// <summary>The real machine: process environment, real paths, the OS loader.</summary>
+internal sealed class SystemProbeEnvironment : IProbeEnvironment
+{
+    public static readonly SystemProbeEnvironment Instance = new();
+
+    public string? GetVariable(string name) => Environment.GetEnvironmentVariable(name);
+
+    public string MapSystemPath(string absolutePath) => absolutePath;
+
+    public IReadOnlyList<string> PythonSitePackages() => PythonSitePackagesFinder.Find(this);
+
+    public bool TryLoad(string pathOrName, out nint handle, out string? error)
+    {
+        try
+        {
+            // Load (not TryLoad) so the loader's own message (dlerror) reaches the attempt record.
+            handle = NativeLibrary.Load(pathOrName);
+            error = null;
+            return true;
+        }
+        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+        {
+            handle = 0;
+            error = LoaderMessage(e.Message);
+            return false;
+        }
+    }
+
+    /// <summary>Keeps the dynamic loader's own words (dlerror), dropping .NET's generic advice around them.</summary>
+    internal static string LoaderMessage(string message)
+    {
+        const string Marker = "LD_DEBUG environment variable:";
+        int i = message.IndexOf(Marker, StringComparison.Ordinal);
+        var text = i >= 0 ? message[(i + Marker.Length)..] : message;
+        return string.Join(" ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+}

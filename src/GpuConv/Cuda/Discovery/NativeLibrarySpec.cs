@@ -1,0 +1,50 @@
+namespace GpuConv.Cuda.Discovery;
+
+/// <summary>
+/// One native library to locate: its logical name (used by [LibraryImport]), the sonames to try in
+/// order of preference, and companion libraries that must be loaded from the SAME folder first
+/// (cuBLAS needs its cublasLt; cuDNN 9 dlopens its sub-libraries by bare name, which only succeeds
+/// when they are already loaded or on the loader's search path).
+/// </summary>
+internal sealed record NativeLibrarySpec(
+    string LogicalName,
+    string DisplayName,
+    IReadOnlyList<string> LinuxNames,
+    IReadOnlyList<string> WindowsNames,
+    Func<string, IReadOnlyList<string>> Companions,
+    bool PreferSystemLoader)
+{
+    /// <summary>The soname's trailing version ("13" for libcublas.so.13), used to name companions.</summary>
+    public static string SonameVersion(string soname)
+    {
+        int i = soname.LastIndexOf(".so.", StringComparison.Ordinal);
+        return i < 0 ? "" : soname[(i + 4)..];
+    }
+
+    public static readonly NativeLibrarySpec Driver = new(
+        Native.NativeLibraryNames.Driver, "CUDA driver",
+        ["libcuda.so.1"], ["nvcuda.dll"],
+        _ => [], PreferSystemLoader: true);
+
+    public static readonly NativeLibrarySpec Cublas = new(
+        Native.NativeLibraryNames.Cublas, "cuBLAS",
+        ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11"], ["cublas64_13.dll", "cublas64_12.dll", "cublas64_11.dll"],
+        v => [$"libcublasLt.so.{v}"], PreferSystemLoader: false);
+
+    /// <summary>Best effort, before cuDNN: its runtime-compiled engines dlopen NVRTC by bare name.</summary>
+    public static readonly NativeLibrarySpec Nvrtc = new(
+        "gpuconv-nvrtc", "NVRTC",
+        ["libnvrtc.so.13", "libnvrtc.so.12"], ["nvrtc64_130_0.dll", "nvrtc64_120_0.dll"],
+        v => [$"libnvrtc-builtins.so.{v}"], PreferSystemLoader: false);
+
+    public static readonly NativeLibrarySpec Cudnn = new(
+        Native.NativeLibraryNames.Cudnn, "cuDNN",
+        ["libcudnn.so.9", "libcudnn.so.8"], ["cudnn64_9.dll", "cudnn64_8.dll"],
+        v => v == "8"
+            ? ["libcudnn_ops_infer.so.8", "libcudnn_ops_train.so.8", "libcudnn_cnn_infer.so.8", "libcudnn_cnn_train.so.8"]
+            : [$"libcudnn_graph.so.{v}", $"libcudnn_engines_runtime_compiled.so.{v}", $"libcudnn_engines_precompiled.so.{v}",
+               $"libcudnn_heuristic.so.{v}", $"libcudnn_ops.so.{v}", $"libcudnn_cnn.so.{v}", $"libcudnn_adv.so.{v}"],
+        PreferSystemLoader: false);
+
+    public IReadOnlyList<string> Names => OperatingSystem.IsWindows() ? WindowsNames : LinuxNames;
+}

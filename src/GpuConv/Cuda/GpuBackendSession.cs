@@ -1,0 +1,67 @@
+using GpuConv.Backends;
+using GpuConv.Backends.Cudnn;
+using GpuConv.Backends.Ptx;
+using GpuConv.Cuda.Discovery;
+using GpuConv.Planning;
+
+namespace GpuConv.Cuda;
+
+/// <summary>
+/// The GPU backends of one device and what they share: the context, the runtime (stream, cuBLAS,
+/// scratch, timing) and the backends built on it — cudnn when cuDNN loaded, ptx when cuBLAS loaded.
+/// Disposing it disposes the backends, then the runtime, then the context.
+/// </summary>
+internal sealed class GpuBackendSession : IDisposable
+{
+    readonly CudaContext _context;
+    readonly CudaGpuRuntime _runtime;
+
+    GpuBackendSession(CudaContext context, CudaGpuRuntime runtime, IReadOnlyList<IConvBackend> backends, DeviceIdentity identity)
+    {
+        _context = context;
+        _runtime = runtime;
+        Backends = backends;
+        Identity = identity;
+    }
+
+    public IReadOnlyList<IConvBackend> Backends { get; }
+    public DeviceIdentity Identity { get; }
+
+    /// <summary>Free device memory now: the default workspace limit of the GPU backends.</summary>
+    public long FreeMemoryBytes => _context.MemoryInfo().Free;
+
+    /// <summary>Opens device <paramref name="ordinal"/> of a probed, available GPU; throws if neither GPU backend can be built.</summary>
+    public static GpuBackendSession Open(GpuStatus status, int ordinal)
+    {
+        if (!status.IsAvailable) throw new GpuUnavailableException(status.Reason);
+        var context = CudaContext.Open(ordinal);
+        CudaGpuRuntime? runtime = null;
+        var backends = new List<IConvBackend>();
+        try
+        {
+            runtime = new CudaGpuRuntime(context);
+            if (status.CudnnAvailable) backends.Add(new CudnnBackend(runtime));
+            if (status.CublasAvailable) backends.Add(new PtxConvBackend(runtime));
+            if (backends.Count == 0)
+                throw new GpuUnavailableException($"neither cuDNN ({status.CudnnReason}) nor cuBLAS ({status.CublasReason}) could be loaded");
+            var d = context.Device;
+            var identity = new DeviceIdentity("gpu", d.Name, d.ComputeCapability, d.MultiprocessorCount,
+                GpuStatus.FormatDriverVersion(status.DriverVersion), status.CudnnVersion ?? "", status.CublasVersion ?? "");
+            return new GpuBackendSession(context, runtime, backends, identity);
+        }
+        catch
+        {
+            foreach (var b in backends) b.Dispose();
+            runtime?.Dispose();
+            context.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in Backends) b.Dispose();
+        _runtime.Dispose();
+        _context.Dispose();
+    }
+}

@@ -1,0 +1,26 @@
+using GpuConv.Cuda.Native;
+
+namespace GpuConv.Cuda;
+
+/// <summary>Page-locked host floats (cuMemAllocHost_v2): the source/destination for truly asynchronous copies.</summary>
+public sealed unsafe class PinnedHostBuffer : IDisposable
+{
+    readonly PinnedHostHandle _handle;
+
+    internal PinnedHostBuffer(ContextLifetime owner, int elements)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(elements);
+        owner.MakeCurrent();
+        CudaDriver.Check(CudaDriver.cuMemAllocHost_v2(out void* p, (nuint)elements * sizeof(float)), "cuMemAllocHost_v2");
+        _handle = new PinnedHostHandle(owner, (nint)p);
+        Length = elements;
+    }
+
+    public int Length { get; }
+
+    internal float* Pointer => _handle.IsClosed ? throw new ObjectDisposedException(nameof(PinnedHostBuffer)) : (float*)_handle.DangerousGetHandle();
+
+    public Span<float> Span => new(Pointer, Length);
+
+    public void Dispose() => _handle.Dispose();
+}

@@ -1,0 +1,85 @@
+using System.Collections.Concurrent;
+using GpuConv.Cuda.Native;
+
+namespace GpuConv.Cuda;
+
+/// <summary>A kernel entry point in a loaded module.</summary>
+internal sealed record CudaFunction(string Module, string Name, nint Handle);
+
+/// <summary>
+/// Loads embedded PTX into one context on first use (cuModuleLoadDataEx, with the JIT's info and error
+/// logs captured so a bad kernel fails with the compiler's own message) and caches modules and functions.
+/// </summary>
+internal sealed unsafe class PtxModuleCache(ContextLifetime owner) : IDisposable
+{
+    const int LogBytes = 16 * 1024;
+
+    readonly ConcurrentDictionary<string, ModuleHandle> _modules = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<(string, string), CudaFunction> _functions = new();
+    readonly object _loadGate = new();
+
+    /// <summary>The info log of the last successful JIT (warnings, register use), for diagnostics.</summary>
+    public string LastInfoLog { get; private set; } = "";
+
+    public CudaFunction GetFunction(string file, string entry) =>
+        _functions.GetOrAdd((file, entry), key =>
+        {
+            var module = GetModule(key.Item1);
+            owner.MakeCurrent();
+            var name = NativeText.ToUtf8Z(key.Item2);
+            nint fn;
+            fixed (byte* p = name)
+            {
+                var status = CudaDriver.cuModuleGetFunction(out fn, module.DangerousGetHandle(), p);
+                if (status != CuResult.Success)
+                    throw new CudaException(status, $"cuModuleGetFunction({key.Item1}:{key.Item2})", $"no entry '{key.Item2}' in {key.Item1}");
+            }
+            return new CudaFunction(key.Item1, key.Item2, fn);
+        });
+
+    ModuleHandle GetModule(string file)
+    {
+        if (_modules.TryGetValue(file, out var m)) return m;
+        lock (_loadGate)
+        {
+            if (_modules.TryGetValue(file, out m)) return m;
+            m = Load(file, PtxResources.ReadImage(file));
+            _modules[file] = m;
+            return m;
+        }
+    }
+
+    internal ModuleHandle Load(string file, byte[] image)
+    {
+        owner.MakeCurrent();
+        var info = new byte[LogBytes];
+        var error = new byte[LogBytes];
+        fixed (byte* img = image)
+        fixed (byte* pInfo = info)
+        fixed (byte* pError = error)
+        {
+            CuJitOption* options = stackalloc CuJitOption[4]
+            {
+                CuJitOption.InfoLogBuffer, CuJitOption.InfoLogBufferSizeBytes,
+                CuJitOption.ErrorLogBuffer, CuJitOption.ErrorLogBufferSizeBytes,
+            };
+            // Size options are passed by value in the pointer slot, as the driver API specifies.
+            void** values = stackalloc void*[4] { pInfo, (void*)(nint)LogBytes, pError, (void*)(nint)LogBytes };
+            var status = CudaDriver.cuModuleLoadDataEx(out var module, img, 4, options, values);
+            if (status != CuResult.Success)
+            {
+                string log = NativeText.FromBuffer(error);
+                throw new CudaException(status, $"cuModuleLoadDataEx({file})", log.Length > 0 ? log : "the JIT gave no error log");
+            }
+            LastInfoLog = NativeText.FromBuffer(info);
+            return new ModuleHandle(owner, module);
+        }
+    }
+
+    public void Dispose()
+    {
+        _functions.Clear();
+        foreach (var m in _modules.Values) m.Dispose();
+        _modules.Clear();
+    }
+}

@@ -1,0 +1,113 @@
+using GpuConv.Cuda;
+
+namespace GpuConv.Tensors;
+
+/// <summary>
+/// A float32 tensor in device memory (row-major, NC[D]HW), backed by a block from its context's pool.
+/// Copies with a null stream are synchronous; with a stream they are ordered on it. Span/array copies
+/// stay safe on a stream because the driver stages pageable memory before returning (host→device) or
+/// finishes the copy before returning (device→host); for overlap use a <see cref="PinnedHostBuffer"/>.
+/// Dispose returns the memory to the pool; the buffer's finalizer does it as a last resort.
+/// </summary>
+public sealed unsafe class DeviceTensor : Tensor, IDisposable
+{
+    readonly IDeviceRuntime _runtime;
+    readonly DeviceBuffer _buffer;
+
+    internal DeviceTensor(IDeviceRuntime runtime, TensorShape shape) : base(shape)
+    {
+        _runtime = runtime ?? throw new ArgumentNullException(nameof(runtime));
+        _buffer = runtime.Pool.Rent(checked(shape.ElementCount * sizeof(float)));
+    }
+
+    public override MemoryKind Memory => MemoryKind.Device;
+
+    public long ElementCount => Shape.ElementCount;
+    public long ByteCount => Shape.ElementCount * sizeof(float);
+
+    /// <summary>The CUdeviceptr of element 0; throws <see cref="ObjectDisposedException"/> once disposed.</summary>
+    public ulong Pointer
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_buffer.IsClosed, this);
+            return _buffer.Pointer;
+        }
+    }
+
+    public bool IsDisposed => _buffer.IsClosed;
+
+    public void CopyFrom(ReadOnlySpan<float> source, CudaStream? stream = null)
+    {
+        CheckLength(source.Length, nameof(source));
+        var dst = Pointer;
+        fixed (float* p = source)
+            _runtime.CopyHostToDevice(dst, p, ByteCount, stream);
+    }
+
+    public void CopyFrom(HostTensor source, CudaStream? stream = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        CheckShape(source.Shape, nameof(source));
+        CopyFrom(source.Data, stream);
+    }
+
+    /// <summary>Asynchronous upload from page-locked memory: keep <paramref name="source"/> alive until the stream is synchronised.</summary>
+    public void CopyFrom(PinnedHostBuffer source, CudaStream stream)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckLength(source.Length, nameof(source));
+        _runtime.CopyHostToDevice(Pointer, source.Pointer, ByteCount, stream);
+    }
+
+    public void CopyFrom(DeviceTensor source, CudaStream? stream = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        CheckShape(source.Shape, nameof(source));
+        _runtime.CopyDeviceToDevice(Pointer, source.Pointer, ByteCount, stream);
+    }
+
+    public void CopyTo(Span<float> destination, CudaStream? stream = null)
+    {
+        CheckLength(destination.Length, nameof(destination));
+        var src = Pointer;
+        fixed (float* p = destination)
+            _runtime.CopyDeviceToHost(p, src, ByteCount, stream);
+    }
+
+    /// <summary>Asynchronous download into page-locked memory: read it after synchronising the stream.</summary>
+    public void CopyTo(PinnedHostBuffer destination, CudaStream stream)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckLength(destination.Length, nameof(destination));
+        _runtime.CopyDeviceToHost(destination.Pointer, Pointer, ByteCount, stream);
+    }
+
+    /// <summary>A new host array with the tensor's contents (synchronous).</summary>
+    public float[] Download()
+    {
+        var data = new float[Shape.ElementCountInt];
+        CopyTo(data);
+        return data;
+    }
+
+    public HostTensor ToHost() => new(Shape, Download());
+
+    void CheckLength(long length, string parameter)
+    {
+        if (length != Shape.ElementCount)
+            throw new ArgumentException($"{parameter} has {length} elements but {this} holds {Shape.ElementCount}.", parameter);
+    }
+
+    void CheckShape(TensorShape other, string parameter)
+    {
+        if (!other.Equals(Shape))
+            throw new ArgumentException($"{parameter} has shape {other} but {this} has shape {Shape}.", parameter);
+    }
+
+    public void Dispose() => _buffer.Dispose();
+
+    public override string ToString() => $"DeviceTensor{Shape}";
+}

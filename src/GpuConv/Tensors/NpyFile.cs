@@ -1,0 +1,222 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+
+namespace GpuConv.Tensors;
+
+/// <summary>
+/// NumPy .npy files (format versions 1.0, 2.0 and 3.0): read little-endian float32 ('&lt;f4') or
+/// float64 ('&lt;f8') arrays in C order into a float32 <see cref="HostTensor"/>, and write float32.
+/// Anything else (Fortran order, big-endian, other dtypes, truncated data, bad magic) is rejected with
+/// an <see cref="InvalidDataException"/> that says what was found.
+/// </summary>
+public static class NpyFile
+{
+    static readonly byte[] Magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
+
+    /// <summary>numpy aligns the start of the data to this many bytes (header padded with spaces).</summary>
+    const int Alignment = 64;
+
+    public static HostTensor Read(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        using var stream = File.OpenRead(path);
+        try { return Read(stream); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
+    }
+
+    public static HostTensor Read(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var (header, headerText) = ReadHeader(stream);
+        var shape = header.Shape;
+        int itemSize = header.ItemSize;
+        long byteCount = shape.ElementCount * itemSize;
+        if (shape.ElementCount > Array.MaxLength)
+            throw new InvalidDataException($"array of shape {shape} has {shape.ElementCount} elements, more than one .NET array holds.");
+        // Converted in chunks, so a large array never needs a second full-size byte buffer.
+        var data = new float[shape.ElementCount];
+        var chunk = new byte[itemSize * 8192];
+        long read = 0;
+        for (int start = 0; start < data.Length;)
+        {
+            int count = Math.Min(8192, data.Length - start);
+            int got = ReadFully(stream, chunk.AsSpan(0, count * itemSize));
+            read += got;
+            if (got < count * itemSize)
+                throw new InvalidDataException($"truncated data: shape {shape} of '{header.Descr}' needs {byteCount} bytes after the header, found {read} (header {headerText}).");
+            for (int i = 0; i < count; i++)
+                data[start + i] = itemSize == 4
+                    ? BinaryPrimitives.ReadSingleLittleEndian(chunk.AsSpan(i * 4, 4))
+                    : (float)BinaryPrimitives.ReadDoubleLittleEndian(chunk.AsSpan(i * 8, 8));
+            start += count;
+        }
+        if (stream.ReadByte() >= 0)
+            throw new InvalidDataException($"unexpected bytes after the data: shape {shape} of '{header.Descr}' needs exactly {byteCount} bytes.");
+        return new HostTensor(shape, data);
+    }
+
+    public static void Write(string path, HostTensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(tensor);
+        using var stream = File.Create(path);
+        Write(stream, tensor);
+    }
+
+    /// <summary>Writes float32 little-endian in C order; version 1.0 unless the header needs 2.0.</summary>
+    public static void Write(Stream stream, HostTensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(tensor);
+        var dims = tensor.Shape.Dims;
+        string shapeText = dims.Length == 1 ? $"({dims[0]},)" : "(" + string.Join(", ", dims) + ")";
+        string dict = $"{{'descr': '<f4', 'fortran_order': False, 'shape': {shapeText}, }}";
+
+        // Version 1.0 stores the header length in 2 bytes; longer headers need 2.0 (4 bytes).
+        int prefix = Magic.Length + 2 + 2;
+        byte major = 1;
+        if (Padded(dict.Length, prefix) > ushort.MaxValue) { major = 2; prefix = Magic.Length + 2 + 4; }
+        int headerLength = Padded(dict.Length, prefix);
+        string header = dict + new string(' ', headerLength - dict.Length - 1) + "\n";
+
+        var head = new byte[prefix + headerLength];
+        Magic.CopyTo(head, 0);
+        head[6] = major;
+        head[7] = 0;
+        if (major == 1) BinaryPrimitives.WriteUInt16LittleEndian(head.AsSpan(8), (ushort)headerLength);
+        else BinaryPrimitives.WriteUInt32LittleEndian(head.AsSpan(8), (uint)headerLength);
+        Encoding.ASCII.GetBytes(header, head.AsSpan(prefix));
+        stream.Write(head);
+
+        var data = tensor.Data;
+        var buffer = new byte[Math.Min(data.Length, 1 << 16) * 4];
+        for (int start = 0; start < data.Length; start += buffer.Length / 4)
+        {
+            int count = Math.Min(buffer.Length / 4, data.Length - start);
+            for (int i = 0; i < count; i++)
+                BinaryPrimitives.WriteSingleLittleEndian(buffer.AsSpan(i * 4, 4), data[start + i]);
+            stream.Write(buffer, 0, count * 4);
+        }
+    }
+
+    /// <summary>Header length (dict + spaces + newline) that makes prefix + header a multiple of the alignment.</summary>
+    static int Padded(int dictLength, int prefix) =>
+        (prefix + dictLength + 1 + Alignment - 1) / Alignment * Alignment - prefix;
+
+    readonly record struct Header(string Descr, TensorShape Shape, int ItemSize);
+
+    static (Header Header, string Text) ReadHeader(Stream stream)
+    {
+        var start = new byte[8];
+        int got = ReadFully(stream, start);
+        if (got < 8 || !start.AsSpan(0, 6).SequenceEqual(Magic))
+            throw new InvalidDataException($"not a .npy file: expected the magic bytes \\x93NUMPY, found {Hex(start.AsSpan(0, got))}.");
+        byte major = start[6], minor = start[7];
+        if (major is < 1 or > 3 || minor != 0)
+            throw new InvalidDataException($"unsupported .npy format version {major}.{minor} (supported: 1.0, 2.0, 3.0).");
+        var lengthBytes = new byte[major == 1 ? 2 : 4];
+        if (ReadFully(stream, lengthBytes) < lengthBytes.Length)
+            throw new InvalidDataException($"truncated .npy header: the {lengthBytes.Length}-byte header length is missing.");
+        long length = major == 1 ? BinaryPrimitives.ReadUInt16LittleEndian(lengthBytes) : BinaryPrimitives.ReadUInt32LittleEndian(lengthBytes);
+        if (length > 1 << 24)
+            throw new InvalidDataException($"implausible .npy header length {length} bytes.");
+        var headerBytes = new byte[length];
+        int headerGot = ReadFully(stream, headerBytes);
+        if (headerGot < length)
+            throw new InvalidDataException($"truncated .npy header: expected {length} bytes, found {headerGot}.");
+        // Versions 1.0 and 2.0 store the header in latin-1, 3.0 in UTF-8.
+        string text = (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(headerBytes).Trim();
+        return (ParseHeader(text), text);
+    }
+
+    /// <summary>Parses the Python dict literal {'descr': …, 'fortran_order': …, 'shape': (…), }.</summary>
+    static Header ParseHeader(string text)
+    {
+        if (!text.StartsWith('{') || !text.EndsWith('}'))
+            throw new InvalidDataException($"malformed .npy header (not a dict literal): {text}");
+        string descr = Field(text, "descr");
+        if (!descr.StartsWith('\'') && !descr.StartsWith('"'))
+            throw new InvalidDataException($"malformed .npy header: 'descr' must be a string, found {descr} (structured dtypes are not supported).");
+        descr = descr.Trim('\'', '"');
+        string fortran = Field(text, "fortran_order");
+        if (fortran == "True")
+            throw new InvalidDataException("fortran_order is True: only C-order (row-major) arrays are supported; save with np.ascontiguousarray.");
+        if (fortran != "False")
+            throw new InvalidDataException($"malformed .npy header: fortran_order must be True or False, found {fortran}.");
+        string shapeText = Field(text, "shape");
+        var shape = ParseShape(shapeText);
+
+        int itemSize = descr switch
+        {
+            "<f4" => 4,
+            "<f8" => 8,
+            ">f4" or ">f8" => throw new InvalidDataException($"big-endian dtype '{descr}' is not supported: save as little-endian ('<f4' or '<f8')."),
+            _ => throw new InvalidDataException($"unsupported dtype '{descr}': only float32 ('<f4') and float64 ('<f8') are supported."),
+        };
+        return new Header(descr, shape, itemSize);
+    }
+
+    /// <summary>The raw value text of one key: a quoted string, a tuple, or a bare word.</summary>
+    static string Field(string text, string key)
+    {
+        int at = text.IndexOf($"'{key}'", StringComparison.Ordinal);
+        if (at < 0) at = text.IndexOf($"\"{key}\"", StringComparison.Ordinal);
+        if (at < 0)
+            throw new InvalidDataException($"malformed .npy header: no '{key}' key in {text}");
+        int colon = text.IndexOf(':', at + key.Length + 2);
+        if (colon < 0)
+            throw new InvalidDataException($"malformed .npy header: no value for '{key}' in {text}");
+        int i = colon + 1;
+        while (i < text.Length && char.IsWhiteSpace(text[i])) i++;
+        if (i >= text.Length)
+            throw new InvalidDataException($"malformed .npy header: no value for '{key}' in {text}");
+        char first = text[i];
+        if (first is '\'' or '"' or '(' or '[')
+        {
+            char close = first switch { '(' => ')', '[' => ']', _ => first };
+            int j = text.IndexOf(close, i + 1);
+            if (j < 0)
+                throw new InvalidDataException($"malformed .npy header: unterminated value for '{key}' in {text}");
+            return text[i..(j + 1)];
+        }
+        int k = i;
+        while (k < text.Length && text[k] != ',' && text[k] != '}') k++;
+        return text[i..k].Trim();
+    }
+
+    static TensorShape ParseShape(string text)
+    {
+        if (!text.StartsWith('(') || !text.EndsWith(')'))
+            throw new InvalidDataException($"malformed .npy header: shape must be a tuple, found {text}.");
+        var parts = text[1..^1].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0)
+            throw new InvalidDataException("shape () is a 0-d scalar: a tensor needs at least one dimension.");
+        var dims = new int[parts.Length];
+        for (int d = 0; d < parts.Length; d++)
+        {
+            string p = parts[d].TrimEnd('L'); // Python 2 wrote long integers as 3L
+            if (!int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out dims[d]))
+                throw new InvalidDataException($"malformed .npy header: shape entry '{parts[d]}' in {text} is not a non-negative 32-bit integer.");
+            if (dims[d] == 0)
+                throw new InvalidDataException($"shape {text} has a zero-length dimension {d}: empty arrays are not supported.");
+        }
+        try { return new TensorShape(dims); }
+        catch (ArgumentException e) { throw new InvalidDataException($"unsupported shape {text}: {e.Message}", e); }
+    }
+
+    static int ReadFully(Stream stream, Span<byte> buffer)
+    {
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int n = stream.Read(buffer[total..]);
+            if (n == 0) break;
+            total += n;
+        }
+        return total;
+    }
+
+    static string Hex(ReadOnlySpan<byte> bytes) =>
+        bytes.Length == 0 ? "an empty file" : string.Join(" ", bytes.ToArray().Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
+}
