@@ -76,9 +76,27 @@ step "GPU tests (TestCategory=Gpu)" "$RESULTS/gpu-tests.txt" \
   --report-trx --report-trx-filename gpu-tests.trx --results-directory "$RESULTS"
 step "all tests" "$RESULTS/all-tests.txt" \
   "$DOTNET" tests/GpuConv.Tests.dll --report-trx --report-trx-filename all-tests.trx --results-directory "$RESULTS"
-if [ -f "$HERE/cli/gpuconv.dll" ]; then
-  step "gpuconv devices" "$RESULTS/devices.txt" "$DOTNET" cli/gpuconv.dll devices
-  step "gpuconv verify" "$RESULTS/verify.txt" "$DOTNET" cli/gpuconv.dll verify
+CLI_DLL=cli/GpuConv.Cli.dll   # the `gpuconv` command (assembly renamed: names are matched case-insensitively)
+if [ -f "$HERE/$CLI_DLL" ]; then
+  step "gpuconv devices" "$RESULTS/devices.txt" "$DOTNET" "$CLI_DLL" devices
+  step "gpuconv verify" "$RESULTS/verify.txt" "$DOTNET" "$CLI_DLL" verify
+  # Benchmarks: the planner's exhaustive choice per backend, strict FP32 (tables, then CSV for tools).
+  for b in cudnn ptx; do
+    step "gpuconv bench $b resnet50" "$RESULTS/bench-$b-resnet50.txt" \
+      "$DOTNET" "$CLI_DLL" bench --backend "$b" --shapes resnet50 --policy exhaustive
+  done
+  step "gpuconv bench ptx mobilenet_v2" "$RESULTS/bench-ptx-mobilenet_v2.txt" \
+    "$DOTNET" "$CLI_DLL" bench --backend ptx --shapes mobilenet_v2 --policy exhaustive
+  step "gpuconv bench cudnn mobilenet_v2" "$RESULTS/bench-cudnn-mobilenet_v2.txt" \
+    "$DOTNET" "$CLI_DLL" bench --backend cudnn --shapes mobilenet_v2 --policy exhaustive
+  # The independent check against PyTorch (shared/gpu/torch_compare.py, carried in the pack when present).
+  if [ -f "$HERE/torch_compare.py" ] && python3 -c "import torch, numpy" >/dev/null 2>&1; then
+    step "torch_compare.py (PyTorch vs gpuconv run/bench)" "$RESULTS/torch-compare.txt" \
+      python3 "$HERE/torch_compare.py" --gpuconv "$DOTNET $HERE/$CLI_DLL" --backends cudnn,ptx --cases 200 \
+        --shapes "$HERE/shapes/resnet50.csv" --out "$RESULTS/torch-compare"
+  else
+    echo "== torch_compare.py: skipped (script not in the pack, or no python3 with torch and numpy)" | tee -a "$SUMMARY"
+  fi
 else
   echo "== gpuconv CLI not in the pack: skipped" | tee -a "$SUMMARY"
 fi

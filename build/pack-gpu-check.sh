@@ -47,6 +47,10 @@ cp -r "$DOTNET_HOME/shared/Microsoft.NETCore.App/$RUNTIME_VERSION" "$STAGE/dotne
 [ -f "$DOTNET_HOME/LICENSE.txt" ] && cp "$DOTNET_HOME/LICENSE.txt" "$DOTNET_HOME/ThirdPartyNotices.txt" "$STAGE/dotnet/" 2>/dev/null || true
 
 cp build/gpu-check.sh "$STAGE/gpu-check.sh"
+mkdir -p "$STAGE/shapes" && cp samples/GpuConv.Cli/shapes/*.csv "$STAGE/shapes/"
+# The independent PyTorch comparison lives in the shared folder (not in this repository): carry it when present.
+SHARED=${GPUCONV_SHARED:-$ROOT/../shared}
+if [ -f "$SHARED/gpu/torch_compare.py" ]; then cp "$SHARED/gpu/torch_compare.py" "$STAGE/"; else echo "note: $SHARED/gpu/torch_compare.py not found; the pack will skip it"; fi
 chmod +x "$STAGE/gpu-check.sh"
 {
   echo "GpuConv GPU check pack"
