@@ -10,7 +10,7 @@ namespace GpuConv.Tests.Cli;
 public class ReadmeSnippetTests
 {
     [Test]
-    public void LibrarySnippetComputesTheReferenceConvolution()
+    public void LibrarySnippetRunsThroughTheEngineAndMatchesTheReference()
     {
         using var h = new CliHarness();
         h.Save("x.npy", HostTensor.Random(new TensorShape(2, 3, 9, 9), 5));
@@ -22,20 +22,25 @@ public class ReadmeSnippetTests
             // --- README snippet (keep identical) ---
             var x = NpyFile.Read("x.npy");                 // [N, C, H, W] (float32, or float64 converted)
             var w = NpyFile.Read("w.npy");                 // [K, C/groups, R, S], PyTorch layout
+            var b = HostTensor.Random(new TensorShape(w.Shape[0]), seed: 1);
             var spec = new ConvSpec(kernel: [3, 3], stride: [2], padBegin: [1]);   // F.conv2d(stride=2, padding=1)
-            var problem = ConvProblem.Create(spec, x.Shape, w.Shape);              // validates; Y shape computed
-            var y = new HostTensor(problem.YShape);
 
-            using var backend = new ReferenceBackend();
-            var algorithm = backend.GetAlgorithms(problem, ConvPrecision.Strict)[0];
-            backend.Run(problem, algorithm, new ConvTensors(x, w, y));
+            using var engine = ConvEngine.Open(new ConvEngineOptions { PlanCachePath = "plans.json" });
+            Console.WriteLine($"running on {engine.Device}; GPU off because: {engine.GpuUnavailableReason ?? "it is on"}");
+            HostTensor y = engine.Forward(spec, x, w, b);                    // planned, cached, run
+            Console.WriteLine($"{engine.LastPlan!.Algorithm.Key}: {y.Shape}");
+            var report = engine.Validate(spec, x, w, b);                     // same plan vs the float64 reference
+            Console.WriteLine(report);
             NpyFile.Write("y.npy", y);
             // --- end of snippet ---
 
             var back = NpyFile.Read("y.npy");
             Assert.That(back.Shape, Is.EqualTo(new TensorShape(2, 4, 5, 5)));
-            Assert.That(ErrorMetrics.Compare(back.Data, ReferenceConv.Forward(problem, x.Data, w.Data)).MaxRelative, Is.LessThan(1e-6));
+            var problem = ConvProblem.Create(spec, x.Shape, w.Shape);
+            Assert.That(ErrorMetrics.Compare(back.Data, ReferenceConv.Forward(problem, x.Data, w.Data, b.Data)).MaxRelative, Is.LessThan(1e-5));
+            Assert.That(report.Error.MaxRelative, Is.LessThan(1e-5));
         }
         finally { Environment.CurrentDirectory = cwd; }
+        Assert.That(File.Exists(h.Path("plans.json")), "the engine persists its plan cache where it was told to");
     }
 }
