@@ -134,15 +134,26 @@ public sealed class ConvEngine : IDisposable
             : RunHost(problem, x, w, y: null, bias);
     }
 
-    /// <summary>activation(conv(x, w) + bias). Generic path: the planned forward with bias, then the activation on the host result.</summary>
+    /// <summary>
+    /// activation(conv(x, w) + bias). When the planned backend fuses it (cuDNN's bias-activation forward) it
+    /// runs as one call; otherwise the planned forward with bias runs and the activation is applied here.
+    /// </summary>
     public HostTensor ForwardBiasActivation(ConvSpec spec, HostTensor x, HostTensor w, HostTensor bias, Activation activation)
     {
         ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(bias);
         if (!Enum.IsDefined(activation))
             throw new ArgumentException($"activation {(int)activation} is not an Activation.", nameof(activation));
-        var y = Forward(spec, x, w, bias);
-        if (activation == Activation.Relu)
+        var problem = Problem(spec, x.Shape, w.Shape, ConvOp.Forward, nameof(x), nameof(w));
+        CheckBias(problem, bias);
+        bool fused = false;
+        var y = spec.Transposed
+            ? RunHost(problem, x: null, w, y: x, bias, out _)
+            : RunHost(problem, x, w, y: null, bias, out _, activation, onFused: () => fused = true);
+        if (activation == Activation.Relu && !fused)
         {
             var data = y.Data;
             for (int i = 0; i < data.Length; i++)
@@ -238,7 +249,8 @@ public sealed class ConvEngine : IDisposable
     /// Runs the problem on host tensors: the one the op writes is passed as null and allocated here.
     /// Host-memory backends get the tensors as they are; others get copies in their memory space.
     /// </summary>
-    HostTensor RunHost(ConvProblem problem, HostTensor? x, HostTensor? w, HostTensor? y, HostTensor? bias, out Plan plan)
+    HostTensor RunHost(ConvProblem problem, HostTensor? x, HostTensor? w, HostTensor? y, HostTensor? bias, out Plan plan,
+        Activation? fuse = null, Action? onFused = null)
     {
         var output = new HostTensor(problem.OutputShape);
         switch (problem.Op)
@@ -250,17 +262,25 @@ public sealed class ConvEngine : IDisposable
         var host = new ConvTensors(x!, w!, y!, bias);
         plan = Planner.Execute(problem, (p, backend) =>
         {
+            void Run(ConvTensors t)
+            {
+                // A fusing backend may take bias + activation in the same call; if it declines, a plain run.
+                if (fuse is { } act && t.Bias is not null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, p.Algorithm, t, act))
+                    onFused?.Invoke();
+                else
+                    backend.Run(problem, p.Algorithm, t);
+            }
             if (ReferenceEquals(backend.Memory, HostMemorySpace.Instance))
-                backend.Run(problem, p.Algorithm, host);
+                Run(host);
             else
-                RunStaged(problem, p, backend, host, output);
+                RunStaged(problem, backend, host, output, Run);
         });
         lastPlan = plan;
         return output;
     }
 
     /// <summary>Copies the op's inputs into the backend's memory, runs, copies the output back, frees the copies.</summary>
-    static void RunStaged(ConvProblem problem, Plan plan, IConvBackend backend, ConvTensors host, HostTensor output)
+    static void RunStaged(ConvProblem problem, IConvBackend backend, ConvTensors host, HostTensor output, Action<ConvTensors> run)
     {
         var memory = backend.Memory;
         var made = new List<Tensor>();
@@ -279,7 +299,7 @@ public sealed class ConvEngine : IDisposable
                 Stage((HostTensor)host.W, !writesW),
                 Stage((HostTensor)host.Y, !writesY),
                 host.Bias is HostTensor b ? Stage(b, true) : null);
-            backend.Run(problem, plan.Algorithm, staged);
+            run(staged);
             var written = writesX ? staged.X : writesW ? staged.W : staged.Y;
             memory.CopyToHost(written, output.Data);
         }

@@ -204,6 +204,50 @@ public class ConvEngineTests
         Assert.That(engine.LastPlan!.Algorithm.Name, Is.EqualTo("small"));
     }
 
+    /// <summary>A backend that fuses bias + ReLU by running the reference and clamping itself, counting fused calls.</summary>
+    sealed class FusingBackend : IConvBackend, IFusedBiasActivation
+    {
+        readonly ReferenceBackend inner = new();
+        public int FusedCalls;
+        public bool Decline;
+        public string Name => "fusing";
+        public IMemorySpace Memory => HostMemorySpace.Instance;
+        public int Priority => 0;
+        public string? WhyUnsupported(ConvProblem problem) => null;
+        public IReadOnlyList<ConvAlgorithm> GetAlgorithms(ConvProblem problem, ConvPrecision precision) => [new ConvAlgorithm(Name, "fused", 0, 0, true)];
+        public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors) =>
+            inner.Run(problem, inner.GetAlgorithms(problem, ConvPrecision.Strict)[0], tensors);
+        public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors) { Run(problem, algorithm, tensors); return 1; }
+        public bool TryRunBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation)
+        {
+            if (Decline) return false;
+            Run(problem, algorithm, tensors);
+            if (activation == Activation.Relu)
+            {
+                var y = ((HostTensor)tensors.Y).Data;
+                for (int i = 0; i < y.Length; i++) y[i] = Math.Max(0, y[i]);
+            }
+            FusedCalls++;
+            return true;
+        }
+        public void Dispose() { }
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void ForwardBiasActivation_UsesAFusingBackendOrFallsBack(bool decline)
+    {
+        var (_, spec, inDims, fDims) = Cases[0];
+        var fusing = new FusingBackend { Decline = decline };
+        using var engine = ConvEngine.Adopt(CpuOptions(PlanPolicy.Heuristic), Set(fusing));
+        var x = HostTensor.Random(new TensorShape(inDims), 1);
+        var w = HostTensor.Random(new TensorShape(fDims), 2);
+        var bias = HostTensor.Random(new TensorShape(fDims[0]), 3);
+        var relu = engine.ForwardBiasActivation(spec, x, w, bias, Activation.Relu);
+        Assert.That(fusing.FusedCalls, Is.EqualTo(decline ? 0 : 1));
+        AssertClose(relu.Data, NaiveConv(spec, x, w, bias).Data.Select(v => Math.Max(0f, v)).ToArray());
+    }
+
     [Test]
     public void ForwardBiasActivation_IsReluOfForwardPlusBias()
     {

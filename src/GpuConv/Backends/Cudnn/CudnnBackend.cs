@@ -14,7 +14,7 @@ namespace GpuConv.Backends.Cudnn;
 /// dilation, stride; asymmetric padding through an explicit padded copy (<see cref="CudnnPaddingPlan"/>).
 /// One cuDNN handle bound to the host's stream; descriptors cached per problem geometry.
 /// </summary>
-internal sealed unsafe class CudnnBackend : IConvBackend
+internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
 {
     public const string BackendName = "cudnn";
     const int MaxCachedGeometries = 256;
@@ -207,6 +207,9 @@ internal sealed unsafe class CudnnBackend : IConvBackend
     /// y = act(conv(x, w) + bias) in one cuDNN call (cudnnConvolutionBiasActivationForward). Returns false when
     /// cuDNN rejects the configuration as not supported (the caller then runs forward + bias + activation).
     /// </summary>
+    public bool TryRunBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation) =>
+        TryForwardBiasActivation(problem, algorithm, tensors, activation == Activation.Relu);
+
     public bool TryForwardBiasActivation(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t, bool relu)
     {
         if (p.Op != ConvOp.Forward || t.Bias is null) return false;

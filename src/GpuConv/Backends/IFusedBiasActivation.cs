@@ -1,0 +1,13 @@
+namespace GpuConv.Backends;
+
+using GpuConv.Conv;
+
+/// <summary>
+/// Optional capability of a backend: forward + bias + activation in one call (cuDNN's
+/// cudnnConvolutionBiasActivationForward). Returns false when the backend declines the configuration;
+/// the engine then runs forward with bias and applies the activation itself.
+/// </summary>
+public interface IFusedBiasActivation
+{
+    bool TryRunBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation);
+}
