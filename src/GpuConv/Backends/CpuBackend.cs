@@ -20,8 +20,11 @@ public sealed unsafe class CpuBackend : IConvBackend
     public const string GemmCol2Im = "gemm-col2im";
     public const string Gemm1x1 = "gemm-1x1";
     public const string DirectDepthwise = "direct-depthwise";
+    public const string ShiftedGemm = "shifted-gemm";
 
     readonly CpuWorkers _workers;
+    readonly WorkspaceSet _shared = new();
+    readonly object _runLock = new();
     bool _disposed;
 
     /// <param name="maxDegreeOfParallelism">Threads a run may use; null or -1 = every core.</param>
@@ -45,7 +48,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     public GemmTier Tier { get; }
 
     /// <summary>Bytes the per-thread workspaces hold now (they grow to the largest run and stay).</summary>
-    public long WorkspaceBytesHeld => _workers.BytesHeld;
+    public long WorkspaceBytesHeld => _workers.BytesHeld + _shared.BytesHeld;
 
     public string? WhyUnsupported(ConvProblem problem)
     {
@@ -66,6 +69,8 @@ public sealed unsafe class CpuBackend : IConvBackend
             list.Add(Algorithm(DirectDepthwise, 2, WorkspaceFloats(problem, DirectDepthwise)));
         if (problem.Spec.IsPointwise)
             list.Add(Algorithm(Gemm1x1, 1, WorkspaceFloats(problem, Gemm1x1)));
+        else if (problem.Op == ConvOp.Forward && CanShift(problem))
+            list.Add(Algorithm(ShiftedGemm, 3, WorkspaceFloats(problem, ShiftedGemm)));
         string general = problem.Op == ConvOp.BackwardData ? GemmCol2Im : Im2ColGemm;
         list.Add(Algorithm(general, 0, WorkspaceFloats(problem, general)));
         return list;
@@ -75,6 +80,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     {
         DirectDepthwise => p.Op == ConvOp.Forward && CanDepthwise(p),
         Gemm1x1 => p.Spec.IsPointwise,
+        ShiftedGemm => p.Op == ConvOp.Forward && !p.Spec.IsPointwise && CanShift(p),
         Im2ColGemm => p.Op != ConvOp.BackwardData,
         GemmCol2Im => p.Op == ConvOp.BackwardData,
         _ => false,
@@ -82,6 +88,9 @@ public sealed unsafe class CpuBackend : IConvBackend
 
     static ConvAlgorithm Algorithm(string name, int id, long floats) =>
         new(BackendName, name, id, floats * sizeof(float), Deterministic: true);
+
+    static bool CanShift(ConvProblem p) =>
+        p.Spec.IsUnitStride && Cpu.ShiftedGemm.SharedFloats(ReferenceConv.Geometry.Of(p), p.N, p.C) <= Array.MaxLength / 2;
 
     static bool CanDepthwise(ConvProblem p) => p.IsDepthwise && p.KernelVolume <= DepthwiseDirect.MaxTaps;
 
@@ -98,6 +107,12 @@ public sealed unsafe class CpuBackend : IConvBackend
             case DirectDepthwise:
                 perThread = DepthwiseDirect.ScratchFloats(g) + DepthwiseDirect.TableInts(g);
                 break;
+            case ShiftedGemm:
+            {
+                var t = ConvTiling.For(outer, p.KPerGroup, Cpu.ShiftedGemm.Layout.Of(g).Cols, rows, threads, Tier);
+                perThread = (long)t.RowTile * t.ColTile + Sgemm.PackFloats(t.RowTile, t.ColTile, rows, Tier);
+                return perThread * threads + Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C);
+            }
             case Gemm1x1:
                 perThread = p.Op switch
                 {
@@ -138,13 +153,15 @@ public sealed unsafe class CpuBackend : IConvBackend
         tensors.Validate(problem, MemoryKind.Host);
         float[] x = Host(tensors.X), w = Host(tensors.W), y = Host(tensors.Y);
         float[]? bias = tensors.Bias is null ? null : Host(tensors.Bias);
+        lock (_runLock)      // the shared scratch serves one run at a time
         fixed (float* px = x, pw = w, py = y, pb = bias)
         {
-            var ctx = new CpuConvContext(problem, px, pw, py, bias is null ? null : pb, _workers, Tier);
+            var ctx = new CpuConvContext(problem, px, pw, py, bias is null ? null : pb, _workers, _shared, Tier);
             switch (problem.Op, algorithm.Name)
             {
                 case (ConvOp.Forward, DirectDepthwise): CpuForward.Depthwise(ctx); break;
                 case (ConvOp.Forward, Gemm1x1): CpuForward.Im2ColGemm(ctx, pointwise: true); break;
+                case (ConvOp.Forward, ShiftedGemm): Cpu.ShiftedGemm.Forward(ctx); break;
                 case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
                 case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
                 case (ConvOp.BackwardData, _): CpuBackwardData.GemmCol2Im(ctx); break;
