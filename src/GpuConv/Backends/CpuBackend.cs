@@ -69,10 +69,14 @@ public sealed unsafe class CpuBackend : IConvBackend
             list.Add(Algorithm(DirectDepthwise, 2, WorkspaceFloats(problem, DirectDepthwise)));
         if (problem.Spec.IsPointwise)
             list.Add(Algorithm(Gemm1x1, 1, WorkspaceFloats(problem, Gemm1x1)));
-        else if (problem.Op == ConvOp.Forward && CanShift(problem))
-            list.Add(Algorithm(ShiftedGemm, 3, WorkspaceFloats(problem, ShiftedGemm)));
         string general = problem.Op == ConvOp.BackwardData ? GemmCol2Im : Im2ColGemm;
+        bool shift = problem.Op == ConvOp.Forward && !problem.Spec.IsPointwise && CanShift(problem);
+        // A strided 1x1 reads a quarter of its input: gathering it (im2col) beats copying all of it into phases.
+        if (shift && problem.KernelVolume > 1)
+            list.Add(Algorithm(ShiftedGemm, 3, WorkspaceFloats(problem, ShiftedGemm)));
         list.Add(Algorithm(general, 0, WorkspaceFloats(problem, general)));
+        if (shift && problem.KernelVolume == 1)
+            list.Add(Algorithm(ShiftedGemm, 3, WorkspaceFloats(problem, ShiftedGemm)));
         return list;
     }
 
@@ -90,7 +94,7 @@ public sealed unsafe class CpuBackend : IConvBackend
         new(BackendName, name, id, floats * sizeof(float), Deterministic: true);
 
     static bool CanShift(ConvProblem p) =>
-        p.Spec.IsUnitStride && Cpu.ShiftedGemm.SharedFloats(ReferenceConv.Geometry.Of(p), p.N, p.C) <= Array.MaxLength / 2;
+        Cpu.ShiftedGemm.SharedFloats(ReferenceConv.Geometry.Of(p), p.N, p.C) <= Array.MaxLength / 2;
 
     static bool CanDepthwise(ConvProblem p) => p.IsDepthwise && p.KernelVolume <= DepthwiseDirect.MaxTaps;
 

@@ -5,28 +5,31 @@ using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
 namespace GpuConv.Cpu;
 
 /// <summary>
-/// Forward convolution with unit strides as GEMM over zero-padded input planes ("shifted-gemm").
-/// Once every input plane is padded, output position (d, h, w) read by tap (td, th, tw) sits at a
-/// constant offset from position (d, h, w) of the padded plane, so each column-matrix row is the
-/// padded plane itself, shifted: B is packed with plain contiguous copies, no im2col bounds logic.
-/// The GEMM computes outputs over the padded width (a few extra columns per row), and the copy into
-/// y keeps the valid ones and adds the bias on the way.
+/// Forward convolution as GEMM over zero-padded, stride-phase-split input planes ("shifted-gemm").
+/// Each input plane is padded and split into stride phases (padded element (d, h, w) goes to phase
+/// (d mod sd, h mod sh, w mod sw) at (d div sd, h div sh, w div sw)); then the input read by output
+/// (d, h, w) through tap (td, th, tw) sits at a constant offset from position (d, h, w) of one phase
+/// plane, so each column-matrix row is a phase plane, shifted: B is packed with plain contiguous
+/// copies, no im2col bounds logic. The GEMM computes outputs over the phase width (a few extra
+/// columns per row), and the copy into y keeps the valid ones and adds the bias on the way.
 /// </summary>
 internal static unsafe class ShiftedGemm
 {
-    /// <summary>Padded extents and the GEMM's column count (positions in padded-width output space).</summary>
-    internal readonly record struct Layout(int Dp, int Hp, int Wp, long Plane, int Cols)
+    /// <summary>Padded extents (Dp, Hp, Wp), phase extents (Dq, Hq, Lq), floats per phase and per plane, GEMM columns.</summary>
+    internal readonly record struct Layout(int Dp, int Hp, int Wp, int Dq, int Hq, int Lq, long Phase, long Plane, int Cols)
     {
         public static Layout Of(in Geometry g)
         {
-            int dp = g.OutD + (g.KD - 1) * g.DD, hp = g.OutH + (g.KH - 1) * g.DH, wp = g.OutW + (g.KW - 1) * g.DW;
-            long cols = ((long)(g.OutD - 1) * hp + g.OutH - 1) * wp + g.OutW;
-            return new Layout(dp, hp, wp, (long)dp * hp * wp, checked((int)cols));
+            // Extents that cover every read of every output (zeros beyond the input).
+            int dp = (g.OutD - 1) * g.SD + (g.KD - 1) * g.DD + 1;
+            int hp = (g.OutH - 1) * g.SH + (g.KH - 1) * g.DH + 1;
+            int wp = (g.OutW - 1) * g.SW + (g.KW - 1) * g.DW + 1;
+            int dq = (dp + g.SD - 1) / g.SD, hq = (hp + g.SH - 1) / g.SH, lq = (wp + g.SW - 1) / g.SW;
+            long phase = (long)dq * hq * lq;
+            long cols = ((long)(g.OutD - 1) * hq + g.OutH - 1) * lq + g.OutW;
+            return new Layout(dp, hp, wp, dq, hq, lq, phase, phase * g.SD * g.SH * g.SW, checked((int)cols));
         }
     }
-
-    /// <summary>True for the problems this path takes: forward, unit strides in every dimension.</summary>
-    public static bool Applies(Geometry g) => g.SD == 1 && g.SH == 1 && g.SW == 1;
 
     /// <summary>Floats of the shared padded input (every image and channel).</summary>
     public static long SharedFloats(in Geometry g, int n, int c) => Layout.Of(g).Plane * n * c;
@@ -45,7 +48,11 @@ internal static unsafe class ShiftedGemm
         for (int td = 0; td < g.KD; td++)
         for (int th = 0; th < g.KH; th++)
         for (int tw = 0; tw < g.KW; tw++)
-            taps[t0++] = checked((int)(((long)td * g.DD * l.Hp + (long)th * g.DH) * l.Wp + tw * g.DW));
+        {
+            int a = td * g.DD, b = th * g.DH, c = tw * g.DW;
+            long phase = ((long)(a % g.SD) * g.SH + b % g.SH) * g.SW + c % g.SW;
+            taps[t0++] = checked((int)(phase * l.Phase + ((long)(a / g.SD) * l.Hq + b / g.SH) * l.Lq + c / g.SW));
+        }
 
         int planes = ctx.N * ctx.C;
         int padTasks = Math.Min(planes, ctx.Threads * ConvTiling.TasksPerThread);
@@ -75,7 +82,7 @@ internal static unsafe class ShiftedGemm
         });
     }
 
-    /// <summary>Writes one input plane into its zero-padded plane.</summary>
+    /// <summary>Writes one input plane into its zero-padded phase planes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Pad(in Geometry g, in Layout l, float* x, float* dst)
     {
@@ -84,19 +91,40 @@ internal static unsafe class ShiftedGemm
         if (count <= 0) return;
         for (int id = 0; id < g.InD && id + g.PD < l.Dp; id++)
         for (int ih = 0; ih < g.InH && ih + g.PH < l.Hp; ih++)
-            Buffer.MemoryCopy(x + ((nint)id * g.InH + ih) * g.InW, dst + (((nint)(id + g.PD) * l.Hp + ih + g.PH) * l.Wp + g.PW),
-                count * sizeof(float), count * sizeof(float));
+        {
+            int pd = id + g.PD, ph = ih + g.PH;
+            float* src = x + ((nint)id * g.InH + ih) * g.InW;
+            // Row of phase (pd mod sd, ph mod sh, ·) at (pd div sd, ph div sh); column phases follow at l.Phase apart.
+            float* row = dst + ((long)(pd % g.SD) * g.SH + ph % g.SH) * g.SW * l.Phase + ((long)(pd / g.SD) * l.Hq + ph / g.SH) * l.Lq;
+            if (g.SW == 1)
+            {
+                Buffer.MemoryCopy(src, row + g.PW, count * sizeof(float), count * sizeof(float));
+            }
+            else if (g.SW == 2)
+            {
+                VectorOps.GatherStride2(src, row + (g.PW & 1) * l.Phase + g.PW / 2, (count + 1) / 2, src + count);
+                VectorOps.GatherStride2(src + 1, row + ((g.PW + 1) & 1) * l.Phase + (g.PW + 1) / 2, count / 2, src + count);
+            }
+            else
+            {
+                for (int iw = 0; iw < count; iw++)
+                {
+                    int pw = iw + g.PW;
+                    row[(pw % g.SW) * l.Phase + pw / g.SW] = src[iw];
+                }
+            }
+        }
     }
 
     /// <summary>Copies the valid outputs among padded-space columns [j0, j1) of one output channel into its y plane, adding the bias.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Keep(in Geometry g, in Layout l, float* src, int j0, int j1, float* y, float bias)
     {
-        int slice = l.Hp * l.Wp;
-        int od = j0 / slice, rest = j0 - od * slice, oh = rest / l.Wp, ow = rest - oh * l.Wp;
+        int slice = l.Hq * l.Lq;
+        int od = j0 / slice, rest = j0 - od * slice, oh = rest / l.Lq, ow = rest - oh * l.Lq;
         for (int o = j0; o < j1;)
         {
-            int run = Math.Min(l.Wp - ow, j1 - o);
+            int run = Math.Min(l.Lq - ow, j1 - o);
             if (oh < g.OutH && ow < g.OutW)
             {
                 int valid = Math.Min(run, g.OutW - ow);
@@ -104,7 +132,7 @@ internal static unsafe class ShiftedGemm
             }
             o += run;
             ow = 0;
-            if (++oh == l.Hp) { oh = 0; od++; }
+            if (++oh == l.Hq) { oh = 0; od++; }
         }
     }
 }

@@ -19,7 +19,8 @@ public class CpuBackendContractTests
         Assert.That(cpu.GetAlgorithms(Problem(8, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "direct-depthwise", "shifted-gemm", "im2col-gemm" }));
         Assert.That(cpu.GetAlgorithms(Problem(1, 1), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-1x1", "im2col-gemm" }));
         Assert.That(cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "shifted-gemm", "im2col-gemm" }));
-        Assert.That(cpu.GetAlgorithms(Problem(1, 3, stride: 2), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "im2col-gemm" }));
+        Assert.That(cpu.GetAlgorithms(Problem(1, 3, stride: 2), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "shifted-gemm", "im2col-gemm" }));
+        Assert.That(cpu.GetAlgorithms(Problem(1, 1, stride: 2), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "im2col-gemm", "shifted-gemm" }));
         Assert.That(cpu.GetAlgorithms(Problem(1, 3, ConvOp.BackwardData), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-col2im" }));
         Assert.That(cpu.GetAlgorithms(Problem(8, 3, ConvOp.BackwardFilter), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "im2col-gemm" }));
         var shifted = cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict)[0];
