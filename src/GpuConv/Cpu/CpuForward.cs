@@ -16,6 +16,17 @@ internal static unsafe class CpuForward
     {
         int outer = ctx.N * ctx.Groups;
         var tiling = ConvTiling.For(outer, ctx.Kg, ctx.Cols, pointwise ? ctx.Cg : ctx.Rows, ctx.Threads, ctx.Tier);
+        nint shared = 0;
+        long sharedStride = 0;
+        if (PrepackedB.Worth(tiling, ctx.Tier))
+        {
+            sharedStride = PrepackedB.Stride(tiling, ctx.Rows, ctx.Tier);
+            shared = pointwise
+                ? (nint)PrepackedB.Pack(ctx, tiling, outer, ctx.Rows, ctx.Cols, (o, j0) =>
+                    new ViewSource(MatrixView.RowMajor(ctx.XPlane(o / ctx.Groups, o % ctx.Groups * ctx.Cg) + j0, ctx.InPlane)))
+                : (nint)PrepackedB.Pack(ctx, tiling, outer, ctx.Rows, ctx.Cols, (o, j0) =>
+                    new Im2ColSource(ctx.G, ctx.XPlane(o / ctx.Groups, o % ctx.Groups * ctx.Cg), j0));
+        }
         ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int rt = t % tiling.RowTiles; t /= tiling.RowTiles;
@@ -27,7 +38,9 @@ internal static unsafe class CpuForward
             int k0 = g * ctx.Kg + i0;
             var a = MatrixView.RowMajor(ctx.W + (nint)k0 * ctx.Rows, ctx.Rows);
             float* y = ctx.YPlane(n, k0) + j0;
-            if (pointwise)
+            if (shared != 0)
+                Sgemm.MultiplyPacked(i1 - i0, j1 - j0, ctx.Rows, a, (float*)shared + sharedStride * ((long)(n * ctx.Groups + g) * tiling.ColTiles + ct), y, ctx.OutPlane, false, ctx.Tier, ws);
+            else if (pointwise)
                 Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Rows, a, MatrixView.RowMajor(x + j0, ctx.InPlane), y, ctx.OutPlane, false, ctx.Tier, ws);
             else
                 Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Rows, a, new Im2ColSource(ctx.G, x, j0), y, ctx.OutPlane, false, ctx.Tier, ws);

@@ -65,6 +65,15 @@ internal static unsafe class ShiftedGemm
 
         int outer = ctx.N * ctx.Groups;
         var tiling = Tiling(ctx);
+        nint shared = 0;
+        long sharedStride = 0;
+        if (PrepackedB.Worth(tiling, ctx.Tier))
+        {
+            nint paddedBase = (nint)padded, tapTable = (nint)taps;
+            shared = (nint)PrepackedB.Pack(ctx, tiling, outer, ctx.Rows, l.Cols, (o, j0) =>
+                new ShiftedSource((float*)paddedBase + ((nint)(o / ctx.Groups) * ctx.C + o % ctx.Groups * ctx.Cg) * l.Plane, (nint)l.Plane, (int*)tapTable, kvol, j0));
+            sharedStride = PrepackedB.Stride(tiling, ctx.Rows, ctx.Tier);
+        }
         ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int rt = t % tiling.RowTiles; t /= tiling.RowTiles;
@@ -75,8 +84,15 @@ internal static unsafe class ShiftedGemm
             int k0 = grp * ctx.Kg + i0, rows = i1 - i0, cols = j1 - j0;
             float* tmp = ws.Get(WorkspaceSlot.Columns, (long)rows * cols);
             var a = MatrixView.RowMajor(ctx.W + (nint)k0 * ctx.Rows, ctx.Rows);
-            var b = new ShiftedSource(padded + ((nint)n * ctx.C + grp * ctx.Cg) * l.Plane, (nint)l.Plane, taps, kvol, j0);
-            Sgemm.Multiply(rows, cols, ctx.Rows, a, b, tmp, cols, false, ctx.Tier, ws);
+            if (shared != 0)
+            {
+                Sgemm.MultiplyPacked(rows, cols, ctx.Rows, a, (float*)shared + sharedStride * ((long)(n * ctx.Groups + grp) * tiling.ColTiles + ct), tmp, cols, false, ctx.Tier, ws);
+            }
+            else
+            {
+                var b = new ShiftedSource(padded + ((nint)n * ctx.C + grp * ctx.Cg) * l.Plane, (nint)l.Plane, taps, kvol, j0);
+                Sgemm.Multiply(rows, cols, ctx.Rows, a, b, tmp, cols, false, ctx.Tier, ws);
+            }
             for (int i = 0; i < rows; i++)
                 Keep(ctx.G, l, tmp + (nint)i * cols, j0, j1, ctx.YPlane(n, k0 + i), ctx.Bias == null ? 0f : ctx.Bias[k0 + i]);
         });

@@ -81,6 +81,8 @@ public class CpuBackendSweepTests
     [TestCase(ConvOp.Forward, 1, 160, 9, 40, 1, 1, 0, 1)]
     [TestCase(ConvOp.Forward, 1, 3, 61, 16, 7, 2, 3, 1)]
     [TestCase(ConvOp.Forward, 2, 40, 29, 40, 3, 2, 1, 40)]
+    [TestCase(ConvOp.Forward, 1, 72, 7, 256, 1, 1, 0, 1)]   // few positions, many channels: row tiles share a prepacked B
+    [TestCase(ConvOp.Forward, 2, 40, 7, 200, 3, 1, 1, 2)]
     [TestCase(ConvOp.BackwardData, 1, 48, 26, 80, 3, 1, 1, 1)]
     [TestCase(ConvOp.BackwardData, 2, 160, 9, 40, 1, 1, 0, 1)]
     [TestCase(ConvOp.BackwardFilter, 2, 48, 26, 80, 3, 1, 1, 1)]
