@@ -109,7 +109,8 @@ public sealed unsafe class CpuBackend : IConvBackend
         switch (algorithm)
         {
             case DirectDepthwise:
-                perThread = DepthwiseDirect.ScratchFloats(g) + DepthwiseDirect.TableInts(g);
+                perThread = Math.Max(DepthwiseDirect.ScratchFloats(g) + DepthwiseDirect.TableInts(g),
+                    DepthwiseBlocked.Applies(g, p.KPerGroup, p.C) ? DepthwiseBlocked.ScratchFloats(g) : 0);
                 break;
             case ShiftedGemm:
             {
