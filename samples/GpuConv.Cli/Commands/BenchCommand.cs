@@ -61,7 +61,9 @@ public static class BenchCommand
         }
         catch (ArgumentException e)
         {
-            err.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            // The message already names the option; drop .NET's "(Parameter 'x')" suffix.
+            string message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "");
+            err.MarkupLineInterpolated($"[red]error:[/] {message}");
             return 2;
         }
         using (backend)

@@ -39,15 +39,16 @@ public sealed class BenchRunner(IConvBackend backend, int threads, BenchPolicy p
         float[]? peerY = null;
         try
         {
+            // GpuConv first, before the ORT session exists: ORT's worker threads spin after session
+            // creation and after each run, and would take a core from GpuConv's timing.
+            var ours = Time(() => backend.TimeRun(p, algorithm, tensors));
+            List<double> theirs = [];
             if (withPeer)
             {
                 peerY = new float[p.YShape.ElementCountInt];
                 peer = new OnnxRuntimeConv(p, x.Data, w.Data, bias.Data, peerY, threads);
+                theirs = Time(peer.TimeRun);
             }
-            // Each side in its own block: ORT's worker threads spin after a run, which would steal
-            // the cores from an interleaved GpuConv run.
-            var ours = Time(() => backend.TimeRun(p, algorithm, tensors));
-            var theirs = peer is null ? [] : Time(peer.TimeRun);
             double ms = Median(ours);
             double gflops = p.Flops / ms / 1e6;
             if (peer is null)

@@ -20,8 +20,11 @@ public sealed unsafe class CpuBackend : IConvBackend
     public const string GemmCol2Im = "gemm-col2im";
     public const string Gemm1x1 = "gemm-1x1";
     public const string DirectDepthwise = "direct-depthwise";
+    public const string ShiftedGemm = "shifted-gemm";
 
     readonly CpuWorkers _workers;
+    readonly WorkspaceSet _shared = new();
+    readonly object _runLock = new();
     bool _disposed;
 
     /// <param name="maxDegreeOfParallelism">Threads a run may use; null or -1 = every core.</param>
@@ -45,7 +48,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     public GemmTier Tier { get; }
 
     /// <summary>Bytes the per-thread workspaces hold now (they grow to the largest run and stay).</summary>
-    public long WorkspaceBytesHeld => _workers.BytesHeld;
+    public long WorkspaceBytesHeld => _workers.BytesHeld + _shared.BytesHeld;
 
     public string? WhyUnsupported(ConvProblem problem)
     {
@@ -67,7 +70,13 @@ public sealed unsafe class CpuBackend : IConvBackend
         if (problem.Spec.IsPointwise)
             list.Add(Algorithm(Gemm1x1, 1, WorkspaceFloats(problem, Gemm1x1)));
         string general = problem.Op == ConvOp.BackwardData ? GemmCol2Im : Im2ColGemm;
+        bool shift = problem.Op == ConvOp.Forward && !problem.Spec.IsPointwise && CanShift(problem);
+        // A strided 1x1 reads a quarter of its input: gathering it (im2col) beats copying all of it into phases.
+        if (shift && problem.KernelVolume > 1)
+            list.Add(Algorithm(ShiftedGemm, 3, WorkspaceFloats(problem, ShiftedGemm)));
         list.Add(Algorithm(general, 0, WorkspaceFloats(problem, general)));
+        if (shift && problem.KernelVolume == 1)
+            list.Add(Algorithm(ShiftedGemm, 3, WorkspaceFloats(problem, ShiftedGemm)));
         return list;
     }
 
@@ -75,6 +84,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     {
         DirectDepthwise => p.Op == ConvOp.Forward && CanDepthwise(p),
         Gemm1x1 => p.Spec.IsPointwise,
+        ShiftedGemm => p.Op == ConvOp.Forward && !p.Spec.IsPointwise && CanShift(p),
         Im2ColGemm => p.Op != ConvOp.BackwardData,
         GemmCol2Im => p.Op == ConvOp.BackwardData,
         _ => false,
@@ -82,6 +92,9 @@ public sealed unsafe class CpuBackend : IConvBackend
 
     static ConvAlgorithm Algorithm(string name, int id, long floats) =>
         new(BackendName, name, id, floats * sizeof(float), Deterministic: true);
+
+    static bool CanShift(ConvProblem p) =>
+        Cpu.ShiftedGemm.SharedFloats(ReferenceConv.Geometry.Of(p), p.N, p.C) <= Array.MaxLength / 2;
 
     static bool CanDepthwise(ConvProblem p) => p.IsDepthwise && p.KernelVolume <= DepthwiseDirect.MaxTaps;
 
@@ -96,8 +109,21 @@ public sealed unsafe class CpuBackend : IConvBackend
         switch (algorithm)
         {
             case DirectDepthwise:
-                perThread = DepthwiseDirect.ScratchFloats(g) + DepthwiseDirect.TableInts(g);
+                perThread = Math.Max(DepthwiseDirect.ScratchFloats(g) + DepthwiseDirect.TableInts(g),
+                    DepthwiseBlocked.Applies(g, p.KPerGroup, p.C) ? DepthwiseBlocked.ScratchFloats(g) : 0);
                 break;
+            case ShiftedGemm:
+            {
+                var t = ConvTiling.For(outer, p.KPerGroup, Cpu.ShiftedGemm.Layout.Of(g).Cols, rows, threads, Tier);
+                perThread = (long)t.RowTile * t.ColTile + Sgemm.PackFloats(t.RowTile, t.ColTile, rows, Tier);
+                return perThread * threads + Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C) + SharedPackedB(t, outer, rows);
+            }
+            case Gemm1x1 when p.Op == ConvOp.Forward:
+            {
+                var t = ConvTiling.For(outer, p.KPerGroup, cols, p.CPerGroup, threads, Tier);
+                perThread = Sgemm.PackFloats(t.RowTile, t.ColTile, p.CPerGroup, Tier);
+                return perThread * threads + SharedPackedB(t, outer, p.CPerGroup);
+            }
             case Gemm1x1:
                 perThread = p.Op switch
                 {
@@ -111,6 +137,7 @@ public sealed unsafe class CpuBackend : IConvBackend
                 {
                     var t = ConvTiling.For(outer, p.KPerGroup, cols, rows, threads, Tier);
                     perThread = Sgemm.PackFloats(t.RowTile, t.ColTile, rows, Tier);   // im2col packs straight into B panels
+                    return perThread * threads + SharedPackedB(t, outer, rows);
                 }
                 else
                 {
@@ -125,6 +152,10 @@ public sealed unsafe class CpuBackend : IConvBackend
         return perThread * threads;
     }
 
+    /// <summary>The run-wide B that row tiles share when an output is split by rows (see PrepackedB).</summary>
+    long SharedPackedB(ConvTiling t, int outer, int depth) =>
+        PrepackedB.Worth(t, Tier) ? PrepackedB.Stride(t, depth, Tier) * outer * t.ColTiles : 0;
+
     public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -138,13 +169,15 @@ public sealed unsafe class CpuBackend : IConvBackend
         tensors.Validate(problem, MemoryKind.Host);
         float[] x = Host(tensors.X), w = Host(tensors.W), y = Host(tensors.Y);
         float[]? bias = tensors.Bias is null ? null : Host(tensors.Bias);
+        lock (_runLock)      // the shared scratch serves one run at a time
         fixed (float* px = x, pw = w, py = y, pb = bias)
         {
-            var ctx = new CpuConvContext(problem, px, pw, py, bias is null ? null : pb, _workers, Tier);
+            var ctx = new CpuConvContext(problem, px, pw, py, bias is null ? null : pb, _workers, _shared, Tier);
             switch (problem.Op, algorithm.Name)
             {
                 case (ConvOp.Forward, DirectDepthwise): CpuForward.Depthwise(ctx); break;
                 case (ConvOp.Forward, Gemm1x1): CpuForward.Im2ColGemm(ctx, pointwise: true); break;
+                case (ConvOp.Forward, ShiftedGemm): Cpu.ShiftedGemm.Forward(ctx); break;
                 case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
                 case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
                 case (ConvOp.BackwardData, _): CpuBackwardData.GemmCol2Im(ctx); break;

@@ -11,12 +11,12 @@ namespace GpuConv.Cpu;
 /// </summary>
 internal sealed unsafe class CpuConvContext
 {
-    public CpuConvContext(ConvProblem p, float* x, float* w, float* y, float* bias, CpuWorkers workers, GemmTier tier)
+    public CpuConvContext(ConvProblem p, float* x, float* w, float* y, float* bias, CpuWorkers workers, WorkspaceSet shared, GemmTier tier)
     {
         Problem = p;
         G = Geometry.Of(p);
         X = x; W = w; Y = y; Bias = bias;
-        Workers = workers; Tier = tier; Threads = workers.Threads;
+        Workers = workers; Shared = shared; Tier = tier; Threads = workers.Threads;
         N = p.N; C = p.C; K = p.K; Groups = p.Groups; Cg = p.CPerGroup; Kg = p.KPerGroup;
         Kvol = (int)p.KernelVolume;
         InPlane = (nint)p.XShape.SpatialSize;
@@ -33,6 +33,8 @@ internal sealed unsafe class CpuConvContext
     /// <summary>Bias of the op's output channels, or null.</summary>
     public float* Bias { get; }
     public CpuWorkers Workers { get; }
+    /// <summary>Scratch shared by every task of the run (e.g. the padded input), filled before the tasks that read it.</summary>
+    public WorkspaceSet Shared { get; }
     public GemmTier Tier { get; }
     public int Threads { get; }
     public int N { get; }

@@ -16,6 +16,17 @@ internal static unsafe class CpuForward
     {
         int outer = ctx.N * ctx.Groups;
         var tiling = ConvTiling.For(outer, ctx.Kg, ctx.Cols, pointwise ? ctx.Cg : ctx.Rows, ctx.Threads, ctx.Tier);
+        nint shared = 0;
+        long sharedStride = 0;
+        if (PrepackedB.Worth(tiling, ctx.Tier))
+        {
+            sharedStride = PrepackedB.Stride(tiling, ctx.Rows, ctx.Tier);
+            shared = pointwise
+                ? (nint)PrepackedB.Pack(ctx, tiling, outer, ctx.Rows, ctx.Cols, (o, j0) =>
+                    new ViewSource(MatrixView.RowMajor(ctx.XPlane(o / ctx.Groups, o % ctx.Groups * ctx.Cg) + j0, ctx.InPlane)))
+                : (nint)PrepackedB.Pack(ctx, tiling, outer, ctx.Rows, ctx.Cols, (o, j0) =>
+                    new Im2ColSource(ctx.G, ctx.XPlane(o / ctx.Groups, o % ctx.Groups * ctx.Cg), j0));
+        }
         ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int rt = t % tiling.RowTiles; t /= tiling.RowTiles;
@@ -27,7 +38,9 @@ internal static unsafe class CpuForward
             int k0 = g * ctx.Kg + i0;
             var a = MatrixView.RowMajor(ctx.W + (nint)k0 * ctx.Rows, ctx.Rows);
             float* y = ctx.YPlane(n, k0) + j0;
-            if (pointwise)
+            if (shared != 0)
+                Sgemm.MultiplyPacked(i1 - i0, j1 - j0, ctx.Rows, a, (float*)shared + sharedStride * ((long)(n * ctx.Groups + g) * tiling.ColTiles + ct), y, ctx.OutPlane, false, ctx.Tier, ws);
+            else if (pointwise)
                 Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Rows, a, MatrixView.RowMajor(x + j0, ctx.InPlane), y, ctx.OutPlane, false, ctx.Tier, ws);
             else
                 Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Rows, a, new Im2ColSource(ctx.G, x, j0), y, ctx.OutPlane, false, ctx.Tier, ws);
@@ -35,22 +48,47 @@ internal static unsafe class CpuForward
         });
     }
 
-    /// <summary>Depthwise (groups == C): tasks over (image, input channel); each writes its channel's output planes.</summary>
+    /// <summary>
+    /// Depthwise (groups == C): small planes with one filter per channel go 16 channels at a time
+    /// (<see cref="DepthwiseBlocked"/>), the rest plane by plane (<see cref="DepthwiseDirect"/>).
+    /// Tasks over (image, channel block) or (image, input channel) ranges.
+    /// </summary>
     public static void Depthwise(CpuConvContext ctx)
     {
-        int planes = ctx.N * ctx.C;
-        int tasks = Math.Min(planes, ctx.Threads * 8);
-        long scratch = DepthwiseDirect.ScratchFloats(ctx.G);
         int mult = ctx.Kg;
+        int blocks = DepthwiseBlocked.Applies(ctx.G, mult, ctx.C) ? ctx.C / DepthwiseBlocked.Lanes : 0;
+        int blockedChannels = blocks * DepthwiseBlocked.Lanes;
+        if (blocks > 0)
+        {
+            long scratchBlocked = DepthwiseBlocked.ScratchFloats(ctx.G);
+            int units = ctx.N * blocks;
+            int blockTasks = Math.Min(units, ctx.Threads * 8);
+            ctx.Workers.For(blockTasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+            {
+                int u0 = (int)((long)units * t / blockTasks), u1 = (int)((long)units * (t + 1) / blockTasks);
+                float* scratch = ws.Get(WorkspaceSlot.Rows, scratchBlocked);
+                for (int u = u0; u < u1; u++)
+                {
+                    int n = u / blocks, c0 = u % blocks * DepthwiseBlocked.Lanes;
+                    DepthwiseBlocked.Block(ctx.G, ctx.XPlane(n, c0), ctx.W + (nint)c0 * ctx.Kvol, ctx.YPlane(n, c0),
+                        ctx.Bias == null ? null : ctx.Bias + c0, scratch);
+                }
+            });
+        }
+        int rest = ctx.C - blockedChannels;
+        if (rest == 0) return;
+        int planes = ctx.N * rest;
+        int tasks = Math.Min(planes, ctx.Threads * 8);
+        long scratchFloats = DepthwiseDirect.ScratchFloats(ctx.G);
         ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int p0 = (int)((long)planes * t / tasks), p1 = (int)((long)planes * (t + 1) / tasks);
-            float* rows = ws.Get(WorkspaceSlot.Rows, scratch);
+            float* rows = ws.Get(WorkspaceSlot.Rows, scratchFloats);
             int* tables = (int*)ws.Get(WorkspaceSlot.Tables, DepthwiseDirect.TableInts(ctx.G));
             DepthwiseDirect.Prepare(ctx.G, rows, tables);
             for (int pl = p0; pl < p1; pl++)
             {
-                int n = pl / ctx.C, c = pl % ctx.C;
+                int n = pl / rest, c = blockedChannels + pl % rest;
                 int k0 = c * mult;
                 DepthwiseDirect.Channel(ctx.G, ctx.XPlane(n, c), ctx.W + (nint)k0 * ctx.Kvol, ctx.YPlane(n, k0),
                     ctx.Bias == null ? null : ctx.Bias + k0, mult, rows, tables);

@@ -24,6 +24,29 @@ internal static unsafe class VectorOps
         for (; i < n; i++) dst[i] += src[i];
     }
 
+    /// <summary>dst[i] = src[i] + value for i &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void CopyAddScalar(float* src, float* dst, float value, nint n)
+    {
+        nint i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var v = Vector512.Create(value);
+            for (; i + 16 <= n; i += 16) (Vector512.Load(src + i) + v).Store(dst + i);
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var v = Vector256.Create(value);
+            for (; i + 8 <= n; i += 8) (Vector256.Load(src + i) + v).Store(dst + i);
+        }
+        if (Vector128.IsHardwareAccelerated)
+        {
+            var v = Vector128.Create(value);
+            for (; i + 4 <= n; i += 4) (Vector128.Load(src + i) + v).Store(dst + i);
+        }
+        for (; i < n; i++) dst[i] = src[i] + value;
+    }
+
     /// <summary>dst[i] += value for i &lt; n.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddScalar(float* dst, float value, nint n)

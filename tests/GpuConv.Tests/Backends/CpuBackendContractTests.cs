@@ -7,8 +7,8 @@ namespace GpuConv.Tests.Backends;
 
 public class CpuBackendContractTests
 {
-    static ConvProblem Problem(int groups, int kernel, ConvOp op = ConvOp.Forward) =>
-        ConvProblem.Create(new ConvSpec([kernel, kernel], padBegin: [kernel / 2], groups: groups),
+    static ConvProblem Problem(int groups, int kernel, ConvOp op = ConvOp.Forward, int stride = 1) =>
+        ConvProblem.Create(new ConvSpec([kernel, kernel], [stride], padBegin: [kernel / 2], groups: groups),
             new TensorShape(1, 8, 9, 9), new TensorShape(8, 8 / groups, kernel, kernel), op);
 
     [Test]
@@ -16,14 +16,16 @@ public class CpuBackendContractTests
     {
         using var cpu = new CpuBackend(2);
         Assert.That(cpu.Name, Is.EqualTo("cpu"));
-        Assert.That(cpu.GetAlgorithms(Problem(8, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "direct-depthwise", "im2col-gemm" }));
+        Assert.That(cpu.GetAlgorithms(Problem(8, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "direct-depthwise", "shifted-gemm", "im2col-gemm" }));
         Assert.That(cpu.GetAlgorithms(Problem(1, 1), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-1x1", "im2col-gemm" }));
-        Assert.That(cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "im2col-gemm" }));
+        Assert.That(cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "shifted-gemm", "im2col-gemm" }));
+        Assert.That(cpu.GetAlgorithms(Problem(1, 3, stride: 2), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "shifted-gemm", "im2col-gemm" }));
+        Assert.That(cpu.GetAlgorithms(Problem(1, 1, stride: 2), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "im2col-gemm", "shifted-gemm" }));
         Assert.That(cpu.GetAlgorithms(Problem(1, 3, ConvOp.BackwardData), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-col2im" }));
         Assert.That(cpu.GetAlgorithms(Problem(8, 3, ConvOp.BackwardFilter), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "im2col-gemm" }));
-        var im2col = cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict)[0];
-        Assert.That(im2col.WorkspaceBytes, Is.GreaterThanOrEqualTo(8 * 9 * 81 * sizeof(float)), "the column tile is workspace");
-        Assert.That(im2col.Deterministic, Is.True);
+        var shifted = cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict)[0];
+        Assert.That(shifted.WorkspaceBytes, Is.GreaterThanOrEqualTo(8 * 11 * 11 * sizeof(float)), "the padded input is workspace");
+        Assert.That(shifted.Deterministic, Is.True);
     }
 
     [Test]

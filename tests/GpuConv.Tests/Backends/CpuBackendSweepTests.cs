@@ -60,6 +60,30 @@ public class CpuBackendSweepTests
         Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
     }
 
+    /// <summary>Depthwise with 16+ channels (the 16-channel blocked kernel plus leftover channels), every rank.</summary>
+    [Test]
+    public void WideDepthwiseMatchesReference()
+    {
+        using var backend = new CpuBackend(maxDegreeOfParallelism: 3);
+        var rng = new Random(321);
+        var failures = new List<string>();
+        for (int i = 0; i < 60; i++)
+        {
+            int rank = 1 + i % 3, c = new[] { 16, 17, 33, 48 }[rng.Next(4)];
+            var kernel = Enumerable.Range(0, rank).Select(_ => rng.Next(1, 4)).ToArray();
+            var stride = Enumerable.Range(0, rank).Select(_ => rng.Next(1, 3)).ToArray();
+            var dil = Enumerable.Range(0, rank).Select(_ => rng.Next(1, 3)).ToArray();
+            var pb = Enumerable.Range(0, rank).Select(_ => rng.Next(0, 3)).ToArray();
+            var pe = Enumerable.Range(0, rank).Select(_ => rng.Next(0, 3)).ToArray();
+            var input = Enumerable.Range(0, rank).Select(d => dil[d] * (kernel[d] - 1) + 1 + rng.Next(0, rank == 3 ? 3 : rank == 2 ? 8 : 12)).ToArray();
+            var spec = new ConvSpec(kernel, stride, dil, pb, pe, groups: c);
+            var p = ConvProblem.Create(spec, new TensorShape([1 + i % 2, c, .. input]), new TensorShape([c, 1, .. kernel]));
+            var (err, where) = ConvCheck.AllAlgorithms(backend, p, i, withBias: i % 2 == 0);
+            if (!(err < Tolerance)) failures.Add(where);
+        }
+        Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
+    }
+
     [Test]
     public void SingleThreadMatchesReference()
     {
@@ -81,6 +105,9 @@ public class CpuBackendSweepTests
     [TestCase(ConvOp.Forward, 1, 160, 9, 40, 1, 1, 0, 1)]
     [TestCase(ConvOp.Forward, 1, 3, 61, 16, 7, 2, 3, 1)]
     [TestCase(ConvOp.Forward, 2, 40, 29, 40, 3, 2, 1, 40)]
+    [TestCase(ConvOp.Forward, 1, 40, 14, 40, 3, 2, 1, 40)]
+    [TestCase(ConvOp.Forward, 1, 72, 7, 256, 1, 1, 0, 1)]   // few positions, many channels: row tiles share a prepacked B
+    [TestCase(ConvOp.Forward, 2, 40, 7, 200, 3, 1, 1, 2)]
     [TestCase(ConvOp.BackwardData, 1, 48, 26, 80, 3, 1, 1, 1)]
     [TestCase(ConvOp.BackwardData, 2, 160, 9, 40, 1, 1, 0, 1)]
     [TestCase(ConvOp.BackwardFilter, 2, 48, 26, 80, 3, 1, 1, 1)]

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Runtime.CompilerServices;
 namespace GpuConv.Cpu.Gemm;
 
@@ -76,6 +77,33 @@ internal static unsafe class GemmPacking
                     for (int p = 0; p < kc; p++)
                         for (int j = cols; j < nr; j++) panel[(nint)p * nr + j] = 0f;
             }
+        }
+    }
+
+    /// <summary>One k-row of B (nc contiguous floats) into its slot of every NR-column panel, zero-padding the last.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackRow(float* src, int nc, int nr, nint panelStride, float* dst)
+    {
+        int jr = 0;
+        if (nr == 32 && Vector512.IsHardwareAccelerated)
+        {
+            for (; jr + 32 <= nc; jr += 32, dst += panelStride)
+            {
+                Vector512.Load(src + jr).Store(dst);
+                Vector512.Load(src + jr + 16).Store(dst + 16);
+            }
+        }
+        else
+        {
+            nint bytes = (nint)nr * sizeof(float);
+            for (; jr + nr <= nc; jr += nr, dst += panelStride)
+                Buffer.MemoryCopy(src + jr, dst, bytes, bytes);
+        }
+        if (jr < nc)
+        {
+            int j = 0;
+            for (; j < nc - jr; j++) dst[j] = src[jr + j];
+            for (; j < nr; j++) dst[j] = 0f;
         }
     }
 }

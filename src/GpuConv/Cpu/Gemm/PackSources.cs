@@ -28,3 +28,21 @@ internal readonly unsafe struct Im2ColSource(Geometry g, float* x, int colBase) 
     public void PackB(int pc, int jc, int kc, int nc, int nr, float* dst) =>
         Im2ColFast.PackPanels(g, x, pc, kc, colBase + jc, nc, nr, dst);
 }
+
+/// <summary>
+/// B for a unit-stride convolution over zero-padded input planes: row (channel c, tap t) of the
+/// column matrix is the padded plane of c read from a constant tap offset, so every packed row is a
+/// plain contiguous copy (no bounds logic). Columns are positions in the padded-width output space.
+/// </summary>
+internal readonly unsafe struct ShiftedSource(float* padded, nint plane, int* tapOffsets, int taps, int colBase) : IPackSource
+{
+    public void PackB(int pc, int jc, int kc, int nc, int nr, float* dst)
+    {
+        nint panelStride = (nint)kc * nr;
+        for (int p = 0; p < kc; p++)
+        {
+            int r = pc + p, c = r / taps, t = r - c * taps;
+            GemmPacking.PackRow(padded + c * plane + tapOffsets[t] + colBase + jc, nc, nr, panelStride, dst + (nint)p * nr);
+        }
+    }
+}

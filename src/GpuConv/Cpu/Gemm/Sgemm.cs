@@ -101,7 +101,45 @@ public static unsafe class Sgemm
     /// <summary>The serial blocked GEMM with B produced by a packing source (a matrix, or im2col on the fly).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Multiply<TB>(int m, int n, int k, MatrixView a, TB b, float* c, nint ldc,
-        bool accumulate, GemmTier tier, WorkspaceSet ws) where TB : struct, IPackSource
+        bool accumulate, GemmTier tier, WorkspaceSet ws) where TB : struct, IPackSource =>
+        Multiply(m, n, k, a, b, c, ldc, accumulate, tier, ws, null);
+
+    /// <summary>Floats of a whole packed B (all of k, n ≤ NC columns) for <see cref="PackBBlock{TB}"/>.</summary>
+    internal static long PackedBFloats(int n, int k, GemmTier tier) => (long)k * RoundUp(n, GemmBlocking.For(tier).NR);
+
+    /// <summary>Number of K blocks the driver uses for depth k (each can be packed by a separate task).</summary>
+    internal static int KBlocks(int k, GemmTier tier)
+    {
+        int kc = KcFor(Math.Max(k, 1), GemmBlocking.For(tier).KC);
+        return (Math.Max(k, 1) + kc - 1) / kc;
+    }
+
+    /// <summary>
+    /// Packs K block <paramref name="block"/> of B (n ≤ NC columns) into its place in a whole packed B, so
+    /// several tasks that share B (row tiles of one output) pack it once instead of once each.
+    /// </summary>
+    internal static void PackBBlock<TB>(TB b, int n, int k, GemmTier tier, int block, float* packed) where TB : struct, IPackSource
+    {
+        var blk = GemmBlocking.For(tier);
+        int kc = KcFor(k, blk.KC), pc = block * kc;
+        if (pc >= k) return;
+        b.PackB(pc, 0, Math.Min(kc, k - pc), n, blk.NR, packed + (long)pc * RoundUp(n, blk.NR));
+    }
+
+    static int KcFor(int k, int kcMax)
+    {
+        int kBlocks = (k + kcMax - 1) / kcMax;
+        return (k + kBlocks - 1) / kBlocks;
+    }
+
+    /// <summary>The serial driver with B already packed whole by <see cref="PackBBlock{TB}"/> (n ≤ NC).</summary>
+    internal static void MultiplyPacked(int m, int n, int k, MatrixView a, float* packedB, float* c, nint ldc,
+        bool accumulate, GemmTier tier, WorkspaceSet ws) =>
+        Multiply(m, n, k, a, default(ViewSource), c, ldc, accumulate, tier, ws, packedB);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Multiply<TB>(int m, int n, int k, MatrixView a, TB b, float* c, nint ldc,
+        bool accumulate, GemmTier tier, WorkspaceSet ws, float* prepackedB) where TB : struct, IPackSource
     {
         if (m <= 0 || n <= 0) return;
         if (k <= 0)
@@ -114,13 +152,14 @@ public static unsafe class Sgemm
         var blk = GemmBlocking.For(tier, m);
         // Equal-depth K blocks (576 = 2 × 288, not 256 + 256 + 64): a thin last block would pay a
         // full load and store of C for little arithmetic.
-        int kBlocks = (k + blk.KC - 1) / blk.KC;
-        blk = blk with { KC = (k + kBlocks - 1) / kBlocks };
+        blk = blk with { KC = KcFor(k, blk.KC) };
+        if (prepackedB != null && n > blk.NC)
+            throw new InvalidOperationException($"a prepacked B holds at most NC = {blk.NC} columns, got {n}.");
         int mr = blk.MR, nr = blk.NR;
         int kcMax = Math.Min(blk.KC, k);
         int ncMax = Math.Min(blk.NC, RoundUp(n, nr));
         int mcMax = Math.Min(blk.MC, RoundUp(m, mr));
-        float* packB = ws.Get(WorkspaceSlot.PackB, (long)kcMax * RoundUp(ncMax, nr));
+        float* packB = prepackedB != null ? null : ws.Get(WorkspaceSlot.PackB, (long)kcMax * RoundUp(ncMax, nr));
         float* packA = ws.Get(WorkspaceSlot.PackA, (long)kcMax * RoundUp(mcMax, mr));
         var kernel = KernelFor(tier, mr);
         var direct = DirectKernelFor(tier, mr);
@@ -137,7 +176,9 @@ public static unsafe class Sgemm
             {
                 int kc = Math.Min(blk.KC, k - pc);
                 bool add = accumulate || pc > 0;
-                b.PackB(pc, jc, kc, nc, nr, packB);
+                float* bBlock = packB;
+                if (prepackedB != null) bBlock = prepackedB + (long)pc * RoundUp(n, nr);
+                else b.PackB(pc, jc, kc, nc, nr, packB);
                 for (int ic = 0; ic < m; ic += blk.MC)
                 {
                     int mc = Math.Min(blk.MC, m - ic);
@@ -147,7 +188,7 @@ public static unsafe class Sgemm
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int cols = Math.Min(nr, nc - jr);
-                        float* bp = packB + (nint)jr * kc;
+                        float* bp = bBlock + (nint)jr * kc;
                         for (int ir = 0; ir < mc; ir += mr)
                         {
                             int rows = Math.Min(mr, mc - ir);

@@ -1,0 +1,40 @@
+using System.Runtime.CompilerServices;
+using GpuConv.Cpu.Gemm;
+
+namespace GpuConv.Cpu;
+
+/// <summary>
+/// When an output is split into several row tiles (few output positions, many channels: the late
+/// layers of a network at batch 1), every row-tile task would pack the same B. Packing it once into a
+/// shared buffer first — itself in parallel, one task per (GEMM, column tile, K block) — and letting the
+/// row tiles share it removes that repeated work.
+/// </summary>
+internal static unsafe class PrepackedB
+{
+    /// <summary>Worth it when row tiles share a B and that B fits one column block of the driver.</summary>
+    public static bool Worth(ConvTiling t, GemmTier tier) => t.RowTiles > 1 && t.ColTile <= GemmBlocking.For(tier).NC;
+
+    /// <summary>Floats between the packed B of consecutive (outer, column tile) pairs.</summary>
+    public static long Stride(ConvTiling t, int k, GemmTier tier) => Sgemm.PackedBFloats(t.ColTile, k, tier);
+
+    /// <summary>
+    /// Packs B of every (outer index, column tile) into the run's shared buffer and returns it; the B of
+    /// pair (o, ct) starts at o·ColTiles + ct strides. <paramref name="source"/> gives the B source of
+    /// outer index o starting at column j0.
+    /// </summary>
+    public static float* Pack<TB>(CpuConvContext ctx, ConvTiling t, int outer, int k, int cols, Func<int, int, TB> source)
+        where TB : struct, IPackSource
+    {
+        long stride = Stride(t, k, ctx.Tier);
+        nint buffer = (nint)ctx.Shared.Get(WorkspaceSlot.PackB, stride * outer * t.ColTiles);
+        int blocks = Sgemm.KBlocks(k, ctx.Tier);
+        ctx.Workers.For(outer * t.ColTiles * blocks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (i, _) =>
+        {
+            int block = i % blocks, pair = i / blocks;
+            int ct = pair % t.ColTiles, o = pair / t.ColTiles;
+            int j0 = ct * t.ColTile, j1 = Math.Min(cols, j0 + t.ColTile);
+            Sgemm.PackBBlock(source(o, j0), j1 - j0, k, ctx.Tier, block, (float*)buffer + stride * pair);
+        });
+        return (float*)buffer;
+    }
+}

@@ -1,0 +1,154 @@
+using System.Runtime.CompilerServices;
+using GpuConv.Cpu.Gemm;
+using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
+
+namespace GpuConv.Cpu;
+
+/// <summary>
+/// Forward convolution as GEMM over zero-padded, stride-phase-split input planes ("shifted-gemm").
+/// Each input plane is padded and split into stride phases (padded element (d, h, w) goes to phase
+/// (d mod sd, h mod sh, w mod sw) at (d div sd, h div sh, w div sw)); then the input read by output
+/// (d, h, w) through tap (td, th, tw) sits at a constant offset from position (d, h, w) of one phase
+/// plane, so each column-matrix row is a phase plane, shifted: B is packed with plain contiguous
+/// copies, no im2col bounds logic. The GEMM computes outputs over the phase width (a few extra
+/// columns per row), and the copy into y keeps the valid ones and adds the bias on the way.
+/// </summary>
+internal static unsafe class ShiftedGemm
+{
+    /// <summary>Padded extents (Dp, Hp, Wp), phase extents (Dq, Hq, Lq), floats per phase and per plane, GEMM columns.</summary>
+    internal readonly record struct Layout(int Dp, int Hp, int Wp, int Dq, int Hq, int Lq, long Phase, long Plane, int Cols)
+    {
+        public static Layout Of(in Geometry g)
+        {
+            // Extents that cover every read of every output (zeros beyond the input).
+            int dp = (g.OutD - 1) * g.SD + (g.KD - 1) * g.DD + 1;
+            int hp = (g.OutH - 1) * g.SH + (g.KH - 1) * g.DH + 1;
+            int wp = (g.OutW - 1) * g.SW + (g.KW - 1) * g.DW + 1;
+            int dq = (dp + g.SD - 1) / g.SD, hq = (hp + g.SH - 1) / g.SH, lq = (wp + g.SW - 1) / g.SW;
+            long phase = (long)dq * hq * lq;
+            long cols = ((long)(g.OutD - 1) * hq + g.OutH - 1) * lq + g.OutW;
+            return new Layout(dp, hp, wp, dq, hq, lq, phase, phase * g.SD * g.SH * g.SW, checked((int)cols));
+        }
+    }
+
+    /// <summary>Floats of the shared padded input (every image and channel).</summary>
+    public static long SharedFloats(in Geometry g, int n, int c) => Layout.Of(g).Plane * n * c;
+
+    public static ConvTiling Tiling(CpuConvContext ctx) =>
+        ConvTiling.For(ctx.N * ctx.Groups, ctx.Kg, Layout.Of(ctx.G).Cols, ctx.Rows, ctx.Threads, ctx.Tier);
+
+    public static void Forward(CpuConvContext ctx)
+    {
+        var g = ctx.G;
+        var l = Layout.Of(g);
+        int kvol = ctx.Kvol;
+        float* padded = ctx.Shared.Get(WorkspaceSlot.Columns, l.Plane * ctx.N * ctx.C);
+        int* taps = (int*)ctx.Shared.Get(WorkspaceSlot.Tables, kvol);
+        int t0 = 0;
+        for (int td = 0; td < g.KD; td++)
+        for (int th = 0; th < g.KH; th++)
+        for (int tw = 0; tw < g.KW; tw++)
+        {
+            int a = td * g.DD, b = th * g.DH, c = tw * g.DW;
+            long phase = ((long)(a % g.SD) * g.SH + b % g.SH) * g.SW + c % g.SW;
+            taps[t0++] = checked((int)(phase * l.Phase + ((long)(a / g.SD) * l.Hq + b / g.SH) * l.Lq + c / g.SW));
+        }
+
+        int planes = ctx.N * ctx.C;
+        int padTasks = Math.Min(planes, ctx.Threads * ConvTiling.TasksPerThread);
+        ctx.Workers.For(padTasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        {
+            int p0 = (int)((long)planes * t / padTasks), p1 = (int)((long)planes * (t + 1) / padTasks);
+            for (int p = p0; p < p1; p++)
+                Pad(ctx.G, l, ctx.X + p * ctx.InPlane, padded + p * l.Plane);
+        });
+
+        int outer = ctx.N * ctx.Groups;
+        var tiling = Tiling(ctx);
+        nint shared = 0;
+        long sharedStride = 0;
+        if (PrepackedB.Worth(tiling, ctx.Tier))
+        {
+            nint paddedBase = (nint)padded, tapTable = (nint)taps;
+            shared = (nint)PrepackedB.Pack(ctx, tiling, outer, ctx.Rows, l.Cols, (o, j0) =>
+                new ShiftedSource((float*)paddedBase + ((nint)(o / ctx.Groups) * ctx.C + o % ctx.Groups * ctx.Cg) * l.Plane, (nint)l.Plane, (int*)tapTable, kvol, j0));
+            sharedStride = PrepackedB.Stride(tiling, ctx.Rows, ctx.Tier);
+        }
+        ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        {
+            int rt = t % tiling.RowTiles; t /= tiling.RowTiles;
+            int ct = t % tiling.ColTiles; t /= tiling.ColTiles;
+            int grp = t % ctx.Groups, n = t / ctx.Groups;
+            int j0 = ct * tiling.ColTile, j1 = Math.Min(l.Cols, j0 + tiling.ColTile);
+            int i0 = rt * tiling.RowTile, i1 = Math.Min(ctx.Kg, i0 + tiling.RowTile);
+            int k0 = grp * ctx.Kg + i0, rows = i1 - i0, cols = j1 - j0;
+            float* tmp = ws.Get(WorkspaceSlot.Columns, (long)rows * cols);
+            var a = MatrixView.RowMajor(ctx.W + (nint)k0 * ctx.Rows, ctx.Rows);
+            if (shared != 0)
+            {
+                Sgemm.MultiplyPacked(rows, cols, ctx.Rows, a, (float*)shared + sharedStride * ((long)(n * ctx.Groups + grp) * tiling.ColTiles + ct), tmp, cols, false, ctx.Tier, ws);
+            }
+            else
+            {
+                var b = new ShiftedSource(padded + ((nint)n * ctx.C + grp * ctx.Cg) * l.Plane, (nint)l.Plane, taps, kvol, j0);
+                Sgemm.Multiply(rows, cols, ctx.Rows, a, b, tmp, cols, false, ctx.Tier, ws);
+            }
+            for (int i = 0; i < rows; i++)
+                Keep(ctx.G, l, tmp + (nint)i * cols, j0, j1, ctx.YPlane(n, k0 + i), ctx.Bias == null ? 0f : ctx.Bias[k0 + i]);
+        });
+    }
+
+    /// <summary>Writes one input plane into its zero-padded phase planes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Pad(in Geometry g, in Layout l, float* x, float* dst)
+    {
+        new Span<float>(dst, checked((int)l.Plane)).Clear();
+        int count = Math.Min(g.InW, l.Wp - g.PW);
+        if (count <= 0) return;
+        for (int id = 0; id < g.InD && id + g.PD < l.Dp; id++)
+        for (int ih = 0; ih < g.InH && ih + g.PH < l.Hp; ih++)
+        {
+            int pd = id + g.PD, ph = ih + g.PH;
+            float* src = x + ((nint)id * g.InH + ih) * g.InW;
+            // Row of phase (pd mod sd, ph mod sh, ·) at (pd div sd, ph div sh); column phases follow at l.Phase apart.
+            float* row = dst + ((long)(pd % g.SD) * g.SH + ph % g.SH) * g.SW * l.Phase + ((long)(pd / g.SD) * l.Hq + ph / g.SH) * l.Lq;
+            if (g.SW == 1)
+            {
+                Buffer.MemoryCopy(src, row + g.PW, count * sizeof(float), count * sizeof(float));
+            }
+            else if (g.SW == 2)
+            {
+                VectorOps.GatherStride2(src, row + (g.PW & 1) * l.Phase + g.PW / 2, (count + 1) / 2, src + count);
+                VectorOps.GatherStride2(src + 1, row + ((g.PW + 1) & 1) * l.Phase + (g.PW + 1) / 2, count / 2, src + count);
+            }
+            else
+            {
+                for (int iw = 0; iw < count; iw++)
+                {
+                    int pw = iw + g.PW;
+                    row[(pw % g.SW) * l.Phase + pw / g.SW] = src[iw];
+                }
+            }
+        }
+    }
+
+    /// <summary>Copies the valid outputs among padded-space columns [j0, j1) of one output channel into its y plane, adding the bias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Keep(in Geometry g, in Layout l, float* src, int j0, int j1, float* y, float bias)
+    {
+        int slice = l.Hq * l.Lq;
+        int od = j0 / slice, rest = j0 - od * slice, oh = rest / l.Lq, ow = rest - oh * l.Lq;
+        for (int o = j0; o < j1;)
+        {
+            int run = Math.Min(l.Lq - ow, j1 - o);
+            if (oh < g.OutH && ow < g.OutW)
+            {
+                int valid = Math.Min(run, g.OutW - ow);
+                VectorOps.CopyAddScalar(src + (o - j0), y + ((nint)od * g.OutH + oh) * g.OutW + ow, bias, valid);
+            }
+            o += run;
+            ow = 0;
+            if (++oh == l.Hq) { oh = 0; od++; }
+        }
+    }
+}
