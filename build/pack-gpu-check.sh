@@ -17,7 +17,8 @@ STAGE=$STAGE_PARENT/gpu-check
 mkdir -p "$STAGE" pack
 
 echo "== publishing tests/GpuConv.Tests"
-dotnet publish tests/GpuConv.Tests -c Release --no-self-contained -o "$STAGE/tests" -p:GenerateDocumentationFile=false >"$STAGE_PARENT/publish-tests.log" 2>&1 \
+# A RID keeps only linux-x64 native libraries (the tests reference the CLI, which brings ONNX Runtime for every platform).
+dotnet publish tests/GpuConv.Tests -c Release -r linux-x64 --no-self-contained -o "$STAGE/tests" -p:GenerateDocumentationFile=false >"$STAGE_PARENT/publish-tests.log" 2>&1 \
   || { cat "$STAGE_PARENT/publish-tests.log"; exit 1; }
 
 CLI=samples/GpuConv.Cli
