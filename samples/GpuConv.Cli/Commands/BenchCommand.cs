@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using GpuConv.Backends;
+using GpuConv.Cli.Execution;
+using GpuConv.Planning;
 using GpuConv.Cli.Peers;
 using Spectre.Console;
 
@@ -25,29 +27,30 @@ public static class BenchCommand
         var formatOpt = new Option<string>("--format") { Description = "Output: table or csv.", DefaultValueFactory = _ => "table" };
         formatOpt.AcceptOnlyFromAmong("table", "csv");
         var limitOpt = new Option<int?>("--limit") { Description = "Only the first N shapes." };
-        var policyOpt = new Option<string>("--policy") { Description = "Algorithm choice: heuristic (the backend's first candidate) or exhaustive (fastest measured).", DefaultValueFactory = _ => "heuristic" };
-        policyOpt.AcceptOnlyFromAmong("heuristic", "exhaustive");
+        var policyOpt = new Option<string>("--policy") { Description = "The planner's policy: heuristic (the backend's first candidate), exhaustive (every candidate timed) or cached (the plan cache, else heuristic).", DefaultValueFactory = _ => "heuristic" };
+        policyOpt.AcceptOnlyFromAmong("heuristic", "exhaustive", "cached");
+        var planCacheOpt = new Option<string?>("--plan-cache") { Description = "Plan cache file (default: $GPUCONV_PLAN_CACHE or the per-user cache)." };
         var warmupOpt = new Option<int>("--warmup") { Description = "Untimed runs per shape and side.", DefaultValueFactory = _ => 3 };
         var repeatOpt = new Option<int>("--repeat") { Description = "Timed runs per shape and side (the median is reported).", DefaultValueFactory = _ => 10 };
 
         var command = new Command("bench", "Time a shape set (forward) on a backend, optionally against ONNX Runtime.")
         {
-            backendOpt, shapesOpt, batchOpt, threadsOpt, vsOpt, formatOpt, limitOpt, policyOpt, warmupOpt, repeatOpt,
+            backendOpt, shapesOpt, batchOpt, threadsOpt, vsOpt, formatOpt, limitOpt, policyOpt, planCacheOpt, warmupOpt, repeatOpt,
         };
         command.SetAction(parse => Run(
             parse.GetValue(backendOpt)!, parse.GetValue(shapesOpt)!, parse.GetValue(batchOpt), parse.GetValue(threadsOpt),
             parse.GetValue(vsOpt), parse.GetValue(formatOpt)!, parse.GetValue(limitOpt),
-            parse.GetValue(policyOpt) == "exhaustive" ? BenchPolicy.Exhaustive : BenchPolicy.Heuristic,
-            parse.GetValue(warmupOpt), parse.GetValue(repeatOpt)));
+            parse.GetValue(policyOpt) switch { "exhaustive" => PlanPolicy.Exhaustive, "cached" => PlanPolicy.Cached, _ => PlanPolicy.Heuristic },
+            parse.GetValue(planCacheOpt), parse.GetValue(warmupOpt), parse.GetValue(repeatOpt)));
         return command;
     }
 
     static int Run(string backendName, string set, int batch, int threads, string? vs, string format, int? limit,
-        BenchPolicy policy, int warmup, int repeat)
+        PlanPolicy policy, string? planCache, int warmup, int repeat)
     {
         var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         IReadOnlyList<BenchShape> shapes;
-        IConvBackend backend;
+        CliBackends backends;
         try
         {
             if (batch < 1) throw new ArgumentException($"--batch must be >= 1, got {batch}.");
@@ -57,7 +60,7 @@ public static class BenchCommand
             if (repeat < 1) throw new ArgumentException($"--repeat must be >= 1, got {repeat}.");
             shapes = BenchShapes.Load(set, batch);
             if (limit is { } l) shapes = shapes.Take(l).ToArray();
-            backend = CreateBackend(backendName, threads);
+            backends = CliBackends.Open(backendName, planCache, policy, threads);
         }
         catch (ArgumentException e)
         {
@@ -66,9 +69,9 @@ public static class BenchCommand
             err.MarkupLineInterpolated($"[red]error:[/] {message}");
             return 2;
         }
-        using (backend)
+        using (backends)
         {
-            var runner = new BenchRunner(backend, threads, policy, vs == "onnxruntime", warmup, repeat);
+            var runner = new BenchRunner(backends, threads, vs == "onnxruntime", warmup, repeat);
             var results = new List<BenchResult>();
             err.Progress()
                 .AutoClear(true)
@@ -85,6 +88,8 @@ public static class BenchCommand
                 });
             string conditions = $"{set} batch x{batch}, {threads} thread(s), backend {backendName}, policy {policy.ToString().ToLowerInvariant()}, " +
                 $"median of {repeat} after {warmup} warm-up" + (vs is null ? "" : $", peer ONNX Runtime {OnnxRuntimeConv.Version}");
+            string device = backends.GpuUnavailableReason is { } off ? $"GPU off: {off}" : "GPU on";
+            conditions += $"; {device}";
             if (format == "csv")
             {
                 BenchReport.WriteCsv(Console.Out, results, vs is not null);
@@ -109,10 +114,4 @@ public static class BenchCommand
         }
         return 0;
     }
-
-    static IConvBackend CreateBackend(string name, int threads) => name switch
-    {
-        CpuBackend.BackendName => new CpuBackend(threads),
-        _ => throw new ArgumentException($"--backend '{name}' is not available in this build; available: {CpuBackend.BackendName}.", nameof(name)),
-    };
 }

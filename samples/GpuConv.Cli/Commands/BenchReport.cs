@@ -10,10 +10,11 @@ public static class BenchReport
 
     public static void WriteCsv(TextWriter output, IReadOnlyList<BenchResult> results, bool withPeer)
     {
-        output.WriteLine("name,class,backend,algorithm,median_ms,gflops" + (withPeer ? ",peer,peer_ms,peer_gflops,ratio,rel_err" : ""));
+        output.WriteLine("name,class,backend,algorithm,median_ms,gflops,plan_ms,plan_source" + (withPeer ? ",peer,peer_ms,peer_gflops,ratio,rel_err" : ""));
         foreach (var r in results)
         {
-            string line = string.Join(",", r.Shape.Name, r.Shape.Class, r.Backend, r.Algorithm, F(r.MedianMs, "F4"), F(r.Gflops, "F2"));
+            string line = string.Join(",", r.Shape.Name, r.Shape.Class, r.Backend, r.Algorithm, F(r.MedianMs, "F4"), F(r.Gflops, "F2"),
+                F(r.PlanMs, "F3"), r.PlanSource.ToString().ToLowerInvariant());
             if (withPeer)
                 line += "," + string.Join(",", "onnxruntime", F(r.PeerMs!.Value, "F4"), F(r.PeerGflops!.Value, "F2"), F(r.Ratio!.Value, "F3"), F(r.RelativeError!.Value, "E2"));
             output.WriteLine(line);
@@ -29,6 +30,7 @@ public static class BenchReport
         table.AddColumn("algorithm");
         table.AddColumn(new TableColumn("median ms").RightAligned());
         table.AddColumn(new TableColumn("GFLOP/s").RightAligned());
+        table.AddColumn(new TableColumn("plan ms").RightAligned());
         if (withPeer)
         {
             table.AddColumn(new TableColumn("ORT ms").RightAligned());
@@ -43,7 +45,7 @@ public static class BenchReport
             {
                 Markup.Escape(r.Shape.Name), r.Shape.Class,
                 Markup.Escape($"{p.XShape} k{p.K} {string.Join("x", p.Spec.Kernel)}/{string.Join("x", p.Spec.Stride)} g{p.Groups}"),
-                r.Algorithm, F(r.MedianMs, "F3"), F(r.Gflops, "F1"),
+                r.Algorithm, F(r.MedianMs, "F3"), F(r.Gflops, "F1"), $"{F(r.PlanMs, "F2")} ({r.PlanSource.ToString().ToLowerInvariant()})",
             };
             if (withPeer)
             {

@@ -1,30 +1,33 @@
 using GpuConv.Backends;
+using GpuConv.Cli.Execution;
 using GpuConv.Cli.Peers;
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Planning;
 using GpuConv.Tensors;
 
 namespace GpuConv.Cli.Commands;
 
 /// <summary>What the bench measured for one shape (peer fields null without --vs).</summary>
 public sealed record BenchResult(
-    BenchShape Shape, string Backend, string Algorithm, double MedianMs, double Gflops,
+    BenchShape Shape, string Backend, string Algorithm, double MedianMs, double Gflops, double PlanMs, PlanSource PlanSource,
     double? PeerMs = null, double? PeerGflops = null, double? RelativeError = null)
 {
     /// <summary>GpuConv throughput / peer throughput (&gt; 1: GpuConv is faster).</summary>
     public double? Ratio => PeerMs is { } p ? p / MedianMs : null;
 }
 
-/// <summary>How the bench picks a backend's algorithm: its own first choice, or the fastest measured.</summary>
-public enum BenchPolicy { Heuristic, Exhaustive }
-
 /// <summary>
-/// Times one shape on a backend (and on ONNX Runtime with the same inputs and thread count):
+/// Times one shape on a backend (and on ONNX Runtime with the same inputs and thread count). The algorithm
+/// is the engine planner's choice under the command's policy (heuristic, exhaustive or cached), and the
+/// time that choice took is reported (a cold exhaustive search against a warm plan-cache hit):
 /// warm-up runs, then repeated runs interleaved with the peer's so both see the same machine
 /// noise, and the median of each. Checks the two outputs agree.
 /// </summary>
-public sealed class BenchRunner(IConvBackend backend, int threads, BenchPolicy policy, bool withPeer, int warmup, int repeat)
+public sealed class BenchRunner(CliBackends backends, int threads, bool withPeer, int warmup, int repeat)
 {
+    readonly IConvBackend backend = backends.All.Single();
+
     public BenchResult Run(BenchShape shape, int seed)
     {
         var p = shape.Problem;
@@ -33,7 +36,10 @@ public sealed class BenchRunner(IConvBackend backend, int threads, BenchPolicy p
         var w = HostTensor.Random(p.WShape, seed + 1);
         var bias = HostTensor.Random(new TensorShape(p.K), seed + 2);
         var tensors = new ConvTensors(ToBackend(x), ToBackend(w), mem.Allocate(p.YShape), ToBackend(bias));
-        var algorithm = Choose(p, tensors);
+        long planStart = System.Diagnostics.Stopwatch.GetTimestamp();
+        var plan = backends.Plan(p);
+        double planMs = System.Diagnostics.Stopwatch.GetElapsedTime(planStart).TotalMilliseconds;
+        var algorithm = plan.Algorithm;
 
         OnnxRuntimeConv? peer = null;
         float[]? peerY = null;
@@ -52,12 +58,12 @@ public sealed class BenchRunner(IConvBackend backend, int threads, BenchPolicy p
             double ms = Median(ours);
             double gflops = p.Flops / ms / 1e6;
             if (peer is null)
-                return new BenchResult(shape, backend.Name, algorithm.Name, ms, gflops);
+                return new BenchResult(shape, backend.Name, algorithm.Name, ms, gflops, planMs, plan.Source);
             var y = new float[p.YShape.ElementCountInt];
             mem.CopyToHost(tensors.Y, y);
             var error = ErrorMetrics.Compare(y, Array.ConvertAll(peerY!, v => (double)v));
             double peerMs = Median(theirs);
-            return new BenchResult(shape, backend.Name, algorithm.Name, ms, gflops, peerMs, p.Flops / peerMs / 1e6, error.MaxRelative);
+            return new BenchResult(shape, backend.Name, algorithm.Name, ms, gflops, planMs, plan.Source, peerMs, p.Flops / peerMs / 1e6, error.MaxRelative);
         }
         finally
         {
@@ -83,31 +89,6 @@ public sealed class BenchRunner(IConvBackend backend, int threads, BenchPolicy p
         var times = new List<double>(repeat);
         for (int i = 0; i < repeat; i++) times.Add(run());
         return times;
-    }
-
-    ConvAlgorithm Choose(ConvProblem p, ConvTensors tensors)
-    {
-        if (backend.WhyUnsupported(p) is { } why)
-            throw new InvalidOperationException($"backend {backend.Name} cannot run {p}: {why}");
-        var candidates = backend.GetAlgorithms(p, ConvPrecision.Strict);
-        if (policy == BenchPolicy.Heuristic || candidates.Count == 1) return candidates[0];
-        ConvAlgorithm? best = null;
-        double bestMs = double.PositiveInfinity;
-        foreach (var a in candidates)
-        {
-            try
-            {
-                backend.Run(p, a, tensors);
-                var times = Enumerable.Range(0, 3).Select(_ => backend.TimeRun(p, a, tensors)).ToList();
-                double ms = Median(times);
-                if (ms < bestMs) (best, bestMs) = (a, ms);
-            }
-            catch (WorkspaceAllocationException)
-            {
-                // The next candidate may fit.
-            }
-        }
-        return best ?? throw new InvalidOperationException($"no candidate of {backend.Name} could run {p}.");
     }
 
     static double Median(List<double> values)

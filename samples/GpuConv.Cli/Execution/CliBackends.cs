@@ -63,6 +63,10 @@ public sealed class CliBackends : IDisposable
         }
     }
 
+    /// <summary>The engine planner's plan for a problem (policy and cache as opened).</summary>
+    public Plan Plan(ConvProblem problem) =>
+        (_engine ?? throw new InvalidOperationException("a fixed backend list has no planner")).GetPlan(problem);
+
     /// <summary>The backend and algorithm for a problem: the planner's plan, or (fixed lists) the first supporting backend.</summary>
     public (IConvBackend Backend, ConvAlgorithm? Algorithm) Choose(ConvProblem problem)
     {
