@@ -56,6 +56,11 @@ internal static unsafe class CpuForward
     public static void Depthwise(CpuConvContext ctx)
     {
         int mult = ctx.Kg;
+        if (Depthwise3x3.Applies(ctx.G, mult))
+        {
+            Depthwise3x3Planes(ctx);
+            return;
+        }
         int blocks = DepthwiseBlocked.Applies(ctx.G, mult, ctx.C) ? ctx.C / DepthwiseBlocked.Lanes : 0;
         int blockedChannels = blocks * DepthwiseBlocked.Lanes;
         if (blocks > 0)
@@ -92,6 +97,23 @@ internal static unsafe class CpuForward
                 int k0 = c * mult;
                 DepthwiseDirect.Channel(ctx.G, ctx.XPlane(n, c), ctx.W + (nint)k0 * ctx.Kvol, ctx.YPlane(n, k0),
                     ctx.Bias == null ? null : ctx.Bias + k0, mult, rows, tables);
+            }
+        });
+    }
+
+    /// <summary>3x3 depthwise planes straight from x (<see cref="Depthwise3x3"/>): contiguous plane ranges per task.</summary>
+    static void Depthwise3x3Planes(CpuConvContext ctx)
+    {
+        int planes = ctx.N * ctx.C;
+        int tasks = Math.Min(planes, ctx.Threads * 8);
+        ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        {
+            int p0 = (int)((long)planes * t / tasks), p1 = (int)((long)planes * (t + 1) / tasks);
+            for (int pl = p0; pl < p1; pl++)
+            {
+                int c = pl % ctx.C;
+                Depthwise3x3.Plane(ctx.G, ctx.X + pl * ctx.InPlane, ctx.W + (nint)c * 9, ctx.Y + pl * ctx.OutPlane,
+                    ctx.Bias == null ? 0f : ctx.Bias[c]);
             }
         });
     }
