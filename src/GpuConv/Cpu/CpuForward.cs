@@ -105,7 +105,9 @@ internal static unsafe class CpuForward
     static void Depthwise3x3Planes(CpuConvContext ctx)
     {
         int planes = ctx.N * ctx.C;
-        int tasks = Math.Min(planes, ctx.Threads * 8);
+        // Two tasks per thread: planes cost the same, and every task claimed moves the job's cache line
+        // between cores (~0.4 µs here, a tenth of a 7×7 layer per eight tasks).
+        int tasks = Math.Min(planes, ctx.Threads * 2);
         ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
         {
             int p0 = (int)((long)planes * t / tasks), p1 = (int)((long)planes * (t + 1) / tasks);

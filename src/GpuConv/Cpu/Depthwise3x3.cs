@@ -29,7 +29,8 @@ internal static unsafe class Depthwise3x3
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Plane(in Geometry g, float* x, float* w, float* y, float bias)
     {
-        if (g.SW == 1) Stride1Columns(g, x, w, y, bias);
+        if (PairsRows(g)) PairedRows(g, x, w, y, bias);
+        else if (g.SW == 1) Stride1Columns(g, x, w, y, bias);
         else Stride2Columns(g, x, w, y, bias);
     }
 
@@ -109,21 +110,71 @@ internal static unsafe class Depthwise3x3
             {
                 int ih = oh * sh - ph;
                 var acc = vb;
-                for (int dh = 0; dh < 3; dh++)
-                {
-                    if ((uint)(ih + dh) >= (uint)inH) continue;
-                    float* r = xc + (nint)(ih + dh) * inW;
-                    var lo = Load(r, mLo);
-                    var hi = Load(r + Lanes, mHi);
-                    var lo2 = Load(r + 2, mLo2);
-                    var hi2 = Load(r + 2 + Lanes, mHi2);
-                    var (wa, wb, wc) = dh == 0 ? (w0, w1, w2) : dh == 1 ? (w3, w4, w5) : (w6, w7, w8);
-                    acc = Vector512.FusedMultiplyAdd(wa, Avx512F.PermuteVar16x32x2(lo, even, hi), acc);
-                    acc = Vector512.FusedMultiplyAdd(wb, Avx512F.PermuteVar16x32x2(lo, odd, hi), acc);
-                    acc = Vector512.FusedMultiplyAdd(wc, Avx512F.PermuteVar16x32x2(lo2, even, hi2), acc);
-                }
+                if ((uint)ih < (uint)inH)
+                    acc = Row(xc + (nint)ih * inW, mLo, mHi, mLo2, mHi2, even, odd, w0, w1, w2, acc);
+                if ((uint)(ih + 1) < (uint)inH)
+                    acc = Row(xc + (nint)(ih + 1) * inW, mLo, mHi, mLo2, mHi2, even, odd, w3, w4, w5, acc);
+                if ((uint)(ih + 2) < (uint)inH)
+                    acc = Row(xc + (nint)(ih + 2) * inW, mLo, mHi, mLo2, mHi2, even, odd, w6, w7, w8, acc);
                 Avx512F.MaskStore(yo, store, acc);
             }
+        }
+    }
+
+    /// <summary>One input row's three taps for 16 stride-2 outputs: columns r[2i], r[2i + 1], r[2i + 2].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Row(float* r, Vector512<float> mLo, Vector512<float> mHi, Vector512<float> mLo2, Vector512<float> mHi2,
+        Vector512<int> even, Vector512<int> odd, Vector512<float> wa, Vector512<float> wb, Vector512<float> wc, Vector512<float> acc)
+    {
+        var lo = Load(r, mLo);
+        var hi = Load(r + Lanes, mHi);
+        acc = Vector512.FusedMultiplyAdd(wa, Avx512F.PermuteVar16x32x2(lo, even, hi), acc);
+        acc = Vector512.FusedMultiplyAdd(wb, Avx512F.PermuteVar16x32x2(lo, odd, hi), acc);
+        return Vector512.FusedMultiplyAdd(wc, Avx512F.PermuteVar16x32x2(Load(r + 2, mLo2), even, Load(r + 2 + Lanes, mHi2)), acc);
+    }
+
+    /// <summary>
+    /// Narrow planes (≤ 7 columns, "same" width: stride 1, one padding column each side) go two output
+    /// rows per vector instead of one mostly empty strip per row (7×7: 4 vectors instead of 7).
+    /// </summary>
+    static bool PairsRows(in Geometry g) => g.SW == 1 && g.SH == 1 && g.PW == 1 && g.InW <= 7 && g.OutW == g.InW;
+
+    /// <summary>
+    /// Rows r and r + 1 sit in lanes 0…W−1 and 8…8+W−1, lanes W…7 and 8+W…15 zero: one expanding load
+    /// reads both (they are contiguous in x), and the left and right taps are that vector shifted by one
+    /// lane (the zero lanes are the padding columns). A compress packs the two output rows back together.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PairedRows(in Geometry g, float* x, float* w, float* y, float bias)
+    {
+        int inH = g.InH, width = g.InW, outH = g.OutH, ph = g.PH;
+        var col = Vector512<int>.Indices & Vector512.Create(7);
+        var lowHalf = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(8));
+        var inRow = Vector512.LessThan(col, Vector512.Create(width));
+        var low = (inRow & lowHalf).AsSingle();
+        var high = Vector512.AndNot(inRow, lowHalf).AsSingle();
+        var vb = Vector512.Create(bias);
+        var zero = Vector512<int>.Zero;
+        for (int oh = 0; oh < outH; oh += 2)
+        {
+            bool second = oh + 1 < outH;
+            var acc = vb;
+            for (int dh = 0; dh < 3; dh++)
+            {
+                int ih = oh - ph + dh;     // input row of the first output row; ih + 1 for the second
+                bool first = (uint)ih < (uint)inH, next = second && (uint)(ih + 1) < (uint)inH;
+                if (!first && !next) continue;
+                var mask = first ? (next ? low | high : low) : high;
+                // The expanding load fills the selected lanes in order from its address.
+                var v = Avx512F.ExpandLoad(x + (nint)(first ? ih : ih + 1) * width, mask, Vector512<float>.Zero).AsInt32();
+                var left = Avx512F.AlignRight32(v, zero, 15).AsSingle();    // lane i ← lane i − 1 (column − 1)
+                var right = Avx512F.AlignRight32(zero, v, 1).AsSingle();    // lane i ← lane i + 1 (column + 1)
+                acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[3 * dh]), left, acc);
+                acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[3 * dh + 1]), v.AsSingle(), acc);
+                acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[3 * dh + 2]), right, acc);
+            }
+            var packed = Avx512F.Compress(Vector512<float>.Zero, second ? low | high : low, acc);
+            Avx512F.MaskStore(y + (nint)oh * width, InRange(0, second ? 2 * width : width), packed);
         }
     }
 }
