@@ -18,7 +18,7 @@ internal static unsafe class CpuForward
         var tiling = ConvTiling.For(outer, ctx.Kg, ctx.Cols, pointwise ? ctx.Cg : ctx.Rows, ctx.Threads, ctx.Tier);
         nint shared = 0;
         long sharedStride = 0;
-        if (PrepackedB.Worth(tiling, ctx.Tier))
+        if (PrepackedB.Worth(tiling, ctx.Tier, plainB: pointwise))
         {
             sharedStride = PrepackedB.Stride(tiling, ctx.Rows, ctx.Tier);
             shared = pointwise
