@@ -116,13 +116,13 @@ public sealed unsafe class CpuBackend : IConvBackend
             {
                 var t = ConvTiling.For(outer, p.KPerGroup, Cpu.ShiftedGemm.Layout.Of(g).Cols, rows, threads, Tier);
                 perThread = (long)t.RowTile * t.ColTile + Sgemm.PackFloats(t.RowTile, t.ColTile, rows, Tier);
-                return perThread * threads + Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C) + SharedPackedB(t, outer, rows);
+                return perThread * threads + Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C) + SharedPackedB(t, outer, rows, plainB: false);
             }
             case Gemm1x1 when p.Op == ConvOp.Forward:
             {
                 var t = ConvTiling.For(outer, p.KPerGroup, cols, p.CPerGroup, threads, Tier);
                 perThread = Sgemm.PackFloats(t.RowTile, t.ColTile, p.CPerGroup, Tier);
-                return perThread * threads + SharedPackedB(t, outer, p.CPerGroup);
+                return perThread * threads + SharedPackedB(t, outer, p.CPerGroup, plainB: true);
             }
             case Gemm1x1:
                 perThread = p.Op switch
@@ -137,7 +137,7 @@ public sealed unsafe class CpuBackend : IConvBackend
                 {
                     var t = ConvTiling.For(outer, p.KPerGroup, cols, rows, threads, Tier);
                     perThread = Sgemm.PackFloats(t.RowTile, t.ColTile, rows, Tier);   // im2col packs straight into B panels
-                    return perThread * threads + SharedPackedB(t, outer, rows);
+                    return perThread * threads + SharedPackedB(t, outer, rows, plainB: false);
                 }
                 else
                 {
@@ -153,8 +153,8 @@ public sealed unsafe class CpuBackend : IConvBackend
     }
 
     /// <summary>The run-wide B that row tiles share when an output is split by rows (see PrepackedB).</summary>
-    long SharedPackedB(ConvTiling t, int outer, int depth) =>
-        PrepackedB.Worth(t, Tier) ? PrepackedB.Stride(t, depth, Tier) * outer * t.ColTiles : 0;
+    long SharedPackedB(ConvTiling t, int outer, int depth, bool plainB) =>
+        PrepackedB.Worth(t, Tier, plainB) ? PrepackedB.Stride(t, depth, Tier) * outer * t.ColTiles : 0;
 
     public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {

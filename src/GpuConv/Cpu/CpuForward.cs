@@ -18,7 +18,7 @@ internal static unsafe class CpuForward
         var tiling = ConvTiling.For(outer, ctx.Kg, ctx.Cols, pointwise ? ctx.Cg : ctx.Rows, ctx.Threads, ctx.Tier);
         nint shared = 0;
         long sharedStride = 0;
-        if (PrepackedB.Worth(tiling, ctx.Tier))
+        if (PrepackedB.Worth(tiling, ctx.Tier, plainB: pointwise))
         {
             sharedStride = PrepackedB.Stride(tiling, ctx.Rows, ctx.Tier);
             shared = pointwise
@@ -56,6 +56,11 @@ internal static unsafe class CpuForward
     public static void Depthwise(CpuConvContext ctx)
     {
         int mult = ctx.Kg;
+        if (Depthwise3x3.Applies(ctx.G, mult))
+        {
+            Depthwise3x3Planes(ctx);
+            return;
+        }
         int blocks = DepthwiseBlocked.Applies(ctx.G, mult, ctx.C) ? ctx.C / DepthwiseBlocked.Lanes : 0;
         int blockedChannels = blocks * DepthwiseBlocked.Lanes;
         if (blocks > 0)
@@ -92,6 +97,25 @@ internal static unsafe class CpuForward
                 int k0 = c * mult;
                 DepthwiseDirect.Channel(ctx.G, ctx.XPlane(n, c), ctx.W + (nint)k0 * ctx.Kvol, ctx.YPlane(n, k0),
                     ctx.Bias == null ? null : ctx.Bias + k0, mult, rows, tables);
+            }
+        });
+    }
+
+    /// <summary>3x3 depthwise planes straight from x (<see cref="Depthwise3x3"/>): contiguous plane ranges per task.</summary>
+    static void Depthwise3x3Planes(CpuConvContext ctx)
+    {
+        int planes = ctx.N * ctx.C;
+        // Two tasks per thread: planes cost the same, and every task claimed moves the job's cache line
+        // between cores (~0.4 µs here, a tenth of a 7×7 layer per eight tasks).
+        int tasks = Math.Min(planes, ctx.Threads * 2);
+        ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        {
+            int p0 = (int)((long)planes * t / tasks), p1 = (int)((long)planes * (t + 1) / tasks);
+            for (int pl = p0; pl < p1; pl++)
+            {
+                int c = pl % ctx.C;
+                Depthwise3x3.Plane(ctx.G, ctx.X + pl * ctx.InPlane, ctx.W + (nint)c * 9, ctx.Y + pl * ctx.OutPlane,
+                    ctx.Bias == null ? 0f : ctx.Bias[c]);
             }
         });
     }

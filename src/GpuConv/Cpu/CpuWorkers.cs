@@ -79,18 +79,26 @@ internal sealed class CpuWorkers : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs tasks until none is left. Completions are counted locally and published once: every shared
+    /// write moves the job's cache line between cores, which on this machine costs more than a small task.
+    /// </summary>
     static void Drain(Job job, WorkspaceSet set)
     {
-        int i;
-        while ((i = Interlocked.Increment(ref job.Next) - 1) < job.Count)
+        int i, done = 0;
+        try
         {
-            try { job.Body(i, set); }
-            catch (Exception e)
+            while ((i = Interlocked.Increment(ref job.Next) - 1) < job.Count)
             {
-                Interlocked.CompareExchange(ref job.Error, ExceptionDispatchInfo.Capture(e), null);
+                done++;
+                try { job.Body(i, set); }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref job.Error, ExceptionDispatchInfo.Capture(e), null);
+                }
             }
-            finally { Interlocked.Decrement(ref job.Pending); }
         }
+        finally { if (done > 0) Interlocked.Add(ref job.Pending, -done); }
     }
 
     void Work(int id)

@@ -11,8 +11,15 @@ namespace GpuConv.Cpu;
 /// </summary>
 internal static unsafe class PrepackedB
 {
-    /// <summary>Worth it when row tiles share a B and that B fits one column block of the driver.</summary>
-    public static bool Worth(ConvTiling t, GemmTier tier) => t.RowTiles > 1 && t.ColTile <= GemmBlocking.For(tier).NC;
+    /// <summary>
+    /// Worth it when row tiles share a B that fits one column block of the driver — for a plain-matrix B
+    /// (1x1 convolutions: a strided copy to pack) only when more than four tiles share it. The packing
+    /// pass is a fork-join of its own, and repacking a cheap B in each of 2–4 tasks was faster
+    /// (MobileNetV2's 1x1 layers on two threads: 0.83–0.86x ORT shared, 0.96–1.01x repacked); an
+    /// im2col or shifted B (nine taps per channel) is worth sharing between any two tiles.
+    /// </summary>
+    public static bool Worth(ConvTiling t, GemmTier tier, bool plainB) =>
+        t.RowTiles > (plainB ? 4 : 1) && t.ColTile <= GemmBlocking.For(tier).NC;
 
     /// <summary>Floats between the packed B of consecutive (outer, column tile) pairs.</summary>
     public static long Stride(ConvTiling t, int k, GemmTier tier) => Sgemm.PackedBFloats(t.ColTile, k, tier);

@@ -67,7 +67,7 @@ internal static unsafe class ShiftedGemm
         var tiling = Tiling(ctx);
         nint shared = 0;
         long sharedStride = 0;
-        if (PrepackedB.Worth(tiling, ctx.Tier))
+        if (PrepackedB.Worth(tiling, ctx.Tier, plainB: false))
         {
             nint paddedBase = (nint)padded, tapTable = (nint)taps;
             shared = (nint)PrepackedB.Pack(ctx, tiling, outer, ctx.Rows, l.Cols, (o, j0) =>

@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Runtime.CompilerServices;
 namespace GpuConv.Cpu.Gemm;
 
@@ -99,7 +100,14 @@ internal static unsafe class GemmPacking
             for (; jr + nr <= nc; jr += nr, dst += panelStride)
                 Buffer.MemoryCopy(src + jr, dst, bytes, bytes);
         }
-        if (jr < nc)
+        if (jr < nc && nr == 32 && Avx512F.IsSupported)
+        {
+            // Last partial panel: masked loads read only the valid columns (no fault past them) and zero the rest.
+            var rest = Vector512.Create(nc - jr);
+            Avx512F.MaskLoad(src + jr, Vector512.LessThan(Vector512<int>.Indices, rest).AsSingle(), Vector512<float>.Zero).Store(dst);
+            Avx512F.MaskLoad(src + jr + 16, Vector512.LessThan(Vector512<int>.Indices + Vector512.Create(16), rest).AsSingle(), Vector512<float>.Zero).Store(dst + 16);
+        }
+        else if (jr < nc)
         {
             int j = 0;
             for (; j < nc - jr; j++) dst[j] = src[jr + j];

@@ -39,10 +39,11 @@ internal readonly unsafe struct ShiftedSource(float* padded, nint plane, int* ta
     public void PackB(int pc, int jc, int kc, int nc, int nr, float* dst)
     {
         nint panelStride = (nint)kc * nr;
+        int c = pc / taps, t = pc - c * taps;     // row pc + p is (channel c, tap t), stepped without a division per row
         for (int p = 0; p < kc; p++)
         {
-            int r = pc + p, c = r / taps, t = r - c * taps;
             GemmPacking.PackRow(padded + c * plane + tapOffsets[t] + colBase + jc, nc, nr, panelStride, dst + (nint)p * nr);
+            if (++t == taps) { t = 0; c++; }
         }
     }
 }
