@@ -114,7 +114,7 @@ public sealed unsafe class CpuBackend : IConvBackend
                 break;
             case ShiftedGemm:
             {
-                var t = ConvTiling.For(outer, p.KPerGroup, Cpu.ShiftedGemm.Layout.Of(g).Cols, rows, threads, Tier);
+                var t = ConvTiling.For(outer, p.KPerGroup, Cpu.StridePhaseLayout.Of(g).Cols, rows, threads, Tier);
                 perThread = (long)t.RowTile * t.ColTile + Sgemm.PackFloats(t.RowTile, t.ColTile, rows, Tier);
                 return perThread * threads + Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C) + SharedPackedB(t, outer, rows, plainB: false);
             }

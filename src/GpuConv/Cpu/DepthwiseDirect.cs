@@ -22,27 +22,10 @@ internal static unsafe class DepthwiseDirect
     /// <summary>Slack after scratch areas: vector loops may run up to 63 floats past the end of the long row.</summary>
     const int Slack = 64;
 
-    /// <summary>Padded extents (Dp, Hp, Wp) and per-phase extents (Dq, Hq, Lq) of the scratch plane.</summary>
-    readonly record struct Layout(int Dp, int Hp, int Wp, int Dq, int Hq, int Lq, long PhaseFloats, long PlaneFloats, long RunLength)
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Layout Of(in Geometry g)
-        {
-            // Extents that cover every read of every output (zeros beyond the input).
-            int dp = (g.OutD - 1) * g.SD + (g.KD - 1) * g.DD + 1;
-            int hp = (g.OutH - 1) * g.SH + (g.KH - 1) * g.DH + 1;
-            int wp = (g.OutW - 1) * g.SW + (g.KW - 1) * g.DW + 1;
-            int dq = (dp + g.SD - 1) / g.SD, hq = (hp + g.SH - 1) / g.SH, lq = (wp + g.SW - 1) / g.SW;
-            long phase = (long)dq * hq * lq;
-            long run = ((long)(g.OutD - 1) * hq + g.OutH - 1) * lq + g.OutW;
-            return new Layout(dp, hp, wp, dq, hq, lq, phase, phase * g.SD * g.SH * g.SW, run);
-        }
-    }
-
     /// <summary>Floats of per-worker scratch: the padded phase planes and the long output row.</summary>
     public static long ScratchFloats(in Geometry g)
     {
-        var l = Layout.Of(g);
+        var l = StridePhaseLayout.Of(g);
         return l.PlaneFloats + Slack + l.RunLength + Slack;
     }
 
@@ -58,17 +41,9 @@ internal static unsafe class DepthwiseDirect
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Prepare(in Geometry g, float* scratch, int* tables)
     {
-        var l = Layout.Of(g);
+        var l = StridePhaseLayout.Of(g);
         new Span<float>(scratch, checked((int)(l.PlaneFloats + Slack))).Clear();
-        int t = 0;
-        for (int td = 0; td < g.KD; td++)
-        for (int th = 0; th < g.KH; th++)
-        for (int tw = 0; tw < g.KW; tw++, t++)
-        {
-            int a = td * g.DD, b = th * g.DH, c = tw * g.DW;
-            long phase = ((long)(a % g.SD) * g.SH + b % g.SH) * g.SW + c % g.SW;
-            tables[t] = checked((int)(phase * l.PhaseFloats + ((long)(a / g.SD) * l.Hq + b / g.SH) * l.Lq + c / g.SW));
-        }
+        int t = l.WriteTapOffsets(g, tables);
         int* rows = tables + t;
         for (int id = 0; id < g.InD; id++)
         for (int ih = 0; ih < g.InH; ih++)
@@ -87,7 +62,7 @@ internal static unsafe class DepthwiseDirect
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Channel(in Geometry g, float* x, float* w, float* y, float* bias, int mult, float* scratch, int* tables)
     {
-        var l = Layout.Of(g);
+        var l = StridePhaseLayout.Of(g);
         float* plane = scratch;
         float* run = scratch + l.PlaneFloats + Slack;
         int kvol = g.KD * g.KH * g.KW;
@@ -120,7 +95,7 @@ internal static unsafe class DepthwiseDirect
 
     /// <summary>Copies the input plane into the interior of the padded phase planes (pads stay zero).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Scatter(in Geometry g, in Layout l, float* x, float* dst, int* rowBases)
+    static void Scatter(in Geometry g, in StridePhaseLayout l, float* x, float* dst, int* rowBases)
     {
         int count = Math.Min(g.InW, l.Wp - g.PW);
         int rows = g.InD * g.InH;

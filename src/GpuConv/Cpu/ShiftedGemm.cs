@@ -15,44 +15,20 @@ namespace GpuConv.Cpu;
 /// </summary>
 internal static unsafe class ShiftedGemm
 {
-    /// <summary>Padded extents (Dp, Hp, Wp), phase extents (Dq, Hq, Lq), floats per phase and per plane, GEMM columns.</summary>
-    internal readonly record struct Layout(int Dp, int Hp, int Wp, int Dq, int Hq, int Lq, long Phase, long Plane, int Cols)
-    {
-        public static Layout Of(in Geometry g)
-        {
-            // Extents that cover every read of every output (zeros beyond the input).
-            int dp = (g.OutD - 1) * g.SD + (g.KD - 1) * g.DD + 1;
-            int hp = (g.OutH - 1) * g.SH + (g.KH - 1) * g.DH + 1;
-            int wp = (g.OutW - 1) * g.SW + (g.KW - 1) * g.DW + 1;
-            int dq = (dp + g.SD - 1) / g.SD, hq = (hp + g.SH - 1) / g.SH, lq = (wp + g.SW - 1) / g.SW;
-            long phase = (long)dq * hq * lq;
-            long cols = ((long)(g.OutD - 1) * hq + g.OutH - 1) * lq + g.OutW;
-            return new Layout(dp, hp, wp, dq, hq, lq, phase, phase * g.SD * g.SH * g.SW, checked((int)cols));
-        }
-    }
-
     /// <summary>Floats of the shared padded input (every image and channel).</summary>
-    public static long SharedFloats(in Geometry g, int n, int c) => Layout.Of(g).Plane * n * c;
+    public static long SharedFloats(in Geometry g, int n, int c) => StridePhaseLayout.Of(g).PlaneFloats * n * c;
 
     public static ConvTiling Tiling(CpuConvContext ctx) =>
-        ConvTiling.For(ctx.N * ctx.Groups, ctx.Kg, Layout.Of(ctx.G).Cols, ctx.Rows, ctx.Threads, ctx.Tier);
+        ConvTiling.For(ctx.N * ctx.Groups, ctx.Kg, StridePhaseLayout.Of(ctx.G).Cols, ctx.Rows, ctx.Threads, ctx.Tier);
 
     public static void Forward(CpuConvContext ctx)
     {
         var g = ctx.G;
-        var l = Layout.Of(g);
+        var l = StridePhaseLayout.Of(g);
         int kvol = ctx.Kvol;
-        float* padded = ctx.Shared.Get(WorkspaceSlot.Columns, l.Plane * ctx.N * ctx.C);
+        float* padded = ctx.Shared.Get(WorkspaceSlot.Columns, l.PlaneFloats * ctx.N * ctx.C);
         int* taps = (int*)ctx.Shared.Get(WorkspaceSlot.Tables, kvol);
-        int t0 = 0;
-        for (int td = 0; td < g.KD; td++)
-        for (int th = 0; th < g.KH; th++)
-        for (int tw = 0; tw < g.KW; tw++)
-        {
-            int a = td * g.DD, b = th * g.DH, c = tw * g.DW;
-            long phase = ((long)(a % g.SD) * g.SH + b % g.SH) * g.SW + c % g.SW;
-            taps[t0++] = checked((int)(phase * l.Phase + ((long)(a / g.SD) * l.Hq + b / g.SH) * l.Lq + c / g.SW));
-        }
+        l.WriteTapOffsets(g, taps);
 
         int planes = ctx.N * ctx.C;
         int padTasks = Math.Min(planes, ctx.Threads * ConvTiling.TasksPerThread);
@@ -60,7 +36,7 @@ internal static unsafe class ShiftedGemm
         {
             int p0 = (int)((long)planes * t / padTasks), p1 = (int)((long)planes * (t + 1) / padTasks);
             for (int p = p0; p < p1; p++)
-                Pad(ctx.G, l, ctx.X + p * ctx.InPlane, padded + p * l.Plane);
+                Pad(ctx.G, l, ctx.X + p * ctx.InPlane, padded + p * l.PlaneFloats);
         });
 
         int outer = ctx.N * ctx.Groups;
@@ -71,7 +47,7 @@ internal static unsafe class ShiftedGemm
         {
             nint paddedBase = (nint)padded, tapTable = (nint)taps;
             shared = (nint)PrepackedB.Pack(ctx, tiling, outer, ctx.Rows, l.Cols, (o, j0) =>
-                new ShiftedSource((float*)paddedBase + ((nint)(o / ctx.Groups) * ctx.C + o % ctx.Groups * ctx.Cg) * l.Plane, (nint)l.Plane, (int*)tapTable, kvol, j0));
+                new ShiftedSource((float*)paddedBase + ((nint)(o / ctx.Groups) * ctx.C + o % ctx.Groups * ctx.Cg) * l.PlaneFloats, (nint)l.PlaneFloats, (int*)tapTable, kvol, j0));
             sharedStride = PrepackedB.Stride(tiling, ctx.Rows, ctx.Tier);
         }
         ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
@@ -90,7 +66,7 @@ internal static unsafe class ShiftedGemm
             }
             else
             {
-                var b = new ShiftedSource(padded + ((nint)n * ctx.C + grp * ctx.Cg) * l.Plane, (nint)l.Plane, taps, kvol, j0);
+                var b = new ShiftedSource(padded + ((nint)n * ctx.C + grp * ctx.Cg) * l.PlaneFloats, (nint)l.PlaneFloats, taps, kvol, j0);
                 Sgemm.Multiply(rows, cols, ctx.Rows, a, b, tmp, cols, false, ctx.Tier, ws);
             }
             for (int i = 0; i < rows; i++)
@@ -100,9 +76,9 @@ internal static unsafe class ShiftedGemm
 
     /// <summary>Writes one input plane into its zero-padded phase planes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Pad(in Geometry g, in Layout l, float* x, float* dst)
+    static void Pad(in Geometry g, in StridePhaseLayout l, float* x, float* dst)
     {
-        new Span<float>(dst, checked((int)l.Plane)).Clear();
+        new Span<float>(dst, checked((int)l.PlaneFloats)).Clear();
         int count = Math.Min(g.InW, l.Wp - g.PW);
         if (count <= 0) return;
         for (int id = 0; id < g.InD && id + g.PD < l.Dp; id++)
@@ -110,23 +86,23 @@ internal static unsafe class ShiftedGemm
         {
             int pd = id + g.PD, ph = ih + g.PH;
             float* src = x + ((nint)id * g.InH + ih) * g.InW;
-            // Row of phase (pd mod sd, ph mod sh, ·) at (pd div sd, ph div sh); column phases follow at l.Phase apart.
-            float* row = dst + ((long)(pd % g.SD) * g.SH + ph % g.SH) * g.SW * l.Phase + ((long)(pd / g.SD) * l.Hq + ph / g.SH) * l.Lq;
+            // Row of phase (pd mod sd, ph mod sh, ·) at (pd div sd, ph div sh); column phases follow at l.PhaseFloats apart.
+            float* row = dst + ((long)(pd % g.SD) * g.SH + ph % g.SH) * g.SW * l.PhaseFloats + ((long)(pd / g.SD) * l.Hq + ph / g.SH) * l.Lq;
             if (g.SW == 1)
             {
                 Buffer.MemoryCopy(src, row + g.PW, count * sizeof(float), count * sizeof(float));
             }
             else if (g.SW == 2)
             {
-                VectorOps.GatherStride2(src, row + (g.PW & 1) * l.Phase + g.PW / 2, (count + 1) / 2, src + count);
-                VectorOps.GatherStride2(src + 1, row + ((g.PW + 1) & 1) * l.Phase + (g.PW + 1) / 2, count / 2, src + count);
+                VectorOps.GatherStride2(src, row + (g.PW & 1) * l.PhaseFloats + g.PW / 2, (count + 1) / 2, src + count);
+                VectorOps.GatherStride2(src + 1, row + ((g.PW + 1) & 1) * l.PhaseFloats + (g.PW + 1) / 2, count / 2, src + count);
             }
             else
             {
                 for (int iw = 0; iw < count; iw++)
                 {
                     int pw = iw + g.PW;
-                    row[(pw % g.SW) * l.Phase + pw / g.SW] = src[iw];
+                    row[(pw % g.SW) * l.PhaseFloats + pw / g.SW] = src[iw];
                 }
             }
         }
@@ -134,7 +110,7 @@ internal static unsafe class ShiftedGemm
 
     /// <summary>Copies the valid outputs among padded-space columns [j0, j1) of one output channel into its y plane, adding the bias.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Keep(in Geometry g, in Layout l, float* src, int j0, int j1, float* y, float bias)
+    static void Keep(in Geometry g, in StridePhaseLayout l, float* src, int j0, int j1, float* y, float bias)
     {
         int slice = l.Hq * l.Lq;
         int od = j0 / slice, rest = j0 - od * slice, oh = rest / l.Lq, ow = rest - oh * l.Lq;
