@@ -2,6 +2,8 @@ using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Tensors;
 
+using GpuConv.Tests.Support;
+
 namespace GpuConv.Tests.Backends;
 
 /// <summary>

@@ -7,6 +7,8 @@ using GpuConv.Cuda.Discovery;
 using GpuConv.Tensors;
 
 
+using GpuConv.Tests.Support;
+
 namespace GpuConv.Tests.Backends;
 
 /// <summary>
@@ -55,7 +57,7 @@ public class CudnnBackendGpuTests
         var failures = new List<string>();
         for (int i = 0; i < 40; i++)
         {
-            var p = Ptx.RandomConvProblems.Next(rng, depthwise: i % 8 == 7, op: op, maxSpatial: 9);
+            var p = RandomConvProblems.Next(rng, depthwise: i % 8 == 7, op: op, maxSpatial: 9);
             var algorithms = _cudnn.GetAlgorithms(p, precision);
             Assert.That(algorithms, Is.Not.Empty, $"cuDNN offers no algorithm for {p}");
             foreach (var a in algorithms)
@@ -110,10 +112,10 @@ public class CudnnBackendGpuTests
 
     ErrorReport RunAndCompare(ConvProblem p, ConvAlgorithm a, Random rng, bool withBias)
     {
-        var x = Ptx.RandomConvProblems.RandomData(rng, p.XShape.ElementCount);
-        var w = Ptx.RandomConvProblems.RandomData(rng, p.WShape.ElementCount);
-        var y = Ptx.RandomConvProblems.RandomData(rng, p.YShape.ElementCount);
-        var b = withBias ? Ptx.RandomConvProblems.RandomData(rng, p.BiasLength) : null;
+        var x = RandomConvProblems.RandomData(rng, p.XShape.ElementCount);
+        var w = RandomConvProblems.RandomData(rng, p.WShape.ElementCount);
+        var y = RandomConvProblems.RandomData(rng, p.YShape.ElementCount);
+        var b = withBias ? RandomConvProblems.RandomData(rng, p.BiasLength) : null;
         using var tx = Upload(p.XShape, x); using var tw = Upload(p.WShape, w); using var ty = Upload(p.YShape, y);
         using var tb = b is null ? null : Upload(new TensorShape(b.Length), b);
         _cudnn.Run(p, a, new ConvTensors(tx, tw, ty, tb));

@@ -4,6 +4,8 @@ using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Tensors;
 
+using GpuConv.Tests.Support;
+
 namespace GpuConv.Tests.Ptx;
 
 /// <summary>

@@ -3,6 +3,8 @@ using GpuConv.Conv;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Tests.Backends;
 
+using GpuConv.Tests.Support;
+
 namespace GpuConv.Tests.Cpu.Simd;
 
 /// <summary>
