@@ -115,6 +115,8 @@ public sealed unsafe class CpuBackend : IConvBackend
             case ShiftedGemm:
             {
                 var t = ConvTiling.For(outer, p.KPerGroup, Cpu.StridePhaseLayout.Of(g).Cols, rows, threads, Tier);
+                if (Cpu.ShiftedGemm.Unpacked(Tier))
+                    return Cpu.ShiftedGemm.UnpackedTaskFloats(t, rows, Tier) * threads + Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C);
                 perThread = (long)t.RowTile * t.ColTile + Sgemm.PackFloats(t.RowTile, t.ColTile, rows, Tier);
                 return perThread * threads + Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C) + SharedPackedB(t, outer, rows, plainB: false);
             }

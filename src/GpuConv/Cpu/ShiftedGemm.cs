@@ -15,8 +15,16 @@ namespace GpuConv.Cpu;
 /// </summary>
 internal static unsafe class ShiftedGemm
 {
-    /// <summary>Floats of the shared padded input (every image and channel).</summary>
-    public static long SharedFloats(in Geometry g, int n, int c) => StridePhaseLayout.Of(g).PlaneFloats * n * c;
+    /// <summary>Floats of the shared padded input (every image and channel) and its tables.</summary>
+    public static long SharedFloats(in Geometry g, int n, int c) =>
+        StridePhaseLayout.Of(g).PlaneFloats * n * c + ReadSlack + g.KD * g.KH * g.KW * (2L * c + 1) + 1;
+
+    /// <summary>Floats one task of the unpacked path holds: its output tile and the zero-padded edge rows of A and C.</summary>
+    public static long UnpackedTaskFloats(ConvTiling t, int depth, GemmTier tier)
+    {
+        var blk = GemmBlocking.For(tier, t.RowTile);
+        return (long)t.RowTile * ((t.ColTile + 31) / 32 * 32) + (long)blk.MR * (depth + 32);
+    }
 
     public static ConvTiling Tiling(CpuConvContext ctx) =>
         ConvTiling.For(ctx.N * ctx.Groups, ctx.Kg, StridePhaseLayout.Of(ctx.G).Cols, ctx.Rows, ctx.Threads, ctx.Tier);
@@ -26,8 +34,13 @@ internal static unsafe class ShiftedGemm
         var g = ctx.G;
         var l = StridePhaseLayout.Of(g);
         int kvol = ctx.Kvol;
-        float* padded = ctx.Shared.Get(WorkspaceSlot.Columns, l.PlaneFloats * ctx.N * ctx.C);
-        int* taps = (int*)ctx.Shared.Get(WorkspaceSlot.Tables, kvol);
+        long paddedFloats = l.PlaneFloats * ctx.N * ctx.C;
+        // Slack after the last plane: the unpacked kernels read whole 32-column tiles, past the last valid column.
+        float* padded = ctx.Shared.Get(WorkspaceSlot.Columns, paddedFloats + ReadSlack);
+        new Span<float>(padded + paddedFloats, ReadSlack).Clear();
+        int evenTaps = (kvol + 1) & ~1;     // keeps the offsets table after the taps 8-byte aligned
+        float* tables = ctx.Shared.Get(WorkspaceSlot.Tables, evenTaps + (Unpacked(ctx.Tier) ? 2L * ctx.Rows : 0));
+        int* taps = (int*)tables;
         l.WriteTapOffsets(g, taps);
 
         int planes = ctx.N * ctx.C;
@@ -39,6 +52,11 @@ internal static unsafe class ShiftedGemm
                 Pad(ctx.G, l, ctx.X + p * ctx.InPlane, padded + p * l.PlaneFloats);
         });
 
+        if (Unpacked(ctx.Tier))
+        {
+            ForwardUnpacked(ctx, l, padded, taps, (nint*)(tables + evenTaps));
+            return;
+        }
         int outer = ctx.N * ctx.Groups;
         var tiling = Tiling(ctx);
         nint shared = 0;
@@ -71,6 +89,81 @@ internal static unsafe class ShiftedGemm
             }
             for (int i = 0; i < rows; i++)
                 Keep(ctx.G, l, tmp + (nint)i * cols, j0, j1, ctx.YPlane(n, k0 + i), ctx.Bias == null ? 0f : ctx.Bias[k0 + i]);
+        });
+    }
+
+    /// <summary>Floats readable after the padded planes (one microkernel tile width).</summary>
+    const int ReadSlack = 64;
+
+    /// <summary>Whether the B operand is read in place by <see cref="ShiftedKernels"/> instead of packed.</summary>
+    public static bool Unpacked(GemmTier tier) => tier == GemmTier.Vector512;
+
+    /// <summary>
+    /// The Vector512 path: no B packing at all. Row (channel c, tap t) of B starts at a constant offset
+    /// c·plane + tap[t] from the group's first padded plane, so the microkernel reads it in place through
+    /// a table of those offsets; A (the weights) is read in place too. Only the edge rows of A (m not a
+    /// multiple of the tile) are copied, zero-padded. K is walked in chunks of whole channels so the B
+    /// rows a column tile touches (a few cache lines per channel and tap row) stay in L1.
+    /// </summary>
+    static void ForwardUnpacked(CpuConvContext ctx, StridePhaseLayout l, float* padded, int* taps, nint* offsets)
+    {
+        int kvol = ctx.Kvol, depth = ctx.Rows;
+        for (int p = 0, c = 0; c < ctx.Cg; c++)
+            for (int t = 0; t < kvol; t++) offsets[p++] = (nint)c * (nint)l.PlaneFloats + taps[t];
+        var blk = GemmBlocking.For(ctx.Tier, ctx.Kg);
+        int mr = blk.MR;
+        const int nr = 32;
+        // Whole channels per K chunk, in equal chunks of about KC rows.
+        int chunks = Math.Max(1, (depth + blk.KC - 1) / blk.KC);
+        int chunkChannels = (ctx.Cg + chunks - 1) / chunks;
+        var kernel = mr == 12 ? (delegate*<nint, float*, nint, float*, nint*, float*, nint, bool, void>)&ShiftedKernels.Vector512_12x32 : &ShiftedKernels.Vector512_8x32;
+        int outer = ctx.N * ctx.Groups;
+        var tiling = Tiling(ctx);
+        nint paddedBase = (nint)padded, offsetTable = (nint)offsets;
+        ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        {
+            int rt = t % tiling.RowTiles; t /= tiling.RowTiles;
+            int ct = t % tiling.ColTiles; t /= tiling.ColTiles;
+            int grp = t % ctx.Groups, n = t / ctx.Groups;
+            int j0 = ct * tiling.ColTile, j1 = Math.Min(l.Cols, j0 + tiling.ColTile);
+            int i0 = rt * tiling.RowTile, i1 = Math.Min(ctx.Kg, i0 + tiling.RowTile);
+            int k0 = grp * ctx.Kg + i0, rows = i1 - i0, cols = j1 - j0;
+            int ldt = (cols + nr - 1) / nr * nr, fullRows = rows / mr * mr;
+            float* tmp = ws.Get(WorkspaceSlot.Columns, (long)rows * ldt);
+            float* edgeA = ws.Get(WorkspaceSlot.PackA, (long)mr * chunkChannels * kvol);
+            float* edgeC = ws.Get(WorkspaceSlot.PackB, (long)mr * nr);
+            float* b = (float*)paddedBase + ((nint)n * ctx.C + grp * ctx.Cg) * l.PlaneFloats + j0;
+            float* w = ctx.W + (nint)k0 * depth;
+            for (int c0 = 0; c0 < ctx.Cg; c0 += chunkChannels)
+            {
+                int pc = c0 * kvol, kc = Math.Min(chunkChannels, ctx.Cg - c0) * kvol;
+                bool add = c0 > 0;
+                nint* off = (nint*)offsetTable + pc;
+                if (fullRows < rows)
+                {
+                    // Edge rows of A, zero-padded to a whole tile (the kernel reads mr rows).
+                    new Span<float>(edgeA, mr * kc).Clear();
+                    for (int i = fullRows; i < rows; i++)
+                        new Span<float>(w + (nint)i * depth + pc, kc).CopyTo(new Span<float>(edgeA + (nint)(i - fullRows) * kc, kc));
+                }
+                for (int jr = 0; jr < ldt; jr += nr)
+                {
+                    for (int ir = 0; ir < fullRows; ir += mr)
+                        kernel(kc, w + (nint)ir * depth + pc, depth, b + jr, off, tmp + (nint)ir * ldt + jr, ldt, add);
+                    if (fullRows < rows)
+                    {
+                        kernel(kc, edgeA, kc, b + jr, off, edgeC, nr, false);
+                        for (int i = fullRows; i < rows; i++)
+                        {
+                            float* dst = tmp + (nint)i * ldt + jr, src = edgeC + (nint)(i - fullRows) * nr;
+                            if (add) VectorOps.Add(dst, src, nr);
+                            else Buffer.MemoryCopy(src, dst, nr * sizeof(float), nr * sizeof(float));
+                        }
+                    }
+                }
+            }
+            for (int i = 0; i < rows; i++)
+                Keep(ctx.G, l, tmp + (nint)i * ldt, j0, j1, ctx.YPlane(n, k0 + i), ctx.Bias == null ? 0f : ctx.Bias[k0 + i]);
         });
     }
 

@@ -101,6 +101,27 @@ public class CpuBackendSweepTests
         Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
     }
 
+    /// <summary>
+    /// Shifted-gemm's unpacked path at depths that split into several channel chunks (depth > 256),
+    /// output-channel counts that leave edge rows for both tile heights (8 and 12), dilation,
+    /// asymmetric padding, groups and ranks 1 and 3.
+    /// </summary>
+    [TestCase(1, new[] { 40 }, 29, new[] { 5 }, new[] { 1 }, new[] { 2 }, new[] { 3 }, new[] { 4 }, 1)]
+    [TestCase(1, new[] { 21, 19 }, 30, new[] { 3, 3 }, new[] { 1, 1 }, new[] { 2, 1 }, new[] { 2, 0 }, new[] { 1, 2 }, 1)]
+    [TestCase(2, new[] { 15, 17 }, 44, new[] { 3, 3 }, new[] { 2, 1 }, new[] { 1, 1 }, new[] { 1, 1 }, new[] { 0, 1 }, 2)]
+    [TestCase(1, new[] { 6, 7, 9 }, 13, new[] { 3, 3, 3 }, new[] { 1, 2, 1 }, new[] { 1, 1, 2 }, new[] { 1, 0, 1 }, new[] { 1, 1, 2 }, 1)]
+    public void ShiftedGemmMatchesReference(int n, int[] input, int k, int[] kernel, int[] stride, int[] dilation, int[] padBegin, int[] padEnd, int groups)
+    {
+        using var backend = new CpuBackend(maxDegreeOfParallelism: 3);
+        int c = 36 * groups;   // 36 channels × 9 taps = 324 rows per group: two chunks
+        var spec = new ConvSpec(kernel, stride, dilation, padBegin, padEnd, groups);
+        var p = ConvProblem.Create(spec, new TensorShape([n, c, .. input]), new TensorShape([k * groups, c / groups, .. kernel]));
+        Assert.That(backend.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name), Does.Contain(CpuBackend.ShiftedGemm));
+        var (err, where) = ConvCheck.AllAlgorithms(backend, p, 11, withBias: true);
+        TestContext.Out.WriteLine(where);
+        Assert.That(err, Is.LessThan(Tolerance), where);
+    }
+
     /// <summary>Layer-sized problems whose column matrices exceed one task's budget, so tiles and GEMM blocks split.</summary>
     [TestCase(ConvOp.Forward, 1, 64, 30, 70, 3, 1, 1, 1)]
     [TestCase(ConvOp.Forward, 2, 32, 23, 300, 3, 2, 1, 1)]
