@@ -33,20 +33,24 @@ public static class BenchCommand
         var warmupOpt = new Option<int>("--warmup") { Description = "Untimed runs per shape and side.", DefaultValueFactory = _ => 3 };
         var repeatOpt = new Option<int>("--repeat") { Description = "Timed runs per shape and side (the median is reported).", DefaultValueFactory = _ => 10 };
 
+        var algorithmOpt = new Option<string?>("--algorithm") { Description = "Time this algorithm of the backend wherever it applies (the plan's choice elsewhere), instead of the planner's choice." };
+        var weightsOpt = new Option<string>("--weights") { Description = "constant: W declared constant (ConvTensors.ConstantWeights; prepared once, as ONNX Runtime's initializers are); per-call: W prepared on every run.", DefaultValueFactory = _ => "constant" };
+        weightsOpt.AcceptOnlyFromAmong("constant", "per-call");
         var command = new Command("bench", "Time a shape set (forward) on a backend, optionally against ONNX Runtime.")
         {
-            backendOpt, shapesOpt, batchOpt, threadsOpt, vsOpt, formatOpt, limitOpt, policyOpt, planCacheOpt, warmupOpt, repeatOpt,
+            backendOpt, shapesOpt, batchOpt, threadsOpt, vsOpt, formatOpt, limitOpt, policyOpt, planCacheOpt, warmupOpt, repeatOpt, algorithmOpt, weightsOpt,
         };
         command.SetAction(parse => Run(
             parse.GetValue(backendOpt)!, parse.GetValue(shapesOpt)!, parse.GetValue(batchOpt), parse.GetValue(threadsOpt),
             parse.GetValue(vsOpt), parse.GetValue(formatOpt)!, parse.GetValue(limitOpt),
             parse.GetValue(policyOpt) switch { "exhaustive" => PlanPolicy.Exhaustive, "cached" => PlanPolicy.Cached, _ => PlanPolicy.Heuristic },
-            parse.GetValue(planCacheOpt), parse.GetValue(warmupOpt), parse.GetValue(repeatOpt)));
+            parse.GetValue(planCacheOpt), parse.GetValue(warmupOpt), parse.GetValue(repeatOpt),
+            parse.GetValue(algorithmOpt), parse.GetValue(weightsOpt) == "constant"));
         return command;
     }
 
     static int Run(string backendName, string set, int batch, int threads, string? vs, string format, int? limit,
-        PlanPolicy policy, string? planCache, int warmup, int repeat)
+        PlanPolicy policy, string? planCache, int warmup, int repeat, string? algorithm = null, bool constantWeights = true)
     {
         var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         IReadOnlyList<BenchShape> shapes;
@@ -71,7 +75,7 @@ public static class BenchCommand
         }
         using (backends)
         {
-            var runner = new BenchRunner(backends, threads, vs == "onnxruntime", warmup, repeat);
+            var runner = new BenchRunner(backends, threads, vs == "onnxruntime", warmup, repeat, constantWeights, algorithm);
             var results = new List<BenchResult>();
             err.Progress()
                 .AutoClear(true)
@@ -87,7 +91,8 @@ public static class BenchCommand
                     }
                 });
             string conditions = $"{set} batch x{batch}, {threads} thread(s), backend {backendName}, policy {policy.ToString().ToLowerInvariant()}, " +
-                $"median of {repeat} after {warmup} warm-up" + (vs is null ? "" : $", peer ONNX Runtime {OnnxRuntimeConv.Version}");
+                $"median of {repeat} after {warmup} warm-up, {(constantWeights ? "constant" : "per-call")} weights" +
+                (algorithm is null ? "" : $", algorithm {algorithm} where it applies") + (vs is null ? "" : $", peer ONNX Runtime {OnnxRuntimeConv.Version}");
             string device = backends.GpuUnavailableReason is { } off ? $"GPU off: {off}" : "GPU on";
             conditions += $"; {device}";
             if (format == "csv")

@@ -24,7 +24,7 @@ public sealed record BenchResult(
 /// warm-up runs, then repeated runs interleaved with the peer's so both see the same machine
 /// noise, and the median of each. Checks the two outputs agree.
 /// </summary>
-public sealed class BenchRunner(CliBackends backends, int threads, bool withPeer, int warmup, int repeat)
+public sealed class BenchRunner(CliBackends backends, int threads, bool withPeer, int warmup, int repeat, bool constantWeights = true, string? algorithmName = null)
 {
     readonly IConvBackend backend = backends.All.Single();
 
@@ -35,11 +35,14 @@ public sealed class BenchRunner(CliBackends backends, int threads, bool withPeer
         var x = HostTensor.Random(p.XShape, seed);
         var w = HostTensor.Random(p.WShape, seed + 1);
         var bias = HostTensor.Random(new TensorShape(p.K), seed + 2);
-        var tensors = new ConvTensors(ToBackend(x), ToBackend(w), mem.Allocate(p.YShape), ToBackend(bias));
+        // Constant weights, as ONNX Runtime's are (initializers, prepacked when its session is created).
+        var tensors = new ConvTensors(ToBackend(x), ToBackend(w), mem.Allocate(p.YShape), ToBackend(bias)) { ConstantWeights = constantWeights };
         long planStart = System.Diagnostics.Stopwatch.GetTimestamp();
         var plan = backends.Plan(p);
         double planMs = System.Diagnostics.Stopwatch.GetElapsedTime(planStart).TotalMilliseconds;
         var algorithm = plan.Algorithm;
+        if (algorithmName is not null)
+            algorithm = backend.GetAlgorithms(p, ConvPrecision.Strict).FirstOrDefault(a => string.Equals(a.Name, algorithmName, StringComparison.OrdinalIgnoreCase)) ?? algorithm;
 
         OnnxRuntimeConv? peer = null;
         float[]? peerY = null;

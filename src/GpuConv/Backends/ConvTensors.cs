@@ -11,6 +11,14 @@ namespace GpuConv.Backends;
 /// </summary>
 public sealed record ConvTensors(Tensor X, Tensor W, Tensor Y, Tensor? Bias = null)
 {
+    /// <summary>
+    /// The caller's promise that W's data will not change while this W tensor is used (inference
+    /// weights, like an ONNX initializer). Backends may then keep W in a prepared layout across runs:
+    /// the CPU backend packs it once for its channel-tiled kernels instead of on every run. Changing a
+    /// constant W in place afterwards needs <see cref="CpuBackend.ForgetPreparedWeights"/> (or a new tensor).
+    /// </summary>
+    public bool ConstantWeights { get; init; }
+
     /// <summary>Checks presence, shapes and memory kind of every tensor the op needs; names the offender.</summary>
     public void Validate(ConvProblem problem, MemoryKind memory)
     {

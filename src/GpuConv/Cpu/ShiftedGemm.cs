@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using GpuConv.Cpu.Gemm;
 using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
 
@@ -34,23 +36,11 @@ internal static unsafe class ShiftedGemm
         var g = ctx.G;
         var l = StridePhaseLayout.Of(g);
         int kvol = ctx.Kvol;
-        long paddedFloats = l.PlaneFloats * ctx.N * ctx.C;
-        // Slack after the last plane: the unpacked kernels read whole 32-column tiles, past the last valid column.
-        float* padded = ctx.Shared.Get(WorkspaceSlot.Columns, paddedFloats + ReadSlack);
-        new Span<float>(padded + paddedFloats, ReadSlack).Clear();
+        float* padded = PadInput(ctx, l);
         int evenTaps = (kvol + 1) & ~1;     // keeps the offsets table after the taps 8-byte aligned
         float* tables = ctx.Shared.Get(WorkspaceSlot.Tables, evenTaps + (Unpacked(ctx.Tier) ? 2L * ctx.Rows : 0));
         int* taps = (int*)tables;
         l.WriteTapOffsets(g, taps);
-
-        int planes = ctx.N * ctx.C;
-        int padTasks = Math.Min(planes, ctx.Threads * ConvTiling.TasksPerThread);
-        ctx.Workers.For(padTasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
-        {
-            int p0 = (int)((long)planes * t / padTasks), p1 = (int)((long)planes * (t + 1) / padTasks);
-            for (int p = p0; p < p1; p++)
-                Pad(ctx.G, l, ctx.X + p * ctx.InPlane, padded + p * l.PlaneFloats);
-        });
 
         if (Unpacked(ctx.Tier))
         {
@@ -93,7 +83,7 @@ internal static unsafe class ShiftedGemm
     }
 
     /// <summary>Floats readable after the padded planes (one microkernel tile width).</summary>
-    const int ReadSlack = 64;
+    public const int ReadSlack = 64;
 
     /// <summary>Whether the B operand is read in place by <see cref="ShiftedKernels"/> instead of packed.</summary>
     public static bool Unpacked(GemmTier tier) => tier == GemmTier.Vector512;
@@ -167,23 +157,88 @@ internal static unsafe class ShiftedGemm
         });
     }
 
+    /// <summary>
+    /// Writes every input plane (all images and channels) into its zero-padded phase planes in the
+    /// run's shared Columns slot, in parallel; returns the first plane. The planes are followed by
+    /// <see cref="ReadSlack"/> zeros, so kernels may read whole tiles past the last valid position.
+    /// </summary>
+    public static float* PadInput(CpuConvContext ctx, StridePhaseLayout l)
+    {
+        long paddedFloats = l.PlaneFloats * ctx.N * ctx.C;
+        float* padded = ctx.Shared.Get(WorkspaceSlot.Columns, paddedFloats + ReadSlack);
+        new Span<float>(padded + paddedFloats, ReadSlack).Clear();
+        nint* rowStarts = (nint*)ctx.Shared.Get(WorkspaceSlot.Tables, 2L * ctx.G.InD * ctx.G.InH);
+        WriteRowStarts(ctx.G, l, rowStarts);
+        int planes = ctx.N * ctx.C;
+        int padTasks = Math.Min(planes, ctx.Threads * ConvTiling.TasksPerThread);
+        nint dst = (nint)padded, starts = (nint)rowStarts;
+        ctx.Workers.For(padTasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        {
+            int p0 = (int)((long)planes * t / padTasks), p1 = (int)((long)planes * (t + 1) / padTasks);
+            PadPlanes(ctx, l, (nint*)starts, p0, p1, (float*)dst + p0 * l.PlaneFloats);
+        });
+        return padded;
+    }
+
+    /// <summary>
+    /// Where each input row (id, ih) starts in the split plane, or -1 when no output reads it: computed
+    /// once per run, as the divisions it takes cost more than copying a short row.
+    /// </summary>
+    public static void WriteRowStarts(in Geometry g, in StridePhaseLayout l, nint* rowStarts)
+    {
+        for (int id = 0, r = 0; id < g.InD; id++)
+            for (int ih = 0; ih < g.InH; ih++, r++)
+            {
+                int pd = id + g.PD, ph = ih + g.PH;
+                // Row of phase (pd mod sd, ph mod sh, ·) at (pd div sd, ph div sh); column phases follow at PhaseFloats apart.
+                rowStarts[r] = pd >= l.Dp || ph >= l.Hp ? -1
+                    : (nint)(((long)(pd % g.SD) * g.SH + ph % g.SH) * g.SW * l.PhaseFloats + ((long)(pd / g.SD) * l.Hq + ph / g.SH) * l.Lq);
+            }
+    }
+
+    /// <summary>Pads input planes [p0, p1) (image-major plane indices of x) into consecutive split planes at <paramref name="dst"/>.</summary>
+    public static void PadPlanes(CpuConvContext ctx, in StridePhaseLayout l, nint* rowStarts, int p0, int p1, float* dst)
+    {
+        for (int p = p0; p < p1; p++)
+            Pad(ctx.G, l, rowStarts, ctx.X + p * ctx.InPlane, dst + (p - p0) * l.PlaneFloats);
+    }
+
+    static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+
     /// <summary>Writes one input plane into its zero-padded phase planes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Pad(in Geometry g, in StridePhaseLayout l, float* x, float* dst)
+    static void Pad(in Geometry g, in StridePhaseLayout l, nint* rowStarts, float* x, float* dst)
     {
         new Span<float>(dst, checked((int)l.PlaneFloats)).Clear();
         int count = Math.Min(g.InW, l.Wp - g.PW);
         if (count <= 0) return;
-        for (int id = 0; id < g.InD && id + g.PD < l.Dp; id++)
-        for (int ih = 0; ih < g.InH && ih + g.PH < l.Hp; ih++)
+        int inRows = g.InD * g.InH;
+        for (int r = 0; r < inRows; r++)
         {
-            int pd = id + g.PD, ph = ih + g.PH;
-            float* src = x + ((nint)id * g.InH + ih) * g.InW;
-            // Row of phase (pd mod sd, ph mod sh, ·) at (pd div sd, ph div sh); column phases follow at l.PhaseFloats apart.
-            float* row = dst + ((long)(pd % g.SD) * g.SH + ph % g.SH) * g.SW * l.PhaseFloats + ((long)(pd / g.SD) * l.Hq + ph / g.SH) * l.Lq;
-            if (g.SW == 1)
+            if (rowStarts[r] < 0) continue;
+            float* src = x + (nint)r * g.InW;
+            float* row = dst + rowStarts[r];
+            if (g.SW == 1 && count <= 16 && Avx512F.IsSupported)
+            {
+                // Short rows (the 7- and 14-wide planes of late layers): one masked copy, no call.
+                var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+                Avx512F.MaskStore(row + g.PW, mask, Avx512F.MaskLoad(src, mask, Vector512<float>.Zero));
+            }
+            else if (g.SW == 1)
             {
                 Buffer.MemoryCopy(src, row + g.PW, count * sizeof(float), count * sizeof(float));
+            }
+            else if (g.SW == 2 && count <= 32 && Avx512F.IsSupported)
+            {
+                // Short rows: even and odd columns of up to 32 floats split by two permutes, stored masked.
+                var lo = Avx512F.MaskLoad(src, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle(), Vector512<float>.Zero);
+                var hi = Avx512F.MaskLoad(src + 16, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count - 16)).AsSingle(), Vector512<float>.Zero);
+                var even = Avx512F.PermuteVar16x32x2(lo, EvenLanes, hi);
+                var odd = Avx512F.PermuteVar16x32x2(lo, EvenLanes + Vector512<int>.One, hi);
+                var evenMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((count + 1) / 2)).AsSingle();
+                var oddMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count / 2)).AsSingle();
+                Avx512F.MaskStore(row + (g.PW & 1) * l.PhaseFloats + g.PW / 2, evenMask, even);
+                Avx512F.MaskStore(row + ((g.PW + 1) & 1) * l.PhaseFloats + (g.PW + 1) / 2, oddMask, odd);
             }
             else if (g.SW == 2)
             {

@@ -68,6 +68,12 @@ internal sealed unsafe class WorkspaceSet
     readonly nint[] _pointers = new nint[Enum.GetValues<WorkspaceSlot>().Length];
     readonly long[] _capacity = new long[Enum.GetValues<WorkspaceSlot>().Length];
 
+    /// <summary>
+    /// What the <see cref="WorkspaceSlot.Rows"/> buffer holds now, as its filler labels it: a kernel that
+    /// prepares data once per worker and run (not once per task) checks and sets it.
+    /// </summary>
+    public long RowsTag { get; set; } = -1;
+
     /// <summary>At least <paramref name="floats"/> floats for the slot (contents unspecified).</summary>
     public float* Get(WorkspaceSlot slot, long floats)
     {

@@ -16,16 +16,34 @@ public class CpuBackendContractTests
     {
         using var cpu = new CpuBackend(2);
         Assert.That(cpu.Name, Is.EqualTo("cpu"));
+        // Channel-tiled (Vector512 only) comes last for these shallow problems (depth 8 × taps < 192).
+        string[] tiled = ChannelTiledSupported ? ["channel-tiled"] : [];
         Assert.That(cpu.GetAlgorithms(Problem(8, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "direct-depthwise", "shifted-gemm", "im2col-gemm" }));
-        Assert.That(cpu.GetAlgorithms(Problem(1, 1), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-1x1", "im2col-gemm" }));
-        Assert.That(cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "shifted-gemm", "im2col-gemm" }));
-        Assert.That(cpu.GetAlgorithms(Problem(1, 3, stride: 2), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "shifted-gemm", "im2col-gemm" }));
-        Assert.That(cpu.GetAlgorithms(Problem(1, 1, stride: 2), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "im2col-gemm", "shifted-gemm" }));
+        Assert.That(cpu.GetAlgorithms(Problem(1, 1), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo((string[])["gemm-1x1", "im2col-gemm", .. tiled]));
+        Assert.That(cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo((string[])["shifted-gemm", "im2col-gemm", .. tiled]));
+        Assert.That(cpu.GetAlgorithms(Problem(1, 3, stride: 2), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo((string[])["shifted-gemm", "im2col-gemm", .. tiled]));
+        Assert.That(cpu.GetAlgorithms(Problem(1, 1, stride: 2), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo((string[])["im2col-gemm", "shifted-gemm", .. tiled]));
         Assert.That(cpu.GetAlgorithms(Problem(1, 3, ConvOp.BackwardData), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-col2im" }));
         Assert.That(cpu.GetAlgorithms(Problem(8, 3, ConvOp.BackwardFilter), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "im2col-gemm" }));
         var shifted = cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict)[0];
         Assert.That(shifted.WorkspaceBytes, Is.GreaterThanOrEqualTo(8 * 11 * 11 * sizeof(float)), "the padded input is workspace");
         Assert.That(shifted.Deterministic, Is.True);
+    }
+
+    static bool ChannelTiledSupported => GemmTiers.Best == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+
+    /// <summary>Deep problems with whole 64-channel tiles lead with channel-tiled (where AVX-512 runs it).</summary>
+    [Test]
+    public void DeepProblemsLeadWithChannelTiled()
+    {
+        using var cpu = new CpuBackend(2);
+        var deep = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(128, 64, 3, 3));
+        var deepPointwise = ConvProblem.Create(new ConvSpec([1, 1]), new TensorShape(1, 256, 7, 7), new TensorShape(64, 256, 1, 1));
+        var narrow = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(40, 64, 3, 3));
+        string expected = ChannelTiledSupported ? "channel-tiled" : "shifted-gemm";
+        Assert.That(cpu.GetAlgorithms(deep, ConvPrecision.Strict)[0].Name, Is.EqualTo(expected));
+        Assert.That(cpu.GetAlgorithms(deepPointwise, ConvPrecision.Strict)[0].Name, Is.EqualTo(ChannelTiledSupported ? "channel-tiled" : "gemm-1x1"));
+        Assert.That(cpu.GetAlgorithms(narrow, ConvPrecision.Strict)[0].Name, Is.EqualTo("shifted-gemm"), "40 of 64 lanes is too much waste");
     }
 
     [Test]

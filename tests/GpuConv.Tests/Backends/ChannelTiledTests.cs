@@ -1,0 +1,110 @@
+using GpuConv.Backends;
+using GpuConv.Conv;
+using GpuConv.Cpu;
+using GpuConv.Tensors;
+
+namespace GpuConv.Tests.Backends;
+
+/// <summary>
+/// The channel-tiled forward path (AVX-512 only): against the float64 reference on the shapes that
+/// stress it, and the constant-weights cache it reads its packed weights from.
+/// </summary>
+public class ChannelTiledTests
+{
+    const double Tolerance = 1e-5;
+
+    [SetUp]
+    public void RequireAvx512()
+    {
+        using var cpu = new CpuBackend(1);
+        var p = Problem(1, 16, 5, 64, 3, 1, 1, 1, 1);
+        if (!cpu.GetAlgorithms(p, ConvPrecision.Strict).Any(a => a.Name == CpuBackend.ChannelTiled))
+            Assert.Ignore("channel-tiled needs AVX-512 (Vector512 GEMM tier with Avx512F); this CPU or runtime setting has none.");
+    }
+
+    static ConvProblem Problem(int n, int c, int hw, int k, int kernel, int stride, int pad, int dilation, int groups) =>
+        ConvProblem.Create(new ConvSpec([kernel, kernel], [stride], [dilation], [pad], groups: groups),
+            new TensorShape(n, c, hw, hw), new TensorShape(k, c / groups, kernel, kernel));
+
+    /// <summary>
+    /// Output channels not a multiple of 64 (partial tiles), depths split into several chunks, pixel counts
+    /// not a multiple of 6 and above one task's 1024, padding (own padded planes) and none (x read in
+    /// place, strided 1x1 included), dilation, groups and batch.
+    /// </summary>
+    [TestCase(1, 40, 7, 70, 3, 1, 1, 1, 1)]
+    [TestCase(2, 64, 14, 130, 3, 2, 1, 1, 1)]
+    [TestCase(1, 300, 9, 64, 1, 1, 0, 1, 1)]
+    [TestCase(2, 96, 13, 96, 1, 2, 0, 1, 1)]
+    [TestCase(1, 32, 41, 80, 3, 1, 1, 1, 1)]
+    [TestCase(1, 48, 12, 64, 3, 1, 2, 2, 1)]
+    [TestCase(1, 64, 11, 128, 3, 1, 0, 1, 2)]
+    [TestCase(3, 24, 10, 17, 5, 1, 2, 1, 1)]
+    public void MatchesReference(int n, int c, int hw, int k, int kernel, int stride, int pad, int dilation, int groups)
+    {
+        using var cpu = new CpuBackend(3);
+        var p = Problem(n, c, hw, k, kernel, stride, pad, dilation, groups);
+        var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ChannelTiled);
+        var (x, w, bias) = (HostTensor.Random(p.XShape, 1), HostTensor.Random(p.WShape, 2), HostTensor.Random(new TensorShape(p.K), 3));
+        double[] expected = ReferenceConv.Run(p, x.Data, w.Data, new float[p.YShape.ElementCountInt], bias.Data);
+        foreach (bool constant in new[] { false, true })
+        {
+            var y = new HostTensor(p.YShape);
+            Array.Fill(y.Data, float.NaN);
+            cpu.Run(p, algo, new ConvTensors(x, w, y, bias) { ConstantWeights = constant });
+            var err = ErrorMetrics.Compare(y.Data, expected);
+            Assert.That(err.MaxRelative, Is.LessThan(Tolerance), $"{p}, constant weights {constant}: {err}");
+        }
+    }
+
+    [Test]
+    public void ConstantWeightsArePackedOnceAndForgottenOnRequest()
+    {
+        using var cpu = new CpuBackend(2);
+        var p = Problem(1, 64, 7, 64, 3, 1, 1, 1, 1);
+        var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ChannelTiled);
+        var x = HostTensor.Random(p.XShape, 4);
+        var w = HostTensor.Random(p.WShape, 5);
+        var y = new HostTensor(p.YShape);
+        var constant = new ConvTensors(x, w, y) { ConstantWeights = true };
+        for (int i = 0; i < 5; i++) cpu.Run(p, algo, constant);
+        Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(1), "five runs with one constant W pack it once");
+        cpu.Run(p, algo, new ConvTensors(x, w, y));
+        Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(1), "a W not declared constant is packed into scratch, not cached");
+
+        // Changing a constant W in place and saying so: the next run repacks and is right again.
+        for (int i = 0; i < w.Data.Length; i++) w.Data[i] = -2 * w.Data[i] + 0.25f;
+        Assert.That(cpu.ForgetPreparedWeights(w), Is.True);
+        Assert.That(cpu.ForgetPreparedWeights(w), Is.False, "nothing is held any more");
+        cpu.Run(p, algo, constant);
+        Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(2));
+        var expected = ReferenceConv.Run(p, x.Data, w.Data, new float[p.YShape.ElementCountInt], default);
+        Assert.That(ErrorMetrics.Compare(y.Data, expected).MaxRelative, Is.LessThan(Tolerance));
+
+        // Another W array of the same shape is another cache entry.
+        var w2 = HostTensor.Random(p.WShape, 6);
+        cpu.Run(p, algo, new ConvTensors(x, w2, y) { ConstantWeights = true });
+        Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(3));
+        expected = ReferenceConv.Run(p, x.Data, w2.Data, new float[p.YShape.ElementCountInt], default);
+        Assert.That(ErrorMetrics.Compare(y.Data, expected).MaxRelative, Is.LessThan(Tolerance));
+    }
+
+    [Test]
+    public void SameWeightsWithAnotherGroupingAreRepacked()
+    {
+        using var cpu = new CpuBackend(2);
+        // One 64 × 32 × 3 × 3 array read as 1 group of 64 outputs, then as 2 groups of 32 over 64 inputs.
+        var single = Problem(1, 32, 8, 64, 3, 1, 1, 1, 1);
+        var grouped = Problem(1, 64, 8, 64, 3, 1, 1, 1, 2);
+        var w = HostTensor.Random(single.WShape, 7);
+        foreach (var p in new[] { single, grouped, single })
+        {
+            var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ChannelTiled);
+            var x = HostTensor.Random(p.XShape, 8);
+            var y = new HostTensor(p.YShape);
+            cpu.Run(p, algo, new ConvTensors(x, w, y) { ConstantWeights = true });
+            var expected = ReferenceConv.Run(p, x.Data, w.Data, new float[p.YShape.ElementCountInt], default);
+            Assert.That(ErrorMetrics.Compare(y.Data, expected).MaxRelative, Is.LessThan(Tolerance), p.ToString());
+        }
+        Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(3));
+    }
+}
