@@ -21,6 +21,13 @@ internal static unsafe class ChannelTiledConv
     /// <summary>Most pixels one task holds (its pixel-major result: 1024 × 64 floats = 256 KiB).</summary>
     const int MaxTaskPixels = 1024;
 
+    /// <summary>
+    /// Largest padded (image, group) input a worker pads for itself (1.25 MiB). ResNet-50, two threads:
+    /// the 28 × 28 × 256 stride-2 input (0.9 MB as phase planes) ran 0.70 ms padded by each worker and
+    /// 0.87 ms padded once and shared; the 56 × 56 × 128 stride-2 one (1.7 MB) 0.85–0.91 and 0.81–0.83.
+    /// </summary>
+    const long OwnPaddingMaxFloats = 320 * 1024;
+
     /// <summary>Rows of B (channel × tap) per K chunk, about: the chunk's panel (kc × 64 floats) stays in L2.</summary>
     const int ChunkRows = 256;
 
@@ -28,7 +35,7 @@ internal static unsafe class ChannelTiledConv
 
     /// <summary>Per-thread workspace floats: the task's pixel-major result and the worker's padded planes of one (image, group).</summary>
     public static long TaskFloats(ReferenceConv.Geometry g, int outPlane, int cPerGroup, bool unpadded) =>
-        (long)Math.Min(outPlane, MaxTaskPixels) * Width + (unpadded ? 0 : StridePhaseLayout.Of(g).PlaneFloats * cPerGroup);
+        (long)Math.Min(outPlane, MaxTaskPixels) * Width + (unpadded ? 0 : Math.Min(StridePhaseLayout.Of(g).PlaneFloats * cPerGroup, OwnPaddingMaxFloats));
 
     /// <summary>
     /// Runs the convolution with <paramref name="panels"/> = the weights packed by <see cref="ChannelPanels"/>.
@@ -41,6 +48,10 @@ internal static unsafe class ChannelTiledConv
         bool inPlace = ctx.Problem.Spec.IsUnpadded;
         var l = StridePhaseLayout.Of(g);
         long plane = inPlace ? ctx.InPlane : l.PlaneFloats;
+        // Small inputs: each worker pads its own copy; large ones (where a second copy costs more than
+        // the other core's reads) are padded once, shared. Before the tables: padding uses the Tables slot.
+        bool ownPadding = !inPlace && l.PlaneFloats * ctx.Cg <= OwnPaddingMaxFloats;
+        nint sharedPadded = inPlace || ownPadding ? 0 : (nint)ShiftedGemm.PadInput(ctx, l);
         int kvol = ctx.Kvol, depth = ctx.Rows, outPlane = (int)ctx.OutPlane, inRows = g.InD * g.InH;
 
         // Tables: tap offsets, then (8-byte aligned) the row offsets of B, each output pixel's base, and
@@ -80,7 +91,9 @@ internal static unsafe class ChannelTiledConv
             int grp = t % ctx.Groups, n = t / ctx.Groups;
             int q0 = s * span, q1 = Math.Min(outPlane, q0 + span);
             float* result = ws.Get(WorkspaceSlot.Columns, (long)(q1 - q0) * Width);
-            float* a = inPlace ? ctx.XPlane(n, grp * ctx.Cg) : PaddedGroup(ctx, l, (nint*)starts, n, grp, stamp, ws);
+            float* a = inPlace ? ctx.XPlane(n, grp * ctx.Cg)
+                : ownPadding ? PaddedGroup(ctx, l, (nint*)starts, n, grp, stamp, ws)
+                : (float*)sharedPadded + ((nint)n * ctx.C + grp * ctx.Cg) * (nint)l.PlaneFloats;
             float* b = (float*)panelBase + (grp * blocks + kb) * panelFloats;
             for (int c0 = 0; c0 < ctx.Cg; c0 += chunkChannels)
             {

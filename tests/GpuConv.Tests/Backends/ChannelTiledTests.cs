@@ -29,7 +29,7 @@ public class ChannelTiledTests
     /// <summary>
     /// Output channels not a multiple of 64 (partial tiles), depths split into several chunks, pixel counts
     /// not a multiple of 6 and above one task's 1024, padding (own padded planes) and none (x read in
-    /// place, strided 1x1 included), dilation, groups and batch.
+    /// place, strided 1x1 included), inputs padded per worker and once for all, dilation, groups and batch.
     /// </summary>
     [TestCase(1, 40, 7, 70, 3, 1, 1, 1, 1)]
     [TestCase(2, 64, 14, 130, 3, 2, 1, 1, 1)]
@@ -39,6 +39,7 @@ public class ChannelTiledTests
     [TestCase(1, 48, 12, 64, 3, 1, 2, 2, 1)]
     [TestCase(1, 64, 11, 128, 3, 1, 0, 1, 2)]
     [TestCase(3, 24, 10, 17, 5, 1, 2, 1, 1)]
+    [TestCase(2, 64, 72, 64, 3, 2, 1, 1, 1)]   // 74 × 74 × 64 padded floats: padded once, shared by the workers
     public void MatchesReference(int n, int c, int hw, int k, int kernel, int stride, int pad, int dilation, int groups)
     {
         using var cpu = new CpuBackend(3);
