@@ -20,15 +20,11 @@ internal static unsafe class BlockTranspose
         int q = 0, fullChannels = Avx512F.IsSupported ? channels / 16 * 16 : 0;
         if (fullChannels > 0)
         {
-            var rows = stackalloc Vector512<float>[16];
+            float* zeros = stackalloc float[16];
+            for (int i = 0; i < 16; i++) zeros[i] = 0f;
             for (; q + 16 <= pixels; q += 16)
                 for (int c = 0; c < fullChannels; c += 16)
-                {
-                    for (int i = 0; i < 16; i++) rows[i] = Vector512.Load(src + (nint)(q + i) * lds + c);
-                    Transpose16(rows);
-                    for (int i = 0; i < 16; i++)
-                        (rows[i] + Vector512.Create(bias == null ? 0f : bias[c + i])).Store(y + (nint)(c + i) * ldy + q);
-                }
+                    Transpose16x16(src + (nint)q * lds + c, lds, y + (nint)c * ldy + q, ldy, bias == null ? zeros : bias + c);
         }
         // Pixels past the last whole 16, and channels past the last whole 16.
         for (int c = 0; c < channels; c++)
@@ -39,39 +35,69 @@ internal static unsafe class BlockTranspose
         }
     }
 
-    /// <summary>Transposes 16 rows of 16 floats in place (four rounds of lane shuffles).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Transpose16(Vector512<float>* r)
+    /// <summary>Transposes 16 rows of 16 floats held in registers (four rounds of lane shuffles; written out so every value stays in a register).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Transpose16x16(float* src, nint lds, float* dst, nint ldd, float* bias)
     {
-        var t = stackalloc Vector512<float>[16];
+        var r0 = Vector512.Load(src + 0 * lds);
+        var r1 = Vector512.Load(src + 1 * lds);
+        var r2 = Vector512.Load(src + 2 * lds);
+        var r3 = Vector512.Load(src + 3 * lds);
+        var r4 = Vector512.Load(src + 4 * lds);
+        var r5 = Vector512.Load(src + 5 * lds);
+        var r6 = Vector512.Load(src + 6 * lds);
+        var r7 = Vector512.Load(src + 7 * lds);
+        var r8 = Vector512.Load(src + 8 * lds);
+        var r9 = Vector512.Load(src + 9 * lds);
+        var r10 = Vector512.Load(src + 10 * lds);
+        var r11 = Vector512.Load(src + 11 * lds);
+        var r12 = Vector512.Load(src + 12 * lds);
+        var r13 = Vector512.Load(src + 13 * lds);
+        var r14 = Vector512.Load(src + 14 * lds);
+        var r15 = Vector512.Load(src + 15 * lds);
         // Pairs of rows interleaved by element within each 128-bit lane.
-        for (int i = 0; i < 8; i++)
-        {
-            t[2 * i] = Avx512F.UnpackLow(r[2 * i], r[2 * i + 1]);
-            t[2 * i + 1] = Avx512F.UnpackHigh(r[2 * i], r[2 * i + 1]);
-        }
-        // Then by element pair: lane L of r[4i + j] holds rows 4i..4i+3 of channel 4L + j.
-        for (int i = 0; i < 4; i++)
-        {
-            r[4 * i] = Avx512F.UnpackLow(t[4 * i].AsDouble(), t[4 * i + 2].AsDouble()).AsSingle();
-            r[4 * i + 1] = Avx512F.UnpackHigh(t[4 * i].AsDouble(), t[4 * i + 2].AsDouble()).AsSingle();
-            r[4 * i + 2] = Avx512F.UnpackLow(t[4 * i + 1].AsDouble(), t[4 * i + 3].AsDouble()).AsSingle();
-            r[4 * i + 3] = Avx512F.UnpackHigh(t[4 * i + 1].AsDouble(), t[4 * i + 3].AsDouble()).AsSingle();
-        }
+        var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);
+        var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
+        var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5);
+        var t6 = Avx512F.UnpackLow(r6, r7); var t7 = Avx512F.UnpackHigh(r6, r7);
+        var t8 = Avx512F.UnpackLow(r8, r9); var t9 = Avx512F.UnpackHigh(r8, r9);
+        var t10 = Avx512F.UnpackLow(r10, r11); var t11 = Avx512F.UnpackHigh(r10, r11);
+        var t12 = Avx512F.UnpackLow(r12, r13); var t13 = Avx512F.UnpackHigh(r12, r13);
+        var t14 = Avx512F.UnpackLow(r14, r15); var t15 = Avx512F.UnpackHigh(r14, r15);
+        // Then by element pair: lane L of u[4i + j] holds rows 4i..4i+3 of channel 4L + j.
+        var u0 = Avx512F.UnpackLow(t0.AsDouble(), t2.AsDouble()).AsSingle(); var u1 = Avx512F.UnpackHigh(t0.AsDouble(), t2.AsDouble()).AsSingle();
+        var u2 = Avx512F.UnpackLow(t1.AsDouble(), t3.AsDouble()).AsSingle(); var u3 = Avx512F.UnpackHigh(t1.AsDouble(), t3.AsDouble()).AsSingle();
+        var u4 = Avx512F.UnpackLow(t4.AsDouble(), t6.AsDouble()).AsSingle(); var u5 = Avx512F.UnpackHigh(t4.AsDouble(), t6.AsDouble()).AsSingle();
+        var u6 = Avx512F.UnpackLow(t5.AsDouble(), t7.AsDouble()).AsSingle(); var u7 = Avx512F.UnpackHigh(t5.AsDouble(), t7.AsDouble()).AsSingle();
+        var u8 = Avx512F.UnpackLow(t8.AsDouble(), t10.AsDouble()).AsSingle(); var u9 = Avx512F.UnpackHigh(t8.AsDouble(), t10.AsDouble()).AsSingle();
+        var u10 = Avx512F.UnpackLow(t9.AsDouble(), t11.AsDouble()).AsSingle(); var u11 = Avx512F.UnpackHigh(t9.AsDouble(), t11.AsDouble()).AsSingle();
+        var u12 = Avx512F.UnpackLow(t12.AsDouble(), t14.AsDouble()).AsSingle(); var u13 = Avx512F.UnpackHigh(t12.AsDouble(), t14.AsDouble()).AsSingle();
+        var u14 = Avx512F.UnpackLow(t13.AsDouble(), t15.AsDouble()).AsSingle(); var u15 = Avx512F.UnpackHigh(t13.AsDouble(), t15.AsDouble()).AsSingle();
         // Then whole 128-bit lanes, twice: even lanes (0x88) and odd lanes (0xDD) of two registers.
-        for (int j = 0; j < 4; j++)
-        {
-            t[j] = Avx512F.Shuffle4x128(r[j], r[4 + j], 0x88);
-            t[4 + j] = Avx512F.Shuffle4x128(r[j], r[4 + j], 0xDD);
-            t[8 + j] = Avx512F.Shuffle4x128(r[8 + j], r[12 + j], 0x88);
-            t[12 + j] = Avx512F.Shuffle4x128(r[8 + j], r[12 + j], 0xDD);
-        }
-        for (int j = 0; j < 4; j++)
-        {
-            r[j] = Avx512F.Shuffle4x128(t[j], t[8 + j], 0x88);
-            r[8 + j] = Avx512F.Shuffle4x128(t[j], t[8 + j], 0xDD);
-            r[4 + j] = Avx512F.Shuffle4x128(t[4 + j], t[12 + j], 0x88);
-            r[12 + j] = Avx512F.Shuffle4x128(t[4 + j], t[12 + j], 0xDD);
-        }
+        var v0 = Avx512F.Shuffle4x128(u0, u4, 0x88); var v4 = Avx512F.Shuffle4x128(u0, u4, 0xDD);
+        var v8 = Avx512F.Shuffle4x128(u8, u12, 0x88); var v12 = Avx512F.Shuffle4x128(u8, u12, 0xDD);
+        var v1 = Avx512F.Shuffle4x128(u1, u5, 0x88); var v5 = Avx512F.Shuffle4x128(u1, u5, 0xDD);
+        var v9 = Avx512F.Shuffle4x128(u9, u13, 0x88); var v13 = Avx512F.Shuffle4x128(u9, u13, 0xDD);
+        var v2 = Avx512F.Shuffle4x128(u2, u6, 0x88); var v6 = Avx512F.Shuffle4x128(u2, u6, 0xDD);
+        var v10 = Avx512F.Shuffle4x128(u10, u14, 0x88); var v14 = Avx512F.Shuffle4x128(u10, u14, 0xDD);
+        var v3 = Avx512F.Shuffle4x128(u3, u7, 0x88); var v7 = Avx512F.Shuffle4x128(u3, u7, 0xDD);
+        var v11 = Avx512F.Shuffle4x128(u11, u15, 0x88); var v15 = Avx512F.Shuffle4x128(u11, u15, 0xDD);
+        (Avx512F.Shuffle4x128(v0, v8, 0x88) + Vector512.Create(bias[0])).Store(dst + 0 * ldd);
+        (Avx512F.Shuffle4x128(v1, v9, 0x88) + Vector512.Create(bias[1])).Store(dst + 1 * ldd);
+        (Avx512F.Shuffle4x128(v2, v10, 0x88) + Vector512.Create(bias[2])).Store(dst + 2 * ldd);
+        (Avx512F.Shuffle4x128(v3, v11, 0x88) + Vector512.Create(bias[3])).Store(dst + 3 * ldd);
+        (Avx512F.Shuffle4x128(v4, v12, 0x88) + Vector512.Create(bias[4])).Store(dst + 4 * ldd);
+        (Avx512F.Shuffle4x128(v5, v13, 0x88) + Vector512.Create(bias[5])).Store(dst + 5 * ldd);
+        (Avx512F.Shuffle4x128(v6, v14, 0x88) + Vector512.Create(bias[6])).Store(dst + 6 * ldd);
+        (Avx512F.Shuffle4x128(v7, v15, 0x88) + Vector512.Create(bias[7])).Store(dst + 7 * ldd);
+        (Avx512F.Shuffle4x128(v0, v8, 0xDD) + Vector512.Create(bias[8])).Store(dst + 8 * ldd);
+        (Avx512F.Shuffle4x128(v1, v9, 0xDD) + Vector512.Create(bias[9])).Store(dst + 9 * ldd);
+        (Avx512F.Shuffle4x128(v2, v10, 0xDD) + Vector512.Create(bias[10])).Store(dst + 10 * ldd);
+        (Avx512F.Shuffle4x128(v3, v11, 0xDD) + Vector512.Create(bias[11])).Store(dst + 11 * ldd);
+        (Avx512F.Shuffle4x128(v4, v12, 0xDD) + Vector512.Create(bias[12])).Store(dst + 12 * ldd);
+        (Avx512F.Shuffle4x128(v5, v13, 0xDD) + Vector512.Create(bias[13])).Store(dst + 13 * ldd);
+        (Avx512F.Shuffle4x128(v6, v14, 0xDD) + Vector512.Create(bias[14])).Store(dst + 14 * ldd);
+        (Avx512F.Shuffle4x128(v7, v15, 0xDD) + Vector512.Create(bias[15])).Store(dst + 15 * ldd);
     }
+
 }

@@ -19,7 +19,7 @@ internal static unsafe class ChannelTiledConv
     const int Width = ChannelTileKernels.Channels, Tile = ChannelTileKernels.MaxPixels;
 
     /// <summary>Most pixels one task holds (its pixel-major result: 1024 × 64 floats = 256 KiB).</summary>
-    const int MaxTaskPixels = 1024;
+    const int MaxTaskPixels = 256;
 
     /// <summary>
     /// Largest padded (image, group) input a worker pads for itself (1.25 MiB). ResNet-50, two threads:
