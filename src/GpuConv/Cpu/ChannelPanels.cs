@@ -37,21 +37,7 @@ internal static unsafe class ChannelPanels
     static void PackBlock(float* rows, int count, int depth, float* panel)
     {
         if (count < Width) new Span<float>(panel, Width * depth).Clear();
-        // Sixteen rows at a time, in runs of 64 weights: the reads stay on 16 streams and the writes on one panel stretch.
-        const int Run = 64;
-        for (int r0 = 0; r0 < count; r0 += 16)
-        {
-            int r1 = Math.Min(count, r0 + 16);
-            for (int p0 = 0; p0 < depth; p0 += Run)
-            {
-                int p1 = Math.Min(depth, p0 + Run);
-                for (int r = r0; r < r1; r++)
-                {
-                    float* src = rows + (nint)r * depth;
-                    float* d = panel + r;
-                    for (int p = p0; p < p1; p++) d[(nint)p * Width] = src[p];
-                }
-            }
-        }
+        // panel[p · 64 + r] = rows[r · depth + p]: a transpose, in 16 × 16 register tiles.
+        BlockTranspose.ToPlanes(rows, depth, count, depth, panel, Width, null);
     }
 }

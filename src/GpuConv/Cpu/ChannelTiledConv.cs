@@ -48,11 +48,22 @@ internal static unsafe class ChannelTiledConv
         bool inPlace = ctx.Problem.Spec.IsUnpadded;
         var l = StridePhaseLayout.Of(g);
         long plane = inPlace ? ctx.InPlane : l.PlaneFloats;
-        // Small inputs: each worker pads its own copy; large ones (where a second copy costs more than
-        // the other core's reads) are padded once, shared. Before the tables: padding uses the Tables slot.
-        bool ownPadding = !inPlace && l.PlaneFloats * ctx.Cg <= OwnPaddingMaxFloats;
-        nint sharedPadded = inPlace || ownPadding ? 0 : (nint)ShiftedGemm.PadInput(ctx, l);
         int kvol = ctx.Kvol, depth = ctx.Rows, outPlane = (int)ctx.OutPlane, inRows = g.InD * g.InH;
+        int blocks = ChannelPanels.Blocks(ctx.Kg);
+        int outer = ctx.N * ctx.Groups;
+        // Pixel ranges per (image, group, block): enough tasks for every thread, none holding more than MaxTaskPixels.
+        long want = (long)ConvTiling.TasksPerThread * ctx.Threads;
+        int splits = (int)Math.Max(Ceil(outPlane, MaxTaskPixels), Math.Min(Ceil(want, (long)outer * blocks), Ceil(outPlane, 8 * Tile)));
+        int span = Ceil(Ceil(outPlane, splits), Tile) * Tile;
+        splits = Ceil(outPlane, span);
+        // With images enough for every thread (batches), a task computes every channel block of its pixels,
+        // so an image's input is padded by the one worker that reads it.
+        bool wholeImages = (long)outer * splits >= want;
+        int blocksPerTask = wholeImages ? blocks : 1;
+        // Each worker pads its own copy when tasks take whole images or the input is small; a large input
+        // split between workers (batch 1) is padded once, shared. Before the tables: padding uses the Tables slot.
+        bool ownPadding = !inPlace && (wholeImages || l.PlaneFloats * ctx.Cg <= OwnPaddingMaxFloats);
+        nint sharedPadded = inPlace || ownPadding ? 0 : (nint)ShiftedGemm.PadInput(ctx, l);
 
         // Tables: tap offsets, then (8-byte aligned) the row offsets of B, each output pixel's base, and
         // where each input row starts in the padded planes.
@@ -72,43 +83,49 @@ internal static unsafe class ChannelTiledConv
                 for (int ow = 0; ow < g.OutW; ow++)
                     pixels[i++] = inPlace ? ((nint)od * g.SD * g.InH + oh * g.SH) * g.InW + ow * g.SW : ((nint)od * l.Hq + oh) * l.Lq + ow;
 
-        int blocks = ChannelPanels.Blocks(ctx.Kg);
-        int outer = ctx.N * ctx.Groups;
-        // Pixel ranges per (image, group, block): enough tasks for every thread, none holding more than MaxTaskPixels.
-        long want = (long)ConvTiling.TasksPerThread * ctx.Threads;
-        int splits = (int)Math.Max(Ceil(outPlane, MaxTaskPixels), Math.Min(Ceil(want, (long)outer * blocks), Ceil(outPlane, 8 * Tile)));
-        int span = Ceil(Ceil(outPlane, splits), Tile) * Tile;
-        splits = Ceil(outPlane, span);
         int chunks = Math.Max(1, Ceil(depth, ChunkRows));
         int chunkChannels = Ceil(ctx.Cg, chunks);
         nint pixelTable = (nint)pixels, offsetTable = (nint)offsets, panelBase = (nint)panels, starts = (nint)rowStarts;
         long panelFloats = (long)Width * depth;
 
-        ctx.Workers.For(outer * blocks * splits, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        int blockTasks = blocks / blocksPerTask;
+        ctx.Workers.For(outer * blockTasks * splits, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int s = t % splits; t /= splits;
-            int kb = t % blocks; t /= blocks;
+            int kb0 = t % blockTasks * blocksPerTask; t /= blockTasks;
             int grp = t % ctx.Groups, n = t / ctx.Groups;
             int q0 = s * span, q1 = Math.Min(outPlane, q0 + span);
             float* result = ws.Get(WorkspaceSlot.Columns, (long)(q1 - q0) * Width);
             float* a = inPlace ? ctx.XPlane(n, grp * ctx.Cg)
                 : ownPadding ? PaddedGroup(ctx, l, (nint*)starts, n, grp, stamp, ws)
                 : (float*)sharedPadded + ((nint)n * ctx.C + grp * ctx.Cg) * (nint)l.PlaneFloats;
-            float* b = (float*)panelBase + (grp * blocks + kb) * panelFloats;
-            for (int c0 = 0; c0 < ctx.Cg; c0 += chunkChannels)
-            {
-                int pc = c0 * kvol, kc = Math.Min(chunkChannels, ctx.Cg - c0) * kvol;
-                bool add = c0 > 0;
-                for (int q = q0; q < q1; q += Tile)
-                {
-                    int r = Math.Min(Tile, q1 - q);
-                    ChannelTileKernels.For(r)(kc, a, (nint*)pixelTable + q, (nint*)offsetTable + pc, b + (nint)pc * Width,
-                        result + (nint)(q - q0) * Width, Width, add);
-                }
-            }
-            int k0 = grp * ctx.Kg + kb * Width, count = Math.Min(Width, ctx.Kg - kb * Width);
-            BlockTranspose.ToPlanes(result, Width, q1 - q0, count, ctx.YPlane(n, k0) + q0, ctx.OutPlane, ctx.Bias == null ? null : ctx.Bias + k0);
+            for (int kb = kb0; kb < kb0 + blocksPerTask; kb++)
+                Block(ctx, a, (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
+                    chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width));
         });
+    }
+
+    /// <summary>
+    /// One channel block of pixels [q0, q1): the chunked microkernel calls into the pixel-major result,
+    /// then its transpose into the y planes of channels k0.. k0 + count, with the bias.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Block(CpuConvContext ctx, float* a, float* b, nint* pixelTable, nint* offsetTable, int chunkChannels,
+        int q0, int q1, float* result, int n, int k0, int count)
+    {
+        int kvol = ctx.Kvol;
+        for (int c0 = 0; c0 < ctx.Cg; c0 += chunkChannels)
+        {
+            int pc = c0 * kvol, kc = Math.Min(chunkChannels, ctx.Cg - c0) * kvol;
+            bool add = c0 > 0;
+            for (int q = q0; q < q1; q += Tile)
+            {
+                int r = Math.Min(Tile, q1 - q);
+                ChannelTileKernels.For(r)(kc, a, pixelTable + q, offsetTable + pc, b + (nint)pc * Width,
+                    result + (nint)(q - q0) * Width, Width, add);
+            }
+        }
+        BlockTranspose.ToPlanes(result, Width, q1 - q0, count, ctx.YPlane(n, k0) + q0, ctx.OutPlane, ctx.Bias == null ? null : ctx.Bias + k0);
     }
 
     /// <summary>Each tap's offset from an output's first input element, in x itself (taps in d, h, w order).</summary>
