@@ -40,6 +40,7 @@ public class ChannelTiledTests
     [TestCase(1, 64, 11, 128, 3, 1, 0, 1, 2)]
     [TestCase(3, 24, 10, 17, 5, 1, 2, 1, 1)]
     [TestCase(2, 64, 72, 64, 3, 2, 1, 1, 1)]   // 74 × 74 × 64 padded floats: padded once, shared by the workers
+    [TestCase(8, 16, 6, 130, 3, 1, 1, 1, 1)]   // a batch: each task computes all three channel blocks of its image
     public void MatchesReference(int n, int c, int hw, int k, int kernel, int stride, int pad, int dilation, int groups)
     {
         using var cpu = new CpuBackend(3);
