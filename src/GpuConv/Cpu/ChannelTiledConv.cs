@@ -76,12 +76,14 @@ internal static unsafe class ChannelTiledConv
         nint* rowStarts = pixels + outPlane + Tile;
         if (!inPlace) ShiftedGemm.WriteRowStarts(g, l, rowStarts);
         long stamp = Interlocked.Increment(ref s_runs);
+        // Tables are rewritten only where they change: the other workers read them, and a rewrite of the
+        // same values would still pull every line away from their caches.
         for (int p = 0, c = 0; c < ctx.Cg; c++)
-            for (int t = 0; t < kvol; t++) offsets[p++] = (nint)c * (nint)plane + taps[t];
+            for (int t = 0; t < kvol; t++) Tables.Set(offsets + p++, (nint)c * (nint)plane + taps[t]);
         for (int i = 0, od = 0; od < g.OutD; od++)
             for (int oh = 0; oh < g.OutH; oh++)
                 for (int ow = 0; ow < g.OutW; ow++)
-                    pixels[i++] = inPlace ? ((nint)od * g.SD * g.InH + oh * g.SH) * g.InW + ow * g.SW : ((nint)od * l.Hq + oh) * l.Lq + ow;
+                    Tables.Set(pixels + i++, inPlace ? ((nint)od * g.SD * g.InH + oh * g.SH) * g.InW + ow * g.SW : ((nint)od * l.Hq + oh) * l.Lq + ow);
 
         int chunks = Math.Max(1, Ceil(depth, ChunkRows));
         int chunkChannels = Ceil(ctx.Cg, chunks);

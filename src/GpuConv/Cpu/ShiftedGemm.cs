@@ -99,7 +99,7 @@ internal static unsafe class ShiftedGemm
     {
         int kvol = ctx.Kvol, depth = ctx.Rows;
         for (int p = 0, c = 0; c < ctx.Cg; c++)
-            for (int t = 0; t < kvol; t++) offsets[p++] = (nint)c * (nint)l.PlaneFloats + taps[t];
+            for (int t = 0; t < kvol; t++) Tables.Set(offsets + p++, (nint)c * (nint)l.PlaneFloats + taps[t]);
         var blk = GemmBlocking.For(ctx.Tier, ctx.Kg);
         int mr = blk.MR;
         const int nr = 32;
@@ -191,8 +191,8 @@ internal static unsafe class ShiftedGemm
             {
                 int pd = id + g.PD, ph = ih + g.PH;
                 // Row of phase (pd mod sd, ph mod sh, ·) at (pd div sd, ph div sh); column phases follow at PhaseFloats apart.
-                rowStarts[r] = pd >= l.Dp || ph >= l.Hp ? -1
-                    : (nint)(((long)(pd % g.SD) * g.SH + ph % g.SH) * g.SW * l.PhaseFloats + ((long)(pd / g.SD) * l.Hq + ph / g.SH) * l.Lq);
+                Tables.Set(rowStarts + r, pd >= l.Dp || ph >= l.Hp ? -1
+                    : (nint)(((long)(pd % g.SD) * g.SH + ph % g.SH) * g.SW * l.PhaseFloats + ((long)(pd / g.SD) * l.Hq + ph / g.SH) * l.Lq));
             }
     }
 
