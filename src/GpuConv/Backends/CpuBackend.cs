@@ -89,18 +89,20 @@ public sealed unsafe class CpuBackend : IConvBackend
     }
 
     /// <summary>
-    /// Channel-tiled leads when each output sums over at least 192 products (C/g × taps) and its
-    /// 64-channel tiles waste at most a sixth of their lanes. Below that depth each microkernel call
-    /// is short and the pixel-vectorized paths won on ResNet-50 (2 threads, AVX-512): its 64 → 256 1x1
-    /// layers (depth 64) ran 0.47 ms with gemm-1x1, 0.68 ms channel-tiled, and its 7x7 stem (depth 147)
-    /// 0.86 ms shifted, 1.05 ms channel-tiled; from depth 256 up channel-tiled won every layer, by up
-    /// to 1.7x on the 7x7 and 14x14 planes, where pixel tiles are a quarter and an eighth empty.
+    /// Channel-tiled leads when its 64-channel tiles are at least three quarters full (64 or more
+    /// output channels per group) and either each output sums over at least 192 products (C/g × taps)
+    /// or the output plane is small (≤ 1024 pixels, one task's share). Measured on ResNet-50 and
+    /// MobileNetV2, 2 threads, AVX-512: on small planes it won even at depth 32 (MobileNetV2's 28 × 28
+    /// 32 → 192 expansions: 0.62–0.69 of gemm-1x1's time; 14 × 14 576 → 96 projections 0.59); on large
+    /// planes with shallow sums the pixel-vectorized paths won (ResNet-50's 56 × 56 64 → 256 1x1:
+    /// 0.47 ms gemm-1x1, 0.68 ms channel-tiled; the 7x7 stem, depth 147: 0.86 ms shifted, 1.05 ms);
+    /// with fewer than 64 channels its lanes go empty (MobileNetV2's 32-channel projections: 1.13×).
     /// </summary>
     static bool ChannelTiledFirst(ConvProblem p)
     {
         long depth = p.CPerGroup * p.KernelVolume;
-        int kg = p.KPerGroup, padded = (kg + ChannelTileKernels.Channels - 1) / ChannelTileKernels.Channels * ChannelTileKernels.Channels;
-        return depth >= 192 && padded * 5 <= kg * 6;
+        int kg = p.KPerGroup, width = ChannelTileKernels.Channels, padded = (kg + width - 1) / width * width;
+        return kg >= width && kg * 4 >= padded * 3 && (depth >= 192 || p.YShape.SpatialSize <= 1024);
     }
 
     bool Applies(ConvProblem p, string name) => name switch

@@ -16,7 +16,7 @@ public class CpuBackendContractTests
     {
         using var cpu = new CpuBackend(2);
         Assert.That(cpu.Name, Is.EqualTo("cpu"));
-        // Channel-tiled (Vector512 only) comes last for these shallow problems (depth 8 × taps < 192).
+        // Channel-tiled (Vector512 only) comes last for these 8-channel problems (tiles of 64 channels).
         string[] tiled = ChannelTiledSupported ? ["channel-tiled"] : [];
         Assert.That(cpu.GetAlgorithms(Problem(8, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "direct-depthwise", "shifted-gemm", "im2col-gemm" }));
         Assert.That(cpu.GetAlgorithms(Problem(1, 1), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo((string[])["gemm-1x1", "im2col-gemm", .. tiled]));
@@ -40,10 +40,14 @@ public class CpuBackendContractTests
         var deep = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(128, 64, 3, 3));
         var deepPointwise = ConvProblem.Create(new ConvSpec([1, 1]), new TensorShape(1, 256, 7, 7), new TensorShape(64, 256, 1, 1));
         var narrow = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(40, 64, 3, 3));
+        var shallowSmall = ConvProblem.Create(new ConvSpec([1, 1]), new TensorShape(1, 32, 28, 28), new TensorShape(192, 32, 1, 1));
+        var shallowLarge = ConvProblem.Create(new ConvSpec([1, 1]), new TensorShape(1, 64, 56, 56), new TensorShape(256, 64, 1, 1));
         string expected = ChannelTiledSupported ? "channel-tiled" : "shifted-gemm";
         Assert.That(cpu.GetAlgorithms(deep, ConvPrecision.Strict)[0].Name, Is.EqualTo(expected));
         Assert.That(cpu.GetAlgorithms(deepPointwise, ConvPrecision.Strict)[0].Name, Is.EqualTo(ChannelTiledSupported ? "channel-tiled" : "gemm-1x1"));
         Assert.That(cpu.GetAlgorithms(narrow, ConvPrecision.Strict)[0].Name, Is.EqualTo("shifted-gemm"), "40 of 64 lanes is too much waste");
+        Assert.That(cpu.GetAlgorithms(shallowSmall, ConvPrecision.Strict)[0].Name, Is.EqualTo(ChannelTiledSupported ? "channel-tiled" : "gemm-1x1"), "a small plane leads with channel-tiled at any depth");
+        Assert.That(cpu.GetAlgorithms(shallowLarge, ConvPrecision.Strict)[0].Name, Is.EqualTo("gemm-1x1"), "a large plane with a shallow sum stays pixel-vectorized");
     }
 
     [Test]
