@@ -34,7 +34,8 @@ public class ChannelTiledTests
     [TestCase(1, 40, 7, 70, 3, 1, 1, 1, 1)]
     [TestCase(2, 64, 14, 130, 3, 2, 1, 1, 1)]
     [TestCase(1, 300, 9, 64, 1, 1, 0, 1, 1)]
-    [TestCase(2, 96, 13, 96, 1, 2, 0, 1, 1)]
+    [TestCase(2, 96, 13, 96, 1, 2, 0, 1, 1)]   // strided 1x1: read from a dense subsampled copy
+    [TestCase(1, 64, 14, 64, 1, 3, 0, 1, 1)]
     [TestCase(1, 32, 41, 80, 3, 1, 1, 1, 1)]
     [TestCase(1, 48, 12, 64, 3, 1, 2, 2, 1)]
     [TestCase(1, 64, 11, 128, 3, 1, 0, 1, 2)]
