@@ -119,8 +119,12 @@ public sealed class ConvEngine : IDisposable
         return plan;
     }
 
-    /// <summary>y = conv(x, w) + bias (transposed convolution when the spec says so). Filter in PyTorch layout.</summary>
-    public HostTensor Forward(ConvSpec spec, HostTensor x, HostTensor w, HostTensor? bias = null)
+    /// <summary>
+    /// y = conv(x, w) + bias (transposed convolution when the spec says so). Filter in PyTorch layout.
+    /// <paramref name="constantWeights"/>: the caller promises that w's data will not change (inference),
+    /// so a backend may keep it prepared between calls (see <see cref="ConvTensors.ConstantWeights"/>).
+    /// </summary>
+    public HostTensor Forward(ConvSpec spec, HostTensor x, HostTensor w, HostTensor? bias = null, bool constantWeights = false)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(spec);
@@ -130,15 +134,16 @@ public sealed class ConvEngine : IDisposable
         CheckBias(problem, bias);
         // The layer input is the underlying X for a convolution, the underlying Y (= dy) for a transposed one.
         return spec.Transposed
-            ? RunHost(problem, x: null, w, y: x, bias)
-            : RunHost(problem, x, w, y: null, bias);
+            ? RunHost(problem, x: null, w, y: x, bias, out _, constantWeights: constantWeights)
+            : RunHost(problem, x, w, y: null, bias, out _, constantWeights: constantWeights);
     }
 
     /// <summary>
     /// activation(conv(x, w) + bias). When the planned backend fuses it (cuDNN's bias-activation forward) it
     /// runs as one call; otherwise the planned forward with bias runs and the activation is applied here.
+    /// <paramref name="constantWeights"/> as for <see cref="Forward"/>.
     /// </summary>
-    public HostTensor ForwardBiasActivation(ConvSpec spec, HostTensor x, HostTensor w, HostTensor bias, Activation activation)
+    public HostTensor ForwardBiasActivation(ConvSpec spec, HostTensor x, HostTensor w, HostTensor bias, Activation activation, bool constantWeights = false)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(spec);
@@ -151,8 +156,8 @@ public sealed class ConvEngine : IDisposable
         CheckBias(problem, bias);
         bool fused = false;
         var y = spec.Transposed
-            ? RunHost(problem, x: null, w, y: x, bias, out _)
-            : RunHost(problem, x, w, y: null, bias, out _, activation, onFused: () => fused = true);
+            ? RunHost(problem, x: null, w, y: x, bias, out _, constantWeights: constantWeights)
+            : RunHost(problem, x, w, y: null, bias, out _, activation, onFused: () => fused = true, constantWeights: constantWeights);
         if (activation == Activation.Relu && !fused)
         {
             var data = y.Data;
@@ -250,7 +255,7 @@ public sealed class ConvEngine : IDisposable
     /// Host-memory backends get the tensors as they are; others get copies in their memory space.
     /// </summary>
     HostTensor RunHost(ConvProblem problem, HostTensor? x, HostTensor? w, HostTensor? y, HostTensor? bias, out Plan plan,
-        Activation? fuse = null, Action? onFused = null)
+        Activation? fuse = null, Action? onFused = null, bool constantWeights = false)
     {
         var output = new HostTensor(problem.OutputShape);
         switch (problem.Op)
@@ -259,7 +264,8 @@ public sealed class ConvEngine : IDisposable
             case ConvOp.BackwardData: x = output; break;
             default: w = output; break;
         }
-        var host = new ConvTensors(x!, w!, y!, bias);
+        // The promise covers the caller's host w only; staged device copies live for one call.
+        var host = new ConvTensors(x!, w!, y!, bias) { ConstantWeights = constantWeights };
         plan = Planner.Execute(problem, (p, backend) =>
         {
             void Run(ConvTensors t)

@@ -50,6 +50,28 @@ public class ConvEngineTests
         AssertClose(y.Data, expected.Data);
     }
 
+    /// <summary>Declared-constant weights are prepared once by the CPU backend and give the same results as per-call weights.</summary>
+    [Test]
+    public void Forward_WithConstantWeights_PreparesThemOnce()
+    {
+        using var engine = ConvEngine.Open(CpuOptions(PlanPolicy.Heuristic));
+        var cpu = engine.Backends.OfType<CpuBackend>().Single();
+        var spec = new ConvSpec([3, 3], padBegin: [1]);
+        var x = HostTensor.Random(new TensorShape(1, 32, 9, 9), 4);
+        var w = HostTensor.Random(new TensorShape(64, 32, 3, 3), 5);
+        var bias = HostTensor.Random(new TensorShape(64), 6);
+        var expected = NaiveConv(spec, x, w, bias);
+        for (int i = 0; i < 3; i++)
+            AssertClose(engine.Forward(spec, x, w, bias, constantWeights: true).Data, expected.Data);
+        bool tiled = engine.LastPlan!.Algorithm.Name == CpuBackend.ChannelTiled;
+        bool avx512 = System.Runtime.Intrinsics.X86.Avx512F.IsSupported && GpuConv.Cpu.Gemm.GemmTiers.Best == GpuConv.Cpu.Gemm.GemmTier.Vector512;
+        Assert.That(tiled, Is.EqualTo(avx512), "64 output channels over a 288-deep sum lead with channel-tiled where AVX-512 runs");
+        // Channel-tiled (AVX-512 machines) packs constant weights once; other CPUs have nothing to prepare.
+        Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(tiled ? 1 : 0), engine.LastPlan.Algorithm.Key);
+        AssertClose(engine.Forward(spec, x, w, bias).Data, expected.Data);
+        Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(tiled ? 1 : 0), "weights not declared constant are not cached");
+    }
+
     [TestCaseSource(nameof(AllCases))]
     public void BackwardData_IsTheAdjointOfForward(int index)
     {
