@@ -28,6 +28,9 @@ internal static unsafe class ChannelTiledConv
     /// </summary>
     const long OwnPaddingMaxFloats = 320 * 1024;
 
+    /// <summary>Largest padded batch (all images) a worker keeps for block-major order: 1M floats, 4 MiB.</summary>
+    const long PaddedBatchMaxFloats = 1024 * 1024;
+
     /// <summary>Rows of B (channel × tap) per K chunk, about: the chunk's panel (kc × 64 floats) stays in L2.</summary>
     const int ChunkRows = 256;
 
@@ -67,10 +70,13 @@ internal static unsafe class ChannelTiledConv
         // needs no padding: its tasks go block by block instead, every image of a block in turn, so each
         // worker streams a block's weights once per run rather than once per image (ResNet-50's
         // 512 → 2048 1x1 at batch 8: 4 MB of weights per image).
-        bool wholeImages = !inPlace && outer >= want;
+        // A batch of small padded inputs goes block-major like an input read in place, each worker keeping
+        // every image it meets padded (ResNet-50's 7 × 7 × 512 3x3 at batch 8: 9.4 MB of weights per image).
+        bool paddedBatch = !inPlace && !subsampled && outer > 1 && (long)outer * ctx.Cg * l.PlaneFloats <= PaddedBatchMaxFloats;
+        bool wholeImages = !inPlace && !paddedBatch && outer >= want;
         // Each worker pads its own copy when tasks take whole images or the input is small; a large input
         // split between workers (batch 1) is padded once, shared. Before the tables: padding uses the Tables slot.
-        bool ownPadding = !inPlace && (subsampled || wholeImages || l.PlaneFloats * ctx.Cg <= OwnPaddingMaxFloats);
+        bool ownPadding = !inPlace && (subsampled || paddedBatch || wholeImages || l.PlaneFloats * ctx.Cg <= OwnPaddingMaxFloats);
         nint sharedPadded = inPlace || ownPadding ? 0 : (nint)ShiftedGemm.PadInput(ctx, l);
 
         // Tables: tap offsets, then (8-byte aligned) the row offsets of B, each output pixel's base, and
@@ -99,7 +105,7 @@ internal static unsafe class ChannelTiledConv
         nint pixelTable = (nint)pixels, offsetTable = (nint)offsets, panelBase = (nint)panels, starts = (nint)rowStarts;
         long panelFloats = (long)Width * depth;
 
-        if (inPlace)
+        if (inPlace || paddedBatch)
         {
             // Units (channel block, image, pixel range) in block-major order, handed out as contiguous runs:
             // a worker streams each block's weights once for all the images of its run, and a few large tasks
@@ -115,7 +121,8 @@ internal static unsafe class ChannelTiledConv
                     int grp = o % ctx.Groups, n = o / ctx.Groups;
                     int q0 = s * span, q1 = Math.Min(outPlane, q0 + span);
                     float* result = ws.Get(WorkspaceSlot.Columns, (long)(q1 - q0) * Width);
-                    Block(ctx, ctx.XPlane(n, grp * ctx.Cg), (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
+                    float* a = inPlace ? ctx.XPlane(n, grp * ctx.Cg) : PaddedImage(ctx, l, (nint*)starts, o, stamp, ws);
+                    Block(ctx, a, (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
                         chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width));
                 }
             });
@@ -194,6 +201,25 @@ internal static unsafe class ChannelTiledConv
             int p0 = n * ctx.C + grp * ctx.Cg;
             ShiftedGemm.PadPlanes(ctx, l, rowStarts, p0, p0 + ctx.Cg, dst);
             ws.RowsTag = tag;
+        }
+        return dst;
+    }
+
+    /// <summary>
+    /// The padded planes of (image, group) <paramref name="o"/> in its part of this worker's buffer, which
+    /// holds every (image, group) of the run: padded by the first of the worker's tasks that needs them.
+    /// </summary>
+    static float* PaddedImage(CpuConvContext ctx, in StridePhaseLayout l, nint* rowStarts, int o, long stamp, WorkspaceSet ws)
+    {
+        int outer = ctx.N * ctx.Groups;
+        long floats = l.PlaneFloats * ctx.Cg;
+        float* dst = ws.Get(WorkspaceSlot.Rows, floats * outer) + floats * o;
+        long[] tags = ws.RowsTags(outer);
+        if (tags[o] != stamp)
+        {
+            int p0 = o / ctx.Groups * ctx.C + o % ctx.Groups * ctx.Cg;
+            ShiftedGemm.PadPlanes(ctx, l, rowStarts, p0, p0 + ctx.Cg, dst);
+            tags[o] = stamp;
         }
         return dst;
     }

@@ -74,6 +74,22 @@ internal sealed unsafe class WorkspaceSet
     /// </summary>
     public long RowsTag { get; set; } = -1;
 
+    long[] _rowsTags = [];
+
+    /// <summary>
+    /// Labels for <paramref name="count"/> parts of the <see cref="WorkspaceSlot.Rows"/> buffer (one per
+    /// image, for kernels that keep several images prepared at once); new labels are -1.
+    /// </summary>
+    public long[] RowsTags(int count)
+    {
+        if (_rowsTags.Length < count)
+        {
+            _rowsTags = new long[count];
+            Array.Fill(_rowsTags, -1L);
+        }
+        return _rowsTags;
+    }
+
     /// <summary>At least <paramref name="floats"/> floats for the slot (contents unspecified).</summary>
     public float* Get(WorkspaceSlot slot, long floats)
     {
