@@ -187,6 +187,13 @@ internal static unsafe class ChannelTiledConv
     static long s_runs;
 
     /// <summary>
+    /// A label unique to (run, image and group): the run's stamp in the high half. (stamp · N · groups + index
+    /// was not: runs with different batch sizes could produce the same label, and a worker then used the
+    /// planes it had prepared for another run.)
+    /// </summary>
+    static long Tag(long stamp, int index) => (stamp << 32) | (uint)index;
+
+    /// <summary>
     /// The padded planes of (image n, group grp) in this worker's own buffer, padded by the first of its
     /// tasks that needs them. Each worker pads what it reads, rather than sharing one padded copy: on
     /// two cores, reading planes the other core just wrote cost more than padding them again
@@ -195,7 +202,7 @@ internal static unsafe class ChannelTiledConv
     static float* PaddedGroup(CpuConvContext ctx, in StridePhaseLayout l, nint* rowStarts, int n, int grp, long stamp, WorkspaceSet ws)
     {
         float* dst = ws.Get(WorkspaceSlot.Rows, l.PlaneFloats * ctx.Cg);
-        long tag = stamp * ctx.N * ctx.Groups + n * ctx.Groups + grp;   // unique per run and (image, group)
+        long tag = Tag(stamp, n * ctx.Groups + grp);
         if (ws.RowsTag != tag)
         {
             int p0 = n * ctx.C + grp * ctx.Cg;
@@ -232,7 +239,7 @@ internal static unsafe class ChannelTiledConv
     {
         var g = ctx.G;
         float* dst = ws.Get(WorkspaceSlot.Rows, ctx.OutPlane * ctx.Cg);
-        long tag = stamp * ctx.N * ctx.Groups + n * ctx.Groups + grp;
+        long tag = Tag(stamp, n * ctx.Groups + grp);
         if (ws.RowsTag == tag) return dst;
         float* d = dst;
         for (int c = 0; c < ctx.Cg; c++)
