@@ -150,7 +150,7 @@ public sealed unsafe class CpuBackend : IConvBackend
             {
                 long shared = ChannelPanels.Floats(p.Groups, p.KPerGroup, rows) + 2L * (rows + cols + 8 + (long)g.InD * g.InH) + p.KernelVolume
                     + (p.Spec.IsUnpadded ? 0 : Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C));   // at most; small inputs are padded per worker instead
-                return ChannelTiledConv.TaskFloats(g, cols, p.CPerGroup, p.Spec.IsUnpadded) * threads + shared;
+                return ChannelTiledConv.TaskFloats(g, cols, p.CPerGroup, outer, p.Spec.IsUnpadded) * threads + shared;
             }
             case Gemm1x1 when p.Op == ConvOp.Forward:
             {

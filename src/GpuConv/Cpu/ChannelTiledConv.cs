@@ -36,11 +36,19 @@ internal static unsafe class ChannelTiledConv
 
     public static bool Supported(GemmTier tier) => tier == GemmTier.Vector512 && Avx512F.IsSupported;
 
-    /// <summary>Per-thread workspace floats: the task's pixel-major result and the worker's padded planes of one (image, group).</summary>
-    public static long TaskFloats(ReferenceConv.Geometry g, int outPlane, int cPerGroup, bool unpadded) =>
-        (long)Math.Min(outPlane, MaxTaskPixels) * Width + (unpadded
-            ? (g.KD * g.KH * g.KW == 1 && g.SD * g.SH * g.SW > 1 ? (long)outPlane * cPerGroup : 0)
-            : StridePhaseLayout.Of(g).PlaneFloats * cPerGroup);
+    /// <summary>
+    /// Per-thread workspace floats, at most: the task's pixel-major result, and the worker's input copy —
+    /// a subsampled (image, group) for a strided 1x1, a padded (image, group), or every padded (image,
+    /// group) of a small batch.
+    /// </summary>
+    public static long TaskFloats(ReferenceConv.Geometry g, int outPlane, int cPerGroup, int outer, bool unpadded)
+    {
+        long result = (long)Math.Min(outPlane, MaxTaskPixels) * Width;
+        if (unpadded)
+            return result + (g.KD * g.KH * g.KW == 1 && g.SD * g.SH * g.SW > 1 ? (long)outPlane * cPerGroup : 0);
+        long padded = StridePhaseLayout.Of(g).PlaneFloats * cPerGroup;
+        return result + (outer > 1 && padded * outer <= PaddedBatchMaxFloats ? padded * outer : padded);
+    }
 
     /// <summary>
     /// Runs the convolution with <paramref name="panels"/> = the weights packed by <see cref="ChannelPanels"/>.
