@@ -37,9 +37,14 @@ public sealed record PlanKey(
     /// <summary>Bumped when the canonical form changes, so old cache entries stop matching.</summary>
     public const int FormatVersion = 1;
 
-    /// <summary>This build of GpuConv (plans found by an older build may rank candidates that changed).</summary>
+    /// <summary>
+    /// This build of GpuConv: the assembly version plus the module version id, which deterministic builds
+    /// derive from the compiled code. Plans found by another build may rank candidates that changed or
+    /// miss new ones (a cache written before the CPU backend's channel-tiled kernels kept choosing the
+    /// old algorithms, as the version number alone had not changed).
+    /// </summary>
     public static string CurrentLibraryVersion { get; } =
-        typeof(PlanKey).Assembly.GetName().Version?.ToString() ?? "0.0.0.0";
+        $"{typeof(PlanKey).Assembly.GetName().Version?.ToString() ?? "0.0.0.0"}+{typeof(PlanKey).Module.ModuleVersionId:N}";
 
     /// <summary>The key of <paramref name="problem"/> under the planner's current settings.</summary>
     public static PlanKey For(ConvProblem problem, PlanContext context)
