@@ -91,7 +91,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     /// <summary>
     /// Channel-tiled leads when its 64-channel tiles are at least three quarters full (64 or more
     /// output channels per group) and either each output sums over at least 192 products (C/g × taps)
-    /// or the output plane is small (≤ 1024 pixels, one task's share). Measured on ResNet-50 and
+    /// or the output plane is small (≤ 1024 pixels). Measured on ResNet-50 and
     /// MobileNetV2, 2 threads, AVX-512: on small planes it won even at depth 32 (MobileNetV2's 28 × 28
     /// 32 → 192 expansions: 0.62–0.69 of gemm-1x1's time; 14 × 14 576 → 96 projections 0.59); on large
     /// planes with shallow sums the pixel-vectorized paths won (ResNet-50's 56 × 56 64 → 256 1x1:

@@ -18,7 +18,11 @@ internal static unsafe class ChannelTiledConv
 {
     const int Width = ChannelTileKernels.Channels, Tile = ChannelTileKernels.MaxPixels;
 
-    /// <summary>Most pixels one task holds (its pixel-major result: 1024 × 64 floats = 256 KiB).</summary>
+    /// <summary>
+    /// Most pixels one task holds (its pixel-major result: 256 × 64 floats = 64 KiB, in L2 beside the
+    /// weights and input it streams). ResNet-50 at batch 8, two threads: 185 ms in total with 256,
+    /// 190 ms with 1024; batch 1 the same with either.
+    /// </summary>
     const int MaxTaskPixels = 256;
 
     /// <summary>
