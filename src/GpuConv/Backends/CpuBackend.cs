@@ -7,9 +7,10 @@ using GpuConv.Tensors;
 namespace GpuConv.Backends;
 
 /// <summary>
-/// The fast CPU backend ("cpu"): im2col into per-worker reused workspaces + a cache-blocked SIMD
-/// GEMM (Vector512 → Vector256 → Vector128 → scalar), a direct kernel for depthwise, GEMM-only paths
-/// for 1x1 convolutions, and GEMM + col2im / im2col + GEMM for the backward passes. Runs on up to
+/// The fast CPU backend ("cpu"): implicit GEMMs — channel-tiled (vectors along output channels,
+/// AVX-512), shifted (padded input planes read at tap offsets), im2col packed straight into GEMM panels,
+/// and plain GEMM for 1x1 — on a cache-blocked SIMD GEMM core (Vector512 → Vector256 → Vector128 →
+/// scalar), a direct kernel for depthwise, and GEMM + col2im / im2col + GEMM for the backward passes. Runs on up to
 /// <see cref="MaxDegreeOfParallelism"/> threads (persistent workers that spin briefly between runs);
 /// steady-state runs reuse their workspaces and allocate nothing large.
 /// </summary>

@@ -8,8 +8,8 @@ namespace GpuConv.Cpu;
 /// <summary>
 /// Forward convolution as an implicit GEMM with the vectors along output channels ("channel-tiled"):
 /// each task computes 64 output channels of a range of output pixels, six pixels per microkernel call
-/// (<see cref="ChannelTileKernels"/>), reading the input in place from its padded phase planes (or from
-/// x itself for an unpadded, unstrided 1x1) and the weights from channel panels. Unlike the
+/// (<see cref="ChannelTileKernels"/>), reading the input from x itself (no padding), from a dense
+/// subsampled copy (strided 1x1) or from padded phase planes, and the weights from channel panels. Unlike the
 /// pixel-vectorized paths no lane is spent on a partial tile of pixels or on the padding columns of
 /// the shifted layout — what decides small planes (7 × 7 fills 49 of 64 lanes there). The result is
 /// produced pixel-major and transposed into y once per task, with the bias.
