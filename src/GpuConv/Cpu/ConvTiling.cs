@@ -26,6 +26,21 @@ internal readonly record struct ConvTiling(int ColTile, int ColTiles, int RowTil
     public int Tasks(int outer) => outer * ColTiles * RowTiles;
 
     /// <summary>
+    /// Task <paramref name="t"/>'s tile: image n and group g (tasks are image-, then group-, then column-,
+    /// then row-major), columns [J0, J1) of <paramref name="cols"/> and rows [I0, I1) of <paramref name="rows"/>.
+    /// </summary>
+    public Tile TileOf(int t, int groups, int rows, int cols)
+    {
+        int rt = t % RowTiles; t /= RowTiles;
+        int ct = t % ColTiles; t /= ColTiles;
+        int j0 = ct * ColTile, i0 = rt * RowTile;
+        return new Tile(t / groups, t % groups, j0, Math.Min(cols, j0 + ColTile), i0, Math.Min(rows, i0 + RowTile));
+    }
+
+    /// <summary>One task's tile of an (image, group) GEMM: rows [I0, I1) and columns [J0, J1).</summary>
+    public readonly record struct Tile(int N, int G, int J0, int J1, int I0, int I1);
+
+    /// <summary>
     /// Tiles for <paramref name="outer"/> independent (image, group) GEMMs of <paramref name="rows"/> × <paramref name="cols"/>
     /// outputs whose B operand has <paramref name="depth"/> rows per column (the column matrix height).
     /// </summary>

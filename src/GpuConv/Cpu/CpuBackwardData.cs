@@ -38,11 +38,7 @@ internal static unsafe class CpuBackwardData
         var tiling = ConvTiling.For(outer, ctx.Cg, ctx.Cols, ctx.Kg, ctx.Threads, ctx.Tier);
         ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
-            int rt = t % tiling.RowTiles; t /= tiling.RowTiles;
-            int ct = t % tiling.ColTiles; t /= tiling.ColTiles;
-            int g = t % ctx.Groups, n = t / ctx.Groups;
-            int j0 = ct * tiling.ColTile, j1 = Math.Min(ctx.Cols, j0 + tiling.ColTile);
-            int i0 = rt * tiling.RowTile, i1 = Math.Min(ctx.Cg, i0 + tiling.RowTile);
+            var (n, g, j0, j1, i0, i1) = tiling.TileOf(t, ctx.Groups, ctx.Cg, ctx.Cols);
             var a = MatrixView.Transposed(ctx.W + (nint)g * ctx.Kg * ctx.Cg + i0, ctx.Cg);
             var b = MatrixView.RowMajor(ctx.YPlane(n, g * ctx.Kg) + j0, ctx.OutPlane);
             int cAbs = g * ctx.Cg + i0;

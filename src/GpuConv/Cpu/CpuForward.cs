@@ -29,17 +29,13 @@ internal static unsafe class CpuForward
         }
         ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
-            int rt = t % tiling.RowTiles; t /= tiling.RowTiles;
-            int ct = t % tiling.ColTiles; t /= tiling.ColTiles;
-            int g = t % ctx.Groups, n = t / ctx.Groups;
-            int j0 = ct * tiling.ColTile, j1 = Math.Min(ctx.Cols, j0 + tiling.ColTile);
-            int i0 = rt * tiling.RowTile, i1 = Math.Min(ctx.Kg, i0 + tiling.RowTile);
+            var (n, g, j0, j1, i0, i1) = tiling.TileOf(t, ctx.Groups, ctx.Kg, ctx.Cols);
             float* x = ctx.XPlane(n, g * ctx.Cg);
             int k0 = g * ctx.Kg + i0;
             var a = MatrixView.RowMajor(ctx.W + (nint)k0 * ctx.Rows, ctx.Rows);
             float* y = ctx.YPlane(n, k0) + j0;
             if (shared != 0)
-                Sgemm.MultiplyPacked(i1 - i0, j1 - j0, ctx.Rows, a, (float*)shared + sharedStride * ((long)(n * ctx.Groups + g) * tiling.ColTiles + ct), y, ctx.OutPlane, false, ctx.Tier, ws);
+                Sgemm.MultiplyPacked(i1 - i0, j1 - j0, ctx.Rows, a, (float*)shared + sharedStride * ((long)(n * ctx.Groups + g) * tiling.ColTiles + j0 / tiling.ColTile), y, ctx.OutPlane, false, ctx.Tier, ws);
             else if (pointwise)
                 Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Rows, a, MatrixView.RowMajor(x + j0, ctx.InPlane), y, ctx.OutPlane, false, ctx.Tier, ws);
             else

@@ -60,17 +60,13 @@ internal static unsafe class ShiftedGemm
         }
         ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
-            int rt = t % tiling.RowTiles; t /= tiling.RowTiles;
-            int ct = t % tiling.ColTiles; t /= tiling.ColTiles;
-            int grp = t % ctx.Groups, n = t / ctx.Groups;
-            int j0 = ct * tiling.ColTile, j1 = Math.Min(l.Cols, j0 + tiling.ColTile);
-            int i0 = rt * tiling.RowTile, i1 = Math.Min(ctx.Kg, i0 + tiling.RowTile);
+            var (n, grp, j0, j1, i0, i1) = tiling.TileOf(t, ctx.Groups, ctx.Kg, l.Cols);
             int k0 = grp * ctx.Kg + i0, rows = i1 - i0, cols = j1 - j0;
             float* tmp = ws.Get(WorkspaceSlot.Columns, (long)rows * cols);
             var a = MatrixView.RowMajor(ctx.W + (nint)k0 * ctx.Rows, ctx.Rows);
             if (shared != 0)
             {
-                Sgemm.MultiplyPacked(rows, cols, ctx.Rows, a, (float*)shared + sharedStride * ((long)(n * ctx.Groups + grp) * tiling.ColTiles + ct), tmp, cols, false, ctx.Tier, ws);
+                Sgemm.MultiplyPacked(rows, cols, ctx.Rows, a, (float*)shared + sharedStride * ((long)(n * ctx.Groups + grp) * tiling.ColTiles + j0 / tiling.ColTile), tmp, cols, false, ctx.Tier, ws);
             }
             else
             {
@@ -112,11 +108,7 @@ internal static unsafe class ShiftedGemm
         nint paddedBase = (nint)padded, offsetTable = (nint)offsets;
         ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
-            int rt = t % tiling.RowTiles; t /= tiling.RowTiles;
-            int ct = t % tiling.ColTiles; t /= tiling.ColTiles;
-            int grp = t % ctx.Groups, n = t / ctx.Groups;
-            int j0 = ct * tiling.ColTile, j1 = Math.Min(l.Cols, j0 + tiling.ColTile);
-            int i0 = rt * tiling.RowTile, i1 = Math.Min(ctx.Kg, i0 + tiling.RowTile);
+            var (n, grp, j0, j1, i0, i1) = tiling.TileOf(t, ctx.Groups, ctx.Kg, l.Cols);
             int k0 = grp * ctx.Kg + i0, rows = i1 - i0, cols = j1 - j0;
             int ldt = (cols + nr - 1) / nr * nr, fullRows = rows / mr * mr;
             float* tmp = ws.Get(WorkspaceSlot.Columns, (long)rows * ldt);
