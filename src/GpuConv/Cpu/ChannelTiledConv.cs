@@ -35,9 +35,6 @@ internal static unsafe class ChannelTiledConv
     /// <summary>Largest padded batch (all images) a worker keeps for block-major order: 1M floats, 4 MiB.</summary>
     const long PaddedBatchMaxFloats = 1024 * 1024;
 
-    /// <summary>Most result floats a worker holds for units that share a weight panel's K chunks (64K floats, 256 KiB).</summary>
-    const long MaxSharedResultFloats = 64 * 1024;
-
     /// <summary>Rows of B (channel × tap) per K chunk, about: the chunk's panel (kc × 64 floats) stays in L2.</summary>
     const int ChunkRows = 256;
 
@@ -127,30 +124,18 @@ internal static unsafe class ChannelTiledConv
             // cost fewer claims than many small ones (one per block and image would be 256 at batch 8).
             int units = blocks * outer * splits;
             int tasks = Math.Min(units, 2 * ConvTiling.TasksPerThread * ctx.Threads);
-            // Consecutive units of one weight block share each K chunk of its panel while it is in L2: the
-            // chunk loop runs outside the units (up to MaxSharedResultFloats of results held at once).
-            int group = chunks == 1 ? 1 : (int)Math.Max(1, MaxSharedResultFloats / ((long)span * Width));
             ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
             {
                 int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
-                var run = stackalloc Unit[group];
-                for (int u = u0; u < u1;)
+                for (int u = u0; u < u1; u++)
                 {
-                    int panel = -1, count = 0;
-                    float* results = ws.Get(WorkspaceSlot.Columns, (long)group * span * Width);
-                    for (; u < u1 && count < group; u++, count++)
-                    {
-                        int s = u % splits, o = u / splits % outer, kb = u / splits / outer;
-                        int grp = o % ctx.Groups, n = o / ctx.Groups;
-                        if (panel >= 0 && panel != grp * blocks + kb) break;
-                        panel = grp * blocks + kb;
-                        int q0 = s * span;
-                        run[count] = new Unit(
-                            inPlace ? ctx.XPlane(n, grp * ctx.Cg) : PaddedImage(ctx, l, (nint*)starts, o, stamp, ws),
-                            results + (long)count * span * Width, n, q0, Math.Min(outPlane, q0 + span),
-                            grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width));
-                    }
-                    Blocks(ctx, run, count, (float*)panelBase + panel * panelFloats, (nint*)pixelTable, (nint*)offsetTable, chunkChannels);
+                    int s = u % splits, o = u / splits % outer, kb = u / splits / outer;
+                    int grp = o % ctx.Groups, n = o / ctx.Groups;
+                    int q0 = s * span, q1 = Math.Min(outPlane, q0 + span);
+                    float* result = ws.Get(WorkspaceSlot.Columns, (long)(q1 - q0) * Width);
+                    float* a = inPlace ? ctx.XPlane(n, grp * ctx.Cg) : PaddedImage(ctx, l, (nint*)starts, o, stamp, ws);
+                    Block(ctx, a, (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
+                        chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width));
                 }
             });
             return;
@@ -199,41 +184,6 @@ internal static unsafe class ChannelTiledConv
             }
         }
         BlockTranspose.ToPlanes(result, Width, q1 - q0, count, ctx.YPlane(n, k0) + q0, ctx.OutPlane, ctx.Bias == null ? null : ctx.Bias + k0);
-    }
-
-    /// <summary>One (image, pixel range) of a weight block: its input, pixel-major result and output channels.</summary>
-    readonly struct Unit(float* a, float* result, int n, int q0, int q1, int k0, int count)
-    {
-        public readonly float* A = a, Result = result;
-        public readonly int N = n, Q0 = q0, Q1 = q1, K0 = k0, Count = count;
-    }
-
-    /// <summary>
-    /// <see cref="Block"/> for several units of the same weight panel <paramref name="b"/>, each K chunk
-    /// of the panel used by all of them before the next (it stays in L2 instead of being streamed again per unit).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Blocks(CpuConvContext ctx, Unit* units, int count, float* b, nint* pixelTable, nint* offsetTable, int chunkChannels)
-    {
-        int kvol = ctx.Kvol;
-        for (int c0 = 0; c0 < ctx.Cg; c0 += chunkChannels)
-        {
-            int pc = c0 * kvol, kc = Math.Min(chunkChannels, ctx.Cg - c0) * kvol;
-            bool add = c0 > 0;
-            for (int i = 0; i < count; i++)
-            {
-                var unit = units[i];
-                for (int q = unit.Q0; q < unit.Q1; q += Tile)
-                    ChannelTileKernels.For(Math.Min(Tile, unit.Q1 - q))(kc, unit.A, pixelTable + q, offsetTable + pc, b + (nint)pc * Width,
-                        unit.Result + (nint)(q - unit.Q0) * Width, Width, add);
-            }
-        }
-        for (int i = 0; i < count; i++)
-        {
-            var unit = units[i];
-            BlockTranspose.ToPlanes(unit.Result, Width, unit.Q1 - unit.Q0, unit.Count, ctx.YPlane(unit.N, unit.K0) + unit.Q0, ctx.OutPlane,
-                ctx.Bias == null ? null : ctx.Bias + unit.K0);
-        }
     }
 
     /// <summary>Each tap's offset from an output's first input element, in x itself (taps in d, h, w order).</summary>
