@@ -60,6 +60,26 @@ public class ChannelTiledTests
         }
     }
 
+    /// <summary>
+    /// Block-major runs of several units (images) per task, at depths over one K chunk: a padded small
+    /// batch on one thread and an unpadded batch of 16 on two.
+    /// </summary>
+    [TestCase(1, 8, 32, 6, 64, 1)]
+    [TestCase(2, 16, 40, 7, 70, 0)]
+    public void UnitsSharingAPanelMatchReference(int threads, int n, int c, int hw, int k, int pad)
+    {
+        using var cpu = new CpuBackend(threads);
+        var p = Problem(n, c, hw, k, 3, 1, pad, 1, 1);
+        var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ChannelTiled);
+        var (x, w, bias) = (HostTensor.Random(p.XShape, 7), HostTensor.Random(p.WShape, 8), HostTensor.Random(new TensorShape(p.K), 9));
+        double[] expected = ReferenceConv.Run(p, x.Data, w.Data, new float[p.YShape.ElementCountInt], bias.Data);
+        var y = new HostTensor(p.YShape);
+        Array.Fill(y.Data, float.NaN);
+        cpu.Run(p, algo, new ConvTensors(x, w, y, bias) { ConstantWeights = true });
+        var err = ErrorMetrics.Compare(y.Data, expected);
+        Assert.That(err.MaxRelative, Is.LessThan(Tolerance), $"{p}: {err}");
+    }
+
     [Test]
     public void ConstantWeightsArePackedOnceAndForgottenOnRequest()
     {
