@@ -133,7 +133,7 @@ internal static unsafe class ChannelTiledConv
                     int grp = o % ctx.Groups, n = o / ctx.Groups;
                     int q0 = s * span, q1 = Math.Min(outPlane, q0 + span);
                     float* result = ws.Get(WorkspaceSlot.Columns, (long)(q1 - q0) * Width);
-                    float* a = inPlace ? ctx.XPlane(n, grp * ctx.Cg) : PaddedImage(ctx, l, (nint*)starts, o, stamp, ws);
+                    float* a = inPlace ? ctx.XPlane(n, grp * ctx.Cg) : OwnInput(ctx, l, (nint*)starts, false, o, o, outer, stamp, ws);
                     Block(ctx, a, (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
                         chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width));
                 }
@@ -149,8 +149,7 @@ internal static unsafe class ChannelTiledConv
                 kb0 = t % blocks; kb1 = kb0 + 1; t /= blocks;
             }
             int grp = t % ctx.Groups, n = t / ctx.Groups;
-            float* a = subsampled ? SubsampledGroup(ctx, n, grp, stamp, ws)
-                : ownPadding ? PaddedGroup(ctx, l, (nint*)starts, n, grp, stamp, ws)
+            float* a = ownPadding ? OwnInput(ctx, l, (nint*)starts, subsampled, n * ctx.Groups + grp, 0, 1, stamp, ws)
                 : (float*)sharedPadded + ((nint)n * ctx.C + grp * ctx.Cg) * (nint)l.PlaneFloats;
             for (int s = s0; s < s1; s++)
             {
@@ -206,67 +205,45 @@ internal static unsafe class ChannelTiledConv
     static long Tag(long stamp, int index) => (stamp << 32) | (uint)index;
 
     /// <summary>
-    /// The padded planes of (image n, group grp) in this worker's own buffer, padded by the first of its
-    /// tasks that needs them. Each worker pads what it reads, rather than sharing one padded copy: on
-    /// two cores, reading planes the other core just wrote cost more than padding them again
-    /// (a 7 × 7 × 512 input: shared, parallel pad 0.05 ms; each core its own, 0.02 ms).
+    /// This worker's own copy of the input of (image, group) <paramref name="o"/> — its padded phase planes,
+    /// or for a strided 1x1 the dense planes of the pixels it reads — in part <paramref name="slot"/> of
+    /// <paramref name="slots"/> of the worker's buffer (one part, or one per (image, group) of a small
+    /// batch). Made by the first of the worker's tasks that needs it in this run. Each worker copies what
+    /// it reads rather than all sharing one copy: on two cores, reading planes the other core just wrote
+    /// cost more than writing them again (a 7 × 7 × 512 input: shared, parallel pad 0.05 ms; own 0.02 ms).
     /// </summary>
-    static float* PaddedGroup(CpuConvContext ctx, in StridePhaseLayout l, nint* rowStarts, int n, int grp, long stamp, WorkspaceSet ws)
+    static float* OwnInput(CpuConvContext ctx, in StridePhaseLayout l, nint* rowStarts, bool subsampled,
+        int o, int slot, int slots, long stamp, WorkspaceSet ws)
     {
-        float* dst = ws.Get(WorkspaceSlot.Rows, l.PlaneFloats * ctx.Cg);
-        long tag = Tag(stamp, n * ctx.Groups + grp);
-        if (ws.RowsTag != tag)
-        {
-            int p0 = n * ctx.C + grp * ctx.Cg;
-            ShiftedGemm.PadPlanes(ctx, l, rowStarts, p0, p0 + ctx.Cg, dst);
-            ws.RowsTag = tag;
-        }
-        return dst;
-    }
-
-    /// <summary>
-    /// The padded planes of (image, group) <paramref name="o"/> in its part of this worker's buffer, which
-    /// holds every (image, group) of the run: padded by the first of the worker's tasks that needs them.
-    /// </summary>
-    static float* PaddedImage(CpuConvContext ctx, in StridePhaseLayout l, nint* rowStarts, int o, long stamp, WorkspaceSet ws)
-    {
-        int outer = ctx.N * ctx.Groups;
-        long floats = l.PlaneFloats * ctx.Cg;
-        float* dst = ws.Get(WorkspaceSlot.Rows, floats * outer) + floats * o;
-        long[] tags = ws.RowsTags(outer);
-        if (tags[o] != stamp)
+        long floats = (subsampled ? ctx.OutPlane : l.PlaneFloats) * ctx.Cg;
+        float* dst = ws.Get(WorkspaceSlot.Rows, floats * slots) + floats * slot;
+        long[] tags = ws.RowsTags(slots);
+        long tag = Tag(stamp, o);
+        if (tags[slot] != tag)
         {
             int p0 = o / ctx.Groups * ctx.C + o % ctx.Groups * ctx.Cg;
-            ShiftedGemm.PadPlanes(ctx, l, rowStarts, p0, p0 + ctx.Cg, dst);
-            tags[o] = stamp;
+            if (subsampled) Subsample(ctx, p0, dst);
+            else ShiftedGemm.PadPlanes(ctx, l, rowStarts, p0, p0 + ctx.Cg, dst);
+            tags[slot] = tag;
         }
         return dst;
     }
 
-    /// <summary>
-    /// The input pixels a strided 1x1 reads, of (image n, group grp), as dense planes in this worker's own
-    /// buffer (filled by the first of its tasks that needs them, like <see cref="PaddedGroup"/>).
-    /// </summary>
-    static float* SubsampledGroup(CpuConvContext ctx, int n, int grp, long stamp, WorkspaceSet ws)
+    /// <summary>The input pixels a strided 1x1 reads from the group's planes starting at x plane <paramref name="p0"/>, as dense planes.</summary>
+    static void Subsample(CpuConvContext ctx, int p0, float* dst)
     {
         var g = ctx.G;
-        float* dst = ws.Get(WorkspaceSlot.Rows, ctx.OutPlane * ctx.Cg);
-        long tag = Tag(stamp, n * ctx.Groups + grp);
-        if (ws.RowsTag == tag) return dst;
-        float* d = dst;
         for (int c = 0; c < ctx.Cg; c++)
         {
-            float* x = ctx.XPlane(n, grp * ctx.Cg + c);
+            float* x = ctx.X + (p0 + c) * ctx.InPlane;
             for (int od = 0; od < g.OutD; od++)
-                for (int oh = 0; oh < g.OutH; oh++, d += g.OutW)
+                for (int oh = 0; oh < g.OutH; oh++, dst += g.OutW)
                 {
                     float* row = x + ((nint)od * g.SD * g.InH + oh * g.SH) * g.InW;
-                    if (g.SW == 2) VectorOps.GatherStride2(row, d, g.OutW, row + g.InW);
-                    else for (int ow = 0; ow < g.OutW; ow++) d[ow] = row[(nint)ow * g.SW];
+                    if (g.SW == 2) VectorOps.GatherStride2(row, dst, g.OutW, row + g.InW);
+                    else for (int ow = 0; ow < g.OutW; ow++) dst[ow] = row[(nint)ow * g.SW];
                 }
         }
-        ws.RowsTag = tag;
-        return dst;
     }
 
     static int Ceil(int a, int b) => (a + b - 1) / b;

@@ -68,17 +68,12 @@ internal sealed unsafe class WorkspaceSet
     readonly nint[] _pointers = new nint[Enum.GetValues<WorkspaceSlot>().Length];
     readonly long[] _capacity = new long[Enum.GetValues<WorkspaceSlot>().Length];
 
-    /// <summary>
-    /// What the <see cref="WorkspaceSlot.Rows"/> buffer holds now, as its filler labels it: a kernel that
-    /// prepares data once per worker and run (not once per task) checks and sets it.
-    /// </summary>
-    public long RowsTag { get; set; } = -1;
-
     long[] _rowsTags = [];
 
     /// <summary>
-    /// Labels for <paramref name="count"/> parts of the <see cref="WorkspaceSlot.Rows"/> buffer (one per
-    /// image, for kernels that keep several images prepared at once); new labels are -1.
+    /// What each of <paramref name="count"/> parts of the <see cref="WorkspaceSlot.Rows"/> buffer holds now,
+    /// as its filler labels it: a kernel that prepares data once per worker and run (not once per task)
+    /// checks and sets these. New labels are -1.
     /// </summary>
     public long[] RowsTags(int count)
     {
