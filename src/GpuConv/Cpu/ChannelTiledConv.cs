@@ -170,16 +170,19 @@ internal static unsafe class ChannelTiledConv
     static void Block(CpuConvContext ctx, float* a, float* b, nint* pixelTable, nint* offsetTable, int chunkChannels,
         int q0, int q1, float* result, int n, int k0, int count)
     {
-        int kvol = ctx.Kvol;
+        int kvol = ctx.Kvol, pixels = q1 - q0, tiles = Ceil(pixels, Tile);
         for (int c0 = 0; c0 < ctx.Cg; c0 += chunkChannels)
         {
             int pc = c0 * kvol, kc = Math.Min(chunkChannels, ctx.Cg - c0) * kvol;
             bool add = c0 > 0;
-            for (int q = q0; q < q1; q += Tile)
+            // Tiles of near-equal size (49 pixels: 5 × 5 + 4 × 6, not 8 × 6 + 1): a 1-pixel tile's four
+            // accumulators wait on FMA latency (one 7 × 7 × 512 → 64 block: 218 → 229 GFLOP/s on one core).
+            for (int i = 0, q = q0; i < tiles; i++)
             {
-                int r = Math.Min(Tile, q1 - q);
+                int r = q0 + (int)((long)pixels * (i + 1) / tiles) - q;
                 ChannelTileKernels.For(r)(kc, a, pixelTable + q, offsetTable + pc, b + (nint)pc * Width,
                     result + (nint)(q - q0) * Width, Width, add);
+                q += r;
             }
         }
         BlockTranspose.ToPlanes(result, Width, q1 - q0, count, ctx.YPlane(n, k0) + q0, ctx.OutPlane, ctx.Bias == null ? null : ctx.Bias + k0);
