@@ -42,7 +42,7 @@ public class ChannelTiledTests
     [TestCase(3, 24, 10, 17, 5, 1, 2, 1, 1)]
     [TestCase(2, 64, 72, 64, 3, 2, 1, 1, 1)]   // 74 × 74 × 64 padded floats: padded once, shared by the workers
     [TestCase(8, 16, 6, 130, 3, 1, 1, 1, 1)]   // a small padded batch: block-major, each worker keeps its images padded
-    [TestCase(8, 64, 44, 64, 3, 1, 1, 1, 1)]   // a large padded batch (> 1M floats): each task is a whole image
+    [TestCase(8, 64, 44, 64, 3, 1, 1, 1, 1)]   // a large padded batch (> 768K floats): each task is a whole image
     public void MatchesReference(int n, int c, int hw, int k, int kernel, int stride, int pad, int dilation, int groups)
     {
         using var cpu = new CpuBackend(3);
