@@ -90,8 +90,8 @@ public sealed unsafe class CpuBackend : IConvBackend
     }
 
     /// <summary>
-    /// Channel-tiled leads when its 64-channel tiles are at least three quarters full (64 or more
-    /// output channels per group) and either each output sums over at least 192 products (C/g × taps)
+    /// Channel-tiled leads when its tiles (64 channels; 32 for a block's last ≤ 32) are at least three
+    /// quarters full (64 or more output channels per group) and either each output sums over at least 192 products (C/g × taps)
     /// or the output plane is small (≤ 1024 pixels). Measured on ResNet-50 and
     /// MobileNetV2, 2 threads, AVX-512: on small planes it won even at depth 32 (MobileNetV2's 28 × 28
     /// 32 → 192 expansions: 0.62–0.69 of gemm-1x1's time; 14 × 14 576 → 96 projections 0.59); on large
@@ -102,7 +102,9 @@ public sealed unsafe class CpuBackend : IConvBackend
     static bool ChannelTiledFirst(ConvProblem p)
     {
         long depth = p.CPerGroup * p.KernelVolume;
-        int kg = p.KPerGroup, width = ChannelTileKernels.Channels, padded = (kg + width - 1) / width * width;
+        // Lanes computed: whole 64-channel tiles, and a half tile (32) for a remainder of at most 32 channels.
+        int kg = p.KPerGroup, width = ChannelTileKernels.Channels, rest = kg % width;
+        int padded = kg - rest + (rest == 0 ? 0 : rest <= ChannelTileKernels.HalfChannels ? ChannelTileKernels.HalfChannels : width);
         return kg >= width && kg * 4 >= padded * 3 && (depth >= 192 || p.YShape.SpatialSize <= 1024);
     }
 

@@ -175,7 +175,9 @@ internal static unsafe class ChannelTiledConv
     static void Block(CpuConvContext ctx, float* a, float* b, nint* pixelTable, nint* offsetTable, int chunkChannels,
         int q0, int q1, float* result, int n, int k0, int count)
     {
-        int kvol = ctx.Kvol, pixels = q1 - q0, tiles = Ceil(pixels, Tile);
+        // A block of at most 32 channels (the last of K = 96 or 160) runs half tiles: 12 pixels × 32 channels.
+        bool half = count <= ChannelTileKernels.HalfChannels;
+        int kvol = ctx.Kvol, pixels = q1 - q0, tiles = Ceil(pixels, half ? ChannelTileKernels.MaxHalfPixels : Tile);
         for (int c0 = 0; c0 < ctx.Cg; c0 += chunkChannels)
         {
             int pc = c0 * kvol, kc = Math.Min(chunkChannels, ctx.Cg - c0) * kvol;
@@ -185,8 +187,8 @@ internal static unsafe class ChannelTiledConv
             for (int i = 0, q = q0; i < tiles; i++)
             {
                 int r = q0 + (int)((long)pixels * (i + 1) / tiles) - q;
-                ChannelTileKernels.For(r)(kc, a, pixelTable + q, offsetTable + pc, b + (nint)pc * Width,
-                    result + (nint)(q - q0) * Width, Width, add);
+                var kernel = half ? ChannelTileKernels.ForHalf(r) : ChannelTileKernels.For(r);
+                kernel(kc, a, pixelTable + q, offsetTable + pc, b + (nint)pc * Width, result + (nint)(q - q0) * Width, Width, add);
                 q += r;
             }
         }

@@ -43,6 +43,8 @@ public class ChannelTiledTests
     [TestCase(2, 64, 72, 64, 3, 2, 1, 1, 1)]   // 74 × 74 × 64 padded floats: padded once, shared by the workers
     [TestCase(8, 16, 6, 130, 3, 1, 1, 1, 1)]   // a small padded batch: block-major, each worker keeps its images padded
     [TestCase(8, 64, 44, 64, 3, 1, 1, 1, 1)]   // a large padded batch (> 768K floats): each task is a whole image
+    [TestCase(1, 48, 13, 96, 1, 1, 0, 1, 1)]   // K = 96: the last block runs half tiles (32 channels, up to 12 pixels)
+    [TestCase(2, 40, 9, 160, 3, 1, 1, 1, 1)]   // K = 160: two whole blocks and a half one, 81 pixels in 7 half tiles
     public void MatchesReference(int n, int c, int hw, int k, int kernel, int stride, int pad, int dilation, int groups)
     {
         using var cpu = new CpuBackend(3);

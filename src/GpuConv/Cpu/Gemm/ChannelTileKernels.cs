@@ -6,7 +6,8 @@ namespace GpuConv.Cpu.Gemm;
 
 /// <summary>
 /// Microkernels with the vectors along output channels: a tile of up to 6 output pixels × 64 output
-/// channels. A (the input) is read in place and broadcast: row p (channel, tap) of pixel r is
+/// channels, or up to 12 pixels × 32 channels for a block's last ≤ 32 channels (K = 96 or 160 would
+/// otherwise leave a quarter or a sixth of the lanes idle). A (the input) is read in place and broadcast: row p (channel, tap) of pixel r is
 /// a[pixels[r] + offsets[p]] in the padded phase planes; B is the
 /// weights packed as kc × 64 panels (<see cref="ChannelPanels"/>). No lane is ever wasted on a
 /// small plane, unlike pixel-vectorized tiles (a 7 × 7 plane fills 49 of 64 lanes). Each pixel has
@@ -20,6 +21,12 @@ internal static unsafe class ChannelTileKernels
     /// <summary>Most pixels per tile (24 accumulators).</summary>
     public const int MaxPixels = 6;
 
+    /// <summary>Output channels per half tile (two zmm vectors), for a block's last ≤ 32 channels.</summary>
+    public const int HalfChannels = 32;
+
+    /// <summary>Most pixels per half tile (24 accumulators).</summary>
+    public const int MaxHalfPixels = 12;
+
     /// <summary>The kernel for a tile of <paramref name="pixels"/> (1..6) pixels.</summary>
     public static delegate*<nint, float*, nint*, nint*, float*, float*, nint, bool, void> For(int pixels) => pixels switch
     {
@@ -29,6 +36,23 @@ internal static unsafe class ChannelTileKernels
         4 => &Vector512_4x64,
         5 => &Vector512_5x64,
         _ => &Vector512_6x64,
+    };
+
+    /// <summary>The half-tile kernel (32 channels) for <paramref name="pixels"/> (1..12) pixels.</summary>
+    public static delegate*<nint, float*, nint*, nint*, float*, float*, nint, bool, void> ForHalf(int pixels) => pixels switch
+    {
+        1 => &Vector512_1x32,
+        2 => &Vector512_2x32,
+        3 => &Vector512_3x32,
+        4 => &Vector512_4x32,
+        5 => &Vector512_5x32,
+        6 => &Vector512_6x32,
+        7 => &Vector512_7x32,
+        8 => &Vector512_8x32,
+        9 => &Vector512_9x32,
+        10 => &Vector512_10x32,
+        11 => &Vector512_11x32,
+        _ => &Vector512_12x32,
     };
 
     /// <summary>1 pixel × 64 channels (4 accumulators): C[r, 0..64] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..64].</summary>
@@ -325,6 +349,846 @@ internal static unsafe class ChannelTileKernels
             c4_0.Store(o4); c4_1.Store(o4 + 16); c4_2.Store(o4 + 32); c4_3.Store(o4 + 48);
             float* o5 = c + 5 * ldc;
             c5_0.Store(o5); c5_1.Store(o5 + 16); c5_2.Store(o5 + 32); c5_3.Store(o5 + 48);
+        }
+    }
+
+    /// <summary>1 pixel × 32 channels (2 accumulators), for a block's last ≤ 32 channels: C[r, 0..32] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..32] (B rows 64 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Vector512_1x32(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)
+    {
+        var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
+        float* a0 = a + pixels[0];
+        for (nint p = 0; p < kc; p++)
+        {
+            nint o = offsets[p];
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[o]);
+            c0_0 = Vector512.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector512.MultiplyAddEstimate(x0, b1, c0_1);
+            b += 64;
+        }
+        if (accumulate)
+        {
+            float* o0 = c + 0 * ldc;
+            (Vector512.Load(o0) + c0_0).Store(o0); (Vector512.Load(o0 + 16) + c0_1).Store(o0 + 16);
+        }
+        else
+        {
+            float* o0 = c + 0 * ldc;
+            c0_0.Store(o0); c0_1.Store(o0 + 16);
+        }
+    }
+
+    /// <summary>2 pixels × 32 channels (4 accumulators), for a block's last ≤ 32 channels: C[r, 0..32] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..32] (B rows 64 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Vector512_2x32(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)
+    {
+        var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
+        var c1_0 = Vector512<float>.Zero; var c1_1 = Vector512<float>.Zero;
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        for (nint p = 0; p < kc; p++)
+        {
+            nint o = offsets[p];
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[o]);
+            c0_0 = Vector512.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector512.MultiplyAddEstimate(x0, b1, c0_1);
+            var x1 = Vector512.Create(a1[o]);
+            c1_0 = Vector512.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector512.MultiplyAddEstimate(x1, b1, c1_1);
+            b += 64;
+        }
+        if (accumulate)
+        {
+            float* o0 = c + 0 * ldc;
+            (Vector512.Load(o0) + c0_0).Store(o0); (Vector512.Load(o0 + 16) + c0_1).Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            (Vector512.Load(o1) + c1_0).Store(o1); (Vector512.Load(o1 + 16) + c1_1).Store(o1 + 16);
+        }
+        else
+        {
+            float* o0 = c + 0 * ldc;
+            c0_0.Store(o0); c0_1.Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            c1_0.Store(o1); c1_1.Store(o1 + 16);
+        }
+    }
+
+    /// <summary>3 pixels × 32 channels (6 accumulators), for a block's last ≤ 32 channels: C[r, 0..32] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..32] (B rows 64 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Vector512_3x32(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)
+    {
+        var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
+        var c1_0 = Vector512<float>.Zero; var c1_1 = Vector512<float>.Zero;
+        var c2_0 = Vector512<float>.Zero; var c2_1 = Vector512<float>.Zero;
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        for (nint p = 0; p < kc; p++)
+        {
+            nint o = offsets[p];
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[o]);
+            c0_0 = Vector512.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector512.MultiplyAddEstimate(x0, b1, c0_1);
+            var x1 = Vector512.Create(a1[o]);
+            c1_0 = Vector512.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector512.MultiplyAddEstimate(x1, b1, c1_1);
+            var x2 = Vector512.Create(a2[o]);
+            c2_0 = Vector512.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector512.MultiplyAddEstimate(x2, b1, c2_1);
+            b += 64;
+        }
+        if (accumulate)
+        {
+            float* o0 = c + 0 * ldc;
+            (Vector512.Load(o0) + c0_0).Store(o0); (Vector512.Load(o0 + 16) + c0_1).Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            (Vector512.Load(o1) + c1_0).Store(o1); (Vector512.Load(o1 + 16) + c1_1).Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            (Vector512.Load(o2) + c2_0).Store(o2); (Vector512.Load(o2 + 16) + c2_1).Store(o2 + 16);
+        }
+        else
+        {
+            float* o0 = c + 0 * ldc;
+            c0_0.Store(o0); c0_1.Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            c1_0.Store(o1); c1_1.Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            c2_0.Store(o2); c2_1.Store(o2 + 16);
+        }
+    }
+
+    /// <summary>4 pixels × 32 channels (8 accumulators), for a block's last ≤ 32 channels: C[r, 0..32] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..32] (B rows 64 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Vector512_4x32(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)
+    {
+        var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
+        var c1_0 = Vector512<float>.Zero; var c1_1 = Vector512<float>.Zero;
+        var c2_0 = Vector512<float>.Zero; var c2_1 = Vector512<float>.Zero;
+        var c3_0 = Vector512<float>.Zero; var c3_1 = Vector512<float>.Zero;
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        float* a3 = a + pixels[3];
+        for (nint p = 0; p < kc; p++)
+        {
+            nint o = offsets[p];
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[o]);
+            c0_0 = Vector512.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector512.MultiplyAddEstimate(x0, b1, c0_1);
+            var x1 = Vector512.Create(a1[o]);
+            c1_0 = Vector512.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector512.MultiplyAddEstimate(x1, b1, c1_1);
+            var x2 = Vector512.Create(a2[o]);
+            c2_0 = Vector512.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector512.MultiplyAddEstimate(x2, b1, c2_1);
+            var x3 = Vector512.Create(a3[o]);
+            c3_0 = Vector512.MultiplyAddEstimate(x3, b0, c3_0); c3_1 = Vector512.MultiplyAddEstimate(x3, b1, c3_1);
+            b += 64;
+        }
+        if (accumulate)
+        {
+            float* o0 = c + 0 * ldc;
+            (Vector512.Load(o0) + c0_0).Store(o0); (Vector512.Load(o0 + 16) + c0_1).Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            (Vector512.Load(o1) + c1_0).Store(o1); (Vector512.Load(o1 + 16) + c1_1).Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            (Vector512.Load(o2) + c2_0).Store(o2); (Vector512.Load(o2 + 16) + c2_1).Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            (Vector512.Load(o3) + c3_0).Store(o3); (Vector512.Load(o3 + 16) + c3_1).Store(o3 + 16);
+        }
+        else
+        {
+            float* o0 = c + 0 * ldc;
+            c0_0.Store(o0); c0_1.Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            c1_0.Store(o1); c1_1.Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            c2_0.Store(o2); c2_1.Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            c3_0.Store(o3); c3_1.Store(o3 + 16);
+        }
+    }
+
+    /// <summary>5 pixels × 32 channels (10 accumulators), for a block's last ≤ 32 channels: C[r, 0..32] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..32] (B rows 64 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Vector512_5x32(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)
+    {
+        var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
+        var c1_0 = Vector512<float>.Zero; var c1_1 = Vector512<float>.Zero;
+        var c2_0 = Vector512<float>.Zero; var c2_1 = Vector512<float>.Zero;
+        var c3_0 = Vector512<float>.Zero; var c3_1 = Vector512<float>.Zero;
+        var c4_0 = Vector512<float>.Zero; var c4_1 = Vector512<float>.Zero;
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        float* a3 = a + pixels[3];
+        float* a4 = a + pixels[4];
+        for (nint p = 0; p < kc; p++)
+        {
+            nint o = offsets[p];
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[o]);
+            c0_0 = Vector512.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector512.MultiplyAddEstimate(x0, b1, c0_1);
+            var x1 = Vector512.Create(a1[o]);
+            c1_0 = Vector512.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector512.MultiplyAddEstimate(x1, b1, c1_1);
+            var x2 = Vector512.Create(a2[o]);
+            c2_0 = Vector512.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector512.MultiplyAddEstimate(x2, b1, c2_1);
+            var x3 = Vector512.Create(a3[o]);
+            c3_0 = Vector512.MultiplyAddEstimate(x3, b0, c3_0); c3_1 = Vector512.MultiplyAddEstimate(x3, b1, c3_1);
+            var x4 = Vector512.Create(a4[o]);
+            c4_0 = Vector512.MultiplyAddEstimate(x4, b0, c4_0); c4_1 = Vector512.MultiplyAddEstimate(x4, b1, c4_1);
+            b += 64;
+        }
+        if (accumulate)
+        {
+            float* o0 = c + 0 * ldc;
+            (Vector512.Load(o0) + c0_0).Store(o0); (Vector512.Load(o0 + 16) + c0_1).Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            (Vector512.Load(o1) + c1_0).Store(o1); (Vector512.Load(o1 + 16) + c1_1).Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            (Vector512.Load(o2) + c2_0).Store(o2); (Vector512.Load(o2 + 16) + c2_1).Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            (Vector512.Load(o3) + c3_0).Store(o3); (Vector512.Load(o3 + 16) + c3_1).Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            (Vector512.Load(o4) + c4_0).Store(o4); (Vector512.Load(o4 + 16) + c4_1).Store(o4 + 16);
+        }
+        else
+        {
+            float* o0 = c + 0 * ldc;
+            c0_0.Store(o0); c0_1.Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            c1_0.Store(o1); c1_1.Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            c2_0.Store(o2); c2_1.Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            c3_0.Store(o3); c3_1.Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            c4_0.Store(o4); c4_1.Store(o4 + 16);
+        }
+    }
+
+    /// <summary>6 pixels × 32 channels (12 accumulators), for a block's last ≤ 32 channels: C[r, 0..32] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..32] (B rows 64 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Vector512_6x32(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)
+    {
+        var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
+        var c1_0 = Vector512<float>.Zero; var c1_1 = Vector512<float>.Zero;
+        var c2_0 = Vector512<float>.Zero; var c2_1 = Vector512<float>.Zero;
+        var c3_0 = Vector512<float>.Zero; var c3_1 = Vector512<float>.Zero;
+        var c4_0 = Vector512<float>.Zero; var c4_1 = Vector512<float>.Zero;
+        var c5_0 = Vector512<float>.Zero; var c5_1 = Vector512<float>.Zero;
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        float* a3 = a + pixels[3];
+        float* a4 = a + pixels[4];
+        float* a5 = a + pixels[5];
+        for (nint p = 0; p < kc; p++)
+        {
+            nint o = offsets[p];
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[o]);
+            c0_0 = Vector512.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector512.MultiplyAddEstimate(x0, b1, c0_1);
+            var x1 = Vector512.Create(a1[o]);
+            c1_0 = Vector512.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector512.MultiplyAddEstimate(x1, b1, c1_1);
+            var x2 = Vector512.Create(a2[o]);
+            c2_0 = Vector512.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector512.MultiplyAddEstimate(x2, b1, c2_1);
+            var x3 = Vector512.Create(a3[o]);
+            c3_0 = Vector512.MultiplyAddEstimate(x3, b0, c3_0); c3_1 = Vector512.MultiplyAddEstimate(x3, b1, c3_1);
+            var x4 = Vector512.Create(a4[o]);
+            c4_0 = Vector512.MultiplyAddEstimate(x4, b0, c4_0); c4_1 = Vector512.MultiplyAddEstimate(x4, b1, c4_1);
+            var x5 = Vector512.Create(a5[o]);
+            c5_0 = Vector512.MultiplyAddEstimate(x5, b0, c5_0); c5_1 = Vector512.MultiplyAddEstimate(x5, b1, c5_1);
+            b += 64;
+        }
+        if (accumulate)
+        {
+            float* o0 = c + 0 * ldc;
+            (Vector512.Load(o0) + c0_0).Store(o0); (Vector512.Load(o0 + 16) + c0_1).Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            (Vector512.Load(o1) + c1_0).Store(o1); (Vector512.Load(o1 + 16) + c1_1).Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            (Vector512.Load(o2) + c2_0).Store(o2); (Vector512.Load(o2 + 16) + c2_1).Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            (Vector512.Load(o3) + c3_0).Store(o3); (Vector512.Load(o3 + 16) + c3_1).Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            (Vector512.Load(o4) + c4_0).Store(o4); (Vector512.Load(o4 + 16) + c4_1).Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            (Vector512.Load(o5) + c5_0).Store(o5); (Vector512.Load(o5 + 16) + c5_1).Store(o5 + 16);
+        }
+        else
+        {
+            float* o0 = c + 0 * ldc;
+            c0_0.Store(o0); c0_1.Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            c1_0.Store(o1); c1_1.Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            c2_0.Store(o2); c2_1.Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            c3_0.Store(o3); c3_1.Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            c4_0.Store(o4); c4_1.Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            c5_0.Store(o5); c5_1.Store(o5 + 16);
+        }
+    }
+
+    /// <summary>7 pixels × 32 channels (14 accumulators), for a block's last ≤ 32 channels: C[r, 0..32] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..32] (B rows 64 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Vector512_7x32(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)
+    {
+        var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
+        var c1_0 = Vector512<float>.Zero; var c1_1 = Vector512<float>.Zero;
+        var c2_0 = Vector512<float>.Zero; var c2_1 = Vector512<float>.Zero;
+        var c3_0 = Vector512<float>.Zero; var c3_1 = Vector512<float>.Zero;
+        var c4_0 = Vector512<float>.Zero; var c4_1 = Vector512<float>.Zero;
+        var c5_0 = Vector512<float>.Zero; var c5_1 = Vector512<float>.Zero;
+        var c6_0 = Vector512<float>.Zero; var c6_1 = Vector512<float>.Zero;
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        float* a3 = a + pixels[3];
+        float* a4 = a + pixels[4];
+        float* a5 = a + pixels[5];
+        float* a6 = a + pixels[6];
+        for (nint p = 0; p < kc; p++)
+        {
+            nint o = offsets[p];
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[o]);
+            c0_0 = Vector512.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector512.MultiplyAddEstimate(x0, b1, c0_1);
+            var x1 = Vector512.Create(a1[o]);
+            c1_0 = Vector512.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector512.MultiplyAddEstimate(x1, b1, c1_1);
+            var x2 = Vector512.Create(a2[o]);
+            c2_0 = Vector512.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector512.MultiplyAddEstimate(x2, b1, c2_1);
+            var x3 = Vector512.Create(a3[o]);
+            c3_0 = Vector512.MultiplyAddEstimate(x3, b0, c3_0); c3_1 = Vector512.MultiplyAddEstimate(x3, b1, c3_1);
+            var x4 = Vector512.Create(a4[o]);
+            c4_0 = Vector512.MultiplyAddEstimate(x4, b0, c4_0); c4_1 = Vector512.MultiplyAddEstimate(x4, b1, c4_1);
+            var x5 = Vector512.Create(a5[o]);
+            c5_0 = Vector512.MultiplyAddEstimate(x5, b0, c5_0); c5_1 = Vector512.MultiplyAddEstimate(x5, b1, c5_1);
+            var x6 = Vector512.Create(a6[o]);
+            c6_0 = Vector512.MultiplyAddEstimate(x6, b0, c6_0); c6_1 = Vector512.MultiplyAddEstimate(x6, b1, c6_1);
+            b += 64;
+        }
+        if (accumulate)
+        {
+            float* o0 = c + 0 * ldc;
+            (Vector512.Load(o0) + c0_0).Store(o0); (Vector512.Load(o0 + 16) + c0_1).Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            (Vector512.Load(o1) + c1_0).Store(o1); (Vector512.Load(o1 + 16) + c1_1).Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            (Vector512.Load(o2) + c2_0).Store(o2); (Vector512.Load(o2 + 16) + c2_1).Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            (Vector512.Load(o3) + c3_0).Store(o3); (Vector512.Load(o3 + 16) + c3_1).Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            (Vector512.Load(o4) + c4_0).Store(o4); (Vector512.Load(o4 + 16) + c4_1).Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            (Vector512.Load(o5) + c5_0).Store(o5); (Vector512.Load(o5 + 16) + c5_1).Store(o5 + 16);
+            float* o6 = c + 6 * ldc;
+            (Vector512.Load(o6) + c6_0).Store(o6); (Vector512.Load(o6 + 16) + c6_1).Store(o6 + 16);
+        }
+        else
+        {
+            float* o0 = c + 0 * ldc;
+            c0_0.Store(o0); c0_1.Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            c1_0.Store(o1); c1_1.Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            c2_0.Store(o2); c2_1.Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            c3_0.Store(o3); c3_1.Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            c4_0.Store(o4); c4_1.Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            c5_0.Store(o5); c5_1.Store(o5 + 16);
+            float* o6 = c + 6 * ldc;
+            c6_0.Store(o6); c6_1.Store(o6 + 16);
+        }
+    }
+
+    /// <summary>8 pixels × 32 channels (16 accumulators), for a block's last ≤ 32 channels: C[r, 0..32] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..32] (B rows 64 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Vector512_8x32(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)
+    {
+        var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
+        var c1_0 = Vector512<float>.Zero; var c1_1 = Vector512<float>.Zero;
+        var c2_0 = Vector512<float>.Zero; var c2_1 = Vector512<float>.Zero;
+        var c3_0 = Vector512<float>.Zero; var c3_1 = Vector512<float>.Zero;
+        var c4_0 = Vector512<float>.Zero; var c4_1 = Vector512<float>.Zero;
+        var c5_0 = Vector512<float>.Zero; var c5_1 = Vector512<float>.Zero;
+        var c6_0 = Vector512<float>.Zero; var c6_1 = Vector512<float>.Zero;
+        var c7_0 = Vector512<float>.Zero; var c7_1 = Vector512<float>.Zero;
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        float* a3 = a + pixels[3];
+        float* a4 = a + pixels[4];
+        float* a5 = a + pixels[5];
+        float* a6 = a + pixels[6];
+        float* a7 = a + pixels[7];
+        for (nint p = 0; p < kc; p++)
+        {
+            nint o = offsets[p];
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[o]);
+            c0_0 = Vector512.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector512.MultiplyAddEstimate(x0, b1, c0_1);
+            var x1 = Vector512.Create(a1[o]);
+            c1_0 = Vector512.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector512.MultiplyAddEstimate(x1, b1, c1_1);
+            var x2 = Vector512.Create(a2[o]);
+            c2_0 = Vector512.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector512.MultiplyAddEstimate(x2, b1, c2_1);
+            var x3 = Vector512.Create(a3[o]);
+            c3_0 = Vector512.MultiplyAddEstimate(x3, b0, c3_0); c3_1 = Vector512.MultiplyAddEstimate(x3, b1, c3_1);
+            var x4 = Vector512.Create(a4[o]);
+            c4_0 = Vector512.MultiplyAddEstimate(x4, b0, c4_0); c4_1 = Vector512.MultiplyAddEstimate(x4, b1, c4_1);
+            var x5 = Vector512.Create(a5[o]);
+            c5_0 = Vector512.MultiplyAddEstimate(x5, b0, c5_0); c5_1 = Vector512.MultiplyAddEstimate(x5, b1, c5_1);
+            var x6 = Vector512.Create(a6[o]);
+            c6_0 = Vector512.MultiplyAddEstimate(x6, b0, c6_0); c6_1 = Vector512.MultiplyAddEstimate(x6, b1, c6_1);
+            var x7 = Vector512.Create(a7[o]);
+            c7_0 = Vector512.MultiplyAddEstimate(x7, b0, c7_0); c7_1 = Vector512.MultiplyAddEstimate(x7, b1, c7_1);
+            b += 64;
+        }
+        if (accumulate)
+        {
+            float* o0 = c + 0 * ldc;
+            (Vector512.Load(o0) + c0_0).Store(o0); (Vector512.Load(o0 + 16) + c0_1).Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            (Vector512.Load(o1) + c1_0).Store(o1); (Vector512.Load(o1 + 16) + c1_1).Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            (Vector512.Load(o2) + c2_0).Store(o2); (Vector512.Load(o2 + 16) + c2_1).Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            (Vector512.Load(o3) + c3_0).Store(o3); (Vector512.Load(o3 + 16) + c3_1).Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            (Vector512.Load(o4) + c4_0).Store(o4); (Vector512.Load(o4 + 16) + c4_1).Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            (Vector512.Load(o5) + c5_0).Store(o5); (Vector512.Load(o5 + 16) + c5_1).Store(o5 + 16);
+            float* o6 = c + 6 * ldc;
+            (Vector512.Load(o6) + c6_0).Store(o6); (Vector512.Load(o6 + 16) + c6_1).Store(o6 + 16);
+            float* o7 = c + 7 * ldc;
+            (Vector512.Load(o7) + c7_0).Store(o7); (Vector512.Load(o7 + 16) + c7_1).Store(o7 + 16);
+        }
+        else
+        {
+            float* o0 = c + 0 * ldc;
+            c0_0.Store(o0); c0_1.Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            c1_0.Store(o1); c1_1.Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            c2_0.Store(o2); c2_1.Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            c3_0.Store(o3); c3_1.Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            c4_0.Store(o4); c4_1.Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            c5_0.Store(o5); c5_1.Store(o5 + 16);
+            float* o6 = c + 6 * ldc;
+            c6_0.Store(o6); c6_1.Store(o6 + 16);
+            float* o7 = c + 7 * ldc;
+            c7_0.Store(o7); c7_1.Store(o7 + 16);
+        }
+    }
+
+    /// <summary>9 pixels × 32 channels (18 accumulators), for a block's last ≤ 32 channels: C[r, 0..32] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..32] (B rows 64 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Vector512_9x32(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)
+    {
+        var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
+        var c1_0 = Vector512<float>.Zero; var c1_1 = Vector512<float>.Zero;
+        var c2_0 = Vector512<float>.Zero; var c2_1 = Vector512<float>.Zero;
+        var c3_0 = Vector512<float>.Zero; var c3_1 = Vector512<float>.Zero;
+        var c4_0 = Vector512<float>.Zero; var c4_1 = Vector512<float>.Zero;
+        var c5_0 = Vector512<float>.Zero; var c5_1 = Vector512<float>.Zero;
+        var c6_0 = Vector512<float>.Zero; var c6_1 = Vector512<float>.Zero;
+        var c7_0 = Vector512<float>.Zero; var c7_1 = Vector512<float>.Zero;
+        var c8_0 = Vector512<float>.Zero; var c8_1 = Vector512<float>.Zero;
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        float* a3 = a + pixels[3];
+        float* a4 = a + pixels[4];
+        float* a5 = a + pixels[5];
+        float* a6 = a + pixels[6];
+        float* a7 = a + pixels[7];
+        float* a8 = a + pixels[8];
+        for (nint p = 0; p < kc; p++)
+        {
+            nint o = offsets[p];
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[o]);
+            c0_0 = Vector512.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector512.MultiplyAddEstimate(x0, b1, c0_1);
+            var x1 = Vector512.Create(a1[o]);
+            c1_0 = Vector512.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector512.MultiplyAddEstimate(x1, b1, c1_1);
+            var x2 = Vector512.Create(a2[o]);
+            c2_0 = Vector512.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector512.MultiplyAddEstimate(x2, b1, c2_1);
+            var x3 = Vector512.Create(a3[o]);
+            c3_0 = Vector512.MultiplyAddEstimate(x3, b0, c3_0); c3_1 = Vector512.MultiplyAddEstimate(x3, b1, c3_1);
+            var x4 = Vector512.Create(a4[o]);
+            c4_0 = Vector512.MultiplyAddEstimate(x4, b0, c4_0); c4_1 = Vector512.MultiplyAddEstimate(x4, b1, c4_1);
+            var x5 = Vector512.Create(a5[o]);
+            c5_0 = Vector512.MultiplyAddEstimate(x5, b0, c5_0); c5_1 = Vector512.MultiplyAddEstimate(x5, b1, c5_1);
+            var x6 = Vector512.Create(a6[o]);
+            c6_0 = Vector512.MultiplyAddEstimate(x6, b0, c6_0); c6_1 = Vector512.MultiplyAddEstimate(x6, b1, c6_1);
+            var x7 = Vector512.Create(a7[o]);
+            c7_0 = Vector512.MultiplyAddEstimate(x7, b0, c7_0); c7_1 = Vector512.MultiplyAddEstimate(x7, b1, c7_1);
+            var x8 = Vector512.Create(a8[o]);
+            c8_0 = Vector512.MultiplyAddEstimate(x8, b0, c8_0); c8_1 = Vector512.MultiplyAddEstimate(x8, b1, c8_1);
+            b += 64;
+        }
+        if (accumulate)
+        {
+            float* o0 = c + 0 * ldc;
+            (Vector512.Load(o0) + c0_0).Store(o0); (Vector512.Load(o0 + 16) + c0_1).Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            (Vector512.Load(o1) + c1_0).Store(o1); (Vector512.Load(o1 + 16) + c1_1).Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            (Vector512.Load(o2) + c2_0).Store(o2); (Vector512.Load(o2 + 16) + c2_1).Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            (Vector512.Load(o3) + c3_0).Store(o3); (Vector512.Load(o3 + 16) + c3_1).Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            (Vector512.Load(o4) + c4_0).Store(o4); (Vector512.Load(o4 + 16) + c4_1).Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            (Vector512.Load(o5) + c5_0).Store(o5); (Vector512.Load(o5 + 16) + c5_1).Store(o5 + 16);
+            float* o6 = c + 6 * ldc;
+            (Vector512.Load(o6) + c6_0).Store(o6); (Vector512.Load(o6 + 16) + c6_1).Store(o6 + 16);
+            float* o7 = c + 7 * ldc;
+            (Vector512.Load(o7) + c7_0).Store(o7); (Vector512.Load(o7 + 16) + c7_1).Store(o7 + 16);
+            float* o8 = c + 8 * ldc;
+            (Vector512.Load(o8) + c8_0).Store(o8); (Vector512.Load(o8 + 16) + c8_1).Store(o8 + 16);
+        }
+        else
+        {
+            float* o0 = c + 0 * ldc;
+            c0_0.Store(o0); c0_1.Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            c1_0.Store(o1); c1_1.Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            c2_0.Store(o2); c2_1.Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            c3_0.Store(o3); c3_1.Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            c4_0.Store(o4); c4_1.Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            c5_0.Store(o5); c5_1.Store(o5 + 16);
+            float* o6 = c + 6 * ldc;
+            c6_0.Store(o6); c6_1.Store(o6 + 16);
+            float* o7 = c + 7 * ldc;
+            c7_0.Store(o7); c7_1.Store(o7 + 16);
+            float* o8 = c + 8 * ldc;
+            c8_0.Store(o8); c8_1.Store(o8 + 16);
+        }
+    }
+
+    /// <summary>10 pixels × 32 channels (20 accumulators), for a block's last ≤ 32 channels: C[r, 0..32] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..32] (B rows 64 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Vector512_10x32(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)
+    {
+        var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
+        var c1_0 = Vector512<float>.Zero; var c1_1 = Vector512<float>.Zero;
+        var c2_0 = Vector512<float>.Zero; var c2_1 = Vector512<float>.Zero;
+        var c3_0 = Vector512<float>.Zero; var c3_1 = Vector512<float>.Zero;
+        var c4_0 = Vector512<float>.Zero; var c4_1 = Vector512<float>.Zero;
+        var c5_0 = Vector512<float>.Zero; var c5_1 = Vector512<float>.Zero;
+        var c6_0 = Vector512<float>.Zero; var c6_1 = Vector512<float>.Zero;
+        var c7_0 = Vector512<float>.Zero; var c7_1 = Vector512<float>.Zero;
+        var c8_0 = Vector512<float>.Zero; var c8_1 = Vector512<float>.Zero;
+        var c9_0 = Vector512<float>.Zero; var c9_1 = Vector512<float>.Zero;
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        float* a3 = a + pixels[3];
+        float* a4 = a + pixels[4];
+        float* a5 = a + pixels[5];
+        float* a6 = a + pixels[6];
+        float* a7 = a + pixels[7];
+        float* a8 = a + pixels[8];
+        float* a9 = a + pixels[9];
+        for (nint p = 0; p < kc; p++)
+        {
+            nint o = offsets[p];
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[o]);
+            c0_0 = Vector512.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector512.MultiplyAddEstimate(x0, b1, c0_1);
+            var x1 = Vector512.Create(a1[o]);
+            c1_0 = Vector512.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector512.MultiplyAddEstimate(x1, b1, c1_1);
+            var x2 = Vector512.Create(a2[o]);
+            c2_0 = Vector512.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector512.MultiplyAddEstimate(x2, b1, c2_1);
+            var x3 = Vector512.Create(a3[o]);
+            c3_0 = Vector512.MultiplyAddEstimate(x3, b0, c3_0); c3_1 = Vector512.MultiplyAddEstimate(x3, b1, c3_1);
+            var x4 = Vector512.Create(a4[o]);
+            c4_0 = Vector512.MultiplyAddEstimate(x4, b0, c4_0); c4_1 = Vector512.MultiplyAddEstimate(x4, b1, c4_1);
+            var x5 = Vector512.Create(a5[o]);
+            c5_0 = Vector512.MultiplyAddEstimate(x5, b0, c5_0); c5_1 = Vector512.MultiplyAddEstimate(x5, b1, c5_1);
+            var x6 = Vector512.Create(a6[o]);
+            c6_0 = Vector512.MultiplyAddEstimate(x6, b0, c6_0); c6_1 = Vector512.MultiplyAddEstimate(x6, b1, c6_1);
+            var x7 = Vector512.Create(a7[o]);
+            c7_0 = Vector512.MultiplyAddEstimate(x7, b0, c7_0); c7_1 = Vector512.MultiplyAddEstimate(x7, b1, c7_1);
+            var x8 = Vector512.Create(a8[o]);
+            c8_0 = Vector512.MultiplyAddEstimate(x8, b0, c8_0); c8_1 = Vector512.MultiplyAddEstimate(x8, b1, c8_1);
+            var x9 = Vector512.Create(a9[o]);
+            c9_0 = Vector512.MultiplyAddEstimate(x9, b0, c9_0); c9_1 = Vector512.MultiplyAddEstimate(x9, b1, c9_1);
+            b += 64;
+        }
+        if (accumulate)
+        {
+            float* o0 = c + 0 * ldc;
+            (Vector512.Load(o0) + c0_0).Store(o0); (Vector512.Load(o0 + 16) + c0_1).Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            (Vector512.Load(o1) + c1_0).Store(o1); (Vector512.Load(o1 + 16) + c1_1).Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            (Vector512.Load(o2) + c2_0).Store(o2); (Vector512.Load(o2 + 16) + c2_1).Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            (Vector512.Load(o3) + c3_0).Store(o3); (Vector512.Load(o3 + 16) + c3_1).Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            (Vector512.Load(o4) + c4_0).Store(o4); (Vector512.Load(o4 + 16) + c4_1).Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            (Vector512.Load(o5) + c5_0).Store(o5); (Vector512.Load(o5 + 16) + c5_1).Store(o5 + 16);
+            float* o6 = c + 6 * ldc;
+            (Vector512.Load(o6) + c6_0).Store(o6); (Vector512.Load(o6 + 16) + c6_1).Store(o6 + 16);
+            float* o7 = c + 7 * ldc;
+            (Vector512.Load(o7) + c7_0).Store(o7); (Vector512.Load(o7 + 16) + c7_1).Store(o7 + 16);
+            float* o8 = c + 8 * ldc;
+            (Vector512.Load(o8) + c8_0).Store(o8); (Vector512.Load(o8 + 16) + c8_1).Store(o8 + 16);
+            float* o9 = c + 9 * ldc;
+            (Vector512.Load(o9) + c9_0).Store(o9); (Vector512.Load(o9 + 16) + c9_1).Store(o9 + 16);
+        }
+        else
+        {
+            float* o0 = c + 0 * ldc;
+            c0_0.Store(o0); c0_1.Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            c1_0.Store(o1); c1_1.Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            c2_0.Store(o2); c2_1.Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            c3_0.Store(o3); c3_1.Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            c4_0.Store(o4); c4_1.Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            c5_0.Store(o5); c5_1.Store(o5 + 16);
+            float* o6 = c + 6 * ldc;
+            c6_0.Store(o6); c6_1.Store(o6 + 16);
+            float* o7 = c + 7 * ldc;
+            c7_0.Store(o7); c7_1.Store(o7 + 16);
+            float* o8 = c + 8 * ldc;
+            c8_0.Store(o8); c8_1.Store(o8 + 16);
+            float* o9 = c + 9 * ldc;
+            c9_0.Store(o9); c9_1.Store(o9 + 16);
+        }
+    }
+
+    /// <summary>11 pixels × 32 channels (22 accumulators), for a block's last ≤ 32 channels: C[r, 0..32] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..32] (B rows 64 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Vector512_11x32(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)
+    {
+        var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
+        var c1_0 = Vector512<float>.Zero; var c1_1 = Vector512<float>.Zero;
+        var c2_0 = Vector512<float>.Zero; var c2_1 = Vector512<float>.Zero;
+        var c3_0 = Vector512<float>.Zero; var c3_1 = Vector512<float>.Zero;
+        var c4_0 = Vector512<float>.Zero; var c4_1 = Vector512<float>.Zero;
+        var c5_0 = Vector512<float>.Zero; var c5_1 = Vector512<float>.Zero;
+        var c6_0 = Vector512<float>.Zero; var c6_1 = Vector512<float>.Zero;
+        var c7_0 = Vector512<float>.Zero; var c7_1 = Vector512<float>.Zero;
+        var c8_0 = Vector512<float>.Zero; var c8_1 = Vector512<float>.Zero;
+        var c9_0 = Vector512<float>.Zero; var c9_1 = Vector512<float>.Zero;
+        var c10_0 = Vector512<float>.Zero; var c10_1 = Vector512<float>.Zero;
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        float* a3 = a + pixels[3];
+        float* a4 = a + pixels[4];
+        float* a5 = a + pixels[5];
+        float* a6 = a + pixels[6];
+        float* a7 = a + pixels[7];
+        float* a8 = a + pixels[8];
+        float* a9 = a + pixels[9];
+        float* a10 = a + pixels[10];
+        for (nint p = 0; p < kc; p++)
+        {
+            nint o = offsets[p];
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[o]);
+            c0_0 = Vector512.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector512.MultiplyAddEstimate(x0, b1, c0_1);
+            var x1 = Vector512.Create(a1[o]);
+            c1_0 = Vector512.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector512.MultiplyAddEstimate(x1, b1, c1_1);
+            var x2 = Vector512.Create(a2[o]);
+            c2_0 = Vector512.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector512.MultiplyAddEstimate(x2, b1, c2_1);
+            var x3 = Vector512.Create(a3[o]);
+            c3_0 = Vector512.MultiplyAddEstimate(x3, b0, c3_0); c3_1 = Vector512.MultiplyAddEstimate(x3, b1, c3_1);
+            var x4 = Vector512.Create(a4[o]);
+            c4_0 = Vector512.MultiplyAddEstimate(x4, b0, c4_0); c4_1 = Vector512.MultiplyAddEstimate(x4, b1, c4_1);
+            var x5 = Vector512.Create(a5[o]);
+            c5_0 = Vector512.MultiplyAddEstimate(x5, b0, c5_0); c5_1 = Vector512.MultiplyAddEstimate(x5, b1, c5_1);
+            var x6 = Vector512.Create(a6[o]);
+            c6_0 = Vector512.MultiplyAddEstimate(x6, b0, c6_0); c6_1 = Vector512.MultiplyAddEstimate(x6, b1, c6_1);
+            var x7 = Vector512.Create(a7[o]);
+            c7_0 = Vector512.MultiplyAddEstimate(x7, b0, c7_0); c7_1 = Vector512.MultiplyAddEstimate(x7, b1, c7_1);
+            var x8 = Vector512.Create(a8[o]);
+            c8_0 = Vector512.MultiplyAddEstimate(x8, b0, c8_0); c8_1 = Vector512.MultiplyAddEstimate(x8, b1, c8_1);
+            var x9 = Vector512.Create(a9[o]);
+            c9_0 = Vector512.MultiplyAddEstimate(x9, b0, c9_0); c9_1 = Vector512.MultiplyAddEstimate(x9, b1, c9_1);
+            var x10 = Vector512.Create(a10[o]);
+            c10_0 = Vector512.MultiplyAddEstimate(x10, b0, c10_0); c10_1 = Vector512.MultiplyAddEstimate(x10, b1, c10_1);
+            b += 64;
+        }
+        if (accumulate)
+        {
+            float* o0 = c + 0 * ldc;
+            (Vector512.Load(o0) + c0_0).Store(o0); (Vector512.Load(o0 + 16) + c0_1).Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            (Vector512.Load(o1) + c1_0).Store(o1); (Vector512.Load(o1 + 16) + c1_1).Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            (Vector512.Load(o2) + c2_0).Store(o2); (Vector512.Load(o2 + 16) + c2_1).Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            (Vector512.Load(o3) + c3_0).Store(o3); (Vector512.Load(o3 + 16) + c3_1).Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            (Vector512.Load(o4) + c4_0).Store(o4); (Vector512.Load(o4 + 16) + c4_1).Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            (Vector512.Load(o5) + c5_0).Store(o5); (Vector512.Load(o5 + 16) + c5_1).Store(o5 + 16);
+            float* o6 = c + 6 * ldc;
+            (Vector512.Load(o6) + c6_0).Store(o6); (Vector512.Load(o6 + 16) + c6_1).Store(o6 + 16);
+            float* o7 = c + 7 * ldc;
+            (Vector512.Load(o7) + c7_0).Store(o7); (Vector512.Load(o7 + 16) + c7_1).Store(o7 + 16);
+            float* o8 = c + 8 * ldc;
+            (Vector512.Load(o8) + c8_0).Store(o8); (Vector512.Load(o8 + 16) + c8_1).Store(o8 + 16);
+            float* o9 = c + 9 * ldc;
+            (Vector512.Load(o9) + c9_0).Store(o9); (Vector512.Load(o9 + 16) + c9_1).Store(o9 + 16);
+            float* o10 = c + 10 * ldc;
+            (Vector512.Load(o10) + c10_0).Store(o10); (Vector512.Load(o10 + 16) + c10_1).Store(o10 + 16);
+        }
+        else
+        {
+            float* o0 = c + 0 * ldc;
+            c0_0.Store(o0); c0_1.Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            c1_0.Store(o1); c1_1.Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            c2_0.Store(o2); c2_1.Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            c3_0.Store(o3); c3_1.Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            c4_0.Store(o4); c4_1.Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            c5_0.Store(o5); c5_1.Store(o5 + 16);
+            float* o6 = c + 6 * ldc;
+            c6_0.Store(o6); c6_1.Store(o6 + 16);
+            float* o7 = c + 7 * ldc;
+            c7_0.Store(o7); c7_1.Store(o7 + 16);
+            float* o8 = c + 8 * ldc;
+            c8_0.Store(o8); c8_1.Store(o8 + 16);
+            float* o9 = c + 9 * ldc;
+            c9_0.Store(o9); c9_1.Store(o9 + 16);
+            float* o10 = c + 10 * ldc;
+            c10_0.Store(o10); c10_1.Store(o10 + 16);
+        }
+    }
+
+    /// <summary>12 pixels × 32 channels (24 accumulators), for a block's last ≤ 32 channels: C[r, 0..32] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..32] (B rows 64 apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Vector512_12x32(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)
+    {
+        var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
+        var c1_0 = Vector512<float>.Zero; var c1_1 = Vector512<float>.Zero;
+        var c2_0 = Vector512<float>.Zero; var c2_1 = Vector512<float>.Zero;
+        var c3_0 = Vector512<float>.Zero; var c3_1 = Vector512<float>.Zero;
+        var c4_0 = Vector512<float>.Zero; var c4_1 = Vector512<float>.Zero;
+        var c5_0 = Vector512<float>.Zero; var c5_1 = Vector512<float>.Zero;
+        var c6_0 = Vector512<float>.Zero; var c6_1 = Vector512<float>.Zero;
+        var c7_0 = Vector512<float>.Zero; var c7_1 = Vector512<float>.Zero;
+        var c8_0 = Vector512<float>.Zero; var c8_1 = Vector512<float>.Zero;
+        var c9_0 = Vector512<float>.Zero; var c9_1 = Vector512<float>.Zero;
+        var c10_0 = Vector512<float>.Zero; var c10_1 = Vector512<float>.Zero;
+        var c11_0 = Vector512<float>.Zero; var c11_1 = Vector512<float>.Zero;
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        float* a3 = a + pixels[3];
+        float* a4 = a + pixels[4];
+        float* a5 = a + pixels[5];
+        float* a6 = a + pixels[6];
+        float* a7 = a + pixels[7];
+        float* a8 = a + pixels[8];
+        float* a9 = a + pixels[9];
+        float* a10 = a + pixels[10];
+        float* a11 = a + pixels[11];
+        for (nint p = 0; p < kc; p++)
+        {
+            nint o = offsets[p];
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x0 = Vector512.Create(a0[o]);
+            c0_0 = Vector512.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector512.MultiplyAddEstimate(x0, b1, c0_1);
+            var x1 = Vector512.Create(a1[o]);
+            c1_0 = Vector512.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector512.MultiplyAddEstimate(x1, b1, c1_1);
+            var x2 = Vector512.Create(a2[o]);
+            c2_0 = Vector512.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector512.MultiplyAddEstimate(x2, b1, c2_1);
+            var x3 = Vector512.Create(a3[o]);
+            c3_0 = Vector512.MultiplyAddEstimate(x3, b0, c3_0); c3_1 = Vector512.MultiplyAddEstimate(x3, b1, c3_1);
+            var x4 = Vector512.Create(a4[o]);
+            c4_0 = Vector512.MultiplyAddEstimate(x4, b0, c4_0); c4_1 = Vector512.MultiplyAddEstimate(x4, b1, c4_1);
+            var x5 = Vector512.Create(a5[o]);
+            c5_0 = Vector512.MultiplyAddEstimate(x5, b0, c5_0); c5_1 = Vector512.MultiplyAddEstimate(x5, b1, c5_1);
+            var x6 = Vector512.Create(a6[o]);
+            c6_0 = Vector512.MultiplyAddEstimate(x6, b0, c6_0); c6_1 = Vector512.MultiplyAddEstimate(x6, b1, c6_1);
+            var x7 = Vector512.Create(a7[o]);
+            c7_0 = Vector512.MultiplyAddEstimate(x7, b0, c7_0); c7_1 = Vector512.MultiplyAddEstimate(x7, b1, c7_1);
+            var x8 = Vector512.Create(a8[o]);
+            c8_0 = Vector512.MultiplyAddEstimate(x8, b0, c8_0); c8_1 = Vector512.MultiplyAddEstimate(x8, b1, c8_1);
+            var x9 = Vector512.Create(a9[o]);
+            c9_0 = Vector512.MultiplyAddEstimate(x9, b0, c9_0); c9_1 = Vector512.MultiplyAddEstimate(x9, b1, c9_1);
+            var x10 = Vector512.Create(a10[o]);
+            c10_0 = Vector512.MultiplyAddEstimate(x10, b0, c10_0); c10_1 = Vector512.MultiplyAddEstimate(x10, b1, c10_1);
+            var x11 = Vector512.Create(a11[o]);
+            c11_0 = Vector512.MultiplyAddEstimate(x11, b0, c11_0); c11_1 = Vector512.MultiplyAddEstimate(x11, b1, c11_1);
+            b += 64;
+        }
+        if (accumulate)
+        {
+            float* o0 = c + 0 * ldc;
+            (Vector512.Load(o0) + c0_0).Store(o0); (Vector512.Load(o0 + 16) + c0_1).Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            (Vector512.Load(o1) + c1_0).Store(o1); (Vector512.Load(o1 + 16) + c1_1).Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            (Vector512.Load(o2) + c2_0).Store(o2); (Vector512.Load(o2 + 16) + c2_1).Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            (Vector512.Load(o3) + c3_0).Store(o3); (Vector512.Load(o3 + 16) + c3_1).Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            (Vector512.Load(o4) + c4_0).Store(o4); (Vector512.Load(o4 + 16) + c4_1).Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            (Vector512.Load(o5) + c5_0).Store(o5); (Vector512.Load(o5 + 16) + c5_1).Store(o5 + 16);
+            float* o6 = c + 6 * ldc;
+            (Vector512.Load(o6) + c6_0).Store(o6); (Vector512.Load(o6 + 16) + c6_1).Store(o6 + 16);
+            float* o7 = c + 7 * ldc;
+            (Vector512.Load(o7) + c7_0).Store(o7); (Vector512.Load(o7 + 16) + c7_1).Store(o7 + 16);
+            float* o8 = c + 8 * ldc;
+            (Vector512.Load(o8) + c8_0).Store(o8); (Vector512.Load(o8 + 16) + c8_1).Store(o8 + 16);
+            float* o9 = c + 9 * ldc;
+            (Vector512.Load(o9) + c9_0).Store(o9); (Vector512.Load(o9 + 16) + c9_1).Store(o9 + 16);
+            float* o10 = c + 10 * ldc;
+            (Vector512.Load(o10) + c10_0).Store(o10); (Vector512.Load(o10 + 16) + c10_1).Store(o10 + 16);
+            float* o11 = c + 11 * ldc;
+            (Vector512.Load(o11) + c11_0).Store(o11); (Vector512.Load(o11 + 16) + c11_1).Store(o11 + 16);
+        }
+        else
+        {
+            float* o0 = c + 0 * ldc;
+            c0_0.Store(o0); c0_1.Store(o0 + 16);
+            float* o1 = c + 1 * ldc;
+            c1_0.Store(o1); c1_1.Store(o1 + 16);
+            float* o2 = c + 2 * ldc;
+            c2_0.Store(o2); c2_1.Store(o2 + 16);
+            float* o3 = c + 3 * ldc;
+            c3_0.Store(o3); c3_1.Store(o3 + 16);
+            float* o4 = c + 4 * ldc;
+            c4_0.Store(o4); c4_1.Store(o4 + 16);
+            float* o5 = c + 5 * ldc;
+            c5_0.Store(o5); c5_1.Store(o5 + 16);
+            float* o6 = c + 6 * ldc;
+            c6_0.Store(o6); c6_1.Store(o6 + 16);
+            float* o7 = c + 7 * ldc;
+            c7_0.Store(o7); c7_1.Store(o7 + 16);
+            float* o8 = c + 8 * ldc;
+            c8_0.Store(o8); c8_1.Store(o8 + 16);
+            float* o9 = c + 9 * ldc;
+            c9_0.Store(o9); c9_1.Store(o9 + 16);
+            float* o10 = c + 10 * ldc;
+            c10_0.Store(o10); c10_1.Store(o10 + 16);
+            float* o11 = c + 11 * ldc;
+            c11_0.Store(o11); c11_1.Store(o11 + 16);
         }
     }
 }
