@@ -45,6 +45,9 @@ sealed class FakeBackend : IConvBackend
 
     public int TimeCalls(string algorithm) => timeCalls.GetValueOrDefault(algorithm);
 
+    /// <summary>Whether any TimeRun call got tensors whose weights were not declared constant.</summary>
+    public bool TimedWithVariableWeights { get; private set; }
+
     public string? WhyUnsupported(ConvProblem problem) => Unsupported(problem);
 
     public IReadOnlyList<ConvAlgorithm> GetAlgorithms(ConvProblem problem, ConvPrecision precision) =>
@@ -70,6 +73,7 @@ sealed class FakeBackend : IConvBackend
         tensors.Validate(problem, Memory.Kind);
         int call = timeCalls.GetValueOrDefault(algorithm.Name);
         timeCalls[algorithm.Name] = call + 1;
+        TimedWithVariableWeights |= !tensors.ConstantWeights;
         if (fake.FailsAllocation) throw new WorkspaceAllocationException(algorithm.Key, algorithm.WorkspaceBytes);
         if (fake.ThrowsWhenTimed) throw new InvalidOperationException("fake launch failure");
         return fake.Times[call % fake.Times.Length];

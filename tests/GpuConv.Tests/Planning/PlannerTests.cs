@@ -1,4 +1,6 @@
 using GpuConv.Backends;
+using GpuConv.Conv;
+using GpuConv.Tensors;
 using GpuConv.Planning;
 
 namespace GpuConv.Tests.Planning;
@@ -96,6 +98,25 @@ public class PlannerTests
         Assert.That(memory.Allocated, Is.EqualTo(3), "X, W and Y scratch for the device backend");
         Assert.That(memory.Freed, Is.EqualTo(3));
         Assert.That(memory.CopiesIn, Is.EqualTo(3), "scratch is filled with random data");
+    }
+
+    /// <summary>
+    /// Candidates are timed in their steady state: the scratch weights are declared constant, so a backend
+    /// that prepares weights (the CPU's channel-tiled panels) prepares them once, in the warm-up.
+    /// </summary>
+    [Test]
+    public void Exhaustive_TimesWithConstantScratchWeights()
+    {
+        var be = new FakeBackend("be", 1).With("first", 5).With("second", 1);
+        Make(PlanPolicy.Exhaustive, be).GetPlan(Problems.Small());
+        Assert.That(be.TimeCalls("first"), Is.GreaterThan(0));
+        Assert.That(be.TimedWithVariableWeights, Is.False);
+
+        using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
+        var deep = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(64, 64, 3, 3));
+        var explanation = new Planner([cpu], Problems.Options(PlanPolicy.Exhaustive), new PlanCache(null), _ => { }).Explain(deep);
+        bool tiled = explanation.Rows.Any(r => r.Algorithm.StartsWith(CpuBackend.ChannelTiled, StringComparison.Ordinal) && r.TimeMs is not null);
+        Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(tiled ? 1 : 0), "channel-tiled packs the scratch weights once, not once per timed run");
     }
 
     [Test]
