@@ -32,52 +32,35 @@ def shifted(mr):
     L += ["        }", "    }"]
     return "\n".join(L)
 
-def channel(mr):
-    L = [f"    /// <summary>{mr} pixel{'s' if mr > 1 else ''} × 64 channels ({4*mr} accumulators): C[r, 0..64] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..64].</summary>",
+def channel(mr, vectors):
+    """mr pixels × (16 · vectors) channels; B rows are 64 floats apart either way (a half tile reads the first 32)."""
+    width = 16 * vectors
+    lanes = range(vectors)
+    if vectors == 4:
+        summary = f"{mr} pixel{'s' if mr > 1 else ''} × 64 channels ({4*mr} accumulators): C[r, 0..64] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..64]."
+    else:
+        summary = f"{mr} pixel{'s' if mr > 1 else ''} × {width} channels ({vectors*mr} accumulators), for a block's last ≤ {width} channels: C[r, 0..{width}] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..{width}] (B rows 64 apart)."
+    L = [f"    /// <summary>{summary}</summary>",
          "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
-         f"    public static void Vector512_{mr}x64(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)",
+         f"    public static void Vector512_{mr}x{width}(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)",
          "    {"]
-    L += [f"        var c{i}_0 = Vector512<float>.Zero; var c{i}_1 = Vector512<float>.Zero; var c{i}_2 = Vector512<float>.Zero; var c{i}_3 = Vector512<float>.Zero;" for i in range(mr)]
+    L += ["        " + " ".join(f"var c{i}_{j} = Vector512<float>.Zero;" for j in lanes) for i in range(mr)]
     L += [f"        float* a{i} = a + pixels[{i}];" for i in range(mr)]
     L += ["        for (nint p = 0; p < kc; p++)", "        {",
           "            nint o = offsets[p];",
-          "            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32); var b3 = Vector512.Load(b + 48);"]
+          "            " + " ".join(f"var b{j} = Vector512.Load(b{' + ' + str(16*j) if j else ''});" for j in lanes)]
     for i in range(mr):
         L.append(f"            var x{i} = Vector512.Create(a{i}[o]);")
-        L.append(f"            c{i}_0 = Vector512.MultiplyAddEstimate(x{i}, b0, c{i}_0); c{i}_1 = Vector512.MultiplyAddEstimate(x{i}, b1, c{i}_1);")
-        L.append(f"            c{i}_2 = Vector512.MultiplyAddEstimate(x{i}, b2, c{i}_2); c{i}_3 = Vector512.MultiplyAddEstimate(x{i}, b3, c{i}_3);")
+        for j0 in range(0, vectors, 2):
+            L.append("            " + " ".join(f"c{i}_{j} = Vector512.MultiplyAddEstimate(x{i}, b{j}, c{i}_{j});" for j in (j0, j0 + 1)))
     L += ["            b += 64;", "        }", "        if (accumulate)", "        {"]
     for i in range(mr):
         L.append(f"            float* o{i} = c + {i} * ldc;")
-        L.append(f"            (Vector512.Load(o{i}) + c{i}_0).Store(o{i}); (Vector512.Load(o{i} + 16) + c{i}_1).Store(o{i} + 16); (Vector512.Load(o{i} + 32) + c{i}_2).Store(o{i} + 32); (Vector512.Load(o{i} + 48) + c{i}_3).Store(o{i} + 48);")
+        L.append("            " + " ".join(f"(Vector512.Load(o{i}{' + ' + str(16*j) if j else ''}) + c{i}_{j}).Store(o{i}{' + ' + str(16*j) if j else ''});" for j in lanes))
     L += ["        }", "        else", "        {"]
     for i in range(mr):
         L.append(f"            float* o{i} = c + {i} * ldc;")
-        L.append(f"            c{i}_0.Store(o{i}); c{i}_1.Store(o{i} + 16); c{i}_2.Store(o{i} + 32); c{i}_3.Store(o{i} + 48);")
-    L += ["        }", "    }"]
-    return "\n".join(L)
-
-def channel_half(mr):
-    L = [f"    /// <summary>{mr} pixel{'s' if mr > 1 else ''} × 32 channels ({2*mr} accumulators), for a block's last ≤ 32 channels: C[r, 0..32] (+)= Σ_p a[pixels[r] + offsets[p]] · B[p, 0..32] (B rows 64 apart).</summary>",
-         "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
-         f"    public static void Vector512_{mr}x32(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* c, nint ldc, bool accumulate)",
-         "    {"]
-    L += [f"        var c{i}_0 = Vector512<float>.Zero; var c{i}_1 = Vector512<float>.Zero;" for i in range(mr)]
-    L += [f"        float* a{i} = a + pixels[{i}];" for i in range(mr)]
-    L += ["        for (nint p = 0; p < kc; p++)", "        {",
-          "            nint o = offsets[p];",
-          "            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);"]
-    for i in range(mr):
-        L.append(f"            var x{i} = Vector512.Create(a{i}[o]);")
-        L.append(f"            c{i}_0 = Vector512.MultiplyAddEstimate(x{i}, b0, c{i}_0); c{i}_1 = Vector512.MultiplyAddEstimate(x{i}, b1, c{i}_1);")
-    L += ["            b += 64;", "        }", "        if (accumulate)", "        {"]
-    for i in range(mr):
-        L.append(f"            float* o{i} = c + {i} * ldc;")
-        L.append(f"            (Vector512.Load(o{i}) + c{i}_0).Store(o{i}); (Vector512.Load(o{i} + 16) + c{i}_1).Store(o{i} + 16);")
-    L += ["        }", "        else", "        {"]
-    for i in range(mr):
-        L.append(f"            float* o{i} = c + {i} * ldc;")
-        L.append(f"            c{i}_0.Store(o{i}); c{i}_1.Store(o{i} + 16);")
+        L.append("            " + " ".join(f"c{i}_{j}.Store(o{i}{' + ' + str(16*j) if j else ''});" for j in lanes))
     L += ["        }", "    }"]
     return "\n".join(L)
 
@@ -162,4 +145,4 @@ def write(path, text):
 
 root = os.getcwd()
 write(os.path.join(root, "src/GpuConv/Cpu/Gemm/ShiftedKernels.cs"), SHIFTED_HEADER + shifted(12) + "\n\n" + shifted(8) + "\n}\n")
-write(os.path.join(root, "src/GpuConv/Cpu/Gemm/ChannelTileKernels.cs"), CHANNEL_HEADER + "\n\n".join([channel(r) for r in range(1, 7)] + [channel_half(r) for r in range(1, 13)]) + "\n}\n")
+write(os.path.join(root, "src/GpuConv/Cpu/Gemm/ChannelTileKernels.cs"), CHANNEL_HEADER + "\n\n".join([channel(r, 4) for r in range(1, 7)] + [channel(r, 2) for r in range(1, 13)]) + "\n}\n")
