@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using GpuConv.Conv;
 using GpuConv.Tensors;
 
@@ -162,14 +163,21 @@ public static class ReferenceConv
         int InD, int InH, int InW, int OutD, int OutH, int OutW,
         int KD, int KH, int KW, int SD, int SH, int SW, int DD, int DH, int DW, int PD, int PH, int PW)
     {
+        /// <summary>Read straight from the problem's dimension lists: it runs on every call, so it allocates nothing.</summary>
         public static Geometry Of(ConvProblem p)
         {
-            int r = p.Rank;
-            int[] inS = Pad3(p.InSpatial, 1), outS = Pad3(p.OutSpatial, 1);
-            int[] k = Pad3([.. p.Spec.Kernel], 1), s = Pad3([.. p.Spec.Stride], 1), d = Pad3([.. p.Spec.Dilation], 1), pb = Pad3([.. p.Spec.PadBegin], 0);
-            return new Geometry(inS[0], inS[1], inS[2], outS[0], outS[1], outS[2], k[0], k[1], k[2], s[0], s[1], s[2], d[0], d[1], d[2], pb[0], pb[1], pb[2]);
+            int lead = 3 - p.Rank;     // leading unit dimensions
+            ImmutableArray<int> x = p.XShape.Dims, y = p.YShape.Dims;
+            var spec = p.Spec;
+            return new Geometry(
+                At(x, 0, 2, 1), At(x, 1, 2, 1), At(x, 2, 2, 1), At(y, 0, 2, 1), At(y, 1, 2, 1), At(y, 2, 2, 1),
+                At(spec.Kernel, 0, 0, 1), At(spec.Kernel, 1, 0, 1), At(spec.Kernel, 2, 0, 1),
+                At(spec.Stride, 0, 0, 1), At(spec.Stride, 1, 0, 1), At(spec.Stride, 2, 0, 1),
+                At(spec.Dilation, 0, 0, 1), At(spec.Dilation, 1, 0, 1), At(spec.Dilation, 2, 0, 1),
+                At(spec.PadBegin, 0, 0, 0), At(spec.PadBegin, 1, 0, 0), At(spec.PadBegin, 2, 0, 0));
 
-            int[] Pad3(int[] v, int fill) => [.. Enumerable.Repeat(fill, 3 - r), .. v];
+            // Dimension i (0..2) of the widened list whose spatial entries start at index first.
+            int At(ImmutableArray<int> v, int i, int first, int fill) => i < lead ? fill : v[first + i - lead];
         }
     }
 }

@@ -36,9 +36,17 @@ public sealed class TensorShape : IEquatable<TensorShape>
     /// <summary>Channels (second dimension).</summary>
     public int C => Dims[1];
     /// <summary>Spatial dimensions (everything after batch and channels).</summary>
-    public int[] Spatial => Dims.Skip(2).ToArray();
-    /// <summary>Product of the spatial dimensions.</summary>
-    public long SpatialSize => Dims.Skip(2).Aggregate(1L, (a, b) => a * b);
+    public int[] Spatial => Dims.AsSpan()[2..].ToArray();
+    /// <summary>Product of the spatial dimensions (allocates nothing: kernels ask for it on every call).</summary>
+    public long SpatialSize
+    {
+        get
+        {
+            long size = 1;
+            for (int i = 2; i < Dims.Length; i++) size *= Dims[i];
+            return size;
+        }
+    }
 
     /// <summary>Element count as an int, for buffers that must fit a .NET array.</summary>
     public int ElementCountInt => ElementCount <= Array.MaxLength
