@@ -106,7 +106,7 @@ internal static unsafe class ChannelTiledConv
         nint* pixels = offsets + depth;
         nint* rowStarts = pixels + outPlane + Tile;
         if (!inPlace && !subsampled) ShiftedGemm.WriteRowStarts(g, l, rowStarts);
-        long stamp = Interlocked.Increment(ref s_runs);
+        long stamp = WorkspaceSet.NextRunStamp();
         // Tables are rewritten only where they change: the other workers read them, and a rewrite of the
         // same values would still pull every line away from their caches.
         for (int p = 0, c = 0; c < ctx.Cg; c++)
@@ -205,15 +205,6 @@ internal static unsafe class ChannelTiledConv
                     taps[t++] = checked(((td * g.DD) * g.InH + th * g.DH) * g.InW + tw * g.DW);
     }
 
-    static long s_runs;
-
-    /// <summary>
-    /// A label unique to (run, image and group): the run's stamp in the high half. (stamp · N · groups + index
-    /// was not: runs with different batch sizes could produce the same label, and a worker then used the
-    /// planes it had prepared for another run.)
-    /// </summary>
-    static long Tag(long stamp, int index) => (stamp << 32) | (uint)index;
-
     /// <summary>
     /// This worker's own copy of the input of (image, group) <paramref name="o"/> — its padded phase planes,
     /// or for a strided 1x1 the dense planes of the pixels it reads — in part <paramref name="slot"/> of
@@ -228,7 +219,7 @@ internal static unsafe class ChannelTiledConv
         long floats = (subsampled ? ctx.OutPlane : l.PlaneFloats) * ctx.Cg;
         float* dst = ws.Get(WorkspaceSlot.Rows, floats * slots) + floats * slot;
         long[] tags = ws.RowsTags(slots);
-        long tag = Tag(stamp, o);
+        long tag = WorkspaceSet.RowsLabel(stamp, o);
         if (tags[slot] != tag)
         {
             int p0 = o / ctx.Groups * ctx.C + o % ctx.Groups * ctx.Cg;

@@ -46,6 +46,11 @@ internal sealed unsafe class PackedWeightCache
         return (float*)Unsafe.AsPointer(ref e.Data[e.Offset]);
     }
 
+    /// <summary>The cached panels of <paramref name="weights"/> for this grouping, or null: lets a caller that must transform W before packing skip the transform.</summary>
+    public float* Find(float[] weights, int groups, int kPerGroup, int depth) =>
+        _entries.TryGetValue(weights, out var e) && e.Groups == groups && e.KPerGroup == kPerGroup && e.Depth == depth
+            ? (float*)Unsafe.AsPointer(ref e.Data[e.Offset]) : null;
+
     /// <summary>Drops the panels of <paramref name="weights"/> (call after changing a constant array in place).</summary>
     public bool Forget(float[] weights) => _entries.Remove(weights);
 

@@ -189,10 +189,14 @@ internal static unsafe class ShiftedGemm
     }
 
     /// <summary>Pads input planes [p0, p1) (image-major plane indices of x) into consecutive split planes at <paramref name="dst"/>.</summary>
-    public static void PadPlanes(CpuConvContext ctx, in StridePhaseLayout l, nint* rowStarts, int p0, int p1, float* dst)
+    public static void PadPlanes(CpuConvContext ctx, in StridePhaseLayout l, nint* rowStarts, int p0, int p1, float* dst) =>
+        PadPlanes(ctx.G, ctx, l, rowStarts, p0, p1, dst);
+
+    /// <summary>The same for the phase planes of another geometry <paramref name="g"/> over x (Winograd's 4 × 4 patches at stride 2).</summary>
+    public static void PadPlanes(in Geometry g, CpuConvContext ctx, in StridePhaseLayout l, nint* rowStarts, int p0, int p1, float* dst)
     {
         for (int p = p0; p < p1; p++)
-            Pad(ctx.G, l, rowStarts, ctx.X + p * ctx.InPlane, dst + (p - p0) * l.PlaneFloats);
+            Pad(g, l, rowStarts, ctx.X + p * ctx.InPlane, dst + (p - p0) * l.PlaneFloats);
     }
 
     /// <summary>

@@ -70,10 +70,23 @@ internal sealed unsafe class WorkspaceSet
 
     long[] _rowsTags = [];
 
+    static long s_runs;
+
+    /// <summary>A stamp no earlier run of any kernel had: the high half of this run's <see cref="RowsLabel"/>s.</summary>
+    public static long NextRunStamp() => Interlocked.Increment(ref s_runs);
+
+    /// <summary>
+    /// The label of part <paramref name="index"/> (an image and group) prepared in run <paramref name="stamp"/>.
+    /// The stamp in the high half: stamp · N · groups + index was not unique (runs with different batch
+    /// sizes could produce the same label). One stamp sequence serves every kernel: two kernels counting
+    /// runs apart once labelled different layouts alike, and a Winograd run read a channel-tiled run's planes.
+    /// </summary>
+    public static long RowsLabel(long stamp, int index) => (stamp << 32) | (uint)index;
+
     /// <summary>
     /// What each of <paramref name="count"/> parts of the <see cref="WorkspaceSlot.Rows"/> buffer holds now,
-    /// as its filler labels it: a kernel that prepares data once per worker and run (not once per task)
-    /// checks and sets these. New labels are -1.
+    /// as its filler labels it (<see cref="RowsLabel"/>): a kernel that prepares data once per worker and
+    /// run (not once per task) checks and sets these. New labels are -1.
     /// </summary>
     public long[] RowsTags(int count)
     {

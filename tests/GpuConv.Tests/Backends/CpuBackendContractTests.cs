@@ -32,15 +32,16 @@ public class CpuBackendContractTests
 
     static bool ChannelTiledSupported => GemmTiers.Best == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
 
-    /// <summary>Deep problems with tiles at least three quarters full lead with channel-tiled (where AVX-512 runs it).</summary>
+    /// <summary>Deep problems with tiles at least three quarters full lead with channel-tiled, larger 3x3 stride-1 ones with winograd (where AVX-512 runs them).</summary>
     [Test]
     public void DeepProblemsLeadWithChannelTiled()
     {
         using var cpu = new CpuBackend(2);
-        var deep = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(128, 64, 3, 3));
+        var deep = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 7, 7), new TensorShape(128, 64, 3, 3));
         var deepPointwise = ConvProblem.Create(new ConvSpec([1, 1]), new TensorShape(1, 256, 7, 7), new TensorShape(64, 256, 1, 1));
         var narrow = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(40, 64, 3, 3));
-        var halfTiled = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(80, 64, 3, 3));
+        var halfTiled = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 7, 7), new TensorShape(80, 64, 3, 3));
+        var winograd = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(128, 64, 3, 3));
         var shallowSmall = ConvProblem.Create(new ConvSpec([1, 1]), new TensorShape(1, 32, 28, 28), new TensorShape(192, 32, 1, 1));
         var shallowLarge = ConvProblem.Create(new ConvSpec([1, 1]), new TensorShape(1, 64, 56, 56), new TensorShape(256, 64, 1, 1));
         string expected = ChannelTiledSupported ? "channel-tiled" : "shifted-gemm";
@@ -48,6 +49,8 @@ public class CpuBackendContractTests
         Assert.That(cpu.GetAlgorithms(deepPointwise, ConvPrecision.Strict)[0].Name, Is.EqualTo(ChannelTiledSupported ? "channel-tiled" : "gemm-1x1"));
         Assert.That(cpu.GetAlgorithms(narrow, ConvPrecision.Strict)[0].Name, Is.EqualTo("shifted-gemm"), "40 of 64 lanes is too much waste");
         Assert.That(cpu.GetAlgorithms(halfTiled, ConvPrecision.Strict)[0].Name, Is.EqualTo(expected), "80 channels: a whole tile and a half one, 80 of 96 lanes");
+        Assert.That(cpu.GetAlgorithms(winograd, ConvPrecision.Strict)[0].Name, Is.EqualTo(ChannelTiledSupported ? "winograd" : "shifted-gemm"),
+            "a 3x3 stride-1 layer with 64 input channels and 196 outputs leads with winograd (7 × 7 planes do not)");
         Assert.That(cpu.GetAlgorithms(shallowSmall, ConvPrecision.Strict)[0].Name, Is.EqualTo(ChannelTiledSupported ? "channel-tiled" : "gemm-1x1"), "a small plane leads with channel-tiled at any depth");
         Assert.That(cpu.GetAlgorithms(shallowLarge, ConvPrecision.Strict)[0].Name, Is.EqualTo("gemm-1x1"), "a large plane with a shallow sum stays pixel-vectorized");
     }
