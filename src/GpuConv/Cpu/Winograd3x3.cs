@@ -63,9 +63,10 @@ internal static unsafe class Winograd3x3
     {
         int k = groups * kPerGroup;
         nint src = (nint)w, dst = (nint)u;
-        workers.For(Math.Min(k, 2 * workers.Threads), (t, _) =>
+        int tasks = Math.Min(k, 2 * workers.Threads);
+        workers.For(tasks, (t, _) =>
         {
-            int k0 = k * t / Math.Min(k, 2 * workers.Threads), k1 = k * (t + 1) / Math.Min(k, 2 * workers.Threads);
+            int k0 = k * t / tasks, k1 = k * (t + 1) / tasks;
             float* r = stackalloc float[12];
             for (int kk = k0; kk < k1; kk++)
                 for (int c = 0; c < cPerGroup; c++)
@@ -109,14 +110,15 @@ internal static unsafe class Winograd3x3
             int kb0 = blocks * part / parts, kb1 = blocks * (part + 1) / parts;
             int o = t / chunks, tr0 = t % chunks * rows, tr1 = Math.Min(tileRows, tr0 + rows);
             int n = o / ctx.Groups, grp = o % ctx.Groups;
-            int valid = (tr1 - tr0) * tileCols, tiles = valid;
+            int tiles = (tr1 - tr0) * tileCols;
             float* padded = PaddedInput(ctx, p, l, o, stamp, ws);
-            float* v = ws.Get(WorkspaceSlot.PackA, (long)Xi * cg * tiles + (long)Xi * valid * Width + 2L * (tr1 - tr0) * g.OutW * Width);
+            float* v = ws.Get(WorkspaceSlot.PackA, (long)Xi * cg * tiles + (long)Xi * tiles * Width + 2L * (tr1 - tr0) * g.OutW * Width);
             float* m = v + (long)Xi * cg * tiles;
-            float* stage = m + (long)Xi * valid * Width;
-            nint* tables = (nint*)ws.Get(WorkspaceSlot.Tables, 2L * (valid + cg) + 16);
-            nint* tileTable = tables, channelTable = tables + valid;
-            for (int q = 0; q < valid; q++) tileTable[q] = q;
+            float* stage = m + (long)Xi * tiles * Width;
+            // The kernels' tables: tile q's column in V is q; channel c's row starts c · tiles in.
+            nint* tables = (nint*)ws.Get(WorkspaceSlot.Tables, 2L * (tiles + cg) + 16);
+            nint* tileTable = tables, channelTable = tables + tiles;
+            for (int q = 0; q < tiles; q++) tileTable[q] = q;
             for (int c = 0; c < cg; c++) channelTable[c] = (nint)c * tiles;
 
             TransformInput(padded, l, cg, tr0, tr1, tileCols, v);
@@ -126,9 +128,9 @@ internal static unsafe class Winograd3x3
                 for (int xi = 0; xi < Xi; xi++)
                 {
                     float* b = (float*)panelBase + ((long)(xi * ctx.Groups + grp) * blocks + kb) * panelFloats;
-                    Products(v + (long)xi * cg * tiles, tileTable, channelTable, cg, valid, b, m + (long)xi * valid * Width, count);
+                    Products(v + (long)xi * cg * tiles, tileTable, channelTable, cg, tiles, b, m + (long)xi * tiles * Width, count);
                 }
-                TransformOutput(m, valid, tileCols, tr0, tr1, g.OutH, g.OutW, stage);
+                TransformOutput(m, tiles, tileCols, tr0, g.OutH, g.OutW, stage);
                 int y0 = 2 * tr0, y1 = Math.Min(g.OutH, 2 * tr1);
                 BlockTranspose.ToPlanes(stage, Width, (y1 - y0) * g.OutW, count, ctx.YPlane(n, grp * ctx.Kg + kb * Width) + (nint)y0 * g.OutW,
                     ctx.OutPlane, ctx.Bias == null ? null : ctx.Bias + grp * ctx.Kg + kb * Width);
@@ -212,15 +214,15 @@ internal static unsafe class Winograd3x3
         Avx512F.MaskStore(d + (first + 3) * xiStride, mask, t.D);
     }
 
-    /// <summary>M_ξ[tile][0..64] = Σ_c V_ξ[c][tile] · U_ξ[c][0..64] over the valid tiles, six (or twelve for a half block) at a time.</summary>
+    /// <summary>M_ξ[tile][0..64] = Σ_c V_ξ[c][tile] · U_ξ[c][0..64] over the task's tiles, six (or twelve for a half block) per kernel call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Products(float* v, nint* tileTable, nint* channelTable, int cg, int valid, float* b, float* m, int count)
+    static void Products(float* v, nint* tileTable, nint* channelTable, int cg, int tiles, float* b, float* m, int count)
     {
         bool half = count <= ChannelTileKernels.HalfChannels;
-        int tile = half ? ChannelTileKernels.MaxHalfPixels : ChannelTileKernels.MaxPixels, tiles = (valid + tile - 1) / tile;
-        for (int i = 0, q = 0; i < tiles; i++)
+        int most = half ? ChannelTileKernels.MaxHalfPixels : ChannelTileKernels.MaxPixels, calls = (tiles + most - 1) / most;
+        for (int i = 0, q = 0; i < calls; i++)
         {
-            int r = (int)((long)valid * (i + 1) / tiles) - q;
+            int r = (int)((long)tiles * (i + 1) / calls) - q;
             var kernel = half ? ChannelTileKernels.ForHalf(r) : ChannelTileKernels.For(r);
             kernel(cg, v, tileTable + q, channelTable, b, m + (nint)q * Width, Width, false);
             q += r;
@@ -228,14 +230,14 @@ internal static unsafe class Winograd3x3
     }
 
     /// <summary>
-    /// Y = A^T M A for every valid tile, 16 channels per vector, into the stage: pixel-major rows of 64
-    /// channels for output rows 2·tr0 … (the outputs past the plane's edge are dropped).
+    /// Y = A^T M A for every tile of the task, 16 channels per vector, into the stage: pixel-major rows of
+    /// 64 channels for output rows 2·tr0 … (the outputs past the plane's edge are dropped).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void TransformOutput(float* m, int valid, int tileCols, int tr0, int tr1, int outH, int outW, float* stage)
+    static void TransformOutput(float* m, int tiles, int tileCols, int tr0, int outH, int outW, float* stage)
     {
-        nint xiStride = (nint)valid * Width;
-        for (int q = 0; q < valid; q++)
+        nint xiStride = (nint)tiles * Width;
+        for (int q = 0; q < tiles; q++)
         {
             int tr = tr0 + q / tileCols, tw = q % tileCols;
             int oh = 2 * tr, ow = 2 * tw;
