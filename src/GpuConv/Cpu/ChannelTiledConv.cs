@@ -217,15 +217,12 @@ internal static unsafe class ChannelTiledConv
         int o, int slot, int slots, long stamp, WorkspaceSet ws)
     {
         long floats = (subsampled ? ctx.OutPlane : l.PlaneFloats) * ctx.Cg;
-        float* dst = ws.Get(WorkspaceSlot.Rows, floats * slots) + floats * slot;
-        long[] tags = ws.RowsTags(slots);
-        long tag = WorkspaceSet.RowsLabel(stamp, o);
-        if (tags[slot] != tag)
+        float* dst = ws.RowsPart(stamp, o, slot, slots, floats, out bool holds);
+        if (!holds)
         {
             int p0 = o / ctx.Groups * ctx.C + o % ctx.Groups * ctx.Cg;
             if (subsampled) Subsample(ctx, p0, dst);
             else ShiftedGemm.PadPlanes(ctx, l, rowStarts, p0, p0 + ctx.Cg, dst);
-            tags[slot] = tag;
         }
         return dst;
     }

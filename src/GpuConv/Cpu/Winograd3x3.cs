@@ -141,17 +141,14 @@ internal static unsafe class Winograd3x3
     /// <summary>This worker's padded phase planes of (image, group) <paramref name="o"/>, made by its first task of the run that reads them.</summary>
     static float* PaddedInput(CpuConvContext ctx, in Geometry patches, in StridePhaseLayout l, int o, long stamp, WorkspaceSet ws)
     {
-        float* dst = ws.Get(WorkspaceSlot.Rows, l.PlaneFloats * ctx.Cg + ShiftedGemm.ReadSlack);
-        long[] tags = ws.RowsTags(1);
-        long tag = WorkspaceSet.RowsLabel(stamp, o);
-        if (tags[0] != tag)
+        float* dst = ws.RowsPart(stamp, o, 0, 1, l.PlaneFloats * ctx.Cg + ShiftedGemm.ReadSlack, out bool holds);
+        if (!holds)
         {
             nint* rowStarts = (nint*)ws.Get(WorkspaceSlot.Columns, 2L * patches.InH + 2);
             ShiftedGemm.WriteRowStarts(patches, l, rowStarts);
             int p0 = o / ctx.Groups * ctx.C + o % ctx.Groups * ctx.Cg;
             ShiftedGemm.PadPlanes(patches, ctx, l, rowStarts, p0, p0 + ctx.Cg, dst);
             new Span<float>(dst + l.PlaneFloats * ctx.Cg, ShiftedGemm.ReadSlack).Clear();
-            tags[0] = tag;
         }
         return dst;
     }

@@ -68,34 +68,37 @@ internal sealed unsafe class WorkspaceSet
     readonly nint[] _pointers = new nint[Enum.GetValues<WorkspaceSlot>().Length];
     readonly long[] _capacity = new long[Enum.GetValues<WorkspaceSlot>().Length];
 
-    long[] _rowsTags = [];
+    long[] _rowsLabels = [];
 
     static long s_runs;
 
-    /// <summary>A stamp no earlier run of any kernel had: the high half of this run's <see cref="RowsLabel"/>s.</summary>
+    /// <summary>A stamp no earlier run of any kernel had (see <see cref="RowsPart"/>).</summary>
     public static long NextRunStamp() => Interlocked.Increment(ref s_runs);
 
     /// <summary>
-    /// The label of part <paramref name="index"/> (an image and group) prepared in run <paramref name="stamp"/>.
-    /// The stamp in the high half: stamp · N · groups + index was not unique (runs with different batch
-    /// sizes could produce the same label). One stamp sequence serves every kernel: two kernels counting
-    /// runs apart once labelled different layouts alike, and a Winograd run read a channel-tiled run's planes.
+    /// Part <paramref name="slot"/> of <paramref name="slots"/> equal parts (<paramref name="floats"/> each) of
+    /// the <see cref="WorkspaceSlot.Rows"/> buffer, for data a kernel prepares once per worker and run (not
+    /// once per task): <paramref name="holds"/> says whether the part already holds item
+    /// <paramref name="index"/> (an image and group) of run <paramref name="stamp"/>; if not, the part is
+    /// labelled so and the caller fills it before using it.
     /// </summary>
-    public static long RowsLabel(long stamp, int index) => (stamp << 32) | (uint)index;
-
-    /// <summary>
-    /// What each of <paramref name="count"/> parts of the <see cref="WorkspaceSlot.Rows"/> buffer holds now,
-    /// as its filler labels it (<see cref="RowsLabel"/>): a kernel that prepares data once per worker and
-    /// run (not once per task) checks and sets these. New labels are -1.
-    /// </summary>
-    public long[] RowsTags(int count)
+    public float* RowsPart(long stamp, int index, int slot, int slots, long floats, out bool holds)
     {
-        if (_rowsTags.Length < count)
+        nint before = _pointers[(int)WorkspaceSlot.Rows];
+        float* rows = Get(WorkspaceSlot.Rows, floats * slots);
+        // A grown buffer holds nothing; more parts than before start unlabelled.
+        if ((nint)rows != before || _rowsLabels.Length < slots)
         {
-            _rowsTags = new long[count];
-            Array.Fill(_rowsTags, -1L);
+            _rowsLabels = new long[Math.Max(slots, _rowsLabels.Length)];
+            Array.Fill(_rowsLabels, -1L);
         }
-        return _rowsTags;
+        // The stamp in the high half: stamp · N · groups + index was not unique (runs with different batch
+        // sizes could produce the same label). One stamp sequence serves every kernel: two kernels counting
+        // runs apart once labelled different layouts alike, and a Winograd run read a channel-tiled run's planes.
+        long label = (stamp << 32) | (uint)index;
+        holds = _rowsLabels[slot] == label;
+        _rowsLabels[slot] = label;
+        return rows + floats * slot;
     }
 
     /// <summary>At least <paramref name="floats"/> floats for the slot (contents unspecified).</summary>
