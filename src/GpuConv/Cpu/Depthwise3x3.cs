@@ -11,8 +11,9 @@ namespace GpuConv.Cpu;
 /// broadcasts. Outputs go 16 columns at a time; every input read is an AVX-512 masked load whose
 /// mask drops the columns outside the row (the zero padding, and the part of a narrow row a vector
 /// overhangs), and masked loads do not fault on dropped lanes, so the plane's edges need no special
-/// case. The loop runs column strip by column strip and down the rows inside a strip, so a strip's
-/// masks are computed once. Stride-2 columns are picked from two loads with a two-source permute.
+/// case. The loop runs column strip by column strip and down the rows inside a strip, four output
+/// rows at a time, so a strip's masks are computed once. Stride-2 columns are picked from two loads
+/// with a two-source permute. Planes of at most 7 columns pack two rows into a vector instead.
 /// </summary>
 internal static unsafe class Depthwise3x3
 {
@@ -30,8 +31,8 @@ internal static unsafe class Depthwise3x3
     public static void Plane(in Geometry g, float* x, float* w, float* y, float bias)
     {
         if (PairsRows(g)) PairedRows(g, x, w, y, bias);
-        else if (g.SW == 1) Stride1Columns(g, x, w, y, bias);
-        else Stride2Columns(g, x, w, y, bias);
+        else if (g.SW == 1) Strips<Stride1Columns>(g, x, w, y, bias);
+        else Strips<Stride2Columns>(g, x, w, y, bias);
     }
 
     /// <summary>Lanes i where 0 ≤ start + i &lt; limit (all-ones float lanes), the rest zero.</summary>
@@ -42,96 +43,163 @@ internal static unsafe class Depthwise3x3
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<float> Load(float* p, Vector512<float> mask) => Avx512F.MaskLoad(p, mask, Vector512<float>.Zero);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Stride1Columns(in Geometry g, float* x, float* w, float* y, float bias)
+    /// <summary>The three tap vectors (input columns 0, 1, 2 of 16 outputs) of one input row of a column strip.</summary>
+    interface IStripColumns<TSelf> where TSelf : struct, IStripColumns<TSelf>
     {
-        int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW, sh = g.SH, ph = g.PH;
-        var w0 = Vector512.Create(w[0]); var w1 = Vector512.Create(w[1]); var w2 = Vector512.Create(w[2]);
-        var w3 = Vector512.Create(w[3]); var w4 = Vector512.Create(w[4]); var w5 = Vector512.Create(w[5]);
-        var w6 = Vector512.Create(w[6]); var w7 = Vector512.Create(w[7]); var w8 = Vector512.Create(w[8]);
-        var vb = Vector512.Create(bias);
-        for (int ow0 = 0; ow0 < outW; ow0 += Lanes)
+        /// <summary>The strip whose first output lane reads input column <paramref name="first"/> at tap 0.</summary>
+        static abstract TSelf At(int first, int inW);
+        void Taps(float* row, out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2);
+    }
+
+    /// <summary>Stride-1 columns: three shifted masked loads.</summary>
+    struct Stride1Columns : IStripColumns<Stride1Columns>
+    {
+        Vector512<float> _m0, _m1, _m2;
+
+        public static Stride1Columns At(int first, int inW) =>
+            new() { _m0 = InRange(first, inW), _m1 = InRange(first + 1, inW), _m2 = InRange(first + 2, inW) };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Taps(float* r, out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2)
         {
-            int b = ow0 - g.PW;     // input column of tap 0 for lane 0
-            var m0 = InRange(b, inW); var m1 = InRange(b + 1, inW); var m2 = InRange(b + 2, inW);
-            var store = InRange(ow0, outW);
-            float* yo = y + ow0;
-            float* xc = x + b;
-            for (int oh = 0; oh < outH; oh++, yo += outW)
-            {
-                int ih = oh * sh - ph;
-                var acc = vb;
-                if ((uint)ih < (uint)inH)
-                {
-                    float* r = xc + (nint)ih * inW;
-                    acc = Vector512.FusedMultiplyAdd(w0, Load(r, m0), acc);
-                    acc = Vector512.FusedMultiplyAdd(w1, Load(r + 1, m1), acc);
-                    acc = Vector512.FusedMultiplyAdd(w2, Load(r + 2, m2), acc);
-                }
-                if ((uint)(ih + 1) < (uint)inH)
-                {
-                    float* r = xc + (nint)(ih + 1) * inW;
-                    acc = Vector512.FusedMultiplyAdd(w3, Load(r, m0), acc);
-                    acc = Vector512.FusedMultiplyAdd(w4, Load(r + 1, m1), acc);
-                    acc = Vector512.FusedMultiplyAdd(w5, Load(r + 2, m2), acc);
-                }
-                if ((uint)(ih + 2) < (uint)inH)
-                {
-                    float* r = xc + (nint)(ih + 2) * inW;
-                    acc = Vector512.FusedMultiplyAdd(w6, Load(r, m0), acc);
-                    acc = Vector512.FusedMultiplyAdd(w7, Load(r + 1, m1), acc);
-                    acc = Vector512.FusedMultiplyAdd(w8, Load(r + 2, m2), acc);
-                }
-                Avx512F.MaskStore(yo, store, acc);
-            }
+            t0 = Load(r, _m0);
+            t1 = Load(r + 1, _m1);
+            t2 = Load(r + 2, _m2);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Stride2Columns(in Geometry g, float* x, float* w, float* y, float bias)
+    /// <summary>Stride-2 columns: r[2i], r[2i + 1], r[2i + 2] picked from 32-column loads with two-source permutes.</summary>
+    struct Stride2Columns : IStripColumns<Stride2Columns>
     {
-        int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW, sh = g.SH, ph = g.PH;
-        var w0 = Vector512.Create(w[0]); var w1 = Vector512.Create(w[1]); var w2 = Vector512.Create(w[2]);
-        var w3 = Vector512.Create(w[3]); var w4 = Vector512.Create(w[4]); var w5 = Vector512.Create(w[5]);
-        var w6 = Vector512.Create(w[6]); var w7 = Vector512.Create(w[7]); var w8 = Vector512.Create(w[8]);
-        var vb = Vector512.Create(bias);
+        Vector512<float> _lo, _hi, _lo2, _hi2;
+
         // Lane i of (lo, hi) concatenated: even = 2i, odd = 2i + 1.
-        var even = Vector512<int>.Indices * 2;
-        var odd = even + Vector512<int>.One;
+        static Vector512<int> Even => Vector512<int>.Indices * 2;
+        static Vector512<int> Odd => Vector512<int>.Indices * 2 + Vector512<int>.One;
+
+        public static Stride2Columns At(int first, int inW) => new()
+        {
+            _lo = InRange(first, inW), _hi = InRange(first + Lanes, inW),
+            _lo2 = InRange(first + 2, inW), _hi2 = InRange(first + 2 + Lanes, inW),
+        };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Taps(float* r, out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2)
+        {
+            var lo = Load(r, _lo);
+            var hi = Load(r + Lanes, _hi);
+            t0 = Avx512F.PermuteVar16x32x2(lo, Even, hi);
+            t1 = Avx512F.PermuteVar16x32x2(lo, Odd, hi);
+            t2 = Avx512F.PermuteVar16x32x2(Load(r + 2, _lo2), Even, Load(r + 2 + Lanes, _hi2));
+        }
+    }
+
+    /// <summary>
+    /// Column strips of 16 outputs, four output rows at a time: each input row is read once for the
+    /// up to three outputs rows it feeds, and the four accumulators are independent FMA chains (one
+    /// row at a time waited on its chain of nine: 112 × 112 × 32 ran at a quarter of the FMA rate).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Strips<TColumns>(in Geometry g, float* x, float* w, float* y, float bias) where TColumns : struct, IStripColumns<TColumns>
+    {
+        int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW, sh = g.SH, ph = g.PH;
+        var w0 = Vector512.Create(w[0]); var w1 = Vector512.Create(w[1]); var w2 = Vector512.Create(w[2]);
+        var w3 = Vector512.Create(w[3]); var w4 = Vector512.Create(w[4]); var w5 = Vector512.Create(w[5]);
+        var w6 = Vector512.Create(w[6]); var w7 = Vector512.Create(w[7]); var w8 = Vector512.Create(w[8]);
+        var vb = Vector512.Create(bias);
         for (int ow0 = 0; ow0 < outW; ow0 += Lanes)
         {
-            int b = 2 * ow0 - g.PW;     // input column of tap 0 for lane 0; a strip reads columns b … b + 32
-            var mLo = InRange(b, inW); var mHi = InRange(b + Lanes, inW);
-            var mLo2 = InRange(b + 2, inW); var mHi2 = InRange(b + 2 + Lanes, inW);
+            int b = ow0 * g.SW - g.PW;     // input column of tap 0 for lane 0
+            var columns = TColumns.At(b, inW);
             var store = InRange(ow0, outW);
-            float* yo = y + ow0;
             float* xc = x + b;
-            for (int oh = 0; oh < outH; oh++, yo += outW)
+            int oh = 0;
+            for (; oh + 4 <= outH; oh += 4)
+            {
+                int ih = oh * sh - ph;
+                Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb, t0, t1, t2;
+                if (sh == 1)
+                {
+                    // Input row ih + i feeds output row oh + j through kernel row i − j.
+                    RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
+                    a0 = Fma3(a0, t0, t1, t2, w0, w1, w2);
+                    RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
+                    a0 = Fma3(a0, t0, t1, t2, w3, w4, w5); a1 = Fma3(a1, t0, t1, t2, w0, w1, w2);
+                    RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
+                    a0 = Fma3(a0, t0, t1, t2, w6, w7, w8); a1 = Fma3(a1, t0, t1, t2, w3, w4, w5); a2 = Fma3(a2, t0, t1, t2, w0, w1, w2);
+                    RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
+                    a1 = Fma3(a1, t0, t1, t2, w6, w7, w8); a2 = Fma3(a2, t0, t1, t2, w3, w4, w5); a3 = Fma3(a3, t0, t1, t2, w0, w1, w2);
+                    RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
+                    a2 = Fma3(a2, t0, t1, t2, w6, w7, w8); a3 = Fma3(a3, t0, t1, t2, w3, w4, w5);
+                    RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
+                    a3 = Fma3(a3, t0, t1, t2, w6, w7, w8);
+                }
+                else
+                {
+                    // Stride 2: input row ih + i feeds output row oh + j through kernel row i − 2j.
+                    RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
+                    a0 = Fma3(a0, t0, t1, t2, w0, w1, w2);
+                    RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
+                    a0 = Fma3(a0, t0, t1, t2, w3, w4, w5);
+                    RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
+                    a0 = Fma3(a0, t0, t1, t2, w6, w7, w8); a1 = Fma3(a1, t0, t1, t2, w0, w1, w2);
+                    RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
+                    a1 = Fma3(a1, t0, t1, t2, w3, w4, w5);
+                    RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
+                    a1 = Fma3(a1, t0, t1, t2, w6, w7, w8); a2 = Fma3(a2, t0, t1, t2, w0, w1, w2);
+                    RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
+                    a2 = Fma3(a2, t0, t1, t2, w3, w4, w5);
+                    RowTaps(columns, xc, ih + 6, inH, inW, out t0, out t1, out t2);
+                    a2 = Fma3(a2, t0, t1, t2, w6, w7, w8); a3 = Fma3(a3, t0, t1, t2, w0, w1, w2);
+                    RowTaps(columns, xc, ih + 7, inH, inW, out t0, out t1, out t2);
+                    a3 = Fma3(a3, t0, t1, t2, w3, w4, w5);
+                    RowTaps(columns, xc, ih + 8, inH, inW, out t0, out t1, out t2);
+                    a3 = Fma3(a3, t0, t1, t2, w6, w7, w8);
+                }
+                float* yo = y + (nint)oh * outW + ow0;
+                Avx512F.MaskStore(yo, store, a0);
+                Avx512F.MaskStore(yo + outW, store, a1);
+                Avx512F.MaskStore(yo + 2 * outW, store, a2);
+                Avx512F.MaskStore(yo + 3 * outW, store, a3);
+            }
+            for (; oh < outH; oh++)
             {
                 int ih = oh * sh - ph;
                 var acc = vb;
                 if ((uint)ih < (uint)inH)
-                    acc = Row(xc + (nint)ih * inW, mLo, mHi, mLo2, mHi2, even, odd, w0, w1, w2, acc);
+                {
+                    columns.Taps(xc + (nint)ih * inW, out var t0, out var t1, out var t2);
+                    acc = Fma3(acc, t0, t1, t2, w0, w1, w2);
+                }
                 if ((uint)(ih + 1) < (uint)inH)
-                    acc = Row(xc + (nint)(ih + 1) * inW, mLo, mHi, mLo2, mHi2, even, odd, w3, w4, w5, acc);
+                {
+                    columns.Taps(xc + (nint)(ih + 1) * inW, out var t0, out var t1, out var t2);
+                    acc = Fma3(acc, t0, t1, t2, w3, w4, w5);
+                }
                 if ((uint)(ih + 2) < (uint)inH)
-                    acc = Row(xc + (nint)(ih + 2) * inW, mLo, mHi, mLo2, mHi2, even, odd, w6, w7, w8, acc);
-                Avx512F.MaskStore(yo, store, acc);
+                {
+                    columns.Taps(xc + (nint)(ih + 2) * inW, out var t0, out var t1, out var t2);
+                    acc = Fma3(acc, t0, t1, t2, w6, w7, w8);
+                }
+                Avx512F.MaskStore(y + (nint)oh * outW + ow0, store, acc);
             }
         }
     }
 
-    /// <summary>One input row's three taps for 16 stride-2 outputs: columns r[2i], r[2i + 1], r[2i + 2].</summary>
+    /// <summary>An input row's taps, zero for rows outside the plane (the padding).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> Row(float* r, Vector512<float> mLo, Vector512<float> mHi, Vector512<float> mLo2, Vector512<float> mHi2,
-        Vector512<int> even, Vector512<int> odd, Vector512<float> wa, Vector512<float> wb, Vector512<float> wc, Vector512<float> acc)
+    static void RowTaps<TColumns>(in TColumns columns, float* xc, int ih, int inH, int inW,
+        out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2) where TColumns : struct, IStripColumns<TColumns>
     {
-        var lo = Load(r, mLo);
-        var hi = Load(r + Lanes, mHi);
-        acc = Vector512.FusedMultiplyAdd(wa, Avx512F.PermuteVar16x32x2(lo, even, hi), acc);
-        acc = Vector512.FusedMultiplyAdd(wb, Avx512F.PermuteVar16x32x2(lo, odd, hi), acc);
-        return Vector512.FusedMultiplyAdd(wc, Avx512F.PermuteVar16x32x2(Load(r + 2, mLo2), even, Load(r + 2 + Lanes, mHi2)), acc);
+        if ((uint)ih < (uint)inH) columns.Taps(xc + (nint)ih * inW, out t0, out t1, out t2);
+        else t0 = t1 = t2 = Vector512<float>.Zero;
     }
+
+    /// <summary>acc + wa·t0 + wb·t1 + wc·t2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Fma3(Vector512<float> acc, Vector512<float> t0, Vector512<float> t1, Vector512<float> t2,
+        Vector512<float> wa, Vector512<float> wb, Vector512<float> wc) =>
+        Vector512.FusedMultiplyAdd(wc, t2, Vector512.FusedMultiplyAdd(wb, t1, Vector512.FusedMultiplyAdd(wa, t0, acc)));
 
     /// <summary>
     /// Narrow planes (≤ 7 columns, "same" width: stride 1, one padding column each side) go two output
@@ -140,41 +208,71 @@ internal static unsafe class Depthwise3x3
     static bool PairsRows(in Geometry g) => g.SW == 1 && g.SH == 1 && g.PW == 1 && g.InW <= 7 && g.OutW == g.InW;
 
     /// <summary>
-    /// Rows r and r + 1 sit in lanes 0…W−1 and 8…8+W−1, lanes W…7 and 8+W…15 zero: one expanding load
-    /// reads both (they are contiguous in x), and the left and right taps are that vector shifted by one
-    /// lane (the zero lanes are the padding columns). A compress packs the two output rows back together.
+    /// Rows r and r + 1 sit in lanes 0…W−1 and 8…8+W−1 of one vector, lanes W…7 and 8+W…15 zero: R(r).
+    /// The plane is read once, as the even pairs R(2k) (one expanding load each; the pair's rows are
+    /// contiguous in x); an odd pair R(2k + 1) is two even ones shifted by eight lanes, and the left and
+    /// right taps are a pair shifted by one lane (the zero lanes are the padding columns). Output rows
+    /// (oh, oh + 1) read R(r), R(r + 1), R(r + 2) with r = oh − ph; consecutive pairs share R(r + 2) and
+    /// its shifts. A compress packs the two output rows back together.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PairedRows(in Geometry g, float* x, float* w, float* y, float bias)
     {
-        int inH = g.InH, width = g.InW, outH = g.OutH, ph = g.PH;
+        int inH = g.InH, width = g.InW, outH = g.OutH;
         var col = Vector512<int>.Indices & Vector512.Create(7);
         var lowHalf = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(8));
         var inRow = Vector512.LessThan(col, Vector512.Create(width));
         var low = (inRow & lowHalf).AsSingle();
-        var high = Vector512.AndNot(inRow, lowHalf).AsSingle();
+        var both = inRow.AsSingle();
+        var w0 = Vector512.Create(w[0]); var w1 = Vector512.Create(w[1]); var w2 = Vector512.Create(w[2]);
+        var w3 = Vector512.Create(w[3]); var w4 = Vector512.Create(w[4]); var w5 = Vector512.Create(w[5]);
+        var w6 = Vector512.Create(w[6]); var w7 = Vector512.Create(w[7]); var w8 = Vector512.Create(w[8]);
         var vb = Vector512.Create(bias);
-        var zero = Vector512<int>.Zero;
-        for (int oh = 0; oh < outH; oh += 2)
+        int r = -g.PH;
+        bool odd = (r & 1) != 0;
+        int k = r >> 1;     // floor(r / 2): the first even pair any output reads
+        // e0 = R(2k), e1 = R(2k + 2); a = R(r) with its shifts, carried from the previous output pair.
+        var e0 = EvenPair(x, 2 * k, inH, width, low, both);
+        var e1 = EvenPair(x, 2 * k + 2, inH, width, low, both);
+        var a = odd ? Rows8(e1, e0) : e0;
+        var (aL, aR) = Shifts(a);
+        for (int oh = 0; oh < outH; oh += 2, k++)
         {
+            var e2 = EvenPair(x, 2 * k + 4, inH, width, low, both);
+            Vector512<float> b, c;
+            if (odd) { b = e1; c = Rows8(e2, e1); }
+            else { b = Rows8(e1, e0); c = e1; }
+            var (bL, bR) = Shifts(b);
+            var (cL, cR) = Shifts(c);
+            // Three partial sums (one per kernel row): three short FMA chains instead of one of nine.
+            var s0 = Vector512.FusedMultiplyAdd(w2, aR, Vector512.FusedMultiplyAdd(w1, a, Vector512.FusedMultiplyAdd(w0, aL, vb)));
+            var s1 = Vector512.FusedMultiplyAdd(w5, bR, Vector512.FusedMultiplyAdd(w4, b, w3 * bL));
+            var s2 = Vector512.FusedMultiplyAdd(w8, cR, Vector512.FusedMultiplyAdd(w7, c, w6 * cL));
             bool second = oh + 1 < outH;
-            var acc = vb;
-            for (int dh = 0; dh < 3; dh++)
-            {
-                int ih = oh - ph + dh;     // input row of the first output row; ih + 1 for the second
-                bool first = (uint)ih < (uint)inH, next = second && (uint)(ih + 1) < (uint)inH;
-                if (!first && !next) continue;
-                var mask = first ? (next ? low | high : low) : high;
-                // The expanding load fills the selected lanes in order from its address.
-                var v = Avx512F.ExpandLoad(x + (nint)(first ? ih : ih + 1) * width, mask, Vector512<float>.Zero).AsInt32();
-                var left = Avx512F.AlignRight32(v, zero, 15).AsSingle();    // lane i ← lane i − 1 (column − 1)
-                var right = Avx512F.AlignRight32(zero, v, 1).AsSingle();    // lane i ← lane i + 1 (column + 1)
-                acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[3 * dh]), left, acc);
-                acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[3 * dh + 1]), v.AsSingle(), acc);
-                acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[3 * dh + 2]), right, acc);
-            }
-            var packed = Avx512F.Compress(Vector512<float>.Zero, second ? low | high : low, acc);
+            var packed = Avx512F.Compress(Vector512<float>.Zero, second ? both : low, s0 + s1 + s2);
             Avx512F.MaskStore(y + (nint)oh * width, InRange(0, second ? 2 * width : width), packed);
+            a = c; aL = cL; aR = cR;
+            e0 = e1; e1 = e2;
         }
     }
+
+    /// <summary>R(row) for an even row: rows row and row + 1 of x, zero where outside the plane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> EvenPair(float* x, int row, int inH, int width, Vector512<float> low, Vector512<float> both)
+    {
+        // row is even, so row + 1 is in the plane only if row is too: the first row read is always row.
+        if ((uint)row >= (uint)inH) return Vector512<float>.Zero;
+        return Avx512F.ExpandLoad(x + (nint)row * width, row + 1 < inH ? both : low, Vector512<float>.Zero);
+    }
+
+    /// <summary>R(2k + 1) from R(2k) and R(2k + 2): the high row of the first, then the low row of the second.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Rows8(Vector512<float> next, Vector512<float> prev) =>
+        Avx512F.AlignRight32(next.AsInt32(), prev.AsInt32(), 8).AsSingle();
+
+    /// <summary>A pair's left-tap (lane i ← lane i − 1) and right-tap (lane i ← lane i + 1) vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector512<float> Left, Vector512<float> Right) Shifts(Vector512<float> v) => (
+        Avx512F.AlignRight32(v.AsInt32(), Vector512<int>.Zero, 15).AsSingle(),
+        Avx512F.AlignRight32(Vector512<int>.Zero, v.AsInt32(), 1).AsSingle());
 }
