@@ -51,6 +51,9 @@ internal readonly record struct ConvTiling(int ColTile, int ColTiles, int RowTil
         long limit = Math.Max(blk.NR, ColumnBudgetFloats / Math.Max(depth, 1));
         if (colTile > limit) colTile = (int)Math.Max(blk.NR, limit / blk.NR * blk.NR);
         int colTiles = Ceil(cols, colTile);
+        // Equal tiles rather than full ones and a short last one, which would leave a thread idle at the end.
+        colTile = (int)RoundUp(Ceil(cols, colTiles), blk.NR);
+        colTiles = Ceil(cols, colTile);
         long want = (long)TasksPerThread * threads;
         if (threads > 1 && (long)outer * colTiles < want)
         {
