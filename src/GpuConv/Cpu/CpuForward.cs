@@ -45,19 +45,23 @@ internal static unsafe class CpuForward
     }
 
     /// <summary>
-    /// Depthwise (groups == C): small planes with one filter per channel go 16 channels at a time
-    /// (<see cref="DepthwiseBlocked"/>), the rest plane by plane (<see cref="DepthwiseDirect"/>).
+    /// Depthwise (groups == C), one filter per channel on AVX-512: 3x3 from the unpadded planes
+    /// (<see cref="Depthwise3x3"/>); other kernels on small planes 16 channels at a time
+    /// (<see cref="DepthwiseBlocked"/>), 3- and 5-wide ones on larger planes from the unpadded planes
+    /// (<see cref="DepthwiseStrips"/>). The rest plane by plane from a padded copy (<see cref="DepthwiseDirect"/>).
     /// Tasks over (image, channel block) or (image, input channel) ranges.
     /// </summary>
     public static void Depthwise(CpuConvContext ctx)
     {
         int mult = ctx.Kg;
-        if (Depthwise3x3.Applies(ctx.G, mult))
+        bool threeByThree = Depthwise3x3.Applies(ctx.G, mult);
+        bool blocked = !threeByThree && DepthwiseBlocked.Applies(ctx.G, mult, ctx.C);
+        if (threeByThree || (!blocked && DepthwiseStrips.Applies(ctx.G, mult)))
         {
-            Depthwise3x3Planes(ctx);
+            UnpaddedPlanes(ctx, threeByThree);
             return;
         }
-        int blocks = DepthwiseBlocked.Applies(ctx.G, mult, ctx.C) ? ctx.C / DepthwiseBlocked.Lanes : 0;
+        int blocks = blocked ? ctx.C / DepthwiseBlocked.Lanes : 0;
         int blockedChannels = blocks * DepthwiseBlocked.Lanes;
         if (blocks > 0)
         {
@@ -100,15 +104,18 @@ internal static unsafe class CpuForward
     /// <summary>Depthwise layers with fewer multiply-adds than this run on one thread.</summary>
     const long SmallDepthwiseTaps = 96 * 1024;
 
-    /// <summary>3x3 depthwise planes straight from x (<see cref="Depthwise3x3"/>): contiguous plane ranges per task.</summary>
-    static void Depthwise3x3Planes(CpuConvContext ctx)
+    /// <summary>
+    /// Depthwise planes read straight from x, contiguous plane ranges per task: 3x3 by
+    /// <see cref="Depthwise3x3"/>, other 3- and 5-wide kernels by <see cref="DepthwiseStrips"/>.
+    /// </summary>
+    static void UnpaddedPlanes(CpuConvContext ctx, bool threeByThree)
     {
         int planes = ctx.N * ctx.C;
         // Two tasks per thread: planes cost the same, and every task claimed moves the job's cache line
         // between cores (~0.4 µs here, a tenth of a 7×7 layer per eight tasks). Below ~100K taps the
         // whole layer takes less than handing half of it to another core does (~2 µs here: 7 × 7 × 192
         // on two threads 3.9 µs, on one 3.7 µs), so it runs on the calling thread.
-        long taps = (long)planes * ctx.OutPlane * 9;
+        long taps = (long)planes * ctx.OutPlane * ctx.Kvol;
         int tasks = taps < SmallDepthwiseTaps ? 1 : (int)Math.Min(planes, ctx.Threads * 2);
         ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
         {
@@ -116,8 +123,10 @@ internal static unsafe class CpuForward
             for (int pl = p0; pl < p1; pl++)
             {
                 int c = pl % ctx.C;
-                Depthwise3x3.Plane(ctx.G, ctx.X + pl * ctx.InPlane, ctx.W + (nint)c * 9, ctx.Y + pl * ctx.OutPlane,
-                    ctx.Bias == null ? 0f : ctx.Bias[c]);
+                float* x = ctx.X + pl * ctx.InPlane, w = ctx.W + (nint)c * ctx.Kvol, y = ctx.Y + pl * ctx.OutPlane;
+                float bias = ctx.Bias == null ? 0f : ctx.Bias[c];
+                if (threeByThree) Depthwise3x3.Plane(ctx.G, x, w, y, bias);
+                else DepthwiseStrips.Plane(ctx.G, x, w, y, bias);
             }
         });
     }
