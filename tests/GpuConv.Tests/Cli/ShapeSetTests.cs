@@ -35,6 +35,7 @@ public class ShapeSetTests
     [TestCase("resnet50", 53)]
     [TestCase("resnet18", 20)]
     [TestCase("mobilenet_v2", 52)]
+    [TestCase("efficientnet_b0", 49)]
     [TestCase("deepbench-inference", 107)]
     [TestCase("deepbench-train", 94)]
     [TestCase("deepbench-device", 16)]
