@@ -31,6 +31,7 @@ internal static unsafe class Depthwise3x3
     public static void Plane(in Geometry g, float* x, float* w, float* y, float bias)
     {
         if (PairsRows(g)) PairedRows(g, x, w, y, bias);
+        else if (PairsStride2Rows(g)) PairedStride2Rows(g, x, w, y, bias);
         else if (g.SW == 1) Strips<Stride1Columns>(g, x, w, y, bias);
         else Strips<Stride2Columns>(g, x, w, y, bias);
     }
@@ -254,6 +255,70 @@ internal static unsafe class Depthwise3x3
             a = c; aL = cL; aR = cR;
             e0 = e1; e1 = e2;
         }
+    }
+
+    /// <summary>
+    /// Narrow stride-2 outputs (≤ 7 columns from at most 16 input columns, one padding column on the
+    /// left: 14 × 14 → 7 × 7) go two output rows per vector too, instead of one mostly empty strip each.
+    /// </summary>
+    static bool PairsStride2Rows(in Geometry g) => g.SW == 2 && g.SH == 2 && g.PW == 1 && g.OutW <= 7 && g.InW <= 16;
+
+    /// <summary>
+    /// Output rows oh and oh + 1 read input rows r + dh and r + 2 + dh (r = 2·oh − ph). With both rows
+    /// loaded (at most 2·OutW columns, so lanes 14 and 15 are zero), one two-source permute gathers their
+    /// even columns into lanes 0…6 and 8…14 (column 2·ow, the middle tap), another their odd columns
+    /// (2·ow + 1, the right tap; lanes 7 and 15 pick a zero lane), and the left tap 2·ow − 1 is the odd
+    /// vector shifted up one lane. A compress packs the two output rows together.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PairedStride2Rows(in Geometry g, float* x, float* w, float* y, float bias)
+    {
+        int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW;
+        var load = InRange(0, Math.Min(inW, 2 * outW));
+        var col = Vector512<int>.Indices & Vector512.Create(7);
+        var half = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(8)) & Vector512.Create(16);
+        var even = col * 2 + half;                      // lane i < 8: A[2i], lane 8 + i: B[2i] (B is lanes 16…31)
+        var odd = even + Vector512<int>.One;
+        var inRow = Vector512.LessThan(col, Vector512.Create(outW));
+        var low = (inRow & Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(8))).AsSingle();
+        var both = inRow.AsSingle();
+        var w0 = Vector512.Create(w[0]); var w1 = Vector512.Create(w[1]); var w2 = Vector512.Create(w[2]);
+        var w3 = Vector512.Create(w[3]); var w4 = Vector512.Create(w[4]); var w5 = Vector512.Create(w[5]);
+        var w6 = Vector512.Create(w[6]); var w7 = Vector512.Create(w[7]); var w8 = Vector512.Create(w[8]);
+        var vb = Vector512.Create(bias);
+        int r = -g.PH;
+        // Rows r … r + 4 feed output rows oh and oh + 1; the next pair starts at r + 4.
+        var l0 = InputRow(x, r, inH, inW, load);
+        for (int oh = 0; oh < outH; oh += 2, r += 4)
+        {
+            var l1 = InputRow(x, r + 1, inH, inW, load);
+            var l2 = InputRow(x, r + 2, inH, inW, load);
+            var l3 = InputRow(x, r + 3, inH, inW, load);
+            var l4 = InputRow(x, r + 4, inH, inW, load);
+            var s0 = Stride2Taps(l0, l2, even, odd, w0, w1, w2, vb);
+            var s1 = Stride2Taps(l1, l3, even, odd, w3, w4, w5, Vector512<float>.Zero);
+            var s2 = Stride2Taps(l2, l4, even, odd, w6, w7, w8, Vector512<float>.Zero);
+            bool second = oh + 1 < outH;
+            var packed = Avx512F.Compress(Vector512<float>.Zero, second ? both : low, s0 + s1 + s2);
+            Avx512F.MaskStore(y + (nint)oh * outW, InRange(0, second ? 2 * outW : outW), packed);
+            l0 = l4;
+        }
+    }
+
+    /// <summary>Input row <paramref name="row"/> (its first <paramref name="load"/> columns), zero outside the plane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> InputRow(float* x, int row, int inH, int inW, Vector512<float> load) =>
+        (uint)row < (uint)inH ? Load(x + (nint)row * inW, load) : Vector512<float>.Zero;
+
+    /// <summary>acc + one kernel row's three taps for the two output rows reading input rows a (first) and b (second).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Stride2Taps(Vector512<float> a, Vector512<float> b, Vector512<int> even, Vector512<int> odd,
+        Vector512<float> wl, Vector512<float> wm, Vector512<float> wr, Vector512<float> acc)
+    {
+        var middle = Avx512F.PermuteVar16x32x2(a, even, b);
+        var right = Avx512F.PermuteVar16x32x2(a, odd, b);
+        var left = Avx512F.AlignRight32(right.AsInt32(), Vector512<int>.Zero, 15).AsSingle();
+        return Vector512.FusedMultiplyAdd(wr, right, Vector512.FusedMultiplyAdd(wm, middle, Vector512.FusedMultiplyAdd(wl, left, acc)));
     }
 
     /// <summary>R(row) for an even row: rows row and row + 1 of x, zero where outside the plane.</summary>
