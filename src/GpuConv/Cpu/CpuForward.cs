@@ -54,13 +54,17 @@ internal static unsafe class CpuForward
     public static void Depthwise(CpuConvContext ctx)
     {
         int mult = ctx.Kg;
-        bool threeByThree = Depthwise3x3.Applies(ctx.G, mult);
-        bool blocked = !threeByThree && DepthwiseBlocked.Applies(ctx.G, mult, ctx.C);
-        if (threeByThree || (!blocked && DepthwiseStrips.Applies(ctx.G, mult)))
+        var unpadded = Depthwise3x3.Applies(ctx.G, mult) ? UnpaddedKernel.ThreeByThree
+            : DepthwiseNarrow5x5.Applies(ctx.G, mult) ? UnpaddedKernel.Narrow5x5
+            : DepthwiseBlocked.Applies(ctx.G, mult, ctx.C) ? UnpaddedKernel.None
+            : DepthwiseStrips.Applies(ctx.G, mult) ? UnpaddedKernel.Strips
+            : UnpaddedKernel.None;
+        if (unpadded != UnpaddedKernel.None)
         {
-            UnpaddedPlanes(ctx, threeByThree);
+            UnpaddedPlanes(ctx, unpadded);
             return;
         }
+        bool blocked = DepthwiseBlocked.Applies(ctx.G, mult, ctx.C);
         int blocks = blocked ? ctx.C / DepthwiseBlocked.Lanes : 0;
         int blockedChannels = blocks * DepthwiseBlocked.Lanes;
         if (blocks > 0)
@@ -101,6 +105,9 @@ internal static unsafe class CpuForward
         });
     }
 
+    /// <summary>The per-plane kernels that read x unpadded.</summary>
+    enum UnpaddedKernel { None, ThreeByThree, Narrow5x5, Strips }
+
     /// <summary>Depthwise layers with fewer multiply-adds than this run on one thread.</summary>
     const long SmallDepthwiseTaps = 96 * 1024;
 
@@ -108,7 +115,7 @@ internal static unsafe class CpuForward
     /// Depthwise planes read straight from x, contiguous plane ranges per task: 3x3 by
     /// <see cref="Depthwise3x3"/>, other 3- and 5-wide kernels by <see cref="DepthwiseStrips"/>.
     /// </summary>
-    static void UnpaddedPlanes(CpuConvContext ctx, bool threeByThree)
+    static void UnpaddedPlanes(CpuConvContext ctx, UnpaddedKernel kernel)
     {
         int planes = ctx.N * ctx.C;
         // Two tasks per thread: planes cost the same, and every task claimed moves the job's cache line
@@ -125,8 +132,12 @@ internal static unsafe class CpuForward
                 int c = pl % ctx.C;
                 float* x = ctx.X + pl * ctx.InPlane, w = ctx.W + (nint)c * ctx.Kvol, y = ctx.Y + pl * ctx.OutPlane;
                 float bias = ctx.Bias == null ? 0f : ctx.Bias[c];
-                if (threeByThree) Depthwise3x3.Plane(ctx.G, x, w, y, bias);
-                else DepthwiseStrips.Plane(ctx.G, x, w, y, bias);
+                switch (kernel)
+                {
+                    case UnpaddedKernel.ThreeByThree: Depthwise3x3.Plane(ctx.G, x, w, y, bias); break;
+                    case UnpaddedKernel.Narrow5x5: DepthwiseNarrow5x5.Plane(ctx.G, x, w, y, bias); break;
+                    default: DepthwiseStrips.Plane(ctx.G, x, w, y, bias); break;
+                }
             }
         });
     }

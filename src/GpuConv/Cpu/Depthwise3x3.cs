@@ -38,7 +38,7 @@ internal static unsafe class Depthwise3x3
 
     /// <summary>Lanes i where 0 ≤ start + i &lt; limit (all-ones float lanes), the rest zero.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> InRange(int start, int limit) =>
+    internal static Vector512<float> InRange(int start, int limit) =>
         Vector512.LessThan((Vector512<int>.Indices + Vector512.Create(start)).AsUInt32(), Vector512.Create((uint)limit)).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -323,7 +323,7 @@ internal static unsafe class Depthwise3x3
 
     /// <summary>R(row) for an even row: rows row and row + 1 of x, zero where outside the plane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> EvenPair(float* x, int row, int inH, int width, Vector512<float> low, Vector512<float> both)
+    internal static Vector512<float> EvenPair(float* x, int row, int inH, int width, Vector512<float> low, Vector512<float> both)
     {
         // row is even, so row + 1 is in the plane only if row is too: the first row read is always row.
         if ((uint)row >= (uint)inH) return Vector512<float>.Zero;
@@ -332,7 +332,7 @@ internal static unsafe class Depthwise3x3
 
     /// <summary>R(2k + 1) from R(2k) and R(2k + 2): the high row of the first, then the low row of the second.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> Rows8(Vector512<float> next, Vector512<float> prev) =>
+    internal static Vector512<float> Rows8(Vector512<float> next, Vector512<float> prev) =>
         Avx512F.AlignRight32(next.AsInt32(), prev.AsInt32(), 8).AsSingle();
 
     /// <summary>A pair's left-tap (lane i ← lane i − 1) and right-tap (lane i ← lane i + 1) vectors.</summary>
