@@ -6,8 +6,9 @@ using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
 namespace GpuConv.Cpu;
 
 /// <summary>
-/// Depthwise 5x5 "same" forward on planes of at most 7 columns (2-D, one filter per channel, stride 1,
-/// two padding columns each side: EfficientNet's 7 × 7 layers), two output rows per vector as in
+/// Depthwise 5x5 forward on outputs of at most 7 columns (2-D, one filter per channel, two padding
+/// columns on the left; stride 1 "same" on 7 × 7 planes and stride 2 from at most 16 columns:
+/// EfficientNet's 7 × 7 layers), two output rows per vector as in
 /// <see cref="Depthwise3x3"/>'s paired rows: the pair R(r) holds rows r and r + 1 in lanes 0…6 and
 /// 8…14 with zero lanes 7 and 15, read once per plane from x. A tap one column away is the pair shifted
 /// by one lane (the zero lane is the padding); two columns away the shift would reach into the other
@@ -19,12 +20,18 @@ internal static unsafe class DepthwiseNarrow5x5
 {
     public static bool Applies(in Geometry g, int multiplier) =>
         Avx512F.IsSupported && multiplier == 1 &&
-        g.InD == 1 && g.OutD == 1 && g.KD == 1 && g.KH == 5 && g.KW == 5 && g.DH == 1 && g.DW == 1 &&
-        g.SH == 1 && g.SW == 1 && g.PW == 2 && g.InW <= 7 && g.OutW == g.InW;
+        g.InD == 1 && g.OutD == 1 && g.KD == 1 && g.KH == 5 && g.KW == 5 && g.DH == 1 && g.DW == 1 && g.PW == 2 &&
+        ((g.SH == 1 && g.SW == 1 && g.InW <= 7 && g.OutW == g.InW) || (g.SH == 2 && g.SW == 2 && g.OutW <= 7 && g.InW <= 16));
 
-    /// <summary>One plane: y[oh, ow] = bias + Σ w[dh, dw]·x[oh − ph + dh, ow − 2 + dw] (zero outside x).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>One plane: y[oh, ow] = bias + Σ w[dh, dw]·x[oh·s − ph + dh, ow·s − 2 + dw] (zero outside x).</summary>
     public static void Plane(in Geometry g, float* x, float* w, float* y, float bias)
+    {
+        if (g.SW == 1) Stride1(g, x, w, y, bias);
+        else Stride2(g, x, w, y, bias);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Stride1(in Geometry g, float* x, float* w, float* y, float bias)
     {
         int inH = g.InH, width = g.InW, outH = g.OutH;
         var col = Vector512<int>.Indices & Vector512.Create(7);
@@ -65,6 +72,73 @@ internal static unsafe class DepthwiseNarrow5x5
             Avx512F.MaskStore(y + (nint)oh * width, Depthwise3x3.InRange(0, second ? 2 * width : width), packed);
             e0 = e1; e1 = e2; e2 = e3;
         }
+    }
+
+    /// <summary>
+    /// Stride 2 (14 × 14 → 7 × 7): output rows oh and oh + 1 read input rows r + dh and r + 2 + dh
+    /// (r = 2·oh − ph). With both rows loaded (at most 2·OutW + 1 columns, so lane 15 is zero), one
+    /// two-source permute gathers their even columns into lanes 0…7 and 8…15 (column 2·ow, the middle
+    /// tap), another their odd ones (2·ow + 1); the taps 2·ow ∓ 2 and 2·ow − 1 are those shifted by a lane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Stride2(in Geometry g, float* x, float* w, float* y, float bias)
+    {
+        int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW;
+        var load = Depthwise3x3.InRange(0, Math.Min(inW, 2 * outW + 1));
+        var col = Vector512<int>.Indices & Vector512.Create(7);
+        var half = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(8)) & Vector512.Create(16);
+        var even = col * 2 + half;                      // lane i < 8: A[2i], lane 8 + i: B[2i] (B is lanes 16…31)
+        var odd = even + Vector512<int>.One;
+        var inRow = Vector512.LessThan(col, Vector512.Create(outW));
+        var low = (inRow & Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(8))).AsSingle();
+        var both = inRow.AsSingle();
+        // Shifted up a lane, lane 8 would take the first row's column 14 for the second row's column −2.
+        var lane8 = Vector512.Equals(Vector512<int>.Indices, Vector512.Create(8)).AsSingle();
+        var vb = Vector512.Create(bias);
+        int r = -g.PH;
+        // Rows r … r + 6 feed output rows oh and oh + 1; the next pair starts at r + 4.
+        var l0 = InputRow(x, r, inH, inW, load);
+        var l1 = InputRow(x, r + 1, inH, inW, load);
+        var l2 = InputRow(x, r + 2, inH, inW, load);
+        for (int oh = 0; oh < outH; oh += 2, r += 4)
+        {
+            var l3 = InputRow(x, r + 3, inH, inW, load);
+            var l4 = InputRow(x, r + 4, inH, inW, load);
+            var l5 = InputRow(x, r + 5, inH, inW, load);
+            var l6 = InputRow(x, r + 6, inH, inW, load);
+            var s0 = Stride2Row(l0, l2, even, odd, lane8, w, vb);
+            var s1 = Stride2Row(l1, l3, even, odd, lane8, w + 5, Vector512<float>.Zero);
+            var s2 = Stride2Row(l2, l4, even, odd, lane8, w + 10, Vector512<float>.Zero);
+            var s3 = Stride2Row(l3, l5, even, odd, lane8, w + 15, Vector512<float>.Zero);
+            var s4 = Stride2Row(l4, l6, even, odd, lane8, w + 20, Vector512<float>.Zero);
+            bool second = oh + 1 < outH;
+            var packed = Avx512F.Compress(Vector512<float>.Zero, second ? both : low, (s0 + s1) + (s2 + s3) + s4);
+            Avx512F.MaskStore(y + (nint)oh * outW, Depthwise3x3.InRange(0, second ? 2 * outW : outW), packed);
+            l0 = l4; l1 = l5; l2 = l6;
+        }
+    }
+
+    /// <summary>Input row <paramref name="row"/> (its first <paramref name="load"/> columns), zero outside the plane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> InputRow(float* x, int row, int inH, int inW, Vector512<float> load) =>
+        (uint)row < (uint)inH ? Avx512F.MaskLoad(x + (nint)row * inW, load, Vector512<float>.Zero) : Vector512<float>.Zero;
+
+    /// <summary>acc + one kernel row's five taps for the two output rows reading input rows a (first) and b (second).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Stride2Row(Vector512<float> a, Vector512<float> b, Vector512<int> even, Vector512<int> odd,
+        Vector512<float> lane8, float* w, Vector512<float> acc)
+    {
+        var zero = Vector512<int>.Zero;
+        var middle = Avx512F.PermuteVar16x32x2(a, even, b).AsInt32();
+        var right1 = Avx512F.PermuteVar16x32x2(a, odd, b).AsInt32();
+        var left2 = Vector512.AndNot(Avx512F.AlignRight32(middle, zero, 15).AsSingle(), lane8);    // column 2·ow − 2
+        var left1 = Avx512F.AlignRight32(right1, zero, 15).AsSingle();                             // column 2·ow − 1
+        var right2 = Avx512F.AlignRight32(zero, middle, 1).AsSingle();                             // column 2·ow + 2
+        acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[0]), left2, acc);
+        acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[1]), left1, acc);
+        acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[2]), middle.AsSingle(), acc);
+        acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[3]), right1.AsSingle(), acc);
+        return Vector512.FusedMultiplyAdd(Vector512.Create(w[4]), right2, acc);
     }
 
     /// <summary>acc + Σ_dw w[dw]·(pair v shifted to read column ow − 2 + dw).</summary>

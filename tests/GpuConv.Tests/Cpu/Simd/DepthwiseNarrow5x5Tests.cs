@@ -7,9 +7,10 @@ using GpuConv.Tests.Backends;
 namespace GpuConv.Tests.Cpu.Simd;
 
 /// <summary>
-/// The paired-rows 5x5 depthwise kernel (planes of at most 7 columns, two padding columns each side)
-/// against the reference: every width it takes, heights from 1 to 9 (odd and even output rows),
-/// top pads of both parities and past the kernel, bottom pads that cut or add rows.
+/// The paired-rows 5x5 depthwise kernels (outputs of at most 7 columns, two padding columns on the left)
+/// against the reference: stride 1 on every width it takes, stride 2 from up to 16 columns with right
+/// pads 0–2, heights from 1 to 15 (odd and even output rows), top pads of both parities and past the
+/// kernel, bottom pads that cut or add rows.
 /// </summary>
 public class DepthwiseNarrow5x5Tests
 {
@@ -19,21 +20,23 @@ public class DepthwiseNarrow5x5Tests
         using var backend = new CpuBackend(maxDegreeOfParallelism: 2);
         var failures = new List<string>();
         int cases = 0, narrow = 0, seed = 0;
-        foreach (int width in new[] { 1, 2, 3, 4, 5, 6, 7 })
-        foreach (int height in new[] { 1, 2, 3, 4, 7, 8, 9 })
-        foreach (var (padTop, padBottom) in new[] { (2, 2), (0, 0), (1, 3), (3, 1), (6, 0), (0, 5) })
+        foreach (int stride in new[] { 1, 2 })
+        foreach (int width in stride == 1 ? new[] { 1, 2, 3, 4, 5, 6, 7 } : new[] { 1, 2, 5, 8, 13, 14, 15, 16 })
+        foreach (int padRight in stride == 1 ? new[] { 2 } : new[] { 2, 1, 0 })
+        foreach (int height in new[] { 1, 2, 3, 4, 7, 8, 9, 14, 15 })
+        foreach (var (padTop, padBottom) in new[] { (2, 2), (0, 0), (1, 3), (3, 1), (6, 0) })
         foreach (int channels in new[] { 3, 17 })
         {
-            if (height + padTop + padBottom < 5) continue;
-            var spec = new ConvSpec([5, 5], [1, 1], padBegin: [padTop, 2], padEnd: [padBottom, 2], groups: channels);
+            if (height + padTop + padBottom < 5 || width + 2 + padRight < 5) continue;
+            var spec = new ConvSpec([5, 5], [stride, stride], padBegin: [padTop, 2], padEnd: [padBottom, padRight], groups: channels);
             var p = ConvProblem.Create(spec, new TensorShape(2, channels, height, width), new TensorShape(channels, 1, 5, 5));
             cases++;
             if (DepthwiseNarrow5x5.Applies(ReferenceConv.Geometry.Of(p), 1)) narrow++;
             var (err, where) = ConvCheck.AllAlgorithms(backend, p, ++seed, withBias: seed % 2 == 0);
             if (!(err < 1e-5)) failures.Add(where);
         }
-        Assert.That(cases, Is.GreaterThan(500));
-        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported) Assert.That(narrow, Is.EqualTo(cases), "every case should take the paired-rows kernel");
+        Assert.That(cases, Is.GreaterThan(1500));
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported) Assert.That(narrow, Is.GreaterThan(cases * 3 / 4), "most cases should take the paired-rows kernels");
         Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
     }
 }
