@@ -219,12 +219,8 @@ internal static unsafe class Depthwise3x3
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PairedRows(in Geometry g, float* x, float* w, float* y, float bias)
     {
-        int inH = g.InH, width = g.InW, outH = g.OutH;
-        var col = Vector512<int>.Indices & Vector512.Create(7);
-        var lowHalf = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(8));
-        var inRow = Vector512.LessThan(col, Vector512.Create(width));
-        var low = (inRow & lowHalf).AsSingle();
-        var both = inRow.AsSingle();
+        int inH = g.InH, outH = g.OutH;
+        var pairs = new RowPairs(g.InW);
         var w0 = Vector512.Create(w[0]); var w1 = Vector512.Create(w[1]); var w2 = Vector512.Create(w[2]);
         var w3 = Vector512.Create(w[3]); var w4 = Vector512.Create(w[4]); var w5 = Vector512.Create(w[5]);
         var w6 = Vector512.Create(w[6]); var w7 = Vector512.Create(w[7]); var w8 = Vector512.Create(w[8]);
@@ -233,25 +229,23 @@ internal static unsafe class Depthwise3x3
         bool odd = (r & 1) != 0;
         int k = r >> 1;     // floor(r / 2): the first even pair any output reads
         // e0 = R(2k), e1 = R(2k + 2); a = R(r) with its shifts, carried from the previous output pair.
-        var e0 = EvenPair(x, 2 * k, inH, width, low, both);
-        var e1 = EvenPair(x, 2 * k + 2, inH, width, low, both);
-        var a = odd ? Rows8(e1, e0) : e0;
-        var (aL, aR) = Shifts(a);
+        var e0 = pairs.EvenPair(x, 2 * k, inH);
+        var e1 = pairs.EvenPair(x, 2 * k + 2, inH);
+        var a = odd ? RowPairs.OddPair(e1, e0) : e0;
+        Vector512<float> aL = RowPairs.Left(a), aR = RowPairs.Right(a);
         for (int oh = 0; oh < outH; oh += 2, k++)
         {
-            var e2 = EvenPair(x, 2 * k + 4, inH, width, low, both);
+            var e2 = pairs.EvenPair(x, 2 * k + 4, inH);
             Vector512<float> b, c;
-            if (odd) { b = e1; c = Rows8(e2, e1); }
-            else { b = Rows8(e1, e0); c = e1; }
-            var (bL, bR) = Shifts(b);
-            var (cL, cR) = Shifts(c);
+            if (odd) { b = e1; c = RowPairs.OddPair(e2, e1); }
+            else { b = RowPairs.OddPair(e1, e0); c = e1; }
+            Vector512<float> bL = RowPairs.Left(b), bR = RowPairs.Right(b);
+            Vector512<float> cL = RowPairs.Left(c), cR = RowPairs.Right(c);
             // Three partial sums (one per kernel row): three short FMA chains instead of one of nine.
             var s0 = Vector512.FusedMultiplyAdd(w2, aR, Vector512.FusedMultiplyAdd(w1, a, Vector512.FusedMultiplyAdd(w0, aL, vb)));
             var s1 = Vector512.FusedMultiplyAdd(w5, bR, Vector512.FusedMultiplyAdd(w4, b, w3 * bL));
             var s2 = Vector512.FusedMultiplyAdd(w8, cR, Vector512.FusedMultiplyAdd(w7, c, w6 * cL));
-            bool second = oh + 1 < outH;
-            var packed = Avx512F.Compress(Vector512<float>.Zero, second ? both : low, s0 + s1 + s2);
-            Avx512F.MaskStore(y + (nint)oh * width, InRange(0, second ? 2 * width : width), packed);
+            pairs.Store(y, oh, outH, s0 + s1 + s2);
             a = c; aL = cL; aR = cR;
             e0 = e1; e1 = e2;
         }
@@ -273,42 +267,31 @@ internal static unsafe class Depthwise3x3
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PairedStride2Rows(in Geometry g, float* x, float* w, float* y, float bias)
     {
-        int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW;
-        var load = InRange(0, Math.Min(inW, 2 * outW));
-        var col = Vector512<int>.Indices & Vector512.Create(7);
-        var half = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(8)) & Vector512.Create(16);
-        var even = col * 2 + half;                      // lane i < 8: A[2i], lane 8 + i: B[2i] (B is lanes 16…31)
+        int inH = g.InH, inW = g.InW, outH = g.OutH;
+        var pairs = new RowPairs(g.OutW);
+        var load = InRange(0, Math.Min(inW, 2 * g.OutW));
+        var even = RowPairs.EvenColumns;
         var odd = even + Vector512<int>.One;
-        var inRow = Vector512.LessThan(col, Vector512.Create(outW));
-        var low = (inRow & Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(8))).AsSingle();
-        var both = inRow.AsSingle();
         var w0 = Vector512.Create(w[0]); var w1 = Vector512.Create(w[1]); var w2 = Vector512.Create(w[2]);
         var w3 = Vector512.Create(w[3]); var w4 = Vector512.Create(w[4]); var w5 = Vector512.Create(w[5]);
         var w6 = Vector512.Create(w[6]); var w7 = Vector512.Create(w[7]); var w8 = Vector512.Create(w[8]);
         var vb = Vector512.Create(bias);
         int r = -g.PH;
         // Rows r … r + 4 feed output rows oh and oh + 1; the next pair starts at r + 4.
-        var l0 = InputRow(x, r, inH, inW, load);
+        var l0 = RowPairs.InputRow(x, r, inH, inW, load);
         for (int oh = 0; oh < outH; oh += 2, r += 4)
         {
-            var l1 = InputRow(x, r + 1, inH, inW, load);
-            var l2 = InputRow(x, r + 2, inH, inW, load);
-            var l3 = InputRow(x, r + 3, inH, inW, load);
-            var l4 = InputRow(x, r + 4, inH, inW, load);
+            var l1 = RowPairs.InputRow(x, r + 1, inH, inW, load);
+            var l2 = RowPairs.InputRow(x, r + 2, inH, inW, load);
+            var l3 = RowPairs.InputRow(x, r + 3, inH, inW, load);
+            var l4 = RowPairs.InputRow(x, r + 4, inH, inW, load);
             var s0 = Stride2Taps(l0, l2, even, odd, w0, w1, w2, vb);
             var s1 = Stride2Taps(l1, l3, even, odd, w3, w4, w5, Vector512<float>.Zero);
             var s2 = Stride2Taps(l2, l4, even, odd, w6, w7, w8, Vector512<float>.Zero);
-            bool second = oh + 1 < outH;
-            var packed = Avx512F.Compress(Vector512<float>.Zero, second ? both : low, s0 + s1 + s2);
-            Avx512F.MaskStore(y + (nint)oh * outW, InRange(0, second ? 2 * outW : outW), packed);
+            pairs.Store(y, oh, outH, s0 + s1 + s2);
             l0 = l4;
         }
     }
-
-    /// <summary>Input row <paramref name="row"/> (its first <paramref name="load"/> columns), zero outside the plane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> InputRow(float* x, int row, int inH, int inW, Vector512<float> load) =>
-        (uint)row < (uint)inH ? Load(x + (nint)row * inW, load) : Vector512<float>.Zero;
 
     /// <summary>acc + one kernel row's three taps for the two output rows reading input rows a (first) and b (second).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -317,27 +300,7 @@ internal static unsafe class Depthwise3x3
     {
         var middle = Avx512F.PermuteVar16x32x2(a, even, b);
         var right = Avx512F.PermuteVar16x32x2(a, odd, b);
-        var left = Avx512F.AlignRight32(right.AsInt32(), Vector512<int>.Zero, 15).AsSingle();
+        var left = RowPairs.Left(right);
         return Vector512.FusedMultiplyAdd(wr, right, Vector512.FusedMultiplyAdd(wm, middle, Vector512.FusedMultiplyAdd(wl, left, acc)));
     }
-
-    /// <summary>R(row) for an even row: rows row and row + 1 of x, zero where outside the plane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> EvenPair(float* x, int row, int inH, int width, Vector512<float> low, Vector512<float> both)
-    {
-        // row is even, so row + 1 is in the plane only if row is too: the first row read is always row.
-        if ((uint)row >= (uint)inH) return Vector512<float>.Zero;
-        return Avx512F.ExpandLoad(x + (nint)row * width, row + 1 < inH ? both : low, Vector512<float>.Zero);
-    }
-
-    /// <summary>R(2k + 1) from R(2k) and R(2k + 2): the high row of the first, then the low row of the second.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> Rows8(Vector512<float> next, Vector512<float> prev) =>
-        Avx512F.AlignRight32(next.AsInt32(), prev.AsInt32(), 8).AsSingle();
-
-    /// <summary>A pair's left-tap (lane i ← lane i − 1) and right-tap (lane i ← lane i + 1) vectors.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector512<float> Left, Vector512<float> Right) Shifts(Vector512<float> v) => (
-        Avx512F.AlignRight32(v.AsInt32(), Vector512<int>.Zero, 15).AsSingle(),
-        Avx512F.AlignRight32(Vector512<int>.Zero, v.AsInt32(), 1).AsSingle());
 }

@@ -33,12 +33,8 @@ internal static unsafe class DepthwiseNarrow5x5
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Stride1(in Geometry g, float* x, float* w, float* y, float bias)
     {
-        int inH = g.InH, width = g.InW, outH = g.OutH;
-        var col = Vector512<int>.Indices & Vector512.Create(7);
-        var lowHalf = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(8));
-        var inRow = Vector512.LessThan(col, Vector512.Create(width));
-        var low = (inRow & lowHalf).AsSingle();
-        var both = inRow.AsSingle();
+        int inH = g.InH, outH = g.OutH;
+        var pairs = new RowPairs(g.InW);
         // Two lanes over, lane 8 would read lane 6 (the first row) and lane 6 lane 8 (the second row).
         var lane8 = Vector512.Equals(Vector512<int>.Indices, Vector512.Create(8)).AsSingle();
         var lane6 = Vector512.Equals(Vector512<int>.Indices, Vector512.Create(6)).AsSingle();
@@ -47,29 +43,27 @@ internal static unsafe class DepthwiseNarrow5x5
         bool odd = (r & 1) != 0;
         int k = r >> 1;     // floor(r / 2)
         // e0 … e3 = R(2k), R(2k + 2), R(2k + 4), R(2k + 6): the even pairs the output pair reads.
-        var e0 = Depthwise3x3.EvenPair(x, 2 * k, inH, width, low, both);
-        var e1 = Depthwise3x3.EvenPair(x, 2 * k + 2, inH, width, low, both);
-        var e2 = Depthwise3x3.EvenPair(x, 2 * k + 4, inH, width, low, both);
+        var e0 = pairs.EvenPair(x, 2 * k, inH);
+        var e1 = pairs.EvenPair(x, 2 * k + 2, inH);
+        var e2 = pairs.EvenPair(x, 2 * k + 4, inH);
         for (int oh = 0; oh < outH; oh += 2, k++)
         {
-            var e3 = Depthwise3x3.EvenPair(x, 2 * k + 6, inH, width, low, both);
+            var e3 = pairs.EvenPair(x, 2 * k + 6, inH);
             Vector512<float> p0, p1, p2, p3, p4;
             if (odd)
             {
-                p0 = Depthwise3x3.Rows8(e1, e0); p1 = e1; p2 = Depthwise3x3.Rows8(e2, e1); p3 = e2; p4 = Depthwise3x3.Rows8(e3, e2);
+                p0 = RowPairs.OddPair(e1, e0); p1 = e1; p2 = RowPairs.OddPair(e2, e1); p3 = e2; p4 = RowPairs.OddPair(e3, e2);
             }
             else
             {
-                p0 = e0; p1 = Depthwise3x3.Rows8(e1, e0); p2 = e1; p3 = Depthwise3x3.Rows8(e2, e1); p4 = e2;
+                p0 = e0; p1 = RowPairs.OddPair(e1, e0); p2 = e1; p3 = RowPairs.OddPair(e2, e1); p4 = e2;
             }
             var s0 = KernelRow(p0, w, lane8, lane6, vb);
             var s1 = KernelRow(p1, w + 5, lane8, lane6, Vector512<float>.Zero);
             var s2 = KernelRow(p2, w + 10, lane8, lane6, Vector512<float>.Zero);
             var s3 = KernelRow(p3, w + 15, lane8, lane6, Vector512<float>.Zero);
             var s4 = KernelRow(p4, w + 20, lane8, lane6, Vector512<float>.Zero);
-            bool second = oh + 1 < outH;
-            var packed = Avx512F.Compress(Vector512<float>.Zero, second ? both : low, (s0 + s1) + (s2 + s3) + s4);
-            Avx512F.MaskStore(y + (nint)oh * width, Depthwise3x3.InRange(0, second ? 2 * width : width), packed);
+            pairs.Store(y, oh, outH, (s0 + s1) + (s2 + s3) + s4);
             e0 = e1; e1 = e2; e2 = e3;
         }
     }
@@ -83,61 +77,49 @@ internal static unsafe class DepthwiseNarrow5x5
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Stride2(in Geometry g, float* x, float* w, float* y, float bias)
     {
-        int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW;
-        var load = Depthwise3x3.InRange(0, Math.Min(inW, 2 * outW + 1));
-        var col = Vector512<int>.Indices & Vector512.Create(7);
-        var half = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(8)) & Vector512.Create(16);
-        var even = col * 2 + half;                      // lane i < 8: A[2i], lane 8 + i: B[2i] (B is lanes 16…31)
+        int inH = g.InH, inW = g.InW, outH = g.OutH;
+        var pairs = new RowPairs(g.OutW);
+        var load = Depthwise3x3.InRange(0, Math.Min(inW, 2 * g.OutW + 1));
+        var even = RowPairs.EvenColumns;
         var odd = even + Vector512<int>.One;
-        var inRow = Vector512.LessThan(col, Vector512.Create(outW));
-        var low = (inRow & Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(8))).AsSingle();
-        var both = inRow.AsSingle();
         // Shifted up a lane, lane 8 would take the first row's column 14 for the second row's column −2.
         var lane8 = Vector512.Equals(Vector512<int>.Indices, Vector512.Create(8)).AsSingle();
         var vb = Vector512.Create(bias);
         int r = -g.PH;
         // Rows r … r + 6 feed output rows oh and oh + 1; the next pair starts at r + 4.
-        var l0 = InputRow(x, r, inH, inW, load);
-        var l1 = InputRow(x, r + 1, inH, inW, load);
-        var l2 = InputRow(x, r + 2, inH, inW, load);
+        var l0 = RowPairs.InputRow(x, r, inH, inW, load);
+        var l1 = RowPairs.InputRow(x, r + 1, inH, inW, load);
+        var l2 = RowPairs.InputRow(x, r + 2, inH, inW, load);
         for (int oh = 0; oh < outH; oh += 2, r += 4)
         {
-            var l3 = InputRow(x, r + 3, inH, inW, load);
-            var l4 = InputRow(x, r + 4, inH, inW, load);
-            var l5 = InputRow(x, r + 5, inH, inW, load);
-            var l6 = InputRow(x, r + 6, inH, inW, load);
+            var l3 = RowPairs.InputRow(x, r + 3, inH, inW, load);
+            var l4 = RowPairs.InputRow(x, r + 4, inH, inW, load);
+            var l5 = RowPairs.InputRow(x, r + 5, inH, inW, load);
+            var l6 = RowPairs.InputRow(x, r + 6, inH, inW, load);
             var s0 = Stride2Row(l0, l2, even, odd, lane8, w, vb);
             var s1 = Stride2Row(l1, l3, even, odd, lane8, w + 5, Vector512<float>.Zero);
             var s2 = Stride2Row(l2, l4, even, odd, lane8, w + 10, Vector512<float>.Zero);
             var s3 = Stride2Row(l3, l5, even, odd, lane8, w + 15, Vector512<float>.Zero);
             var s4 = Stride2Row(l4, l6, even, odd, lane8, w + 20, Vector512<float>.Zero);
-            bool second = oh + 1 < outH;
-            var packed = Avx512F.Compress(Vector512<float>.Zero, second ? both : low, (s0 + s1) + (s2 + s3) + s4);
-            Avx512F.MaskStore(y + (nint)oh * outW, Depthwise3x3.InRange(0, second ? 2 * outW : outW), packed);
+            pairs.Store(y, oh, outH, (s0 + s1) + (s2 + s3) + s4);
             l0 = l4; l1 = l5; l2 = l6;
         }
     }
-
-    /// <summary>Input row <paramref name="row"/> (its first <paramref name="load"/> columns), zero outside the plane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> InputRow(float* x, int row, int inH, int inW, Vector512<float> load) =>
-        (uint)row < (uint)inH ? Avx512F.MaskLoad(x + (nint)row * inW, load, Vector512<float>.Zero) : Vector512<float>.Zero;
 
     /// <summary>acc + one kernel row's five taps for the two output rows reading input rows a (first) and b (second).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<float> Stride2Row(Vector512<float> a, Vector512<float> b, Vector512<int> even, Vector512<int> odd,
         Vector512<float> lane8, float* w, Vector512<float> acc)
     {
-        var zero = Vector512<int>.Zero;
-        var middle = Avx512F.PermuteVar16x32x2(a, even, b).AsInt32();
-        var right1 = Avx512F.PermuteVar16x32x2(a, odd, b).AsInt32();
-        var left2 = Vector512.AndNot(Avx512F.AlignRight32(middle, zero, 15).AsSingle(), lane8);    // column 2·ow − 2
-        var left1 = Avx512F.AlignRight32(right1, zero, 15).AsSingle();                             // column 2·ow − 1
-        var right2 = Avx512F.AlignRight32(zero, middle, 1).AsSingle();                             // column 2·ow + 2
+        var middle = Avx512F.PermuteVar16x32x2(a, even, b);
+        var right1 = Avx512F.PermuteVar16x32x2(a, odd, b);
+        var left2 = Vector512.AndNot(RowPairs.Left(middle), lane8);     // column 2·ow − 2
+        var left1 = RowPairs.Left(right1);                               // column 2·ow − 1
+        var right2 = RowPairs.Right(middle);                             // column 2·ow + 2
         acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[0]), left2, acc);
         acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[1]), left1, acc);
-        acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[2]), middle.AsSingle(), acc);
-        acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[3]), right1.AsSingle(), acc);
+        acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[2]), middle, acc);
+        acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[3]), right1, acc);
         return Vector512.FusedMultiplyAdd(Vector512.Create(w[4]), right2, acc);
     }
 
@@ -148,8 +130,8 @@ internal static unsafe class DepthwiseNarrow5x5
         var vi = v.AsInt32();
         var zero = Vector512<int>.Zero;
         var left2 = Vector512.AndNot(Avx512F.AlignRight32(vi, zero, 14).AsSingle(), lane8);     // lane i ← lane i − 2
-        var left1 = Avx512F.AlignRight32(vi, zero, 15).AsSingle();                              // lane i ← lane i − 1
-        var right1 = Avx512F.AlignRight32(zero, vi, 1).AsSingle();                              // lane i ← lane i + 1
+        var left1 = RowPairs.Left(v);                                                           // lane i ← lane i − 1
+        var right1 = RowPairs.Right(v);                                                         // lane i ← lane i + 1
         var right2 = Vector512.AndNot(Avx512F.AlignRight32(zero, vi, 2).AsSingle(), lane6);     // lane i ← lane i + 2
         acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[0]), left2, acc);
         acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[1]), left1, acc);
