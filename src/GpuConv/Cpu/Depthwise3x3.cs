@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using static GpuConv.Cpu.LaneMasks;
 using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
 
 namespace GpuConv.Cpu;
@@ -35,14 +36,6 @@ internal static unsafe class Depthwise3x3
         else if (g.SW == 1) Strips<Stride1Columns>(g, x, w, y, bias);
         else Strips<Stride2Columns>(g, x, w, y, bias);
     }
-
-    /// <summary>Lanes i where 0 ≤ start + i &lt; limit (all-ones float lanes), the rest zero.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> InRange(int start, int limit) =>
-        Vector512.LessThan((Vector512<int>.Indices + Vector512.Create(start)).AsUInt32(), Vector512.Create((uint)limit)).AsSingle();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> Load(float* p, Vector512<float> mask) => Avx512F.MaskLoad(p, mask, Vector512<float>.Zero);
 
     /// <summary>The three tap vectors (input columns 0, 1, 2 of 16 outputs) of one input row of a column strip.</summary>
     interface IStripColumns<TSelf> where TSelf : struct, IStripColumns<TSelf>

@@ -79,7 +79,7 @@ internal static unsafe class DepthwiseNarrow5x5
     {
         int inH = g.InH, inW = g.InW, outH = g.OutH;
         var pairs = new RowPairs(g.OutW);
-        var load = Depthwise3x3.InRange(0, Math.Min(inW, 2 * g.OutW + 1));
+        var load = LaneMasks.InRange(0, Math.Min(inW, 2 * g.OutW + 1));
         var even = RowPairs.EvenColumns;
         var odd = even + Vector512<int>.One;
         // Shifted up a lane, lane 8 would take the first row's column 14 for the second row's column −2.

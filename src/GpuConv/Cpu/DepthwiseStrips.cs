@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using static GpuConv.Cpu.LaneMasks;
 using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
 
 namespace GpuConv.Cpu;
@@ -44,17 +45,21 @@ internal static unsafe class DepthwiseStrips
         }
     }
 
-    /// <summary>Lanes i where 0 ≤ start + i &lt; limit (all-ones float lanes), the rest zero.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> InRange(int start, int limit) =>
-        Vector512.LessThan((Vector512<int>.Indices + Vector512.Create(start)).AsUInt32(), Vector512.Create((uint)limit)).AsSingle();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> Load(float* p, Vector512<float> mask) => Avx512F.MaskLoad(p, mask, Vector512<float>.Zero);
-
     /// <summary>acc + w·tap (the weight broadcast straight from memory).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<float> Fma(Vector512<float> acc, float w, Vector512<float> tap) => Vector512.FusedMultiplyAdd(Vector512.Create(w), tap, acc);
+
+    /// <summary>even += w[0]·t0 + w[2]·t2 (+ w[4]·t4), odd += w[1]·t1 (+ w[3]·t3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void ApplyTaps<TWidth>(ref Vector512<float> even, ref Vector512<float> odd, float* w,
+        Vector512<float> t0, Vector512<float> t1, Vector512<float> t2, Vector512<float> t3, Vector512<float> t4) where TWidth : struct, IWidth
+    {
+        even = Fma(Fma(even, w[0], t0), w[2], t2);
+        odd = Fma(odd, w[1], t1);
+        if (!TWidth.IsFive) return;
+        even = Fma(even, w[4], t4);
+        odd = Fma(odd, w[3], t3);
+    }
 
     /// <summary>The kernel width as a type, so each width compiles to its own straight-line code.</summary>
     interface IWidth { static abstract bool IsFive { get; } }
@@ -89,23 +94,17 @@ internal static unsafe class DepthwiseStrips
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Load(float* r)
         {
-            _t0 = DepthwiseStrips.Load(r, _m0);
-            _t1 = DepthwiseStrips.Load(r + 1, _m1);
-            _t2 = DepthwiseStrips.Load(r + 2, _m2);
+            _t0 = LaneMasks.Load(r, _m0);
+            _t1 = LaneMasks.Load(r + 1, _m1);
+            _t2 = LaneMasks.Load(r + 2, _m2);
             if (!TWidth.IsFive) return;
-            _t3 = DepthwiseStrips.Load(r + 3, _m3);
-            _t4 = DepthwiseStrips.Load(r + 4, _m4);
+            _t3 = LaneMasks.Load(r + 3, _m3);
+            _t4 = LaneMasks.Load(r + 4, _m4);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public readonly void Apply(ref Vector512<float> even, ref Vector512<float> odd, float* w)
-        {
-            even = Fma(Fma(even, w[0], _t0), w[2], _t2);
-            odd = Fma(odd, w[1], _t1);
-            if (!TWidth.IsFive) return;
-            even = Fma(even, w[4], _t4);
-            odd = Fma(odd, w[3], _t3);
-        }
+        public readonly void Apply(ref Vector512<float> even, ref Vector512<float> odd, float* w) =>
+            ApplyTaps<TWidth>(ref even, ref odd, w, _t0, _t1, _t2, _t3, _t4);
     }
 
     /// <summary>Stride-2 columns r[2i + t]: each pair of taps picked from one 32-column load pair with two-source permutes.</summary>
@@ -128,27 +127,21 @@ internal static unsafe class DepthwiseStrips
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Load(float* r)
         {
-            var lo = DepthwiseStrips.Load(r, _lo0);
-            var hi = DepthwiseStrips.Load(r + Lanes, _hi0);
+            var lo = LaneMasks.Load(r, _lo0);
+            var hi = LaneMasks.Load(r + Lanes, _hi0);
             _t0 = Avx512F.PermuteVar16x32x2(lo, Even, hi);
             _t1 = Avx512F.PermuteVar16x32x2(lo, Odd, hi);
-            lo = DepthwiseStrips.Load(r + 2, _lo2);
-            hi = DepthwiseStrips.Load(r + 2 + Lanes, _hi2);
+            lo = LaneMasks.Load(r + 2, _lo2);
+            hi = LaneMasks.Load(r + 2 + Lanes, _hi2);
             _t2 = Avx512F.PermuteVar16x32x2(lo, Even, hi);
             if (!TWidth.IsFive) return;
             _t3 = Avx512F.PermuteVar16x32x2(lo, Odd, hi);
-            _t4 = Avx512F.PermuteVar16x32x2(DepthwiseStrips.Load(r + 4, _lo4), Even, DepthwiseStrips.Load(r + 4 + Lanes, _hi4));
+            _t4 = Avx512F.PermuteVar16x32x2(LaneMasks.Load(r + 4, _lo4), Even, LaneMasks.Load(r + 4 + Lanes, _hi4));
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public readonly void Apply(ref Vector512<float> even, ref Vector512<float> odd, float* w)
-        {
-            even = Fma(Fma(even, w[0], _t0), w[2], _t2);
-            odd = Fma(odd, w[1], _t1);
-            if (!TWidth.IsFive) return;
-            even = Fma(even, w[4], _t4);
-            odd = Fma(odd, w[3], _t3);
-        }
+        public readonly void Apply(ref Vector512<float> even, ref Vector512<float> odd, float* w) =>
+            ApplyTaps<TWidth>(ref even, ref odd, w, _t0, _t1, _t2, _t3, _t4);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -57,7 +57,7 @@ internal readonly unsafe struct RowPairs
     {
         bool second = oh + 1 < outH;
         var packed = Avx512F.Compress(Vector512<float>.Zero, second ? _both : _first, sum);
-        Avx512F.MaskStore(y + (nint)oh * _width, Depthwise3x3.InRange(0, second ? 2 * _width : _width), packed);
+        Avx512F.MaskStore(y + (nint)oh * _width, LaneMasks.InRange(0, second ? 2 * _width : _width), packed);
     }
 
     /// <summary>
@@ -73,5 +73,5 @@ internal readonly unsafe struct RowPairs
     /// <summary>Input row <paramref name="row"/>, its columns in <paramref name="load"/>, zero outside the plane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> InputRow(float* x, int row, int inH, int inW, Vector512<float> load) =>
-        (uint)row < (uint)inH ? Avx512F.MaskLoad(x + (nint)row * inW, load, Vector512<float>.Zero) : Vector512<float>.Zero;
+        (uint)row < (uint)inH ? LaneMasks.Load(x + (nint)row * inW, load) : Vector512<float>.Zero;
 }
