@@ -144,6 +144,15 @@ internal static unsafe class DepthwiseStrips
             ApplyTaps<TWidth>(ref even, ref odd, w, _t0, _t1, _t2, _t3, _t4);
     }
 
+    /// <summary>Loads input row <paramref name="ih"/>'s taps; false (nothing to add) for rows in the padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static bool Row<TColumns>(ref TColumns c, float* xc, int ih, int inH, int inW) where TColumns : struct, IStripColumns<TColumns>
+    {
+        if ((uint)ih >= (uint)inH) return false;
+        c.Load(xc + (nint)ih * inW);
+        return true;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Strips<TColumns>(in Geometry g, float* x, float* w, float* y, float bias) where TColumns : struct, IStripColumns<TColumns>
     {
@@ -164,6 +173,20 @@ internal static unsafe class DepthwiseStrips
                 int ih0 = oh * sh - ph;
                 Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
                 Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                if (kh == 5 && kw == 5 && sh == 1)
+                {
+                    // Written out for 5x5 (EfficientNet): no per-row choice of accumulators and weight rows.
+                    if (Row(ref columns, xc, ih0, inH, inW)) { columns.Apply(ref a0, ref b0, w); }
+                    if (Row(ref columns, xc, ih0 + 1, inH, inW)) { columns.Apply(ref a0, ref b0, w + 5); columns.Apply(ref a1, ref b1, w); }
+                    if (Row(ref columns, xc, ih0 + 2, inH, inW)) { columns.Apply(ref a0, ref b0, w + 10); columns.Apply(ref a1, ref b1, w + 5); columns.Apply(ref a2, ref b2, w); }
+                    if (Row(ref columns, xc, ih0 + 3, inH, inW)) { columns.Apply(ref a0, ref b0, w + 15); columns.Apply(ref a1, ref b1, w + 10); columns.Apply(ref a2, ref b2, w + 5); columns.Apply(ref a3, ref b3, w); }
+                    if (Row(ref columns, xc, ih0 + 4, inH, inW)) { columns.Apply(ref a0, ref b0, w + 20); columns.Apply(ref a1, ref b1, w + 15); columns.Apply(ref a2, ref b2, w + 10); columns.Apply(ref a3, ref b3, w + 5); }
+                    if (Row(ref columns, xc, ih0 + 5, inH, inW)) { columns.Apply(ref a1, ref b1, w + 20); columns.Apply(ref a2, ref b2, w + 15); columns.Apply(ref a3, ref b3, w + 10); }
+                    if (Row(ref columns, xc, ih0 + 6, inH, inW)) { columns.Apply(ref a2, ref b2, w + 20); columns.Apply(ref a3, ref b3, w + 15); }
+                    if (Row(ref columns, xc, ih0 + 7, inH, inW)) { columns.Apply(ref a3, ref b3, w + 20); }
+                }
+                else
+                {
                 int first = Math.Max(0, -ih0), end = Math.Min((BlockRows - 1) * sh + kh, inH - ih0);
                 for (int i = first; i < end; i++)
                 {
@@ -172,6 +195,7 @@ internal static unsafe class DepthwiseStrips
                     if ((uint)(i - sh) < (uint)kh) columns.Apply(ref a1, ref b1, w + (i - sh) * kw);
                     if ((uint)(i - 2 * sh) < (uint)kh) columns.Apply(ref a2, ref b2, w + (i - 2 * sh) * kw);
                     if ((uint)(i - 3 * sh) < (uint)kh) columns.Apply(ref a3, ref b3, w + (i - 3 * sh) * kw);
+                }
                 }
                 float* yo = y + (nint)oh * outW + ow0;
                 Avx512F.MaskStore(yo, store, a0 + b0);
