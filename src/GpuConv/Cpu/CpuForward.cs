@@ -47,7 +47,7 @@ internal static unsafe class CpuForward
     /// <summary>
     /// Depthwise (groups == C), one filter per channel on AVX-512: 3x3 from the unpadded planes
     /// (<see cref="Depthwise3x3"/>); other kernels on small planes 16 channels at a time
-    /// (<see cref="DepthwiseBlocked"/>), 3- and 5-wide ones on larger planes from the unpadded planes
+    /// (<see cref="DepthwiseBlocked"/>), 3-, 5- and 7-wide ones on larger planes from the unpadded planes
     /// (<see cref="DepthwiseStrips"/>). The rest plane by plane from a padded copy (<see cref="DepthwiseDirect"/>).
     /// Tasks over (image, channel block) or (image, input channel) ranges.
     /// </summary>
@@ -113,7 +113,7 @@ internal static unsafe class CpuForward
 
     /// <summary>
     /// Depthwise planes read straight from x, contiguous plane ranges per task: 3x3 by
-    /// <see cref="Depthwise3x3"/>, other 3- and 5-wide kernels by <see cref="DepthwiseStrips"/>.
+    /// <see cref="Depthwise3x3"/>, other 3-, 5- and 7-wide kernels by <see cref="DepthwiseStrips"/>.
     /// </summary>
     static void UnpaddedPlanes(CpuConvContext ctx, UnpaddedKernel kernel)
     {

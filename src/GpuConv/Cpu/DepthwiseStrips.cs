@@ -7,7 +7,7 @@ using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
 namespace GpuConv.Cpu;
 
 /// <summary>
-/// Depthwise forward with 3- or 5-wide kernels of any height (2-D, one filter per channel, stride 1
+/// Depthwise forward with 3-, 5- or 7-wide kernels of any height (2-D, one filter per channel, stride 1
 /// or 2, no dilation, any padding), read straight from the NCHW planes: no padded copy, no tables.
 /// Outputs go in column strips of 16, four output rows at a time: each input row's taps are loaded
 /// once and feed every output row of the four that reads it, with two accumulators per output row.
@@ -25,7 +25,7 @@ internal static unsafe class DepthwiseStrips
 
     public static bool Applies(in Geometry g, int multiplier) =>
         Avx512F.IsSupported && multiplier == 1 &&
-        g.InD == 1 && g.OutD == 1 && g.KD == 1 && g.KW is 3 or 5 && g.KH <= 16 && g.DH == 1 && g.DW == 1 &&
+        g.InD == 1 && g.OutD == 1 && g.KD == 1 && g.KW is 3 or 5 or 7 && g.KH <= 16 && g.DH == 1 && g.DW == 1 &&
         g.SH is 1 or 2 && g.SW is 1 or 2 &&
         // the column arithmetic below stays in int
         (long)g.InW + 2L * g.OutW + 64 < int.MaxValue;
@@ -38,10 +38,15 @@ internal static unsafe class DepthwiseStrips
             if (g.SW == 1) Strips<Stride1<Three>>(g, x, w, y, bias);
             else Strips<Stride2<Three>>(g, x, w, y, bias);
         }
-        else
+        else if (g.KW == 5)
         {
             if (g.SW == 1) Strips<Stride1<Five>>(g, x, w, y, bias);
             else Strips<Stride2<Five>>(g, x, w, y, bias);
+        }
+        else
+        {
+            if (g.SW == 1) Strips<Stride1<Seven>>(g, x, w, y, bias);
+            else Strips<Stride2<Seven>>(g, x, w, y, bias);
         }
     }
 
@@ -49,22 +54,27 @@ internal static unsafe class DepthwiseStrips
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<float> Fma(Vector512<float> acc, float w, Vector512<float> tap) => Vector512.FusedMultiplyAdd(Vector512.Create(w), tap, acc);
 
-    /// <summary>even += w[0]·t0 + w[2]·t2 (+ w[4]·t4), odd += w[1]·t1 (+ w[3]·t3).</summary>
+    /// <summary>even += w[0]·t0 + w[2]·t2 (+ w[4]·t4 + w[6]·t6), odd += w[1]·t1 (+ w[3]·t3 + w[5]·t5).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void ApplyTaps<TWidth>(ref Vector512<float> even, ref Vector512<float> odd, float* w,
-        Vector512<float> t0, Vector512<float> t1, Vector512<float> t2, Vector512<float> t3, Vector512<float> t4) where TWidth : struct, IWidth
+        Vector512<float> t0, Vector512<float> t1, Vector512<float> t2, Vector512<float> t3, Vector512<float> t4,
+        Vector512<float> t5, Vector512<float> t6) where TWidth : struct, IWidth
     {
         even = Fma(Fma(even, w[0], t0), w[2], t2);
         odd = Fma(odd, w[1], t1);
-        if (!TWidth.IsFive) return;
+        if (TWidth.Taps < 5) return;
         even = Fma(even, w[4], t4);
         odd = Fma(odd, w[3], t3);
+        if (TWidth.Taps < 7) return;
+        even = Fma(even, w[6], t6);
+        odd = Fma(odd, w[5], t5);
     }
 
     /// <summary>The kernel width as a type, so each width compiles to its own straight-line code.</summary>
-    interface IWidth { static abstract bool IsFive { get; } }
-    struct Three : IWidth { public static bool IsFive => false; }
-    struct Five : IWidth { public static bool IsFive => true; }
+    interface IWidth { static abstract int Taps { get; } }
+    struct Three : IWidth { public static int Taps => 3; }
+    struct Five : IWidth { public static int Taps => 5; }
+    struct Seven : IWidth { public static int Taps => 7; }
 
     /// <summary>One input row's tap vectors (input columns 0 … KW − 1 of 16 outputs) in a column strip.</summary>
     interface IStripColumns<TSelf> where TSelf : struct, IStripColumns<TSelf>
@@ -82,13 +92,14 @@ internal static unsafe class DepthwiseStrips
     /// <summary>Stride-1 columns: one shifted masked load per tap.</summary>
     struct Stride1<TWidth> : IStripColumns<Stride1<TWidth>> where TWidth : struct, IWidth
     {
-        Vector512<float> _m0, _m1, _m2, _m3, _m4;
-        Vector512<float> _t0, _t1, _t2, _t3, _t4;
+        Vector512<float> _m0, _m1, _m2, _m3, _m4, _m5, _m6;
+        Vector512<float> _t0, _t1, _t2, _t3, _t4, _t5, _t6;
 
         public static Stride1<TWidth> At(int first, int inW) => new()
         {
             _m0 = InRange(first, inW), _m1 = InRange(first + 1, inW), _m2 = InRange(first + 2, inW),
-            _m3 = TWidth.IsFive ? InRange(first + 3, inW) : default, _m4 = TWidth.IsFive ? InRange(first + 4, inW) : default,
+            _m3 = TWidth.Taps >= 5 ? InRange(first + 3, inW) : default, _m4 = TWidth.Taps >= 5 ? InRange(first + 4, inW) : default,
+            _m5 = TWidth.Taps >= 7 ? InRange(first + 5, inW) : default, _m6 = TWidth.Taps >= 7 ? InRange(first + 6, inW) : default,
         };
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -97,21 +108,24 @@ internal static unsafe class DepthwiseStrips
             _t0 = LaneMasks.Load(r, _m0);
             _t1 = LaneMasks.Load(r + 1, _m1);
             _t2 = LaneMasks.Load(r + 2, _m2);
-            if (!TWidth.IsFive) return;
+            if (TWidth.Taps < 5) return;
             _t3 = LaneMasks.Load(r + 3, _m3);
             _t4 = LaneMasks.Load(r + 4, _m4);
+            if (TWidth.Taps < 7) return;
+            _t5 = LaneMasks.Load(r + 5, _m5);
+            _t6 = LaneMasks.Load(r + 6, _m6);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly void Apply(ref Vector512<float> even, ref Vector512<float> odd, float* w) =>
-            ApplyTaps<TWidth>(ref even, ref odd, w, _t0, _t1, _t2, _t3, _t4);
+            ApplyTaps<TWidth>(ref even, ref odd, w, _t0, _t1, _t2, _t3, _t4, _t5, _t6);
     }
 
     /// <summary>Stride-2 columns r[2i + t]: each pair of taps picked from one 32-column load pair with two-source permutes.</summary>
     struct Stride2<TWidth> : IStripColumns<Stride2<TWidth>> where TWidth : struct, IWidth
     {
-        Vector512<float> _lo0, _hi0, _lo2, _hi2, _lo4, _hi4;
-        Vector512<float> _t0, _t1, _t2, _t3, _t4;
+        Vector512<float> _lo0, _hi0, _lo2, _hi2, _lo4, _hi4, _lo6, _hi6;
+        Vector512<float> _t0, _t1, _t2, _t3, _t4, _t5, _t6;
 
         // Lane i of (lo, hi) concatenated: even = 2i, odd = 2i + 1.
         static Vector512<int> Even => Vector512<int>.Indices * 2;
@@ -121,7 +135,8 @@ internal static unsafe class DepthwiseStrips
         {
             _lo0 = InRange(first, inW), _hi0 = InRange(first + Lanes, inW),
             _lo2 = InRange(first + 2, inW), _hi2 = InRange(first + 2 + Lanes, inW),
-            _lo4 = TWidth.IsFive ? InRange(first + 4, inW) : default, _hi4 = TWidth.IsFive ? InRange(first + 4 + Lanes, inW) : default,
+            _lo4 = TWidth.Taps >= 5 ? InRange(first + 4, inW) : default, _hi4 = TWidth.Taps >= 5 ? InRange(first + 4 + Lanes, inW) : default,
+            _lo6 = TWidth.Taps >= 7 ? InRange(first + 6, inW) : default, _hi6 = TWidth.Taps >= 7 ? InRange(first + 6 + Lanes, inW) : default,
         };
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -134,23 +149,19 @@ internal static unsafe class DepthwiseStrips
             lo = LaneMasks.Load(r + 2, _lo2);
             hi = LaneMasks.Load(r + 2 + Lanes, _hi2);
             _t2 = Avx512F.PermuteVar16x32x2(lo, Even, hi);
-            if (!TWidth.IsFive) return;
+            if (TWidth.Taps < 5) return;
             _t3 = Avx512F.PermuteVar16x32x2(lo, Odd, hi);
-            _t4 = Avx512F.PermuteVar16x32x2(LaneMasks.Load(r + 4, _lo4), Even, LaneMasks.Load(r + 4 + Lanes, _hi4));
+            lo = LaneMasks.Load(r + 4, _lo4);
+            hi = LaneMasks.Load(r + 4 + Lanes, _hi4);
+            _t4 = Avx512F.PermuteVar16x32x2(lo, Even, hi);
+            if (TWidth.Taps < 7) return;
+            _t5 = Avx512F.PermuteVar16x32x2(lo, Odd, hi);
+            _t6 = Avx512F.PermuteVar16x32x2(LaneMasks.Load(r + 6, _lo6), Even, LaneMasks.Load(r + 6 + Lanes, _hi6));
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly void Apply(ref Vector512<float> even, ref Vector512<float> odd, float* w) =>
-            ApplyTaps<TWidth>(ref even, ref odd, w, _t0, _t1, _t2, _t3, _t4);
-    }
-
-    /// <summary>Loads input row <paramref name="ih"/>'s taps; false (nothing to add) for rows in the padding.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static bool Row<TColumns>(ref TColumns c, float* xc, int ih, int inH, int inW) where TColumns : struct, IStripColumns<TColumns>
-    {
-        if ((uint)ih >= (uint)inH) return false;
-        c.Load(xc + (nint)ih * inW);
-        return true;
+            ApplyTaps<TWidth>(ref even, ref odd, w, _t0, _t1, _t2, _t3, _t4, _t5, _t6);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -173,20 +184,6 @@ internal static unsafe class DepthwiseStrips
                 int ih0 = oh * sh - ph;
                 Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
                 Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
-                if (kh == 5 && kw == 5 && sh == 1)
-                {
-                    // Written out for 5x5 (EfficientNet): no per-row choice of accumulators and weight rows.
-                    if (Row(ref columns, xc, ih0, inH, inW)) { columns.Apply(ref a0, ref b0, w); }
-                    if (Row(ref columns, xc, ih0 + 1, inH, inW)) { columns.Apply(ref a0, ref b0, w + 5); columns.Apply(ref a1, ref b1, w); }
-                    if (Row(ref columns, xc, ih0 + 2, inH, inW)) { columns.Apply(ref a0, ref b0, w + 10); columns.Apply(ref a1, ref b1, w + 5); columns.Apply(ref a2, ref b2, w); }
-                    if (Row(ref columns, xc, ih0 + 3, inH, inW)) { columns.Apply(ref a0, ref b0, w + 15); columns.Apply(ref a1, ref b1, w + 10); columns.Apply(ref a2, ref b2, w + 5); columns.Apply(ref a3, ref b3, w); }
-                    if (Row(ref columns, xc, ih0 + 4, inH, inW)) { columns.Apply(ref a0, ref b0, w + 20); columns.Apply(ref a1, ref b1, w + 15); columns.Apply(ref a2, ref b2, w + 10); columns.Apply(ref a3, ref b3, w + 5); }
-                    if (Row(ref columns, xc, ih0 + 5, inH, inW)) { columns.Apply(ref a1, ref b1, w + 20); columns.Apply(ref a2, ref b2, w + 15); columns.Apply(ref a3, ref b3, w + 10); }
-                    if (Row(ref columns, xc, ih0 + 6, inH, inW)) { columns.Apply(ref a2, ref b2, w + 20); columns.Apply(ref a3, ref b3, w + 15); }
-                    if (Row(ref columns, xc, ih0 + 7, inH, inW)) { columns.Apply(ref a3, ref b3, w + 20); }
-                }
-                else
-                {
                 int first = Math.Max(0, -ih0), end = Math.Min((BlockRows - 1) * sh + kh, inH - ih0);
                 for (int i = first; i < end; i++)
                 {
@@ -195,7 +192,6 @@ internal static unsafe class DepthwiseStrips
                     if ((uint)(i - sh) < (uint)kh) columns.Apply(ref a1, ref b1, w + (i - sh) * kw);
                     if ((uint)(i - 2 * sh) < (uint)kh) columns.Apply(ref a2, ref b2, w + (i - 2 * sh) * kw);
                     if ((uint)(i - 3 * sh) < (uint)kh) columns.Apply(ref a3, ref b3, w + (i - 3 * sh) * kw);
-                }
                 }
                 float* yo = y + (nint)oh * outW + ow0;
                 Avx512F.MaskStore(yo, store, a0 + b0);
