@@ -1,0 +1,140 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
+
+namespace GpuConv.Cpu;
+
+/// <summary>
+/// Depthwise 3x3 forward for AVX2 machines (2-D, one filter per channel, unit column stride, row
+/// stride 1 or 2, no dilation, any padding): <see cref="Depthwise3x3"/>'s column strips with 8 lanes.
+/// Read straight from the NCHW planes; every input read is an AVX masked load (vmaskmovps does not
+/// fault on the lanes it drops), so the padding and the part of a row a vector overhangs read zeros.
+/// Four output rows at a time, each input row's three tap vectors loaded once. Stores are plain except
+/// in a plane's last, partial strip (masked stores are slow on some AMD cores).
+/// </summary>
+internal static unsafe class Depthwise3x3Avx2
+{
+    const int Lanes = 8;
+
+    public static bool Applies(in Geometry g, int multiplier) =>
+        Avx2.IsSupported && Fma.IsSupported && multiplier == 1 &&
+        g.InD == 1 && g.OutD == 1 && g.KD == 1 && g.KH == 3 && g.KW == 3 && g.DH == 1 && g.DW == 1 &&
+        g.SH is 1 or 2 && g.SW == 1 &&
+        // the column arithmetic below stays in int
+        (long)g.InW + 2L * g.OutW + 64 < int.MaxValue;
+
+    /// <summary>Lanes i where 0 ≤ start + i &lt; limit (all-ones float lanes), the rest zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> InRange(int start, int limit) =>
+        Vector256.LessThan((Vector256<int>.Indices + Vector256.Create(start)).AsUInt32(), Vector256.Create((uint)limit)).AsSingle();
+
+    /// <summary>One plane: y[oh, ow] = bias + Σ w[dh, dw]·x[oh·sh − ph + dh, ow − pw + dw] (zero outside x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Plane(in Geometry g, float* x, float* w, float* y, float bias)
+    {
+        int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW, sh = g.SH, ph = g.PH;
+        var w0 = Vector256.Create(w[0]); var w1 = Vector256.Create(w[1]); var w2 = Vector256.Create(w[2]);
+        var w3 = Vector256.Create(w[3]); var w4 = Vector256.Create(w[4]); var w5 = Vector256.Create(w[5]);
+        var w6 = Vector256.Create(w[6]); var w7 = Vector256.Create(w[7]); var w8 = Vector256.Create(w[8]);
+        var vb = Vector256.Create(bias);
+        for (int ow0 = 0; ow0 < outW; ow0 += Lanes)
+        {
+            int b = ow0 - g.PW;     // input column of tap 0 for lane 0
+            var m0 = InRange(b, inW); var m1 = InRange(b + 1, inW); var m2 = InRange(b + 2, inW);
+            bool full = ow0 + Lanes <= outW;
+            var store = InRange(ow0, outW);
+            float* xc = x + b;
+            int oh = 0;
+            for (; oh + 4 <= outH; oh += 4)
+            {
+                int ih = oh * sh - ph;
+                Vector256<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb, t0, t1, t2;
+                if (sh == 1)
+                {
+                    // Input row ih + i feeds output row oh + j through kernel row i − j.
+                    Taps(xc, ih, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a0 = Fma3(a0, t0, t1, t2, w0, w1, w2);
+                    Taps(xc, ih + 1, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a0 = Fma3(a0, t0, t1, t2, w3, w4, w5); a1 = Fma3(a1, t0, t1, t2, w0, w1, w2);
+                    Taps(xc, ih + 2, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a0 = Fma3(a0, t0, t1, t2, w6, w7, w8); a1 = Fma3(a1, t0, t1, t2, w3, w4, w5); a2 = Fma3(a2, t0, t1, t2, w0, w1, w2);
+                    Taps(xc, ih + 3, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a1 = Fma3(a1, t0, t1, t2, w6, w7, w8); a2 = Fma3(a2, t0, t1, t2, w3, w4, w5); a3 = Fma3(a3, t0, t1, t2, w0, w1, w2);
+                    Taps(xc, ih + 4, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a2 = Fma3(a2, t0, t1, t2, w6, w7, w8); a3 = Fma3(a3, t0, t1, t2, w3, w4, w5);
+                    Taps(xc, ih + 5, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a3 = Fma3(a3, t0, t1, t2, w6, w7, w8);
+                }
+                else
+                {
+                    // Row stride 2: input row ih + i feeds output row oh + j through kernel row i − 2j.
+                    Taps(xc, ih, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a0 = Fma3(a0, t0, t1, t2, w0, w1, w2);
+                    Taps(xc, ih + 1, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a0 = Fma3(a0, t0, t1, t2, w3, w4, w5);
+                    Taps(xc, ih + 2, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a0 = Fma3(a0, t0, t1, t2, w6, w7, w8); a1 = Fma3(a1, t0, t1, t2, w0, w1, w2);
+                    Taps(xc, ih + 3, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a1 = Fma3(a1, t0, t1, t2, w3, w4, w5);
+                    Taps(xc, ih + 4, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a1 = Fma3(a1, t0, t1, t2, w6, w7, w8); a2 = Fma3(a2, t0, t1, t2, w0, w1, w2);
+                    Taps(xc, ih + 5, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a2 = Fma3(a2, t0, t1, t2, w3, w4, w5);
+                    Taps(xc, ih + 6, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a2 = Fma3(a2, t0, t1, t2, w6, w7, w8); a3 = Fma3(a3, t0, t1, t2, w0, w1, w2);
+                    Taps(xc, ih + 7, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a3 = Fma3(a3, t0, t1, t2, w3, w4, w5);
+                    Taps(xc, ih + 8, inH, inW, m0, m1, m2, out t0, out t1, out t2);
+                    a3 = Fma3(a3, t0, t1, t2, w6, w7, w8);
+                }
+                float* yo = y + (nint)oh * outW + ow0;
+                Store(yo, a0, full, store);
+                Store(yo + outW, a1, full, store);
+                Store(yo + 2 * outW, a2, full, store);
+                Store(yo + 3 * outW, a3, full, store);
+            }
+            for (; oh < outH; oh++)
+            {
+                int ih = oh * sh - ph;
+                var acc = vb;
+                for (int dh = 0; dh < 3; dh++)
+                {
+                    if ((uint)(ih + dh) >= (uint)inH) continue;
+                    Taps(xc, ih + dh, inH, inW, m0, m1, m2, out var t0, out var t1, out var t2);
+                    acc = Fma3(acc, t0, t1, t2, Vector256.Create(w[3 * dh]), Vector256.Create(w[3 * dh + 1]), Vector256.Create(w[3 * dh + 2]));
+                }
+                Store(y + (nint)oh * outW + ow0, acc, full, store);
+            }
+        }
+    }
+
+    /// <summary>Input row <paramref name="ih"/>'s three tap vectors, zero for rows outside the plane (the padding).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Taps(float* xc, int ih, int inH, int inW, Vector256<float> m0, Vector256<float> m1, Vector256<float> m2,
+        out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2)
+    {
+        if ((uint)ih >= (uint)inH)
+        {
+            t0 = t1 = t2 = Vector256<float>.Zero;
+            return;
+        }
+        float* r = xc + (nint)ih * inW;
+        t0 = Avx.MaskLoad(r, m0);
+        t1 = Avx.MaskLoad(r + 1, m1);
+        t2 = Avx.MaskLoad(r + 2, m2);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store(float* p, Vector256<float> v, bool full, Vector256<float> mask)
+    {
+        if (full) v.Store(p);
+        else Avx.MaskStore(p, mask, v);
+    }
+
+    /// <summary>acc + wa·t0 + wb·t1 + wc·t2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Fma3(Vector256<float> acc, Vector256<float> t0, Vector256<float> t1, Vector256<float> t2,
+        Vector256<float> wa, Vector256<float> wb, Vector256<float> wc) =>
+        Fma.MultiplyAdd(wc, t2, Fma.MultiplyAdd(wb, t1, Fma.MultiplyAdd(wa, t0, acc)));
+}
