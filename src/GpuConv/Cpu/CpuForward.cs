@@ -56,7 +56,7 @@ internal static unsafe class CpuForward
         int mult = ctx.Kg;
         var unpadded = Depthwise3x3.Applies(ctx.G, mult) ? UnpaddedKernel.ThreeByThree
             : Depthwise3x3Avx2.Applies(ctx.G, mult) ? UnpaddedKernel.ThreeByThreeAvx2     // AVX2 machines (AVX-512 ones take the line above)
-            : DepthwiseNarrow5x5.Applies(ctx.G, mult) ? UnpaddedKernel.Narrow5x5
+            : DepthwiseNarrow.Applies(ctx.G, mult) ? UnpaddedKernel.Narrow
             : DepthwiseBlocked.Applies(ctx.G, mult, ctx.C) ? UnpaddedKernel.None
             : DepthwiseStrips.Applies(ctx.G, mult) ? UnpaddedKernel.Strips
             : UnpaddedKernel.None;
@@ -107,7 +107,7 @@ internal static unsafe class CpuForward
     }
 
     /// <summary>The per-plane kernels that read x unpadded.</summary>
-    enum UnpaddedKernel { None, ThreeByThree, ThreeByThreeAvx2, Narrow5x5, Strips }
+    enum UnpaddedKernel { None, ThreeByThree, ThreeByThreeAvx2, Narrow, Strips }
 
     /// <summary>Depthwise layers with fewer multiply-adds than this run on one thread.</summary>
     const long SmallDepthwiseTaps = 96 * 1024;
@@ -137,7 +137,7 @@ internal static unsafe class CpuForward
                 {
                     case UnpaddedKernel.ThreeByThree: Depthwise3x3.Plane(ctx.G, x, w, y, bias); break;
                     case UnpaddedKernel.ThreeByThreeAvx2: Depthwise3x3Avx2.Plane(ctx.G, x, w, y, bias); break;
-                    case UnpaddedKernel.Narrow5x5: DepthwiseNarrow5x5.Plane(ctx.G, x, w, y, bias); break;
+                    case UnpaddedKernel.Narrow: DepthwiseNarrow.Plane(ctx.G, x, w, y, bias); break;
                     default: DepthwiseStrips.Plane(ctx.G, x, w, y, bias); break;
                 }
             }

@@ -6,27 +6,31 @@ using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
 namespace GpuConv.Cpu;
 
 /// <summary>
-/// Depthwise 5x5 forward on outputs of at most 7 columns (2-D, one filter per channel, two padding
-/// columns on the left; stride 1 "same" on 7 × 7 planes and stride 2 from at most 16 columns:
-/// EfficientNet's 7 × 7 layers), two output rows per vector as in
-/// <see cref="Depthwise3x3"/>'s paired rows: the pair R(r) holds rows r and r + 1 in lanes 0…6 and
-/// 8…14 with zero lanes 7 and 15, read once per plane from x. A tap one column away is the pair shifted
-/// by one lane (the zero lane is the padding); two columns away the shift would reach into the other
-/// row, so that one lane is cleared. Output rows (oh, oh + 1) read R(oh − ph + dh) for the five kernel
-/// rows dh, one partial sum each. Replaces the 16-channel blocked kernel there (one thread: 1152 × 7 × 7
-/// 0.070 → 0.038–0.051 ms, ONNX Runtime 0.035; 672 × 14 × 14 stride 2 0.060 → 0.026–0.034, ORT 0.038).
+/// Depthwise 5x5 and 7x7 forward on outputs of at most 7 columns (2-D, one filter per channel; 5x5
+/// stride 1 "same" on ≤ 7-column planes and stride 2 from at most 16 columns, EfficientNet's 7 × 7
+/// layers; 7x7 stride 1 "same", ConvNeXt's last stage), two output rows per vector as in
+/// <see cref="Depthwise3x3"/>'s paired rows (<see cref="RowPairs"/>): the pair R(r) holds rows r and
+/// r + 1 in lanes 0…6 and 8…14 with zero lanes 7 and 15, read once per plane from x. A tap one column
+/// away is the pair shifted by one lane (the zero lane is the padding); two or three columns away the
+/// shift would reach into the other row, so those lanes are cleared. Output rows (oh, oh + 1) read
+/// R(oh − ph + dh) for the kernel rows dh, one partial sum each. Replaces the 16-channel blocked kernel
+/// there (one thread: 1152 × 7 × 7 5x5 0.070 → 0.038–0.051 ms, ONNX Runtime 0.035; 672 × 14 × 14 5x5
+/// stride 2 0.060 → 0.026–0.034, ORT 0.038).
 /// </summary>
-internal static unsafe class DepthwiseNarrow5x5
+internal static unsafe class DepthwiseNarrow
 {
     public static bool Applies(in Geometry g, int multiplier) =>
         Avx512F.IsSupported && multiplier == 1 &&
-        g.InD == 1 && g.OutD == 1 && g.KD == 1 && g.KH == 5 && g.KW == 5 && g.DH == 1 && g.DW == 1 && g.PW == 2 &&
-        ((g.SH == 1 && g.SW == 1 && g.InW <= 7 && g.OutW == g.InW) || (g.SH == 2 && g.SW == 2 && g.OutW <= 7 && g.InW <= 16));
+        g.InD == 1 && g.OutD == 1 && g.KD == 1 && g.DH == 1 && g.DW == 1 &&
+        ((g.KH == 5 && g.KW == 5 && g.PW == 2 &&
+          ((g.SH == 1 && g.SW == 1 && g.InW <= 7 && g.OutW == g.InW) || (g.SH == 2 && g.SW == 2 && g.OutW <= 7 && g.InW <= 16))) ||
+         (g.KH == 7 && g.KW == 7 && g.PW == 3 && g.SH == 1 && g.SW == 1 && g.InW <= 7 && g.OutW == g.InW));
 
-    /// <summary>One plane: y[oh, ow] = bias + Σ w[dh, dw]·x[oh·s − ph + dh, ow·s − 2 + dw] (zero outside x).</summary>
+    /// <summary>One plane: y[oh, ow] = bias + Σ w[dh, dw]·x[oh·s − ph + dh, ow·s − pw + dw] (zero outside x).</summary>
     public static void Plane(in Geometry g, float* x, float* w, float* y, float bias)
     {
-        if (g.SW == 1) Stride1(g, x, w, y, bias);
+        if (g.KW == 7) Stride1Seven(g, x, w, y, bias);
+        else if (g.SW == 1) Stride1(g, x, w, y, bias);
         else Stride2(g, x, w, y, bias);
     }
 
@@ -65,6 +69,52 @@ internal static unsafe class DepthwiseNarrow5x5
             var s4 = KernelRow(p4, w + 20, lane8, lane6, Vector512<float>.Zero);
             pairs.Store(y, oh, outH, (s0 + s1) + (s2 + s3) + s4);
             e0 = e1; e1 = e2; e2 = e3;
+        }
+    }
+
+    /// <summary>7x7 stride 1: as <see cref="Stride1"/> with seven row pairs per output pair.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Stride1Seven(in Geometry g, float* x, float* w, float* y, float bias)
+    {
+        int inH = g.InH, outH = g.OutH;
+        var pairs = new RowPairs(g.InW);
+        // Shifted by two or three lanes, lanes 8–9 would read the first row and lanes 5–6 the second.
+        var first2 = Vector512.Equals(Vector512<int>.Indices, Vector512.Create(8)).AsSingle();
+        var first3 = first2 | Vector512.Equals(Vector512<int>.Indices, Vector512.Create(9)).AsSingle();
+        var second2 = Vector512.Equals(Vector512<int>.Indices, Vector512.Create(6)).AsSingle();
+        var second3 = second2 | Vector512.Equals(Vector512<int>.Indices, Vector512.Create(5)).AsSingle();
+        var vb = Vector512.Create(bias);
+        int r = -g.PH;
+        bool odd = (r & 1) != 0;
+        int k = r >> 1;     // floor(r / 2)
+        // e0 … e4 = R(2k), R(2k + 2), …, R(2k + 8): the even pairs the output pair reads.
+        var e0 = pairs.EvenPair(x, 2 * k, inH);
+        var e1 = pairs.EvenPair(x, 2 * k + 2, inH);
+        var e2 = pairs.EvenPair(x, 2 * k + 4, inH);
+        var e3 = pairs.EvenPair(x, 2 * k + 6, inH);
+        for (int oh = 0; oh < outH; oh += 2, k++)
+        {
+            var e4 = pairs.EvenPair(x, 2 * k + 8, inH);
+            Vector512<float> p0, p1, p2, p3, p4, p5, p6;
+            if (odd)
+            {
+                p0 = RowPairs.OddPair(e1, e0); p1 = e1; p2 = RowPairs.OddPair(e2, e1); p3 = e2;
+                p4 = RowPairs.OddPair(e3, e2); p5 = e3; p6 = RowPairs.OddPair(e4, e3);
+            }
+            else
+            {
+                p0 = e0; p1 = RowPairs.OddPair(e1, e0); p2 = e1; p3 = RowPairs.OddPair(e2, e1);
+                p4 = e2; p5 = RowPairs.OddPair(e3, e2); p6 = e3;
+            }
+            var s0 = KernelRowSeven(p0, w, first2, first3, second2, second3, vb);
+            var s1 = KernelRowSeven(p1, w + 7, first2, first3, second2, second3, Vector512<float>.Zero);
+            var s2 = KernelRowSeven(p2, w + 14, first2, first3, second2, second3, Vector512<float>.Zero);
+            var s3 = KernelRowSeven(p3, w + 21, first2, first3, second2, second3, Vector512<float>.Zero);
+            var s4 = KernelRowSeven(p4, w + 28, first2, first3, second2, second3, Vector512<float>.Zero);
+            var s5 = KernelRowSeven(p5, w + 35, first2, first3, second2, second3, Vector512<float>.Zero);
+            var s6 = KernelRowSeven(p6, w + 42, first2, first3, second2, second3, Vector512<float>.Zero);
+            pairs.Store(y, oh, outH, ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + s6));
+            e0 = e1; e1 = e2; e2 = e3; e3 = e4;
         }
     }
 
@@ -138,5 +188,27 @@ internal static unsafe class DepthwiseNarrow5x5
         acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[2]), v, acc);
         acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[3]), right1, acc);
         return Vector512.FusedMultiplyAdd(Vector512.Create(w[4]), right2, acc);
+    }
+
+    /// <summary>acc + Σ_dw w[dw]·(pair v shifted to read column ow − 3 + dw).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> KernelRowSeven(Vector512<float> v, float* w, Vector512<float> first2, Vector512<float> first3,
+        Vector512<float> second2, Vector512<float> second3, Vector512<float> acc)
+    {
+        var vi = v.AsInt32();
+        var zero = Vector512<int>.Zero;
+        var left3 = Vector512.AndNot(Avx512F.AlignRight32(vi, zero, 13).AsSingle(), first3);    // lane i ← lane i − 3
+        var left2 = Vector512.AndNot(Avx512F.AlignRight32(vi, zero, 14).AsSingle(), first2);    // lane i ← lane i − 2
+        var left1 = RowPairs.Left(v);
+        var right1 = RowPairs.Right(v);
+        var right2 = Vector512.AndNot(Avx512F.AlignRight32(zero, vi, 2).AsSingle(), second2);   // lane i ← lane i + 2
+        var right3 = Vector512.AndNot(Avx512F.AlignRight32(zero, vi, 3).AsSingle(), second3);   // lane i ← lane i + 3
+        var even = Vector512.FusedMultiplyAdd(Vector512.Create(w[0]), left3, acc);
+        var odd = Vector512.Create(w[1]) * left2;
+        even = Vector512.FusedMultiplyAdd(Vector512.Create(w[2]), left1, even);
+        odd = Vector512.FusedMultiplyAdd(Vector512.Create(w[3]), v, odd);
+        even = Vector512.FusedMultiplyAdd(Vector512.Create(w[4]), right1, even);
+        odd = Vector512.FusedMultiplyAdd(Vector512.Create(w[5]), right2, odd);
+        return Vector512.FusedMultiplyAdd(Vector512.Create(w[6]), right3, even) + odd;
     }
 }
