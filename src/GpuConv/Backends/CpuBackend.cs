@@ -30,6 +30,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     readonly PackedWeightCache _weightCache = new();
     readonly PackedWeightCache _winogradWeights = new();     // U = G w Gᵀ as channel panels, per constant W
     readonly object _runLock = new();
+    readonly CpuConvContext _context;
     bool _disposed;
 
     /// <param name="maxDegreeOfParallelism">Threads a run may use; null or -1 = every core.</param>
@@ -44,6 +45,7 @@ public sealed unsafe class CpuBackend : IConvBackend
             throw new ArgumentException($"maxDegreeOfParallelism must be >= 1 or -1 (all cores), got {threads}.", nameof(maxDegreeOfParallelism));
         MaxDegreeOfParallelism = threads == -1 ? Environment.ProcessorCount : threads;
         _workers = new CpuWorkers(MaxDegreeOfParallelism);
+        _context = new CpuConvContext(_workers, _shared, Tier);
     }
 
     public string Name => BackendName;
@@ -234,25 +236,30 @@ public sealed unsafe class CpuBackend : IConvBackend
         tensors.Validate(problem, MemoryKind.Host);
         float[] x = Host(tensors.X), w = Host(tensors.W), y = Host(tensors.Y);
         float[]? bias = tensors.Bias is null ? null : Host(tensors.Bias);
-        lock (_runLock)      // the shared scratch serves one run at a time
+        lock (_runLock)      // the shared scratch and the run context serve one run at a time
         fixed (float* px = x, pw = w, py = y, pb = bias)
         {
-            var ctx = new CpuConvContext(problem, px, pw, py, bias is null ? null : pb, _workers, _shared, Tier);
-            switch (problem.Op, algorithm.Name)
+            var ctx = _context;
+            ctx.Begin(problem, px, pw, py, bias is null ? null : pb);
+            try
             {
-                case (ConvOp.Forward, DirectDepthwise): CpuForward.Depthwise(ctx); break;
-                case (ConvOp.Forward, Gemm1x1): CpuForward.Im2ColGemm(ctx, pointwise: true); break;
-                case (ConvOp.Forward, ShiftedGemm): Cpu.ShiftedGemm.Forward(ctx); break;
-                case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, tensors.ConstantWeights)); break;
-                // Winograd's transform of W costs more than the convolution it saves: only constant weights get it.
-                case (ConvOp.Forward, Winograd) when tensors.ConstantWeights: Winograd3x3.Forward(ctx, WinogradPanelsOf(ctx, w)); break;
-                case (ConvOp.Forward, Winograd): ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, constant: false)); break;
-                case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
-                case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
-                case (ConvOp.BackwardData, _): CpuBackwardData.GemmCol2Im(ctx); break;
-                case (ConvOp.BackwardFilter, Gemm1x1): CpuBackwardFilter.Im2ColGemm(ctx, pointwise: true); break;
-                default: CpuBackwardFilter.Im2ColGemm(ctx, pointwise: false); break;
+                switch (problem.Op, algorithm.Name)
+                {
+                    case (ConvOp.Forward, DirectDepthwise): CpuForward.Depthwise(ctx); break;
+                    case (ConvOp.Forward, Gemm1x1): CpuForward.Im2ColGemm(ctx, pointwise: true); break;
+                    case (ConvOp.Forward, ShiftedGemm): Cpu.ShiftedGemm.Forward(ctx); break;
+                    case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, tensors.ConstantWeights)); break;
+                    // Winograd's transform of W costs more than the convolution it saves: only constant weights get it.
+                    case (ConvOp.Forward, Winograd) when tensors.ConstantWeights: Winograd3x3.Forward(ctx, WinogradPanelsOf(ctx, w)); break;
+                    case (ConvOp.Forward, Winograd): ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, constant: false)); break;
+                    case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
+                    case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
+                    case (ConvOp.BackwardData, _): CpuBackwardData.GemmCol2Im(ctx); break;
+                    case (ConvOp.BackwardFilter, Gemm1x1): CpuBackwardFilter.Im2ColGemm(ctx, pointwise: true); break;
+                    default: CpuBackwardFilter.Im2ColGemm(ctx, pointwise: false); break;
+                }
             }
+            finally { ctx.End(); }
         }
     }
 

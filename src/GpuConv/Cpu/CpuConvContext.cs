@@ -7,16 +7,18 @@ namespace GpuConv.Cpu;
 /// <summary>
 /// One run of a convolution on the CPU: the problem's sizes computed once, the pinned tensor
 /// pointers, the workers (with their workspaces), the GEMM tier and the thread budget. The per-op kernels read it.
-/// Pointers are valid only while the caller keeps the tensors pinned (for the duration of the run).
+/// A backend keeps one and fills it for each run (<see cref="Begin"/>; runs are serialised), so a
+/// steady-state run does not allocate it. Pointers are valid only between <see cref="Begin"/> and
+/// <see cref="End"/>, while the caller keeps the tensors pinned.
 /// </summary>
-internal sealed unsafe class CpuConvContext
+internal sealed unsafe class CpuConvContext(CpuWorkers workers, WorkspaceSet shared, GemmTier tier)
 {
-    public CpuConvContext(ConvProblem p, float* x, float* w, float* y, float* bias, CpuWorkers workers, WorkspaceSet shared, GemmTier tier)
+    /// <summary>Starts a run of <paramref name="p"/> on the given pinned tensors.</summary>
+    public void Begin(ConvProblem p, float* x, float* w, float* y, float* bias)
     {
         Problem = p;
         G = Geometry.Of(p);
         X = x; W = w; Y = y; Bias = bias;
-        Workers = workers; Shared = shared; Tier = tier; Threads = workers.Threads;
         N = p.N; C = p.C; K = p.K; Groups = p.Groups; Cg = p.CPerGroup; Kg = p.KPerGroup;
         Kvol = (int)p.KernelVolume;
         InPlane = (nint)p.XShape.SpatialSize;
@@ -25,32 +27,39 @@ internal sealed unsafe class CpuConvContext
         Cols = (int)OutPlane;
     }
 
-    public ConvProblem Problem { get; }
-    public Geometry G { get; }
-    public float* X { get; }
-    public float* W { get; }
-    public float* Y { get; }
+    /// <summary>Ends the run: the tensors are about to be unpinned, so their pointers are dropped.</summary>
+    public void End()
+    {
+        X = W = Y = Bias = null;
+        Problem = null!;
+    }
+
+    public ConvProblem Problem { get; private set; } = null!;
+    public Geometry G { get; private set; }
+    public float* X { get; private set; }
+    public float* W { get; private set; }
+    public float* Y { get; private set; }
     /// <summary>Bias of the op's output channels, or null.</summary>
-    public float* Bias { get; }
-    public CpuWorkers Workers { get; }
+    public float* Bias { get; private set; }
+    public CpuWorkers Workers { get; } = workers;
     /// <summary>Scratch shared by every task of the run (e.g. the padded input), filled before the tasks that read it.</summary>
-    public WorkspaceSet Shared { get; }
-    public GemmTier Tier { get; }
-    public int Threads { get; }
-    public int N { get; }
-    public int C { get; }
-    public int K { get; }
-    public int Groups { get; }
-    public int Cg { get; }
-    public int Kg { get; }
-    public int Kvol { get; }
+    public WorkspaceSet Shared { get; } = shared;
+    public GemmTier Tier { get; } = tier;
+    public int Threads { get; } = workers.Threads;
+    public int N { get; private set; }
+    public int C { get; private set; }
+    public int K { get; private set; }
+    public int Groups { get; private set; }
+    public int Cg { get; private set; }
+    public int Kg { get; private set; }
+    public int Kvol { get; private set; }
     /// <summary>Spatial size of X (one channel plane).</summary>
-    public nint InPlane { get; }
+    public nint InPlane { get; private set; }
     /// <summary>Spatial size of Y (one channel plane) = columns of the column matrix.</summary>
-    public nint OutPlane { get; }
+    public nint OutPlane { get; private set; }
     /// <summary>Rows of the column matrix per group: C/g × kernel volume.</summary>
-    public int Rows { get; }
-    public int Cols { get; }
+    public int Rows { get; private set; }
+    public int Cols { get; private set; }
 
     /// <summary>First plane of channel c of image n of X / of Y.</summary>
     public float* XPlane(int n, int c) => X + ((nint)n * C + c) * InPlane;
