@@ -18,7 +18,7 @@ public class Depthwise3x3Tests
         using var backend = new CpuBackend(maxDegreeOfParallelism: 2);
         var failures = new List<string>();
         int cases = 0, seed = 0;
-        foreach (int width in new[] { 1, 2, 3, 7, 14, 15, 16, 17, 31, 33, 34, 35, 57 })
+        foreach (int width in new[] { 1, 2, 3, 7, 14, 15, 16, 17, 31, 33, 34, 35, 57, 67 })
         foreach (int height in new[] { 1, 2, 5, 7, 9, 17 })
         foreach (var (sh, sw) in new[] { (1, 1), (2, 2), (1, 2), (2, 1) })
         foreach (var (padTop, padLeft, padBottom, padRight) in new[] { (1, 1, 1, 1), (0, 0, 0, 0), (0, 1, 1, 0), (2, 3, 3, 2), (0, 1, 2, 1), (3, 1, 0, 1) })
