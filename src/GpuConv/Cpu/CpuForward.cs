@@ -45,10 +45,12 @@ internal static unsafe class CpuForward
     }
 
     /// <summary>
-    /// Depthwise (groups == C), one filter per channel on AVX-512: 3x3 from the unpadded planes
-    /// (<see cref="Depthwise3x3"/>); other kernels on small planes 16 channels at a time
-    /// (<see cref="DepthwiseBlocked"/>), 3-, 5- and 7-wide ones on larger planes from the unpadded planes
-    /// (<see cref="DepthwiseStrips"/>). The rest plane by plane from a padded copy (<see cref="DepthwiseDirect"/>).
+    /// Depthwise (groups == C). One filter per channel goes to the first kernel that takes it: 3x3 from
+    /// the unpadded planes (<see cref="Depthwise3x3"/> on AVX-512, <see cref="Depthwise3x3Avx2"/> on AVX2);
+    /// 5x5 and 7x7 on outputs of ≤ 7 columns two rows per vector (<see cref="DepthwiseNarrow"/>); other
+    /// kernels on small planes 16 channels at a time (<see cref="DepthwiseBlocked"/>); 3-, 5- and 7-wide
+    /// ones on larger planes in column strips (<see cref="DepthwiseStrips"/>). The rest, and channel
+    /// multipliers above 1, plane by plane from a padded copy (<see cref="DepthwiseDirect"/>).
     /// Tasks over (image, channel block) or (image, input channel) ranges.
     /// </summary>
     public static void Depthwise(CpuConvContext ctx)
