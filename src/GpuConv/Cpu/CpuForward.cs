@@ -56,18 +56,17 @@ internal static unsafe class CpuForward
     public static void Depthwise(CpuConvContext ctx)
     {
         int mult = ctx.Kg;
+        bool blocked = DepthwiseBlocked.Applies(ctx.G, mult, ctx.C);
         var unpadded = Depthwise3x3.Applies(ctx.G, mult) ? UnpaddedKernel.ThreeByThree
             : Depthwise3x3Avx2.Applies(ctx.G, mult) ? UnpaddedKernel.ThreeByThreeAvx2     // AVX2 machines (AVX-512 ones take the line above)
             : DepthwiseNarrow.Applies(ctx.G, mult) ? UnpaddedKernel.Narrow
-            : DepthwiseBlocked.Applies(ctx.G, mult, ctx.C) ? UnpaddedKernel.None
-            : DepthwiseStrips.Applies(ctx.G, mult) ? UnpaddedKernel.Strips
+            : !blocked && DepthwiseStrips.Applies(ctx.G, mult) ? UnpaddedKernel.Strips
             : UnpaddedKernel.None;
         if (unpadded != UnpaddedKernel.None)
         {
             UnpaddedPlanes(ctx, unpadded);
             return;
         }
-        bool blocked = DepthwiseBlocked.Applies(ctx.G, mult, ctx.C);
         int blocks = blocked ? ctx.C / DepthwiseBlocked.Lanes : 0;
         int blockedChannels = blocks * DepthwiseBlocked.Lanes;
         if (blocks > 0)

@@ -28,11 +28,6 @@ internal static unsafe class Depthwise3x3Avx2
         // the column arithmetic below stays in int
         (long)g.InW + 2L * g.OutW + 64 < int.MaxValue;
 
-    /// <summary>Lanes i where 0 ≤ start + i &lt; limit (all-ones float lanes), the rest zero.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> InRange(int start, int limit) =>
-        Vector256.LessThan((Vector256<int>.Indices + Vector256.Create(start)).AsUInt32(), Vector256.Create((uint)limit)).AsSingle();
-
     /// <summary>One plane: y[oh, ow] = bias + Σ w[dh, dw]·x[oh·sh − ph + dh, ow·sw − pw + dw] (zero outside x).</summary>
     public static void Plane(in Geometry g, float* x, float* w, float* y, float bias)
     {
@@ -54,7 +49,7 @@ internal static unsafe class Depthwise3x3Avx2
         Vector256<float> _m0, _m1, _m2;
 
         public static Stride1Columns At(int first, int inW) =>
-            new() { _m0 = InRange(first, inW), _m1 = InRange(first + 1, inW), _m2 = InRange(first + 2, inW) };
+            new() { _m0 = LaneMasks.InRange8(first, inW), _m1 = LaneMasks.InRange8(first + 1, inW), _m2 = LaneMasks.InRange8(first + 2, inW) };
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly void Taps(float* r, out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2)
@@ -78,8 +73,8 @@ internal static unsafe class Depthwise3x3Avx2
 
         public static Stride2Columns At(int first, int inW) => new()
         {
-            _lo = InRange(first, inW), _hi = InRange(first + Lanes, inW),
-            _lo2 = InRange(first + 2, inW), _hi2 = InRange(first + 2 + Lanes, inW),
+            _lo = LaneMasks.InRange8(first, inW), _hi = LaneMasks.InRange8(first + Lanes, inW),
+            _lo2 = LaneMasks.InRange8(first + 2, inW), _hi2 = LaneMasks.InRange8(first + 2 + Lanes, inW),
         };
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -110,7 +105,7 @@ internal static unsafe class Depthwise3x3Avx2
             int b = ow0 * g.SW - g.PW;     // input column of tap 0 for lane 0
             var columns = TColumns.At(b, inW);
             bool full = ow0 + Lanes <= outW;
-            var store = InRange(ow0, outW);
+            var store = LaneMasks.InRange8(ow0, outW);
             float* xc = x + b;
             int oh = 0;
             for (; oh + 4 <= outH; oh += 4)
