@@ -20,7 +20,7 @@ internal sealed class ContextLifetime(nint context, int device)
     public void MakeCurrent()
     {
         if (!_alive) throw new ObjectDisposedException(nameof(CudaContext), "the CUDA context was disposed.");
-        CudaDriver.Check(CudaDriver.cuCtxSetCurrent(Context), "cuCtxSetCurrent");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuCtxSetCurrent(Context), "cuCtxSetCurrent");
     }
 
     /// <summary>For release paths: make current if still alive, never throw.</summary>

@@ -17,7 +17,7 @@ internal sealed unsafe class CublasHandle : SafeHandle
     {
         ArgumentNullException.ThrowIfNull(context);
         context.MakeCurrent();
-        CuBlas.Check(CuBlas.cublasCreate_v2(out var h), "cublasCreate_v2");
+        CuBlas.Check(NativeTrace.Start(), CuBlas.cublasCreate_v2(out var h), "cublasCreate_v2");
         var handle = new CublasHandle(context.Lifetime, h);
         handle.SetStream(stream ?? context.Stream);
         handle.SetMathMode(CublasMath.Pedantic);
@@ -30,13 +30,13 @@ internal sealed unsafe class CublasHandle : SafeHandle
     public void SetStream(CudaStream stream)
     {
         _owner.MakeCurrent();
-        CuBlas.Check(CuBlas.cublasSetStream_v2(Raw, stream.Handle), "cublasSetStream_v2");
+        CuBlas.Check(NativeTrace.Start(), CuBlas.cublasSetStream_v2(Raw, stream.Handle), "cublasSetStream_v2");
     }
 
     public void SetMathMode(CublasMath mode)
     {
         _owner.MakeCurrent();
-        CuBlas.Check(CuBlas.cublasSetMathMode(Raw, mode), "cublasSetMathMode");
+        CuBlas.Check(NativeTrace.Start(), CuBlas.cublasSetMathMode(Raw, mode), "cublasSetMathMode");
     }
 
     /// <summary>
@@ -51,7 +51,7 @@ internal sealed unsafe class CublasHandle : SafeHandle
         _owner.MakeCurrent();
         int lda = transposeA ? m : k;   // row length of A as stored
         int ldb = transposeB ? k : n;
-        CuBlas.Check(CuBlas.cublasSgemm_v2(Raw,
+        CuBlas.Check(NativeTrace.Start(), CuBlas.cublasSgemm_v2(Raw,
             transposeB ? CublasOperation.T : CublasOperation.N,
             transposeA ? CublasOperation.T : CublasOperation.N,
             n, m, k, &alpha, b, ldb, a, lda, &beta, c, n), "cublasSgemm_v2");

@@ -36,7 +36,7 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
         if (ordinal < 0 || ordinal >= status.Devices.Count)
             throw new ArgumentOutOfRangeException(nameof(ordinal), ordinal, $"device ordinal must be in [0, {status.Devices.Count}).");
         var device = status.Devices[ordinal];
-        CudaDriver.Check(CudaDriver.cuDeviceGet(out int dev, ordinal), "cuDeviceGet");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuDeviceGet(out int dev, ordinal), "cuDeviceGet");
         return new CudaContext(device, PrimaryContextHandle.Retain(dev));
     }
 
@@ -56,14 +56,14 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
     public void Synchronize()
     {
         Lifetime.MakeCurrent();
-        CudaDriver.Check(CudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
     }
 
     /// <summary>Free and total device memory (cuMemGetInfo_v2).</summary>
     public (long Free, long Total) MemoryInfo()
     {
         Lifetime.MakeCurrent();
-        CudaDriver.Check(CudaDriver.cuMemGetInfo_v2(out var free, out var total), "cuMemGetInfo_v2");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuMemGetInfo_v2(out var free, out var total), "cuMemGetInfo_v2");
         return ((long)free, (long)total);
     }
 
@@ -90,28 +90,36 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
         return item;
     }
 
-    // --- IDeviceRuntime: copies (a null stream means synchronous) ---
+    // --- IDeviceRuntime: every copy is async on a stream (null: this context's own stream) ---
+    // A copy on the legacy NULL stream would not be ordered with the non-blocking Stream that kernels
+    // and cuDNN/cuBLAS use: a pageable upload may return before its DMA lands, and device-to-device
+    // copies are not host-synchronous at all.
 
     void IDeviceRuntime.CopyHostToDevice(ulong destination, void* source, long bytes, CudaStream? stream)
     {
         Lifetime.MakeCurrent();
-        if (stream is null) CudaDriver.Check(CudaDriver.cuMemcpyHtoD_v2(destination, source, (nuint)bytes), "cuMemcpyHtoD_v2");
-        else CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync_v2(destination, source, (nuint)bytes, stream.Handle), "cuMemcpyHtoDAsync_v2");
+        var s = stream ?? Stream;
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuMemcpyHtoDAsync_v2(destination, source, (nuint)bytes, s.Handle), "cuMemcpyHtoDAsync_v2",
+            $"dst=0x{destination:x} bytes={bytes} stream=0x{s.Handle:x}");
     }
 
     void IDeviceRuntime.CopyDeviceToHost(void* destination, ulong source, long bytes, CudaStream? stream)
     {
         Lifetime.MakeCurrent();
-        if (stream is null) CudaDriver.Check(CudaDriver.cuMemcpyDtoH_v2(destination, source, (nuint)bytes), "cuMemcpyDtoH_v2");
-        else CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(destination, source, (nuint)bytes, stream.Handle), "cuMemcpyDtoHAsync_v2");
+        var s = stream ?? Stream;
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuMemcpyDtoHAsync_v2(destination, source, (nuint)bytes, s.Handle), "cuMemcpyDtoHAsync_v2",
+            $"src=0x{source:x} bytes={bytes} stream=0x{s.Handle:x}");
     }
 
     void IDeviceRuntime.CopyDeviceToDevice(ulong destination, ulong source, long bytes, CudaStream? stream)
     {
         Lifetime.MakeCurrent();
-        if (stream is null) CudaDriver.Check(CudaDriver.cuMemcpyDtoD_v2(destination, source, (nuint)bytes), "cuMemcpyDtoD_v2");
-        else CudaDriver.Check(CudaDriver.cuMemcpyDtoDAsync_v2(destination, source, (nuint)bytes, stream.Handle), "cuMemcpyDtoDAsync_v2");
+        var s = stream ?? Stream;
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuMemcpyDtoDAsync_v2(destination, source, (nuint)bytes, s.Handle), "cuMemcpyDtoDAsync_v2",
+            $"dst=0x{destination:x} src=0x{source:x} bytes={bytes} stream=0x{s.Handle:x}");
     }
+
+    void IDeviceRuntime.Synchronize(CudaStream? stream) => (stream ?? Stream).Synchronize();
 
     public void Dispose()
     {

@@ -10,7 +10,7 @@ public sealed class CudaEvent : IDisposable
     internal CudaEvent(ContextLifetime owner)
     {
         owner.MakeCurrent();
-        CudaDriver.Check(CudaDriver.cuEventCreate(out var e, CuFlags.EventDefault), "cuEventCreate");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuEventCreate(out var e, CuFlags.EventDefault), "cuEventCreate");
         _handle = new EventHandle(owner, e);
     }
 
@@ -20,13 +20,13 @@ public sealed class CudaEvent : IDisposable
     {
         ArgumentNullException.ThrowIfNull(stream);
         _handle.Owner.MakeCurrent();
-        CudaDriver.Check(CudaDriver.cuEventRecord(Handle, stream.Handle), "cuEventRecord");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuEventRecord(Handle, stream.Handle), "cuEventRecord");
     }
 
     public void Synchronize()
     {
         _handle.Owner.MakeCurrent();
-        CudaDriver.Check(CudaDriver.cuEventSynchronize(Handle), "cuEventSynchronize");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuEventSynchronize(Handle), "cuEventSynchronize");
     }
 
     /// <summary>Milliseconds between <paramref name="start"/> and <paramref name="end"/> (both recorded; waits for end).</summary>
@@ -35,9 +35,18 @@ public sealed class CudaEvent : IDisposable
         ArgumentNullException.ThrowIfNull(start);
         ArgumentNullException.ThrowIfNull(end);
         end.Synchronize();
-        CudaDriver.Check(CudaDriver.cuEventElapsedTime(out float ms, start.Handle, end.Handle), "cuEventElapsedTime");
+        nint s = start.Handle, e = end.Handle;
+        float ms = 0;
+        long started = NativeTrace.Start();
+        var status = ElapsedTime.Invoke(f => f(out ms, s, e));
+        CudaDriver.Check(started, status, ElapsedTime.Name, $"{ms:0.###} ms");
         return ms;
     }
+
+    delegate CuResult ElapsedTimeFunction(out float milliseconds, nint start, nint end);
+
+    static readonly EntryPointFallback<ElapsedTimeFunction> ElapsedTime = new(
+        CudaDriver.cuEventElapsedTime_v2, "cuEventElapsedTime_v2", CudaDriver.cuEventElapsedTime, "cuEventElapsedTime");
 
     public void Dispose() => _handle.Dispose();
 }

@@ -10,8 +10,8 @@ namespace GpuConv.Cuda;
 /// One GPU as the GPU backends see it: the context, its stream, a cuBLAS handle on that stream,
 /// scratch memory from the context's pool and event timing. Implements the narrow seams of the
 /// cuDNN backend (<see cref="ICudnnHost"/>) and the PTX backend (<see cref="IPtxRuntime"/>), so both
-/// order all their work on one stream. Host↔device copies go through that stream too: a synchronous
-/// copy on the legacy stream is not ordered with a non-blocking stream.
+/// order all their work on one stream. Host↔device copies go through that stream too (DeviceTensor's
+/// copies default to the context's stream): a copy on the legacy stream is not ordered with a non-blocking stream.
 /// </summary>
 internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySpace, IDisposable
 {
@@ -88,7 +88,7 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
             _cublasMath = wanted;
         }
         _context.MakeCurrent();
-        CuBlas.Check(CuBlas.cublasSgemmStridedBatched(cublas.Raw, (CublasOperation)transA, (CublasOperation)transB,
+        CuBlas.Check(NativeTrace.Start(), CuBlas.cublasSgemmStridedBatched(cublas.Raw, (CublasOperation)transA, (CublasOperation)transB,
             m, n, k, &alpha, a, lda, strideA, b, ldb, strideB, &beta, c, ldc, strideC, batchCount), "cublasSgemmStridedBatched");
     }
 
@@ -100,14 +100,12 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
 
     public void CopyFromHost(ReadOnlySpan<float> source, Tensor destination)
     {
-        AsDevice(destination).CopyFrom(source, _context.Stream);
-        _context.Stream.Synchronize();
+        AsDevice(destination).CopyFrom(source); // on the context's stream, landed on return
     }
 
     public void CopyToHost(Tensor source, Span<float> destination)
     {
-        AsDevice(source).CopyTo(destination, _context.Stream);
-        _context.Stream.Synchronize();
+        AsDevice(source).CopyTo(destination); // on the context's stream, finished on return
     }
 
     static DeviceTensor AsDevice(Tensor t) => t as DeviceTensor

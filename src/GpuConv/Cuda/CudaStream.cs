@@ -10,7 +10,7 @@ public sealed class CudaStream : IDisposable
     internal CudaStream(ContextLifetime owner)
     {
         owner.MakeCurrent();
-        CudaDriver.Check(CudaDriver.cuStreamCreate(out var s, CuFlags.StreamNonBlocking), "cuStreamCreate");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuStreamCreate(out var s, CuFlags.StreamNonBlocking), "cuStreamCreate");
         _handle = new StreamHandle(owner, s);
     }
 
@@ -20,7 +20,7 @@ public sealed class CudaStream : IDisposable
     public void Synchronize()
     {
         _handle.Owner.MakeCurrent();
-        CudaDriver.Check(CudaDriver.cuStreamSynchronize(Handle), "cuStreamSynchronize");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuStreamSynchronize(Handle), "cuStreamSynchronize");
     }
 
     public void Dispose() => _handle.Dispose();

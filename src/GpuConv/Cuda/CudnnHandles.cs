@@ -14,7 +14,7 @@ internal sealed class CudnnHandle : SafeHandle
     {
         ArgumentNullException.ThrowIfNull(context);
         context.MakeCurrent();
-        CuDnn.Check(CuDnn.cudnnCreate(out var h), "cudnnCreate");
+        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnCreate(out var h), "cudnnCreate");
         var handle = new CudnnHandle(context.Lifetime, h);
         handle.SetStream(stream ?? context.Stream);
         return handle;
@@ -26,7 +26,7 @@ internal sealed class CudnnHandle : SafeHandle
     public void SetStream(CudaStream stream)
     {
         _owner.MakeCurrent();
-        CuDnn.Check(CuDnn.cudnnSetStream(Raw, stream.Handle), "cudnnSetStream");
+        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnSetStream(Raw, stream.Handle), "cudnnSetStream");
     }
 
     protected override bool ReleaseHandle()
@@ -57,7 +57,7 @@ internal sealed class CudnnTensorDescriptor : CudnnDescriptor
 {
     public CudnnTensorDescriptor()
     {
-        CuDnn.Check(CuDnn.cudnnCreateTensorDescriptor(out var h), "cudnnCreateTensorDescriptor");
+        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnCreateTensorDescriptor(out var h), "cudnnCreateTensorDescriptor");
         Adopt(h);
     }
 
@@ -68,7 +68,7 @@ internal sealed class CudnnFilterDescriptor : CudnnDescriptor
 {
     public CudnnFilterDescriptor()
     {
-        CuDnn.Check(CuDnn.cudnnCreateFilterDescriptor(out var h), "cudnnCreateFilterDescriptor");
+        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnCreateFilterDescriptor(out var h), "cudnnCreateFilterDescriptor");
         Adopt(h);
     }
 
@@ -79,7 +79,7 @@ internal sealed class CudnnConvolutionDescriptor : CudnnDescriptor
 {
     public CudnnConvolutionDescriptor()
     {
-        CuDnn.Check(CuDnn.cudnnCreateConvolutionDescriptor(out var h), "cudnnCreateConvolutionDescriptor");
+        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnCreateConvolutionDescriptor(out var h), "cudnnCreateConvolutionDescriptor");
         Adopt(h);
     }
 
@@ -90,7 +90,7 @@ internal sealed class CudnnActivationDescriptor : CudnnDescriptor
 {
     public CudnnActivationDescriptor()
     {
-        CuDnn.Check(CuDnn.cudnnCreateActivationDescriptor(out var h), "cudnnCreateActivationDescriptor");
+        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnCreateActivationDescriptor(out var h), "cudnnCreateActivationDescriptor");
         Adopt(h);
     }
 

@@ -7,9 +7,9 @@ internal static unsafe class DeviceQueries
 {
     public static CudaDeviceInfo Describe(int ordinal)
     {
-        CudaDriver.Check(CudaDriver.cuDeviceGet(out int dev, ordinal), "cuDeviceGet");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuDeviceGet(out int dev, ordinal), "cuDeviceGet");
         byte* name = stackalloc byte[256];
-        CudaDriver.Check(CudaDriver.cuDeviceGetName(name, 256, dev), "cuDeviceGetName");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuDeviceGetName(name, 256, dev), "cuDeviceGetName");
         return new CudaDeviceInfo(
             ordinal,
             NativeText.FromBuffer(new ReadOnlySpan<byte>(name, 256)),
@@ -21,13 +21,13 @@ internal static unsafe class DeviceQueries
 
     static int Attribute(int dev, CuDeviceAttribute attribute)
     {
-        CudaDriver.Check(CudaDriver.cuDeviceGetAttribute(out int value, attribute, dev), "cuDeviceGetAttribute");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuDeviceGetAttribute(out int value, attribute, dev), "cuDeviceGetAttribute");
         return value;
     }
 
     static long TotalMemory(int dev)
     {
-        CudaDriver.Check(CudaDriver.cuDeviceTotalMem_v2(out nuint bytes, dev), "cuDeviceTotalMem_v2");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuDeviceTotalMem_v2(out nuint bytes, dev), "cuDeviceTotalMem_v2");
         return (long)bytes;
     }
 }

@@ -17,7 +17,9 @@ internal sealed class CudaDeviceAllocator(ContextLifetime owner) : IDeviceAlloca
     public bool TryAllocate(long bytes, out ulong pointer)
     {
         owner.MakeCurrent();
+        long started = NativeTrace.Start();
         var status = CudaDriver.cuMemAlloc_v2(out pointer, (nuint)bytes);
+        NativeTrace.Record(started, "cuMemAlloc_v2", NativeText.StatusLabel(status), $"bytes={bytes} -> 0x{pointer:x}");
         if (status == CuResult.ErrorOutOfMemory) return false;
         CudaDriver.Check(status, "cuMemAlloc_v2");
         return true;
@@ -27,6 +29,6 @@ internal sealed class CudaDeviceAllocator(ContextLifetime owner) : IDeviceAlloca
     {
         // Once the context is destroyed its memory is gone with it: nothing left to free.
         if (!owner.TryMakeCurrent()) return;
-        CudaDriver.Check(CudaDriver.cuMemFree_v2(pointer), "cuMemFree_v2");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuMemFree_v2(pointer), "cuMemFree_v2", $"0x{pointer:x}");
     }
 }

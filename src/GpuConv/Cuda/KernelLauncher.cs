@@ -25,8 +25,9 @@ internal static unsafe class KernelLauncher
             throw new ArgumentException($"block {block} must be >= 1 in every dimension with at most {MaxThreadsPerBlock} threads.", nameof(block));
         context.MakeCurrent();
         var s = stream ?? context.Stream;
-        CudaDriver.Check(CudaDriver.cuLaunchKernel(function.Handle, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z,
-            sharedMemoryBytes, s.Handle, args.Pointers, null), $"cuLaunchKernel({function.Module}:{function.Name})");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuLaunchKernel(function.Handle, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z,
+            sharedMemoryBytes, s.Handle, args.Pointers, null), "cuLaunchKernel",
+            $"{function.Module}:{function.Name} grid={grid} block={block} smem={sharedMemoryBytes} stream=0x{s.Handle:x}");
     }
 
     /// <summary>Blocks for a grid-stride loop over <paramref name="count"/> items: enough to cover it, capped (the loop covers the rest).</summary>

@@ -33,7 +33,7 @@ internal sealed class PrimaryContextHandle : SafeHandle
 
     public static PrimaryContextHandle Retain(int device)
     {
-        CudaDriver.Check(CudaDriver.cuDevicePrimaryCtxRetain(out var ctx, device), "cuDevicePrimaryCtxRetain");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuDevicePrimaryCtxRetain(out var ctx, device), "cuDevicePrimaryCtxRetain");
         return new PrimaryContextHandle(device, ctx);
     }
 

@@ -11,7 +11,7 @@ public sealed unsafe class PinnedHostBuffer : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(elements);
         owner.MakeCurrent();
-        CudaDriver.Check(CudaDriver.cuMemAllocHost_v2(out void* p, (nuint)elements * sizeof(float)), "cuMemAllocHost_v2");
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuMemAllocHost_v2(out void* p, (nuint)elements * sizeof(float)), "cuMemAllocHost_v2");
         _handle = new PinnedHostHandle(owner, (nint)p);
         Length = elements;
     }

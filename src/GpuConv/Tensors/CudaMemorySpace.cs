@@ -2,7 +2,10 @@ using GpuConv.Cuda;
 
 namespace GpuConv.Tensors;
 
-/// <summary>One GPU's device memory as an <see cref="IMemorySpace"/>: tensors are <see cref="DeviceTensor"/>s from the context's pool.</summary>
+/// <summary>
+/// One GPU's device memory as an <see cref="IMemorySpace"/>: tensors are <see cref="DeviceTensor"/>s from
+/// the context's pool; copies run on the context's own stream and are finished when they return.
+/// </summary>
 public sealed class CudaMemorySpace : IMemorySpace
 {
     readonly Func<TensorShape, DeviceTensor> _allocate;

@@ -4,9 +4,12 @@ namespace GpuConv.Tensors;
 
 /// <summary>
 /// A float32 tensor in device memory (row-major, NC[D]HW), backed by a block from its context's pool.
-/// Copies with a null stream are synchronous; with a stream they are ordered on it. Span/array copies
-/// stay safe on a stream because the driver stages pageable memory before returning (host→device) or
-/// finishes the copy before returning (device→host); for overlap use a <see cref="PinnedHostBuffer"/>.
+/// Every copy is an asynchronous copy on a stream: the given one, or with none the runtime's own stream
+/// (the one kernels and cuDNN/cuBLAS run on — never the legacy NULL stream, which that non-blocking
+/// stream does not wait for). Without a stream a copy is finished when the call returns (the stream is
+/// synchronised). With a stream it is ordered on it; span/array uploads stay safe because the driver
+/// stages pageable memory before returning, and span downloads synchronise the stream before returning
+/// (the span is only pinned for the call). For overlap use a <see cref="PinnedHostBuffer"/>.
 /// Dispose returns the memory to the pool; the buffer's finalizer does it as a last resort.
 /// </summary>
 public sealed unsafe class DeviceTensor : Tensor, IDisposable
@@ -42,7 +45,11 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
         CheckLength(source.Length, nameof(source));
         var dst = Pointer;
         fixed (float* p = source)
+        {
             _runtime.CopyHostToDevice(dst, p, ByteCount, stream);
+            // A pageable upload may return before its DMA lands: "synchronous" means landed.
+            if (stream is null) _runtime.Synchronize(null);
+        }
     }
 
     public void CopyFrom(HostTensor source, CudaStream? stream = null)
@@ -66,6 +73,7 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
         ArgumentNullException.ThrowIfNull(source);
         CheckShape(source.Shape, nameof(source));
         _runtime.CopyDeviceToDevice(Pointer, source.Pointer, ByteCount, stream);
+        if (stream is null) _runtime.Synchronize(null);
     }
 
     public void CopyTo(Span<float> destination, CudaStream? stream = null)
@@ -73,7 +81,11 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
         CheckLength(destination.Length, nameof(destination));
         var src = Pointer;
         fixed (float* p = destination)
+        {
             _runtime.CopyDeviceToHost(p, src, ByteCount, stream);
+            // The span is pinned only inside this block and read by the caller right after.
+            _runtime.Synchronize(stream);
+        }
     }
 
     /// <summary>Asynchronous download into page-locked memory: read it after synchronising the stream.</summary>

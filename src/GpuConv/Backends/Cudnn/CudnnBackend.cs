@@ -68,13 +68,13 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
         switch (p.Op)
         {
             case ConvOp.Forward:
-                CuDnn.Check(CuDnn.cudnnGetConvolutionForwardAlgorithm_v7(h, d.X.Raw, d.W.Raw, d.Conv.Raw, d.Y.Raw, max, out returned, perf), "cudnnGetConvolutionForwardAlgorithm_v7");
+                CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnGetConvolutionForwardAlgorithm_v7(h, d.X.Raw, d.W.Raw, d.Conv.Raw, d.Y.Raw, max, out returned, perf), "cudnnGetConvolutionForwardAlgorithm_v7");
                 break;
             case ConvOp.BackwardData:
-                CuDnn.Check(CuDnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.W.Raw, d.Y.Raw, d.Conv.Raw, d.X.Raw, max, out returned, perf), "cudnnGetConvolutionBackwardDataAlgorithm_v7");
+                CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.W.Raw, d.Y.Raw, d.Conv.Raw, d.X.Raw, max, out returned, perf), "cudnnGetConvolutionBackwardDataAlgorithm_v7");
                 break;
             default:
-                CuDnn.Check(CuDnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.X.Raw, d.Y.Raw, d.Conv.Raw, d.W.Raw, max, out returned, perf), "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
+                CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.X.Raw, d.Y.Raw, d.Conv.Raw, d.W.Raw, max, out returned, perf), "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
                 break;
         }
 
@@ -147,28 +147,28 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
             case ConvOp.Forward:
             {
                 ulong xIn = pad.IsExplicit ? PadInput(x, padBuffer, pad) : x;
-                CuDnn.Check(CuDnn.cudnnConvolutionForward(h, &one, d.X.Raw, xIn, d.W.Raw, w, d.Conv.Raw,
+                CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnConvolutionForward(h, &one, d.X.Raw, xIn, d.W.Raw, w, d.Conv.Raw,
                     (CudnnConvolutionFwdAlgo)algorithm.Id, work, workBytes, &zero, d.Y.Raw, y), "cudnnConvolutionForward");
                 if (bias != 0)
-                    CuDnn.Check(CuDnn.cudnnAddTensor(h, &one, d.BiasK.Raw, bias, &one, d.Y.Raw, y), "cudnnAddTensor");
+                    CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnAddTensor(h, &one, d.BiasK.Raw, bias, &one, d.Y.Raw, y), "cudnnAddTensor");
                 break;
             }
             case ConvOp.BackwardData:
             {
                 ulong dxOut = pad.IsExplicit ? padBuffer : x;
-                CuDnn.Check(CuDnn.cudnnConvolutionBackwardData(h, &one, d.W.Raw, w, d.Y.Raw, y, d.Conv.Raw,
+                CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnConvolutionBackwardData(h, &one, d.W.Raw, w, d.Y.Raw, y, d.Conv.Raw,
                     (CudnnConvolutionBwdDataAlgo)algorithm.Id, work, workBytes, &zero, d.X.Raw, dxOut), "cudnnConvolutionBackwardData");
                 if (pad.IsExplicit)
-                    CuDnn.Check(CuDnn.cudnnTransformTensor(h, &one, pad.Interior!.Raw, padBuffer + (ulong)(pad.InteriorOffsetElements * sizeof(float)),
+                    CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnTransformTensor(h, &one, pad.Interior!.Raw, padBuffer + (ulong)(pad.InteriorOffsetElements * sizeof(float)),
                         &zero, pad.Dense!.Raw, x), "cudnnTransformTensor(crop)");
                 if (bias != 0)
-                    CuDnn.Check(CuDnn.cudnnAddTensor(h, &one, d.BiasC.Raw, bias, &one, pad.IsExplicit ? pad.Dense!.Raw : d.X.Raw, x), "cudnnAddTensor");
+                    CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnAddTensor(h, &one, d.BiasC.Raw, bias, &one, pad.IsExplicit ? pad.Dense!.Raw : d.X.Raw, x), "cudnnAddTensor");
                 break;
             }
             default:
             {
                 ulong xIn = pad.IsExplicit ? PadInput(x, padBuffer, pad) : x;
-                CuDnn.Check(CuDnn.cudnnConvolutionBackwardFilter(h, &one, d.X.Raw, xIn, d.Y.Raw, y, d.Conv.Raw,
+                CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnConvolutionBackwardFilter(h, &one, d.X.Raw, xIn, d.Y.Raw, y, d.Conv.Raw,
                     (CudnnConvolutionBwdFilterAlgo)algorithm.Id, work, workBytes, &zero, d.W.Raw, w), "cudnnConvolutionBackwardFilter");
                 break;
             }
@@ -180,8 +180,8 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
     {
         float one = 1f, zero = 0f;
         var h = _handle.Raw;
-        CuDnn.Check(CuDnn.cudnnSetTensor(h, pad.Padded!.Raw, padded, &zero), "cudnnSetTensor(zero padding)");
-        CuDnn.Check(CuDnn.cudnnTransformTensor(h, &one, pad.Dense!.Raw, x, &zero, pad.Interior!.Raw,
+        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnSetTensor(h, pad.Padded!.Raw, padded, &zero), "cudnnSetTensor(zero padding)");
+        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnTransformTensor(h, &one, pad.Dense!.Raw, x, &zero, pad.Interior!.Raw,
             padded + (ulong)(pad.InteriorOffsetElements * sizeof(float))), "cudnnTransformTensor(pad)");
         return padded;
     }
@@ -198,7 +198,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
         CudnnDescriptors.SetTensor(dyDesc, dims);
         CudnnDescriptors.SetTensor(dbDesc, [1, dy.Shape.C, .. dims.Skip(2).Select(_ => 1)]);
         float one = 1f, zero = 0f;
-        CuDnn.Check(CuDnn.cudnnConvolutionBackwardBias(_handle.Raw, &one, dyDesc.Raw, _host.PointerOf(dy), &zero, dbDesc.Raw, _host.PointerOf(db)),
+        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnConvolutionBackwardBias(_handle.Raw, &one, dyDesc.Raw, _host.PointerOf(dy), &zero, dbDesc.Raw, _host.PointerOf(db)),
             "cudnnConvolutionBackwardBias");
         _host.Synchronize();
     }
@@ -219,7 +219,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
         _host.MakeCurrent();
         d.SetMath(algorithm.Math);
         using var act = new CudnnActivationDescriptor();
-        CuDnn.Check(CuDnn.cudnnSetActivationDescriptor(act.Raw, relu ? CudnnActivationMode.Relu : CudnnActivationMode.Identity,
+        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnSetActivationDescriptor(act.Raw, relu ? CudnnActivationMode.Relu : CudnnActivationMode.Identity,
             CudnnNanPropagation.NotPropagateNan, 0.0), "cudnnSetActivationDescriptor");
         using var scratch = algorithm.WorkspaceBytes > 0 ? _host.AllocateScratch(algorithm.WorkspaceBytes, algorithm.Key) : null;
         float one = 1f, zero = 0f;

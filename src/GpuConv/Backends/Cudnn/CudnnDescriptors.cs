@@ -43,17 +43,17 @@ internal sealed unsafe class CudnnDescriptors : IDisposable
 
         int[] wDims = [p.K, p.CPerGroup, .. kernel];
         fixed (int* d = wDims)
-            CuDnn.Check(CuDnn.cudnnSetFilterNdDescriptor(W.Raw, CudnnDataType.Float, CudnnTensorFormat.Nchw, wDims.Length, d), "cudnnSetFilterNdDescriptor");
+            CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnSetFilterNdDescriptor(W.Raw, CudnnDataType.Float, CudnnTensorFormat.Nchw, wDims.Length, d), "cudnnSetFilterNdDescriptor");
 
         fixed (int* pd = pads) fixed (int* sd = stride) fixed (int* dd = dilation)
-            CuDnn.Check(CuDnn.cudnnSetConvolutionNdDescriptor(Conv.Raw, pads.Length, pd, sd, dd,
+            CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnSetConvolutionNdDescriptor(Conv.Raw, pads.Length, pd, sd, dd,
                 CudnnConvolutionMode.CrossCorrelation, CudnnDataType.Float), "cudnnSetConvolutionNdDescriptor");
         if (p.Groups > 1)
-            CuDnn.Check(CuDnn.cudnnSetConvolutionGroupCount(Conv.Raw, p.Groups), "cudnnSetConvolutionGroupCount");
+            CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnSetConvolutionGroupCount(Conv.Raw, p.Groups), "cudnnSetConvolutionGroupCount");
     }
 
     public void SetMath(MathMode math) =>
-        CuDnn.Check(CuDnn.cudnnSetConvolutionMathType(Conv.Raw, math == MathMode.TF32 ? CudnnMathType.TensorOp : CudnnMathType.Fma),
+        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnSetConvolutionMathType(Conv.Raw, math == MathMode.TF32 ? CudnnMathType.TensorOp : CudnnMathType.Fma),
             "cudnnSetConvolutionMathType");
 
     /// <summary>Sets a packed (C-order) NC… float tensor descriptor.</summary>
@@ -62,7 +62,7 @@ internal sealed unsafe class CudnnDescriptors : IDisposable
     internal static void SetStrided(CudnnTensorDescriptor desc, int[] dims, int[] strides)
     {
         fixed (int* d = dims) fixed (int* s = strides)
-            CuDnn.Check(CuDnn.cudnnSetTensorNdDescriptor(desc.Raw, CudnnDataType.Float, dims.Length, d, s), "cudnnSetTensorNdDescriptor");
+            CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnSetTensorNdDescriptor(desc.Raw, CudnnDataType.Float, dims.Length, d, s), "cudnnSetTensorNdDescriptor");
     }
 
     internal static int[] PackedStrides(int[] dims)

@@ -34,9 +34,9 @@ internal sealed class NativeGpuQueries : IGpuQueries
 
     public string CublasVersion()
     {
-        CuBlas.Check(CuBlas.cublasGetProperty(LibraryProperty.MajorVersion, out int major), "cublasGetProperty");
-        CuBlas.Check(CuBlas.cublasGetProperty(LibraryProperty.MinorVersion, out int minor), "cublasGetProperty");
-        CuBlas.Check(CuBlas.cublasGetProperty(LibraryProperty.PatchLevel, out int patch), "cublasGetProperty");
+        CuBlas.Check(NativeTrace.Start(), CuBlas.cublasGetProperty(LibraryProperty.MajorVersion, out int major), "cublasGetProperty");
+        CuBlas.Check(NativeTrace.Start(), CuBlas.cublasGetProperty(LibraryProperty.MinorVersion, out int minor), "cublasGetProperty");
+        CuBlas.Check(NativeTrace.Start(), CuBlas.cublasGetProperty(LibraryProperty.PatchLevel, out int patch), "cublasGetProperty");
         return $"{major}.{minor}.{patch}";
     }
 
@@ -58,8 +58,9 @@ internal sealed class NativeGpuQueries : IGpuQueries
     static void CheckSubLibrary(Func<CudnnStatus> check, string call)
     {
         CudnnStatus status;
+        long started = NativeTrace.Start();
         try { status = check(); }
         catch (EntryPointNotFoundException) { return; } // not exported by this build: nothing to check
-        CuDnn.Check(status, call);
+        CuDnn.Check(started, status, call);
     }
 }

@@ -41,6 +41,20 @@ internal static unsafe partial class CuBlas
         void* beta, ulong c, CudaDataType cType, int ldc,
         CublasComputeType computeType, CublasGemmAlgo algo);
 
+    /// <summary>Traces the call (GPUCONV_TRACE) and throws unless the status is success; <paramref name="started"/> comes from <see cref="NativeTrace.Start"/>, evaluated before the call.</summary>
+    public static void Check(long started, CublasStatus status, string call)
+    {
+        NativeTrace.Record(started, call, NativeText.StatusLabel(status));
+        Check(status, call);
+    }
+
+    /// <inheritdoc cref="Check(long, CublasStatus, string)"/>
+    public static void Check(long started, CublasStatus status, string call, TraceArgs args)
+    {
+        NativeTrace.Record(started, call, NativeText.StatusLabel(status), args);
+        Check(status, call);
+    }
+
     /// <summary>Throws <see cref="CublasException"/> naming <paramref name="call"/> unless the status is success.</summary>
     public static void Check(CublasStatus status, string call)
     {

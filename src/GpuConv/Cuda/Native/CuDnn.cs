@@ -129,6 +129,20 @@ internal static unsafe partial class CuDnn
     [LibraryImport(Lib)]
     public static partial CudnnStatus cudnnAddTensor(nint handle, void* alpha, nint aDesc, ulong a, void* beta, nint cDesc, ulong c);
 
+    /// <summary>Traces the call (GPUCONV_TRACE) and throws unless the status is success; <paramref name="started"/> comes from <see cref="NativeTrace.Start"/>, evaluated before the call.</summary>
+    public static void Check(long started, CudnnStatus status, string call)
+    {
+        NativeTrace.Record(started, call, NativeText.StatusLabel(status));
+        Check(status, call);
+    }
+
+    /// <inheritdoc cref="Check(long, CudnnStatus, string)"/>
+    public static void Check(long started, CudnnStatus status, string call, TraceArgs args)
+    {
+        NativeTrace.Record(started, call, NativeText.StatusLabel(status), args);
+        Check(status, call);
+    }
+
     /// <summary>Throws <see cref="CudnnException"/> naming <paramref name="call"/> unless the status is success.</summary>
     public static void Check(CudnnStatus status, string call)
     {

@@ -6,6 +6,8 @@ namespace GpuConv.Cuda.Native;
 /// CUDA driver API (libcuda.so.1 / nvcuda.dll). C names verbatim, `_v2` entry points where they
 /// exist. CUdeviceptr is <c>ulong</c>; every other handle (CUcontext, CUmodule, CUfunction, CUstream,
 /// CUevent) is an opaque pointer (<c>nint</c>); CUdevice is an <c>int</c> ordinal handle.
+/// Only the stream-ordered (Async) copy and memset entry points are bound: the synchronous ones run on
+/// the legacy NULL stream, which the project's non-blocking streams do not wait for.
 /// </summary>
 internal static unsafe partial class CudaDriver
 {
@@ -44,13 +46,9 @@ internal static unsafe partial class CudaDriver
     [LibraryImport(Lib)] public static partial CuResult cuMemAlloc_v2(out ulong dptr, nuint bytesize);
     [LibraryImport(Lib)] public static partial CuResult cuMemFree_v2(ulong dptr);
     [LibraryImport(Lib)] public static partial CuResult cuMemGetInfo_v2(out nuint free, out nuint total);
-    [LibraryImport(Lib)] public static partial CuResult cuMemcpyHtoD_v2(ulong dstDevice, void* srcHost, nuint byteCount);
-    [LibraryImport(Lib)] public static partial CuResult cuMemcpyDtoH_v2(void* dstHost, ulong srcDevice, nuint byteCount);
-    [LibraryImport(Lib)] public static partial CuResult cuMemcpyDtoD_v2(ulong dstDevice, ulong srcDevice, nuint byteCount);
     [LibraryImport(Lib)] public static partial CuResult cuMemcpyHtoDAsync_v2(ulong dstDevice, void* srcHost, nuint byteCount, nint hStream);
     [LibraryImport(Lib)] public static partial CuResult cuMemcpyDtoHAsync_v2(void* dstHost, ulong srcDevice, nuint byteCount, nint hStream);
     [LibraryImport(Lib)] public static partial CuResult cuMemcpyDtoDAsync_v2(ulong dstDevice, ulong srcDevice, nuint byteCount, nint hStream);
-    [LibraryImport(Lib)] public static partial CuResult cuMemsetD32_v2(ulong dstDevice, uint ui, nuint n);
     [LibraryImport(Lib)] public static partial CuResult cuMemsetD32Async(ulong dstDevice, uint ui, nuint n, nint hStream);
     [LibraryImport(Lib)] public static partial CuResult cuMemAllocHost_v2(out void* pp, nuint bytesize);
     [LibraryImport(Lib)] public static partial CuResult cuMemFreeHost(void* p);
@@ -62,8 +60,24 @@ internal static unsafe partial class CudaDriver
     [LibraryImport(Lib)] public static partial CuResult cuEventCreate(out nint phEvent, uint flags);
     [LibraryImport(Lib)] public static partial CuResult cuEventRecord(nint hEvent, nint hStream);
     [LibraryImport(Lib)] public static partial CuResult cuEventSynchronize(nint hEvent);
+    /// <summary>CUDA 13's name (its header declares only this one); older drivers export only <see cref="cuEventElapsedTime"/>.</summary>
+    [LibraryImport(Lib)] public static partial CuResult cuEventElapsedTime_v2(out float pMilliseconds, nint hStart, nint hEnd);
     [LibraryImport(Lib)] public static partial CuResult cuEventElapsedTime(out float pMilliseconds, nint hStart, nint hEnd);
     [LibraryImport(Lib)] public static partial CuResult cuEventDestroy_v2(nint hEvent);
+
+    /// <summary>Traces the call (GPUCONV_TRACE) and throws unless the status is success; <paramref name="started"/> comes from <see cref="NativeTrace.Start"/>, evaluated before the call.</summary>
+    public static void Check(long started, CuResult status, string call)
+    {
+        NativeTrace.Record(started, call, NativeText.StatusLabel(status));
+        Check(status, call);
+    }
+
+    /// <inheritdoc cref="Check(long, CuResult, string)"/>
+    public static void Check(long started, CuResult status, string call, TraceArgs args)
+    {
+        NativeTrace.Record(started, call, NativeText.StatusLabel(status), args);
+        Check(status, call);
+    }
 
     /// <summary>Throws <see cref="CudaException"/> naming <paramref name="call"/> unless the status is success.</summary>
     public static void Check(CuResult status, string call)

@@ -35,4 +35,11 @@ internal static class NativeText
         }
         return sb.ToString();
     }
+
+    /// <summary>A status for the trace: "OK" for success, else the enum name and its number ("NotSupported 3000").</summary>
+    public static string StatusLabel<T>(T status) where T : struct, Enum
+    {
+        long code = Convert.ToInt64(status, System.Globalization.CultureInfo.InvariantCulture);
+        return code == 0 ? "OK" : $"{status} {code}";
+    }
 }
