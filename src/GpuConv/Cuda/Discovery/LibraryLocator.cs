@@ -122,18 +122,45 @@ internal sealed class LibraryLocator
         return null;
     }
 
-    /// <summary>Loads the companions that sit beside the library (same folder); absent or failing ones are recorded, not fatal.</summary>
+    /// <summary>
+    /// Loads the companions that sit beside the library (same folder); absent or failing ones are
+    /// recorded, not fatal. One that fails is tried once more after the others: a sub-library matched
+    /// by a pattern may need one listed after it.
+    /// </summary>
     void PreloadCompanions(NativeLibrarySpec spec, string folder, string soname, List<LibraryAttempt> attempts)
     {
-        foreach (var companion in spec.Companions(NativeLibrarySpec.SonameVersion(soname)))
+        string label = $"{spec.DisplayName} companion";
+        var failed = new List<string>();
+        foreach (var path in CompanionFiles(folder, spec.Companions(NativeLibrarySpec.SonameVersion(soname))))
         {
-            var path = Path.Join(folder, companion);
-            if (!File.Exists(path)) continue;
-            string label = $"{spec.DisplayName} companion";
+            if (_env.TryLoad(path, out _, out _)) attempts.Add(new(label, path, AttemptOutcome.Loaded));
+            else failed.Add(path);
+        }
+        foreach (var path in failed)
             attempts.Add(_env.TryLoad(path, out _, out var error)
                 ? new(label, path, AttemptOutcome.Loaded)
                 : new(label, path, AttemptOutcome.LoadFailed, error));
+    }
+
+    /// <summary>The existing files the companion names and patterns match in <paramref name="folder"/>, in list order, each once.</summary>
+    internal static IReadOnlyList<string> CompanionFiles(string folder, IEnumerable<string> namesOrPatterns)
+    {
+        var files = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in namesOrPatterns)
+        {
+            IEnumerable<string> matches;
+            if (!name.Contains('*'))
+                matches = File.Exists(Path.Join(folder, name)) ? [Path.Join(folder, name)] : [];
+            else
+            {
+                try { matches = Directory.EnumerateFiles(folder, name).Order(StringComparer.Ordinal).ToList(); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { matches = []; }
+            }
+            foreach (var path in matches)
+                if (seen.Add(path)) files.Add(path);
         }
+        return files;
     }
 
     IReadOnlyList<string> BuildSearchFolders()

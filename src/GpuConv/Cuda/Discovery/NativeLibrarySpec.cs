@@ -4,7 +4,9 @@ namespace GpuConv.Cuda.Discovery;
 /// One native library to locate: its logical name (used by [LibraryImport]), the sonames to try in
 /// order of preference, and companion libraries that must be loaded from the SAME folder first
 /// (cuBLAS needs its cublasLt; cuDNN 9 dlopens its sub-libraries by bare name, which only succeeds
-/// when they are already loaded or on the loader's search path).
+/// when they are already loaded or on the loader's search path — and a system copy found that way
+/// gives SUBLIBRARY_VERSION_MISMATCH). Companion names may contain '*' (a file-name pattern in that
+/// folder); they are loaded in the order listed, a file matched twice only once.
 /// </summary>
 internal sealed record NativeLibrarySpec(
     string LogicalName,
@@ -35,15 +37,18 @@ internal sealed record NativeLibrarySpec(
     public static readonly NativeLibrarySpec Nvrtc = new(
         "gpuconv-nvrtc", "NVRTC",
         ["libnvrtc.so.13", "libnvrtc.so.12"], ["nvrtc64_130_0.dll", "nvrtc64_120_0.dll"],
-        v => [$"libnvrtc-builtins.so.{v}"], PreferSystemLoader: false);
+        // CUDA 13 wheels ship libnvrtc-builtins.so.13.0 (no .so.13): match the major version and anything after.
+        v => [$"libnvrtc-builtins.so.{v}", $"libnvrtc-builtins.so.{v}.*"], PreferSystemLoader: false);
 
     public static readonly NativeLibrarySpec Cudnn = new(
         Native.NativeLibraryNames.Cudnn, "cuDNN",
         ["libcudnn.so.9", "libcudnn.so.8"], ["cudnn64_9.dll", "cudnn64_8.dll"],
         v => v == "8"
             ? ["libcudnn_ops_infer.so.8", "libcudnn_ops_train.so.8", "libcudnn_cnn_infer.so.8", "libcudnn_cnn_train.so.8"]
+            // Graph first (the others link against it), the known ones in dependency order, then every
+            // other sub-library of the same major version: newer 9.x releases add some.
             : [$"libcudnn_graph.so.{v}", $"libcudnn_engines_runtime_compiled.so.{v}", $"libcudnn_engines_precompiled.so.{v}",
-               $"libcudnn_heuristic.so.{v}", $"libcudnn_ops.so.{v}", $"libcudnn_cnn.so.{v}", $"libcudnn_adv.so.{v}"],
+               $"libcudnn_heuristic.so.{v}", $"libcudnn_ops.so.{v}", $"libcudnn_cnn.so.{v}", $"libcudnn_adv.so.{v}", $"libcudnn_*.so.{v}"],
         PreferSystemLoader: false);
 
     public IReadOnlyList<string> Names => OperatingSystem.IsWindows() ? WindowsNames : LinuxNames;

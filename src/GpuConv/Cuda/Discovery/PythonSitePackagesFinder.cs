@@ -4,8 +4,10 @@ namespace GpuConv.Cuda.Discovery;
 
 /// <summary>
 /// Finds the site-packages folders where pip puts NVIDIA's wheels (nvidia/cublas/lib, nvidia/cudnn/lib,
-/// nvidia/cu13/lib…): asks every python on PATH (short timeout), then globs the usual venv, conda and
-/// pyenv places. Never throws.
+/// nvidia/cu13/lib…): asks every python on PATH, the active $VIRTUAL_ENV's and those of /opt/*/.venv and
+/// /opt/*/venv (short timeout each), then globs the usual venv, conda and pyenv places. Interpreters are
+/// told apart by their path, not their symlink target: a venv's python3 links to the base interpreter
+/// but reports the venv's own site-packages; duplicates are removed among the folders reported. Never throws.
 /// </summary>
 internal static class PythonSitePackagesFinder
 {
@@ -24,7 +26,7 @@ internal static class PythonSitePackagesFinder
     public static IReadOnlyList<string> Find(IProbeEnvironment env)
     {
         var result = new List<string>();
-        foreach (var python in PythonsOnPath(env.GetVariable("PATH")))
+        foreach (var python in Interpreters(env))
             result.AddRange(Ask(python));
         result.AddRange(CommonLocations(env));
         return result.Where(Directory.Exists).Distinct(StringComparer.Ordinal).ToList();
@@ -45,24 +47,39 @@ internal static class PythonSitePackagesFinder
                 patterns.Add(Path.Join(home, rel));
         foreach (var abs in new[] { "/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
                      "/usr/lib/python3/dist-packages", "/opt/conda/lib/python3*/site-packages",
-                     "/opt/*/lib/python3*/site-packages", "/workspace/.venv/lib/python3*/site-packages" })
+                     "/opt/*/lib/python3*/site-packages", "/opt/*/.venv/lib/python3*/site-packages",
+                     "/opt/*/venv/lib/python3*/site-packages", "/workspace/.venv/lib/python3*/site-packages" })
             patterns.Add(env.MapSystemPath(abs));
         return patterns.SelectMany(PathGlob.Directories);
     }
 
-    static IEnumerable<string> PythonsOnPath(string? path)
+    /// <summary>
+    /// The interpreters to ask: python3/python in each PATH folder, then $VIRTUAL_ENV/bin, /opt/*/.venv/bin
+    /// and /opt/*/venv/bin. Within one folder python and python3 are usually the same file, so one is
+    /// asked; across folders each is asked (a venv's interpreter is a link to the base one).
+    /// </summary>
+    internal static IReadOnlyList<string> Interpreters(IProbeEnvironment env)
     {
-        if (string.IsNullOrEmpty(path)) yield break;
+        var folders = new List<string>();
+        if (env.GetVariable("PATH") is { Length: > 0 } path)
+            folders.AddRange(path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
+        if (env.GetVariable("VIRTUAL_ENV") is { Length: > 0 } venv)
+            folders.Add(Path.Join(venv, "bin"));
+        foreach (var pattern in new[] { "/opt/*/.venv/bin", "/opt/*/venv/bin" })
+            folders.AddRange(PathGlob.Directories(env.MapSystemPath(pattern)));
+
+        var result = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var dir in path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        foreach (var dir in folders.Select(f => Path.TrimEndingDirectorySeparator(f)).Distinct(StringComparer.Ordinal))
         {
             foreach (var name in new[] { "python3", "python" })
             {
                 var candidate = Path.Join(dir, name);
-                if (File.Exists(candidate) && seen.Add(ResolveLink(candidate)))
-                    yield return candidate;
+                if (File.Exists(candidate) && seen.Add(dir + "\0" + ResolveLink(candidate)))
+                    result.Add(candidate);
             }
         }
+        return result;
     }
 
     static string ResolveLink(string path)
