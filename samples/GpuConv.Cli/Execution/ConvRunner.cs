@@ -61,7 +61,7 @@ public static class ConvRunner
             {
                 double ms;
                 try { ms = backend.TimeRun(problem, candidate, tensors); }
-                catch (WorkspaceAllocationException e) { failures.Add(e.Message); continue; }
+                catch (CandidateUnavailableException e) { failures.Add(e.Message); continue; } // workspace, or declined at run time
                 var result = new HostTensor(problem.OutputShape);
                 memory.CopyToHost(output, result.Data);
                 return new RunOutcome(result, backend.Name, candidate, ms);

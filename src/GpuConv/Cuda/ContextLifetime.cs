@@ -20,7 +20,8 @@ internal sealed class ContextLifetime(nint context, int device)
     public void MakeCurrent()
     {
         if (!_alive) throw new ObjectDisposedException(nameof(CudaContext), "the CUDA context was disposed.");
-        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuCtxSetCurrent(Context), "cuCtxSetCurrent");
+        // Not traced: it precedes nearly every call and would double the trace's length.
+        CudaDriver.Check(CudaDriver.cuCtxSetCurrent(Context), "cuCtxSetCurrent");
     }
 
     /// <summary>For release paths: make current if still alive, never throw.</summary>

@@ -6,32 +6,44 @@ namespace GpuConv.Cuda;
 /// <summary>A cuDNN handle bound to one context and stream.</summary>
 internal sealed class CudnnHandle : SafeHandle
 {
-    readonly ContextLifetime _owner;
+    readonly ICudnnApi _api;
+    readonly ContextLifetime? _owner;
 
-    CudnnHandle(ContextLifetime owner, nint h) : base(0, true) { _owner = owner; SetHandle(h); }
+    CudnnHandle(ICudnnApi api, ContextLifetime? owner, nint h) : base(0, true) { _api = api; _owner = owner; SetHandle(h); }
 
     public static CudnnHandle Create(CudaContext context, CudaStream? stream = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         context.MakeCurrent();
-        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnCreate(out var h), "cudnnCreate");
-        var handle = new CudnnHandle(context.Lifetime, h);
+        var api = NativeCudnnApi.Instance;
+        CuDnn.Check(NativeTrace.Start(), api.CreateHandle(out var h), "cudnnCreate");
+        var handle = new CudnnHandle(api, context.Lifetime, h);
         handle.SetStream(stream ?? context.Stream);
         return handle;
+    }
+
+    /// <summary>A handle from <paramref name="api"/> with no CUDA context (for fakes).</summary>
+    internal static CudnnHandle CreateDetached(ICudnnApi api)
+    {
+        CuDnn.Check(NativeTrace.Start(), api.CreateHandle(out var h), "cudnnCreate");
+        return new CudnnHandle(api, null, h);
     }
 
     public override bool IsInvalid => handle == 0;
     internal nint Raw => IsClosed ? throw new ObjectDisposedException(nameof(CudnnHandle)) : handle;
 
+    /// <summary>The library the handle came from; descriptors used with it come from the same one.</summary>
+    internal ICudnnApi Api => _api;
+
     public void SetStream(CudaStream stream)
     {
-        _owner.MakeCurrent();
-        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnSetStream(Raw, stream.Handle), "cudnnSetStream");
+        _owner?.MakeCurrent();
+        CuDnn.Check(NativeTrace.Start(), _api.SetStream(Raw, stream.Handle), "cudnnSetStream", $"stream=0x{stream.Handle:x}");
     }
 
     protected override bool ReleaseHandle()
     {
-        try { return !_owner.TryMakeCurrent() || CuDnn.cudnnDestroy(handle) == CudnnStatus.Success; }
+        try { return (_owner is not null && !_owner.TryMakeCurrent()) || _api.DestroyHandle(handle) == CudnnStatus.Success; }
         catch (Exception) { return false; }
     }
 }
@@ -39,7 +51,8 @@ internal sealed class CudnnHandle : SafeHandle
 /// <summary>Base for cuDNN descriptors: host-side objects, created and destroyed without a context.</summary>
 internal abstract class CudnnDescriptor : SafeHandle
 {
-    protected CudnnDescriptor() : base(0, true) { }
+    protected CudnnDescriptor(ICudnnApi api) : base(0, true) => Api = api;
+    protected ICudnnApi Api { get; }
     public override bool IsInvalid => handle == 0;
     internal nint Raw => IsClosed ? throw new ObjectDisposedException(GetType().Name) : handle;
     protected void Adopt(nint h) => SetHandle(h);
@@ -55,44 +68,52 @@ internal abstract class CudnnDescriptor : SafeHandle
 
 internal sealed class CudnnTensorDescriptor : CudnnDescriptor
 {
-    public CudnnTensorDescriptor()
+    public CudnnTensorDescriptor() : this(NativeCudnnApi.Instance) { }
+
+    public CudnnTensorDescriptor(ICudnnApi api) : base(api)
     {
-        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnCreateTensorDescriptor(out var h), "cudnnCreateTensorDescriptor");
+        CuDnn.Check(NativeTrace.Start(), api.CreateTensorDescriptor(out var h), "cudnnCreateTensorDescriptor");
         Adopt(h);
     }
 
-    protected override CudnnStatus Destroy(nint h) => CuDnn.cudnnDestroyTensorDescriptor(h);
+    protected override CudnnStatus Destroy(nint h) => Api.DestroyTensorDescriptor(h);
 }
 
 internal sealed class CudnnFilterDescriptor : CudnnDescriptor
 {
-    public CudnnFilterDescriptor()
+    public CudnnFilterDescriptor() : this(NativeCudnnApi.Instance) { }
+
+    public CudnnFilterDescriptor(ICudnnApi api) : base(api)
     {
-        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnCreateFilterDescriptor(out var h), "cudnnCreateFilterDescriptor");
+        CuDnn.Check(NativeTrace.Start(), api.CreateFilterDescriptor(out var h), "cudnnCreateFilterDescriptor");
         Adopt(h);
     }
 
-    protected override CudnnStatus Destroy(nint h) => CuDnn.cudnnDestroyFilterDescriptor(h);
+    protected override CudnnStatus Destroy(nint h) => Api.DestroyFilterDescriptor(h);
 }
 
 internal sealed class CudnnConvolutionDescriptor : CudnnDescriptor
 {
-    public CudnnConvolutionDescriptor()
+    public CudnnConvolutionDescriptor() : this(NativeCudnnApi.Instance) { }
+
+    public CudnnConvolutionDescriptor(ICudnnApi api) : base(api)
     {
-        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnCreateConvolutionDescriptor(out var h), "cudnnCreateConvolutionDescriptor");
+        CuDnn.Check(NativeTrace.Start(), api.CreateConvolutionDescriptor(out var h), "cudnnCreateConvolutionDescriptor");
         Adopt(h);
     }
 
-    protected override CudnnStatus Destroy(nint h) => CuDnn.cudnnDestroyConvolutionDescriptor(h);
+    protected override CudnnStatus Destroy(nint h) => Api.DestroyConvolutionDescriptor(h);
 }
 
 internal sealed class CudnnActivationDescriptor : CudnnDescriptor
 {
-    public CudnnActivationDescriptor()
+    public CudnnActivationDescriptor() : this(NativeCudnnApi.Instance) { }
+
+    public CudnnActivationDescriptor(ICudnnApi api) : base(api)
     {
-        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnCreateActivationDescriptor(out var h), "cudnnCreateActivationDescriptor");
+        CuDnn.Check(NativeTrace.Start(), api.CreateActivationDescriptor(out var h), "cudnnCreateActivationDescriptor");
         Adopt(h);
     }
 
-    protected override CudnnStatus Destroy(nint h) => CuDnn.cudnnDestroyActivationDescriptor(h);
+    protected override CudnnStatus Destroy(nint h) => Api.DestroyActivationDescriptor(h);
 }

@@ -9,7 +9,8 @@ namespace GpuConv.Planning;
 /// the unsupported, filtered, over-workspace, non-deterministic (when asked) and disallowed-precision
 /// ones, then picks by <see cref="PlanPolicy"/>. Decisions are memoised per <see cref="PlanKey"/>;
 /// exhaustive and cached decisions also go to the <see cref="PlanCache"/>. When a chosen candidate
-/// cannot allocate its workspace at run time, <see cref="Execute"/> moves to the next one and
+/// cannot run — its workspace cannot be allocated, or the library refuses the algorithm at run time
+/// (<see cref="CandidateUnavailableException"/>) — <see cref="Execute"/> moves to the next one and
 /// remembers that (in memory and in the cache), so the failed one is not retried for that key.
 /// Thread-safe; planning itself is serialised.
 /// </summary>
@@ -109,8 +110,9 @@ public sealed class Planner
 
     /// <summary>
     /// Runs <paramref name="problem"/> with its plan through <paramref name="run"/> (which stages data
-    /// for the plan's backend and calls it). If the run throws <see cref="WorkspaceAllocationException"/>
-    /// the next candidate is tried, and the failure is remembered for this key. Returns the plan that ran.
+    /// for the plan's backend and calls it). If the run throws <see cref="CandidateUnavailableException"/>
+    /// (workspace allocation failed, or the algorithm was declined at run time) the next candidate is
+    /// tried, and the failure is remembered for this key. Returns the plan that ran.
     /// </summary>
     public Plan Execute(ConvProblem problem, Action<Plan, IConvBackend> run)
     {
@@ -124,7 +126,7 @@ public sealed class Planner
                 run(plan, BackendOf(plan));
                 return plan;
             }
-            catch (WorkspaceAllocationException e)
+            catch (CandidateUnavailableException e)
             {
                 plan = Fallback(problem, plan, e);
             }
@@ -132,11 +134,11 @@ public sealed class Planner
     }
 
     /// <summary>
-    /// Records that <paramref name="failed"/> could not allocate its workspace for <paramref name="problem"/>
-    /// and returns the next candidate in the policy's order (also cached, so a restart does not retry
-    /// the failed one). Throws <see cref="InvalidOperationException"/> when none is left.
+    /// Records that <paramref name="failed"/> could not run <paramref name="problem"/> (workspace or run-time
+    /// refusal) and returns the next candidate in the policy's order (also cached, so a restart does not
+    /// retry the failed one). Throws <see cref="InvalidOperationException"/> when none is left.
     /// </summary>
-    public Plan Fallback(ConvProblem problem, Plan failed, WorkspaceAllocationException error)
+    public Plan Fallback(ConvProblem problem, Plan failed, CandidateUnavailableException error)
     {
         ArgumentNullException.ThrowIfNull(problem);
         ArgumentNullException.ThrowIfNull(failed);
@@ -154,10 +156,10 @@ public sealed class Planner
             {
                 decisions.Remove(problem);
                 throw new InvalidOperationException(
-                    $"no candidate left for {problem}: {string.Join(", ", failedSet)} could not allocate their workspace.", error);
+                    $"no candidate left for {problem}: {string.Join(", ", failedSet)} could not run it (the last: {error.Reason}).", error);
             }
             var plan = new Plan(next.Backend.Name, next.Algorithm, PlanSource.Fallback,
-                $"{failed.Algorithm.Key} could not allocate {error.Bytes} B of workspace; next candidate in {Options.Policy.ToString().ToLowerInvariant()} order", next.TimeMs);
+                $"{failed.Algorithm.Key} {error.Reason}; next candidate in {Options.Policy.ToString().ToLowerInvariant()} order", next.TimeMs);
             decisions[problem] = new Decision(plan, preference.Where(c => !failedSet.Contains(c.Algorithm.Key)).ToList());
             Remember(key, plan);
             return plan;
@@ -194,7 +196,7 @@ public sealed class Planner
                 else if (algorithm.WorkspaceBytes > limit)
                     row = row with { Status = CandidateStatus.OverWorkspaceLimit, Reason = $"needs {algorithm.WorkspaceBytes} B of workspace, limit is {limit} B" };
                 else if (failedSet.Contains(algorithm.Key))
-                    row = row with { Status = CandidateStatus.Failed, Reason = "could not allocate its workspace earlier for this problem" };
+                    row = row with { Status = CandidateStatus.Failed, Reason = "could not run this problem earlier (workspace allocation or run-time refusal)" };
                 else
                 {
                     var candidate = new Candidate(backend, algorithm, allowed.Count + 1);
@@ -280,8 +282,8 @@ public sealed class Planner
                     catch (Exception e) when (e is not OutOfMemoryException)
                     {
                         int i = rows.FindIndex(r => ReferenceEquals(r.Candidate, candidate));
-                        var reason = e is WorkspaceAllocationException w ? $"could not allocate {w.Bytes} B of workspace" : $"threw while timed: {e.GetType().Name}: {e.Message}";
-                        if (e is WorkspaceAllocationException) FailedFor(key).Add(candidate.Algorithm.Key);
+                        var reason = e is CandidateUnavailableException u ? u.Reason : $"threw while timed: {e.GetType().Name}: {e.Message}";
+                        if (e is CandidateUnavailableException) FailedFor(key).Add(candidate.Algorithm.Key);
                         rows[i] = rows[i] with { Status = CandidateStatus.Failed, Reason = reason, Candidate = null };
                     }
                 }

@@ -6,8 +6,9 @@ using GpuConv.Tensors;
 
 namespace GpuConv.Tests.Planning;
 
-/// <summary>How a fake candidate behaves: its fake time per TimeRun call and whether it fails.</summary>
-sealed record FakeAlgorithm(ConvAlgorithm Algorithm, double[] Times, bool FailsAllocation = false, bool ThrowsWhenTimed = false);
+/// <summary>How a fake candidate behaves: its fake time per TimeRun call and whether it fails (and how).</summary>
+sealed record FakeAlgorithm(ConvAlgorithm Algorithm, double[] Times, bool FailsAllocation = false, bool ThrowsWhenTimed = false,
+    bool DeclinedAtRunTime = false);
 
 /// <summary>
 /// A backend that reports fixed fake times and computes real results with the reference (so engine
@@ -36,10 +37,10 @@ sealed class FakeBackend : IConvBackend
 
     /// <summary>Adds a candidate; times cycle when TimeRun is called more often than listed.</summary>
     public FakeBackend With(string name, double timeMs = 1, long workspace = 0, bool deterministic = true, MathMode math = MathMode.Strict,
-        bool failsAllocation = false, bool throwsWhenTimed = false, double[]? times = null)
+        bool failsAllocation = false, bool throwsWhenTimed = false, double[]? times = null, bool declinedAtRunTime = false)
     {
         algorithms.Add(new FakeAlgorithm(new ConvAlgorithm(Name, name, algorithms.Count, workspace, deterministic, math),
-            times ?? [timeMs], failsAllocation, throwsWhenTimed));
+            times ?? [timeMs], failsAllocation, throwsWhenTimed, declinedAtRunTime));
         return this;
     }
 
@@ -60,6 +61,7 @@ sealed class FakeBackend : IConvBackend
         var fake = Find(algorithm);
         RunCalls[algorithm.Name] = RunCalls.GetValueOrDefault(algorithm.Name) + 1;
         if (fake.FailsAllocation) throw new WorkspaceAllocationException(algorithm.Key, algorithm.WorkspaceBytes);
+        if (fake.DeclinedAtRunTime) throw new AlgorithmDeclinedException(algorithm.Key, "CUDNN_STATUS_NOT_SUPPORTED");
         tensors.Validate(problem, Memory.Kind);
         float[] Data(Tensor? t) => t switch { null => [], HostTensor h => h.Data, FakeDeviceTensor d => d.Data, _ => throw new InvalidOperationException() };
         var result = ReferenceConv.Run(problem, Data(tensors.X), Data(tensors.W), Data(tensors.Y), Data(tensors.Bias));
@@ -75,6 +77,7 @@ sealed class FakeBackend : IConvBackend
         timeCalls[algorithm.Name] = call + 1;
         TimedWithVariableWeights |= !tensors.ConstantWeights;
         if (fake.FailsAllocation) throw new WorkspaceAllocationException(algorithm.Key, algorithm.WorkspaceBytes);
+        if (fake.DeclinedAtRunTime) throw new AlgorithmDeclinedException(algorithm.Key, "CUDNN_STATUS_NOT_SUPPORTED");
         if (fake.ThrowsWhenTimed) throw new InvalidOperationException("fake launch failure");
         return fake.Times[call % fake.Times.Length];
     }

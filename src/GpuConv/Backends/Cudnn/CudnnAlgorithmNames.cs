@@ -21,6 +21,13 @@ internal static class CudnnAlgorithmNames
         _ => (int)CudnnConvolutionBwdFilterAlgo.Count,
     };
 
+    /// <summary>
+    /// Whether the algorithm computes through a transform (FFT, FFT_TILING, WINOGRAD, WINOGRAD_NONFUSED):
+    /// FP32 arithmetic, but a looser error bound than a direct sum. Strict precision keeps them, as
+    /// PyTorch does without TF32; the GPU tests hold them to 1e-4 of the largest output, others to 1e-5.
+    /// </summary>
+    public static bool IsTransformBased(string name) => name.StartsWith("FFT", StringComparison.Ordinal) || name.StartsWith("WINOGRAD", StringComparison.Ordinal);
+
     /// <summary>ImplicitPrecompGemm → IMPLICIT_PRECOMP_GEMM, Algo0 → ALGO_0 (the C enum spelling).</summary>
     static string Upper(string name)
     {

@@ -6,13 +6,26 @@ using GpuConv.Tensors;
 namespace GpuConv.Backends.Cudnn;
 
 /// <summary>
-/// The "cudnn" backend: cuDNN 9's (legacy) convolution API. Every algorithm cuDNN reports as usable
-/// for the op is a candidate, ranked by cuDNN's own heuristic (Get_v7), with its workspace and
-/// determinism. Strict precision sets CUDNN_FMA_MATH (no TF32); TF32 candidates are the tensor-op
-/// ones, offered only when the caller allows them. The winning candidate's math type is set on the
-/// descriptor before every call (as PyTorch does). Ranks 1–3 (1-d as 2-d with height 1), groups,
-/// dilation, stride; asymmetric padding through an explicit padded copy (<see cref="CudnnPaddingPlan"/>).
-/// One cuDNN handle bound to the host's stream; descriptors cached per problem geometry.
+/// The "cudnn" backend: cuDNN 9's (legacy) convolution API. Every algorithm cuDNN's heuristic (Get_v7,
+/// asked for cudnnGet*AlgorithmMaxCount entries) reports as usable for the op is a candidate, in cuDNN's
+/// order, with its workspace and determinism; one whose workspace-size query fails is dropped.
+/// Strict precision sets CUDNN_FMA_MATH (no TF32) and keeps the entries that are not tensor-op kernels;
+/// with TF32 allowed, every successful entry of the query on a TENSOR_OP descriptor is a TF32 candidate
+/// too (cuDNN tags some FP32 entries of that query DEFAULT_MATH). The candidate's math type is set on
+/// the descriptor before every call (as PyTorch does). An algorithm cuDNN refuses when run (NOT_SUPPORTED,
+/// BAD_PARAM, EXECUTION_FAILED) raises <see cref="AlgorithmDeclinedException"/>, so the planner moves on.
+/// <para>
+/// Strict and the transform algorithms: Strict means FP32 arithmetic with FP32 inputs — no TF32 or other
+/// reduced-precision tensor-op inputs — as PyTorch's <c>allow_tf32 = False</c> does. Like PyTorch it keeps
+/// cuDNN's FFT, FFT_TILING, WINOGRAD and WINOGRAD_NONFUSED algorithms: they compute in FP32 but through
+/// a transform, so their error bound is looser (<see cref="CudnnAlgorithmNames.IsTransformBased"/>;
+/// the GPU tests hold them to 1e-4 of the largest output instead of 1e-5). A caller that needs the
+/// direct-sum error bound filters them by name.
+/// </para>
+/// Ranks 1–3 (1-d as 2-d with height 1), groups, dilation, stride; asymmetric padding through an
+/// explicit padded copy (<see cref="CudnnPaddingPlan"/>). One cuDNN handle bound to the host's stream,
+/// descriptors cached per problem geometry: cuDNN forbids using one handle from two threads at once, and
+/// the math type lives on the shared descriptor, so every entry point holds one lock.
 /// </summary>
 internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
 {
@@ -21,15 +34,19 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
     const long Alignment = 256;
 
     readonly ICudnnHost _host;
+    readonly ICudnnApi _api;
     readonly CudnnHandle _handle;
     readonly Dictionary<ConvProblem, CudnnDescriptors> _descriptors = [];
+    readonly object _gate = new();
+    bool _disposed;
 
     public CudnnBackend(ICudnnHost host)
     {
         _host = host ?? throw new ArgumentNullException(nameof(host));
         _host.MakeCurrent();
         _handle = host.CreateCudnnHandle();
-        Version = VersionString(CuDnn.cudnnGetVersion());
+        _api = _handle.Api;
+        Version = VersionString(_api.GetVersion());
     }
 
     public string Name => BackendName;
@@ -38,91 +55,127 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
     /// <summary>The loaded cuDNN's version, e.g. "9.10.2".</summary>
     public string Version { get; }
 
+    /// <summary>Why the last fused call was declined (cuDNN's status and message), for reports; null if none was.</summary>
+    public string? LastFusedDecline { get; private set; }
+
     public string? WhyUnsupported(ConvProblem problem)
     {
         // cuDNN's descriptors take int dims and strides.
         foreach (var (shape, name) in new[] { (problem.XShape, "x"), (problem.WShape, "w"), (problem.YShape, "y") })
             if (shape.ElementCount > int.MaxValue)
                 return $"{name} has {shape.ElementCount} elements, more than cuDNN's int descriptors address (split the batch)";
+        long padded;
+        try { padded = CudnnPaddingPlan.PaddedElementsOf(problem); }
+        catch (OverflowException) { padded = long.MaxValue; }
+        if (padded > int.MaxValue)
+            return $"the padded copy of x that asymmetric padding needs has {padded} elements, more than cuDNN's int descriptors address (split the batch)";
         return null;
     }
 
     public IReadOnlyList<ConvAlgorithm> GetAlgorithms(ConvProblem problem, ConvPrecision precision)
     {
         if (WhyUnsupported(problem) is { } why) throw new ArgumentException($"cudnn cannot run {problem}: {why}", nameof(problem));
-        _host.MakeCurrent();
-        var d = Descriptors(problem);
-        var result = Query(problem, d, MathMode.Strict);
-        if (precision == ConvPrecision.AllowTF32)
-            result.AddRange(Query(problem, d, MathMode.TF32));
-        return result;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _host.MakeCurrent();
+            var d = Descriptors(problem);
+            var result = Query(problem, d, MathMode.Strict, table: null);
+            if (precision == ConvPrecision.AllowTF32)
+                result.AddRange(Query(problem, d, MathMode.TF32, table: null));
+            return result;
+        }
     }
 
-    List<ConvAlgorithm> Query(ConvProblem p, CudnnDescriptors d, MathMode math)
+    /// <summary>
+    /// cuDNN's raw heuristic tables for <paramref name="problem"/>, strict (FMA) and TF32 (TENSOR_OP)
+    /// queries, one line per entry with what became of it — for the GPU check's log.
+    /// </summary>
+    public string DescribeHeuristics(ConvProblem problem)
+    {
+        if (WhyUnsupported(problem) is { } why) return $"cudnn cannot run {problem}: {why}";
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _host.MakeCurrent();
+            var d = Descriptors(problem);
+            var table = new List<string> { $"cuDNN {Version} heuristics (Get_v7) for {problem}:" };
+            foreach (var math in new[] { MathMode.Strict, MathMode.TF32 })
+            {
+                table.Add($"  {(math == MathMode.Strict ? "strict query (FMA math)" : "TF32 query (TENSOR_OP math)")}:");
+                Query(problem, d, math, table);
+            }
+            return string.Join(Environment.NewLine, table);
+        }
+    }
+
+    int MaxCount(ConvOp op)
+    {
+        CuDnn.Check(NativeTrace.Start(), _api.GetAlgorithmMaxCount(op, _handle.Raw, out int count), "cudnnGet*AlgorithmMaxCount", $"{op} -> {count}");
+        return Math.Max(count, 1);
+    }
+
+    List<ConvAlgorithm> Query(ConvProblem p, CudnnDescriptors d, MathMode math, List<string>? table)
     {
         d.SetMath(math);
-        int max = CudnnAlgorithmNames.Count(p.Op);
-        var perf = stackalloc CudnnConvolutionAlgoPerf[max];
+        int max = MaxCount(p.Op);
+        var perf = new CudnnConvolutionAlgoPerf[max];
         int returned;
-        var h = _handle.Raw;
-        switch (p.Op)
-        {
-            case ConvOp.Forward:
-                CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnGetConvolutionForwardAlgorithm_v7(h, d.X.Raw, d.W.Raw, d.Conv.Raw, d.Y.Raw, max, out returned, perf), "cudnnGetConvolutionForwardAlgorithm_v7");
-                break;
-            case ConvOp.BackwardData:
-                CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.W.Raw, d.Y.Raw, d.Conv.Raw, d.X.Raw, max, out returned, perf), "cudnnGetConvolutionBackwardDataAlgorithm_v7");
-                break;
-            default:
-                CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.X.Raw, d.Y.Raw, d.Conv.Raw, d.W.Raw, max, out returned, perf), "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
-                break;
-        }
+        fixed (CudnnConvolutionAlgoPerf* pp = perf)
+            CuDnn.Check(NativeTrace.Start(), _api.GetAlgorithm_v7(p.Op, _handle.Raw, d.X.Raw, d.W.Raw, d.Conv.Raw, d.Y.Raw, max, out returned, pp),
+                "cudnnGetConvolution*Algorithm_v7", $"{p.Op} {math} requested={max} -> {returned}");
 
         var list = new List<ConvAlgorithm>();
-        for (int i = 0; i < returned; i++)
+        for (int i = 0; i < Math.Min(returned, max); i++)
         {
             var r = perf[i];
-            if (r.Status != CudnnStatus.Success) continue;
-            bool tensorOp = r.MathType is CudnnMathType.TensorOp or CudnnMathType.TensorOpAllowConversion;
-            // Strict keeps FMA/default kernels only; the TF32 query contributes its tensor-op kernels only.
-            if (tensorOp != (math == MathMode.TF32)) continue;
-            if (list.Any(a => a.Id == r.Algo)) continue;
-            long? workspace = WorkspaceSize(p, d, r.Algo);
-            if (workspace is null) continue;
-            list.Add(new ConvAlgorithm(BackendName, CudnnAlgorithmNames.Of(p.Op, r.Algo), r.Algo,
-                AlignUp(d.Padding.ScratchBytes) + workspace.Value, r.Determinism == CudnnDeterminism.Deterministic, math));
+            string name = CudnnAlgorithmNames.Of(p.Op, r.Algo);
+            string Outcome()
+            {
+                if (r.Status != CudnnStatus.Success) return "not a candidate: status " + r.Status;
+                bool tensorOp = r.MathType is CudnnMathType.TensorOp or CudnnMathType.TensorOpAllowConversion;
+                // Strict keeps the FMA/default kernels; the TENSOR_OP query's successful entries are all TF32 candidates.
+                if (math == MathMode.Strict && tensorOp) return "not a candidate: tensor-op kernel in the strict query";
+                if (list.Any(a => a.Id == r.Algo)) return "duplicate";
+                if (WorkspaceSize(p, d, r.Algo) is not { } workspace) return "dropped: its workspace-size query failed";
+                list.Add(new ConvAlgorithm(BackendName, name, r.Algo,
+                    AlignUp(d.Padding.ScratchBytes) + workspace, r.Determinism == CudnnDeterminism.Deterministic, math));
+                return $"candidate, workspace {workspace} B";
+            }
+            string outcome = Outcome();
+            table?.Add($"    {name,-22} status {r.Status} time {r.Time:0.###} ms memory {r.Memory} B {r.Determinism} {r.MathType}: {outcome}");
         }
         return list;
     }
 
+    /// <summary>The algorithm's workspace in bytes, or null when cuDNN will not size it (then it is no candidate).</summary>
     long? WorkspaceSize(ConvProblem p, CudnnDescriptors d, int algo)
     {
-        nuint bytes;
-        var h = _handle.Raw;
-        var status = p.Op switch
-        {
-            ConvOp.Forward => CuDnn.cudnnGetConvolutionForwardWorkspaceSize(h, d.X.Raw, d.W.Raw, d.Conv.Raw, d.Y.Raw, (CudnnConvolutionFwdAlgo)algo, out bytes),
-            ConvOp.BackwardData => CuDnn.cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.W.Raw, d.Y.Raw, d.Conv.Raw, d.X.Raw, (CudnnConvolutionBwdDataAlgo)algo, out bytes),
-            _ => CuDnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.X.Raw, d.Y.Raw, d.Conv.Raw, d.W.Raw, (CudnnConvolutionBwdFilterAlgo)algo, out bytes),
-        };
-        // A configuration cuDNN will not size is not a candidate; anything else is a real error.
-        if (Category(status) == 3) return null; // NOT_SUPPORTED family
-        CuDnn.Check(status, "cudnnGetConvolution*WorkspaceSize");
-        return (long)bytes;
+        long started = NativeTrace.Start();
+        var status = _api.GetWorkspaceSize(p.Op, _handle.Raw, d.X.Raw, d.W.Raw, d.Conv.Raw, d.Y.Raw, algo, out nuint bytes);
+        NativeTrace.Record(started, "cudnnGetConvolution*WorkspaceSize", NativeText.StatusLabel(status), $"{p.Op} {CudnnAlgorithmNames.Of(p.Op, algo)} -> {bytes} B");
+        return status == CudnnStatus.Success ? (long)bytes : null;
     }
 
     public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
-        RunOnStream(problem, algorithm, tensors);
-        // Outputs are read by copies that may not be ordered after this stream: finish here.
-        _host.Synchronize();
+        lock (_gate)
+        {
+            RunOnStream(problem, algorithm, tensors);
+            // Outputs are read by copies that may not be ordered after this stream: finish here.
+            _host.Synchronize();
+        }
     }
 
-    public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors) =>
-        _host.TimeMs(() => RunOnStream(problem, algorithm, tensors));
+    public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
+    {
+        lock (_gate)
+            return _host.TimeMs(() => RunOnStream(problem, algorithm, tensors));
+    }
 
     void RunOnStream(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (algorithm.Backend != BackendName)
             throw new ArgumentException($"algorithm {algorithm.Key} is not a cudnn algorithm.", nameof(algorithm));
         t.Validate(p, MemoryKind.Device);
@@ -147,65 +200,122 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
             case ConvOp.Forward:
             {
                 ulong xIn = pad.IsExplicit ? PadInput(x, padBuffer, pad) : x;
-                CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnConvolutionForward(h, &one, d.X.Raw, xIn, d.W.Raw, w, d.Conv.Raw,
-                    (CudnnConvolutionFwdAlgo)algorithm.Id, work, workBytes, &zero, d.Y.Raw, y), "cudnnConvolutionForward");
+                Execute(p, algorithm, h, &one, d.X.Raw, xIn, d.W.Raw, w, d.Conv.Raw, work, workBytes, &zero, d.Y.Raw, y);
                 if (bias != 0)
-                    CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnAddTensor(h, &one, d.BiasK.Raw, bias, &one, d.Y.Raw, y), "cudnnAddTensor");
+                    CuDnn.Check(NativeTrace.Start(), _api.AddTensor(h, &one, d.BiasK.Raw, bias, &one, d.Y.Raw, y), "cudnnAddTensor", $"bias 0x{bias:x} -> y 0x{y:x}");
                 break;
             }
             case ConvOp.BackwardData:
             {
                 ulong dxOut = pad.IsExplicit ? padBuffer : x;
-                CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnConvolutionBackwardData(h, &one, d.W.Raw, w, d.Y.Raw, y, d.Conv.Raw,
-                    (CudnnConvolutionBwdDataAlgo)algorithm.Id, work, workBytes, &zero, d.X.Raw, dxOut), "cudnnConvolutionBackwardData");
+                Execute(p, algorithm, h, &one, d.X.Raw, dxOut, d.W.Raw, w, d.Conv.Raw, work, workBytes, &zero, d.Y.Raw, y);
                 if (pad.IsExplicit)
-                    CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnTransformTensor(h, &one, pad.Interior!.Raw, padBuffer + (ulong)(pad.InteriorOffsetElements * sizeof(float)),
-                        &zero, pad.Dense!.Raw, x), "cudnnTransformTensor(crop)");
+                {
+                    ulong interior = InteriorPointer(padBuffer, pad, "crop");
+                    CuDnn.Check(NativeTrace.Start(), _api.TransformTensor(h, &one, pad.Interior!.Raw, interior, &zero, pad.Dense!.Raw, x),
+                        "cudnnTransformTensor(crop)", $"src 0x{interior:x} -> dst 0x{x:x}");
+                }
                 if (bias != 0)
-                    CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnAddTensor(h, &one, d.BiasC.Raw, bias, &one, pad.IsExplicit ? pad.Dense!.Raw : d.X.Raw, x), "cudnnAddTensor");
+                    CuDnn.Check(NativeTrace.Start(), _api.AddTensor(h, &one, d.BiasC.Raw, bias, &one, pad.IsExplicit ? pad.Dense!.Raw : d.X.Raw, x),
+                        "cudnnAddTensor", $"bias 0x{bias:x} -> dx 0x{x:x}");
                 break;
             }
             default:
             {
                 ulong xIn = pad.IsExplicit ? PadInput(x, padBuffer, pad) : x;
-                CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnConvolutionBackwardFilter(h, &one, d.X.Raw, xIn, d.Y.Raw, y, d.Conv.Raw,
-                    (CudnnConvolutionBwdFilterAlgo)algorithm.Id, work, workBytes, &zero, d.W.Raw, w), "cudnnConvolutionBackwardFilter");
+                Execute(p, algorithm, h, &one, d.X.Raw, xIn, d.W.Raw, w, d.Conv.Raw, work, workBytes, &zero, d.Y.Raw, y);
                 break;
             }
         }
     }
+
+    /// <summary>The convolution call itself; a refusal of the algorithm becomes <see cref="AlgorithmDeclinedException"/>.</summary>
+    void Execute(ConvProblem p, ConvAlgorithm algorithm, nint h, float* alpha, nint xDesc, ulong x, nint wDesc, ulong w, nint conv,
+        ulong work, nuint workBytes, float* beta, nint yDesc, ulong y)
+    {
+        string call = p.Op switch
+        {
+            ConvOp.Forward => "cudnnConvolutionForward",
+            ConvOp.BackwardData => "cudnnConvolutionBackwardData",
+            _ => "cudnnConvolutionBackwardFilter",
+        };
+        long started = NativeTrace.Start();
+        var status = _api.Convolution(p.Op, h, alpha, xDesc, x, wDesc, w, conv, algorithm.Id, work, workBytes, beta, yDesc, y);
+        NativeTrace.Record(started, call, NativeText.StatusLabel(status),
+            $"{algorithm.Key} x=0x{x:x} w=0x{w:x} y=0x{y:x} ws={workBytes} B");
+        if (status == CudnnStatus.Success) return;
+        var error = new CudnnException(status, call);
+        if (IsRefusal(status)) throw new AlgorithmDeclinedException(algorithm.Key, error.StatusName, error);
+        throw error;
+    }
+
+    /// <summary>A status that means "not this algorithm here" (PyTorch's search skips these too): bad parameter, not supported, execution failed.</summary>
+    internal static bool IsRefusal(CudnnStatus status) => Category(status) is 2 or 3 or 5;
 
     /// <summary>Zeroes the padded buffer and copies x into its interior; returns the buffer.</summary>
     ulong PadInput(ulong x, ulong padded, CudnnPaddingPlan pad)
     {
         float one = 1f, zero = 0f;
         var h = _handle.Raw;
-        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnSetTensor(h, pad.Padded!.Raw, padded, &zero), "cudnnSetTensor(zero padding)");
-        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnTransformTensor(h, &one, pad.Dense!.Raw, x, &zero, pad.Interior!.Raw,
-            padded + (ulong)(pad.InteriorOffsetElements * sizeof(float))), "cudnnTransformTensor(pad)");
+        CuDnn.Check(NativeTrace.Start(), _api.SetTensor(h, pad.Padded!.Raw, padded, &zero), "cudnnSetTensor(zero padding)", $"0x{padded:x}");
+        ulong interior = InteriorPointer(padded, pad, "pad");
+        CuDnn.Check(NativeTrace.Start(), _api.TransformTensor(h, &one, pad.Dense!.Raw, x, &zero, pad.Interior!.Raw, interior),
+            "cudnnTransformTensor(pad)", $"src 0x{x:x} -> dst 0x{interior:x}");
         return padded;
     }
+
+    /// <summary>
+    /// x[0,0,pb…] inside the padded buffer: only 4-byte aligned in general. Whether cuDNN 9 accepts such
+    /// pointers is unknown until a GPU run shows it, so the trace names the pointer and its alignment
+    /// (a refusal would be BAD_PARAM_MISALIGNED_POINTER on the transform; plan B is kernels/strided_copy.ptx).
+    /// </summary>
+    static ulong InteriorPointer(ulong buffer, CudnnPaddingPlan pad, string purpose)
+    {
+        ulong offset = (ulong)(pad.InteriorOffsetElements * sizeof(float));
+        ulong pointer = buffer + offset;
+        NativeTrace.Note($"{purpose}: interior of the padded buffer at 0x{pointer:x} = 0x{buffer:x} + {offset} B, aligned to {AlignmentOf(pointer)} B");
+        return pointer;
+    }
+
+    /// <summary>The largest power of two (up to 256) dividing <paramref name="pointer"/>.</summary>
+    internal static int AlignmentOf(ulong pointer) => pointer == 0 ? 256 : (int)Math.Min(256UL, pointer & (~pointer + 1));
 
     /// <summary>db[c] = sum of dy over batch and space (cudnnConvolutionBackwardBias); dy is NC… in device memory.</summary>
     public void BackwardBias(Tensor dy, Tensor db)
     {
+        ArgumentNullException.ThrowIfNull(dy);
+        ArgumentNullException.ThrowIfNull(db);
         if (db.Shape.ElementCount != dy.Shape.C)
             throw new ArgumentException($"db has {db.Shape.ElementCount} elements but dy {dy.Shape} has {dy.Shape.C} channels.", nameof(db));
-        _host.MakeCurrent();
-        using var dyDesc = new CudnnTensorDescriptor();
-        using var dbDesc = new CudnnTensorDescriptor();
-        int[] dims = dy.Shape.Rank == 3 ? [dy.Shape.N, dy.Shape.C, 1, dy.Shape[2]] : [.. dy.Shape.Dims];
-        CudnnDescriptors.SetTensor(dyDesc, dims);
-        CudnnDescriptors.SetTensor(dbDesc, [1, dy.Shape.C, .. dims.Skip(2).Select(_ => 1)]);
-        float one = 1f, zero = 0f;
-        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnConvolutionBackwardBias(_handle.Raw, &one, dyDesc.Raw, _host.PointerOf(dy), &zero, dbDesc.Raw, _host.PointerOf(db)),
-            "cudnnConvolutionBackwardBias");
-        _host.Synchronize();
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _host.MakeCurrent();
+            using var dyDesc = new CudnnTensorDescriptor(_api);
+            using var dbDesc = new CudnnTensorDescriptor(_api);
+            var (dyDims, dbDims) = BiasGradientDims(dy.Shape);
+            CudnnDescriptors.SetTensor(_api, dyDesc, dyDims);
+            CudnnDescriptors.SetTensor(_api, dbDesc, dbDims);
+            float one = 1f, zero = 0f;
+            CuDnn.Check(NativeTrace.Start(), _api.ConvolutionBackwardBias(_handle.Raw, &one, dyDesc.Raw, _host.PointerOf(dy), &zero, dbDesc.Raw, _host.PointerOf(db)),
+                "cudnnConvolutionBackwardBias", $"dy=[{string.Join(",", dyDims)}]");
+            _host.Synchronize();
+        }
+    }
+
+    /// <summary>dy's dims and db's [1, C, 1, …], each with at least the 4 dims cuDNN's tensor descriptors need ([N, C] becomes [N, C, 1, 1]).</summary>
+    internal static (int[] Dy, int[] Db) BiasGradientDims(TensorShape dy)
+    {
+        var dims = dy.Dims.ToList();
+        while (dims.Count < 4) dims.Add(1);
+        int[] db = [1, dy.C, .. Enumerable.Repeat(1, dims.Count - 2)];
+        return ([.. dims], db);
     }
 
     /// <summary>
     /// y = act(conv(x, w) + bias) in one cuDNN call (cudnnConvolutionBiasActivationForward). Returns false when
-    /// cuDNN rejects the configuration as not supported (the caller then runs forward + bias + activation).
+    /// cuDNN rejects the configuration (the caller then runs forward + bias + activation); the reason is kept
+    /// in <see cref="LastFusedDecline"/>.
     /// </summary>
     public bool TryRunBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation) =>
         TryForwardBiasActivation(problem, algorithm, tensors, activation == Activation.Relu);
@@ -213,24 +323,39 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
     public bool TryForwardBiasActivation(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t, bool relu)
     {
         if (p.Op != ConvOp.Forward || t.Bias is null) return false;
-        var d = Descriptors(p);
-        if (d.Padding.IsExplicit) return false;
-        t.Validate(p, MemoryKind.Device);
-        _host.MakeCurrent();
-        d.SetMath(algorithm.Math);
-        using var act = new CudnnActivationDescriptor();
-        CuDnn.Check(NativeTrace.Start(), CuDnn.cudnnSetActivationDescriptor(act.Raw, relu ? CudnnActivationMode.Relu : CudnnActivationMode.Identity,
-            CudnnNanPropagation.NotPropagateNan, 0.0), "cudnnSetActivationDescriptor");
-        using var scratch = algorithm.WorkspaceBytes > 0 ? _host.AllocateScratch(algorithm.WorkspaceBytes, algorithm.Key) : null;
-        float one = 1f, zero = 0f;
-        ulong y = _host.PointerOf(t.Y);
-        var status = CuDnn.cudnnConvolutionBiasActivationForward(_handle.Raw, &one, d.X.Raw, _host.PointerOf(t.X), d.W.Raw, _host.PointerOf(t.W),
-            d.Conv.Raw, (CudnnConvolutionFwdAlgo)algorithm.Id, scratch?.Pointer ?? 0, (nuint)algorithm.WorkspaceBytes,
-            &zero, d.Y.Raw, y, d.BiasK.Raw, _host.PointerOf(t.Bias), act.Raw, d.Y.Raw, y);
-        if (Category(status) is 2 or 3) return false; // BAD_PARAM / NOT_SUPPORTED: not fusable here
-        CuDnn.Check(status, "cudnnConvolutionBiasActivationForward");
-        _host.Synchronize();
-        return true;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var d = Descriptors(p);
+            if (d.Padding.IsExplicit) { LastFusedDecline = "asymmetric padding (the fused call has no padded copy)"; return false; }
+            t.Validate(p, MemoryKind.Device);
+            _host.MakeCurrent();
+            d.SetMath(algorithm.Math);
+            using var act = new CudnnActivationDescriptor(_api);
+            // PROPAGATE_NAN: a NaN reaching the activation stays NaN, as on the unfused path and in PyTorch.
+            CuDnn.Check(NativeTrace.Start(), _api.SetActivationDescriptor(act.Raw, relu ? CudnnActivationMode.Relu : CudnnActivationMode.Identity,
+                CudnnNanPropagation.PropagateNan, 0.0), "cudnnSetActivationDescriptor", $"{(relu ? "RELU" : "IDENTITY")} PROPAGATE_NAN");
+            using var scratch = algorithm.WorkspaceBytes > 0 ? _host.AllocateScratch(algorithm.WorkspaceBytes, algorithm.Key) : null;
+            float one = 1f, zero = 0f;
+            ulong y = _host.PointerOf(t.Y);
+            // z is y with alpha2 = 0, but cuDNN does not promise not to read z, and 0 * NaN is NaN:
+            // y comes from the pool with whatever it held, so zero it first.
+            CuDnn.Check(NativeTrace.Start(), _api.SetTensor(_handle.Raw, d.Y.Raw, y, &zero), "cudnnSetTensor(zero z)", $"0x{y:x}");
+            long started = NativeTrace.Start();
+            var status = _api.ConvolutionBiasActivationForward(_handle.Raw, &one, d.X.Raw, _host.PointerOf(t.X), d.W.Raw, _host.PointerOf(t.W),
+                d.Conv.Raw, algorithm.Id, scratch?.Pointer ?? 0, (nuint)algorithm.WorkspaceBytes,
+                &zero, d.Y.Raw, y, d.BiasK.Raw, _host.PointerOf(t.Bias), act.Raw, d.Y.Raw, y);
+            NativeTrace.Record(started, "cudnnConvolutionBiasActivationForward", NativeText.StatusLabel(status), $"{algorithm.Key} relu={relu}");
+            if (Category(status) is 2 or 3) // BAD_PARAM / NOT_SUPPORTED: not fusable here
+            {
+                var (name, text) = CuDnn.Describe(status);
+                LastFusedDecline = $"{algorithm.Key}: {name}" + (text.Length > 0 ? $": {text}" : "");
+                return false;
+            }
+            CuDnn.Check(status, "cudnnConvolutionBiasActivationForward");
+            _host.Synchronize();
+            return true;
+        }
     }
 
     CudnnDescriptors Descriptors(ConvProblem problem)
@@ -239,10 +364,11 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
         if (_descriptors.TryGetValue(key, out var d)) return d;
         if (_descriptors.Count >= MaxCachedGeometries)
         {
+            // Safe under the lock: no other call can be using a cached descriptor now.
             foreach (var old in _descriptors.Values) old.Dispose();
             _descriptors.Clear();
         }
-        d = new CudnnDescriptors(key);
+        d = new CudnnDescriptors(_api, key);
         _descriptors[key] = d;
         return d;
     }
@@ -258,8 +384,13 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
 
     public void Dispose()
     {
-        foreach (var d in _descriptors.Values) d.Dispose();
-        _descriptors.Clear();
-        _handle.Dispose();
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (var d in _descriptors.Values) d.Dispose();
+            _descriptors.Clear();
+            _handle.Dispose();
+        }
     }
 }

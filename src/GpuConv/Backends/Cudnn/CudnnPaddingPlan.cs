@@ -14,7 +14,7 @@ namespace GpuConv.Backends.Cudnn;
 /// </summary>
 internal sealed class CudnnPaddingPlan : IDisposable
 {
-    public CudnnPaddingPlan(ConvProblem p)
+    public CudnnPaddingPlan(ICudnnApi api, ConvProblem p)
     {
         var spec = p.Spec;
         IsExplicit = !spec.IsSymmetricPadding;
@@ -30,12 +30,12 @@ internal sealed class CudnnPaddingPlan : IDisposable
         int[] strides = CudnnDescriptors.PackedStrides(padded);
         PaddedElements = (long)padded.Aggregate(1L, (a, b) => a * b);
         InteriorOffsetElements = begin.Select((b, i) => (long)b * strides[i]).Sum();
-        Padded = new CudnnTensorDescriptor();
-        CudnnDescriptors.SetStrided(Padded, padded, strides);
-        Interior = new CudnnTensorDescriptor();
-        CudnnDescriptors.SetStrided(Interior, inner, strides);
-        Dense = new CudnnTensorDescriptor();
-        CudnnDescriptors.SetTensor(Dense, inner);
+        Padded = new CudnnTensorDescriptor(api);
+        CudnnDescriptors.SetStrided(api, Padded, padded, strides);
+        Interior = new CudnnTensorDescriptor(api);
+        CudnnDescriptors.SetStrided(api, Interior, inner, strides);
+        Dense = new CudnnTensorDescriptor(api);
+        CudnnDescriptors.SetTensor(api, Dense, inner);
     }
 
     /// <summary>Whether x is padded explicitly (asymmetric padding).</summary>
@@ -44,6 +44,20 @@ internal sealed class CudnnPaddingPlan : IDisposable
     /// <summary>The padding put in the convolution descriptor (zero when explicit).</summary>
     public int[] DescriptorPads { get; }
     public long PaddedElements { get; }
+
+    /// <summary>
+    /// Elements of the padded copy of x for <paramref name="p"/> (0 with symmetric padding): over
+    /// int.MaxValue it cannot be described to cuDNN, so the backend refuses such problems up front.
+    /// </summary>
+    public static long PaddedElementsOf(ConvProblem p)
+    {
+        if (p.Spec.IsSymmetricPadding) return 0;
+        long n = (long)p.N * p.C;
+        var inS = p.InSpatial;
+        for (int d = 0; d < inS.Length; d++)
+            n = checked(n * (inS[d] + p.Spec.PadBegin[d] + p.Spec.PadEnd[d]));
+        return n;
+    }
     /// <summary>Bytes of the padded copy of x (0 when padding is in the descriptor).</summary>
     public long ScratchBytes => IsExplicit ? PaddedElements * sizeof(float) : 0;
     /// <summary>Element offset of x[0,0,pb…] inside the padded buffer.</summary>

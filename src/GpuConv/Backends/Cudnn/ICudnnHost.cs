@@ -18,7 +18,7 @@ internal interface ICudnnHost
     /// <summary>Scratch device memory; throws <see cref="WorkspaceAllocationException"/> when it cannot.</summary>
     IDeviceScratch AllocateScratch(long bytes, string purpose);
 
-    /// <summary>A cuDNN handle bound to the stream all work is issued on.</summary>
+    /// <summary>A cuDNN handle bound to the stream all work is issued on; its <see cref="CudnnHandle.Api"/> is the library every other call goes to.</summary>
     CudnnHandle CreateCudnnHandle();
 
     /// <summary>Makes the device's context current on the calling thread.</summary>
