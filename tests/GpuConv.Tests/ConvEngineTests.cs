@@ -362,6 +362,21 @@ public class ConvEngineTests
             var gpu = Assert.Throws<InvalidOperationException>(() => ConvEngine.Open(CpuOptions() with { Device = DeviceKind.Gpu }))!;
             Assert.That(gpu.Message, Does.Contain(probe.Reason));
         }
+        else
+        {
+            // With a GPU, asking for it must give GPU backends that compute the right answer.
+            using var engine = ConvEngine.Open(CpuOptions(PlanPolicy.Heuristic) with { Device = DeviceKind.Gpu });
+            Assert.That(engine.Device.Kind, Is.EqualTo("gpu"));
+            Assert.That(engine.GpuUnavailableReason, Is.Null);
+            Assert.That(engine.Backends.Select(b => b.Name), Has.Some.AnyOf("cudnn", "ptx"));
+            var (_, spec, inDims, fDims) = Cases[1];
+            var x = HostTensor.Random(new TensorShape(inDims), 1);
+            var w = HostTensor.Random(new TensorShape(fDims), 2);
+            var bias = HostTensor.Random(new TensorShape(spec.Transposed ? fDims[1] * spec.Groups : fDims[0]), 3);
+            var y = engine.Forward(spec, x, w, bias);
+            var expected = spec.Transposed ? NaiveTransposed(spec, x, w, bias) : NaiveConv(spec, x, w, bias);
+            AssertClose(y.Data, expected.Data);
+        }
     }
 
     [Test]

@@ -53,7 +53,7 @@ public class PtxGpuTests
     {
         var devIn = inputs.Select(Upload).ToArray();
         var devOut = Upload(Enumerable.Repeat(float.NaN, outputLength).ToArray());
-        _rt.Synchronize(); // uploads run on the legacy stream; launches on the runtime's own stream
+        _rt.Synchronize(); // uploads already finished on the runtime's stream; this only makes the order explicit
         _rt.Launch(module, entry, grid, block,
             args([.. devIn.Select(_rt.PointerOf), _rt.PointerOf(devOut)]));
         var gpu = Download(devOut, outputLength);
@@ -131,7 +131,11 @@ public class PtxGpuTests
         var y = RandomConvProblems.RandomData(rng, p.YShape.ElementCount);
         var bias = op != ConvOp.BackwardFilter && seed % 3 != 0 ? RandomConvProblems.RandomData(rng, p.BiasLength) : [];
         var expected = ReferenceConv.Run(p, x, w, y, bias);
-        foreach (var algorithm in backend.GetAlgorithms(p, ConvPrecision.AllowTF32))
+        var algorithms = backend.GetAlgorithms(p, ConvPrecision.AllowTF32);
+        Assert.That(algorithms, Is.Not.Empty, $"the ptx backend offers no candidate for {p}");
+        int ran = 0;
+        var owned = new List<IDisposable>();
+        foreach (var algorithm in algorithms)
         {
             var t = new ConvTensors(Make(p.XShape, op == ConvOp.BackwardData ? null : x), Make(p.WShape, op == ConvOp.BackwardFilter ? null : w),
                 Make(p.YShape, op == ConvOp.Forward ? null : y), bias.Length > 0 ? Make(new TensorShape(bias.Length), bias) : null);
@@ -141,11 +145,16 @@ public class PtxGpuTests
             var report = ErrorMetrics.Compare(Download(output, (int)output.Shape.ElementCount), expected);
             double tolerance = algorithm.Math == MathMode.TF32 ? 1e-2 : 1e-5;
             Assert.That(report.MaxRelative, Is.LessThan(tolerance), $"{algorithm.Key} on {p}: {report}");
+            TestContext.Out.WriteLine($"{algorithm.Key} on {p}: error {report.MaxRelative:0.00e0}");
+            ran++;
         }
+        foreach (var t in owned) t.Dispose();
+        Assert.That(ran, Is.EqualTo(algorithms.Count), "every candidate ran");
 
         Tensor Make(TensorShape shape, float[]? data)
         {
             var tensor = _rt.Memory.Allocate(shape);
+            if (tensor is IDisposable d) owned.Add(d);
             _rt.Memory.CopyFromHost(data ?? Enumerable.Repeat(float.NaN, (int)shape.ElementCount).ToArray(), tensor);
             return tensor;
         }
