@@ -58,6 +58,14 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
         return CudaEvent.ElapsedMilliseconds(_start, _end);
     }
 
+    public void StridedCopy(ulong source, ulong destination, int[] dims, long[] sourceStrides, long[] destinationStrides)
+    {
+        const int Block = 256;
+        var args = Backends.Cudnn.StridedCopy.Arguments(source, destination, dims, sourceStrides, destinationStrides);
+        Launch(Backends.Cudnn.StridedCopy.Module, Backends.Cudnn.StridedCopy.Entry,
+            KernelLauncher.GridFor(Backends.Cudnn.StridedCopy.ElementCount(dims), Block), Block, args);
+    }
+
     public void Launch(string module, string entry, uint gridX, uint blockX, params object[] args)
     {
         var fn = _context.Kernels.GetFunction(module, entry);

@@ -212,8 +212,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
                 if (pad.IsExplicit)
                 {
                     ulong interior = InteriorPointer(padBuffer, pad, "crop");
-                    CuDnn.Check(NativeTrace.Start(), _api.TransformTensor(h, &one, pad.Interior!.Raw, interior, &zero, pad.Dense!.Raw, x),
-                        "cudnnTransformTensor(crop)", $"src 0x{interior:x} -> dst 0x{x:x}");
+                    CopyView("crop", pad.Interior!.Raw, interior, pad.PaddedStrides, pad.Dense!.Raw, x, pad.DenseStrides, pad.InnerDims);
                 }
                 if (bias != 0)
                     CuDnn.Check(NativeTrace.Start(), _api.AddTensor(h, &one, d.BiasC.Raw, bias, &one, pad.IsExplicit ? pad.Dense!.Raw : d.X.Raw, x),
@@ -255,13 +254,33 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
     /// <summary>Zeroes the padded buffer and copies x into its interior; returns the buffer.</summary>
     ulong PadInput(ulong x, ulong padded, CudnnPaddingPlan pad)
     {
-        float one = 1f, zero = 0f;
+        float zero = 0f;
         var h = _handle.Raw;
         CuDnn.Check(NativeTrace.Start(), _api.SetTensor(h, pad.Padded!.Raw, padded, &zero), "cudnnSetTensor(zero padding)", $"0x{padded:x}");
         ulong interior = InteriorPointer(padded, pad, "pad");
-        CuDnn.Check(NativeTrace.Start(), _api.TransformTensor(h, &one, pad.Dense!.Raw, x, &zero, pad.Interior!.Raw, interior),
-            "cudnnTransformTensor(pad)", $"src 0x{x:x} -> dst 0x{interior:x}");
+        CopyView("pad", pad.Dense!.Raw, x, pad.DenseStrides, pad.Interior!.Raw, interior, pad.PaddedStrides, pad.InnerDims);
         return padded;
+    }
+
+    /// <summary>Number of padded copies done by plan B (cuDNN refused the strided view), for reports and tests.</summary>
+    public int StridedCopyFallbacks { get; private set; }
+
+    /// <summary>
+    /// dst view = src view through cudnnTransformTensor; if cuDNN refuses it with a BAD_PARAM status (e.g. a
+    /// misaligned pointer into the padded buffer), through plan B's kernel instead, and the trace says so.
+    /// </summary>
+    void CopyView(string purpose, nint srcDesc, ulong src, long[] srcStrides, nint dstDesc, ulong dst, long[] dstStrides, int[] dims)
+    {
+        float one = 1f, zero = 0f;
+        string call = $"cudnnTransformTensor({purpose})";
+        long started = NativeTrace.Start();
+        var status = _api.TransformTensor(_handle.Raw, &one, srcDesc, src, &zero, dstDesc, dst);
+        NativeTrace.Record(started, call, NativeText.StatusLabel(status), $"src 0x{src:x} -> dst 0x{dst:x}");
+        if (status == CudnnStatus.Success) return;
+        if (Category(status) != 2) throw new CudnnException(status, call);
+        NativeTrace.Note($"{purpose}: cuDNN refused the strided copy ({status}); plan B: {StridedCopy.Module}");
+        _host.StridedCopy(src, dst, dims, srcStrides, dstStrides);
+        StridedCopyFallbacks++;
     }
 
     /// <summary>

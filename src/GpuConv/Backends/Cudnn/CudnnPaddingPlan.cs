@@ -29,6 +29,9 @@ internal sealed class CudnnPaddingPlan : IDisposable
         int[] begin = [0, 0, .. (lift ? [0, .. spec.PadBegin] : spec.PadBegin.ToArray())];
         int[] strides = CudnnDescriptors.PackedStrides(padded);
         PaddedElements = (long)padded.Aggregate(1L, (a, b) => a * b);
+        InnerDims = inner;
+        PaddedStrides = [.. strides.Select(s => (long)s)];
+        DenseStrides = [.. CudnnDescriptors.PackedStrides(inner).Select(s => (long)s)];
         InteriorOffsetElements = begin.Select((b, i) => (long)b * strides[i]).Sum();
         Padded = new CudnnTensorDescriptor(api);
         CudnnDescriptors.SetStrided(api, Padded, padded, strides);
@@ -37,6 +40,11 @@ internal sealed class CudnnPaddingPlan : IDisposable
         Dense = new CudnnTensorDescriptor(api);
         CudnnDescriptors.SetTensor(api, Dense, inner);
     }
+
+    /// <summary>x's dims as cuDNN sees them (1-d lifted), and the strides of the padded buffer and of dense x, for plan B's copies.</summary>
+    public int[] InnerDims { get; } = [];
+    public long[] PaddedStrides { get; } = [];
+    public long[] DenseStrides { get; } = [];
 
     /// <summary>Whether x is padded explicitly (asymmetric padding).</summary>
     public bool IsExplicit { get; }

@@ -31,4 +31,11 @@ internal interface ICudnnHost
     double TimeMs(Action work);
 
     void Synchronize();
+
+    /// <summary>
+    /// Plan B for the padded copies: dst[view] = src[view] with element strides per side, on the stream,
+    /// through kernels/strided_copy.ptx (see <see cref="StridedCopy"/>). Used only when cuDNN refuses
+    /// the copy.
+    /// </summary>
+    void StridedCopy(ulong source, ulong destination, int[] dims, long[] sourceStrides, long[] destinationStrides);
 }

@@ -205,6 +205,41 @@ public class CudnnBackendFakeTests
     }
 
     [Test]
+    public void WhenCudnnRefusesThePaddedCopyPlanBCopiesTheViewInstead()
+    {
+        _api.TransformStatus = CudnnStatus.BadParamMisalignedPointer;
+        var p = Problem(n: 1, padBegin: [0, 2], padEnd: [2, 1]);
+        var algorithm = _backend.GetAlgorithms(p, ConvPrecision.Strict)[0];
+        var t = Tensors(p);
+        var x = (DeviceTensor)t.X;
+        x.CopyFrom(Enumerable.Range(0, (int)p.XShape.ElementCount).Select(i => (float)i).ToArray());
+
+        _backend.Run(p, algorithm, t);
+
+        var copy = _host.StridedCopies.Single();
+        Assert.That(copy.Src, Is.EqualTo(x.Pointer));
+        Assert.That(copy.Dims, Is.EqualTo(new[] { 1, 4, 8, 8 }));
+        Assert.That(copy.SrcStrides, Is.EqualTo(new long[] { 256, 64, 8, 1 }));
+        Assert.That(copy.DstStrides, Is.EqualTo(new long[] { 440, 110, 11, 1 }), "padded buffer [1, 4, 10, 11]");
+        Assert.That(_backend.StridedCopyFallbacks, Is.EqualTo(1));
+
+        // Backward data crops through plan B the other way round.
+        var bd = Problem(n: 1, op: ConvOp.BackwardData, padBegin: [0, 2], padEnd: [2, 1]);
+        _backend.Run(bd, _backend.GetAlgorithms(bd, ConvPrecision.Strict)[0], Tensors(bd));
+        var crop = _host.StridedCopies.Last();
+        Assert.That((crop.SrcStrides, crop.DstStrides), Is.EqualTo((new long[] { 440, 110, 11, 1 }, new long[] { 256, 64, 8, 1 })));
+    }
+
+    [Test]
+    public void AnyOtherTransformFailureIsAnError()
+    {
+        _api.TransformStatus = CudnnStatus.InternalError;
+        var p = Problem(n: 1, padBegin: [0, 2], padEnd: [2, 1]);
+        Assert.Throws<GpuConv.Cuda.CudnnException>(() => _backend.Run(p, _backend.GetAlgorithms(p, ConvPrecision.Strict)[0], Tensors(p)));
+        Assert.That(_host.StridedCopies, Is.Empty);
+    }
+
+    [Test]
     public void ConcurrentStrictAndTf32RunsNeverShareTheHandleOrEachOthersMathType()
     {
         _api.SpinsPerCall = 200;
@@ -236,8 +271,11 @@ public class CudnnBackendFakeTests
     public void TheFakeNoticesConcurrentUse()
     {
         // Guard for the test above: without serialisation the fake does see overlapping calls.
-        _api.SpinsPerCall = 20000;
-        Parallel.For(0, 8, _ => { _api.SetConvolutionMathType(1, CudnnMathType.Fma); });
+        _api.SleepMsPerCall = 100;
+        using var start = new Barrier(2);
+        var threads = Enumerable.Range(0, 2).Select(_ => new Thread(() => { start.SignalAndWait(); _api.SetConvolutionMathType(1, CudnnMathType.Fma); })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
         Assert.That(_api.MaxConcurrentCalls, Is.GreaterThan(1));
         Assert.That(_api.Violations, Is.Not.Empty);
     }

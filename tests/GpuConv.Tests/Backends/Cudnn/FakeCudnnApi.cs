@@ -32,6 +32,8 @@ sealed unsafe class FakeCudnnApi : ICudnnApi
     public int MaxConcurrentCalls { get; private set; }
     /// <summary>Spins inside every call, to widen the window a missing lock would leave.</summary>
     public int SpinsPerCall { get; set; }
+    /// <summary>Sleeps inside every call (for the check that the fake itself sees overlap).</summary>
+    public int SleepMsPerCall { get; set; }
 
     public int MaxCount { get; set; } = 10;
     public int LastRequestedCount { get; private set; }
@@ -40,6 +42,8 @@ sealed unsafe class FakeCudnnApi : ICudnnApi
     public Func<ConvOp, int, CudnnStatus> WorkspaceStatus { get; set; } = (_, _) => CudnnStatus.Success;
     public Func<ConvOp, int, CudnnStatus> ConvolutionStatus { get; set; } = (_, _) => CudnnStatus.Success;
     public CudnnStatus FusedStatus { get; set; } = CudnnStatus.Success;
+    /// <summary>What cudnnTransformTensor answers (a refusal sends the backend to plan B).</summary>
+    public CudnnStatus TransformStatus { get; set; } = CudnnStatus.Success;
     /// <summary>(algo, math type in effect) of every convolution call.</summary>
     public ConcurrentQueue<(int Algo, CudnnMathType Math)> Executions { get; } = new();
 
@@ -63,6 +67,7 @@ sealed unsafe class FakeCudnnApi : ICudnnApi
             if (_destroyed.ContainsKey(d)) Violations.Enqueue($"{call}: descriptor 0x{d:x} used after it was destroyed");
         Calls.Enqueue(call);
         Thread.SpinWait(SpinsPerCall);
+        if (SleepMsPerCall > 0) Thread.Sleep(SleepMsPerCall);
     }
 
     CudnnStatus Exit(CudnnStatus status = CudnnStatus.Success)
@@ -197,7 +202,7 @@ sealed unsafe class FakeCudnnApi : ICudnnApi
     public CudnnStatus TransformTensor(nint handle, void* alpha, nint xDesc, ulong x, void* beta, nint yDesc, ulong y)
     {
         Enter($"TransformTensor 0x{x:x} -> 0x{y:x}", xDesc, yDesc);
-        return Exit();
+        return Exit(TransformStatus);
     }
 
     public CudnnStatus SetTensor(nint handle, nint yDesc, ulong y, void* value)
@@ -227,6 +232,21 @@ sealed class FakeCudnnHost : ICudnnHost, IDisposable
     public void MakeCurrent() { }
     public double TimeMs(Action work) { work(); return 1; }
     public void Synchronize() => Interlocked.Increment(ref Synchronizations);
+
+    /// <summary>Plan B's copies as (src, dst, dims, src strides, dst strides); done for real on host memory.</summary>
+    public List<(ulong Src, ulong Dst, int[] Dims, long[] SrcStrides, long[] DstStrides)> StridedCopies { get; } = [];
+
+    public unsafe void StridedCopy(ulong source, ulong destination, int[] dims, long[] sourceStrides, long[] destinationStrides)
+    {
+        StridedCopies.Add((source, destination, dims, sourceStrides, destinationStrides));
+        long count = dims.Aggregate(1L, (a, d) => a * d);
+        for (long i = 0; i < count; i++)
+        {
+            long rest = i, s = 0, d = 0;
+            for (int k = dims.Length - 1; k >= 0; k--) { long ik = rest % dims[k]; rest /= dims[k]; s += ik * sourceStrides[k]; d += ik * destinationStrides[k]; }
+            ((float*)destination)[d] = ((float*)source)[s];
+        }
+    }
 
     /// <summary>A device tensor filled with <paramref name="value"/>.</summary>
     public DeviceTensor Filled(TensorShape shape, float value)
