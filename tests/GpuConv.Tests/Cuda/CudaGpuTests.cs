@@ -65,6 +65,23 @@ public unsafe class CudaGpuTests
     }
 
     [Test]
+    public void CopiesAreOrderedWithKernelsOnTheContextStream()
+    {
+        // 128 MB: large enough that a copy on another stream would still be in flight when the kernel runs.
+        const int n = 32 << 20;
+        var pattern = new float[n];
+        for (int i = 0; i < n; i++) pattern[i] = i % 977;
+        using var a = _ctx.Allocate(new TensorShape(n));
+        using var b = _ctx.Allocate(new TensorShape(n));
+        a.CopyFrom(pattern);                                   // pageable upload, no stream given
+        b.CopyFrom(a);                                         // device to device, no stream given
+        KernelLauncher.Fill(_ctx, b.Pointer, n / 2, -1f);      // on the context's stream
+        var back = b.Download();
+        Assert.That(back.Take(n / 2), Is.All.EqualTo(-1f), "the kernel ran after the copies landed");
+        Assert.That(back.Skip(n / 2).SequenceEqual(pattern.Skip(n / 2)), Is.True, "the second half is the uploaded pattern");
+    }
+
+    [Test]
     public void FillKernelWritesExactlyCountElements()
     {
         const long count = 1_000_003;   // not a multiple of the block size
