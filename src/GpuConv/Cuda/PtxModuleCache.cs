@@ -30,7 +30,9 @@ internal sealed unsafe class PtxModuleCache(ContextLifetime owner) : IDisposable
             nint fn;
             fixed (byte* p = name)
             {
+                long started = NativeTrace.Start();
                 var status = CudaDriver.cuModuleGetFunction(out fn, module.DangerousGetHandle(), p);
+                NativeTrace.Record(started, "cuModuleGetFunction", NativeText.StatusLabel(status), $"{key.Item1}:{key.Item2}");
                 if (status != CuResult.Success)
                     throw new CudaException(status, $"cuModuleGetFunction({key.Item1}:{key.Item2})", $"no entry '{key.Item2}' in {key.Item1}");
             }
@@ -65,7 +67,9 @@ internal sealed unsafe class PtxModuleCache(ContextLifetime owner) : IDisposable
             };
             // Size options are passed by value in the pointer slot, as the driver API specifies.
             void** values = stackalloc void*[4] { pInfo, (void*)(nint)LogBytes, pError, (void*)(nint)LogBytes };
+            long started = NativeTrace.Start();
             var status = CudaDriver.cuModuleLoadDataEx(out var module, img, 4, options, values);
+            NativeTrace.Record(started, "cuModuleLoadDataEx", NativeText.StatusLabel(status), $"{file}");
             if (status != CuResult.Success)
             {
                 string log = NativeText.FromBuffer(error);

@@ -15,6 +15,11 @@ public class NativeTraceTests
             Is.EqualTo("[gpuconv-trace] cudnnConvolutionForward(algo=1 ws=256) -> NotSupported 3000 0.25 ms"));
 
     [Test]
+    public void ACallNamedWithItsPurposeGetsItsArgumentsAfterASpace() =>
+        Assert.That(NativeTrace.Format("cudnnTransformTensor(pad)", "src 0x10 -> dst 0x28", "OK", 1),
+            Is.EqualTo("[gpuconv-trace] cudnnTransformTensor(pad) src 0x10 -> dst 0x28 -> OK 1 ms"));
+
+    [Test]
     public void StatusLabelIsOkForSuccessElseNameAndNumber()
     {
         Assert.That(NativeText.StatusLabel(CudnnStatus.Success), Is.EqualTo("OK"));

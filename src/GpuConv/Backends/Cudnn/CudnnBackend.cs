@@ -111,7 +111,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
 
     int MaxCount(ConvOp op)
     {
-        CuDnn.Check(NativeTrace.Start(), _api.GetAlgorithmMaxCount(op, _handle.Raw, out int count), "cudnnGet*AlgorithmMaxCount", $"{op} -> {count}");
+        CuDnn.Check(NativeTrace.Start(), _api.GetAlgorithmMaxCount(op, _handle.Raw, out int count), $"cudnnGetConvolution{OpName(op)}AlgorithmMaxCount", $"-> {count}");
         return Math.Max(count, 1);
     }
 
@@ -123,7 +123,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
         int returned;
         fixed (CudnnConvolutionAlgoPerf* pp = perf)
             CuDnn.Check(NativeTrace.Start(), _api.GetAlgorithm_v7(p.Op, _handle.Raw, d.X.Raw, d.W.Raw, d.Conv.Raw, d.Y.Raw, max, out returned, pp),
-                "cudnnGetConvolution*Algorithm_v7", $"{p.Op} {math} requested={max} -> {returned}");
+                $"cudnnGetConvolution{OpName(p.Op)}Algorithm_v7", $"{math} requested={max} -> {returned}");
 
         var list = new List<ConvAlgorithm>();
         for (int i = 0; i < Math.Min(returned, max); i++)
@@ -153,7 +153,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
     {
         long started = NativeTrace.Start();
         var status = _api.GetWorkspaceSize(p.Op, _handle.Raw, d.X.Raw, d.W.Raw, d.Conv.Raw, d.Y.Raw, algo, out nuint bytes);
-        NativeTrace.Record(started, "cudnnGetConvolution*WorkspaceSize", NativeText.StatusLabel(status), $"{p.Op} {CudnnAlgorithmNames.Of(p.Op, algo)} -> {bytes} B");
+        NativeTrace.Record(started, $"cudnnGetConvolution{OpName(p.Op)}WorkspaceSize", NativeText.StatusLabel(status), $"{CudnnAlgorithmNames.Of(p.Op, algo)} -> {bytes} B");
         return status == CudnnStatus.Success ? (long)bytes : null;
     }
 
@@ -232,12 +232,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
     void Execute(ConvProblem p, ConvAlgorithm algorithm, nint h, float* alpha, nint xDesc, ulong x, nint wDesc, ulong w, nint conv,
         ulong work, nuint workBytes, float* beta, nint yDesc, ulong y)
     {
-        string call = p.Op switch
-        {
-            ConvOp.Forward => "cudnnConvolutionForward",
-            ConvOp.BackwardData => "cudnnConvolutionBackwardData",
-            _ => "cudnnConvolutionBackwardFilter",
-        };
+        string call = "cudnnConvolution" + OpName(p.Op);
         long started = NativeTrace.Start();
         var status = _api.Convolution(p.Op, h, alpha, xDesc, x, wDesc, w, conv, algorithm.Id, work, workBytes, beta, yDesc, y);
         NativeTrace.Record(started, call, NativeText.StatusLabel(status),
@@ -391,6 +386,14 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
         _descriptors[key] = d;
         return d;
     }
+
+    /// <summary>The op as cuDNN's function names spell it: Forward, BackwardData, BackwardFilter.</summary>
+    static string OpName(ConvOp op) => op switch
+    {
+        ConvOp.Forward => "Forward",
+        ConvOp.BackwardData => "BackwardData",
+        _ => "BackwardFilter",
+    };
 
     /// <summary>cuDNN 9 status category: code / 1000 (2 bad parameter, 3 not supported, …).</summary>
     static int Category(CudnnStatus status) => (int)status / 1000;

@@ -21,9 +21,30 @@ internal sealed class NativeGpuQueries : IGpuQueries
 {
     public static readonly NativeGpuQueries Instance = new();
 
-    public CuResult Init() => CudaDriver.cuInit(0);
-    public CuResult DriverVersion(out int version) => CudaDriver.cuDriverGetVersion(out version);
-    public CuResult DeviceCount(out int count) => CudaDriver.cuDeviceGetCount(out count);
+    public CuResult Init() => Traced("cuInit", CudaDriver.cuInit, 0u);
+    public CuResult DriverVersion(out int version)
+    {
+        long started = NativeTrace.Start();
+        var status = CudaDriver.cuDriverGetVersion(out version);
+        NativeTrace.Record(started, "cuDriverGetVersion", NativeText.StatusLabel(status), $"-> {version}");
+        return status;
+    }
+
+    public CuResult DeviceCount(out int count)
+    {
+        long started = NativeTrace.Start();
+        var status = CudaDriver.cuDeviceGetCount(out count);
+        NativeTrace.Record(started, "cuDeviceGetCount", NativeText.StatusLabel(status), $"-> {count}");
+        return status;
+    }
+
+    static CuResult Traced(string call, Func<uint, CuResult> function, uint argument)
+    {
+        long started = NativeTrace.Start();
+        var status = function(argument);
+        NativeTrace.Record(started, call, NativeText.StatusLabel(status), $"{argument}");
+        return status;
+    }
     public CudaDeviceInfo Device(int ordinal) => DeviceQueries.Describe(ordinal);
 
     public string DescribeDriverStatus(CuResult status)

@@ -46,8 +46,11 @@ internal static class NativeTrace
         lock (Output) Output.WriteLine($"[gpuconv-trace] note {message.Text}");
     }
 
+    /// <summary>"call(args) -> status ms"; a call already named with a purpose, "cudnnSetTensor(zero z)", gets its args after a space.</summary>
     internal static string Format(string call, string args, string status, double ms) =>
-        $"[gpuconv-trace] {call}({args}) -> {status} {ms:0.###} ms";
+        call.EndsWith(')')
+            ? $"[gpuconv-trace] {call}{(args.Length > 0 ? " " + args : "")} -> {status} {ms.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} ms"
+            : $"[gpuconv-trace] {call}({args}) -> {status} {ms.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} ms";
 
     static void Write(long started, string call, string status, string args)
     {
