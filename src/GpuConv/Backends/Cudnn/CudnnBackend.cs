@@ -360,7 +360,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
                 d.Conv.Raw, algorithm.Id, scratch?.Pointer ?? 0, (nuint)algorithm.WorkspaceBytes,
                 &zero, d.Y.Raw, y, d.BiasK.Raw, _host.PointerOf(t.Bias), act.Raw, d.Y.Raw, y);
             NativeTrace.Record(started, "cudnnConvolutionBiasActivationForward", NativeText.StatusLabel(status), $"{algorithm.Key} relu={relu}");
-            if (Category(status) is 2 or 3) // BAD_PARAM / NOT_SUPPORTED: not fusable here
+            if (IsRefusal(status)) // BAD_PARAM / NOT_SUPPORTED / EXECUTION_FAILED: not fusable here, the caller runs it unfused
             {
                 var (name, text) = CuDnn.Describe(status);
                 LastFusedDecline = $"{algorithm.Key}: {name}" + (text.Length > 0 ? $": {text}" : "");

@@ -147,6 +147,7 @@ public class CudnnBackendFakeTests
 
     [TestCase(CudnnStatus.NotSupported)]
     [TestCase(CudnnStatus.BadParam)]
+    [TestCase(CudnnStatus.ExecutionFailed)]
     public void AFusedDeclineIsExplained(CudnnStatus status)
     {
         var p = Problem();
