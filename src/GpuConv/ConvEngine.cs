@@ -13,7 +13,7 @@ namespace GpuConv;
 /// Every argument is checked before any work. Disposing saves the plan cache and disposes the
 /// backends the engine created.
 /// </summary>
-public sealed class ConvEngine : IDisposable
+public sealed partial class ConvEngine : IDisposable
 {
     readonly BackendSet backendSet;
     volatile Plan? lastPlan;
@@ -356,6 +356,7 @@ public sealed class ConvEngine : IDisposable
     {
         if (disposed) return;
         disposed = true;
+        DisposeDeviceResident();
         Cache.Save();
         backendSet.DisposeAll();
     }

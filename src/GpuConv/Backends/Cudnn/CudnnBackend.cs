@@ -14,7 +14,7 @@ namespace GpuConv.Backends.Cudnn;
 /// dilation, stride; asymmetric padding through an explicit padded copy (<see cref="CudnnPaddingPlan"/>).
 /// One cuDNN handle bound to the host's stream; descriptors cached per problem geometry.
 /// </summary>
-internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
+internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, IStreamOrderedBackend
 {
     public const string BackendName = "cudnn";
     const int MaxCachedGeometries = 256;
@@ -121,6 +121,12 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
     public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors) =>
         _host.TimeMs(() => RunOnStream(problem, algorithm, tensors));
 
+    /// <summary>Issues the run on the host's stream without waiting (device-resident engine calls).</summary>
+    public void Enqueue(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors) => RunOnStream(problem, algorithm, tensors);
+
+    public bool TryEnqueueBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation) =>
+        TryForwardBiasActivation(problem, algorithm, tensors, activation == Activation.Relu, synchronize: false);
+
     void RunOnStream(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t)
     {
         if (algorithm.Backend != BackendName)
@@ -210,7 +216,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
     public bool TryRunBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation) =>
         TryForwardBiasActivation(problem, algorithm, tensors, activation == Activation.Relu);
 
-    public bool TryForwardBiasActivation(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t, bool relu)
+    public bool TryForwardBiasActivation(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t, bool relu, bool synchronize = true)
     {
         if (p.Op != ConvOp.Forward || t.Bias is null) return false;
         var d = Descriptors(p);
@@ -229,7 +235,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
             &zero, d.Y.Raw, y, d.BiasK.Raw, _host.PointerOf(t.Bias), act.Raw, d.Y.Raw, y);
         if (Category(status) is 2 or 3) return false; // BAD_PARAM / NOT_SUPPORTED: not fusable here
         CuDnn.Check(status, "cudnnConvolutionBiasActivationForward");
-        _host.Synchronize();
+        if (synchronize) _host.Synchronize();
         return true;
     }
 

@@ -61,6 +61,7 @@ internal static unsafe partial class CudaDriver
 
     [LibraryImport(Lib)] public static partial CuResult cuEventCreate(out nint phEvent, uint flags);
     [LibraryImport(Lib)] public static partial CuResult cuEventRecord(nint hEvent, nint hStream);
+    [LibraryImport(Lib)] public static partial CuResult cuStreamWaitEvent(nint hStream, nint hEvent, uint flags);
     [LibraryImport(Lib)] public static partial CuResult cuEventSynchronize(nint hEvent);
     [LibraryImport(Lib)] public static partial CuResult cuEventElapsedTime(out float pMilliseconds, nint hStart, nint hEnd);
     [LibraryImport(Lib)] public static partial CuResult cuEventDestroy_v2(nint hEvent);
