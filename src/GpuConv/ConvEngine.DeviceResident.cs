@@ -99,8 +99,8 @@ public sealed partial class ConvEngine
         CheckResident(destination, nameof(destination));
         if (data.Length != destination.Shape.ElementCount)
             throw new ArgumentException($"data has {data.Length} elements but destination {destination.Shape} holds {destination.Shape.ElementCount}.", nameof(data));
-        var copy = data.ToArray(); // the span cannot enter the lambda; one host copy is cheap next to the transfer
-        OnStream(() => Memory.CopyFromHost(copy, destination));
+        using (EnterStream())
+            Memory.CopyFromHost(data, destination);
     }
 
     /// <summary>A new host tensor with the contents of <paramref name="tensor"/>; waits for the work that writes it.</summary>
@@ -109,7 +109,7 @@ public sealed partial class ConvEngine
         ThrowIfDisposed();
         CheckResident(tensor, nameof(tensor));
         var host = new HostTensor(tensor.Shape);
-        OnStream(() => Memory.CopyToHost(tensor, host.Data));
+        Download(tensor, host.Data);
         return host;
     }
 
@@ -120,10 +120,8 @@ public sealed partial class ConvEngine
         CheckResident(tensor, nameof(tensor));
         if (destination.Length != tensor.Shape.ElementCount)
             throw new ArgumentException($"destination has {destination.Length} elements but tensor {tensor.Shape} holds {tensor.Shape.ElementCount}.", nameof(destination));
-        if (tensor is HostTensor h) { h.Data.CopyTo(destination); return; }
-        var buffer = new float[destination.Length];
-        OnStream(() => Memory.CopyToHost(tensor, buffer));
-        buffer.CopyTo(destination);
+        using (EnterStream())
+            Memory.CopyToHost(tensor, destination);
     }
 
     /// <summary>
@@ -440,18 +438,40 @@ public sealed partial class ConvEngine
     /// <summary>Runs <paramref name="work"/> ordered after the application's stream and before its next work, when one is in use.</summary>
     void OnStream(Action work)
     {
-        if (appStream == 0 || streamJoin is null)
-        {
+        using (EnterStream())
             work();
-            return;
-        }
-        lock (streamGate)
+    }
+
+    /// <summary>
+    /// With an application stream in use: holds the stream gate and makes the engine's stream wait for the application's;
+    /// disposing makes the application's stream wait for the engine's work and releases the gate. Without one: nothing.
+    /// </summary>
+    StreamScope EnterStream()
+    {
+        if (appStream == 0) return default;
+        Monitor.Enter(streamGate);
+        var stream = appStream;
+        if (stream == 0 || streamJoin is null)
         {
-            var stream = appStream;
-            if (stream == 0) { work(); return; }
-            streamJoin.Enter(stream);
-            try { work(); }
-            finally { streamJoin.Leave(stream); }
+            Monitor.Exit(streamGate);
+            return default;
+        }
+        try { streamJoin.Enter(stream); }
+        catch
+        {
+            Monitor.Exit(streamGate);
+            throw;
+        }
+        return new StreamScope(this, stream);
+    }
+
+    readonly struct StreamScope(ConvEngine engine, nint stream) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (engine is null) return;
+            try { engine.streamJoin!.Leave(stream); }
+            finally { Monitor.Exit(engine.streamGate); }
         }
     }
 

@@ -8,7 +8,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 feed="$work/feed"
 echo "+ dotnet pack src/GpuConv -c Release -o $feed"
-dotnet pack "$root/src/GpuConv/GpuConv.csproj" -c Release -o "$feed" -p:ContinuousIntegrationBuild=true --nologo -v q
+dotnet pack "$root/src/GpuConv/GpuConv.csproj" -c Release -o "$feed" --nologo -v q
 nupkg="$(ls "$feed"/GpuConv.*.nupkg | grep -v '\.snupkg$' | head -n 1)"
 version="$(basename "$nupkg" .nupkg)"; version="${version#GpuConv.}"
 cp -r "$root/tests/PackageConsumer" "$work/consumer"
