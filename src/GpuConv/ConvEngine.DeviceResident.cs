@@ -32,7 +32,7 @@ public sealed partial class ConvEngine
     IMemorySpace? memory;
     readonly object streamGate = new();
     nint appStream;
-    StreamJoin? streamJoin;
+    IStreamJoin? streamJoin;
 
     /// <summary>
     /// The memory device-resident calls read and write: the GPU's memory when a GPU backend is present (and
@@ -157,9 +157,15 @@ public sealed partial class ConvEngine
         if (cudaStream != 0 && Gpu is null)
             throw new InvalidOperationException(
                 $"this engine works in {Memory.Kind} memory, so it cannot order work on a CUDA stream ({GpuUnavailableReason ?? "a CPU backend was asked for"}).");
+        UseStreamWith(cudaStream, () => new StreamJoin(Gpu!.Context));
+    }
+
+    /// <summary><see cref="UseStream(nint)"/> with the join made by <paramref name="makeJoin"/> (tests pass a recording fake).</summary>
+    internal void UseStreamWith(nint cudaStream, Func<IStreamJoin> makeJoin)
+    {
         lock (streamGate)
         {
-            if (cudaStream != 0) streamJoin ??= new StreamJoin(Gpu!.Context);
+            if (cudaStream != 0) streamJoin ??= makeJoin();
             appStream = cudaStream;
         }
     }

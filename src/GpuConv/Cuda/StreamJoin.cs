@@ -2,6 +2,16 @@ using GpuConv.Cuda.Native;
 
 namespace GpuConv.Cuda;
 
+/// <summary>Orders work between an application's stream and the engine's (a seam so the engine's use of it is tested on CPU).</summary>
+internal interface IStreamJoin : IDisposable
+{
+    /// <summary>The engine's stream waits for the work already on <paramref name="appStream"/>.</summary>
+    void Enter(nint appStream);
+
+    /// <summary><paramref name="appStream"/> waits for the work the engine issued so far.</summary>
+    void Leave(nint appStream);
+}
+
 /// <summary>
 /// Orders the engine's stream inside an application's CUDA stream with two events and no host wait:
 /// <see cref="Enter"/> makes the engine's stream wait for everything issued on the application's stream so
@@ -10,7 +20,7 @@ namespace GpuConv.Cuda;
 /// the engine had run on that stream. Both streams must belong to the same context (the device's primary
 /// context, the one the CUDA runtime API also uses).
 /// </summary>
-internal sealed class StreamJoin : IDisposable
+internal sealed class StreamJoin : IStreamJoin
 {
     readonly CudaContext _context;
     readonly EventHandle _appDone, _engineDone;

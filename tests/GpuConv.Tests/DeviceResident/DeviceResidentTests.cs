@@ -1,6 +1,7 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cuda;
 using GpuConv.Planning;
 using GpuConv.Tensors;
 using GpuConv.Tests.Cuda;
@@ -295,5 +296,64 @@ public class DeviceResidentTests
         }
 
         public void Dispose() { }
+    }
+}
+
+/// <summary>
+/// The engine's use of an application stream, with a recording join instead of CUDA events: every device-resident
+/// call (copies included) is bracketed by Enter (engine waits for the app's stream) and Leave (app's stream waits
+/// for the engine), also when the call fails inside; UseStream(0) stops it.
+/// </summary>
+public class ApplicationStreamOrderingTests
+{
+    sealed class RecordingJoin : IStreamJoin
+    {
+        public List<string> Log { get; } = [];
+        public void Enter(nint appStream) => Log.Add($"enter {appStream}");
+        public void Leave(nint appStream) => Log.Add($"leave {appStream}");
+        public void Dispose() => Log.Add("disposed");
+    }
+
+    [Test]
+    public void EveryCallIsBracketedOnTheApplicationStream_UntilUseStream0()
+    {
+        var memory = new FakeDeviceMemory();
+        var device = new FakeBackend("dev", 1, memory).With("a");
+        using var engine = ConvEngine.Adopt(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false },
+            new BackendSet([device], DeviceIdentity.ForCpu(), DeviceIdentity.ForCpu(), null));
+        var join = new RecordingJoin();
+        engine.UseStreamWith(42, () => join);
+
+        var spec = new ConvSpec([3, 3], padBegin: [1]);
+        using var x = engine.Upload(HostTensor.Random(new TensorShape(1, 2, 5, 5), 1));
+        using var w = engine.Upload(HostTensor.Random(new TensorShape(3, 2, 3, 3), 2));
+        using var y = engine.Forward(spec, x, w);
+        engine.Download(y);
+        Assert.That(join.Log, Is.EqualTo(Enumerable.Repeat(new[] { "enter 42", "leave 42" }, 4).SelectMany(p => p)),
+            "upload, upload, forward, download: each entered and left once, in order");
+
+        join.Log.Clear();
+        engine.UseStreamWith(0, () => join);
+        engine.Download(y);
+        Assert.That(join.Log, Is.Empty, "UseStream(0): the engine's own stream, no joins");
+        engine.Dispose();
+        Assert.That(join.Log, Is.EqualTo(new[] { "disposed" }));
+    }
+
+    [Test]
+    public void AFailingCall_StillLeavesTheApplicationStream()
+    {
+        var memory = new FakeDeviceMemory();
+        var device = new FakeBackend("dev", 1, memory).With("boom", failsAllocation: true);
+        using var engine = ConvEngine.Adopt(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false },
+            new BackendSet([device], DeviceIdentity.ForCpu(), DeviceIdentity.ForCpu(), null));
+        var join = new RecordingJoin();
+        using var x = engine.Upload(HostTensor.Random(new TensorShape(1, 2, 5, 5), 1));
+        using var w = engine.Upload(HostTensor.Random(new TensorShape(3, 2, 3, 3), 2));
+        engine.UseStreamWith(7, () => join);
+
+        Assert.Throws<InvalidOperationException>(() => engine.Forward(new ConvSpec([3, 3]), x, w), "no candidate can allocate its workspace");
+        Assert.That(join.Log, Is.EqualTo(new[] { "enter 7", "leave 7" }));
+        Assert.That(memory.Freed, Is.EqualTo(memory.Allocated - 2), "the output made for the failed call was freed; x and w remain");
     }
 }
