@@ -1,6 +1,6 @@
 namespace GpuConv;
 
-/// <summary>The element-wise function applied after bias in <see cref="ConvEngine.ForwardBiasActivation"/>.</summary>
+/// <summary>The element-wise function applied after bias in <c>ConvEngine.ForwardBiasActivation</c>.</summary>
 public enum Activation
 {
     Identity,

@@ -13,7 +13,7 @@ namespace GpuConv;
 /// Every argument is checked before any work. Disposing saves the plan cache and disposes the
 /// backends the engine created.
 /// </summary>
-public sealed class ConvEngine : IDisposable
+public sealed partial class ConvEngine : IDisposable
 {
     readonly BackendSet backendSet;
     volatile Plan? lastPlan;
@@ -141,7 +141,7 @@ public sealed class ConvEngine : IDisposable
     /// <summary>
     /// activation(conv(x, w) + bias). When the planned backend fuses it (cuDNN's bias-activation forward) it
     /// runs as one call; otherwise the planned forward with bias runs and the activation is applied here.
-    /// <paramref name="constantWeights"/> as for <see cref="Forward"/>.
+    /// <paramref name="constantWeights"/> as for <see cref="Forward(ConvSpec, HostTensor, HostTensor, HostTensor?, bool)"/>.
     /// </summary>
     public HostTensor ForwardBiasActivation(ConvSpec spec, HostTensor x, HostTensor w, HostTensor bias, Activation activation, bool constantWeights = false)
     {
@@ -356,6 +356,7 @@ public sealed class ConvEngine : IDisposable
     {
         if (disposed) return;
         disposed = true;
+        DisposeDeviceResident();
         Cache.Save();
         backendSet.DisposeAll();
     }

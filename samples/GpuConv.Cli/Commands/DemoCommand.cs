@@ -13,20 +13,22 @@ public static class DemoCommand
         var batch = new Option<int>("--batch") { Description = "batch size", DefaultValueFactory = _ => 1 };
         var limit = new Option<int?>("--limit") { Description = "run only the first N layers" };
         var shapes = new Option<string>("--shapes") { Description = "shape set to run instead of ResNet-50 (built-in name or CSV file)", DefaultValueFactory = _ => DemoJob.ShapeSetName };
+        var runs = new Option<int>("--runs") { Description = "warm timed runs per layer, median reported (at least 3; no more once their times add up to 0.4 s)", DefaultValueFactory = _ => DemoJob.DefaultRuns };
         var planCache = new Option<string?>("--plan-cache") { Description = "plan cache file (default: $GPUCONV_PLAN_CACHE or the per-user cache)" };
         var command = new Command("demo",
             "Run the ResNet-50 convolution layers forward on the best available backend with random data, validate every layer " +
-            "against the float64 reference (sampled elements for big layers), and print a table of times and errors.")
+            "against the float64 reference (sampled elements for big layers), and print the device, then a table of cold and warm times and errors.")
         {
-            batch, limit, shapes, planCache,
+            batch, limit, shapes, runs, planCache,
         };
         command.SetAction(parse =>
         {
             var set = ShapeSet.Load(parse.GetRequiredValue(shapes));
             using var backends = CliBackends.Open(null, parse.GetValue(planCache));
             var console = io.CreateConsole();
+            io.Out.WriteLine(DeviceLine(backends));
             var layers = new List<DemoLayer>();
-            foreach (var layer in DemoJob.Run(backends, set, parse.GetValue(batch), parse.GetValue(limit)))
+            foreach (var layer in DemoJob.Run(backends, set, parse.GetValue(batch), parse.GetValue(limit), parse.GetValue(runs)))
             {
                 layers.Add(layer);
                 if (io.ErrIsTerminal) io.Err.Write($"\r{layers.Count}/{set.Rows.Count} layers done ");
@@ -37,17 +39,30 @@ public static class DemoCommand
         return command;
     }
 
+    /// <summary>The first line of the demo: the device the layers run on, or the CPU and why the GPU path is off.</summary>
+    public static string DeviceLine(CliBackends backends)
+    {
+        var device = backends.Device;
+        if (device is null) return $"device: backends {string.Join(", ", backends.All.Select(b => b.Name))}";
+        if (device.Kind != "cpu") return $"device: {device}";
+        var why = backends.GpuUnavailableReason;
+        // The reason can list every probed path; its first clause says what is missing.
+        var shortWhy = why is null ? "a CPU backend was asked for" : why.Split(": ", 2)[0];
+        return $"device: {device} (GPU path off: {shortWhy}; `gpuconv devices` tells more)";
+    }
+
     /// <summary>Prints the table and the summary line; the exit code says whether every layer matched.</summary>
     public static int Print(CliIO io, IAnsiConsole console, string source, IReadOnlyList<DemoLayer> layers)
     {
         var inv = CultureInfo.InvariantCulture;
-        var table = new Table().AddColumns("layer", "shape", "backend", "ms", "GFLOP/s", "check", "max rel err", "verdict");
+        var table = new Table().AddColumns("layer", "shape", "backend", "cold ms", "warm ms", "GFLOP/s", "check", "max rel err", "verdict");
         foreach (var l in layers)
-            table.AddPlainRow(l.Name, ShapeRow.Describe(l.Problem), l.Algorithm, l.Milliseconds.ToString("F2", inv), l.GflopsPerSecond.ToString("F2", inv),
-                l.Method, l.Error.MaxRelative.ToString("E2", inv), l.Passed ? "ok" : "MISMATCH");
+            table.AddPlainRow(l.Name, ShapeRow.Describe(l.Problem), l.Algorithm, l.ColdMilliseconds.ToString("F2", inv), l.Milliseconds.ToString("F2", inv),
+                l.GflopsPerSecond.ToString("F2", inv), l.Method, l.Error.MaxRelative.ToString("E2", inv), l.Passed ? "ok" : "MISMATCH");
         console.Write(table);
 
-        double ms = layers.Sum(l => l.Milliseconds), flops = layers.Sum(l => l.Problem.Flops);
+        double ms = layers.Sum(l => l.Milliseconds), cold = layers.Sum(l => double.IsNaN(l.ColdMilliseconds) ? 0 : l.ColdMilliseconds);
+        double flops = layers.Sum(l => l.Problem.Flops);
         int bad = layers.Count(l => !l.Passed);
         double worst = layers.Count == 0 ? 0 : layers.Max(l => l.Error.MaxRelative);
         string backends = string.Join(", ", layers.Select(l => l.Backend).Distinct());
@@ -55,7 +70,7 @@ public static class DemoCommand
             ? string.Create(inv, $"all layers match the float64 reference (tolerance {OutputCheck.StrictTolerance:E0})")
             : $"{bad} MISMATCH(ES)";
         io.Out.WriteLine(string.Create(inv,
-            $"demo: {source}, {layers.Count} layers, batch {layers.FirstOrDefault()?.Problem.N ?? 0}, on {backends}: {flops / 1e9:F2} GFLOP in {ms:F1} ms ({flops / Math.Max(ms, 1e-9) / 1e6:F2} GFLOP/s); worst max relative error {worst:E2}; {verdict}"));
+            $"demo: {source}, {layers.Count} layers, batch {layers.FirstOrDefault()?.Problem.N ?? 0}, on {backends}: {flops / 1e9:F2} GFLOP in {ms:F1} ms warm ({flops / Math.Max(ms, 1e-9) / 1e6:F2} GFLOP/s; first calls {cold:F1} ms); worst max relative error {worst:E2}; {verdict}"));
         return bad == 0 ? ExitCodes.Ok : ExitCodes.Mismatch;
     }
 }

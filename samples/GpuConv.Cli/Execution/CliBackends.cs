@@ -33,6 +33,9 @@ public sealed class CliBackends : IDisposable
     /// <summary>In preference order (lowest <see cref="IConvBackend.Priority"/> first).</summary>
     public IReadOnlyList<IConvBackend> All { get; }
 
+    /// <summary>The device the engine plans for (the GPU, or the CPU); null for a fixed backend list.</summary>
+    public GpuConv.Planning.DeviceIdentity? Device => _engine?.Device;
+
     /// <summary>Why the GPU backends are missing, when they are.</summary>
     public string? GpuUnavailableReason => _engine?.GpuUnavailableReason;
 

@@ -7,9 +7,8 @@ namespace GpuConv.Cpu;
 /// depthwise kernel: the plane is padded to cover every read of every output, then split into
 /// stride_d × stride_h × stride_w phases so that every kernel tap becomes one constant offset and
 /// consecutive outputs read consecutive floats ("a long row" of <see cref="RunLength"/> floats).
+/// Padded extents are (Dp, Hp, Wp); per-phase extents (Dq, Hq, Lq).
 /// </summary>
-/// <param name="Dp">Padded extents (Dp, Hp, Wp).</param>
-/// <param name="Dq">Per-phase extents (Dq, Hq, Lq).</param>
 internal readonly record struct StridePhaseLayout(int Dp, int Hp, int Wp, int Dq, int Hq, int Lq, long PhaseFloats, long PlaneFloats, long RunLength)
 {
     /// <summary>The long row's length as a GEMM column count.</summary>

@@ -18,6 +18,20 @@ public sealed class DeviceBuffer : SafeHandle
         SetHandle((nint)pointer);
     }
 
+    /// <summary>
+    /// Device memory the application owns (allocated outside GpuConv): disposing the buffer only stops
+    /// its use here; the memory is never returned to a pool or freed.
+    /// </summary>
+    internal static DeviceBuffer Borrow(ulong pointer, long bytes) => new(pointer, bytes);
+
+    DeviceBuffer(ulong pointer, long bytes) : base(0, ownsHandle: false)
+    {
+        _pool = null!; // never used: a handle that is not owned is never released
+        Bytes = bytes;
+        Capacity = bytes;
+        SetHandle((nint)pointer);
+    }
+
     /// <summary>The CUdeviceptr; throws once disposed.</summary>
     public ulong Pointer => IsClosed ? throw new ObjectDisposedException(nameof(DeviceBuffer)) : (ulong)handle;
 

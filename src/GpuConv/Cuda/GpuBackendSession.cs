@@ -25,6 +25,9 @@ internal sealed class GpuBackendSession : IDisposable
     }
 
     public IReadOnlyList<IConvBackend> Backends { get; }
+
+    /// <summary>The runtime the GPU backends share (its memory space and stream are the engine's device memory and stream).</summary>
+    internal CudaGpuRuntime Runtime => _runtime;
     public DeviceIdentity Identity { get; }
 
     /// <summary>Free device memory now: the default workspace limit of the GPU backends.</summary>

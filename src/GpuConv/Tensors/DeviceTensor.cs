@@ -23,6 +23,16 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
         _buffer = runtime.Pool.Rent(checked(shape.ElementCount * sizeof(float)));
     }
 
+    /// <summary>A tensor over memory the application owns (<see cref="DeviceBuffer.Borrow"/>): never freed here.</summary>
+    internal DeviceTensor(IDeviceRuntime runtime, TensorShape shape, DeviceBuffer borrowed) : base(shape)
+    {
+        _runtime = runtime ?? throw new ArgumentNullException(nameof(runtime));
+        _buffer = borrowed ?? throw new ArgumentNullException(nameof(borrowed));
+    }
+
+    /// <summary>The device this tensor's memory belongs to (the engine checks it is its own).</summary>
+    internal IDeviceRuntime Runtime => _runtime;
+
     public override MemoryKind Memory => MemoryKind.Device;
 
     public long ElementCount => Shape.ElementCount;

@@ -7,11 +7,17 @@ public enum MemoryKind
     Device,
 }
 
-/// <summary>A float32 tensor with a shape, in host or device memory.</summary>
-public abstract class Tensor
+/// <summary>
+/// A float32 tensor with a shape, in host or device memory. Disposable so that code written for any
+/// memory (<c>using var x = engine.Upload(…)</c>) frees device memory; for host tensors disposing does nothing.
+/// </summary>
+public abstract class Tensor : IDisposable
 {
     protected Tensor(TensorShape shape) => Shape = shape ?? throw new ArgumentNullException(nameof(shape));
 
     public TensorShape Shape { get; }
     public abstract MemoryKind Memory { get; }
+
+    /// <summary>Nothing to free for host memory; device tensors re-implement IDisposable to free theirs.</summary>
+    void IDisposable.Dispose() { }
 }

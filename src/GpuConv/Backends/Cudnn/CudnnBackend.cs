@@ -27,7 +27,7 @@ namespace GpuConv.Backends.Cudnn;
 /// descriptors cached per problem geometry: cuDNN forbids using one handle from two threads at once, and
 /// the math type lives on the shared descriptor, so every entry point holds one lock.
 /// </summary>
-internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
+internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, IStreamOrderedBackend
 {
     public const string BackendName = "cudnn";
     const int MaxCachedGeometries = 256;
@@ -172,6 +172,15 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
         lock (_gate)
             return _host.TimeMs(() => RunOnStream(problem, algorithm, tensors));
     }
+
+    /// <summary>Issues the run on the host's stream without waiting (device-resident engine calls).</summary>
+    public void Enqueue(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
+    {
+        lock (_gate) RunOnStream(problem, algorithm, tensors);
+    }
+
+    public bool TryEnqueueBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation) =>
+        TryForwardBiasActivation(problem, algorithm, tensors, activation == Activation.Relu, synchronize: false);
 
     void RunOnStream(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t)
     {
@@ -334,7 +343,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
     public bool TryRunBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation) =>
         TryForwardBiasActivation(problem, algorithm, tensors, activation == Activation.Relu);
 
-    public bool TryForwardBiasActivation(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t, bool relu)
+    public bool TryForwardBiasActivation(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t, bool relu, bool synchronize = true)
     {
         if (p.Op != ConvOp.Forward || t.Bias is null) return false;
         lock (_gate)
@@ -367,7 +376,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
                 return false;
             }
             CuDnn.Check(status, "cudnnConvolutionBiasActivationForward");
-            _host.Synchronize();
+            if (synchronize) _host.Synchronize();
             return true;
         }
     }

@@ -23,7 +23,7 @@ namespace GpuConv.Backends.Ptx;
 /// reports the column buffer it will allocate. Strict FP32 by default; a TF32 twin of each GEMM candidate
 /// is listed when the caller allows TF32.
 /// </summary>
-public sealed class PtxConvBackend : IConvBackend
+public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
 {
     public const string BackendName = "ptx";
     public const long DefaultMaxWorkspaceBytes = 256L << 20;
@@ -102,6 +102,18 @@ public sealed class PtxConvBackend : IConvBackend
 
     public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
+        Enqueue(problem, algorithm, tensors);
+        // Outputs are complete when Run returns: host copies of device tensors are not ordered with the
+        // backend's (non-blocking) stream.
+        _runtime.Synchronize();
+    }
+
+    /// <summary>
+    /// Issues the run on the runtime's stream and returns without waiting for it (a batch processed in
+    /// chunks still waits once, before its column buffer goes back to the pool).
+    /// </summary>
+    public void Enqueue(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
+    {
         ArgumentNullException.ThrowIfNull(problem);
         ArgumentNullException.ThrowIfNull(algorithm);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -127,9 +139,6 @@ public sealed class PtxConvBackend : IConvBackend
             case ConvOp.BackwardData: BackwardData(problem, ptr, algorithm, math); break;
             default: BackwardFilter(problem, ptr, algorithm, math); break;
         }
-        // Outputs are complete when Run returns: host copies of device tensors are not ordered with the
-        // backend's (non-blocking) stream.
-        _runtime.Synchronize();
     }
 
     public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)

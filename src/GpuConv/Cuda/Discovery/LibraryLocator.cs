@@ -35,14 +35,15 @@ internal sealed record LocateResult(NativeLibrarySpec Spec, nint Handle, string?
 internal sealed class LibraryLocator
 {
     readonly IProbeEnvironment _env;
-    readonly Lazy<IReadOnlyList<string>> _folders;
+    readonly Lazy<IReadOnlyList<string>> _folders, _driverFolders;
     readonly Dictionary<string, LocateResult> _results = new(StringComparer.Ordinal);
     readonly object _gate = new();
 
     public LibraryLocator(IProbeEnvironment env)
     {
         _env = env;
-        _folders = new Lazy<IReadOnlyList<string>>(BuildSearchFolders);
+        _folders = new Lazy<IReadOnlyList<string>>(() => BuildSearchFolders(withPython: true));
+        _driverFolders = new Lazy<IReadOnlyList<string>>(() => BuildSearchFolders(withPython: false));
     }
 
     /// <summary>Folders probed, in order (existing or not; missing ones are recorded as such).</summary>
@@ -77,7 +78,9 @@ internal sealed class LibraryLocator
         if (spec.PreferSystemLoader && TryBareNames(spec, attempts) is { } viaLoader)
             return viaLoader;
 
-        foreach (var folder in SearchFolders)
+        // The driver matches the kernel module and never ships in a Python wheel: its search skips asking
+        // every python on PATH (hundreds of milliseconds at each start of a machine without a driver).
+        foreach (var folder in ReferenceEquals(spec, NativeLibrarySpec.Driver) ? _driverFolders.Value : SearchFolders)
         {
             if (!Directory.Exists(folder))
             {
@@ -163,7 +166,7 @@ internal sealed class LibraryLocator
         return files;
     }
 
-    IReadOnlyList<string> BuildSearchFolders()
+    IReadOnlyList<string> BuildSearchFolders(bool withPython)
     {
         var folders = new List<string>();
         if (_env.GetVariable("LD_LIBRARY_PATH") is { Length: > 0 } ld)
@@ -178,7 +181,7 @@ internal sealed class LibraryLocator
                 if (OperatingSystem.IsWindows()) folders.Add(Path.Join(root, "bin"));
             }
 
-        foreach (var sitePackages in SafePythonSitePackages())
+        foreach (var sitePackages in withPython ? SafePythonSitePackages() : [])
         {
             // nvidia/cublas/lib, nvidia/cudnn/lib, nvidia/cuda_nvrtc/lib, and the CUDA 13 wheels' nvidia/cu13/lib.
             folders.AddRange(PathGlob.Directories(Path.Join(sitePackages, "nvidia/*/lib")));

@@ -59,6 +59,7 @@ internal static unsafe partial class CudaDriver
 
     [LibraryImport(Lib)] public static partial CuResult cuEventCreate(out nint phEvent, uint flags);
     [LibraryImport(Lib)] public static partial CuResult cuEventRecord(nint hEvent, nint hStream);
+    [LibraryImport(Lib)] public static partial CuResult cuStreamWaitEvent(nint hStream, nint hEvent, uint flags);
     [LibraryImport(Lib)] public static partial CuResult cuEventSynchronize(nint hEvent);
     /// <summary>CUDA 13's name (its header declares only this one); older drivers export only <see cref="cuEventElapsedTime"/>.</summary>
     [LibraryImport(Lib)] public static partial CuResult cuEventElapsedTime_v2(out float pMilliseconds, nint hStart, nint hEnd);

@@ -22,7 +22,7 @@ internal static class NativeTrace
     internal static bool IsOn(string? value) =>
         value is not null && (value.Trim().ToLowerInvariant() is "1" or "true" or "yes" or "on");
 
-    /// <summary>A timestamp to pass back to <see cref="Record"/>; 0 (and no clock read) when tracing is off.</summary>
+    /// <summary>A timestamp to pass back to <c>Record</c>; 0 (and no clock read) when tracing is off.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static long Start() => Enabled ? Stopwatch.GetTimestamp() : 0;
 

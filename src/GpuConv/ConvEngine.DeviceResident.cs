@@ -1,0 +1,493 @@
+using GpuConv.Backends;
+using GpuConv.Backends.Cudnn;
+using GpuConv.Backends.Ptx;
+using GpuConv.Conv;
+using GpuConv.Cpu;
+using GpuConv.Cuda;
+using GpuConv.Tensors;
+
+namespace GpuConv;
+
+/// <summary>
+/// Device-resident calls: the application keeps its tensors in the engine's <see cref="Memory"/> (GPU memory,
+/// or host memory when the engine runs on the CPU), uploads once, chains convolutions, downloads once.
+/// <para>
+/// Ordering rule: every device-resident call is issued on one CUDA stream (the engine's own, or the
+/// application's after <see cref="UseStream"/>) and returns without waiting for the GPU. Consecutive calls
+/// therefore run in the order they were made, each seeing its predecessors' outputs. A result is complete on
+/// the host when <see cref="Download(Tensor)"/> returns (downloads wait for the stream) or after
+/// <see cref="Synchronize"/>; work the application issues on its own stream after a call sees the result
+/// too. A few calls still wait inside (a batch too large for one column buffer, BackwardBias, a plan that
+/// runs on another memory, ReLU after a backend that could not fuse it); they never change this rule.
+/// </para>
+/// <para>
+/// Interop: GpuConv works in the device's <em>primary</em> context (cuDevicePrimaryCtxRetain), the one the
+/// CUDA runtime API and most GPU libraries use, so their pointers and streams are valid here.
+/// <see cref="Wrap"/> turns application-owned device memory into a tensor; <see cref="UseStream"/> orders the
+/// engine's work on an application stream.
+/// </para>
+/// </summary>
+public sealed partial class ConvEngine
+{
+    IMemorySpace? memory;
+    readonly object streamGate = new();
+    nint appStream;
+    IStreamJoin? streamJoin;
+
+    /// <summary>
+    /// The memory device-resident calls read and write: the GPU's memory when a GPU backend is present (and
+    /// <see cref="ConvEngineOptions.Backend"/> does not name a CPU one), host memory otherwise. Tensors from
+    /// <see cref="Allocate"/>, <see cref="Upload(HostTensor)"/> and <see cref="Wrap"/> live here.
+    /// </summary>
+    public IMemorySpace Memory => memory ??= ChooseMemory();
+
+    IMemorySpace ChooseMemory()
+    {
+        if (Options.Backend is { } name)
+            return Backends.First(b => string.Equals(b.Name, name, StringComparison.OrdinalIgnoreCase)).Memory;
+        return Backends.FirstOrDefault(b => b.Memory.Kind == MemoryKind.Device)?.Memory ?? HostMemorySpace.Instance;
+    }
+
+    /// <summary>The GPU runtime when <see cref="Memory"/> is its memory; null on the CPU path (and for fake devices in tests).</summary>
+    CudaGpuRuntime? Gpu => (backendSet.Resources as GpuBackendSession)?.Runtime is { } rt && ReferenceEquals(rt.Memory, Memory) ? rt : null;
+
+    /// <summary>The raw CUcontext (the device's primary context) the engine works in; 0 on the CPU path.</summary>
+    public nint CudaContextHandle => Gpu?.Context.Lifetime.Context ?? 0;
+
+    /// <summary>The raw CUstream device-resident work is ordered on (the application's after <see cref="UseStream"/>); 0 on the CPU path.</summary>
+    public nint CudaStreamHandle => Gpu is { } rt ? (appStream != 0 ? appStream : rt.Context.Stream.Handle) : 0;
+
+    /// <summary>A new tensor of <paramref name="shape"/> in <see cref="Memory"/> (contents unspecified).</summary>
+    public Tensor Allocate(TensorShape shape)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(shape);
+        return Memory.Allocate(shape);
+    }
+
+    /// <summary>A copy of <paramref name="host"/> in <see cref="Memory"/> (a new tensor even on the CPU path).</summary>
+    public Tensor Upload(HostTensor host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return Upload(host.Data, host.Shape);
+    }
+
+    /// <summary>A tensor of <paramref name="shape"/> in <see cref="Memory"/> holding a copy of <paramref name="data"/>.</summary>
+    public Tensor Upload(ReadOnlySpan<float> data, TensorShape shape)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(shape);
+        if (data.Length != shape.ElementCount)
+            throw new ArgumentException($"data has {data.Length} elements but shape {shape} needs {shape.ElementCount}.", nameof(data));
+        var t = Memory.Allocate(shape);
+        try
+        {
+            Upload(data, t);
+            return t;
+        }
+        catch
+        {
+            ((IDisposable)t).Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Copies <paramref name="data"/> into <paramref name="destination"/>, a tensor of <see cref="Memory"/> with as many elements.</summary>
+    public void Upload(ReadOnlySpan<float> data, Tensor destination)
+    {
+        ThrowIfDisposed();
+        CheckResident(destination, nameof(destination));
+        if (data.Length != destination.Shape.ElementCount)
+            throw new ArgumentException($"data has {data.Length} elements but destination {destination.Shape} holds {destination.Shape.ElementCount}.", nameof(data));
+        using (EnterStream())
+            Memory.CopyFromHost(data, destination);
+    }
+
+    /// <summary>A new host tensor with the contents of <paramref name="tensor"/>; waits for the work that writes it.</summary>
+    public HostTensor Download(Tensor tensor)
+    {
+        ThrowIfDisposed();
+        CheckResident(tensor, nameof(tensor));
+        var host = new HostTensor(tensor.Shape);
+        Download(tensor, host.Data);
+        return host;
+    }
+
+    /// <summary>Copies <paramref name="tensor"/> into <paramref name="destination"/> (same element count); waits for the work that writes it.</summary>
+    public void Download(Tensor tensor, Span<float> destination)
+    {
+        ThrowIfDisposed();
+        CheckResident(tensor, nameof(tensor));
+        if (destination.Length != tensor.Shape.ElementCount)
+            throw new ArgumentException($"destination has {destination.Length} elements but tensor {tensor.Shape} holds {tensor.Shape.ElementCount}.", nameof(destination));
+        using (EnterStream())
+            Memory.CopyToHost(tensor, destination);
+    }
+
+    /// <summary>
+    /// Application-owned device memory (a CUdeviceptr of <paramref name="elementCount"/> float32 values, allocated
+    /// in this device's primary context, e.g. by cudaMalloc or another library) as a tensor of <paramref name="shape"/>.
+    /// GpuConv never frees it; disposing the tensor only ends its use here. Keep the memory alive while the engine
+    /// may still use it (until <see cref="Synchronize"/> or the next download).
+    /// </summary>
+    public Tensor Wrap(ulong devicePointer, long elementCount, TensorShape shape)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(shape);
+        var rt = Gpu ?? throw new InvalidOperationException(
+            $"this engine works in {Memory.Kind} memory, so it cannot use device memory ({GpuUnavailableReason ?? "a CPU backend was asked for"}).");
+        if (devicePointer == 0)
+            throw new ArgumentException("devicePointer is 0 (null).", nameof(devicePointer));
+        if (devicePointer % sizeof(float) != 0)
+            throw new ArgumentException($"devicePointer 0x{devicePointer:x} is not aligned to 4 bytes (float32).", nameof(devicePointer));
+        if (elementCount != shape.ElementCount)
+            throw new ArgumentException($"elementCount {elementCount} does not match shape {shape} ({shape.ElementCount} elements).", nameof(elementCount));
+        return new DeviceTensor(rt.Context, shape, DeviceBuffer.Borrow(devicePointer, checked(elementCount * sizeof(float))));
+    }
+
+    /// <summary>
+    /// Orders every later device-resident call on the application's CUDA stream <paramref name="cudaStream"/> (a raw
+    /// CUstream / cudaStream_t created in this device's primary context); 0 returns to the engine's own stream.
+    /// The engine's stream waits for the work already on the application's stream, and the application's stream
+    /// waits for the engine's work, through events: no host synchronisation. Applies to all threads.
+    /// </summary>
+    public void UseStream(nint cudaStream)
+    {
+        ThrowIfDisposed();
+        if (cudaStream != 0 && Gpu is null)
+            throw new InvalidOperationException(
+                $"this engine works in {Memory.Kind} memory, so it cannot order work on a CUDA stream ({GpuUnavailableReason ?? "a CPU backend was asked for"}).");
+        UseStreamWith(cudaStream, () => new StreamJoin(Gpu!.Context));
+    }
+
+    /// <summary><see cref="UseStream(nint)"/> with the join made by <paramref name="makeJoin"/> (tests pass a recording fake).</summary>
+    internal void UseStreamWith(nint cudaStream, Func<IStreamJoin> makeJoin)
+    {
+        lock (streamGate)
+        {
+            if (cudaStream != 0) streamJoin ??= makeJoin();
+            appStream = cudaStream;
+        }
+    }
+
+    /// <summary>Waits until every device-resident call made so far has finished (nothing to wait for on the CPU path).</summary>
+    public void Synchronize()
+    {
+        ThrowIfDisposed();
+        Gpu?.Synchronize();
+    }
+
+    /// <summary>
+    /// y = conv(x, w) + bias on tensors in <see cref="Memory"/>, written into <paramref name="output"/> or a new
+    /// tensor there; returns it. Transposed convolution when the spec says so. Returns without waiting (see the class notes).
+    /// </summary>
+    public Tensor Forward(ConvSpec spec, Tensor x, Tensor w, Tensor? bias = null, Tensor? output = null, bool constantWeights = false) =>
+        ForwardResident(spec, x, w, bias, output, constantWeights, activation: null);
+
+    /// <summary>activation(conv(x, w) + bias) on tensors in <see cref="Memory"/>, fused into one call when the planned backend can.</summary>
+    public Tensor ForwardBiasActivation(ConvSpec spec, Tensor x, Tensor w, Tensor bias, Activation activation, Tensor? output = null, bool constantWeights = false)
+    {
+        ArgumentNullException.ThrowIfNull(bias);
+        if (!Enum.IsDefined(activation))
+            throw new ArgumentException($"activation {(int)activation} is not an Activation.", nameof(activation));
+        return ForwardResident(spec, x, w, bias, output, constantWeights, activation);
+    }
+
+    /// <summary>dx of shape <paramref name="inputShape"/> from the output gradient dy, on tensors in <see cref="Memory"/>.</summary>
+    public Tensor BackwardData(ConvSpec spec, Tensor dy, Tensor w, TensorShape inputShape, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(dy);
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(inputShape);
+        var problem = Problem(spec, inputShape, w.Shape, ConvOp.BackwardData, nameof(inputShape), nameof(w));
+        CheckTensorShape(dy, spec.Transposed ? problem.XShape : problem.YShape, nameof(dy));
+        CheckResident(dy, nameof(dy));
+        CheckResident(w, nameof(w));
+        return spec.Transposed
+            ? RunResident(problem, x: dy, w, y: null, bias: null, output, constantWeights: false, fuse: null)
+            : RunResident(problem, x: null, w, y: dy, bias: null, output, constantWeights: false, fuse: null);
+    }
+
+    /// <summary>dw of shape <paramref name="filterShape"/> from the layer input x and the output gradient dy, on tensors in <see cref="Memory"/>.</summary>
+    public Tensor BackwardFilter(ConvSpec spec, Tensor x, Tensor dy, TensorShape filterShape, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(dy);
+        ArgumentNullException.ThrowIfNull(filterShape);
+        var problem = Problem(spec, x.Shape, filterShape, ConvOp.BackwardFilter, nameof(x), nameof(filterShape));
+        CheckTensorShape(dy, spec.Transposed ? problem.XShape : problem.YShape, nameof(dy));
+        CheckResident(x, nameof(x));
+        CheckResident(dy, nameof(dy));
+        return spec.Transposed
+            ? RunResident(problem, x: dy, w: null, y: x, bias: null, output, constantWeights: false, fuse: null)
+            : RunResident(problem, x, w: null, y: dy, bias: null, output, constantWeights: false, fuse: null);
+    }
+
+    /// <summary>db[c] = sum of dy over batch and space, on tensors in <see cref="Memory"/> (this call waits for its result).</summary>
+    public Tensor BackwardBias(Tensor dy, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(dy);
+        if (dy.Shape.Rank < 2)
+            throw new ArgumentException($"dy must be [N, C, …] (rank >= 2), got shape {dy.Shape}.", nameof(dy));
+        CheckResident(dy, nameof(dy));
+        var dbShape = new TensorShape(dy.Shape.C);
+        var db = TakeOutput(output, dbShape, inputs: [dy]);
+        try
+        {
+            OnStream(() =>
+            {
+                switch (Memory)
+                {
+                    case HostMemorySpace:
+                        var sums = ReferenceConv.BiasGradient(dy.Shape, ((HostTensor)dy).Data);
+                        var data = ((HostTensor)db).Data;
+                        for (int c = 0; c < sums.Length; c++) data[c] = (float)sums[c];
+                        break;
+                    case var m when Backends.OfType<CudnnBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, m)) is { } cudnn:
+                        cudnn.BackwardBias(dy, db);
+                        break;
+                    case var m when Backends.OfType<PtxConvBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, m)) is { } ptx:
+                        ptx.BackwardBias(dy, db);
+                        break;
+                    default:
+                        // A device memory without a bias kernel: through the host (float64 sums, as above).
+                        var host = new float[dy.Shape.ElementCountInt];
+                        Memory.CopyToHost(dy, host);
+                        var s = ReferenceConv.BiasGradient(dy.Shape, host);
+                        Memory.CopyFromHost(s.Select(v => (float)v).ToArray(), db);
+                        break;
+                }
+            });
+            return db;
+        }
+        catch
+        {
+            if (output is null) ((IDisposable)db).Dispose();
+            throw;
+        }
+    }
+
+    Tensor ForwardResident(ConvSpec spec, Tensor x, Tensor w, Tensor? bias, Tensor? output, bool constantWeights, Activation? activation)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(w);
+        var problem = Problem(spec, x.Shape, w.Shape, ConvOp.Forward, nameof(x), nameof(w));
+        if (bias is not null && (bias.Shape.Rank != 1 || bias.Shape[0] != problem.BiasLength))
+            throw new ArgumentException($"bias must have shape [{problem.BiasLength}] (one value per output channel), got {bias.Shape}.", nameof(bias));
+        CheckResident(x, nameof(x));
+        CheckResident(w, nameof(w));
+        if (bias is not null) CheckResident(bias, nameof(bias));
+        // The layer input is the underlying X for a convolution, the underlying Y (= dy) for a transposed one.
+        return spec.Transposed
+            ? RunResident(problem, x: null, w, y: x, bias, output, constantWeights, activation)
+            : RunResident(problem, x, w, y: null, bias, output, constantWeights, activation);
+    }
+
+    /// <summary>Runs the problem on resident tensors; the one the op writes is null here and becomes <paramref name="output"/> (or a new tensor).</summary>
+    Tensor RunResident(ConvProblem problem, Tensor? x, Tensor? w, Tensor? y, Tensor? bias, Tensor? output, bool constantWeights, Activation? fuse)
+    {
+        var result = TakeOutput(output, problem.OutputShape, inputs: [x, w, y, bias]);
+        try
+        {
+            switch (problem.Op)
+            {
+                case ConvOp.Forward: y = result; break;
+                case ConvOp.BackwardData: x = result; break;
+                default: w = result; break;
+            }
+            var tensors = new ConvTensors(x!, w!, y!, bias) { ConstantWeights = constantWeights };
+            OnStream(() =>
+            {
+                bool reluDone = false;
+                var plan = Planner.Execute(problem, (p, backend) => reluDone = Issue(problem, p.Algorithm, backend, tensors, fuse));
+                lastPlan = plan;
+                if (fuse == Activation.Relu && !reluDone) ApplyRelu(result);
+            });
+            return result;
+        }
+        catch
+        {
+            if (output is null) ((IDisposable)result).Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Issues one run on <paramref name="backend"/>. Returns true when ReLU was applied with it (fused).
+    /// A backend in another memory than the engine's (a CPU plan on a GPU engine) runs on copies.
+    /// </summary>
+    bool Issue(ConvProblem problem, ConvAlgorithm algorithm, IConvBackend backend, ConvTensors t, Activation? fuse)
+    {
+        if (!ReferenceEquals(backend.Memory, Memory))
+            return RunInOtherMemory(problem, algorithm, backend, t, fuse);
+        var ordered = backend as IStreamOrderedBackend;
+        if (fuse is { } act && t.Bias is not null && !problem.Spec.Transposed)
+        {
+            if (ordered?.TryEnqueueBiasActivation(problem, algorithm, t, act) == true) return true;
+            if (ordered is null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, t, act)) return true;
+            // Not fusable: the PTX bias kernel adds bias and ReLU on the device after a plain run.
+            if (act == Activation.Relu && Backends.OfType<PtxConvBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, Memory)) is { } ptx)
+            {
+                var plain = t with { Bias = null };
+                if (ordered is not null) ordered.Enqueue(problem, algorithm, plain); else backend.Run(problem, algorithm, plain);
+                ptx.AddBias(t.Y, t.Bias, relu: true);
+                return true;
+            }
+        }
+        if (ordered is not null) ordered.Enqueue(problem, algorithm, t);
+        else backend.Run(problem, algorithm, t);
+        return false;
+    }
+
+    /// <summary>Copies the op's inputs from the engine's memory to the backend's, runs, copies the output back.</summary>
+    bool RunInOtherMemory(ConvProblem problem, ConvAlgorithm algorithm, IConvBackend backend, ConvTensors t, Activation? fuse)
+    {
+        var target = backend.Memory;
+        var made = new List<Tensor>();
+        try
+        {
+            Tensor Move(Tensor source, bool copy)
+            {
+                var moved = target.Allocate(source.Shape);
+                made.Add(moved);
+                if (copy)
+                {
+                    var host = new float[source.Shape.ElementCountInt];
+                    Memory.CopyToHost(source, host);
+                    target.CopyFromHost(host, moved);
+                }
+                return moved;
+            }
+            var op = problem.Op;
+            var staged = new ConvTensors(Move(t.X, op != ConvOp.BackwardData), Move(t.W, op != ConvOp.BackwardFilter),
+                Move(t.Y, op != ConvOp.Forward), t.Bias is null ? null : Move(t.Bias, true)) { ConstantWeights = t.ConstantWeights };
+            bool fused = fuse is { } act && staged.Bias is not null && !problem.Spec.Transposed
+                && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, staged, act);
+            if (!fused) backend.Run(problem, algorithm, staged);
+            var written = op switch { ConvOp.Forward => staged.Y, ConvOp.BackwardData => staged.X, _ => staged.W };
+            var result = new float[written.Shape.ElementCountInt];
+            target.CopyToHost(written, result);
+            Memory.CopyFromHost(result, op switch { ConvOp.Forward => t.Y, ConvOp.BackwardData => t.X, _ => t.W });
+            return fused;
+        }
+        finally
+        {
+            foreach (var m in made) ((IDisposable)m).Dispose();
+        }
+    }
+
+    /// <summary>ReLU in place when no backend fused it: on the host directly, on a device through a host copy.</summary>
+    void ApplyRelu(Tensor y)
+    {
+        if (y is HostTensor h)
+        {
+            Relu(h.Data);
+            return;
+        }
+        var data = new float[y.Shape.ElementCountInt];
+        Memory.CopyToHost(y, data);
+        Relu(data);
+        Memory.CopyFromHost(data, y);
+
+        static void Relu(float[] d)
+        {
+            for (int i = 0; i < d.Length; i++)
+                if (d[i] < 0) d[i] = 0; // NaN stays NaN: a bad result must stay visible
+        }
+    }
+
+    /// <summary>The given output (checked: shape, memory, not an input) or a new tensor of <paramref name="shape"/>.</summary>
+    Tensor TakeOutput(Tensor? output, TensorShape shape, Tensor?[] inputs)
+    {
+        if (output is null) return Memory.Allocate(shape);
+        CheckTensorShape(output, shape, nameof(output));
+        CheckResident(output, nameof(output));
+        if (inputs.Any(i => ReferenceEquals(i, output)))
+            throw new ArgumentException("output is also an input of this call; write into a separate tensor.", nameof(output));
+        return output;
+    }
+
+    /// <summary>Throws unless <paramref name="t"/> lives in <see cref="Memory"/> (and, for a GPU, in this engine's context).</summary>
+    void CheckResident(Tensor t, string name)
+    {
+        ArgumentNullException.ThrowIfNull(t, name);
+        var kind = Memory.Kind;
+        if (t.Memory != kind)
+        {
+            var hint = kind == MemoryKind.Device
+                ? "upload it first (engine.Upload) or call the HostTensor overload"
+                : $"this engine runs on the CPU ({GpuUnavailableReason ?? "a CPU backend was asked for"}); make tensors with engine.Allocate/Upload";
+            throw new ArgumentException($"{name} is in {t.Memory} memory but this engine works in {kind} memory: {hint}.", name);
+        }
+        if (t is DeviceTensor d)
+        {
+            if (d.IsDisposed) throw new ArgumentException($"{name} was disposed.", name);
+            if (Gpu is { } rt && !ReferenceEquals(d.Runtime, rt.Context))
+                throw new ArgumentException($"{name} belongs to another CUDA context than this engine's ({rt.Context.Device.Name}).", name);
+        }
+    }
+
+    static void CheckTensorShape(Tensor t, TensorShape expected, string name)
+    {
+        ArgumentNullException.ThrowIfNull(t, name);
+        if (!t.Shape.Equals(expected))
+            throw new ArgumentException($"{name} has shape {t.Shape}, expected {expected}.", name);
+    }
+
+    /// <summary>Runs <paramref name="work"/> ordered after the application's stream and before its next work, when one is in use.</summary>
+    void OnStream(Action work)
+    {
+        using (EnterStream())
+            work();
+    }
+
+    /// <summary>
+    /// With an application stream in use: holds the stream gate and makes the engine's stream wait for the application's;
+    /// disposing makes the application's stream wait for the engine's work and releases the gate. Without one: nothing.
+    /// </summary>
+    StreamScope EnterStream()
+    {
+        if (appStream == 0) return default;
+        Monitor.Enter(streamGate);
+        var stream = appStream;
+        if (stream == 0 || streamJoin is null)
+        {
+            Monitor.Exit(streamGate);
+            return default;
+        }
+        try { streamJoin.Enter(stream); }
+        catch
+        {
+            Monitor.Exit(streamGate);
+            throw;
+        }
+        return new StreamScope(this, stream);
+    }
+
+    readonly struct StreamScope(ConvEngine engine, nint stream) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (engine is null) return;
+            try { engine.streamJoin!.Leave(stream); }
+            finally { Monitor.Exit(engine.streamGate); }
+        }
+    }
+
+    void DisposeDeviceResident()
+    {
+        lock (streamGate)
+        {
+            streamJoin?.Dispose();
+            streamJoin = null;
+            appStream = 0;
+        }
+    }
+}
