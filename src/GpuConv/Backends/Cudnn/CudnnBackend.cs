@@ -44,6 +44,9 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation
         foreach (var (shape, name) in new[] { (problem.XShape, "x"), (problem.WShape, "w"), (problem.YShape, "y") })
             if (shape.ElementCount > int.MaxValue)
                 return $"{name} has {shape.ElementCount} elements, more than cuDNN's int descriptors address (split the batch)";
+        // cuDNN derives y's size from x's: it cannot state an x that ends in rows no output reaches.
+        if (problem.HasUnreachedInput)
+            return "output padding >= stride leaves input rows that no output reaches, which cuDNN's descriptors cannot state";
         return null;
     }
 
