@@ -238,10 +238,10 @@ public static class NpyFile
         if (!text.StartsWith('(') || !text.EndsWith(')'))
             throw new InvalidDataException($"malformed .npy header: shape must be a tuple, found {text}.");
         // A Python tuple: entries separated by commas, one optional trailing comma ("(3,)"), nothing empty between.
+        if (string.IsNullOrWhiteSpace(text[1..^1]))
+            throw new InvalidDataException("shape () is a 0-d scalar: a tensor needs at least one dimension.");
         var parts = text[1..^1].Split(',', StringSplitOptions.TrimEntries);
         if (parts.Length > 1 && parts[^1].Length == 0) parts = parts[..^1];
-        if (parts.Length == 1 && parts[0].Length == 0)
-            throw new InvalidDataException("shape () is a 0-d scalar: a tensor needs at least one dimension.");
         if (Array.IndexOf(parts, "") is int empty and >= 0)
             throw new InvalidDataException($"malformed .npy header: shape {text} has an empty entry at position {empty}.");
         var dims = new int[parts.Length];
