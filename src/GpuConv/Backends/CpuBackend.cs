@@ -250,7 +250,8 @@ public sealed unsafe class CpuBackend : IConvBackend
                     case (ConvOp.Forward, ShiftedGemm): Cpu.ShiftedGemm.Forward(ctx); break;
                     case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, tensors.ConstantWeights)); break;
                     // Winograd's transform of W costs more than the convolution it saves: only constant weights get it.
-                    case (ConvOp.Forward, Winograd) when tensors.ConstantWeights: Winograd3x3.Forward(ctx, WinogradPanelsOf(ctx, w)); break;
+                    // A non-finite x or w runs direct, where ±Inf stays ±Inf (see Winograd3x3.Exact).
+                    case (ConvOp.Forward, Winograd) when tensors.ConstantWeights && Winograd3x3.Exact(ctx): Winograd3x3.Forward(ctx, WinogradPanelsOf(ctx, w)); break;
                     case (ConvOp.Forward, Winograd): ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, constant: false)); break;
                     case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
                     case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
