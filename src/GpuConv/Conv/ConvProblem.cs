@@ -41,6 +41,13 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
     public bool IsDepthwise => Spec.IsDepthwise(C);
 
     /// <summary>
+    /// A 1x1, unit-stride, unpadded convolution whose X and Y have the same spatial size: one GEMM per
+    /// image. (<see cref="ConvSpec.IsPointwise"/> alone is not enough: with <see cref="HasUnreachedInput"/>
+    /// X is longer than Y.)
+    /// </summary>
+    public bool IsPointwise => Spec.IsPointwise && !HasUnreachedInput;
+
+    /// <summary>
     /// True when X ends in positions that no output reads (Y is shorter than the convolution of X would be):
     /// a transposed convolution whose output padding is &gt;= stride (allowed when &lt; dilation, as in PyTorch).
     /// Backward data leaves those positions at zero (+ bias); backends whose descriptors derive Y from X decline it.
