@@ -70,6 +70,20 @@ public class ConvGeometryBoundsTests
     }
 
     [Test]
+    public void EngineForwardWithAHugeStrideRunsAndMatchesTheReference()
+    {
+        // The library's entry point reached the same crash as the CLI.
+        var spec = new ConvSpec([3, 3], stride: [int.MaxValue]);
+        var x = HostTensor.Random(X, 1);
+        var w = HostTensor.Random(W, 2);
+        using var engine = ConvEngine.Open(new ConvEngineOptions { Backend = "cpu", PersistPlans = false });
+        var y = engine.Forward(spec, x, w, constantWeights: true);
+        var p = ConvProblem.Create(spec, X, W);
+        Assert.That(ErrorMetrics.Compare(y.Data, ReferenceConv.Forward(p, x.Data, w.Data)).MaxRelative, Is.LessThan(1e-5));
+        Assert.That(p.Spec.Stride, Is.EqualTo(new[] { 8, 8 }), "cut to the padded extent, where it means the same");
+    }
+
+    [Test]
     public void EstimatedBytesCountsTensorsAndOnePaddedCopy()
     {
         var p = ConvProblem.Create(new ConvSpec([3, 3], padBegin: [1]), X, W);
