@@ -88,7 +88,7 @@ public sealed class ShapeSet
     {
         ArgumentNullException.ThrowIfNull(nameOrPath);
         string builtInName = nameOrPath.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) && !File.Exists(nameOrPath) ? nameOrPath[..^4] : nameOrPath;
-        if (BuiltIn.TryGetValue(builtInName.Replace('_', '-'), out var file))
+        if (BuiltIn.TryGetValue(builtInName, out var file) || BuiltIn.TryGetValue(builtInName.Replace('_', '-'), out file))
         {
             string resource = $"GpuConv.Cli.Shapes.{file}";
             using var stream = typeof(ShapeSet).Assembly.GetManifestResourceStream(resource)

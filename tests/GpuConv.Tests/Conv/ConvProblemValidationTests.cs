@@ -92,6 +92,6 @@ public class ConvProblemValidationTests
     public void WithBatchZeroIsRejected()
     {
         var p = ConvProblem.Create(new ConvSpec([3]), S(2, 1, 4), S(1, 1, 3));
-        ExpectArgument.Throws(() => p.WithBatch(0), "dims", "dims[0] must be >= 1, got 0");
+        ExpectArgument.Throws(() => p.WithBatch(0), "batch", "batch must be >= 1, got 0");
     }
 }
