@@ -82,6 +82,8 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
             if (strides[d] != 1)
                 throw new ArgumentException($"padding 'same' requires stride 1 (as in PyTorch), got stride[{d}] = {strides[d]}; use SameUpper/SameLower for ONNX auto_pad with strides.", nameof(stride));
         var dil = Expand(dilation, rank, 1, nameof(dilation));
+        // Validate kernel, dilation and groups first: a negative dilation would otherwise be blamed on the padding.
+        _ = new ConvSpec(kernel, strides, dil, groups: groups);
         var begin = new int[rank];
         var end = new int[rank];
         for (int d = 0; d < rank; d++)
