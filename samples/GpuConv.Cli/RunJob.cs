@@ -32,13 +32,11 @@ public static class RunJob
     public static RunReport Execute(RunRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        CliFiles.CheckWritable(request.OutPath, "--out");
         var x = ReadNpy(request.XPath, "--x");
         var w = ReadNpy(request.WPath, "--w");
         var b = request.BiasPath is null ? null : ReadNpy(request.BiasPath, "--b");
         var problem = BuildProblem(request, x.Shape, w.Shape, b?.Shape);
-        string? outDir = Path.GetDirectoryName(Path.GetFullPath(request.OutPath));
-        if (outDir is not null && !Directory.Exists(outDir))
-            throw new ArgumentException($"--out: folder '{outDir}' does not exist.", "--out");
 
         using var backends = CliBackends.Open(request.Backend, request.PlanCache);
         var (backend, algorithm) = backends.Choose(problem);
@@ -77,11 +75,5 @@ public static class RunJob
         return problem;
     }
 
-    static HostTensor ReadNpy(string path, string option)
-    {
-        if (!File.Exists(path))
-            throw new ArgumentException($"{option}: file '{path}' does not exist.", option);
-        try { return NpyFile.Read(path); }
-        catch (InvalidDataException e) { throw new InvalidDataException($"{option}: {e.Message}", e); }
-    }
+    static HostTensor ReadNpy(string path, string option) => CliFiles.ReadNpy(path, option);
 }

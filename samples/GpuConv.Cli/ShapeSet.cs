@@ -10,6 +10,29 @@ public sealed record ShapeRow(string Name, int Line, ConvProblem Problem)
     /// <summary>"c×h×w → k, r×s s… p… d… g…", short enough for a table column.</summary>
     public string Describe() => Describe(Problem);
 
+    /// <summary>
+    /// The row with its batch multiplied by <paramref name="factor"/> (bench's --batch), in checked
+    /// arithmetic: a product beyond int is bad input naming <paramref name="option"/>, never a wrapped batch.
+    /// </summary>
+    public ConvProblem ScaledBatch(int factor, string option)
+    {
+        if (factor < 1)
+            throw new ArgumentException($"{option}: must be >= 1, got {factor}.", option);
+        long n = (long)Problem.N * factor;
+        if (n > int.MaxValue)
+            throw new ArgumentException($"{option}: row '{Name}' (line {Line}) has batch {Problem.N}, times {factor} is {n}, more than {int.MaxValue}.", option);
+        return WithBatch((int)n, option);
+    }
+
+    /// <summary>The row with batch <paramref name="n"/>; sizes the new batch makes impossible are bad input naming <paramref name="option"/>.</summary>
+    public ConvProblem WithBatch(int n, string option)
+    {
+        if (n < 1)
+            throw new ArgumentException($"{option}: must be >= 1, got {n}.", option);
+        try { return Problem.WithBatch(n); }
+        catch (ArgumentException e) { throw new ArgumentException($"{option}: row '{Name}' (line {Line}) with batch {n}: {CliErrors.MessageOf(e)}", option, e); }
+    }
+
     public static string Describe(ConvProblem p)
     {
         var s = p.Spec;
@@ -23,10 +46,13 @@ public sealed record ShapeRow(string Name, int Line, ConvProblem Problem)
 }
 
 /// <summary>
-/// A list of convolution shapes from a CSV with the header
-/// <c>name,n,c,h,w,k,r,s,stride_h,stride_w,pad_h,pad_w,dil_h,dil_w,groups</c>: either a built-in set
-/// embedded in the CLI (<see cref="BuiltInNames"/>) or a file. Every row is validated; errors name the
-/// source, the line number and the field.
+/// THE reader of shape CSVs for every command (plan, bench, verify, demo), with one rule set: the header
+/// <c>name,n,c,h,w,k,r,s,stride_h,stride_w,pad_h,pad_w,dil_h,dil_w,groups</c> (any letter case, no
+/// extra or missing column), then at least one row of exactly those fields: a non-empty name used once,
+/// integers >= 1 (padding >= 0), groups dividing c and k, a geometry ConvProblem accepts. Blank lines and
+/// '#' comments are skipped. Either a built-in set embedded in the CLI (<see cref="BuiltInNames"/>; '_'
+/// for '-' and a ".csv" suffix are accepted) or a file. Every error is an ArgumentException
+/// "SOURCE line N (NAME): …" naming the field (the CLI prints "error: …" and exits 2).
 /// </summary>
 public sealed class ShapeSet
 {
@@ -61,7 +87,8 @@ public sealed class ShapeSet
     public static ShapeSet Load(string nameOrPath)
     {
         ArgumentNullException.ThrowIfNull(nameOrPath);
-        if (BuiltIn.TryGetValue(nameOrPath, out var file))
+        string builtInName = nameOrPath.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) && !File.Exists(nameOrPath) ? nameOrPath[..^4] : nameOrPath;
+        if (BuiltIn.TryGetValue(builtInName, out var file) || BuiltIn.TryGetValue(builtInName.Replace('_', '-'), out file))
         {
             string resource = $"GpuConv.Cli.Shapes.{file}";
             using var stream = typeof(ShapeSet).Assembly.GetManifestResourceStream(resource)
@@ -69,6 +96,8 @@ public sealed class ShapeSet
             using var reader = new StreamReader(stream);
             return Parse(reader, nameOrPath);
         }
+        if (Directory.Exists(nameOrPath))
+            throw new ArgumentException($"--shapes: '{nameOrPath}' is a folder, not a shape CSV file.", "--shapes");
         if (!File.Exists(nameOrPath))
             throw new ArgumentException($"--shapes: '{nameOrPath}' is neither a built-in shape set ({string.Join(", ", BuiltInNames)}) nor an existing file.", "--shapes");
         using var fileReader = new StreamReader(nameOrPath);

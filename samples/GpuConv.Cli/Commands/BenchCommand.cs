@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using GpuConv.Backends;
+using GpuConv.Conv;
 using GpuConv.Cli.Execution;
 using GpuConv.Planning;
 using GpuConv.Cli.Peers;
@@ -53,25 +54,25 @@ public static class BenchCommand
         PlanPolicy policy, string? planCache, int warmup, int repeat, string? algorithm = null, bool constantWeights = true)
     {
         var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        IReadOnlyList<BenchShape> shapes;
-        CliBackends backends;
-        try
+        // Bad input is thrown to CliHost ("error: …", exit 2) before anything is timed.
+        if (batch < 1) throw new ArgumentException($"--batch: must be >= 1, got {batch}.", "--batch");
+        if (threads < 1) throw new ArgumentException($"--threads: must be >= 1, got {threads}.", "--threads");
+        if (limit is < 1) throw new ArgumentException($"--limit: must be >= 1, got {limit}.", "--limit");
+        if (warmup < 0) throw new ArgumentException($"--warmup: must be >= 0, got {warmup}.", "--warmup");
+        if (repeat < 1) throw new ArgumentException($"--repeat: must be >= 1, got {repeat}.", "--repeat");
+        IReadOnlyList<BenchShape> shapes = BenchShapes.Load(set, batch);
+        if (limit is { } l) shapes = shapes.Take(l).ToArray();
+        // Tensors (and the peer's copies) must fit before the first one is allocated.
+        foreach (var shape in shapes)
         {
-            if (batch < 1) throw new ArgumentException($"--batch must be >= 1, got {batch}.");
-            if (threads < 1) throw new ArgumentException($"--threads must be >= 1, got {threads}.");
-            if (limit is < 1) throw new ArgumentException($"--limit must be >= 1, got {limit}.");
-            if (warmup < 0) throw new ArgumentException($"--warmup must be >= 0, got {warmup}.");
-            if (repeat < 1) throw new ArgumentException($"--repeat must be >= 1, got {repeat}.");
-            shapes = BenchShapes.Load(set, batch);
-            if (limit is { } l) shapes = shapes.Take(l).ToArray();
-            backends = CliBackends.Open(backendName, planCache, policy, threads);
+            try { shape.Problem.EnsureFitsInProcess(copies: vs is null ? 1 : 2); }
+            catch (ProblemTooLargeException e) { throw new ArgumentException($"--shapes: row '{shape.Name}': {CliErrors.MessageOf(e)}", "--shapes", e); }
         }
-        catch (ArgumentException e)
+        var backends = CliBackends.Open(backendName, planCache, policy, threads);
+        if (algorithm is not null)
         {
-            // The message already names the option; drop .NET's "(Parameter 'x')" suffix.
-            string message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "");
-            err.MarkupLineInterpolated($"[red]error:[/] {message}");
-            return 2;
+            try { BenchRunner.CheckAlgorithmName(backends, shapes, algorithm); }
+            catch { backends.Dispose(); throw; }
         }
         using (backends)
         {

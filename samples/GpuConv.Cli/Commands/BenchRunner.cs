@@ -28,6 +28,21 @@ public sealed class BenchRunner(CliBackends backends, int threads, bool withPeer
 {
     readonly IConvBackend backend = backends.All.Single();
 
+    /// <summary>
+    /// Refuses an --algorithm the backend offers for none of the shapes, listing the names it does offer
+    /// (it used to be ignored silently, timing the plan's choice instead).
+    /// </summary>
+    public static void CheckAlgorithmName(CliBackends backends, IReadOnlyList<BenchShape> shapes, string name)
+    {
+        var backend = backends.All.Single();
+        var names = new SortedSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var shape in shapes)
+            if (backend.WhyUnsupported(shape.Problem) is null)
+                foreach (var a in backend.GetAlgorithms(shape.Problem, ConvPrecision.Strict)) names.Add(a.Name);
+        if (!names.Contains(name))
+            throw new ArgumentException($"--algorithm: '{name}' is not an algorithm of backend {backend.Name} for these shapes; known: {string.Join(", ", names)}.", "--algorithm");
+    }
+
     public BenchResult Run(BenchShape shape, int seed)
     {
         var p = shape.Problem;

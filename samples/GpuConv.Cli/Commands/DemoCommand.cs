@@ -1,3 +1,4 @@
+using GpuConv.Conv;
 using System.CommandLine;
 using System.Globalization;
 using GpuConv.Cli.Execution;
@@ -24,6 +25,13 @@ public static class DemoCommand
         command.SetAction(parse =>
         {
             var set = ShapeSet.Load(parse.GetRequiredValue(shapes));
+            // Every layer at this batch must be possible and fit, before the first one runs.
+            foreach (var row in set.Rows.Take(parse.GetValue(limit) is int l and >= 1 ? l : int.MaxValue))
+            {
+                var problem = row.WithBatch(parse.GetValue(batch), "--batch");
+                try { problem.EnsureFitsInProcess(); }
+                catch (ProblemTooLargeException e) { throw new ArgumentException($"--batch: layer '{row.Name}': {CliErrors.MessageOf(e)}", "--batch", e); }
+            }
             using var backends = CliBackends.Open(null, parse.GetValue(planCache));
             var console = io.CreateConsole();
             io.Out.WriteLine(DeviceLine(backends));

@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
-using System.Reflection;
 using GpuConv.Conv;
 using GpuConv.Planning;
 using GpuConv.Tensors;
@@ -18,7 +16,7 @@ internal static class PlanCommand
         var shapes = new Option<string>("--shapes")
         {
             Description = "a shape CSV file (name,n,c,h,w,k,r,s,stride_h,stride_w,pad_h,pad_w,dil_h,dil_w,groups) or a built-in set: " +
-                          string.Join(", ", BuiltInShapeSets()),
+                          string.Join(", ", ShapeSet.BuiltInNames),
             Required = true,
         };
         var policy = new Option<PlanPolicy>("--policy") { Description = "heuristic, exhaustive (times every candidate) or cached", DefaultValueFactory = _ => PlanPolicy.Heuristic };
@@ -39,27 +37,23 @@ internal static class PlanCommand
 
     static int Run(string shapes, PlanPolicy policy, string? cachePath, string? backend, ConvOp op, int? batch)
     {
-        List<ShapeRow> rows;
-        try
-        {
-            rows = ShapeRow.Load(shapes);
-            if (batch is < 1) throw new ArgumentException($"--batch must be >= 1, got {batch}.");
-        }
-        catch (Exception e) when (e is ArgumentException or IOException or FormatException)
-        {
-            Console.Error.WriteLine($"gpuconv plan: {e.Message}");
-            return 2;
-        }
+        // Bad input (the CSV, --batch) is thrown to CliHost: "error: …" and exit 2, as every command.
+        if (batch is < 1) throw new ArgumentException($"--batch: must be >= 1, got {batch}.", "--batch");
+        var set = ShapeSet.Load(shapes);
+        var problems = set.Rows.Select(r => (r.Name, Problem: (batch is { } b ? r.WithBatch(b, "--batch") : r.Problem).WithOp(op))).ToList();
 
         ConvEngine engine;
         try
         {
             engine = ConvEngine.Open(new ConvEngineOptions { Policy = policy, PlanCachePath = cachePath, Backend = backend });
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        catch (ArgumentException e) when (e.ParamName == nameof(ConvEngineOptions.Backend))
         {
-            Console.Error.WriteLine($"gpuconv plan: {e.Message}");
-            return 2;
+            throw new ArgumentException($"--backend: {CliErrors.MessageOf(e)}", "--backend", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ArgumentException($"--backend: {CliErrors.MessageOf(e)}", "--backend", e);
         }
         using (engine)
         {
@@ -68,11 +62,11 @@ internal static class PlanCommand
             Console.WriteLine($"backends: {string.Join(", ", engine.Backends.Select(b => b.Name))}; policy {policy}; plan cache {engine.Cache.Path ?? "(memory only)"}");
             Console.WriteLine();
             int failed = 0;
-            foreach (var row in rows)
+            foreach (var row in problems)
             {
                 try
                 {
-                    var problem = row.Problem(op, batch);
+                    var problem = row.Problem;
                     Console.WriteLine($"== {row.Name}");
                     Console.Write(engine.Explain(problem).Format());
                     Console.WriteLine();
@@ -80,62 +74,10 @@ internal static class PlanCommand
                 catch (Exception e) when (e is ArgumentException or InvalidOperationException)
                 {
                     failed++;
-                    Console.Error.WriteLine($"gpuconv plan: {row.Name}: {e.Message}");
+                    Console.Error.WriteLine($"error: {row.Name}: {CliErrors.MessageOf(e)}");
                 }
             }
             return failed == 0 ? 0 : 1;
-        }
-    }
-
-    static IEnumerable<string> BuiltInShapeSets() =>
-        typeof(PlanCommand).Assembly.GetManifestResourceNames()
-            .Where(n => n.StartsWith(ShapeRow.ResourcePrefix, StringComparison.Ordinal) && n.EndsWith(".csv", StringComparison.Ordinal))
-            .Select(n => n[ShapeRow.ResourcePrefix.Length..^4]).Order();
-
-    /// <summary>One row of a shape CSV (2-d convolution, PyTorch semantics). A private reader; the CLI's shared loader may replace it.</summary>
-    sealed record ShapeRow(string Name, int N, int C, int H, int W, int K, int R, int S, int StrideH, int StrideW, int PadH, int PadW, int DilH, int DilW, int Groups)
-    {
-        public const string ResourcePrefix = "GpuConv.Cli.Shapes.";
-        static readonly string[] Columns = ["name", "n", "c", "h", "w", "k", "r", "s", "stride_h", "stride_w", "pad_h", "pad_w", "dil_h", "dil_w", "groups"];
-
-        public ConvProblem Problem(ConvOp op, int? batch)
-        {
-            var spec = new ConvSpec([R, S], [StrideH, StrideW], [DilH, DilW], [PadH, PadW], [PadH, PadW], Groups);
-            return ConvProblem.Create(spec, new TensorShape(batch ?? N, C, H, W), new TensorShape(K, C / Groups, R, S), op);
-        }
-
-        /// <summary>Reads a CSV file, or a built-in set by name (with or without .csv).</summary>
-        public static List<ShapeRow> Load(string fileOrName)
-        {
-            string text;
-            if (File.Exists(fileOrName)) text = File.ReadAllText(fileOrName);
-            else
-            {
-                var name = fileOrName.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? fileOrName[..^4] : fileOrName;
-                using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(ResourcePrefix + name + ".csv")
-                    ?? throw new ArgumentException($"--shapes '{fileOrName}' is neither a file nor a built-in set ({string.Join(", ", BuiltInShapeSets())}).");
-                text = new StreamReader(stream).ReadToEnd();
-            }
-            var lines = text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
-            if (lines.Count == 0) throw new FormatException($"{fileOrName}: empty shape file.");
-            var header = lines[0].Split(',').Select(h => h.Trim().ToLowerInvariant()).ToArray();
-            var index = Columns.Select(c => Array.IndexOf(header, c)).ToArray();
-            if (index.Any(i => i < 0))
-                throw new FormatException($"{fileOrName}: header must have columns {string.Join(",", Columns)}; missing {string.Join(",", Columns.Where((c, i) => index[i] < 0))}.");
-            var rows = new List<ShapeRow>();
-            for (int l = 1; l < lines.Count; l++)
-            {
-                var cells = lines[l].Split(',').Select(c => c.Trim()).ToArray();
-                if (cells.Length < header.Length) throw new FormatException($"{fileOrName} line {l + 1}: {cells.Length} cells, header has {header.Length}.");
-                int Int(int column)
-                {
-                    var cell = cells[index[column]];
-                    return int.TryParse(cell, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
-                        : throw new FormatException($"{fileOrName} line {l + 1}: column {Columns[column]} = '{cell}' is not an integer.");
-                }
-                rows.Add(new ShapeRow(cells[index[0]], Int(1), Int(2), Int(3), Int(4), Int(5), Int(6), Int(7), Int(8), Int(9), Int(10), Int(11), Int(12), Int(13), Int(14)));
-            }
-            return rows;
         }
     }
 }

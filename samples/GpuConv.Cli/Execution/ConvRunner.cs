@@ -26,6 +26,8 @@ public static class ConvRunner
         string? why = backend.WhyUnsupported(problem);
         if (why is not null)
             throw new ArgumentException($"backend '{backend.Name}' cannot run {problem}: {why}", "--backend");
+        // Refused with the estimate rather than growing until the OS kills the process.
+        problem.EnsureFitsInProcess();
 
         var memory = backend.Memory;
         var owned = new List<Tensor>();

@@ -81,10 +81,10 @@ public sealed unsafe class CpuBackend : IConvBackend
         bool channelTiledFirst = channelTiled && ChannelTiledFirst(problem);
         if (channelTiledFirst)
             list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
-        if (problem.Spec.IsPointwise)
+        if (problem.IsPointwise)
             list.Add(Algorithm(Gemm1x1, 1, WorkspaceFloats(problem, Gemm1x1)));
         string general = problem.Op == ConvOp.BackwardData ? GemmCol2Im : Im2ColGemm;
-        bool shift = problem.Op == ConvOp.Forward && !problem.Spec.IsPointwise && CanShift(problem);
+        bool shift = problem.Op == ConvOp.Forward && !problem.IsPointwise && CanShift(problem);
         // A strided 1x1 reads a quarter of its input: gathering it (im2col) beats copying all of it into phases.
         if (shift && problem.KernelVolume > 1)
             list.Add(Algorithm(ShiftedGemm, 3, WorkspaceFloats(problem, ShiftedGemm)));
@@ -136,9 +136,9 @@ public sealed unsafe class CpuBackend : IConvBackend
     bool Applies(ConvProblem p, string name) => name switch
     {
         DirectDepthwise => p.Op == ConvOp.Forward && CanDepthwise(p),
-        Gemm1x1 => p.Spec.IsPointwise,
-        ShiftedGemm => p.Op == ConvOp.Forward && !p.Spec.IsPointwise && CanShift(p),
-        ChannelTiled => p.Op == ConvOp.Forward && !p.IsDepthwise && ChannelTiledConv.Supported(Tier) && (p.Spec.IsPointwise || CanShift(p)),
+        Gemm1x1 => p.IsPointwise,
+        ShiftedGemm => p.Op == ConvOp.Forward && !p.IsPointwise && CanShift(p),
+        ChannelTiled => p.Op == ConvOp.Forward && !p.IsDepthwise && ChannelTiledConv.Supported(Tier) && (p.IsPointwise || CanShift(p)),
         // Channel-tiled too: it runs the calls whose weights are not constant.
         Winograd => p.KPerGroup >= ChannelTileKernels.HalfChannels && Winograd3x3.Applies(ReferenceConv.Geometry.Of(p), Tier) && Applies(p, ChannelTiled),
         Im2ColGemm => p.Op != ConvOp.BackwardData,
@@ -250,7 +250,8 @@ public sealed unsafe class CpuBackend : IConvBackend
                     case (ConvOp.Forward, ShiftedGemm): Cpu.ShiftedGemm.Forward(ctx); break;
                     case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, tensors.ConstantWeights)); break;
                     // Winograd's transform of W costs more than the convolution it saves: only constant weights get it.
-                    case (ConvOp.Forward, Winograd) when tensors.ConstantWeights: Winograd3x3.Forward(ctx, WinogradPanelsOf(ctx, w)); break;
+                    // A non-finite x or w runs direct, where ±Inf stays ±Inf (see Winograd3x3.Exact).
+                    case (ConvOp.Forward, Winograd) when tensors.ConstantWeights && Winograd3x3.Exact(ctx): Winograd3x3.Forward(ctx, WinogradPanelsOf(ctx, w)); break;
                     case (ConvOp.Forward, Winograd): ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, constant: false)); break;
                     case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
                     case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;

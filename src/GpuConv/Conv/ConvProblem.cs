@@ -40,6 +40,28 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
     public long KernelVolume => Spec.Kernel.Aggregate(1L, (a, b) => a * b);
     public bool IsDepthwise => Spec.IsDepthwise(C);
 
+    /// <summary>
+    /// A 1x1, unit-stride, unpadded convolution whose X and Y have the same spatial size: one GEMM per
+    /// image. (<see cref="ConvSpec.IsPointwise"/> alone is not enough: with <see cref="HasUnreachedInput"/>
+    /// X is longer than Y.)
+    /// </summary>
+    public bool IsPointwise => Spec.IsPointwise && !HasUnreachedInput;
+
+    /// <summary>
+    /// True when X ends in positions that no output reads (Y is shorter than the convolution of X would be):
+    /// a transposed convolution whose output padding is &gt;= stride (allowed when &lt; dilation, as in PyTorch).
+    /// Backward data leaves those positions at zero (+ bias); backends whose descriptors derive Y from X decline it.
+    /// </summary>
+    public bool HasUnreachedInput
+    {
+        get
+        {
+            for (int d = 0; d < Rank; d++)
+                if (Spec.ConvOutputSizeLong(d, XShape[2 + d]) != YShape[2 + d]) return true;
+            return false;
+        }
+    }
+
     /// <summary>Multiply-adds × 2 of the op (the same count for all three ops).</summary>
     public double Flops => 2.0 * N * K * YShape.SpatialSize * CPerGroup * KernelVolume;
 
@@ -88,7 +110,7 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
             if (filter[1] != c / g)
                 throw new ArgumentException($"filter[1] = {filter[1]} must equal input channels / groups = {c}/{g} = {c / g} (filter {filter}, input {input}).", nameof(filter));
             var y = new TensorShape([input.N, k, .. spec.OutputSpatial(input.Spatial)]);
-            return new ConvProblem(conv, input, filter, y, op);
+            return Checked(conv, input, filter, y, op);
         }
 
         int cin = input.C;
@@ -98,9 +120,11 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
             throw new ArgumentException($"input channels {cin} must be divisible by groups {g}.", nameof(input));
         int cout = filter[1] * g;
         var x = new TensorShape([input.N, cout, .. spec.OutputSpatial(input.Spatial)]);
-        // The convolution that maps x back to the transposed input's size must reproduce it exactly.
+        // The convolution that maps x back covers at least the transposed input: with output padding
+        // >= stride (allowed when < dilation, as in PyTorch) x ends in rows that no input reaches,
+        // which the underlying convolution's y then stops short of (see ConvGeometry).
         for (int d = 0; d < rank; d++)
-            if (conv.ConvOutputSize(d, x[2 + d]) != input[2 + d])
+            if (conv.ConvOutputSizeLong(d, x[2 + d]) < input[2 + d])
                 throw new ArgumentException($"transposed geometry is inconsistent in dimension {d}: output {x[2 + d]} does not convolve back to input {input[2 + d]}.", nameof(spec));
         var underlyingOp = op switch
         {
@@ -108,15 +132,51 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
             ConvOp.BackwardData => ConvOp.Forward,
             _ => ConvOp.BackwardFilter,
         };
-        return new ConvProblem(conv, x, filter, input, underlyingOp);
+        return Checked(conv, x, filter, input, underlyingOp);
     }
+
+    /// <summary>
+    /// The last step of every construction: bounds every size a kernel derives from the geometry
+    /// (see <see cref="ConvGeometry.Check"/>) and normalises strides that cannot matter.
+    /// </summary>
+    static ConvProblem Checked(ConvSpec conv, TensorShape x, TensorShape w, TensorShape y, ConvOp op) =>
+        new(ConvGeometry.Check(conv, x, w, y), x, w, y, op);
 
     /// <summary>The same geometry with another op (e.g. the backward passes of a forward problem).</summary>
     public ConvProblem WithOp(ConvOp op) => op == Op ? this : new ConvProblem(Spec, XShape, WShape, YShape, op);
 
     /// <summary>The same problem with another batch size.</summary>
-    public ConvProblem WithBatch(int n) =>
-        n == N ? this : new ConvProblem(Spec, XShape.WithDim(0, n), WShape, YShape.WithDim(0, n), Op);
+    public ConvProblem WithBatch(int n)
+    {
+        if (n < 1)
+            throw new ArgumentException($"batch must be >= 1, got {n}.", "batch");
+        return n == N ? this : Checked(Spec, XShape.WithDim(0, n), WShape, YShape.WithDim(0, n), Op);
+    }
+
+    /// <summary>
+    /// Bytes this problem needs at least on the backend that runs it: the three float32 tensors plus one
+    /// zero-padded copy of X (what the im2col-free CPU algorithms and explicit-padding GPU paths make).
+    /// A backend's workspace comes on top; the planner bounds that by its workspace limit.
+    /// </summary>
+    public long EstimatedBytes => ConvGeometry.EstimatedBytes(this);
+
+    /// <summary>
+    /// Refuses (before anything is allocated) a problem whose <see cref="EstimatedBytes"/>, times
+    /// <paramref name="copies"/>, exceed <paramref name="availableBytes"/>; <paramref name="where"/> names the memory.
+    /// </summary>
+    public void EnsureFits(long availableBytes, string where, int copies = 1)
+    {
+        double need = (double)EstimatedBytes * copies;
+        if (need > availableBytes)
+            throw new ProblemTooLargeException(this, (long)Math.Min(need, long.MaxValue), availableBytes, where);
+    }
+
+    /// <summary><see cref="EnsureFits"/> against the memory this process may still take (physical or container limit, less what is in use).</summary>
+    public void EnsureFitsInProcess(int copies = 1)
+    {
+        var info = GC.GetGCMemoryInfo();
+        EnsureFits(Math.Max(0, info.TotalAvailableMemoryBytes - info.MemoryLoadBytes), "this process", copies);
+    }
 
     public bool Equals(ConvProblem? other) =>
         other is not null && Op == other.Op && Spec.Equals(other.Spec) &&

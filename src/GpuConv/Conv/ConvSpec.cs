@@ -50,6 +50,17 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
             throw new ArgumentException($"groups must be >= 1, got {groups}.", nameof(groups));
         Groups = groups;
         Transposed = transposed;
+        // Every extent later derived from these values is computed here once, in 64-bit arithmetic,
+        // so that no kernel ever sees a size that wrapped around (issue 14, item 1).
+        var dilated = new int[rank];
+        for (int d = 0; d < rank; d++)
+        {
+            long extent = (long)Dilation[d] * (Kernel[d] - 1) + 1;
+            if (extent > int.MaxValue)
+                throw new ArgumentException($"dilated kernel extent dilation[{d}] * (kernel[{d}] - 1) + 1 = {Dilation[d]} * ({Kernel[d]} - 1) + 1 = {extent} exceeds {int.MaxValue}.", nameof(dilation));
+            dilated[d] = (int)extent;
+        }
+        dilatedKernel = dilated;
         OutputPadding = NonNegative(Expand(outputPadding, rank, 0, nameof(outputPadding)), "outputPadding");
         for (int d = 0; d < rank; d++)
         {
@@ -71,13 +82,17 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
             if (strides[d] != 1)
                 throw new ArgumentException($"padding 'same' requires stride 1 (as in PyTorch), got stride[{d}] = {strides[d]}; use SameUpper/SameLower for ONNX auto_pad with strides.", nameof(stride));
         var dil = Expand(dilation, rank, 1, nameof(dilation));
+        // Validate kernel, dilation and groups first: a negative dilation would otherwise be blamed on the padding.
+        _ = new ConvSpec(kernel, strides, dil, groups: groups);
         var begin = new int[rank];
         var end = new int[rank];
         for (int d = 0; d < rank; d++)
         {
-            int total = dil[d] * (kernel[d] - 1);
-            begin[d] = total / 2;
-            end[d] = total - begin[d];
+            long total = (long)dil[d] * (kernel[d] - 1);
+            if (total > int.MaxValue)
+                throw new ArgumentException($"padding 'same' needs dilation[{d}] * (kernel[{d}] - 1) = {dil[d]} * ({kernel[d]} - 1) = {total} in total, more than {int.MaxValue}.", nameof(dilation));
+            begin[d] = (int)(total / 2);
+            end[d] = (int)(total - begin[d]);
         }
         return new ConvSpec(kernel, strides, dil, begin, end, groups);
     }
@@ -98,7 +113,7 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
     {
         ArgumentNullException.ThrowIfNull(inputSpatial);
         // Validate kernel, stride, dilation and groups first: a zero stride would otherwise divide by zero below.
-        _ = new ConvSpec(kernel, stride, dilation, groups: groups);
+        var probe = new ConvSpec(kernel, stride, dilation, groups: groups);
         int rank = kernel.Count;
         if (inputSpatial.Count != rank)
             throw new ArgumentException($"inputSpatial has {inputSpatial.Count} dimensions ({Show(inputSpatial)}) but kernel has {rank} ({Show(kernel)}).", nameof(inputSpatial));
@@ -108,9 +123,13 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
         var end = new int[rank];
         for (int d = 0; d < rank; d++)
         {
-            int outSize = (inputSpatial[d] + st[d] - 1) / st[d];
-            int total = Math.Max(0, (outSize - 1) * st[d] + dil[d] * (kernel[d] - 1) + 1 - inputSpatial[d]);
-            int small = total / 2, large = total - small;
+            if (inputSpatial[d] < 1)
+                throw new ArgumentException($"inputSpatial[{d}] must be >= 1, got {inputSpatial[d]} (inputSpatial = {Show(inputSpatial)}).", nameof(inputSpatial));
+            long outSize = ((long)inputSpatial[d] + st[d] - 1) / st[d];
+            long total = Math.Max(0, (outSize - 1) * st[d] + probe.DilatedKernel(d) - inputSpatial[d]);
+            if (total > int.MaxValue)
+                throw new ArgumentException($"auto_pad needs {total} padding in spatial dimension {d} (input {inputSpatial[d]}, kernel {kernel[d]}, stride {st[d]}, dilation {dil[d]}), more than {int.MaxValue}.", nameof(inputSpatial));
+            int small = (int)(total / 2), large = (int)total - small;
             (begin[d], end[d]) = upper ? (small, large) : (large, small);
         }
         return new ConvSpec(kernel, st, dil, begin, end, groups);
@@ -135,15 +154,31 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
         Transposed ? new(Kernel, Stride, Dilation, PadBegin, PadEnd, Groups) : this;
 
     /// <summary>Effective (dilated) kernel extent in dimension d.</summary>
-    public int DilatedKernel(int d) => Dilation[d] * (Kernel[d] - 1) + 1;
+    public int DilatedKernel(int d) => dilatedKernel[d];
 
-    /// <summary>Convolution output size: floor((in + pb + pe - dil*(k-1) - 1) / stride) + 1; may be &lt; 1 (invalid).</summary>
-    public int ConvOutputSize(int d, int inputSize) =>
-        (int)Math.Floor((inputSize + (double)PadBegin[d] + PadEnd[d] - DilatedKernel(d)) / Stride[d]) + 1;
+    /// <summary>
+    /// Convolution output size: floor((in + pb + pe - dil*(k-1) - 1) / stride) + 1; may be &lt; 1 (invalid).
+    /// Throws <see cref="ArgumentException"/> when it exceeds <see cref="int.MaxValue"/>.
+    /// </summary>
+    public int ConvOutputSize(int d, int inputSize) => FitsInt(ConvOutputSizeLong(d, inputSize), d, inputSize);
 
     /// <summary>Transposed-convolution output size: (in - 1)*stride - pb - pe + dil*(k-1) + 1 + output_padding.</summary>
-    public int TransposedOutputSize(int d, int inputSize) =>
+    public int TransposedOutputSize(int d, int inputSize) => FitsInt(TransposedOutputSizeLong(d, inputSize), d, inputSize);
+
+    /// <summary><see cref="ConvOutputSize"/> in 64-bit arithmetic (cannot overflow for int inputs).</summary>
+    internal long ConvOutputSizeLong(int d, long inputSize) =>
+        FloorDiv(inputSize + PadBegin[d] + PadEnd[d] - DilatedKernel(d), Stride[d]) + 1;
+
+    /// <summary><see cref="TransposedOutputSize"/> in 64-bit arithmetic (cannot overflow for int inputs).</summary>
+    internal long TransposedOutputSizeLong(int d, long inputSize) =>
         (inputSize - 1) * Stride[d] - PadBegin[d] - PadEnd[d] + DilatedKernel(d) + OutputPadding[d];
+
+    static long FloorDiv(long a, long b) => a >= 0 ? a / b : -((-a + b - 1) / b);
+
+    int FitsInt(long size, int d, int inputSize) => size <= int.MaxValue ? (int)size
+        : throw new ArgumentException(
+            $"output size in spatial dimension {d} would be {size} (> {int.MaxValue}): input {inputSize}, kernel {Kernel[d]}, dilation {Dilation[d]}, stride {Stride[d]}, padding ({PadBegin[d]}, {PadEnd[d]})" +
+            (Transposed ? $", output padding {OutputPadding[d]}." : "."), "inputSpatial");
 
     /// <summary>Output spatial sizes for this spec (transposed or not); throws if any is below 1.</summary>
     public int[] OutputSpatial(IReadOnlyList<int> inputSpatial)
@@ -153,10 +188,11 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
         var result = new int[Rank];
         for (int d = 0; d < Rank; d++)
         {
-            result[d] = Transposed ? TransposedOutputSize(d, inputSpatial[d]) : ConvOutputSize(d, inputSpatial[d]);
-            if (result[d] < 1)
+            long size = Transposed ? TransposedOutputSizeLong(d, inputSpatial[d]) : ConvOutputSizeLong(d, inputSpatial[d]);
+            result[d] = FitsInt(size, d, inputSpatial[d]);
+            if (size < 1)
                 throw new ArgumentException(
-                    $"output size in spatial dimension {d} would be {result[d]} (< 1): input {inputSpatial[d]}, kernel {Kernel[d]}, dilation {Dilation[d]}, stride {Stride[d]}, padding ({PadBegin[d]}, {PadEnd[d]})" +
+                    $"output size in spatial dimension {d} would be {size} (< 1): input {inputSpatial[d]}, kernel {Kernel[d]}, dilation {Dilation[d]}, stride {Stride[d]}, padding ({PadBegin[d]}, {PadEnd[d]})" +
                     (Transposed ? $", output padding {OutputPadding[d]}." : "."), nameof(inputSpatial));
         }
         return result;
@@ -167,6 +203,8 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
     public bool IsUnpadded => PadBegin.All(p => p == 0) && PadEnd.All(p => p == 0);
     public bool IsSymmetricPadding => PadBegin.SequenceEqual(PadEnd);
     public bool IsPointwise => Kernel.All(k => k == 1) && IsUnitStride && IsUnpadded;
+
+    readonly int[] dilatedKernel;
 
     public bool Equals(ConvSpec? other) =>
         other is not null && Groups == other.Groups && Transposed == other.Transposed &&

@@ -20,6 +20,15 @@ public static class ErrorMetrics
         long worst = -1;
         for (int i = 0; i < actual.Length; i++)
         {
+            // Non-finite values are compared by value (NaN with NaN, +Inf with +Inf: no error) and kept
+            // out of the scale, which would otherwise turn every error into 0 or NaN.
+            if (!double.IsFinite(reference[i]) || !float.IsFinite(actual[i]))
+            {
+                double e = ((double)actual[i]).Equals(reference[i]) ? 0 : double.PositiveInfinity;
+                if (e > maxAbs || worst < 0) { maxAbs = Math.Max(maxAbs, e); if (e >= maxAbs) worst = i; }
+                diff2 += e * e;
+                continue;
+            }
             double d = Math.Abs(actual[i] - reference[i]);
             if (double.IsNaN(d)) d = double.PositiveInfinity;
             if (d > maxAbs || worst < 0) { maxAbs = Math.Max(maxAbs, d); if (d >= maxAbs) worst = i; }

@@ -27,6 +27,31 @@ internal static unsafe class Winograd3x3
     /// <summary>V of one task at most (floats): 128K floats, 512 KiB, stays in L2 while the 16 products read it.</summary>
     const int MaxTransformedFloats = 128 * 1024;
 
+    /// <summary>
+    /// True when the run's x and w hold only finite values, the condition for Winograd to give what the
+    /// direct sum gives: its transforms add and subtract the values of a tile, so a single ±Inf turns
+    /// into Inf − Inf = NaN in outputs where the direct sum has ±Inf. Otherwise the caller runs a direct
+    /// algorithm. One pass over x (a few per cent of the convolution's time).
+    /// </summary>
+    public static bool Exact(CpuConvContext ctx) =>
+        AllFinite(ctx.X, (long)ctx.N * ctx.C * ctx.InPlane) && AllFinite(ctx.W, (long)ctx.K * ctx.Cg * 9);
+
+    /// <summary>No NaN or ±Inf in <paramref name="count"/> floats: v − v is 0 for finite v and NaN otherwise.</summary>
+    internal static bool AllFinite(float* data, long count)
+    {
+        var acc = System.Numerics.Vector<float>.Zero;
+        int lanes = System.Numerics.Vector<float>.Count;
+        long i = 0;
+        for (; i + lanes <= count; i += lanes)
+        {
+            var v = System.Numerics.Vector.Load(data + i);
+            acc += v - v;
+        }
+        float tail = 0;
+        for (; i < count; i++) tail += data[i] - data[i];
+        return tail == 0 && System.Numerics.Vector.EqualsAll(acc, System.Numerics.Vector<float>.Zero);
+    }
+
     public static bool Applies(in Geometry g, GemmTier tier) =>
         ChannelTiledConv.Supported(tier) && g.InD == 1 && g.KD == 1 && g.KH == 3 && g.KW == 3 &&
         g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1;

@@ -7,8 +7,12 @@ namespace GpuConv.Planning;
 /// that survives restarts and is shared by every process using the same path.
 /// Writes are atomic (temp file in the same folder, then rename over) and merge with what other
 /// processes wrote meanwhile (re-read under an exclusive lock file). The file holds at most
-/// <see cref="MaxEntries"/> plans; the oldest are evicted. A corrupt, truncated, foreign-version or
-/// tampered file (or entry) is ignored with a warning and rebuilt. Thread-safe.
+/// <see cref="MaxEntries"/> plans; the oldest are evicted. A corrupt, truncated or tampered file (or
+/// entry) is ignored with a warning and rebuilt; a well-formed file of another format or version is
+/// ignored and never written over. Writes are batched: <see cref="SaveIfDue"/> (what the planner calls
+/// after each new plan) writes at most once per <see cref="SaveInterval"/>, <see cref="Save"/> writes now
+/// (the engine calls it on dispose). A file that cannot be written (read-only folder, no permission)
+/// fails at once, is reported once, and the plans stay in memory. Thread-safe.
 /// </summary>
 public sealed class PlanCache
 {
@@ -25,13 +29,24 @@ public sealed class PlanCache
     // A damaged file would otherwise be reported again by every save's re-read until it is rewritten.
     readonly HashSet<string> warned = new(StringComparer.Ordinal);
     bool dirty;
+    // Stopwatch timestamp of the last write attempt (0: none yet), for SaveIfDue's batching.
+    long lastAttempt;
+    // Set when the file must not or cannot be written (foreign version, read-only folder): SaveIfDue stops trying.
+    bool writeStopped;
+    // The last read found a well-formed file of another format or version.
+    bool foreignFile;
+    // A fallback plan (a candidate failed at run time) is written at the next SaveIfDue regardless of the
+    // interval: a restart must not try the failing candidate again.
+    bool urgent;
 
     /// <summary>
     /// Opens the cache. <paramref name="path"/> null keeps it in memory only. The file, if present, is
     /// read now; problems with it are reported to <paramref name="warn"/> (default: stderr).
     /// </summary>
-    public PlanCache(string? path, int maxEntries = DefaultMaxEntries, Action<string>? warn = null, TimeSpan? lockTimeout = null)
+    public PlanCache(string? path, int maxEntries = DefaultMaxEntries, Action<string>? warn = null, TimeSpan? lockTimeout = null, TimeSpan? saveInterval = null)
     {
+        if (saveInterval is { } si && si < TimeSpan.Zero)
+            throw new ArgumentException($"saveInterval must be >= 0, got {si}.", nameof(saveInterval));
         if (maxEntries < 1)
             throw new ArgumentException($"maxEntries must be >= 1, got {maxEntries}.", nameof(maxEntries));
         if (path is not null && string.IsNullOrWhiteSpace(path))
@@ -40,6 +55,7 @@ public sealed class PlanCache
         MaxEntries = maxEntries;
         sink = warn ?? DefaultWarning;
         LockTimeout = lockTimeout ?? TimeSpan.FromSeconds(10);
+        SaveInterval = saveInterval ?? DefaultSaveInterval;
         if (Path is not null)
             foreach (var e in ReadFile() ?? [])
                 entries[e.Hash] = (e.Canonical, e.Plan);
@@ -50,6 +66,9 @@ public sealed class PlanCache
     public string? Path { get; }
     public int MaxEntries { get; }
     public TimeSpan LockTimeout { get; }
+    /// <summary>Least time between two writes by <see cref="SaveIfDue"/>.</summary>
+    public TimeSpan SaveInterval { get; }
+    public static readonly TimeSpan DefaultSaveInterval = TimeSpan.FromSeconds(3);
 
     public int Count { get { lock (gate) return entries.Count; } }
 
@@ -101,6 +120,7 @@ public sealed class PlanCache
             removed.Remove(key.Hash);
             Trim(entries);
             dirty = true;
+            urgent |= plan.Source == PlanSource.Fallback;
         }
     }
 
@@ -130,6 +150,7 @@ public sealed class PlanCache
         lock (gate)
         {
             if (!dirty) return false;
+            lastAttempt = Stopwatch.GetTimestamp();
             try
             {
                 var dir = System.IO.Path.GetDirectoryName(Path)!;
@@ -137,11 +158,18 @@ public sealed class PlanCache
                 using var fileLock = AcquireLock();
                 if (fileLock is null)
                 {
-                    Warn($"plan cache {Path}: could not take the lock file within {LockTimeout.TotalSeconds:0.#} s; plans kept in memory only.");
+                    Warn($"plan cache {Path}: could not take the lock file within {LockTimeout.TotalSeconds:0.#} s (another process holds it); plans kept in memory only.");
+                    return false;
+                }
+                var onDisk = ReadFile();
+                if (foreignFile)
+                {
+                    // Warned by ReadFile; a newer build's plans are worth more than ours.
+                    writeStopped = true;
                     return false;
                 }
                 var merged = new Dictionary<string, (string Canonical, CachedPlan Plan)>(StringComparer.Ordinal);
-                foreach (var e in ReadFile() ?? [])
+                foreach (var e in onDisk ?? [])
                     if (!(removed.TryGetValue(e.Hash, out var at) && e.Plan.SavedUtc <= at))
                         merged[e.Hash] = (e.Canonical, e.Plan);
                 foreach (var (hash, mine) in entries)
@@ -164,13 +192,32 @@ public sealed class PlanCache
                 foreach (var kv in merged) entries[kv.Key] = kv.Value;
                 removed.Clear();
                 dirty = false;
+                urgent = false;
+                writeStopped = false;
                 return true;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
+                writeStopped = true;
                 Warn($"plan cache {Path}: could not be written ({e.Message}); plans kept in memory only.");
                 return false;
             }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Save"/> if something changed and the last write attempt is at least <see cref="SaveInterval"/>
+    /// old (the first one, and a fallback plan, write at once); nothing once the file proved unwritable or foreign (an explicit
+    /// <see cref="Save"/> still tries). Keeps many new plans from rewriting the whole file each.
+    /// </summary>
+    public bool SaveIfDue()
+    {
+        if (Path is null) return false;
+        lock (gate)
+        {
+            if (!dirty || writeStopped) return false;
+            if (lastAttempt != 0 && !urgent && Stopwatch.GetElapsedTime(lastAttempt) < SaveInterval) return false;
+            return Save();
         }
     }
 
@@ -178,6 +225,7 @@ public sealed class PlanCache
     List<PlanCacheFile.Entry>? ReadFile()
     {
         byte[] bytes;
+        foreignFile = false;
         try
         {
             if (!File.Exists(Path)) return null;
@@ -188,7 +236,9 @@ public sealed class PlanCache
             Warn($"plan cache {Path} could not be read ({e.Message}); starting empty.");
             return null;
         }
-        return PlanCacheFile.Parse(bytes, Path!, Warn);
+        var result = PlanCacheFile.Parse(bytes, Path!, Warn, out bool foreign);
+        foreignFile = foreign;
+        return result;
     }
 
     /// <summary>
@@ -205,16 +255,26 @@ public sealed class PlanCache
             {
                 return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException) when (clock.Elapsed < LockTimeout)
+            catch (IOException e) when (IsContention(e) && clock.Elapsed < LockTimeout)
             {
                 Thread.Sleep(Random.Shared.Next(2, 20));
             }
-            catch (IOException)
+            catch (IOException e) when (IsContention(e))
             {
                 return null;
             }
+            // Anything else (read-only file system, missing folder, disk full) is no reason to wait: Save reports it.
         }
     }
+
+    /// <summary>
+    /// True when the lock file is held by another process: EWOULDBLOCK from flock (11 on Linux, 35 on
+    /// macOS/BSD, which .NET reports as the HResult) or Windows' sharing/lock violation.
+    /// </summary>
+    static bool IsContention(IOException e) =>
+        e.GetType() == typeof(IOException) && (e.HResult == WouldBlock || e.HResult is unchecked((int)0x80070020) or unchecked((int)0x80070021));
+
+    static readonly int WouldBlock = OperatingSystem.IsLinux() ? 11 : 35;
 
     /// <summary>Evicts the oldest entries beyond <see cref="MaxEntries"/>.</summary>
     void Trim(Dictionary<string, (string Canonical, CachedPlan Plan)> map)

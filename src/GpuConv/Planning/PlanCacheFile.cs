@@ -72,10 +72,15 @@ internal static class PlanCacheFile
 
     /// <summary>
     /// Parses file bytes. Returns null (with a warning) when the whole file is unusable; otherwise the
-    /// entries that validate, warning once about those that do not.
+    /// entries that validate, warning once about those that do not. The overload with <c>foreign</c> sets it for
+    /// a well-formed file of another format or version: someone else's data, never to be written over.
     /// </summary>
-    public static List<Entry>? Parse(ReadOnlySpan<byte> bytes, string path, Action<string> warn)
+    public static List<Entry>? Parse(ReadOnlySpan<byte> bytes, string path, Action<string> warn) => Parse(bytes, path, warn, out _);
+
+    /// <inheritdoc cref="Parse(ReadOnlySpan{byte}, string, Action{string})"/>
+    public static List<Entry>? Parse(ReadOnlySpan<byte> bytes, string path, Action<string> warn, out bool foreign)
     {
+        foreign = false;
         FileDto? file;
         try
         {
@@ -86,14 +91,21 @@ internal static class PlanCacheFile
             warn($"plan cache {path} is corrupt or truncated ({e.Message}); ignoring it, it will be rebuilt.");
             return null;
         }
-        if (file is null || file.Format != FormatName)
+        if (file is null)
         {
-            warn($"plan cache {path} is not a GpuConv plan cache (format '{file?.Format}'); ignoring it, it will be rebuilt.");
+            warn($"plan cache {path} is corrupt (JSON null); ignoring it, it will be rebuilt.");
+            return null;
+        }
+        if (file.Format != FormatName)
+        {
+            foreign = true;
+            warn($"plan cache {path} is not a GpuConv plan cache (format '{file.Format}'); ignoring it and leaving it as it is: plans kept in memory only.");
             return null;
         }
         if (file.Version != FormatVersion)
         {
-            warn($"plan cache {path} has format version {file.Version}, this build reads {FormatVersion}; ignoring it, it will be rebuilt.");
+            foreign = true;
+            warn($"plan cache {path} has format version {file.Version}, this build reads and writes {FormatVersion}; ignoring it and leaving it as it is (a newer build owns it): plans kept in memory only.");
             return null;
         }
         var result = new List<Entry>();

@@ -241,7 +241,7 @@ public sealed class Planner
         {
             warn($"plan cache entry {cached.AlgorithmKey} is not among the allowed candidates now ({string.Join(", ", allowed.Select(c => c.Algorithm.Key))}); discarded.");
             cache.Remove(key);
-            cache.Save();
+            cache.SaveIfDue();
             return null;
         }
         // Workspace and determinism come from the live candidate, never from the file.
@@ -331,7 +331,7 @@ public sealed class Planner
     void Remember(PlanKey key, Plan plan)
     {
         cache.Put(key, plan);
-        cache.Save();
+        cache.SaveIfDue();
     }
 
     long WorkspaceLimit(IConvBackend backend) =>

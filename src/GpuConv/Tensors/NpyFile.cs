@@ -56,13 +56,61 @@ public static class NpyFile
         return new HostTensor(shape, data);
     }
 
+    /// <summary>
+    /// Writes the file atomically: to a temporary file in the same folder, flushed to disk, then renamed
+    /// over <paramref name="path"/>. A failed write (disk full, quota) leaves the old file whole, even
+    /// when it was the input being read.
+    /// </summary>
     public static void Write(string path, HostTensor tensor)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(tensor);
-        using var stream = File.Create(path);
-        Write(stream, tensor);
+        string full = Path.GetFullPath(path);
+        string temp = TempPathFor(full);
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                Write(stream, tensor);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
     }
+
+    /// <summary>
+    /// Throws (IOException, UnauthorizedAccessException) unless <see cref="Write(string, HostTensor)"/>
+    /// could create its temporary file beside <paramref name="path"/> and <paramref name="path"/> is not a
+    /// folder: lets a caller refuse an unwritable output before any work. Leaves nothing behind.
+    /// </summary>
+    public static void CheckWritable(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        string full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+            throw new IOException($"'{path}' is a folder, not a file.");
+        string? dir = Path.GetDirectoryName(full);
+        if (dir is not null && !Directory.Exists(dir))
+            throw new DirectoryNotFoundException($"folder '{dir}' does not exist.");
+        string temp = TempPathFor(full);
+        try
+        {
+            new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None).Dispose();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The temp file's name would only confuse: say which folder refused.
+            throw new IOException($"no file can be created in folder '{dir}' ({e.GetType().Name}).", e);
+        }
+        File.Delete(temp);
+    }
+
+    static string TempPathFor(string fullPath) =>
+        Path.Combine(Path.GetDirectoryName(fullPath) ?? ".", $".{Path.GetFileName(fullPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
 
     /// <summary>Writes float32 little-endian in C order; version 1.0 unless the header needs 2.0.</summary>
     public static void Write(Stream stream, HostTensor tensor)
@@ -189,9 +237,13 @@ public static class NpyFile
     {
         if (!text.StartsWith('(') || !text.EndsWith(')'))
             throw new InvalidDataException($"malformed .npy header: shape must be a tuple, found {text}.");
-        var parts = text[1..^1].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length == 0)
+        // A Python tuple: entries separated by commas, one optional trailing comma ("(3,)"), nothing empty between.
+        if (string.IsNullOrWhiteSpace(text[1..^1]))
             throw new InvalidDataException("shape () is a 0-d scalar: a tensor needs at least one dimension.");
+        var parts = text[1..^1].Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length > 1 && parts[^1].Length == 0) parts = parts[..^1];
+        if (Array.IndexOf(parts, "") is int empty and >= 0)
+            throw new InvalidDataException($"malformed .npy header: shape {text} has an empty entry at position {empty}.");
         var dims = new int[parts.Length];
         for (int d = 0; d < parts.Length; d++)
         {

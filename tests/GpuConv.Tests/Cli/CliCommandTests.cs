@@ -110,7 +110,7 @@ public class CliCommandTests
         string[] messages =
         [
             "--x: file '", "--x: ", "--x: expected 3, 4 or 5 dimensions", "--b: has 3 values (shape [3]) but the output has 2 channels",
-            "--out: folder", "Option '--out' is required",
+            "--out: cannot write", "Option '--out' is required",
         ];
         for (int i = 0; i < cases.Length; i++)
         {

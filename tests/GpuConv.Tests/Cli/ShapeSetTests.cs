@@ -87,4 +87,12 @@ public class ShapeSetTests
         Assert.That(ErrorOf(""), Does.Contain("empty shape file"));
         Assert.That(ErrorOf(Header), Does.Contain("header but no shape rows"));
     }
+
+    [TestCase("deepbench_inference")]
+    [TestCase("deepbench-inference")]
+    [TestCase("resnet50.csv")]
+    [TestCase("mobilenet_v2")]
+    public void BuiltInNamesAreAcceptedInEverySpellingTheCommandsUsedToAccept(string name) =>
+        // plan accepted underscores and a .csv suffix, bench dashes: the one reader accepts them all.
+        Assert.That(ShapeSet.Load(name).Rows, Is.Not.Empty);
 }

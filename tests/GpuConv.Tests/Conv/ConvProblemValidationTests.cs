@@ -65,11 +65,14 @@ public class ConvProblemValidationTests
             "rank 5", "3-d spec");
 
     [Test]
-    public void TransposedOutputPaddingThatCannotConvolveBackIsRejected() =>
-        // output_padding 1 ≥ stride 1 is allowed by the spec (it is < dilation 2), but the output then
-        // convolves back to one more element than the input: not a backward-data of any convolution.
-        ExpectArgument.Throws(() => ConvProblem.Create(new ConvSpec([3], dilation: [2], transposed: true, outputPadding: [1]), S(1, 2, 5), S(2, 2, 3)), "spec",
-            "inconsistent in dimension 0", "does not convolve back to input 5");
+    public void TransposedOutputPaddingAtOrAboveTheStrideIsAcceptedAsInPyTorch()
+    {
+        // output_padding 1 >= stride 1 is allowed (it is < dilation 2): PyTorch gives (5-1)*1 + 2*2 + 1 + 1 = 10,
+        // the last element reached by no input (issue 14 item 9; this used to be refused as "inconsistent").
+        var p = ConvProblem.Create(new ConvSpec([3], dilation: [2], transposed: true, outputPadding: [1]), S(1, 2, 5), S(2, 2, 3));
+        Assert.That(p.XShape, Is.EqualTo(S(1, 2, 10)));
+        Assert.That(p.HasUnreachedInput, Is.True);
+    }
 
     [Test]
     public void TransposedOutputSizeBelowOne() =>
@@ -89,6 +92,6 @@ public class ConvProblemValidationTests
     public void WithBatchZeroIsRejected()
     {
         var p = ConvProblem.Create(new ConvSpec([3]), S(2, 1, 4), S(1, 1, 3));
-        ExpectArgument.Throws(() => p.WithBatch(0), "dims", "dims[0] must be >= 1, got 0");
+        ExpectArgument.Throws(() => p.WithBatch(0), "batch", "batch must be >= 1, got 0");
     }
 }

@@ -69,6 +69,9 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         catch (OverflowException) { padded = long.MaxValue; }
         if (padded > int.MaxValue)
             return $"the padded copy of x that asymmetric padding needs has {padded} elements, more than cuDNN's int descriptors address (split the batch)";
+        // cuDNN derives y's size from x's: it cannot state an x that ends in rows no output reaches.
+        if (problem.HasUnreachedInput)
+            return "output padding >= stride leaves input rows that no output reaches, which cuDNN's descriptors cannot state";
         return null;
     }
 

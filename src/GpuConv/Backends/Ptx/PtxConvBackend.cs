@@ -79,7 +79,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         bool tf32 = precision == ConvPrecision.AllowTF32;
         if (problem.Op == ConvOp.Forward && problem.IsDepthwise)
             list.Add(new ConvAlgorithm(BackendName, "depthwise-direct", DepthwiseDirect, 0, Deterministic: true));
-        if (problem.Spec.IsPointwise)
+        if (problem.IsPointwise)
             AddGemm("gemm-1x1", Pointwise, 0);
         else
             AddGemm(problem.Op switch { ConvOp.Forward => "im2col-gemm", ConvOp.BackwardData => "gemm-col2im", _ => "im2col-gemm-acc" },
@@ -121,7 +121,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
             throw new ArgumentException($"algorithm {algorithm.Key} belongs to backend {algorithm.Backend}, not {BackendName}.", nameof(algorithm));
         if (WhyUnsupported(problem) is { } why) throw new ArgumentException($"ptx backend cannot run {problem}: {why}", nameof(problem));
         tensors.Validate(problem, _runtime.Memory.Kind);
-        if (algorithm.Id == Pointwise && !problem.Spec.IsPointwise)
+        if (algorithm.Id == Pointwise && !problem.IsPointwise)
             throw new ArgumentException($"algorithm {algorithm.Key} needs a 1x1, stride-1, unpadded convolution; got {problem.Spec}.", nameof(algorithm));
         if (algorithm.Id == DepthwiseDirect && !(problem.IsDepthwise && problem.Op == ConvOp.Forward))
             throw new ArgumentException($"algorithm {algorithm.Key} runs depthwise forward only; got {problem}.", nameof(algorithm));

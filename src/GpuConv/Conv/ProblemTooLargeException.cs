@@ -1,0 +1,21 @@
+namespace GpuConv.Conv;
+
+/// <summary>
+/// A problem whose tensors (see <see cref="ConvProblem.EstimatedBytes"/>) cannot fit the memory that
+/// would run it: refused before anything is allocated. An <see cref="ArgumentException"/> because the
+/// caller's sizes are the cause (the CLI exits 2 on it).
+/// </summary>
+public sealed class ProblemTooLargeException : ArgumentException
+{
+    public ProblemTooLargeException(ConvProblem problem, long estimatedBytes, long availableBytes, string where)
+        : base($"problem {problem} needs about {Gib(estimatedBytes)} GiB ({estimatedBytes} bytes) but {where} has {Gib(availableBytes)} GiB ({availableBytes} bytes) available.", "problem")
+    {
+        EstimatedBytes = estimatedBytes;
+        AvailableBytes = availableBytes;
+    }
+
+    public long EstimatedBytes { get; }
+    public long AvailableBytes { get; }
+
+    static string Gib(long bytes) => (bytes / (double)(1L << 30)).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);
+}
