@@ -1,6 +1,6 @@
 using GpuConv.Cli.Execution;
 using GpuConv.Conv;
-using GpuConv.Cpu;
+using GpuConv.Reference;
 using GpuConv.Tensors;
 
 namespace GpuConv.Cli;

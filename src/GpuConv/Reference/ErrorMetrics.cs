@@ -1,4 +1,4 @@
-namespace GpuConv.Cpu;
+namespace GpuConv.Reference;
 
 /// <summary>How far a result is from the float64 reference.</summary>
 public readonly record struct ErrorReport(double MaxRelative, double L2Relative, double MaxAbs, long WorstIndex)

@@ -1,7 +1,7 @@
 using GpuConv.Conv;
 using GpuConv.Tensors;
 
-namespace GpuConv.Cpu;
+namespace GpuConv.Reference;
 
 /// <summary>
 /// The judge of every other path: naive loops over the definition of convolution, accumulating in

@@ -1,7 +1,6 @@
-using GpuConv.Cpu;
 using GpuConv.Tests.Support;
 
-namespace GpuConv.Tests.Cpu;
+namespace GpuConv.Tests.Reference;
 
 public class ErrorMetricsTests
 {

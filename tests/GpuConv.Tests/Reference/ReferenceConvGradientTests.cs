@@ -1,9 +1,8 @@
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Tensors;
 using GpuConv.Tests.Support;
 
-namespace GpuConv.Tests.Cpu;
+namespace GpuConv.Tests.Reference;
 
 /// <summary>
 /// Finite-difference checks of the reference's gradients against its forward. With L(x, w, b) =

@@ -1,9 +1,8 @@
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Tensors;
 using GpuConv.Tests.Support;
 
-namespace GpuConv.Tests.Cpu;
+namespace GpuConv.Tests.Reference;
 
 /// <summary>Hand-computed values of the reference, and its spot-check and dispatch helpers.</summary>
 public class ReferenceConvTests
