@@ -10,23 +10,27 @@ public static class ErrorMetrics
 {
     /// <summary>
     /// Max relative error = max|a - ref| / max|ref| (normwise, so cancellation in one element does not
-    /// blow it up) and L2 relative error = ||a - ref|| / ||ref||.
+    /// blow it up) and L2 relative error = ||a - ref|| / ||ref||. A difference that is not a finite
+    /// number (NaN or infinity on either side) counts as infinite, and so does every metric it enters:
+    /// a comparison such as <c>error &lt; tolerance</c> then fails instead of passing on a NaN.
     /// </summary>
     public static ErrorReport Compare(ReadOnlySpan<float> actual, ReadOnlySpan<double> reference)
     {
         if (actual.Length != reference.Length)
             throw new ArgumentException($"actual has {actual.Length} elements, reference {reference.Length}.", nameof(actual));
         double maxAbs = 0, maxRef = 0, diff2 = 0, ref2 = 0;
-        long worst = -1;
+        long worst = actual.Length > 0 ? 0 : -1;
         for (int i = 0; i < actual.Length; i++)
         {
             double d = Math.Abs(actual[i] - reference[i]);
-            if (double.IsNaN(d)) d = double.PositiveInfinity;
-            if (d > maxAbs || worst < 0) { maxAbs = Math.Max(maxAbs, d); if (d >= maxAbs) worst = i; }
-            maxRef = Math.Max(maxRef, Math.Abs(reference[i]));
+            if (!double.IsFinite(d) || !double.IsFinite(reference[i])) d = double.PositiveInfinity;
+            if (d > maxAbs) { maxAbs = d; worst = i; }
+            if (double.IsFinite(reference[i])) maxRef = Math.Max(maxRef, Math.Abs(reference[i]));
             diff2 += d * d;
-            ref2 += reference[i] * reference[i];
+            if (double.IsFinite(reference[i])) ref2 += reference[i] * reference[i];
         }
+        if (double.IsPositiveInfinity(maxAbs))
+            return new ErrorReport(double.PositiveInfinity, double.PositiveInfinity, double.PositiveInfinity, worst);
         double scale = maxRef > 0 ? maxRef : 1;
         return new ErrorReport(maxAbs / scale, ref2 > 0 ? Math.Sqrt(diff2 / ref2) : Math.Sqrt(diff2), maxAbs, worst);
     }

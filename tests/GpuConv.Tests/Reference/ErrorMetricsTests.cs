@@ -34,6 +34,36 @@ public class ErrorMetricsTests
     }
 
     [Test]
+    public void NaNAnywhereMakesEveryMetricInfinite()
+    {
+        // A NaN in the first element, in the middle, in the reference, or NaN on both sides.
+        (float[] Actual, double[] Reference, long Worst)[] cases =
+        [
+            ([float.NaN, 2, 3], [1, 2, 3], 0),
+            ([1, float.NaN, 3], [1, 2, 3], 1),
+            ([1, 2, 3], [1, double.NaN, 3], 1),
+            ([1, float.NaN], [1, double.NaN], 1),
+            ([float.PositiveInfinity, 2], [double.PositiveInfinity, 2], 0),
+            ([1, float.NegativeInfinity], [1, 2], 1),
+        ];
+        foreach (var (actual, reference, worst) in cases)
+        {
+            var r = ErrorMetrics.Compare(actual, reference);
+            string label = $"[{string.Join(", ", actual)}] vs [{string.Join(", ", reference)}]";
+            Assert.That((r.MaxRelative, r.L2Relative, r.MaxAbs), Is.EqualTo((double.PositiveInfinity, double.PositiveInfinity, double.PositiveInfinity)), label);
+            Assert.That(r.WorstIndex, Is.EqualTo(worst), label);
+            Assert.That(r.MaxRelative < 1e-5, Is.False, label);
+        }
+    }
+
+    [Test]
+    public void AllZeroReferenceUsesAbsoluteError()
+    {
+        var r = ErrorMetrics.Compare([0, 0.25f], [0, 0]);
+        Assert.That((r.MaxRelative, r.MaxAbs, r.WorstIndex), Is.EqualTo((0.25, 0.25, 1L)));
+    }
+
+    [Test]
     public void LengthMismatch() =>
         ExpectArgument.Throws(() => ErrorMetrics.Compare([1, 2], [1, 2, 3]), "actual", "actual has 2 elements, reference 3");
 }
