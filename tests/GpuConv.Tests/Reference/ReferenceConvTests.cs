@@ -20,6 +20,23 @@ public class ReferenceConvTests
     }
 
     [Test]
+    public void Forward3dHandComputedWithDifferentStrideDilationPaddingPerDimension()
+    {
+        var p = HandComputed3d.Problem;
+        Assert.That(p.YShape, Is.EqualTo(new TensorShape(1, 1, 2, 4, 3)));
+        Assert.That(ReferenceConv.Forward(p, HandComputed3d.X(), HandComputed3d.W), Is.EqualTo(HandComputed3d.Y));
+    }
+
+    [Test]
+    public void Forward3dHandComputedSpotChecks()
+    {
+        var p = HandComputed3d.Problem;
+        var expected = HandComputed3d.Y;
+        for (long i = 0; i < expected.Length; i++)
+            Assert.That(ReferenceConv.ForwardAt(p, HandComputed3d.X(), HandComputed3d.W, default, i), Is.EqualTo(expected[i]), $"y[{i}]");
+    }
+
+    [Test]
     public void Forward2dHandComputedWithBiasAndTwoFilters()
     {
         var p = Problem(new ConvSpec([2, 2]), [1, 1, 3, 3], [2, 1, 2, 2]);
