@@ -54,6 +54,22 @@ public class PtxBackendSimulatedTests
         }
     }
 
+    /// <summary>
+    /// The backend's own launch shapes (256-thread blocks, one thread per element) run as launched:
+    /// im2col over 27 × 143 = 3861 elements is 15 full blocks and a partial 16th, bias over 572 is 2 and a partial 3rd.
+    /// </summary>
+    [Test]
+    public void LaunchesOfSeveralFullBlocksAndAPartialOneRunUncapped()
+    {
+        var p = ConvProblem.Create(new ConvSpec([3, 3], padBegin: [1]), new TensorShape(1, 3, 11, 13), new TensorShape(4, 3, 3, 3));
+        var (expected, actual, _, rt) = RunOne(p, null, new Random(3), withBias: true);
+        var report = ErrorMetrics.Compare(actual, expected);
+        Assert.That(report.MaxRelative, Is.LessThan(1e-5), report.ToString());
+        Assert.That(rt.LaunchShapes, Does.Contain((16u, 256u)), "im2col: 15 full blocks and a partial one");
+        Assert.That(rt.LaunchShapes, Does.Contain((3u, 256u)), "bias: 2 full blocks and a partial one");
+        Assert.That(rt.LaunchShapes.Max(s => s.Grid), Is.LessThanOrEqualTo((uint)SimulatedPtxRuntime.MaxSimulatedBlocks), "nothing was capped");
+    }
+
     [Test]
     public void DepthwiseForwardOffersTheDirectKernelFirst()
     {
