@@ -14,7 +14,7 @@ public class OnnxConformanceCpuBackendTests
 {
     const double Tolerance = 1e-5;
 
-    public static IEnumerable<TestCaseData> Cases() => OnnxConformanceTests.Cases();
+    public static IEnumerable<TestCaseData> Cases() => OnnxConformanceTests.Cases().Select(t => t.SetName("CpuBackend" + t.TestName));
 
     [TestCaseSource(nameof(Cases))]
     public void CpuBackendMatchesExpectedOutput(string caseDir, string label)
