@@ -33,6 +33,43 @@ public class CpuBackendOracleTests
     }
 
     [Test]
+    public void EveryBackwardAlgorithmHitsTheHandComputed3dPositions([Values(ConvOp.BackwardData, ConvOp.BackwardFilter)] ConvOp op)
+    {
+        // One-hot dy per output: backward-data puts 1000 / 1 where the first / last tap reads; backward-filter
+        // reads x (each value spells its position) at every tap's input. Integers below 2^24: exact in fp32.
+        var p = HandComputed3d.Problem.WithOp(op);
+        var x = HandComputed3d.X();
+        using var backend = new CpuBackend(maxDegreeOfParallelism: 2);
+        var algorithms = backend.GetAlgorithms(p, ConvPrecision.Strict);
+        Assert.That(algorithms, Is.Not.Empty, $"no CPU algorithm for {p}");
+        foreach (var algorithm in algorithms)
+        {
+            int o = 0;
+            foreach (var (od, oh, ow) in HandComputed3d.Outputs())
+            {
+                var dy = new HostTensor(p.YShape);
+                dy.Data[o++] = 1;
+                var expected = new double[op == ConvOp.BackwardData ? x.Length : 8];
+                if (op == ConvOp.BackwardData)
+                {
+                    if (HandComputed3d.InputOf(od, oh, ow, 0, 0, 0) is { } first) expected[HandComputed3d.Flat(first)] += 1000;
+                    if (HandComputed3d.InputOf(od, oh, ow, 1, 1, 1) is { } last) expected[HandComputed3d.Flat(last)] += 1;
+                }
+                else
+                    for (int t = 0; t < 8; t++)
+                        if (HandComputed3d.InputOf(od, oh, ow, t / 4, t / 2 % 2, t % 2) is { } i)
+                            expected[t] = 100 * (i.D + 1) + 10 * (i.H + 1) + (i.W + 1);
+                var xt = op == ConvOp.BackwardData ? new HostTensor(p.XShape) : new HostTensor(p.XShape, (float[])x.Clone());
+                var wt = op == ConvOp.BackwardData ? new HostTensor(p.WShape, HandComputed3d.W) : new HostTensor(p.WShape);
+                var output = op == ConvOp.BackwardData ? xt : wt;
+                Array.Fill(output.Data, float.NaN);
+                backend.Run(p, algorithm, new ConvTensors(xt, wt, dy));
+                Assert.That(output.Data.Select(v => (double)v), Is.EqualTo(expected), $"{algorithm.Key}, output ({od}, {oh}, {ow})");
+            }
+        }
+    }
+
+    [Test]
     public void EveryAlgorithmMatchesTorch([ValueSource(typeof(TorchCases), nameof(TorchCases.Names))] string name,
         [Values(ConvOp.Forward, ConvOp.BackwardData, ConvOp.BackwardFilter)] ConvOp op)
     {

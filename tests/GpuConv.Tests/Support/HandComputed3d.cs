@@ -34,6 +34,24 @@ public static class HandComputed3d
 
     public static float[] W => [1000, 0, 0, 0, 0, 0, 0, 1];
 
+    /// <summary>
+    /// The input position tap (td, th, tw) of output (od, oh, ow) reads, worked out by hand from
+    /// stride (2, 1, 3), dilation (1, 2, 2), begin padding (1, 0, 2); null when it is in the padding
+    /// (outside 4×5×7). Used for the backward ops: one-hot dy shows exactly these positions.
+    /// </summary>
+    public static (int D, int H, int W)? InputOf(int od, int oh, int ow, int td, int th, int tw)
+    {
+        int d = 2 * od - 1 + td, h = oh + 2 * th, w = 3 * ow - 2 + 2 * tw;
+        return d is >= 0 and < 4 && h is >= 0 and < 5 && w is >= 0 and < 7 ? (d, h, w) : null;
+    }
+
+    /// <summary>Flat index of an input position in the 4×5×7 input.</summary>
+    public static int Flat((int D, int H, int W) i) => (i.D * 5 + i.H) * 7 + i.W;
+
+    /// <summary>The 24 output positions in row-major order (2×4×3).</summary>
+    public static IEnumerable<(int D, int H, int W)> Outputs() =>
+        from od in Enumerable.Range(0, 2) from oh in Enumerable.Range(0, 4) from ow in Enumerable.Range(0, 3) select (od, oh, ow);
+
     /// <summary>y[od, oh, ow] (2×4×3), worked out by hand from the rules above.</summary>
     public static double[] Y =>
     [
