@@ -1,7 +1,7 @@
 using GpuConv.Backends;
 using GpuConv.Cli.Execution;
 using GpuConv.Conv;
-using GpuConv.Cpu;
+using GpuConv.Reference;
 using GpuConv.Tensors;
 
 namespace GpuConv.Cli;

@@ -4,6 +4,7 @@ using GpuConv.Backends.Ptx;
 using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Cuda;
+using GpuConv.Reference;
 using GpuConv.Tensors;
 
 namespace GpuConv;

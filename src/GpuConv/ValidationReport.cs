@@ -1,6 +1,6 @@
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Planning;
+using GpuConv.Reference;
 
 namespace GpuConv;
 

@@ -4,6 +4,7 @@ using GpuConv.Cpu;
 using GpuConv.Planning;
 using GpuConv.Tensors;
 using GpuConv.Tests.Planning;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests;
 
@@ -508,8 +509,9 @@ public class ConvEngineTests
     static void AssertClose(float[] actual, float[] expected)
     {
         Assert.That(actual, Has.Length.EqualTo(expected.Length));
-        double maxRef = expected.Max(v => Math.Abs((double)v));
-        double maxDiff = actual.Zip(expected, (a, e) => Math.Abs((double)a - e)).Max();
+        // Not LINQ's Max: it skips NaN, so [1, NaN, 3] against [1, 2, 3] would pass.
+        double maxRef = Differences.MaxMagnitude(expected);
+        double maxDiff = Differences.MaxAbs(actual, expected);
         Assert.That(maxDiff / maxRef, Is.LessThan(1e-5), $"max abs diff {maxDiff}, max |ref| {maxRef}");
     }
 }

@@ -2,8 +2,8 @@ using GpuConv.Backends;
 using GpuConv.Cli.Execution;
 using GpuConv.Cli.Peers;
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Planning;
+using GpuConv.Reference;
 using GpuConv.Tensors;
 
 namespace GpuConv.Cli.Commands;

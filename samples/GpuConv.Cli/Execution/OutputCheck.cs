@@ -1,5 +1,5 @@
 using GpuConv.Conv;
-using GpuConv.Cpu;
+using GpuConv.Reference;
 using GpuConv.Tensors;
 
 namespace GpuConv.Cli.Execution;

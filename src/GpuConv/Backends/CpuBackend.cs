@@ -140,7 +140,7 @@ public sealed unsafe class CpuBackend : IConvBackend
         ShiftedGemm => p.Op == ConvOp.Forward && !p.IsPointwise && CanShift(p),
         ChannelTiled => p.Op == ConvOp.Forward && !p.IsDepthwise && ChannelTiledConv.Supported(Tier) && (p.IsPointwise || CanShift(p)),
         // Channel-tiled too: it runs the calls whose weights are not constant.
-        Winograd => p.KPerGroup >= ChannelTileKernels.HalfChannels && Winograd3x3.Applies(ReferenceConv.Geometry.Of(p), Tier) && Applies(p, ChannelTiled),
+        Winograd => p.KPerGroup >= ChannelTileKernels.HalfChannels && Winograd3x3.Applies(ConvGeometry.Of(p), Tier) && Applies(p, ChannelTiled),
         Im2ColGemm => p.Op != ConvOp.BackwardData,
         GemmCol2Im => p.Op == ConvOp.BackwardData,
         _ => false,
@@ -150,7 +150,7 @@ public sealed unsafe class CpuBackend : IConvBackend
         new(BackendName, name, id, floats * sizeof(float), Deterministic: true);
 
     static bool CanShift(ConvProblem p) =>
-        Cpu.ShiftedGemm.SharedFloats(ReferenceConv.Geometry.Of(p), p.N, p.C) <= Array.MaxLength / 2;
+        Cpu.ShiftedGemm.SharedFloats(ConvGeometry.Of(p), p.N, p.C) <= Array.MaxLength / 2;
 
     static bool CanDepthwise(ConvProblem p) => p.IsDepthwise && p.KernelVolume <= DepthwiseDirect.MaxTaps;
 
@@ -158,7 +158,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     long WorkspaceFloats(ConvProblem p, string algorithm)
     {
         int threads = MaxDegreeOfParallelism;
-        var g = ReferenceConv.Geometry.Of(p);
+        var g = ConvGeometry.Of(p);
         int cols = (int)p.YShape.SpatialSize, rows = p.CPerGroup * (int)p.KernelVolume;
         int outer = p.N * p.Groups;
         long perThread;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using GpuConv.Conv;
-using GpuConv.Cpu;
+using GpuConv.Reference;
 using GpuConv.Tensors;
 
 namespace GpuConv.Backends;

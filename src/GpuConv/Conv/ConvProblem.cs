@@ -122,7 +122,7 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
         var x = new TensorShape([input.N, cout, .. spec.OutputSpatial(input.Spatial)]);
         // The convolution that maps x back covers at least the transposed input: with output padding
         // >= stride (allowed when < dilation, as in PyTorch) x ends in rows that no input reaches,
-        // which the underlying convolution's y then stops short of (see ConvGeometry).
+        // which the underlying convolution's y then stops short of (see ConvBounds).
         for (int d = 0; d < rank; d++)
             if (conv.ConvOutputSizeLong(d, x[2 + d]) < input[2 + d])
                 throw new ArgumentException($"transposed geometry is inconsistent in dimension {d}: output {x[2 + d]} does not convolve back to input {input[2 + d]}.", nameof(spec));
@@ -137,10 +137,10 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
 
     /// <summary>
     /// The last step of every construction: bounds every size a kernel derives from the geometry
-    /// (see <see cref="ConvGeometry.Check"/>) and normalises strides that cannot matter.
+    /// (see <see cref="ConvBounds.Check"/>) and normalises strides that cannot matter.
     /// </summary>
     static ConvProblem Checked(ConvSpec conv, TensorShape x, TensorShape w, TensorShape y, ConvOp op) =>
-        new(ConvGeometry.Check(conv, x, w, y), x, w, y, op);
+        new(ConvBounds.Check(conv, x, w, y), x, w, y, op);
 
     /// <summary>The same geometry with another op (e.g. the backward passes of a forward problem).</summary>
     public ConvProblem WithOp(ConvOp op) => op == Op ? this : new ConvProblem(Spec, XShape, WShape, YShape, op);
@@ -158,7 +158,7 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
     /// zero-padded copy of X (what the im2col-free CPU algorithms and explicit-padding GPU paths make).
     /// A backend's workspace comes on top; the planner bounds that by its workspace limit.
     /// </summary>
-    public long EstimatedBytes => ConvGeometry.EstimatedBytes(this);
+    public long EstimatedBytes => ConvBounds.EstimatedBytes(this);
 
     /// <summary>
     /// Refuses (before anything is allocated) a problem whose <see cref="EstimatedBytes"/>, times

@@ -50,7 +50,7 @@ internal static unsafe class ChannelTiledConv
     /// a subsampled (image, group) for a strided 1x1, a padded (image, group), or every padded (image,
     /// group) of a small batch.
     /// </summary>
-    public static long TaskFloats(ReferenceConv.Geometry g, int outPlane, int cPerGroup, int outer, bool unpadded)
+    public static long TaskFloats(ConvGeometry g, int outPlane, int cPerGroup, int outer, bool unpadded)
     {
         long result = (long)Math.Min(outPlane, MaxTaskPixels) * Width;
         if (unpadded)
@@ -196,7 +196,7 @@ internal static unsafe class ChannelTiledConv
     }
 
     /// <summary>Each tap's offset from an output's first input element, in x itself (taps in d, h, w order).</summary>
-    static void WriteTapOffsetsInX(in ReferenceConv.Geometry g, int* taps)
+    static void WriteTapOffsetsInX(in ConvGeometry g, int* taps)
     {
         int t = 0;
         for (int td = 0; td < g.KD; td++)

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
+using Geometry = GpuConv.Cpu.ConvGeometry;
 
 namespace GpuConv.Cpu;
 

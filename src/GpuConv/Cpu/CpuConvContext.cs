@@ -1,6 +1,6 @@
 using GpuConv.Conv;
 using GpuConv.Cpu.Gemm;
-using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
+using Geometry = GpuConv.Cpu.ConvGeometry;
 
 namespace GpuConv.Cpu;
 

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
+using Geometry = GpuConv.Cpu.ConvGeometry;
 
 namespace GpuConv.Cpu;
 

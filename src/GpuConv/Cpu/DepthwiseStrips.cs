@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using static GpuConv.Cpu.LaneMasks;
-using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
+using Geometry = GpuConv.Cpu.ConvGeometry;
 
 namespace GpuConv.Cpu;
 

@@ -19,7 +19,7 @@ public static class Im2Col
     /// <summary>Fills <paramref name="col"/> (Rows × Cols) from image n, group g of x.</summary>
     public static void Forward(ConvProblem p, ReadOnlySpan<float> x, int n, int group, Span<float> col)
     {
-        var g = ReferenceConv.Geometry.Of(p);
+        var g = ConvGeometry.Of(p);
         long cols = Cols(p);
         int cpg = p.CPerGroup;
         for (int cl = 0; cl < cpg; cl++)
@@ -49,7 +49,7 @@ public static class Im2Col
     /// </summary>
     public static void Backward(ConvProblem p, ReadOnlySpan<float> col, int n, int group, Span<float> dx)
     {
-        var g = ReferenceConv.Geometry.Of(p);
+        var g = ConvGeometry.Of(p);
         long cols = Cols(p);
         int cpg = p.CPerGroup;
         long plane = (long)g.InD * g.InH * g.InW;

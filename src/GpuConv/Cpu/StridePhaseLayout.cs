@@ -15,7 +15,7 @@ internal readonly record struct StridePhaseLayout(int Dp, int Hp, int Wp, int Dq
     public int Cols => checked((int)RunLength);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static StridePhaseLayout Of(in ReferenceConv.Geometry g)
+    public static StridePhaseLayout Of(in ConvGeometry g)
     {
         // Extents that cover every read of every output (zeros beyond the input).
         int dp = (g.OutD - 1) * g.SD + (g.KD - 1) * g.DD + 1;
@@ -28,7 +28,7 @@ internal readonly record struct StridePhaseLayout(int Dp, int Hp, int Wp, int Dq
     }
 
     /// <summary>Writes each kernel tap's offset into the split plane (taps in d, h, w order); returns the tap count.</summary>
-    public unsafe int WriteTapOffsets(in ReferenceConv.Geometry g, int* taps)
+    public unsafe int WriteTapOffsets(in ConvGeometry g, int* taps)
     {
         int t = 0;
         for (int td = 0; td < g.KD; td++)

@@ -1,6 +1,7 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Gemm;
 using GpuConv.Tensors;
 
 namespace GpuConv.Tests.Backends;
@@ -13,8 +14,8 @@ public class ChannelTiledTests
 {
     const double Tolerance = 1e-5;
 
-    [SetUp]
-    public void RequireAvx512()
+    /// <summary>Skips a test that runs the kernel itself; the checks of when it is offered run on every CPU.</summary>
+    static void RequireAvx512()
     {
         using var cpu = new CpuBackend(1);
         var p = Problem(1, 16, 5, 64, 3, 1, 1, 1, 1);
@@ -47,6 +48,7 @@ public class ChannelTiledTests
     [TestCase(2, 40, 9, 160, 3, 1, 1, 1, 1)]   // K = 160: two whole blocks and a half one, 81 pixels in 7 half tiles
     public void MatchesReference(int n, int c, int hw, int k, int kernel, int stride, int pad, int dilation, int groups)
     {
+        RequireAvx512();
         using var cpu = new CpuBackend(3);
         var p = Problem(n, c, hw, k, kernel, stride, pad, dilation, groups);
         var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ChannelTiled);
@@ -70,6 +72,7 @@ public class ChannelTiledTests
     [TestCase(2, 16, 40, 7, 70, 0)]
     public void UnitsSharingAPanelMatchReference(int threads, int n, int c, int hw, int k, int pad)
     {
+        RequireAvx512();
         using var cpu = new CpuBackend(threads);
         var p = Problem(n, c, hw, k, 3, 1, pad, 1, 1);
         var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ChannelTiled);
@@ -85,6 +88,7 @@ public class ChannelTiledTests
     [Test]
     public void ConstantWeightsArePackedOnceAndForgottenOnRequest()
     {
+        RequireAvx512();
         using var cpu = new CpuBackend(2);
         var p = Problem(1, 64, 7, 64, 3, 1, 1, 1, 1);
         var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ChannelTiled);
@@ -117,6 +121,7 @@ public class ChannelTiledTests
     [Test]
     public void SameWeightsWithAnotherGroupingAreRepacked()
     {
+        RequireAvx512();
         using var cpu = new CpuBackend(2);
         // One 64 × 32 × 3 × 3 array read as 1 group of 64 outputs, then as 2 groups of 32 over 64 inputs.
         var single = Problem(1, 32, 8, 64, 3, 1, 1, 1, 1);
@@ -132,5 +137,32 @@ public class ChannelTiledTests
             Assert.That(ErrorMetrics.Compare(y.Data, expected).MaxRelative, Is.LessThan(Tolerance), p.ToString());
         }
         Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(3));
+    }
+
+    /// <summary>
+    /// When it is offered, on every CPU: forward only, never depthwise, never below the Vector512 tier
+    /// (forced here, so the refusal is checked on AVX-512 machines too), and on the default tier exactly
+    /// when AVX-512 runs.
+    /// </summary>
+    [Test]
+    public void OfferedOnlyForNonDepthwiseForwardOnAvx512()
+    {
+        var p = Problem(1, 16, 5, 64, 3, 1, 1, 1, 1);
+        bool Offered(CpuBackend cpu, ConvProblem q) => cpu.GetAlgorithms(q, ConvPrecision.Strict).Any(a => a.Name == CpuBackend.ChannelTiled);
+        using (var cpu = new CpuBackend(1))
+        {
+            bool avx512 = GemmTiers.Best == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+            Assert.That(Offered(cpu, p), Is.EqualTo(avx512), $"default tier {cpu.Tier}, AVX-512 {avx512}");
+            Assert.That(Offered(cpu, p.WithOp(ConvOp.BackwardData)), Is.False, "backward data");
+            Assert.That(Offered(cpu, p.WithOp(ConvOp.BackwardFilter)), Is.False, "backward filter");
+            Assert.That(Offered(cpu, Problem(1, 16, 5, 16, 3, 1, 1, 1, 16)), Is.False, "depthwise");
+        }
+        foreach (var tier in new[] { GemmTier.Scalar, GemmTier.Vector128, GemmTier.Vector256 }.Where(GemmTiers.IsSupported))
+        {
+            using var narrow = new CpuBackend(1, tier);
+            Assert.That(Offered(narrow, p), Is.False, $"tier {tier}");
+            var (err, where) = ConvCheck.AllAlgorithms(narrow, p, 3, withBias: true);
+            Assert.That(err, Is.LessThan(Tolerance), where);
+        }
     }
 }

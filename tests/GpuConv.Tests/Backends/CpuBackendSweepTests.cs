@@ -25,6 +25,7 @@ public class CpuBackendSweepTests
         double worst = 0;
         int depthwise = 0, pointwise = 0, grouped = 0, batched = 0;
         var ranks = new int[4];
+        var tally = new SweepTally();
         for (int i = 0; i < ProblemsPerOp; i++)
         {
             int seed = 1000 * (int)op + i;
@@ -34,13 +35,16 @@ public class CpuBackendSweepTests
             else if (p.Groups > 1) grouped++;
             if (p.Spec.IsPointwise) pointwise++;
             if (p.N > 1) batched++;
-            var (err, where) = ConvCheck.AllAlgorithms(backend, p, seed, withBias: i % 2 == 0);
+            var (err, where) = ConvCheck.AllAlgorithms(backend, p, seed, withBias: i % 2 == 0, tally);
             worst = Math.Max(worst, err);
             if (!(err < Tolerance)) failures.Add(where);
         }
         TestContext.Out.WriteLine($"{op}: {ProblemsPerOp} problems, worst max rel error {worst:E2}; ranks 1/2/3 = {ranks[1]}/{ranks[2]}/{ranks[3]}, depthwise {depthwise}, grouped {grouped}, pointwise {pointwise}, batch>1 {batched}");
         Assert.That(failures, Is.Empty, $"{failures.Count} of {ProblemsPerOp} problems exceed {Tolerance}:\n" + string.Join("\n", failures.Take(10)));
         Assert.That(ranks[1] > 0 && ranks[2] > 0 && ranks[3] > 0 && depthwise > 0 && grouped > 0 && pointwise > 0 && batched > 0, "the sweep covers every feature");
+        // Every problem ran at least one algorithm (ConvCheck fails a problem with none), so each rank ran as often as it was drawn.
+        tally.AssertRan([op], [1, 2, 3]);
+        for (int r = 1; r <= 3; r++) Assert.That(tally.Runs(op, r), Is.GreaterThanOrEqualTo(ranks[r]), $"rank {r}");
     }
 
     [Test]
@@ -49,16 +53,18 @@ public class CpuBackendSweepTests
         using var backend = new CpuBackend(maxDegreeOfParallelism: 2);
         int count = 0;
         var failures = new List<string>();
+        var tally = new SweepTally();
         for (int i = 0; count < 150 && i < 2000; i++)
         {
             var p = RandomConvProblems.Create(50_000 + i, ConvOp.BackwardData);
             // Keep only the ones built as transposed convolutions with non-trivial stride or output padding.
             if (p.Spec.IsUnitStride) continue;
             count++;
-            var (err, where) = ConvCheck.AllAlgorithms(backend, p, i, withBias: true);
+            var (err, where) = ConvCheck.AllAlgorithms(backend, p, i, withBias: true, tally);
             if (!(err < Tolerance)) failures.Add(where);
         }
         Assert.That(count, Is.EqualTo(150));
+        tally.AssertRan([ConvOp.BackwardData], [1, 2, 3]);
         Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
     }
 
@@ -69,6 +75,7 @@ public class CpuBackendSweepTests
         using var backend = new CpuBackend(maxDegreeOfParallelism: 3);
         var rng = new Random(321);
         var failures = new List<string>();
+        var tally = new SweepTally();
         for (int i = 0; i < 60; i++)
         {
             int rank = 1 + i % 3, c = new[] { 16, 17, 33, 48 }[rng.Next(4)];
@@ -80,10 +87,11 @@ public class CpuBackendSweepTests
             var input = Enumerable.Range(0, rank).Select(d => dil[d] * (kernel[d] - 1) + 1 + rng.Next(0, rank == 3 ? 3 : rank == 2 ? 8 : 12)).ToArray();
             var spec = new ConvSpec(kernel, stride, dil, pb, pe, groups: c);
             var p = ConvProblem.Create(spec, new TensorShape([1 + i % 2, c, .. input]), new TensorShape([c, 1, .. kernel]));
-            var (err, where) = ConvCheck.AllAlgorithms(backend, p, i, withBias: i % 2 == 0);
+            var (err, where) = ConvCheck.AllAlgorithms(backend, p, i, withBias: i % 2 == 0, tally);
             if (!(err < Tolerance)) failures.Add(where);
         }
         Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
+        tally.AssertRan([ConvOp.Forward], [1, 2, 3]);
     }
 
     [Test]
@@ -91,14 +99,16 @@ public class CpuBackendSweepTests
     {
         using var backend = new CpuBackend(maxDegreeOfParallelism: 1);
         var failures = new List<string>();
+        var tally = new SweepTally();
         foreach (var op in Enum.GetValues<ConvOp>())
             for (int i = 0; i < 60; i++)
             {
                 var p = RandomConvProblems.Create(90_000 + 100 * (int)op + i, op);
-                var (err, where) = ConvCheck.AllAlgorithms(backend, p, i, withBias: i % 3 == 0);
+                var (err, where) = ConvCheck.AllAlgorithms(backend, p, i, withBias: i % 3 == 0, tally);
                 if (!(err < Tolerance)) failures.Add(where);
             }
         Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
+        tally.AssertRan(Enum.GetValues<ConvOp>(), [1, 2, 3]);
     }
 
     /// <summary>

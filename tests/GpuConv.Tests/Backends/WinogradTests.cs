@@ -16,8 +16,8 @@ public class WinogradTests
 {
     const double Tolerance = 1e-5;
 
-    [SetUp]
-    public void RequireAvx512()
+    /// <summary>Skips a test that runs the kernel itself; the checks of when it is offered run on every CPU.</summary>
+    static void RequireAvx512()
     {
         using var cpu = new CpuBackend(1);
         if (!cpu.GetAlgorithms(Problem(1, 16, 8, 8, 64, [1, 1, 1, 1], 1), ConvPrecision.Strict).Any(a => a.Name == CpuBackend.Winograd))
@@ -37,6 +37,7 @@ public class WinogradTests
     [TestCase(1, 512, 7, 7, 64, new[] { 1, 1, 1, 1 }, 1)]      // deep and small: one tile row per chunk
     public void MatchesReference(int n, int c, int h, int w, int k, int[] pads, int groups)
     {
+        RequireAvx512();
         using var cpu = new CpuBackend(3);
         var p = Problem(n, c, h, w, k, pads, groups);
         var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.Winograd);
@@ -60,11 +61,31 @@ public class WinogradTests
         bool Has(ConvSpec spec, int c = 64, int k = 64) => cpu.GetAlgorithms(
             ConvProblem.Create(spec, new TensorShape(1, c, 12, 12), new TensorShape(k, c / spec.Groups, spec.Kernel[0], spec.Kernel[1])),
             ConvPrecision.Strict).Any(a => a.Name == CpuBackend.Winograd);
-        Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1])), Is.True);
+        // Offered exactly where AVX-512 runs (the Vector512 tier with Avx512F); the refusals below hold on every CPU.
+        Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1])), Is.EqualTo(HasAvx512));
         Assert.That(Has(new ConvSpec([3, 3], [2], padBegin: [1])), Is.False, "stride 2");
         Assert.That(Has(new ConvSpec([3, 3], [1], [2], padBegin: [2])), Is.False, "dilation 2");
         Assert.That(Has(new ConvSpec([5, 5], [1], padBegin: [2])), Is.False, "5x5");
         Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1], groups: 64)), Is.False, "depthwise");
         Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1]), k: 16), Is.False, "16 output channels: half a half tile");
+    }
+
+    static bool HasAvx512 => GpuConv.Cpu.Gemm.GemmTiers.Best == GpuConv.Cpu.Gemm.GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+
+    /// <summary>
+    /// Below the Vector512 tier (forced here, so it runs on AVX-512 machines too) Winograd is never offered,
+    /// and what is offered instead still matches the reference.
+    /// </summary>
+    [Test]
+    public void NarrowerTiersNeverOfferWinogradAndStillMatchReference(
+        [Values(GpuConv.Cpu.Gemm.GemmTier.Scalar, GpuConv.Cpu.Gemm.GemmTier.Vector128, GpuConv.Cpu.Gemm.GemmTier.Vector256)] GpuConv.Cpu.Gemm.GemmTier tier)
+    {
+        if (!GpuConv.Cpu.Gemm.GemmTiers.IsSupported(tier)) Assert.Ignore($"tier {tier} is not accelerated here");
+        using var cpu = new CpuBackend(2, tier);
+        var p = Problem(1, 40, 13, 11, 70, [1, 1, 1, 1], 1);
+        var names = cpu.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name).ToList();
+        Assert.That(names, Is.Not.Empty.And.No.EqualTo(CpuBackend.Winograd).And.No.EqualTo(CpuBackend.ChannelTiled));
+        var (err, where) = ConvCheck.AllAlgorithms(cpu, p, 5, withBias: true);
+        Assert.That(err, Is.LessThan(Tolerance), where);
     }
 }

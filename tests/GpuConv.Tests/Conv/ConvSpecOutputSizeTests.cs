@@ -64,6 +64,30 @@ public class ConvSpecOutputSizeTests
         Assert.That(new ConvSpec([kernel]).ConvOutputSize(0, input), Is.EqualTo(expected));
     }
 
+    // Stride > 1 with a negative numerator (in + pb + pe - extent < 0): floor rounds towards -infinity,
+    // truncation would round towards 0 and turn an impossible geometry into a valid output of size 1.
+    [TestCase(2, 3, 2, 0, 0, 0)]    // floor(-1/2) + 1 = -1 + 1 = 0   (truncation: 0 + 1 = 1)
+    [TestCase(2, 4, 3, 0, 0, 0)]    // floor(-2/3) + 1 = 0            (truncation: 1)
+    [TestCase(3, 8, 2, 0, 0, -2)]   // floor(-5/2) + 1 = -3 + 1 = -2  (truncation: -1)
+    [TestCase(1, 5, 3, 1, 0, 0)]    // floor((1 + 1 - 5)/3) + 1 = floor(-1) + 1 = 0
+    [TestCase(1, 6, 4, 1, 1, 0)]    // floor(-3/4) + 1 = 0            (truncation: 1)
+    [TestCase(4, 9, 2, 0, 2, -1)]   // floor(-3/2) + 1 = -2 + 1 = -1  (truncation: 0)
+    public void StrideRoundsDownBelowZero(int input, int kernel, int stride, int padBegin, int padEnd, int expected)
+    {
+        var spec = new ConvSpec([kernel], stride: [stride], padBegin: [padBegin], padEnd: [padEnd]);
+        Assert.That(spec.ConvOutputSize(0, input), Is.EqualTo(expected));
+        Assert.Throws<ArgumentException>(() => spec.OutputSpatial([input]), "an output size below 1 is an error, not a 1-wide output");
+    }
+
+    [Test]
+    public void NegativeNumeratorInOneDimensionOfA3dProblemIsRejected()
+    {
+        // Depth: floor((2 - 3)/2) + 1 = 0 (truncation would give 1); the other dimensions are valid.
+        var spec = new ConvSpec([3, 1, 1], stride: [2, 2, 2]);
+        Assert.That(Enumerable.Range(0, 3).Select(d => spec.ConvOutputSize(d, 2)), Is.EqualTo(new[] { 0, 1, 1 }));
+        Assert.Throws<ArgumentException>(() => ConvProblem.Create(spec, new TensorShape(1, 1, 2, 2, 2), new TensorShape(1, 1, 3, 1, 1)));
+    }
+
     // PyTorch padding='same' (stride 1): total = d·(k-1), begin = total/2, the odd one at the end.
     [TestCase(3, 1, 1, 1)]
     [TestCase(4, 1, 1, 2)]

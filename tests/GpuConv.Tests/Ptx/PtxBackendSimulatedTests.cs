@@ -54,6 +54,47 @@ public class PtxBackendSimulatedTests
         }
     }
 
+    /// <summary>
+    /// The backend's own launch shapes (256-thread blocks, one thread per element) run as launched:
+    /// im2col over 27 × 143 = 3861 elements is 15 full blocks and a partial 16th, bias over 572 is 2 and a partial 3rd.
+    /// </summary>
+    [Test]
+    public void LaunchesOfSeveralFullBlocksAndAPartialOneRunUncapped()
+    {
+        var p = ConvProblem.Create(new ConvSpec([3, 3], padBegin: [1]), new TensorShape(1, 3, 11, 13), new TensorShape(4, 3, 3, 3));
+        var (expected, actual, _, rt) = RunOne(p, null, new Random(3), withBias: true);
+        var report = ErrorMetrics.Compare(actual, expected);
+        Assert.That(report.MaxRelative, Is.LessThan(1e-5), report.ToString());
+        Assert.That(rt.LaunchShapes, Does.Contain((16u, 256u)), "im2col: 15 full blocks and a partial one");
+        Assert.That(rt.LaunchShapes, Does.Contain((3u, 256u)), "bias: 2 full blocks and a partial one");
+        Assert.That(rt.LaunchShapes.Max(s => s.Grid), Is.LessThanOrEqualTo((uint)SimulatedPtxRuntime.MaxSimulatedBlocks), "nothing was capped");
+    }
+
+    /// <summary>
+    /// Every candidate on the PyTorch-computed cases (every rank, per-dimension stride/dilation/asymmetric
+    /// padding, groups, depthwise): expected values from outside this code, not from ReferenceConv.
+    /// </summary>
+    [Test]
+    public void EveryCandidateMatchesTorch([ValueSource(typeof(TorchCases), nameof(TorchCases.Names))] string name,
+        [Values(ConvOp.Forward, ConvOp.BackwardData, ConvOp.BackwardFilter)] ConvOp op)
+    {
+        var c = TorchCases.Get(name);
+        var p = c.Problem.WithOp(op);
+        var algorithms = new PtxConvBackend(new SimulatedPtxRuntime()).GetAlgorithms(p, ConvPrecision.Strict);
+        Assert.That(algorithms, Is.Not.Empty, $"no ptx algorithm for {p}");
+        foreach (var algorithm in algorithms)
+        {
+            var rt = new SimulatedPtxRuntime();
+            var backend = new PtxConvBackend(rt);
+            Tensor X = op == ConvOp.BackwardData ? rt.Allocate(p.XShape) : rt.Upload(c.X, p.XShape);
+            Tensor W = op == ConvOp.BackwardFilter ? rt.Allocate(p.WShape) : rt.Upload(c.W, p.WShape);
+            Tensor Y = op == ConvOp.Forward ? rt.Allocate(p.YShape) : rt.Upload(c.Dy, p.YShape);
+            backend.Run(p, algorithm, new ConvTensors(X, W, Y));
+            var report = ErrorMetrics.Compare(rt.Download(op switch { ConvOp.Forward => Y, ConvOp.BackwardData => X, _ => W }), c.Expected(op));
+            Assert.That(report.MaxRelative, Is.LessThan(1e-5), $"{algorithm.Key} on {name} ({p}): {report}");
+        }
+    }
+
     [Test]
     public void DepthwiseForwardOffersTheDirectKernelFirst()
     {

@@ -65,6 +65,14 @@ public sealed class PtxGlobalMemory
         else BinaryPrimitives.WriteUInt64LittleEndian(s, value);
     }
 
+    /// <summary>The allocation holding <paramref name="address"/>, or null (a null pointer or a plain number).</summary>
+    internal (ulong Start, long Bytes)? AllocationContaining(ulong address)
+    {
+        foreach (var a in _allocations)
+            if (address >= a.Start && address < a.Start + (ulong)a.Bytes) return a;
+        return null;
+    }
+
     void Check(ulong address, long bytes, int alignment)
     {
         if (address % (ulong)alignment != 0) throw new PtxException($"misaligned global access of {bytes} bytes at 0x{address:X}");

@@ -14,6 +14,11 @@ public readonly record struct PtxDim3(int X, int Y = 1, int Z = 1)
 /// the barrier the next phase starts — so shared memory and barriers behave as on the GPU for
 /// barrier-correct code, and a thread that returns while others wait at a barrier is reported as an error.
 /// Registers hold raw bits (ulong); each instruction interprets them at its own type, as PTX does.
+/// Stricter than a GPU where a GPU would only be unlucky: reading a register no instruction has written
+/// is an error (a GPU reads garbage), and every global access must land inside the buffer that the
+/// pointer parameter it was derived from points to (from the pointer passed to the end of that
+/// allocation), not merely inside some allocation. Provenance follows the pointer through mov, cvta,
+/// add, sub, mad and selp; a global access through a value derived from no pointer parameter fails.
 /// </summary>
 public sealed class PtxInterpreter(PtxGlobalMemory memory)
 {
@@ -22,9 +27,15 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
 
     public long InstructionsExecuted { get; private set; }
 
+    /// <summary>The instruction being executed, for error messages.</summary>
+    PtxInstruction? _current;
+
     sealed class ThreadState(int registers)
     {
         public readonly ulong[] Regs = new ulong[registers];
+        public readonly bool[] Written = new bool[registers];
+        /// <summary>Per register: index into the launch's pointer buffers it was derived from, or -1.</summary>
+        public readonly int[] Provenance = Enumerable.Repeat(-1, registers).ToArray();
         public int Pc;
         public bool Done;
         public int Tx, Ty, Tz;
@@ -37,13 +48,35 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
     public void Launch(PtxKernel kernel, PtxDim3 grid, PtxDim3 block, params object[] args)
     {
         var param = BindParams(kernel, args);
+        var buffers = PointerBuffers(kernel, param);
         if (grid.Count < 1 || block.Count < 1 || block.Count > 1024)
             throw new PtxException($"bad launch shape grid {grid} block {block}");
         InstructionsExecuted = 0;
         for (int bz = 0; bz < grid.Z; bz++)
         for (int by = 0; by < grid.Y; by++)
         for (int bx = 0; bx < grid.X; bx++)
-            RunBlock(kernel, grid, block, (bx, by, bz), param);
+            RunBlock(kernel, grid, block, (bx, by, bz), param, buffers);
+    }
+
+    /// <summary>A pointer parameter's buffer: from the pointer passed to the end of the allocation holding it.</summary>
+    sealed record PointerBuffer(string Param, ulong Start, ulong End);
+
+    /// <summary>The buffer of every 64-bit integer parameter that points into an allocation (null and plain counts have none).</summary>
+    Dictionary<string, int> PointerBuffersByParam { get; } = [];
+
+    List<PointerBuffer> PointerBuffers(PtxKernel kernel, Dictionary<string, ulong> param)
+    {
+        var result = new List<PointerBuffer>();
+        PointerBuffersByParam.Clear();
+        foreach (var p in kernel.Params)
+        {
+            if (p.Type.Bits() != 64 || p.Type.IsFloat()) continue;
+            ulong value = param[p.Name];
+            if (memory.AllocationContaining(value) is not { } allocation) continue;
+            PointerBuffersByParam[p.Name] = result.Count;
+            result.Add(new PointerBuffer(p.Name, value, allocation.Start + (ulong)allocation.Bytes));
+        }
+        return result;
     }
 
     static Dictionary<string, ulong> BindParams(PtxKernel kernel, object[] args)
@@ -67,7 +100,7 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
         return result;
     }
 
-    void RunBlock(PtxKernel kernel, PtxDim3 grid, PtxDim3 block, (int X, int Y, int Z) ctaid, Dictionary<string, ulong> param)
+    void RunBlock(PtxKernel kernel, PtxDim3 grid, PtxDim3 block, (int X, int Y, int Z) ctaid, Dictionary<string, ulong> param, List<PointerBuffer> buffers)
     {
         // Shared memory starts as all-ones bytes (a NaN as f32), as on a GPU it starts as garbage, not zero.
         var shared = new byte[Math.Max(1, kernel.SharedBytes)];
@@ -77,7 +110,7 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
         for (int y = 0; y < block.Y; y++)
         for (int x = 0; x < block.X; x++)
             threads.Add(new ThreadState(kernel.RegisterTypes.Count) { Tx = x, Ty = y, Tz = z });
-        var context = new BlockContext(kernel, grid, block, ctaid, param, shared);
+        var context = new BlockContext(kernel, grid, block, ctaid, param, shared, buffers, PointerBuffersByParam);
 
         while (true)
         {
@@ -94,7 +127,7 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
     }
 
     sealed record BlockContext(PtxKernel Kernel, PtxDim3 Grid, PtxDim3 Block, (int X, int Y, int Z) Ctaid,
-        Dictionary<string, ulong> Params, byte[] Shared);
+        Dictionary<string, ulong> Params, byte[] Shared, List<PointerBuffer> Buffers, Dictionary<string, int> BufferOfParam);
 
     /// <summary>Executes one thread until it returns (Done) or passes a bar.sync (Pc after it).</summary>
     void RunUntilBarrier(BlockContext c, ThreadState t)
@@ -107,7 +140,8 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
             if (++InstructionsExecuted > InstructionBudget)
                 throw new PtxException($"{c.Kernel.Name}: more than {InstructionBudget} instructions executed (runaway loop?)");
             var ins = code[t.Pc++];
-            if (ins.GuardRegister >= 0 && (r[ins.GuardRegister] != 0) == ins.GuardNegated) continue;
+            _current = ins;
+            if (ins.GuardRegister >= 0 && (ReadRegister(c, t, ins.GuardRegister, ins) != 0) == ins.GuardNegated) continue;
             var o = ins.Operands;
             var type = ins.Type;
             switch (ins.Op)
@@ -152,16 +186,51 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
                 case PtxOp.St: Store(c, t, ins); break;
                 default: throw new PtxException($"{ins}: no executor for {ins.Op}");
             }
+            if (ins.Op != PtxOp.St && o.Length > 0 && o[0].Kind == PtxOperandKind.Register)
+            {
+                t.Written[o[0].Register] = true;
+                t.Provenance[o[0].Register] = DerivedProvenance(c, t, ins);
+            }
         }
+    }
+
+    /// <summary>
+    /// Which pointer parameter's buffer the instruction's result points into: a parameter load gives its
+    /// own; mov, cvta, add, sub, mad and selp pass on the one provenance among their register sources
+    /// (two different ones, as in a pointer difference, give none); everything else gives none.
+    /// </summary>
+    static int DerivedProvenance(BlockContext c, ThreadState t, PtxInstruction ins)
+    {
+        var o = ins.Operands;
+        if (ins.Op == PtxOp.Ld)
+            return ins.Space == PtxSpace.Param && c.BufferOfParam.TryGetValue(o[1].Symbol!, out int b) ? b : -1;
+        if (ins.Op is not (PtxOp.Mov or PtxOp.Cvta or PtxOp.Add or PtxOp.Sub or PtxOp.Mad or PtxOp.Selp)) return -1;
+        int found = -1;
+        for (int i = 1; i < o.Length; i++)
+        {
+            if (o[i].Kind != PtxOperandKind.Register || (ins.Op == PtxOp.Selp && i == 3)) continue;
+            int p = t.Provenance[o[i].Register];
+            if (p < 0) continue;
+            if (found >= 0 && found != p) return -1;
+            found = p;
+        }
+        return found;
+    }
+
+    static ulong ReadRegister(BlockContext c, ThreadState t, int register, PtxInstruction ins)
+    {
+        if (!t.Written[register])
+            throw new PtxException($"{c.Kernel.Name}: {ins} reads {c.Kernel.RegisterNames[register]} before anything wrote it (thread {(t.Tx, t.Ty, t.Tz)}, block {c.Ctaid})");
+        return t.Regs[register];
     }
 
     /// <summary>Writes a result, truncated to the destination width (32-bit values are kept zero-extended).</summary>
     static void Set(ulong[] regs, PtxOperand d, PtxType type, ulong value) =>
         regs[d.Register] = type.Bits() switch { 64 => value, 32 => value & 0xFFFF_FFFFUL, _ => value & 1UL };
 
-    static ulong Read(BlockContext c, ThreadState t, PtxOperand o) => o.Kind switch
+    ulong Read(BlockContext c, ThreadState t, PtxOperand o) => o.Kind switch
     {
-        PtxOperandKind.Register => t.Regs[o.Register],
+        PtxOperandKind.Register => ReadRegister(c, t, o.Register, _current!),
         PtxOperandKind.Immediate => o.Bits,
         PtxOperandKind.Special => (ulong)Special(c, t, o),
         PtxOperandKind.Symbol => (ulong)SharedOffset(c, o.Symbol!),
@@ -179,8 +248,22 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
     static int SharedOffset(BlockContext c, string name) =>
         c.Kernel.Shared.FirstOrDefault(s => s.Name == name)?.Offset ?? throw new PtxException($"unknown shared variable {name}");
 
-    static ulong Address(BlockContext c, ThreadState t, PtxOperand a) =>
-        (a.Symbol is null ? t.Regs[a.Register] : 0UL) + (ulong)a.Offset;
+    static ulong Address(BlockContext c, ThreadState t, PtxOperand a, PtxInstruction ins) =>
+        (a.Symbol is null ? ReadRegister(c, t, a.Register, ins) : 0UL) + (ulong)a.Offset;
+
+    /// <summary>A global address, checked against the buffer of the pointer parameter its register was derived from.</summary>
+    static ulong GlobalAddress(BlockContext c, ThreadState t, PtxOperand a, int bytes, PtxInstruction ins)
+    {
+        if (a.Symbol is not null) throw new PtxException($"{c.Kernel.Name}: {ins}: a global access through a symbol is not supported");
+        ulong address = Address(c, t, a, ins);
+        int p = t.Provenance[a.Register];
+        if (p < 0)
+            throw new PtxException($"{c.Kernel.Name}: {ins}: global address 0x{address:X} in {c.Kernel.RegisterNames[a.Register]} is derived from no pointer parameter (thread {(t.Tx, t.Ty, t.Tz)}, block {c.Ctaid})");
+        var b = c.Buffers[p];
+        if (address < b.Start || address + (ulong)bytes > b.End)
+            throw new PtxException($"{c.Kernel.Name}: {ins}: global address 0x{address:X} ({bytes} bytes) is outside the buffer {b.Param} points to [0x{b.Start:X}, 0x{b.End:X}) (thread {(t.Tx, t.Ty, t.Tz)}, block {c.Ctaid})");
+        return address;
+    }
 
     ulong Load(BlockContext c, ThreadState t, PtxInstruction ins)
     {
@@ -192,9 +275,9 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
                 if (a.Offset != 0) throw new PtxException($"{ins}: offsets into a parameter are not supported");
                 return c.Params[a.Symbol!];
             case PtxSpace.Global:
-                return memory.Load(Address(c, t, a), bytes);
+                return memory.Load(GlobalAddress(c, t, a, bytes, ins), bytes);
             default:
-                ulong address = a.Symbol is null ? Address(c, t, a) : (ulong)(SharedOffset(c, a.Symbol) + a.Offset);
+                ulong address = a.Symbol is null ? Address(c, t, a, ins) : (ulong)(SharedOffset(c, a.Symbol) + a.Offset);
                 var s = SharedSpan(c, address, bytes, ins);
                 return bytes == 4 ? BinaryPrimitives.ReadUInt32LittleEndian(s) : BinaryPrimitives.ReadUInt64LittleEndian(s);
         }
@@ -207,10 +290,10 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
         int bytes = ins.Type.Bits() / 8;
         if (ins.Space == PtxSpace.Global)
         {
-            memory.Store(Address(c, t, a), bytes, value);
+            memory.Store(GlobalAddress(c, t, a, bytes, ins), bytes, value);
             return;
         }
-        ulong address = a.Symbol is null ? Address(c, t, a) : (ulong)(SharedOffset(c, a.Symbol) + a.Offset);
+        ulong address = a.Symbol is null ? Address(c, t, a, ins) : (ulong)(SharedOffset(c, a.Symbol) + a.Offset);
         var s = SharedSpan(c, address, bytes, ins);
         if (bytes == 4) BinaryPrimitives.WriteUInt32LittleEndian(s, (uint)value);
         else BinaryPrimitives.WriteUInt64LittleEndian(s, value);

@@ -227,7 +227,93 @@ public class PtxInterpreterTests
     {
         var k = Kernel(".reg .b32 %r;", "st.global.u32 [%out+4], 1;");
         var ex = Assert.Throws<PtxException>(() => RunU32(k, 1));
-        Assert.That(ex!.Message, Does.Contain("illegal global address"));
+        Assert.That(ex!.Message, Does.Contain("outside the buffer k_out points to"));
+    }
+
+    /// <summary>k(out, other): two pointer parameters, so an access can stray from one buffer into the other.</summary>
+    static PtxKernel TwoBufferKernel(string body) => PtxParser.Parse(Header + $$"""
+        .visible .entry k(.param .u64 k_out, .param .u64 k_other)
+        {
+            .reg .b64 %out, %other, %addr, %n;
+            .reg .b32 %r;
+            ld.param.u64 %out, [k_out];
+            ld.param.u64 %other, [k_other];
+            {{body}}
+            ret;
+        }
+        """)["k"];
+
+    static PtxException RunTwoBuffers(string body, out float[] other)
+    {
+        var mem = new PtxGlobalMemory();
+        ulong outPtr = mem.AllocatePoisoned(4), otherPtr = mem.AllocatePoisoned(4);
+        Assert.That(otherPtr - outPtr, Is.EqualTo(256UL), "the two buffers are adjacent 256-byte allocations");
+        var ex = Assert.Throws<PtxException>(() => new PtxInterpreter(mem).Launch(TwoBufferKernel(body), new(1), new(1), outPtr, otherPtr))!;
+        other = mem.Download(otherPtr, 4);
+        return ex;
+    }
+
+    [Test]
+    public void AStoreThroughOnePointerIntoAnotherBufferFaults()
+    {
+        // out + 256 is other's first element: a real allocation, but not the one out points to.
+        var ex = RunTwoBuffers("st.global.u32 [%out+256], 1;", out var other);
+        Assert.That(ex.Message, Does.Contain("outside the buffer k_out points to"));
+        Assert.That(float.IsNaN(other[0]), "the stray store did not land");
+        ex = RunTwoBuffers("add.s64 %addr, %out, 260; ld.global.u32 %r, [%addr];", out _);
+        Assert.That(ex.Message, Does.Contain("outside the buffer k_out points to"));
+    }
+
+    [Test]
+    public void AnAddressDerivedFromNoPointerParameterFaults()
+    {
+        // The other buffer's address typed in as a number: it is valid memory, but no parameter points there.
+        var ex = RunTwoBuffers("mov.u64 %addr, 512; st.global.u32 [%addr], 1;", out var other);
+        Assert.That(ex.Message, Does.Contain("derived from no pointer parameter"));
+        Assert.That(float.IsNaN(other[0]));
+        // A pointer difference is a number, not a pointer into either buffer.
+        ex = RunTwoBuffers("sub.s64 %n, %other, %out; st.global.u32 [%n], 1;", out _);
+        Assert.That(ex.Message, Does.Contain("derived from no pointer parameter"));
+    }
+
+    [Test]
+    public void AccessBelowThePointerPassedFaults()
+    {
+        // The pointer passed is 8 bytes into its allocation: the 8 bytes before it are not the kernel's to touch.
+        var k = Kernel("", "sub.s64 %addr, %out, 4; st.global.u32 [%addr], 1;");
+        var mem = new PtxGlobalMemory();
+        ulong p = mem.AllocatePoisoned(4);
+        var ex = Assert.Throws<PtxException>(() => new PtxInterpreter(mem).Launch(k, new(1), new(1), p + 8))!;
+        Assert.That(ex.Message, Does.Contain("outside the buffer k_out points to"));
+    }
+
+    [Test]
+    public void PointerProvenanceFollowsArithmetic()
+    {
+        // mad.wide, add, selp and mov all keep the buffer; a store through each lands where expected.
+        var k = Kernel(".reg .b32 %i; .reg .b64 %a, %b; .reg .pred %p;", """
+            mov.u32 %i, 2;
+            mad.wide.u32 %a, %i, 4, %out;
+            st.global.u32 [%a], 7;
+            setp.eq.u32 %p, %i, 2;
+            add.s64 %b, %out, 12;
+            selp.b64 %a, %b, %out, %p;
+            mov.b64 %b, %a;
+            st.global.u32 [%b], 9;
+            """);
+        Assert.That(RunU32(k, 4).Skip(2), Is.EqualTo(new uint[] { 7, 9 }));
+    }
+
+    [TestCase("add.u32 %d, %a, 1;", "%a")]
+    [TestCase("@%p add.u32 %d, %d, 1;", "%p")]
+    [TestCase("mov.u32 %a, 1; add.u32 %d, %a, %d;", "%d")]
+    [TestCase("st.global.u32 [%addr], 1;", "%addr")]
+    public void ReadingAnUnwrittenRegisterIsAnError(string body, string register)
+    {
+        // On a GPU the register would hold whatever was there; here it is an error that names it.
+        var k = Kernel(".reg .b32 %a, %d; .reg .pred %p;", body);
+        var ex = Assert.Throws<PtxException>(() => RunU32(k, 1))!;
+        Assert.That(ex.Message, Does.Contain($"reads {register} before anything wrote it"));
     }
 
     [Test]

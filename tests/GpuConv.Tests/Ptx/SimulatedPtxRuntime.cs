@@ -19,6 +19,12 @@ sealed class SimulatedPtxRuntime : IPtxRuntime, IMemorySpace
     public long LargestScratch { get; private set; }
     public long ScratchLimit { get; set; } = long.MaxValue;
 
+    /// <summary>Grid cap for interpreted launches (time); larger grids still cover everything through the grid-stride loops.</summary>
+    public const int MaxSimulatedBlocks = 16;
+
+    /// <summary>Launch shapes as requested by the backend (grid before the cap, block).</summary>
+    public List<(uint Grid, uint Block)> LaunchShapes { get; } = [];
+
     public SimulatedPtxRuntime() => _interpreter = new PtxInterpreter(Device);
 
     public IMemorySpace Memory => this;
@@ -74,7 +80,10 @@ sealed class SimulatedPtxRuntime : IPtxRuntime, IMemorySpace
     public void Launch(string module, string entry, uint gridX, uint blockX, params object[] args)
     {
         Calls.Add($"launch {entry}");
-        _interpreter.Launch(ShippedKernels.Get(module, entry), new PtxDim3((int)Math.Min(gridX, 4)), new PtxDim3((int)Math.Min(blockX, 64)), args);
+        LaunchShapes.Add((gridX, blockX));
+        // The block size as launched, the grid capped (the kernels loop grid-stride): small problems run
+        // exactly the GPU launch shape, full blocks and a partial last one included.
+        _interpreter.Launch(ShippedKernels.Get(module, entry), new PtxDim3((int)Math.Min(gridX, MaxSimulatedBlocks)), new PtxDim3((int)blockX), args);
     }
 
     public void SgemmStridedBatched(GemmOp transA, GemmOp transB, int m, int n, int k, float alpha,

@@ -14,7 +14,7 @@ internal static class PtxKernelGeometry
 
     public static uint[] Of(ConvProblem p)
     {
-        var g = ReferenceConv.Geometry.Of(p);
+        var g = ConvGeometry.Of(p);
         return [(uint)g.InD, (uint)g.InH, (uint)g.InW, (uint)g.OutD, (uint)g.OutH, (uint)g.OutW,
                 (uint)g.KD, (uint)g.KH, (uint)g.KW, (uint)g.SD, (uint)g.SH, (uint)g.SW,
                 (uint)g.DD, (uint)g.DH, (uint)g.DW, (uint)g.PD, (uint)g.PH, (uint)g.PW];

@@ -1,4 +1,4 @@
-using Geometry = GpuConv.Cpu.ReferenceConv.Geometry;
+using Geometry = GpuConv.Cpu.ConvGeometry;
 
 namespace GpuConv.Cpu.Gemm;
 

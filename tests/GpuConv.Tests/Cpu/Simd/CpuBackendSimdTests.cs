@@ -20,14 +20,16 @@ public class CpuBackendSimdTests
         if (!GemmTiers.IsSupported(tier)) Assert.Ignore($"tier {tier} is not accelerated here (best {GemmTiers.Best})");
         using var backend = new CpuBackend(maxDegreeOfParallelism: 2, tier: tier);
         var failures = new List<string>();
+        var tally = new SweepTally();
         foreach (var op in Enum.GetValues<ConvOp>())
             for (int i = 0; i < 40; i++)
             {
                 var p = RandomConvProblems.Create(70_000 + 100 * (int)op + i, op);
-                var (err, where) = ConvCheck.AllAlgorithms(backend, p, i, withBias: i % 2 == 1);
+                var (err, where) = ConvCheck.AllAlgorithms(backend, p, i, withBias: i % 2 == 1, tally);
                 if (!(err < 1e-5)) failures.Add(where);
             }
         Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
+        tally.AssertRan(Enum.GetValues<ConvOp>(), [1, 2, 3]);
     }
 
     [Test]

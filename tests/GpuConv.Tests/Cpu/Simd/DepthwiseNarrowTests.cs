@@ -32,7 +32,7 @@ public class DepthwiseNarrowTests
             var spec = new ConvSpec([kernel, kernel], [stride, stride], padBegin: [padTop, padLeft], padEnd: [padBottom, padRight], groups: channels);
             var p = ConvProblem.Create(spec, new TensorShape(2, channels, height, width), new TensorShape(channels, 1, kernel, kernel));
             cases++;
-            if (DepthwiseNarrow.Applies(ReferenceConv.Geometry.Of(p), 1)) narrow++;
+            if (DepthwiseNarrow.Applies(ConvGeometry.Of(p), 1)) narrow++;
             var (err, where) = ConvCheck.AllAlgorithms(backend, p, ++seed, withBias: seed % 2 == 0);
             if (!(err < 1e-5)) failures.Add(where);
         }

@@ -29,7 +29,7 @@ public class DepthwiseStripsTests
             var spec = new ConvSpec([kh, kw], [sh, sw], padBegin: [padTop, padLeft], padEnd: [padBottom, padRight], groups: 3);
             var p = ConvProblem.Create(spec, new TensorShape(2, 3, height, width), new TensorShape(3, 1, kh, kw));
             cases++;
-            var g = ReferenceConv.Geometry.Of(p);
+            var g = ConvGeometry.Of(p);
             // Three channels: too few for the 16-channel blocked kernel, so every case the strips take is run by them.
             if (DepthwiseStrips.Applies(g, 1) && !DepthwiseBlocked.Applies(g, 1, 3)) strips++;
             var (err, where) = ConvCheck.AllAlgorithms(backend, p, ++seed, withBias: seed % 2 == 0);

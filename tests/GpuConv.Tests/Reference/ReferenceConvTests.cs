@@ -1,9 +1,8 @@
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Tensors;
 using GpuConv.Tests.Support;
 
-namespace GpuConv.Tests.Cpu;
+namespace GpuConv.Tests.Reference;
 
 /// <summary>Hand-computed values of the reference, and its spot-check and dispatch helpers.</summary>
 public class ReferenceConvTests
@@ -18,6 +17,61 @@ public class ReferenceConvTests
         var p = Problem(new ConvSpec([2, 2]), [1, 1, 3, 3], [1, 1, 2, 2]);
         var y = ReferenceConv.Forward(p, [1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4]);
         Assert.That(y, Is.EqualTo(new double[] { 37, 47, 67, 77 }));
+    }
+
+    [Test]
+    public void Forward3dHandComputedWithDifferentStrideDilationPaddingPerDimension()
+    {
+        var p = HandComputed3d.Problem;
+        Assert.That(p.YShape, Is.EqualTo(new TensorShape(1, 1, 2, 4, 3)));
+        Assert.That(ReferenceConv.Forward(p, HandComputed3d.X(), HandComputed3d.W), Is.EqualTo(HandComputed3d.Y));
+    }
+
+    [Test]
+    public void Forward3dHandComputedSpotChecks()
+    {
+        var p = HandComputed3d.Problem;
+        var expected = HandComputed3d.Y;
+        for (long i = 0; i < expected.Length; i++)
+            Assert.That(ReferenceConv.ForwardAt(p, HandComputed3d.X(), HandComputed3d.W, default, i), Is.EqualTo(expected[i]), $"y[{i}]");
+    }
+
+    [Test]
+    public void BackwardData3dOfOneHotGradientsHitsTheHandComputedPositions()
+    {
+        // dy = 1 at one output: dx holds w[first tap] = 1000 where the first tap reads, 1 where the last reads.
+        var p = HandComputed3d.Problem;
+        int o = 0;
+        foreach (var (od, oh, ow) in HandComputed3d.Outputs())
+        {
+            var dy = new float[24];
+            dy[o++] = 1;
+            var expected = new double[4 * 5 * 7];
+            if (HandComputed3d.InputOf(od, oh, ow, 0, 0, 0) is { } first) expected[HandComputed3d.Flat(first)] += 1000;
+            if (HandComputed3d.InputOf(od, oh, ow, 1, 1, 1) is { } last) expected[HandComputed3d.Flat(last)] += 1;
+            Assert.That(ReferenceConv.BackwardData(p, dy, HandComputed3d.W), Is.EqualTo(expected), $"output ({od}, {oh}, {ow})");
+        }
+    }
+
+    [Test]
+    public void BackwardFilter3dOfOneHotGradientsReadsTheHandComputedInputs()
+    {
+        // dy = 1 at one output: dw[t] = x at the position tap t reads (every tap, mixed ones included), 0 in padding.
+        var p = HandComputed3d.Problem;
+        var x = HandComputed3d.X();
+        int o = 0;
+        foreach (var (od, oh, ow) in HandComputed3d.Outputs())
+        {
+            var dy = new float[24];
+            dy[o++] = 1;
+            var expected = new double[8];
+            for (int td = 0; td < 2; td++)
+                for (int th = 0; th < 2; th++)
+                    for (int tw = 0; tw < 2; tw++)
+                        if (HandComputed3d.InputOf(od, oh, ow, td, th, tw) is { } i)
+                            expected[(td * 2 + th) * 2 + tw] = 100 * (i.D + 1) + 10 * (i.H + 1) + (i.W + 1);
+            Assert.That(ReferenceConv.BackwardFilter(p, x, dy), Is.EqualTo(expected), $"output ({od}, {oh}, {ow})");
+        }
     }
 
     [Test]

@@ -9,7 +9,7 @@ namespace GpuConv.Conv;
 /// construction, in 64-bit arithmetic; a violation is an <see cref="ArgumentException"/> naming the
 /// field and the values.
 /// </summary>
-internal static class ConvGeometry
+internal static class ConvBounds
 {
     /// <summary>
     /// Checks the underlying convolution <paramref name="conv"/> on X, W, Y and returns it, with the

@@ -1,8 +1,7 @@
-using System.Collections.Immutable;
 using GpuConv.Conv;
 using GpuConv.Tensors;
 
-namespace GpuConv.Cpu;
+namespace GpuConv.Reference;
 
 /// <summary>
 /// The judge of every other path: naive loops over the definition of convolution, accumulating in
@@ -13,7 +12,9 @@ namespace GpuConv.Cpu;
 ///   backward data    dx[n,c,i] += dy[n,k,o] * w[k,c',t]
 ///   backward filter  dw[k,c',t] += x[n,c,i] * dy[n,k,o]
 /// with i = o*stride - padBegin + t*dilation per spatial dimension, c = group*C/g + c'.
-/// Ranks 1–3 are handled as 3-d with unit leading dimensions.
+/// The index arithmetic is its own, written for any rank straight from the spec's lists: it shares
+/// nothing with the fast paths' geometry (Cpu.ConvGeometry, im2col, the PTX kernel arguments), so a
+/// bug there cannot move the judge and the judged together.
 /// </summary>
 public static class ReferenceConv
 {
@@ -74,26 +75,21 @@ public static class ReferenceConv
         // A negative index would silently decode to a padding-only position and return just the bias.
         if (yIndex < 0 || yIndex >= p.YShape.ElementCount)
             throw new ArgumentOutOfRangeException(nameof(yIndex), yIndex, $"yIndex must be in [0, {p.YShape.ElementCount}) for output shape {p.YShape}.");
-        var g = Geometry.Of(p);
-        long rest = yIndex;
-        int ow = (int)(rest % g.OutW); rest /= g.OutW;
-        int oh = (int)(rest % g.OutH); rest /= g.OutH;
-        int od = (int)(rest % g.OutD); rest /= g.OutD;
-        int k = (int)(rest % p.K); int n = (int)(rest / p.K);
-        int grp = k / p.KPerGroup;
+        var d = Dims.Of(p);
+        long o = yIndex % d.OutPlane, nk = yIndex / d.OutPlane;
+        int k = (int)(nk % d.K), n = (int)(nk / d.K);
+        int[] outPos = new int[d.Rank], inPos = new int[d.Rank];
+        Unflatten(o, d.Out, outPos);
+        int group = k / d.KPerGroup;
         double sum = bias.IsEmpty ? 0 : bias[k];
-        for (int cl = 0; cl < p.CPerGroup; cl++)
+        for (int cl = 0; cl < d.CPerGroup; cl++)
         {
-            int c = grp * p.CPerGroup + cl;
-            for (int td = 0; td < g.KD; td++)
-            for (int th = 0; th < g.KH; th++)
-            for (int tw = 0; tw < g.KW; tw++)
+            int c = group * d.CPerGroup + cl;
+            for (int t = 0; t < d.Taps.Length; t++)
             {
-                int id = od * g.SD - g.PD + td * g.DD, ih = oh * g.SH - g.PH + th * g.DH, iw = ow * g.SW - g.PW + tw * g.DW;
-                if ((uint)id >= (uint)g.InD || (uint)ih >= (uint)g.InH || (uint)iw >= (uint)g.InW) continue;
-                long xi = (((long)n * p.C + c) * g.InD + id) * g.InH * g.InW + (long)ih * g.InW + iw;
-                long wi = (((long)k * p.CPerGroup + cl) * g.KD + td) * g.KH * g.KW + (long)th * g.KW + tw;
-                sum += (double)x[(int)xi] * w[(int)wi];
+                long i = InputOffset(d, outPos, d.Taps[t], inPos);
+                if (i < 0) continue;
+                sum += (double)x[(int)(((long)n * d.C + c) * d.InPlane + i)] * w[(int)(((long)k * d.CPerGroup + cl) * d.Taps.Length + t)];
             }
         }
         return sum;
@@ -101,31 +97,26 @@ public static class ReferenceConv
 
     static void Visit(ConvProblem p, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> y, double[] result, ConvOp op)
     {
-        var g = Geometry.Of(p);
-        int cpg = p.CPerGroup, kpg = p.KPerGroup;
-        for (int n = 0; n < p.N; n++)
-        for (int k = 0; k < p.K; k++)
+        var d = Dims.Of(p);
+        int[] outPos = new int[d.Rank], inPos = new int[d.Rank];
+        for (long o = 0; o < d.OutPlane; o++)
         {
-            int grp = k / kpg;
-            for (int od = 0; od < g.OutD; od++)
-            for (int oh = 0; oh < g.OutH; oh++)
-            for (int ow = 0; ow < g.OutW; ow++)
+            Unflatten(o, d.Out, outPos);
+            for (int t = 0; t < d.Taps.Length; t++)
             {
-                long yi = (((long)n * p.K + k) * g.OutD + od) * g.OutH * g.OutW + (long)oh * g.OutW + ow;
-                for (int cl = 0; cl < cpg; cl++)
+                // Taps that land in the padding read zeros: they contribute nothing.
+                long i = InputOffset(d, outPos, d.Taps[t], inPos);
+                if (i < 0) continue;
+                for (int n = 0; n < d.N; n++)
+                for (int k = 0; k < d.K; k++)
                 {
-                    int c = grp * cpg + cl;
-                    for (int td = 0; td < g.KD; td++)
-                    for (int th = 0; th < g.KH; th++)
-                    for (int tw = 0; tw < g.KW; tw++)
+                    int group = k / d.KPerGroup;
+                    long yi = ((long)n * d.K + k) * d.OutPlane + o;
+                    for (int cl = 0; cl < d.CPerGroup; cl++)
                     {
-                        int id = od * g.SD - g.PD + td * g.DD;
-                        int ih = oh * g.SH - g.PH + th * g.DH;
-                        int iw = ow * g.SW - g.PW + tw * g.DW;
-                        // Taps that land in the padding read zeros: they contribute nothing.
-                        if ((uint)id >= (uint)g.InD || (uint)ih >= (uint)g.InH || (uint)iw >= (uint)g.InW) continue;
-                        long xi = (((long)n * p.C + c) * g.InD + id) * g.InH * g.InW + (long)ih * g.InW + iw;
-                        long wi = (((long)k * cpg + cl) * g.KD + td) * g.KH * g.KW + (long)th * g.KW + tw;
+                        int c = group * d.CPerGroup + cl;
+                        long xi = ((long)n * d.C + c) * d.InPlane + i;
+                        long wi = ((long)k * d.CPerGroup + cl) * d.Taps.Length + t;
                         switch (op)
                         {
                             case ConvOp.Forward: result[yi] += (double)x[(int)xi] * w[(int)wi]; break;
@@ -135,6 +126,52 @@ public static class ReferenceConv
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Row-major offset inside one input plane of output position <paramref name="outPos"/> seen through
+    /// kernel tap <paramref name="tap"/>: per dimension i = o*stride - padBegin + t*dilation; -1 when any
+    /// dimension falls outside the input (in the padding).
+    /// </summary>
+    static long InputOffset(in Dims d, int[] outPos, int[] tap, int[] inPos)
+    {
+        long offset = 0;
+        for (int a = 0; a < d.Rank; a++)
+        {
+            inPos[a] = outPos[a] * d.Stride[a] - d.PadBegin[a] + tap[a] * d.Dilation[a];
+            if (inPos[a] < 0 || inPos[a] >= d.In[a]) return -1;
+            offset = offset * d.In[a] + inPos[a];
+        }
+        return offset;
+    }
+
+    /// <summary>The row-major multi-index of flat position <paramref name="flat"/> in a box of size <paramref name="extent"/>.</summary>
+    static void Unflatten(long flat, int[] extent, int[] index)
+    {
+        for (int a = extent.Length - 1; a >= 0; a--)
+        {
+            index[a] = (int)(flat % extent[a]);
+            flat /= extent[a];
+        }
+    }
+
+    /// <summary>The sizes the loops need, copied from the shapes and the spec's lists; every kernel tap as a multi-index.</summary>
+    readonly record struct Dims(int Rank, int N, int C, int K, int CPerGroup, int KPerGroup,
+        int[] In, int[] Out, int[] Stride, int[] Dilation, int[] PadBegin, long InPlane, long OutPlane, int[][] Taps)
+    {
+        public static Dims Of(ConvProblem p)
+        {
+            var spec = p.Spec;
+            int rank = spec.Rank;
+            int[] input = [.. p.XShape.Dims.Skip(2)], output = [.. p.YShape.Dims.Skip(2)], kernel = [.. spec.Kernel];
+            int taps = kernel.Aggregate(1, (a, b) => a * b);
+            var tapList = new int[taps][];
+            for (int t = 0; t < taps; t++) { tapList[t] = new int[rank]; Unflatten(t, kernel, tapList[t]); }
+            int groups = spec.Groups, c = p.XShape.Dims[1], k = p.YShape.Dims[1];
+            return new Dims(rank, p.XShape.Dims[0], c, k, c / groups, k / groups, input, output,
+                [.. spec.Stride], [.. spec.Dilation], [.. spec.PadBegin],
+                input.Aggregate(1L, (a, b) => a * b), output.Aggregate(1L, (a, b) => a * b), tapList);
         }
     }
 
@@ -156,28 +193,5 @@ public static class ReferenceConv
     {
         if (!bias.IsEmpty && bias.Length != channels)
             throw new ArgumentException($"bias has {bias.Length} elements but the output has {channels} channels.", nameof(bias));
-    }
-
-    /// <summary>The problem's spatial geometry widened to 3-d (leading unit dimensions for ranks 1 and 2).</summary>
-    internal readonly record struct Geometry(
-        int InD, int InH, int InW, int OutD, int OutH, int OutW,
-        int KD, int KH, int KW, int SD, int SH, int SW, int DD, int DH, int DW, int PD, int PH, int PW)
-    {
-        /// <summary>Read straight from the problem's dimension lists: it runs on every call, so it allocates nothing.</summary>
-        public static Geometry Of(ConvProblem p)
-        {
-            int lead = 3 - p.Rank;     // leading unit dimensions
-            ImmutableArray<int> x = p.XShape.Dims, y = p.YShape.Dims;
-            var spec = p.Spec;
-            return new Geometry(
-                At(x, 0, 2, 1), At(x, 1, 2, 1), At(x, 2, 2, 1), At(y, 0, 2, 1), At(y, 1, 2, 1), At(y, 2, 2, 1),
-                At(spec.Kernel, 0, 0, 1), At(spec.Kernel, 1, 0, 1), At(spec.Kernel, 2, 0, 1),
-                At(spec.Stride, 0, 0, 1), At(spec.Stride, 1, 0, 1), At(spec.Stride, 2, 0, 1),
-                At(spec.Dilation, 0, 0, 1), At(spec.Dilation, 1, 0, 1), At(spec.Dilation, 2, 0, 1),
-                At(spec.PadBegin, 0, 0, 0), At(spec.PadBegin, 1, 0, 0), At(spec.PadBegin, 2, 0, 0));
-
-            // Dimension i (0..2) of the widened list whose spatial entries start at index first.
-            int At(ImmutableArray<int> v, int i, int first, int fill) => i < lead ? fill : v[first + i - lead];
-        }
     }
 }

@@ -11,7 +11,7 @@ namespace GpuConv.Tests.Conv;
 /// (ConvSpec.DilatedKernel, the stride-phase layout) and crash kernels. Every such value is now either
 /// refused at construction with an ArgumentException naming the field, or runs and matches the reference.
 /// </summary>
-public class ConvGeometryBoundsTests
+public class ConvBoundsTests
 {
     static readonly TensorShape X = new(1, 3, 8, 8);
     static readonly TensorShape W = new(4, 3, 3, 3);
