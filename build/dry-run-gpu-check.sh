@@ -42,7 +42,7 @@ problems=()
 [ -f "$WORK/out/gpu-results.tar.gz" ] || problems+=("no gpu-results.tar.gz in the archive folder")
 [ -f "$WORK/out/summary.txt" ] || problems+=("no summary.txt in the archive folder")
 SUMMARY="$WORK/host/results/summary.txt"
-for step in "system+libraries" "gpuconv devices" "smoke" "GPU tests" "torch_compare.py" "bench" "all other tests" "overall"; do
+for step in "system+libraries" "gpuconv devices" "smoke" "cudnn candidate tables" "GPU tests" "torch_compare.py" "bench" "all other tests" "overall"; do
   grep -q -- "$step" "$SUMMARY" 2>/dev/null || problems+=("summary.txt has no line for '$step'")
 done
 grep -qE '^(FAIL|TIMEOUT) ' "$SUMMARY" 2>/dev/null && problems+=("a step failed or timed out: $(grep -E '^(FAIL|TIMEOUT) ' "$SUMMARY" | tr '\n' ';')")

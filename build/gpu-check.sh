@@ -6,7 +6,8 @@
 # (GPUCONV_CHECK_BUDGET seconds, default 330, so the whole check ends within 6 minutes):
 #   1 system    system.txt, libraries.txt (driver, CUDA/cuDNN/cuBLAS wheels, torch), `gpuconv devices`
 #   2 smoke     `gpuconv smoke`: small convolutions per GPU backend, op and algorithm vs the reference,
-#               with GPUCONV_TRACE=1 (every native call logged)
+#               with GPUCONV_TRACE=1 (every native call logged); then cuDNN's candidate tables per op
+#               (`gpuconv plan --policy exhaustive`: strict and TF32 candidates, times, statuses)
 #   3 gpu-tests the TestCategory=Gpu tests; on a GPU host a skipped test is a failure unless its reason
 #               names something genuinely absent there (GPUCONV_ALLOWED_SKIPS, a regex)
 #   4 torch     torch_compare.py: 200 random cases per GPU backend through `gpuconv run --manifest`
@@ -93,7 +94,7 @@ step() {
   local rc=$? secs=$(( $(date +%s) - t0 )) verdict note
   echo "[exit $rc after ${secs} s]" >>"$logfile"
   if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then verdict=TIMEOUT; note="over its ${limit} s limit"
-  elif [ "$judge" != "-" ]; then read -r verdict note < <("$judge" "$rc" "$logfile")
+  elif [ "$judge" != "-" ]; then read -r verdict note < <("$judge" "$rc" "$logfile"); verdict=${verdict:-FAIL}
   elif [ "$rc" -eq 0 ]; then verdict=PASS; note=""
   else verdict=FAIL; note="exit $rc"; fi
   record "$verdict" "$secs" "$name" "$logfile" "$note"
@@ -172,6 +173,10 @@ for b in cudnn ptx; do case ",$usable," in *",$b,"*) GPU_BACKENDS="${GPU_BACKEND
 GPU_REASON=$(grep -m1 -E '^(GPU|cuBLAS|cuDNN): off' "$RESULTS/devices.txt" 2>/dev/null | cut -c1-200)
 log "GPU backends usable: ${GPU_BACKENDS:-none}"
 
+WORK=$(mktemp -d)   # scratch: torch_compare.py's .npy cases, small shape files (only logs are kept)
+trap 'rm -rf "$WORK"' EXIT
+TORCH_WORK=$WORK
+
 # ---------------------------------------------------------------- 2 smoke
 # Every GPU backend the pack knows, not only the usable ones: on a GPU host a missing cuDNN must show as a failure.
 judge_smoke() {
@@ -185,6 +190,21 @@ else
   # No GPU and allowed: run the smoke on the cpu backend anyway (it proves the command in the pack), but the step is a skip.
   [ -n "$(limit_for 60)" ] && run_limited "$(limit_for 60)" "$RESULTS/smoke.txt" env GPUCONV_TRACE=1 "${GPUCONV[@]}" smoke --backends cudnn,ptx,cpu
   gpu_skip "smoke (GPUCONV_TRACE=1)" "$RESULTS/smoke-skipped.txt"
+fi
+
+# What cuDNN lists per op for three layers (3x3, 1x1 stride 2, depthwise), every candidate timed: the
+# planner's table shows strict and TF32 candidates, their workspace, time, status and why each lost.
+if [[ ",$GPU_BACKENDS," == *,cudnn,* ]]; then
+  printf '%s\n' "name,n,c,h,w,k,r,s,stride_h,stride_w,pad_h,pad_w,dil_h,dil_w,groups" \
+    "conv3x3,2,64,28,28,64,3,3,1,1,1,1,1,1,1" "conv1x1_s2,2,256,28,28,512,1,1,2,2,0,0,1,1,1" \
+    "dw3x3,2,96,28,28,96,3,3,1,1,1,1,1,1,96" >"$WORK/tables.csv"
+  step "cudnn candidate tables" 45 "$RESULTS/cudnn-candidates.txt" - bash -c \
+    'for op in Forward BackwardData BackwardFilter; do "$@" plan --backend cudnn --shapes "'"$WORK/tables.csv"'" --policy exhaustive --op $op --plan-cache "'"$WORK/tables-plans.json"'" || exit $?; done' \
+    _ "${GPUCONV[@]}"
+elif [ -z "$GPU_BACKENDS" ]; then
+  gpu_skip "cudnn candidate tables" "$RESULTS/cudnn-candidates.txt"
+else
+  record FAIL 0 "cudnn candidate tables" "$RESULTS/cudnn-candidates.txt" "cudnn backend not usable: ${GPU_REASON:-see devices.txt}"
 fi
 
 # ---------------------------------------------------------------- 3 GPU tests
@@ -210,8 +230,6 @@ step "GPU tests" 120 "$RESULTS/gpu-tests.txt" judge_gpu_tests \
   --report-trx --report-trx-filename gpu-tests.trx --results-directory "$RESULTS"
 
 # ---------------------------------------------------------------- 4 PyTorch comparison
-TORCH_WORK=$(mktemp -d)   # the cases' .npy files stay out of the results (only commands.log is kept)
-trap 'rm -rf "$TORCH_WORK"' EXIT
 judge_torch() {
   local rc=$1 logfile=$2
   cp "$TORCH_WORK/out/commands.log" "$RESULTS/torch-compare-commands.log" 2>/dev/null
