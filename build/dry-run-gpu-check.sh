@@ -53,10 +53,11 @@ mkdir -p "$EVIDENCE"
 rm -f "$EVIDENCE"/*.txt
 cp "$WORK/console.txt" "$EVIDENCE/console.txt"
 cp "$SUMMARY" "$EVIDENCE/summary.txt" 2>/dev/null
-for f in devices smoke gpu-tests-skips torch-compare; do cp "$WORK/host/results/$f.txt" "$EVIDENCE/$f.txt" 2>/dev/null; done
+for f in system devices smoke gpu-tests-skips torch-compare; do cp "$WORK/host/results/$f.txt" "$EVIDENCE/$f.txt" 2>/dev/null; done
 tail -n 12 "$WORK/host/results/all-tests.txt" >"$EVIDENCE/all-tests-tail.txt" 2>/dev/null
 {
-  echo "dry run of the GPU-check pack: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2>/dev/null || echo ' (dirty)')"
+  echo "dry run of the GPU-check pack: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  sed 's/^/pack /' "$WORK/host/gpu-check/PACK-INFO.txt" | grep -E '^pack (built|commit|runtime)'   # what the pack was built from
   echo "pack: $PACK_BYTES bytes; gpu-check.sh: ${CHECK_SECONDS} s, exit $RC; whole dry run: $(( $(date +%s) - T0 )) s"
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo "archive folder: $(cd "$WORK/out" && ls -l | tail -n +2 | awk '{print $9 " (" $5 " bytes)"}' | paste -sd ' ' -)"
