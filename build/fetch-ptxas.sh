@@ -7,14 +7,14 @@
 # package lists and cache in a temporary folder (removed afterwards). Only ptxas is kept (the .deb is
 # ~84 MB). Cached: when .tools/ptxas/ptxas exists and runs, nothing is fetched.
 # Environment: PTXAS_DEBIAN_MIRROR (default http://deb.debian.org/debian), PTXAS_FETCH_TIMEOUT (seconds
-# per apt step, default 300).
+# per apt step, default 300), PTXAS_KEYRING (default /usr/share/keyrings/debian-archive-keyring.gpg).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEST=$ROOT/.tools/ptxas
 PTXAS=$DEST/ptxas
 MIRROR=${PTXAS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 LIMIT=${PTXAS_FETCH_TIMEOUT:-300}
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+KEYRING=${PTXAS_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
 
 fail() { echo "fetch-ptxas: $*" >&2; exit 1; }
 
@@ -29,12 +29,14 @@ for tool in apt-get dpkg-deb tar timeout; do
 done
 ARCH=$(dpkg --print-architecture 2>/dev/null || uname -m)
 [ "$ARCH" = amd64 ] || fail "Debian ships ptxas for amd64 only; this machine is $ARCH"
-[ -r "$KEYRING" ] || fail "$KEYRING is missing (package debian-archive-keyring): cannot verify the download"
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/lists/partial" "$WORK/cache/archives/partial" "$WORK/parts" "$WORK/deb"
-echo "deb [signed-by=$KEYRING] $MIRROR bookworm non-free" >"$WORK/sources.list"
+# The Release file is verified with Debian's archive keyring, else with apt's own trusted keys (an
+# unverifiable list makes apt-get update fail, with apt's message shown below).
+if [ -r "$KEYRING" ]; then SIGNED="[signed-by=$KEYRING] "; else SIGNED=""; echo "fetch-ptxas: $KEYRING missing; verifying with apt's trusted keys" >&2; fi
+echo "deb ${SIGNED}$MIRROR bookworm non-free" >"$WORK/sources.list"
 : >"$WORK/status"
 # Every path apt would read or write is redirected into $WORK; the download runs as the current user
 # (not the _apt sandbox user, which cannot write into a private folder).
