@@ -19,6 +19,9 @@
 # archived there as gpu-results.tar.gz (plus a copy of summary.txt) after every step, so a run cut
 # short still leaves what ran. Exit status 0 only if no step failed or timed out.
 # GPUCONV_ALLOW_NO_GPU=1 (trying the pack on a CPU machine): the GPU steps skip with the reason.
+# GPUCONV_CHECK_REHEARSAL=1 (a CPU machine): the cpu backend stands in for the GPU backends, so every
+# GPU branch of this script runs (small shape sets, PyTorch on the CPU); the GPU tests then fail, as
+# they must when every one of them skips.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 RESULTS=${1:-./gpu-results}
@@ -29,6 +32,10 @@ if [ -n "$ARCHIVE_DIR" ]; then mkdir -p "$ARCHIVE_DIR" && ARCHIVE_DIR=$(cd "$ARC
 BUDGET=${GPUCONV_CHECK_BUDGET:-330}
 CASES=${GPUCONV_CHECK_CASES:-200}
 ALLOW_NO_GPU=${GPUCONV_ALLOW_NO_GPU:-0}
+REHEARSAL=${GPUCONV_CHECK_REHEARSAL:-0}
+# What the GPU steps use; a rehearsal swaps in the cpu backend, PyTorch on the CPU and fewer shapes.
+SMOKE_BACKENDS=cudnn,ptx; TABLE_BACKEND=cudnn; TORCH_DEVICE=cuda; BENCH_LIMIT=()
+[ "$REHEARSAL" = 1 ] && { SMOKE_BACKENDS=cpu; TABLE_BACKEND=cpu; TORCH_DEVICE=cpu; BENCH_LIMIT=(--limit 3); }
 # Skip reasons that name something an H200 host genuinely lacks (more GPUs, another architecture, an AVX-512 CPU…).
 ALLOWED_SKIPS=${GPUCONV_ALLOWED_SKIPS:-'(second GPU|more than one GPU|multi-?GPU|[0-9]+ GPUs|AVX-?512|not an? (Volta|Turing|Ampere)|sm_[0-9]+ only)'}
 START=$(date +%s)
@@ -112,7 +119,7 @@ system_report() {
   echo "host: $(uname -a)"
   [ -f /etc/os-release ] && grep -E '^PRETTY_NAME=' /etc/os-release
   echo "cpus: $(nproc 2>/dev/null)  memory: $(free -g 2>/dev/null | awk '/^Mem:/{print $2 " GiB"}')"
-  echo "budget: ${BUDGET} s; GPUCONV_ALLOW_NO_GPU=${ALLOW_NO_GPU}"
+  echo "budget: ${BUDGET} s; GPUCONV_ALLOW_NO_GPU=${ALLOW_NO_GPU}; GPUCONV_CHECK_REHEARSAL=${REHEARSAL}"
   cat "$HERE/PACK-INFO.txt" 2>/dev/null
   echo; echo "--- nvidia-smi"; timeout 20 nvidia-smi 2>&1 || echo "nvidia-smi not available"
   echo; timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap,mig.mode.current --format=csv 2>&1 || true
@@ -171,7 +178,8 @@ step "gpuconv devices" 45 "$RESULTS/devices.txt" judge_devices "${GPUCONV[@]}" d
 usable=$(grep -m1 '^Backends usable now:' "$RESULTS/devices.txt" 2>/dev/null | sed 's/^Backends usable now: *//;s/ //g')
 for b in cudnn ptx; do case ",$usable," in *",$b,"*) GPU_BACKENDS="${GPU_BACKENDS:+$GPU_BACKENDS,}$b" ;; esac; done
 GPU_REASON=$(grep -m1 -E '^(GPU|cuBLAS|cuDNN): off' "$RESULTS/devices.txt" 2>/dev/null | cut -c1-200)
-log "GPU backends usable: ${GPU_BACKENDS:-none}"
+[ "$REHEARSAL" = 1 ] && GPU_BACKENDS=cpu
+log "GPU backends usable: ${GPU_BACKENDS:-none}$([ "$REHEARSAL" = 1 ] && echo ' (rehearsal: cpu stands in)')"
 
 WORK=$(mktemp -d)   # scratch: torch_compare.py's .npy cases, small shape files (only logs are kept)
 trap 'rm -rf "$WORK"' EXIT
@@ -185,7 +193,7 @@ judge_smoke() {
   if [ "$rc" -eq 0 ]; then echo "PASS ${line#smoke: }"; else echo "FAIL exit $rc: ${line#smoke: }"; fi
 }
 if [ -n "$GPU_BACKENDS" ] || [ "$ALLOW_NO_GPU" != 1 ]; then
-  step "smoke (GPUCONV_TRACE=1)" 60 "$RESULTS/smoke.txt" judge_smoke env GPUCONV_TRACE=1 "${GPUCONV[@]}" smoke --backends cudnn,ptx
+  step "smoke (GPUCONV_TRACE=1)" 60 "$RESULTS/smoke.txt" judge_smoke env GPUCONV_TRACE=1 "${GPUCONV[@]}" smoke --backends "$SMOKE_BACKENDS"
 else
   # No GPU and allowed: run the smoke on the cpu backend anyway (it proves the command in the pack), but the step is a skip.
   [ -n "$(limit_for 60)" ] && run_limited "$(limit_for 60)" "$RESULTS/smoke.txt" env GPUCONV_TRACE=1 "${GPUCONV[@]}" smoke --backends cudnn,ptx,cpu
@@ -194,12 +202,12 @@ fi
 
 # What cuDNN lists per op for three layers (3x3, 1x1 stride 2, depthwise), every candidate timed: the
 # planner's table shows strict and TF32 candidates, their workspace, time, status and why each lost.
-if [[ ",$GPU_BACKENDS," == *,cudnn,* ]]; then
+if [[ ",$GPU_BACKENDS," == *,$TABLE_BACKEND,* ]]; then
   printf '%s\n' "name,n,c,h,w,k,r,s,stride_h,stride_w,pad_h,pad_w,dil_h,dil_w,groups" \
     "conv3x3,2,64,28,28,64,3,3,1,1,1,1,1,1,1" "conv1x1_s2,2,256,28,28,512,1,1,2,2,0,0,1,1,1" \
     "dw3x3,2,96,28,28,96,3,3,1,1,1,1,1,1,96" >"$WORK/tables.csv"
   step "cudnn candidate tables" 45 "$RESULTS/cudnn-candidates.txt" - bash -c \
-    'for op in Forward BackwardData BackwardFilter; do "$@" plan --backend cudnn --shapes "'"$WORK/tables.csv"'" --policy exhaustive --op $op --plan-cache "'"$WORK/tables-plans.json"'" || exit $?; done' \
+    'for op in Forward BackwardData BackwardFilter; do "$@" plan --backend '"$TABLE_BACKEND"' --shapes "'"$WORK/tables.csv"'" --policy exhaustive --op $op --plan-cache "'"$WORK/tables-plans.json"'" || exit $?; done' \
     _ "${GPUCONV[@]}"
 elif [ -z "$GPU_BACKENDS" ]; then
   gpu_skip "cudnn candidate tables" "$RESULTS/cudnn-candidates.txt"
@@ -246,9 +254,11 @@ elif [ -z "$PY" ] || ! timeout 60 "$PY" -c "import torch, numpy" >"$RESULTS/torc
   record "$([ -z "$GPU_BACKENDS" ] && [ "$ALLOW_NO_GPU" = 1 ] && echo SKIPPED || echo FAIL)" 0 "torch_compare.py" \
     "$RESULTS/torch-import.txt" "no python3 with torch and numpy (${PY:-no python3 on PATH})"
 elif [ -n "$GPU_BACKENDS" ]; then
+  TORCH_SHAPES=$HERE/shapes/resnet50.csv
+  [ "$REHEARSAL" = 1 ] && { head -n 4 "$TORCH_SHAPES" >"$TORCH_WORK/shapes.csv"; TORCH_SHAPES=$TORCH_WORK/shapes.csv; }
   step "torch_compare.py" 150 "$RESULTS/torch-compare.txt" judge_torch \
     "$PY" "$HERE/torch_compare.py" --gpuconv "$DOTNET $APP/GpuConv.Cli.dll" --backends "$GPU_BACKENDS" --cases "$CASES" \
-    --shapes "$HERE/shapes/resnet50.csv" --out "$TORCH_WORK/out"
+    --device "$TORCH_DEVICE" --shapes "$TORCH_SHAPES" --out "$TORCH_WORK/out"
 elif [ "$ALLOW_NO_GPU" = 1 ]; then
   # No GPU: the same script on the CPU (cpu backend, PyTorch on the CPU, fewer cases, a few shapes) proves the path.
   head -n 4 "$HERE/shapes/resnet50.csv" >"$TORCH_WORK/shapes.csv"
@@ -269,9 +279,9 @@ if [ -n "$GPU_BACKENDS" ]; then
   for b in ${GPU_BACKENDS//,/ }; do
     # ResNet-50 was planned exhaustively by torch_compare.py's bench (same plan cache): here the table is cheap.
     step "bench $b resnet50" 45 "$RESULTS/bench-$b-resnet50.txt" judge_bench \
-      "${GPUCONV[@]}" bench --backend "$b" --shapes resnet50 --policy cached
+      "${GPUCONV[@]}" bench --backend "$b" --shapes resnet50 --policy cached "${BENCH_LIMIT[@]}"
     step "bench $b mobilenet_v2" 45 "$RESULTS/bench-$b-mobilenet_v2.txt" judge_bench \
-      "${GPUCONV[@]}" bench --backend "$b" --shapes mobilenet_v2 --policy exhaustive
+      "${GPUCONV[@]}" bench --backend "$b" --shapes mobilenet_v2 --policy exhaustive "${BENCH_LIMIT[@]}"
   done
 else
   gpu_skip "benchmarks" "$RESULTS/bench-skipped.txt"

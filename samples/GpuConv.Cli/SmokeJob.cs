@@ -31,11 +31,15 @@ public static class SmokeJob
 
     static readonly ConvOp[] Ops = [ConvOp.Forward, ConvOp.BackwardData, ConvOp.BackwardFilter];
 
-    /// <summary>Exit 0 when every requested backend was available and every run passed (declined runs aside); else 1.</summary>
-    public static int Execute(IReadOnlyList<string> backendNames, CliIO io)
+    /// <summary>
+    /// Exit 0 when every requested backend was available and every run passed (declined runs aside); else 1.
+    /// <paramref name="available"/> (tests) replaces the engine's backends.
+    /// </summary>
+    public static int Execute(IReadOnlyList<string> backendNames, CliIO io, CliBackends? available = null)
     {
         ArgumentNullException.ThrowIfNull(io);
-        using var backends = CliBackends.Open(null);
+        using var opened = available is null ? CliBackends.Open(null) : null;
+        var backends = available ?? opened!;
         io.Out.WriteLine($"backends available: {string.Join(", ", backends.All.Select(b => b.Name))}; GPU: {backends.GpuUnavailableReason ?? "on"}");
         io.Out.WriteLine($"tolerance: strict fp32, max relative error <= {Tolerance:E0}; GPUCONV_TRACE={Environment.GetEnvironmentVariable("GPUCONV_TRACE") ?? "(unset)"}");
         int passed = 0, failed = 0, declined = 0;
