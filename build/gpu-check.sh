@@ -206,7 +206,11 @@ if [[ ",$GPU_BACKENDS," == *,$TABLE_BACKEND,* ]]; then
   printf '%s\n' "name,n,c,h,w,k,r,s,stride_h,stride_w,pad_h,pad_w,dil_h,dil_w,groups" \
     "conv3x3,2,64,28,28,64,3,3,1,1,1,1,1,1,1" "conv1x1_s2,2,256,28,28,512,1,1,2,2,0,0,1,1,1" \
     "dw3x3,2,96,28,28,96,3,3,1,1,1,1,1,1,96" >"$WORK/tables.csv"
-  step "cudnn candidate tables" 45 "$RESULTS/cudnn-candidates.txt" - bash -c \
+  judge_tables() { # the planner prints one "plan:" line per layer and op (9 here) when every table was made
+    local plans; plans=$(grep -c '^  plan:' "$2")
+    if [ "$1" -eq 0 ]; then echo "PASS $plans plans, candidates with status Failed: $(grep -c ' Failed ' "$2")"; else echo "FAIL exit $1 after $plans plans"; fi
+  }
+  step "cudnn candidate tables" 45 "$RESULTS/cudnn-candidates.txt" judge_tables bash -c \
     'for op in Forward BackwardData BackwardFilter; do "$@" plan --backend '"$TABLE_BACKEND"' --shapes "'"$WORK/tables.csv"'" --policy exhaustive --op $op --plan-cache "'"$WORK/tables-plans.json"'" || exit $?; done' \
     _ "${GPUCONV[@]}"
 elif [ -z "$GPU_BACKENDS" ]; then
