@@ -1,54 +1,141 @@
 #!/usr/bin/env bash
 # GpuConv's GPU check, for a Linux GPU host with an NVIDIA driver but no .NET SDK and no network.
-# Runs from the unpacked pack (see build/pack-gpu-check.sh) with the .NET runtime carried beside it.
-#   usage: ./gpu-check.sh [results-dir]      (default ./gpu-results)
-# Writes into results-dir: system.txt (nvidia-smi, OS), libraries.txt (what CUDA libraries exist),
-# gpu-tests.txt (+ .trx), all-tests.txt, devices.txt, verify.txt, summary.txt. Exit status 0 only
-# if every step passed.
+# Runs from the unpacked pack (build/pack-gpu-check.sh) with the .NET runtime carried beside it.
+#   usage: ./gpu-check.sh [results-dir [archive-dir]]     (default ./gpu-results)
+# Steps, in the order of what each tells us, each with its own time limit inside a total budget
+# (GPUCONV_CHECK_BUDGET seconds, default 330, so the whole check ends within 6 minutes):
+#   1 system    system.txt, libraries.txt (driver, CUDA/cuDNN/cuBLAS wheels, torch), `gpuconv devices`
+#   2 smoke     `gpuconv smoke`: small convolutions per GPU backend, op and algorithm vs the reference,
+#               with GPUCONV_TRACE=1 (every native call logged); then cuDNN's candidate tables per op
+#               (`gpuconv plan --policy exhaustive`: strict and TF32 candidates, times, statuses)
+#   3 gpu-tests the TestCategory=Gpu tests; on a GPU host a skipped test is a failure unless its reason
+#               names something genuinely absent there (GPUCONV_ALLOWED_SKIPS, a regex)
+#   4 torch     torch_compare.py: 200 random cases per GPU backend through `gpuconv run --manifest`
+#               against PyTorch float64, and the speed tables against PyTorch/cuDNN
+#   5 bench-*   `gpuconv bench` per GPU backend (ResNet-50 from the plan cache, MobileNetV2 exhaustive)
+#   6 all-tests every other test, last, skipped when the budget is spent
+# Each step logs into results-dir as it runs; summary.txt gets one line per step as it ends:
+#   PASS / FAIL / TIMEOUT / SKIPPED, seconds, step, log, and a note. With archive-dir, results-dir is
+# archived there as gpu-results.tar.gz (plus a copy of summary.txt) after every step, so a run cut
+# short still leaves what ran. Exit status 0 only if no step failed or timed out.
+# GPUCONV_ALLOW_NO_GPU=1 (trying the pack on a CPU machine): the GPU steps skip with the reason.
+# GPUCONV_CHECK_REHEARSAL=1 (a CPU machine): the cpu backend stands in for the GPU backends, so every
+# GPU branch of this script runs (small shape sets, PyTorch on the CPU); the GPU tests then fail, as
+# they must when every one of them skips.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 RESULTS=${1:-./gpu-results}
-mkdir -p "$RESULTS"
+ARCHIVE_DIR=${2:-}
+mkdir -p "$RESULTS" || exit 2
 RESULTS=$(cd "$RESULTS" && pwd)
+if [ -n "$ARCHIVE_DIR" ]; then mkdir -p "$ARCHIVE_DIR" && ARCHIVE_DIR=$(cd "$ARCHIVE_DIR" && pwd) || exit 2; fi
+BUDGET=${GPUCONV_CHECK_BUDGET:-330}
+CASES=${GPUCONV_CHECK_CASES:-200}
+ALLOW_NO_GPU=${GPUCONV_ALLOW_NO_GPU:-0}
+REHEARSAL=${GPUCONV_CHECK_REHEARSAL:-0}
+# What the GPU steps use; a rehearsal swaps in the cpu backend, PyTorch on the CPU and fewer shapes.
+SMOKE_BACKENDS=cudnn,ptx; TABLE_BACKEND=cudnn; TORCH_DEVICE=cuda; BENCH_LIMIT=()
+[ "$REHEARSAL" = 1 ] && { SMOKE_BACKENDS=cpu; TABLE_BACKEND=cpu; TORCH_DEVICE=cpu; BENCH_LIMIT=(--limit 3); }
+# Skip reasons that name something an H200 host genuinely lacks (more GPUs, another architecture, an AVX-512 CPU…).
+ALLOWED_SKIPS=${GPUCONV_ALLOWED_SKIPS:-'(second GPU|more than one GPU|multi-?GPU|[0-9]+ GPUs|AVX-?512|not an? (Volta|Turing|Ampere)|sm_[0-9]+ only)'}
+START=$(date +%s)
 
 export DOTNET_ROOT="$HERE/dotnet"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 TESTINGPLATFORM_TELEMETRY_OPTOUT=1 DOTNET_gcServer=0
+# Plans (and what exhaustive searches measured) are kept with the results, never in a per-user cache.
+export GPUCONV_PLAN_CACHE="$RESULTS/plan-cache.json"
 DOTNET="$HERE/dotnet/dotnet"
+APP="$HERE/app"
+GPUCONV=("$DOTNET" "$APP/GpuConv.Cli.dll")
+TESTS=("$DOTNET" "$APP/GpuConv.Tests.dll")
 # .NET needs ICU for culture data; without it, run invariant rather than crash at start-up.
 if ! ldconfig -p 2>/dev/null | grep -q 'libicuuc\.so'; then export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1; fi
 
 SUMMARY="$RESULTS/summary.txt"
 : >"$SUMMARY"
 overall=0
-step() { # step NAME LOGFILE command... : runs, records the exit status
-  local name=$1 log=$2; shift 2
-  echo "== $name" | tee -a "$SUMMARY"
-  ( cd "$HERE" && "$@" ) >"$log" 2>&1
-  local rc=$?
-  echo "   exit $rc ($(basename "$log"))" | tee -a "$SUMMARY"
-  [ "$rc" -eq 0 ] || overall=1
+GPU_BACKENDS=""      # cudnn and/or ptx, as `gpuconv devices` reports them usable
+GPU_REASON=""        # why the GPU backends are off, when they are
+
+elapsed() { echo $(( $(date +%s) - START )); }
+log() { echo "[$(date -u +%H:%M:%S) +$(elapsed)s] $*"; }
+
+archive() { # the results folder as ONE file (plus summary.txt) in archive-dir
+  [ -n "$ARCHIVE_DIR" ] || return 0
+  tar -C "$(dirname "$RESULTS")" -czf "$ARCHIVE_DIR/gpu-results.tar.gz.tmp" "$(basename "$RESULTS")" 2>/dev/null \
+    && mv -f "$ARCHIVE_DIR/gpu-results.tar.gz.tmp" "$ARCHIVE_DIR/gpu-results.tar.gz"
+  cp -f "$SUMMARY" "$ARCHIVE_DIR/summary.txt" 2>/dev/null
   return 0
 }
 
-{
+record() { # record VERDICT SECONDS NAME LOG NOTE
+  printf '%-8s %4ss  %-22s %-22s %s\n' "$1" "$2" "$3" "$(basename "$4")" "$5" >>"$SUMMARY"
+  log "$1 $3 ($2 s) $5"
+  case "$1" in FAIL|TIMEOUT) overall=1 ;; esac
+  archive
+}
+
+# run_limited LIMIT LOG command…: runs with a time limit (TERM, then KILL 10 s later), output appended
+# to LOG as it comes; returns the command's status (124 or 137 on timeout).
+run_limited() {
+  local limit=$1 logfile=$2; shift 2
+  { echo "\$ $*"; echo "(limit ${limit} s, started $(date -u +%H:%M:%S))"; } >>"$logfile"
+  ( cd "$HERE" && exec timeout -k 10 "$limit" "$@" ) >>"$logfile" 2>&1
+}
+
+# limit_for WANT: the step's limit, cut to what is left of the budget; empty when under MIN is left.
+limit_for() {
+  local want=$1 min=${2:-15} left=$(( BUDGET - $(elapsed) ))
+  if [ "$left" -lt "$min" ]; then echo ""; elif [ "$left" -lt "$want" ]; then echo "$left"; else echo "$want"; fi
+}
+
+# step NAME WANT_SECONDS LOG JUDGE command…: runs one step; JUDGE (a function, or "-") may turn the
+# exit status into a verdict by reading the log: it prints "VERDICT note".
+step() {
+  local name=$1 want=$2 logfile=$3 judge=$4; shift 4
+  local limit; limit=$(limit_for "$want")
+  if [ -z "$limit" ]; then record SKIPPED 0 "$name" "$logfile" "budget spent ($(elapsed) of ${BUDGET} s used)"; return; fi
+  log "start $name (limit ${limit} s)"
+  local t0; t0=$(date +%s)
+  run_limited "$limit" "$logfile" "$@"
+  local rc=$? secs=$(( $(date +%s) - t0 )) verdict note
+  echo "[exit $rc after ${secs} s]" >>"$logfile"
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then verdict=TIMEOUT; note="over its ${limit} s limit"
+  elif [ "$judge" != "-" ]; then read -r verdict note < <("$judge" "$rc" "$logfile"); verdict=${verdict:-FAIL}
+  elif [ "$rc" -eq 0 ]; then verdict=PASS; note=""
+  else verdict=FAIL; note="exit $rc"; fi
+  record "$verdict" "$secs" "$name" "$logfile" "$note"
+}
+
+gpu_skip() { # gpu_skip NAME LOG: a GPU step on a machine without a usable GPU backend
+  local note="GPU unavailable: ${GPU_REASON:-no cudnn or ptx backend}"
+  echo "$note" >"$2"
+  if [ "$ALLOW_NO_GPU" = 1 ]; then record SKIPPED 0 "$1" "$2" "$note"; else record FAIL 0 "$1" "$2" "$note"; fi
+}
+
+# ---------------------------------------------------------------- 1 system and libraries
+system_report() {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "host: $(uname -a)"
-  [ -f /etc/os-release ] && grep -E '^(PRETTY_NAME)=' /etc/os-release
+  [ -f /etc/os-release ] && grep -E '^PRETTY_NAME=' /etc/os-release
+  echo "cpus: $(nproc 2>/dev/null)  memory: $(free -g 2>/dev/null | awk '/^Mem:/{print $2 " GiB"}')"
+  echo "budget: ${BUDGET} s; GPUCONV_ALLOW_NO_GPU=${ALLOW_NO_GPU}; GPUCONV_CHECK_REHEARSAL=${REHEARSAL}"
   cat "$HERE/PACK-INFO.txt" 2>/dev/null
-  echo; echo "--- nvidia-smi"; nvidia-smi 2>&1 || echo "nvidia-smi not available"
-  echo; nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1 || true
-} >"$RESULTS/system.txt" 2>&1
-
-{
+  echo; echo "--- nvidia-smi"; timeout 20 nvidia-smi 2>&1 || echo "nvidia-smi not available"
+  echo; timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap,mig.mode.current --format=csv 2>&1 || true
+}
+library_report() {
   echo "--- ldconfig (driver, cuBLAS, cuDNN, NVRTC)"
   ldconfig -p 2>/dev/null | grep -E 'libcuda\.so|libcublas|libcudnn|libnvrtc' || echo "(none in the loader cache)"
-  echo; echo "--- LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"; echo "--- CUDA_HOME=${CUDA_HOME:-} CUDA_PATH=${CUDA_PATH:-}"
-  ls -d /usr/local/cuda* 2>/dev/null
+  echo; echo "--- LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"; echo "--- CUDA_HOME=${CUDA_HOME:-} CUDA_PATH=${CUDA_PATH:-} VIRTUAL_ENV=${VIRTUAL_ENV:-}"
+  ls -d /usr/local/cuda* /opt/*/.venv /opt/*/venv 2>/dev/null
+  echo "ptxas: $(command -v ptxas 2>/dev/null || echo 'not on PATH') $(ptxas --version 2>/dev/null | grep -o 'release [0-9.]*')"
   for py in python3 python; do
     command -v "$py" >/dev/null 2>&1 || continue
     echo; echo "--- $py: $(command -v "$py")"
     timeout 60 "$py" - <<'PY' 2>&1
-import glob, os, site, sysconfig
+import glob, os, site, sys, sysconfig
+print("python", sys.version.split()[0], sys.prefix)
 dirs = []
 try: dirs += site.getsitepackages()
 except Exception: pass
@@ -59,60 +146,169 @@ for d in dict.fromkeys(x for x in dirs if x):
     for inc in sorted(glob.glob(os.path.join(d, "nvidia", "cudnn", "include", "cudnn_version*.h"))):
         print("cuDNN header:", inc)
         for line in open(inc, errors="replace"):
-            if line.startswith("#define CUDNN_MAJOR") or line.startswith("#define CUDNN_MINOR") or line.startswith("#define CUDNN_PATCHLEVEL"):
+            if line.startswith(("#define CUDNN_MAJOR", "#define CUDNN_MINOR", "#define CUDNN_PATCHLEVEL")):
                 print("   ", line.strip())
 try:
     import torch
-    print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())
+    print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(),
+          "cuda available", torch.cuda.is_available())
 except Exception as e:
     print("torch not importable:", e)
 PY
     break
   done
-} >"$RESULTS/libraries.txt" 2>&1
+}
+log "GpuConv GPU check: results in $RESULTS, budget ${BUDGET} s"
+t0=$(date +%s)
+system_report >"$RESULTS/system.txt" 2>&1
+library_report >"$RESULTS/libraries.txt" 2>&1
+record PASS $(( $(date +%s) - t0 )) "system+libraries" "$RESULTS/system.txt" "see system.txt, libraries.txt"
 
-step "GPU tests (TestCategory=Gpu)" "$RESULTS/gpu-tests.txt" \
-  "$DOTNET" tests/GpuConv.Tests.dll --filter "TestCategory=Gpu" --output Detailed \
-  --report-trx --report-trx-filename gpu-tests.trx --results-directory "$RESULTS"
-step "all tests" "$RESULTS/all-tests.txt" \
-  "$DOTNET" tests/GpuConv.Tests.dll --report-trx --report-trx-filename all-tests.trx --results-directory "$RESULTS"
-CLI_DLL=cli/GpuConv.Cli.dll   # the `gpuconv` command (assembly renamed: names are matched case-insensitively)
-if [ -f "$HERE/$CLI_DLL" ]; then
-  step "gpuconv devices" "$RESULTS/devices.txt" "$DOTNET" "$CLI_DLL" devices
-  step "gpuconv verify" "$RESULTS/verify.txt" "$DOTNET" "$CLI_DLL" verify
-  # Benchmarks: the planner's exhaustive choice per backend, strict FP32 (tables, then CSV for tools).
-  for b in cudnn ptx; do
-    step "gpuconv bench $b resnet50" "$RESULTS/bench-$b-resnet50.txt" \
-      "$DOTNET" "$CLI_DLL" bench --backend "$b" --shapes resnet50 --policy exhaustive
-  done
-  step "gpuconv bench ptx mobilenet_v2" "$RESULTS/bench-ptx-mobilenet_v2.txt" \
-    "$DOTNET" "$CLI_DLL" bench --backend ptx --shapes mobilenet_v2 --policy exhaustive
-  step "gpuconv bench cudnn mobilenet_v2" "$RESULTS/bench-cudnn-mobilenet_v2.txt" \
-    "$DOTNET" "$CLI_DLL" bench --backend cudnn --shapes mobilenet_v2 --policy exhaustive
-  # The independent check against PyTorch (shared/gpu/torch_compare.py, carried in the pack when present).
-  if [ -f "$HERE/torch_compare.py" ] && python3 -c "import torch, numpy" >/dev/null 2>&1; then
-    step "torch_compare.py (PyTorch vs gpuconv run/bench)" "$RESULTS/torch-compare.txt" \
-      python3 "$HERE/torch_compare.py" --gpuconv "$DOTNET $HERE/$CLI_DLL" --backends cudnn,ptx --cases 200 \
-        --shapes "$HERE/shapes/resnet50.csv" --out "$RESULTS/torch-compare"
-  else
-    echo "== torch_compare.py: skipped (script not in the pack, or no python3 with torch and numpy)" | tee -a "$SUMMARY"
-  fi
+judge_devices() { # the backends usable now decide which GPU steps run
+  local rc=$1 logfile=$2 usable gpu=""
+  usable=$(grep -m1 '^Backends usable now:' "$logfile" | sed 's/^Backends usable now: *//')
+  case ",${usable// /}," in *,cudnn,*|*,ptx,*) gpu=yes ;; esac
+  if [ "$rc" -ne 0 ]; then echo "FAIL exit $rc"; return; fi
+  if [ -z "$usable" ]; then echo "FAIL no 'Backends usable now:' line"; return; fi
+  if [ -z "$gpu" ] && [ "$ALLOW_NO_GPU" != 1 ]; then echo "FAIL no GPU backend usable (backends: $usable)"; return; fi
+  echo "PASS backends: $usable"
+}
+step "gpuconv devices" 45 "$RESULTS/devices.txt" judge_devices "${GPUCONV[@]}" devices
+# Judges run in a subshell (process substitution): the GPU backends are read from the log here.
+usable=$(grep -m1 '^Backends usable now:' "$RESULTS/devices.txt" 2>/dev/null | sed 's/^Backends usable now: *//;s/ //g')
+for b in cudnn ptx; do case ",$usable," in *",$b,"*) GPU_BACKENDS="${GPU_BACKENDS:+$GPU_BACKENDS,}$b" ;; esac; done
+GPU_REASON=$(grep -m1 -E '^(GPU|cuBLAS|cuDNN): off' "$RESULTS/devices.txt" 2>/dev/null | cut -c1-200)
+[ "$REHEARSAL" = 1 ] && GPU_BACKENDS=cpu
+log "GPU backends usable: ${GPU_BACKENDS:-none}$([ "$REHEARSAL" = 1 ] && echo ' (rehearsal: cpu stands in)')"
+
+WORK=$(mktemp -d)   # scratch: torch_compare.py's .npy cases, small shape files (only logs are kept)
+trap 'rm -rf "$WORK"' EXIT
+TORCH_WORK=$WORK
+
+# ---------------------------------------------------------------- 2 smoke
+# Every GPU backend the pack knows, not only the usable ones: on a GPU host a missing cuDNN must show as a failure.
+judge_smoke() {
+  local rc=$1 logfile=$2 line
+  line=$(grep -m1 '^smoke:' "$logfile")
+  if [ "$rc" -eq 0 ]; then echo "PASS ${line#smoke: }"; else echo "FAIL exit $rc: ${line#smoke: }"; fi
+}
+if [ -n "$GPU_BACKENDS" ] || [ "$ALLOW_NO_GPU" != 1 ]; then
+  step "smoke (GPUCONV_TRACE=1)" 60 "$RESULTS/smoke.txt" judge_smoke env GPUCONV_TRACE=1 "${GPUCONV[@]}" smoke --backends "$SMOKE_BACKENDS"
 else
-  echo "== gpuconv CLI not in the pack: skipped" | tee -a "$SUMMARY"
+  # No GPU and allowed: run the smoke on the cpu backend anyway (it proves the command in the pack), but the step is a skip.
+  [ -n "$(limit_for 60)" ] && run_limited "$(limit_for 60)" "$RESULTS/smoke.txt" env GPUCONV_TRACE=1 "${GPUCONV[@]}" smoke --backends cudnn,ptx,cpu
+  gpu_skip "smoke (GPUCONV_TRACE=1)" "$RESULTS/smoke-skipped.txt"
 fi
 
-for f in gpu-tests all-tests; do
-  grep -E '^\s*(total|failed|succeeded|skipped):' "$RESULTS/$f.txt" 2>/dev/null | tr -s ' ' | sed "s/^/$f: /" >>"$SUMMARY"
-done
-# On a GPU host, GPU tests that all skipped mean the GPU path is off: that is a failed check
-# (the reason is in gpu-tests.txt). GPUCONV_ALLOW_NO_GPU=1 accepts it, for trying the pack on a CPU box.
-gpu_total=$(grep -E '^\s*total:' "$RESULTS/gpu-tests.txt" 2>/dev/null | awk -F: '{print $2+0}' | head -n1)
-gpu_skipped=$(grep -E '^\s*skipped:' "$RESULTS/gpu-tests.txt" 2>/dev/null | awk -F: '{print $2+0}' | head -n1)
-if [ -n "$gpu_total" ] && [ "$gpu_total" -gt 0 ] && [ "$gpu_skipped" = "$gpu_total" ]; then
-  reason=$(grep -m1 -o 'GPU unavailable: .*' "$RESULTS/gpu-tests.txt" | cut -c1-400)
-  echo "every GPU test skipped: ${reason:-see gpu-tests.txt}" | tee -a "$SUMMARY"
-  [ "${GPUCONV_ALLOW_NO_GPU:-0}" = "1" ] || overall=1
+# What cuDNN lists per op for three layers (3x3, 1x1 stride 2, depthwise), every candidate timed: the
+# planner's table shows strict and TF32 candidates, their workspace, time, status and why each lost.
+if [[ ",$GPU_BACKENDS," == *,$TABLE_BACKEND,* ]]; then
+  printf '%s\n' "name,n,c,h,w,k,r,s,stride_h,stride_w,pad_h,pad_w,dil_h,dil_w,groups" \
+    "conv3x3,2,64,28,28,64,3,3,1,1,1,1,1,1,1" "conv1x1_s2,2,256,28,28,512,1,1,2,2,0,0,1,1,1" \
+    "dw3x3,2,96,28,28,96,3,3,1,1,1,1,1,1,96" >"$WORK/tables.csv"
+  judge_tables() { # the planner prints one "plan:" line per layer and op (9 here) when every table was made
+    local plans; plans=$(grep -c '^  plan:' "$2")
+    if [ "$1" -eq 0 ]; then echo "PASS $plans plans, candidates with status Failed: $(grep -c ' Failed ' "$2")"; else echo "FAIL exit $1 after $plans plans"; fi
+  }
+  step "cudnn candidate tables" 45 "$RESULTS/cudnn-candidates.txt" judge_tables bash -c \
+    'for op in Forward BackwardData BackwardFilter; do "$@" plan --backend '"$TABLE_BACKEND"' --shapes "'"$WORK/tables.csv"'" --policy exhaustive --op $op --plan-cache "'"$WORK/tables-plans.json"'" || exit $?; done' \
+    _ "${GPUCONV[@]}"
+elif [ -z "$GPU_BACKENDS" ]; then
+  gpu_skip "cudnn candidate tables" "$RESULTS/cudnn-candidates.txt"
+else
+  record FAIL 0 "cudnn candidate tables" "$RESULTS/cudnn-candidates.txt" "cudnn backend not usable: ${GPU_REASON:-see devices.txt}"
 fi
-echo "overall: $([ $overall -eq 0 ] && echo PASS || echo FAIL)" | tee -a "$SUMMARY"
-echo "results in $RESULTS"
+
+# ---------------------------------------------------------------- 3 GPU tests
+# count KEY LOG: a number from the test platform's run summary, the last one in the log (tests print lines of their own).
+count() { grep -E "^  $1: *[0-9]+" "$2" | tail -n 1 | awk -F: '{print $2+0}'; }
+
+# Reads MTP's detailed output: "skipped NAME (…ms)" followed by the reason on the next line.
+judge_gpu_tests() {
+  local rc=$1 logfile=$2 total skipped failed bad
+  awk '/^skipped /{name=$2; getline; sub(/^ +/, ""); print name ": " $0}' "$logfile" >"$RESULTS/gpu-tests-skips.txt"
+  total=$(count total "$logfile"); failed=$(count failed "$logfile"); skipped=$(count skipped "$logfile")
+  [ -n "$total" ] || { echo "FAIL exit $rc, no test summary"; return; }
+  local allowed=$ALLOWED_SKIPS
+  if [ -z "$GPU_BACKENDS" ] && [ "$ALLOW_NO_GPU" = 1 ]; then
+    [ "${skipped:-0}" = "$total" ] && { echo "SKIPPED all $total skipped: GPU unavailable"; return; }
+    allowed="($ALLOWED_SKIPS|no usable GPU|GPU unavailable)"
+  fi
+  bad=$(grep -v -E "$allowed" "$RESULTS/gpu-tests-skips.txt" | wc -l)
+  if [ "$rc" -ne 0 ] || [ "${failed:-0}" -ne 0 ]; then echo "FAIL $failed of $total failed, $skipped skipped (exit $rc)"; return; fi
+  if [ "$bad" -gt 0 ]; then echo "FAIL $bad of $total skipped for a reason a GPU host must not have (gpu-tests-skips.txt)"; return; fi
+  echo "PASS $total tests, $skipped skipped for an allowed reason"
+}
+step "GPU tests" 120 "$RESULTS/gpu-tests.txt" judge_gpu_tests \
+  "${TESTS[@]}" --filter "TestCategory=Gpu" --output Detailed \
+  --report-trx --report-trx-filename gpu-tests.trx --results-directory "$RESULTS"
+
+# ---------------------------------------------------------------- 4 PyTorch comparison
+judge_torch() {
+  local rc=$1 logfile=$2
+  cp "$TORCH_WORK/out/commands.log" "$RESULTS/torch-compare-commands.log" 2>/dev/null
+  local lines; lines=$(grep -E '^(correctness|speed)\[' "$logfile" | sed -E 's/^(correctness|speed)\[([a-z]+)\]: /\2 /; s/random cases match PyTorch float64/match/; s/geomean speedup over PyTorch/geomean/' | cut -c1-60 | paste -sd ';' -)
+  if [ "$rc" -eq 0 ]; then echo "PASS $lines"; else echo "FAIL exit $rc: $lines"; fi
+}
+PY=$(command -v python3 || true)
+if [ ! -f "$HERE/torch_compare.py" ]; then
+  record SKIPPED 0 "torch_compare.py" "$RESULTS/torch-compare.txt" "torch_compare.py is not in the pack"
+elif [ -z "$PY" ] || ! timeout 60 "$PY" -c "import torch, numpy" >"$RESULTS/torch-import.txt" 2>&1; then
+  # The GPU host has them (its venv); a CPU machine trying the pack may not.
+  record "$([ -z "$GPU_BACKENDS" ] && [ "$ALLOW_NO_GPU" = 1 ] && echo SKIPPED || echo FAIL)" 0 "torch_compare.py" \
+    "$RESULTS/torch-import.txt" "no python3 with torch and numpy (${PY:-no python3 on PATH})"
+elif [ -n "$GPU_BACKENDS" ]; then
+  TORCH_SHAPES=$HERE/shapes/resnet50.csv
+  [ "$REHEARSAL" = 1 ] && { head -n 4 "$TORCH_SHAPES" >"$TORCH_WORK/shapes.csv"; TORCH_SHAPES=$TORCH_WORK/shapes.csv; }
+  step "torch_compare.py" 150 "$RESULTS/torch-compare.txt" judge_torch \
+    "$PY" "$HERE/torch_compare.py" --gpuconv "$DOTNET $APP/GpuConv.Cli.dll" --backends "$GPU_BACKENDS" --cases "$CASES" \
+    --device "$TORCH_DEVICE" --shapes "$TORCH_SHAPES" --out "$TORCH_WORK/out"
+elif [ "$ALLOW_NO_GPU" = 1 ]; then
+  # No GPU: the same script on the CPU (cpu backend, PyTorch on the CPU, fewer cases, a few shapes) proves the path.
+  head -n 4 "$HERE/shapes/resnet50.csv" >"$TORCH_WORK/shapes.csv"
+  step "torch_compare.py (cpu)" 150 "$RESULTS/torch-compare.txt" judge_torch \
+    "$PY" "$HERE/torch_compare.py" --gpuconv "$DOTNET $APP/GpuConv.Cli.dll" --backends cpu --device cpu --cases 50 \
+    --shapes "$TORCH_WORK/shapes.csv" --out "$TORCH_WORK/out"
+else
+  gpu_skip "torch_compare.py" "$RESULTS/torch-compare.txt"
+fi
+
+# ---------------------------------------------------------------- 5 benchmarks
+judge_bench() {
+  local rc=$1 logfile=$2 total
+  total=$(grep -m1 -E '^total ' "$logfile" | cut -c1-80)
+  if [ "$rc" -eq 0 ]; then echo "PASS $total"; else echo "FAIL exit $rc: $(grep -m1 '^error:' "$logfile" | cut -c1-120)"; fi
+}
+if [ -n "$GPU_BACKENDS" ]; then
+  for b in ${GPU_BACKENDS//,/ }; do
+    # ResNet-50 was planned exhaustively by torch_compare.py's bench (same plan cache): here the table is cheap.
+    step "bench $b resnet50" 45 "$RESULTS/bench-$b-resnet50.txt" judge_bench \
+      "${GPUCONV[@]}" bench --backend "$b" --shapes resnet50 --policy cached "${BENCH_LIMIT[@]}"
+    step "bench $b mobilenet_v2" 45 "$RESULTS/bench-$b-mobilenet_v2.txt" judge_bench \
+      "${GPUCONV[@]}" bench --backend "$b" --shapes mobilenet_v2 --policy exhaustive "${BENCH_LIMIT[@]}"
+  done
+else
+  gpu_skip "benchmarks" "$RESULTS/bench-skipped.txt"
+fi
+
+# ---------------------------------------------------------------- 6 everything else
+# The GPU tests ran in step 3. Left out: the ONNX Runtime peer test (its native library is not in the
+# pack) and the test that the repository surrounds the test assembly (a pack has no repository).
+judge_all_tests() {
+  local rc=$1 logfile=$2 counts
+  counts="$(count total "$logfile") tests, $(count failed "$logfile") failed, $(count skipped "$logfile") skipped"
+  if [ "$rc" -eq 0 ]; then echo "PASS $counts"; else echo "FAIL exit $rc: $counts"; fi
+}
+if [ -n "$(limit_for 60 60)" ]; then
+  step "all other tests" 9999 "$RESULTS/all-tests.txt" judge_all_tests \
+    "${TESTS[@]}" --filter "TestCategory!=Gpu&FullyQualifiedName!~AgainstOnnxRuntime&FullyQualifiedName!~RepositoryRootHoldsTheSolution" \
+    --report-trx --report-trx-filename all-tests.trx --results-directory "$RESULTS"
+else
+  record SKIPPED 0 "all other tests" "$RESULTS/all-tests.txt" "budget spent: $(elapsed) of ${BUDGET} s used, a full run needs ~60 s"
+fi
+
+echo "overall  $(elapsed)s  $([ $overall -eq 0 ] && echo PASS || echo FAIL)" >>"$SUMMARY"
+archive
+log "done: $([ $overall -eq 0 ] && echo PASS || echo FAIL); summary:"
+cat "$SUMMARY"
 exit $overall

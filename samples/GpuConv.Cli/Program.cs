@@ -15,7 +15,7 @@ public static class Program
     /// The command tree. A plain command named "gpuconv" rather than RootCommand, whose name would be
     /// the entry assembly's (GpuConv.Cli) in help text.
     /// </summary>
-    public static Command BuildRoot(CliIO io) => new("gpuconv", "gpuconv: convolutions with GpuConv (run, verify, demo, devices, bench, plan)")
+    public static Command BuildRoot(CliIO io) => new("gpuconv", "gpuconv: convolutions with GpuConv (run, verify, demo, devices, bench, plan, smoke)")
     {
         new System.CommandLine.Help.HelpOption(),
         new VersionOption(),
@@ -25,5 +25,6 @@ public static class Program
         DevicesCommand.Create(io),
         BenchCommand.Create(),
         PlanCommand.Create(),
+        SmokeCommand.Create(io),
     };
 }

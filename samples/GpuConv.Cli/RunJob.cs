@@ -1,5 +1,6 @@
 using GpuConv.Cli.Execution;
 using GpuConv.Conv;
+using GpuConv.Planning;
 using GpuConv.Tensors;
 
 namespace GpuConv.Cli;
@@ -18,7 +19,8 @@ public sealed record RunRequest(
     bool Transposed = false,
     string? OutputPadding = null,
     string? Backend = null,
-    string? PlanCache = null);
+    string? PlanCache = null,
+    PlanPolicy Policy = PlanPolicy.Cached);
 
 /// <summary>What <c>gpuconv run</c> did.</summary>
 public sealed record RunReport(ConvProblem Problem, RunOutcome Outcome);
@@ -29,7 +31,11 @@ public sealed record RunReport(ConvProblem Problem, RunOutcome Outcome);
 /// </summary>
 public static class RunJob
 {
-    public static RunReport Execute(RunRequest request)
+    /// <summary>
+    /// Runs one request. <paramref name="shared"/> (a manifest run) is the backends every case uses; when null
+    /// the request's own --backend/--plan-cache/--policy are opened for this run alone.
+    /// </summary>
+    public static RunReport Execute(RunRequest request, CliBackends? shared = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         CliFiles.CheckWritable(request.OutPath, "--out");
@@ -38,7 +44,8 @@ public static class RunJob
         var b = request.BiasPath is null ? null : ReadNpy(request.BiasPath, "--b");
         var problem = BuildProblem(request, x.Shape, w.Shape, b?.Shape);
 
-        using var backends = CliBackends.Open(request.Backend, request.PlanCache);
+        using var owned = shared is null ? CliBackends.Open(request.Backend, request.PlanCache, request.Policy) : null;
+        var backends = shared ?? owned!;
         var (backend, algorithm) = backends.Choose(problem);
         // A transposed convolution is backward-data of the underlying convolution: its input is that convolution's y.
         var outcome = request.Transposed
