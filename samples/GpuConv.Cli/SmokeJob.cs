@@ -2,7 +2,7 @@ using System.Globalization;
 using GpuConv.Backends;
 using GpuConv.Cli.Execution;
 using GpuConv.Conv;
-using GpuConv.Cpu;
+using GpuConv.Reference;
 using GpuConv.Tensors;
 
 namespace GpuConv.Cli;

@@ -123,7 +123,7 @@ public class RunManifestTests
             (With("groups", "2"), "groups: expected an integer"),
             (With("output_padding", new[] { 1, 0 }), "--output-padding applies only to a transposed convolution"),
             (With("b", m.Files.Save("b7.npy", new HostTensor(new TensorShape(7)))), "b: has 7 values"),
-            (With("out", Path.Combine(m.Files.Folder, "no-such-folder", "y.npy")), "out: folder"),
+            (With("out", Path.Combine(m.Files.Folder, "no-such-folder", "y.npy")), "out: cannot write"),
         ];
         m.Lines.Clear();
         m.Lines.AddRange(bad.Select(b => b.Line));
