@@ -31,7 +31,7 @@ var snupkg = Path.ChangeExtension(nupkg, ".snupkg");
 Check(File.Exists(snupkg) && ZipFile.OpenRead(snupkg).Entries.Any(e => e.FullName == "lib/net10.0/GpuConv.pdb"), "symbols package holds GpuConv.pdb");
 
 var resources = typeof(ConvEngine).Assembly.GetManifestResourceNames();
-foreach (var k in new[] { "im2col", "col2im", "bias", "depthwise", "fill" })
+foreach (var k in new[] { "im2col", "col2im", "bias", "depthwise", "fill", "strided_copy" })
     Check(resources.Contains($"GpuConv.Kernels.{k}.ptx"), $"PTX kernel {k}.ptx embedded");
 
 using var engine = ConvEngine.Open(new ConvEngineOptions { PersistPlans = false });
