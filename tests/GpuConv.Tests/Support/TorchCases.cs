@@ -30,10 +30,15 @@ public static class TorchCases
 
     public static TorchCase Get(string name) => Cases.Single(c => c.Name == name);
 
+    /// <summary>The file is embedded in the test assembly, so a published copy (the GPU-check pack, which
+    /// has no repository around it) carries it too.</summary>
+    public const string ResourceName = "GpuConv.Tests.TorchCases.cases.json";
+
     static IReadOnlyList<TorchCase> Load()
     {
-        var root = SharedData.RepositoryRoot() ?? throw new InvalidOperationException($"no GpuConv.sln above {AppContext.BaseDirectory}");
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, RelativePath)));
+        using var stream = typeof(TorchCases).Assembly.GetManifestResourceStream(ResourceName)
+            ?? throw new InvalidOperationException($"resource {ResourceName} ({RelativePath}) is not embedded in the test assembly");
+        using var doc = JsonDocument.Parse(stream);
         var cases = new List<TorchCase>();
         foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
         {
