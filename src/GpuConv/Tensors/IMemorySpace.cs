@@ -20,7 +20,7 @@ public interface IMemorySpace
 }
 
 /// <summary>Managed memory: tensors are <see cref="HostTensor"/>s.</summary>
-public sealed class HostMemorySpace : IMemorySpace
+internal sealed class HostMemorySpace : IMemorySpace
 {
     public static readonly HostMemorySpace Instance = new();
     HostMemorySpace() { }

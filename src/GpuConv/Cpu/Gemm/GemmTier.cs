@@ -16,7 +16,7 @@ public enum GemmTier
 /// (C rows × C columns); KC is the depth of one packed panel (A and B micro-panels stay in L1),
 /// MC the rows of A packed per block (sized for L2), NC the columns of B packed per block (L3).
 /// </summary>
-public readonly record struct GemmBlocking(int MR, int NR, int KC, int MC, int NC)
+internal readonly record struct GemmBlocking(int MR, int NR, int KC, int MC, int NC)
 {
     public static GemmBlocking For(GemmTier tier) => tier switch
     {
@@ -42,7 +42,7 @@ public readonly record struct GemmBlocking(int MR, int NR, int KC, int MC, int N
     }
 }
 
-public static class GemmTiers
+internal static class GemmTiers
 {
     /// <summary>The widest tier the runtime accelerates (honours DOTNET_EnableAVX512F / EnableAVX2 / EnableHWIntrinsic).</summary>
     public static GemmTier Best { get; } =

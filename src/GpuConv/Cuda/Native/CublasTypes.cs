@@ -16,7 +16,7 @@ public enum CublasStatus
 }
 
 /// <summary>cublasOperation_t.</summary>
-public enum CublasOperation
+internal enum CublasOperation
 {
     N = 0,
     T = 1,
@@ -24,7 +24,7 @@ public enum CublasOperation
 }
 
 /// <summary>cublasMath_t. Pedantic = strict IEEE FP32 (no TF32, no reduced-precision reductions).</summary>
-public enum CublasMath
+internal enum CublasMath
 {
     Default = 0,
     TensorOp = 1,
@@ -34,7 +34,7 @@ public enum CublasMath
 }
 
 /// <summary>cublasComputeType_t.</summary>
-public enum CublasComputeType
+internal enum CublasComputeType
 {
     Compute16F = 64,
     Compute32F = 68,
@@ -45,7 +45,7 @@ public enum CublasComputeType
 }
 
 /// <summary>cudaDataType_t (library_types.h).</summary>
-public enum CudaDataType
+internal enum CudaDataType
 {
     R32F = 0,
     R64F = 1,
@@ -54,13 +54,13 @@ public enum CudaDataType
 }
 
 /// <summary>cublasGemmAlgo_t: only the heuristic choice is used.</summary>
-public enum CublasGemmAlgo
+internal enum CublasGemmAlgo
 {
     Default = -1,
 }
 
 /// <summary>libraryPropertyType_t for cublasGetProperty.</summary>
-public enum LibraryProperty
+internal enum LibraryProperty
 {
     MajorVersion = 0,
     MinorVersion = 1,

@@ -57,7 +57,7 @@ public enum CudnnStatus
     ExecutionFailedCurand = 5004,
 }
 
-public enum CudnnDataType
+internal enum CudnnDataType
 {
     Float = 0,
     Double = 1,
@@ -68,20 +68,20 @@ public enum CudnnDataType
     Bfloat16 = 9,
 }
 
-public enum CudnnTensorFormat
+internal enum CudnnTensorFormat
 {
     Nchw = 0,
     Nhwc = 1,
 }
 
-public enum CudnnConvolutionMode
+internal enum CudnnConvolutionMode
 {
     Convolution = 0,
     /// <summary>PyTorch's and ONNX's "convolution".</summary>
     CrossCorrelation = 1,
 }
 
-public enum CudnnMathType
+internal enum CudnnMathType
 {
     Default = 0,
     TensorOp = 1,
@@ -90,13 +90,13 @@ public enum CudnnMathType
     Fma = 3,
 }
 
-public enum CudnnDeterminism
+internal enum CudnnDeterminism
 {
     NonDeterministic = 0,
     Deterministic = 1,
 }
 
-public enum CudnnConvolutionFwdAlgo
+internal enum CudnnConvolutionFwdAlgo
 {
     ImplicitGemm = 0,
     ImplicitPrecompGemm = 1,
@@ -109,7 +109,7 @@ public enum CudnnConvolutionFwdAlgo
     Count = 8,
 }
 
-public enum CudnnConvolutionBwdDataAlgo
+internal enum CudnnConvolutionBwdDataAlgo
 {
     Algo0 = 0,
     Algo1 = 1,
@@ -120,7 +120,7 @@ public enum CudnnConvolutionBwdDataAlgo
     Count = 6,
 }
 
-public enum CudnnConvolutionBwdFilterAlgo
+internal enum CudnnConvolutionBwdFilterAlgo
 {
     Algo0 = 0,
     Algo1 = 1,
@@ -132,7 +132,7 @@ public enum CudnnConvolutionBwdFilterAlgo
     Count = 7,
 }
 
-public enum CudnnActivationMode
+internal enum CudnnActivationMode
 {
     Sigmoid = 0,
     Relu = 1,
@@ -142,7 +142,7 @@ public enum CudnnActivationMode
     Identity = 5,
 }
 
-public enum CudnnNanPropagation
+internal enum CudnnNanPropagation
 {
     NotPropagateNan = 0,
     PropagateNan = 1,
@@ -155,7 +155,7 @@ public enum CudnnNanPropagation
 /// of the matching algorithm enum.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct CudnnConvolutionAlgoPerf
+internal struct CudnnConvolutionAlgoPerf
 {
     public int Algo;
     public CudnnStatus Status;

@@ -40,7 +40,7 @@ public enum CuResult
 }
 
 /// <summary>CUdevice_attribute values this project reads.</summary>
-public enum CuDeviceAttribute
+internal enum CuDeviceAttribute
 {
     MaxThreadsPerBlock = 1,
     MultiprocessorCount = 16,
@@ -49,7 +49,7 @@ public enum CuDeviceAttribute
 }
 
 /// <summary>CUjit_option values used when loading PTX.</summary>
-public enum CuJitOption
+internal enum CuJitOption
 {
     InfoLogBuffer = 3,
     InfoLogBufferSizeBytes = 4,
@@ -58,7 +58,7 @@ public enum CuJitOption
 }
 
 /// <summary>Flags for cuStreamCreate and cuEventCreate.</summary>
-public static class CuFlags
+internal static class CuFlags
 {
     public const uint StreamDefault = 0;
     public const uint StreamNonBlocking = 1;
