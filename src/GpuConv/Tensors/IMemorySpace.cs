@@ -7,6 +7,7 @@ namespace GpuConv.Tensors;
 /// </summary>
 public interface IMemorySpace
 {
+    /// <summary>Host or device: the kind of every tensor this space allocates.</summary>
     MemoryKind Kind { get; }
 
     /// <summary>A new tensor of the shape (contents unspecified).</summary>

@@ -5,9 +5,13 @@ namespace GpuConv.Cpu.Gemm;
 /// <summary>The SIMD width a GEMM microkernel uses; higher is wider.</summary>
 public enum GemmTier
 {
+    /// <summary>Plain scalar loops.</summary>
     Scalar = 0,
+    /// <summary>128-bit vectors (SSE / NEON).</summary>
     Vector128 = 1,
+    /// <summary>256-bit vectors (AVX2).</summary>
     Vector256 = 2,
+    /// <summary>512-bit vectors (AVX-512).</summary>
     Vector512 = 3,
 }
 
