@@ -11,7 +11,7 @@ namespace GpuConv;
 /// passes free device memory); null means no limit beyond the configured one.
 /// <paramref name="Resources"/> is what the backends share (a GPU context and runtime), disposed after them.
 /// </summary>
-public sealed record BackendSet(
+internal sealed record BackendSet(
     IReadOnlyList<IConvBackend> Backends,
     DeviceIdentity Device,
     DeviceIdentity Host,
@@ -31,7 +31,7 @@ public sealed record BackendSet(
 /// The one place that decides which backends exist for a set of options. Everything else (engine,
 /// planner, CLI) takes the list from here, so adding a backend is one line in <see cref="Create"/>.
 /// </summary>
-public static class BackendCatalog
+internal static class BackendCatalog
 {
     /// <summary>
     /// Creates the backends for <paramref name="options"/>: on a usable GPU the GPU backends (cudnn, ptx)

@@ -69,9 +69,13 @@ public sealed partial class ConvEngine : IDisposable
         }
     }
 
+    /// <summary>The options the engine was opened with.</summary>
     public ConvEngineOptions Options { get; }
+    /// <summary>The planner that picks a backend and algorithm per problem.</summary>
     public Planner Planner { get; }
+    /// <summary>The plan cache (in memory, and on disk when <see cref="ConvEngineOptions.PersistPlans"/> is true).</summary>
     public PlanCache Cache { get; }
+    /// <summary>The engine's backends in heuristic order (priority, then name).</summary>
     public IReadOnlyList<IConvBackend> Backends => Planner.Backends;
 
     /// <summary>The device plans are made for (the GPU, or the CPU).</summary>
@@ -83,6 +87,7 @@ public sealed partial class ConvEngine : IDisposable
     /// <summary>The plan of the most recent operation on any thread (for diagnostics).</summary>
     public Plan? LastPlan => lastPlan;
 
+    /// <summary>The plan the engine would use for <paramref name="problem"/> (memoised). Throws <see cref="InvalidOperationException"/> if no candidate is allowed, <see cref="ObjectDisposedException"/> after Dispose.</summary>
     public Plan GetPlan(ConvProblem problem)
     {
         ThrowIfDisposed();
@@ -90,6 +95,7 @@ public sealed partial class ConvEngine : IDisposable
         return Planner.GetPlan(problem);
     }
 
+    /// <summary>Every candidate for <paramref name="problem"/> with its rank or time, status and why it lost (see <see cref="Planner.Explain"/>).</summary>
     public PlanExplanation Explain(ConvProblem problem)
     {
         ThrowIfDisposed();

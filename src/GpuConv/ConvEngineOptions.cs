@@ -8,18 +8,22 @@ public enum DeviceKind
 {
     /// <summary>The GPU if one is usable, else the CPU.</summary>
     Auto,
+    /// <summary>The CPU backend, even when a GPU is present.</summary>
     Cpu,
+    /// <summary>A GPU; opening the engine fails when none is usable.</summary>
     Gpu,
 }
 
 /// <summary>Everything <see cref="ConvEngine.Open"/> needs; the defaults suit most callers.</summary>
 public sealed record ConvEngineOptions
 {
+    /// <summary>Which device to run on; default <see cref="DeviceKind.Auto"/>.</summary>
     public DeviceKind Device { get; init; } = DeviceKind.Auto;
 
     /// <summary>Which GPU (CUDA ordinal) when <see cref="Device"/> is Gpu or Auto.</summary>
     public int GpuIndex { get; init; }
 
+    /// <summary>How plans are chosen; default <see cref="PlanPolicy.Cached"/>.</summary>
     public PlanPolicy Policy { get; init; } = PlanPolicy.Cached;
 
     /// <summary>Plan-cache file; null: <c>$GPUCONV_PLAN_CACHE</c>, else the per-user default (see <see cref="PlanCache.ResolvePath"/>).</summary>
@@ -28,13 +32,16 @@ public sealed record ConvEngineOptions
     /// <summary>False keeps plans in memory only (nothing is read from or written to disk).</summary>
     public bool PersistPlans { get; init; } = true;
 
+    /// <summary>Most plans the cache keeps (default <see cref="PlanCache.DefaultMaxEntries"/>); must be >= 1.</summary>
     public int MaxCachedPlans { get; init; } = PlanCache.DefaultMaxEntries;
 
     /// <summary>Largest workspace a candidate may use, in bytes; null for "what fits".</summary>
     public long? WorkspaceLimitBytes { get; init; }
 
+    /// <summary>Only candidates that give bit-identical results run to run.</summary>
     public bool Deterministic { get; init; }
 
+    /// <summary>Whether TF32 candidates are allowed; default strict fp32.</summary>
     public ConvPrecision Precision { get; init; } = ConvPrecision.Strict;
 
     /// <summary>Threads the CPU backend may use; null = every core.</summary>

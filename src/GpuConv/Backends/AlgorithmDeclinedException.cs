@@ -10,5 +10,6 @@ public sealed class AlgorithmDeclinedException(string algorithm, string status, 
 {
     /// <summary>The library's status, e.g. "CUDNN_STATUS_NOT_SUPPORTED".</summary>
     public string Status { get; } = status;
+    /// <inheritdoc/>
     public override string Reason => $"declined at run time: {Status}";
 }

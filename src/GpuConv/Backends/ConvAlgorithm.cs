@@ -33,5 +33,6 @@ public sealed record ConvAlgorithm(
     /// <summary>A stable name such as <c>cudnn/IMPLICIT_PRECOMP_GEMM</c> or <c>cpu/im2col-gemm</c>.</summary>
     public string Key => Math == MathMode.Strict ? $"{Backend}/{Name}" : $"{Backend}/{Name}+{Math}";
 
+    /// <summary>The candidate's <see cref="Key"/>.</summary>
     public override string ToString() => Key;
 }

@@ -16,13 +16,21 @@ namespace GpuConv.Backends;
 /// </summary>
 public sealed unsafe class CpuBackend : IConvBackend
 {
+    /// <summary>The backend's name, "cpu".</summary>
     public const string BackendName = "cpu";
+    /// <summary>Algorithm name: im2col packed into GEMM panels, then a GEMM (forward and backward-filter).</summary>
     public const string Im2ColGemm = "im2col-gemm";
+    /// <summary>Algorithm name: GEMM with the transposed weights, then col2im (backward-data).</summary>
     public const string GemmCol2Im = "gemm-col2im";
+    /// <summary>Algorithm name: one plain GEMM per image for 1x1 unit-stride unpadded convolutions.</summary>
     public const string Gemm1x1 = "gemm-1x1";
+    /// <summary>Algorithm name: direct depthwise kernel.</summary>
     public const string DirectDepthwise = "direct-depthwise";
+    /// <summary>Algorithm name: GEMMs over zero-padded input planes read at each tap's offset.</summary>
     public const string ShiftedGemm = "shifted-gemm";
+    /// <summary>Algorithm name: implicit GEMM with vectors along the output channels.</summary>
     public const string ChannelTiled = "channel-tiled";
+    /// <summary>Algorithm name: Winograd F(2x2, 3x3) for 2-D 3x3 stride-1 forward convolutions.</summary>
     public const string Winograd = "winograd";
 
     readonly CpuWorkers _workers;
@@ -48,15 +56,21 @@ public sealed unsafe class CpuBackend : IConvBackend
         _context = new CpuConvContext(_workers, _shared, Tier);
     }
 
+    /// <inheritdoc/>
     public string Name => BackendName;
+    /// <inheritdoc/>
     public IMemorySpace Memory => HostMemorySpace.Instance;
+    /// <inheritdoc/>
     public int Priority => 50;
+    /// <summary>Threads one run may use (resolved: -1 became <see cref="Environment.ProcessorCount"/>).</summary>
     public int MaxDegreeOfParallelism { get; }
+    /// <summary>The SIMD width the GEMM core uses.</summary>
     public GemmTier Tier { get; }
 
     /// <summary>Bytes the per-thread workspaces hold now (they grow to the largest run and stay).</summary>
     public long WorkspaceBytesHeld => _workers.BytesHeld + _shared.BytesHeld;
 
+    /// <inheritdoc/>
     public string? WhyUnsupported(ConvProblem problem)
     {
         ArgumentNullException.ThrowIfNull(problem);
@@ -66,6 +80,7 @@ public sealed unsafe class CpuBackend : IConvBackend
         return null;
     }
 
+    /// <inheritdoc/>
     public IReadOnlyList<ConvAlgorithm> GetAlgorithms(ConvProblem problem, ConvPrecision precision)
     {
         ArgumentNullException.ThrowIfNull(problem);
@@ -223,6 +238,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     long SharedPackedB(ConvTiling t, int outer, int depth, bool plainB) =>
         PrepackedB.Worth(t, Tier, plainB) ? PrepackedB.Stride(t, depth, Tier) * outer * t.ColTiles : 0;
 
+    /// <inheritdoc/>
     public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -303,6 +319,7 @@ public sealed unsafe class CpuBackend : IConvBackend
         lock (_runLock) return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data);
     }
 
+    /// <summary>Milliseconds of one <see cref="Run"/>, by stopwatch.</summary>
     public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
         long start = Stopwatch.GetTimestamp();
@@ -310,6 +327,7 @@ public sealed unsafe class CpuBackend : IConvBackend
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 
+    /// <summary>Stops the worker threads; later runs throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
         if (_disposed) return;

@@ -7,7 +7,7 @@ using GpuConv.Conv;
 /// cudnnConvolutionBiasActivationForward). Returns false when the backend declines the configuration;
 /// the engine then runs forward with bias and applies the activation itself.
 /// </summary>
-public interface IFusedBiasActivation
+internal interface IFusedBiasActivation
 {
     bool TryRunBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation);
 }

@@ -8,17 +8,24 @@ namespace GpuConv.Backends;
 /// <summary>The float64 reference as a backend ("reference"): always available, never fast, last resort.</summary>
 public sealed class ReferenceBackend : IConvBackend
 {
+    /// <summary>The backend's name, "reference".</summary>
     public const string BackendName = "reference";
     static readonly ConvAlgorithm Naive = new(BackendName, "naive-f64", 0, 0, Deterministic: true);
 
+    /// <inheritdoc/>
     public string Name => BackendName;
+    /// <inheritdoc/>
     public IMemorySpace Memory => HostMemorySpace.Instance;
+    /// <inheritdoc/>
     public int Priority => 100;
 
+    /// <summary>Always null: the reference runs every valid problem.</summary>
     public string? WhyUnsupported(ConvProblem problem) => null;
 
+    /// <summary>The single algorithm "naive-f64", whatever the precision.</summary>
     public IReadOnlyList<ConvAlgorithm> GetAlgorithms(ConvProblem problem, ConvPrecision precision) => [Naive];
 
+    /// <summary>Runs <see cref="ReferenceConv"/> in float64 and rounds the result into the output tensor (host tensors only).</summary>
     public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
         tensors.Validate(problem, MemoryKind.Host);
@@ -34,6 +41,7 @@ public sealed class ReferenceBackend : IConvBackend
         for (int i = 0; i < data.Length; i++) data[i] = (float)result[i];
     }
 
+    /// <summary>Milliseconds of one <see cref="Run"/>, by stopwatch.</summary>
     public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
         long start = Stopwatch.GetTimestamp();
@@ -41,6 +49,7 @@ public sealed class ReferenceBackend : IConvBackend
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 
+    /// <summary>Does nothing: the reference holds no resources.</summary>
     public void Dispose() { }
 
     static float[] Host(Tensor? t) => t is null ? [] : ((HostTensor)t).Data;

@@ -21,23 +21,36 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
 
     /// <summary>The underlying convolution's spec (never transposed).</summary>
     public ConvSpec Spec { get; }
+    /// <summary>Shape of X: [N, C, in…] of the underlying convolution.</summary>
     public TensorShape XShape { get; }
+    /// <summary>Shape of W: [K, C/groups, k…].</summary>
     public TensorShape WShape { get; }
+    /// <summary>Shape of Y: [N, K, out…] of the underlying convolution.</summary>
     public TensorShape YShape { get; }
+    /// <summary>Which pass to run: forward, backward-data or backward-filter.</summary>
     public ConvOp Op { get; }
 
+    /// <summary>Spatial dimensions (1–3).</summary>
     public int Rank => Spec.Rank;
+    /// <summary>Batch size.</summary>
     public int N => XShape.N;
     /// <summary>Input channels of the underlying convolution.</summary>
     public int C => XShape.C;
     /// <summary>Output channels of the underlying convolution.</summary>
     public int K => YShape.C;
+    /// <summary>Channel groups (<see cref="ConvSpec.Groups"/>).</summary>
     public int Groups => Spec.Groups;
+    /// <summary>Input channels per group.</summary>
     public int CPerGroup => C / Groups;
+    /// <summary>Output channels per group.</summary>
     public int KPerGroup => K / Groups;
+    /// <summary>Spatial sizes of X (a new array each call).</summary>
     public int[] InSpatial => XShape.Spatial;
+    /// <summary>Spatial sizes of Y (a new array each call).</summary>
     public int[] OutSpatial => YShape.Spatial;
+    /// <summary>Taps per filter: the product of the kernel sizes.</summary>
     public long KernelVolume => Spec.Kernel.Aggregate(1L, (a, b) => a * b);
+    /// <summary>True when groups == input channels and groups > 1.</summary>
     public bool IsDepthwise => Spec.IsDepthwise(C);
 
     /// <summary>
@@ -178,12 +191,16 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
         EnsureFits(Math.Max(0, info.TotalAvailableMemoryBytes - info.MemoryLoadBytes), "this process", copies);
     }
 
+    /// <summary>True when op, spec and all three shapes are equal.</summary>
     public bool Equals(ConvProblem? other) =>
         other is not null && Op == other.Op && Spec.Equals(other.Spec) &&
         XShape.Equals(other.XShape) && WShape.Equals(other.WShape) && YShape.Equals(other.YShape);
 
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as ConvProblem);
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Op, Spec, XShape, WShape, YShape);
 
+    /// <summary>Op, the three shapes and the spec, e.g. "Forward x[1, 3, 8, 8] w[4, 3, 3, 3] y[1, 4, 6, 6] conv2d k=3x3 …".</summary>
     public override string ToString() => $"{Op} x{XShape} w{WShape} y{YShape} {Spec}";
 }

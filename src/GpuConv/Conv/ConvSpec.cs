@@ -9,15 +9,24 @@ namespace GpuConv.Conv;
 /// </summary>
 public sealed class ConvSpec : IEquatable<ConvSpec>
 {
+    /// <summary>Largest supported number of spatial dimensions.</summary>
     public const int MaxRank = 3;
 
+    /// <summary>Spatial dimensions (1–3).</summary>
     public int Rank => Kernel.Length;
+    /// <summary>Kernel size per spatial dimension.</summary>
     public ImmutableArray<int> Kernel { get; }
+    /// <summary>Stride per spatial dimension (for a transposed convolution, the upsampling factor).</summary>
     public ImmutableArray<int> Stride { get; }
+    /// <summary>Dilation per spatial dimension (1 = dense taps).</summary>
     public ImmutableArray<int> Dilation { get; }
+    /// <summary>Zero padding before each spatial dimension, in elements.</summary>
     public ImmutableArray<int> PadBegin { get; }
+    /// <summary>Zero padding after each spatial dimension, in elements.</summary>
     public ImmutableArray<int> PadEnd { get; }
+    /// <summary>Channel groups; input and output channels must both be divisible by it.</summary>
     public int Groups { get; }
+    /// <summary>True for a transposed convolution (the gradient of a convolution with respect to its input).</summary>
     public bool Transposed { get; }
     /// <summary>Extra size added at the end of each dimension of a transposed convolution's output.</summary>
     public ImmutableArray<int> OutputPadding { get; }
@@ -198,21 +207,29 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
         return result;
     }
 
+    /// <summary>True when groups > 1 and groups == <paramref name="inputChannels"/>.</summary>
     public bool IsDepthwise(int inputChannels) => Groups > 1 && Groups == inputChannels;
+    /// <summary>True when every stride is 1.</summary>
     public bool IsUnitStride => Stride.All(s => s == 1);
+    /// <summary>True when every begin and end padding is 0.</summary>
     public bool IsUnpadded => PadBegin.All(p => p == 0) && PadEnd.All(p => p == 0);
+    /// <summary>True when each dimension pads the same at begin and end.</summary>
     public bool IsSymmetricPadding => PadBegin.SequenceEqual(PadEnd);
+    /// <summary>A 1x1 kernel with unit stride and no padding.</summary>
     public bool IsPointwise => Kernel.All(k => k == 1) && IsUnitStride && IsUnpadded;
 
     readonly int[] dilatedKernel;
 
+    /// <summary>True when every field is equal.</summary>
     public bool Equals(ConvSpec? other) =>
         other is not null && Groups == other.Groups && Transposed == other.Transposed &&
         Kernel.SequenceEqual(other.Kernel) && Stride.SequenceEqual(other.Stride) && Dilation.SequenceEqual(other.Dilation) &&
         PadBegin.SequenceEqual(other.PadBegin) && PadEnd.SequenceEqual(other.PadEnd) && OutputPadding.SequenceEqual(other.OutputPadding);
 
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as ConvSpec);
 
+    /// <inheritdoc/>
     public override int GetHashCode()
     {
         var h = new HashCode();
@@ -222,6 +239,7 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
         return h.ToHashCode();
     }
 
+    /// <summary>Compact form, e.g. "conv2d k=3x3 s=1x1 d=1x1 pad=(1x1)-(1x1) g=1".</summary>
     public override string ToString() =>
         $"{(Transposed ? "convT" : "conv")}{Rank}d k={Show(Kernel)} s={Show(Stride)} d={Show(Dilation)} pad=({Show(PadBegin)})-({Show(PadEnd)}) g={Groups}" +
         (Transposed ? $" op={Show(OutputPadding)}" : "");

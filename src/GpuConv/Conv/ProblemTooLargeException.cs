@@ -7,6 +7,7 @@ namespace GpuConv.Conv;
 /// </summary>
 public sealed class ProblemTooLargeException : ArgumentException
 {
+    /// <summary>The problem's tensors need about <paramref name="estimatedBytes"/> but <paramref name="where"/> (e.g. "the GPU") has <paramref name="availableBytes"/>.</summary>
     public ProblemTooLargeException(ConvProblem problem, long estimatedBytes, long availableBytes, string where)
         : base($"problem {problem} needs about {Gib(estimatedBytes)} GiB ({estimatedBytes} bytes) but {where} has {Gib(availableBytes)} GiB ({availableBytes} bytes) available.", "problem")
     {
@@ -14,7 +15,9 @@ public sealed class ProblemTooLargeException : ArgumentException
         AvailableBytes = availableBytes;
     }
 
+    /// <summary>Bytes the problem's tensors need (estimate).</summary>
     public long EstimatedBytes { get; }
+    /// <summary>Bytes available in the memory that would run it.</summary>
     public long AvailableBytes { get; }
 
     static string Gib(long bytes) => (bytes / (double)(1L << 30)).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);

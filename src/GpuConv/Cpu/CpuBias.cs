@@ -4,7 +4,7 @@ using GpuConv.Tensors;
 namespace GpuConv.Cpu;
 
 /// <summary>Per-channel bias of NC… tensors: adding it after a convolution, and its gradient.</summary>
-public static unsafe class CpuBias
+internal static unsafe class CpuBias
 {
     /// <summary>
     /// db[c] = Σ over batch and spatial positions of dy[n, c, …] (the bias gradient of a convolution

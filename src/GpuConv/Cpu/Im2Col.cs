@@ -11,7 +11,7 @@ namespace GpuConv.Cpu;
 /// Padding taps are zero. This scalar version is the readable definition the fast paths and the
 /// PTX kernels are tested against.
 /// </summary>
-public static class Im2Col
+internal static class Im2Col
 {
     public static long Rows(ConvProblem p) => p.CPerGroup * p.KernelVolume;
     public static long Cols(ConvProblem p) => p.YShape.SpatialSize;

@@ -40,19 +40,23 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
         return new CudaContext(device, PrimaryContextHandle.Retain(dev));
     }
 
+    /// <summary>The GPU this context runs on.</summary>
     public CudaDeviceInfo Device { get; }
     internal ContextLifetime Lifetime { get; }
 
     /// <summary>The context's own stream (non-blocking), used when a caller gives none.</summary>
     public CudaStream Stream { get; }
 
+    /// <summary>The caching pool device tensors of this context are rented from.</summary>
     public DeviceMemoryPool Pool { get; }
 
     /// <summary>The embedded PTX kernels, loaded into this context on first use.</summary>
     internal PtxModuleCache Kernels => _kernels.Value;
 
+    /// <summary>Makes this (primary) context current on the calling thread.</summary>
     public void MakeCurrent() => Lifetime.MakeCurrent();
 
+    /// <summary>Waits until all work on the context's device has finished (cuCtxSynchronize); throws <see cref="CudaException"/> on a device error.</summary>
     public void Synchronize()
     {
         Lifetime.MakeCurrent();
@@ -67,8 +71,11 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
         return ((long)free, (long)total);
     }
 
+    /// <summary>A new non-blocking stream, disposed with the context at the latest.</summary>
     public CudaStream CreateStream() => Own(new CudaStream(Lifetime));
+    /// <summary>A new timing event, disposed with the context at the latest.</summary>
     public CudaEvent CreateEvent() => Own(new CudaEvent(Lifetime));
+    /// <summary><paramref name="elements"/> page-locked host floats, freed with the context at the latest.</summary>
     public PinnedHostBuffer AllocatePinned(int elements) => Own(new PinnedHostBuffer(Lifetime, elements));
 
     /// <summary>A device tensor of the shape from this context's pool (contents unspecified).</summary>
@@ -121,6 +128,7 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
 
     void IDeviceRuntime.Synchronize(CudaStream? stream) => (stream ?? Stream).Synchronize();
 
+    /// <summary>Synchronises the device, frees streams, events, pinned buffers and pool cache this context made, and releases the primary context. Idempotent.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
@@ -134,5 +142,6 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
         _primary.Dispose();
     }
 
+    /// <summary>"CudaContext(" plus the device description.</summary>
     public override string ToString() => $"CudaContext({Device})";
 }

@@ -16,6 +16,7 @@ public sealed class CudaEvent : IDisposable
 
     internal nint Handle => _handle.IsClosed ? throw new ObjectDisposedException(nameof(CudaEvent)) : _handle.DangerousGetHandle();
 
+    /// <summary>Records the event on <paramref name="stream"/> (it completes when the stream's earlier work has).</summary>
     public void Record(CudaStream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -23,6 +24,7 @@ public sealed class CudaEvent : IDisposable
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuEventRecord(Handle, stream.Handle), "cuEventRecord");
     }
 
+    /// <summary>Waits on the host until the recorded event has completed.</summary>
     public void Synchronize()
     {
         _handle.Owner.MakeCurrent();
@@ -48,5 +50,6 @@ public sealed class CudaEvent : IDisposable
     static readonly EntryPointFallback<ElapsedTimeFunction> ElapsedTime = new(
         CudaDriver.cuEventElapsedTime_v2, "cuEventElapsedTime_v2", CudaDriver.cuEventElapsedTime, "cuEventElapsedTime");
 
+    /// <summary>Destroys the event.</summary>
     public void Dispose() => _handle.Dispose();
 }

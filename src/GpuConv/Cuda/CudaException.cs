@@ -5,6 +5,7 @@ namespace GpuConv.Cuda;
 /// <summary>A CUDA driver call failed: names the call, the CUresult name and NVIDIA's text.</summary>
 public class CudaException : Exception
 {
+    /// <summary>A failure of driver function <paramref name="call"/> with <paramref name="status"/>; the message adds the driver's description.</summary>
     public CudaException(CuResult status, string call) : this(status, call, CudaDriver.Describe(status)) { }
 
     CudaException(CuResult status, string call, (string Name, string Text) d)
@@ -24,7 +25,10 @@ public class CudaException : Exception
         StatusName = CudaDriver.Describe(status).Name;
     }
 
+    /// <summary>The CUresult the driver returned.</summary>
     public CuResult Status { get; }
+    /// <summary>The driver function that failed, e.g. "cuMemAlloc_v2".</summary>
     public string Call { get; }
+    /// <summary>The CUresult's name, e.g. "CUDA_ERROR_OUT_OF_MEMORY".</summary>
     public string StatusName { get; }
 }

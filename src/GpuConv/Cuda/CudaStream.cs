@@ -17,11 +17,13 @@ public sealed class CudaStream : IDisposable
     /// <summary>The raw CUstream, for binding calls (cuBLAS/cuDNN SetStream, launches, async copies).</summary>
     internal nint Handle => _handle.IsClosed ? throw new ObjectDisposedException(nameof(CudaStream)) : _handle.DangerousGetHandle();
 
+    /// <summary>Waits on the host until all work queued on the stream has finished; throws <see cref="CudaException"/> on a device error.</summary>
     public void Synchronize()
     {
         _handle.Owner.MakeCurrent();
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuStreamSynchronize(Handle), "cuStreamSynchronize");
     }
 
+    /// <summary>Destroys the stream.</summary>
     public void Dispose() => _handle.Dispose();
 }

@@ -8,6 +8,7 @@ namespace GpuConv.Cuda;
 /// </summary>
 public sealed class CudnnException : Exception
 {
+    /// <summary>A failure of cuDNN function <paramref name="call"/> with <paramref name="status"/>; the message adds cuDNN's status text and last error message.</summary>
     public CudnnException(CudnnStatus status, string call) : this(status, call, CuDnn.Describe(status)) { }
 
     CudnnException(CudnnStatus status, string call, (string Name, string Text) d)
@@ -18,8 +19,11 @@ public sealed class CudnnException : Exception
         StatusName = d.Name;
     }
 
+    /// <summary>The status cuDNN returned.</summary>
     public CudnnStatus Status { get; }
+    /// <summary>The cuDNN function that failed, e.g. "cudnnConvolutionForward".</summary>
     public string Call { get; }
+    /// <summary>The status's cuDNN name, e.g. "CUDNN_STATUS_BAD_PARAM".</summary>
     public string StatusName { get; }
 
     /// <summary>The cuDNN 9 category: 1 = init/version, 2 = bad parameter, 3 = not supported, 4 = internal, 5 = execution.</summary>

@@ -41,8 +41,10 @@ public sealed class DeviceBuffer : SafeHandle
     /// <summary>Bytes of the size class actually reserved (≥ <see cref="Bytes"/>).</summary>
     public long Capacity { get; }
 
+    /// <summary>True when the pointer is 0.</summary>
     public override bool IsInvalid => handle == 0;
 
+    /// <summary>Returns the block to its pool (never called for borrowed memory).</summary>
     protected override bool ReleaseHandle()
     {
         try

@@ -9,7 +9,9 @@ namespace GpuConv.Cuda;
 /// </summary>
 public sealed class DeviceMemoryPool : IDisposable
 {
+    /// <summary>Size-class step below <see cref="SmallLimit"/>, in bytes.</summary>
     public const long SmallStep = 512;
+    /// <summary>Requests up to this many bytes round up to a multiple of <see cref="SmallStep"/>; larger ones to quarter steps between powers of two.</summary>
     public const long SmallLimit = 1 << 20;
 
     readonly IDeviceAllocator _allocator;
@@ -114,6 +116,7 @@ public sealed class DeviceMemoryPool : IDisposable
             }
     }
 
+    /// <summary>A snapshot of the pool's counters.</summary>
     public DeviceMemoryPoolStatistics Statistics
     {
         get { lock (_gate) return StatisticsLocked(); }

@@ -16,11 +16,14 @@ public sealed unsafe class PinnedHostBuffer : IDisposable
         Length = elements;
     }
 
+    /// <summary>Number of floats.</summary>
     public int Length { get; }
 
     internal float* Pointer => _handle.IsClosed ? throw new ObjectDisposedException(nameof(PinnedHostBuffer)) : (float*)_handle.DangerousGetHandle();
 
+    /// <summary>The floats; throws <see cref="ObjectDisposedException"/> once disposed.</summary>
     public Span<float> Span => new(Pointer, Length);
 
+    /// <summary>Frees the page-locked memory (cuMemFreeHost).</summary>
     public void Dispose() => _handle.Dispose();
 }

@@ -4,7 +4,7 @@ using System.Text;
 namespace GpuConv.Cuda;
 
 /// <summary>The hand-written kernels/*.ptx files embedded in the assembly as GpuConv.Kernels.&lt;file&gt;.</summary>
-public static class PtxResources
+internal static class PtxResources
 {
     const string Prefix = "GpuConv.Kernels.";
     static readonly Assembly Assembly = typeof(PtxResources).Assembly;

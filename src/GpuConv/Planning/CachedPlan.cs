@@ -18,6 +18,7 @@ public sealed record CachedPlan(
     string Why,
     DateTime SavedUtc)
 {
+    /// <summary>The cache entry for <paramref name="plan"/>, stamped <paramref name="savedUtc"/>.</summary>
     public static CachedPlan From(Plan plan, DateTime savedUtc) => new(
         plan.Backend, plan.Algorithm.Name, plan.Algorithm.Id, plan.Algorithm.Math, plan.Algorithm.WorkspaceBytes,
         plan.TimeMs, plan.Source, plan.Why, savedUtc);
@@ -28,5 +29,6 @@ public sealed record CachedPlan(
         string.Equals(candidate.Name, Algorithm, StringComparison.Ordinal) &&
         candidate.Id == AlgorithmId && candidate.Math == Math;
 
+    /// <summary>"backend/algorithm", with "+math" when the math mode is not strict (as <see cref="ConvAlgorithm.Key"/>).</summary>
     public string AlgorithmKey => Math == MathMode.Strict ? $"{Backend}/{Algorithm}" : $"{Backend}/{Algorithm}+{Math}";
 }

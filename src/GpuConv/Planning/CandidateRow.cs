@@ -5,6 +5,7 @@ namespace GpuConv.Planning;
 /// <summary>What became of one candidate (or of a whole backend, for Unsupported and Filtered rows).</summary>
 public enum CandidateStatus
 {
+    /// <summary>The candidate the plan uses.</summary>
     Chosen,
     /// <summary>Allowed, but another candidate ranked higher or ran faster.</summary>
     Lost,
@@ -12,7 +13,9 @@ public enum CandidateStatus
     Unsupported,
     /// <summary>The backend was excluded by the backend filter (e.g. <c>--backend</c>).</summary>
     Filtered,
+    /// <summary>Its workspace is above the workspace limit or the memory available.</summary>
     OverWorkspaceLimit,
+    /// <summary>Results may differ run to run, and determinism was asked for.</summary>
     NonDeterministic,
     /// <summary>Its math mode (e.g. TF32) is not allowed by the precision policy.</summary>
     Precision,

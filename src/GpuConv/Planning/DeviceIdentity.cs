@@ -23,6 +23,7 @@ public sealed record DeviceIdentity(
     public string Canonical =>
         $"{Kind}|{Name}|cc={ComputeCapability}|units={MultiprocessorCount}|driver={DriverVersion}|cudnn={CudnnVersion}|cublas={CublasVersion}|simd={SimdTier}";
 
+    /// <summary>One line for people: CPU name, cores and SIMD tier, or GPU name, SM count and library versions.</summary>
     public override string ToString() => Kind == "cpu"
         ? $"CPU {Name}, {MultiprocessorCount} logical cores, {SimdTier}"
         : $"GPU {Name} (sm_{ComputeCapability.Replace(".", "")}, {MultiprocessorCount} SMs, driver {DriverVersion}, cuDNN {CudnnVersion}, cuBLAS {CublasVersion})";

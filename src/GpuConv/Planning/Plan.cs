@@ -26,9 +26,12 @@ public sealed record Plan(
     string Why,
     double? TimeMs = null)
 {
+    /// <summary>Workspace the chosen algorithm allocates, in bytes.</summary>
     public long WorkspaceBytes => Algorithm.WorkspaceBytes;
+    /// <summary>The chosen algorithm's math mode.</summary>
     public MathMode Math => Algorithm.Math;
 
+    /// <summary>Algorithm key, source, time if measured, workspace and why, on one line.</summary>
     public override string ToString() =>
         $"{Algorithm.Key} ({Source}{(TimeMs is double t ? $", {t:0.###} ms" : "")}, workspace {WorkspaceBytes} B): {Why}";
 }

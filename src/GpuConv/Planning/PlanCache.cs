@@ -18,6 +18,7 @@ public sealed class PlanCache
 {
     /// <summary>Environment variable naming the cache file when no path is configured.</summary>
     public const string PathEnvironmentVariable = "GPUCONV_PLAN_CACHE";
+    /// <summary>Default most entries kept; the least recently saved are dropped beyond it.</summary>
     public const int DefaultMaxEntries = 4096;
 
     readonly object gate = new();
@@ -64,12 +65,16 @@ public sealed class PlanCache
 
     /// <summary>The cache file (absolute), or null for a memory-only cache.</summary>
     public string? Path { get; }
+    /// <summary>Most entries kept in memory and in the file.</summary>
     public int MaxEntries { get; }
+    /// <summary>How long a save waits for the file's lock before keeping plans in memory only (default 10 s).</summary>
     public TimeSpan LockTimeout { get; }
     /// <summary>Least time between two writes by <see cref="SaveIfDue"/>.</summary>
     public TimeSpan SaveInterval { get; }
+    /// <summary>Default <see cref="SaveInterval"/>: 3 s.</summary>
     public static readonly TimeSpan DefaultSaveInterval = TimeSpan.FromSeconds(3);
 
+    /// <summary>Entries held now.</summary>
     public int Count { get { lock (gate) return entries.Count; } }
 
     /// <summary>
@@ -91,8 +96,10 @@ public sealed class PlanCache
         sink(message);
     }
 
+    /// <summary>The default warning sink: writes "gpuconv: warning: …" to stderr.</summary>
     public static void DefaultWarning(string message) => Console.Error.WriteLine($"gpuconv: warning: {message}");
 
+    /// <summary>The entry for <paramref name="key"/>, if one is held whose canonical key text matches exactly (not the hash alone).</summary>
     public bool TryGet(PlanKey key, out CachedPlan plan)
     {
         ArgumentNullException.ThrowIfNull(key);

@@ -73,6 +73,7 @@ public sealed record PlanKey(
     /// <summary>SHA-256 of <see cref="Canonical"/> in hex: the entry's name in the JSON file.</summary>
     public string Hash => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical)));
 
+    /// <summary>The canonical key text.</summary>
     public override string ToString() => Canonical;
 
     static string Dims(IEnumerable<int> dims) => string.Join("x", dims);

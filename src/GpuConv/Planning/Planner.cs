@@ -59,13 +59,17 @@ public sealed class Planner
         Context = new PlanContext(Options.Precision, Options.Deterministic, Options.Device, Options.Host, names, PlanKey.CurrentLibraryVersion);
     }
 
+    /// <summary>The options the planner was built with.</summary>
     public PlannerOptions Options { get; }
+    /// <summary>Precision, determinism, device, host, backends and library version: the non-problem part of every plan key.</summary>
     public PlanContext Context { get; }
+    /// <summary>The cache plans are read from and written to.</summary>
     public PlanCache Cache => cache;
 
     /// <summary>The backends in heuristic order (priority, then name).</summary>
     public IReadOnlyList<IConvBackend> Backends => backends;
 
+    /// <summary>The cache key of <paramref name="problem"/> under this planner's context.</summary>
     public PlanKey KeyFor(ConvProblem problem) => PlanKey.For(problem, Context);
 
     /// <summary>The backend a plan runs on.</summary>

@@ -5,6 +5,7 @@ namespace GpuConv.Planning;
 /// <summary>The knobs of a <see cref="Planner"/>. Everything that changes the answer also goes into the plan key.</summary>
 public sealed record PlannerOptions
 {
+    /// <summary>How plans are chosen; default <see cref="PlanPolicy.Cached"/>.</summary>
     public PlanPolicy Policy { get; init; } = PlanPolicy.Cached;
 
     /// <summary>Largest workspace a candidate may ask for, in bytes; null means "whatever fits" (see <see cref="AvailableWorkspace"/>).</summary>
@@ -19,6 +20,7 @@ public sealed record PlannerOptions
     /// <summary>Only candidates that give bit-identical results run to run.</summary>
     public bool Deterministic { get; init; }
 
+    /// <summary>Whether TF32 candidates are allowed; default strict fp32.</summary>
     public ConvPrecision Precision { get; init; } = ConvPrecision.Strict;
 
     /// <summary>Only this backend (by name, case-insensitive) may be chosen; null for all.</summary>

@@ -3,9 +3,11 @@ namespace GpuConv.Reference;
 /// <summary>How far a result is from the float64 reference.</summary>
 public readonly record struct ErrorReport(double MaxRelative, double L2Relative, double MaxAbs, long WorstIndex)
 {
+    /// <summary>Max and L2 relative errors, e.g. "max rel 1.20E-007, L2 rel 3.40E-008".</summary>
     public override string ToString() => $"max rel {MaxRelative:E2}, L2 rel {L2Relative:E2}";
 }
 
+/// <summary>Error measures of a result against the float64 reference.</summary>
 public static class ErrorMetrics
 {
     /// <summary>

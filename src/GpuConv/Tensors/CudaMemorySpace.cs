@@ -6,7 +6,7 @@ namespace GpuConv.Tensors;
 /// One GPU's device memory as an <see cref="IMemorySpace"/>: tensors are <see cref="DeviceTensor"/>s from
 /// the context's pool; copies run on the context's own stream and are finished when they return.
 /// </summary>
-public sealed class CudaMemorySpace : IMemorySpace
+internal sealed class CudaMemorySpace : IMemorySpace
 {
     readonly Func<TensorShape, DeviceTensor> _allocate;
 

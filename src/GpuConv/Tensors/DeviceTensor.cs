@@ -33,9 +33,12 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
     /// <summary>The device this tensor's memory belongs to (the engine checks it is its own).</summary>
     internal IDeviceRuntime Runtime => _runtime;
 
+    /// <summary>Always <see cref="MemoryKind.Device"/>.</summary>
     public override MemoryKind Memory => MemoryKind.Device;
 
+    /// <summary>Number of floats.</summary>
     public long ElementCount => Shape.ElementCount;
+    /// <summary>Size in bytes (4 per element).</summary>
     public long ByteCount => Shape.ElementCount * sizeof(float);
 
     /// <summary>The CUdeviceptr of element 0; throws <see cref="ObjectDisposedException"/> once disposed.</summary>
@@ -48,8 +51,10 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
         }
     }
 
+    /// <summary>True once disposed (its memory is back in the pool, or no longer used if borrowed).</summary>
     public bool IsDisposed => _buffer.IsClosed;
 
+    /// <summary>Uploads <paramref name="source"/> (same element count, else <see cref="ArgumentException"/>). Without a stream it has landed on return; with one it is ordered on that stream.</summary>
     public void CopyFrom(ReadOnlySpan<float> source, CudaStream? stream = null)
     {
         CheckLength(source.Length, nameof(source));
@@ -62,6 +67,7 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
         }
     }
 
+    /// <summary>Uploads <paramref name="source"/>, which must have this tensor's shape (else <see cref="ArgumentException"/>); stream rule as for the span overload.</summary>
     public void CopyFrom(HostTensor source, CudaStream? stream = null)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -78,6 +84,7 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
         _runtime.CopyHostToDevice(Pointer, source.Pointer, ByteCount, stream);
     }
 
+    /// <summary>Copies device tensor <paramref name="source"/> (same shape) into this one; without a stream it is finished on return.</summary>
     public void CopyFrom(DeviceTensor source, CudaStream? stream = null)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -86,6 +93,7 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
         if (stream is null) _runtime.Synchronize(null);
     }
 
+    /// <summary>Downloads into <paramref name="destination"/> (same element count); the stream is synchronised before return.</summary>
     public void CopyTo(Span<float> destination, CudaStream? stream = null)
     {
         CheckLength(destination.Length, nameof(destination));
@@ -115,6 +123,7 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
         return data;
     }
 
+    /// <summary>A new host tensor with this tensor's shape and contents (synchronous).</summary>
     public HostTensor ToHost() => new(Shape, Download());
 
     void CheckLength(long length, string parameter)
@@ -129,7 +138,9 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
             throw new ArgumentException($"{parameter} has shape {other} but {this} has shape {Shape}.", parameter);
     }
 
+    /// <summary>Returns the memory to the pool (borrowed memory is only released from use, never freed). Idempotent.</summary>
     public void Dispose() => _buffer.Dispose();
 
+    /// <summary>"DeviceTensor" plus the shape.</summary>
     public override string ToString() => $"DeviceTensor{Shape}";
 }

@@ -3,8 +3,10 @@ namespace GpuConv.Tensors;
 /// <summary>A float32 tensor in managed memory (row-major, NC[D]HW for activations).</summary>
 public sealed class HostTensor : Tensor
 {
+    /// <summary>A zero-filled tensor of <paramref name="shape"/>; throws <see cref="InvalidOperationException"/> if it has more elements than a .NET array holds.</summary>
     public HostTensor(TensorShape shape) : this(shape, new float[shape.ElementCountInt]) { }
 
+    /// <summary>A tensor over <paramref name="data"/> (not copied); its length must equal the shape's element count, else <see cref="ArgumentException"/>.</summary>
     public HostTensor(TensorShape shape, float[] data) : base(shape)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -13,10 +15,14 @@ public sealed class HostTensor : Tensor
         Data = data;
     }
 
+    /// <summary>A zero-filled tensor of shape <paramref name="dims"/>.</summary>
     public HostTensor(params int[] dims) : this(new TensorShape(dims)) { }
 
+    /// <summary>The elements in row-major order (the array itself, not a copy).</summary>
     public float[] Data { get; }
+    /// <summary><see cref="Data"/> as a span.</summary>
     public Span<float> Span => Data;
+    /// <summary>Always <see cref="MemoryKind.Host"/>.</summary>
     public override MemoryKind Memory => MemoryKind.Host;
 
     /// <summary>Uniform random values in [-1, 1) (never all zeros), reproducible from the seed.</summary>
@@ -29,7 +35,9 @@ public sealed class HostTensor : Tensor
         return t;
     }
 
+    /// <summary>A deep copy (new array).</summary>
     public HostTensor Clone() => new(Shape, (float[])Data.Clone());
 
+    /// <summary>"HostTensor" plus the shape.</summary>
     public override string ToString() => $"HostTensor{Shape}";
 }

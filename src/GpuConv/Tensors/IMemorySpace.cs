@@ -7,6 +7,7 @@ namespace GpuConv.Tensors;
 /// </summary>
 public interface IMemorySpace
 {
+    /// <summary>Host or device: the kind of every tensor this space allocates.</summary>
     MemoryKind Kind { get; }
 
     /// <summary>A new tensor of the shape (contents unspecified).</summary>
@@ -20,7 +21,7 @@ public interface IMemorySpace
 }
 
 /// <summary>Managed memory: tensors are <see cref="HostTensor"/>s.</summary>
-public sealed class HostMemorySpace : IMemorySpace
+internal sealed class HostMemorySpace : IMemorySpace
 {
     public static readonly HostMemorySpace Instance = new();
     HostMemorySpace() { }

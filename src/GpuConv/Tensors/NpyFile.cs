@@ -17,6 +17,7 @@ public static class NpyFile
     /// <summary>numpy aligns the start of the data to this many bytes (header padded with spaces).</summary>
     const int Alignment = 64;
 
+    /// <summary>Reads the .npy file at <paramref name="path"/>; <see cref="InvalidDataException"/> (message prefixed with the path) when it is not a supported array.</summary>
     public static HostTensor Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -25,6 +26,7 @@ public static class NpyFile
         catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
     }
 
+    /// <summary>Reads one .npy array from <paramref name="stream"/>; <see cref="InvalidDataException"/> when it is not a supported array or the data is truncated or followed by extra bytes.</summary>
     public static HostTensor Read(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);

@@ -3,7 +3,9 @@ namespace GpuConv.Tensors;
 /// <summary>Where a tensor's elements live; a backend states which kind it reads and writes.</summary>
 public enum MemoryKind
 {
+    /// <summary>Managed (CPU) memory: a <see cref="HostTensor"/>.</summary>
     Host,
+    /// <summary>GPU memory: a <see cref="DeviceTensor"/>.</summary>
     Device,
 }
 
@@ -13,9 +15,12 @@ public enum MemoryKind
 /// </summary>
 public abstract class Tensor : IDisposable
 {
+    /// <summary>Sets the shape; throws <see cref="ArgumentNullException"/> when it is null.</summary>
     protected Tensor(TensorShape shape) => Shape = shape ?? throw new ArgumentNullException(nameof(shape));
 
+    /// <summary>The tensor's dimensions.</summary>
     public TensorShape Shape { get; }
+    /// <summary>Where the elements live.</summary>
     public abstract MemoryKind Memory { get; }
 
     /// <summary>Nothing to free for host memory; device tensors re-implement IDisposable to free theirs.</summary>

@@ -8,10 +8,14 @@ namespace GpuConv.Tensors;
 /// </summary>
 public sealed class TensorShape : IEquatable<TensorShape>
 {
+    /// <summary>The dimensions, outermost first.</summary>
     public ImmutableArray<int> Dims { get; }
+    /// <summary>Number of dimensions.</summary>
     public int Rank => Dims.Length;
+    /// <summary>Product of the dimensions.</summary>
     public long ElementCount { get; }
 
+    /// <summary>A shape of the given dimensions; <see cref="ArgumentException"/> when there are none, one is below 1, or the element count overflows 64 bits.</summary>
     public TensorShape(params IReadOnlyList<int> dims)
     {
         ArgumentNullException.ThrowIfNull(dims);
@@ -29,6 +33,7 @@ public sealed class TensorShape : IEquatable<TensorShape>
         ElementCount = count;
     }
 
+    /// <summary>Dimension <paramref name="index"/>.</summary>
     public int this[int index] => Dims[index];
 
     /// <summary>Batch size (first dimension of an activation tensor).</summary>
@@ -53,6 +58,7 @@ public sealed class TensorShape : IEquatable<TensorShape>
         ? (int)ElementCount
         : throw new InvalidOperationException($"shape {this} has {ElementCount} elements, more than a .NET array holds ({Array.MaxLength}).");
 
+    /// <summary>A copy with dimension <paramref name="index"/> set to <paramref name="value"/> (validated as in the constructor).</summary>
     public TensorShape WithDim(int index, int value)
     {
         var dims = Dims.ToArray();
@@ -60,17 +66,23 @@ public sealed class TensorShape : IEquatable<TensorShape>
         return new TensorShape(dims);
     }
 
+    /// <summary>True when the dimensions are equal.</summary>
     public bool Equals(TensorShape? other) => other is not null && Dims.SequenceEqual(other.Dims);
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as TensorShape);
+    /// <inheritdoc/>
     public override int GetHashCode()
     {
         var h = new HashCode();
         foreach (var d in Dims) h.Add(d);
         return h.ToHashCode();
     }
+    /// <summary>Dimension-wise equality; two nulls are equal.</summary>
     public static bool operator ==(TensorShape? a, TensorShape? b) => a is null ? b is null : a.Equals(b);
+    /// <summary>Negation of ==.</summary>
     public static bool operator !=(TensorShape? a, TensorShape? b) => !(a == b);
 
+    /// <summary>The dimensions in brackets, e.g. "[1, 3, 224, 224]".</summary>
     public override string ToString() => "[" + string.Join(", ", Dims) + "]";
     static string Show(IReadOnlyList<int> dims) => "[" + string.Join(", ", dims) + "]";
 }

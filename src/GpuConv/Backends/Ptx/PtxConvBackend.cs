@@ -25,7 +25,9 @@ namespace GpuConv.Backends.Ptx;
 /// </summary>
 public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
 {
+    /// <summary>The backend's name, "ptx".</summary>
     public const string BackendName = "ptx";
+    /// <summary>Default cap on a run's column buffer: 256 MiB.</summary>
     public const long DefaultMaxWorkspaceBytes = 256L << 20;
     const uint BlockSize = 256;
     const uint MaxBlocks = 1u << 20;
@@ -56,10 +58,14 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         return new PtxConvBackend(runtime, maxWorkspaceBytes, runtime);
     }
 
+    /// <inheritdoc/>
     public string Name => BackendName;
+    /// <inheritdoc/>
     public IMemorySpace Memory => _runtime.Memory;
+    /// <inheritdoc/>
     public int Priority => 20;
 
+    /// <inheritdoc/>
     public string? WhyUnsupported(ConvProblem problem)
     {
         ArgumentNullException.ThrowIfNull(problem);
@@ -72,6 +78,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         return null;
     }
 
+    /// <inheritdoc/>
     public IReadOnlyList<ConvAlgorithm> GetAlgorithms(ConvProblem problem, ConvPrecision precision)
     {
         if (WhyUnsupported(problem) is { } why) throw new ArgumentException($"ptx backend cannot run {problem}: {why}", nameof(problem));
@@ -100,6 +107,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     internal int ChunkImages(ConvProblem p) =>
         (int)Math.Clamp(_maxWorkspaceBytes / Math.Max(1, ColumnBytesPerImage(p)), 1, p.N);
 
+    /// <summary>Runs the op and synchronises the backend's stream, so the outputs are complete on return.</summary>
     public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
         Enqueue(problem, algorithm, tensors);
@@ -141,6 +149,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         }
     }
 
+    /// <summary>Milliseconds of one <see cref="Run"/>, by stopwatch between stream synchronisations.</summary>
     public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
         _runtime.Synchronize();
@@ -178,6 +187,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         _runtime.Synchronize();
     }
 
+    /// <summary>Releases the GPU runtime when this backend created it (<see cref="Create"/>).</summary>
     public void Dispose() => _ownedRuntime?.Dispose();
 
     readonly record struct Pointers(ulong X, ulong W, ulong Y, ulong Bias);

@@ -5,9 +5,13 @@ namespace GpuConv.Cpu.Gemm;
 /// <summary>The SIMD width a GEMM microkernel uses; higher is wider.</summary>
 public enum GemmTier
 {
+    /// <summary>Plain scalar loops.</summary>
     Scalar = 0,
+    /// <summary>128-bit vectors (SSE / NEON).</summary>
     Vector128 = 1,
+    /// <summary>256-bit vectors (AVX2).</summary>
     Vector256 = 2,
+    /// <summary>512-bit vectors (AVX-512).</summary>
     Vector512 = 3,
 }
 
@@ -16,7 +20,7 @@ public enum GemmTier
 /// (C rows × C columns); KC is the depth of one packed panel (A and B micro-panels stay in L1),
 /// MC the rows of A packed per block (sized for L2), NC the columns of B packed per block (L3).
 /// </summary>
-public readonly record struct GemmBlocking(int MR, int NR, int KC, int MC, int NC)
+internal readonly record struct GemmBlocking(int MR, int NR, int KC, int MC, int NC)
 {
     public static GemmBlocking For(GemmTier tier) => tier switch
     {
@@ -42,7 +46,7 @@ public readonly record struct GemmBlocking(int MR, int NR, int KC, int MC, int N
     }
 }
 
-public static class GemmTiers
+internal static class GemmTiers
 {
     /// <summary>The widest tier the runtime accelerates (honours DOTNET_EnableAVX512F / EnableAVX2 / EnableHWIntrinsic).</summary>
     public static GemmTier Best { get; } =

@@ -9,7 +9,7 @@ namespace GpuConv.Cpu.Gemm;
 /// The serial driver is what the convolution runs inside each of its parallel tasks; the public
 /// entry points validate arrays and can split C across threads themselves.
 /// </summary>
-public static unsafe class Sgemm
+internal static unsafe class Sgemm
 {
     /// <summary>The tier the GEMM (and the CPU backend) runs with in this process.</summary>
     public static GemmTier ActiveTier => GemmTiers.Best;

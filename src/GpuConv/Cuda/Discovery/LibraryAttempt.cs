@@ -1,5 +1,6 @@
 namespace GpuConv.Cuda.Discovery;
 
+/// <summary>What happened when discovery tried one candidate library path.</summary>
 public enum AttemptOutcome
 {
     /// <summary>No file at that path.</summary>
@@ -8,12 +9,14 @@ public enum AttemptOutcome
     FolderMissing,
     /// <summary>The file exists but the loader refused it (wrong architecture, missing dependency…).</summary>
     LoadFailed,
+    /// <summary>The library loaded from that path.</summary>
     Loaded,
 }
 
 /// <summary>One step of library discovery: which library, what was tried, and what happened.</summary>
 public sealed record LibraryAttempt(string Library, string Candidate, AttemptOutcome Outcome, string? Detail = null)
 {
+    /// <summary>The candidate path and its outcome, e.g. "/usr/lib/libcuda.so.1 (loaded)".</summary>
     public override string ToString() => Outcome switch
     {
         AttemptOutcome.Loaded => $"{Candidate} (loaded)",

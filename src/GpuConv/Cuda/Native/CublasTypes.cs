@@ -3,20 +3,30 @@ namespace GpuConv.Cuda.Native;
 /// <summary>cublasStatus_t.</summary>
 public enum CublasStatus
 {
+    /// <summary>CUBLAS_STATUS_SUCCESS.</summary>
     Success = 0,
+    /// <summary>CUBLAS_STATUS_NOT_INITIALIZED.</summary>
     NotInitialized = 1,
+    /// <summary>CUBLAS_STATUS_ALLOC_FAILED.</summary>
     AllocFailed = 3,
+    /// <summary>CUBLAS_STATUS_INVALID_VALUE.</summary>
     InvalidValue = 7,
+    /// <summary>CUBLAS_STATUS_ARCH_MISMATCH.</summary>
     ArchMismatch = 8,
+    /// <summary>CUBLAS_STATUS_MAPPING_ERROR.</summary>
     MappingError = 11,
+    /// <summary>CUBLAS_STATUS_EXECUTION_FAILED.</summary>
     ExecutionFailed = 13,
+    /// <summary>CUBLAS_STATUS_INTERNAL_ERROR.</summary>
     InternalError = 14,
+    /// <summary>CUBLAS_STATUS_NOT_SUPPORTED.</summary>
     NotSupported = 15,
+    /// <summary>CUBLAS_STATUS_LICENSE_ERROR.</summary>
     LicenseError = 16,
 }
 
 /// <summary>cublasOperation_t.</summary>
-public enum CublasOperation
+internal enum CublasOperation
 {
     N = 0,
     T = 1,
@@ -24,7 +34,7 @@ public enum CublasOperation
 }
 
 /// <summary>cublasMath_t. Pedantic = strict IEEE FP32 (no TF32, no reduced-precision reductions).</summary>
-public enum CublasMath
+internal enum CublasMath
 {
     Default = 0,
     TensorOp = 1,
@@ -34,7 +44,7 @@ public enum CublasMath
 }
 
 /// <summary>cublasComputeType_t.</summary>
-public enum CublasComputeType
+internal enum CublasComputeType
 {
     Compute16F = 64,
     Compute32F = 68,
@@ -45,7 +55,7 @@ public enum CublasComputeType
 }
 
 /// <summary>cudaDataType_t (library_types.h).</summary>
-public enum CudaDataType
+internal enum CudaDataType
 {
     R32F = 0,
     R64F = 1,
@@ -54,13 +64,13 @@ public enum CudaDataType
 }
 
 /// <summary>cublasGemmAlgo_t: only the heuristic choice is used.</summary>
-public enum CublasGemmAlgo
+internal enum CublasGemmAlgo
 {
     Default = -1,
 }
 
 /// <summary>libraryPropertyType_t for cublasGetProperty.</summary>
-public enum LibraryProperty
+internal enum LibraryProperty
 {
     MajorVersion = 0,
     MinorVersion = 1,

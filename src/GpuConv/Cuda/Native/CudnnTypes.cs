@@ -8,56 +8,103 @@ namespace GpuConv.Cuda.Native;
 /// </summary>
 public enum CudnnStatus
 {
+    /// <summary>CUDNN_STATUS_SUCCESS.</summary>
     Success = 0,
+    /// <summary>CUDNN_STATUS_NOT_INITIALIZED.</summary>
     NotInitialized = 1001,
+    /// <summary>CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH.</summary>
     SublibraryVersionMismatch = 1002,
+    /// <summary>CUDNN_STATUS_SERIALIZATION_VERSION_MISMATCH.</summary>
     SerializationVersionMismatch = 1003,
+    /// <summary>CUDNN_STATUS_DEPRECATED.</summary>
     Deprecated = 1004,
+    /// <summary>CUDNN_STATUS_LICENSE_ERROR.</summary>
     LicenseError = 1005,
+    /// <summary>CUDNN_STATUS_RUNTIME_IN_PROGRESS.</summary>
     RuntimeInProgress = 1006,
+    /// <summary>CUDNN_STATUS_RUNTIME_FP_OVERFLOW.</summary>
     RuntimeFpOverflow = 1007,
+    /// <summary>CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED.</summary>
     SublibraryLoadingFailed = 1008,
+    /// <summary>CUDNN_STATUS_BAD_PARAM.</summary>
     BadParam = 2000,
+    /// <summary>CUDNN_STATUS_BAD_PARAM_NULL_POINTER.</summary>
     BadParamNullPointer = 2002,
+    /// <summary>CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER.</summary>
     BadParamMisalignedPointer = 2003,
+    /// <summary>CUDNN_STATUS_BAD_PARAM_NOT_FINALIZED.</summary>
     BadParamNotFinalized = 2004,
+    /// <summary>CUDNN_STATUS_BAD_PARAM_OUT_OF_BOUND.</summary>
     BadParamOutOfBound = 2005,
+    /// <summary>CUDNN_STATUS_BAD_PARAM_SIZE_INSUFFICIENT.</summary>
     BadParamSizeInsufficient = 2006,
+    /// <summary>CUDNN_STATUS_BAD_PARAM_STREAM_MISMATCH.</summary>
     BadParamStreamMismatch = 2007,
+    /// <summary>CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH.</summary>
     BadParamShapeMismatch = 2008,
+    /// <summary>CUDNN_STATUS_BAD_PARAM_DUPLICATED_ENTRIES.</summary>
     BadParamDuplicatedEntries = 2009,
+    /// <summary>CUDNN_STATUS_BAD_PARAM_ATTRIBUTE_TYPE.</summary>
     BadParamAttributeType = 2010,
+    /// <summary>CUDNN_STATUS_BAD_PARAM_CUDA_GRAPH_MISMATCH.</summary>
     BadParamCudaGraphMismatch = 2011,
+    /// <summary>CUDNN_STATUS_BAD_PARAM_DESCRIPTOR_TYPE.</summary>
     BadParamDescriptorType = 2012,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED.</summary>
     NotSupported = 3000,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED_GRAPH_PATTERN.</summary>
     NotSupportedGraphPattern = 3001,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED_SHAPE.</summary>
     NotSupportedShape = 3002,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE.</summary>
     NotSupportedDataType = 3003,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED_LAYOUT.</summary>
     NotSupportedLayout = 3004,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER.</summary>
     NotSupportedIncompatibleCudaDriver = 3005,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDART.</summary>
     NotSupportedIncompatibleCudart = 3006,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH.</summary>
     NotSupportedArchMismatch = 3007,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING.</summary>
     NotSupportedRuntimePrerequisiteMissing = 3008,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE.</summary>
     NotSupportedSublibraryUnavailable = 3009,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED_SHARED_MEMORY_INSUFFICIENT.</summary>
     NotSupportedSharedMemoryInsufficient = 3010,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED_PADDING.</summary>
     NotSupportedPadding = 3011,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED_BAD_LAUNCH_PARAM.</summary>
     NotSupportedBadLaunchParam = 3012,
+    /// <summary>CUDNN_STATUS_NOT_SUPPORTED_CUDA_GRAPH_NATIVE_API.</summary>
     NotSupportedCudaGraphNativeApi = 3013,
+    /// <summary>CUDNN_STATUS_INTERNAL_ERROR.</summary>
     InternalError = 4000,
+    /// <summary>CUDNN_STATUS_INTERNAL_ERROR_COMPILATION_FAILED.</summary>
     InternalErrorCompilationFailed = 4001,
+    /// <summary>CUDNN_STATUS_INTERNAL_ERROR_UNEXPECTED_VALUE.</summary>
     InternalErrorUnexpectedValue = 4002,
+    /// <summary>CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED.</summary>
     InternalErrorHostAllocationFailed = 4003,
+    /// <summary>CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED.</summary>
     InternalErrorDeviceAllocationFailed = 4004,
+    /// <summary>CUDNN_STATUS_INTERNAL_ERROR_BAD_LAUNCH_PARAM.</summary>
     InternalErrorBadLaunchParam = 4005,
+    /// <summary>CUDNN_STATUS_INTERNAL_ERROR_TEXTURE_CREATION_FAILED.</summary>
     InternalErrorTextureCreationFailed = 4006,
+    /// <summary>CUDNN_STATUS_EXECUTION_FAILED.</summary>
     ExecutionFailed = 5000,
+    /// <summary>CUDNN_STATUS_EXECUTION_FAILED_CUDA_DRIVER.</summary>
     ExecutionFailedCudaDriver = 5001,
+    /// <summary>CUDNN_STATUS_EXECUTION_FAILED_CUBLAS.</summary>
     ExecutionFailedCublas = 5002,
+    /// <summary>CUDNN_STATUS_EXECUTION_FAILED_CUDART.</summary>
     ExecutionFailedCudart = 5003,
+    /// <summary>CUDNN_STATUS_EXECUTION_FAILED_CURAND.</summary>
     ExecutionFailedCurand = 5004,
 }
 
-public enum CudnnDataType
+internal enum CudnnDataType
 {
     Float = 0,
     Double = 1,
@@ -68,20 +115,20 @@ public enum CudnnDataType
     Bfloat16 = 9,
 }
 
-public enum CudnnTensorFormat
+internal enum CudnnTensorFormat
 {
     Nchw = 0,
     Nhwc = 1,
 }
 
-public enum CudnnConvolutionMode
+internal enum CudnnConvolutionMode
 {
     Convolution = 0,
     /// <summary>PyTorch's and ONNX's "convolution".</summary>
     CrossCorrelation = 1,
 }
 
-public enum CudnnMathType
+internal enum CudnnMathType
 {
     Default = 0,
     TensorOp = 1,
@@ -90,13 +137,13 @@ public enum CudnnMathType
     Fma = 3,
 }
 
-public enum CudnnDeterminism
+internal enum CudnnDeterminism
 {
     NonDeterministic = 0,
     Deterministic = 1,
 }
 
-public enum CudnnConvolutionFwdAlgo
+internal enum CudnnConvolutionFwdAlgo
 {
     ImplicitGemm = 0,
     ImplicitPrecompGemm = 1,
@@ -109,7 +156,7 @@ public enum CudnnConvolutionFwdAlgo
     Count = 8,
 }
 
-public enum CudnnConvolutionBwdDataAlgo
+internal enum CudnnConvolutionBwdDataAlgo
 {
     Algo0 = 0,
     Algo1 = 1,
@@ -120,7 +167,7 @@ public enum CudnnConvolutionBwdDataAlgo
     Count = 6,
 }
 
-public enum CudnnConvolutionBwdFilterAlgo
+internal enum CudnnConvolutionBwdFilterAlgo
 {
     Algo0 = 0,
     Algo1 = 1,
@@ -132,7 +179,7 @@ public enum CudnnConvolutionBwdFilterAlgo
     Count = 7,
 }
 
-public enum CudnnActivationMode
+internal enum CudnnActivationMode
 {
     Sigmoid = 0,
     Relu = 1,
@@ -142,7 +189,7 @@ public enum CudnnActivationMode
     Identity = 5,
 }
 
-public enum CudnnNanPropagation
+internal enum CudnnNanPropagation
 {
     NotPropagateNan = 0,
     PropagateNan = 1,
@@ -155,7 +202,7 @@ public enum CudnnNanPropagation
 /// of the matching algorithm enum.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct CudnnConvolutionAlgoPerf
+internal struct CudnnConvolutionAlgoPerf
 {
     public int Algo;
     public CudnnStatus Status;
