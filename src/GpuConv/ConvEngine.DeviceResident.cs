@@ -294,6 +294,8 @@ public sealed partial class ConvEngine
     /// <summary>Runs the problem on resident tensors; the one the op writes is null here and becomes <paramref name="output"/> (or a new tensor).</summary>
     Tensor RunResident(ConvProblem problem, Tensor? x, Tensor? w, Tensor? y, Tensor? bias, Tensor? output, bool constantWeights, Activation? fuse)
     {
+        // Refused before the output or any benchmark buffers exist; again below with the plan's workspace.
+        EnsureFits(problem, Memory, [x, w, y, output], plan: null);
         var result = TakeOutput(output, problem.OutputShape, inputs: [x, w, y, bias]);
         try
         {
@@ -307,7 +309,11 @@ public sealed partial class ConvEngine
             OnStream(() =>
             {
                 bool reluDone = false;
-                var plan = Planner.Execute(problem, (p, backend) => reluDone = Issue(problem, p.Algorithm, backend, tensors, fuse));
+                var plan = Planner.Execute(problem, (p, backend) =>
+                {
+                    EnsureFits(problem, backend.Memory, [tensors.X, tensors.W, tensors.Y], p);
+                    reluDone = Issue(problem, p.Algorithm, backend, tensors, fuse);
+                });
                 lastPlan = plan;
                 if (fuse == Activation.Relu && !reluDone) ApplyRelu(result);
             });

@@ -109,10 +109,14 @@ public sealed partial class ConvEngine : IDisposable
         ArgumentNullException.ThrowIfNull(tensors);
         var memory = tensors.X?.Memory ?? MemoryKind.Host;
         tensors.Validate(problem, memory);
+        Tensor?[] present = [tensors.X, tensors.W, tensors.Y];
+        var space = memory == MemoryKind.Host ? HostMemorySpace.Instance : Memory;
+        EnsureFits(problem, space, present, plan: null);
         var plan = Planner.Execute(problem, (plan, backend) =>
         {
             if (backend.Memory.Kind != memory)
                 throw new ArgumentException($"tensors are in {memory} memory but the plan {plan.Algorithm.Key} runs on {backend.Memory.Kind} memory.", nameof(tensors));
+            EnsureFits(problem, backend.Memory, present, plan);
             backend.Run(problem, plan.Algorithm, tensors);
         });
         lastPlan = plan;
@@ -257,6 +261,8 @@ public sealed partial class ConvEngine : IDisposable
     HostTensor RunHost(ConvProblem problem, HostTensor? x, HostTensor? w, HostTensor? y, HostTensor? bias, out Plan plan,
         Activation? fuse = null, Action? onFused = null, bool constantWeights = false)
     {
+        // Refused before the output, the staged copies or any benchmark buffers exist; again below with the plan's workspace.
+        EnsureFits(problem, Memory, [x, w, y], plan: null);
         var output = new HostTensor(problem.OutputShape);
         switch (problem.Op)
         {
@@ -268,6 +274,7 @@ public sealed partial class ConvEngine : IDisposable
         var host = new ConvTensors(x!, w!, y!, bias) { ConstantWeights = constantWeights };
         plan = Planner.Execute(problem, (p, backend) =>
         {
+            EnsureFits(problem, backend.Memory, [host.X, host.W, host.Y], p);
             void Run(ConvTensors t)
             {
                 // A fusing backend may take bias + activation in the same call; if it declines, a plain run.
