@@ -112,15 +112,18 @@ public sealed partial class ConvEngine : IDisposable
         Tensor?[] present = [tensors.X, tensors.W, tensors.Y];
         var space = memory == MemoryKind.Host ? HostMemorySpace.Instance : Memory;
         EnsureFits(problem, space, present, plan: null);
-        var plan = Planner.Execute(problem, (plan, backend) =>
-        {
-            if (backend.Memory.Kind != memory)
-                throw new ArgumentException($"tensors are in {memory} memory but the plan {plan.Algorithm.Key} runs on {backend.Memory.Kind} memory.", nameof(tensors));
-            EnsureFits(problem, backend.Memory, present, plan);
-            backend.Run(problem, plan.Algorithm, tensors);
-        });
-        lastPlan = plan;
-        return plan;
+        Plan ran;
+        // Device tensors may be written by work on the application's stream (UseStream): ordered after it, like the device-resident calls.
+        using (memory == MemoryKind.Device ? EnterStream() : default)
+            ran = Planner.Execute(problem, (plan, backend) =>
+            {
+                if (backend.Memory.Kind != memory)
+                    throw new ArgumentException($"tensors are in {memory} memory but the plan {plan.Algorithm.Key} runs on {backend.Memory.Kind} memory.", nameof(tensors));
+                EnsureFits(problem, backend.Memory, present, plan);
+                backend.Run(problem, plan.Algorithm, tensors);
+            });
+        lastPlan = ran;
+        return ran;
     }
 
     /// <summary>
@@ -286,7 +289,11 @@ public sealed partial class ConvEngine : IDisposable
             if (ReferenceEquals(backend.Memory, HostMemorySpace.Instance))
                 Run(host);
             else
-                RunStaged(problem, backend, host, output, Run);
+            {
+                // Staged copies come from the pool the application's stream may still be using (UseStream): ordered after it.
+                using (EnterStream())
+                    RunStaged(problem, backend, host, output, Run);
+            }
         });
         lastPlan = plan;
         return output;
