@@ -46,6 +46,7 @@ public static class RunJob
 
         using var owned = shared is null ? CliBackends.Open(request.Backend, request.PlanCache, request.Policy) : null;
         var backends = shared ?? owned!;
+        backends.EnsureFits(problem);
         var (backend, algorithm) = backends.Choose(problem);
         // A transposed convolution is backward-data of the underlying convolution: its input is that convolution's y.
         var outcome = request.Transposed

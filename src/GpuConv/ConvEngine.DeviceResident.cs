@@ -18,8 +18,9 @@ namespace GpuConv;
 /// therefore run in the order they were made, each seeing its predecessors' outputs. A result is complete on
 /// the host when <see cref="Download(Tensor)"/> returns (downloads wait for the stream) or after
 /// <see cref="Synchronize"/>; work the application issues on its own stream after a call sees the result
-/// too. A few calls still wait inside (a batch too large for one column buffer, BackwardBias, a plan that
-/// runs on another memory, ReLU after a backend that could not fuse it); they never change this rule.
+/// too. A few calls still wait inside (the PTX backend's im2col algorithms, before their column buffer goes back
+/// to the pool; BackwardBias; a plan that runs on another memory; ReLU after a backend that could not fuse it);
+/// they never change this rule.
 /// </para>
 /// <para>
 /// Interop: GpuConv works in the device's <em>primary</em> context (cuDevicePrimaryCtxRetain), the one the
@@ -150,7 +151,8 @@ public sealed partial class ConvEngine
     /// Orders every later device-resident call on the application's CUDA stream <paramref name="cudaStream"/> (a raw
     /// CUstream / cudaStream_t created in this device's primary context); 0 returns to the engine's own stream.
     /// The engine's stream waits for the work already on the application's stream, and the application's stream
-    /// waits for the engine's work, through events: no host synchronisation. Applies to all threads.
+    /// waits for the engine's work, through events: no host synchronisation. Applies to all threads, and also to
+    /// <see cref="Run"/> on device tensors and to the staged copies of the HostTensor overloads.
     /// </summary>
     public void UseStream(nint cudaStream)
     {
@@ -294,6 +296,8 @@ public sealed partial class ConvEngine
     /// <summary>Runs the problem on resident tensors; the one the op writes is null here and becomes <paramref name="output"/> (or a new tensor).</summary>
     Tensor RunResident(ConvProblem problem, Tensor? x, Tensor? w, Tensor? y, Tensor? bias, Tensor? output, bool constantWeights, Activation? fuse)
     {
+        // Refused before the output or any benchmark buffers exist; again below with the plan's workspace.
+        EnsureFits(problem, Memory, [x, w, y, output], plan: null);
         var result = TakeOutput(output, problem.OutputShape, inputs: [x, w, y, bias]);
         try
         {
@@ -307,7 +311,11 @@ public sealed partial class ConvEngine
             OnStream(() =>
             {
                 bool reluDone = false;
-                var plan = Planner.Execute(problem, (p, backend) => reluDone = Issue(problem, p.Algorithm, backend, tensors, fuse));
+                var plan = Planner.Execute(problem, (p, backend) =>
+                {
+                    EnsureFits(problem, backend.Memory, [tensors.X, tensors.W, tensors.Y], p);
+                    reluDone = Issue(problem, p.Algorithm, backend, tensors, fuse);
+                });
                 lastPlan = plan;
                 if (fuse == Activation.Relu && !reluDone) ApplyRelu(result);
             });

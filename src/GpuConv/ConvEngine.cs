@@ -115,14 +115,21 @@ public sealed partial class ConvEngine : IDisposable
         ArgumentNullException.ThrowIfNull(tensors);
         var memory = tensors.X?.Memory ?? MemoryKind.Host;
         tensors.Validate(problem, memory);
-        var plan = Planner.Execute(problem, (plan, backend) =>
-        {
-            if (backend.Memory.Kind != memory)
-                throw new ArgumentException($"tensors are in {memory} memory but the plan {plan.Algorithm.Key} runs on {backend.Memory.Kind} memory.", nameof(tensors));
-            backend.Run(problem, plan.Algorithm, tensors);
-        });
-        lastPlan = plan;
-        return plan;
+        Tensor?[] present = [tensors.X, tensors.W, tensors.Y];
+        var space = memory == MemoryKind.Host ? HostMemorySpace.Instance : Memory;
+        EnsureFits(problem, space, present, plan: null);
+        Plan ran;
+        // Device tensors may be written by work on the application's stream (UseStream): ordered after it, like the device-resident calls.
+        using (memory == MemoryKind.Device ? EnterStream() : default)
+            ran = Planner.Execute(problem, (plan, backend) =>
+            {
+                if (backend.Memory.Kind != memory)
+                    throw new ArgumentException($"tensors are in {memory} memory but the plan {plan.Algorithm.Key} runs on {backend.Memory.Kind} memory.", nameof(tensors));
+                EnsureFits(problem, backend.Memory, present, plan);
+                backend.Run(problem, plan.Algorithm, tensors);
+            });
+        lastPlan = ran;
+        return ran;
     }
 
     /// <summary>
@@ -263,6 +270,8 @@ public sealed partial class ConvEngine : IDisposable
     HostTensor RunHost(ConvProblem problem, HostTensor? x, HostTensor? w, HostTensor? y, HostTensor? bias, out Plan plan,
         Activation? fuse = null, Action? onFused = null, bool constantWeights = false)
     {
+        // Refused before the output, the staged copies or any benchmark buffers exist; again below with the plan's workspace.
+        EnsureFits(problem, Memory, [x, w, y], plan: null);
         var output = new HostTensor(problem.OutputShape);
         switch (problem.Op)
         {
@@ -274,6 +283,7 @@ public sealed partial class ConvEngine : IDisposable
         var host = new ConvTensors(x!, w!, y!, bias) { ConstantWeights = constantWeights };
         plan = Planner.Execute(problem, (p, backend) =>
         {
+            EnsureFits(problem, backend.Memory, [host.X, host.W, host.Y], p);
             void Run(ConvTensors t)
             {
                 // A fusing backend may take bias + activation in the same call; if it declines, a plain run.
@@ -285,7 +295,11 @@ public sealed partial class ConvEngine : IDisposable
             if (ReferenceEquals(backend.Memory, HostMemorySpace.Instance))
                 Run(host);
             else
-                RunStaged(problem, backend, host, output, Run);
+            {
+                // Staged copies come from the pool the application's stream may still be using (UseStream): ordered after it.
+                using (EnterStream())
+                    RunStaged(problem, backend, host, output, Run);
+            }
         });
         lastPlan = plan;
         return output;

@@ -25,14 +25,21 @@ public static class DemoCommand
         command.SetAction(parse =>
         {
             var set = ShapeSet.Load(parse.GetRequiredValue(shapes));
-            // Every layer at this batch must be possible and fit, before the first one runs.
-            foreach (var row in set.Rows.Take(parse.GetValue(limit) is int l and >= 1 ? l : int.MaxValue))
+            // Every layer at this batch must be possible and fit, before the first one runs: in this process
+            // before the GPU is opened, then in the memory of the engine that will run it.
+            var sized = set.Rows.Take(parse.GetValue(limit) is int l and >= 1 ? l : int.MaxValue)
+                .Select(row => (row.Name, Problem: row.WithBatch(parse.GetValue(batch), "--batch"))).ToList();
+            void EnsureAllFit(Action<ConvProblem> check)
             {
-                var problem = row.WithBatch(parse.GetValue(batch), "--batch");
-                try { problem.EnsureFitsInProcess(); }
-                catch (ProblemTooLargeException e) { throw new ArgumentException($"--batch: layer '{row.Name}': {CliErrors.MessageOf(e)}", "--batch", e); }
+                foreach (var (name, problem) in sized)
+                {
+                    try { check(problem); }
+                    catch (ProblemTooLargeException e) { throw new ArgumentException($"--batch: layer '{name}': {CliErrors.MessageOf(e)}", "--batch", e); }
+                }
             }
+            EnsureAllFit(p => p.EnsureFitsInProcess());
             using var backends = CliBackends.Open(null, parse.GetValue(planCache));
+            EnsureAllFit(backends.EnsureFits);
             var console = io.CreateConsole();
             io.Out.WriteLine(DeviceLine(backends));
             var layers = new List<DemoLayer>();

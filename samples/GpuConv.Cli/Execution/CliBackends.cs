@@ -66,6 +66,13 @@ public sealed class CliBackends : IDisposable
         }
     }
 
+    /// <summary>
+    /// Refuses (<see cref="ProblemTooLargeException"/>) a problem whose tensors cannot fit the engine's memory
+    /// (free GPU memory, or what this process may take): the library's check (<see cref="ConvEngine.EnsureFits"/>),
+    /// made before planning, which may already allocate. Nothing for a fixed backend list.
+    /// </summary>
+    public void EnsureFits(ConvProblem problem) => _engine?.EnsureFits(problem);
+
     /// <summary>The engine planner's plan for a problem (policy and cache as opened).</summary>
     public Plan Plan(ConvProblem problem) =>
         (_engine ?? throw new InvalidOperationException("a fixed backend list has no planner")).GetPlan(problem);

@@ -185,10 +185,13 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
     }
 
     /// <summary><see cref="EnsureFits"/> against the memory this process may still take (physical or container limit, less what is in use).</summary>
-    public void EnsureFitsInProcess(int copies = 1)
+    public void EnsureFitsInProcess(int copies = 1) => EnsureFits(AvailableInProcess(), "this process", copies);
+
+    /// <summary>Bytes this process may still take: physical memory (or the container limit) less what is in use (GC's memory load).</summary>
+    public static long AvailableInProcess()
     {
         var info = GC.GetGCMemoryInfo();
-        EnsureFits(Math.Max(0, info.TotalAvailableMemoryBytes - info.MemoryLoadBytes), "this process", copies);
+        return Math.Max(0, info.TotalAvailableMemoryBytes - info.MemoryLoadBytes);
     }
 
     /// <summary>True when op, spec and all three shapes are equal.</summary>

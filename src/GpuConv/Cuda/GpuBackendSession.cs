@@ -30,8 +30,12 @@ internal sealed class GpuBackendSession : IDisposable
     internal CudaGpuRuntime Runtime => _runtime;
     public DeviceIdentity Identity { get; }
 
-    /// <summary>Free device memory now: the default workspace limit of the GPU backends.</summary>
-    public long FreeMemoryBytes => _context.MemoryInfo().Free;
+    /// <summary>
+    /// Device memory a new allocation can get now: the driver's free memory plus the pool's idle blocks (the pool
+    /// gives those back when an allocation fails). The default workspace limit of the GPU backends and what the
+    /// engine's memory check allows.
+    /// </summary>
+    public long FreeMemoryBytes => _context.MemoryInfo().Free + _context.Pool.Statistics.BytesCached;
 
     /// <summary>Opens device <paramref name="ordinal"/> of a probed, available GPU; throws if neither GPU backend can be built.</summary>
     public static GpuBackendSession Open(GpuStatus status, int ordinal)

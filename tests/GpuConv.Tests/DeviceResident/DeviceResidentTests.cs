@@ -357,3 +357,64 @@ public class ApplicationStreamOrderingTests
         Assert.That(memory.Freed, Is.EqualTo(memory.Allocated - 2), "the output made for the failed call was freed; x and w remain");
     }
 }
+
+/// <summary>
+/// The engine's other device-touching calls under <see cref="ConvEngine.UseStream"/>: Run on tensors already in device
+/// memory (the application may have written them on its stream) and the HostTensor overloads' staged copies (pool blocks
+/// the application's stream may still use) are entered and left on the application stream too.
+/// </summary>
+public class ApplicationStreamOrderingOfOtherCallsTests
+{
+    sealed class RecordingJoin : IStreamJoin
+    {
+        public List<string> Log { get; } = [];
+        public void Enter(nint appStream) => Log.Add($"enter {appStream}");
+        public void Leave(nint appStream) => Log.Add($"leave {appStream}");
+        public void Dispose() { }
+    }
+
+    static readonly ConvSpec Spec = new([3, 3], padBegin: [1]);
+
+    static ConvEngine Engine(FakeDeviceMemory memory) => ConvEngine.Adopt(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false },
+        new BackendSet([new FakeBackend("dev", 1, memory).With("a")], DeviceIdentity.ForCpu(), DeviceIdentity.ForCpu(), null));
+
+    [Test]
+    public void RunOnDeviceTensors_IsOrderedOnTheApplicationStream()
+    {
+        var memory = new FakeDeviceMemory();
+        using var engine = Engine(memory);
+        var hx = HostTensor.Random(new TensorShape(1, 2, 5, 5), 1);
+        var hw = HostTensor.Random(new TensorShape(3, 2, 3, 3), 2);
+        using var x = engine.Upload(hx);
+        using var w = engine.Upload(hw);
+        var problem = ConvProblem.Create(Spec, x.Shape, w.Shape);
+        using var y = engine.Allocate(problem.YShape);
+        var join = new RecordingJoin();
+        engine.UseStreamWith(42, () => join);
+
+        engine.Run(problem, new ConvTensors(x, w, y));
+
+        Assert.That(join.Log, Is.EqualTo(new[] { "enter 42", "leave 42" }));
+        var reference = ReferenceConv.Run(problem, hx.Data, hw.Data, [], []);
+        engine.UseStreamWith(0, () => join);
+        Assert.That(ErrorMetrics.Compare(engine.Download(y).Data, reference).MaxRelative, Is.LessThan(1e-5));
+    }
+
+    [Test]
+    public void HostOverload_StagedOnTheDevice_IsOrderedOnTheApplicationStream()
+    {
+        var memory = new FakeDeviceMemory();
+        using var engine = Engine(memory);
+        var join = new RecordingJoin();
+        engine.UseStreamWith(9, () => join);
+        var x = HostTensor.Random(new TensorShape(1, 2, 5, 5), 1);
+        var w = HostTensor.Random(new TensorShape(3, 2, 3, 3), 2);
+
+        var y = engine.Forward(Spec, x, w);
+
+        Assert.That(join.Log, Is.EqualTo(new[] { "enter 9", "leave 9" }));
+        Assert.That(memory.CopiesIn, Is.EqualTo(2), "x and w were staged");
+        var reference = ReferenceConv.Run(ConvProblem.Create(Spec, x.Shape, w.Shape), x.Data, w.Data, [], []);
+        Assert.That(ErrorMetrics.Compare(y.Data, reference).MaxRelative, Is.LessThan(1e-5));
+    }
+}
