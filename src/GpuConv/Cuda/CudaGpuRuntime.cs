@@ -20,6 +20,7 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
     readonly Lazy<CublasHandle> _cublas;
     readonly CudaEvent _start, _end;
     CublasMath _cublasMath = CublasMath.Pedantic;
+    readonly object _gemmGate = new();
 
     public CudaGpuRuntime(CudaContext context)
     {
@@ -90,15 +91,20 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
     {
         var wanted = math == MathMode.TF32 ? CublasMath.Tf32TensorOp : CublasMath.Pedantic;
         var cublas = _cublas.Value;
-        if (wanted != _cublasMath)
+        // The math mode lives on the shared handle: setting it and issuing the GEMM must be one step, or a
+        // strict GEMM on one thread could run under another thread's TF32 mode.
+        lock (_gemmGate)
         {
-            cublas.SetMathMode(wanted);
-            _cublasMath = wanted;
+            if (wanted != _cublasMath)
+            {
+                cublas.SetMathMode(wanted);
+                _cublasMath = wanted;
+            }
+            _context.MakeCurrent();
+            CuBlas.Check(NativeTrace.Start(), CuBlas.cublasSgemmStridedBatched(cublas.Raw, (CublasOperation)transA, (CublasOperation)transB,
+                m, n, k, &alpha, a, lda, strideA, b, ldb, strideB, &beta, c, ldc, strideC, batchCount), "cublasSgemmStridedBatched",
+                $"{transA}{transB} m={m} n={n} k={k} batch={batchCount} math={wanted}");
         }
-        _context.MakeCurrent();
-        CuBlas.Check(NativeTrace.Start(), CuBlas.cublasSgemmStridedBatched(cublas.Raw, (CublasOperation)transA, (CublasOperation)transB,
-            m, n, k, &alpha, a, lda, strideA, b, ldb, strideB, &beta, c, ldc, strideC, batchCount), "cublasSgemmStridedBatched",
-            $"{transA}{transB} m={m} n={n} k={k} batch={batchCount} math={wanted}");
     }
 
     // --- IMemorySpace, ordered on the runtime's stream ---
