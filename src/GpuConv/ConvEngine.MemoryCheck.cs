@@ -15,6 +15,14 @@ public sealed partial class ConvEngine
     internal Func<long> HostAvailableBytes { get; set; } = ConvProblem.AvailableInProcess;
 
     /// <summary>
+    /// Calls whose tensors and workspace come to less than this are not checked up front: asking the device
+    /// for its free memory (cuMemGetInfo) on every small call would cost more than many small convolutions,
+    /// and if memory is that short the allocation itself fails with an out-of-memory exception, which is
+    /// just as clean. A seam so tests can check every call.
+    /// </summary>
+    internal long MemoryCheckFloorBytes { get; set; } = 64L << 20;
+
+    /// <summary>
     /// Throws <see cref="ProblemTooLargeException"/> (naming the estimated and the available bytes) when the tensors of
     /// <paramref name="problem"/> (see <see cref="ConvProblem.EstimatedBytes"/>) cannot be made in <see cref="Memory"/>:
     /// free device memory on the GPU path, what this process may still take on the CPU path. Every operation of the
@@ -25,7 +33,7 @@ public sealed partial class ConvEngine
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(problem);
-        EnsureFits(problem, Memory, present: [], plan: null);
+        EnsureFits(problem, Memory, present: [], plan: null, always: true);
     }
 
     /// <summary>
@@ -33,12 +41,13 @@ public sealed partial class ConvEngine
     /// <paramref name="memory"/> (<paramref name="present"/>; the bias is not part of the estimate), plus the
     /// workspace of <paramref name="plan"/> when it is known, against what <paramref name="memory"/> can still hold.
     /// </summary>
-    void EnsureFits(ConvProblem problem, IMemorySpace memory, Tensor?[] present, Plan? plan)
+    void EnsureFits(ConvProblem problem, IMemorySpace memory, Tensor?[] present, Plan? plan, bool always = false)
     {
+        long workspace = plan?.WorkspaceBytes ?? 0;
+        if (!always && problem.EstimatedBytes < MemoryCheckFloorBytes - workspace) return;
         double need = problem.EstimatedBytes;
         foreach (var t in present.Where(t => t is not null && t.Memory == memory.Kind).Distinct())
             need -= (double)t!.Shape.ElementCount * sizeof(float);
-        long workspace = plan?.WorkspaceBytes ?? 0;
         need = Math.Max(need, 0) + workspace;
         long available = AvailableBytes(memory);
         if (need <= available) return;

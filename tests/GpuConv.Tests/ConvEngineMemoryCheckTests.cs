@@ -37,12 +37,33 @@ public class ConvEngineMemoryCheckTests
     {
         var engine = ConvEngine.Adopt(Options(), new BackendSet([backend], DeviceIdentity.ForCpu(), DeviceIdentity.ForCpu(), null));
         engine.HostAvailableBytes = () => hostAvailable;
+        engine.MemoryCheckFloorBytes = 0; // these problems are tiny: check every call
         return engine;
     }
 
-    static ConvEngine DeviceEngine(FakeBackend device, long deviceFree) =>
-        ConvEngine.Adopt(Options(), new BackendSet([device], DeviceIdentity.ForCpu(), DeviceIdentity.ForCpu(), null,
+    static ConvEngine DeviceEngine(FakeBackend device, long deviceFree)
+    {
+        var engine = ConvEngine.Adopt(Options(), new BackendSet([device], DeviceIdentity.ForCpu(), DeviceIdentity.ForCpu(), null,
             AvailableWorkspace: b => b.Memory.Kind == MemoryKind.Device ? deviceFree : null));
+        engine.MemoryCheckFloorBytes = 0;
+        return engine;
+    }
+
+    [Test]
+    public void SmallCalls_DoNotAskForFreeMemory_ButEnsureFitsAlwaysDoes()
+    {
+        // The per-call check must stay off the hot path: below the floor no memory query is made.
+        int queries = 0;
+        var backend = new FakeBackend("host", 1).With("a");
+        using var engine = ConvEngine.Adopt(Options() with { Policy = PlanPolicy.Heuristic },
+            new BackendSet([backend], DeviceIdentity.ForCpu(), DeviceIdentity.ForCpu(), null));
+        engine.HostAvailableBytes = () => { queries++; return 1; };
+        var (x, w) = Inputs();
+        for (int i = 0; i < 3; i++) engine.Forward(Spec, x, w);
+        Assert.That(queries, Is.Zero, "small calls queried the available memory");
+        Assert.Throws<ProblemTooLargeException>(() => engine.EnsureFits(Problem));
+        Assert.That(queries, Is.EqualTo(1));
+    }
 
     static (HostTensor X, HostTensor W) Inputs() => (HostTensor.Random(XShape, 1), HostTensor.Random(WShape, 2));
 
