@@ -7,24 +7,7 @@ namespace GpuConv.Tests.Cli;
 [NonParallelizable]
 public class BenchAndPlanCommandTests
 {
-    static (int Exit, string Out, string Err) InvokeCapturingConsole(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var output = new StringWriter();
-        var error = new StringWriter();
-        Console.SetOut(output);
-        Console.SetError(error);
-        try
-        {
-            var (exit, o, e) = CliHarness.Invoke(args);
-            return (exit, o + output, e + error);
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    static (int Exit, string Out, string Err) InvokeCapturingConsole(params string[] args) => CliHarness.InvokeCapturingConsole(args);
 
     [Test]
     public void BenchCsvAgainstOnnxRuntimeHasOneAgreeingRowPerShape()

@@ -25,5 +25,25 @@ sealed class CliHarness : IDisposable
         return (exit, output.ToString(), error.ToString());
     }
 
+    /// <summary><see cref="Invoke"/>, plus what was written straight to the console (Spectre tables, warnings).</summary>
+    public static (int Exit, string Out, string Err) InvokeCapturingConsole(params string[] args)
+    {
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var output = new StringWriter();
+        var error = new StringWriter();
+        Console.SetOut(output);
+        Console.SetError(error);
+        try
+        {
+            var (exit, o, e) = Invoke(args);
+            return (exit, o + output, e + error);
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldErr);
+        }
+    }
+
     public void Dispose() => Directory.Delete(Folder, recursive: true);
 }

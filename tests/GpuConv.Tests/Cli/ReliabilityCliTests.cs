@@ -16,24 +16,7 @@ public class ReliabilityCliTests
 {
     const string Header = "name,n,c,h,w,k,r,s,stride_h,stride_w,pad_h,pad_w,dil_h,dil_w,groups";
 
-    static (int Exit, string Out, string Err) Cli(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var output = new StringWriter();
-        var error = new StringWriter();
-        Console.SetOut(output);
-        Console.SetError(error);
-        try
-        {
-            var (exit, o, e) = CliHarness.Invoke(args);
-            return (exit, o + output, e + error);
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    static (int Exit, string Out, string Err) Cli(params string[] args) => CliHarness.InvokeCapturingConsole(args);
 
     static string[] RunArgs(CliHarness h, params string[] flags) =>
         ["run", "--x", h.Save("x.npy", HostTensor.Random(new TensorShape(1, 3, 8, 8), 1)), "--w", h.Save("w.npy", HostTensor.Random(new TensorShape(4, 3, 3, 3), 2)),
