@@ -335,7 +335,16 @@ public sealed partial class ConvEngine
     bool Issue(ConvProblem problem, ConvAlgorithm algorithm, IConvBackend backend, ConvTensors t, Activation? fuse)
     {
         if (!ReferenceEquals(backend.Memory, Memory))
-            return RunInOtherMemory(problem, algorithm, backend, t, fuse);
+        {
+            var written = problem.Op switch { ConvOp.Forward => t.Y, ConvOp.BackwardData => t.X, _ => t.W };
+            return StagedRun.Run(problem, backend, t, Memory, written, copies =>
+            {
+                bool fused = fuse is { } act && copies.Bias is not null && !problem.Spec.Transposed
+                    && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, copies, act);
+                if (!fused) backend.Run(problem, algorithm, copies);
+                return fused;
+            });
+        }
         var ordered = backend as IStreamOrderedBackend;
         if (fuse is { } act && t.Bias is not null && !problem.Spec.Transposed)
         {
@@ -353,43 +362,6 @@ public sealed partial class ConvEngine
         if (ordered is not null) ordered.Enqueue(problem, algorithm, t);
         else backend.Run(problem, algorithm, t);
         return false;
-    }
-
-    /// <summary>Copies the op's inputs from the engine's memory to the backend's, runs, copies the output back.</summary>
-    bool RunInOtherMemory(ConvProblem problem, ConvAlgorithm algorithm, IConvBackend backend, ConvTensors t, Activation? fuse)
-    {
-        var target = backend.Memory;
-        var made = new List<Tensor>();
-        try
-        {
-            Tensor Move(Tensor source, bool copy)
-            {
-                var moved = target.Allocate(source.Shape);
-                made.Add(moved);
-                if (copy)
-                {
-                    var host = new float[source.Shape.ElementCountInt];
-                    Memory.CopyToHost(source, host);
-                    target.CopyFromHost(host, moved);
-                }
-                return moved;
-            }
-            var op = problem.Op;
-            var staged = new ConvTensors(Move(t.X, op != ConvOp.BackwardData), Move(t.W, op != ConvOp.BackwardFilter),
-                Move(t.Y, op != ConvOp.Forward), t.Bias is null ? null : Move(t.Bias, true)) { ConstantWeights = t.ConstantWeights };
-            bool fused = fuse is { } act && staged.Bias is not null && !problem.Spec.Transposed
-                && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, staged, act);
-            if (!fused) backend.Run(problem, algorithm, staged);
-            var written = op switch { ConvOp.Forward => staged.Y, ConvOp.BackwardData => staged.X, _ => staged.W };
-            var result = new float[written.Shape.ElementCountInt];
-            target.CopyToHost(written, result);
-            Memory.CopyFromHost(result, op switch { ConvOp.Forward => t.Y, ConvOp.BackwardData => t.X, _ => t.W });
-            return fused;
-        }
-        finally
-        {
-            foreach (var m in made) ((IDisposable)m).Dispose();
-        }
     }
 
     /// <summary>ReLU in place when no backend fused it: on the host directly, on a device through a host copy.</summary>

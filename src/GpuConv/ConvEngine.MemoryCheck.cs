@@ -41,13 +41,17 @@ public sealed partial class ConvEngine
     /// <paramref name="memory"/> (<paramref name="present"/>; the bias is not part of the estimate), plus the
     /// workspace of <paramref name="plan"/> when it is known, against what <paramref name="memory"/> can still hold.
     /// </summary>
-    void EnsureFits(ConvProblem problem, IMemorySpace memory, Tensor?[] present, Plan? plan, bool always = false)
+    void EnsureFits(ConvProblem problem, IMemorySpace memory, ReadOnlySpan<Tensor?> present, Plan? plan, bool always = false)
     {
         long workspace = plan?.WorkspaceBytes ?? 0;
         if (!always && problem.EstimatedBytes < MemoryCheckFloorBytes - workspace) return;
         double need = problem.EstimatedBytes;
-        foreach (var t in present.Where(t => t is not null && t.Memory == memory.Kind).Distinct())
-            need -= (double)t!.Shape.ElementCount * sizeof(float);
+        for (int i = 0; i < present.Length; i++)
+        {
+            var t = present[i];
+            if (t is null || t.Memory != memory.Kind || present[..i].Contains(t)) continue; // each tensor once
+            need -= (double)t.Shape.ElementCount * sizeof(float);
+        }
         need = Math.Max(need, 0) + workspace;
         long available = AvailableBytes(memory);
         if (need <= available) return;

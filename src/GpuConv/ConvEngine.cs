@@ -115,9 +115,8 @@ public sealed partial class ConvEngine : IDisposable
         ArgumentNullException.ThrowIfNull(tensors);
         var memory = tensors.X?.Memory ?? MemoryKind.Host;
         tensors.Validate(problem, memory);
-        Tensor?[] present = [tensors.X, tensors.W, tensors.Y];
         var space = memory == MemoryKind.Host ? HostMemorySpace.Instance : Memory;
-        EnsureFits(problem, space, present, plan: null);
+        EnsureFits(problem, space, [tensors.X, tensors.W, tensors.Y], plan: null);
         Plan ran;
         // Device tensors may be written by work on the application's stream (UseStream): ordered after it, like the device-resident calls.
         using (memory == MemoryKind.Device ? EnterStream() : default)
@@ -125,7 +124,7 @@ public sealed partial class ConvEngine : IDisposable
             {
                 if (backend.Memory.Kind != memory)
                     throw new ArgumentException($"tensors are in {memory} memory but the plan {plan.Algorithm.Key} runs on {backend.Memory.Kind} memory.", nameof(tensors));
-                EnsureFits(problem, backend.Memory, present, plan);
+                EnsureFits(problem, backend.Memory, [tensors.X, tensors.W, tensors.Y], plan);
                 backend.Run(problem, plan.Algorithm, tensors);
             });
         lastPlan = ran;
@@ -298,41 +297,11 @@ public sealed partial class ConvEngine : IDisposable
             {
                 // Staged copies come from the pool the application's stream may still be using (UseStream): ordered after it.
                 using (EnterStream())
-                    RunStaged(problem, backend, host, output, Run);
+                    StagedRun.Run(problem, backend, host, HostMemorySpace.Instance, output, t => { Run(t); return true; });
             }
         });
         lastPlan = plan;
         return output;
-    }
-
-    /// <summary>Copies the op's inputs into the backend's memory, runs, copies the output back, frees the copies.</summary>
-    static void RunStaged(ConvProblem problem, IConvBackend backend, ConvTensors host, HostTensor output, Action<ConvTensors> run)
-    {
-        var memory = backend.Memory;
-        var made = new List<Tensor>();
-        try
-        {
-            Tensor Stage(HostTensor t, bool copy)
-            {
-                var d = memory.Allocate(t.Shape);
-                made.Add(d);
-                if (copy) memory.CopyFromHost(t.Data, d);
-                return d;
-            }
-            bool writesX = problem.Op == ConvOp.BackwardData, writesW = problem.Op == ConvOp.BackwardFilter, writesY = problem.Op == ConvOp.Forward;
-            var staged = new ConvTensors(
-                Stage((HostTensor)host.X, !writesX),
-                Stage((HostTensor)host.W, !writesW),
-                Stage((HostTensor)host.Y, !writesY),
-                host.Bias is HostTensor b ? Stage(b, true) : null);
-            run(staged);
-            var written = writesX ? staged.X : writesW ? staged.W : staged.Y;
-            memory.CopyToHost(written, output.Data);
-        }
-        finally
-        {
-            foreach (var t in made) (t as IDisposable)?.Dispose();
-        }
     }
 
     /// <summary>ConvProblem.Create with its parameter names translated to this method's argument names.</summary>

@@ -258,6 +258,26 @@ public class DeviceResidentTests
             Is.EqualTo(engine.BackwardBias(engine.Download(y)).Data).Within(1e-6), "bias gradient through the host on a device without a kernel");
     }
 
+    [Test]
+    public void FakeDevice_APlanInHostMemory_RunsOnCopiesThatNeverCarryTheConstantWeightsPromise()
+    {
+        // The copies are new every call: a backend keeping prepared weights per tensor must not keep them for a copy.
+        var memory = new FakeDeviceMemory();
+        var device = new StreamOrderedFake(memory) { Unsupported = true };
+        var host = new FakeBackend("host", 2).With("a");
+        using var engine = FakeDeviceEngine(device, host);
+        var (x, w1, _, _, _) = Inputs();
+        using var rx = engine.Upload(x);
+        using var rw = engine.Upload(w1);
+        using var y = engine.Allocate(new TensorShape(2, 6, 5, 5));
+
+        engine.Forward(Conv1, rx, rw, output: y, constantWeights: true);
+
+        Assert.That(host.RunCalls.GetValueOrDefault("a"), Is.EqualTo(1));
+        Assert.That(host.RanWithConstantWeights, Is.False);
+        AssertMatchesReference(engine.Download(y), Reference(Conv1, x, w1, null));
+    }
+
     /// <summary>A device backend on a fake memory whose runs are "issued on a stream": it counts issued and waited runs.</summary>
     sealed class StreamOrderedFake(FakeDeviceMemory memory) : IConvBackend, IStreamOrderedBackend
     {

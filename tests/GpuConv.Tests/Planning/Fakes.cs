@@ -46,6 +46,9 @@ sealed class FakeBackend : IConvBackend
 
     public int TimeCalls(string algorithm) => timeCalls.GetValueOrDefault(algorithm);
 
+    /// <summary>Whether any Run call got tensors whose weights were declared constant.</summary>
+    public bool RanWithConstantWeights { get; private set; }
+
     /// <summary>Whether any TimeRun call got tensors whose weights were not declared constant.</summary>
     public bool TimedWithVariableWeights { get; private set; }
 
@@ -60,6 +63,7 @@ sealed class FakeBackend : IConvBackend
     {
         var fake = Find(algorithm);
         RunCalls[algorithm.Name] = RunCalls.GetValueOrDefault(algorithm.Name) + 1;
+        RanWithConstantWeights |= tensors.ConstantWeights;
         if (fake.FailsAllocation) throw new WorkspaceAllocationException(algorithm.Key, algorithm.WorkspaceBytes);
         if (fake.DeclinedAtRunTime) throw new AlgorithmDeclinedException(algorithm.Key, "CUDNN_STATUS_NOT_SUPPORTED");
         tensors.Validate(problem, Memory.Kind);
