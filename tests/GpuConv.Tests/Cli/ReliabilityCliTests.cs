@@ -222,7 +222,7 @@ public class ReliabilityCliTests
     {
         // A full disk: a 256 KiB tmpfs holding x.npy, and an output (pad 100: 4 x 206 x 206 floats, 680 KB) that cannot fit.
         using var h = new CliHarness();
-        using var small = SmallFileSystem.Create(256);
+        using var small = TmpfsFolder.Small(256);
         var x = HostTensor.Random(new TensorShape(1, 3, 8, 8), 1);
         string xPath = small.File("x.npy");
         NpyFile.Write(xPath, x);
@@ -247,7 +247,7 @@ public class ReliabilityCliTests
     [Test]
     public void EveryCommandWithAReadOnlyPlanCacheFinishesFastAndWarnsOnce()
     {
-        using var ro = ReadOnlyFolder.Create();
+        using var ro = TmpfsFolder.ReadOnly();
         using var h = new CliHarness();
         string csv = h.Path("s.csv");
         File.WriteAllText(csv, Header + "\na,1,4,6,6,4,3,3,1,1,1,1,1,1,1\nb,1,4,6,6,8,1,1,1,1,0,0,1,1,1\nc,1,4,7,7,4,3,3,2,2,1,1,1,1,1\n");

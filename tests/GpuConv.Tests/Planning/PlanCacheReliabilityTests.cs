@@ -17,7 +17,7 @@ public class PlanCacheReliabilityTests
     [Test]
     public void ReadOnlyFolder_FailsFast_WarnsOnce_KeepsPlansInMemory()
     {
-        using var ro = ReadOnlyFolder.Create();
+        using var ro = TmpfsFolder.ReadOnly();
         var warnings = new List<string>();
         var cache = new PlanCache(ro.File("plans.json"), warn: warnings.Add, saveInterval: TimeSpan.Zero);
         var clock = Stopwatch.StartNew();
@@ -36,7 +36,7 @@ public class PlanCacheReliabilityTests
     [Test]
     public void ReadOnlyFolder_WithAnExistingFile_IsStillRead()
     {
-        using var ro = ReadOnlyFolder.Create(dir =>
+        using var ro = TmpfsFolder.ReadOnly(dir =>
         {
             var writer = new PlanCache(Path.Combine(dir, "plans.json"));
             writer.Put(Key(1), PlanFor(1));

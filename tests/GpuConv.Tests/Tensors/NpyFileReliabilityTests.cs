@@ -48,7 +48,7 @@ public class NpyFileReliabilityTests
     [Test]
     public void AWriteThatFailsOnAFullDiskLeavesTheOldFileWhole()
     {
-        using var small = SmallFileSystem.Create(128);
+        using var small = TmpfsFolder.Small(128);
         string path = small.File("x.npy");
         NpyFile.Write(path, HostTensor.Random(new TensorShape(1, 3, 8, 8), 1));
         byte[] before = File.ReadAllBytes(path);
@@ -65,7 +65,7 @@ public class NpyFileReliabilityTests
         Assert.Throws<DirectoryNotFoundException>(() => NpyFile.CheckWritable(dir.File("missing/y.npy")));
         Assert.DoesNotThrow(() => NpyFile.CheckWritable(dir.File("y.npy")));
         Assert.That(Directory.GetFiles(dir.Path), Is.Empty, "the probe leaves nothing behind");
-        using var ro = ReadOnlyFolder.Create();
+        using var ro = TmpfsFolder.ReadOnly();
         Assert.Throws<IOException>(() => NpyFile.CheckWritable(ro.File("y.npy")));
     }
 }
