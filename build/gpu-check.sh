@@ -3,7 +3,7 @@
 # Runs from the unpacked pack (build/pack-gpu-check.sh) with the .NET runtime carried beside it.
 #   usage: ./gpu-check.sh [results-dir [archive-dir]]     (default ./gpu-results)
 # Steps, in the order of what each tells us, each with its own time limit inside a total budget
-# (GPUCONV_CHECK_BUDGET seconds, default 330, so the whole check ends within 6 minutes):
+# (GPUCONV_CHECK_BUDGET seconds, default 360, so the whole check ends within 6.5 minutes):
 #   1 system    system.txt, libraries.txt (driver, CUDA/cuDNN/cuBLAS wheels, torch), `gpuconv devices`
 #   2 smoke     `gpuconv smoke`: small convolutions per GPU backend, op and algorithm vs the reference,
 #               with GPUCONV_TRACE=1 (every native call logged); then cuDNN's candidate tables per op
@@ -11,9 +11,15 @@
 #   3 gpu-tests the TestCategory=Gpu tests; on a GPU host a skipped test is a failure unless its reason
 #               names something genuinely absent there (GPUCONV_ALLOWED_SKIPS, a regex)
 #   4 torch     torch_compare.py: 200 random cases per GPU backend through `gpuconv run --manifest`
-#               against PyTorch float64, and the speed tables against PyTorch/cuDNN
-#   5 bench-*   `gpuconv bench` per GPU backend (ResNet-50 from the plan cache, MobileNetV2 exhaustive)
-#   6 all-tests every other test, last, skipped when the budget is spent
+#               against PyTorch float64, and the speed tables against PyTorch/cuDNN on the ResNet-50 and
+#               MobileNetV2 shapes (exhaustive planning, which fills the plan cache)
+#   5 bench     `gpuconv bench --backend ptx --vs cudnn` on both networks from that plan cache: ratios
+#               per shape and per kind (3x3, 1x1, depthwise); per GPU backend when only one is usable
+#   6 probe     `gpuconv probe` per GPU backend: engine overhead per call against the bare call, the
+#               im2col kernel's bandwidth against a device copy, warm plan cache against cold exhaustive
+#   7 all-tests every other test, last, skipped when the budget is spent
+# GPUCONV_CHECK_ONLY=smoke,gpu-tests,… runs only the named steps (keys: smoke tables gpu-tests torch bench
+# probe all-tests; system, libraries and devices always run): a second run after a fix repeats what failed.
 # Each step logs into results-dir as it runs; summary.txt gets one line per step as it ends:
 #   PASS / FAIL / TIMEOUT / SKIPPED, seconds, step, log, and a note. With archive-dir, results-dir is
 # archived there as gpu-results.tar.gz (plus a copy of summary.txt) after every step, so a run cut
@@ -29,7 +35,8 @@ ARCHIVE_DIR=${2:-}
 mkdir -p "$RESULTS" || exit 2
 RESULTS=$(cd "$RESULTS" && pwd)
 if [ -n "$ARCHIVE_DIR" ]; then mkdir -p "$ARCHIVE_DIR" && ARCHIVE_DIR=$(cd "$ARCHIVE_DIR" && pwd) || exit 2; fi
-BUDGET=${GPUCONV_CHECK_BUDGET:-330}
+BUDGET=${GPUCONV_CHECK_BUDGET:-360}
+ONLY=${GPUCONV_CHECK_ONLY:-}
 CASES=${GPUCONV_CHECK_CASES:-200}
 ALLOW_NO_GPU=${GPUCONV_ALLOW_NO_GPU:-0}
 REHEARSAL=${GPUCONV_CHECK_REHEARSAL:-0}
@@ -58,6 +65,10 @@ GPU_BACKENDS=""      # cudnn and/or ptx, as `gpuconv devices` reports them usabl
 GPU_REASON=""        # why the GPU backends are off, when they are
 
 elapsed() { echo $(( $(date +%s) - START )); }
+# wanted KEY: whether the step KEY runs (all do unless GPUCONV_CHECK_ONLY names some).
+wanted() { [ -z "$ONLY" ] || [[ ",${ONLY// /}," == *",$1,"* ]]; }
+# not_wanted NAME: the summary line of a step left out by GPUCONV_CHECK_ONLY.
+not_wanted() { printf '%-8s %4ss  %-22s %-22s %s\n' SKIPPED 0 "$1" "-" "not in GPUCONV_CHECK_ONLY=$ONLY" >>"$SUMMARY"; }
 log() { echo "[$(date -u +%H:%M:%S) +$(elapsed)s] $*"; }
 
 archive() { # the results folder as ONE file (plus summary.txt) in archive-dir
@@ -192,7 +203,9 @@ judge_smoke() {
   line=$(grep -m1 '^smoke:' "$logfile")
   if [ "$rc" -eq 0 ]; then echo "PASS ${line#smoke: }"; else echo "FAIL exit $rc: ${line#smoke: }"; fi
 }
-if [ -n "$GPU_BACKENDS" ] || [ "$ALLOW_NO_GPU" != 1 ]; then
+if ! wanted smoke; then
+  not_wanted "smoke"
+elif [ -n "$GPU_BACKENDS" ] || [ "$ALLOW_NO_GPU" != 1 ]; then
   step "smoke (GPUCONV_TRACE=1)" 60 "$RESULTS/smoke.txt" judge_smoke env GPUCONV_TRACE=1 "${GPUCONV[@]}" smoke --backends "$SMOKE_BACKENDS"
 else
   # No GPU and allowed: run the smoke on the cpu backend anyway (it proves the command in the pack), but the step is a skip.
@@ -202,7 +215,9 @@ fi
 
 # What cuDNN lists per op for three layers (3x3, 1x1 stride 2, depthwise), every candidate timed: the
 # planner's table shows strict and TF32 candidates, their workspace, time, status and why each lost.
-if [[ ",$GPU_BACKENDS," == *,$TABLE_BACKEND,* ]]; then
+if ! wanted tables; then
+  not_wanted "cudnn candidate tables"
+elif [[ ",$GPU_BACKENDS," == *,$TABLE_BACKEND,* ]]; then
   printf '%s\n' "name,n,c,h,w,k,r,s,stride_h,stride_w,pad_h,pad_w,dil_h,dil_w,groups" \
     "conv3x3,2,64,28,28,64,3,3,1,1,1,1,1,1,1" "conv1x1_s2,2,256,28,28,512,1,1,2,2,0,0,1,1,1" \
     "dw3x3,2,96,28,28,96,3,3,1,1,1,1,1,1,96" >"$WORK/tables.csv"
@@ -239,9 +254,13 @@ judge_gpu_tests() {
   if [ "$bad" -gt 0 ]; then echo "FAIL $bad of $total skipped for a reason a GPU host must not have (gpu-tests-skips.txt)"; return; fi
   echo "PASS $total tests, $skipped skipped for an allowed reason"
 }
-step "GPU tests" 120 "$RESULTS/gpu-tests.txt" judge_gpu_tests \
-  "${TESTS[@]}" --filter "TestCategory=Gpu" --output Detailed \
-  --report-trx --report-trx-filename gpu-tests.trx --results-directory "$RESULTS"
+if wanted gpu-tests; then
+  step "GPU tests" 120 "$RESULTS/gpu-tests.txt" judge_gpu_tests \
+    "${TESTS[@]}" --filter "TestCategory=Gpu" --output Detailed \
+    --report-trx --report-trx-filename gpu-tests.trx --results-directory "$RESULTS"
+else
+  not_wanted "GPU tests"
+fi
 
 # ---------------------------------------------------------------- 4 PyTorch comparison
 judge_torch() {
@@ -251,15 +270,22 @@ judge_torch() {
   if [ "$rc" -eq 0 ]; then echo "PASS $lines"; else echo "FAIL exit $rc: $lines"; fi
 }
 PY=$(command -v python3 || true)
-if [ ! -f "$HERE/torch_compare.py" ]; then
+# Both networks of issue 13's speed goal in one shape file (same header; row names do not collide).
+cnn_shapes() { # cnn_shapes ROWS OUT: the first ROWS rows of each set (all when ROWS is empty)
+  { head -n 1 "$HERE/shapes/resnet50.csv"
+    for set in resnet50 mobilenet_v2; do tail -n +2 "$HERE/shapes/$set.csv" | grep -v '^#' | head -n "${1:-100000}"; done; } >"$2"
+}
+if ! wanted torch; then
+  not_wanted "torch_compare.py"
+elif [ ! -f "$HERE/torch_compare.py" ]; then
   record SKIPPED 0 "torch_compare.py" "$RESULTS/torch-compare.txt" "torch_compare.py is not in the pack"
 elif [ -z "$PY" ] || ! timeout 60 "$PY" -c "import torch, numpy" >"$RESULTS/torch-import.txt" 2>&1; then
   # The GPU host has them (its venv); a CPU machine trying the pack may not.
   record "$([ -z "$GPU_BACKENDS" ] && [ "$ALLOW_NO_GPU" = 1 ] && echo SKIPPED || echo FAIL)" 0 "torch_compare.py" \
     "$RESULTS/torch-import.txt" "no python3 with torch and numpy (${PY:-no python3 on PATH})"
 elif [ -n "$GPU_BACKENDS" ]; then
-  TORCH_SHAPES=$HERE/shapes/resnet50.csv
-  [ "$REHEARSAL" = 1 ] && { head -n 4 "$TORCH_SHAPES" >"$TORCH_WORK/shapes.csv"; TORCH_SHAPES=$TORCH_WORK/shapes.csv; }
+  TORCH_SHAPES=$TORCH_WORK/shapes.csv
+  cnn_shapes "$([ "$REHEARSAL" = 1 ] && echo 3)" "$TORCH_SHAPES"
   step "torch_compare.py" 150 "$RESULTS/torch-compare.txt" judge_torch \
     "$PY" "$HERE/torch_compare.py" --gpuconv "$DOTNET $APP/GpuConv.Cli.dll" --backends "$GPU_BACKENDS" --cases "$CASES" \
     --device "$TORCH_DEVICE" --shapes "$TORCH_SHAPES" --out "$TORCH_WORK/out"
@@ -275,23 +301,47 @@ fi
 
 # ---------------------------------------------------------------- 5 benchmarks
 judge_bench() {
-  local rc=$1 logfile=$2 total
+  local rc=$1 logfile=$2 total kinds
   total=$(grep -m1 -E '^total ' "$logfile" | cut -c1-80)
-  if [ "$rc" -eq 0 ]; then echo "PASS $total"; else echo "FAIL exit $rc: $(grep -m1 '^error:' "$logfile" | cut -c1-120)"; fi
+  kinds=$(grep -m1 -E '^geomean .* by kind:' "$logfile" | sed 's/^geomean //' | cut -c1-140)
+  if [ "$rc" -eq 0 ]; then echo "PASS ${kinds:-$total}"; else echo "FAIL exit $rc: $(grep -m1 '^error:' "$logfile" | cut -c1-120)"; fi
 }
-if [ -n "$GPU_BACKENDS" ]; then
+BENCH_SETS=resnet50+mobilenet_v2
+if ! wanted bench; then
+  not_wanted "bench"
+elif [[ ",$GPU_BACKENDS," == *,ptx,* && ",$GPU_BACKENDS," == *,cudnn,* ]] || [ "$REHEARSAL" = 1 ]; then
+  # Issue 13's ptx-vs-cudnn goals per kind, both sides from the plans step 4's exhaustive benches cached.
+  main=ptx; peer=cudnn; [ "$REHEARSAL" = 1 ] && { main=cpu; peer=cpu; }
+  step "bench $main vs $peer" 90 "$RESULTS/bench-$main-vs-$peer.txt" judge_bench \
+    "${GPUCONV[@]}" bench --backend "$main" --vs "$peer" --shapes "$BENCH_SETS" --policy cached "${BENCH_LIMIT[@]}"
+elif [ -n "$GPU_BACKENDS" ]; then
   for b in ${GPU_BACKENDS//,/ }; do
-    # ResNet-50 was planned exhaustively by torch_compare.py's bench (same plan cache): here the table is cheap.
-    step "bench $b resnet50" 45 "$RESULTS/bench-$b-resnet50.txt" judge_bench \
-      "${GPUCONV[@]}" bench --backend "$b" --shapes resnet50 --policy cached "${BENCH_LIMIT[@]}"
-    step "bench $b mobilenet_v2" 45 "$RESULTS/bench-$b-mobilenet_v2.txt" judge_bench \
-      "${GPUCONV[@]}" bench --backend "$b" --shapes mobilenet_v2 --policy exhaustive "${BENCH_LIMIT[@]}"
+    step "bench $b" 90 "$RESULTS/bench-$b.txt" judge_bench \
+      "${GPUCONV[@]}" bench --backend "$b" --shapes "$BENCH_SETS" --policy cached "${BENCH_LIMIT[@]}"
   done
 else
   gpu_skip "benchmarks" "$RESULTS/bench-skipped.txt"
 fi
 
-# ---------------------------------------------------------------- 6 everything else
+# ---------------------------------------------------------------- 6 probe
+# Issue 13's remaining numbers: engine overhead per call over the bare call, the im2col kernel's bandwidth
+# against a device copy, and a warm plan-cache start against a cold exhaustive search.
+judge_probe() {
+  local rc=$1 logfile=$2 lines
+  lines=$(grep -E '^(overhead|bandwidth|plan-start):' "$logfile" | sed -E 's/ on .*//; s/ to the first result of [^,]*//' | cut -c1-110 | paste -sd ';' -)
+  if [ "$rc" -eq 0 ]; then echo "PASS $lines"; else echo "FAIL exit $rc: $lines"; fi
+}
+if ! wanted probe; then
+  not_wanted "probe"
+elif [ -n "$GPU_BACKENDS" ]; then
+  for b in ${GPU_BACKENDS//,/ }; do
+    step "probe $b" 60 "$RESULTS/probe-$b.txt" judge_probe "${GPUCONV[@]}" probe --backend "$b"
+  done
+else
+  gpu_skip "probe" "$RESULTS/probe-skipped.txt"
+fi
+
+# ---------------------------------------------------------------- 7 everything else
 # The GPU tests ran in step 3. Left out: the ONNX Runtime peer test (its native library is not in the
 # pack) and the test that the repository surrounds the test assembly (a pack has no repository).
 judge_all_tests() {
@@ -299,7 +349,9 @@ judge_all_tests() {
   counts="$(count total "$logfile") tests, $(count failed "$logfile") failed, $(count skipped "$logfile") skipped"
   if [ "$rc" -eq 0 ]; then echo "PASS $counts"; else echo "FAIL exit $rc: $counts"; fi
 }
-if [ -n "$(limit_for 60 60)" ]; then
+if ! wanted all-tests; then
+  not_wanted "all other tests"
+elif [ -n "$(limit_for 60 60)" ]; then
   step "all other tests" 9999 "$RESULTS/all-tests.txt" judge_all_tests \
     "${TESTS[@]}" --filter "TestCategory!=Gpu&FullyQualifiedName!~AgainstOnnxRuntime&FullyQualifiedName!~RepositoryRootHoldsTheSolution" \
     --report-trx --report-trx-filename all-tests.trx --results-directory "$RESULTS"
