@@ -120,8 +120,9 @@ public static class BenchCommand
             else
             {
                 var console = AnsiConsole.Console;
-                // Redirected output has no terminal width; give the table room instead of wrapping every cell.
-                if (Console.IsOutputRedirected) console.Profile.Width = 200;
+                // Redirected output has no terminal width; give the table room instead of wrapping every cell
+                // (a backend peer adds its algorithm column).
+                if (Console.IsOutputRedirected) console.Profile.Width = 240;
                 console.WriteLine(conditions);
                 BenchReport.WriteTable(console, results, peer is not null);
                 BenchReport.WriteSummary(console, results);

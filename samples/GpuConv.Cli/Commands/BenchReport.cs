@@ -31,6 +31,8 @@ public static class BenchReport
     public static void WriteTable(IAnsiConsole console, IReadOnlyList<BenchResult> results, bool withPeer)
     {
         var table = new Table().Border(TableBorder.Rounded);
+        // ONNX Runtime does not say which algorithm it ran: the column is for backend peers.
+        bool withPeerAlgorithm = withPeer && results.Any(r => r.PeerAlgorithm is not null);
         table.AddColumn("shape");
         table.AddColumn("class");
         table.AddColumn("kind");
@@ -41,10 +43,10 @@ public static class BenchReport
         table.AddColumn(new TableColumn("plan ms").RightAligned());
         if (withPeer)
         {
-            string peer = Markup.Escape(PeerLabel(results));
+            string peer = PeerLabel(results) is var name && name == BenchPeer.OnnxRuntimeName ? "ORT" : Markup.Escape(name);
             table.AddColumn(new TableColumn($"{peer} ms").RightAligned());
             table.AddColumn(new TableColumn($"{peer} GFLOP/s").RightAligned());
-            table.AddColumn(new TableColumn($"{peer} algorithm"));
+            if (withPeerAlgorithm) table.AddColumn(new TableColumn($"{peer} algorithm"));
             table.AddColumn(new TableColumn("ratio").RightAligned());
             table.AddColumn(new TableColumn("rel err").RightAligned());
         }
@@ -60,7 +62,9 @@ public static class BenchReport
             if (withPeer)
             {
                 string ratio = F(r.Ratio!.Value, "F2");
-                cells.AddRange([F(r.PeerMs!.Value, "F3"), F(r.PeerGflops!.Value, "F1"), Markup.Escape(r.PeerAlgorithm ?? "-"), r.Ratio >= 1 ? $"[green]{ratio}[/]" : $"[yellow]{ratio}[/]", F(r.RelativeError!.Value, "E1")]);
+                cells.AddRange([F(r.PeerMs!.Value, "F3"), F(r.PeerGflops!.Value, "F1")]);
+                if (withPeerAlgorithm) cells.Add(Markup.Escape(r.PeerAlgorithm ?? "-"));
+                cells.AddRange([r.Ratio >= 1 ? $"[green]{ratio}[/]" : $"[yellow]{ratio}[/]", F(r.RelativeError!.Value, "E1")]);
             }
             table.AddRow(cells.ToArray());
         }

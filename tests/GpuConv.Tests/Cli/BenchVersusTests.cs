@@ -95,6 +95,28 @@ public class BenchVersusTests
     }
 
     [Test]
+    public void AlgorithmAppliesToTheMainSideOnly()
+    {
+        using var h = new CliHarness();
+        string csv = h.Path("one.csv");
+        File.WriteAllText(csv, Header + "\nc3,1,8,10,10,8,3,3,1,1,1,1,1,1,1\n");
+        Dictionary<string, string> Row(params string[] extra)
+        {
+            var (exit, output, error) = Cli(["bench", "--backend", "cpu", "--vs", "cpu", "--shapes", csv, "--format", "csv", .. Fast(h), .. extra]);
+            Assert.That(exit, Is.EqualTo(0), output + error);
+            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            return lines[0].Split(',').Zip(lines[1].Split(',')).ToDictionary(p => p.First, p => p.Second);
+        }
+        string planned = Row()["algorithm"];
+        // Another algorithm the cpu backend has for a 3x3 (it has both of these).
+        string forced = planned == "im2col-gemm" ? "shifted-gemm" : "im2col-gemm";
+        var row = Row("--algorithm", forced);
+        Assert.That(row["algorithm"], Is.EqualTo(forced));
+        Assert.That(row["peer_algorithm"], Is.EqualTo(planned), "the peer runs its planner's choice");
+        Assert.That(double.Parse(row["rel_err"], CultureInfo.InvariantCulture), Is.LessThan(1e-5), "two algorithms, one answer");
+    }
+
+    [Test]
     public void BothNetworksInOneCommandWithLimit()
     {
         using var h = new CliHarness();
