@@ -10,21 +10,22 @@ using Spectre.Console;
 namespace GpuConv.Cli.Commands;
 
 /// <summary>
-/// <c>gpuconv bench</c>: times every shape of a set (forward) on a backend, optionally against ONNX
-/// Runtime in the same process with the same thread count, and prints median ms, GFLOP/s and the
-/// throughput ratio per shape with geometric means overall and per shape class. The progress bar
-/// goes to stderr so that <c>--format csv</c> leaves stdout clean.
+/// <c>gpuconv bench</c>: times every shape of a set (or sets joined by '+') forward on a backend,
+/// optionally against a peer (--vs): ONNX Runtime in the same process with the same thread count, or
+/// another GpuConv backend (cudnn, ptx, cpu, reference) planned under the same policy and plan cache.
+/// Prints median ms, GFLOP/s and the throughput ratio per shape with geometric means per shape class
+/// and per kind (3x3, 1x1, depthwise, other: how the GPU goals are stated). The progress bar goes to
+/// stderr so that <c>--format csv</c> leaves stdout clean.
 /// </summary>
 public static class BenchCommand
 {
     public static Command Create()
     {
-        var backendOpt = new Option<string>("--backend") { Description = "Backend to time: cpu (cudnn, ptx once the GPU backends are built in).", DefaultValueFactory = _ => "cpu" };
-        var shapesOpt = new Option<string>("--shapes") { Description = $"Shape set: {string.Join(", ", BenchShapes.EmbeddedSets)}, or a CSV file (format in shapes/README.md).", Required = true };
+        var backendOpt = new Option<string>("--backend") { Description = $"Backend to time: {string.Join(", ", CliBackends.KnownNames)} (the GPU ones on a usable GPU).", DefaultValueFactory = _ => "cpu" };
+        var shapesOpt = new Option<string>("--shapes") { Description = $"Shape set: {string.Join(", ", BenchShapes.EmbeddedSets)}, or a CSV file (format in shapes/README.md); several joined by '+' (resnet50+mobilenet_v2).", Required = true };
         var batchOpt = new Option<int>("--batch") { Description = "Multiplies every row's batch size.", DefaultValueFactory = _ => 1 };
         var threadsOpt = new Option<int>("--threads") { Description = "Threads for GpuConv's CPU backend and for the peer (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var vsOpt = new Option<string?>("--vs") { Description = "Also run the peer and compare: onnxruntime." };
-        vsOpt.AcceptOnlyFromAmong("onnxruntime");
+        var vsOpt = new Option<string?>("--vs") { Description = $"Also run a peer on the same inputs and compare: {string.Join(", ", PeerNames)} (a backend is planned under the same --policy and --plan-cache; --algorithm is the main side's only)." };
         var formatOpt = new Option<string>("--format") { Description = "Output: table or csv.", DefaultValueFactory = _ => "table" };
         formatOpt.AcceptOnlyFromAmong("table", "csv");
         var limitOpt = new Option<int?>("--limit") { Description = "Only the first N shapes." };
@@ -37,7 +38,7 @@ public static class BenchCommand
         var algorithmOpt = new Option<string?>("--algorithm") { Description = "Time this algorithm of the backend wherever it applies (the plan's choice elsewhere), instead of the planner's choice." };
         var weightsOpt = new Option<string>("--weights") { Description = "constant: W declared constant (ConvTensors.ConstantWeights; prepared once, as ONNX Runtime's initializers are); per-call: W prepared on every run.", DefaultValueFactory = _ => "constant" };
         weightsOpt.AcceptOnlyFromAmong("constant", "per-call");
-        var command = new Command("bench", "Time a shape set (forward) on a backend, optionally against ONNX Runtime.")
+        var command = new Command("bench", "Time a shape set (forward) on a backend, optionally against ONNX Runtime or another backend.")
         {
             backendOpt, shapesOpt, batchOpt, threadsOpt, vsOpt, formatOpt, limitOpt, policyOpt, planCacheOpt, warmupOpt, repeatOpt, algorithmOpt, weightsOpt,
         };
@@ -50,6 +51,9 @@ public static class BenchCommand
         return command;
     }
 
+    /// <summary>What --vs accepts: ONNX Runtime or any backend the CLI knows (the --backend one too: a rehearsal, ratios near 1).</summary>
+    public static IReadOnlyList<string> PeerNames { get; } = [BenchPeer.OnnxRuntimeName, .. CliBackends.KnownNames];
+
     static int Run(string backendName, string set, int batch, int threads, string? vs, string format, int? limit,
         PlanPolicy policy, string? planCache, int warmup, int repeat, string? algorithm = null, bool constantWeights = true)
     {
@@ -60,6 +64,9 @@ public static class BenchCommand
         if (limit is < 1) throw new ArgumentException($"--limit: must be >= 1, got {limit}.", "--limit");
         if (warmup < 0) throw new ArgumentException($"--warmup: must be >= 0, got {warmup}.", "--warmup");
         if (repeat < 1) throw new ArgumentException($"--repeat: must be >= 1, got {repeat}.", "--repeat");
+        if (vs is not null)
+            vs = PeerNames.FirstOrDefault(n => string.Equals(n, vs, StringComparison.OrdinalIgnoreCase))
+                ?? throw new ArgumentException($"--vs: '{vs}' is not a peer; known: {string.Join(", ", PeerNames)}.", "--vs");
         IReadOnlyList<BenchShape> shapes = BenchShapes.Load(set, batch);
         if (limit is { } l) shapes = shapes.Take(l).ToArray();
         // Tensors (and the peer's copies) must fit before the first one is allocated.
@@ -69,14 +76,21 @@ public static class BenchCommand
             catch (ProblemTooLargeException e) { throw new ArgumentException($"--shapes: row '{shape.Name}': {CliErrors.MessageOf(e)}", "--shapes", e); }
         }
         var backends = CliBackends.Open(backendName, planCache, policy, threads);
-        if (algorithm is not null)
+        BenchPeer? peer = null;
+        try
         {
-            try { BenchRunner.CheckAlgorithmName(backends, shapes, algorithm); }
-            catch { backends.Dispose(); throw; }
+            if (algorithm is not null) BenchRunner.CheckAlgorithmName(backends, shapes, algorithm);
+            if (vs == BenchPeer.OnnxRuntimeName) peer = BenchPeer.OnnxRuntime;
+            else if (vs is not null)
+            {
+                var (peerBackend, plan) = backends.OpenPeer(vs, "--vs");
+                peer = new BenchPeer(peerBackend.Name, peerBackend, plan);
+            }
         }
+        catch { backends.Dispose(); throw; }
         using (backends)
         {
-            var runner = new BenchRunner(backends, threads, vs == "onnxruntime", warmup, repeat, constantWeights, algorithm);
+            var runner = new BenchRunner(backends, threads, peer, warmup, repeat, constantWeights, algorithm);
             var results = new List<BenchResult>();
             err.Progress()
                 .AutoClear(true)
@@ -93,22 +107,24 @@ public static class BenchCommand
                 });
             string conditions = $"{set} batch x{batch}, {threads} thread(s), backend {backendName}, policy {policy.ToString().ToLowerInvariant()}, " +
                 $"median of {repeat} after {warmup} warm-up, {(constantWeights ? "constant" : "per-call")} weights" +
-                (algorithm is null ? "" : $", algorithm {algorithm} where it applies") + (vs is null ? "" : $", peer ONNX Runtime {OnnxRuntimeConv.Version}");
+                (algorithm is null ? "" : $", algorithm {algorithm} where it applies") +
+                (peer is null ? "" : peer.Backend is null ? $", peer ONNX Runtime {OnnxRuntimeConv.Version}" : $", peer backend {peer.Name} (same policy and plan cache)");
             string device = backends.GpuUnavailableReason is { } off ? $"GPU off: {off}" : "GPU on";
             conditions += $"; {device}";
             if (format == "csv")
             {
-                BenchReport.WriteCsv(Console.Out, results, vs is not null);
+                BenchReport.WriteCsv(Console.Out, results, peer is not null);
                 err.WriteLine(conditions);
                 BenchReport.WriteSummary(err, results);
             }
             else
             {
                 var console = AnsiConsole.Console;
-                // Redirected output has no terminal width; give the table room instead of wrapping every cell.
-                if (Console.IsOutputRedirected) console.Profile.Width = 200;
+                // Redirected output has no terminal width; give the table room instead of wrapping every cell
+                // (a backend peer adds its algorithm column).
+                if (Console.IsOutputRedirected) console.Profile.Width = 240;
                 console.WriteLine(conditions);
-                BenchReport.WriteTable(console, results, vs is not null);
+                BenchReport.WriteTable(console, results, peer is not null);
                 BenchReport.WriteSummary(console, results);
             }
             var disagree = results.Where(r => r.RelativeError is > 1e-4).ToArray();

@@ -11,20 +11,32 @@ namespace GpuConv.Cli.Commands;
 /// <summary>What the bench measured for one shape (peer fields null without --vs).</summary>
 public sealed record BenchResult(
     BenchShape Shape, string Backend, string Algorithm, double MedianMs, double Gflops, double PlanMs, PlanSource PlanSource,
-    double? PeerMs = null, double? PeerGflops = null, double? RelativeError = null)
+    double? PeerMs = null, double? PeerGflops = null, double? RelativeError = null, string? Peer = null, string? PeerAlgorithm = null)
 {
-    /// <summary>GpuConv throughput / peer throughput (&gt; 1: GpuConv is faster).</summary>
+    /// <summary>Our throughput / the peer's (&gt; 1: the --backend side is faster).</summary>
     public double? Ratio => PeerMs is { } p ? p / MedianMs : null;
 }
 
 /// <summary>
-/// Times one shape on a backend (and on ONNX Runtime with the same inputs and thread count). The algorithm
-/// is the engine planner's choice under the command's policy (heuristic, exhaustive or cached), and the
-/// time that choice took is reported (a cold exhaustive search against a warm plan-cache hit):
-/// warm-up runs, then repeated runs interleaved with the peer's so both see the same machine
-/// noise, and the median of each. Checks the two outputs agree.
+/// What bench compares against (--vs): ONNX Runtime (no backend), or a GpuConv backend of the same engine
+/// with its own plan function (same policy and plan cache as the main side).
 /// </summary>
-public sealed class BenchRunner(CliBackends backends, int threads, bool withPeer, int warmup, int repeat, bool constantWeights = true, string? algorithmName = null)
+public sealed record BenchPeer(string Name, IConvBackend? Backend = null, Func<ConvProblem, Plan>? Plan = null)
+{
+    public const string OnnxRuntimeName = "onnxruntime";
+    public static BenchPeer OnnxRuntime { get; } = new(OnnxRuntimeName);
+}
+
+/// <summary>
+/// Times one shape on a backend (and on the peer with the same inputs). The algorithm is the engine
+/// planner's choice under the command's policy (heuristic, exhaustive or cached), and the time that
+/// choice took is reported (a cold exhaustive search against a warm plan-cache hit); warm-up runs, then
+/// repeated runs, and the median of each side. A backend peer gets its own copies of the inputs in its
+/// own memory and its own plan; its runs alternate with ours run by run (the order swapped every run) so
+/// both see the same clocks and machine noise. ONNX Runtime runs after ours instead (its worker threads
+/// spin after each run and would take a core from our timing). Checks the two outputs agree.
+/// </summary>
+public sealed class BenchRunner(CliBackends backends, int threads, BenchPeer? peer, int warmup, int repeat, bool constantWeights = true, string? algorithmName = null)
 {
     readonly IConvBackend backend = backends.All.Single();
 
@@ -46,59 +58,98 @@ public sealed class BenchRunner(CliBackends backends, int threads, bool withPeer
     public BenchResult Run(BenchShape shape, int seed)
     {
         var p = shape.Problem;
-        var mem = backend.Memory;
         var x = HostTensor.Random(p.XShape, seed);
         var w = HostTensor.Random(p.WShape, seed + 1);
         var bias = HostTensor.Random(new TensorShape(p.K), seed + 2);
-        // Constant weights, as ONNX Runtime's are (initializers, prepacked when its session is created).
-        var tensors = new ConvTensors(ToBackend(x), ToBackend(w), mem.Allocate(p.YShape), ToBackend(bias)) { ConstantWeights = constantWeights };
-        long planStart = System.Diagnostics.Stopwatch.GetTimestamp();
-        var plan = backends.Plan(p);
-        double planMs = System.Diagnostics.Stopwatch.GetElapsedTime(planStart).TotalMilliseconds;
-        var algorithm = plan.Algorithm;
-        if (algorithmName is not null)
-            algorithm = backend.GetAlgorithms(p, ConvPrecision.Strict).FirstOrDefault(a => string.Equals(a.Name, algorithmName, StringComparison.OrdinalIgnoreCase)) ?? algorithm;
-
-        OnnxRuntimeConv? peer = null;
-        float[]? peerY = null;
+        var owned = new List<Tensor>();
         try
         {
-            // GpuConv first, before the ORT session exists: ORT's worker threads spin after session
-            // creation and after each run, and would take a core from GpuConv's timing.
-            var ours = Time(() => backend.TimeRun(p, algorithm, tensors));
-            List<double> theirs = [];
-            if (withPeer)
-            {
-                peerY = new float[p.YShape.ElementCountInt];
-                peer = new OnnxRuntimeConv(p, x.Data, w.Data, bias.Data, peerY, threads);
-                theirs = Time(peer.TimeRun);
-            }
-            double ms = Median(ours);
-            double gflops = p.Flops / ms / 1e6;
+            var mem = backend.Memory;
+            // Constant weights by default, as ONNX Runtime's are (initializers, prepacked when its session is created).
+            var tensors = new ConvTensors(ToMemory(mem, x, owned, copy: false), ToMemory(mem, w, owned, copy: false),
+                Own(mem.Allocate(p.YShape), owned), ToMemory(mem, bias, owned, copy: false)) { ConstantWeights = constantWeights };
+            long planStart = System.Diagnostics.Stopwatch.GetTimestamp();
+            var plan = backends.Plan(p);
+            double planMs = System.Diagnostics.Stopwatch.GetElapsedTime(planStart).TotalMilliseconds;
+            var algorithm = plan.Algorithm;
+            if (algorithmName is not null)
+                algorithm = backend.GetAlgorithms(p, ConvPrecision.Strict).FirstOrDefault(a => string.Equals(a.Name, algorithmName, StringComparison.OrdinalIgnoreCase)) ?? algorithm;
+            double Ours() => backend.TimeRun(p, algorithm, tensors);
+
+            List<double> ours, theirs;
+            double[] peerY;
+            string? peerAlgorithm = null;
             if (peer is null)
-                return new BenchResult(shape, backend.Name, algorithm.Name, ms, gflops, planMs, plan.Source);
+            {
+                ours = Time(Ours);
+                double alone = Median(ours);
+                return new BenchResult(shape, backend.Name, algorithm.Name, alone, p.Flops / alone / 1e6, planMs, plan.Source);
+            }
+            if (peer.Backend is null)
+            {
+                // Ours first, before the ORT session exists: ORT's worker threads spin after session
+                // creation and after each run, and would take a core from our timing.
+                ours = Time(Ours);
+                var y32 = new float[p.YShape.ElementCountInt];
+                using var ort = new OnnxRuntimeConv(p, x.Data, w.Data, bias.Data, y32, threads);
+                theirs = Time(ort.TimeRun);
+                peerY = Array.ConvertAll(y32, v => (double)v);
+            }
+            else
+            {
+                var peerBackend = peer.Backend;
+                var pm = peerBackend.Memory;
+                var peerPlan = peer.Plan!(p);
+                peerAlgorithm = peerPlan.Algorithm.Name;
+                var peerTensors = new ConvTensors(ToMemory(pm, x, owned, copy: true), ToMemory(pm, w, owned, copy: true),
+                    Own(pm.Allocate(p.YShape), owned), ToMemory(pm, bias, owned, copy: true)) { ConstantWeights = constantWeights };
+                (ours, theirs) = TimeInterleaved(Ours, () => peerBackend.TimeRun(p, peerPlan.Algorithm, peerTensors));
+                var y32 = new float[p.YShape.ElementCountInt];
+                pm.CopyToHost(peerTensors.Y, y32);
+                peerY = Array.ConvertAll(y32, v => (double)v);
+            }
+            double ms = Median(ours), peerMs = Median(theirs);
             var y = new float[p.YShape.ElementCountInt];
             mem.CopyToHost(tensors.Y, y);
-            var error = ErrorMetrics.Compare(y, Array.ConvertAll(peerY!, v => (double)v));
-            double peerMs = Median(theirs);
-            return new BenchResult(shape, backend.Name, algorithm.Name, ms, gflops, planMs, plan.Source, peerMs, p.Flops / peerMs / 1e6, error.MaxRelative);
+            var error = ErrorMetrics.Compare(y, peerY);
+            return new BenchResult(shape, backend.Name, algorithm.Name, ms, p.Flops / ms / 1e6, planMs, plan.Source,
+                peerMs, p.Flops / peerMs / 1e6, error.MaxRelative, peer.Name, peerAlgorithm);
         }
         finally
         {
-            peer?.Dispose();
-            (tensors.X as IDisposable)?.Dispose();
-            (tensors.W as IDisposable)?.Dispose();
-            (tensors.Y as IDisposable)?.Dispose();
-            (tensors.Bias as IDisposable)?.Dispose();
+            foreach (var t in owned) (t as IDisposable)?.Dispose();
         }
+    }
 
-        Tensor ToBackend(HostTensor t)
+    /// <summary>
+    /// <paramref name="t"/> in <paramref name="memory"/>: host memory uses the host tensor itself unless
+    /// <paramref name="copy"/> (a backend peer gets inputs of its own, so no side shares prepared weights).
+    /// </summary>
+    static Tensor ToMemory(IMemorySpace memory, HostTensor t, List<Tensor> owned, bool copy)
+    {
+        if (memory.Kind == MemoryKind.Host && !copy) return t;
+        var d = Own(memory.Allocate(t.Shape), owned);
+        memory.CopyFromHost(t.Data, d);
+        return d;
+    }
+
+    static Tensor Own(Tensor t, List<Tensor> owned)
+    {
+        owned.Add(t);
+        return t;
+    }
+
+    /// <summary>Warm-up runs of both, then timed runs alternating between the two, the order swapped every run.</summary>
+    (List<double> A, List<double> B) TimeInterleaved(Func<double> a, Func<double> b)
+    {
+        for (int i = 0; i < warmup; i++) { a(); b(); }
+        List<double> ta = new(repeat), tb = new(repeat);
+        for (int i = 0; i < repeat; i++)
         {
-            if (mem.Kind == MemoryKind.Host) return t;
-            var d = mem.Allocate(t.Shape);
-            mem.CopyFromHost(t.Data, d);
-            return d;
+            if (i % 2 == 0) { ta.Add(a()); tb.Add(b()); }
+            else { tb.Add(b()); ta.Add(a()); }
         }
+        return (ta, tb);
     }
 
     List<double> Time(Func<double> run)

@@ -1,4 +1,5 @@
 using GpuConv.Backends;
+using GpuConv.Backends.Ptx;
 using GpuConv.Conv;
 using GpuConv.Planning;
 
@@ -29,6 +30,12 @@ public sealed class CliBackends : IDisposable
             .Where(b => engine.Options.Backend is null || string.Equals(b.Name, engine.Options.Backend, StringComparison.OrdinalIgnoreCase))
             .OrderBy(b => b.Priority)];
     }
+
+    /// <summary>
+    /// Every backend name the CLI knows, available on this machine or not (cudnn's class is internal to
+    /// the library, hence the literal): what --vs accepts before any device is opened.
+    /// </summary>
+    public static IReadOnlyList<string> KnownNames { get; } = ["cudnn", PtxConvBackend.BackendName, CpuBackend.BackendName, ReferenceBackend.BackendName];
 
     /// <summary>In preference order (lowest <see cref="IConvBackend.Priority"/> first).</summary>
     public IReadOnlyList<IConvBackend> All { get; }
@@ -89,6 +96,25 @@ public sealed class CliBackends : IDisposable
             if (b.WhyUnsupported(problem) is null) return (b, null);
         string reasons = string.Join("; ", All.Select(b => $"{b.Name}: {b.WhyUnsupported(problem)}"));
         throw new ArgumentException($"no available backend supports {problem} ({reasons}).", "--backend");
+    }
+
+    /// <summary>
+    /// Another backend of the same engine with a planner of its own — same policy, plan cache, device and
+    /// workspace rules, filtered to that backend — for bench's --vs peer. The engine's own backend (the
+    /// forced one) uses the engine's planner. A backend missing on this machine is bad input naming
+    /// <paramref name="option"/>, with what is available and why the GPU backends are off.
+    /// </summary>
+    public (IConvBackend Backend, Func<ConvProblem, Plan> Plan) OpenPeer(string name, string option)
+    {
+        var engine = _engine ?? throw new InvalidOperationException("a fixed backend list has no planner");
+        var backend = engine.Backends.FirstOrDefault(b => string.Equals(b.Name, name, StringComparison.OrdinalIgnoreCase))
+            ?? throw new ArgumentException(
+                $"{option}: backend '{name}' is not available on this machine; available: {string.Join(", ", engine.Backends.Select(b => b.Name))}" +
+                (engine.GpuUnavailableReason is { } why ? $" (GPU backends are off: {why})." : "."), option);
+        if (engine.Options.Backend is { } main && string.Equals(main, backend.Name, StringComparison.OrdinalIgnoreCase))
+            return (backend, engine.GetPlan);
+        var planner = new Planner(engine.Backends, engine.Planner.Options with { BackendFilter = backend.Name }, engine.Cache, engine.Options.Warning);
+        return (backend, planner.GetPlan);
     }
 
     public void Dispose()
