@@ -92,6 +92,9 @@ public static class BenchCommand
         {
             var runner = new BenchRunner(backends, threads, peer, warmup, repeat, constantWeights, algorithm);
             var results = new List<BenchResult>();
+            // A shape that fails (a backend refusing at run time) is reported and the rest still run: on a
+            // rarely lent GPU host one bad row must not cost the table. The exit status still says so.
+            var failures = new List<string>();
             err.Progress()
                 .AutoClear(true)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
@@ -101,7 +104,11 @@ public static class BenchCommand
                     for (int i = 0; i < shapes.Count; i++)
                     {
                         task.Description = $"{shapes[i].Name} ({i + 1}/{shapes.Count})";
-                        results.Add(runner.Run(shapes[i], seed: 17 + i));
+                        try { results.Add(runner.Run(shapes[i], seed: 17 + i)); }
+                        catch (Exception e) when (!CliErrors.IsBadInput(e) && e is not OutOfMemoryException)
+                        {
+                            failures.Add($"{shapes[i].Name}: {e.GetType().Name}: {CliErrors.MessageOf(e)}");
+                        }
                         task.Increment(1);
                     }
                 });
@@ -126,6 +133,12 @@ public static class BenchCommand
                 console.WriteLine(conditions);
                 BenchReport.WriteTable(console, results, peer is not null);
                 BenchReport.WriteSummary(console, results);
+            }
+            foreach (var failure in failures) err.WriteLine($"error: shape {failure}");
+            if (failures.Count > 0)
+            {
+                err.WriteLine($"error: {failures.Count} of {shapes.Count} shape(s) failed (left out of the tables above)");
+                return ExitCodes.Failure;
             }
             var disagree = results.Where(r => r.RelativeError is > 1e-4).ToArray();
             if (disagree.Length > 0)
