@@ -137,7 +137,9 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
         foreach (var item in _owned.Keys)
             item.Dispose();
         _owned.Clear();
-        Pool.Dispose();
+        // After a device error the pool's wait before freeing fails; releasing the context frees its memory anyway.
+        try { Pool.Dispose(); }
+        catch (CudaException) { }
         Lifetime.MarkDead();
         _primary.Dispose();
     }

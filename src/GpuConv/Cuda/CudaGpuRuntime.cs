@@ -69,19 +69,8 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
 
     public void Launch(string module, string entry, uint gridX, uint blockX, params object[] args)
     {
+        using var kernelArgs = KernelArguments.From(args, $"{module}:{entry}");
         var fn = _context.Kernels.GetFunction(module, entry);
-        using var kernelArgs = new KernelArguments();
-        foreach (var a in args)
-        {
-            switch (a)
-            {
-                case ulong u64: kernelArgs.Add(u64); break;
-                case uint u32: kernelArgs.Add(u32); break;
-                case float f32: kernelArgs.Add(f32); break;
-                case int s32: kernelArgs.Add(s32); break;
-                default: throw new ArgumentException($"kernel argument of type {a?.GetType().Name ?? "null"} for {module}:{entry}: only ulong, uint, int and float are passed.", nameof(args));
-            }
-        }
         KernelLauncher.Launch(_context, fn, new Dim3(gridX), new Dim3(blockX), kernelArgs, _context.Stream);
     }
 

@@ -6,6 +6,12 @@ namespace GpuConv.Cuda;
 /// between powers of two, so at most 25% waste) and a returned block is kept for the next request of
 /// the same class. <see cref="Trim"/> gives cached blocks back to the driver; an allocation that fails
 /// for lack of memory trims and tries once more. Thread-safe.
+/// <para>
+/// A block comes back when its owner has issued its last work on it, which may still be queued: reusing
+/// it is ordered behind that work on the same stream, but freeing it is not. So every free of a block
+/// that was handed out first waits for the device (the allocator's WaitForPendingWork, cuCtxSynchronize),
+/// rather than relying on cuMemFree to wait.
+/// </para>
 /// </summary>
 public sealed class DeviceMemoryPool : IDisposable
 {
@@ -85,6 +91,7 @@ public sealed class DeviceMemoryPool : IDisposable
             _bytesInUse -= size;
             if (_disposed)
             {
+                _allocator.WaitForPendingWork();
                 _nativeFrees++;
                 _allocator.Free(pointer);
                 return;
@@ -97,7 +104,7 @@ public sealed class DeviceMemoryPool : IDisposable
         }
     }
 
-    /// <summary>Frees every cached (unused) block back to the driver.</summary>
+    /// <summary>Frees every cached (unused) block back to the driver, after waiting for the device to finish the work queued so far.</summary>
     public void Trim()
     {
         lock (_gate) TrimLocked();
@@ -105,6 +112,8 @@ public sealed class DeviceMemoryPool : IDisposable
 
     void TrimLocked()
     {
+        if (_blocksCached == 0) return; // nothing to free: no device-wide wait
+        _allocator.WaitForPendingWork();
         foreach (var (size, stack) in _cache)
             while (stack.Count > 0)
             {
@@ -125,14 +134,14 @@ public sealed class DeviceMemoryPool : IDisposable
     DeviceMemoryPoolStatistics StatisticsLocked() =>
         new(_bytesInUse, _bytesCached, _peak, _blocksInUse, _blocksCached, _nativeAllocs, _nativeFrees, _rents, _hits);
 
-    /// <summary>Frees the cache; blocks still rented are freed when they come back.</summary>
+    /// <summary>Frees the cache; blocks still rented are freed when they come back (each after waiting for the device).</summary>
     public void Dispose()
     {
         lock (_gate)
         {
             if (_disposed) return;
-            TrimLocked();
             _disposed = true;
+            TrimLocked();
         }
     }
 }

@@ -8,10 +8,18 @@ internal interface IDeviceAllocator
     /// <summary>False when the device is out of memory; other failures throw.</summary>
     bool TryAllocate(long bytes, out ulong pointer);
 
+    /// <summary>Gives a block back to the driver; the caller has made sure no queued work still uses it (<see cref="WaitForPendingWork"/>).</summary>
     void Free(ulong pointer);
+
+    /// <summary>
+    /// Returns once no work queued on the device (any stream) can still read or write memory from this
+    /// allocator. A pooled block goes back to the pool when its owner is done issuing work, not when the
+    /// device is done running it; the pool calls this before it frees such blocks.
+    /// </summary>
+    void WaitForPendingWork();
 }
 
-/// <summary>cuMemAlloc_v2 / cuMemFree_v2 in one context.</summary>
+/// <summary>cuMemAlloc_v2 / cuMemFree_v2 in one context; pending work is waited for with cuCtxSynchronize.</summary>
 internal sealed class CudaDeviceAllocator(ContextLifetime owner) : IDeviceAllocator
 {
     public bool TryAllocate(long bytes, out ulong pointer)
@@ -30,5 +38,13 @@ internal sealed class CudaDeviceAllocator(ContextLifetime owner) : IDeviceAlloca
         // Once the context is destroyed its memory is gone with it: nothing left to free.
         if (!owner.TryMakeCurrent()) return;
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuMemFree_v2(pointer), "cuMemFree_v2", $"0x{pointer:x}");
+    }
+
+    public void WaitForPendingWork()
+    {
+        // The whole context, not one stream: a returned block may have been used on any stream of it.
+        // A destroyed context has nothing left running (and nothing left to free).
+        if (!owner.TryMakeCurrent()) return;
+        CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuCtxSynchronize(), "cuCtxSynchronize(before freeing pooled blocks)");
     }
 }

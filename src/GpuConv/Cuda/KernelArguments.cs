@@ -5,7 +5,8 @@ namespace GpuConv.Cuda;
 /// <summary>
 /// Kernel parameters for cuLaunchKernel: each value is copied into an unmanaged slot and the launch
 /// receives an array of pointers to the slots ("params as pointers to values"). Add them in the
-/// order of the kernel's .param list, with the exact C# type of each (.u64 → ulong, .u32 → uint, .f32 → float).
+/// order of the kernel's .param list, with the exact C# type of each (.u64 → ulong, .u32 → uint, .f32 → float):
+/// the driver reads as many bytes from each slot as the .param declares, whatever was written there.
 /// </summary>
 internal sealed unsafe class KernelArguments : IDisposable
 {
@@ -15,13 +16,58 @@ internal sealed unsafe class KernelArguments : IDisposable
     byte* _slots;
     void** _pointers;
 
+    // Width and kind of each argument, so tests can hold a launch against the kernel's .param list.
+    readonly int[] _sizes = new int[MaxArguments];
+    readonly bool[] _floats = new bool[MaxArguments];
+
     public KernelArguments()
     {
         _slots = (byte*)NativeMemory.AlignedAlloc(MaxArguments * SlotBytes, SlotBytes);
+        // Zeroed: a value narrower than its .param then reads as zero-extended, never as stale bytes.
+        NativeMemory.Clear(_slots, MaxArguments * SlotBytes);
         _pointers = (void**)NativeMemory.Alloc(MaxArguments, (nuint)sizeof(void*));
     }
 
     public int Count { get; private set; }
+
+    /// <summary>Bytes written for each argument so far, in order (what the launch's .param list must declare).</summary>
+    public ReadOnlySpan<int> Sizes => _sizes.AsSpan(0, Count);
+
+    /// <summary>
+    /// Packs boxed arguments as launches by (module, entry) pass them: ulong and long as 8 bytes (.u64/.s64,
+    /// device pointers), uint and int as 4 (.u32/.s32), float as 4 (.f32). Any other type is refused
+    /// before the launch, naming <paramref name="kernel"/>.
+    /// </summary>
+    public static KernelArguments From(IReadOnlyList<object> args, string kernel)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var packed = new KernelArguments();
+        try
+        {
+            foreach (var a in args)
+            {
+                switch (a)
+                {
+                    case ulong u64: packed.Add(u64); break;
+                    case long s64: packed.Add(s64); break;
+                    case uint u32: packed.Add(u32); break;
+                    case int s32: packed.Add(s32); break;
+                    case float f32: packed.Add(f32); break;
+                    default:
+                        throw new ArgumentException($"kernel argument {packed.Count} of type {a?.GetType().Name ?? "null"} for {kernel}: only ulong, long, uint, int and float are passed.", nameof(args));
+                }
+            }
+            return packed;
+        }
+        catch
+        {
+            packed.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether argument <paramref name="index"/> was packed from a float (a .f32 parameter).</summary>
+    public bool IsFloat(int index) => _floats[index];
 
     public KernelArguments Add<T>(T value) where T : unmanaged
     {
@@ -30,6 +76,8 @@ internal sealed unsafe class KernelArguments : IDisposable
         if (Count == MaxArguments) throw new InvalidOperationException($"at most {MaxArguments} kernel arguments.");
         byte* slot = _slots + Count * SlotBytes;
         *(T*)slot = value;
+        _sizes[Count] = sizeof(T);
+        _floats[Count] = typeof(T) == typeof(float) || typeof(T) == typeof(double);
         _pointers[Count++] = slot;
         return this;
     }

@@ -42,8 +42,12 @@ internal static unsafe class KernelLauncher
     public static void Fill(CudaContext context, ulong pointer, long count, float value, CudaStream? stream = null)
     {
         const int Block = 256;
+        ArgumentNullException.ThrowIfNull(context);
+        using var args = KernelArguments.From(FillArguments(pointer, count, value), "fill.ptx:fill_f32");
         var fn = context.Kernels.GetFunction("fill.ptx", "fill_f32");
-        using var args = new KernelArguments().Add(pointer).Add(value).Add((ulong)count);
         Launch(context, fn, new Dim3(GridFor(count, Block)), new Dim3(Block), args, stream);
     }
+
+    /// <summary>fill_f32's arguments in .param order: dst (.u64), value (.f32), count (.u64).</summary>
+    internal static object[] FillArguments(ulong pointer, long count, float value) => [pointer, value, (ulong)count];
 }

@@ -119,6 +119,60 @@ public class DeviceMemoryPoolTests
     }
 
     [Test]
+    public void TrimAfterAFailedAllocationWaitsForQueuedWorkBeforeFreeing()
+    {
+        // A block goes back to the pool when its user has issued its last work, not when the device ran it.
+        var alloc = new FakeAllocator { CapacityBytes = 8 << 20 };
+        using var pool = new DeviceMemoryPool(alloc);
+        var workspace = pool.Rent(6 << 20);
+        alloc.QueueWorkOn(workspace.Pointer);
+        workspace.Dispose();                       // cached, still being read by the queued work
+        using var big = pool.Rent(5 << 20);        // fails, trims the cache, retries
+        Assert.That(alloc.Log, Is.EqualTo(new[] { "alloc", "fail", "wait", "free", "alloc" }), "wait for the device, then free, then retry");
+        Assert.That(pool.Statistics.BytesCached, Is.Zero);
+    }
+
+    [Test]
+    public void TrimWaitsForQueuedWorkBeforeFreeing()
+    {
+        var alloc = new FakeAllocator();
+        using var pool = new DeviceMemoryPool(alloc);
+        var a = pool.Rent(4096);
+        alloc.QueueWorkOn(a.Pointer);
+        a.Dispose();
+        pool.Trim();
+        Assert.That(alloc.Log, Is.EqualTo(new[] { "alloc", "wait", "free" }));
+    }
+
+    [Test]
+    public void TrimOfAnEmptyCacheDoesNotWaitForTheDevice()
+    {
+        var alloc = new FakeAllocator { CapacityBytes = 1 << 20 };
+        using var pool = new DeviceMemoryPool(alloc);
+        using var kept = pool.Rent(1000);
+        pool.Trim();
+        Assert.Throws<DeviceOutOfMemoryException>(() => pool.Rent(2 << 20));
+        Assert.That(alloc.Waits, Is.Zero, "nothing cached, nothing to free: no device-wide wait");
+    }
+
+    [Test]
+    public void DisposingThePoolAndLateReturnsWaitBeforeFreeing()
+    {
+        var alloc = new FakeAllocator();
+        var pool = new DeviceMemoryPool(alloc);
+        var cached = pool.Rent(100);
+        var outstanding = pool.Rent(200);
+        alloc.QueueWorkOn(cached.Pointer);
+        cached.Dispose();
+        pool.Dispose();
+        Assert.That(alloc.Log, Is.EqualTo(new[] { "alloc", "alloc", "wait", "free" }));
+        alloc.QueueWorkOn(outstanding.Pointer);
+        outstanding.Dispose();                     // returned after the pool is gone: freed at once, after a wait
+        Assert.That(alloc.Log.Skip(4), Is.EqualTo(new[] { "wait", "free" }));
+        Assert.That(alloc.Live, Is.Empty);
+    }
+
+    [Test]
     public void DisposeTwiceReturnsOnce()
     {
         var alloc = new FakeAllocator();
@@ -171,31 +225,52 @@ public class DeviceMemoryPoolTests
     static void Abandon(DeviceMemoryPool pool) => pool.Rent(4096);
 }
 
-/// <summary>Hands out fake, never-dereferenced addresses and tracks which are live.</summary>
+/// <summary>
+/// Hands out fake, never-dereferenced addresses and tracks which are live. It also models the device's
+/// queue: <see cref="QueueWorkOn"/> marks a block as read by work not yet run, and freeing such a block
+/// before <see cref="WaitForPendingWork"/> throws, as the real hazard would corrupt or fault that work.
+/// </summary>
 sealed class FakeAllocator : IDeviceAllocator
 {
     ulong _next = 0x7f00_0000_0000;
     readonly Dictionary<ulong, long> _live = new();
+    readonly HashSet<ulong> _inFlight = new();
 
     public long CapacityBytes { get; init; } = long.MaxValue;
     public long Allocations { get; private set; }
     public long Frees { get; private set; }
     public int FailedAttempts { get; private set; }
+    public int Waits { get; private set; }
     public IReadOnlyCollection<ulong> Live => _live.Keys;
+    /// <summary>"alloc", "fail", "wait", "free" in call order.</summary>
+    public List<string> Log { get; } = [];
+
+    /// <summary>Work that reads <paramref name="pointer"/> is queued and has not run yet.</summary>
+    public void QueueWorkOn(ulong pointer) => _inFlight.Add(pointer);
 
     public bool TryAllocate(long bytes, out ulong pointer)
     {
-        if (_live.Values.Sum() + bytes > CapacityBytes) { FailedAttempts++; pointer = 0; return false; }
+        if (_live.Values.Sum() + bytes > CapacityBytes) { FailedAttempts++; Log.Add("fail"); pointer = 0; return false; }
         pointer = _next;
         _next += (ulong)bytes + 4096;
         _live.Add(pointer, bytes);
         Allocations++;
+        Log.Add("alloc");
         return true;
     }
 
     public void Free(ulong pointer)
     {
+        if (_inFlight.Contains(pointer)) throw new InvalidOperationException($"freed 0x{pointer:x} while queued work may still read it");
         if (!_live.Remove(pointer)) throw new InvalidOperationException($"double or foreign free of 0x{pointer:x}");
         Frees++;
+        Log.Add("free");
+    }
+
+    public void WaitForPendingWork()
+    {
+        Waits++;
+        _inFlight.Clear();
+        Log.Add("wait");
     }
 }

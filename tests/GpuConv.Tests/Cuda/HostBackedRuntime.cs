@@ -53,5 +53,7 @@ sealed unsafe class HostBackedRuntime : IDeviceRuntime, IDisposable
         }
 
         public void Free(ulong pointer) => NativeMemory.Free((void*)pointer);
+
+        public void WaitForPendingWork() { } // host copies finish before they return: nothing queued
     }
 }
