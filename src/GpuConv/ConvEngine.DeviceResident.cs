@@ -53,6 +53,9 @@ public sealed partial class ConvEngine
     /// <summary>The GPU runtime when <see cref="Memory"/> is its memory; null on the CPU path (and for fake devices in tests).</summary>
     CudaGpuRuntime? Gpu => (backendSet.Resources as GpuBackendSession)?.Runtime is { } rt && ReferenceEquals(rt.Memory, Memory) ? rt : null;
 
+    /// <summary>The GPU runtime device-resident calls run on (null on the CPU path): for <c>gpuconv probe</c>, which times the calls beneath the engine.</summary>
+    internal CudaGpuRuntime? GpuRuntime => Gpu;
+
     /// <summary>The raw CUcontext (the device's primary context) the engine works in; 0 on the CPU path.</summary>
     public nint CudaContextHandle => Gpu?.Context.Lifetime.Context ?? 0;
 
