@@ -35,7 +35,7 @@ internal static class ProbePlanStart
         {
             var cold = StartOnce(settings.Backend, PlanPolicy.Exhaustive, path, rows, inputs, io, out int saved);
             io.Out.WriteLine(Invariant(
-                $"cold (exhaustive search; the cache is not read): planning {cold.PlanningMs:F1} ms + first runs {cold.RunMs:F1} ms = {cold.TotalMs:F1} ms; engine opened in {cold.OpenMs:F1} ms (not counted); plan cache saved with {saved} entries"));
+                $"cold (exhaustive search; the cache is not read): planning {cold.PlanningMs:F1} ms + first runs {cold.RunMs:F1} ms = {cold.TotalMs:F1} ms; engine opened in {cold.OpenMs:F1} ms (not counted); plan cache saved with {saved} entries (one per distinct problem)"));
             var warm = StartOnce(settings.Backend, PlanPolicy.Cached, path, rows, inputs, io, out _);
             io.Out.WriteLine(Invariant(
                 $"warm (new engine, cached policy): planning {warm.PlanningMs:F1} ms + first runs {warm.RunMs:F1} ms = {warm.TotalMs:F1} ms; engine opened in {warm.OpenMs:F1} ms (not counted; reads the cache file); {warm.FromCache} of {warm.Layers} plans from the cache"));
