@@ -1,10 +1,10 @@
 using System.Diagnostics;
-using System.Globalization;
 using GpuConv.Backends.Ptx;
 using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Cuda;
 using GpuConv.Tensors;
+using static System.FormattableString;
 
 namespace GpuConv.Cli.Commands;
 
@@ -33,7 +33,7 @@ internal static class ProbeBandwidth
         var p = Layer;
         long columnBytes = PtxConvBackend.ColumnBytesPerImage(p) * p.N;
         long inputBytes = p.XShape.ElementCount * sizeof(float);
-        string on = $"{ShapeRow.Describe(p)} (ResNet-50 layer3 3x3), column {columnBytes / 1e6:F1} MB, input {inputBytes / 1e6:F1} MB";
+        string on = Invariant($"{ShapeRow.Describe(p)} (ResNet-50 layer3 3x3), column {columnBytes / 1e6:F1} MB, input {inputBytes / 1e6:F1} MB");
         var runtime = engine.GpuRuntime;
         io.Out.WriteLine(runtime is null
             ? $"== bandwidth: cpu stand-in: Im2Col.Forward (one thread) against a memory copy of the column's size, best of {CpuReps}"
@@ -111,6 +111,4 @@ internal static class ProbeBandwidth
         io.Out.WriteLine($"host column of {column.Length} values made {CpuReps} times; the GPU numbers come from --backend cudnn or ptx");
         return (im2colMs, copyMs, true);
     }
-
-    static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

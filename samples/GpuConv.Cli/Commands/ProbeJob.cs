@@ -31,7 +31,7 @@ public static class ProbeJob
             Section("bandwidth", () => mismatch |= !ProbeBandwidth.Run(engine, settings, io));
         }
         Section("plan-start", () => ProbePlanStart.Run(settings, io));
-        io.Out.WriteLine($"probe: done in {clock.Elapsed.TotalSeconds:F1} s");
+        io.Out.WriteLine(FormattableString.Invariant($"probe: done in {clock.Elapsed.TotalSeconds:F1} s"));
         return failed ? ExitCodes.Failure : mismatch ? ExitCodes.Mismatch : ExitCodes.Ok;
 
         void Section(string name, Action run)

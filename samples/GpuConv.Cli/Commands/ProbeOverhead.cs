@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using System.Globalization;
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Reference;
 using GpuConv.Tensors;
+using static System.FormattableString;
 
 namespace GpuConv.Cli.Commands;
 
@@ -121,6 +121,4 @@ internal static class ProbeOverhead
     }
 
     static string Dims(TensorShape s) => "[" + string.Join(",", s.Dims) + "]";
-
-    static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Globalization;
 using GpuConv.Planning;
 using GpuConv.Tensors;
+using static System.FormattableString;
 
 namespace GpuConv.Cli.Commands;
 
@@ -100,6 +100,4 @@ internal static class ProbePlanStart
             foreach (IDisposable t in owned) t.Dispose();
         }
     }
-
-    static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
