@@ -15,7 +15,7 @@ public static class Program
     /// The command tree. A plain command named "gpuconv" rather than RootCommand, whose name would be
     /// the entry assembly's (GpuConv.Cli) in help text.
     /// </summary>
-    public static Command BuildRoot(CliIO io) => new("gpuconv", "gpuconv: convolutions with GpuConv (run, verify, demo, devices, bench, plan, smoke)")
+    public static Command BuildRoot(CliIO io) => new("gpuconv", "gpuconv: convolutions with GpuConv (run, verify, demo, devices, bench, plan, smoke, probe)")
     {
         new System.CommandLine.Help.HelpOption(),
         new VersionOption(),
@@ -26,5 +26,6 @@ public static class Program
         BenchCommand.Create(),
         PlanCommand.Create(),
         SmokeCommand.Create(io),
+        ProbeCommand.Create(io),
     };
 }

@@ -4,6 +4,7 @@ using GpuConv.Backends.Ptx;
 using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Cuda;
+using GpuConv.Planning;
 using GpuConv.Reference;
 using GpuConv.Tensors;
 
@@ -52,6 +53,9 @@ public sealed partial class ConvEngine
 
     /// <summary>The GPU runtime when <see cref="Memory"/> is its memory; null on the CPU path (and for fake devices in tests).</summary>
     CudaGpuRuntime? Gpu => (backendSet.Resources as GpuBackendSession)?.Runtime is { } rt && ReferenceEquals(rt.Memory, Memory) ? rt : null;
+
+    /// <summary>The GPU runtime device-resident calls run on (null on the CPU path): for <c>gpuconv probe</c>, which times the calls beneath the engine.</summary>
+    internal CudaGpuRuntime? GpuRuntime => Gpu;
 
     /// <summary>The raw CUcontext (the device's primary context) the engine works in; 0 on the CPU path.</summary>
     public nint CudaContextHandle => Gpu?.Context.Lifetime.Context ?? 0;
@@ -307,18 +311,17 @@ public sealed partial class ConvEngine
                 case ConvOp.BackwardData: x = result; break;
                 default: w = result; break;
             }
-            var tensors = new ConvTensors(x!, w!, y!, bias) { ConstantWeights = constantWeights };
-            OnStream(() =>
+            var call = new ResidentCall(this, problem, new ConvTensors(x!, w!, y!, bias) { ConstantWeights = constantWeights }, fuse);
+            using (EnterStream())
             {
-                bool reluDone = false;
-                var plan = Planner.Execute(problem, (p, backend) =>
+                // A static lambda over a struct: a warm call allocates no closure here.
+                lastPlan = Planner.Execute(problem, ref call, static (Plan p, IConvBackend backend, ref ResidentCall c) =>
                 {
-                    EnsureFits(problem, backend.Memory, [tensors.X, tensors.W, tensors.Y], p);
-                    reluDone = Issue(problem, p.Algorithm, backend, tensors, fuse);
+                    c.Engine.EnsureFits(c.Problem, backend.Memory, [c.Tensors.X, c.Tensors.W, c.Tensors.Y], p);
+                    c.ReluDone = c.Engine.Issue(c.Problem, p.Algorithm, backend, c.Tensors, c.Fuse);
                 });
-                lastPlan = plan;
-                if (fuse == Activation.Relu && !reluDone) ApplyRelu(result);
-            });
+                if (fuse == Activation.Relu && !call.ReluDone) ApplyRelu(result);
+            }
             return result;
         }
         catch
@@ -326,6 +329,16 @@ public sealed partial class ConvEngine
             if (output is null) ((IDisposable)result).Dispose();
             throw;
         }
+    }
+
+    /// <summary>What one device-resident run needs inside the planner's Execute, and whether ReLU was fused.</summary>
+    struct ResidentCall(ConvEngine engine, ConvProblem problem, ConvTensors tensors, Activation? fuse)
+    {
+        public readonly ConvEngine Engine = engine;
+        public readonly ConvProblem Problem = problem;
+        public readonly ConvTensors Tensors = tensors;
+        public readonly Activation? Fuse = fuse;
+        public bool ReluDone;
     }
 
     /// <summary>
@@ -385,13 +398,14 @@ public sealed partial class ConvEngine
     }
 
     /// <summary>The given output (checked: shape, memory, not an input) or a new tensor of <paramref name="shape"/>.</summary>
-    Tensor TakeOutput(Tensor? output, TensorShape shape, Tensor?[] inputs)
+    Tensor TakeOutput(Tensor? output, TensorShape shape, ReadOnlySpan<Tensor?> inputs)
     {
         if (output is null) return Memory.Allocate(shape);
         CheckTensorShape(output, shape, nameof(output));
         CheckResident(output, nameof(output));
-        if (inputs.Any(i => ReferenceEquals(i, output)))
-            throw new ArgumentException("output is also an input of this call; write into a separate tensor.", nameof(output));
+        foreach (var input in inputs)
+            if (ReferenceEquals(input, output))
+                throw new ArgumentException("output is also an input of this call; write into a separate tensor.", nameof(output));
         return output;
     }
 

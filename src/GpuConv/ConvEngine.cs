@@ -118,18 +118,22 @@ public sealed partial class ConvEngine : IDisposable
         var space = memory == MemoryKind.Host ? HostMemorySpace.Instance : Memory;
         EnsureFits(problem, space, [tensors.X, tensors.W, tensors.Y], plan: null);
         Plan ran;
+        var call = new DirectCall(this, problem, tensors, memory);
         // Device tensors may be written by work on the application's stream (UseStream): ordered after it, like the device-resident calls.
         using (memory == MemoryKind.Device ? EnterStream() : default)
-            ran = Planner.Execute(problem, (plan, backend) =>
+            ran = Planner.Execute(problem, ref call, static (Plan plan, IConvBackend backend, ref DirectCall c) =>
             {
-                if (backend.Memory.Kind != memory)
-                    throw new ArgumentException($"tensors are in {memory} memory but the plan {plan.Algorithm.Key} runs on {backend.Memory.Kind} memory.", nameof(tensors));
-                EnsureFits(problem, backend.Memory, [tensors.X, tensors.W, tensors.Y], plan);
-                backend.Run(problem, plan.Algorithm, tensors);
+                if (backend.Memory.Kind != c.Memory)
+                    throw new ArgumentException($"tensors are in {c.Memory} memory but the plan {plan.Algorithm.Key} runs on {backend.Memory.Kind} memory.", nameof(tensors));
+                c.Engine.EnsureFits(c.Problem, backend.Memory, [c.Tensors.X, c.Tensors.W, c.Tensors.Y], plan);
+                backend.Run(c.Problem, plan.Algorithm, c.Tensors);
             });
         lastPlan = ran;
         return ran;
     }
+
+    /// <summary>What <see cref="Run"/> needs inside the planner's Execute (a struct and a static lambda: no closure per call).</summary>
+    readonly record struct DirectCall(ConvEngine Engine, ConvProblem Problem, ConvTensors Tensors, MemoryKind Memory);
 
     /// <summary>
     /// y = conv(x, w) + bias (transposed convolution when the spec says so). Filter in PyTorch layout.

@@ -45,7 +45,7 @@ internal static class ConvBounds
     {
         double padded = (double)p.N * p.C;
         for (int d = 0; d < p.Rank; d++)
-            padded *= (double)p.InSpatial[d] + p.Spec.PadBegin[d] + p.Spec.PadEnd[d];
+            padded *= (double)p.XShape[2 + d] + p.Spec.PadBegin[d] + p.Spec.PadEnd[d]; // not InSpatial: a new array per access, and the engine asks on every call
         double bytes = sizeof(float) * ((double)p.XShape.ElementCount + p.WShape.ElementCount + p.YShape.ElementCount + padded);
         return bytes >= long.MaxValue ? long.MaxValue : (long)bytes;
     }

@@ -232,11 +232,16 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
     /// <inheritdoc/>
     public override int GetHashCode()
     {
+        // Called on every engine call (the planner's memo is keyed by problem): no array of the lists.
         var h = new HashCode();
         h.Add(Groups); h.Add(Transposed);
-        foreach (var list in new[] { Kernel, Stride, Dilation, PadBegin, PadEnd, OutputPadding })
-            foreach (var v in list) h.Add(v);
+        Add(ref h, Kernel); Add(ref h, Stride); Add(ref h, Dilation); Add(ref h, PadBegin); Add(ref h, PadEnd); Add(ref h, OutputPadding);
         return h.ToHashCode();
+
+        static void Add(ref HashCode h, ImmutableArray<int> list)
+        {
+            foreach (var v in list) h.Add(v);
+        }
     }
 
     /// <summary>Compact form, e.g. "conv2d k=3x3 s=1x1 d=1x1 pad=(1x1)-(1x1) g=1".</summary>

@@ -76,8 +76,10 @@ public sealed class Planner
     public IConvBackend BackendOf(Plan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        return backends.FirstOrDefault(b => b.Name == plan.Backend)
-            ?? throw new ArgumentException($"plan names backend '{plan.Backend}', which this planner does not have.", nameof(plan));
+        // A loop, not LINQ: this runs on every call (a lambda capturing the plan allocated each time).
+        for (int i = 0; i < backends.Count; i++)
+            if (backends[i].Name == plan.Backend) return backends[i];
+        throw new ArgumentException($"plan names backend '{plan.Backend}', which this planner does not have.", nameof(plan));
     }
 
     /// <summary>The plan for <paramref name="problem"/> (memoised per key). Throws if no candidate is allowed.</summary>
@@ -120,6 +122,19 @@ public sealed class Planner
     /// </summary>
     public Plan Execute(ConvProblem problem, Action<Plan, IConvBackend> run)
     {
+        ArgumentNullException.ThrowIfNull(run);
+        return Execute(problem, ref run, static (Plan plan, IConvBackend backend, ref Action<Plan, IConvBackend> r) => r(plan, backend));
+    }
+
+    /// <summary>A run for <see cref="Execute{TState}"/>: reads its inputs from, and may write its results to, <paramref name="state"/>.</summary>
+    internal delegate void PlanRun<TState>(Plan plan, IConvBackend backend, ref TState state);
+
+    /// <summary>
+    /// <see cref="Execute(ConvProblem, Action{Plan, IConvBackend})"/> with the run's data passed as state: the
+    /// engine's per-call paths pass a static lambda and a struct, so a warm call allocates no closure.
+    /// </summary>
+    internal Plan Execute<TState>(ConvProblem problem, ref TState state, PlanRun<TState> run)
+    {
         ArgumentNullException.ThrowIfNull(problem);
         ArgumentNullException.ThrowIfNull(run);
         var plan = GetPlan(problem);
@@ -127,7 +142,7 @@ public sealed class Planner
         {
             try
             {
-                run(plan, BackendOf(plan));
+                run(plan, BackendOf(plan), ref state);
                 return plan;
             }
             catch (CandidateUnavailableException e)
