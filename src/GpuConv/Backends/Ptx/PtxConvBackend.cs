@@ -30,8 +30,11 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     /// <summary>Default cap on a run's column buffer: 256 MiB.</summary>
     public const long DefaultMaxWorkspaceBytes = 256L << 20;
     internal const uint BlockSize = 256;
-    // The grid stride is at most MaxBlocks·BlockSize = 2^28 threads (PtxKernelArguments.MaxFastElements).
-    internal const uint MaxBlocks = 1u << 20;
+    // At most 2^14 blocks (about 16 waves of resident blocks on an H200: 132 SMs x 8 blocks of 256):
+    // larger launches loop grid-stride, so a thread's ~40-instruction prologue (parameters, index path
+    // choice) is paid once per several elements rather than once per element. The grid stride is at
+    // most MaxBlocks·BlockSize = 2^22 threads (PtxKernelArguments.MaxFastElements).
+    internal const uint MaxBlocks = 1u << 14;
 
     // Algorithm ids (stable: they key cached plans).
     internal const int Im2ColGemm = 0, Pointwise = 1, DepthwiseDirect = 2;

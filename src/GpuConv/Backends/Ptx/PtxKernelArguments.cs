@@ -14,7 +14,7 @@ namespace GpuConv.Backends.Ptx;
 /// </summary>
 internal static class PtxKernelArguments
 {
-    /// <summary>Elements one launch may cover and still run the 32-bit path with any grid the backend launches: 2^32 minus its largest grid stride (2^28).</summary>
+    /// <summary>Elements one launch may cover and still run the 32-bit path with any grid the backend launches: 2^32 minus its largest grid stride (2^22).</summary>
     public const long MaxFastElements = (1L << 32) - (long)PtxConvBackend.MaxBlocks * PtxConvBackend.BlockSize;
 
     /// <summary>im2col_f32(x, col, n_img, c, geometry…, divisors of outvol, kvol, out_w, out_h, k_w, k_h, force64).</summary>
