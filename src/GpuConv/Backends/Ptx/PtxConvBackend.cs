@@ -324,7 +324,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     }
 
     void Im2ColLaunch(ConvProblem p, ulong x, ulong col, int images) =>
-        _runtime.Launch("im2col.ptx", "im2col_f32", Grid(images * ColumnBytesPerImage(p) / sizeof(float)), BlockSize,
+        _runtime.Launch("im2col.ptx", "im2col_f32", Grid(PtxKernelArguments.Im2ColThreads(p, images)), BlockSize,
             PtxKernelArguments.Im2Col(p, x, col, images));
 
     void Col2ImLaunch(ConvProblem p, ulong col, ulong dx, int images) =>

@@ -17,15 +17,20 @@ internal static class PtxKernelArguments
     /// <summary>Elements one launch may cover and still run the 32-bit path with any grid the backend launches: 2^32 minus its largest grid stride (2^22).</summary>
     public const long MaxFastElements = (1L << 32) - (long)PtxConvBackend.MaxBlocks * PtxConvBackend.BlockSize;
 
-    /// <summary>im2col_f32(x, col, n_img, c, geometry…, divisors of outvol, kvol, out_w, out_h, k_w, k_h, force64).</summary>
+    /// <summary>im2col_f32(x, col, n_img, c, geometry…, divisors of outvol, out_w, out_h, force64).</summary>
     public static object[] Im2Col(ConvProblem p, ulong x, ulong col, int images, bool force64 = false)
     {
         var g = ConvGeometry.Of(p);
         return [x, col, (uint)images, (uint)p.C, .. Geometry(p),
-            .. Magic((long)g.OutD * g.OutH * g.OutW, "output volume"), .. Magic((long)g.KD * g.KH * g.KW, "kernel volume"),
-            .. Magic(g.OutW, "out_w"), .. Magic(g.OutH, "out_h"), .. Magic(g.KW, "k_w"), .. Magic(g.KH, "k_h"),
+            .. Magic((long)g.OutD * g.OutH * g.OutW, "output volume"), .. Magic(g.OutW, "out_w"), .. Magic(g.OutH, "out_h"),
             force64 ? 1u : 0u];
     }
+
+    /// <summary>
+    /// Threads im2col_f32 wants: one per output position of the chunk (images·C·outvol), each writing its
+    /// kernel-volume column entries (the 32-bit path; the 64-bit path loops over elements with any grid).
+    /// </summary>
+    public static long Im2ColThreads(ConvProblem p, int images) => (long)images * p.C * p.YShape.SpatialSize;
 
     /// <summary>col2im_f32(col, dx, n_img, c, geometry…, divisors of the input plane, in_w, in_h, s_d, s_h, s_w, force64).</summary>
     public static object[] Col2Im(ConvProblem p, ulong col, ulong dx, int images, bool force64 = false)
