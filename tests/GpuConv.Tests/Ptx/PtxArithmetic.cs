@@ -2,7 +2,7 @@ namespace GpuConv.Tests.Ptx;
 
 /// <summary>
 /// The value semantics of the supported instructions on raw register bits, following the PTX ISA:
-/// integer ops wrap at their width, .lo keeps the low half of a product and .wide the full one,
+/// integer ops wrap at their width, .lo keeps the low half of a product, .hi the high half and .wide the full one,
 /// shifts clamp (shl/shr.u by >= width give 0, shr.s fills with the sign), f32 ops round to nearest even
 /// (.rn) as .NET float arithmetic does, and cvt.rzi truncates toward zero saturating to the integer range
 /// (NaN gives 0). Division by zero throws: PTX leaves the result unspecified, so a kernel that does it is wrong.
@@ -24,10 +24,18 @@ static class Arith
     public static ulong Neg(PtxType t, ulong a) =>
         t.IsFloat() ? F32Bits(-F32(a)) : unchecked(0 - a);
 
-    /// <summary>Returns the destination type and the product: at the operand width (.lo or f32) or doubled (.wide).</summary>
+    /// <summary>Returns the destination type and the product: at the operand width (.lo, .hi or f32) or doubled (.wide).</summary>
     public static (PtxType, ulong) Mul(PtxType t, PtxMulMode mode, ulong a, ulong b)
     {
         if (t.IsFloat()) return (t, F32Bits(F32(a) * F32(b)));
+        if (mode == PtxMulMode.Hi)
+            return (t, (t.IsSigned(), t.Bits()) switch
+            {
+                (false, 32) => (ulong)(uint)a * (uint)b >> 32,
+                (true, 32) => (ulong)((long)(int)(uint)a * (int)(uint)b >> 32),
+                (false, _) => Math.BigMul(a, b, out _),
+                (true, _) => (ulong)Math.BigMul((long)a, (long)b, out _),
+            });
         if (mode == PtxMulMode.Wide)
             return t.IsSigned()
                 ? (PtxType.S64, (ulong)((long)(int)(uint)a * (int)(uint)b))

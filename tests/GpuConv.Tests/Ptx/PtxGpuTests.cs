@@ -73,15 +73,16 @@ public class PtxGpuTests
         var p = RandomConvProblems.Next(rng);
         var x = RandomConvProblems.RandomData(rng, p.XShape.ElementCount);
         int colLength = (int)(p.N * PtxConvBackend.ColumnBytesPerImage(p) / 4);
-        var geometry = ShippedKernels.Geometry(p);
+        // Both index paths on the device: the 32-bit one (any launch this small) and the forced 64-bit one.
+        bool force64 = seed % 2 == 1;
 
         var (gpu, sim) = RunBoth("im2col.ptx", "im2col_f32", 7, 128, [x], colLength,
-            ptr => [ptr[0], ptr[1], (uint)p.N, (uint)p.C, .. geometry]);
-        Assert.That(gpu, Is.EqualTo(sim), $"im2col {p}");
+            ptr => PtxKernelArguments.Im2Col(p, ptr[0], ptr[1], p.N, force64));
+        Assert.That(gpu, Is.EqualTo(sim), $"im2col {p} force64={force64}");
 
         var col = RandomConvProblems.RandomData(rng, colLength);
         (gpu, sim) = RunBoth("col2im.ptx", "col2im_f32", 5, 128, [col], (int)p.XShape.ElementCount,
-            ptr => [ptr[0], ptr[1], (uint)p.N, (uint)p.C, .. geometry]);
+            ptr => PtxKernelArguments.Col2Im(p, ptr[0], ptr[1], p.N, force64));
         Assert.That(gpu, Is.EqualTo(sim), $"col2im {p}");
 
         var y = RandomConvProblems.RandomData(rng, p.YShape.ElementCount);
@@ -98,9 +99,8 @@ public class PtxGpuTests
         var dx = RandomConvProblems.RandomData(rng, dp.XShape.ElementCount);
         var dw = RandomConvProblems.RandomData(rng, dp.WShape.ElementCount);
         var db = RandomConvProblems.RandomData(rng, dp.K);
-        var dgeometry = ShippedKernels.Geometry(dp);
         (gpu, sim) = RunBoth("depthwise.ptx", "depthwise_fwd_f32", 6, 128, [dx, dw, db], (int)dp.YShape.ElementCount,
-            ptr => [ptr[0], ptr[1], ptr[2], ptr[3], (uint)dp.N, (uint)dp.C, (uint)(dp.K / dp.C), .. dgeometry]);
+            ptr => PtxKernelArguments.Depthwise(dp, ptr[0], ptr[1], ptr[2], ptr[3], force64));
         Assert.That(gpu, Is.EqualTo(sim), $"depthwise {dp}");
     }
 

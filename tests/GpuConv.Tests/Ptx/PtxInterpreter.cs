@@ -27,6 +27,29 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
 
     public long InstructionsExecuted { get; private set; }
 
+    /// <summary>Executions per instruction of the last launch's kernel (index = position in its instruction list; guarded-off ones count, as they issue on a GPU).</summary>
+    long[] _executedAt = [];
+    PtxKernel? _lastKernel;
+
+    /// <summary>
+    /// Executed instructions of the last launch by opcode with modifiers ("div.u64", "mul.hi.u32", …), for
+    /// cost comparisons: one PTX div/rem is one entry here but tens of machine instructions on a GPU.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> ExecutedByOpcode()
+    {
+        var result = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        if (_lastKernel is null) return result;
+        for (int i = 0; i < _executedAt.Length; i++)
+        {
+            if (_executedAt[i] == 0) continue;
+            string text = _lastKernel.Instructions[i].Text;
+            int space = text.IndexOf(' ');
+            string opcode = space < 0 ? text : text[..space];
+            result[opcode] = result.GetValueOrDefault(opcode) + _executedAt[i];
+        }
+        return result;
+    }
+
     /// <summary>The instruction being executed, for error messages.</summary>
     PtxInstruction? _current;
 
@@ -52,6 +75,8 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
         if (grid.Count < 1 || block.Count < 1 || block.Count > 1024)
             throw new PtxException($"bad launch shape grid {grid} block {block}");
         InstructionsExecuted = 0;
+        _lastKernel = kernel;
+        _executedAt = new long[kernel.Instructions.Count];
         for (int bz = 0; bz < grid.Z; bz++)
         for (int by = 0; by < grid.Y; by++)
         for (int bx = 0; bx < grid.X; bx++)
@@ -139,6 +164,7 @@ public sealed class PtxInterpreter(PtxGlobalMemory memory)
             if (t.Pc >= code.Count) throw new PtxException($"{c.Kernel.Name}: fell off the end without ret");
             if (++InstructionsExecuted > InstructionBudget)
                 throw new PtxException($"{c.Kernel.Name}: more than {InstructionBudget} instructions executed (runaway loop?)");
+            _executedAt[t.Pc]++;
             var ins = code[t.Pc++];
             _current = ins;
             if (ins.GuardRegister >= 0 && (ReadRegister(c, t, ins.GuardRegister, ins) != 0) == ins.GuardNegated) continue;

@@ -75,6 +75,37 @@ public class PtxInterpreterTests
     }
 
     [Test]
+    public void MulHiKeepsTheHighHalfOfTheDoubleWidthProduct()
+    {
+        var k = Kernel(".reg .b32 %a, %b, %d; .reg .b64 %w, %v;", $"""
+            mov.u32 %a, 0xFFFFFFFF;
+            mul.hi.u32 %d, %a, %a;          {StoreU32(0, "%d")}
+            mul.hi.s32 %d, %a, %a;          {StoreU32(1, "%d")}
+            mov.s32 %b, -7;
+            mul.hi.s32 %d, %b, 0x40000000;  {StoreU32(2, "%d")}
+            mul.hi.u32 %d, %b, 0x40000000;  {StoreU32(3, "%d")}
+            mad.hi.u32 %d, %a, %a, 5;       {StoreU32(4, "%d")}
+            mad.hi.u32 %d, %a, 3, %a;       {StoreU32(5, "%d")}
+            mov.u64 %w, 0xFFFFFFFFFFFFFFFF;
+            mul.hi.u64 %v, %w, %w;
+            cvt.u32.u64 %d, %v;             {StoreU32(6, "%d")}
+            shr.u64 %v, %v, 32;
+            cvt.u32.u64 %d, %v;             {StoreU32(7, "%d")}
+            mul.hi.s64 %v, %w, %w;
+            cvt.u32.u64 %d, %v;             {StoreU32(8, "%d")}
+            """);
+        var r = RunU32(k, 9);
+        Assert.That(r[0], Is.EqualTo(0xFFFFFFFEu), "(2^32-1)^2 = 2^64 - 2^33 + 1: high word 2^32 - 2");
+        Assert.That(r[1], Is.EqualTo(0u), "as .s32 the operands are -1: (-1)(-1) = 1, high word 0");
+        Assert.That((int)r[2], Is.EqualTo(-2), "-7 * 2^30 = -7.5 * 2^32 as s64: high word floor(-1.75) = -2");
+        Assert.That(r[3], Is.EqualTo(0x3FFFFFFEu), "0xFFFFFFF9 * 2^30 >> 32 = 0x3FFFFFFE (unsigned)");
+        Assert.That(r[4], Is.EqualTo(3u), "mad.hi adds to the high half: 0xFFFFFFFE + 5 wraps to 3");
+        Assert.That(r[5], Is.EqualTo(1u), "hi((2^32-1)*3) = 2, plus 2^32-1 wraps at 32 bits to 1");
+        Assert.That(r[6..8], Is.EqualTo(new uint[] { 0xFFFFFFFE, 0xFFFFFFFF }), "(2^64-1)^2: high half 2^64 - 2");
+        Assert.That(r[8], Is.EqualTo(0u), "as .s64 the operands are -1: high half 0");
+    }
+
+    [Test]
     public void SetpSelpAndPredicatedBranchesRunALoop()
     {
         // sum = 1 + 2 + … + 10 via a backward branch; then selp/negated guards pick constants.
@@ -209,6 +240,9 @@ public class PtxInterpreterTests
     [TestCase("setp.lt.u32.and %p, %r, 1;", "not supported")]
     [TestCase("bra $NOWHERE;", "undefined label")]
     [TestCase("cvt.f32.s32 %f, %r;", ".rn")]
+    [TestCase("mul.hi.f32 %f, %f, %f;", "integer type")]
+    [TestCase("mul.hi.u64 %r, %r, %r;", "not usable as .u64")]
+    [TestCase("mul.u32 %r, %r, %r;", ".lo, .hi or .wide")]
     public void UnsupportedOrIllTypedPtxIsRejectedAtParseTime(string line, string why)
     {
         var ex = Assert.Throws<PtxException>(() => Kernel(".reg .b32 %r; .reg .f32 %f; .reg .pred %p;", line));

@@ -1,3 +1,4 @@
+using GpuConv.Backends.Ptx;
 using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Tensors;
@@ -16,21 +17,38 @@ public class PtxKernelTests
 {
     const int Cases = 24;
 
+    /// <summary>
+    /// Which index path the last launch ran: the 32-bit one divides by magic multipliers only (no div/rem
+    /// at all), the 64-bit one (forced here; a launch that needs it is too large for a CPU) runs div.u64.
+    /// </summary>
+    internal static void AssertPath(PtxInterpreter interpreter, bool wide)
+    {
+        var ops = interpreter.ExecutedByOpcode();
+        var divisions = ops.Keys.Where(k => k.StartsWith("div.", StringComparison.Ordinal) || k.StartsWith("rem.", StringComparison.Ordinal)).ToList();
+        if (wide) Assert.That(ops.Keys, Does.Contain("div.u64"), "the 64-bit path ran");
+        else
+        {
+            Assert.That(divisions, Is.Empty, "the 32-bit path divides by multiplying only");
+            Assert.That(ops.Keys, Does.Contain("mul.hi.u32"), "the 32-bit path ran");
+        }
+    }
+
     [Test]
     public void ShippedKernelsParseWithTheExpectedEntries()
     {
-        Assert.That(ShippedKernels.Get("im2col.ptx", "im2col_f32").Params, Has.Count.EqualTo(4 + 18));
-        Assert.That(ShippedKernels.Get("col2im.ptx", "col2im_f32").Params, Has.Count.EqualTo(4 + 18));
+        // pointers and counts, 18 geometry values, a (multiplier, shift) pair per divisor, force64
+        Assert.That(ShippedKernels.Get("im2col.ptx", "im2col_f32").Params, Has.Count.EqualTo(4 + 18 + 2 * 3 + 1));
+        Assert.That(ShippedKernels.Get("col2im.ptx", "col2im_f32").Params, Has.Count.EqualTo(4 + 18 + 2 * 6 + 1));
         Assert.That(ShippedKernels.Get("bias.ptx", "bias_add_f32").Params, Has.Count.EqualTo(6));
         Assert.That(ShippedKernels.Get("bias.ptx", "bias_grad_f32").Params, Has.Count.EqualTo(5));
-        Assert.That(ShippedKernels.Get("depthwise.ptx", "depthwise_fwd_f32").Params, Has.Count.EqualTo(7 + 18));
+        Assert.That(ShippedKernels.Get("depthwise.ptx", "depthwise_fwd_f32").Params, Has.Count.EqualTo(7 + 18 + 2 * 5 + 1));
         Assert.That(ShippedKernels.Get("fill.ptx", "fill_f32").Params, Has.Count.EqualTo(3));
         foreach (var file in new[] { "im2col.ptx", "col2im.ptx", "bias.ptx", "depthwise.ptx", "fill.ptx" })
             Assert.That(ShippedKernels.Source(file), Does.Contain(".version 7.0").And.Contain(".target sm_70").And.Contain(".address_size 64"));
     }
 
     [Test]
-    public void Im2ColMatchesTheCpuDefinitionBitForBit([Range(0, Cases - 1)] int seed)
+    public void Im2ColMatchesTheCpuDefinitionBitForBit([Range(0, Cases - 1)] int seed, [Values(false, true)] bool force64)
     {
         var rng = new Random(1000 + seed);
         var p = RandomConvProblems.Next(rng);
@@ -43,8 +61,10 @@ public class PtxKernelTests
         var mem = new PtxGlobalMemory();
         ulong xPtr = mem.Upload(x);
         ulong colPtr = mem.AllocatePoisoned((int)(nImg * perImage));
-        new PtxInterpreter(mem).Launch(ShippedKernels.Get("im2col.ptx", "im2col_f32"), new(3), new(32),
-            [xPtr + (ulong)(n0 * plane * 4), colPtr, (uint)nImg, (uint)p.C, .. ShippedKernels.Geometry(p)]);
+        var interpreter = new PtxInterpreter(mem);
+        interpreter.Launch(ShippedKernels.Get("im2col.ptx", "im2col_f32"), new(3), new(32),
+            PtxKernelArguments.Im2Col(p, xPtr + (ulong)(n0 * plane * 4), colPtr, nImg, force64));
+        AssertPath(interpreter, force64);
         var actual = mem.Download(colPtr, (int)(nImg * perImage));
 
         var expected = new float[nImg * perImage];
@@ -55,7 +75,7 @@ public class PtxKernelTests
     }
 
     [Test]
-    public void Col2ImMatchesTheCpuAdjointBitForBit([Range(0, Cases - 1)] int seed)
+    public void Col2ImMatchesTheCpuAdjointBitForBit([Range(0, Cases - 1)] int seed, [Values(false, true)] bool force64)
     {
         var rng = new Random(2000 + seed);
         var p = RandomConvProblems.Next(rng, op: ConvOp.BackwardData);
@@ -67,8 +87,10 @@ public class PtxKernelTests
         var mem = new PtxGlobalMemory();
         ulong colPtr = mem.Upload(col);
         ulong dxPtr = mem.AllocatePoisoned((int)p.XShape.ElementCount);
-        new PtxInterpreter(mem).Launch(ShippedKernels.Get("col2im.ptx", "col2im_f32"), new(2), new(32),
-            [colPtr, dxPtr + (ulong)(n0 * plane * 4), (uint)nImg, (uint)p.C, .. ShippedKernels.Geometry(p)]);
+        var interpreter = new PtxInterpreter(mem);
+        interpreter.Launch(ShippedKernels.Get("col2im.ptx", "col2im_f32"), new(2), new(32),
+            PtxKernelArguments.Col2Im(p, colPtr, dxPtr + (ulong)(n0 * plane * 4), nImg, force64));
+        AssertPath(interpreter, force64);
         var actual = mem.Download(dxPtr + (ulong)(n0 * plane * 4), (int)(nImg * plane));
 
         var expected = new float[p.XShape.ElementCount];
@@ -87,7 +109,7 @@ public class PtxKernelTests
     /// the chunk's end would land in the next image's poisoned plane.
     /// </summary>
     [Test]
-    public void Col2ImLeavesTheImagesAfterItsChunkAlone([Range(0, 3)] int seed)
+    public void Col2ImLeavesTheImagesAfterItsChunkAlone([Range(0, 3)] int seed, [Values(false, true)] bool force64)
     {
         var rng = new Random(2500 + seed);
         var spec = new ConvSpec([3, 2], [1 + seed % 2, 1], padBegin: [1, 0], padEnd: [0, 1]);
@@ -98,7 +120,7 @@ public class PtxKernelTests
         var mem = new PtxGlobalMemory();
         ulong colPtr = mem.Upload(col), dxPtr = mem.AllocatePoisoned((int)p.XShape.ElementCount);
         new PtxInterpreter(mem).Launch(ShippedKernels.Get("col2im.ptx", "col2im_f32"), new(2), new(32),
-            [colPtr, dxPtr + (ulong)(n0 * plane * 4), (uint)nImg, (uint)p.C, .. ShippedKernels.Geometry(p)]);
+            PtxKernelArguments.Col2Im(p, colPtr, dxPtr + (ulong)(n0 * plane * 4), nImg, force64));
         var all = mem.Download(dxPtr, (int)p.XShape.ElementCount);
         Assert.That(all.Take((int)(n0 * plane)).All(float.IsNaN), "image 0 untouched");
         Assert.That(all.Skip((int)(n0 * plane)).Take((int)(nImg * plane)).Count(float.IsNaN), Is.Zero, "images 1 and 2 written");
@@ -123,7 +145,7 @@ public class PtxKernelTests
         ulong xPtr = mem.Upload(x), colPtr = mem.AllocatePoisoned((int)colCount);
         var interpreter = new PtxInterpreter(mem);
         interpreter.Launch(ShippedKernels.Get("im2col.ptx", "im2col_f32"), new((int)((colCount + Block - 1) / Block)), new(Block),
-            [xPtr, colPtr, 1u, (uint)p.C, .. ShippedKernels.Geometry(p)]);
+            PtxKernelArguments.Im2Col(p, xPtr, colPtr, 1));
         var expected = new float[colCount];
         Im2Col.Forward(p, x, 0, 0, expected);
         Assert.That(mem.Download(colPtr, (int)colCount), Is.EqualTo(expected), "im2col");
@@ -133,7 +155,7 @@ public class PtxKernelTests
         var col = RandomConvProblems.RandomData(rng, colCount);
         ulong colIn = mem.Upload(col), dxPtr = mem.AllocatePoisoned((int)dp.XShape.ElementCount);
         interpreter.Launch(ShippedKernels.Get("col2im.ptx", "col2im_f32"), new((int)((dp.XShape.ElementCount + Block - 1) / Block)), new(Block),
-            [colIn, dxPtr, 1u, (uint)dp.C, .. ShippedKernels.Geometry(dp)]);
+            PtxKernelArguments.Col2Im(dp, colIn, dxPtr, 1));
         var dx = new float[dp.XShape.ElementCount];
         Im2Col.Backward(dp, col, 0, 0, dx);
         Assert.That(mem.Download(dxPtr, dx.Length), Is.EqualTo(dx), "col2im");
@@ -153,7 +175,7 @@ public class PtxKernelTests
         var w = RandomConvProblems.RandomData(rng, dw.WShape.ElementCount);
         ulong dxIn_ = mem.Upload(dxIn), wPtr = mem.Upload(w), dyPtr = mem.AllocatePoisoned((int)dw.YShape.ElementCount);
         interpreter.Launch(ShippedKernels.Get("depthwise.ptx", "depthwise_fwd_f32"), new((int)((dw.YShape.ElementCount + Block - 1) / Block)), new(Block),
-            [dxIn_, wPtr, 0UL, dyPtr, (uint)dw.N, (uint)dw.C, 1u, .. ShippedKernels.Geometry(dw)]);
+            PtxKernelArguments.Depthwise(dw, dxIn_, wPtr, 0UL, dyPtr));
         var report = ErrorMetrics.Compare(mem.Download(dyPtr, (int)dw.YShape.ElementCount), ReferenceConv.Forward(dw, dxIn, w));
         Assert.That(report.MaxRelative, Is.LessThan(1e-5), $"depthwise: {report}");
     }
@@ -223,7 +245,7 @@ public class PtxKernelTests
     }
 
     [Test]
-    public void DepthwiseForwardMatchesTheReference([Range(0, Cases - 1)] int seed)
+    public void DepthwiseForwardMatchesTheReference([Range(0, Cases - 1)] int seed, [Values(false, true)] bool force64)
     {
         var rng = new Random(5000 + seed);
         var p = RandomConvProblems.Next(rng, depthwise: true);
@@ -235,8 +257,10 @@ public class PtxKernelTests
         var mem = new PtxGlobalMemory();
         ulong xPtr = mem.Upload(x), wPtr = mem.Upload(w), bPtr = withBias ? mem.Upload(bias) : 0UL;
         ulong yPtr = mem.AllocatePoisoned((int)p.YShape.ElementCount);
-        new PtxInterpreter(mem).Launch(ShippedKernels.Get("depthwise.ptx", "depthwise_fwd_f32"), new(3), new(32),
-            [xPtr, wPtr, bPtr, yPtr, (uint)p.N, (uint)p.C, (uint)(p.K / p.C), .. ShippedKernels.Geometry(p)]);
+        var interpreter = new PtxInterpreter(mem);
+        interpreter.Launch(ShippedKernels.Get("depthwise.ptx", "depthwise_fwd_f32"), new(3), new(32),
+            PtxKernelArguments.Depthwise(p, xPtr, wPtr, bPtr, yPtr, force64));
+        AssertPath(interpreter, force64);
         var actual = mem.Download(yPtr, (int)p.YShape.ElementCount);
 
         var report = ErrorMetrics.Compare(actual, ReferenceConv.Forward(p, x, w, bias));

@@ -41,9 +41,9 @@ public enum PtxSpace { None, Param, Global, Shared }
 
 /// <summary>
 /// How an instruction's integer multiply treats its result: the low half at operand width (mul.lo),
-/// or the full product at twice the width (mul.wide).
+/// the high half of the double-width product (mul.hi), or the full product at twice the width (mul.wide).
 /// </summary>
-public enum PtxMulMode { None, Lo, Wide }
+public enum PtxMulMode { None, Lo, Hi, Wide }
 
 public enum PtxCvtRounding { None, Rn, Rzi }
 

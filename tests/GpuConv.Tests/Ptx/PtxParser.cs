@@ -413,7 +413,7 @@ public sealed class PtxParser
                 if (!f.IsFloat()) throw Fail("mul.rn is for f32");
                 return Make(PtxOp.Mul, f, Operands((f, "r"), (f, "ri"), (f, "ri")));
             }
-            var mode = Modifier("lo") ? PtxMulMode.Lo : Modifier("wide") ? PtxMulMode.Wide : throw Fail("integer mul needs .lo or .wide (f32 mul needs .rn)");
+            var mode = Modifier("lo") ? PtxMulMode.Lo : Modifier("hi") ? PtxMulMode.Hi : Modifier("wide") ? PtxMulMode.Wide : throw Fail("integer mul needs .lo, .hi or .wide (f32 mul needs .rn)");
             var t = TypeModifier();
             if (!IsInt(t)) throw Fail("expected an integer type");
             var d = mode == PtxMulMode.Wide ? Wide(t) : t;
@@ -422,7 +422,7 @@ public sealed class PtxParser
 
         PtxInstruction Mad()
         {
-            var mode = Modifier("lo") ? PtxMulMode.Lo : Modifier("wide") ? PtxMulMode.Wide : throw Fail("mad needs .lo or .wide (use fma.rn.f32 for floats)");
+            var mode = Modifier("lo") ? PtxMulMode.Lo : Modifier("hi") ? PtxMulMode.Hi : Modifier("wide") ? PtxMulMode.Wide : throw Fail("mad needs .lo, .hi or .wide (use fma.rn.f32 for floats)");
             var t = TypeModifier();
             if (!IsInt(t)) throw Fail("expected an integer type");
             var d = mode == PtxMulMode.Wide ? Wide(t) : t;

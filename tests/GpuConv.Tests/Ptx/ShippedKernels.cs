@@ -1,11 +1,10 @@
-using GpuConv.Conv;
 using GpuConv.Cpu;
 
 namespace GpuConv.Tests.Ptx;
 
 /// <summary>
-/// The PTX text exactly as the library ships it (embedded resources GpuConv.Kernels.*.ptx), parsed once,
-/// and helpers to pass a problem's 3-d-widened geometry as kernel arguments.
+/// The PTX text exactly as the library ships it (embedded resources GpuConv.Kernels.*.ptx), parsed once.
+/// (Kernel arguments come from the library's own PtxKernelArguments.)
 /// </summary>
 static class ShippedKernels
 {
@@ -28,7 +27,4 @@ static class ShippedKernels
             return module[entry];
         }
     }
-
-    /// <summary>The geometry arguments the library's backend passes (see PtxKernelGeometry), boxed for Launch.</summary>
-    public static object[] Geometry(ConvProblem p) => [.. GpuConv.Backends.Ptx.PtxKernelGeometry.Of(p).Select(v => (object)v)];
 }

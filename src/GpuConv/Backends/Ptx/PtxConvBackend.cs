@@ -29,8 +29,12 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     public const string BackendName = "ptx";
     /// <summary>Default cap on a run's column buffer: 256 MiB.</summary>
     public const long DefaultMaxWorkspaceBytes = 256L << 20;
-    const uint BlockSize = 256;
-    const uint MaxBlocks = 1u << 20;
+    internal const uint BlockSize = 256;
+    // At most 2^14 blocks (about 16 waves of resident blocks on an H200: 132 SMs x 8 blocks of 256):
+    // larger launches loop grid-stride, so a thread's ~40-instruction prologue (parameters, index path
+    // choice) is paid once per several elements rather than once per element. The grid stride is at
+    // most MaxBlocks·BlockSize = 2^22 threads (PtxKernelArguments.MaxFastElements).
+    internal const uint MaxBlocks = 1u << 14;
 
     // Algorithm ids (stable: they key cached plans).
     internal const int Im2ColGemm = 0, Pointwise = 1, DepthwiseDirect = 2;
@@ -103,9 +107,18 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     /// <summary>Bytes of one image's column buffer (all groups).</summary>
     internal static long ColumnBytesPerImage(ConvProblem p) => (long)p.C * p.KernelVolume * p.YShape.SpatialSize * sizeof(float);
 
-    /// <summary>Images per chunk: as many as fit the workspace limit, at least one.</summary>
-    internal int ChunkImages(ConvProblem p) =>
-        (int)Math.Clamp(_maxWorkspaceBytes / Math.Max(1, ColumnBytesPerImage(p)), 1, p.N);
+    /// <summary>
+    /// Images per chunk: as many as fit the workspace limit, at least one, and no more than keep the chunk's
+    /// column buffer at most <see cref="PtxKernelArguments.MaxFastElements"/> elements, so that im2col and
+    /// col2im run their 32-bit index path (only a single image above that takes the 64-bit one; tensors
+    /// themselves stay below 2^31 elements).
+    /// </summary>
+    internal int ChunkImages(ConvProblem p)
+    {
+        long bytes = Math.Max(1, ColumnBytesPerImage(p));
+        long fit = Math.Min(_maxWorkspaceBytes / bytes, PtxKernelArguments.MaxFastElements * sizeof(float) / bytes);
+        return (int)Math.Clamp(fit, 1, p.N);
+    }
 
     /// <summary>Runs the op and synchronises the backend's stream, so the outputs are complete on return.</summary>
     public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
@@ -262,7 +275,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     void DepthwiseForward(ConvProblem p, Pointers ptr)
     {
         _runtime.Launch("depthwise.ptx", "depthwise_fwd_f32", Grid(p.YShape.ElementCount), BlockSize,
-            [ptr.X, ptr.W, ptr.Bias, ptr.Y, (uint)p.N, (uint)p.C, (uint)(p.K / p.C), .. Geometry(p)]);
+            PtxKernelArguments.Depthwise(p, ptr.X, ptr.W, ptr.Bias, ptr.Y));
     }
 
     // ---- helpers ----
@@ -311,18 +324,16 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     }
 
     void Im2ColLaunch(ConvProblem p, ulong x, ulong col, int images) =>
-        _runtime.Launch("im2col.ptx", "im2col_f32", Grid(images * ColumnBytesPerImage(p) / sizeof(float)), BlockSize,
-            [x, col, (uint)images, (uint)p.C, .. Geometry(p)]);
+        _runtime.Launch("im2col.ptx", "im2col_f32", Grid(PtxKernelArguments.Im2ColThreads(p, images)), BlockSize,
+            PtxKernelArguments.Im2Col(p, x, col, images));
 
     void Col2ImLaunch(ConvProblem p, ulong col, ulong dx, int images) =>
         _runtime.Launch("col2im.ptx", "col2im_f32", Grid((long)images * p.C * p.XShape.SpatialSize), BlockSize,
-            [col, dx, (uint)images, (uint)p.C, .. Geometry(p)]);
+            PtxKernelArguments.Col2Im(p, col, dx, images));
 
     void BiasAdd(ulong y, ulong bias, TensorShape shape, bool relu = false) =>
         _runtime.Launch("bias.ptx", "bias_add_f32", Grid(shape.ElementCount), BlockSize,
             y, bias, (ulong)shape.ElementCount, (uint)shape.C, (ulong)shape.SpatialSize, relu ? 1u : 0u);
-
-    static object[] Geometry(ConvProblem p) => [.. PtxKernelGeometry.Of(p).Select(v => (object)v)];
 
     static uint Grid(long elements) => (uint)Math.Clamp((elements + BlockSize - 1) / BlockSize, 1, MaxBlocks);
 
