@@ -23,9 +23,6 @@ internal static class ProbeBandwidth
 
     const int GpuReps = 20;
     const int CpuReps = 3;
-    // PtxConvBackend's launch shape for im2col_f32 (one thread per column element, 256 per block, grid capped).
-    const uint BlockSize = 256;
-    const uint MaxBlocks = 1u << 20;
 
     /// <summary>Runs the section; false when the kernel's column disagreed with the host's.</summary>
     public static bool Run(ConvEngine engine, ProbeSettings settings, CliIO io)
@@ -56,10 +53,8 @@ internal static class ProbeBandwidth
         using var column = runtime.AllocateScratch(columnBytes, "probe: im2col column");
         using var copy = runtime.AllocateScratch(columnBytes, "probe: copy destination");
         ulong xPointer = runtime.PointerOf(x);
-        object[] arguments = [xPointer, column.Pointer, (uint)p.N, (uint)p.C, .. PtxKernelGeometry.Of(p).Select(v => (object)v)];
-        long elements = columnBytes / sizeof(float);
-        uint grid = (uint)Math.Clamp((elements + BlockSize - 1) / BlockSize, 1, MaxBlocks);
-        void Im2ColLaunch() => runtime.Launch("im2col.ptx", "im2col_f32", grid, BlockSize, arguments);
+        // The backend's own launch (arguments, grid and block), so the probe times what a forward call runs.
+        void Im2ColLaunch() => PtxConvBackend.LaunchIm2Col(runtime, p, xPointer, column.Pointer, p.N);
         IDeviceRuntime device = runtime.Context;
         void DeviceCopy() => device.CopyDeviceToDevice(copy.Pointer, column.Pointer, columnBytes, null);
 

@@ -10,7 +10,8 @@ namespace GpuConv.Cuda;
 /// </summary>
 internal sealed unsafe class KernelArguments : IDisposable
 {
-    public const int MaxArguments = 32;
+    // The kernels with index-decomposition magic numbers take up to 36 (depthwise_fwd_f32); the driver allows 4 KiB of parameters.
+    public const int MaxArguments = 64;
     const int SlotBytes = 16;
 
     byte* _slots;

@@ -323,8 +323,11 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         for (int i = 0; i < count; i++) body(i, 0);
     }
 
-    void Im2ColLaunch(ConvProblem p, ulong x, ulong col, int images) =>
-        _runtime.Launch("im2col.ptx", "im2col_f32", Grid(PtxKernelArguments.Im2ColThreads(p, images)), BlockSize,
+    void Im2ColLaunch(ConvProblem p, ulong x, ulong col, int images) => LaunchIm2Col(_runtime, p, x, col, images);
+
+    /// <summary>im2col_f32 for <paramref name="images"/> images from <paramref name="x"/> into <paramref name="col"/>, launched as the backend launches it (the probe times this).</summary>
+    internal static void LaunchIm2Col(IPtxRuntime runtime, ConvProblem p, ulong x, ulong col, int images) =>
+        runtime.Launch("im2col.ptx", "im2col_f32", Grid(PtxKernelArguments.Im2ColThreads(p, images)), BlockSize,
             PtxKernelArguments.Im2Col(p, x, col, images));
 
     void Col2ImLaunch(ConvProblem p, ulong col, ulong dx, int images) =>
