@@ -55,6 +55,7 @@ cp "$WORK/console.txt" "$EVIDENCE/console.txt"
 cp "$SUMMARY" "$EVIDENCE/summary.txt" 2>/dev/null
 for f in system devices smoke gpu-tests-skips torch-compare; do cp "$WORK/host/results/$f.txt" "$EVIDENCE/$f.txt" 2>/dev/null; done
 tail -n 12 "$WORK/host/results/all-tests.txt" >"$EVIDENCE/all-tests-tail.txt" 2>/dev/null
+grep -A 20 -E "^failed " "$WORK/host/results/all-tests.txt" "$WORK/host/results/gpu-tests.txt" >"$EVIDENCE/failed-tests.txt" 2>/dev/null || rm -f "$EVIDENCE/failed-tests.txt"
 {
   echo "dry run of the GPU-check pack: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   sed 's/^/pack /' "$WORK/host/gpu-check/PACK-INFO.txt" | grep -E '^pack (built|commit|runtime)'   # what the pack was built from

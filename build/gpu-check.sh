@@ -238,6 +238,9 @@ fi
 # count KEY LOG: a number from the test platform's run summary, the last one in the log (tests print lines of their own).
 count() { grep -E "^  $1: *[0-9]+" "$2" | tail -n 1 | awk -F: '{print $2+0}'; }
 
+# failed_names LOG: the first failed tests' names, for the summary line ("failed NAME (…ms)" in MTP's output).
+failed_names() { grep -E '^failed ' "$1" | awk '{print $2}' | head -n 3 | paste -sd ' ' -; }
+
 # Reads MTP's detailed output: "skipped NAME (…ms)" followed by the reason on the next line.
 judge_gpu_tests() {
   local rc=$1 logfile=$2 total skipped failed bad
@@ -250,7 +253,7 @@ judge_gpu_tests() {
     allowed="($ALLOWED_SKIPS|no usable GPU|GPU unavailable)"
   fi
   bad=$(grep -v -E "$allowed" "$RESULTS/gpu-tests-skips.txt" | wc -l)
-  if [ "$rc" -ne 0 ] || [ "${failed:-0}" -ne 0 ]; then echo "FAIL $failed of $total failed, $skipped skipped (exit $rc)"; return; fi
+  if [ "$rc" -ne 0 ] || [ "${failed:-0}" -ne 0 ]; then echo "FAIL $failed of $total failed, $skipped skipped (exit $rc): $(failed_names "$logfile")"; return; fi
   if [ "$bad" -gt 0 ]; then echo "FAIL $bad of $total skipped for a reason a GPU host must not have (gpu-tests-skips.txt)"; return; fi
   echo "PASS $total tests, $skipped skipped for an allowed reason"
 }
@@ -347,7 +350,7 @@ fi
 judge_all_tests() {
   local rc=$1 logfile=$2 counts
   counts="$(count total "$logfile") tests, $(count failed "$logfile") failed, $(count skipped "$logfile") skipped"
-  if [ "$rc" -eq 0 ]; then echo "PASS $counts"; else echo "FAIL exit $rc: $counts"; fi
+  if [ "$rc" -eq 0 ]; then echo "PASS $counts"; else echo "FAIL exit $rc: $counts; $(failed_names "$logfile")"; fi
 }
 if ! wanted all-tests; then
   not_wanted "all other tests"
