@@ -141,6 +141,8 @@ public class PtxBackendSimulatedTests
         Assert.That(rt.LargestScratch, Is.EqualTo(reported), "the run allocates exactly what the candidate reported");
         string kernel = op == ConvOp.BackwardData ? "launch col2im_f32" : "launch im2col_f32";
         Assert.That(rt.Calls.Count(c => c == kernel), Is.EqualTo(3), "5 images in chunks of 2");
+        // Run waits once, at its end; neither the chunks nor the column buffer's return to the pool wait.
+        Assert.That(rt.Synchronizations, Is.EqualTo(1));
     }
 
     [Test]

@@ -119,5 +119,8 @@ sealed class SimulatedPtxRuntime : IPtxRuntime, IMemorySpace
 
     float Get(ulong basePtr, long index) => BitConverter.UInt32BitsToSingle((uint)Device.Load(basePtr + (ulong)index * 4, 4));
 
-    public void Synchronize() { }
+    /// <summary>How often the backend waited for the device.</summary>
+    public int Synchronizations { get; private set; }
+
+    public void Synchronize() => Synchronizations++;
 }

@@ -130,8 +130,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     }
 
     /// <summary>
-    /// Issues the run on the runtime's stream and returns without waiting for it (a batch processed in
-    /// chunks still waits once, before its column buffer goes back to the pool).
+    /// Issues the run on the runtime's stream and returns without waiting for it.
     /// </summary>
     public void Enqueue(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
@@ -300,17 +299,12 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         }
         int chunk = ChunkImages(p);
         long bytes = chunk * ColumnBytesPerImage(p);
+        // The buffer goes back to the pool when the work is issued, not when it has run (as the cudnn backend's
+        // workspaces do): whatever is issued with it later runs after it on the same stream, and the pool waits
+        // for the device before it frees a block (IDeviceAllocator.WaitForPendingWork). So no wait per call.
         using var col = _runtime.AllocateScratch(bytes, algorithm.Key);
-        try
-        {
-            for (int n0 = 0; n0 < p.N; n0 += chunk)
-                body(n0, Math.Min(chunk, p.N - n0), col.Pointer);
-        }
-        finally
-        {
-            // The buffer goes back to the pool on dispose: the work reading it must be finished first.
-            _runtime.Synchronize();
-        }
+        for (int n0 = 0; n0 < p.N; n0 += chunk)
+            body(n0, Math.Min(chunk, p.N - n0), col.Pointer);
     }
 
     /// <summary>
