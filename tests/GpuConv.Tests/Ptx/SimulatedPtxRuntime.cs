@@ -123,4 +123,12 @@ sealed class SimulatedPtxRuntime : IPtxRuntime, IMemorySpace
     public int Synchronizations { get; private set; }
 
     public void Synchronize() => Synchronizations++;
+
+    /// <summary>The simulated device runs work as it is issued: its time is the host's.</summary>
+    public double TimeMs(Action work)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        work();
+        return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    }
 }

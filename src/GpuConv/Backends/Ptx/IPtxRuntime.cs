@@ -52,4 +52,10 @@ internal interface IPtxRuntime
 
     /// <summary>Waits until all work issued so far has finished.</summary>
     void Synchronize();
+
+    /// <summary>
+    /// Milliseconds the device spent on the work <paramref name="work"/> issues, by events recorded on the
+    /// stream before and after it (as the cudnn backend and PyTorch time): no host wake-up latency counted.
+    /// </summary>
+    double TimeMs(Action work);
 }
