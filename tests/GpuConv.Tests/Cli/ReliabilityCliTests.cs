@@ -258,10 +258,11 @@ public class ReliabilityCliTests
         {
             foreach (var args in CacheCommands(cache, csv, RunArgs(h)[..^2]))
             {
-                var clock = Stopwatch.StartNew();
                 var (exit, output, err) = Cli(args);
                 Assert.That(exit, Is.EqualTo(0), $"{args[0]}: {output}{err}");
-                Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(8)), $"{args[0]} waited on the read-only cache");
+                // Waiting on the read-only cache would end in the lock timeout's warning; a wall-clock bound
+                // here failed on a loaded 2-core machine (the commands themselves take seconds there).
+                Assert.That(err, Does.Not.Contain("lock file within"), $"{args[0]} waited on the read-only cache");
                 var warnings = err.Split('\n').Where(l => l.Contains("plans.json") && l.Contains("could not be written")).ToList();
                 // bench (heuristic policy) and verify (every backend, no planner) remember nothing, so write nothing.
                 Assert.That(warnings, Has.Count.EqualTo(args[0] is "bench" or "verify" ? 0 : 1), $"{args[0]} warns once:\n{err}");
