@@ -20,6 +20,7 @@
 #   7 all-tests every other test, last, skipped when the budget is spent
 # GPUCONV_CHECK_ONLY=smoke,gpu-tests,… runs only the named steps (keys: smoke tables gpu-tests torch bench
 # probe all-tests; system, libraries and devices always run): a second run after a fix repeats what failed.
+# GPUCONV_CHECK_STEP_SCALE=N multiplies each step's limit (still within the budget), for a step that timed out.
 # Each step logs into results-dir as it runs; summary.txt gets one line per step as it ends:
 #   PASS / FAIL / TIMEOUT / SKIPPED, seconds, step, log, and a note. With archive-dir, results-dir is
 # archived there as gpu-results.tar.gz (plus a copy of summary.txt) after every step, so a run cut
@@ -37,6 +38,7 @@ RESULTS=$(cd "$RESULTS" && pwd)
 if [ -n "$ARCHIVE_DIR" ]; then mkdir -p "$ARCHIVE_DIR" && ARCHIVE_DIR=$(cd "$ARCHIVE_DIR" && pwd) || exit 2; fi
 BUDGET=${GPUCONV_CHECK_BUDGET:-360}
 ONLY=${GPUCONV_CHECK_ONLY:-}
+SCALE=${GPUCONV_CHECK_STEP_SCALE:-1}   # multiplies every step's own limit (a re-run of one slow step: 3)
 CASES=${GPUCONV_CHECK_CASES:-200}
 ALLOW_NO_GPU=${GPUCONV_ALLOW_NO_GPU:-0}
 REHEARSAL=${GPUCONV_CHECK_REHEARSAL:-0}
@@ -96,7 +98,7 @@ run_limited() {
 
 # limit_for WANT: the step's limit, cut to what is left of the budget; empty when under MIN is left.
 limit_for() {
-  local want=$1 min=${2:-15} left=$(( BUDGET - $(elapsed) ))
+  local want=$(( $1 * SCALE )) min=${2:-15} left=$(( BUDGET - $(elapsed) ))
   if [ "$left" -lt "$min" ]; then echo ""; elif [ "$left" -lt "$want" ]; then echo "$left"; else echo "$want"; fi
 }
 
