@@ -125,6 +125,11 @@ public class DepthwiseKernelTests
         // 3x3, stride 2, pad 1 (straight-line, 9 columns per row): out_w = (in_w - 1) / 2 + 1.
         foreach (int width in new[] { 1, 2, 3, 5, 8, 9, 14, 15, 16, 17 })
             yield return new TestCaseData(Depthwise([2, 3, 6, width], [3, 3], [2, 2], [1, 1], [1, 1])).SetArgDisplayNames($"k3 s2 in_w={width}");
+        // 3-wide rows under other kernel heights (the straight-line rows inside the kernel-row loop), and 3x3 with a dilated height.
+        yield return new TestCaseData(Depthwise([1, 2, 6, 9], [2, 3], [1, 1], [1, 1], [1, 1])).SetArgDisplayNames("k(2,3) s1");
+        yield return new TestCaseData(Depthwise([1, 2, 9, 10], [5, 3], [2, 2], [1, 1], [2, 1])).SetArgDisplayNames("k(5,3) s2");
+        yield return new TestCaseData(Depthwise([1, 2, 9, 10], [3, 3], [1, 1], [2, 1], [2, 1])).SetArgDisplayNames("k3 s1 dl(2,1)");
+        yield return new TestCaseData(Depthwise([1, 2, 9, 10], [3, 3], [3, 2], [1, 1], [0, 1])).SetArgDisplayNames("k3 s(3,2) pad(0,1)");
         // Dilation 2 with stride 1 (s_w != dl_w: a load per output and tap) and with stride 2 (s_w == dl_w: the register window).
         yield return new TestCaseData(Depthwise([1, 2, 7, 10], [3, 3], [1, 1], [2, 2], [2, 2])).SetArgDisplayNames("k3 s1 dl2");
         yield return new TestCaseData(Depthwise([1, 2, 9, 11], [3, 3], [2, 2], [2, 2], [1, 1])).SetArgDisplayNames("k3 s2 dl2");
