@@ -8,7 +8,8 @@ namespace GpuConv.Tests.Ptx;
 /// <summary>
 /// Speed evidence without a GPU: the interpreter counts the PTX instructions each index path executes per
 /// element on a ResNet-50 3x3 layer (64 channels, 14x14, pad 1, one image) with the backend's launch shape
-/// (256-thread blocks, one thread per element; for im2col's 32-bit path one per output position). The
+/// (256-thread blocks, one thread per element; for im2col's 32-bit path one per output position, for
+/// depthwise's one per 4 outputs of a row; costs are per element, i.e. per output for depthwise). The
 /// 64-bit path is the kernels' previous loop unchanged, launched as before, so it stands for "before". A PTX div/rem is one instruction here but many on a GPU, so the comparison
 /// weighs them as the GPU's emulation does (about 70 machine instructions for div.u64, 20 for a 32-bit
 /// div or rem; ptxas 11.8, sm_90), ld.param as 0 (a constant-bank operand in machine code) and everything
