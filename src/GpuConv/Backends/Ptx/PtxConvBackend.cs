@@ -270,7 +270,8 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
 
     void DepthwiseForward(ConvProblem p, Pointers ptr)
     {
-        _runtime.Launch("depthwise.ptx", "depthwise_fwd_f32", Grid(p.YShape.ElementCount), BlockSize,
+        // One thread per row group of 4 outputs (PtxKernelArguments.DepthwiseThreads).
+        _runtime.Launch("depthwise.ptx", "depthwise_fwd_f32", Grid(PtxKernelArguments.DepthwiseThreads(p)), BlockSize,
             PtxKernelArguments.Depthwise(p, ptr.X, ptr.W, ptr.Bias, ptr.Y));
     }
 

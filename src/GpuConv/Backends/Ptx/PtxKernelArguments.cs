@@ -42,16 +42,34 @@ internal static class PtxKernelArguments
             force64 ? 1u : 0u];
     }
 
-    /// <summary>depthwise_fwd_f32(x, w, bias, y, n, c, m, geometry…, divisors of outvol, K, m, out_w, out_h, force64); bias 0 = none.</summary>
+    /// <summary>Outputs of one row a depthwise_fwd_f32 thread computes on its 32-bit path (the kernel is unrolled for 4).</summary>
+    public const int DepthwiseOutputsPerThread = 4;
+
+    /// <summary>
+    /// depthwise_fwd_f32(x, w, bias, y, n, c, m, geometry…, divisors of out_d·out_h, K, m, row groups, out_h, force64); bias 0 = none.
+    /// A row group is <see cref="DepthwiseOutputsPerThread"/> consecutive outputs of an output row (the last one of a row may hold fewer).
+    /// </summary>
     public static object[] Depthwise(ConvProblem p, ulong x, ulong w, ulong bias, ulong y, bool force64 = false)
     {
         var g = ConvGeometry.Of(p);
         int multiplier = p.K / p.C;
         return [x, w, bias, y, (uint)p.N, (uint)p.C, (uint)multiplier, .. Geometry(p),
-            .. Magic((long)g.OutD * g.OutH * g.OutW, "output volume"), .. Magic(p.K, "K"), .. Magic(multiplier, "channel multiplier"),
-            .. Magic(g.OutW, "out_w"), .. Magic(g.OutH, "out_h"),
+            .. Magic((long)g.OutD * g.OutH, "out_d*out_h"), .. Magic(p.K, "K"), .. Magic(multiplier, "channel multiplier"),
+            .. Magic(DepthwiseRowGroups(g.OutW), "row groups"), .. Magic(g.OutH, "out_h"),
             force64 ? 1u : 0u];
     }
+
+    /// <summary>
+    /// Threads depthwise_fwd_f32 wants: one per row group (N·K·outD·outH rows × ceil(outW / 4)) on the 32-bit path;
+    /// the 64-bit path loops over single outputs with any grid.
+    /// </summary>
+    public static long DepthwiseThreads(ConvProblem p)
+    {
+        var g = ConvGeometry.Of(p);
+        return (long)p.N * p.K * g.OutD * g.OutH * DepthwiseRowGroups(g.OutW);
+    }
+
+    static long DepthwiseRowGroups(long outW) => (outW + DepthwiseOutputsPerThread - 1) / DepthwiseOutputsPerThread;
 
     static object[] Geometry(ConvProblem p) => [.. PtxKernelGeometry.Of(p).Select(v => (object)v)];
 
