@@ -32,7 +32,8 @@ public static class SmokeJob
     static readonly ConvOp[] Ops = [ConvOp.Forward, ConvOp.BackwardData, ConvOp.BackwardFilter];
 
     /// <summary>
-    /// Exit 0 when every requested backend was available and every run passed (declined runs aside); else 1.
+    /// Exit 0 when every requested backend was available and every run passed (declined runs aside: no
+    /// workspace, or refused by the library at run time — unless every algorithm of a case was); else 1.
     /// <paramref name="available"/> (tests) replaces the engine's backends.
     /// </summary>
     public static int Execute(IReadOnlyList<string> backendNames, CliIO io, CliBackends? available = null)
@@ -97,8 +98,17 @@ public static class SmokeJob
             yield return (Verdict.Fail, $"FAIL     {head} no strict-fp32 algorithm listed{(listError is null ? "" : ": " + listError)}");
             yield break;
         }
+        var verdicts = new List<Verdict>();
         foreach (var algorithm in algorithms)
-            yield return RunOne(backend, problem, algorithm, x, w, y, bias, reference, head);
+        {
+            var (verdict, line) = RunOne(backend, problem, algorithm, x, w, y, bias, reference, head);
+            verdicts.Add(verdict);
+            yield return (verdict, line);
+        }
+        // A library may refuse an algorithm it listed (PyTorch's search skips those too), but refusing every
+        // one of a case this small is what a wrong binding argument looks like (cuDNN answers BAD_PARAM).
+        if (verdicts.All(v => v == Verdict.Declined))
+            yield return (Verdict.Fail, $"FAIL     {head} every listed algorithm was declined");
     }
 
     static (Verdict, string) RunOne(IConvBackend backend, ConvProblem problem, ConvAlgorithm algorithm, HostTensor x, HostTensor w, HostTensor y,
@@ -131,7 +141,7 @@ public static class SmokeJob
             return (ok ? Verdict.Pass : Verdict.Fail, string.Create(CultureInfo.InvariantCulture,
                 $"{(ok ? "PASS" : "FAIL"),-8} {where} max rel {error.MaxRelative:E2}  {ms:F3} ms"));
         }
-        catch (WorkspaceAllocationException e)
+        catch (Exception e) when (e is WorkspaceAllocationException or AlgorithmDeclinedException)
         {
             return (Verdict.Declined, $"DECLINED {where} {Describe(e)}");
         }

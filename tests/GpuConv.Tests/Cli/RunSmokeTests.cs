@@ -72,6 +72,55 @@ public class RunSmokeTests
         Assert.That(output, Does.Contain("SKIP     no-such-backend: not available (").And.Contain("not available: no-such-backend"));
     }
 
+    [Test]
+    public void ARefusedAlgorithmIsDeclinedButACaseWithEveryAlgorithmRefusedFails()
+    {
+        // Some refused: the others still prove the case, and the run passes.
+        using (var some = new CliBackends([new RefusingBackend(refuseAll: false)]))
+        {
+            var output = new StringWriter();
+            int exit = SmokeJob.Execute(["refusing"], new CliIO(output, new StringWriter()), some);
+            Assert.That(exit, Is.EqualTo(0), output.ToString());
+            Assert.That(Runs(output.ToString(), "DECLINED"), Has.Length.EqualTo(Ops.Length * CaseNames.Length), output.ToString());
+            Assert.That(output.ToString(), Does.Contain("CUDNN_STATUS_BAD_PARAM"));
+        }
+        // All refused: what a wrong binding argument looks like; every case fails.
+        using (var all = new CliBackends([new RefusingBackend(refuseAll: true)]))
+        {
+            var output = new StringWriter();
+            int exit = SmokeJob.Execute(["refusing"], new CliIO(output, new StringWriter()), all);
+            Assert.That(exit, Is.EqualTo(ExitCodes.Mismatch), output.ToString());
+            Assert.That(Runs(output.ToString(), "FAIL").Where(l => l.Contains("every listed algorithm was declined")).ToArray(),
+                Has.Length.EqualTo(Ops.Length * CaseNames.Length), output.ToString());
+        }
+    }
+
+    /// <summary>The cpu backend listing its first algorithm twice, the first listing refused at run time (all of them with refuseAll).</summary>
+    sealed class RefusingBackend(bool refuseAll) : IConvBackend
+    {
+        readonly CpuBackend _inner = new(maxDegreeOfParallelism: 1);
+        public string Name => "refusing";
+        public IMemorySpace Memory => _inner.Memory;
+        public int Priority => 0;
+        public string? WhyUnsupported(ConvProblem problem) => _inner.WhyUnsupported(problem);
+        public IReadOnlyList<ConvAlgorithm> GetAlgorithms(ConvProblem problem, ConvPrecision precision)
+        {
+            var first = _inner.GetAlgorithms(problem, precision)[0];
+            return [first with { Name = "refused" }, first];
+        }
+        public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
+        {
+            if (refuseAll || algorithm.Name == "refused") throw new AlgorithmDeclinedException(algorithm.Key, "CUDNN_STATUS_BAD_PARAM");
+            _inner.Run(problem, algorithm, tensors);
+        }
+        public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
+        {
+            Run(problem, algorithm, tensors);
+            return 0;
+        }
+        public void Dispose() => _inner.Dispose();
+    }
+
     /// <summary>The cpu backend with one output element changed by 1: a planted bug the smoke must see.</summary>
     sealed class OffByOneBackend : IConvBackend
     {
