@@ -1,3 +1,5 @@
+using GpuConv.Cpu.Depthwise;
+using GpuConv.Cpu.Winograd;
 using System.Diagnostics;
 using GpuConv.Conv;
 using GpuConv.Cpu;

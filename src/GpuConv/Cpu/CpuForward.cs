@@ -1,3 +1,4 @@
+using GpuConv.Cpu.Depthwise;
 using System.Runtime.CompilerServices;
 using GpuConv.Cpu.Gemm;
 

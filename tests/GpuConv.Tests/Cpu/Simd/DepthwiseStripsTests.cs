@@ -1,3 +1,4 @@
+using GpuConv.Cpu.Depthwise;
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Geometry = GpuConv.Cpu.ConvGeometry;
 
-namespace GpuConv.Cpu;
+namespace GpuConv.Cpu.Depthwise;
 
 /// <summary>
 /// Direct depthwise forward convolution (groups == channels, any channel multiplier): each output

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics.X86;
 using GpuConv.Cpu.Gemm;
 using Geometry = GpuConv.Cpu.ConvGeometry;
 
-namespace GpuConv.Cpu;
+namespace GpuConv.Cpu.Winograd;
 
 /// <summary>
 /// Forward 3x3 convolution (2-D, stride 1, no dilation) by Winograd F(2×2, 3×3): each 2 × 2 output tile

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Geometry = GpuConv.Cpu.ConvGeometry;
 
-namespace GpuConv.Cpu;
+namespace GpuConv.Cpu.Depthwise;
 
 /// <summary>
 /// Depthwise 3x3 forward for AVX2 machines (2-D, one filter per channel, stride 1 or 2, no dilation,

@@ -1,10 +1,10 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using static GpuConv.Cpu.LaneMasks;
+using static GpuConv.Cpu.Depthwise.LaneMasks;
 using Geometry = GpuConv.Cpu.ConvGeometry;
 
-namespace GpuConv.Cpu;
+namespace GpuConv.Cpu.Depthwise;
 
 /// <summary>
 /// Depthwise forward with 3-, 5- or 7-wide kernels of any height (2-D, one filter per channel, stride 1

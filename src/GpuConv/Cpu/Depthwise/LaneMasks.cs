@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace GpuConv.Cpu;
+namespace GpuConv.Cpu.Depthwise;
 
 /// <summary>
 /// The lane masks the depthwise kernels read planes with (AVX-512, and 8-lane ones for AVX2): a masked

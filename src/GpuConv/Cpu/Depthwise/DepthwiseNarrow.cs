@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Geometry = GpuConv.Cpu.ConvGeometry;
 
-namespace GpuConv.Cpu;
+namespace GpuConv.Cpu.Depthwise;
 
 /// <summary>
 /// Depthwise 5x5 and 7x7 forward on outputs of at most 7 columns (2-D, one filter per channel; 5x5

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Geometry = GpuConv.Cpu.ConvGeometry;
 
-namespace GpuConv.Cpu;
+namespace GpuConv.Cpu.Depthwise;
 
 /// <summary>
 /// Depthwise forward for small planes (one filter per channel): 16 channels at a time in a
