@@ -42,6 +42,17 @@ SCALE=${GPUCONV_CHECK_STEP_SCALE:-1}   # multiplies every step's own limit (a re
 CASES=${GPUCONV_CHECK_CASES:-200}
 ALLOW_NO_GPU=${GPUCONV_ALLOW_NO_GPU:-0}
 REHEARSAL=${GPUCONV_CHECK_REHEARSAL:-0}
+# A misspelt step key would leave every step out and the run would still PASS, spending a GPU loan on
+# nothing: unknown keys and a scale that is not a positive whole number stop the script before any step.
+STEP_KEYS="smoke tables gpu-tests torch bench probe all-tests"
+for key in ${ONLY//,/ }; do
+  if [[ " $STEP_KEYS " != *" $key "* ]]; then
+    echo "GPUCONV_CHECK_ONLY: unknown step '$key' in '$ONLY'; steps: ${STEP_KEYS// /,}" >&2; exit 2
+  fi
+done
+if ! [[ "$SCALE" =~ ^[1-9][0-9]*$ ]]; then
+  echo "GPUCONV_CHECK_STEP_SCALE: expected a whole number >= 1, got '$SCALE'" >&2; exit 2
+fi
 # What the GPU steps use; a rehearsal swaps in the cpu backend, PyTorch on the CPU and fewer shapes.
 SMOKE_BACKENDS=cudnn,ptx; TABLE_BACKEND=cudnn; TORCH_DEVICE=cuda; BENCH_LIMIT=()
 [ "$REHEARSAL" = 1 ] && { SMOKE_BACKENDS=cpu; TABLE_BACKEND=cpu; TORCH_DEVICE=cpu; BENCH_LIMIT=(--limit 3); }
@@ -334,7 +345,8 @@ fi
 judge_probe() {
   local rc=$1 logfile=$2 lines
   lines=$(grep -E '^(overhead|bandwidth|plan-start):' "$logfile" | sed -E 's/ on .*//; s/ to the first result of [^,]*//' | cut -c1-110 | paste -sd ';' -)
-  if [ "$rc" -eq 0 ]; then echo "PASS $lines"; else echo "FAIL exit $rc: $lines"; fi
+  # A failed section prints one "error:" line and no summary line: name it, or the note says nothing of why.
+  if [ "$rc" -eq 0 ]; then echo "PASS $lines"; else echo "FAIL exit $rc: $(grep -m1 '^error:' "$logfile" | cut -c1-120)${lines:+; $lines}"; fi
 }
 if ! wanted probe; then
   not_wanted "probe"
