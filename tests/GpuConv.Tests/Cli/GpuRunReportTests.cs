@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using GpuConv.Tests.Support;
+
+namespace GpuConv.Tests.Cli;
+
+/// <summary>
+/// build/gpu-run-report.py reads the lines the CLI really prints: the logs here come from `gpuconv probe`
+/// and `gpuconv bench --vs` run on the cpu backend (the report's --rehearsal reads cpu logs in place of
+/// cudnn and ptx), so a change of either side's wording shows up as "not measured". Needs the repository
+/// and python3 (ignored without them, as in the GPU-check pack). Console-capturing, so not parallel.
+/// </summary>
+[NonParallelizable]
+public class GpuRunReportTests
+{
+    const string Header = "name,n,c,h,w,k,r,s,stride_h,stride_w,pad_h,pad_w,dil_h,dil_w,groups";
+
+    static string RunReport(string results)
+    {
+        var root = SharedData.RepositoryRoot();
+        if (root is null) Assert.Ignore("no repository around the test assembly (the GPU-check pack): build/gpu-run-report.py is not here");
+        var start = new ProcessStartInfo("python3", [Path.Combine(root!, "build", "gpu-run-report.py"), results, "--rehearsal"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        Process process;
+        try { process = Process.Start(start)!; }
+        catch (System.ComponentModel.Win32Exception e) { Assert.Ignore($"python3 cannot be started here: {e.Message}"); throw; }
+        using (process)
+        {
+            var stderr = process.StandardError.ReadToEndAsync();
+            string output = process.StandardOutput.ReadToEnd();
+            Assert.That(process.WaitForExit(60_000), Is.True, "gpu-run-report.py did not end");
+            Assert.That(process.ExitCode, Is.EqualTo(0), output + stderr.Result);
+            return output;
+        }
+    }
+
+    /// <summary>The table row whose goal starts with <paramref name="goal"/>.</summary>
+    static string Row(string report, string goal)
+    {
+        var rows = report.Split('\n').Where(l => l.StartsWith("| " + goal, StringComparison.Ordinal)).ToArray();
+        Assert.That(rows, Has.Length.EqualTo(1), report);
+        return rows[0];
+    }
+
+    [Test]
+    public void ProbeAndBenchLinesAsTheCliPrintsThemAreMeasured()
+    {
+        using var h = new CliHarness();
+        var (probeExit, probe, probeErr) = CliHarness.Invoke("probe", "--backend", "cpu", "--shapes", "resnet18", "--limit", "2", "--calls", "100");
+        Assert.That(probeExit, Is.EqualTo(0), probe + probeErr);
+        File.WriteAllText(h.Path("probe-cpu.txt"), probe);
+        string shapes = h.Path("kinds.csv");
+        File.WriteAllText(shapes, Header + "\n" +
+            "c3,1,8,10,10,8,3,3,1,1,1,1,1,1,1\n" +     // 3x3
+            "pw,1,8,10,10,16,1,1,1,1,0,0,1,1,1\n" +    // 1x1
+            "dw,1,8,10,10,8,3,3,1,1,1,1,1,1,8\n");     // depthwise
+        var (benchExit, bench, benchErr) = CliHarness.InvokeCapturingConsole(
+            "bench", "--backend", "cpu", "--vs", "cpu", "--shapes", shapes, "--warmup", "1", "--repeat", "1", "--threads", "1", "--plan-cache", h.Path("plans.json"));
+        Assert.That(benchExit, Is.EqualTo(0), bench + benchErr);
+        File.WriteAllText(h.Path("bench-cpu-vs-cpu.txt"), bench);
+
+        string report = RunReport(h.Folder);
+
+        Assert.That(Row(report, "ConvEngine per-call overhead"), Does.Match(@"\| -?\d+\.\d\d us \|"));
+        Assert.That(Row(report, "im2col kernel bandwidth"), Does.Match(@"\| \d+\.\d GB/s vs \d+\.\d GB/s = \d+\.\d\d \| reported \|"));
+        Assert.That(Row(report, "warm plan-cache start"), Does.Match(@"\| \d+\.\d ms cold, \d+\.\d ms warm: \d+\.\dx \|"));
+        foreach (var kind in new[] { "3x3", "1x1", "depthwise" })
+            Assert.That(Row(report, $"ptx vs cudnn, {kind}:"), Does.Match(@"\| \d+\.\d\dx \| (met|\*\*missed\*\*) \|"), kind);
+    }
+
+    [Test]
+    public void ANegativeEngineOverBareIsStillAMeasurement()
+    {
+        // A difference of two best-of-5 timings: on a quiet GPU host noise can put it below zero.
+        using var h = new CliHarness();
+        File.WriteAllText(h.Path("probe-cpu.txt"),
+            "overhead: engine 4.10 us/call, backend 4.20 us/call, bare 4.22 us/call; engine over bare -0.12 us (goal < 5 us) on x [1,8,8,8] w [8,8,3,3] pad 1 with cudnn/implicit-gemm, 5000 calls; bare is cudnnConvolutionForward\n");
+
+        string report = RunReport(h.Folder);
+
+        Assert.That(Row(report, "ConvEngine per-call overhead"), Does.EndWith("| -0.12 us | met |"));
+    }
+
+    [Test]
+    public void ARatioThatPrintsAsZeroIsMissedNotUnmeasured()
+    {
+        using var h = new CliHarness();
+        File.WriteAllText(h.Path("bench-cpu-vs-cpu.txt"),
+            "geomean cpu/cpu by kind: 3x3 0.00x (1 shape); 1x1 1.02x (1 shape); all 0.10x (2 shapes)\n");
+
+        string report = RunReport(h.Folder);
+
+        Assert.That(Row(report, "ptx vs cudnn, 3x3:"), Does.EndWith("| 0.00x | **missed** |"));
+        Assert.That(Row(report, "ptx vs cudnn, 1x1:"), Does.EndWith("| 1.02x | met |"));
+        Assert.That(Row(report, "ptx vs cudnn, depthwise:"), Does.EndWith("| not measured | not measured |"));
+    }
+}
