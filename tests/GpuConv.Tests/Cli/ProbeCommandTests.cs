@@ -48,8 +48,9 @@ public class ProbeCommandTests
             Assert.That(Number(p, g), Is.GreaterThan(0), g);
         Assert.That(p.Groups["set"].Value, Is.EqualTo(expectedSet));
         Assert.That(int.Parse(p.Groups["layers"].Value, CultureInfo.InvariantCulture), Is.EqualTo(expectedLayers));
-        // Cold searches every candidate; warm reads one plan per layer: warm must be the faster start.
-        Assert.That(Number(p, "cold"), Is.GreaterThan(Number(p, "warm")));
+        // Which start is faster is the GPU run's measurement, not a test's; what the warm start must have
+        // done is deterministic: every plan came from the cold start's cache.
+        Assert.That(output, Does.Contain($" {expectedLayers} of {expectedLayers} plans from the cache"), output);
     }
 
     [Test]
