@@ -126,7 +126,9 @@ public static class BenchCommand
             }
             else
             {
-                var console = AnsiConsole.Console;
+                // Over the Console.Out of now, like err above: the static AnsiConsole.Console keeps the writer
+                // it first saw, so a second bench in one process (tests capture each call) wrote into the first's.
+                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
                 // Redirected output has no terminal width; give the table room instead of wrapping every cell
                 // (a backend peer adds its algorithm column).
                 if (Console.IsOutputRedirected) console.Profile.Width = 240;
@@ -134,19 +136,19 @@ public static class BenchCommand
                 BenchReport.WriteTable(console, results, peer is not null);
                 BenchReport.WriteSummary(console, results);
             }
+            // Both kinds of trouble are printed (a wrong result must not hide behind a failed row); a failed
+            // row decides the exit status, as the run is incomplete.
+            var disagree = results.Where(r => r.RelativeError is > 1e-4).ToArray();
+            if (disagree.Length > 0)
+                err.MarkupLineInterpolated($"[red]error:[/] {disagree.Length} shape(s) disagree with the peer by more than 1e-4: {string.Join(", ", disagree.Select(r => r.Shape.Name))}");
             foreach (var failure in failures) err.WriteLine($"error: shape {failure}");
             if (failures.Count > 0)
             {
                 err.WriteLine($"error: {failures.Count} of {shapes.Count} shape(s) failed (left out of the tables above)");
                 return ExitCodes.Failure;
             }
-            var disagree = results.Where(r => r.RelativeError is > 1e-4).ToArray();
-            if (disagree.Length > 0)
-            {
-                err.MarkupLineInterpolated($"[red]error:[/] {disagree.Length} shape(s) disagree with the peer by more than 1e-4: {string.Join(", ", disagree.Select(r => r.Shape.Name))}");
-                return 1;
-            }
+            if (disagree.Length > 0) return ExitCodes.Mismatch;
         }
-        return 0;
+        return ExitCodes.Ok;
     }
 }

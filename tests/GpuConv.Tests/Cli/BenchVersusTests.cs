@@ -95,6 +95,22 @@ public class BenchVersusTests
     }
 
     [Test]
+    public void EveryTableRunInOneProcessWritesToTheConsoleOfItsOwnCall()
+    {
+        // Spectre's static console keeps the first Console.Out it saw: a second table in the same process
+        // went to the first call's writer, and this capture (as a script's pipe) got nothing.
+        using var h = new CliHarness();
+        string csv = h.Path("one.csv");
+        File.WriteAllText(csv, Header + "\nc3,1,8,10,10,8,3,3,1,1,1,1,1,1,1\n");
+        for (int run = 0; run < 2; run++)
+        {
+            var (exit, output, error) = Cli(["bench", "--backend", "cpu", "--vs", "cpu", "--shapes", csv, .. Fast(h)]);
+            Assert.That(exit, Is.EqualTo(0), output + error);
+            Assert.That(output, Does.Contain("geomean cpu/cpu by kind: 3x3 ").And.Contain("total "), $"run {run + 1}: {output}");
+        }
+    }
+
+    [Test]
     public void AlgorithmAppliesToTheMainSideOnly()
     {
         using var h = new CliHarness();

@@ -66,7 +66,7 @@ public class GpuRunReportTests
         Assert.That(Row(report, "im2col kernel bandwidth"), Does.Match(@"\| \d+\.\d GB/s vs \d+\.\d GB/s = \d+\.\d\d \| reported \|"));
         Assert.That(Row(report, "warm plan-cache start"), Does.Match(@"\| \d+\.\d ms cold, \d+\.\d ms warm: \d+\.\dx \|"));
         foreach (var kind in new[] { "3x3", "1x1", "depthwise" })
-            Assert.That(Row(report, $"ptx vs cudnn, {kind}:"), Does.Match(@"\| \d+\.\d\dx \| (met|\*\*missed\*\*) \|"), kind);
+            Assert.That(Row(report, $"ptx vs cudnn, {kind}:"), Does.Match(@"\| \d+\.\d\dx \| (met|\*\*missed\*\*) \|"), $"{kind}; bench printed:\n{bench}\nstderr:\n{benchErr}");
     }
 
     [Test]
