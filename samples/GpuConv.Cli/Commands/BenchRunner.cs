@@ -23,7 +23,9 @@ public sealed record BenchResult(
 /// </summary>
 public sealed record BenchPeer(string Name, IConvBackend? Backend = null, Func<ConvProblem, Plan>? Plan = null)
 {
+    /// <summary>The --vs name of ONNX Runtime's CPU provider (the peer that is not a GpuConv backend).</summary>
     public const string OnnxRuntimeName = "onnxruntime";
+    /// <summary>ONNX Runtime as the peer: no backend and no plan function.</summary>
     public static BenchPeer OnnxRuntime { get; } = new(OnnxRuntimeName);
 }
 

@@ -30,6 +30,7 @@ public sealed record BenchShape(string Name, ConvProblem Problem)
 /// </summary>
 public static class BenchKinds
 {
+    /// <summary>The kind names as the table, the CSV's kind column and the by-kind line print them.</summary>
     public const string Depthwise = "depthwise", OneByOne = "1x1", ThreeByThree = "3x3", Other = "other";
 
     /// <summary>The kinds in the order the summary line lists them.</summary>

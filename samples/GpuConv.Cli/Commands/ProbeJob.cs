@@ -15,6 +15,7 @@ public static class ProbeJob
     /// <summary>Strict fp32, max relative error against the float64 reference: the project's tolerance.</summary>
     public const double Tolerance = 1e-4;
 
+    /// <summary>Runs the three sections with <paramref name="settings"/>, writing to <paramref name="io"/>; returns the exit status.</summary>
     public static int Execute(ProbeSettings settings, CliIO io)
     {
         ArgumentNullException.ThrowIfNull(settings);
