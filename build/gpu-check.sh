@@ -21,6 +21,7 @@
 # GPUCONV_CHECK_ONLY=smoke,gpu-tests,… runs only the named steps (keys: smoke tables gpu-tests torch bench
 # probe all-tests; system, libraries and devices always run): a second run after a fix repeats what failed.
 # GPUCONV_CHECK_STEP_SCALE=N multiplies each step's limit (still within the budget), for a step that timed out.
+# An unknown key or a scale that is not a whole number >= 1 stops the script before any step (exit 2).
 # Each step logs into results-dir as it runs; summary.txt gets one line per step as it ends:
 #   PASS / FAIL / TIMEOUT / SKIPPED, seconds, step, log, and a note. With archive-dir, results-dir is
 # archived there as gpu-results.tar.gz (plus a copy of summary.txt) after every step, so a run cut
