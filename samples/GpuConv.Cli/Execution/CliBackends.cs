@@ -32,10 +32,11 @@ public sealed class CliBackends : IDisposable
     }
 
     /// <summary>
-    /// Every backend name the CLI knows, available on this machine or not (cudnn's class is internal to
-    /// the library, hence the literal): what --vs accepts before any device is opened.
+    /// Every backend name the CLI knows, available on this machine or not: what --vs accepts before any
+    /// device is opened.
     /// </summary>
-    public static IReadOnlyList<string> KnownNames { get; } = ["cudnn", PtxConvBackend.BackendName, CpuBackend.BackendName, ReferenceBackend.BackendName];
+    public static IReadOnlyList<string> KnownNames { get; } =
+        [GpuConv.Backends.Cudnn.CudnnBackend.BackendName, PtxConvBackend.BackendName, CpuBackend.BackendName, ReferenceBackend.BackendName];
 
     /// <summary>In preference order (lowest <see cref="IConvBackend.Priority"/> first).</summary>
     public IReadOnlyList<IConvBackend> All { get; }
