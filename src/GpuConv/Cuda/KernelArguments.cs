@@ -67,7 +67,7 @@ internal sealed unsafe class KernelArguments : IDisposable
         }
     }
 
-    /// <summary>Whether argument <paramref name="index"/> was packed from a float (a .f32 parameter).</summary>
+    /// <summary>Whether argument <paramref name="index"/> was packed from a floating-point value (float for .f32, double for .f64).</summary>
     public bool IsFloat(int index) => _floats[index];
 
     public KernelArguments Add<T>(T value) where T : unmanaged
