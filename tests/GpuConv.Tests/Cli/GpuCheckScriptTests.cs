@@ -32,12 +32,12 @@ public class GpuCheckScriptTests
     [TestCase("smoke,benchmarks")]
     public void AnUnknownStepKeyStopsTheScriptBeforeAnyStep(string only)
     {
-        using var folder = new TempFolder();
-        var (exit, output) = RunScript(folder.Path, ("GPUCONV_CHECK_ONLY", only));
+        using var folder = new CliHarness();
+        var (exit, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_ONLY", only));
 
         Assert.That(exit, Is.EqualTo(2), output);
         Assert.That(output, Does.StartWith("GPUCONV_CHECK_ONLY: unknown step").And.Contain("gpu-tests,torch,bench,probe,all-tests"), output);
-        Assert.That(File.Exists(Path.Combine(folder.Path, "summary.txt")), Is.False, "no step ran, not even the system report");
+        Assert.That(File.Exists(folder.Path("summary.txt")), Is.False, "no step ran, not even the system report");
     }
 
     [TestCase("0")]
@@ -45,8 +45,8 @@ public class GpuCheckScriptTests
     [TestCase("three")]
     public void AStepScaleThatIsNotAPositiveWholeNumberIsRefused(string scale)
     {
-        using var folder = new TempFolder();
-        var (exit, output) = RunScript(folder.Path, ("GPUCONV_CHECK_STEP_SCALE", scale));
+        using var folder = new CliHarness();
+        var (exit, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_STEP_SCALE", scale));
 
         Assert.That(exit, Is.EqualTo(2), output);
         Assert.That(output, Does.StartWith($"GPUCONV_CHECK_STEP_SCALE: expected a whole number >= 1, got '{scale}'"));
@@ -55,22 +55,10 @@ public class GpuCheckScriptTests
     [Test]
     public void KnownStepKeysWithSpacesPassTheCheck()
     {
-        using var folder = new TempFolder();
-        var (_, output) = RunScript(folder.Path, ("GPUCONV_CHECK_ONLY", "smoke, probe"), ("GPUCONV_CHECK_STEP_SCALE", "3"));
+        using var folder = new CliHarness();
+        var (_, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_ONLY", "smoke, probe"), ("GPUCONV_CHECK_STEP_SCALE", "3"));
 
         Assert.That(output, Does.Not.Contain("unknown step").And.Not.Contain("GPUCONV_CHECK_STEP_SCALE:"), output);
-        Assert.That(File.Exists(Path.Combine(folder.Path, "summary.txt")), Is.True, "the script went on to its steps");
-    }
-
-    /// <summary>A fresh folder under the temp path, deleted with what the script wrote.</summary>
-    sealed class TempFolder : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("gpuconv-gpu-check-").FullName;
-
-        public void Dispose()
-        {
-            try { Directory.Delete(Path, recursive: true); }
-            catch (IOException) { }
-        }
+        Assert.That(File.Exists(folder.Path("summary.txt")), Is.True, "the script went on to its steps");
     }
 }
