@@ -155,7 +155,13 @@ public sealed unsafe class CpuBackend : IConvBackend
     /// layers ran 1.15–1.78× ORT's speed (channel-tiled: 0.84–1.04×); on the 7 × 7 ones at batch 1 the
     /// 16 transformed weight sets (1.8× the weights) streamed for 16 tiles, 0.93× against channel-tiled's 0.98×.
     /// </summary>
-    static bool ShiftedDirectFirst(ConvProblem p) => p.CPerGroup * p.KernelVolume <= 160;
+    /// <summary>
+    /// Shifted-direct leads for shallow sums (C/g × taps ≤ 160) with at least 16 output channels per
+    /// group (its tiles are 12 and 8 channels; fewer go through the zero-padded edge tile). Measured on
+    /// the ResNet-50 (depth 147) and MobileNetV2 (depth 27) stems, 2 threads, AVX-512, against
+    /// shifted-gemm in alternating builds (docs/benchmarks.md, 2026-12-04).
+    /// </summary>
+    static bool ShiftedDirectFirst(ConvProblem p) => p.CPerGroup * p.KernelVolume <= 160 && p.KPerGroup >= 16;
 
     static bool WinogradFirst(ConvProblem p) => p.CPerGroup >= 32 && p.YShape.SpatialSize >= 100 && TilesMostlyFull(p.KPerGroup);
 
