@@ -40,7 +40,8 @@ internal static unsafe class ShiftedDirect
         var g = ctx.G;
         var l = StridePhaseLayout.Of(g);
         int kvol = ctx.Kvol, depth = ctx.Rows, kg = ctx.Kg;
-        float* padded = ShiftedGemm.PadInput(ctx, l);
+        // 2-d inputs padded in tasks of one row phase of a plane (3 planes do not split over 2 threads).
+        float* padded = RowPhasePad.Applies(g) ? RowPhasePad.Pad(ctx, l) : ShiftedGemm.PadInput(ctx, l);
         // The Tables slot held PadInput's row starts; it is free again now that the padding is done.
         int evenTaps = (kvol + 1) & ~1;
         float* tables = ctx.Shared.Get(WorkspaceSlot.Tables, 2L * depth + evenTaps + ctx.K + EdgeRows);
