@@ -54,6 +54,9 @@ public class ShiftedDirectTests
         var depthwise = Problem(1, [56, 56], 8, 8, [3, 3], [1, 1], [1, 1], [1, 1], [1, 1], 8);
         using var best = new CpuBackend(2);
         Assert.That(best.GetAlgorithms(stem, ConvPrecision.Strict)[0].Name, Is.EqualTo(Supported ? CpuBackend.ShiftedDirect : CpuBackend.ShiftedGemm), "the stem leads with shifted-direct where it runs");
+        var rows56 = Problem(1, [112, 112], 16, 64, [3, 3], [2, 2], [1, 1], [1, 1], [1, 1], 1);      // 56 = 32 + 24 pixels: listed, not first
+        Assert.That(best.GetAlgorithms(rows56, ConvPrecision.Strict)[0].Name, Is.EqualTo(CpuBackend.ShiftedGemm), "a row of 56 pixels wastes 8 of 64 lanes");
+        Assert.That(best.GetAlgorithms(rows56, ConvPrecision.Strict).Select(a => a.Name), Supported ? Does.Contain(CpuBackend.ShiftedDirect) : Does.Not.Contain(CpuBackend.ShiftedDirect));
         foreach (var p in new[] { deep, narrowRows, pointwise, depthwise })
             Assert.That(best.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name), Does.Not.Contain(CpuBackend.ShiftedDirect), p.ToString());
         Assert.That(best.GetAlgorithms(ConvProblem.Create(stem.Spec, stem.XShape, stem.WShape, ConvOp.BackwardData), ConvPrecision.Strict).Select(a => a.Name),
