@@ -217,7 +217,7 @@ public sealed unsafe class CpuBackend : IConvBackend
                 return perThread * threads + Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C) + SharedPackedB(t, outer, rows, plainB: false);
             }
             case ShiftedDirect:
-                return Cpu.ShiftedDirect.TaskFloats(rows) * threads + Cpu.ShiftedDirect.SharedFloats(g, p.N, p.C, rows, p.K);
+                return Cpu.ShiftedDirect.TaskFloats(g, p.N, p.Groups, p.CPerGroup, rows, threads) * threads + Cpu.ShiftedDirect.SharedFloats(g, p.N, p.C, rows, p.K);
             case ChannelTiled:
             {
                 long shared = ChannelPanels.Floats(p.Groups, p.KPerGroup, rows) + 2L * (rows + cols + 8 + (long)g.InD * g.InH) + p.KernelVolume

@@ -44,6 +44,25 @@ public class ShiftedDirectTests
         }
     }
 
+    /// <summary>Other thread counts cut the output rows into other runs, each padding its own window of the input.</summary>
+    [TestCase(1)]
+    [TestCase(2)]
+    [TestCase(5)]
+    public void StemsMatchReferenceOnAnyThreadCount(int threads)
+    {
+        if (!Supported) Assert.Ignore("shifted-direct runs on AVX-512 only; this machine's best tier is " + GemmTiers.Best);
+        using var backend = new CpuBackend(maxDegreeOfParallelism: threads);
+        foreach (var p in new[]
+        {
+            Problem(2, [224, 224], 3, 64, [7, 7], [2, 2], [1, 1], [3, 3], [3, 3], 1),
+            Problem(1, [57, 83], 3, 32, [3, 3], [2, 2], [1, 1], [1, 1], [1, 1], 1),
+        })
+        {
+            var (err, where) = ConvCheck.AllAlgorithms(backend, p, 23, withBias: true);
+            Assert.That(err, Is.LessThan(Tolerance), where);
+        }
+    }
+
     [Test]
     public void ListedOnlyWhereItApplies()
     {
