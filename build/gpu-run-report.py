@@ -121,6 +121,11 @@ def main():
     print("|---|---|---|")
     for goal, measured, v in goals:
         print(f"| {goal} | {measured} | {v} |")
+    # Where the cudnn-vs-PyTorch goal is lost: the slowest shapes against PyTorch, for whoever tunes next.
+    behind = sorted((v, k) for k, v in rows.items() if v < 1.0)
+    if behind:
+        print(f"\ncudnn shapes behind PyTorch ({len(behind)} of {len(rows)}), slowest first: " +
+              ", ".join(f"{k} {v:.2f}x" for v, k in behind[:12]))
     summary = read(r, "summary.txt").strip()
     if summary:
         print("\nsummary.txt:\n\n```\n" + summary + "\n```")
