@@ -16,7 +16,8 @@
 #   5 bench     `gpuconv bench --backend ptx --vs cudnn` on both networks from that plan cache: ratios
 #               per shape and per kind (3x3, 1x1, depthwise); per GPU backend when only one is usable
 #   6 probe     `gpuconv probe` per GPU backend: engine overhead per call against the bare call, the
-#               im2col kernel's bandwidth against a device copy, warm plan cache against cold exhaustive
+#               im2col kernel's bandwidth against a device copy, warm plan cache against cold exhaustive;
+#               then the same start comparison as two whole `gpuconv bench` processes (for the record)
 #   7 all-tests every other test, last, skipped when the budget is spent
 # GPUCONV_CHECK_ONLY=smoke,gpu-tests,… runs only the named steps (keys: smoke tables gpu-tests torch bench
 # probe all-tests; system, libraries and devices always run): a second run after a fix repeats what failed.
@@ -351,12 +352,29 @@ judge_probe() {
   # A failed section prints one "error:" line and no summary line: name it, or the note says nothing of why.
   if [ "$rc" -eq 0 ]; then echo "PASS $lines"; else echo "FAIL exit $rc: $(grep -m1 '^error:' "$logfile" | cut -c1-120)${lines:+; $lines}"; fi
 }
+judge_plan_start_processes() {
+  local line; line=$(grep -m1 '^plan-start (processes):' "$2" | cut -c1-140)
+  if [ "$1" -eq 0 ] && [ -n "$line" ]; then echo "PASS $line"; else echo "FAIL exit $1"; fi
+}
 if ! wanted probe; then
   not_wanted "probe"
 elif [ -n "$GPU_BACKENDS" ]; then
   for b in ${GPU_BACKENDS//,/ }; do
     step "probe $b" 60 "$RESULTS/probe-$b.txt" judge_probe "${GPUCONV[@]}" probe --backend "$b"
   done
+  # The same comparison as two whole processes (what an application restart sees): .NET start, CUDA
+  # context, library loading and lazy kernel loading included on both sides, so the ratio is far lower
+  # than probe's in-process one. For the record beside it; not how the goal is stated.
+  ps_backend=${GPU_BACKENDS%%,*}
+  step "plan-start processes" 60 "$RESULTS/plan-start-processes.txt" judge_plan_start_processes \
+    bash -c 'cache=$(mktemp -u).json; rows="$1"; shift
+      t0=$(date +%s%N); "$@" --policy exhaustive --plan-cache "$cache" >/dev/null || exit $?
+      t1=$(date +%s%N); "$@" --policy cached --plan-cache "$cache" >/dev/null || exit $?
+      t2=$(date +%s%N); rm -f "$cache" "$cache.lock"
+      awk -v c=$(( (t1 - t0) / 1000000 )) -v w=$(( (t2 - t1) / 1000000 )) -v r="$rows" \
+        "BEGIN { printf \"plan-start (processes): cold exhaustive %d ms, warm plan cache %d ms for %s, %.1fx\\n\", c, w, r, c / w }"' \
+    _ "resnet50 (${BENCH_LIMIT[*]:-53 layers}, one run each, process start to exit)" \
+    "${GPUCONV[@]}" bench --backend "$ps_backend" --shapes resnet50 --warmup 0 --repeat 1 "${BENCH_LIMIT[@]}"
 else
   gpu_skip "probe" "$RESULTS/probe-skipped.txt"
 fi
