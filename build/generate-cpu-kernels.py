@@ -1,27 +1,34 @@
 #!/usr/bin/env python3
 """Writes the unrolled AVX-512 microkernels of the CPU backend that are generated rather than typed:
-src/GpuConv/Cpu/Gemm/ShiftedKernels.cs and src/GpuConv/Cpu/Gemm/ChannelTileKernels.cs.
-Run from the repository root: python3 build/generate-cpu-kernels.py (it rewrites both files).
+src/GpuConv/Cpu/Gemm/ShiftedKernels.cs, RowTileKernels.cs and ChannelTileKernels.cs.
+Run from the repository root: python3 build/generate-cpu-kernels.py (it rewrites the three files).
 Every accumulator is a named local so the JIT keeps it in a zmm register."""
 import os
+
+def shifted_loop(mr, vectors):
+    """The accumulation shared by shifted-gemm's and shifted-direct's kernels: mr rows of A (read in place,
+    leading dimension lda) times B row p at b + offsets[p] (16 · vectors floats), into c{i}_{j}."""
+    lanes = range(vectors)
+    L = ["        " + " ".join(f"var c{i}_{j} = Vector512<float>.Zero;" for j in lanes) for i in range(mr)]
+    L.append("        nint lda2 = lda * 2;")
+    bases = list(range(0, mr, 3))
+    L += [f"        float* r{r} = a + {r} * lda;" if r else "        float* r0 = a;" for r in bases]
+    L += ["        for (nint p = 0; p < kc; p++)", "        {",
+          "            float* bp = b + offsets[p];"]
+    L += [f"            var b{j} = Vector512.Load(bp{' + ' + str(16*j) if j else ''});" for j in lanes]
+    for i in range(mr):
+        L.append(f"            var a{i} = Vector512.Create(r{i//3*3}{['[0]', '[lda]', '[lda2]'][i%3]});")
+        L.append("            " + " ".join(f"c{i}_{j} = Vector512.MultiplyAddEstimate(a{i}, b{j}, c{i}_{j});" for j in lanes))
+    L += ["            " + " ".join(f"r{r}++;" for r in bases), "        }"]
+    return L
 
 def shifted(mr):
     L = [f"    /// <summary>{mr} × 32 tile with Vector512 ({2*mr} accumulators); A read in place (leading dimension lda), B row p read at b + offsets[p].</summary>",
          "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
          f"    public static void Vector512_{mr}x32(nint kc, float* a, nint lda, float* b, nint* offsets, float* c, nint ldc, bool accumulate)",
          "    {"]
-    L += [f"        var c{i}_0 = Vector512<float>.Zero; var c{i}_1 = Vector512<float>.Zero;" for i in range(mr)]
-    L.append("        nint lda2 = lda * 2;")
-    bases = list(range(0, mr, 3))
-    L += [f"        float* r{r} = a + {r} * lda;" if r else "        float* r0 = a;" for r in bases]
-    L += ["        for (nint p = 0; p < kc; p++)", "        {",
-          "            float* bp = b + offsets[p];",
-          "            var b0 = Vector512.Load(bp);",
-          "            var b1 = Vector512.Load(bp + 16);"]
-    for i in range(mr):
-        L.append(f"            var a{i} = Vector512.Create(r{i//3*3}{['[0]', '[lda]', '[lda2]'][i%3]});")
-        L.append(f"            c{i}_0 = Vector512.MultiplyAddEstimate(a{i}, b0, c{i}_0); c{i}_1 = Vector512.MultiplyAddEstimate(a{i}, b1, c{i}_1);")
-    L += ["            " + " ".join(f"r{r}++;" for r in bases), "        }", "        if (accumulate)", "        {"]
+    L += shifted_loop(mr, 2)
+    L += ["        if (accumulate)", "        {"]
     for i in range(mr):
         L.append(f"            float* o{i} = c + {i} * ldc;")
         L.append(f"            (Vector512.Load(o{i}) + c{i}_0).Store(o{i}); (Vector512.Load(o{i} + 16) + c{i}_1).Store(o{i} + 16);")
@@ -30,6 +37,29 @@ def shifted(mr):
         L.append(f"            float* o{i} = c + {i} * ldc;")
         L.append(f"            c{i}_0.Store(o{i}); c{i}_1.Store(o{i} + 16);")
     L += ["        }", "    }"]
+    return "\n".join(L)
+
+def row_tile(mr, vectors):
+    """shifted-direct's tile: the same accumulation, then each row's first cols columns plus its bias stored
+    straight into y (rows ldy apart), masked on a row's last, partial tile."""
+    width = 16 * vectors
+    L = [f"    /// <summary>{mr} × {width} tile: A read in place (leading dimension lda), B row p at b + offsets[p]; the first <paramref name=\"cols\"/> (1..{width}) columns of each row, plus its bias, stored to y (rows ldy apart).</summary>",
+         "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
+         f"    public static void Tile{mr}x{width}(nint kc, float* a, nint lda, float* b, nint* offsets, float* y, nint ldy, float* bias, int cols)",
+         "    {"]
+    L += shifted_loop(mr, vectors)
+    if vectors == 1:
+        L.append("        var m0 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols)).AsSingle();")
+        L += [f"        Avx512F.MaskStore(y + {i} * ldy, m0, c{i}_0 + Vector512.Create(bias[{i}]));" for i in range(mr)]
+    else:
+        L += ["        var m0 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols)).AsSingle();",
+              "        var m1 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols - 16)).AsSingle();",
+              "        if (cols >= 32)", "        {"]
+        L += [f"            {{ var s = Vector512.Create(bias[{i}]); float* o = y + {i} * ldy; (c{i}_0 + s).Store(o); (c{i}_1 + s).Store(o + 16); }}" for i in range(mr)]
+        L += ["        }", "        else", "        {"]
+        L += [f"            {{ var s = Vector512.Create(bias[{i}]); float* o = y + {i} * ldy; Avx512F.MaskStore(o, m0, c{i}_0 + s); Avx512F.MaskStore(o + 16, m1, c{i}_1 + s); }}" for i in range(mr)]
+        L.append("        }")
+    L.append("    }")
     return "\n".join(L)
 
 def channel(mr, vectors):
@@ -77,6 +107,23 @@ namespace GpuConv.Cpu.Gemm;
 /// is read in place too. Vector512 only; the other tiers pack.
 /// </summary>
 internal static unsafe class ShiftedKernels
+{
+'''
+
+ROW_HEADER = '''// Register-tiled microkernels of shifted-direct, written out in full (generated by build/generate-cpu-kernels.py) so the JIT keeps every accumulator in a register.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace GpuConv.Cpu.Gemm;
+
+/// <summary>
+/// The kernels of <see cref="ShiftedKernels"/> (B row p read in place at b + offsets[p], A read in
+/// place) that store their tile straight into the output with the bias added: a tile is MR output
+/// channels × up to 32 (or 16) consecutive pixels of one output row, so its rows are runs of y, and
+/// a row's last, partial tile is stored masked. Vector512 only.
+/// </summary>
+internal static unsafe class RowTileKernels
 {
 '''
 
@@ -145,4 +192,5 @@ def write(path, text):
 
 root = os.getcwd()
 write(os.path.join(root, "src/GpuConv/Cpu/Gemm/ShiftedKernels.cs"), SHIFTED_HEADER + shifted(12) + "\n\n" + shifted(8) + "\n}\n")
+write(os.path.join(root, "src/GpuConv/Cpu/Gemm/RowTileKernels.cs"), ROW_HEADER + "\n\n".join([row_tile(12, 2), row_tile(8, 2), row_tile(12, 1), row_tile(8, 1)]) + "\n}\n")
 write(os.path.join(root, "src/GpuConv/Cpu/Gemm/ChannelTileKernels.cs"), CHANNEL_HEADER + "\n\n".join([channel(r, 4) for r in range(1, 7)] + [channel(r, 2) for r in range(1, 13)]) + "\n}\n")
