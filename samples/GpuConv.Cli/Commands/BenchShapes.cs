@@ -5,19 +5,12 @@ namespace GpuConv.Cli.Commands;
 /// <summary>One row of a shape set: a named forward convolution.</summary>
 public sealed record BenchShape(string Name, ConvProblem Problem)
 {
-    /// <summary>The class a shape is summarized in: 7x7/2 stem, 3x3, 1x1, depthwise, or other.</summary>
-    public string Class
-    {
-        get
-        {
-            var s = Problem.Spec;
-            if (Problem.IsDepthwise) return "depthwise";
-            if (s.Kernel.All(k => k == 1)) return "1x1";
-            if (s.Kernel.All(k => k == 7) && s.Stride.All(v => v == 2)) return "7x7/2 stem";
-            if (s.Kernel.All(k => k == 3)) return "3x3";
-            return "other";
-        }
-    }
+    /// <summary>
+    /// The class a shape is summarized in against ONNX Runtime: its <see cref="Kind"/>, with the 7x7/2 stem
+    /// apart (the CPU benchmarks follow it as a class of its own).
+    /// </summary>
+    public string Class =>
+        Kind == BenchKinds.Other && Problem.Spec.Kernel.All(k => k == 7) && Problem.Spec.Stride.All(v => v == 2) ? "7x7/2 stem" : Kind;
 
     /// <summary>The kind the backend-vs-backend goals are stated per (see <see cref="BenchKinds"/>).</summary>
     public string Kind => BenchKinds.Of(Problem);
@@ -37,14 +30,14 @@ public static class BenchKinds
     public static IReadOnlyList<string> Ordered { get; } = [ThreeByThree, OneByOne, Depthwise, Other];
 
     /// <summary>
-    /// depthwise: groups &gt; 1, groups == C and K a multiple of C (one filter bank per input channel,
-    /// any kernel); 1x1: every kernel dim 1; 3x3: a 2-d 3x3 kernel; everything else: other.
+    /// depthwise: <see cref="ConvProblem.IsDepthwise"/> (groups &gt; 1 and groups == C, any kernel); 1x1: every
+    /// kernel dim 1; 3x3: a 2-d 3x3 kernel; everything else: other.
     /// </summary>
     public static string Of(ConvProblem problem)
     {
         ArgumentNullException.ThrowIfNull(problem);
         var kernel = problem.Spec.Kernel;
-        if (problem.Groups > 1 && problem.Groups == problem.C && problem.K % problem.C == 0) return Depthwise;
+        if (problem.IsDepthwise) return Depthwise;
         if (kernel.All(k => k == 1)) return OneByOne;
         if (kernel.Length == 2 && kernel[0] == 3 && kernel[1] == 3) return ThreeByThree;
         return Other;
