@@ -18,15 +18,23 @@ internal sealed unsafe class KernelArguments : IDisposable
     void** _pointers;
 
     // Width and kind of each argument, so tests can hold a launch against the kernel's .param list.
-    readonly int[] _sizes = new int[MaxArguments];
-    readonly bool[] _floats = new bool[MaxArguments];
+    readonly int[] _sizes;
+    readonly bool[] _floats;
+    readonly int _capacity;
 
-    public KernelArguments()
+    /// <summary>Room for <paramref name="capacity"/> arguments (a launch packs exactly its own count: this runs per launch).</summary>
+    public KernelArguments(int capacity = MaxArguments)
     {
-        _slots = (byte*)NativeMemory.AlignedAlloc(MaxArguments * SlotBytes, SlotBytes);
+        if (capacity is < 0 or > MaxArguments)
+            throw new InvalidOperationException($"at most {MaxArguments} kernel arguments, got {capacity}.");
+        _capacity = capacity;
+        _sizes = new int[capacity];
+        _floats = new bool[capacity];
+        int slots = Math.Max(capacity, 1);
+        _slots = (byte*)NativeMemory.AlignedAlloc((nuint)(slots * SlotBytes), SlotBytes);
         // Zeroed: a value narrower than its .param then reads as zero-extended, never as stale bytes.
-        NativeMemory.Clear(_slots, MaxArguments * SlotBytes);
-        _pointers = (void**)NativeMemory.Alloc(MaxArguments, (nuint)sizeof(void*));
+        NativeMemory.Clear(_slots, (nuint)(slots * SlotBytes));
+        _pointers = (void**)NativeMemory.Alloc((nuint)slots, (nuint)sizeof(void*));
     }
 
     public int Count { get; private set; }
@@ -42,7 +50,7 @@ internal sealed unsafe class KernelArguments : IDisposable
     public static KernelArguments From(IReadOnlyList<object> args, string kernel)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var packed = new KernelArguments();
+        var packed = new KernelArguments(args.Count);
         try
         {
             foreach (var a in args)
@@ -74,7 +82,7 @@ internal sealed unsafe class KernelArguments : IDisposable
     {
         ObjectDisposedException.ThrowIf(_slots == null, this);
         if (sizeof(T) > SlotBytes) throw new ArgumentException($"a kernel argument of {sizeof(T)} bytes exceeds the {SlotBytes}-byte slot.", nameof(value));
-        if (Count == MaxArguments) throw new InvalidOperationException($"at most {MaxArguments} kernel arguments.");
+        if (Count == _capacity) throw new InvalidOperationException($"at most {_capacity} kernel arguments.");
         byte* slot = _slots + Count * SlotBytes;
         *(T*)slot = value;
         _sizes[Count] = sizeof(T);
