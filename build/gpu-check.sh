@@ -352,6 +352,19 @@ judge_probe() {
   # A failed section prints one "error:" line and no summary line: name it, or the note says nothing of why.
   if [ "$rc" -eq 0 ]; then echo "PASS $lines"; else echo "FAIL exit $rc: $(grep -m1 '^error:' "$logfile" | cut -c1-120)${lines:+; $lines}"; fi
 }
+# plan_start_processes LABEL COMMAND…: COMMAND (a bench) once cold with --policy exhaustive and a fresh plan
+# cache, once warm with --policy cached on that cache; prints both wall times and their ratio. Exported:
+# step runs its command under `timeout`, which starts a new bash.
+plan_start_processes() {
+  local label=$1 cache t0 t1 t2; shift
+  cache=$(mktemp -u).json
+  t0=$(date +%s%N); "$@" --policy exhaustive --plan-cache "$cache" >/dev/null || return $?
+  t1=$(date +%s%N); "$@" --policy cached --plan-cache "$cache" >/dev/null || return $?
+  t2=$(date +%s%N); rm -f "$cache" "$cache.lock"
+  awk -v c=$(( (t1 - t0) / 1000000 )) -v w=$(( (t2 - t1) / 1000000 )) -v r="$label" \
+    'BEGIN { printf "plan-start (processes): cold exhaustive %d ms, warm plan cache %d ms for %s, %.1fx\n", c, w, r, c / w }'
+}
+export -f plan_start_processes
 judge_plan_start_processes() {
   local line; line=$(grep -m1 '^plan-start (processes):' "$2" | cut -c1-140)
   if [ "$1" -eq 0 ] && [ -n "$line" ]; then echo "PASS $line"; else echo "FAIL exit $1"; fi
@@ -367,13 +380,7 @@ elif [ -n "$GPU_BACKENDS" ]; then
   # than probe's in-process one. For the record beside it; not how the goal is stated.
   ps_backend=${GPU_BACKENDS%%,*}
   step "plan-start processes" 60 "$RESULTS/plan-start-processes.txt" judge_plan_start_processes \
-    bash -c 'cache=$(mktemp -u).json; rows="$1"; shift
-      t0=$(date +%s%N); "$@" --policy exhaustive --plan-cache "$cache" >/dev/null || exit $?
-      t1=$(date +%s%N); "$@" --policy cached --plan-cache "$cache" >/dev/null || exit $?
-      t2=$(date +%s%N); rm -f "$cache" "$cache.lock"
-      awk -v c=$(( (t1 - t0) / 1000000 )) -v w=$(( (t2 - t1) / 1000000 )) -v r="$rows" \
-        "BEGIN { printf \"plan-start (processes): cold exhaustive %d ms, warm plan cache %d ms for %s, %.1fx\\n\", c, w, r, c / w }"' \
-    _ "resnet50 (${BENCH_LIMIT[*]:-53 layers}, one run each, process start to exit)" \
+    bash -c 'plan_start_processes "$@"' _ "resnet50 (${BENCH_LIMIT[*]:-53 layers}, one run each, process start to exit)" \
     "${GPUCONV[@]}" bench --backend "$ps_backend" --shapes resnet50 --warmup 0 --repeat 1 "${BENCH_LIMIT[@]}"
 else
   gpu_skip "probe" "$RESULTS/probe-skipped.txt"
