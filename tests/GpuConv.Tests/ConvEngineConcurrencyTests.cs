@@ -21,6 +21,12 @@ public class ConvEngineConcurrencyTests
     [SetUp] public void MakeDir() => dir = new TempDir();
     [TearDown] public void RemoveDir() => dir.Dispose();
 
+    /// <summary>The engine under test: the CPU backend here; the GPU fixture names a GPU backend.</summary>
+    protected virtual ConvEngineOptions Options(PlanPolicy policy, string planCachePath) => new()
+    {
+        Device = DeviceKind.Cpu, Backend = "cpu", Policy = policy, PlanCachePath = planCachePath, CpuThreads = 2,
+    };
+
     enum Call { Forward, ForwardConstant, ForwardResident, BackwardData, BackwardFilter }
 
     sealed record Case(string Name, ConvSpec Spec, HostTensor X, HostTensor W, HostTensor? Bias, Call Call)
@@ -128,10 +134,7 @@ public class ConvEngineConcurrencyTests
     [Test]
     public void ConcurrentCalls_GiveTheResultsOfTheSameCallsAlone()
     {
-        using var engine = ConvEngine.Open(new ConvEngineOptions
-        {
-            Device = DeviceKind.Cpu, Backend = "cpu", Policy = PlanPolicy.Heuristic, PlanCachePath = dir.File("plans.json"), CpuThreads = 2,
-        });
+        using var engine = ConvEngine.Open(Options(PlanPolicy.Heuristic, dir.File("plans.json")));
         var cases = MakeCases();
         // Alone, twice: the second run shows each call is deterministic by itself (same plan, same tiling),
         // so any difference below comes from the calls running side by side.
@@ -156,10 +159,7 @@ public class ConvEngineConcurrencyTests
         string cachePath = dir.File("plans.json");
         var cases = MakeCases();
         List<(Case Case, HostTensor Result)> together;
-        using (var engine = ConvEngine.Open(new ConvEngineOptions
-        {
-            Device = DeviceKind.Cpu, Backend = "cpu", Policy = PlanPolicy.Exhaustive, PlanCachePath = cachePath, CpuThreads = 2,
-        }))
+        using (var engine = ConvEngine.Open(Options(PlanPolicy.Exhaustive, cachePath)))
         {
             // No call alone first: every thread's first calls race to plan the same problems, timing
             // candidates while other threads run convolutions.
@@ -176,14 +176,33 @@ public class ConvEngineConcurrencyTests
 
         // The cache written at dispose holds one plan per distinct problem (the two forward calls on the
         // 3x3 pad-1 geometry are different problems: different shapes).
-        using var reopened = ConvEngine.Open(new ConvEngineOptions
-        {
-            Device = DeviceKind.Cpu, Backend = "cpu", Policy = PlanPolicy.Cached, PlanCachePath = cachePath, CpuThreads = 2,
-        });
+        using var reopened = ConvEngine.Open(Options(PlanPolicy.Cached, cachePath));
         foreach (var c in cases)
         {
             RunOnce(reopened, c);
             Assert.That(reopened.LastPlan!.Source, Is.EqualTo(PlanSource.Cache), $"{c.Name}: not planned from the cache written by the concurrent engine");
         }
     }
+}
+
+/// <summary>
+/// The same on a GPU host, per GPU backend, with deterministic algorithms (so a call alone gives the same
+/// bits every time and any difference comes from the calls running side by side): device-resident calls
+/// from several threads share one stream, one cuDNN handle, one cuBLAS handle and one memory pool.
+/// Skipped with discovery's reason when no GPU is usable.
+/// </summary>
+[TestFixture("cudnn"), TestFixture("ptx"), Category("Gpu"), NonParallelizable]
+public class ConvEngineConcurrencyGpuTests(string backend) : ConvEngineConcurrencyTests
+{
+    [OneTimeSetUp]
+    public void RequireGpu()
+    {
+        var status = GpuConv.Cuda.Discovery.CudaDiscovery.Probe();
+        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
+    }
+
+    protected override ConvEngineOptions Options(PlanPolicy policy, string planCachePath) => new()
+    {
+        Device = DeviceKind.Gpu, Backend = backend, Policy = policy, PlanCachePath = planCachePath, Deterministic = true,
+    };
 }
