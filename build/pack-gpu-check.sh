@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Packs everything a GPU host needs to run GpuConv's GPU check WITHOUT a .NET SDK or network, at most
-# 30 MB (what is sent to the host must stay under 64 MiB with the repository):
+# 40 MB (what is sent to the host must stay under 64 MiB with the repository, ~2.5 MB tracked, and
+# whatever untracked files the checkout holds):
 #   app/       the test assembly and the gpuconv CLI published into ONE folder (one copy of every shared
 #              assembly), framework-dependent, linux-x64 only (the GPU host is linux-x64)
 #   dotnet/    the local .NET runtime: dotnet host, host/fxr, shared/Microsoft.NETCore.App/<version>
@@ -15,7 +16,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
-MAX_BYTES=$((30 * 1000 * 1000))
+MAX_BYTES=$((40 * 1000 * 1000))
 
 STAGE_PARENT=$(mktemp -d)
 trap 'rm -rf "$STAGE_PARENT"' EXIT
@@ -83,4 +84,4 @@ tar -C "$STAGE_PARENT" -cf - gpu-check | xz -T0 -9 >pack/gpu-check.tar.xz.tmp
 mv pack/gpu-check.tar.xz.tmp pack/gpu-check.tar.xz
 BYTES=$(stat -c %s pack/gpu-check.tar.xz)
 echo "pack/gpu-check.tar.xz: $((BYTES / 1000 / 1000)).$(((BYTES / 10000) % 100)) MB ($BYTES bytes; unpacked $(du -sm "$STAGE" | cut -f1) MiB; runtime $RUNTIME_VERSION)"
-if [ "$BYTES" -gt "$MAX_BYTES" ]; then echo "pack is over 30 MB ($BYTES > $MAX_BYTES bytes)"; exit 1; fi
+if [ "$BYTES" -gt "$MAX_BYTES" ]; then echo "pack is over 40 MB ($BYTES > $MAX_BYTES bytes)"; exit 1; fi
