@@ -160,7 +160,9 @@ public class NdShapeSetTests
         Assert.That(ShapeSet.Load("dcgan_generator").Rows[^1].Problem.XShape.Dims, Is.EqualTo(new[] { 1, 3, 64, 64 }));
         // U-Net: C_in x C_out x 4 x H x W for 1024->512 at 28^2, 512->256 at 52^2, 256->128 at 100^2, 128->64 at 196^2
         Assert.That(GigaMacs("unet_upconv"), Is.EqualTo((1024.0 * 512 * 4 * 784 + 512.0 * 256 * 4 * 2704 + 256.0 * 128 * 4 * 10000 + 128.0 * 64 * 4 * 38416) / 1e9).Within(1e-12));
-        // ERFNet ends at the 512 x 1024 Cityscapes input with 20 class maps.
+        // ERFNet: 128 x 64 x 9 x 64 x 128 + 64 x 16 x 9 x 128 x 256 + 16 x 20 x 4 x 256 x 512 = 2^30; it ends at the
+        // 512 x 1024 Cityscapes input with 20 class maps.
+        Assert.That(GigaMacs("erfnet_decoder"), Is.EqualTo(1.073741824).Within(1e-12));
         Assert.That(ShapeSet.Load("erfnet_decoder").Rows[^1].Problem.XShape.Dims, Is.EqualTo(new[] { 1, 20, 512, 1024 }));
     }
 }
