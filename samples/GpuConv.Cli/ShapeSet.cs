@@ -99,6 +99,7 @@ public sealed class ShapeSet
         ["deepbench-train"] = "deepbench_train.csv",
         ["deepbench-device"] = "deepbench_device.csv",
         ["wav2vec2_encoder"] = "wav2vec2_encoder.csv",
+        ["convtasnet_tcn"] = "convtasnet_tcn.csv",
         ["r3d_18"] = "r3d_18.csv",
         ["dcgan_generator"] = "dcgan_generator.csv",
         ["unet_upconv"] = "unet_upconv.csv",

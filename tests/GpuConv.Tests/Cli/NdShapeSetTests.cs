@@ -113,17 +113,18 @@ public class NdShapeSetTests
             Is.EqualTo("nd.csv line 3: name 'a' is already used on line 2."));
     }
 
-    [TestCase("wav2vec2_encoder", 7, 1, false)]
-    [TestCase("r3d_18", 20, 3, false)]
-    [TestCase("dcgan_generator", 5, 2, true)]
-    [TestCase("unet_upconv", 4, 2, true)]
-    [TestCase("erfnet_decoder", 3, 2, true)]
-    public void EveryNewBuiltInSetLoadsWithItsRankAndDirection(string name, int rows, int rank, bool transposed)
+    [TestCase("wav2vec2_encoder", 7, 1, 0)]
+    [TestCase("convtasnet_tcn", 36, 1, 1)]
+    [TestCase("r3d_18", 20, 3, 0)]
+    [TestCase("dcgan_generator", 5, 2, 5)]
+    [TestCase("unet_upconv", 4, 2, 4)]
+    [TestCase("erfnet_decoder", 3, 2, 3)]
+    public void EveryNewBuiltInSetLoadsWithItsRankAndDirection(string name, int rows, int rank, int transposedRows)
     {
         var set = ShapeSet.Load(name);
         Assert.That(set.Rows, Has.Count.EqualTo(rows));
         Assert.That(set.Rows.Select(r => r.Problem.Rank), Is.All.EqualTo(rank));
-        Assert.That(set.Rows.Select(r => r.Transposed), Is.All.EqualTo(transposed));
+        Assert.That(set.Rows.Count(r => r.Transposed), Is.EqualTo(transposedRows));
         Assert.That(ShapeSet.BuiltInNames.Count(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase)), Is.EqualTo(1));
     }
 
@@ -147,6 +148,22 @@ public class NdShapeSetTests
         Assert.That(rows.Zip(rows.Skip(1)).All(p => p.First.Problem.OutSpatial[0] == p.Second.Problem.InSpatial[0]), Is.True, "each layer reads the one before");
         // 512 x 10 x 3199 + 512^2 x 3 x (1599 + 799 + 399 + 199) + 512^2 x 2 x (99 + 49); no published figure to check against.
         Assert.That(GigaMacs("wav2vec2_encoder"), Is.EqualTo(2.450123776).Within(1e-9));
+    }
+
+    [Test]
+    public void ConvTasNetTcnHasTheDilatedDepthwiseBlocksAndCountsItsMacsAndWeights()
+    {
+        var rows = ShapeSet.Load("convtasnet_tcn").Rows;
+        var depthwise = rows.Where(r => r.Name.EndsWith(".dconv", StringComparison.Ordinal)).ToArray();
+        Assert.That(depthwise.Select(r => r.Problem.Spec.Dilation[0]), Is.EqualTo(new[] { 1, 2, 4, 8, 16, 32, 64, 128 }));
+        Assert.That(depthwise.Select(r => r.Problem.IsDepthwise && r.Problem.OutSpatial[0] == 3999), Is.All.True, "non-causal padding keeps the 3999 frames");
+        var decoder = rows.Single(r => r.Transposed).Problem;
+        Assert.That(decoder.XShape.Dims, Is.EqualTo(new[] { 2, 1, 32000 }), "the decoder gives back 4 s of 8 kHz audio per source");
+        // encoder + bottleneck + 8 x (3 x 128 x 512 + 512 x 3) + mask + decoder (2 sources), frames 3999
+        Assert.That(GigaMacs("convtasnet_tcn"), Is.EqualTo(7.223537664).Within(1e-12));
+        // Weights with the listed repeat counted R = 3 times: 4.97 M, the paper's 5.1 M less biases and norms.
+        long weights = rows.Sum(r => r.Problem.WShape.ElementCount * (r.Name.StartsWith("tcn.", StringComparison.Ordinal) ? 3 : 1));
+        Assert.That(weights, Is.EqualTo(4_968_448));
     }
 
     [Test]
