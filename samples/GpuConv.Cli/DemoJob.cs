@@ -51,13 +51,16 @@ public static class DemoJob
         {
             var p = rows[i].Problem.WithBatch(batch);
             int seed = 7919 * (i + 1);
-            var x = HostTensor.Random(p.XShape, seed);
+            // A transposed row's pass is backward data: its input is Y, its output X.
+            bool transposed = rows[i].Transposed;
+            var input = HostTensor.Random(transposed ? p.YShape : p.XShape, seed);
+            HostTensor? x = transposed ? null : input, y = transposed ? input : null;
             var w = HostTensor.Random(p.WShape, seed + 1);
-            var bias = HostTensor.Random(new TensorShape(p.K), seed + 2);
+            var bias = HostTensor.Random(new TensorShape(p.BiasLength), seed + 2);
             var (backend, algorithm) = backends.Choose(p);
-            var cold = ConvRunner.Run(backend, p, x, w, null, bias, algorithm);
-            var (error, method) = OutputCheck.Auto(p, x, w, null, bias, cold.Output, SamplesPerLayer, seed + 3);
-            var (warm, count) = WarmMedian(backend, p, cold.Algorithm, x, w, bias, runs);
+            var cold = ConvRunner.Run(backend, p, x, w, y, bias, algorithm);
+            var (error, method) = OutputCheck.Auto(p, x, w, y, bias, cold.Output, SamplesPerLayer, seed + 3);
+            var (warm, count) = WarmMedian(backend, p, cold.Algorithm, x, w, y, bias, runs);
             yield return new DemoLayer(rows[i].Name, p, cold.Backend, cold.Algorithm.Key, warm, error, method)
             {
                 ColdMilliseconds = cold.Milliseconds,
@@ -70,7 +73,7 @@ public static class DemoJob
     /// The median of up to <paramref name="runs"/> timed runs of <paramref name="algorithm"/> on tensors placed
     /// once in the backend's memory (the cold run before it was the warm-up).
     /// </summary>
-    static (double Median, int Count) WarmMedian(IConvBackend backend, ConvProblem p, ConvAlgorithm algorithm, HostTensor x, HostTensor w, HostTensor bias, int runs)
+    static (double Median, int Count) WarmMedian(IConvBackend backend, ConvProblem p, ConvAlgorithm algorithm, HostTensor? x, HostTensor w, HostTensor? y, HostTensor bias, int runs)
     {
         var memory = backend.Memory;
         var placed = new List<Tensor>();
@@ -83,7 +86,7 @@ public static class DemoJob
                 if (host is not null) memory.CopyFromHost(host.Data, t);
                 return t;
             }
-            var tensors = new ConvTensors(Place(p.XShape, x), Place(p.WShape, w), Place(p.YShape, null), Place(bias.Shape, bias)) { ConstantWeights = true };
+            var tensors = new ConvTensors(Place(p.XShape, x), Place(p.WShape, w), Place(p.YShape, y), Place(bias.Shape, bias)) { ConstantWeights = true };
             var times = new List<double>();
             while (times.Count < runs && (times.Count < MinRuns || times.Sum() < LayerBudgetMs))
                 times.Add(backend.TimeRun(p, algorithm, tensors));

@@ -47,7 +47,10 @@ public static class VerifyCases
         return cases;
     }
 
-    /// <summary>The rows of a shape set: forward always, backward ops too when small; batch capped.</summary>
+    /// <summary>
+    /// The rows of a shape set: the layer's forward pass always (backward data of a transposed row), the
+    /// other ops too when small; batch capped.
+    /// </summary>
     public static IReadOnlyList<VerifyCase> FromShapes(ShapeSet set, int maxBatch)
     {
         if (maxBatch < 1)
@@ -58,10 +61,8 @@ public static class VerifyCases
             var problem = row.Problem.WithBatch(Math.Min(row.Problem.N, maxBatch));
             cases.Add(new VerifyCase(row.Name, problem, WithBias: true));
             if (problem.Flops <= Execution.OutputCheck.FullCheckFlops)
-            {
-                cases.Add(new VerifyCase(row.Name, problem.WithOp(ConvOp.BackwardData), WithBias: false));
-                cases.Add(new VerifyCase(row.Name, problem.WithOp(ConvOp.BackwardFilter), WithBias: false));
-            }
+                foreach (var op in new[] { ConvOp.Forward, ConvOp.BackwardData, ConvOp.BackwardFilter }.Where(o => o != problem.Op))
+                    cases.Add(new VerifyCase(row.Name, problem.WithOp(op), WithBias: false));
         }
         return cases;
     }

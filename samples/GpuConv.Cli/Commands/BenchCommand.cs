@@ -10,11 +10,13 @@ using Spectre.Console;
 namespace GpuConv.Cli.Commands;
 
 /// <summary>
-/// <c>gpuconv bench</c>: times every shape of a set (or sets joined by '+') forward on a backend,
+/// <c>gpuconv bench</c>: times every shape of a set (or sets joined by '+') on a backend — the layer's
+/// forward pass, which for a transposed row (ConvTranspose) is its underlying convolution's backward data —
 /// optionally against a peer (--vs): ONNX Runtime in the same process with the same thread count, or
 /// another GpuConv backend (cudnn, ptx, cpu, reference) planned under the same policy and plan cache.
 /// Prints median ms, GFLOP/s and the throughput ratio per shape with geometric means per shape class
-/// and per kind (3x3, 1x1, depthwise, other: how the GPU goals are stated). The progress bar goes to
+/// and per kind (3x3, 1x1, depthwise, other for 2-d forward rows: how the GPU goals are stated; then 1-d,
+/// 3-d and transposed). The progress bar goes to
 /// stderr so that <c>--format csv</c> leaves stdout clean.
 /// </summary>
 public static class BenchCommand
@@ -38,7 +40,7 @@ public static class BenchCommand
         var algorithmOpt = new Option<string?>("--algorithm") { Description = "Time this algorithm of the backend wherever it applies (the plan's choice elsewhere), instead of the planner's choice." };
         var weightsOpt = new Option<string>("--weights") { Description = "constant: W declared constant (ConvTensors.ConstantWeights; prepared once, as ONNX Runtime's initializers are); per-call: W prepared on every run.", DefaultValueFactory = _ => "constant" };
         weightsOpt.AcceptOnlyFromAmong("constant", "per-call");
-        var command = new Command("bench", "Time a shape set (forward) on a backend, optionally against ONNX Runtime or another backend.")
+        var command = new Command("bench", "Time a shape set (each layer's forward pass: Conv of rank 1-3, or ConvTranspose) on a backend, optionally against ONNX Runtime or another backend.")
         {
             backendOpt, shapesOpt, batchOpt, threadsOpt, vsOpt, formatOpt, limitOpt, policyOpt, planCacheOpt, warmupOpt, repeatOpt, algorithmOpt, weightsOpt,
         };

@@ -60,16 +60,27 @@ public sealed class BenchRunner(CliBackends backends, int threads, BenchPeer? pe
     public BenchResult Run(BenchShape shape, int seed)
     {
         var p = shape.Problem;
-        var x = HostTensor.Random(p.XShape, seed);
+        if (p.Op == ConvOp.BackwardFilter)
+            throw new ArgumentException($"--shapes: row '{shape.Name}' is a backward-filter problem; bench times a layer's forward pass.", "--shapes");
+        // A layer's input and output: X and Y of a convolution, Y and X of a transposed one (backward data).
+        bool transposed = p.Op == ConvOp.BackwardData;
+        var (inShape, outShape) = transposed ? (p.YShape, p.XShape) : (p.XShape, p.YShape);
+        var input = HostTensor.Random(inShape, seed);
         var w = HostTensor.Random(p.WShape, seed + 1);
-        var bias = HostTensor.Random(new TensorShape(p.K), seed + 2);
+        var bias = HostTensor.Random(new TensorShape(p.BiasLength), seed + 2);
         var owned = new List<Tensor>();
         try
         {
             var mem = backend.Memory;
             // Constant weights by default, as ONNX Runtime's are (initializers, prepacked when its session is created).
-            var tensors = new ConvTensors(ToMemory(mem, x, owned, copy: false), ToMemory(mem, w, owned, copy: false),
-                Own(mem.Allocate(p.YShape), owned), ToMemory(mem, bias, owned, copy: false)) { ConstantWeights = constantWeights };
+            ConvTensors Place(IMemorySpace m, bool copy)
+            {
+                var i = ToMemory(m, input, owned, copy);
+                var o = Own(m.Allocate(outShape), owned);
+                return new ConvTensors(transposed ? o : i, ToMemory(m, w, owned, copy), transposed ? i : o, ToMemory(m, bias, owned, copy))
+                    { ConstantWeights = constantWeights };
+            }
+            var tensors = Place(mem, copy: false);
             long planStart = System.Diagnostics.Stopwatch.GetTimestamp();
             var plan = backends.Plan(p);
             double planMs = System.Diagnostics.Stopwatch.GetElapsedTime(planStart).TotalMilliseconds;
@@ -79,7 +90,7 @@ public sealed class BenchRunner(CliBackends backends, int threads, BenchPeer? pe
             double Ours() => backend.TimeRun(p, algorithm, tensors);
 
             List<double> ours, theirs;
-            double[] peerY;
+            double[] peerOut;
             string? peerAlgorithm = null;
             if (peer is null)
             {
@@ -92,10 +103,10 @@ public sealed class BenchRunner(CliBackends backends, int threads, BenchPeer? pe
                 // Ours first, before the ORT session exists: ORT's worker threads spin after session
                 // creation and after each run, and would take a core from our timing.
                 ours = Time(Ours);
-                var y32 = new float[p.YShape.ElementCountInt];
-                using var ort = new OnnxRuntimeConv(p, x.Data, w.Data, bias.Data, y32, threads);
+                var out32 = new float[outShape.ElementCountInt];
+                using var ort = new OnnxRuntimeConv(p, input.Data, w.Data, bias.Data, out32, threads);
                 theirs = Time(ort.TimeRun);
-                peerY = Array.ConvertAll(y32, v => (double)v);
+                peerOut = Array.ConvertAll(out32, v => (double)v);
             }
             else
             {
@@ -103,17 +114,16 @@ public sealed class BenchRunner(CliBackends backends, int threads, BenchPeer? pe
                 var pm = peerBackend.Memory;
                 var peerPlan = peer.Plan!(p);
                 peerAlgorithm = peerPlan.Algorithm.Name;
-                var peerTensors = new ConvTensors(ToMemory(pm, x, owned, copy: true), ToMemory(pm, w, owned, copy: true),
-                    Own(pm.Allocate(p.YShape), owned), ToMemory(pm, bias, owned, copy: true)) { ConstantWeights = constantWeights };
+                var peerTensors = Place(pm, copy: true);
                 (ours, theirs) = TimeInterleaved(Ours, () => peerBackend.TimeRun(p, peerPlan.Algorithm, peerTensors));
-                var y32 = new float[p.YShape.ElementCountInt];
-                pm.CopyToHost(peerTensors.Y, y32);
-                peerY = Array.ConvertAll(y32, v => (double)v);
+                var out32 = new float[outShape.ElementCountInt];
+                pm.CopyToHost(transposed ? peerTensors.X : peerTensors.Y, out32);
+                peerOut = Array.ConvertAll(out32, v => (double)v);
             }
             double ms = Median(ours), peerMs = Median(theirs);
-            var y = new float[p.YShape.ElementCountInt];
-            mem.CopyToHost(tensors.Y, y);
-            var error = ErrorMetrics.Compare(y, peerY);
+            var output = new float[outShape.ElementCountInt];
+            mem.CopyToHost(transposed ? tensors.X : tensors.Y, output);
+            var error = ErrorMetrics.Compare(output, peerOut);
             return new BenchResult(shape, backend.Name, algorithm.Name, ms, p.Flops / ms / 1e6, planMs, plan.Source,
                 peerMs, p.Flops / peerMs / 1e6, error.MaxRelative, peer.Name, peerAlgorithm);
         }

@@ -2,11 +2,14 @@ using GpuConv.Conv;
 
 namespace GpuConv.Cli.Commands;
 
-/// <summary>One row of a shape set: a named forward convolution.</summary>
+/// <summary>
+/// One row of a shape set: a named layer's forward pass (for a transposed convolution, the underlying
+/// convolution's backward data; see <see cref="ShapeRow"/>).
+/// </summary>
 public sealed record BenchShape(string Name, ConvProblem Problem)
 {
     /// <summary>
-    /// The class a shape is summarized in against ONNX Runtime: its <see cref="Kind"/>, with the 7x7/2 stem
+    /// The class a shape is summarized in against ONNX Runtime: its <see cref="Kind"/>, with the 2-d 7x7/2 stem
     /// apart (the CPU benchmarks follow it as a class of its own).
     /// </summary>
     public string Class =>
@@ -14,32 +17,42 @@ public sealed record BenchShape(string Name, ConvProblem Problem)
 
     /// <summary>The kind the backend-vs-backend goals are stated per (see <see cref="BenchKinds"/>).</summary>
     public string Kind => BenchKinds.Of(Problem);
+
+    /// <summary>True when the layer is a transposed convolution (its pass is backward data).</summary>
+    public bool Transposed => Problem.Op == ConvOp.BackwardData;
 }
 
 /// <summary>
-/// The kinds a bench summarizes speed ratios by, matching how the GPU goals are stated
-/// (3x3 ≥ 0.6x, 1x1 ≥ 0.9x, depthwise ≥ 1.0x of cuDNN): unlike <see cref="BenchShape.Class"/>
-/// there is no stem class, so every 2-d 3x3 kernel counts as 3x3 whatever its stride.
+/// The kinds a bench summarizes speed ratios by. The 2-d forward kinds match how the GPU goals are
+/// stated (3x3 ≥ 0.6x, 1x1 ≥ 0.9x, depthwise ≥ 1.0x of cuDNN; gpu-run-report.py reads them from the
+/// by-kind line): unlike <see cref="BenchShape.Class"/> there is no stem class, so every 2-d 3x3 kernel
+/// counts as 3x3 whatever its stride. Transposed layers and 1-d and 3-d convolutions are kinds of their
+/// own, so they neither move the 2-d goals' means nor hide among "other".
 /// </summary>
 public static class BenchKinds
 {
     /// <summary>The kind names as the table, the CSV's kind column and the by-kind line print them.</summary>
-    public const string Depthwise = "depthwise", OneByOne = "1x1", ThreeByThree = "3x3", Other = "other";
+    public const string Depthwise = "depthwise", OneByOne = "1x1", ThreeByThree = "3x3", Other = "other",
+        OneD = "1-d", ThreeD = "3-d", Transposed = "transposed";
 
     /// <summary>The kinds in the order the summary line lists them.</summary>
-    public static IReadOnlyList<string> Ordered { get; } = [ThreeByThree, OneByOne, Depthwise, Other];
+    public static IReadOnlyList<string> Ordered { get; } = [ThreeByThree, OneByOne, Depthwise, Other, OneD, ThreeD, Transposed];
 
     /// <summary>
-    /// depthwise: <see cref="ConvProblem.IsDepthwise"/> (groups &gt; 1 and groups == C, any kernel); 1x1: every
-    /// kernel dim 1; 3x3: a 2-d 3x3 kernel; everything else: other.
+    /// transposed: a transposed convolution (backward data), any rank; 1-d and 3-d: forward convolutions
+    /// of that rank, any kernel. 2-d forward: depthwise: <see cref="ConvProblem.IsDepthwise"/> (groups &gt; 1
+    /// and groups == C, any kernel); 1x1: every kernel dim 1; 3x3: a 3x3 kernel; everything else: other.
     /// </summary>
     public static string Of(ConvProblem problem)
     {
         ArgumentNullException.ThrowIfNull(problem);
+        if (problem.Op == ConvOp.BackwardData) return Transposed;
+        if (problem.Rank == 1) return OneD;
+        if (problem.Rank == 3) return ThreeD;
         var kernel = problem.Spec.Kernel;
         if (problem.IsDepthwise) return Depthwise;
         if (kernel.All(k => k == 1)) return OneByOne;
-        if (kernel.Length == 2 && kernel[0] == 3 && kernel[1] == 3) return ThreeByThree;
+        if (kernel[0] == 3 && kernel[1] == 3) return ThreeByThree;
         return Other;
     }
 }

@@ -22,7 +22,7 @@ internal static class PlanCommand
         var policy = new Option<PlanPolicy>("--policy") { Description = "heuristic, exhaustive (times every candidate) or cached", DefaultValueFactory = _ => PlanPolicy.Heuristic };
         var cachePath = new Option<string?>("--plan-cache") { Description = $"plan cache file (default: ${PlanCache.PathEnvironmentVariable}, else the per-user cache)" };
         var backend = new Option<string?>("--backend") { Description = "consider only this backend (cpu, reference, cudnn, ptx)" };
-        var op = new Option<ConvOp>("--op") { Description = "Forward, BackwardData or BackwardFilter", DefaultValueFactory = _ => ConvOp.Forward };
+        var op = new Option<ConvOp>("--op") { Description = "Forward, BackwardData or BackwardFilter: the pass of each row's layer (a transposed layer's Forward is its underlying convolution's BackwardData)", DefaultValueFactory = _ => ConvOp.Forward };
         var batch = new Option<int?>("--batch") { Description = "override the batch size of every row" };
 
         var command = new Command("plan", "Explain which backend and algorithm the planner picks for each shape, and why the others lost.")
@@ -40,7 +40,7 @@ internal static class PlanCommand
         // Bad input (the CSV, --batch) is thrown to CliHost: "error: …" and exit 2, as every command.
         if (batch is < 1) throw new ArgumentException($"--batch: must be >= 1, got {batch}.", "--batch");
         var set = ShapeSet.Load(shapes);
-        var problems = set.Rows.Select(r => (r.Name, Problem: (batch is { } b ? r.WithBatch(b, "--batch") : r.Problem).WithOp(op))).ToList();
+        var problems = set.Rows.Select(r => (r.Name, Problem: (batch is { } b ? r.WithBatch(b, "--batch") : r.Problem).WithOp(r.ForLayerOp(op).Op))).ToList();
 
         ConvEngine engine;
         try

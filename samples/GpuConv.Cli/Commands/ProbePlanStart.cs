@@ -30,7 +30,9 @@ internal static class ProbePlanStart
             ?? Path.Combine(Path.GetTempPath(), $"gpuconv-probe-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
         io.Out.WriteLine($"== plan-start: {settings.Backend}, {settings.SetLabel} ({rows.Count} layers), plan cache {path}{(temporary ? " (temporary)" : "")}");
         // Inputs are made once, before any clock: both starts run the same data.
-        var inputs = rows.Select((r, i) => (X: HostTensor.Random(r.Problem.XShape, seed: 2 * i + 1), W: HostTensor.Random(r.Problem.WShape, seed: 2 * i + 2))).ToList();
+        // A transposed row's input is its underlying convolution's Y (its pass is backward data).
+        var inputs = rows.Select((r, i) => (X: HostTensor.Random(r.Transposed ? r.Problem.YShape : r.Problem.XShape, seed: 2 * i + 1),
+            W: HostTensor.Random(r.Problem.WShape, seed: 2 * i + 2))).ToList();
         try
         {
             var cold = StartOnce(settings.Backend, PlanPolicy.Exhaustive, path, rows, inputs, io, out int saved);
@@ -69,7 +71,7 @@ internal static class ProbePlanStart
                 owned.Add(x);
                 var w = engine.Upload(inputs[i].W);
                 owned.Add(w);
-                var y = engine.Allocate(rows[i].Problem.YShape);
+                var y = engine.Allocate(rows[i].Transposed ? rows[i].Problem.XShape : rows[i].Problem.YShape);
                 owned.Add(y);
                 resident.Add((x, w, y));
             }
@@ -86,7 +88,8 @@ internal static class ProbePlanStart
                 if (plan.Source == PlanSource.Cache) fromCache++;
                 start = Stopwatch.GetTimestamp();
                 var (x, w, y) = resident[i];
-                engine.Forward(problem.Spec, x, w, output: y);
+                if (rows[i].Transposed) engine.BackwardData(problem.Spec, x, w, problem.XShape, output: y);
+                else engine.Forward(problem.Spec, x, w, output: y);
                 engine.Synchronize();
                 runMs += Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }

@@ -52,7 +52,11 @@ internal sealed class ProtoWriter
     }
 }
 
-/// <summary>Builds a one-node ONNX model holding a single Conv (weights and bias as initializers).</summary>
+/// <summary>
+/// Builds a one-node ONNX model holding a single Conv or ConvTranspose of any rank (weights and bias as
+/// initializers). Both take weights as GpuConv's problems hold them: Conv [K, C/group, k…], ConvTranspose
+/// [C_in, C_out/group, k…], which is the underlying convolution's [K, C/group, k…] again.
+/// </summary>
 internal static class OnnxConvModel
 {
     const int FloatType = 1;     // TensorProto.DataType.FLOAT
@@ -60,18 +64,20 @@ internal static class OnnxConvModel
 
     /// <param name="x">Input shape N, C, spatial….</param>
     /// <param name="y">Output shape.</param>
+    /// <param name="outputPadding">Null: a Conv node; else a ConvTranspose with this output_padding.</param>
     public static byte[] Build(long[] x, long[] y, float[] weights, long[] wShape, float[]? bias,
-        int[] kernel, int[] strides, int[] padBegin, int[] padEnd, int[] dilations, int groups)
+        int[] kernel, int[] strides, int[] padBegin, int[] padEnd, int[] dilations, int groups, int[]? outputPadding = null)
     {
         var node = new ProtoWriter()
             .String(1, "X").String(1, "W");
         if (bias is not null) node.String(1, "B");
-        node.String(2, "Y").String(3, "conv").String(4, "Conv")
+        node.String(2, "Y").String(3, "conv").String(4, outputPadding is null ? "Conv" : "ConvTranspose")
             .Message(5, Ints("kernel_shape", kernel))
             .Message(5, Ints("strides", strides))
             .Message(5, Ints("pads", [.. padBegin, .. padEnd]))
             .Message(5, Ints("dilations", dilations))
             .Message(5, new ProtoWriter().String(1, "group").Varint(20, AttrInt).Varint(3, groups));
+        if (outputPadding is not null) node.Message(5, Ints("output_padding", outputPadding));
 
         var graph = new ProtoWriter()
             .Message(1, node)

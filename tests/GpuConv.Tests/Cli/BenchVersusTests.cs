@@ -223,7 +223,7 @@ public class BenchVersusTests
         yield return new TestCaseData(Problem(8, 8, [1, 1], groups: 8), "depthwise").SetName("Kind depthwise 1x1 is depthwise, not 1x1");
         yield return new TestCaseData(Problem(8, 16, [1, 1]), "1x1").SetName("Kind pointwise");
         yield return new TestCaseData(Problem(8, 16, [1, 1], stride: [2, 2]), "1x1").SetName("Kind pointwise stride 2");
-        yield return new TestCaseData(Problem(8, 16, [1, 1, 1]), "1x1").SetName("Kind pointwise 3-d");
+        yield return new TestCaseData(Problem(8, 16, [1, 1, 1]), "3-d").SetName("Kind pointwise 3-d is 3-d, not 1x1");
         yield return new TestCaseData(Problem(8, 16, [1, 1], groups: 2), "1x1").SetName("Kind grouped pointwise");
         yield return new TestCaseData(Problem(8, 16, [3, 3]), "3x3").SetName("Kind 3x3");
         yield return new TestCaseData(Problem(8, 16, [3, 3], stride: [2, 2]), "3x3").SetName("Kind 3x3 stride 2");
@@ -232,8 +232,12 @@ public class BenchVersusTests
         yield return new TestCaseData(Problem(3, 16, [7, 7], stride: [2, 2]), "other").SetName("Kind 7x7 stem");
         yield return new TestCaseData(Problem(8, 16, [5, 5]), "other").SetName("Kind 5x5");
         yield return new TestCaseData(Problem(8, 16, [3, 1]), "other").SetName("Kind 3x1");
-        yield return new TestCaseData(Problem(8, 16, [3]), "other").SetName("Kind 1-d 3");
-        yield return new TestCaseData(Problem(8, 16, [3, 3, 3]), "other").SetName("Kind 3-d 3x3x3");
+        yield return new TestCaseData(Problem(8, 16, [3]), "1-d").SetName("Kind 1-d 3");
+        yield return new TestCaseData(Problem(8, 8, [3], groups: 8), "1-d").SetName("Kind 1-d depthwise is 1-d");
+        yield return new TestCaseData(Problem(8, 16, [3, 3, 3]), "3-d").SetName("Kind 3-d 3x3x3");
+        yield return new TestCaseData(Problem(8, 16, [3, 3]).WithOp(ConvOp.BackwardData), "transposed").SetName("Kind transposed 3x3");
+        yield return new TestCaseData(Problem(8, 16, [1, 1]).WithOp(ConvOp.BackwardData), "transposed").SetName("Kind transposed 1x1 is transposed, not 1x1");
+        yield return new TestCaseData(Problem(8, 16, [3]).WithOp(ConvOp.BackwardData), "transposed").SetName("Kind transposed 1-d");
     }
 
     [TestCaseSource(nameof(KindCases))]
