@@ -29,7 +29,7 @@ public class BenchNdTests
         return path;
     }
 
-    [Test]
+    [Test, Category("OnnxRuntime")]
     public void CsvAgainstOnnxRuntimeGivesEachRowItsKindAndAgreeingOutputs()
     {
         using var h = new CliHarness();
@@ -52,7 +52,7 @@ public class BenchNdTests
         Assert.That(error, Does.Contain("geomean cpu/onnxruntime by kind: 1-d ").And.Contain("; 3-d ").And.Contain("; transposed ").And.Contain("(3 shapes); all "));
     }
 
-    [Test]
+    [Test, Category("OnnxRuntime")]
     public void TableOfBuiltInSetsSummarizesTheNewKindsApartFromTheTwoDimensionalOnes()
     {
         using var h = new CliHarness();
@@ -66,7 +66,7 @@ public class BenchNdTests
         Assert.That(output, Does.Contain("main.0").And.Contain("main.3"));
     }
 
-    [Test]
+    [Test, Category("OnnxRuntime")]
     public void ThreeDimensionalRowOfTheBuiltInSetRunsAgainstOnnxRuntime()
     {
         using var h = new CliHarness();

@@ -10,7 +10,9 @@ namespace GpuConv.Tests.Cli;
 /// (kernel_shape, strides, pads, dilations, group, output_padding) of rank 1–3, each run through ORT and
 /// judged against the float64 <see cref="ReferenceConv"/> on random inputs (max relative error &lt; 1e-5:
 /// fp32 sums of at most a few hundred products).
+/// Category OnnxRuntime: needs ORT's native library, which the GPU-check pack leaves out.
 /// </summary>
+[Category("OnnxRuntime")]
 public class OnnxPeerNdTests
 {
     const double Tolerance = 1e-5;
