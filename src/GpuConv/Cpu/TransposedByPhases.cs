@@ -1,0 +1,219 @@
+using System.Runtime.CompilerServices;
+using GpuConv.Conv;
+using GpuConv.Tensors;
+
+namespace GpuConv.Cpu;
+
+/// <summary>
+/// Backward-data (transposed convolution) as forward convolutions of dy, so it runs on the forward
+/// kernels. Per spatial dimension with stride s, the positions i of dx fall into s phases by
+/// (i + padBegin) mod s; dx restricted to phase φ is a stride-1 convolution of dy with the taps
+/// r ≡ φ (mod s), flipped (tap φ + (M−1−m)·s at sub-kernel position m). Stride 1 is the one-phase case
+/// (all taps flipped, the dilation kept); the phases of a problem are the products of its dimensions'
+/// phases. Per group the channel roles swap: W'[g·Cg + c, k, m…] = W[g·Kg + k, c, tap(m)…]. A phase
+/// without taps is bias (or zero). With every stride 1 the one sub-convolution writes dx itself;
+/// otherwise each phase writes a temporary [N, C, Q…] that is scattered into dx's sub-grid.
+/// Where a phase's sub-convolution would need negative padding (padding beyond the kernel: it would skip
+/// rows of dy), it pads by zero instead and computes that many extra outputs, which the scatter skips.
+/// Not built (null) where a dimension has stride and dilation both above 1: gemm-col2im runs those.
+/// </summary>
+internal sealed class TransposedByPhases
+{
+    /// <summary>One phase: the sub-grid of dx it writes and, when it has taps, the forward problem that computes it.</summary>
+    internal sealed class Phase
+    {
+        /// <summary>The forward convolution of dy with this phase's sub-kernel; null when the phase has no taps.</summary>
+        public ConvProblem? Sub;
+        /// <summary>The forward algorithm the backend's heuristic picks for <see cref="Sub"/>.</summary>
+        public string Algorithm = "";
+        /// <summary>Per widened dimension (D, H, W): first dx position, count of positions, and taps of the sub-kernel.</summary>
+        public int StartD, StartH, StartW, CountD, CountH, CountW;
+        /// <summary>Per widened dimension: the residue φ and the tap count M (taps φ + (M−1−m)·s).</summary>
+        public int PhaseD, PhaseH, PhaseW, TapsD, TapsH, TapsW;
+        /// <summary>Per widened dimension: the sub-convolution's output extent and the leading outputs to skip (extra outputs instead of negative padding).</summary>
+        public int SubD, SubH, SubW, SkipD, SkipH, SkipW;
+        /// <summary>Floats of the sub-kernel: C × Kg × taps.</summary>
+        public long WeightFloats;
+        public long Outputs => (long)CountD * CountH * CountW;
+        public long SubOutputs => (long)SubD * SubH * SubW;
+        public bool Skips => SubOutputs != Outputs;
+    }
+
+    TransposedByPhases(ConvProblem problem, Phase[] phases, bool direct)
+    {
+        Problem = problem;
+        Phases = phases;
+        Direct = direct;
+        foreach (var ph in phases)
+        {
+            if (!direct && ph.Sub is not null) TempFloats = Math.Max(TempFloats, (long)problem.N * problem.C * ph.SubOutputs);
+            WeightFloats = Math.Max(WeightFloats, ph.WeightFloats);
+            TotalWeightFloats += ph.WeightFloats;
+        }
+    }
+
+    /// <summary>The backward-data problem this plan runs.</summary>
+    public ConvProblem Problem { get; }
+    /// <summary>Phases with at least one dx position.</summary>
+    public Phase[] Phases { get; }
+    /// <summary>True when every stride is 1: one phase, written straight into dx.</summary>
+    public bool Direct { get; }
+    /// <summary>Floats of the largest phase's temporary output (0 when <see cref="Direct"/>).</summary>
+    public long TempFloats { get; }
+    /// <summary>Floats of the largest sub-kernel (the per-call transform reuses one buffer).</summary>
+    public long WeightFloats { get; }
+    /// <summary>Floats of all sub-kernels together (what a constant W caches).</summary>
+    public long TotalWeightFloats { get; }
+
+    /// <summary>
+    /// The plan for a backward-data problem, or null where it does not apply. <paramref name="pick"/> names
+    /// the forward algorithm for a sub-problem (the backend's first candidate).
+    /// </summary>
+    public static TransposedByPhases? TryCreate(ConvProblem p, Func<ConvProblem, string> pick)
+    {
+        if (p.Op != ConvOp.BackwardData) return null;
+        int rank = p.Rank;
+        var spec = p.Spec;
+        // Per dimension: the list of (φ, M, start, count, padBegin', padEnd').
+        var dims = new List<(int Phase, int Taps, int Start, int Count, int PadBegin, int PadEnd, int Skip, int Sub)>[rank];
+        for (int d = 0; d < rank; d++)
+        {
+            int s = spec.Stride[d], dil = spec.Dilation[d], r = spec.Kernel[d], pb = spec.PadBegin[d];
+            int h = p.XShape[2 + d], ho = p.YShape[2 + d];
+            if (s > 1 && dil > 1) return null;
+            int step = s == 1 ? dil : 1;      // the sub-kernel's dilation
+            dims[d] = [];
+            for (int phase = 0; phase < s; phase++)
+            {
+                int taps = phase < r ? (r - 1 - phase) / s + 1 : 0;
+                int start = ((phase - pb) % s + s) % s;
+                int count = start < h ? (h - start + s - 1) / s : 0;
+                if (count == 0) continue;
+                long q0 = ((long)start + pb - phase) / s;        // dy index of the phase's first position (tap φ)
+                long padBegin = (long)(taps - 1) * step - q0, padEnd = count - (long)ho + q0;
+                long skip = Math.Max(0, -padBegin), sub = count + skip + Math.Max(0, -padEnd);
+                if (taps > 0 && (padBegin > int.MaxValue || padEnd > int.MaxValue || sub > int.MaxValue)) return null;
+                if (taps == 0) (skip, sub) = (0, count);
+                dims[d].Add((phase, taps, start, count, (int)Math.Max(0, padBegin), (int)Math.Max(0, padEnd), (int)skip, (int)sub));
+            }
+        }
+        var phases = new List<Phase>();
+        int lead = 3 - rank;
+        foreach (var combo in Combinations(dims))
+        {
+            var ph = new Phase();
+            int[] at(int i) => i < lead ? [0, 1, 0, 1, 0, 1]
+                : [combo[i - lead].Phase, combo[i - lead].Taps, combo[i - lead].Start, combo[i - lead].Count, combo[i - lead].Skip, combo[i - lead].Sub];
+            (ph.PhaseD, ph.TapsD, ph.StartD, ph.CountD, ph.SkipD, ph.SubD) = Tuple(at(0));
+            (ph.PhaseH, ph.TapsH, ph.StartH, ph.CountH, ph.SkipH, ph.SubH) = Tuple(at(1));
+            (ph.PhaseW, ph.TapsW, ph.StartW, ph.CountW, ph.SkipW, ph.SubW) = Tuple(at(2));
+            long taps = (long)ph.TapsD * ph.TapsH * ph.TapsW;
+            if (taps > 0)
+            {
+                var subSpec = new ConvSpec(
+                    combo.Select(c => c.Taps).ToArray(), stride: null,
+                    dilation: Enumerable.Range(0, rank).Select(d => spec.Stride[d] == 1 ? spec.Dilation[d] : 1).ToArray(),
+                    padBegin: combo.Select(c => c.PadBegin).ToArray(), padEnd: combo.Select(c => c.PadEnd).ToArray(),
+                    groups: p.Groups);
+                var dy = new TensorShape([p.N, p.K, .. p.YShape.Spatial]);
+                var w = new TensorShape([p.C, p.KPerGroup, .. combo.Select(c => c.Taps)]);
+                ConvProblem sub;
+                try { sub = ConvProblem.Create(subSpec, dy, w); }
+                catch (ArgumentException) { return null; }
+                for (int d = 0; d < rank; d++)
+                    if (sub.YShape[2 + d] != combo[d].Sub) return null;     // a sizing slip must not run
+                ph.Sub = sub;
+                ph.Algorithm = pick(sub);
+                ph.WeightFloats = (long)p.C * p.KPerGroup * taps;
+            }
+            phases.Add(ph);
+        }
+        // With every stride 1 there is one phase; it writes dx itself unless it computes outputs to skip.
+        return new TransposedByPhases(p, [.. phases], spec.IsUnitStride && !phases.Any(ph => ph.Skips));
+    }
+
+    static (int, int, int, int, int, int) Tuple(int[] v) => (v[0], v[1], v[2], v[3], v[4], v[5]);
+
+    static IEnumerable<T[]> Combinations<T>(List<T>[] lists)
+    {
+        IEnumerable<T[]> acc = [[]];
+        foreach (var list in lists)
+            acc = acc.SelectMany(prefix => list.Select(item => (T[])[.. prefix, item])).ToList();
+        return acc;
+    }
+
+    /// <summary>
+    /// Writes the sub-kernel of <paramref name="ph"/>: W'[g·Cg + c, k, m…] = W[g·Kg + k, c, tap(m)…] with
+    /// tap(m) = φ + (M−1−m)·s per dimension. Tasks over the C output rows.
+    /// </summary>
+    public unsafe void TransformWeights(CpuWorkers workers, Phase ph, float* w, float* wOut)
+    {
+        var p = Problem;
+        var g = ConvGeometry.Of(p);
+        int groups = p.Groups, cg = p.CPerGroup, kg = p.KPerGroup, c = p.C;
+        int kvol = g.KD * g.KH * g.KW, taps = ph.TapsD * ph.TapsH * ph.TapsW;
+        int sd = g.SD, sh = g.SH, sw = g.SW;
+        int tasks = Math.Min(c, workers.Threads * 4);
+        workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        {
+            int c0 = (int)((long)c * t / tasks), c1 = (int)((long)c * (t + 1) / tasks);
+            for (int ci = c0; ci < c1; ci++)
+            {
+                int grp = ci / cg, cl = ci % cg;
+                float* dst = wOut + (nint)ci * kg * taps;
+                for (int k = 0; k < kg; k++)
+                {
+                    float* src = w + ((nint)(grp * kg + k) * cg + cl) * kvol;
+                    for (int md = 0; md < ph.TapsD; md++)
+                    {
+                        int td = ph.PhaseD + (ph.TapsD - 1 - md) * sd;
+                        for (int mh = 0; mh < ph.TapsH; mh++)
+                        {
+                            int th = ph.PhaseH + (ph.TapsH - 1 - mh) * sh;
+                            float* row = src + ((nint)td * g.KH + th) * g.KW;
+                            for (int mw = 0; mw < ph.TapsW; mw++)
+                                *dst++ = row[ph.PhaseW + (ph.TapsW - 1 - mw) * sw];
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Copies a phase's output [N, C, Sub…] (less the skipped outputs) into dx's sub-grid (positions start + t·stride), or, for a
+    /// phase without taps (<paramref name="temp"/> null), fills the sub-grid with the bias (or zero).
+    /// </summary>
+    public unsafe void Scatter(CpuWorkers workers, Phase ph, float* temp, float* dx, float* bias)
+    {
+        var p = Problem;
+        var g = ConvGeometry.Of(p);
+        int planes = p.N * p.C, c = p.C;
+        nint inPlane = (nint)g.InD * g.InH * g.InW, qPlane = (nint)ph.SubOutputs;
+        int tasks = Math.Min(planes, workers.Threads * 4);
+        workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        {
+            int p0 = (int)((long)planes * t / tasks), p1 = (int)((long)planes * (t + 1) / tasks);
+            for (int pl = p0; pl < p1; pl++)
+            {
+                float fill = bias == null ? 0f : bias[pl % c];
+                float* src = temp == null ? null : temp + pl * qPlane;
+                float* plane = dx + pl * inPlane;
+                for (int td = 0; td < ph.CountD; td++)
+                for (int th = 0; th < ph.CountH; th++)
+                {
+                    float* row = plane + ((nint)(ph.StartD + td * g.SD) * g.InH + ph.StartH + th * g.SH) * g.InW + ph.StartW;
+                    int n = ph.CountW, sw = g.SW;
+                    if (src == null)
+                        for (int tw = 0; tw < n; tw++) row[tw * sw] = fill;
+                    else
+                    {
+                        float* s = src + ((nint)(ph.SkipD + td) * ph.SubH + ph.SkipH + th) * ph.SubW + ph.SkipW;
+                        if (sw == 1) new ReadOnlySpan<float>(s, n).CopyTo(new Span<float>(row, n));
+                        else for (int tw = 0; tw < n; tw++) row[tw * sw] = s[tw];
+                    }
+                }
+            }
+        });
+    }
+}
