@@ -182,9 +182,15 @@ public sealed unsafe class CpuBackend : IConvBackend
     }
 
     /// <summary>
-    /// Forward-phases leads for backward-data except 1x1 unit-stride (gemm-1x1 is already one GEMM there).
+    /// Forward-phases leads for backward-data when its sub-convolutions have at least 8 output channels per
+    /// group (dx's channels) or are depthwise, except 1x1 unit-stride (gemm-1x1 is one GEMM already).
+    /// Measured against gemm-col2im in the same process, runs alternated, 2 threads, AVX-512, constant
+    /// weights (as the planner times): ResNet-50's stride-1 3x3 layers 1.5–2.7× faster, DCGAN's 4x4 s2
+    /// layers 1.04–2.0×, UNet's 2x2 s2 up-convolutions 1.0–1.8×, depthwise 3x3 2–23×, a 32 → 8 3x3 2.1×;
+    /// with 3 output channels (DCGAN's last layer, 64 → 3) 0.27–0.63×: a forward with 3 output channels
+    /// per phase fills few lanes. See docs/benchmarks.md.
     /// </summary>
-    static bool ForwardPhasesFirst(ConvProblem p) => !p.IsPointwise;
+    static bool ForwardPhasesFirst(ConvProblem p) => !p.IsPointwise && (p.IsDepthwise || p.CPerGroup >= 8);
 
     static bool WinogradFirst(ConvProblem p) => p.CPerGroup >= 32 && p.YShape.SpatialSize >= 100 && TilesMostlyFull(p.KPerGroup);
 
@@ -247,13 +253,13 @@ public sealed unsafe class CpuBackend : IConvBackend
                 return Math.Max(Winograd3x3.TaskFloats(g, p.CPerGroup) * threads + 16L * p.K * p.CPerGroup, WorkspaceFloats(p, ChannelTiled));
             case ForwardPhases:
             {
-                // The sub-runs use the shared and per-worker workspaces one after another; the phase output
-                // and a per-call sub-kernel are held beside them.
+                // The sub-runs use the shared and per-worker workspaces one after another; the phases' outputs
+                // and the per-call sub-kernels are held beside them.
                 var plan = PlanOf(p)!;
                 long sub = 0;
                 foreach (var ph in plan.Phases)
                     if (ph.Sub is { } q) sub = Math.Max(sub, WorkspaceFloats(q, ph.Algorithm));
-                return sub + plan.TempFloats + plan.WeightFloats;
+                return sub + plan.TempFloats + plan.TotalWeightFloats;
             }
             case Gemm1x1 when p.Op == ConvOp.Forward:
             {
@@ -353,34 +359,32 @@ public sealed unsafe class CpuBackend : IConvBackend
     /// Backward-data as forward runs of dy, one per phase (see <see cref="TransposedByPhases"/>): each phase's
     /// sub-kernel is transformed per call into scratch, or once per constant W and cached; each sub-run
     /// takes the forward algorithm the heuristic picks for it, with the bias of dx's channels; a strided
-    /// problem's phases go through a temporary and are scattered into dx.
+    /// problem's phases go into one temporary, scattered into dx in one pass.
     /// </summary>
     void RunPhases(TransposedByPhases plan, float* dx, float* pw, float* dy, float* bias, float[] w, bool constant)
     {
         float[]?[]? cached = constant ? PhaseWeightsOf(plan, w, pw) : null;
         float* temp = plan.Direct ? null : _phaseScratch.Get(WorkspaceSlot.Columns, plan.TempFloats);
-        float* scratchW = constant ? null : _phaseScratch.Get(WorkspaceSlot.PackA, plan.WeightFloats);
+        if (cached is null)
+        {
+            float* scratchW = _phaseScratch.Get(WorkspaceSlot.PackA, plan.TotalWeightFloats);
+            for (int i = 0; i < plan.Phases.Length; i++) plan.Destinations[i] = (nint)(scratchW + plan.Phases[i].WeightOffset);
+            plan.TransformWeights(_workers, pw, plan.Destinations);
+        }
         for (int i = 0; i < plan.Phases.Length; i++)
         {
             var ph = plan.Phases[i];
-            if (ph.Sub is not { } sub)
-            {
-                plan.Scatter(_workers, ph, null, dx, bias);
-                continue;
-            }
-            float* output = plan.Direct ? dx : temp;
+            if (ph.Sub is not { } sub) continue;
+            float* output = plan.Direct ? dx : temp + ph.TempOffset;
             if (cached is not null)
             {
                 fixed (float* pk = cached[i])
                     Execute(sub, ph.Algorithm, dy, pk, output, bias, cached[i], constant: true);
             }
             else
-            {
-                plan.TransformWeights(_workers, ph, pw, scratchW);
-                Execute(sub, ph.Algorithm, dy, scratchW, output, bias, null, constant: false);
-            }
-            if (!plan.Direct) plan.Scatter(_workers, ph, temp, dx, bias: null);
+                Execute(sub, ph.Algorithm, dy, (float*)plan.Destinations[i], output, bias, null, constant: false);
         }
+        if (!plan.Direct) plan.Scatter(_workers, temp, dx, bias);
     }
 
     /// <summary>The sub-kernels of a constant W for a plan, one array per phase (null without taps).</summary>
@@ -391,21 +395,23 @@ public sealed unsafe class CpuBackend : IConvBackend
     }
 
     /// <summary>
-    /// The sub-kernels of a constant W: transformed on first use (per plan), then from the cache. The
+    /// The sub-kernels of a constant W: transformed on first use (per plan), then from the cache (one array
+    /// per phase: the sub-runs key their own prepared panels by array, so phases must not share one). The
     /// sub-runs key their own prepared panels (channel-tiled, Winograd) by these arrays.
     /// </summary>
     float[]?[] PhaseWeightsOf(TransposedByPhases plan, float[] w, float* pw)
     {
         if (_phaseWeights.TryGetValue(w, out var e) && ReferenceEquals(e.Plan, plan)) return e.Arrays;
         var arrays = new float[]?[plan.Phases.Length];
+        var destinations = new nint[arrays.Length];
         for (int i = 0; i < arrays.Length; i++)
         {
-            var ph = plan.Phases[i];
-            if (ph.Sub is null) continue;
-            var a = GC.AllocateUninitializedArray<float>(checked((int)ph.WeightFloats), pinned: true);
-            fixed (float* pa = a) plan.TransformWeights(_workers, ph, pw, pa);
-            arrays[i] = a;
+            if (plan.Phases[i].Sub is null) continue;
+            // Pinned: their addresses are used after this loop.
+            arrays[i] = GC.AllocateUninitializedArray<float>(checked((int)plan.Phases[i].WeightFloats), pinned: true);
+            destinations[i] = (nint)Unsafe.AsPointer(ref arrays[i]![0]);
         }
+        plan.TransformWeights(_workers, pw, destinations);
         _phaseWeights.AddOrUpdate(w, new PhaseWeights(plan, arrays));
         return arrays;
     }

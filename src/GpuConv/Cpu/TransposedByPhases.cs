@@ -12,7 +12,8 @@ namespace GpuConv.Cpu;
 /// (all taps flipped, the dilation kept); the phases of a problem are the products of its dimensions'
 /// phases. Per group the channel roles swap: W'[g·Cg + c, k, m…] = W[g·Kg + k, c, tap(m)…]. A phase
 /// without taps is bias (or zero). With every stride 1 the one sub-convolution writes dx itself;
-/// otherwise each phase writes a temporary [N, C, Q…] that is scattered into dx's sub-grid.
+/// otherwise each phase writes its part of a temporary ([N, C, Q…] per phase) and one pass scatters
+/// them all into dx's sub-grids.
 /// Where a phase's sub-convolution would need negative padding (padding beyond the kernel: it would skip
 /// rows of dy), it pads by zero instead and computes that many extra outputs, which the scatter skips.
 /// Not built (null) where a dimension has stride and dilation both above 1: gemm-col2im runs those.
@@ -34,6 +35,12 @@ internal sealed class TransposedByPhases
         public int SubD, SubH, SubW, SkipD, SkipH, SkipW;
         /// <summary>Floats of the sub-kernel: C × Kg × taps.</summary>
         public long WeightFloats;
+        /// <summary>Where this phase's output starts in the temporary holding all of them.</summary>
+        public long TempOffset;
+        /// <summary>Where this phase's sub-kernel starts in a buffer holding all of them.</summary>
+        public long WeightOffset;
+        /// <summary>Sub-kernel position m (row-major over the sub-kernel) → tap of the full kernel (row-major), flipped.</summary>
+        public int[] TapIndex = [];
         public long Outputs => (long)CountD * CountH * CountW;
         public long SubOutputs => (long)SubD * SubH * SubW;
         public bool Skips => SubOutputs != Outputs;
@@ -44,13 +51,18 @@ internal sealed class TransposedByPhases
         Problem = problem;
         Phases = phases;
         Direct = direct;
+        Destinations = new nint[phases.Length];
         foreach (var ph in phases)
         {
-            if (!direct && ph.Sub is not null) TempFloats = Math.Max(TempFloats, (long)problem.N * problem.C * ph.SubOutputs);
-            WeightFloats = Math.Max(WeightFloats, ph.WeightFloats);
+            ph.WeightOffset = TotalWeightFloats;
+            ph.TempOffset = TempFloats;
+            if (!direct && ph.Sub is not null) TempFloats += (long)problem.N * problem.C * ph.SubOutputs;
             TotalWeightFloats += ph.WeightFloats;
         }
     }
+
+    /// <summary>Per-phase destinations of the per-call transform (filled under the backend's run lock).</summary>
+    public nint[] Destinations { get; } = [];
 
     /// <summary>The backward-data problem this plan runs.</summary>
     public ConvProblem Problem { get; }
@@ -58,11 +70,9 @@ internal sealed class TransposedByPhases
     public Phase[] Phases { get; }
     /// <summary>True when every stride is 1: one phase, written straight into dx.</summary>
     public bool Direct { get; }
-    /// <summary>Floats of the largest phase's temporary output (0 when <see cref="Direct"/>).</summary>
+    /// <summary>Floats of the phases' outputs together (0 when <see cref="Direct"/>): about dx's size.</summary>
     public long TempFloats { get; }
-    /// <summary>Floats of the largest sub-kernel (the per-call transform reuses one buffer).</summary>
-    public long WeightFloats { get; }
-    /// <summary>Floats of all sub-kernels together (what a constant W caches).</summary>
+    /// <summary>Floats of all sub-kernels together (as many as W has taps that reach dx: the per-call scratch, or what a constant W caches).</summary>
     public long TotalWeightFloats { get; }
 
     /// <summary>
@@ -125,11 +135,26 @@ internal sealed class TransposedByPhases
                 ph.Sub = sub;
                 ph.Algorithm = pick(sub);
                 ph.WeightFloats = (long)p.C * p.KPerGroup * taps;
+                ph.TapIndex = TapsOf(ph, ConvGeometry.Of(p));
             }
             phases.Add(ph);
         }
         // With every stride 1 there is one phase; it writes dx itself unless it computes outputs to skip.
         return new TransposedByPhases(p, [.. phases], spec.IsUnitStride && !phases.Any(ph => ph.Skips));
+    }
+
+    static int[] TapsOf(Phase ph, ConvGeometry g)
+    {
+        var index = new int[ph.TapsD * ph.TapsH * ph.TapsW];
+        int m = 0;
+        for (int md = 0; md < ph.TapsD; md++)
+        for (int mh = 0; mh < ph.TapsH; mh++)
+        for (int mw = 0; mw < ph.TapsW; mw++)
+        {
+            int td = ph.PhaseD + (ph.TapsD - 1 - md) * g.SD, th = ph.PhaseH + (ph.TapsH - 1 - mh) * g.SH, tw = ph.PhaseW + (ph.TapsW - 1 - mw) * g.SW;
+            index[m++] = (td * g.KH + th) * g.KW + tw;
+        }
+        return index;
     }
 
     static (int, int, int, int, int, int) Tuple(int[] v) => (v[0], v[1], v[2], v[3], v[4], v[5]);
@@ -143,36 +168,40 @@ internal sealed class TransposedByPhases
     }
 
     /// <summary>
-    /// Writes the sub-kernel of <paramref name="ph"/>: W'[g·Cg + c, k, m…] = W[g·Kg + k, c, tap(m)…] with
-    /// tap(m) = φ + (M−1−m)·s per dimension. Tasks over the C output rows.
+    /// Writes every phase's sub-kernel in one pass over W: W'[g·Cg + c, k, m…] = W[g·Kg + k, c, tap(m)…]
+    /// with tap(m) = φ + (M−1−m)·s per dimension, phase i's to <paramref name="destinations"/>[i] (unused
+    /// for phases without taps). The phases' taps partition the kernel, so each weight is read once and
+    /// written once. Tasks over blocks of 16 channels of a group: each reads W's rows for those channels
+    /// (16 × kernel volume contiguous floats per k) and writes 16 sequential streams per phase.
     /// </summary>
-    public unsafe void TransformWeights(CpuWorkers workers, Phase ph, float* w, float* wOut)
+    public unsafe void TransformWeights(CpuWorkers workers, float* w, nint[] destinations)
     {
         var p = Problem;
-        var g = ConvGeometry.Of(p);
-        int groups = p.Groups, cg = p.CPerGroup, kg = p.KPerGroup, c = p.C;
-        int kvol = g.KD * g.KH * g.KW, taps = ph.TapsD * ph.TapsH * ph.TapsW;
-        int sd = g.SD, sh = g.SH, sw = g.SW;
-        int tasks = Math.Min(c, workers.Threads * 4);
+        int groups = p.Groups, cg = p.CPerGroup, kg = p.KPerGroup, kvol = (int)p.KernelVolume;
+        const int Block = 16;
+        int blocks = (cg + Block - 1) / Block, units = groups * blocks;
+        int tasks = Math.Min(units, workers.Threads * 4);
+        var phases = Phases;
         workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
         {
-            int c0 = (int)((long)c * t / tasks), c1 = (int)((long)c * (t + 1) / tasks);
-            for (int ci = c0; ci < c1; ci++)
+            int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
+            for (int u = u0; u < u1; u++)
             {
-                int grp = ci / cg, cl = ci % cg;
-                float* dst = wOut + (nint)ci * kg * taps;
+                int grp = u / blocks, c0 = u % blocks * Block, c1 = Math.Min(cg, c0 + Block);
                 for (int k = 0; k < kg; k++)
                 {
-                    float* src = w + ((nint)(grp * kg + k) * cg + cl) * kvol;
-                    for (int md = 0; md < ph.TapsD; md++)
+                    float* src = w + ((nint)(grp * kg + k) * cg + c0) * kvol;
+                    for (int i = 0; i < phases.Length; i++)
                     {
-                        int td = ph.PhaseD + (ph.TapsD - 1 - md) * sd;
-                        for (int mh = 0; mh < ph.TapsH; mh++)
+                        var ph = phases[i];
+                        if (ph.Sub is null) continue;
+                        int taps = ph.TapIndex.Length;
+                        fixed (int* index = ph.TapIndex)
+                        for (int c = c0; c < c1; c++)
                         {
-                            int th = ph.PhaseH + (ph.TapsH - 1 - mh) * sh;
-                            float* row = src + ((nint)td * g.KH + th) * g.KW;
-                            for (int mw = 0; mw < ph.TapsW; mw++)
-                                *dst++ = row[ph.PhaseW + (ph.TapsW - 1 - mw) * sw];
+                            float* dst = (float*)destinations[i] + ((nint)(grp * cg + c) * kg + k) * taps;
+                            float* sc = src + (nint)(c - c0) * kvol;
+                            for (int m = 0; m < taps; m++) dst[m] = sc[index[m]];
                         }
                     }
                 }
@@ -181,15 +210,18 @@ internal sealed class TransposedByPhases
     }
 
     /// <summary>
-    /// Copies a phase's output [N, C, Sub…] (less the skipped outputs) into dx's sub-grid (positions start + t·stride), or, for a
-    /// phase without taps (<paramref name="temp"/> null), fills the sub-grid with the bias (or zero).
+    /// Writes dx from the phases' outputs (phase i's [N, C, Sub…] at <paramref name="temp"/> + its
+    /// <see cref="Phase.TempOffset"/>, less the skipped outputs) into their sub-grids (positions start +
+    /// t·stride); phases without taps get the bias (or zero). One pass, plane by plane, every phase of a
+    /// plane while the plane is in cache.
     /// </summary>
-    public unsafe void Scatter(CpuWorkers workers, Phase ph, float* temp, float* dx, float* bias)
+    public unsafe void Scatter(CpuWorkers workers, float* temp, float* dx, float* bias)
     {
         var p = Problem;
         var g = ConvGeometry.Of(p);
         int planes = p.N * p.C, c = p.C;
-        nint inPlane = (nint)g.InD * g.InH * g.InW, qPlane = (nint)ph.SubOutputs;
+        nint inPlane = (nint)g.InD * g.InH * g.InW;
+        var phases = Phases;
         int tasks = Math.Min(planes, workers.Threads * 4);
         workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
         {
@@ -197,17 +229,20 @@ internal sealed class TransposedByPhases
             for (int pl = p0; pl < p1; pl++)
             {
                 float fill = bias == null ? 0f : bias[pl % c];
-                float* src = temp == null ? null : temp + pl * qPlane;
                 float* plane = dx + pl * inPlane;
-                for (int td = 0; td < ph.CountD; td++)
-                for (int th = 0; th < ph.CountH; th++)
+                foreach (var ph in phases)
                 {
-                    float* row = plane + ((nint)(ph.StartD + td * g.SD) * g.InH + ph.StartH + th * g.SH) * g.InW + ph.StartW;
-                    int n = ph.CountW, sw = g.SW;
-                    if (src == null)
-                        for (int tw = 0; tw < n; tw++) row[tw * sw] = fill;
-                    else
+                    float* src = ph.Sub is null ? null : temp + ph.TempOffset + pl * ph.SubOutputs;
+                    for (int td = 0; td < ph.CountD; td++)
+                    for (int th = 0; th < ph.CountH; th++)
                     {
+                        float* row = plane + ((nint)(ph.StartD + td * g.SD) * g.InH + ph.StartH + th * g.SH) * g.InW + ph.StartW;
+                        int n = ph.CountW, sw = g.SW;
+                        if (src == null)
+                        {
+                            for (int tw = 0; tw < n; tw++) row[tw * sw] = fill;
+                            continue;
+                        }
                         float* s = src + ((nint)(ph.SkipD + td) * ph.SubH + ph.SkipH + th) * ph.SubW + ph.SkipW;
                         if (sw == 1) new ReadOnlySpan<float>(s, n).CopyTo(new Span<float>(row, n));
                         else for (int tw = 0; tw < n; tw++) row[tw * sw] = s[tw];
