@@ -259,7 +259,7 @@ public sealed unsafe class CpuBackend : IConvBackend
                 long sub = 0;
                 foreach (var ph in plan.Phases)
                     if (ph.Sub is { } q) sub = Math.Max(sub, WorkspaceFloats(q, ph.Algorithm));
-                return sub + plan.TempFloats + plan.TotalWeightFloats;
+                return sub + plan.TempFloats + plan.ScratchFloats;
             }
             case Gemm1x1 when p.Op == ConvOp.Forward:
             {
@@ -326,9 +326,10 @@ public sealed unsafe class CpuBackend : IConvBackend
 
     /// <summary>
     /// One run of a named algorithm on pinned tensors, under the run lock. <paramref name="w"/> keys the
-    /// prepared-weight caches when <paramref name="constant"/> (it may be null otherwise).
+    /// prepared-weight caches when <paramref name="constant"/> (it may be null otherwise). Channel-tiled (and
+    /// Winograd with per-call weights) take <paramref name="panels"/> where given (then <paramref name="pw"/> is unused).
     /// </summary>
-    void Execute(ConvProblem problem, string algorithm, float* px, float* pw, float* py, float* pb, float[]? w, bool constant)
+    void Execute(ConvProblem problem, string algorithm, float* px, float* pw, float* py, float* pb, float[]? w, bool constant, float* panels = null)
     {
         var ctx = _context;
         ctx.Begin(problem, px, pw, py, pb);
@@ -340,11 +341,11 @@ public sealed unsafe class CpuBackend : IConvBackend
                 case (ConvOp.Forward, Gemm1x1): CpuForward.Im2ColGemm(ctx, pointwise: true); break;
                 case (ConvOp.Forward, ShiftedGemm): Cpu.ShiftedGemm.Forward(ctx); break;
                 case (ConvOp.Forward, ShiftedDirect): Cpu.ShiftedDirect.Forward(ctx); break;
-                case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, constant)); break;
+                case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant)); break;
                 // Winograd's transform of W costs more than the convolution it saves: only constant weights get it.
                 // A non-finite x or w runs direct, where ±Inf stays ±Inf (see Winograd3x3.Exact).
                 case (ConvOp.Forward, Winograd) when constant && Winograd3x3.Exact(ctx): Winograd3x3.Forward(ctx, WinogradPanelsOf(ctx, w!)); break;
-                case (ConvOp.Forward, Winograd): ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, constant: false)); break;
+                case (ConvOp.Forward, Winograd): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant: false)); break;
                 case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
                 case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
                 case (ConvOp.BackwardData, _): CpuBackwardData.GemmCol2Im(ctx); break;
@@ -367,9 +368,9 @@ public sealed unsafe class CpuBackend : IConvBackend
         float* temp = plan.Direct ? null : _phaseScratch.Get(WorkspaceSlot.Columns, plan.TempFloats);
         if (cached is null)
         {
-            float* scratchW = _phaseScratch.Get(WorkspaceSlot.PackA, plan.TotalWeightFloats);
-            for (int i = 0; i < plan.Phases.Length; i++) plan.Destinations[i] = (nint)(scratchW + plan.Phases[i].WeightOffset);
-            plan.TransformWeights(_workers, pw, plan.Destinations);
+            float* scratchW = _phaseScratch.Get(WorkspaceSlot.PackA, plan.ScratchFloats);
+            for (int i = 0; i < plan.Phases.Length; i++) plan.Destinations[i] = (nint)(scratchW + plan.Phases[i].ScratchOffset);
+            plan.TransformWeights(_workers, pw, plan.Destinations, panels: true);
         }
         for (int i = 0; i < plan.Phases.Length; i++)
         {
@@ -381,6 +382,8 @@ public sealed unsafe class CpuBackend : IConvBackend
                 fixed (float* pk = cached[i])
                     Execute(sub, ph.Algorithm, dy, pk, output, bias, cached[i], constant: true);
             }
+            else if (ph.Panels)
+                Execute(sub, ph.Algorithm, dy, null, output, bias, null, constant: false, (float*)plan.Destinations[i]);
             else
                 Execute(sub, ph.Algorithm, dy, (float*)plan.Destinations[i], output, bias, null, constant: false);
         }
@@ -411,7 +414,7 @@ public sealed unsafe class CpuBackend : IConvBackend
             arrays[i] = GC.AllocateUninitializedArray<float>(checked((int)plan.Phases[i].WeightFloats), pinned: true);
             destinations[i] = (nint)Unsafe.AsPointer(ref arrays[i]![0]);
         }
-        plan.TransformWeights(_workers, pw, destinations);
+        plan.TransformWeights(_workers, pw, destinations, panels: false);
         _phaseWeights.AddOrUpdate(w, new PhaseWeights(plan, arrays));
         return arrays;
     }
@@ -429,7 +432,7 @@ public sealed unsafe class CpuBackend : IConvBackend
             if (!_phasePlans.TryGetValue(p, out var plan))
             {
                 if (_phasePlans.Count >= 256) _phasePlans.Clear();
-                plan = TransposedByPhases.TryCreate(p, q => GetAlgorithms(q, ConvPrecision.Strict)[0].Name);
+                plan = TransposedByPhases.TryCreate(p, q => GetAlgorithms(q, ConvPrecision.Strict)[0].Name, name => name is ChannelTiled or Winograd);
                 _phasePlans[p] = plan;
             }
             if (plan is not null) _lastPlan = plan;

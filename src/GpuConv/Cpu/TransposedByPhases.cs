@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using GpuConv.Conv;
+using GpuConv.Cpu.Gemm;
 using GpuConv.Tensors;
 
 namespace GpuConv.Cpu;
@@ -37,8 +38,10 @@ internal sealed class TransposedByPhases
         public long WeightFloats;
         /// <summary>Where this phase's output starts in the temporary holding all of them.</summary>
         public long TempOffset;
-        /// <summary>Where this phase's sub-kernel starts in a buffer holding all of them.</summary>
-        public long WeightOffset;
+        /// <summary>Where this phase's per-call sub-kernel starts in the scratch holding all of them.</summary>
+        public long ScratchOffset;
+        /// <summary>True when the sub-run takes channel panels (channel-tiled, and Winograd with per-call weights): the per-call transform writes them.</summary>
+        public bool Panels;
         /// <summary>Sub-kernel position m (row-major over the sub-kernel) → tap of the full kernel (row-major), flipped.</summary>
         public int[] TapIndex = [];
         public long Outputs => (long)CountD * CountH * CountW;
@@ -54,10 +57,10 @@ internal sealed class TransposedByPhases
         Destinations = new nint[phases.Length];
         foreach (var ph in phases)
         {
-            ph.WeightOffset = TotalWeightFloats;
+            ph.ScratchOffset = ScratchFloats;
+            ScratchFloats += ph.Panels ? ChannelPanels.Floats(problem.Groups, problem.CPerGroup, problem.KPerGroup * ph.TapIndex.Length) : ph.WeightFloats;
             ph.TempOffset = TempFloats;
             if (!direct && ph.Sub is not null) TempFloats += (long)problem.N * problem.C * ph.SubOutputs;
-            TotalWeightFloats += ph.WeightFloats;
         }
     }
 
@@ -72,14 +75,15 @@ internal sealed class TransposedByPhases
     public bool Direct { get; }
     /// <summary>Floats of the phases' outputs together (0 when <see cref="Direct"/>): about dx's size.</summary>
     public long TempFloats { get; }
-    /// <summary>Floats of all sub-kernels together (as many as W has taps that reach dx: the per-call scratch, or what a constant W caches).</summary>
-    public long TotalWeightFloats { get; }
+    /// <summary>Floats of the per-call sub-kernels together (panels where the sub-run takes them).</summary>
+    public long ScratchFloats { get; }
 
     /// <summary>
     /// The plan for a backward-data problem, or null where it does not apply. <paramref name="pick"/> names
-    /// the forward algorithm for a sub-problem (the backend's first candidate).
+    /// the forward algorithm for a sub-problem (the backend's first candidate); <paramref name="takesPanels"/>
+    /// says whether that algorithm, with per-call weights, runs on channel panels.
     /// </summary>
-    public static TransposedByPhases? TryCreate(ConvProblem p, Func<ConvProblem, string> pick)
+    public static TransposedByPhases? TryCreate(ConvProblem p, Func<ConvProblem, string> pick, Func<string, bool> takesPanels)
     {
         if (p.Op != ConvOp.BackwardData) return null;
         int rank = p.Rank;
@@ -134,6 +138,7 @@ internal sealed class TransposedByPhases
                     if (sub.YShape[2 + d] != combo[d].Sub) return null;     // a sizing slip must not run
                 ph.Sub = sub;
                 ph.Algorithm = pick(sub);
+                ph.Panels = takesPanels(ph.Algorithm);
                 ph.WeightFloats = (long)p.C * p.KPerGroup * taps;
                 ph.TapIndex = TapsOf(ph, ConvGeometry.Of(p));
             }
@@ -170,16 +175,19 @@ internal sealed class TransposedByPhases
     /// <summary>
     /// Writes every phase's sub-kernel in one pass over W: W'[g·Cg + c, k, m…] = W[g·Kg + k, c, tap(m)…]
     /// with tap(m) = φ + (M−1−m)·s per dimension, phase i's to <paramref name="destinations"/>[i] (unused
-    /// for phases without taps). The phases' taps partition the kernel, so each weight is read once and
-    /// written once. Tasks over blocks of 16 channels of a group: each reads W's rows for those channels
-    /// (16 × kernel volume contiguous floats per k) and writes 16 sequential streams per phase.
+    /// for phases without taps) — as that plain tensor, or, where <paramref name="panels"/> is set and the
+    /// phase's <see cref="Phase.Panels"/>, straight as the channel-tiled kernel's panels
+    /// (<see cref="ChannelPanels"/>: 64 of dx's channels per panel row), which spares the sub-run its own
+    /// packing pass over the sub-kernel. The phases' taps partition the kernel, so each weight is read
+    /// once. Tasks over blocks of 16 channels of a group: each reads W's rows for those channels
+    /// (16 × kernel volume contiguous floats per k).
     /// </summary>
-    public unsafe void TransformWeights(CpuWorkers workers, float* w, nint[] destinations)
+    public unsafe void TransformWeights(CpuWorkers workers, float* w, nint[] destinations, bool panels)
     {
         var p = Problem;
         int groups = p.Groups, cg = p.CPerGroup, kg = p.KPerGroup, kvol = (int)p.KernelVolume;
-        const int Block = 16;
-        int blocks = (cg + Block - 1) / Block, units = groups * blocks;
+        const int Block = 16, Width = ChannelTileKernels.Channels;     // 16 divides the panels' 64
+        int blocks = (cg + Block - 1) / Block, units = groups * blocks, panelBlocks = ChannelPanels.Blocks(cg);
         int tasks = Math.Min(units, workers.Threads * 4);
         var phases = Phases;
         workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
@@ -188,20 +196,41 @@ internal sealed class TransposedByPhases
             for (int u = u0; u < u1; u++)
             {
                 int grp = u / blocks, c0 = u % blocks * Block, c1 = Math.Min(cg, c0 + Block);
-                for (int k = 0; k < kg; k++)
+                for (int i = 0; i < phases.Length; i++)
                 {
-                    float* src = w + ((nint)(grp * kg + k) * cg + c0) * kvol;
-                    for (int i = 0; i < phases.Length; i++)
+                    var ph = phases[i];
+                    if (ph.Sub is null) continue;
+                    int taps = ph.TapIndex.Length;
+                    fixed (int* index = ph.TapIndex)
                     {
-                        var ph = phases[i];
-                        if (ph.Sub is null) continue;
-                        int taps = ph.TapIndex.Length;
-                        fixed (int* index = ph.TapIndex)
-                        for (int c = c0; c < c1; c++)
+                        if (panels && ph.Panels)
                         {
-                            float* dst = (float*)destinations[i] + ((nint)(grp * cg + c) * kg + k) * taps;
-                            float* sc = src + (nint)(c - c0) * kvol;
-                            for (int m = 0; m < taps; m++) dst[m] = sc[index[m]];
+                            // Panel of (group, c / 64): row (k·taps + m) holds the 64 channels' weights; lanes past Cg are zero.
+                            int depth = kg * taps, lane0 = c0 % Width, lanes = c1 - c0;
+                            float* panel = (float*)destinations[i] + ((nint)grp * panelBlocks + c0 / Width) * Width * depth;
+                            int zeroFrom = c1 == cg && cg % Width != 0 ? lane0 + lanes : Width;
+                            for (int k = 0; k < kg; k++)
+                            {
+                                float* src = w + ((nint)(grp * kg + k) * cg + c0) * kvol;
+                                for (int m = 0; m < taps; m++)
+                                {
+                                    float* row = panel + ((nint)k * taps + m) * Width;
+                                    int tap = index[m];
+                                    for (int r = 0; r < lanes; r++) row[lane0 + r] = src[(nint)r * kvol + tap];
+                                    for (int r = zeroFrom; r < Width; r++) row[r] = 0f;
+                                }
+                            }
+                            continue;
+                        }
+                        for (int k = 0; k < kg; k++)
+                        {
+                            float* src = w + ((nint)(grp * kg + k) * cg + c0) * kvol;
+                            for (int c = c0; c < c1; c++)
+                            {
+                                float* dst = (float*)destinations[i] + ((nint)(grp * cg + c) * kg + k) * taps;
+                                float* sc = src + (nint)(c - c0) * kvol;
+                                for (int m = 0; m < taps; m++) dst[m] = sc[index[m]];
+                            }
                         }
                     }
                 }

@@ -103,18 +103,27 @@ public class ForwardPhasesTests
         Assert.That(Check(cpu, p, kernel, bias: true, constant), Is.LessThan(Tolerance));
     }
 
-    /// <summary>Layer-sized shapes where the sub-runs take channel-tiled and Winograd (constant weights) or their per-call paths.</summary>
+    /// <summary>
+    /// Layer-sized shapes where the sub-runs take channel-tiled and Winograd (constant weights) or their
+    /// per-call paths (sub-kernels written straight as channel panels: 64, 80, 96 and 144 channels of dx per group, so whole and part-filled panels).
+    /// </summary>
     [TestCase(64, 64, 14, 3, 1, 1, true)]
     [TestCase(64, 64, 14, 3, 1, 1, false)]
     [TestCase(128, 64, 16, 4, 2, 1, true)]
     [TestCase(128, 64, 16, 4, 2, 1, false)]
     [TestCase(96, 64, 12, 2, 2, 0, true)]
     [TestCase(64, 96, 13, 3, 2, 1, true)]
-    public void LayerShapesMatchReference(int k, int c, int h, int kernel, int stride, int pad, bool constant)
+    [TestCase(64, 96, 13, 3, 2, 1, false)]
+    [TestCase(64, 80, 12, 4, 2, 1, false)]
+    [TestCase(48, 144, 9, 3, 1, 1, false)]
+    [TestCase(128, 160, 10, 3, 1, 1, false, 2)]
+    [TestCase(128, 160, 10, 4, 2, 1, false, 2)]
+    [TestCase(128, 160, 10, 4, 2, 1, true, 2)]
+    public void LayerShapesMatchReference(int k, int c, int h, int kernel, int stride, int pad, bool constant, int groups = 1)
     {
         using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
-        var p = ConvProblem.Create(new ConvSpec([kernel, kernel], [stride], padBegin: [pad]), new TensorShape(1, c, h, h),
-            new TensorShape(k, c, kernel, kernel), ConvOp.BackwardData);
+        var p = ConvProblem.Create(new ConvSpec([kernel, kernel], [stride], padBegin: [pad], groups: groups), new TensorShape(1, c, h, h),
+            new TensorShape(k, c / groups, kernel, kernel), ConvOp.BackwardData);
         Assert.That(Check(cpu, p, h, bias: true, constant), Is.LessThan(Tolerance));
     }
 
