@@ -180,7 +180,7 @@ internal sealed class TransposedByPhases
     /// (<see cref="ChannelPanels"/>: 64 of dx's channels per panel row), which spares the sub-run its own
     /// packing pass over the sub-kernel. The phases' taps partition the kernel, so each weight is read
     /// once. Tasks over blocks of 16 channels of a group: each reads W's rows for those channels
-    /// (16 × kernel volume contiguous floats per k).
+    /// (16 × kernel volume contiguous floats per k; transposed tap-major in the worker's Columns scratch for panels).
     /// </summary>
     public unsafe void TransformWeights(CpuWorkers workers, float* w, nint[] destinations, bool panels)
     {
@@ -190,41 +190,40 @@ internal sealed class TransposedByPhases
         int blocks = (cg + Block - 1) / Block, units = groups * blocks, panelBlocks = ChannelPanels.Blocks(cg);
         int tasks = Math.Min(units, workers.Threads * 4);
         var phases = Phases;
-        workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
+            float* tapMajor = ws.Get(WorkspaceSlot.Columns, (long)Block * kvol);
             for (int u = u0; u < u1; u++)
             {
-                int grp = u / blocks, c0 = u % blocks * Block, c1 = Math.Min(cg, c0 + Block);
-                for (int i = 0; i < phases.Length; i++)
+                int grp = u / blocks, c0 = u % blocks * Block, c1 = Math.Min(cg, c0 + Block), lanes = c1 - c0;
+                int lane0 = c0 % Width, zeroFrom = c1 == cg && cg % Width != 0 ? lane0 + lanes : Width;
+                for (int k = 0; k < kg; k++)
                 {
-                    var ph = phases[i];
-                    if (ph.Sub is null) continue;
-                    int taps = ph.TapIndex.Length;
-                    fixed (int* index = ph.TapIndex)
+                    float* src = w + ((nint)(grp * kg + k) * cg + c0) * kvol;     // [lanes][kvol]
+                    bool transposed = false;
+                    for (int i = 0; i < phases.Length; i++)
                     {
-                        if (panels && ph.Panels)
+                        var ph = phases[i];
+                        if (ph.Sub is null) continue;
+                        int taps = ph.TapIndex.Length;
+                        fixed (int* index = ph.TapIndex)
                         {
-                            // Panel of (group, c / 64): row (k·taps + m) holds the 64 channels' weights; lanes past Cg are zero.
-                            int depth = kg * taps, lane0 = c0 % Width, lanes = c1 - c0;
-                            float* panel = (float*)destinations[i] + ((nint)grp * panelBlocks + c0 / Width) * Width * depth;
-                            int zeroFrom = c1 == cg && cg % Width != 0 ? lane0 + lanes : Width;
-                            for (int k = 0; k < kg; k++)
+                            if (panels && ph.Panels)
                             {
-                                float* src = w + ((nint)(grp * kg + k) * cg + c0) * kvol;
+                                // The 16 channels' weights tap-major once per k (16 × 16 register transposes), then
+                                // panel (group, c / 64) row k·taps + m gets tap index[m]'s 16 lanes; lanes past Cg are zero.
+                                if (!transposed) BlockTranspose.ToPlanes(src, kvol, lanes, kvol, tapMajor, Block, null);
+                                transposed = true;
+                                float* panel = (float*)destinations[i] + ((nint)grp * panelBlocks + c0 / Width) * Width * (kg * taps);
                                 for (int m = 0; m < taps; m++)
                                 {
                                     float* row = panel + ((nint)k * taps + m) * Width;
-                                    int tap = index[m];
-                                    for (int r = 0; r < lanes; r++) row[lane0 + r] = src[(nint)r * kvol + tap];
-                                    for (int r = zeroFrom; r < Width; r++) row[r] = 0f;
+                                    new ReadOnlySpan<float>(tapMajor + (nint)index[m] * Block, lanes).CopyTo(new Span<float>(row + lane0, lanes));
+                                    if (zeroFrom < Width) new Span<float>(row + zeroFrom, Width - zeroFrom).Clear();
                                 }
+                                continue;
                             }
-                            continue;
-                        }
-                        for (int k = 0; k < kg; k++)
-                        {
-                            float* src = w + ((nint)(grp * kg + k) * cg + c0) * kvol;
                             for (int c = c0; c < c1; c++)
                             {
                                 float* dst = (float*)destinations[i] + ((nint)(grp * cg + c) * kg + k) * taps;
