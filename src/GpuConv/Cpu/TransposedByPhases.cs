@@ -179,14 +179,16 @@ internal sealed class TransposedByPhases
     /// phase's <see cref="Phase.Panels"/>, straight as the channel-tiled kernel's panels
     /// (<see cref="ChannelPanels"/>: 64 of dx's channels per panel row), which spares the sub-run its own
     /// packing pass over the sub-kernel. The phases' taps partition the kernel, so each weight is read
-    /// once. Tasks over blocks of 16 channels of a group: each reads W's rows for those channels
-    /// (16 × kernel volume contiguous floats per k; transposed tap-major in the worker's Columns scratch for panels).
+    /// once. Tasks over blocks of 64 channels of a group (one panel): each reads W's rows for those channels
+    /// (64 × kernel volume contiguous floats per k; transposed tap-major in the worker's Columns scratch for panels).
     /// </summary>
     public unsafe void TransformWeights(CpuWorkers workers, float* w, nint[] destinations, bool panels)
     {
         var p = Problem;
         int groups = p.Groups, cg = p.CPerGroup, kg = p.KPerGroup, kvol = (int)p.KernelVolume;
-        const int Block = 16, Width = ChannelTileKernels.Channels;     // 16 divides the panels' 64
+        // Blocks of one panel's width: a panel row is written whole at once (blocks of 16 wrote a quarter
+        // of each row's cache lines at a time, and every line went to memory and back four times).
+        const int Block = ChannelTileKernels.Channels;
         int blocks = (cg + Block - 1) / Block, units = groups * blocks, panelBlocks = ChannelPanels.Blocks(cg);
         int tasks = Math.Min(units, workers.Threads * 4);
         var phases = Phases;
@@ -197,7 +199,7 @@ internal sealed class TransposedByPhases
             for (int u = u0; u < u1; u++)
             {
                 int grp = u / blocks, c0 = u % blocks * Block, c1 = Math.Min(cg, c0 + Block), lanes = c1 - c0;
-                int lane0 = c0 % Width, zeroFrom = c1 == cg && cg % Width != 0 ? lane0 + lanes : Width;
+
                 for (int k = 0; k < kg; k++)
                 {
                     float* src = w + ((nint)(grp * kg + k) * cg + c0) * kvol;     // [lanes][kvol]
@@ -211,16 +213,16 @@ internal sealed class TransposedByPhases
                         {
                             if (panels && ph.Panels)
                             {
-                                // The 16 channels' weights tap-major once per k (16 × 16 register transposes), then
-                                // panel (group, c / 64) row k·taps + m gets tap index[m]'s 16 lanes; lanes past Cg are zero.
+                                // The block's weights tap-major once per k (16 × 16 register transposes), then
+                                // panel (group, c / 64) row k·taps + m is tap index[m]'s 64 lanes; lanes past Cg are zero.
                                 if (!transposed) BlockTranspose.ToPlanes(src, kvol, lanes, kvol, tapMajor, Block, null);
                                 transposed = true;
-                                float* panel = (float*)destinations[i] + ((nint)grp * panelBlocks + c0 / Width) * Width * (kg * taps);
+                                float* panel = (float*)destinations[i] + ((nint)grp * panelBlocks + c0 / Block) * Block * (kg * taps);
                                 for (int m = 0; m < taps; m++)
                                 {
-                                    float* row = panel + ((nint)k * taps + m) * Width;
-                                    new ReadOnlySpan<float>(tapMajor + (nint)index[m] * Block, lanes).CopyTo(new Span<float>(row + lane0, lanes));
-                                    if (zeroFrom < Width) new Span<float>(row + zeroFrom, Width - zeroFrom).Clear();
+                                    float* row = panel + ((nint)k * taps + m) * Block;
+                                    new ReadOnlySpan<float>(tapMajor + (nint)index[m] * Block, lanes).CopyTo(new Span<float>(row, lanes));
+                                    if (lanes < Block) new Span<float>(row + lanes, Block - lanes).Clear();
                                 }
                                 continue;
                             }
