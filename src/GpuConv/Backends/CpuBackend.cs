@@ -259,7 +259,7 @@ public sealed unsafe class CpuBackend : IConvBackend
                 long sub = 0;
                 foreach (var ph in plan.Phases)
                     if (ph.Sub is { } q) sub = Math.Max(sub, WorkspaceFloats(q, ph.Algorithm));
-                return sub + plan.TempFloats + plan.ScratchFloats + 64L * p.KernelVolume * threads;   // + the transform's tap-major block per worker
+                return sub + plan.TempFloats + plan.ScratchFloats + 128L * (p.KernelVolume + 15) * threads;   // + the transform's padded and tap-major blocks per worker
             }
             case Gemm1x1 when p.Op == ConvOp.Forward:
             {

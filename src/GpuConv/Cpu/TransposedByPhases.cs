@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using GpuConv.Conv;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Tensors;
@@ -180,7 +181,8 @@ internal sealed class TransposedByPhases
     /// (<see cref="ChannelPanels"/>: 64 of dx's channels per panel row), which spares the sub-run its own
     /// packing pass over the sub-kernel. The phases' taps partition the kernel, so each weight is read
     /// once. Tasks over blocks of 64 channels of a group (one panel): each reads W's rows for those channels
-    /// (64 × kernel volume contiguous floats per k; transposed tap-major in the worker's Columns scratch for panels).
+    /// (64 × kernel volume contiguous floats per k; transposed tap-major in the worker's Columns scratch for panels,
+    /// kernel volumes padded to a multiple of 16 first).
     /// </summary>
     public unsafe void TransformWeights(CpuWorkers workers, float* w, nint[] destinations, bool panels)
     {
@@ -192,10 +194,12 @@ internal sealed class TransposedByPhases
         int blocks = (cg + Block - 1) / Block, units = groups * blocks, panelBlocks = ChannelPanels.Blocks(cg);
         int tasks = Math.Min(units, workers.Threads * 4);
         var phases = Phases;
+        int padded = Vector512.IsHardwareAccelerated ? (kvol + 15) / 16 * 16 : kvol;
+        float* wEnd = w + p.WShape.ElementCount;
         workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
-            float* tapMajor = ws.Get(WorkspaceSlot.Columns, (long)Block * kvol);
+            float* tapMajor = ws.Get(WorkspaceSlot.Columns, 2L * Block * padded), rowsPadded = tapMajor + (nint)Block * padded;
             for (int u = u0; u < u1; u++)
             {
                 int grp = u / blocks, c0 = u % blocks * Block, c1 = Math.Min(cg, c0 + Block), lanes = c1 - c0;
@@ -215,14 +219,44 @@ internal sealed class TransposedByPhases
                             {
                                 // The block's weights tap-major once per k (16 × 16 register transposes), then
                                 // panel (group, c / 64) row k·taps + m is tap index[m]'s 64 lanes; lanes past Cg are zero.
-                                if (!transposed) BlockTranspose.ToPlanes(src, kvol, lanes, kvol, tapMajor, Block, null);
-                                transposed = true;
+                                if (!transposed)
+                                {
+                                    // Kernel volumes that are not a multiple of 16 would transpose element by element:
+                                    // those are transposed as rows padded to a multiple of 16 taps, in 16 × 16 tiles
+                                    // (at W's end, from a padded copy).
+                                    if (src + (nint)(lanes - 1) * kvol + padded <= wEnd)
+                                        // Reads as wide as the padded row run into the next channel's taps (ignored); never past W.
+                                        BlockTranspose.ToPlanes(src, kvol, lanes, padded, tapMajor, Block, null);
+                                    else if (padded != kvol)
+                                    {
+                                        for (int r = 0; r < lanes; r++)
+                                        {
+                                            float* from = src + (nint)r * kvol, to = rowsPadded + (nint)r * padded;
+                                            for (int v = 0; v < padded; v += 16)
+                                                if (from + v + 16 <= wEnd) Vector512.Store(Vector512.Load(from + v), to + v);
+                                                else for (int e = v; e < kvol; e++) to[e] = from[e];
+                                        }
+                                        BlockTranspose.ToPlanes(rowsPadded, padded, lanes, padded, tapMajor, Block, null);
+                                    }
+                                    else BlockTranspose.ToPlanes(src, kvol, lanes, kvol, tapMajor, Block, null);
+                                    transposed = true;
+                                }
                                 float* panel = (float*)destinations[i] + ((nint)grp * panelBlocks + c0 / Block) * Block * (kg * taps);
                                 for (int m = 0; m < taps; m++)
                                 {
                                     float* row = panel + ((nint)k * taps + m) * Block;
-                                    new ReadOnlySpan<float>(tapMajor + (nint)index[m] * Block, lanes).CopyTo(new Span<float>(row, lanes));
-                                    if (lanes < Block) new Span<float>(row + lanes, Block - lanes).Clear();
+                                    float* from = tapMajor + (nint)index[m] * Block;
+                                    if (lanes == Block && Vector512.IsHardwareAccelerated)
+                                    {
+                                        // A whole panel row: four vector copies.
+                                        Vector512.Store(Vector512.Load(from), row);
+                                        Vector512.Store(Vector512.Load(from + 16), row + 16);
+                                        Vector512.Store(Vector512.Load(from + 32), row + 32);
+                                        Vector512.Store(Vector512.Load(from + 48), row + 48);
+                                        continue;
+                                    }
+                                    for (int r = 0; r < lanes; r++) row[r] = from[r];
+                                    for (int r = lanes; r < Block; r++) row[r] = 0f;
                                 }
                                 continue;
                             }

@@ -10,14 +10,16 @@ namespace GpuConv.Tests.Cpu;
 /// ResNet-50's 3x3 layers as backward-data) run by forward-phases with constant and per-call weights,
 /// by gemm-col2im, and the matching forward (its first candidate) with constant and per-call weights.
 /// Same process, 2 threads, the five runs alternated round by round, 2 warm-up rounds, then the median
-/// of <see cref="Rounds"/>. Explicit: it takes about a minute and its numbers need a quiet machine. It
+/// of <see cref="Rounds"/>; the ratios are medians of the per-round ratios (the two runs of a ratio are
+/// neighbours in time, so a machine that changes speed between rounds moves both). Explicit: it takes
+/// about half a minute and its numbers need a quiet machine. It
 /// checks that forward-phases and gemm-col2im agree on each layer (max relative error &lt; 1e-5).
 /// Run: dotnet test -c Release --project tests/GpuConv.Tests -- --filter "FullyQualifiedName~ForwardPhasesTimings" --output detailed
 /// </summary>
 [Explicit("a benchmark: about a minute, needs a quiet machine")]
 public class ForwardPhasesTimings
 {
-    const int Rounds = 11;
+    const int Rounds = 21;
 
     static IEnumerable<(string Name, ConvProblem Problem)> Layers()
     {
@@ -50,8 +52,8 @@ public class ForwardPhasesTimings
     {
         using var cpu = new CpuBackend(2);
         var inv = CultureInfo.InvariantCulture;
-        TestContext.Out.WriteLine("| layer | first | forward-phases const | forward-phases per call | gemm-col2im | forward const | forward per call | forward's algorithm | fp / fwd | col2im / fp |");
-        TestContext.Out.WriteLine("|---|---|---:|---:|---:|---:|---:|---|---:|---:|");
+        TestContext.Out.WriteLine("| layer | first | fp const | fp per call | gemm-col2im | fwd const | fwd per call | forward's algorithm | fp / fwd (const) | col2im / fp (const) | fp / fwd (per call) | col2im / fp (per call) |");
+        TestContext.Out.WriteLine("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
         foreach (var (name, p) in Layers())
         {
             var fwd = p.WithOp(ConvOp.Forward);
@@ -77,9 +79,12 @@ public class ForwardPhasesTimings
                     double ms = cpu.TimeRun(runs[i].P, runs[i].A, runs[i].T);
                     if (r >= 2) times[i].Add(ms);
                 }
-            var m = times.Select(l => l.Order().ElementAt(l.Count / 2)).ToArray();
-            TestContext.Out.WriteLine(string.Format(inv, "| {0} | {1} | {2:0.000} | {3:0.000} | {4:0.000} | {5:0.000} | {6:0.000} | {7} | {8:0.00} | {9:0.00} |",
-                name, algorithms[0].Name, m[0], m[1], m[2], m[3], m[4], forward.Name, m[0] / m[3], m[2] / m[0]));
+            static double Median(IEnumerable<double> v) { var l = v.Order().ToList(); return l[l.Count / 2]; }
+            var m = times.Select(Median).ToArray();
+            double overForward = Median(times[0].Zip(times[3], (a, b) => a / b)), col2imOver = Median(times[2].Zip(times[0], (a, b) => a / b));
+            double perCallOverForward = Median(times[1].Zip(times[4], (a, b) => a / b)), col2imOverPerCall = Median(times[2].Zip(times[1], (a, b) => a / b));
+            TestContext.Out.WriteLine(string.Format(inv, "| {0} | {1} | {2:0.000} | {3:0.000} | {4:0.000} | {5:0.000} | {6:0.000} | {7} | {8:0.00} | {9:0.00} | {10:0.00} | {11:0.00} |",
+                name, algorithms[0].Name, m[0], m[1], m[2], m[3], m[4], forward.Name, overForward, col2imOver, perCallOverForward, col2imOverPerCall));
         }
     }
 }
