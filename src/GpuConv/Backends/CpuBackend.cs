@@ -13,7 +13,8 @@ namespace GpuConv.Backends;
 /// The fast CPU backend ("cpu"): implicit GEMMs — channel-tiled (vectors along output channels,
 /// AVX-512), shifted (padded input planes read at tap offsets), im2col packed straight into GEMM panels,
 /// and plain GEMM for 1x1 — on a cache-blocked SIMD GEMM core (Vector512 → Vector256 → Vector128 →
-/// scalar), a direct kernel for depthwise, and GEMM + col2im / im2col + GEMM for the backward passes. Runs on up to
+/// scalar), a direct kernel for depthwise; backward-data as forward convolutions of dy on those kernels, one
+/// per stride phase (forward-phases), or GEMM + col2im; im2col + GEMM for backward-filter. Runs on up to
 /// <see cref="MaxDegreeOfParallelism"/> threads (persistent workers that spin briefly between runs);
 /// steady-state runs reuse their workspaces and allocate nothing large.
 /// </summary>
@@ -184,11 +185,14 @@ public sealed unsafe class CpuBackend : IConvBackend
     /// <summary>
     /// Forward-phases leads for backward-data when its sub-convolutions have at least 8 output channels per
     /// group (dx's channels) or are depthwise, except 1x1 unit-stride (gemm-1x1 is one GEMM already).
-    /// Measured against gemm-col2im in the same process, runs alternated, 2 threads, AVX-512, constant
-    /// weights (as the planner times): ResNet-50's stride-1 3x3 layers 1.5–2.7× faster, DCGAN's 4x4 s2
-    /// layers 1.04–2.0×, UNet's 2x2 s2 up-convolutions 1.0–1.8×, depthwise 3x3 2–23×, a 32 → 8 3x3 2.1×;
-    /// with 3 output channels (DCGAN's last layer, 64 → 3) 0.27–0.63×: a forward with 3 output channels
-    /// per phase fills few lanes. See docs/benchmarks.md.
+    /// Measured against gemm-col2im in the same process, runs alternated, 2 threads, AVX-512, batch 1,
+    /// constant weights (as the planner times; medians of per-round ratios, docs/benchmarks.md): faster
+    /// on every such layer measured — ResNet-50's stride-1 3x3 layers 1.36–1.78×, DCGAN's 4x4 s2 layers
+    /// 1.13–2.26×, UNet's 2x2 s2 up-convolutions 1.17–2.09×, FCN's 3x3 s2 1.25×, 3-d 3x3x3 2.07×, depthwise
+    /// 3x3 2.3–19.6×, a 32 → 8 3x3 about 2×; with 3 output channels (DCGAN's last layer, 64 → 3) 0.66–0.70×:
+    /// the phases' forwards with 3 output channels fill few lanes. With per-call weights where the weights
+    /// outweigh the work (DCGAN 1024 → 512 at 4 × 4, ResNet-50's 512-channel 7 × 7) it is 0.89–0.98× of
+    /// gemm-col2im: its transform of W is about the forward's own weight packing, on a small layer.
     /// </summary>
     static bool ForwardPhasesFirst(ConvProblem p) => !p.IsPointwise && (p.IsDepthwise || p.CPerGroup >= 8);
 
