@@ -89,7 +89,8 @@ internal sealed class TransposedByPhases
         if (p.Op != ConvOp.BackwardData) return null;
         int rank = p.Rank;
         var spec = p.Spec;
-        // Per dimension: the list of (φ, M, start, count, padBegin', padEnd').
+        // Per dimension, its phases with dx positions: residue φ, taps M, first position and count in dx, the
+        // sub-convolution's padding (clamped at 0), the outputs it computes to skip (for negative padding), its output extent.
         var dims = new List<(int Phase, int Taps, int Start, int Count, int PadBegin, int PadEnd, int Skip, int Sub)>[rank];
         for (int d = 0; d < rank; d++)
         {
