@@ -1,6 +1,7 @@
 using GpuConv.Cpu.Depthwise;
 using GpuConv.Cpu.Winograd;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
@@ -12,7 +13,8 @@ namespace GpuConv.Backends;
 /// The fast CPU backend ("cpu"): implicit GEMMs — channel-tiled (vectors along output channels,
 /// AVX-512), shifted (padded input planes read at tap offsets), im2col packed straight into GEMM panels,
 /// and plain GEMM for 1x1 — on a cache-blocked SIMD GEMM core (Vector512 → Vector256 → Vector128 →
-/// scalar), a direct kernel for depthwise, and GEMM + col2im / im2col + GEMM for the backward passes. Runs on up to
+/// scalar), a direct kernel for depthwise; backward-data as forward convolutions of dy on those kernels, one
+/// per stride phase (forward-phases), or GEMM + col2im; im2col + GEMM for backward-filter. Runs on up to
 /// <see cref="MaxDegreeOfParallelism"/> threads (persistent workers that spin briefly between runs);
 /// steady-state runs reuse their workspaces and allocate nothing large.
 /// </summary>
@@ -36,11 +38,17 @@ public sealed unsafe class CpuBackend : IConvBackend
     public const string Winograd = "winograd";
     /// <summary>Algorithm name: shifted-gemm tiled by output rows, tiles stored straight into y (shallow sums, wide rows; AVX-512).</summary>
     public const string ShiftedDirect = "shifted-direct";
+    /// <summary>Algorithm name: backward-data as forward convolutions of dy, one per stride phase, on the forward kernels (see TransposedByPhases).</summary>
+    public const string ForwardPhases = "forward-phases";
 
     readonly CpuWorkers _workers;
     readonly WorkspaceSet _shared = new();
     readonly PackedWeightCache _weightCache = new();
     readonly PackedWeightCache _winogradWeights = new();     // U = G w Gᵀ as channel panels, per constant W
+    readonly WorkspaceSet _phaseScratch = new();             // forward-phases: a phase's output and its per-call sub-kernel
+    readonly ConditionalWeakTable<float[], PhaseWeights> _phaseWeights = new();   // forward-phases' sub-kernels of a constant W
+    readonly Dictionary<ConvProblem, TransposedByPhases?> _phasePlans = [];
+    TransposedByPhases? _lastPlan;
     readonly object _runLock = new();
     readonly CpuConvContext _context;
     bool _disposed;
@@ -72,7 +80,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     public GemmTier Tier { get; }
 
     /// <summary>Bytes the per-thread workspaces hold now (they grow to the largest run and stay).</summary>
-    public long WorkspaceBytesHeld => _workers.BytesHeld + _shared.BytesHeld;
+    public long WorkspaceBytesHeld => _workers.BytesHeld + _shared.BytesHeld + _phaseScratch.BytesHeld;
 
     /// <inheritdoc/>
     public string? WhyUnsupported(ConvProblem problem)
@@ -100,6 +108,9 @@ public sealed unsafe class CpuBackend : IConvBackend
         bool channelTiledFirst = channelTiled && ChannelTiledFirst(problem);
         if (channelTiledFirst)
             list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
+        bool phases = Applies(problem, ForwardPhases), phasesFirst = phases && ForwardPhasesFirst(problem);
+        if (phasesFirst)
+            list.Add(Algorithm(ForwardPhases, 7, WorkspaceFloats(problem, ForwardPhases)));
         if (problem.IsPointwise)
             list.Add(Algorithm(Gemm1x1, 1, WorkspaceFloats(problem, Gemm1x1)));
         string general = problem.Op == ConvOp.BackwardData ? GemmCol2Im : Im2ColGemm;
@@ -119,6 +130,8 @@ public sealed unsafe class CpuBackend : IConvBackend
             list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
         if (direct && !directFirst)
             list.Add(Algorithm(ShiftedDirect, 6, WorkspaceFloats(problem, ShiftedDirect)));
+        if (phases && !phasesFirst)
+            list.Add(Algorithm(ForwardPhases, 7, WorkspaceFloats(problem, ForwardPhases)));
         return list;
     }
 
@@ -169,6 +182,20 @@ public sealed unsafe class CpuBackend : IConvBackend
         return p.CPerGroup * p.KernelVolume <= 160 && p.KPerGroup >= 16 && (padded - outW) * 25 <= outW;
     }
 
+    /// <summary>
+    /// Forward-phases leads for backward-data when its sub-convolutions have at least 8 output channels per
+    /// group (dx's channels) or are depthwise, except 1x1 unit-stride (gemm-1x1 is one GEMM already).
+    /// Measured against gemm-col2im in the same process, runs alternated, 2 threads, AVX-512, batch 1,
+    /// constant weights (as the planner times; medians of per-round ratios, docs/benchmarks.md): faster
+    /// on every such layer measured — ResNet-50's stride-1 3x3 layers 1.36–1.78×, DCGAN's 4x4 s2 layers
+    /// 1.13–2.26×, UNet's 2x2 s2 up-convolutions 1.17–2.09×, FCN's 3x3 s2 1.25×, 3-d 3x3x3 2.07×, depthwise
+    /// 3x3 2.3–19.6×, a 32 → 8 3x3 about 2×; with 3 output channels (DCGAN's last layer, 64 → 3) 0.66–0.70×:
+    /// the phases' forwards with 3 output channels fill few lanes. With per-call weights where the weights
+    /// outweigh the work (DCGAN 1024 → 512 at 4 × 4, ResNet-50's 512-channel 7 × 7) it is 0.89–0.98× of
+    /// gemm-col2im: its transform of W is about the forward's own weight packing, on a small layer.
+    /// </summary>
+    static bool ForwardPhasesFirst(ConvProblem p) => !p.IsPointwise && (p.IsDepthwise || p.CPerGroup >= 8);
+
     static bool WinogradFirst(ConvProblem p) => p.CPerGroup >= 32 && p.YShape.SpatialSize >= 100 && TilesMostlyFull(p.KPerGroup);
 
     bool Applies(ConvProblem p, string name) => name switch
@@ -183,6 +210,7 @@ public sealed unsafe class CpuBackend : IConvBackend
         Winograd => p.KPerGroup >= ChannelTileKernels.HalfChannels && Winograd3x3.Applies(ConvGeometry.Of(p), Tier) && Applies(p, ChannelTiled),
         Im2ColGemm => p.Op != ConvOp.BackwardData,
         GemmCol2Im => p.Op == ConvOp.BackwardData,
+        ForwardPhases => p.Op == ConvOp.BackwardData && PlanOf(p) != null,
         _ => false,
     };
 
@@ -227,6 +255,16 @@ public sealed unsafe class CpuBackend : IConvBackend
             case Winograd:
                 // Shared: U before packing; or, for weights passed per call, channel-tiled's workspace.
                 return Math.Max(Winograd3x3.TaskFloats(g, p.CPerGroup) * threads + 16L * p.K * p.CPerGroup, WorkspaceFloats(p, ChannelTiled));
+            case ForwardPhases:
+            {
+                // The sub-runs use the shared and per-worker workspaces one after another; the phases' outputs
+                // and the per-call sub-kernels are held beside them.
+                var plan = PlanOf(p)!;
+                long sub = 0;
+                foreach (var ph in plan.Phases)
+                    if (ph.Sub is { } q) sub = Math.Max(sub, WorkspaceFloats(q, ph.Algorithm));
+                return sub + plan.TempFloats + plan.ScratchFloats + 128L * (p.KernelVolume + 15) * threads;   // + the transform's padded and tap-major blocks per worker
+            }
             case Gemm1x1 when p.Op == ConvOp.Forward:
             {
                 var t = ConvTiling.For(outer, p.KPerGroup, cols, p.CPerGroup, threads, Tier);
@@ -282,29 +320,127 @@ public sealed unsafe class CpuBackend : IConvBackend
         lock (_runLock)      // the shared scratch and the run context serve one run at a time
         fixed (float* px = x, pw = w, py = y, pb = bias)
         {
-            var ctx = _context;
-            ctx.Begin(problem, px, pw, py, bias is null ? null : pb);
-            try
+            float* pbias = bias is null ? null : pb;
+            if (algorithm.Name == ForwardPhases)
+                RunPhases(PlanOf(problem)!, px, pw, py, pbias, w, tensors.ConstantWeights);
+            else
+                Execute(problem, algorithm.Name, px, pw, py, pbias, w, tensors.ConstantWeights);
+        }
+    }
+
+    /// <summary>
+    /// One run of a named algorithm on pinned tensors, under the run lock. <paramref name="w"/> keys the
+    /// prepared-weight caches when <paramref name="constant"/> (it may be null otherwise). Channel-tiled (and
+    /// Winograd with per-call weights) take <paramref name="panels"/> where given (then <paramref name="pw"/> is unused).
+    /// </summary>
+    void Execute(ConvProblem problem, string algorithm, float* px, float* pw, float* py, float* pb, float[]? w, bool constant, float* panels = null)
+    {
+        var ctx = _context;
+        ctx.Begin(problem, px, pw, py, pb);
+        try
+        {
+            switch (problem.Op, algorithm)
             {
-                switch (problem.Op, algorithm.Name)
-                {
-                    case (ConvOp.Forward, DirectDepthwise): CpuForward.Depthwise(ctx); break;
-                    case (ConvOp.Forward, Gemm1x1): CpuForward.Im2ColGemm(ctx, pointwise: true); break;
-                    case (ConvOp.Forward, ShiftedGemm): Cpu.ShiftedGemm.Forward(ctx); break;
-                    case (ConvOp.Forward, ShiftedDirect): Cpu.ShiftedDirect.Forward(ctx); break;
-                    case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, tensors.ConstantWeights)); break;
-                    // Winograd's transform of W costs more than the convolution it saves: only constant weights get it.
-                    // A non-finite x or w runs direct, where ±Inf stays ±Inf (see Winograd3x3.Exact).
-                    case (ConvOp.Forward, Winograd) when tensors.ConstantWeights && Winograd3x3.Exact(ctx): Winograd3x3.Forward(ctx, WinogradPanelsOf(ctx, w)); break;
-                    case (ConvOp.Forward, Winograd): ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, constant: false)); break;
-                    case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
-                    case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
-                    case (ConvOp.BackwardData, _): CpuBackwardData.GemmCol2Im(ctx); break;
-                    case (ConvOp.BackwardFilter, Gemm1x1): CpuBackwardFilter.Im2ColGemm(ctx, pointwise: true); break;
-                    default: CpuBackwardFilter.Im2ColGemm(ctx, pointwise: false); break;
-                }
+                case (ConvOp.Forward, DirectDepthwise): CpuForward.Depthwise(ctx); break;
+                case (ConvOp.Forward, Gemm1x1): CpuForward.Im2ColGemm(ctx, pointwise: true); break;
+                case (ConvOp.Forward, ShiftedGemm): Cpu.ShiftedGemm.Forward(ctx); break;
+                case (ConvOp.Forward, ShiftedDirect): Cpu.ShiftedDirect.Forward(ctx); break;
+                case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant)); break;
+                // Winograd's transform of W costs more than the convolution it saves: only constant weights get it.
+                // A non-finite x or w runs direct, where ±Inf stays ±Inf (see Winograd3x3.Exact).
+                case (ConvOp.Forward, Winograd) when constant && Winograd3x3.Exact(ctx): Winograd3x3.Forward(ctx, WinogradPanelsOf(ctx, w!)); break;
+                case (ConvOp.Forward, Winograd): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant: false)); break;
+                case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
+                case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
+                case (ConvOp.BackwardData, _): CpuBackwardData.GemmCol2Im(ctx); break;
+                case (ConvOp.BackwardFilter, Gemm1x1): CpuBackwardFilter.Im2ColGemm(ctx, pointwise: true); break;
+                default: CpuBackwardFilter.Im2ColGemm(ctx, pointwise: false); break;
             }
-            finally { ctx.End(); }
+        }
+        finally { ctx.End(); }
+    }
+
+    /// <summary>
+    /// Backward-data as forward runs of dy, one per phase (see <see cref="TransposedByPhases"/>): each phase's
+    /// sub-kernel is transformed per call into scratch, or once per constant W and cached; each sub-run
+    /// takes the forward algorithm the heuristic picks for it, with the bias of dx's channels; a strided
+    /// problem's phases go into one temporary, scattered into dx in one pass.
+    /// </summary>
+    void RunPhases(TransposedByPhases plan, float* dx, float* pw, float* dy, float* bias, float[] w, bool constant)
+    {
+        float[]?[]? cached = constant ? PhaseWeightsOf(plan, w, pw) : null;
+        float* temp = plan.Direct ? null : _phaseScratch.Get(WorkspaceSlot.Columns, plan.TempFloats);
+        if (cached is null)
+        {
+            float* scratchW = _phaseScratch.Get(WorkspaceSlot.PackA, plan.ScratchFloats);
+            for (int i = 0; i < plan.Phases.Length; i++) plan.Destinations[i] = (nint)(scratchW + plan.Phases[i].ScratchOffset);
+            plan.TransformWeights(_workers, pw, plan.Destinations, panels: true);
+        }
+        for (int i = 0; i < plan.Phases.Length; i++)
+        {
+            var ph = plan.Phases[i];
+            if (ph.Sub is not { } sub) continue;
+            float* output = plan.Direct ? dx : temp + ph.TempOffset;
+            if (cached is not null)
+            {
+                fixed (float* pk = cached[i])
+                    Execute(sub, ph.Algorithm, dy, pk, output, bias, cached[i], constant: true);
+            }
+            else if (ph.Panels)
+                Execute(sub, ph.Algorithm, dy, null, output, bias, null, constant: false, (float*)plan.Destinations[i]);
+            else
+                Execute(sub, ph.Algorithm, dy, (float*)plan.Destinations[i], output, bias, null, constant: false);
+        }
+        if (!plan.Direct) plan.Scatter(_workers, temp, dx, bias);
+    }
+
+    /// <summary>The sub-kernels of a constant W for a plan, one array per phase (null without taps).</summary>
+    sealed class PhaseWeights(TransposedByPhases plan, float[]?[] arrays)
+    {
+        public readonly TransposedByPhases Plan = plan;
+        public readonly float[]?[] Arrays = arrays;
+    }
+
+    /// <summary>
+    /// The sub-kernels of a constant W: transformed on first use (per plan), then from the cache (one array
+    /// per phase: the sub-runs key their own prepared panels by array, so phases must not share one). The
+    /// sub-runs key their own prepared panels (channel-tiled, Winograd) by these arrays.
+    /// </summary>
+    float[]?[] PhaseWeightsOf(TransposedByPhases plan, float[] w, float* pw)
+    {
+        if (_phaseWeights.TryGetValue(w, out var e) && ReferenceEquals(e.Plan, plan)) return e.Arrays;
+        var arrays = new float[]?[plan.Phases.Length];
+        var destinations = new nint[arrays.Length];
+        for (int i = 0; i < arrays.Length; i++)
+        {
+            if (plan.Phases[i].Sub is null) continue;
+            // Pinned: their addresses are used after this loop.
+            arrays[i] = GC.AllocateUninitializedArray<float>(checked((int)plan.Phases[i].WeightFloats), pinned: true);
+            destinations[i] = (nint)Unsafe.AsPointer(ref arrays[i]![0]);
+        }
+        plan.TransformWeights(_workers, pw, destinations, panels: false);
+        _phaseWeights.AddOrUpdate(w, new PhaseWeights(plan, arrays));
+        return arrays;
+    }
+
+    /// <summary>
+    /// The forward-phases plan of a backward-data problem (null where it does not apply), built once per
+    /// problem: the sub-problems and their algorithms. The last one is kept apart so a steady-state run
+    /// neither hashes nor compares.
+    /// </summary>
+    TransposedByPhases? PlanOf(ConvProblem p)
+    {
+        lock (_phasePlans)
+        {
+            if (_lastPlan is { } last && ReferenceEquals(last.Problem, p)) return last;
+            if (!_phasePlans.TryGetValue(p, out var plan))
+            {
+                if (_phasePlans.Count >= 256) _phasePlans.Clear();
+                plan = TransposedByPhases.TryCreate(p, q => GetAlgorithms(q, ConvPrecision.Strict)[0].Name, name => name is ChannelTiled or Winograd);
+                _phasePlans[p] = plan;
+            }
+            if (plan is not null) _lastPlan = plan;
+            return plan;
         }
     }
 
@@ -312,9 +448,9 @@ public sealed unsafe class CpuBackend : IConvBackend
     /// The weights as channel panels: from the cache when the caller declared them constant, else
     /// packed into the run's scratch.
     /// </summary>
-    float* ChannelPanelsOf(CpuConvContext ctx, float[] w, bool constant)
+    float* ChannelPanelsOf(CpuConvContext ctx, float[]? w, bool constant)
     {
-        if (constant) return _weightCache.Get(w, ctx.W, ctx.Groups, ctx.Kg, ctx.Rows, _workers);
+        if (constant) return _weightCache.Get(w!, ctx.W, ctx.Groups, ctx.Kg, ctx.Rows, _workers);
         float* panels = _shared.Get(WorkspaceSlot.PackB, ChannelPanels.Floats(ctx.Groups, ctx.Kg, ctx.Rows));
         ChannelPanels.PackAll(_workers, ctx.W, ctx.Groups, ctx.Kg, ctx.Rows, panels);
         return panels;
@@ -344,7 +480,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     public bool ForgetPreparedWeights(HostTensor w)
     {
         ArgumentNullException.ThrowIfNull(w);
-        lock (_runLock) return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data);
+        lock (_runLock) return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _phaseWeights.Remove(w.Data);
     }
 
     /// <summary>Milliseconds of one <see cref="Run"/>, by stopwatch.</summary>

@@ -39,4 +39,38 @@ public class CpuAllocationTests
 
         Assert.That(perCall, Is.LessThan(MaxBytesPerCall), $"{algorithm.Key} on {p}: {perCall:F0} bytes per call");
     }
+
+    static IEnumerable<TestCaseData> TransposedProblems()
+    {
+        yield return new TestCaseData(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(64, 64, 3, 3), 1).SetName("backward-data 3x3 stride 1");
+        yield return new TestCaseData(new ConvSpec([4, 4], [2], padBegin: [1]), new TensorShape(1, 64, 16, 16), new TensorShape(64, 64, 4, 4), 4).SetName("backward-data 4x4 stride 2");
+        yield return new TestCaseData(new ConvSpec([2, 2], [2]), new TensorShape(1, 64, 16, 16), new TensorShape(64, 64, 2, 2), 4).SetName("backward-data 2x2 stride 2");
+    }
+
+    /// <summary>
+    /// Forward-phases runs one forward per phase and one scatter (a strided problem): each is a
+    /// fork-join job, so the bound is the forward's per job; no array (no sub-kernel, no temporary) per call,
+    /// with constant and with per-call weights.
+    /// </summary>
+    [TestCaseSource(nameof(TransposedProblems))]
+    public void SteadyStateForwardPhasesAllocateLittle(ConvSpec spec, TensorShape x, TensorShape w, int phases)
+    {
+        using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
+        var p = ConvProblem.Create(spec, x, w, ConvOp.BackwardData);
+        var algorithm = cpu.GetAlgorithms(p, ConvPrecision.Strict)[0];
+        Assert.That(algorithm.Name, Is.EqualTo(CpuBackend.ForwardPhases));
+        foreach (bool constant in new[] { true, false })
+        {
+            var tensors = new ConvTensors(new HostTensor(p.XShape), HostTensor.Random(p.WShape, 2), HostTensor.Random(p.YShape, 1),
+                HostTensor.Random(new TensorShape(p.C), 3)) { ConstantWeights = constant };
+            for (int i = 0; i < 20; i++) cpu.Run(p, algorithm, tensors);
+            const int calls = 100;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < calls; i++) cpu.Run(p, algorithm, tensors);
+            double perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)calls;
+            int jobs = phases + (phases == 1 ? 0 : 1) + (constant ? 0 : 1);     // forwards, the scatter, the per-call transform
+            TestContext.Out.WriteLine($"{p}, constant weights {constant}: {perCall:F0} bytes per call");
+            Assert.That(perCall, Is.LessThan(MaxBytesPerCall * jobs), $"{p}, constant weights {constant}: {perCall:F0} bytes per call");
+        }
+    }
 }

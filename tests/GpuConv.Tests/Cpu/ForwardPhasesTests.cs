@@ -1,0 +1,204 @@
+using GpuConv.Backends;
+using GpuConv.Conv;
+using GpuConv.Tensors;
+
+namespace GpuConv.Tests.Cpu;
+
+/// <summary>
+/// The CPU backend's forward-phases backward-data (transposed convolution run as forward convolutions of
+/// dy, one per stride phase) against ReferenceConv.BackwardData in float64 on random non-zero inputs.
+/// fp32 max relative error bound: 1e-5 (sums of at most a few thousand products).
+/// </summary>
+public class ForwardPhasesTests
+{
+    const double Tolerance = 1e-5;
+
+    static ConvAlgorithm? Phases(CpuBackend cpu, ConvProblem p) =>
+        cpu.GetAlgorithms(p, ConvPrecision.Strict).FirstOrDefault(a => a.Name == CpuBackend.ForwardPhases);
+
+    /// <summary>Runs forward-phases on p (constant or per-call weights, twice: the cached path too) and returns the worst error.</summary>
+    static double Check(CpuBackend cpu, ConvProblem p, int seed, bool bias, bool constant)
+    {
+        var algo = Phases(cpu, p) ?? throw new AssertionException($"forward-phases not offered for {p}");
+        var dy = HostTensor.Random(p.YShape, seed);
+        var w = HostTensor.Random(p.WShape, seed + 1);
+        var b = bias ? HostTensor.Random(new TensorShape(p.C), seed + 2) : null;
+        double[] expected = ReferenceConv.BackwardData(p, dy.Data, w.Data, b is null ? default : b.Data);
+        double worst = 0;
+        for (int run = 0; run < 2; run++)
+        {
+            var dx = new HostTensor(p.XShape);
+            Array.Fill(dx.Data, float.NaN);     // an element left unwritten fails
+            cpu.Run(p, algo, new ConvTensors(dx, w, dy, b) { ConstantWeights = constant });
+            worst = Math.Max(worst, ErrorMetrics.Compare(dx.Data, expected).MaxRelative is var e && double.IsFinite(e) ? e : double.PositiveInfinity);
+        }
+        return worst;
+    }
+
+    static ConvProblem Transposed(int[] kernel, int[] stride, int[] padBegin, int[] padEnd, int[] outputPadding, int[] dilation,
+        int groups, int n, int cin, int coutPerGroup, int[] input) =>
+        ConvProblem.Create(new ConvSpec(kernel, stride, dilation, padBegin, padEnd, groups, transposed: true, outputPadding),
+            new TensorShape([n, cin, .. input]), new TensorShape([cin, coutPerGroup, .. kernel]));
+
+    /// <summary>
+    /// Strides 1–3, kernels 1–5 (below, at and above the stride), asymmetric pads, output padding,
+    /// dilation with stride 1, groups, batch 1–2, ranks 1–3, bias on and off, constant and per-call weights.
+    /// </summary>
+    [Test]
+    public void RandomTransposedConvolutionsMatchReference()
+    {
+        using var cpu = new CpuBackend(maxDegreeOfParallelism: 3);
+        var rng = new Random(2026);
+        var failures = new List<string>();
+        int ran = 0, declined = 0, kernelBelowStride = 0, kernelIsStride = 0, dilated = 0, grouped = 0, withOutputPadding = 0, asymmetric = 0;
+        var ranks = new int[4];
+        double worst = 0;
+        for (int i = 0; ran < 300 && i < 1000; i++)
+        {
+            int rank = 1 + i % 3;
+            int[] R(Func<int> f) => Enumerable.Range(0, rank).Select(_ => f()).ToArray();
+            var stride = R(() => rng.Next(1, 4));
+            var kernel = R(() => rng.Next(1, 6));
+            var dil = Enumerable.Range(0, rank).Select(d => stride[d] == 1 && rng.Next(3) == 0 ? 2 : 1).ToArray();
+            var pb = Enumerable.Range(0, rank).Select(d => rng.Next(0, (kernel[d] - 1) * dil[d] + 1)).ToArray();
+            var pe = Enumerable.Range(0, rank).Select(d => rng.Next(0, (kernel[d] - 1) * dil[d] + 1)).ToArray();
+            var op = Enumerable.Range(0, rank).Select(d => rng.Next(0, Math.Max(stride[d], dil[d]))).ToArray();
+            var input = R(() => rng.Next(1, rank == 3 ? 5 : 8));
+            int groups = rng.Next(3) == 0 ? rng.Next(2, 4) : 1;
+            int cin = groups * rng.Next(1, 4), coutPerGroup = rng.Next(1, 4), n = rng.Next(1, 3);
+            ConvProblem p;
+            try { p = Transposed(kernel, stride, pb, pe, op, dil, groups, n, cin, coutPerGroup, input); }
+            catch (ArgumentException) { continue; }
+            if (Phases(cpu, p) is null) { declined++; continue; }
+            ran++;
+            ranks[rank]++;
+            if (Enumerable.Range(0, rank).Any(d => kernel[d] < stride[d])) kernelBelowStride++;
+            if (Enumerable.Range(0, rank).Any(d => kernel[d] == stride[d] && stride[d] > 1)) kernelIsStride++;
+            if (dil.Any(d => d > 1)) dilated++;
+            if (groups > 1) grouped++;
+            if (op.Any(o => o > 0)) withOutputPadding++;
+            if (!pb.SequenceEqual(pe)) asymmetric++;
+            double e = Check(cpu, p, i, bias: i % 2 == 0, constant: i % 4 < 2);
+            worst = Math.Max(worst, e);
+            if (!(e < Tolerance)) failures.Add($"{p}: {e:E2}");
+        }
+        TestContext.Out.WriteLine($"{ran} ran ({declined} declined), worst {worst:E2}; ranks {ranks[1]}/{ranks[2]}/{ranks[3]}, kernel<stride {kernelBelowStride}, kernel==stride {kernelIsStride}, dilated {dilated}, grouped {grouped}, output padding {withOutputPadding}, asymmetric {asymmetric}");
+        Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
+        Assert.That(ran, Is.EqualTo(300));
+        Assert.That(ranks[1] > 0 && ranks[2] > 0 && ranks[3] > 0 && kernelBelowStride > 0 && kernelIsStride > 0 && dilated > 0
+            && grouped > 0 && withOutputPadding > 0 && asymmetric > 0, "the sweep covers every feature");
+    }
+
+    /// <summary>Depthwise (groups == C == K: its backward-data is depthwise again) and channel multipliers, strides 1 and 2, on enough channels for the blocked depthwise kernels.</summary>
+    [TestCase(1, 3, 1, 1, false)]
+    [TestCase(1, 3, 2, 1, true)]
+    [TestCase(2, 5, 1, 2, true)]
+    [TestCase(1, 4, 2, 1, false)]
+    [TestCase(2, 3, 2, 1, true)]
+    public void DepthwiseMatchesReference(int multiplier, int kernel, int stride, int pad, bool constant)
+    {
+        using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
+        var spec = new ConvSpec([kernel, kernel], [stride], padBegin: [pad], groups: 40);
+        var p = ConvProblem.Create(spec, new TensorShape(2, 40, 15, 13), new TensorShape(40 * multiplier, 1, kernel, kernel), ConvOp.BackwardData);
+        Assert.That(Check(cpu, p, kernel, bias: true, constant), Is.LessThan(Tolerance));
+    }
+
+    /// <summary>
+    /// Layer-sized shapes where the sub-runs take channel-tiled and Winograd (constant weights) or their
+    /// per-call paths (sub-kernels written straight as channel panels: 64, 80, 96 and 144 channels of dx per group, so whole and part-filled panels).
+    /// </summary>
+    [TestCase(64, 64, 14, 3, 1, 1, true)]
+    [TestCase(64, 64, 14, 3, 1, 1, false)]
+    [TestCase(128, 64, 16, 4, 2, 1, true)]
+    [TestCase(128, 64, 16, 4, 2, 1, false)]
+    [TestCase(96, 64, 12, 2, 2, 0, true)]
+    [TestCase(64, 96, 13, 3, 2, 1, true)]
+    [TestCase(64, 96, 13, 3, 2, 1, false)]
+    [TestCase(64, 80, 12, 4, 2, 1, false)]
+    [TestCase(48, 144, 9, 3, 1, 1, false)]
+    [TestCase(128, 160, 10, 3, 1, 1, false, 2)]
+    [TestCase(128, 160, 10, 4, 2, 1, false, 2)]
+    [TestCase(128, 160, 10, 4, 2, 1, true, 2)]
+    public void LayerShapesMatchReference(int k, int c, int h, int kernel, int stride, int pad, bool constant, int groups = 1)
+    {
+        using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
+        var p = ConvProblem.Create(new ConvSpec([kernel, kernel], [stride], padBegin: [pad], groups: groups), new TensorShape(1, c, h, h),
+            new TensorShape(k, c / groups, kernel, kernel), ConvOp.BackwardData);
+        Assert.That(Check(cpu, p, h, bias: true, constant), Is.LessThan(Tolerance));
+    }
+
+    /// <summary>A constant W changed in place is stale until ForgetPreparedWeights; then the new values are used.</summary>
+    [Test]
+    public void ChangedConstantWeightsAreUsedAfterForgetPreparedWeights()
+    {
+        using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
+        var p = ConvProblem.Create(new ConvSpec([4, 4], [2], padBegin: [1]), new TensorShape(1, 64, 16, 16), new TensorShape(64, 64, 4, 4), ConvOp.BackwardData);
+        var algo = Phases(cpu, p)!;
+        var dy = HostTensor.Random(p.YShape, 1);
+        var w = HostTensor.Random(p.WShape, 2);
+        var dx = new HostTensor(p.XShape);
+        var tensors = new ConvTensors(dx, w, dy) { ConstantWeights = true };
+        cpu.Run(p, algo, tensors);
+        Assert.That(ErrorMetrics.Compare(dx.Data, ReferenceConv.BackwardData(p, dy.Data, w.Data)).MaxRelative, Is.LessThan(Tolerance));
+        for (int i = 0; i < w.Data.Length; i++) w.Data[i] = -2 * w.Data[i] + 0.25f;
+        var expected = ReferenceConv.BackwardData(p, dy.Data, w.Data);
+        cpu.Run(p, algo, tensors);
+        Assert.That(ErrorMetrics.Compare(dx.Data, expected).MaxRelative, Is.GreaterThan(0.1), "without Forget the cached sub-kernels are used (documented)");
+        Assert.That(cpu.ForgetPreparedWeights(w), Is.True);
+        cpu.Run(p, algo, tensors);
+        Assert.That(ErrorMetrics.Compare(dx.Data, expected).MaxRelative, Is.LessThan(Tolerance));
+    }
+
+    /// <summary>
+    /// Padding beyond the kernel (a phase's sub-convolution would need negative padding: it computes extra
+    /// outputs that the scatter skips), with stride 1 and 2.
+    /// </summary>
+    [TestCase(1, 2, 1, 2, true)]
+    [TestCase(1, 2, 2, 0, false)]
+    [TestCase(2, 3, 3, 1, true)]
+    [TestCase(3, 1, 3, 3, false)]
+    [TestCase(2, 1, 2, 1, true)]
+    public void PaddingBeyondTheKernelMatchesReference(int kernel, int stride, int padBegin, int padEnd, bool constant)
+    {
+        using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
+        var p = ConvProblem.Create(new ConvSpec([kernel, kernel], [stride], padBegin: [padBegin], padEnd: [padEnd]), new TensorShape(2, 6, 11, 10),
+            new TensorShape(5, 6, kernel, kernel), ConvOp.BackwardData);
+        Assert.That(Check(cpu, p, kernel, bias: true, constant), Is.LessThan(Tolerance));
+    }
+
+    /// <summary>Where stride and dilation are both above 1 in a dimension, or the op is not backward-data, it is not offered (gemm-col2im runs).</summary>
+    [Test]
+    public void DeclinedWhereItDoesNotApply()
+    {
+        using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
+        var stridedDilated = ConvProblem.Create(new ConvSpec([3, 3], [2], [2], padBegin: [1]), new TensorShape(1, 8, 15, 15), new TensorShape(8, 8, 3, 3), ConvOp.BackwardData);
+        var forward = ConvProblem.Create(new ConvSpec([3, 3], [2], padBegin: [1]), new TensorShape(1, 8, 15, 15), new TensorShape(8, 8, 3, 3));
+        Assert.That(cpu.GetAlgorithms(stridedDilated, ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { CpuBackend.GemmCol2Im }));
+        foreach (var p in new[] { stridedDilated, forward })
+        {
+            var names = cpu.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name).ToList();
+            Assert.That(names, Does.Not.Contain(CpuBackend.ForwardPhases), p.ToString());
+            var ex = Assert.Throws<ArgumentException>(() => cpu.Run(p, new ConvAlgorithm(CpuBackend.BackendName, CpuBackend.ForwardPhases, 7, 0, true),
+                new ConvTensors(new HostTensor(p.XShape), new HostTensor(p.WShape), new HostTensor(p.YShape))));
+            Assert.That(ex!.Message, Does.Contain("does not apply"));
+        }
+    }
+
+    /// <summary>The engine runs a transposed ConvSpec on the cpu backend with forward-phases first and matches the reference.</summary>
+    [Test]
+    public void EngineTransposedConvolutionMatchesReference()
+    {
+        var spec = new ConvSpec([3, 3], [2], padBegin: [1], transposed: true, outputPadding: [1]);
+        var x = HostTensor.Random(new TensorShape(2, 32, 9, 7), 5);
+        var w = HostTensor.Random(new TensorShape(32, 24, 3, 3), 6);
+        var b = HostTensor.Random(new TensorShape(24), 7);
+        var p = ConvProblem.Create(spec, x.Shape, w.Shape);
+        using (var cpu = new CpuBackend(2))
+            Assert.That(cpu.GetAlgorithms(p, ConvPrecision.Strict)[0].Name, Is.EqualTo(CpuBackend.ForwardPhases));
+        using var engine = ConvEngine.Open(new ConvEngineOptions { Backend = "cpu", PersistPlans = false });
+        var y = engine.Forward(spec, x, w, b);
+        Assert.That(y.Shape, Is.EqualTo(new TensorShape(2, 24, 18, 14)));
+        double[] expected = ReferenceConv.BackwardData(p, x.Data, w.Data, b.Data);
+        Assert.That(ErrorMetrics.Compare(y.Data, expected).MaxRelative, Is.LessThan(Tolerance));
+    }
+}
