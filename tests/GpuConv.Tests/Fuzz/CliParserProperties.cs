@@ -146,4 +146,59 @@ public class CliParserProperties
         }).Check(FuzzSettings.Cases(400));
         Assert.That(accepted, Is.GreaterThan(0));
     }
+
+    /// <summary>A list field of the N-d form: one value for all dimensions, one per dimension, or a malformed list.</summary>
+    static Gen<string> ListField(int rank, int min, int max) =>
+        Gen.Frequency(
+            (4, Field(min, max)),
+            (8, Field(min, max).ArrayOf(rank).Select(v => string.Join("x", v))),
+            (1, Gen.Elements("1x", "x1", "1xx1", "1x2x3x4", "2*2", "1 x 2")));
+
+    [Test]
+    public void NdShapeRowsAreAcceptedOrRefusedNamingSourceLineAndField()
+    {
+        const string header = "name,n,c,spatial,k,kernel,stride,pad_begin,pad_end,dilation,groups,transposed,output_padding";
+        var rows =
+            from name in Gen.Frequency((6, Gen.Constant("a")), (1, Gen.Elements("", "b c", "#x", "conv,1")))
+            from rank in Gen.Choose(1, 3)
+            from n in Field(1, 2)
+            from c in Field(1, 4)
+            from spatial in ListField(rank, 3, 9)
+            from k in Field(1, 4)
+            from kernel in ListField(rank, 1, 3)
+            from stride in ListField(rank, 1, 3)
+            from padBegin in ListField(rank, 0, 2)
+            from padEnd in ListField(rank, 0, 2)
+            from dilation in ListField(rank, 1, 2)
+            from g in Gen.Frequency((4, Gen.Constant("1")), (1, Field(1, 2)))
+            from transposed in Gen.Frequency((4, Gen.Elements("0", "1")), (1, Gen.Elements("2", "", "yes")))
+            from outputPadding in Gen.Frequency((4, Gen.Constant("0")), (1, ListField(rank, 0, 2)))
+            from factor in FuzzGen.Int(1, 3)
+            select (Line: string.Join(",", [name, n, c, spatial, k, kernel, stride, padBegin, padEnd, dilation, g, transposed, outputPadding]), Factor: factor);
+        int accepted = 0, transposedAccepted = 0;
+        Prop.ForAll(rows.ToArbitrary(), r =>
+        {
+            ShapeSet set;
+            try
+            {
+                set = ShapeSet.Parse(new StringReader(header + "\n" + r.Line + "\n"), "fuzz.csv");
+            }
+            catch (ArgumentException e) when (e is not ArgumentNullException)
+            {
+                Assert.That(e.Message, Does.StartWith("fuzz.csv"), $"{r.Line}: {e.Message}");
+                Assert.That(e.ParamName, Is.Not.Null, r.Line);
+                return;
+            }
+            accepted++;
+            var p = set.Rows[0].Problem;
+            if (set.Rows[0].Transposed) transposedAccepted++;
+            // What is accepted is a problem the library builds and the reference can judge.
+            Assert.That(p.XShape.ElementCount, Is.GreaterThan(0), r.Line);
+            Assert.That(p.YShape.ElementCount, Is.GreaterThan(0), r.Line);
+            try { set.Rows[0].ScaledBatch(r.Factor, "--batch"); }
+            catch (ArgumentException e) { Assert.That(e.ParamName, Is.EqualTo("--batch"), $"{r.Line} x{r.Factor}: {e.Message}"); }
+        }).Check(FuzzSettings.Cases(400));
+        Assert.That(accepted, Is.GreaterThan(0));
+        Assert.That(transposedAccepted, Is.GreaterThan(0), "some transposed rows were accepted");
+    }
 }
