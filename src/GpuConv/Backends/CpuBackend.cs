@@ -40,6 +40,8 @@ public sealed unsafe class CpuBackend : IConvBackend
     public const string ShiftedDirect = "shifted-direct";
     /// <summary>Algorithm name: backward-data as forward convolutions of dy, one per stride phase, on the forward kernels (see TransposedByPhases).</summary>
     public const string ForwardPhases = "forward-phases";
+    /// <summary>Algorithm name: backward-data with stride == kernel (one tap per dx position) as one GEMM and a pixel shuffle (see GemmPixelShuffle).</summary>
+    public const string GemmShuffle = "gemm-shuffle";
 
     readonly CpuWorkers _workers;
     readonly WorkspaceSet _shared = new();
@@ -48,6 +50,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     readonly WorkspaceSet _phaseScratch = new();             // forward-phases: a phase's output and its per-call sub-kernel
     readonly ConditionalWeakTable<float[], PhaseWeights> _phaseWeights = new();   // forward-phases' sub-kernels of a constant W
     readonly Dictionary<ConvProblem, TransposedByPhases?> _phasePlans = [];
+    readonly ConditionalWeakTable<float[], TransposedWeights> _shuffleWeights = new();   // gemm-shuffle's Wᵀ of a constant W
     TransposedByPhases? _lastPlan;
     readonly object _runLock = new();
     readonly CpuConvContext _context;
@@ -108,6 +111,9 @@ public sealed unsafe class CpuBackend : IConvBackend
         bool channelTiledFirst = channelTiled && ChannelTiledFirst(problem);
         if (channelTiledFirst)
             list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
+        bool shuffle = Applies(problem, GemmShuffle);
+        if (shuffle)
+            list.Add(Algorithm(GemmShuffle, 8, WorkspaceFloats(problem, GemmShuffle)));
         bool phases = Applies(problem, ForwardPhases), phasesFirst = phases && ForwardPhasesFirst(problem);
         if (phasesFirst)
             list.Add(Algorithm(ForwardPhases, 7, WorkspaceFloats(problem, ForwardPhases)));
@@ -211,6 +217,7 @@ public sealed unsafe class CpuBackend : IConvBackend
         Im2ColGemm => p.Op != ConvOp.BackwardData,
         GemmCol2Im => p.Op == ConvOp.BackwardData,
         ForwardPhases => p.Op == ConvOp.BackwardData && PlanOf(p) != null,
+        GemmShuffle => GemmPixelShuffle.Applies(p),
         _ => false,
     };
 
@@ -255,6 +262,9 @@ public sealed unsafe class CpuBackend : IConvBackend
             case Winograd:
                 // Shared: U before packing; or, for weights passed per call, channel-tiled's workspace.
                 return Math.Max(Winograd3x3.TaskFloats(g, p.CPerGroup) * threads + 16L * p.K * p.CPerGroup, WorkspaceFloats(p, ChannelTiled));
+            case GemmShuffle:
+                // + Wᵀ where the weights come per call (constant ones are kept beside the workspace, as packed panels are).
+                return GemmPixelShuffle.TaskFloats(p, threads, Tier) * threads + (GemmPixelShuffle.TakesTransposed(p) ? GemmPixelShuffle.TransposedFloats(p) : 0);
             case ForwardPhases:
             {
                 // The sub-runs use the shared and per-worker workspaces one after another; the phases' outputs
@@ -352,6 +362,7 @@ public sealed unsafe class CpuBackend : IConvBackend
                 case (ConvOp.Forward, Winograd): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant: false)); break;
                 case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
                 case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
+                case (ConvOp.BackwardData, GemmShuffle): GemmPixelShuffle.Run(ctx, GemmPixelShuffle.TakesTransposed(problem) ? ShuffleWeightsOf(problem, pw, w, constant) : null); break;
                 case (ConvOp.BackwardData, _): CpuBackwardData.GemmCol2Im(ctx); break;
                 case (ConvOp.BackwardFilter, Gemm1x1): CpuBackwardFilter.Im2ColGemm(ctx, pointwise: true); break;
                 default: CpuBackwardFilter.Im2ColGemm(ctx, pointwise: false); break;
@@ -392,6 +403,34 @@ public sealed unsafe class CpuBackend : IConvBackend
                 Execute(sub, ph.Algorithm, dy, (float*)plan.Destinations[i], output, bias, null, constant: false);
         }
         if (!plan.Direct) plan.Scatter(_workers, temp, dx, bias);
+    }
+
+    /// <summary>W transposed per group for gemm-shuffle (the grouping it was made for beside it).</summary>
+    sealed class TransposedWeights(ConvProblem problem, float[] data)
+    {
+        public readonly int Groups = problem.Groups, KPerGroup = problem.KPerGroup;
+        public readonly float[] Data = data;     // pinned
+    }
+
+    /// <summary>
+    /// gemm-shuffle's Wᵀ: of a constant W transposed on first use and cached (per array, as the other
+    /// prepared weights), else transposed into the run's scratch.
+    /// </summary>
+    float* ShuffleWeightsOf(ConvProblem p, float* pw, float[]? w, bool constant)
+    {
+        if (constant && w is not null)
+        {
+            if (!_shuffleWeights.TryGetValue(w, out var e) || e.Groups != p.Groups || e.KPerGroup != p.KPerGroup)
+            {
+                e = new TransposedWeights(p, GC.AllocateUninitializedArray<float>(checked((int)GemmPixelShuffle.TransposedFloats(p)), pinned: true));
+                GemmPixelShuffle.TransposeWeights(_workers, p, pw, (float*)Unsafe.AsPointer(ref e.Data[0]));
+                _shuffleWeights.AddOrUpdate(w, e);
+            }
+            return (float*)Unsafe.AsPointer(ref e.Data[0]);
+        }
+        float* wt = _phaseScratch.Get(WorkspaceSlot.PackA, GemmPixelShuffle.TransposedFloats(p));
+        GemmPixelShuffle.TransposeWeights(_workers, p, pw, wt);
+        return wt;
     }
 
     /// <summary>The sub-kernels of a constant W for a plan, one array per phase (null without taps).</summary>
@@ -480,7 +519,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     public bool ForgetPreparedWeights(HostTensor w)
     {
         ArgumentNullException.ThrowIfNull(w);
-        lock (_runLock) return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _phaseWeights.Remove(w.Data);
+        lock (_runLock) return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _phaseWeights.Remove(w.Data) | _shuffleWeights.Remove(w.Data);
     }
 
     /// <summary>Milliseconds of one <see cref="Run"/>, by stopwatch.</summary>
