@@ -28,6 +28,8 @@ public class CpuBackendContractTests
         Assert.That(cpu.GetAlgorithms(Problem(1, 1, ConvOp.BackwardData), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-1x1", "gemm-col2im", "forward-phases" }));
         var fewChannels = ConvProblem.Create(new ConvSpec([4, 4], [2], padBegin: [1]), new TensorShape(1, 3, 16, 16), new TensorShape(8, 3, 4, 4), ConvOp.BackwardData);
         Assert.That(cpu.GetAlgorithms(fewChannels, ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-col2im", "forward-phases" }), "3 channels of dx: the phases' forwards fill few lanes");
+        var upConv = ConvProblem.Create(new ConvSpec([2, 2], [2]), new TensorShape(1, 16, 16, 16), new TensorShape(8, 16, 2, 2), ConvOp.BackwardData);
+        Assert.That(cpu.GetAlgorithms(upConv, ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-shuffle", "forward-phases", "gemm-col2im" }), "stride == kernel: one tap per dx position");
         Assert.That(cpu.GetAlgorithms(Problem(8, 3, ConvOp.BackwardFilter), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "im2col-gemm" }));
         var shifted = cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict)[0];
         Assert.That(shifted.WorkspaceBytes, Is.GreaterThanOrEqualTo(8 * 11 * 11 * sizeof(float)), "the padded input is workspace");
