@@ -42,6 +42,8 @@ public sealed unsafe class CpuBackend : IConvBackend
     public const string ForwardPhases = "forward-phases";
     /// <summary>Algorithm name: backward-data with stride == kernel (one tap per dx position) as one GEMM and a pixel shuffle (see GemmPixelShuffle).</summary>
     public const string GemmShuffle = "gemm-shuffle";
+    /// <summary>Algorithm name: backward-data for small dy planes as one GEMM per block of dx's channels with dy's pixels as rows (W streamed once), then col2im (see WeightStreamBackwardData).</summary>
+    public const string WeightStream = "weight-stream";
 
     readonly CpuWorkers _workers;
     readonly WorkspaceSet _shared = new();
@@ -51,6 +53,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     readonly ConditionalWeakTable<float[], PhaseWeights> _phaseWeights = new();   // forward-phases' sub-kernels of a constant W
     readonly Dictionary<ConvProblem, TransposedByPhases?> _phasePlans = [];
     readonly ConditionalWeakTable<float[], TransposedWeights> _shuffleWeights = new();   // gemm-shuffle's Wᵀ of a constant W
+    readonly ConditionalWeakTable<float[], StreamWeights> _streamWeights = new();        // weight-stream's packed W of a constant W
     TransposedByPhases? _lastPlan;
     readonly object _runLock = new();
     readonly CpuConvContext _context;
@@ -114,6 +117,9 @@ public sealed unsafe class CpuBackend : IConvBackend
         bool shuffle = Applies(problem, GemmShuffle);
         if (shuffle)
             list.Add(Algorithm(GemmShuffle, 8, WorkspaceFloats(problem, GemmShuffle)));
+        bool stream = !shuffle && Applies(problem, WeightStream), streamFirst = stream && WeightStreamFirst(problem);
+        if (streamFirst)
+            list.Add(Algorithm(WeightStream, 9, WorkspaceFloats(problem, WeightStream)));
         bool phases = Applies(problem, ForwardPhases), phasesFirst = phases && ForwardPhasesFirst(problem);
         if (phasesFirst)
             list.Add(Algorithm(ForwardPhases, 7, WorkspaceFloats(problem, ForwardPhases)));
@@ -138,6 +144,8 @@ public sealed unsafe class CpuBackend : IConvBackend
             list.Add(Algorithm(ShiftedDirect, 6, WorkspaceFloats(problem, ShiftedDirect)));
         if (phases && !phasesFirst)
             list.Add(Algorithm(ForwardPhases, 7, WorkspaceFloats(problem, ForwardPhases)));
+        if (stream && !streamFirst)
+            list.Add(Algorithm(WeightStream, 9, WorkspaceFloats(problem, WeightStream)));
         return list;
     }
 
@@ -202,6 +210,19 @@ public sealed unsafe class CpuBackend : IConvBackend
     /// </summary>
     static bool ForwardPhasesFirst(ConvProblem p) => !p.IsPointwise && (p.IsDepthwise || p.CPerGroup >= 8);
 
+    /// <summary>
+    /// Weight-stream leads for strided backward-data with at most 64 dy pixels in all, at least 64 dy channels
+    /// per group (the GEMM's depth), not depthwise, and at most 4M weights (16 MB, its packed copy stays in L3
+    /// for the next call). Measured against forward-phases, runs alternated, 2 threads, constant weights:
+    /// DCGAN 512 → 256 at 4 → 8 0.175–0.18 ms against 0.21–0.22, 256 → 128 at 8 → 16 0.173–0.18 against
+    /// 0.18–0.19, 512 → 256 at batch 4 0.63–0.64 against 0.71–0.73 (the phases' four fork-joins and scatter
+    /// are what it saves). Not where it lost: 16 × 16 dy (DCGAN 128 → 64: 0.21 against 0.186), stride 1
+    /// (ResNet-50's 512-channel 7 × 7: one forward, no scatter; 0.68–0.74 against 0.48–0.55), 32 MB of
+    /// weights (DCGAN 1024 → 512: even), depthwise (20×).
+    /// </summary>
+    static bool WeightStreamFirst(ConvProblem p) => !p.Spec.IsUnitStride && !p.IsDepthwise && p.KPerGroup >= 64
+        && (long)p.N * p.YShape.SpatialSize <= 64 && p.WShape.ElementCount <= 4L << 20;
+
     static bool WinogradFirst(ConvProblem p) => p.CPerGroup >= 32 && p.YShape.SpatialSize >= 100 && TilesMostlyFull(p.KPerGroup);
 
     bool Applies(ConvProblem p, string name) => name switch
@@ -218,6 +239,7 @@ public sealed unsafe class CpuBackend : IConvBackend
         GemmCol2Im => p.Op == ConvOp.BackwardData,
         ForwardPhases => p.Op == ConvOp.BackwardData && PlanOf(p) != null,
         GemmShuffle => GemmPixelShuffle.Applies(p),
+        WeightStream => WeightStreamBackwardData.Applies(p),
         _ => false,
     };
 
@@ -265,6 +287,9 @@ public sealed unsafe class CpuBackend : IConvBackend
             case GemmShuffle:
                 // + Wᵀ where the weights come per call (constant ones are kept beside the workspace, as packed panels are).
                 return GemmPixelShuffle.TaskFloats(p, threads, Tier) * threads + (GemmPixelShuffle.TakesTransposed(p) ? GemmPixelShuffle.TransposedFloats(p) : 0);
+            case WeightStream:
+                // + the packed W of per-call weights.
+                return WeightStreamBackwardData.TaskFloats(p, threads, Tier) * threads + WeightStreamBackwardData.PackedFloats(p, threads, Tier);
             case ForwardPhases:
             {
                 // The sub-runs use the shared and per-worker workspaces one after another; the phases' outputs
@@ -362,6 +387,7 @@ public sealed unsafe class CpuBackend : IConvBackend
                 case (ConvOp.Forward, Winograd): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant: false)); break;
                 case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
                 case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
+                case (ConvOp.BackwardData, WeightStream): WeightStreamBackwardData.Run(ctx, StreamWeightsOf(problem, pw, w, constant)); break;
                 case (ConvOp.BackwardData, GemmShuffle): GemmPixelShuffle.Run(ctx, GemmPixelShuffle.TakesTransposed(problem) ? ShuffleWeightsOf(problem, pw, w, constant) : null); break;
                 case (ConvOp.BackwardData, _): CpuBackwardData.GemmCol2Im(ctx); break;
                 case (ConvOp.BackwardFilter, Gemm1x1): CpuBackwardFilter.Im2ColGemm(ctx, pointwise: true); break;
@@ -431,6 +457,37 @@ public sealed unsafe class CpuBackend : IConvBackend
         float* wt = _phaseScratch.Get(WorkspaceSlot.PackA, GemmPixelShuffle.TransposedFloats(p));
         GemmPixelShuffle.TransposeWeights(_workers, p, pw, wt);
         return wt;
+    }
+
+    /// <summary>W packed for weight-stream (the problem's grouping and block beside it).</summary>
+    sealed class StreamWeights(ConvProblem problem, int block, float[] data)
+    {
+        public readonly int Groups = problem.Groups, KPerGroup = problem.KPerGroup, CPerGroup = problem.CPerGroup, Block = block;
+        public readonly float[] Data = data;     // pinned
+    }
+
+    /// <summary>
+    /// Weight-stream's packed W: of a constant W packed on first use (per array and blocking), then from the
+    /// cache; per-call weights packed into scratch first, in one parallel pass (each image's tasks would pack
+    /// them again; and at batch 1, DCGAN 256 → 128 ran 0.20 or 0.38 ms from one process to the next with
+    /// each task packing its block inside its GEMM, 0.205–0.208 every time packed first).
+    /// </summary>
+    float* StreamWeightsOf(ConvProblem p, float* pw, float[]? w, bool constant)
+    {
+        if (!constant || w is null)
+        {
+            float* scratch = _phaseScratch.Get(WorkspaceSlot.PackA, WeightStreamBackwardData.PackedFloats(p, MaxDegreeOfParallelism, Tier));
+            WeightStreamBackwardData.PackWeights(_workers, p, pw, scratch, Tier);
+            return scratch;
+        }
+        int block = WeightStreamBackwardData.BlockChannels(p, MaxDegreeOfParallelism);
+        if (!_streamWeights.TryGetValue(w, out var e) || e.Groups != p.Groups || e.KPerGroup != p.KPerGroup || e.CPerGroup != p.CPerGroup || e.Block != block)
+        {
+            e = new StreamWeights(p, block, GC.AllocateUninitializedArray<float>(checked((int)WeightStreamBackwardData.PackedFloats(p, MaxDegreeOfParallelism, Tier)), pinned: true));
+            WeightStreamBackwardData.PackWeights(_workers, p, pw, (float*)Unsafe.AsPointer(ref e.Data[0]), Tier);
+            _streamWeights.AddOrUpdate(w, e);
+        }
+        return (float*)Unsafe.AsPointer(ref e.Data[0]);
     }
 
     /// <summary>The sub-kernels of a constant W for a plan, one array per phase (null without taps).</summary>
@@ -519,7 +576,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     public bool ForgetPreparedWeights(HostTensor w)
     {
         ArgumentNullException.ThrowIfNull(w);
-        lock (_runLock) return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _phaseWeights.Remove(w.Data) | _shuffleWeights.Remove(w.Data);
+        lock (_runLock) return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _phaseWeights.Remove(w.Data) | _shuffleWeights.Remove(w.Data) | _streamWeights.Remove(w.Data);
     }
 
     /// <summary>Milliseconds of one <see cref="Run"/>, by stopwatch.</summary>
