@@ -114,15 +114,17 @@ public sealed unsafe class CpuBackend : IConvBackend
         bool channelTiledFirst = channelTiled && ChannelTiledFirst(problem);
         if (channelTiledFirst)
             list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
-        bool shuffle = Applies(problem, GemmShuffle);
-        if (shuffle)
+        bool phases = Applies(problem, ForwardPhases), phasesFirst = phases && ForwardPhasesFirst(problem);
+        bool shuffle = Applies(problem, GemmShuffle), shuffleFirst = shuffle && !(phasesFirst && GemmShuffleBehindPhases(problem));
+        if (shuffleFirst)
             list.Add(Algorithm(GemmShuffle, 8, WorkspaceFloats(problem, GemmShuffle)));
         bool stream = !shuffle && Applies(problem, WeightStream), streamFirst = stream && WeightStreamFirst(problem);
         if (streamFirst)
             list.Add(Algorithm(WeightStream, 9, WorkspaceFloats(problem, WeightStream)));
-        bool phases = Applies(problem, ForwardPhases), phasesFirst = phases && ForwardPhasesFirst(problem);
         if (phasesFirst)
             list.Add(Algorithm(ForwardPhases, 7, WorkspaceFloats(problem, ForwardPhases)));
+        if (shuffle && !shuffleFirst)
+            list.Add(Algorithm(GemmShuffle, 8, WorkspaceFloats(problem, GemmShuffle)));
         if (problem.IsPointwise)
             list.Add(Algorithm(Gemm1x1, 1, WorkspaceFloats(problem, Gemm1x1)));
         string general = problem.Op == ConvOp.BackwardData ? GemmCol2Im : Im2ColGemm;
@@ -209,6 +211,16 @@ public sealed unsafe class CpuBackend : IConvBackend
     /// gemm-col2im: its transform of W is about the forward's own weight packing, on a small layer.
     /// </summary>
     static bool ForwardPhasesFirst(ConvProblem p) => !p.IsPointwise && (p.IsDepthwise || p.CPerGroup >= 8);
+
+    /// <summary>
+    /// Gemm-shuffle leads wherever it applies except behind forward-phases on deep sums (≥ 512 dy channels
+    /// per group), where both run at the FMA peak and the phases' channel-tiled 1x1 forwards edge ahead of its
+    /// GEMM: UNet's 1024 → 512 at 28 → 56 7.1–7.3 ms against 7.6–7.8, 512 → 256 at 52 → 104 6.5–6.6 against
+    /// 6.85–7.05 (2 threads, constant weights, runs alternated). With shallower sums the phases' dx-sized
+    /// temporary and scatter decide: 256 → 128 at 100 → 200 6.3–6.9 ms against 8.8–10.6, 128 → 64 at
+    /// 196 → 392 7.3–8.3 against 13.2–13.7, ERFNet's 16 → 20 at 256 × 512 2.2–2.9 against 6.3–6.7.
+    /// </summary>
+    static bool GemmShuffleBehindPhases(ConvProblem p) => p.KPerGroup >= 512;
 
     /// <summary>
     /// Weight-stream leads for strided backward-data with at most 64 dy pixels in all, at least 64 dy channels
@@ -448,11 +460,11 @@ public sealed unsafe class CpuBackend : IConvBackend
         {
             if (!_shuffleWeights.TryGetValue(w, out var e) || e.Groups != p.Groups || e.KPerGroup != p.KPerGroup)
             {
-                e = new TransposedWeights(p, GC.AllocateUninitializedArray<float>(checked((int)GemmPixelShuffle.TransposedFloats(p)), pinned: true));
-                GemmPixelShuffle.TransposeWeights(_workers, p, pw, (float*)Unsafe.AsPointer(ref e.Data[0]));
+                e = new TransposedWeights(p, AlignedArray(GemmPixelShuffle.TransposedFloats(p)));
+                GemmPixelShuffle.TransposeWeights(_workers, p, pw, Aligned(e.Data));
                 _shuffleWeights.AddOrUpdate(w, e);
             }
-            return (float*)Unsafe.AsPointer(ref e.Data[0]);
+            return Aligned(e.Data);
         }
         float* wt = _phaseScratch.Get(WorkspaceSlot.PackA, GemmPixelShuffle.TransposedFloats(p));
         GemmPixelShuffle.TransposeWeights(_workers, p, pw, wt);
@@ -483,11 +495,25 @@ public sealed unsafe class CpuBackend : IConvBackend
         int block = WeightStreamBackwardData.BlockChannels(p, MaxDegreeOfParallelism);
         if (!_streamWeights.TryGetValue(w, out var e) || e.Groups != p.Groups || e.KPerGroup != p.KPerGroup || e.CPerGroup != p.CPerGroup || e.Block != block)
         {
-            e = new StreamWeights(p, block, GC.AllocateUninitializedArray<float>(checked((int)WeightStreamBackwardData.PackedFloats(p, MaxDegreeOfParallelism, Tier)), pinned: true));
-            WeightStreamBackwardData.PackWeights(_workers, p, pw, (float*)Unsafe.AsPointer(ref e.Data[0]), Tier);
+            e = new StreamWeights(p, block, AlignedArray(WeightStreamBackwardData.PackedFloats(p, MaxDegreeOfParallelism, Tier)));
+            WeightStreamBackwardData.PackWeights(_workers, p, pw, Aligned(e.Data), Tier);
             _streamWeights.AddOrUpdate(w, e);
         }
-        return (float*)Unsafe.AsPointer(ref e.Data[0]);
+        return Aligned(e.Data);
+    }
+
+    /// <summary>A pinned array with room for <paramref name="floats"/> floats from a 64-byte boundary (see <see cref="Aligned"/>).</summary>
+    static float[] AlignedArray(long floats) => GC.AllocateUninitializedArray<float>(checked((int)(floats + 16)), pinned: true);
+
+    /// <summary>
+    /// The first 64-byte-aligned float of a pinned <see cref="AlignedArray"/>: the GEMM's vector loads of a
+    /// packed B that starts off a cache line split every load across two lines (weight-stream on DCGAN's
+    /// 256 → 128 ran 0.17 or 0.22 ms from one process to the next).
+    /// </summary>
+    static float* Aligned(float[] data)
+    {
+        float* p = (float*)Unsafe.AsPointer(ref data[0]);
+        return p + ((64 - (nint)p % 64) % 64) / sizeof(float);
     }
 
     /// <summary>The sub-kernels of a constant W for a plan, one array per phase (null without taps).</summary>

@@ -111,6 +111,16 @@ public class GemmShuffleTests
         Assert.That(Check(cpu, p, h + cin, bias: true, constant), Is.LessThan(Tolerance));
     }
 
+    /// <summary>On deep sums (≥ 512 dy channels per group, UNet's first up-convolutions) forward-phases leads and gemm-shuffle comes next.</summary>
+    [Test]
+    public void FollowsForwardPhasesOnDeepSums()
+    {
+        using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
+        var deep = Transposed([2, 2], [2, 2], [0, 0], [0, 0], [0, 0], 1, 1, 512, 256, [6, 6]);
+        Assert.That(cpu.GetAlgorithms(deep, ConvPrecision.Strict).Select(a => a.Name).Take(2), Is.EqualTo(new[] { CpuBackend.ForwardPhases, CpuBackend.GemmShuffle }));
+        Assert.That(Check(cpu, deep, 9, bias: true, constant: true), Is.LessThan(Tolerance));
+    }
+
     /// <summary>A 3-d 2x2x2 stride-2 up-convolution (V-Net / 3-d U-Net style) with output padding along one dimension.</summary>
     [TestCase(true)]
     [TestCase(false)]
