@@ -14,7 +14,9 @@ namespace GpuConv.Backends;
 /// AVX-512), shifted (padded input planes read at tap offsets), im2col packed straight into GEMM panels,
 /// and plain GEMM for 1x1 — on a cache-blocked SIMD GEMM core (Vector512 → Vector256 → Vector128 →
 /// scalar), a direct kernel for depthwise; backward-data as forward convolutions of dy on those kernels, one
-/// per stride phase (forward-phases), or GEMM + col2im; im2col + GEMM for backward-filter. Runs on up to
+/// per stride phase (forward-phases), as one GEMM and a pixel shuffle where stride == kernel (gemm-shuffle),
+/// as a GEMM over dy's pixels streaming W once for small dy planes (weight-stream), or GEMM + col2im;
+/// im2col + GEMM for backward-filter. Runs on up to
 /// <see cref="MaxDegreeOfParallelism"/> threads (persistent workers that spin briefly between runs);
 /// steady-state runs reuse their workspaces and allocate nothing large.
 /// </summary>
