@@ -14,7 +14,9 @@ namespace GpuConv.Backends;
 /// AVX-512), shifted (padded input planes read at tap offsets), im2col packed straight into GEMM panels,
 /// and plain GEMM for 1x1 — on a cache-blocked SIMD GEMM core (Vector512 → Vector256 → Vector128 →
 /// scalar), a direct kernel for depthwise; backward-data as forward convolutions of dy on those kernels, one
-/// per stride phase (forward-phases), or GEMM + col2im; im2col + GEMM for backward-filter. Runs on up to
+/// per stride phase (forward-phases), as one GEMM and a pixel shuffle where stride == kernel (gemm-shuffle),
+/// as a GEMM over dy's pixels streaming W once for small dy planes (weight-stream), or GEMM + col2im;
+/// im2col + GEMM for backward-filter. Runs on up to
 /// <see cref="MaxDegreeOfParallelism"/> threads (persistent workers that spin briefly between runs);
 /// steady-state runs reuse their workspaces and allocate nothing large.
 /// </summary>
@@ -40,6 +42,10 @@ public sealed unsafe class CpuBackend : IConvBackend
     public const string ShiftedDirect = "shifted-direct";
     /// <summary>Algorithm name: backward-data as forward convolutions of dy, one per stride phase, on the forward kernels (see TransposedByPhases).</summary>
     public const string ForwardPhases = "forward-phases";
+    /// <summary>Algorithm name: backward-data with stride == kernel (one tap per dx position) as one GEMM and a pixel shuffle (see GemmPixelShuffle).</summary>
+    public const string GemmShuffle = "gemm-shuffle";
+    /// <summary>Algorithm name: backward-data for small dy planes as one GEMM per block of dx's channels with dy's pixels as rows (W streamed once), then col2im (see WeightStreamBackwardData).</summary>
+    public const string WeightStream = "weight-stream";
 
     readonly CpuWorkers _workers;
     readonly WorkspaceSet _shared = new();
@@ -48,6 +54,8 @@ public sealed unsafe class CpuBackend : IConvBackend
     readonly WorkspaceSet _phaseScratch = new();             // forward-phases: a phase's output and its per-call sub-kernel
     readonly ConditionalWeakTable<float[], PhaseWeights> _phaseWeights = new();   // forward-phases' sub-kernels of a constant W
     readonly Dictionary<ConvProblem, TransposedByPhases?> _phasePlans = [];
+    readonly ConditionalWeakTable<float[], TransposedWeights> _shuffleWeights = new();   // gemm-shuffle's Wᵀ of a constant W
+    readonly ConditionalWeakTable<float[], StreamWeights> _streamWeights = new();        // weight-stream's packed W of a constant W
     TransposedByPhases? _lastPlan;
     readonly object _runLock = new();
     readonly CpuConvContext _context;
@@ -109,8 +117,16 @@ public sealed unsafe class CpuBackend : IConvBackend
         if (channelTiledFirst)
             list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
         bool phases = Applies(problem, ForwardPhases), phasesFirst = phases && ForwardPhasesFirst(problem);
+        bool shuffle = Applies(problem, GemmShuffle), shuffleFirst = shuffle && !(phasesFirst && GemmShuffleBehindPhases(problem));
+        if (shuffleFirst)
+            list.Add(Algorithm(GemmShuffle, 8, WorkspaceFloats(problem, GemmShuffle)));
+        bool stream = !shuffle && Applies(problem, WeightStream), streamFirst = stream && WeightStreamFirst(problem);
+        if (streamFirst)
+            list.Add(Algorithm(WeightStream, 9, WorkspaceFloats(problem, WeightStream)));
         if (phasesFirst)
             list.Add(Algorithm(ForwardPhases, 7, WorkspaceFloats(problem, ForwardPhases)));
+        if (shuffle && !shuffleFirst)
+            list.Add(Algorithm(GemmShuffle, 8, WorkspaceFloats(problem, GemmShuffle)));
         if (problem.IsPointwise)
             list.Add(Algorithm(Gemm1x1, 1, WorkspaceFloats(problem, Gemm1x1)));
         string general = problem.Op == ConvOp.BackwardData ? GemmCol2Im : Im2ColGemm;
@@ -132,6 +148,8 @@ public sealed unsafe class CpuBackend : IConvBackend
             list.Add(Algorithm(ShiftedDirect, 6, WorkspaceFloats(problem, ShiftedDirect)));
         if (phases && !phasesFirst)
             list.Add(Algorithm(ForwardPhases, 7, WorkspaceFloats(problem, ForwardPhases)));
+        if (stream && !streamFirst)
+            list.Add(Algorithm(WeightStream, 9, WorkspaceFloats(problem, WeightStream)));
         return list;
     }
 
@@ -196,6 +214,29 @@ public sealed unsafe class CpuBackend : IConvBackend
     /// </summary>
     static bool ForwardPhasesFirst(ConvProblem p) => !p.IsPointwise && (p.IsDepthwise || p.CPerGroup >= 8);
 
+    /// <summary>
+    /// Gemm-shuffle leads wherever it applies except behind forward-phases on deep sums (≥ 512 dy channels
+    /// per group), where both run at the FMA peak and the phases' channel-tiled 1x1 forwards edge ahead of its
+    /// GEMM: UNet's 1024 → 512 at 28 → 56 7.1–7.3 ms against 7.6–7.8, 512 → 256 at 52 → 104 6.5–6.6 against
+    /// 6.85–7.05 (2 threads, constant weights, runs alternated). With shallower sums the phases' dx-sized
+    /// temporary and scatter decide: 256 → 128 at 100 → 200 6.3–6.9 ms against 8.8–10.6, 128 → 64 at
+    /// 196 → 392 7.3–8.3 against 13.2–13.7, ERFNet's 16 → 20 at 256 × 512 2.2–2.9 against 6.3–6.7.
+    /// </summary>
+    static bool GemmShuffleBehindPhases(ConvProblem p) => p.KPerGroup >= 512;
+
+    /// <summary>
+    /// Weight-stream leads for strided backward-data with at most 64 dy pixels in all, at least 64 dy channels
+    /// per group (the GEMM's depth), not depthwise, and at most 4M weights (16 MB, its packed copy stays in L3
+    /// for the next call). Measured against forward-phases, runs alternated, 2 threads, constant weights:
+    /// DCGAN 512 → 256 at 4 → 8 0.175–0.18 ms against 0.21–0.22, 256 → 128 at 8 → 16 0.173–0.18 against
+    /// 0.18–0.19, 512 → 256 at batch 4 0.63–0.64 against 0.71–0.73 (the phases' four fork-joins and scatter
+    /// are what it saves). Not where it lost: 16 × 16 dy (DCGAN 128 → 64: 0.21 against 0.186), stride 1
+    /// (ResNet-50's 512-channel 7 × 7: one forward, no scatter; 0.68–0.74 against 0.48–0.55), 32 MB of
+    /// weights (DCGAN 1024 → 512: even), depthwise (20×).
+    /// </summary>
+    static bool WeightStreamFirst(ConvProblem p) => !p.Spec.IsUnitStride && !p.IsDepthwise && p.KPerGroup >= 64
+        && (long)p.N * p.YShape.SpatialSize <= 64 && p.WShape.ElementCount <= 4L << 20;
+
     static bool WinogradFirst(ConvProblem p) => p.CPerGroup >= 32 && p.YShape.SpatialSize >= 100 && TilesMostlyFull(p.KPerGroup);
 
     bool Applies(ConvProblem p, string name) => name switch
@@ -211,6 +252,8 @@ public sealed unsafe class CpuBackend : IConvBackend
         Im2ColGemm => p.Op != ConvOp.BackwardData,
         GemmCol2Im => p.Op == ConvOp.BackwardData,
         ForwardPhases => p.Op == ConvOp.BackwardData && PlanOf(p) != null,
+        GemmShuffle => GemmPixelShuffle.Applies(p),
+        WeightStream => WeightStreamBackwardData.Applies(p),
         _ => false,
     };
 
@@ -255,6 +298,12 @@ public sealed unsafe class CpuBackend : IConvBackend
             case Winograd:
                 // Shared: U before packing; or, for weights passed per call, channel-tiled's workspace.
                 return Math.Max(Winograd3x3.TaskFloats(g, p.CPerGroup) * threads + 16L * p.K * p.CPerGroup, WorkspaceFloats(p, ChannelTiled));
+            case GemmShuffle:
+                // + Wᵀ where the weights come per call (constant ones are kept beside the workspace, as packed panels are).
+                return GemmPixelShuffle.TaskFloats(p, threads, Tier) * threads + (GemmPixelShuffle.TakesTransposed(p) ? GemmPixelShuffle.TransposedFloats(p) : 0);
+            case WeightStream:
+                // + the packed W of per-call weights.
+                return WeightStreamBackwardData.TaskFloats(p, threads, Tier) * threads + WeightStreamBackwardData.PackedFloats(p, threads, Tier);
             case ForwardPhases:
             {
                 // The sub-runs use the shared and per-worker workspaces one after another; the phases' outputs
@@ -352,6 +401,8 @@ public sealed unsafe class CpuBackend : IConvBackend
                 case (ConvOp.Forward, Winograd): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant: false)); break;
                 case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
                 case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
+                case (ConvOp.BackwardData, WeightStream): WeightStreamBackwardData.Run(ctx, StreamWeightsOf(problem, pw, w, constant)); break;
+                case (ConvOp.BackwardData, GemmShuffle): GemmPixelShuffle.Run(ctx, GemmPixelShuffle.TakesTransposed(problem) ? ShuffleWeightsOf(problem, pw, w, constant) : null); break;
                 case (ConvOp.BackwardData, _): CpuBackwardData.GemmCol2Im(ctx); break;
                 case (ConvOp.BackwardFilter, Gemm1x1): CpuBackwardFilter.Im2ColGemm(ctx, pointwise: true); break;
                 default: CpuBackwardFilter.Im2ColGemm(ctx, pointwise: false); break;
@@ -392,6 +443,79 @@ public sealed unsafe class CpuBackend : IConvBackend
                 Execute(sub, ph.Algorithm, dy, (float*)plan.Destinations[i], output, bias, null, constant: false);
         }
         if (!plan.Direct) plan.Scatter(_workers, temp, dx, bias);
+    }
+
+    /// <summary>W transposed per group for gemm-shuffle (the grouping it was made for beside it).</summary>
+    sealed class TransposedWeights(ConvProblem problem, float[] data)
+    {
+        public readonly int Groups = problem.Groups, KPerGroup = problem.KPerGroup;
+        public readonly float[] Data = data;     // pinned
+    }
+
+    /// <summary>
+    /// gemm-shuffle's Wᵀ: of a constant W transposed on first use and cached (per array, as the other
+    /// prepared weights), else transposed into the run's scratch.
+    /// </summary>
+    float* ShuffleWeightsOf(ConvProblem p, float* pw, float[]? w, bool constant)
+    {
+        if (constant && w is not null)
+        {
+            if (!_shuffleWeights.TryGetValue(w, out var e) || e.Groups != p.Groups || e.KPerGroup != p.KPerGroup)
+            {
+                e = new TransposedWeights(p, AlignedArray(GemmPixelShuffle.TransposedFloats(p)));
+                GemmPixelShuffle.TransposeWeights(_workers, p, pw, Aligned(e.Data));
+                _shuffleWeights.AddOrUpdate(w, e);
+            }
+            return Aligned(e.Data);
+        }
+        float* wt = _phaseScratch.Get(WorkspaceSlot.PackA, GemmPixelShuffle.TransposedFloats(p));
+        GemmPixelShuffle.TransposeWeights(_workers, p, pw, wt);
+        return wt;
+    }
+
+    /// <summary>W packed for weight-stream (the problem's grouping and block beside it).</summary>
+    sealed class StreamWeights(ConvProblem problem, int block, float[] data)
+    {
+        public readonly int Groups = problem.Groups, KPerGroup = problem.KPerGroup, CPerGroup = problem.CPerGroup, Block = block;
+        public readonly float[] Data = data;     // pinned
+    }
+
+    /// <summary>
+    /// Weight-stream's packed W: of a constant W packed on first use (per array and blocking), then from the
+    /// cache; per-call weights packed into scratch first, in one parallel pass (each image's tasks would pack
+    /// them again; and at batch 1, DCGAN 256 → 128 ran 0.20 or 0.38 ms from one process to the next with
+    /// each task packing its block inside its GEMM, 0.205–0.208 every time packed first).
+    /// </summary>
+    float* StreamWeightsOf(ConvProblem p, float* pw, float[]? w, bool constant)
+    {
+        if (!constant || w is null)
+        {
+            float* scratch = _phaseScratch.Get(WorkspaceSlot.PackA, WeightStreamBackwardData.PackedFloats(p, MaxDegreeOfParallelism, Tier));
+            WeightStreamBackwardData.PackWeights(_workers, p, pw, scratch, Tier);
+            return scratch;
+        }
+        int block = WeightStreamBackwardData.BlockChannels(p, MaxDegreeOfParallelism);
+        if (!_streamWeights.TryGetValue(w, out var e) || e.Groups != p.Groups || e.KPerGroup != p.KPerGroup || e.CPerGroup != p.CPerGroup || e.Block != block)
+        {
+            e = new StreamWeights(p, block, AlignedArray(WeightStreamBackwardData.PackedFloats(p, MaxDegreeOfParallelism, Tier)));
+            WeightStreamBackwardData.PackWeights(_workers, p, pw, Aligned(e.Data), Tier);
+            _streamWeights.AddOrUpdate(w, e);
+        }
+        return Aligned(e.Data);
+    }
+
+    /// <summary>A pinned array with room for <paramref name="floats"/> floats from a 64-byte boundary (see <see cref="Aligned"/>).</summary>
+    static float[] AlignedArray(long floats) => GC.AllocateUninitializedArray<float>(checked((int)(floats + 16)), pinned: true);
+
+    /// <summary>
+    /// The first 64-byte-aligned float of a pinned <see cref="AlignedArray"/>: the GEMM's vector loads of a
+    /// packed B that starts off a cache line split every load across two lines (weight-stream on DCGAN's
+    /// 256 → 128 ran 0.17 or 0.22 ms from one process to the next).
+    /// </summary>
+    static float* Aligned(float[] data)
+    {
+        float* p = (float*)Unsafe.AsPointer(ref data[0]);
+        return p + ((64 - (nint)p % 64) % 64) / sizeof(float);
     }
 
     /// <summary>The sub-kernels of a constant W for a plan, one array per phase (null without taps).</summary>
@@ -480,7 +604,7 @@ public sealed unsafe class CpuBackend : IConvBackend
     public bool ForgetPreparedWeights(HostTensor w)
     {
         ArgumentNullException.ThrowIfNull(w);
-        lock (_runLock) return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _phaseWeights.Remove(w.Data);
+        lock (_runLock) return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _phaseWeights.Remove(w.Data) | _shuffleWeights.Remove(w.Data) | _streamWeights.Remove(w.Data);
     }
 
     /// <summary>Milliseconds of one <see cref="Run"/>, by stopwatch.</summary>

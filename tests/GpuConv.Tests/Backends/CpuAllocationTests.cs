@@ -57,8 +57,8 @@ public class CpuAllocationTests
     {
         using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
         var p = ConvProblem.Create(spec, x, w, ConvOp.BackwardData);
-        var algorithm = cpu.GetAlgorithms(p, ConvPrecision.Strict)[0];
-        Assert.That(algorithm.Name, Is.EqualTo(CpuBackend.ForwardPhases));
+        // By name: gemm-shuffle leads the 2x2 stride-2 case.
+        var algorithm = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ForwardPhases);
         foreach (bool constant in new[] { true, false })
         {
             var tensors = new ConvTensors(new HostTensor(p.XShape), HostTensor.Random(p.WShape, 2), HostTensor.Random(p.YShape, 1),
@@ -71,6 +71,59 @@ public class CpuAllocationTests
             int jobs = phases + (phases == 1 ? 0 : 1) + (constant ? 0 : 1);     // forwards, the scatter, the per-call transform
             TestContext.Out.WriteLine($"{p}, constant weights {constant}: {perCall:F0} bytes per call");
             Assert.That(perCall, Is.LessThan(MaxBytesPerCall * jobs), $"{p}, constant weights {constant}: {perCall:F0} bytes per call");
+        }
+    }
+
+    /// <summary>Weight-stream is one fork-join job (and, with per-call weights, one more packing W): no array per call.</summary>
+    [Test]
+    public void SteadyStateWeightStreamAllocatesLittle()
+    {
+        using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
+        var p = ConvProblem.Create(new ConvSpec([4, 4], [2], padBegin: [1]), new TensorShape(1, 128, 8, 8), new TensorShape(256, 128, 4, 4), ConvOp.BackwardData);
+        var algorithm = cpu.GetAlgorithms(p, ConvPrecision.Strict)[0];
+        Assert.That(algorithm.Name, Is.EqualTo(CpuBackend.WeightStream));
+        foreach (bool constant in new[] { true, false })
+        {
+            var tensors = new ConvTensors(new HostTensor(p.XShape), HostTensor.Random(p.WShape, 2), HostTensor.Random(p.YShape, 1),
+                HostTensor.Random(new TensorShape(p.C), 3)) { ConstantWeights = constant };
+            for (int i = 0; i < 20; i++) cpu.Run(p, algorithm, tensors);
+            const int calls = 100;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < calls; i++) cpu.Run(p, algorithm, tensors);
+            double perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)calls;
+            TestContext.Out.WriteLine($"{p}, constant weights {constant}: {perCall:F0} bytes per call");
+            Assert.That(perCall, Is.LessThan(MaxBytesPerCall * (constant ? 1 : 2)), $"{p}, constant weights {constant}: {perCall:F0} bytes per call");
+        }
+    }
+
+    static IEnumerable<TestCaseData> ShuffleProblems()
+    {
+        yield return new TestCaseData(new ConvSpec([2, 2], [2]), new TensorShape(1, 64, 32, 32), new TensorShape(32, 64, 2, 2)).SetName("gemm-shuffle 2x2 stride 2");
+        yield return new TestCaseData(new ConvSpec([4, 4]), new TensorShape(1, 512, 4, 4), new TensorShape(100, 512, 4, 4)).SetName("gemm-shuffle 1x1 -> 4x4");
+    }
+
+    /// <summary>
+    /// Gemm-shuffle is one fork-join job (and, with per-call weights, one more for Wᵀ): no array per call,
+    /// the cached Wᵀ of constant weights reused.
+    /// </summary>
+    [TestCaseSource(nameof(ShuffleProblems))]
+    public void SteadyStateGemmShuffleAllocatesLittle(ConvSpec spec, TensorShape x, TensorShape w)
+    {
+        using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
+        var p = ConvProblem.Create(spec, x, w, ConvOp.BackwardData);
+        var algorithm = cpu.GetAlgorithms(p, ConvPrecision.Strict)[0];
+        Assert.That(algorithm.Name, Is.EqualTo(CpuBackend.GemmShuffle));
+        foreach (bool constant in new[] { true, false })
+        {
+            var tensors = new ConvTensors(new HostTensor(p.XShape), HostTensor.Random(p.WShape, 2), HostTensor.Random(p.YShape, 1),
+                HostTensor.Random(new TensorShape(p.C), 3)) { ConstantWeights = constant };
+            for (int i = 0; i < 20; i++) cpu.Run(p, algorithm, tensors);
+            const int calls = 100;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < calls; i++) cpu.Run(p, algorithm, tensors);
+            double perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)calls;
+            TestContext.Out.WriteLine($"{p}, constant weights {constant}: {perCall:F0} bytes per call");
+            Assert.That(perCall, Is.LessThan(MaxBytesPerCall * (constant ? 1 : 2)), $"{p}, constant weights {constant}: {perCall:F0} bytes per call");
         }
     }
 }

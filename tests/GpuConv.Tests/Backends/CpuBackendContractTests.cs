@@ -23,11 +23,13 @@ public class CpuBackendContractTests
         Assert.That(cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo((string[])["shifted-gemm", "im2col-gemm", .. tiled]));
         Assert.That(cpu.GetAlgorithms(Problem(1, 3, stride: 2), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo((string[])["shifted-gemm", "im2col-gemm", .. tiled]));
         Assert.That(cpu.GetAlgorithms(Problem(1, 1, stride: 2), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo((string[])["im2col-gemm", "shifted-gemm", .. tiled]));
-        Assert.That(cpu.GetAlgorithms(Problem(1, 3, ConvOp.BackwardData), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "forward-phases", "gemm-col2im" }));
-        Assert.That(cpu.GetAlgorithms(Problem(8, 3, ConvOp.BackwardData), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "forward-phases", "gemm-col2im" }), "depthwise");
-        Assert.That(cpu.GetAlgorithms(Problem(1, 1, ConvOp.BackwardData), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-1x1", "gemm-col2im", "forward-phases" }));
+        Assert.That(cpu.GetAlgorithms(Problem(1, 3, ConvOp.BackwardData), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "forward-phases", "gemm-col2im", "weight-stream" }), "81 dy pixels: weight-stream offered, last");
+        Assert.That(cpu.GetAlgorithms(Problem(8, 3, ConvOp.BackwardData), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "forward-phases", "gemm-col2im", "weight-stream" }), "depthwise");
+        Assert.That(cpu.GetAlgorithms(Problem(1, 1, ConvOp.BackwardData), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-1x1", "gemm-col2im", "forward-phases", "weight-stream" }));
         var fewChannels = ConvProblem.Create(new ConvSpec([4, 4], [2], padBegin: [1]), new TensorShape(1, 3, 16, 16), new TensorShape(8, 3, 4, 4), ConvOp.BackwardData);
-        Assert.That(cpu.GetAlgorithms(fewChannels, ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-col2im", "forward-phases" }), "3 channels of dx: the phases' forwards fill few lanes");
+        Assert.That(cpu.GetAlgorithms(fewChannels, ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-col2im", "forward-phases", "weight-stream" }), "3 channels of dx: the phases' forwards fill few lanes");
+        var upConv = ConvProblem.Create(new ConvSpec([2, 2], [2]), new TensorShape(1, 16, 16, 16), new TensorShape(8, 16, 2, 2), ConvOp.BackwardData);
+        Assert.That(cpu.GetAlgorithms(upConv, ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-shuffle", "forward-phases", "gemm-col2im" }), "stride == kernel: one tap per dx position");
         Assert.That(cpu.GetAlgorithms(Problem(8, 3, ConvOp.BackwardFilter), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "im2col-gemm" }));
         var shifted = cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict)[0];
         Assert.That(shifted.WorkspaceBytes, Is.GreaterThanOrEqualTo(8 * 11 * 11 * sizeof(float)), "the padded input is workspace");

@@ -32,6 +32,23 @@ internal static unsafe class GemmPacking
             else
             {
                 // Column-major (transposed) source: for each k the MR values are contiguous.
+                if (a.RowStride == 1 && rows == mr && (mr == 12 || mr == 8) && Vector256.IsHardwareAccelerated)
+                {
+                    // Whole panels (Wᵀ in backward-data): vector copies instead of MR scalar ones per k.
+                    float* src = a.At(ir, 0);
+                    nint cs = a.ColStride;
+                    float* d = panel;
+                    if (mr == 12)
+                        for (int p = 0; p < kc; p++, src += cs, d += 12)
+                        {
+                            Vector256.Store(Vector256.Load(src), d);
+                            Vector128.Store(Vector128.Load(src + 8), d + 8);
+                        }
+                    else
+                        for (int p = 0; p < kc; p++, src += cs, d += 8)
+                            Vector256.Store(Vector256.Load(src), d);
+                    continue;
+                }
                 for (int p = 0; p < kc; p++)
                 {
                     float* src = a.At(ir, p);
