@@ -181,12 +181,6 @@ public sealed unsafe class CpuBackend : IConvBackend
     }
 
     /// <summary>
-    /// Winograd leads for 3x3 stride-1 layers with at least 32 input channels per group and 100 output
-    /// pixels. ResNet-50 at batch 8, two threads, constant weights: its 56 × 56, 28 × 28 and 14 × 14 3x3
-    /// layers ran 1.15–1.78× ORT's speed (channel-tiled: 0.84–1.04×); on the 7 × 7 ones at batch 1 the
-    /// 16 transformed weight sets (1.8× the weights) streamed for 16 tiles, 0.93× against channel-tiled's 0.98×.
-    /// </summary>
-    /// <summary>
     /// Shifted-direct leads for shallow sums (C/g × taps ≤ 160) with at least 16 output channels per
     /// group (its tiles are 12 and 8 channels; fewer go through the zero-padded edge tile) and output
     /// rows that fill its 16-pixel vectors to within 4 % (a row's last tile is stored masked, its lanes
@@ -237,6 +231,12 @@ public sealed unsafe class CpuBackend : IConvBackend
     static bool WeightStreamFirst(ConvProblem p) => !p.Spec.IsUnitStride && !p.IsDepthwise && p.KPerGroup >= 64
         && (long)p.N * p.YShape.SpatialSize <= 64 && p.WShape.ElementCount <= 4L << 20;
 
+    /// <summary>
+    /// Winograd leads for 3x3 stride-1 layers with at least 32 input channels per group and 100 output
+    /// pixels. ResNet-50 at batch 8, two threads, constant weights: its 56 × 56, 28 × 28 and 14 × 14 3x3
+    /// layers ran 1.15–1.78× ORT's speed (channel-tiled: 0.84–1.04×); on the 7 × 7 ones at batch 1 the
+    /// 16 transformed weight sets (1.8× the weights) streamed for 16 tiles, 0.93× against channel-tiled's 0.98×.
+    /// </summary>
     static bool WinogradFirst(ConvProblem p) => p.CPerGroup >= 32 && p.YShape.SpatialSize >= 100 && TilesMostlyFull(p.KPerGroup);
 
     bool Applies(ConvProblem p, string name) => name switch
