@@ -11,34 +11,16 @@ namespace GpuConv.Tests.Cpu;
 /// </summary>
 public class GemmShuffleTests
 {
-    const double Tolerance = 1e-5;
+    const double Tolerance = BackwardDataCheck.Tolerance;
 
-    static ConvAlgorithm? Shuffle(CpuBackend cpu, ConvProblem p) =>
-        cpu.GetAlgorithms(p, ConvPrecision.Strict).FirstOrDefault(a => a.Name == CpuBackend.GemmShuffle);
+    static ConvAlgorithm? Shuffle(CpuBackend cpu, ConvProblem p) => BackwardDataCheck.Offered(cpu, p, CpuBackend.GemmShuffle);
 
-    /// <summary>Runs gemm-shuffle on p twice (the cached Wᵀ too, for constant weights) into NaN-filled dx and returns the worst error.</summary>
-    static double Check(CpuBackend cpu, ConvProblem p, int seed, bool bias, bool constant)
-    {
-        var algo = Shuffle(cpu, p) ?? throw new AssertionException($"gemm-shuffle not offered for {p}");
-        var dy = HostTensor.Random(p.YShape, seed);
-        var w = HostTensor.Random(p.WShape, seed + 1);
-        var b = bias ? HostTensor.Random(new TensorShape(p.C), seed + 2) : null;
-        double[] expected = ReferenceConv.BackwardData(p, dy.Data, w.Data, b is null ? default : b.Data);
-        double worst = 0;
-        for (int run = 0; run < 2; run++)
-        {
-            var dx = new HostTensor(p.XShape);
-            Array.Fill(dx.Data, float.NaN);     // an element left unwritten fails
-            cpu.Run(p, algo, new ConvTensors(dx, w, dy, b) { ConstantWeights = constant });
-            worst = Math.Max(worst, ErrorMetrics.Compare(dx.Data, expected).MaxRelative is var e && double.IsFinite(e) ? e : double.PositiveInfinity);
-        }
-        return worst;
-    }
+    static double Check(CpuBackend cpu, ConvProblem p, int seed, bool bias, bool constant) =>
+        BackwardDataCheck.WorstError(cpu, p, CpuBackend.GemmShuffle, seed, bias, constant);
 
     static ConvProblem Transposed(int[] kernel, int[] stride, int[] padBegin, int[] padEnd, int[] outputPadding,
         int groups, int n, int cin, int coutPerGroup, int[] input) =>
-        ConvProblem.Create(new ConvSpec(kernel, stride, null, padBegin, padEnd, groups, transposed: true, outputPadding),
-            new TensorShape([n, cin, .. input]), new TensorShape([cin, coutPerGroup, .. kernel]));
+        BackwardDataCheck.Transposed(kernel, stride, padBegin, padEnd, outputPadding, null, groups, n, cin, coutPerGroup, input);
 
     /// <summary>
     /// Kernel == stride (1–4) per dimension, or an input of extent 1 with any stride; pads within the kernel
