@@ -109,6 +109,29 @@ public class CliParserProperties
         Gen.Frequency((16, FuzzGen.Int(min, max).Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture))),
             (1, Gen.Elements("", " ", "x", "1.0", "+2", "-0", "99999999999", "0x3")));
 
+    /// <summary>
+    /// Parses one row under <paramref name="header"/>: refused with an ArgumentException naming the source and a
+    /// parameter (null returned), or accepted (its row returned), and then its batch scaled by
+    /// <paramref name="factor"/> is accepted or refused naming --batch.
+    /// </summary>
+    static ShapeRow? ParsedOrRefused(string header, string line, int factor)
+    {
+        ShapeSet set;
+        try
+        {
+            set = ShapeSet.Parse(new StringReader(header + "\n" + line + "\n"), "fuzz.csv");
+        }
+        catch (ArgumentException e) when (e is not ArgumentNullException)
+        {
+            Assert.That(e.Message, Does.StartWith("fuzz.csv"), $"{line}: {e.Message}");
+            Assert.That(e.ParamName, Is.Not.Null, line);
+            return null;
+        }
+        try { set.Rows[0].ScaledBatch(factor, "--batch"); }
+        catch (ArgumentException e) { Assert.That(e.ParamName, Is.EqualTo("--batch"), $"{line} x{factor}: {e.Message}"); }
+        return set.Rows[0];
+    }
+
     [Test]
     public void ShapeRowsAreAcceptedOrRefusedNamingSourceLineAndField()
     {
@@ -129,20 +152,7 @@ public class CliParserProperties
         int accepted = 0;
         Prop.ForAll(rows.ToArbitrary(), r =>
         {
-            ShapeSet set;
-            try
-            {
-                set = ShapeSet.Parse(new StringReader(header + "\n" + r.Line + "\n"), "fuzz.csv");
-            }
-            catch (ArgumentException e) when (e is not ArgumentNullException)
-            {
-                Assert.That(e.Message, Does.StartWith("fuzz.csv"), $"{r.Line}: {e.Message}");
-                Assert.That(e.ParamName, Is.Not.Null, r.Line);
-                return;
-            }
-            accepted++;
-            try { set.Rows[0].ScaledBatch(r.Factor, "--batch"); }
-            catch (ArgumentException e) { Assert.That(e.ParamName, Is.EqualTo("--batch"), $"{r.Line} x{r.Factor}: {e.Message}"); }
+            if (ParsedOrRefused(header, r.Line, r.Factor) is not null) accepted++;
         }).Check(FuzzSettings.Cases(400));
         Assert.That(accepted, Is.GreaterThan(0));
     }
@@ -178,25 +188,12 @@ public class CliParserProperties
         int accepted = 0, transposedAccepted = 0;
         Prop.ForAll(rows.ToArbitrary(), r =>
         {
-            ShapeSet set;
-            try
-            {
-                set = ShapeSet.Parse(new StringReader(header + "\n" + r.Line + "\n"), "fuzz.csv");
-            }
-            catch (ArgumentException e) when (e is not ArgumentNullException)
-            {
-                Assert.That(e.Message, Does.StartWith("fuzz.csv"), $"{r.Line}: {e.Message}");
-                Assert.That(e.ParamName, Is.Not.Null, r.Line);
-                return;
-            }
+            if (ParsedOrRefused(header, r.Line, r.Factor) is not { } row) return;
             accepted++;
-            var p = set.Rows[0].Problem;
-            if (set.Rows[0].Transposed) transposedAccepted++;
+            if (row.Transposed) transposedAccepted++;
             // What is accepted is a problem the library builds and the reference can judge.
-            Assert.That(p.XShape.ElementCount, Is.GreaterThan(0), r.Line);
-            Assert.That(p.YShape.ElementCount, Is.GreaterThan(0), r.Line);
-            try { set.Rows[0].ScaledBatch(r.Factor, "--batch"); }
-            catch (ArgumentException e) { Assert.That(e.ParamName, Is.EqualTo("--batch"), $"{r.Line} x{r.Factor}: {e.Message}"); }
+            Assert.That(row.Problem.XShape.ElementCount, Is.GreaterThan(0), r.Line);
+            Assert.That(row.Problem.YShape.ElementCount, Is.GreaterThan(0), r.Line);
         }).Check(FuzzSettings.Cases(400));
         Assert.That(accepted, Is.GreaterThan(0));
         Assert.That(transposedAccepted, Is.GreaterThan(0), "some transposed rows were accepted");
