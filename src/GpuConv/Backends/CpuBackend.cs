@@ -46,6 +46,8 @@ public sealed unsafe class CpuBackend : IConvBackend
     public const string GemmShuffle = "gemm-shuffle";
     /// <summary>Algorithm name: backward-data for small dy planes as one GEMM per block of dx's channels with dy's pixels as rows (W streamed once), then col2im (see WeightStreamBackwardData).</summary>
     public const string WeightStream = "weight-stream";
+    /// <summary>Algorithm name: backward-filter as dWᵀ = col(x) · dyᵀ over L2-sized chunks of the reduction, split across tasks where dW is small (see ReductionSplitFilter).</summary>
+    public const string ReductionSplit = "reduction-split";
 
     readonly CpuWorkers _workers;
     readonly WorkspaceSet _shared = new();
@@ -109,6 +111,12 @@ public sealed unsafe class CpuBackend : IConvBackend
         var list = new List<ConvAlgorithm>(4);
         if (problem.Op == ConvOp.Forward && CanDepthwise(problem))
             list.Add(Algorithm(DirectDepthwise, 2, WorkspaceFloats(problem, DirectDepthwise)));
+        bool filterDepthwise = problem.Op == ConvOp.BackwardFilter && problem.IsDepthwise;
+        if (filterDepthwise)
+            list.Add(Algorithm(DirectDepthwise, 2, WorkspaceFloats(problem, DirectDepthwise)));
+        bool split = Applies(problem, ReductionSplit), splitFirst = split && !filterDepthwise && ReductionSplitFirst(problem);
+        if (splitFirst)
+            list.Add(Algorithm(ReductionSplit, 10, WorkspaceFloats(problem, ReductionSplit)));
         bool winograd = Applies(problem, Winograd), winogradFirst = winograd && WinogradFirst(problem);
         if (winogradFirst)
             list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
@@ -150,6 +158,8 @@ public sealed unsafe class CpuBackend : IConvBackend
             list.Add(Algorithm(ForwardPhases, 7, WorkspaceFloats(problem, ForwardPhases)));
         if (stream && !streamFirst)
             list.Add(Algorithm(WeightStream, 9, WorkspaceFloats(problem, WeightStream)));
+        if (split && !splitFirst)
+            list.Add(Algorithm(ReductionSplit, 10, WorkspaceFloats(problem, ReductionSplit)));
         return list;
     }
 
@@ -168,6 +178,11 @@ public sealed unsafe class CpuBackend : IConvBackend
         long depth = p.CPerGroup * p.KernelVolume;
         return TilesMostlyFull(p.KPerGroup) && (depth >= 192 || p.YShape.SpatialSize <= 1024);
     }
+
+    /// <summary>
+    /// Reduction-split leads backward-filter (placeholder: measured below).
+    /// </summary>
+    static bool ReductionSplitFirst(ConvProblem p) => true;
 
     /// <summary>
     /// At least 64 output channels per group, and at least three quarters of the lanes of the channel
@@ -241,7 +256,8 @@ public sealed unsafe class CpuBackend : IConvBackend
 
     bool Applies(ConvProblem p, string name) => name switch
     {
-        DirectDepthwise => p.Op == ConvOp.Forward && CanDepthwise(p),
+        DirectDepthwise => (p.Op == ConvOp.Forward && CanDepthwise(p)) || (p.Op == ConvOp.BackwardFilter && p.IsDepthwise),
+        ReductionSplit => p.Op == ConvOp.BackwardFilter,
         Gemm1x1 => p.IsPointwise,
         ShiftedGemm => p.Op == ConvOp.Forward && !p.IsPointwise && CanShift(p),
         ShiftedDirect => p.Op == ConvOp.Forward && !p.IsPointwise && !p.IsDepthwise && CanShift(p)
@@ -275,6 +291,14 @@ public sealed unsafe class CpuBackend : IConvBackend
         long perThread;
         switch (algorithm)
         {
+            case DirectDepthwise when p.Op == ConvOp.BackwardFilter:
+                perThread = DepthwiseFilterGradient.ScratchFloats(g, p.KPerGroup);
+                break;
+            case ReductionSplit:
+            {
+                var plan = ReductionSplitFilter.Plan.Of(p, threads);
+                return ReductionSplitFilter.TaskFloats(p, plan, Tier) * threads + ReductionSplitFilter.SharedFloats(p, plan);
+            }
             case DirectDepthwise:
                 perThread = Math.Max(DepthwiseDirect.ScratchFloats(g) + DepthwiseDirect.TableInts(g),
                     DepthwiseBlocked.Applies(g, p.KPerGroup, p.C) ? DepthwiseBlocked.ScratchFloats(g) : 0);
@@ -404,6 +428,8 @@ public sealed unsafe class CpuBackend : IConvBackend
                 case (ConvOp.BackwardData, WeightStream): WeightStreamBackwardData.Run(ctx, StreamWeightsOf(problem, pw, w, constant)); break;
                 case (ConvOp.BackwardData, GemmShuffle): GemmPixelShuffle.Run(ctx, GemmPixelShuffle.TakesTransposed(problem) ? ShuffleWeightsOf(problem, pw, w, constant) : null); break;
                 case (ConvOp.BackwardData, _): CpuBackwardData.GemmCol2Im(ctx); break;
+                case (ConvOp.BackwardFilter, DirectDepthwise): DepthwiseFilterGradient.Run(ctx); break;
+                case (ConvOp.BackwardFilter, ReductionSplit): ReductionSplitFilter.Run(ctx, problem.IsPointwise); break;
                 case (ConvOp.BackwardFilter, Gemm1x1): CpuBackwardFilter.Im2ColGemm(ctx, pointwise: true); break;
                 default: CpuBackwardFilter.Im2ColGemm(ctx, pointwise: false); break;
             }
