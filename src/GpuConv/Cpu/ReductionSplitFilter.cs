@@ -38,7 +38,7 @@ internal static unsafe class ReductionSplitFilter
             // Shifted: A is read in place, so the chunk is sized for A's rows (a tap's) and the packed dy.
             int chunk = shifted
                 ? (int)Math.Clamp(2 * ColumnBudgetFloats / (tile + kg) / 16 * 16, Math.Min(256, Math.Max(cols, 1)), Math.Max(cols, 1))
-                : (int)Math.Clamp(ColumnBudgetFloats / rows / 16 * 16, 16, Math.Max(cols, 1));
+                : (int)Math.Clamp(ColumnBudgetFloats / rows / 16 * 16, Math.Min(16, Math.Max(cols, 1)), Math.Max(cols, 1));
             int perImage = (cols + chunk - 1) / chunk;
             chunk = (cols + perImage - 1) / perImage;          // equal chunks, not full ones and a thin last one
             long units = (long)p.Groups * blocks, want = (long)ConvTiling.TasksPerThread * threads;
