@@ -23,7 +23,7 @@ internal static unsafe class ReductionSplitFilter
     const int ColumnBudgetFloats = 96 * 1024;
 
     /// <summary>How one problem is cut: channels per row block, row blocks, pixels per chunk, chunks per image, slices.</summary>
-    internal readonly record struct Plan(int Tile, int RowBlocks, int Chunk, int ChunksPerImage, int Slices, bool Shifted, bool Padded)
+    internal readonly record struct Plan(int Tile, int RowBlocks, int Chunk, int ChunksPerImage, int Chunks, int Slices, bool Shifted, bool Padded)
     {
         public static Plan Of(ConvProblem p, int threads)
         {
@@ -39,11 +39,22 @@ internal static unsafe class ReductionSplitFilter
             int chunk = shifted
                 ? (int)Math.Clamp(2 * ColumnBudgetFloats / (tile + kg) / 16 * 16, Math.Min(256, Math.Max(cols, 1)), Math.Max(cols, 1))
                 : (int)Math.Clamp(ColumnBudgetFloats / rows / 16 * 16, Math.Min(16, Math.Max(cols, 1)), Math.Max(cols, 1));
+            int chunk0 = (int)Math.Max(16, ColumnBudgetFloats / rows / 16 * 16), chunksTotal = 0;
             int perImage = (cols + chunk - 1) / chunk;
             chunk = (cols + perImage - 1) / perImage;          // equal chunks, not full ones and a thin last one
+            if (padded)
+            {
+                // Padded columns run over the images' run spaces end to end: small planes still give deep chunks.
+                long total = (long)p.N * cols;
+                int count = (int)((total + chunk0 - 1) / chunk0);
+                chunk = (int)((total + count - 1) / count);
+                perImage = 0;
+                chunksTotal = count;
+            }
             long units = (long)p.Groups * blocks, want = (long)ConvTiling.TasksPerThread * threads;
-            int slices = threads > 1 && units < want ? (int)Math.Min((want + units - 1) / units, (long)p.N * perImage) : 1;
-            return new Plan(tile, blocks, chunk, perImage, Math.Max(slices, 1), shifted, padded);
+            if (!padded) chunksTotal = p.N * perImage;
+            int slices = threads > 1 && units < want ? (int)Math.Min((want + units - 1) / units, chunksTotal) : 1;
+            return new Plan(tile, blocks, chunk, perImage, chunksTotal, Math.Max(slices, 1), shifted, padded);
         }
 
         public int Rows(int kvol) => Tile * kvol;
@@ -147,7 +158,8 @@ internal static unsafe class ReductionSplitFilter
     static void PaddedChunks(CpuConvContext ctx, Plan plan, in StridePhaseLayout l, float* padded, int* offsets, float* partials, int s, int rb, int grp, WorkspaceSet ws)
     {
         int kvol = ctx.Kvol, kg = ctx.Kg, slices = plan.Slices, run = l.Cols;
-        int chunks = ctx.N * plan.ChunksPerImage;
+        int chunks = plan.Chunks;
+        long total = (long)ctx.N * run;
         int c0 = rb * plan.Tile, c1 = Math.Min(ctx.Cg, c0 + plan.Tile);
         int rows = (c1 - c0) * kvol;
         float* dwT = partials + (s * ctx.Groups + grp) * (long)ctx.Rows * kg + (long)c0 * kvol * kg;
@@ -155,15 +167,21 @@ internal static unsafe class ReductionSplitFilter
         float* col = ws.Get(WorkspaceSlot.Columns, (long)rows * plan.Chunk);
         for (int q = q0; q < q1; q++)
         {
-            int n = q / plan.ChunksPerImage, i0 = q % plan.ChunksPerImage * plan.Chunk, i1 = Math.Min(run, i0 + plan.Chunk);
-            int depth = i1 - i0;
-            long bytes = (long)depth * sizeof(float);
-            float* x = padded + ((long)n * ctx.C + grp * ctx.Cg + c0) * l.PlaneFloats + i0;
-            // Row (c, tap) of the chunk's column matrix is one contiguous run of the padded plane.
-            for (int c = 0, r = 0; c < c1 - c0; c++)
-                for (int tap = 0; tap < kvol; tap++, r++)
-                    Buffer.MemoryCopy(x + c * l.PlaneFloats + offsets[tap], col + (long)r * depth, bytes, bytes);
-            var b = new DyRunSource(ctx.YPlane(n, grp * kg), ctx.OutPlane, ctx.G.OutW, ctx.G.OutH, l.Lq, l.Hq, i0);
+            long f0 = (long)q * plan.Chunk, f1 = Math.Min(total, f0 + plan.Chunk);
+            int depth = (int)(f1 - f0);
+            // Row (c, tap) of the chunk's column matrix: one contiguous run of the padded plane per image the chunk spans.
+            for (long f = f0; f < f1;)
+            {
+                int n = (int)(f / run), i = (int)(f % run), len = (int)Math.Min(run - i, f1 - f);
+                long bytes = (long)len * sizeof(float);
+                float* x = padded + ((long)n * ctx.C + grp * ctx.Cg + c0) * l.PlaneFloats + i;
+                float* dst = col + (f - f0);
+                for (int c = 0, r = 0; c < c1 - c0; c++)
+                    for (int tap = 0; tap < kvol; tap++, r++)
+                        Buffer.MemoryCopy(x + c * l.PlaneFloats + offsets[tap], dst + (long)r * depth, bytes, bytes);
+                f += len;
+            }
+            var b = new DyRunSource(ctx.YPlane(0, grp * kg), ctx.OutPlane, (nint)ctx.K * ctx.OutPlane, ctx.G.OutW, ctx.G.OutH, l.Lq, l.Hq, run, f0);
             Sgemm.Multiply(rows, kg, depth, MatrixView.RowMajor(col, depth), b, dwT, kg, accumulate: q > q0, ctx.Tier, ws);
         }
         if (q1 == q0)
@@ -200,7 +218,7 @@ internal static unsafe class ReductionSplitFilter
             for (int q = q0; q < q1; q++)
             {
                 int n = q / plan.ChunksPerImage, i0 = q % plan.ChunksPerImage * plan.Chunk, i1 = Math.Min(run, i0 + plan.Chunk);
-                var b = new DyRunSource(ctx.YPlane(n, grp * kg), ctx.OutPlane, g.OutW, g.OutH, l.Lq, l.Hq, i0);
+                var b = new DyRunSource(ctx.YPlane(n, grp * kg), ctx.OutPlane, 0, g.OutW, g.OutH, l.Lq, l.Hq, run, i0);
                 int depth = i1 - i0, kBlocks = Sgemm.KBlocks(depth, ctx.Tier);
                 for (int kb = 0; kb < kBlocks; kb++) Sgemm.PackBBlock(b, kg, depth, ctx.Tier, kb, packed);
                 float* x = padded + ((long)n * ctx.C + grp * ctx.Cg + c0) * l.PlaneFloats + i0;
@@ -240,15 +258,18 @@ internal static unsafe class ReductionSplitFilter
 }
 
 /// <summary>
-/// B of the shifted path: dy's channels of one image and group at positions [runBase + pc, …) of the
-/// stride-phase layout's run space (output row (od, oh) at (od·Hq + oh)·Lq), zero at positions without
-/// an output (the Lq − OutW gap columns of each row).
+/// B of the padded and shifted paths: dy's channels of one group at positions [runBase + pc, …) of the images'
+/// stride-phase run spaces laid end to end (image n's output row (od, oh) at n·runLength + (od·Hq + oh)·Lq;
+/// <paramref name="imageStride"/> floats from one image's dy to the next), zero at positions without an output
+/// (the Lq − OutW gap columns of each row).
 /// </summary>
-internal readonly unsafe struct DyRunSource(float* dy, nint outPlane, int outW, int outH, int lq, int hq, int runBase) : IPackSource
+internal readonly unsafe struct DyRunSource(float* dy, nint outPlane, nint imageStride, int outW, int outH, int lq, int hq, int runLength, long runBase) : IPackSource
 {
     public void PackB(int pc, int jc, int kc, int nc, int nr, float* dst)
     {
-        int i = runBase + pc, row = i / lq, ow0 = i - row * lq, od0 = row / hq, oh0 = row - od0 * hq;
+        long f = runBase + pc;
+        int n0 = (int)(f / runLength), i0 = (int)(f % runLength);
+        int row = i0 / lq, ow0 = i0 - row * lq, od0 = row / hq, oh0 = row - od0 * hq;
         // Eight channels at a time along their planes: eight read streams outPlane apart stay within a
         // cache set's ways (all of a panel's 32 at once thrashed one when the plane is a power of two:
         // a 1-d 1024-long layer ran 1.5x slower so), and each position writes 32 contiguous bytes.
@@ -257,9 +278,9 @@ internal readonly unsafe struct DyRunSource(float* dy, nint outPlane, int outW, 
         for (int j0 = 0; j0 < nc; j0 += block)
         {
             int count = Math.Min(block, nc - j0);
-            for (int j = 0; j < count; j++) src[j] = dy + (nint)(jc + j0 + j) * outPlane;
+            for (int j = 0; j < count; j++) src[j] = dy + (nint)n0 * imageStride + (nint)(jc + j0 + j) * outPlane;
             float* d = dst + (nint)(j0 / nr) * nr * kc + j0 % nr;
-            int ow = ow0, oh = oh0, od = od0;
+            int ow = ow0, oh = oh0, od = od0, i = i0;
             nint pixel = ((nint)od * outH + oh) * outW + ow;
             for (int p = 0; p < kc; p++, d += nr)
             {
@@ -268,6 +289,14 @@ internal readonly unsafe struct DyRunSource(float* dy, nint outPlane, int outW, 
                 else
                     for (int j = 0; j < count; j++) d[j] = 0f;
                 pixel++;
+                if (++i == runLength)
+                {
+                    // The next image's run space.
+                    i = ow = oh = od = 0;
+                    pixel = 0;
+                    for (int j = 0; j < count; j++) src[j] += imageStride;
+                    continue;
+                }
                 if (++ow == lq)
                 {
                     ow = 0;

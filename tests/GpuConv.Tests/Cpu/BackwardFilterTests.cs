@@ -23,8 +23,8 @@ public class BackwardFilterTests
         yield return ("3x3 s1 asym pad, 64 ch (shifted)", new ConvSpec([3, 3], padBegin: [0, 2], padEnd: [1, 0]), new(3, 64, 17, 20), new(64, 64, 3, 3));
         yield return ("3x3 s2 p1 dil 2, 16 ch (shifted)", new ConvSpec([3, 3], stride: [2], padBegin: [1], dilation: [2]), new(2, 16, 21, 18), new(40, 16, 3, 3));
         yield return ("5x5 s3 p2, 20 ch (shifted)", new ConvSpec([5, 5], stride: [3], padBegin: [2]), new(4, 20, 25, 22), new(16, 20, 5, 5));
-        yield return ("7x7 s2 p3 stem-like", new ConvSpec([7, 7], stride: [2], padBegin: [3]), new(2, 3, 40, 38), new(24, 3, 7, 7));
-        yield return ("3x3 128 ch (im2col path)", new ConvSpec([3, 3], padBegin: [1]), new(2, 128, 12, 11), new(96, 128, 3, 3));
+        yield return ("7x7 s2 p3 stem-like (padded-columns)", new ConvSpec([7, 7], stride: [2], padBegin: [3]), new(2, 3, 40, 38), new(24, 3, 7, 7));
+        yield return ("3x3 128 ch (padded-columns path, chunks spanning images)", new ConvSpec([3, 3], padBegin: [1]), new(2, 128, 12, 11), new(96, 128, 3, 3));
         yield return ("1x1 s1 (pointwise)", new ConvSpec([1, 1]), new(3, 40, 15, 17), new(72, 40, 1, 1));
         yield return ("1x1 s2", new ConvSpec([1, 1], stride: [2]), new(2, 24, 15, 16), new(48, 24, 1, 1));
         yield return ("2x2 s2 no pad, odd input", new ConvSpec([2, 2], stride: [2]), new(1, 8, 13, 15), new(12, 8, 2, 2));
@@ -93,17 +93,21 @@ public class BackwardFilterTests
     }
 
     [Test]
-    public void TheNamedCasesRunBothReductionSplitPaths()
+    public void TheNamedCasesRunEveryReductionSplitPath()
     {
-        var cases = Cases().Where(c => !ConvProblem.Create(c.Spec, c.X, c.W, ConvOp.BackwardFilter).IsDepthwise)
-            .Select(c => ConvProblem.Create(c.Spec, c.X, c.W, ConvOp.BackwardFilter)).ToList();
-        Assert.That(cases.Count(ReductionSplitFilter.UsesShifted), Is.GreaterThanOrEqualTo(5));
-        Assert.That(cases.Count(q => !ReductionSplitFilter.UsesShifted(q)), Is.GreaterThanOrEqualTo(5));
+        var cases = Cases().Select(c => ConvProblem.Create(c.Spec, c.X, c.W, ConvOp.BackwardFilter)).Where(q => !q.IsDepthwise).ToList();
+        using var cpu = new CpuBackend(2);
+        var plans = cases.Select(q => ReductionSplitFilter.Plan.Of(q, 2)).ToList();
+        Assert.That(plans.Count(pl => pl.Shifted), Is.GreaterThanOrEqualTo(5), "shifted");
+        Assert.That(plans.Count(pl => pl.Padded), Is.GreaterThanOrEqualTo(5), "padded columns");
+        Assert.That(plans.Count(pl => pl.Padded && pl.Chunks < cases[plans.IndexOf(pl)].N), Is.GreaterThanOrEqualTo(1), "a chunk spanning images");
+        Assert.That(plans.Count(pl => !pl.Shifted && !pl.Padded), Is.GreaterThanOrEqualTo(1), "1x1 in place");
+        Assert.That(plans.Count(pl => pl.Slices > 1), Is.GreaterThanOrEqualTo(3), "the reduction split across tasks");
     }
 
     /// <summary>Long reductions (N·Ho·Wo = 2 · 112 · 112 = 25 088 products per weight): the fp32 sums stay within the bound.</summary>
     [TestCase(3, 32, 1, TestName = "long reduction, 3x3 32 channels (shifted)")]
-    [TestCase(7, 3, 1, TestName = "long reduction, 7x7 3 channels (im2col)")]
+    [TestCase(7, 3, 1, TestName = "long reduction, 7x7 3 channels (padded-columns)")]
     [TestCase(3, 48, 48, TestName = "long reduction, depthwise 3x3")]
     public void LongReductionsStayWithinTheBound(int kernel, int channels, int groups)
     {
