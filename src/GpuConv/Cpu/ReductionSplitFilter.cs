@@ -265,6 +265,7 @@ internal static unsafe class ReductionSplitFilter
 /// </summary>
 internal readonly unsafe struct DyRunSource(float* dy, nint outPlane, nint imageStride, int outW, int outH, int lq, int hq, int runLength, long runBase) : IPackSource
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void PackB(int pc, int jc, int kc, int nc, int nr, float* dst)
     {
         long f = runBase + pc;

@@ -23,9 +23,22 @@ internal static unsafe class DepthwiseFilterGradient
     /// <summary>Floats after the phase planes: a row's masked last vector may overhang them.</summary>
     const int Slack = 64;
 
-    /// <summary>Per-worker scratch floats: the phase planes and the tap totals (float64).</summary>
-    public static long ScratchFloats(in Geometry g, int multiplier) =>
-        StridePhaseLayout.Of(g).PlaneFloats + Slack + 2L * multiplier * g.KD * g.KH * g.KW + 16;
+    /// <summary>
+    /// Per-worker scratch floats: the phase planes, the tap totals (float64), and for narrow planes dy's
+    /// plane in the layout's run space and the run's mask of output positions.
+    /// </summary>
+    public static long ScratchFloats(in Geometry g, int multiplier)
+    {
+        var l = StridePhaseLayout.Of(g);
+        return l.PlaneFloats + Slack + 2L * multiplier * g.KD * g.KH * g.KW + 16 + 2 * (l.RunLength + Slack);
+    }
+
+    /// <summary>
+    /// Rows narrower than a vector run as one long row over the layout's run space (AVX-512): a 7-wide
+    /// row would fill 7 of 16 lanes. dy is copied into the run (zeros between rows) and x's lanes between
+    /// rows are masked off, so a non-finite x there cannot reach a sum.
+    /// </summary>
+    static bool Narrow(in Geometry g, GemmTier tier) => g.OutW < 16 && tier == GemmTier.Vector512 && Avx512F.IsSupported;
 
     public static void Run(CpuConvContext ctx)
     {
@@ -43,6 +56,9 @@ internal static unsafe class DepthwiseFilterGradient
             int* tables = (int*)ws.Get(WorkspaceSlot.Tables, DepthwiseDirect.TableInts(g));
             DepthwiseDirect.Prepare(g, plane, tables);
             double* totals = (double*)(((nint)(plane + layout.PlaneFloats + Slack) + 63) & ~(nint)63);
+            float* dyRun = (float*)(totals + m * taps), runMask = dyRun + layout.RunLength + Slack;
+            bool narrow = Narrow(g, tier);
+            if (narrow) PrepareRun(g, layout, dyRun, runMask);
             for (int grp = g0; grp < g1; grp++)
             {
                 new Span<double>(totals, m * taps).Clear();
@@ -50,12 +66,70 @@ internal static unsafe class DepthwiseFilterGradient
                 {
                     DepthwiseDirect.Scatter(g, layout, ctx.XPlane(n, grp), plane, tables + taps);
                     for (int j = 0; j < m; j++)
-                        Accumulate(g, layout, plane, tables, ctx.YPlane(n, grp * m + j), totals + j * taps, tier);
+                    {
+                        if (narrow)
+                        {
+                            ToRun(g, layout, ctx.YPlane(n, grp * m + j), dyRun);
+                            AccumulateRun(layout, plane, tables, taps, dyRun, runMask, totals + j * taps);
+                        }
+                        else
+                            Accumulate(g, layout, plane, tables, ctx.YPlane(n, grp * m + j), totals + j * taps, tier);
+                    }
                 }
                 float* dw = ctx.W + (nint)grp * m * taps;
                 for (int i = 0; i < m * taps; i++) dw[i] = (float)totals[i];
             }
         });
+    }
+
+    /// <summary>Zeroes the dy run (positions between rows stay zero) and writes the run's mask: all ones at output positions.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PrepareRun(in Geometry g, in StridePhaseLayout l, float* dyRun, float* mask)
+    {
+        int length = (int)l.RunLength + Slack;
+        new Span<float>(dyRun, length).Clear();
+        new Span<float>(mask, length).Clear();
+        float ones = BitConverter.Int32BitsToSingle(-1);
+        for (int od = 0; od < g.OutD; od++)
+            for (int oh = 0; oh < g.OutH; oh++)
+                new Span<float>(mask + ((nint)od * l.Hq + oh) * l.Lq, g.OutW).Fill(ones);
+    }
+
+    /// <summary>dy's plane into the run space: output row (od, oh) at (od·Hq + oh)·Lq.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ToRun(in Geometry g, in StridePhaseLayout l, float* dy, float* dyRun)
+    {
+        for (int od = 0; od < g.OutD; od++)
+            for (int oh = 0; oh < g.OutH; oh++, dy += g.OutW)
+            {
+                float* d = dyRun + ((nint)od * l.Hq + oh) * l.Lq;
+                for (int ow = 0; ow < g.OutW; ow++) d[ow] = dy[ow];
+            }
+    }
+
+    /// <summary>Adds one image's sums for one output channel over the run space, three taps at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void AccumulateRun(in StridePhaseLayout l, float* plane, int* tapOffsets, int taps, float* dyRun, float* mask, double* totals)
+    {
+        int length = (int)l.RunLength;
+        for (int t0 = 0; t0 < taps; t0 += 3)
+        {
+            int count = Math.Min(3, taps - t0);
+            float* x0 = plane + tapOffsets[t0], x1 = plane + tapOffsets[t0 + Math.Min(1, count - 1)], x2 = plane + tapOffsets[t0 + Math.Min(2, count - 1)];
+            var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0;
+            // Whole vectors: the run, the mask and the planes all have a vector of slack after them.
+            for (int i = 0; i < length; i += 16)
+            {
+                var d = Vector512.Load(dyRun + i);
+                var keep = Vector512.Load(mask + i);
+                a0 = Vector512.FusedMultiplyAdd(d, Vector512.BitwiseAnd(Vector512.Load(x0 + i), keep), a0);
+                a1 = Vector512.FusedMultiplyAdd(d, Vector512.BitwiseAnd(Vector512.Load(x1 + i), keep), a1);
+                a2 = Vector512.FusedMultiplyAdd(d, Vector512.BitwiseAnd(Vector512.Load(x2 + i), keep), a2);
+            }
+            totals[t0] += Vector512.Sum(a0);
+            if (count > 1) totals[t0 + 1] += Vector512.Sum(a1);
+            if (count > 2) totals[t0 + 2] += Vector512.Sum(a2);
+        }
     }
 
     /// <summary>Adds one image's sums for one output channel: every tap's Σ dy · x over the output plane.</summary>
