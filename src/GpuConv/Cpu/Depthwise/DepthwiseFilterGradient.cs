@@ -166,11 +166,23 @@ internal static unsafe class DepthwiseFilterGradient
         if (tier == GemmTier.Vector512 && Avx512F.IsSupported)
         {
             var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0;
+            var b0 = a0; var b1 = a0; var b2 = a0;      // a second set: six FMA chains in flight, not three
             int full = width & ~15;
             var mask = LaneMasks.InRange(full, width);
             for (int oh = 0; oh < rows; oh++, dy += width, x0 += ldx, x1 += ldx, x2 += ldx)
             {
                 int v = 0;
+                for (; v + 32 <= full; v += 32)
+                {
+                    var d = Vector512.Load(dy + v);
+                    var e = Vector512.Load(dy + v + 16);
+                    a0 = Vector512.FusedMultiplyAdd(d, Vector512.Load(x0 + v), a0);
+                    a1 = Vector512.FusedMultiplyAdd(d, Vector512.Load(x1 + v), a1);
+                    a2 = Vector512.FusedMultiplyAdd(d, Vector512.Load(x2 + v), a2);
+                    b0 = Vector512.FusedMultiplyAdd(e, Vector512.Load(x0 + v + 16), b0);
+                    b1 = Vector512.FusedMultiplyAdd(e, Vector512.Load(x1 + v + 16), b1);
+                    b2 = Vector512.FusedMultiplyAdd(e, Vector512.Load(x2 + v + 16), b2);
+                }
                 for (; v < full; v += 16)
                 {
                     var d = Vector512.Load(dy + v);
@@ -182,12 +194,12 @@ internal static unsafe class DepthwiseFilterGradient
                 {
                     // Both operands masked: a non-finite x past the row's end must not reach the sum.
                     var d = LaneMasks.Load(dy + v, mask);
-                    a0 = Vector512.FusedMultiplyAdd(d, LaneMasks.Load(x0 + v, mask), a0);
-                    a1 = Vector512.FusedMultiplyAdd(d, LaneMasks.Load(x1 + v, mask), a1);
-                    a2 = Vector512.FusedMultiplyAdd(d, LaneMasks.Load(x2 + v, mask), a2);
+                    b0 = Vector512.FusedMultiplyAdd(d, LaneMasks.Load(x0 + v, mask), b0);
+                    b1 = Vector512.FusedMultiplyAdd(d, LaneMasks.Load(x1 + v, mask), b1);
+                    b2 = Vector512.FusedMultiplyAdd(d, LaneMasks.Load(x2 + v, mask), b2);
                 }
             }
-            r0 = Vector512.Sum(a0); r1 = Vector512.Sum(a1); r2 = Vector512.Sum(a2);
+            r0 = Vector512.Sum(a0 + b0); r1 = Vector512.Sum(a1 + b1); r2 = Vector512.Sum(a2 + b2);
             return;
         }
         if (tier >= GemmTier.Vector256 && Avx2.IsSupported)
