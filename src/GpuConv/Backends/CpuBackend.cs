@@ -16,7 +16,8 @@ namespace GpuConv.Backends;
 /// scalar), a direct kernel for depthwise; backward-data as forward convolutions of dy on those kernels, one
 /// per stride phase (forward-phases), as one GEMM and a pixel shuffle where stride == kernel (gemm-shuffle),
 /// as a GEMM over dy's pixels streaming W once for small dy planes (weight-stream), or GEMM + col2im;
-/// im2col + GEMM for backward-filter. Runs on up to
+/// backward-filter as dWᵀ = col(x) · dyᵀ over chunks of the reduction split across tasks (reduction-split), a
+/// direct kernel for depthwise, or im2col + GEMM. Runs on up to
 /// <see cref="MaxDegreeOfParallelism"/> threads (persistent workers that spin briefly between runs);
 /// steady-state runs reuse their workspaces and allocate nothing large.
 /// </summary>
@@ -180,14 +181,15 @@ public sealed unsafe class CpuBackend : IConvBackend
     }
 
     /// <summary>
-    /// Reduction-split leads backward-filter where the output plane has at least 256 positions (its chunks
-    /// stay within one image, so a 14 × 14 plane gives GEMMs only 196 deep). Measured against im2col-gemm /
-    /// gemm-1x1 in the same run (2 threads, AVX-512, batch 8 / batch 1): ResNet-50's 64-channel 3x3 at
-    /// 56 × 56 2.29× / 1.91× faster, its 128-channel 3x3 at 28 × 28 1.35× / 1.25×, the stem 2.28× / 2.29×,
-    /// the 56 × 56 256 → 64 1x1 1.68× / 1.34×, a 32-channel 3x3x3 3.5× / 3.1×, a 1-d 1024-long 1.19× / 1.20×;
-    /// behind on 14 × 14 and 7 × 7 planes (the 256-channel 3x3 0.98× / 0.77×, the 512-channel one 0.67× /
-    /// 0.32×, the 1024 → 256 1x1 0.91× / 0.49×, MobileNetV2's 96 → 576 0.90× / 0.46×). Depthwise goes to
-    /// direct-depthwise (12–23× faster than im2col-gemm on MobileNetV2's).
+    /// Reduction-split leads backward-filter where the output plane has at least 256 positions. Measured
+    /// against im2col-gemm / gemm-1x1 in the same runs (2 threads, AVX-512, batch 8 / batch 1, medians of 9):
+    /// ResNet-50's 64-channel 3x3 at 56 × 56 2.40× / 1.69× faster, its 128-channel 3x3 at 28 × 28 1.50× / 1.34×,
+    /// the stem 3.08× / 3.42×, the stride-2 3x3 at 56 × 56 1.40× / 1.53×, the 56 × 56 256 → 64 1x1 1.67× /
+    /// 1.29×, MobileNetV2's 56 × 56 24 → 144 1.97× / 0.98×, a 32-channel 3x3x3 3.2× / 2.9×, a 1-d 1024-long
+    /// 1.23× / 1.24×. On 14 × 14 and 7 × 7 planes with hundreds of channels it was behind (run first: the
+    /// 512-channel 3x3 0.68× / 0.36×, the 1024 → 256 1x1 0.75× / 0.46×, MobileNetV2's 96 → 576 0.97× / 0.42×,
+    /// the 256-channel 3x3 1.06× / 0.81×): dW's many row blocks each pack dy's chunk again. Depthwise goes to
+    /// direct-depthwise (11–23× faster than im2col-gemm on MobileNetV2's at batch 8).
     /// </summary>
     static bool ReductionSplitFirst(ConvProblem p) => p.YShape.SpatialSize >= 256;
 

@@ -5,10 +5,15 @@ using GpuConv.Cpu.Gemm;
 namespace GpuConv.Cpu;
 
 /// <summary>
-/// Backward-filter as dWᵀ = col(x) · dyᵀ per group, the reduction (images × output pixels) cut into
-/// chunks that an L2 holds: a chunk's column matrix (a block of C/g × taps rows) is built by im2col and read
-/// by the GEMM in place as its A operand (1x1: x's planes themselves), and dy's chunk is B, read along its rows
-/// (dy is the smaller operand: im2col-gemm took colᵀ as B and gathered it column by column).
+/// Backward-filter as dWᵀ = col(x) · dyᵀ per group, the reduction (images × output positions) cut into
+/// chunks that an L2 holds, with the column matrix as the GEMM's A (read in place) and dy's chunk as B
+/// (dy is the smaller operand: im2col-gemm took colᵀ as B and gathered it column by column). Three ways
+/// to A: (1) shifted — per tap, the block's zero-padded stride-phase planes read in place at the tap's
+/// offset (16–64 channels); (2) padded columns — a chunk's column matrix copied from those planes, one
+/// contiguous run per row and chunk, the chunks running over the images end to end; (3) 1x1 unit-stride:
+/// x's planes in place (and im2col where the padded input would not fit). The padded paths run over the
+/// layout's run space, whose gap columns (between output rows) meet zeros in dy: exact for finite x (a
+/// non-finite x in a gap would make a NaN the reference does not have).
 /// Where dW has few row blocks for the threads (a stem: 64 × 147; a 64-channel 3x3: 64 × 576), the
 /// reduction is split too: slice s of S sums its contiguous range of chunks into a partial dWᵀ of its own,
 /// and a last pass adds the S partials in order s = 0..S−1 while transposing into dW. S depends only on the
@@ -22,7 +27,10 @@ internal static unsafe class ReductionSplitFilter
     /// <summary>Floats of a chunk's column matrix (rows × pixels): with the packed dy it stays in a 1 MiB L2.</summary>
     const int ColumnBudgetFloats = 96 * 1024;
 
-    /// <summary>How one problem is cut: channels per row block, row blocks, pixels per chunk, chunks per image, slices.</summary>
+    /// <summary>
+    /// How one problem is cut: channels per row block, row blocks, positions per chunk, chunks per image (0 where
+    /// chunks run over the images end to end), chunks in all, slices, and the path.
+    /// </summary>
     internal readonly record struct Plan(int Tile, int RowBlocks, int Chunk, int ChunksPerImage, int Chunks, int Slices, bool Shifted, bool Padded)
     {
         public static Plan Of(ConvProblem p, int threads)
@@ -61,13 +69,13 @@ internal static unsafe class ReductionSplitFilter
     }
 
     /// <summary>
-    /// The shifted path (no im2col) for 16–64 channels per group in and out (a tap's GEMM has the block's
-    /// channels as its rows and dy's as its columns), not 1x1 (x is read in place there already), and a
-    /// padded input small enough to hold. Measured at batch 8, 2 threads, AVX-512, against the im2col path
-    /// of the same algorithm: ResNet-50's 64-channel 3x3 at 56 × 56 5.09 ms against 6.08–6.30, a 32-channel
-    /// 3x3x3 at 16 × 28 × 28 14.7 against 25.9; with 128–512 channels it lost (ResNet-50's 128-channel 3x3 at
-    /// 28 × 28 6.63 against 5.92, the 512-channel one at 7 × 7 11.8 against 8.9, a 256-channel 1-d 13.8
-    /// against 9.5): its per-tap GEMMs are only as tall as the block's channels.
+    /// The shifted path (no copied columns) for 16–64 channels per group in and out (a tap's GEMM has the
+    /// block's channels as its rows and dy's as its columns), not 1x1 (x is read in place there already),
+    /// and a padded input small enough to hold. Measured at batch 8, 2 threads, AVX-512, against the
+    /// padded-columns path: ResNet-50's 64-channel 3x3 at 56 × 56 4.57 ms against 4.86, a 32-channel 3x3x3
+    /// at 16 × 28 × 28 14.8 against 17.7; with 128–512 channels it lost (against im2col then: ResNet-50's
+    /// 128-channel 3x3 at 28 × 28 6.63 against 5.92, the 512-channel one at 7 × 7 11.8 against 8.9, a
+    /// 256-channel 1-d 13.8 against 9.5): its per-tap GEMMs are only as tall as the block's channels.
     /// </summary>
     public static bool UsesShifted(ConvProblem p) =>
         !p.IsPointwise && p.CPerGroup >= 16 && p.CPerGroup <= 64 && p.KPerGroup <= 64
