@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using GpuConv.Conv;
 using GpuConv.Cpu.Gemm;
 
@@ -291,14 +293,26 @@ internal readonly unsafe struct DyRunSource(float* dy, nint outPlane, nint image
             float* d = dst + (nint)(j0 / nr) * nr * kc + j0 % nr;
             int ow = ow0, oh = oh0, od = od0, i = i0;
             nint pixel = ((nint)od * outH + oh) * outW + ow;
-            for (int p = 0; p < kc; p++, d += nr)
+            bool simd = count == 8 && Avx.IsSupported;
+            for (int p = 0; p < kc;)
             {
+                int step = 1;
                 if (ow < outW && oh < outH)
-                    for (int j = 0; j < count; j++) d[j] = src[j][pixel];
+                {
+                    // A run of output positions along a row: eight at a time as an 8 × 8 transpose.
+                    int run8 = simd ? Math.Min(Math.Min(outW - ow, kc - p), runLength - i) & ~7 : 0;
+                    if (run8 > 0)
+                    {
+                        for (int k = 0; k < run8; k += 8) Transpose8(src, pixel + k, d + (nint)k * nr, nr);
+                        step = run8;
+                    }
+                    else
+                        for (int j = 0; j < count; j++) d[j] = src[j][pixel];
+                }
                 else
                     for (int j = 0; j < count; j++) d[j] = 0f;
-                pixel++;
-                if (++i == runLength)
+                p += step; d += (nint)step * nr; pixel += step; i += step; ow += step;
+                if (i == runLength)
                 {
                     // The next image's run space.
                     i = ow = oh = od = 0;
@@ -306,7 +320,7 @@ internal readonly unsafe struct DyRunSource(float* dy, nint outPlane, nint image
                     for (int j = 0; j < count; j++) src[j] += imageStride;
                     continue;
                 }
-                if (++ow == lq)
+                if (ow == lq)
                 {
                     ow = 0;
                     if (++oh == hq) { oh = 0; od++; }
@@ -322,5 +336,27 @@ internal readonly unsafe struct DyRunSource(float* dy, nint outPlane, nint image
             for (int p = 0; p < kc; p++)
                 for (int j = last; j < nr; j++) panel[(nint)p * nr + j] = 0f;
         }
+    }
+
+    /// <summary>Positions pixel … pixel + 7 of eight channels into eight rows of eight floats, nr apart (an 8 × 8 transpose).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose8(float** src, nint pixel, float* d, int nr)
+    {
+        var r0 = Vector256.Load(src[0] + pixel); var r1 = Vector256.Load(src[1] + pixel);
+        var r2 = Vector256.Load(src[2] + pixel); var r3 = Vector256.Load(src[3] + pixel);
+        var r4 = Vector256.Load(src[4] + pixel); var r5 = Vector256.Load(src[5] + pixel);
+        var r6 = Vector256.Load(src[6] + pixel); var r7 = Vector256.Load(src[7] + pixel);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).Store(d);
+        Avx.Permute2x128(u1, u5, 0x20).Store(d + nr);
+        Avx.Permute2x128(u2, u6, 0x20).Store(d + 2 * nr);
+        Avx.Permute2x128(u3, u7, 0x20).Store(d + 3 * nr);
+        Avx.Permute2x128(u0, u4, 0x31).Store(d + 4 * nr);
+        Avx.Permute2x128(u1, u5, 0x31).Store(d + 5 * nr);
+        Avx.Permute2x128(u2, u6, 0x31).Store(d + 6 * nr);
+        Avx.Permute2x128(u3, u7, 0x31).Store(d + 7 * nr);
     }
 }
