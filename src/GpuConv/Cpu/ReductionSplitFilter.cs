@@ -156,7 +156,10 @@ internal static unsafe class ReductionSplitFilter
                     Im2ColFast.Fill(ctx.G, x, c1 - c0, j0, j1, col, j1 - j0);
                     a = MatrixView.RowMajor(col, j1 - j0);
                 }
-                var b = MatrixView.Transposed(ctx.YPlane(n, g * kg) + j0, ctx.OutPlane);
+                // dy's chunk through the run-space packer with no gaps (rows OutW, planes OutH): its 8 × 8
+                // transposes beat the GEMM's scalar packing of a transposed view (MobileNetV2's 56 × 56
+                // 24 → 144 at batch 8: dy has 6 times x's channels, and packing it was most of the run).
+                var b = new DyRunSource(ctx.YPlane(n, g * kg), ctx.OutPlane, 0, ctx.G.OutW, ctx.G.OutH, ctx.G.OutW, ctx.G.OutH, ctx.Cols, j0);
                 Sgemm.Multiply(rows, kg, j1 - j0, a, b, dwT, kg, accumulate: q > q0, ctx.Tier, ws);
             }
             if (q1 == q0)
