@@ -14,8 +14,8 @@ namespace GpuConv.Cpu;
 /// offset (16–64 channels); (2) padded columns — a chunk's column matrix copied from those planes, one
 /// contiguous run per row and chunk, the chunks running over the images end to end; (3) 1x1 unit-stride:
 /// x's planes in place (and im2col where the padded input would not fit). The padded paths run over the
-/// layout's run space, whose gap columns (between output rows) meet zeros in dy: exact for finite x (a
-/// non-finite x in a gap would make a NaN the reference does not have).
+/// layout's run space, whose gap columns (between output rows) meet zeros in dy: exact for finite x; an x
+/// with a ±Inf or NaN runs im2col instead (a gap would turn it into a NaN the reference does not have).
 /// Where dW has few row blocks for the threads (a stem: 64 × 147; a 64-channel 3x3: 64 × 576), the
 /// reduction is split too: slice s of S sums its contiguous range of chunks into a partial dWᵀ of its own,
 /// and a last pass adds the S partials in order s = 0..S−1 while transposing into dW. S depends only on the
@@ -35,10 +35,12 @@ internal static unsafe class ReductionSplitFilter
     /// </summary>
     internal readonly record struct Plan(int Tile, int RowBlocks, int Chunk, int ChunksPerImage, int Chunks, int Slices, bool Shifted, bool Padded)
     {
-        public static Plan Of(ConvProblem p, int threads)
+        // padded: false plans neither padded path (im2col, or x in place for 1x1), for inputs that are not all finite.
+        public static Plan Of(ConvProblem p, int threads, bool padded = true)
         {
             int kvol = (int)p.KernelVolume, cg = p.CPerGroup, kg = p.KPerGroup;
-            bool shifted = UsesShifted(p), padded = !shifted && UsesPaddedColumns(p);
+            bool shifted = padded && UsesShifted(p);
+            padded = padded && !shifted && UsesPaddedColumns(p);
             int cols = shifted || padded ? StridePhaseLayout.Of(ConvGeometry.Of(p)).Cols : (int)p.YShape.SpatialSize;
             int tile = (int)Math.Clamp(OutputBudgetFloats / ((long)kvol * kg), 1, cg);
             int blocks = (cg + tile - 1) / tile;
@@ -110,6 +112,11 @@ internal static unsafe class ReductionSplitFilter
     {
         var p = ctx.Problem;
         var plan = Plan.Of(p, ctx.Threads);
+        // The padded paths multiply x at the run's gap columns by dy's zeros: a ±Inf or NaN there would make
+        // a NaN the direct sum does not have. Such inputs take im2col, which reads only what the sum reads
+        // (one pass over x to find out, as Winograd3x3.Exact: a few per cent).
+        if ((plan.Shifted || plan.Padded) && !Winograd.Winograd3x3.AllFinite(ctx.X, (long)ctx.N * ctx.C * ctx.InPlane))
+            plan = Plan.Of(p, ctx.Threads, padded: false);
         float* partials = ctx.Shared.Get(WorkspaceSlot.PackB, (long)plan.Slices * p.WShape.ElementCount);
         if (plan.Shifted) Shifted(ctx, plan, partials);
         else Columns(ctx, plan, partials, pointwise);
@@ -206,7 +213,7 @@ internal static unsafe class ReductionSplitFilter
     /// chunk packed once as B (zeros at the run's gap columns), then per tap one GEMM whose A is the block's
     /// padded input planes read in place at the tap's offset, into the tap's rows of the partial dWᵀ
     /// (row (c, tap): rows of one tap are Kvol·K/g floats apart). The gap columns multiply x by dy's zeros:
-    /// exact for finite x (a non-finite x in a gap would make a NaN the reference does not have).
+    /// exact for finite x (Run sends other inputs to im2col).
     /// </summary>
     static void Shifted(CpuConvContext ctx, Plan plan, float* partials)
     {

@@ -210,4 +210,40 @@ public class BackwardFilterTests
         Assert.That(perCall, Is.LessThan(640 * jobs), $"{name}: {perCall:F0} bytes per call");
         Assert.That(cpu.WorkspaceBytesHeld, Is.LessThanOrEqualTo(a.WorkspaceBytes + 64L * 1024), "workspace within what the algorithm declares");
     }
+
+    /// <summary>
+    /// A ±Inf or NaN in x: every backward-filter algorithm gives the direct sum's non-finite values (the
+    /// padded paths would have multiplied x at their gap columns by dy's zeros: NaN in taps that never read
+    /// it). The value sits at the last input column, which the gap columns of the 3x3 stride-1 layout read.
+    /// </summary>
+    [TestCase(float.PositiveInfinity, 64, 1)]
+    [TestCase(float.NegativeInfinity, 128, 1)]
+    [TestCase(float.NaN, 32, 1)]
+    [TestCase(float.PositiveInfinity, 16, 16)]
+    public void NonFiniteInputsGiveTheDirectSumsNonFiniteValues(float value, int channels, int groups)
+    {
+        var spec = new ConvSpec([3, 3], padBegin: [1], groups: groups);
+        var p = ConvProblem.Create(spec, new TensorShape(2, channels, 20, 20), new TensorShape(channels, channels / groups, 3, 3), ConvOp.BackwardFilter);
+        var x = HostTensor.Random(p.XShape, 31);
+        x.Data[(1 * channels + 3) * 400 + 7 * 20 + 19] = value;
+        var dy = HostTensor.Random(p.YShape, 32);
+        double[] reference = ReferenceConv.BackwardFilter(p, x.Data, dy.Data);
+        int refNaN = reference.Count(double.IsNaN), refInf = reference.Count(double.IsInfinity);
+        Assert.That(refNaN + refInf, Is.GreaterThan(0));
+        Assert.That(refNaN + refInf, Is.LessThan(reference.Length), "some taps never read the value");
+        using var cpu = new CpuBackend(2);
+        foreach (var a in cpu.GetAlgorithms(p, ConvPrecision.Strict))
+        {
+            var dw = new HostTensor(p.WShape);
+            cpu.Run(p, a, new ConvTensors(x, dw, dy));
+            Assert.That(dw.Data.Count(float.IsNaN), Is.EqualTo(refNaN), $"{a.Name}: NaN count");
+            Assert.That(dw.Data.Count(float.IsInfinity), Is.EqualTo(refInf), $"{a.Name}: ±Inf count");
+            double error = ErrorMetrics.Compare(dw.Data, reference).MaxRelative;
+            Assert.That(double.IsFinite(error) && error < Tolerance, $"{a.Name}: max rel error {error}");
+            // Finite again: the padded paths are back.
+            var finite = HostTensor.Random(p.XShape, 33);
+            cpu.Run(p, a, new ConvTensors(finite, dw, dy));
+            Assert.That(ErrorMetrics.Compare(dw.Data, ReferenceConv.BackwardFilter(p, finite.Data, dy.Data)).MaxRelative, Is.LessThan(Tolerance), a.Name);
+        }
+    }
 }
