@@ -51,21 +51,31 @@ internal static unsafe class ReductionSplitFilter
             int chunk = shifted
                 ? (int)Math.Clamp(2 * ColumnBudgetFloats / (tile + kg) / 16 * 16, Math.Min(256, Math.Max(cols, 1)), Math.Max(cols, 1))
                 : (int)Math.Clamp(ColumnBudgetFloats / rows / 16 * 16, Math.Min(16, Math.Max(cols, 1)), Math.Max(cols, 1));
-            int chunk0 = (int)Math.Max(16, ColumnBudgetFloats / rows / 16 * 16), chunksTotal = 0;
+            int chunk0 = (int)Math.Max(16, ColumnBudgetFloats / rows / 16 * 16), chunksTotal;
             int perImage = (cols + chunk - 1) / chunk;
-            chunk = (cols + perImage - 1) / perImage;          // equal chunks, not full ones and a thin last one
+            long units = (long)p.Groups * blocks, want = (long)ConvTiling.TasksPerThread * threads;
+            // Slices wanted, and chunks in a multiple of them (equal slices: ResNet-50's 64-channel 3x3 at
+            // batch 1 had 3 chunks for 4 slices, so 3 tasks on 2 threads).
+            int target = threads > 1 && units < want ? (int)((want + units - 1) / units) : 1;
             if (padded)
             {
                 // Padded columns run over the images' run spaces end to end: small planes still give deep chunks.
                 long total = (long)p.N * cols;
-                int count = (int)((total + chunk0 - 1) / chunk0);
+                int count = (int)Math.Min((total + chunk0 - 1) / chunk0, int.MaxValue / 2);
+                if (count < total) count = (int)Math.Min(total, (count + target - 1) / target * target);
                 chunk = (int)((total + count - 1) / count);
+                count = (int)((total + chunk - 1) / chunk);
                 perImage = 0;
                 chunksTotal = count;
             }
-            long units = (long)p.Groups * blocks, want = (long)ConvTiling.TasksPerThread * threads;
-            if (!padded) chunksTotal = p.N * perImage;
-            int slices = threads > 1 && units < want ? (int)Math.Min((want + units - 1) / units, chunksTotal) : 1;
+            else
+            {
+                while ((long)p.N * perImage % target != 0 && perImage < cols) perImage++;
+                chunk = (cols + perImage - 1) / perImage;      // equal chunks, not full ones and a thin last one
+                perImage = (cols + chunk - 1) / chunk;
+                chunksTotal = p.N * perImage;
+            }
+            int slices = (int)Math.Min(target, chunksTotal);
             return new Plan(tile, blocks, chunk, perImage, chunksTotal, Math.Max(slices, 1), shifted, padded);
         }
 
@@ -115,12 +125,29 @@ internal static unsafe class ReductionSplitFilter
         // The padded paths multiply x at the run's gap columns by dy's zeros: a ±Inf or NaN there would make
         // a NaN the direct sum does not have. Such inputs take im2col, which reads only what the sum reads
         // (one pass over x to find out, as Winograd3x3.Exact: a few per cent).
-        if ((plan.Shifted || plan.Padded) && !Winograd.Winograd3x3.AllFinite(ctx.X, (long)ctx.N * ctx.C * ctx.InPlane))
+        if ((plan.Shifted || plan.Padded) && !AllFinite(ctx.X, (long)ctx.N * ctx.C * ctx.InPlane))
             plan = Plan.Of(p, ctx.Threads, padded: false);
         float* partials = ctx.Shared.Get(WorkspaceSlot.PackB, (long)plan.Slices * p.WShape.ElementCount);
         if (plan.Shifted) Shifted(ctx, plan, partials);
         else Columns(ctx, plan, partials, pointwise);
         Sum(ctx, plan, partials);
+    }
+
+    /// <summary>No NaN or ±Inf in <paramref name="count"/> floats (v − v is 0 for finite v, NaN otherwise), four vectors a step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static bool AllFinite(float* data, long count)
+    {
+        Vector256<float> a = Vector256<float>.Zero, b = a, c = a, d = a;
+        long i = 0;
+        for (; i + 32 <= count; i += 32)
+        {
+            var v0 = Vector256.Load(data + i); var v1 = Vector256.Load(data + i + 8);
+            var v2 = Vector256.Load(data + i + 16); var v3 = Vector256.Load(data + i + 24);
+            a += v0 - v0; b += v1 - v1; c += v2 - v2; d += v3 - v3;
+        }
+        float tail = 0;
+        for (; i < count; i++) tail += data[i] - data[i];
+        return tail == 0 && Vector256.EqualsAll(a + b + c + d, Vector256<float>.Zero);
     }
 
     /// <summary>
