@@ -301,7 +301,7 @@ public sealed unsafe class CpuBackend : IConvBackend
         switch (algorithm)
         {
             case DirectDepthwise when p.Op == ConvOp.BackwardFilter:
-                perThread = DepthwiseFilterGradient.ScratchFloats(g, p.KPerGroup);
+                perThread = DepthwiseFilterGradient.ScratchFloats(g, p.KPerGroup) + DepthwiseDirect.TableInts(g);
                 break;
             case ReductionSplit:
             {

@@ -114,7 +114,7 @@ internal static unsafe class ReductionSplitFilter
         return (long)rows * plan.Chunk + Sgemm.PackFloats(rows, p.KPerGroup, plan.Chunk, tier);
     }
 
-    /// <summary>Shared floats: the slices' partial dWᵀ (and the shifted path's padded input).</summary>
+    /// <summary>Shared floats: the slices' partial dWᵀ (and the padded paths' padded input).</summary>
     public static long SharedFloats(ConvProblem p, Plan plan) => (long)plan.Slices * p.WShape.ElementCount
         + (plan.Shifted || plan.Padded ? ShiftedGemm.SharedFloats(ConvGeometry.Of(p), p.N, p.C) : 0);
 
@@ -152,7 +152,8 @@ internal static unsafe class ReductionSplitFilter
 
     /// <summary>
     /// Per chunk of a slice: the block's rows of col(x) by im2col (1x1: x's planes in place) as A, dy's
-    /// chunk read transposed as B, into the slice's partial dWᵀ.
+    /// chunk as B (packed by <see cref="DyRunSource"/> with no gaps), into the slice's partial dWᵀ; the
+    /// padded-columns plan branches off to <see cref="PaddedChunks"/> inside the same tasks.
     /// </summary>
     static void Columns(CpuConvContext ctx, Plan plan, float* partials, bool pointwise)
     {
@@ -201,6 +202,11 @@ internal static unsafe class ReductionSplitFilter
         });
     }
 
+    /// <summary>
+    /// One task of the padded-columns plan: per chunk of its slice (a range of the images' run spaces laid end
+    /// to end), the block's column matrix copied from the padded planes (row (c, tap): one contiguous run per
+    /// image the chunk spans) as A, dy's chunk as B, into the slice's partial dWᵀ.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PaddedChunks(CpuConvContext ctx, Plan plan, in StridePhaseLayout l, float* padded, int* offsets, float* partials, int s, int rb, int grp, WorkspaceSet ws)
     {
