@@ -30,7 +30,7 @@ public class CpuBackendContractTests
         Assert.That(cpu.GetAlgorithms(fewChannels, ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-col2im", "forward-phases", "weight-stream" }), "3 channels of dx: the phases' forwards fill few lanes");
         var upConv = ConvProblem.Create(new ConvSpec([2, 2], [2]), new TensorShape(1, 16, 16, 16), new TensorShape(8, 16, 2, 2), ConvOp.BackwardData);
         Assert.That(cpu.GetAlgorithms(upConv, ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "gemm-shuffle", "forward-phases", "gemm-col2im" }), "stride == kernel: one tap per dx position");
-        Assert.That(cpu.GetAlgorithms(Problem(8, 3, ConvOp.BackwardFilter), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "im2col-gemm" }));
+        Assert.That(cpu.GetAlgorithms(Problem(8, 3, ConvOp.BackwardFilter), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "direct-depthwise", "im2col-gemm", "reduction-split" }), "depthwise weight gradient: the direct kernel first");
         var shifted = cpu.GetAlgorithms(Problem(1, 3), ConvPrecision.Strict)[0];
         Assert.That(shifted.WorkspaceBytes, Is.GreaterThanOrEqualTo(8 * 11 * 11 * sizeof(float)), "the padded input is workspace");
         Assert.That(shifted.Deterministic, Is.True);

@@ -95,7 +95,7 @@ internal static unsafe class DepthwiseDirect
 
     /// <summary>Copies the input plane into the interior of the padded phase planes (pads stay zero).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Scatter(in Geometry g, in StridePhaseLayout l, float* x, float* dst, int* rowBases)
+    internal static void Scatter(in Geometry g, in StridePhaseLayout l, float* x, float* dst, int* rowBases)
     {
         int count = Math.Min(g.InW, l.Wp - g.PW);
         int rows = g.InD * g.InH;
