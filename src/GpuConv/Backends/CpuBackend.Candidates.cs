@@ -1,0 +1,294 @@
+using GpuConv.Cpu.Depthwise;
+using GpuConv.Cpu.Winograd;
+using GpuConv.Conv;
+using GpuConv.Cpu;
+using GpuConv.Cpu.Gemm;
+
+namespace GpuConv.Backends;
+
+// The cpu backend's candidates for a problem: which algorithms apply, in which order the heuristic
+// policy meets them (the *First rules, each with the measurements behind it), and each one's workspace.
+public sealed unsafe partial class CpuBackend
+{
+    /// <inheritdoc/>
+    public IReadOnlyList<ConvAlgorithm> GetAlgorithms(ConvProblem problem, ConvPrecision precision)
+    {
+        ArgumentNullException.ThrowIfNull(problem);
+        if (WhyUnsupported(problem) is { } why)
+            throw new ArgumentException($"the cpu backend cannot run {problem}: {why}", nameof(problem));
+        var list = new List<ConvAlgorithm>(4);
+        if (problem.Op == ConvOp.Forward && CanDepthwise(problem))
+            list.Add(Algorithm(DirectDepthwise, 2, WorkspaceFloats(problem, DirectDepthwise)));
+        bool filterDepthwise = problem.Op == ConvOp.BackwardFilter && problem.IsDepthwise;
+        if (filterDepthwise)
+            list.Add(Algorithm(DirectDepthwise, 2, WorkspaceFloats(problem, DirectDepthwise)));
+        bool split = Applies(problem, ReductionSplit), splitFirst = split && !filterDepthwise && ReductionSplitFirst(problem);
+        if (splitFirst)
+            list.Add(Algorithm(ReductionSplit, 10, WorkspaceFloats(problem, ReductionSplit)));
+        bool winograd = Applies(problem, Winograd), winogradFirst = winograd && WinogradFirst(problem);
+        if (winogradFirst)
+            list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
+        bool channelTiled = Applies(problem, ChannelTiled);
+        bool channelTiledFirst = channelTiled && ChannelTiledFirst(problem);
+        if (channelTiledFirst)
+            list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
+        bool phases = Applies(problem, ForwardPhases), phasesFirst = phases && ForwardPhasesFirst(problem);
+        bool shuffle = Applies(problem, GemmShuffle), shuffleFirst = shuffle && !(phasesFirst && GemmShuffleBehindPhases(problem));
+        if (shuffleFirst)
+            list.Add(Algorithm(GemmShuffle, 8, WorkspaceFloats(problem, GemmShuffle)));
+        bool stream = !shuffle && Applies(problem, WeightStream), streamFirst = stream && WeightStreamFirst(problem);
+        if (streamFirst)
+            list.Add(Algorithm(WeightStream, 9, WorkspaceFloats(problem, WeightStream)));
+        if (phasesFirst)
+            list.Add(Algorithm(ForwardPhases, 7, WorkspaceFloats(problem, ForwardPhases)));
+        if (shuffle && !shuffleFirst)
+            list.Add(Algorithm(GemmShuffle, 8, WorkspaceFloats(problem, GemmShuffle)));
+        if (problem.IsPointwise)
+            list.Add(Algorithm(Gemm1x1, 1, WorkspaceFloats(problem, Gemm1x1)));
+        string general = problem.Op == ConvOp.BackwardData ? GemmCol2Im : Im2ColGemm;
+        bool shift = problem.Op == ConvOp.Forward && !problem.IsPointwise && CanShift(problem);
+        // A strided 1x1 reads a quarter of its input: gathering it (im2col) beats copying all of it into phases.
+        bool direct = Applies(problem, ShiftedDirect), directFirst = direct && ShiftedDirectFirst(problem);
+        if (directFirst)
+            list.Add(Algorithm(ShiftedDirect, 6, WorkspaceFloats(problem, ShiftedDirect)));
+        if (shift && problem.KernelVolume > 1)
+            list.Add(Algorithm(ShiftedGemm, 3, WorkspaceFloats(problem, ShiftedGemm)));
+        list.Add(Algorithm(general, 0, WorkspaceFloats(problem, general)));
+        if (shift && problem.KernelVolume == 1)
+            list.Add(Algorithm(ShiftedGemm, 3, WorkspaceFloats(problem, ShiftedGemm)));
+        if (channelTiled && !channelTiledFirst)
+            list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
+        if (winograd && !winogradFirst)
+            list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
+        if (direct && !directFirst)
+            list.Add(Algorithm(ShiftedDirect, 6, WorkspaceFloats(problem, ShiftedDirect)));
+        if (phases && !phasesFirst)
+            list.Add(Algorithm(ForwardPhases, 7, WorkspaceFloats(problem, ForwardPhases)));
+        if (stream && !streamFirst)
+            list.Add(Algorithm(WeightStream, 9, WorkspaceFloats(problem, WeightStream)));
+        if (split && !splitFirst)
+            list.Add(Algorithm(ReductionSplit, 10, WorkspaceFloats(problem, ReductionSplit)));
+        return list;
+    }
+
+    /// <summary>
+    /// Channel-tiled leads when its tiles (64 channels; 32 for a block's last ≤ 32) are at least three
+    /// quarters full (64 or more output channels per group) and either each output sums over at least 192 products (C/g × taps)
+    /// or the output plane is small (≤ 1024 pixels). Measured on ResNet-50 and
+    /// MobileNetV2, 2 threads, AVX-512: on small planes it won even at depth 32 (MobileNetV2's 28 × 28
+    /// 32 → 192 expansions: 0.62–0.69 of gemm-1x1's time; 14 × 14 576 → 96 projections 0.59); on large
+    /// planes with shallow sums the pixel-vectorized paths won (ResNet-50's 56 × 56 64 → 256 1x1:
+    /// 0.47 ms gemm-1x1, 0.68 ms channel-tiled; the 7x7 stem, depth 147: 0.86 ms shifted, 1.05 ms);
+    /// with fewer than 64 channels its lanes go empty (MobileNetV2's 32-channel projections: 1.13×).
+    /// </summary>
+    static bool ChannelTiledFirst(ConvProblem p)
+    {
+        long depth = p.CPerGroup * p.KernelVolume;
+        return TilesMostlyFull(p.KPerGroup) && (depth >= 192 || p.YShape.SpatialSize <= 1024);
+    }
+
+    /// <summary>
+    /// Reduction-split leads backward-filter where the output plane has at least 256 positions. Measured
+    /// against im2col-gemm / gemm-1x1 in the same runs (2 threads, AVX-512, batch 8 / batch 1, medians of 9):
+    /// ResNet-50's 64-channel 3x3 at 56 × 56 2.40× / 1.69× faster, its 128-channel 3x3 at 28 × 28 1.50× / 1.34×,
+    /// the stem 3.08× / 3.42×, the stride-2 3x3 at 56 × 56 1.40× / 1.53×, the 56 × 56 256 → 64 1x1 1.67× /
+    /// 1.29×, MobileNetV2's 56 × 56 24 → 144 1.97× / 0.98×, a 32-channel 3x3x3 3.2× / 2.9×, a 1-d 1024-long
+    /// 1.23× / 1.24×. On 14 × 14 and 7 × 7 planes with hundreds of channels it was behind (run first: the
+    /// 512-channel 3x3 0.68× / 0.36×, the 1024 → 256 1x1 0.75× / 0.46×, MobileNetV2's 96 → 576 0.97× / 0.42×,
+    /// the 256-channel 3x3 1.06× / 0.81×): dW's many row blocks each pack dy's chunk again. Depthwise goes to
+    /// direct-depthwise (11–23× faster than im2col-gemm on MobileNetV2's at batch 8).
+    /// </summary>
+    static bool ReductionSplitFirst(ConvProblem p) => p.YShape.SpatialSize >= 256;
+
+    /// <summary>
+    /// At least 64 output channels per group, and at least three quarters of the lanes of the channel
+    /// tiles used: whole 64-channel tiles, and a half tile (32) for a remainder of at most 32 channels.
+    /// </summary>
+    static bool TilesMostlyFull(int kg)
+    {
+        int width = ChannelTileKernels.Channels, rest = kg % width;
+        int padded = kg - rest + (rest == 0 ? 0 : rest <= ChannelTileKernels.HalfChannels ? ChannelTileKernels.HalfChannels : width);
+        return kg >= width && kg * 4 >= padded * 3;
+    }
+
+    /// <summary>
+    /// Shifted-direct leads for shallow sums (C/g × taps ≤ 160) with at least 16 output channels per
+    /// group (its tiles are 12 and 8 channels; fewer go through the zero-padded edge tile) and output
+    /// rows that fill its 16-pixel vectors to within 4 % (a row's last tile is stored masked, its lanes
+    /// computed all the same). Measured against shifted-gemm in the same run (2 threads, AVX-512):
+    /// the ResNet-50 and MobileNetV2 stems 7–25 % faster, 112- and 224-wide 3x3 layers with 3–16
+    /// channels 2–30 % faster, a 64-wide 5x5 at parity; 56-wide rows (32 + 24 pixels) 3–7 % slower.
+    /// </summary>
+    static bool ShiftedDirectFirst(ConvProblem p)
+    {
+        int outW = (int)p.YShape.Dims[^1], padded = (outW + 15) / 16 * 16;
+        return p.CPerGroup * p.KernelVolume <= 160 && p.KPerGroup >= 16 && (padded - outW) * 25 <= outW;
+    }
+
+    /// <summary>
+    /// Forward-phases leads for backward-data when its sub-convolutions have at least 8 output channels per
+    /// group (dx's channels) or are depthwise, except 1x1 unit-stride (gemm-1x1 is one GEMM already).
+    /// Measured against gemm-col2im in the same process, runs alternated, 2 threads, AVX-512, batch 1,
+    /// constant weights (as the planner times; medians of per-round ratios, docs/benchmarks.md): faster
+    /// on every such layer measured — ResNet-50's stride-1 3x3 layers 1.36–1.78×, DCGAN's 4x4 s2 layers
+    /// 1.13–2.26×, UNet's 2x2 s2 up-convolutions 1.17–2.09×, FCN's 3x3 s2 1.25×, 3-d 3x3x3 2.07×, depthwise
+    /// 3x3 2.3–19.6×, a 32 → 8 3x3 about 2×; with 3 output channels (DCGAN's last layer, 64 → 3) 0.66–0.70×:
+    /// the phases' forwards with 3 output channels fill few lanes. With per-call weights where the weights
+    /// outweigh the work (DCGAN 1024 → 512 at 4 × 4, ResNet-50's 512-channel 7 × 7) it is 0.89–0.98× of
+    /// gemm-col2im: its transform of W is about the forward's own weight packing, on a small layer.
+    /// </summary>
+    static bool ForwardPhasesFirst(ConvProblem p) => !p.IsPointwise && (p.IsDepthwise || p.CPerGroup >= 8);
+
+    /// <summary>
+    /// Gemm-shuffle leads wherever it applies except behind forward-phases on deep sums (≥ 512 dy channels
+    /// per group), where both run at the FMA peak and the phases' channel-tiled 1x1 forwards edge ahead of its
+    /// GEMM: UNet's 1024 → 512 at 28 → 56 7.1–7.3 ms against 7.6–7.8, 512 → 256 at 52 → 104 6.5–6.6 against
+    /// 6.85–7.05 (2 threads, constant weights, runs alternated). With shallower sums the phases' dx-sized
+    /// temporary and scatter decide: 256 → 128 at 100 → 200 6.3–6.9 ms against 8.8–10.6, 128 → 64 at
+    /// 196 → 392 7.3–8.3 against 13.2–13.7, ERFNet's 16 → 20 at 256 × 512 2.2–2.9 against 6.3–6.7.
+    /// </summary>
+    static bool GemmShuffleBehindPhases(ConvProblem p) => p.KPerGroup >= 512;
+
+    /// <summary>
+    /// Weight-stream leads for strided backward-data with at most 64 dy pixels in all, at least 64 dy channels
+    /// per group (the GEMM's depth), not depthwise, and at most 4M weights (16 MB, its packed copy stays in L3
+    /// for the next call). Measured against forward-phases, runs alternated, 2 threads, constant weights:
+    /// DCGAN 512 → 256 at 4 → 8 0.175–0.18 ms against 0.21–0.22, 256 → 128 at 8 → 16 0.173–0.18 against
+    /// 0.18–0.19, 512 → 256 at batch 4 0.63–0.64 against 0.71–0.73 (the phases' four fork-joins and scatter
+    /// are what it saves). Not where it lost: 16 × 16 dy (DCGAN 128 → 64: 0.21 against 0.186), stride 1
+    /// (ResNet-50's 512-channel 7 × 7: one forward, no scatter; 0.68–0.74 against 0.48–0.55), 32 MB of
+    /// weights (DCGAN 1024 → 512: even), depthwise (20×).
+    /// </summary>
+    static bool WeightStreamFirst(ConvProblem p) => !p.Spec.IsUnitStride && !p.IsDepthwise && p.KPerGroup >= 64
+        && (long)p.N * p.YShape.SpatialSize <= 64 && p.WShape.ElementCount <= 4L << 20;
+
+    /// <summary>
+    /// Winograd leads for 3x3 stride-1 layers with at least 32 input channels per group and 100 output
+    /// pixels. ResNet-50 at batch 8, two threads, constant weights: its 56 × 56, 28 × 28 and 14 × 14 3x3
+    /// layers ran 1.15–1.78× ORT's speed (channel-tiled: 0.84–1.04×); on the 7 × 7 ones at batch 1 the
+    /// 16 transformed weight sets (1.8× the weights) streamed for 16 tiles, 0.93× against channel-tiled's 0.98×.
+    /// </summary>
+    static bool WinogradFirst(ConvProblem p) => p.CPerGroup >= 32 && p.YShape.SpatialSize >= 100 && TilesMostlyFull(p.KPerGroup);
+
+    bool Applies(ConvProblem p, string name) => name switch
+    {
+        DirectDepthwise => (p.Op == ConvOp.Forward && CanDepthwise(p)) || (p.Op == ConvOp.BackwardFilter && p.IsDepthwise),
+        ReductionSplit => p.Op == ConvOp.BackwardFilter,
+        Gemm1x1 => p.IsPointwise,
+        ShiftedGemm => p.Op == ConvOp.Forward && !p.IsPointwise && CanShift(p),
+        ShiftedDirect => p.Op == ConvOp.Forward && !p.IsPointwise && !p.IsDepthwise && CanShift(p)
+            && Cpu.ShiftedDirect.Applies(ConvGeometry.Of(p), p.CPerGroup * (int)p.KernelVolume, Tier),
+        ChannelTiled => p.Op == ConvOp.Forward && !p.IsDepthwise && ChannelTiledConv.Supported(Tier) && (p.IsPointwise || CanShift(p)),
+        // Channel-tiled too: it runs the calls whose weights are not constant.
+        Winograd => p.KPerGroup >= ChannelTileKernels.HalfChannels && Winograd3x3.Applies(ConvGeometry.Of(p), Tier) && Applies(p, ChannelTiled),
+        Im2ColGemm => p.Op != ConvOp.BackwardData,
+        GemmCol2Im => p.Op == ConvOp.BackwardData,
+        ForwardPhases => p.Op == ConvOp.BackwardData && PlanOf(p) != null,
+        GemmShuffle => GemmPixelShuffle.Applies(p),
+        WeightStream => WeightStreamBackwardData.Applies(p),
+        _ => false,
+    };
+
+    static ConvAlgorithm Algorithm(string name, int id, long floats) =>
+        new(BackendName, name, id, floats * sizeof(float), Deterministic: true);
+
+    static bool CanShift(ConvProblem p) =>
+        Cpu.ShiftedGemm.SharedFloats(ConvGeometry.Of(p), p.N, p.C) <= Array.MaxLength / 2;
+
+    static bool CanDepthwise(ConvProblem p) => p.IsDepthwise && p.KernelVolume <= DepthwiseDirect.MaxTaps;
+
+    /// <summary>Per-run workspace of an algorithm: every thread's column tile and GEMM packing buffers.</summary>
+    long WorkspaceFloats(ConvProblem p, string algorithm)
+    {
+        int threads = MaxDegreeOfParallelism;
+        var g = ConvGeometry.Of(p);
+        int cols = (int)p.YShape.SpatialSize, rows = p.CPerGroup * (int)p.KernelVolume;
+        int outer = p.N * p.Groups;
+        long perThread;
+        switch (algorithm)
+        {
+            case DirectDepthwise when p.Op == ConvOp.BackwardFilter:
+                perThread = DepthwiseFilterGradient.ScratchFloats(g, p.KPerGroup) + DepthwiseDirect.TableInts(g);
+                break;
+            case ReductionSplit:
+            {
+                var plan = ReductionSplitFilter.Plan.Of(p, threads);
+                return ReductionSplitFilter.TaskFloats(p, plan, Tier) * threads + ReductionSplitFilter.SharedFloats(p, plan);
+            }
+            case DirectDepthwise:
+                perThread = Math.Max(DepthwiseDirect.ScratchFloats(g) + DepthwiseDirect.TableInts(g),
+                    DepthwiseBlocked.Applies(g, p.KPerGroup, p.C) ? DepthwiseBlocked.ScratchFloats(g) : 0);
+                break;
+            case ShiftedGemm:
+            {
+                var t = ConvTiling.For(outer, p.KPerGroup, Cpu.StridePhaseLayout.Of(g).Cols, rows, threads, Tier);
+                if (Cpu.ShiftedGemm.Unpacked(Tier))
+                    return Cpu.ShiftedGemm.UnpackedTaskFloats(t, rows, Tier) * threads + Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C);
+                perThread = (long)t.RowTile * t.ColTile + Sgemm.PackFloats(t.RowTile, t.ColTile, rows, Tier);
+                return perThread * threads + Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C) + SharedPackedB(t, outer, rows, plainB: false);
+            }
+            case ShiftedDirect:
+                return Cpu.ShiftedDirect.TaskFloats(g, p.N, p.Groups, p.CPerGroup, rows, threads) * threads + Cpu.ShiftedDirect.SharedFloats(g, p.N, p.C, rows, p.K);
+            case ChannelTiled:
+            {
+                long shared = ChannelPanels.Floats(p.Groups, p.KPerGroup, rows) + 2L * (rows + cols + 8 + (long)g.InD * g.InH) + p.KernelVolume
+                    + (p.Spec.IsUnpadded ? 0 : Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C));   // at most; small inputs are padded per worker instead
+                return ChannelTiledConv.TaskFloats(g, cols, p.CPerGroup, outer, p.Spec.IsUnpadded) * threads + shared;
+            }
+            case Winograd:
+                // Shared: U before packing; or, for weights passed per call, channel-tiled's workspace.
+                return Math.Max(Winograd3x3.TaskFloats(g, p.CPerGroup) * threads + 16L * p.K * p.CPerGroup, WorkspaceFloats(p, ChannelTiled));
+            case GemmShuffle:
+                // + Wᵀ where the weights come per call (constant ones are kept beside the workspace, as packed panels are).
+                return GemmPixelShuffle.TaskFloats(p, threads, Tier) * threads + (GemmPixelShuffle.TakesTransposed(p) ? GemmPixelShuffle.TransposedFloats(p) : 0);
+            case WeightStream:
+                // + the packed W of per-call weights.
+                return WeightStreamBackwardData.TaskFloats(p, threads, Tier) * threads + WeightStreamBackwardData.PackedFloats(p, threads, Tier);
+            case ForwardPhases:
+            {
+                // The sub-runs use the shared and per-worker workspaces one after another; the phases' outputs
+                // and the per-call sub-kernels are held beside them.
+                var plan = PlanOf(p)!;
+                long sub = 0;
+                foreach (var ph in plan.Phases)
+                    if (ph.Sub is { } q) sub = Math.Max(sub, WorkspaceFloats(q, ph.Algorithm));
+                return sub + plan.TempFloats + plan.ScratchFloats + 128L * (p.KernelVolume + 15) * threads;   // + the transform's padded and tap-major blocks per worker
+            }
+            case Gemm1x1 when p.Op == ConvOp.Forward:
+            {
+                var t = ConvTiling.For(outer, p.KPerGroup, cols, p.CPerGroup, threads, Tier);
+                perThread = Sgemm.PackFloats(t.RowTile, t.ColTile, p.CPerGroup, Tier);
+                return perThread * threads + SharedPackedB(t, outer, p.CPerGroup, plainB: true);
+            }
+            case Gemm1x1:
+                perThread = p.Op switch
+                {
+                    ConvOp.Forward => Sgemm.PackFloats(p.KPerGroup, cols, p.CPerGroup, Tier),
+                    ConvOp.BackwardData => Sgemm.PackFloats(p.CPerGroup, cols, p.KPerGroup, Tier),
+                    _ => Sgemm.PackFloats(p.KPerGroup, p.CPerGroup, cols, Tier),
+                };
+                break;
+            default:
+                if (p.Op == ConvOp.Forward)
+                {
+                    var t = ConvTiling.For(outer, p.KPerGroup, cols, rows, threads, Tier);
+                    perThread = Sgemm.PackFloats(t.RowTile, t.ColTile, rows, Tier);   // im2col packs straight into B panels
+                    return perThread * threads + SharedPackedB(t, outer, rows, plainB: false);
+                }
+                else
+                {
+                    var (tile, _) = ConvTiling.Channels(p.Op == ConvOp.BackwardData ? outer : p.Groups, p.CPerGroup, p.KernelVolume * cols, threads);
+                    long colRows = tile * p.KernelVolume;
+                    perThread = colRows * cols + (p.Op == ConvOp.BackwardData
+                        ? Sgemm.PackFloats((int)colRows, cols, p.KPerGroup, Tier)
+                        : Sgemm.PackFloats(p.KPerGroup, (int)colRows, cols, Tier));
+                }
+                break;
+        }
+        return perThread * threads;
+    }
+
+    /// <summary>The run-wide B that row tiles share when an output is split by rows (see PrepackedB).</summary>
+    long SharedPackedB(ConvTiling t, int outer, int depth, bool plainB) =>
+        PrepackedB.Worth(t, Tier, plainB) ? PrepackedB.Stride(t, depth, Tier) * outer * t.ColTiles : 0;
+}

@@ -1,0 +1,175 @@
+using GpuConv.Cpu.Winograd;
+using System.Runtime.CompilerServices;
+using GpuConv.Conv;
+using GpuConv.Cpu;
+using GpuConv.Tensors;
+
+namespace GpuConv.Backends;
+
+// The cpu backend's prepared copies of constant weights (ConvTensors.ConstantWeights): channel panels,
+// Winograd transforms, forward-phases' sub-kernels, gemm-shuffle's Wᵀ, weight-stream's packed W — made on
+// first use, kept per weight array, dropped by ForgetPreparedWeights.
+public sealed unsafe partial class CpuBackend
+{
+    /// <summary>W transposed per group for gemm-shuffle (the grouping it was made for beside it).</summary>
+    sealed class TransposedWeights(ConvProblem problem, float[] data)
+    {
+        public readonly int Groups = problem.Groups, KPerGroup = problem.KPerGroup;
+        public readonly float[] Data = data;     // pinned
+    }
+
+    /// <summary>
+    /// gemm-shuffle's Wᵀ: of a constant W transposed on first use and cached (per array, as the other
+    /// prepared weights), else transposed into the run's scratch.
+    /// </summary>
+    float* ShuffleWeightsOf(ConvProblem p, float* pw, float[]? w, bool constant)
+    {
+        if (constant && w is not null)
+        {
+            if (!_shuffleWeights.TryGetValue(w, out var e) || e.Groups != p.Groups || e.KPerGroup != p.KPerGroup)
+            {
+                e = new TransposedWeights(p, AlignedArray(GemmPixelShuffle.TransposedFloats(p)));
+                GemmPixelShuffle.TransposeWeights(_workers, p, pw, Aligned(e.Data));
+                _shuffleWeights.AddOrUpdate(w, e);
+            }
+            return Aligned(e.Data);
+        }
+        float* wt = _phaseScratch.Get(WorkspaceSlot.PackA, GemmPixelShuffle.TransposedFloats(p));
+        GemmPixelShuffle.TransposeWeights(_workers, p, pw, wt);
+        return wt;
+    }
+
+    /// <summary>W packed for weight-stream (the problem's grouping and block beside it).</summary>
+    sealed class StreamWeights(ConvProblem problem, int block, float[] data)
+    {
+        public readonly int Groups = problem.Groups, KPerGroup = problem.KPerGroup, CPerGroup = problem.CPerGroup, Block = block;
+        public readonly float[] Data = data;     // pinned
+    }
+
+    /// <summary>
+    /// Weight-stream's packed W: of a constant W packed on first use (per array and blocking), then from the
+    /// cache; per-call weights packed into scratch first, in one parallel pass (each image's tasks would pack
+    /// them again; and at batch 1, DCGAN 256 → 128 ran 0.20 or 0.38 ms from one process to the next with
+    /// each task packing its block inside its GEMM, 0.205–0.208 every time packed first).
+    /// </summary>
+    float* StreamWeightsOf(ConvProblem p, float* pw, float[]? w, bool constant)
+    {
+        if (!constant || w is null)
+        {
+            float* scratch = _phaseScratch.Get(WorkspaceSlot.PackA, WeightStreamBackwardData.PackedFloats(p, MaxDegreeOfParallelism, Tier));
+            WeightStreamBackwardData.PackWeights(_workers, p, pw, scratch, Tier);
+            return scratch;
+        }
+        int block = WeightStreamBackwardData.BlockChannels(p, MaxDegreeOfParallelism);
+        if (!_streamWeights.TryGetValue(w, out var e) || e.Groups != p.Groups || e.KPerGroup != p.KPerGroup || e.CPerGroup != p.CPerGroup || e.Block != block)
+        {
+            e = new StreamWeights(p, block, AlignedArray(WeightStreamBackwardData.PackedFloats(p, MaxDegreeOfParallelism, Tier)));
+            WeightStreamBackwardData.PackWeights(_workers, p, pw, Aligned(e.Data), Tier);
+            _streamWeights.AddOrUpdate(w, e);
+        }
+        return Aligned(e.Data);
+    }
+
+    /// <summary>A pinned array with room for <paramref name="floats"/> floats from a 64-byte boundary (see <see cref="Aligned"/>).</summary>
+    static float[] AlignedArray(long floats) => GC.AllocateUninitializedArray<float>(checked((int)(floats + 16)), pinned: true);
+
+    /// <summary>
+    /// The first 64-byte-aligned float of a pinned <see cref="AlignedArray"/>: the GEMM's vector loads of a
+    /// packed B that starts off a cache line split every load across two lines (weight-stream on DCGAN's
+    /// 256 → 128 ran 0.17 or 0.22 ms from one process to the next).
+    /// </summary>
+    static float* Aligned(float[] data)
+    {
+        float* p = (float*)Unsafe.AsPointer(ref data[0]);
+        return p + ((64 - (nint)p % 64) % 64) / sizeof(float);
+    }
+
+    /// <summary>The sub-kernels of a constant W for a plan, one array per phase (null without taps).</summary>
+    sealed class PhaseWeights(TransposedByPhases plan, float[]?[] arrays)
+    {
+        public readonly TransposedByPhases Plan = plan;
+        public readonly float[]?[] Arrays = arrays;
+    }
+
+    /// <summary>
+    /// The sub-kernels of a constant W: transformed on first use (per plan), then from the cache (one array
+    /// per phase: the sub-runs key their own prepared panels by array, so phases must not share one). The
+    /// sub-runs key their own prepared panels (channel-tiled, Winograd) by these arrays.
+    /// </summary>
+    float[]?[] PhaseWeightsOf(TransposedByPhases plan, float[] w, float* pw)
+    {
+        if (_phaseWeights.TryGetValue(w, out var e) && ReferenceEquals(e.Plan, plan)) return e.Arrays;
+        var arrays = new float[]?[plan.Phases.Length];
+        var destinations = new nint[arrays.Length];
+        for (int i = 0; i < arrays.Length; i++)
+        {
+            if (plan.Phases[i].Sub is null) continue;
+            // Pinned: their addresses are used after this loop.
+            arrays[i] = GC.AllocateUninitializedArray<float>(checked((int)plan.Phases[i].WeightFloats), pinned: true);
+            destinations[i] = (nint)Unsafe.AsPointer(ref arrays[i]![0]);
+        }
+        plan.TransformWeights(_workers, pw, destinations, panels: false);
+        _phaseWeights.AddOrUpdate(w, new PhaseWeights(plan, arrays));
+        return arrays;
+    }
+
+    /// <summary>
+    /// The forward-phases plan of a backward-data problem (null where it does not apply), built once per
+    /// problem: the sub-problems and their algorithms. The last one is kept apart so a steady-state run
+    /// neither hashes nor compares.
+    /// </summary>
+    TransposedByPhases? PlanOf(ConvProblem p)
+    {
+        lock (_phasePlans)
+        {
+            if (_lastPlan is { } last && ReferenceEquals(last.Problem, p)) return last;
+            if (!_phasePlans.TryGetValue(p, out var plan))
+            {
+                if (_phasePlans.Count >= 256) _phasePlans.Clear();
+                plan = TransposedByPhases.TryCreate(p, q => GetAlgorithms(q, ConvPrecision.Strict)[0].Name, name => name is ChannelTiled or Winograd);
+                _phasePlans[p] = plan;
+            }
+            if (plan is not null) _lastPlan = plan;
+            return plan;
+        }
+    }
+
+    /// <summary>
+    /// The weights as channel panels: from the cache when the caller declared them constant, else
+    /// packed into the run's scratch.
+    /// </summary>
+    float* ChannelPanelsOf(CpuConvContext ctx, float[]? w, bool constant)
+    {
+        if (constant) return _weightCache.Get(w!, ctx.W, ctx.Groups, ctx.Kg, ctx.Rows, _workers);
+        float* panels = _shared.Get(WorkspaceSlot.PackB, ChannelPanels.Floats(ctx.Groups, ctx.Kg, ctx.Rows));
+        ChannelPanels.PackAll(_workers, ctx.W, ctx.Groups, ctx.Kg, ctx.Rows, panels);
+        return panels;
+    }
+
+    /// <summary>
+    /// Winograd's transformed weights (16 sets, packed as 16 × groups groups of channel panels) of a
+    /// constant W: transformed and packed on first use, then from the cache.
+    /// </summary>
+    float* WinogradPanelsOf(CpuConvContext ctx, float[] w)
+    {
+        int groups = 16 * ctx.Groups;
+        float* cached = _winogradWeights.Find(w, groups, ctx.Kg, ctx.Cg);
+        if (cached != null) return cached;
+        float* u = _shared.Get(WorkspaceSlot.PackA, 16L * ctx.K * ctx.Cg);
+        Winograd3x3.TransformWeights(_workers, ctx.W, ctx.Groups, ctx.Kg, ctx.Cg, u);
+        return _winogradWeights.Get(w, u, groups, ctx.Kg, ctx.Cg, _workers);
+    }
+
+    /// <summary>Weight arrays packed for the channel-tiled and Winograd kernels since this backend was created (constant weights pack once).</summary>
+    public int PreparedWeightPacks => _weightCache.Packs + _winogradWeights.Packs;
+
+    /// <summary>
+    /// Forgets the prepared (packed) copy of a constant weight tensor: call it after changing the data of
+    /// a W passed with <see cref="ConvTensors.ConstantWeights"/>. Returns whether a copy was held.
+    /// </summary>
+    public bool ForgetPreparedWeights(HostTensor w)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        lock (_runLock) return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _phaseWeights.Remove(w.Data) | _shuffleWeights.Remove(w.Data) | _streamWeights.Remove(w.Data);
+    }
+}
