@@ -6,6 +6,9 @@ namespace GpuConv.Planning;
 /// A plan as remembered by the <see cref="PlanCache"/>: names only, never trusted as-is. The planner
 /// turns it back into a <see cref="Plan"/> only if a current, allowed candidate has the same backend,
 /// algorithm name, id and math mode (workspace and determinism come from that live candidate).
+/// <see cref="Candidates"/> lists the algorithms the backends offered when the plan was made: when a build
+/// offers others (a new algorithm), the choice is made again rather than kept from a narrower field.
+/// Null for entries written before it was recorded (kept as they are).
 /// </summary>
 public sealed record CachedPlan(
     string Backend,
@@ -16,12 +19,13 @@ public sealed record CachedPlan(
     double? TimeMs,
     PlanSource Source,
     string Why,
-    DateTime SavedUtc)
+    DateTime SavedUtc,
+    string? Candidates = null)
 {
-    /// <summary>The cache entry for <paramref name="plan"/>, stamped <paramref name="savedUtc"/>.</summary>
-    public static CachedPlan From(Plan plan, DateTime savedUtc) => new(
+    /// <summary>The cache entry for <paramref name="plan"/>, stamped <paramref name="savedUtc"/>, chosen among <paramref name="candidates"/>.</summary>
+    public static CachedPlan From(Plan plan, DateTime savedUtc, string? candidates = null) => new(
         plan.Backend, plan.Algorithm.Name, plan.Algorithm.Id, plan.Algorithm.Math, plan.Algorithm.WorkspaceBytes,
-        plan.TimeMs, plan.Source, plan.Why, savedUtc);
+        plan.TimeMs, plan.Source, plan.Why, savedUtc, candidates);
 
     /// <summary>True when <paramref name="candidate"/> is the algorithm this entry names.</summary>
     public bool Matches(ConvAlgorithm candidate) =>

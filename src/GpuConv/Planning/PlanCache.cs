@@ -117,13 +117,19 @@ public sealed class PlanCache
     }
 
     /// <summary>Remembers <paramref name="plan"/> for <paramref name="key"/> (in memory; <see cref="Save"/> persists).</summary>
-    public void Put(PlanKey key, Plan plan)
+    public void Put(PlanKey key, Plan plan) => Put(key, plan, candidates: null);
+
+    /// <summary>
+    /// Remembers <paramref name="plan"/> for <paramref name="key"/>, chosen among <paramref name="candidates"/>
+    /// (the offered algorithms, as the planner lists them; see <see cref="CachedPlan.Candidates"/>).
+    /// </summary>
+    public void Put(PlanKey key, Plan plan, string? candidates)
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(plan);
         lock (gate)
         {
-            entries[key.Hash] = (key.Canonical, CachedPlan.From(plan, DateTime.UtcNow));
+            entries[key.Hash] = (key.Canonical, CachedPlan.From(plan, DateTime.UtcNow, candidates));
             removed.Remove(key.Hash);
             Trim(entries);
             dirty = true;

@@ -39,6 +39,7 @@ internal static class PlanCacheFile
         [JsonPropertyName("source")] public string? Source { get; set; }
         [JsonPropertyName("why")] public string? Why { get; set; }
         [JsonPropertyName("savedUtc")] public DateTime SavedUtc { get; set; }
+        [JsonPropertyName("candidates")] public string? Candidates { get; set; }
         [JsonPropertyName("checksum")] public string? Checksum { get; set; }
     }
 
@@ -53,7 +54,7 @@ internal static class PlanCacheFile
         {
             Hash = hash, Key = canonical, Backend = p.Backend, Algorithm = p.Algorithm, AlgorithmId = p.AlgorithmId,
             Math = p.Math.ToString(), WorkspaceBytes = p.WorkspaceBytes, TimeMs = p.TimeMs, Source = p.Source.ToString(),
-            Why = p.Why, SavedUtc = p.SavedUtc,
+            Why = p.Why, SavedUtc = p.SavedUtc, Candidates = p.Candidates,
         };
         dto.Checksum = Checksum(dto);
         return dto;
@@ -137,7 +138,7 @@ internal static class PlanCacheFile
         if (dto.WorkspaceBytes < 0 || dto.TimeMs is < 0 or double.NaN)
         { problem = "negative workspace or time"; return false; }
         entry = new Entry(dto.Hash, dto.Key, new CachedPlan(dto.Backend, dto.Algorithm, dto.AlgorithmId, math,
-            dto.WorkspaceBytes, dto.TimeMs, source, dto.Why, DateTime.SpecifyKind(dto.SavedUtc, DateTimeKind.Utc)));
+            dto.WorkspaceBytes, dto.TimeMs, source, dto.Why, DateTime.SpecifyKind(dto.SavedUtc, DateTimeKind.Utc), dto.Candidates));
         problem = "";
         return true;
     }
@@ -153,6 +154,8 @@ internal static class PlanCacheFile
             d.WorkspaceBytes.ToString(CultureInfo.InvariantCulture),
             d.TimeMs?.ToString("R", CultureInfo.InvariantCulture) ?? "null", d.Source, d.Why,
             d.SavedUtc.ToUniversalTime().Ticks.ToString(CultureInfo.InvariantCulture));
+        // Entries written before the candidate list was recorded have none: their checksums stay valid.
+        if (d.Candidates is not null) text += "\n" + d.Candidates;
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 }

@@ -24,6 +24,8 @@ public sealed class Planner
     // the per-call path free of key building and hashing.
     readonly Dictionary<ConvProblem, Decision> decisions = [];
     readonly Dictionary<string, HashSet<string>> failedAlgorithms = new(StringComparer.Ordinal);
+    // Per plan key: the algorithms the backends offered (CachedPlan.Candidates), as of the last evaluation.
+    readonly Dictionary<string, string> offeredAlgorithms = new(StringComparer.Ordinal);
 
     /// <summary>A choice plus the order to fall back in (best first, the chosen one included).</summary>
     sealed record Decision(Plan Plan, IReadOnlyList<Candidate> Preference);
@@ -190,6 +192,7 @@ public sealed class Planner
     {
         var rows = new List<Row>();
         var allowed = new List<Candidate>();
+        var offered = new List<string>();
         var failedSet = FailedFor(key);
         foreach (var backend in backends)
         {
@@ -207,6 +210,7 @@ public sealed class Planner
             // Ask for every math mode so the table can show what the precision policy excluded.
             foreach (var algorithm in backend.GetAlgorithms(problem, ConvPrecision.AllowTF32))
             {
+                offered.Add($"{algorithm.Key}#{algorithm.Id}");
                 var row = new Row(backend.Name, AlgorithmLabel(algorithm), algorithm.WorkspaceBytes, CandidateStatus.Lost, "");
                 if (algorithm.Math != MathMode.Strict && Options.Precision == ConvPrecision.Strict)
                     row = row with { Status = CandidateStatus.Precision, Reason = $"{algorithm.Math} math not allowed by precision policy {Options.Precision}" };
@@ -226,6 +230,9 @@ public sealed class Planner
             }
         }
 
+        // What the backends offer, not what is allowed now: a candidate that failed in this process must not
+        // make the next one re-plan (its fallback entry is what keeps it from being retried).
+        offeredAlgorithms[key.Hash] = string.Join(' ', offered.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
         var decision = allowed.Count == 0 ? null : Options.Policy switch
         {
             // A remembered fallback is honoured even here, so a restart does not retry a candidate that failed to allocate.
@@ -251,10 +258,20 @@ public sealed class Planner
         return decision;
     }
 
-    /// <summary>The cached plan if it still names an allowed candidate; a stale entry is discarded with a warning.</summary>
+    /// <summary>
+    /// The cached plan if it still names an allowed candidate (a stale entry is discarded with a warning) and
+    /// was chosen among the algorithms offered now: where the backends offer others than when it was made (a
+    /// newer build's algorithm), the choice is made again, as for a problem never seen.
+    /// </summary>
     Decision? FromCache(PlanKey key, List<Candidate> allowed, bool onlyFallbacks = false)
     {
         if (!cache.TryGet(key, out var cached) || (onlyFallbacks && cached.Source != PlanSource.Fallback)) return null;
+        if (cached.Candidates is { } then && offeredAlgorithms.TryGetValue(key.Hash, out var now) && !string.Equals(then, now, StringComparison.Ordinal))
+        {
+            cache.Remove(key);
+            cache.SaveIfDue();
+            return null;
+        }
         var match = allowed.FirstOrDefault(c => cached.Matches(c.Algorithm));
         if (match is null)
         {
@@ -349,7 +366,7 @@ public sealed class Planner
 
     void Remember(PlanKey key, Plan plan)
     {
-        cache.Put(key, plan);
+        cache.Put(key, plan, offeredAlgorithms.GetValueOrDefault(key.Hash));
         cache.SaveIfDue();
     }
 

@@ -81,6 +81,6 @@ public class PlannerFallbackTests
         Assert.That(workspace.Reason, Is.EqualTo("could not allocate 4096 B of workspace"));
     }
 
-    static ConvTensors Tensors(GpuConv.Conv.ConvProblem p) =>
+    internal static ConvTensors Tensors(GpuConv.Conv.ConvProblem p) =>
         new(HostTensor.Random(p.XShape, 1), HostTensor.Random(p.WShape, 2), new HostTensor(p.YShape));
 }
