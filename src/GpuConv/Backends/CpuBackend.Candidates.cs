@@ -208,8 +208,13 @@ public sealed unsafe partial class CpuBackend
         switch (algorithm)
         {
             case DirectDepthwise when p.Op == ConvOp.BackwardFilter:
-                perThread = DepthwiseFilterGradient.ScratchFloats(g, p.KPerGroup) + DepthwiseDirect.TableInts(g);
-                break;
+            {
+                // Small planes: the channel-blocked kernel first (its scratch per worker, its per-image sums shared).
+                bool blocked = DepthwiseFilterGradientBlocked.Applies(g, p.KPerGroup, p.C, Tier);
+                perThread = Math.Max(DepthwiseFilterGradient.ScratchFloats(g, p.KPerGroup) + DepthwiseDirect.TableInts(g),
+                    blocked ? DepthwiseFilterGradientBlocked.ScratchFloats(g) : 0);
+                return perThread * threads + (blocked ? DepthwiseFilterGradientBlocked.SharedFloats(g, p.N, p.C) : 0);
+            }
             case ReductionSplit:
             {
                 var plan = ReductionSplitFilter.Plan.Of(p, threads);

@@ -38,6 +38,12 @@ public class BackwardFilterTests
         yield return ("depthwise multiplier 2, 4x2 s2 narrow", new ConvSpec([4, 2], stride: [2, 1], padBegin: [1, 0], groups: 12), new(4, 12, 9, 7), new(24, 1, 4, 2));
         yield return ("depthwise 1-d k5 s2", new ConvSpec([5], stride: [2], padBegin: [2], groups: 20), new(3, 20, 101), new(20, 1, 5));
         yield return ("depthwise 3-d 3x3x3", new ConvSpec([3, 3, 3], padBegin: [1], groups: 8), new(2, 8, 6, 9, 11), new(16, 1, 3, 3, 3));
+        yield return ("depthwise blocked 3x3 s1 p1 7x7, 48 ch", new ConvSpec([3, 3], padBegin: [1], groups: 48), new(3, 48, 7, 7), new(48, 1, 3, 3));
+        yield return ("depthwise blocked 5x5 s1 asym pad 7x7, 40 ch (partial block)", new ConvSpec([5, 5], padBegin: [2, 1], padEnd: [0, 2], groups: 40), new(2, 40, 7, 7), new(40, 1, 5, 5));
+        yield return ("depthwise blocked 3x3 s2 asym pad 14x14, 16 ch", new ConvSpec([3, 3], stride: [2], padBegin: [0, 1], padEnd: [1, 2], groups: 16), new(1, 16, 14, 14), new(16, 1, 3, 3));
+        yield return ("depthwise blocked 5x5 s2 p2 14x14, 40 ch (partial block)", new ConvSpec([5, 5], stride: [2], padBegin: [2], groups: 40), new(2, 40, 14, 14), new(40, 1, 5, 5));
+        yield return ("depthwise blocked 3x3 s1 p0 14x14, 48 ch", new ConvSpec([3, 3], groups: 48), new(1, 48, 14, 14), new(48, 1, 3, 3));
+        yield return ("depthwise blocked 5x5 s1 p(1,2)/(2,0) 14x7, 16 ch", new ConvSpec([5, 5], padBegin: [1, 2], padEnd: [2, 0], groups: 16), new(3, 16, 14, 7), new(16, 1, 5, 5));
         yield return ("1-d k3 p1, 32 ch (shifted)", new ConvSpec([3], padBegin: [1]), new(2, 32, 301), new(48, 32, 3));
         yield return ("1-d k7 s3 dil 2, 6 ch", new ConvSpec([7], stride: [3], padBegin: [5], padEnd: [2], dilation: [2]), new(4, 6, 200), new(10, 6, 7));
         yield return ("3-d 3x3x3 p1, 16 ch (shifted)", new ConvSpec([3, 3, 3], padBegin: [1]), new(2, 16, 7, 9, 10), new(16, 16, 3, 3, 3));
@@ -123,6 +129,36 @@ public class BackwardFilterTests
             double maxRel = MaxErrorOverMaxReference(dw.Data, reference);
             TestContext.Out.WriteLine($"{a.Name}: max err / max ref {maxRel:E2}, {report}");
             Assert.That(maxRel < Tolerance && report.L2Relative < Tolerance, $"{a.Name}: {maxRel:E2}, {report}");
+        }
+    }
+
+    /// <summary>
+    /// The small-plane depthwise cases above take the channel-blocked kernel on the Vector512 tier, and give
+    /// bit-identical dW at 1, 2 and 3 threads (per-image sums added in image order, whatever the split).
+    /// </summary>
+    [Test]
+    public void SmallDepthwisePlanesTakeTheChannelBlockedKernelWhateverTheThreadCount()
+    {
+        if (GemmTiers.Best < GemmTier.Vector512 || !System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+            Assert.Ignore("the channel-blocked depthwise backward-filter needs AVX-512");
+        var blocked = Cases().Where(c => c.Name.StartsWith("depthwise blocked", StringComparison.Ordinal)).ToList();
+        Assert.That(blocked, Has.Count.GreaterThanOrEqualTo(6));
+        foreach (var (name, spec, xs, ws) in blocked)
+        {
+            var p = ConvProblem.Create(spec, xs, ws, ConvOp.BackwardFilter);
+            Assert.That(GpuConv.Cpu.Depthwise.DepthwiseFilterGradientBlocked.Applies(ConvGeometry.Of(p), p.KPerGroup, p.C, GemmTier.Vector512), name);
+            var x = HostTensor.Random(p.XShape, 21);
+            var dy = HostTensor.Random(p.YShape, 22);
+            float[]? first = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                using var cpu = new CpuBackend(threads, GemmTier.Vector512);
+                var a = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.DirectDepthwise);
+                var dw = HostTensor.Random(p.WShape, 23);
+                cpu.Run(p, a, new ConvTensors(x, dw, dy));
+                if (first == null) first = dw.Data.ToArray();
+                else Assert.That(dw.Data, Is.EqualTo(first), $"{name} at {threads} threads");
+            }
         }
     }
 

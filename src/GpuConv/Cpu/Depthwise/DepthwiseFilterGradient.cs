@@ -17,7 +17,9 @@ namespace GpuConv.Cpu.Depthwise;
 /// <see cref="Narrow"/>). Im2col + GEMM ran these as 1 × taps
 /// GEMMs over the whole plane (MobileNetV2's 56 × 56 × 144 at batch 8: 28.9 ms against the forward's 1.17).
 /// Tasks own whole groups and sum images in order, and each image's vector sums in a fixed lane order into
-/// float64 totals: the result does not depend on the thread count.
+/// float64 totals: the result does not depend on the thread count. Small planes with one filter per channel
+/// go 16 channels at a time to <see cref="DepthwiseFilterGradientBlocked"/> first (the channels past its last
+/// whole block stay here).
 /// </summary>
 internal static unsafe class DepthwiseFilterGradient
 {
@@ -48,11 +50,14 @@ internal static unsafe class DepthwiseFilterGradient
         var layout = StridePhaseLayout.Of(g);
         var tier = ctx.Tier;
         long scratchFloats = ScratchFloats(g, m);
+        int first = DepthwiseFilterGradientBlocked.Applies(g, m, ctx.C, tier) ? DepthwiseFilterGradientBlocked.Run(ctx) : 0;
+        int rest = groups - first;
+        if (rest == 0) return;
         // Contiguous ranges of groups per task: the pads are zeroed once per task.
-        int tasks = Math.Min(groups, ctx.Threads * 8);
+        int tasks = Math.Min(rest, ctx.Threads * 8);
         ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
-            int g0 = (int)((long)groups * t / tasks), g1 = (int)((long)groups * (t + 1) / tasks);
+            int g0 = first + (int)((long)rest * t / tasks), g1 = first + (int)((long)rest * (t + 1) / tasks);
             float* plane = ws.Get(WorkspaceSlot.Rows, scratchFloats);
             int* tables = (int*)ws.Get(WorkspaceSlot.Tables, DepthwiseDirect.TableInts(g));
             DepthwiseDirect.Prepare(g, plane, tables);

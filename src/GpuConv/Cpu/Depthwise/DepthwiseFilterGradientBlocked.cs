@@ -1,0 +1,227 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using GpuConv.Cpu.Gemm;
+using Geometry = GpuConv.Cpu.ConvGeometry;
+
+namespace GpuConv.Cpu.Depthwise;
+
+/// <summary>
+/// Backward-filter of a depthwise convolution (one filter per channel) on small planes, 16 channels at a
+/// time: per image, the 16 channels' x (zero-padded) and dy go channel-last into scratch
+/// ([position][16 channels], the layout of <see cref="DepthwiseBlocked"/>), and every output position adds
+/// dy · x at each tap's input position into one Vector512 accumulator per tap (up to 13 taps per pass), so
+/// each lane is one channel's sum with no per-plane setup and no masked row ends. On 7 × 7 planes the
+/// per-channel kernel (<see cref="DepthwiseFilterGradient"/>) spent most of its time on setting up each
+/// plane, and ran 3.5–4.2× the forward.
+/// Work units are (channel block, image); each image's float32 vector sums are stored, then added in image
+/// order into float64 totals, as the per-channel kernel does: the result does not depend on the thread count.
+/// AVX-512 only (the Vector512 tier); other tiers, channel multipliers above 1 and the channels past the
+/// last whole 16 run per channel.
+/// </summary>
+internal static unsafe class DepthwiseFilterGradientBlocked
+{
+    public const int Lanes = 16;
+
+    /// <summary>Accumulators per pass over the positions: 13 of the 32 vector registers, the rest for dy and loads.</summary>
+    const int MaxChunk = 13;
+
+    /// <summary>
+    /// Input planes of at most 1024 positions (MobileNetV2's 7 × 7, 14 × 14, 28 × 28 → 14 × 14), one filter
+    /// per channel, at least one whole block, on the Vector512 tier. Measured against the per-channel kernel
+    /// (2 threads, AVX-512; see docs/benchmarks.md): RULE_NUMBERS.
+    /// </summary>
+    public static bool Applies(in Geometry g, int multiplier, int channels, GemmTier tier) =>
+        tier == GemmTier.Vector512 && Avx512F.IsSupported && multiplier == 1 && channels >= Lanes &&
+        (long)g.InD * g.InH * g.InW <= 1024;
+
+    /// <summary>Padded extents covering every read of every output.</summary>
+    static (int Dp, int Hp, int Wp) Extents(in Geometry g) => (
+        (g.OutD - 1) * g.SD + (g.KD - 1) * g.DD + 1,
+        (g.OutH - 1) * g.SH + (g.KH - 1) * g.DH + 1,
+        (g.OutW - 1) * g.SW + (g.KW - 1) * g.DW + 1);
+
+    /// <summary>Per-worker scratch floats: padded channel-last x, channel-last dy, dense channel-last x.</summary>
+    public static long ScratchFloats(in Geometry g)
+    {
+        var (dp, hp, wp) = Extents(g);
+        return ((long)dp * hp * wp + (long)g.OutD * g.OutH * g.OutW + (long)g.InD * g.InH * g.InW) * Lanes + Lanes;
+    }
+
+    /// <summary>Shared floats: every (block, image)'s per-tap vector sums.</summary>
+    public static long SharedFloats(in Geometry g, int n, int channels) => (long)n * (channels / Lanes * Lanes) * g.KD * g.KH * g.KW;
+
+    /// <summary>Fills dW of channels 0 … 16·⌊C/16⌋ − 1; returns how many channels it covered.</summary>
+    public static int Run(CpuConvContext ctx)
+    {
+        var g = ctx.G;
+        int blocks = ctx.C / Lanes, kvol = ctx.Kvol, images = ctx.N;
+        int units = blocks * images;
+        long scratchFloats = ScratchFloats(g);
+        // partials[(block · N + n) · kvol · 16 + tap · 16 + lane]
+        float* partials = ctx.Shared.Get(WorkspaceSlot.PackB, SharedFloats(g, images, ctx.C));
+        int tasks = Math.Min(units, ctx.Threads * 8);
+        ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        {
+            int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
+            float* scratch = ws.Get(WorkspaceSlot.Rows, scratchFloats);
+            for (int u = u0; u < u1; u++)
+            {
+                int b = u / images, n = u % images;
+                Image(g, ctx.XPlane(n, b * Lanes), ctx.YPlane(n, b * Lanes), scratch, partials + (nint)u * kvol * Lanes);
+            }
+        });
+        // Totals in image order (float64), then the transpose into dW[c, tap].
+        int sumTasks = Math.Min(blocks, ctx.Threads * 8);
+        ctx.Workers.For(sumTasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        {
+            int b0 = (int)((long)blocks * t / sumTasks), b1 = (int)((long)blocks * (t + 1) / sumTasks);
+            for (int b = b0; b < b1; b++)
+            {
+                float* first = partials + (nint)b * images * kvol * Lanes;
+                float* dw = ctx.W + (nint)b * Lanes * kvol;
+                for (int tap = 0; tap < kvol; tap++)
+                {
+                    var lo = Vector512<double>.Zero; var hi = lo;
+                    for (int n = 0; n < images; n++)
+                    {
+                        var s = Vector512.Load(first + ((nint)n * kvol + tap) * Lanes);
+                        lo += Vector512.WidenLower(s);
+                        hi += Vector512.WidenUpper(s);
+                    }
+                    var f = Vector512.Narrow(lo, hi);
+                    for (int c = 0; c < Lanes; c++) dw[c * kvol + tap] = f.GetElement(c);
+                }
+            }
+        });
+        return blocks * Lanes;
+    }
+
+    /// <summary>One image's sums for channels c0 … c0+15 (x, dy at channel c0's planes) into sums[tap · 16 + lane].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Image(in Geometry g, float* x, float* dy, float* scratch, float* sums)
+    {
+        var (dp, hp, wp) = Extents(g);
+        int kvol = g.KD * g.KH * g.KW;
+        nint inPlane = (nint)g.InD * g.InH * g.InW, outPlane = (nint)g.OutD * g.OutH * g.OutW;
+        float* xb = scratch;
+        float* dyb = xb + (nint)dp * hp * wp * Lanes;
+        float* dense = dyb + outPlane * Lanes;
+
+        // x: transposed (16 × 16 register tiles), then each row copied into the zero-padded layout;
+        // reads past the input (right or bottom) hit pad zeros, never another row.
+        BlockTranspose.ToPlanes(x, inPlane, Lanes, (int)inPlane, dense, Lanes, null);
+        new Span<float>(xb, dp * hp * wp * Lanes).Clear();
+        int count = Math.Min(g.InW, wp - g.PW);
+        for (int id = 0; id < g.InD; id++)
+        {
+            int pd = id + g.PD;
+            if (pd >= dp) break;
+            for (int ih = 0; ih < g.InH; ih++)
+            {
+                int ph = ih + g.PH;
+                if (ph >= hp) break;
+                float* src = dense + ((nint)id * g.InH + ih) * g.InW * Lanes;
+                float* dst = xb + (((nint)pd * hp + ph) * wp + g.PW) * Lanes;
+                for (int iw = 0; iw < count; iw++) Vector512.Load(src + iw * Lanes).Store(dst + iw * Lanes);
+            }
+        }
+        BlockTranspose.ToPlanes(dy, outPlane, Lanes, (int)outPlane, dyb, Lanes, null);
+
+        int* offsets = stackalloc int[kvol];
+        int tap = 0;
+        for (int td = 0; td < g.KD; td++)
+        for (int th = 0; th < g.KH; th++)
+        for (int tw = 0; tw < g.KW; tw++)
+            offsets[tap++] = (int)((((long)td * g.DD * hp + (long)th * g.DH) * wp + (long)tw * g.DW) * Lanes);
+
+        // Taps in passes of equal size (at most 13): 9 taps in one pass, 25 in two.
+        int passes = (kvol + MaxChunk - 1) / MaxChunk;
+        for (int p = 0; p < passes; p++)
+        {
+            int t0 = kvol * p / passes, t1 = kvol * (p + 1) / passes;
+            switch (t1 - t0)
+            {
+                case 1: Pass<C1>(g, hp, wp, xb, dyb, offsets + t0, sums + t0 * Lanes); break;
+                case 2: Pass<C2>(g, hp, wp, xb, dyb, offsets + t0, sums + t0 * Lanes); break;
+                case 3: Pass<C3>(g, hp, wp, xb, dyb, offsets + t0, sums + t0 * Lanes); break;
+                case 4: Pass<C4>(g, hp, wp, xb, dyb, offsets + t0, sums + t0 * Lanes); break;
+                case 5: Pass<C5>(g, hp, wp, xb, dyb, offsets + t0, sums + t0 * Lanes); break;
+                case 6: Pass<C6>(g, hp, wp, xb, dyb, offsets + t0, sums + t0 * Lanes); break;
+                case 7: Pass<C7>(g, hp, wp, xb, dyb, offsets + t0, sums + t0 * Lanes); break;
+                case 8: Pass<C8>(g, hp, wp, xb, dyb, offsets + t0, sums + t0 * Lanes); break;
+                case 9: Pass<C9>(g, hp, wp, xb, dyb, offsets + t0, sums + t0 * Lanes); break;
+                case 10: Pass<C10>(g, hp, wp, xb, dyb, offsets + t0, sums + t0 * Lanes); break;
+                case 11: Pass<C11>(g, hp, wp, xb, dyb, offsets + t0, sums + t0 * Lanes); break;
+                case 12: Pass<C12>(g, hp, wp, xb, dyb, offsets + t0, sums + t0 * Lanes); break;
+                default: Pass<C13>(g, hp, wp, xb, dyb, offsets + t0, sums + t0 * Lanes); break;
+            }
+        }
+    }
+
+    /// <summary>The number of taps of a pass, a constant in each instantiation (the unused accumulators fold away).</summary>
+    interface ITaps { static abstract int Count { get; } }
+    struct C1 : ITaps { public static int Count => 1; }
+    struct C2 : ITaps { public static int Count => 2; }
+    struct C3 : ITaps { public static int Count => 3; }
+    struct C4 : ITaps { public static int Count => 4; }
+    struct C5 : ITaps { public static int Count => 5; }
+    struct C6 : ITaps { public static int Count => 6; }
+    struct C7 : ITaps { public static int Count => 7; }
+    struct C8 : ITaps { public static int Count => 8; }
+    struct C9 : ITaps { public static int Count => 9; }
+    struct C10 : ITaps { public static int Count => 10; }
+    struct C11 : ITaps { public static int Count => 11; }
+    struct C12 : ITaps { public static int Count => 12; }
+    struct C13 : ITaps { public static int Count => 13; }
+
+    /// <summary>sums[i · 16 + lane] = Σ over output positions of dy · x at offsets[i] from the position's base, i &lt; T.Count.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Pass<T>(in Geometry g, int hp, int wp, float* xb, float* dyb, int* offsets, float* sums) where T : struct, ITaps
+    {
+        nint o0 = offsets[0];
+        nint o1 = T.Count > 1 ? offsets[1] : 0, o2 = T.Count > 2 ? offsets[2] : 0, o3 = T.Count > 3 ? offsets[3] : 0;
+        nint o4 = T.Count > 4 ? offsets[4] : 0, o5 = T.Count > 5 ? offsets[5] : 0, o6 = T.Count > 6 ? offsets[6] : 0;
+        nint o7 = T.Count > 7 ? offsets[7] : 0, o8 = T.Count > 8 ? offsets[8] : 0, o9 = T.Count > 9 ? offsets[9] : 0;
+        nint o10 = T.Count > 10 ? offsets[10] : 0, o11 = T.Count > 11 ? offsets[11] : 0, o12 = T.Count > 12 ? offsets[12] : 0;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default;
+        Vector512<float> a7 = default, a8 = default, a9 = default, a10 = default, a11 = default, a12 = default;
+        nint step = (nint)g.SW * Lanes;
+        float* d = dyb;
+        for (int od = 0; od < g.OutD; od++)
+            for (int oh = 0; oh < g.OutH; oh++)
+            {
+                float* px = xb + ((nint)od * g.SD * hp + (nint)oh * g.SH) * wp * Lanes;
+                for (int ow = 0; ow < g.OutW; ow++, px += step, d += Lanes)
+                {
+                    var v = Vector512.Load(d);
+                    a0 = Vector512.FusedMultiplyAdd(v, Vector512.Load(px + o0), a0);
+                    if (T.Count > 1) a1 = Vector512.FusedMultiplyAdd(v, Vector512.Load(px + o1), a1);
+                    if (T.Count > 2) a2 = Vector512.FusedMultiplyAdd(v, Vector512.Load(px + o2), a2);
+                    if (T.Count > 3) a3 = Vector512.FusedMultiplyAdd(v, Vector512.Load(px + o3), a3);
+                    if (T.Count > 4) a4 = Vector512.FusedMultiplyAdd(v, Vector512.Load(px + o4), a4);
+                    if (T.Count > 5) a5 = Vector512.FusedMultiplyAdd(v, Vector512.Load(px + o5), a5);
+                    if (T.Count > 6) a6 = Vector512.FusedMultiplyAdd(v, Vector512.Load(px + o6), a6);
+                    if (T.Count > 7) a7 = Vector512.FusedMultiplyAdd(v, Vector512.Load(px + o7), a7);
+                    if (T.Count > 8) a8 = Vector512.FusedMultiplyAdd(v, Vector512.Load(px + o8), a8);
+                    if (T.Count > 9) a9 = Vector512.FusedMultiplyAdd(v, Vector512.Load(px + o9), a9);
+                    if (T.Count > 10) a10 = Vector512.FusedMultiplyAdd(v, Vector512.Load(px + o10), a10);
+                    if (T.Count > 11) a11 = Vector512.FusedMultiplyAdd(v, Vector512.Load(px + o11), a11);
+                    if (T.Count > 12) a12 = Vector512.FusedMultiplyAdd(v, Vector512.Load(px + o12), a12);
+                }
+            }
+        a0.Store(sums);
+        if (T.Count > 1) a1.Store(sums + 1 * Lanes);
+        if (T.Count > 2) a2.Store(sums + 2 * Lanes);
+        if (T.Count > 3) a3.Store(sums + 3 * Lanes);
+        if (T.Count > 4) a4.Store(sums + 4 * Lanes);
+        if (T.Count > 5) a5.Store(sums + 5 * Lanes);
+        if (T.Count > 6) a6.Store(sums + 6 * Lanes);
+        if (T.Count > 7) a7.Store(sums + 7 * Lanes);
+        if (T.Count > 8) a8.Store(sums + 8 * Lanes);
+        if (T.Count > 9) a9.Store(sums + 9 * Lanes);
+        if (T.Count > 10) a10.Store(sums + 10 * Lanes);
+        if (T.Count > 11) a11.Store(sums + 11 * Lanes);
+        if (T.Count > 12) a12.Store(sums + 12 * Lanes);
+    }
+}
