@@ -1,6 +1,7 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Backends;
 
@@ -12,7 +13,7 @@ namespace GpuConv.Tests.Backends;
 /// </summary>
 public class CpuAllocationTests
 {
-    const long MaxBytesPerCall = 640;
+    const long MaxBytesPerCall = SteadyStateAllocation.BytesPerJob;
 
     static IEnumerable<TestCaseData> Problems()
     {
@@ -30,12 +31,7 @@ public class CpuAllocationTests
         var algorithm = cpu.GetAlgorithms(p, ConvPrecision.Strict)[0];
         var tensors = new ConvTensors(HostTensor.Random(p.XShape, 1), HostTensor.Random(p.WShape, 2), new HostTensor(p.YShape),
             HostTensor.Random(new TensorShape(p.K), 3)) { ConstantWeights = true };
-        for (int i = 0; i < 20; i++) cpu.Run(p, algorithm, tensors);   // workspaces grown, weights prepared, code compiled
-
-        const int calls = 200;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < calls; i++) cpu.Run(p, algorithm, tensors);
-        double perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)calls;
+        double perCall = SteadyStateAllocation.BytesPerCall(cpu, p, algorithm, tensors, calls: 200);
 
         Assert.That(perCall, Is.LessThan(MaxBytesPerCall), $"{algorithm.Key} on {p}: {perCall:F0} bytes per call");
     }
@@ -63,11 +59,7 @@ public class CpuAllocationTests
         {
             var tensors = new ConvTensors(new HostTensor(p.XShape), HostTensor.Random(p.WShape, 2), HostTensor.Random(p.YShape, 1),
                 HostTensor.Random(new TensorShape(p.C), 3)) { ConstantWeights = constant };
-            for (int i = 0; i < 20; i++) cpu.Run(p, algorithm, tensors);
-            const int calls = 100;
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < calls; i++) cpu.Run(p, algorithm, tensors);
-            double perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)calls;
+            double perCall = SteadyStateAllocation.BytesPerCall(cpu, p, algorithm, tensors);
             int jobs = phases + (phases == 1 ? 0 : 1) + (constant ? 0 : 1);     // forwards, the scatter, the per-call transform
             TestContext.Out.WriteLine($"{p}, constant weights {constant}: {perCall:F0} bytes per call");
             Assert.That(perCall, Is.LessThan(MaxBytesPerCall * jobs), $"{p}, constant weights {constant}: {perCall:F0} bytes per call");
@@ -86,11 +78,7 @@ public class CpuAllocationTests
         {
             var tensors = new ConvTensors(new HostTensor(p.XShape), HostTensor.Random(p.WShape, 2), HostTensor.Random(p.YShape, 1),
                 HostTensor.Random(new TensorShape(p.C), 3)) { ConstantWeights = constant };
-            for (int i = 0; i < 20; i++) cpu.Run(p, algorithm, tensors);
-            const int calls = 100;
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < calls; i++) cpu.Run(p, algorithm, tensors);
-            double perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)calls;
+            double perCall = SteadyStateAllocation.BytesPerCall(cpu, p, algorithm, tensors);
             TestContext.Out.WriteLine($"{p}, constant weights {constant}: {perCall:F0} bytes per call");
             Assert.That(perCall, Is.LessThan(MaxBytesPerCall * (constant ? 1 : 2)), $"{p}, constant weights {constant}: {perCall:F0} bytes per call");
         }
@@ -117,11 +105,7 @@ public class CpuAllocationTests
         {
             var tensors = new ConvTensors(new HostTensor(p.XShape), HostTensor.Random(p.WShape, 2), HostTensor.Random(p.YShape, 1),
                 HostTensor.Random(new TensorShape(p.C), 3)) { ConstantWeights = constant };
-            for (int i = 0; i < 20; i++) cpu.Run(p, algorithm, tensors);
-            const int calls = 100;
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < calls; i++) cpu.Run(p, algorithm, tensors);
-            double perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)calls;
+            double perCall = SteadyStateAllocation.BytesPerCall(cpu, p, algorithm, tensors);
             TestContext.Out.WriteLine($"{p}, constant weights {constant}: {perCall:F0} bytes per call");
             Assert.That(perCall, Is.LessThan(MaxBytesPerCall * (constant ? 1 : 2)), $"{p}, constant weights {constant}: {perCall:F0} bytes per call");
         }

@@ -43,4 +43,26 @@ static class BackwardDataCheck
         int groups, int n, int cin, int coutPerGroup, int[] input) =>
         ConvProblem.Create(new ConvSpec(kernel, stride, dilation, padBegin, padEnd, groups, transposed: true, outputPadding),
             new TensorShape([n, cin, .. input]), new TensorShape([cin, coutPerGroup, .. kernel]));
+
+    /// <summary>
+    /// A constant W changed in place: algorithm <paramref name="name"/> keeps using what it prepared from the
+    /// old values (<paramref name="prepared"/>, documented) until ForgetPreparedWeights, then uses the new ones.
+    /// </summary>
+    public static void AssertChangedConstantWeightsNeedForget(CpuBackend cpu, ConvProblem p, string name, string prepared)
+    {
+        var algo = Offered(cpu, p, name) ?? throw new AssertionException($"{name} not offered for {p}");
+        var dy = HostTensor.Random(p.YShape, 1);
+        var w = HostTensor.Random(p.WShape, 2);
+        var dx = new HostTensor(p.XShape);
+        var tensors = new ConvTensors(dx, w, dy) { ConstantWeights = true };
+        cpu.Run(p, algo, tensors);
+        Assert.That(ErrorMetrics.Compare(dx.Data, ReferenceConv.BackwardData(p, dy.Data, w.Data)).MaxRelative, Is.LessThan(Tolerance));
+        for (int i = 0; i < w.Data.Length; i++) w.Data[i] = -2 * w.Data[i] + 0.25f;
+        var expected = ReferenceConv.BackwardData(p, dy.Data, w.Data);
+        cpu.Run(p, algo, tensors);
+        Assert.That(ErrorMetrics.Compare(dx.Data, expected).MaxRelative, Is.GreaterThan(0.1), $"without Forget {prepared} are used (documented)");
+        Assert.That(cpu.ForgetPreparedWeights(w), Is.True);
+        cpu.Run(p, algo, tensors);
+        Assert.That(ErrorMetrics.Compare(dx.Data, expected).MaxRelative, Is.LessThan(Tolerance));
+    }
 }

@@ -3,6 +3,7 @@ using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Cpu;
 
@@ -236,14 +237,10 @@ public class BackwardFilterTests
         var p = ConvProblem.Create(spec, xs, ws, ConvOp.BackwardFilter);
         var a = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(c => c.Name == name);
         var tensors = new ConvTensors(HostTensor.Random(p.XShape, 1), new HostTensor(p.WShape), HostTensor.Random(p.YShape, 2));
-        for (int i = 0; i < 20; i++) cpu.Run(p, a, tensors);
-        const int calls = 100;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < calls; i++) cpu.Run(p, a, tensors);
-        double perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)calls;
+        double perCall = SteadyStateAllocation.BytesPerCall(cpu, p, a, tensors);
         int jobs = name == CpuBackend.DirectDepthwise ? 1 : 3;
         TestContext.Out.WriteLine($"{name} on {p}: {perCall:F0} bytes per call");
-        Assert.That(perCall, Is.LessThan(640 * jobs), $"{name}: {perCall:F0} bytes per call");
+        Assert.That(perCall, Is.LessThan(SteadyStateAllocation.BytesPerJob * jobs), $"{name}: {perCall:F0} bytes per call");
         Assert.That(cpu.WorkspaceBytesHeld, Is.LessThanOrEqualTo(a.WorkspaceBytes + 64L * 1024), "workspace within what the algorithm declares");
     }
 

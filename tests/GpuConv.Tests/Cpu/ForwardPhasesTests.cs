@@ -115,20 +115,7 @@ public class ForwardPhasesTests
     {
         using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
         var p = ConvProblem.Create(new ConvSpec([4, 4], [2], padBegin: [1]), new TensorShape(1, 64, 16, 16), new TensorShape(64, 64, 4, 4), ConvOp.BackwardData);
-        var algo = Phases(cpu, p)!;
-        var dy = HostTensor.Random(p.YShape, 1);
-        var w = HostTensor.Random(p.WShape, 2);
-        var dx = new HostTensor(p.XShape);
-        var tensors = new ConvTensors(dx, w, dy) { ConstantWeights = true };
-        cpu.Run(p, algo, tensors);
-        Assert.That(ErrorMetrics.Compare(dx.Data, ReferenceConv.BackwardData(p, dy.Data, w.Data)).MaxRelative, Is.LessThan(Tolerance));
-        for (int i = 0; i < w.Data.Length; i++) w.Data[i] = -2 * w.Data[i] + 0.25f;
-        var expected = ReferenceConv.BackwardData(p, dy.Data, w.Data);
-        cpu.Run(p, algo, tensors);
-        Assert.That(ErrorMetrics.Compare(dx.Data, expected).MaxRelative, Is.GreaterThan(0.1), "without Forget the cached sub-kernels are used (documented)");
-        Assert.That(cpu.ForgetPreparedWeights(w), Is.True);
-        cpu.Run(p, algo, tensors);
-        Assert.That(ErrorMetrics.Compare(dx.Data, expected).MaxRelative, Is.LessThan(Tolerance));
+        BackwardDataCheck.AssertChangedConstantWeightsNeedForget(cpu, p, CpuBackend.ForwardPhases, "the cached sub-kernels");
     }
 
     /// <summary>

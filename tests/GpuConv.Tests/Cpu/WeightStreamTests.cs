@@ -121,20 +121,7 @@ public class WeightStreamTests
     {
         using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
         var p = Transposed([4, 4], [2, 2], [1, 1], [1, 1], [0, 0], [1, 1], 1, 1, 128, 64, [4, 4]);
-        var algo = Stream(cpu, p)!;
-        var dy = HostTensor.Random(p.YShape, 1);
-        var w = HostTensor.Random(p.WShape, 2);
-        var dx = new HostTensor(p.XShape);
-        var tensors = new ConvTensors(dx, w, dy) { ConstantWeights = true };
-        cpu.Run(p, algo, tensors);
-        Assert.That(ErrorMetrics.Compare(dx.Data, ReferenceConv.BackwardData(p, dy.Data, w.Data)).MaxRelative, Is.LessThan(Tolerance));
-        for (int i = 0; i < w.Data.Length; i++) w.Data[i] = -2 * w.Data[i] + 0.25f;
-        var expected = ReferenceConv.BackwardData(p, dy.Data, w.Data);
-        cpu.Run(p, algo, tensors);
-        Assert.That(ErrorMetrics.Compare(dx.Data, expected).MaxRelative, Is.GreaterThan(0.1), "without Forget the cached packed W is used (documented)");
-        Assert.That(cpu.ForgetPreparedWeights(w), Is.True);
-        cpu.Run(p, algo, tensors);
-        Assert.That(ErrorMetrics.Compare(dx.Data, expected).MaxRelative, Is.LessThan(Tolerance));
+        BackwardDataCheck.AssertChangedConstantWeightsNeedForget(cpu, p, CpuBackend.WeightStream, "the cached packed W");
     }
 
     /// <summary>Not offered for dy planes above 256 pixels, for forward problems, nor where gemm-shuffle applies.</summary>
