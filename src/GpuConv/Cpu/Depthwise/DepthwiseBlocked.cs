@@ -30,10 +30,50 @@ internal static unsafe class DepthwiseBlocked
         ((long)g.OutD * g.OutH * g.OutW <= 64 || g.SD > 1 || g.SH > 1 || g.SW > 1);
 
     /// <summary>Padded extents covering every read of every output.</summary>
-    static (int Dp, int Hp, int Wp) Extents(in Geometry g) => (
+    /// <summary>The zero-padded input extent the outputs read (D, H, W), as laid out channel-last by <see cref="InterleavePadded"/>.</summary>
+    internal static (int Dp, int Hp, int Wp) Extents(in Geometry g) => (
         (g.OutD - 1) * g.SD + (g.KD - 1) * g.DD + 1,
         (g.OutH - 1) * g.SH + (g.KH - 1) * g.DH + 1,
         (g.OutW - 1) * g.SW + (g.KW - 1) * g.DW + 1);
+
+    /// <summary>
+    /// The 16 planes of x (channel stride: one plane) channel-last into <paramref name="padded"/> with the
+    /// zero padding of <see cref="Extents"/>: transposed whole into <paramref name="dense"/> (16 × 16
+    /// register tiles), then each input row copied into place. (Built one position at a time from 16 scalar
+    /// loads, the interleave cost more than the convolution on 7 × 7 planes.) Reads past the input (right
+    /// or bottom) then hit pad zeros, never another row.
+    /// </summary>
+    internal static void InterleavePadded(in Geometry g, float* x, float* dense, float* padded)
+    {
+        var (dp, hp, wp) = Extents(g);
+        nint inPlane = (nint)g.InD * g.InH * g.InW;
+        BlockTranspose.ToPlanes(x, inPlane, Lanes, (int)inPlane, dense, Lanes, null);
+        new Span<float>(padded, dp * hp * wp * Lanes).Clear();
+        int count = Math.Min(g.InW, wp - g.PW);
+        for (int id = 0; id < g.InD; id++)
+        {
+            int pd = id + g.PD;
+            if (pd >= dp) break;
+            for (int ih = 0; ih < g.InH; ih++)
+            {
+                int ph = ih + g.PH;
+                if (ph >= hp) break;
+                float* src = dense + ((nint)id * g.InH + ih) * g.InW * Lanes;
+                float* dst = padded + (((nint)pd * hp + ph) * wp + g.PW) * Lanes;
+                for (int iw = 0; iw < count; iw++) Vector512.Load(src + iw * Lanes).Store(dst + iw * Lanes);
+            }
+        }
+    }
+
+    /// <summary>Each tap's offset (row-major over the kernel) in the channel-last padded layout, in floats.</summary>
+    internal static void TapOffsets(in Geometry g, int hp, int wp, int* offsets)
+    {
+        int tap = 0;
+        for (int td = 0; td < g.KD; td++)
+        for (int th = 0; th < g.KH; th++)
+        for (int tw = 0; tw < g.KW; tw++)
+            offsets[tap++] = (int)((((long)td * g.DD * hp + (long)th * g.DH) * wp + (long)tw * g.DW) * Lanes);
+    }
 
     /// <summary>Floats of per-worker scratch: padded interleaved input, interleaved output, the tap weights and the dense interleaved input.</summary>
     public static long ScratchFloats(in Geometry g)
@@ -48,41 +88,19 @@ internal static unsafe class DepthwiseBlocked
     {
         var (dp, hp, wp) = Extents(g);
         int kvol = g.KD * g.KH * g.KW;
-        nint inPlane = (nint)g.InD * g.InH * g.InW, outPlane = (nint)g.OutD * g.OutH * g.OutW;
+        nint outPlane = (nint)g.OutD * g.OutH * g.OutW;
         float* xb = scratch;
         float* yb = xb + (nint)dp * hp * wp * Lanes;
         float* wb = yb + outPlane * Lanes;
 
-        // Interleave: the 16 planes transposed into position-major vectors (16 × 16 register tiles), then
-        // each input row copied into the zero-padded layout. (Built one position at a time from 16 scalar
-        // loads, the interleave cost more than the convolution on 7 × 7 planes.)
         float* dense = wb + kvol * Lanes;
-        BlockTranspose.ToPlanes(x, inPlane, Lanes, (int)inPlane, dense, Lanes, null);
-        new Span<float>(xb, dp * hp * wp * Lanes).Clear();
-        int count = Math.Min(g.InW, wp - g.PW);
-        for (int id = 0; id < g.InD; id++)
-        {
-            int pd = id + g.PD;
-            if (pd >= dp) break;
-            for (int ih = 0; ih < g.InH; ih++)
-            {
-                int ph = ih + g.PH;
-                if (ph >= hp) break;
-                float* src = dense + ((nint)id * g.InH + ih) * g.InW * Lanes;
-                float* dst = xb + (((nint)pd * hp + ph) * wp + g.PW) * Lanes;
-                for (int iw = 0; iw < count; iw++) Vector512.Load(src + iw * Lanes).Store(dst + iw * Lanes);
-            }
-        }
+        InterleavePadded(g, x, dense, xb);
         for (int c = 0; c < Lanes; c++)
             for (int t = 0; t < kvol; t++) wb[t * Lanes + c] = w[(nint)c * kvol + t];
 
         // Tap offsets in interleaved floats.
         int* offsets = stackalloc int[kvol];
-        int tap = 0;
-        for (int td = 0; td < g.KD; td++)
-        for (int th = 0; th < g.KH; th++)
-        for (int tw = 0; tw < g.KW; tw++)
-            offsets[tap++] = (int)((((long)td * g.DD * hp + (long)th * g.DH) * wp + (long)tw * g.DW) * Lanes);
+        TapOffsets(g, hp, wp, offsets);
 
         // Eight output positions at a time, each with its own accumulator: with one position at a time
         // the FMAs waited on each other's latency. Positions past the last repeat it and are not stored.

@@ -39,15 +39,10 @@ internal static unsafe class DepthwiseFilterGradientBlocked
         (long)g.InD * g.InH * g.InW <= 1024;
 
     /// <summary>Padded extents covering every read of every output.</summary>
-    static (int Dp, int Hp, int Wp) Extents(in Geometry g) => (
-        (g.OutD - 1) * g.SD + (g.KD - 1) * g.DD + 1,
-        (g.OutH - 1) * g.SH + (g.KH - 1) * g.DH + 1,
-        (g.OutW - 1) * g.SW + (g.KW - 1) * g.DW + 1);
-
     /// <summary>Per-worker scratch floats: padded channel-last x, channel-last dy, dense channel-last x.</summary>
     public static long ScratchFloats(in Geometry g)
     {
-        var (dp, hp, wp) = Extents(g);
+        var (dp, hp, wp) = DepthwiseBlocked.Extents(g);
         return ((long)dp * hp * wp + (long)g.OutD * g.OutH * g.OutW + (long)g.InD * g.InH * g.InW) * Lanes + Lanes;
     }
 
@@ -104,39 +99,18 @@ internal static unsafe class DepthwiseFilterGradientBlocked
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Image(in Geometry g, float* x, float* dy, float* scratch, float* sums)
     {
-        var (dp, hp, wp) = Extents(g);
+        var (dp, hp, wp) = DepthwiseBlocked.Extents(g);
         int kvol = g.KD * g.KH * g.KW;
-        nint inPlane = (nint)g.InD * g.InH * g.InW, outPlane = (nint)g.OutD * g.OutH * g.OutW;
+        nint outPlane = (nint)g.OutD * g.OutH * g.OutW;
         float* xb = scratch;
         float* dyb = xb + (nint)dp * hp * wp * Lanes;
         float* dense = dyb + outPlane * Lanes;
 
-        // x: transposed (16 × 16 register tiles), then each row copied into the zero-padded layout;
-        // reads past the input (right or bottom) hit pad zeros, never another row.
-        BlockTranspose.ToPlanes(x, inPlane, Lanes, (int)inPlane, dense, Lanes, null);
-        new Span<float>(xb, dp * hp * wp * Lanes).Clear();
-        int count = Math.Min(g.InW, wp - g.PW);
-        for (int id = 0; id < g.InD; id++)
-        {
-            int pd = id + g.PD;
-            if (pd >= dp) break;
-            for (int ih = 0; ih < g.InH; ih++)
-            {
-                int ph = ih + g.PH;
-                if (ph >= hp) break;
-                float* src = dense + ((nint)id * g.InH + ih) * g.InW * Lanes;
-                float* dst = xb + (((nint)pd * hp + ph) * wp + g.PW) * Lanes;
-                for (int iw = 0; iw < count; iw++) Vector512.Load(src + iw * Lanes).Store(dst + iw * Lanes);
-            }
-        }
+        DepthwiseBlocked.InterleavePadded(g, x, dense, xb);
         BlockTranspose.ToPlanes(dy, outPlane, Lanes, (int)outPlane, dyb, Lanes, null);
 
         int* offsets = stackalloc int[kvol];
-        int tap = 0;
-        for (int td = 0; td < g.KD; td++)
-        for (int th = 0; th < g.KH; th++)
-        for (int tw = 0; tw < g.KW; tw++)
-            offsets[tap++] = (int)((((long)td * g.DD * hp + (long)th * g.DH) * wp + (long)tw * g.DW) * Lanes);
+        DepthwiseBlocked.TapOffsets(g, hp, wp, offsets);
 
         // Taps in passes of equal size (at most 13): 9 taps in one pass, 25 in two.
         int passes = (kvol + MaxChunk - 1) / MaxChunk;
