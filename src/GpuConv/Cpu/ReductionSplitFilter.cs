@@ -125,29 +125,12 @@ internal static unsafe class ReductionSplitFilter
         // The padded paths multiply x at the run's gap columns by dy's zeros: a ±Inf or NaN there would make
         // a NaN the direct sum does not have. Such inputs take im2col, which reads only what the sum reads
         // (one pass over x to find out, as Winograd3x3.Exact: a few per cent).
-        if ((plan.Shifted || plan.Padded) && !AllFinite(ctx.X, (long)ctx.N * ctx.C * ctx.InPlane))
+        if ((plan.Shifted || plan.Padded) && !VectorOps.AllFinite(ctx.X, (long)ctx.N * ctx.C * ctx.InPlane))
             plan = Plan.Of(p, ctx.Threads, padded: false);
         float* partials = ctx.Shared.Get(WorkspaceSlot.PackB, (long)plan.Slices * p.WShape.ElementCount);
         if (plan.Shifted) Shifted(ctx, plan, partials);
         else Columns(ctx, plan, partials, pointwise);
         Sum(ctx, plan, partials);
-    }
-
-    /// <summary>No NaN or ±Inf in <paramref name="count"/> floats (v − v is 0 for finite v, NaN otherwise), four vectors a step.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static bool AllFinite(float* data, long count)
-    {
-        Vector256<float> a = Vector256<float>.Zero, b = a, c = a, d = a;
-        long i = 0;
-        for (; i + 32 <= count; i += 32)
-        {
-            var v0 = Vector256.Load(data + i); var v1 = Vector256.Load(data + i + 8);
-            var v2 = Vector256.Load(data + i + 16); var v3 = Vector256.Load(data + i + 24);
-            a += v0 - v0; b += v1 - v1; c += v2 - v2; d += v3 - v3;
-        }
-        float tail = 0;
-        for (; i < count; i++) tail += data[i] - data[i];
-        return tail == 0 && Vector256.EqualsAll(a + b + c + d, Vector256<float>.Zero);
     }
 
     /// <summary>

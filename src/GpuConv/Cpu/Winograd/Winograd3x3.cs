@@ -34,23 +34,7 @@ internal static unsafe class Winograd3x3
     /// algorithm. One pass over x (a few per cent of the convolution's time).
     /// </summary>
     public static bool Exact(CpuConvContext ctx) =>
-        AllFinite(ctx.X, (long)ctx.N * ctx.C * ctx.InPlane) && AllFinite(ctx.W, (long)ctx.K * ctx.Cg * 9);
-
-    /// <summary>No NaN or ±Inf in <paramref name="count"/> floats: v − v is 0 for finite v and NaN otherwise.</summary>
-    internal static bool AllFinite(float* data, long count)
-    {
-        var acc = System.Numerics.Vector<float>.Zero;
-        int lanes = System.Numerics.Vector<float>.Count;
-        long i = 0;
-        for (; i + lanes <= count; i += lanes)
-        {
-            var v = System.Numerics.Vector.Load(data + i);
-            acc += v - v;
-        }
-        float tail = 0;
-        for (; i < count; i++) tail += data[i] - data[i];
-        return tail == 0 && System.Numerics.Vector.EqualsAll(acc, System.Numerics.Vector<float>.Zero);
-    }
+        VectorOps.AllFinite(ctx.X, (long)ctx.N * ctx.C * ctx.InPlane) && VectorOps.AllFinite(ctx.W, (long)ctx.K * ctx.Cg * 9);
 
     public static bool Applies(in Geometry g, GemmTier tier) =>
         ChannelTiledConv.Supported(tier) && g.InD == 1 && g.KD == 1 && g.KH == 3 && g.KW == 3 &&
