@@ -25,7 +25,10 @@ public sealed unsafe partial class CpuBackend
         bool split = Applies(problem, ReductionSplit), splitFirst = split && !filterDepthwise && ReductionSplitFirst(problem);
         if (splitFirst)
             list.Add(Algorithm(ReductionSplit, 10, WorkspaceFloats(problem, ReductionSplit)));
-        bool winograd = Applies(problem, Winograd), winogradFirst = winograd && WinogradFirst(problem);
+        bool winograd = Applies(problem, Winograd), winograd4First = winograd && Winograd4x4First(problem);
+        bool winogradFirst = winograd && WinogradFirst(problem);
+        if (winograd4First)
+            list.Add(Algorithm(Winograd4x4, 11, WorkspaceFloats(problem, Winograd4x4)));
         if (winogradFirst)
             list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
         bool channelTiled = Applies(problem, ChannelTiled);
@@ -60,6 +63,8 @@ public sealed unsafe partial class CpuBackend
             list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
         if (winograd && !winogradFirst)
             list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
+        if (winograd && !winograd4First)
+            list.Add(Algorithm(Winograd4x4, 11, WorkspaceFloats(problem, Winograd4x4)));
         if (direct && !directFirst)
             list.Add(Algorithm(ShiftedDirect, 6, WorkspaceFloats(problem, ShiftedDirect)));
         if (phases && !phasesFirst)
@@ -168,6 +173,9 @@ public sealed unsafe partial class CpuBackend
     /// layers ran 1.15–1.78× ORT's speed (channel-tiled: 0.84–1.04×); on the 7 × 7 ones at batch 1 the
     /// 16 transformed weight sets (1.8× the weights) streamed for 16 tiles, 0.93× against channel-tiled's 0.98×.
     /// </summary>
+    /// <summary>TODO(measure)</summary>
+    static bool Winograd4x4First(ConvProblem p) => false;
+
     static bool WinogradFirst(ConvProblem p) => p.CPerGroup >= 32 && p.YShape.SpatialSize >= 100 && TilesMostlyFull(p.KPerGroup);
 
     bool Applies(ConvProblem p, string name) => name switch
@@ -180,7 +188,7 @@ public sealed unsafe partial class CpuBackend
             && Cpu.ShiftedDirect.Applies(ConvGeometry.Of(p), p.CPerGroup * (int)p.KernelVolume, Tier),
         ChannelTiled => p.Op == ConvOp.Forward && !p.IsDepthwise && ChannelTiledConv.Supported(Tier) && (p.IsPointwise || CanShift(p)),
         // Channel-tiled too: it runs the calls whose weights are not constant.
-        Winograd => p.KPerGroup >= ChannelTileKernels.HalfChannels && Winograd3x3.Applies(ConvGeometry.Of(p), Tier) && Applies(p, ChannelTiled),
+        Winograd or Winograd4x4 => p.KPerGroup >= ChannelTileKernels.HalfChannels && Winograd3x3.Applies(ConvGeometry.Of(p), Tier) && Applies(p, ChannelTiled),
         Im2ColGemm => p.Op != ConvOp.BackwardData,
         GemmCol2Im => p.Op == ConvOp.BackwardData,
         ForwardPhases => p.Op == ConvOp.BackwardData && PlanOf(p) != null,
@@ -242,7 +250,9 @@ public sealed unsafe partial class CpuBackend
             }
             case Winograd:
                 // Shared: U before packing; or, for weights passed per call, channel-tiled's workspace.
-                return Math.Max(Winograd3x3.TaskFloats(g, p.CPerGroup) * threads + 16L * p.K * p.CPerGroup, WorkspaceFloats(p, ChannelTiled));
+                return Math.Max(Winograd3x3.TaskFloats<F2x2>(g, p.CPerGroup) * threads + Winograd3x3.TransformedWeightFloats<F2x2>(p.K, p.CPerGroup), WorkspaceFloats(p, ChannelTiled));
+            case Winograd4x4:
+                return Math.Max(Winograd3x3.TaskFloats<F4x4>(g, p.CPerGroup) * threads + Winograd3x3.TransformedWeightFloats<F4x4>(p.K, p.CPerGroup), WorkspaceFloats(p, ChannelTiled));
             case GemmShuffle:
                 // + Wᵀ where the weights come per call (constant ones are kept beside the workspace, as packed panels are).
                 return GemmPixelShuffle.TaskFloats(p, threads, Tier) * threads + (GemmPixelShuffle.TakesTransposed(p) ? GemmPixelShuffle.TransposedFloats(p) : 0);
