@@ -173,8 +173,23 @@ public sealed unsafe partial class CpuBackend
     /// layers ran 1.15–1.78× ORT's speed (channel-tiled: 0.84–1.04×); on the 7 × 7 ones at batch 1 the
     /// 16 transformed weight sets (1.8× the weights) streamed for 16 tiles, 0.93× against channel-tiled's 0.98×.
     /// </summary>
-    /// <summary>TODO(measure)</summary>
-    static bool Winograd4x4First(ConvProblem p) => false;
+    /// <summary>
+    /// Winograd F(4x4) leads where F(2x2) would, with at most 512 input channels per group (its fp32 error grows
+    /// with the sum's depth: 2.3e-6 – 6.9e-6 at ResNet-50's 64 … 512), at least 256 output pixels, and
+    /// products at least 1.5× fewer than F(2x2)'s (36 per 4 × 4 tile against 16 per 2 × 2: 14 × 14 planes,
+    /// cut by the tiles' edge, get 1.36×). Measured against F(2x2) in one process, runs alternated, 2 threads,
+    /// constant weights (docs/benchmarks.md, 2026-12-05): batch 1 56 × 56 × 64 1.55×, 28 × 28 × 128 1.32×,
+    /// 20 × 20 1.12–1.58×, 16 × 16 × 64 1.17×; behind on 14 × 14 (256 channels 0.90×, 128 0.67×) and 7 × 7 × 512
+    /// (0.73×: 36 transformed weight sets, 4× the weights, streamed for 4 tiles); batch 8 alike (1.60–1.65×,
+    /// 0.95×, 0.67×).
+    /// </summary>
+    static bool Winograd4x4First(ConvProblem p)
+    {
+        if (!WinogradFirst(p) || p.CPerGroup > 512 || p.YShape.SpatialSize < 256) return false;
+        long h = p.YShape.Dims[^2], w = p.YShape.Dims[^1];
+        long f2 = 16 * ((h + 1) / 2) * ((w + 1) / 2), f4 = 36 * ((h + 3) / 4) * ((w + 3) / 4);
+        return 2 * f2 >= 3 * f4;
+    }
 
     static bool WinogradFirst(ConvProblem p) => p.CPerGroup >= 32 && p.YShape.SpatialSize >= 100 && TilesMostlyFull(p.KPerGroup);
 

@@ -103,6 +103,23 @@ public class Winograd4x4Tests
             }
     }
 
+    /// <summary>The lead rule (CpuBackend.Winograd4x4First): planes of 16 × 16 and up whose tiles are not cut much by the edge, at most 512 channels.</summary>
+    [TestCase(64, 56, 1, CpuBackend.Winograd4x4)]
+    [TestCase(128, 28, 8, CpuBackend.Winograd4x4)]
+    [TestCase(64, 16, 1, CpuBackend.Winograd4x4)]
+    [TestCase(256, 14, 1, CpuBackend.Winograd)]          // 14 = 3.5 tiles: 1.36× fewer products than F(2x2), measured slower
+    [TestCase(1024, 28, 1, CpuBackend.Winograd)]         // deeper than 512: F(4x4)'s error grows with the depth
+    [TestCase(512, 7, 1, CpuBackend.ChannelTiled)]       // 49 pixels: neither Winograd leads
+    public void LeadsOnLargerPlanes(int channels, int size, int n, string first)
+    {
+        using var cpu = new CpuBackend(2);
+        var p = Problem(n, channels, size, size, channels, [1, 1, 1, 1], 1);
+        var names = cpu.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name).ToList();
+        if (!names.Contains(CpuBackend.Winograd4x4)) Assert.Ignore("winograd-4x4 needs AVX-512");
+        Assert.That(names[0], Is.EqualTo(first), string.Join(", ", names));
+        if (first == CpuBackend.Winograd4x4) Assert.That(names[1], Is.EqualTo(CpuBackend.Winograd), "F(2x2) next");
+    }
+
     [Test]
     public void NarrowerTiersNeverOfferIt([Values(GemmTier.Scalar, GemmTier.Vector128, GemmTier.Vector256)] GemmTier tier)
     {
