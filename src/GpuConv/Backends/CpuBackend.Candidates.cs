@@ -168,12 +168,6 @@ public sealed unsafe partial class CpuBackend
         && (long)p.N * p.YShape.SpatialSize <= 64 && p.WShape.ElementCount <= 4L << 20;
 
     /// <summary>
-    /// Winograd leads for 3x3 stride-1 layers with at least 32 input channels per group and 100 output
-    /// pixels. ResNet-50 at batch 8, two threads, constant weights: its 56 × 56, 28 × 28 and 14 × 14 3x3
-    /// layers ran 1.15–1.78× ORT's speed (channel-tiled: 0.84–1.04×); on the 7 × 7 ones at batch 1 the
-    /// 16 transformed weight sets (1.8× the weights) streamed for 16 tiles, 0.93× against channel-tiled's 0.98×.
-    /// </summary>
-    /// <summary>
     /// Winograd F(4x4) leads where F(2x2) would, with at most 512 input channels per group (its fp32 error grows
     /// with the sum's depth: 2.3e-6 – 6.9e-6 at ResNet-50's 64 … 512), at least 256 output pixels, and
     /// products at least 1.5× fewer than F(2x2)'s (36 per 4 × 4 tile against 16 per 2 × 2: 14 × 14 planes,
@@ -191,6 +185,12 @@ public sealed unsafe partial class CpuBackend
         return 2 * f2 >= 3 * f4;
     }
 
+    /// <summary>
+    /// Winograd leads for 3x3 stride-1 layers with at least 32 input channels per group and 100 output
+    /// pixels. ResNet-50 at batch 8, two threads, constant weights: its 56 × 56, 28 × 28 and 14 × 14 3x3
+    /// layers ran 1.15–1.78× ORT's speed (channel-tiled: 0.84–1.04×); on the 7 × 7 ones at batch 1 the
+    /// 16 transformed weight sets (1.8× the weights) streamed for 16 tiles, 0.93× against channel-tiled's 0.98×.
+    /// </summary>
     static bool WinogradFirst(ConvProblem p) => p.CPerGroup >= 32 && p.YShape.SpatialSize >= 100 && TilesMostlyFull(p.KPerGroup);
 
     bool Applies(ConvProblem p, string name) => name switch

@@ -52,11 +52,15 @@ internal static unsafe class Winograd3x3
         OutH = (g.OutH + T.Tile - 1) / T.Tile, OutW = (g.OutW + T.Tile - 1) / T.Tile, KH = T.Tile + 2, KW = T.Tile + 2, SH = T.Tile, SW = T.Tile,
     };
 
-    /// <summary>Tile rows per task: V of the task (ξ × C/g × tiles) within <see cref="MaxTransformedFloats"/>.</summary>
+    /// <summary>
+    /// Tile rows per task: V of the task (ξ × C/g × tiles) within <see cref="MaxTransformedFloats"/>, the rows split
+    /// evenly over the chunks (each chunk streams all of U: F(4x4) on 14 × 14 × 128 had chunks of 3 and 1 tile rows).
+    /// </summary>
     static int ChunkRows<T>(in Geometry g, int cPerGroup) where T : struct, IWinogradTiles
     {
         var p = Patches<T>(g);
-        return Math.Clamp(MaxTransformedFloats / (Xi<T>() * cPerGroup * p.OutW), 1, p.OutH);
+        int most = Math.Clamp(MaxTransformedFloats / (Xi<T>() * cPerGroup * p.OutW), 1, p.OutH), chunks = (p.OutH + most - 1) / most;
+        return (p.OutH + chunks - 1) / chunks;
     }
 
     /// <summary>Floats of one worker's scratch: padded phase planes, V, M, the output stage and the tables.</summary>
