@@ -8,7 +8,7 @@ namespace GpuConv.Cpu.Winograd;
 /// <summary>
 /// Winograd F(2 × 2, 3 × 3) (interpolation points 0, ±1, ∞): 16 products per 2 × 2 outputs, 2.25× fewer
 /// multiplies than the direct sum. Its transforms only add and halve: max relative error against the
-/// float64 reference near 1e-6 (3.8e-7 – 7e-7 on ResNet-50's layers).
+/// float64 reference near 1e-6 (3.5e-7 – 8e-7 at ResNet-50's 64 … 512 channels, Winograd4x4Tests).
 /// </summary>
 internal readonly unsafe struct F2x2 : IWinogradTiles
 {
