@@ -3,13 +3,15 @@ using GpuConv.Conv;
 using GpuConv.Tensors;
 using GpuConv.Tests.Backends;
 
-namespace GpuConv.Tests.Cpu;
+namespace GpuConv.Tests.Cpu.Simd;
 
 /// <summary>
 /// The stride-4 column split of padded input rows (VectorOps.SplitStride4, 64 floats a step with masked
 /// ends; Winograd F(4x4)'s phase planes and shifted-gemm at stride 4 use it): every CPU algorithm on
 /// stride-4 convolutions whose rows are 1 … 140 wide (below, at and above 16, 64 and 128 floats) with 0 … 3
-/// columns of left padding, against the float64 reference.
+/// columns of left padding, against the float64 reference. In the Simd namespace so that
+/// <see cref="SimdTierChildProcessTests"/> re-runs it without AVX-512, where rows take the scalar
+/// running-pair split instead.
 /// </summary>
 public class StrideFourSplitTests
 {
