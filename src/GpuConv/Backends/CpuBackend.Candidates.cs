@@ -25,7 +25,10 @@ public sealed unsafe partial class CpuBackend
         bool split = Applies(problem, ReductionSplit), splitFirst = split && !filterDepthwise && ReductionSplitFirst(problem);
         if (splitFirst)
             list.Add(Algorithm(ReductionSplit, 10, WorkspaceFloats(problem, ReductionSplit)));
-        bool winograd = Applies(problem, Winograd), winogradFirst = winograd && WinogradFirst(problem);
+        bool winograd = Applies(problem, Winograd), winograd4First = winograd && Winograd4x4First(problem);
+        bool winogradFirst = winograd && WinogradFirst(problem);
+        if (winograd4First)
+            list.Add(Algorithm(Winograd4x4, 11, WorkspaceFloats(problem, Winograd4x4)));
         if (winogradFirst)
             list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
         bool channelTiled = Applies(problem, ChannelTiled);
@@ -60,6 +63,8 @@ public sealed unsafe partial class CpuBackend
             list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
         if (winograd && !winogradFirst)
             list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
+        if (winograd && !winograd4First)
+            list.Add(Algorithm(Winograd4x4, 11, WorkspaceFloats(problem, Winograd4x4)));
         if (direct && !directFirst)
             list.Add(Algorithm(ShiftedDirect, 6, WorkspaceFloats(problem, ShiftedDirect)));
         if (phases && !phasesFirst)
@@ -163,6 +168,24 @@ public sealed unsafe partial class CpuBackend
         && (long)p.N * p.YShape.SpatialSize <= 64 && p.WShape.ElementCount <= 4L << 20;
 
     /// <summary>
+    /// Winograd F(4x4) leads where F(2x2) would, with at most 512 input channels per group (its fp32 error grows
+    /// with the sum's depth: 2.3e-6 – 6.9e-6 at ResNet-50's 64 … 512), at least 256 output pixels, and
+    /// products at least 1.5× fewer than F(2x2)'s (36 per 4 × 4 tile against 16 per 2 × 2: 14 × 14 planes,
+    /// cut by the tiles' edge, get 1.36×). Measured against F(2x2) in one process, runs alternated, 2 threads,
+    /// constant weights (docs/benchmarks.md, 2026-12-05): batch 1 56 × 56 × 64 1.55×, 28 × 28 × 128 1.32×,
+    /// 20 × 20 1.12–1.58×, 16 × 16 × 64 1.17×; behind on 14 × 14 (256 channels 0.90×, 128 0.67×) and 7 × 7 × 512
+    /// (0.73×: 36 transformed weight sets, 4× the weights, streamed for 4 tiles); batch 8 alike (1.60–1.65×,
+    /// 0.95×, 0.67×).
+    /// </summary>
+    static bool Winograd4x4First(ConvProblem p)
+    {
+        if (!WinogradFirst(p) || p.CPerGroup > 512 || p.YShape.SpatialSize < 256) return false;
+        long h = p.YShape.Dims[^2], w = p.YShape.Dims[^1];
+        long f2 = 16 * ((h + 1) / 2) * ((w + 1) / 2), f4 = 36 * ((h + 3) / 4) * ((w + 3) / 4);
+        return 2 * f2 >= 3 * f4;
+    }
+
+    /// <summary>
     /// Winograd leads for 3x3 stride-1 layers with at least 32 input channels per group and 100 output
     /// pixels. ResNet-50 at batch 8, two threads, constant weights: its 56 × 56, 28 × 28 and 14 × 14 3x3
     /// layers ran 1.15–1.78× ORT's speed (channel-tiled: 0.84–1.04×); on the 7 × 7 ones at batch 1 the
@@ -180,7 +203,7 @@ public sealed unsafe partial class CpuBackend
             && Cpu.ShiftedDirect.Applies(ConvGeometry.Of(p), p.CPerGroup * (int)p.KernelVolume, Tier),
         ChannelTiled => p.Op == ConvOp.Forward && !p.IsDepthwise && ChannelTiledConv.Supported(Tier) && (p.IsPointwise || CanShift(p)),
         // Channel-tiled too: it runs the calls whose weights are not constant.
-        Winograd => p.KPerGroup >= ChannelTileKernels.HalfChannels && Winograd3x3.Applies(ConvGeometry.Of(p), Tier) && Applies(p, ChannelTiled),
+        Winograd or Winograd4x4 => p.KPerGroup >= ChannelTileKernels.HalfChannels && Winograd3x3.Applies(ConvGeometry.Of(p), Tier) && Applies(p, ChannelTiled),
         Im2ColGemm => p.Op != ConvOp.BackwardData,
         GemmCol2Im => p.Op == ConvOp.BackwardData,
         ForwardPhases => p.Op == ConvOp.BackwardData && PlanOf(p) != null,
@@ -242,7 +265,9 @@ public sealed unsafe partial class CpuBackend
             }
             case Winograd:
                 // Shared: U before packing; or, for weights passed per call, channel-tiled's workspace.
-                return Math.Max(Winograd3x3.TaskFloats(g, p.CPerGroup) * threads + 16L * p.K * p.CPerGroup, WorkspaceFloats(p, ChannelTiled));
+                return Math.Max(Winograd3x3.TaskFloats<F2x2>(g, p.CPerGroup) * threads + Winograd3x3.TransformedWeightFloats<F2x2>(p.K, p.CPerGroup), WorkspaceFloats(p, ChannelTiled));
+            case Winograd4x4:
+                return Math.Max(Winograd3x3.TaskFloats<F4x4>(g, p.CPerGroup) * threads + Winograd3x3.TransformedWeightFloats<F4x4>(p.K, p.CPerGroup), WorkspaceFloats(p, ChannelTiled));
             case GemmShuffle:
                 // + Wᵀ where the weights come per call (constant ones are kept beside the workspace, as packed panels are).
                 return GemmPixelShuffle.TaskFloats(p, threads, Tier) * threads + (GemmPixelShuffle.TakesTransposed(p) ? GemmPixelShuffle.TransposedFloats(p) : 0);

@@ -126,7 +126,7 @@ public sealed unsafe partial class CpuBackend
             if (!_phasePlans.TryGetValue(p, out var plan))
             {
                 if (_phasePlans.Count >= 256) _phasePlans.Clear();
-                plan = TransposedByPhases.TryCreate(p, q => GetAlgorithms(q, ConvPrecision.Strict)[0].Name, name => name is ChannelTiled or Winograd);
+                plan = TransposedByPhases.TryCreate(p, q => GetAlgorithms(q, ConvPrecision.Strict)[0].Name, name => name is ChannelTiled or Winograd or Winograd4x4);
                 _phasePlans[p] = plan;
             }
             if (plan is not null) _lastPlan = plan;
@@ -147,21 +147,22 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>
-    /// Winograd's transformed weights (16 sets, packed as 16 × groups groups of channel panels) of a
-    /// constant W: transformed and packed on first use, then from the cache.
+    /// Winograd's transformed weights ((m + 2)² sets, packed as (m + 2)² × groups groups of channel panels) of a
+    /// constant W: transformed and packed on first use, then from <paramref name="cache"/> (one per variant).
     /// </summary>
-    float* WinogradPanelsOf(CpuConvContext ctx, float[] w)
+    float* WinogradPanelsOf<T>(CpuConvContext ctx, float[] w, PackedWeightCache cache) where T : struct, IWinogradTiles
     {
-        int groups = 16 * ctx.Groups;
-        float* cached = _winogradWeights.Find(w, groups, ctx.Kg, ctx.Cg);
+        long floats = Winograd3x3.TransformedWeightFloats<T>(ctx.K, ctx.Cg);
+        int groups = (int)(floats / ((long)ctx.K * ctx.Cg)) * ctx.Groups;
+        float* cached = cache.Find(w, groups, ctx.Kg, ctx.Cg);
         if (cached != null) return cached;
-        float* u = _shared.Get(WorkspaceSlot.PackA, 16L * ctx.K * ctx.Cg);
-        Winograd3x3.TransformWeights(_workers, ctx.W, ctx.Groups, ctx.Kg, ctx.Cg, u);
-        return _winogradWeights.Get(w, u, groups, ctx.Kg, ctx.Cg, _workers);
+        float* u = _shared.Get(WorkspaceSlot.PackA, floats);
+        Winograd3x3.TransformWeights<T>(_workers, ctx.W, ctx.Groups, ctx.Kg, ctx.Cg, u);
+        return cache.Get(w, u, groups, ctx.Kg, ctx.Cg, _workers);
     }
 
     /// <summary>Weight arrays packed for the channel-tiled and Winograd kernels since this backend was created (constant weights pack once).</summary>
-    public int PreparedWeightPacks => _weightCache.Packs + _winogradWeights.Packs;
+    public int PreparedWeightPacks => _weightCache.Packs + _winogradWeights.Packs + _winograd4Weights.Packs;
 
     /// <summary>
     /// Forgets the prepared (packed) copy of a constant weight tensor: call it after changing the data of
@@ -170,6 +171,6 @@ public sealed unsafe partial class CpuBackend
     public bool ForgetPreparedWeights(HostTensor w)
     {
         ArgumentNullException.ThrowIfNull(w);
-        lock (_runLock) return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _phaseWeights.Remove(w.Data) | _shuffleWeights.Remove(w.Data) | _streamWeights.Remove(w.Data);
+        lock (_runLock) return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _winograd4Weights.Forget(w.Data) | _phaseWeights.Remove(w.Data) | _shuffleWeights.Remove(w.Data) | _streamWeights.Remove(w.Data);
     }
 }

@@ -39,6 +39,8 @@ public sealed unsafe partial class CpuBackend : IConvBackend
     public const string ChannelTiled = "channel-tiled";
     /// <summary>Algorithm name: Winograd F(2x2, 3x3) for 2-D 3x3 stride-1 forward convolutions.</summary>
     public const string Winograd = "winograd";
+    /// <summary>Algorithm name: Winograd F(4x4, 3x3) for 2-D 3x3 stride-1 forward convolutions (4× fewer multiplies than direct; 6 × 6 transforms).</summary>
+    public const string Winograd4x4 = "winograd-4x4";
     /// <summary>Algorithm name: shifted-gemm tiled by output rows, tiles stored straight into y (shallow sums, wide rows; AVX-512).</summary>
     public const string ShiftedDirect = "shifted-direct";
     /// <summary>Algorithm name: backward-data as forward convolutions of dy, one per stride phase, on the forward kernels (see TransposedByPhases).</summary>
@@ -54,6 +56,7 @@ public sealed unsafe partial class CpuBackend : IConvBackend
     readonly WorkspaceSet _shared = new();
     readonly PackedWeightCache _weightCache = new();
     readonly PackedWeightCache _winogradWeights = new();     // U = G w Gᵀ as channel panels, per constant W
+    readonly PackedWeightCache _winograd4Weights = new();    // the same for F(4x4, 3x3) (36 sets; a W may run both)
     readonly WorkspaceSet _phaseScratch = new();             // forward-phases: a phase's output and its per-call sub-kernel
     readonly ConditionalWeakTable<float[], PhaseWeights> _phaseWeights = new();   // forward-phases' sub-kernels of a constant W
     readonly Dictionary<ConvProblem, TransposedByPhases?> _phasePlans = [];
@@ -148,8 +151,9 @@ public sealed unsafe partial class CpuBackend : IConvBackend
                 case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant)); break;
                 // Winograd's transform of W costs more than the convolution it saves: only constant weights get it.
                 // A non-finite x or w runs direct, where ±Inf stays ±Inf (see Winograd3x3.Exact).
-                case (ConvOp.Forward, Winograd) when constant && Winograd3x3.Exact(ctx): Winograd3x3.Forward(ctx, WinogradPanelsOf(ctx, w!)); break;
-                case (ConvOp.Forward, Winograd): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant: false)); break;
+                case (ConvOp.Forward, Winograd) when constant && Winograd3x3.Exact(ctx): Winograd3x3.Forward<F2x2>(ctx, WinogradPanelsOf<F2x2>(ctx, w!, _winogradWeights)); break;
+                case (ConvOp.Forward, Winograd4x4) when constant && Winograd3x3.Exact(ctx): Winograd3x3.Forward<F4x4>(ctx, WinogradPanelsOf<F4x4>(ctx, w!, _winograd4Weights)); break;
+                case (ConvOp.Forward, Winograd or Winograd4x4): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant: false)); break;
                 case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
                 case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
                 case (ConvOp.BackwardData, WeightStream): WeightStreamBackwardData.Run(ctx, StreamWeightsOf(problem, pw, w, constant)); break;

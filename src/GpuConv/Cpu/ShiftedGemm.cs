@@ -283,12 +283,18 @@ internal static unsafe class ShiftedGemm
                 VectorOps.GatherStride2(src, row + (g.PW & 1) * l.PhaseFloats + g.PW / 2, (count + 1) / 2, src + count);
                 VectorOps.GatherStride2(src + 1, row + ((g.PW + 1) & 1) * l.PhaseFloats + (g.PW + 1) / 2, count / 2, src + count);
             }
+            else if (g.SW == 4 && Avx512F.IsSupported)
+            {
+                VectorOps.SplitStride4(src, count, g.PW, row, l.PhaseFloats);
+            }
             else
             {
+                // Phase and position kept as a running pair, not a division per element.
+                int phase = g.PW % g.SW, at = g.PW / g.SW;
                 for (int iw = 0; iw < count; iw++)
                 {
-                    int pw = iw + g.PW;
-                    row[(pw % g.SW) * l.PhaseFloats + pw / g.SW] = src[iw];
+                    row[phase * l.PhaseFloats + at] = src[iw];
+                    if (++phase == g.SW) { phase = 0; at++; }
                 }
             }
         }

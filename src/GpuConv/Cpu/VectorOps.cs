@@ -108,6 +108,41 @@ internal static unsafe class VectorOps
     }
 
     /// <summary>
+    /// Splits a row of <paramref name="count"/> floats that starts at padded column <paramref name="pw0"/> into
+    /// four column phases (stride 4): column pw goes to row[(pw mod 4) · phaseFloats + pw / 4]. 64 floats a step,
+    /// six two-source permutes, loads and stores masked at the row's end (Winograd F(4x4)'s stride-4 planes:
+    /// one element at a time took 0.2 of a 56 × 56 × 64 layer's 0.9 thread-ms).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void SplitStride4(float* src, int count, int pw0, float* row, long phaseFloats)
+    {
+        int i = 0;
+        for (; i < count && ((pw0 + i) & 3) != 0; i++) row[((pw0 + i) & 3) * phaseFloats + (pw0 + i) / 4] = src[i];
+        float* d = row + (pw0 + i) / 4;
+        var odd = EvenIndices + Vector512<int>.One;
+        for (; i < count; i += 64, d += 16)
+        {
+            int rest = count - i;
+            var v0 = Avx512F.MaskLoad(src + i, FirstLanes(rest), Vector512<float>.Zero);
+            var v1 = Avx512F.MaskLoad(src + i + 16, FirstLanes(rest - 16), Vector512<float>.Zero);
+            var v2 = Avx512F.MaskLoad(src + i + 32, FirstLanes(rest - 32), Vector512<float>.Zero);
+            var v3 = Avx512F.MaskLoad(src + i + 48, FirstLanes(rest - 48), Vector512<float>.Zero);
+            var a = Avx512F.PermuteVar16x32x2(v0, EvenIndices, v1);     // columns 0, 2, …, 30
+            var b = Avx512F.PermuteVar16x32x2(v0, odd, v1);             // 1, 3, …, 31
+            var c = Avx512F.PermuteVar16x32x2(v2, EvenIndices, v3);     // 32, 34, …, 62
+            var e = Avx512F.PermuteVar16x32x2(v2, odd, v3);             // 33, 35, …, 63
+            Avx512F.MaskStore(d, FirstLanes((rest + 3) / 4), Avx512F.PermuteVar16x32x2(a, EvenIndices, c));
+            Avx512F.MaskStore(d + phaseFloats, FirstLanes((rest + 2) / 4), Avx512F.PermuteVar16x32x2(b, EvenIndices, e));
+            Avx512F.MaskStore(d + 2 * phaseFloats, FirstLanes((rest + 1) / 4), Avx512F.PermuteVar16x32x2(a, odd, c));
+            Avx512F.MaskStore(d + 3 * phaseFloats, FirstLanes(rest / 4), Avx512F.PermuteVar16x32x2(b, odd, e));
+        }
+    }
+
+    /// <summary>A mask of the first <paramref name="n"/> lanes (none for n ≤ 0, all for n ≥ 16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> FirstLanes(int n) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n)).AsSingle();
+
+    /// <summary>
     /// No NaN or ±Inf in <paramref name="count"/> floats (v − v is 0 for finite v, NaN otherwise), four
     /// vectors a step. Winograd and reduction-split check their inputs with it: their transforms and padded
     /// layouts would turn a ±Inf into a NaN the direct sum does not have.

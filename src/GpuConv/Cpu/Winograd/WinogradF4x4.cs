@@ -1,0 +1,198 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using static GpuConv.Cpu.Winograd.Winograd3x3;
+
+namespace GpuConv.Cpu.Winograd;
+
+/// <summary>
+/// Winograd F(4 × 4, 3 × 3): 36 products per 4 × 4 outputs, 4× fewer multiplies than the direct sum (2.25×
+/// for F(2 × 2)), at the cost of 6 × 6 transforms. Interpolation points 0, ±1, ½, −2, ∞ rather than the
+/// usual 0, ±1, ±2, ∞: an fp32 simulation of the three sets on 128-channel sums gave max relative errors of
+/// 2.0–2.8e-6 for these against 4.2–5.1e-6 for ±2 and 4.9–5.8e-6 for ±½ (the spread of A^T's and B^T's
+/// coefficients is what grows the error). Rows of B^T are scaled by powers of two to integers (exact; G's
+/// rows take the inverse), and G's fractions are applied in float64 once per constant W. Max relative error
+/// against the float64 reference on random inputs: 2.3e-6 – 6.9e-6 at ResNet-50's 64 … 512 channels (0, ±1,
+/// ±2, ∞ gave 6.9e-6 – 1.0e-5), 7.4e-6 – 9.5e-6 at 1024 – 2048 (Winograd4x4Tests, docs/benchmarks.md).
+/// <code>
+/// B^T = [2 −3 −4 3 2 0; 0 −2 1 5 2 0; 0 2 −5 1 2 0; 0 −2 −1 2 1 0; 0 1 −2 −1 2 0; 0 2 −3 −4 3 2]
+/// G   = [½ 0 0; ⅙ ⅙ ⅙; −⅙ ⅙ −⅙; −16⁄15 −8⁄15 −4⁄15; 1⁄30 −1⁄15 2⁄15; 0 0 ½]
+/// A^T = [1 1 1 1 1 0; 0 1 −1 ½ −2 0; 0 1 1 ¼ 4 0; 0 1 −1 ⅛ −8 1]
+/// </code>
+/// </summary>
+internal readonly unsafe struct F4x4 : IWinogradTiles
+{
+    const int P = 6;
+
+    public static int Tile => 4;
+
+    /// <summary>G f G^T (G in the summary), in float64.</summary>
+    public static void TransformFilter(float* f, float* u, nint step)
+    {
+        double* r = stackalloc double[P * 3];
+        for (int j = 0; j < 3; j++)
+        {
+            var (g0, g1, g2, g3, g4, g5) = G(f[j], f[3 + j], f[6 + j]);
+            r[j] = g0; r[3 + j] = g1; r[6 + j] = g2; r[9 + j] = g3; r[12 + j] = g4; r[15 + j] = g5;
+        }
+        for (int i = 0; i < P; i++)
+        {
+            var (g0, g1, g2, g3, g4, g5) = G(r[3 * i], r[3 * i + 1], r[3 * i + 2]);
+            float* o = u + P * i * step;
+            o[0] = (float)g0; o[step] = (float)g1; o[2 * step] = (float)g2; o[3 * step] = (float)g3; o[4 * step] = (float)g4; o[5 * step] = (float)g5;
+        }
+    }
+
+    static (double, double, double, double, double, double) G(double a, double b, double c) =>
+        (a / 2, (a + b + c) / 6, -(a - b + c) / 6, -(16 * a + 8 * b + 4 * c) / 15, (a - 2 * b + 4 * c) / 30, c / 2);
+
+    /// <summary>
+    /// In the stride-4 phase planes element (i, j) of the patches of 16 consecutive positions of a phase
+    /// row is one contiguous vector. The positions run along the rows' full length (tileCols + 1: one
+    /// column of each row is no tile), so small planes fill the vectors too (a 14 × 14 plane has rows of 4
+    /// tiles); the lanes of real tiles are compressed together before the store, V being dense. B^T goes down
+    /// the patch's columns into a small L1 buffer, then along its rows into V.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void TransformInput(float* padded, in StridePhaseLayout l, int cg, int tr0, int tr1, int tileCols, float* v)
+    {
+        long phase = l.PhaseFloats;
+        int lq = l.Lq;
+        nint tiles = (nint)(tr1 - tr0) * tileCols, xiStride = (nint)cg * tiles;
+        // Padded row 4·tr + i sits in row phase i mod 4 at row tr + i / 4; column 4·tw + j likewise.
+        nint* offsets = stackalloc nint[P * P];
+        for (int i = 0; i < P; i++)
+            for (int j = 0; j < P; j++)
+                offsets[P * i + j] = (nint)(((i & 3) * 4 + (j & 3)) * phase + (i >> 2) * lq + (j >> 2));
+        float* buffer = stackalloc float[P * P * Lanes + Lanes];
+        float* t = Aligned(buffer);
+        int start = tr0 * lq, end = (tr1 - 1) * lq + tileCols, vectors = (end - start + Lanes - 1) / Lanes;
+        // Lane k of vector n is a tile where its column (start + 16n + k) mod lq is below tileCols, before the end.
+        ushort* tileBits = stackalloc ushort[Math.Min(vectors, 1024)];
+        for (int n = 0; n < Math.Min(vectors, 1024); n++) tileBits[n] = TileBits(start + n * Lanes, end, lq, tileCols);
+        for (int c = 0; c < cg; c++)
+        {
+            float* plane = padded + c * l.PlaneFloats;
+            float* d = v + (nint)c * tiles;
+            for (int pos = start, n = 0; pos < end; pos += Lanes, n++)
+            {
+                uint bits = n < 1024 ? tileBits[n] : TileBits(pos, end, lq, tileCols);
+                var keep = Vector512.Equals(Vector512.Create(bits) & LaneBits, LaneBits).AsSingle();
+                var stored = FirstLanes(BitOperations.PopCount(bits));
+                float* s = plane + pos;
+                for (int j = 0; j < P; j++)
+                {
+                    nint* o = offsets + j;
+                    var (r0, r1, r2, r3, r4, r5) = Bt(Vector512.Load(s + o[0]), Vector512.Load(s + o[P]), Vector512.Load(s + o[2 * P]),
+                        Vector512.Load(s + o[3 * P]), Vector512.Load(s + o[4 * P]), Vector512.Load(s + o[5 * P]));
+                    float* tj = t + j * Lanes;
+                    r0.Store(tj); r1.Store(tj + P * Lanes); r2.Store(tj + 2 * P * Lanes);
+                    r3.Store(tj + 3 * P * Lanes); r4.Store(tj + 4 * P * Lanes); r5.Store(tj + 5 * P * Lanes);
+                }
+                for (int i = 0; i < P; i++)
+                {
+                    float* ti = t + P * i * Lanes;
+                    var (r0, r1, r2, r3, r4, r5) = Bt(Vector512.Load(ti), Vector512.Load(ti + Lanes), Vector512.Load(ti + 2 * Lanes),
+                        Vector512.Load(ti + 3 * Lanes), Vector512.Load(ti + 4 * Lanes), Vector512.Load(ti + 5 * Lanes));
+                    // Element (i, j) of the transform is index 6i + j.
+                    float* di = d + P * i * xiStride;
+                    Avx512F.MaskStore(di, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r0));
+                    Avx512F.MaskStore(di + xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r1));
+                    Avx512F.MaskStore(di + 2 * xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r2));
+                    Avx512F.MaskStore(di + 3 * xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r3));
+                    Avx512F.MaskStore(di + 4 * xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r4));
+                    Avx512F.MaskStore(di + 5 * xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r5));
+                }
+                d += BitOperations.PopCount(bits);
+            }
+        }
+    }
+
+    static ushort TileBits(int pos, int end, int lq, int tileCols)
+    {
+        uint bits = 0;
+        for (int k = 0; k < Lanes && pos + k < end; k++)
+            if ((pos + k) % lq < tileCols) bits |= 1u << k;
+        return (ushort)bits;
+    }
+
+    /// <summary>The first 64-byte boundary in a buffer with 16 floats to spare: the transforms' L1 buffers are stored and reloaded whole vectors, which must not straddle cache lines.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float* Aligned(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
+
+    /// <summary>Lane k holds 1 &lt;&lt; k.</summary>
+    static readonly Vector512<uint> LaneBits = Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> FirstLanes(int n) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n)).AsSingle();
+
+    /// <summary>B^T of six values (the matrix in the summary), sharing d4 − d2 and d3 − d1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>) Bt(
+        Vector512<float> d0, Vector512<float> d1, Vector512<float> d2, Vector512<float> d3, Vector512<float> d4, Vector512<float> d5)
+    {
+        Vector512<float> two = Vector512.Create(2f), three = Vector512.Create(3f), five = Vector512.Create(5f);
+        var e = d4 - d2;
+        var f = d3 - d1;
+        return (
+            Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(d2, -two, d0 + d4), two, f * 3f),     // 2d0 − 3d1 − 4d2 + 3d3 + 2d4
+            Vector512.FusedMultiplyAdd(d4 - d1, two, Vector512.FusedMultiplyAdd(d3, five, d2)),          // −2d1 + d2 + 5d3 + 2d4
+            Vector512.FusedMultiplyAdd(d4 + d1, two, Vector512.FusedMultiplyAdd(d2, -five, d3)),         // 2d1 − 5d2 + d3 + 2d4
+            Vector512.FusedMultiplyAdd(f, two, e),                                                        // −2d1 − d2 + 2d3 + d4
+            Vector512.FusedMultiplyAdd(e, two, -f),                                                       // d1 − 2d2 − d3 + 2d4
+            Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(d3, -two, d1 + d5), two, e * three));  // 2d1 − 3d2 − 4d3 + 3d4 + 2d5
+    }
+
+    /// <summary>A^T M A per tile, 16 channels per vector: A^T down the six columns into an L1 buffer, then along its four rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void TransformOutput(float* m, int tiles, int tileCols, int tr0, int outH, int outW, float* stage)
+    {
+        nint xiStride = (nint)tiles * Width;
+        float* buffer = stackalloc float[4 * P * Lanes + Lanes];
+        float* t = Aligned(buffer);
+        for (int q = 0; q < tiles; q++)
+        {
+            int tr = tr0 + q / tileCols, tw = q % tileCols;
+            int oh = 4 * tr, ow = 4 * tw;
+            int rows = Math.Min(4, outH - oh), cols = Math.Min(4, outW - ow);
+            float* s = m + (nint)q * Width;
+            float* top = stage + ((nint)(oh - 4 * tr0) * outW + ow) * Width;
+            for (int j = 0; j < Width; j += Lanes)
+            {
+                for (int col = 0; col < P; col++)
+                {
+                    float* sc = s + col * xiStride + j;
+                    var (y0, y1, y2, y3) = At(Vector512.Load(sc), Vector512.Load(sc + P * xiStride), Vector512.Load(sc + 2 * P * xiStride),
+                        Vector512.Load(sc + 3 * P * xiStride), Vector512.Load(sc + 4 * P * xiStride), Vector512.Load(sc + 5 * P * xiStride));
+                    float* tc = t + col * Lanes;
+                    y0.Store(tc); y1.Store(tc + P * Lanes); y2.Store(tc + 2 * P * Lanes); y3.Store(tc + 3 * P * Lanes);
+                }
+                for (int r = 0; r < rows; r++)
+                {
+                    float* tr6 = t + P * r * Lanes;
+                    var (y0, y1, y2, y3) = At(Vector512.Load(tr6), Vector512.Load(tr6 + Lanes), Vector512.Load(tr6 + 2 * Lanes),
+                        Vector512.Load(tr6 + 3 * Lanes), Vector512.Load(tr6 + 4 * Lanes), Vector512.Load(tr6 + 5 * Lanes));
+                    float* o = top + (nint)r * outW * Width + j;
+                    y0.Store(o);
+                    if (cols > 1) y1.Store(o + Width);
+                    if (cols > 2) y2.Store(o + 2 * Width);
+                    if (cols > 3) y3.Store(o + 3 * Width);
+                }
+            }
+        }
+    }
+
+    /// <summary>A^T of six values: (m0 + m1 + m2 + m3 + m4, m1 − m2 + m3/2 − 2m4, m1 + m2 + m3/4 + 4m4, m1 − m2 + m3/8 − 8m4 + m5).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>) At(
+        Vector512<float> m0, Vector512<float> m1, Vector512<float> m2, Vector512<float> m3, Vector512<float> m4, Vector512<float> m5)
+    {
+        var s = m1 + m2;
+        var d = m1 - m2;
+        return (m0 + s + (m3 + m4),
+            Vector512.FusedMultiplyAdd(m3, Vector512.Create(0.5f), Vector512.FusedMultiplyAdd(m4, Vector512.Create(-2f), d)),
+            Vector512.FusedMultiplyAdd(m3, Vector512.Create(0.25f), Vector512.FusedMultiplyAdd(m4, Vector512.Create(4f), s)),
+            Vector512.FusedMultiplyAdd(m3, Vector512.Create(0.125f), Vector512.FusedMultiplyAdd(m4, Vector512.Create(-8f), d + m5)));
+    }
+}
