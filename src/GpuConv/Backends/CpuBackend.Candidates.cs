@@ -287,6 +287,9 @@ public sealed unsafe partial class CpuBackend
                     perThread = colRows * cols + (p.Op == ConvOp.BackwardData
                         ? Sgemm.PackFloats((int)colRows, cols, p.KPerGroup, Tier)
                         : Sgemm.PackFloats(p.KPerGroup, (int)colRows, cols, Tier));
+                    // Few dx channels: the small-rows GEMM's A panel and edge instead of the packing buffers.
+                    if (p.Op == ConvOp.BackwardData && CpuBackwardData.SmallRows((int)colRows, Tier))
+                        perThread = Math.Max(perThread, colRows * cols + SmallRowsGemm.PanelFloats(p.KPerGroup) + SmallRowsGemm.EdgeFloats(p.KPerGroup));
                 }
                 break;
         }
