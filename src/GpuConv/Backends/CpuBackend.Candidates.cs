@@ -48,12 +48,16 @@ public sealed unsafe partial class CpuBackend
         string general = problem.Op == ConvOp.BackwardData ? GemmCol2Im : Im2ColGemm;
         bool shift = problem.Op == ConvOp.Forward && !problem.IsPointwise && CanShift(problem);
         // A strided 1x1 reads a quarter of its input: gathering it (im2col) beats copying all of it into phases.
-        bool direct = Applies(problem, ShiftedDirect), directFirst = direct && ShiftedDirectFirst(problem);
+        bool direct = Applies(problem, ShiftedDirect), shallow = direct && ShiftedDirectFirst(problem);
+        bool directFirst = shallow && !FewerRowsThanThreads(problem), generalFirst = shallow && !directFirst;
         if (directFirst)
             list.Add(Algorithm(ShiftedDirect, 6, WorkspaceFloats(problem, ShiftedDirect)));
+        if (generalFirst)
+            list.Add(Algorithm(general, 0, WorkspaceFloats(problem, general)));
         if (shift && problem.KernelVolume > 1)
             list.Add(Algorithm(ShiftedGemm, 3, WorkspaceFloats(problem, ShiftedGemm)));
-        list.Add(Algorithm(general, 0, WorkspaceFloats(problem, general)));
+        if (!generalFirst)
+            list.Add(Algorithm(general, 0, WorkspaceFloats(problem, general)));
         if (shift && problem.KernelVolume == 1)
             list.Add(Algorithm(ShiftedGemm, 3, WorkspaceFloats(problem, ShiftedGemm)));
         if (channelTiled && !channelTiledFirst)
@@ -124,6 +128,19 @@ public sealed unsafe partial class CpuBackend
         int outW = (int)p.YShape.Dims[^1], padded = (outW + 15) / 16 * 16;
         return p.CPerGroup * p.KernelVolume <= 160 && p.KPerGroup >= 16 && (padded - outW) * 25 <= outW;
     }
+
+    /// <summary>
+    /// Shifted-direct's tasks are runs of output rows (an image's, a group's), so a problem with fewer rows
+    /// than threads leaves threads idle: a 1-d layer at batch 1 is one row, one thread. There im2col-gemm
+    /// leads instead (shifted-gemm is slower still). Measured in the same process, runs alternated, 2 threads,
+    /// constant weights (ShallowStemTimings; medians of 31 rounds, load average 4.6–5.4): Conv-TasNet's
+    /// 1 → 512 k16 s8 encoder im2col-gemm 0.27–0.44 ms against shifted-direct's 0.35–0.43 (one thread),
+    /// shifted-gemm 0.56–0.90, channel-tiled 0.38–0.59; wav2vec 2.0's 1 → 512 k10 s5 0.16–0.18 against
+    /// 0.18–0.21, 0.28–0.35, 0.26–0.33. (Cutting shifted-direct's row into channel parts made it slower on two
+    /// threads than on one — 0.27–0.98 ms for 2–8 parts — so it was not kept.)
+    /// </summary>
+    bool FewerRowsThanThreads(ConvProblem p) =>
+        (long)p.N * p.Groups * p.YShape.SpatialSize / p.YShape.Dims[^1] < MaxDegreeOfParallelism;
 
     /// <summary>
     /// Forward-phases leads for backward-data when its sub-convolutions have at least 8 output channels per

@@ -53,11 +53,11 @@ internal static unsafe class ShiftedDirect
         int kvol = ctx.Kvol, depth = ctx.Rows, kg = ctx.Kg;
         int outRows = g.OutD * g.OutH;
         int units = ctx.N * ctx.Groups * outRows;
-        int rowTasks = Tasks(units, ctx.Threads), parts = ChannelParts(ctx.Kg, rowTasks, ctx.Threads);
+        int tasks = Tasks(units, ctx.Threads);
         bool windows = Windowed(g);
         // Windowed (2-d): each task pads the phase rows its output rows read into its own buffer, in
         // cache when the kernel reads it, and no separate pass; else the whole input once, shared.
-        var wl = windows ? WindowLayout(g, l, units, rowTasks) : l;
+        var wl = windows ? WindowLayout(g, l, units, tasks) : l;
         float* padded = windows ? null : ShiftedGemm.PadInput(ctx, l);
         int ext = (g.KH - 1) * g.DH / g.SH;
         // (3-d) The Tables slot held PadInput's row starts; it is free again now that the padding is done.
@@ -76,12 +76,9 @@ internal static unsafe class ShiftedDirect
 
         long windowFloats = ctx.Cg * wl.PlaneFloats;
         nint paddedBase = (nint)padded, offsetTable = (nint)offsets, biasBase = (nint)bias;
-        ctx.Workers.For(rowTasks * parts, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
-            // Task t: channel part t % parts of the rows of row task t / parts.
-            int part = t % parts, rt = t / parts;
-            int u0 = (int)((long)units * rt / rowTasks), u1 = (int)((long)units * (rt + 1) / rowTasks);
-            int kLo = PartStart(kg, part, parts), kHi = PartStart(kg, part + 1, parts);
+            int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
             float* edgeA = null, edgeC = null, window = null;
             int r0 = 0;
             for (int u = u0; u < u1; u++)
@@ -114,9 +111,9 @@ internal static unsafe class ShiftedDirect
                 float* w = ctx.W + (nint)k0 * depth;
                 float* y = ctx.YPlane(n, k0) + (nint)row * g.OutW;
                 float* bs = (float*)biasBase + k0;
-                for (int i0 = kLo; i0 < kHi;)
+                for (int i0 = 0; i0 < kg;)
                 {
-                    int left = kHi - i0, mr = TileRows(left);
+                    int left = kg - i0, mr = TileRows(left);
                     if (mr == 0)
                     {
                         if (edgeA == null)
@@ -138,21 +135,6 @@ internal static unsafe class ShiftedDirect
     }
 
     static int Tasks(int units, int threads) => Math.Min(units, threads * ConvTiling.TasksPerThread * 2);
-
-    /// <summary>
-    /// Parts the output channels are split into when there are fewer output rows than threads × tasks per
-    /// thread (1-d: one row per image; Conv-TasNet's 1 → 512 encoder ran on one of two threads): enough for
-    /// that many tasks, each of at least 32 channels. Each part's task pads its rows' window itself.
-    /// </summary>
-    internal static int ChannelParts(int kg, int rowTasks, int threads)
-    {
-        int want = threads * ConvTiling.TasksPerThread;
-        if (threads <= 1 || rowTasks >= want) return 1;
-        return Math.Max(1, Math.Min((want + rowTasks - 1) / rowTasks, kg / 32));
-    }
-
-    /// <summary>First channel of part <paramref name="i"/> of <paramref name="parts"/>: multiples of 8, so the 12- and 8-row tiles split every part but the last without padding.</summary>
-    static int PartStart(int kg, int i, int parts) => i >= parts ? kg : (int)((long)(kg / 8) * i / parts) * 8;
 
     /// <summary>2-d problems pad per task (<see cref="PhaseWindowPad.Window"/>).</summary>
     static bool Windowed(in Geometry g) => PhaseWindowPad.Applies(g);

@@ -30,12 +30,6 @@ public class ShiftedDirectTests
     [TestCase(1, new[] { 100 }, 2, 16, new[] { 9 }, new[] { 3 }, new[] { 1 }, new[] { 4 }, new[] { 2 }, 1)]                       // rank 1: 8 + 8
     [TestCase(1, new[] { 5, 6, 20 }, 3, 24, new[] { 3, 3, 3 }, new[] { 1, 1, 1 }, new[] { 1, 1, 1 }, new[] { 1, 1, 1 }, new[] { 1, 0, 1 }, 1)]   // rank 3
     [TestCase(1, new[] { 12, 70 }, 16, 36, new[] { 3, 5 }, new[] { 1, 1 }, new[] { 1, 1 }, new[] { 1, 2 }, new[] { 1, 2 }, 1)]   // depth 240, 70 columns
-    // Fewer output rows than tasks: the output channels split into parts (ShiftedDirect.ChannelParts), each a
-    // multiple of 8 but the last (96 = 3 × 32; 70 = 32 + 38 = 12 + 12 + 12 + edge 2; 100 = 24 + 24 + 24 + 28).
-    [TestCase(1, new[] { 4000 }, 1, 96, new[] { 16 }, new[] { 8 }, new[] { 1 }, new[] { 0 }, new[] { 0 }, 1)]                     // Conv-TasNet's encoder, scaled
-    [TestCase(2, new[] { 300 }, 2, 70, new[] { 10 }, new[] { 5 }, new[] { 1 }, new[] { 3 }, new[] { 2 }, 1)]                      // 2 rows, 2 parts
-    [TestCase(1, new[] { 3, 200 }, 2, 100, new[] { 3, 5 }, new[] { 1, 2 }, new[] { 1, 1 }, new[] { 0, 2 }, new[] { 0, 1 }, 1)]     // rank 2, one output row
-    [TestCase(1, new[] { 3, 3, 60 }, 4, 128, new[] { 3, 3, 3 }, new[] { 1, 1, 2 }, new[] { 1, 1, 1 }, new[] { 0, 0, 1 }, new[] { 0, 0, 1 }, 2)]   // rank 3, one row, groups
     public void MatchesReference(int n, int[] input, int c, int k, int[] kernel, int[] stride, int[] dilation, int[] padBegin, int[] padEnd, int groups)
     {
         if (!Supported) Assert.Ignore("shifted-direct runs on AVX-512 only; this machine's best tier is " + GemmTiers.Best);
