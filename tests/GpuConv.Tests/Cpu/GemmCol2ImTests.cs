@@ -27,6 +27,10 @@ public class GemmCol2ImTests
         return (CpuBackwardData.Slabs(ConvGeometry.Of(p), (long)outer * tiles, threads), CpuBackwardData.SmallRows(tile * (int)p.KernelVolume, tier));
     }
 
+    /// <summary>Column-matrix rows of gemm-col2im's first channel tile (the most any of its tasks has).</summary>
+    static int TaskRows(ConvProblem p, int threads) =>
+        ConvTiling.Channels(p.N * p.Groups, p.CPerGroup, p.KernelVolume * p.YShape.SpatialSize, threads).Tile * (int)p.KernelVolume;
+
     /// <summary>
     /// Few dx channels (1–3 per group) and many dy channels: strides 1–4 below, at and above the kernel (1–6),
     /// dilation, asymmetric pads, output padding, groups, batch 1–2, ranks 1–3, bias on and off; each case on
@@ -39,7 +43,7 @@ public class GemmCol2ImTests
         using var cpu1 = new CpuBackend(maxDegreeOfParallelism: 1);
         var rng = new Random(8080);
         var failures = new List<string>();
-        int ran = 0, slabbed = 0, small = 0, slabbedLarge = 0, strided = 0, strideAbove = 0, dilated = 0, grouped = 0, withOutputPadding = 0, asymmetric = 0, batched = 0;
+        int ran = 0, slabbed = 0, small = 0, smallHalf = 0, slabbedLarge = 0, strided = 0, strideAbove = 0, dilated = 0, grouped = 0, withOutputPadding = 0, asymmetric = 0, batched = 0;
         var ranks = new int[4];
         var dims = new int[3];
         double worst = 0;
@@ -73,6 +77,7 @@ public class GemmCol2ImTests
                 slabbed++;
                 dims[path.Slabs.Dim]++;
                 if (path.SmallRows) small++; else slabbedLarge++;
+                if (path.SmallRows && TaskRows(p, 3) <= 8) smallHalf++;
             }
             if (stride.Any(s => s > 1)) strided++;
             if (stride.Zip(kernel).Any(sk => sk.First > sk.Second)) strideAbove++;
@@ -89,14 +94,15 @@ public class GemmCol2ImTests
             }
         }
         TestContext.Out.WriteLine($"{ran} ran, worst {worst:E2}; ranks {ranks[1]}/{ranks[2]}/{ranks[3]}, slabbed {slabbed} (along D/H/W {dims[0]}/{dims[1]}/{dims[2]}; "
-            + $"small-rows GEMM {small}, blocked GEMM {slabbedLarge}), strided {strided} (stride above the kernel {strideAbove}), dilated {dilated}, grouped {grouped}, "
+            + $"small-rows GEMM {small} ({smallHalf} of them ≤ 8 rows: 8 × 32 tiles), blocked GEMM {slabbedLarge}), strided {strided} (stride above the kernel {strideAbove}), dilated {dilated}, grouped {grouped}, "
             + $"output padding {withOutputPadding}, asymmetric {asymmetric}, batch 2 {batched}");
         Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
         Assert.That(ran, Is.EqualTo(150));
         Assert.That(ranks[1] > 0 && ranks[2] > 0 && ranks[3] > 0 && strideAbove > 0 && dilated > 0 && grouped > 0 && withOutputPadding > 0
             && asymmetric > 0 && batched > 0, "the sweep covers every feature");
         Assert.That(dims[0] > 0 && dims[1] > 0 && dims[2] > 0 && slabbedLarge > 0, "slabs along each dimension, and with the blocked GEMM");
-        if (SmallRowsGemm.Supported(GemmTiers.Best)) Assert.That(small, Is.GreaterThan(0), "slabs with the small-rows GEMM");
+        if (SmallRowsGemm.Supported(GemmTiers.Best))
+            Assert.That(small > smallHalf && smallHalf > 0, "slabs with the small-rows GEMM, both tile shapes");
     }
 
     /// <summary>
