@@ -60,4 +60,46 @@ public class SmallRowsGemmTimings
         }
         pool.Return(ws);
     }
+
+    /// <summary>B cold (from memory): each call reads the next 1024 columns of a 512 × 32000 B (64 MB, twice the L3); Sgemm against the small-rows GEMM, 16 and 8 rows.</summary>
+    [Test]
+    public unsafe void Cold()
+    {
+        if (!SmallRowsGemm.Supported(GemmTiers.Best)) Assert.Ignore("AVX-512 not accelerated here");
+        const int Wide = 32000;
+        var rng = new Random(3);
+        var a = Enumerable.Range(0, K * 16).Select(_ => (float)rng.NextDouble()).ToArray();
+        var b = new float[(long)K * Wide];
+        for (int i = 0; i < b.Length; i++) b[i] = i % 7;
+        var c = new float[16 * N];
+        var panel = new float[SmallRowsGemm.PanelFloats(K)];
+        var edge = new float[SmallRowsGemm.EdgeFloats(K)];
+        using var pool = new WorkspacePool();
+        var ws = pool.Rent();
+        foreach (int m in new[] { 16, 8 })
+        {
+            var times = new List<double>[2] { [], [] };
+            int block = 0;
+            fixed (float* pa = a, pb = b, pc = c, pp = panel, pe = edge)
+            {
+                var view = MatrixView.Transposed(pa, 16);
+                for (int r = 0; r < Rounds + 3; r++)
+                    for (int v = 0; v < 2; v++)
+                    {
+                        float* bb = pb + (block++ % (Wide / N - 1)) * N;
+                        long t0 = Stopwatch.GetTimestamp();
+                        if (v == 0) Sgemm.Multiply(m, N, K, view, MatrixView.RowMajor(bb, Wide), pc, N, false, GemmTiers.Best, ws);
+                        else
+                        {
+                            SmallRowsGemm.PackA(view, m, K, pp);
+                            SmallRowsGemm.Multiply(m, N, K, pp, bb, Wide, pc, N, pe);
+                        }
+                        if (r >= 3) times[v].Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                    }
+            }
+            static double Median(IEnumerable<double> v) { var l = v.Order().ToList(); return l[l.Count / 2]; }
+            TestContext.Out.WriteLine($"cold B, rows {m}: Sgemm {Median(times[0]):0.0} µs, small-rows {Median(times[1]):0.0} µs");
+        }
+        pool.Return(ws);
+    }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace GpuConv.Cpu.Gemm;
 
@@ -19,6 +20,12 @@ internal static unsafe class SmallRowsGemm
     /// <summary>Rows of the register tile (the most this GEMM takes).</summary>
     public const int MaxRows = 16;
     const int Cols = 16, HalfRows = 8, WideCols = 32;
+    /// <summary>
+    /// Software prefetch two tiles ahead in each B row: the kernel walks 512 rows 16 KB apart, more streams than
+    /// the hardware prefetchers follow. With B cold (from memory: 1024 columns of a 64 MB B per call, one thread)
+    /// 16 rows took 123–137 µs with it against 282–288 without, 8 rows 158–166 against 168–179; B warm unchanged.
+    /// </summary>
+    const int PrefetchTiles = 2;
 
     /// <summary>True where the kernel runs (the Vector512 tier).</summary>
     public static bool Supported(GemmTier tier) => tier == GemmTier.Vector512 && Vector512.IsHardwareAccelerated;
@@ -123,6 +130,7 @@ internal static unsafe class SmallRowsGemm
         {
             var v = Vector512.Load(b);
             var u = Vector512.Load(b + 16);
+            Sse.Prefetch0(b + PrefetchTiles * WideCols);
             var x = Vector512.Create(a[0]); c0 = Vector512.FusedMultiplyAdd(x, v, c0); d0 = Vector512.FusedMultiplyAdd(x, u, d0);
             x = Vector512.Create(a[1]); c1 = Vector512.FusedMultiplyAdd(x, v, c1); d1 = Vector512.FusedMultiplyAdd(x, u, d1);
             x = Vector512.Create(a[2]); c2 = Vector512.FusedMultiplyAdd(x, v, c2); d2 = Vector512.FusedMultiplyAdd(x, u, d2);
@@ -151,6 +159,7 @@ internal static unsafe class SmallRowsGemm
         for (nint p = 0; p < k; p++, a += MaxRows, b += ldb)
         {
             var v = Vector512.Load(b);
+            Sse.Prefetch0(b + PrefetchTiles * Cols);
             c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a[0]), v, c0);
             c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a[1]), v, c1);
             c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a[2]), v, c2);
