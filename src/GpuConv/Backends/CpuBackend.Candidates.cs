@@ -133,12 +133,11 @@ public sealed unsafe partial class CpuBackend
     /// Shifted-direct's tasks are runs of output rows (an image's, a group's), so a problem with fewer rows
     /// than threads leaves threads idle: a 1-d layer at batch 1 is one row, one thread. There im2col-gemm
     /// leads instead (shifted-gemm is slower still). Measured in the same process, runs alternated, 2 threads,
-    /// constant weights (ShallowStemTimings, medians of 31 rounds, load average 4–9; docs/benchmarks.md):
-    /// Conv-TasNet's 1 → 512 k16 s8 encoder im2col-gemm 0.27–0.44 ms against shifted-direct's 0.35–0.43
-    /// (0.85–0.86 of its time, per-round medians), shifted-gemm 0.56–0.90, channel-tiled 0.38–0.59; wav2vec 2.0's
-    /// 1 → 512 k10 s5 0.16–0.18 against 0.18–0.21 (0.74–0.85), 0.28–0.35, 0.26–0.33. On a quieter machine
-    /// (CLI, load 2.4–2.9) 0.216 against 0.344 and 0.149 against 0.181 ms. (Cutting shifted-direct's row into
-    /// channel parts made it slower on two threads than on one — 0.27–0.98 ms for 2–8 parts — so it was not kept.)
+    /// constant weights (ShallowStemTimings, medians of 31 rounds; docs/benchmarks.md): Conv-TasNet's
+    /// 1 → 512 k16 s8 encoder im2col-gemm 0.260 ms against shifted-direct's 0.405 (0.64 of its time, per-round
+    /// medians), channel-tiled 0.347, shifted-gemm 0.510; wav2vec 2.0's 1 → 512 k10 s5 0.160 against 0.253
+    /// (0.62), 0.250, 0.271; under heavy load (the second core mostly taken) still 0.85–0.90. Cutting
+    /// shifted-direct's row into 4 channel parts: 0.361 / 0.215 ms, still behind, so not kept.
     /// </summary>
     bool FewerRowsThanThreads(ConvProblem p) =>
         (long)p.N * p.Groups * p.YShape.SpatialSize / p.YShape.Dims[^1] < MaxDegreeOfParallelism;
