@@ -51,12 +51,16 @@ public sealed unsafe partial class CpuBackend
         string general = problem.Op == ConvOp.BackwardData ? GemmCol2Im : Im2ColGemm;
         bool shift = problem.Op == ConvOp.Forward && !problem.IsPointwise && CanShift(problem);
         // A strided 1x1 reads a quarter of its input: gathering it (im2col) beats copying all of it into phases.
-        bool direct = Applies(problem, ShiftedDirect), directFirst = direct && ShiftedDirectFirst(problem);
+        bool direct = Applies(problem, ShiftedDirect), shallow = direct && ShiftedDirectFirst(problem);
+        bool directFirst = shallow && !FewerRowsThanThreads(problem), generalFirst = shallow && !directFirst;
         if (directFirst)
             list.Add(Algorithm(ShiftedDirect, 6, WorkspaceFloats(problem, ShiftedDirect)));
+        if (generalFirst)
+            list.Add(Algorithm(general, 0, WorkspaceFloats(problem, general)));
         if (shift && problem.KernelVolume > 1)
             list.Add(Algorithm(ShiftedGemm, 3, WorkspaceFloats(problem, ShiftedGemm)));
-        list.Add(Algorithm(general, 0, WorkspaceFloats(problem, general)));
+        if (!generalFirst)
+            list.Add(Algorithm(general, 0, WorkspaceFloats(problem, general)));
         if (shift && problem.KernelVolume == 1)
             list.Add(Algorithm(ShiftedGemm, 3, WorkspaceFloats(problem, ShiftedGemm)));
         if (channelTiled && !channelTiledFirst)
@@ -129,6 +133,19 @@ public sealed unsafe partial class CpuBackend
         int outW = (int)p.YShape.Dims[^1], padded = (outW + 15) / 16 * 16;
         return p.CPerGroup * p.KernelVolume <= 160 && p.KPerGroup >= 16 && (padded - outW) * 25 <= outW;
     }
+
+    /// <summary>
+    /// Shifted-direct's tasks are runs of output rows (an image's, a group's), so a problem with fewer rows
+    /// than threads leaves threads idle: a 1-d layer at batch 1 is one row, one thread. There im2col-gemm
+    /// leads instead (shifted-gemm is slower still). Measured in the same process, runs alternated, 2 threads,
+    /// constant weights (ShallowStemTimings, medians of 31 rounds; docs/benchmarks.md): Conv-TasNet's
+    /// 1 → 512 k16 s8 encoder im2col-gemm 0.260 ms against shifted-direct's 0.405 (0.64 of its time, per-round
+    /// medians), channel-tiled 0.347, shifted-gemm 0.510; wav2vec 2.0's 1 → 512 k10 s5 0.160 against 0.253
+    /// (0.62), 0.250, 0.271; under heavy load (the second core mostly taken) still 0.85–0.90. Cutting
+    /// shifted-direct's row into 4 channel parts: 0.361 / 0.215 ms, still behind, so not kept.
+    /// </summary>
+    bool FewerRowsThanThreads(ConvProblem p) =>
+        (long)p.N * p.Groups * p.YShape.SpatialSize / p.YShape.Dims[^1] < MaxDegreeOfParallelism;
 
     /// <summary>
     /// Forward-phases leads for backward-data when its sub-convolutions have at least 8 output channels per
@@ -312,6 +329,9 @@ public sealed unsafe partial class CpuBackend
                     perThread = colRows * cols + (p.Op == ConvOp.BackwardData
                         ? Sgemm.PackFloats((int)colRows, cols, p.KPerGroup, Tier)
                         : Sgemm.PackFloats(p.KPerGroup, (int)colRows, cols, Tier));
+                    // Few dx channels: the small-rows GEMM's A panel and edge instead of the packing buffers.
+                    if (p.Op == ConvOp.BackwardData && CpuBackwardData.SmallRows((int)colRows, Tier))
+                        perThread = Math.Max(perThread, colRows * cols + SmallRowsGemm.PanelFloats(p.KPerGroup) + SmallRowsGemm.EdgeFloats(p.KPerGroup));
                 }
                 break;
         }
