@@ -217,6 +217,8 @@ public sealed unsafe partial class CpuBackend
             }
             case ReductionSplit:
             {
+                if (PointwiseFilterDots.Applies(p, Tier))
+                    return PointwiseFilterDots.SharedFloats(p, threads);
                 var plan = ReductionSplitFilter.Plan.Of(p, threads);
                 return ReductionSplitFilter.TaskFloats(p, plan, Tier) * threads + ReductionSplitFilter.SharedFloats(p, plan);
             }

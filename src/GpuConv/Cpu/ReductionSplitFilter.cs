@@ -118,9 +118,15 @@ internal static unsafe class ReductionSplitFilter
     public static long SharedFloats(ConvProblem p, Plan plan) => (long)plan.Slices * p.WShape.ElementCount
         + (plan.Shifted || plan.Padded ? ShiftedGemm.SharedFloats(ConvGeometry.Of(p), p.N, p.C) : 0);
 
+    internal static bool BenchOff;   // TEMPORARY for A/B timing
     public static void Run(CpuConvContext ctx, bool pointwise)
     {
         var p = ctx.Problem;
+        if (pointwise && PointwiseFilterDots.Applies(p, ctx.Tier) && !BenchOff)
+        {
+            PointwiseFilterDots.Run(ctx);
+            return;
+        }
         var plan = Plan.Of(p, ctx.Threads);
         // The padded paths multiply x at the run's gap columns by dy's zeros: a ±Inf or NaN there would make
         // a NaN the direct sum does not have. Such inputs take im2col, which reads only what the sum reads
