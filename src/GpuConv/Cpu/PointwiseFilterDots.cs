@@ -31,6 +31,11 @@ internal static unsafe class PointwiseFilterDots
     /// <summary>Floats of the inner side's chunk (all its channels) that stay in the L2 while the outer blocks pass.</summary>
     const int InnerBudgetFloats = 128 * 1024;
     const int Lanes = 16;
+    /// <summary>
+    /// Positions per chunk at most: a 56 × 56 plane whole (MobileNetV2's 24 → 144 at batch 8 ran 1.05–1.5 ms with
+    /// 3136-position chunks against 1.15–1.9 with 784 in the same runs).
+    /// </summary>
+    const int MaxChunk = 4096;
 
     /// <summary>
     /// How one problem is cut: positions per chunk piece and pieces per plane (1: whole planes), images per chunk,
@@ -42,7 +47,7 @@ internal static unsafe class PointwiseFilterDots
         {
             int plane = (int)p.YShape.SpatialSize, cg = p.CPerGroup, kg = p.KPerGroup;
             int inner = Math.Max(1, Math.Min(cg, kg));
-            int target = Math.Clamp(InnerBudgetFloats / inner / Lanes * Lanes, 256, BenchMaxTarget);
+            int target = Math.Clamp(InnerBudgetFloats / inner / Lanes * Lanes, 256, MaxChunk);
             int piece = plane, pieces = 1, perChunk = 1, chunks;
             if (plane > target)
             {
@@ -70,17 +75,25 @@ internal static unsafe class PointwiseFilterDots
     }
 
     /// <summary>
-    /// 1x1 unit-stride unpadded problems on the Vector512 tier with at most 32 input channels per group and planes
-    /// of at least 784 positions (28 × 28). TODO measurements.
+    /// 1x1 unit-stride problems on the Vector512 tier: planes of ≥ 784 positions with ≤ 32 input channels per
+    /// group, and planes of 196–783 positions with dW (per group) of ≤ 64 K weights. Measured against the path
+    /// that led before (2 threads, AVX-512, batch 8 / batch 1, old time / new; docs/benchmarks.md): MobileNetV2's
+    /// 112 × 112 32 → 16 1.75–2.6 / 1.9–2.1, 112 × 112 16 → 96 1.3–1.5 / 1.1–1.2, 56 × 56 24 → 144 1.1–1.2 / 1.2–1.3,
+    /// 28 × 28 32 → 192 0.93–1.0 / 1.6, 14 × 14 96 → 576 1.2–1.3 / 1.2–1.3 and 576 → 96 1.2 / 1.35–1.5 (against
+    /// gemm-1x1). Left out, where the GEMMs stayed ahead: 64 or more channels on larger planes (ResNet-50's 56 × 56
+    /// 64 → 64, 64 → 256, 256 → 64: 0.6–0.95; MobileNetV2's 56 × 56 144 → 24 0.85–1.05, 28 × 28 192 → 32 0.6–1.1),
+    /// large dW on 14 × 14 (ResNet-50's 1024 → 256 and 256 → 1024: 0.56–0.9) and 7 × 7 planes (0.4–0.8 at batch 1:
+    /// a block's 24 sums are summed across lanes after 4 vectors per plane).
     /// </summary>
-    public static bool Applies(ConvProblem p, GemmTier tier) =>
-        p.Op == ConvOp.BackwardFilter && p.IsPointwise && tier == GemmTier.Vector512 && Avx512F.IsSupported
-        && p.CPerGroup <= MaxChannels && p.YShape.SpatialSize >= MinPlane;
+    public static bool Applies(ConvProblem p, GemmTier tier)
+    {
+        if (p.Op != ConvOp.BackwardFilter || !p.IsPointwise || tier != GemmTier.Vector512 || !Avx512F.IsSupported) return false;
+        long plane = p.YShape.SpatialSize;
+        return plane >= MinPlane ? p.CPerGroup <= MaxChannels
+            : plane >= SmallPlane && (long)p.CPerGroup * p.KPerGroup <= SmallPlaneWeights;
+    }
 
-    public const int MaxChannels = 32, MinPlane = 784;
-    internal static int BenchMaxTarget = 4096; internal static bool BenchNoPrefetch;
-
-
+    public const int MaxChannels = 32, MinPlane = 784, SmallPlane = 196, SmallPlaneWeights = 64 * 1024;
 
     /// <summary>Shared floats: the slices' partial dW (none for one slice: it writes dW itself).</summary>
     public static long SharedFloats(ConvProblem p, int threads)
@@ -142,7 +155,7 @@ internal static unsafe class PointwiseFilterDots
             for (int k = 0; k < kn; k += DyBlock)
                 for (int c = 0, b = 0; c < cg; c += XBlock, b++)
                 {
-                    float* next = !BenchNoPrefetch && k + DyBlock < kn ? dy + (k + DyBlock + Math.Min(b % DyBlock, kn - k - DyBlock - 1)) * plane : null;
+                    float* next = k + DyBlock < kn ? dy + (k + DyBlock + Math.Min(b % DyBlock, kn - k - DyBlock - 1)) * plane : null;
                     Block(x + c * plane, Math.Min(XBlock, cg - c), dy + k * plane, Math.Min(DyBlock, kn - k), plane, xImage, dyImage, images, len,
                         dw + (nint)k * cg + c, cg, accumulate, next);
                 }
@@ -158,101 +171,86 @@ internal static unsafe class PointwiseFilterDots
 
     /// <summary>
     /// dst[j, i] (+)= Σ over the images and positions [0, len) of dy row j · x row i, for i &lt; xRows ≤ 4 and
-    /// j &lt; dyRows ≤ 6 (a partial block repeats its last row and drops those sums). The 24 vector sums live in
-    /// <see cref="Plane"/>'s registers along a plane and in 24 vectors of memory between planes (the JIT keeps
-    /// them in registers only through a loop without branches: with the images' loop around it, it spilled
-    /// them on every step).
+    /// j &lt; dyRows ≤ 6 (a partial block repeats its last row and drops those sums): 24 Vector512 sums over
+    /// whole vectors, then each plane's masked last one (masked loads: zeros past the plane's end, so a ±Inf
+    /// or NaN there meets nothing); <paramref name="prefetch"/>, where given, is a row fetched a line per step.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Block(float* x, int xRows, float* dy, int dyRows, nint plane, nint xImage, nint dyImage, int images, int len,
         float* dst, nint dstRow, bool accumulate, float* prefetch)
     {
-        float** rows = stackalloc float*[XBlock + DyBlock];
-        var acc = stackalloc Vector512<float>[XBlock * DyBlock];
-        for (int i = 0; i < XBlock * DyBlock; i++) acc[i] = default;
-        int whole = len / Lanes;
-        var tail = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(len - whole * Lanes)).AsSingle();
+        float* a0 = x, a1 = x + Math.Min(1, xRows - 1) * plane, a2 = x + Math.Min(2, xRows - 1) * plane, a3 = x + Math.Min(3, xRows - 1) * plane;
+        float* b0 = dy, b1 = dy + Math.Min(1, dyRows - 1) * plane, b2 = dy + Math.Min(2, dyRows - 1) * plane;
+        float* b3 = dy + Math.Min(3, dyRows - 1) * plane, b4 = dy + Math.Min(4, dyRows - 1) * plane, b5 = dy + Math.Min(5, dyRows - 1) * plane;
+        float* pf = prefetch != null ? prefetch : x;      // without a row to fetch: a line already read
+        Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
+        Vector512<float> c30 = default, c31 = default, c32 = default, c33 = default;
+        Vector512<float> c40 = default, c41 = default, c42 = default, c43 = default;
+        Vector512<float> c50 = default, c51 = default, c52 = default, c53 = default;
+        nint end = len / Lanes * Lanes;
+        bool hasTail = end < len;
+        var tail = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(len - (int)end)).AsSingle();
         for (int n = 0; n < images; n++)
         {
-            for (int i = 0; i < XBlock; i++) rows[i] = x + n * xImage + Math.Min(i, xRows - 1) * plane;
-            for (int j = 0; j < DyBlock; j++) rows[XBlock + j] = dy + n * dyImage + Math.Min(j, dyRows - 1) * plane;
-            Plane(rows, whole, tail, whole * Lanes < len, acc, prefetch == null ? null : prefetch + n * dyImage);
+            for (nint i = 0; i < end; i += Lanes)
+            {
+                Sse.Prefetch0(pf + i);
+                var x0 = Vector512.Load(a0 + i); var x1 = Vector512.Load(a1 + i); var x2 = Vector512.Load(a2 + i); var x3 = Vector512.Load(a3 + i);
+                var d = Vector512.Load(b0 + i);
+                c00 = Avx512F.FusedMultiplyAdd(d, x0, c00); c01 = Avx512F.FusedMultiplyAdd(d, x1, c01);
+                c02 = Avx512F.FusedMultiplyAdd(d, x2, c02); c03 = Avx512F.FusedMultiplyAdd(d, x3, c03);
+                d = Vector512.Load(b1 + i);
+                c10 = Avx512F.FusedMultiplyAdd(d, x0, c10); c11 = Avx512F.FusedMultiplyAdd(d, x1, c11);
+                c12 = Avx512F.FusedMultiplyAdd(d, x2, c12); c13 = Avx512F.FusedMultiplyAdd(d, x3, c13);
+                d = Vector512.Load(b2 + i);
+                c20 = Avx512F.FusedMultiplyAdd(d, x0, c20); c21 = Avx512F.FusedMultiplyAdd(d, x1, c21);
+                c22 = Avx512F.FusedMultiplyAdd(d, x2, c22); c23 = Avx512F.FusedMultiplyAdd(d, x3, c23);
+                d = Vector512.Load(b3 + i);
+                c30 = Avx512F.FusedMultiplyAdd(d, x0, c30); c31 = Avx512F.FusedMultiplyAdd(d, x1, c31);
+                c32 = Avx512F.FusedMultiplyAdd(d, x2, c32); c33 = Avx512F.FusedMultiplyAdd(d, x3, c33);
+                d = Vector512.Load(b4 + i);
+                c40 = Avx512F.FusedMultiplyAdd(d, x0, c40); c41 = Avx512F.FusedMultiplyAdd(d, x1, c41);
+                c42 = Avx512F.FusedMultiplyAdd(d, x2, c42); c43 = Avx512F.FusedMultiplyAdd(d, x3, c43);
+                d = Vector512.Load(b5 + i);
+                c50 = Avx512F.FusedMultiplyAdd(d, x0, c50); c51 = Avx512F.FusedMultiplyAdd(d, x1, c51);
+                c52 = Avx512F.FusedMultiplyAdd(d, x2, c52); c53 = Avx512F.FusedMultiplyAdd(d, x3, c53);
+            }
+            if (hasTail)
+            {
+                var z = Vector512<float>.Zero;
+                var x0 = Avx512F.MaskLoad(a0 + end, tail, z); var x1 = Avx512F.MaskLoad(a1 + end, tail, z);
+                var x2 = Avx512F.MaskLoad(a2 + end, tail, z); var x3 = Avx512F.MaskLoad(a3 + end, tail, z);
+                var d = Avx512F.MaskLoad(b0 + end, tail, z);
+                c00 = Avx512F.FusedMultiplyAdd(d, x0, c00); c01 = Avx512F.FusedMultiplyAdd(d, x1, c01);
+                c02 = Avx512F.FusedMultiplyAdd(d, x2, c02); c03 = Avx512F.FusedMultiplyAdd(d, x3, c03);
+                d = Avx512F.MaskLoad(b1 + end, tail, z);
+                c10 = Avx512F.FusedMultiplyAdd(d, x0, c10); c11 = Avx512F.FusedMultiplyAdd(d, x1, c11);
+                c12 = Avx512F.FusedMultiplyAdd(d, x2, c12); c13 = Avx512F.FusedMultiplyAdd(d, x3, c13);
+                d = Avx512F.MaskLoad(b2 + end, tail, z);
+                c20 = Avx512F.FusedMultiplyAdd(d, x0, c20); c21 = Avx512F.FusedMultiplyAdd(d, x1, c21);
+                c22 = Avx512F.FusedMultiplyAdd(d, x2, c22); c23 = Avx512F.FusedMultiplyAdd(d, x3, c23);
+                d = Avx512F.MaskLoad(b3 + end, tail, z);
+                c30 = Avx512F.FusedMultiplyAdd(d, x0, c30); c31 = Avx512F.FusedMultiplyAdd(d, x1, c31);
+                c32 = Avx512F.FusedMultiplyAdd(d, x2, c32); c33 = Avx512F.FusedMultiplyAdd(d, x3, c33);
+                d = Avx512F.MaskLoad(b4 + end, tail, z);
+                c40 = Avx512F.FusedMultiplyAdd(d, x0, c40); c41 = Avx512F.FusedMultiplyAdd(d, x1, c41);
+                c42 = Avx512F.FusedMultiplyAdd(d, x2, c42); c43 = Avx512F.FusedMultiplyAdd(d, x3, c43);
+                d = Avx512F.MaskLoad(b5 + end, tail, z);
+                c50 = Avx512F.FusedMultiplyAdd(d, x0, c50); c51 = Avx512F.FusedMultiplyAdd(d, x1, c51);
+                c52 = Avx512F.FusedMultiplyAdd(d, x2, c52); c53 = Avx512F.FusedMultiplyAdd(d, x3, c53);
+            }
+            a0 += xImage; a1 += xImage; a2 += xImage; a3 += xImage;
+            b0 += dyImage; b1 += dyImage; b2 += dyImage; b3 += dyImage; b4 += dyImage; b5 += dyImage;
+            if (prefetch != null) pf += dyImage;
         }
-        for (int j = 0; j < dyRows; j++)
-            Store(Sum4(acc[j * XBlock], acc[j * XBlock + 1], acc[j * XBlock + 2], acc[j * XBlock + 3]), dst + j * dstRow, xRows, accumulate);
-    }
-
-    /// <summary>
-    /// acc[j · 4 + i] += rows[4 + j] · rows[i] over <paramref name="steps"/> whole vectors, then the masked last
-    /// one where <paramref name="hasTail"/> (masked loads: zeros past the plane's end, so a ±Inf or NaN
-    /// there meets nothing).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Plane(float** rows, int steps, Vector512<float> tail, bool hasTail, Vector512<float>* acc, float* prefetch)
-    {
-        float* a0 = rows[0], a1 = rows[1], a2 = rows[2], a3 = rows[3];
-        float* b0 = rows[4], b1 = rows[5], b2 = rows[6], b3 = rows[7], b4 = rows[8], b5 = rows[9];
-        Vector512<float> c00 = acc[0], c01 = acc[1], c02 = acc[2], c03 = acc[3];
-        Vector512<float> c10 = acc[4], c11 = acc[5], c12 = acc[6], c13 = acc[7];
-        Vector512<float> c20 = acc[8], c21 = acc[9], c22 = acc[10], c23 = acc[11];
-        Vector512<float> c30 = acc[12], c31 = acc[13], c32 = acc[14], c33 = acc[15];
-        Vector512<float> c40 = acc[16], c41 = acc[17], c42 = acc[18], c43 = acc[19];
-        Vector512<float> c50 = acc[20], c51 = acc[21], c52 = acc[22], c53 = acc[23];
-        nint end = (nint)steps * Lanes;
-        float* pf = prefetch != null ? prefetch : a0;      // without a row to fetch: a line already read
-        for (nint i = 0; i < end; i += Lanes)
-        {
-            Sse.Prefetch0(pf + i);
-            var x0 = Vector512.Load(a0 + i); var x1 = Vector512.Load(a1 + i); var x2 = Vector512.Load(a2 + i); var x3 = Vector512.Load(a3 + i);
-            var d = Vector512.Load(b0 + i);
-            c00 = Avx512F.FusedMultiplyAdd(d, x0, c00); c01 = Avx512F.FusedMultiplyAdd(d, x1, c01);
-            c02 = Avx512F.FusedMultiplyAdd(d, x2, c02); c03 = Avx512F.FusedMultiplyAdd(d, x3, c03);
-            d = Vector512.Load(b1 + i);
-            c10 = Avx512F.FusedMultiplyAdd(d, x0, c10); c11 = Avx512F.FusedMultiplyAdd(d, x1, c11);
-            c12 = Avx512F.FusedMultiplyAdd(d, x2, c12); c13 = Avx512F.FusedMultiplyAdd(d, x3, c13);
-            d = Vector512.Load(b2 + i);
-            c20 = Avx512F.FusedMultiplyAdd(d, x0, c20); c21 = Avx512F.FusedMultiplyAdd(d, x1, c21);
-            c22 = Avx512F.FusedMultiplyAdd(d, x2, c22); c23 = Avx512F.FusedMultiplyAdd(d, x3, c23);
-            d = Vector512.Load(b3 + i);
-            c30 = Avx512F.FusedMultiplyAdd(d, x0, c30); c31 = Avx512F.FusedMultiplyAdd(d, x1, c31);
-            c32 = Avx512F.FusedMultiplyAdd(d, x2, c32); c33 = Avx512F.FusedMultiplyAdd(d, x3, c33);
-            d = Vector512.Load(b4 + i);
-            c40 = Avx512F.FusedMultiplyAdd(d, x0, c40); c41 = Avx512F.FusedMultiplyAdd(d, x1, c41);
-            c42 = Avx512F.FusedMultiplyAdd(d, x2, c42); c43 = Avx512F.FusedMultiplyAdd(d, x3, c43);
-            d = Vector512.Load(b5 + i);
-            c50 = Avx512F.FusedMultiplyAdd(d, x0, c50); c51 = Avx512F.FusedMultiplyAdd(d, x1, c51);
-            c52 = Avx512F.FusedMultiplyAdd(d, x2, c52); c53 = Avx512F.FusedMultiplyAdd(d, x3, c53);
-        }
-        if (hasTail)
-        {
-            var z = Vector512<float>.Zero;
-            var x0 = Avx512F.MaskLoad(a0 + end, tail, z); var x1 = Avx512F.MaskLoad(a1 + end, tail, z);
-            var x2 = Avx512F.MaskLoad(a2 + end, tail, z); var x3 = Avx512F.MaskLoad(a3 + end, tail, z);
-            var d = Avx512F.MaskLoad(b0 + end, tail, z);
-            c00 = Avx512F.FusedMultiplyAdd(d, x0, c00); c01 = Avx512F.FusedMultiplyAdd(d, x1, c01);
-            c02 = Avx512F.FusedMultiplyAdd(d, x2, c02); c03 = Avx512F.FusedMultiplyAdd(d, x3, c03);
-            d = Avx512F.MaskLoad(b1 + end, tail, z);
-            c10 = Avx512F.FusedMultiplyAdd(d, x0, c10); c11 = Avx512F.FusedMultiplyAdd(d, x1, c11);
-            c12 = Avx512F.FusedMultiplyAdd(d, x2, c12); c13 = Avx512F.FusedMultiplyAdd(d, x3, c13);
-            d = Avx512F.MaskLoad(b2 + end, tail, z);
-            c20 = Avx512F.FusedMultiplyAdd(d, x0, c20); c21 = Avx512F.FusedMultiplyAdd(d, x1, c21);
-            c22 = Avx512F.FusedMultiplyAdd(d, x2, c22); c23 = Avx512F.FusedMultiplyAdd(d, x3, c23);
-            d = Avx512F.MaskLoad(b3 + end, tail, z);
-            c30 = Avx512F.FusedMultiplyAdd(d, x0, c30); c31 = Avx512F.FusedMultiplyAdd(d, x1, c31);
-            c32 = Avx512F.FusedMultiplyAdd(d, x2, c32); c33 = Avx512F.FusedMultiplyAdd(d, x3, c33);
-            d = Avx512F.MaskLoad(b4 + end, tail, z);
-            c40 = Avx512F.FusedMultiplyAdd(d, x0, c40); c41 = Avx512F.FusedMultiplyAdd(d, x1, c41);
-            c42 = Avx512F.FusedMultiplyAdd(d, x2, c42); c43 = Avx512F.FusedMultiplyAdd(d, x3, c43);
-            d = Avx512F.MaskLoad(b5 + end, tail, z);
-            c50 = Avx512F.FusedMultiplyAdd(d, x0, c50); c51 = Avx512F.FusedMultiplyAdd(d, x1, c51);
-            c52 = Avx512F.FusedMultiplyAdd(d, x2, c52); c53 = Avx512F.FusedMultiplyAdd(d, x3, c53);
-        }
-        acc[0] = c00; acc[1] = c01; acc[2] = c02; acc[3] = c03;
-        acc[4] = c10; acc[5] = c11; acc[6] = c12; acc[7] = c13;
-        acc[8] = c20; acc[9] = c21; acc[10] = c22; acc[11] = c23;
-        acc[12] = c30; acc[13] = c31; acc[14] = c32; acc[15] = c33;
-        acc[16] = c40; acc[17] = c41; acc[18] = c42; acc[19] = c43;
-        acc[20] = c50; acc[21] = c51; acc[22] = c52; acc[23] = c53;
+        Store(Sum4(c00, c01, c02, c03), dst, xRows, accumulate);
+        if (dyRows > 1) Store(Sum4(c10, c11, c12, c13), dst + dstRow, xRows, accumulate);
+        if (dyRows > 2) Store(Sum4(c20, c21, c22, c23), dst + 2 * dstRow, xRows, accumulate);
+        if (dyRows > 3) Store(Sum4(c30, c31, c32, c33), dst + 3 * dstRow, xRows, accumulate);
+        if (dyRows > 4) Store(Sum4(c40, c41, c42, c43), dst + 4 * dstRow, xRows, accumulate);
+        if (dyRows > 5) Store(Sum4(c50, c51, c52, c53), dst + 5 * dstRow, xRows, accumulate);
     }
 
     /// <summary>The 16-lane sums of four accumulators, in a fixed order: pairs of lanes, then the four 128-bit blocks.</summary>

@@ -201,6 +201,10 @@ public class BackwardFilterTests
         Assert.That(First(new ConvSpec([1, 1]), new(1, 256, 56, 56), new(64, 256, 1, 1)), Is.EqualTo(CpuBackend.ReductionSplit));
         Assert.That(First(s3, new(1, 256, 14, 14), new(256, 256, 3, 3)), Is.EqualTo(CpuBackend.Im2ColGemm));
         Assert.That(First(new ConvSpec([1, 1]), new(1, 1024, 14, 14), new(256, 1024, 1, 1)), Is.EqualTo(CpuBackend.Gemm1x1));
+        // MobileNetV2's 14 × 14 96 → 576: reduction-split's dot products on AVX-512, gemm-1x1 elsewhere.
+        bool dots = GemmTiers.Best == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+        Assert.That(First(new ConvSpec([1, 1]), new(8, 96, 14, 14), new(576, 96, 1, 1)), Is.EqualTo(dots ? CpuBackend.ReductionSplit : CpuBackend.Gemm1x1));
+        Assert.That(First(new ConvSpec([1, 1]), new(8, 160, 7, 7), new(960, 160, 1, 1)), Is.EqualTo(CpuBackend.Gemm1x1));
     }
 
     [Test]

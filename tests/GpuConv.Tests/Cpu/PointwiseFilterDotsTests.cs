@@ -23,7 +23,7 @@ public class PointwiseFilterDotsTests
             Assert.Ignore("the 1x1 dot-product backward-filter needs AVX-512");
     }
 
-    /// <summary>(name, x shape, w shape, groups): planes of ≥ 784 positions and ≤ 32 channels per group, as the path takes.</summary>
+    /// <summary>(name, x shape, w shape, groups): problems the path takes (see <see cref="PointwiseFilterDots.Applies"/>).</summary>
     static IEnumerable<(string Name, TensorShape X, TensorShape W, int Groups)> Cases()
     {
         yield return ("24 -> 144 at 70x70: planes in two pieces, the second with a partial last vector", new(2, 24, 70, 70), new(144, 24, 1, 1), 1);
@@ -37,6 +37,8 @@ public class PointwiseFilterDotsTests
         yield return ("batch 1, 16 -> 200 at 90x50: pieces and dy channel ranges", new(1, 16, 90, 50), new(200, 16, 1, 1), 1);
         yield return ("1-d length 5000, 12 -> 20", new(3, 12, 5000), new(20, 12, 1), 1);
         yield return ("3-d 9x10x11, 8 -> 10", new(2, 8, 9, 10, 11), new(10, 8, 1, 1, 1), 1);
+        yield return ("14x14 planes: 96 -> 130, batch 7 (chunks of whole planes, 4-position last vector)", new(7, 96, 14, 14), new(130, 96, 1, 1), 1);
+        yield return ("15x14 planes: 200 -> 66, batch 2 (x blocks outside)", new(2, 200, 15, 14), new(66, 200, 1, 1), 1);
     }
 
     static IEnumerable<TestCaseData> CaseData() => Cases().Select(c => new TestCaseData(c.X, c.W, c.Groups).SetName(c.Name));
@@ -95,12 +97,18 @@ public class PointwiseFilterDotsTests
         Assert.That(plans.Count(c => c.Plan.KRanges > 1), Is.GreaterThanOrEqualTo(2), "dy channel ranges");
     }
 
-    /// <summary>The size rule: MobileNetV2's 56 × 56 24 → 144 takes the path, its 14 × 14 96 → 576 and ResNet-50's 56 × 56 64 → 256 do not.</summary>
+    /// <summary>
+    /// The size rule: MobileNetV2's 56 × 56 24 → 144 and 14 × 14 96 → 576 take the path; ResNet-50's 56 × 56 64 → 256
+    /// and 14 × 14 1024 → 256, MobileNetV2's 7 × 7 160 → 960 and other tiers do not.
+    /// </summary>
     [Test]
-    public void TheRuleTakesShallowLargePlanesOnly()
+    public void TheRuleTakesTheMeasuredLayersOnly()
     {
-        Assert.That(PointwiseFilterDots.Applies(Problem(new(8, 24, 56, 56), new(144, 24, 1, 1), 1), GemmTier.Vector512), Is.EqualTo(System.Runtime.Intrinsics.X86.Avx512F.IsSupported));
-        Assert.That(PointwiseFilterDots.Applies(Problem(new(8, 96, 14, 14), new(576, 96, 1, 1), 1), GemmTier.Vector512), Is.False);
+        RequireAvx512();
+        Assert.That(PointwiseFilterDots.Applies(Problem(new(8, 24, 56, 56), new(144, 24, 1, 1), 1), GemmTier.Vector512), Is.True);
+        Assert.That(PointwiseFilterDots.Applies(Problem(new(8, 96, 14, 14), new(576, 96, 1, 1), 1), GemmTier.Vector512), Is.True);
+        Assert.That(PointwiseFilterDots.Applies(Problem(new(8, 1024, 14, 14), new(256, 1024, 1, 1), 1), GemmTier.Vector512), Is.False);
+        Assert.That(PointwiseFilterDots.Applies(Problem(new(8, 160, 7, 7), new(960, 160, 1, 1), 1), GemmTier.Vector512), Is.False);
         Assert.That(PointwiseFilterDots.Applies(Problem(new(8, 64, 56, 56), new(256, 64, 1, 1), 1), GemmTier.Vector512), Is.False);
         Assert.That(PointwiseFilterDots.Applies(Problem(new(8, 24, 56, 56), new(144, 24, 1, 1), 1), GemmTier.Vector256), Is.False);
     }
