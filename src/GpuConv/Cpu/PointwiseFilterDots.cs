@@ -8,19 +8,19 @@ namespace GpuConv.Cpu;
 
 /// <summary>
 /// Backward-filter of a 1x1 unit-stride convolution as dot products: dW[k, c] = Σₙ Σₚ dy[n, k, p] · x[n, c, p],
-/// where both operands are contiguous along the reduction (the positions p). A GEMM has to transpose one or
-/// both of them into panels first (reduction-split packed dy's chunk with 8 × 8 transposes, and A with the
-/// GEMM's own packing): on MobileNetV2's 1x1 layers that packing was a third of the run. Here a block of
-/// 4 x channels × 6 dy channels keeps 24 Vector512 accumulators and reads both operands' planes in place,
-/// 16 positions a step (4 + 6 loads for 24 FMAs; a plane's last partial vector by masked loads, which read
-/// zeros past the end, so a ±Inf or NaN is multiplied only where the direct sum multiplies it); at the end
-/// of a chunk each accumulator's 16 lanes are summed in a fixed order and added into dW.
-/// The reduction is cut into chunks (a range of one image's plane, or a few whole planes) whose operands an
-/// L2 holds; the block that stays in L1 is the one of the larger side, the other side's whole chunk
-/// streams from L2. Tasks own (group, slice of chunks, range of dy channels): slice s sums its chunks into a
-/// partial dW of its own, and a last pass adds the slices in order s = 0..S−1. S and the ranges depend only on
-/// the problem and the thread count, so a result repeats bit for bit at a fixed thread count.
-/// AVX-512 (the Vector512 tier) only.
+/// where both operands are contiguous along the reduction (the positions p). A GEMM has to transpose one or both
+/// of them into panels first (reduction-split packed dy's chunk with 8 × 8 transposes, gemm-1x1 both operands
+/// with the GEMM's packing), and ran MobileNetV2's 1x1 layers at 1.1–1.9× the forward's time. Here a block of 4 x
+/// channels × 6 dy channels keeps 24 Vector512 accumulators and reads both operands' planes in place, 16
+/// positions a step (4 + 6 loads for 24 FMAs; a plane's last partial vector by masked loads, which read zeros
+/// past the end, so a ±Inf or NaN is multiplied only where the direct sum multiplies it); at the end of a chunk
+/// each accumulator's 16 lanes are summed in a fixed order and added into dW.
+/// The reduction is cut into chunks (a range of one image's plane, or a few whole planes) whose smaller side an
+/// L2 holds; the outer loop runs over the larger side's blocks (dy's next block prefetched a line per step where
+/// dy is the larger side), and the smaller side's chunk is read again from L2 for each. Tasks own (group, slice
+/// of chunks, range of dy channels): slice s sums its chunks into a partial dW of its own, and a last pass adds
+/// the slices in order s = 0..S−1. S and the ranges depend only on the problem and the thread count, so a result
+/// repeats bit for bit at a fixed thread count. AVX-512 (the Vector512 tier) only.
 /// </summary>
 internal static unsafe class PointwiseFilterDots
 {
@@ -76,14 +76,15 @@ internal static unsafe class PointwiseFilterDots
 
     /// <summary>
     /// 1x1 unit-stride problems on the Vector512 tier: planes of ≥ 784 positions with ≤ 32 input channels per
-    /// group, and planes of 196–783 positions with dW (per group) of ≤ 64 K weights. Measured against the path
-    /// that led before (2 threads, AVX-512, batch 8 / batch 1, old time / new; docs/benchmarks.md): MobileNetV2's
-    /// 112 × 112 32 → 16 1.75–2.6 / 1.9–2.1, 112 × 112 16 → 96 1.3–1.5 / 1.1–1.2, 56 × 56 24 → 144 1.1–1.2 / 1.2–1.3,
-    /// 28 × 28 32 → 192 0.93–1.0 / 1.6, 14 × 14 96 → 576 1.2–1.3 / 1.2–1.3 and 576 → 96 1.2 / 1.35–1.5 (against
-    /// gemm-1x1). Left out, where the GEMMs stayed ahead: 64 or more channels on larger planes (ResNet-50's 56 × 56
-    /// 64 → 64, 64 → 256, 256 → 64: 0.6–0.95; MobileNetV2's 56 × 56 144 → 24 0.85–1.05, 28 × 28 192 → 32 0.6–1.1),
-    /// large dW on 14 × 14 (ResNet-50's 1024 → 256 and 256 → 1024: 0.56–0.9) and 7 × 7 planes (0.4–0.8 at batch 1:
-    /// a block's 24 sums are summed across lanes after 4 vectors per plane).
+    /// group, and planes of 196–783 positions with dW (per group) of ≤ 64 K weights. Against the path that led
+    /// before (2 threads, AVX-512; old time / new, medians of 12 alternated runs, batch 8 / batch 1;
+    /// docs/benchmarks.md): MobileNetV2's 112 × 112 32 → 16 2.1 / 2.0, 16 → 96 1.3 / 1.2, 56 × 56 24 → 144 1.4 / 1.5,
+    /// 28 × 28 32 → 192 1.2 / 2.1; against gemm-1x1 on 14 × 14: 64 → 384 2.0 / 1.9, 384 → 64 1.06 / 1.4, 384 → 96
+    /// 1.13 / 1.3, 96 → 576 1.7 / 1.4, 576 → 96 1.2 / 1.45. Left out, where the GEMMs stayed ahead (three runs):
+    /// 64 or more channels on larger planes (ResNet-50's 56 × 56 64 → 64, 64 → 256, 256 → 64 0.6–0.95;
+    /// MobileNetV2's 56 × 56 144 → 24 0.85–1.06, 28 × 28 192 → 32 0.6–1.1), large dW on 14 × 14 (ResNet-50's
+    /// 1024 → 256 and 256 → 1024 0.56–0.9) and 7 × 7 planes (0.4–0.8 at batch 1: three vectors and a masked one
+    /// per plane and block).
     /// </summary>
     public static bool Applies(ConvProblem p, GemmTier tier)
     {
@@ -150,8 +151,9 @@ internal static unsafe class PointwiseFilterDots
         int cg = ctx.Cg, kn = k1 - k0;
         if (cg <= kn)
         {
-            // dy's next block comes from memory while this one (in L1) meets every x block: each x block's
-            // pass prefetches one of its rows, a line per step (the x blocks: C/g / 4, usually ≥ 6).
+            // dy's next block comes from memory while this one meets every x block: each x block's pass
+            // prefetches one of its rows, a line per step (without it, 24 → 144 at 56 × 56 in
+            // 784-position chunks ran 1.8× slower).
             for (int k = 0; k < kn; k += DyBlock)
                 for (int c = 0, b = 0; c < cg; c += XBlock, b++)
                 {

@@ -13,9 +13,11 @@ namespace GpuConv.Cpu;
 /// to A: (1) shifted — per tap, the block's zero-padded stride-phase planes read in place at the tap's
 /// offset (16–64 channels); (2) padded columns — a chunk's column matrix copied from those planes, one
 /// contiguous run per row and chunk, the chunks running over the images end to end; (3) 1x1 unit-stride:
-/// x's planes in place (and im2col where the padded input would not fit). The padded paths run over the
-/// layout's run space, whose gap columns (between output rows) meet zeros in dy: exact for finite x; an x
-/// with a ±Inf or NaN runs im2col instead (a gap would turn it into a NaN the reference does not have).
+/// x's planes in place (and im2col where the padded input would not fit); on AVX-512 the 1x1 problems that
+/// <see cref="PointwiseFilterDots.Applies"/> takes run as dot products of x's and dy's planes instead (no
+/// packing). The padded paths run over the layout's run space, whose gap columns (between output rows) meet
+/// zeros in dy: exact for finite x; an x with a ±Inf or NaN runs im2col instead (a gap would turn it into a
+/// NaN the reference does not have).
 /// Where dW has few row blocks for the threads (a stem: 64 × 147; a 64-channel 3x3: 64 × 576), the
 /// reduction is split too: slice s of S sums its contiguous range of chunks into a partial dWᵀ of its own,
 /// and a last pass adds the S partials in order s = 0..S−1 while transposing into dW. S depends only on the
@@ -118,11 +120,10 @@ internal static unsafe class ReductionSplitFilter
     public static long SharedFloats(ConvProblem p, Plan plan) => (long)plan.Slices * p.WShape.ElementCount
         + (plan.Shifted || plan.Padded ? ShiftedGemm.SharedFloats(ConvGeometry.Of(p), p.N, p.C) : 0);
 
-    internal static bool BenchOff;   // TEMPORARY for A/B timing
     public static void Run(CpuConvContext ctx, bool pointwise)
     {
         var p = ctx.Problem;
-        if (pointwise && PointwiseFilterDots.Applies(p, ctx.Tier) && !BenchOff)
+        if (pointwise && PointwiseFilterDots.Applies(p, ctx.Tier))
         {
             PointwiseFilterDots.Run(ctx);
             return;
