@@ -97,10 +97,10 @@ public sealed unsafe partial class CpuBackend
     /// 512-channel 3x3 0.68× / 0.36×, the 1024 → 256 1x1 0.75× / 0.46×, MobileNetV2's 96 → 576 0.97× / 0.42×,
     /// the 256-channel 3x3 1.06× / 0.81×): dW's many row blocks each pack dy's chunk again. Depthwise goes to
     /// direct-depthwise (11–23× faster than im2col-gemm on MobileNetV2's at batch 8). It also leads for the 1x1
-    /// problems its dot-product path takes (<see cref="PointwiseFilterDots.Applies"/>: MobileNetV2's 14 × 14
+    /// problems its dot-product path takes (<see cref="FilterDots.Applies"/>: MobileNetV2's 14 × 14
     /// 96 → 576 and 576 → 96 1.2–1.5× faster than gemm-1x1 at batch 8 and 1).
     /// </summary>
-    static bool ReductionSplitFirst(ConvProblem p, GemmTier tier) => p.YShape.SpatialSize >= 256 || PointwiseFilterDots.Applies(p, tier);
+    static bool ReductionSplitFirst(ConvProblem p, GemmTier tier) => p.YShape.SpatialSize >= 256 || FilterDots.Applies(p, tier);
 
     /// <summary>
     /// At least 64 output channels per group, and at least three quarters of the lanes of the channel
@@ -219,8 +219,8 @@ public sealed unsafe partial class CpuBackend
             }
             case ReductionSplit:
             {
-                if (PointwiseFilterDots.Applies(p, Tier))
-                    return PointwiseFilterDots.SharedFloats(p, threads);
+                if (FilterDots.Applies(p, Tier))
+                    return FilterDots.SharedFloats(p, threads);
                 var plan = ReductionSplitFilter.Plan.Of(p, threads);
                 return ReductionSplitFilter.TaskFloats(p, plan, Tier) * threads + ReductionSplitFilter.SharedFloats(p, plan);
             }

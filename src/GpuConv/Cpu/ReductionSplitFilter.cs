@@ -14,7 +14,7 @@ namespace GpuConv.Cpu;
 /// offset (16–64 channels); (2) padded columns — a chunk's column matrix copied from those planes, one
 /// contiguous run per row and chunk, the chunks running over the images end to end; (3) 1x1 unit-stride:
 /// x's planes in place (and im2col where the padded input would not fit); on AVX-512 the 1x1 problems that
-/// <see cref="PointwiseFilterDots.Applies"/> takes run as dot products of x's and dy's planes instead (no
+/// <see cref="FilterDots.Applies"/> takes run as dot products of x's and dy's planes instead (no
 /// packing). The padded paths run over the layout's run space, whose gap columns (between output rows) meet
 /// zeros in dy: exact for finite x; an x with a ±Inf or NaN runs im2col instead (a gap would turn it into a
 /// NaN the reference does not have).
@@ -123,9 +123,9 @@ internal static unsafe class ReductionSplitFilter
     public static void Run(CpuConvContext ctx, bool pointwise)
     {
         var p = ctx.Problem;
-        if (pointwise && PointwiseFilterDots.Applies(p, ctx.Tier))
+        if (FilterDots.Applies(p, ctx.Tier))
         {
-            PointwiseFilterDots.Run(ctx);
+            FilterDots.Run(ctx);
             return;
         }
         var plan = Plan.Of(p, ctx.Threads);

@@ -115,7 +115,7 @@ public class BackwardFilterTests
 
     /// <summary>Long reductions (N·Ho·Wo = 2 · 112 · 112 = 25 088 products per weight): the fp32 sums stay within the bound.</summary>
     [TestCase(3, 32, 1, TestName = "long reduction, 3x3 32 channels (shifted)")]
-    [TestCase(7, 3, 1, TestName = "long reduction, 7x7 3 channels (padded-columns)")]
+    [TestCase(7, 3, 1, TestName = "long reduction, 7x7 3 channels (dot products on AVX-512, padded columns elsewhere)")]
     [TestCase(3, 48, 48, TestName = "long reduction, depthwise 3x3")]
     public void LongReductionsStayWithinTheBound(int kernel, int channels, int groups)
     {

@@ -22,7 +22,7 @@ namespace GpuConv.Cpu;
 /// the slices in order s = 0..S−1. S and the ranges depend only on the problem and the thread count, so a result
 /// repeats bit for bit at a fixed thread count. AVX-512 (the Vector512 tier) only.
 /// </summary>
-internal static unsafe class PointwiseFilterDots
+internal static unsafe class FilterDots
 {
     /// <summary>x channels per block (the accumulators' rows).</summary>
     const int XBlock = 4;
@@ -63,15 +63,47 @@ internal static unsafe class PointwiseFilterDots
                 perChunk = (p.N + chunks - 1) / chunks;        // equal chunks, not full ones and a thin last one
                 chunks = (p.N + perChunk - 1) / perChunk;
             }
-            long want = (long)ConvTiling.TasksPerThread * threads;
-            int slices = threads > 1 ? (int)Math.Min((want + p.Groups - 1) / p.Groups, chunks) : 1;
-            int dyBlocks = (kg + DyBlock - 1) / DyBlock;
-            int ranges = threads > 1 && (long)p.Groups * slices < want
-                ? (int)Math.Min((want + (long)p.Groups * slices - 1) / ((long)p.Groups * slices), dyBlocks) : 1;
-            int range = (dyBlocks + ranges - 1) / ranges * DyBlock;
-            ranges = (kg + range - 1) / range;
-            return new Plan(piece, pieces, perChunk, chunks, Math.Max(slices, 1), range, ranges);
+            var (slices, range, ranges) = Split(p.Groups, chunks, kg, threads);
+            return new Plan(piece, pieces, perChunk, chunks, slices, range, ranges);
         }
+    }
+
+    /// <summary>
+    /// The padded plan: output rows per chunk and chunks per image (chunks stay within an image), chunks, slices,
+    /// dy channels per range and ranges.
+    /// </summary>
+    internal readonly record struct PaddedPlan(int RowsPerChunk, int ChunksPerImage, int Chunks, int Slices, int KRange, int KRanges)
+    {
+        public static PaddedPlan Of(ConvProblem p, int threads)
+        {
+            var g = ConvGeometry.Of(p);
+            int inner = Math.Max(1, Math.Min(p.CPerGroup, p.KPerGroup));
+            int target = Math.Clamp(InnerBudgetFloats / inner / Lanes * Lanes, 256, MaxChunk);
+            int rows = Math.Clamp(target / g.OutW, 1, g.OutH);
+            int perImage = (g.OutH + rows - 1) / rows;
+            rows = (g.OutH + perImage - 1) / perImage;          // equal chunks
+            perImage = (g.OutH + rows - 1) / rows;
+            int chunks = p.N * perImage;
+            var (slices, range, ranges) = Split(p.Groups, chunks, p.KPerGroup, threads);
+            return new PaddedPlan(rows, perImage, chunks, slices, range, ranges);
+        }
+    }
+
+    /// <summary>
+    /// Tasks: slices of the chunks (each with a partial dW) until there are TasksPerThread per thread, then
+    /// ranges of dy's channels (whole 6-channel blocks). Depends only on the problem and the thread count.
+    /// </summary>
+    static (int Slices, int Range, int Ranges) Split(int groups, int chunks, int kg, int threads)
+    {
+        long want = (long)ConvTiling.TasksPerThread * threads;
+        int slices = threads > 1 ? (int)Math.Min((want + groups - 1) / groups, chunks) : 1;
+        slices = Math.Max(slices, 1);
+        int dyBlocks = (kg + DyBlock - 1) / DyBlock;
+        int ranges = threads > 1 && (long)groups * slices < want
+            ? (int)Math.Min((want + (long)groups * slices - 1) / ((long)groups * slices), dyBlocks) : 1;
+        int range = (dyBlocks + ranges - 1) / ranges * DyBlock;
+        ranges = (kg + range - 1) / range;
+        return (slices, range, ranges);
     }
 
     /// <summary>
@@ -88,7 +120,8 @@ internal static unsafe class PointwiseFilterDots
     /// </summary>
     public static bool Applies(ConvProblem p, GemmTier tier)
     {
-        if (p.Op != ConvOp.BackwardFilter || !p.IsPointwise || tier != GemmTier.Vector512 || !Avx512F.IsSupported) return false;
+        if (p.Op != ConvOp.BackwardFilter || tier != GemmTier.Vector512 || !Avx512F.IsSupported) return false;
+        if (!p.IsPointwise) return AppliesPadded(p);
         long plane = p.YShape.SpatialSize;
         return plane >= MinPlane ? p.CPerGroup <= MaxChannels
             : plane >= SmallPlane && (long)p.CPerGroup * p.KPerGroup <= SmallPlaneWeights;
@@ -96,15 +129,45 @@ internal static unsafe class PointwiseFilterDots
 
     public const int MaxChannels = 32, MinPlane = 784, SmallPlane = 196, SmallPlaneWeights = 64 * 1024;
 
+    internal static bool BenchPadded = true;   // TEMPORARY: A/B switch for the measurements
+
+    /// <summary>
+    /// The padded path: ranks 1 and 2 (an output row is a segment), at most 8 input channels per group (stems),
+    /// output rows of ≥ 32 positions and planes of ≥ 256, not depthwise, a padded input that fits. Against
+    /// reduction-split's padded columns (2 threads, AVX-512, old time / new, three runs, batch 8 / batch 1):
+    /// ResNet-50's 7x7/2 stem 1.16–1.22 / 1.06–1.10, MobileNetV2's 3x3/2 stem 1.44–1.56 / 1.25–1.40, a 3x3 8 → 32
+    /// at 112 × 112 1.03–1.08 / 1.10–1.13, a 5x5/2 4 → 48 at 128 × 128 1.68 / 1.7. With more channels the GEMM
+    /// paths stayed ahead (ResNet-50's 64- and 128-channel 3x3 at 56 × 56 and 28 × 28 0.5–0.9, the 3x3/2 128
+    /// 0.83–0.88; a 1-d 7-tap 16 → 64 0.97–1.15).
+    /// </summary>
+    static bool AppliesPadded(ConvProblem p)
+    {
+        var g = ConvGeometry.Of(p);
+        return BenchPadded && g.OutD == 1 && !p.IsDepthwise && p.CPerGroup <= MaxPaddedChannels && g.OutW >= 32
+            && p.YShape.SpatialSize >= 256 && ShiftedGemm.SharedFloats(g, p.N, p.C) <= Array.MaxLength / 2;
+    }
+
+    public const int MaxPaddedChannels = 8;
+
     /// <summary>Shared floats: the slices' partial dW (none for one slice: it writes dW itself).</summary>
     public static long SharedFloats(ConvProblem p, int threads)
     {
+        if (!p.IsPointwise)
+        {
+            var padded = PaddedPlan.Of(p, threads);
+            return (padded.Slices > 1 ? padded.Slices * p.WShape.ElementCount : 0) + ShiftedGemm.SharedFloats(ConvGeometry.Of(p), p.N, p.C);
+        }
         var plan = Plan.Of(p, threads);
         return plan.Slices > 1 ? plan.Slices * p.WShape.ElementCount : 0;
     }
 
     public static void Run(CpuConvContext ctx)
     {
+        if (!ctx.Problem.IsPointwise)
+        {
+            RunPadded(ctx);
+            return;
+        }
         var p = ctx.Problem;
         var plan = Plan.Of(p, ctx.Threads);
         long wFloats = p.WShape.ElementCount;
@@ -149,6 +212,7 @@ internal static unsafe class PointwiseFilterDots
         float* x = ctx.XPlane(n0, g * ctx.Cg) + p0;
         float* dy = ctx.YPlane(n0, g * ctx.Kg + k0) + p0;
         int cg = ctx.Cg, kn = k1 - k0;
+        float** xr = stackalloc float*[XBlock];
         if (cg <= kn)
         {
             // dy's next block comes from memory while this one meets every x block: each x block's pass
@@ -158,33 +222,119 @@ internal static unsafe class PointwiseFilterDots
                 for (int c = 0, b = 0; c < cg; c += XBlock, b++)
                 {
                     float* next = k + DyBlock < kn ? dy + (k + DyBlock + Math.Min(b % DyBlock, kn - k - DyBlock - 1)) * plane : null;
-                    Block(x + c * plane, Math.Min(XBlock, cg - c), dy + k * plane, Math.Min(DyBlock, kn - k), plane, xImage, dyImage, images, len,
+                    XRows(xr, x + c * plane, plane, Math.Min(XBlock, cg - c));
+                    Block(xr, Math.Min(XBlock, cg - c), dy + k * plane, plane, Math.Min(DyBlock, kn - k), images, len, xImage, dyImage,
                         dw + (nint)k * cg + c, cg, accumulate, next);
                 }
         }
         else
         {
             for (int c = 0; c < cg; c += XBlock)
+            {
+                XRows(xr, x + c * plane, plane, Math.Min(XBlock, cg - c));
                 for (int k = 0; k < kn; k += DyBlock)
-                    Block(x + c * plane, Math.Min(XBlock, cg - c), dy + k * plane, Math.Min(DyBlock, kn - k), plane, xImage, dyImage, images, len,
+                    Block(xr, Math.Min(XBlock, cg - c), dy + k * plane, plane, Math.Min(DyBlock, kn - k), images, len, xImage, dyImage,
                         dw + (nint)k * cg + c, cg, accumulate, null);
+            }
         }
     }
 
     /// <summary>
-    /// dst[j, i] (+)= Σ over the images and positions [0, len) of dy row j · x row i, for i &lt; xRows ≤ 4 and
-    /// j &lt; dyRows ≤ 6 (a partial block repeats its last row and drops those sums): 24 Vector512 sums over
-    /// whole vectors, then each plane's masked last one (masked loads: zeros past the plane's end, so a ±Inf
+    /// Kernels of any size (ranks 1 and 2): dW[k, (c, tap)] = Σ dy[k, p] · x_padded[c, p + offset(tap)] over the
+    /// output positions p, x read in the zero-padded stride-phase planes (<see cref="StridePhaseLayout"/>) at each
+    /// tap's offset, one output row a segment: only real outputs are summed (no gap columns), so any x takes it.
+    /// </summary>
+    static void RunPadded(CpuConvContext ctx)
+    {
+        var p = ctx.Problem;
+        var l = StridePhaseLayout.Of(ctx.G);
+        float* padded = ShiftedGemm.PadInput(ctx, l);
+        int* taps = stackalloc int[ctx.Kvol];
+        l.WriteTapOffsets(ctx.G, taps);
+        nint tapTable = (nint)taps, paddedTable = (nint)padded;
+        var plan = PaddedPlan.Of(p, ctx.Threads);
+        long wFloats = p.WShape.ElementCount;
+        float* partials = plan.Slices > 1 ? ctx.Shared.Get(WorkspaceSlot.PackB, plan.Slices * wFloats) : ctx.W;
+        int slices = plan.Slices, ranges = plan.KRanges;
+        ctx.Workers.For(ctx.Groups * ranges * slices, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        {
+            int s = t % slices; t /= slices;
+            int r = t % ranges, g = t / ranges;
+            int k0 = r * plan.KRange, k1 = Math.Min(ctx.Kg, k0 + plan.KRange);
+            int q0 = (int)((long)plan.Chunks * s / slices), q1 = (int)((long)plan.Chunks * (s + 1) / slices);
+            float* dw = partials + s * wFloats + ((long)g * ctx.Kg + k0) * ctx.Rows;
+            for (int q = q0; q < q1; q++)
+                PaddedChunk(ctx, plan, l, (float*)paddedTable, (int*)tapTable, q, g, k0, k1, dw, accumulate: q > q0);
+        });
+        if (slices > 1) SumSlices(ctx, partials, slices, wFloats);
+    }
+
+    /// <summary>
+    /// One chunk (output rows of one image) for dy channels [k0, k1) of group grp into dw (rows k0…, C/g · taps
+    /// floats each); x's rows are the (channel, tap) pairs. The larger side (by channels) is the outer loop.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PaddedChunk(CpuConvContext ctx, in PaddedPlan plan, in StridePhaseLayout l, float* padded, int* taps, int q, int grp,
+        int k0, int k1, float* dw, bool accumulate)
+    {
+        var g = ctx.G;
+        int n = q / plan.ChunksPerImage, oh0 = q % plan.ChunksPerImage * plan.RowsPerChunk;
+        int segments = Math.Min(g.OutH, oh0 + plan.RowsPerChunk) - oh0;
+        float* x = padded + ((long)n * ctx.C + grp * ctx.Cg) * l.PlaneFloats + (nint)oh0 * l.Lq;
+        nint outPlane = ctx.OutPlane;
+        float* dy = ctx.YPlane(n, grp * ctx.Kg + k0) + (nint)oh0 * g.OutW;
+        int rows = ctx.Rows, kvol = ctx.Kvol, kn = k1 - k0;
+        float** xr = stackalloc float*[XBlock];
+        if (ctx.Cg <= kn)
+        {
+            // As the 1x1 path: dy's next block prefetched a row per x block's pass.
+            for (int k = 0; k < kn; k += DyBlock)
+                for (int r = 0, b = 0; r < rows; r += XBlock, b++)
+                {
+                    float* next = k + DyBlock < kn ? dy + (k + DyBlock + Math.Min(b % DyBlock, kn - k - DyBlock - 1)) * outPlane : null;
+                    TapRows(xr, x, r, Math.Min(XBlock, rows - r), kvol, l.PlaneFloats, taps);
+                    Block(xr, Math.Min(XBlock, rows - r), dy + k * outPlane, outPlane, Math.Min(DyBlock, kn - k), segments, g.OutW, l.Lq, g.OutW,
+                        dw + (nint)k * rows + r, rows, accumulate, next);
+                }
+        }
+        else
+        {
+            for (int r = 0; r < rows; r += XBlock)
+            {
+                TapRows(xr, x, r, Math.Min(XBlock, rows - r), kvol, l.PlaneFloats, taps);
+                for (int k = 0; k < kn; k += DyBlock)
+                    Block(xr, Math.Min(XBlock, rows - r), dy + k * outPlane, outPlane, Math.Min(DyBlock, kn - k), segments, g.OutW, l.Lq, g.OutW,
+                        dw + (nint)k * rows + r, rows, accumulate, null);
+            }
+        }
+    }
+
+    /// <summary>Row pointers of x rows r … r + count − 1, row (c, tap) at channel c's padded plane plus the tap's offset.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void TapRows(float** rows, float* x, int r, int count, int kvol, long planeFloats, int* taps)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            int c = (r + i) / kvol, tap = (r + i) - c * kvol;
+            rows[i] = x + c * planeFloats + taps[tap];
+        }
+    }
+
+    /// <summary>
+    /// dst[j, i] (+)= Σ over the segments and positions [0, len) of dy row j · x row i, for i &lt; xRows ≤ 4 and
+    /// j &lt; dyRows ≤ 6 (a partial block repeats its last row and drops those sums); x's rows start at x[i],
+    /// dy's dyRow floats apart, and each segment (an image's plane, or an output row) xStep / dyStep floats
+    /// after the last: 24 Vector512 sums over whole vectors, then each segment's masked last one (masked loads: zeros past the plane's end, so a ±Inf
     /// or NaN there meets nothing); <paramref name="prefetch"/>, where given, is a row fetched a line per step.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Block(float* x, int xRows, float* dy, int dyRows, nint plane, nint xImage, nint dyImage, int images, int len,
+    internal static void Block(float** x, int xRows, float* dy, nint dyRow, int dyRows, int segments, int len, nint xStep, nint dyStep,
         float* dst, nint dstRow, bool accumulate, float* prefetch)
     {
-        float* a0 = x, a1 = x + Math.Min(1, xRows - 1) * plane, a2 = x + Math.Min(2, xRows - 1) * plane, a3 = x + Math.Min(3, xRows - 1) * plane;
-        float* b0 = dy, b1 = dy + Math.Min(1, dyRows - 1) * plane, b2 = dy + Math.Min(2, dyRows - 1) * plane;
-        float* b3 = dy + Math.Min(3, dyRows - 1) * plane, b4 = dy + Math.Min(4, dyRows - 1) * plane, b5 = dy + Math.Min(5, dyRows - 1) * plane;
-        float* pf = prefetch != null ? prefetch : x;      // without a row to fetch: a line already read
+        float* a0 = x[0], a1 = x[Math.Min(1, xRows - 1)], a2 = x[Math.Min(2, xRows - 1)], a3 = x[Math.Min(3, xRows - 1)];
+        float* b0 = dy, b1 = dy + Math.Min(1, dyRows - 1) * dyRow, b2 = dy + Math.Min(2, dyRows - 1) * dyRow;
+        float* b3 = dy + Math.Min(3, dyRows - 1) * dyRow, b4 = dy + Math.Min(4, dyRows - 1) * dyRow, b5 = dy + Math.Min(5, dyRows - 1) * dyRow;
+        float* pf = prefetch != null ? prefetch : a0;      // without a row to fetch: a line already read
         Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
         Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
         Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
@@ -194,7 +344,7 @@ internal static unsafe class PointwiseFilterDots
         nint end = len / Lanes * Lanes;
         bool hasTail = end < len;
         var tail = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(len - (int)end)).AsSingle();
-        for (int n = 0; n < images; n++)
+        for (int n = 0; n < segments; n++)
         {
             for (nint i = 0; i < end; i += Lanes)
             {
@@ -243,9 +393,9 @@ internal static unsafe class PointwiseFilterDots
                 c50 = Avx512F.FusedMultiplyAdd(d, x0, c50); c51 = Avx512F.FusedMultiplyAdd(d, x1, c51);
                 c52 = Avx512F.FusedMultiplyAdd(d, x2, c52); c53 = Avx512F.FusedMultiplyAdd(d, x3, c53);
             }
-            a0 += xImage; a1 += xImage; a2 += xImage; a3 += xImage;
-            b0 += dyImage; b1 += dyImage; b2 += dyImage; b3 += dyImage; b4 += dyImage; b5 += dyImage;
-            if (prefetch != null) pf += dyImage;
+            a0 += xStep; a1 += xStep; a2 += xStep; a3 += xStep;
+            b0 += dyStep; b1 += dyStep; b2 += dyStep; b3 += dyStep; b4 += dyStep; b5 += dyStep;
+            if (prefetch != null) pf += dyStep;
         }
         Store(Sum4(c00, c01, c02, c03), dst, xRows, accumulate);
         if (dyRows > 1) Store(Sum4(c10, c11, c12, c13), dst + dstRow, xRows, accumulate);
@@ -265,6 +415,13 @@ internal static unsafe class PointwiseFilterDots
         var u = Avx512F.UnpackLow(t01.AsDouble(), t23.AsDouble()).AsSingle() + Avx512F.UnpackHigh(t01.AsDouble(), t23.AsDouble()).AsSingle();
         var h = u.GetLower() + u.GetUpper();
         return h.GetLower() + h.GetUpper();
+    }
+
+    /// <summary>Row pointers of an x block: count rows from first, stride floats apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void XRows(float** rows, float* first, nint stride, int count)
+    {
+        for (int i = 0; i < count; i++) rows[i] = first + i * stride;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
