@@ -7,24 +7,29 @@ using GpuConv.Cpu.Gemm;
 namespace GpuConv.Cpu;
 
 /// <summary>
-/// Backward-filter of a 1x1 unit-stride convolution as dot products: dW[k, c] = Σₙ Σₚ dy[n, k, p] · x[n, c, p],
+/// Backward-filter as dot products: dW[k, c] = Σₙ Σₚ dy[n, k, p] · x[n, c, p] for a 1x1 unit-stride convolution,
 /// where both operands are contiguous along the reduction (the positions p). A GEMM has to transpose one or both
 /// of them into panels first (reduction-split packed dy's chunk with 8 × 8 transposes, gemm-1x1 both operands
 /// with the GEMM's packing), and ran MobileNetV2's 1x1 layers at 1.1–1.9× the forward's time. Here a block of 4 x
-/// channels × 6 dy channels keeps 24 Vector512 accumulators and reads both operands' planes in place, 16
-/// positions a step (4 + 6 loads for 24 FMAs; a plane's last partial vector by masked loads, which read zeros
-/// past the end, so a ±Inf or NaN is multiplied only where the direct sum multiplies it); at the end of a chunk
-/// each accumulator's 16 lanes are summed in a fixed order and added into dW.
-/// The reduction is cut into chunks (a range of one image's plane, or a few whole planes) whose smaller side an
-/// L2 holds; the outer loop runs over the larger side's blocks (dy's next block prefetched a line per step where
-/// dy is the larger side), and the smaller side's chunk is read again from L2 for each. Tasks own (group, slice
-/// of chunks, range of dy channels): slice s sums its chunks into a partial dW of its own, and a last pass adds
-/// the slices in order s = 0..S−1. S and the ranges depend only on the problem and the thread count, so a result
-/// repeats bit for bit at a fixed thread count. AVX-512 (the Vector512 tier) only.
+/// rows × 6 dy channels keeps 24 Vector512 accumulators and reads both operands in place, 16 positions a step (4
+/// + 6 loads for 24 FMAs; a segment's last partial vector by masked loads, which read zeros past its end, so a
+/// ±Inf or NaN is multiplied only where the direct sum multiplies it); at the end of a chunk each accumulator's
+/// 16 lanes are summed in a fixed order and added into dW.
+/// Kernels larger than 1x1 with few input channels (stems) take the same kernel on the padded path: dW[k, (c,
+/// tap)] = Σ dy[k, p] · x_padded[c, p + offset(tap)], x's rows being (channel, tap) views of the zero-padded
+/// stride-phase planes (<see cref="StridePhaseLayout"/>), one output row a segment, so only real outputs are
+/// summed (reduction-split's padded columns also ran the gap columns between rows, and had to check x for ±Inf /
+/// NaN first).
+/// The reduction is cut into chunks (a range of one image's plane or output rows, or a few whole planes) whose
+/// smaller side an L2 holds; the outer loop runs over the larger side's blocks (dy's next block prefetched a line
+/// per step where dy is the larger side), and the smaller side's chunk is read again from L2 for each. Tasks own
+/// (group, slice of chunks, range of dy channels): slice s sums its chunks into a partial dW of its own, and a
+/// last pass adds the slices in order s = 0..S−1. S and the ranges depend only on the problem and the thread
+/// count, so a result repeats bit for bit at a fixed thread count. AVX-512 (the Vector512 tier) only.
 /// </summary>
 internal static unsafe class FilterDots
 {
-    /// <summary>x channels per block (the accumulators' rows).</summary>
+    /// <summary>x rows per block (channels, or (channel, tap) pairs on the padded path): the accumulators' rows.</summary>
     const int XBlock = 4;
     /// <summary>dy channels per block: 4 × 6 accumulators + 4 x vectors + 1 dy vector = 29 of 32 registers.</summary>
     const int DyBlock = 6;
@@ -36,6 +41,11 @@ internal static unsafe class FilterDots
     /// 3136-position chunks against 1.15–1.9 with 784 in the same runs).
     /// </summary>
     const int MaxChunk = 4096;
+    /// <summary>
+    /// The padded path's: whole output rows up to 8192 positions (ResNet-50's stem at batch 8, old / new in two
+    /// runs each: 1.30–1.32 with 8192, 1.18–1.27 with 4096, 1.19–1.24 with 1024 or 2048).
+    /// </summary>
+    const int PaddedMaxChunk = 8192;
 
     /// <summary>
     /// How one problem is cut: positions per chunk piece and pieces per plane (1: whole planes), images per chunk,
@@ -78,7 +88,7 @@ internal static unsafe class FilterDots
         {
             var g = ConvGeometry.Of(p);
             int inner = Math.Max(1, Math.Min(p.CPerGroup, p.KPerGroup));
-            int target = Math.Clamp(InnerBudgetFloats / inner / Lanes * Lanes, 256, MaxChunk);
+            int target = Math.Clamp(InnerBudgetFloats / inner / Lanes * Lanes, 256, PaddedMaxChunk);
             int rows = Math.Clamp(target / g.OutW, 1, g.OutH);
             int perImage = (g.OutH + rows - 1) / rows;
             rows = (g.OutH + perImage - 1) / perImage;          // equal chunks
@@ -108,15 +118,16 @@ internal static unsafe class FilterDots
 
     /// <summary>
     /// 1x1 unit-stride problems on the Vector512 tier: planes of ≥ 784 positions with ≤ 32 input channels per
-    /// group, and planes of 196–783 positions with dW (per group) of ≤ 64 K weights. Against the path that led
-    /// before (2 threads, AVX-512; old time / new, medians of 12 alternated runs, batch 8 / batch 1;
-    /// docs/benchmarks.md): MobileNetV2's 112 × 112 32 → 16 2.1 / 2.0, 16 → 96 1.3 / 1.2, 56 × 56 24 → 144 1.4 / 1.5,
-    /// 28 × 28 32 → 192 1.2 / 2.1; against gemm-1x1 on 14 × 14: 64 → 384 2.0 / 1.9, 384 → 64 1.06 / 1.4, 384 → 96
-    /// 1.13 / 1.3, 96 → 576 1.7 / 1.4, 576 → 96 1.2 / 1.45. Left out, where the GEMMs stayed ahead (three runs):
-    /// 64 or more channels on larger planes (ResNet-50's 56 × 56 64 → 64, 64 → 256, 256 → 64 0.6–0.95;
-    /// MobileNetV2's 56 × 56 144 → 24 0.85–1.06, 28 × 28 192 → 32 0.6–1.1), large dW on 14 × 14 (ResNet-50's
-    /// 1024 → 256 and 256 → 1024 0.56–0.9) and 7 × 7 planes (0.4–0.8 at batch 1: three vectors and a masked one
-    /// per plane and block).
+    /// group, and planes of 196–783 positions with dW (per group) of ≤ 64 K weights; and the stems of
+    /// <see cref="AppliesPadded"/>. Against the path that led before (2 threads, AVX-512; old time / new, medians of
+    /// 10 runs with the two sides alternating, batch 8 / batch 1; docs/benchmarks.md): MobileNetV2's 112 × 112
+    /// 32 → 16 2.1 / 2.1, 16 → 96 1.4 / 1.14, 56 × 56 24 → 144 1.17 / 1.25, 28 × 28 32 → 192 0.96 / 1.7 (batch 8:
+    /// 0.69–1.41 over the runs, 1.06 and 1.25 in two other sets); against gemm-1x1 on 14 × 14: 64 → 384 1.7 / 1.7,
+    /// 384 → 64 1.05 / 1.44, 384 → 96 1.11 / 1.3, 96 → 576 1.7 / 1.18, 576 → 96 1.22 / 1.45. Left out, where the
+    /// GEMMs stayed ahead (three runs): 64 or more channels on larger planes (ResNet-50's 56 × 56 64 → 64, 64 → 256,
+    /// 256 → 64 0.6–0.95; MobileNetV2's 56 × 56 144 → 24 0.85–1.06, 28 × 28 192 → 32 0.6–1.1), large dW on
+    /// 14 × 14 (ResNet-50's 1024 → 256 and 256 → 1024 0.56–0.9) and 7 × 7 planes (0.4–0.8 at batch 1: three
+    /// vectors and a masked one per plane and block).
     /// </summary>
     public static bool Applies(ConvProblem p, GemmTier tier)
     {
@@ -129,21 +140,19 @@ internal static unsafe class FilterDots
 
     public const int MaxChannels = 32, MinPlane = 784, SmallPlane = 196, SmallPlaneWeights = 64 * 1024;
 
-    internal static bool BenchPadded = true;   // TEMPORARY: A/B switch for the measurements
-
     /// <summary>
     /// The padded path: ranks 1 and 2 (an output row is a segment), at most 8 input channels per group (stems),
     /// output rows of ≥ 32 positions and planes of ≥ 256, not depthwise, a padded input that fits. Against
-    /// reduction-split's padded columns (2 threads, AVX-512, old time / new, three runs, batch 8 / batch 1):
-    /// ResNet-50's 7x7/2 stem 1.16–1.22 / 1.06–1.10, MobileNetV2's 3x3/2 stem 1.44–1.56 / 1.25–1.40, a 3x3 8 → 32
-    /// at 112 × 112 1.03–1.08 / 1.10–1.13, a 5x5/2 4 → 48 at 128 × 128 1.68 / 1.7. With more channels the GEMM
+    /// reduction-split's padded columns (2 threads, AVX-512, old time / new, medians of 10 alternated runs, batch
+    /// 8 / batch 1): ResNet-50's 7x7/2 stem 1.19 / 1.12, MobileNetV2's 3x3/2 stem 1.54 / 1.43, a 3x3 8 → 32 at
+    /// 112 × 112 1.06 / 1.09, a 5x5/2 4 → 48 at 128 × 128 1.57 / 1.67. With more channels the GEMM
     /// paths stayed ahead (ResNet-50's 64- and 128-channel 3x3 at 56 × 56 and 28 × 28 0.5–0.9, the 3x3/2 128
     /// 0.83–0.88; a 1-d 7-tap 16 → 64 0.97–1.15).
     /// </summary>
     static bool AppliesPadded(ConvProblem p)
     {
         var g = ConvGeometry.Of(p);
-        return BenchPadded && g.OutD == 1 && !p.IsDepthwise && p.CPerGroup <= MaxPaddedChannels && g.OutW >= 32
+        return g.OutD == 1 && !p.IsDepthwise && p.CPerGroup <= MaxPaddedChannels && g.OutW >= 32
             && p.YShape.SpatialSize >= 256 && ShiftedGemm.SharedFloats(g, p.N, p.C) <= Array.MaxLength / 2;
     }
 

@@ -13,9 +13,9 @@ namespace GpuConv.Cpu;
 /// to A: (1) shifted — per tap, the block's zero-padded stride-phase planes read in place at the tap's
 /// offset (16–64 channels); (2) padded columns — a chunk's column matrix copied from those planes, one
 /// contiguous run per row and chunk, the chunks running over the images end to end; (3) 1x1 unit-stride:
-/// x's planes in place (and im2col where the padded input would not fit); on AVX-512 the 1x1 problems that
-/// <see cref="FilterDots.Applies"/> takes run as dot products of x's and dy's planes instead (no
-/// packing). The padded paths run over the layout's run space, whose gap columns (between output rows) meet
+/// x's planes in place (and im2col where the padded input would not fit). On AVX-512 the problems that
+/// <see cref="FilterDots.Applies"/> takes (shallow or small-plane 1x1 layers, stems) run as dot products of
+/// rows read in place instead (no packing). The padded paths run over the layout's run space, whose gap columns (between output rows) meet
 /// zeros in dy: exact for finite x; an x with a ±Inf or NaN runs im2col instead (a gap would turn it into a
 /// NaN the reference does not have).
 /// Where dW has few row blocks for the threads (a stem: 64 × 147; a 64-channel 3x3: 64 × 576), the

@@ -122,7 +122,7 @@ public class FilterDotsTests
     static IEnumerable<(string Name, ConvSpec Spec, TensorShape X, TensorShape W)> PaddedCases()
     {
         yield return ("stem-like 7x7/2 p3, 3 -> 24 at 70x66", new ConvSpec([7, 7], stride: [2], padBegin: [3]), new(2, 3, 70, 66), new(24, 3, 7, 7));
-        yield return ("3x3 dilation 2 p2, 8 -> 13 at 80x81 (partial blocks, two chunks per image)", new ConvSpec([3, 3], padBegin: [2], dilation: [2]), new(1, 8, 80, 81), new(13, 8, 3, 3));
+        yield return ("3x3 dilation 2 p2, 8 -> 13 at 100x101 (partial blocks, two chunks per image)", new ConvSpec([3, 3], padBegin: [2], dilation: [2]), new(1, 8, 100, 101), new(13, 8, 3, 3));
         yield return ("5x5/2 asymmetric pads, 4 -> 48 at 70x80", new ConvSpec([5, 5], stride: [2], padBegin: [2, 1], padEnd: [1, 2]), new(2, 4, 70, 80), new(48, 4, 5, 5));
         yield return ("5x3 stride (2,1) unpadded, 5 -> 7, batch 1", new ConvSpec([5, 3], stride: [2, 1]), new(1, 5, 41, 50), new(7, 5, 5, 3));
         yield return ("grouped g2 3x3 p1, 16 -> 12 (8 per group)", new ConvSpec([3, 3], padBegin: [1], groups: 2), new(2, 16, 20, 40), new(12, 8, 3, 3));
