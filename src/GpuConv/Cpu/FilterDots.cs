@@ -10,7 +10,7 @@ namespace GpuConv.Cpu;
 /// Backward-filter as dot products: dW[k, c] = Σₙ Σₚ dy[n, k, p] · x[n, c, p] for a 1x1 unit-stride convolution,
 /// where both operands are contiguous along the reduction (the positions p). A GEMM has to transpose one or both
 /// of them into panels first (reduction-split packed dy's chunk with 8 × 8 transposes, gemm-1x1 both operands
-/// with the GEMM's packing), and ran MobileNetV2's 1x1 layers at 1.1–1.9× the forward's time. Here a block of 4 x
+/// with the GEMM's packing), and ran MobileNetV2's 1x1 layers at 1.2–2.1× the forward's time. Here a block of 4 x
 /// rows × 6 dy channels keeps 24 Vector512 accumulators and reads both operands in place, 16 positions a step (4
 /// + 6 loads for 24 FMAs; a segment's last partial vector by masked loads, which read zeros past its end, so a
 /// ±Inf or NaN is multiplied only where the direct sum multiplies it); at the end of a chunk each accumulator's
