@@ -22,7 +22,7 @@ public sealed unsafe partial class CpuBackend
         bool filterDepthwise = problem.Op == ConvOp.BackwardFilter && problem.IsDepthwise;
         if (filterDepthwise)
             list.Add(Algorithm(DirectDepthwise, 2, WorkspaceFloats(problem, DirectDepthwise)));
-        bool split = Applies(problem, ReductionSplit), splitFirst = split && !filterDepthwise && ReductionSplitFirst(problem);
+        bool split = Applies(problem, ReductionSplit), splitFirst = split && !filterDepthwise && ReductionSplitFirst(problem, Tier);
         if (splitFirst)
             list.Add(Algorithm(ReductionSplit, 10, WorkspaceFloats(problem, ReductionSplit)));
         bool winograd = Applies(problem, Winograd), winograd4First = winograd && Winograd4x4First(problem);
@@ -105,9 +105,11 @@ public sealed unsafe partial class CpuBackend
     /// 1.23× / 1.24×. On 14 × 14 and 7 × 7 planes with hundreds of channels it was behind (run first: the
     /// 512-channel 3x3 0.68× / 0.36×, the 1024 → 256 1x1 0.75× / 0.46×, MobileNetV2's 96 → 576 0.97× / 0.42×,
     /// the 256-channel 3x3 1.06× / 0.81×): dW's many row blocks each pack dy's chunk again. Depthwise goes to
-    /// direct-depthwise (11–23× faster than im2col-gemm on MobileNetV2's at batch 8).
+    /// direct-depthwise (11–23× faster than im2col-gemm on MobileNetV2's at batch 8). It also leads for the
+    /// problems its dot-product paths take (<see cref="FilterDots.Applies"/>; on 14 × 14 planes MobileNetV2's
+    /// 1x1 layers ran 1.1–2.1× faster than gemm-1x1 at batch 8 and 1).
     /// </summary>
-    static bool ReductionSplitFirst(ConvProblem p) => p.YShape.SpatialSize >= 256;
+    static bool ReductionSplitFirst(ConvProblem p, GemmTier tier) => p.YShape.SpatialSize >= 256 || FilterDots.Applies(p, tier);
 
     /// <summary>
     /// At least 64 output channels per group, and at least three quarters of the lanes of the channel
@@ -257,6 +259,8 @@ public sealed unsafe partial class CpuBackend
             }
             case ReductionSplit:
             {
+                if (FilterDots.Applies(p, Tier))
+                    return FilterDots.SharedFloats(p, threads);
                 var plan = ReductionSplitFilter.Plan.Of(p, threads);
                 return ReductionSplitFilter.TaskFloats(p, plan, Tier) * threads + ReductionSplitFilter.SharedFloats(p, plan);
             }

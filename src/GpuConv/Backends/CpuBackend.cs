@@ -16,7 +16,8 @@ namespace GpuConv.Backends;
 /// scalar), a direct kernel for depthwise; backward-data as forward convolutions of dy on those kernels, one
 /// per stride phase (forward-phases), as one GEMM and a pixel shuffle where stride == kernel (gemm-shuffle),
 /// as a GEMM over dy's pixels streaming W once for small dy planes (weight-stream), or GEMM + col2im;
-/// backward-filter as dWᵀ = col(x) · dyᵀ over chunks of the reduction split across tasks (reduction-split), a
+/// backward-filter as dWᵀ = col(x) · dyᵀ over chunks of the reduction split across tasks (reduction-split; for
+/// some 1x1 layers and stems on AVX-512, dot products of rows read in place), a
 /// direct kernel for depthwise, or im2col + GEMM. Runs on up to
 /// <see cref="MaxDegreeOfParallelism"/> threads (persistent workers that spin briefly between runs);
 /// steady-state runs reuse their workspaces and allocate nothing large.

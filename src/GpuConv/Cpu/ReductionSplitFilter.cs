@@ -13,9 +13,11 @@ namespace GpuConv.Cpu;
 /// to A: (1) shifted — per tap, the block's zero-padded stride-phase planes read in place at the tap's
 /// offset (16–64 channels); (2) padded columns — a chunk's column matrix copied from those planes, one
 /// contiguous run per row and chunk, the chunks running over the images end to end; (3) 1x1 unit-stride:
-/// x's planes in place (and im2col where the padded input would not fit). The padded paths run over the
-/// layout's run space, whose gap columns (between output rows) meet zeros in dy: exact for finite x; an x
-/// with a ±Inf or NaN runs im2col instead (a gap would turn it into a NaN the reference does not have).
+/// x's planes in place (and im2col where the padded input would not fit). On AVX-512 the problems that
+/// <see cref="FilterDots.Applies"/> takes (shallow or small-plane 1x1 layers, stems) run as dot products of
+/// rows read in place instead (no packing). The padded paths run over the layout's run space, whose gap columns (between output rows) meet
+/// zeros in dy: exact for finite x; an x with a ±Inf or NaN runs im2col instead (a gap would turn it into a
+/// NaN the reference does not have).
 /// Where dW has few row blocks for the threads (a stem: 64 × 147; a 64-channel 3x3: 64 × 576), the
 /// reduction is split too: slice s of S sums its contiguous range of chunks into a partial dWᵀ of its own,
 /// and a last pass adds the S partials in order s = 0..S−1 while transposing into dW. S depends only on the
@@ -121,6 +123,11 @@ internal static unsafe class ReductionSplitFilter
     public static void Run(CpuConvContext ctx, bool pointwise)
     {
         var p = ctx.Problem;
+        if (FilterDots.Applies(p, ctx.Tier))
+        {
+            FilterDots.Run(ctx);
+            return;
+        }
         var plan = Plan.Of(p, ctx.Threads);
         // The padded paths multiply x at the run's gap columns by dy's zeros: a ±Inf or NaN there would make
         // a NaN the direct sum does not have. Such inputs take im2col, which reads only what the sum reads

@@ -27,6 +27,7 @@ public class BackwardFilterTests
         yield return ("7x7 s2 p3 stem-like (padded-columns)", new ConvSpec([7, 7], stride: [2], padBegin: [3]), new(2, 3, 40, 38), new(24, 3, 7, 7));
         yield return ("3x3 128 ch (padded-columns path, chunks spanning images)", new ConvSpec([3, 3], padBegin: [1]), new(2, 128, 12, 11), new(96, 128, 3, 3));
         yield return ("1x1 s1 (pointwise)", new ConvSpec([1, 1]), new(3, 40, 15, 17), new(72, 40, 1, 1));
+        yield return ("1x1 s1, 24 ch at 29 x 29 (dot products on AVX-512)", new ConvSpec([1, 1]), new(2, 24, 29, 29), new(56, 24, 1, 1));
         yield return ("1x1 s2", new ConvSpec([1, 1], stride: [2]), new(2, 24, 15, 16), new(48, 24, 1, 1));
         yield return ("2x2 s2 no pad, odd input", new ConvSpec([2, 2], stride: [2]), new(1, 8, 13, 15), new(12, 8, 2, 2));
         yield return ("grouped 3x3 g4", new ConvSpec([3, 3], padBegin: [1], groups: 4), new(2, 32, 14, 13), new(48, 8, 3, 3));
@@ -114,7 +115,7 @@ public class BackwardFilterTests
 
     /// <summary>Long reductions (N·Ho·Wo = 2 · 112 · 112 = 25 088 products per weight): the fp32 sums stay within the bound.</summary>
     [TestCase(3, 32, 1, TestName = "long reduction, 3x3 32 channels (shifted)")]
-    [TestCase(7, 3, 1, TestName = "long reduction, 7x7 3 channels (padded-columns)")]
+    [TestCase(7, 3, 1, TestName = "long reduction, 7x7 3 channels (dot products on AVX-512, padded columns elsewhere)")]
     [TestCase(3, 48, 48, TestName = "long reduction, depthwise 3x3")]
     public void LongReductionsStayWithinTheBound(int kernel, int channels, int groups)
     {
@@ -200,6 +201,10 @@ public class BackwardFilterTests
         Assert.That(First(new ConvSpec([1, 1]), new(1, 256, 56, 56), new(64, 256, 1, 1)), Is.EqualTo(CpuBackend.ReductionSplit));
         Assert.That(First(s3, new(1, 256, 14, 14), new(256, 256, 3, 3)), Is.EqualTo(CpuBackend.Im2ColGemm));
         Assert.That(First(new ConvSpec([1, 1]), new(1, 1024, 14, 14), new(256, 1024, 1, 1)), Is.EqualTo(CpuBackend.Gemm1x1));
+        // MobileNetV2's 14 × 14 96 → 576: reduction-split's dot products on AVX-512, gemm-1x1 elsewhere.
+        bool dots = GemmTiers.Best == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+        Assert.That(First(new ConvSpec([1, 1]), new(8, 96, 14, 14), new(576, 96, 1, 1)), Is.EqualTo(dots ? CpuBackend.ReductionSplit : CpuBackend.Gemm1x1));
+        Assert.That(First(new ConvSpec([1, 1]), new(8, 160, 7, 7), new(960, 160, 1, 1)), Is.EqualTo(CpuBackend.Gemm1x1));
     }
 
     [Test]
@@ -223,6 +228,7 @@ public class BackwardFilterTests
         yield return new TestCaseData(new ConvSpec([3, 3], padBegin: [1]), new TensorShape(1, 64, 28, 28), new TensorShape(64, 64, 3, 3), CpuBackend.ReductionSplit).SetName("reduction-split shifted 3x3");
         yield return new TestCaseData(new ConvSpec([7, 7], stride: [2], padBegin: [3]), new TensorShape(1, 3, 64, 64), new TensorShape(16, 3, 7, 7), CpuBackend.ReductionSplit).SetName("reduction-split im2col 7x7 stride 2");
         yield return new TestCaseData(new ConvSpec([1, 1]), new TensorShape(1, 64, 28, 28), new TensorShape(128, 64, 1, 1), CpuBackend.ReductionSplit).SetName("reduction-split 1x1");
+        yield return new TestCaseData(new ConvSpec([1, 1]), new TensorShape(2, 32, 28, 28), new TensorShape(96, 32, 1, 1), CpuBackend.ReductionSplit).SetName("reduction-split 1x1 dot products");
         yield return new TestCaseData(new ConvSpec([3, 3], padBegin: [1], groups: 32), new TensorShape(2, 32, 28, 28), new TensorShape(32, 1, 3, 3), CpuBackend.DirectDepthwise).SetName("direct-depthwise 3x3");
     }
 
