@@ -177,20 +177,33 @@ internal static unsafe class FilterDots
             RunPadded(ctx);
             return;
         }
-        var p = ctx.Problem;
-        var plan = Plan.Of(p, ctx.Threads);
-        long wFloats = p.WShape.ElementCount;
-        float* partials = plan.Slices > 1 ? ctx.Shared.Get(WorkspaceSlot.PackB, plan.Slices * wFloats) : ctx.W;
-        int slices = plan.Slices, ranges = plan.KRanges;
-        ctx.Workers.For(ctx.Groups * ranges * slices, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        var plan = Plan.Of(ctx.Problem, ctx.Threads);
+        ForSlices(ctx, plan.Chunks, plan.Slices, plan.KRange, plan.KRanges, ctx.Cg,
+            (q, g, k0, k1, dw, accumulate) => Chunk(ctx, plan, q, g, k0, k1, dw, accumulate));
+    }
+
+    /// <summary>The body of one task: chunk q of the reduction for dy channels [k0, k1) of group g into dw.</summary>
+    delegate void ChunkBody(int q, int g, int k0, int k1, float* dw, bool accumulate);
+
+    /// <summary>
+    /// The tasks of both paths: (group, range of dy channels, slice of the chunks); each slice sums its chunks in
+    /// order into dW itself (one slice) or into its own partial dW, added in slice order at the end, so the
+    /// result depends on the thread count only. <paramref name="rowFloats"/>: floats of one dW row.
+    /// </summary>
+    static void ForSlices(CpuConvContext ctx, int chunks, int slices, int kRange, int kRanges, int rowFloats, ChunkBody body)
+    {
+        long wFloats = ctx.Problem.WShape.ElementCount;
+        float* partials = slices > 1 ? ctx.Shared.Get(WorkspaceSlot.PackB, slices * wFloats) : ctx.W;
+        nint partialsAt = (nint)partials;
+        ctx.Workers.For(ctx.Groups * kRanges * slices, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
         {
             int s = t % slices; t /= slices;
-            int r = t % ranges, g = t / ranges;
-            int k0 = r * plan.KRange, k1 = Math.Min(ctx.Kg, k0 + plan.KRange);
-            int q0 = (int)((long)plan.Chunks * s / slices), q1 = (int)((long)plan.Chunks * (s + 1) / slices);
-            float* dw = partials + s * wFloats + ((long)g * ctx.Kg + k0) * ctx.Cg;
+            int r = t % kRanges, g = t / kRanges;
+            int k0 = r * kRange, k1 = Math.Min(ctx.Kg, k0 + kRange);
+            int q0 = (int)((long)chunks * s / slices), q1 = (int)((long)chunks * (s + 1) / slices);
+            float* dw = (float*)partialsAt + s * wFloats + ((long)g * ctx.Kg + k0) * rowFloats;
             for (int q = q0; q < q1; q++)
-                Chunk(ctx, plan, q, g, k0, k1, dw, accumulate: q > q0);
+                body(q, g, k0, k1, dw, accumulate: q > q0);
         });
         if (slices > 1) SumSlices(ctx, partials, slices, wFloats);
     }
@@ -262,20 +275,8 @@ internal static unsafe class FilterDots
         l.WriteTapOffsets(ctx.G, taps);
         nint tapTable = (nint)taps, paddedTable = (nint)padded;
         var plan = PaddedPlan.Of(p, ctx.Threads);
-        long wFloats = p.WShape.ElementCount;
-        float* partials = plan.Slices > 1 ? ctx.Shared.Get(WorkspaceSlot.PackB, plan.Slices * wFloats) : ctx.W;
-        int slices = plan.Slices, ranges = plan.KRanges;
-        ctx.Workers.For(ctx.Groups * ranges * slices, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
-        {
-            int s = t % slices; t /= slices;
-            int r = t % ranges, g = t / ranges;
-            int k0 = r * plan.KRange, k1 = Math.Min(ctx.Kg, k0 + plan.KRange);
-            int q0 = (int)((long)plan.Chunks * s / slices), q1 = (int)((long)plan.Chunks * (s + 1) / slices);
-            float* dw = partials + s * wFloats + ((long)g * ctx.Kg + k0) * ctx.Rows;
-            for (int q = q0; q < q1; q++)
-                PaddedChunk(ctx, plan, l, (float*)paddedTable, (int*)tapTable, q, g, k0, k1, dw, accumulate: q > q0);
-        });
-        if (slices > 1) SumSlices(ctx, partials, slices, wFloats);
+        ForSlices(ctx, plan.Chunks, plan.Slices, plan.KRange, plan.KRanges, ctx.Rows,
+            (q, g, k0, k1, dw, accumulate) => PaddedChunk(ctx, plan, l, (float*)paddedTable, (int*)tapTable, q, g, k0, k1, dw, accumulate));
     }
 
     /// <summary>
