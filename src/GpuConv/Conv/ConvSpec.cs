@@ -149,6 +149,9 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
     /// </summary>
     public static (int[] Begin, int[] End) SplitOnnxPads(IReadOnlyList<int> pads, int rank)
     {
+        ArgumentNullException.ThrowIfNull(pads);
+        if (rank < 1 || rank > MaxRank)
+            throw new ArgumentException($"rank must be 1 to {MaxRank} (spatial dimensions), got {rank}.", nameof(rank));
         if (pads.Count != 2 * rank)
             throw new ArgumentException($"pads must hold 2 values per spatial dimension (ONNX order begin…, end…): expected {2 * rank} for rank {rank}, got {pads.Count} ({Show(pads)}).", nameof(pads));
         return (pads.Take(rank).ToArray(), pads.Skip(rank).ToArray());
