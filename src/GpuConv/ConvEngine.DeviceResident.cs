@@ -421,6 +421,9 @@ public sealed partial class ConvEngine
                 : $"this engine runs on the CPU ({GpuUnavailableReason ?? "a CPU backend was asked for"}); make tensors with engine.Allocate/Upload";
             throw new ArgumentException($"{name} is in {t.Memory} memory but this engine works in {kind} memory: {hint}.", name);
         }
+        // A disposed host tensor still holds its data; refusing it here makes the CPU path fail where a GPU would.
+        if (t is HostTensor { IsDisposed: true })
+            throw new ArgumentException($"{name} was disposed.", name);
         if (t is DeviceTensor d)
         {
             if (d.IsDisposed) throw new ArgumentException($"{name} was disposed.", name);

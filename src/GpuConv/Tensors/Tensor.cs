@@ -11,7 +11,8 @@ public enum MemoryKind
 
 /// <summary>
 /// A float32 tensor with a shape, in host or device memory. Disposable so that code written for any
-/// memory (<c>using var x = engine.Upload(…)</c>) frees device memory; for host tensors disposing does nothing.
+/// memory (<c>using var x = engine.Upload(…)</c>) frees device memory; a host tensor has nothing to free but is
+/// marked disposed, and the engine's device-resident calls refuse a disposed tensor in either memory.
 /// </summary>
 public abstract class Tensor : IDisposable
 {

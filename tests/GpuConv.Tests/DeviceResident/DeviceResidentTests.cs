@@ -6,6 +6,7 @@ using GpuConv.Planning;
 using GpuConv.Tensors;
 using GpuConv.Tests.Cuda;
 using GpuConv.Tests.Planning;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.DeviceResident;
 
@@ -190,6 +191,29 @@ public class DeviceResidentTests
         Assert.That(wrap!.Message, Does.Contain("Host memory"));
         Assert.Throws<InvalidOperationException>(() => engine.UseStream(0x1234));
         Assert.DoesNotThrow(() => engine.UseStream(0), "0 = the engine's own stream, valid everywhere");
+    }
+
+    // On a GPU a disposed tensor is refused; the CPU path ran on it, so code that used a tensor after its
+    // `using` scope passed every test on a CPU machine and failed only on the first GPU.
+    [Test]
+    public void DisposedTensor_IsRefusedOnTheCpuPath_AsOnAGpu()
+    {
+        using var engine = ConvEngine.Open(CpuOptions());
+        var (xHost, w1Host, _, _, _) = Inputs();
+        using var w = engine.Upload(w1Host);
+        var x = engine.Upload(xHost);
+        var y = engine.Forward(Conv1, x, w);
+        ((IDisposable)x).Dispose();
+        ((IDisposable)y).Dispose();
+
+        ExpectArgument.Throws(() => engine.Forward(Conv1, x, w), "x", "x was disposed");
+        ExpectArgument.Throws(() => engine.Download(y), "tensor", "tensor was disposed");
+        ExpectArgument.Throws(() => engine.Upload(xHost.Data, x), "destination", "destination was disposed");
+        using var x2 = engine.Upload(xHost);
+        ExpectArgument.Throws(() => engine.Forward(Conv1, x2, w, output: y), "output", "output was disposed");
+        ExpectArgument.Throws(() => engine.BackwardBias(y), "dy", "dy was disposed");
+        // The host-tensor overloads copy their inputs, on a GPU as here: a disposed host tensor still serves them.
+        Assert.That(engine.Forward(Conv1, (HostTensor)x, w1Host).Shape, Is.EqualTo(y.Shape));
     }
 
     [Test]
