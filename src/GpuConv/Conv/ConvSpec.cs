@@ -195,6 +195,7 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
     /// <summary>Output spatial sizes for this spec (transposed or not); throws if any is below 1.</summary>
     public int[] OutputSpatial(IReadOnlyList<int> inputSpatial)
     {
+        ArgumentNullException.ThrowIfNull(inputSpatial);
         if (inputSpatial.Count != Rank)
             throw new ArgumentException($"input has {inputSpatial.Count} spatial dimensions ({Show(inputSpatial)}) but the spec has rank {Rank} (kernel {Show(Kernel)}).", nameof(inputSpatial));
         var result = new int[Rank];

@@ -4,7 +4,7 @@ namespace GpuConv.Tensors;
 public sealed class HostTensor : Tensor, IDisposable
 {
     /// <summary>A zero-filled tensor of <paramref name="shape"/>; throws <see cref="InvalidOperationException"/> if it has more elements than a .NET array holds.</summary>
-    public HostTensor(TensorShape shape) : this(shape, new float[shape.ElementCountInt]) { }
+    public HostTensor(TensorShape shape) : this(shape, new float[(shape ?? throw new ArgumentNullException(nameof(shape))).ElementCountInt]) { }
 
     /// <summary>A tensor over <paramref name="data"/> (not copied); its length must equal the shape's element count, else <see cref="ArgumentException"/>.</summary>
     public HostTensor(TensorShape shape, float[] data) : base(shape)
@@ -28,6 +28,7 @@ public sealed class HostTensor : Tensor, IDisposable
     /// <summary>Uniform random values in [-1, 1) (never all zeros), reproducible from the seed.</summary>
     public static HostTensor Random(TensorShape shape, int seed)
     {
+        ArgumentNullException.ThrowIfNull(shape);
         var t = new HostTensor(shape);
         var rng = new Random(seed);
         for (int i = 0; i < t.Data.Length; i++)
