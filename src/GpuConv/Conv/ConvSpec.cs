@@ -166,16 +166,20 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
         Transposed ? new(Kernel, Stride, Dilation, PadBegin, PadEnd, Groups) : this;
 
     /// <summary>Effective (dilated) kernel extent in dimension d.</summary>
-    public int DilatedKernel(int d) => dilatedKernel[d];
+    public int DilatedKernel(int d) => dilatedKernel[CheckDimension(d)];
 
     /// <summary>
     /// Convolution output size: floor((in + pb + pe - dil*(k-1) - 1) / stride) + 1; may be &lt; 1 (invalid).
     /// Throws <see cref="ArgumentException"/> when it exceeds <see cref="int.MaxValue"/>.
     /// </summary>
-    public int ConvOutputSize(int d, int inputSize) => FitsInt(ConvOutputSizeLong(d, inputSize), d, inputSize);
+    public int ConvOutputSize(int d, int inputSize) => FitsInt(ConvOutputSizeLong(CheckDimension(d), inputSize), d, inputSize);
 
     /// <summary>Transposed-convolution output size: (in - 1)*stride - pb - pe + dil*(k-1) + 1 + output_padding.</summary>
-    public int TransposedOutputSize(int d, int inputSize) => FitsInt(TransposedOutputSizeLong(d, inputSize), d, inputSize);
+    public int TransposedOutputSize(int d, int inputSize) => FitsInt(TransposedOutputSizeLong(CheckDimension(d), inputSize), d, inputSize);
+
+    // The public per-dimension members name the bad index instead of an IndexOutOfRangeException.
+    int CheckDimension(int d) => (uint)d < (uint)Rank ? d
+        : throw new ArgumentOutOfRangeException(nameof(d), d, $"spatial dimension {d} is outside this spec's rank {Rank} (0 to {Rank - 1}).");
 
     /// <summary><see cref="ConvOutputSize"/> in 64-bit arithmetic (cannot overflow for int inputs).</summary>
     internal long ConvOutputSizeLong(int d, long inputSize) =>

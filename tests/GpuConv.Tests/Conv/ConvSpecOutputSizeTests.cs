@@ -9,6 +9,20 @@ namespace GpuConv.Tests.Conv;
 /// </summary>
 public class ConvSpecOutputSizeTests
 {
+    // A dimension index past the spec's rank was an IndexOutOfRangeException that named nothing.
+    [TestCase(-1)]
+    [TestCase(1)]
+    public void DimensionOutsideTheRankIsRejected(int d)
+    {
+        var spec = new ConvSpec([3]);
+        foreach (var call in new Action[] { () => spec.ConvOutputSize(d, 5), () => spec.TransposedOutputSize(d, 5), () => spec.DilatedKernel(d) })
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => call())!;
+            Assert.That(e.ParamName, Is.EqualTo("d"));
+            Assert.That(e.Message, Does.Contain("rank 1"));
+        }
+    }
+
     // A null input size was a NullReferenceException.
     [Test]
     public void NullInputSpatialIsRejected() =>
