@@ -3,6 +3,7 @@ using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Cuda;
 using GpuConv.Planning;
+using GpuConv.Reference;
 using GpuConv.Tensors;
 using GpuConv.Tests.Cuda;
 using GpuConv.Tests.Planning;
@@ -214,6 +215,34 @@ public class DeviceResidentTests
         ExpectArgument.Throws(() => engine.BackwardBias(y), "dy", "dy was disposed");
         // The host-tensor overloads copy their inputs, on a GPU as here: a disposed host tensor still serves them.
         Assert.That(engine.Forward(Conv1, (HostTensor)x, w1Host).Shape, Is.EqualTo(y.Shape));
+    }
+
+    // engine.Upload(data, w) into weights used with constantWeights: true left the CPU backend's prepared copy
+    // (packed panels, Winograd transforms) in place, so every later call ran on the old weights (no error;
+    // ResNet's 64-channel 3x3 was off by ~50 absolute), while a GPU, which prepares nothing, gave the new result.
+    [Test]
+    public void UploadIntoConstantWeights_RunsOnTheNewWeights_ForEveryCpuAlgorithm()
+    {
+        using var engine = ConvEngine.Open(CpuOptions());
+        var cpu = engine.Backends.OfType<CpuBackend>().Single();
+        var problem = ConvProblem.Create(new ConvSpec([3, 3], padBegin: [1]), new TensorShape(1, 16, 12, 12), new TensorShape(16, 16, 3, 3));
+        var (wOld, wNew) = (HostTensor.Random(problem.WShape, 2), HostTensor.Random(problem.WShape, 3));
+        using var x = engine.Upload(HostTensor.Random(problem.XShape, 1));
+        using var w = engine.Upload(wOld);
+        var algorithms = cpu.GetAlgorithms(problem, ConvPrecision.Strict);
+        Assert.That(algorithms, Is.Not.Empty);
+        foreach (var algorithm in algorithms)
+        {
+            engine.Upload(wOld.Data, w);
+            var y = new HostTensor(problem.YShape);
+            cpu.Run(problem, algorithm, new ConvTensors((HostTensor)x, (HostTensor)w, y) { ConstantWeights = true });   // prepares wOld
+            engine.Upload(wNew.Data, w);
+            cpu.Run(problem, algorithm, new ConvTensors((HostTensor)x, (HostTensor)w, y) { ConstantWeights = true });
+            var expected = new HostTensor(problem.YShape);
+            cpu.Run(problem, algorithm, new ConvTensors((HostTensor)x, wNew.Clone(), expected));
+            var error = ErrorMetrics.Compare(y.Data, expected.Data.Select(v => (double)v).ToArray());
+            Assert.That(error.MaxRelative, Is.LessThan(Tolerance), $"{algorithm.Key}: ran on the weights before the upload");
+        }
     }
 
     [Test]
