@@ -24,6 +24,12 @@ public abstract class Tensor : IDisposable
     /// <summary>Where the elements live.</summary>
     public abstract MemoryKind Memory { get; }
 
-    /// <summary>Nothing to free for host memory; device tensors re-implement IDisposable to free theirs.</summary>
+    /// <summary>
+    /// Frees the tensor's device memory (a host tensor is only marked disposed), as <c>using</c> does: callable on
+    /// any <see cref="Tensor"/> the engine returns. Runs the derived class's own IDisposable implementation.
+    /// </summary>
+    public void Dispose() => ((IDisposable)this).Dispose();
+
+    /// <summary>Nothing to free here; device and host tensors re-implement IDisposable.</summary>
     void IDisposable.Dispose() { }
 }

@@ -245,6 +245,26 @@ public class DeviceResidentTests
         }
     }
 
+    // Tensor (what Allocate/Upload/Forward return) implemented IDisposable explicitly: `t.Dispose()` did not
+    // compile (CS1061), only `using` or a cast. Now it disposes whatever the tensor is.
+    [Test]
+    public void TensorDispose_IsCallable_AndReachesTheTensorsOwnDispose()
+    {
+        using var engine = ConvEngine.Open(CpuOptions());
+        Tensor host = engine.Upload(new HostTensor(2, 3, 10, 10));
+        host.Dispose();
+        Assert.That(((HostTensor)host).IsDisposed, Is.True);
+        using var runtime = new HostBackedRuntime();
+        Tensor device = new DeviceTensor(runtime, new TensorShape(2, 3));
+        device.Dispose();
+        Assert.That(((DeviceTensor)device).IsDisposed, Is.True);
+        var memory = new FakeDeviceMemory();
+        Tensor fake = memory.Allocate(new TensorShape(4));
+        fake.Dispose();
+        fake.Dispose();
+        Assert.That(memory.Freed, Is.EqualTo(1), "the fake's own Dispose ran, once");
+    }
+
     [Test]
     public void DisposedEngine_Throws()
     {
