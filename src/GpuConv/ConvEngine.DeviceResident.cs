@@ -88,7 +88,8 @@ public sealed partial class ConvEngine
         var t = Memory.Allocate(shape);
         try
         {
-            Upload(data, t);
+            using (EnterStream())
+                Memory.CopyFromHost(data, t);
             return t;
         }
         catch
@@ -98,7 +99,10 @@ public sealed partial class ConvEngine
         }
     }
 
-    /// <summary>Copies <paramref name="data"/> into <paramref name="destination"/>, a tensor of <see cref="Memory"/> with as many elements.</summary>
+    /// <summary>
+    /// Copies <paramref name="data"/> into <paramref name="destination"/>, a tensor of <see cref="Memory"/> with as many elements.
+    /// A prepared copy of <paramref name="destination"/> held as constant weights is dropped, so later calls use the new data.
+    /// </summary>
     public void Upload(ReadOnlySpan<float> data, Tensor destination)
     {
         ThrowIfDisposed();
@@ -107,6 +111,11 @@ public sealed partial class ConvEngine
             throw new ArgumentException($"data has {data.Length} elements but destination {destination.Shape} holds {destination.Shape.ElementCount}.", nameof(data));
         using (EnterStream())
             Memory.CopyFromHost(data, destination);
+        // New data in a tensor the CPU backend may hold prepared as constant weights: drop that copy, so that
+        // weights refreshed through the engine are the ones used (as on a GPU, whose backends prepare nothing).
+        if (destination is HostTensor host)
+            foreach (var cpu in Backends.OfType<CpuBackend>())
+                cpu.ForgetPreparedWeights(host);
     }
 
     /// <summary>A new host tensor with the contents of <paramref name="tensor"/>; waits for the work that writes it.</summary>
@@ -421,6 +430,9 @@ public sealed partial class ConvEngine
                 : $"this engine runs on the CPU ({GpuUnavailableReason ?? "a CPU backend was asked for"}); make tensors with engine.Allocate/Upload";
             throw new ArgumentException($"{name} is in {t.Memory} memory but this engine works in {kind} memory: {hint}.", name);
         }
+        // A disposed host tensor still holds its data; refusing it here makes the CPU path fail where a GPU would.
+        if (t is HostTensor { IsDisposed: true })
+            throw new ArgumentException($"{name} was disposed.", name);
         if (t is DeviceTensor d)
         {
             if (d.IsDisposed) throw new ArgumentException($"{name} was disposed.", name);

@@ -195,6 +195,20 @@ public class ConvEngineTests
         Assert.That(warm.Explain(problem).Rows.Single(r => r.Status == CandidateStatus.Chosen).Backend, Is.EqualTo(CpuBackend.BackendName));
     }
 
+    // Console.WriteLine(engine.Explain(problem)) printed the record's members ("Rows = System.Collections.Generic.List`1[…]").
+    [Test]
+    public void Explain_PrintsTheCandidateTable()
+    {
+        using var engine = ConvEngine.Open(CpuOptions());
+        var problem = ConvProblem.Create(new ConvSpec([3, 3], padBegin: [1]), new TensorShape(1, 4, 8, 8), new TensorShape(6, 4, 3, 3));
+        var explanation = engine.Explain(problem);
+        string text = explanation.ToString();
+        Assert.That(text, Is.EqualTo(explanation.Format()));
+        Assert.That(text, Does.Not.Contain("System.Collections"));
+        foreach (var row in explanation.Rows)
+            Assert.That(text, Does.Contain(row.Algorithm), "every candidate has its line");
+    }
+
     [Test]
     public void ExhaustivePolicy_TimesOnceAndRemembersForCachedEngines()
     {

@@ -102,6 +102,7 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(filter);
+        CheckOp(op);
         int rank = spec.Rank;
         if (input.Rank != rank + 2)
             throw new ArgumentException($"input must have rank {rank + 2} (N, C and {rank} spatial) for a {rank}-d spec, got shape {input}.", nameof(input));
@@ -156,7 +157,11 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
         new(ConvBounds.Check(conv, x, w, y), x, w, y, op);
 
     /// <summary>The same geometry with another op (e.g. the backward passes of a forward problem).</summary>
-    public ConvProblem WithOp(ConvOp op) => op == Op ? this : new ConvProblem(Spec, XShape, WShape, YShape, op);
+    public ConvProblem WithOp(ConvOp op) => op == Op ? this : new ConvProblem(Spec, XShape, WShape, YShape, CheckOp(op));
+
+    // A cast integer is not an op: without this check it would be planned and run as nothing at all.
+    static ConvOp CheckOp(ConvOp op) => Enum.IsDefined(op) ? op
+        : throw new ArgumentException($"op {(int)op} is not a ConvOp (Forward, BackwardData or BackwardFilter).", nameof(op));
 
     /// <summary>The same problem with another batch size.</summary>
     public ConvProblem WithBatch(int n)

@@ -149,6 +149,9 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
     /// </summary>
     public static (int[] Begin, int[] End) SplitOnnxPads(IReadOnlyList<int> pads, int rank)
     {
+        ArgumentNullException.ThrowIfNull(pads);
+        if (rank < 1 || rank > MaxRank)
+            throw new ArgumentException($"rank must be 1 to {MaxRank} (spatial dimensions), got {rank}.", nameof(rank));
         if (pads.Count != 2 * rank)
             throw new ArgumentException($"pads must hold 2 values per spatial dimension (ONNX order begin…, end…): expected {2 * rank} for rank {rank}, got {pads.Count} ({Show(pads)}).", nameof(pads));
         return (pads.Take(rank).ToArray(), pads.Skip(rank).ToArray());
@@ -163,16 +166,20 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
         Transposed ? new(Kernel, Stride, Dilation, PadBegin, PadEnd, Groups) : this;
 
     /// <summary>Effective (dilated) kernel extent in dimension d.</summary>
-    public int DilatedKernel(int d) => dilatedKernel[d];
+    public int DilatedKernel(int d) => dilatedKernel[CheckDimension(d)];
 
     /// <summary>
     /// Convolution output size: floor((in + pb + pe - dil*(k-1) - 1) / stride) + 1; may be &lt; 1 (invalid).
     /// Throws <see cref="ArgumentException"/> when it exceeds <see cref="int.MaxValue"/>.
     /// </summary>
-    public int ConvOutputSize(int d, int inputSize) => FitsInt(ConvOutputSizeLong(d, inputSize), d, inputSize);
+    public int ConvOutputSize(int d, int inputSize) => FitsInt(ConvOutputSizeLong(CheckDimension(d), inputSize), d, inputSize);
 
     /// <summary>Transposed-convolution output size: (in - 1)*stride - pb - pe + dil*(k-1) + 1 + output_padding.</summary>
-    public int TransposedOutputSize(int d, int inputSize) => FitsInt(TransposedOutputSizeLong(d, inputSize), d, inputSize);
+    public int TransposedOutputSize(int d, int inputSize) => FitsInt(TransposedOutputSizeLong(CheckDimension(d), inputSize), d, inputSize);
+
+    // The public per-dimension members name the bad index instead of an IndexOutOfRangeException.
+    int CheckDimension(int d) => (uint)d < (uint)Rank ? d
+        : throw new ArgumentOutOfRangeException(nameof(d), d, $"spatial dimension {d} is outside this spec's rank {Rank} (0 to {Rank - 1}).");
 
     /// <summary><see cref="ConvOutputSize"/> in 64-bit arithmetic (cannot overflow for int inputs).</summary>
     internal long ConvOutputSizeLong(int d, long inputSize) =>
@@ -192,6 +199,7 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
     /// <summary>Output spatial sizes for this spec (transposed or not); throws if any is below 1.</summary>
     public int[] OutputSpatial(IReadOnlyList<int> inputSpatial)
     {
+        ArgumentNullException.ThrowIfNull(inputSpatial);
         if (inputSpatial.Count != Rank)
             throw new ArgumentException($"input has {inputSpatial.Count} spatial dimensions ({Show(inputSpatial)}) but the spec has rank {Rank} (kernel {Show(Kernel)}).", nameof(inputSpatial));
         var result = new int[Rank];

@@ -54,4 +54,7 @@ public sealed record PlanExplanation(
                 r.TimeMs is double t ? t.ToString("0.###") : "-", r.Status, r.Reason));
         return sb.ToString();
     }
+
+    /// <summary>The same table as <see cref="Format"/>, so that printing the explanation shows the candidates.</summary>
+    public override string ToString() => Format();
 }

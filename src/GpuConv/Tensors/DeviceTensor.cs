@@ -139,7 +139,7 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
     }
 
     /// <summary>Returns the memory to the pool (borrowed memory is only released from use, never freed). Idempotent.</summary>
-    public void Dispose() => _buffer.Dispose();
+    public new void Dispose() => _buffer.Dispose();
 
     /// <summary>"DeviceTensor" plus the shape.</summary>
     public override string ToString() => $"DeviceTensor{Shape}";

@@ -1,10 +1,10 @@
 namespace GpuConv.Tensors;
 
 /// <summary>A float32 tensor in managed memory (row-major, NC[D]HW for activations).</summary>
-public sealed class HostTensor : Tensor
+public sealed class HostTensor : Tensor, IDisposable
 {
     /// <summary>A zero-filled tensor of <paramref name="shape"/>; throws <see cref="InvalidOperationException"/> if it has more elements than a .NET array holds.</summary>
-    public HostTensor(TensorShape shape) : this(shape, new float[shape.ElementCountInt]) { }
+    public HostTensor(TensorShape shape) : this(shape, new float[(shape ?? throw new ArgumentNullException(nameof(shape))).ElementCountInt]) { }
 
     /// <summary>A tensor over <paramref name="data"/> (not copied); its length must equal the shape's element count, else <see cref="ArgumentException"/>.</summary>
     public HostTensor(TensorShape shape, float[] data) : base(shape)
@@ -28,12 +28,23 @@ public sealed class HostTensor : Tensor
     /// <summary>Uniform random values in [-1, 1) (never all zeros), reproducible from the seed.</summary>
     public static HostTensor Random(TensorShape shape, int seed)
     {
+        ArgumentNullException.ThrowIfNull(shape);
         var t = new HostTensor(shape);
         var rng = new Random(seed);
         for (int i = 0; i < t.Data.Length; i++)
             t.Data[i] = (float)(rng.NextDouble() * 2 - 1);
         return t;
     }
+
+    /// <summary>
+    /// True once disposed. The data stays readable and the host-tensor overloads still take it (they copy
+    /// their inputs, on a GPU too); the engine's device-resident calls refuse it, as they refuse a disposed
+    /// device tensor, so code that uses a tensor after its <c>using</c> scope fails on the CPU path as on a GPU.
+    /// </summary>
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>Marks the tensor disposed (see <see cref="IsDisposed"/>); there is nothing to free.</summary>
+    void IDisposable.Dispose() => IsDisposed = true;
 
     /// <summary>A deep copy (new array).</summary>
     public HostTensor Clone() => new(Shape, (float[])Data.Clone());

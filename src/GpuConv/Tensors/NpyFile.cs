@@ -68,6 +68,12 @@ public static class NpyFile
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(tensor);
         string full = Path.GetFullPath(path);
+        // Checked here so that the error names the user's path, not the hidden temporary file beside it.
+        if (Directory.Exists(full))
+            throw new IOException($"cannot write '{path}': it is a folder, not a file.");
+        string? dir = Path.GetDirectoryName(full);
+        if (dir is not null && !Directory.Exists(dir))
+            throw new DirectoryNotFoundException($"cannot write '{path}': folder '{dir}' does not exist.");
         string temp = TempPathFor(full);
         try
         {

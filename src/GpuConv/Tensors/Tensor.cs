@@ -11,7 +11,8 @@ public enum MemoryKind
 
 /// <summary>
 /// A float32 tensor with a shape, in host or device memory. Disposable so that code written for any
-/// memory (<c>using var x = engine.Upload(…)</c>) frees device memory; for host tensors disposing does nothing.
+/// memory (<c>using var x = engine.Upload(…)</c>) frees device memory; a host tensor has nothing to free but is
+/// marked disposed, and the engine's device-resident calls refuse a disposed tensor in either memory.
 /// </summary>
 public abstract class Tensor : IDisposable
 {
@@ -23,6 +24,12 @@ public abstract class Tensor : IDisposable
     /// <summary>Where the elements live.</summary>
     public abstract MemoryKind Memory { get; }
 
-    /// <summary>Nothing to free for host memory; device tensors re-implement IDisposable to free theirs.</summary>
+    /// <summary>
+    /// Frees the tensor's device memory (a host tensor is only marked disposed), as <c>using</c> does: callable on
+    /// any <see cref="Tensor"/> the engine returns. Runs the derived class's own IDisposable implementation.
+    /// </summary>
+    public void Dispose() => ((IDisposable)this).Dispose();
+
+    /// <summary>Nothing to free here; device and host tensors re-implement IDisposable.</summary>
     void IDisposable.Dispose() { }
 }

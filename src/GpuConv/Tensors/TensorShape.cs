@@ -61,6 +61,8 @@ public sealed class TensorShape : IEquatable<TensorShape>
     /// <summary>A copy with dimension <paramref name="index"/> set to <paramref name="value"/> (validated as in the constructor).</summary>
     public TensorShape WithDim(int index, int value)
     {
+        if ((uint)index >= (uint)Rank)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"index {index} is outside shape {this} (0 to {Rank - 1}).");
         var dims = Dims.ToArray();
         dims[index] = value;
         return new TensorShape(dims);

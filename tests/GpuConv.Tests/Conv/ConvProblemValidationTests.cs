@@ -9,6 +9,15 @@ public class ConvProblemValidationTests
 {
     static TensorShape S(params int[] dims) => new(dims);
 
+    // An undefined op (a cast integer) was accepted, planned and "run" as nothing at all.
+    [Test]
+    public void UndefinedOpIsRejected()
+    {
+        ExpectArgument.Throws(() => ConvProblem.Create(new ConvSpec([3]), S(1, 3, 8), S(4, 3, 3), (ConvOp)7), "op", "op 7");
+        var problem = ConvProblem.Create(new ConvSpec([3]), S(1, 3, 8), S(4, 3, 3));
+        ExpectArgument.Throws(() => problem.WithOp((ConvOp)(-1)), "op", "op -1");
+    }
+
     [Test]
     public void InputRankDoesNotMatchSpec() =>
         ExpectArgument.Throws(() => ConvProblem.Create(new ConvSpec([3, 3]), S(1, 3, 8), S(4, 3, 3, 3)), "input",

@@ -9,6 +9,25 @@ namespace GpuConv.Tests.Conv;
 /// </summary>
 public class ConvSpecOutputSizeTests
 {
+    // A dimension index past the spec's rank was an IndexOutOfRangeException that named nothing.
+    [TestCase(-1)]
+    [TestCase(1)]
+    public void DimensionOutsideTheRankIsRejected(int d)
+    {
+        var spec = new ConvSpec([3]);
+        foreach (var call in new Action[] { () => spec.ConvOutputSize(d, 5), () => spec.TransposedOutputSize(d, 5), () => spec.DilatedKernel(d) })
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => call())!;
+            Assert.That(e.ParamName, Is.EqualTo("d"));
+            Assert.That(e.Message, Does.Contain("rank 1"));
+        }
+    }
+
+    // A null input size was a NullReferenceException.
+    [Test]
+    public void NullInputSpatialIsRejected() =>
+        Assert.That(Assert.Throws<ArgumentNullException>(() => new ConvSpec([3]).OutputSpatial(null!))!.ParamName, Is.EqualTo("inputSpatial"));
+
     [TestCase(4, 3, 0, 1, 2)]   // 4x4 input, 3x3 kernel -> 2x2
     [TestCase(5, 3, 2, 2, 4)]   // 5x5 input, pad 2, stride 2, 3x3 kernel -> floor((5+4-3)/2)+1 = 4
     [TestCase(32, 5, 2, 1, 32)] // 32x32 RGB, 5x5 kernel, pad 2 -> 32x32

@@ -131,6 +131,16 @@ public class ConvSpecValidationTests
     public void OnnxPadsOfTheWrongLength(int rank, int[] pads, string fragment) =>
         ExpectArgument.Throws(() => ConvSpec.SplitOnnxPads(pads, rank), "pads", fragment);
 
+    // A user's null pads list was a NullReferenceException, and rank 0 or 4 split without complaint.
+    [Test]
+    public void OnnxPadsNullIsRejected() =>
+        Assert.That(Assert.Throws<ArgumentNullException>(() => ConvSpec.SplitOnnxPads(null!, 2))!.ParamName, Is.EqualTo("pads"));
+
+    [TestCase(0, new int[0])]
+    [TestCase(4, new[] { 1, 1, 1, 1, 1, 1, 1, 1 })]
+    public void OnnxPadsRankOutsideOneToThree(int rank, int[] pads) =>
+        ExpectArgument.Throws(() => ConvSpec.SplitOnnxPads(pads, rank), "rank", $"got {rank}");
+
     [Test]
     public void OnnxPadsSplitIntoBeginAndEnd()
     {

@@ -3,9 +3,11 @@ using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Cuda;
 using GpuConv.Planning;
+using GpuConv.Reference;
 using GpuConv.Tensors;
 using GpuConv.Tests.Cuda;
 using GpuConv.Tests.Planning;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.DeviceResident;
 
@@ -190,6 +192,77 @@ public class DeviceResidentTests
         Assert.That(wrap!.Message, Does.Contain("Host memory"));
         Assert.Throws<InvalidOperationException>(() => engine.UseStream(0x1234));
         Assert.DoesNotThrow(() => engine.UseStream(0), "0 = the engine's own stream, valid everywhere");
+    }
+
+    // On a GPU a disposed tensor is refused; the CPU path ran on it, so code that used a tensor after its
+    // `using` scope passed every test on a CPU machine and failed only on the first GPU.
+    [Test]
+    public void DisposedTensor_IsRefusedOnTheCpuPath_AsOnAGpu()
+    {
+        using var engine = ConvEngine.Open(CpuOptions());
+        var (xHost, w1Host, _, _, _) = Inputs();
+        using var w = engine.Upload(w1Host);
+        var x = engine.Upload(xHost);
+        var y = engine.Forward(Conv1, x, w);
+        ((IDisposable)x).Dispose();
+        ((IDisposable)y).Dispose();
+
+        ExpectArgument.Throws(() => engine.Forward(Conv1, x, w), "x", "x was disposed");
+        ExpectArgument.Throws(() => engine.Download(y), "tensor", "tensor was disposed");
+        ExpectArgument.Throws(() => engine.Upload(xHost.Data, x), "destination", "destination was disposed");
+        using var x2 = engine.Upload(xHost);
+        ExpectArgument.Throws(() => engine.Forward(Conv1, x2, w, output: y), "output", "output was disposed");
+        ExpectArgument.Throws(() => engine.BackwardBias(y), "dy", "dy was disposed");
+        // The host-tensor overloads copy their inputs, on a GPU as here: a disposed host tensor still serves them.
+        Assert.That(engine.Forward(Conv1, (HostTensor)x, w1Host).Shape, Is.EqualTo(y.Shape));
+    }
+
+    // engine.Upload(data, w) into weights used with constantWeights: true left the CPU backend's prepared copy
+    // (packed panels, Winograd transforms) in place, so every later call ran on the old weights (no error;
+    // ResNet's 64-channel 3x3 was off by ~50 absolute), while a GPU, which prepares nothing, gave the new result.
+    [Test]
+    public void UploadIntoConstantWeights_RunsOnTheNewWeights_ForEveryCpuAlgorithm()
+    {
+        using var engine = ConvEngine.Open(CpuOptions());
+        var cpu = engine.Backends.OfType<CpuBackend>().Single();
+        var problem = ConvProblem.Create(new ConvSpec([3, 3], padBegin: [1]), new TensorShape(1, 16, 12, 12), new TensorShape(16, 16, 3, 3));
+        var (wOld, wNew) = (HostTensor.Random(problem.WShape, 2), HostTensor.Random(problem.WShape, 3));
+        using var x = engine.Upload(HostTensor.Random(problem.XShape, 1));
+        using var w = engine.Upload(wOld);
+        var algorithms = cpu.GetAlgorithms(problem, ConvPrecision.Strict);
+        Assert.That(algorithms, Is.Not.Empty);
+        foreach (var algorithm in algorithms)
+        {
+            engine.Upload(wOld.Data, w);
+            var y = new HostTensor(problem.YShape);
+            cpu.Run(problem, algorithm, new ConvTensors((HostTensor)x, (HostTensor)w, y) { ConstantWeights = true });   // prepares wOld
+            engine.Upload(wNew.Data, w);
+            cpu.Run(problem, algorithm, new ConvTensors((HostTensor)x, (HostTensor)w, y) { ConstantWeights = true });
+            var expected = new HostTensor(problem.YShape);
+            cpu.Run(problem, algorithm, new ConvTensors((HostTensor)x, wNew.Clone(), expected));
+            var error = ErrorMetrics.Compare(y.Data, expected.Data.Select(v => (double)v).ToArray());
+            Assert.That(error.MaxRelative, Is.LessThan(Tolerance), $"{algorithm.Key}: ran on the weights before the upload");
+        }
+    }
+
+    // Tensor (what Allocate/Upload/Forward return) implemented IDisposable explicitly: `t.Dispose()` did not
+    // compile (CS1061), only `using` or a cast. Now it disposes whatever the tensor is.
+    [Test]
+    public void TensorDispose_IsCallable_AndReachesTheTensorsOwnDispose()
+    {
+        using var engine = ConvEngine.Open(CpuOptions());
+        Tensor host = engine.Upload(new HostTensor(2, 3, 10, 10));
+        host.Dispose();
+        Assert.That(((HostTensor)host).IsDisposed, Is.True);
+        using var runtime = new HostBackedRuntime();
+        Tensor device = new DeviceTensor(runtime, new TensorShape(2, 3));
+        device.Dispose();
+        Assert.That(((DeviceTensor)device).IsDisposed, Is.True);
+        var memory = new FakeDeviceMemory();
+        Tensor fake = memory.Allocate(new TensorShape(4));
+        fake.Dispose();
+        fake.Dispose();
+        Assert.That(memory.Freed, Is.EqualTo(1), "the fake's own Dispose ran, once");
     }
 
     [Test]

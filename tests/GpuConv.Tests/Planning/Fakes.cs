@@ -117,7 +117,7 @@ sealed class FakeDeviceTensor(TensorShape shape, FakeDeviceMemory owner) : Tenso
     public float[] Data { get; } = new float[shape.ElementCountInt];
     public override MemoryKind Memory => MemoryKind.Device;
     bool disposed;
-    public void Dispose() { if (!disposed) { disposed = true; owner.OnFree(); } }
+    public new void Dispose() { if (!disposed) { disposed = true; owner.OnFree(); } }
 }
 
 static class Problems

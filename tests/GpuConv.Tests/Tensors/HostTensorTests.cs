@@ -12,6 +12,14 @@ public class HostTensorTests
         ExpectArgument.Throws(() => new HostTensor(new TensorShape(2, 3), new float[length]), "data",
             $"data has {length} elements", "shape [2, 3] needs 6");
 
+    // A null shape was a NullReferenceException from inside the constructor and from Random.
+    [Test]
+    public void NullShapeIsRejected()
+    {
+        Assert.That(Assert.Throws<ArgumentNullException>(() => new HostTensor((TensorShape)null!))!.ParamName, Is.EqualTo("shape"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => HostTensor.Random(null!, seed: 1))!.ParamName, Is.EqualTo("shape"));
+    }
+
     [Test]
     public void NullDataIsRejected() =>
         Assert.Throws<ArgumentNullException>(() => new HostTensor(new TensorShape(2), null!));

@@ -57,6 +57,20 @@ public class NpyFileReliabilityTests
         Assert.That(Directory.GetFiles(small.Path), Is.EqualTo(new[] { path }));
     }
 
+    // Write into a missing folder named only its hidden temporary file ("Could not find a part of the path
+    // '/x/.y.npy.1234.<guid>.tmp'"), and onto a folder said only "Is a directory".
+    [Test]
+    public void WriteNamesTheUsersPath_NotItsTemporaryFile()
+    {
+        using var dir = new Planning.TempDir();
+        var t = new HostTensor(2);
+        var missing = Assert.Throws<DirectoryNotFoundException>(() => NpyFile.Write(dir.File("missing/y.npy"), t))!;
+        Assert.That(missing.Message, Does.Contain(dir.File("missing/y.npy")).And.Contain("does not exist").And.Not.Contain(".tmp"));
+        var folder = Assert.Throws<IOException>(() => NpyFile.Write(dir.Path, t))!;
+        Assert.That(folder.Message, Does.Contain(dir.Path).And.Contain("is a folder"));
+        Assert.That(Directory.GetFileSystemEntries(dir.Path), Is.Empty, "nothing left behind");
+    }
+
     [Test]
     public void CheckWritableRefusesAFolderAMissingFolderAndAReadOnlyOne()
     {

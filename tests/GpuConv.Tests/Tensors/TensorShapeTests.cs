@@ -5,6 +5,16 @@ namespace GpuConv.Tests.Tensors;
 
 public class TensorShapeTests
 {
+    // WithDim past the rank was an IndexOutOfRangeException that named nothing.
+    [TestCase(-1)]
+    [TestCase(2)]
+    public void WithDimOutsideTheRankIsRejected(int index)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new TensorShape(1, 2).WithDim(index, 3))!;
+        Assert.That(e.ParamName, Is.EqualTo("index"));
+        Assert.That(e.Message, Does.Contain($"{index}").And.Contain("[1, 2]"));
+    }
+
     [Test]
     public void AccessorsOfAnActivationShape()
     {
