@@ -1,0 +1,20 @@
+namespace GpuConv.Tests.Cli;
+
+/// <summary>
+/// README's error contract: bad input is one "error: …" line. The parser's own messages for an enum
+/// option ("Must be one of:" and "Did you mean…" lists) spanned several lines.
+/// </summary>
+public class ParseErrorLineTests
+{
+    [TestCase("run", "--x", "x.npy", "--w", "w.npy", "--out", "y.npy", "--policy", "foo")]
+    [TestCase("plan", "--shapes", "resnet50", "--op", "Foo")]
+    [TestCase("bench", "--shapes", "resnet50", "--backend", "cpu", "--format", "xml")]
+    public void AnInvalidEnumValueIsOneErrorLine(params string[] args)
+    {
+        var (exit, output, error) = CliHarness.Invoke(args);
+        Assert.That(exit, Is.EqualTo(2), output + error);
+        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(1), error);
+        Assert.That(lines[0], Does.StartWith("error: ").And.Contain(args[^1]));
+    }
+}
