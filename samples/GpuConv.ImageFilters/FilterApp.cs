@@ -101,7 +101,7 @@ public sealed record FilterRequest(string Input, string Output, Filter Filter, E
     public static FilterRequest Parse(string[] args)
     {
         string? filterName = null, input = null, output = null, kernel = null;
-        int size = 0;
+        int? size = null; // null: the filter's default (0 is the library's "auto", not a size a user may ask for)
         double? sigma = null;
         double amount = 1, scale = 1;
         var edges = EdgeMode.Zero;
@@ -151,10 +151,10 @@ public sealed record FilterRequest(string Input, string Output, Filter Filter, E
             throw new ArgumentException($"--kernel is for the 'kernel' filter, not '{filterName}'.", "--kernel");
         var filter = filterName switch
         {
-            "box" => Filter.Box(size == 0 ? 5 : size),
-            "gaussian" or "blur" => Filter.Gaussian(sigma ?? 2, size),
+            "box" => Filter.Box(size ?? 5),
+            "gaussian" or "blur" => Filter.Gaussian(sigma ?? 2, CheckedSize(size)),
             "sharpen" => Filter.Sharpen(),
-            "unsharp" => Filter.UnsharpMask(sigma ?? 2, amount, size),
+            "unsharp" => Filter.UnsharpMask(sigma ?? 2, amount, CheckedSize(size)),
             "emboss" => Filter.Emboss(),
             "laplacian" => Filter.Laplacian(),
             "sobel-x" => Filter.SobelX(),
@@ -165,6 +165,10 @@ public sealed record FilterRequest(string Input, string Output, Filter Filter, E
         };
         return new FilterRequest(input, output, filter, edges, compare, cpu, grey);
     }
+
+    /// <summary>A size the user gave (1..63, else refused as Box refuses it), or 0 for the sigma-derived default.</summary>
+    static int CheckedSize(int? size) =>
+        size is null ? 0 : size is < 1 ? throw new ArgumentException($"--size must be in 1..63, got {size}.", "--size") : size.Value;
 
     static int ParseInt(string v, string option) =>
         int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n)

@@ -120,6 +120,10 @@ public class CommandLineTests
     [TestCase(new[] { "kernel", "synthetic", "-o", "x.png" }, "needs --kernel")]
     [TestCase(new[] { "gaussian", "synthetic", "-o", "x.png", "--sigma", "0" }, "sigma must be a positive number")]
     [TestCase(new[] { "box", "synthetic:3x3", "-o", "x.png" }, "synthetic:WxH")]
+    // --size 0 was taken as "the default" (box 5, gaussian 2*ceil(3 sigma)+1) without a word.
+    [TestCase(new[] { "box", "synthetic", "-o", "x.png", "--size", "0" }, "size must be in 1..63, got 0")]
+    [TestCase(new[] { "gaussian", "synthetic", "-o", "x.png", "--size", "0" }, "size must be in 1..63, got 0")]
+    [TestCase(new[] { "unsharp", "synthetic", "-o", "x.png", "--size", "0" }, "size must be in 1..63, got 0")]
     public void UsageErrors_ExitWith2_AndSayWhatIsWrong(string[] args, string message)
     {
         var (code, _, stderr) = Run(args);
