@@ -59,7 +59,7 @@ public static class ImageFile
         catch (Exception e)
         {
             // stb_image reports truncated or corrupt data by throwing with its short reason ("outofdata", "bad huffman code", …).
-            throw new BadImageException($"{name}: the image data is damaged or truncated ({e.Message}).", e);
+            throw new BadImageException($"{name}: the image data is damaged or truncated ({Printable(e.Message)}).", e);
         }
         if (decoded?.Data is null || decoded.Width != i.Width || decoded.Height != i.Height)
             throw new BadImageException($"{name}: the image data is damaged or truncated (decoder returned no pixels).");
@@ -67,6 +67,16 @@ public static class ImageFile
         if (decoded.Data.Length < (long)decoded.Width * decoded.Height * channels)
             throw new BadImageException($"{name}: the image data is damaged or truncated (short pixel data).");
         return PlanarImage.FromInterleaved(decoded.Data, decoded.Width, decoded.Height, channels);
+    }
+
+    /// <summary>
+    /// The decoder's reason without control characters: for a truncated PNG StbImageSharp's message is 25 NUL
+    /// bytes, which went to the terminal (and made the error line binary to grep).
+    /// </summary>
+    static string Printable(string message)
+    {
+        var text = new string([.. message.Where(c => !char.IsControl(c))]).Trim();
+        return text.Length > 0 ? text : "the decoder gave no reason";
     }
 
     /// <summary>The size a PNG's IHDR states, read directly: stb_image refuses absurd sizes without saying why.</summary>

@@ -58,6 +58,7 @@ public class CommandLineTests
         var (code, _, stderr) = Run("box", Path("cut.png"), "-o", Path("o.png"), "--cpu");
         Assert.That(code, Is.EqualTo(2));
         Assert.That(stderr, Does.Contain("cut.png").And.Contain("damaged or truncated"));
+        Assert.That(stderr.TrimEnd('\n', '\r').Where(char.IsControl), Is.Empty, "the decoder's NUL-filled reason is not printed");
         Assert.That(File.Exists(Path("o.png")), Is.False);
     }
 
