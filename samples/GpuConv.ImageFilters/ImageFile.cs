@@ -50,6 +50,9 @@ public static class ImageFile
         if (i.Width <= 0 || i.Height <= 0 || i.Width > MaxSide || i.Height > MaxSide || (long)i.Width * i.Height > MaxPixels)
             throw new BadImageException($"{name}: image size {i.Width}x{i.Height} is outside what this tool filters (each side 1..{MaxSide}, at most {MaxPixels} pixels).");
 
+        if (IsTruncatedJpeg(bytes))
+            throw new BadImageException($"{name}: the image data is damaged or truncated (JPEG without a scan followed by its end marker).");
+
         bool color = i.ColorComponents is StbImageSharp.ColorComponents.RedGreenBlue or StbImageSharp.ColorComponents.RedGreenBlueAlpha;
         ImageResult decoded;
         try
@@ -67,6 +70,19 @@ public static class ImageFile
         if (decoded.Data.Length < (long)decoded.Width * decoded.Height * channels)
             throw new BadImageException($"{name}: the image data is damaged or truncated (short pixel data).");
         return PlanarImage.FromInterleaved(decoded.Data, decoded.Width, decoded.Height, channels);
+    }
+
+    /// <summary>
+    /// stb_image decodes a cut-off JPEG without complaint (missing data reads as zeros: grey blocks). A whole
+    /// JPEG has a start-of-scan FF DA (one cut before it decodes too) and its end-of-image marker FF D9 after the
+    /// last one; in scan data an FF is
+    /// always followed by 00 or a restart marker, so neither pair appears there by chance.
+    /// </summary>
+    static bool IsTruncatedJpeg(byte[] b)
+    {
+        if (b.Length < 2 || b[0] != 0xFF || b[1] != 0xD8) return false;
+        int lastScan = b.AsSpan().LastIndexOf((ReadOnlySpan<byte>)[0xFF, 0xDA]);
+        return lastScan < 0 || b.AsSpan(lastScan).IndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]) < 0;
     }
 
     /// <summary>

@@ -63,6 +63,32 @@ public class CommandLineTests
     }
 
     [Test]
+    public void TruncatedJpeg_IsABadInput_WhileTheWholeOneFilters()
+    {
+        // stb_image decoded a cut-off JPEG without complaint (the missing blocks grey), exit 0.
+        var scene = SyntheticImage.Scene(64, 48);
+        var jpeg = new MemoryStream();
+        new StbImageWriteSharp.ImageWriter().WriteJpg(scene.ToInterleaved(), 64, 48, StbImageWriteSharp.ColorComponents.RedGreenBlue, jpeg, 90);
+        var bytes = jpeg.ToArray();
+        File.WriteAllBytes(Path("whole.jpg"), bytes);
+        File.WriteAllBytes(Path("cut.jpg"), bytes[..(bytes.Length * 2 / 3)]);
+
+        var (whole, _, wholeErr) = Run("box", Path("whole.jpg"), "-o", Path("w.png"), "--cpu");
+        Assert.That(whole, Is.EqualTo(0), wholeErr);
+        var (code, _, stderr) = Run("box", Path("cut.jpg"), "-o", Path("o.png"), "--cpu");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(stderr, Does.Contain("cut.jpg").And.Contain("damaged or truncated"));
+        Assert.That(File.Exists(Path("o.png")), Is.False);
+
+        // Cut inside the headers, before the first scan: decoded too (all grey).
+        int scan = bytes.AsSpan().IndexOf((ReadOnlySpan<byte>)[0xFF, 0xDA]);
+        File.WriteAllBytes(Path("headers.jpg"), bytes[..(scan + 1)]);
+        (code, _, stderr) = Run("box", Path("headers.jpg"), "-o", Path("o.png"), "--cpu");
+        Assert.That(code, Is.EqualTo(2), stderr);
+        Assert.That(stderr, Does.Contain("headers.jpg"));
+    }
+
+    [Test]
     public void NotAnImage_IsABadInput()
     {
         File.WriteAllText(Path("notes.png"), "this is not a picture, only text that pretends to be one\n");
