@@ -208,6 +208,7 @@ public class RunManifestTests
         (string[] Args, string Message)[] cases =
         [
             (["run", "--manifest", h.Path("absent.jsonl")], "--manifest: file '"),
+            (["run", "--manifest", h.Folder], "is a folder, not a manifest file"),   // was "file '…' does not exist"
             (["run", "--manifest", h.Path("empty.jsonl")], "has no cases"),
             (["run", "--manifest", h.Path("one.jsonl"), "--x", "x.npy"], "--x: not allowed with --manifest"),
             (["run", "--manifest", h.Path("one.jsonl"), "--groups", "1"], "--groups: not allowed with --manifest"),
