@@ -1,7 +1,7 @@
 namespace GpuConv.Tests.Cli;
 
 /// <summary>
-/// README's error contract: bad input is one "error: …" line. The parser's own messages for an enum
+/// README's error contract: bad input is one "error: …" line, before any work. The parser's own messages for an enum
 /// option ("Must be one of:" and "Did you mean…" lists) spanned several lines.
 /// </summary>
 public class ParseErrorLineTests
@@ -16,5 +16,16 @@ public class ParseErrorLineTests
         var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.That(lines, Has.Length.EqualTo(1), error);
         Assert.That(lines[0], Does.StartWith("error: ").And.Contain(args[^1]));
+    }
+
+    [TestCase("--limit", "0")]
+    [TestCase("--runs", "0")]
+    public void DemoRefusesABadOptionBeforeOpeningTheDevice(string option, string value)
+    {
+        // The checks ran lazily, inside the layer iterator: the device line came first, the GPU already opened.
+        var (exit, output, error) = CliHarness.Invoke("demo", option, value);
+        Assert.That(exit, Is.EqualTo(2), output + error);
+        Assert.That(error.Trim(), Is.EqualTo($"error: {option}: must be >= 1, got {value}."));
+        Assert.That(output, Is.Empty, "nothing before the error");
     }
 }
