@@ -67,7 +67,9 @@ public static class FilterApp
         }
         catch (ArgumentException e)
         {
-            stderr.WriteLine($"error: {e.Message}");
+            // Without .NET's " (Parameter 'sigma')" suffix: the message already names the option.
+            string message = e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+            stderr.WriteLine($"error: {message}");
             stderr.WriteLine("run with --help for the usage.");
             return BadInput;
         }

@@ -156,5 +156,6 @@ public class CommandLineTests
         var (code, _, stderr) = Run(args);
         Assert.That(code, Is.EqualTo(2));
         Assert.That(stderr, Does.Contain(message));
+        Assert.That(stderr, Does.Not.Contain("(Parameter '"), "the message names the option itself");
     }
 }
