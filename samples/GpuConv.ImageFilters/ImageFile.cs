@@ -47,6 +47,8 @@ public static class ImageFile
             throw new BadImageException($"{name}: image size {claimed.Width}x{claimed.Height} is outside what this tool filters (each side 1..{MaxSide}, at most {MaxPixels} pixels).");
         if (info is not { } i)
             throw new BadImageException($"{name}: not an image stb_image can read (PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PNM expected).");
+        // A top-down BMP stores a negative height; StbImageSharp's header reader passes it on (its decoder handles it).
+        if (i.Height < 0 && IsBmp(bytes)) i.Height = -i.Height;
         if (i.Width <= 0 || i.Height <= 0 || i.Width > MaxSide || i.Height > MaxSide || (long)i.Width * i.Height > MaxPixels)
             throw new BadImageException($"{name}: image size {i.Width}x{i.Height} is outside what this tool filters (each side 1..{MaxSide}, at most {MaxPixels} pixels).");
 
@@ -71,6 +73,8 @@ public static class ImageFile
             throw new BadImageException($"{name}: the image data is damaged or truncated (short pixel data).");
         return PlanarImage.FromInterleaved(decoded.Data, decoded.Width, decoded.Height, channels);
     }
+
+    static bool IsBmp(byte[] b) => b.Length >= 2 && b[0] == (byte)'B' && b[1] == (byte)'M';
 
     /// <summary>
     /// stb_image decodes a cut-off JPEG without complaint (missing data reads as zeros: grey blocks). A whole
