@@ -51,4 +51,14 @@ public class BmpFileTests
                 Assert.That((image.At(0, y, x), image.At(1, y, x), image.At(2, y, x)), Is.EqualTo(((float)r, (float)g, (float)b)), $"pixel ({x}, {y})");
             }
     }
+
+    [TestCase(1)]
+    [TestCase(20)]
+    public void ACutOffBmpIsRefused(int bytesCut)
+    {
+        // stb_image read the missing rows as black, exit 0.
+        var bytes = Bmp(topDown: false);
+        var e = Assert.Throws<BadImageException>(() => ImageFile.Decode(bytes[..^bytesCut], "cut.bmp"));
+        Assert.That(e!.Message, Does.Contain("cut.bmp").And.Contain("damaged or truncated"));
+    }
 }
