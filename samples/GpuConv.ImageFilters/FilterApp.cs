@@ -149,6 +149,9 @@ public sealed record FilterRequest(string Input, string Output, Filter Filter, E
         if (output is null) throw new ArgumentException("no output given (-o OUTPUT.png).", "--output");
         if (!output.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"output '{output}' must be a .png file.", "--output");
+        // Refused here, before any work: writing it failed at the end with an unexpected UnauthorizedAccessException (exit 3).
+        if (Directory.Exists(output))
+            throw new ArgumentException($"output '{output}' is a folder, not a file.", "--output");
         if (kernel is not null && filterName != "kernel")
             throw new ArgumentException($"--kernel is for the 'kernel' filter, not '{filterName}'.", "--kernel");
         var filter = filterName switch

@@ -89,6 +89,15 @@ public class CommandLineTests
     }
 
     [Test]
+    public void OutputThatIsAFolder_IsABadInput()
+    {
+        Directory.CreateDirectory(Path("out.png"));
+        var (code, _, stderr) = Run("box", "synthetic:16x16", "-o", Path("out.png"), "--cpu");
+        Assert.That(code, Is.EqualTo(2), stderr);
+        Assert.That(stderr, Does.StartWith("error: output '").And.Contain("is a folder"));
+    }
+
+    [Test]
     public void NotAnImage_IsABadInput()
     {
         File.WriteAllText(Path("notes.png"), "this is not a picture, only text that pretends to be one\n");
