@@ -28,4 +28,14 @@ public class ParseErrorLineTests
         Assert.That(error.Trim(), Is.EqualTo($"error: {option}: must be >= 1, got {value}."));
         Assert.That(output, Is.Empty, "nothing before the error");
     }
+
+    [TestCase("0")]
+    [TestCase("2000")]
+    public void BenchThreadsOutOfRangeNamesTheOption(string threads)
+    {
+        // 2000 was refused as "CpuThreads must be in 1..1024", the library's field, not the option typed.
+        var (exit, output, error) = CliHarness.Invoke("bench", "--backend", "cpu", "--shapes", "resnet50", "--limit", "1", "--threads", threads);
+        Assert.That(exit, Is.EqualTo(2), output + error);
+        Assert.That(error.Trim(), Is.EqualTo($"error: --threads: must be in 1..1024, got {threads}."));
+    }
 }
