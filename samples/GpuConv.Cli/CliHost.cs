@@ -9,13 +9,20 @@ namespace GpuConv.Cli;
 /// </summary>
 public static class CliHost
 {
+    /// <summary>
+    /// The parser's multi-line messages (an enum option's "Must be one of:" list, "Did you mean…") on one
+    /// line, as the README's error contract says: scripts read the first stderr line.
+    /// </summary>
+    static string OneLine(string message) =>
+        System.Text.RegularExpressions.Regex.Replace(message.Trim(), @"[ \t]*\r?\n\s*", " ");
+
     public static int Invoke(Command root, string[] args, CliIO io)
     {
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors)
-                io.Err.WriteLine($"error: {error.Message} (see 'gpuconv --help')");
+                io.Err.WriteLine($"error: {OneLine(error.Message)} (see 'gpuconv --help')");
             return ExitCodes.BadInput;
         }
         try

@@ -38,7 +38,11 @@ public static class DemoJob
     public const double LayerBudgetMs = 400;
     const int MinRuns = 3;
 
-    public static IEnumerable<DemoLayer> Run(CliBackends backends, ShapeSet shapes, int batch, int? limit, int runs = DefaultRuns)
+    /// <summary>
+    /// The option checks, eager: <see cref="Run"/> is an iterator, so its own checks ran only at the first
+    /// layer, after the backends (a GPU context) were opened and the device line printed.
+    /// </summary>
+    public static void CheckOptions(int batch, int? limit, int runs)
     {
         if (batch < 1)
             throw new ArgumentException($"--batch: must be >= 1, got {batch}.", "--batch");
@@ -46,6 +50,11 @@ public static class DemoJob
             throw new ArgumentException($"--limit: must be >= 1, got {limit}.", "--limit");
         if (runs < 1)
             throw new ArgumentException($"--runs: must be >= 1, got {runs}.", "--runs");
+    }
+
+    public static IEnumerable<DemoLayer> Run(CliBackends backends, ShapeSet shapes, int batch, int? limit, int runs = DefaultRuns)
+    {
+        CheckOptions(batch, limit, runs);
         var rows = shapes.Rows.Take(limit ?? int.MaxValue).ToList();
         for (int i = 0; i < rows.Count; i++)
         {

@@ -19,6 +19,9 @@ public static class ManifestJob
         var cases = RunManifest.Read(manifestPath, backend, planCache, policy);
         using var backends = CliBackends.Open(backend, planCache, policy);
         int ran = 0, bad = 0, failed = 0;
+        // Outputs written and not read since (full path -> case): a later case naming one as its out would silently
+        // replace an earlier result nobody used. A case that reads it (a chain, in place or not) consumes it.
+        var written = new Dictionary<string, (int Index, int Line)>(StringComparer.Ordinal);
         foreach (var c in cases)
         {
             string result;
@@ -27,6 +30,11 @@ public static class ManifestJob
                 bad++;
                 result = $"error: line {c.Line}: {c.Error}";
             }
+            else if (written.TryGetValue(Path.GetFullPath(c.Request.OutPath), out var earlier) && !InputsOf(c.Request).Contains(Path.GetFullPath(c.Request.OutPath)))
+            {
+                bad++;
+                result = $"error: line {c.Line}: out: '{c.Request.OutPath}' was already written by case {earlier.Index} (line {earlier.Line}); give each case its own out.";
+            }
             else
             {
                 try
@@ -34,6 +42,8 @@ public static class ManifestJob
                     var report = RunJob.Execute(c.Request, backends);
                     var o = report.Outcome;
                     ran++;
+                    foreach (var input in InputsOf(c.Request)) written.Remove(input);
+                    written[Path.GetFullPath(c.Request.OutPath)] = (c.Index, c.Line);
                     result = string.Create(CultureInfo.InvariantCulture, $"{o.Algorithm.Key} {o.Output.Shape} {o.Milliseconds:F3} ms -> {c.Request.OutPath}");
                 }
                 catch (Exception e) when (CliErrors.IsBadInput(e))
@@ -53,4 +63,7 @@ public static class ManifestJob
         io.Out.WriteLine($"manifest: {cases.Count} cases, {ran} ran, {bad} bad input, {failed} failed unexpectedly");
         return bad > 0 ? ExitCodes.BadInput : failed > 0 ? ExitCodes.Failure : ExitCodes.Ok;
     }
+
+    static string[] InputsOf(RunRequest r) =>
+        [.. new[] { r.XPath, r.WPath, r.BiasPath }.OfType<string>().Select(Path.GetFullPath)];
 }

@@ -21,6 +21,8 @@ public static class RunManifest
     /// <summary>Reads every case; only a missing, unreadable or empty file throws (ArgumentException naming --manifest).</summary>
     public static IReadOnlyList<ManifestCase> Read(string path, string? backend, string? planCache, PlanPolicy policy)
     {
+        if (Directory.Exists(path))
+            throw new ArgumentException($"--manifest: '{path}' is a folder, not a manifest file.", "--manifest");
         if (!File.Exists(path))
             throw new ArgumentException($"--manifest: file '{path}' does not exist.", "--manifest");
         var cases = new List<ManifestCase>();

@@ -265,7 +265,9 @@ public sealed class ShapeSet
         if (rank is null ? parts.Length > ConvSpec.MaxRank : parts.Length != 1 && parts.Length != rank)
             throw new ArgumentException(rank is null
                 ? $"{where}: field '{field}' = '{text}' must list 1 to {ConvSpec.MaxRank} sizes joined by 'x', found {parts.Length}."
-                : $"{where}: field '{field}' = '{text}' must have 1 or {rank} values joined by 'x' (field 'spatial' has {rank}), found {parts.Length}.", field);
+                : rank == 1
+                    ? $"{where}: field '{field}' = '{text}' must be one value (field 'spatial' has 1), found {parts.Length} joined by 'x'."
+                    : $"{where}: field '{field}' = '{text}' must have 1 or {rank} values joined by 'x' (field 'spatial' has {rank}), found {parts.Length}.", field);
         var values = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
         {

@@ -67,7 +67,9 @@ public static class FilterApp
         }
         catch (ArgumentException e)
         {
-            stderr.WriteLine($"error: {e.Message}");
+            // Without .NET's " (Parameter 'sigma')" suffix: the message already names the option.
+            string message = e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+            stderr.WriteLine($"error: {message}");
             stderr.WriteLine("run with --help for the usage.");
             return BadInput;
         }
@@ -101,7 +103,7 @@ public sealed record FilterRequest(string Input, string Output, Filter Filter, E
     public static FilterRequest Parse(string[] args)
     {
         string? filterName = null, input = null, output = null, kernel = null;
-        int size = 0;
+        int? size = null; // null: the filter's default (0 is the library's "auto", not a size a user may ask for)
         double? sigma = null;
         double amount = 1, scale = 1;
         var edges = EdgeMode.Zero;
@@ -147,14 +149,17 @@ public sealed record FilterRequest(string Input, string Output, Filter Filter, E
         if (output is null) throw new ArgumentException("no output given (-o OUTPUT.png).", "--output");
         if (!output.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"output '{output}' must be a .png file.", "--output");
+        // Refused here, before any work: writing it failed at the end with an unexpected UnauthorizedAccessException (exit 3).
+        if (Directory.Exists(output))
+            throw new ArgumentException($"output '{output}' is a folder, not a file.", "--output");
         if (kernel is not null && filterName != "kernel")
             throw new ArgumentException($"--kernel is for the 'kernel' filter, not '{filterName}'.", "--kernel");
         var filter = filterName switch
         {
-            "box" => Filter.Box(size == 0 ? 5 : size),
-            "gaussian" or "blur" => Filter.Gaussian(sigma ?? 2, size),
+            "box" => Filter.Box(size ?? 5),
+            "gaussian" or "blur" => Filter.Gaussian(sigma ?? 2, CheckedSize(size)),
             "sharpen" => Filter.Sharpen(),
-            "unsharp" => Filter.UnsharpMask(sigma ?? 2, amount, size),
+            "unsharp" => Filter.UnsharpMask(sigma ?? 2, amount, CheckedSize(size)),
             "emboss" => Filter.Emboss(),
             "laplacian" => Filter.Laplacian(),
             "sobel-x" => Filter.SobelX(),
@@ -165,6 +170,10 @@ public sealed record FilterRequest(string Input, string Output, Filter Filter, E
         };
         return new FilterRequest(input, output, filter, edges, compare, cpu, grey);
     }
+
+    /// <summary>A size the user gave (1..63, else refused as Box refuses it), or 0 for the sigma-derived default.</summary>
+    static int CheckedSize(int? size) =>
+        size is null ? 0 : size is < 1 ? throw new ArgumentException($"--size must be in 1..63, got {size}.", "--size") : size.Value;
 
     static int ParseInt(string v, string option) =>
         int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n)

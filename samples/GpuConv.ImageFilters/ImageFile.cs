@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using StbImageSharp;
 using StbImageWriteSharp;
 
@@ -47,8 +48,15 @@ public static class ImageFile
             throw new BadImageException($"{name}: image size {claimed.Width}x{claimed.Height} is outside what this tool filters (each side 1..{MaxSide}, at most {MaxPixels} pixels).");
         if (info is not { } i)
             throw new BadImageException($"{name}: not an image stb_image can read (PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PNM expected).");
+        // A top-down BMP stores a negative height; StbImageSharp's header reader passes it on (its decoder handles it).
+        if (i.Height < 0 && IsBmp(bytes)) i.Height = -i.Height;
         if (i.Width <= 0 || i.Height <= 0 || i.Width > MaxSide || i.Height > MaxSide || (long)i.Width * i.Height > MaxPixels)
             throw new BadImageException($"{name}: image size {i.Width}x{i.Height} is outside what this tool filters (each side 1..{MaxSide}, at most {MaxPixels} pixels).");
+
+        if (IsTruncatedBmp(bytes))
+            throw new BadImageException($"{name}: the image data is damaged or truncated (BMP shorter than its header's rows).");
+        if (IsTruncatedJpeg(bytes))
+            throw new BadImageException($"{name}: the image data is damaged or truncated (JPEG without a scan followed by its end marker).");
 
         bool color = i.ColorComponents is StbImageSharp.ColorComponents.RedGreenBlue or StbImageSharp.ColorComponents.RedGreenBlueAlpha;
         ImageResult decoded;
@@ -59,7 +67,7 @@ public static class ImageFile
         catch (Exception e)
         {
             // stb_image reports truncated or corrupt data by throwing with its short reason ("outofdata", "bad huffman code", …).
-            throw new BadImageException($"{name}: the image data is damaged or truncated ({e.Message}).", e);
+            throw new BadImageException($"{name}: the image data is damaged or truncated ({Printable(e.Message)}).", e);
         }
         if (decoded?.Data is null || decoded.Width != i.Width || decoded.Height != i.Height)
             throw new BadImageException($"{name}: the image data is damaged or truncated (decoder returned no pixels).");
@@ -67,6 +75,51 @@ public static class ImageFile
         if (decoded.Data.Length < (long)decoded.Width * decoded.Height * channels)
             throw new BadImageException($"{name}: the image data is damaged or truncated (short pixel data).");
         return PlanarImage.FromInterleaved(decoded.Data, decoded.Width, decoded.Height, channels);
+    }
+
+    static bool IsBmp(byte[] b) => b.Length >= 2 && b[0] == (byte)'B' && b[1] == (byte)'M';
+
+    /// <summary>
+    /// stb_image decodes a cut-off uncompressed BMP without complaint (the missing rows black): a header
+    /// stating 16000x4100 over 100 bytes of data was filtered for 19 s. An uncompressed BMP (BI_RGB or
+    /// BI_BITFIELDS, Windows header of 40+ bytes) holds its rows, each padded to 4 bytes, from the data offset on.
+    /// </summary>
+    static bool IsTruncatedBmp(byte[] b)
+    {
+        if (!IsBmp(b) || b.Length < 34) return false;
+        long offset = BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(10));
+        int headerSize = BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(14));
+        if (headerSize < 40) return false;   // old OS/2 headers: left to the decoder
+        long width = BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(18));
+        long height = Math.Abs((long)BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(22)));
+        int bitsPerPixel = BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(28));
+        uint compression = BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(30));
+        if (compression is not (0 or 3) || width <= 0 || bitsPerPixel == 0) return false;
+        long stride = (width * bitsPerPixel + 31) / 32 * 4;
+        return b.Length < offset + stride * height;
+    }
+
+    /// <summary>
+    /// stb_image decodes a cut-off JPEG without complaint (missing data reads as zeros: grey blocks). A whole
+    /// JPEG has a start-of-scan FF DA (one cut before it decodes too) and its end-of-image marker FF D9 after the
+    /// last one; in scan data an FF is
+    /// always followed by 00 or a restart marker, so neither pair appears there by chance.
+    /// </summary>
+    static bool IsTruncatedJpeg(byte[] b)
+    {
+        if (b.Length < 2 || b[0] != 0xFF || b[1] != 0xD8) return false;
+        int lastScan = b.AsSpan().LastIndexOf((ReadOnlySpan<byte>)[0xFF, 0xDA]);
+        return lastScan < 0 || b.AsSpan(lastScan).IndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]) < 0;
+    }
+
+    /// <summary>
+    /// The decoder's reason without control characters: for a truncated PNG StbImageSharp's message is 25 NUL
+    /// bytes, which went to the terminal (and made the error line binary to grep).
+    /// </summary>
+    static string Printable(string message)
+    {
+        var text = new string([.. message.Where(c => !char.IsControl(c))]).Trim();
+        return text.Length > 0 ? text : "the decoder gave no reason";
     }
 
     /// <summary>The size a PNG's IHDR states, read directly: stb_image refuses absurd sizes without saying why.</summary>

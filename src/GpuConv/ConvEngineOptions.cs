@@ -44,7 +44,7 @@ public sealed record ConvEngineOptions
     /// <summary>Whether TF32 candidates are allowed; default strict fp32.</summary>
     public ConvPrecision Precision { get; init; } = ConvPrecision.Strict;
 
-    /// <summary>Threads the CPU backend may use; null = every core.</summary>
+    /// <summary>Threads the CPU backend may use (1..<see cref="CpuBackend.MaxThreads"/>); null = every core.</summary>
     public int? CpuThreads { get; init; }
 
     /// <summary>Force one backend by name ("cpu", "reference", "cudnn", "ptx"); null lets the planner choose.</summary>
@@ -66,8 +66,8 @@ public sealed record ConvEngineOptions
             throw new ArgumentException($"Precision {(int)Precision} is not a ConvPrecision.", nameof(Precision));
         if (WorkspaceLimitBytes is < 0)
             throw new ArgumentException($"WorkspaceLimitBytes must be >= 0 or null, got {WorkspaceLimitBytes}.", nameof(WorkspaceLimitBytes));
-        if (CpuThreads is < 1)
-            throw new ArgumentException($"CpuThreads must be >= 1 or null (all cores), got {CpuThreads}.", nameof(CpuThreads));
+        if (CpuThreads is < 1 or > CpuBackend.MaxThreads)
+            throw new ArgumentException($"CpuThreads must be in 1..{CpuBackend.MaxThreads} or null (all cores), got {CpuThreads}.", nameof(CpuThreads));
         if (MaxCachedPlans < 1)
             throw new ArgumentException($"MaxCachedPlans must be >= 1, got {MaxCachedPlans}.", nameof(MaxCachedPlans));
         if (PlanCachePath is not null && string.IsNullOrWhiteSpace(PlanCachePath))

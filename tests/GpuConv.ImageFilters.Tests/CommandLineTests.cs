@@ -58,7 +58,43 @@ public class CommandLineTests
         var (code, _, stderr) = Run("box", Path("cut.png"), "-o", Path("o.png"), "--cpu");
         Assert.That(code, Is.EqualTo(2));
         Assert.That(stderr, Does.Contain("cut.png").And.Contain("damaged or truncated"));
+        Assert.That(stderr.TrimEnd('\n', '\r').Where(char.IsControl), Is.Empty, "the decoder's NUL-filled reason is not printed");
         Assert.That(File.Exists(Path("o.png")), Is.False);
+    }
+
+    [Test]
+    public void TruncatedJpeg_IsABadInput_WhileTheWholeOneFilters()
+    {
+        // stb_image decoded a cut-off JPEG without complaint (the missing blocks grey), exit 0.
+        var scene = SyntheticImage.Scene(64, 48);
+        var jpeg = new MemoryStream();
+        new StbImageWriteSharp.ImageWriter().WriteJpg(scene.ToInterleaved(), 64, 48, StbImageWriteSharp.ColorComponents.RedGreenBlue, jpeg, 90);
+        var bytes = jpeg.ToArray();
+        File.WriteAllBytes(Path("whole.jpg"), bytes);
+        File.WriteAllBytes(Path("cut.jpg"), bytes[..(bytes.Length * 2 / 3)]);
+
+        var (whole, _, wholeErr) = Run("box", Path("whole.jpg"), "-o", Path("w.png"), "--cpu");
+        Assert.That(whole, Is.EqualTo(0), wholeErr);
+        var (code, _, stderr) = Run("box", Path("cut.jpg"), "-o", Path("o.png"), "--cpu");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(stderr, Does.Contain("cut.jpg").And.Contain("damaged or truncated"));
+        Assert.That(File.Exists(Path("o.png")), Is.False);
+
+        // Cut inside the headers, before the first scan: decoded too (all grey).
+        int scan = bytes.AsSpan().IndexOf((ReadOnlySpan<byte>)[0xFF, 0xDA]);
+        File.WriteAllBytes(Path("headers.jpg"), bytes[..(scan + 1)]);
+        (code, _, stderr) = Run("box", Path("headers.jpg"), "-o", Path("o.png"), "--cpu");
+        Assert.That(code, Is.EqualTo(2), stderr);
+        Assert.That(stderr, Does.Contain("headers.jpg"));
+    }
+
+    [Test]
+    public void OutputThatIsAFolder_IsABadInput()
+    {
+        Directory.CreateDirectory(Path("out.png"));
+        var (code, _, stderr) = Run("box", "synthetic:16x16", "-o", Path("out.png"), "--cpu");
+        Assert.That(code, Is.EqualTo(2), stderr);
+        Assert.That(stderr, Does.StartWith("error: output '").And.Contain("is a folder"));
     }
 
     [Test]
@@ -120,10 +156,15 @@ public class CommandLineTests
     [TestCase(new[] { "kernel", "synthetic", "-o", "x.png" }, "needs --kernel")]
     [TestCase(new[] { "gaussian", "synthetic", "-o", "x.png", "--sigma", "0" }, "sigma must be a positive number")]
     [TestCase(new[] { "box", "synthetic:3x3", "-o", "x.png" }, "synthetic:WxH")]
+    // --size 0 was taken as "the default" (box 5, gaussian 2*ceil(3 sigma)+1) without a word.
+    [TestCase(new[] { "box", "synthetic", "-o", "x.png", "--size", "0" }, "size must be in 1..63, got 0")]
+    [TestCase(new[] { "gaussian", "synthetic", "-o", "x.png", "--size", "0" }, "size must be in 1..63, got 0")]
+    [TestCase(new[] { "unsharp", "synthetic", "-o", "x.png", "--size", "0" }, "size must be in 1..63, got 0")]
     public void UsageErrors_ExitWith2_AndSayWhatIsWrong(string[] args, string message)
     {
         var (code, _, stderr) = Run(args);
         Assert.That(code, Is.EqualTo(2));
         Assert.That(stderr, Does.Contain(message));
+        Assert.That(stderr, Does.Not.Contain("(Parameter '"), "the message names the option itself");
     }
 }

@@ -62,7 +62,8 @@ public static class BenchCommand
         var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         // Bad input is thrown to CliHost ("error: …", exit 2) before anything is timed.
         if (batch < 1) throw new ArgumentException($"--batch: must be >= 1, got {batch}.", "--batch");
-        if (threads < 1) throw new ArgumentException($"--threads: must be >= 1, got {threads}.", "--threads");
+        if (threads is < 1 or > GpuConv.Backends.CpuBackend.MaxThreads)
+            throw new ArgumentException($"--threads: must be in 1..{GpuConv.Backends.CpuBackend.MaxThreads}, got {threads}.", "--threads");
         if (limit is < 1) throw new ArgumentException($"--limit: must be >= 1, got {limit}.", "--limit");
         if (warmup < 0) throw new ArgumentException($"--warmup: must be >= 0, got {warmup}.", "--warmup");
         if (repeat < 1) throw new ArgumentException($"--repeat: must be >= 1, got {repeat}.", "--repeat");

@@ -24,6 +24,7 @@ public static class DemoCommand
         };
         command.SetAction(parse =>
         {
+            DemoJob.CheckOptions(parse.GetValue(batch), parse.GetValue(limit), parse.GetValue(runs));
             var set = ShapeSet.Load(parse.GetRequiredValue(shapes));
             // Every layer at this batch must be possible and fit, before the first one runs: in this process
             // before the GPU is opened, then in the memory of the engine that will run it.

@@ -20,6 +20,10 @@ public static class SmokeCommand
         {
             var names = parse.GetValue(backends)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             if (names.Length == 0) throw new ArgumentException("--backends: expected at least one backend name.", "--backends");
+            // A misspelt name is bad input (exit 2), not a backend this machine lacks (exit 1, "not available").
+            foreach (var name in names)
+                if (!Execution.CliBackends.KnownNames.Contains(name, StringComparer.OrdinalIgnoreCase))
+                    throw new ArgumentException($"--backends: '{name}' is not a backend; known: {string.Join(", ", Execution.CliBackends.KnownNames)}.", "--backends");
             return SmokeJob.Execute(names, io);
         });
         return command;

@@ -68,7 +68,13 @@ public sealed unsafe partial class CpuBackend : IConvBackend
     readonly CpuConvContext _context;
     bool _disposed;
 
-    /// <param name="maxDegreeOfParallelism">Threads a run may use; null or -1 = every core.</param>
+    /// <summary>
+    /// Most threads a backend may be given: each is a persistent worker with its own workspace and counters
+    /// (int.MaxValue overflowed their sizes into an OverflowException).
+    /// </summary>
+    public const int MaxThreads = 1024;
+
+    /// <param name="maxDegreeOfParallelism">Threads a run may use (1..<see cref="MaxThreads"/>); null or -1 = every core.</param>
     /// <param name="tier">GEMM SIMD tier to use (default: the widest accelerated one); tests force lower tiers.</param>
     public CpuBackend(int? maxDegreeOfParallelism = null, GemmTier? tier = null)
     {
@@ -76,8 +82,8 @@ public sealed unsafe partial class CpuBackend : IConvBackend
         Tier = tier ?? GemmTiers.Best;
         if (!GemmTiers.IsSupported(Tier))
             throw new ArgumentException($"GEMM tier {Tier} is not accelerated here (best is {GemmTiers.Best}).", nameof(tier));
-        if (threads == 0 || threads < -1)
-            throw new ArgumentException($"maxDegreeOfParallelism must be >= 1 or -1 (all cores), got {threads}.", nameof(maxDegreeOfParallelism));
+        if (threads == 0 || threads < -1 || threads > MaxThreads)
+            throw new ArgumentException($"maxDegreeOfParallelism must be in 1..{MaxThreads} or -1 (all cores), got {threads}.", nameof(maxDegreeOfParallelism));
         MaxDegreeOfParallelism = threads == -1 ? Environment.ProcessorCount : threads;
         _workers = new CpuWorkers(MaxDegreeOfParallelism);
         _context = new CpuConvContext(_workers, _shared, Tier);

@@ -28,6 +28,12 @@ public sealed class ReferenceBackend : IConvBackend
     /// <summary>Runs <see cref="ReferenceConv"/> in float64 and rounds the result into the output tensor (host tensors only).</summary>
     public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
+        // The same argument checks as CpuBackend.Run: a null was a NullReferenceException, another backend's algorithm ran silently.
+        ArgumentNullException.ThrowIfNull(problem);
+        ArgumentNullException.ThrowIfNull(algorithm);
+        ArgumentNullException.ThrowIfNull(tensors);
+        if (algorithm.Backend != BackendName)
+            throw new ArgumentException($"algorithm {algorithm.Key} belongs to backend '{algorithm.Backend}', not '{BackendName}'.", nameof(algorithm));
         tensors.Validate(problem, MemoryKind.Host);
         var x = Host(tensors.X); var w = Host(tensors.W); var y = Host(tensors.Y); var b = Host(tensors.Bias);
         double[] result = problem.Op switch

@@ -89,6 +89,14 @@ internal static class PlanCacheFile
         }
         catch (JsonException e)
         {
+            // Only a file that is recognisably ours (the format marker is written first) or empty is rebuilt:
+            // anything else may be the user's own file given as the cache path (a .npy, notes) and is never written over.
+            if (!LooksLikeOurs(bytes))
+            {
+                foreign = true;
+                warn($"plan cache {path} is not a GpuConv plan cache (not JSON of format '{FormatName}': {e.Message}); ignoring it and leaving it as it is: plans kept in memory only.");
+                return null;
+            }
             warn($"plan cache {path} is corrupt or truncated ({e.Message}); ignoring it, it will be rebuilt.");
             return null;
         }
@@ -121,6 +129,12 @@ internal static class PlanCacheFile
             warn($"plan cache {path}: discarded {dropped} invalid or tampered entr{(dropped == 1 ? "y" : "ies")} (first: {firstProblem}).");
         return result;
     }
+
+    /// <summary>An empty (or blank) file, or one that names this format: a damaged cache of ours, safe to rebuild.</summary>
+    static bool LooksLikeOurs(ReadOnlySpan<byte> bytes) =>
+        bytes.Trim(" \t\r\n"u8).IsEmpty || bytes.IndexOf(FormatMarker) >= 0;
+
+    static readonly byte[] FormatMarker = Encoding.UTF8.GetBytes("\"" + FormatName + "\"");
 
     static bool TryValidate(EntryDto? dto, out Entry entry, out string problem)
     {

@@ -220,6 +220,10 @@ public static class NpyFile
         if (at < 0) at = text.IndexOf($"\"{key}\"", StringComparison.Ordinal);
         if (at < 0)
             throw new InvalidDataException($"malformed .npy header: no '{key}' key in {text}");
+        // Python's dict keeps the last of a repeated key ('descr': '<f4', 'descr': '>f4' is big-endian to NumPy):
+        // reading the first would give other numbers than NumPy's, so a repeated key is refused.
+        if (text.IndexOf($"'{key}'", at + 1, StringComparison.Ordinal) >= 0 || text.IndexOf($"\"{key}\"", at + 1, StringComparison.Ordinal) >= 0)
+            throw new InvalidDataException($"malformed .npy header: key '{key}' appears more than once in {text}");
         int colon = text.IndexOf(':', at + key.Length + 2);
         if (colon < 0)
             throw new InvalidDataException($"malformed .npy header: no value for '{key}' in {text}");

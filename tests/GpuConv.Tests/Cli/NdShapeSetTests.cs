@@ -83,6 +83,8 @@ public class NdShapeSetTests
         yield return Bad("b,1,1,8x,1,3,1,0,0,1,1,0,0", "spatial", "nd.csv line 2 (b): field 'spatial' = '8x' is not a list of integers joined by 'x'.");
         yield return Bad("b,1,1,8x0,1,3,1,0,0,1,1,0,0", "spatial", "nd.csv line 2 (b): field 'spatial' must be >= 1 in every dimension, got '8x0'.");
         yield return Bad("b,1,1,8x8,1,3x3x3,1,0,0,1,1,0,0", "kernel", "nd.csv line 2 (b): field 'kernel' = '3x3x3' must have 1 or 2 values joined by 'x' (field 'spatial' has 2), found 3.");
+        // A 1-d row said "must have 1 or 1 values".
+        yield return Bad("b,1,1,8,1,3x3x3,1,0,0,1,1,0,0", "kernel", "nd.csv line 2 (b): field 'kernel' = '3x3x3' must be one value (field 'spatial' has 1), found 3 joined by 'x'.");
         yield return Bad("b,1,1,8x8,1,3,2x0,0,0,1,1,0,0", "stride", "nd.csv line 2 (b): field 'stride' must be >= 1 in every dimension, got '2x0'.");
         yield return Bad("b,1,1,8x8,1,3,1,-1,0,1,1,0,0", "pad_begin", "nd.csv line 2 (b): field 'pad_begin' = '-1' is not a list of integers joined by 'x'.");
         yield return Bad("b,1,1,8x8,1,3,1,0,1x1x1,1,1,0,0", "pad_end", "nd.csv line 2 (b): field 'pad_end' = '1x1x1' must have 1 or 2 values joined by 'x' (field 'spatial' has 2), found 3.");

@@ -142,6 +142,42 @@ public class RunManifestTests
     }
 
     [Test]
+    public void ACaseWritingAnEarlierCasesOutputIsBadInput_AndTheEarlierResultIsKept()
+    {
+        // The later case replaced the earlier case's result without a word (a copied line, out not changed).
+        using var m = new Manifest();
+        m.Add(GoodCases[0]);
+        m.Add(GoodCases[1]);
+        var second = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(m.Lines[1])!.ToDictionary(kv => kv.Key, kv => (object?)kv.Value);
+        second["out"] = m.Expected[0].Out;
+        m.Lines[1] = JsonSerializer.Serialize(second);
+
+        var (exit, lines, error) = m.Run();
+
+        Assert.That(exit, Is.EqualTo(2), string.Join("\n", lines) + error);
+        Assert.That(lines[0], Does.StartWith("case 0: cpu/"));
+        Assert.That(lines[1], Does.StartWith("case 1: error: line 2: out: ").And.Contain("already written by case 0 (line 1)"));
+        AssertMatchesReference(m.Expected[0]);
+    }
+
+    [Test]
+    public void AChainMayWriteOverAnOutputItRead()
+    {
+        // x -> t.npy, then t.npy -> t.npy (in place, as --out may name the input): both run.
+        using var m = new Manifest();
+        m.Files.Save("x.npy", HostTensor.Random(new TensorShape(1, 2, 6, 6), seed: 1));
+        m.Files.Save("w.npy", HostTensor.Random(new TensorShape(2, 2, 3, 3), seed: 2));
+        string t = m.Files.Path("t.npy");
+        m.Lines.Add(JsonSerializer.Serialize(new { x = m.Files.Path("x.npy"), w = m.Files.Path("w.npy"), pads = 1, @out = t }));
+        m.Lines.Add(JsonSerializer.Serialize(new { x = t, w = m.Files.Path("w.npy"), pads = 1, @out = t }));
+
+        var (exit, lines, error) = m.Run();
+
+        Assert.That(exit, Is.EqualTo(0), string.Join("\n", lines) + error);
+        Assert.That(lines[1], Does.StartWith("case 1: cpu/"));
+    }
+
+    [Test]
     public void MixedManifestRunsTheGoodCasesAndExitsTwo()
     {
         using var m = new Manifest();
@@ -172,6 +208,7 @@ public class RunManifestTests
         (string[] Args, string Message)[] cases =
         [
             (["run", "--manifest", h.Path("absent.jsonl")], "--manifest: file '"),
+            (["run", "--manifest", h.Folder], "is a folder, not a manifest file"),   // was "file '…' does not exist"
             (["run", "--manifest", h.Path("empty.jsonl")], "has no cases"),
             (["run", "--manifest", h.Path("one.jsonl"), "--x", "x.npy"], "--x: not allowed with --manifest"),
             (["run", "--manifest", h.Path("one.jsonl"), "--groups", "1"], "--groups: not allowed with --manifest"),

@@ -66,10 +66,24 @@ public class RunSmokeTests
     [Test]
     public void AnUnavailableBackendFailsTheRunWithTheReason()
     {
-        var (exit, output, _) = CliHarness.Invoke("smoke", "--backends", "cpu,no-such-backend");
+        // A machine without the ptx backend (whatever this one has).
+        using var cpuOnly = new CliBackends([new CpuBackend()]);
+        var output = new StringWriter();
+        int exit = SmokeJob.Execute(["cpu", "ptx"], new CliIO(output, new StringWriter()), cpuOnly);
 
         Assert.That(exit, Is.EqualTo(1));
-        Assert.That(output, Does.Contain("SKIP     no-such-backend: not available (").And.Contain("not available: no-such-backend"));
+        Assert.That(output.ToString(), Does.Contain("SKIP     ptx: not available (").And.Contain("not available: ptx"));
+    }
+
+    [Test]
+    public void AMisspeltBackendIsBadInputNamingTheOption()
+    {
+        // Was exit 1 with "SKIP ptxx: not available (libcuda.so.1 not found…)": a typo read as a missing GPU.
+        var (exit, output, error) = CliHarness.Invoke("smoke", "--backends", "cpu,ptxx");
+
+        Assert.That(exit, Is.EqualTo(2), output + error);
+        Assert.That(error.Trim(), Does.StartWith("error: --backends: 'ptxx' is not a backend; known: cudnn, ptx, cpu, reference."));
+        Assert.That(output, Does.Not.Contain("PASS"), "nothing ran");
     }
 
     [Test]

@@ -123,4 +123,31 @@ public class PlanCacheReliabilityTests
         Assert.That(warnings, Has.Count.EqualTo(1));
         Assert.That(warnings[0], Does.Contain(warning).And.Contain("leaving it"));
     }
+
+    static IEnumerable<TestCaseData> UsersOwnFiles()
+    {
+        // The user's own file given as the cache path by mistake (gpuconv run --plan-cache x.npy).
+        yield return new TestCaseData(new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0, 0x76, 0 }).SetName("NpyFile");
+        yield return new TestCaseData(System.Text.Encoding.UTF8.GetBytes("hello notes\n")).SetName("TextFile");
+        yield return new TestCaseData(Enumerable.Range(0, 500).Select(i => (byte)(i * 37 + 11)).ToArray()).SetName("GarbageBytes");
+        yield return new TestCaseData(System.Text.Encoding.UTF8.GetBytes("[1, 2, 3]")).SetName("JsonArray");
+    }
+
+    [TestCaseSource(nameof(UsersOwnFiles))]
+    public void FileThatIsNotAPlanCache_IsNeverOverwritten(byte[] content)
+    {
+        using var dir = new TempDir();
+        var path = dir.File("mine.npy");
+        File.WriteAllBytes(path, content);
+
+        var warnings = new List<string>();
+        var cache = new PlanCache(path, warn: warnings.Add, saveInterval: TimeSpan.Zero);
+        cache.Put(Key(7), PlanFor(7));
+        Assert.That(cache.SaveIfDue(), Is.False);
+        Assert.That(cache.Save(), Is.False);
+        Assert.That(File.ReadAllBytes(path), Is.EqualTo(content), "the user's file is left as it was");
+        Assert.That(cache.TryGet(Key(7), out _), Is.True, "plans kept in memory");
+        Assert.That(warnings, Has.Count.EqualTo(1));
+        Assert.That(warnings[0], Does.Contain("not a GpuConv plan cache").And.Contain("leaving it").And.Contain(path));
+    }
 }

@@ -27,6 +27,23 @@ public class NpyFileReliabilityTests
         Assert.That(e.Message, Does.Contain(shape));
     }
 
+    [TestCase("'descr': '>f4'")]
+    [TestCase("'fortran_order': True")]
+    [TestCase("\"shape\": (2, 96)")]
+    public void RepeatedKeyIsRefused(string repeated)
+    {
+        // NumPy (a Python dict) keeps the last value, the reader took the first: other numbers, silently.
+        var bytes = WithShape("(1, 3, 8, 8)", 192);
+        string text = Encoding.ASCII.GetString(bytes, 10, bytes[8]);
+        string dict = text.Replace(", }", $", {repeated}, }}", StringComparison.Ordinal).TrimEnd();
+        dict += new string(' ', 63 - (10 + dict.Length) % 64) + "\n";
+        var file = new List<byte>(bytes[..8]) { (byte)dict.Length, 0 };
+        file.AddRange(Encoding.ASCII.GetBytes(dict));
+        file.AddRange(bytes[(10 + bytes[8])..]);
+        var e = Assert.Throws<InvalidDataException>(() => NpyFile.Read(new MemoryStream([.. file])))!;
+        Assert.That(e.Message, Does.Contain("more than once"));
+    }
+
     [TestCase("(3,)", 3)]
     [TestCase("(1, 3, 8, 8)", 192)]
     [TestCase("(2, 3,)", 6)]
