@@ -58,6 +58,10 @@ public class ChannelTiledTests
     [TestCase(1, 24, 12, 64, 3, 1, 2, 1, 1)]
     [TestCase(1, 24, 13, 64, 3, 1, 2, 1, 1)]
     [TestCase(1, 512, 7, 64, 3, 1, 1, 1, 1)]
+    // Depths over one K chunk (1024 rows): 4608 above in five chunks of 103 channels and a last of 100, and
+    // a 1x1 read in place (1100: two of 550) and a padded stride-2 3x3 (1170: two of 65 channels).
+    [TestCase(1, 1100, 9, 64, 1, 1, 0, 1, 1)]
+    [TestCase(2, 130, 14, 70, 3, 2, 1, 1, 1)]
     public void MatchesReference(int n, int c, int hw, int k, int kernel, int stride, int pad, int dilation, int groups)
     {
         RequireAvx512();
@@ -80,8 +84,8 @@ public class ChannelTiledTests
     /// Block-major runs of several units (images) per task, at depths over one K chunk: a padded small
     /// batch on one thread and an unpadded batch of 16 on two.
     /// </summary>
-    [TestCase(1, 8, 32, 6, 64, 1)]
-    [TestCase(2, 16, 40, 7, 70, 0)]
+    [TestCase(1, 8, 128, 6, 64, 1)]   // depth 1152: two K chunks of 1024 rows at most
+    [TestCase(2, 16, 120, 7, 70, 0)]  // depth 1080
     public void UnitsSharingAPanelMatchReference(int threads, int n, int c, int hw, int k, int pad)
     {
         RequireAvx512();
