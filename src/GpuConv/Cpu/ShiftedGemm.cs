@@ -262,9 +262,10 @@ internal static unsafe class ShiftedGemm
 
     /// <summary>
     /// The input rows of one plane, up to 32 floats each (stride 2 along w), split into even and odd columns
-    /// by two permutes each and stored masked at rowStarts[r] + evenAt / + oddAt (rows no output reads skipped). A loop of its own with everything
-    /// in registers: inside <see cref="Pad"/> the JIT spilled the masks and reloaded the geometry every row
-    /// (about 50 instructions a row; ResNet-50's 14 × 14 × 512 stride-2 pad took ~8 % of its layer).
+    /// by two permutes each and stored masked at rowStarts[r] + evenAt / + oddAt (rows no output reads are
+    /// skipped). A loop of its own with everything in registers: inside <see cref="Pad"/> the JIT spilled the
+    /// masks and reloaded the geometry every row (about 50 instructions a row; ResNet-50's 14 × 14 × 512
+    /// stride-2 pad took ~8 % of its layer).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void SplitShortRowsStride2(float* x, float* dst, nint* rowStarts, int rows, int inW, int count, long evenAt, long oddAt)
