@@ -40,8 +40,14 @@ internal static unsafe class ChannelTiledConv
     /// </summary>
     const long PaddedBatchMaxFloats = 768 * 1024;
 
-    /// <summary>Rows of B (channel × tap) per K chunk, about: the chunk's panel (kc × 64 floats) stays in L2.</summary>
-    const int ChunkRows = 256;
+    /// <summary>
+    /// Rows of B (channel × tap) per K chunk, about: the chunk's panel (kc × 64 floats, 256 KiB) stays in L2
+    /// while every tile of the task streams it. Fewer chunks, fewer passes over the task's result: ResNet-50's
+    /// 7 × 7 × 512 3x3 (depth 4608) at batch 1, two threads, ran 0.461 ms (median) with 256 rows, 0.452 with
+    /// 1024, 0.455 with 2048 and 0.491 unchunked (1.2 MiB panels, past L2); the channel-tiled layers deeper
+    /// than 256 of resnet50 / mobilenet_v2 / efficientnet_b0 / resnet18 ran 1.5–3 % faster, the others the same.
+    /// </summary>
+    const int ChunkRows = 1024;
 
     public static bool Supported(GemmTier tier) => tier == GemmTier.Vector512 && Avx512F.IsSupported;
 

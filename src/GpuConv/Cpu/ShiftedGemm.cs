@@ -208,6 +208,28 @@ internal static unsafe class ShiftedGemm
     static void PadUnitStride(in Geometry g, in StridePhaseLayout l, float* x, float* dst)
     {
         int count = Math.Max(0, Math.Min(g.InW, l.Wp - g.PW)), right = l.Lq - g.PW - count;
+        if (l.Lq <= 16 && Avx512F.IsSupported)
+        {
+            // Padded rows of at most 16 floats (the 7- and 14-wide planes of late layers): each row one masked
+            // load of its input row shifted by the padding (lanes outside the input masked off, so no fault)
+            // and one masked store of the whole padded row — no per-element zeroing loops.
+            var rowMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(l.Lq)).AsSingle();
+            var dataMask = Vector512.BitwiseAnd(Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(g.PW)),
+                Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(g.PW + count))).AsSingle();
+            for (int d = 0; d < l.Dp; d++)
+            {
+                int id = d - g.PD;
+                bool planeIn = id >= 0 && id < g.InD && count > 0;
+                float* row = dst + (nint)d * l.Hq * l.Lq, src = x + ((nint)id * g.InH - g.PH) * g.InW - g.PW;
+                for (int h = 0; h < l.Hp; h++, row += l.Lq, src += g.InW)
+                {
+                    int ih = h - g.PH;
+                    var v = planeIn && ih >= 0 && ih < g.InH ? Avx512F.MaskLoad(src, dataMask, Vector512<float>.Zero) : Vector512<float>.Zero;
+                    Avx512F.MaskStore(row, rowMask, v);
+                }
+            }
+            return;
+        }
         for (int d = 0; d < l.Dp; d++)
         {
             int id = d - g.PD;
@@ -238,6 +260,63 @@ internal static unsafe class ShiftedGemm
 
     static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 
+    /// <summary>
+    /// The input rows of one plane, up to 32 floats each (stride 2 along w), split into even and odd columns
+    /// by two permutes each and stored masked at rowStarts[r] + evenAt / + oddAt (rows no output reads are
+    /// skipped). A loop of its own with everything in registers: inside <see cref="Pad"/> the JIT spilled the
+    /// masks and reloaded the geometry every row (about 50 instructions a row; ResNet-50's 14 × 14 × 512
+    /// stride-2 pad took ~8 % of its layer).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void SplitShortRowsStride2(float* x, float* dst, nint* rowStarts, int rows, int inW, int count, long evenAt, long oddAt)
+    {
+        var low = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+        var high = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count - 16)).AsSingle();
+        var evenMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((count + 1) / 2)).AsSingle();
+        var oddMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count / 2)).AsSingle();
+        var evenLanes = EvenLanes;
+        var oddLanes = EvenLanes + Vector512<int>.One;
+        float* even = dst + evenAt, odd = dst + oddAt, src = x;
+        for (nint r = 0; r < rows; r++, src += inW)
+        {
+            nint at = rowStarts[r];
+            if (at < 0) continue;
+            var lo = Avx512F.MaskLoad(src, low, Vector512<float>.Zero);
+            var hi = Avx512F.MaskLoad(src + 16, high, Vector512<float>.Zero);
+            Avx512F.MaskStore(even + at, evenMask, Avx512F.PermuteVar16x32x2(lo, evenLanes, hi));
+            Avx512F.MaskStore(odd + at, oddMask, Avx512F.PermuteVar16x32x2(lo, oddLanes, hi));
+        }
+    }
+
+    /// <summary>
+    /// <see cref="SplitShortRowsStride2"/> for rows of 33..64 floats (ResNet-50's 56-wide stride-2 input):
+    /// four masked loads, four permutes and four masked stores a row, instead of two calls per row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void SplitRowsStride2Upto64(float* x, float* dst, nint* rowStarts, int rows, int inW, int count, long evenAt, long oddAt)
+    {
+        var m2 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count - 32)).AsSingle();
+        var m3 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count - 48)).AsSingle();
+        var evenMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((count + 1) / 2 - 16)).AsSingle();
+        var oddMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count / 2 - 16)).AsSingle();
+        var evenLanes = EvenLanes;
+        var oddLanes = EvenLanes + Vector512<int>.One;
+        float* even = dst + evenAt, odd = dst + oddAt, src = x;
+        for (nint r = 0; r < rows; r++, src += inW)
+        {
+            nint at = rowStarts[r];
+            if (at < 0) continue;
+            var v0 = Vector512.Load(src);
+            var v1 = Vector512.Load(src + 16);
+            var v2 = Avx512F.MaskLoad(src + 32, m2, Vector512<float>.Zero);
+            var v3 = Avx512F.MaskLoad(src + 48, m3, Vector512<float>.Zero);
+            Avx512F.PermuteVar16x32x2(v0, evenLanes, v1).Store(even + at);
+            Avx512F.PermuteVar16x32x2(v0, oddLanes, v1).Store(odd + at);
+            Avx512F.MaskStore(even + at + 16, evenMask, Avx512F.PermuteVar16x32x2(v2, evenLanes, v3));
+            Avx512F.MaskStore(odd + at + 16, oddMask, Avx512F.PermuteVar16x32x2(v2, oddLanes, v3));
+        }
+    }
+
     /// <summary>Writes one input plane into its zero-padded phase planes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Pad(in Geometry g, in StridePhaseLayout l, nint* rowStarts, float* x, float* dst)
@@ -251,6 +330,14 @@ internal static unsafe class ShiftedGemm
         int count = Math.Min(g.InW, l.Wp - g.PW);
         if (count <= 0) return;
         int inRows = g.InD * g.InH;
+        if (g.SW == 2 && count <= 64 && Avx512F.IsSupported)
+        {
+            long evenAt = (g.PW & 1) * l.PhaseFloats + g.PW / 2, oddAt = ((g.PW + 1) & 1) * l.PhaseFloats + (g.PW + 1) / 2;
+            if (count <= 32) SplitShortRowsStride2(x, dst, rowStarts, inRows, g.InW, count, evenAt, oddAt);
+            else SplitRowsStride2Upto64(x, dst, rowStarts, inRows, g.InW, count, evenAt, oddAt);
+            return;
+        }
+        var countMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
         for (int r = 0; r < inRows; r++)
         {
             if (rowStarts[r] < 0) continue;
@@ -259,24 +346,11 @@ internal static unsafe class ShiftedGemm
             if (g.SW == 1 && count <= 16 && Avx512F.IsSupported)
             {
                 // Short rows (the 7- and 14-wide planes of late layers): one masked copy, no call.
-                var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
-                Avx512F.MaskStore(row + g.PW, mask, Avx512F.MaskLoad(src, mask, Vector512<float>.Zero));
+                Avx512F.MaskStore(row + g.PW, countMask, Avx512F.MaskLoad(src, countMask, Vector512<float>.Zero));
             }
             else if (g.SW == 1)
             {
                 Buffer.MemoryCopy(src, row + g.PW, count * sizeof(float), count * sizeof(float));
-            }
-            else if (g.SW == 2 && count <= 32 && Avx512F.IsSupported)
-            {
-                // Short rows: even and odd columns of up to 32 floats split by two permutes, stored masked.
-                var lo = Avx512F.MaskLoad(src, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle(), Vector512<float>.Zero);
-                var hi = Avx512F.MaskLoad(src + 16, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count - 16)).AsSingle(), Vector512<float>.Zero);
-                var even = Avx512F.PermuteVar16x32x2(lo, EvenLanes, hi);
-                var odd = Avx512F.PermuteVar16x32x2(lo, EvenLanes + Vector512<int>.One, hi);
-                var evenMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((count + 1) / 2)).AsSingle();
-                var oddMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count / 2)).AsSingle();
-                Avx512F.MaskStore(row + (g.PW & 1) * l.PhaseFloats + g.PW / 2, evenMask, even);
-                Avx512F.MaskStore(row + ((g.PW + 1) & 1) * l.PhaseFloats + (g.PW + 1) / 2, oddMask, odd);
             }
             else if (g.SW == 2)
             {

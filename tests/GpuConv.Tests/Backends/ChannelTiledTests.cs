@@ -46,6 +46,22 @@ public class ChannelTiledTests
     [TestCase(8, 64, 44, 64, 3, 1, 1, 1, 1)]   // a large padded batch (> 768K floats): each task is a whole image
     [TestCase(1, 48, 13, 96, 1, 1, 0, 1, 1)]   // K = 96: the last block runs half tiles (32 channels, up to 12 pixels)
     [TestCase(2, 40, 9, 160, 3, 1, 1, 1, 1)]   // K = 160: two whole blocks and a half one, 81 pixels in 7 half tiles
+    // The padding's row kernels: stride-2 rows of 33..64 floats (four permutes a row; 56 wide is ResNet-50's
+    // layer2.0.conv2, 64 the longest), of at most 32 (odd widths, padding even and odd), and unit-stride
+    // padded rows of at most 16 floats (one masked load and store a row; 16 the widest, 17 the row loop).
+    [TestCase(1, 24, 56, 64, 3, 2, 1, 1, 1)]
+    [TestCase(1, 16, 33, 64, 3, 2, 1, 1, 1)]
+    [TestCase(1, 16, 64, 64, 3, 2, 1, 1, 1)]
+    [TestCase(1, 16, 45, 64, 3, 2, 2, 1, 1)]
+    [TestCase(1, 32, 15, 64, 3, 2, 2, 1, 1)]
+    [TestCase(2, 32, 14, 70, 3, 2, 1, 1, 1)]
+    [TestCase(1, 24, 12, 64, 3, 1, 2, 1, 1)]
+    [TestCase(1, 24, 13, 64, 3, 1, 2, 1, 1)]
+    [TestCase(1, 512, 7, 64, 3, 1, 1, 1, 1)]
+    // Depths over one K chunk (1024 rows): 4608 above in five chunks of 103 channels and a last of 100, and
+    // a 1x1 read in place (1100: two of 550) and a padded stride-2 3x3 (1170: two of 65 channels).
+    [TestCase(1, 1100, 9, 64, 1, 1, 0, 1, 1)]
+    [TestCase(2, 130, 14, 70, 3, 2, 1, 1, 1)]
     public void MatchesReference(int n, int c, int hw, int k, int kernel, int stride, int pad, int dilation, int groups)
     {
         RequireAvx512();
@@ -68,8 +84,8 @@ public class ChannelTiledTests
     /// Block-major runs of several units (images) per task, at depths over one K chunk: a padded small
     /// batch on one thread and an unpadded batch of 16 on two.
     /// </summary>
-    [TestCase(1, 8, 32, 6, 64, 1)]
-    [TestCase(2, 16, 40, 7, 70, 0)]
+    [TestCase(1, 8, 128, 6, 64, 1)]   // depth 1152: two K chunks of 1024 rows at most
+    [TestCase(2, 16, 120, 7, 70, 0)]  // depth 1080
     public void UnitsSharingAPanelMatchReference(int threads, int n, int c, int hw, int k, int pad)
     {
         RequireAvx512();
