@@ -46,6 +46,9 @@ public class BackwardFilterTests
         yield return ("depthwise blocked 5x5 s2 p2 14x14, 40 ch (partial block)", new ConvSpec([5, 5], stride: [2], padBegin: [2], groups: 40), new(2, 40, 14, 14), new(40, 1, 5, 5));
         yield return ("depthwise blocked 3x3 s1 p0 14x14, 48 ch", new ConvSpec([3, 3], groups: 48), new(1, 48, 14, 14), new(48, 1, 3, 3));
         yield return ("depthwise blocked 5x5 s1 p(1,2)/(2,0) 14x7, 16 ch", new ConvSpec([5, 5], padBegin: [1, 2], padEnd: [2, 0], groups: 16), new(3, 16, 14, 7), new(16, 1, 5, 5));
+        yield return ("depthwise blocked 3x3 s2 p0 14x14, 32 ch (last row and column read by no output)", new ConvSpec([3, 3], stride: [2], groups: 32), new(2, 32, 14, 14), new(32, 1, 3, 3));
+        yield return ("depthwise blocked 3x3 p1 3x3 planes, 32 ch (under 16 pixels)", new ConvSpec([3, 3], padBegin: [1], groups: 32), new(2, 32, 3, 3), new(32, 1, 3, 3));
+        yield return ("depthwise blocked 3x3 s2 p1 28x28, 48 ch, one image", new ConvSpec([3, 3], stride: [2], padBegin: [1], groups: 48), new(1, 48, 28, 28), new(48, 1, 3, 3));
         yield return ("1-d k3 p1, 32 ch (shifted)", new ConvSpec([3], padBegin: [1]), new(2, 32, 301), new(48, 32, 3));
         yield return ("1-d k7 s3 dil 2, 6 ch", new ConvSpec([7], stride: [3], padBegin: [5], padEnd: [2], dilation: [2]), new(4, 6, 200), new(10, 6, 7));
         yield return ("3-d 3x3x3 p1, 16 ch (shifted)", new ConvSpec([3, 3, 3], padBegin: [1]), new(2, 16, 7, 9, 10), new(16, 16, 3, 3, 3));
@@ -283,6 +286,39 @@ public class BackwardFilterTests
             var finite = HostTensor.Random(p.XShape, 33);
             cpu.Run(p, a, new ConvTensors(finite, dw, dy));
             Assert.That(ErrorMetrics.Compare(dw.Data, ReferenceConv.BackwardFilter(p, finite.Data, dy.Data)).MaxRelative, Is.LessThan(Tolerance), a.Name);
+        }
+    }
+
+    /// <summary>
+    /// The channel-blocked kernel sends input pixels that no output reads (here the last row and column of a
+    /// 3x3 stride-2 unpadded layer) to a trash vector: an Inf or NaN there leaves dW finite, as in the
+    /// reference, and a finite run after it (same workers, pads zeroed once per task) is right again.
+    /// </summary>
+    [Test]
+    public void NonFiniteValuesNoOutputReadsLeaveTheBlockedSumsFinite()
+    {
+        var spec = new ConvSpec([3, 3], stride: [2], groups: 32);
+        var p = ConvProblem.Create(spec, new TensorShape(2, 32, 14, 14), new TensorShape(32, 1, 3, 3), ConvOp.BackwardFilter);
+        Assert.That(GpuConv.Cpu.Depthwise.DepthwiseFilterGradientBlocked.Applies(ConvGeometry.Of(p), p.KPerGroup, p.C, GemmTier.Vector512));
+        var x = HostTensor.Random(p.XShape, 41);
+        x.Data[(1 * 32 + 3) * 196 + 13 * 14 + 13] = float.PositiveInfinity;
+        x.Data[(0 * 32 + 17) * 196 + 13 * 14 + 2] = float.NaN;
+        x.Data[(1 * 32 + 30) * 196 + 4 * 14 + 13] = float.NegativeInfinity;
+        var dy = HostTensor.Random(p.YShape, 42);
+        double[] reference = ReferenceConv.BackwardFilter(p, x.Data, dy.Data);
+        Assert.That(reference.All(double.IsFinite), "no output reads the planted values");
+        var finite = HostTensor.Random(p.XShape, 43);
+        double[] finiteReference = ReferenceConv.BackwardFilter(p, finite.Data, dy.Data);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            using var cpu = new CpuBackend(threads);
+            var a = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.DirectDepthwise);
+            var dw = new HostTensor(p.WShape);
+            cpu.Run(p, a, new ConvTensors(x, dw, dy));
+            Assert.That(dw.Data.All(float.IsFinite), $"{threads} threads: dW finite");
+            Assert.That(ErrorMetrics.Compare(dw.Data, reference).MaxRelative, Is.LessThan(Tolerance), $"{threads} threads");
+            cpu.Run(p, a, new ConvTensors(finite, dw, dy));
+            Assert.That(ErrorMetrics.Compare(dw.Data, finiteReference).MaxRelative, Is.LessThan(Tolerance), $"{threads} threads, finite again");
         }
     }
 }

@@ -9,13 +9,16 @@ namespace GpuConv.Cpu.Depthwise;
 /// <summary>
 /// Backward-filter of a depthwise convolution (one filter per channel) on small planes, 16 channels at a
 /// time: per image, the 16 channels' x (zero-padded) and dy go channel-last into scratch
-/// ([position][16 channels], the layout of <see cref="DepthwiseBlocked"/>), and every output position adds
+/// ([position][16 channels], the layout of <see cref="DepthwiseBlocked"/>) by <see cref="ChannelLastScatter"/>,
+/// each pixel straight to its place (the pads zeroed once per task: a dense transpose, a copy into the
+/// padded plane and its clearing per image had cost 25–45 % of the time), and every output position adds
 /// dy · x at each tap's input position into one Vector512 accumulator per tap (up to 13 taps per pass), so
 /// each lane is one channel's sum with no per-plane setup and no masked row ends. On 7 × 7 planes the
 /// per-channel kernel (<see cref="DepthwiseFilterGradient"/>) spent most of its time on setting up each
 /// plane, and ran 3.5–4.2× the forward.
 /// Work units are (channel block, image); each image's float32 vector sums are stored, then added in image
 /// order into float64 totals, as the per-channel kernel does: the result does not depend on the thread count.
+/// With one image its float32 sums go straight to dW (the same bits; no second pass over the blocks).
 /// AVX-512 only (the Vector512 tier); other tiers, channel multipliers above 1 and the channels past the
 /// last whole 16 run per channel.
 /// </summary>
@@ -31,19 +34,23 @@ internal static unsafe class DepthwiseFilterGradientBlocked
     /// per channel, at least one whole block, on the Vector512 tier. Against the per-channel kernel (2 threads,
     /// AVX-512, medians; docs/benchmarks.md), batch 8 / batch 1: 7 × 7 × 960 3x3 0.106 ms from 0.261 / 0.019
     /// from 0.047; 14 × 14 × 576 3x3 0.216 from 0.369 / 0.026 from 0.059; 28 × 28 → 14 × 14 × 144 3x3/2 0.138
-    /// from 0.253 / 0.018 from 0.042. Larger planes (56 × 56 × 144, with or without stride) are not measured
+    /// from 0.253 / 0.018 from 0.042 (then 1.2–1.9× faster again with <see cref="ChannelLastScatter"/>;
+    /// docs/benchmarks.md, 2026-12-05 late). Larger planes (56 × 56 × 144, with or without stride) are not measured
     /// here and stay per channel, where batch 8 at stride 1 already runs at 0.7–0.9× the forward.
     /// </summary>
     public static bool Applies(in Geometry g, int multiplier, int channels, GemmTier tier) =>
         tier == GemmTier.Vector512 && Avx512F.IsSupported && multiplier == 1 && channels >= Lanes &&
         (long)g.InD * g.InH * g.InW <= 1024;
 
-    /// <summary>Padded extents covering every read of every output.</summary>
-    /// <summary>Per-worker scratch floats: padded channel-last x, channel-last dy, dense channel-last x.</summary>
+    /// <summary>
+    /// Per-worker scratch floats: padded channel-last x, channel-last dy, a trash vector for input pixels no
+    /// output reads, then (as ints) each input pixel's and each output position's place in them.
+    /// </summary>
     public static long ScratchFloats(in Geometry g)
     {
         var (dp, hp, wp) = DepthwiseBlocked.Extents(g);
-        return ((long)dp * hp * wp + (long)g.OutD * g.OutH * g.OutW + (long)g.InD * g.InH * g.InW) * Lanes + Lanes;
+        long inPlane = (long)g.InD * g.InH * g.InW, outPlane = (long)g.OutD * g.OutH * g.OutW;
+        return ((long)dp * hp * wp + outPlane + 1) * Lanes + inPlane + outPlane;
     }
 
     /// <summary>Shared floats: every (block, image)'s per-tap vector sums.</summary>
@@ -63,12 +70,26 @@ internal static unsafe class DepthwiseFilterGradientBlocked
         {
             int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
             float* scratch = ws.Get(WorkspaceSlot.Rows, scratchFloats);
+            var (dp, hp, wp) = DepthwiseBlocked.Extents(g);
+            nint inPlane = (nint)g.InD * g.InH * g.InW, outPlane = (nint)g.OutD * g.OutH * g.OutW;
+            float* xb = scratch, dyb = xb + (nint)dp * hp * wp * Lanes, trash = dyb + outPlane * Lanes;
+            int* xAt = (int*)(trash + Lanes), dyAt = xAt + inPlane;
+            Prepare(g, xb, (int)(trash - xb), xAt, dyAt);
             for (int u = u0; u < u1; u++)
             {
                 int b = u / images, n = u % images;
-                Image(g, ctx.XPlane(n, b * Lanes), ctx.YPlane(n, b * Lanes), scratch, partials + (nint)u * kvol * Lanes);
+                float* sums = partials + (nint)u * kvol * Lanes;
+                Image(g, ctx.XPlane(n, b * Lanes), ctx.YPlane(n, b * Lanes), xb, dyb, xAt, dyAt, sums);
+                // One image: its float32 sums are the totals (the float64 pass would give the same bits).
+                if (images == 1)
+                {
+                    float* dw = ctx.W + (nint)b * Lanes * kvol;
+                    for (int tap = 0; tap < kvol; tap++)
+                        for (int c = 0; c < Lanes; c++) dw[c * kvol + tap] = sums[tap * Lanes + c];
+                }
             }
         });
+        if (images == 1) return blocks * Lanes;
         // Totals in image order (float64), then the transpose into dW[c, tap].
         int sumTasks = Math.Min(blocks, ctx.Threads * 8);
         ctx.Workers.For(sumTasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
@@ -95,23 +116,44 @@ internal static unsafe class DepthwiseFilterGradientBlocked
         return blocks * Lanes;
     }
 
+    /// <summary>
+    /// Once per task: zeroes the padded x (its pads are never written after) and fills where each input
+    /// pixel's and each output position's 16-channel vector goes (x: inside the pads, or onto the trash
+    /// vector when no output reads it; dy: densely).
+    /// </summary>
+    static void Prepare(in Geometry g, float* xb, int trashAt, int* xAt, int* dyAt)
+    {
+        var (dp, hp, wp) = DepthwiseBlocked.Extents(g);
+        new Span<float>(xb, dp * hp * wp * Lanes).Clear();
+        int i = 0;
+        for (int id = 0; id < g.InD; id++)
+            for (int ih = 0; ih < g.InH; ih++)
+                for (int iw = 0; iw < g.InW; iw++, i++)
+                {
+                    int pd = id + g.PD, ph = ih + g.PH, pw = iw + g.PW;
+                    xAt[i] = pd < dp && ph < hp && pw < wp ? ((pd * hp + ph) * wp + pw) * Lanes : trashAt;
+                }
+        int outPlane = g.OutD * g.OutH * g.OutW;
+        for (int o = 0; o < outPlane; o++) dyAt[o] = o * Lanes;
+    }
+
     /// <summary>One image's sums for channels c0 … c0+15 (x, dy at channel c0's planes) into sums[tap · 16 + lane].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Image(in Geometry g, float* x, float* dy, float* scratch, float* sums)
+    static void Image(in Geometry g, float* x, float* dy, float* xb, float* dyb, int* xAt, int* dyAt, float* sums)
     {
         var (dp, hp, wp) = DepthwiseBlocked.Extents(g);
         int kvol = g.KD * g.KH * g.KW;
-        nint outPlane = (nint)g.OutD * g.OutH * g.OutW;
-        float* xb = scratch;
-        float* dyb = xb + (nint)dp * hp * wp * Lanes;
-        float* dense = dyb + outPlane * Lanes;
+        int inPlane = g.InD * g.InH * g.InW, outPlane = g.OutD * g.OutH * g.OutW;
+        ChannelLastScatter.Run(x, inPlane, inPlane, xb, xAt);
+        ChannelLastScatter.Run(dy, outPlane, outPlane, dyb, dyAt);
+        Taps(g, hp, wp, kvol, xb, dyb, sums);
+    }
 
-        DepthwiseBlocked.InterleavePadded(g, x, dense, xb);
-        BlockTranspose.ToPlanes(dy, outPlane, Lanes, (int)outPlane, dyb, Lanes, null);
-
+    /// <summary>Every tap's sums over the output positions, in passes of up to 13 taps.</summary>
+    static void Taps(in Geometry g, int hp, int wp, int kvol, float* xb, float* dyb, float* sums)
+    {
         int* offsets = stackalloc int[kvol];
         DepthwiseBlocked.TapOffsets(g, hp, wp, offsets);
-
         // Taps in passes of equal size (at most 13): 9 taps in one pass, 25 in two.
         int passes = (kvol + MaxChunk - 1) / MaxChunk;
         for (int p = 0; p < passes; p++)
