@@ -131,7 +131,9 @@ public sealed unsafe partial class CpuBackend : IConvBackend
         fixed (float* px = x, pw = w, py = y, pb = bias)
         {
             float* pbias = bias is null ? null : pb;
-            if (algorithm.Name == ForwardPhases)
+            if (PaddingMeetsNonFinite(problem, px, pw, py, w, tensors.ConstantWeights))
+                RunByReference(problem, x, w, y, bias);
+            else if (algorithm.Name == ForwardPhases)
                 RunPhases(PlanOf(problem)!, px, pw, py, pbias, w, tensors.ConstantWeights);
             else
                 Execute(problem, algorithm.Name, px, pw, py, pbias, w, tensors.ConstantWeights);
