@@ -171,6 +171,10 @@ public sealed unsafe partial class CpuBackend
     public bool ForgetPreparedWeights(HostTensor w)
     {
         ArgumentNullException.ThrowIfNull(w);
-        lock (_runLock) return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _winograd4Weights.Forget(w.Data) | _phaseWeights.Remove(w.Data) | _shuffleWeights.Remove(w.Data) | _streamWeights.Remove(w.Data);
+        lock (_runLock)
+        {
+            _finiteConstantWeights.Remove(w.Data);     // its finiteness too, though that is no prepared copy
+            return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _winograd4Weights.Forget(w.Data) | _phaseWeights.Remove(w.Data) | _shuffleWeights.Remove(w.Data) | _streamWeights.Remove(w.Data);
+        }
     }
 }

@@ -131,7 +131,9 @@ public sealed unsafe partial class CpuBackend : IConvBackend
         fixed (float* px = x, pw = w, py = y, pb = bias)
         {
             float* pbias = bias is null ? null : pb;
-            if (algorithm.Name == ForwardPhases)
+            if (PaddingMeetsNonFinite(problem, px, pw, py, w, tensors.ConstantWeights))
+                RunByReference(problem, x, w, y, bias);
+            else if (algorithm.Name == ForwardPhases)
                 RunPhases(PlanOf(problem)!, px, pw, py, pbias, w, tensors.ConstantWeights);
             else
                 Execute(problem, algorithm.Name, px, pw, py, pbias, w, tensors.ConstantWeights);
@@ -158,8 +160,16 @@ public sealed unsafe partial class CpuBackend : IConvBackend
                 case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant)); break;
                 // Winograd's transform of W costs more than the convolution it saves: only constant weights get it.
                 // A non-finite x or w runs direct, where ±Inf stays ±Inf (see Winograd3x3.Exact).
-                case (ConvOp.Forward, Winograd) when constant && Winograd3x3.Exact(ctx): Winograd3x3.Forward<F2x2>(ctx, WinogradPanelsOf<F2x2>(ctx, w!, _winogradWeights)); break;
-                case (ConvOp.Forward, Winograd4x4) when constant && Winograd3x3.Exact(ctx): Winograd3x3.Forward<F4x4>(ctx, WinogradPanelsOf<F4x4>(ctx, w!, _winograd4Weights)); break;
+                // Finite inputs whose sums overflow: the transforms make Inf − Inf = NaN where the direct sum has ±Inf, so a
+                // non-finite output is computed again directly (one pass over y to find out).
+                case (ConvOp.Forward, Winograd) when constant && Winograd3x3.Exact(ctx):
+                    Winograd3x3.Forward<F2x2>(ctx, WinogradPanelsOf<F2x2>(ctx, w!, _winogradWeights));
+                    if (!VectorOps.AllFinite(ctx.Y, problem.YShape.ElementCount)) ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, constant));
+                    break;
+                case (ConvOp.Forward, Winograd4x4) when constant && Winograd3x3.Exact(ctx):
+                    Winograd3x3.Forward<F4x4>(ctx, WinogradPanelsOf<F4x4>(ctx, w!, _winograd4Weights));
+                    if (!VectorOps.AllFinite(ctx.Y, problem.YShape.ElementCount)) ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, constant));
+                    break;
                 case (ConvOp.Forward, Winograd or Winograd4x4): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant: false)); break;
                 case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
                 case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
