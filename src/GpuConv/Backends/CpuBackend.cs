@@ -160,15 +160,15 @@ public sealed unsafe partial class CpuBackend : IConvBackend
                 case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant)); break;
                 // Winograd's transform of W costs more than the convolution it saves: only constant weights get it.
                 // A non-finite x or w runs direct, where ±Inf stays ±Inf (see Winograd3x3.Exact).
-                // Finite inputs whose sums overflow: the transforms make Inf − Inf = NaN where the direct sum has ±Inf, so a
-                // non-finite output is computed again directly (one pass over y to find out).
-                case (ConvOp.Forward, Winograd) when constant && Winograd3x3.Exact(ctx):
+                // Finite inputs whose sums overflow: the transforms make Inf − Inf = NaN where the direct sum has ±Inf, so
+                // where the inputs' magnitudes allow overflow at all, a non-finite output is computed again directly.
+                case (ConvOp.Forward, Winograd) when constant && Winograd3x3.Exact(ctx, out bool mayOverflow):
                     Winograd3x3.Forward<F2x2>(ctx, WinogradPanelsOf<F2x2>(ctx, w!, _winogradWeights));
-                    if (!VectorOps.AllFinite(ctx.Y, problem.YShape.ElementCount)) ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, constant));
+                    RedoOverflowed(ctx, w, constant, mayOverflow);
                     break;
-                case (ConvOp.Forward, Winograd4x4) when constant && Winograd3x3.Exact(ctx):
+                case (ConvOp.Forward, Winograd4x4) when constant && Winograd3x3.Exact(ctx, out bool mayOverflow):
                     Winograd3x3.Forward<F4x4>(ctx, WinogradPanelsOf<F4x4>(ctx, w!, _winograd4Weights));
-                    if (!VectorOps.AllFinite(ctx.Y, problem.YShape.ElementCount)) ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, constant));
+                    RedoOverflowed(ctx, w, constant, mayOverflow);
                     break;
                 case (ConvOp.Forward, Winograd or Winograd4x4): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant: false)); break;
                 case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
@@ -237,4 +237,11 @@ public sealed unsafe partial class CpuBackend : IConvBackend
 
     static float[] Host(Tensor t) => t is HostTensor h ? h.Data
         : throw new ArgumentException($"the cpu backend needs host tensors, got {t.GetType().Name}.", nameof(t));
+
+    /// <summary>After a Winograd run whose inputs could overflow fp32: a non-finite y is computed again by channel-tiled (+Inf, not NaN).</summary>
+    void RedoOverflowed(CpuConvContext ctx, float[]? w, bool constant, bool mayOverflow)
+    {
+        if (mayOverflow && !VectorOps.AllFinite(ctx.Y, ctx.Problem.YShape.ElementCount))
+            ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, constant));
+    }
 }
