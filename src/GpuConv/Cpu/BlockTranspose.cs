@@ -24,7 +24,7 @@ internal static unsafe class BlockTranspose
             for (int i = 0; i < 16; i++) zeros[i] = 0f;
             for (; q + 16 <= pixels; q += 16)
                 for (int c = 0; c < fullChannels; c += 16)
-                    Transpose16x16(src + (nint)q * lds + c, lds, y + (nint)c * ldy + q, ldy, bias == null ? zeros : bias + c);
+                    Transpose16x16(src + (nint)q * lds + c, lds, new PlaneRows(y + (nint)c * ldy + q, ldy, bias == null ? zeros : bias + c));
         }
         // Pixels past the last whole 16, and channels past the last whole 16.
         for (int c = 0; c < channels; c++)
@@ -36,8 +36,10 @@ internal static unsafe class BlockTranspose
     }
 
     /// <summary>Transposes 16 rows of 16 floats held in registers (four rounds of lane shuffles; written out so every value stays in a register).</summary>
+    /// <remarks>Row j of the result goes to <paramref name="rows"/>.Store(j, …); the struct's type is a generic
+    /// argument, so each destination gets its own compiled copy with the store inlined.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Transpose16x16(float* src, nint lds, float* dst, nint ldd, float* bias)
+    internal static void Transpose16x16<TRows>(float* src, nint lds, TRows rows) where TRows : struct, ITransposedRows
     {
         var r0 = Vector512.Load(src + 0 * lds);
         var r1 = Vector512.Load(src + 1 * lds);
@@ -82,22 +84,35 @@ internal static unsafe class BlockTranspose
         var v10 = Avx512F.Shuffle4x128(u10, u14, 0x88); var v14 = Avx512F.Shuffle4x128(u10, u14, 0xDD);
         var v3 = Avx512F.Shuffle4x128(u3, u7, 0x88); var v7 = Avx512F.Shuffle4x128(u3, u7, 0xDD);
         var v11 = Avx512F.Shuffle4x128(u11, u15, 0x88); var v15 = Avx512F.Shuffle4x128(u11, u15, 0xDD);
-        (Avx512F.Shuffle4x128(v0, v8, 0x88) + Vector512.Create(bias[0])).Store(dst + 0 * ldd);
-        (Avx512F.Shuffle4x128(v1, v9, 0x88) + Vector512.Create(bias[1])).Store(dst + 1 * ldd);
-        (Avx512F.Shuffle4x128(v2, v10, 0x88) + Vector512.Create(bias[2])).Store(dst + 2 * ldd);
-        (Avx512F.Shuffle4x128(v3, v11, 0x88) + Vector512.Create(bias[3])).Store(dst + 3 * ldd);
-        (Avx512F.Shuffle4x128(v4, v12, 0x88) + Vector512.Create(bias[4])).Store(dst + 4 * ldd);
-        (Avx512F.Shuffle4x128(v5, v13, 0x88) + Vector512.Create(bias[5])).Store(dst + 5 * ldd);
-        (Avx512F.Shuffle4x128(v6, v14, 0x88) + Vector512.Create(bias[6])).Store(dst + 6 * ldd);
-        (Avx512F.Shuffle4x128(v7, v15, 0x88) + Vector512.Create(bias[7])).Store(dst + 7 * ldd);
-        (Avx512F.Shuffle4x128(v0, v8, 0xDD) + Vector512.Create(bias[8])).Store(dst + 8 * ldd);
-        (Avx512F.Shuffle4x128(v1, v9, 0xDD) + Vector512.Create(bias[9])).Store(dst + 9 * ldd);
-        (Avx512F.Shuffle4x128(v2, v10, 0xDD) + Vector512.Create(bias[10])).Store(dst + 10 * ldd);
-        (Avx512F.Shuffle4x128(v3, v11, 0xDD) + Vector512.Create(bias[11])).Store(dst + 11 * ldd);
-        (Avx512F.Shuffle4x128(v4, v12, 0xDD) + Vector512.Create(bias[12])).Store(dst + 12 * ldd);
-        (Avx512F.Shuffle4x128(v5, v13, 0xDD) + Vector512.Create(bias[13])).Store(dst + 13 * ldd);
-        (Avx512F.Shuffle4x128(v6, v14, 0xDD) + Vector512.Create(bias[14])).Store(dst + 14 * ldd);
-        (Avx512F.Shuffle4x128(v7, v15, 0xDD) + Vector512.Create(bias[15])).Store(dst + 15 * ldd);
+        rows.Store(0, Avx512F.Shuffle4x128(v0, v8, 0x88));
+        rows.Store(1, Avx512F.Shuffle4x128(v1, v9, 0x88));
+        rows.Store(2, Avx512F.Shuffle4x128(v2, v10, 0x88));
+        rows.Store(3, Avx512F.Shuffle4x128(v3, v11, 0x88));
+        rows.Store(4, Avx512F.Shuffle4x128(v4, v12, 0x88));
+        rows.Store(5, Avx512F.Shuffle4x128(v5, v13, 0x88));
+        rows.Store(6, Avx512F.Shuffle4x128(v6, v14, 0x88));
+        rows.Store(7, Avx512F.Shuffle4x128(v7, v15, 0x88));
+        rows.Store(8, Avx512F.Shuffle4x128(v0, v8, 0xDD));
+        rows.Store(9, Avx512F.Shuffle4x128(v1, v9, 0xDD));
+        rows.Store(10, Avx512F.Shuffle4x128(v2, v10, 0xDD));
+        rows.Store(11, Avx512F.Shuffle4x128(v3, v11, 0xDD));
+        rows.Store(12, Avx512F.Shuffle4x128(v4, v12, 0xDD));
+        rows.Store(13, Avx512F.Shuffle4x128(v5, v13, 0xDD));
+        rows.Store(14, Avx512F.Shuffle4x128(v6, v14, 0xDD));
+        rows.Store(15, Avx512F.Shuffle4x128(v7, v15, 0xDD));
     }
 
+
+    /// <summary>Where the transposed rows of one tile go.</summary>
+    internal interface ITransposedRows
+    {
+        void Store(int j, Vector512<float> row);
+    }
+
+    /// <summary>Channel planes: row j (channel j) at dst + j · ldd, plus bias[j].</summary>
+    readonly struct PlaneRows(float* dst, nint ldd, float* bias) : ITransposedRows
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Store(int j, Vector512<float> row) => (row + Vector512.Create(bias[j])).Store(dst + j * ldd);
+    }
 }
