@@ -11,8 +11,20 @@ namespace GpuConv.Backends;
 // are already broken, and they then carry the same NaN/±Inf pattern as the reference and PyTorch.
 public sealed unsafe partial class CpuBackend
 {
-    /// <summary>Whether each constant W (keyed by array, as the prepared-weight caches) is finite: scanned once.</summary>
-    readonly ConditionalWeakTable<float[], StrongBox<bool>> _finiteConstantWeights = new();
+    /// <summary>
+    /// max |W| of each constant W, +Inf when it holds a NaN or ±Inf (keyed by array, as the prepared-weight
+    /// caches): scanned once, for the padding check here and Winograd's finiteness and overflow bound.
+    /// </summary>
+    readonly ConditionalWeakTable<float[], StrongBox<float>> _constantWeightMagnitudes = new();
+
+    /// <summary>max |W| or +Inf (see <see cref="VectorOps.MaxAbsOrInfinity"/>); from the cache for constant weights.</summary>
+    float WeightMagnitude(float[] w, float* pw, long count, bool constant)
+    {
+        if (!constant) return VectorOps.MaxAbsOrInfinity(pw, count);
+        if (!_constantWeightMagnitudes.TryGetValue(w, out var magnitude))
+            _constantWeightMagnitudes.AddOrUpdate(w, magnitude = new StrongBox<float>(VectorOps.MaxAbsOrInfinity(pw, count)));
+        return magnitude.Value;
+    }
 
     /// <summary>
     /// True when this run reads padding zeros against a non-finite operand, so the fast paths would make
@@ -25,10 +37,7 @@ public sealed unsafe partial class CpuBackend
         {
             case ConvOp.Forward when !p.Spec.IsUnpadded:
             case ConvOp.BackwardData when !(p.IsPointwise && p.Spec.IsUnpadded):
-                if (!constant) return !VectorOps.AllFinite(pw, p.WShape.ElementCount);
-                if (!_finiteConstantWeights.TryGetValue(w, out var finite))
-                    _finiteConstantWeights.AddOrUpdate(w, finite = new StrongBox<bool>(VectorOps.AllFinite(pw, p.WShape.ElementCount)));
-                return !finite.Value;
+                return !float.IsFinite(WeightMagnitude(w, pw, p.WShape.ElementCount, constant));
             case ConvOp.BackwardFilter when !p.Spec.IsUnpadded:
                 return !VectorOps.AllFinite(py, p.YShape.ElementCount);
             default:

@@ -173,7 +173,7 @@ public sealed unsafe partial class CpuBackend
         ArgumentNullException.ThrowIfNull(w);
         lock (_runLock)
         {
-            _finiteConstantWeights.Remove(w.Data);     // its finiteness too, though that is no prepared copy
+            _constantWeightMagnitudes.Remove(w.Data); // its magnitude too, though that is no prepared copy
             return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _winograd4Weights.Forget(w.Data) | _phaseWeights.Remove(w.Data) | _shuffleWeights.Remove(w.Data) | _streamWeights.Remove(w.Data);
         }
     }

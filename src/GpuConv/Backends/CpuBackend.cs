@@ -162,11 +162,11 @@ public sealed unsafe partial class CpuBackend : IConvBackend
                 // A non-finite x or w runs direct, where ±Inf stays ±Inf (see Winograd3x3.Exact).
                 // Finite inputs whose sums overflow: the transforms make Inf − Inf = NaN where the direct sum has ±Inf, so
                 // where the inputs' magnitudes allow overflow at all, a non-finite output is computed again directly.
-                case (ConvOp.Forward, Winograd) when constant && Winograd3x3.Exact(ctx, out bool mayOverflow):
+                case (ConvOp.Forward, Winograd) when constant && Winograd3x3.Exact(ctx, WeightMagnitude(w!, ctx.W, problem.WShape.ElementCount, constant: true), out bool mayOverflow):
                     Winograd3x3.Forward<F2x2>(ctx, WinogradPanelsOf<F2x2>(ctx, w!, _winogradWeights));
                     RedoOverflowed(ctx, w, constant, mayOverflow);
                     break;
-                case (ConvOp.Forward, Winograd4x4) when constant && Winograd3x3.Exact(ctx, out bool mayOverflow):
+                case (ConvOp.Forward, Winograd4x4) when constant && Winograd3x3.Exact(ctx, WeightMagnitude(w!, ctx.W, problem.WShape.ElementCount, constant: true), out bool mayOverflow):
                     Winograd3x3.Forward<F4x4>(ctx, WinogradPanelsOf<F4x4>(ctx, w!, _winograd4Weights));
                     RedoOverflowed(ctx, w, constant, mayOverflow);
                     break;

@@ -34,16 +34,15 @@ internal static unsafe class Winograd3x3
     /// True when the run's x and w hold only finite values, the condition for Winograd to give what the
     /// direct sum gives: its transforms add and subtract the values of a tile, so a single ±Inf turns
     /// into Inf − Inf = NaN in outputs where the direct sum has ±Inf. Otherwise the caller runs a direct
-    /// algorithm. One pass over x and w (a few per cent of the convolution's time), which also bounds the
-    /// sums: <paramref name="mayOverflow"/> is false when no transform or product can reach fp32's range
+    /// algorithm. One pass over x (a few per cent of the convolution's time; max |w|, <paramref name="maxW"/>,
+    /// is the caller's, kept with the constant weights), which also bounds the sums: <paramref name="mayOverflow"/> is false when no transform or product can reach fp32's range
     /// (max |x| · max |w| · C/g · 9 · 10⁶ below 10³⁷; F(4×4)'s transforms grow a value by at most
     /// 14² · 1.9² · 11.1² ≈ 8.4 · 10⁴ per channel), so only inputs near fp32's limit need the caller's check
     /// of y for overflowed outputs.
     /// </summary>
-    public static bool Exact(CpuConvContext ctx, out bool mayOverflow)
+    public static bool Exact(CpuConvContext ctx, float maxW, out bool mayOverflow)
     {
         float maxX = VectorOps.MaxAbsOrInfinity(ctx.X, (long)ctx.N * ctx.C * ctx.InPlane);
-        float maxW = VectorOps.MaxAbsOrInfinity(ctx.W, (long)ctx.K * ctx.Cg * 9);
         mayOverflow = (double)maxX * maxW * ctx.Cg * 9 * 1e6 >= 1e37;
         return float.IsFinite(maxX) && float.IsFinite(maxW);
     }
