@@ -182,14 +182,7 @@ public class FilterDotsTests
         double[] reference = ReferenceConv.BackwardFilter(p, x.Data, dy.Data);
         int refNaN = reference.Count(double.IsNaN), refInf = reference.Count(double.IsInfinity);
         Assert.That(refNaN + refInf, Is.GreaterThan(0).And.LessThan(reference.Length));
-        using var cpu = new CpuBackend(2, GemmTier.Vector512);
-        var a = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ReductionSplit);
-        var dw = new HostTensor(p.WShape);
-        cpu.Run(p, a, new ConvTensors(x, dw, dy));
-        Assert.That(dw.Data.Count(float.IsNaN), Is.EqualTo(refNaN), "NaN count");
-        Assert.That(dw.Data.Count(float.IsInfinity), Is.EqualTo(refInf), "±Inf count");
-        double error = ErrorMetrics.Compare(dw.Data, reference).MaxRelative;
-        Assert.That(double.IsFinite(error) && error < Tolerance, $"max rel error {error}");
+        AssertSameNonFiniteAsDirectSum(2, p, x, dy, reference, refNaN, refInf);
     }
 
     /// <summary>
@@ -217,15 +210,19 @@ public class FilterDotsTests
         int refNaN = reference.Count(double.IsNaN), refInf = reference.Count(double.IsInfinity);
         Assert.That(refNaN + refInf, Is.GreaterThan(0).And.LessThan(reference.Length));
         foreach (int threads in new[] { 1, 2 })
-        {
-            using var cpu = new CpuBackend(threads, GemmTier.Vector512);
-            var a = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ReductionSplit);
-            var dw = new HostTensor(p.WShape);
-            cpu.Run(p, a, new ConvTensors(x, dw, dy));
-            Assert.That(dw.Data.Count(float.IsNaN), Is.EqualTo(refNaN), "NaN count");
-            Assert.That(dw.Data.Count(float.IsInfinity), Is.EqualTo(refInf), "±Inf count");
-            double error = ErrorMetrics.Compare(dw.Data, reference).MaxRelative;
-            Assert.That(double.IsFinite(error) && error < Tolerance, $"max rel error {error}");
-        }
+            AssertSameNonFiniteAsDirectSum(threads, p, x, dy, reference, refNaN, refInf);
+    }
+
+    /// <summary>reduction-split's dW on <paramref name="threads"/> threads: the reference's NaN and ±Inf counts, and within tolerance elsewhere.</summary>
+    static void AssertSameNonFiniteAsDirectSum(int threads, ConvProblem p, HostTensor x, HostTensor dy, double[] reference, int refNaN, int refInf)
+    {
+        using var cpu = new CpuBackend(threads, GemmTier.Vector512);
+        var a = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ReductionSplit);
+        var dw = new HostTensor(p.WShape);
+        cpu.Run(p, a, new ConvTensors(x, dw, dy));
+        Assert.That(dw.Data.Count(float.IsNaN), Is.EqualTo(refNaN), "NaN count");
+        Assert.That(dw.Data.Count(float.IsInfinity), Is.EqualTo(refInf), "±Inf count");
+        double error = ErrorMetrics.Compare(dw.Data, reference).MaxRelative;
+        Assert.That(double.IsFinite(error) && error < Tolerance, $"max rel error {error}");
     }
 }
