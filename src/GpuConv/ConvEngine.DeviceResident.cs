@@ -260,9 +260,7 @@ public sealed partial class ConvEngine
                 switch (Memory)
                 {
                     case HostMemorySpace:
-                        var sums = ReferenceConv.BiasGradient(dy.Shape, ((HostTensor)dy).Data);
-                        var data = ((HostTensor)db).Data;
-                        for (int c = 0; c < sums.Length; c++) data[c] = (float)sums[c];
+                        CpuBias.Gradient(dy.Shape, ((HostTensor)dy).Data, ((HostTensor)db).Data);
                         break;
                     case var m when Backends.OfType<CudnnBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, m)) is { } cudnn:
                         cudnn.BackwardBias(dy, db);
@@ -274,8 +272,9 @@ public sealed partial class ConvEngine
                         // A device memory without a bias kernel: through the host (float64 sums, as above).
                         var host = new float[dy.Shape.ElementCountInt];
                         Memory.CopyToHost(dy, host);
-                        var s = ReferenceConv.BiasGradient(dy.Shape, host);
-                        Memory.CopyFromHost(s.Select(v => (float)v).ToArray(), db);
+                        var sums = new float[dy.Shape.C];
+                        CpuBias.Gradient(dy.Shape, host, sums);
+                        Memory.CopyFromHost(sums, db);
                         break;
                 }
             });

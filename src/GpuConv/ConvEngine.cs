@@ -1,5 +1,6 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
+using GpuConv.Cpu;
 using GpuConv.Planning;
 using GpuConv.Reference;
 using GpuConv.Tensors;
@@ -222,9 +223,8 @@ public sealed partial class ConvEngine : IDisposable
         ArgumentNullException.ThrowIfNull(dy);
         if (dy.Shape.Rank < 2)
             throw new ArgumentException($"dy must be [N, C, …] (rank >= 2), got shape {dy.Shape}.", nameof(dy));
-        var sums = ReferenceConv.BiasGradient(dy.Shape, dy.Data);
         var db = new HostTensor(new TensorShape(dy.Shape.C));
-        for (int c = 0; c < sums.Length; c++) db.Data[c] = (float)sums[c];
+        CpuBias.Gradient(dy.Shape, dy.Data, db.Data);
         return db;
     }
 
