@@ -196,6 +196,9 @@ public sealed partial class ConvEngine
     /// <summary>
     /// y = conv(x, w) + bias on tensors in <see cref="Memory"/>, written into <paramref name="output"/> or a new
     /// tensor there; returns it. Transposed convolution when the spec says so. Returns without waiting (see the class notes).
+    /// <paramref name="constantWeights"/>: the promise that w's data will not change (inference), so the CPU backend may
+    /// keep w prepared between calls; leave it false when training. New data put into w with
+    /// <see cref="Upload(ReadOnlySpan{float}, Tensor)"/> drops any prepared copy, so weights updated that way are always the ones used.
     /// </summary>
     public Tensor Forward(ConvSpec spec, Tensor x, Tensor w, Tensor? bias = null, Tensor? output = null, bool constantWeights = false) =>
         ForwardResident(spec, x, w, bias, output, constantWeights, activation: null);
@@ -209,7 +212,13 @@ public sealed partial class ConvEngine
         return ForwardResident(spec, x, w, bias, output, constantWeights, activation);
     }
 
-    /// <summary>dx of shape <paramref name="inputShape"/> from the output gradient dy, on tensors in <see cref="Memory"/>.</summary>
+    /// <summary>
+    /// dx = ∂loss/∂x of the layer y = conv(x, w) (a transposed one when the spec says so), of shape
+    /// <paramref name="inputShape"/> (the layer input's), from dy = ∂loss/∂y (the layer output's shape), on tensors in
+    /// <see cref="Memory"/>. w is the layer's weight in PyTorch layout: [K, C/groups, k…], or [C_in, C_out/groups, k…]
+    /// for a transposed layer; it is read as it is now (nothing is kept between calls). dx overwrites
+    /// <paramref name="output"/> (nothing is added to what it held). No bias is involved: see <see cref="BackwardBias(Tensor, Tensor?)"/>.
+    /// </summary>
     public Tensor BackwardData(ConvSpec spec, Tensor dy, Tensor w, TensorShape inputShape, Tensor? output = null)
     {
         ThrowIfDisposed();
@@ -226,7 +235,13 @@ public sealed partial class ConvEngine
             : RunResident(problem, x: null, w, y: dy, bias: null, output, constantWeights: false, fuse: null);
     }
 
-    /// <summary>dw of shape <paramref name="filterShape"/> from the layer input x and the output gradient dy, on tensors in <see cref="Memory"/>.</summary>
+    /// <summary>
+    /// dw = ∂loss/∂w of the layer y = conv(x, w) (a transposed one when the spec says so), from the layer input x and
+    /// dy = ∂loss/∂y, summed over the batch, on tensors in <see cref="Memory"/>. <paramref name="filterShape"/> is the
+    /// weight's own shape in PyTorch layout: [K, C/groups, k…], or [C_in, C_out/groups, k…] for a transposed layer.
+    /// dw overwrites <paramref name="output"/>: unlike PyTorch's <c>.grad</c>, nothing accumulates across calls
+    /// (add the results yourself to accumulate gradients).
+    /// </summary>
     public Tensor BackwardFilter(ConvSpec spec, Tensor x, Tensor dy, TensorShape filterShape, Tensor? output = null)
     {
         ThrowIfDisposed();
@@ -243,7 +258,11 @@ public sealed partial class ConvEngine
             : RunResident(problem, x, w: null, y: dy, bias: null, output, constantWeights: false, fuse: null);
     }
 
-    /// <summary>db[c] = sum of dy over batch and space, on tensors in <see cref="Memory"/> (this call waits for its result).</summary>
+    /// <summary>
+    /// db[c] = ∂loss/∂bias[c] = sum of dy[n, c, …] over batch and space (dy of shape [N, C, …]; db of shape [C]), on
+    /// tensors in <see cref="Memory"/>; overwrites <paramref name="output"/>, as the other backward calls do. This call
+    /// waits for its result.
+    /// </summary>
     public Tensor BackwardBias(Tensor dy, Tensor? output = null)
     {
         ThrowIfDisposed();

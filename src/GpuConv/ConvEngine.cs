@@ -184,7 +184,11 @@ public sealed partial class ConvEngine : IDisposable
         return y;
     }
 
-    /// <summary>dx for an input of shape <paramref name="inputShape"/>, given the output gradient dy.</summary>
+    /// <summary>
+    /// dx = ∂loss/∂x for a layer input of shape <paramref name="inputShape"/>, given dy = ∂loss/∂y (the layer output's
+    /// shape) and the layer's weight w in PyTorch layout ([K, C/groups, k…], or [C_in, C_out/groups, k…] for a
+    /// transposed spec). A new tensor on every call.
+    /// </summary>
     public HostTensor BackwardData(ConvSpec spec, HostTensor dy, HostTensor w, TensorShape inputShape)
     {
         ThrowIfDisposed();
@@ -200,7 +204,11 @@ public sealed partial class ConvEngine : IDisposable
             : RunHost(problem, x: null, w, y: dy, bias: null);
     }
 
-    /// <summary>dw of shape <paramref name="filterShape"/> from the layer input x and the output gradient dy.</summary>
+    /// <summary>
+    /// dw = ∂loss/∂w, summed over the batch, from the layer input x and dy = ∂loss/∂y. <paramref name="filterShape"/> is the
+    /// weight's own shape in PyTorch layout: [K, C/groups, k…], or [C_in, C_out/groups, k…] for a transposed spec.
+    /// A new tensor on every call: unlike PyTorch's <c>.grad</c>, nothing accumulates across calls.
+    /// </summary>
     public HostTensor BackwardFilter(ConvSpec spec, HostTensor x, HostTensor dy, TensorShape filterShape)
     {
         ThrowIfDisposed();
@@ -216,7 +224,7 @@ public sealed partial class ConvEngine : IDisposable
             : RunHost(problem, x, w: null, y: dy, bias: null);
     }
 
-    /// <summary>db[c] = sum of dy over batch and spatial positions (float64 accumulation).</summary>
+    /// <summary>db[c] = ∂loss/∂bias[c] = sum of dy[n, c, …] over batch and spatial positions (float64 accumulation); db has shape [C].</summary>
     public HostTensor BackwardBias(HostTensor dy)
     {
         ThrowIfDisposed();
