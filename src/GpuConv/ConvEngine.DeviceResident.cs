@@ -227,7 +227,7 @@ public sealed partial class ConvEngine
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(inputShape);
         var problem = Problem(spec, inputShape, w.Shape, ConvOp.BackwardData, nameof(inputShape), nameof(w));
-        CheckTensorShape(dy, spec.Transposed ? problem.XShape : problem.YShape, nameof(dy));
+        CheckDyShape(dy, spec.Transposed ? problem.XShape : problem.YShape, spec, nameof(inputShape), inputShape);
         CheckResident(dy, nameof(dy));
         CheckResident(w, nameof(w));
         return spec.Transposed
@@ -250,7 +250,7 @@ public sealed partial class ConvEngine
         ArgumentNullException.ThrowIfNull(dy);
         ArgumentNullException.ThrowIfNull(filterShape);
         var problem = Problem(spec, x.Shape, filterShape, ConvOp.BackwardFilter, nameof(x), nameof(filterShape));
-        CheckTensorShape(dy, spec.Transposed ? problem.XShape : problem.YShape, nameof(dy));
+        CheckDyShape(dy, spec.Transposed ? problem.XShape : problem.YShape, spec, nameof(x), x.Shape);
         CheckResident(x, nameof(x));
         CheckResident(dy, nameof(dy));
         return spec.Transposed

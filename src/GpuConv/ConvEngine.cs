@@ -198,7 +198,7 @@ public sealed partial class ConvEngine : IDisposable
         ArgumentNullException.ThrowIfNull(inputShape);
         var problem = Problem(spec, inputShape, w.Shape, ConvOp.BackwardData, nameof(inputShape), nameof(w));
         // Plain: underlying backward-data reads Y = dy. Transposed: underlying forward reads X = dy.
-        CheckShape(dy, spec.Transposed ? problem.XShape : problem.YShape, nameof(dy));
+        CheckDyShape(dy, spec.Transposed ? problem.XShape : problem.YShape, spec, nameof(inputShape), inputShape);
         return spec.Transposed
             ? RunHost(problem, x: dy, w, y: null, bias: null)
             : RunHost(problem, x: null, w, y: dy, bias: null);
@@ -218,7 +218,7 @@ public sealed partial class ConvEngine : IDisposable
         ArgumentNullException.ThrowIfNull(filterShape);
         var problem = Problem(spec, x.Shape, filterShape, ConvOp.BackwardFilter, nameof(x), nameof(filterShape));
         // Transposed: the layer input plays the underlying dy (Y) and its output gradient the underlying x (X).
-        CheckShape(dy, spec.Transposed ? problem.XShape : problem.YShape, nameof(dy));
+        CheckDyShape(dy, spec.Transposed ? problem.XShape : problem.YShape, spec, nameof(x), x.Shape);
         return spec.Transposed
             ? RunHost(problem, x: dy, w: null, y: x, bias: null)
             : RunHost(problem, x, w: null, y: dy, bias: null);
@@ -344,10 +344,15 @@ public sealed partial class ConvEngine : IDisposable
             throw new ArgumentException($"bias must have shape [{problem.BiasLength}] (one value per output channel), got {bias.Shape}.", nameof(bias));
     }
 
-    static void CheckShape(HostTensor t, TensorShape expected, string name)
+    /// <summary>
+    /// A backward call's dy must have the layer output's shape for the input shape the caller gave; the message shows
+    /// that input, since the mistake is as often there (a wrong inputShape or x) as in dy.
+    /// </summary>
+    static void CheckDyShape(Tensor dy, TensorShape expected, ConvSpec spec, string inputName, TensorShape input)
     {
-        if (!t.Shape.Equals(expected))
-            throw new ArgumentException($"{name} has shape {t.Shape}, expected {expected}.", name);
+        ArgumentNullException.ThrowIfNull(dy);
+        if (!dy.Shape.Equals(expected))
+            throw new ArgumentException($"dy has shape {dy.Shape}, expected {expected} (the output shape of {spec} for {inputName} {input}).", nameof(dy));
     }
 
     void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
