@@ -216,10 +216,13 @@ public sealed partial class ConvEngine
     /// dx = ∂loss/∂x of the layer y = conv(x, w) (a transposed one when the spec says so), of shape
     /// <paramref name="inputShape"/> (the layer input's), from dy = ∂loss/∂y (the layer output's shape), on tensors in
     /// <see cref="Memory"/>. w is the layer's weight in PyTorch layout: [K, C/groups, k…], or [C_in, C_out/groups, k…]
-    /// for a transposed layer; it is read as it is now (nothing is kept between calls). dx overwrites
-    /// <paramref name="output"/> (nothing is added to what it held). No bias is involved: see <see cref="BackwardBias(Tensor, Tensor?)"/>.
+    /// for a transposed layer. dx overwrites <paramref name="output"/> (nothing is added to what it held). No bias is
+    /// involved: see <see cref="BackwardBias(Tensor, Tensor?)"/>. <paramref name="constantWeights"/>: w will not change (a
+    /// frozen layer that still passes gradients down, as in fine-tuning), so the CPU backend may keep it prepared between
+    /// calls, as <see cref="Forward(ConvSpec, Tensor, Tensor, Tensor?, Tensor?, bool)"/> does; false (the default) reads w
+    /// as it is on every call, as weights being trained need.
     /// </summary>
-    public Tensor BackwardData(ConvSpec spec, Tensor dy, Tensor w, TensorShape inputShape, Tensor? output = null)
+    public Tensor BackwardData(ConvSpec spec, Tensor dy, Tensor w, TensorShape inputShape, Tensor? output = null, bool constantWeights = false)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(spec);
@@ -231,8 +234,8 @@ public sealed partial class ConvEngine
         CheckResident(dy, nameof(dy));
         CheckResident(w, nameof(w));
         return spec.Transposed
-            ? RunResident(problem, x: dy, w, y: null, bias: null, output, constantWeights: false, fuse: null)
-            : RunResident(problem, x: null, w, y: dy, bias: null, output, constantWeights: false, fuse: null);
+            ? RunResident(problem, x: dy, w, y: null, bias: null, output, constantWeights, fuse: null)
+            : RunResident(problem, x: null, w, y: dy, bias: null, output, constantWeights, fuse: null);
     }
 
     /// <summary>

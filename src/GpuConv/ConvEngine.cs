@@ -187,9 +187,11 @@ public sealed partial class ConvEngine : IDisposable
     /// <summary>
     /// dx = ∂loss/∂x for a layer input of shape <paramref name="inputShape"/>, given dy = ∂loss/∂y (the layer output's
     /// shape) and the layer's weight w in PyTorch layout ([K, C/groups, k…], or [C_in, C_out/groups, k…] for a
-    /// transposed spec). A new tensor on every call.
+    /// transposed spec). A new tensor on every call. <paramref name="constantWeights"/>: w will not change (a frozen
+    /// layer that still passes gradients down, as in fine-tuning), so the CPU backend may keep it prepared between calls,
+    /// as for <see cref="Forward(ConvSpec, HostTensor, HostTensor, HostTensor?, bool)"/>; leave it false for weights being trained.
     /// </summary>
-    public HostTensor BackwardData(ConvSpec spec, HostTensor dy, HostTensor w, TensorShape inputShape)
+    public HostTensor BackwardData(ConvSpec spec, HostTensor dy, HostTensor w, TensorShape inputShape, bool constantWeights = false)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(spec);
@@ -200,8 +202,8 @@ public sealed partial class ConvEngine : IDisposable
         // Plain: underlying backward-data reads Y = dy. Transposed: underlying forward reads X = dy.
         CheckDyShape(dy, spec.Transposed ? problem.XShape : problem.YShape, spec, nameof(inputShape), inputShape);
         return spec.Transposed
-            ? RunHost(problem, x: dy, w, y: null, bias: null)
-            : RunHost(problem, x: null, w, y: dy, bias: null);
+            ? RunHost(problem, x: dy, w, y: null, bias: null, out _, constantWeights: constantWeights)
+            : RunHost(problem, x: null, w, y: dy, bias: null, out _, constantWeights: constantWeights);
     }
 
     /// <summary>

@@ -154,6 +154,42 @@ public class TrainingStepTests
         }));
     }
 
+    [Test]
+    public void AFrozenLayersBackwardDataKeepsItsWeightsPreparedUntilTheyAreUploadedAgain()
+    {
+        // Fine-tuning: a frozen layer's W never changes, but dx still flows through it every step.
+        using var engine = ConvEngine.Open(Options());
+        var cpu = engine.Backends.OfType<CpuBackend>().Single();
+        var (_, xd, wd, spec) = Layers[0];
+        var xs = new TensorShape(xd);
+        var problem = ConvProblem.Create(spec, xs, new TensorShape(wd), ConvOp.BackwardData);
+        var hw = HostTensor.Random(problem.WShape, 1);
+        using var w = engine.Upload(hw);
+        using var dx = engine.Allocate(xs);
+        int packsBefore = cpu.PreparedWeightPacks, packsAfterFirst = 0;
+        for (int step = 0; step < 4; step++)
+        {
+            var hdy = HostTensor.Random(problem.YShape, 10 + step);
+            using var dy = engine.Upload(hdy);
+            engine.BackwardData(spec, dy, w, xs, output: dx, constantWeights: true);
+            Assert.That(MaxRel(engine.Download(dx).Data, ReferenceConv.BackwardData(problem, hdy.Data, hw.Data)), Is.LessThan(Tolerance(engine.LastPlan!.Algorithm.Name)), $"step {step}");
+            if (step == 0) packsAfterFirst = cpu.PreparedWeightPacks;
+        }
+        Assert.That(engine.LastPlan!.Algorithm.Name, Is.EqualTo(CpuBackend.ForwardPhases), "the plan this test is about");
+        Assert.That(packsAfterFirst, Is.GreaterThan(packsBefore), "the first call prepares W");
+        Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(packsAfterFirst), "the later calls use the prepared W");
+
+        // Unfrozen: new values through Upload are used at once; the host overload takes the promise too.
+        hw = HostTensor.Random(problem.WShape, 2);
+        engine.Upload(hw.Data, w);
+        var last = HostTensor.Random(problem.YShape, 20);
+        using (var dy = engine.Upload(last))
+            engine.BackwardData(spec, dy, w, xs, output: dx, constantWeights: true);
+        var reference = ReferenceConv.BackwardData(problem, last.Data, hw.Data);
+        Assert.That(MaxRel(engine.Download(dx).Data, reference), Is.LessThan(2e-5), "after Upload");
+        Assert.That(MaxRel(engine.BackwardData(spec, last, hw, xs, constantWeights: true).Data, reference), Is.LessThan(2e-5), "host overload");
+    }
+
     [TestCase(0)]
     [TestCase(6)]
     [TestCase(7)]
