@@ -196,6 +196,9 @@ public sealed partial class ConvEngine
     /// <summary>
     /// y = conv(x, w) + bias on tensors in <see cref="Memory"/>, written into <paramref name="output"/> or a new
     /// tensor there; returns it. Transposed convolution when the spec says so. Returns without waiting (see the class notes).
+    /// <paramref name="constantWeights"/>: the promise that w's data will not change (inference), so the CPU backend may
+    /// keep w prepared between calls; leave it false when training. New data put into w with
+    /// <see cref="Upload(ReadOnlySpan{float}, Tensor)"/> drops any prepared copy, so weights updated that way are always the ones used.
     /// </summary>
     public Tensor Forward(ConvSpec spec, Tensor x, Tensor w, Tensor? bias = null, Tensor? output = null, bool constantWeights = false) =>
         ForwardResident(spec, x, w, bias, output, constantWeights, activation: null);
@@ -209,8 +212,17 @@ public sealed partial class ConvEngine
         return ForwardResident(spec, x, w, bias, output, constantWeights, activation);
     }
 
-    /// <summary>dx of shape <paramref name="inputShape"/> from the output gradient dy, on tensors in <see cref="Memory"/>.</summary>
-    public Tensor BackwardData(ConvSpec spec, Tensor dy, Tensor w, TensorShape inputShape, Tensor? output = null)
+    /// <summary>
+    /// dx = ∂loss/∂x of the layer y = conv(x, w) (a transposed one when the spec says so), of shape
+    /// <paramref name="inputShape"/> (the layer input's), from dy = ∂loss/∂y (the layer output's shape), on tensors in
+    /// <see cref="Memory"/>. w is the layer's weight in PyTorch layout: [K, C/groups, k…], or [C_in, C_out/groups, k…]
+    /// for a transposed layer. dx overwrites <paramref name="output"/> (nothing is added to what it held). No bias is
+    /// involved: see <see cref="BackwardBias(Tensor, Tensor?)"/>. <paramref name="constantWeights"/>: w will not change (a
+    /// frozen layer that still passes gradients down, as in fine-tuning), so the CPU backend may keep it prepared between
+    /// calls, as <see cref="Forward(ConvSpec, Tensor, Tensor, Tensor?, Tensor?, bool)"/> does; false (the default) reads w
+    /// as it is on every call, as weights being trained need.
+    /// </summary>
+    public Tensor BackwardData(ConvSpec spec, Tensor dy, Tensor w, TensorShape inputShape, Tensor? output = null, bool constantWeights = false)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(spec);
@@ -218,15 +230,21 @@ public sealed partial class ConvEngine
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(inputShape);
         var problem = Problem(spec, inputShape, w.Shape, ConvOp.BackwardData, nameof(inputShape), nameof(w));
-        CheckTensorShape(dy, spec.Transposed ? problem.XShape : problem.YShape, nameof(dy));
+        CheckDyShape(dy, spec.Transposed ? problem.XShape : problem.YShape, spec, nameof(inputShape), inputShape);
         CheckResident(dy, nameof(dy));
         CheckResident(w, nameof(w));
         return spec.Transposed
-            ? RunResident(problem, x: dy, w, y: null, bias: null, output, constantWeights: false, fuse: null)
-            : RunResident(problem, x: null, w, y: dy, bias: null, output, constantWeights: false, fuse: null);
+            ? RunResident(problem, x: dy, w, y: null, bias: null, output, constantWeights, fuse: null)
+            : RunResident(problem, x: null, w, y: dy, bias: null, output, constantWeights, fuse: null);
     }
 
-    /// <summary>dw of shape <paramref name="filterShape"/> from the layer input x and the output gradient dy, on tensors in <see cref="Memory"/>.</summary>
+    /// <summary>
+    /// dw = ∂loss/∂w of the layer y = conv(x, w) (a transposed one when the spec says so), from the layer input x and
+    /// dy = ∂loss/∂y, summed over the batch, on tensors in <see cref="Memory"/>. <paramref name="filterShape"/> is the
+    /// weight's own shape in PyTorch layout: [K, C/groups, k…], or [C_in, C_out/groups, k…] for a transposed layer.
+    /// dw overwrites <paramref name="output"/>: unlike PyTorch's <c>.grad</c>, nothing accumulates across calls
+    /// (add the results yourself to accumulate gradients).
+    /// </summary>
     public Tensor BackwardFilter(ConvSpec spec, Tensor x, Tensor dy, TensorShape filterShape, Tensor? output = null)
     {
         ThrowIfDisposed();
@@ -235,7 +253,7 @@ public sealed partial class ConvEngine
         ArgumentNullException.ThrowIfNull(dy);
         ArgumentNullException.ThrowIfNull(filterShape);
         var problem = Problem(spec, x.Shape, filterShape, ConvOp.BackwardFilter, nameof(x), nameof(filterShape));
-        CheckTensorShape(dy, spec.Transposed ? problem.XShape : problem.YShape, nameof(dy));
+        CheckDyShape(dy, spec.Transposed ? problem.XShape : problem.YShape, spec, nameof(x), x.Shape);
         CheckResident(x, nameof(x));
         CheckResident(dy, nameof(dy));
         return spec.Transposed
@@ -243,7 +261,11 @@ public sealed partial class ConvEngine
             : RunResident(problem, x, w: null, y: dy, bias: null, output, constantWeights: false, fuse: null);
     }
 
-    /// <summary>db[c] = sum of dy over batch and space, on tensors in <see cref="Memory"/> (this call waits for its result).</summary>
+    /// <summary>
+    /// db[c] = ∂loss/∂bias[c] = sum of dy[n, c, …] over batch and space (dy of shape [N, C, …]; db of shape [C]), on
+    /// tensors in <see cref="Memory"/>; overwrites <paramref name="output"/>, as the other backward calls do. This call
+    /// waits for its result.
+    /// </summary>
     public Tensor BackwardBias(Tensor dy, Tensor? output = null)
     {
         ThrowIfDisposed();
@@ -260,9 +282,7 @@ public sealed partial class ConvEngine
                 switch (Memory)
                 {
                     case HostMemorySpace:
-                        var sums = ReferenceConv.BiasGradient(dy.Shape, ((HostTensor)dy).Data);
-                        var data = ((HostTensor)db).Data;
-                        for (int c = 0; c < sums.Length; c++) data[c] = (float)sums[c];
+                        CpuBias.Gradient(dy.Shape, ((HostTensor)dy).Data, ((HostTensor)db).Data);
                         break;
                     case var m when Backends.OfType<CudnnBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, m)) is { } cudnn:
                         cudnn.BackwardBias(dy, db);
@@ -274,8 +294,9 @@ public sealed partial class ConvEngine
                         // A device memory without a bias kernel: through the host (float64 sums, as above).
                         var host = new float[dy.Shape.ElementCountInt];
                         Memory.CopyToHost(dy, host);
-                        var s = ReferenceConv.BiasGradient(dy.Shape, host);
-                        Memory.CopyFromHost(s.Select(v => (float)v).ToArray(), db);
+                        var sums = new float[dy.Shape.C];
+                        CpuBias.Gradient(dy.Shape, host, sums);
+                        Memory.CopyFromHost(sums, db);
                         break;
                 }
             });

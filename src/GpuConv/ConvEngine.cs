@@ -1,5 +1,6 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
+using GpuConv.Cpu;
 using GpuConv.Planning;
 using GpuConv.Reference;
 using GpuConv.Tensors;
@@ -183,8 +184,14 @@ public sealed partial class ConvEngine : IDisposable
         return y;
     }
 
-    /// <summary>dx for an input of shape <paramref name="inputShape"/>, given the output gradient dy.</summary>
-    public HostTensor BackwardData(ConvSpec spec, HostTensor dy, HostTensor w, TensorShape inputShape)
+    /// <summary>
+    /// dx = ∂loss/∂x for a layer input of shape <paramref name="inputShape"/>, given dy = ∂loss/∂y (the layer output's
+    /// shape) and the layer's weight w in PyTorch layout ([K, C/groups, k…], or [C_in, C_out/groups, k…] for a
+    /// transposed spec). A new tensor on every call. <paramref name="constantWeights"/>: w will not change (a frozen
+    /// layer that still passes gradients down, as in fine-tuning), so the CPU backend may keep it prepared between calls,
+    /// as for <see cref="Forward(ConvSpec, HostTensor, HostTensor, HostTensor?, bool)"/>; leave it false for weights being trained.
+    /// </summary>
+    public HostTensor BackwardData(ConvSpec spec, HostTensor dy, HostTensor w, TensorShape inputShape, bool constantWeights = false)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(spec);
@@ -193,13 +200,17 @@ public sealed partial class ConvEngine : IDisposable
         ArgumentNullException.ThrowIfNull(inputShape);
         var problem = Problem(spec, inputShape, w.Shape, ConvOp.BackwardData, nameof(inputShape), nameof(w));
         // Plain: underlying backward-data reads Y = dy. Transposed: underlying forward reads X = dy.
-        CheckShape(dy, spec.Transposed ? problem.XShape : problem.YShape, nameof(dy));
+        CheckDyShape(dy, spec.Transposed ? problem.XShape : problem.YShape, spec, nameof(inputShape), inputShape);
         return spec.Transposed
-            ? RunHost(problem, x: dy, w, y: null, bias: null)
-            : RunHost(problem, x: null, w, y: dy, bias: null);
+            ? RunHost(problem, x: dy, w, y: null, bias: null, out _, constantWeights: constantWeights)
+            : RunHost(problem, x: null, w, y: dy, bias: null, out _, constantWeights: constantWeights);
     }
 
-    /// <summary>dw of shape <paramref name="filterShape"/> from the layer input x and the output gradient dy.</summary>
+    /// <summary>
+    /// dw = ∂loss/∂w, summed over the batch, from the layer input x and dy = ∂loss/∂y. <paramref name="filterShape"/> is the
+    /// weight's own shape in PyTorch layout: [K, C/groups, k…], or [C_in, C_out/groups, k…] for a transposed spec.
+    /// A new tensor on every call: unlike PyTorch's <c>.grad</c>, nothing accumulates across calls.
+    /// </summary>
     public HostTensor BackwardFilter(ConvSpec spec, HostTensor x, HostTensor dy, TensorShape filterShape)
     {
         ThrowIfDisposed();
@@ -209,22 +220,21 @@ public sealed partial class ConvEngine : IDisposable
         ArgumentNullException.ThrowIfNull(filterShape);
         var problem = Problem(spec, x.Shape, filterShape, ConvOp.BackwardFilter, nameof(x), nameof(filterShape));
         // Transposed: the layer input plays the underlying dy (Y) and its output gradient the underlying x (X).
-        CheckShape(dy, spec.Transposed ? problem.XShape : problem.YShape, nameof(dy));
+        CheckDyShape(dy, spec.Transposed ? problem.XShape : problem.YShape, spec, nameof(x), x.Shape);
         return spec.Transposed
             ? RunHost(problem, x: dy, w: null, y: x, bias: null)
             : RunHost(problem, x, w: null, y: dy, bias: null);
     }
 
-    /// <summary>db[c] = sum of dy over batch and spatial positions (float64 accumulation).</summary>
+    /// <summary>db[c] = ∂loss/∂bias[c] = sum of dy[n, c, …] over batch and spatial positions (float64 accumulation); db has shape [C].</summary>
     public HostTensor BackwardBias(HostTensor dy)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(dy);
         if (dy.Shape.Rank < 2)
             throw new ArgumentException($"dy must be [N, C, …] (rank >= 2), got shape {dy.Shape}.", nameof(dy));
-        var sums = ReferenceConv.BiasGradient(dy.Shape, dy.Data);
         var db = new HostTensor(new TensorShape(dy.Shape.C));
-        for (int c = 0; c < sums.Length; c++) db.Data[c] = (float)sums[c];
+        CpuBias.Gradient(dy.Shape, dy.Data, db.Data);
         return db;
     }
 
@@ -336,10 +346,15 @@ public sealed partial class ConvEngine : IDisposable
             throw new ArgumentException($"bias must have shape [{problem.BiasLength}] (one value per output channel), got {bias.Shape}.", nameof(bias));
     }
 
-    static void CheckShape(HostTensor t, TensorShape expected, string name)
+    /// <summary>
+    /// A backward call's dy must have the layer output's shape for the input shape the caller gave; the message shows
+    /// that input, since the mistake is as often there (a wrong inputShape or x) as in dy.
+    /// </summary>
+    static void CheckDyShape(Tensor dy, TensorShape expected, ConvSpec spec, string inputName, TensorShape input)
     {
-        if (!t.Shape.Equals(expected))
-            throw new ArgumentException($"{name} has shape {t.Shape}, expected {expected}.", name);
+        ArgumentNullException.ThrowIfNull(dy);
+        if (!dy.Shape.Equals(expected))
+            throw new ArgumentException($"dy has shape {dy.Shape}, expected {expected} (the output shape of {spec} for {inputName} {input}).", nameof(dy));
     }
 
     void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);

@@ -157,7 +157,10 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
         return (pads.Take(rank).ToArray(), pads.Skip(rank).ToArray());
     }
 
-    /// <summary>The same spec with transposed = true and the given output padding.</summary>
+    /// <summary>
+    /// The same spec with transposed = true and the given output padding: PyTorch's ConvTranspose with these kernel,
+    /// stride, padding, dilation and groups, whose weight is [C_in, C_out/groups, k…] (PyTorch's layout).
+    /// </summary>
     public ConvSpec AsTransposed(IReadOnlyList<int>? outputPadding = null) =>
         new(Kernel, Stride, Dilation, PadBegin, PadEnd, Groups, transposed: true, outputPadding);
 
