@@ -332,6 +332,7 @@ public sealed partial class ConvEngine
     {
         // Refused before the output or any benchmark buffers exist; again below with the plan's workspace.
         EnsureFits(problem, Memory, [x, w, y, output], plan: null);
+        problem = problem.WithConstantWeights(constantWeights);
         var result = TakeOutput(output, problem.OutputShape, inputs: [x, w, y, bias]);
         try
         {

@@ -118,6 +118,7 @@ public sealed partial class ConvEngine : IDisposable
         tensors.Validate(problem, memory);
         var space = memory == MemoryKind.Host ? HostMemorySpace.Instance : Memory;
         EnsureFits(problem, space, [tensors.X, tensors.W, tensors.Y], plan: null);
+        problem = problem.WithConstantWeights(tensors.ConstantWeights); // planned for the calls as they run
         Plan ran;
         var call = new DirectCall(this, problem, tensors, memory);
         // Device tensors may be written by work on the application's stream (UseStream): ordered after it, like the device-resident calls.
@@ -285,6 +286,7 @@ public sealed partial class ConvEngine : IDisposable
     {
         // Refused before the output, the staged copies or any benchmark buffers exist; again below with the plan's workspace.
         EnsureFits(problem, Memory, [x, w, y], plan: null);
+        problem = problem.WithConstantWeights(constantWeights);
         var output = new HostTensor(problem.OutputShape);
         switch (problem.Op)
         {

@@ -231,6 +231,27 @@ public class ConvEngineTests
         Assert.That(cached.LastPlan.Algorithm.Key, Is.EqualTo("b/fast"));
     }
 
+    /// <summary>
+    /// Exhaustive planning times a call as it runs: per-call weights (training, the default) get the
+    /// candidate that is fast without prepared weights, constant weights the one that is fast once W is
+    /// prepared — on the host and the device-resident paths alike.
+    /// </summary>
+    [Test]
+    public void ExhaustivePlans_FollowEachCallsConstantWeights()
+    {
+        var be = new FakeBackend("be", 1).With("prepares", 1, perCallTimeMs: 9).With("streams", 3);
+        using var engine = ConvEngine.Adopt(CpuOptions(PlanPolicy.Exhaustive), Set(be));
+        var (_, spec, inDims, fDims) = Cases[1];
+        var x = HostTensor.Random(new TensorShape(inDims), 1);
+        var w = HostTensor.Random(new TensorShape(fDims), 2);
+        engine.Forward(spec, x, w);
+        Assert.That(engine.LastPlan!.Algorithm.Name, Is.EqualTo("streams"));
+        engine.Forward(spec, x, w, constantWeights: true);
+        Assert.That(engine.LastPlan!.Algorithm.Name, Is.EqualTo("prepares"));
+        using var resident = engine.Forward(spec, (Tensor)x, w);
+        Assert.That(engine.LastPlan!.Algorithm.Name, Is.EqualTo("streams"));
+    }
+
     [Test]
     public void AvailableWorkspace_FromTheBackendSet_ReachesThePlanner()
     {

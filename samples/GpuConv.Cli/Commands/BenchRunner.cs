@@ -59,7 +59,7 @@ public sealed class BenchRunner(CliBackends backends, int threads, BenchPeer? pe
 
     public BenchResult Run(BenchShape shape, int seed)
     {
-        var p = shape.Problem;
+        var p = shape.Problem.WithConstantWeights(constantWeights);
         if (p.Op == ConvOp.BackwardFilter)
             throw new ArgumentException($"--shapes: row '{shape.Name}' is a backward-filter problem; bench times a layer's forward pass.", "--shapes");
         // A layer's input and output: X and Y of a convolution, Y and X of a transposed one (backward data).

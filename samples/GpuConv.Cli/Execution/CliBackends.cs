@@ -90,7 +90,8 @@ public sealed class CliBackends : IDisposable
     {
         if (_engine is not null)
         {
-            var plan = _engine.GetPlan(problem);
+            // Planned for constant weights: ConvRunner, which runs the choice, declares W constant.
+            var plan = _engine.GetPlan(problem.WithConstantWeights(true));
             return (All.First(b => b.Name == plan.Backend), plan.Algorithm);
         }
         foreach (var b in All)

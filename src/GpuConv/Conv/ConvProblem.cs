@@ -10,13 +10,15 @@ namespace GpuConv.Conv;
 /// </summary>
 public sealed class ConvProblem : IEquatable<ConvProblem>
 {
-    ConvProblem(ConvSpec spec, TensorShape x, TensorShape w, TensorShape y, ConvOp op)
+    ConvProblem(ConvSpec spec, TensorShape x, TensorShape w, TensorShape y, ConvOp op, bool constantWeights = false)
     {
         Spec = spec;
         XShape = x;
         WShape = w;
         YShape = y;
         Op = op;
+        // W is what backward-filter writes: there is nothing to keep prepared.
+        ConstantWeights = constantWeights && op != ConvOp.BackwardFilter;
     }
 
     /// <summary>The underlying convolution's spec (never transposed).</summary>
@@ -29,6 +31,14 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
     public TensorShape YShape { get; }
     /// <summary>Which pass to run: forward, backward-data or backward-filter.</summary>
     public ConvOp Op { get; }
+    /// <summary>
+    /// Whether the calls this problem is planned for keep W unchanged (inference, a frozen layer), as
+    /// <see cref="Backends.ConvTensors.ConstantWeights"/> promises; false (the default) when W changes between
+    /// calls (training). A planning input: a backend that prepares W once is fast only when the promise
+    /// holds, so exhaustive planning times the candidates that way and plans are kept per value. The engine
+    /// sets it from each call; always false for backward-filter, which writes W.
+    /// </summary>
+    public bool ConstantWeights { get; }
 
     /// <summary>Spatial dimensions (1–3).</summary>
     public int Rank => Spec.Rank;
@@ -157,7 +167,11 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
         new(ConvBounds.Check(conv, x, w, y), x, w, y, op);
 
     /// <summary>The same geometry with another op (e.g. the backward passes of a forward problem).</summary>
-    public ConvProblem WithOp(ConvOp op) => op == Op ? this : new ConvProblem(Spec, XShape, WShape, YShape, CheckOp(op));
+    public ConvProblem WithOp(ConvOp op) => op == Op ? this : new ConvProblem(Spec, XShape, WShape, YShape, CheckOp(op), ConstantWeights);
+
+    /// <summary>This problem planned for calls whose W is (true) or is not (false) constant; see <see cref="ConstantWeights"/>.</summary>
+    public ConvProblem WithConstantWeights(bool constant) =>
+        (constant && Op != ConvOp.BackwardFilter) == ConstantWeights ? this : new ConvProblem(Spec, XShape, WShape, YShape, Op, constant);
 
     // A cast integer is not an op: without this check it would be planned and run as nothing at all.
     static ConvOp CheckOp(ConvOp op) => Enum.IsDefined(op) ? op
@@ -168,7 +182,7 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
     {
         if (n < 1)
             throw new ArgumentException($"batch must be >= 1, got {n}.", "batch");
-        return n == N ? this : Checked(Spec, XShape.WithDim(0, n), WShape, YShape.WithDim(0, n), Op);
+        return n == N ? this : Checked(Spec, XShape.WithDim(0, n), WShape, YShape.WithDim(0, n), Op).WithConstantWeights(ConstantWeights);
     }
 
     /// <summary>
@@ -202,13 +216,14 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
     /// <summary>True when op, spec and all three shapes are equal.</summary>
     public bool Equals(ConvProblem? other) =>
         other is not null && Op == other.Op && Spec.Equals(other.Spec) &&
-        XShape.Equals(other.XShape) && WShape.Equals(other.WShape) && YShape.Equals(other.YShape);
+        XShape.Equals(other.XShape) && WShape.Equals(other.WShape) && YShape.Equals(other.YShape) &&
+        ConstantWeights == other.ConstantWeights;
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as ConvProblem);
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(Op, Spec, XShape, WShape, YShape);
+    public override int GetHashCode() => HashCode.Combine(Op, Spec, XShape, WShape, YShape, ConstantWeights);
 
     /// <summary>Op, the three shapes and the spec, e.g. "Forward x[1, 3, 8, 8] w[4, 3, 3, 3] y[1, 4, 6, 6] conv2d k=3x3 …".</summary>
-    public override string ToString() => $"{Op} x{XShape} w{WShape} y{YShape} {Spec}";
+    public override string ToString() => $"{Op} x{XShape} w{WShape} y{YShape} {Spec}{(ConstantWeights ? " constant-weights" : "")}";
 }

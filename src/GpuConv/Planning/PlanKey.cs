@@ -7,7 +7,7 @@ namespace GpuConv.Planning;
 
 /// <summary>
 /// Everything that can change which candidate is best (or allowed) for a problem: the op, every shape
-/// and spec field, the element type, the precision policy, determinism, the devices (GPU and host CPU
+/// and spec field, whether W is constant across calls, the element type, the precision policy, determinism, the devices (GPU and host CPU
 /// with their library versions), the set of backends taking part, and the GpuConv version.
 /// Two keys are equal exactly when their <see cref="Canonical"/> strings are; <see cref="Hash"/> names
 /// the entry in the plan-cache file. The workspace limit is deliberately not part of the key: free
@@ -32,10 +32,11 @@ public sealed record PlanKey(
     DeviceIdentity Device,
     DeviceIdentity Host,
     string Backends,
-    string LibraryVersion)
+    string LibraryVersion,
+    bool ConstantWeights)
 {
     /// <summary>Bumped when the canonical form changes, so old cache entries stop matching.</summary>
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
 
     /// <summary>
     /// This build of GpuConv: the assembly version plus the module version id, which deterministic builds
@@ -60,7 +61,8 @@ public sealed record PlanKey(
             "float32", context.Precision, context.Deterministic,
             context.Device, context.Host,
             string.Join(",", context.BackendNames.Order(StringComparer.Ordinal)),
-            context.LibraryVersion);
+            context.LibraryVersion,
+            problem.ConstantWeights);
     }
 
     /// <summary>A stable, human-readable form: field order and spelling are part of the cache format.</summary>
@@ -68,7 +70,7 @@ public sealed record PlanKey(
         $"v{FormatVersion};op={Op};x={XShape};w={WShape};y={YShape};k={Kernel};s={Stride};d={Dilation};" +
         $"pb={PadBegin};pe={PadEnd};g={Groups};t={Transposed};opad={OutputPadding};dtype={DataType};" +
         $"precision={Precision};det={Deterministic};device={Device.Canonical};host={Host.Canonical};" +
-        $"backends={Backends};gpuconv={LibraryVersion}";
+        $"backends={Backends};gpuconv={LibraryVersion};cw={ConstantWeights}";
 
     /// <summary>SHA-256 of <see cref="Canonical"/> in hex: the entry's name in the JSON file.</summary>
     public string Hash => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical)));

@@ -289,11 +289,12 @@ public sealed class Planner
     /// <summary>
     /// Times every allowed candidate on random scratch tensors in its backend's memory (warm-up runs,
     /// then the median of the timed runs) and keeps the fastest. Candidates that throw are marked failed.
-    /// The scratch weights are declared constant (they are): a plan serves many calls, so each candidate
-    /// is timed in its steady state, as inference with <see cref="ConvTensors.ConstantWeights"/> runs it —
-    /// a backend that prepares weights (the CPU's channel-tiled panels) does so in the warm-up, not in
-    /// every timed run. (Timed with the packing, channel-tiled won 32 of ResNet-50's 53 layers and the
-    /// exhaustive plans ran 25.2 ms at batch 1 on two threads; timed in its steady state, 43 and 22.8 ms.)
+    /// The scratch weights are declared constant exactly when the problem is planned for constant weights
+    /// (<see cref="ConvProblem.ConstantWeights"/>): each candidate is timed as the calls will run it. With
+    /// constant weights a backend that prepares W (the CPU's channel-tiled panels) does so in the warm-up,
+    /// not in every timed run (timed with the packing, channel-tiled won 32 of ResNet-50's 53 layers and
+    /// the plans ran 25.2 ms at batch 1 on two threads; in its steady state, 43 and 22.8 ms). With weights
+    /// that change every call (training) the preparation is part of every call, so it is timed too.
     /// </summary>
     Decision? Exhaustive(ConvProblem problem, PlanKey key, List<Candidate> allowed, List<Row> rows)
     {
@@ -361,7 +362,7 @@ public sealed class Planner
             foreach (var t in tensors) (t as IDisposable)?.Dispose();
             throw;
         }
-        return new ConvTensors(tensors[0], tensors[1], tensors[2]) { ConstantWeights = true };
+        return new ConvTensors(tensors[0], tensors[1], tensors[2]) { ConstantWeights = problem.ConstantWeights };
     }
 
     void Remember(PlanKey key, Plan plan)

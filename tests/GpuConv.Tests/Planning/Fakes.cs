@@ -7,8 +7,9 @@ using GpuConv.Tensors;
 namespace GpuConv.Tests.Planning;
 
 /// <summary>How a fake candidate behaves: its fake time per TimeRun call and whether it fails (and how).</summary>
+/// <summary>PerCallTimeMs, when set, is the time when W is not declared constant (a backend that prepares W on every such call).</summary>
 sealed record FakeAlgorithm(ConvAlgorithm Algorithm, double[] Times, bool FailsAllocation = false, bool ThrowsWhenTimed = false,
-    bool DeclinedAtRunTime = false);
+    bool DeclinedAtRunTime = false, double? PerCallTimeMs = null);
 
 /// <summary>
 /// A backend that reports fixed fake times and computes real results with the reference (so engine
@@ -37,10 +38,11 @@ sealed class FakeBackend : IConvBackend
 
     /// <summary>Adds a candidate; times cycle when TimeRun is called more often than listed.</summary>
     public FakeBackend With(string name, double timeMs = 1, long workspace = 0, bool deterministic = true, MathMode math = MathMode.Strict,
-        bool failsAllocation = false, bool throwsWhenTimed = false, double[]? times = null, bool declinedAtRunTime = false)
+        bool failsAllocation = false, bool throwsWhenTimed = false, double[]? times = null, bool declinedAtRunTime = false,
+        double? perCallTimeMs = null)
     {
         algorithms.Add(new FakeAlgorithm(new ConvAlgorithm(Name, name, algorithms.Count, workspace, deterministic, math),
-            times ?? [timeMs], failsAllocation, throwsWhenTimed, declinedAtRunTime));
+            times ?? [timeMs], failsAllocation, throwsWhenTimed, declinedAtRunTime, perCallTimeMs));
         return this;
     }
 
@@ -83,6 +85,7 @@ sealed class FakeBackend : IConvBackend
         if (fake.FailsAllocation) throw new WorkspaceAllocationException(algorithm.Key, algorithm.WorkspaceBytes);
         if (fake.DeclinedAtRunTime) throw new AlgorithmDeclinedException(algorithm.Key, "CUDNN_STATUS_NOT_SUPPORTED");
         if (fake.ThrowsWhenTimed) throw new InvalidOperationException("fake launch failure");
+        if (!tensors.ConstantWeights && fake.PerCallTimeMs is { } perCall) return perCall;
         return fake.Times[call % fake.Times.Length];
     }
 

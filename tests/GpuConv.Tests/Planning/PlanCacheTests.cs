@@ -57,6 +57,7 @@ public class PlanCacheTests
             ["Deterministic"] = k with { Deterministic = !k.Deterministic },
             ["Backends"] = k with { Backends = "be,cpu" },
             ["LibraryVersion"] = k with { LibraryVersion = "9.9.9.9" },
+            ["ConstantWeights"] = k with { ConstantWeights = !k.ConstantWeights },
             ["Device.Kind"] = k with { Device = dev with { Kind = "cuda" } },
             ["Device.Name"] = k with { Device = dev with { Name = "NVIDIA H100" } },
             ["Device.ComputeCapability"] = k with { Device = dev with { ComputeCapability = "9.0" } },

@@ -37,6 +37,8 @@ public class PlanKeyTests
         yield return Pair("XShape", Problem(x, w, [3, 3], [2, 2]), Problem([1, 2, 10, 9], w, [3, 3], [2, 2]));
         yield return Pair("Op", Problem(x, w, [3, 3], [2, 2]), Problem(x, w, [3, 3], [2, 2], op: ConvOp.BackwardFilter));
         yield return Pair("Op", Problem(x, w, [3, 3], [2, 2], op: ConvOp.BackwardData), Problem(x, w, [3, 3], [2, 2], op: ConvOp.BackwardFilter));
+        yield return Pair("ConstantWeights", Problem(x, w, [3, 3], [2, 2]), Problem(x, w, [3, 3], [2, 2]).WithConstantWeights(true));
+        yield return Pair("ConstantWeights", Problem(x, w, [3, 3], [2, 2], op: ConvOp.BackwardData), Problem(x, w, [3, 3], [2, 2], op: ConvOp.BackwardData).WithConstantWeights(true));
         // 3-d: the padding moves between dimensions (same totals, same output).
         int[] x3 = [1, 1, 7, 7, 7], w3 = [2, 1, 3, 3, 3];
         yield return Pair("PadBegin", Problem(x3, w3, [3, 3, 3], [2, 2, 2], padBegin: [1, 0, 0], padEnd: [0, 0, 0]), Problem(x3, w3, [3, 3, 3], [2, 2, 2], padBegin: [0, 1, 0], padEnd: [0, 0, 0]));

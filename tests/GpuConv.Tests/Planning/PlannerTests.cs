@@ -101,23 +101,46 @@ public class PlannerTests
     }
 
     /// <summary>
-    /// Candidates are timed in their steady state: the scratch weights are declared constant, so a backend
-    /// that prepares weights (the CPU's channel-tiled panels) prepares them once, in the warm-up.
+    /// A problem planned for constant weights is timed in its steady state: the scratch weights are declared
+    /// constant, so a backend that prepares weights (the CPU's channel-tiled panels) prepares them once, in the warm-up.
     /// </summary>
     [Test]
-    public void Exhaustive_TimesWithConstantScratchWeights()
+    public void Exhaustive_TimesConstantWeightProblemsWithConstantScratchWeights()
     {
         var be = new FakeBackend("be", 1).With("first", 5).With("second", 1);
-        Make(PlanPolicy.Exhaustive, be).GetPlan(Problems.Small());
+        Make(PlanPolicy.Exhaustive, be).GetPlan(Problems.Small().WithConstantWeights(true));
         Assert.That(be.TimeCalls("first"), Is.GreaterThan(0));
         Assert.That(be.TimedWithVariableWeights, Is.False);
 
         using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
-        var deep = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(64, 64, 3, 3));
+        var deep = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(64, 64, 3, 3))
+            .WithConstantWeights(true);
         var explanation = new Planner([cpu], Problems.Options(PlanPolicy.Exhaustive), new PlanCache(null), _ => { }).Explain(deep);
         int preparing = explanation.Rows.Count(r => (r.Algorithm.StartsWith(CpuBackend.ChannelTiled, StringComparison.Ordinal)
             || r.Algorithm.StartsWith(CpuBackend.Winograd, StringComparison.Ordinal)) && r.TimeMs is not null);
         Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(preparing), "channel-tiled and winograd pack the scratch weights once each, not once per timed run");
+    }
+
+    /// <summary>
+    /// Training passes new weights on every call: a candidate that is fast only once W is prepared must not be
+    /// chosen for such calls. Each kind is timed as it runs and planned (and cached) under its own key.
+    /// </summary>
+    [Test]
+    public void Exhaustive_PlansConstantAndPerCallWeightsSeparately_EachTimedAsItRuns()
+    {
+        var be = new FakeBackend("be", 1).With("prepares", 1, perCallTimeMs: 9).With("streams", 3);
+        var planner = Make(PlanPolicy.Exhaustive, be);
+        var perCall = Problems.Small();
+        var constant = perCall.WithConstantWeights(true);
+
+        Assert.That(planner.GetPlan(perCall).Algorithm.Name, Is.EqualTo("streams"));
+        Assert.That(be.TimedWithVariableWeights, Is.True);
+        Assert.That(planner.GetPlan(constant).Algorithm.Name, Is.EqualTo("prepares"));
+        Assert.That(planner.KeyFor(perCall).Hash, Is.Not.EqualTo(planner.KeyFor(constant).Hash));
+        Assert.That(planner.GetPlan(perCall).Algorithm.Name, Is.EqualTo("streams"), "the per-call plan is kept beside the constant one");
+        // Backward-filter writes W: there is nothing constant about it, so both spellings are one problem.
+        var filter = perCall.WithOp(ConvOp.BackwardFilter);
+        Assert.That(filter.WithConstantWeights(true), Is.EqualTo(filter));
     }
 
     [Test]
