@@ -83,7 +83,9 @@ void CheckPackage(string nupkg)
         foreach (var f in new[] { "README.md", "LICENSE", "lib/net10.0/GpuConv.dll", "lib/net10.0/GpuConv.xml" })
             Check(names.Contains(f), $"package holds {f}");
         using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
-        Check(!nuspec.ReadToEnd().Contains("<dependency "), "package has no dependencies");
+        var text = nuspec.ReadToEnd();
+        Check(text.Contains("<license type=\"expression\">MIT</license>"), "nuspec names the license as the SPDX expression MIT");
+        Check(!text.Contains("<dependency "), "package has no dependencies");
     }
     Check(new FileInfo(nupkg).Length < 1024 * 1024, "package is under 1 MB");
     var snupkg = Path.ChangeExtension(nupkg, ".snupkg");
