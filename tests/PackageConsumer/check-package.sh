@@ -52,6 +52,13 @@ if [ -z "$rid" ]; then echo "publish checks skipped: no runtime identifier for $
 # the config no longer clears them. GpuConv itself is already in the private package folder, taken from the
 # local feed by the restore checked above, and an exact version found there is never looked up again.
 sed -i 's|<clear />||' "$work/consumer/nuget.config"
+# The package's publish-time warning: Native AOT at the baseline instruction set raises GPUCONV001.
+echo "+ GpuConv.targets: Native AOT without IlcInstructionSet"
+if out="$(dotnet msbuild "$work/consumer/PackageConsumer.csproj" -t:GpuConvWarnAotBaselineSimd -p:PublishAot=true \
+    -p:RuntimeIdentifier="$rid" -p:GpuConvVersion="$version" -nologo 2>&1)"; ! grep -q "warning GPUCONV001" <<<"$out"; then
+  echo "$out"; echo "expected warning GPUCONV001 from the package's buildTransitive/GpuConv.targets"; exit 1
+fi
+echo "  GPUCONV001 raised"
 publish trimmed-single-file --self-contained -p:PublishTrimmed=true -p:PublishSingleFile=true
 # Native AOT links with the system's C toolchain; a machine without one (a bare SDK image) cannot publish it.
 if command -v clang >/dev/null || command -v gcc >/dev/null; then
