@@ -32,6 +32,10 @@ foreach (var k in new[] { "im2col", "col2im", "bias", "depthwise", "fill", "stri
     Check(resources.Contains($"GpuConv.Kernels.{k}.ptx") && s is { Length: > 100 }, $"PTX kernel {k}.ptx embedded and readable");
 }
 
+// check-package.sh compiles the package README's C# samples into this program (PackageReadme.Sample*.cs);
+// the first is the device-resident chain, run as written.
+Check(PackageReadme.RunFirst(), "package README's first sample ran");
+
 var cacheDir = Directory.CreateTempSubdirectory("gpuconv-consumer-");
 try
 {
@@ -198,4 +202,18 @@ async Task SharedEngine()
     })).ToArray();
     var results = await Task.WhenAll(tasks);
     Check(results.All(r => r), $"{tasks.Length} async tasks on two engines ({second.Device.Name} with CpuThreads = 1) match the reference");
+}
+
+/// <summary>The package README's samples, generated into this partial class by check-package.sh.</summary>
+static partial class PackageReadme
+{
+    static partial void RunFirstSample(ref bool ran);
+
+    /// <summary>Runs the first sample; false when none was compiled in (a build outside check-package.sh).</summary>
+    internal static bool RunFirst()
+    {
+        bool ran = false;
+        RunFirstSample(ref ran);
+        return ran;
+    }
 }

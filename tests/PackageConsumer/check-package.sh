@@ -9,6 +9,8 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 feed="$work/feed"
+# Engines opened with default options (the README samples) keep their plans here, never in the user's own cache.
+export GPUCONV_PLAN_CACHE="$work/default-plans.json"
 echo "+ dotnet pack src/GpuConv -c Release -o $feed"
 dotnet pack "$root/src/GpuConv/GpuConv.csproj" -c Release -o "$feed" --nologo -v q
 nupkg="$(ls "$feed"/GpuConv.*.nupkg | grep -v '\.snupkg$' | head -n 1)"
@@ -22,7 +24,33 @@ cat > "$work/consumer/nuget.config" <<XML
   <packageSources><clear /><add key="local" value="$feed" /></packageSources>
 </configuration>
 XML
-echo "+ dotnet build consumer (GpuConv $version from $feed only)"
+# The package README's C# samples (the page nuget.org shows), compiled into the consumer as written: each block
+# becomes a method (its `using` lines go to the file's top); the consumer runs the first (the device-resident chain).
+# awk, not python: a bare SDK machine has no python.
+readme_samples() { # README OUT-DIR: writes PackageReadme.SampleN.cs, prints the sample count
+  awk -v out="$2" '
+    /^```csharp/ { n++; inblock = 1; head = ""; body = ""; next }
+    /^```/ && inblock {
+      f = out "/PackageReadme.Sample" n ".cs"
+      printf "%s\nstatic partial class PackageReadme\n{\n    internal static void Sample%d()\n    {\n%s    }\n}\n", head, n, body > f
+      close(f); inblock = 0; next }
+    inblock && /^using [A-Za-z0-9_.]+;/ { head = head $0 "\n"; next }
+    inblock { body = body "        " $0 "\n" }
+    END { print n + 0 }' "$1"
+}
+samples="$(readme_samples "$root/src/GpuConv/PACKAGE.md" "$work/consumer")"
+[ "$samples" -ge 2 ] || { echo "expected at least 2 C# samples in src/GpuConv/PACKAGE.md, found $samples"; exit 1; }
+cat > "$work/consumer/PackageReadme.Run.cs" <<'CS'
+static partial class PackageReadme
+{
+    static partial void RunFirstSample(ref bool ran)
+    {
+        Sample1();
+        ran = true;
+    }
+}
+CS
+echo "+ dotnet build consumer (GpuConv $version from $feed only; $samples package README samples compiled in)"
 dotnet build "$work/consumer/PackageConsumer.csproj" -c Release -p:GpuConvVersion="$version" --nologo -v q
 # The restore must have taken GpuConv as a package from the feed (never as a project).
 assets="$work/consumer/obj/project.assets.json"
