@@ -41,6 +41,10 @@ public sealed partial class ConvEngine : IDisposable
     }
 
     /// <summary>Opens an engine on the device the options ask for (GPU if usable under Auto, else CPU).</summary>
+    /// <param name="options">Device, threads, plan cache and planning choices; null: the defaults (GPU if usable, every core, per-user plan cache).</param>
+    /// <returns>The engine; dispose it to free its device resources and save its plans. <see cref="GpuUnavailableReason"/> says why the CPU path runs.</returns>
+    /// <exception cref="ArgumentException">An option is out of range, or <see cref="ConvEngineOptions.Backend"/> names a backend that is not available here (the message says why).</exception>
+    /// <exception cref="InvalidOperationException"><see cref="ConvEngineOptions.Device"/> is Gpu and no GPU path is usable (the message says why).</exception>
     public static ConvEngine Open(ConvEngineOptions? options = null)
     {
         options ??= new ConvEngineOptions();
@@ -142,6 +146,13 @@ public sealed partial class ConvEngine : IDisposable
     /// <paramref name="constantWeights"/>: the caller promises that w's data will not change (inference),
     /// so a backend may keep it prepared between calls (see <see cref="ConvTensors.ConstantWeights"/>).
     /// </summary>
+    /// <param name="spec">Kernel, stride, dilation, padding, groups (and output padding when transposed).</param>
+    /// <param name="x">Input, [N, C, spatial…].</param>
+    /// <param name="w">Filter, [K, C/groups, kernel…] ([C, K/groups, kernel…] when transposed).</param>
+    /// <param name="bias">One value per output channel, or null.</param>
+    /// <param name="constantWeights">True when <paramref name="w"/>'s data will not change between calls.</param>
+    /// <returns>y, a new host tensor of the output shape.</returns>
+    /// <exception cref="ArgumentException">Shapes that do not fit the spec or each other (the message names the argument and the shapes).</exception>
     public HostTensor Forward(ConvSpec spec, HostTensor x, HostTensor w, HostTensor? bias = null, bool constantWeights = false)
     {
         ThrowIfDisposed();
@@ -188,10 +199,17 @@ public sealed partial class ConvEngine : IDisposable
     /// <summary>
     /// dx = ∂loss/∂x for a layer input of shape <paramref name="inputShape"/>, given dy = ∂loss/∂y (the layer output's
     /// shape) and the layer's weight w in PyTorch layout ([K, C/groups, k…], or [C_in, C_out/groups, k…] for a
-    /// transposed spec). A new tensor on every call. <paramref name="constantWeights"/>: w will not change (a frozen
-    /// layer that still passes gradients down, as in fine-tuning), so the CPU backend may keep it prepared between calls,
-    /// as for <see cref="Forward(ConvSpec, HostTensor, HostTensor, HostTensor?, bool)"/>; leave it false for weights being trained.
+    /// transposed spec). A new tensor on every call.
     /// </summary>
+    /// <param name="spec">The forward convolution's spec.</param>
+    /// <param name="dy">Gradient of the forward output.</param>
+    /// <param name="w">The forward filter.</param>
+    /// <param name="inputShape">Shape of the forward input x (and so of dx).</param>
+    /// <param name="constantWeights">w will not change (a frozen layer that still passes gradients down, as in fine-tuning),
+    /// so the CPU backend may keep it prepared between calls, as for <see cref="Forward(ConvSpec, HostTensor, HostTensor, HostTensor?, bool)"/>;
+    /// leave it false for weights being trained.</param>
+    /// <returns>dx, a new host tensor.</returns>
+    /// <exception cref="ArgumentException">Shapes that do not fit the spec or each other (the message names the argument and the shapes).</exception>
     public HostTensor BackwardData(ConvSpec spec, HostTensor dy, HostTensor w, TensorShape inputShape, bool constantWeights = false)
     {
         ThrowIfDisposed();
@@ -212,6 +230,12 @@ public sealed partial class ConvEngine : IDisposable
     /// weight's own shape in PyTorch layout: [K, C/groups, k…], or [C_in, C_out/groups, k…] for a transposed spec.
     /// A new tensor on every call: unlike PyTorch's <c>.grad</c>, nothing accumulates across calls.
     /// </summary>
+    /// <param name="spec">The forward convolution's spec.</param>
+    /// <param name="x">The forward input.</param>
+    /// <param name="dy">Gradient of the forward output.</param>
+    /// <param name="filterShape">Shape of the filter w (and so of dw).</param>
+    /// <returns>dw, a new host tensor.</returns>
+    /// <exception cref="ArgumentException">Shapes that do not fit the spec or each other (the message names the argument and the shapes).</exception>
     public HostTensor BackwardFilter(ConvSpec spec, HostTensor x, HostTensor dy, TensorShape filterShape)
     {
         ThrowIfDisposed();

@@ -46,8 +46,6 @@ internal static class PlanCacheFile
     /// <summary>An entry read back: its canonical key and the plan it names.</summary>
     internal readonly record struct Entry(string Hash, string Canonical, CachedPlan Plan);
 
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
-
     public static EntryDto ToDto(string hash, string canonical, CachedPlan p)
     {
         var dto = new EntryDto
@@ -68,7 +66,7 @@ internal static class PlanCacheFile
             Version = FormatVersion,
             Entries = entries.Select(e => ToDto(e.Hash, e.Canonical, e.Plan)).ToList(),
         };
-        return JsonSerializer.SerializeToUtf8Bytes(file, Json);
+        return JsonSerializer.SerializeToUtf8Bytes(file, PlanCacheJsonContext.Default.FileDto);
     }
 
     /// <summary>
@@ -85,7 +83,7 @@ internal static class PlanCacheFile
         FileDto? file;
         try
         {
-            file = JsonSerializer.Deserialize<FileDto>(bytes, Json);
+            file = JsonSerializer.Deserialize(bytes, PlanCacheJsonContext.Default.FileDto);
         }
         catch (JsonException e)
         {
