@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
@@ -684,6 +685,43 @@ static const char *find_entry(const char *ptx, const char *name)
     return NULL;
 }
 
+/* The JIT's check, when GPUCONV_PTXAS names NVIDIA's ptxas (build/fetch-ptxas.sh): the text is assembled for
+ * sm_90 and ptxas's messages go to the error log, as the driver's JIT puts its own there. Without ptxas only
+ * the directives are checked. Returns 1 when ptxas rejected the text. */
+static int ptxas_rejects(const char *text, char *error_log, size_t error_size)
+{
+    if (error_log && error_size) error_log[0] = 0;
+    const char *ptxas = getenv("GPUCONV_PTXAS");
+    if (!ptxas || !*ptxas) return 0;
+    if (access(ptxas, X_OK) != 0) {
+        gpuconv_fake_log("libcuda", "GPUCONV_PTXAS is set but not an executable file: PTX is not assembled at module load");
+        return 0;
+    }
+    char dir[] = "/tmp/gpuconv-fake-jit-XXXXXX";
+    if (!mkdtemp(dir)) return 0;
+    char src[64], log[64], cmd[1024];
+    snprintf(src, sizeof src, "%s/m.ptx", dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    FILE *f = fopen(src, "w");
+    int rejected = 0;
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "'%s' -arch=sm_90 -o /dev/null '%s' >'%s' 2>&1", ptxas, src, log);
+        rejected = system(cmd) != 0;
+        if (rejected && error_log && error_size) {
+            FILE *l = fopen(log, "r");
+            size_t n = l ? fread(error_log, 1, error_size - 1, l) : 0;
+            error_log[n] = 0;
+            if (l) fclose(l);
+        }
+    }
+    unlink(src);
+    unlink(log);
+    rmdir(dir);
+    return rejected;
+}
+
 /* Accepts a NUL-terminated PTX text with .version (ISA <= 9.x, what a CUDA 13 driver JITs) and a
  * .target of sm_90 or lower; writes the error log option like the JIT does. A cubin/fatbin is refused. */
 FAKE_EXPORT CUresult cuModuleLoadDataEx(void **module, const void *image, unsigned n_options, int *options, void **values)
@@ -712,7 +750,7 @@ FAKE_EXPORT CUresult cuModuleLoadDataEx(void **module, const void *image, unsign
         if (error_log && error_size) snprintf(error_log, error_size, "ptxas fatal (gpuconv fake): %s", why);
         return fail(CUDA_ERROR_INVALID_PTX, "cuModuleLoadDataEx: %s", why);
     }
-    if (error_log && error_size) error_log[0] = 0;
+    if (ptxas_rejects(text, error_log, error_size)) return fail(CUDA_ERROR_INVALID_PTX, "cuModuleLoadDataEx: ptxas rejected the PTX");
     handle *h = new_handle(KIND_MODULE);
     if (!h || !(h->text = strdup(text))) return fail(CUDA_ERROR_OUT_OF_MEMORY, "cuModuleLoadDataEx");
     *module = h;
@@ -772,6 +810,21 @@ FAKE_EXPORT CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, un
     __atomic_add_fetch(&n_launches, 1, __ATOMIC_RELAXED);
     r = launch_hook(f->module->text, f->name, grid, block, shared, params);
     return r ? fail(r, "cuLaunchKernel(%s): the launch hook reported an error", f->name) : CUDA_SUCCESS;
+}
+
+/* The live device allocations (base, bytes), up to `max`; returns how many there are. For a launch hook that
+ * checks a kernel's loads and stores the way the device's memory protection would. */
+FAKE_EXPORT int gpuconv_fake_allocations(uint64_t *bases, uint64_t *sizes, int max)
+{
+    pthread_mutex_lock(&gate);
+    int k = 0;
+    for (size_t i = 0; i < n_live; i++) {
+        if (allocs[i].pinned) continue;
+        if (k < max) { bases[k] = allocs[i].base; sizes[k] = allocs[i].bytes; }
+        k++;
+    }
+    pthread_mutex_unlock(&gate);
+    return k;
 }
 
 /* ---------------------------------------------------------------- statistics */
