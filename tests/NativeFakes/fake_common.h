@@ -15,6 +15,9 @@
 FAKE_EXPORT int gpuconv_fake_check_device_range(uint64_t ptr, uint64_t bytes, const char *what);
 /* 0 when `stream` is 0 (legacy), 1 (CU_STREAM_LEGACY), 2 (CU_STREAM_PER_THREAD) or a live stream. */
 FAKE_EXPORT int gpuconv_fake_check_stream(void *stream);
+/* One operation on `stream` reading `nr` and writing `nw` device pointers: checked against work on other
+ * streams that nothing orders before it (fake_cuda.c, "stream ordering"). Returns 1 on a race (logged). */
+FAKE_EXPORT int gpuconv_fake_stream_op(void *stream, const char *what, int nr, const uint64_t *reads, int nw, const uint64_t *writes);
 /* 1 when a context is current on the calling thread. */
 FAKE_EXPORT int gpuconv_fake_has_current_context(void);
 /* Writes a line to stderr when GPUCONV_FAKE_VERBOSE=1 (always for lines passed to fake_fail). */

@@ -19,7 +19,7 @@ typedef int cublasStatus_t;
 enum { SUCCESS = 0, NOT_INITIALIZED = 1, ALLOC_FAILED = 3, INVALID_VALUE = 7, NOT_SUPPORTED = 15 };
 enum { OP_N = 0, OP_T = 1, OP_C = 2 };
 
-static cublasStatus_t fail(cublasStatus_t status, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static cublasStatus_t fail(cublasStatus_t status, const char *fmt, ...)
 {
     char text[600], line[700];
     va_list ap;
@@ -32,7 +32,7 @@ static cublasStatus_t fail(cublasStatus_t status, const char *fmt, ...)
     return status;
 }
 
-typedef struct blas { uint32_t magic; void *stream; int math; uint64_t workspace; size_t workspace_bytes; struct blas *next; } blas;
+typedef struct blas { uint32_t magic; int busy; void *stream; int math; uint64_t workspace; size_t workspace_bytes; struct blas *next; } blas;
 static pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
 static blas *handles;
 
@@ -161,7 +161,6 @@ static int overlap(uint64_t a, uint64_t an, uint64_t b, uint64_t bn) { return an
 static cublasStatus_t gemm(const char *call, blas *h, int ta, int tb, int m, int n, int k, const float *alpha,
     uint64_t A, int lda, long long sa, uint64_t B, int ldb, long long sb, const float *beta, uint64_t C, int ldc, long long sc, int batch)
 {
-    (void)h;
     if (ta < OP_N || ta > OP_C || tb < OP_N || tb > OP_C) return fail(INVALID_VALUE, "%s: transa %d transb %d", call, ta, tb);
     if (m < 0 || n < 0 || k < 0 || batch < 0) return fail(INVALID_VALUE, "%s: m %d n %d k %d batchCount %d", call, m, n, k, batch);
     int a_rows = ta == OP_N ? m : k, a_cols = ta == OP_N ? k : m;
@@ -191,6 +190,11 @@ static cublasStatus_t gemm(const char *call, blas *h, int ta, int tb, int m, int
         if (i > 0 && overlap(c, c_bytes, C + (uint64_t)(sc * (i - 1) * 4), c_bytes))
             return fail(INVALID_VALUE, "%s: C[batch %d] overlaps C[batch %d] (strideC %lld; fake-only check)", call, i, i - 1, sc);
     }
+    {
+        uint64_t in[2] = { reads_ab ? A : 0, reads_ab ? B : 0 };
+        if (gpuconv_fake_stream_op(h->stream, call, 2, in, 1, &C))
+            return fail(13, "%s: stream race (logged above): A, B or C is in use on another stream", call);
+    }
     double *acc = malloc((size_t)m * n * sizeof *acc);
     if (!acc) return fail(ALLOC_FAILED, "%s: host memory", call);
     for (int i = 0; i < batch; i++) {
@@ -218,6 +222,24 @@ static cublasStatus_t gemm(const char *call, blas *h, int ta, int tb, int m, int
     free(acc);
     return SUCCESS;
 }
+
+/* A cuBLAS handle must not be used by two threads at once (cuBLAS's thread-safety notes): a second thread inside
+ * the same handle is refused with EXECUTION_FAILED (the real library would give undefined results). */
+static cublasStatus_t gemm_exclusive(const char *call, blas *h, int ta, int tb, int m, int n, int k, const float *alpha,
+    uint64_t A, int lda, long long sa, uint64_t B, int ldb, long long sb, const float *beta, uint64_t C, int ldc, long long sc, int batch)
+{
+    pthread_mutex_lock(&gate);
+    int was = h->busy;
+    h->busy = 1;
+    pthread_mutex_unlock(&gate);
+    if (was) return fail(13, "%s: handle %p is in use by another thread at the same time", call, (void *)h);
+    cublasStatus_t r = gemm(call, h, ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch);
+    pthread_mutex_lock(&gate);
+    h->busy = 0;
+    pthread_mutex_unlock(&gate);
+    return r;
+}
+#define gemm gemm_exclusive
 
 FAKE_EXPORT cublasStatus_t cublasSgemm_v2(void *handle, int ta, int tb, int m, int n, int k, const float *alpha,
     uint64_t A, int lda, uint64_t B, int ldb, const float *beta, uint64_t C, int ldc)

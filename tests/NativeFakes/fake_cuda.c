@@ -27,12 +27,12 @@
 #include <unistd.h>
 
 typedef int CUresult;
-typedef unsigned long long CUdeviceptr;
+typedef uint64_t CUdeviceptr; /* unsigned long long in cuda.h: the same 64 bits */
 
 enum {
     CUDA_SUCCESS = 0, CUDA_ERROR_INVALID_VALUE = 1, CUDA_ERROR_OUT_OF_MEMORY = 2, CUDA_ERROR_NOT_INITIALIZED = 3,
     CUDA_ERROR_INVALID_DEVICE = 101, CUDA_ERROR_INVALID_IMAGE = 200, CUDA_ERROR_INVALID_CONTEXT = 201,
-    CUDA_ERROR_INVALID_PTX = 218, CUDA_ERROR_INVALID_HANDLE = 400, CUDA_ERROR_NOT_FOUND = 500,
+    CUDA_ERROR_INVALID_PTX = 218, CUDA_ERROR_INVALID_HANDLE = 400, CUDA_ERROR_ILLEGAL_STATE = 401, CUDA_ERROR_NOT_FOUND = 500,
     CUDA_ERROR_NOT_READY = 600, CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES = 701, CUDA_ERROR_NOT_SUPPORTED = 801,
     CUDA_ERROR_UNKNOWN = 999,
 };
@@ -65,13 +65,18 @@ FAKE_EXPORT void gpuconv_fake_log(const char *library, const char *message)
     if (is_verbose()) fprintf(stderr, "[gpuconv-fake %s] %s\n", library, message);
 }
 
+/* Plain pthreads, no compiler builtins: the fakes also build with tcc (build.sh fetches it where no cc exists). */
+static pthread_mutex_t counters = PTHREAD_MUTEX_INITIALIZER;
+
 FAKE_EXPORT void gpuconv_fake_count_refusal(void)
 {
-    __atomic_add_fetch(&n_refusals, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&counters);
+    n_refusals++;
+    pthread_mutex_unlock(&counters);
 }
 
 /* Returns `status` after counting it and logging why (printf-style). */
-static CUresult fail(CUresult status, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static CUresult fail(CUresult status, const char *fmt, ...)
 {
     gpuconv_fake_count_refusal();
     if (is_verbose()) {
@@ -87,7 +92,11 @@ static CUresult fail(CUresult status, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- allocations */
 
-typedef struct { uint64_t base, bytes; int pinned; } allocation;
+/* The last write and the latest reads of an allocation, by stream id and that stream's operation number:
+ * what the stream-ordering check compares against (see "stream ordering" below). */
+#define READERS 4
+typedef struct { int sid; uint64_t seq; } stream_access;
+typedef struct { uint64_t base, bytes; int pinned; stream_access writer; stream_access readers[READERS]; } allocation;
 static allocation *allocs;
 static size_t n_live, cap_live;
 
@@ -107,7 +116,11 @@ static int track(uint64_t base, uint64_t bytes, int pinned)
         allocs = grown;
         cap_live = cap;
     }
-    allocs[n_live++] = (allocation){ base, bytes, pinned };
+    allocation a = { 0 };
+    a.base = base; a.bytes = bytes; a.pinned = pinned;
+    a.writer.sid = -1;
+    for (int i = 0; i < READERS; i++) a.readers[i].sid = -1;
+    allocs[n_live++] = a;
     return 1;
 }
 
@@ -151,9 +164,14 @@ FAKE_EXPORT int gpuconv_fake_check_device_range(uint64_t ptr, uint64_t bytes, co
 /* The one device's primary context. Retained by cuDevicePrimaryCtxRetain; destroyed (with everything
  * made in it) when the last retain is released, as the driver does. */
 static struct { uint32_t magic; int refs; } primary = { 0x43545821u, 0 };
-static __thread void *current;
+/* The context current on each thread (a pthread key, not thread-local storage, for tcc). */
+static pthread_key_t current_key;
+static pthread_once_t current_once = PTHREAD_ONCE_INIT;
+static void make_current_key(void) { pthread_key_create(&current_key, NULL); }
+static void *current_get(void) { pthread_once(&current_once, make_current_key); return pthread_getspecific(current_key); }
+static void current_set(void *ctx) { pthread_once(&current_once, make_current_key); pthread_setspecific(current_key, ctx); }
 
-FAKE_EXPORT int gpuconv_fake_has_current_context(void) { return current == &primary && primary.refs > 0; }
+FAKE_EXPORT int gpuconv_fake_has_current_context(void) { return current_get() == (void *)&primary && primary.refs > 0; }
 
 #define NEED_INIT() do { if (!initialised) return fail(CUDA_ERROR_NOT_INITIALIZED, "%s before cuInit", __func__); } while (0)
 #define NEED_CONTEXT() do { NEED_INIT(); if (!gpuconv_fake_has_current_context()) \
@@ -165,6 +183,10 @@ enum { KIND_STREAM = 1, KIND_EVENT, KIND_MODULE, KIND_FUNCTION };
 typedef struct handle {
     int kind;
     unsigned flags;
+    /* stream: its id for the ordering check; event: the stream and operation number it captured */
+    int sid;
+    uint64_t event_seq;
+    uint64_t *event_waited; /* event: what its stream was ordered after when it was recorded (waits are transitive) */
     struct handle *next;
     /* event */
     int recorded;
@@ -206,6 +228,7 @@ static void free_handle(handle *h)
     pthread_mutex_unlock(&gate);
     free(h->text);
     free(h->name);
+    free(h->event_waited);
     free(h);
 }
 
@@ -231,12 +254,120 @@ static double now_ms(void)
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+/* ---------------------------------------------------------------- stream ordering
+ * Work runs at call time here, so a missing synchronisation cannot corrupt data; instead every operation is
+ * checked against what the real device would have ORDERED before it. Each stream (id 0 = the legacy/NULL
+ * stream, CU_STREAM_PER_THREAD counted as it too) numbers its operations. An operation on stream S that
+ * touches an allocation last written (or, for a write, read) by operation q of another stream T is ordered
+ * only if the host has waited for T up to q (cuStreamSynchronize, cuCtxSynchronize, cuEventSynchronize) or S
+ * waits for it (cuStreamWaitEvent on an event recorded on T after q; the legacy stream and BLOCKING streams
+ * order with each other). Otherwise it is a race on a real GPU: the fake logs it (always), counts it, and
+ * fails the call (CUDA_ERROR_ILLEGAL_STATE, cuDNN/cuBLAS EXECUTION_FAILED). This is a fake-only check: the
+ * real device gives no error, just wrong data some of the time. */
+#define MAX_STREAMS 256
+static uint64_t stream_seq[MAX_STREAMS];            /* operations issued per stream */
+static uint64_t host_seen[MAX_STREAMS];             /* operations the host has waited for, per stream */
+static uint64_t waited[MAX_STREAMS][MAX_STREAMS];   /* waited[S][T]: S is ordered after T's operations up to this */
+static unsigned stream_flags[MAX_STREAMS];
+static int next_sid = 1;
+static long long n_races;
+
+/* The stream id of a stream argument (already checked to be live): -1 when the ordering check does not track it. */
+static int sid_of(void *stream)
+{
+    if ((uintptr_t)stream <= 2) return 0;
+    int sid = ((handle *)stream)->sid;
+    return sid > 0 && sid < MAX_STREAMS ? sid : -1;
+}
+
+static int ordered(int s, stream_access a)
+{
+    if (a.sid < 0 || a.sid == s) return 1;
+    return host_seen[a.sid] >= a.seq || waited[s][a.sid] >= a.seq;
+}
+
+static int ordered_for_host(stream_access a) { return a.sid < 0 || host_seen[a.sid] >= a.seq; }
+
+/* Starts one operation on stream `sid`: numbers it and applies the legacy stream's implicit ordering. Call under gate. */
+static uint64_t op_begin(int sid)
+{
+    if (sid < 0) return 0;
+    if (sid == 0) {
+        for (int t = 1; t < next_sid && t < MAX_STREAMS; t++)
+            if (!(stream_flags[t] & 1) && waited[0][t] < stream_seq[t]) waited[0][t] = stream_seq[t];
+    } else if (!(stream_flags[sid] & 1) && waited[sid][0] < stream_seq[0]) {
+        waited[sid][0] = stream_seq[0];
+    }
+    return ++stream_seq[sid];
+}
+
+/* Checks and records one access of [ptr, ptr + bytes) by operation `seq` of stream `sid`. Returns 1 on a race. */
+static int record_access(int sid, uint64_t seq, uint64_t ptr, int write, const char *what)
+{
+    if (sid < 0) return 0;
+    allocation *a = find_containing(ptr);
+    if (!a || a->pinned) return 0;
+    const char *kind = NULL;
+    stream_access other = { -1, 0 };
+    if (!ordered(sid, a->writer)) { kind = write ? "write after write" : "read after write"; other = a->writer; }
+    if (!kind && write)
+        for (int i = 0; i < READERS; i++)
+            if (!ordered(sid, a->readers[i])) { kind = "write after read"; other = a->readers[i]; break; }
+    if (kind) {
+        n_races++;
+        fprintf(stderr, "[gpuconv-fake libcuda] RACE (%s): %s on stream #%d touches [0x%llx, +%llu) which operation %llu of stream #%d "
+                        "uses, with no event wait or host synchronisation between them\n",
+            kind, what, sid, (unsigned long long)a->base, (unsigned long long)a->bytes, (unsigned long long)other.seq, other.sid);
+        return 1;
+    }
+    if (write) {
+        a->writer = (stream_access){ sid, seq };
+        for (int i = 0; i < READERS; i++) a->readers[i].sid = -1;
+    } else {
+        int slot = 0;
+        for (int i = 0; i < READERS; i++) {
+            if (a->readers[i].sid == sid || a->readers[i].sid < 0) { slot = i; break; }
+            if (a->readers[i].seq < a->readers[slot].seq) slot = i;
+        }
+        a->readers[slot] = (stream_access){ sid, seq };
+    }
+    return 0;
+}
+
+/* For cuDNN, cuBLAS and the launch hook: one operation on `stream` that reads `nr` and writes `nw` pointers
+ * (pointers outside device memory are ignored). Returns 1 when it races with other streams (logged). */
+FAKE_EXPORT int gpuconv_fake_stream_op(void *stream, const char *what, int nr, const uint64_t *reads, int nw, const uint64_t *writes)
+{
+    if (gpuconv_fake_check_stream(stream)) return 0;
+    pthread_mutex_lock(&gate);
+    int sid = sid_of(stream), race = 0;
+    uint64_t seq = op_begin(sid);
+    for (int i = 0; i < nr && !race; i++) race = reads[i] && record_access(sid, seq, reads[i], 0, what);
+    for (int i = 0; i < nw && !race; i++) race = writes[i] && record_access(sid, seq, writes[i], 1, what);
+    pthread_mutex_unlock(&gate);
+    return race;
+}
+
+/* The host waited for stream `sid`: its work, and everything it was ordered after, is complete. */
+static void host_waits_for(int sid)
+{
+    if (sid < 0) return;
+    host_seen[sid] = stream_seq[sid];
+    for (int t = 0; t < MAX_STREAMS; t++)
+        if (host_seen[t] < waited[sid][t]) host_seen[t] = waited[sid][t];
+}
+
 /* ---------------------------------------------------------------- init, versions, errors */
+
+static void report_at_exit(void);
 
 FAKE_EXPORT CUresult cuInit(unsigned flags)
 {
     if (flags != 0) return fail(CUDA_ERROR_INVALID_VALUE, "cuInit(flags=%u): flags must be 0", flags);
+    pthread_mutex_lock(&gate);
+    if (!initialised) atexit(report_at_exit);
     initialised = 1;
+    pthread_mutex_unlock(&gate);
     return CUDA_SUCCESS;
 }
 
@@ -257,6 +388,7 @@ static const struct { int code; const char *name, *text; } errors[] = {
     { 201, "CUDA_ERROR_INVALID_CONTEXT", "invalid device context" },
     { 218, "CUDA_ERROR_INVALID_PTX", "a PTX JIT compilation failed" },
     { 400, "CUDA_ERROR_INVALID_HANDLE", "invalid resource handle" },
+    { 401, "CUDA_ERROR_ILLEGAL_STATE", "the operation is not permitted in this state (gpuconv fake: a stream race, see stderr)" },
     { 500, "CUDA_ERROR_NOT_FOUND", "named symbol not found" },
     { 600, "CUDA_ERROR_NOT_READY", "device not ready" },
     { 700, "CUDA_ERROR_ILLEGAL_ADDRESS", "an illegal memory access was encountered" },
@@ -397,7 +529,7 @@ FAKE_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(int dev)
         }
         handle *h = handles;
         handles = NULL;
-        while (h) { handle *next = h->next; free(h->text); free(h->name); free(h); h = next; }
+        while (h) { handle *next = h->next; free(h->text); free(h->name); free(h->event_waited); free(h); h = next; }
     }
     pthread_mutex_unlock(&gate);
     return CUDA_SUCCESS;
@@ -408,7 +540,7 @@ FAKE_EXPORT CUresult cuCtxSetCurrent(void *ctx)
     NEED_INIT();
     if (ctx && (ctx != &primary || primary.refs <= 0))
         return fail(CUDA_ERROR_INVALID_CONTEXT, "cuCtxSetCurrent(%p): not a live context", ctx);
-    current = ctx;
+    current_set(ctx);
     return CUDA_SUCCESS;
 }
 
@@ -416,13 +548,16 @@ FAKE_EXPORT CUresult cuCtxGetCurrent(void **ctx)
 {
     NEED_INIT();
     if (!ctx) return fail(CUDA_ERROR_INVALID_VALUE, "cuCtxGetCurrent(NULL)");
-    *ctx = gpuconv_fake_has_current_context() ? current : NULL;
+    *ctx = gpuconv_fake_has_current_context() ? current_get() : NULL;
     return CUDA_SUCCESS;
 }
 
 FAKE_EXPORT CUresult cuCtxSynchronize(void)
 {
     NEED_CONTEXT();
+    pthread_mutex_lock(&gate);
+    for (int t = 0; t < next_sid && t < MAX_STREAMS; t++) host_waits_for(t);
+    pthread_mutex_unlock(&gate);
     return CUDA_SUCCESS;
 }
 
@@ -463,7 +598,20 @@ FAKE_EXPORT CUresult cuMemFree_v2(CUdeviceptr ptr)
     allocation *a = find_containing(ptr);
     if (!a || a->base != ptr || a->pinned) {
         pthread_mutex_unlock(&gate);
-        return fail(CUDA_ERROR_INVALID_VALUE, "cuMemFree_v2(0x%llx): not the start of a live device allocation", ptr);
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuMemFree_v2(0x%llx): not the start of a live device allocation", (unsigned long long)ptr);
+    }
+    /* Fake-only strictness: GpuConv's pool promises to wait for the device before it frees a block it handed out
+     * (DeviceMemoryPool), so a block still in use by work the host has not waited for is reported as a race. */
+    const stream_access *pending = NULL;
+    if (!ordered_for_host(a->writer)) pending = &a->writer;
+    for (int i = 0; i < READERS && !pending; i++)
+        if (!ordered_for_host(a->readers[i])) pending = &a->readers[i];
+    if (pending) {
+        n_races++;
+        fprintf(stderr, "[gpuconv-fake libcuda] RACE (free while in use): cuMemFree_v2(0x%llx) while operation %llu of stream #%d, "
+                        "which the host has not waited for, uses it\n", (unsigned long long)ptr, (unsigned long long)pending->seq, pending->sid);
+        pthread_mutex_unlock(&gate);
+        return fail(CUDA_ERROR_ILLEGAL_STATE, "cuMemFree_v2(0x%llx): still in use on a stream", (unsigned long long)ptr);
     }
     live_bytes -= (long long)a->bytes;
     n_frees++;
@@ -487,7 +635,7 @@ static CUresult check_range(CUdeviceptr p, size_t bytes, const char *call, const
     char label[128];
     snprintf(label, sizeof label, "%s %s", call, what);
     return gpuconv_fake_check_device_range(p, bytes, label)
-        ? fail(CUDA_ERROR_INVALID_VALUE, "%s: [0x%llx, +%zu) is not inside one live device allocation", label, p, bytes)
+        ? fail(CUDA_ERROR_INVALID_VALUE, "%s: [0x%llx, +%zu) is not inside one live device allocation", label, (unsigned long long)p, bytes)
         : CUDA_SUCCESS;
 }
 
@@ -499,6 +647,7 @@ FAKE_EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size
     if (bytes == 0) return CUDA_SUCCESS;
     if (!src) return fail(CUDA_ERROR_INVALID_VALUE, "%s: null host source", __func__);
     if ((r = check_range(dst, bytes, __func__, "dst"))) return r;
+    if (gpuconv_fake_stream_op(stream, __func__, 0, NULL, 1, &dst)) return fail(CUDA_ERROR_ILLEGAL_STATE, "%s: stream race (above)", __func__);
     memcpy((void *)(uintptr_t)dst, src, bytes);
     return CUDA_SUCCESS;
 }
@@ -511,6 +660,7 @@ FAKE_EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t byt
     if (bytes == 0) return CUDA_SUCCESS;
     if (!dst) return fail(CUDA_ERROR_INVALID_VALUE, "%s: null host destination", __func__);
     if ((r = check_range(src, bytes, __func__, "src"))) return r;
+    if (gpuconv_fake_stream_op(stream, __func__, 1, &src, 0, NULL)) return fail(CUDA_ERROR_ILLEGAL_STATE, "%s: stream race (above)", __func__);
     memcpy(dst, (void *)(uintptr_t)src, bytes);
     return CUDA_SUCCESS;
 }
@@ -522,6 +672,7 @@ FAKE_EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size
     if ((r = check_stream(stream, __func__))) return r;
     if (bytes == 0) return CUDA_SUCCESS;
     if ((r = check_range(dst, bytes, __func__, "dst")) || (r = check_range(src, bytes, __func__, "src"))) return r;
+    if (gpuconv_fake_stream_op(stream, __func__, 1, &src, 1, &dst)) return fail(CUDA_ERROR_ILLEGAL_STATE, "%s: stream race (above)", __func__);
     memmove((void *)(uintptr_t)dst, (void *)(uintptr_t)src, bytes);
     return CUDA_SUCCESS;
 }
@@ -532,9 +683,10 @@ FAKE_EXPORT CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned value, size_t n,
     NEED_CONTEXT();
     CUresult r;
     if ((r = check_stream(stream, __func__))) return r;
-    if (dst % 4) return fail(CUDA_ERROR_INVALID_VALUE, "%s: dst 0x%llx is not 4-byte aligned", __func__, dst);
+    if (dst % 4) return fail(CUDA_ERROR_INVALID_VALUE, "%s: dst 0x%llx is not 4-byte aligned", __func__, (unsigned long long)dst);
     if (n == 0) return CUDA_SUCCESS;
     if ((r = check_range(dst, n * 4, __func__, "dst"))) return r;
+    if (gpuconv_fake_stream_op(stream, __func__, 0, NULL, 1, &dst)) return fail(CUDA_ERROR_ILLEGAL_STATE, "%s: stream race (above)", __func__);
     unsigned *p = (unsigned *)(uintptr_t)dst;
     for (size_t i = 0; i < n; i++) p[i] = value;
     return CUDA_SUCCESS;
@@ -582,6 +734,14 @@ FAKE_EXPORT CUresult cuStreamCreate(void **stream, unsigned flags)
     handle *h = new_handle(KIND_STREAM);
     if (!h) return fail(CUDA_ERROR_OUT_OF_MEMORY, "cuStreamCreate");
     h->flags = flags;
+    pthread_mutex_lock(&gate);
+    h->sid = next_sid < MAX_STREAMS ? next_sid++ : -1; /* past 255 streams a stream is not tracked */
+    if (h->sid > 0) {
+        stream_flags[h->sid] = flags;
+        stream_seq[h->sid] = host_seen[h->sid] = 0;
+        for (int t = 0; t < MAX_STREAMS; t++) waited[h->sid][t] = 0;
+    }
+    pthread_mutex_unlock(&gate);
     *stream = h;
     return CUDA_SUCCESS;
 }
@@ -589,7 +749,12 @@ FAKE_EXPORT CUresult cuStreamCreate(void **stream, unsigned flags)
 FAKE_EXPORT CUresult cuStreamSynchronize(void *stream)
 {
     NEED_CONTEXT();
-    return check_stream(stream, __func__);
+    CUresult r = check_stream(stream, __func__);
+    if (r) return r;
+    pthread_mutex_lock(&gate);
+    host_waits_for(sid_of(stream));
+    pthread_mutex_unlock(&gate);
+    return CUDA_SUCCESS;
 }
 
 FAKE_EXPORT CUresult cuStreamDestroy_v2(void *stream)
@@ -622,6 +787,12 @@ FAKE_EXPORT CUresult cuEventRecord(void *event, void *stream)
     if ((r = check_stream(stream, __func__))) return r;
     h->recorded = 1;
     h->recorded_ms = now_ms();
+    pthread_mutex_lock(&gate);
+    h->sid = sid_of(stream);
+    h->event_seq = h->sid >= 0 ? stream_seq[h->sid] : 0;
+    if (!h->event_waited) h->event_waited = calloc(MAX_STREAMS, sizeof *h->event_waited);
+    if (h->event_waited && h->sid >= 0) memcpy(h->event_waited, waited[h->sid], MAX_STREAMS * sizeof *h->event_waited);
+    pthread_mutex_unlock(&gate);
     return CUDA_SUCCESS;
 }
 
@@ -630,15 +801,34 @@ FAKE_EXPORT CUresult cuStreamWaitEvent(void *stream, void *event, unsigned flags
     NEED_CONTEXT();
     CUresult r;
     if ((r = check_stream(stream, __func__))) return r;
-    if (!lookup(event, KIND_EVENT)) return fail(CUDA_ERROR_INVALID_HANDLE, "cuStreamWaitEvent(event %p): not a live event", event);
+    handle *e = lookup(event, KIND_EVENT);
+    if (!e) return fail(CUDA_ERROR_INVALID_HANDLE, "cuStreamWaitEvent(event %p): not a live event", event);
     if (flags != 0) return fail(CUDA_ERROR_INVALID_VALUE, "cuStreamWaitEvent(flags=%u): must be 0", flags);
+    pthread_mutex_lock(&gate);
+    int s = sid_of(stream);
+    /* An event never recorded is complete: waiting on it orders nothing. */
+    if (e->recorded && s >= 0 && e->sid >= 0) {
+        if (waited[s][e->sid] < e->event_seq) waited[s][e->sid] = e->event_seq;
+        for (int t = 0; t < MAX_STREAMS && e->event_waited; t++)
+            if (waited[s][t] < e->event_waited[t]) waited[s][t] = e->event_waited[t];
+    }
+    pthread_mutex_unlock(&gate);
     return CUDA_SUCCESS;
 }
 
 FAKE_EXPORT CUresult cuEventSynchronize(void *event)
 {
     NEED_CONTEXT();
-    return lookup(event, KIND_EVENT) ? CUDA_SUCCESS : fail(CUDA_ERROR_INVALID_HANDLE, "cuEventSynchronize(%p)", event);
+    handle *e = lookup(event, KIND_EVENT);
+    if (!e) return fail(CUDA_ERROR_INVALID_HANDLE, "cuEventSynchronize(%p)", event);
+    pthread_mutex_lock(&gate);
+    if (e->recorded && e->sid >= 0) {
+        if (host_seen[e->sid] < e->event_seq) host_seen[e->sid] = e->event_seq;
+        for (int t = 0; t < MAX_STREAMS && e->event_waited; t++)
+            if (host_seen[t] < e->event_waited[t]) host_seen[t] = e->event_waited[t];
+    }
+    pthread_mutex_unlock(&gate);
+    return CUDA_SUCCESS;
 }
 
 /* Both events must exist, be recorded, and not be DISABLE_TIMING (CUDA_ERROR_INVALID_HANDLE otherwise). */
@@ -785,9 +975,10 @@ FAKE_EXPORT CUresult cuModuleUnload(void *module)
 }
 
 /* Runs one launch: the PTX text, the entry's name, the geometry and the kernelParams array exactly as
- * cuLaunchKernel got it. Returns a CUresult. */
+ * cuLaunchKernel got it, and the stream (the hook reports the kernel's pointer arguments to gpuconv_fake_stream_op
+ * for the ordering check). Returns a CUresult. */
 typedef int (*gpuconv_fake_launch_hook)(const char *ptx, const char *entry, const unsigned *grid, const unsigned *block,
-    unsigned shared_bytes, void **params);
+    unsigned shared_bytes, void **params, void *stream);
 static gpuconv_fake_launch_hook launch_hook;
 
 FAKE_EXPORT void gpuconv_fake_set_launch_hook(gpuconv_fake_launch_hook hook) { launch_hook = hook; }
@@ -807,8 +998,10 @@ FAKE_EXPORT CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, un
     if (params && extra) return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel: both kernelParams and extra given");
     if (!launch_hook) return fail(CUDA_ERROR_NOT_SUPPORTED, "cuLaunchKernel(%s): no launch hook registered (gpuconv_fake_set_launch_hook)", f->name);
     unsigned grid[3] = { gx, gy, gz }, block[3] = { bx, by, bz };
-    __atomic_add_fetch(&n_launches, 1, __ATOMIC_RELAXED);
-    r = launch_hook(f->module->text, f->name, grid, block, shared, params);
+    pthread_mutex_lock(&counters);
+    n_launches++;
+    pthread_mutex_unlock(&counters);
+    r = launch_hook(f->module->text, f->name, grid, block, shared, params, stream);
     return r ? fail(r, "cuLaunchKernel(%s): the launch hook reported an error", f->name) : CUDA_SUCCESS;
 }
 
@@ -844,7 +1037,8 @@ FAKE_EXPORT void gpuconv_fake_stats(long long *live_allocations, long long *live
     pthread_mutex_unlock(&gate);
 }
 
-__attribute__((destructor)) static void report_at_exit(void)
+/* Registered with atexit by cuInit (not a destructor attribute, which tcc ignores). */
+static void report_at_exit(void)
 {
     const char *path = getenv("GPUCONV_FAKE_REPORT");
     if (!path || !*path) return;
@@ -854,7 +1048,7 @@ __attribute__((destructor)) static void report_at_exit(void)
     for (size_t i = 0; i < n_live; i++)
         if (!allocs[i].pinned) device_live++;
     fprintf(f, "allocations=%lld frees=%lld live_allocations=%lld live_bytes=%lld peak_bytes=%lld pinned_live=%lld "
-               "live_at_context_release=%lld launches=%lld refusals=%lld\n",
-        n_allocs, n_frees, device_live, live_bytes, peak_bytes, n_pinned_live, live_at_context_release, n_launches, n_refusals);
+               "live_at_context_release=%lld launches=%lld refusals=%lld races=%lld\n",
+        n_allocs, n_frees, device_live, live_bytes, peak_bytes, n_pinned_live, live_at_context_release, n_launches, n_refusals, n_races);
     fclose(f);
 }

@@ -36,13 +36,26 @@ enum { OP_FWD = 0, OP_BWD_DATA = 1, OP_BWD_FILTER = 2 };
 #define MAX_DIMS 8
 #define VERSION 91000 /* 9.10.0 */
 
-static __thread char last_error[512];
+/* The last refusal's message, per thread (a pthread key, not thread-local storage, for tcc). */
+static pthread_key_t error_key;
+static pthread_once_t error_once = PTHREAD_ONCE_INIT;
+static void make_error_key(void) { pthread_key_create(&error_key, free); }
+static char *last_error_buffer(void)
+{
+    static char fallback[512];
+    pthread_once(&error_once, make_error_key);
+    char *b = pthread_getspecific(error_key);
+    if (!b && (b = calloc(1, 512))) pthread_setspecific(error_key, b);
+    return b ? b : fallback;
+}
+#define last_error (last_error_buffer())
+#define LAST_ERROR_BYTES 512
 
-static cudnnStatus_t fail(cudnnStatus_t status, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static cudnnStatus_t fail(cudnnStatus_t status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(last_error, LAST_ERROR_BYTES, fmt, ap);
     va_end(ap);
     gpuconv_fake_count_refusal();
     char line[700];
@@ -55,7 +68,7 @@ static cudnnStatus_t fail(cudnnStatus_t status, const char *fmt, ...)
 
 enum { K_HANDLE = 0x4e444831, K_TENSOR, K_FILTER, K_CONV, K_ACT };
 typedef struct obj {
-    int kind, set;
+    int kind, set, busy;
     struct obj *next;
     void *stream;                                   /* handle */
     int dtype, format, nb, dims[MAX_DIMS], strides[MAX_DIMS]; /* tensor, filter (filters are packed) */
@@ -159,10 +172,41 @@ FAKE_EXPORT cudnnStatus_t cudnnSetStream(void *handle, void *stream)
     return OK;
 }
 
-/* Every call that works on a stream checks the handle and that its stream is still alive. */
+/* cuDNN handles are not thread-safe: "the handle must not be used by two threads at once" (cudnnCreate's notes).
+ * Every call on a handle goes through exclusive(): it marks the handle busy for the call and refuses a second
+ * thread meanwhile (EXECUTION_FAILED; the real library would give undefined results). */
+static int acquire_busy(obj *h)
+{
+    pthread_mutex_lock(&gate);
+    int was = h->busy;
+    h->busy = 1;
+    pthread_mutex_unlock(&gate);
+    return was;
+}
+static void release_busy(obj *h)
+{
+    pthread_mutex_lock(&gate);
+    h->busy = 0;
+    pthread_mutex_unlock(&gate);
+}
+#define EXCLUSIVE(handle, call) do { \
+        obj *held_ = find(handle, K_HANDLE); \
+        if (held_ && acquire_busy(held_)) \
+            return fail(EXECUTION_FAILED, "%s: handle %p is in use by another thread at the same time", __func__, (void *)(handle)); \
+        cudnnStatus_t status_ = call; \
+        if (held_) release_busy(held_); \
+        return status_; \
+    } while (0)
+
+/* Every call that works on a handle checks it and that its stream is still alive. */
 #define GET_HANDLE(var, p) obj *var = find(p, K_HANDLE); \
     if (!var) return fail(BAD_PARAM, "%s: handle %p is not live", __func__, (void *)(p)); \
     if (gpuconv_fake_check_stream(var->stream)) return fail(EXECUTION_FAILED, "%s: the handle's stream was destroyed", __func__)
+
+/* Records the call as one operation on the handle's stream for the ordering check; EXECUTION_FAILED on a race. */
+#define STREAM_OP(h, nr, reads, nw, writes) \
+    if (gpuconv_fake_stream_op((h)->stream, __func__, nr, reads, nw, writes)) \
+        return fail(EXECUTION_FAILED, "%s: stream race (logged above): the inputs or outputs are in use on another stream", __func__)
 
 /* ---------------------------------------------------------------- descriptors */
 
@@ -465,10 +509,11 @@ typedef struct { int algo, status; float time; size_t memory; int determinism, m
 
 /* The heuristic: every algorithm once, supported ones first (implicit GEMM first, then by workspace), each with
  * its status, workspace, determinism and math type; requestedAlgoCount < 1 is BAD_PARAM. */
-static cudnnStatus_t heuristic(const char *call, int op, void *handle, void *xd, void *wd, void *convd, void *yd,
+static cudnnStatus_t heuristic_impl(const char *call, int op, void *handle, void *xd, void *wd, void *convd, void *yd,
     int requested, int *returned, perf_t *perf, int measured)
 {
-    if (!find(handle, K_HANDLE)) return fail(BAD_PARAM, "%s: handle %p is not live", call, handle);
+    GET_HANDLE(h, handle);
+    (void)h;
     if (!returned || !perf) return fail(BAD_PARAM_NULL_POINTER, "%s: null returnedAlgoCount or perfResults", call);
     if (requested < 1) return fail(BAD_PARAM, "%s: requestedAlgoCount %d", call, requested);
     obj *x, *w, *cv, *y;
@@ -498,6 +543,12 @@ static cudnnStatus_t heuristic(const char *call, int op, void *handle, void *xd,
     return OK;
 }
 
+static cudnnStatus_t heuristic(const char *call, int op, void *handle, void *xd, void *wd, void *convd, void *yd,
+    int requested, int *returned, perf_t *perf, int measured)
+{
+    EXCLUSIVE(handle, heuristic_impl(call, op, handle, xd, wd, convd, yd, requested, returned, perf, measured));
+}
+
 FAKE_EXPORT cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(void *h, void *x, void *w, void *c, void *y, int req, int *ret, perf_t *p)
 { return heuristic(__func__, OP_FWD, h, x, w, c, y, req, ret, p, 0); }
 FAKE_EXPORT cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(void *h, void *w, void *dy, void *c, void *dx, int req, int *ret, perf_t *p)
@@ -505,9 +556,10 @@ FAKE_EXPORT cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(void *h, v
 FAKE_EXPORT cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(void *h, void *x, void *dy, void *c, void *dw, int req, int *ret, perf_t *p)
 { return heuristic(__func__, OP_BWD_FILTER, h, x, dw, c, dy, req, ret, p, 0); }
 
-static cudnnStatus_t workspace_size(const char *call, int op, void *handle, void *xd, void *wd, void *convd, void *yd, int algo, size_t *bytes)
+static cudnnStatus_t workspace_size_impl(const char *call, int op, void *handle, void *xd, void *wd, void *convd, void *yd, int algo, size_t *bytes)
 {
-    if (!find(handle, K_HANDLE)) return fail(BAD_PARAM, "%s: handle %p is not live", call, handle);
+    GET_HANDLE(h, handle);
+    (void)h;
     if (!bytes) return fail(BAD_PARAM_NULL_POINTER, "%s(NULL)", call);
     obj *x, *w, *cv, *y;
     geometry g;
@@ -518,6 +570,11 @@ static cudnnStatus_t workspace_size(const char *call, int op, void *handle, void
     if (why) return fail(NOT_SUPPORTED, "%s: algorithm %d: %s", call, algo, why);
     *bytes = workspace_of(op, algo, &g);
     return OK;
+}
+
+static cudnnStatus_t workspace_size(const char *call, int op, void *handle, void *xd, void *wd, void *convd, void *yd, int algo, size_t *bytes)
+{
+    EXCLUSIVE(handle, workspace_size_impl(call, op, handle, xd, wd, convd, yd, algo, bytes));
 }
 
 FAKE_EXPORT cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(void *h, void *x, void *w, void *c, void *y, int algo, size_t *b)
@@ -641,11 +698,10 @@ static void blend(const obj *out_desc, float *out, const double *acc, double alp
     }
 }
 
-static cudnnStatus_t run_convolution(const char *call, int op, void *handle, const void *alpha, void *xd, uint64_t x, void *wd, uint64_t w,
+static cudnnStatus_t run_convolution_impl(const char *call, int op, void *handle, const void *alpha, void *xd, uint64_t x, void *wd, uint64_t w,
     void *convd, int algo, uint64_t ws, size_t ws_bytes, const void *beta, void *yd, uint64_t y)
 {
     GET_HANDLE(h, handle);
-    (void)h;
     if (!alpha || !beta) return fail(BAD_PARAM_NULL_POINTER, "%s: null alpha or beta", call);
     obj *xo, *wo, *cv, *yo;
     geometry g;
@@ -661,6 +717,11 @@ static cudnnStatus_t run_convolution(const char *call, int op, void *handle, con
     else if (op == OP_BWD_DATA) { if ((s = check_no_overlap(call, "dx", x, xn, "w", w, wn)) || (s = check_no_overlap(call, "dx", x, xn, "dy", y, yn))) return s; }
     else if ((s = check_no_overlap(call, "dw", w, wn, "x", x, xn)) || (s = check_no_overlap(call, "dw", w, wn, "dy", y, yn))) return s;
     if ((s = check_workspace(call, op, algo, &g, ws, ws_bytes))) return s;
+    {
+        uint64_t out = op == OP_FWD ? y : op == OP_BWD_DATA ? x : w;
+        uint64_t in[2] = { op == OP_FWD ? x : op == OP_BWD_DATA ? w : x, op == OP_FWD ? w : y }, outs[2] = { out, ws_bytes ? ws : 0 };
+        STREAM_OP(h, 2, in, 2, outs);
+    }
     scribble(ws, ws_bytes);
     long long out_n = op == OP_FWD ? yn : op == OP_BWD_DATA ? xn : wn;
     double *acc = calloc((size_t)out_n, sizeof *acc);
@@ -671,6 +732,12 @@ static cudnnStatus_t run_convolution(const char *call, int op, void *handle, con
     blend(out_desc, op == OP_FWD ? yp : op == OP_BWD_DATA ? xp : wp, acc, scalar(alpha), scalar(beta), op == OP_BWD_FILTER);
     free(acc);
     return OK;
+}
+
+static cudnnStatus_t run_convolution(const char *call, int op, void *handle, const void *alpha, void *xd, uint64_t x, void *wd, uint64_t w,
+    void *convd, int algo, uint64_t ws, size_t ws_bytes, const void *beta, void *yd, uint64_t y)
+{
+    EXCLUSIVE(handle, run_convolution_impl(call, op, handle, alpha, xd, x, wd, w, convd, algo, ws, ws_bytes, beta, yd, y));
 }
 
 FAKE_EXPORT cudnnStatus_t cudnnConvolutionForward(void *h, const void *alpha, void *xd, uint64_t x, void *wd, uint64_t w, void *c, int algo,
@@ -723,11 +790,10 @@ static long long broadcast_offset(const obj *a, const int *idx)
 }
 
 /* cudnnAddTensor: C = alpha * A + beta * C; each dim of A equals C's or is 1 (BAD_PARAM otherwise); up to 5 dims. */
-FAKE_EXPORT cudnnStatus_t cudnnAddTensor(void *handle, const void *alpha, void *ad, uint64_t a, const void *beta, void *cd, uint64_t c)
+static cudnnStatus_t cudnnAddTensor_impl(void *handle, const void *alpha, void *ad, uint64_t a, const void *beta, void *cd, uint64_t c)
 {
     GET_HANDLE(h, handle);
-    (void)h;
-    GET(A, ad, K_TENSOR, "A");
+        GET(A, ad, K_TENSOR, "A");
     GET(C, cd, K_TENSOR, "C");
     if (!alpha || !beta) return fail(BAD_PARAM_NULL_POINTER, "%s: null alpha or beta", __func__);
     if (A->dtype != DT_FLOAT || C->dtype != DT_FLOAT) return fail(NOT_SUPPORTED, "%s: FLOAT only in the fake", __func__);
@@ -738,6 +804,7 @@ FAKE_EXPORT cudnnStatus_t cudnnAddTensor(void *handle, const void *alpha, void *
     cudnnStatus_t s;
     if ((s = check_tensor_ptr(__func__, "A", a, extent(A))) || (s = check_tensor_ptr(__func__, "C", c, extent(C)))) return s;
     if ((s = check_no_overlap(__func__, "C", c, extent(C), "A", a, extent(A)))) return s;
+    STREAM_OP(h, 1, &a, 1, &c);
     double al = scalar(alpha), be = scalar(beta);
     float *ap = (float *)(uintptr_t)a, *cp = (float *)(uintptr_t)c;
     walker it;
@@ -749,12 +816,16 @@ FAKE_EXPORT cudnnStatus_t cudnnAddTensor(void *handle, const void *alpha, void *
     return OK;
 }
 
+FAKE_EXPORT cudnnStatus_t cudnnAddTensor(void *handle, const void *alpha, void *ad, uint64_t a, const void *beta, void *cd, uint64_t c)
+{
+    EXCLUSIVE(handle, cudnnAddTensor_impl(handle, alpha, ad, a, beta, cd, c));
+}
+
 /* cudnnTransformTensor: y = alpha * x + beta * y between descriptors of equal dims (any strides). */
-FAKE_EXPORT cudnnStatus_t cudnnTransformTensor(void *handle, const void *alpha, void *xd, uint64_t x, const void *beta, void *yd, uint64_t y)
+static cudnnStatus_t cudnnTransformTensor_impl(void *handle, const void *alpha, void *xd, uint64_t x, const void *beta, void *yd, uint64_t y)
 {
     GET_HANDLE(h, handle);
-    (void)h;
-    GET(X, xd, K_TENSOR, "x");
+        GET(X, xd, K_TENSOR, "x");
     GET(Y, yd, K_TENSOR, "y");
     if (!alpha || !beta) return fail(BAD_PARAM_NULL_POINTER, "%s: null alpha or beta", __func__);
     if (X->dtype != DT_FLOAT || Y->dtype != DT_FLOAT) return fail(NOT_SUPPORTED, "%s: FLOAT only in the fake", __func__);
@@ -763,6 +834,7 @@ FAKE_EXPORT cudnnStatus_t cudnnTransformTensor(void *handle, const void *alpha, 
         if (X->dims[d] != Y->dims[d]) return fail(BAD_PARAM, "%s: dim %d: x %d, y %d", __func__, d, X->dims[d], Y->dims[d]);
     cudnnStatus_t s;
     if ((s = check_tensor_ptr(__func__, "x", x, extent(X))) || (s = check_tensor_ptr(__func__, "y", y, extent(Y)))) return s;
+    STREAM_OP(h, 1, &x, 1, &y);
     double al = scalar(alpha), be = scalar(beta);
     float *xp = (float *)(uintptr_t)x, *yp = (float *)(uintptr_t)y;
     walker it;
@@ -776,15 +848,20 @@ FAKE_EXPORT cudnnStatus_t cudnnTransformTensor(void *handle, const void *alpha, 
     return OK;
 }
 
-FAKE_EXPORT cudnnStatus_t cudnnSetTensor(void *handle, void *yd, uint64_t y, const void *value)
+FAKE_EXPORT cudnnStatus_t cudnnTransformTensor(void *handle, const void *alpha, void *xd, uint64_t x, const void *beta, void *yd, uint64_t y)
+{
+    EXCLUSIVE(handle, cudnnTransformTensor_impl(handle, alpha, xd, x, beta, yd, y));
+}
+
+static cudnnStatus_t cudnnSetTensor_impl(void *handle, void *yd, uint64_t y, const void *value)
 {
     GET_HANDLE(h, handle);
-    (void)h;
-    GET(Y, yd, K_TENSOR, "y");
+        GET(Y, yd, K_TENSOR, "y");
     if (!value) return fail(BAD_PARAM_NULL_POINTER, "%s: null value pointer", __func__);
     if (Y->dtype != DT_FLOAT) return fail(NOT_SUPPORTED, "%s: FLOAT only in the fake", __func__);
     cudnnStatus_t s;
     if ((s = check_tensor_ptr(__func__, "y", y, extent(Y)))) return s;
+    STREAM_OP(h, 0, NULL, 1, &y);
     float v = *(const float *)value, *yp = (float *)(uintptr_t)y;
     walker it;
     walk_start(&it, Y->nb, Y->dims, Y->strides);
@@ -792,12 +869,16 @@ FAKE_EXPORT cudnnStatus_t cudnnSetTensor(void *handle, void *yd, uint64_t y, con
     return OK;
 }
 
+FAKE_EXPORT cudnnStatus_t cudnnSetTensor(void *handle, void *yd, uint64_t y, const void *value)
+{
+    EXCLUSIVE(handle, cudnnSetTensor_impl(handle, yd, y, value));
+}
+
 /* db = alpha * sum of dy over every dim but C + beta * db; db is [1, C, 1, ...] with dy's rank. */
-FAKE_EXPORT cudnnStatus_t cudnnConvolutionBackwardBias(void *handle, const void *alpha, void *dyd, uint64_t dy, const void *beta, void *dbd, uint64_t db)
+static cudnnStatus_t cudnnConvolutionBackwardBias_impl(void *handle, const void *alpha, void *dyd, uint64_t dy, const void *beta, void *dbd, uint64_t db)
 {
     GET_HANDLE(h, handle);
-    (void)h;
-    GET(DY, dyd, K_TENSOR, "dy");
+        GET(DY, dyd, K_TENSOR, "dy");
     GET(DB, dbd, K_TENSOR, "db");
     if (!alpha || !beta) return fail(BAD_PARAM_NULL_POINTER, "%s: null alpha or beta", __func__);
     if (DY->dtype != DT_FLOAT || DB->dtype != DT_FLOAT) return fail(NOT_SUPPORTED, "%s: FLOAT only in the fake", __func__);
@@ -807,6 +888,7 @@ FAKE_EXPORT cudnnStatus_t cudnnConvolutionBackwardBias(void *handle, const void 
     cudnnStatus_t s;
     if ((s = check_tensor_ptr(__func__, "dy", dy, extent(DY))) || (s = check_tensor_ptr(__func__, "db", db, extent(DB)))) return s;
     if ((s = check_no_overlap(__func__, "db", db, extent(DB), "dy", dy, extent(DY)))) return s;
+    STREAM_OP(h, 1, &dy, 1, &db);
     double *sum = calloc((size_t)DY->dims[1], sizeof *sum);
     if (!sum) return fail(EXECUTION_FAILED, "%s: host memory", __func__);
     float *dyp = (float *)(uintptr_t)dy, *dbp = (float *)(uintptr_t)db;
@@ -821,6 +903,11 @@ FAKE_EXPORT cudnnStatus_t cudnnConvolutionBackwardBias(void *handle, const void 
     }
     free(sum);
     return OK;
+}
+
+FAKE_EXPORT cudnnStatus_t cudnnConvolutionBackwardBias(void *handle, const void *alpha, void *dyd, uint64_t dy, const void *beta, void *dbd, uint64_t db)
+{
+    EXCLUSIVE(handle, cudnnConvolutionBackwardBias_impl(handle, alpha, dyd, dy, beta, dbd, db));
 }
 
 static double activate(const obj *act, double v)
@@ -839,14 +926,13 @@ static double activate(const obj *act, double v)
 /* y = act(alpha1 * conv(x, w) + alpha2 * z + bias). Documented limits: activation RELU or IDENTITY, and
  * IDENTITY only with IMPLICIT_PRECOMP_GEMM; z has y's dims; bias is [1, K, 1, ...]. z is read whatever
  * alpha2 is (UNSURE whether cuDNN skips it at alpha2 == 0; the docs do not promise it). */
-FAKE_EXPORT cudnnStatus_t cudnnConvolutionBiasActivationForward(void *handle, const void *alpha1, void *xd, uint64_t x, void *wd, uint64_t w,
+static cudnnStatus_t cudnnConvolutionBiasActivationForward_impl(void *handle, const void *alpha1, void *xd, uint64_t x, void *wd, uint64_t w,
     void *convd, int algo, uint64_t ws, size_t ws_bytes, const void *alpha2, void *zd, uint64_t z, void *biasd, uint64_t bias,
     void *actd, void *yd, uint64_t y)
 {
     const char *call = __func__;
     GET_HANDLE(h, handle);
-    (void)h;
-    if (!alpha1 || !alpha2) return fail(BAD_PARAM_NULL_POINTER, "%s: null alpha1 or alpha2", call);
+        if (!alpha1 || !alpha2) return fail(BAD_PARAM_NULL_POINTER, "%s: null alpha1 or alpha2", call);
     obj *xo, *wo, *cv, *yo;
     geometry g;
     cudnnStatus_t s = resolve(call, xd, wd, convd, yd, &xo, &wo, &cv, &yo, &g);
@@ -869,6 +955,10 @@ FAKE_EXPORT cudnnStatus_t cudnnConvolutionBiasActivationForward(void *handle, co
     if ((s = check_no_overlap(call, "y", y, yn, "x", x, xn)) || (s = check_no_overlap(call, "y", y, yn, "w", w, wn))
         || (s = check_no_overlap(call, "y", y, yn, "bias", bias, bn))) return s;
     if ((s = check_workspace(call, OP_FWD, algo, &g, ws, ws_bytes))) return s;
+    {
+        uint64_t in[4] = { x, w, z, bias }, outs[2] = { y, ws_bytes ? ws : 0 };
+        STREAM_OP(h, 4, in, 2, outs);
+    }
     scribble(ws, ws_bytes);
     double *acc = calloc((size_t)yn, sizeof *acc);
     if (!acc) return fail(EXECUTION_FAILED, "%s: host memory", call);
@@ -885,4 +975,11 @@ FAKE_EXPORT cudnnStatus_t cudnnConvolutionBiasActivationForward(void *handle, co
     }
     free(acc);
     return OK;
+}
+
+FAKE_EXPORT cudnnStatus_t cudnnConvolutionBiasActivationForward(void *handle, const void *alpha1, void *xd, uint64_t x, void *wd, uint64_t w,
+    void *convd, int algo, uint64_t ws, size_t ws_bytes, const void *alpha2, void *zd, uint64_t z, void *biasd, uint64_t bias,
+    void *actd, void *yd, uint64_t y)
+{
+    EXCLUSIVE(handle, cudnnConvolutionBiasActivationForward_impl(handle, alpha1, xd, x, wd, w, convd, algo, ws, ws_bytes, alpha2, zd, z, biasd, bias, actd, yd, y));
 }
