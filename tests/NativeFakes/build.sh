@@ -38,6 +38,8 @@ if [ -n "$CCBIN" ] && [ "$CCBIN" != none ]; then
       "$OUT/libcuda.so.1" -lm -lpthread
     mv "$OUT/$so.tmp" "$OUT/$so"
   done
+  "$CCBIN" -std=gnu11 -O0 -Wall -Werror -Wl,-rpath,'$ORIGIN' -o "$OUT/selftest" "$HERE/selftest.c" \
+    "$OUT/libcuda.so.1" "$OUT/libcudnn.so.9" "$OUT/libcublas.so.13"
   echo "$OUT"
   exit 0
 fi
@@ -62,4 +64,9 @@ for lib in cuda:libcuda.so.1 cudnn:libcudnn.so.9 cublas:libcublas.so.13; do
   mv "$OUT/$so.tmp" "$OUT/$so"
   rm -f "$OUT/$src.o"
 done
+CRT=$R/usr/lib/x86_64-linux-gnu
+"${TCC[@]}" "${INC[@]}" -c -o "$OUT/selftest.o" "$HERE/selftest.c"
+"${TCC[@]}" -nostdlib -Wl,-rpath='$ORIGIN' -o "$OUT/selftest" "$CRT/crt1.o" "$CRT/crti.o" "$OUT/selftest.o" \
+  "$OUT/libcuda.so.1" "$OUT/libcudnn.so.9" "$OUT/libcublas.so.13" "$TLIB/libtcc1.a" "$LIBDIR/libc.so.6" "$CRT/crtn.o"
+rm -f "$OUT/selftest.o"
 echo "$OUT"

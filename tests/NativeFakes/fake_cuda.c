@@ -359,13 +359,13 @@ static void host_waits_for(int sid)
 
 /* ---------------------------------------------------------------- init, versions, errors */
 
-static void report_at_exit(void);
+static void report_at_exit(int status, void *unused);
 
 FAKE_EXPORT CUresult cuInit(unsigned flags)
 {
     if (flags != 0) return fail(CUDA_ERROR_INVALID_VALUE, "cuInit(flags=%u): flags must be 0", flags);
     pthread_mutex_lock(&gate);
-    if (!initialised) atexit(report_at_exit);
+    if (!initialised) on_exit(report_at_exit, NULL);
     initialised = 1;
     pthread_mutex_unlock(&gate);
     return CUDA_SUCCESS;
@@ -1037,8 +1037,9 @@ FAKE_EXPORT void gpuconv_fake_stats(long long *live_allocations, long long *live
     pthread_mutex_unlock(&gate);
 }
 
-/* Registered with atexit by cuInit (not a destructor attribute, which tcc ignores). */
-static void report_at_exit(void)
+/* Registered with on_exit by cuInit (not a destructor attribute, which tcc ignores; on_exit rather than atexit,
+ * which lives in libc_nonshared.a that a tcc link does not see). */
+static void report_at_exit(int status, void *unused)
 {
     const char *path = getenv("GPUCONV_FAKE_REPORT");
     if (!path || !*path) return;
