@@ -17,6 +17,16 @@ static unsafe class NativeFakeLibraries
     /// <summary>The folder of the fakes when this process runs against them; null otherwise.</summary>
     public static string? Folder => Environment.GetEnvironmentVariable(FolderVariable) is { Length: > 0 } f ? f : null;
 
+    /// <summary>
+    /// Skips a GPU test that measures speed or moves hundreds of megabytes through kernels: under the native
+    /// fakes kernels run in the PTX interpreter (minutes for such sizes, and timings mean nothing). Nothing
+    /// happens on a real GPU.
+    /// </summary>
+    public static void SkipUnderFakes(string why)
+    {
+        if (Folder is not null) Assert.Ignore($"skipped under the native fakes: {why}");
+    }
+
     /// <summary>The fake driver (the same instance discovery loads: same file, same soname); throws when it is not there.</summary>
     public static nint Driver
     {
