@@ -80,6 +80,68 @@ public sealed class NativeFakeRunTests
         AssertCleanReport(report);
     }
 
+    /// <summary>
+    /// `gpuconv run --manifest` on the cudnn backend in a child against the fakes — 1-d, 2-d with stride,
+    /// asymmetric pads and bias, 3-d, depthwise with dilation, transposed with output padding — planned
+    /// exhaustively into a plan cache, then again from that cache; both against the reference backend's
+    /// outputs of the same manifest (max |error| / max |reference| &lt; 1e-4: the transform algorithms' bound).
+    /// </summary>
+    [Test]
+    public void CliManifestOnCudnnMatchesTheReferenceExhaustiveAndFromThePlanCache()
+    {
+        string dir = Path.Join(_fakes, $"manifest-{Environment.ProcessId}");
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        Directory.CreateDirectory(dir);
+        var rng = new Random(5);
+        void Save(string name, params int[] dims) =>
+            GpuConv.Tensors.NpyFile.Write(Path.Join(dir, name), GpuConv.Tensors.HostTensor.Random(new GpuConv.Tensors.TensorShape(dims), rng.Next()));
+        Save("x1.npy", 2, 3, 17); Save("w1.npy", 4, 3, 5);
+        Save("x2.npy", 2, 4, 11, 9); Save("w2.npy", 6, 4, 3, 3); Save("b2.npy", 6);
+        Save("x3.npy", 1, 2, 6, 7, 5); Save("w3.npy", 3, 2, 3, 2, 3);
+        Save("x4.npy", 2, 8, 10, 10); Save("w4.npy", 8, 1, 3, 3);
+        Save("x5.npy", 1, 6, 5, 7); Save("w5.npy", 6, 2, 3, 3);
+        string[] cases =
+        [
+            """{"x": "x1.npy", "w": "w1.npy", "b": null, "stride": 2, "pads": [1, 2], "dilation": 1, "groups": 1, "transposed": false, "output_padding": 0, "out": "OUT1.npy"}""",
+            """{"x": "x2.npy", "w": "w2.npy", "b": "b2.npy", "stride": [2, 1], "pads": [0, 2, 2, 1], "dilation": 1, "groups": 1, "transposed": false, "output_padding": 0, "out": "OUT2.npy"}""",
+            """{"x": "x3.npy", "w": "w3.npy", "b": null, "stride": 1, "pads": 1, "dilation": 1, "groups": 1, "transposed": false, "output_padding": 0, "out": "OUT3.npy"}""",
+            """{"x": "x4.npy", "w": "w4.npy", "b": null, "stride": 1, "pads": 2, "dilation": 2, "groups": 8, "transposed": false, "output_padding": 0, "out": "OUT4.npy"}""",
+            """{"x": "x5.npy", "w": "w5.npy", "b": null, "stride": 2, "pads": 1, "dilation": 1, "groups": 3, "transposed": true, "output_padding": [1, 0], "out": "OUT5.npy"}""",
+        ];
+        string Manifest(string tag)
+        {
+            string path = Path.Join(dir, $"{tag}.jsonl");
+            File.WriteAllLines(path, cases.Select(c => c.Replace("OUT", tag + "-", StringComparison.Ordinal)));
+            return path;
+        }
+        string cache = Path.Join(dir, "plans.json");
+        var runs = new[] { ("ref", "reference", "heuristic"), ("cold", "cudnn", "exhaustive"), ("warm", "cudnn", "cached") };
+        foreach (var (tag, backend, policy) in runs)
+        {
+            string report = Path.Join(dir, $"report-{tag}.txt");
+            var (code, stdout, stderr) = RunAgainstFakes(Path.Join(TestOutput, "GpuConv.Cli"),
+                ["run", "--manifest", Manifest(tag), "--backend", backend, "--policy", policy, "--plan-cache", cache], report, TimeSpan.FromMinutes(10), dir);
+            TestContext.Out.WriteLine($"[{tag}] " + stdout.Trim());
+            Assert.That(code, Is.EqualTo(0), stdout + stderr);
+            Assert.That(stdout, Does.Contain($"manifest: {cases.Length} cases, {cases.Length} ran, 0 bad input, 0 failed unexpectedly"), stdout + stderr);
+            if (backend == "cudnn") Assert.That(Regex.Matches(stdout, @"case \d+: cudnn/").Count, Is.EqualTo(cases.Length), stdout);
+            AssertCleanReport(report);
+        }
+        Assert.That(File.Exists(cache), Is.True, "the exhaustive run saved its plans");
+        for (int i = 1; i <= cases.Length; i++)
+        {
+            var reference = GpuConv.Tensors.NpyFile.Read(Path.Join(dir, $"ref-{i}.npy"));
+            foreach (var tag in new[] { "cold", "warm" })
+            {
+                var got = GpuConv.Tensors.NpyFile.Read(Path.Join(dir, $"{tag}-{i}.npy"));
+                Assert.That(got.Shape, Is.EqualTo(reference.Shape), $"case {i} {tag}");
+                double maxRef = reference.Data.Max(v => Math.Abs((double)v));
+                double maxErr = reference.Data.Zip(got.Data, (a, b) => Math.Abs((double)a - b)).Max();
+                Assert.That(maxErr / maxRef, Is.LessThan(1e-4), $"case {i} {tag}: max |error| {maxErr} against max |ref| {maxRef}");
+            }
+        }
+    }
+
     static void AssertCleanReport(string report)
     {
         Assert.That(File.Exists(report), Is.True, "the fake driver writes its report at exit");
@@ -89,7 +151,7 @@ public sealed class NativeFakeRunTests
         Assert.That(text, Does.Contain("races=0"), "no stream race (see the RACE lines on stderr)");
     }
 
-    (int Code, string Stdout, string Stderr) RunAgainstFakes(string program, string[] args, string report, TimeSpan limit)
+    (int Code, string Stdout, string Stderr) RunAgainstFakes(string program, string[] args, string report, TimeSpan limit, string? workingDirectory = null)
     {
         var env = new Dictionary<string, string>
         {
@@ -97,7 +159,7 @@ public sealed class NativeFakeRunTests
             [NativeFakeLibraries.FolderVariable] = _fakes,
             ["GPUCONV_FAKE_REPORT"] = report,
         };
-        return Run(program, args, limit, env);
+        return Run(program, args, limit, env, workingDirectory);
     }
 
     /// <summary>This test assembly's own host (apphost beside the dll), which runs the Microsoft.Testing.Platform CLI.</summary>
@@ -113,9 +175,11 @@ public sealed class NativeFakeRunTests
     static string LastLine(string text) =>
         text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
 
-    static (int Code, string Stdout, string Stderr) Run(string program, string[] args, TimeSpan limit, Dictionary<string, string>? env = null)
+    static (int Code, string Stdout, string Stderr) Run(string program, string[] args, TimeSpan limit, Dictionary<string, string>? env = null,
+        string? workingDirectory = null)
     {
         var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (workingDirectory is not null) psi.WorkingDirectory = workingDirectory;
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in env ?? []) psi.Environment[k] = v;
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {program}");
