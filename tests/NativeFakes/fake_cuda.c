@@ -49,7 +49,8 @@ static int verbose = -1;
 /* ---------------------------------------------------------------- logging and counters */
 
 static long long n_allocs, n_frees, live_bytes, peak_bytes, n_refusals, n_launches, n_pinned_live;
-static long long live_at_context_release = -1;
+/* Device allocations still live when the last retain of the primary context was released (freed by the release), summed over releases. */
+static long long live_at_context_release;
 
 static int is_verbose(void)
 {
@@ -520,7 +521,7 @@ FAKE_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(int dev)
         long long device_live = 0;
         for (size_t i = 0; i < n_live; i++)
             if (!allocs[i].pinned) device_live++;
-        live_at_context_release = device_live;
+        live_at_context_release += device_live;
         for (size_t i = 0; i < n_live;) {
             if (allocs[i].pinned) { i++; continue; }
             live_bytes -= (long long)allocs[i].bytes;

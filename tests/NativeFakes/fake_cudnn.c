@@ -834,6 +834,14 @@ static cudnnStatus_t cudnnTransformTensor_impl(void *handle, const void *alpha, 
         if (X->dims[d] != Y->dims[d]) return fail(BAD_PARAM, "%s: dim %d: x %d, y %d", __func__, d, X->dims[d], Y->dims[d]);
     cudnnStatus_t s;
     if ((s = check_tensor_ptr(__func__, "x", x, extent(X))) || (s = check_tensor_ptr(__func__, "y", y, extent(Y)))) return s;
+    /* GPUCONV_FAKE_TRANSFORM_ALIGNMENT=N plays the cuDNN that GpuConv cannot rule out without a device: one that
+     * refuses pointers not N-byte aligned here (BAD_PARAM_MISALIGNED_POINTER), so the backend's plan B
+     * (kernels/strided_copy.ptx) runs against the fakes too. Unset: the documented 4-byte float alignment. */
+    const char *align_text = getenv("GPUCONV_FAKE_TRANSFORM_ALIGNMENT");
+    long align = align_text ? atol(align_text) : 0;
+    if (align > 4 && (x % (uint64_t)align || y % (uint64_t)align))
+        return fail(BAD_PARAM_MISALIGNED_POINTER, "%s: x 0x%llx or y 0x%llx is not %ld-byte aligned (GPUCONV_FAKE_TRANSFORM_ALIGNMENT)", __func__,
+            (unsigned long long)x, (unsigned long long)y, align);
     STREAM_OP(h, 1, &x, 1, &y);
     double al = scalar(alpha), be = scalar(beta);
     float *xp = (float *)(uintptr_t)x, *yp = (float *)(uintptr_t)y;

@@ -65,6 +65,30 @@ public sealed class NativeFakeRunTests
         AssertCleanReport(report);
     }
 
+    /// <summary>
+    /// Plan B of asymmetric padding end to end: with GPUCONV_FAKE_TRANSFORM_ALIGNMENT=16 the fake cuDNN refuses
+    /// cudnnTransformTensor on the 4-byte-aligned interior pointers (BAD_PARAM_MISALIGNED_POINTER, as a real cuDNN
+    /// might), so every padded copy goes through kernels/strided_copy.ptx; the cuDNN Gpu tests (every algorithm,
+    /// asymmetric padding for every op) must still pass. The fake's report shows the refusals and the launches
+    /// (the cudnn tests launch no other kernel).
+    /// </summary>
+    [Test]
+    public void CudnnPaddingPlanBRunsWhenTheTransformRefusesTheInteriorPointer()
+    {
+        string report = Path.Join(_fakes, $"report-planb-{Environment.ProcessId}.txt");
+        File.Delete(report);
+        var run = RunAgainstFakes(TestHost(), ["--filter", "TestCategory=Gpu&FullyQualifiedName~CudnnBackendGpuTests"], report, TimeSpan.FromMinutes(10),
+            extra: new() { ["GPUCONV_FAKE_TRANSFORM_ALIGNMENT"] = "16" });
+        string output = run.Stdout + run.Stderr;
+        Assert.That(run.Code, Is.EqualTo(0), output);
+        Assert.That(output, Does.Match(@"failed:\s*0\b"), output);
+        AssertCleanReport(report);
+        string text = File.ReadAllText(report);
+        long Field(string name) => long.Parse(Regex.Match(text, $@"\b{name}=(\d+)").Groups[1].Value);
+        Assert.That(Field("launches"), Is.GreaterThan(0), "plan B launched strided_copy_f32");
+        Assert.That(Field("refusals"), Is.EqualTo(Field("launches")), "one refused transform, one plan-B launch per padded copy");
+    }
+
     /// <summary>`gpuconv verify --backend cudnn` in a child against the fakes: every built-in problem (1-d/2-d/3-d, groups, depthwise, stride, dilation, asymmetric pads, transposed; three ops) within strict fp32 of the reference.</summary>
     [Test]
     public void CliVerifiesTheCudnnBackendAgainstTheReference()
@@ -151,7 +175,8 @@ public sealed class NativeFakeRunTests
         Assert.That(text, Does.Contain("races=0"), "no stream race (see the RACE lines on stderr)");
     }
 
-    (int Code, string Stdout, string Stderr) RunAgainstFakes(string program, string[] args, string report, TimeSpan limit, string? workingDirectory = null)
+    (int Code, string Stdout, string Stderr) RunAgainstFakes(string program, string[] args, string report, TimeSpan limit, string? workingDirectory = null,
+        Dictionary<string, string>? extra = null)
     {
         var env = new Dictionary<string, string>
         {
@@ -159,6 +184,7 @@ public sealed class NativeFakeRunTests
             [NativeFakeLibraries.FolderVariable] = _fakes,
             ["GPUCONV_FAKE_REPORT"] = report,
         };
+        foreach (var (k, v) in extra ?? []) env[k] = v;
         return Run(program, args, limit, env, workingDirectory);
     }
 
