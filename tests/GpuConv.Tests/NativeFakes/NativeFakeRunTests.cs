@@ -20,12 +20,20 @@ public sealed class NativeFakeRunTests
     [OneTimeSetUp]
     public void BuildFakes()
     {
-        string repo = RepositoryRoot();
+        bool required = Environment.GetEnvironmentVariable("GPUCONV_REQUIRE_NATIVE_FAKES") == "1";
+        if (RepositoryRoot() is not { } repo)
+        {
+            // A published test folder (the GPU host's pack) has no C sources to build.
+            string missing = $"tests/NativeFakes/build.sh is not above {TestOutput} (a published test folder)";
+            if (required) Assert.Fail(missing);
+            Assert.Ignore(missing);
+            return;
+        }
         _fakes = Path.Join(TestOutput, "native-fakes");
         var (code, stdout, stderr) = Run("bash", [Path.Join(repo, "tests/NativeFakes/build.sh"), _fakes], TimeSpan.FromMinutes(10));
         if (code == 0) return;
         string why = $"the native fakes could not be built (build.sh exit {code}): {LastLine(stderr)}";
-        if (Environment.GetEnvironmentVariable("GPUCONV_REQUIRE_NATIVE_FAKES") == "1") Assert.Fail(why + Environment.NewLine + stdout + stderr);
+        if (required) Assert.Fail(why + Environment.NewLine + stdout + stderr);
         Assert.Ignore(why);
     }
 
@@ -191,11 +199,11 @@ public sealed class NativeFakeRunTests
     /// <summary>This test assembly's own host (apphost beside the dll), which runs the Microsoft.Testing.Platform CLI.</summary>
     static string TestHost() => Path.Join(TestOutput, Path.GetFileNameWithoutExtension(typeof(NativeFakeRunTests).Assembly.Location));
 
-    static string RepositoryRoot()
+    static string? RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(TestOutput); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Join(dir.FullName, "tests/NativeFakes/build.sh"))) return dir.FullName;
-        throw new InvalidOperationException($"no tests/NativeFakes/build.sh above {TestOutput}");
+        return null;
     }
 
     static string LastLine(string text) =>
