@@ -140,6 +140,7 @@ public class ProbeCommandTests
     {
         var status = CudaDiscovery.Probe();
         if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
+        NativeFakes.NativeFakeLibraries.SkipUnderFakes("speed probe (overhead, bandwidth, plan start): minutes against the fakes and its goals need the H200");
 
         var (exit, output, error) = CliHarness.Invoke("probe", "--backend", backend, "--shapes", "resnet50", "--limit", "8", "--calls", "2000");
 

@@ -67,6 +67,7 @@ public unsafe class CudaGpuTests
     [Test]
     public void CopiesAreOrderedWithKernelsOnTheContextStream()
     {
+        NativeFakes.NativeFakeLibraries.SkipUnderFakes("a 128 MB fill in the PTX interpreter takes minutes (the fakes check stream ordering on every other test)");
         // 128 MB: large enough that a copy on another stream would still be in flight when the kernel runs.
         const int n = 32 << 20;
         var pattern = new float[n];
@@ -143,6 +144,7 @@ public unsafe class CudaGpuTests
     [Test]
     public void EventsTimeAKernel()
     {
+        NativeFakes.NativeFakeLibraries.SkipUnderFakes("times a 256 MB kernel, over a minute in the PTX interpreter");
         const long count = 64L << 20;
         using var t = _ctx.Allocate(new TensorShape((int)count));
         using var start = _ctx.CreateEvent();

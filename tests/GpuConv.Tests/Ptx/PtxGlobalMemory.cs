@@ -8,7 +8,7 @@ namespace GpuConv.Tests.Ptx;
 /// Allocations are 256-byte aligned and start at 256, so a null (0) pointer never addresses valid data.
 /// Every access is bounds- and alignment-checked and throws on a violation (an illegal-address fault).
 /// </summary>
-public sealed class PtxGlobalMemory
+public sealed class PtxGlobalMemory : IPtxMemory
 {
     const int Alignment = 256;
     byte[] _bytes = new byte[1 << 16];
@@ -72,6 +72,10 @@ public sealed class PtxGlobalMemory
             if (address >= a.Start && address < a.Start + (ulong)a.Bytes) return a;
         return null;
     }
+
+    ulong IPtxMemory.Load(ulong address, int bytes) => Load(address, bytes);
+    void IPtxMemory.Store(ulong address, int bytes, ulong value) => Store(address, bytes, value);
+    (ulong Start, long Bytes)? IPtxMemory.AllocationContaining(ulong address) => AllocationContaining(address);
 
     void Check(ulong address, long bytes, int alignment)
     {

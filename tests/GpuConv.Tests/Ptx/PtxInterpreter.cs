@@ -20,7 +20,7 @@ public readonly record struct PtxDim3(int X, int Y = 1, int Z = 1)
 /// allocation), not merely inside some allocation. Provenance follows the pointer through mov, cvta,
 /// add, sub, mad and selp; a global access through a value derived from no pointer parameter fails.
 /// </summary>
-public sealed class PtxInterpreter(PtxGlobalMemory memory)
+public sealed class PtxInterpreter(IPtxMemory memory)
 {
     /// <summary>Upper bound on executed instructions per launch: a runaway loop fails instead of hanging.</summary>
     public long InstructionBudget { get; set; } = 2_000_000_000;
