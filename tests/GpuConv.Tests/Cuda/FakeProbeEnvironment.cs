@@ -22,6 +22,7 @@ sealed class FakeProbeEnvironment : IProbeEnvironment, IDisposable
     public HashSet<string> SystemLoaderHas { get; } = new();
     public List<string> Loads { get; } = new();
     public bool PythonThrows { get; set; }
+    public string? ApplicationFolder { get; set; }
 
     /// <summary>Creates an empty file named like a library at Root/relative.</summary>
     public string Touch(string relative)

@@ -56,6 +56,30 @@ public class LibraryLocatorTests
         }));
     }
 
+    /// <summary>
+    /// A deployer ships cuDNN and cuBLAS beside the application: found there after LD_LIBRARY_PATH and before
+    /// CUDA_HOME, the wheels and the system folders — but never a libcuda.so.1 there (it must match the kernel module).
+    /// </summary>
+    [Test]
+    public void LibrariesBesideTheApplicationAreFound_ButNotTheDriver()
+    {
+        var app = _env.Dir("app");
+        var home = _env.Dir("cudahome");
+        _env.ApplicationFolder = app;
+        _env.Variables["CUDA_HOME"] = home;
+        var shipped = _env.Touch("app/libcudnn.so.9");
+        _env.Touch("cudahome/lib64/libcudnn.so.9");
+        _env.Touch("app/libcuda.so.1");
+        var driver = _env.Touch("sys/usr/lib/x86_64-linux-gnu/libcuda.so.1");
+
+        var locator = new LibraryLocator(_env);
+
+        Assert.That(locator.Locate(NativeLibrarySpec.Cudnn).Path, Is.EqualTo(shipped));
+        Assert.That(locator.SearchFolders.ToList().IndexOf(app), Is.LessThan(locator.SearchFolders.ToList().IndexOf(Path.Join(home, "lib64"))));
+        Assert.That(locator.Locate(NativeLibrarySpec.Driver).Path, Is.EqualTo(driver));
+        Assert.That(_env.Loads, Has.None.EqualTo(Path.Join(app, "libcuda.so.1")));
+    }
+
     [Test]
     public void NewestSonameInAFolderWins()
     {
@@ -218,6 +242,7 @@ public class LibraryLocatorTests
         public string? GetVariable(string name) => inner.GetVariable(name);
         public string MapSystemPath(string absolutePath) => inner.MapSystemPath(absolutePath);
         public IReadOnlyList<string> PythonSitePackages() => inner.PythonSitePackages();
+        public string? ApplicationFolder => inner.ApplicationFolder;
         public bool TryLoad(string pathOrName, out nint handle, out string? error)
         {
             if (pathOrName == brokenPath) { handle = 0; error = "file too short"; return false; }

@@ -17,6 +17,9 @@ internal interface IProbeEnvironment
     /// <summary>site-packages/dist-packages folders of the Pythons on PATH (may be slow; called once).</summary>
     IReadOnlyList<string> PythonSitePackages();
 
+    /// <summary>The application's own folder (where a deployer puts the cuDNN and cuBLAS it ships), or null.</summary>
+    string? ApplicationFolder { get; }
+
     bool TryLoad(string pathOrName, out nint handle, out string? error);
 }
 
@@ -30,6 +33,9 @@ internal sealed class SystemProbeEnvironment : IProbeEnvironment
     public string MapSystemPath(string absolutePath) => absolutePath;
 
     public IReadOnlyList<string> PythonSitePackages() => PythonSitePackagesFinder.Find(this);
+
+    // AppContext.BaseDirectory: the executable's folder for single-file and Native AOT applications too.
+    public string? ApplicationFolder => AppContext.BaseDirectory is { Length: > 0 } folder ? folder : null;
 
     public bool TryLoad(string pathOrName, out nint handle, out string? error)
     {

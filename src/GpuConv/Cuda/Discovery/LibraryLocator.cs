@@ -27,7 +27,8 @@ internal sealed record LocateResult(NativeLibrarySpec Spec, nint Handle, string?
 }
 
 /// <summary>
-/// Finds and loads the CUDA libraries by probing, in order: LD_LIBRARY_PATH, CUDA_PATH/CUDA_HOME/CUDA_ROOT,
+/// Finds and loads the CUDA libraries by probing, in order: LD_LIBRARY_PATH, the application's own folder
+/// (libraries a deployer ships beside the app; never the driver), CUDA_PATH/CUDA_HOME/CUDA_ROOT,
 /// the Python wheel folders (site-packages/nvidia/*/lib, torch/lib), /usr/local/cuda*/lib64, the driver
 /// locations, then the system loader's own search by bare name. The driver is tried through the system
 /// loader first: libcuda.so.1 must be the one that matches the kernel module. Never throws.
@@ -42,8 +43,8 @@ internal sealed class LibraryLocator
     public LibraryLocator(IProbeEnvironment env)
     {
         _env = env;
-        _folders = new Lazy<IReadOnlyList<string>>(() => BuildSearchFolders(withPython: true));
-        _driverFolders = new Lazy<IReadOnlyList<string>>(() => BuildSearchFolders(withPython: false));
+        _folders = new Lazy<IReadOnlyList<string>>(() => BuildSearchFolders(driver: false));
+        _driverFolders = new Lazy<IReadOnlyList<string>>(() => BuildSearchFolders(driver: true));
     }
 
     /// <summary>Folders probed, in order (existing or not; missing ones are recorded as such).</summary>
@@ -166,11 +167,16 @@ internal sealed class LibraryLocator
         return files;
     }
 
-    IReadOnlyList<string> BuildSearchFolders(bool withPython)
+    // The driver's folders leave out the application folder and the Python wheels: libcuda.so.1 must be
+    // the one installed with the kernel module, never a copy shipped with an app or a wheel.
+    IReadOnlyList<string> BuildSearchFolders(bool driver)
     {
         var folders = new List<string>();
         if (_env.GetVariable("LD_LIBRARY_PATH") is { Length: > 0 } ld)
             folders.AddRange(ld.Split(':', StringSplitOptions.RemoveEmptyEntries));
+        // Beside the app: how a deployer ships cuDNN and cuBLAS (what .NET's own native probing would find).
+        if (!driver && _env.ApplicationFolder is { } app)
+            folders.Add(app);
 
         foreach (var variable in new[] { "CUDA_PATH", "CUDA_HOME", "CUDA_ROOT" })
             if (_env.GetVariable(variable) is { Length: > 0 } root)
@@ -181,7 +187,7 @@ internal sealed class LibraryLocator
                 if (OperatingSystem.IsWindows()) folders.Add(Path.Join(root, "bin"));
             }
 
-        foreach (var sitePackages in withPython ? SafePythonSitePackages() : [])
+        foreach (var sitePackages in driver ? [] : SafePythonSitePackages())
         {
             // nvidia/cublas/lib, nvidia/cudnn/lib, nvidia/cuda_nvrtc/lib, and the CUDA 13 wheels' nvidia/cu13/lib.
             folders.AddRange(PathGlob.Directories(Path.Join(sitePackages, "nvidia/*/lib")));
