@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""GpuConv's CPU backend on AVX2 against PyTorch's CPU convolution (oneDNN) restricted to AVX2.
+
+GpuConv runs with AVX-512 switched off in the .NET runtime (DOTNET_EnableAVX512F=0, DOTNET_EnableAVX512=0:
+the JIT then reports no AVX-512, as on an AVX2 + FMA laptop); oneDNN is capped with ONEDNN_MAX_CPU_ISA=AVX2
+(and DNNL_MAX_CPU_ISA for older builds). ONNX Runtime's MLAS ignores both switches, so it is no AVX2 peer.
+
+Each round runs `gpuconv bench --backend cpu --format csv` on the whole set (one process, median of its
+--repeat runs per layer), then torch.nn.functional.conv2d on every layer (NCHW fp32 in and out, bias, no
+grad, warm-up, median of --repeat runs); the rounds alternate so a burst of load from other processes on
+a shared machine hits both sides, and the table reports per layer the fastest round's median (on a
+shared two-core machine a round can be many times slower on either side when another process holds a
+core: oneDNN's OpenMP threads then wait at barriers). Ratio =
+torch ms / GpuConv ms (> 1: GpuConv faster); geomean over the layers. Prints oneDNN's ISA and the
+implementations it reported (from ONEDNN_VERBOSE during one untimed pass) so the cap can be checked.
+
+Usage: /usr/bin/python3 build/bench-avx2-vs-torch.py --shapes resnet50 [--shapes mobilenet_v2] [--threads 2]
+    [--rounds 5] [--repeat 10] [--gpuconv "dotnet samples/GpuConv.Cli/bin/Release/net10.0/GpuConv.Cli.dll"]
+    [--avx512] (GpuConv with AVX-512 left on, for context; torch stays capped to AVX2)
+"""
+import argparse, collections, csv, io, math, os, shlex, statistics, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHAPES_DIR = os.path.join(ROOT, "samples", "GpuConv.Cli", "shapes")
+
+
+def torch_env():
+    """The cap must be in the environment before torch (and oneDNN) load: re-exec once with it set."""
+    if os.environ.get("ONEDNN_MAX_CPU_ISA") != "AVX2":
+        env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2", DNNL_MAX_CPU_ISA="AVX2")
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def load_rows(name):
+    path = name if name.endswith(".csv") else os.path.join(SHAPES_DIR, name + ".csv")
+    with open(path) as f:
+        return [r for r in csv.DictReader(l for l in f if l.strip() and not l.startswith("#"))]
+
+
+def ours(args, shapes, avx512):
+    env = dict(os.environ)
+    if not avx512:
+        env.update(DOTNET_EnableAVX512F="0", DOTNET_EnableAVX512="0")
+    cmd = shlex.split(args.gpuconv) + ["bench", "--backend", "cpu", "--shapes", shapes, "--threads", str(args.threads),
+                                       "--format", "csv", "--repeat", str(args.repeat), "--warmup", "3"]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"gpuconv bench failed ({p.returncode}):\n{p.stderr}")
+    lines = [l for l in p.stdout.splitlines() if "," in l]
+    start = next(i for i, l in enumerate(lines) if l.startswith("name,"))
+    return {r["name"]: (float(r["median_ms"]), r["algorithm"]) for r in csv.DictReader(io.StringIO("\n".join(lines[start:])))}
+
+
+def conv_of(row):
+    import torch
+    import torch.nn.functional as F
+    n, c, h, w, k, r, s, sh, sw, ph, pw, dh, dw, g = (int(row[f]) for f in
+        ("n", "c", "h", "w", "k", "r", "s", "stride_h", "stride_w", "pad_h", "pad_w", "dil_h", "dil_w", "groups"))
+    gen = torch.Generator().manual_seed(17)
+    x = torch.randn(n, c, h, w, generator=gen)
+    wt = torch.randn(k, c // g, r, s, generator=gen)
+    b = torch.randn(k, generator=gen)
+    return lambda: F.conv2d(x, wt, b, stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=g)
+
+
+def torch_ms(f, repeat):
+    for _ in range(3):
+        f()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        f()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def onednn_report(shapes):
+    """One untimed pass of every layer in a child with ONEDNN_VERBOSE=1: the ISA line and the convolution implementations."""
+    env = dict(os.environ, ONEDNN_VERBOSE="1", DNNL_VERBOSE="1")
+    p = subprocess.run([sys.executable, os.path.abspath(__file__), "--shapes", shapes, "--verbose-pass"], env=env, capture_output=True, text=True)
+    lines = p.stdout.splitlines()
+    isa = sorted({l.split(",", 3)[3] for l in lines if ",info,cpu,isa:" in l})
+    impls = collections.Counter(l.split(",")[4] + " " + l.split(",")[8].split(":")[-1] for l in lines if ",exec,cpu,convolution," in l)
+    return isa, impls
+
+
+def main():
+    torch_env()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shapes", action="append", required=True, help="a set name (resnet50, mobilenet_v2, ...) or a 2-d CSV; repeatable")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--avx512", action="store_true", help="GpuConv with AVX-512 on (context only)")
+    ap.add_argument("--gpuconv", default="dotnet " + os.path.join(ROOT, "samples/GpuConv.Cli/bin/Release/net10.0/GpuConv.Cli.dll"))
+    ap.add_argument("--verbose-pass", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    import torch
+    torch.set_num_threads(args.threads)
+    if args.verbose_pass:
+        with torch.no_grad():
+            for r in load_rows(args.shapes[0]):
+                conv_of(r)()
+        return
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, ONEDNN_MAX_CPU_ISA={os.environ['ONEDNN_MAX_CPU_ISA']}; "
+          f"GpuConv cpu backend, {args.threads} threads, AVX-512 {'on' if args.avx512 else 'off (DOTNET_EnableAVX512F=0)'}; "
+          f"{args.rounds} alternating rounds, median of {args.repeat} runs per round, fastest round per layer; load average before {os.getloadavg()}")
+    for shapes in args.shapes:
+        rows = load_rows(shapes)
+        isa, impls = onednn_report(shapes)
+        print(f"\n== {shapes}: oneDNN {'; '.join(isa) or '(no ISA line: ONEDNN_VERBOSE not honoured?)'}")
+        print("   oneDNN implementations: " + ", ".join(f"{k} x{v}" for k, v in impls.most_common()))
+        convs = [conv_of(r) for r in rows]
+        ours_rounds, torch_rounds, algos = collections.defaultdict(list), collections.defaultdict(list), {}
+        with torch.no_grad():
+            for _ in range(args.rounds):
+                for name, (ms, algo) in ours(args, shapes, args.avx512).items():
+                    ours_rounds[name].append(ms)
+                    algos[name] = algo
+                for r, f in zip(rows, convs):
+                    torch_rounds[r["name"]].append(torch_ms(f, args.repeat))
+        print(f"{'layer':26} {'algorithm':20} {'ours ms':>9} {'torch ms':>9} {'ratio':>6}")
+        logs, total_ours, total_torch = [], 0.0, 0.0
+        for r in rows:
+            name = r["name"]
+            o, t = min(ours_rounds[name]), min(torch_rounds[name])
+            logs.append(math.log(t / o))
+            total_ours += o
+            total_torch += t
+            print(f"{name:26} {algos[name]:20} {o:9.4f} {t:9.4f} {t / o:6.2f}")
+        print(f"{shapes}: geomean torch/ours = {math.exp(sum(logs) / len(logs)):.3f} over {len(logs)} layers; "
+              f"sum ours {total_ours:.2f} ms, torch {total_torch:.2f} ms; load average after {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
