@@ -124,4 +124,16 @@ public class Avx2ChannelTileTests
         Assert.That(cpu.GetAlgorithms(Problem(1, 256, 14, 14, 1024, 1, 1, [0, 0, 0, 0], 1), ConvPrecision.Strict).Select(a => a.Name),
             Does.Contain(CpuBackend.ChannelTiled));
     }
+
+    /// <summary>Where Vector512 leads with shifted-direct (no AVX2 kernels), Vector256 leads with channel-tiled: the stems.</summary>
+    [TestCase(3, 224, 64, 7)]    // ResNet-50's 7x7/2 stem
+    [TestCase(3, 224, 32, 3)]    // MobileNetV2's 3x3/2 stem
+    public void Avx2TierLeadsStemsWithChannelTiled(int c, int size, int k, int r)
+    {
+        using var cpu = Avx2Backend();
+        var p = Problem(1, c, size, size, k, r, 2, [r / 2, r / 2, r / 2, r / 2], 1);
+        var names = cpu.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name).ToList();
+        Assert.That(names[0], Is.EqualTo(CpuBackend.ChannelTiled), string.Join(", ", names));
+        Assert.That(Run(cpu, p, CpuBackend.ChannelTiled, constant: true).Error, Is.LessThan(Tolerance));
+    }
 }
