@@ -18,6 +18,7 @@ implementations it reported (from ONEDNN_VERBOSE during one untimed pass) so the
 Usage: /usr/bin/python3 build/bench-avx2-vs-torch.py --shapes resnet50 [--shapes mobilenet_v2] [--threads 2]
     [--rounds 5] [--repeat 10] [--gpuconv "dotnet samples/GpuConv.Cli/bin/Release/net10.0/GpuConv.Cli.dll"]
     [--avx512] (GpuConv with AVX-512 left on, for context; torch stays capped to AVX2)
+    [--baseline "dotnet /path/to/older/GpuConv.Cli.dll"] (an older build in the same rounds: a 'before' column)
 """
 import argparse, collections, csv, io, math, os, shlex, statistics, subprocess, sys, time
 
@@ -38,11 +39,11 @@ def load_rows(name):
         return [r for r in csv.DictReader(l for l in f if l.strip() and not l.startswith("#"))]
 
 
-def ours(args, shapes, avx512):
+def ours(args, shapes, avx512, gpuconv):
     env = dict(os.environ)
     if not avx512:
         env.update(DOTNET_EnableAVX512F="0", DOTNET_EnableAVX512="0")
-    cmd = shlex.split(args.gpuconv) + ["bench", "--backend", "cpu", "--shapes", shapes, "--threads", str(args.threads),
+    cmd = shlex.split(gpuconv) + ["bench", "--backend", "cpu", "--shapes", shapes, "--threads", str(args.threads),
                                        "--format", "csv", "--repeat", str(args.repeat), "--warmup", "3"]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if p.returncode != 0:
@@ -109,6 +110,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--avx512", action="store_true", help="GpuConv with AVX-512 on (context only)")
     ap.add_argument("--gpuconv", default="dotnet " + os.path.join(ROOT, "samples/GpuConv.Cli/bin/Release/net10.0/GpuConv.Cli.dll"))
+    ap.add_argument("--baseline", help="another GpuConv build's command (e.g. the commit before): run in every round too, alternating, as a 'before' column")
     ap.add_argument("--verbose-pass", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -129,16 +131,21 @@ def main():
         print("   oneDNN implementations: " + ", ".join(f"{k} x{v}" for k, v in impls.most_common()))
         convs = [conv_of(r) for r in rows]
         ours_rounds, torch_rounds, onednn_rounds, algos = collections.defaultdict(list), collections.defaultdict(list), collections.defaultdict(list), {}
+        base_rounds, base_algos = collections.defaultdict(list), {}
         with torch.no_grad():
-            for _ in range(args.rounds):
-                for name, (ms, algo) in ours(args, shapes, args.avx512).items():
-                    ours_rounds[name].append(ms)
-                    algos[name] = algo
+            for round in range(args.rounds):
+                # The builds alternate which goes first.
+                builds = [(args.gpuconv, ours_rounds, algos)] + ([(args.baseline, base_rounds, base_algos)] if args.baseline else [])
+                for gpuconv, times, names in (builds if round % 2 == 0 else builds[::-1]):
+                    for name, (ms, algo) in ours(args, shapes, args.avx512, gpuconv).items():
+                        times[name].append(ms)
+                        names[name] = algo
                 for r, (dispatched, forced) in zip(rows, convs):
                     torch_rounds[r["name"]].append(torch_ms(dispatched, args.repeat))
                     onednn_rounds[r["name"]].append(torch_ms(forced, args.repeat))
-        print(f"{'layer':26} {'algorithm':20} {'ours ms':>9} {'F.conv2d':>9} {'oneDNN':>9} {'ratio':>6}")
-        logs, total_ours, total_torch, dispatched_wins = [], 0.0, 0.0, 0
+        before = f"{'before':>20} {'ms':>8} {'ratio':>6} " if args.baseline else ""
+        print(f"{'layer':26} {before}{'algorithm':20} {'ours ms':>9} {'F.conv2d':>9} {'oneDNN':>9} {'ratio':>6}")
+        logs, total_ours, total_torch, dispatched_wins, base_logs, total_base = [], 0.0, 0.0, 0, [], 0.0
         for r in rows:
             name = r["name"]
             o, td, tf = min(ours_rounds[name]), min(torch_rounds[name]), min(onednn_rounds[name])
@@ -147,10 +154,18 @@ def main():
             logs.append(math.log(t / o))
             total_ours += o
             total_torch += t
-            print(f"{name:26} {algos[name]:20} {o:9.4f} {td:9.4f} {tf:9.4f} {t / o:6.2f}")
+            cells = ""
+            if args.baseline:
+                ob = min(base_rounds[name])
+                base_logs.append(math.log(t / ob))
+                total_base += ob
+                cells = f"{base_algos[name]:>20} {ob:8.4f} {t / ob:6.2f} "
+            print(f"{name:26} {cells}{algos[name]:20} {o:9.4f} {td:9.4f} {tf:9.4f} {t / o:6.2f}")
         print(f"{shapes}: geomean torch/ours = {math.exp(sum(logs) / len(logs)):.3f} over {len(logs)} layers; "
               f"sum ours {total_ours:.2f} ms, torch {total_torch:.2f} ms (F.conv2d faster than forced oneDNN on {dispatched_wins} layers); "
               f"load average after {os.getloadavg()}")
+        if args.baseline:
+            print(f"{shapes}: baseline (same rounds) geomean peer/ours = {math.exp(sum(base_logs) / len(base_logs)):.3f}, sum {total_base:.2f} ms")
 
 
 if __name__ == "__main__":
