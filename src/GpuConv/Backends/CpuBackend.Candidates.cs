@@ -32,7 +32,7 @@ public sealed unsafe partial class CpuBackend
         if (winogradFirst)
             list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
         bool channelTiled = Applies(problem, ChannelTiled);
-        bool channelTiledFirst = channelTiled && ChannelTiledFirst(problem);
+        bool channelTiledFirst = channelTiled && (ChannelTiledFirst(problem) || ShallowOnVector256(problem));
         if (channelTiledFirst)
             list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
         bool phases = Applies(problem, ForwardPhases), phasesFirst = phases && ForwardPhasesFirst(problem);
@@ -95,6 +95,15 @@ public sealed unsafe partial class CpuBackend
         long depth = p.CPerGroup * p.KernelVolume;
         return TilesMostlyFull(p.KPerGroup) && (depth >= 192 || p.YShape.SpatialSize <= 1024);
     }
+
+    /// <summary>
+    /// On the Vector256 tier (AVX2) channel-tiled also leads where shifted-direct would on Vector512 (it has no
+    /// AVX2 kernels): shallow sums over large planes, the stems. Measured against shifted-gemm (the lead
+    /// there before) in alternated runs, one thread, AVX-512 switched off, fastest of 5 rounds: ResNet-50's
+    /// 7x7/2 stem 2.21 ms against 2.53, MobileNetV2's 3x3/2 stem 0.251 against 0.282 (docs/benchmarks.md).
+    /// </summary>
+    bool ShallowOnVector256(ConvProblem p) =>
+        Tier == GemmTier.Vector256 && !p.IsPointwise && !p.IsDepthwise && ShiftedDirectFirst(p) && !FewerRowsThanThreads(p);
 
     /// <summary>
     /// Reduction-split leads backward-filter where the output plane has at least 256 positions. Measured

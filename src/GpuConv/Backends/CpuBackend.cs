@@ -163,11 +163,14 @@ public sealed unsafe partial class CpuBackend : IConvBackend
                 // Finite inputs whose sums overflow: the transforms make Inf − Inf = NaN where the direct sum has ±Inf, so
                 // where the inputs' magnitudes allow overflow at all, a non-finite output is computed again directly.
                 case (ConvOp.Forward, Winograd) when constant && Winograd3x3.Exact(ctx, WeightMagnitude(w!, ctx.W, problem.WShape.ElementCount, constant: true), out bool mayOverflow):
-                    Winograd3x3.Forward<F2x2>(ctx, WinogradPanelsOf<F2x2>(ctx, w!, _winogradWeights));
+                    // The AVX2 variants share the transformed weights (same filter transform, same panels).
+                    if (ctx.Tier == GemmTier.Vector512) Winograd3x3.Forward<F2x2>(ctx, WinogradPanelsOf<F2x2>(ctx, w!, _winogradWeights));
+                    else Winograd3x3.Forward<F2x2Avx2>(ctx, WinogradPanelsOf<F2x2>(ctx, w!, _winogradWeights));
                     RedoOverflowed(ctx, w, constant, mayOverflow);
                     break;
                 case (ConvOp.Forward, Winograd4x4) when constant && Winograd3x3.Exact(ctx, WeightMagnitude(w!, ctx.W, problem.WShape.ElementCount, constant: true), out bool mayOverflow):
-                    Winograd3x3.Forward<F4x4>(ctx, WinogradPanelsOf<F4x4>(ctx, w!, _winograd4Weights));
+                    if (ctx.Tier == GemmTier.Vector512) Winograd3x3.Forward<F4x4>(ctx, WinogradPanelsOf<F4x4>(ctx, w!, _winograd4Weights));
+                    else Winograd3x3.Forward<F4x4Avx2>(ctx, WinogradPanelsOf<F4x4>(ctx, w!, _winograd4Weights));
                     RedoOverflowed(ctx, w, constant, mayOverflow);
                     break;
                 case (ConvOp.Forward, Winograd or Winograd4x4): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant: false)); break;

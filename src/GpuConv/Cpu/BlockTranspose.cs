@@ -6,33 +6,70 @@ namespace GpuConv.Cpu;
 
 /// <summary>
 /// Writes a pixel-major block (row q: the channels of pixel q) into channel planes (row c: the pixels
-/// of channel c), adding a bias per channel: 16 × 16 tiles transposed in registers (AVX-512), the
-/// ragged edges element by element.
+/// of channel c), adding a bias per channel: 16 × 16 tiles transposed in registers (AVX-512; 8 × 8 with
+/// AVX), the ragged edges element by element.
 /// </summary>
 internal static unsafe class BlockTranspose
 {
     /// <summary>
-    /// y[c · ldy + q] = src[q · lds + c] + bias[c] for q &lt; pixels, c &lt; channels (bias may be null).
+    /// y[c · ldy + q] = src[q · lds + c] + bias[c] for q &lt; pixels, c &lt; channels (bias may be null):
+    /// 16 × 16 register tiles with AVX-512, 8 × 8 with AVX, element by element otherwise.
     /// </summary>
+    public static void ToPlanes(float* src, nint lds, int pixels, int channels, float* y, nint ldy, float* bias) =>
+        ToPlanes(src, lds, pixels, channels, y, ldy, bias, Avx512F.IsSupported ? 16 : Avx.IsSupported ? 8 : 0);
+
+    /// <summary>As above with the register tile's side chosen: 16 (AVX-512), 8 (AVX) or 0 (none); tests force the narrower ones.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ToPlanes(float* src, nint lds, int pixels, int channels, float* y, nint ldy, float* bias)
+    internal static void ToPlanes(float* src, nint lds, int pixels, int channels, float* y, nint ldy, float* bias, int tile)
     {
-        int q = 0, fullChannels = Avx512F.IsSupported ? channels / 16 * 16 : 0;
+        int q = 0, fullChannels = tile > 0 ? channels / tile * tile : 0;
         if (fullChannels > 0)
         {
             float* zeros = stackalloc float[16];
             for (int i = 0; i < 16; i++) zeros[i] = 0f;
-            for (; q + 16 <= pixels; q += 16)
-                for (int c = 0; c < fullChannels; c += 16)
-                    Transpose16x16(src + (nint)q * lds + c, lds, new PlaneRows(y + (nint)c * ldy + q, ldy, bias == null ? zeros : bias + c));
+            for (; q + tile <= pixels; q += tile)
+                for (int c = 0; c < fullChannels; c += tile)
+                {
+                    float* b = bias == null ? zeros : bias + c;
+                    if (tile == 16) Transpose16x16(src + (nint)q * lds + c, lds, new PlaneRows(y + (nint)c * ldy + q, ldy, b));
+                    else Transpose8x8(src + (nint)q * lds + c, lds, y + (nint)c * ldy + q, ldy, b);
+                }
         }
-        // Pixels past the last whole 16, and channels past the last whole 16.
+        // Pixels past the last whole tile, and channels past the last whole tile.
         for (int c = 0; c < channels; c++)
         {
             float b = bias == null ? 0f : bias[c];
             float* dst = y + (nint)c * ldy;
             for (int p = c < fullChannels ? q : 0; p < pixels; p++) dst[p] = src[(nint)p * lds + c] + b;
         }
+    }
+
+    /// <summary>Transposes 8 rows of 8 floats in ymm registers (three rounds of shuffles), adding bias[j] to row j of the result.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose8x8(float* src, nint lds, float* dst, nint ldd, float* bias)
+    {
+        var r0 = Vector256.Load(src); var r1 = Vector256.Load(src + lds);
+        var r2 = Vector256.Load(src + 2 * lds); var r3 = Vector256.Load(src + 3 * lds);
+        var r4 = Vector256.Load(src + 4 * lds); var r5 = Vector256.Load(src + 5 * lds);
+        var r6 = Vector256.Load(src + 6 * lds); var r7 = Vector256.Load(src + 7 * lds);
+        // Pairs of rows interleaved by element within each 128-bit lane, then by element pair.
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        // Then the 128-bit halves: column j of rows 0-3 with column j of rows 4-7.
+        (Avx.Permute2x128(u0, u4, 0x20) + Vector256.Create(bias[0])).Store(dst);
+        (Avx.Permute2x128(u1, u5, 0x20) + Vector256.Create(bias[1])).Store(dst + ldd);
+        (Avx.Permute2x128(u2, u6, 0x20) + Vector256.Create(bias[2])).Store(dst + 2 * ldd);
+        (Avx.Permute2x128(u3, u7, 0x20) + Vector256.Create(bias[3])).Store(dst + 3 * ldd);
+        (Avx.Permute2x128(u0, u4, 0x31) + Vector256.Create(bias[4])).Store(dst + 4 * ldd);
+        (Avx.Permute2x128(u1, u5, 0x31) + Vector256.Create(bias[5])).Store(dst + 5 * ldd);
+        (Avx.Permute2x128(u2, u6, 0x31) + Vector256.Create(bias[6])).Store(dst + 6 * ldd);
+        (Avx.Permute2x128(u3, u7, 0x31) + Vector256.Create(bias[7])).Store(dst + 7 * ldd);
     }
 
     /// <summary>Transposes 16 rows of 16 floats held in registers (four rounds of lane shuffles; written out so every value stays in a register).</summary>

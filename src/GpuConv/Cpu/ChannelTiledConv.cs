@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using GpuConv.Cpu.Gemm;
 
 namespace GpuConv.Cpu;
@@ -49,7 +48,8 @@ internal static unsafe class ChannelTiledConv
     /// </summary>
     const int ChunkRows = 1024;
 
-    public static bool Supported(GemmTier tier) => tier == GemmTier.Vector512 && Avx512F.IsSupported;
+    /// <summary>Vector512 (AVX-512) and Vector256 (AVX2 + FMA): the tiers with channel-tile kernels.</summary>
+    public static bool Supported(GemmTier tier) => ChannelTileKernelChoice.Supported(tier);
 
     /// <summary>
     /// Per-thread workspace floats, at most: the task's pixel-major result, and the worker's input copy —
@@ -193,7 +193,7 @@ internal static unsafe class ChannelTiledConv
             for (int i = 0, q = q0; i < tiles; i++)
             {
                 int r = q0 + (int)((long)pixels * (i + 1) / tiles) - q;
-                var kernel = half ? ChannelTileKernels.ForHalf(r) : ChannelTileKernels.For(r);
+                var kernel = ChannelTileKernelChoice.For(ctx.Tier, r, half);
                 kernel(kc, a, pixelTable + q, offsetTable + pc, b + (nint)pc * Width, result + (nint)(q - q0) * Width, Width, add);
                 q += r;
             }

@@ -7,7 +7,7 @@ using GpuConv.Tensors;
 namespace GpuConv.Tests.Backends;
 
 /// <summary>
-/// The channel-tiled forward path (AVX-512 only): against the float64 reference on the shapes that
+/// The channel-tiled forward path (AVX-512, or AVX2 + FMA: Avx2ChannelTileTests): against the float64 reference on the shapes that
 /// stress it, and the constant-weights cache it reads its packed weights from.
 /// </summary>
 public class ChannelTiledTests
@@ -156,9 +156,9 @@ public class ChannelTiledTests
     }
 
     /// <summary>
-    /// When it is offered, on every CPU: forward only, never depthwise, never below the Vector512 tier
-    /// (forced here, so the refusal is checked on AVX-512 machines too), and on the default tier exactly
-    /// when AVX-512 runs.
+    /// When it is offered, on every CPU: forward only, never depthwise, never below the Vector256 tier
+    /// (forced here, so the refusal is checked on wider machines too), and on the default tier exactly
+    /// when AVX-512 or AVX2 + FMA runs.
     /// </summary>
     [Test]
     public void OfferedOnlyForNonDepthwiseForwardOnAvx512()
@@ -167,13 +167,14 @@ public class ChannelTiledTests
         bool Offered(CpuBackend cpu, ConvProblem q) => cpu.GetAlgorithms(q, ConvPrecision.Strict).Any(a => a.Name == CpuBackend.ChannelTiled);
         using (var cpu = new CpuBackend(1))
         {
-            bool avx512 = GemmTiers.Best == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
-            Assert.That(Offered(cpu, p), Is.EqualTo(avx512), $"default tier {cpu.Tier}, AVX-512 {avx512}");
+            bool wide = GemmTiers.Best == GemmTier.Vector512 ? System.Runtime.Intrinsics.X86.Avx512F.IsSupported
+                : GemmTiers.Best == GemmTier.Vector256 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+            Assert.That(Offered(cpu, p), Is.EqualTo(wide), $"default tier {cpu.Tier}, AVX-512 or AVX2 + FMA {wide}");
             Assert.That(Offered(cpu, p.WithOp(ConvOp.BackwardData)), Is.False, "backward data");
             Assert.That(Offered(cpu, p.WithOp(ConvOp.BackwardFilter)), Is.False, "backward filter");
             Assert.That(Offered(cpu, Problem(1, 16, 5, 16, 3, 1, 1, 1, 16)), Is.False, "depthwise");
         }
-        foreach (var tier in new[] { GemmTier.Scalar, GemmTier.Vector128, GemmTier.Vector256 }.Where(GemmTiers.IsSupported))
+        foreach (var tier in new[] { GemmTier.Scalar, GemmTier.Vector128 }.Where(GemmTiers.IsSupported))
         {
             using var narrow = new CpuBackend(1, tier);
             Assert.That(Offered(narrow, p), Is.False, $"tier {tier}");

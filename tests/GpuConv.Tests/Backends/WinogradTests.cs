@@ -6,7 +6,7 @@ using GpuConv.Tensors;
 namespace GpuConv.Tests.Backends;
 
 /// <summary>
-/// The Winograd F(2×2, 3×3) forward path (AVX-512 only) against the float64 reference: odd and even
+/// The Winograd F(2×2, 3×3) forward path (AVX-512, or AVX2 + FMA: Avx2ChannelTileTests) against the float64 reference: odd and even
 /// output sizes (tiles cut by the plane's edge), padding 0, 1, 2 and asymmetric, several tile-row chunks
 /// per image, groups, batches, output channels that end in a half tile; weights constant (weights passed
 /// per call run the channel-tiled kernels: transforming W on every call would cost more than it saves).
@@ -61,8 +61,8 @@ public class WinogradTests
         bool Has(ConvSpec spec, int c = 64, int k = 64) => cpu.GetAlgorithms(
             ConvProblem.Create(spec, new TensorShape(1, c, 12, 12), new TensorShape(k, c / spec.Groups, spec.Kernel[0], spec.Kernel[1])),
             ConvPrecision.Strict).Any(a => a.Name == CpuBackend.Winograd);
-        // Offered exactly where AVX-512 runs (the Vector512 tier with Avx512F); the refusals below hold on every CPU.
-        Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1])), Is.EqualTo(HasAvx512));
+        // Offered exactly where AVX-512 or AVX2 + FMA runs (the Vector512 or Vector256 tier); the refusals below hold on every CPU.
+        Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1])), Is.EqualTo(HasChannelTileKernels));
         Assert.That(Has(new ConvSpec([3, 3], [2], padBegin: [1])), Is.False, "stride 2");
         Assert.That(Has(new ConvSpec([3, 3], [1], [2], padBegin: [2])), Is.False, "dilation 2");
         Assert.That(Has(new ConvSpec([5, 5], [1], padBegin: [2])), Is.False, "5x5");
@@ -70,15 +70,20 @@ public class WinogradTests
         Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1]), k: 16), Is.False, "16 output channels: half a half tile");
     }
 
-    static bool HasAvx512 => GpuConv.Cpu.Gemm.GemmTiers.Best == GpuConv.Cpu.Gemm.GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+    static bool HasChannelTileKernels => GpuConv.Cpu.Gemm.GemmTiers.Best switch
+    {
+        GpuConv.Cpu.Gemm.GemmTier.Vector512 => System.Runtime.Intrinsics.X86.Avx512F.IsSupported,
+        GpuConv.Cpu.Gemm.GemmTier.Vector256 => System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported,
+        _ => false,
+    };
 
     /// <summary>
-    /// Below the Vector512 tier (forced here, so it runs on AVX-512 machines too) Winograd is never offered,
-    /// and what is offered instead still matches the reference.
+    /// Below the Vector256 tier (forced here, so it runs on AVX2 and AVX-512 machines too) Winograd is never offered,
+    /// and what is offered instead still matches the reference (Vector256's Winograd: Avx2WinogradTests).
     /// </summary>
     [Test]
     public void NarrowerTiersNeverOfferWinogradAndStillMatchReference(
-        [Values(GpuConv.Cpu.Gemm.GemmTier.Scalar, GpuConv.Cpu.Gemm.GemmTier.Vector128, GpuConv.Cpu.Gemm.GemmTier.Vector256)] GpuConv.Cpu.Gemm.GemmTier tier)
+        [Values(GpuConv.Cpu.Gemm.GemmTier.Scalar, GpuConv.Cpu.Gemm.GemmTier.Vector128)] GpuConv.Cpu.Gemm.GemmTier tier)
     {
         if (!GpuConv.Cpu.Gemm.GemmTiers.IsSupported(tier)) Assert.Ignore($"tier {tier} is not accelerated here");
         using var cpu = new CpuBackend(2, tier);

@@ -144,7 +144,7 @@ internal static unsafe class Winograd3x3
                 for (int xi = 0; xi < xis; xi++)
                 {
                     float* b = (float*)panelBase + ((long)(xi * ctx.Groups + grp) * blocks + kb) * panelFloats;
-                    Products(v + (long)xi * cg * tiles, tileTable, channelTable, cg, tiles, b, m + (long)xi * tiles * Width, count);
+                    Products(ctx.Tier, v + (long)xi * cg * tiles, tileTable, channelTable, cg, tiles, b, m + (long)xi * tiles * Width, count);
                 }
                 T.TransformOutput(m, tiles, tileCols, tr0, g.OutH, g.OutW, stage);
                 int y0 = tile * tr0, y1 = Math.Min(g.OutH, tile * tr1);
@@ -171,14 +171,14 @@ internal static unsafe class Winograd3x3
 
     /// <summary>M_ξ[tile][0..64] = Σ_c V_ξ[c][tile] · U_ξ[c][0..64] over the task's tiles, six (or twelve for a half block) per kernel call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Products(float* v, nint* tileTable, nint* channelTable, int cg, int tiles, float* b, float* m, int count)
+    static void Products(GemmTier tier, float* v, nint* tileTable, nint* channelTable, int cg, int tiles, float* b, float* m, int count)
     {
         bool half = count <= ChannelTileKernels.HalfChannels;
         int most = half ? ChannelTileKernels.MaxHalfPixels : ChannelTileKernels.MaxPixels, calls = (tiles + most - 1) / most;
         for (int i = 0, q = 0; i < calls; i++)
         {
             int r = (int)((long)tiles * (i + 1) / calls) - q;
-            var kernel = half ? ChannelTileKernels.ForHalf(r) : ChannelTileKernels.For(r);
+            var kernel = ChannelTileKernelChoice.For(tier, r, half);
             kernel(cg, v, tileTable + q, channelTable, b, m + (nint)q * Width, Width, false);
             q += r;
         }
