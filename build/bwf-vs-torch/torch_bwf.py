@@ -1,6 +1,6 @@
 """PyTorch CPU (oneDNN) weight gradient per unique layer of a shape CSV: aten.convolution_backward with only the
 weight's gradient asked for, the same thread count, warm-up, median over the single calls of all rounds (each round
-enough calls for ~20 ms, at most 50). Prints: key<TAB>ms. Usage: python3 torch_bwf.py <csv> <batch> <threads> <rounds> [--only substring]"""
+enough calls for ~20 ms, at most 50). Prints: key<TAB>median ms<TAB>fastest call ms. Usage: python3 torch_bwf.py <csv> <batch> <threads> <rounds> [--only substring]"""
 import csv, statistics, sys, time
 import torch
 
@@ -36,4 +36,4 @@ with open(path) as fh:
                 run()
                 if rnd >= 0:
                     samples.append((time.perf_counter() - t0) * 1e3)
-        print(f"{key}\t{statistics.median(samples):.4f}", flush=True)
+        print(f"{key}\t{statistics.median(samples):.4f}\t{min(samples):.4f}", flush=True)
