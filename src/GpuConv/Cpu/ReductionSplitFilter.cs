@@ -329,7 +329,8 @@ internal static unsafe class ReductionSplitFilter
 /// B of the padded and shifted paths: dy's channels of one group at positions [runBase + pc, …) of the images'
 /// stride-phase run spaces laid end to end (image n's output row (od, oh) at n·runLength + (od·Hq + oh)·Lq;
 /// <paramref name="imageStride"/> floats from one image's dy to the next), zero at positions without an output
-/// (the Lq − OutW gap columns of each row).
+/// (the Lq − OutW gap columns of each row). With one row of runLength positions and no gaps it packs any
+/// row-major matrix transposed (im2col-gemm's colᵀ, <see cref="CpuBackwardFilter"/>).
 /// </summary>
 internal readonly unsafe struct DyRunSource(float* dy, nint outPlane, nint imageStride, int outW, int outH, int lq, int hq, int runLength, long runBase) : IPackSource
 {
