@@ -12,16 +12,21 @@ set_name=$1 batch=$2 threads=${3:-2} rounds=${4:-7} passes=${5:-3}
 shift $(( $# < 5 ? $# : 5 ))
 csv="$here/../../samples/GpuConv.Cli/shapes/$set_name.csv"
 out=$(mktemp -d)
-dotnet build -c Release "$here/BwfBench.csproj" -o "$out/bin" >/dev/null
+# No build servers left running: they took CPU from the first pass.
+dotnet build -c Release --disable-build-servers "$here/BwfBench.csproj" -o "$out/bin" >/dev/null
 if [ -n "${BASELINE:-}" ]; then
   mkdir -p "$BASELINE/build/bwf-vs-torch"
   cp "$here/BwfBench.csproj" "$here/Program.cs" "$BASELINE/build/bwf-vs-torch/"
-  dotnet build -c Release "$BASELINE/build/bwf-vs-torch/BwfBench.csproj" -o "$out/base" >/dev/null
+  dotnet build -c Release --disable-build-servers "$BASELINE/build/bwf-vs-torch/BwfBench.csproj" -o "$out/base" >/dev/null
 fi
 for p in $(seq 1 "$passes"); do
   echo "pass $p/$passes, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  # The two builds take turns going first.
+  if [ -n "${BASELINE:-}" ] && [ $((p % 2)) -eq 0 ]; then
+    dotnet "$out/base/GpuConv.Benchmarks.dll" "$csv" "$batch" "$threads" "$rounds" "$@" > "$out/base.$p.tsv"
+  fi
   dotnet "$out/bin/GpuConv.Benchmarks.dll" "$csv" "$batch" "$threads" "$rounds" "$@" > "$out/ours.$p.tsv"
-  if [ -n "${BASELINE:-}" ]; then
+  if [ -n "${BASELINE:-}" ] && [ $((p % 2)) -eq 1 ]; then
     dotnet "$out/base/GpuConv.Benchmarks.dll" "$csv" "$batch" "$threads" "$rounds" "$@" > "$out/base.$p.tsv"
   fi
   /usr/bin/python3 "$here/torch_bwf.py" "$csv" "$batch" "$threads" "$rounds" "$@" > "$out/torch.$p.tsv"
