@@ -18,8 +18,13 @@ namespace GpuConv.Cpu;
 /// rows read in place instead (no packing). The padded paths run over the layout's run space, whose gap columns (between output rows) meet
 /// zeros in dy: exact for finite x; an x with a ±Inf or NaN runs im2col instead (a gap would turn it into a
 /// NaN the reference does not have).
-/// Where dW has few row blocks for the threads (a stem: 64 × 147; a 64-channel 3x3: 64 × 576), the
-/// reduction is split too: slice s of S sums its contiguous range of chunks into a partial dWᵀ of its own,
+/// Where dW has few row blocks for the threads and the reduction is short (images × run positions ≤ 4096, e.g.
+/// ResNet-50's 28 × 28 and 56 × 56 layers at batch 1),
+/// dW's output channels are cut into tiles of ≥ 64 first, one task each (the column matrix is packed once per
+/// tile, but no partial dW and no reduction pass; ResNet-50 at batch 1, 2 threads, old / new time: 128 → 512 1x1
+/// at 28 × 28 1.30, 512 → 128 1.15, 512 → 256 1.08, 3x3 128 at 28 × 28 1.07, 3x3/2 128 1.06; at batch 8 the
+/// measurements were too noisy to keep it there). Where tasks are still too few (a stem: 64 × 147; a
+/// 64-channel 3x3: 64 × 576), the reduction is split too: slice s of S sums its contiguous range of chunks into a partial dWᵀ of its own,
 /// and a last pass adds the S partials in order s = 0..S−1 while transposing into dW. S depends only on the
 /// problem and the thread count, so a result is repeatable run to run at a fixed thread count (and may
 /// differ in the last bits between thread counts).
@@ -33,10 +38,15 @@ internal static unsafe class ReductionSplitFilter
 
     /// <summary>
     /// How one problem is cut: channels per row block, row blocks, positions per chunk, chunks per image (0 where
-    /// chunks run over the images end to end), chunks in all, slices, and the path.
+    /// chunks run over the images end to end), chunks in all, slices, the path, and output channels per tile and
+    /// tiles (tasks: groups × row blocks × output-channel tiles × slices).
     /// </summary>
-    internal readonly record struct Plan(int Tile, int RowBlocks, int Chunk, int ChunksPerImage, int Chunks, int Slices, bool Shifted, bool Padded)
+    internal readonly record struct Plan(int Tile, int RowBlocks, int Chunk, int ChunksPerImage, int Chunks, int Slices, bool Shifted, bool Padded, int KTile, int KTiles)
     {
+        /// <summary>Fewest output channels an output-channel tile may have (two of the Vector512 GEMM's 32-wide panels).</summary>
+        const int MinKTile = 64;
+        /// <summary>Reduction length (images × run positions) up to which output-channel tiles may be as narrow as MinKTile.</summary>
+        const int ShortReduction = 4096;
         // padded: false plans neither padded path (im2col, or x in place for 1x1), for inputs that are not all finite.
         public static Plan Of(ConvProblem p, int threads, bool padded = true)
         {
@@ -56,6 +66,17 @@ internal static unsafe class ReductionSplitFilter
             int chunk0 = (int)Math.Max(16, ColumnBudgetFloats / rows / 16 * 16), chunksTotal;
             int perImage = (cols + chunk - 1) / chunk;
             long units = (long)p.Groups * blocks, want = (long)ConvTiling.TasksPerThread * threads;
+            // Too few row blocks for the threads: cut dW's output channels first (each task packs the column
+            // matrix again, but no partial dW and no reduction pass), then the reduction into slices.
+            int kTiles = 1, kTile = kg;
+            if (threads > 1 && units < want && kg >= 2 * MinKTile && (long)p.N * cols <= ShortReduction)
+            {
+                kTiles = (int)Math.Min((want + units - 1) / units, kg / MinKTile);
+                kTile = (kg + kTiles - 1) / kTiles;
+                kTile = (kTile + 15) / 16 * 16;
+                kTiles = (kg + kTile - 1) / kTile;
+                units *= kTiles;
+            }
             // Slices wanted, and chunks in a multiple of them (equal slices: ResNet-50's 64-channel 3x3 at
             // batch 1 had 3 chunks for 4 slices, so 3 tasks on 2 threads).
             int target = threads > 1 && units < want ? (int)((want + units - 1) / units) : 1;
@@ -78,7 +99,7 @@ internal static unsafe class ReductionSplitFilter
                 chunksTotal = p.N * perImage;
             }
             int slices = (int)Math.Min(target, chunksTotal);
-            return new Plan(tile, blocks, chunk, perImage, chunksTotal, Math.Max(slices, 1), shifted, padded);
+            return new Plan(tile, blocks, chunk, perImage, chunksTotal, Math.Max(slices, 1), shifted, padded, kTile, kTiles);
         }
 
         public int Rows(int kvol) => Tile * kvol;
@@ -155,18 +176,20 @@ internal static unsafe class ReductionSplitFilter
         int* taps = stackalloc int[plan.Padded ? kvol : 0];
         if (plan.Padded) l.WriteTapOffsets(ctx.G, taps);
         nint tapTable = (nint)taps, paddedTable = (nint)paddedX;
-        ctx.Workers.For(ctx.Groups * plan.RowBlocks * slices, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(ctx.Groups * plan.RowBlocks * plan.KTiles * slices, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int s = t % slices; t /= slices;
+            int kt = t % plan.KTiles; t /= plan.KTiles;
             int rb = t % plan.RowBlocks, g = t / plan.RowBlocks;
+            int k0 = kt * plan.KTile, kn = Math.Min(kg, k0 + plan.KTile) - k0;
             if (plan.Padded)
             {
-                PaddedChunks(ctx, plan, l, (float*)paddedTable, (int*)tapTable, partials, s, rb, g, ws);
+                PaddedChunks(ctx, plan, l, (float*)paddedTable, (int*)tapTable, partials, s, rb, g, k0, kn, ws);
                 return;
             }
             int c0 = rb * plan.Tile, c1 = Math.Min(ctx.Cg, c0 + plan.Tile);
             int rows = (c1 - c0) * kvol;
-            float* dwT = partials + (s * ctx.Groups + g) * groupFloats + (long)c0 * kvol * kg;
+            float* dwT = partials + (s * ctx.Groups + g) * groupFloats + (long)c0 * kvol * kg + k0;
             int q0 = (int)((long)chunks * s / slices), q1 = (int)((long)chunks * (s + 1) / slices);
             float* col = pointwise ? null : ws.Get(WorkspaceSlot.Columns, (long)rows * plan.Chunk);
             for (int q = q0; q < q1; q++)
@@ -184,11 +207,11 @@ internal static unsafe class ReductionSplitFilter
                 // dy's chunk through the run-space packer with no gaps (rows OutW, planes OutH): its 8 × 8
                 // transposes beat the GEMM's scalar packing of a transposed view (MobileNetV2's 56 × 56
                 // 24 → 144 at batch 8: dy has 6 times x's channels, and packing it was most of the run).
-                var b = new DyRunSource(ctx.YPlane(n, g * kg), ctx.OutPlane, 0, ctx.G.OutW, ctx.G.OutH, ctx.G.OutW, ctx.G.OutH, ctx.Cols, j0);
-                Sgemm.Multiply(rows, kg, j1 - j0, a, b, dwT, kg, accumulate: q > q0, ctx.Tier, ws);
+                var b = new DyRunSource(ctx.YPlane(n, g * kg + k0), ctx.OutPlane, 0, ctx.G.OutW, ctx.G.OutH, ctx.G.OutW, ctx.G.OutH, ctx.Cols, j0);
+                Sgemm.Multiply(rows, kn, j1 - j0, a, b, dwT, kg, accumulate: q > q0, ctx.Tier, ws);
             }
             if (q1 == q0)
-                for (int r = 0; r < rows; r++) new Span<float>(dwT + (long)r * kg, kg).Clear();
+                for (int r = 0; r < rows; r++) new Span<float>(dwT + (long)r * kg, kn).Clear();
         });
     }
 
@@ -198,14 +221,14 @@ internal static unsafe class ReductionSplitFilter
     /// image the chunk spans) as A, dy's chunk as B, into the slice's partial dWᵀ.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void PaddedChunks(CpuConvContext ctx, Plan plan, in StridePhaseLayout l, float* padded, int* offsets, float* partials, int s, int rb, int grp, WorkspaceSet ws)
+    static void PaddedChunks(CpuConvContext ctx, Plan plan, in StridePhaseLayout l, float* padded, int* offsets, float* partials, int s, int rb, int grp, int k0, int kn, WorkspaceSet ws)
     {
         int kvol = ctx.Kvol, kg = ctx.Kg, slices = plan.Slices, run = l.Cols;
         int chunks = plan.Chunks;
         long total = (long)ctx.N * run;
         int c0 = rb * plan.Tile, c1 = Math.Min(ctx.Cg, c0 + plan.Tile);
         int rows = (c1 - c0) * kvol;
-        float* dwT = partials + (s * ctx.Groups + grp) * (long)ctx.Rows * kg + (long)c0 * kvol * kg;
+        float* dwT = partials + (s * ctx.Groups + grp) * (long)ctx.Rows * kg + (long)c0 * kvol * kg + k0;
         int q0 = (int)((long)chunks * s / slices), q1 = (int)((long)chunks * (s + 1) / slices);
         float* col = ws.Get(WorkspaceSlot.Columns, (long)rows * plan.Chunk);
         for (int q = q0; q < q1; q++)
@@ -224,11 +247,11 @@ internal static unsafe class ReductionSplitFilter
                         Buffer.MemoryCopy(x + c * l.PlaneFloats + offsets[tap], dst + (long)r * depth, bytes, bytes);
                 f += len;
             }
-            var b = new DyRunSource(ctx.YPlane(0, grp * kg), ctx.OutPlane, (nint)ctx.K * ctx.OutPlane, ctx.G.OutW, ctx.G.OutH, l.Lq, l.Hq, run, f0);
-            Sgemm.Multiply(rows, kg, depth, MatrixView.RowMajor(col, depth), b, dwT, kg, accumulate: q > q0, ctx.Tier, ws);
+            var b = new DyRunSource(ctx.YPlane(0, grp * kg + k0), ctx.OutPlane, (nint)ctx.K * ctx.OutPlane, ctx.G.OutW, ctx.G.OutH, l.Lq, l.Hq, run, f0);
+            Sgemm.Multiply(rows, kn, depth, MatrixView.RowMajor(col, depth), b, dwT, kg, accumulate: q > q0, ctx.Tier, ws);
         }
         if (q1 == q0)
-            for (int r = 0; r < rows; r++) new Span<float>(dwT + (long)r * kg, kg).Clear();
+            for (int r = 0; r < rows; r++) new Span<float>(dwT + (long)r * kg, kn).Clear();
     }
 
     /// <summary>
@@ -249,28 +272,30 @@ internal static unsafe class ReductionSplitFilter
         nint tapTable = (nint)taps;
         int chunks = ctx.N * plan.ChunksPerImage, run = l.Cols;
         long groupFloats = (long)R * kg;
-        ctx.Workers.For(ctx.Groups * plan.RowBlocks * slices, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(ctx.Groups * plan.RowBlocks * plan.KTiles * slices, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int* offsets = (int*)tapTable;
             int s = t % slices; t /= slices;
+            int kt = t % plan.KTiles; t /= plan.KTiles;
             int rb = t % plan.RowBlocks, grp = t / plan.RowBlocks;
+            int k0 = kt * plan.KTile, kn = Math.Min(kg, k0 + plan.KTile) - k0;
             int c0 = rb * plan.Tile, c1 = Math.Min(ctx.Cg, c0 + plan.Tile);
-            float* dwT = partials + (s * ctx.Groups + grp) * groupFloats + (long)c0 * kvol * kg;
+            float* dwT = partials + (s * ctx.Groups + grp) * groupFloats + (long)c0 * kvol * kg + k0;
             int q0 = (int)((long)chunks * s / slices), q1 = (int)((long)chunks * (s + 1) / slices);
             float* packed = ws.Get(WorkspaceSlot.Columns, Sgemm.PackedBFloats(kg, plan.Chunk, ctx.Tier));
             for (int q = q0; q < q1; q++)
             {
                 int n = q / plan.ChunksPerImage, i0 = q % plan.ChunksPerImage * plan.Chunk, i1 = Math.Min(run, i0 + plan.Chunk);
-                var b = new DyRunSource(ctx.YPlane(n, grp * kg), ctx.OutPlane, 0, g.OutW, g.OutH, l.Lq, l.Hq, run, i0);
+                var b = new DyRunSource(ctx.YPlane(n, grp * kg + k0), ctx.OutPlane, 0, g.OutW, g.OutH, l.Lq, l.Hq, run, i0);
                 int depth = i1 - i0, kBlocks = Sgemm.KBlocks(depth, ctx.Tier);
-                for (int kb = 0; kb < kBlocks; kb++) Sgemm.PackBBlock(b, kg, depth, ctx.Tier, kb, packed);
+                for (int kb = 0; kb < kBlocks; kb++) Sgemm.PackBBlock(b, kn, depth, ctx.Tier, kb, packed);
                 float* x = padded + ((long)n * ctx.C + grp * ctx.Cg + c0) * l.PlaneFloats + i0;
                 for (int tap = 0; tap < kvol; tap++)
-                    Sgemm.MultiplyPacked(c1 - c0, kg, depth, MatrixView.RowMajor(x + offsets[tap], (nint)l.PlaneFloats), packed,
+                    Sgemm.MultiplyPacked(c1 - c0, kn, depth, MatrixView.RowMajor(x + offsets[tap], (nint)l.PlaneFloats), packed,
                         dwT + (long)tap * kg, (nint)kvol * kg, accumulate: q > q0, ctx.Tier, ws);
             }
             if (q1 == q0)
-                for (int r = 0; r < (c1 - c0) * kvol; r++) new Span<float>(dwT + (long)r * kg, kg).Clear();
+                for (int r = 0; r < (c1 - c0) * kvol; r++) new Span<float>(dwT + (long)r * kg, kn).Clear();
         });
     }
 
@@ -304,7 +329,8 @@ internal static unsafe class ReductionSplitFilter
 /// B of the padded and shifted paths: dy's channels of one group at positions [runBase + pc, …) of the images'
 /// stride-phase run spaces laid end to end (image n's output row (od, oh) at n·runLength + (od·Hq + oh)·Lq;
 /// <paramref name="imageStride"/> floats from one image's dy to the next), zero at positions without an output
-/// (the Lq − OutW gap columns of each row).
+/// (the Lq − OutW gap columns of each row). With one row of runLength positions and no gaps it packs any
+/// row-major matrix transposed (im2col-gemm's colᵀ, <see cref="CpuBackwardFilter"/>).
 /// </summary>
 internal readonly unsafe struct DyRunSource(float* dy, nint outPlane, nint imageStride, int outW, int outH, int lq, int hq, int runLength, long runBase) : IPackSource
 {

@@ -29,6 +29,9 @@ public class BackwardFilterTests
         yield return ("1x1 s1 (pointwise)", new ConvSpec([1, 1]), new(3, 40, 15, 17), new(72, 40, 1, 1));
         yield return ("1x1 s1, 24 ch at 29 x 29 (dot products on AVX-512)", new ConvSpec([1, 1]), new(2, 24, 29, 29), new(56, 24, 1, 1));
         yield return ("1x1 s2", new ConvSpec([1, 1], stride: [2]), new(2, 24, 15, 16), new(48, 24, 1, 1));
+        yield return ("1x1 s1, 96 -> 160 at 12 x 13, one image (output-channel tiles)", new ConvSpec([1, 1]), new(1, 96, 12, 13), new(160, 96, 1, 1));
+        yield return ("grouped 1x1 g2, 64 -> 256 (output-channel tiles per group)", new ConvSpec([1, 1], groups: 2), new(2, 64, 9, 10), new(256, 32, 1, 1));
+        yield return ("3x3 s2 p1, 80 -> 200 (padded columns, output-channel tiles)", new ConvSpec([3, 3], stride: [2], padBegin: [1]), new(1, 80, 17, 15), new(200, 80, 3, 3));
         yield return ("2x2 s2 no pad, odd input", new ConvSpec([2, 2], stride: [2]), new(1, 8, 13, 15), new(12, 8, 2, 2));
         yield return ("grouped 3x3 g4", new ConvSpec([3, 3], padBegin: [1], groups: 4), new(2, 32, 14, 13), new(48, 8, 3, 3));
         yield return ("grouped 3x3 g2 64 per group (shifted)", new ConvSpec([3, 3], padBegin: [1], groups: 2), new(2, 128, 10, 12), new(64, 64, 3, 3));
@@ -50,8 +53,10 @@ public class BackwardFilterTests
         yield return ("depthwise blocked 3x3 p1 3x3 planes, 32 ch (under 16 pixels)", new ConvSpec([3, 3], padBegin: [1], groups: 32), new(2, 32, 3, 3), new(32, 1, 3, 3));
         yield return ("depthwise blocked 3x3 s2 p1 28x28, 48 ch, one image", new ConvSpec([3, 3], stride: [2], padBegin: [1], groups: 48), new(1, 48, 28, 28), new(48, 1, 3, 3));
         yield return ("1-d k3 p1, 32 ch (shifted)", new ConvSpec([3], padBegin: [1]), new(2, 32, 301), new(48, 32, 3));
+        yield return ("1-d k3 s2 dil 2, 96 -> 192 (output-channel tiles)", new ConvSpec([3], stride: [2], padBegin: [2], dilation: [2]), new(2, 96, 150), new(192, 96, 3));
         yield return ("1-d k7 s3 dil 2, 6 ch", new ConvSpec([7], stride: [3], padBegin: [5], padEnd: [2], dilation: [2]), new(4, 6, 200), new(10, 6, 7));
         yield return ("3-d 3x3x3 p1, 16 ch (shifted)", new ConvSpec([3, 3, 3], padBegin: [1]), new(2, 16, 7, 9, 10), new(16, 16, 3, 3, 3));
+        yield return ("3-d 3x3x3 p1, 24 -> 128, one image (output-channel tiles)", new ConvSpec([3, 3, 3], padBegin: [1]), new(1, 24, 5, 6, 7), new(128, 24, 3, 3, 3));
         yield return ("3-d 2x3x1 s(1,2,1), 5 ch", new ConvSpec([2, 3, 1], stride: [1, 2, 1], padBegin: [0, 1, 0]), new(1, 5, 6, 11, 7), new(9, 5, 2, 3, 1));
     }
 
@@ -114,6 +119,8 @@ public class BackwardFilterTests
         Assert.That(plans.Count(pl => pl.Padded && pl.Chunks < cases[plans.IndexOf(pl)].N), Is.GreaterThanOrEqualTo(1), "a chunk spanning images");
         Assert.That(plans.Count(pl => !pl.Shifted && !pl.Padded), Is.GreaterThanOrEqualTo(1), "1x1 in place");
         Assert.That(plans.Count(pl => pl.Slices > 1), Is.GreaterThanOrEqualTo(3), "the reduction split across tasks");
+        Assert.That(plans.Count(pl => pl.KTiles > 1), Is.GreaterThanOrEqualTo(5), "output channels split across tasks");
+        Assert.That(plans.Count(pl => pl.KTiles > 1 && pl.Padded), Is.GreaterThanOrEqualTo(3), "output channels split on the padded-columns path");
     }
 
     /// <summary>Long reductions (N·Ho·Wo = 2 · 112 · 112 = 25 088 products per weight): the fp32 sums stay within the bound.</summary>
