@@ -192,8 +192,19 @@ public sealed class NativeFakeRunTests
             [NativeFakeLibraries.FolderVariable] = _fakes,
             ["GPUCONV_FAKE_REPORT"] = report,
         };
+        // The fake JIT assembles PTX with NVIDIA's ptxas (BadPtxFailsWithTheJitLog needs it): CI exports it; a
+        // developer's plain `dotnet test` gets the copy build/fetch-ptxas.sh keeps (fetched once, then cached).
+        if (Environment.GetEnvironmentVariable("GPUCONV_PTXAS") is not { Length: > 0 } && Ptxas() is { } ptxas)
+            env["GPUCONV_PTXAS"] = ptxas;
         foreach (var (k, v) in extra ?? []) env[k] = v;
         return Run(program, args, limit, env, workingDirectory);
+    }
+
+    static string? Ptxas()
+    {
+        if (RepositoryRoot() is not { } repo) return null;
+        var (code, stdout, _) = Run("bash", [Path.Join(repo, "build/fetch-ptxas.sh")], TimeSpan.FromMinutes(15));
+        return code == 0 && LastLine(stdout) is { Length: > 0 } path && File.Exists(path) ? path : null;
     }
 
     /// <summary>This test assembly's own host (apphost beside the dll), which runs the Microsoft.Testing.Platform CLI.</summary>
