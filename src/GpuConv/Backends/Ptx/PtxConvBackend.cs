@@ -158,9 +158,14 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         {
             long count = problem.OutputShape.ElementCount;
             using var result = _runtime.AllocateScratch(count * sizeof(float), algorithm.Key + " (accumulate)");
-            var into = problem.Op == ConvOp.Forward ? ptr with { Y = result.Pointer } : ptr with { X = result.Pointer };
+            var (into, output) = problem.Op switch
+            {
+                ConvOp.Forward => (ptr with { Y = result.Pointer }, ptr.Y),
+                ConvOp.BackwardData => (ptr with { X = result.Pointer }, ptr.X),
+                _ => (ptr with { W = result.Pointer }, ptr.W),
+            };
             Dispatch(problem, into, algorithm, math, gemmAdds: false);
-            AddInto(problem.Op == ConvOp.Forward ? ptr.Y : ptr.X, result.Pointer, count);
+            AddInto(output, result.Pointer, count);
             return;
         }
         Dispatch(problem, ptr, algorithm, math, gemmAdds);
