@@ -160,3 +160,64 @@ public class AccumulateOnPtxBackendGpuTests
     public void TheBiasGradientAccumulates() =>
         AccumulateGpuLayers.CheckBiasGradient(_runtime.Memory, (dy, db, accumulate) => _ptx.BackwardBias(dy, db, accumulate));
 }
+
+/// <summary>
+/// On a GPU host (or the native fakes): the engine's device-resident calls with accumulate, on the engine's own
+/// plans (cudnn first, as the planner picks): dW and db over two micro-batches add up to the whole batch's
+/// (plus what the tensors held), dx of two paths and y += conv + bias sum; max rel 1e-5 (strict FP32, transform
+/// algorithms 1e-4).
+/// </summary>
+[TestFixture, Category("Gpu"), NonParallelizable]
+public class AccumulateOnDeviceResidentGpuTests
+{
+    [TestCase(null)]
+    [TestCase("ptx")]
+    public void MicroBatchesAndTwoPathsAddUp(string? backend)
+    {
+        var status = CudaDiscovery.Probe();
+        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
+        using var engine = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Gpu, Backend = backend, PersistPlans = false });
+        Assert.That(engine.Memory.Kind, Is.EqualTo(MemoryKind.Device));
+        var spec = new ConvSpec([3, 3], stride: [2], padBegin: [1], groups: 2);
+        var xs = new TensorShape(2, 4, 9, 9);
+        var ws = new TensorShape(6, 2, 3, 3);
+        var p = ConvProblem.Create(spec, xs, ws);
+        var hx = HostTensor.Random(xs, 1);
+        var hw = HostTensor.Random(ws, 2);
+        var hdy = HostTensor.Random(new TensorShape(2, 6, 5, 5), 3);
+        HostTensor Half(HostTensor t, int n) => new(t.Shape.WithDim(0, 1), t.Data[(n * t.Data.Length / 2)..((n + 1) * t.Data.Length / 2)]);
+        var initialW = HostTensor.Random(ws, 4);
+        var initialB = HostTensor.Random(new TensorShape(6), 5);
+        using var dw = engine.Upload(initialW);
+        using var db = engine.Upload(initialB);
+        for (int n = 0; n < 2; n++)
+        {
+            using var x = engine.Upload(Half(hx, n));
+            using var dy = engine.Upload(Half(hdy, n));
+            engine.BackwardFilter(spec, x, dy, ws, output: dw, accumulate: true);
+            engine.BackwardBias(dy, output: db, accumulate: true);
+        }
+        double Tolerance() => engine.LastPlan is { } plan && CudnnAlgorithmNames.IsTransformBased(plan.Algorithm.Name) ? 1e-4 : 1e-5;
+        var expectedW = ReferenceConv.BackwardFilter(p, hx.Data, hdy.Data).Select((v, i) => v + initialW.Data[i]).ToArray();
+        Assert.That(ErrorMetrics.Compare(engine.Download(dw).Data, expectedW).MaxRelative, Is.LessThan(Tolerance()), $"dW ({engine.LastPlan})");
+        var expectedB = ReferenceConv.BiasGradient(hdy.Shape, hdy.Data).Select((v, i) => v + initialB.Data[i]).ToArray();
+        Assert.That(ErrorMetrics.Compare(engine.Download(db).Data, expectedB).MaxRelative, Is.LessThan(1e-5), "db");
+
+        var skip = HostTensor.Random(xs, 6);
+        using var rw = engine.Upload(hw);
+        using var rdy = engine.Upload(hdy);
+        using var dx = engine.Upload(skip);
+        engine.BackwardData(spec, rdy, rw, xs, output: dx, accumulate: true);
+        var expectedX = ReferenceConv.BackwardData(p, hdy.Data, hw.Data).Select((v, i) => v + skip.Data[i]).ToArray();
+        Assert.That(ErrorMetrics.Compare(engine.Download(dx).Data, expectedX).MaxRelative, Is.LessThan(Tolerance()), $"dx ({engine.LastPlan})");
+
+        var hb = HostTensor.Random(new TensorShape(6), 7);
+        var initialY = HostTensor.Random(hdy.Shape, 8);
+        using var rx = engine.Upload(hx);
+        using var rb = engine.Upload(hb);
+        using var y = engine.Upload(initialY);
+        engine.Forward(spec, rx, rw, rb, output: y, accumulate: true);
+        var expectedY = ReferenceConv.Forward(p, hx.Data, hw.Data, hb.Data).Select((v, i) => v + initialY.Data[i]).ToArray();
+        Assert.That(ErrorMetrics.Compare(engine.Download(y).Data, expectedY).MaxRelative, Is.LessThan(Tolerance()), $"y ({engine.LastPlan})");
+    }
+}

@@ -168,6 +168,30 @@ public class AccumulateTests
     }
 
     [Test]
+    public void AStagedRunCopiesTheOutputInWhenItAccumulates([Values(ConvOp.Forward, ConvOp.BackwardData, ConvOp.BackwardFilter)] ConvOp op)
+    {
+        // A plan whose backend lives in another memory (here: host tensors, the ptx backend on the simulated device):
+        // the tensor the op writes must be copied in too, or the sum starts from the pool's garbage (NaN here).
+        var rt = new SimulatedPtxRuntime();
+        var backend = new PtxConvBackend(rt);
+        var p = ConvProblem.Create(new ConvSpec([3, 3], padBegin: [1]), new TensorShape(2, 3, 5, 5), new TensorShape(4, 3, 3, 3), op);
+        var x = HostTensor.Random(p.XShape, 1);
+        var w = HostTensor.Random(p.WShape, 2);
+        var y = HostTensor.Random(p.YShape, 3);
+        var written = op switch { ConvOp.Forward => y, ConvOp.BackwardData => x, _ => w };
+        var initial = (float[])written.Data.Clone();
+        var expected = ReferenceConv.Run(p, x.Data, w.Data, y.Data).Select((v, i) => v + initial[i]).ToArray();
+        var algorithm = backend.GetAlgorithms(p, ConvPrecision.Strict)[0];
+        StagedRun.Run(p, backend, new ConvTensors(x, w, y) { Accumulate = true }, HostMemorySpace.Instance, written, copies =>
+        {
+            Assert.That(copies.Accumulate, Is.True, "the copies carry the flag");
+            backend.Run(p, algorithm, copies);
+            return 0;
+        });
+        Assert.That(ErrorMetrics.Compare(written.Data, expected).MaxRelative, Is.LessThan(1e-5));
+    }
+
+    [Test]
     public void AccumulateWithoutAnOutputThrowsBeforeAnyWork()
     {
         using var engine = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, Backend = "cpu", PersistPlans = false });
