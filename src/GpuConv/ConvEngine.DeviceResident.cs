@@ -199,9 +199,11 @@ public sealed partial class ConvEngine
     /// <paramref name="constantWeights"/>: the promise that w's data will not change (inference), so the CPU backend may
     /// keep w prepared between calls; leave it false when training. New data put into w with
     /// <see cref="Upload(ReadOnlySpan{float}, Tensor)"/> drops any prepared copy, so weights updated that way are always the ones used.
+    /// <paramref name="accumulate"/>: add conv(x, w) + bias to what <paramref name="output"/> holds (y += …, cuDNN's
+    /// beta = 1) instead of overwriting it; needs <paramref name="output"/>.
     /// </summary>
-    public Tensor Forward(ConvSpec spec, Tensor x, Tensor w, Tensor? bias = null, Tensor? output = null, bool constantWeights = false) =>
-        ForwardResident(spec, x, w, bias, output, constantWeights, activation: null);
+    public Tensor Forward(ConvSpec spec, Tensor x, Tensor w, Tensor? bias = null, Tensor? output = null, bool constantWeights = false, bool accumulate = false) =>
+        ForwardResident(spec, x, w, bias, output, constantWeights, activation: null, accumulate);
 
     /// <summary>activation(conv(x, w) + bias) on tensors in <see cref="Memory"/>, fused into one call when the planned backend can.</summary>
     public Tensor ForwardBiasActivation(ConvSpec spec, Tensor x, Tensor w, Tensor bias, Activation activation, Tensor? output = null, bool constantWeights = false)
@@ -209,22 +211,24 @@ public sealed partial class ConvEngine
         ArgumentNullException.ThrowIfNull(bias);
         if (!Enum.IsDefined(activation))
             throw new ArgumentException($"activation {(int)activation} is not an Activation.", nameof(activation));
-        return ForwardResident(spec, x, w, bias, output, constantWeights, activation);
+        return ForwardResident(spec, x, w, bias, output, constantWeights, activation, accumulate: false);
     }
 
     /// <summary>
     /// dx = ∂loss/∂x of the layer y = conv(x, w) (a transposed one when the spec says so), of shape
     /// <paramref name="inputShape"/> (the layer input's), from dy = ∂loss/∂y (the layer output's shape), on tensors in
     /// <see cref="Memory"/>. w is the layer's weight in PyTorch layout: [K, C/groups, k…], or [C_in, C_out/groups, k…]
-    /// for a transposed layer. dx overwrites <paramref name="output"/> (nothing is added to what it held). No bias is
-    /// involved: see <see cref="BackwardBias(Tensor, Tensor?)"/>. <paramref name="constantWeights"/>: w will not change (a
+    /// for a transposed layer. dx overwrites <paramref name="output"/>, or with <paramref name="accumulate"/> is added to
+    /// what it holds (PyTorch's autograd summing dx over two paths, e.g. a residual block's skip and conv paths; cuDNN's
+    /// beta = 1; needs <paramref name="output"/>). No bias is involved: see <see cref="BackwardBias(Tensor, Tensor?, bool)"/>. <paramref name="constantWeights"/>: w will not change (a
     /// frozen layer that still passes gradients down, as in fine-tuning), so the CPU backend may keep it prepared between
-    /// calls, as <see cref="Forward(ConvSpec, Tensor, Tensor, Tensor?, Tensor?, bool)"/> does; false (the default) reads w
+    /// calls, as <see cref="Forward(ConvSpec, Tensor, Tensor, Tensor?, Tensor?, bool, bool)"/> does; false (the default) reads w
     /// as it is on every call, as weights being trained need.
     /// </summary>
-    public Tensor BackwardData(ConvSpec spec, Tensor dy, Tensor w, TensorShape inputShape, Tensor? output = null, bool constantWeights = false)
+    public Tensor BackwardData(ConvSpec spec, Tensor dy, Tensor w, TensorShape inputShape, Tensor? output = null, bool constantWeights = false, bool accumulate = false)
     {
         ThrowIfDisposed();
+        CheckAccumulate(accumulate, output);
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(dy);
         ArgumentNullException.ThrowIfNull(w);
@@ -234,20 +238,22 @@ public sealed partial class ConvEngine
         CheckResident(dy, nameof(dy));
         CheckResident(w, nameof(w));
         return spec.Transposed
-            ? RunResident(problem, x: dy, w, y: null, bias: null, output, constantWeights, fuse: null)
-            : RunResident(problem, x: null, w, y: dy, bias: null, output, constantWeights, fuse: null);
+            ? RunResident(problem, x: dy, w, y: null, bias: null, output, constantWeights, fuse: null, accumulate)
+            : RunResident(problem, x: null, w, y: dy, bias: null, output, constantWeights, fuse: null, accumulate);
     }
 
     /// <summary>
     /// dw = ∂loss/∂w of the layer y = conv(x, w) (a transposed one when the spec says so), from the layer input x and
     /// dy = ∂loss/∂y, summed over the batch, on tensors in <see cref="Memory"/>. <paramref name="filterShape"/> is the
     /// weight's own shape in PyTorch layout: [K, C/groups, k…], or [C_in, C_out/groups, k…] for a transposed layer.
-    /// dw overwrites <paramref name="output"/>: unlike PyTorch's <c>.grad</c>, nothing accumulates across calls
-    /// (add the results yourself to accumulate gradients).
+    /// dw overwrites <paramref name="output"/>; with <paramref name="accumulate"/> it is added to what
+    /// <paramref name="output"/> holds instead (PyTorch's <c>.grad +=</c>, e.g. over micro-batches; cuDNN's beta = 1;
+    /// needs <paramref name="output"/>).
     /// </summary>
-    public Tensor BackwardFilter(ConvSpec spec, Tensor x, Tensor dy, TensorShape filterShape, Tensor? output = null)
+    public Tensor BackwardFilter(ConvSpec spec, Tensor x, Tensor dy, TensorShape filterShape, Tensor? output = null, bool accumulate = false)
     {
         ThrowIfDisposed();
+        CheckAccumulate(accumulate, output);
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(dy);
@@ -257,18 +263,19 @@ public sealed partial class ConvEngine
         CheckResident(x, nameof(x));
         CheckResident(dy, nameof(dy));
         return spec.Transposed
-            ? RunResident(problem, x: dy, w: null, y: x, bias: null, output, constantWeights: false, fuse: null)
-            : RunResident(problem, x, w: null, y: dy, bias: null, output, constantWeights: false, fuse: null);
+            ? RunResident(problem, x: dy, w: null, y: x, bias: null, output, constantWeights: false, fuse: null, accumulate)
+            : RunResident(problem, x, w: null, y: dy, bias: null, output, constantWeights: false, fuse: null, accumulate);
     }
 
     /// <summary>
     /// db[c] = ∂loss/∂bias[c] = sum of dy[n, c, …] over batch and space (dy of shape [N, C, …]; db of shape [C]), on
-    /// tensors in <see cref="Memory"/>; overwrites <paramref name="output"/>, as the other backward calls do. This call
-    /// waits for its result.
+    /// tensors in <see cref="Memory"/>; overwrites <paramref name="output"/>, as the other backward calls do, or with
+    /// <paramref name="accumulate"/> adds to what it holds (needs <paramref name="output"/>). This call waits for its result.
     /// </summary>
-    public Tensor BackwardBias(Tensor dy, Tensor? output = null)
+    public Tensor BackwardBias(Tensor dy, Tensor? output = null, bool accumulate = false)
     {
         ThrowIfDisposed();
+        CheckAccumulate(accumulate, output);
         ArgumentNullException.ThrowIfNull(dy);
         if (dy.Shape.Rank < 2)
             throw new ArgumentException($"dy must be [N, C, …] (rank >= 2), got shape {dy.Shape}.", nameof(dy));
@@ -282,13 +289,20 @@ public sealed partial class ConvEngine
                 switch (Memory)
                 {
                     case HostMemorySpace:
-                        CpuBias.Gradient(dy.Shape, ((HostTensor)dy).Data, ((HostTensor)db).Data);
+                        var dbData = ((HostTensor)db).Data;
+                        if (!accumulate) CpuBias.Gradient(dy.Shape, ((HostTensor)dy).Data, dbData);
+                        else
+                        {
+                            var result = new float[dbData.Length]; // C floats: small
+                            CpuBias.Gradient(dy.Shape, ((HostTensor)dy).Data, result);
+                            for (int c = 0; c < dbData.Length; c++) dbData[c] += result[c];
+                        }
                         break;
                     case var m when Backends.OfType<CudnnBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, m)) is { } cudnn:
-                        cudnn.BackwardBias(dy, db);
+                        cudnn.BackwardBias(dy, db, accumulate);
                         break;
                     case var m when Backends.OfType<PtxConvBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, m)) is { } ptx:
-                        ptx.BackwardBias(dy, db);
+                        ptx.BackwardBias(dy, db, accumulate);
                         break;
                     default:
                         // A device memory without a bias kernel: through the host (float64 sums, as above).
@@ -296,6 +310,12 @@ public sealed partial class ConvEngine
                         Memory.CopyToHost(dy, host);
                         var sums = new float[dy.Shape.C];
                         CpuBias.Gradient(dy.Shape, host, sums);
+                        if (accumulate)
+                        {
+                            var held = new float[sums.Length];
+                            Memory.CopyToHost(db, held);
+                            for (int c = 0; c < sums.Length; c++) sums[c] += held[c];
+                        }
                         Memory.CopyFromHost(sums, db);
                         break;
                 }
@@ -309,9 +329,10 @@ public sealed partial class ConvEngine
         }
     }
 
-    Tensor ForwardResident(ConvSpec spec, Tensor x, Tensor w, Tensor? bias, Tensor? output, bool constantWeights, Activation? activation)
+    Tensor ForwardResident(ConvSpec spec, Tensor x, Tensor w, Tensor? bias, Tensor? output, bool constantWeights, Activation? activation, bool accumulate)
     {
         ThrowIfDisposed();
+        CheckAccumulate(accumulate, output);
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(w);
@@ -323,12 +344,12 @@ public sealed partial class ConvEngine
         if (bias is not null) CheckResident(bias, nameof(bias));
         // The layer input is the underlying X for a convolution, the underlying Y (= dy) for a transposed one.
         return spec.Transposed
-            ? RunResident(problem, x: null, w, y: x, bias, output, constantWeights, activation)
-            : RunResident(problem, x, w, y: null, bias, output, constantWeights, activation);
+            ? RunResident(problem, x: null, w, y: x, bias, output, constantWeights, activation, accumulate)
+            : RunResident(problem, x, w, y: null, bias, output, constantWeights, activation, accumulate);
     }
 
     /// <summary>Runs the problem on resident tensors; the one the op writes is null here and becomes <paramref name="output"/> (or a new tensor).</summary>
-    Tensor RunResident(ConvProblem problem, Tensor? x, Tensor? w, Tensor? y, Tensor? bias, Tensor? output, bool constantWeights, Activation? fuse)
+    Tensor RunResident(ConvProblem problem, Tensor? x, Tensor? w, Tensor? y, Tensor? bias, Tensor? output, bool constantWeights, Activation? fuse, bool accumulate)
     {
         // Refused before the output or any benchmark buffers exist; again below with the plan's workspace.
         EnsureFits(problem, Memory, [x, w, y, output], plan: null);
@@ -342,7 +363,7 @@ public sealed partial class ConvEngine
                 case ConvOp.BackwardData: x = result; break;
                 default: w = result; break;
             }
-            var call = new ResidentCall(this, problem, new ConvTensors(x!, w!, y!, bias) { ConstantWeights = constantWeights }, fuse);
+            var call = new ResidentCall(this, problem, new ConvTensors(x!, w!, y!, bias) { ConstantWeights = constantWeights, Accumulate = accumulate }, fuse);
             using (EnterStream())
             {
                 // A static lambda over a struct: a warm call allocates no closure here.
@@ -426,6 +447,13 @@ public sealed partial class ConvEngine
             for (int i = 0; i < d.Length; i++)
                 if (d[i] < 0) d[i] = 0; // NaN stays NaN: a bad result must stay visible
         }
+    }
+
+    /// <summary>Accumulating adds to a tensor the caller holds: without <paramref name="output"/> there is nothing to add to.</summary>
+    static void CheckAccumulate(bool accumulate, Tensor? output)
+    {
+        if (accumulate && output is null)
+            throw new ArgumentException("accumulate = true adds the result to output, but output is null; pass the tensor to accumulate into.", nameof(output));
     }
 
     /// <summary>The given output (checked: shape, memory, not an input) or a new tensor of <paramref name="shape"/>.</summary>

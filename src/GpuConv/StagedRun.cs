@@ -34,11 +34,13 @@ internal static class StagedRun
                 return staged;
             }
             var op = problem.Op;
+            // An accumulating run reads the tensor it writes too: that one is copied in as well.
+            bool acc = tensors.Accumulate;
             var copies = new ConvTensors(
-                Stage(tensors.X, op != ConvOp.BackwardData),
-                Stage(tensors.W, op != ConvOp.BackwardFilter),
-                Stage(tensors.Y, op != ConvOp.Forward),
-                tensors.Bias is null ? null : Stage(tensors.Bias, copy: true));
+                Stage(tensors.X, op != ConvOp.BackwardData || acc),
+                Stage(tensors.W, op != ConvOp.BackwardFilter || acc),
+                Stage(tensors.Y, op != ConvOp.Forward || acc),
+                tensors.Bias is null ? null : Stage(tensors.Bias, copy: true)) { Accumulate = acc };
             T result = run(copies);
             var written = op switch { ConvOp.Forward => copies.Y, ConvOp.BackwardData => copies.X, _ => copies.W };
             if (destination is HostTensor host)

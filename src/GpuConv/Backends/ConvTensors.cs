@@ -19,6 +19,12 @@ public sealed record ConvTensors(Tensor X, Tensor W, Tensor Y, Tensor? Bias = nu
     /// </summary>
     public bool ConstantWeights { get; init; }
 
+    /// <summary>
+    /// Add the op's result to what the tensor it writes (Y, X or W) already holds, instead of overwriting it:
+    /// PyTorch's <c>.grad +=</c>, cuDNN's beta = 1. Every backend honours it; false (the default) overwrites.
+    /// </summary>
+    public bool Accumulate { get; init; }
+
     /// <summary>Checks presence, shapes and memory kind of every tensor the op needs; names the offender.</summary>
     public void Validate(ConvProblem problem, MemoryKind memory)
     {

@@ -64,6 +64,7 @@ public sealed unsafe partial class CpuBackend : IConvBackend
     readonly ConditionalWeakTable<float[], TransposedWeights> _shuffleWeights = new();   // gemm-shuffle's Wᵀ of a constant W
     readonly ConditionalWeakTable<float[], StreamWeights> _streamWeights = new();        // weight-stream's packed W of a constant W
     TransposedByPhases? _lastPlan;
+    float[]? _accumulateScratch;                              // ConvTensors.Accumulate: the result before it is added
     readonly object _runLock = new();
     readonly CpuConvContext _context;
     bool _disposed;
@@ -101,7 +102,7 @@ public sealed unsafe partial class CpuBackend : IConvBackend
     public GemmTier Tier { get; }
 
     /// <summary>Bytes the per-thread workspaces hold now (they grow to the largest run and stay).</summary>
-    public long WorkspaceBytesHeld => _workers.BytesHeld + _shared.BytesHeld + _phaseScratch.BytesHeld;
+    public long WorkspaceBytesHeld => _workers.BytesHeld + _shared.BytesHeld + _phaseScratch.BytesHeld + (_accumulateScratch?.LongLength ?? 0) * sizeof(float);
 
     /// <inheritdoc/>
     public string? WhyUnsupported(ConvProblem problem)
@@ -128,16 +129,49 @@ public sealed unsafe partial class CpuBackend : IConvBackend
         float[] x = Host(tensors.X), w = Host(tensors.W), y = Host(tensors.Y);
         float[]? bias = tensors.Bias is null ? null : Host(tensors.Bias);
         lock (_runLock)      // the shared scratch and the run context serve one run at a time
+        {
+            if (!tensors.Accumulate)
+            {
+                RunArrays(problem, algorithm, x, w, y, bias, tensors.ConstantWeights);
+                return;
+            }
+            // Accumulate: the result goes into a held scratch array in place of the output, then is added to it.
+            float[] output = problem.Op switch { ConvOp.Forward => y, ConvOp.BackwardData => x, _ => w };
+            float[] result = AccumulateScratch(output.Length);
+            switch (problem.Op)
+            {
+                case ConvOp.Forward: RunArrays(problem, algorithm, x, w, result, bias, tensors.ConstantWeights); break;
+                case ConvOp.BackwardData: RunArrays(problem, algorithm, result, w, y, bias, tensors.ConstantWeights); break;
+                default: RunArrays(problem, algorithm, x, result, y, bias, tensors.ConstantWeights); break;
+            }
+            fixed (float* pOut = output, pResult = result)
+                VectorOps.Add(pOut, pResult, output.Length);
+        }
+    }
+
+    /// <summary>The run itself on the tensors' arrays (under the run lock); writes the op's output array.</summary>
+    void RunArrays(ConvProblem problem, ConvAlgorithm algorithm, float[] x, float[] w, float[] y, float[]? bias, bool constant)
+    {
         fixed (float* px = x, pw = w, py = y, pb = bias)
         {
             float* pbias = bias is null ? null : pb;
-            if (PaddingMeetsNonFinite(problem, px, pw, py, w, tensors.ConstantWeights))
+            if (PaddingMeetsNonFinite(problem, px, pw, py, w, constant))
                 RunByReference(problem, x, w, y, bias);
             else if (algorithm.Name == ForwardPhases)
-                RunPhases(PlanOf(problem)!, px, pw, py, pbias, w, tensors.ConstantWeights);
+                RunPhases(PlanOf(problem)!, px, pw, py, pbias, w, constant);
             else
-                Execute(problem, algorithm.Name, px, pw, py, pbias, w, tensors.ConstantWeights);
+                Execute(problem, algorithm.Name, px, pw, py, pbias, w, constant);
         }
+    }
+
+    /// <summary>
+    /// The array an accumulating run computes its result in: held between runs (kept while the output size repeats,
+    /// as in a training loop), so steady-state accumulating runs allocate nothing large. Under the run lock.
+    /// </summary>
+    float[] AccumulateScratch(int length)
+    {
+        if (_accumulateScratch?.Length != length) _accumulateScratch = new float[length];
+        return _accumulateScratch;
     }
 
     /// <summary>

@@ -25,7 +25,7 @@ public sealed class ReferenceBackend : IConvBackend
     /// <summary>The single algorithm "naive-f64", whatever the precision.</summary>
     public IReadOnlyList<ConvAlgorithm> GetAlgorithms(ConvProblem problem, ConvPrecision precision) => [Naive];
 
-    /// <summary>Runs <see cref="ReferenceConv"/> in float64 and rounds the result into the output tensor (host tensors only).</summary>
+    /// <summary>Runs <see cref="ReferenceConv"/> in float64 and rounds the result into (or, with <see cref="ConvTensors.Accumulate"/>, the sum with) the output tensor (host tensors only).</summary>
     public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
         // The same argument checks as CpuBackend.Run: a null was a NullReferenceException, another backend's algorithm ran silently.
@@ -44,7 +44,10 @@ public sealed class ReferenceBackend : IConvBackend
         };
         var target = problem.Op switch { ConvOp.Forward => tensors.Y, ConvOp.BackwardData => tensors.X, _ => tensors.W };
         var data = ((HostTensor)target!).Data;
-        for (int i = 0; i < data.Length; i++) data[i] = (float)result[i];
+        if (tensors.Accumulate)
+            for (int i = 0; i < data.Length; i++) data[i] = (float)(data[i] + result[i]); // one rounding of the float64 sum
+        else
+            for (int i = 0; i < data.Length; i++) data[i] = (float)result[i];
     }
 
     /// <summary>Milliseconds of one <see cref="Run"/>, by stopwatch.</summary>

@@ -19,7 +19,7 @@ public class TrainingStepTests
 
     // A layer per case: input, weight (PyTorch layout) and spec; together their problems reach every CPU algorithm of
     // the three ops (asserted in NewWeightsEveryStepAreUsedByEveryCpuAlgorithm).
-    static readonly (string Name, int[] X, int[] W, ConvSpec Spec)[] Layers =
+    internal static readonly (string Name, int[] X, int[] W, ConvSpec Spec)[] Layers =
     [
         ("3x3 64 (winograd-4x4)", [1, 64, 8, 8], [64, 64, 3, 3], new ConvSpec([3, 3], padBegin: [1])),
         ("3x3 16 (winograd)", [2, 16, 20, 20], [32, 16, 3, 3], new ConvSpec([3, 3], padBegin: [1])),

@@ -205,6 +205,8 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         ulong x = _host.PointerOf(t.X), w = _host.PointerOf(t.W), y = _host.PointerOf(t.Y);
         ulong bias = t.Bias is null ? 0 : _host.PointerOf(t.Bias);
         float one = 1f, zero = 0f;
+        // Accumulate: cuDNN's output = alpha·result + beta·output with beta = 1 (beta = 0 does not read the output).
+        float* beta = t.Accumulate ? &one : &zero;
         var h = _handle.Raw;
 
         switch (p.Op)
@@ -212,19 +214,22 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             case ConvOp.Forward:
             {
                 ulong xIn = pad.IsExplicit ? PadInput(x, padBuffer, pad) : x;
-                Execute(p, algorithm, h, &one, d.X.Raw, xIn, d.W.Raw, w, d.Conv.Raw, work, workBytes, &zero, d.Y.Raw, y);
+                Execute(p, algorithm, h, &one, d.X.Raw, xIn, d.W.Raw, w, d.Conv.Raw, work, workBytes, beta, d.Y.Raw, y);
                 if (bias != 0)
                     CuDnn.Check(NativeTrace.Start(), _api.AddTensor(h, &one, d.BiasK.Raw, bias, &one, d.Y.Raw, y), "cudnnAddTensor", $"bias 0x{bias:x} -> y 0x{y:x}");
                 break;
             }
             case ConvOp.BackwardData:
             {
+                // Padded: the full gradient goes into the scratch (overwritten), its interior is then cropped into dx:
+                // copied, or added when accumulating.
                 ulong dxOut = pad.IsExplicit ? padBuffer : x;
-                Execute(p, algorithm, h, &one, d.X.Raw, dxOut, d.W.Raw, w, d.Conv.Raw, work, workBytes, &zero, d.Y.Raw, y);
+                Execute(p, algorithm, h, &one, d.X.Raw, dxOut, d.W.Raw, w, d.Conv.Raw, work, workBytes, pad.IsExplicit ? &zero : beta, d.Y.Raw, y);
                 if (pad.IsExplicit)
                 {
                     ulong interior = InteriorPointer(padBuffer, pad, "crop");
-                    CopyView("crop", pad.Interior!.Raw, interior, pad.PaddedStrides, pad.Dense!.Raw, x, pad.DenseStrides, pad.InnerDims);
+                    if (t.Accumulate) AddView("crop", pad, interior, x);
+                    else CopyView("crop", pad.Interior!.Raw, interior, pad.PaddedStrides, pad.Dense!.Raw, x, pad.DenseStrides, pad.InnerDims);
                 }
                 if (bias != 0)
                     CuDnn.Check(NativeTrace.Start(), _api.AddTensor(h, &one, d.BiasC.Raw, bias, &one, pad.IsExplicit ? pad.Dense!.Raw : d.X.Raw, x),
@@ -234,7 +239,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             default:
             {
                 ulong xIn = pad.IsExplicit ? PadInput(x, padBuffer, pad) : x;
-                Execute(p, algorithm, h, &one, d.X.Raw, xIn, d.W.Raw, w, d.Conv.Raw, work, workBytes, &zero, d.Y.Raw, y);
+                Execute(p, algorithm, h, &one, d.X.Raw, xIn, d.W.Raw, w, d.Conv.Raw, work, workBytes, beta, d.Y.Raw, y);
                 break;
             }
         }
@@ -291,6 +296,28 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     }
 
     /// <summary>
+    /// dx += the interior view of the padded gradient: cudnnTransformTensor with beta = 1. If cuDNN refuses the
+    /// strided view (BAD_PARAM, as in <see cref="CopyView"/>), plan B copies the interior densely into a scratch
+    /// and cudnnAddTensor adds that (same dims, beta = 1).
+    /// </summary>
+    void AddView(string purpose, CudnnPaddingPlan pad, ulong interior, ulong dx)
+    {
+        float one = 1f;
+        string call = $"cudnnTransformTensor({purpose}, beta = 1)";
+        long started = NativeTrace.Start();
+        var status = _api.TransformTensor(_handle.Raw, &one, pad.Interior!.Raw, interior, &one, pad.Dense!.Raw, dx);
+        NativeTrace.Record(started, call, NativeText.StatusLabel(status), $"src 0x{interior:x} -> dst 0x{dx:x} (added)");
+        if (status == CudnnStatus.Success) return;
+        if (Category(status) != 2) throw new CudnnException(status, call);
+        NativeTrace.Note($"{purpose}: cuDNN refused the strided add ({status}); plan B: {StridedCopy.Module} into a scratch, then cudnnAddTensor");
+        using var dense = _host.AllocateScratch(StridedCopy.ElementCount(pad.InnerDims) * sizeof(float), $"{purpose} (accumulate)");
+        _host.StridedCopy(interior, dense.Pointer, pad.InnerDims, pad.PaddedStrides, pad.DenseStrides);
+        StridedCopyFallbacks++;
+        CuDnn.Check(NativeTrace.Start(), _api.AddTensor(_handle.Raw, &one, pad.Dense.Raw, dense.Pointer, &one, pad.Dense.Raw, dx),
+            "cudnnAddTensor(accumulate)", $"0x{dense.Pointer:x} -> dx 0x{dx:x}");
+    }
+
+    /// <summary>
     /// x[0,0,pb…] inside the padded buffer: only 4-byte aligned in general. Whether cuDNN 9 accepts such
     /// pointers is unknown until a GPU run shows it, so the trace names the pointer and its alignment
     /// (a refusal would be BAD_PARAM_MISALIGNED_POINTER on the transform; plan B is kernels/strided_copy.ptx).
@@ -306,8 +333,8 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     /// <summary>The largest power of two (up to 256) dividing <paramref name="pointer"/>.</summary>
     internal static int AlignmentOf(ulong pointer) => pointer == 0 ? 256 : (int)Math.Min(256UL, pointer & (~pointer + 1));
 
-    /// <summary>db[c] = sum of dy over batch and space (cudnnConvolutionBackwardBias); dy is NC… in device memory.</summary>
-    public void BackwardBias(Tensor dy, Tensor db)
+    /// <summary>db[c] = sum of dy over batch and space (cudnnConvolutionBackwardBias), or db[c] += it when <paramref name="accumulate"/> (beta = 1); dy is NC… in device memory.</summary>
+    public void BackwardBias(Tensor dy, Tensor db, bool accumulate = false)
     {
         ArgumentNullException.ThrowIfNull(dy);
         ArgumentNullException.ThrowIfNull(db);
@@ -323,8 +350,8 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             CudnnDescriptors.SetTensor(_api, dyDesc, dyDims);
             CudnnDescriptors.SetTensor(_api, dbDesc, dbDims);
             float one = 1f, zero = 0f;
-            CuDnn.Check(NativeTrace.Start(), _api.ConvolutionBackwardBias(_handle.Raw, &one, dyDesc.Raw, _host.PointerOf(dy), &zero, dbDesc.Raw, _host.PointerOf(db)),
-                "cudnnConvolutionBackwardBias", $"dy=[{string.Join(",", dyDims)}]");
+            CuDnn.Check(NativeTrace.Start(), _api.ConvolutionBackwardBias(_handle.Raw, &one, dyDesc.Raw, _host.PointerOf(dy), accumulate ? &one : &zero, dbDesc.Raw, _host.PointerOf(db)),
+                "cudnnConvolutionBackwardBias", $"dy=[{string.Join(",", dyDims)}] beta={(accumulate ? 1 : 0)}");
             _host.Synchronize();
         }
     }
@@ -348,7 +375,8 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
 
     public bool TryForwardBiasActivation(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t, bool relu, bool synchronize = true)
     {
-        if (p.Op != ConvOp.Forward || t.Bias is null) return false;
+        // Accumulating runs unfused: the fused call's y is zeroed first (see below).
+        if (p.Op != ConvOp.Forward || t.Bias is null || t.Accumulate) return false;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);

@@ -151,12 +151,58 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
             _runtime.PointerOf(tensors.X), _runtime.PointerOf(tensors.W), _runtime.PointerOf(tensors.Y),
             tensors.Bias is null ? 0UL : _runtime.PointerOf(tensors.Bias));
         var math = algorithm.Math;
+        // Accumulate: where a GEMM writes the output, its beta = 1 adds to it; where a kernel writes it (depthwise
+        // direct, col2im), the result goes into a scratch that is then added to the output.
+        bool gemmAdds = tensors.Accumulate && GemmWritesOutput(problem, algorithm);
+        if (tensors.Accumulate && !gemmAdds)
+        {
+            long count = problem.OutputShape.ElementCount;
+            using var result = _runtime.AllocateScratch(count * sizeof(float), algorithm.Key + " (accumulate)");
+            var (into, output) = problem.Op switch
+            {
+                ConvOp.Forward => (ptr with { Y = result.Pointer }, ptr.Y),
+                ConvOp.BackwardData => (ptr with { X = result.Pointer }, ptr.X),
+                _ => (ptr with { W = result.Pointer }, ptr.W),
+            };
+            Dispatch(problem, into, algorithm, math, gemmAdds: false);
+            AddInto(output, result.Pointer, count);
+            return;
+        }
+        Dispatch(problem, ptr, algorithm, math, gemmAdds);
+    }
+
+    /// <summary>Whether the op's output is written by GEMMs alone (so beta = 1 accumulates): all but depthwise-direct and col2im.</summary>
+    static bool GemmWritesOutput(ConvProblem p, ConvAlgorithm algorithm) => p.Op switch
+    {
+        ConvOp.Forward => algorithm.Id != DepthwiseDirect,
+        ConvOp.BackwardData => algorithm.Id == Pointwise,
+        _ => true,
+    };
+
+    void Dispatch(ConvProblem problem, Pointers ptr, ConvAlgorithm algorithm, MathMode math, bool gemmAdds)
+    {
+        float beta = gemmAdds ? 1f : 0f;
         switch (problem.Op)
         {
             case ConvOp.Forward when algorithm.Id == DepthwiseDirect: DepthwiseForward(problem, ptr); break;
-            case ConvOp.Forward: Forward(problem, ptr, algorithm, math); break;
-            case ConvOp.BackwardData: BackwardData(problem, ptr, algorithm, math); break;
-            default: BackwardFilter(problem, ptr, algorithm, math); break;
+            case ConvOp.Forward: Forward(problem, ptr, algorithm, math, beta); break;
+            case ConvOp.BackwardData: BackwardData(problem, ptr, algorithm, math, beta); break;
+            default: BackwardFilter(problem, ptr, algorithm, math, beta); break;
+        }
+    }
+
+    /// <summary>
+    /// target[i] += source[i] for i &lt; count, on the stream: bias_add_f32 with one "channel" per element
+    /// (spatial = 1, so channel = index), in pieces whose count fits its u32 channel count.
+    /// </summary>
+    void AddInto(ulong target, ulong source, long count)
+    {
+        const long Piece = 1L << 30;
+        for (long done = 0; done < count; done += Piece)
+        {
+            long n = Math.Min(Piece, count - done);
+            _runtime.Launch("bias.ptx", "bias_add_f32", Grid(n), BlockSize,
+                target + Bytes(done), source + Bytes(done), (ulong)n, (uint)n, 1UL, 0u);
         }
     }
 
@@ -168,8 +214,11 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors) =>
         _runtime.TimeMs(() => Enqueue(problem, algorithm, tensors));
 
-    /// <summary>db[c] = sum of dy[n, c, …] over batch and space (kernel bias_grad_f32, deterministic).</summary>
-    public void BackwardBias(Tensor dy, Tensor db)
+    /// <summary>
+    /// db[c] = sum of dy[n, c, …] over batch and space (kernel bias_grad_f32, deterministic); with
+    /// <paramref name="accumulate"/> the sums go into a scratch and are added to db.
+    /// </summary>
+    public void BackwardBias(Tensor dy, Tensor db, bool accumulate = false)
     {
         ArgumentNullException.ThrowIfNull(dy);
         ArgumentNullException.ThrowIfNull(db);
@@ -178,8 +227,11 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         if (db.Shape.ElementCount != dy.Shape.C)
             throw new ArgumentException($"db has {db.Shape.ElementCount} elements but dy {dy.Shape} has {dy.Shape.C} channels.", nameof(db));
         uint blocks = (uint)Math.Min(dy.Shape.C, 65535);
+        using var sums = accumulate ? _runtime.AllocateScratch(dy.Shape.C * sizeof(float), "bias gradient (accumulate)") : null;
+        ulong target = sums?.Pointer ?? _runtime.PointerOf(db);
         _runtime.Launch("bias.ptx", "bias_grad_f32", blocks, 256,
-            _runtime.PointerOf(dy), _runtime.PointerOf(db), (uint)dy.Shape.N, (uint)dy.Shape.C, (ulong)dy.Shape.SpatialSize);
+            _runtime.PointerOf(dy), target, (uint)dy.Shape.N, (uint)dy.Shape.C, (ulong)dy.Shape.SpatialSize);
+        if (sums is not null) AddInto(_runtime.PointerOf(db), sums.Pointer, dy.Shape.C);
         _runtime.Synchronize();
     }
 
@@ -203,7 +255,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
 
     // ---- ops ----
 
-    void Forward(ConvProblem p, Pointers ptr, ConvAlgorithm algorithm, MathMode math)
+    void Forward(ConvProblem p, Pointers ptr, ConvAlgorithm algorithm, MathMode math, float beta)
     {
         var s = Sizes.Of(p);
         ForEachChunk(p, algorithm, (n0, count, col) =>
@@ -215,20 +267,23 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
             ForEachImageOrBatch(p, count, (i, batchImages) =>
             {
                 if (batchImages > 0) // groups == 1: one call over the chunk's images, W shared (stride 0)
-                    RowMajorGemm.Run(_runtime, false, false, s.Kg, s.S, s.R, ptr.W, s.R, 0, colBase, s.S, s.ColImage, 0f,
+                    RowMajorGemm.Run(_runtime, false, false, s.Kg, s.S, s.R, ptr.W, s.R, 0, colBase, s.S, s.ColImage, beta,
                         ptr.Y + Bytes(n0 * s.YImage), s.S, s.YImage, batchImages, math);
                 else
                     RowMajorGemm.Run(_runtime, false, false, s.Kg, s.S, s.R, ptr.W, s.R, (long)s.Kg * s.R,
-                        colBase + Bytes(i * s.ColImage), s.S, (long)s.R * s.S, 0f,
+                        colBase + Bytes(i * s.ColImage), s.S, (long)s.R * s.S, beta,
                         ptr.Y + Bytes((n0 + i) * s.YImage), s.S, (long)s.Kg * s.S, p.Groups, math);
             });
         });
         if (ptr.Bias != 0) BiasAdd(ptr.Y, ptr.Bias, p.YShape);
     }
 
-    void BackwardData(ConvProblem p, Pointers ptr, ConvAlgorithm algorithm, MathMode math)
+    // beta = 1 adds the GEMM's result to its target: only where that target is dx itself (1×1).
+    void BackwardData(ConvProblem p, Pointers ptr, ConvAlgorithm algorithm, MathMode math, float beta)
     {
         var s = Sizes.Of(p);
+        if (beta != 0 && algorithm.Id != Pointwise)
+            throw new InvalidOperationException("beta = 1 would add into the column buffer, not dx: col2im's output is accumulated through a scratch.");
         ForEachChunk(p, algorithm, (n0, count, col) =>
         {
             // dcol[n,g] (R×S) = W[g]ᵀ (R×Kg) · dY[n,g] (Kg×S); for 1×1 dcol is dx itself.
@@ -236,11 +291,11 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
             ForEachImageOrBatch(p, count, (i, batchImages) =>
             {
                 if (batchImages > 0)
-                    RowMajorGemm.Run(_runtime, true, false, s.R, s.S, s.Kg, ptr.W, s.R, 0, ptr.Y + Bytes(n0 * s.YImage), s.S, s.YImage, 0f,
+                    RowMajorGemm.Run(_runtime, true, false, s.R, s.S, s.Kg, ptr.W, s.R, 0, ptr.Y + Bytes(n0 * s.YImage), s.S, s.YImage, beta,
                         target, s.S, s.ColImage, batchImages, math);
                 else
                     RowMajorGemm.Run(_runtime, true, false, s.R, s.S, s.Kg, ptr.W, s.R, (long)s.Kg * s.R,
-                        ptr.Y + Bytes((n0 + i) * s.YImage), s.S, (long)s.Kg * s.S, 0f,
+                        ptr.Y + Bytes((n0 + i) * s.YImage), s.S, (long)s.Kg * s.S, beta,
                         target + Bytes(i * s.ColImage), s.S, (long)s.R * s.S, p.Groups, math);
             });
             if (algorithm.Id != Pointwise) Col2ImLaunch(p, col, ptr.X + Bytes(n0 * s.XImage), count);
@@ -248,7 +303,8 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         if (ptr.Bias != 0) BiasAdd(ptr.X, ptr.Bias, p.XShape);
     }
 
-    void BackwardFilter(ConvProblem p, Pointers ptr, ConvAlgorithm algorithm, MathMode math)
+    // firstBeta: the first image's GEMM beta: 0 overwrites dW, 1 accumulates into it; later images always add.
+    void BackwardFilter(ConvProblem p, Pointers ptr, ConvAlgorithm algorithm, MathMode math, float firstBeta)
     {
         var s = Sizes.Of(p);
         ForEachChunk(p, algorithm, (n0, count, col) =>
@@ -259,7 +315,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
             // dW[g] (Kg×R) (+)= dY[n,g] (Kg×S) · col[n,g]ᵀ (S×R), one image at a time in batch order.
             for (int i = 0; i < count; i++)
             {
-                float beta = n0 + i == 0 ? 0f : 1f;
+                float beta = n0 + i == 0 ? firstBeta : 1f;
                 RowMajorGemm.Run(_runtime, false, true, s.Kg, s.R, s.S,
                     ptr.Y + Bytes((n0 + i) * s.YImage), s.S, (long)s.Kg * s.S,
                     colBase + Bytes(i * s.ColImage), s.S, (long)s.R * s.S, beta,
