@@ -113,11 +113,17 @@ public unsafe class CudaGpuTests
     [Test]
     public void BadPtxFailsWithTheJitLog()
     {
-        var bad = System.Text.Encoding.ASCII.GetBytes(".version 7.0\n.target sm_70\n.address_size 64\n.visible .entry broken_f32() { bogus.instruction; }\n\0");
+        // A driver's JIT (or the native fakes given GPUCONV_PTXAS) assembles the text and refuses the instruction.
+        // Without ptxas the fakes check only the directives (tests/NativeFakes/fake_cuda.c), so there the same text
+        // also lacks its .version: otherwise `dotnet test` on a machine without ptxas fails here.
+        bool directivesOnly = NativeFakes.NativeFakeLibraries.Folder is not null &&
+            !(Environment.GetEnvironmentVariable("GPUCONV_PTXAS") is { Length: > 0 } ptxas && File.Exists(ptxas));
+        string text = (directivesOnly ? "" : ".version 7.0\n") + ".target sm_70\n.address_size 64\n.visible .entry broken_f32() { bogus.instruction; }\n\0";
+        var bad = System.Text.Encoding.ASCII.GetBytes(text);
         var ex = Assert.Throws<CudaException>(() => _ctx.Kernels.Load("broken.ptx", bad));
         TestContext.Out.WriteLine(ex!.Message);
         Assert.That(ex.Call, Is.EqualTo("cuModuleLoadDataEx(broken.ptx)"));
-        Assert.That(ex.Message, Does.Contain("bogus").Or.Contain("error"), "the JIT error log is in the message");
+        Assert.That(ex.Message, directivesOnly ? Does.Contain("no .version") : Does.Contain("bogus").Or.Contain("error"), "the JIT error log is in the message");
     }
 
     [Test]
