@@ -67,6 +67,10 @@ def main():
     ap.add_argument("--rehearsal", action="store_true", help="the cpu backend stood in for cudnn and ptx")
     args = ap.parse_args()
     r = args.results
+    # A mistyped folder would otherwise read as a run that measured nothing.
+    if not os.path.isfile(os.path.join(r, "summary.txt")):
+        sys.exit(f"gpu-run-report: {r} has no summary.txt: not the results folder of a gpu-check.sh run "
+                 "(unpack gpu-results.tar.gz and pass its results/ folder)")
     logs = {"cudnn": "cpu", "ptx": "cpu"} if args.rehearsal else {"cudnn": "cudnn", "ptx": "ptx"}
     goals = []  # (goal, measured, verdict)
 

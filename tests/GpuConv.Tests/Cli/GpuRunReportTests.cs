@@ -14,8 +14,13 @@ public class GpuRunReportTests
 {
     const string Header = "name,n,c,h,w,k,r,s,stride_h,stride_w,pad_h,pad_w,dil_h,dil_w,groups";
 
-    static string RunReport(string results)
+    static string RunReport(string results) => RunReport(results, expectedExit: 0);
+
+    /// <summary>The report's output (stdout + stderr when it refuses); every gpu-check.sh run leaves a summary.txt, so these folders get one.</summary>
+    static string RunReport(string results, int expectedExit, bool withSummary = true)
     {
+        if (withSummary && !File.Exists(Path.Combine(results, "summary.txt")))
+            File.WriteAllText(Path.Combine(results, "summary.txt"), "overall  1s  PASS\n");
         var root = SharedData.RepositoryRoot();
         if (root is null) Assert.Ignore("no repository around the test assembly (the GPU-check pack): build/gpu-run-report.py is not here");
         var start = new ProcessStartInfo("python3", [Path.Combine(root!, "build", "gpu-run-report.py"), results, "--rehearsal"])
@@ -30,8 +35,8 @@ public class GpuRunReportTests
             var stderr = process.StandardError.ReadToEndAsync();
             string output = process.StandardOutput.ReadToEnd();
             Assert.That(process.WaitForExit(60_000), Is.True, "gpu-run-report.py did not end");
-            Assert.That(process.ExitCode, Is.EqualTo(0), output + stderr.Result);
-            return output;
+            Assert.That(process.ExitCode, Is.EqualTo(expectedExit), output + stderr.Result);
+            return output + stderr.Result;
         }
     }
 
@@ -41,6 +46,20 @@ public class GpuRunReportTests
         var rows = report.Split('\n').Where(l => l.StartsWith("| " + goal, StringComparison.Ordinal)).ToArray();
         Assert.That(rows, Has.Length.EqualTo(1), report);
         return rows[0];
+    }
+
+    /// <summary>A mistyped or empty folder is refused, not reported as a run that measured nothing.</summary>
+    [Test]
+    public void AFolderWithoutASummaryIsNotAResultsFolder()
+    {
+        var empty = Directory.CreateTempSubdirectory("gpuconv-report-").FullName;
+        try
+        {
+            var said = RunReport(empty, expectedExit: 1, withSummary: false);
+            Assert.That(said, Does.Contain("has no summary.txt"));
+            Assert.That(said, Does.Not.Contain("| goal |"));
+        }
+        finally { Directory.Delete(empty, recursive: true); }
     }
 
     [Test]
