@@ -25,14 +25,18 @@ public sealed unsafe partial class CpuBackend
         bool split = Applies(problem, ReductionSplit), splitFirst = split && !filterDepthwise && ReductionSplitFirst(problem, Tier);
         if (splitFirst)
             list.Add(Algorithm(ReductionSplit, 10, WorkspaceFloats(problem, ReductionSplit)));
-        bool winograd = Applies(problem, Winograd), winograd4First = winograd && Winograd4x4First(problem);
+        // Offered for constant weights only: transforming W on every call costs more than the convolution saves.
+        bool winograd = problem.ConstantWeights && Applies(problem, Winograd), winograd4First = winograd && Winograd4x4First(problem);
         bool winogradFirst = winograd && WinogradFirst(problem);
         if (winograd4First)
             list.Add(Algorithm(Winograd4x4, 11, WorkspaceFloats(problem, Winograd4x4)));
         if (winogradFirst)
             list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
         bool channelTiled = Applies(problem, ChannelTiled);
-        bool channelTiledFirst = channelTiled && (ChannelTiledFirst(problem) || ShallowOnVector256(problem));
+        // Where Winograd would lead but W changes every call (it is offered for constant weights only), channel-tiled
+        // leads: what such calls ran when Winograd plans fell back to it.
+        bool winogradIfConstant = !problem.ConstantWeights && Applies(problem, Winograd) && WinogradFirst(problem);
+        bool channelTiledFirst = channelTiled && (ChannelTiledFirst(problem) || ShallowOnVector256(problem) || winogradIfConstant);
         if (channelTiledFirst)
             list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
         bool phases = Applies(problem, ForwardPhases), phasesFirst = phases && ForwardPhasesFirst(problem);
@@ -230,7 +234,8 @@ public sealed unsafe partial class CpuBackend
         ShiftedDirect => p.Op == ConvOp.Forward && !p.IsPointwise && !p.IsDepthwise && CanShift(p)
             && Cpu.ShiftedDirect.Applies(ConvGeometry.Of(p), p.CPerGroup * (int)p.KernelVolume, Tier),
         ChannelTiled => p.Op == ConvOp.Forward && !p.IsDepthwise && ChannelTiledConv.Supported(Tier) && (p.IsPointwise || CanShift(p)),
-        // Channel-tiled too: it runs the calls whose weights are not constant.
+        // Channel-tiled too: a Winograd algorithm run with per-call weights (offered for constant ones only, see
+        // GetAlgorithms, but a caller may pass its own) runs channel-tiled.
         Winograd or Winograd4x4 => p.KPerGroup >= ChannelTileKernels.HalfChannels && Winograd3x3.Applies(ConvGeometry.Of(p), Tier) && Applies(p, ChannelTiled),
         Im2ColGemm => p.Op != ConvOp.BackwardData,
         GemmCol2Im => p.Op == ConvOp.BackwardData,

@@ -47,7 +47,8 @@ public class CpuBackendContractTests
         var deepPointwise = ConvProblem.Create(new ConvSpec([1, 1]), new TensorShape(1, 256, 7, 7), new TensorShape(64, 256, 1, 1));
         var narrow = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(40, 64, 3, 3));
         var halfTiled = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 7, 7), new TensorShape(80, 64, 3, 3));
-        var winograd = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(128, 64, 3, 3));
+        var winograd = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 14, 14), new TensorShape(128, 64, 3, 3))
+            .WithConstantWeights(true);
         var shallowSmall = ConvProblem.Create(new ConvSpec([1, 1]), new TensorShape(1, 32, 28, 28), new TensorShape(192, 32, 1, 1));
         var shallowLarge = ConvProblem.Create(new ConvSpec([1, 1]), new TensorShape(1, 64, 56, 56), new TensorShape(256, 64, 1, 1));
         string expected = ChannelTiledSupported ? "channel-tiled" : "shifted-gemm";
@@ -57,6 +58,8 @@ public class CpuBackendContractTests
         Assert.That(cpu.GetAlgorithms(halfTiled, ConvPrecision.Strict)[0].Name, Is.EqualTo(expected), "80 channels: a whole tile and a half one, 80 of 96 lanes");
         Assert.That(cpu.GetAlgorithms(winograd, ConvPrecision.Strict)[0].Name, Is.EqualTo(ChannelTiledSupported ? "winograd" : "shifted-gemm"),
             "a 3x3 stride-1 layer with 64 input channels and 196 outputs leads with winograd (7 × 7 planes do not)");
+        Assert.That(cpu.GetAlgorithms(winograd.WithConstantWeights(false), ConvPrecision.Strict)[0].Name, Is.EqualTo(expected),
+            "with weights that change every call the same layer leads with channel-tiled (Winograd is for constant weights)");
         Assert.That(cpu.GetAlgorithms(shallowSmall, ConvPrecision.Strict)[0].Name, Is.EqualTo(ChannelTiledSupported ? "channel-tiled" : "gemm-1x1"), "a small plane leads with channel-tiled at any depth");
         Assert.That(cpu.GetAlgorithms(shallowLarge, ConvPrecision.Strict)[0].Name, Is.EqualTo("gemm-1x1"), "a large plane with a shallow sum stays pixel-vectorized");
     }

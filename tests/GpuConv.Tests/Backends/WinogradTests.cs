@@ -58,9 +58,11 @@ public class WinogradTests
     public void AppliesOnlyToStrideOneUndilated2dThreeByThree()
     {
         using var cpu = new CpuBackend(1);
-        bool Has(ConvSpec spec, int c = 64, int k = 64) => cpu.GetAlgorithms(
-            ConvProblem.Create(spec, new TensorShape(1, c, 12, 12), new TensorShape(k, c / spec.Groups, spec.Kernel[0], spec.Kernel[1])),
+        bool Has(ConvSpec spec, int c = 64, int k = 64, bool constant = true) => cpu.GetAlgorithms(
+            ConvProblem.Create(spec, new TensorShape(1, c, 12, 12), new TensorShape(k, c / spec.Groups, spec.Kernel[0], spec.Kernel[1]))
+                .WithConstantWeights(constant),
             ConvPrecision.Strict).Any(a => a.Name == CpuBackend.Winograd);
+        Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1]), constant: false), Is.False, "weights that change every call: W's transform costs more than it saves");
         // Offered exactly where AVX-512 or AVX2 + FMA runs (the Vector512 or Vector256 tier); the refusals below hold on every CPU.
         Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1])), Is.EqualTo(HasChannelTileKernels));
         Assert.That(Has(new ConvSpec([3, 3], [2], padBegin: [1])), Is.False, "stride 2");
