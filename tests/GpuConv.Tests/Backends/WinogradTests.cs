@@ -24,9 +24,10 @@ public class WinogradTests
             Assert.Ignore("winograd needs AVX-512 (Vector512 GEMM tier with Avx512F); this CPU or runtime setting has none.");
     }
 
+    // Planned with constant weights: the cpu backend offers Winograd for those only.
     static ConvProblem Problem(int n, int c, int h, int w, int k, int[] pads, int groups) =>
         ConvProblem.Create(new ConvSpec([3, 3], [1], [1], padBegin: [pads[0], pads[1]], padEnd: [pads[2], pads[3]], groups: groups),
-            new TensorShape(n, c, h, w), new TensorShape(k, c / groups, 3, 3));
+            new TensorShape(n, c, h, w), new TensorShape(k, c / groups, 3, 3)).WithConstantWeights(true);
 
     [TestCase(1, 16, 8, 8, 64, new[] { 1, 1, 1, 1 }, 1)]
     [TestCase(1, 40, 13, 11, 70, new[] { 1, 1, 1, 1 }, 1)]     // odd plane: the last tile row and column half outside; K ends in a half tile
