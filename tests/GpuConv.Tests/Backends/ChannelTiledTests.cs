@@ -1,3 +1,4 @@
+using GpuConv.Tests.Support;
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
@@ -14,18 +15,8 @@ public class ChannelTiledTests
 {
     const double Tolerance = 1e-5;
 
-    /// <summary>
-    /// Skips a test that runs the kernel itself where the CPU has no AVX-512 or AVX2 + FMA; where it has, channel-tiled
-    /// must be offered (a candidate list that lost it fails here instead of skipping the tests).
-    /// </summary>
-    static void RequireChannelTileKernels()
-    {
-        if (!WinogradTests.HasChannelTileKernels)
-            Assert.Ignore("channel-tiled needs AVX-512 or AVX2 + FMA (the Vector512 or Vector256 GEMM tier); this CPU or runtime setting has neither.");
-        using var cpu = new CpuBackend(1);
-        var p = Problem(1, 16, 5, 64, 3, 1, 1, 1, 1);
-        Assert.That(cpu.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name), Does.Contain(CpuBackend.ChannelTiled), "offered on this tier");
-    }
+    /// <summary>Skips a test that runs the kernel where the CPU has none; see <see cref="ChannelTileTier"/>.</summary>
+    static void RequireKernels() => ChannelTileTier.RequireOffered(CpuBackend.ChannelTiled, Problem(1, 16, 5, 64, 3, 1, 1, 1, 1));
 
     static ConvProblem Problem(int n, int c, int hw, int k, int kernel, int stride, int pad, int dilation, int groups) =>
         ConvProblem.Create(new ConvSpec([kernel, kernel], [stride], [dilation], [pad], groups: groups),
@@ -68,7 +59,7 @@ public class ChannelTiledTests
     [TestCase(2, 130, 14, 70, 3, 2, 1, 1, 1)]
     public void MatchesReference(int n, int c, int hw, int k, int kernel, int stride, int pad, int dilation, int groups)
     {
-        RequireChannelTileKernels();
+        RequireKernels();
         using var cpu = new CpuBackend(3);
         var p = Problem(n, c, hw, k, kernel, stride, pad, dilation, groups);
         var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ChannelTiled);
@@ -92,7 +83,7 @@ public class ChannelTiledTests
     [TestCase(2, 16, 120, 7, 70, 0)]  // depth 1080
     public void UnitsSharingAPanelMatchReference(int threads, int n, int c, int hw, int k, int pad)
     {
-        RequireChannelTileKernels();
+        RequireKernels();
         using var cpu = new CpuBackend(threads);
         var p = Problem(n, c, hw, k, 3, 1, pad, 1, 1);
         var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ChannelTiled);
@@ -108,7 +99,7 @@ public class ChannelTiledTests
     [Test]
     public void ConstantWeightsArePackedOnceAndForgottenOnRequest()
     {
-        RequireChannelTileKernels();
+        RequireKernels();
         using var cpu = new CpuBackend(2);
         var p = Problem(1, 64, 7, 64, 3, 1, 1, 1, 1);
         var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ChannelTiled);
@@ -141,7 +132,7 @@ public class ChannelTiledTests
     [Test]
     public void SameWeightsWithAnotherGroupingAreRepacked()
     {
-        RequireChannelTileKernels();
+        RequireKernels();
         using var cpu = new CpuBackend(2);
         // One 64 × 32 × 3 × 3 array read as 1 group of 64 outputs, then as 2 groups of 32 over 64 inputs.
         var single = Problem(1, 32, 8, 64, 3, 1, 1, 1, 1);

@@ -46,7 +46,7 @@ public class CudnnBackendGpuTests
         _context?.Dispose();
     }
 
-    static double ToleranceFor(ConvAlgorithm a) =>
+    internal static double ToleranceFor(ConvAlgorithm a) =>
         a.Math == MathMode.TF32 ? Tf32Tolerance : CudnnAlgorithmNames.IsTransformBased(a.Name) ? TransformTolerance : StrictTolerance;
 
     /// <summary>Writes to the live console log (the GPU check's log) as well as the test's own output.</summary>

@@ -1,3 +1,4 @@
+using GpuConv.Tests.Support;
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
@@ -51,8 +52,7 @@ public class NonFiniteInputTests
         var (p, x, w) = IssueCase(float.PositiveInfinity);
         using var cpu = new CpuBackend(2);
         var winograd = cpu.GetAlgorithms(p.WithConstantWeights(true), ConvPrecision.Strict).FirstOrDefault(a => a.Name == CpuBackend.Winograd);
-        if (!WinogradTests.HasChannelTileKernels) Assert.Ignore("winograd needs AVX-512 or AVX2 + FMA");
-        Assert.That(winograd, Is.Not.Null, "offered for constant weights on this tier");
+        ChannelTileTier.RequireOffered(CpuBackend.Winograd, p.WithConstantWeights(true));
         var y = new HostTensor(p.YShape);
         cpu.Run(p, winograd!, new ConvTensors(x, w, y) { ConstantWeights = true });
         var finite = HostTensor.Random(p.XShape, 3);

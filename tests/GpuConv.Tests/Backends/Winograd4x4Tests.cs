@@ -1,3 +1,4 @@
+using GpuConv.Tests.Support;
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
@@ -18,18 +19,8 @@ public class Winograd4x4Tests
 {
     const double Tolerance = 1e-5;
 
-    /// <summary>
-    /// Skips a test that runs the kernel itself where the CPU has no AVX-512 or AVX2 + FMA; where it has, the
-    /// algorithm must be offered (a candidate list that lost it fails here instead of skipping the tests).
-    /// </summary>
-    static void RequireWinogradKernels()
-    {
-        if (!WinogradTests.HasChannelTileKernels)
-            Assert.Ignore("winograd-4x4 needs AVX-512 or AVX2 + FMA (the Vector512 or Vector256 GEMM tier); this CPU or runtime setting has neither.");
-        using var cpu = new CpuBackend(1);
-        Assert.That(cpu.GetAlgorithms(Problem(1, 16, 8, 8, 64, [1, 1, 1, 1], 1), ConvPrecision.Strict).Select(a => a.Name), Does.Contain(CpuBackend.Winograd4x4),
-            "offered for constant weights on this tier");
-    }
+    /// <summary>Skips a test that runs the kernel where the CPU has none; see <see cref="ChannelTileTier"/>.</summary>
+    static void RequireKernels() => ChannelTileTier.RequireOffered(CpuBackend.Winograd4x4, Problem(1, 16, 8, 8, 64, [1, 1, 1, 1], 1));
 
     // Planned with constant weights: the cpu backend offers Winograd for those only.
     static ConvProblem Problem(int n, int c, int h, int w, int k, int[] pads, int groups) =>
@@ -66,7 +57,7 @@ public class Winograd4x4Tests
     [TestCase(2, 32, 1, 1, 64, new[] { 1, 1, 1, 1 }, 1)]       // 1 × 1 output plane: one tile, one output of 16
     public void MatchesReference(int n, int c, int h, int w, int k, int[] pads, int groups)
     {
-        RequireWinogradKernels();
+        RequireKernels();
         using var cpu = new CpuBackend(3);
         var p = Problem(n, c, h, w, k, pads, groups);
         double err = ConstantWeightError(cpu, p, CpuBackend.Winograd4x4, 1);
@@ -86,7 +77,7 @@ public class Winograd4x4Tests
     [TestCase(512, 7)]
     public void ResNetSizedLayersStayWellUnderTheBound(int channels, int size)
     {
-        RequireWinogradKernels();
+        RequireKernels();
         using var cpu = new CpuBackend(2);
         var p = Problem(1, channels, size, size, channels, [1, 1, 1, 1], 1);
         double f4 = ConstantWeightError(cpu, p, CpuBackend.Winograd4x4, 11), f2 = ConstantWeightError(cpu, p, CpuBackend.Winograd, 11);
@@ -122,7 +113,7 @@ public class Winograd4x4Tests
         using var cpu = new CpuBackend(2);
         var p = Problem(n, channels, size, size, channels, [1, 1, 1, 1], 1);
         var names = cpu.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name).ToList();
-        RequireWinogradKernels();
+        RequireKernels();
         Assert.That(names[0], Is.EqualTo(first), string.Join(", ", names));
         if (first == CpuBackend.Winograd4x4) Assert.That(names[1], Is.EqualTo(CpuBackend.Winograd), "F(2x2) next");
     }
@@ -140,7 +131,7 @@ public class Winograd4x4Tests
     [Test]
     public void NonFiniteInputFallsBackThenFiniteInputRunsAgain()
     {
-        RequireWinogradKernels();
+        RequireKernels();
         var p = Problem(1, 64, 28, 28, 64, [1, 1, 1, 1], 1);
         using var cpu = new CpuBackend(2);
         var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.Winograd4x4);
@@ -160,7 +151,7 @@ public class Winograd4x4Tests
     [Test]
     public void ForgetPreparedWeightsDropsTheTransform()
     {
-        RequireWinogradKernels();
+        RequireKernels();
         var p = Problem(1, 32, 12, 12, 64, [1, 1, 1, 1], 1);
         using var cpu = new CpuBackend(2);
         var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.Winograd4x4);

@@ -1,3 +1,4 @@
+using GpuConv.Tests.Support;
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
@@ -16,19 +17,8 @@ public class WinogradTests
 {
     const double Tolerance = 1e-5;
 
-    /// <summary>Skips a test that runs the kernel itself; the checks of when it is offered run on every CPU.</summary>
-    /// <summary>
-    /// Skips a test that runs the kernel itself where the CPU has no AVX-512 or AVX2 + FMA; where it has, the
-    /// algorithm must be offered (a candidate list that lost it fails here instead of skipping the tests).
-    /// </summary>
-    static void RequireWinogradKernels()
-    {
-        if (!WinogradTests.HasChannelTileKernels)
-            Assert.Ignore("winograd needs AVX-512 or AVX2 + FMA (the Vector512 or Vector256 GEMM tier); this CPU or runtime setting has neither.");
-        using var cpu = new CpuBackend(1);
-        Assert.That(cpu.GetAlgorithms(Problem(1, 16, 8, 8, 64, [1, 1, 1, 1], 1), ConvPrecision.Strict).Select(a => a.Name), Does.Contain(CpuBackend.Winograd),
-            "offered for constant weights on this tier");
-    }
+    /// <summary>Skips a test that runs the kernel where the CPU has none; see <see cref="ChannelTileTier"/>.</summary>
+    static void RequireKernels() => ChannelTileTier.RequireOffered(CpuBackend.Winograd, Problem(1, 16, 8, 8, 64, [1, 1, 1, 1], 1));
 
     // Planned with constant weights: the cpu backend offers Winograd for those only.
     static ConvProblem Problem(int n, int c, int h, int w, int k, int[] pads, int groups) =>
@@ -44,7 +34,7 @@ public class WinogradTests
     [TestCase(1, 512, 7, 7, 64, new[] { 1, 1, 1, 1 }, 1)]      // deep and small: one tile row per chunk
     public void MatchesReference(int n, int c, int h, int w, int k, int[] pads, int groups)
     {
-        RequireWinogradKernels();
+        RequireKernels();
         using var cpu = new CpuBackend(3);
         var p = Problem(n, c, h, w, k, pads, groups);
         var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.Winograd);
@@ -71,7 +61,7 @@ public class WinogradTests
             ConvPrecision.Strict).Any(a => a.Name == CpuBackend.Winograd);
         Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1]), constant: false), Is.False, "weights that change every call: W's transform costs more than it saves");
         // Offered exactly where AVX-512 or AVX2 + FMA runs (the Vector512 or Vector256 tier); the refusals below hold on every CPU.
-        Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1])), Is.EqualTo(HasChannelTileKernels));
+        Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1])), Is.EqualTo(ChannelTileTier.HasKernels));
         Assert.That(Has(new ConvSpec([3, 3], [2], padBegin: [1])), Is.False, "stride 2");
         Assert.That(Has(new ConvSpec([3, 3], [1], [2], padBegin: [2])), Is.False, "dilation 2");
         Assert.That(Has(new ConvSpec([5, 5], [1], padBegin: [2])), Is.False, "5x5");
@@ -79,12 +69,6 @@ public class WinogradTests
         Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1]), k: 16), Is.False, "16 output channels: half a half tile");
     }
 
-    internal static bool HasChannelTileKernels => GpuConv.Cpu.Gemm.GemmTiers.Best switch
-    {
-        GpuConv.Cpu.Gemm.GemmTier.Vector512 => System.Runtime.Intrinsics.X86.Avx512F.IsSupported,
-        GpuConv.Cpu.Gemm.GemmTier.Vector256 => System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported,
-        _ => false,
-    };
 
     /// <summary>
     /// Below the Vector256 tier (forced here, so it runs on AVX2 and AVX-512 machines too) Winograd is never offered,

@@ -13,6 +13,14 @@ namespace GpuConv.Tests.Support;
 /// </summary>
 internal static class AccumulateCheck
 {
+    /// <summary>The ptx backend's algorithms for <paramref name="op"/> that the accumulate sweeps must reach.</summary>
+    public static string[] PtxAlgorithms(ConvOp op) => op switch
+    {
+        ConvOp.Forward => ["im2col-gemm", "gemm-1x1", "depthwise-direct"],
+        ConvOp.BackwardData => ["gemm-col2im", "gemm-1x1"],
+        _ => ["im2col-gemm-acc", "gemm-1x1"],
+    };
+
     /// <summary>Runs every algorithm of <paramref name="p"/>; failures and declined algorithms are appended; returns the algorithms that ran.</summary>
     public static List<string> EveryAlgorithm(IConvBackend backend, ConvProblem p, ConvPrecision precision, int seed, bool withBias,
         Func<ConvAlgorithm, double> tolerance, List<string> failures, List<string>? declined = null)

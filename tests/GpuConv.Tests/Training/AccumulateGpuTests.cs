@@ -86,8 +86,7 @@ public class AccumulateOnCudnnBackendGpuTests
         _context?.Dispose();
     }
 
-    static double ToleranceFor(ConvAlgorithm a) =>
-        a.Math == MathMode.TF32 ? 1e-2 : CudnnAlgorithmNames.IsTransformBased(a.Name) ? 1e-4 : 1e-5;
+    static double ToleranceFor(ConvAlgorithm a) => Backends.CudnnBackendGpuTests.ToleranceFor(a);
 
     [Test]
     public void EveryAlgorithmAccumulates([Values(ConvOp.Forward, ConvOp.BackwardData, ConvOp.BackwardFilter)] ConvOp op,
@@ -147,13 +146,7 @@ public class AccumulateOnPtxBackendGpuTests
         foreach (var p in AccumulateGpuLayers.Problems(op))
             covered.UnionWith(AccumulateCheck.EveryAlgorithm(_ptx, p, ConvPrecision.Strict, seed += 7, withBias: true, _ => 1e-5, failures));
         Assert.That(failures, Is.Empty);
-        string[] expected = op switch
-        {
-            ConvOp.Forward => ["im2col-gemm", "gemm-1x1", "depthwise-direct"],
-            ConvOp.BackwardData => ["gemm-col2im", "gemm-1x1"],
-            _ => ["im2col-gemm-acc", "gemm-1x1"],
-        };
-        Assert.That(covered, Is.SupersetOf(expected.Select(a => $"{op}/{a}")), string.Join(", ", covered));
+        Assert.That(covered, Is.SupersetOf(AccumulateCheck.PtxAlgorithms(op).Select(a => $"{op}/{a}")), string.Join(", ", covered));
     }
 
     [Test]
