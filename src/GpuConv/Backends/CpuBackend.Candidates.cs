@@ -26,17 +26,16 @@ public sealed unsafe partial class CpuBackend
         if (splitFirst)
             list.Add(Algorithm(ReductionSplit, 10, WorkspaceFloats(problem, ReductionSplit)));
         // Offered for constant weights only: transforming W on every call costs more than the convolution saves.
-        bool winograd = problem.ConstantWeights && Applies(problem, Winograd), winograd4First = winograd && Winograd4x4First(problem);
-        bool winogradFirst = winograd && WinogradFirst(problem);
+        // Where it would lead but W changes every call, channel-tiled leads: what such calls ran when Winograd fell back to it.
+        bool winogradShape = Applies(problem, Winograd), winogradLeads = winogradShape && WinogradFirst(problem);
+        bool winograd = problem.ConstantWeights && winogradShape, winograd4First = winograd && Winograd4x4First(problem);
+        bool winogradFirst = winograd && winogradLeads;
         if (winograd4First)
             list.Add(Algorithm(Winograd4x4, 11, WorkspaceFloats(problem, Winograd4x4)));
         if (winogradFirst)
             list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
         bool channelTiled = Applies(problem, ChannelTiled);
-        // Where Winograd would lead but W changes every call (it is offered for constant weights only), channel-tiled
-        // leads: what such calls ran when Winograd plans fell back to it.
-        bool winogradIfConstant = !problem.ConstantWeights && Applies(problem, Winograd) && WinogradFirst(problem);
-        bool channelTiledFirst = channelTiled && (ChannelTiledFirst(problem) || ShallowOnVector256(problem) || winogradIfConstant);
+        bool channelTiledFirst = channelTiled && (ChannelTiledFirst(problem) || ShallowOnVector256(problem) || (winogradLeads && !winograd));
         if (channelTiledFirst)
             list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
         bool phases = Applies(problem, ForwardPhases), phasesFirst = phases && ForwardPhasesFirst(problem);
