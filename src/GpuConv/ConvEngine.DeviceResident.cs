@@ -205,13 +205,19 @@ public sealed partial class ConvEngine
     public Tensor Forward(ConvSpec spec, Tensor x, Tensor w, Tensor? bias = null, Tensor? output = null, bool constantWeights = false, bool accumulate = false) =>
         ForwardResident(spec, x, w, bias, output, constantWeights, activation: null, accumulate);
 
-    /// <summary>activation(conv(x, w) + bias) on tensors in <see cref="Memory"/>, fused into one call when the planned backend can.</summary>
-    public Tensor ForwardBiasActivation(ConvSpec spec, Tensor x, Tensor w, Tensor bias, Activation activation, Tensor? output = null, bool constantWeights = false)
+    /// <summary>
+    /// activation(conv(x, w) + bias) on tensors in <see cref="Memory"/>, fused into one call when the planned backend can.
+    /// With <paramref name="accumulate"/>, activation(output + conv(x, w) + bias): a residual block's end
+    /// (<c>relu(conv(h) + bias + skip)</c>, batch norm folded into w and bias) when <paramref name="output"/> holds the
+    /// skip tensor, which is then overwritten (cuDNN's z input with alpha2 = 1; needs <paramref name="output"/>).
+    /// </summary>
+    public Tensor ForwardBiasActivation(ConvSpec spec, Tensor x, Tensor w, Tensor bias, Activation activation, Tensor? output = null,
+        bool constantWeights = false, bool accumulate = false)
     {
         ArgumentNullException.ThrowIfNull(bias);
         if (!Enum.IsDefined(activation))
             throw new ArgumentException($"activation {(int)activation} is not an Activation.", nameof(activation));
-        return ForwardResident(spec, x, w, bias, output, constantWeights, activation, accumulate: false);
+        return ForwardResident(spec, x, w, bias, output, constantWeights, activation, accumulate);
     }
 
     /// <summary>
@@ -404,23 +410,28 @@ public sealed partial class ConvEngine
             var written = problem.Op switch { ConvOp.Forward => t.Y, ConvOp.BackwardData => t.X, _ => t.W };
             return StagedRun.Run(problem, backend, t, Memory, written, copies =>
             {
-                bool fused = fuse is { } act && copies.Bias is not null && !problem.Spec.Transposed
+                bool fused = fuse is { } act && copies.Bias is not null && problem.Op == ConvOp.Forward
                     && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, copies, act);
                 if (!fused) backend.Run(problem, algorithm, copies);
                 return fused;
             });
         }
         var ordered = backend as IStreamOrderedBackend;
-        if (fuse is { } act && t.Bias is not null && !problem.Spec.Transposed)
+        // problem.Spec is always the convolution (a transposed layer is stored as its adjoint, Op = BackwardData),
+        // so the op, not the spec, says which tensor the layer writes.
+        if (fuse is { } act && t.Bias is not null)
         {
-            if (ordered?.TryEnqueueBiasActivation(problem, algorithm, t, act) == true) return true;
-            if (ordered is null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, t, act)) return true;
-            // Not fusable: the PTX bias kernel adds bias and ReLU on the device after a plain run.
+            if (problem.Op == ConvOp.Forward)
+            {
+                if (ordered?.TryEnqueueBiasActivation(problem, algorithm, t, act) == true) return true;
+                if (ordered is null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, t, act)) return true;
+            }
+            // Not fusable: the PTX bias kernel adds bias and ReLU to the layer's output on the device after a plain run.
             if (act == Activation.Relu && Backends.OfType<PtxConvBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, Memory)) is { } ptx)
             {
                 var plain = t with { Bias = null };
                 if (ordered is not null) ordered.Enqueue(problem, algorithm, plain); else backend.Run(problem, algorithm, plain);
-                ptx.AddBias(t.Y, t.Bias, relu: true);
+                ptx.AddBias(problem.Op == ConvOp.Forward ? t.Y : t.X, t.Bias, relu: true);
                 return true;
             }
         }

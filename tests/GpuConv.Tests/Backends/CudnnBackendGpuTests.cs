@@ -165,6 +165,35 @@ public class CudnnBackendGpuTests
         Assert.That(ErrorMetrics.Compare(fallback, expected).MaxRelative, Is.LessThan(ToleranceFor(algorithm)));
     }
 
+    /// <summary>
+    /// A residual block's end, relu(conv(x) + bias + skip), with skip in y (accumulate: z = y, alpha2 = 1). The skip holds
+    /// values of both signs, so a dropped z (alpha2 = 0) or a ReLU before the add shows as a mismatch.
+    /// </summary>
+    [Test]
+    public void FusedBiasReluAddsTheSkipTensorWhenAccumulating()
+    {
+        var spec = new ConvSpec([3, 3], padBegin: [1]);
+        var p = ConvProblem.Create(spec, new TensorShape(2, 8, 12, 12), new TensorShape(16, 8, 3, 3));
+        var x = HostTensor.Random(p.XShape, 21); var w = HostTensor.Random(p.WShape, 22); var b = HostTensor.Random(new TensorShape(16), 23);
+        var skip = HostTensor.Random(p.YShape, 24);
+        using var dx = _context.Upload(x); using var dw = _context.Upload(w); using var dbias = _context.Upload(b);
+        using var dyt = _context.Upload(skip);
+        var candidates = _cudnn.GetAlgorithms(p, ConvPrecision.Strict);
+        var algorithm = candidates.FirstOrDefault(a => a.Name == "IMPLICIT_PRECOMP_GEMM") ?? candidates[0];
+        var expected = ReferenceConv.Forward(p, x.Data, w.Data, b.Data).Select((v, i) => Math.Max(0, v + skip.Data[i])).ToArray();
+        var tensors = new ConvTensors(dx, dw, dyt, dbias) { Accumulate = true };
+        if (_cudnn.TryForwardBiasActivation(p, algorithm, tensors, relu: true))
+        {
+            var fused = ErrorMetrics.Compare(dyt.Download(), expected);
+            Report($"fused bias+skip+ReLU with {algorithm.Key}: error {fused.MaxRelative:0.00e0}");
+            Assert.That(fused.MaxRelative, Is.LessThan(ToleranceFor(algorithm)));
+            return;
+        }
+        // Declined: y must still hold the skip tensor untouched, for the engine's unfused path to add to.
+        Report($"cuDNN declined the fused call with alpha2 = 1: {_cudnn.LastFusedDecline}; checking y is untouched");
+        Assert.That(dyt.Download(), Is.EqualTo(skip.Data), "a declined fused call must leave y as it was");
+    }
+
     /// <summary>What cuDNN's heuristic lists, strict and TF32, for a few typical problems: printed for the GPU check's log.</summary>
     [Test]
     public void HeuristicTablesForBothMathModes()

@@ -352,7 +352,7 @@ public class DeviceResidentTests
     }
 
     /// <summary>A device backend on a fake memory whose runs are "issued on a stream": it counts issued and waited runs.</summary>
-    sealed class StreamOrderedFake(FakeDeviceMemory memory) : IConvBackend, IStreamOrderedBackend
+    internal sealed class StreamOrderedFake(FakeDeviceMemory memory) : IConvBackend, IStreamOrderedBackend
     {
         public int Enqueued { get; private set; }
         public int WaitedRuns { get; private set; }
@@ -385,7 +385,7 @@ public class DeviceResidentTests
             static float[] Data(Tensor? x) => x is FakeDeviceTensor d ? d.Data : [];
             var r = ReferenceConv.Run(problem, Data(t.X), Data(t.W), Data(t.Y), Data(t.Bias));
             var target = Data(problem.Op switch { ConvOp.Forward => t.Y, ConvOp.BackwardData => t.X, _ => t.W });
-            for (int i = 0; i < target.Length; i++) target[i] = (float)r[i];
+            for (int i = 0; i < target.Length; i++) target[i] = t.Accumulate ? (float)(target[i] + r[i]) : (float)r[i];
         }
 
         public void Dispose() { }

@@ -366,7 +366,8 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     }
 
     /// <summary>
-    /// y = act(conv(x, w) + bias) in one cuDNN call (cudnnConvolutionBiasActivationForward). Returns false when
+    /// y = act(conv(x, w) + bias), or act(conv(x, w) + y + bias) when accumulating (z = y, alpha2 = 1), in one cuDNN call
+    /// (cudnnConvolutionBiasActivationForward). Returns false when
     /// cuDNN rejects the configuration (the caller then runs forward + bias + activation); the reason is kept
     /// in <see cref="LastFusedDecline"/>.
     /// </summary>
@@ -375,8 +376,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
 
     public bool TryForwardBiasActivation(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t, bool relu, bool synchronize = true)
     {
-        // Accumulating runs unfused: the fused call's y is zeroed first (see below).
-        if (p.Op != ConvOp.Forward || t.Bias is null || t.Accumulate) return false;
+        if (p.Op != ConvOp.Forward || t.Bias is null) return false;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -392,14 +392,17 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             using var scratch = algorithm.WorkspaceBytes > 0 ? _host.AllocateScratch(algorithm.WorkspaceBytes, algorithm.Key) : null;
             float one = 1f, zero = 0f;
             ulong y = _host.PointerOf(t.Y);
-            // z is y with alpha2 = 0, but cuDNN does not promise not to read z, and 0 * NaN is NaN:
-            // y comes from the pool with whatever it held, so zero it first.
-            CuDnn.Check(NativeTrace.Start(), _api.SetTensor(_handle.Raw, d.Y.Raw, y, &zero), "cudnnSetTensor(zero z)", $"0x{y:x}");
+            // z is y: alpha2 = 1 adds what y holds (accumulate: a residual block's skip tensor). Otherwise alpha2 = 0,
+            // but cuDNN does not promise not to read z, and 0 * NaN is NaN: y comes from the pool with whatever it
+            // held, so zero it first.
+            float alpha2 = t.Accumulate ? 1f : 0f;
+            if (!t.Accumulate)
+                CuDnn.Check(NativeTrace.Start(), _api.SetTensor(_handle.Raw, d.Y.Raw, y, &zero), "cudnnSetTensor(zero z)", $"0x{y:x}");
             long started = NativeTrace.Start();
             var status = _api.ConvolutionBiasActivationForward(_handle.Raw, &one, d.X.Raw, _host.PointerOf(t.X), d.W.Raw, _host.PointerOf(t.W),
                 d.Conv.Raw, algorithm.Id, scratch?.Pointer ?? 0, (nuint)algorithm.WorkspaceBytes,
-                &zero, d.Y.Raw, y, d.BiasK.Raw, _host.PointerOf(t.Bias), act.Raw, d.Y.Raw, y);
-            NativeTrace.Record(started, "cudnnConvolutionBiasActivationForward", NativeText.StatusLabel(status), $"{algorithm.Key} relu={relu}");
+                &alpha2, d.Y.Raw, y, d.BiasK.Raw, _host.PointerOf(t.Bias), act.Raw, d.Y.Raw, y);
+            NativeTrace.Record(started, "cudnnConvolutionBiasActivationForward", NativeText.StatusLabel(status), $"{algorithm.Key} relu={relu} alpha2={alpha2}");
             if (IsRefusal(status)) // BAD_PARAM / NOT_SUPPORTED / EXECUTION_FAILED: not fusable here, the caller runs it unfused
             {
                 var (name, text) = CuDnn.Describe(status);
