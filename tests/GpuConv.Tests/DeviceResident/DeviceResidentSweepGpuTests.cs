@@ -15,7 +15,7 @@ namespace GpuConv.Tests.DeviceResident;
 /// forced, ptx forced — against the same call on a CPU engine running the float64 reference backend. The GPU
 /// backends' own tests check each algorithm; this checks the engine's plumbing between the public calls and them
 /// (which tensor a transposed layer writes, where bias and ReLU go, what accumulate adds to), which once sent a
-/// transposed layer's bias to its input. Strict fp32: max relative error 1e-5 (cuDNN's transform-based
+/// transposed layer's bias to its input; and the host-tensor overloads on the GPU engine. Strict fp32: max relative error 1e-5 (cuDNN's transform-based
 /// algorithms 1e-4).
 /// </summary>
 [TestFixture, Category("Gpu"), NonParallelizable]
@@ -95,6 +95,44 @@ public class DeviceResidentSweepGpuTests
                 TestContext.Out.WriteLine(line);
                 if (!(err.MaxRelative < tolerance)) failures.Add(line);
             }
+        Assert.That(failures, Is.Empty);
+    }
+
+    /// <summary>The host-tensor overloads on the GPU engine (copies in and out around every call) on the same layers.</summary>
+    [TestCaseSource(nameof(Cases))]
+    public void EveryHostTensorCallMatchesTheReferenceEngine(string? backend, string layer)
+    {
+        var status = CudaDiscovery.Probe();
+        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
+        var (_, spec, inputDims, filterDims) = Layers.Single(l => l.Name == layer);
+        using var gpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Gpu, Backend = backend, PersistPlans = false, Policy = PlanPolicy.Heuristic });
+        using var cpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, Backend = "reference", PersistPlans = false });
+        var inputShape = new TensorShape(inputDims);
+        var filterShape = new TensorShape(filterDims);
+        var outputShape = ConvProblem.Create(spec, inputShape, filterShape).OutputShape;
+        var x = HostTensor.Random(inputShape, 1);
+        var w = HostTensor.Random(filterShape, 2);
+        var b = HostTensor.Random(new TensorShape(outputShape.C), 3);
+        var dy = HostTensor.Random(outputShape, 4);
+        var calls = new (string Name, Func<ConvEngine, HostTensor> Run)[]
+        {
+            ("Forward + bias", e => e.Forward(spec, x, w, b)),
+            ("ForwardBiasActivation relu", e => e.ForwardBiasActivation(spec, x, w, b, Activation.Relu)),
+            ("BackwardData", e => e.BackwardData(spec, dy, w, inputShape)),
+            ("BackwardFilter", e => e.BackwardFilter(spec, x, dy, filterShape)),
+            ("BackwardBias", e => e.BackwardBias(dy)),
+        };
+        var failures = new List<string>();
+        foreach (var (name, run) in calls)
+        {
+            var expected = run(cpu).Data;
+            var got = run(gpu).Data;
+            double tolerance = gpu.LastPlan is { } plan && CudnnAlgorithmNames.IsTransformBased(plan.Algorithm.Name) ? 1e-4 : 1e-5;
+            var err = ErrorMetrics.Compare(got, [.. expected.Select(v => (double)v)]);
+            string line = $"{layer} / host {name} on {gpu.LastPlan?.Algorithm.Key ?? "(no plan)"}: max rel {err.MaxRelative:0.0e0}";
+            TestContext.Out.WriteLine(line);
+            if (!(err.MaxRelative < tolerance)) failures.Add(line);
+        }
         Assert.That(failures, Is.Empty);
     }
 }
