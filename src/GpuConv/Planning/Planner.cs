@@ -295,11 +295,43 @@ public sealed class Planner
     /// not in every timed run (timed with the packing, channel-tiled won 32 of ResNet-50's 53 layers and
     /// the plans ran 25.2 ms at batch 1 on two threads; in its steady state, 43 and 22.8 ms). With weights
     /// that change every call (training) the preparation is part of every call, so it is timed too.
+    /// <para>
+    /// Only candidates in the memory of the first allowed backend by priority are timed — on a GPU engine the
+    /// device's (cuDNN, ptx) — and the others (the CPU and reference backends, in host memory) stay behind them as
+    /// fallbacks, timed only when none of the first memory's could run. The engine's tensors live in one memory;
+    /// a plan in the other runs on staged copies (a copy each way and a wait) that a kernel's time does not show,
+    /// and a GPU engine whose small layers went to a 16-core host's CPU would break a device-resident chain into
+    /// host round trips.
+    /// </para>
     /// </summary>
     Decision? Exhaustive(ConvProblem problem, PlanKey key, List<Candidate> allowed, List<Row> rows)
     {
+        var home = allowed[0].Backend.Memory;
+        var local = allowed.Where(c => ReferenceEquals(c.Backend.Memory, home)).ToList();
+        var elsewhere = allowed.Where(c => !ReferenceEquals(c.Backend.Memory, home)).ToList();
+        var timed = TimeEach(problem, key, local, rows);
+        if (timed.Count == 0)
+        {
+            timed = TimeEach(problem, key, elsewhere, rows);
+            elsewhere = [];
+        }
+        if (timed.Count == 0) return null;
+        var order = timed.OrderBy(c => c.TimeMs).ThenBy(c => c.Rank).Concat(elsewhere).ToList();
+        for (int i = 0; i < rows.Count; i++)
+            if (rows[i].Candidate is { } c && timed.FirstOrDefault(t => ReferenceEquals(t.Algorithm, c.Algorithm)) is { } withTime)
+                rows[i] = rows[i] with { Candidate = withTime };
+        var best = order[0];
+        var plan = new Plan(best.Backend.Name, best.Algorithm, PlanSource.Exhaustive,
+            $"fastest of {timed.Count} timed candidate{(timed.Count == 1 ? "" : "s")} (median of {Options.TimedRuns} runs)", best.TimeMs);
+        Remember(key, plan);
+        return new Decision(plan, order);
+    }
+
+    /// <summary>Times each candidate (warm-up runs, then the median of the timed runs); one that throws is marked failed in <paramref name="rows"/>.</summary>
+    List<Candidate> TimeEach(ConvProblem problem, PlanKey key, List<Candidate> candidates, List<Row> rows)
+    {
         var timed = new List<Candidate>();
-        foreach (var group in allowed.GroupBy(c => c.Backend))
+        foreach (var group in candidates.GroupBy(c => c.Backend))
         {
             var backend = group.Key;
             var scratch = Scratch(problem, backend.Memory);
@@ -331,16 +363,7 @@ public sealed class Planner
                     (t as IDisposable)?.Dispose();
             }
         }
-        if (timed.Count == 0) return null;
-        var order = timed.OrderBy(c => c.TimeMs).ThenBy(c => c.Rank).ToList();
-        for (int i = 0; i < rows.Count; i++)
-            if (rows[i].Candidate is { } c && timed.FirstOrDefault(t => ReferenceEquals(t.Algorithm, c.Algorithm)) is { } withTime)
-                rows[i] = rows[i] with { Candidate = withTime };
-        var best = order[0];
-        var plan = new Plan(best.Backend.Name, best.Algorithm, PlanSource.Exhaustive,
-            $"fastest of {timed.Count} timed candidate{(timed.Count == 1 ? "" : "s")} (median of {Options.TimedRuns} runs)", best.TimeMs);
-        Remember(key, plan);
-        return new Decision(plan, order);
+        return timed;
     }
 
     /// <summary>X, W and Y of the problem in <paramref name="memory"/>, filled with random data.</summary>
@@ -400,8 +423,11 @@ public sealed class Planner
         var chosen = decision.Plan;
         if (ReferenceEquals(c.Algorithm, chosen.Algorithm))
             return new CandidateRow(row.Backend, row.Algorithm, row.WorkspaceBytes, c.Rank, c.TimeMs, CandidateStatus.Chosen, chosen.Why);
+        var winner = decision.Preference.FirstOrDefault(p => ReferenceEquals(p.Algorithm, chosen.Algorithm));
         string reason = chosen.Source switch
         {
+            PlanSource.Exhaustive when c.TimeMs is null && winner is not null && !ReferenceEquals(c.Backend.Memory, winner.Backend.Memory) =>
+                $"not timed: a fallback in {c.Backend.Memory.Kind.ToString().ToLowerInvariant()} memory behind the {winner.Backend.Memory.Kind.ToString().ToLowerInvariant()} memory's candidates",
             PlanSource.Exhaustive when c.TimeMs is double t && chosen.TimeMs is double best =>
                 $"slower: {t:0.###} ms vs {best:0.###} ms for {chosen.Algorithm.Key}" + (best > 0 ? $" ({t / best:0.00}x)" : ""),
             PlanSource.Cache => $"the plan cache chose {chosen.Algorithm.Key}",

@@ -80,7 +80,7 @@ public class PlannerTests
         var memory = new FakeDeviceMemory();
         // Warm-up 1 + 3 timed runs: the first listed time is the warm-up, the median of the rest counts.
         var dev = new FakeBackend("dev", 1, memory).With("d1", times: [0.1, 9, 8, 10]).With("d2", times: [50, 3, 100, 2]);
-        var host = new FakeBackend("host", 2).With("h1", 4.0).With("broken", throwsWhenTimed: true);
+        var host = new FakeBackend("host", 2, memory).With("h1", 4.0).With("broken", throwsWhenTimed: true);
         var planner = Make(PlanPolicy.Exhaustive, dev, host);
 
         var explanation = planner.Explain(Problems.Small());
@@ -95,9 +95,39 @@ public class PlannerTests
         Assert.That(rows["broken"].Status, Is.EqualTo(CandidateStatus.Failed));
         Assert.That(rows["broken"].Reason, Does.Contain("fake launch failure"));
         Assert.That(dev.TimeCalls("d1"), Is.EqualTo(4));
-        Assert.That(memory.Allocated, Is.EqualTo(3), "X, W and Y scratch for the device backend");
-        Assert.That(memory.Freed, Is.EqualTo(3));
-        Assert.That(memory.CopiesIn, Is.EqualTo(3), "scratch is filled with random data");
+        Assert.That(memory.Allocated, Is.EqualTo(6), "X, W and Y scratch for each backend");
+        Assert.That(memory.Freed, Is.EqualTo(6));
+        Assert.That(memory.CopiesIn, Is.EqualTo(6), "scratch is filled with random data");
+    }
+
+    /// <summary>
+    /// On a GPU engine the CPU (host memory) is not raced against the device: a kernel's time does not show the
+    /// staged copies and the wait a host plan costs a device-resident call. Its candidates stay behind as fallbacks,
+    /// and are timed only when nothing in the first memory can be.
+    /// </summary>
+    [Test]
+    public void Exhaustive_TimesOnlyTheFirstBackendsMemory_AndKeepsTheOtherAsFallback()
+    {
+        var memory = new FakeDeviceMemory();
+        var dev = new FakeBackend("dev", 1, memory).With("d1", 5.0);
+        var host = new FakeBackend("host", 2).With("h1", 0.5);
+        var planner = Make(PlanPolicy.Exhaustive, dev, host);
+
+        var explanation = planner.Explain(Problems.Small());
+
+        Assert.That(explanation.Chosen!.Algorithm.Key, Is.EqualTo("dev/d1"), "the faster host candidate was not raced");
+        var h1 = explanation.Rows.Single(r => r.Algorithm == "h1");
+        Assert.That(host.TimeCalls("h1"), Is.Zero);
+        Assert.That(h1.TimeMs, Is.Null);
+        Assert.That(h1.Reason, Does.Contain("fallback in host memory"));
+
+        // Nothing on the device can be timed: the host candidates are, and one of them is chosen.
+        var broken = new FakeBackend("dev", 1, memory).With("d1", throwsWhenTimed: true);
+        var host2 = new FakeBackend("host", 2).With("h1", 0.5);
+        var plan = Make(PlanPolicy.Exhaustive, broken, host2).GetPlan(Problems.Small());
+        Assert.That(plan.Algorithm.Key, Is.EqualTo("host/h1"));
+        Assert.That(plan.Source, Is.EqualTo(PlanSource.Exhaustive));
+        Assert.That(host2.TimeCalls("h1"), Is.GreaterThan(0));
     }
 
     /// <summary>
