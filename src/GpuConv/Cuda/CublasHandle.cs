@@ -4,8 +4,8 @@ using GpuConv.Cuda.Native;
 namespace GpuConv.Cuda;
 
 /// <summary>
-/// A cuBLAS handle bound to one context and stream. Defaults to pedantic math (strict FP32: no TF32),
-/// so results are comparable with the float64 reference; opt into TF32 with <see cref="SetMathMode"/>.
+/// A cuBLAS handle bound to one context and stream. Defaults to CUBLAS_DEFAULT_MATH, which for FP32 GEMMs is strict
+/// FP32 (no TF32: that needs CUBLAS_TF32_TENSOR_OP_MATH), as PyTorch with allow_tf32 off; opt into TF32 with <see cref="SetMathMode"/>.
 /// </summary>
 internal sealed unsafe class CublasHandle : SafeHandle
 {
@@ -20,7 +20,7 @@ internal sealed unsafe class CublasHandle : SafeHandle
         CuBlas.Check(NativeTrace.Start(), CuBlas.cublasCreate_v2(out var h), "cublasCreate_v2");
         var handle = new CublasHandle(context.Lifetime, h);
         handle.SetStream(stream ?? context.Stream);
-        handle.SetMathMode(CublasMath.Pedantic);
+        handle.SetMathMode(CublasMath.Default);
         return handle;
     }
 

@@ -19,7 +19,7 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
     // Created on first GEMM: a GPU with cuDNN but no cuBLAS still serves the cudnn backend.
     readonly Lazy<CublasHandle> _cublas;
     readonly CudaEvent _start, _end;
-    CublasMath _cublasMath = CublasMath.Pedantic;
+    CublasMath _cublasMath = CublasMath.Default;
     readonly object _gemmGate = new();
 
     public CudaGpuRuntime(CudaContext context)
@@ -78,7 +78,9 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
         ulong a, int lda, long strideA, ulong b, int ldb, long strideB, float beta,
         ulong c, int ldc, long strideC, int batchCount, MathMode math)
     {
-        var wanted = math == MathMode.TF32 ? CublasMath.Tf32TensorOp : CublasMath.Pedantic;
+        // Strict is CUBLAS_DEFAULT_MATH, as PyTorch with allow_tf32 off: for FP32 it keeps at least FP32's mantissa and
+        // exponent bits (no TF32). PEDANTIC_MATH is for numerical studies and may pick slower kernels.
+        var wanted = math == MathMode.TF32 ? CublasMath.Tf32TensorOp : CublasMath.Default;
         var cublas = _cublas.Value;
         // The math mode lives on the shared handle: setting it and issuing the GEMM must be one step, or a
         // strict GEMM on one thread could run under another thread's TF32 mode.
