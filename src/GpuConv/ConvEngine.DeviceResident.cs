@@ -404,23 +404,28 @@ public sealed partial class ConvEngine
             var written = problem.Op switch { ConvOp.Forward => t.Y, ConvOp.BackwardData => t.X, _ => t.W };
             return StagedRun.Run(problem, backend, t, Memory, written, copies =>
             {
-                bool fused = fuse is { } act && copies.Bias is not null && !problem.Spec.Transposed
+                // problem.Spec is the underlying convolution's (never transposed): a transposed layer is its backward-data.
+                bool fused = fuse is { } act && copies.Bias is not null && problem.Op == ConvOp.Forward
                     && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, copies, act);
                 if (!fused) backend.Run(problem, algorithm, copies);
                 return fused;
             });
         }
         var ordered = backend as IStreamOrderedBackend;
-        if (fuse is { } act && t.Bias is not null && !problem.Spec.Transposed)
+        if (fuse is { } act && t.Bias is not null)
         {
-            if (ordered?.TryEnqueueBiasActivation(problem, algorithm, t, act) == true) return true;
-            if (ordered is null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, t, act)) return true;
-            // Not fusable: the PTX bias kernel adds bias and ReLU on the device after a plain run.
+            // The fused calls are forward convolutions. problem.Spec is never transposed (a transposed layer is stored
+            // as the backward-data of its convolution, writing X), so the op says which it is.
+            bool forward = problem.Op == ConvOp.Forward;
+            if (forward && ordered?.TryEnqueueBiasActivation(problem, algorithm, t, act) == true) return true;
+            if (forward && ordered is null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, t, act)) return true;
+            // Not fusable (or a transposed layer): the PTX bias kernel adds bias and ReLU on the device, to the tensor
+            // the run wrote (Y, or X for a transposed layer), after a plain run.
             if (act == Activation.Relu && Backends.OfType<PtxConvBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, Memory)) is { } ptx)
             {
                 var plain = t with { Bias = null };
                 if (ordered is not null) ordered.Enqueue(problem, algorithm, plain); else backend.Run(problem, algorithm, plain);
-                ptx.AddBias(t.Y, t.Bias, relu: true);
+                ptx.AddBias(forward ? t.Y : t.X, t.Bias, relu: true);
                 return true;
             }
         }
