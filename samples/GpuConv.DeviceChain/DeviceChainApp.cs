@@ -43,7 +43,7 @@ public static class DeviceChainApp
             PlanCachePath = o.PlanCachePath,
             PersistPlans = o.PlanCachePath is not null,
         });
-        string memory = engine.Memory.Kind == MemoryKind.Device ? $"GPU memory ({engine.Device})" : "host memory";
+        string memory = engine.Memory.Kind == MemoryKind.Device ? "GPU memory" : "host memory";
         o.Out.WriteLine($"device: {engine.Device}; tensors in {memory}");
         if (engine.GpuUnavailableReason is { } why)
             o.Out.WriteLine($"GPU path off: {why} — running on the CPU (same code, tensors in host memory)");

@@ -20,7 +20,7 @@ namespace GpuConv;
 /// the host when <see cref="Download(Tensor)"/> returns (downloads wait for the stream) or after
 /// <see cref="Synchronize"/>; work the application issues on its own stream after a call sees the result
 /// too. A few calls still wait inside (the PTX backend's im2col algorithms, before their column buffer goes back
-/// to the pool; BackwardBias; a plan that runs on another memory; ReLU after a backend that could not fuse it);
+/// to the pool; BackwardBias on the PTX backend; a plan that runs on another memory; ReLU after a backend that could not fuse it);
 /// they never change this rule.
 /// </para>
 /// <para>
@@ -78,7 +78,11 @@ public sealed partial class ConvEngine
         return Upload(host.Data, host.Shape);
     }
 
-    /// <summary>A tensor of <paramref name="shape"/> in <see cref="Memory"/> holding a copy of <paramref name="data"/>.</summary>
+    /// <summary>
+    /// A tensor of <paramref name="shape"/> in <see cref="Memory"/> holding a copy of <paramref name="data"/>. On a GPU the copy is
+    /// ordered on the engine's stream and the call does not wait for it (nor for the calls already queued); <paramref name="data"/>
+    /// may be reused as soon as it returns.
+    /// </summary>
     public Tensor Upload(ReadOnlySpan<float> data, TensorShape shape)
     {
         ThrowIfDisposed();
@@ -88,8 +92,7 @@ public sealed partial class ConvEngine
         var t = Memory.Allocate(shape);
         try
         {
-            using (EnterStream())
-                Memory.CopyFromHost(data, t);
+            CopyIn(data, t);
             return t;
         }
         catch
@@ -102,6 +105,7 @@ public sealed partial class ConvEngine
     /// <summary>
     /// Copies <paramref name="data"/> into <paramref name="destination"/>, a tensor of <see cref="Memory"/> with as many elements.
     /// A prepared copy of <paramref name="destination"/> held as constant weights is dropped, so later calls use the new data.
+    /// Like <see cref="Upload(ReadOnlySpan{float}, TensorShape)"/>, ordered on the engine's stream without a host wait.
     /// </summary>
     public void Upload(ReadOnlySpan<float> data, Tensor destination)
     {
@@ -109,13 +113,26 @@ public sealed partial class ConvEngine
         CheckResident(destination, nameof(destination));
         if (data.Length != destination.Shape.ElementCount)
             throw new ArgumentException($"data has {data.Length} elements but destination {destination.Shape} holds {destination.Shape.ElementCount}.", nameof(data));
-        using (EnterStream())
-            Memory.CopyFromHost(data, destination);
+        CopyIn(data, destination);
         // New data in a tensor the CPU backend may hold prepared as constant weights: drop that copy, so that
         // weights refreshed through the engine are the ones used (as on a GPU, whose backends prepare nothing).
         if (destination is HostTensor host)
             foreach (var cpu in Backends.OfType<CpuBackend>())
                 cpu.ForgetPreparedWeights(host);
+    }
+
+    /// <summary>
+    /// An upload ordered on the engine's stream without a host wait: the calls that read the tensor run after it on
+    /// that stream, and the driver has staged the (pageable) source before the copy returns, so the caller may reuse
+    /// it at once. Waiting here would also wait for every call already queued, other threads' included.
+    /// </summary>
+    void CopyIn(ReadOnlySpan<float> data, Tensor destination)
+    {
+        using (EnterStream())
+        {
+            if (Gpu is { } rt && destination is DeviceTensor d) d.CopyFrom(data, rt.Context.Stream);
+            else Memory.CopyFromHost(data, destination);
+        }
     }
 
     /// <summary>A new host tensor with the contents of <paramref name="tensor"/>; waits for the work that writes it.</summary>
@@ -270,7 +287,8 @@ public sealed partial class ConvEngine
     /// <summary>
     /// db[c] = ∂loss/∂bias[c] = sum of dy[n, c, …] over batch and space (dy of shape [N, C, …]; db of shape [C]), on
     /// tensors in <see cref="Memory"/>; overwrites <paramref name="output"/>, as the other backward calls do, or with
-    /// <paramref name="accumulate"/> adds to what it holds (needs <paramref name="output"/>). This call waits for its result.
+    /// <paramref name="accumulate"/> adds to what it holds (needs <paramref name="output"/>). Returns without waiting on the
+    /// cudnn backend; on the PTX backend and the host path it waits for its result.
     /// </summary>
     public Tensor BackwardBias(Tensor dy, Tensor? output = null, bool accumulate = false)
     {
@@ -299,7 +317,7 @@ public sealed partial class ConvEngine
                         }
                         break;
                     case var m when Backends.OfType<CudnnBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, m)) is { } cudnn:
-                        cudnn.BackwardBias(dy, db, accumulate);
+                        cudnn.BackwardBias(dy, db, accumulate, synchronize: false); // ordered on the stream like the other calls
                         break;
                     case var m when Backends.OfType<PtxConvBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, m)) is { } ptx:
                         ptx.BackwardBias(dy, db, accumulate);
