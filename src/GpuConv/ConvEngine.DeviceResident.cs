@@ -20,7 +20,7 @@ namespace GpuConv;
 /// the host when <see cref="Download(Tensor)"/> returns (downloads wait for the stream) or after
 /// <see cref="Synchronize"/>; work the application issues on its own stream after a call sees the result
 /// too. A few calls still wait inside (the PTX backend's im2col algorithms, before their column buffer goes back
-/// to the pool; BackwardBias on the PTX backend; a plan that runs on another memory; ReLU after a backend that could not fuse it);
+/// to the pool; BackwardBias on the PTX backend; a plan that runs on another memory; ReLU on a device without the PTX backend);
 /// they never change this rule.
 /// </para>
 /// <para>
@@ -175,6 +175,28 @@ public sealed partial class ConvEngine
         if (elementCount != shape.ElementCount)
             throw new ArgumentException($"elementCount {elementCount} does not match shape {shape} ({shape.ElementCount} elements).", nameof(elementCount));
         return new DeviceTensor(rt.Context, shape, DeviceBuffer.Borrow(devicePointer, checked(elementCount * sizeof(float))));
+    }
+
+    /// <summary>
+    /// <paramref name="tensor"/> seen with another <paramref name="shape"/> of the same element count, as PyTorch's
+    /// <c>view</c>/<c>reshape</c> of a contiguous tensor: the same memory (NC[D]HW row-major order), no copy, no device work
+    /// (e.g. [N, C, H, W] as [N, C·H·W, 1, 1] for a 1x1 convolution acting as a linear layer, or a 2-d batch as 1-d rows).
+    /// Writes through either are seen through both. Disposing the view frees nothing; disposing <paramref name="tensor"/>
+    /// ends the view too (calls then refuse it as disposed). An output that shares memory with an input is refused, views included.
+    /// </summary>
+    public Tensor Reshape(Tensor tensor, TensorShape shape)
+    {
+        ThrowIfDisposed();
+        CheckResident(tensor, nameof(tensor));
+        ArgumentNullException.ThrowIfNull(shape);
+        if (shape.ElementCount != tensor.Shape.ElementCount)
+            throw new ArgumentException($"shape {shape} has {shape.ElementCount} elements but tensor {tensor.Shape} holds {tensor.Shape.ElementCount}.", nameof(shape));
+        return tensor switch
+        {
+            HostTensor h => new HostTensor(h, shape),
+            DeviceTensor d => new DeviceTensor(d, shape),
+            _ => throw new ArgumentException($"tensor is a {tensor.GetType().Name}, which cannot be viewed.", nameof(tensor)),
+        };
     }
 
     /// <summary>
@@ -443,7 +465,7 @@ public sealed partial class ConvEngine
             {
                 var plain = t with { Bias = null };
                 if (ordered is not null) ordered.Enqueue(problem, algorithm, plain); else backend.Run(problem, algorithm, plain);
-                ptx.AddBias(forward ? t.Y : t.X, t.Bias, relu: true);
+                ptx.AddBias(forward ? t.Y : t.X, t.Bias, relu: true, synchronize: false); // ordered on the stream after the run
                 return true;
             }
         }
@@ -488,8 +510,18 @@ public sealed partial class ConvEngine
         foreach (var input in inputs)
             if (ReferenceEquals(input, output))
                 throw new ArgumentException("output is also an input of this call; write into a separate tensor.", nameof(output));
+            else if (input is not null && SharesMemory(input, output))
+                throw new ArgumentException("output shares memory with an input of this call (a view from Reshape, or Wrap of the same memory); write into a separate tensor.", nameof(output));
         return output;
     }
+
+    /// <summary>True when the two tensors' elements overlap: the same host array, or overlapping device ranges.</summary>
+    static bool SharesMemory(Tensor a, Tensor b) => (a, b) switch
+    {
+        (HostTensor ha, HostTensor hb) => ReferenceEquals(ha.Data, hb.Data),
+        (DeviceTensor da, DeviceTensor db) => da.Pointer < db.Pointer + (ulong)db.ByteCount && db.Pointer < da.Pointer + (ulong)da.ByteCount,
+        _ => false,
+    };
 
     /// <summary>Throws unless <paramref name="t"/> lives in <see cref="Memory"/> (and, for a GPU, in this engine's context).</summary>
     void CheckResident(Tensor t, string name)
