@@ -12,6 +12,8 @@ public sealed record ChainOptions
     public int Batches { get; init; } = 4;
     /// <summary>Caller threads sharing the engine (each with its own buffers).</summary>
     public int Threads { get; init; } = 1;
+    /// <summary>Each caller thread opens its own engine (own stream, own weights) instead of sharing one.</summary>
+    public bool EnginePerThread { get; init; }
     /// <summary>Device = Cpu: skip GPU discovery (what a machine without a GPU gets anyway).</summary>
     public bool Cpu { get; init; }
     /// <summary>Force one backend (cudnn, ptx, cpu, reference); null: the engine's choice.</summary>

@@ -36,13 +36,15 @@ public static class DeviceChainApp
         o.Validate();
         var layers = TinyNet.Create();
         var inputShape = new TensorShape(o.Batch, TinyNet.InputChannels, o.Height, o.Width);
-        using var engine = ConvEngine.Open(new ConvEngineOptions
+        var engineOptions = new ConvEngineOptions
         {
             Device = o.Cpu ? DeviceKind.Cpu : DeviceKind.Auto,
             Backend = o.Backend,
             PlanCachePath = o.PlanCachePath,
             PersistPlans = o.PlanCachePath is not null,
-        });
+        };
+        using var engine = ConvEngine.Open(engineOptions);
+        var shared = engine;
         string memory = engine.Memory.Kind == MemoryKind.Device ? "GPU memory" : "host memory";
         o.Out.WriteLine($"device: {engine.Device}; tensors in {memory}");
         if (engine.GpuUnavailableReason is { } why)
@@ -73,6 +75,10 @@ public static class DeviceChainApp
         })).ToArray();
         HostTensor[] RunBatches(int t)
         {
+            // One engine per thread: its own stream (a download waits for this thread's work only) and its own copy
+            // of the weights (tensors belong to the engine that made them). Else every thread shares the one engine.
+            using var own = o.EnginePerThread ? ConvEngine.Open(engineOptions) : null;
+            var engine = own ?? shared;
             using var net = new DeviceNetwork(engine, layers, inputShape);
             var results = new HostTensor[o.Batches];
             for (int i = 0; i < o.Batches; i++)
@@ -92,7 +98,7 @@ public static class DeviceChainApp
         if (failures.OfType<Exception>().ToArray() is { Length: > 0 } failed)
             throw failed.Length == 1 ? failed[0] : new AggregateException("caller threads failed", failed);
         double perSecond = o.Threads * o.Batches / clock.Elapsed.TotalSeconds;
-        o.Out.WriteLine($"{o.Threads * o.Batches} batches of {inputShape} on {o.Threads} thread(s): {clock.Elapsed.TotalMilliseconds:0.#} ms ({perSecond:0.#} batches/s)");
+        o.Out.WriteLine($"{o.Threads * o.Batches} batches of {inputShape} on {o.Threads} thread(s){(o.EnginePerThread ? ", an engine each" : "")}: {clock.Elapsed.TotalMilliseconds:0.#} ms ({perSecond:0.#} batches/s)");
 
         // The same network on the CPU backend through host tensors, every batch.
         double worstCpu = 0;

@@ -1,6 +1,6 @@
 using GpuConv.DeviceChain;
 
-// gpuconv-devicechain [--batch 4] [--size 32x32] [--batches 4] [--threads 1] [--cpu] [--backend NAME]
+// gpuconv-devicechain [--batch 4] [--size 32x32] [--batches 4] [--threads 1] [--engine-per-thread] [--cpu] [--backend NAME]
 //                     [--plan-cache PATH] [--no-reference] [--no-train]
 // Exit status: 0 every check passed, 1 a result was off, 2 bad input.
 try
@@ -17,6 +17,7 @@ try
                 ? o with { Height = hh, Width = ww } : throw new ArgumentException($"--size needs HxW, got '{args[i]}'."),
             "--batches" => o with { Batches = Int() },
             "--threads" => o with { Threads = Int() },
+            "--engine-per-thread" => o with { EnginePerThread = true },
             "--cpu" => o with { Cpu = true },
             "--backend" => o with { Backend = Value() },
             "--plan-cache" => o with { PlanCachePath = Value() },

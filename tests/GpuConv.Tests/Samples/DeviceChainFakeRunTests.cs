@@ -91,6 +91,19 @@ public sealed class DeviceChainFakeRunTests
         AssertCleanReport(report);
     }
 
+    [Test, Order(3)]
+    public void EnginePerThread_EachThreadOnItsOwnStream_MatchesTheReference()
+    {
+        var (code, stdout, stderr, report) = RunSample("per-thread", ["--backend", "cudnn", "--threads", "2", "--batches", "2", "--engine-per-thread", "--no-train"]);
+        TestContext.Out.WriteLine(stdout);
+        Assert.That(code, Is.EqualTo(0), stdout + stderr);
+        Assert.That(stdout, Does.Contain("on 2 thread(s), an engine each").And.Contain("devicechain: PASS"));
+        // The shared engine's warm-up and each thread's engine: three streams carry copies.
+        var streams = Regex.Matches(stderr, @"cuMemcpy\w+\(.*stream=(0x[0-9a-f]+)").Select(m => m.Groups[1].Value).Distinct().Count();
+        Assert.That(streams, Is.EqualTo(3), "one stream per engine");
+        AssertCleanReport(report);
+    }
+
     /// <summary>The native call names the trace logged between "begin batch B" and "end batch B".</summary>
     static List<string> CallsBetweenMarkers(string stderr, string batch)
     {

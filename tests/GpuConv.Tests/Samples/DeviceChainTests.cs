@@ -37,6 +37,16 @@ public class DeviceChainTests
     }
 
     [Test]
+    public void CpuPath_EnginePerThread_MatchesTheCpuBackend()
+    {
+        var output = new StringWriter();
+        var result = DeviceChainApp.Run(Small(output) with { EnginePerThread = true, Train = false });
+        Assert.That(output.ToString(), Does.Contain("on 2 thread(s), an engine each"));
+        Assert.That(result.WorstVsCpu, Is.LessThanOrEqualTo(ChainResult.Tolerance));
+        Assert.That(result.Passed, Is.True, output.ToString());
+    }
+
+    [Test]
     public void PlanCache_WrittenByOneRun_ServesTheNext()
     {
         var dir = Directory.CreateTempSubdirectory("devicechain-plans-");
