@@ -542,7 +542,8 @@ public sealed partial class ConvEngine
         {
             if (d.IsDisposed) throw new ArgumentException($"{name} was disposed.", name);
             if (Gpu is { } rt && !ReferenceEquals(d.Runtime, rt.Context))
-                throw new ArgumentException($"{name} belongs to another CUDA context than this engine's ({rt.Context.Device.Name}).", name);
+                throw new ArgumentException(
+                    $"{name} belongs to another engine (or CUDA context) than this one on {rt.Context.Device.Name}; each engine has its own stream and pool, so upload it through this engine.", name);
         }
     }
 
