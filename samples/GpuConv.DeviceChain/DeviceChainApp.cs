@@ -133,16 +133,6 @@ public static class DeviceChainApp
         return result;
     }
 
-    /// <summary>max |actual − expected| / max |expected|: the README's measure.</summary>
-    static double MaxRelative(float[] actual, double[] expected)
-    {
-        if (actual.Length != expected.Length) throw new InvalidOperationException($"{actual.Length} results for {expected.Length} expected values.");
-        double scale = 0, worst = 0;
-        for (int i = 0; i < actual.Length; i++)
-        {
-            scale = Math.Max(scale, Math.Abs(expected[i]));
-            worst = Math.Max(worst, Math.Abs(actual[i] - expected[i]));
-        }
-        return scale == 0 ? worst : worst / scale;
-    }
+    /// <summary>max |actual − expected| / max |expected| (the README's measure; a NaN or infinity where the expected value is finite counts as infinite).</summary>
+    static double MaxRelative(float[] actual, double[] expected) => ErrorMetrics.Compare(actual, expected).MaxRelative;
 }

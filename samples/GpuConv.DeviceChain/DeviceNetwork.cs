@@ -43,7 +43,7 @@ public sealed class DeviceNetwork : IDisposable
     /// <summary>The last layer's output; valid after <see cref="Run"/> once downloaded (the download waits for the work).</summary>
     public Tensor Output => activations[^1];
     /// <summary>Layer i's output (layer i+1's input), for a training step that needs it.</summary>
-    public Tensor Activation(int layer) => activations[layer];
+    public Tensor LayerOutput(int layer) => activations[layer];
     public Tensor Weight(int layer) => weights[layer];
     public IReadOnlyList<Layer> Layers => layers;
 
@@ -55,7 +55,7 @@ public sealed class DeviceNetwork : IDisposable
         {
             var l = layers[i];
             if (l.Relu)
-                engine.ForwardBiasActivation(l.Spec, x, weights[i], biases[i], GpuConv.Activation.Relu, output: activations[i], constantWeights: true);
+                engine.ForwardBiasActivation(l.Spec, x, weights[i], biases[i], Activation.Relu, output: activations[i], constantWeights: true);
             else
                 engine.Forward(l.Spec, x, weights[i], biases[i], output: activations[i], constantWeights: true);
             onLayer?.Invoke(i, engine.LastPlan);

@@ -12,7 +12,7 @@ public static class HostNetwork
     {
         foreach (var l in layers)
             x = l.Relu
-                ? cpu.ForwardBiasActivation(l.Spec, x, l.Weight, l.Bias, GpuConv.Activation.Relu, constantWeights: true)
+                ? cpu.ForwardBiasActivation(l.Spec, x, l.Weight, l.Bias, Activation.Relu, constantWeights: true)
                 : cpu.Forward(l.Spec, x, l.Weight, l.Bias, constantWeights: true);
         return x;
     }

@@ -20,7 +20,7 @@ public static class TrainingStep
         int head = net.Layers.Count - 1;
         var layer = net.Layers[head];
         var spec = layer.Spec;
-        var a = net.Activation(head - 1);                     // the head's input
+        var a = net.LayerOutput(head - 1);                     // the head's input
         var wShape = layer.Weight.Shape;
         using var dy = engine.Allocate(net.Output.Shape);
         using var dW = engine.Allocate(wShape);
