@@ -3,6 +3,7 @@ using GpuConv.DeviceChain;
 // gpuconv-devicechain [--batch 4] [--size 32x32] [--batches 4] [--threads 1] [--engine-per-thread] [--cpu] [--backend NAME]
 //                     [--plan-cache PATH] [--no-reference] [--no-train]
 // Exit status: 0 every check passed, 1 a result was off, 2 bad input.
+ChainOptions options;
 try
 {
     var o = new ChainOptions();
@@ -26,10 +27,21 @@ try
             _ => throw new ArgumentException($"unknown option '{args[i]}'."),
         };
     }
-    return DeviceChainApp.Run(o).Passed ? 0 : 1;
+    o.Validate();
+    options = o;
 }
 catch (ArgumentException e)
 {
     Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+// An ArgumentException from the run itself is a bug to see with its stack, not bad input; except a --backend this machine lacks.
+try
+{
+    return DeviceChainApp.Run(options).Passed ? 0 : 1;
+}
+catch (ArgumentException e) when (e.ParamName == nameof(GpuConv.ConvEngineOptions.Backend))
+{
+    Console.Error.WriteLine($"error: --backend: {e.Message}");
     return 2;
 }
