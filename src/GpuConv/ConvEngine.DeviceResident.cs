@@ -20,7 +20,7 @@ namespace GpuConv;
 /// the host when <see cref="Download(Tensor)"/> returns (downloads wait for the stream) or after
 /// <see cref="Synchronize"/>; work the application issues on its own stream after a call sees the result
 /// too. A few calls still wait inside (the PTX backend's im2col algorithms, before their column buffer goes back
-/// to the pool; BackwardBias; a plan that runs on another memory; ReLU after a backend that could not fuse it);
+/// to the pool; BackwardBias on the PTX backend; a plan that runs on another memory; ReLU on a device without the PTX backend);
 /// they never change this rule.
 /// </para>
 /// <para>
@@ -78,7 +78,11 @@ public sealed partial class ConvEngine
         return Upload(host.Data, host.Shape);
     }
 
-    /// <summary>A tensor of <paramref name="shape"/> in <see cref="Memory"/> holding a copy of <paramref name="data"/>.</summary>
+    /// <summary>
+    /// A tensor of <paramref name="shape"/> in <see cref="Memory"/> holding a copy of <paramref name="data"/>. On a GPU the copy is
+    /// ordered on the engine's stream and the call does not wait for it (nor for the calls already queued); <paramref name="data"/>
+    /// may be reused as soon as it returns.
+    /// </summary>
     public Tensor Upload(ReadOnlySpan<float> data, TensorShape shape)
     {
         ThrowIfDisposed();
@@ -88,8 +92,7 @@ public sealed partial class ConvEngine
         var t = Memory.Allocate(shape);
         try
         {
-            using (EnterStream())
-                Memory.CopyFromHost(data, t);
+            CopyIn(data, t);
             return t;
         }
         catch
@@ -102,6 +105,7 @@ public sealed partial class ConvEngine
     /// <summary>
     /// Copies <paramref name="data"/> into <paramref name="destination"/>, a tensor of <see cref="Memory"/> with as many elements.
     /// A prepared copy of <paramref name="destination"/> held as constant weights is dropped, so later calls use the new data.
+    /// Like <see cref="Upload(ReadOnlySpan{float}, TensorShape)"/>, ordered on the engine's stream without a host wait.
     /// </summary>
     public void Upload(ReadOnlySpan<float> data, Tensor destination)
     {
@@ -109,13 +113,26 @@ public sealed partial class ConvEngine
         CheckResident(destination, nameof(destination));
         if (data.Length != destination.Shape.ElementCount)
             throw new ArgumentException($"data has {data.Length} elements but destination {destination.Shape} holds {destination.Shape.ElementCount}.", nameof(data));
-        using (EnterStream())
-            Memory.CopyFromHost(data, destination);
+        CopyIn(data, destination);
         // New data in a tensor the CPU backend may hold prepared as constant weights: drop that copy, so that
         // weights refreshed through the engine are the ones used (as on a GPU, whose backends prepare nothing).
         if (destination is HostTensor host)
             foreach (var cpu in Backends.OfType<CpuBackend>())
                 cpu.ForgetPreparedWeights(host);
+    }
+
+    /// <summary>
+    /// An upload ordered on the engine's stream without a host wait: the calls that read the tensor run after it on
+    /// that stream, and the driver has staged the (pageable) source before the copy returns, so the caller may reuse
+    /// it at once. Waiting here would also wait for every call already queued, other threads' included.
+    /// </summary>
+    void CopyIn(ReadOnlySpan<float> data, Tensor destination)
+    {
+        using (EnterStream())
+        {
+            if (Gpu is { } rt && destination is DeviceTensor d) d.CopyFrom(data, rt.Context.Stream);
+            else Memory.CopyFromHost(data, destination);
+        }
     }
 
     /// <summary>A new host tensor with the contents of <paramref name="tensor"/>; waits for the work that writes it.</summary>
@@ -158,6 +175,28 @@ public sealed partial class ConvEngine
         if (elementCount != shape.ElementCount)
             throw new ArgumentException($"elementCount {elementCount} does not match shape {shape} ({shape.ElementCount} elements).", nameof(elementCount));
         return new DeviceTensor(rt.Context, shape, DeviceBuffer.Borrow(devicePointer, checked(elementCount * sizeof(float))));
+    }
+
+    /// <summary>
+    /// <paramref name="tensor"/> seen with another <paramref name="shape"/> of the same element count, as PyTorch's
+    /// <c>view</c>/<c>reshape</c> of a contiguous tensor: the same memory (NC[D]HW row-major order), no copy, no device work
+    /// (e.g. [N, C, H, W] as [N, C·H·W, 1, 1] for a 1x1 convolution acting as a linear layer, or a 2-d batch as 1-d rows).
+    /// Writes through either are seen through both. Disposing the view frees nothing; disposing <paramref name="tensor"/>
+    /// ends the view too (calls then refuse it as disposed). An output that shares memory with an input is refused, views included.
+    /// </summary>
+    public Tensor Reshape(Tensor tensor, TensorShape shape)
+    {
+        ThrowIfDisposed();
+        CheckResident(tensor, nameof(tensor));
+        ArgumentNullException.ThrowIfNull(shape);
+        if (shape.ElementCount != tensor.Shape.ElementCount)
+            throw new ArgumentException($"shape {shape} has {shape.ElementCount} elements but tensor {tensor.Shape} holds {tensor.Shape.ElementCount}.", nameof(shape));
+        return tensor switch
+        {
+            HostTensor h => new HostTensor(h, shape),
+            DeviceTensor d => new DeviceTensor(d, shape),
+            _ => throw new ArgumentException($"tensor is a {tensor.GetType().Name}, which cannot be viewed.", nameof(tensor)),
+        };
     }
 
     /// <summary>
@@ -276,7 +315,8 @@ public sealed partial class ConvEngine
     /// <summary>
     /// db[c] = ∂loss/∂bias[c] = sum of dy[n, c, …] over batch and space (dy of shape [N, C, …]; db of shape [C]), on
     /// tensors in <see cref="Memory"/>; overwrites <paramref name="output"/>, as the other backward calls do, or with
-    /// <paramref name="accumulate"/> adds to what it holds (needs <paramref name="output"/>). This call waits for its result.
+    /// <paramref name="accumulate"/> adds to what it holds (needs <paramref name="output"/>). Returns without waiting on the
+    /// cudnn backend; on the PTX backend and the host path it waits for its result.
     /// </summary>
     public Tensor BackwardBias(Tensor dy, Tensor? output = null, bool accumulate = false)
     {
@@ -305,7 +345,7 @@ public sealed partial class ConvEngine
                         }
                         break;
                     case var m when Backends.OfType<CudnnBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, m)) is { } cudnn:
-                        cudnn.BackwardBias(dy, db, accumulate);
+                        cudnn.BackwardBias(dy, db, accumulate, synchronize: false); // ordered on the stream like the other calls
                         break;
                     case var m when Backends.OfType<PtxConvBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, m)) is { } ptx:
                         ptx.BackwardBias(dy, db, accumulate);
@@ -410,6 +450,7 @@ public sealed partial class ConvEngine
             var written = problem.Op switch { ConvOp.Forward => t.Y, ConvOp.BackwardData => t.X, _ => t.W };
             return StagedRun.Run(problem, backend, t, Memory, written, copies =>
             {
+                // problem.Spec is the underlying convolution's (never transposed): a transposed layer is its backward-data.
                 bool fused = fuse is { } act && copies.Bias is not null && problem.Op == ConvOp.Forward
                     && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, copies, act);
                 if (!fused) backend.Run(problem, algorithm, copies);
@@ -417,21 +458,20 @@ public sealed partial class ConvEngine
             });
         }
         var ordered = backend as IStreamOrderedBackend;
-        // problem.Spec is always the convolution (a transposed layer is stored as its adjoint, Op = BackwardData),
-        // so the op, not the spec, says which tensor the layer writes.
         if (fuse is { } act && t.Bias is not null)
         {
-            if (problem.Op == ConvOp.Forward)
-            {
-                if (ordered?.TryEnqueueBiasActivation(problem, algorithm, t, act) == true) return true;
-                if (ordered is null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, t, act)) return true;
-            }
-            // Not fusable: the PTX bias kernel adds bias and ReLU to the layer's output on the device after a plain run.
+            // The fused calls are forward convolutions. problem.Spec is never transposed (a transposed layer is stored
+            // as the backward-data of its convolution, writing X), so the op says which it is.
+            bool forward = problem.Op == ConvOp.Forward;
+            if (forward && ordered?.TryEnqueueBiasActivation(problem, algorithm, t, act) == true) return true;
+            if (forward && ordered is null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, t, act)) return true;
+            // Not fusable (or a transposed layer): the PTX bias kernel adds bias and ReLU on the device, to the tensor
+            // the run wrote (Y, or X for a transposed layer), after a plain run.
             if (act == Activation.Relu && Backends.OfType<PtxConvBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, Memory)) is { } ptx)
             {
                 var plain = t with { Bias = null };
                 if (ordered is not null) ordered.Enqueue(problem, algorithm, plain); else backend.Run(problem, algorithm, plain);
-                ptx.AddBias(problem.Op == ConvOp.Forward ? t.Y : t.X, t.Bias, relu: true);
+                ptx.AddBias(forward ? t.Y : t.X, t.Bias, relu: true, synchronize: false); // ordered on the stream after the run
                 return true;
             }
         }
@@ -476,8 +516,18 @@ public sealed partial class ConvEngine
         foreach (var input in inputs)
             if (ReferenceEquals(input, output))
                 throw new ArgumentException("output is also an input of this call; write into a separate tensor.", nameof(output));
+            else if (input is not null && SharesMemory(input, output))
+                throw new ArgumentException("output shares memory with an input of this call (a view from Reshape, or Wrap of the same memory); write into a separate tensor.", nameof(output));
         return output;
     }
+
+    /// <summary>True when the two tensors' elements overlap: the same host array, or overlapping device ranges.</summary>
+    static bool SharesMemory(Tensor a, Tensor b) => (a, b) switch
+    {
+        (HostTensor ha, HostTensor hb) => ReferenceEquals(ha.Data, hb.Data),
+        (DeviceTensor da, DeviceTensor db) => da.Pointer < db.Pointer + (ulong)db.ByteCount && db.Pointer < da.Pointer + (ulong)da.ByteCount,
+        _ => false,
+    };
 
     /// <summary>Throws unless <paramref name="t"/> lives in <see cref="Memory"/> (and, for a GPU, in this engine's context).</summary>
     void CheckResident(Tensor t, string name)
@@ -498,7 +548,8 @@ public sealed partial class ConvEngine
         {
             if (d.IsDisposed) throw new ArgumentException($"{name} was disposed.", name);
             if (Gpu is { } rt && !ReferenceEquals(d.Runtime, rt.Context))
-                throw new ArgumentException($"{name} belongs to another CUDA context than this engine's ({rt.Context.Device.Name}).", name);
+                throw new ArgumentException(
+                    $"{name} belongs to another engine (or CUDA context) than this one on {rt.Context.Device.Name}; each engine has its own stream and pool, so upload it through this engine.", name);
         }
     }
 

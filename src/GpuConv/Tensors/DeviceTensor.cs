@@ -30,6 +30,16 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
         _buffer = borrowed ?? throw new ArgumentNullException(nameof(borrowed));
     }
 
+    /// <summary>A view of <paramref name="source"/>'s memory with another shape of the same element count (ConvEngine.Reshape).</summary>
+    internal DeviceTensor(DeviceTensor source, TensorShape shape)
+        : this(source._runtime, shape, DeviceBuffer.Borrow(source.Pointer, source.ByteCount)) => _viewOf = source;
+
+    // The tensor whose memory a view uses: once it is disposed the memory is back in the pool, so the view is unusable too.
+    readonly DeviceTensor? _viewOf;
+
+    /// <summary>The tensor whose memory this one views (null when it owns or borrows its own).</summary>
+    internal DeviceTensor? ViewOf => _viewOf;
+
     /// <summary>The device this tensor's memory belongs to (the engine checks it is its own).</summary>
     internal IDeviceRuntime Runtime => _runtime;
 
@@ -46,13 +56,13 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
     {
         get
         {
-            ObjectDisposedException.ThrowIf(_buffer.IsClosed, this);
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
             return _buffer.Pointer;
         }
     }
 
-    /// <summary>True once disposed (its memory is back in the pool, or no longer used if borrowed).</summary>
-    public bool IsDisposed => _buffer.IsClosed;
+    /// <summary>True once disposed (its memory is back in the pool, or no longer used if borrowed); a view also once the tensor it views is.</summary>
+    public bool IsDisposed => _buffer.IsClosed || (_viewOf?.IsDisposed ?? false);
 
     /// <summary>Uploads <paramref name="source"/> (same element count, else <see cref="ArgumentException"/>). Without a stream it has landed on return; with one it is ordered on that stream.</summary>
     public void CopyFrom(ReadOnlySpan<float> source, CudaStream? stream = null)
@@ -138,7 +148,7 @@ public sealed unsafe class DeviceTensor : Tensor, IDisposable
             throw new ArgumentException($"{parameter} has shape {other} but {this} has shape {Shape}.", parameter);
     }
 
-    /// <summary>Returns the memory to the pool (borrowed memory is only released from use, never freed). Idempotent.</summary>
+    /// <summary>Returns the memory to the pool (borrowed memory and a view's are only released from use, never freed). Idempotent.</summary>
     public new void Dispose() => _buffer.Dispose();
 
     /// <summary>"DeviceTensor" plus the shape.</summary>

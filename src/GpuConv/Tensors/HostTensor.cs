@@ -15,6 +15,12 @@ public sealed class HostTensor : Tensor, IDisposable
         Data = data;
     }
 
+    /// <summary>A view of <paramref name="source"/>'s array with another shape of the same element count (ConvEngine.Reshape).</summary>
+    internal HostTensor(HostTensor source, TensorShape shape) : this(shape, source.Data) => viewOf = source;
+
+    // The tensor a view shares its array with: disposed with it, so code that uses a view after its source's scope fails here as on a GPU.
+    readonly HostTensor? viewOf;
+
     /// <summary>A zero-filled tensor of shape <paramref name="dims"/>.</summary>
     public HostTensor(params int[] dims) : this(new TensorShape(dims)) { }
 
@@ -41,10 +47,11 @@ public sealed class HostTensor : Tensor, IDisposable
     /// their inputs, on a GPU too); the engine's device-resident calls refuse it, as they refuse a disposed
     /// device tensor, so code that uses a tensor after its <c>using</c> scope fails on the CPU path as on a GPU.
     /// </summary>
-    public bool IsDisposed { get; private set; }
+    public bool IsDisposed => disposed || (viewOf?.IsDisposed ?? false);
+    bool disposed;
 
     /// <summary>Marks the tensor disposed (see <see cref="IsDisposed"/>); there is nothing to free.</summary>
-    void IDisposable.Dispose() => IsDisposed = true;
+    void IDisposable.Dispose() => disposed = true;
 
     /// <summary>A deep copy (new array).</summary>
     public HostTensor Clone() => new(Shape, (float[])Data.Clone());

@@ -333,8 +333,11 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     /// <summary>The largest power of two (up to 256) dividing <paramref name="pointer"/>.</summary>
     internal static int AlignmentOf(ulong pointer) => pointer == 0 ? 256 : (int)Math.Min(256UL, pointer & (~pointer + 1));
 
-    /// <summary>db[c] = sum of dy over batch and space (cudnnConvolutionBackwardBias), or db[c] += it when <paramref name="accumulate"/> (beta = 1); dy is NC… in device memory.</summary>
-    public void BackwardBias(Tensor dy, Tensor db, bool accumulate = false)
+    /// <summary>
+    /// db[c] = sum of dy over batch and space (cudnnConvolutionBackwardBias), or db[c] += it when <paramref name="accumulate"/> (beta = 1); dy is NC… in device memory.
+    /// Finished on return unless <paramref name="synchronize"/> is false (the engine's device-resident call: ordered on the stream).
+    /// </summary>
+    public void BackwardBias(Tensor dy, Tensor db, bool accumulate = false, bool synchronize = true)
     {
         ArgumentNullException.ThrowIfNull(dy);
         ArgumentNullException.ThrowIfNull(db);
@@ -352,7 +355,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             float one = 1f, zero = 0f;
             CuDnn.Check(NativeTrace.Start(), _api.ConvolutionBackwardBias(_handle.Raw, &one, dyDesc.Raw, _host.PointerOf(dy), accumulate ? &one : &zero, dbDesc.Raw, _host.PointerOf(db)),
                 "cudnnConvolutionBackwardBias", $"dy=[{string.Join(",", dyDims)}] beta={(accumulate ? 1 : 0)}");
-            _host.Synchronize();
+            if (synchronize) _host.Synchronize();
         }
     }
 

@@ -235,8 +235,11 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         _runtime.Synchronize();
     }
 
-    /// <summary>y[n, c, …] += bias[c], then max(·, 0) when <paramref name="relu"/> (kernel bias_add_f32; fused bias + activation).</summary>
-    public void AddBias(Tensor y, Tensor bias, bool relu = false)
+    /// <summary>
+    /// y[n, c, …] += bias[c], then max(·, 0) when <paramref name="relu"/> (kernel bias_add_f32; fused bias + activation).
+    /// Finished on return unless <paramref name="synchronize"/> is false (the engine's device-resident calls: ordered on the stream).
+    /// </summary>
+    public void AddBias(Tensor y, Tensor bias, bool relu = false, bool synchronize = true)
     {
         ArgumentNullException.ThrowIfNull(y);
         ArgumentNullException.ThrowIfNull(bias);
@@ -245,7 +248,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         if (bias.Shape.ElementCount != y.Shape.C)
             throw new ArgumentException($"bias has {bias.Shape.ElementCount} elements but y {y.Shape} has {y.Shape.C} channels.", nameof(bias));
         BiasAdd(_runtime.PointerOf(y), _runtime.PointerOf(bias), y.Shape, relu);
-        _runtime.Synchronize();
+        if (synchronize) _runtime.Synchronize();
     }
 
     /// <summary>Releases the GPU runtime when this backend created it (<see cref="Create"/>).</summary>
