@@ -107,6 +107,7 @@ FAKE_EXPORT cublasStatus_t cublasGetProperty(int type, int *value)
 FAKE_EXPORT cublasStatus_t cublasSetStream_v2(void *handle, void *stream)
 {
     GET(b, handle);
+    FAKE_LIBRARY_FAULT(__func__, -1, 0, EXECUTION_FAILED);
     if (gpuconv_fake_check_stream(stream)) return fail(INVALID_VALUE, "%s: stream %p is not live", __func__, stream);
     b->stream = stream;
     return SUCCESS;
@@ -116,6 +117,7 @@ FAKE_EXPORT cublasStatus_t cublasSetStream_v2(void *handle, void *stream)
 FAKE_EXPORT cublasStatus_t cublasSetMathMode(void *handle, int mode)
 {
     GET(b, handle);
+    FAKE_LIBRARY_FAULT(__func__, -1, 0, EXECUTION_FAILED);
     int base = mode & ~16;
     if (base < 0 || base > 3) return fail(INVALID_VALUE, "%s(mode=%d)", __func__, mode);
     b->math = mode;

@@ -171,6 +171,7 @@ FAKE_EXPORT cudnnStatus_t cudnnSetStream(void *handle, void *stream)
 {
     obj *h = find(handle, K_HANDLE);
     if (!h) return fail(BAD_PARAM, "cudnnSetStream: handle %p is not live", handle);
+    FAKE_LIBRARY_FAULT(__func__, -1, 0, EXECUTION_FAILED);
     if (gpuconv_fake_check_stream(stream)) return fail(BAD_PARAM, "cudnnSetStream: stream %p is not a live stream", stream);
     h->stream = stream;
     return OK;

@@ -150,6 +150,7 @@ FAKE_EXPORT int gpuconv_fake_faults_set(const char *spec)
     load_rules();
     int n = parse_rules(spec, why, sizeof why);
     sticky_status = 0;
+    n_injected = 0;
     pthread_mutex_unlock(&faults_gate);
     if (n < 0) fprintf(stderr, "[gpuconv-fake faults] gpuconv_fake_faults_set: %s\n", why);
     return n;

@@ -31,10 +31,10 @@ FAKE_EXPORT int gpuconv_fake_fault(const char *call, int context_call);
 /* For cuDNN and cuBLAS: a rule's status for this call of `call` (and of `call#algo` when algo >= 0), or -1
  * when the call does device work (device_work) while the driver holds a sticky error; 0 to run it. */
 FAKE_EXPORT int gpuconv_fake_fault_library(const char *call, int algo, int device_work);
-/* Replaces the rules (NULL or "": none), resets every call counter and the sticky error; returns the number
+/* Replaces the rules (NULL or "": none), resets every call counter, the injected count and the sticky error; returns the number
  * of rules, or -1 when the text does not parse (then nothing is injected). For tests in one process. */
 FAKE_EXPORT int gpuconv_fake_faults_set(const char *spec);
-/* How many statuses were injected so far (sticky repeats included). */
+/* How many statuses were injected since the process started or the last gpuconv_fake_faults_set (sticky repeats included). */
 FAKE_EXPORT long long gpuconv_fake_faults_injected(void);
 /* The sticky status now in force, 0 if none. */
 FAKE_EXPORT int gpuconv_fake_sticky_status(void);
