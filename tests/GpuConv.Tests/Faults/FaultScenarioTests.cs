@@ -383,6 +383,83 @@ public sealed class FaultScenarioTests
         AssertNothingLive("after the engine was disposed");
     }
 
+    [Test, Category("fault-run")]
+    public void DeviceResidentCallsWithPeriodicFaultsLeakNothing()
+    {
+        RequireGroup("run");
+        var reference = ReferenceOf(Spec, X, W);
+        int ok = 0, failed = 0;
+        using (var hold = FakeFaults.HoldContext())
+        {
+            var baseline = FakeFaults.Live();
+            using (var engine = ConvEngine.Open(Options()))
+            {
+                var x = engine.Upload(X);
+                var w = engine.Upload(W);
+                using var ownX = (IDisposable)x; // device tensors: the caller's to dispose
+                using var ownW = (IDisposable)w;
+                FakeFaults.Set("cudnnConvolutionForward@%13=5000;cuMemAlloc_v2@%2=2;cuMemcpyDtoHAsync_v2@%17=999;cuMemcpyHtoDAsync_v2@%19=999");
+                for (int i = 0; i < 400; i++)
+                {
+                    Tensor? y = null;
+                    try
+                    {
+                        // Every other call into a tensor of the caller's, the rest into a new one the engine allocates.
+                        y = i % 2 == 0 ? engine.Allocate(new TensorShape(2, 6, 7, 7)) : null;
+                        var written = engine.Forward(Spec, x, w, output: y);
+                        y ??= written;
+                        if (i % 5 == 0) engine.Upload(W.Data, w); // an upload that may fail, into a tensor the engine holds
+                        var host = engine.Download(written);
+                        Assert.That(Differences.MaxRelative(host.Data, reference), Is.LessThan(Tolerance), $"call {i}: {engine.LastPlan}");
+                        ok++;
+                    }
+                    catch (Exception e) when (e is CudaException or CudnnException or DeviceOutOfMemoryException)
+                    {
+                        failed++;
+                    }
+                    finally
+                    {
+                        (y as IDisposable)?.Dispose();
+                    }
+                }
+                TestContext.Out.WriteLine($"device-resident: {ok} results checked, {failed} calls failed with an injected fault ({FakeFaults.Injected} injected)");
+                Assert.That(failed, Is.GreaterThan(10));
+                Assert.That(ok, Is.GreaterThan(200));
+            }
+            Assert.That(FakeFaults.Live(), Is.EqualTo(baseline), "device-resident calls with faults: the engine freed everything it made");
+        }
+        AssertNothingLive("after the context was released");
+    }
+
+    [Test, Category("fault-run")]
+    public void AStickyFaultInADeviceResidentCallFailsItAndTheDownload()
+    {
+        RequireGroup("run");
+        var engine = ConvEngine.Open(Options());
+        Tensor? x = null, w = null, y = null;
+        try
+        {
+            x = engine.Upload(X);
+            w = engine.Upload(W);
+            FakeFaults.Set("cudnnConvolutionForward@1=5000!");
+            var e = Assert.Throws<CudaException>(() => y = engine.Forward(Spec, x, w))!;
+            Assert.That(e.ContextUnusable, Is.True, e.Message);
+            Assert.Throws<CudaException>(() => engine.Download(x), "a download after the fault");
+            Assert.Throws<CudaException>(() => engine.Synchronize());
+        }
+        finally
+        {
+            Assert.DoesNotThrow(() =>
+            {
+                engine.Dispose();
+                foreach (var t in new[] { x, w, y }) (t as IDisposable)?.Dispose(); // after the engine: must not throw either
+            });
+        }
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        AssertNothingLive("after the engine and the tensors were disposed");
+    }
+
     static float[] ReferenceOf(ConvSpec spec, HostTensor x, HostTensor w)
     {
         var problem = ConvProblem.Create(spec, x.Shape, w.Shape, ConvOp.Forward);
