@@ -293,6 +293,7 @@ public sealed class FaultScenarioTests
             Assert.That(first.Status, Is.EqualTo(CuResult.ErrorIllegalAddress));
             Assert.That(first.ContextUnusable, Is.True);
             Assert.That(first.Message, Does.Contain("CUDA_ERROR_ILLEGAL_ADDRESS"));
+            Assert.That(first.Message, Does.Contain(backend == "cudnn" ? "cudnnConvolutionForward" : "cuLaunchKernel"), "the message names the call that met the fault");
             for (int i = 0; i < 3; i++)
             {
                 var later = Assert.Throws<CudaException>(() => engine.Forward(Spec, X, W, Bias), $"later call {i} must not return a result")!;
