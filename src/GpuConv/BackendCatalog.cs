@@ -1,4 +1,6 @@
 using GpuConv.Backends;
+using GpuConv.Backends.Cudnn;
+using GpuConv.Backends.Ptx;
 using GpuConv.Cuda;
 using GpuConv.Cuda.Discovery;
 using GpuConv.Planning;
@@ -10,6 +12,7 @@ namespace GpuConv;
 /// <paramref name="AvailableWorkspace"/> reports the bytes a backend can still allocate (the GPU layer
 /// passes free device memory); null means no limit beyond the configured one.
 /// <paramref name="Resources"/> is what the backends share (a GPU context and runtime), disposed after them.
+/// <paramref name="UnavailableBackends"/>: the GPU backends that are not in the set, each with a one-line reason.
 /// </summary>
 internal sealed record BackendSet(
     IReadOnlyList<IConvBackend> Backends,
@@ -17,7 +20,8 @@ internal sealed record BackendSet(
     DeviceIdentity Host,
     string? GpuUnavailableReason,
     Func<IConvBackend, long?>? AvailableWorkspace = null,
-    IDisposable? Resources = null)
+    IDisposable? Resources = null,
+    IReadOnlyDictionary<string, string>? UnavailableBackends = null)
 {
     /// <summary>Disposes every backend, then the shared resources.</summary>
     public void DisposeAll()
@@ -54,14 +58,15 @@ internal static class BackendCatalog
             if (session is not null)
                 return new BackendSet([.. session.Backends, .. cpu], session.Identity, host, null,
                     AvailableWorkspace: b => b.Memory.Kind == Tensors.MemoryKind.Device ? session.FreeMemoryBytes : null,
-                    Resources: session);
+                    Resources: session, UnavailableBackends: session.UnavailableBackends);
             if (options.Device == DeviceKind.Gpu)
             {
                 foreach (var b in cpu) b.Dispose();
                 throw new InvalidOperationException($"Device = Gpu (index {options.GpuIndex}) was requested but no GPU path is usable: {gpuReason}.");
             }
         }
-        return new BackendSet(cpu, host, host, gpuReason);
+        return new BackendSet(cpu, host, host, gpuReason,
+            UnavailableBackends: new Dictionary<string, string> { [CudnnBackend.BackendName] = gpuReason ?? "", [PtxConvBackend.BackendName] = gpuReason ?? "" });
     }
 
     /// <summary>Opens the GPU backends of device <paramref name="ordinal"/>, or returns why not (never throws).</summary>

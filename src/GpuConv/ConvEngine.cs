@@ -64,7 +64,9 @@ public sealed partial class ConvEngine : IDisposable
             if (options.Backend is { } name && !set.Backends.Any(b => string.Equals(b.Name, name, StringComparison.OrdinalIgnoreCase)))
                 throw new ArgumentException(
                     $"Backend '{name}' is not available; available: {string.Join(", ", set.Backends.Select(b => b.Name))}" +
-                    (set.GpuUnavailableReason is { } why ? $" (GPU backends are off: {why})." : "."), nameof(ConvEngineOptions.Backend));
+                    (set.GpuUnavailableReason is { } why ? $" (GPU backends are off: {why})."
+                        : set.UnavailableBackends?.FirstOrDefault(kv => string.Equals(kv.Key, name, StringComparison.OrdinalIgnoreCase)) is { Value: { } off }
+                            ? $" ({name} is off: {off})." : "."), nameof(ConvEngineOptions.Backend));
             return new ConvEngine(options, set);
         }
         catch
@@ -88,6 +90,15 @@ public sealed partial class ConvEngine : IDisposable
 
     /// <summary>Why no GPU backend is present, or null when one is.</summary>
     public string? GpuUnavailableReason => backendSet.GpuUnavailableReason;
+
+    /// <summary>
+    /// The GPU backends that are not present, each with a one-line reason: both when the GPU path is off
+    /// (<see cref="GpuUnavailableReason"/>), or the one that could not open beside the other (cuDNN missing or its
+    /// cudnnCreate failing leaves ptx; cuBLAS missing leaves cudnn). Empty when every GPU backend is present.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> UnavailableBackends => backendSet.UnavailableBackends ?? EmptyReasons;
+
+    static readonly IReadOnlyDictionary<string, string> EmptyReasons = new Dictionary<string, string>();
 
     /// <summary>The plan of the most recent operation on any thread (for diagnostics).</summary>
     public Plan? LastPlan => lastPlan;

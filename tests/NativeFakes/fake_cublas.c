@@ -8,6 +8,7 @@
  * overlapping A or B, are refused with INVALID_VALUE and logged as such. GPUCONV_FAKE_VERBOSE=1 logs refusals. */
 #define _GNU_SOURCE
 #include "fake_common.h"
+#include "fake_faults.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -16,7 +17,7 @@
 #include <string.h>
 
 typedef int cublasStatus_t;
-enum { SUCCESS = 0, NOT_INITIALIZED = 1, ALLOC_FAILED = 3, INVALID_VALUE = 7, NOT_SUPPORTED = 15 };
+enum { SUCCESS = 0, NOT_INITIALIZED = 1, ALLOC_FAILED = 3, INVALID_VALUE = 7, EXECUTION_FAILED = 13, INTERNAL_ERROR = 14, NOT_SUPPORTED = 15 };
 enum { OP_N = 0, OP_T = 1, OP_C = 2 };
 
 __attribute__((format(printf, 2, 3))) static cublasStatus_t fail(cublasStatus_t status, const char *fmt, ...)
@@ -52,6 +53,7 @@ FAKE_EXPORT cublasStatus_t cublasCreate_v2(void **handle)
 {
     if (!handle) return fail(INVALID_VALUE, "cublasCreate_v2(NULL)");
     if (!gpuconv_fake_has_current_context()) return fail(NOT_INITIALIZED, "cublasCreate_v2 with no current CUDA context");
+    FAKE_LIBRARY_FAULT(__func__, -1, 1, NOT_INITIALIZED);
     blas *b = calloc(1, sizeof *b);
     if (!b) return fail(ALLOC_FAILED, "cublasCreate_v2: host memory");
     b->magic = 0x424c4153u;
@@ -59,6 +61,7 @@ FAKE_EXPORT cublasStatus_t cublasCreate_v2(void **handle)
     b->next = handles;
     handles = b;
     pthread_mutex_unlock(&gate);
+    gpuconv_fake_live_add("cublas_handles", 1);
     *handle = b;
     return SUCCESS;
 }
@@ -72,6 +75,7 @@ FAKE_EXPORT cublasStatus_t cublasDestroy_v2(void *handle)
             *pp = b->next;
             pthread_mutex_unlock(&gate);
             free(b);
+            gpuconv_fake_live_add("cublas_handles", -1);
             return SUCCESS;
         }
     pthread_mutex_unlock(&gate);
@@ -103,6 +107,7 @@ FAKE_EXPORT cublasStatus_t cublasGetProperty(int type, int *value)
 FAKE_EXPORT cublasStatus_t cublasSetStream_v2(void *handle, void *stream)
 {
     GET(b, handle);
+    FAKE_LIBRARY_FAULT(__func__, -1, 0, EXECUTION_FAILED);
     if (gpuconv_fake_check_stream(stream)) return fail(INVALID_VALUE, "%s: stream %p is not live", __func__, stream);
     b->stream = stream;
     return SUCCESS;
@@ -112,6 +117,7 @@ FAKE_EXPORT cublasStatus_t cublasSetStream_v2(void *handle, void *stream)
 FAKE_EXPORT cublasStatus_t cublasSetMathMode(void *handle, int mode)
 {
     GET(b, handle);
+    FAKE_LIBRARY_FAULT(__func__, -1, 0, EXECUTION_FAILED);
     int base = mode & ~16;
     if (base < 0 || base > 3) return fail(INVALID_VALUE, "%s(mode=%d)", __func__, mode);
     b->math = mode;
@@ -136,6 +142,8 @@ FAKE_EXPORT const char *cublasGetStatusName(cublasStatus_t s)
     case ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
     case INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
     case NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
+    case EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
     default: return "CUBLAS_STATUS_UNKNOWN (gpuconv fake)";
     }
 }
@@ -228,11 +236,12 @@ static cublasStatus_t gemm(const char *call, blas *h, int ta, int tb, int m, int
 static cublasStatus_t gemm_exclusive(const char *call, blas *h, int ta, int tb, int m, int n, int k, const float *alpha,
     uint64_t A, int lda, long long sa, uint64_t B, int ldb, long long sb, const float *beta, uint64_t C, int ldc, long long sc, int batch)
 {
+    FAKE_LIBRARY_FAULT(call, -1, 1, EXECUTION_FAILED);
     pthread_mutex_lock(&gate);
     int was = h->busy;
     h->busy = 1;
     pthread_mutex_unlock(&gate);
-    if (was) return fail(13, "%s: handle %p is in use by another thread at the same time", call, (void *)h);
+    if (was) return fail(EXECUTION_FAILED, "%s: handle %p is in use by another thread at the same time", call, (void *)h);
     cublasStatus_t r = gemm(call, h, ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch);
     pthread_mutex_lock(&gate);
     h->busy = 0;

@@ -17,6 +17,7 @@
  * device may use (default 8192), beyond which cuMemAlloc reports CUDA_ERROR_OUT_OF_MEMORY. */
 #define _GNU_SOURCE
 #include "fake_common.h"
+#include "fake_faults.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -174,9 +175,14 @@ static void current_set(void *ctx) { pthread_once(&current_once, make_current_ke
 
 FAKE_EXPORT int gpuconv_fake_has_current_context(void) { return current_get() == (void *)&primary && primary.refs > 0; }
 
-#define NEED_INIT() do { if (!initialised) return fail(CUDA_ERROR_NOT_INITIALIZED, "%s before cuInit", __func__); } while (0)
-#define NEED_CONTEXT() do { NEED_INIT(); if (!gpuconv_fake_has_current_context()) \
-        return fail(CUDA_ERROR_INVALID_CONTEXT, "%s with no current context on this thread", __func__); } while (0)
+#define NEED_INIT() do { if (!initialised) { return fail(CUDA_ERROR_NOT_INITIALIZED, "%s before cuInit", __func__); } FAULT_POINT(0); } while (0)
+#define NEED_CONTEXT() do { if (!initialised) { return fail(CUDA_ERROR_NOT_INITIALIZED, "%s before cuInit", __func__); } \
+        if (!gpuconv_fake_has_current_context()) { \
+            return fail(CUDA_ERROR_INVALID_CONTEXT, "%s with no current context on this thread", __func__); } \
+        FAULT_POINT(1); } while (0)
+/* Injected faults (fake_faults.h): checked after the strictness checks above, so a faulted call was a valid one. */
+#define FAULT_POINT(context_call) do { int fault_ = gpuconv_fake_fault(__func__, (context_call)); \
+        if (fault_) return fail(fault_, "%s: injected fault (GPUCONV_FAKE_FAULTS)", __func__); } while (0)
 
 /* ---------------------------------------------------------------- handles: streams, events, modules, functions */
 
@@ -365,6 +371,7 @@ static void report_at_exit(int status, void *unused);
 FAKE_EXPORT CUresult cuInit(unsigned flags)
 {
     if (flags != 0) return fail(CUDA_ERROR_INVALID_VALUE, "cuInit(flags=%u): flags must be 0", flags);
+    FAULT_POINT(0);
     pthread_mutex_lock(&gate);
     if (!initialised) on_exit(report_at_exit, NULL);
     initialised = 1;
@@ -428,7 +435,7 @@ FAKE_EXPORT CUresult cuDeviceGetCount(int *count)
 {
     NEED_INIT();
     if (!count) return fail(CUDA_ERROR_INVALID_VALUE, "cuDeviceGetCount(NULL)");
-    *count = 1;
+    *count = gpuconv_fake_device_count();
     return CUDA_SUCCESS;
 }
 
@@ -1054,3 +1061,6 @@ static void report_at_exit(int status, void *unused)
         n_allocs, n_frees, device_live, live_bytes, peak_bytes, n_pinned_live, live_at_context_release, n_launches, n_refusals, n_races);
     fclose(f);
 }
+
+/* Fault injection and live-resource counts: part of this library (they read the tables above). */
+#include "fake_faults.c"

@@ -16,6 +16,7 @@
  * Uncertain points are marked UNSURE. GPUCONV_FAKE_VERBOSE=1 logs the reason of every refusal. */
 #define _GNU_SOURCE
 #include "fake_common.h"
+#include "fake_faults.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -82,6 +83,7 @@ static obj *objects;
 static cudnnStatus_t create(void **out, int kind, const char *call)
 {
     if (!out) return fail(BAD_PARAM_NULL_POINTER, "%s(NULL)", call);
+    FAKE_LIBRARY_FAULT(call, -1, kind == K_HANDLE, INTERNAL_ERROR);
     obj *o = calloc(1, sizeof *o);
     if (!o) return fail(INTERNAL_ERROR, "%s: out of host memory", call);
     o->kind = kind;
@@ -90,6 +92,7 @@ static cudnnStatus_t create(void **out, int kind, const char *call)
     o->next = objects;
     objects = o;
     pthread_mutex_unlock(&gate);
+    gpuconv_fake_live_add(kind == K_HANDLE ? "cudnn_handles" : "cudnn_descriptors", 1);
     *out = o;
     return OK;
 }
@@ -113,6 +116,7 @@ static cudnnStatus_t destroy(void *p, int kind, const char *call)
             *pp = o->next;
             pthread_mutex_unlock(&gate);
             free(o);
+            gpuconv_fake_live_add(kind == K_HANDLE ? "cudnn_handles" : "cudnn_descriptors", -1);
             return OK;
         }
     pthread_mutex_unlock(&gate);
@@ -167,6 +171,7 @@ FAKE_EXPORT cudnnStatus_t cudnnSetStream(void *handle, void *stream)
 {
     obj *h = find(handle, K_HANDLE);
     if (!h) return fail(BAD_PARAM, "cudnnSetStream: handle %p is not live", handle);
+    FAKE_LIBRARY_FAULT(__func__, -1, 0, EXECUTION_FAILED);
     if (gpuconv_fake_check_stream(stream)) return fail(BAD_PARAM, "cudnnSetStream: stream %p is not a live stream", stream);
     h->stream = stream;
     return OK;
@@ -546,6 +551,7 @@ static cudnnStatus_t heuristic_impl(const char *call, int op, void *handle, void
 static cudnnStatus_t heuristic(const char *call, int op, void *handle, void *xd, void *wd, void *convd, void *yd,
     int requested, int *returned, perf_t *perf, int measured)
 {
+    FAKE_LIBRARY_FAULT(call, -1, 0, EXECUTION_FAILED);
     EXCLUSIVE(handle, heuristic_impl(call, op, handle, xd, wd, convd, yd, requested, returned, perf, measured));
 }
 
@@ -574,6 +580,7 @@ static cudnnStatus_t workspace_size_impl(const char *call, int op, void *handle,
 
 static cudnnStatus_t workspace_size(const char *call, int op, void *handle, void *xd, void *wd, void *convd, void *yd, int algo, size_t *bytes)
 {
+    FAKE_LIBRARY_FAULT(call, algo, 0, EXECUTION_FAILED);
     EXCLUSIVE(handle, workspace_size_impl(call, op, handle, xd, wd, convd, yd, algo, bytes));
 }
 
@@ -737,6 +744,7 @@ static cudnnStatus_t run_convolution_impl(const char *call, int op, void *handle
 static cudnnStatus_t run_convolution(const char *call, int op, void *handle, const void *alpha, void *xd, uint64_t x, void *wd, uint64_t w,
     void *convd, int algo, uint64_t ws, size_t ws_bytes, const void *beta, void *yd, uint64_t y)
 {
+    FAKE_LIBRARY_FAULT(call, algo, 1, EXECUTION_FAILED);
     EXCLUSIVE(handle, run_convolution_impl(call, op, handle, alpha, xd, x, wd, w, convd, algo, ws, ws_bytes, beta, yd, y));
 }
 
@@ -818,6 +826,7 @@ static cudnnStatus_t cudnnAddTensor_impl(void *handle, const void *alpha, void *
 
 FAKE_EXPORT cudnnStatus_t cudnnAddTensor(void *handle, const void *alpha, void *ad, uint64_t a, const void *beta, void *cd, uint64_t c)
 {
+    FAKE_LIBRARY_FAULT(__func__, -1, 1, EXECUTION_FAILED);
     EXCLUSIVE(handle, cudnnAddTensor_impl(handle, alpha, ad, a, beta, cd, c));
 }
 
@@ -858,6 +867,7 @@ static cudnnStatus_t cudnnTransformTensor_impl(void *handle, const void *alpha, 
 
 FAKE_EXPORT cudnnStatus_t cudnnTransformTensor(void *handle, const void *alpha, void *xd, uint64_t x, const void *beta, void *yd, uint64_t y)
 {
+    FAKE_LIBRARY_FAULT(__func__, -1, 1, EXECUTION_FAILED);
     EXCLUSIVE(handle, cudnnTransformTensor_impl(handle, alpha, xd, x, beta, yd, y));
 }
 
@@ -879,6 +889,7 @@ static cudnnStatus_t cudnnSetTensor_impl(void *handle, void *yd, uint64_t y, con
 
 FAKE_EXPORT cudnnStatus_t cudnnSetTensor(void *handle, void *yd, uint64_t y, const void *value)
 {
+    FAKE_LIBRARY_FAULT(__func__, -1, 1, EXECUTION_FAILED);
     EXCLUSIVE(handle, cudnnSetTensor_impl(handle, yd, y, value));
 }
 
@@ -915,6 +926,7 @@ static cudnnStatus_t cudnnConvolutionBackwardBias_impl(void *handle, const void 
 
 FAKE_EXPORT cudnnStatus_t cudnnConvolutionBackwardBias(void *handle, const void *alpha, void *dyd, uint64_t dy, const void *beta, void *dbd, uint64_t db)
 {
+    FAKE_LIBRARY_FAULT(__func__, -1, 1, EXECUTION_FAILED);
     EXCLUSIVE(handle, cudnnConvolutionBackwardBias_impl(handle, alpha, dyd, dy, beta, dbd, db));
 }
 
@@ -989,5 +1001,6 @@ FAKE_EXPORT cudnnStatus_t cudnnConvolutionBiasActivationForward(void *handle, co
     void *convd, int algo, uint64_t ws, size_t ws_bytes, const void *alpha2, void *zd, uint64_t z, void *biasd, uint64_t bias,
     void *actd, void *yd, uint64_t y)
 {
+    FAKE_LIBRARY_FAULT(__func__, algo, 1, EXECUTION_FAILED);
     EXCLUSIVE(handle, cudnnConvolutionBiasActivationForward_impl(handle, alpha1, xd, x, wd, w, convd, algo, ws, ws_bytes, alpha2, zd, z, biasd, bias, actd, yd, y));
 }

@@ -50,6 +50,11 @@ cublasStatus_t cublasCreate_v2(void **);
 cublasStatus_t cublasSetStream_v2(void *, void *);
 cublasStatus_t cublasSgemm_v2(void *, int, int, int, int, int, const float *, CUdeviceptr, int, CUdeviceptr, int, const float *, CUdeviceptr, int);
 
+int gpuconv_fake_faults_set(const char *);
+int gpuconv_fake_sticky_status(void);
+long long gpuconv_fake_live(char *, int);
+CUresult cuCtxSynchronize(void);
+
 static int checks, failed;
 #define EXPECT(cond, what) do { checks++; if (!(cond)) { failed++; printf("FAILED: %s (line %d)\n", what, __LINE__); } } while (0)
 
@@ -174,6 +179,27 @@ int main(void)
     cuEventDestroy_v2(ev);
     cuStreamDestroy_v2(s1);
     EXPECT(cudnnConvolutionForward(h, &alpha, xd, x, wd, w, cd, 0, 0, 0, &beta, yd, y) == 0, "the handle's stream s2 still lives");
+
+    /* --- fault injection (fake_faults.h): the Nth call, every Kth, a malformed rule, a sticky error */
+    CUdeviceptr q[4] = { 0 };
+    EXPECT(gpuconv_fake_faults_set("cuMemAlloc_v2@2=2") == 1, "one rule parsed");
+    EXPECT(cuMemAlloc_v2(&q[0], 64) == 0 && cuMemAlloc_v2(&q[1], 64) == 2 && cuMemAlloc_v2(&q[2], 64) == 0,
+        "cuMemAlloc_v2@2=2: only the 2nd call is CUDA_ERROR_OUT_OF_MEMORY");
+    char live[512];
+    long long before = gpuconv_fake_live(live, sizeof live);
+    cuMemFree_v2(q[2]);
+    EXPECT(gpuconv_fake_live(live, sizeof live) == before - 1, "the live count follows a free");
+    EXPECT(gpuconv_fake_faults_set("cuMemAlloc_v2@2=2; bogus") == -1, "a malformed rule is refused, not ignored");
+    gpuconv_fake_faults_set("cuCtxSynchronize@%2=999");
+    EXPECT(cuCtxSynchronize() == 0 && cuCtxSynchronize() == 999 && cuCtxSynchronize() == 0 && cuCtxSynchronize() == 999, "@%2: every 2nd call");
+    gpuconv_fake_faults_set("cuMemFree_v2@1=700!");
+    EXPECT(cuMemFree_v2(q[0]) == 700 && gpuconv_fake_sticky_status() == 700, "a sticky rule's call fails and the context turns sticky");
+    EXPECT(cuMemAlloc_v2(&q[3], 64) == 700 && cuMemFree_v2(q[0]) == 700, "after it every call that needs the context returns 700");
+    EXPECT(cudnnConvolutionForward(h, &alpha, xd, x, wd, w, cd, 0, 0, 0, &beta, yd, y) == 5000, "cuDNN device work under a sticky error is EXECUTION_FAILED");
+    void *again;
+    EXPECT(cuDevicePrimaryCtxRetain(&again, dev) == 700, "no new context after a sticky error");
+    gpuconv_fake_faults_set("");
+    EXPECT(cuMemFree_v2(q[0]) == 0, "reset (a new process): the context works again");
     cuCtxSetCurrent(NULL);
     cuDevicePrimaryCtxRelease_v2(dev);
     printf("selftest: %d checks, %d failed\n", checks, failed);

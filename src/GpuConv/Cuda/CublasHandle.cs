@@ -19,8 +19,16 @@ internal sealed unsafe class CublasHandle : SafeHandle
         context.MakeCurrent();
         CuBlas.Check(NativeTrace.Start(), CuBlas.cublasCreate_v2(out var h), "cublasCreate_v2");
         var handle = new CublasHandle(context.Lifetime, h);
-        handle.SetStream(stream ?? context.Stream);
-        handle.SetMathMode(CublasMath.Default);
+        try
+        {
+            handle.SetStream(stream ?? context.Stream);
+            handle.SetMathMode(CublasMath.Default);
+        }
+        catch
+        {
+            handle.Dispose(); // not left to the finalizer
+            throw;
+        }
         return handle;
     }
 

@@ -18,7 +18,12 @@ internal sealed class CudnnHandle : SafeHandle
         var api = NativeCudnnApi.Instance;
         CuDnn.Check(NativeTrace.Start(), api.CreateHandle(out var h), "cudnnCreate");
         var handle = new CudnnHandle(api, context.Lifetime, h);
-        handle.SetStream(stream ?? context.Stream);
+        try { handle.SetStream(stream ?? context.Stream); }
+        catch
+        {
+            handle.Dispose(); // not left to the finalizer
+            throw;
+        }
         return handle;
     }
 

@@ -16,8 +16,10 @@ internal sealed class GpuBackendSession : IDisposable
     readonly CudaContext _context;
     readonly CudaGpuRuntime _runtime;
 
-    GpuBackendSession(CudaContext context, CudaGpuRuntime runtime, IReadOnlyList<IConvBackend> backends, DeviceIdentity identity)
+    GpuBackendSession(CudaContext context, CudaGpuRuntime runtime, IReadOnlyList<IConvBackend> backends, DeviceIdentity identity,
+        IReadOnlyDictionary<string, string> unavailable)
     {
+        UnavailableBackends = unavailable;
         _context = context;
         _runtime = runtime;
         Backends = backends;
@@ -25,6 +27,9 @@ internal sealed class GpuBackendSession : IDisposable
     }
 
     public IReadOnlyList<IConvBackend> Backends { get; }
+
+    /// <summary>The GPU backends that could not be built (library missing, or its handle could not be created), each with a one-line reason.</summary>
+    public IReadOnlyDictionary<string, string> UnavailableBackends { get; }
 
     /// <summary>The runtime the GPU backends share (its memory space and stream are the engine's device memory and stream).</summary>
     internal CudaGpuRuntime Runtime => _runtime;
@@ -37,24 +42,38 @@ internal sealed class GpuBackendSession : IDisposable
     /// </summary>
     public long FreeMemoryBytes => _context.MemoryInfo().Free + _context.Pool.Statistics.BytesCached;
 
-    /// <summary>Opens device <paramref name="ordinal"/> of a probed, available GPU; throws if neither GPU backend can be built.</summary>
+    /// <summary>
+    /// Opens device <paramref name="ordinal"/> of a probed, available GPU; throws if neither GPU backend can be built.
+    /// One backend failing to open (cudnnCreate refused) leaves the other, with the reason in <see cref="UnavailableBackends"/>.
+    /// </summary>
     public static GpuBackendSession Open(GpuStatus status, int ordinal)
     {
         if (!status.IsAvailable) throw new GpuUnavailableException(status.Reason);
         var context = CudaContext.Open(ordinal);
         CudaGpuRuntime? runtime = null;
         var backends = new List<IConvBackend>();
+        var unavailable = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
             runtime = new CudaGpuRuntime(context);
-            if (status.CudnnAvailable) backends.Add(new CudnnBackend(runtime));
+            if (!status.CudnnAvailable) unavailable[CudnnBackend.BackendName] = $"cuDNN not loaded: {status.CudnnReason}";
+            else
+            {
+                // cuDNN loaded but will not open here (cudnnCreate refused): the ptx backend can still serve.
+                try { backends.Add(new CudnnBackend(runtime)); }
+                catch (Exception e) when (e is CudnnException or CudaException { ContextUnusable: false })
+                {
+                    unavailable[CudnnBackend.BackendName] = OneLine(e.Message);
+                }
+            }
             if (status.CublasAvailable) backends.Add(new PtxConvBackend(runtime));
+            else unavailable[PtxConvBackend.BackendName] = $"cuBLAS not loaded: {status.CublasReason}";
             if (backends.Count == 0)
-                throw new GpuUnavailableException($"neither cuDNN ({status.CudnnReason}) nor cuBLAS ({status.CublasReason}) could be loaded");
+                throw new GpuUnavailableException($"no GPU backend could be opened: {string.Join("; ", unavailable.Select(kv => $"{kv.Key}: {kv.Value}"))}");
             var d = context.Device;
             var identity = new DeviceIdentity("gpu", d.Name, d.ComputeCapability, d.MultiprocessorCount,
                 GpuStatus.FormatDriverVersion(status.DriverVersion), status.CudnnVersion ?? "", status.CublasVersion ?? "");
-            return new GpuBackendSession(context, runtime, backends, identity);
+            return new GpuBackendSession(context, runtime, backends, identity, unavailable);
         }
         catch
         {
@@ -64,6 +83,8 @@ internal sealed class GpuBackendSession : IDisposable
             throw;
         }
     }
+
+    static string OneLine(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\s*[\r\n]+\s*", " ").Trim();
 
     public void Dispose()
     {

@@ -1,5 +1,6 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
+using GpuConv.Cuda;
 using GpuConv.Tensors;
 
 namespace GpuConv.Planning;
@@ -348,7 +349,9 @@ public sealed class Planner
                         double median = times.Length % 2 == 1 ? times[times.Length / 2] : 0.5 * (times[times.Length / 2 - 1] + times[times.Length / 2]);
                         timed.Add(candidate with { TimeMs = median });
                     }
-                    catch (Exception e) when (e is not OutOfMemoryException)
+                    // A sticky device error is no candidate's failure: every later one would fail too and the CPU would
+                    // be timed alone and remembered; the planning fails with the driver's error instead.
+                    catch (Exception e) when (e is not OutOfMemoryException and not CudaException { ContextUnusable: true })
                     {
                         int i = rows.FindIndex(r => ReferenceEquals(r.Candidate, candidate));
                         var reason = e is CandidateUnavailableException u ? u.Reason : $"threw while timed: {e.GetType().Name}: {e.Message}";

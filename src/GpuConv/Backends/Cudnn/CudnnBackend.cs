@@ -256,8 +256,25 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             $"{algorithm.Key} x=0x{x:x} w=0x{w:x} y=0x{y:x} ws={workBytes} B");
         if (status == CudnnStatus.Success) return;
         var error = new CudnnException(status, call);
+        ThrowIfTheDeviceFailed(status, call);
         if (IsRefusal(status)) throw new AlgorithmDeclinedException(algorithm.Key, error.StatusName, error);
         throw error;
+    }
+
+    /// <summary>
+    /// EXECUTION_FAILED is also how cuDNN reports a kernel that broke the context (an illegal address is sticky):
+    /// then the stream's synchronisation throws the driver's <see cref="CudaException"/>, and the call fails with it
+    /// instead of the planner moving to the next candidate — which would fail too, and be remembered as a refusal.
+    /// The message names the cuDNN call that met the error.
+    /// </summary>
+    void ThrowIfTheDeviceFailed(CudnnStatus status, string call)
+    {
+        if (Category(status) != 5) return;
+        try { _host.Synchronize(); }
+        catch (CudaException e)
+        {
+            throw new CudaException(e.Status, e.Call, $"{CudaDriver.Describe(e.Status).Text} (reported after {call} returned {CuDnn.Describe(status).Name})");
+        }
     }
 
     /// <summary>A status that means "not this algorithm here" (PyTorch's search skips these too): bad parameter, not supported, execution failed.</summary>
@@ -406,6 +423,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
                 d.Conv.Raw, algorithm.Id, scratch?.Pointer ?? 0, (nuint)algorithm.WorkspaceBytes,
                 &alpha2, d.Y.Raw, y, d.BiasK.Raw, _host.PointerOf(t.Bias), act.Raw, d.Y.Raw, y);
             NativeTrace.Record(started, "cudnnConvolutionBiasActivationForward", NativeText.StatusLabel(status), $"{algorithm.Key} relu={relu} alpha2={alpha2}");
+            ThrowIfTheDeviceFailed(status, "cudnnConvolutionBiasActivationForward");
             if (IsRefusal(status)) // BAD_PARAM / NOT_SUPPORTED / EXECUTION_FAILED: not fusable here, the caller runs it unfused
             {
                 var (name, text) = CuDnn.Describe(status);

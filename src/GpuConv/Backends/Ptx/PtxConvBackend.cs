@@ -147,29 +147,49 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         if (algorithm.Id is not (Im2ColGemm or Pointwise or DepthwiseDirect))
             throw new ArgumentException($"unknown ptx algorithm id {algorithm.Id} ({algorithm.Key}).", nameof(algorithm));
 
-        var ptr = new Pointers(
-            _runtime.PointerOf(tensors.X), _runtime.PointerOf(tensors.W), _runtime.PointerOf(tensors.Y),
-            tensors.Bias is null ? 0UL : _runtime.PointerOf(tensors.Bias));
-        var math = algorithm.Math;
-        // Accumulate: where a GEMM writes the output, its beta = 1 adds to it; where a kernel writes it (depthwise
-        // direct, col2im), the result goes into a scratch that is then added to the output.
-        bool gemmAdds = tensors.Accumulate && GemmWritesOutput(problem, algorithm);
-        if (tensors.Accumulate && !gemmAdds)
+        try
         {
-            long count = problem.OutputShape.ElementCount;
-            using var result = _runtime.AllocateScratch(count * sizeof(float), algorithm.Key + " (accumulate)");
-            var (into, output) = problem.Op switch
+            var ptr = new Pointers(
+                _runtime.PointerOf(tensors.X), _runtime.PointerOf(tensors.W), _runtime.PointerOf(tensors.Y),
+                tensors.Bias is null ? 0UL : _runtime.PointerOf(tensors.Bias));
+            var math = algorithm.Math;
+            // Accumulate: where a GEMM writes the output, its beta = 1 adds to it; where a kernel writes it (depthwise
+            // direct, col2im), the result goes into a scratch that is then added to the output.
+            bool gemmAdds = tensors.Accumulate && GemmWritesOutput(problem, algorithm);
+            if (tensors.Accumulate && !gemmAdds)
             {
-                ConvOp.Forward => (ptr with { Y = result.Pointer }, ptr.Y),
-                ConvOp.BackwardData => (ptr with { X = result.Pointer }, ptr.X),
-                _ => (ptr with { W = result.Pointer }, ptr.W),
-            };
-            Dispatch(problem, into, algorithm, math, gemmAdds: false);
-            AddInto(output, result.Pointer, count);
-            return;
+                long count = problem.OutputShape.ElementCount;
+                using var result = _runtime.AllocateScratch(count * sizeof(float), algorithm.Key + " (accumulate)");
+                var (into, output) = problem.Op switch
+                {
+                    ConvOp.Forward => (ptr with { Y = result.Pointer }, ptr.Y),
+                    ConvOp.BackwardData => (ptr with { X = result.Pointer }, ptr.X),
+                    _ => (ptr with { W = result.Pointer }, ptr.W),
+                };
+                Dispatch(problem, into, algorithm, math, gemmAdds: false);
+                AddInto(output, result.Pointer, count);
+                return;
+            }
+            Dispatch(problem, ptr, algorithm, math, gemmAdds);
         }
-        Dispatch(problem, ptr, algorithm, math, gemmAdds);
+        catch (Exception e) when (CannotRunHere(e))
+        {
+            throw new AlgorithmDeclinedException(algorithm.Key, e.Message, e);
+        }
     }
+
+    /// <summary>
+    /// The algorithm's kernels would not load on this device (the JIT refused the PTX; the message carries its log) or
+    /// cuBLAS would not create its handle: the algorithm cannot run here though the device is fine, so the planner
+    /// moves to the next candidate. A sticky device error is never one of these: it fails the call.
+    /// </summary>
+    static bool CannotRunHere(Exception e) => e switch
+    {
+        Cuda.CudaException c => !c.ContextUnusable
+            && (c.Call.StartsWith("cuModuleLoadDataEx", StringComparison.Ordinal) || c.Call.StartsWith("cuModuleGetFunction", StringComparison.Ordinal)),
+        Cuda.CublasException b => b.Call == "cublasCreate_v2",
+        _ => false,
+    };
 
     /// <summary>Whether the op's output is written by GEMMs alone (so beta = 1 accumulates): all but depthwise-direct and col2im.</summary>
     static bool GemmWritesOutput(ConvProblem p, ConvAlgorithm algorithm) => p.Op switch
