@@ -146,11 +146,25 @@ internal sealed unsafe class CudnnGraphCandidates : IDisposable
         foreach (var (pointer, name) in new[] { (x, "x"), (w, "w"), (y, "y") })
             if (pointer % (ulong)CudnnGraphOperation.ByteAlignment != 0)
                 throw new AlgorithmDeclinedException(algorithm.Key, $"{name} at 0x{pointer:x} is not aligned to the {CudnnGraphOperation.ByteAlignment} bytes the graph's tensors declare");
-        using var pack = new CudnnBackendDescriptor(_api, CudnnBackendDescriptorType.VariantPackDescriptor);
-        pack.SetInt64(A.VariantPackUniqueIds, CudnnGraphOperation.XUid, CudnnGraphOperation.WUid, CudnnGraphOperation.YUid);
-        pack.SetPointers(A.VariantPackDataPointers, x, w, y);
-        pack.SetPointers(A.VariantPackWorkspace, workspace);
-        pack.FinalizeOrThrow();
+        var pointers = (x, w, y, workspace);
+        var pack = plan.LastPack;
+        if (pack is null || plan.LastPackPointers != pointers)
+        {
+            pack = new CudnnBackendDescriptor(_api, CudnnBackendDescriptorType.VariantPackDescriptor);
+            try
+            {
+                pack.SetInt64(A.VariantPackUniqueIds, CudnnGraphOperation.XUid, CudnnGraphOperation.WUid, CudnnGraphOperation.YUid);
+                pack.SetPointers(A.VariantPackDataPointers, x, w, y);
+                pack.SetPointers(A.VariantPackWorkspace, workspace);
+                pack.FinalizeOrThrow();
+            }
+            catch
+            {
+                pack.Dispose();
+                throw;
+            }
+            plan.KeepPack(pack, pointers);
+        }
         long started = NativeTrace.Start();
         var status = _api.Execute(_handle.Raw, plan.Plan.Raw, pack.Raw);
         NativeTrace.Record(started, "cudnnBackendExecute", NativeText.StatusLabel(status), $"{algorithm.Key} x=0x{x:x} w=0x{w:x} y=0x{y:x} ws=0x{workspace:x} ({plan.WorkspaceBytes} B)");

@@ -28,6 +28,20 @@ internal sealed class CudnnGraphExecutionPlan : IDisposable
     public long WorkspaceBytes { get; }
     public IReadOnlyList<CudnnBackendNumericalNote> Notes { get; }
 
+    /// <summary>
+    /// The variant pack of the last run and the pointers it holds (x, w, y, workspace): a call with the same
+    /// pointers (a steady-state loop over the same tensors) reuses it instead of building one per call.
+    /// </summary>
+    internal CudnnBackendDescriptor? LastPack { get; private set; }
+    internal (ulong X, ulong W, ulong Y, ulong Workspace) LastPackPointers { get; private set; }
+
+    internal void KeepPack(CudnnBackendDescriptor pack, (ulong, ulong, ulong, ulong) pointers)
+    {
+        LastPack?.Dispose();
+        LastPack = pack;
+        LastPackPointers = pointers;
+    }
+
     public static CudnnGraphExecutionPlan? TryBuild(ICudnnGraphApi api, nint cudnnHandle, CudnnGraphOperation graph, CudnnGraphEngineChoice choice, out string why)
     {
         var owned = new List<CudnnBackendDescriptor>();
@@ -90,5 +104,10 @@ internal sealed class CudnnGraphExecutionPlan : IDisposable
         owned.Clear();
     }
 
-    public void Dispose() => Dispose(_owned);
+    public void Dispose()
+    {
+        LastPack?.Dispose();
+        LastPack = null;
+        Dispose(_owned);
+    }
 }
