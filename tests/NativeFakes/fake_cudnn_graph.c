@@ -13,8 +13,9 @@
  *  - execute: the plan's handle, every non-virtual uid of the graph in the variant pack, each pointer inside one
  *    live device allocation for its tensor's extent and aligned to the tensor's declared byte alignment, the
  *    output not overlapping an input, the workspace at least the plan's size (scribbled over before computing).
- * The engines are a MODEL (not NVIDIA's list): 7 engines with knobs and numerical notes (see `engines` below),
- * one TENSOR_CORE engine that rounds its inputs to TF32 as a tensor core would, one that down-converts inputs.
+ * The engines are a MODEL (not NVIDIA's list): 8 engines with knobs and numerical notes (see `engines` below),
+ * one TENSOR_CORE engine that rounds its inputs to TF32 as a tensor core would, one that down-converts inputs,
+ * one with the RUNTIME_COMPILATION behaviour note.
  * GPUCONV_FAKE_REPORT gets "cudnn_backend_live=N" at exit (descriptors created and never destroyed). */
 
 enum {
@@ -60,20 +61,22 @@ typedef struct {
     knob_info knobs[MAX_KNOBS]; int n_knobs;
     int wino_only;              /* 2-d 3x3, stride 1, dilation 1, groups 1 */
     int tf32;                   /* rounds inputs to TF32 (10-bit mantissa) before the exact sum */
+    int runtime_compiled;       /* BEHAVIOR_NOTE_RUNTIME_COMPILATION */
 } engine_model;
 
 static const engine_model engines[] = {
-    /* 0 */ { "implicit GEMM, no knobs, no workspace", 3, 1, { 0 }, 0, { { 0 } }, 0, 0, 0 },
+    /* 0 */ { "implicit GEMM, no knobs, no workspace", 3, 1, { 0 }, 0, { { 0 } }, 0, 0, 0, 0 },
     /* 1 */ { "tiled GEMM: tile size and stages knobs, workspace = stages x 256 B", 1, 0, { 0 }, 0,
-              { { KNOB_TILE_SIZE, 0, 2, 1 }, { KNOB_STAGES, 1, 3, 2 } }, 2, 0, 0 },
+              { { KNOB_TILE_SIZE, 0, 2, 1 }, { KNOB_STAGES, 1, 3, 2 } }, 2, 0, 0, 0 },
     /* 2 */ { "tensor-core GEMM (TF32 for FLOAT data): swizzle knob", 2, 0, { NOTE_TENSOR_CORE }, 1,
-              { { KNOB_SWIZZLE, 0, 1, 1 } }, 1, 0, 1 },
+              { { KNOB_SWIZZLE, 0, 1, 1 } }, 1, 0, 1, 0 },
     /* 3 */ { "Winograd 4x4 tiles (2-d 3x3, stride 1, dilation 1, groups 1)", 4, 0, { NOTE_WINOGRAD, NOTE_WINOGRAD_TILE_4x4 }, 2,
-              { { 0 } }, 0, 1, 0 },
-    /* 4 */ { "split reduction with atomics", 5, 0, { NOTE_NONDETERMINISTIC }, 1, { { 0 } }, 0, 0, 0 },
+              { { 0 } }, 0, 1, 0, 0 },
+    /* 4 */ { "split reduction with atomics", 5, 0, { NOTE_NONDETERMINISTIC }, 1, { { 0 } }, 0, 0, 0, 0 },
     /* 5 */ { "FP16 tensor cores (down-converts FLOAT inputs)", 6, 0, { NOTE_TENSOR_CORE, NOTE_DOWN_CONVERT_INPUTS }, 2,
-              { { 0 } }, 0, 0, 1 },
-    /* 6 */ { "fallback direct loop (listed by FALLBACK only)", 0, 1, { 0 }, 0, { { 0 } }, 0, 0, 0 },
+              { { 0 } }, 0, 0, 1, 0 },
+    /* 6 */ { "fallback direct loop (listed by FALLBACK only)", 0, 1, { 0 }, 0, { { 0 } }, 0, 0, 0, 0 },
+    /* 7 */ { "runtime-compiled kernel (behaviour note RUNTIME_COMPILATION)", 7, 0, { 0 }, 0, { { 0 } }, 0, 0, 0, 1 },
 };
 #define ENGINE_COUNT ((int)(sizeof engines / sizeof engines[0]))
 
@@ -674,9 +677,10 @@ static cudnnStatus_t get_impl(gdesc *d, int name, int type, int64_t requested, i
         if (name == A_ENG_NOTES || name == A_ENG_BEHAVIOR) {
             WANT(name == A_ENG_NOTES ? BT_NUMERICAL_NOTE : BT_BEHAVIOR_NOTE);
             const engine_model *e = &engines[d->engine_index];
-            int n = name == A_ENG_NOTES ? e->n_notes : 0;
+            int behavior[1] = { 0 /* RUNTIME_COMPILATION */ };
+            int n = name == A_ENG_NOTES ? e->n_notes : e->runtime_compiled;
             int64_t m = requested < n ? requested : n;
-            for (int64_t i = 0; i < m; i++) ((int *)arr)[i] = e->notes[i];
+            for (int64_t i = 0; i < m; i++) ((int *)arr)[i] = name == A_ENG_NOTES ? e->notes[i] : behavior[i];
             *count = requested == 0 ? n : m;
             return OK;
         }

@@ -171,6 +171,36 @@ public class CudnnGraphGpuTests
         finally { File.Delete(path); }
     }
 
+    [Test, NonParallelizable]
+    public void EnvironmentTurnsGraphConfigsOffCapsThemAndAdmitsRuntimeCompiledEngines()
+    {
+        var p = ConvProblem.Create(new ConvSpec([3, 3], padBegin: [1]), new TensorShape(1, 4, 8, 8), new TensorShape(4, 4, 3, 3));
+        List<ConvAlgorithm> GraphWith(string variable, string value)
+        {
+            string? old = Environment.GetEnvironmentVariable(variable);
+            Environment.SetEnvironmentVariable(variable, value);
+            try
+            {
+                using var backend = new CudnnBackend(_runtime);
+                return [.. backend.GetAlgorithms(p, ConvPrecision.AllowTF32).Where(IsGraph)];
+            }
+            finally { Environment.SetEnvironmentVariable(variable, old); }
+        }
+        var normal = _cudnn.GetAlgorithms(p, ConvPrecision.AllowTF32).Where(IsGraph).ToList();
+        Assert.That(GraphWith(CudnnGraphCandidates.EnableVariable, "0"), Is.Empty, "GPUCONV_CUDNN_GRAPH=0");
+        var capped = GraphWith(CudnnGraphCandidates.MaxVariable, "1");
+        Assert.That(capped.GroupBy(a => a.Math).Select(g => g.Count()), Is.All.EqualTo(1), "one per math mode");
+        Assert.That(capped.Select(a => a.Key), Is.SubsetOf(normal.Select(a => a.Key)), "the cap keeps cuDNN's first ones");
+        Assert.That(capped[0].Key, Is.EqualTo(normal[0].Key));
+        var withCompiled = GraphWith(CudnnGraphCandidates.RuntimeCompiledVariable, "1");
+        Assert.That(normal.Select(a => a.Key), Is.SubsetOf(withCompiled.Select(a => a.Key)));
+        if (FakeLiveCounter() is not null)
+        {
+            Assert.That(normal.Select(a => a.Name), Has.None.StartsWith("GRAPH_E7"), "the fake's runtime-compiled engine 7 is not offered by default");
+            Assert.That(withCompiled.Select(a => a.Name), Has.One.EqualTo("GRAPH_E7"));
+        }
+    }
+
     [Test]
     public void AStrictNameOfATensorCoreEngineIsDeclined()
     {

@@ -23,6 +23,7 @@ internal sealed unsafe class CudnnGraphCandidates : IDisposable
 {
     public const string EnableVariable = "GPUCONV_CUDNN_GRAPH";
     public const string MaxVariable = "GPUCONV_CUDNN_GRAPH_MAX";
+    public const string RuntimeCompiledVariable = "GPUCONV_CUDNN_GRAPH_RUNTIME_COMPILED";
     public const int DefaultMaxConfigs = 8;
     const int MaxCachedProblems = 64;
 
@@ -30,12 +31,20 @@ internal sealed unsafe class CudnnGraphCandidates : IDisposable
     readonly CudnnHandle _handle;
     readonly Dictionary<(ConvProblem Problem, bool Accumulate), ProblemPlans> _problems = [];
 
-    CudnnGraphCandidates(ICudnnGraphApi api, CudnnHandle handle, int maxConfigs)
+    CudnnGraphCandidates(ICudnnGraphApi api, CudnnHandle handle, int maxConfigs, bool runtimeCompiled)
     {
         _api = api;
         _handle = handle;
         MaxConfigs = maxConfigs;
+        OffersRuntimeCompiled = runtimeCompiled;
     }
+
+    /// <summary>
+    /// Whether engines with the RUNTIME_COMPILATION behaviour note are offered. Off by default: their plans
+    /// are compiled (NVRTC) when finalized, which can take far longer than an exhaustive search of the others;
+    /// <c>GPUCONV_CUDNN_GRAPH_RUNTIME_COMPILED=1</c> offers them.
+    /// </summary>
+    public bool OffersRuntimeCompiled { get; }
 
     /// <summary>Engine configs offered per problem and math mode at most.</summary>
     public int MaxConfigs { get; }
@@ -65,7 +74,7 @@ internal sealed unsafe class CudnnGraphCandidates : IDisposable
         if (api is null) { why = "the cuDNN API in use has no backend (graph) API"; return null; }
         if (max == 0) { why = $"{MaxVariable}=0"; return null; }
         why = null;
-        return new CudnnGraphCandidates(api, handle, max);
+        return new CudnnGraphCandidates(api, handle, max, Environment.GetEnvironmentVariable(RuntimeCompiledVariable) is "1" or "true" or "on");
     }
 
     /// <summary>
@@ -104,6 +113,8 @@ internal sealed unsafe class CudnnGraphCandidates : IDisposable
                 if (!seen.Add(name)) return "duplicate";
                 if (CudnnGraphHeuristics.MathFor(h.Notes, precision) is not { } math)
                     return $"not a candidate at {precision}: numerical notes [{string.Join(",", h.Notes)}]";
+                if (!OffersRuntimeCompiled && h.Behavior.Contains(CudnnBackendBehaviorNote.RuntimeCompilation))
+                    return $"not offered: runtime-compiled engine ({RuntimeCompiledVariable}=1 offers it)";
                 if (perMath.GetValueOrDefault(math) >= MaxConfigs) return $"not offered: the cap of {MaxConfigs} {math} configs is reached ({MaxVariable})";
                 var plan = entry.Plan(_api, _handle.Raw, h.Choice, out string why);
                 if (plan is null) return $"dropped: {why}";
@@ -113,7 +124,7 @@ internal sealed unsafe class CudnnGraphCandidates : IDisposable
                 return $"candidate ({math}), workspace {plan.WorkspaceBytes} B";
             }
             string outcome = Outcome();
-            table?.Add($"    {name,-34} heuristic {h.Mode} notes [{string.Join(",", h.Notes)}]: {outcome}");
+            table?.Add($"    {name,-34} heuristic {h.Mode} notes [{string.Join(",", h.Notes)}] behaviour [{string.Join(",", h.Behavior)}]: {outcome}");
         }
         return list;
     }

@@ -4,8 +4,9 @@ using T = GpuConv.Cuda.Native.CudnnBackendAttributeType;
 
 namespace GpuConv.Backends.Cudnn;
 
-/// <summary>One engine config a heuristics query returned, with the engine's numerical notes.</summary>
-internal sealed record CudnnGraphHeuristicEntry(CudnnGraphEngineChoice Choice, IReadOnlyList<CudnnBackendNumericalNote> Notes, CudnnBackendHeurMode Mode);
+/// <summary>One engine config a heuristics query returned, with the engine's numerical and behaviour notes.</summary>
+internal sealed record CudnnGraphHeuristicEntry(CudnnGraphEngineChoice Choice, IReadOnlyList<CudnnBackendNumericalNote> Notes,
+    IReadOnlyList<CudnnBackendBehaviorNote> Behavior, CudnnBackendHeurMode Mode);
 
 /// <summary>
 /// cuDNN's engine heuristics for an operation graph, as cudnn-frontend and PyTorch use them: mode A (the
@@ -50,6 +51,8 @@ internal static class CudnnGraphHeuristics
         long index = engine.GetInt64(A.EngineGlobalIndex);
         var notes = engine.GetEnums(A.EngineNumericalNote, T.NumericalNote, (int)CudnnBackendNumericalNote.TypeCount)
             .Select(n => (CudnnBackendNumericalNote)n).ToArray();
+        var behavior = engine.GetEnums(A.EngineBehaviorNote, T.BehaviorNote, (int)CudnnBackendBehaviorNote.TypeCount)
+            .Select(n => (CudnnBackendBehaviorNote)n).ToArray();
 
         var knobs = new List<(int, long)>();
         long count = config.CountDescriptors(A.EngineCfgKnobChoices);
@@ -68,7 +71,7 @@ internal static class CudnnGraphHeuristics
         {
             foreach (var c in choices) c?.Dispose();
         }
-        return new CudnnGraphHeuristicEntry(new CudnnGraphEngineChoice(index, [.. knobs.OrderBy(k => k.Item1)], CudnnGraphEngineChoice.TagOf(notes)), notes, mode);
+        return new CudnnGraphHeuristicEntry(new CudnnGraphEngineChoice(index, [.. knobs.OrderBy(k => k.Item1)], CudnnGraphEngineChoice.TagOf(notes)), notes, behavior, mode);
     }
 
     /// <summary>
