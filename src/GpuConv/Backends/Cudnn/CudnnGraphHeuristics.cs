@@ -1,3 +1,4 @@
+using GpuConv.Cuda;
 using GpuConv.Cuda.Native;
 using A = GpuConv.Cuda.Native.CudnnBackendAttributeName;
 using T = GpuConv.Cuda.Native.CudnnBackendAttributeType;
@@ -27,7 +28,7 @@ internal static class CudnnGraphHeuristics
             heur.SetDescriptors(A.EngineHeurOperationGraph, graph.Graph);
             heur.SetEnum(A.EngineHeurMode, T.HeurMode, (int)mode);
             heur.FinalizeOrThrow();
-            long count = heur.CountDescriptors(A.EngineHeurResults);
+            long count = CountOr(heur, A.EngineHeurResults, MaxResultsWithoutCount);
             if (count <= 0) continue;
             var configs = new CudnnBackendDescriptor[Math.Min(count, 1024)];
             try
@@ -44,6 +45,22 @@ internal static class CudnnGraphHeuristics
         return entries;
     }
 
+    const int MaxResultsWithoutCount = 64;
+
+    /// <summary>
+    /// The element count of a descriptor-array attribute (a get of 0 elements), or <paramref name="fallback"/>
+    /// descriptors when the library refuses a count-only get (then the array get says how many it filled).
+    /// </summary>
+    static long CountOr(CudnnBackendDescriptor d, CudnnBackendAttributeName name, int fallback)
+    {
+        try { return d.CountDescriptors(name); }
+        catch (CudnnException e) when (CudnnBackend.IsRefusal(e.Status))
+        {
+            NativeTrace.Note($"cudnn graph: count-only get of {name} refused ({e.StatusName}); reading up to {fallback}");
+            return fallback;
+        }
+    }
+
     static CudnnGraphHeuristicEntry Read(ICudnnGraphApi api, CudnnBackendDescriptor config, CudnnBackendHeurMode mode)
     {
         using var engine = new CudnnBackendDescriptor(api, CudnnBackendDescriptorType.EngineDescriptor);
@@ -55,7 +72,7 @@ internal static class CudnnGraphHeuristics
             .Select(n => (CudnnBackendBehaviorNote)n).ToArray();
 
         var knobs = new List<(int, long)>();
-        long count = config.CountDescriptors(A.EngineCfgKnobChoices);
+        long count = CountOr(config, A.EngineCfgKnobChoices, (int)CudnnBackendKnobType.Counts);
         var choices = new CudnnBackendDescriptor[Math.Clamp(count, 0, (int)CudnnBackendKnobType.Counts)];
         try
         {
