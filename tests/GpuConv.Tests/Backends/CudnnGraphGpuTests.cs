@@ -292,6 +292,71 @@ public class CudnnGraphGpuTests
         finally { Assert.That(api.DestroyDescriptor(t), Is.EqualTo(CudnnStatus.Success)); }
     }
 
+    [Test]
+    public unsafe void DescriptorAndVariantPackMisuseIsRefused()
+    {
+        var api = NativeCudnnGraphApi.Instance;
+        var p = ConvProblem.Create(new ConvSpec([3, 3], padBegin: [1]), new TensorShape(1, 4, 6, 6), new TensorShape(4, 4, 3, 3));
+        using var handle = _runtime.CreateCudnnHandle();
+        using var graph = new CudnnGraphOperation(api, handle.Raw, p, accumulate: false);
+        // Both checks below are safe on a real cuDNN (host-side descriptors only) and must be refused there too.
+        using (var conv = new CudnnBackendDescriptor(api, CudnnBackendDescriptorType.ConvolutionDescriptor))
+        {
+            long[] nine = [1, 1, 1, 1, 1, 1, 1, 1, 1];
+            fixed (long* d = nine)
+                Assert.That(api.SetAttribute(conv.Raw, CudnnBackendAttributeName.ConvolutionDilations, CudnnBackendAttributeType.Int64, 9, d),
+                    Is.Not.EqualTo(CudnnStatus.Success), "more dilations than CUDNN_DIM_MAX");
+            using var op = new CudnnBackendDescriptor(api, CudnnBackendDescriptorType.OperationConvolutionForwardDescriptor);
+            nint wrong = graph.Graph.Raw;
+            Assert.That(api.SetAttribute(op.Raw, CudnnBackendAttributeName.OperationConvolutionForwardX, CudnnBackendAttributeType.BackendDescriptor, 1, &wrong),
+                Is.Not.EqualTo(CudnnStatus.Success), "an operation graph where the X tensor belongs");
+        }
+        var choice = CudnnGraphHeuristics.Query(api, graph, CudnnBackendHeurMode.Fallback).First().Choice;
+        using var plan = CudnnGraphExecutionPlan.TryBuild(api, handle.Raw, graph, choice, out string why);
+        Assert.That(plan, Is.Not.Null, why);
+        if (FakeLiveCounter() is null)
+        {
+            // A real cuDNN cannot see a bad pointer or a short workspace before touching memory: not provoked on a device.
+            Report("real cuDNN: variant-pack misuse is checked against the native fake only");
+            return;
+        }
+        using var x = _context.Allocate(p.XShape); using var w = _context.Allocate(p.WShape); using var y = _context.Allocate(p.YShape);
+        using var small = _context.Allocate(new TensorShape(4));
+        using var roomy = _context.Allocate(new TensorShape(2 * (int)p.XShape.ElementCount));
+        ulong px = _runtime.PointerOf(x), pw = _runtime.PointerOf(w), py = _runtime.PointerOf(y);
+        CudnnStatus Run(long[] uids, ulong[] pointers, ulong workspace)
+        {
+            using var pack = new CudnnBackendDescriptor(api, CudnnBackendDescriptorType.VariantPackDescriptor);
+            pack.SetInt64(CudnnBackendAttributeName.VariantPackUniqueIds, uids);
+            pack.SetPointers(CudnnBackendAttributeName.VariantPackDataPointers, pointers);
+            pack.SetPointers(CudnnBackendAttributeName.VariantPackWorkspace, workspace);
+            pack.FinalizeOrThrow();
+            return api.Execute(handle.Raw, plan!.Plan.Raw, pack.Raw);
+        }
+        long[] all = [CudnnGraphOperation.XUid, CudnnGraphOperation.WUid, CudnnGraphOperation.YUid];
+        Assert.That(Run(all, [px, pw, py], 0), Is.EqualTo(CudnnStatus.Success), "the well-formed pack runs");
+        Assert.That(Run([CudnnGraphOperation.XUid, CudnnGraphOperation.YUid], [px, py], 0), Is.EqualTo(CudnnStatus.BadParam), "w's uid missing");
+        Assert.That(Run(all, [_runtime.PointerOf(roomy) + 4, pw, py], 0), Is.EqualTo(CudnnStatus.BadParamMisalignedPointer), "x not at its declared 16-byte alignment");
+        Assert.That(Run(all, [px, pw, px], 0), Is.Not.EqualTo(CudnnStatus.Success), "y overlapping x (and too short for y)");
+        Assert.That(Run(all, [_runtime.PointerOf(small), pw, py], 0), Is.EqualTo(CudnnStatus.BadParam), "x's buffer shorter than x");
+        // An engine with a workspace: a variant pack without one is refused.
+        var withWorkspace = CudnnGraphHeuristics.Query(api, graph, CudnnBackendHeurMode.A).Select(h => h.Choice).First(c => c.Name.StartsWith("GRAPH_E1_", StringComparison.Ordinal));
+        using var wsPlan = CudnnGraphExecutionPlan.TryBuild(api, handle.Raw, graph, withWorkspace, out why);
+        Assert.That(wsPlan!.WorkspaceBytes, Is.GreaterThan(16));
+        using (var pack = new CudnnBackendDescriptor(api, CudnnBackendDescriptorType.VariantPackDescriptor))
+        {
+            pack.SetInt64(CudnnBackendAttributeName.VariantPackUniqueIds, all);
+            pack.SetPointers(CudnnBackendAttributeName.VariantPackDataPointers, px, pw, py);
+            pack.SetPointers(CudnnBackendAttributeName.VariantPackWorkspace, 0UL);
+            pack.FinalizeOrThrow();
+            Assert.That(api.Execute(handle.Raw, wsPlan.Plan.Raw, pack.Raw), Is.EqualTo(CudnnStatus.BadParamNullPointer), "no workspace for a 512-byte plan");
+        }
+        // A knob value outside the engine's range does not finalize (the candidate would be declined).
+        var bad = withWorkspace with { Knobs = [(2, 99), (14, 2)] };
+        Assert.That(CudnnGraphExecutionPlan.TryBuild(api, handle.Raw, graph, bad, out why), Is.Null);
+        Assert.That(why, Does.Contain("does not finalize"));
+    }
+
     /// <summary>The native fake's live-descriptor counter when the loaded cuDNN is the fake; null on a real cuDNN.</summary>
     static Func<long>? FakeLiveCounter()
     {
