@@ -136,6 +136,19 @@ internal sealed unsafe class CudnnGraphCandidates : IDisposable
     /// </summary>
     public CudnnGraphExecutionPlan PlanFor(ConvProblem p, ConvAlgorithm algorithm, bool accumulate)
     {
+        // Steady state (the same call again): no parsing, no lookups.
+        if (_last is { } last && ReferenceEquals(last.Algorithm, algorithm) && last.Accumulate == accumulate
+            && (ReferenceEquals(last.Problem, p) || last.Problem.Equals(p)))
+            return last.Plan;
+        var plan = Resolve(p, algorithm, accumulate);
+        _last = (p, algorithm, accumulate, plan);
+        return plan;
+    }
+
+    (ConvProblem Problem, ConvAlgorithm Algorithm, bool Accumulate, CudnnGraphExecutionPlan Plan)? _last;
+
+    CudnnGraphExecutionPlan Resolve(ConvProblem p, ConvAlgorithm algorithm, bool accumulate)
+    {
         var choice = CudnnGraphEngineChoice.TryParse(algorithm.Name)
             ?? throw new ArgumentException($"{algorithm.Key} is not a cudnn graph engine config name.", nameof(algorithm));
         if (Unavailable is not null) throw new AlgorithmDeclinedException(algorithm.Key, Unavailable);
@@ -154,9 +167,10 @@ internal sealed unsafe class CudnnGraphCandidates : IDisposable
     /// </summary>
     public void Execute(ConvAlgorithm algorithm, CudnnGraphExecutionPlan plan, ulong x, ulong w, ulong y, ulong workspace)
     {
-        foreach (var (pointer, name) in new[] { (x, "x"), (w, "w"), (y, "y") })
-            if (pointer % (ulong)CudnnGraphOperation.ByteAlignment != 0)
-                throw new AlgorithmDeclinedException(algorithm.Key, $"{name} at 0x{pointer:x} is not aligned to the {CudnnGraphOperation.ByteAlignment} bytes the graph's tensors declare");
+        const ulong mask = CudnnGraphOperation.ByteAlignment - 1;
+        if (((x | w | y) & mask) != 0)
+            throw new AlgorithmDeclinedException(algorithm.Key,
+                $"x 0x{x:x}, w 0x{w:x} or y 0x{y:x} is not aligned to the {CudnnGraphOperation.ByteAlignment} bytes the graph's tensors declare");
         var pointers = (x, w, y, workspace);
         var pack = plan.LastPack;
         if (pack is null || plan.LastPackPointers != pointers)
@@ -194,6 +208,7 @@ internal sealed unsafe class CudnnGraphCandidates : IDisposable
             // Safe under the backend's lock: no call is using a cached plan now.
             foreach (var old in _problems.Values) old.Dispose();
             _problems.Clear();
+            _last = null;
         }
         entry = new ProblemPlans(new CudnnGraphOperation(_api, _handle.Raw, p, accumulate));
         _problems[key] = entry;
@@ -204,6 +219,7 @@ internal sealed unsafe class CudnnGraphCandidates : IDisposable
     {
         foreach (var e in _problems.Values) e.Dispose();
         _problems.Clear();
+        _last = null;
     }
 
     /// <summary>One problem's operation graph, its heuristic list (queried once) and the plans built on it (or why not).</summary>
