@@ -116,7 +116,10 @@ internal sealed unsafe class CudnnGraphCandidates : IDisposable
                 if (!OffersRuntimeCompiled && h.Behavior.Contains(CudnnBackendBehaviorNote.RuntimeCompilation))
                     return $"not offered: runtime-compiled engine ({RuntimeCompiledVariable}=1 offers it)";
                 if (perMath.GetValueOrDefault(math) >= MaxConfigs) return $"not offered: the cap of {MaxConfigs} {math} configs is reached ({MaxVariable})";
-                var plan = entry.Plan(_api, _handle.Raw, h.Choice, out string why);
+                CudnnGraphExecutionPlan? plan;
+                string why;
+                try { plan = entry.Plan(_api, _handle.Raw, h.Choice, out why); }
+                catch (CudnnException e) when (CudnnBackend.IsRefusal(e.Status)) { plan = null; why = e.Message; }
                 if (plan is null) return $"dropped: {why}";
                 perMath[math] = perMath.GetValueOrDefault(math) + 1;
                 list.Add(new ConvAlgorithm(CudnnBackend.BackendName, name, h.Choice.Id, plan.WorkspaceBytes,
@@ -153,8 +156,12 @@ internal sealed unsafe class CudnnGraphCandidates : IDisposable
             ?? throw new ArgumentException($"{algorithm.Key} is not a cudnn graph engine config name.", nameof(algorithm));
         if (Unavailable is not null) throw new AlgorithmDeclinedException(algorithm.Key, Unavailable);
         if (!p.Spec.IsSymmetricPadding) throw new AlgorithmDeclinedException(algorithm.Key, "asymmetric padding: graph engine configs take symmetric padding only");
-        var plan = Plans(p, accumulate).Plan(_api, _handle.Raw, choice, out string why)
-            ?? throw new AlgorithmDeclinedException(algorithm.Key, why);
+        CudnnGraphExecutionPlan? plan;
+        string why;
+        // cuDNN refusing the graph itself (e.g. the accumulate variant) declines the candidate like a refused plan.
+        try { plan = Plans(p, accumulate).Plan(_api, _handle.Raw, choice, out why); }
+        catch (CudnnException e) when (CudnnBackend.IsRefusal(e.Status)) { throw new AlgorithmDeclinedException(algorithm.Key, e.StatusName, e); }
+        if (plan is null) throw new AlgorithmDeclinedException(algorithm.Key, why);
         var allowed = CudnnGraphHeuristics.MathFor(plan.Notes, algorithm.Math == MathMode.TF32 ? ConvPrecision.AllowTF32 : ConvPrecision.Strict);
         if (allowed != algorithm.Math)
             throw new AlgorithmDeclinedException(algorithm.Key, $"engine {choice.EngineIndex}'s numerical notes [{string.Join(",", plan.Notes)}] do not allow {algorithm.Math} math");

@@ -35,7 +35,12 @@ internal static class CudnnGraphHeuristics
             {
                 for (int i = 0; i < configs.Length; i++) configs[i] = new CudnnBackendDescriptor(api, CudnnBackendDescriptorType.EngineCfgDescriptor);
                 int filled = heur.GetDescriptors(A.EngineHeurResults, configs);
-                for (int i = 0; i < filled; i++) entries.Add(Read(api, configs[i], mode));
+                for (int i = 0; i < filled; i++)
+                {
+                    // One config cuDNN will not describe is skipped; the rest of the list stands.
+                    try { entries.Add(Read(api, configs[i], mode)); }
+                    catch (CudnnException e) when (CudnnBackend.IsRefusal(e.Status)) { NativeTrace.Note($"cudnn graph heuristics {mode}: result {i} unreadable: {e.Message}"); }
+                }
             }
             finally
             {
