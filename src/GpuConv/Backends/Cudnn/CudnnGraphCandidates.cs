@@ -52,9 +52,6 @@ internal sealed unsafe class CudnnGraphCandidates : IDisposable
     /// <summary>Why the graph candidates are off (set when the library lacks the backend API), or null.</summary>
     public string? Unavailable { get; private set; }
 
-    /// <summary>Problems whose graphs are cached now (for tests of the bound).</summary>
-    internal int CachedProblems => _problems.Count;
-
     /// <summary>
     /// The graph candidates for the library behind <paramref name="handle"/>, or null (with the reason) when the
     /// environment turns them off or the library offers no backend API: the native cuDNN always has it (cuDNN ≥ 8);
