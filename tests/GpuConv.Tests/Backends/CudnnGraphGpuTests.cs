@@ -263,8 +263,8 @@ public class CudnnGraphGpuTests
             int floatType = (int)CudnnDataType.Float;
             fixed (long* d = dims) fixed (long* s = strides)
             {
-                // Wrong attribute type (dims as INT32 elements): refused.
-                Assert.That(api.SetAttribute(t, CudnnBackendAttributeName.TensorDimensions, CudnnBackendAttributeType.Int32, 4, d), Is.Not.EqualTo(CudnnStatus.Success));
+                // Wrong attribute type (dims as FLOAT elements): refused.
+                Assert.That(api.SetAttribute(t, CudnnBackendAttributeName.TensorDimensions, CudnnBackendAttributeType.Float, 4, d), Is.Not.EqualTo(CudnnStatus.Success));
                 // Finalize with required attributes missing: refused.
                 Assert.That(api.FinalizeDescriptor(t), Is.Not.EqualTo(CudnnStatus.Success));
                 Assert.That(api.SetAttribute(t, CudnnBackendAttributeName.TensorDataType, CudnnBackendAttributeType.DataType, 1, &floatType), Is.EqualTo(CudnnStatus.Success));
@@ -299,17 +299,57 @@ public class CudnnGraphGpuTests
         var p = ConvProblem.Create(new ConvSpec([3, 3], padBegin: [1]), new TensorShape(1, 4, 6, 6), new TensorShape(4, 4, 3, 3));
         using var handle = _runtime.CreateCudnnHandle();
         using var graph = new CudnnGraphOperation(api, handle.Raw, p, accumulate: false);
-        // Both checks below are safe on a real cuDNN (host-side descriptors only) and must be refused there too.
-        using (var conv = new CudnnBackendDescriptor(api, CudnnBackendDescriptorType.ConvolutionDescriptor))
+        // Both misuses below are host-side only, so they are safe on a real cuDNN, which must refuse them too: at the
+        // set (the fake, exactly) or at the latest when the otherwise complete descriptor is finalized.
+        bool fake = FakeLiveCounter() is not null;
+        void Refused(CudnnStatus set, CudnnBackendDescriptor completed, string what)
         {
-            long[] nine = [1, 1, 1, 1, 1, 1, 1, 1, 1];
-            fixed (long* d = nine)
-                Assert.That(api.SetAttribute(conv.Raw, CudnnBackendAttributeName.ConvolutionDilations, CudnnBackendAttributeType.Int64, 9, d),
-                    Is.Not.EqualTo(CudnnStatus.Success), "more dilations than CUDNN_DIM_MAX");
-            using var op = new CudnnBackendDescriptor(api, CudnnBackendDescriptorType.OperationConvolutionForwardDescriptor);
+            if (fake) Assert.That(set, Is.Not.EqualTo(CudnnStatus.Success), what + " (refused at the set)");
+            if (set != CudnnStatus.Success) return;
+            Assert.That(completed.TryFinalize(), Is.Not.EqualTo(CudnnStatus.Success), what + " (accepted at the set, so refused at finalize)");
+        }
+        CudnnBackendDescriptor Tensor(long uid, long[] dims)
+        {
+            var t = new CudnnBackendDescriptor(api, CudnnBackendDescriptorType.TensorDescriptor);
+            t.SetEnum(CudnnBackendAttributeName.TensorDataType, CudnnBackendAttributeType.DataType, (int)CudnnDataType.Float);
+            t.SetInt64(CudnnBackendAttributeName.TensorDimensions, dims);
+            t.SetInt64(CudnnBackendAttributeName.TensorStrides, CudnnGraphOperation.PackedStrides(dims));
+            t.SetInt64(CudnnBackendAttributeName.TensorUniqueId, uid);
+            t.SetInt64(CudnnBackendAttributeName.TensorByteAlignment, 16);
+            t.FinalizeOrThrow();
+            return t;
+        }
+        CudnnBackendDescriptor Conv(bool nineDilations, out CudnnStatus dilationSet)
+        {
+            var c = new CudnnBackendDescriptor(api, CudnnBackendDescriptorType.ConvolutionDescriptor);
+            c.SetEnum(CudnnBackendAttributeName.ConvolutionCompType, CudnnBackendAttributeType.DataType, (int)CudnnDataType.Float);
+            c.SetEnum(CudnnBackendAttributeName.ConvolutionConvMode, CudnnBackendAttributeType.ConvolutionMode, (int)CudnnConvolutionMode.CrossCorrelation);
+            c.SetInt64(CudnnBackendAttributeName.ConvolutionSpatialDims, 2);
+            c.SetInt64(CudnnBackendAttributeName.ConvolutionPrePaddings, 1, 1);
+            c.SetInt64(CudnnBackendAttributeName.ConvolutionPostPaddings, 1, 1);
+            c.SetInt64(CudnnBackendAttributeName.ConvolutionFilterStrides, 1, 1);
+            long[] dilations = nineDilations ? [1, 1, 1, 1, 1, 1, 1, 1, 1] : [1, 1];
+            fixed (long* d = dilations)
+                dilationSet = api.SetAttribute(c.Raw, CudnnBackendAttributeName.ConvolutionDilations, CudnnBackendAttributeType.Int64, dilations.Length, d);
+            return c;
+        }
+        using (var badConv = Conv(nineDilations: true, out var nineSet))
+            Refused(nineSet, badConv, "9 dilations for 2 spatial dims (more than CUDNN_DIM_MAX)");
+        using (var tx = Tensor(1, [1, 4, 6, 6])) using (var tw = Tensor(2, [4, 4, 3, 3])) using (var ty = Tensor(3, [1, 4, 6, 6]))
+        using (var conv = Conv(nineDilations: false, out var twoSet))
+        using (var op = new CudnnBackendDescriptor(api, CudnnBackendDescriptorType.OperationConvolutionForwardDescriptor))
+        {
+            Assert.That(twoSet, Is.EqualTo(CudnnStatus.Success));
+            conv.FinalizeOrThrow();
+            op.SetDescriptors(CudnnBackendAttributeName.OperationConvolutionForwardW, tw);
+            op.SetDescriptors(CudnnBackendAttributeName.OperationConvolutionForwardY, ty);
+            op.SetDescriptors(CudnnBackendAttributeName.OperationConvolutionForwardConvDesc, conv);
+            op.SetFloat(CudnnBackendAttributeName.OperationConvolutionForwardAlpha, 1f);
+            op.SetFloat(CudnnBackendAttributeName.OperationConvolutionForwardBeta, 0f);
             nint wrong = graph.Graph.Raw;
-            Assert.That(api.SetAttribute(op.Raw, CudnnBackendAttributeName.OperationConvolutionForwardX, CudnnBackendAttributeType.BackendDescriptor, 1, &wrong),
-                Is.Not.EqualTo(CudnnStatus.Success), "an operation graph where the X tensor belongs");
+            var set = api.SetAttribute(op.Raw, CudnnBackendAttributeName.OperationConvolutionForwardX, CudnnBackendAttributeType.BackendDescriptor, 1, &wrong);
+            Refused(set, op, "an operation graph where the X tensor belongs");
+            GC.KeepAlive(tx);
         }
         var choice = CudnnGraphHeuristics.Query(api, graph, CudnnBackendHeurMode.Fallback).First().Choice;
         using var plan = CudnnGraphExecutionPlan.TryBuild(api, handle.Raw, graph, choice, out string why);
