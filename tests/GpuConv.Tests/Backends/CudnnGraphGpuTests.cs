@@ -90,7 +90,7 @@ public class CudnnGraphGpuTests
                 : NextSymmetric(rng, op, depthwise: i % 5 == 4);
             if (_cudnn.WhyUnsupported(p) is not null) continue;
             var graph = _cudnn.GetAlgorithms(p, precision).Where(IsGraph).ToList();
-            Assert.That(graph, Is.Not.Empty, $"no graph engine config offered for {p}");
+            Assert.That(graph, Is.Not.Empty, $"no graph engine config offered for {p} (last graph failure: {_cudnn.LastGraphFailure ?? "none"}; GPUCONV_TRACE=1 shows every call)");
             Assert.That(graph.Count(a => a.Math == MathMode.Strict), Is.LessThanOrEqualTo(CudnnGraphCandidates.DefaultMaxConfigs));
             problems++;
             foreach (var a in graph)
@@ -122,7 +122,7 @@ public class CudnnGraphGpuTests
         var strict = _cudnn.GetAlgorithms(p, ConvPrecision.Strict).Where(IsGraph).ToList();
         var tf32 = _cudnn.GetAlgorithms(p, ConvPrecision.AllowTF32).Where(IsGraph).ToList();
         Report(_cudnn.DescribeHeuristics(p));
-        Assert.That(strict, Is.Not.Empty);
+        Assert.That(strict, Is.Not.Empty, $"last graph failure: {_cudnn.LastGraphFailure ?? "none"}");
         Assert.That(strict.Select(a => a.Math), Is.All.EqualTo(MathMode.Strict), "strict precision offers strict configs only");
         Assert.That(tf32.Where(a => a.Math == MathMode.Strict).Select(a => a.Key), Is.EquivalentTo(strict.Select(a => a.Key)),
             "allowing TF32 keeps the strict configs");

@@ -97,8 +97,26 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             var result = Query(problem, d, MathMode.Strict, table: null);
             if (precision == ConvPrecision.AllowTF32)
                 result.AddRange(Query(problem, d, MathMode.TF32, table: null));
-            if (_graph is not null) result.AddRange(_graph.Offer(problem, precision));
+            if (_graph is not null) result.AddRange(OfferGraph(problem, precision));
             return result;
+        }
+    }
+
+    /// <summary>Why the graph candidates of the last problem that had none failed unexpectedly (cuDNN's status and message), or null.</summary>
+    public string? LastGraphFailure { get; private set; }
+
+    /// <summary>
+    /// The graph candidates; an unexpected cuDNN failure there (e.g. an internal error in the heuristics) costs only
+    /// those candidates, never the legacy ones: it is traced and kept in <see cref="LastGraphFailure"/>.
+    /// </summary>
+    List<ConvAlgorithm> OfferGraph(ConvProblem problem, ConvPrecision precision)
+    {
+        try { return _graph!.Offer(problem, precision); }
+        catch (CudnnException e)
+        {
+            LastGraphFailure = $"{problem}: {e.Message}";
+            NativeTrace.Note($"cudnn graph candidates failed for {problem}: {e.Message}");
+            return [];
         }
     }
 
