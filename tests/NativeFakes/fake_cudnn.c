@@ -1004,3 +1004,6 @@ FAKE_EXPORT cudnnStatus_t cudnnConvolutionBiasActivationForward(void *handle, co
     FAKE_LIBRARY_FAULT(__func__, algo, 1, EXECUTION_FAILED);
     EXCLUSIVE(handle, cudnnConvolutionBiasActivationForward_impl(handle, alpha1, xd, x, wd, w, convd, algo, ws, ws_bytes, alpha2, zd, z, biasd, bias, actd, yd, y));
 }
+
+/* The backend (graph) API, sharing this file's helpers: one library, as libcudnn.so.9 exports both. */
+#include "fake_cudnn_graph.c"

@@ -24,6 +24,9 @@ internal abstract class ProbeBareCall : IDisposable
     public static ProbeBareCall For(ConvEngine engine, IConvBackend backend, ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Action backendCall) =>
         backend switch
         {
+            CudnnBackend when CudnnGraphEngineChoice.IsGraphName(algorithm.Name) =>
+                new ProbeBareGraphCall(engine.GpuRuntime ?? throw new InvalidOperationException("the cudnn backend runs without the engine's GPU runtime"),
+                    problem, algorithm, tensors),
             CudnnBackend => new CudnnForward(engine.GpuRuntime ?? throw new InvalidOperationException("the cudnn backend runs without the engine's GPU runtime"),
                 problem, algorithm, tensors),
             IStreamOrderedBackend => new SameAsBackend(backendCall, $"the {backend.Name} backend's Enqueue (no lower call: its kernels and cuBLAS are issued from it)"),

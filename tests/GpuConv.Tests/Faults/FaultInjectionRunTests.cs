@@ -26,7 +26,7 @@ public sealed class FaultInjectionRunTests
         ("cudnncreate", "cudnnCreate@*=4000", null, 1),
         ("cudnnmissing", "", null, 1),
         ("cublascreate", "cublasCreate_v2@*=3", null, 1),
-        ("run", "", null, 14),
+        ("run", "", null, 15),
     ];
 
     string _fakes = null!;

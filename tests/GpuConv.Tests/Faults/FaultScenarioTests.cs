@@ -324,6 +324,40 @@ public sealed class FaultScenarioTests
         AssertNothingLive("after the CPU engine was disposed");
     }
 
+    /// <summary>
+    /// The graph-API path meets a sticky fault as the legacy one does: cudnnBackendExecute's EXECUTION_FAILED is the
+    /// device's (a <see cref="CudaException"/> naming the call), not the engine config declining, which would send the
+    /// planner on to candidates that fail too and remember a refusal.
+    /// </summary>
+    [Test, Category("fault-run")]
+    public void AStickyFaultInAGraphEngineConfigIsTheDevicesFailureNotADecline()
+    {
+        RequireGroup("run");
+        var engine = ConvEngine.Open(Options(backend: "cudnn"));
+        try
+        {
+            var cudnn = engine.Backends.OfType<GpuConv.Backends.Cudnn.CudnnBackend>().Single();
+            var problem = ConvProblem.Create(Spec, X.Shape, W.Shape);
+            var graph = cudnn.GetAlgorithms(problem, ConvPrecision.Strict).FirstOrDefault(a => a.Name.StartsWith("GRAPH_", StringComparison.Ordinal));
+            Assert.That(graph, Is.Not.Null, $"the fake offers graph engine configs ({cudnn.GraphCandidatesOff ?? "on"})");
+            using var x = engine.Upload(X);
+            using var w = engine.Upload(W);
+            using var y = engine.Allocate(problem.YShape);
+            FakeFaults.Set("cudnnBackendExecute@1=5000!");
+            var e = Assert.Throws<CudaException>(() => cudnn.Run(problem, graph!, new ConvTensors(x, w, y)))!;
+            TestContext.Out.WriteLine(e.Message);
+            Assert.That(e.Status, Is.EqualTo(CuResult.ErrorIllegalAddress));
+            Assert.That(e.Message, Does.Contain("cudnnBackendExecute"), "the message names the call that met the fault");
+        }
+        finally
+        {
+            Assert.DoesNotThrow(engine.Dispose, "Dispose after a sticky error");
+        }
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        AssertNothingLive("after the engine was disposed");
+    }
+
     [Test, Category("fault-run")]
     public void ThousandsOfCallsWithPeriodicFaultsLeakNothing()
     {

@@ -25,8 +25,12 @@ internal static class CudnnAlgorithmNames
     /// Whether the algorithm computes through a transform (FFT, FFT_TILING, WINOGRAD, WINOGRAD_NONFUSED):
     /// FP32 arithmetic, but a looser error bound than a direct sum. Strict precision keeps them, as
     /// PyTorch does without TF32; the GPU tests hold them to 1e-4 of the largest output, others to 1e-5.
+    /// Graph-API engine configs (<see cref="CudnnGraphEngineChoice"/>) count when their FFT or Winograd note tagged the name.
     /// </summary>
-    public static bool IsTransformBased(string name) => name.StartsWith("FFT", StringComparison.Ordinal) || name.StartsWith("WINOGRAD", StringComparison.Ordinal);
+    public static bool IsTransformBased(string name) =>
+        name.StartsWith("FFT", StringComparison.Ordinal) || name.StartsWith("WINOGRAD", StringComparison.Ordinal) ||
+        // graph-API engine configs carry the tag of their FFT / Winograd numerical notes (CudnnGraphEngineChoice)
+        (CudnnGraphEngineChoice.IsGraphName(name) && (name.EndsWith("_FFT", StringComparison.Ordinal) || name.EndsWith("_WINOGRAD", StringComparison.Ordinal)));
 
     /// <summary>ImplicitPrecompGemm → IMPLICIT_PRECOMP_GEMM, Algo0 → ALGO_0 (the C enum spelling).</summary>
     static string Upper(string name)

@@ -26,6 +26,11 @@ namespace GpuConv.Backends.Cudnn;
 /// explicit padded copy (<see cref="CudnnPaddingPlan"/>). One cuDNN handle bound to the host's stream,
 /// descriptors cached per problem geometry: cuDNN forbids using one handle from two threads at once, and
 /// the math type lives on the shared descriptor, so every entry point holds one lock.
+/// <para>
+/// Graph-API candidates: after the legacy ones, the engine configs of cuDNN's backend API (the route PyTorch 2.x
+/// takes) for problems with symmetric padding, named <c>GRAPH_E…</c> (<see cref="CudnnGraphCandidates"/>,
+/// off with <c>GPUCONV_CUDNN_GRAPH=0</c>).
+/// </para>
 /// </summary>
 internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, IStreamOrderedBackend
 {
@@ -38,6 +43,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     readonly CudnnHandle _handle;
     readonly Dictionary<ConvProblem, CudnnDescriptors> _descriptors = [];
     readonly object _gate = new();
+    readonly CudnnGraphCandidates? _graph;
     bool _disposed;
 
     public CudnnBackend(ICudnnHost host)
@@ -47,7 +53,12 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         _handle = host.CreateCudnnHandle();
         _api = _handle.Api;
         Version = VersionString(_api.GetVersion());
+        _graph = CudnnGraphCandidates.TryCreate(_handle, out string? graphOff);
+        GraphCandidatesOff = graphOff;
     }
+
+    /// <summary>Why the backend offers no graph-API candidates (environment, library), or null when it does.</summary>
+    public string? GraphCandidatesOff { get; }
 
     public string Name => BackendName;
     public IMemorySpace Memory => _host.Memory;
@@ -86,7 +97,26 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             var result = Query(problem, d, MathMode.Strict, table: null);
             if (precision == ConvPrecision.AllowTF32)
                 result.AddRange(Query(problem, d, MathMode.TF32, table: null));
+            if (_graph is not null) result.AddRange(OfferGraph(problem, precision));
             return result;
+        }
+    }
+
+    /// <summary>Why the graph candidates of the last problem that had none failed unexpectedly (cuDNN's status and message), or null.</summary>
+    public string? LastGraphFailure { get; private set; }
+
+    /// <summary>
+    /// The graph candidates; an unexpected cuDNN failure there (e.g. an internal error in the heuristics) costs only
+    /// those candidates, never the legacy ones: it is traced and kept in <see cref="LastGraphFailure"/>.
+    /// </summary>
+    List<ConvAlgorithm> OfferGraph(ConvProblem problem, ConvPrecision precision)
+    {
+        try { return _graph!.Offer(problem, precision); }
+        catch (CudnnException e)
+        {
+            LastGraphFailure = $"{problem}: {e.Message}";
+            NativeTrace.Note($"cudnn graph candidates failed for {problem}: {e.Message}");
+            return [];
         }
     }
 
@@ -108,6 +138,9 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
                 table.Add($"  {(math == MathMode.Strict ? "strict query (FMA math)" : "TF32 query (TENSOR_OP math)")}:");
                 Query(problem, d, math, table);
             }
+            table.Add($"  graph API engine configs (heuristics A + FALLBACK, cap {_graph?.MaxConfigs ?? 0} per math mode), TF32 allowed:");
+            if (_graph is null) table.Add($"    off: {GraphCandidatesOff}");
+            else _graph.Offer(problem, ConvPrecision.AllowTF32, table);
             return string.Join(Environment.NewLine, table);
         }
     }
@@ -193,6 +226,11 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         t.Validate(p, MemoryKind.Device);
         _host.MakeCurrent();
         var d = Descriptors(p);
+        if (CudnnGraphEngineChoice.IsGraphName(algorithm.Name))
+        {
+            RunGraph(p, algorithm, t, d);
+            return;
+        }
         d.SetMath(algorithm.Math);
         var pad = d.Padding;
 
@@ -243,6 +281,34 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
                 break;
             }
         }
+    }
+
+    /// <summary>
+    /// A graph-API engine config: its execution plan (cached, or rebuilt from the name) with beta 1 when accumulating,
+    /// run through a variant pack, then the bias added as on the legacy path.
+    /// </summary>
+    void RunGraph(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t, CudnnDescriptors d)
+    {
+        if (_graph is null) throw new AlgorithmDeclinedException(algorithm.Key, $"graph-API candidates are off: {GraphCandidatesOff}");
+        var plan = _graph.PlanFor(p, algorithm, t.Accumulate);
+        // The beta-1 graph's plan may need more than the beta-0 one the candidate was offered with.
+        long bytes = Math.Max(algorithm.WorkspaceBytes, plan.WorkspaceBytes);
+        using var scratch = bytes > 0 ? _host.AllocateScratch(bytes, algorithm.Key) : null;
+        ulong x = _host.PointerOf(t.X), w = _host.PointerOf(t.W), y = _host.PointerOf(t.Y);
+        try { _graph.Execute(algorithm, plan, x, w, y, scratch?.Pointer ?? 0); }
+        catch (AlgorithmDeclinedException e) when (e.InnerException is CudnnException c)
+        {
+            // As for the legacy calls: EXECUTION_FAILED from a broken context is the device's failure, not a decline.
+            ThrowIfTheDeviceFailed(c.Status, "cudnnBackendExecute");
+            throw;
+        }
+        if (t.Bias is null) return;
+        float one = 1f;
+        ulong bias = _host.PointerOf(t.Bias);
+        if (p.Op == ConvOp.Forward)
+            CuDnn.Check(NativeTrace.Start(), _api.AddTensor(_handle.Raw, &one, d.BiasK.Raw, bias, &one, d.Y.Raw, y), "cudnnAddTensor", $"bias 0x{bias:x} -> y 0x{y:x}");
+        else if (p.Op == ConvOp.BackwardData)
+            CuDnn.Check(NativeTrace.Start(), _api.AddTensor(_handle.Raw, &one, d.BiasC.Raw, bias, &one, d.X.Raw, x), "cudnnAddTensor", $"bias 0x{bias:x} -> dx 0x{x:x}");
     }
 
     /// <summary>The convolution call itself; a refusal of the algorithm becomes <see cref="AlgorithmDeclinedException"/>.</summary>
@@ -399,6 +465,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         if (p.Op != ConvOp.Forward || t.Bias is null) return false;
         lock (_gate)
         {
+            if (CudnnGraphEngineChoice.IsGraphName(algorithm.Name)) { LastFusedDecline = $"{algorithm.Key}: the fused legacy call takes legacy algorithms only"; return false; }
             ObjectDisposedException.ThrowIf(_disposed, this);
             var d = Descriptors(p);
             if (d.Padding.IsExplicit) { LastFusedDecline = "asymmetric padding (the fused call has no padded copy)"; return false; }
@@ -476,6 +543,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             _disposed = true;
             foreach (var d in _descriptors.Values) d.Dispose();
             _descriptors.Clear();
+            _graph?.Dispose();
             _handle.Dispose();
         }
     }
