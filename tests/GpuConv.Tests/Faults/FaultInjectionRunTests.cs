@@ -16,8 +16,6 @@ namespace GpuConv.Tests.Faults;
 [TestFixture, NonParallelizable]
 public sealed class FaultInjectionRunTests
 {
-    static readonly string TestOutput = Path.GetDirectoryName(typeof(FaultInjectionRunTests).Assembly.Location)!;
-
     /// <summary>Group, its GPUCONV_FAKE_FAULTS / GPUCONV_FAKE_DEVICE_COUNT, and how many tests it runs.</summary>
     static readonly (string Group, string Faults, string? DeviceCount, int Tests)[] Groups =
     [
@@ -35,23 +33,8 @@ public sealed class FaultInjectionRunTests
     [OneTimeSetUp]
     public void BuildFakesAndStartTheChildren()
     {
-        bool required = Environment.GetEnvironmentVariable("GPUCONV_REQUIRE_NATIVE_FAKES") == "1";
-        if (RepositoryRoot() is not { } repo)
-        {
-            string missing = $"tests/NativeFakes/build.sh is not above {TestOutput} (a published test folder)";
-            if (required) Assert.Fail(missing);
-            Assert.Ignore(missing);
-            return;
-        }
         // A folder of its own: NativeFakeRunTests builds into native-fakes, and the two must not race on the same files.
-        _fakes = Path.Join(TestOutput, "native-fakes-faults");
-        var (code, stdout, stderr) = Run("bash", [Path.Join(repo, "tests/NativeFakes/build.sh"), _fakes], [], TimeSpan.FromMinutes(10));
-        if (code != 0)
-        {
-            string why = $"the native fakes could not be built (build.sh exit {code}): {stderr.Trim().Split('\n').LastOrDefault()}";
-            if (required) Assert.Fail(why + Environment.NewLine + stdout + stderr);
-            Assert.Ignore(why);
-        }
+        _fakes = NativeFakeChild.BuildOrSkip("native-fakes-faults");
         // libcudnn missing: the driver and cuBLAS only (links to the same files, so one driver instance per process).
         string noCudnn = Path.Join(_fakes, "without-cudnn");
         Directory.CreateDirectory(noCudnn);
@@ -65,19 +48,14 @@ public sealed class FaultInjectionRunTests
             string folder = g.Group == "cudnnmissing" ? noCudnn : _fakes;
             string report = Path.Join(_fakes, $"report-{g.Group}-{Environment.ProcessId}.txt");
             File.Delete(report);
-            var env = new Dictionary<string, string>
-            {
-                ["LD_LIBRARY_PATH"] = folder + (Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") is { Length: > 0 } ld ? ":" + ld : ""),
-                [NativeFakeLibraries.FolderVariable] = folder,
-                ["GPUCONV_FAKE_REPORT"] = report,
-                ["GPUCONV_FAKE_FAULTS"] = g.Faults,
-                [FaultScenarioTests.GroupVariable] = g.Group,
-            };
+            var env = NativeFakeChild.Environment(folder, report);
+            env["GPUCONV_FAKE_FAULTS"] = g.Faults;
+            env[FaultScenarioTests.GroupVariable] = g.Group;
             if (g.DeviceCount is { } n) env["GPUCONV_FAKE_DEVICE_COUNT"] = n;
             string[] args = ["--filter", $"FullyQualifiedName~{typeof(FaultScenarioTests).FullName}&TestCategory=fault-{g.Group}"];
             _children[g.Group] = Task.Run(() =>
             {
-                var (c, o, e) = Run(TestHost(), args, env, TimeSpan.FromMinutes(8));
+                var (c, o, e) = NativeFakeChild.Run(NativeFakeChild.TestHost(), args, TimeSpan.FromMinutes(8), env);
                 return (c, o + e, File.Exists(report) ? File.ReadAllText(report) : "");
             });
         }
@@ -99,31 +77,4 @@ public sealed class FaultInjectionRunTests
         Assert.That(report, Does.Match(@"live: .* total=0 "), "nothing live at the child's exit:" + Environment.NewLine + report);
     }
 
-    static string TestHost() => Path.Join(TestOutput, Path.GetFileNameWithoutExtension(typeof(FaultInjectionRunTests).Assembly.Location));
-
-    static string? RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(TestOutput); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Join(dir.FullName, "tests/NativeFakes/build.sh"))) return dir.FullName;
-        return null;
-    }
-
-    static (int Code, string Stdout, string Stderr) Run(string program, string[] args, Dictionary<string, string> env, TimeSpan limit)
-    {
-        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        foreach (var (k, v) in env) psi.Environment[k] = v;
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {program}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(limit))
-        {
-            p.Kill(entireProcessTree: true);
-            return (-1, stdout.Result, stderr.Result + $"{Environment.NewLine}{program} ran past {limit} and was killed");
-        }
-        p.WaitForExit();
-        // With CI=true the test platform colours its summary: read the counts without the colour codes.
-        static string Plain(string text) => Regex.Replace(text, @"\x1b\[[0-9;]*m", "");
-        return (p.ExitCode, Plain(stdout.Result), Plain(stderr.Result));
-    }
 }

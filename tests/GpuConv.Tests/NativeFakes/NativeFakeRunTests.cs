@@ -14,28 +14,11 @@ namespace GpuConv.Tests.NativeFakes;
 [TestFixture, NonParallelizable]
 public sealed class NativeFakeRunTests
 {
-    static readonly string TestOutput = Path.GetDirectoryName(typeof(NativeFakeRunTests).Assembly.Location)!;
+    static readonly string TestOutput = NativeFakeChild.TestOutput;
     string _fakes = null!;
 
     [OneTimeSetUp]
-    public void BuildFakes()
-    {
-        bool required = Environment.GetEnvironmentVariable("GPUCONV_REQUIRE_NATIVE_FAKES") == "1";
-        if (RepositoryRoot() is not { } repo)
-        {
-            // A published test folder (the GPU host's pack) has no C sources to build.
-            string missing = $"tests/NativeFakes/build.sh is not above {TestOutput} (a published test folder)";
-            if (required) Assert.Fail(missing);
-            Assert.Ignore(missing);
-            return;
-        }
-        _fakes = Path.Join(TestOutput, "native-fakes");
-        var (code, stdout, stderr) = Run("bash", [Path.Join(repo, "tests/NativeFakes/build.sh"), _fakes], TimeSpan.FromMinutes(10));
-        if (code == 0) return;
-        string why = $"the native fakes could not be built (build.sh exit {code}): {LastLine(stderr)}";
-        if (required) Assert.Fail(why + Environment.NewLine + stdout + stderr);
-        Assert.Ignore(why);
-    }
+    public void BuildFakes() => _fakes = NativeFakeChild.BuildOrSkip("native-fakes");
 
     [Test]
     public void SelfTestRefusesEveryMistakeItExistsToCatch()
@@ -189,59 +172,14 @@ public sealed class NativeFakeRunTests
     (int Code, string Stdout, string Stderr) RunAgainstFakes(string program, string[] args, string report, TimeSpan limit, string? workingDirectory = null,
         Dictionary<string, string>? extra = null)
     {
-        var env = new Dictionary<string, string>
-        {
-            ["LD_LIBRARY_PATH"] = _fakes + (Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") is { Length: > 0 } ld ? ":" + ld : ""),
-            [NativeFakeLibraries.FolderVariable] = _fakes,
-            ["GPUCONV_FAKE_REPORT"] = report,
-        };
-        // The fake JIT assembles PTX with NVIDIA's ptxas (BadPtxFailsWithTheJitLog needs it): CI exports it; a
-        // developer's plain `dotnet test` gets the copy build/fetch-ptxas.sh keeps (fetched once, then cached).
-        if (Environment.GetEnvironmentVariable("GPUCONV_PTXAS") is not { Length: > 0 } && Ptxas() is { } ptxas)
-            env["GPUCONV_PTXAS"] = ptxas;
+        var env = NativeFakeChild.Environment(_fakes, report);
+        // The fake JIT assembles PTX with NVIDIA's ptxas (BadPtxFailsWithTheJitLog needs it).
+        if (NativeFakeChild.Ptxas() is { } ptxas) env["GPUCONV_PTXAS"] = ptxas;
         foreach (var (k, v) in extra ?? []) env[k] = v;
-        return Run(program, args, limit, env, workingDirectory);
+        return NativeFakeChild.Run(program, args, limit, env, workingDirectory);
     }
 
-    static string? Ptxas()
-    {
-        if (RepositoryRoot() is not { } repo) return null;
-        var (code, stdout, _) = Run("bash", [Path.Join(repo, "build/fetch-ptxas.sh")], TimeSpan.FromMinutes(15));
-        return code == 0 && LastLine(stdout) is { Length: > 0 } path && File.Exists(path) ? path : null;
-    }
-
-    /// <summary>This test assembly's own host (apphost beside the dll), which runs the Microsoft.Testing.Platform CLI.</summary>
-    static string TestHost() => Path.Join(TestOutput, Path.GetFileNameWithoutExtension(typeof(NativeFakeRunTests).Assembly.Location));
-
-    static string? RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(TestOutput); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Join(dir.FullName, "tests/NativeFakes/build.sh"))) return dir.FullName;
-        return null;
-    }
-
-    static string LastLine(string text) =>
-        text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
-
-    static (int Code, string Stdout, string Stderr) Run(string program, string[] args, TimeSpan limit, Dictionary<string, string>? env = null,
-        string? workingDirectory = null)
-    {
-        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (workingDirectory is not null) psi.WorkingDirectory = workingDirectory;
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        foreach (var (k, v) in env ?? []) psi.Environment[k] = v;
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {program}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(limit))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"{program} {string.Join(' ', args)} ran past {limit}");
-        }
-        p.WaitForExit();
-        return (p.ExitCode, WithoutColour(stdout.Result), WithoutColour(stderr.Result));
-    }
-
-    // With CI=true the test platform colours its summary ("\e[32m  succeeded: 86"): the counts are read without it.
-    static string WithoutColour(string text) => Regex.Replace(text, @"\x1b\[[0-9;]*m", "");
+    static string TestHost() => NativeFakeChild.TestHost();
+    static string LastLine(string text) => NativeFakeChild.LastLine(text);
+    static (int Code, string Stdout, string Stderr) Run(string program, string[] args, TimeSpan limit) => NativeFakeChild.Run(program, args, limit);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using GpuConv.Tests.NativeFakes;
 
 namespace GpuConv.Tests.Samples;
 
@@ -16,31 +17,13 @@ namespace GpuConv.Tests.Samples;
 [TestFixture, NonParallelizable]
 public sealed class DeviceChainFakeRunTests
 {
-    static readonly string TestOutput = Path.GetDirectoryName(typeof(DeviceChainFakeRunTests).Assembly.Location)!;
     string _fakes = null!;
     string _work = null!;
 
     [OneTimeSetUp]
     public void BuildFakes()
     {
-        bool required = Environment.GetEnvironmentVariable("GPUCONV_REQUIRE_NATIVE_FAKES") == "1";
-        string? repo = null;
-        for (var dir = new DirectoryInfo(TestOutput); dir is not null && repo is null; dir = dir.Parent)
-            if (File.Exists(Path.Join(dir.FullName, "tests/NativeFakes/build.sh"))) repo = dir.FullName;
-        if (repo is null)
-        {
-            string missing = $"tests/NativeFakes/build.sh is not above {TestOutput} (a published test folder)";
-            if (required) Assert.Fail(missing);
-            Assert.Ignore(missing);
-        }
-        _fakes = Path.Join(TestOutput, "native-fakes");   // the folder NativeFakeRunTests builds: built once, reused
-        var (code, stdout, stderr) = Run("bash", [Path.Join(repo!, "tests/NativeFakes/build.sh"), _fakes], null, TimeSpan.FromMinutes(10));
-        if (code != 0)
-        {
-            string why = $"the native fakes could not be built (build.sh exit {code}): {stderr.Trim().Split('\n')[^1]}";
-            if (required) Assert.Fail(why + Environment.NewLine + stdout + stderr);
-            Assert.Ignore(why);
-        }
+        _fakes = NativeFakeChild.BuildOrSkip("native-fakes");   // the folder NativeFakeRunTests builds: built once, reused
         _work = Directory.CreateTempSubdirectory("devicechain-fakes-").FullName;
     }
 
@@ -128,30 +111,10 @@ public sealed class DeviceChainFakeRunTests
     (int Code, string Stdout, string Stderr, string Report) RunSample(string tag, string[] args)
     {
         string report = Path.Join(_work, $"report-{tag}.txt");
-        var env = new Dictionary<string, string>
-        {
-            ["LD_LIBRARY_PATH"] = _fakes + (Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") is { Length: > 0 } ld ? ":" + ld : ""),
-            ["GPUCONV_FAKE_REPORT"] = report,
-            ["GPUCONV_TRACE"] = "1",
-        };
-        var (code, stdout, stderr) = Run(Path.Join(TestOutput, "GpuConv.DeviceChain"), args, env, TimeSpan.FromMinutes(5));
+        var env = NativeFakeChild.Environment(_fakes, report);
+        env["GPUCONV_TRACE"] = "1";
+        var (code, stdout, stderr) = NativeFakeChild.Run(Path.Join(NativeFakeChild.TestOutput, "GpuConv.DeviceChain"), args, TimeSpan.FromMinutes(5), env);
         return (code, stdout, stderr, report);
     }
 
-    static (int Code, string Stdout, string Stderr) Run(string program, string[] args, Dictionary<string, string>? env, TimeSpan limit)
-    {
-        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        foreach (var (k, v) in env ?? []) psi.Environment[k] = v;
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {program}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(limit))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"{program} {string.Join(' ', args)} ran past {limit}");
-        }
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
 }
