@@ -17,9 +17,10 @@ namespace GpuConv.Cpu.Depthwise;
 /// <see cref="Narrow"/>). Im2col + GEMM ran these as 1 × taps
 /// GEMMs over the whole plane (MobileNetV2's 56 × 56 × 144 at batch 8: 28.9 ms against the forward's 1.17).
 /// Tasks own whole groups and sum images in order, and each image's vector sums in a fixed lane order into
-/// float64 totals: the result does not depend on the thread count. Small planes with one filter per channel
-/// go 16 channels at a time to <see cref="DepthwiseFilterGradientBlocked"/> first (the channels past its last
-/// whole block stay here).
+/// float64 totals: the result does not depend on the thread count. 3x3 stride-1/2 2-D shapes go to the planar
+/// kernels instead (<see cref="DepthwiseFilterGradient3x3"/>, <see cref="DepthwiseFilterGradient3x3Avx2"/>: no copy at
+/// all); of the rest, small planes with one filter per channel go 16 channels at a time to
+/// <see cref="DepthwiseFilterGradientBlocked"/> first (the channels past its last whole block stay here). See <see cref="PathFor"/>.
 /// </summary>
 internal static unsafe class DepthwiseFilterGradient
 {
@@ -50,7 +51,13 @@ internal static unsafe class DepthwiseFilterGradient
         var layout = StridePhaseLayout.Of(g);
         var tier = ctx.Tier;
         long scratchFloats = ScratchFloats(g, m);
-        int first = DepthwiseFilterGradientBlocked.Applies(g, m, ctx.C, tier) ? DepthwiseFilterGradientBlocked.Run(ctx) : 0;
+        var path = PathFor(g, m, ctx.C, tier);
+        if (path is FilterGradientPath.Planar3x3 or FilterGradientPath.Planar3x3Avx2)
+        {
+            RunPlanar(ctx, path);
+            return;
+        }
+        int first = path == FilterGradientPath.Blocked ? DepthwiseFilterGradientBlocked.Run(ctx) : 0;
         int rest = groups - first;
         if (rest == 0) return;
         // Contiguous ranges of groups per task: the pads are zeroed once per task. One image: few tasks, as the
@@ -87,6 +94,63 @@ internal static unsafe class DepthwiseFilterGradient
                 float* dw = ctx.W + (nint)grp * m * taps;
                 for (int i = 0; i < m * taps; i++) dw[i] = (float)totals[i];
             }
+        });
+    }
+
+    /// <summary>Which kernel a depthwise weight gradient takes (tests assert it where the hardware has the kernels).</summary>
+    public enum FilterGradientPath
+    {
+        /// <summary><see cref="DepthwiseFilterGradient3x3"/>: AVX-512, 3x3, outputs wider than 8 columns.</summary>
+        Planar3x3,
+        /// <summary><see cref="DepthwiseFilterGradient3x3Avx2"/>: AVX2 + FMA (the Vector256 tier), 3x3.</summary>
+        Planar3x3Avx2,
+        /// <summary><see cref="DepthwiseFilterGradientBlocked"/> for the whole blocks of 16 channels, the rest per channel.</summary>
+        Blocked,
+        /// <summary>The per-channel kernel over a padded stride-phase copy (any kernel size, stride, dilation, rank).</summary>
+        PerChannel,
+    }
+
+    /// <summary>
+    /// The planar 3x3 kernels read x and dy in place (no copies, no per-task setup) and take every 3x3 stride-1/2 shape
+    /// on their tiers, except outputs of at most 8 columns on AVX-512: there a 16-lane strip is half empty and each
+    /// plane's nine horizontal sums cost as much as its FMAs, and the blocked kernel (16 channels in the lanes) stays
+    /// ahead (MobileNetV2 at batch 1, 2 threads: 960 × 7 × 7 0.016–0.020 ms against 0.022–0.047, 576 × 14 × 14 stride 2
+    /// 0.019 against 0.023–0.035; docs/benchmarks.md, 2026-12-05 07:00).
+    /// </summary>
+    public static FilterGradientPath PathFor(in Geometry g, int multiplier, int channels, GemmTier tier)
+    {
+        if (tier == GemmTier.Vector512 && DepthwiseFilterGradient3x3.Applies(g) && g.OutW > 8) return FilterGradientPath.Planar3x3;
+        if (tier == GemmTier.Vector256 && DepthwiseFilterGradient3x3Avx2.Applies(g)) return FilterGradientPath.Planar3x3Avx2;
+        return DepthwiseFilterGradientBlocked.Applies(g, multiplier, channels, tier) ? FilterGradientPath.Blocked : FilterGradientPath.PerChannel;
+    }
+
+    /// <summary>
+    /// Every group by the planar 3x3 kernel: tasks own contiguous ranges of groups and sum the images in order into
+    /// float64 totals (the result does not depend on the thread count).
+    /// </summary>
+    static void RunPlanar(CpuConvContext ctx, FilterGradientPath path)
+    {
+        var g = ctx.G;
+        int m = ctx.Kg, groups = ctx.Groups;
+        bool wide = path == FilterGradientPath.Planar3x3;
+        int tasks = Math.Min(groups, ctx.Threads * 4);
+        ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        {
+            int g0 = (int)((long)groups * t / tasks), g1 = (int)((long)groups * (t + 1) / tasks);
+            double* totals = stackalloc double[9];
+            for (int grp = g0; grp < g1; grp++)
+                for (int j = 0; j < m; j++)
+                {
+                    for (int i = 0; i < 9; i++) totals[i] = 0;
+                    for (int n = 0; n < ctx.N; n++)
+                    {
+                        float* x = ctx.XPlane(n, grp), dy = ctx.YPlane(n, grp * m + j);
+                        if (wide) DepthwiseFilterGradient3x3.Plane(g, x, dy, totals);
+                        else DepthwiseFilterGradient3x3Avx2.Plane(g, x, dy, totals);
+                    }
+                    float* dw = ctx.W + ((nint)grp * m + j) * 9;
+                    for (int i = 0; i < 9; i++) dw[i] = (float)totals[i];
+                }
         });
     }
 

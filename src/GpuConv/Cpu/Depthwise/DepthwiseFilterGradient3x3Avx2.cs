@@ -1,0 +1,252 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Geometry = GpuConv.Cpu.ConvGeometry;
+
+namespace GpuConv.Cpu.Depthwise;
+
+/// <summary>
+/// <see cref="DepthwiseFilterGradient3x3"/> for AVX2 machines (the Vector256 tier): the same column strips with 8
+/// lanes, read straight from the NCHW planes of x and dy by AVX masked loads (vmaskmovps does not fault on the
+/// lanes it drops). Stride-2 columns come from two loads by in-lane shuffles (their lane order, not the
+/// outputs', with dy permuted to match once per row). The same masks as the AVX-512 kernel: x lanes that no valid output of the
+/// strip reads are zero, so a non-finite x meets no zero dy lane.
+/// </summary>
+internal static unsafe class DepthwiseFilterGradient3x3Avx2
+{
+    const int Lanes = 8;
+
+    public static bool Applies(in Geometry g) => Avx2.IsSupported && Fma.IsSupported && DepthwiseFilterGradient3x3.Fits(g);
+
+    /// <summary>totals[tap] += Σ over the plane of dy · x at the tap (one image, one output plane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Plane(in Geometry g, float* x, float* dy, double* totals)
+    {
+        if (g.SW == 1) Strips<Stride1Columns>(g, x, dy, totals);
+        else Strips<Stride2Columns>(g, x, dy, totals);
+    }
+
+    interface IStripColumns<TSelf> where TSelf : struct, IStripColumns<TSelf>
+    {
+        static abstract TSelf At(int first, int inW, int valid);
+        void Taps(float* row, out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2);
+        /// <summary>dy's 8 outputs in the lane order of the taps.</summary>
+        static abstract Vector256<float> Order(Vector256<float> dy);
+    }
+
+    /// <summary>Lanes of columns first … first + 7 inside [0, limit) (a negative limit keeps none).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Columns(int first, int limit) => LaneMasks.InRange8(first, Math.Max(limit, 0));
+
+    /// <summary>Stride-1 columns: three shifted masked loads; lane i of tap k reads column first + k + i, i &lt; valid.</summary>
+    struct Stride1Columns : IStripColumns<Stride1Columns>
+    {
+        Vector256<float> _m0, _m1, _m2;
+
+        public static Stride1Columns At(int first, int inW, int valid) => new()
+        {
+            _m0 = Columns(first, Math.Min(inW, first + valid)),
+            _m1 = Columns(first + 1, Math.Min(inW, first + 1 + valid)),
+            _m2 = Columns(first + 2, Math.Min(inW, first + 2 + valid)),
+        };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Taps(float* r, out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2)
+        {
+            t0 = Avx.MaskLoad(r, _m0);
+            t1 = Avx.MaskLoad(r + 1, _m1);
+            t2 = Avx.MaskLoad(r + 2, _m2);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Order(Vector256<float> dy) => dy;
+    }
+
+    /// <summary>
+    /// Stride-2 columns r[2i], r[2i + 1], r[2i + 2], in the lane order of outputs 0, 1, 4, 5, 2, 3, 6, 7: an in-lane
+    /// shuffle of the 16 columns at r (lo, hi) gives the even or odd ones in that order with no cross-lane step
+    /// (sums do not care about lane order; dy is put in the same order once per row). The masks stop at the last
+    /// column a valid lane reads.
+    /// </summary>
+    struct Stride2Columns : IStripColumns<Stride2Columns>
+    {
+        Vector256<float> _lo, _hi, _lo2, _hi2;
+
+        public static Stride2Columns At(int first, int inW, int valid)
+        {
+            int limit = Math.Min(inW, first + 2 * valid), limit2 = Math.Min(inW, first + 2 * valid + 1);
+            return new()
+            {
+                _lo = Columns(first, limit), _hi = Columns(first + Lanes, limit),
+                _lo2 = Columns(first + 2, limit2), _hi2 = Columns(first + 2 + Lanes, limit2),
+            };
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Taps(float* r, out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2)
+        {
+            var lo = Avx.MaskLoad(r, _lo);
+            var hi = Avx.MaskLoad(r + Lanes, _hi);
+            t0 = Avx.Shuffle(lo, hi, 0b10_00_10_00);
+            t1 = Avx.Shuffle(lo, hi, 0b11_01_11_01);
+            t2 = Avx.Shuffle(Avx.MaskLoad(r + 2, _lo2), Avx.MaskLoad(r + 2 + Lanes, _hi2), 0b10_00_10_00);
+        }
+
+        /// <summary>Outputs 0, 1, 4, 5, 2, 3, 6, 7: the middle two pairs swapped.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Order(Vector256<float> dy) => Avx2.Permute4x64(dy.AsDouble(), 0b11_01_10_00).AsSingle();
+    }
+
+    /// <summary>An input row's taps, zero for rows outside the plane (the padding).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void RowTaps<TColumns>(in TColumns columns, float* xc, int ih, int inH, int inW,
+        out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2) where TColumns : struct, IStripColumns<TColumns>
+    {
+        if ((uint)ih < (uint)inH) columns.Taps(xc + (nint)ih * inW, out t0, out t1, out t2);
+        else t0 = t1 = t2 = Vector256<float>.Zero;
+    }
+
+    /// <summary>
+    /// Column strips of 8 outputs; each strip's nine vector sums go into acc (one vector per tap), summed
+    /// across lanes at the end. A strip's rows run in their own method: its accumulators then live in registers
+    /// (with all loops in one method the JIT kept them on the stack, 4–6× slower).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Strips<TColumns>(in Geometry g, float* x, float* dy, double* totals) where TColumns : struct, IStripColumns<TColumns>
+    {
+        int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW;
+        float* acc = stackalloc float[9 * Lanes];
+        new Span<float>(acc, 9 * Lanes).Clear();
+        for (int ow0 = 0; ow0 < outW; ow0 += Lanes)
+        {
+            int b = ow0 * g.SW - g.PW;     // input column of kernel column 0 for lane 0
+            int valid = Math.Min(Lanes, outW - ow0);
+            var columns = TColumns.At(b, inW, valid);
+            var keep = LaneMasks.InRange8(0, valid);
+            // Rows outside the plane read as zeros in the blocks of rows: all the block's rows are valid outputs, so that
+            // only happens with padding, where dy is finite (a non-finite dy with padding runs by the reference).
+            if (g.SH == 1) StripRows1(columns, keep, x + b, dy + ow0, inH, inW, outH, outW, g.PH, acc);
+            else StripRows2(columns, keep, x + b, dy + ow0, inH, inW, outH, outW, g.PH, acc);
+        }
+        for (int i = 0; i < 9; i++) totals[i] += Vector256.Sum(Vector256.Load(acc + i * Lanes));
+    }
+
+    /// <summary>One column strip with row stride 1: acc[tap] += the strip's sums (2 output rows at a time, then single rows).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    static void StripRows1<TColumns>(TColumns columns, Vector256<float> keep, float* xc, float* dy, int inH, int inW, int outH, int outW, int ph, float* acc)
+        where TColumns : struct, IStripColumns<TColumns>
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
+        Vector256<float> a5 = default, a6 = default, a7 = default, a8 = default;
+        int oh = 0;
+        for (; oh + 2 <= outH; oh += 2)
+        {
+            float* d = dy + (nint)oh * outW;
+            var d0 = TColumns.Order(Avx.MaskLoad(d, keep));
+            var d1 = TColumns.Order(Avx.MaskLoad(d + 1 * (nint)outW, keep));
+            int ih = oh - ph;
+            Vector256<float> t0, t1, t2;
+            // Input row ih + i feeds output row oh + j through kernel row i − j.
+            RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
+            a0 = Vector256.FusedMultiplyAdd(d0, t0, a0); a1 = Vector256.FusedMultiplyAdd(d0, t1, a1); a2 = Vector256.FusedMultiplyAdd(d0, t2, a2);
+            RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
+            a3 = Vector256.FusedMultiplyAdd(d0, t0, a3); a4 = Vector256.FusedMultiplyAdd(d0, t1, a4); a5 = Vector256.FusedMultiplyAdd(d0, t2, a5);
+            a0 = Vector256.FusedMultiplyAdd(d1, t0, a0); a1 = Vector256.FusedMultiplyAdd(d1, t1, a1); a2 = Vector256.FusedMultiplyAdd(d1, t2, a2);
+            RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
+            a6 = Vector256.FusedMultiplyAdd(d0, t0, a6); a7 = Vector256.FusedMultiplyAdd(d0, t1, a7); a8 = Vector256.FusedMultiplyAdd(d0, t2, a8);
+            a3 = Vector256.FusedMultiplyAdd(d1, t0, a3); a4 = Vector256.FusedMultiplyAdd(d1, t1, a4); a5 = Vector256.FusedMultiplyAdd(d1, t2, a5);
+            RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
+            a6 = Vector256.FusedMultiplyAdd(d1, t0, a6); a7 = Vector256.FusedMultiplyAdd(d1, t1, a7); a8 = Vector256.FusedMultiplyAdd(d1, t2, a8);
+        }
+        for (; oh < outH; oh++)
+        {
+            var d0 = TColumns.Order(Avx.MaskLoad(dy + (nint)oh * outW, keep));
+            int ih = oh - ph;
+            Vector256<float> t0, t1, t2;
+            if ((uint)(ih) < (uint)inH)
+            {
+                columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
+                a0 = Vector256.FusedMultiplyAdd(d0, t0, a0); a1 = Vector256.FusedMultiplyAdd(d0, t1, a1); a2 = Vector256.FusedMultiplyAdd(d0, t2, a2);
+            }
+            if ((uint)(ih + 1) < (uint)inH)
+            {
+                columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
+                a3 = Vector256.FusedMultiplyAdd(d0, t0, a3); a4 = Vector256.FusedMultiplyAdd(d0, t1, a4); a5 = Vector256.FusedMultiplyAdd(d0, t2, a5);
+            }
+            if ((uint)(ih + 2) < (uint)inH)
+            {
+                columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
+                a6 = Vector256.FusedMultiplyAdd(d0, t0, a6); a7 = Vector256.FusedMultiplyAdd(d0, t1, a7); a8 = Vector256.FusedMultiplyAdd(d0, t2, a8);
+            }
+        }
+        Vector256.Store(Vector256.Load(acc + 0 * Lanes) + a0, acc + 0 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 1 * Lanes) + a1, acc + 1 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 2 * Lanes) + a2, acc + 2 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 3 * Lanes) + a3, acc + 3 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 4 * Lanes) + a4, acc + 4 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 5 * Lanes) + a5, acc + 5 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 6 * Lanes) + a6, acc + 6 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 7 * Lanes) + a7, acc + 7 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 8 * Lanes) + a8, acc + 8 * Lanes);
+    }
+
+    /// <summary>One column strip with row stride 2: acc[tap] += the strip's sums (2 output rows at a time, then single rows).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    static void StripRows2<TColumns>(TColumns columns, Vector256<float> keep, float* xc, float* dy, int inH, int inW, int outH, int outW, int ph, float* acc)
+        where TColumns : struct, IStripColumns<TColumns>
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
+        Vector256<float> a5 = default, a6 = default, a7 = default, a8 = default;
+        int oh = 0;
+        for (; oh + 2 <= outH; oh += 2)
+        {
+            float* d = dy + (nint)oh * outW;
+            var d0 = TColumns.Order(Avx.MaskLoad(d, keep));
+            var d1 = TColumns.Order(Avx.MaskLoad(d + 1 * (nint)outW, keep));
+            int ih = oh * 2 - ph;
+            Vector256<float> t0, t1, t2;
+            // Input row ih + i feeds output row oh + j through kernel row i − 2j.
+            RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
+            a0 = Vector256.FusedMultiplyAdd(d0, t0, a0); a1 = Vector256.FusedMultiplyAdd(d0, t1, a1); a2 = Vector256.FusedMultiplyAdd(d0, t2, a2);
+            RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
+            a3 = Vector256.FusedMultiplyAdd(d0, t0, a3); a4 = Vector256.FusedMultiplyAdd(d0, t1, a4); a5 = Vector256.FusedMultiplyAdd(d0, t2, a5);
+            RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
+            a6 = Vector256.FusedMultiplyAdd(d0, t0, a6); a7 = Vector256.FusedMultiplyAdd(d0, t1, a7); a8 = Vector256.FusedMultiplyAdd(d0, t2, a8);
+            a0 = Vector256.FusedMultiplyAdd(d1, t0, a0); a1 = Vector256.FusedMultiplyAdd(d1, t1, a1); a2 = Vector256.FusedMultiplyAdd(d1, t2, a2);
+            RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
+            a3 = Vector256.FusedMultiplyAdd(d1, t0, a3); a4 = Vector256.FusedMultiplyAdd(d1, t1, a4); a5 = Vector256.FusedMultiplyAdd(d1, t2, a5);
+            RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
+            a6 = Vector256.FusedMultiplyAdd(d1, t0, a6); a7 = Vector256.FusedMultiplyAdd(d1, t1, a7); a8 = Vector256.FusedMultiplyAdd(d1, t2, a8);
+        }
+        for (; oh < outH; oh++)
+        {
+            var d0 = TColumns.Order(Avx.MaskLoad(dy + (nint)oh * outW, keep));
+            int ih = oh * 2 - ph;
+            Vector256<float> t0, t1, t2;
+            if ((uint)(ih) < (uint)inH)
+            {
+                columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
+                a0 = Vector256.FusedMultiplyAdd(d0, t0, a0); a1 = Vector256.FusedMultiplyAdd(d0, t1, a1); a2 = Vector256.FusedMultiplyAdd(d0, t2, a2);
+            }
+            if ((uint)(ih + 1) < (uint)inH)
+            {
+                columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
+                a3 = Vector256.FusedMultiplyAdd(d0, t0, a3); a4 = Vector256.FusedMultiplyAdd(d0, t1, a4); a5 = Vector256.FusedMultiplyAdd(d0, t2, a5);
+            }
+            if ((uint)(ih + 2) < (uint)inH)
+            {
+                columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
+                a6 = Vector256.FusedMultiplyAdd(d0, t0, a6); a7 = Vector256.FusedMultiplyAdd(d0, t1, a7); a8 = Vector256.FusedMultiplyAdd(d0, t2, a8);
+            }
+        }
+        Vector256.Store(Vector256.Load(acc + 0 * Lanes) + a0, acc + 0 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 1 * Lanes) + a1, acc + 1 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 2 * Lanes) + a2, acc + 2 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 3 * Lanes) + a3, acc + 3 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 4 * Lanes) + a4, acc + 4 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 5 * Lanes) + a5, acc + 5 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 6 * Lanes) + a6, acc + 6 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 7 * Lanes) + a7, acc + 7 * Lanes);
+        Vector256.Store(Vector256.Load(acc + 8 * Lanes) + a8, acc + 8 * Lanes);
+    }
+}
