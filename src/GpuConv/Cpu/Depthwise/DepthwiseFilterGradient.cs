@@ -102,7 +102,7 @@ internal static unsafe class DepthwiseFilterGradient
     {
         /// <summary><see cref="DepthwiseFilterGradient3x3"/>: AVX-512, 3x3, outputs wider than 8 columns.</summary>
         Planar3x3,
-        /// <summary><see cref="DepthwiseFilterGradient3x3Avx2"/>: AVX2 + FMA (the Vector256 tier), 3x3.</summary>
+        /// <summary><see cref="DepthwiseFilterGradient3x3Avx2"/>: 3x3 on the Vector256 tier, and outputs of at most 8 columns on Vector512.</summary>
         Planar3x3Avx2,
         /// <summary><see cref="DepthwiseFilterGradientBlocked"/> for the whole blocks of 16 channels, the rest per channel.</summary>
         Blocked,
@@ -111,25 +111,27 @@ internal static unsafe class DepthwiseFilterGradient
     }
 
     /// <summary>
-    /// The planar 3x3 kernels read x and dy in place (no copies, no per-task setup) and take every 3x3 stride-1/2 shape
-    /// on their tiers, except outputs of at most 8 columns on AVX-512: there a 16-lane strip is half empty and each
-    /// plane's nine horizontal sums cost as much as its FMAs, and the blocked kernel (16 channels in the lanes) stays
-    /// ahead (MobileNetV2 at batch 1, 2 threads: 960 × 7 × 7 0.016–0.020 ms against 0.022–0.047, 576 × 14 × 14 stride 2
-    /// 0.019 against 0.023–0.035; docs/benchmarks.md, 2026-12-05 07:00).
+    /// The planar 3x3 kernels read x and dy in place (no copies, no per-task setup) and take every 2-D 3x3 stride-1/2
+    /// undilated shape. On AVX-512, outputs of at most 8 columns go to the 8-lane kernel (AVX2 instructions): a 16-lane
+    /// strip would be half empty. MobileNetV2 at batch 1, 2 threads, blocked kernel / 8-lane planar (fastest calls,
+    /// docs/benchmarks.md, 2026-12-05 07:10): 960 × 7 × 7 0.016–0.022 / 0.015–0.022 ms, 576 × 14 × 14 stride 2
+    /// 0.020–0.025 / 0.013–0.019.
     /// </summary>
     public static FilterGradientPath PathFor(in Geometry g, int multiplier, int channels, GemmTier tier)
     {
         if (tier == GemmTier.Vector512 && DepthwiseFilterGradient3x3.Applies(g) && g.OutW > 8) return FilterGradientPath.Planar3x3;
-        if (tier == GemmTier.Vector256 && DepthwiseFilterGradient3x3Avx2.Applies(g)) return FilterGradientPath.Planar3x3Avx2;
+        if (tier >= GemmTier.Vector256 && DepthwiseFilterGradient3x3Avx2.Applies(g)) return FilterGradientPath.Planar3x3Avx2;
         return DepthwiseFilterGradientBlocked.Applies(g, multiplier, channels, tier) ? FilterGradientPath.Blocked : FilterGradientPath.PerChannel;
     }
 
     /// <summary>
     /// Every group by the planar 3x3 kernel: tasks own contiguous ranges of groups and sum the images in order into
-    /// float64 totals (the result does not depend on the thread count).
+    /// float64 totals (the result does not depend on the thread count). One filter per channel: up to 32 channels'
+    /// planes per kernel call (small planes share the call and the masks); more: a group's output planes per call.
     /// </summary>
     static void RunPlanar(CpuConvContext ctx, FilterGradientPath path)
     {
+        const int Chunk = 32;
         var g = ctx.G;
         int m = ctx.Kg, groups = ctx.Groups;
         bool wide = path == FilterGradientPath.Planar3x3;
@@ -137,20 +139,27 @@ internal static unsafe class DepthwiseFilterGradient
         ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
             int g0 = (int)((long)groups * t / tasks), g1 = (int)((long)groups * (t + 1) / tasks);
-            double* totals = stackalloc double[9];
-            for (int grp = g0; grp < g1; grp++)
-                for (int j = 0; j < m; j++)
+            double* totals = stackalloc double[Chunk * 9];
+            // (first group, groups) per call with m = 1; (group, its m output planes in chunks) otherwise.
+            for (int grp = g0; grp < g1;)
+            {
+                int count = m == 1 ? Math.Min(Chunk, g1 - grp) : 1;
+                for (int j0 = 0; j0 < m; j0 += Chunk)
                 {
-                    for (int i = 0; i < 9; i++) totals[i] = 0;
+                    int planes = m == 1 ? count : Math.Min(Chunk, m - j0);
+                    new Span<double>(totals, planes * 9).Clear();
                     for (int n = 0; n < ctx.N; n++)
                     {
-                        float* x = ctx.XPlane(n, grp), dy = ctx.YPlane(n, grp * m + j);
-                        if (wide) DepthwiseFilterGradient3x3.Plane(g, x, dy, totals);
-                        else DepthwiseFilterGradient3x3Avx2.Plane(g, x, dy, totals);
+                        float* x = ctx.XPlane(n, grp), dy = ctx.YPlane(n, grp * m + j0);
+                        nint xStride = m == 1 ? ctx.InPlane : 0;
+                        if (wide) DepthwiseFilterGradient3x3.Planes(g, x, xStride, dy, ctx.OutPlane, planes, totals);
+                        else DepthwiseFilterGradient3x3Avx2.Planes(g, x, xStride, dy, ctx.OutPlane, planes, totals);
                     }
-                    float* dw = ctx.W + ((nint)grp * m + j) * 9;
-                    for (int i = 0; i < 9; i++) dw[i] = (float)totals[i];
+                    float* dw = ctx.W + ((nint)grp * m + j0) * 9;
+                    for (int i = 0; i < planes * 9; i++) dw[i] = (float)totals[i];
                 }
+                grp += count;
+            }
         });
     }
 

@@ -31,12 +31,15 @@ internal static unsafe class DepthwiseFilterGradient3x3
 
     public static bool Applies(in Geometry g) => Avx512F.IsSupported && Fits(g);
 
-    /// <summary>totals[tap] += Σ over the plane of dy · x at the tap (one image, one output plane).</summary>
+    /// <summary>
+    /// totals[p·9 + tap] += Σ over plane p of dy · x at the tap, for the planes x + p·xStride, dy + p·dyStride, p &lt; count
+    /// (xStride 0: one input plane for several output planes, a channel multiplier above 1).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Plane(in Geometry g, float* x, float* dy, double* totals)
+    public static void Planes(in Geometry g, float* x, nint xStride, float* dy, nint dyStride, int count, double* totals)
     {
-        if (g.SW == 1) Strips<Stride1Columns>(g, x, dy, totals);
-        else Strips<Stride2Columns>(g, x, dy, totals);
+        if (g.SW == 1) Strips<Stride1Columns>(g, x, xStride, dy, dyStride, count, totals);
+        else Strips<Stride2Columns>(g, x, xStride, dy, dyStride, count, totals);
     }
 
     /// <summary>The three tap vectors (kernel columns 0, 1, 2 of 16 outputs) of one input row of a column strip.</summary>
@@ -114,31 +117,50 @@ internal static unsafe class DepthwiseFilterGradient3x3
     }
 
     /// <summary>
-    /// Column strips of 16 outputs; each strip's nine vector sums go into acc (one vector per tap), summed
-    /// across lanes at the end. A strip's rows run in their own method: its accumulators then live in registers
-    /// (with all loops in one method the JIT kept them on the stack, 4–6× slower).
+    /// Column strips of 16 outputs. Planes of one strip run together (<c>PlaneRows</c>: masks computed and the method
+    /// called once for all of them); wider ones strip by strip, each strip's nine vector sums added into acc. The rows of
+    /// a strip run in their own method: with all loops in one method the JIT kept the accumulators on the stack (4–6×
+    /// slower). Rows outside the plane read as zeros in the blocks of rows: a block's rows are all valid outputs, so that
+    /// only happens with padding, where dy is finite (a non-finite dy with padding runs by the reference).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Strips<TColumns>(in Geometry g, float* x, float* dy, double* totals) where TColumns : struct, IStripColumns<TColumns>
+    static void Strips<TColumns>(in Geometry g, float* x, nint xStride, float* dy, nint dyStride, int count, double* totals)
+        where TColumns : struct, IStripColumns<TColumns>
     {
         int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW;
-        float* acc = stackalloc float[9 * Lanes];
-        new Span<float>(acc, 9 * Lanes).Clear();
-        for (int ow0 = 0; ow0 < outW; ow0 += Lanes)
+        if (outW <= Lanes)
         {
-            int b = ow0 * g.SW - g.PW;     // input column of kernel column 0 for lane 0
-            int valid = Math.Min(Lanes, outW - ow0);
-            var columns = TColumns.At(b, inW, valid);
-            var keep = InRange(0, valid);
-            // Rows outside the plane read as zeros in the blocks of rows: all the block's rows are valid outputs, so that
-            // only happens with padding, where dy is finite (a non-finite dy with padding runs by the reference).
-            if (g.SH == 1) StripRows1(columns, keep, x + b, dy + ow0, inH, inW, outH, outW, g.PH, acc);
-            else StripRows2(columns, keep, x + b, dy + ow0, inH, inW, outH, outW, g.PH, acc);
+            int first = -g.PW;
+            var columns1 = TColumns.At(first, inW, outW);
+            var keep1 = InRange(0, outW);
+            if (g.SH == 1) PlaneRows1(columns1, keep1, x + first, xStride, dy, dyStride, count, inH, inW, outH, outW, g.PH, totals);
+            else PlaneRows2(columns1, keep1, x + first, xStride, dy, dyStride, count, inH, inW, outH, outW, g.PH, totals);
+            return;
         }
-        for (int i = 0; i < 9; i++) totals[i] += Vector512.Sum(Vector512.Load(acc + i * Lanes));
+        float* acc = stackalloc float[9 * Lanes];
+        for (int p = 0; p < count; p++, totals += 9)
+        {
+            new Span<float>(acc, 9 * Lanes).Clear();
+            float* xp = x + p * xStride, dyp = dy + p * dyStride;
+            for (int ow0 = 0; ow0 < outW; ow0 += Lanes)
+            {
+                int b = ow0 * g.SW - g.PW;     // input column of kernel column 0 for lane 0
+                int valid = Math.Min(Lanes, outW - ow0);
+                var columns = TColumns.At(b, inW, valid);
+                var keep = InRange(0, valid);
+                if (g.SH == 1) StripRows1(columns, keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
+                else StripRows2(columns, keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
+            }
+            Reduce(Vector512.Load(acc), Vector512.Load(acc + Lanes), Vector512.Load(acc + 2 * Lanes), Vector512.Load(acc + 3 * Lanes), Vector512.Load(acc + 4 * Lanes),
+                Vector512.Load(acc + 5 * Lanes), Vector512.Load(acc + 6 * Lanes), Vector512.Load(acc + 7 * Lanes), Vector512.Load(acc + 8 * Lanes), totals);
+        }
     }
 
-    /// <summary>One column strip with row stride 1: acc[tap] += the strip's sums (4 output rows at a time, then single rows).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Reduce(Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, Vector512<float> a4, Vector512<float> a5, Vector512<float> a6, Vector512<float> a7, Vector512<float> a8, double* totals) =>
+        DepthwiseFilterGradientSums.Add(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
+
+    /// <summary>One column strip of one plane with row stride 1: acc[tap] += the strip's sums (4 output rows at a time, then single rows).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     static void StripRows1<TColumns>(TColumns columns, Vector512<float> keep, float* xc, float* dy, int inH, int inW, int outH, int outW, int ph, float* acc)
         where TColumns : struct, IStripColumns<TColumns>
@@ -207,7 +229,75 @@ internal static unsafe class DepthwiseFilterGradient3x3
         Vector512.Store(Vector512.Load(acc + 8 * Lanes) + a8, acc + 8 * Lanes);
     }
 
-    /// <summary>One column strip with row stride 2: acc[tap] += the strip's sums (4 output rows at a time, then single rows).</summary>
+    /// <summary>
+    /// Planes of one strip each (row stride 1): plane p (x + p·xStride, dy + p·dyStride) adds its sums to totals[p·9 + tap].
+    /// The masks and the call are shared by all the planes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    static void PlaneRows1<TColumns>(TColumns columns, Vector512<float> keep, float* x, nint xStride, float* dyPlanes, nint dyStride, int count,
+        int inH, int inW, int outH, int outW, int ph, double* totals) where TColumns : struct, IStripColumns<TColumns>
+    {
+        for (int p = 0; p < count; p++, totals += 9)
+        {
+            float* xc = x + p * xStride, dy = dyPlanes + p * dyStride;
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
+            Vector512<float> a5 = default, a6 = default, a7 = default, a8 = default;
+            int oh = 0;
+            for (; oh + 4 <= outH; oh += 4)
+            {
+                float* d = dy + (nint)oh * outW;
+                var d0 = Load(d, keep);
+                var d1 = Load(d + 1 * (nint)outW, keep);
+                var d2 = Load(d + 2 * (nint)outW, keep);
+                var d3 = Load(d + 3 * (nint)outW, keep);
+                int ih = oh - ph;
+                Vector512<float> t0, t1, t2;
+                // Input row ih + i feeds output row oh + j through kernel row i − j.
+                RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
+                a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
+                RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
+                a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
+                a0 = Vector512.FusedMultiplyAdd(d1, t0, a0); a1 = Vector512.FusedMultiplyAdd(d1, t1, a1); a2 = Vector512.FusedMultiplyAdd(d1, t2, a2);
+                RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
+                a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
+                a3 = Vector512.FusedMultiplyAdd(d1, t0, a3); a4 = Vector512.FusedMultiplyAdd(d1, t1, a4); a5 = Vector512.FusedMultiplyAdd(d1, t2, a5);
+                a0 = Vector512.FusedMultiplyAdd(d2, t0, a0); a1 = Vector512.FusedMultiplyAdd(d2, t1, a1); a2 = Vector512.FusedMultiplyAdd(d2, t2, a2);
+                RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
+                a6 = Vector512.FusedMultiplyAdd(d1, t0, a6); a7 = Vector512.FusedMultiplyAdd(d1, t1, a7); a8 = Vector512.FusedMultiplyAdd(d1, t2, a8);
+                a3 = Vector512.FusedMultiplyAdd(d2, t0, a3); a4 = Vector512.FusedMultiplyAdd(d2, t1, a4); a5 = Vector512.FusedMultiplyAdd(d2, t2, a5);
+                a0 = Vector512.FusedMultiplyAdd(d3, t0, a0); a1 = Vector512.FusedMultiplyAdd(d3, t1, a1); a2 = Vector512.FusedMultiplyAdd(d3, t2, a2);
+                RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
+                a6 = Vector512.FusedMultiplyAdd(d2, t0, a6); a7 = Vector512.FusedMultiplyAdd(d2, t1, a7); a8 = Vector512.FusedMultiplyAdd(d2, t2, a8);
+                a3 = Vector512.FusedMultiplyAdd(d3, t0, a3); a4 = Vector512.FusedMultiplyAdd(d3, t1, a4); a5 = Vector512.FusedMultiplyAdd(d3, t2, a5);
+                RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
+                a6 = Vector512.FusedMultiplyAdd(d3, t0, a6); a7 = Vector512.FusedMultiplyAdd(d3, t1, a7); a8 = Vector512.FusedMultiplyAdd(d3, t2, a8);
+            }
+            for (; oh < outH; oh++)
+            {
+                var d0 = Load(dy + (nint)oh * outW, keep);
+                int ih = oh - ph;
+                Vector512<float> t0, t1, t2;
+                if ((uint)(ih) < (uint)inH)
+                {
+                    columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
+                    a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
+                }
+                if ((uint)(ih + 1) < (uint)inH)
+                {
+                    columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
+                    a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
+                }
+                if ((uint)(ih + 2) < (uint)inH)
+                {
+                    columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
+                    a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
+                }
+            }
+            Reduce(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
+        }
+    }
+
+    /// <summary>One column strip of one plane with row stride 2: acc[tap] += the strip's sums (4 output rows at a time, then single rows).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     static void StripRows2<TColumns>(TColumns columns, Vector512<float> keep, float* xc, float* dy, int inH, int inW, int outH, int outW, int ph, float* acc)
         where TColumns : struct, IStripColumns<TColumns>
@@ -277,5 +367,76 @@ internal static unsafe class DepthwiseFilterGradient3x3
         Vector512.Store(Vector512.Load(acc + 6 * Lanes) + a6, acc + 6 * Lanes);
         Vector512.Store(Vector512.Load(acc + 7 * Lanes) + a7, acc + 7 * Lanes);
         Vector512.Store(Vector512.Load(acc + 8 * Lanes) + a8, acc + 8 * Lanes);
+    }
+
+    /// <summary>
+    /// Planes of one strip each (row stride 2): plane p (x + p·xStride, dy + p·dyStride) adds its sums to totals[p·9 + tap].
+    /// The masks and the call are shared by all the planes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    static void PlaneRows2<TColumns>(TColumns columns, Vector512<float> keep, float* x, nint xStride, float* dyPlanes, nint dyStride, int count,
+        int inH, int inW, int outH, int outW, int ph, double* totals) where TColumns : struct, IStripColumns<TColumns>
+    {
+        for (int p = 0; p < count; p++, totals += 9)
+        {
+            float* xc = x + p * xStride, dy = dyPlanes + p * dyStride;
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
+            Vector512<float> a5 = default, a6 = default, a7 = default, a8 = default;
+            int oh = 0;
+            for (; oh + 4 <= outH; oh += 4)
+            {
+                float* d = dy + (nint)oh * outW;
+                var d0 = Load(d, keep);
+                var d1 = Load(d + 1 * (nint)outW, keep);
+                var d2 = Load(d + 2 * (nint)outW, keep);
+                var d3 = Load(d + 3 * (nint)outW, keep);
+                int ih = oh * 2 - ph;
+                Vector512<float> t0, t1, t2;
+                // Input row ih + i feeds output row oh + j through kernel row i − 2j.
+                RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
+                a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
+                RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
+                a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
+                RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
+                a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
+                a0 = Vector512.FusedMultiplyAdd(d1, t0, a0); a1 = Vector512.FusedMultiplyAdd(d1, t1, a1); a2 = Vector512.FusedMultiplyAdd(d1, t2, a2);
+                RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
+                a3 = Vector512.FusedMultiplyAdd(d1, t0, a3); a4 = Vector512.FusedMultiplyAdd(d1, t1, a4); a5 = Vector512.FusedMultiplyAdd(d1, t2, a5);
+                RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
+                a6 = Vector512.FusedMultiplyAdd(d1, t0, a6); a7 = Vector512.FusedMultiplyAdd(d1, t1, a7); a8 = Vector512.FusedMultiplyAdd(d1, t2, a8);
+                a0 = Vector512.FusedMultiplyAdd(d2, t0, a0); a1 = Vector512.FusedMultiplyAdd(d2, t1, a1); a2 = Vector512.FusedMultiplyAdd(d2, t2, a2);
+                RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
+                a3 = Vector512.FusedMultiplyAdd(d2, t0, a3); a4 = Vector512.FusedMultiplyAdd(d2, t1, a4); a5 = Vector512.FusedMultiplyAdd(d2, t2, a5);
+                RowTaps(columns, xc, ih + 6, inH, inW, out t0, out t1, out t2);
+                a6 = Vector512.FusedMultiplyAdd(d2, t0, a6); a7 = Vector512.FusedMultiplyAdd(d2, t1, a7); a8 = Vector512.FusedMultiplyAdd(d2, t2, a8);
+                a0 = Vector512.FusedMultiplyAdd(d3, t0, a0); a1 = Vector512.FusedMultiplyAdd(d3, t1, a1); a2 = Vector512.FusedMultiplyAdd(d3, t2, a2);
+                RowTaps(columns, xc, ih + 7, inH, inW, out t0, out t1, out t2);
+                a3 = Vector512.FusedMultiplyAdd(d3, t0, a3); a4 = Vector512.FusedMultiplyAdd(d3, t1, a4); a5 = Vector512.FusedMultiplyAdd(d3, t2, a5);
+                RowTaps(columns, xc, ih + 8, inH, inW, out t0, out t1, out t2);
+                a6 = Vector512.FusedMultiplyAdd(d3, t0, a6); a7 = Vector512.FusedMultiplyAdd(d3, t1, a7); a8 = Vector512.FusedMultiplyAdd(d3, t2, a8);
+            }
+            for (; oh < outH; oh++)
+            {
+                var d0 = Load(dy + (nint)oh * outW, keep);
+                int ih = oh * 2 - ph;
+                Vector512<float> t0, t1, t2;
+                if ((uint)(ih) < (uint)inH)
+                {
+                    columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
+                    a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
+                }
+                if ((uint)(ih + 1) < (uint)inH)
+                {
+                    columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
+                    a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
+                }
+                if ((uint)(ih + 2) < (uint)inH)
+                {
+                    columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
+                    a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
+                }
+            }
+            Reduce(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
+        }
     }
 }

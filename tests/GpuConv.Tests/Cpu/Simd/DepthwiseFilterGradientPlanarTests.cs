@@ -10,8 +10,9 @@ using Path = GpuConv.Cpu.Depthwise.DepthwiseFilterGradient.FilterGradientPath;
 namespace GpuConv.Tests.Cpu.Simd;
 
 /// <summary>
-/// The planar depthwise 3x3 weight-gradient kernels (<see cref="DepthwiseFilterGradient3x3"/> on the Vector512 tier,
-/// <see cref="DepthwiseFilterGradient3x3Avx2"/> with the tier forced to Vector256, so both run on AVX-512 machines)
+/// The planar depthwise 3x3 weight-gradient kernels (<see cref="DepthwiseFilterGradient3x3"/> on the Vector512 tier for
+/// outputs wider than 8 columns, <see cref="DepthwiseFilterGradient3x3Avx2"/> for narrower ones there and for every
+/// shape with the tier forced to Vector256, so both run on AVX-512 machines)
 /// against the float64 reference on random non-zero inputs: max |error| / max |reference| and the L2 relative error
 /// under 1e-5 (as BackwardFilterTests: fp32 sums over up to a few thousand products per weight). Shapes: stride 1
 /// and 2 (each direction), padding 0, 1, 2 and asymmetric, odd widths and heights (strips with a partial last vector,
@@ -40,8 +41,10 @@ public class DepthwiseFilterGradientPlanarTests
         yield return Case(2, 6, 2, 15, 18, 1, 1, 1, 1, 1, 1);           // multiplier 2
         yield return Case(1, 5, 2, 17, 23, 2, 2, 1, 1, 0, 0);           // multiplier 2, stride 2
         yield return Case(2, 32, 1, 9, 9, 1, 1, 1, 1, 1, 1);            // 9 output columns: the AVX-512 kernel's narrowest
-        yield return Case(1, 3, 1, 7, 7, 1, 1, 1, 1, 1, 1);             // 7 × 7: AVX2 only (AVX-512 keeps the blocked kernel)
-        yield return Case(2, 4, 1, 14, 14, 2, 2, 1, 1, 1, 1);           // 14 × 14 → 7 × 7: AVX2 only
+        yield return Case(1, 3, 1, 7, 7, 1, 1, 1, 1, 1, 1);             // 7 × 7: the 8-lane kernel on AVX-512 too
+        yield return Case(2, 4, 1, 14, 14, 2, 2, 1, 1, 1, 1);           // 14 × 14 → 7 × 7: the 8-lane kernel on AVX-512 too
+        yield return Case(2, 20, 1, 6, 5, 1, 1, 1, 1, 1, 1);            // 5 columns, 6 rows (one AVX2 row block and one more)
+        yield return Case(1, 7, 2, 8, 16, 2, 2, 1, 1, 1, 1);            // 8 output columns, multiplier 2
         yield return Case(1, 2, 1, 112, 112, 2, 2, 1, 1, 1, 1);         // MobileNetV2's widest stride-2 plane
     }
 
@@ -53,12 +56,9 @@ public class DepthwiseFilterGradientPlanarTests
         ConvProblem.Create(new ConvSpec([3, 3], stride, [1, 1], padBegin: [pads[0], pads[1]], padEnd: [pads[2], pads[3]], groups: c),
             new TensorShape(n, c, h, w), new TensorShape(c * m, 1, 3, 3), ConvOp.BackwardFilter);
 
-    /// <summary>The planar path <paramref name="tier"/> must take for <paramref name="p"/>, or null where it keeps another kernel by design.</summary>
-    static Path? Expected(ConvProblem p, GemmTier tier) => tier switch
-    {
-        GemmTier.Vector512 => p.YShape[3] > 8 ? Path.Planar3x3 : null,
-        _ => Path.Planar3x3Avx2,
-    };
+    /// <summary>The planar path <paramref name="tier"/> must take for <paramref name="p"/>: 16 lanes on AVX-512 for outputs wider than 8 columns, else 8.</summary>
+    static Path Expected(ConvProblem p, GemmTier tier) =>
+        tier == GemmTier.Vector512 && p.YShape[3] > 8 ? Path.Planar3x3 : Path.Planar3x3Avx2;
 
     /// <summary>Skips where the CPU lacks the tier's instructions; otherwise the backend for the tier.</summary>
     static CpuBackend Backend(GemmTier tier, int threads)
@@ -72,14 +72,8 @@ public class DepthwiseFilterGradientPlanarTests
         return new CpuBackend(threads, tier);
     }
 
-    static void AssertSelected(ConvProblem p, GemmTier tier, bool required)
-    {
-        var path = DepthwiseFilterGradient.PathFor(ConvGeometry.Of(p), p.KPerGroup, p.C, tier);
-        var expected = Expected(p, tier);
-        if (expected is { } e) Assert.That(path, Is.EqualTo(e), $"path for {p} on {tier}");
-        else if (required) Assert.Fail($"{p} does not take a planar kernel on {tier}");
-        else Assert.That(path, Is.Not.EqualTo(Path.Planar3x3).And.Not.EqualTo(Path.Planar3x3Avx2), $"path for {p} on {tier}");
-    }
+    static void AssertSelected(ConvProblem p, GemmTier tier) =>
+        Assert.That(DepthwiseFilterGradient.PathFor(ConvGeometry.Of(p), p.KPerGroup, p.C, tier), Is.EqualTo(Expected(p, tier)), $"path for {p} on {tier}");
 
     static float[] Run(CpuBackend cpu, ConvProblem p, HostTensor x, HostTensor dy, float[]? initial = null)
     {
@@ -115,7 +109,7 @@ public class DepthwiseFilterGradientPlanarTests
     {
         using var one = Backend(tier, 1);
         using var three = new CpuBackend(3, tier);
-        AssertSelected(p, tier, required: false);
+        AssertSelected(p, tier);
         var x = HostTensor.Random(p.XShape, 1);
         var dy = HostTensor.Random(p.YShape, 2);
         double[] reference = ReferenceConv.BackwardFilter(p, x.Data, dy.Data);
@@ -151,7 +145,7 @@ public class DepthwiseFilterGradientPlanarTests
         using var cpu = Backend(tier, 2);
         const int h = 12, w = 37;
         var p = Problem(2, 3, 1, h, w, [stride, stride], [1, leftPad, 1, rightPad]);
-        AssertSelected(p, tier, required: true);
+        AssertSelected(p, tier);
         var dy = HostTensor.Random(p.YShape, 2);
         int mismatches = 0, nonFinite = 0;
         foreach (float value in new[] { float.PositiveInfinity, float.NaN })
@@ -173,7 +167,7 @@ public class DepthwiseFilterGradientPlanarTests
         Assert.That(nonFinite, Is.GreaterThan(0), "some taps read the value");
     }
 
-    /// <summary>MobileNetV2's depthwise layers take the planar kernels where designed to (fails if the selection changes).</summary>
+    /// <summary>MobileNetV2's depthwise layers take the planar kernels (fails if the selection changes).</summary>
     [TestCase(GemmTier.Vector512)]
     [TestCase(GemmTier.Vector256)]
     public void MobileNetV2LayersTakeThePlanarKernels(GemmTier tier)
@@ -184,7 +178,7 @@ public class DepthwiseFilterGradientPlanarTests
             foreach (int n in new[] { 1, 8 })
             {
                 var p = Problem(n, c, 1, h, h, [s, s], [1, 1, 1, 1]);
-                AssertSelected(p, tier, required: tier == GemmTier.Vector256 || p.YShape[3] > 8);
+                AssertSelected(p, tier);
             }
     }
 }
