@@ -25,8 +25,8 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Planes(in Geometry g, float* x, nint xStride, float* dy, nint dyStride, int count, double* totals)
     {
-        if (g.SW == 1) Strips<Stride1Columns>(g, x, xStride, dy, dyStride, count, totals);
-        else Strips<Stride2Columns>(g, x, xStride, dy, dyStride, count, totals);
+        if (g.SW == 1) Strips<Stride1Columns, Stride1Interior>(g, x, xStride, dy, dyStride, count, totals);
+        else Strips<Stride2Columns, Stride2Interior>(g, x, xStride, dy, dyStride, count, totals);
     }
 
     interface IStripColumns<TSelf> where TSelf : struct, IStripColumns<TSelf>
@@ -35,6 +35,54 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
         void Taps(float* row, out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2);
         /// <summary>dy's 8 outputs in the lane order of the taps.</summary>
         static abstract Vector256<float> Order(Vector256<float> dy);
+        /// <summary>dy's 8 outputs at p (lanes outside <paramref name="keep"/> zero), in the lane order of the taps.</summary>
+        static virtual Vector256<float> Dy(float* p, Vector256<float> keep) => TSelf.Order(Avx.MaskLoad(p, keep));
+    }
+
+    /// <summary>
+    /// Interior strips (every lane a valid output, every column loaded inside the row): plain loads, no masks, which
+    /// the JIT can fold into the FMAs. vmaskmovps loads cost more than plain ones, and the three masks and dy's took
+    /// registers AVX2 does not have to spare.
+    /// </summary>
+    struct Stride1Interior : IStripColumns<Stride1Interior>
+    {
+        public static Stride1Interior At(int first, int inW, int valid) => default;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Taps(float* r, out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2)
+        {
+            t0 = Vector256.Load(r);
+            t1 = Vector256.Load(r + 1);
+            t2 = Vector256.Load(r + 2);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Order(Vector256<float> dy) => dy;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Dy(float* p, Vector256<float> keep) => Vector256.Load(p);
+    }
+
+    /// <summary>Interior stride-2 strips: <see cref="Stride2Columns"/> with plain loads (the shuffles drop the lanes past the last column read).</summary>
+    struct Stride2Interior : IStripColumns<Stride2Interior>
+    {
+        public static Stride2Interior At(int first, int inW, int valid) => default;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Taps(float* r, out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2)
+        {
+            var lo = Vector256.Load(r);
+            var hi = Vector256.Load(r + Lanes);
+            t0 = Avx.Shuffle(lo, hi, 0b10_00_10_00);
+            t1 = Avx.Shuffle(lo, hi, 0b11_01_11_01);
+            t2 = Avx.Shuffle(Vector256.Load(r + 2), Vector256.Load(r + 2 + Lanes), 0b10_00_10_00);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Order(Vector256<float> dy) => Stride2Columns.Order(dy);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Dy(float* p, Vector256<float> keep) => Stride2Columns.Order(Vector256.Load(p));
     }
 
     /// <summary>Lanes of columns first … first + 7 inside [0, limit) (a negative limit keeps none).</summary>
@@ -117,8 +165,8 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
     /// only happens with padding, where dy is finite (a non-finite dy with padding runs by the reference).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Strips<TColumns>(in Geometry g, float* x, nint xStride, float* dy, nint dyStride, int count, double* totals)
-        where TColumns : struct, IStripColumns<TColumns>
+    static void Strips<TColumns, TInterior>(in Geometry g, float* x, nint xStride, float* dy, nint dyStride, int count, double* totals)
+        where TColumns : struct, IStripColumns<TColumns> where TInterior : struct, IStripColumns<TInterior>
     {
         int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW;
         if (outW <= Lanes)
@@ -139,8 +187,14 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
             {
                 int b = ow0 * g.SW - g.PW;     // input column of kernel column 0 for lane 0
                 int valid = Math.Min(Lanes, outW - ow0);
-                var columns = TColumns.At(b, inW, valid);
                 var keep = LaneMasks.InRange8(0, valid);
+                if (valid == Lanes && b >= 0 && b + 2 + g.SW * Lanes <= inW)
+                {
+                    if (g.SH == 1) StripRows1(default(TInterior), keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
+                    else StripRows2(default(TInterior), keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
+                    continue;
+                }
+                var columns = TColumns.At(b, inW, valid);
                 if (g.SH == 1) StripRows1(columns, keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
                 else StripRows2(columns, keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
             }
@@ -164,8 +218,8 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
         for (; oh + 2 <= outH; oh += 2)
         {
             float* d = dy + (nint)oh * outW;
-            var d0 = TColumns.Order(Avx.MaskLoad(d, keep));
-            var d1 = TColumns.Order(Avx.MaskLoad(d + 1 * (nint)outW, keep));
+            var d0 = TColumns.Dy(d, keep);
+            var d1 = TColumns.Dy(d + 1 * (nint)outW, keep);
             int ih = oh - ph;
             Vector256<float> t0, t1, t2;
             // Input row ih + i feeds output row oh + j through kernel row i − j.
@@ -182,7 +236,7 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
         }
         for (; oh < outH; oh++)
         {
-            var d0 = TColumns.Order(Avx.MaskLoad(dy + (nint)oh * outW, keep));
+            var d0 = TColumns.Dy(dy + (nint)oh * outW, keep);
             int ih = oh - ph;
             Vector256<float> t0, t1, t2;
             if ((uint)(ih) < (uint)inH)
@@ -229,8 +283,8 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
             for (; oh + 2 <= outH; oh += 2)
             {
                 float* d = dy + (nint)oh * outW;
-                var d0 = TColumns.Order(Avx.MaskLoad(d, keep));
-                var d1 = TColumns.Order(Avx.MaskLoad(d + 1 * (nint)outW, keep));
+                var d0 = TColumns.Dy(d, keep);
+                var d1 = TColumns.Dy(d + 1 * (nint)outW, keep);
                 int ih = oh - ph;
                 Vector256<float> t0, t1, t2;
                 // Input row ih + i feeds output row oh + j through kernel row i − j.
@@ -247,7 +301,7 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
             }
             for (; oh < outH; oh++)
             {
-                var d0 = TColumns.Order(Avx.MaskLoad(dy + (nint)oh * outW, keep));
+                var d0 = TColumns.Dy(dy + (nint)oh * outW, keep);
                 int ih = oh - ph;
                 Vector256<float> t0, t1, t2;
                 if ((uint)(ih) < (uint)inH)
@@ -281,8 +335,8 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
         for (; oh + 2 <= outH; oh += 2)
         {
             float* d = dy + (nint)oh * outW;
-            var d0 = TColumns.Order(Avx.MaskLoad(d, keep));
-            var d1 = TColumns.Order(Avx.MaskLoad(d + 1 * (nint)outW, keep));
+            var d0 = TColumns.Dy(d, keep);
+            var d1 = TColumns.Dy(d + 1 * (nint)outW, keep);
             int ih = oh * 2 - ph;
             Vector256<float> t0, t1, t2;
             // Input row ih + i feeds output row oh + j through kernel row i − 2j.
@@ -300,7 +354,7 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
         }
         for (; oh < outH; oh++)
         {
-            var d0 = TColumns.Order(Avx.MaskLoad(dy + (nint)oh * outW, keep));
+            var d0 = TColumns.Dy(dy + (nint)oh * outW, keep);
             int ih = oh * 2 - ph;
             Vector256<float> t0, t1, t2;
             if ((uint)(ih) < (uint)inH)
@@ -347,8 +401,8 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
             for (; oh + 2 <= outH; oh += 2)
             {
                 float* d = dy + (nint)oh * outW;
-                var d0 = TColumns.Order(Avx.MaskLoad(d, keep));
-                var d1 = TColumns.Order(Avx.MaskLoad(d + 1 * (nint)outW, keep));
+                var d0 = TColumns.Dy(d, keep);
+                var d1 = TColumns.Dy(d + 1 * (nint)outW, keep);
                 int ih = oh * 2 - ph;
                 Vector256<float> t0, t1, t2;
                 // Input row ih + i feeds output row oh + j through kernel row i − 2j.
@@ -366,7 +420,7 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
             }
             for (; oh < outH; oh++)
             {
-                var d0 = TColumns.Order(Avx.MaskLoad(dy + (nint)oh * outW, keep));
+                var d0 = TColumns.Dy(dy + (nint)oh * outW, keep);
                 int ih = oh * 2 - ph;
                 Vector256<float> t0, t1, t2;
                 if ((uint)(ih) < (uint)inH)
