@@ -51,7 +51,7 @@ internal static unsafe class DepthwiseFilterGradient
         var layout = StridePhaseLayout.Of(g);
         var tier = ctx.Tier;
         long scratchFloats = ScratchFloats(g, m);
-        var path = PathFor(g, m, ctx.C, tier);
+        var path = PathFor(g, m, ctx.C, ctx.N, tier);
         if (path is FilterGradientPath.Planar3x3 or FilterGradientPath.Planar3x3Avx2)
         {
             RunPlanar(ctx, path);
@@ -117,12 +117,25 @@ internal static unsafe class DepthwiseFilterGradient
     /// docs/benchmarks.md, 2026-12-05 07:10): 960 × 7 × 7 0.016–0.022 / 0.015–0.022 ms, 576 × 14 × 14 stride 2
     /// 0.020–0.025 / 0.013–0.019.
     /// </summary>
-    public static FilterGradientPath PathFor(in Geometry g, int multiplier, int channels, GemmTier tier)
+    public static FilterGradientPath PathFor(in Geometry g, int multiplier, int channels, int images, GemmTier tier)
     {
+        if (Streams(g, multiplier, channels, images)) return FilterGradientPath.PerChannel;
         if (tier == GemmTier.Vector512 && DepthwiseFilterGradient3x3.Applies(g) && g.OutW > 8) return FilterGradientPath.Planar3x3;
         if (tier >= GemmTier.Vector256 && DepthwiseFilterGradient3x3Avx2.Applies(g)) return FilterGradientPath.Planar3x3Avx2;
         return DepthwiseFilterGradientBlocked.Applies(g, multiplier, channels, tier) ? FilterGradientPath.Blocked : FilterGradientPath.PerChannel;
     }
+
+    /// <summary>
+    /// Wide stride-1 planes whose x and dy together exceed half this machine's 32 MiB L3 go to the per-channel kernel:
+    /// there the planar kernels' column strips (each walks a plane's rows 64 bytes at a time) wait on memory, while the
+    /// per-channel kernel copies each plane in one sequential pass. MobileNetV2, 2 threads, one-process A/B, fastest
+    /// calls planar / per-channel, 12 runs (docs/benchmarks.md, 2026-12-05 06:40): 32 × 112 × 112 at batch 8 (26 MB) 1.7–8.7 /
+    /// 0.8–3.2 ms, 144 × 56 × 56 (29 MB) 3.3–11 / 1.7–4.6; at batch 4 (13–15 MB) the planar kernel still led (0.32 /
+    /// 0.49, 0.42 / 0.63), as on every stride-2 plane and below 56 columns at batch 8.
+    /// </summary>
+    static bool Streams(in Geometry g, int multiplier, int channels, int images) =>
+        g.SH == 1 && g.SW == 1 && g.OutW >= 56 &&
+        (long)images * channels * ((long)g.InD * g.InH * g.InW + (long)multiplier * g.OutD * g.OutH * g.OutW) * sizeof(float) > 16L << 20;
 
     /// <summary>
     /// Every group by the planar 3x3 kernel: tasks own contiguous ranges of groups and sum the images in order into

@@ -56,9 +56,17 @@ public class DepthwiseFilterGradientPlanarTests
         ConvProblem.Create(new ConvSpec([3, 3], stride, [1, 1], padBegin: [pads[0], pads[1]], padEnd: [pads[2], pads[3]], groups: c),
             new TensorShape(n, c, h, w), new TensorShape(c * m, 1, 3, 3), ConvOp.BackwardFilter);
 
-    /// <summary>The planar path <paramref name="tier"/> must take for <paramref name="p"/>: 16 lanes on AVX-512 for outputs wider than 8 columns, else 8.</summary>
-    static Path Expected(ConvProblem p, GemmTier tier) =>
-        tier == GemmTier.Vector512 && p.YShape[3] > 8 ? Path.Planar3x3 : Path.Planar3x3Avx2;
+    /// <summary>
+    /// The path <paramref name="tier"/> must take for <paramref name="p"/>: 16 lanes on AVX-512 for outputs wider than 8
+    /// columns, else 8; the per-channel kernel for stride-1 planes of ≥ 56 output columns whose x and dy exceed 16 MiB.
+    /// </summary>
+    static Path Expected(ConvProblem p, GemmTier tier)
+    {
+        bool streams = p.Spec.Stride.All(s => s == 1) && p.YShape[3] >= 56 &&
+            (p.XShape.ElementCount + p.YShape.ElementCount) * sizeof(float) > 16L << 20;
+        if (streams) return Path.PerChannel;
+        return tier == GemmTier.Vector512 && p.YShape[3] > 8 ? Path.Planar3x3 : Path.Planar3x3Avx2;
+    }
 
     /// <summary>Skips where the CPU lacks the tier's instructions; otherwise the backend for the tier.</summary>
     static CpuBackend Backend(GemmTier tier, int threads)
@@ -73,7 +81,7 @@ public class DepthwiseFilterGradientPlanarTests
     }
 
     static void AssertSelected(ConvProblem p, GemmTier tier) =>
-        Assert.That(DepthwiseFilterGradient.PathFor(ConvGeometry.Of(p), p.KPerGroup, p.C, tier), Is.EqualTo(Expected(p, tier)), $"path for {p} on {tier}");
+        Assert.That(DepthwiseFilterGradient.PathFor(ConvGeometry.Of(p), p.KPerGroup, p.C, p.N, tier), Is.EqualTo(Expected(p, tier)), $"path for {p} on {tier}");
 
     static float[] Run(CpuBackend cpu, ConvProblem p, HostTensor x, HostTensor dy, float[]? initial = null)
     {
@@ -167,7 +175,10 @@ public class DepthwiseFilterGradientPlanarTests
         Assert.That(nonFinite, Is.GreaterThan(0), "some taps read the value");
     }
 
-    /// <summary>MobileNetV2's depthwise layers take the planar kernels (fails if the selection changes).</summary>
+    /// <summary>
+    /// MobileNetV2's depthwise layers take the planar kernels, except the two wide stride-1 ones at batch 8 (data past
+    /// 16 MiB: per channel); fails if the selection changes.
+    /// </summary>
     [TestCase(GemmTier.Vector512)]
     [TestCase(GemmTier.Vector256)]
     public void MobileNetV2LayersTakeThePlanarKernels(GemmTier tier)
@@ -179,6 +190,20 @@ public class DepthwiseFilterGradientPlanarTests
             {
                 var p = Problem(n, c, 1, h, h, [s, s], [1, 1, 1, 1]);
                 AssertSelected(p, tier);
+                bool planar = !(s == 1 && h >= 56 && n == 8);
+                Assert.That(Expected(p, tier) is Path.Planar3x3 or Path.Planar3x3Avx2, Is.EqualTo(planar), $"{p}");
             }
+    }
+
+    /// <summary>The per-channel kernel that wide stride-1 planes past 16 MiB take matches the reference too (one such shape).</summary>
+    [Test]
+    public void WideStrideOnePlanesPastTheCacheRunPerChannel()
+    {
+        using var cpu = new CpuBackend(2);
+        var p = Problem(3, 16, 1, 300, 300, [1, 1], [1, 1, 1, 1]);    // x + dy 34.6 MB
+        Assert.That(DepthwiseFilterGradient.PathFor(ConvGeometry.Of(p), 1, p.C, p.N, cpu.Tier), Is.EqualTo(Path.PerChannel));
+        var x = HostTensor.Random(p.XShape, 1);
+        var dy = HostTensor.Random(p.YShape, 2);
+        AssertClose(Run(cpu, p, x, dy), ReferenceConv.BackwardFilter(p, x.Data, dy.Data), "per channel");
     }
 }
