@@ -17,9 +17,10 @@ namespace GpuConv.Cpu.Depthwise;
 /// <see cref="Narrow"/>). Im2col + GEMM ran these as 1 × taps
 /// GEMMs over the whole plane (MobileNetV2's 56 × 56 × 144 at batch 8: 28.9 ms against the forward's 1.17).
 /// Tasks own whole groups and sum images in order, and each image's vector sums in a fixed lane order into
-/// float64 totals: the result does not depend on the thread count. Small planes with one filter per channel
-/// go 16 channels at a time to <see cref="DepthwiseFilterGradientBlocked"/> first (the channels past its last
-/// whole block stay here).
+/// float64 totals: the result does not depend on the thread count. 3x3 stride-1/2 2-D shapes go to the planar
+/// kernels instead (<see cref="DepthwiseFilterGradient3x3"/>, <see cref="DepthwiseFilterGradient3x3Avx2"/>: no copy at
+/// all); of the rest, small planes with one filter per channel go 16 channels at a time to
+/// <see cref="DepthwiseFilterGradientBlocked"/> first (the channels past its last whole block stay here). See <see cref="PathFor"/>.
 /// </summary>
 internal static unsafe class DepthwiseFilterGradient
 {
@@ -50,7 +51,13 @@ internal static unsafe class DepthwiseFilterGradient
         var layout = StridePhaseLayout.Of(g);
         var tier = ctx.Tier;
         long scratchFloats = ScratchFloats(g, m);
-        int first = DepthwiseFilterGradientBlocked.Applies(g, m, ctx.C, tier) ? DepthwiseFilterGradientBlocked.Run(ctx) : 0;
+        var path = PathFor(g, m, ctx.C, ctx.N, tier);
+        if (path is FilterGradientPath.Planar3x3 or FilterGradientPath.Planar3x3Avx2)
+        {
+            RunPlanar(ctx, path);
+            return;
+        }
+        int first = path == FilterGradientPath.Blocked ? DepthwiseFilterGradientBlocked.Run(ctx) : 0;
         int rest = groups - first;
         if (rest == 0) return;
         // Contiguous ranges of groups per task: the pads are zeroed once per task. One image: few tasks, as the
@@ -86,6 +93,85 @@ internal static unsafe class DepthwiseFilterGradient
                 }
                 float* dw = ctx.W + (nint)grp * m * taps;
                 for (int i = 0; i < m * taps; i++) dw[i] = (float)totals[i];
+            }
+        });
+    }
+
+    /// <summary>Which kernel a depthwise weight gradient takes (tests assert it where the hardware has the kernels).</summary>
+    public enum FilterGradientPath
+    {
+        /// <summary><see cref="DepthwiseFilterGradient3x3"/>: AVX-512, 3x3, outputs wider than 8 columns.</summary>
+        Planar3x3,
+        /// <summary><see cref="DepthwiseFilterGradient3x3Avx2"/>: 3x3 on the Vector256 tier, and outputs of at most 8 columns on Vector512.</summary>
+        Planar3x3Avx2,
+        /// <summary><see cref="DepthwiseFilterGradientBlocked"/> for the whole blocks of 16 channels, the rest per channel.</summary>
+        Blocked,
+        /// <summary>The per-channel kernel over a padded stride-phase copy (any kernel size, stride, dilation, rank).</summary>
+        PerChannel,
+    }
+
+    /// <summary>
+    /// The planar 3x3 kernels read x and dy in place (no copies, no per-task setup) and take every 2-D 3x3 stride-1/2
+    /// undilated shape. On AVX-512, outputs of at most 8 columns go to the 8-lane kernel (AVX2 instructions): a 16-lane
+    /// strip would be half empty. MobileNetV2 at batch 1, 2 threads, blocked kernel / 8-lane planar (fastest calls,
+    /// docs/benchmarks.md, 2026-12-05 07:10): 960 × 7 × 7 0.016–0.022 / 0.015–0.022 ms, 576 × 14 × 14 stride 2
+    /// 0.020–0.025 / 0.013–0.019.
+    /// </summary>
+    public static FilterGradientPath PathFor(in Geometry g, int multiplier, int channels, int images, GemmTier tier)
+    {
+        if (Streams(g, multiplier, channels, images)) return FilterGradientPath.PerChannel;
+        if (tier == GemmTier.Vector512 && DepthwiseFilterGradient3x3.Applies(g) && g.OutW > 8) return FilterGradientPath.Planar3x3;
+        if (tier >= GemmTier.Vector256 && DepthwiseFilterGradient3x3Avx2.Applies(g)) return FilterGradientPath.Planar3x3Avx2;
+        return DepthwiseFilterGradientBlocked.Applies(g, multiplier, channels, tier) ? FilterGradientPath.Blocked : FilterGradientPath.PerChannel;
+    }
+
+    /// <summary>
+    /// Wide stride-1 planes whose x and dy together exceed half this machine's 32 MiB L3 go to the per-channel kernel:
+    /// there the planar kernels' column strips (each walks a plane's rows 64 bytes at a time) wait on memory, while the
+    /// per-channel kernel copies each plane in one sequential pass. MobileNetV2, 2 threads, one-process A/B, fastest
+    /// calls planar / per-channel, 12 runs (docs/benchmarks.md, 2026-12-05 06:40): 32 × 112 × 112 at batch 8 (26 MB) 1.7–8.7 /
+    /// 0.8–3.2 ms, 144 × 56 × 56 (29 MB) 3.3–11 / 1.7–4.6; at batch 4 (13–15 MB) the planar kernel still led (0.32 /
+    /// 0.49, 0.42 / 0.63), as on every stride-2 plane and below 56 columns at batch 8.
+    /// </summary>
+    static bool Streams(in Geometry g, int multiplier, int channels, int images) =>
+        g.SH == 1 && g.SW == 1 && g.OutW >= 56 &&
+        (long)images * channels * ((long)g.InD * g.InH * g.InW + (long)multiplier * g.OutD * g.OutH * g.OutW) * sizeof(float) > 16L << 20;
+
+    /// <summary>
+    /// Every group by the planar 3x3 kernel: tasks own contiguous ranges of groups and sum the images in order into
+    /// float64 totals (the result does not depend on the thread count). One filter per channel: up to 32 channels'
+    /// planes per kernel call (small planes share the call and the masks); more: a group's output planes per call.
+    /// </summary>
+    static void RunPlanar(CpuConvContext ctx, FilterGradientPath path)
+    {
+        const int Chunk = 32;
+        var g = ctx.G;
+        int m = ctx.Kg, groups = ctx.Groups;
+        bool wide = path == FilterGradientPath.Planar3x3;
+        int tasks = Math.Min(groups, ctx.Threads * 4);
+        ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        {
+            int g0 = (int)((long)groups * t / tasks), g1 = (int)((long)groups * (t + 1) / tasks);
+            double* totals = stackalloc double[Chunk * 9];
+            // (first group, groups) per call with m = 1; (group, its m output planes in chunks) otherwise.
+            for (int grp = g0; grp < g1;)
+            {
+                int count = m == 1 ? Math.Min(Chunk, g1 - grp) : 1;
+                for (int j0 = 0; j0 < m; j0 += Chunk)
+                {
+                    int planes = m == 1 ? count : Math.Min(Chunk, m - j0);
+                    new Span<double>(totals, planes * 9).Clear();
+                    for (int n = 0; n < ctx.N; n++)
+                    {
+                        float* x = ctx.XPlane(n, grp), dy = ctx.YPlane(n, grp * m + j0);
+                        nint xStride = m == 1 ? ctx.InPlane : 0;
+                        if (wide) DepthwiseFilterGradient3x3.Planes(g, x, xStride, dy, ctx.OutPlane, planes, totals);
+                        else DepthwiseFilterGradient3x3Avx2.Planes(g, x, xStride, dy, ctx.OutPlane, planes, totals);
+                    }
+                    float* dw = ctx.W + ((nint)grp * m + j0) * 9;
+                    for (int i = 0; i < planes * 9; i++) dw[i] = (float)totals[i];
+                }
+                grp += count;
             }
         });
     }
