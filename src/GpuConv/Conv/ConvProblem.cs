@@ -170,8 +170,15 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
     public ConvProblem WithOp(ConvOp op) => op == Op ? this : new ConvProblem(Spec, XShape, WShape, YShape, CheckOp(op), ConstantWeights);
 
     /// <summary>This problem planned for calls whose W is (true) or is not (false) constant; see <see cref="ConstantWeights"/>.</summary>
-    public ConvProblem WithConstantWeights(bool constant) =>
-        (constant && Op != ConvOp.BackwardFilter) == ConstantWeights ? this : new ConvProblem(Spec, XShape, WShape, YShape, Op, constant);
+    public ConvProblem WithConstantWeights(bool constant)
+    {
+        bool want = constant && Op != ConvOp.BackwardFilter;
+        if (want == ConstantWeights) return this;
+        // The constant-weights twin is made once: inference calls ask for it on every call.
+        return want ? constantTwin ??= new ConvProblem(Spec, XShape, WShape, YShape, Op, true) : new ConvProblem(Spec, XShape, WShape, YShape, Op, false);
+    }
+
+    ConvProblem? constantTwin;
 
     // A cast integer is not an op: without this check it would be planned and run as nothing at all.
     static ConvOp CheckOp(ConvOp op) => Enum.IsDefined(op) ? op
