@@ -222,6 +222,7 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
 
     /// <summary>True when op, spec and all three shapes are equal.</summary>
     public bool Equals(ConvProblem? other) =>
+        ReferenceEquals(this, other) || // the engine's calls meet the same instance again (remembered problems)
         other is not null && Op == other.Op && Spec.Equals(other.Spec) &&
         XShape.Equals(other.XShape) && WShape.Equals(other.WShape) && YShape.Equals(other.YShape) &&
         ConstantWeights == other.ConstantWeights;
@@ -229,7 +230,10 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
     /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as ConvProblem);
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(Op, Spec, XShape, WShape, YShape, ConstantWeights);
+    public override int GetHashCode() => hash != 0 ? hash : hash = HashCode.Combine(Op, Spec, XShape, WShape, YShape, ConstantWeights);
+
+    /// <summary>The hash, computed once (every part is immutable): the planner and backends look problems up on every call.</summary>
+    int hash;
 
     /// <summary>Op, the three shapes and the spec, e.g. "Forward x[1, 3, 8, 8] w[4, 3, 3, 3] y[1, 4, 6, 6] conv2d k=3x3 …".</summary>
     public override string ToString() => $"{Op} x{XShape} w{WShape} y{YShape} {Spec}{(ConstantWeights ? " constant-weights" : "")}";
