@@ -409,7 +409,7 @@ public sealed partial class ConvEngine
                 case ConvOp.BackwardData: x = result; break;
                 default: w = result; break;
             }
-            var call = new ResidentCall(this, problem, new ConvTensors(x!, w!, y!, bias) { ConstantWeights = constantWeights, Accumulate = accumulate }, fuse);
+            var call = new ResidentCall(this, problem, TensorsFor(x!, w!, y!, bias, constantWeights, accumulate, callerOutput: output is not null), fuse);
             using (EnterStream())
             {
                 // A static lambda over a struct: a warm call allocates no closure here.
@@ -429,6 +429,25 @@ public sealed partial class ConvEngine
         }
     }
 
+    /// <summary>The last device-resident call's tensors when they were all the caller's (see <see cref="TensorsFor"/>).</summary>
+    ConvTensors? lastResidentTensors;
+
+    /// <summary>
+    /// The run's tensor set: the last call's when it holds the same tensors and flags (a loop over one layer), so a warm
+    /// call allocates none. ConvTensors is immutable, so sharing it between calls and threads is safe. Only sets whose
+    /// output the caller passed are kept: the engine then holds no tensor the caller does not hold too.
+    /// </summary>
+    ConvTensors TensorsFor(Tensor x, Tensor w, Tensor y, Tensor? bias, bool constantWeights, bool accumulate, bool callerOutput)
+    {
+        var last = lastResidentTensors;
+        if (last is not null && ReferenceEquals(last.X, x) && ReferenceEquals(last.W, w) && ReferenceEquals(last.Y, y) && ReferenceEquals(last.Bias, bias)
+            && last.ConstantWeights == constantWeights && last.Accumulate == accumulate)
+            return last;
+        var tensors = new ConvTensors(x, w, y, bias) { ConstantWeights = constantWeights, Accumulate = accumulate };
+        if (callerOutput) lastResidentTensors = tensors;
+        return tensors;
+    }
+
     /// <summary>What one device-resident run needs inside the planner's Execute, and whether ReLU was fused.</summary>
     struct ResidentCall(ConvEngine engine, ConvProblem problem, ConvTensors tensors, Activation? fuse)
     {
@@ -446,17 +465,7 @@ public sealed partial class ConvEngine
     bool Issue(ConvProblem problem, ConvAlgorithm algorithm, IConvBackend backend, ConvTensors t, Activation? fuse)
     {
         if (!ReferenceEquals(backend.Memory, Memory))
-        {
-            var written = problem.Op switch { ConvOp.Forward => t.Y, ConvOp.BackwardData => t.X, _ => t.W };
-            return StagedRun.Run(problem, backend, t, Memory, written, copies =>
-            {
-                // problem.Spec is the underlying convolution's (never transposed): a transposed layer is its backward-data.
-                bool fused = fuse is { } act && copies.Bias is not null && problem.Op == ConvOp.Forward
-                    && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, copies, act);
-                if (!fused) backend.Run(problem, algorithm, copies);
-                return fused;
-            });
-        }
+            return IssueStaged(problem, algorithm, backend, t, fuse);
         var ordered = backend as IStreamOrderedBackend;
         if (fuse is { } act && t.Bias is not null)
         {
@@ -478,6 +487,23 @@ public sealed partial class ConvEngine
         if (ordered is not null) ordered.Enqueue(problem, algorithm, t);
         else backend.Run(problem, algorithm, t);
         return false;
+    }
+
+    /// <summary>
+    /// <see cref="Issue"/> for a backend in another memory: runs on copies. A method of its own because its lambda's
+    /// captures would otherwise be allocated on every call to Issue, staged or not.
+    /// </summary>
+    bool IssueStaged(ConvProblem problem, ConvAlgorithm algorithm, IConvBackend backend, ConvTensors t, Activation? fuse)
+    {
+        var written = problem.Op switch { ConvOp.Forward => t.Y, ConvOp.BackwardData => t.X, _ => t.W };
+        return StagedRun.Run(problem, backend, t, Memory, written, copies =>
+        {
+            // problem.Spec is the underlying convolution's (never transposed): a transposed layer is its backward-data.
+            bool fused = fuse is { } act && copies.Bias is not null && problem.Op == ConvOp.Forward
+                && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, copies, act);
+            if (!fused) backend.Run(problem, algorithm, copies);
+            return fused;
+        });
     }
 
     /// <summary>ReLU in place when no backend fused it: on the host directly, on a device through a host copy.</summary>
@@ -607,6 +633,7 @@ public sealed partial class ConvEngine
             streamJoin?.Dispose();
             streamJoin = null;
             appStream = 0;
+            lastResidentTensors = null;
         }
     }
 }

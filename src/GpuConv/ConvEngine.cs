@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
@@ -355,8 +356,32 @@ public sealed partial class ConvEngine : IDisposable
         return output;
     }
 
+    /// <summary>
+    /// Problems already built, by the arguments they were built from: a warm call finds its problem here instead of
+    /// validating and deriving the output shape again (~300 B of arrays and shapes per call). Only valid problems
+    /// are stored; every part of the key is immutable. Bounded: cleared when full (a network has far fewer layers).
+    /// </summary>
+    readonly ConcurrentDictionary<ProblemArgs, ConvProblem> problems = new();
+    const int MaxRememberedProblems = 1024;
+
+    readonly record struct ProblemArgs(ConvSpec Spec, TensorShape Input, TensorShape Filter, ConvOp Op);
+
+    /// <summary><see cref="CreateProblem"/>, remembered per engine (see <see cref="problems"/>).</summary>
+    ConvProblem Problem(ConvSpec spec, TensorShape input, TensorShape filter, ConvOp op, string inputName, string filterName)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(filter);
+        var args = new ProblemArgs(spec, input, filter, op);
+        if (problems.TryGetValue(args, out var known)) return known;
+        var problem = CreateProblem(spec, input, filter, op, inputName, filterName);
+        if (problems.Count >= MaxRememberedProblems) problems.Clear();
+        problems[args] = problem;
+        return problem;
+    }
+
     /// <summary>ConvProblem.Create with its parameter names translated to this method's argument names.</summary>
-    static ConvProblem Problem(ConvSpec spec, TensorShape input, TensorShape filter, ConvOp op, string inputName, string filterName)
+    static ConvProblem CreateProblem(ConvSpec spec, TensorShape input, TensorShape filter, ConvOp op, string inputName, string filterName)
     {
         try
         {

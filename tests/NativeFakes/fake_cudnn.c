@@ -13,7 +13,10 @@
  *    that overlaps a tensor the call reads corrupts the result.
  * Which algorithm supports what is a MODEL (documented per algorithm below), chosen so that some
  * algorithms need a workspace and some are refused, as on a real device; it is not NVIDIA's exact table.
- * Uncertain points are marked UNSURE. GPUCONV_FAKE_VERBOSE=1 logs the reason of every refusal. */
+ * Uncertain points are marked UNSURE. GPUCONV_FAKE_VERBOSE=1 logs the reason of every refusal.
+ * GPUCONV_FAKE_NO_COMPUTE=1 skips only the arithmetic of the convolutions (outputs keep what they held); every
+ * check and the stream bookkeeping still run. For timing the host-side cost of callers (gpuconv probe's overhead
+ * section); results are then wrong, so no test that checks results may set it. */
 #define _GNU_SOURCE
 #include "fake_common.h"
 #include "fake_faults.h"
@@ -631,6 +634,14 @@ static cudnnStatus_t check_workspace(const char *call, int op, int algo, const g
 
 static void scribble(uint64_t ws, size_t bytes) { if (ws && bytes) memset((void *)(uintptr_t)ws, 0xFF, bytes); }
 
+/* GPUCONV_FAKE_NO_COMPUTE=1 (read once): the convolutions return after their checks, without arithmetic. */
+static int no_compute(void)
+{
+    static int cached = -1;
+    if (cached < 0) { const char *v = getenv("GPUCONV_FAKE_NO_COMPUTE"); cached = v && strcmp(v, "1") == 0; }
+    return cached;
+}
+
 /* ---------------------------------------------------------------- the naive convolution */
 
 static long long xi(const geometry *g, int n, int c, int a, int b, int d) { return (long long)n * g->xs[0] + (long long)c * g->xs[1] + (long long)a * g->xs[2] + (long long)b * g->xs[3] + (long long)d * g->xs[4]; }
@@ -730,6 +741,7 @@ static cudnnStatus_t run_convolution_impl(const char *call, int op, void *handle
         STREAM_OP(h, 2, in, 2, outs);
     }
     scribble(ws, ws_bytes);
+    if (no_compute()) return OK; /* timing the caller: checks done, arithmetic skipped */
     long long out_n = op == OP_FWD ? yn : op == OP_BWD_DATA ? xn : wn;
     double *acc = calloc((size_t)out_n, sizeof *acc);
     if (!acc) return fail(EXECUTION_FAILED, "%s: host memory for the accumulator", call);
@@ -980,6 +992,7 @@ static cudnnStatus_t cudnnConvolutionBiasActivationForward_impl(void *handle, co
         STREAM_OP(h, 4, in, 2, outs);
     }
     scribble(ws, ws_bytes);
+    if (no_compute()) return OK; /* timing the caller: checks done, arithmetic skipped */
     double *acc = calloc((size_t)yn, sizeof *acc);
     if (!acc) return fail(EXECUTION_FAILED, "%s: host memory", call);
     float *xp = (float *)(uintptr_t)x, *wp = (float *)(uintptr_t)w, *yp = (float *)(uintptr_t)y, *zp = (float *)(uintptr_t)z, *bp = (float *)(uintptr_t)bias;

@@ -170,8 +170,15 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
     public ConvProblem WithOp(ConvOp op) => op == Op ? this : new ConvProblem(Spec, XShape, WShape, YShape, CheckOp(op), ConstantWeights);
 
     /// <summary>This problem planned for calls whose W is (true) or is not (false) constant; see <see cref="ConstantWeights"/>.</summary>
-    public ConvProblem WithConstantWeights(bool constant) =>
-        (constant && Op != ConvOp.BackwardFilter) == ConstantWeights ? this : new ConvProblem(Spec, XShape, WShape, YShape, Op, constant);
+    public ConvProblem WithConstantWeights(bool constant)
+    {
+        bool want = constant && Op != ConvOp.BackwardFilter;
+        if (want == ConstantWeights) return this;
+        // The constant-weights twin is made once: inference calls ask for it on every call.
+        return want ? constantTwin ??= new ConvProblem(Spec, XShape, WShape, YShape, Op, true) : new ConvProblem(Spec, XShape, WShape, YShape, Op, false);
+    }
+
+    ConvProblem? constantTwin;
 
     // A cast integer is not an op: without this check it would be planned and run as nothing at all.
     static ConvOp CheckOp(ConvOp op) => Enum.IsDefined(op) ? op
@@ -215,6 +222,7 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
 
     /// <summary>True when op, spec and all three shapes are equal.</summary>
     public bool Equals(ConvProblem? other) =>
+        ReferenceEquals(this, other) || // the engine's calls meet the same instance again (remembered problems)
         other is not null && Op == other.Op && Spec.Equals(other.Spec) &&
         XShape.Equals(other.XShape) && WShape.Equals(other.WShape) && YShape.Equals(other.YShape) &&
         ConstantWeights == other.ConstantWeights;
@@ -222,7 +230,10 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
     /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as ConvProblem);
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(Op, Spec, XShape, WShape, YShape, ConstantWeights);
+    public override int GetHashCode() => hash != 0 ? hash : hash = HashCode.Combine(Op, Spec, XShape, WShape, YShape, ConstantWeights);
+
+    /// <summary>The hash, computed once (every part is immutable): the planner and backends look problems up on every call.</summary>
+    int hash;
 
     /// <summary>Op, the three shapes and the spec, e.g. "Forward x[1, 3, 8, 8] w[4, 3, 3, 3] y[1, 4, 6, 6] conv2d k=3x3 …".</summary>
     public override string ToString() => $"{Op} x{XShape} w{WShape} y{YShape} {Spec}{(ConstantWeights ? " constant-weights" : "")}";

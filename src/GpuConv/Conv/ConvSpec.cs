@@ -231,8 +231,12 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
 
     readonly int[] dilatedKernel;
 
+    /// <summary>The hash, computed once (every field is immutable).</summary>
+    int hash;
+
     /// <summary>True when every field is equal.</summary>
     public bool Equals(ConvSpec? other) =>
+        ReferenceEquals(this, other) ||
         other is not null && Groups == other.Groups && Transposed == other.Transposed &&
         Kernel.SequenceEqual(other.Kernel) && Stride.SequenceEqual(other.Stride) && Dilation.SequenceEqual(other.Dilation) &&
         PadBegin.SequenceEqual(other.PadBegin) && PadEnd.SequenceEqual(other.PadEnd) && OutputPadding.SequenceEqual(other.OutputPadding);
@@ -243,11 +247,12 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
     /// <inheritdoc/>
     public override int GetHashCode()
     {
-        // Called on every engine call (the planner's memo is keyed by problem): no array of the lists.
+        // Called on every engine call (the planner's memo is keyed by problem): no array of the lists, and computed once.
+        if (hash != 0) return hash;
         var h = new HashCode();
         h.Add(Groups); h.Add(Transposed);
         Add(ref h, Kernel); Add(ref h, Stride); Add(ref h, Dilation); Add(ref h, PadBegin); Add(ref h, PadEnd); Add(ref h, OutputPadding);
-        return h.ToHashCode();
+        return hash = h.ToHashCode();
 
         static void Add(ref HashCode h, ImmutableArray<int> list)
         {

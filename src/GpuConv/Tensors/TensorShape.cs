@@ -69,16 +69,20 @@ public sealed class TensorShape : IEquatable<TensorShape>
     }
 
     /// <summary>True when the dimensions are equal.</summary>
-    public bool Equals(TensorShape? other) => other is not null && Dims.SequenceEqual(other.Dims);
+    public bool Equals(TensorShape? other) => ReferenceEquals(this, other) || other is not null && Dims.SequenceEqual(other.Dims);
     /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as TensorShape);
     /// <inheritdoc/>
     public override int GetHashCode()
     {
+        if (hash != 0) return hash;
         var h = new HashCode();
         foreach (var d in Dims) h.Add(d);
-        return h.ToHashCode();
+        return hash = h.ToHashCode();
     }
+
+    /// <summary>The hash, computed once (the shape is immutable): engine calls look problems up by their shapes.</summary>
+    int hash;
     /// <summary>Dimension-wise equality; two nulls are equal.</summary>
     public static bool operator ==(TensorShape? a, TensorShape? b) => a is null ? b is null : a.Equals(b);
     /// <summary>Negation of ==.</summary>

@@ -315,7 +315,8 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     void Execute(ConvProblem p, ConvAlgorithm algorithm, nint h, float* alpha, nint xDesc, ulong x, nint wDesc, ulong w, nint conv,
         ulong work, nuint workBytes, float* beta, nint yDesc, ulong y)
     {
-        string call = "cudnnConvolution" + OpName(p.Op);
+        // Constant names: a concatenation here allocated a string on every call.
+        string call = p.Op switch { ConvOp.Forward => "cudnnConvolutionForward", ConvOp.BackwardData => "cudnnConvolutionBackwardData", _ => "cudnnConvolutionBackwardFilter" };
         long started = NativeTrace.Start();
         var status = _api.Convolution(p.Op, h, alpha, xDesc, x, wDesc, w, conv, algorithm.Id, work, workBytes, beta, yDesc, y);
         NativeTrace.Record(started, call, NativeText.StatusLabel(status),

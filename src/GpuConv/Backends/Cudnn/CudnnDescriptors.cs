@@ -58,10 +58,20 @@ internal sealed unsafe class CudnnDescriptors : IDisposable
             CuDnn.Check(NativeTrace.Start(), api.SetConvolutionGroupCount(Conv.Raw, p.Groups), "cudnnSetConvolutionGroupCount", $"groups={p.Groups}");
     }
 
-    /// <summary>Sets the convolution's math type: FMA for strict FP32 (no TF32), TENSOR_OP for TF32.</summary>
-    public void SetMath(MathMode math) =>
+    /// <summary>
+    /// Sets the convolution's math type: FMA for strict FP32 (no TF32), TENSOR_OP for TF32. Skipped when the descriptor
+    /// already has it (every run sets it, and a run of the same plan needs no native call for it).
+    /// </summary>
+    public void SetMath(MathMode math)
+    {
+        if (_math == math) return;
         CuDnn.Check(NativeTrace.Start(), _api.SetConvolutionMathType(Conv.Raw, math == MathMode.TF32 ? CudnnMathType.TensorOp : CudnnMathType.Fma),
             "cudnnSetConvolutionMathType", $"{math}");
+        _math = math;
+    }
+
+    /// <summary>The math type last set on <see cref="Conv"/> (null: not set here yet).</summary>
+    MathMode? _math;
 
     /// <summary>Sets a packed (C-order) NC… float tensor descriptor.</summary>
     internal static void SetTensor(ICudnnApi api, CudnnTensorDescriptor desc, int[] dims) => SetStrided(api, desc, dims, PackedStrides(dims));

@@ -39,6 +39,8 @@ internal static class NativeText
     /// <summary>A status for the trace: "OK" for success, else the enum name and its number ("NotSupported 3000").</summary>
     public static string StatusLabel<T>(T status) where T : struct, Enum
     {
+        // Evaluated for every native call, traced or not: success (0) answers without boxing the enum.
+        if (EqualityComparer<T>.Default.Equals(status, default)) return "OK";
         long code = Convert.ToInt64(status, System.Globalization.CultureInfo.InvariantCulture);
         return code == 0 ? "OK" : $"{status} {code}";
     }
