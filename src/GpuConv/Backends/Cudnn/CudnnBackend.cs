@@ -473,10 +473,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             t.Validate(p, MemoryKind.Device);
             _host.MakeCurrent();
             d.SetMath(algorithm.Math);
-            using var act = new CudnnActivationDescriptor(_api);
-            // PROPAGATE_NAN: a NaN reaching the activation stays NaN, as on the unfused path and in PyTorch.
-            CuDnn.Check(NativeTrace.Start(), _api.SetActivationDescriptor(act.Raw, relu ? CudnnActivationMode.Relu : CudnnActivationMode.Identity,
-                CudnnNanPropagation.PropagateNan, 0.0), "cudnnSetActivationDescriptor", $"{(relu ? "RELU" : "IDENTITY")} PROPAGATE_NAN");
+            var act = ActivationDescriptor(relu);
             using var scratch = algorithm.WorkspaceBytes > 0 ? _host.AllocateScratch(algorithm.WorkspaceBytes, algorithm.Key) : null;
             float one = 1f, zero = 0f;
             ulong y = _host.PointerOf(t.Y);
@@ -502,6 +499,28 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             if (synchronize) _host.Synchronize();
             return true;
         }
+    }
+
+    // The fused call's two activations, made on first use and kept (three native calls each, otherwise on every call).
+    CudnnActivationDescriptor? _relu, _identity;
+
+    CudnnActivationDescriptor ActivationDescriptor(bool relu)
+    {
+        ref var kept = ref relu ? ref _relu : ref _identity;
+        if (kept is not null) return kept;
+        var act = new CudnnActivationDescriptor(_api);
+        try
+        {
+            // PROPAGATE_NAN: a NaN reaching the activation stays NaN, as on the unfused path and in PyTorch.
+            CuDnn.Check(NativeTrace.Start(), _api.SetActivationDescriptor(act.Raw, relu ? CudnnActivationMode.Relu : CudnnActivationMode.Identity,
+                CudnnNanPropagation.PropagateNan, 0.0), "cudnnSetActivationDescriptor", $"{(relu ? "RELU" : "IDENTITY")} PROPAGATE_NAN");
+        }
+        catch
+        {
+            act.Dispose();
+            throw;
+        }
+        return kept = act;
     }
 
     CudnnDescriptors Descriptors(ConvProblem problem)
@@ -545,6 +564,8 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             foreach (var d in _descriptors.Values) d.Dispose();
             _descriptors.Clear();
             _graph?.Dispose();
+            _relu?.Dispose();
+            _identity?.Dispose();
             _handle.Dispose();
         }
     }
