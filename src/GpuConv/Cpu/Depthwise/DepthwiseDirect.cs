@@ -33,7 +33,7 @@ internal static unsafe class DepthwiseDirect
 
     /// <summary>
     /// Whether planes on <paramref name="tier"/> take the AVX2 paths: the stride-2 row split of
-    /// <see cref="SplitStride2Avx2"/> and the eight-chain <see cref="Row256"/>. On Vector256 only, so a
+    /// <see cref="PhaseSplitAvx2.Stride2"/> and the eight-chain <see cref="Row256"/>. On Vector256 only, so a
     /// backend forced to Vector256 runs them on an AVX-512 machine as an AVX2 machine would.
     /// </summary>
     internal static bool UsesAvx2(GemmTier tier) => tier == GemmTier.Vector256 && Avx2.IsSupported && Fma.IsSupported;
@@ -134,7 +134,7 @@ internal static unsafe class DepthwiseDirect
                 int evenPhase = g.PW & 1, oddPhase = (g.PW + 1) & 1;
                 if (avx2)
                 {
-                    SplitStride2Avx2(src, count, dst + rowBase + (nint)evenPhase * l.PhaseFloats + g.PW / 2,
+                    PhaseSplitAvx2.Stride2(src, count, dst + rowBase + (nint)evenPhase * l.PhaseFloats + g.PW / 2,
                         dst + rowBase + (nint)oddPhase * l.PhaseFloats + (g.PW + 1) / 2);
                     continue;
                 }
@@ -149,32 +149,6 @@ internal static unsafe class DepthwiseDirect
                 float* d = dst + rowBase + (nint)q * l.PhaseFloats + (iw + g.PW) / g.SW;
                 for (; iw < count; iw += g.SW) *d++ = src[iw];
             }
-        }
-    }
-
-    /// <summary>
-    /// even[i] = src[2i], odd[i] = src[2i + 1] for the <paramref name="count"/> floats of src: two loads,
-    /// two in-lane shuffles and two cross-lane 64-bit permutes per 16 columns (the SSE gather this replaces
-    /// read every float twice, four at a time: most of a 112 × 112 stride-2 plane's time on AVX2).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void SplitStride2Avx2(float* src, int count, float* even, float* odd)
-    {
-        int i = 0;
-        for (; i + 16 <= count; i += 16)
-        {
-            var a = Vector256.Load(src + i);
-            var b = Vector256.Load(src + i + 8);
-            // In each 128-bit lane: a's two even (odd) columns then b's; the 64-bit permute puts the lanes in order.
-            var e = Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble();
-            var o = Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble();
-            Avx2.Permute4x64(e, 0b11_01_10_00).AsSingle().Store(even + i / 2);
-            Avx2.Permute4x64(o, 0b11_01_10_00).AsSingle().Store(odd + i / 2);
-        }
-        for (; i < count; i++)
-        {
-            if ((i & 1) == 0) even[i / 2] = src[i];
-            else odd[i / 2] = src[i];
         }
     }
 
