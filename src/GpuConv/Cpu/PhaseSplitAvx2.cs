@@ -14,7 +14,7 @@ namespace GpuConv.Cpu;
 /// </summary>
 internal static unsafe class PhaseSplitAvx2
 {
-    /// <summary>even[i] = src[2i], odd[i] = src[2i + 1] over the <paramref name="count"/> floats of src.</summary>
+    /// <summary>even[i] = src[2i], odd[i] = src[2i + 1] over the <paramref name="count"/> floats of src: 16 a step, then 8.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Stride2(float* src, int count, float* even, float* odd)
     {
@@ -29,6 +29,14 @@ internal static unsafe class PhaseSplitAvx2
             Avx2.Permute4x64(e, 0b11_01_10_00).AsSingle().Store(even + i / 2);
             Avx2.Permute4x64(o, 0b11_01_10_00).AsSingle().Store(odd + i / 2);
         }
+        // Short rows (Winograd F(2×2)'s 14-wide planes) and a row's rest: 8 columns a step in xmm registers.
+        for (; i + 8 <= count; i += 8)
+        {
+            var a = Vector128.Load(src + i);
+            var b = Vector128.Load(src + i + 4);
+            Sse.Shuffle(a, b, 0b10_00_10_00).Store(even + i / 2);
+            Sse.Shuffle(a, b, 0b11_01_11_01).Store(odd + i / 2);
+        }
         for (; i < count; i++)
         {
             if ((i & 1) == 0) even[i / 2] = src[i];
@@ -38,7 +46,7 @@ internal static unsafe class PhaseSplitAvx2
 
     /// <summary>
     /// The <paramref name="count"/> floats of src, which start at padded column <paramref name="pw0"/>, into four
-    /// column phases: column pw goes to row[(pw mod 4) · phaseFloats + pw / 4]. 32 floats a step.
+    /// column phases: column pw goes to row[(pw mod 4) · phaseFloats + pw / 4]. 32 floats a step, then 16.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Stride4(float* src, int count, int pw0, float* row, long phaseFloats)
@@ -63,6 +71,22 @@ internal static unsafe class PhaseSplitAvx2
             Avx2.PermuteVar8x32(Avx.UnpackHigh(lo01, lo23).AsSingle(), order).Store(d + phaseFloats);
             Avx2.PermuteVar8x32(Avx.UnpackLow(hi01, hi23).AsSingle(), order).Store(d + 2 * phaseFloats);
             Avx2.PermuteVar8x32(Avx.UnpackHigh(hi01, hi23).AsSingle(), order).Store(d + 3 * phaseFloats);
+        }
+        // Short rows (Winograd F(4×4)'s 28-wide planes) and a row's rest: 16 columns a step as a 4 × 4 transpose in xmm registers.
+        for (; i + 16 <= count; i += 16, d += 4)
+        {
+            var v0 = Vector128.Load(src + i);
+            var v1 = Vector128.Load(src + i + 4);
+            var v2 = Vector128.Load(src + i + 8);
+            var v3 = Vector128.Load(src + i + 12);
+            var lo01 = Sse.UnpackLow(v0, v1).AsDouble();     // columns 0, 4, 1, 5
+            var hi01 = Sse.UnpackHigh(v0, v1).AsDouble();    // 2, 6, 3, 7
+            var lo23 = Sse.UnpackLow(v2, v3).AsDouble();     // 8, 12, 9, 13
+            var hi23 = Sse.UnpackHigh(v2, v3).AsDouble();    // 10, 14, 11, 15
+            Sse2.UnpackLow(lo01, lo23).AsSingle().Store(d);
+            Sse2.UnpackHigh(lo01, lo23).AsSingle().Store(d + phaseFloats);
+            Sse2.UnpackLow(hi01, hi23).AsSingle().Store(d + 2 * phaseFloats);
+            Sse2.UnpackHigh(hi01, hi23).AsSingle().Store(d + 3 * phaseFloats);
         }
         for (; i < count; i++) row[((pw0 + i) & 3) * phaseFloats + (pw0 + i) / 4] = src[i];
     }
