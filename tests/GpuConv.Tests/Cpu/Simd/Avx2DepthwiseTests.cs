@@ -6,6 +6,8 @@ using GpuConv.Cpu.Depthwise;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Tensors;
 
+using GpuConv.Tests.Support;
+
 namespace GpuConv.Tests.Cpu.Simd;
 
 /// <summary>
@@ -20,13 +22,6 @@ namespace GpuConv.Tests.Cpu.Simd;
 public class Avx2DepthwiseTests
 {
     const double Tolerance = 1e-5;
-
-    static CpuBackend Avx2Backend()
-    {
-        if (!GemmTiers.IsSupported(GemmTier.Vector256) || !Avx2.IsSupported || !Fma.IsSupported)
-            Assert.Ignore($"AVX2 + FMA not accelerated here (best tier {GemmTiers.Best})");
-        return new CpuBackend(2, GemmTier.Vector256);
-    }
 
     static ConvProblem Problem(int n, int c, int h, int w, int mult, int r, int sh, int sw, int[] pads, int dilation = 1) =>
         ConvProblem.Create(new ConvSpec([r, r], [sh, sw], [dilation, dilation], padBegin: [pads[0], pads[1]], padEnd: [pads[2], pads[3]], groups: c),
@@ -57,7 +52,7 @@ public class Avx2DepthwiseTests
     [TestCase(1, 3, 31, 29, 1, 3, 2, 2, new[] { 0, 1, 1, 0 }, 1, "ThreeByThreeAvx2")]
     public void MatchesReference(int n, int c, int h, int w, int mult, int r, int sh, int sw, int[] pads, int dilation, string kernel)
     {
-        using var cpu = Avx2Backend();
+        using var cpu = Avx2Tier.Backend();
         var p = Problem(n, c, h, w, mult, r, sh, sw, pads, dilation);
         var expected = Enum.Parse<DepthwiseKernel>(kernel);
         Assert.That(CpuForward.DepthwiseKernelFor(ConvGeometry.Of(p), mult, c, cpu.Tier), Is.EqualTo(expected), $"kernel for {p} on {cpu.Tier}");

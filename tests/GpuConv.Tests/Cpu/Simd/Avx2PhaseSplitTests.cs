@@ -1,10 +1,10 @@
-using System.Runtime.Intrinsics.X86;
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Tensors;
 using GpuConv.Tests.Backends;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Cpu.Simd;
 
@@ -22,8 +22,7 @@ public class Avx2PhaseSplitTests
 
     static void RequireAvx2()
     {
-        if (!GemmTiers.IsSupported(GemmTier.Vector256) || !Avx2.IsSupported || !Fma.IsSupported)
-            Assert.Ignore($"AVX2 + FMA not accelerated here (best tier {GemmTiers.Best})");
+        Avx2Tier.Require();
         Assert.That(ShiftedGemm.Avx2Splits(GemmTier.Vector256), Is.True, "padding on Vector256 takes the AVX2 splits");
     }
 
@@ -74,7 +73,7 @@ public class Avx2PhaseSplitTests
     public void StridedConvolutionsMatchReference(int stride, int width, int pad)
     {
         RequireAvx2();
-        using var cpu = new CpuBackend(2, GemmTier.Vector256);
+        using var cpu = Avx2Tier.Backend();
         var p = ConvProblem.Create(new ConvSpec([3, 5], [stride], padBegin: [1, pad], padEnd: [1, 4 - pad]),
             new TensorShape(2, 3, 9, width), new TensorShape(8, 3, 3, 5));
         Assert.That(cpu.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name), Has.Member(CpuBackend.ShiftedGemm), "the phase-split path is offered");
@@ -91,7 +90,7 @@ public class Avx2PhaseSplitTests
     public void WinogradMatchesReference(string algorithm, int n, int c, int h, int w)
     {
         RequireAvx2();
-        using var cpu = new CpuBackend(2, GemmTier.Vector256);
+        using var cpu = Avx2Tier.Backend();
         var p = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1, 1], padEnd: [1, 1]), new TensorShape(n, c, h, w), new TensorShape(40, c, 3, 3));
         var algo = cpu.GetAlgorithms(p.WithConstantWeights(true), ConvPrecision.Strict).SingleOrDefault(a => a.Name == algorithm)
             ?? throw new AssertionException($"{algorithm} not offered on {cpu.Tier} for {p}");
