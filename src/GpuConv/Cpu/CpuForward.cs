@@ -57,17 +57,13 @@ internal static unsafe class CpuForward
     public static void Depthwise(CpuConvContext ctx)
     {
         int mult = ctx.Kg;
-        bool blocked = DepthwiseBlocked.Applies(ctx.G, mult, ctx.C);
-        var unpadded = Depthwise3x3.Applies(ctx.G, mult) ? UnpaddedKernel.ThreeByThree
-            : Depthwise3x3Avx2.Applies(ctx.G, mult) ? UnpaddedKernel.ThreeByThreeAvx2     // AVX2 machines (AVX-512 ones take the line above)
-            : DepthwiseNarrow.Applies(ctx.G, mult) ? UnpaddedKernel.Narrow
-            : !blocked && DepthwiseStrips.Applies(ctx.G, mult) ? UnpaddedKernel.Strips
-            : UnpaddedKernel.None;
-        if (unpadded != UnpaddedKernel.None)
+        var kernel = DepthwiseKernelFor(ctx.G, mult, ctx.C, ctx.Tier);
+        if (kernel is not (DepthwiseKernel.Blocked or DepthwiseKernel.PaddedCopy))
         {
-            UnpaddedPlanes(ctx, unpadded);
+            UnpaddedPlanes(ctx, kernel);
             return;
         }
+        bool blocked = kernel == DepthwiseKernel.Blocked;
         int blocks = blocked ? ctx.C / DepthwiseBlocked.Lanes : 0;
         int blockedChannels = blocks * DepthwiseBlocked.Lanes;
         if (blocks > 0)
@@ -103,13 +99,28 @@ internal static unsafe class CpuForward
                 int n = pl / rest, c = blockedChannels + pl % rest;
                 int k0 = c * mult;
                 DepthwiseDirect.Channel(ctx.G, ctx.XPlane(n, c), ctx.W + (nint)k0 * ctx.Kvol, ctx.YPlane(n, k0),
-                    ctx.Bias == null ? null : ctx.Bias + k0, mult, rows, tables);
+                    ctx.Bias == null ? null : ctx.Bias + k0, mult, rows, tables, ctx.Tier);
             }
         });
     }
 
-    /// <summary>The per-plane kernels that read x unpadded.</summary>
-    enum UnpaddedKernel { None, ThreeByThree, ThreeByThreeAvx2, Narrow, Strips }
+    /// <summary>
+    /// Which depthwise kernel runs a layer on <paramref name="tier"/>: the AVX-512 kernels only on
+    /// Vector512, the AVX2 one on Vector256 (so a backend forced to Vector256 runs the AVX2 paths on an
+    /// AVX-512 machine, as an AVX2 machine would). <see cref="DepthwiseKernel.Blocked"/> leaves the
+    /// channels past the last whole block of 16 to the padded copy.
+    /// </summary>
+    internal static DepthwiseKernel DepthwiseKernelFor(in ConvGeometry g, int mult, int channels, GemmTier tier)
+    {
+        bool avx512 = tier >= GemmTier.Vector512;
+        bool blocked = avx512 && DepthwiseBlocked.Applies(g, mult, channels);
+        return avx512 && Depthwise3x3.Applies(g, mult) ? DepthwiseKernel.ThreeByThree
+            : tier == GemmTier.Vector256 && Depthwise3x3Avx2.Applies(g, mult) ? DepthwiseKernel.ThreeByThreeAvx2
+            : avx512 && DepthwiseNarrow.Applies(g, mult) ? DepthwiseKernel.Narrow
+            : avx512 && !blocked && DepthwiseStrips.Applies(g, mult) ? DepthwiseKernel.Strips
+            : blocked ? DepthwiseKernel.Blocked
+            : DepthwiseKernel.PaddedCopy;
+    }
 
     /// <summary>Depthwise layers with fewer multiply-adds than this run on one thread.</summary>
     const long SmallDepthwiseTaps = 96 * 1024;
@@ -118,7 +129,7 @@ internal static unsafe class CpuForward
     /// Depthwise planes read straight from x, contiguous plane ranges per task: 3x3 by
     /// <see cref="Depthwise3x3"/>, other 3-, 5- and 7-wide kernels by <see cref="DepthwiseStrips"/>.
     /// </summary>
-    static void UnpaddedPlanes(CpuConvContext ctx, UnpaddedKernel kernel)
+    static void UnpaddedPlanes(CpuConvContext ctx, DepthwiseKernel kernel)
     {
         int planes = ctx.N * ctx.C;
         // Two tasks per thread: planes cost the same, and every task claimed moves the job's cache line
@@ -137,9 +148,9 @@ internal static unsafe class CpuForward
                 float bias = ctx.Bias == null ? 0f : ctx.Bias[c];
                 switch (kernel)
                 {
-                    case UnpaddedKernel.ThreeByThree: Depthwise3x3.Plane(ctx.G, x, w, y, bias); break;
-                    case UnpaddedKernel.ThreeByThreeAvx2: Depthwise3x3Avx2.Plane(ctx.G, x, w, y, bias); break;
-                    case UnpaddedKernel.Narrow: DepthwiseNarrow.Plane(ctx.G, x, w, y, bias); break;
+                    case DepthwiseKernel.ThreeByThree: Depthwise3x3.Plane(ctx.G, x, w, y, bias); break;
+                    case DepthwiseKernel.ThreeByThreeAvx2: Depthwise3x3Avx2.Plane(ctx.G, x, w, y, bias); break;
+                    case DepthwiseKernel.Narrow: DepthwiseNarrow.Plane(ctx.G, x, w, y, bias); break;
                     default: DepthwiseStrips.Plane(ctx.G, x, w, y, bias); break;
                 }
             }

@@ -195,9 +195,16 @@ internal static unsafe class ShiftedGemm
     /// <summary>The same for the phase planes of another geometry <paramref name="g"/> over x (Winograd's 4 × 4 patches at stride 2).</summary>
     public static void PadPlanes(in Geometry g, CpuConvContext ctx, in StridePhaseLayout l, nint* rowStarts, int p0, int p1, float* dst)
     {
+        bool avx2 = Avx2Splits(ctx.Tier);
         for (int p = p0; p < p1; p++)
-            Pad(g, l, rowStarts, ctx.X + p * ctx.InPlane, dst + (p - p0) * l.PlaneFloats);
+            Pad(g, l, rowStarts, ctx.X + p * ctx.InPlane, dst + (p - p0) * l.PlaneFloats, avx2);
     }
+
+    /// <summary>
+    /// Whether padding on <paramref name="tier"/> splits strided rows with <see cref="PhaseSplitAvx2"/>: on
+    /// Vector256 only (AVX-512 machines take their own splits; a backend forced to Vector256 takes these).
+    /// </summary>
+    internal static bool Avx2Splits(GemmTier tier) => tier == GemmTier.Vector256 && Avx2.IsSupported;
 
     /// <summary>
     /// Unit stride (one phase): every padded row written once, zeros and data together, instead of
@@ -319,7 +326,7 @@ internal static unsafe class ShiftedGemm
 
     /// <summary>Writes one input plane into its zero-padded phase planes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Pad(in Geometry g, in StridePhaseLayout l, nint* rowStarts, float* x, float* dst)
+    static void Pad(in Geometry g, in StridePhaseLayout l, nint* rowStarts, float* x, float* dst, bool avx2)
     {
         if (g.SD == 1 && g.SH == 1 && g.SW == 1)
         {
@@ -330,7 +337,7 @@ internal static unsafe class ShiftedGemm
         int count = Math.Min(g.InW, l.Wp - g.PW);
         if (count <= 0) return;
         int inRows = g.InD * g.InH;
-        if (g.SW == 2 && count <= 64 && Avx512F.IsSupported)
+        if (g.SW == 2 && count <= 64 && Avx512F.IsSupported && !avx2)
         {
             long evenAt = (g.PW & 1) * l.PhaseFloats + g.PW / 2, oddAt = ((g.PW + 1) & 1) * l.PhaseFloats + (g.PW + 1) / 2;
             if (count <= 32) SplitShortRowsStride2(x, dst, rowStarts, inRows, g.InW, count, evenAt, oddAt);
@@ -351,6 +358,14 @@ internal static unsafe class ShiftedGemm
             else if (g.SW == 1)
             {
                 Buffer.MemoryCopy(src, row + g.PW, count * sizeof(float), count * sizeof(float));
+            }
+            else if (g.SW == 2 && avx2)
+            {
+                PhaseSplitAvx2.Stride2(src, count, row + (g.PW & 1) * l.PhaseFloats + g.PW / 2, row + ((g.PW + 1) & 1) * l.PhaseFloats + (g.PW + 1) / 2);
+            }
+            else if (g.SW == 4 && avx2)
+            {
+                PhaseSplitAvx2.Stride4(src, count, g.PW, row, l.PhaseFloats);
             }
             else if (g.SW == 2)
             {

@@ -22,9 +22,11 @@ internal static unsafe class Depthwise3x3Avx2
         Avx2.IsSupported && Fma.IsSupported && multiplier == 1 &&
         g.InD == 1 && g.OutD == 1 && g.KD == 1 && g.KH == 3 && g.KW == 3 && g.DH == 1 && g.DW == 1 &&
         g.SH is 1 or 2 && g.SW is 1 or 2 &&
-        // Stride-2 columns on wide planes ran ~10 % slower than the padded-copy kernel (MobileNetV2's
-        // 112 × 112 × 96: 0.40–0.45 against 0.38–0.40 ms), 2–3× faster on 56-wide and narrower ones.
-        (g.SW == 1 || g.InW <= 64) &&
+        // Stride-2 columns where an output row fills two vectors or more go to the padded-copy kernel
+        // (DepthwiseDirect's AVX2 split and eight-chain rows): MobileNetV2's 112 × 112 × 96 0.19 ms
+        // against 0.30 here, 56 × 56 × 144 0.105 against 0.116 (one thread); on 14-wide outputs and
+        // narrower this kernel is 1.7–3× faster.
+        (g.SW == 1 || g.OutW < 16) &&
         // the column arithmetic below stays in int
         (long)g.InW + 2L * g.OutW + 64 < int.MaxValue;
 

@@ -121,10 +121,14 @@ internal static unsafe class Winograd3x3
         int units = outer * chunks, parts = Math.Min(blocks, Math.Max(1, Ceil(ConvTiling.TasksPerThread * ctx.Threads, units)));
         ctx.Workers.For(units * parts, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
         {
-            int part = t % parts;
-            t /= parts;
+            // Parts outermost: each worker's own range of tasks is then whole parts (every tile row, a share of
+            // the channel blocks) rather than whole chunks (a chunk of 4 tile rows against one of 3 left one of
+            // two threads idle a seventh of the layer), and the chunks' rows are spread evenly (4, 4, 4, 2 rows
+            // of 56 × 56's 14 tile rows, two chunks a thread, was 8 against 6).
+            int part = t / units;
+            t %= units;
             int kb0 = blocks * part / parts, kb1 = blocks * (part + 1) / parts;
-            int o = t / chunks, tr0 = t % chunks * rows, tr1 = Math.Min(tileRows, tr0 + rows);
+            int o = t / chunks, chunk = t % chunks, tr0 = tileRows * chunk / chunks, tr1 = tileRows * (chunk + 1) / chunks;
             int n = o / ctx.Groups, grp = o % ctx.Groups;
             int tiles = (tr1 - tr0) * tileCols;
             float* padded = PaddedInput(ctx, p, l, o, stamp, ws);

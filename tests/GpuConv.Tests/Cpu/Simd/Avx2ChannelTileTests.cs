@@ -5,6 +5,8 @@ using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Tensors;
 
+using GpuConv.Tests.Support;
+
 namespace GpuConv.Tests.Cpu.Simd;
 
 /// <summary>
@@ -18,13 +20,6 @@ namespace GpuConv.Tests.Cpu.Simd;
 public class Avx2ChannelTileTests
 {
     const double Tolerance = 1e-5;
-
-    static CpuBackend Avx2Backend()
-    {
-        if (!GemmTiers.IsSupported(GemmTier.Vector256) || !Avx2.IsSupported || !Fma.IsSupported)
-            Assert.Ignore($"AVX2 + FMA not accelerated here (best tier {GemmTiers.Best})");
-        return new CpuBackend(2, GemmTier.Vector256);
-    }
 
     static ConvProblem Problem(int n, int c, int h, int w, int k, int r, int stride, int[] pads, int groups) =>
         ConvProblem.Create(new ConvSpec([r, r], [stride], [1], padBegin: [pads[0], pads[1]], padEnd: [pads[2], pads[3]], groups: groups),
@@ -66,7 +61,7 @@ public class Avx2ChannelTileTests
     [TestCase(1, 1200, 5, 6, 70, 1, 1, new[] { 0, 0, 0, 0 }, 1)]
     public void ChannelTiledMatchesReference(int n, int c, int h, int w, int k, int r, int stride, int[] pads, int groups)
     {
-        using var cpu = Avx2Backend();
+        using var cpu = Avx2Tier.Backend();
         var p = Problem(n, c, h, w, k, r, stride, pads, groups);
         foreach (bool constant in new[] { true, false })
             Assert.That(Run(cpu, p, CpuBackend.ChannelTiled, constant).Error, Is.LessThan(Tolerance), $"{p}, constant weights {constant}");
@@ -88,7 +83,7 @@ public class Avx2ChannelTileTests
     [TestCase(2, 32, 1, 1, 64, new[] { 1, 1, 1, 1 }, 1)]
     public void WinogradMatchesReference(int n, int c, int h, int w, int k, int[] pads, int groups)
     {
-        using var cpu = Avx2Backend();
+        using var cpu = Avx2Tier.Backend();
         var p = Problem(n, c, h, w, k, 3, 1, pads, groups);
         Assert.Multiple(() =>
         {
@@ -107,7 +102,7 @@ public class Avx2ChannelTileTests
     public void SameResultsAsTheAvx512Paths(int n, int c, int h, int w, int k, int r)
     {
         if (!GemmTiers.IsSupported(GemmTier.Vector512) || !Avx512F.IsSupported) Assert.Ignore("needs AVX-512 to compare with");
-        using var narrow = Avx2Backend();
+        using var narrow = Avx2Tier.Backend();
         using var wide = new CpuBackend(2, GemmTier.Vector512);
         var p = Problem(n, c, h, w, k, r, 1, r == 3 ? [1, 1, 1, 1] : [0, 0, 0, 0], 1);
         var names = r == 3 ? new[] { CpuBackend.ChannelTiled, CpuBackend.Winograd, CpuBackend.Winograd4x4 } : new[] { CpuBackend.ChannelTiled };
@@ -119,7 +114,7 @@ public class Avx2ChannelTileTests
     [Test]
     public void Avx2TierOffersWinogradAndChannelTiled()
     {
-        using var cpu = Avx2Backend();
+        using var cpu = Avx2Tier.Backend();
         var names = cpu.GetAlgorithms(Problem(1, 64, 56, 56, 64, 3, 1, [1, 1, 1, 1], 1).WithConstantWeights(true), ConvPrecision.Strict).Select(a => a.Name).ToList();
         Assert.That(names, Does.Contain(CpuBackend.Winograd4x4).And.Contain(CpuBackend.Winograd).And.Contain(CpuBackend.ChannelTiled), string.Join(", ", names));
         Assert.That(cpu.GetAlgorithms(Problem(1, 256, 14, 14, 1024, 1, 1, [0, 0, 0, 0], 1), ConvPrecision.Strict).Select(a => a.Name),
@@ -131,7 +126,7 @@ public class Avx2ChannelTileTests
     [TestCase(3, 224, 32, 3)]    // MobileNetV2's 3x3/2 stem
     public void Avx2TierLeadsStemsWithChannelTiled(int c, int size, int k, int r)
     {
-        using var cpu = Avx2Backend();
+        using var cpu = Avx2Tier.Backend();
         var p = Problem(1, c, size, size, k, r, 2, [r / 2, r / 2, r / 2, r / 2], 1);
         var names = cpu.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name).ToList();
         Assert.That(names[0], Is.EqualTo(CpuBackend.ChannelTiled), string.Join(", ", names));

@@ -1,0 +1,86 @@
+using System.Runtime.Intrinsics.X86;
+using GpuConv.Backends;
+using GpuConv.Conv;
+using GpuConv.Cpu;
+using GpuConv.Cpu.Depthwise;
+using GpuConv.Cpu.Gemm;
+using GpuConv.Tensors;
+
+using GpuConv.Tests.Support;
+
+namespace GpuConv.Tests.Cpu.Simd;
+
+/// <summary>
+/// The AVX2 (Vector256) depthwise forward paths: the padded-copy kernel's AVX2 stride-2 row split and
+/// eight-chain rows (<see cref="DepthwiseDirect"/>), which take stride-2 layers whose output rows are 16
+/// columns or wider, and <see cref="Depthwise3x3Avx2"/> for the rest of the 3x3 ones, against the float64
+/// reference at 1e-5 max relative error. The tier is forced to Vector256, so these run on AVX-512 machines
+/// too (the AVX-512 depthwise kernels are chosen on Vector512 only); <see cref="SimdTierChildProcessTests"/>
+/// runs them again with AVX-512 switched off. Each case first asserts which kernel the layer gets, so a
+/// changed choice fails instead of testing another kernel.
+/// </summary>
+public class Avx2DepthwiseTests
+{
+    const double Tolerance = 1e-5;
+
+    static ConvProblem Problem(int n, int c, int h, int w, int mult, int r, int sh, int sw, int[] pads, int dilation = 1) =>
+        ConvProblem.Create(new ConvSpec([r, r], [sh, sw], [dilation, dilation], padBegin: [pads[0], pads[1]], padEnd: [pads[2], pads[3]], groups: c),
+            new TensorShape(n, c, h, w), new TensorShape(c * mult, 1, r, r));
+
+    // MobileNetV2's 112 × 112 and 56 × 56 stride-2 layers (fewer channels); odd plane sizes and a batch of 2;
+    // output rows of exactly 16 (the last rows may not spill) and of 17, 23, 35; no, asymmetric and large
+    // padding; column stride 2 with row stride 1; 5x5 and 7x7; a channel multiplier of 2; stride 3 (the
+    // generic split); dilation 2; outputs narrower than 16 (one long row over the phase planes).
+    [TestCase(1, 4, 112, 112, 1, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "PaddedCopy")]
+    [TestCase(1, 5, 56, 56, 1, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "PaddedCopy")]
+    [TestCase(2, 3, 57, 45, 1, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "PaddedCopy")]
+    [TestCase(1, 3, 40, 33, 1, 3, 2, 2, new[] { 0, 0, 0, 0 }, 1, "PaddedCopy")]
+    [TestCase(1, 2, 35, 64, 1, 3, 2, 2, new[] { 2, 3, 1, 0 }, 1, "PaddedCopy")]
+    [TestCase(1, 3, 20, 70, 1, 3, 1, 2, new[] { 1, 1, 1, 1 }, 1, "PaddedCopy")]
+    [TestCase(2, 4, 30, 37, 1, 5, 2, 2, new[] { 2, 2, 2, 2 }, 1, "PaddedCopy")]
+    [TestCase(1, 3, 34, 34, 2, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "PaddedCopy")]
+    [TestCase(1, 2, 23, 23, 1, 7, 1, 1, new[] { 3, 3, 3, 3 }, 1, "PaddedCopy")]
+    [TestCase(1, 3, 50, 52, 1, 3, 3, 3, new[] { 1, 1, 1, 1 }, 1, "PaddedCopy")]
+    [TestCase(1, 3, 40, 40, 1, 3, 1, 1, new[] { 2, 2, 2, 2 }, 2, "PaddedCopy")]
+    [TestCase(2, 3, 9, 11, 1, 5, 1, 1, new[] { 2, 2, 2, 2 }, 1, "PaddedCopy")]
+    [TestCase(1, 3, 25, 29, 1, 5, 2, 2, new[] { 2, 1, 2, 1 }, 1, "PaddedCopy")]
+    // The rest of the 3x3 layers stay on the unpadded AVX2 kernel: stride 1, row stride 2 only, and
+    // stride-2 outputs narrower than 16 (MobileNetV2's 28 × 28 and 14 × 14 stride-2 layers).
+    [TestCase(1, 3, 56, 56, 1, 3, 1, 1, new[] { 1, 1, 1, 1 }, 1, "ThreeByThreeAvx2")]
+    [TestCase(1, 3, 64, 34, 1, 3, 2, 1, new[] { 1, 1, 1, 1 }, 1, "ThreeByThreeAvx2")]
+    [TestCase(2, 4, 28, 28, 1, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "ThreeByThreeAvx2")]
+    [TestCase(1, 3, 31, 29, 1, 3, 2, 2, new[] { 0, 1, 1, 0 }, 1, "ThreeByThreeAvx2")]
+    public void MatchesReference(int n, int c, int h, int w, int mult, int r, int sh, int sw, int[] pads, int dilation, string kernel)
+    {
+        using var cpu = Avx2Tier.Backend();
+        var p = Problem(n, c, h, w, mult, r, sh, sw, pads, dilation);
+        var expected = Enum.Parse<DepthwiseKernel>(kernel);
+        Assert.That(CpuForward.DepthwiseKernelFor(ConvGeometry.Of(p), mult, c, cpu.Tier), Is.EqualTo(expected), $"kernel for {p} on {cpu.Tier}");
+        if (expected == DepthwiseKernel.PaddedCopy)
+            Assert.That(DepthwiseDirect.UsesAvx2(cpu.Tier), Is.True, "the padded-copy kernel's AVX2 rows on Vector256");
+        var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).SingleOrDefault(a => a.Name == CpuBackend.DirectDepthwise)
+            ?? throw new AssertionException($"{CpuBackend.DirectDepthwise} not offered on {cpu.Tier} for {p}");
+        foreach (bool bias in new[] { true, false })
+        {
+            var (x, wt) = (HostTensor.Random(p.XShape, 11), HostTensor.Random(p.WShape, 12));
+            var b = bias ? HostTensor.Random(new TensorShape(p.K), 13) : null;
+            double[] reference = ReferenceConv.Run(p, x.Data, wt.Data, new float[p.YShape.ElementCountInt], b is null ? default : b.Data);
+            var y = new HostTensor(p.YShape);
+            Array.Fill(y.Data, float.NaN);     // an output the kernel forgets to write fails
+            cpu.Run(p, algo, new ConvTensors(x, wt, y, b));
+            var error = ErrorMetrics.Compare(y.Data, reference);
+            Assert.That(double.IsFinite(error.MaxRelative) && error.MaxRelative < Tolerance, $"{p}, bias {bias}: {error}");
+        }
+    }
+
+    /// <summary>The AVX-512 kernels stay with the Vector512 tier: on it the 112 × 112 stride-2 layer keeps the AVX-512 3x3 kernel.</summary>
+    [Test]
+    public void Vector512KeepsTheAvx512Kernels()
+    {
+        if (!GemmTiers.IsSupported(GemmTier.Vector512) || !Avx512F.IsSupported)
+            Assert.Ignore($"no AVX-512 here (best tier {GemmTiers.Best})");
+        var p = Problem(1, 96, 112, 112, 1, 3, 2, 2, [1, 1, 1, 1]);
+        Assert.That(CpuForward.DepthwiseKernelFor(ConvGeometry.Of(p), 1, 96, GemmTier.Vector512), Is.EqualTo(DepthwiseKernel.ThreeByThree));
+        Assert.That(DepthwiseDirect.UsesAvx2(GemmTier.Vector512), Is.False);
+    }
+}
