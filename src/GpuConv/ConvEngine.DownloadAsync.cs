@@ -40,13 +40,13 @@ public sealed partial class ConvEngine
         }
     }
 
-    /// <summary>Pending non-waiting downloads and free staging buffers (tests: none pending after the tasks complete).</summary>
-    internal (int Pending, int FreeBuffers) AsyncDownloadCounts
+    /// <summary>Pending non-waiting downloads, free staging buffers, and whether the waiter thread runs (for tests).</summary>
+    internal (int Pending, int FreeBuffers, bool WaiterRunning) AsyncDownloadCounts
     {
         get
         {
             var d = asyncDownloads;
-            return d is null ? (0, 0) : (d.PendingCount, d.FreeBufferCount);
+            return d is null ? (0, 0, false) : (d.PendingCount, d.FreeBufferCount, d.WaiterRunning);
         }
     }
 

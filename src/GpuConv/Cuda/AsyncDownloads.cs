@@ -14,11 +14,15 @@ internal sealed unsafe class AsyncDownloads : IDisposable
     /// <summary>Free staging buffers kept for reuse; more are freed as their downloads complete.</summary>
     const int KeptFree = 4;
 
+    /// <summary>How long the waiter thread stays with nothing pending before it ends.</summary>
+    static readonly TimeSpan IdleExit = TimeSpan.FromSeconds(2);
+
     readonly CudaContext _context;
     readonly object _gate = new();
     readonly Queue<Pending> _pending = new();
     readonly List<PinnedHostBuffer> _freeBuffers = [];
     readonly Stack<CudaEvent> _freeEvents = new();
+    /// <summary>The thread completing downloads; null while none is pending for a while (it ends when idle).</summary>
     Thread? _waiter;
     bool _disposed;
 
@@ -28,6 +32,9 @@ internal sealed unsafe class AsyncDownloads : IDisposable
 
     /// <summary>Pending downloads (issued, task not yet completed); for tests.</summary>
     public int PendingCount { get { lock (_gate) return _pending.Count; } }
+
+    /// <summary>Whether the waiter thread is running (it ends when idle); for tests.</summary>
+    public bool WaiterRunning { get { lock (_gate) return _waiter is not null; } }
 
     /// <summary>Staging buffers held (free ones; those of pending downloads are not counted); for tests.</summary>
     public int FreeBufferCount { get { lock (_gate) return _freeBuffers.Count; } }
@@ -78,8 +85,13 @@ internal sealed unsafe class AsyncDownloads : IDisposable
             Pending next;
             lock (_gate)
             {
-                while (_pending.Count == 0 && !_disposed) Monitor.Wait(_gate);
-                if (_pending.Count == 0) return; // disposed and drained
+                // An idle waiter ends (the next download starts another): an engine never disposed keeps no thread.
+                if (_pending.Count == 0 && !_disposed) Monitor.Wait(_gate, IdleExit);
+                if (_pending.Count == 0)
+                {
+                    if (!_disposed) _waiter = null;
+                    return; // idle, or disposed and drained
+                }
                 next = _pending.Peek(); // stays queued (and its buffers owned) until completed
             }
             HostTensor? result = null;

@@ -108,6 +108,11 @@ public class DownloadAsyncGpuTests
                 AssertNear(tasks[i].Result.Data, Reference(inputs[i], w), $"batch {i}");
             Assert.That(engine.AsyncDownloadCounts.Pending, Is.Zero);
             Assert.That(engine.AsyncDownloadCounts.FreeBuffers, Is.InRange(1, 4), "staging buffers are reused, a few kept");
+            // Idle, the waiter thread ends (an engine never disposed keeps none); the next download starts another.
+            Assert.That(() => engine.AsyncDownloadCounts.WaiterRunning, Is.False.After(20_000, 100));
+            using (var dx = engine.Upload(inputs[0]))
+            using (var y = engine.Forward(Spec, dx, dw))
+                AssertNear(Await(engine.DownloadAsync(y), "after the waiter ended").Data, Reference(inputs[0], w), "after the waiter ended");
         }
         if (baseline is not null)
             Assert.That(Live(), Is.EqualTo(baseline), "staging buffers and events freed with the engine");
