@@ -17,8 +17,8 @@ namespace GpuConv;
 /// Ordering rule: every device-resident call is issued on one CUDA stream (the engine's own, or the
 /// application's after <see cref="UseStream"/>) and returns without waiting for the GPU. Consecutive calls
 /// therefore run in the order they were made, each seeing its predecessors' outputs. A result is complete on
-/// the host when <see cref="Download(Tensor)"/> returns (downloads wait for the stream) or after
-/// <see cref="Synchronize"/>; work the application issues on its own stream after a call sees the result
+/// the host when <see cref="Download(Tensor)"/> returns (downloads wait for the stream), when the task of
+/// <see cref="DownloadAsync"/> completes, or after <see cref="Synchronize"/>; work the application issues on its own stream after a call sees the result
 /// too. A few calls still wait inside (the PTX backend's im2col algorithms, before their column buffer goes back
 /// to the pool; BackwardBias on the PTX backend; a plan that runs on another memory; ReLU on a device without the PTX backend);
 /// they never change this rule.
@@ -628,6 +628,7 @@ public sealed partial class ConvEngine
 
     void DisposeDeviceResident()
     {
+        DisposeAsyncDownloads();
         lock (streamGate)
         {
             streamJoin?.Dispose();
