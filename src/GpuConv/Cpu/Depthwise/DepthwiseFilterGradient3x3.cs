@@ -117,7 +117,7 @@ internal static unsafe class DepthwiseFilterGradient3x3
     }
 
     /// <summary>
-    /// Column strips of 16 outputs. Planes of one strip run together (<c>PlaneRows</c>: masks computed and the method
+    /// Column strips of 16 outputs. Planes of one strip run together (<see cref="Rows"/> into <see cref="ToTotals"/>: masks computed and the method
     /// called once for all of them); wider ones strip by strip, each strip's nine vector sums added into acc. The rows of
     /// a strip run in their own method: with all loops in one method the JIT kept the accumulators on the stack (4–6×
     /// slower). Rows outside the plane read as zeros in the blocks of rows: a block's rows are all valid outputs, so that
@@ -133,8 +133,8 @@ internal static unsafe class DepthwiseFilterGradient3x3
             int first = -g.PW;
             var columns1 = TColumns.At(first, inW, outW);
             var keep1 = InRange(0, outW);
-            if (g.SH == 1) PlaneRows1(columns1, keep1, x + first, xStride, dy, dyStride, count, inH, inW, outH, outW, g.PH, totals);
-            else PlaneRows2(columns1, keep1, x + first, xStride, dy, dyStride, count, inH, inW, outH, outW, g.PH, totals);
+            if (g.SH == 1) Rows<TColumns, RowStride1, ToTotals>(columns1, keep1, x + first, xStride, dy, dyStride, count, inH, inW, outH, outW, g.PH, totals);
+            else Rows<TColumns, RowStride2, ToTotals>(columns1, keep1, x + first, xStride, dy, dyStride, count, inH, inW, outH, outW, g.PH, totals);
             return;
         }
         float* acc = stackalloc float[9 * Lanes];
@@ -148,8 +148,8 @@ internal static unsafe class DepthwiseFilterGradient3x3
                 int valid = Math.Min(Lanes, outW - ow0);
                 var columns = TColumns.At(b, inW, valid);
                 var keep = InRange(0, valid);
-                if (g.SH == 1) StripRows1(columns, keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
-                else StripRows2(columns, keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
+                if (g.SH == 1) Rows<TColumns, RowStride1, ToStrip>(columns, keep, xp + b, 0, dyp + ow0, 0, 1, inH, inW, outH, outW, g.PH, acc);
+                else Rows<TColumns, RowStride2, ToStrip>(columns, keep, xp + b, 0, dyp + ow0, 0, 1, inH, inW, outH, outW, g.PH, acc);
             }
             Reduce(Vector512.Load(acc), Vector512.Load(acc + Lanes), Vector512.Load(acc + 2 * Lanes), Vector512.Load(acc + 3 * Lanes), Vector512.Load(acc + 4 * Lanes),
                 Vector512.Load(acc + 5 * Lanes), Vector512.Load(acc + 6 * Lanes), Vector512.Load(acc + 7 * Lanes), Vector512.Load(acc + 8 * Lanes), totals);
@@ -160,84 +160,50 @@ internal static unsafe class DepthwiseFilterGradient3x3
     static void Reduce(Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, Vector512<float> a4, Vector512<float> a5, Vector512<float> a6, Vector512<float> a7, Vector512<float> a8, double* totals) =>
         DepthwiseFilterGradientSums.Add(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
 
-    /// <summary>One column strip of one plane with row stride 1: acc[tap] += the strip's sums (4 output rows at a time, then single rows).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static void StripRows1<TColumns>(TColumns columns, Vector512<float> keep, float* xc, float* dy, int inH, int inW, int outH, int outW, int ph, float* acc)
-        where TColumns : struct, IStripColumns<TColumns>
+    /// <summary>Where the nine vector sums of plane p go (<see cref="Rows"/>'s <c>sums</c>).</summary>
+    interface ISums
     {
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
-        Vector512<float> a5 = default, a6 = default, a7 = default, a8 = default;
-        int oh = 0;
-        for (; oh + 4 <= outH; oh += 4)
+        static abstract void Add(Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, Vector512<float> a4, Vector512<float> a5, Vector512<float> a6, Vector512<float> a7, Vector512<float> a8, void* sums, int p);
+    }
+
+    /// <summary>Plane p's sums reduced into the float64 totals[p·9 + tap] (sums: the double* totals).</summary>
+    struct ToTotals : ISums
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Add(Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, Vector512<float> a4, Vector512<float> a5, Vector512<float> a6, Vector512<float> a7, Vector512<float> a8, void* sums, int p) =>
+            Reduce(a0, a1, a2, a3, a4, a5, a6, a7, a8, (double*)sums + 9 * p);
+    }
+
+    /// <summary>One column strip's sums added into acc[tap·Lanes …] (sums: the float* acc; one plane).</summary>
+    struct ToStrip : ISums
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Add(Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, Vector512<float> a4, Vector512<float> a5, Vector512<float> a6, Vector512<float> a7, Vector512<float> a8, void* sums, int p)
         {
-            float* d = dy + (nint)oh * outW;
-            var d0 = Load(d, keep);
-            var d1 = Load(d + 1 * (nint)outW, keep);
-            var d2 = Load(d + 2 * (nint)outW, keep);
-            var d3 = Load(d + 3 * (nint)outW, keep);
-            int ih = oh - ph;
-            Vector512<float> t0, t1, t2;
-            // Input row ih + i feeds output row oh + j through kernel row i − j.
-            RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
-            a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-            RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
-            a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-            a0 = Vector512.FusedMultiplyAdd(d1, t0, a0); a1 = Vector512.FusedMultiplyAdd(d1, t1, a1); a2 = Vector512.FusedMultiplyAdd(d1, t2, a2);
-            RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-            a3 = Vector512.FusedMultiplyAdd(d1, t0, a3); a4 = Vector512.FusedMultiplyAdd(d1, t1, a4); a5 = Vector512.FusedMultiplyAdd(d1, t2, a5);
-            a0 = Vector512.FusedMultiplyAdd(d2, t0, a0); a1 = Vector512.FusedMultiplyAdd(d2, t1, a1); a2 = Vector512.FusedMultiplyAdd(d2, t2, a2);
-            RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d1, t0, a6); a7 = Vector512.FusedMultiplyAdd(d1, t1, a7); a8 = Vector512.FusedMultiplyAdd(d1, t2, a8);
-            a3 = Vector512.FusedMultiplyAdd(d2, t0, a3); a4 = Vector512.FusedMultiplyAdd(d2, t1, a4); a5 = Vector512.FusedMultiplyAdd(d2, t2, a5);
-            a0 = Vector512.FusedMultiplyAdd(d3, t0, a0); a1 = Vector512.FusedMultiplyAdd(d3, t1, a1); a2 = Vector512.FusedMultiplyAdd(d3, t2, a2);
-            RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d2, t0, a6); a7 = Vector512.FusedMultiplyAdd(d2, t1, a7); a8 = Vector512.FusedMultiplyAdd(d2, t2, a8);
-            a3 = Vector512.FusedMultiplyAdd(d3, t0, a3); a4 = Vector512.FusedMultiplyAdd(d3, t1, a4); a5 = Vector512.FusedMultiplyAdd(d3, t2, a5);
-            RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d3, t0, a6); a7 = Vector512.FusedMultiplyAdd(d3, t1, a7); a8 = Vector512.FusedMultiplyAdd(d3, t2, a8);
+            float* acc = (float*)sums;
+            Vector512.Store(Vector512.Load(acc + 0 * Lanes) + a0, acc + 0 * Lanes);
+            Vector512.Store(Vector512.Load(acc + 1 * Lanes) + a1, acc + 1 * Lanes);
+            Vector512.Store(Vector512.Load(acc + 2 * Lanes) + a2, acc + 2 * Lanes);
+            Vector512.Store(Vector512.Load(acc + 3 * Lanes) + a3, acc + 3 * Lanes);
+            Vector512.Store(Vector512.Load(acc + 4 * Lanes) + a4, acc + 4 * Lanes);
+            Vector512.Store(Vector512.Load(acc + 5 * Lanes) + a5, acc + 5 * Lanes);
+            Vector512.Store(Vector512.Load(acc + 6 * Lanes) + a6, acc + 6 * Lanes);
+            Vector512.Store(Vector512.Load(acc + 7 * Lanes) + a7, acc + 7 * Lanes);
+            Vector512.Store(Vector512.Load(acc + 8 * Lanes) + a8, acc + 8 * Lanes);
         }
-        for (; oh < outH; oh++)
-        {
-            var d0 = Load(dy + (nint)oh * outW, keep);
-            int ih = oh - ph;
-            Vector512<float> t0, t1, t2;
-            if ((uint)(ih) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
-                a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-            }
-            if ((uint)(ih + 1) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-            }
-            if ((uint)(ih + 2) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-            }
-        }
-        Vector512.Store(Vector512.Load(acc + 0 * Lanes) + a0, acc + 0 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 1 * Lanes) + a1, acc + 1 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 2 * Lanes) + a2, acc + 2 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 3 * Lanes) + a3, acc + 3 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 4 * Lanes) + a4, acc + 4 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 5 * Lanes) + a5, acc + 5 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 6 * Lanes) + a6, acc + 6 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 7 * Lanes) + a7, acc + 7 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 8 * Lanes) + a8, acc + 8 * Lanes);
     }
 
     /// <summary>
-    /// Planes of one strip each (row stride 1): plane p (x + p·xStride, dy + p·dyStride) adds its sums to totals[p·9 + tap].
-    /// The masks and the call are shared by all the planes.
+    /// The rows of one column strip of planes p &lt; count (x + p·xStride, dy + p·dyStride): each plane's nine vector
+    /// sums (blocks of output rows, then single rows) go to <typeparamref name="TSums"/> — the float64 totals for planes
+    /// of one strip, the strip accumulators (count 1) for wider ones. Row stride <typeparamref name="TRows"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static void PlaneRows1<TColumns>(TColumns columns, Vector512<float> keep, float* x, nint xStride, float* dyPlanes, nint dyStride, int count,
-        int inH, int inW, int outH, int outW, int ph, double* totals) where TColumns : struct, IStripColumns<TColumns>
+    static void Rows<TColumns, TRows, TSums>(TColumns columns, Vector512<float> keep, float* x, nint xStride, float* dyPlanes, nint dyStride, int count,
+        int inH, int inW, int outH, int outW, int ph, void* sums)
+        where TColumns : struct, IStripColumns<TColumns> where TRows : struct, IRowStride where TSums : struct, ISums
     {
-        for (int p = 0; p < count; p++, totals += 9)
+        for (int p = 0; p < count; p++)
         {
             float* xc = x + p * xStride, dy = dyPlanes + p * dyStride;
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
@@ -250,32 +216,60 @@ internal static unsafe class DepthwiseFilterGradient3x3
                 var d1 = Load(d + 1 * (nint)outW, keep);
                 var d2 = Load(d + 2 * (nint)outW, keep);
                 var d3 = Load(d + 3 * (nint)outW, keep);
-                int ih = oh - ph;
+                int ih = oh * TRows.Value - ph;
                 Vector512<float> t0, t1, t2;
-                // Input row ih + i feeds output row oh + j through kernel row i − j.
-                RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
-                a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-                RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-                a0 = Vector512.FusedMultiplyAdd(d1, t0, a0); a1 = Vector512.FusedMultiplyAdd(d1, t1, a1); a2 = Vector512.FusedMultiplyAdd(d1, t2, a2);
-                RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-                a3 = Vector512.FusedMultiplyAdd(d1, t0, a3); a4 = Vector512.FusedMultiplyAdd(d1, t1, a4); a5 = Vector512.FusedMultiplyAdd(d1, t2, a5);
-                a0 = Vector512.FusedMultiplyAdd(d2, t0, a0); a1 = Vector512.FusedMultiplyAdd(d2, t1, a1); a2 = Vector512.FusedMultiplyAdd(d2, t2, a2);
-                RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d1, t0, a6); a7 = Vector512.FusedMultiplyAdd(d1, t1, a7); a8 = Vector512.FusedMultiplyAdd(d1, t2, a8);
-                a3 = Vector512.FusedMultiplyAdd(d2, t0, a3); a4 = Vector512.FusedMultiplyAdd(d2, t1, a4); a5 = Vector512.FusedMultiplyAdd(d2, t2, a5);
-                a0 = Vector512.FusedMultiplyAdd(d3, t0, a0); a1 = Vector512.FusedMultiplyAdd(d3, t1, a1); a2 = Vector512.FusedMultiplyAdd(d3, t2, a2);
-                RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d2, t0, a6); a7 = Vector512.FusedMultiplyAdd(d2, t1, a7); a8 = Vector512.FusedMultiplyAdd(d2, t2, a8);
-                a3 = Vector512.FusedMultiplyAdd(d3, t0, a3); a4 = Vector512.FusedMultiplyAdd(d3, t1, a4); a5 = Vector512.FusedMultiplyAdd(d3, t2, a5);
-                RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d3, t0, a6); a7 = Vector512.FusedMultiplyAdd(d3, t1, a7); a8 = Vector512.FusedMultiplyAdd(d3, t2, a8);
+                if (TRows.Value == 1)
+                {
+                    // Input row ih + i feeds output row oh + j through kernel row i − j.
+                    RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
+                    a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
+                    RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
+                    a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
+                    a0 = Vector512.FusedMultiplyAdd(d1, t0, a0); a1 = Vector512.FusedMultiplyAdd(d1, t1, a1); a2 = Vector512.FusedMultiplyAdd(d1, t2, a2);
+                    RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
+                    a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
+                    a3 = Vector512.FusedMultiplyAdd(d1, t0, a3); a4 = Vector512.FusedMultiplyAdd(d1, t1, a4); a5 = Vector512.FusedMultiplyAdd(d1, t2, a5);
+                    a0 = Vector512.FusedMultiplyAdd(d2, t0, a0); a1 = Vector512.FusedMultiplyAdd(d2, t1, a1); a2 = Vector512.FusedMultiplyAdd(d2, t2, a2);
+                    RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
+                    a6 = Vector512.FusedMultiplyAdd(d1, t0, a6); a7 = Vector512.FusedMultiplyAdd(d1, t1, a7); a8 = Vector512.FusedMultiplyAdd(d1, t2, a8);
+                    a3 = Vector512.FusedMultiplyAdd(d2, t0, a3); a4 = Vector512.FusedMultiplyAdd(d2, t1, a4); a5 = Vector512.FusedMultiplyAdd(d2, t2, a5);
+                    a0 = Vector512.FusedMultiplyAdd(d3, t0, a0); a1 = Vector512.FusedMultiplyAdd(d3, t1, a1); a2 = Vector512.FusedMultiplyAdd(d3, t2, a2);
+                    RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
+                    a6 = Vector512.FusedMultiplyAdd(d2, t0, a6); a7 = Vector512.FusedMultiplyAdd(d2, t1, a7); a8 = Vector512.FusedMultiplyAdd(d2, t2, a8);
+                    a3 = Vector512.FusedMultiplyAdd(d3, t0, a3); a4 = Vector512.FusedMultiplyAdd(d3, t1, a4); a5 = Vector512.FusedMultiplyAdd(d3, t2, a5);
+                    RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
+                    a6 = Vector512.FusedMultiplyAdd(d3, t0, a6); a7 = Vector512.FusedMultiplyAdd(d3, t1, a7); a8 = Vector512.FusedMultiplyAdd(d3, t2, a8);
+                }
+                else
+                {
+                    // Input row ih + i feeds output row oh + j through kernel row i − 2j.
+                    RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
+                    a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
+                    RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
+                    a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
+                    RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
+                    a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
+                    a0 = Vector512.FusedMultiplyAdd(d1, t0, a0); a1 = Vector512.FusedMultiplyAdd(d1, t1, a1); a2 = Vector512.FusedMultiplyAdd(d1, t2, a2);
+                    RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
+                    a3 = Vector512.FusedMultiplyAdd(d1, t0, a3); a4 = Vector512.FusedMultiplyAdd(d1, t1, a4); a5 = Vector512.FusedMultiplyAdd(d1, t2, a5);
+                    RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
+                    a6 = Vector512.FusedMultiplyAdd(d1, t0, a6); a7 = Vector512.FusedMultiplyAdd(d1, t1, a7); a8 = Vector512.FusedMultiplyAdd(d1, t2, a8);
+                    a0 = Vector512.FusedMultiplyAdd(d2, t0, a0); a1 = Vector512.FusedMultiplyAdd(d2, t1, a1); a2 = Vector512.FusedMultiplyAdd(d2, t2, a2);
+                    RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
+                    a3 = Vector512.FusedMultiplyAdd(d2, t0, a3); a4 = Vector512.FusedMultiplyAdd(d2, t1, a4); a5 = Vector512.FusedMultiplyAdd(d2, t2, a5);
+                    RowTaps(columns, xc, ih + 6, inH, inW, out t0, out t1, out t2);
+                    a6 = Vector512.FusedMultiplyAdd(d2, t0, a6); a7 = Vector512.FusedMultiplyAdd(d2, t1, a7); a8 = Vector512.FusedMultiplyAdd(d2, t2, a8);
+                    a0 = Vector512.FusedMultiplyAdd(d3, t0, a0); a1 = Vector512.FusedMultiplyAdd(d3, t1, a1); a2 = Vector512.FusedMultiplyAdd(d3, t2, a2);
+                    RowTaps(columns, xc, ih + 7, inH, inW, out t0, out t1, out t2);
+                    a3 = Vector512.FusedMultiplyAdd(d3, t0, a3); a4 = Vector512.FusedMultiplyAdd(d3, t1, a4); a5 = Vector512.FusedMultiplyAdd(d3, t2, a5);
+                    RowTaps(columns, xc, ih + 8, inH, inW, out t0, out t1, out t2);
+                    a6 = Vector512.FusedMultiplyAdd(d3, t0, a6); a7 = Vector512.FusedMultiplyAdd(d3, t1, a7); a8 = Vector512.FusedMultiplyAdd(d3, t2, a8);
+                }
             }
             for (; oh < outH; oh++)
             {
                 var d0 = Load(dy + (nint)oh * outW, keep);
-                int ih = oh - ph;
+                int ih = oh * TRows.Value - ph;
                 Vector512<float> t0, t1, t2;
                 if ((uint)(ih) < (uint)inH)
                 {
@@ -293,150 +287,7 @@ internal static unsafe class DepthwiseFilterGradient3x3
                     a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
                 }
             }
-            Reduce(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
-        }
-    }
-
-    /// <summary>One column strip of one plane with row stride 2: acc[tap] += the strip's sums (4 output rows at a time, then single rows).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static void StripRows2<TColumns>(TColumns columns, Vector512<float> keep, float* xc, float* dy, int inH, int inW, int outH, int outW, int ph, float* acc)
-        where TColumns : struct, IStripColumns<TColumns>
-    {
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
-        Vector512<float> a5 = default, a6 = default, a7 = default, a8 = default;
-        int oh = 0;
-        for (; oh + 4 <= outH; oh += 4)
-        {
-            float* d = dy + (nint)oh * outW;
-            var d0 = Load(d, keep);
-            var d1 = Load(d + 1 * (nint)outW, keep);
-            var d2 = Load(d + 2 * (nint)outW, keep);
-            var d3 = Load(d + 3 * (nint)outW, keep);
-            int ih = oh * 2 - ph;
-            Vector512<float> t0, t1, t2;
-            // Input row ih + i feeds output row oh + j through kernel row i − 2j.
-            RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
-            a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-            RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
-            a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-            RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-            a0 = Vector512.FusedMultiplyAdd(d1, t0, a0); a1 = Vector512.FusedMultiplyAdd(d1, t1, a1); a2 = Vector512.FusedMultiplyAdd(d1, t2, a2);
-            RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
-            a3 = Vector512.FusedMultiplyAdd(d1, t0, a3); a4 = Vector512.FusedMultiplyAdd(d1, t1, a4); a5 = Vector512.FusedMultiplyAdd(d1, t2, a5);
-            RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d1, t0, a6); a7 = Vector512.FusedMultiplyAdd(d1, t1, a7); a8 = Vector512.FusedMultiplyAdd(d1, t2, a8);
-            a0 = Vector512.FusedMultiplyAdd(d2, t0, a0); a1 = Vector512.FusedMultiplyAdd(d2, t1, a1); a2 = Vector512.FusedMultiplyAdd(d2, t2, a2);
-            RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
-            a3 = Vector512.FusedMultiplyAdd(d2, t0, a3); a4 = Vector512.FusedMultiplyAdd(d2, t1, a4); a5 = Vector512.FusedMultiplyAdd(d2, t2, a5);
-            RowTaps(columns, xc, ih + 6, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d2, t0, a6); a7 = Vector512.FusedMultiplyAdd(d2, t1, a7); a8 = Vector512.FusedMultiplyAdd(d2, t2, a8);
-            a0 = Vector512.FusedMultiplyAdd(d3, t0, a0); a1 = Vector512.FusedMultiplyAdd(d3, t1, a1); a2 = Vector512.FusedMultiplyAdd(d3, t2, a2);
-            RowTaps(columns, xc, ih + 7, inH, inW, out t0, out t1, out t2);
-            a3 = Vector512.FusedMultiplyAdd(d3, t0, a3); a4 = Vector512.FusedMultiplyAdd(d3, t1, a4); a5 = Vector512.FusedMultiplyAdd(d3, t2, a5);
-            RowTaps(columns, xc, ih + 8, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d3, t0, a6); a7 = Vector512.FusedMultiplyAdd(d3, t1, a7); a8 = Vector512.FusedMultiplyAdd(d3, t2, a8);
-        }
-        for (; oh < outH; oh++)
-        {
-            var d0 = Load(dy + (nint)oh * outW, keep);
-            int ih = oh * 2 - ph;
-            Vector512<float> t0, t1, t2;
-            if ((uint)(ih) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
-                a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-            }
-            if ((uint)(ih + 1) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-            }
-            if ((uint)(ih + 2) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-            }
-        }
-        Vector512.Store(Vector512.Load(acc + 0 * Lanes) + a0, acc + 0 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 1 * Lanes) + a1, acc + 1 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 2 * Lanes) + a2, acc + 2 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 3 * Lanes) + a3, acc + 3 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 4 * Lanes) + a4, acc + 4 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 5 * Lanes) + a5, acc + 5 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 6 * Lanes) + a6, acc + 6 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 7 * Lanes) + a7, acc + 7 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 8 * Lanes) + a8, acc + 8 * Lanes);
-    }
-
-    /// <summary>
-    /// Planes of one strip each (row stride 2): plane p (x + p·xStride, dy + p·dyStride) adds its sums to totals[p·9 + tap].
-    /// The masks and the call are shared by all the planes.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static void PlaneRows2<TColumns>(TColumns columns, Vector512<float> keep, float* x, nint xStride, float* dyPlanes, nint dyStride, int count,
-        int inH, int inW, int outH, int outW, int ph, double* totals) where TColumns : struct, IStripColumns<TColumns>
-    {
-        for (int p = 0; p < count; p++, totals += 9)
-        {
-            float* xc = x + p * xStride, dy = dyPlanes + p * dyStride;
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
-            Vector512<float> a5 = default, a6 = default, a7 = default, a8 = default;
-            int oh = 0;
-            for (; oh + 4 <= outH; oh += 4)
-            {
-                float* d = dy + (nint)oh * outW;
-                var d0 = Load(d, keep);
-                var d1 = Load(d + 1 * (nint)outW, keep);
-                var d2 = Load(d + 2 * (nint)outW, keep);
-                var d3 = Load(d + 3 * (nint)outW, keep);
-                int ih = oh * 2 - ph;
-                Vector512<float> t0, t1, t2;
-                // Input row ih + i feeds output row oh + j through kernel row i − 2j.
-                RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
-                a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-                RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-                RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-                a0 = Vector512.FusedMultiplyAdd(d1, t0, a0); a1 = Vector512.FusedMultiplyAdd(d1, t1, a1); a2 = Vector512.FusedMultiplyAdd(d1, t2, a2);
-                RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d1, t0, a3); a4 = Vector512.FusedMultiplyAdd(d1, t1, a4); a5 = Vector512.FusedMultiplyAdd(d1, t2, a5);
-                RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d1, t0, a6); a7 = Vector512.FusedMultiplyAdd(d1, t1, a7); a8 = Vector512.FusedMultiplyAdd(d1, t2, a8);
-                a0 = Vector512.FusedMultiplyAdd(d2, t0, a0); a1 = Vector512.FusedMultiplyAdd(d2, t1, a1); a2 = Vector512.FusedMultiplyAdd(d2, t2, a2);
-                RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d2, t0, a3); a4 = Vector512.FusedMultiplyAdd(d2, t1, a4); a5 = Vector512.FusedMultiplyAdd(d2, t2, a5);
-                RowTaps(columns, xc, ih + 6, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d2, t0, a6); a7 = Vector512.FusedMultiplyAdd(d2, t1, a7); a8 = Vector512.FusedMultiplyAdd(d2, t2, a8);
-                a0 = Vector512.FusedMultiplyAdd(d3, t0, a0); a1 = Vector512.FusedMultiplyAdd(d3, t1, a1); a2 = Vector512.FusedMultiplyAdd(d3, t2, a2);
-                RowTaps(columns, xc, ih + 7, inH, inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d3, t0, a3); a4 = Vector512.FusedMultiplyAdd(d3, t1, a4); a5 = Vector512.FusedMultiplyAdd(d3, t2, a5);
-                RowTaps(columns, xc, ih + 8, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d3, t0, a6); a7 = Vector512.FusedMultiplyAdd(d3, t1, a7); a8 = Vector512.FusedMultiplyAdd(d3, t2, a8);
-            }
-            for (; oh < outH; oh++)
-            {
-                var d0 = Load(dy + (nint)oh * outW, keep);
-                int ih = oh * 2 - ph;
-                Vector512<float> t0, t1, t2;
-                if ((uint)(ih) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
-                    a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-                }
-                if ((uint)(ih + 1) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
-                    a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-                }
-                if ((uint)(ih + 2) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
-                    a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-                }
-            }
-            Reduce(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
+            TSums.Add(a0, a1, a2, a3, a4, a5, a6, a7, a8, sums, p);
         }
     }
 }
