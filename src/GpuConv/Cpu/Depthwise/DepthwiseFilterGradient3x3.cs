@@ -38,16 +38,8 @@ internal static unsafe class DepthwiseFilterGradient3x3
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Planes(in Geometry g, float* x, nint xStride, float* dy, nint dyStride, int count, double* totals)
     {
-        if (g.SW == 1) Strips<Stride1Columns>(g, x, xStride, dy, dyStride, count, totals);
-        else Strips<Stride2Columns>(g, x, xStride, dy, dyStride, count, totals);
-    }
-
-    /// <summary>The three tap vectors (kernel columns 0, 1, 2 of 16 outputs) of one input row of a column strip.</summary>
-    interface IStripColumns<TSelf> where TSelf : struct, IStripColumns<TSelf>
-    {
-        /// <summary>The strip whose first output lane reads input column <paramref name="first"/> at kernel column 0, <paramref name="valid"/> output lanes.</summary>
-        static abstract TSelf At(int first, int inW, int valid);
-        void Taps(float* row, out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2);
+        if (g.SW == 1) DepthwiseFilterGradientStrips.Strips<Vector512<float>, Width512, Stride1Columns, Stride1Columns>(g, x, xStride, dy, dyStride, count, totals);
+        else DepthwiseFilterGradientStrips.Strips<Vector512<float>, Width512, Stride2Columns, Stride2Columns>(g, x, xStride, dy, dyStride, count, totals);
     }
 
     /// <summary>Lanes of columns first … first + 15 inside [0, limit) (a negative limit keeps none).</summary>
@@ -55,7 +47,7 @@ internal static unsafe class DepthwiseFilterGradient3x3
     static Vector512<float> Columns(int first, int limit) => InRange(first, Math.Max(limit, 0));
 
     /// <summary>Stride-1 columns: three shifted masked loads; lane i of tap k reads column first + k + i, i &lt; valid.</summary>
-    struct Stride1Columns : IStripColumns<Stride1Columns>
+    struct Stride1Columns : IStripColumns<Stride1Columns, Vector512<float>>
     {
         Vector512<float> _m0, _m1, _m2;
 
@@ -73,18 +65,22 @@ internal static unsafe class DepthwiseFilterGradient3x3
             t1 = Load(r + 1, _m1);
             t2 = Load(r + 2, _m2);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Dy(float* p, Vector512<float> keep) => Load(p, keep);
     }
 
     /// <summary>
     /// Stride-2 columns r[2i], r[2i + 1], r[2i + 2] picked from 32-column loads with two-source permutes. Lane i
     /// &lt; valid reads columns up to first + 2·valid; the masks stop there, so lanes past valid read zeros.
     /// </summary>
-    struct Stride2Columns : IStripColumns<Stride2Columns>
+    struct Stride2Columns : IStripColumns<Stride2Columns, Vector512<float>>
     {
         Vector512<float> _lo, _hi, _lo2, _hi2;
 
-        static Vector512<int> Even => Vector512<int>.Indices * 2;
-        static Vector512<int> Odd => Vector512<int>.Indices * 2 + Vector512<int>.One;
+        // Inlined by force: the shared row loop is large enough to spend the JIT's inlining budget before these.
+        static Vector512<int> Even { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512<int>.Indices * 2; }
+        static Vector512<int> Odd { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512<int>.Indices * 2 + Vector512<int>.One; }
 
         public static Stride2Columns At(int first, int inW, int valid)
         {
@@ -105,338 +101,24 @@ internal static unsafe class DepthwiseFilterGradient3x3
             t1 = Avx512F.PermuteVar16x32x2(lo, Odd, hi);
             t2 = Avx512F.PermuteVar16x32x2(Load(r + 2, _lo2), Even, Load(r + 2 + Lanes, _hi2));
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Dy(float* p, Vector512<float> keep) => Load(p, keep);
     }
 
-    /// <summary>An input row's taps, zero for rows outside the plane (the padding).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void RowTaps<TColumns>(in TColumns columns, float* xc, int ih, int inH, int inW,
-        out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2) where TColumns : struct, IStripColumns<TColumns>
+    /// <summary>16 lanes, blocks of 4 output rows (AVX-512's 32 registers hold nine sums, four dy rows and the taps).</summary>
+    struct Width512 : IStripWidth<Vector512<float>>
     {
-        if ((uint)ih < (uint)inH) columns.Taps(xc + (nint)ih * inW, out t0, out t1, out t2);
-        else t0 = t1 = t2 = Vector512<float>.Zero;
-    }
-
-    /// <summary>
-    /// Column strips of 16 outputs. Planes of one strip run together (<c>PlaneRows</c>: masks computed and the method
-    /// called once for all of them); wider ones strip by strip, each strip's nine vector sums added into acc. The rows of
-    /// a strip run in their own method: with all loops in one method the JIT kept the accumulators on the stack (4–6×
-    /// slower). Rows outside the plane read as zeros in the blocks of rows: a block's rows are all valid outputs, so that
-    /// only happens with padding, where dy is finite (a non-finite dy with padding runs by the reference).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Strips<TColumns>(in Geometry g, float* x, nint xStride, float* dy, nint dyStride, int count, double* totals)
-        where TColumns : struct, IStripColumns<TColumns>
-    {
-        int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW;
-        if (outW <= Lanes)
-        {
-            int first = -g.PW;
-            var columns1 = TColumns.At(first, inW, outW);
-            var keep1 = InRange(0, outW);
-            if (g.SH == 1) PlaneRows1(columns1, keep1, x + first, xStride, dy, dyStride, count, inH, inW, outH, outW, g.PH, totals);
-            else PlaneRows2(columns1, keep1, x + first, xStride, dy, dyStride, count, inH, inW, outH, outW, g.PH, totals);
-            return;
-        }
-        float* acc = stackalloc float[9 * Lanes];
-        for (int p = 0; p < count; p++, totals += 9)
-        {
-            new Span<float>(acc, 9 * Lanes).Clear();
-            float* xp = x + p * xStride, dyp = dy + p * dyStride;
-            for (int ow0 = 0; ow0 < outW; ow0 += Lanes)
-            {
-                int b = ow0 * g.SW - g.PW;     // input column of kernel column 0 for lane 0
-                int valid = Math.Min(Lanes, outW - ow0);
-                var columns = TColumns.At(b, inW, valid);
-                var keep = InRange(0, valid);
-                if (g.SH == 1) StripRows1(columns, keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
-                else StripRows2(columns, keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
-            }
-            Reduce(Vector512.Load(acc), Vector512.Load(acc + Lanes), Vector512.Load(acc + 2 * Lanes), Vector512.Load(acc + 3 * Lanes), Vector512.Load(acc + 4 * Lanes),
-                Vector512.Load(acc + 5 * Lanes), Vector512.Load(acc + 6 * Lanes), Vector512.Load(acc + 7 * Lanes), Vector512.Load(acc + 8 * Lanes), totals);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Reduce(Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, Vector512<float> a4, Vector512<float> a5, Vector512<float> a6, Vector512<float> a7, Vector512<float> a8, double* totals) =>
-        DepthwiseFilterGradientSums.Add(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
-
-    /// <summary>One column strip of one plane with row stride 1: acc[tap] += the strip's sums (4 output rows at a time, then single rows).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static void StripRows1<TColumns>(TColumns columns, Vector512<float> keep, float* xc, float* dy, int inH, int inW, int outH, int outW, int ph, float* acc)
-        where TColumns : struct, IStripColumns<TColumns>
-    {
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
-        Vector512<float> a5 = default, a6 = default, a7 = default, a8 = default;
-        int oh = 0;
-        for (; oh + 4 <= outH; oh += 4)
-        {
-            float* d = dy + (nint)oh * outW;
-            var d0 = Load(d, keep);
-            var d1 = Load(d + 1 * (nint)outW, keep);
-            var d2 = Load(d + 2 * (nint)outW, keep);
-            var d3 = Load(d + 3 * (nint)outW, keep);
-            int ih = oh - ph;
-            Vector512<float> t0, t1, t2;
-            // Input row ih + i feeds output row oh + j through kernel row i − j.
-            RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
-            a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-            RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
-            a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-            a0 = Vector512.FusedMultiplyAdd(d1, t0, a0); a1 = Vector512.FusedMultiplyAdd(d1, t1, a1); a2 = Vector512.FusedMultiplyAdd(d1, t2, a2);
-            RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-            a3 = Vector512.FusedMultiplyAdd(d1, t0, a3); a4 = Vector512.FusedMultiplyAdd(d1, t1, a4); a5 = Vector512.FusedMultiplyAdd(d1, t2, a5);
-            a0 = Vector512.FusedMultiplyAdd(d2, t0, a0); a1 = Vector512.FusedMultiplyAdd(d2, t1, a1); a2 = Vector512.FusedMultiplyAdd(d2, t2, a2);
-            RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d1, t0, a6); a7 = Vector512.FusedMultiplyAdd(d1, t1, a7); a8 = Vector512.FusedMultiplyAdd(d1, t2, a8);
-            a3 = Vector512.FusedMultiplyAdd(d2, t0, a3); a4 = Vector512.FusedMultiplyAdd(d2, t1, a4); a5 = Vector512.FusedMultiplyAdd(d2, t2, a5);
-            a0 = Vector512.FusedMultiplyAdd(d3, t0, a0); a1 = Vector512.FusedMultiplyAdd(d3, t1, a1); a2 = Vector512.FusedMultiplyAdd(d3, t2, a2);
-            RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d2, t0, a6); a7 = Vector512.FusedMultiplyAdd(d2, t1, a7); a8 = Vector512.FusedMultiplyAdd(d2, t2, a8);
-            a3 = Vector512.FusedMultiplyAdd(d3, t0, a3); a4 = Vector512.FusedMultiplyAdd(d3, t1, a4); a5 = Vector512.FusedMultiplyAdd(d3, t2, a5);
-            RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d3, t0, a6); a7 = Vector512.FusedMultiplyAdd(d3, t1, a7); a8 = Vector512.FusedMultiplyAdd(d3, t2, a8);
-        }
-        for (; oh < outH; oh++)
-        {
-            var d0 = Load(dy + (nint)oh * outW, keep);
-            int ih = oh - ph;
-            Vector512<float> t0, t1, t2;
-            if ((uint)(ih) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
-                a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-            }
-            if ((uint)(ih + 1) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-            }
-            if ((uint)(ih + 2) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-            }
-        }
-        Vector512.Store(Vector512.Load(acc + 0 * Lanes) + a0, acc + 0 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 1 * Lanes) + a1, acc + 1 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 2 * Lanes) + a2, acc + 2 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 3 * Lanes) + a3, acc + 3 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 4 * Lanes) + a4, acc + 4 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 5 * Lanes) + a5, acc + 5 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 6 * Lanes) + a6, acc + 6 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 7 * Lanes) + a7, acc + 7 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 8 * Lanes) + a8, acc + 8 * Lanes);
-    }
-
-    /// <summary>
-    /// Planes of one strip each (row stride 1): plane p (x + p·xStride, dy + p·dyStride) adds its sums to totals[p·9 + tap].
-    /// The masks and the call are shared by all the planes.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static void PlaneRows1<TColumns>(TColumns columns, Vector512<float> keep, float* x, nint xStride, float* dyPlanes, nint dyStride, int count,
-        int inH, int inW, int outH, int outW, int ph, double* totals) where TColumns : struct, IStripColumns<TColumns>
-    {
-        for (int p = 0; p < count; p++, totals += 9)
-        {
-            float* xc = x + p * xStride, dy = dyPlanes + p * dyStride;
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
-            Vector512<float> a5 = default, a6 = default, a7 = default, a8 = default;
-            int oh = 0;
-            for (; oh + 4 <= outH; oh += 4)
-            {
-                float* d = dy + (nint)oh * outW;
-                var d0 = Load(d, keep);
-                var d1 = Load(d + 1 * (nint)outW, keep);
-                var d2 = Load(d + 2 * (nint)outW, keep);
-                var d3 = Load(d + 3 * (nint)outW, keep);
-                int ih = oh - ph;
-                Vector512<float> t0, t1, t2;
-                // Input row ih + i feeds output row oh + j through kernel row i − j.
-                RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
-                a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-                RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-                a0 = Vector512.FusedMultiplyAdd(d1, t0, a0); a1 = Vector512.FusedMultiplyAdd(d1, t1, a1); a2 = Vector512.FusedMultiplyAdd(d1, t2, a2);
-                RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-                a3 = Vector512.FusedMultiplyAdd(d1, t0, a3); a4 = Vector512.FusedMultiplyAdd(d1, t1, a4); a5 = Vector512.FusedMultiplyAdd(d1, t2, a5);
-                a0 = Vector512.FusedMultiplyAdd(d2, t0, a0); a1 = Vector512.FusedMultiplyAdd(d2, t1, a1); a2 = Vector512.FusedMultiplyAdd(d2, t2, a2);
-                RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d1, t0, a6); a7 = Vector512.FusedMultiplyAdd(d1, t1, a7); a8 = Vector512.FusedMultiplyAdd(d1, t2, a8);
-                a3 = Vector512.FusedMultiplyAdd(d2, t0, a3); a4 = Vector512.FusedMultiplyAdd(d2, t1, a4); a5 = Vector512.FusedMultiplyAdd(d2, t2, a5);
-                a0 = Vector512.FusedMultiplyAdd(d3, t0, a0); a1 = Vector512.FusedMultiplyAdd(d3, t1, a1); a2 = Vector512.FusedMultiplyAdd(d3, t2, a2);
-                RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d2, t0, a6); a7 = Vector512.FusedMultiplyAdd(d2, t1, a7); a8 = Vector512.FusedMultiplyAdd(d2, t2, a8);
-                a3 = Vector512.FusedMultiplyAdd(d3, t0, a3); a4 = Vector512.FusedMultiplyAdd(d3, t1, a4); a5 = Vector512.FusedMultiplyAdd(d3, t2, a5);
-                RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d3, t0, a6); a7 = Vector512.FusedMultiplyAdd(d3, t1, a7); a8 = Vector512.FusedMultiplyAdd(d3, t2, a8);
-            }
-            for (; oh < outH; oh++)
-            {
-                var d0 = Load(dy + (nint)oh * outW, keep);
-                int ih = oh - ph;
-                Vector512<float> t0, t1, t2;
-                if ((uint)(ih) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
-                    a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-                }
-                if ((uint)(ih + 1) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
-                    a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-                }
-                if ((uint)(ih + 2) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
-                    a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-                }
-            }
-            Reduce(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
-        }
-    }
-
-    /// <summary>One column strip of one plane with row stride 2: acc[tap] += the strip's sums (4 output rows at a time, then single rows).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static void StripRows2<TColumns>(TColumns columns, Vector512<float> keep, float* xc, float* dy, int inH, int inW, int outH, int outW, int ph, float* acc)
-        where TColumns : struct, IStripColumns<TColumns>
-    {
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
-        Vector512<float> a5 = default, a6 = default, a7 = default, a8 = default;
-        int oh = 0;
-        for (; oh + 4 <= outH; oh += 4)
-        {
-            float* d = dy + (nint)oh * outW;
-            var d0 = Load(d, keep);
-            var d1 = Load(d + 1 * (nint)outW, keep);
-            var d2 = Load(d + 2 * (nint)outW, keep);
-            var d3 = Load(d + 3 * (nint)outW, keep);
-            int ih = oh * 2 - ph;
-            Vector512<float> t0, t1, t2;
-            // Input row ih + i feeds output row oh + j through kernel row i − 2j.
-            RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
-            a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-            RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
-            a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-            RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-            a0 = Vector512.FusedMultiplyAdd(d1, t0, a0); a1 = Vector512.FusedMultiplyAdd(d1, t1, a1); a2 = Vector512.FusedMultiplyAdd(d1, t2, a2);
-            RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
-            a3 = Vector512.FusedMultiplyAdd(d1, t0, a3); a4 = Vector512.FusedMultiplyAdd(d1, t1, a4); a5 = Vector512.FusedMultiplyAdd(d1, t2, a5);
-            RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d1, t0, a6); a7 = Vector512.FusedMultiplyAdd(d1, t1, a7); a8 = Vector512.FusedMultiplyAdd(d1, t2, a8);
-            a0 = Vector512.FusedMultiplyAdd(d2, t0, a0); a1 = Vector512.FusedMultiplyAdd(d2, t1, a1); a2 = Vector512.FusedMultiplyAdd(d2, t2, a2);
-            RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
-            a3 = Vector512.FusedMultiplyAdd(d2, t0, a3); a4 = Vector512.FusedMultiplyAdd(d2, t1, a4); a5 = Vector512.FusedMultiplyAdd(d2, t2, a5);
-            RowTaps(columns, xc, ih + 6, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d2, t0, a6); a7 = Vector512.FusedMultiplyAdd(d2, t1, a7); a8 = Vector512.FusedMultiplyAdd(d2, t2, a8);
-            a0 = Vector512.FusedMultiplyAdd(d3, t0, a0); a1 = Vector512.FusedMultiplyAdd(d3, t1, a1); a2 = Vector512.FusedMultiplyAdd(d3, t2, a2);
-            RowTaps(columns, xc, ih + 7, inH, inW, out t0, out t1, out t2);
-            a3 = Vector512.FusedMultiplyAdd(d3, t0, a3); a4 = Vector512.FusedMultiplyAdd(d3, t1, a4); a5 = Vector512.FusedMultiplyAdd(d3, t2, a5);
-            RowTaps(columns, xc, ih + 8, inH, inW, out t0, out t1, out t2);
-            a6 = Vector512.FusedMultiplyAdd(d3, t0, a6); a7 = Vector512.FusedMultiplyAdd(d3, t1, a7); a8 = Vector512.FusedMultiplyAdd(d3, t2, a8);
-        }
-        for (; oh < outH; oh++)
-        {
-            var d0 = Load(dy + (nint)oh * outW, keep);
-            int ih = oh * 2 - ph;
-            Vector512<float> t0, t1, t2;
-            if ((uint)(ih) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
-                a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-            }
-            if ((uint)(ih + 1) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-            }
-            if ((uint)(ih + 2) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-            }
-        }
-        Vector512.Store(Vector512.Load(acc + 0 * Lanes) + a0, acc + 0 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 1 * Lanes) + a1, acc + 1 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 2 * Lanes) + a2, acc + 2 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 3 * Lanes) + a3, acc + 3 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 4 * Lanes) + a4, acc + 4 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 5 * Lanes) + a5, acc + 5 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 6 * Lanes) + a6, acc + 6 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 7 * Lanes) + a7, acc + 7 * Lanes);
-        Vector512.Store(Vector512.Load(acc + 8 * Lanes) + a8, acc + 8 * Lanes);
-    }
-
-    /// <summary>
-    /// Planes of one strip each (row stride 2): plane p (x + p·xStride, dy + p·dyStride) adds its sums to totals[p·9 + tap].
-    /// The masks and the call are shared by all the planes.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static void PlaneRows2<TColumns>(TColumns columns, Vector512<float> keep, float* x, nint xStride, float* dyPlanes, nint dyStride, int count,
-        int inH, int inW, int outH, int outW, int ph, double* totals) where TColumns : struct, IStripColumns<TColumns>
-    {
-        for (int p = 0; p < count; p++, totals += 9)
-        {
-            float* xc = x + p * xStride, dy = dyPlanes + p * dyStride;
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
-            Vector512<float> a5 = default, a6 = default, a7 = default, a8 = default;
-            int oh = 0;
-            for (; oh + 4 <= outH; oh += 4)
-            {
-                float* d = dy + (nint)oh * outW;
-                var d0 = Load(d, keep);
-                var d1 = Load(d + 1 * (nint)outW, keep);
-                var d2 = Load(d + 2 * (nint)outW, keep);
-                var d3 = Load(d + 3 * (nint)outW, keep);
-                int ih = oh * 2 - ph;
-                Vector512<float> t0, t1, t2;
-                // Input row ih + i feeds output row oh + j through kernel row i − 2j.
-                RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
-                a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-                RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-                RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-                a0 = Vector512.FusedMultiplyAdd(d1, t0, a0); a1 = Vector512.FusedMultiplyAdd(d1, t1, a1); a2 = Vector512.FusedMultiplyAdd(d1, t2, a2);
-                RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d1, t0, a3); a4 = Vector512.FusedMultiplyAdd(d1, t1, a4); a5 = Vector512.FusedMultiplyAdd(d1, t2, a5);
-                RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d1, t0, a6); a7 = Vector512.FusedMultiplyAdd(d1, t1, a7); a8 = Vector512.FusedMultiplyAdd(d1, t2, a8);
-                a0 = Vector512.FusedMultiplyAdd(d2, t0, a0); a1 = Vector512.FusedMultiplyAdd(d2, t1, a1); a2 = Vector512.FusedMultiplyAdd(d2, t2, a2);
-                RowTaps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d2, t0, a3); a4 = Vector512.FusedMultiplyAdd(d2, t1, a4); a5 = Vector512.FusedMultiplyAdd(d2, t2, a5);
-                RowTaps(columns, xc, ih + 6, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d2, t0, a6); a7 = Vector512.FusedMultiplyAdd(d2, t1, a7); a8 = Vector512.FusedMultiplyAdd(d2, t2, a8);
-                a0 = Vector512.FusedMultiplyAdd(d3, t0, a0); a1 = Vector512.FusedMultiplyAdd(d3, t1, a1); a2 = Vector512.FusedMultiplyAdd(d3, t2, a2);
-                RowTaps(columns, xc, ih + 7, inH, inW, out t0, out t1, out t2);
-                a3 = Vector512.FusedMultiplyAdd(d3, t0, a3); a4 = Vector512.FusedMultiplyAdd(d3, t1, a4); a5 = Vector512.FusedMultiplyAdd(d3, t2, a5);
-                RowTaps(columns, xc, ih + 8, inH, inW, out t0, out t1, out t2);
-                a6 = Vector512.FusedMultiplyAdd(d3, t0, a6); a7 = Vector512.FusedMultiplyAdd(d3, t1, a7); a8 = Vector512.FusedMultiplyAdd(d3, t2, a8);
-            }
-            for (; oh < outH; oh++)
-            {
-                var d0 = Load(dy + (nint)oh * outW, keep);
-                int ih = oh * 2 - ph;
-                Vector512<float> t0, t1, t2;
-                if ((uint)(ih) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
-                    a0 = Vector512.FusedMultiplyAdd(d0, t0, a0); a1 = Vector512.FusedMultiplyAdd(d0, t1, a1); a2 = Vector512.FusedMultiplyAdd(d0, t2, a2);
-                }
-                if ((uint)(ih + 1) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
-                    a3 = Vector512.FusedMultiplyAdd(d0, t0, a3); a4 = Vector512.FusedMultiplyAdd(d0, t1, a4); a5 = Vector512.FusedMultiplyAdd(d0, t2, a5);
-                }
-                if ((uint)(ih + 2) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
-                    a6 = Vector512.FusedMultiplyAdd(d0, t0, a6); a7 = Vector512.FusedMultiplyAdd(d0, t1, a7); a8 = Vector512.FusedMultiplyAdd(d0, t2, a8);
-                }
-            }
-            Reduce(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
-        }
+        public static int Lanes => 16;
+        public static int BlockRows => 4;
+        public static bool PlainInterior => false;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> InRange(int first, int limit) => LaneMasks.InRange(first, limit);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* p) => Vector512.Load(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> v, float* p) => Vector512.Store(v, p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Reduce(Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, Vector512<float> a4, Vector512<float> a5, Vector512<float> a6, Vector512<float> a7, Vector512<float> a8, double* totals) =>
+            DepthwiseFilterGradientSums.Add(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
     }
 }

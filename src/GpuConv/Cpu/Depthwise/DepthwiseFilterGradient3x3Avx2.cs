@@ -25,18 +25,8 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Planes(in Geometry g, float* x, nint xStride, float* dy, nint dyStride, int count, double* totals)
     {
-        if (g.SW == 1) Strips<Stride1Columns, Stride1Interior>(g, x, xStride, dy, dyStride, count, totals);
-        else Strips<Stride2Columns, Stride2Interior>(g, x, xStride, dy, dyStride, count, totals);
-    }
-
-    interface IStripColumns<TSelf> where TSelf : struct, IStripColumns<TSelf>
-    {
-        static abstract TSelf At(int first, int inW, int valid);
-        void Taps(float* row, out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2);
-        /// <summary>dy's 8 outputs in the lane order of the taps.</summary>
-        static abstract Vector256<float> Order(Vector256<float> dy);
-        /// <summary>dy's 8 outputs at p (lanes outside <paramref name="keep"/> zero), in the lane order of the taps.</summary>
-        static virtual Vector256<float> Dy(float* p, Vector256<float> keep) => TSelf.Order(Avx.MaskLoad(p, keep));
+        if (g.SW == 1) DepthwiseFilterGradientStrips.Strips<Vector256<float>, Width256, Stride1Columns, Stride1Interior>(g, x, xStride, dy, dyStride, count, totals);
+        else DepthwiseFilterGradientStrips.Strips<Vector256<float>, Width256, Stride2Columns, Stride2Interior>(g, x, xStride, dy, dyStride, count, totals);
     }
 
     /// <summary>
@@ -44,7 +34,7 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
     /// the JIT can fold into the FMAs. vmaskmovps loads cost more than plain ones, and the three masks and dy's took
     /// registers AVX2 does not have to spare.
     /// </summary>
-    struct Stride1Interior : IStripColumns<Stride1Interior>
+    struct Stride1Interior : IStripColumns<Stride1Interior, Vector256<float>>
     {
         public static Stride1Interior At(int first, int inW, int valid) => default;
 
@@ -57,14 +47,11 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Order(Vector256<float> dy) => dy;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Dy(float* p, Vector256<float> keep) => Vector256.Load(p);
     }
 
     /// <summary>Interior stride-2 strips: <see cref="Stride2Columns"/> with plain loads (the shuffles drop the lanes past the last column read).</summary>
-    struct Stride2Interior : IStripColumns<Stride2Interior>
+    struct Stride2Interior : IStripColumns<Stride2Interior, Vector256<float>>
     {
         public static Stride2Interior At(int first, int inW, int valid) => default;
 
@@ -79,9 +66,6 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Order(Vector256<float> dy) => Stride2Columns.Order(dy);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Dy(float* p, Vector256<float> keep) => Stride2Columns.Order(Vector256.Load(p));
     }
 
@@ -90,7 +74,7 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
     static Vector256<float> Columns(int first, int limit) => LaneMasks.InRange8(first, Math.Max(limit, 0));
 
     /// <summary>Stride-1 columns: three shifted masked loads; lane i of tap k reads column first + k + i, i &lt; valid.</summary>
-    struct Stride1Columns : IStripColumns<Stride1Columns>
+    struct Stride1Columns : IStripColumns<Stride1Columns, Vector256<float>>
     {
         Vector256<float> _m0, _m1, _m2;
 
@@ -110,7 +94,7 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Order(Vector256<float> dy) => dy;
+        public static Vector256<float> Dy(float* p, Vector256<float> keep) => Avx.MaskLoad(p, keep);
     }
 
     /// <summary>
@@ -119,7 +103,7 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
     /// (sums do not care about lane order; dy is put in the same order once per row). The masks stop at the last
     /// column a valid lane reads.
     /// </summary>
-    struct Stride2Columns : IStripColumns<Stride2Columns>
+    struct Stride2Columns : IStripColumns<Stride2Columns, Vector256<float>>
     {
         Vector256<float> _lo, _hi, _lo2, _hi2;
 
@@ -146,300 +130,24 @@ internal static unsafe class DepthwiseFilterGradient3x3Avx2
         /// <summary>Outputs 0, 1, 4, 5, 2, 3, 6, 7: the middle two pairs swapped.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Order(Vector256<float> dy) => Avx2.Permute4x64(dy.AsDouble(), 0b11_01_10_00).AsSingle();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Dy(float* p, Vector256<float> keep) => Order(Avx.MaskLoad(p, keep));
     }
 
-    /// <summary>An input row's taps, zero for rows outside the plane (the padding).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void RowTaps<TColumns>(in TColumns columns, float* xc, int ih, int inH, int inW,
-        out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2) where TColumns : struct, IStripColumns<TColumns>
+    /// <summary>8 lanes, blocks of 2 output rows (AVX2's 16 registers), plain loads for interior strips.</summary>
+    struct Width256 : IStripWidth<Vector256<float>>
     {
-        if ((uint)ih < (uint)inH) columns.Taps(xc + (nint)ih * inW, out t0, out t1, out t2);
-        else t0 = t1 = t2 = Vector256<float>.Zero;
-    }
-
-    /// <summary>
-    /// Column strips of 8 outputs. Planes of one strip run together (<c>PlaneRows</c>: masks computed and the method
-    /// called once for all of them); wider ones strip by strip, each strip's nine vector sums added into acc. The rows of
-    /// a strip run in their own method: with all loops in one method the JIT kept the accumulators on the stack (4–6×
-    /// slower). Rows outside the plane read as zeros in the blocks of rows: a block's rows are all valid outputs, so that
-    /// only happens with padding, where dy is finite (a non-finite dy with padding runs by the reference).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Strips<TColumns, TInterior>(in Geometry g, float* x, nint xStride, float* dy, nint dyStride, int count, double* totals)
-        where TColumns : struct, IStripColumns<TColumns> where TInterior : struct, IStripColumns<TInterior>
-    {
-        int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW;
-        if (outW <= Lanes)
-        {
-            int first = -g.PW;
-            var columns1 = TColumns.At(first, inW, outW);
-            var keep1 = LaneMasks.InRange8(0, outW);
-            if (g.SH == 1) PlaneRows1(columns1, keep1, x + first, xStride, dy, dyStride, count, inH, inW, outH, outW, g.PH, totals);
-            else PlaneRows2(columns1, keep1, x + first, xStride, dy, dyStride, count, inH, inW, outH, outW, g.PH, totals);
-            return;
-        }
-        float* acc = stackalloc float[9 * Lanes];
-        for (int p = 0; p < count; p++, totals += 9)
-        {
-            new Span<float>(acc, 9 * Lanes).Clear();
-            float* xp = x + p * xStride, dyp = dy + p * dyStride;
-            for (int ow0 = 0; ow0 < outW; ow0 += Lanes)
-            {
-                int b = ow0 * g.SW - g.PW;     // input column of kernel column 0 for lane 0
-                int valid = Math.Min(Lanes, outW - ow0);
-                var keep = LaneMasks.InRange8(0, valid);
-                if (valid == Lanes && b >= 0 && b + 2 + g.SW * Lanes <= inW)
-                {
-                    if (g.SH == 1) StripRows1(default(TInterior), keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
-                    else StripRows2(default(TInterior), keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
-                    continue;
-                }
-                var columns = TColumns.At(b, inW, valid);
-                if (g.SH == 1) StripRows1(columns, keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
-                else StripRows2(columns, keep, xp + b, dyp + ow0, inH, inW, outH, outW, g.PH, acc);
-            }
-            Reduce(Vector256.Load(acc), Vector256.Load(acc + Lanes), Vector256.Load(acc + 2 * Lanes), Vector256.Load(acc + 3 * Lanes), Vector256.Load(acc + 4 * Lanes),
-                Vector256.Load(acc + 5 * Lanes), Vector256.Load(acc + 6 * Lanes), Vector256.Load(acc + 7 * Lanes), Vector256.Load(acc + 8 * Lanes), totals);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Reduce(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3, Vector256<float> a4, Vector256<float> a5, Vector256<float> a6, Vector256<float> a7, Vector256<float> a8, double* totals) =>
-        DepthwiseFilterGradientSums.Add(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
-
-    /// <summary>One column strip of one plane with row stride 1: acc[tap] += the strip's sums (2 output rows at a time, then single rows).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static void StripRows1<TColumns>(TColumns columns, Vector256<float> keep, float* xc, float* dy, int inH, int inW, int outH, int outW, int ph, float* acc)
-        where TColumns : struct, IStripColumns<TColumns>
-    {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
-        Vector256<float> a5 = default, a6 = default, a7 = default, a8 = default;
-        int oh = 0;
-        for (; oh + 2 <= outH; oh += 2)
-        {
-            float* d = dy + (nint)oh * outW;
-            var d0 = TColumns.Dy(d, keep);
-            var d1 = TColumns.Dy(d + 1 * (nint)outW, keep);
-            int ih = oh - ph;
-            Vector256<float> t0, t1, t2;
-            // Input row ih + i feeds output row oh + j through kernel row i − j.
-            RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
-            a0 = Vector256.FusedMultiplyAdd(d0, t0, a0); a1 = Vector256.FusedMultiplyAdd(d0, t1, a1); a2 = Vector256.FusedMultiplyAdd(d0, t2, a2);
-            RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
-            a3 = Vector256.FusedMultiplyAdd(d0, t0, a3); a4 = Vector256.FusedMultiplyAdd(d0, t1, a4); a5 = Vector256.FusedMultiplyAdd(d0, t2, a5);
-            a0 = Vector256.FusedMultiplyAdd(d1, t0, a0); a1 = Vector256.FusedMultiplyAdd(d1, t1, a1); a2 = Vector256.FusedMultiplyAdd(d1, t2, a2);
-            RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
-            a6 = Vector256.FusedMultiplyAdd(d0, t0, a6); a7 = Vector256.FusedMultiplyAdd(d0, t1, a7); a8 = Vector256.FusedMultiplyAdd(d0, t2, a8);
-            a3 = Vector256.FusedMultiplyAdd(d1, t0, a3); a4 = Vector256.FusedMultiplyAdd(d1, t1, a4); a5 = Vector256.FusedMultiplyAdd(d1, t2, a5);
-            RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
-            a6 = Vector256.FusedMultiplyAdd(d1, t0, a6); a7 = Vector256.FusedMultiplyAdd(d1, t1, a7); a8 = Vector256.FusedMultiplyAdd(d1, t2, a8);
-        }
-        for (; oh < outH; oh++)
-        {
-            var d0 = TColumns.Dy(dy + (nint)oh * outW, keep);
-            int ih = oh - ph;
-            Vector256<float> t0, t1, t2;
-            if ((uint)(ih) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
-                a0 = Vector256.FusedMultiplyAdd(d0, t0, a0); a1 = Vector256.FusedMultiplyAdd(d0, t1, a1); a2 = Vector256.FusedMultiplyAdd(d0, t2, a2);
-            }
-            if ((uint)(ih + 1) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
-                a3 = Vector256.FusedMultiplyAdd(d0, t0, a3); a4 = Vector256.FusedMultiplyAdd(d0, t1, a4); a5 = Vector256.FusedMultiplyAdd(d0, t2, a5);
-            }
-            if ((uint)(ih + 2) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
-                a6 = Vector256.FusedMultiplyAdd(d0, t0, a6); a7 = Vector256.FusedMultiplyAdd(d0, t1, a7); a8 = Vector256.FusedMultiplyAdd(d0, t2, a8);
-            }
-        }
-        Vector256.Store(Vector256.Load(acc + 0 * Lanes) + a0, acc + 0 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 1 * Lanes) + a1, acc + 1 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 2 * Lanes) + a2, acc + 2 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 3 * Lanes) + a3, acc + 3 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 4 * Lanes) + a4, acc + 4 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 5 * Lanes) + a5, acc + 5 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 6 * Lanes) + a6, acc + 6 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 7 * Lanes) + a7, acc + 7 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 8 * Lanes) + a8, acc + 8 * Lanes);
-    }
-
-    /// <summary>
-    /// Planes of one strip each (row stride 1): plane p (x + p·xStride, dy + p·dyStride) adds its sums to totals[p·9 + tap].
-    /// The masks and the call are shared by all the planes.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static void PlaneRows1<TColumns>(TColumns columns, Vector256<float> keep, float* x, nint xStride, float* dyPlanes, nint dyStride, int count,
-        int inH, int inW, int outH, int outW, int ph, double* totals) where TColumns : struct, IStripColumns<TColumns>
-    {
-        for (int p = 0; p < count; p++, totals += 9)
-        {
-            float* xc = x + p * xStride, dy = dyPlanes + p * dyStride;
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
-            Vector256<float> a5 = default, a6 = default, a7 = default, a8 = default;
-            int oh = 0;
-            for (; oh + 2 <= outH; oh += 2)
-            {
-                float* d = dy + (nint)oh * outW;
-                var d0 = TColumns.Dy(d, keep);
-                var d1 = TColumns.Dy(d + 1 * (nint)outW, keep);
-                int ih = oh - ph;
-                Vector256<float> t0, t1, t2;
-                // Input row ih + i feeds output row oh + j through kernel row i − j.
-                RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
-                a0 = Vector256.FusedMultiplyAdd(d0, t0, a0); a1 = Vector256.FusedMultiplyAdd(d0, t1, a1); a2 = Vector256.FusedMultiplyAdd(d0, t2, a2);
-                RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
-                a3 = Vector256.FusedMultiplyAdd(d0, t0, a3); a4 = Vector256.FusedMultiplyAdd(d0, t1, a4); a5 = Vector256.FusedMultiplyAdd(d0, t2, a5);
-                a0 = Vector256.FusedMultiplyAdd(d1, t0, a0); a1 = Vector256.FusedMultiplyAdd(d1, t1, a1); a2 = Vector256.FusedMultiplyAdd(d1, t2, a2);
-                RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
-                a6 = Vector256.FusedMultiplyAdd(d0, t0, a6); a7 = Vector256.FusedMultiplyAdd(d0, t1, a7); a8 = Vector256.FusedMultiplyAdd(d0, t2, a8);
-                a3 = Vector256.FusedMultiplyAdd(d1, t0, a3); a4 = Vector256.FusedMultiplyAdd(d1, t1, a4); a5 = Vector256.FusedMultiplyAdd(d1, t2, a5);
-                RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
-                a6 = Vector256.FusedMultiplyAdd(d1, t0, a6); a7 = Vector256.FusedMultiplyAdd(d1, t1, a7); a8 = Vector256.FusedMultiplyAdd(d1, t2, a8);
-            }
-            for (; oh < outH; oh++)
-            {
-                var d0 = TColumns.Dy(dy + (nint)oh * outW, keep);
-                int ih = oh - ph;
-                Vector256<float> t0, t1, t2;
-                if ((uint)(ih) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
-                    a0 = Vector256.FusedMultiplyAdd(d0, t0, a0); a1 = Vector256.FusedMultiplyAdd(d0, t1, a1); a2 = Vector256.FusedMultiplyAdd(d0, t2, a2);
-                }
-                if ((uint)(ih + 1) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
-                    a3 = Vector256.FusedMultiplyAdd(d0, t0, a3); a4 = Vector256.FusedMultiplyAdd(d0, t1, a4); a5 = Vector256.FusedMultiplyAdd(d0, t2, a5);
-                }
-                if ((uint)(ih + 2) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
-                    a6 = Vector256.FusedMultiplyAdd(d0, t0, a6); a7 = Vector256.FusedMultiplyAdd(d0, t1, a7); a8 = Vector256.FusedMultiplyAdd(d0, t2, a8);
-                }
-            }
-            Reduce(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
-        }
-    }
-
-    /// <summary>One column strip of one plane with row stride 2: acc[tap] += the strip's sums (2 output rows at a time, then single rows).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static void StripRows2<TColumns>(TColumns columns, Vector256<float> keep, float* xc, float* dy, int inH, int inW, int outH, int outW, int ph, float* acc)
-        where TColumns : struct, IStripColumns<TColumns>
-    {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
-        Vector256<float> a5 = default, a6 = default, a7 = default, a8 = default;
-        int oh = 0;
-        for (; oh + 2 <= outH; oh += 2)
-        {
-            float* d = dy + (nint)oh * outW;
-            var d0 = TColumns.Dy(d, keep);
-            var d1 = TColumns.Dy(d + 1 * (nint)outW, keep);
-            int ih = oh * 2 - ph;
-            Vector256<float> t0, t1, t2;
-            // Input row ih + i feeds output row oh + j through kernel row i − 2j.
-            RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
-            a0 = Vector256.FusedMultiplyAdd(d0, t0, a0); a1 = Vector256.FusedMultiplyAdd(d0, t1, a1); a2 = Vector256.FusedMultiplyAdd(d0, t2, a2);
-            RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
-            a3 = Vector256.FusedMultiplyAdd(d0, t0, a3); a4 = Vector256.FusedMultiplyAdd(d0, t1, a4); a5 = Vector256.FusedMultiplyAdd(d0, t2, a5);
-            RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
-            a6 = Vector256.FusedMultiplyAdd(d0, t0, a6); a7 = Vector256.FusedMultiplyAdd(d0, t1, a7); a8 = Vector256.FusedMultiplyAdd(d0, t2, a8);
-            a0 = Vector256.FusedMultiplyAdd(d1, t0, a0); a1 = Vector256.FusedMultiplyAdd(d1, t1, a1); a2 = Vector256.FusedMultiplyAdd(d1, t2, a2);
-            RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
-            a3 = Vector256.FusedMultiplyAdd(d1, t0, a3); a4 = Vector256.FusedMultiplyAdd(d1, t1, a4); a5 = Vector256.FusedMultiplyAdd(d1, t2, a5);
-            RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
-            a6 = Vector256.FusedMultiplyAdd(d1, t0, a6); a7 = Vector256.FusedMultiplyAdd(d1, t1, a7); a8 = Vector256.FusedMultiplyAdd(d1, t2, a8);
-        }
-        for (; oh < outH; oh++)
-        {
-            var d0 = TColumns.Dy(dy + (nint)oh * outW, keep);
-            int ih = oh * 2 - ph;
-            Vector256<float> t0, t1, t2;
-            if ((uint)(ih) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
-                a0 = Vector256.FusedMultiplyAdd(d0, t0, a0); a1 = Vector256.FusedMultiplyAdd(d0, t1, a1); a2 = Vector256.FusedMultiplyAdd(d0, t2, a2);
-            }
-            if ((uint)(ih + 1) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
-                a3 = Vector256.FusedMultiplyAdd(d0, t0, a3); a4 = Vector256.FusedMultiplyAdd(d0, t1, a4); a5 = Vector256.FusedMultiplyAdd(d0, t2, a5);
-            }
-            if ((uint)(ih + 2) < (uint)inH)
-            {
-                columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
-                a6 = Vector256.FusedMultiplyAdd(d0, t0, a6); a7 = Vector256.FusedMultiplyAdd(d0, t1, a7); a8 = Vector256.FusedMultiplyAdd(d0, t2, a8);
-            }
-        }
-        Vector256.Store(Vector256.Load(acc + 0 * Lanes) + a0, acc + 0 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 1 * Lanes) + a1, acc + 1 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 2 * Lanes) + a2, acc + 2 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 3 * Lanes) + a3, acc + 3 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 4 * Lanes) + a4, acc + 4 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 5 * Lanes) + a5, acc + 5 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 6 * Lanes) + a6, acc + 6 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 7 * Lanes) + a7, acc + 7 * Lanes);
-        Vector256.Store(Vector256.Load(acc + 8 * Lanes) + a8, acc + 8 * Lanes);
-    }
-
-    /// <summary>
-    /// Planes of one strip each (row stride 2): plane p (x + p·xStride, dy + p·dyStride) adds its sums to totals[p·9 + tap].
-    /// The masks and the call are shared by all the planes.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    static void PlaneRows2<TColumns>(TColumns columns, Vector256<float> keep, float* x, nint xStride, float* dyPlanes, nint dyStride, int count,
-        int inH, int inW, int outH, int outW, int ph, double* totals) where TColumns : struct, IStripColumns<TColumns>
-    {
-        for (int p = 0; p < count; p++, totals += 9)
-        {
-            float* xc = x + p * xStride, dy = dyPlanes + p * dyStride;
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
-            Vector256<float> a5 = default, a6 = default, a7 = default, a8 = default;
-            int oh = 0;
-            for (; oh + 2 <= outH; oh += 2)
-            {
-                float* d = dy + (nint)oh * outW;
-                var d0 = TColumns.Dy(d, keep);
-                var d1 = TColumns.Dy(d + 1 * (nint)outW, keep);
-                int ih = oh * 2 - ph;
-                Vector256<float> t0, t1, t2;
-                // Input row ih + i feeds output row oh + j through kernel row i − 2j.
-                RowTaps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
-                a0 = Vector256.FusedMultiplyAdd(d0, t0, a0); a1 = Vector256.FusedMultiplyAdd(d0, t1, a1); a2 = Vector256.FusedMultiplyAdd(d0, t2, a2);
-                RowTaps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
-                a3 = Vector256.FusedMultiplyAdd(d0, t0, a3); a4 = Vector256.FusedMultiplyAdd(d0, t1, a4); a5 = Vector256.FusedMultiplyAdd(d0, t2, a5);
-                RowTaps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
-                a6 = Vector256.FusedMultiplyAdd(d0, t0, a6); a7 = Vector256.FusedMultiplyAdd(d0, t1, a7); a8 = Vector256.FusedMultiplyAdd(d0, t2, a8);
-                a0 = Vector256.FusedMultiplyAdd(d1, t0, a0); a1 = Vector256.FusedMultiplyAdd(d1, t1, a1); a2 = Vector256.FusedMultiplyAdd(d1, t2, a2);
-                RowTaps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
-                a3 = Vector256.FusedMultiplyAdd(d1, t0, a3); a4 = Vector256.FusedMultiplyAdd(d1, t1, a4); a5 = Vector256.FusedMultiplyAdd(d1, t2, a5);
-                RowTaps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
-                a6 = Vector256.FusedMultiplyAdd(d1, t0, a6); a7 = Vector256.FusedMultiplyAdd(d1, t1, a7); a8 = Vector256.FusedMultiplyAdd(d1, t2, a8);
-            }
-            for (; oh < outH; oh++)
-            {
-                var d0 = TColumns.Dy(dy + (nint)oh * outW, keep);
-                int ih = oh * 2 - ph;
-                Vector256<float> t0, t1, t2;
-                if ((uint)(ih) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih) * inW, out t0, out t1, out t2);
-                    a0 = Vector256.FusedMultiplyAdd(d0, t0, a0); a1 = Vector256.FusedMultiplyAdd(d0, t1, a1); a2 = Vector256.FusedMultiplyAdd(d0, t2, a2);
-                }
-                if ((uint)(ih + 1) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih + 1) * inW, out t0, out t1, out t2);
-                    a3 = Vector256.FusedMultiplyAdd(d0, t0, a3); a4 = Vector256.FusedMultiplyAdd(d0, t1, a4); a5 = Vector256.FusedMultiplyAdd(d0, t2, a5);
-                }
-                if ((uint)(ih + 2) < (uint)inH)
-                {
-                    columns.Taps(xc + (nint)(ih + 2) * inW, out t0, out t1, out t2);
-                    a6 = Vector256.FusedMultiplyAdd(d0, t0, a6); a7 = Vector256.FusedMultiplyAdd(d0, t1, a7); a8 = Vector256.FusedMultiplyAdd(d0, t2, a8);
-                }
-            }
-            Reduce(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
-        }
+        public static int Lanes => 8;
+        public static int BlockRows => 2;
+        public static bool PlainInterior => true;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> InRange(int first, int limit) => LaneMasks.InRange8(first, limit);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* p) => Vector256.Load(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> v, float* p) => Vector256.Store(v, p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Reduce(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3, Vector256<float> a4, Vector256<float> a5, Vector256<float> a6, Vector256<float> a7, Vector256<float> a8, double* totals) =>
+            DepthwiseFilterGradientSums.Add(a0, a1, a2, a3, a4, a5, a6, a7, a8, totals);
     }
 }
