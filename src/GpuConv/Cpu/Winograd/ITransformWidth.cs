@@ -1,0 +1,85 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace GpuConv.Cpu.Winograd;
+
+/// <summary>
+/// The vector width of the Winograd transforms as a type (<see cref="TransformWidth512"/>: 16 lanes, AVX-512;
+/// <see cref="TransformWidth256"/>: 8 lanes, AVX2), so each variant's transforms are written once and the JIT
+/// compiles one copy per width with these members inlined (hence AggressiveInlining on every one: the inlining
+/// budget of a large transform must not run out before them).
+/// </summary>
+internal unsafe interface ITransformWidth<TV> where TV : struct
+{
+    static abstract int Lanes { get; }
+
+    /// <summary>
+    /// Whether whole vectors of V are stored plainly and only a row's last, partial one masked (AVX2: vmaskmovps is
+    /// slow on some cores); otherwise every store is masked (AVX-512: a masked store costs as much as a plain one).
+    /// </summary>
+    static abstract bool PlainWhole { get; }
+
+    static abstract TV AllLanes { get; }
+
+    /// <summary>The store mask of a row of <paramref name="count"/> lanes' last vector: its first (count − 1) mod Lanes + 1 lanes.</summary>
+    static abstract TV LastMask(int count);
+
+    static abstract TV Load(float* p);
+    static abstract void Store(TV v, float* p);
+    static abstract void MaskStore(float* p, TV mask, TV v);
+    static abstract TV Add(TV a, TV b);
+    static abstract TV Subtract(TV a, TV b);
+}
+
+/// <summary>16 lanes in zmm registers (AVX-512).</summary>
+internal readonly unsafe struct TransformWidth512 : ITransformWidth<Vector512<float>>
+{
+    public static int Lanes { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => 16; }
+    public static bool PlainWhole { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => false; }
+    public static Vector512<float> AllLanes { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512<int>.AllBitsSet.AsSingle(); }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LastMask(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((count - 1) % 16 + 1)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load(float* p) => Vector512.Load(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector512<float> v, float* p) => v.Store(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void MaskStore(float* p, Vector512<float> mask, Vector512<float> v) => Avx512F.MaskStore(p, mask, v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
+}
+
+/// <summary>8 lanes in ymm registers (AVX2).</summary>
+internal readonly unsafe struct TransformWidth256 : ITransformWidth<Vector256<float>>
+{
+    public static int Lanes { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => 8; }
+    public static bool PlainWhole { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => true; }
+    public static Vector256<float> AllLanes { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector256<int>.AllBitsSet.AsSingle(); }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LastMask(int count) => Vector256.LessThan(Vector256<int>.Indices, Vector256.Create((count - 1) % 8 + 1)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(float* p) => Vector256.Load(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector256<float> v, float* p) => v.Store(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void MaskStore(float* p, Vector256<float> mask, Vector256<float> v) => Avx.MaskStore(p, mask, v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;
+}
