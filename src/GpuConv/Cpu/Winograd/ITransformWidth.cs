@@ -30,6 +30,11 @@ internal unsafe interface ITransformWidth<TV> where TV : struct
     static abstract void MaskStore(float* p, TV mask, TV v);
     static abstract TV Add(TV a, TV b);
     static abstract TV Subtract(TV a, TV b);
+    static abstract TV Multiply(TV a, TV b);
+    static abstract TV Negate(TV a);
+    /// <summary>a·b + c, fused.</summary>
+    static abstract TV FusedMultiplyAdd(TV a, TV b, TV c);
+    static abstract TV Create(float value);
 }
 
 /// <summary>16 lanes in zmm registers (AVX-512).</summary>
@@ -56,6 +61,18 @@ internal readonly unsafe struct TransformWidth512 : ITransformWidth<Vector512<fl
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Negate(Vector512<float> a) => -a;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> FusedMultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Create(float value) => Vector512.Create(value);
 }
 
 /// <summary>8 lanes in ymm registers (AVX2).</summary>
@@ -82,4 +99,16 @@ internal readonly unsafe struct TransformWidth256 : ITransformWidth<Vector256<fl
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Negate(Vector256<float> a) => -a;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FusedMultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Create(float value) => Vector256.Create(value);
 }

@@ -36,7 +36,7 @@ internal readonly unsafe struct F4x4Avx2 : IWinogradTiles
             for (int j = 0; j < P; j++)
                 offsets[P * i + j] = (nint)(((i & 3) * 4 + (j & 3)) * phase + (i >> 2) * lq + (j >> 2));
         float* buffer = stackalloc float[P * P * Lanes + 16];
-        float* t = Aligned(buffer);
+        float* t = F4x4Transforms.Aligned(buffer);
         int start = tr0 * lq, end = (tr1 - 1) * lq + tileCols, vectors = (end - start + Lanes - 1) / Lanes;
         // Lane k of vector n is a tile where its column (start + 8n + k) mod lq is below tileCols, before the end.
         byte* tileBits = stackalloc byte[Math.Min(vectors, 2048)];
@@ -56,7 +56,7 @@ internal readonly unsafe struct F4x4Avx2 : IWinogradTiles
                 for (int j = 0; j < P; j++)
                 {
                     nint* o = offsets + j;
-                    var (r0, r1, r2, r3, r4, r5) = Bt(Vector256.Load(s + o[0]), Vector256.Load(s + o[P]), Vector256.Load(s + o[2 * P]),
+                    var (r0, r1, r2, r3, r4, r5) = F4x4Transforms.Bt<Vector256<float>, TransformWidth256>(Vector256.Load(s + o[0]), Vector256.Load(s + o[P]), Vector256.Load(s + o[2 * P]),
                         Vector256.Load(s + o[3 * P]), Vector256.Load(s + o[4 * P]), Vector256.Load(s + o[5 * P]));
                     float* tj = t + j * Lanes;
                     r0.Store(tj); r1.Store(tj + P * Lanes); r2.Store(tj + 2 * P * Lanes);
@@ -65,7 +65,7 @@ internal readonly unsafe struct F4x4Avx2 : IWinogradTiles
                 for (int i = 0; i < P; i++)
                 {
                     float* ti = t + P * i * Lanes;
-                    var (r0, r1, r2, r3, r4, r5) = Bt(Vector256.Load(ti), Vector256.Load(ti + Lanes), Vector256.Load(ti + 2 * Lanes),
+                    var (r0, r1, r2, r3, r4, r5) = F4x4Transforms.Bt<Vector256<float>, TransformWidth256>(Vector256.Load(ti), Vector256.Load(ti + Lanes), Vector256.Load(ti + 2 * Lanes),
                         Vector256.Load(ti + 3 * Lanes), Vector256.Load(ti + 4 * Lanes), Vector256.Load(ti + 5 * Lanes));
                     // Element (i, j) of the transform is index 6i + j.
                     float* di = d + P * i * xiStride;
@@ -109,76 +109,7 @@ internal readonly unsafe struct F4x4Avx2 : IWinogradTiles
         return table;
     }
 
-    /// <summary>The first 64-byte boundary in a buffer with 16 floats to spare (the L1 buffers' vectors must not straddle cache lines).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float* Aligned(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
-
-    /// <summary>B^T of six values (the matrix of <see cref="F4x4"/>), sharing d4 − d2 and d3 − d1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) Bt(
-        Vector256<float> d0, Vector256<float> d1, Vector256<float> d2, Vector256<float> d3, Vector256<float> d4, Vector256<float> d5)
-    {
-        Vector256<float> two = Vector256.Create(2f), three = Vector256.Create(3f), five = Vector256.Create(5f);
-        var e = d4 - d2;
-        var f = d3 - d1;
-        return (
-            Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(d2, -two, d0 + d4), two, f * 3f),     // 2d0 − 3d1 − 4d2 + 3d3 + 2d4
-            Vector256.FusedMultiplyAdd(d4 - d1, two, Vector256.FusedMultiplyAdd(d3, five, d2)),          // −2d1 + d2 + 5d3 + 2d4
-            Vector256.FusedMultiplyAdd(d4 + d1, two, Vector256.FusedMultiplyAdd(d2, -five, d3)),         // 2d1 − 5d2 + d3 + 2d4
-            Vector256.FusedMultiplyAdd(f, two, e),                                                        // −2d1 − d2 + 2d3 + d4
-            Vector256.FusedMultiplyAdd(e, two, -f),                                                       // d1 − 2d2 − d3 + 2d4
-            Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(d3, -two, d1 + d5), two, e * three));  // 2d1 − 3d2 − 4d3 + 3d4 + 2d5
-    }
-
-    /// <summary>A^T M A per tile, 8 channels per vector: A^T down the six columns into an L1 buffer, then along its four rows.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TransformOutput(float* m, int tiles, int tileCols, int tr0, int outH, int outW, float* stage)
-    {
-        nint xiStride = (nint)tiles * Width;
-        float* buffer = stackalloc float[4 * P * Lanes + 16];
-        float* t = Aligned(buffer);
-        for (int q = 0; q < tiles; q++)
-        {
-            int tr = tr0 + q / tileCols, tw = q % tileCols;
-            int oh = 4 * tr, ow = 4 * tw;
-            int rows = Math.Min(4, outH - oh), cols = Math.Min(4, outW - ow);
-            float* s = m + (nint)q * Width;
-            float* top = stage + ((nint)(oh - 4 * tr0) * outW + ow) * Width;
-            for (int j = 0; j < Width; j += Lanes)
-            {
-                for (int col = 0; col < P; col++)
-                {
-                    float* sc = s + col * xiStride + j;
-                    var (y0, y1, y2, y3) = At(Vector256.Load(sc), Vector256.Load(sc + P * xiStride), Vector256.Load(sc + 2 * P * xiStride),
-                        Vector256.Load(sc + 3 * P * xiStride), Vector256.Load(sc + 4 * P * xiStride), Vector256.Load(sc + 5 * P * xiStride));
-                    float* tc = t + col * Lanes;
-                    y0.Store(tc); y1.Store(tc + P * Lanes); y2.Store(tc + 2 * P * Lanes); y3.Store(tc + 3 * P * Lanes);
-                }
-                for (int r = 0; r < rows; r++)
-                {
-                    float* tr6 = t + P * r * Lanes;
-                    var (y0, y1, y2, y3) = At(Vector256.Load(tr6), Vector256.Load(tr6 + Lanes), Vector256.Load(tr6 + 2 * Lanes),
-                        Vector256.Load(tr6 + 3 * Lanes), Vector256.Load(tr6 + 4 * Lanes), Vector256.Load(tr6 + 5 * Lanes));
-                    float* o = top + (nint)r * outW * Width + j;
-                    y0.Store(o);
-                    if (cols > 1) y1.Store(o + Width);
-                    if (cols > 2) y2.Store(o + 2 * Width);
-                    if (cols > 3) y3.Store(o + 3 * Width);
-                }
-            }
-        }
-    }
-
-    /// <summary>A^T of six values (the matrix of <see cref="F4x4"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) At(
-        Vector256<float> m0, Vector256<float> m1, Vector256<float> m2, Vector256<float> m3, Vector256<float> m4, Vector256<float> m5)
-    {
-        var s = m1 + m2;
-        var d = m1 - m2;
-        return (m0 + s + (m3 + m4),
-            Vector256.FusedMultiplyAdd(m3, Vector256.Create(0.5f), Vector256.FusedMultiplyAdd(m4, Vector256.Create(-2f), d)),
-            Vector256.FusedMultiplyAdd(m3, Vector256.Create(0.25f), Vector256.FusedMultiplyAdd(m4, Vector256.Create(4f), s)),
-            Vector256.FusedMultiplyAdd(m3, Vector256.Create(0.125f), Vector256.FusedMultiplyAdd(m4, Vector256.Create(-8f), d + m5)));
-    }
+    public static void TransformOutput(float* m, int tiles, int tileCols, int tr0, int outH, int outW, float* stage) =>
+        F4x4Transforms.Output<Vector256<float>, TransformWidth256>(m, tiles, tileCols, tr0, outH, outW, stage);
 }
