@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -35,6 +36,15 @@ internal unsafe interface ITransformWidth<TV> where TV : struct
     /// <summary>a·b + c, fused.</summary>
     static abstract TV FusedMultiplyAdd(TV a, TV b, TV c);
     static abstract TV Create(float value);
+
+    /// <summary>The first <paramref name="n"/> lanes, as a store mask.</summary>
+    static abstract TV FirstLanes(int n);
+
+    /// <summary>What <see cref="StoreSelected"/> needs to pack the lanes set in <paramref name="bits"/> to the front.</summary>
+    static abstract TV Selection(uint bits);
+
+    /// <summary>The lanes of <paramref name="v"/> that <paramref name="selection"/> picks, packed to the front, stored in the lanes of <paramref name="stored"/>.</summary>
+    static abstract void StoreSelected(float* p, TV stored, TV selection, TV v);
 }
 
 /// <summary>16 lanes in zmm registers (AVX-512).</summary>
@@ -73,6 +83,20 @@ internal readonly unsafe struct TransformWidth512 : ITransformWidth<Vector512<fl
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Create(float value) => Vector512.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> FirstLanes(int n) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n)).AsSingle();
+
+    /// <summary>The compress mask: lane k set where bit k is.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Selection(uint bits) => Vector512.Equals(Vector512.Create(bits) & LaneBits, LaneBits).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreSelected(float* p, Vector512<float> stored, Vector512<float> selection, Vector512<float> v) =>
+        Avx512F.MaskStore(p, stored, Avx512F.Compress(Vector512<float>.Zero, selection, v));
+
+    /// <summary>Lane k holds 1 &lt;&lt; k.</summary>
+    static readonly Vector512<uint> LaneBits = Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
 }
 
 /// <summary>8 lanes in ymm registers (AVX2).</summary>
@@ -111,4 +135,27 @@ internal readonly unsafe struct TransformWidth256 : ITransformWidth<Vector256<fl
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Create(float value) => Vector256.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FirstLanes(int n) => Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(n)).AsSingle();
+
+    /// <summary>AVX2 has no compress: the permutation (as floats) that gathers the lanes set in <paramref name="bits"/> to the front, from a 256-entry table.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Selection(uint bits) => Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(CompressTable), (nuint)bits * 8).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreSelected(float* p, Vector256<float> stored, Vector256<float> selection, Vector256<float> v) =>
+        Avx.MaskStore(p, stored, Avx2.PermuteVar8x32(v, selection.AsInt32()));
+
+    /// <summary>Row b (8 ints) lists the set bits of b in order, then zeros: the permutation that moves the kept lanes to the front.</summary>
+    static readonly int[] CompressTable = MakeCompressTable();
+
+    static int[] MakeCompressTable()
+    {
+        var table = new int[256 * 8];
+        for (int bits = 0; bits < 256; bits++)
+            for (int k = 0, n = 0; k < 8; k++)
+                if ((bits & (1 << k)) != 0) table[bits * 8 + n++] = k;
+        return table;
+    }
 }

@@ -47,81 +47,9 @@ internal readonly unsafe struct F4x4 : IWinogradTiles
     static (double, double, double, double, double, double) G(double a, double b, double c) =>
         (a / 2, (a + b + c) / 6, -(a - b + c) / 6, -(16 * a + 8 * b + 4 * c) / 15, (a - 2 * b + 4 * c) / 30, c / 2);
 
-    /// <summary>
-    /// In the stride-4 phase planes element (i, j) of the patches of 16 consecutive positions of a phase
-    /// row is one contiguous vector. The positions run along the rows' full length (tileCols + 1: one
-    /// column of each row is no tile), so small planes fill the vectors too (a 14 × 14 plane has rows of 4
-    /// tiles); the lanes of real tiles are compressed together before the store, V being dense. B^T goes down
-    /// the patch's columns into a small L1 buffer, then along its rows into V.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TransformInput(float* padded, in StridePhaseLayout l, int cg, int tr0, int tr1, int tileCols, float* v)
-    {
-        long phase = l.PhaseFloats;
-        int lq = l.Lq;
-        nint tiles = (nint)(tr1 - tr0) * tileCols, xiStride = (nint)cg * tiles;
-        // Padded row 4·tr + i sits in row phase i mod 4 at row tr + i / 4; column 4·tw + j likewise.
-        nint* offsets = stackalloc nint[P * P];
-        for (int i = 0; i < P; i++)
-            for (int j = 0; j < P; j++)
-                offsets[P * i + j] = (nint)(((i & 3) * 4 + (j & 3)) * phase + (i >> 2) * lq + (j >> 2));
-        float* buffer = stackalloc float[P * P * Lanes + Lanes];
-        float* t = F4x4Transforms.Aligned(buffer);
-        int start = tr0 * lq, end = (tr1 - 1) * lq + tileCols, vectors = (end - start + Lanes - 1) / Lanes;
-        // Lane k of vector n is a tile where its column (start + 16n + k) mod lq is below tileCols, before the end.
-        ushort* tileBits = stackalloc ushort[Math.Min(vectors, 1024)];
-        for (int n = 0; n < Math.Min(vectors, 1024); n++) tileBits[n] = TileBits(start + n * Lanes, end, lq, tileCols);
-        for (int c = 0; c < cg; c++)
-        {
-            float* plane = padded + c * l.PlaneFloats;
-            float* d = v + (nint)c * tiles;
-            for (int pos = start, n = 0; pos < end; pos += Lanes, n++)
-            {
-                uint bits = n < 1024 ? tileBits[n] : TileBits(pos, end, lq, tileCols);
-                var keep = Vector512.Equals(Vector512.Create(bits) & LaneBits, LaneBits).AsSingle();
-                var stored = FirstLanes(BitOperations.PopCount(bits));
-                float* s = plane + pos;
-                for (int j = 0; j < P; j++)
-                {
-                    nint* o = offsets + j;
-                    var (r0, r1, r2, r3, r4, r5) = F4x4Transforms.Bt<Vector512<float>, TransformWidth512>(Vector512.Load(s + o[0]), Vector512.Load(s + o[P]), Vector512.Load(s + o[2 * P]),
-                        Vector512.Load(s + o[3 * P]), Vector512.Load(s + o[4 * P]), Vector512.Load(s + o[5 * P]));
-                    float* tj = t + j * Lanes;
-                    r0.Store(tj); r1.Store(tj + P * Lanes); r2.Store(tj + 2 * P * Lanes);
-                    r3.Store(tj + 3 * P * Lanes); r4.Store(tj + 4 * P * Lanes); r5.Store(tj + 5 * P * Lanes);
-                }
-                for (int i = 0; i < P; i++)
-                {
-                    float* ti = t + P * i * Lanes;
-                    var (r0, r1, r2, r3, r4, r5) = F4x4Transforms.Bt<Vector512<float>, TransformWidth512>(Vector512.Load(ti), Vector512.Load(ti + Lanes), Vector512.Load(ti + 2 * Lanes),
-                        Vector512.Load(ti + 3 * Lanes), Vector512.Load(ti + 4 * Lanes), Vector512.Load(ti + 5 * Lanes));
-                    // Element (i, j) of the transform is index 6i + j.
-                    float* di = d + P * i * xiStride;
-                    Avx512F.MaskStore(di, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r0));
-                    Avx512F.MaskStore(di + xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r1));
-                    Avx512F.MaskStore(di + 2 * xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r2));
-                    Avx512F.MaskStore(di + 3 * xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r3));
-                    Avx512F.MaskStore(di + 4 * xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r4));
-                    Avx512F.MaskStore(di + 5 * xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r5));
-                }
-                d += BitOperations.PopCount(bits);
-            }
-        }
-    }
-
-    static ushort TileBits(int pos, int end, int lq, int tileCols)
-    {
-        uint bits = 0;
-        for (int k = 0; k < Lanes && pos + k < end; k++)
-            if ((pos + k) % lq < tileCols) bits |= 1u << k;
-        return (ushort)bits;
-    }
-
-    /// <summary>Lane k holds 1 &lt;&lt; k.</summary>
-    static readonly Vector512<uint> LaneBits = Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> FirstLanes(int n) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n)).AsSingle();
+    public static void TransformInput(float* padded, in StridePhaseLayout l, int cg, int tr0, int tr1, int tileCols, float* v) =>
+        F4x4Transforms.Input<Vector512<float>, TransformWidth512>(padded, l, cg, tr0, tr1, tileCols, v);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void TransformOutput(float* m, int tiles, int tileCols, int tr0, int outH, int outW, float* stage) =>
@@ -130,13 +58,96 @@ internal readonly unsafe struct F4x4 : IWinogradTiles
 
 /// <summary>
 /// The parts of <see cref="F4x4"/> (zmm) and <see cref="F4x4Avx2"/> (ymm) that are the same at both widths, generic over
-/// the width (<see cref="ITransformWidth{TV}"/>): B^T, A^T and the output transform, the same operations in the same
-/// order, so the same results bit for bit. The input transforms' loops stay with each width: they differ in how the
-/// lanes of real tiles are packed together (AVX-512 compress against AVX2's permutation table).
+/// the width (<see cref="ITransformWidth{TV}"/>): both transforms, the same operations in the same order, so the same
+/// results bit for bit. How the input transform packs the lanes of real tiles together is the width's (AVX-512
+/// compress, AVX2 a permutation from a table).
 /// </summary>
 internal static unsafe class F4x4Transforms
 {
     const int P = 6;
+
+    /// <summary>
+    /// In the stride-4 phase planes element (i, j) of the patches of Lanes consecutive positions of a phase
+    /// row is one contiguous vector. The positions run along the rows' full length (tileCols + 1: one
+    /// column of each row is no tile), so small planes fill the vectors too (a 14 × 14 plane has rows of 4
+    /// tiles); the lanes of real tiles are packed together before the store (<see cref="ITransformWidth{TV}.StoreSelected"/>),
+    /// V being dense. B^T goes down the patch's columns into a small L1 buffer, then along its rows into V.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Input<TV, TW>(float* padded, in StridePhaseLayout l, int cg, int tr0, int tr1, int tileCols, float* v) where TV : struct where TW : struct, ITransformWidth<TV>
+    {
+        // The tile bits of the first 16384 positions are worked out once, not per channel.
+        int lanes = TW.Lanes, cached = 16384 / TW.Lanes;
+        long phase = l.PhaseFloats;
+        int lq = l.Lq;
+        nint tiles = (nint)(tr1 - tr0) * tileCols, xiStride = (nint)cg * tiles;
+        // Padded row 4·tr + i sits in row phase i mod 4 at row tr + i / 4; column 4·tw + j likewise.
+        nint* offsets = stackalloc nint[P * P];
+        for (int i = 0; i < P; i++)
+            for (int j = 0; j < P; j++)
+                offsets[P * i + j] = (nint)(((i & 3) * 4 + (j & 3)) * phase + (i >> 2) * lq + (j >> 2));
+        float* buffer = stackalloc float[P * P * TW.Lanes + 16];
+        float* t = Aligned(buffer);
+        int start = tr0 * lq, end = (tr1 - 1) * lq + tileCols, vectors = (end - start + lanes - 1) / lanes;
+        // Lane k of vector n is a tile where its column (start + Lanes·n + k) mod lq is below tileCols, before the end.
+        ushort* tileBits = stackalloc ushort[Math.Min(vectors, cached)];
+        for (int n = 0; n < Math.Min(vectors, cached); n++) tileBits[n] = TileBits(start + n * lanes, end, lq, tileCols, lanes);
+        for (int c = 0; c < cg; c++)
+        {
+            float* plane = padded + c * l.PlaneFloats;
+            float* d = v + (nint)c * tiles;
+            for (int pos = start, n = 0; pos < end; pos += lanes, n++)
+            {
+                uint bits = n < cached ? tileBits[n] : TileBits(pos, end, lq, tileCols, lanes);
+                int count = BitOperations.PopCount(bits);
+                var selection = TW.Selection(bits);
+                var stored = TW.FirstLanes(count);
+                float* s = plane + pos;
+                for (int j = 0; j < P; j++)
+                {
+                    nint* o = offsets + j;
+                    var (r0, r1, r2, r3, r4, r5) = Bt<TV, TW>(TW.Load(s + o[0]), TW.Load(s + o[P]), TW.Load(s + o[2 * P]),
+                        TW.Load(s + o[3 * P]), TW.Load(s + o[4 * P]), TW.Load(s + o[5 * P]));
+                    float* tj = t + j * lanes;
+                    TW.Store(r0, tj); TW.Store(r1, tj + P * lanes); TW.Store(r2, tj + 2 * P * lanes);
+                    TW.Store(r3, tj + 3 * P * lanes); TW.Store(r4, tj + 4 * P * lanes); TW.Store(r5, tj + 5 * P * lanes);
+                }
+                for (int i = 0; i < P; i++)
+                {
+                    float* ti = t + P * i * lanes;
+                    var (r0, r1, r2, r3, r4, r5) = Bt<TV, TW>(TW.Load(ti), TW.Load(ti + lanes), TW.Load(ti + 2 * lanes),
+                        TW.Load(ti + 3 * lanes), TW.Load(ti + 4 * lanes), TW.Load(ti + 5 * lanes));
+                    // Element (i, j) of the transform is index 6i + j.
+                    float* di = d + P * i * xiStride;
+                    if (TW.PlainWhole && count == lanes)
+                    {
+                        TW.Store(r0, di); TW.Store(r1, di + xiStride); TW.Store(r2, di + 2 * xiStride);
+                        TW.Store(r3, di + 3 * xiStride); TW.Store(r4, di + 4 * xiStride); TW.Store(r5, di + 5 * xiStride);
+                    }
+                    else
+                    {
+                        TW.StoreSelected(di, stored, selection, r0);
+                        TW.StoreSelected(di + xiStride, stored, selection, r1);
+                        TW.StoreSelected(di + 2 * xiStride, stored, selection, r2);
+                        TW.StoreSelected(di + 3 * xiStride, stored, selection, r3);
+                        TW.StoreSelected(di + 4 * xiStride, stored, selection, r4);
+                        TW.StoreSelected(di + 5 * xiStride, stored, selection, r5);
+                    }
+                }
+                d += count;
+            }
+        }
+    }
+
+    /// <summary>Inlined, as the tier-specific versions were (as a call it cost the hot loop a call and spills).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static ushort TileBits(int pos, int end, int lq, int tileCols, int lanes)
+    {
+        uint bits = 0;
+        for (int k = 0; k < lanes && pos + k < end; k++)
+            if ((pos + k) % lq < tileCols) bits |= 1u << k;
+        return (ushort)bits;
+    }
 
     /// <summary>The first 64-byte boundary in a buffer with 16 floats to spare: the transforms' L1 buffers are stored and reloaded whole vectors, which must not straddle cache lines.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
