@@ -27,9 +27,6 @@ internal static unsafe class Winograd3x3
     /// <summary>V of one task at most (floats): 128K floats, 512 KiB, stays in L2 while the products read it.</summary>
     const int MaxTransformedFloats = 128 * 1024;
 
-    /// <summary>Every lane of a store mask.</summary>
-    internal static readonly Vector512<float> AllLanes = Vector512<int>.AllBitsSet.AsSingle();
-
     /// <summary>
     /// True when the run's x and w hold only finite values, the condition for Winograd to give what the
     /// direct sum gives: its transforms add and subtract the values of a tile, so a single ±Inf turns
@@ -187,10 +184,6 @@ internal static unsafe class Winograd3x3
             q += r;
         }
     }
-
-    /// <summary>The store mask of a tile row's last vector of 16 tiles (V is dense: tile rows back to back), and where that vector starts.</summary>
-    internal static (Vector512<float> Mask, int Start) LastVector(int tileCols) =>
-        (Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((tileCols - 1) % Lanes + 1)).AsSingle(), (tileCols - 1) / Lanes * Lanes);
 
     static int Ceil(int a, int b) => (a + b - 1) / b;
 }

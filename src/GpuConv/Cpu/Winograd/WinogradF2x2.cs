@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using static GpuConv.Cpu.Winograd.Winograd3x3;
 
 namespace GpuConv.Cpu.Winograd;
@@ -32,14 +31,34 @@ internal readonly unsafe struct F2x2 : IWinogradTiles
         }
     }
 
-    /// <summary>In the stride-2 phase planes element (i, j) of the patches of tiles tw … tw + 15 is one contiguous vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TransformInput(float* padded, in StridePhaseLayout l, int cg, int tr0, int tr1, int tileCols, float* v) =>
+        F2x2Transforms.Input<Vector512<float>, TransformWidth512>(padded, l, cg, tr0, tr1, tileCols, v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TransformOutput(float* m, int tiles, int tileCols, int tr0, int outH, int outW, float* stage) =>
+        F2x2Transforms.Output<Vector512<float>, TransformWidth512>(m, tiles, tileCols, tr0, outH, outW, stage);
+}
+
+/// <summary>
+/// The input and output transforms of <see cref="F2x2"/> (zmm) and <see cref="F2x2Avx2"/> (ymm), generic over the
+/// width (<see cref="ITransformWidth{TV}"/>): the same arithmetic in the same order at both widths, so the same
+/// results bit for bit; Lanes tiles per vector of the input transform, Lanes channels per vector of the output one.
+/// </summary>
+internal static unsafe class F2x2Transforms
+{
+    /// <summary>In the stride-2 phase planes element (i, j) of the patches of tiles tw … tw + Lanes − 1 is one contiguous vector.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TransformInput(float* padded, in StridePhaseLayout l, int cg, int tr0, int tr1, int tileCols, float* v)
+    public static void Input<TV, TW>(float* padded, in StridePhaseLayout l, int cg, int tr0, int tr1, int tileCols, float* v)
+        where TV : struct where TW : struct, ITransformWidth<TV>
     {
+        int lanes = TW.Lanes;
         long phase = l.PhaseFloats;
         int lq = l.Lq;
         nint tiles = (nint)(tr1 - tr0) * tileCols, xiStride = (nint)cg * tiles;
-        var (lastMask, lastStart) = LastVector(tileCols);
+        var lastMask = TW.LastMask(tileCols);
+        int lastStart = (tileCols - 1) / lanes * lanes;
+        var all = TW.AllLanes;
         // Padded row 2·tr + i sits in row phase i mod 2 at row tr + i / 2; column 2·tw + j likewise.
         nint Offset(int i, int j) => (nint)(((i & 1) * 2 + (j & 1)) * phase + (i >> 1) * lq + (j >> 1));
         nint o00 = Offset(0, 0), o01 = Offset(0, 1), o02 = Offset(0, 2), o03 = Offset(0, 3);
@@ -50,43 +69,56 @@ internal readonly unsafe struct F2x2 : IWinogradTiles
         {
             float* plane = padded + c * l.PlaneFloats;
             for (int tr = tr0; tr < tr1; tr++)
-                for (int tw = 0; tw < tileCols; tw += Lanes)
+                for (int tw = 0; tw < tileCols; tw += lanes)
                 {
                     float* s = plane + (nint)tr * lq + tw;
                     float* d = v + (nint)c * tiles + (nint)(tr - tr0) * tileCols + tw;
-                    var mask = tw == lastStart ? lastMask : AllLanes;
+                    var mask = tw == lastStart ? lastMask : all;
                     // Rows: t_i = B^T applied down each column j (d0 − d2, d1 + d2, d2 − d1, d1 − d3).
-                    var (r00, r01, r02, r03) = Column(Vector512.Load(s + o00), Vector512.Load(s + o10), Vector512.Load(s + o20), Vector512.Load(s + o30));
-                    var (r10, r11, r12, r13) = Column(Vector512.Load(s + o01), Vector512.Load(s + o11), Vector512.Load(s + o21), Vector512.Load(s + o31));
-                    var (r20, r21, r22, r23) = Column(Vector512.Load(s + o02), Vector512.Load(s + o12), Vector512.Load(s + o22), Vector512.Load(s + o32));
-                    var (r30, r31, r32, r33) = Column(Vector512.Load(s + o03), Vector512.Load(s + o13), Vector512.Load(s + o23), Vector512.Load(s + o33));
+                    var (r00, r01, r02, r03) = Column<TV, TW>(TW.Load(s + o00), TW.Load(s + o10), TW.Load(s + o20), TW.Load(s + o30));
+                    var (r10, r11, r12, r13) = Column<TV, TW>(TW.Load(s + o01), TW.Load(s + o11), TW.Load(s + o21), TW.Load(s + o31));
+                    var (r20, r21, r22, r23) = Column<TV, TW>(TW.Load(s + o02), TW.Load(s + o12), TW.Load(s + o22), TW.Load(s + o32));
+                    var (r30, r31, r32, r33) = Column<TV, TW>(TW.Load(s + o03), TW.Load(s + o13), TW.Load(s + o23), TW.Load(s + o33));
                     // Then along each row i: element (i, j) of the transform is index 4i + j.
-                    Store(d, xiStride, 0, mask, Column(r00, r10, r20, r30));
-                    Store(d, xiStride, 4, mask, Column(r01, r11, r21, r31));
-                    Store(d, xiStride, 8, mask, Column(r02, r12, r22, r32));
-                    Store(d, xiStride, 12, mask, Column(r03, r13, r23, r33));
+                    bool whole = tw != lastStart;
+                    Store<TV, TW>(d, xiStride, 0, whole, mask, Column<TV, TW>(r00, r10, r20, r30));
+                    Store<TV, TW>(d, xiStride, 4, whole, mask, Column<TV, TW>(r01, r11, r21, r31));
+                    Store<TV, TW>(d, xiStride, 8, whole, mask, Column<TV, TW>(r02, r12, r22, r32));
+                    Store<TV, TW>(d, xiStride, 12, whole, mask, Column<TV, TW>(r03, r13, r23, r33));
                 }
         }
     }
 
     /// <summary>B^T of four values: (d0 − d2, d1 + d2, d2 − d1, d1 − d3).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>) Column(Vector512<float> d0, Vector512<float> d1, Vector512<float> d2, Vector512<float> d3) =>
-        (d0 - d2, d1 + d2, d2 - d1, d1 - d3);
+    static (TV, TV, TV, TV) Column<TV, TW>(TV d0, TV d1, TV d2, TV d3) where TV : struct where TW : struct, ITransformWidth<TV> =>
+        (TW.Subtract(d0, d2), TW.Add(d1, d2), TW.Subtract(d2, d1), TW.Subtract(d1, d3));
 
+    /// <summary>Four rows of V at one position: masked, or plainly where the width stores whole vectors plainly (<see cref="ITransformWidth{TV}.PlainWhole"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(float* d, nint xiStride, int first, Vector512<float> mask, (Vector512<float> A, Vector512<float> B, Vector512<float> C, Vector512<float> D) t)
+    static void Store<TV, TW>(float* d, nint xiStride, int first, bool whole, TV mask, (TV A, TV B, TV C, TV D) t)
+        where TV : struct where TW : struct, ITransformWidth<TV>
     {
-        Avx512F.MaskStore(d + first * xiStride, mask, t.A);
-        Avx512F.MaskStore(d + (first + 1) * xiStride, mask, t.B);
-        Avx512F.MaskStore(d + (first + 2) * xiStride, mask, t.C);
-        Avx512F.MaskStore(d + (first + 3) * xiStride, mask, t.D);
+        if (TW.PlainWhole && whole)
+        {
+            TW.Store(t.A, d + first * xiStride);
+            TW.Store(t.B, d + (first + 1) * xiStride);
+            TW.Store(t.C, d + (first + 2) * xiStride);
+            TW.Store(t.D, d + (first + 3) * xiStride);
+            return;
+        }
+        TW.MaskStore(d + first * xiStride, mask, t.A);
+        TW.MaskStore(d + (first + 1) * xiStride, mask, t.B);
+        TW.MaskStore(d + (first + 2) * xiStride, mask, t.C);
+        TW.MaskStore(d + (first + 3) * xiStride, mask, t.D);
     }
 
-    /// <summary>A^T M A per tile, 16 channels per vector.</summary>
+    /// <summary>A^T M A per tile, Lanes channels per vector.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TransformOutput(float* m, int tiles, int tileCols, int tr0, int outH, int outW, float* stage)
+    public static void Output<TV, TW>(float* m, int tiles, int tileCols, int tr0, int outH, int outW, float* stage)
+        where TV : struct where TW : struct, ITransformWidth<TV>
     {
+        int lanes = TW.Lanes;
         nint xiStride = (nint)tiles * Width;
         for (int q = 0; q < tiles; q++)
         {
@@ -95,19 +127,19 @@ internal readonly unsafe struct F2x2 : IWinogradTiles
             bool right = ow + 1 < outW, down = oh + 1 < outH;
             float* s = m + (nint)q * Width;
             float* top = stage + ((nint)(oh - 2 * tr0) * outW + ow) * Width, bottom = top + (nint)outW * Width;
-            for (int j = 0; j < Width; j += Lanes)
+            for (int j = 0; j < Width; j += lanes)
             {
                 // A^T of four values: (m0 + m1 + m2, m1 − m2 − m3), first down the columns, then along the rows.
-                var (a0, b0) = Out(s, xiStride, 0, j);
-                var (a1, b1) = Out(s, xiStride, 1, j);
-                var (a2, b2) = Out(s, xiStride, 2, j);
-                var (a3, b3) = Out(s, xiStride, 3, j);
-                (a0 + a1 + a2).Store(top + j);
-                if (right) (a1 - a2 - a3).Store(top + Width + j);
+                var (a0, b0) = Out<TV, TW>(s, xiStride, 0, j);
+                var (a1, b1) = Out<TV, TW>(s, xiStride, 1, j);
+                var (a2, b2) = Out<TV, TW>(s, xiStride, 2, j);
+                var (a3, b3) = Out<TV, TW>(s, xiStride, 3, j);
+                TW.Store(TW.Add(TW.Add(a0, a1), a2), top + j);
+                if (right) TW.Store(TW.Subtract(TW.Subtract(a1, a2), a3), top + Width + j);
                 if (down)
                 {
-                    (b0 + b1 + b2).Store(bottom + j);
-                    if (right) (b1 - b2 - b3).Store(bottom + Width + j);
+                    TW.Store(TW.Add(TW.Add(b0, b1), b2), bottom + j);
+                    if (right) TW.Store(TW.Subtract(TW.Subtract(b1, b2), b3), bottom + Width + j);
                 }
             }
         }
@@ -115,12 +147,12 @@ internal readonly unsafe struct F2x2 : IWinogradTiles
 
     /// <summary>A^T down column <paramref name="col"/> of the 4 × 4 transform (elements col, 4 + col, 8 + col, 12 + col).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector512<float>, Vector512<float>) Out(float* s, nint xiStride, int col, int j)
+    static (TV, TV) Out<TV, TW>(float* s, nint xiStride, int col, int j) where TV : struct where TW : struct, ITransformWidth<TV>
     {
-        var m0 = Vector512.Load(s + col * xiStride + j);
-        var m1 = Vector512.Load(s + (4 + col) * xiStride + j);
-        var m2 = Vector512.Load(s + (8 + col) * xiStride + j);
-        var m3 = Vector512.Load(s + (12 + col) * xiStride + j);
-        return (m0 + m1 + m2, m1 - m2 - m3);
+        var m0 = TW.Load(s + col * xiStride + j);
+        var m1 = TW.Load(s + (4 + col) * xiStride + j);
+        var m2 = TW.Load(s + (8 + col) * xiStride + j);
+        var m3 = TW.Load(s + (12 + col) * xiStride + j);
+        return (TW.Add(TW.Add(m0, m1), m2), TW.Subtract(TW.Subtract(m1, m2), m3));
     }
 }

@@ -47,16 +47,37 @@ internal readonly unsafe struct F4x4 : IWinogradTiles
     static (double, double, double, double, double, double) G(double a, double b, double c) =>
         (a / 2, (a + b + c) / 6, -(a - b + c) / 6, -(16 * a + 8 * b + 4 * c) / 15, (a - 2 * b + 4 * c) / 30, c / 2);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TransformInput(float* padded, in StridePhaseLayout l, int cg, int tr0, int tr1, int tileCols, float* v) =>
+        F4x4Transforms.Input<Vector512<float>, TransformWidth512>(padded, l, cg, tr0, tr1, tileCols, v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TransformOutput(float* m, int tiles, int tileCols, int tr0, int outH, int outW, float* stage) =>
+        F4x4Transforms.Output<Vector512<float>, TransformWidth512>(m, tiles, tileCols, tr0, outH, outW, stage);
+}
+
+/// <summary>
+/// The parts of <see cref="F4x4"/> (zmm) and <see cref="F4x4Avx2"/> (ymm) that are the same at both widths, generic over
+/// the width (<see cref="ITransformWidth{TV}"/>): both transforms, the same operations in the same order, so the same
+/// results bit for bit. How the input transform packs the lanes of real tiles together is the width's (AVX-512
+/// compress, AVX2 a permutation from a table).
+/// </summary>
+internal static unsafe class F4x4Transforms
+{
+    const int P = 6;
+
     /// <summary>
-    /// In the stride-4 phase planes element (i, j) of the patches of 16 consecutive positions of a phase
+    /// In the stride-4 phase planes element (i, j) of the patches of Lanes consecutive positions of a phase
     /// row is one contiguous vector. The positions run along the rows' full length (tileCols + 1: one
     /// column of each row is no tile), so small planes fill the vectors too (a 14 × 14 plane has rows of 4
-    /// tiles); the lanes of real tiles are compressed together before the store, V being dense. B^T goes down
-    /// the patch's columns into a small L1 buffer, then along its rows into V.
+    /// tiles); the lanes of real tiles are packed together before the store (<see cref="ITransformWidth{TV}.StoreSelected"/>),
+    /// V being dense. B^T goes down the patch's columns into a small L1 buffer, then along its rows into V.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TransformInput(float* padded, in StridePhaseLayout l, int cg, int tr0, int tr1, int tileCols, float* v)
+    public static void Input<TV, TW>(float* padded, in StridePhaseLayout l, int cg, int tr0, int tr1, int tileCols, float* v) where TV : struct where TW : struct, ITransformWidth<TV>
     {
+        // The tile bits of the first 16384 positions are worked out once, not per channel.
+        int lanes = TW.Lanes, cached = 16384 / TW.Lanes;
         long phase = l.PhaseFloats;
         int lq = l.Lq;
         nint tiles = (nint)(tr1 - tr0) * tileCols, xiStride = (nint)cg * tiles;
@@ -65,91 +86,96 @@ internal readonly unsafe struct F4x4 : IWinogradTiles
         for (int i = 0; i < P; i++)
             for (int j = 0; j < P; j++)
                 offsets[P * i + j] = (nint)(((i & 3) * 4 + (j & 3)) * phase + (i >> 2) * lq + (j >> 2));
-        float* buffer = stackalloc float[P * P * Lanes + Lanes];
+        float* buffer = stackalloc float[P * P * TW.Lanes + 16];
         float* t = Aligned(buffer);
-        int start = tr0 * lq, end = (tr1 - 1) * lq + tileCols, vectors = (end - start + Lanes - 1) / Lanes;
-        // Lane k of vector n is a tile where its column (start + 16n + k) mod lq is below tileCols, before the end.
-        ushort* tileBits = stackalloc ushort[Math.Min(vectors, 1024)];
-        for (int n = 0; n < Math.Min(vectors, 1024); n++) tileBits[n] = TileBits(start + n * Lanes, end, lq, tileCols);
+        int start = tr0 * lq, end = (tr1 - 1) * lq + tileCols, vectors = (end - start + lanes - 1) / lanes;
+        // Lane k of vector n is a tile where its column (start + Lanes·n + k) mod lq is below tileCols, before the end.
+        ushort* tileBits = stackalloc ushort[Math.Min(vectors, cached)];
+        for (int n = 0; n < Math.Min(vectors, cached); n++) tileBits[n] = TileBits(start + n * lanes, end, lq, tileCols, lanes);
         for (int c = 0; c < cg; c++)
         {
             float* plane = padded + c * l.PlaneFloats;
             float* d = v + (nint)c * tiles;
-            for (int pos = start, n = 0; pos < end; pos += Lanes, n++)
+            for (int pos = start, n = 0; pos < end; pos += lanes, n++)
             {
-                uint bits = n < 1024 ? tileBits[n] : TileBits(pos, end, lq, tileCols);
-                var keep = Vector512.Equals(Vector512.Create(bits) & LaneBits, LaneBits).AsSingle();
-                var stored = FirstLanes(BitOperations.PopCount(bits));
+                uint bits = n < cached ? tileBits[n] : TileBits(pos, end, lq, tileCols, lanes);
+                int count = BitOperations.PopCount(bits);
+                var selection = TW.Selection(bits);
+                var stored = TW.FirstLanes(count);
                 float* s = plane + pos;
                 for (int j = 0; j < P; j++)
                 {
                     nint* o = offsets + j;
-                    var (r0, r1, r2, r3, r4, r5) = Bt(Vector512.Load(s + o[0]), Vector512.Load(s + o[P]), Vector512.Load(s + o[2 * P]),
-                        Vector512.Load(s + o[3 * P]), Vector512.Load(s + o[4 * P]), Vector512.Load(s + o[5 * P]));
-                    float* tj = t + j * Lanes;
-                    r0.Store(tj); r1.Store(tj + P * Lanes); r2.Store(tj + 2 * P * Lanes);
-                    r3.Store(tj + 3 * P * Lanes); r4.Store(tj + 4 * P * Lanes); r5.Store(tj + 5 * P * Lanes);
+                    var (r0, r1, r2, r3, r4, r5) = Bt<TV, TW>(TW.Load(s + o[0]), TW.Load(s + o[P]), TW.Load(s + o[2 * P]),
+                        TW.Load(s + o[3 * P]), TW.Load(s + o[4 * P]), TW.Load(s + o[5 * P]));
+                    float* tj = t + j * lanes;
+                    TW.Store(r0, tj); TW.Store(r1, tj + P * lanes); TW.Store(r2, tj + 2 * P * lanes);
+                    TW.Store(r3, tj + 3 * P * lanes); TW.Store(r4, tj + 4 * P * lanes); TW.Store(r5, tj + 5 * P * lanes);
                 }
                 for (int i = 0; i < P; i++)
                 {
-                    float* ti = t + P * i * Lanes;
-                    var (r0, r1, r2, r3, r4, r5) = Bt(Vector512.Load(ti), Vector512.Load(ti + Lanes), Vector512.Load(ti + 2 * Lanes),
-                        Vector512.Load(ti + 3 * Lanes), Vector512.Load(ti + 4 * Lanes), Vector512.Load(ti + 5 * Lanes));
+                    float* ti = t + P * i * lanes;
+                    var (r0, r1, r2, r3, r4, r5) = Bt<TV, TW>(TW.Load(ti), TW.Load(ti + lanes), TW.Load(ti + 2 * lanes),
+                        TW.Load(ti + 3 * lanes), TW.Load(ti + 4 * lanes), TW.Load(ti + 5 * lanes));
                     // Element (i, j) of the transform is index 6i + j.
                     float* di = d + P * i * xiStride;
-                    Avx512F.MaskStore(di, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r0));
-                    Avx512F.MaskStore(di + xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r1));
-                    Avx512F.MaskStore(di + 2 * xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r2));
-                    Avx512F.MaskStore(di + 3 * xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r3));
-                    Avx512F.MaskStore(di + 4 * xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r4));
-                    Avx512F.MaskStore(di + 5 * xiStride, stored, Avx512F.Compress(Vector512<float>.Zero, keep, r5));
+                    if (TW.PlainWhole && count == lanes)
+                    {
+                        TW.Store(r0, di); TW.Store(r1, di + xiStride); TW.Store(r2, di + 2 * xiStride);
+                        TW.Store(r3, di + 3 * xiStride); TW.Store(r4, di + 4 * xiStride); TW.Store(r5, di + 5 * xiStride);
+                    }
+                    else
+                    {
+                        TW.StoreSelected(di, stored, selection, r0);
+                        TW.StoreSelected(di + xiStride, stored, selection, r1);
+                        TW.StoreSelected(di + 2 * xiStride, stored, selection, r2);
+                        TW.StoreSelected(di + 3 * xiStride, stored, selection, r3);
+                        TW.StoreSelected(di + 4 * xiStride, stored, selection, r4);
+                        TW.StoreSelected(di + 5 * xiStride, stored, selection, r5);
+                    }
                 }
-                d += BitOperations.PopCount(bits);
+                d += count;
             }
         }
     }
 
-    static ushort TileBits(int pos, int end, int lq, int tileCols)
+    /// <summary>Inlined, as the tier-specific versions were (as a call it cost the hot loop a call and spills).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static ushort TileBits(int pos, int end, int lq, int tileCols, int lanes)
     {
         uint bits = 0;
-        for (int k = 0; k < Lanes && pos + k < end; k++)
+        for (int k = 0; k < lanes && pos + k < end; k++)
             if ((pos + k) % lq < tileCols) bits |= 1u << k;
         return (ushort)bits;
     }
 
     /// <summary>The first 64-byte boundary in a buffer with 16 floats to spare: the transforms' L1 buffers are stored and reloaded whole vectors, which must not straddle cache lines.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float* Aligned(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
+    internal static float* Aligned(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 
-    /// <summary>Lane k holds 1 &lt;&lt; k.</summary>
-    static readonly Vector512<uint> LaneBits = Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
-
+    /// <summary>B^T of six values (the matrix in <see cref="F4x4"/>'s summary), sharing d4 − d2 and d3 − d1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> FirstLanes(int n) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n)).AsSingle();
-
-    /// <summary>B^T of six values (the matrix in the summary), sharing d4 − d2 and d3 − d1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>) Bt(
-        Vector512<float> d0, Vector512<float> d1, Vector512<float> d2, Vector512<float> d3, Vector512<float> d4, Vector512<float> d5)
+    internal static (TV, TV, TV, TV, TV, TV) Bt<TV, TW>(TV d0, TV d1, TV d2, TV d3, TV d4, TV d5) where TV : struct where TW : struct, ITransformWidth<TV>
     {
-        Vector512<float> two = Vector512.Create(2f), three = Vector512.Create(3f), five = Vector512.Create(5f);
-        var e = d4 - d2;
-        var f = d3 - d1;
+        TV two = TW.Create(2f), three = TW.Create(3f), five = TW.Create(5f);
+        var e = TW.Subtract(d4, d2);
+        var f = TW.Subtract(d3, d1);
         return (
-            Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(d2, -two, d0 + d4), two, f * 3f),     // 2d0 − 3d1 − 4d2 + 3d3 + 2d4
-            Vector512.FusedMultiplyAdd(d4 - d1, two, Vector512.FusedMultiplyAdd(d3, five, d2)),          // −2d1 + d2 + 5d3 + 2d4
-            Vector512.FusedMultiplyAdd(d4 + d1, two, Vector512.FusedMultiplyAdd(d2, -five, d3)),         // 2d1 − 5d2 + d3 + 2d4
-            Vector512.FusedMultiplyAdd(f, two, e),                                                        // −2d1 − d2 + 2d3 + d4
-            Vector512.FusedMultiplyAdd(e, two, -f),                                                       // d1 − 2d2 − d3 + 2d4
-            Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(d3, -two, d1 + d5), two, e * three));  // 2d1 − 3d2 − 4d3 + 3d4 + 2d5
+            TW.FusedMultiplyAdd(TW.FusedMultiplyAdd(d2, TW.Negate(two), TW.Add(d0, d4)), two, TW.Multiply(f, TW.Create(3f))),      // 2d0 − 3d1 − 4d2 + 3d3 + 2d4
+            TW.FusedMultiplyAdd(TW.Subtract(d4, d1), two, TW.FusedMultiplyAdd(d3, five, d2)),                                      // −2d1 + d2 + 5d3 + 2d4
+            TW.FusedMultiplyAdd(TW.Add(d4, d1), two, TW.FusedMultiplyAdd(d2, TW.Negate(five), d3)),                                // 2d1 − 5d2 + d3 + 2d4
+            TW.FusedMultiplyAdd(f, two, e),                                                                                        // −2d1 − d2 + 2d3 + d4
+            TW.FusedMultiplyAdd(e, two, TW.Negate(f)),                                                                             // d1 − 2d2 − d3 + 2d4
+            TW.FusedMultiplyAdd(TW.FusedMultiplyAdd(d3, TW.Negate(two), TW.Add(d1, d5)), two, TW.Multiply(e, three)));             // 2d1 − 3d2 − 4d3 + 3d4 + 2d5
     }
 
-    /// <summary>A^T M A per tile, 16 channels per vector: A^T down the six columns into an L1 buffer, then along its four rows.</summary>
+    /// <summary>A^T M A per tile, TW.Lanes channels per vector: A^T down the six columns into an L1 buffer, then along its four rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TransformOutput(float* m, int tiles, int tileCols, int tr0, int outH, int outW, float* stage)
+    public static void Output<TV, TW>(float* m, int tiles, int tileCols, int tr0, int outH, int outW, float* stage) where TV : struct where TW : struct, ITransformWidth<TV>
     {
+        int lanes = TW.Lanes;
         nint xiStride = (nint)tiles * Width;
-        float* buffer = stackalloc float[4 * P * Lanes + Lanes];
+        float* buffer = stackalloc float[4 * P * TW.Lanes + 16];
         float* t = Aligned(buffer);
         for (int q = 0; q < tiles; q++)
         {
@@ -158,26 +184,26 @@ internal readonly unsafe struct F4x4 : IWinogradTiles
             int rows = Math.Min(4, outH - oh), cols = Math.Min(4, outW - ow);
             float* s = m + (nint)q * Width;
             float* top = stage + ((nint)(oh - 4 * tr0) * outW + ow) * Width;
-            for (int j = 0; j < Width; j += Lanes)
+            for (int j = 0; j < Width; j += lanes)
             {
                 for (int col = 0; col < P; col++)
                 {
                     float* sc = s + col * xiStride + j;
-                    var (y0, y1, y2, y3) = At(Vector512.Load(sc), Vector512.Load(sc + P * xiStride), Vector512.Load(sc + 2 * P * xiStride),
-                        Vector512.Load(sc + 3 * P * xiStride), Vector512.Load(sc + 4 * P * xiStride), Vector512.Load(sc + 5 * P * xiStride));
-                    float* tc = t + col * Lanes;
-                    y0.Store(tc); y1.Store(tc + P * Lanes); y2.Store(tc + 2 * P * Lanes); y3.Store(tc + 3 * P * Lanes);
+                    var (y0, y1, y2, y3) = At<TV, TW>(TW.Load(sc), TW.Load(sc + P * xiStride), TW.Load(sc + 2 * P * xiStride),
+                        TW.Load(sc + 3 * P * xiStride), TW.Load(sc + 4 * P * xiStride), TW.Load(sc + 5 * P * xiStride));
+                    float* tc = t + col * lanes;
+                    TW.Store(y0, tc); TW.Store(y1, tc + P * lanes); TW.Store(y2, tc + 2 * P * lanes); TW.Store(y3, tc + 3 * P * lanes);
                 }
                 for (int r = 0; r < rows; r++)
                 {
-                    float* tr6 = t + P * r * Lanes;
-                    var (y0, y1, y2, y3) = At(Vector512.Load(tr6), Vector512.Load(tr6 + Lanes), Vector512.Load(tr6 + 2 * Lanes),
-                        Vector512.Load(tr6 + 3 * Lanes), Vector512.Load(tr6 + 4 * Lanes), Vector512.Load(tr6 + 5 * Lanes));
+                    float* tr6 = t + P * r * lanes;
+                    var (y0, y1, y2, y3) = At<TV, TW>(TW.Load(tr6), TW.Load(tr6 + lanes), TW.Load(tr6 + 2 * lanes),
+                        TW.Load(tr6 + 3 * lanes), TW.Load(tr6 + 4 * lanes), TW.Load(tr6 + 5 * lanes));
                     float* o = top + (nint)r * outW * Width + j;
-                    y0.Store(o);
-                    if (cols > 1) y1.Store(o + Width);
-                    if (cols > 2) y2.Store(o + 2 * Width);
-                    if (cols > 3) y3.Store(o + 3 * Width);
+                    TW.Store(y0, o);
+                    if (cols > 1) TW.Store(y1, o + Width);
+                    if (cols > 2) TW.Store(y2, o + 2 * Width);
+                    if (cols > 3) TW.Store(y3, o + 3 * Width);
                 }
             }
         }
@@ -185,14 +211,13 @@ internal readonly unsafe struct F4x4 : IWinogradTiles
 
     /// <summary>A^T of six values: (m0 + m1 + m2 + m3 + m4, m1 − m2 + m3/2 − 2m4, m1 + m2 + m3/4 + 4m4, m1 − m2 + m3/8 − 8m4 + m5).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>) At(
-        Vector512<float> m0, Vector512<float> m1, Vector512<float> m2, Vector512<float> m3, Vector512<float> m4, Vector512<float> m5)
+    static (TV, TV, TV, TV) At<TV, TW>(TV m0, TV m1, TV m2, TV m3, TV m4, TV m5) where TV : struct where TW : struct, ITransformWidth<TV>
     {
-        var s = m1 + m2;
-        var d = m1 - m2;
-        return (m0 + s + (m3 + m4),
-            Vector512.FusedMultiplyAdd(m3, Vector512.Create(0.5f), Vector512.FusedMultiplyAdd(m4, Vector512.Create(-2f), d)),
-            Vector512.FusedMultiplyAdd(m3, Vector512.Create(0.25f), Vector512.FusedMultiplyAdd(m4, Vector512.Create(4f), s)),
-            Vector512.FusedMultiplyAdd(m3, Vector512.Create(0.125f), Vector512.FusedMultiplyAdd(m4, Vector512.Create(-8f), d + m5)));
+        var s = TW.Add(m1, m2);
+        var d = TW.Subtract(m1, m2);
+        return (TW.Add(TW.Add(m0, s), TW.Add(m3, m4)),
+            TW.FusedMultiplyAdd(m3, TW.Create(0.5f), TW.FusedMultiplyAdd(m4, TW.Create(-2f), d)),
+            TW.FusedMultiplyAdd(m3, TW.Create(0.25f), TW.FusedMultiplyAdd(m4, TW.Create(4f), s)),
+            TW.FusedMultiplyAdd(m3, TW.Create(0.125f), TW.FusedMultiplyAdd(m4, TW.Create(-8f), TW.Add(d, m5))));
     }
 }
