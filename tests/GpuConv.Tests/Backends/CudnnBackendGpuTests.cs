@@ -20,31 +20,9 @@ namespace GpuConv.Tests.Backends;
 /// sweep asserts that it ran something. Skipped with discovery's reason when no GPU is usable.
 /// </summary>
 [Category("Gpu")]
-public class CudnnBackendGpuTests
+public class CudnnBackendGpuTests : CudnnGpuFixture
 {
     const double StrictTolerance = 1e-5, TransformTolerance = 1e-4, Tf32Tolerance = 1e-2;
-    CudaContext _context = null!;
-    CudaGpuRuntime _runtime = null!;
-    CudnnBackend _cudnn = null!;
-
-    [OneTimeSetUp]
-    public void Open()
-    {
-        var status = CudaDiscovery.Probe();
-        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
-        if (status.CudnnVersion is null) Assert.Ignore($"skipped: cuDNN not loadable: {status.CudnnReason}");
-        _context = CudaContext.Open(0);
-        _runtime = new CudaGpuRuntime(_context);
-        _cudnn = new CudnnBackend(_runtime);
-    }
-
-    [OneTimeTearDown]
-    public void Close()
-    {
-        _cudnn?.Dispose();
-        _runtime?.Dispose();
-        _context?.Dispose();
-    }
 
     internal static double ToleranceFor(ConvAlgorithm a) =>
         a.Math == MathMode.TF32 ? Tf32Tolerance : CudnnAlgorithmNames.IsTransformBased(a.Name) ? TransformTolerance : StrictTolerance;

@@ -22,30 +22,12 @@ namespace GpuConv.Tests.Backends;
 /// the documentation says. Skipped with discovery's reason when no GPU is usable.
 /// </summary>
 [Category("Gpu")]
-public class CudnnGraphGpuTests
+public class CudnnGraphGpuTests : CudnnGpuFixture
 {
-    CudaContext _context = null!;
-    CudaGpuRuntime _runtime = null!;
-    CudnnBackend _cudnn = null!;
-
     [OneTimeSetUp]
-    public void Open()
+    public void GraphCandidatesAreOn()
     {
-        var status = CudaDiscovery.Probe();
-        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
-        if (status.CudnnVersion is null) Assert.Ignore($"skipped: cuDNN not loadable: {status.CudnnReason}");
-        _context = CudaContext.Open(0);
-        _runtime = new CudaGpuRuntime(_context);
-        _cudnn = new CudnnBackend(_runtime);
         Assert.That(_cudnn.GraphCandidatesOff, Is.Null, "graph candidates are on unless GPUCONV_CUDNN_GRAPH=0");
-    }
-
-    [OneTimeTearDown]
-    public void Close()
-    {
-        _cudnn?.Dispose();
-        _runtime?.Dispose();
-        _context?.Dispose();
     }
 
     static void Report(string text)

@@ -61,30 +61,8 @@ static class AccumulateGpuLayers
 /// NativeFakeRunTests' plan-B run (the transform refusing interior pointers) runs it too.
 /// </summary>
 [Category("Gpu")]
-public class AccumulateOnCudnnBackendGpuTests
+public class AccumulateOnCudnnBackendGpuTests : CudnnGpuFixture
 {
-    CudaContext _context = null!;
-    CudaGpuRuntime _runtime = null!;
-    CudnnBackend _cudnn = null!;
-
-    [OneTimeSetUp]
-    public void Open()
-    {
-        var status = CudaDiscovery.Probe();
-        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
-        if (status.CudnnVersion is null) Assert.Ignore($"skipped: cuDNN not loadable: {status.CudnnReason}");
-        _context = CudaContext.Open(0);
-        _runtime = new CudaGpuRuntime(_context);
-        _cudnn = new CudnnBackend(_runtime);
-    }
-
-    [OneTimeTearDown]
-    public void Close()
-    {
-        _cudnn?.Dispose();
-        _runtime?.Dispose();
-        _context?.Dispose();
-    }
 
     static double ToleranceFor(ConvAlgorithm a) => Backends.CudnnBackendGpuTests.ToleranceFor(a);
 
