@@ -8,8 +8,9 @@ namespace GpuConv.DeviceChain;
 /// A training-style step on the head layer (y = conv1x1(a, W) + b, loss ½‖y − t‖² summed over micro-batches),
 /// as <c>loss.backward()</c> with gradient accumulation does it in PyTorch: dW and db accumulated on the device
 /// over the micro-batches (<c>accumulate: true</c> after the first), dx (the gradient for the layer below) per micro-batch.
-/// dL/dy = y − t needs an element-wise subtraction, which GpuConv does not offer on the device: y is downloaded and
-/// dy uploaded once per micro-batch (the only host copies of the step; the target stays on the host).
+/// dL/dy = y − t is formed on the host: y is downloaded and dy uploaded once per micro-batch (the only host copies of
+/// the step; the target stays on the host). engine.Scale and engine.Add would keep it on the device, but this
+/// executable is also checked against the native fakes without their kernel interpreter, where only cuDNN calls run.
 /// </summary>
 public static class TrainingStep
 {

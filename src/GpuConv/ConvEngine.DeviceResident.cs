@@ -20,7 +20,7 @@ namespace GpuConv;
 /// the host when <see cref="Download(Tensor)"/> returns (downloads wait for the stream), when the task of
 /// <see cref="DownloadAsync"/> completes, or after <see cref="Synchronize"/>; work the application issues on its own stream after a call sees the result
 /// too. A few calls still wait inside (the PTX backend's im2col algorithms, before their column buffer goes back
-/// to the pool; BackwardBias on the PTX backend; a plan that runs on another memory; ReLU on a device without the PTX backend);
+/// to the pool; BackwardBias on the PTX backend; a plan that runs on another memory);
 /// they never change this rule.
 /// </para>
 /// <para>
@@ -506,25 +506,12 @@ public sealed partial class ConvEngine
         });
     }
 
-    /// <summary>ReLU in place when no backend fused it: on the host directly, on a device through a host copy.</summary>
-    void ApplyRelu(Tensor y)
-    {
-        if (y is HostTensor h)
-        {
-            Relu(h.Data);
-            return;
-        }
-        var data = new float[y.Shape.ElementCountInt];
-        Memory.CopyToHost(y, data);
-        Relu(data);
-        Memory.CopyFromHost(data, y);
-
-        static void Relu(float[] d)
-        {
-            for (int i = 0; i < d.Length; i++)
-                if (d[i] < 0) d[i] = 0; // NaN stays NaN: a bad result must stay visible
-        }
-    }
+    /// <summary>
+    /// ReLU in place when no backend fused it (no ptx backend beside cudnn, e.g. without cuBLAS; a staged CPU plan):
+    /// the element-wise ReLU, so on a GPU a kernel on the stream rather than a download and an upload (see
+    /// <see cref="Elementwise"/> for the one memory kind that still goes through the host). Runs inside the caller's stream scope.
+    /// </summary>
+    void ApplyRelu(Tensor y) => Elementwise(ElementwiseOp.Relu, y, y, null, 0f);
 
     /// <summary>Accumulating adds to a tensor the caller holds: without <paramref name="output"/> there is nothing to add to.</summary>
     static void CheckAccumulate(bool accumulate, Tensor? output)

@@ -137,6 +137,9 @@ public partial class KernelLaunchSignatureTests
         var dy = rt.Allocate(new TensorShape(2, 3, 4, 5));
         backend.BackwardBias(dy, rt.Allocate(new TensorShape(3)));
         backend.AddBias(dy, rt.Allocate(new TensorShape(3)), relu: true);
+        // The engine's element-wise calls (ConvEngine.Elementwise) launch through the same helper.
+        foreach (var op in Enum.GetValues<ElementwiseOp>())
+            ElementwiseKernels.Launch(rt, op, rt.PointerOf(dy), rt.PointerOf(dy), rt.PointerOf(dy), 0.5f, dy.Shape.ElementCount);
 
         var problems = rt.Launches.SelectMany(l => Mismatches(l.Module, l.Entry, l.Args, signatures)).Distinct().ToList();
         Assert.That(problems, Is.Empty, string.Join(Environment.NewLine, problems));

@@ -8,7 +8,7 @@ namespace GpuConv.Tests.Faults;
 /// Runs <see cref="FaultScenarioTests"/> in child processes against the native fakes (tests/NativeFakes, built
 /// here as NativeFakeRunTests builds them), one process per group because GPU discovery is probed once per
 /// process: the driver failing cuInit, reporting no device, cuDNN's cudnnCreate failing, libcudnn missing,
-/// cuBLAS's cublasCreate failing, and faults injected while an engine runs. The children start together in the
+/// cuBLAS's cublasCreate failing, libcublas missing, and faults injected while an engine runs. The children start together in the
 /// fixture's set-up (they take seconds each; most of it is the test host starting). Each group must pass every
 /// one of its tests, and the fake driver's exit report must show nothing live ("live: ... total=0").
 /// Where the fakes cannot be built the tests fail when GPUCONV_REQUIRE_NATIVE_FAKES=1 (CI), else skip.
@@ -24,6 +24,7 @@ public sealed class FaultInjectionRunTests
         ("cudnncreate", "cudnnCreate@*=4000", null, 1),
         ("cudnnmissing", "", null, 1),
         ("cublascreate", "cublasCreate_v2@*=3", null, 1),
+        ("cublasmissing", "", null, 1),
         ("run", "", null, 15),
     ];
 
@@ -43,9 +44,17 @@ public sealed class FaultInjectionRunTests
             string link = Path.Join(noCudnn, lib);
             if (!File.Exists(link)) File.CreateSymbolicLink(link, Path.Join(_fakes, lib));
         }
+        // libcublas missing: the driver and cuDNN only (no ptx backend).
+        string noCublas = Path.Join(_fakes, "without-cublas");
+        Directory.CreateDirectory(noCublas);
+        foreach (var lib in new[] { "libcuda.so.1", "libcudnn.so.9" })
+        {
+            string link = Path.Join(noCublas, lib);
+            if (!File.Exists(link)) File.CreateSymbolicLink(link, Path.Join(_fakes, lib));
+        }
         foreach (var g in Groups)
         {
-            string folder = g.Group == "cudnnmissing" ? noCudnn : _fakes;
+            string folder = g.Group switch { "cudnnmissing" => noCudnn, "cublasmissing" => noCublas, _ => _fakes };
             string report = Path.Join(_fakes, $"report-{g.Group}-{Environment.ProcessId}.txt");
             File.Delete(report);
             var env = NativeFakeChild.Environment(folder, report);

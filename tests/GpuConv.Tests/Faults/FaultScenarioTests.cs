@@ -152,6 +152,51 @@ public sealed class FaultScenarioTests
         AssertNothingLive("after the engines were disposed");
     }
 
+    /// <summary>
+    /// Without cuBLAS there is no ptx backend, so nothing fuses ReLU into a transposed layer (cuDNN's fused call is for
+    /// forward convolutions): the engine applies it after the run, now with the element-wise kernel on the stream. Every
+    /// copy to the host fails while the call runs, so a host round trip would fail the test.
+    /// </summary>
+    [Test, Category("fault-cublasmissing")]
+    public void WithoutCublas_AnUnfusedReluRunsOnTheDevice_NoCopyToTheHost()
+    {
+        RequireGroup("cublasmissing");
+        var up = new ConvSpec([2, 2], stride: [2, 2], transposed: true);
+        var x = HostTensor.Random(new TensorShape(2, 4, 5, 5), 21);
+        var w = HostTensor.Random(new TensorShape(4, 6, 2, 2), 22);
+        var bias = HostTensor.Random(new TensorShape(6), 23);
+        using (var engine = ConvEngine.Open(Options()))
+        {
+            Assert.That(engine.Backends.Select(b => b.Name), Does.Contain("cudnn").And.Not.Contain("ptx"));
+            Assert.That(engine.UnavailableBackends["ptx"], Does.Contain("cuBLAS not loaded"));
+            using var dx = engine.Upload(x);
+            using var dw = engine.Upload(w);
+            using var db = engine.Upload(bias);
+            Tensor y;
+            long injected;
+            FakeFaults.Set("cuMemcpyDtoHAsync_v2@*=1");
+            try
+            {
+                y = engine.ForwardBiasActivation(up, dx, dw, db, Activation.Relu);
+                engine.Relu(y, output: y); // idempotent: the element-wise call itself, also without cuBLAS
+                engine.Synchronize();
+                injected = FakeFaults.Injected;
+            }
+            finally { FakeFaults.Set(""); }
+            using (y)
+            {
+                Assert.That(injected, Is.Zero, "no copy to the host was attempted");
+                Assert.That(engine.LastPlan!.Backend, Is.EqualTo("cudnn"));
+                using var reference = ConvEngine.Open(Options(backend: "reference") with { Device = DeviceKind.Cpu });
+                var expected = reference.ForwardBiasActivation(up, x, w, bias, Activation.Relu).Data;
+                var got = engine.Download(y).Data;
+                Assert.That(ErrorMetrics.Compare(got, expected.Select(v => (double)v).ToArray()).MaxRelative, Is.LessThan(Tolerance));
+                Assert.That(got.Count(v => v == 0), Is.InRange(1, got.Length - 1), "ReLU clipped some, not all");
+            }
+        }
+        AssertNothingLive("after the engine was disposed");
+    }
+
     static ConvProblem Problem() => ConvProblem.Create(Spec, X.Shape, W.Shape, ConvOp.Forward);
 
     // ---------------------------------------------------------------- faults while running

@@ -47,8 +47,14 @@ sealed class SimulatedPtxRuntime : IPtxRuntime, IMemorySpace
         for (int i = 0; i < data.Length; i++) Device.Store(t.Pointer + (ulong)i * 4, 4, BitConverter.SingleToUInt32Bits(data[i]));
     }
 
-    public void CopyToHost(Tensor source, Span<float> destination) =>
+    /// <summary>How often something was copied to the host through <see cref="CopyToHost"/> (the engine's downloads).</summary>
+    public int CopiesToHost { get; private set; }
+
+    public void CopyToHost(Tensor source, Span<float> destination)
+    {
+        CopiesToHost++;
         Device.Download(((SimTensor)source).Pointer, destination.Length).CopyTo(destination);
+    }
 
     public Tensor Upload(float[] data, TensorShape shape)
     {

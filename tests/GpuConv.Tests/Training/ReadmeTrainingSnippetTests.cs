@@ -22,8 +22,9 @@ public class ReadmeTrainingSnippetTests
         var xShape = new TensorShape(4, 16, 16, 16);
         var wShape = new TensorShape(16, 16, 3, 3);
         float[] W = HostTensor.Random(wShape, seed: 2).Data, b = new float[16];
-        float[] target = HostTensor.Random(xShape, seed: 3).Data;
         using var x = engine.Upload(HostTensor.Random(xShape, seed: 1));
+        using var minusT = engine.Upload(HostTensor.Random(xShape, seed: 3)); // the target t …
+        engine.Scale(minusT, -1f, output: minusT);                             // … negated once, in place
         using var w = engine.Upload(W, wShape);
         using var bias = engine.Upload(b, new TensorShape(16));
         using var y = engine.Allocate(xShape);
@@ -31,27 +32,23 @@ public class ReadmeTrainingSnippetTests
         using var dx = engine.Allocate(xShape);                                // for the layer below, if any
         using var dw = engine.Allocate(wShape);
         using var db = engine.Allocate(bias.Shape);
-        float[] dyHost = new float[xShape.ElementCountInt], dW = new float[W.Length], dB = new float[b.Length];
         const float lr = 3e-5f;
-        for (int step = 0; step < 10; step++)
+        for (int step = 0; step < 10; step++)                                  // no host copy inside the loop
         {
             engine.Forward(spec, x, w, bias, output: y);                      // constantWeights: false, W changes
-            engine.Download(y, dyHost);
-            for (int i = 0; i < dyHost.Length; i++) dyHost[i] -= target[i];   // loss = ½‖y − t‖², dL/dy = y − t
-            engine.Upload(dyHost, dy);
+            engine.Add(y, minusT, output: dy);                                 // loss = ½‖y − t‖², dL/dy = y − t
             engine.BackwardData(spec, dy, w, xShape, output: dx);             // dL/dx in x's shape
             engine.BackwardFilter(spec, x, dy, wShape, output: dw);           // dL/dW in W's layout (overwritten)
             engine.BackwardBias(dy, output: db);                               // dL/db, [16]
-            engine.Download(dw, dW);
-            engine.Download(db, dB);
-            for (int i = 0; i < W.Length; i++) W[i] -= lr * dW[i];
-            for (int i = 0; i < b.Length; i++) b[i] -= lr * dB[i];
-            engine.Upload(W, w);                                               // new values into the same tensor
-            engine.Upload(b, bias);
+            engine.AddScaled(w, -lr, dw);                                      // optimizer.step(): W -= lr·dW
+            engine.AddScaled(bias, -lr, db);                                   //                   b -= lr·db
         }
+        engine.Download(w, W);                                                 // the trained weights, once
+        engine.Download(bias, b);
         // --- end of snippet ---
 
         // The same ten steps in float64: the reference's gradients of its own weights.
+        var target = HostTensor.Random(xShape, seed: 3).Data;
         var problem = ConvProblem.Create(spec, xShape, wShape);
         var xs = HostTensor.Random(xShape, seed: 1).Data;
         var rw = w0.Select(v => (double)v).ToArray();

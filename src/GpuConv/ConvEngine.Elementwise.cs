@@ -1,0 +1,163 @@
+using GpuConv.Backends.Ptx;
+using GpuConv.Cpu;
+using GpuConv.Tensors;
+
+namespace GpuConv;
+
+/// <summary>
+/// Element-wise ops on tensors in <see cref="Memory"/>, for the rest of a CNN training or inference step without host
+/// round trips: residual adds, ReLU and its gradient, scaling, and y += alpha·x (SGD updates, gradient accumulation).
+/// <para>
+/// Operands have one shape (no broadcasting). The output may be the very same tensor (or a <see cref="Reshape"/> view of
+/// the same memory) as an input, so the ops work in place; an output that only partly overlaps an input is refused.
+/// On a GPU each call is one kernel of kernels/elementwise.ptx on the engine's stream and returns without waiting,
+/// ordered with the other device-resident calls (see the class notes); on the CPU engine it is a SIMD loop that has
+/// finished on return. Both give the same bits: IEEE single-precision operations in the same form (NaN payloads aside).
+/// </para>
+/// </summary>
+public sealed partial class ConvEngine
+{
+    /// <summary>a + b element by element (e.g. a residual block's skip add), into <paramref name="output"/> or a new tensor; returns it. <paramref name="output"/> may be a or b.</summary>
+    public Tensor Add(Tensor a, Tensor b, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(a, nameof(a), b, nameof(b));
+        return RunElementwise(ElementwiseOp.Add, a, nameof(a), b, nameof(b), 0f, output);
+    }
+
+    /// <summary>
+    /// max(x, 0) element by element, as torch.relu: a NaN stays NaN and -0 stays -0. Into <paramref name="output"/> or a new
+    /// tensor; returns it. <paramref name="output"/> may be x (in place, as torch.relu_).
+    /// </summary>
+    public Tensor Relu(Tensor x, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(x, nameof(x), null, null);
+        return RunElementwise(ElementwiseOp.Relu, x, nameof(x), null, null, 0f, output);
+    }
+
+    /// <summary>
+    /// dx = ∂loss/∂x of y = relu(x) from dy = ∂loss/∂y: dy where y &gt; 0, else 0 — PyTorch's
+    /// threshold_backward(dy, y, 0), so y = ±0 gives 0 and a NaN y passes dy through. <paramref name="y"/> may be the
+    /// ReLU's output or its input (the same sign test). Into <paramref name="output"/> or a new tensor; returns it.
+    /// <paramref name="output"/> may be dy or y.
+    /// </summary>
+    public Tensor ReluBackward(Tensor dy, Tensor y, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(dy, nameof(dy), y, nameof(y));
+        return RunElementwise(ElementwiseOp.ReluBackward, dy, nameof(dy), y, nameof(y), 0f, output);
+    }
+
+    /// <summary>alpha · x element by element (torch.mul(x, alpha)), into <paramref name="output"/> or a new tensor; returns it. <paramref name="output"/> may be x.</summary>
+    public Tensor Scale(Tensor x, float alpha, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(x, nameof(x), null, null);
+        return RunElementwise(ElementwiseOp.Scale, x, nameof(x), null, null, alpha, output);
+    }
+
+    /// <summary>
+    /// y += alpha · x in place (BLAS axpy; PyTorch's <c>y.add_(x, alpha=alpha)</c>): an SGD step is
+    /// <c>AddScaled(w, -learningRate, dw)</c>, summing gradients <c>AddScaled(total, 1, g)</c>. Each element is
+    /// alpha·x + y rounded once (a fused multiply-add) on every device. Returns <paramref name="y"/>. x may be y itself.
+    /// </summary>
+    public Tensor AddScaled(Tensor y, float alpha, Tensor x)
+    {
+        ThrowIfDisposed();
+        CheckOperands(y, nameof(y), x, nameof(x));
+        CheckNotPartlyOverlapping(y, nameof(y), x, nameof(x));
+        using (EnterStream())
+            Elementwise(ElementwiseOp.AddScaled, output: y, a: x, b: y, alpha);
+        return y;
+    }
+
+    /// <summary>Null, shape (equal, no broadcasting) and residency checks of the operands, before any work.</summary>
+    void CheckOperands(Tensor a, string aName, Tensor? b, string? bName)
+    {
+        ArgumentNullException.ThrowIfNull(a, aName);
+        if (bName is not null)
+        {
+            ArgumentNullException.ThrowIfNull(b, bName);
+            if (!b.Shape.Equals(a.Shape))
+                throw new ArgumentException($"{bName} has shape {b.Shape} but {aName} has shape {a.Shape}; element-wise ops need equal shapes (no broadcasting).", bName);
+        }
+        CheckResident(a, aName);
+        if (b is not null) CheckResident(b, bName!);
+    }
+
+    /// <summary>Checks the output (shape, memory, no partial overlap with an input) or allocates one, runs the op on the stream, returns the output.</summary>
+    Tensor RunElementwise(ElementwiseOp op, Tensor a, string aName, Tensor? b, string? bName, float alpha, Tensor? output)
+    {
+        if (output is not null)
+        {
+            CheckTensorShape(output, a.Shape, nameof(output));
+            CheckResident(output, nameof(output));
+            CheckNotPartlyOverlapping(output, nameof(output), a, aName);
+            if (b is not null) CheckNotPartlyOverlapping(output, nameof(output), b, bName!);
+        }
+        var result = output ?? Memory.Allocate(a.Shape);
+        try
+        {
+            using (EnterStream())
+                Elementwise(op, result, a, b, alpha);
+            return result;
+        }
+        catch
+        {
+            if (output is null) ((IDisposable)result).Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Refuses a written tensor that shares some but not all of its elements with a read one: a kernel's threads would
+    /// read elements others have already written. The very same memory (in place, or a Reshape view) is fine.
+    /// </summary>
+    void CheckNotPartlyOverlapping(Tensor written, string writtenName, Tensor read, string readName)
+    {
+        // Host tensors always span a whole array, so sharing one means sharing every element.
+        if (ReferenceEquals(written, read) || RangeOf(written) is not { } w || RangeOf(read) is not { } r) return;
+        if (w == r || w.Start >= r.Start + r.Bytes || r.Start >= w.Start + w.Bytes) return;
+        throw new ArgumentException(
+            $"{writtenName} partly overlaps {readName} (bytes [0x{w.Start:x}, +{w.Bytes}) and [0x{r.Start:x}, +{r.Bytes})); element-wise ops work in place on the same memory or on separate memory, not on shifted views.",
+            writtenName);
+    }
+
+    /// <summary>The device bytes a tensor covers; null for host tensors.</summary>
+    (ulong Start, ulong Bytes)? RangeOf(Tensor t) => t switch
+    {
+        DeviceTensor d => (d.Pointer, (ulong)d.ByteCount),
+        HostTensor => null,
+        _ when Memory is IPtxRuntime rt => (rt.PointerOf(t), (ulong)t.Shape.ElementCount * sizeof(float)),
+        _ => null,
+    };
+
+    /// <summary>
+    /// output = op(a, b, alpha) on the engine's memory, on the caller's stream scope: a SIMD loop on the host; on a device
+    /// a kernel of kernels/elementwise.ptx, ordered on the stream without a host wait. The kernels need only the driver,
+    /// and every GPU engine's memory is its GPU runtime, which launches them; the minimum driver discovery accepts (CUDA
+    /// 11.0) JIT-compiles their PTX ISA 7.0. So the host copies below serve only a device memory that cannot launch
+    /// kernels at all: the stand-in device memories of tests.
+    /// </summary>
+    void Elementwise(ElementwiseOp op, Tensor output, Tensor a, Tensor? b, float alpha)
+    {
+        switch (Memory)
+        {
+            case var _ when output is HostTensor ho:
+                CpuElementwise.Run(op, ((HostTensor)a).Data, (b as HostTensor)?.Data, alpha, ho.Data);
+                break;
+            case IPtxRuntime rt:
+                ElementwiseKernels.Launch(rt, op, rt.PointerOf(output), rt.PointerOf(a), b is null ? 0 : rt.PointerOf(b), alpha, output.Shape.ElementCount);
+                break;
+            default:
+                var ha = new float[a.Shape.ElementCountInt];
+                Memory.CopyToHost(a, ha);
+                float[]? hb = null;
+                if (b is not null) Memory.CopyToHost(b, hb = new float[b.Shape.ElementCountInt]);
+                CpuElementwise.Run(op, ha, hb, alpha, ha);
+                Memory.CopyFromHost(ha, output);
+                break;
+        }
+    }
+}

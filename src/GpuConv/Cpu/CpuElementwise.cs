@@ -1,0 +1,100 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace GpuConv.Cpu;
+
+/// <summary>
+/// <see cref="ElementwiseOp"/> on host arrays: a Vector256 loop, then the scalar tail with the same IEEE
+/// operations (so the result does not depend on where the vector part ends). Single-threaded: these ops move
+/// 8–12 bytes per element and do one operation, so a core already runs them at memory speed.
+/// The output may be the very same array as an input (each element is read before it is written).
+/// </summary>
+internal static class CpuElementwise
+{
+    /// <summary>output[i] = op(a[i], b[i], alpha) for every i; <paramref name="b"/> is ignored by the one-input ops.</summary>
+    public static void Run(ElementwiseOp op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, float alpha, Span<float> output)
+    {
+        if (a.Length != output.Length || (op.Inputs() == 2 && b.Length != output.Length))
+            throw new ArgumentException($"{op}: a has {a.Length}, b {b.Length} and output {output.Length} elements; they must match.", nameof(output));
+        ref float pa = ref MemoryMarshal.GetReference(a);
+        ref float pb = ref MemoryMarshal.GetReference(b);
+        ref float po = ref MemoryMarshal.GetReference(output);
+        nuint n = (nuint)output.Length;
+        switch (op)
+        {
+            case ElementwiseOp.Add: Add(ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.Relu: Relu(ref pa, ref po, n); break;
+            case ElementwiseOp.ReluBackward: ReluBackward(ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.Scale: Scale(ref pa, alpha, ref po, n); break;
+            case ElementwiseOp.AddScaled: AddScaled(ref pa, ref pb, alpha, ref po, n); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Add(ref float a, ref float b, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+                (Vector256.LoadUnsafe(ref a, i) + Vector256.LoadUnsafe(ref b, i)).StoreUnsafe(ref o, i);
+        for (; i < n; i++) Unsafe.Add(ref o, i) = Unsafe.Add(ref a, i) + Unsafe.Add(ref b, i);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Relu(ref float a, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref a, i);
+                // Compare-and-select, not Max: NaN < 0 is false (NaN stays), -0 < 0 is false (-0 stays).
+                Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), Vector256<float>.Zero, v).StoreUnsafe(ref o, i);
+            }
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref a, i);
+            Unsafe.Add(ref o, i) = v < 0 ? 0f : v;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ReluBackward(ref float dy, ref float y, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+            {
+                var blocked = Vector256.LessThanOrEqual(Vector256.LoadUnsafe(ref y, i), Vector256<float>.Zero);
+                Vector256.ConditionalSelect(blocked, Vector256<float>.Zero, Vector256.LoadUnsafe(ref dy, i)).StoreUnsafe(ref o, i);
+            }
+        for (; i < n; i++) Unsafe.Add(ref o, i) = Unsafe.Add(ref y, i) <= 0 ? 0f : Unsafe.Add(ref dy, i);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Scale(ref float a, float alpha, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var s = Vector256.Create(alpha);
+            for (; i + 8 <= n; i += 8) (s * Vector256.LoadUnsafe(ref a, i)).StoreUnsafe(ref o, i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref o, i) = alpha * Unsafe.Add(ref a, i);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void AddScaled(ref float x, ref float y, float alpha, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var s = Vector256.Create(alpha);
+            for (; i + 8 <= n; i += 8)
+                Vector256.FusedMultiplyAdd(s, Vector256.LoadUnsafe(ref x, i), Vector256.LoadUnsafe(ref y, i)).StoreUnsafe(ref o, i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref o, i) = MathF.FusedMultiplyAdd(alpha, Unsafe.Add(ref x, i), Unsafe.Add(ref y, i));
+    }
+}
