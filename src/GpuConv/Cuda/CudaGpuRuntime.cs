@@ -35,7 +35,7 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
     public CudnnHandle CreateCudnnHandle() => CudnnHandle.Create(_context, _context.Stream);
     public long FreeMemoryBytes => _context.MemoryInfo().Free;
 
-    public void MakeCurrent() => _context.MakeCurrent();
+    public CurrentContextScope EnterContext() => _context.Lifetime.Enter();
     public void Synchronize() => _context.Stream.Synchronize();
 
     public ulong PointerOf(Tensor tensor) => tensor is DeviceTensor d
@@ -91,7 +91,7 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
                 cublas.SetMathMode(wanted);
                 _cublasMath = wanted;
             }
-            _context.MakeCurrent();
+            using var current = _context.Lifetime.Enter();
             CuBlas.Check(NativeTrace.Start(), CuBlas.cublasSgemmStridedBatched(cublas.Raw, (CublasOperation)transA, (CublasOperation)transB,
                 m, n, k, &alpha, a, lda, strideA, b, ldb, strideB, &beta, c, ldc, strideC, batchCount), "cublasSgemmStridedBatched",
                 $"{transA}{transB} m={m} n={n} k={k} batch={batchCount} math={wanted}");
