@@ -81,3 +81,64 @@ public class ConvEngineAllocationTests
         Assert.That(ErrorMetrics.Compare(((HostTensor)y).Data, reference).MaxRelative, Is.LessThan(1e-5));
     }
 }
+
+/// <summary>
+/// What renting a workspace costs a warm device-resident call on the managed path (Gpu category: against the native
+/// fakes in CI, on the device on a GPU host): the same call planned with a workspace and without one, the difference
+/// measured. cuDNN's backward-data ALGO_0 needs no workspace and is non-deterministic, so the deterministic engine plans
+/// ALGO_1 (an index table in its workspace on the fakes; a real cuDNN's choice is checked and the test skips without one).
+/// Each rent allocated a DeviceBuffer (a SafeHandle) and its scratch wrapper until the runtime reused its leases: the
+/// difference was 128 B per call against the fakes, now 48 B — the purpose string the cudnn backend formats per call
+/// (<c>algorithm.Key</c>, "cudnn/ALGO_1"; ConvAlgorithm computes Key on each read), which the bound allows.
+/// </summary>
+[TestFixture, Category("Gpu"), NonParallelizable]
+public class ConvEngineWorkspaceAllocationGpuTests
+{
+    const int Warm = 200, Calls = 1000;
+    /// <summary>The per-call purpose string, <c>algorithm.Key</c> (20 + 2·length bytes, rounded to 8).</summary>
+    const long PurposeStringBytes = 64;
+    static readonly ConvSpec Spec = new([3, 3], padBegin: [1]);
+    static readonly TensorShape XShape = new(1, 8, 8, 8), WShape = new(8, 8, 3, 3);
+
+    static (long BytesPerCall, ConvAlgorithm Algorithm) WarmBackwardData(bool deterministic)
+    {
+        using var engine = ConvEngine.Open(new ConvEngineOptions
+        {
+            Device = DeviceKind.Gpu, Backend = "cudnn", Deterministic = deterministic, PersistPlans = false, Warning = _ => { },
+        });
+        var problem = ConvProblem.Create(Spec, XShape, WShape, ConvOp.BackwardData);
+        var hw = HostTensor.Random(WShape, 2);
+        var hdy = HostTensor.Random(problem.YShape, 1);
+        using var dy = engine.Upload(hdy);
+        using var w = engine.Upload(hw);
+        using var dx = engine.Allocate(XShape);
+        for (int i = 0; i < Warm; i++) engine.BackwardData(Spec, dy, w, XShape, output: dx);
+        engine.Synchronize();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < Calls; i++) engine.BackwardData(Spec, dy, w, XShape, output: dx);
+        long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The calls still compute (strict FP32 against the float64 reference).
+        var reference = ReferenceConv.Run(problem, [], hw.Data, hdy.Data, []);
+        Assert.That(ErrorMetrics.Compare(engine.Download(dx).Data, reference).MaxRelative, Is.LessThan(1e-4), engine.GetPlan(problem).Algorithm.Key);
+        return (bytes / Calls, engine.GetPlan(problem).Algorithm);
+    }
+
+    [Test]
+    public void RentingAWorkspaceAllocatesNoObjectPerCall()
+    {
+        var status = GpuConv.Cuda.Discovery.CudaDiscovery.Probe();
+        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
+        if (status.CudnnVersion is null) Assert.Ignore($"skipped: cuDNN not loadable: {status.CudnnReason}");
+        bool underFakes = GpuConv.Tests.NativeFakes.NativeFakeLibraries.Folder is not null;
+        var (with, rented) = WarmBackwardData(deterministic: true);
+        var (without, free) = WarmBackwardData(deterministic: false);
+        if (rented.WorkspaceBytes == 0 || free.WorkspaceBytes > 0)
+        {
+            Assert.That(underFakes, Is.False, $"against the fakes {rented.Key} rents and {free.Key} does not: the case is not measured");
+            Assert.Ignore($"{rented.Key} ({rented.WorkspaceBytes} B) against {free.Key} ({free.WorkspaceBytes} B): no workspace-only difference on this device");
+        }
+        TestContext.Out.WriteLine($"{rented.Key} ({rented.WorkspaceBytes} B workspace): {with} B per call; {free.Key} (none): {without} B per call");
+        Assert.That(with - without, Is.LessThanOrEqualTo(PurposeStringBytes),
+            $"{rented.Key} allocates {with} B per warm call, {free.Key} {without} B: renting the workspace costs {with - without} B per call (bound: the purpose string)");
+    }
+}

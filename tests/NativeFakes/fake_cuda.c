@@ -175,10 +175,41 @@ static void current_set(void *ctx) { pthread_once(&current_once, make_current_ke
 
 FAKE_EXPORT int gpuconv_fake_has_current_context(void) { return current_get() == (void *)&primary && primary.refs > 0; }
 
+/* Contexts an application makes for itself (cuCtxCreate_v2): the fake keeps no memory, streams or handles in them.
+ * GpuConv must never work in one (each of its calls makes the primary context current first) and must leave the
+ * application's current context as it found it; tests make one current and check both. */
+#define MAX_APP_CONTEXTS 16
+static struct { uint32_t magic; int live; } app_contexts[MAX_APP_CONTEXTS];
+static int is_app_context(void *ctx)
+{
+    for (int i = 0; i < MAX_APP_CONTEXTS; i++)
+        if (ctx == (void *)&app_contexts[i] && app_contexts[i].live) return 1;
+    return 0;
+}
+
+/* Calls that needed the primary context (driver calls; cuDNN / cuBLAS device work) made while another context or none
+ * was current: each is refused, and counted for the exit report (wrong_context=N) and gpuconv_fake_wrong_context_calls. */
+static long long n_wrong_context;
+static const char *wrong_context(void)
+{
+    pthread_mutex_lock(&counters);
+    n_wrong_context++;
+    pthread_mutex_unlock(&counters);
+    return is_app_context(current_get()) ? "with an application's context (cuCtxCreate_v2) current instead of the primary context"
+                                         : "with no current context on this thread";
+}
+FAKE_EXPORT long long gpuconv_fake_wrong_context_calls(void)
+{
+    pthread_mutex_lock(&counters);
+    long long n = n_wrong_context;
+    pthread_mutex_unlock(&counters);
+    return n;
+}
+
 #define NEED_INIT() do { if (!initialised) { return fail(CUDA_ERROR_NOT_INITIALIZED, "%s before cuInit", __func__); } FAULT_POINT(0); } while (0)
 #define NEED_CONTEXT() do { if (!initialised) { return fail(CUDA_ERROR_NOT_INITIALIZED, "%s before cuInit", __func__); } \
         if (!gpuconv_fake_has_current_context()) { \
-            return fail(CUDA_ERROR_INVALID_CONTEXT, "%s with no current context on this thread", __func__); } \
+            return fail(CUDA_ERROR_INVALID_CONTEXT, "%s %s", __func__, wrong_context()); } \
         FAULT_POINT(1); } while (0)
 /* Injected faults (fake_faults.h): checked after the strictness checks above, so a faulted call was a valid one. */
 #define FAULT_POINT(context_call) do { int fault_ = gpuconv_fake_fault(__func__, (context_call)); \
@@ -546,8 +577,10 @@ FAKE_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(int dev)
 FAKE_EXPORT CUresult cuCtxSetCurrent(void *ctx)
 {
     NEED_INIT();
-    if (ctx && (ctx != &primary || primary.refs <= 0))
-        return fail(CUDA_ERROR_INVALID_CONTEXT, "cuCtxSetCurrent(%p): not a live context", ctx);
+    pthread_mutex_lock(&gate);
+    int live = !ctx || (ctx == &primary && primary.refs > 0) || is_app_context(ctx);
+    pthread_mutex_unlock(&gate);
+    if (!live) return fail(CUDA_ERROR_INVALID_CONTEXT, "cuCtxSetCurrent(%p): not a live context", ctx);
     current_set(ctx);
     return CUDA_SUCCESS;
 }
@@ -556,7 +589,46 @@ FAKE_EXPORT CUresult cuCtxGetCurrent(void **ctx)
 {
     NEED_INIT();
     if (!ctx) return fail(CUDA_ERROR_INVALID_VALUE, "cuCtxGetCurrent(NULL)");
-    *ctx = gpuconv_fake_has_current_context() ? current_get() : NULL;
+    pthread_mutex_lock(&gate);
+    void *current = current_get();
+    *ctx = gpuconv_fake_has_current_context() || is_app_context(current) ? current : NULL;
+    pthread_mutex_unlock(&gate);
+    return CUDA_SUCCESS;
+}
+
+/* cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdevice dev) (cuCtxCreate of CUDA 12's cuda.h; CUDA 13's
+ * cuCtxCreate is cuCtxCreate_v4, the driver keeps _v2 for programs built against older headers): a new context,
+ * current on the calling thread. Not bound by GpuConv: tests make one to stand for an application's own context. */
+FAKE_EXPORT CUresult cuCtxCreate_v2(void **pctx, unsigned int flags, int dev)
+{
+    NEED_INIT();
+    if (!pctx) return fail(CUDA_ERROR_INVALID_VALUE, "cuCtxCreate_v2(NULL)");
+    if (dev < 0 || dev >= gpuconv_fake_device_count()) return fail(CUDA_ERROR_INVALID_DEVICE, "cuCtxCreate_v2(dev=%d)", dev);
+    if (flags > 0x3f) return fail(CUDA_ERROR_INVALID_VALUE, "cuCtxCreate_v2(flags=0x%x)", flags);
+    pthread_mutex_lock(&gate);
+    int slot = -1;
+    for (int i = 0; i < MAX_APP_CONTEXTS && slot < 0; i++)
+        if (!app_contexts[i].live) slot = i;
+    if (slot >= 0) { app_contexts[slot].magic = 0x41505043u; app_contexts[slot].live = 1; }
+    pthread_mutex_unlock(&gate);
+    if (slot < 0) return fail(CUDA_ERROR_OUT_OF_MEMORY, "cuCtxCreate_v2: more than %d application contexts", MAX_APP_CONTEXTS);
+    *pctx = &app_contexts[slot];
+    current_set(*pctx);
+    return CUDA_SUCCESS;
+}
+
+/* cuCtxDestroy_v2(CUcontext ctx): an application's context only (the primary context is released, not destroyed);
+ * unbound from the calling thread when current there. */
+FAKE_EXPORT CUresult cuCtxDestroy_v2(void *ctx)
+{
+    NEED_INIT();
+    pthread_mutex_lock(&gate);
+    int live = is_app_context(ctx);
+    for (int i = 0; i < MAX_APP_CONTEXTS; i++)
+        if (ctx == (void *)&app_contexts[i]) app_contexts[i].live = 0;
+    pthread_mutex_unlock(&gate);
+    if (!live) return fail(CUDA_ERROR_INVALID_CONTEXT, "cuCtxDestroy_v2(%p): not a live application context", ctx);
+    if (current_get() == ctx) current_set(NULL);
     return CUDA_SUCCESS;
 }
 
@@ -1057,8 +1129,9 @@ static void report_at_exit(int status, void *unused)
     for (size_t i = 0; i < n_live; i++)
         if (!allocs[i].pinned) device_live++;
     fprintf(f, "allocations=%lld frees=%lld live_allocations=%lld live_bytes=%lld peak_bytes=%lld pinned_live=%lld "
-               "live_at_context_release=%lld launches=%lld refusals=%lld races=%lld\n",
-        n_allocs, n_frees, device_live, live_bytes, peak_bytes, n_pinned_live, live_at_context_release, n_launches, n_refusals, n_races);
+               "live_at_context_release=%lld launches=%lld refusals=%lld races=%lld wrong_context=%lld\n",
+        n_allocs, n_frees, device_live, live_bytes, peak_bytes, n_pinned_live, live_at_context_release, n_launches, n_refusals, n_races,
+        n_wrong_context);
     fclose(f);
 }
 

@@ -140,6 +140,13 @@ FAKE_EXPORT int gpuconv_fake_fault_library(const char *call, int algo, int devic
     if (!status && device_work && sticky_status) status = -1;
     if (status) n_injected++;
     pthread_mutex_unlock(&faults_gate);
+    /* Device work with the primary context not current: the handle's context is not the thread's (see wrong_context). */
+    if (!status && device_work && !gpuconv_fake_has_current_context()) {
+        char line[256];
+        snprintf(line, sizeof line, "%s %s", call, wrong_context());
+        gpuconv_fake_log("libcuda", line);
+        status = -2;
+    }
     return status;
 }
 

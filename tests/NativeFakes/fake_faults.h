@@ -29,7 +29,8 @@
  * context_call: the call needs a context, so a sticky error applies to it. */
 FAKE_EXPORT int gpuconv_fake_fault(const char *call, int context_call);
 /* For cuDNN and cuBLAS: a rule's status for this call of `call` (and of `call#algo` when algo >= 0), or -1
- * when the call does device work (device_work) while the driver holds a sticky error; 0 to run it. */
+ * when the call does device work (device_work) while the driver holds a sticky error, or -2 when it does device
+ * work without the primary context current on the thread (counted as wrong_context); 0 to run it. */
 FAKE_EXPORT int gpuconv_fake_fault_library(const char *call, int algo, int device_work);
 /* Replaces the rules (NULL or "": none), resets every call counter, the injected count and the sticky error; returns the number
  * of rules, or -1 when the text does not parse (then nothing is injected). For tests in one process. */
@@ -49,6 +50,7 @@ FAKE_EXPORT int gpuconv_fake_device_count(void);
  * sticky driver error, `on_sticky`) is returned through the library's own fail(), so it is logged and counted. */
 #define FAKE_LIBRARY_FAULT(call, algo, device_work, on_sticky) do { \
         int fault_ = gpuconv_fake_fault_library((call), (algo), (device_work)); \
+        if (fault_ == -2) return fail((on_sticky), "%s: device work without the primary context current", (call)); \
         if (fault_) return fail(fault_ < 0 ? (on_sticky) : fault_, "%s: injected fault (GPUCONV_FAKE_FAULTS)%s", (call), \
             fault_ < 0 ? ": the device context holds a sticky error" : ""); \
     } while (0)

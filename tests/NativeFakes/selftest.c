@@ -13,6 +13,9 @@ CUresult cuDeviceGet(int *, int);
 CUresult cuDevicePrimaryCtxRetain(void **, int);
 CUresult cuDevicePrimaryCtxRelease_v2(int);
 CUresult cuCtxSetCurrent(void *);
+CUresult cuCtxGetCurrent(void **);
+CUresult cuCtxCreate_v2(void **, unsigned, int);
+CUresult cuCtxDestroy_v2(void *);
 CUresult cuMemAlloc_v2(CUdeviceptr *, size_t);
 CUresult cuMemFree_v2(CUdeviceptr);
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr, const void *, size_t, void *);
@@ -53,6 +56,7 @@ cublasStatus_t cublasSgemm_v2(void *, int, int, int, int, int, const float *, CU
 int gpuconv_fake_faults_set(const char *);
 int gpuconv_fake_sticky_status(void);
 long long gpuconv_fake_live(char *, int);
+long long gpuconv_fake_wrong_context_calls(void);
 CUresult cuCtxSynchronize(void);
 
 static int checks, failed;
@@ -200,6 +204,22 @@ int main(void)
     EXPECT(cuDevicePrimaryCtxRetain(&again, dev) == 700, "no new context after a sticky error");
     gpuconv_fake_faults_set("");
     EXPECT(cuMemFree_v2(q[0]) == 0, "reset (a new process): the context works again");
+
+    /* --- an application's own context (cuCtxCreate_v2) current instead of the primary one */
+    void *app, *cur;
+    long long wrong = gpuconv_fake_wrong_context_calls();
+    EXPECT(cuCtxCreate_v2(&app, 0, dev) == 0 && app != ctx, "cuCtxCreate_v2 makes a context of its own");
+    EXPECT(cuCtxGetCurrent(&cur) == 0 && cur == app, "the new context is current on the thread");
+    EXPECT(cuMemAlloc_v2(&q[3], 64) == 201 && gpuconv_fake_wrong_context_calls() == wrong + 1,
+        "driver work in the application's context is CUDA_ERROR_INVALID_CONTEXT, counted as wrong_context");
+    EXPECT(cudnnConvolutionForward(h, &alpha, xd, x, wd, w, cd, 0, 0, 0, &beta, yd, y) != 0 && gpuconv_fake_wrong_context_calls() == wrong + 2,
+        "cuDNN device work with the primary context not current is refused and counted");
+    EXPECT(cuCtxSetCurrent(ctx) == 0 && cuCtxGetCurrent(&cur) == 0 && cur == ctx, "the primary context made current again");
+    EXPECT(cuCtxSetCurrent(app) == 0 && cuCtxDestroy_v2(app) == 0 && cuCtxGetCurrent(&cur) == 0 && cur == NULL,
+        "destroying the current application context unbinds it");
+    EXPECT(cuCtxSetCurrent(app) == 201 && cuCtxDestroy_v2(app) == 201 && cuCtxDestroy_v2(ctx) == 201,
+        "a destroyed context cannot be made current or destroyed again; the primary context is not destroyed");
+    cuCtxSetCurrent(ctx);
     cuCtxSetCurrent(NULL);
     cuDevicePrimaryCtxRelease_v2(dev);
     printf("selftest: %d checks, %d failed\n", checks, failed);

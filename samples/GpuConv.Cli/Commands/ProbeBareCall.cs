@@ -55,7 +55,7 @@ internal abstract class ProbeBareCall : IDisposable
 
         public CudnnForward(CudaGpuRuntime runtime, ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
         {
-            runtime.MakeCurrent();
+            runtime.Context.MakeCurrent(); // left current: the bare calls that follow make it current no more
             _handle = runtime.CreateCudnnHandle();
             try
             {

@@ -22,7 +22,7 @@ internal sealed class ProbeBareGraphCall : ProbeBareCall
 
     public ProbeBareGraphCall(CudaGpuRuntime runtime, ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
-        runtime.MakeCurrent();
+        runtime.Context.MakeCurrent(); // left current: the bare calls that follow make it current no more
         _handle = runtime.CreateCudnnHandle();
         var api = NativeCudnnGraphApi.Instance;
         var choice = CudnnGraphEngineChoice.TryParse(algorithm.Name) ?? throw new ArgumentException($"{algorithm.Key} is not a graph engine config.", nameof(algorithm));

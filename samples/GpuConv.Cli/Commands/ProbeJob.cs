@@ -28,6 +28,9 @@ public static class ProbeJob
         {
             io.Out.WriteLine($"probe: backend {settings.Backend} on {engine.Device}" +
                 (settings.Backend == "cpu" ? " (cpu stand-in for the GPU backends)" : ""));
+            if (engine.GpuUnavailableReason is null) // the libraries the timings come from, and why those copies (GpuStatus.Describe)
+                foreach (var line in GpuConv.Cuda.Discovery.CudaDiscovery.Probe().Describe().Split('\n').Where(l => l.StartsWith("cuBLAS", StringComparison.Ordinal) || l.StartsWith("cuDNN", StringComparison.Ordinal)))
+                    io.Out.WriteLine($"probe: {line.TrimEnd()}");
             Section("overhead", () => mismatch |= !ProbeOverhead.Run(engine, settings, io));
             Section("bandwidth", () => mismatch |= !ProbeBandwidth.Run(engine, settings, io));
         }

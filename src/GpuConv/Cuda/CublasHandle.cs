@@ -16,7 +16,7 @@ internal sealed unsafe class CublasHandle : SafeHandle
     public static CublasHandle Create(CudaContext context, CudaStream? stream = null)
     {
         ArgumentNullException.ThrowIfNull(context);
-        context.MakeCurrent();
+        using var current = context.Lifetime.Enter();
         CuBlas.Check(NativeTrace.Start(), CuBlas.cublasCreate_v2(out var h), "cublasCreate_v2");
         var handle = new CublasHandle(context.Lifetime, h);
         try
@@ -37,13 +37,13 @@ internal sealed unsafe class CublasHandle : SafeHandle
 
     public void SetStream(CudaStream stream)
     {
-        _owner.MakeCurrent();
+        using var current = _owner.Enter();
         CuBlas.Check(NativeTrace.Start(), CuBlas.cublasSetStream_v2(Raw, stream.Handle), "cublasSetStream_v2");
     }
 
     public void SetMathMode(CublasMath mode)
     {
-        _owner.MakeCurrent();
+        using var current = _owner.Enter();
         CuBlas.Check(NativeTrace.Start(), CuBlas.cublasSetMathMode(Raw, mode), "cublasSetMathMode");
     }
 
@@ -56,7 +56,7 @@ internal sealed unsafe class CublasHandle : SafeHandle
     {
         if (m <= 0 || n <= 0 || k <= 0)
             throw new ArgumentException($"GEMM sizes must be >= 1, got m={m} n={n} k={k}.");
-        _owner.MakeCurrent();
+        using var current = _owner.Enter();
         int lda = transposeA ? m : k;   // row length of A as stored
         int ldb = transposeB ? k : n;
         CuBlas.Check(NativeTrace.Start(), CuBlas.cublasSgemm_v2(Raw,
@@ -67,7 +67,11 @@ internal sealed unsafe class CublasHandle : SafeHandle
 
     protected override bool ReleaseHandle()
     {
-        try { return !_owner.TryMakeCurrent() || CuBlas.cublasDestroy_v2(handle) == CublasStatus.Success; }
+        try
+        {
+            if (!_owner.TryEnter(out var current)) return true; // the context is gone, and the handle's state with it
+            using (current) return CuBlas.cublasDestroy_v2(handle) == CublasStatus.Success;
+        }
         catch (Exception) { return false; }
     }
 }

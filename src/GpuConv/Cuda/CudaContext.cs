@@ -22,7 +22,6 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
         Device = device;
         _primary = primary;
         Lifetime = new ContextLifetime(primary.DangerousGetHandle(), device.Ordinal);
-        Lifetime.MakeCurrent();
         Pool = new DeviceMemoryPool(new CudaDeviceAllocator(Lifetime));
         Stream = CreateStream();
         _kernels = new Lazy<PtxModuleCache>(() => Own(new PtxModuleCache(Lifetime)));
@@ -53,20 +52,24 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
     /// <summary>The embedded PTX kernels, loaded into this context on first use.</summary>
     internal PtxModuleCache Kernels => _kernels.Value;
 
-    /// <summary>Makes this (primary) context current on the calling thread.</summary>
+    /// <summary>
+    /// Makes this (primary) context current on the calling thread and leaves it there (for code of the caller's that wants it).
+    /// GpuConv's own calls do not need it: each makes the context current for its duration and then puts back whatever the
+    /// thread had current.
+    /// </summary>
     public void MakeCurrent() => Lifetime.MakeCurrent();
 
     /// <summary>Waits until all work on the context's device has finished (cuCtxSynchronize); throws <see cref="CudaException"/> on a device error.</summary>
     public void Synchronize()
     {
-        Lifetime.MakeCurrent();
+        using var current = Lifetime.Enter();
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
     }
 
     /// <summary>Free and total device memory (cuMemGetInfo_v2).</summary>
     public (long Free, long Total) MemoryInfo()
     {
-        Lifetime.MakeCurrent();
+        using var current = Lifetime.Enter();
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuMemGetInfo_v2(out var free, out var total), "cuMemGetInfo_v2");
         return ((long)free, (long)total);
     }
@@ -104,7 +107,7 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
 
     void IDeviceRuntime.CopyHostToDevice(ulong destination, void* source, long bytes, CudaStream? stream)
     {
-        Lifetime.MakeCurrent();
+        using var current = Lifetime.Enter();
         var s = stream ?? Stream;
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuMemcpyHtoDAsync_v2(destination, source, (nuint)bytes, s.Handle), "cuMemcpyHtoDAsync_v2",
             $"dst=0x{destination:x} bytes={bytes} stream=0x{s.Handle:x}");
@@ -112,7 +115,7 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
 
     void IDeviceRuntime.CopyDeviceToHost(void* destination, ulong source, long bytes, CudaStream? stream)
     {
-        Lifetime.MakeCurrent();
+        using var current = Lifetime.Enter();
         var s = stream ?? Stream;
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuMemcpyDtoHAsync_v2(destination, source, (nuint)bytes, s.Handle), "cuMemcpyDtoHAsync_v2",
             $"src=0x{source:x} bytes={bytes} stream=0x{s.Handle:x}");
@@ -120,7 +123,7 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
 
     void IDeviceRuntime.CopyDeviceToDevice(ulong destination, ulong source, long bytes, CudaStream? stream)
     {
-        Lifetime.MakeCurrent();
+        using var current = Lifetime.Enter();
         var s = stream ?? Stream;
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuMemcpyDtoDAsync_v2(destination, source, (nuint)bytes, s.Handle), "cuMemcpyDtoDAsync_v2",
             $"dst=0x{destination:x} src=0x{source:x} bytes={bytes} stream=0x{s.Handle:x}");
@@ -132,7 +135,11 @@ public sealed unsafe class CudaContext : IDisposable, IDeviceRuntime
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        try { if (Lifetime.TryMakeCurrent()) CudaDriver.cuCtxSynchronize(); }
+        try
+        {
+            if (Lifetime.TryEnter(out var current))
+                using (current) CudaDriver.cuCtxSynchronize();
+        }
         catch (Exception) { /* disposing anyway */ }
         foreach (var item in _owned.Keys)
             item.Dispose();

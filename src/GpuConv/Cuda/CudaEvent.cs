@@ -9,7 +9,7 @@ public sealed class CudaEvent : IDisposable
 
     internal CudaEvent(ContextLifetime owner)
     {
-        owner.MakeCurrent();
+        using var current = owner.Enter();
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuEventCreate(out var e, CuFlags.EventDefault), "cuEventCreate");
         _handle = new EventHandle(owner, e);
     }
@@ -20,14 +20,14 @@ public sealed class CudaEvent : IDisposable
     public void Record(CudaStream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        _handle.Owner.MakeCurrent();
+        using var current = _handle.Owner.Enter();
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuEventRecord(Handle, stream.Handle), "cuEventRecord");
     }
 
     /// <summary>Waits on the host until the recorded event has completed.</summary>
     public void Synchronize()
     {
-        _handle.Owner.MakeCurrent();
+        using var current = _handle.Owner.Enter();
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuEventSynchronize(Handle), "cuEventSynchronize");
     }
 
@@ -36,6 +36,7 @@ public sealed class CudaEvent : IDisposable
     {
         ArgumentNullException.ThrowIfNull(start);
         ArgumentNullException.ThrowIfNull(end);
+        using var current = end._handle.Owner.Enter();
         end.Synchronize();
         nint s = start.Handle, e = end.Handle;
         float ms = 0;

@@ -35,7 +35,7 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
     public CudnnHandle CreateCudnnHandle() => CudnnHandle.Create(_context, _context.Stream);
     public long FreeMemoryBytes => _context.MemoryInfo().Free;
 
-    public void MakeCurrent() => _context.MakeCurrent();
+    public CurrentContextScope EnterContext() => _context.Lifetime.Enter();
     public void Synchronize() => _context.Stream.Synchronize();
 
     public ulong PointerOf(Tensor tensor) => tensor is DeviceTensor d
@@ -44,11 +44,18 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
 
     public IDeviceScratch AllocateScratch(long bytes, string purpose)
     {
-        try { return new Scratch(_context.Pool.Rent(bytes)); }
+        ulong pointer;
+        long size;
+        try { pointer = _context.Pool.RentBlock(bytes, out size); }
         catch (Exception e) when (e is DeviceOutOfMemoryException or CudaException { Status: CuResult.ErrorOutOfMemory })
         {
             throw new WorkspaceAllocationException(purpose, bytes, e);
         }
+        ScratchLease? lease;
+        lock (_freeLeases) _freeLeases.TryPop(out lease);
+        lease ??= new ScratchLease(this);
+        lease.Take(pointer, bytes, size);
+        return lease;
     }
 
     public double TimeMs(Action work)
@@ -91,7 +98,7 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
                 cublas.SetMathMode(wanted);
                 _cublasMath = wanted;
             }
-            _context.MakeCurrent();
+            using var current = _context.Lifetime.Enter();
             CuBlas.Check(NativeTrace.Start(), CuBlas.cublasSgemmStridedBatched(cublas.Raw, (CublasOperation)transA, (CublasOperation)transB,
                 m, n, k, &alpha, a, lda, strideA, b, ldb, strideB, &beta, c, ldc, strideC, batchCount), "cublasSgemmStridedBatched",
                 $"{transA}{transB} m={m} n={n} k={k} batch={batchCount} math={wanted}");
@@ -124,10 +131,36 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
         _end.Dispose();
     }
 
-    sealed class Scratch(DeviceBuffer buffer) : IDeviceScratch
+    /// <summary>
+    /// Scratch is rented on every call of a plan with a workspace: a lease object per rent (and a DeviceBuffer, a SafeHandle,
+    /// behind it) was ~130 B of garbage per call. Leases are reused instead: one comes back here when disposed, after its
+    /// block went back to the pool. A handful covers the calls in flight at once (one per thread inside a backend).
+    /// </summary>
+    readonly Stack<ScratchLease> _freeLeases = new();
+    const int KeptLeases = 16;
+
+    /// <summary>
+    /// A pool block lent for one scope (the backends' <c>using var scratch = …</c>). Disposing it twice is harmless while it
+    /// is not lent again; holding it past its dispose is not (the object may serve another rent): every use is a using.
+    /// </summary>
+    sealed class ScratchLease(CudaGpuRuntime owner) : IDeviceScratch
     {
-        public ulong Pointer => buffer.Pointer;
-        public long Bytes => buffer.Bytes;
-        public void Dispose() => buffer.Dispose();
+        ulong _pointer;
+        long _bytes, _size;
+        bool _lent;
+
+        public void Take(ulong pointer, long bytes, long size) => (_pointer, _bytes, _size, _lent) = (pointer, bytes, size, true);
+
+        public ulong Pointer => _lent ? _pointer : throw new ObjectDisposedException(nameof(IDeviceScratch));
+        public long Bytes => _bytes;
+
+        public void Dispose()
+        {
+            if (!_lent) return;
+            _lent = false;
+            owner._context.Pool.Return(_pointer, _size);
+            lock (owner._freeLeases)
+                if (owner._freeLeases.Count < KeptLeases) owner._freeLeases.Push(this);
+        }
     }
 }

@@ -9,7 +9,7 @@ public sealed class CudaStream : IDisposable
 
     internal CudaStream(ContextLifetime owner)
     {
-        owner.MakeCurrent();
+        using var current = owner.Enter();
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuStreamCreate(out var s, CuFlags.StreamNonBlocking), "cuStreamCreate");
         _handle = new StreamHandle(owner, s);
     }
@@ -20,7 +20,7 @@ public sealed class CudaStream : IDisposable
     /// <summary>Waits on the host until all work queued on the stream has finished; throws <see cref="CudaException"/> on a device error.</summary>
     public void Synchronize()
     {
-        _handle.Owner.MakeCurrent();
+        using var current = _handle.Owner.Enter();
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuStreamSynchronize(Handle), "cuStreamSynchronize");
     }
 

@@ -14,7 +14,7 @@ internal sealed class CudnnHandle : SafeHandle
     public static CudnnHandle Create(CudaContext context, CudaStream? stream = null)
     {
         ArgumentNullException.ThrowIfNull(context);
-        context.MakeCurrent();
+        using var current = context.Lifetime.Enter();
         var api = NativeCudnnApi.Instance;
         CuDnn.Check(NativeTrace.Start(), api.CreateHandle(out var h), "cudnnCreate");
         var handle = new CudnnHandle(api, context.Lifetime, h);
@@ -42,13 +42,18 @@ internal sealed class CudnnHandle : SafeHandle
 
     public void SetStream(CudaStream stream)
     {
-        _owner?.MakeCurrent();
+        using var current = _owner?.Enter() ?? default;
         CuDnn.Check(NativeTrace.Start(), _api.SetStream(Raw, stream.Handle), "cudnnSetStream", $"stream=0x{stream.Handle:x}");
     }
 
     protected override bool ReleaseHandle()
     {
-        try { return (_owner is not null && !_owner.TryMakeCurrent()) || _api.DestroyHandle(handle) == CudnnStatus.Success; }
+        try
+        {
+            if (_owner is null) return _api.DestroyHandle(handle) == CudnnStatus.Success;
+            if (!_owner.TryEnter(out var current)) return true; // the context is gone, and the handle's state with it
+            using (current) return _api.DestroyHandle(handle) == CudnnStatus.Success;
+        }
         catch (Exception) { return false; }
     }
 }

@@ -44,9 +44,19 @@ public sealed class DeviceMemoryPool : IDisposable
     /// <summary>A block of at least <paramref name="bytes"/> bytes; dispose it to give it back.</summary>
     public DeviceBuffer Rent(long bytes)
     {
+        ulong pointer = RentBlock(bytes, out long size);
+        return new DeviceBuffer(this, pointer, bytes, size);
+    }
+
+    /// <summary>
+    /// A block of at least <paramref name="bytes"/> bytes without a <see cref="DeviceBuffer"/> around it (no object per rent):
+    /// the caller gives it back exactly once with <see cref="Return"/>(pointer, <paramref name="size"/>). For scratch leases.
+    /// </summary>
+    internal ulong RentBlock(long bytes, out long size)
+    {
         if (bytes <= 0)
             throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "a device buffer needs at least one byte.");
-        long size = SizeClass(bytes);
+        size = SizeClass(bytes);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -66,7 +76,7 @@ public sealed class DeviceMemoryPool : IDisposable
             _blocksInUse++;
             _bytesInUse += size;
             _peak = Math.Max(_peak, _bytesInUse);
-            return new DeviceBuffer(this, pointer, bytes, size);
+            return pointer;
         }
     }
 
@@ -82,7 +92,7 @@ public sealed class DeviceMemoryPool : IDisposable
         return pointer;
     }
 
-    /// <summary>Called by <see cref="DeviceBuffer"/> once (dispose or finalizer).</summary>
+    /// <summary>Called by <see cref="DeviceBuffer"/> once (dispose or finalizer), and by a scratch lease for a <see cref="RentBlock"/> block.</summary>
     internal void Return(ulong pointer, long size)
     {
         lock (_gate)

@@ -24,7 +24,7 @@ internal sealed class CudaDeviceAllocator(ContextLifetime owner) : IDeviceAlloca
 {
     public bool TryAllocate(long bytes, out ulong pointer)
     {
-        owner.MakeCurrent();
+        using var current = owner.Enter();
         long started = NativeTrace.Start();
         var status = CudaDriver.cuMemAlloc_v2(out pointer, (nuint)bytes);
         NativeTrace.Record(started, "cuMemAlloc_v2", NativeText.StatusLabel(status), $"bytes={bytes} -> 0x{pointer:x}");
@@ -36,7 +36,8 @@ internal sealed class CudaDeviceAllocator(ContextLifetime owner) : IDeviceAlloca
     public void Free(ulong pointer)
     {
         // Once the context is destroyed its memory is gone with it: nothing left to free.
-        if (!owner.TryMakeCurrent()) return;
+        if (!owner.TryEnter(out var current)) return;
+        using var restore = current;
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuMemFree_v2(pointer), "cuMemFree_v2", $"0x{pointer:x}");
     }
 
@@ -44,7 +45,8 @@ internal sealed class CudaDeviceAllocator(ContextLifetime owner) : IDeviceAlloca
     {
         // The whole context, not one stream: a returned block may have been used on any stream of it.
         // A destroyed context has nothing left running (and nothing left to free).
-        if (!owner.TryMakeCurrent()) return;
+        if (!owner.TryEnter(out var current)) return;
+        using var restore = current;
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuCtxSynchronize(), "cuCtxSynchronize(before freeing pooled blocks)");
     }
 }

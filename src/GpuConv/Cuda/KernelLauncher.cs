@@ -23,7 +23,7 @@ internal static unsafe class KernelLauncher
             throw new ArgumentException($"grid {grid} must be >= 1 in every dimension.", nameof(grid));
         if (block.X == 0 || block.Y == 0 || block.Z == 0 || (ulong)block.X * block.Y * block.Z > MaxThreadsPerBlock)
             throw new ArgumentException($"block {block} must be >= 1 in every dimension with at most {MaxThreadsPerBlock} threads.", nameof(block));
-        context.MakeCurrent();
+        using var current = context.Lifetime.Enter();
         var s = stream ?? context.Stream;
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuLaunchKernel(function.Handle, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z,
             sharedMemoryBytes, s.Handle, args.Pointers, null), "cuLaunchKernel",

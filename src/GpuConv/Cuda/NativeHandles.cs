@@ -17,7 +17,11 @@ internal abstract class ContextBoundHandle : SafeHandle
 
     protected sealed override bool ReleaseHandle()
     {
-        try { return !Owner.TryMakeCurrent() || Release(handle) == CuResult.Success; }
+        try
+        {
+            if (!Owner.TryEnter(out var current)) return true; // the context is gone, and what it held with it
+            using (current) return Release(handle) == CuResult.Success;
+        }
         catch (Exception) { return false; } // never from a finalizer
     }
 

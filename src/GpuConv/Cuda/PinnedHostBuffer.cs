@@ -10,7 +10,7 @@ public sealed unsafe class PinnedHostBuffer : IDisposable
     internal PinnedHostBuffer(ContextLifetime owner, int elements)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(elements);
-        owner.MakeCurrent();
+        using var current = owner.Enter();
         CudaDriver.Check(NativeTrace.Start(), CudaDriver.cuMemAllocHost_v2(out void* p, (nuint)elements * sizeof(float)), "cuMemAllocHost_v2");
         _handle = new PinnedHostHandle(owner, (nint)p);
         Length = elements;

@@ -25,7 +25,7 @@ internal sealed unsafe class PtxModuleCache(ContextLifetime owner) : IDisposable
         _functions.GetOrAdd((file, entry), key =>
         {
             var module = GetModule(key.Item1);
-            owner.MakeCurrent();
+            using var current = owner.Enter();
             var name = NativeText.ToUtf8Z(key.Item2);
             nint fn;
             fixed (byte* p = name)
@@ -53,7 +53,7 @@ internal sealed unsafe class PtxModuleCache(ContextLifetime owner) : IDisposable
 
     internal ModuleHandle Load(string file, byte[] image)
     {
-        owner.MakeCurrent();
+        using var current = owner.Enter();
         var info = new byte[LogBytes];
         var error = new byte[LogBytes];
         fixed (byte* img = image)

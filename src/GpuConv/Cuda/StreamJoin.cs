@@ -34,7 +34,7 @@ internal sealed class StreamJoin : IStreamJoin
 
     static EventHandle CreateEvent(ContextLifetime owner)
     {
-        owner.MakeCurrent();
+        using var current = owner.Enter();
         // Timing off: these events only order streams (cheaper to record and wait on).
         CudaDriver.Check(CudaDriver.cuEventCreate(out var e, CuFlags.EventDisableTiming), "cuEventCreate");
         return new EventHandle(owner, e);
@@ -43,7 +43,7 @@ internal sealed class StreamJoin : IStreamJoin
     /// <summary>The engine's stream waits for the work already on <paramref name="appStream"/>.</summary>
     public void Enter(nint appStream)
     {
-        _context.MakeCurrent();
+        using var current = _context.Lifetime.Enter();
         CudaDriver.Check(CudaDriver.cuEventRecord(_appDone.DangerousGetHandle(), appStream), "cuEventRecord (application stream)");
         CudaDriver.Check(CudaDriver.cuStreamWaitEvent(_context.Stream.Handle, _appDone.DangerousGetHandle(), 0), "cuStreamWaitEvent (engine stream)");
     }
@@ -51,7 +51,7 @@ internal sealed class StreamJoin : IStreamJoin
     /// <summary><paramref name="appStream"/> waits for the work the engine issued so far.</summary>
     public void Leave(nint appStream)
     {
-        _context.MakeCurrent();
+        using var current = _context.Lifetime.Enter();
         CudaDriver.Check(CudaDriver.cuEventRecord(_engineDone.DangerousGetHandle(), _context.Stream.Handle), "cuEventRecord (engine stream)");
         CudaDriver.Check(CudaDriver.cuStreamWaitEvent(appStream, _engineDone.DangerousGetHandle(), 0), "cuStreamWaitEvent (application stream)");
     }

@@ -343,6 +343,7 @@ public class CudnnGraphGpuTests : CudnnGpuFixture
             return;
         }
         using var x = _context.Allocate(p.XShape); using var w = _context.Allocate(p.WShape); using var y = _context.Allocate(p.YShape);
+        _context.MakeCurrent(); // the bare cudnnBackendExecute calls below run in it (GpuConv's own calls put the thread's context back)
         using var small = _context.Allocate(new TensorShape(4));
         using var roomy = _context.Allocate(new TensorShape(2 * (int)p.XShape.ElementCount));
         ulong px = _runtime.PointerOf(x), pw = _runtime.PointerOf(w), py = _runtime.PointerOf(y);

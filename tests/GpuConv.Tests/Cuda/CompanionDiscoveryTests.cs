@@ -127,6 +127,7 @@ public class CompanionDiscoveryTests
         public string MapSystemPath(string absolutePath) => inner.MapSystemPath(absolutePath);
         public IReadOnlyList<string> PythonSitePackages() => inner.PythonSitePackages();
         public string? ApplicationFolder => inner.ApplicationFolder;
+        public int DriverCudaVersion() => inner.DriverCudaVersion();
         public bool TryLoad(string pathOrName, out nint handle, out string? error)
         {
             if (pathOrName == failsOnce && !failed) { failed = true; handle = 0; error = "undefined symbol"; return false; }

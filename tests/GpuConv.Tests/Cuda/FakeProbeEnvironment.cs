@@ -22,6 +22,10 @@ sealed class FakeProbeEnvironment : IProbeEnvironment, IDisposable
     public HashSet<string> SystemLoaderHas { get; } = new();
     public List<string> Loads { get; } = new();
     public bool PythonThrows { get; set; }
+    /// <summary>What cuDriverGetVersion answers (13000 = CUDA 13.0); 0: no driver to ask.</summary>
+    public int DriverVersion { get; set; }
+
+    public int DriverCudaVersion() => DriverVersion;
     public string? ApplicationFolder { get; set; }
 
     /// <summary>Creates an empty file named like a library at Root/relative.</summary>

@@ -243,6 +243,7 @@ public class LibraryLocatorTests
         public string MapSystemPath(string absolutePath) => inner.MapSystemPath(absolutePath);
         public IReadOnlyList<string> PythonSitePackages() => inner.PythonSitePackages();
         public string? ApplicationFolder => inner.ApplicationFolder;
+        public int DriverCudaVersion() => inner.DriverCudaVersion();
         public bool TryLoad(string pathOrName, out nint handle, out string? error)
         {
             if (pathOrName == brokenPath) { handle = 0; error = "file too short"; return false; }

@@ -164,6 +164,7 @@ public sealed class NativeFakeRunTests
         TestContext.Out.WriteLine("fake driver at exit: " + text.Trim());
         Assert.That(text, Does.Contain("live_allocations=0 "), "every device allocation was freed or released with its context");
         Assert.That(text, Does.Contain("races=0"), "no stream race (see the RACE lines on stderr)");
+        Assert.That(text, Does.Contain("wrong_context=0"), "no call that needed the primary context ran without it current (GPUCONV_FAKE_VERBOSE=1 names them)");
         // Written by the fake's backend (graph) API when the run created any backend descriptor.
         if (text.Contains("cudnn_backend_live=", StringComparison.Ordinal))
             Assert.That(text, Does.Not.Match(@"cudnn_backend_live=[1-9]"), "every cuDNN backend descriptor was destroyed");

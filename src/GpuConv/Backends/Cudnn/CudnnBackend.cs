@@ -49,7 +49,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     public CudnnBackend(ICudnnHost host)
     {
         _host = host ?? throw new ArgumentNullException(nameof(host));
-        _host.MakeCurrent();
+        using var current = _host.EnterContext();
         _handle = host.CreateCudnnHandle();
         _api = _handle.Api;
         Version = VersionString(_api.GetVersion());
@@ -92,7 +92,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            _host.MakeCurrent();
+            using var current = _host.EnterContext();
             var d = Descriptors(problem);
             var result = Query(problem, d, MathMode.Strict, table: null);
             if (precision == ConvPrecision.AllowTF32)
@@ -130,7 +130,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            _host.MakeCurrent();
+            using var current = _host.EnterContext();
             var d = Descriptors(problem);
             var table = new List<string> { $"cuDNN {Version} heuristics (Get_v7) for {problem}:" };
             foreach (var math in new[] { MathMode.Strict, MathMode.TF32 })
@@ -224,7 +224,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         if (algorithm.Backend != BackendName)
             throw new ArgumentException($"algorithm {algorithm.Key} is not a cudnn algorithm.", nameof(algorithm));
         t.Validate(p, MemoryKind.Device);
-        _host.MakeCurrent();
+        using var current = _host.EnterContext();
         var d = Descriptors(p);
         if (CudnnGraphEngineChoice.IsGraphName(algorithm.Name))
         {
@@ -430,7 +430,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            _host.MakeCurrent();
+            using var current = _host.EnterContext();
             using var dyDesc = new CudnnTensorDescriptor(_api);
             using var dbDesc = new CudnnTensorDescriptor(_api);
             var (dyDims, dbDims) = BiasGradientDims(dy.Shape);
@@ -471,7 +471,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             var d = Descriptors(p);
             if (d.Padding.IsExplicit) { LastFusedDecline = "asymmetric padding (the fused call has no padded copy)"; return false; }
             t.Validate(p, MemoryKind.Device);
-            _host.MakeCurrent();
+            using var current = _host.EnterContext();
             d.SetMath(algorithm.Math);
             var act = ActivationDescriptor(relu);
             using var scratch = algorithm.WorkspaceBytes > 0 ? _host.AllocateScratch(algorithm.WorkspaceBytes, algorithm.Key) : null;

@@ -21,8 +21,8 @@ internal interface ICudnnHost
     /// <summary>A cuDNN handle bound to the stream all work is issued on; its <see cref="CudnnHandle.Api"/> is the library every other call goes to.</summary>
     CudnnHandle CreateCudnnHandle();
 
-    /// <summary>Makes the device's context current on the calling thread.</summary>
-    void MakeCurrent();
+    /// <summary>Makes the device's context current on the calling thread until the scope is disposed, which puts back the caller's.</summary>
+    CurrentContextScope EnterContext();
 
     /// <summary>Free device memory in bytes right now (the default workspace limit).</summary>
     long FreeMemoryBytes { get; }

@@ -60,6 +60,7 @@ public static class CudaDiscovery
 
         status = ProbeLibrary(status, load, NativeLibrarySpec.Cublas, gpu.CublasVersion,
             (s, path, v, why) => s with { CublasPath = path, CublasVersion = v, CublasReason = why });
+        if (status.CublasVersion is not null) status = status with { CublasChoice = load(NativeLibrarySpec.Cublas).Choice };
         status = ProbeLibrary(status, load, NativeLibrarySpec.Cudnn, gpu.CudnnVersion,
             (s, path, v, why) => s with { CudnnPath = path, CudnnVersion = v, CudnnReason = why });
         return status with { Attempts = locator.AllAttempts };

@@ -29,6 +29,8 @@ public sealed record GpuStatus
     public string? CublasVersion { get; init; }
     /// <summary>Why cuBLAS is unavailable; null when it loaded.</summary>
     public string? CublasReason { get; init; }
+    /// <summary>Why that copy of cuBLAS was chosen (paired with cuDNN's installation, bounded by the driver's CUDA version); null when none loaded.</summary>
+    public string? CublasChoice { get; init; }
 
     /// <summary>File cuDNN was loaded from; null if it was not.</summary>
     public string? CudnnPath { get; init; }
@@ -52,7 +54,7 @@ public sealed record GpuStatus
         sb.AppendLine(IsAvailable ? "GPU: available" : $"GPU: off — {Reason}");
         if (DriverPath is not null) sb.AppendLine($"driver: {DriverPath}, CUDA {FormatDriverVersion(DriverVersion)}");
         foreach (var d in Devices) sb.AppendLine("  " + d);
-        sb.AppendLine(CublasVersion is not null ? $"cuBLAS {CublasVersion}: {CublasPath}" : $"cuBLAS: off — {CublasReason ?? "not probed"}");
+        sb.AppendLine(CublasVersion is not null ? $"cuBLAS {CublasVersion}: {CublasPath}" + (CublasChoice is { } why ? $" ({why})" : "") : $"cuBLAS: off — {CublasReason ?? "not probed"}");
         sb.AppendLine(CudnnVersion is not null ? $"cuDNN {CudnnVersion}: {CudnnPath}" : $"cuDNN: off — {CudnnReason ?? "not probed"}");
         if (withAttempts)
         {

@@ -21,6 +21,9 @@ internal interface IProbeEnvironment
     string? ApplicationFolder { get; }
 
     bool TryLoad(string pathOrName, out nint handle, out string? error);
+
+    /// <summary>The CUDA version the driver supports (cuDriverGetVersion: 13000 = 13.0), or 0 when there is no driver to ask.</summary>
+    int DriverCudaVersion();
 }
 
 /// <summary>The real machine: process environment, real paths, the OS loader.</summary>
@@ -36,6 +39,13 @@ internal sealed class SystemProbeEnvironment : IProbeEnvironment
 
     // AppContext.BaseDirectory: the executable's folder for single-file and Native AOT applications too.
     public string? ApplicationFolder => AppContext.BaseDirectory is { Length: > 0 } folder ? folder : null;
+
+    // cuDriverGetVersion needs no cuInit. Through the bindings: the driver is located (and cached) like every other call's.
+    public int DriverCudaVersion()
+    {
+        try { return Native.CudaDriver.cuDriverGetVersion(out int version) == Native.CuResult.Success ? version : 0; }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException) { return 0; }
+    }
 
     public bool TryLoad(string pathOrName, out nint handle, out string? error)
     {

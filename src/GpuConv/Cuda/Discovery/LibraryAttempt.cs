@@ -11,6 +11,8 @@ public enum AttemptOutcome
     LoadFailed,
     /// <summary>The library loaded from that path.</summary>
     Loaded,
+    /// <summary>The file exists but was not tried (e.g. a cuBLAS for a newer CUDA than the driver supports); the detail says why.</summary>
+    Skipped,
 }
 
 /// <summary>One step of library discovery: which library, what was tried, and what happened.</summary>
@@ -22,6 +24,7 @@ public sealed record LibraryAttempt(string Library, string Candidate, AttemptOut
         AttemptOutcome.Loaded => $"{Candidate} (loaded)",
         AttemptOutcome.Missing => $"{Candidate} (missing)",
         AttemptOutcome.FolderMissing => $"{Candidate} (no such folder)",
+        AttemptOutcome.Skipped => $"{Candidate} (skipped: {Detail})",
         _ => $"{Candidate} (load failed: {Detail})",
     };
 }

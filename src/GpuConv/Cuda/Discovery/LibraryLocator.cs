@@ -5,6 +5,9 @@ internal sealed record LocateResult(NativeLibrarySpec Spec, nint Handle, string?
 {
     public bool Found => Handle != 0;
 
+    /// <summary>Why this copy was chosen, for cuBLAS and NVRTC (paired with cuDNN; see <see cref="LibraryLocator"/>); null for the others.</summary>
+    public string? Choice { get; init; }
+
     /// <summary>
     /// "libcuda.so.1 not found: tried a (load failed: …); b (missing); …; 12 folders absent" — load failures
     /// first (a library that is there but broken is the interesting case); the full list is in Attempts.
@@ -32,6 +35,19 @@ internal sealed record LocateResult(NativeLibrarySpec Spec, nint Handle, string?
 /// the Python wheel folders (site-packages/nvidia/*/lib, torch/lib), /usr/local/cuda*/lib64, the driver
 /// locations, then the system loader's own search by bare name. The driver is tried through the system
 /// loader first: libcuda.so.1 must be the one that matches the kernel module. Never throws.
+/// <para>
+/// cuBLAS and NVRTC are paired with cuDNN rather than taken from the first folder that has any of their names, so that a
+/// host with a system CUDA 12 toolkit and a venv of CUDA 13 wheels (or the reverse) does not load one CUDA major beside a
+/// cuDNN built for the other. The rule, in order: (1) a copy for a newer CUDA major than the driver supports
+/// (cuDriverGetVersion: cuBLAS 13 needs a CUDA 13 driver) is skipped, recorded as such; (2) a copy in cuDNN's own
+/// installation wins — cuDNN's folder, the same toolkit root (the parent of lib64/lib), or the same site-packages'
+/// nvidia/ tree (nvidia/cudnn/lib goes with nvidia/cu13/lib or nvidia/cublas/lib) — the newest allowed major first, then
+/// the search order; cuDNN's folder is the first folder of the search order holding a cuDNN soname; (3) otherwise (no
+/// cuDNN, or none of them in its installation) the first folder of the search order holding an allowed soname, newest
+/// first within a folder, as for every other library. Explicit choices keep their place in the search order
+/// (LD_LIBRARY_PATH first, then the application's folder, then CUDA_PATH/CUDA_HOME/CUDA_ROOT): a cuDNN found there brings its
+/// cuBLAS from there. <see cref="LocateResult.Choice"/> says which step chose, and `gpuconv devices` prints it.
+/// </para>
 /// </summary>
 internal sealed class LibraryLocator
 {
@@ -76,8 +92,14 @@ internal sealed class LibraryLocator
     LocateResult LocateCore(NativeLibrarySpec spec)
     {
         var attempts = new List<LibraryAttempt>();
-        if (spec.PreferSystemLoader && TryBareNames(spec, attempts) is { } viaLoader)
+        if (spec.PreferSystemLoader && TryBareNames(spec, attempts, pairing: null) is { } viaLoader)
             return viaLoader;
+
+        var pairing = spec.GoesWithCudnn ? PairWithCudnn(spec) : null;
+        var tried = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var path in pairing?.Preferred ?? [])
+            if (TryFile(spec, path, attempts, tried) is { } beside)
+                return beside with { Choice = pairing!.Describe(besideCudnn: true) };
 
         // The driver matches the kernel module and never ships in a Python wheel: its search skips asking
         // every python on PATH (hundreds of milliseconds at each start of a machine without a driver).
@@ -96,26 +118,117 @@ internal sealed class LibraryLocator
                     attempts.Add(new(spec.DisplayName, path, AttemptOutcome.Missing));
                     continue;
                 }
-                PreloadCompanions(spec, folder, name, attempts);
-                if (_env.TryLoad(path, out var handle, out var error))
+                if (pairing?.TooNew(name) is { } why)
                 {
-                    attempts.Add(new(spec.DisplayName, path, AttemptOutcome.Loaded));
-                    return new LocateResult(spec, handle, path, attempts);
+                    attempts.Add(new(spec.DisplayName, path, AttemptOutcome.Skipped, why));
+                    continue;
                 }
-                attempts.Add(new(spec.DisplayName, path, AttemptOutcome.LoadFailed, error));
+                if (TryFile(spec, path, attempts, tried) is { } found)
+                    return found with { Choice = pairing?.Describe(besideCudnn: false) };
             }
         }
 
-        if (!spec.PreferSystemLoader && TryBareNames(spec, attempts) is { } last)
-            return last;
+        if (!spec.PreferSystemLoader && TryBareNames(spec, attempts, pairing) is { } last)
+            return last with { Choice = pairing?.Describe(besideCudnn: false) };
         return new LocateResult(spec, 0, null, attempts);
     }
 
-    LocateResult? TryBareNames(NativeLibrarySpec spec, List<LibraryAttempt> attempts)
+    /// <summary>Loads one existing file (its companions from its folder first), once per search; null when the loader refuses it.</summary>
+    LocateResult? TryFile(NativeLibrarySpec spec, string path, List<LibraryAttempt> attempts, HashSet<string> tried)
+    {
+        if (!tried.Add(path)) return null;
+        PreloadCompanions(spec, Path.GetDirectoryName(path)!, Path.GetFileName(path), attempts);
+        if (_env.TryLoad(path, out var handle, out var error))
+        {
+            attempts.Add(new(spec.DisplayName, path, AttemptOutcome.Loaded));
+            return new LocateResult(spec, handle, path, attempts);
+        }
+        attempts.Add(new(spec.DisplayName, path, AttemptOutcome.LoadFailed, error));
+        return null;
+    }
+
+    /// <summary>What pairing <paramref name="spec"/> with cuDNN needs: the driver's CUDA version, cuDNN's folder and installation, and the copies there (rule (2)).</summary>
+    CudnnPairing PairWithCudnn(NativeLibrarySpec spec)
+    {
+        int driver;
+        try { driver = _env.DriverCudaVersion(); }
+        catch (Exception) { driver = 0; }
+        var pairing = new CudnnPairing(spec.DisplayName, driver, CudnnFolder());
+        if (pairing.CudnnFolder is not { } cudnn) return pairing;
+        string home = InstallationOf(cudnn);
+        int order = 0;
+        var candidates = new List<(string Path, int Major, int Order)>();
+        foreach (var folder in SearchFolders)
+        {
+            if (!string.Equals(folder, cudnn, StringComparison.Ordinal) && !string.Equals(InstallationOf(folder), home, StringComparison.Ordinal)) continue;
+            foreach (var name in spec.Names)
+            {
+                var path = Path.Join(folder, name);
+                if (File.Exists(path) && pairing.TooNew(name) is null) candidates.Add((path, NativeLibrarySpec.CudaMajor(name), order++));
+            }
+        }
+        return pairing with { Preferred = candidates.OrderByDescending(c => c.Major).ThenBy(c => c.Order).Select(c => c.Path).ToList() };
+    }
+
+    /// <summary>The folder cuDNN comes from: where it was loaded from, else the first search folder holding a cuDNN soname (null: none).</summary>
+    string? CudnnFolder()
+    {
+        if (_results.TryGetValue(NativeLibrarySpec.Cudnn.LogicalName, out var cudnn) && cudnn.Found && Path.IsPathRooted(cudnn.Path))
+            return Path.GetDirectoryName(cudnn.Path);
+        foreach (var folder in SearchFolders)
+            if (NativeLibrarySpec.Cudnn.Names.Any(n => File.Exists(Path.Join(folder, n)))) return folder;
+        return null;
+    }
+
+    /// <summary>
+    /// The installation a library folder belongs to: site-packages/nvidia for a wheel's nvidia/&lt;package&gt;/lib, the toolkit
+    /// root for &lt;root&gt;/lib64, &lt;root&gt;/lib or &lt;root&gt;/targets/&lt;arch&gt;/lib, else the folder itself.
+    /// </summary>
+    internal static string InstallationOf(string folder)
+    {
+        folder = Path.TrimEndingDirectorySeparator(folder);
+        string name = Path.GetFileName(folder);
+        string? parent = Path.GetDirectoryName(folder);
+        if (parent is null) return folder;
+        string? grandparent = Path.GetDirectoryName(parent);
+        if (name == "lib" && grandparent is not null && Path.GetFileName(grandparent) == "nvidia") return grandparent;
+        if (name == "lib" && grandparent is not null && Path.GetFileName(grandparent) == "targets") return Path.GetDirectoryName(grandparent) ?? folder;
+        return name is "lib64" or "lib" ? parent : folder;
+    }
+
+    /// <summary>Rules (1) and (2) of the pairing for one library (see the class notes).</summary>
+    sealed record CudnnPairing(string Library, int DriverVersion, string? CudnnFolder)
+    {
+        /// <summary>Files in cuDNN's installation allowed by the driver, in the order to try.</summary>
+        public IReadOnlyList<string> Preferred { get; init; } = [];
+
+        /// <summary>Why a file of this name is not tried (a newer CUDA major than the driver's), or null.</summary>
+        public string? TooNew(string name)
+        {
+            int major = NativeLibrarySpec.CudaMajor(name);
+            return DriverVersion > 0 && major > DriverVersion / 1000
+                ? $"{Library} for CUDA {major} needs a CUDA {major} driver; this driver supports CUDA {GpuStatus.FormatDriverVersion(DriverVersion)}"
+                : null;
+        }
+
+        public string Describe(bool besideCudnn)
+        {
+            string bound = DriverVersion > 0 ? $"driver CUDA {GpuStatus.FormatDriverVersion(DriverVersion)} allows up to {Library} {DriverVersion / 1000}" : "driver version unknown";
+            if (besideCudnn) return $"from cuDNN's installation {InstallationOf(CudnnFolder!)}; {bound}";
+            return (CudnnFolder is null ? "first in the search order (no cuDNN to pair with)" : $"first in the search order (none in cuDNN's installation {InstallationOf(CudnnFolder)})") + $"; {bound}";
+        }
+    }
+
+    LocateResult? TryBareNames(NativeLibrarySpec spec, List<LibraryAttempt> attempts, CudnnPairing? pairing)
     {
         foreach (var name in spec.Names)
         {
             string candidate = $"{name} via the system loader";
+            if (pairing?.TooNew(name) is { } why)
+            {
+                attempts.Add(new(spec.DisplayName, candidate, AttemptOutcome.Skipped, why));
+                continue;
+            }
             if (_env.TryLoad(name, out var handle, out var error))
             {
                 attempts.Add(new(spec.DisplayName, candidate, AttemptOutcome.Loaded));

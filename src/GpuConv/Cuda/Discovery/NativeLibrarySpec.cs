@@ -14,8 +14,21 @@ internal sealed record NativeLibrarySpec(
     IReadOnlyList<string> LinuxNames,
     IReadOnlyList<string> WindowsNames,
     Func<string, IReadOnlyList<string>> Companions,
-    bool PreferSystemLoader)
+    bool PreferSystemLoader,
+    bool GoesWithCudnn = false)
 {
+    /// <summary>
+    /// The CUDA major version a library name belongs to: 13 for libcublas.so.13, cublas64_13.dll and nvrtc64_130_0.dll;
+    /// 0 when the name carries none.
+    /// </summary>
+    public static int CudaMajor(string name)
+    {
+        if (SonameVersion(name) is { Length: > 0 } v) return int.TryParse(v, out int major) ? major : 0;
+        var m = System.Text.RegularExpressions.Regex.Match(name, @"64_(\d+)");
+        if (!m.Success || !int.TryParse(m.Groups[1].Value, out int n)) return 0;
+        return n >= 100 ? n / 10 : n;
+    }
+
     /// <summary>The soname's trailing version ("13" for libcublas.so.13), used to name companions.</summary>
     public static string SonameVersion(string soname)
     {
@@ -31,14 +44,14 @@ internal sealed record NativeLibrarySpec(
     public static readonly NativeLibrarySpec Cublas = new(
         Native.NativeLibraryNames.Cublas, "cuBLAS",
         ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11"], ["cublas64_13.dll", "cublas64_12.dll", "cublas64_11.dll"],
-        v => [$"libcublasLt.so.{v}"], PreferSystemLoader: false);
+        v => [$"libcublasLt.so.{v}"], PreferSystemLoader: false, GoesWithCudnn: true);
 
     /// <summary>Best effort, before cuDNN: its runtime-compiled engines dlopen NVRTC by bare name.</summary>
     public static readonly NativeLibrarySpec Nvrtc = new(
         "gpuconv-nvrtc", "NVRTC",
         ["libnvrtc.so.13", "libnvrtc.so.12"], ["nvrtc64_130_0.dll", "nvrtc64_120_0.dll"],
         // CUDA 13 wheels ship libnvrtc-builtins.so.13.0 (no .so.13): match the major version and anything after.
-        v => [$"libnvrtc-builtins.so.{v}", $"libnvrtc-builtins.so.{v}.*"], PreferSystemLoader: false);
+        v => [$"libnvrtc-builtins.so.{v}", $"libnvrtc-builtins.so.{v}.*"], PreferSystemLoader: false, GoesWithCudnn: true);
 
     public static readonly NativeLibrarySpec Cudnn = new(
         Native.NativeLibraryNames.Cudnn, "cuDNN",

@@ -229,7 +229,7 @@ sealed class FakeCudnnHost : ICudnnHost, IDisposable
     public ulong PointerOf(Tensor tensor) => ((DeviceTensor)tensor).Pointer;
     public IDeviceScratch AllocateScratch(long bytes, string purpose) => new Scratch(_runtime.Pool.Rent(bytes));
     public CudnnHandle CreateCudnnHandle() => CudnnHandle.CreateDetached(Api);
-    public void MakeCurrent() { }
+    public CurrentContextScope EnterContext() => default;
     public double TimeMs(Action work) { work(); return 1; }
     public void Synchronize() => Interlocked.Increment(ref Synchronizations);
 
