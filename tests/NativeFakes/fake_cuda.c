@@ -574,6 +574,16 @@ FAKE_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(int dev)
     return CUDA_SUCCESS;
 }
 
+/* Successful cuCtxSetCurrent calls, for tests that count GpuConv's context switches per engine call. */
+static long long n_set_current;
+FAKE_EXPORT long long gpuconv_fake_set_current_calls(void)
+{
+    pthread_mutex_lock(&counters);
+    long long n = n_set_current;
+    pthread_mutex_unlock(&counters);
+    return n;
+}
+
 FAKE_EXPORT CUresult cuCtxSetCurrent(void *ctx)
 {
     NEED_INIT();
@@ -582,6 +592,9 @@ FAKE_EXPORT CUresult cuCtxSetCurrent(void *ctx)
     pthread_mutex_unlock(&gate);
     if (!live) return fail(CUDA_ERROR_INVALID_CONTEXT, "cuCtxSetCurrent(%p): not a live context", ctx);
     current_set(ctx);
+    pthread_mutex_lock(&counters);
+    n_set_current++;
+    pthread_mutex_unlock(&counters);
     return CUDA_SUCCESS;
 }
 

@@ -140,6 +140,52 @@ public sealed unsafe class CallerContextGpuTests
         if (failure is not null) throw failure;
     }
 
+    /// <summary>
+    /// A warm device-resident call from a thread with no context switches context once in and once out: the engine holds
+    /// one scope for the whole call, so the driver steps inside find the context current. Counted by the fake driver.
+    /// </summary>
+    [Test]
+    public void AWarmCallSwitchesContextOnceInAndOnceOut()
+    {
+        if (!UnderFakes) Assert.Ignore("counts the native fakes' cuCtxSetCurrent calls (gpuconv_fake_set_current_calls)");
+        var setCurrent = (delegate* unmanaged<long>)NativeFakeLibraries.Export<nint>("gpuconv_fake_set_current_calls");
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using var engine = ConvEngine.Open(Gpu("cudnn"));
+                using var x = engine.Upload(X);
+                using var w = engine.Upload(W);
+                using var bias = engine.Upload(HostTensor.Random(new TensorShape(W.Shape[0]), 25));
+                using var y = engine.Forward(Spec, x, w, bias); // planned: later calls reuse the plans
+                using var dx = engine.BackwardData(Spec, y, w, X.Shape);
+                using var dw = engine.BackwardFilter(Spec, x, y, W.Shape);
+                var host = new float[y.Shape.ElementCountInt];
+                engine.Synchronize();
+                var calls = new (string Name, Action Call)[]
+                {
+                    ("Forward with bias", () => engine.Forward(Spec, x, w, bias, output: y)),
+                    ("BackwardData", () => engine.BackwardData(Spec, y, w, X.Shape, output: dx)),
+                    ("BackwardFilter", () => engine.BackwardFilter(Spec, x, y, W.Shape, output: dw)),
+                    ("Upload into a tensor", () => engine.Upload(X.Data, x)),
+                    ("Download", () => engine.Download(y, host)),
+                };
+                foreach (var (name, call) in calls)
+                {
+                    long before = setCurrent();
+                    call();
+                    Assert.That(setCurrent() - before, Is.EqualTo(2), $"cuCtxSetCurrent calls for a warm {name} (one in, one out)");
+                }
+                Assert.That(Current(), Is.EqualTo((nint)0));
+            }
+            catch (Exception e) { failure = e; }
+        });
+        thread.Start();
+        thread.Join();
+        if (failure is not null) throw failure;
+    }
+
     /// <summary>Calls that throw half-way (a failed copy, cuDNN failing every algorithm, an out-of-memory allocation) put the application's context back too.</summary>
     [Test]
     public void ACallThatThrowsStillRestoresTheApplicationsContext()
