@@ -16,14 +16,17 @@ public class GpuRunReportTests
 
     static string RunReport(string results) => RunReport(results, expectedExit: 0);
 
-    /// <summary>The report's output (stdout + stderr when it refuses); every gpu-check.sh run leaves a summary.txt, so these folders get one.</summary>
-    static string RunReport(string results, int expectedExit, bool withSummary = true)
+    /// <summary>
+    /// The report's output (stdout + stderr when it refuses); every gpu-check.sh run leaves a summary.txt, so these
+    /// folders get one. <paramref name="arguments"/> default to --rehearsal (the logs here are the cpu backend's).
+    /// </summary>
+    static string RunReport(string results, int expectedExit, bool withSummary = true, params string[] arguments)
     {
         if (withSummary && !File.Exists(Path.Combine(results, "summary.txt")))
             File.WriteAllText(Path.Combine(results, "summary.txt"), "overall  1s  PASS\n");
         var root = SharedData.RepositoryRoot();
         if (root is null) Assert.Ignore("no repository around the test assembly (the GPU-check pack): build/gpu-run-report.py is not here");
-        var start = new ProcessStartInfo("python3", [Path.Combine(root!, "build", "gpu-run-report.py"), results, "--rehearsal"])
+        var start = new ProcessStartInfo("python3", [Path.Combine(root!, "build", "gpu-run-report.py"), results, .. (arguments.Length > 0 ? arguments : ["--rehearsal"])])
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
@@ -81,11 +84,12 @@ public class GpuRunReportTests
 
         string report = RunReport(h.Folder);
 
-        Assert.That(Row(report, "ConvEngine per-call overhead"), Does.Match(@"\| -?\d+\.\d\d us \|"));
-        Assert.That(Row(report, "im2col kernel bandwidth"), Does.Match(@"\| \d+\.\d GB/s vs \d+\.\d GB/s = \d+\.\d\d \| reported \|"));
-        Assert.That(Row(report, "warm plan-cache start"), Does.Match(@"\| \d+\.\d ms cold, \d+\.\d ms warm: \d+\.\dx \|"));
+        Assert.That(Row(report, "ConvEngine per-call overhead"), Does.Match(@"\| -?\d+\.\d\d us \(engine \d+\.\d\d, bare \d+\.\d\d us/call\) \| (PASS|\*\*MISS\*\*) \| \d+\.\d\d us (under|over) the limit \|"));
+        Assert.That(Row(report, "im2col kernel's bandwidth"), Does.Match(@"\| \d+\.\d GB/s against \d+\.\d GB/s: \d+ % of the copy \| reported \|"));
+        Assert.That(Row(report, "warm plan-cache start"), Does.Match(@"\| \d+\.\dx \(\d+\.\d ms cold, \d+\.\d ms warm, resnet18\[:2\], 2 layers\) \| (PASS|\*\*MISS\*\*) \|"));
         foreach (var kind in new[] { "3x3", "1x1", "depthwise" })
-            Assert.That(Row(report, $"ptx vs cudnn, {kind}:"), Does.Match(@"\| \d+\.\d\dx \| (met|\*\*missed\*\*) \|"), $"{kind}; bench printed:\n{bench}\nstderr:\n{benchErr}");
+            Assert.That(Row(report, $"ptx vs cudnn, {kind}:"), Does.Match(@"\| \d+\.\d\dx on 1 shape \| (PASS \| \+|\*\*MISS\*\* \| \d+ % short)"), $"{kind}; bench printed:\n{bench}\nstderr:\n{benchErr}");
+        Assert.That(report, Does.Contain("Not a GPU measurement").And.Contain("cpu backend stood in"), "the header says what the numbers are");
     }
 
     [Test]
@@ -98,7 +102,7 @@ public class GpuRunReportTests
 
         string report = RunReport(h.Folder);
 
-        Assert.That(Row(report, "ConvEngine per-call overhead"), Does.EndWith("| -0.12 us | met |"));
+        Assert.That(Row(report, "ConvEngine per-call overhead"), Does.EndWith("| -0.12 us (engine 4.10, bare 4.22 us/call) | PASS | 5.12 us under the limit |"));
     }
 
     [Test]
@@ -110,8 +114,33 @@ public class GpuRunReportTests
 
         string report = RunReport(h.Folder);
 
-        Assert.That(Row(report, "ptx vs cudnn, 3x3:"), Does.EndWith("| 0.00x | **missed** |"));
-        Assert.That(Row(report, "ptx vs cudnn, 1x1:"), Does.EndWith("| 1.02x | met |"));
-        Assert.That(Row(report, "ptx vs cudnn, depthwise:"), Does.EndWith("| not measured | not measured |"));
+        Assert.That(Row(report, "ptx vs cudnn, 3x3:"), Does.EndWith("| 0.00x on 1 shape | **MISS** | 100 % short |"));
+        Assert.That(Row(report, "ptx vs cudnn, 1x1:"), Does.EndWith("| 1.02x on 1 shape | PASS | +13 % over the goal |"));
+        Assert.That(Row(report, "ptx vs cudnn, depthwise:"), Does.EndWith("| not measured | not measured |  |"));
+    }
+
+    /// <summary>
+    /// --write puts the GPU part into docs/benchmarks.md: the first time in place of the part's opening (up to its first
+    /// subsection, which stays, as does the CPU part), later in place of its own marked block only.
+    /// </summary>
+    [Test]
+    public void WriteReplacesTheGpuPartsOpeningOnceAndThenOnlyItsOwnBlock()
+    {
+        using var h = new CliHarness();
+        File.WriteAllText(h.Path("probe-cpu.txt"),
+            "overhead: engine 4.10 us/call, backend 4.20 us/call, bare 4.22 us/call; engine over bare -0.12 us (goal < 5 us) on x\n");
+        string doc = h.Path("benchmarks.md");
+        File.WriteAllText(doc, "# GPU benchmarks (H200) — not measured yet\n\nNo GPU run has happened.\n\n| goal | measured by |\n|---|---|\n\n" +
+            "## 2026-12-05: a dated note\n\nkept\n\n# CPU backend benchmarks\n\nkept too\n");
+
+        RunReport(h.Folder, expectedExit: 0, withSummary: true, "--rehearsal", "--write", doc);
+        string once = File.ReadAllText(doc);
+        RunReport(h.Folder, expectedExit: 0, withSummary: true, "--rehearsal", "--write", doc);
+        string twice = File.ReadAllText(doc);
+
+        Assert.That(once, Does.StartWith("# GPU benchmarks (H200)").And.Not.Contain("not measured yet").And.Not.Contain("No GPU run has happened"));
+        Assert.That(once, Does.Contain("| -0.12 us (engine 4.10, bare 4.22 us/call) | PASS |"));
+        Assert.That(once, Does.Contain("<!-- gpu-run-report:end -->\n\n## 2026-12-05: a dated note\n\nkept\n\n# CPU backend benchmarks\n\nkept too\n"));
+        Assert.That(twice, Is.EqualTo(once), "a second write replaces its own block, nothing else");
     }
 }
