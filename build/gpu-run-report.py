@@ -176,10 +176,11 @@ def report(r, shapes_dir, rehearsal):
     for name, values in speed_goals:
         g = geomean(values)
         goal = f"cudnn vs PyTorch (cudnn.benchmark=True, TF32 off), {name}: geomean >= 1.0x"
+        on = f"{g:.2f}x on {len(values)} shape{'s' if len(values) != 1 else ''}" if g is not None else "not measured"
         if g is not None and on_cpu:
-            goals.append((goal, f"{g:.2f}x on {len(values)} shapes against PyTorch on the CPU", "not measured", "the peer must be PyTorch on the GPU"))
+            goals.append((goal, f"{on} against PyTorch on the CPU", "not measured", "the peer must be PyTorch on the GPU"))
         else:
-            goals.append((goal, f"{g:.2f}x on {len(values)} shapes" if g is not None else "not measured", *at_least(g, 1.0)))
+            goals.append((goal, on, *at_least(g, 1.0)))
 
     probe = {b: read(r, f"probe-{logs[b]}.txt") for b in ("cudnn", "ptx")}
     # A difference of two timings: noise can make it negative, and a negative number is still a measurement.

@@ -61,7 +61,7 @@ cp "$WORK/results-torch/torch-compare.txt" "$EVIDENCE/torch-compare-$TAG-with-ar
 # The logs the report reads, for the record and for GpuRunReportTests (small: no trace, no trx, no plan cache).
 mkdir -p "$EVIDENCE/results-$TAG"
 rm -f "$EVIDENCE/results-$TAG"/*
-for f in summary system devices libraries torch-import torch-compare probe-cudnn probe-ptx bench-ptx-vs-cudnn plan-start-processes gpu-tests-skips; do
+for f in summary console system devices libraries torch-import torch-compare probe-cudnn probe-ptx bench-ptx-vs-cudnn plan-start-processes gpu-tests-skips; do
   cp "$R/$f.txt" "$EVIDENCE/results-$TAG/" 2>/dev/null
 done
 # The test platform's summaries and failures of both test steps, not their 200 KB of detailed output.
@@ -69,7 +69,9 @@ for t in gpu-tests all-tests; do
   { grep -E '^(failed|skipped) ' -A3 "$R/$t.txt" | grep -v '^--$' | head -n 80; echo "..."; tail -n 12 "$R/$t.txt"; } \
     >"$EVIDENCE/results-$TAG/$t.txt" 2>/dev/null
 done
-"$PY" build/gpu-run-report.py "$R" >"$EVIDENCE/report-$TAG.md" || echo "rehearsal: gpu-run-report.py failed"
+# The report from the copied logs (what a reader of the evidence can re-run), named relative to the repository.
+"$PY" build/gpu-run-report.py "$(realpath --relative-to="$ROOT" "$EVIDENCE/results-$TAG")" >"$EVIDENCE/report-$TAG.md" \
+  || echo "rehearsal: gpu-run-report.py failed"
 {
   echo "rehearsal of the GPU-check pack against the native fakes: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   grep -E '^(built|commit|runtime):' "$WORK/gpu-check/PACK-INFO.txt" | sed 's/^/pack /'
