@@ -5,7 +5,8 @@
  * inside one live device allocation of the fake driver for the extent its leading dimension and stride
  * describe. With beta == 0, C is not read (documented: "if beta == 0, C does not have to be a valid input").
  * Stricter than cuBLAS (which gives undefined results, not an error): C batches that overlap each other, or C
- * overlapping A or B, are refused with INVALID_VALUE and logged as such. GPUCONV_FAKE_VERBOSE=1 logs refusals. */
+ * overlapping A or B, are refused with INVALID_VALUE and logged as such. GPUCONV_FAKE_VERBOSE=1 logs refusals.
+ * GPUCONV_FAKE_NO_COMPUTE=1 skips only the arithmetic (checks and stream order kept), as in the cuDNN fake. */
 #define _GNU_SOURCE
 #include "fake_common.h"
 #include "fake_faults.h"
@@ -162,6 +163,14 @@ FAKE_EXPORT const char *cublasGetStatusString(cublasStatus_t s)
 /* ---------------------------------------------------------------- GEMM */
 
 /* Bytes spanned by a column-major matrix of `rows` x `cols` with leading dimension ld (0 when empty). */
+/* GPUCONV_FAKE_NO_COMPUTE=1 (read once): the GEMMs return after their checks, without arithmetic. */
+static int no_compute(void)
+{
+    static int cached = -1;
+    if (cached < 0) { const char *v = getenv("GPUCONV_FAKE_NO_COMPUTE"); cached = v && strcmp(v, "1") == 0; }
+    return cached;
+}
+
 static uint64_t span(int rows, int cols, int ld) { return rows && cols ? ((uint64_t)(cols - 1) * ld + rows) * 4 : 0; }
 
 static int overlap(uint64_t a, uint64_t an, uint64_t b, uint64_t bn) { return an && bn && a < b + bn && b < a + an; }
@@ -203,6 +212,7 @@ static cublasStatus_t gemm(const char *call, blas *h, int ta, int tb, int m, int
         if (gpuconv_fake_stream_op(h->stream, call, 2, in, 1, &C))
             return fail(13, "%s: stream race (logged above): A, B or C is in use on another stream", call);
     }
+    if (no_compute()) return SUCCESS; /* GPUCONV_FAKE_NO_COMPUTE=1: checks done, arithmetic skipped (as the cuDNN fake) */
     double *acc = malloc((size_t)m * n * sizeof *acc);
     if (!acc) return fail(ALLOC_FAILED, "%s: host memory", call);
     for (int i = 0; i < batch; i++) {

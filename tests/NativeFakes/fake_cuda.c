@@ -7,7 +7,7 @@
  * Streams and events run everything at call time (synchronously); events record a clock. Consequence: a
  * MISSING synchronisation is not caught here (work has always finished when a call returns).
  * cuLaunchKernel runs a launch hook registered with gpuconv_fake_set_launch_hook (e.g. a PTX interpreter),
- * else returns CUDA_ERROR_NOT_SUPPORTED.
+ * else returns CUDA_ERROR_NOT_SUPPORTED (with GPUCONV_FAKE_NO_COMPUTE=1: accepts the launch and runs nothing).
  *
  * Strictness follows the CUDA driver API reference: calls before cuInit return CUDA_ERROR_NOT_INITIALIZED;
  * calls that need a context without one current on the thread return CUDA_ERROR_INVALID_CONTEXT; unknown
@@ -1089,7 +1089,19 @@ FAKE_EXPORT CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, un
     CUresult r;
     if ((r = check_stream(stream, __func__))) return r;
     if (params && extra) return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel: both kernelParams and extra given");
-    if (!launch_hook) return fail(CUDA_ERROR_NOT_SUPPORTED, "cuLaunchKernel(%s): no launch hook registered (gpuconv_fake_set_launch_hook)", f->name);
+    if (!launch_hook) {
+        /* GPUCONV_FAKE_NO_COMPUTE=1 (as in the cuDNN and cuBLAS fakes): a process without the PTX interpreter (the
+         * gpuconv CLI) gets its launches accepted after the checks above, without running them, so its speed and
+         * overhead paths run end to end; results are then wrong. */
+        const char *nc = getenv("GPUCONV_FAKE_NO_COMPUTE");
+        if (nc && strcmp(nc, "1") == 0) {
+            pthread_mutex_lock(&counters);
+            n_launches++;
+            pthread_mutex_unlock(&counters);
+            return CUDA_SUCCESS;
+        }
+        return fail(CUDA_ERROR_NOT_SUPPORTED, "cuLaunchKernel(%s): no launch hook registered (gpuconv_fake_set_launch_hook)", f->name);
+    }
     unsigned grid[3] = { gx, gy, gz }, block[3] = { bx, by, bz };
     pthread_mutex_lock(&counters);
     n_launches++;

@@ -14,8 +14,8 @@
  * Which algorithm supports what is a MODEL (documented per algorithm below), chosen so that some
  * algorithms need a workspace and some are refused, as on a real device; it is not NVIDIA's exact table.
  * Uncertain points are marked UNSURE. GPUCONV_FAKE_VERBOSE=1 logs the reason of every refusal.
- * GPUCONV_FAKE_NO_COMPUTE=1 skips only the arithmetic of the convolutions (outputs keep what they held); every
- * check and the stream bookkeeping still run. For timing the host-side cost of callers (gpuconv probe's overhead
+ * GPUCONV_FAKE_NO_COMPUTE=1 skips only the arithmetic of the convolutions, legacy and graph (outputs keep what they
+ * held); every check and the stream bookkeeping still run. For timing the host-side cost of callers (gpuconv probe's overhead
  * section); results are then wrong, so no test that checks results may set it. */
 #define _GNU_SOURCE
 #include "fake_common.h"
@@ -138,19 +138,62 @@ FAKE_EXPORT cudnnStatus_t cudnnGraphVersionCheck(void) { return OK; }
 FAKE_EXPORT cudnnStatus_t cudnnOpsVersionCheck(void) { return OK; }
 FAKE_EXPORT cudnnStatus_t cudnnCnnVersionCheck(void) { return OK; }
 
+/* cuDNN 9's status names (cudnn_graph.h, as src/GpuConv/Cuda/Native/CudnnTypes.cs carries them): the real library
+ * names every status, so a test that reads a status name sees the same text here as on a GPU host. */
 FAKE_EXPORT const char *cudnnGetErrorString(cudnnStatus_t s)
 {
-    switch (s) {
-    case OK: return "CUDNN_STATUS_SUCCESS";
-    case NOT_INITIALIZED: return "CUDNN_STATUS_NOT_INITIALIZED";
-    case BAD_PARAM: return "CUDNN_STATUS_BAD_PARAM";
-    case BAD_PARAM_NULL_POINTER: return "CUDNN_STATUS_BAD_PARAM_NULL_POINTER";
-    case BAD_PARAM_MISALIGNED_POINTER: return "CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER";
-    case NOT_SUPPORTED: return "CUDNN_STATUS_NOT_SUPPORTED";
-    case INTERNAL_ERROR: return "CUDNN_STATUS_INTERNAL_ERROR";
-    case EXECUTION_FAILED: return "CUDNN_STATUS_EXECUTION_FAILED";
-    default: return "CUDNN_STATUS_UNKNOWN (gpuconv fake)";
-    }
+    static const struct { int status; const char *name; } names[] = {
+        { 0, "CUDNN_STATUS_SUCCESS" },
+        { 1001, "CUDNN_STATUS_NOT_INITIALIZED" },
+        { 1002, "CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH" },
+        { 1003, "CUDNN_STATUS_SERIALIZATION_VERSION_MISMATCH" },
+        { 1004, "CUDNN_STATUS_DEPRECATED" },
+        { 1005, "CUDNN_STATUS_LICENSE_ERROR" },
+        { 1006, "CUDNN_STATUS_RUNTIME_IN_PROGRESS" },
+        { 1007, "CUDNN_STATUS_RUNTIME_FP_OVERFLOW" },
+        { 1008, "CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED" },
+        { 2000, "CUDNN_STATUS_BAD_PARAM" },
+        { 2002, "CUDNN_STATUS_BAD_PARAM_NULL_POINTER" },
+        { 2003, "CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER" },
+        { 2004, "CUDNN_STATUS_BAD_PARAM_NOT_FINALIZED" },
+        { 2005, "CUDNN_STATUS_BAD_PARAM_OUT_OF_BOUND" },
+        { 2006, "CUDNN_STATUS_BAD_PARAM_SIZE_INSUFFICIENT" },
+        { 2007, "CUDNN_STATUS_BAD_PARAM_STREAM_MISMATCH" },
+        { 2008, "CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH" },
+        { 2009, "CUDNN_STATUS_BAD_PARAM_DUPLICATED_ENTRIES" },
+        { 2010, "CUDNN_STATUS_BAD_PARAM_ATTRIBUTE_TYPE" },
+        { 2011, "CUDNN_STATUS_BAD_PARAM_CUDA_GRAPH_MISMATCH" },
+        { 2012, "CUDNN_STATUS_BAD_PARAM_DESCRIPTOR_TYPE" },
+        { 3000, "CUDNN_STATUS_NOT_SUPPORTED" },
+        { 3001, "CUDNN_STATUS_NOT_SUPPORTED_GRAPH_PATTERN" },
+        { 3002, "CUDNN_STATUS_NOT_SUPPORTED_SHAPE" },
+        { 3003, "CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE" },
+        { 3004, "CUDNN_STATUS_NOT_SUPPORTED_LAYOUT" },
+        { 3005, "CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER" },
+        { 3006, "CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDART" },
+        { 3007, "CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH" },
+        { 3008, "CUDNN_STATUS_NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING" },
+        { 3009, "CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE" },
+        { 3010, "CUDNN_STATUS_NOT_SUPPORTED_SHARED_MEMORY_INSUFFICIENT" },
+        { 3011, "CUDNN_STATUS_NOT_SUPPORTED_PADDING" },
+        { 3012, "CUDNN_STATUS_NOT_SUPPORTED_BAD_LAUNCH_PARAM" },
+        { 3013, "CUDNN_STATUS_NOT_SUPPORTED_CUDA_GRAPH_NATIVE_API" },
+        { 4000, "CUDNN_STATUS_INTERNAL_ERROR" },
+        { 4001, "CUDNN_STATUS_INTERNAL_ERROR_COMPILATION_FAILED" },
+        { 4002, "CUDNN_STATUS_INTERNAL_ERROR_UNEXPECTED_VALUE" },
+        { 4003, "CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED" },
+        { 4004, "CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED" },
+        { 4005, "CUDNN_STATUS_INTERNAL_ERROR_BAD_LAUNCH_PARAM" },
+        { 4006, "CUDNN_STATUS_INTERNAL_ERROR_TEXTURE_CREATION_FAILED" },
+        { 5000, "CUDNN_STATUS_EXECUTION_FAILED" },
+        { 5001, "CUDNN_STATUS_EXECUTION_FAILED_CUDA_DRIVER" },
+        { 5002, "CUDNN_STATUS_EXECUTION_FAILED_CUBLAS" },
+        { 5003, "CUDNN_STATUS_EXECUTION_FAILED_CUDART" },
+        { 5004, "CUDNN_STATUS_EXECUTION_FAILED_CURAND" },
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].status == (int)s) return names[i].name;
+    return "CUDNN_STATUS_UNKNOWN (gpuconv fake)";
 }
 
 /* The message of the last refusal on this thread, then cleared (cuDNN 9 documents a per-thread last error). */

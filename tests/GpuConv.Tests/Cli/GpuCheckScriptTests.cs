@@ -53,6 +53,20 @@ public class GpuCheckScriptTests
     }
 
     [Test]
+    public void TheRehearsalKnobsAreCheckedLikeTheStepKeys()
+    {
+        using var folder = new CliHarness();
+        var (exit, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_NO_COMPUTE_STEPS", "torch,benchmarks"));
+        Assert.That(exit, Is.EqualTo(2), output);
+        Assert.That(output, Does.StartWith("GPUCONV_CHECK_NO_COMPUTE_STEPS: unknown step 'benchmarks'"));
+
+        (exit, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_TORCH_DEVICE", "gpu"));
+        Assert.That(exit, Is.EqualTo(2), output);
+        Assert.That(output, Does.StartWith("GPUCONV_CHECK_TORCH_DEVICE: expected auto, cuda or cpu, got 'gpu'"));
+        Assert.That(File.Exists(folder.Path("summary.txt")), Is.False, "no step ran");
+    }
+
+    [Test]
     public void KnownStepKeysWithSpacesPassTheCheck()
     {
         using var folder = new CliHarness();

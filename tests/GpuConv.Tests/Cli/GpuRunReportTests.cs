@@ -16,14 +16,17 @@ public class GpuRunReportTests
 
     static string RunReport(string results) => RunReport(results, expectedExit: 0);
 
-    /// <summary>The report's output (stdout + stderr when it refuses); every gpu-check.sh run leaves a summary.txt, so these folders get one.</summary>
-    static string RunReport(string results, int expectedExit, bool withSummary = true)
+    /// <summary>
+    /// The report's output (stdout + stderr when it refuses); every gpu-check.sh run leaves a summary.txt, so these
+    /// folders get one. <paramref name="arguments"/> default to --rehearsal (the logs here are the cpu backend's).
+    /// </summary>
+    static string RunReport(string results, int expectedExit, bool withSummary = true, params string[] arguments)
     {
         if (withSummary && !File.Exists(Path.Combine(results, "summary.txt")))
             File.WriteAllText(Path.Combine(results, "summary.txt"), "overall  1s  PASS\n");
         var root = SharedData.RepositoryRoot();
         if (root is null) Assert.Ignore("no repository around the test assembly (the GPU-check pack): build/gpu-run-report.py is not here");
-        var start = new ProcessStartInfo("python3", [Path.Combine(root!, "build", "gpu-run-report.py"), results, "--rehearsal"])
+        var start = new ProcessStartInfo("python3", [Path.Combine(root!, "build", "gpu-run-report.py"), results, .. (arguments.Length > 0 ? arguments : ["--rehearsal"])])
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
@@ -81,11 +84,12 @@ public class GpuRunReportTests
 
         string report = RunReport(h.Folder);
 
-        Assert.That(Row(report, "ConvEngine per-call overhead"), Does.Match(@"\| -?\d+\.\d\d us \|"));
-        Assert.That(Row(report, "im2col kernel bandwidth"), Does.Match(@"\| \d+\.\d GB/s vs \d+\.\d GB/s = \d+\.\d\d \| reported \|"));
-        Assert.That(Row(report, "warm plan-cache start"), Does.Match(@"\| \d+\.\d ms cold, \d+\.\d ms warm: \d+\.\dx \|"));
+        Assert.That(Row(report, "ConvEngine per-call overhead"), Does.Match(@"\| -?\d+\.\d\d us \(engine \d+\.\d\d, bare \d+\.\d\d us/call\) \| (PASS|\*\*MISS\*\*) \| \d+\.\d\d us (under|over) the limit \|"));
+        Assert.That(Row(report, "im2col kernel's bandwidth"), Does.Match(@"\| \d+\.\d GB/s against \d+\.\d GB/s: \d+ % of the copy \| reported \|"));
+        Assert.That(Row(report, "warm plan-cache start"), Does.Match(@"\| \d+\.\dx \(\d+\.\d ms cold, \d+\.\d ms warm, resnet18\[:2\], 2 layers\) \| (PASS|\*\*MISS\*\*) \|"));
         foreach (var kind in new[] { "3x3", "1x1", "depthwise" })
-            Assert.That(Row(report, $"ptx vs cudnn, {kind}:"), Does.Match(@"\| \d+\.\d\dx \| (met|\*\*missed\*\*) \|"), $"{kind}; bench printed:\n{bench}\nstderr:\n{benchErr}");
+            Assert.That(Row(report, $"ptx vs cudnn, {kind}:"), Does.Match(@"\| \d+\.\d\dx on 1 shape \| (PASS \| \+|\*\*MISS\*\* \| \d+ % short)"), $"{kind}; bench printed:\n{bench}\nstderr:\n{benchErr}");
+        Assert.That(report, Does.Contain("Not a GPU measurement").And.Contain("cpu backend stood in"), "the header says what the numbers are");
     }
 
     [Test]
@@ -98,7 +102,7 @@ public class GpuRunReportTests
 
         string report = RunReport(h.Folder);
 
-        Assert.That(Row(report, "ConvEngine per-call overhead"), Does.EndWith("| -0.12 us | met |"));
+        Assert.That(Row(report, "ConvEngine per-call overhead"), Does.EndWith("| -0.12 us (engine 4.10, bare 4.22 us/call) | PASS | 5.12 us under the limit |"));
     }
 
     [Test]
@@ -110,8 +114,104 @@ public class GpuRunReportTests
 
         string report = RunReport(h.Folder);
 
-        Assert.That(Row(report, "ptx vs cudnn, 3x3:"), Does.EndWith("| 0.00x | **missed** |"));
-        Assert.That(Row(report, "ptx vs cudnn, 1x1:"), Does.EndWith("| 1.02x | met |"));
-        Assert.That(Row(report, "ptx vs cudnn, depthwise:"), Does.EndWith("| not measured | not measured |"));
+        Assert.That(Row(report, "ptx vs cudnn, 3x3:"), Does.EndWith("| 0.00x on 1 shape | **MISS** | 100 % short |"));
+        Assert.That(Row(report, "ptx vs cudnn, 1x1:"), Does.EndWith("| 1.02x on 1 shape | PASS | +13 % over the goal |"));
+        Assert.That(Row(report, "ptx vs cudnn, depthwise:"), Does.EndWith("| not measured | not measured |  |"));
+    }
+
+    /// <summary>
+    /// --write puts the GPU part into docs/benchmarks.md: the first time in place of the part's opening (up to its first
+    /// subsection, which stays, as does the CPU part), later in place of its own marked block only.
+    /// </summary>
+    [Test]
+    public void WriteReplacesTheGpuPartsOpeningOnceAndThenOnlyItsOwnBlock()
+    {
+        using var h = new CliHarness();
+        File.WriteAllText(h.Path("probe-cpu.txt"),
+            "overhead: engine 4.10 us/call, backend 4.20 us/call, bare 4.22 us/call; engine over bare -0.12 us (goal < 5 us) on x\n");
+        string doc = h.Path("benchmarks.md");
+        File.WriteAllText(doc, "# GPU benchmarks (H200) — not measured yet\n\nNo GPU run has happened.\n\n| goal | measured by |\n|---|---|\n\n" +
+            "## 2026-12-05: a dated note\n\nkept\n\n# CPU backend benchmarks\n\nkept too\n");
+
+        RunReport(h.Folder, expectedExit: 0, withSummary: true, "--rehearsal", "--write", doc);
+        string once = File.ReadAllText(doc);
+        RunReport(h.Folder, expectedExit: 0, withSummary: true, "--rehearsal", "--write", doc);
+        string twice = File.ReadAllText(doc);
+
+        Assert.That(once, Does.StartWith("# GPU benchmarks (H200)").And.Not.Contain("not measured yet").And.Not.Contain("No GPU run has happened"));
+        Assert.That(once, Does.Contain("| -0.12 us (engine 4.10, bare 4.22 us/call) | PASS |"));
+        Assert.That(once, Does.Contain("<!-- gpu-run-report:end -->\n\n## 2026-12-05: a dated note\n\nkept\n\n# CPU backend benchmarks\n\nkept too\n"));
+        Assert.That(twice, Is.EqualTo(once), "a second write replaces its own block, nothing else");
+    }
+
+    /// <summary>
+    /// The committed rehearsal of the whole GPU check against the native fakes (docs/gpu-runs/native-fake-rehearsal/results-s7):
+    /// every goal's row is read from its log, and the header says these are not GPU numbers (no --rehearsal: it is read from the logs).
+    /// </summary>
+    [Test]
+    public void TheCommittedFakeRehearsalIsReadGoalByGoal()
+    {
+        var root = SharedData.RepositoryRoot();
+        if (root is null) Assert.Ignore("no repository around the test assembly (the GPU-check pack): the committed sample is not here");
+        string sample = Path.Combine(root!, "docs", "gpu-runs", "native-fake-rehearsal", "results-s7");
+
+        string report = RunReport(sample, expectedExit: 0, withSummary: false, "--shapes-dir", Path.Combine(root!, "samples", "GpuConv.Cli", "shapes"));
+
+        Assert.That(report, Does.StartWith("# GPU benchmarks (H200) — 2026-12-05 — NOT A GPU RUN"));
+        Assert.That(report, Does.Contain("**Not a GPU measurement**: this run used the native fakes").And.Contain("GPUCONV_FAKE_NO_COMPUTE=1"));
+        Assert.That(Row(report, "Gpu test category"), Does.EndWith("| 161 tests, 0 failed, 4 skipped | **MISS** | 0 failed, 4 skipped (gpu-tests.txt, gpu-tests-skips.txt) |"));
+        Assert.That(Row(report, "torch_compare.py correctness[cudnn]"), Does.EndWith("| 0/200, worst rel L2 inf | **MISS** | 200 of 200 cases off |"));
+        Assert.That(Row(report, "cudnn vs PyTorch (cudnn.benchmark=True, TF32 off), ResNet-50"), Does.Contain("x on 53 shapes against PyTorch on the CPU | not measured |"));
+        Assert.That(Row(report, "cudnn vs PyTorch (cudnn.benchmark=True, TF32 off), MobileNetV2"), Does.Contain("x on 52 shapes against PyTorch on the CPU | not measured |"));
+        Assert.That(Row(report, "cudnn vs PyTorch (cudnn.benchmark=True, TF32 off), both"), Does.Contain("| 5.55x on 105 shapes against PyTorch on the CPU | not measured |"));
+        Assert.That(Row(report, "ConvEngine per-call overhead"), Does.EndWith("| 0.47 us (engine 0.74, bare 0.27 us/call) | PASS | 4.53 us under the limit |"));
+        Assert.That(Row(report, "ptx vs cudnn, 3x3:"), Does.Contain("| 70.80x on 17 shapes | PASS |"));
+        Assert.That(Row(report, "ptx vs cudnn, 1x1:"), Does.Contain("| 196.52x on 70 shapes | PASS |"));
+        Assert.That(Row(report, "ptx vs cudnn, depthwise:"), Does.Contain("| 169.67x on 17 shapes | PASS |"));
+        Assert.That(Row(report, "im2col kernel's bandwidth"), Does.Contain("| 21189.1 GB/s against 48.3 GB/s: 43840 % of the copy | reported |"));
+        Assert.That(Row(report, "warm plan-cache start"), Does.Contain("| 1898.8x (7236.7 ms cold, 3.8 ms warm, resnet50, 53 layers) | PASS |"));
+        Assert.That(Row(report, "the same start as two whole processes"), Does.Contain("| 8.6x (4879 ms cold, 569 ms warm) | reported |"));
+        Assert.That(report, Does.Contain("- ptx-vs-cudnn plans (ptx side): 105 cache\n").And.Contain("- bench: 84 shape(s) disagree"));
+        Assert.That(report, Does.Contain("```\nPASS        1s  system+libraries"), "the run's summary.txt is quoted");
+    }
+
+    /// <summary>
+    /// Logs as a GPU host writes them (no fake, PyTorch on the GPU): no warning header, and each speed goal against
+    /// PyTorch per network with its verdict and margin, computed from the per-shape rows.
+    /// </summary>
+    [Test]
+    public void AGpuRunGetsNoWarningAndEachNetworksMarginAgainstPyTorch()
+    {
+        using var h = new CliHarness();
+        File.WriteAllText(h.Path("system.txt"), "date: 2027-01-02T03:04:05Z\ncommit:  abc123\n--- nvidia-smi\nNVIDIA H200\n");
+        File.WriteAllText(h.Path("devices.txt"), "GPU: available\ndriver: libcuda.so.1, CUDA 13.0\n  GPU 0: NVIDIA H200, compute 9.0, 132 SMs, 139.8 GiB\n" +
+            "cuBLAS 13.1.0: /opt/x/libcublas.so.13\ncuDNN 9.13.0: /opt/x/libcudnn.so.9\n");
+        File.WriteAllText(h.Path("torch-compare.txt"),
+            "device NVIDIA H200, torch 2.11.0+cu130, cuDNN 91300\n" +
+            "correctness[cudnn]: 200/200 random cases match PyTorch float64 (rel L2 < 1e-4), worst 3.10e-07, one manifest process, 4 s\n" +
+            "shape                     gpuconv ms  torch ms  speedup\n" +
+            "conv1                         0.0500    0.0405     0.81\n" +
+            "features.0                    0.0100    0.0121     1.21\n" +
+            "speed[cudnn]: geomean speedup over PyTorch (cuDNN benchmark=True, TF32 off) = 0.99x on 2 shapes\n" +
+            "correctness[ptx]: 199/200 random cases match PyTorch float64 (rel L2 < 1e-4), worst 2.00e-03, one manifest process, 5 s\n");
+
+        string report = RunReport(h.Folder, expectedExit: 0, withSummary: true, "--shapes-dir", ShapesDir());
+
+        Assert.That(report, Does.Not.Contain("Not a GPU measurement").And.Not.Contain("NOT A GPU RUN").And.Not.Contain("No usable GPU"));
+        Assert.That(report, Does.Contain("GPU 0: NVIDIA H200, compute 9.0, 132 SMs, 139.8 GiB; CUDA 13.0, cuDNN 9.13.0, cuBLAS 13.1.0"));
+        Assert.That(Row(report, "torch_compare.py correctness[cudnn]"), Does.EndWith("| 200/200, worst rel L2 3.10e-07 | PASS |  |"));
+        Assert.That(Row(report, "torch_compare.py correctness[ptx]"), Does.EndWith("| 199/200, worst rel L2 2.00e-03 | **MISS** | 1 of 200 cases off |"));
+        Assert.That(Row(report, "cudnn vs PyTorch (cudnn.benchmark=True, TF32 off), ResNet-50"), Does.EndWith("| 0.81x on 1 shape | **MISS** | 19 % short: needs 1.23x faster |"));
+        Assert.That(Row(report, "cudnn vs PyTorch (cudnn.benchmark=True, TF32 off), MobileNetV2"), Does.EndWith("| 1.21x on 1 shape | PASS | +21 % over the goal |"));
+        Assert.That(Row(report, "cudnn vs PyTorch (cudnn.benchmark=True, TF32 off), both"), Does.EndWith("| 0.99x on 2 shapes | **MISS** | 1 % short: needs 1.01x faster |"));
+        Assert.That(report, Does.Contain("- cudnn shapes behind PyTorch (1 of 2), slowest first: conv1 0.81x"));
+        Assert.That(Row(report, "ConvEngine per-call overhead"), Does.EndWith("| not measured | not measured |  |"));
+    }
+
+    static string ShapesDir()
+    {
+        var root = SharedData.RepositoryRoot();
+        if (root is null) Assert.Ignore("no repository around the test assembly (the GPU-check pack): the shape sets are not here");
+        return Path.Combine(root!, "samples", "GpuConv.Cli", "shapes");
     }
 }
