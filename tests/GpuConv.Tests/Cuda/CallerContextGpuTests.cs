@@ -144,7 +144,8 @@ public sealed unsafe class CallerContextGpuTests
     /// A warm device-resident call from a thread with no context switches context once in and once out: the engine holds
     /// one scope for the whole call, so the driver steps inside find the context current. Counted by the fake driver.
     /// </summary>
-    [Test]
+    // NativeFakesOnly: needs the fakes (counts / fault injection); gpu-check.sh leaves it out on a GPU host, where it could only skip.
+    [Test, Category("NativeFakesOnly")]
     public void AWarmCallSwitchesContextOnceInAndOnceOut()
     {
         if (!UnderFakes) Assert.Ignore("counts the native fakes' cuCtxSetCurrent calls (gpuconv_fake_set_current_calls)");
@@ -187,7 +188,8 @@ public sealed unsafe class CallerContextGpuTests
     }
 
     /// <summary>Calls that throw half-way (a failed copy, cuDNN failing every algorithm, an out-of-memory allocation) put the application's context back too.</summary>
-    [Test]
+    // NativeFakesOnly: needs the fakes (counts / fault injection); gpu-check.sh leaves it out on a GPU host, where it could only skip.
+    [Test, Category("NativeFakesOnly")]
     public void ACallThatThrowsStillRestoresTheApplicationsContext()
     {
         if (!UnderFakes) Assert.Ignore("needs the native fakes' fault injection (GPUCONV_FAKE_FAULTS)");
