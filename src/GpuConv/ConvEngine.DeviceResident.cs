@@ -117,8 +117,11 @@ public sealed partial class ConvEngine
         // New data in a tensor the CPU backend may hold prepared as constant weights: drop that copy, so that
         // weights refreshed through the engine are the ones used (as on a GPU, whose backends prepare nothing).
         if (destination is HostTensor host)
-            foreach (var cpu in Backends.OfType<CpuBackend>())
-                cpu.ForgetPreparedWeights(host);
+        {
+            var backends = Backends;
+            for (int i = 0; i < backends.Count; i++) // indexed: a foreach over the interface allocated an enumerator per call
+                if (backends[i] is CpuBackend cpu) cpu.ForgetPreparedWeights(host);
+        }
     }
 
     /// <summary>
@@ -254,7 +257,7 @@ public sealed partial class ConvEngine
         bool constantWeights = false, bool accumulate = false)
     {
         ArgumentNullException.ThrowIfNull(bias);
-        if (!Enum.IsDefined(activation))
+        if (!IsActivation(activation))
             throw new ArgumentException($"activation {(int)activation} is not an Activation.", nameof(activation));
         return ForwardResident(spec, x, w, bias, output, constantWeights, activation, accumulate);
     }
@@ -326,46 +329,13 @@ public sealed partial class ConvEngine
         if (dy.Shape.Rank < 2)
             throw new ArgumentException($"dy must be [N, C, …] (rank >= 2), got shape {dy.Shape}.", nameof(dy));
         CheckResident(dy, nameof(dy));
-        var dbShape = new TensorShape(dy.Shape.C);
+        // db is [C]: the output's own shape when it is that (a warm call makes no TensorShape), else a new one.
+        var dbShape = output is { Shape: { Rank: 1 } given } && given[0] == dy.Shape.C ? given : new TensorShape(dy.Shape.C);
         var db = TakeOutput(output, dbShape, inputs: [dy]);
         try
         {
-            OnStream(() =>
-            {
-                switch (Memory)
-                {
-                    case HostMemorySpace:
-                        var dbData = ((HostTensor)db).Data;
-                        if (!accumulate) CpuBias.Gradient(dy.Shape, ((HostTensor)dy).Data, dbData);
-                        else
-                        {
-                            var result = new float[dbData.Length]; // C floats: small
-                            CpuBias.Gradient(dy.Shape, ((HostTensor)dy).Data, result);
-                            for (int c = 0; c < dbData.Length; c++) dbData[c] += result[c];
-                        }
-                        break;
-                    case var m when Backends.OfType<CudnnBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, m)) is { } cudnn:
-                        cudnn.BackwardBias(dy, db, accumulate, synchronize: false); // ordered on the stream like the other calls
-                        break;
-                    case var m when Backends.OfType<PtxConvBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, m)) is { } ptx:
-                        ptx.BackwardBias(dy, db, accumulate);
-                        break;
-                    default:
-                        // A device memory without a bias kernel: through the host (float64 sums, as above).
-                        var host = new float[dy.Shape.ElementCountInt];
-                        Memory.CopyToHost(dy, host);
-                        var sums = new float[dy.Shape.C];
-                        CpuBias.Gradient(dy.Shape, host, sums);
-                        if (accumulate)
-                        {
-                            var held = new float[sums.Length];
-                            Memory.CopyToHost(db, held);
-                            for (int c = 0; c < sums.Length; c++) sums[c] += held[c];
-                        }
-                        Memory.CopyFromHost(sums, db);
-                        break;
-                }
-            });
+            using (EnterStream())
+                BiasGradient(dy, db, accumulate);
             return db;
         }
         catch
@@ -374,6 +344,60 @@ public sealed partial class ConvEngine
             throw;
         }
     }
+
+    /// <summary><see cref="BackwardBias(Tensor, Tensor?, bool)"/>'s work in <see cref="Memory"/>, on the caller's stream scope.</summary>
+    void BiasGradient(Tensor dy, Tensor db, bool accumulate)
+    {
+        switch (Memory)
+        {
+            case HostMemorySpace:
+                var dbData = ((HostTensor)db).Data;
+                if (!accumulate) CpuBias.Gradient(dy.Shape, ((HostTensor)dy).Data, dbData);
+                else
+                {
+                    // C floats: on the stack when small, so a warm call allocates nothing.
+                    Span<float> sums = dbData.Length <= 1024 ? stackalloc float[dbData.Length] : new float[dbData.Length];
+                    CpuBias.Gradient(dy.Shape, ((HostTensor)dy).Data, sums);
+                    for (int c = 0; c < dbData.Length; c++) dbData[c] += sums[c];
+                }
+                break;
+            case var _ when ResidentKernels.Cudnn is { } cudnn:
+                cudnn.BackwardBias(dy, db, accumulate, synchronize: false); // ordered on the stream like the other calls
+                break;
+            case var _ when ResidentKernels.Ptx is { } ptx:
+                ptx.BackwardBias(dy, db, accumulate);
+                break;
+            default:
+                // A device memory without a bias kernel: through the host (float64 sums, as above).
+                var host = new float[dy.Shape.ElementCountInt];
+                Memory.CopyToHost(dy, host);
+                var hostSums = new float[dy.Shape.C];
+                CpuBias.Gradient(dy.Shape, host, hostSums);
+                if (accumulate)
+                {
+                    var held = new float[hostSums.Length];
+                    Memory.CopyToHost(db, held);
+                    for (int c = 0; c < hostSums.Length; c++) hostSums[c] += held[c];
+                }
+                Memory.CopyFromHost(hostSums, db);
+                break;
+        }
+    }
+
+    /// <summary>The cudnn and ptx backends working in <see cref="Memory"/> (either may be absent), looked up once: a search per call allocated.</summary>
+    sealed record GpuKernelBackends(CudnnBackend? Cudnn, PtxConvBackend? Ptx);
+
+    GpuKernelBackends? residentKernels;
+
+    GpuKernelBackends ResidentKernels => residentKernels ??= new(
+        Backends.OfType<CudnnBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, Memory)),
+        Backends.OfType<PtxConvBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, Memory)));
+
+    /// <summary>
+    /// Enum.IsDefined(activation) without reflection: Enum.IsDefined reads a type cache that the runtime holds weakly, so
+    /// after each garbage collection the next call rebuilt it (240 B).
+    /// </summary>
+    static bool IsActivation(Activation activation) => activation is Activation.Identity or Activation.Relu;
 
     Tensor ForwardResident(ConvSpec spec, Tensor x, Tensor w, Tensor? bias, Tensor? output, bool constantWeights, Activation? activation, bool accumulate)
     {
@@ -440,12 +464,32 @@ public sealed partial class ConvEngine
     ConvTensors TensorsFor(Tensor x, Tensor w, Tensor y, Tensor? bias, bool constantWeights, bool accumulate, bool callerOutput)
     {
         var last = lastResidentTensors;
-        if (last is not null && ReferenceEquals(last.X, x) && ReferenceEquals(last.W, w) && ReferenceEquals(last.Y, y) && ReferenceEquals(last.Bias, bias)
-            && last.ConstantWeights == constantWeights && last.Accumulate == accumulate)
+        if (last is not null && Holds(last, x, w, y, bias, constantWeights, accumulate))
             return last;
         var tensors = new ConvTensors(x, w, y, bias) { ConstantWeights = constantWeights, Accumulate = accumulate };
         if (callerOutput) lastResidentTensors = tensors;
         return tensors;
+    }
+
+    static bool Holds(ConvTensors t, Tensor x, Tensor w, Tensor y, Tensor? bias, bool constantWeights, bool accumulate) =>
+        ReferenceEquals(t.X, x) && ReferenceEquals(t.W, w) && ReferenceEquals(t.Y, y) && ReferenceEquals(t.Bias, bias)
+        && t.ConstantWeights == constantWeights && t.Accumulate == accumulate;
+
+    /// <summary>The bias-free copy of the last kept tensor set (see <see cref="WithoutBias"/>).</summary>
+    ConvTensors? lastPlainTensors;
+
+    /// <summary>
+    /// <paramref name="t"/> without its bias, for a plain run before a separate bias kernel: the last call's copy when it
+    /// holds the same tensors, so a warm call makes none. Kept only for the set <see cref="TensorsFor"/> keeps (the caller's tensors).
+    /// </summary>
+    ConvTensors WithoutBias(ConvTensors t)
+    {
+        var last = lastPlainTensors;
+        if (last is not null && Holds(last, t.X, t.W, t.Y, bias: null, t.ConstantWeights, t.Accumulate))
+            return last;
+        var plain = t with { Bias = null };
+        if (ReferenceEquals(t, lastResidentTensors)) lastPlainTensors = plain;
+        return plain;
     }
 
     /// <summary>What one device-resident run needs inside the planner's Execute, and whether ReLU was fused.</summary>
@@ -476,9 +520,9 @@ public sealed partial class ConvEngine
             if (forward && ordered is null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, t, act)) return true;
             // Not fusable (or a transposed layer): the PTX bias kernel adds bias and ReLU on the device, to the tensor
             // the run wrote (Y, or X for a transposed layer), after a plain run.
-            if (act == Activation.Relu && Backends.OfType<PtxConvBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, Memory)) is { } ptx)
+            if (act == Activation.Relu && ResidentKernels.Ptx is { } ptx)
             {
-                var plain = t with { Bias = null };
+                var plain = WithoutBias(t);
                 if (ordered is not null) ordered.Enqueue(problem, algorithm, plain); else backend.Run(problem, algorithm, plain);
                 ptx.AddBias(forward ? t.Y : t.X, t.Bias, relu: true, synchronize: false); // ordered on the stream after the run
                 return true;
@@ -573,13 +617,6 @@ public sealed partial class ConvEngine
             throw new ArgumentException($"{name} has shape {t.Shape}, expected {expected}.", name);
     }
 
-    /// <summary>Runs <paramref name="work"/> ordered after the application's stream and before its next work, when one is in use.</summary>
-    void OnStream(Action work)
-    {
-        using (EnterStream())
-            work();
-    }
-
     /// <summary>
     /// Makes the engine's CUDA context current for the whole call (the caller's is put back on dispose), so the driver
     /// steps inside find it current and each pays one cuCtxGetCurrent instead of a set and a restore.
@@ -630,6 +667,7 @@ public sealed partial class ConvEngine
             streamJoin = null;
             appStream = 0;
             lastResidentTensors = null;
+            lastPlainTensors = null;
         }
     }
 }

@@ -191,7 +191,7 @@ public sealed partial class ConvEngine : IDisposable
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(bias);
-        if (!Enum.IsDefined(activation))
+        if (!IsActivation(activation))
             throw new ArgumentException($"activation {(int)activation} is not an Activation.", nameof(activation));
         var problem = Problem(spec, x.Shape, w.Shape, ConvOp.Forward, nameof(x), nameof(w));
         CheckBias(problem, bias);

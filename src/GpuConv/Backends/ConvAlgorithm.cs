@@ -30,8 +30,24 @@ public sealed record ConvAlgorithm(
     bool Deterministic,
     MathMode Math = MathMode.Strict)
 {
+    // Key is formatted when its parts are set — by the constructor (the initializers below) and by each part's init
+    // accessor, which a `with` calls after copying — so reading it allocates nothing (backends read it on every run),
+    // and a copy made with `with { Name = … }` never keeps the old key. As a function of the other fields it leaves
+    // the record's equality as it was.
+    /// <summary>The cuDNN or kernel family, e.g. <c>cudnn</c>.</summary>
+    public string Backend { get; init { field = value; key = KeyOf(value, Name, Math); } } = Backend;
+    /// <summary>The algorithm's name within its backend.</summary>
+    public string Name { get; init { field = value; key = KeyOf(Backend, value, Math); } } = Name;
+    /// <summary>The arithmetic it uses.</summary>
+    public MathMode Math { get; init { field = value; key = KeyOf(Backend, Name, value); } } = Math;
+
+    readonly string key = KeyOf(Backend, Name, Math);
+
     /// <summary>A stable name such as <c>cudnn/IMPLICIT_PRECOMP_GEMM</c> or <c>cpu/im2col-gemm</c>.</summary>
-    public string Key => Math == MathMode.Strict ? $"{Backend}/{Name}" : $"{Backend}/{Name}+{Math}";
+    public string Key => key;
+
+    static string KeyOf(string backend, string name, MathMode math) =>
+        math == MathMode.Strict ? $"{backend}/{name}" : $"{backend}/{name}+{math}";
 
     /// <summary>The candidate's <see cref="Key"/>.</summary>
     public override string ToString() => Key;

@@ -18,6 +18,12 @@ static unsafe class NativeFakeLaunchHook
     const int IllegalState = 401, IllegalAddress = 700, LaunchFailed = 719;
     static readonly Dictionary<string, PtxModule> Modules = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Managed bytes the interpreter allocated on this thread while running launches (the fake runs a kernel on the
+    /// launching thread): allocation tests subtract them, since on a device a launch runs no managed code.
+    /// </summary>
+    [ThreadStatic] public static long BytesAllocatedOnThisThread;
+
     /// <summary>Registers the hook with the fake driver (once per process).</summary>
     public static void Register()
     {
@@ -27,6 +33,13 @@ static unsafe class NativeFakeLaunchHook
 
     [UnmanagedCallersOnly]
     static int Launch(byte* ptx, byte* entry, uint* grid, uint* block, uint sharedBytes, void** parameters, void* stream)
+    {
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        try { return Interpret(ptx, entry, grid, block, parameters, stream); }
+        finally { BytesAllocatedOnThisThread += GC.GetAllocatedBytesForCurrentThread() - allocatedBefore; }
+    }
+
+    static int Interpret(byte* ptx, byte* entry, uint* grid, uint* block, void** parameters, void* stream)
     {
         string name = Marshal.PtrToStringUTF8((nint)entry) ?? "";
         try

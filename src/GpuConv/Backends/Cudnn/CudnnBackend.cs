@@ -42,6 +42,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     readonly ICudnnApi _api;
     readonly CudnnHandle _handle;
     readonly Dictionary<ConvProblem, CudnnDescriptors> _descriptors = [];
+    readonly Dictionary<TensorShape, (CudnnTensorDescriptor Dy, CudnnTensorDescriptor Db)> _biasGradientDescriptors = [];
     readonly object _gate = new();
     readonly CudnnGraphCandidates? _graph;
     bool _disposed;
@@ -368,7 +369,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     void CopyView(string purpose, nint srcDesc, ulong src, long[] srcStrides, nint dstDesc, ulong dst, long[] dstStrides, int[] dims)
     {
         float one = 1f, zero = 0f;
-        string call = $"cudnnTransformTensor({purpose})";
+        string call = TransformCall(purpose, added: false);
         long started = NativeTrace.Start();
         var status = _api.TransformTensor(_handle.Raw, &one, srcDesc, src, &zero, dstDesc, dst);
         NativeTrace.Record(started, call, NativeText.StatusLabel(status), $"src 0x{src:x} -> dst 0x{dst:x}");
@@ -387,7 +388,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     void AddView(string purpose, CudnnPaddingPlan pad, ulong interior, ulong dx)
     {
         float one = 1f;
-        string call = $"cudnnTransformTensor({purpose}, beta = 1)";
+        string call = TransformCall(purpose, added: true);
         long started = NativeTrace.Start();
         var status = _api.TransformTensor(_handle.Raw, &one, pad.Interior!.Raw, interior, &one, pad.Dense!.Raw, dx);
         NativeTrace.Record(started, call, NativeText.StatusLabel(status), $"src 0x{interior:x} -> dst 0x{dx:x} (added)");
@@ -400,6 +401,15 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         CuDnn.Check(NativeTrace.Start(), _api.AddTensor(_handle.Raw, &one, pad.Dense.Raw, dense.Pointer, &one, pad.Dense.Raw, dx),
             "cudnnAddTensor(accumulate)", $"0x{dense.Pointer:x} -> dx 0x{dx:x}");
     }
+
+    /// <summary>The transform's name in traces and errors: constants for the backend's own purposes, so a warm call formats none.</summary>
+    static string TransformCall(string purpose, bool added) => (purpose, added) switch
+    {
+        ("pad", false) => "cudnnTransformTensor(pad)",
+        ("crop", false) => "cudnnTransformTensor(crop)",
+        ("crop", true) => "cudnnTransformTensor(crop, beta = 1)",
+        _ => added ? $"cudnnTransformTensor({purpose}, beta = 1)" : $"cudnnTransformTensor({purpose})",
+    };
 
     /// <summary>
     /// x[0,0,pb…] inside the padded buffer: only 4-byte aligned in general. Whether cuDNN 9 accepts such
@@ -431,16 +441,44 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             using var current = _host.EnterContext();
-            using var dyDesc = new CudnnTensorDescriptor(_api);
-            using var dbDesc = new CudnnTensorDescriptor(_api);
-            var (dyDims, dbDims) = BiasGradientDims(dy.Shape);
-            CudnnDescriptors.SetTensor(_api, dyDesc, dyDims);
-            CudnnDescriptors.SetTensor(_api, dbDesc, dbDims);
+            var (dyDesc, dbDesc) = BiasGradientDescriptors(dy.Shape);
             float one = 1f, zero = 0f;
             CuDnn.Check(NativeTrace.Start(), _api.ConvolutionBackwardBias(_handle.Raw, &one, dyDesc.Raw, _host.PointerOf(dy), accumulate ? &one : &zero, dbDesc.Raw, _host.PointerOf(db)),
-                "cudnnConvolutionBackwardBias", $"dy=[{string.Join(",", dyDims)}] beta={(accumulate ? 1 : 0)}");
+                "cudnnConvolutionBackwardBias", $"dy={dy.Shape} beta={(accumulate ? 1 : 0)}");
             if (synchronize) _host.Synchronize();
         }
+    }
+
+    /// <summary>dy's and db's descriptors for a dy shape, kept (as the convolution descriptors are): a warm call makes none. Under the lock.</summary>
+    (CudnnTensorDescriptor Dy, CudnnTensorDescriptor Db) BiasGradientDescriptors(TensorShape dyShape)
+    {
+        if (_biasGradientDescriptors.TryGetValue(dyShape, out var kept)) return kept;
+        if (_biasGradientDescriptors.Count >= MaxCachedGeometries) DisposeBiasGradientDescriptors();
+        var dyDesc = new CudnnTensorDescriptor(_api);
+        var dbDesc = new CudnnTensorDescriptor(_api);
+        try
+        {
+            var (dyDims, dbDims) = BiasGradientDims(dyShape);
+            CudnnDescriptors.SetTensor(_api, dyDesc, dyDims);
+            CudnnDescriptors.SetTensor(_api, dbDesc, dbDims);
+        }
+        catch
+        {
+            dyDesc.Dispose();
+            dbDesc.Dispose();
+            throw;
+        }
+        return _biasGradientDescriptors[dyShape] = (dyDesc, dbDesc);
+    }
+
+    void DisposeBiasGradientDescriptors()
+    {
+        foreach (var (dyDesc, dbDesc) in _biasGradientDescriptors.Values)
+        {
+            dyDesc.Dispose();
+            dbDesc.Dispose();
+        }
+        _biasGradientDescriptors.Clear();
     }
 
     /// <summary>dy's dims and db's [1, C, 1, …], each with at least the 4 dims cuDNN's tensor descriptors need ([N, C] becomes [N, C, 1, 1]).</summary>
@@ -523,19 +561,30 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         return kept = act;
     }
 
+    /// <summary>
+    /// The descriptors of the problem's geometry, shared by its three ops: built from the forward problem, and also
+    /// filed under the problem as called, so that a warm backward call finds them without making its forward
+    /// problem (a new ConvProblem per call, 72 B).
+    /// </summary>
     CudnnDescriptors Descriptors(ConvProblem problem)
     {
-        var key = problem.WithOp(ConvOp.Forward);
-        if (_descriptors.TryGetValue(key, out var d)) return d;
-        if (_descriptors.Count >= MaxCachedGeometries)
+        if (_descriptors.TryGetValue(problem, out var d)) return d;
+        var forward = problem.WithOp(ConvOp.Forward);
+        if (!_descriptors.TryGetValue(forward, out d))
         {
-            // Safe under the lock: no other call can be using a cached descriptor now.
-            foreach (var old in _descriptors.Values) old.Dispose();
-            _descriptors.Clear();
+            if (_descriptors.Count >= MaxCachedGeometries) DisposeDescriptors();
+            d = new CudnnDescriptors(_api, forward);
+            _descriptors[forward] = d;
         }
-        d = new CudnnDescriptors(_api, key);
-        _descriptors[key] = d;
+        _descriptors[problem] = d;
         return d;
+    }
+
+    /// <summary>Disposes every cached descriptor set (each once: one may be filed under several ops). Under the lock: no call is using one.</summary>
+    void DisposeDescriptors()
+    {
+        foreach (var d in _descriptors.Values.Distinct()) d.Dispose();
+        _descriptors.Clear();
     }
 
     /// <summary>The op as cuDNN's function names spell it: Forward, BackwardData, BackwardFilter.</summary>
@@ -561,8 +610,8 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         {
             if (_disposed) return;
             _disposed = true;
-            foreach (var d in _descriptors.Values) d.Dispose();
-            _descriptors.Clear();
+            DisposeDescriptors();
+            DisposeBiasGradientDescriptors();
             _graph?.Dispose();
             _relu?.Dispose();
             _identity?.Dispose();

@@ -1,0 +1,185 @@
+using GpuConv.Conv;
+using GpuConv.Cuda.Discovery;
+using GpuConv.Tensors;
+using GpuConv.Tests.NativeFakes;
+
+namespace GpuConv.Tests.Allocation;
+
+/// <summary>One engine configuration the allocation tests run every op on.</summary>
+/// <param name="PlansWorkspace">Every convolution's plan rents a workspace (checked against the native fakes, whose algorithm table is known).</param>
+public sealed record WarmEngine(string Name, ConvEngineOptions Options, ConvSpec Spec, TensorShape X, TensorShape W, bool PlansWorkspace)
+{
+    static readonly ConvSpec ThreeByThree = new([3, 3], padBegin: [1]), OneByOne = new([1, 1]);
+    static readonly ConvSpec Asymmetric = new([3, 3], padBegin: [1, 0], padEnd: [2, 1]);
+    static readonly TensorShape X6 = new(1, 4, 6, 6), W3 = new(4, 4, 3, 3), W1 = new(4, 4, 1, 1);
+
+    static ConvEngineOptions Gpu(string backend) => new() { Device = DeviceKind.Gpu, Backend = backend, PersistPlans = false, Warning = _ => { } };
+
+    public static readonly WarmEngine Cpu = new("cpu", new ConvEngineOptions { Device = DeviceKind.Cpu, Backend = "cpu", PersistPlans = false, CpuThreads = 1 },
+        ThreeByThree, X6, W3, PlansWorkspace: false);
+
+    public static readonly WarmEngine[] Gpus =
+    [
+        // No workspace allowed: zero-workspace algorithms only (IMPLICIT_GEMM, ALGO_0 on the fakes).
+        new("cudnn", Gpu("cudnn") with { WorkspaceLimitBytes = 0 }, ThreeByThree, X6, W3, PlansWorkspace: false),
+        // Deterministic: backward ALGO_1, which takes a workspace on the fakes (forward stays IMPLICIT_GEMM).
+        new("cudnn-deterministic", Gpu("cudnn") with { Deterministic = true }, ThreeByThree, X6, W3, PlansWorkspace: false),
+        // Asymmetric padding: every op rents a scratch for its explicitly padded copy (plus any algorithm workspace).
+        new("cudnn-padded", Gpu("cudnn"), Asymmetric, X6, W3, PlansWorkspace: true),
+        // ptx: a 1x1 layer runs gemm-1x1 (no column buffer); a 3x3 one im2col / col2im with their column buffer.
+        new("ptx", Gpu("ptx"), OneByOne, X6, W1, PlansWorkspace: false),
+        new("ptx-im2col", Gpu("ptx"), ThreeByThree, X6, W3, PlansWorkspace: true),
+    ];
+
+    public override string ToString() => Name;
+}
+
+/// <summary>
+/// What a warm call allocates on the calling thread, for every public op that takes its output (the HostTensor overloads
+/// return a new tensor per call by design and are measured in the report, not bounded here), on the CPU engine (this
+/// fixture) and on the GPU engine with the cudnn and the ptx backend, planned with and without workspace
+/// (<see cref="WarmCallAllocationGpuTests"/>; against the native fakes in CI). Bound: 0 B per call on the engine's path,
+/// i.e. fewer than <c>calls</c> bytes in all beyond what the same device work allocates when issued straight to the
+/// backend or kernel the engine calls (<see cref="WarmCalls.BelowTheEngine"/>). Those calls allocate nothing on the cudnn
+/// backend (asserted too), so there the total is 0 B. What they still allocate elsewhere is named in the failure
+/// message's table: each PTX kernel launch packs boxed arguments (CudaGpuRuntime.Launch, KernelArguments: ~100-400 B per
+/// launch by argument count) and the CPU backend's kernels hand their parallel loops closures (src/GpuConv/Cpu).
+/// </summary>
+public class WarmCallAllocationTests
+{
+    const int Warm = 200, Calls = 1000;
+
+    internal static IEnumerable<WarmOp> BoundedOps() => Enum.GetValues<WarmOp>().Where(op => !WarmCalls.ReturnsANewHostTensor(op));
+
+    /// <summary>
+    /// Measures <paramref name="op"/> and its replay below the engine; returns why the bound fails, or null. Writes one
+    /// row: engine bytes, backend bytes, the plan.
+    /// </summary>
+    internal static string? Check(WarmEngine config, WarmCalls calls, WarmOp op, int warm, int n, Func<Action, Action>? plant = null)
+    {
+        var call = calls.Call(op);
+        if (plant is not null) call = plant(call);
+        var below = calls.BelowTheEngine(op);
+        var (engine, backend) = calls.BytesPerCall(call, below, warm, n);
+        var plan = calls.ProblemOf(op) is { } p ? calls.Engine.GetPlan(p.WithConstantWeights(op == WarmOp.ForwardConstantWeights)).Algorithm : null;
+        string row = $"{config.Name} {op}: engine {engine:F1} B per call, below the engine {(below is null ? "-" : $"{backend:F1} B")}"
+            + (plan is null ? "" : $", plan {plan.Key} ({plan.WorkspaceBytes} B workspace)");
+        TestContext.Out.WriteLine(row);
+        // Under 1 B per call: 0 B, give or take a one-off of a few bytes per call measured (an object per call is 24 B at least).
+        if (engine - backend >= 1)
+            return $"{row}: the engine's path allocates {engine - backend:F1} B per warm call (bound 0 B)";
+        // cuDNN's fused bias + ReLU takes no explicit padding: with asymmetric padding the bias and ReLU run as the PTX bias kernel (a launch).
+        bool launchesBias = op is WarmOp.ForwardBiasRelu or WarmOp.ForwardBiasReluResidual && !config.Spec.IsSymmetricPadding;
+        if (plan?.Backend == "cudnn" && !launchesBias && backend >= 1)
+            return $"{row}: the cudnn backend allocates {backend:F1} B per warm call (bound 0 B)";
+        if (config.PlansWorkspace && plan is not null && plan.WorkspaceBytes == 0 && NativeFakeLibraries.Folder is not null)
+            return $"{row}: the plan rents no workspace, so the case does not measure a workspace rent";
+        return null;
+    }
+
+    ConvEngine engine = null!;
+    WarmCalls calls = null!;
+
+    [OneTimeSetUp]
+    public void Open()
+    {
+        engine = ConvEngine.Open(WarmEngine.Cpu.Options);
+        calls = new WarmCalls(engine, WarmEngine.Cpu.Spec, WarmEngine.Cpu.X, WarmEngine.Cpu.W);
+    }
+
+    [OneTimeTearDown]
+    public void Close()
+    {
+        calls?.Dispose();
+        engine?.Dispose();
+    }
+
+    [TestCaseSource(nameof(BoundedOps))]
+    public void AWarmCallAllocatesNothingOnTheEnginesPath(WarmOp op)
+    {
+        string? failure = Check(WarmEngine.Cpu, calls, op, Warm, Calls);
+        Assert.That(failure, Is.Null, failure);
+    }
+
+    /// <summary>The measurement can fail: one small object per call planted around a call that allocates nothing is seen.</summary>
+    [TestCase(WarmOp.Add)]
+    [TestCase(WarmOp.Forward)]
+    public void APlantedAllocationPerCallFailsTheBound(WarmOp op)
+    {
+        string? failure = Check(WarmEngine.Cpu, calls, op, Warm, Calls, plant: call => () => { call(); GC.KeepAlive(new object()); });
+        Assert.That(failure, Does.Contain("the engine's path allocates 24.0 B per warm call"));
+    }
+
+    [Test]
+    public void TheWarmCallsStillCompute()
+    {
+        // Forward into y against the float64 reference (CPU fp32: max rel < 1e-4), after the measured calls' kind of use.
+        var spec = WarmEngine.Cpu.Spec;
+        var x = HostTensor.Random(WarmEngine.Cpu.X, 1);
+        var w = HostTensor.Random(WarmEngine.Cpu.W, 2);
+        var y = engine.Allocate(ConvProblem.Create(spec, x.Shape, w.Shape).YShape);
+        for (int i = 0; i < 3; i++) engine.Forward(spec, x, w, output: y);
+        var reference = ReferenceConv.Forward(ConvProblem.Create(spec, x.Shape, w.Shape), x.Data, w.Data);
+        Assert.That(ErrorMetrics.Compare(((HostTensor)y).Data, reference).MaxRelative, Is.LessThan(1e-4));
+    }
+}
+
+/// <summary>
+/// <see cref="WarmCallAllocationTests"/>' bound on the GPU engine (Gpu category: against the native fakes in CI, where a
+/// kernel launch runs the PTX interpreter on the calling thread and its bytes are taken out; on the device on a GPU host):
+/// every op that takes its output, on each of <see cref="WarmEngine.Gpus"/>.
+/// </summary>
+[TestFixture, Category("Gpu"), NonParallelizable]
+public class WarmCallAllocationGpuTests
+{
+    // Fewer calls than on the CPU: under the fakes each kernel runs interpreted. Still any object per call (>= 24 B) shows.
+    const int Warm = 20, Calls = 200;
+
+    static IEnumerable<TestCaseData> Cases() =>
+        from config in WarmEngine.Gpus from op in WarmCallAllocationTests.BoundedOps() select new TestCaseData(config, op);
+
+    readonly Dictionary<string, (ConvEngine Engine, WarmCalls Calls)> open = [];
+
+    [OneTimeSetUp]
+    public void Probe()
+    {
+        var status = CudaDiscovery.Probe();
+        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
+    }
+
+    [OneTimeTearDown]
+    public void Close()
+    {
+        foreach (var (engine, calls) in open.Values)
+        {
+            calls.Dispose();
+            engine.Dispose();
+        }
+    }
+
+    WarmCalls CallsOn(WarmEngine config)
+    {
+        if (!open.TryGetValue(config.Name, out var held))
+        {
+            var engine = ConvEngine.Open(config.Options);
+            open[config.Name] = held = (engine, new WarmCalls(engine, config.Spec, config.X, config.W));
+        }
+        return held.Calls;
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void AWarmCallAllocatesNothingOnTheEnginesPath(WarmEngine config, WarmOp op)
+    {
+        string? failure = WarmCallAllocationTests.Check(config, CallsOn(config), op, Warm, Calls);
+        Assert.That(failure, Is.Null, failure);
+    }
+
+    [Test]
+    public void APlantedAllocationPerCallFailsTheBound()
+    {
+        var config = WarmEngine.Gpus[0];
+        string? failure = WarmCallAllocationTests.Check(config, CallsOn(config), WarmOp.BackwardData, Warm, Calls,
+            plant: call => () => { call(); GC.KeepAlive(new object()); });
+        Assert.That(failure, Does.Contain("the engine's path allocates 24.0 B per warm call"));
+    }
+}

@@ -1,0 +1,242 @@
+using GpuConv.Backends;
+using GpuConv.Backends.Ptx;
+using GpuConv.Conv;
+using GpuConv.Tensors;
+using GpuConv.Tests.NativeFakes;
+
+namespace GpuConv.Tests.Allocation;
+
+/// <summary>Every public engine op a training or inference loop repeats, as one warm call each.</summary>
+public enum WarmOp
+{
+    Forward,
+    ForwardBias,
+    ForwardConstantWeights,
+    ForwardAccumulate,
+    ForwardBiasRelu,
+    ForwardBiasReluResidual,
+    BackwardData,
+    BackwardDataAccumulate,
+    BackwardFilter,
+    BackwardFilterAccumulate,
+    BackwardBias,
+    BackwardBiasAccumulate,
+    UploadInto,
+    DownloadInto,
+    Add,
+    Relu,
+    ReluBackward,
+    Scale,
+    AddScaled,
+    // The HostTensor overloads: each returns a new host tensor, so each allocates at least its output.
+    HostForward,
+    HostForwardBiasRelu,
+    HostBackwardData,
+    HostBackwardFilter,
+    HostBackwardBias,
+}
+
+/// <summary>
+/// One engine and the tensors of one layer, with the warm call of each <see cref="WarmOp"/> and the managed bytes it
+/// allocates on the calling thread (deterministic for a warm call, unlike its time). Under the native fakes a kernel
+/// launch runs the PTX interpreter on the calling thread; its bytes are not the engine's (on a device a launch runs
+/// no managed code) and are taken out.
+/// </summary>
+sealed class WarmCalls : IDisposable
+{
+    public readonly ConvEngine Engine;
+    readonly ConvSpec spec;
+    readonly TensorShape xShape, wShape;
+    readonly Tensor x, w, b, y, dy, dx, dw, db, upload, e1, e2;
+    readonly HostTensor hx, hw, hb, hdy;
+    readonly float[] uploadData, downloadBuffer;
+
+    public WarmCalls(ConvEngine engine, ConvSpec spec, TensorShape xShape, TensorShape wShape)
+    {
+        Engine = engine;
+        this.spec = spec;
+        this.xShape = xShape;
+        this.wShape = wShape;
+        var problem = ConvProblem.Create(spec, xShape, wShape);
+        var yShape = problem.YShape;
+        hx = HostTensor.Random(xShape, 1);
+        hw = HostTensor.Random(wShape, 2);
+        hb = HostTensor.Random(new TensorShape(problem.BiasLength), 3);
+        hdy = HostTensor.Random(yShape, 4);
+        x = engine.Upload(hx);
+        w = engine.Upload(hw);
+        b = engine.Upload(hb);
+        dy = engine.Upload(hdy);
+        y = engine.Upload(HostTensor.Random(yShape, 5));
+        dx = engine.Upload(HostTensor.Random(xShape, 6));
+        dw = engine.Upload(HostTensor.Random(wShape, 7));
+        db = engine.Upload(HostTensor.Random(new TensorShape(problem.BiasLength), 8));
+        upload = engine.Allocate(yShape);
+        e1 = engine.Upload(HostTensor.Random(yShape, 9));
+        e2 = engine.Upload(HostTensor.Random(yShape, 10));
+        uploadData = HostTensor.Random(yShape, 11).Data;
+        downloadBuffer = new float[yShape.ElementCountInt];
+    }
+
+    /// <summary>Whether <paramref name="op"/> runs a convolution (so has a plan).</summary>
+    public static bool IsConvolution(WarmOp op) => op is not (WarmOp.BackwardBias or WarmOp.BackwardBiasAccumulate or WarmOp.UploadInto or WarmOp.DownloadInto
+        or WarmOp.Add or WarmOp.Relu or WarmOp.ReluBackward or WarmOp.Scale or WarmOp.AddScaled or WarmOp.HostBackwardBias);
+
+    /// <summary>Whether <paramref name="op"/> is a HostTensor overload, which returns a new tensor by design.</summary>
+    public static bool ReturnsANewHostTensor(WarmOp op) => op >= WarmOp.HostForward;
+
+    /// <summary>The problem <paramref name="op"/> runs (for its plan); null when it runs no convolution.</summary>
+    public ConvProblem? ProblemOf(WarmOp op) => !IsConvolution(op) ? null : ConvProblem.Create(spec, xShape, wShape, op switch
+    {
+        WarmOp.BackwardData or WarmOp.BackwardDataAccumulate or WarmOp.HostBackwardData => ConvOp.BackwardData,
+        WarmOp.BackwardFilter or WarmOp.BackwardFilterAccumulate or WarmOp.HostBackwardFilter => ConvOp.BackwardFilter,
+        _ => ConvOp.Forward,
+    });
+
+    /// <summary>The warm call of <paramref name="op"/>: always the same tensors, the output passed where the op takes one.</summary>
+    public Action Call(WarmOp op) => op switch
+    {
+        WarmOp.Forward => () => Engine.Forward(spec, x, w, output: y),
+        WarmOp.ForwardBias => () => Engine.Forward(spec, x, w, b, output: y),
+        WarmOp.ForwardConstantWeights => () => Engine.Forward(spec, x, w, b, output: y, constantWeights: true),
+        WarmOp.ForwardAccumulate => () => Engine.Forward(spec, x, w, b, output: y, accumulate: true),
+        WarmOp.ForwardBiasRelu => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Relu, output: y),
+        WarmOp.ForwardBiasReluResidual => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Relu, output: y, accumulate: true),
+        WarmOp.BackwardData => () => Engine.BackwardData(spec, dy, w, xShape, output: dx),
+        WarmOp.BackwardDataAccumulate => () => Engine.BackwardData(spec, dy, w, xShape, output: dx, accumulate: true),
+        WarmOp.BackwardFilter => () => Engine.BackwardFilter(spec, x, dy, wShape, output: dw),
+        WarmOp.BackwardFilterAccumulate => () => Engine.BackwardFilter(spec, x, dy, wShape, output: dw, accumulate: true),
+        WarmOp.BackwardBias => () => Engine.BackwardBias(dy, db),
+        WarmOp.BackwardBiasAccumulate => () => Engine.BackwardBias(dy, db, accumulate: true),
+        WarmOp.UploadInto => () => Engine.Upload(uploadData, upload),
+        WarmOp.DownloadInto => () => Engine.Download(y, downloadBuffer),
+        WarmOp.Add => () => Engine.Add(y, e1, output: e2),
+        WarmOp.Relu => () => Engine.Relu(y, output: e2),
+        WarmOp.ReluBackward => () => Engine.ReluBackward(dy, y, output: e2),
+        WarmOp.Scale => () => Engine.Scale(y, 0.5f, output: e2),
+        WarmOp.AddScaled => () => Engine.AddScaled(e2, 0.5f, e1),
+        WarmOp.HostForward => () => Engine.Forward(spec, hx, hw, hb),
+        WarmOp.HostForwardBiasRelu => () => Engine.ForwardBiasActivation(spec, hx, hw, hb, Activation.Relu),
+        WarmOp.HostBackwardData => () => Engine.BackwardData(spec, hdy, hw, xShape),
+        WarmOp.HostBackwardFilter => () => Engine.BackwardFilter(spec, hx, hdy, wShape),
+        WarmOp.HostBackwardBias => () => Engine.BackwardBias(hdy),
+        _ => throw new ArgumentOutOfRangeException(nameof(op), op, null),
+    };
+
+    /// <summary>
+    /// The same device work as <paramref name="op"/>'s engine call, issued straight to what the engine calls (the planned
+    /// backend, the PTX bias or element-wise kernels) on the same tensors: what those allocate themselves. Null when the
+    /// op reaches no such call (uploads, downloads, host loops, cuDNN's bias gradient): then the engine call alone is measured.
+    /// The replays follow ConvEngine.Issue: a backend on the stream fuses bias + ReLU if it can, else the PTX bias kernel
+    /// adds both after a plain run; a host backend fuses or runs and the engine's ReLU loop allocates nothing.
+    /// </summary>
+    public Action? BelowTheEngine(WarmOp op)
+    {
+        var ptx = Engine.Backends.OfType<PtxConvBackend>().FirstOrDefault(b => ReferenceEquals(b.Memory, Engine.Memory));
+        bool cudnnPresent = Engine.Backends.Any(b => b.Name == "cudnn" && ReferenceEquals(b.Memory, Engine.Memory));
+        switch (op)
+        {
+            case WarmOp.BackwardBias or WarmOp.BackwardBiasAccumulate:
+                if (Engine.Memory.Kind == MemoryKind.Host || cudnnPresent) return null;
+                bool add = op == WarmOp.BackwardBiasAccumulate;
+                return () => ptx!.BackwardBias(dy, db, add);
+            case WarmOp.Add or WarmOp.Relu or WarmOp.ReluBackward or WarmOp.Scale or WarmOp.AddScaled:
+                if (Engine.Memory is not IPtxRuntime rt) return null;
+                var (eop, output, a, b2, alpha) = op switch
+                {
+                    WarmOp.Add => (ElementwiseOp.Add, e2, y, e1, 0f),
+                    WarmOp.Relu => (ElementwiseOp.Relu, e2, y, null, 0f),
+                    WarmOp.ReluBackward => (ElementwiseOp.ReluBackward, e2, dy, y, 0f),
+                    WarmOp.Scale => (ElementwiseOp.Scale, e2, y, null, 0.5f),
+                    _ => (ElementwiseOp.AddScaled, e2, e1, e2, 0.5f),
+                };
+                ulong po = rt.PointerOf(output), pa = rt.PointerOf(a), pb = b2 is null ? 0 : rt.PointerOf(b2);
+                long count = output.Shape.ElementCount;
+                return () => ElementwiseKernels.Launch(rt, eop, po, pa, pb, alpha, count);
+        }
+        if (!IsConvolution(op) || ReturnsANewHostTensor(op)) return null;
+
+        bool constant = op == WarmOp.ForwardConstantWeights;
+        bool accumulate = op is WarmOp.ForwardAccumulate or WarmOp.ForwardBiasReluResidual or WarmOp.BackwardDataAccumulate or WarmOp.BackwardFilterAccumulate;
+        var problem = ProblemOf(op)!.WithConstantWeights(constant);
+        var plan = Engine.GetPlan(problem);
+        var backend = Engine.Planner.BackendOf(plan);
+        var algorithm = plan.Algorithm;
+        var bias = op is WarmOp.ForwardBias or WarmOp.ForwardConstantWeights or WarmOp.ForwardAccumulate or WarmOp.ForwardBiasRelu or WarmOp.ForwardBiasReluResidual ? b : null;
+        var tensors = (problem.Op switch
+        {
+            ConvOp.Forward => new ConvTensors(x, w, y, bias),
+            ConvOp.BackwardData => new ConvTensors(dx, w, dy),
+            _ => new ConvTensors(x, dw, dy),
+        }) with { ConstantWeights = constant, Accumulate = accumulate };
+        var plain = tensors with { Bias = null };
+        bool relu = op is WarmOp.ForwardBiasRelu or WarmOp.ForwardBiasReluResidual;
+        if (backend is IStreamOrderedBackend ordered)
+            return () =>
+            {
+                if (relu && ordered.TryEnqueueBiasActivation(problem, algorithm, tensors, Activation.Relu)) return;
+                if (relu && ptx is not null)
+                {
+                    ordered.Enqueue(problem, algorithm, plain);
+                    ptx.AddBias(y, b, relu: true, synchronize: false);
+                }
+                else ordered.Enqueue(problem, algorithm, tensors);
+            };
+        return () =>
+        {
+            if (relu && backend is IFusedBiasActivation fused && fused.TryRunBiasActivation(problem, algorithm, tensors, Activation.Relu)) return;
+            backend.Run(problem, algorithm, tensors);
+        };
+    }
+
+    /// <summary>The shape of the tensor a HostTensor overload returns.</summary>
+    public TensorShape OutputShape(WarmOp op) => op switch
+    {
+        WarmOp.HostBackwardData => xShape,
+        WarmOp.HostBackwardFilter => wShape,
+        WarmOp.HostBackwardBias => hb.Shape,
+        _ => hdy.Shape,
+    };
+
+    /// <summary>
+    /// Bytes this thread allocates per call of <paramref name="call"/>, and per call of <paramref name="below"/> (0 when
+    /// null), averaged over <paramref name="calls"/> calls of each after <paramref name="warm"/> warm-up calls, less what
+    /// the fake driver's PTX interpreter allocated meanwhile. The two alternate call by call, so that a cost that fades as
+    /// the process warms falls on both alike. Before every tenth pair a gen-0 collection runs (outside the measured
+    /// calls): a cache that the runtime drops at a collection and the next call rebuilds (Enum.IsDefined's type cache
+    /// cost 240 B after each collection) then shows as tens of bytes per call instead of vanishing in the average.
+    /// </summary>
+    public (double Call, double Below) BytesPerCall(Action call, Action? below, int warm, int calls)
+    {
+        for (int i = 0; i < warm; i++)
+        {
+            call();
+            below?.Invoke();
+        }
+        Engine.Synchronize();
+        long callBytes = 0, belowBytes = 0;
+        for (int i = 0; i < calls; i++)
+        {
+            if (i % 10 == 0) GC.Collect(0);
+            callBytes += BytesOf(call);
+            if (below is not null) belowBytes += BytesOf(below);
+        }
+        Engine.Synchronize();
+        return ((double)callBytes / calls, (double)belowBytes / calls);
+    }
+
+    /// <summary>The bytes <paramref name="action"/> allocates on this thread, the fake driver's interpreter's taken out.</summary>
+    static long BytesOf(Action action)
+    {
+        long interpreted = NativeFakeLaunchHook.BytesAllocatedOnThisThread;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        action();
+        return GC.GetAllocatedBytesForCurrentThread() - before - (NativeFakeLaunchHook.BytesAllocatedOnThisThread - interpreted);
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in new[] { x, w, b, y, dy, dx, dw, db, upload, e1, e2 })
+            ((IDisposable)t).Dispose();
+    }
+}
