@@ -6,7 +6,7 @@ namespace GpuConv;
 
 /// <summary>
 /// Pooling on tensors in <see cref="Memory"/>, so a whole CNN (a ResNet's stem max pool, its head's global average)
-/// runs without host round trips. PyTorch's semantics: <see cref="PoolSpec"/> for the parameters, NaN propagated by
+/// runs without host round trips; and the gradients of max and average pooling for training. PyTorch's semantics: <see cref="PoolSpec"/> for the parameters, NaN propagated by
 /// max pooling, PyTorch's divisors for average pooling (see <see cref="PoolGeometry"/> for the exact definition).
 /// <para>
 /// Inputs are [N, C, spatial…] with 1–3 spatial dimensions. The output is a new tensor or <c>output</c>, which must not
@@ -77,6 +77,81 @@ public sealed partial class ConvEngine
         }
     }
 
+    /// <summary>
+    /// dx = ∂loss/∂x of y = MaxPool(spec, x) from dy = ∂loss/∂y: each dy goes to its window's maximum (recomputed from
+    /// <paramref name="x"/>, the forward's input, as the forward picks it: PyTorch's index, the first of equal values, a
+    /// NaN), summed where windows share a maximum, in output order — PyTorch's max_pool backward, the same bits. A window
+    /// with no tap inside the input (possible with dilation) passes nothing. Into <paramref name="output"/> or a new tensor of x's shape.
+    /// </summary>
+    public Tensor MaxPoolBackward(PoolSpec spec, Tensor x, Tensor dy, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(x);
+        return PoolBackward(spec, x, x.Shape, dy, output, max: true);
+    }
+
+    /// <summary>
+    /// dx = ∂loss/∂x of y = AvgPool(spec, x) from dy = ∂loss/∂y, for an input of <paramref name="inputShape"/>: each
+    /// dy / divisor added to every input of its window, in output order — PyTorch's avg_pool backward, the same bits.
+    /// GlobalAvgPool's gradient is this with the kernel the input's spatial size. Into <paramref name="output"/> or a new tensor.
+    /// </summary>
+    public Tensor AvgPoolBackward(PoolSpec spec, Tensor dy, TensorShape inputShape, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(inputShape);
+        return PoolBackward(spec, null, inputShape, dy, output, max: false);
+    }
+
+    Tensor PoolBackward(PoolSpec spec, Tensor? x, TensorShape inputShape, Tensor dy, Tensor? output, bool max)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(dy);
+        spec.Validate();
+        if (!max && !spec.IsDense)
+            throw new ArgumentException($"AvgPool has no dilation (PyTorch's avg_pool takes none), got Dilation = [{string.Join(", ", spec.Dilation!)}].", nameof(spec));
+        var outShape = spec.OutputShape(inputShape, max ? "x" : nameof(inputShape));
+        CheckTensorShape(dy, outShape, nameof(dy));
+        if (x is not null) CheckResident(x, nameof(x));
+        CheckResident(dy, nameof(dy));
+        var g = PoolGeometry.Of(spec, inputShape, outShape);
+        var result = TakePoolOutput(output, inputShape, dy, nameof(dy));
+        try
+        {
+            if (x is not null && output is not null) TakePoolOutput(output, inputShape, x, nameof(x));
+            using (EnterStream())
+                switch (Memory)
+                {
+                    case var _ when result is HostTensor ho:
+                        Run((x as HostTensor)?.Data ?? [], ((HostTensor)dy).Data, ho.Data);
+                        break;
+                    case IPtxRuntime rt:
+                        PoolKernels.LaunchBackward(rt, max, rt.PointerOf(result), x is null ? 0 : rt.PointerOf(x), rt.PointerOf(dy), g);
+                        break;
+                    default:
+                        float[] hx = [];
+                        if (x is not null) Memory.CopyToHost(x, hx = new float[inputShape.ElementCountInt]);
+                        var hdy = new float[outShape.ElementCountInt];
+                        Memory.CopyToHost(dy, hdy);
+                        var hdx = new float[inputShape.ElementCountInt];
+                        Run(hx, hdy, hdx);
+                        Memory.CopyFromHost(hdx, result);
+                        break;
+                }
+            return result;
+        }
+        catch
+        {
+            if (output is null) ((IDisposable)result).Dispose();
+            throw;
+        }
+
+        void Run(float[] hx, float[] hdy, float[] hdx)
+        {
+            if (max) CpuPooling.MaxBackward(g, hx, hdy, hdx);
+            else CpuPooling.AverageBackward(g, hdy, hdx);
+        }
+    }
+
     Tensor Pool(PoolSpec spec, Tensor x, Tensor? output, bool max)
     {
         ThrowIfDisposed();
@@ -123,8 +198,8 @@ public sealed partial class ConvEngine
         }
     }
 
-    /// <summary>The given output (shape, memory, sharing no element with x) or a new tensor.</summary>
-    Tensor TakePoolOutput(Tensor? output, TensorShape shape, Tensor x)
+    /// <summary>The given output (shape, memory, sharing no element with the input <paramref name="x"/>) or a new tensor.</summary>
+    Tensor TakePoolOutput(Tensor? output, TensorShape shape, Tensor x, string xName = "x")
     {
         if (output is null) return Memory.Allocate(shape);
         CheckTensorShape(output, shape, nameof(output));
@@ -132,7 +207,7 @@ public sealed partial class ConvEngine
         bool overlaps = ReferenceEquals(output, x) || SharesMemory(output, x)
             || (RangeOf(output) is { } o && RangeOf(x) is { } r && o.Start < r.Start + r.Bytes && r.Start < o.Start + o.Bytes);
         if (overlaps)
-            throw new ArgumentException("output shares memory with x; a pool reads each window's neighbours, so write into a separate tensor.", nameof(output));
+            throw new ArgumentException($"output shares memory with {xName}; a pool reads each window's neighbours, so write into a separate tensor.", nameof(output));
         return output;
     }
 }

@@ -86,6 +86,116 @@ internal static class CpuPooling
     }
 
     /// <summary>
+    /// dx of max pooling: dx[i] = +0 plus dy[o] for every output o whose window's maximum is input i, in ascending o
+    /// (PyTorch's scatter order, so the same bits). The maximum's position is recomputed from x as PyTorch's forward picks
+    /// it: the first tap inside the input, then each tap with v &gt; m or v NaN. A window with no tap inside the input
+    /// passes its gradient nowhere.
+    /// </summary>
+    public static void MaxBackward(in PoolGeometry g, float[] x, float[] dy, float[] dx) => RunBackward(g, x, dy, dx, max: true);
+
+    /// <summary>
+    /// dx of average pooling: dx[i] = +0 plus dy[o] / divisor(o) for every output o whose window holds input i, in
+    /// ascending o (PyTorch's scatter order and its per-output quotient, so the same bits).
+    /// </summary>
+    public static void AverageBackward(in PoolGeometry g, float[] dy, float[] dx) => RunBackward(g, [], dy, dx, max: false);
+
+    static void RunBackward(PoolGeometry g, float[] x, float[] dy, float[] dx, bool max)
+    {
+        long input = (long)g.Planes * g.PlaneSize;
+        if (dx.Length != input || dy.Length != g.OutputCount || (max && x.Length != input))
+            throw new ArgumentException($"pool backward: dx has {dx.Length} elements (expected {input}), dy {dy.Length} (expected {g.OutputCount}){(max ? $", x {x.Length}" : "")}.", nameof(dx));
+        if (input < ParallelThreshold || g.Planes == 1)
+            for (int plane = 0; plane < g.Planes; plane++) BackwardPlane(g, x, dy, dx, plane, max);
+        else
+            Parallel.For(0, g.Planes, plane => BackwardPlane(g, x, dy, dx, plane, max));
+    }
+
+    static void BackwardPlane(in PoolGeometry g, float[] x, float[] dy, float[] dx, int plane, bool max)
+    {
+        int xb = plane * g.PlaneSize;
+        long ob = (long)plane * g.OutD * g.OutH * g.OutW;
+        for (int id = 0; id < g.InD; id++)
+        {
+            var (d0, d1) = Candidates(id, g.SD, g.PD, g.KD, g.DlD, g.OutD);
+            for (int ih = 0; ih < g.InH; ih++)
+            {
+                var (h0, h1) = Candidates(ih, g.SH, g.PH, g.KH, g.DlH, g.OutH);
+                for (int iw = 0; iw < g.InW; iw++)
+                {
+                    var (w0, w1) = Candidates(iw, g.SW, g.PW, g.KW, g.DlW, g.OutW);
+                    int self = (id * g.InH + ih) * g.InW + iw;
+                    float sum = 0f;
+                    for (int od = d0; od <= d1; od++)
+                    {
+                        if ((id + g.PD - od * g.SD) % g.DlD != 0) continue;
+                        for (int oh = h0; oh <= h1; oh++)
+                        {
+                            if ((ih + g.PH - oh * g.SH) % g.DlH != 0) continue;
+                            for (int ow = w0; ow <= w1; ow++)
+                            {
+                                if ((iw + g.PW - ow * g.SW) % g.DlW != 0) continue;
+                                long o = ob + ((long)od * g.OutH + oh) * g.OutW + ow;
+                                if (!max) sum += dy[o] / AverageDivisor(g, od, oh, ow);
+                                else if (ArgMax(g, x, xb, od, oh, ow) == self) sum += dy[o];
+                            }
+                        }
+                    }
+                    dx[xb + self] = sum;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The outputs o whose window can hold input i in one dimension: o·s − p + t·dl = i for a tap t &lt; k, so
+    /// o from ceil((i + p − (k − 1)·dl) / s) to floor((i + p) / s), clipped to [0, out − 1] (the caller checks dl divides).
+    /// </summary>
+    internal static (int First, int Last) Candidates(int i, int s, int p, int k, int dl, int outSize)
+    {
+        int reach = i + p - (k - 1) * dl;
+        int first = reach <= 0 ? 0 : (reach + s - 1) / s;
+        int last = Math.Min((i + p) / s, outSize - 1);
+        return (first, last);
+    }
+
+    /// <summary>The in-plane index of window (od, oh, ow)'s maximum as PyTorch picks it; −1 when no tap is inside the input.</summary>
+    static int ArgMax(in PoolGeometry g, float[] x, int xb, int od, int oh, int ow)
+    {
+        float m = float.NegativeInfinity;
+        int at = -1;
+        for (int td = 0, id = od * g.SD - g.PD; td < g.KD; td++, id += g.DlD)
+        {
+            if ((uint)id >= (uint)g.InD) continue;
+            for (int th = 0, ih = oh * g.SH - g.PH; th < g.KH; th++, ih += g.DlH)
+            {
+                if ((uint)ih >= (uint)g.InH) continue;
+                for (int tw = 0, iw = ow * g.SW - g.PW; tw < g.KW; tw++, iw += g.DlW)
+                {
+                    if ((uint)iw >= (uint)g.InW) continue;
+                    int flat = (id * g.InH + ih) * g.InW + iw;
+                    float v = x[xb + flat];
+                    // PyTorch starts its index at the first tap inside the input, so a window of −∞ points there.
+                    if (v > m || float.IsNaN(v) || at < 0)
+                    {
+                        m = v;
+                        at = flat;
+                    }
+                }
+            }
+        }
+        return at;
+    }
+
+    /// <summary>The average's divisor of output (od, oh, ow) (see <see cref="PoolGeometry"/>).</summary>
+    static int AverageDivisor(in PoolGeometry g, int od, int oh, int ow)
+    {
+        var (d0, d1, sizeD) = Window(od, g.SD, g.PD, g.KD, g.InD);
+        var (h0, h1, sizeH) = Window(oh, g.SH, g.PH, g.KH, g.InH);
+        var (w0, w1, sizeW) = Window(ow, g.SW, g.PW, g.KW, g.InW);
+        return g.CountIncludePad ? sizeD * sizeH * sizeW : (d1 - d0) * (h1 - h0) * (w1 - w0);
+    }
+
+    /// <summary>
     /// y[plane] = mean of x's <paramref name="spatial"/> elements of each plane, in the GPU block's order: partial sum t
     /// (t &lt; <paramref name="threads"/>, a power of two) adds elements t, t + threads, t + 2·threads, … in turn from +0;
     /// then a tree: for half = threads/2, threads/4, …, 1, partial[t] += partial[t + half] for t &lt; half; the mean is

@@ -7,7 +7,7 @@ namespace GpuConv.Tests.Pooling;
 /// <summary>
 /// On a GPU host: each pool on a device engine (kernels/pool.ptx through cuLaunchKernel on the engine's stream) against
 /// the CPU engine, bit for bit (NaN compared as NaN) — ranks 1–3, padding, dilation, ceil-mode edge windows, both
-/// divisors, random values mixed with NaN, ±Inf, ±0 and subnormals, a plane larger than a block; a pooled chain queued
+/// divisors, random values mixed with NaN, ±Inf, ±0 and subnormals, a plane larger than a block; both backward passes; a pooled chain queued
 /// without waits; a tensor of another engine refused. Skipped with discovery's reason when no GPU is usable. Under the
 /// native fakes the kernels run in the PTX interpreter, so there this proves the launches (arguments, pointers, stream
 /// order), not the device's arithmetic.
@@ -52,6 +52,27 @@ public class PoolGpuTests
             var s = spec with { CountIncludePad = include };
             using var g = gpu.AvgPool(s, gx);
             Assert.That(PoolKernelTests.Bits(gpu.Download(g).Data), Is.EqualTo(PoolKernelTests.Bits(cpu.Download(cpu.AvgPool(s, cx)).Data)), $"avg {s}");
+        }
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void BackwardMatchesTheCpuEngine(int[] dims, PoolSpec spec)
+    {
+        var shape = new TensorShape(dims);
+        var x = new HostTensor(shape, ElementwiseKernelTests.Values(shape.ElementCountInt, dims.Sum() + 1));
+        var dy = new HostTensor(spec.OutputShape(shape), ElementwiseKernelTests.Values(spec.OutputShape(shape).ElementCountInt, 2));
+        using var gx = gpu.Upload(x);
+        using var gdy = gpu.Upload(dy);
+        var cx = cpu.Upload(x);
+        var cdy = cpu.Upload(dy);
+        using (var g = gpu.MaxPoolBackward(spec, gx, gdy))
+            Assert.That(PoolKernelTests.Bits(gpu.Download(g).Data), Is.EqualTo(PoolKernelTests.Bits(cpu.Download(cpu.MaxPoolBackward(spec, cx, cdy)).Data)), $"max backward {spec}");
+        if (!spec.IsDense) return;
+        foreach (bool include in new[] { true, false })
+        {
+            var s = spec with { CountIncludePad = include };
+            using var g = gpu.AvgPoolBackward(s, gdy, shape);
+            Assert.That(PoolKernelTests.Bits(gpu.Download(g).Data), Is.EqualTo(PoolKernelTests.Bits(cpu.Download(cpu.AvgPoolBackward(s, cdy, shape)).Data)), $"avg backward {s}");
         }
     }
 

@@ -71,6 +71,71 @@ public class PoolKernelTests
             }
     }
 
+    internal static float[] ExpectedBackward(bool max, in PoolGeometry g, float[] x, float[] dy)
+    {
+        var dx = new float[(long)g.Planes * g.PlaneSize];
+        if (max) CpuPooling.MaxBackward(g, x, dy, dx);
+        else CpuPooling.AverageBackward(g, dy, dx);
+        return dx;
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void BackwardMatchesTheCpuDefinitionBitForBit(int[] dims, PoolSpec spec)
+    {
+        var shape = new TensorShape(dims);
+        var x = ElementwiseKernelTests.Values(shape.ElementCountInt, shape.ElementCountInt + 1);
+        foreach (bool max in new[] { true, false })
+            foreach (bool include in max ? new[] { true } : [true, false])
+            {
+                var s = spec with { CountIncludePad = include };
+                if (!max && !s.IsDense) continue;
+                var g = Geometry(s, shape);
+                var dy = ElementwiseKernelTests.Values((int)g.OutputCount, 7);
+                var mem = new PtxGlobalMemory();
+                ulong px = mem.Upload(x), pdy = mem.Upload(dy), pdx = mem.AllocatePoisoned(x.Length);
+                var kernel = ShippedKernels.Get(PoolKernels.Module, max ? PoolKernels.MaxBackwardEntry : PoolKernels.AverageBackwardEntry);
+                new PtxInterpreter(mem).Launch(kernel, new PtxDim3(2), new PtxDim3(32), PoolKernels.BackwardArguments(max, pdx, px, pdy, g));
+                Assert.That(Bits(mem.Download(pdx, x.Length)), Is.EqualTo(Bits(ExpectedBackward(max, g, x, dy))), $"{(max ? "max" : "avg")} backward {s}");
+            }
+    }
+
+    [Test]
+    public void BackwardSpecialCasesFollowPyTorch()
+    {
+        // 1-d, kernel 3, stride 1, padding 1: every input is in up to 3 windows.
+        var spec = new PoolSpec([3], [1], [1]);
+        float nan = float.NaN, inf = float.PositiveInfinity;
+        float[] dy = [1f, 2f, 4f, 8f, 16f];
+        // Windows (5, 5), (5, 5, 1), (5, 1, 3), (1, 3, 3), (3, 3): maxima at 0, 0, 1, 3, 3 (ties keep the first).
+        var dx = RunBackward(true, spec, [5f, 5f, 1f, 3f, 3f], dy);
+        Assert.That(dx, Is.EqualTo(new[] { 1f + 2f, 4f, 0f, 8f + 16f, 0f }), "ties keep the first; a shared maximum sums its windows' dy");
+        dx = RunBackward(true, spec, [1f, nan, 2f, nan, 0f], dy);
+        // Windows (1, NaN), (1, NaN, 2), (NaN, 2, NaN), (2, NaN, 0), (NaN, 0): the third goes to the later NaN.
+        Assert.That(dx, Is.EqualTo(new[] { 0f, 1f + 2f, 0f, 4f + 8f + 16f, 0f }), "a NaN takes the window, and a later NaN takes it from an earlier one");
+        dx = RunBackward(true, new PoolSpec([2], [1]), [-inf, -inf, 2f], [1f, 2f]);
+        Assert.That(dx, Is.EqualTo(new[] { 1f, 0f, 2f }), "a window of -inf gives its gradient to its first tap, as PyTorch's index");
+        dx = RunBackward(true, new PoolSpec([2], [1], [1], [3]), [1f, 1f], [5f]);
+        Assert.That(dx, Is.EqualTo(new[] { 0f, 0f }), "a window with every tap in the padding passes nothing");
+        // Average, count_include_pad: every window divides by 3; the input at 0 is in windows 0 and 1.
+        dx = RunBackward(false, spec, [0f, 0f, 0f, 0f, 0f], [3f, 6f, 9f, 12f, 15f]);
+        Assert.That(dx, Is.EqualTo(new[] { 1f + 2f, 1f + 2f + 3f, 2f + 3f + 4f, 3f + 4f + 5f, 4f + 5f }));
+        dx = RunBackward(false, spec with { CountIncludePad = false }, [0f, 0f, 0f, 0f, 0f], [2f, 6f, 9f, 12f, 10f]);
+        Assert.That(dx, Is.EqualTo(new[] { 1f + 2f, 1f + 2f + 3f, 2f + 3f + 4f, 3f + 4f + 5f, 4f + 5f }), "edge windows divide by 2 without the padding");
+    }
+
+    static float[] RunBackward(bool max, PoolSpec spec, float[] x, float[] dy)
+    {
+        var g = Geometry(spec, new TensorShape(1, 1, x.Length));
+        Assert.That(g.OutputCount, Is.EqualTo(dy.Length));
+        var mem = new PtxGlobalMemory();
+        ulong px = mem.Upload(x), pdy = mem.Upload(dy), pdx = mem.AllocatePoisoned(x.Length);
+        new PtxInterpreter(mem).Launch(ShippedKernels.Get(PoolKernels.Module, max ? PoolKernels.MaxBackwardEntry : PoolKernels.AverageBackwardEntry),
+            new PtxDim3(1), new PtxDim3(32), PoolKernels.BackwardArguments(max, pdx, px, pdy, g));
+        var dx = mem.Download(pdx, x.Length);
+        Assert.That(Bits(dx), Is.EqualTo(Bits(ExpectedBackward(max, g, x, dy))), "kernel and CPU loop agree");
+        return dx;
+    }
+
     [Test]
     public void SpecialValuesFollowPyTorch()
     {
@@ -176,5 +241,7 @@ public class PoolKernelTests
         Assert.That(ShippedKernels.Get(PoolKernels.Module, PoolKernels.MaxEntry).Params, Has.Count.EqualTo(PoolKernels.Arguments(true, 1, 2, g).Length));
         Assert.That(ShippedKernels.Get(PoolKernels.Module, PoolKernels.AverageEntry).Params, Has.Count.EqualTo(PoolKernels.Arguments(false, 1, 2, g).Length));
         Assert.That(ShippedKernels.Get(PoolKernels.Module, PoolKernels.GlobalAverageEntry).Params, Has.Count.EqualTo(PoolKernels.GlobalAverageArguments(1, 2, 3, 4).Length));
+        Assert.That(ShippedKernels.Get(PoolKernels.Module, PoolKernels.MaxBackwardEntry).Params, Has.Count.EqualTo(PoolKernels.BackwardArguments(true, 1, 2, 3, g).Length));
+        Assert.That(ShippedKernels.Get(PoolKernels.Module, PoolKernels.AverageBackwardEntry).Params, Has.Count.EqualTo(PoolKernels.BackwardArguments(false, 1, 2, 3, g).Length));
     }
 }

@@ -41,9 +41,26 @@ public class PoolSimulatedDeviceTests
             ("avg ceil exclude-pad", device.AvgPool(ceil, dx), cpu.AvgPool(ceil, cx)),
             ("global", device.GlobalAvgPool(dx), cpu.GlobalAvgPool(cx)),
         };
+        var dyShape = stem.OutputShape(shape);
+        var dy = new HostTensor(dyShape, ElementwiseKernelTests.Values(dyShape.ElementCountInt, 6));
+        using var ddy = device.Upload(dy);
+        var cdy = cpu.Upload(dy);
+        var dyCeil = HostTensor.Random(ceil.OutputShape(shape), 7);
+        using var ddyCeil = device.Upload(dyCeil);
+        results =
+        [
+            .. results,
+            ("max backward", device.MaxPoolBackward(stem, dx, ddy), cpu.MaxPoolBackward(stem, cx, cdy)),
+            ("avg backward", device.AvgPoolBackward(stem, ddy, shape), cpu.AvgPoolBackward(stem, cdy, shape)),
+            ("avg backward ceil exclude-pad", device.AvgPoolBackward(ceil, ddyCeil, shape), cpu.AvgPoolBackward(ceil, cpu.Upload(dyCeil), shape)),
+        ];
         Assert.That(rt.CopiesToHost, Is.Zero, "nothing went through the host");
         Assert.That(rt.Synchronizations, Is.Zero, "no call waited for the device");
-        Assert.That(rt.Calls, Is.EqualTo(new[] { "launch max_pool_f32", "launch max_pool_f32", "launch avg_pool_f32", "launch avg_pool_f32", "launch global_avg_pool_f32" }));
+        Assert.That(rt.Calls.Where(c => c.StartsWith("launch", StringComparison.Ordinal)), Is.EqualTo(new[]
+        {
+            "launch max_pool_f32", "launch max_pool_f32", "launch avg_pool_f32", "launch avg_pool_f32", "launch global_avg_pool_f32",
+            "launch max_pool_backward_f32", "launch avg_pool_backward_f32", "launch avg_pool_backward_f32",
+        }));
         foreach (var (op, d, c) in results)
         {
             Assert.That(d.Shape, Is.EqualTo(c.Shape), op);
@@ -63,5 +80,9 @@ public class PoolSimulatedDeviceTests
         Assert.That(engine.Download(engine.MaxPool(spec, t)).Data, Is.EqualTo(cpu.Download(cpu.MaxPool(spec, x)).Data));
         Assert.That(engine.Download(engine.AvgPool(spec, t)).Data, Is.EqualTo(cpu.Download(cpu.AvgPool(spec, x)).Data));
         Assert.That(engine.Download(engine.GlobalAvgPool(t)).Data, Is.EqualTo(cpu.Download(cpu.GlobalAvgPool(x)).Data));
+        var dy = HostTensor.Random(spec.OutputShape(x.Shape), 5);
+        using var ddy = engine.Upload(dy);
+        Assert.That(engine.Download(engine.MaxPoolBackward(spec, t, ddy)).Data, Is.EqualTo(cpu.Download(cpu.MaxPoolBackward(spec, x, dy)).Data));
+        Assert.That(engine.Download(engine.AvgPoolBackward(spec, ddy, x.Shape)).Data, Is.EqualTo(cpu.Download(cpu.AvgPoolBackward(spec, dy, x.Shape)).Data));
     }
 }

@@ -5,7 +5,7 @@ namespace GpuConv.Tests.Pooling;
 
 /// <summary>
 /// The CPU engine's pools against PyTorch's own CPU results (torch_pool_cases.json, written by make_torch_cases.py with
-/// torch 1.13): max and average pooling bit for bit (NaN as NaN) — ranks 1–3, padding, dilation, ceil-mode edge
+/// torch 1.13): max and average pooling and their gradients (x.grad for a random dy) bit for bit (NaN as NaN) — ranks 1–3, padding, dilation, ceil-mode edge
 /// windows, count_include_pad both ways, NaN/±Inf/−0/subnormal inputs — so the definition the kernels are checked
 /// against (PoolKernelTests) is PyTorch's. The global average sums in another order than PyTorch: within 4 ulp-ish
 /// of it (2^-21 relative to the plane's mean absolute value).
@@ -13,7 +13,7 @@ namespace GpuConv.Tests.Pooling;
 public class PoolTorchCasesTests
 {
     sealed record Case(string kind, int[] shape, int[] kernel, int[]? stride, int[] padding, int[] dilation, bool ceil, bool include,
-        uint[] x, int[] y_shape, uint[] y);
+        uint[] x, int[] y_shape, uint[] y, uint[] dy, uint[]? dx);
 
     sealed record File(string torch, Case[] cases);
 
@@ -53,5 +53,11 @@ public class PoolTorchCasesTests
         var result = cpu.Download(c.kind == "max" ? cpu.MaxPool(spec, x) : cpu.AvgPool(spec, x));
         Assert.That(result.Shape, Is.EqualTo(new TensorShape(c.y_shape)), "output shape as PyTorch's");
         Assert.That(PoolKernelTests.Bits(result.Data), Is.EqualTo(PoolKernelTests.Bits(expected)));
+
+        // The backward: x.grad for PyTorch's dy, bit for bit.
+        var dy = new HostTensor(result.Shape, [.. c.dy.Select(BitConverter.UInt32BitsToSingle)]);
+        var dx = cpu.Download(c.kind == "max" ? cpu.MaxPoolBackward(spec, x, dy) : cpu.AvgPoolBackward(spec, dy, x.Shape));
+        Assert.That(dx.Shape, Is.EqualTo(x.Shape));
+        Assert.That(PoolKernelTests.Bits(dx.Data), Is.EqualTo(PoolKernelTests.Bits([.. c.dx!.Select(BitConverter.UInt32BitsToSingle)])), "dx");
     }
 }

@@ -75,6 +75,32 @@ public class PoolValidationTests
     }
 
     [Test]
+    public void BadBackwardCallsNameTheParameter_NothingIsLaunched()
+    {
+        var rt = new SimulatedPtxRuntime();
+        using var engine = Simulated(rt);
+        var spec = new PoolSpec([2, 2]);
+        using var x = engine.Upload(HostTensor.Random(new TensorShape(1, 2, 6, 6), 1));
+        using var dy = engine.Upload(HostTensor.Random(new TensorShape(1, 2, 3, 3), 2));
+        using var wrongDy = engine.Allocate(new TensorShape(1, 2, 2, 2));
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, x, wrongDy), "dy", "dy has shape [1, 2, 2, 2], expected [1, 2, 3, 3]");
+        ExpectArgument.Throws(() => engine.AvgPoolBackward(spec, wrongDy, x.Shape), "dy", "expected [1, 2, 3, 3]");
+        ExpectArgument.Throws(() => engine.AvgPoolBackward(spec, dy, new TensorShape(2, 6, 6)), "inputShape", "inputShape has shape [2, 6, 6]");
+        ExpectArgument.Throws(() => engine.AvgPoolBackward(spec with { Dilation = [2] }, dy, x.Shape), "spec", "AvgPool has no dilation");
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec with { Padding = [2] }, x, dy), "Padding", "at most half");
+        using var wrongDx = engine.Allocate(new TensorShape(1, 2, 6, 5));
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, x, dy, wrongDx), "output", "expected [1, 2, 6, 6]");
+        var overX = new SimulatedPtxRuntime.SimTensor(x.Shape, ((SimulatedPtxRuntime.SimTensor)x).Pointer);
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, x, dy, overX), "output", "shares memory with x");
+        var overDy = new SimulatedPtxRuntime.SimTensor(x.Shape, ((SimulatedPtxRuntime.SimTensor)dy).Pointer);
+        ExpectArgument.Throws(() => engine.AvgPoolBackward(spec, dy, x.Shape, overDy), "output", "shares memory with dy");
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.MaxPoolBackward(spec, null!, dy))!.ParamName, Is.EqualTo("x"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.AvgPoolBackward(spec, null!, x.Shape))!.ParamName, Is.EqualTo("dy"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.AvgPoolBackward(spec, dy, null!))!.ParamName, Is.EqualTo("inputShape"));
+        Assert.That(rt.Calls.Where(c => c.StartsWith("launch", StringComparison.Ordinal)), Is.Empty, "nothing was launched");
+    }
+
+    [Test]
     public void AnotherMemoryAndDisposedTensorsAndEnginesAreRefused()
     {
         var rt = new SimulatedPtxRuntime();

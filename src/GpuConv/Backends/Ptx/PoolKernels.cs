@@ -11,6 +11,8 @@ internal static class PoolKernels
     public const string MaxEntry = "max_pool_f32";
     public const string AverageEntry = "avg_pool_f32";
     public const string GlobalAverageEntry = "global_avg_pool_f32";
+    public const string MaxBackwardEntry = "max_pool_backward_f32";
+    public const string AverageBackwardEntry = "avg_pool_backward_f32";
 
     /// <summary>The entry's arguments in .param order: y, x (.u64), total and the geometry (.u32), then dilation (max) or include_pad (avg).</summary>
     public static object[] Arguments(bool max, ulong y, ulong x, in PoolGeometry g)
@@ -41,6 +43,33 @@ internal static class PoolKernels
         if (g.OutputCount == 0) return;
         uint grid = (uint)Math.Clamp((g.OutputCount + PtxConvBackend.BlockSize - 1) / PtxConvBackend.BlockSize, 1, PtxConvBackend.MaxBlocks);
         runtime.Launch(Module, max ? MaxEntry : AverageEntry, grid, PtxConvBackend.BlockSize, args);
+    }
+
+    /// <summary>
+    /// A backward entry's arguments in .param order: dx, (x for max,) dy (.u64), the input element count and the
+    /// geometry (.u32), then dilation (max) or include_pad (avg).
+    /// </summary>
+    public static object[] BackwardArguments(bool max, ulong dx, ulong x, ulong dy, in PoolGeometry g)
+    {
+        CheckFits(g);
+        object[] geometry =
+        [
+            (uint)((long)g.Planes * g.PlaneSize),
+            (uint)g.InD, (uint)g.InH, (uint)g.InW, (uint)g.OutD, (uint)g.OutH, (uint)g.OutW,
+            (uint)g.KD, (uint)g.KH, (uint)g.KW, (uint)g.SD, (uint)g.SH, (uint)g.SW, (uint)g.PD, (uint)g.PH, (uint)g.PW,
+        ];
+        return max ? [dx, x, dy, .. geometry, (uint)g.DlD, (uint)g.DlH, (uint)g.DlW] : [dx, dy, .. geometry, g.CountIncludePad ? 1u : 0u];
+    }
+
+    /// <summary>dx of max (<paramref name="max"/>, from x and dy) or average pooling (from dy), one thread per input element, ordered on the runtime's stream.</summary>
+    public static void LaunchBackward(IPtxRuntime runtime, bool max, ulong dx, ulong x, ulong dy, in PoolGeometry g)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        var args = BackwardArguments(max, dx, x, dy, g);
+        long inputs = (long)g.Planes * g.PlaneSize;
+        if (inputs == 0) return;
+        uint grid = (uint)Math.Clamp((inputs + PtxConvBackend.BlockSize - 1) / PtxConvBackend.BlockSize, 1, PtxConvBackend.MaxBlocks);
+        runtime.Launch(Module, max ? MaxBackwardEntry : AverageBackwardEntry, grid, PtxConvBackend.BlockSize, args);
     }
 
     /// <summary>The global average's arguments: y, x, planes, spatial (all .u64).</summary>
