@@ -232,6 +232,18 @@ public class PoolKernelTests
         Assert.That(rt.LaunchShapes, Is.EqualTo(new[] { (4u, 256u), (6u, 256u) }));
     }
 
+    /// <summary>Every entry of pool.ptx through the launch helpers the engine uses (for KernelLaunchSignatureTests).</summary>
+    internal static void LaunchEveryEntry(IPtxRuntime rt, ulong buffer, TensorShape shape)
+    {
+        var g = Geometry(new PoolSpec([3, 3], [2], [1]), shape);
+        foreach (bool max in new[] { true, false })
+        {
+            PoolKernels.Launch(rt, max, buffer, buffer, g);
+            PoolKernels.LaunchBackward(rt, max, buffer, buffer, buffer, g);
+        }
+        PoolKernels.LaunchGlobalAverage(rt, buffer, buffer, shape.Dims[0] * shape.Dims[1], shape.ElementCount / (shape.Dims[0] * shape.Dims[1]));
+    }
+
     [Test]
     public void EntriesHaveTheDocumentedParameters()
     {
