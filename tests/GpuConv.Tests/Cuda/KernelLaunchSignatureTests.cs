@@ -140,6 +140,7 @@ public partial class KernelLaunchSignatureTests
         // The engine's element-wise calls (ConvEngine.Elementwise) launch through the same helper.
         foreach (var op in Enum.GetValues<ElementwiseOp>())
             ElementwiseKernels.Launch(rt, op, rt.PointerOf(dy), rt.PointerOf(dy), rt.PointerOf(dy), 0.5f, dy.Shape.ElementCount);
+        GpuConv.Tests.Pooling.PoolKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // the engine's pools (ConvEngine.Pooling)
 
         var problems = rt.Launches.SelectMany(l => Mismatches(l.Module, l.Entry, l.Args, signatures)).Distinct().ToList();
         Assert.That(problems, Is.Empty, string.Join(Environment.NewLine, problems));

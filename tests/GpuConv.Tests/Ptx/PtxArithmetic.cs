@@ -45,6 +45,7 @@ static class Arith
 
     public static ulong DivRem(PtxType t, ulong a, ulong b, bool rem, PtxInstruction ins)
     {
+        if (t.IsFloat()) return F32Bits(F32(a) / F32(b)); // div.rn.f32 (the parser allows no other float form)
         if (Unsigned(t, b) == 0) throw new PtxException($"{ins}: integer division by zero");
         if (!t.IsSigned())
         {

@@ -400,6 +400,13 @@ public sealed class PtxParser
 
         PtxInstruction IntArith(PtxOp op)
         {
+            // div.rn.f32: IEEE division rounded once (pool.ptx's averages); no rem for floats, no approximate forms.
+            if (op == PtxOp.Div && Modifier("rn"))
+            {
+                var f = TypeModifier();
+                if (!f.IsFloat()) throw Fail("div.rn is for f32");
+                return Make(PtxOp.Div, f, Operands((f, "r"), (f, "ri"), (f, "ri")));
+            }
             var t = TypeModifier();
             if (!IsInt(t)) throw Fail("div/rem are supported for integer types only");
             return Make(op, t, Operands((t, "r"), (t, "ri"), (t, "ri")));

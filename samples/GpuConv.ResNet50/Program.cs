@@ -1,0 +1,42 @@
+using GpuConv.ResNet50;
+
+// gpuconv-resnet50 [--batch 1] [--size 224] [--classes 1000] [--runs 5] [--seed 50] [--cpu] [--backend NAME] [--no-reference]
+// Exit status: 0 the check passed, 1 the result was off, 2 bad input.
+ResNet50Options options;
+try
+{
+    var o = new ResNet50Options();
+    for (int i = 0; i < args.Length; i++)
+    {
+        string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+        int Int() => int.TryParse(Value(), out var v) ? v : throw new ArgumentException($"{args[i - 1]} needs a whole number, got '{args[i]}'.");
+        o = args[i] switch
+        {
+            "--batch" => o with { Batch = Int() },
+            "--size" => o with { Size = Int() },
+            "--classes" => o with { Classes = Int() },
+            "--runs" => o with { Runs = Int() },
+            "--seed" => o with { Seed = Int() },
+            "--cpu" => o with { Cpu = true },
+            "--backend" => o with { Backend = Value() },
+            "--no-reference" => o with { Reference = false },
+            _ => throw new ArgumentException($"unknown option '{args[i]}'."),
+        };
+    }
+    o.Validate();
+    options = o;
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+try
+{
+    return ResNet50App.Run(options).Passed ? 0 : 1;
+}
+catch (ArgumentException e) when (e.ParamName == nameof(GpuConv.ConvEngineOptions.Backend))
+{
+    Console.Error.WriteLine($"error: --backend: {e.Message}");
+    return 2;
+}

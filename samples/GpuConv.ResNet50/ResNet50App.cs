@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using GpuConv.Reference;
+using GpuConv.Tensors;
+
+namespace GpuConv.ResNet50;
+
+/// <summary>What a run found: where it ran, the timings, and the error against float64.</summary>
+public sealed record ResNet50Result(string Memory, string? GpuUnavailableReason, double FirstRunMs, double MedianRunMs, double? MaxRelativeError, float[] Logits)
+{
+    /// <summary>max |error| / max |reference| over the logits, fp32 through 53 convolutions against float64.</summary>
+    public const double Tolerance = 1e-4;
+
+    public bool Passed => MaxRelativeError is not { } e || e <= Tolerance;
+}
+
+/// <summary>
+/// The sample's core: open an engine (GPU if usable, else the CPU with the reason), build ResNet-50 with random weights,
+/// fold its BatchNorms, upload the weights once, then per run upload the batch once, run every layer on the device and
+/// download the logits once; check them against the unfolded network in float64.
+/// </summary>
+public static class ResNet50App
+{
+    public static ResNet50Result Run(ResNet50Options o)
+    {
+        o.Validate();
+        var model = ResNet50Model.Create(o.Seed, o.Classes);
+        var input = HostTensor.Random(new TensorShape(o.Batch, ResNet50Model.InputChannels, o.Size, o.Size), o.Seed + 1);
+        using var engine = ConvEngine.Open(new ConvEngineOptions { Device = o.Cpu ? DeviceKind.Cpu : DeviceKind.Auto, Backend = o.Backend, PersistPlans = false });
+        string memory = engine.Memory.Kind == MemoryKind.Device ? "GPU memory" : "host memory";
+        o.Out.WriteLine($"device: {engine.Device}; tensors in {memory}");
+        if (engine.GpuUnavailableReason is { } why)
+            o.Out.WriteLine($"GPU path off: {why} — running on the CPU (same code, tensors in host memory)");
+        o.Out.WriteLine($"ResNet-50: {model.Convolutions().Count()} convolutions (BatchNorm folded) + fc, {model.ParameterCount / 1e6:0.0} M parameters, input {input.Shape}");
+
+        using var net = new DeviceResNet50(engine, model, input.Shape);
+        var logits = new float[net.Logits.Shape.ElementCountInt];
+        double Once()
+        {
+            var clock = Stopwatch.StartNew();
+            engine.Upload(input.Data, net.Input);   // the only upload
+            net.Run();                              // 53 convolutions, 2 pools, no host wait
+            engine.Download(net.Logits, logits);    // the only download: waits for the work
+            return clock.Elapsed.TotalMilliseconds;
+        }
+        double first = Once();
+        var times = Enumerable.Range(0, o.Runs).Select(_ => Once()).Order().ToArray();
+        double median = times[times.Length / 2];
+        o.Out.WriteLine($"first run (plans, weight preparation) {first:0.#} ms; median of {o.Runs} runs {median:0.##} ms (upload + network + download, batch {o.Batch})");
+
+        double? error = null;
+        if (o.Reference)
+        {
+            var clock = Stopwatch.StartNew();
+            var expected = ReferenceResNet50.Run(model, input);
+            error = ErrorMetrics.Compare(logits, expected).MaxRelative;
+            o.Out.WriteLine($"vs the unfolded network in float64 ({clock.Elapsed.TotalSeconds:0.#} s): max rel error {error:E2} over {logits.Length} logits (tolerance {ResNet50Result.Tolerance:E0})");
+        }
+        var result = new ResNet50Result(memory, engine.GpuUnavailableReason, first, median, error, logits);
+        o.Out.WriteLine(result.Passed ? "resnet50: PASS" : "resnet50: FAIL");
+        return result;
+    }
+}

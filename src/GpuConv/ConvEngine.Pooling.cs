@@ -1,0 +1,213 @@
+using GpuConv.Backends.Ptx;
+using GpuConv.Cpu;
+using GpuConv.Tensors;
+
+namespace GpuConv;
+
+/// <summary>
+/// Pooling on tensors in <see cref="Memory"/>, so a whole CNN (a ResNet's stem max pool, its head's global average)
+/// runs without host round trips; and the gradients of max and average pooling for training. PyTorch's semantics: <see cref="PoolSpec"/> for the parameters, NaN propagated by
+/// max pooling, PyTorch's divisors for average pooling (see <see cref="PoolGeometry"/> for the exact definition).
+/// <para>
+/// Inputs are [N, C, spatial…] with 1–3 spatial dimensions. The output is a new tensor or <c>output</c>, which must not
+/// share memory with the input (a window reads its neighbours). On a GPU each call is one kernel of kernels/pool.ptx on
+/// the engine's stream and returns without waiting; on the CPU engine it is a loop that has finished on return. Both
+/// give the same bits (NaN payloads aside).
+/// </para>
+/// </summary>
+public sealed partial class ConvEngine
+{
+    /// <summary>
+    /// torch.nn.functional.max_pool{1,2,3}d(x, kernel, stride, padding, dilation, ceil_mode): the largest element of
+    /// each window, −∞ padding; a NaN in a window gives NaN. Into <paramref name="output"/> or a new tensor; returns it.
+    /// </summary>
+    public Tensor MaxPool(PoolSpec spec, Tensor x, Tensor? output = null) => Pool(spec, x, output, max: true);
+
+    /// <summary>
+    /// torch.nn.functional.avg_pool{1,2,3}d(x, kernel, stride, padding, ceil_mode, count_include_pad): each window's
+    /// sum divided by its size (padding included or not, as <see cref="PoolSpec.CountIncludePad"/> says). The spec's
+    /// dilation must be 1 (average pooling has none). Into <paramref name="output"/> or a new tensor; returns it.
+    /// </summary>
+    public Tensor AvgPool(PoolSpec spec, Tensor x, Tensor? output = null) => Pool(spec, x, output, max: false);
+
+    /// <summary>
+    /// The mean of each (n, c) plane: adaptive_avg_pool{1,2,3}d(x, 1), [N, C, spatial…] → [N, C, 1, …] (the same rank),
+    /// e.g. a ResNet's head before its classifier (a 1×1 convolution then). Summation order, fixed on every device:
+    /// 256 partial sums over elements t, t + 256, … in turn, then a pairwise tree (<see cref="CpuPooling.GlobalAverage"/>);
+    /// fp32 throughout. Into <paramref name="output"/> or a new tensor; returns it.
+    /// </summary>
+    public Tensor GlobalAvgPool(Tensor x, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(x);
+        var shape = x.Shape;
+        if (shape.Rank is < 3 or > 2 + PoolSpec.MaxRank)
+            throw new ArgumentException($"x has shape {shape}; a global average pool needs [N, C] and 1 to {PoolSpec.MaxRank} spatial dimensions.", nameof(x));
+        long spatial = 1;
+        for (int d = 2; d < shape.Rank; d++) spatial *= shape.Dims[d];
+        CheckResident(x, nameof(x));
+        var outShape = new TensorShape([shape.Dims[0], shape.Dims[1], .. Enumerable.Repeat(1, shape.Rank - 2)]);
+        var result = TakePoolOutput(output, outShape, x);
+        try
+        {
+            long planes = (long)shape.Dims[0] * shape.Dims[1];
+            using (EnterStream())
+                switch (Memory)
+                {
+                    case var _ when result is HostTensor ho:
+                        CpuPooling.GlobalAverage(((HostTensor)x).Data, ho.Data, (int)planes, spatial);
+                        break;
+                    case IPtxRuntime rt:
+                        PoolKernels.LaunchGlobalAverage(rt, rt.PointerOf(result), rt.PointerOf(x), planes, spatial);
+                        break;
+                    default:
+                        var hx = new float[shape.ElementCountInt];
+                        Memory.CopyToHost(x, hx);
+                        var hy = new float[planes];
+                        CpuPooling.GlobalAverage(hx, hy, (int)planes, spatial);
+                        Memory.CopyFromHost(hy, result);
+                        break;
+                }
+            return result;
+        }
+        catch
+        {
+            if (output is null) ((IDisposable)result).Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// dx = ∂loss/∂x of y = MaxPool(spec, x) from dy = ∂loss/∂y: each dy goes to its window's maximum (recomputed from
+    /// <paramref name="x"/>, the forward's input, as the forward picks it: PyTorch's index, the first of equal values, a
+    /// NaN), summed where windows share a maximum, in output order — PyTorch's max_pool backward, the same bits. A window
+    /// with no tap inside the input (possible with dilation) passes nothing. Into <paramref name="output"/> or a new tensor of x's shape.
+    /// </summary>
+    public Tensor MaxPoolBackward(PoolSpec spec, Tensor x, Tensor dy, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(x);
+        return PoolBackward(spec, x, x.Shape, dy, output, max: true);
+    }
+
+    /// <summary>
+    /// dx = ∂loss/∂x of y = AvgPool(spec, x) from dy = ∂loss/∂y, for an input of <paramref name="inputShape"/>: each
+    /// dy / divisor added to every input of its window, in output order — PyTorch's avg_pool backward, the same bits.
+    /// GlobalAvgPool's gradient is this with the kernel the input's spatial size. Into <paramref name="output"/> or a new tensor.
+    /// </summary>
+    public Tensor AvgPoolBackward(PoolSpec spec, Tensor dy, TensorShape inputShape, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(inputShape);
+        return PoolBackward(spec, null, inputShape, dy, output, max: false);
+    }
+
+    Tensor PoolBackward(PoolSpec spec, Tensor? x, TensorShape inputShape, Tensor dy, Tensor? output, bool max)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(dy);
+        spec.Validate();
+        if (!max && !spec.IsDense)
+            throw new ArgumentException($"AvgPool has no dilation (PyTorch's avg_pool takes none), got Dilation = [{string.Join(", ", spec.Dilation!)}].", nameof(spec));
+        var outShape = spec.OutputShape(inputShape, max ? "x" : nameof(inputShape));
+        CheckTensorShape(dy, outShape, nameof(dy));
+        if (x is not null) CheckResident(x, nameof(x));
+        CheckResident(dy, nameof(dy));
+        var g = PoolGeometry.Of(spec, inputShape, outShape);
+        var result = TakePoolOutput(output, inputShape, dy, nameof(dy));
+        try
+        {
+            if (x is not null && output is not null) TakePoolOutput(output, inputShape, x, nameof(x));
+            using (EnterStream())
+                switch (Memory)
+                {
+                    case var _ when result is HostTensor ho:
+                        Run((x as HostTensor)?.Data ?? [], ((HostTensor)dy).Data, ho.Data);
+                        break;
+                    case IPtxRuntime rt:
+                        PoolKernels.LaunchBackward(rt, max, rt.PointerOf(result), x is null ? 0 : rt.PointerOf(x), rt.PointerOf(dy), g);
+                        break;
+                    default:
+                        float[] hx = [];
+                        if (x is not null) Memory.CopyToHost(x, hx = new float[inputShape.ElementCountInt]);
+                        var hdy = new float[outShape.ElementCountInt];
+                        Memory.CopyToHost(dy, hdy);
+                        var hdx = new float[inputShape.ElementCountInt];
+                        Run(hx, hdy, hdx);
+                        Memory.CopyFromHost(hdx, result);
+                        break;
+                }
+            return result;
+        }
+        catch
+        {
+            if (output is null) ((IDisposable)result).Dispose();
+            throw;
+        }
+
+        void Run(float[] hx, float[] hdy, float[] hdx)
+        {
+            if (max) CpuPooling.MaxBackward(g, hx, hdy, hdx);
+            else CpuPooling.AverageBackward(g, hdy, hdx);
+        }
+    }
+
+    Tensor Pool(PoolSpec spec, Tensor x, Tensor? output, bool max)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(x);
+        spec.Validate();
+        if (!max && !spec.IsDense)
+            throw new ArgumentException($"AvgPool has no dilation (PyTorch's avg_pool takes none), got Dilation = [{string.Join(", ", spec.Dilation!)}].", nameof(spec));
+        var outShape = spec.OutputShape(x.Shape, nameof(x));
+        CheckResident(x, nameof(x));
+        var g = PoolGeometry.Of(spec, x.Shape, outShape);
+        var result = TakePoolOutput(output, outShape, x);
+        try
+        {
+            using (EnterStream())
+                switch (Memory)
+                {
+                    case var _ when result is HostTensor ho:
+                        Run(((HostTensor)x).Data, ho.Data);
+                        break;
+                    case IPtxRuntime rt:
+                        PoolKernels.Launch(rt, max, rt.PointerOf(result), rt.PointerOf(x), g);
+                        break;
+                    default:
+                        var hx = new float[x.Shape.ElementCountInt];
+                        Memory.CopyToHost(x, hx);
+                        var hy = new float[outShape.ElementCountInt];
+                        Run(hx, hy);
+                        Memory.CopyFromHost(hy, result);
+                        break;
+                }
+            return result;
+        }
+        catch
+        {
+            if (output is null) ((IDisposable)result).Dispose();
+            throw;
+        }
+
+        void Run(float[] hx, float[] hy)
+        {
+            if (max) CpuPooling.Max(g, hx, hy);
+            else CpuPooling.Average(g, hx, hy);
+        }
+    }
+
+    /// <summary>The given output (shape, memory, sharing no element with the input <paramref name="x"/>) or a new tensor.</summary>
+    Tensor TakePoolOutput(Tensor? output, TensorShape shape, Tensor x, string xName = "x")
+    {
+        if (output is null) return Memory.Allocate(shape);
+        CheckTensorShape(output, shape, nameof(output));
+        CheckResident(output, nameof(output));
+        bool overlaps = ReferenceEquals(output, x) || SharesMemory(output, x)
+            || (RangeOf(output) is { } o && RangeOf(x) is { } r && o.Start < r.Start + r.Bytes && r.Start < o.Start + o.Bytes);
+        if (overlaps)
+            throw new ArgumentException($"output shares memory with {xName}; a pool reads each window's neighbours, so write into a separate tensor.", nameof(output));
+        return output;
+    }
+}

@@ -1,0 +1,222 @@
+using GpuConv.Reference;
+using GpuConv.Tensors;
+
+namespace GpuConv.Tests.Pooling;
+
+/// <summary>
+/// The CPU engine's pools against float64 definitions on random non-zero inputs. Max pooling selects an input, so it
+/// must equal the float64 maximum exactly. An average of k fp32 inputs summed in order has an error of at most
+/// (k − 1)·2^-24·Σ|x| plus the division's 2^-24 relative; each element is held to that bound (stated per element), and
+/// the whole tensor to max |error| / max |reference| &lt; 1e-6. The global average likewise with k = the plane's size;
+/// the backward passes (sums of at most a few dy, or dy / divisor) likewise, each element within its rounding bound.
+/// </summary>
+public class PoolCpuEngineTests
+{
+    static ConvEngine Cpu() => ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
+
+    public static IEnumerable<TestCaseData> Cases() => PoolKernelTests.Cases();
+
+    /// <summary>Max and sum/divisor/bound per output in float64, straight from PyTorch's rules (independent of CpuPooling).</summary>
+    static (double[] Max, double[] Avg, double[] Bound) Reference(PoolSpec spec, TensorShape shape, float[] x)
+    {
+        var outShape = spec.OutputShape(shape);
+        int rank = spec.Rank;
+        int planes = shape.Dims[0] * shape.Dims[1];
+        int[] inS = [.. shape.Dims.Skip(2)], outS = [.. outShape.Dims.Skip(2)];
+        int outPlane = outS.Aggregate(1, (a, b) => a * b), inPlane = inS.Aggregate(1, (a, b) => a * b);
+        var max = new double[planes * outPlane];
+        var avg = new double[max.Length];
+        var bound = new double[max.Length];
+        for (int p = 0; p < planes; p++)
+            for (int o = 0; o < outPlane; o++)
+            {
+                var oc = new int[rank];
+                for (int d = rank - 1, r = o; d >= 0; d--) { oc[d] = r % outS[d]; r /= outS[d]; }
+                double m = double.NegativeInfinity, sum = 0, abs = 0;
+                int taps = 0;
+                long padded = 1, inside = 1;
+                for (int d = 0; d < rank; d++)
+                {
+                    long start = (long)oc[d] * spec.StrideOf(d) - spec.PaddingOf(d);
+                    long end = Math.Min(start + spec.Kernel[d], inS[d] + spec.PaddingOf(d));
+                    padded *= end - start;
+                    inside *= Math.Min(end, inS[d]) - Math.Max(start, 0);
+                }
+                foreach (var tap in Taps(spec))
+                {
+                    int flat = 0;
+                    bool ok = true;
+                    for (int d = 0; d < rank; d++)
+                    {
+                        long i = (long)oc[d] * spec.StrideOf(d) - spec.PaddingOf(d) + (long)tap[d] * spec.DilationOf(d);
+                        if (i < 0 || i >= inS[d]) { ok = false; break; }
+                        flat = flat * inS[d] + (int)i;
+                    }
+                    if (!ok) continue;
+                    double v = x[p * inPlane + flat];
+                    m = Math.Max(m, v);
+                    sum += v;
+                    abs += Math.Abs(v);
+                    taps++;
+                }
+                int k = p * outPlane + o;
+                max[k] = m;
+                double divisor = spec.CountIncludePad ? padded : inside;
+                avg[k] = sum / divisor;
+                bound[k] = (Math.Max(taps - 1, 0) * abs / divisor + Math.Abs(avg[k])) * Math.Pow(2, -24) * 1.0001;
+            }
+        return (max, avg, bound);
+    }
+
+    static IEnumerable<int[]> Taps(PoolSpec spec)
+    {
+        IEnumerable<int[]> taps = [[]];
+        foreach (int k in spec.Kernel) taps = taps.SelectMany(t => Enumerable.Range(0, k).Select(i => (int[])[.. t, i])).ToList();
+        return taps;
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void MaxIsExactAndAverageIsWithinItsBound(int[] dims, PoolSpec spec)
+    {
+        var shape = new TensorShape(dims);
+        var x = HostTensor.Random(shape, dims.Sum());
+        Assert.That(x.Data.Count(v => v == 0), Is.Zero, "non-zero inputs");
+        using var cpu = Cpu();
+        var (max, _, _) = Reference(spec, shape, x.Data);
+        var gotMax = cpu.Download(cpu.MaxPool(spec, x)).Data;
+        Assert.That(gotMax.Select(v => (double)v), Is.EqualTo(max), "max pooling selects an input: exact");
+        if (!spec.IsDense) return;
+        foreach (bool include in new[] { true, false })
+        {
+            var s = spec with { CountIncludePad = include };
+            var (_, avg, bound) = Reference(s, shape, x.Data);
+            var got = cpu.Download(cpu.AvgPool(s, x)).Data;
+            for (int i = 0; i < got.Length; i++)
+                Assert.That(Math.Abs(got[i] - avg[i]), Is.LessThanOrEqualTo(bound[i]), $"avg include={include} output {i}: {got[i]} vs {avg[i]}");
+            Assert.That(ErrorMetrics.Compare(got, avg).MaxRelative, Is.LessThan(1e-6), $"include={include}");
+        }
+    }
+
+    /// <summary>
+    /// dx in float64 from PyTorch's rules, independent of CpuPooling: max sends dy to the window's largest input (inputs
+    /// are random, so there are no ties), avg sends dy / divisor to every input of the window. Also the bound per element.
+    /// </summary>
+    static (double[] Dx, double[] Bound) ReferenceBackward(PoolSpec spec, TensorShape shape, float[] x, float[] dy, bool max)
+    {
+        var outShape = spec.OutputShape(shape);
+        int rank = spec.Rank, planes = shape.Dims[0] * shape.Dims[1];
+        int[] inS = [.. shape.Dims.Skip(2)], outS = [.. outShape.Dims.Skip(2)];
+        int outPlane = outS.Aggregate(1, (a, b) => a * b), inPlane = inS.Aggregate(1, (a, b) => a * b);
+        var dx = new double[planes * inPlane];
+        var abs = new double[dx.Length];
+        var terms = new int[dx.Length];
+        for (int p = 0; p < planes; p++)
+            for (int o = 0; o < outPlane; o++)
+            {
+                var oc = new int[rank];
+                for (int d = rank - 1, r = o; d >= 0; d--) { oc[d] = r % outS[d]; r /= outS[d]; }
+                long padded = 1, inside = 1;
+                for (int d = 0; d < rank; d++)
+                {
+                    long start = (long)oc[d] * spec.StrideOf(d) - spec.PaddingOf(d);
+                    long end = Math.Min(start + spec.Kernel[d], inS[d] + spec.PaddingOf(d));
+                    padded *= end - start;
+                    inside *= Math.Min(end, inS[d]) - Math.Max(start, 0);
+                }
+                var targets = new List<int>();
+                foreach (var tap in Taps(spec))
+                {
+                    int flat = 0;
+                    bool ok = true;
+                    for (int d = 0; d < rank; d++)
+                    {
+                        long i = (long)oc[d] * spec.StrideOf(d) - spec.PaddingOf(d) + (long)tap[d] * spec.DilationOf(d);
+                        if (i < 0 || i >= inS[d]) { ok = false; break; }
+                        flat = flat * inS[d] + (int)i;
+                    }
+                    if (ok) targets.Add(p * inPlane + flat);
+                }
+                if (targets.Count == 0) continue;
+                double g = dy[p * outPlane + o];
+                if (max) targets = [targets.MaxBy(t => x[t])];
+                else g /= spec.CountIncludePad ? padded : inside;
+                foreach (int t in targets)
+                {
+                    dx[t] += g;
+                    abs[t] += Math.Abs(g);
+                    terms[t]++;
+                }
+            }
+        // Each term (avg: a rounded quotient, 2^-24 relative) and each add rounds once.
+        var bound = dx.Select((v, i) => ((terms[i] + 1) * abs[i] + Math.Abs(v)) * Math.Pow(2, -24) * 1.0001).ToArray();
+        return (dx, bound);
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void BackwardIsWithinItsBound(int[] dims, PoolSpec spec)
+    {
+        var shape = new TensorShape(dims);
+        var x = HostTensor.Random(shape, dims.Sum() + 1);
+        using var cpu = Cpu();
+        foreach (bool max in new[] { true, false })
+            foreach (bool include in max ? new[] { true } : [true, false])
+            {
+                var s = spec with { CountIncludePad = include };
+                if (!max && !s.IsDense) continue;
+                var dy = HostTensor.Random(s.OutputShape(shape), 9);
+                var (expected, bound) = ReferenceBackward(s, shape, x.Data, dy.Data, max);
+                var got = cpu.Download(max ? cpu.MaxPoolBackward(s, x, dy) : cpu.AvgPoolBackward(s, dy, shape)).Data;
+                for (int i = 0; i < got.Length; i++)
+                    Assert.That(Math.Abs(got[i] - expected[i]), Is.LessThanOrEqualTo(bound[i]), $"{(max ? "max" : "avg")} include={include} dx[{i}]: {got[i]} vs {expected[i]}");
+                if (expected.Any(v => v != 0))
+                    Assert.That(ErrorMetrics.Compare(got, expected).MaxRelative, Is.LessThan(1e-6));
+            }
+    }
+
+    [Test]
+    public void GlobalAverageGradientIsAvgPoolBackwardWithTheWholePlane()
+    {
+        using var cpu = Cpu();
+        var shape = new TensorShape(2, 3, 5, 7);
+        var dy = HostTensor.Random(new TensorShape(2, 3, 1, 1), 1);
+        var dx = cpu.Download(cpu.AvgPoolBackward(new PoolSpec([5, 7]), dy, shape)).Data;
+        for (int i = 0; i < dx.Length; i++) Assert.That(dx[i], Is.EqualTo(dy.Data[i / 35] / 35f), $"dx[{i}] = dy / 35");
+    }
+
+    [TestCase(1, 1, 17)]
+    [TestCase(2, 3, 7, 7)]
+    [TestCase(1, 64, 56, 56)]
+    [TestCase(2, 2, 3, 5, 9)]
+    public void GlobalAverageIsWithinItsBound(params int[] dims)
+    {
+        var shape = new TensorShape(dims);
+        var x = HostTensor.Random(shape, 3);
+        using var cpu = Cpu();
+        var y = cpu.Download(cpu.GlobalAvgPool(x));
+        Assert.That(y.Shape, Is.EqualTo(new TensorShape([dims[0], dims[1], .. Enumerable.Repeat(1, dims.Length - 2)])));
+        int spatial = shape.ElementCountInt / (dims[0] * dims[1]);
+        var expected = new double[y.Data.Length];
+        for (int p = 0; p < expected.Length; p++)
+        {
+            var plane = x.Data.Skip(p * spatial).Take(spatial).Select(v => (double)v).ToArray();
+            expected[p] = plane.Sum() / spatial;
+            double bound = ((spatial - 1) * plane.Sum(Math.Abs) / spatial + Math.Abs(expected[p])) * Math.Pow(2, -24);
+            Assert.That(Math.Abs(y.Data[p] - expected[p]), Is.LessThanOrEqualTo(bound), $"plane {p}");
+        }
+        Assert.That(ErrorMetrics.Compare(y.Data, expected).MaxRelative, Is.LessThan(1e-6));
+    }
+
+    [Test]
+    public void IntoAGivenOutputAndOnHostTensors()
+    {
+        using var cpu = Cpu();
+        var x = HostTensor.Random(new TensorShape(1, 2, 6, 6), 4);
+        var spec = new PoolSpec([2, 2]);
+        var output = cpu.Allocate(spec.OutputShape(x.Shape));
+        Assert.That(cpu.MaxPool(spec, x, output), Is.SameAs(output));
+        var fresh = cpu.Download(cpu.MaxPool(spec, x)).Data;
+        Assert.That(cpu.Download(output).Data, Is.EqualTo(fresh));
+        var g = cpu.Allocate(new TensorShape(1, 2, 1, 1));
+        Assert.That(cpu.GlobalAvgPool(x, g), Is.SameAs(g));
+    }
+}

@@ -1,0 +1,125 @@
+using GpuConv.Backends.Ptx;
+using GpuConv.Planning;
+using GpuConv.Tensors;
+using GpuConv.Tests.Ptx;
+using GpuConv.Tests.Support;
+
+namespace GpuConv.Tests.Pooling;
+
+/// <summary>
+/// Bad input to the pools: an ArgumentException naming the field or parameter and quoting the values, before any work
+/// (no launch, the output untouched) — spec fields PyTorch refuses (kernel, stride, padding over kernel/2, dilation,
+/// list lengths), dilation on an average pool, wrong input rank, an output too small, a wrong output shape, an output
+/// sharing memory with x, another memory, disposed tensors and engines. And the output shapes PyTorch computes.
+/// </summary>
+public class PoolValidationTests
+{
+    static ConvEngine Cpu() => ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
+
+    static ConvEngine Simulated(SimulatedPtxRuntime rt) =>
+        ConvEngine.Adopt(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false },
+            new BackendSet([new PtxConvBackend(rt)], DeviceIdentity.ForCpu(), DeviceIdentity.ForCpu(), null));
+
+    [Test]
+    public void SpecFieldsAreValidatedByName()
+    {
+        ExpectArgument.Throws(() => new PoolSpec([]).Validate(), "Kernel", "1 to 3 spatial dimensions", "[]");
+        ExpectArgument.Throws(() => new PoolSpec([2, 2, 2, 2]).Validate(), "Kernel", "[2, 2, 2, 2]");
+        ExpectArgument.Throws(() => new PoolSpec(null!).Validate(), "Kernel", "null");
+        ExpectArgument.Throws(() => new PoolSpec([3, 0]).Validate(), "Kernel", "Kernel[1] must be at least 1, got 0");
+        ExpectArgument.Throws(() => new PoolSpec([3, 3], Stride: [2, 0]).Validate(), "Stride", "Stride[1] must be at least 1, got 0");
+        ExpectArgument.Throws(() => new PoolSpec([3, 3], Stride: [1, 1, 1]).Validate(), "Stride", "1 value or one per spatial dimension (2)", "[1, 1, 1]");
+        ExpectArgument.Throws(() => new PoolSpec([3, 3], Padding: [-1]).Validate(), "Padding", "Padding[0] must be at least 0, got -1");
+        ExpectArgument.Throws(() => new PoolSpec([3, 3], Padding: [1, 2]).Validate(), "Padding", "Padding[1] = 2 must be at most half of Kernel[1] = 3", "as in PyTorch");
+        ExpectArgument.Throws(() => new PoolSpec([3], Dilation: [0]).Validate(), "Dilation", "Dilation[0] must be at least 1, got 0");
+        ExpectArgument.Throws(() => new PoolSpec([3], Dilation: [int.MaxValue]).Validate(), "Dilation", "exceeds");
+        Assert.DoesNotThrow(() => new PoolSpec([3, 3], [2], [1], [2], CeilMode: true).Validate());
+        Assert.That(new PoolSpec([3, 2]).StrideOf(1), Is.EqualTo(2), "stride defaults to the kernel");
+    }
+
+    [TestCase(new[] { 1, 64, 112, 112 }, new[] { 3, 3 }, 2, 1, false, new[] { 1, 64, 56, 56 })] // ResNet's stem
+    [TestCase(new[] { 1, 1, 7 }, new[] { 3 }, 2, 1, true, new[] { 1, 1, 4 })]                     // ceil: the last window starts inside
+    [TestCase(new[] { 1, 1, 6 }, new[] { 3 }, 2, 1, true, new[] { 1, 1, 4 })]
+    [TestCase(new[] { 1, 1, 5 }, new[] { 2 }, 2, 1, true, new[] { 1, 1, 3 })]                     // ceil would give 4: its window would start at 5 = in + pad, dropped
+    [TestCase(new[] { 1, 1, 5 }, new[] { 2 }, 2, 0, false, new[] { 1, 1, 2 })]
+    [TestCase(new[] { 2, 3, 4, 5, 6 }, new[] { 2, 2, 2 }, 2, 0, true, new[] { 2, 3, 2, 3, 3 })]
+    public void OutputShapesAreTorchs(int[] input, int[] kernel, int stride, int pad, bool ceil, int[] expected)
+    {
+        var spec = new PoolSpec(kernel, [stride], [pad], CeilMode: ceil);
+        Assert.That(spec.OutputShape(new TensorShape(input)), Is.EqualTo(new TensorShape(expected)));
+    }
+
+    [Test]
+    public void BadCallsNameTheParameter_NothingIsLaunched()
+    {
+        var rt = new SimulatedPtxRuntime();
+        using var engine = Simulated(rt);
+        using var x = engine.Upload(HostTensor.Random(new TensorShape(1, 2, 6, 6), 1));
+        ExpectArgument.Throws(() => engine.MaxPool(new PoolSpec([3, 3], Padding: [2]), x), "Padding", "at most half");
+        ExpectArgument.Throws(() => engine.AvgPool(new PoolSpec([3, 3], Dilation: [2]), x), "spec", "AvgPool has no dilation", "[2]");
+        ExpectArgument.Throws(() => engine.MaxPool(new PoolSpec([3]), x), "x", "x has shape [1, 2, 6, 6] but a pool with a 1-d kernel");
+        ExpectArgument.Throws(() => engine.MaxPool(new PoolSpec([7, 2]), x), "x", "spatial dimension 0 of size 6 gives output size 0", "too small");
+        using var wrong = engine.Allocate(new TensorShape(1, 2, 2, 2));
+        ExpectArgument.Throws(() => engine.AvgPool(new PoolSpec([2, 2]), x, wrong), "output", "output has shape [1, 2, 2, 2], expected [1, 2, 3, 3]");
+        ExpectArgument.Throws(() => engine.GlobalAvgPool(x, wrong), "output", "expected [1, 2, 1, 1]");
+        using var flat = engine.Allocate(new TensorShape(12));
+        ExpectArgument.Throws(() => engine.GlobalAvgPool(flat), "x", "[N, C] and 1 to 3 spatial dimensions");
+        // An output over x's own memory: a view of x's first 18 elements.
+        var view = new SimulatedPtxRuntime.SimTensor(new TensorShape(1, 2, 3, 3), ((SimulatedPtxRuntime.SimTensor)x).Pointer + 8);
+        ExpectArgument.Throws(() => engine.MaxPool(new PoolSpec([2, 2]), x, view), "output", "shares memory with x");
+        ExpectArgument.Throws(() => engine.GlobalAvgPool(x, new SimulatedPtxRuntime.SimTensor(new TensorShape(1, 2, 1, 1), ((SimulatedPtxRuntime.SimTensor)x).Pointer)), "output", "shares memory with x");
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.MaxPool(null!, x))!.ParamName, Is.EqualTo("spec"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.AvgPool(new PoolSpec([2]), null!))!.ParamName, Is.EqualTo("x"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.GlobalAvgPool(null!))!.ParamName, Is.EqualTo("x"));
+        Assert.That(rt.Calls.Where(c => c.StartsWith("launch", StringComparison.Ordinal)), Is.Empty, "nothing was launched");
+    }
+
+    [Test]
+    public void BadBackwardCallsNameTheParameter_NothingIsLaunched()
+    {
+        var rt = new SimulatedPtxRuntime();
+        using var engine = Simulated(rt);
+        var spec = new PoolSpec([2, 2]);
+        using var x = engine.Upload(HostTensor.Random(new TensorShape(1, 2, 6, 6), 1));
+        using var dy = engine.Upload(HostTensor.Random(new TensorShape(1, 2, 3, 3), 2));
+        using var wrongDy = engine.Allocate(new TensorShape(1, 2, 2, 2));
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, x, wrongDy), "dy", "dy has shape [1, 2, 2, 2], expected [1, 2, 3, 3]");
+        ExpectArgument.Throws(() => engine.AvgPoolBackward(spec, wrongDy, x.Shape), "dy", "expected [1, 2, 3, 3]");
+        ExpectArgument.Throws(() => engine.AvgPoolBackward(spec, dy, new TensorShape(2, 6, 6)), "inputShape", "inputShape has shape [2, 6, 6]");
+        ExpectArgument.Throws(() => engine.AvgPoolBackward(spec with { Dilation = [2] }, dy, x.Shape), "spec", "AvgPool has no dilation");
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec with { Padding = [2] }, x, dy), "Padding", "at most half");
+        using var wrongDx = engine.Allocate(new TensorShape(1, 2, 6, 5));
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, x, dy, wrongDx), "output", "expected [1, 2, 6, 6]");
+        var overX = new SimulatedPtxRuntime.SimTensor(x.Shape, ((SimulatedPtxRuntime.SimTensor)x).Pointer);
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, x, dy, overX), "output", "shares memory with x");
+        var overDy = new SimulatedPtxRuntime.SimTensor(x.Shape, ((SimulatedPtxRuntime.SimTensor)dy).Pointer);
+        ExpectArgument.Throws(() => engine.AvgPoolBackward(spec, dy, x.Shape, overDy), "output", "shares memory with dy");
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.MaxPoolBackward(spec, null!, dy))!.ParamName, Is.EqualTo("x"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.AvgPoolBackward(spec, null!, x.Shape))!.ParamName, Is.EqualTo("dy"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.AvgPoolBackward(spec, dy, null!))!.ParamName, Is.EqualTo("inputShape"));
+        Assert.That(rt.Calls.Where(c => c.StartsWith("launch", StringComparison.Ordinal)), Is.Empty, "nothing was launched");
+    }
+
+    [Test]
+    public void AnotherMemoryAndDisposedTensorsAndEnginesAreRefused()
+    {
+        var rt = new SimulatedPtxRuntime();
+        using var device = Simulated(rt);
+        using var cpu = Cpu();
+        using var onHost = cpu.Upload(HostTensor.Random(new TensorShape(1, 1, 4, 4), 1));
+        using var onDevice = device.Allocate(new TensorShape(1, 1, 4, 4));
+        ExpectArgument.Throws(() => device.MaxPool(new PoolSpec([2, 2]), onHost), "x", "in Host memory but this engine works in Device memory");
+        ExpectArgument.Throws(() => cpu.GlobalAvgPool(onDevice), "x", "in Device memory");
+        ExpectArgument.Throws(() => device.AvgPool(new PoolSpec([2, 2]), onDevice, output: cpu.Allocate(new TensorShape(1, 1, 2, 2))), "output", "in Host memory");
+        var y = cpu.Allocate(new TensorShape(1, 1, 2, 2));
+        var before = cpu.Download(y).Data;
+        ((IDisposable)onHost).Dispose();
+        ExpectArgument.Throws(() => cpu.MaxPool(new PoolSpec([2, 2]), onHost, y), "x", "x was disposed");
+        Assert.That(cpu.Download(y).Data, Is.EqualTo(before), "the output was not written");
+        Assert.That(rt.Calls.Where(c => c.StartsWith("launch", StringComparison.Ordinal)), Is.Empty, "nothing was launched");
+        var x = cpu.Allocate(new TensorShape(1, 1, 4, 4));
+        cpu.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => cpu.MaxPool(new PoolSpec([2, 2]), x));
+        Assert.Throws<ObjectDisposedException>(() => cpu.GlobalAvgPool(x));
+    }
+}
