@@ -283,7 +283,7 @@ judge_gpu_tests() {
 # Left out: tests that need the native fakes' fault injection (category NativeFakesOnly; CI runs them against
 # the fakes): on a GPU host they could only skip, and a skip there counts against issue 13's "0 skipped".
 if wanted gpu-tests; then
-  STEP_KEY=gpu-tests step "GPU tests" 120 "$RESULTS/gpu-tests.txt" judge_gpu_tests \
+  STEP_KEY=gpu-tests step "GPU tests" 150 "$RESULTS/gpu-tests.txt" judge_gpu_tests \
     "${TESTS[@]}" --filter "TestCategory=Gpu&TestCategory!=NativeFakesOnly" --output Detailed \
     --report-trx --report-trx-filename gpu-tests.trx --results-directory "$RESULTS"
 else
