@@ -87,13 +87,14 @@ internal ref struct KernelArgumentPack
         var boxed = new object[_count];
         for (int i = 0; i < _count; i++)
         {
+            // Each arm boxed as its own type (a switch of bare numbers would convert them all to float first).
             boxed[i] = _kinds[i] switch
             {
-                KernelArgumentKind.U64 => Read<ulong>(i),
-                KernelArgumentKind.S64 => Read<long>(i),
-                KernelArgumentKind.U32 => Read<uint>(i),
-                KernelArgumentKind.S32 => Read<int>(i),
-                _ => Read<float>(i),
+                KernelArgumentKind.U64 => (object)Read<ulong>(i),
+                KernelArgumentKind.S64 => (object)Read<long>(i),
+                KernelArgumentKind.U32 => (object)Read<uint>(i),
+                KernelArgumentKind.S32 => (object)Read<int>(i),
+                _ => (object)Read<float>(i),
             };
         }
         return boxed;
