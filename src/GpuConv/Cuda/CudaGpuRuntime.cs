@@ -69,16 +69,24 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
     public void StridedCopy(ulong source, ulong destination, int[] dims, long[] sourceStrides, long[] destinationStrides)
     {
         const int Block = 256;
-        var args = Backends.Cudnn.StridedCopy.Arguments(source, destination, dims, sourceStrides, destinationStrides);
         Launch(Backends.Cudnn.StridedCopy.Module, Backends.Cudnn.StridedCopy.Entry,
-            KernelLauncher.GridFor(Backends.Cudnn.StridedCopy.ElementCount(dims), Block), Block, args);
+            KernelLauncher.GridFor(Backends.Cudnn.StridedCopy.ElementCount(dims), Block), Block,
+            Backends.Cudnn.StridedCopy.Pack(source, destination, dims, sourceStrides, destinationStrides));
     }
 
+    /// <summary>Boxed arguments (kept for callers of the object[] seam): packed per launch, so this allocates; the library's launches take a <see cref="KernelArgumentPack"/>.</summary>
     public void Launch(string module, string entry, uint gridX, uint blockX, params object[] args)
     {
         using var kernelArgs = KernelArguments.From(args, $"{module}:{entry}");
         var fn = _context.Kernels.GetFunction(module, entry);
         KernelLauncher.Launch(_context, fn, new Dim3(gridX), new Dim3(blockX), kernelArgs, _context.Stream);
+    }
+
+    /// <summary>Arguments on the stack, the function from the context's cache: a warm launch allocates nothing.</summary>
+    public void Launch(string module, string entry, uint gridX, uint blockX, scoped in KernelArgumentPack args)
+    {
+        var fn = _context.Kernels.GetFunction(module, entry);
+        KernelLauncher.Launch(_context, fn, new Dim3(gridX), new Dim3(blockX), in args, _context.Stream);
     }
 
     public void SgemmStridedBatched(GemmOp transA, GemmOp transB, int m, int n, int k, float alpha,

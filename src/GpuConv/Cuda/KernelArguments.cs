@@ -7,6 +7,8 @@ namespace GpuConv.Cuda;
 /// receives an array of pointers to the slots ("params as pointers to values"). Add them in the
 /// order of the kernel's .param list, with the exact C# type of each (.u64 → ulong, .u32 → uint, .f32 → float):
 /// the driver reads as many bytes from each slot as the .param declares, whatever was written there.
+/// Allocates per launch (its arrays, and the boxes of <see cref="From"/>): the library's launches use
+/// <see cref="KernelArgumentPack"/>, on the stack; this stays for callers of the boxed seam.
 /// </summary>
 internal sealed unsafe class KernelArguments : IDisposable
 {

@@ -1,4 +1,7 @@
+using GpuConv.Backends;
+using GpuConv.Backends.Ptx;
 using GpuConv.Conv;
+using GpuConv.Cuda;
 using GpuConv.Cuda.Discovery;
 using GpuConv.Tensors;
 using GpuConv.Tests.NativeFakes;
@@ -40,10 +43,10 @@ public sealed record WarmEngine(string Name, ConvEngineOptions Options, ConvSpec
 /// fixture) and on the GPU engine with the cudnn and the ptx backend, planned with and without workspace
 /// (<see cref="WarmCallAllocationGpuTests"/>; against the native fakes in CI). Bound: 0 B per call on the engine's path,
 /// i.e. fewer than <c>calls</c> bytes in all beyond what the same device work allocates when issued straight to the
-/// backend or kernel the engine calls (<see cref="WarmCalls.BelowTheEngine"/>). Those calls allocate nothing on the cudnn
-/// backend (asserted too), so there the total is 0 B. What they still allocate elsewhere is named in the failure
-/// message's table: each PTX kernel launch packs boxed arguments (CudaGpuRuntime.Launch, KernelArguments: ~100-400 B per
-/// launch by argument count) and the CPU backend's kernels hand their parallel loops closures (src/GpuConv/Cpu).
+/// backend or kernel the engine calls (<see cref="WarmCalls.BelowTheEngine"/>). On a GPU engine that work allocates
+/// nothing either — cuDNN calls, and PTX kernel launches, whose arguments are packed on the stack
+/// (<see cref="GpuConv.Cuda.KernelArgumentPack"/>) — so there the bound is 0 B in all, both asserted. What the CPU
+/// backend still allocates is named in the rows: its kernels hand their parallel loops closures (src/GpuConv/Cpu).
 /// </summary>
 public class WarmCallAllocationTests
 {
@@ -68,10 +71,15 @@ public class WarmCallAllocationTests
         // Under 1 B per call: 0 B, give or take a one-off of a few bytes per call measured (an object per call is 24 B at least).
         if (engine - backend >= 1)
             return $"{row}: the engine's path allocates {engine - backend:F1} B per warm call (bound 0 B)";
-        // cuDNN's fused bias + ReLU takes no explicit padding: with asymmetric padding the bias and ReLU run as the PTX bias kernel (a launch).
-        bool launchesBias = op is WarmOp.ForwardBiasRelu or WarmOp.ForwardBiasReluResidual && !config.Spec.IsSymmetricPadding;
-        if (plan?.Backend == "cudnn" && !launchesBias && backend >= 1)
-            return $"{row}: the cudnn backend allocates {backend:F1} B per warm call (bound 0 B)";
+        // A GPU engine's whole call is held to 0 B: the cudnn backend, the ptx backend (GEMMs, im2col/col2im), the PTX bias
+        // kernel (also after cuDNN with asymmetric padding) and the element-wise kernels all launch without allocating.
+        if (calls.Engine.Memory.Kind == MemoryKind.Device)
+        {
+            if (backend >= 1)
+                return $"{row}: below the engine, {(plan is null ? "the kernel launch" : $"the {plan.Backend} backend")} allocates {backend:F1} B per warm call (bound 0 B on a GPU engine)";
+            if (engine >= 1)
+                return $"{row}: the call allocates {engine:F1} B per warm call in all (bound 0 B on a GPU engine)";
+        }
         if (config.PlansWorkspace && plan is not null && plan.WorkspaceBytes == 0 && NativeFakeLibraries.Folder is not null)
             return $"{row}: the plan rents no workspace, so the case does not measure a workspace rent";
         return null;
@@ -181,5 +189,40 @@ public class WarmCallAllocationGpuTests
         string? failure = WarmCallAllocationTests.Check(config, CallsOn(config), WarmOp.BackwardData, Warm, Calls,
             plant: call => () => { call(); GC.KeepAlive(new object()); });
         Assert.That(failure, Does.Contain("the engine's path allocates 24.0 B per warm call"));
+    }
+
+    /// <summary>
+    /// The bound sees a launcher that boxes: the element-wise launch issued through a runtime that only takes boxed
+    /// arguments (the object[] seam: KernelArguments and a box per value, as every launch did before) fails it.
+    /// </summary>
+    [TestCase("ptx", WarmOp.Add)]
+    [TestCase("cudnn", WarmOp.Scale)]
+    public void ALaunchThatBoxesItsArgumentsFailsTheBound(string engine, WarmOp op)
+    {
+        var config = WarmEngine.Gpus.Single(c => c.Name == engine);
+        var calls = CallsOn(config);
+        Assert.That(WarmCallAllocationTests.Check(config, calls, op, Warm, Calls), Is.Null, "the launch as shipped allocates nothing");
+        calls.LaunchThrough = rt => new BoxingRuntime(rt);
+        string? failure;
+        try { failure = WarmCallAllocationTests.Check(config, calls, op, Warm, Calls); }
+        finally { calls.LaunchThrough = null; }
+        Assert.That(failure, Does.Contain("below the engine, the kernel launch allocates").And.Contain("bound 0 B on a GPU engine"));
+    }
+
+    /// <summary>A runtime with the old launch seam only: its stack-packed launches fall back to the boxed overload.</summary>
+    sealed class BoxingRuntime(IPtxRuntime inner) : IPtxRuntime
+    {
+        public IMemorySpace Memory => inner.Memory;
+        public ulong PointerOf(Tensor tensor) => inner.PointerOf(tensor);
+        public IDeviceScratch AllocateScratch(long bytes, string purpose) => inner.AllocateScratch(bytes, purpose);
+        public void Launch(string module, string entry, uint gridX, uint blockX, params object[] args) => inner.Launch(module, entry, gridX, blockX, args);
+
+        public void SgemmStridedBatched(GemmOp transA, GemmOp transB, int m, int n, int k, float alpha,
+            ulong a, int lda, long strideA, ulong b, int ldb, long strideB, float beta,
+            ulong c, int ldc, long strideC, int batchCount, MathMode math) =>
+            inner.SgemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batchCount, math);
+
+        public void Synchronize() => inner.Synchronize();
+        public double TimeMs(Action work) => inner.TimeMs(work);
     }
 }

@@ -123,6 +123,9 @@ sealed class WarmCalls : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(op), op, null),
     };
 
+    /// <summary>What the element-wise replays of <see cref="BelowTheEngine"/> launch through (a test's planted launcher); null: the engine's runtime.</summary>
+    public Func<IPtxRuntime, IPtxRuntime>? LaunchThrough { get; set; }
+
     /// <summary>
     /// The same device work as <paramref name="op"/>'s engine call, issued straight to what the engine calls (the planned
     /// backend, the PTX bias or element-wise kernels) on the same tensors: what those allocate themselves. Null when the
@@ -141,7 +144,8 @@ sealed class WarmCalls : IDisposable
                 bool add = op == WarmOp.BackwardBiasAccumulate;
                 return () => ptx!.BackwardBias(dy, db, add);
             case WarmOp.Add or WarmOp.Relu or WarmOp.ReluBackward or WarmOp.Scale or WarmOp.AddScaled:
-                if (Engine.Memory is not IPtxRuntime rt) return null;
+                if (Engine.Memory is not IPtxRuntime engineRuntime) return null;
+                var rt = LaunchThrough?.Invoke(engineRuntime) ?? engineRuntime;
                 var (eop, output, a, b2, alpha) = op switch
                 {
                     WarmOp.Add => (ElementwiseOp.Add, e2, y, e1, 0f),

@@ -8,8 +8,9 @@ using GpuConv.Tensors;
 namespace GpuConv.Tests.Cuda;
 
 /// <summary>
-/// Every kernel launch the library makes, packed exactly as the GPU runtime packs it
-/// (<see cref="KernelArguments.From"/>), held against the .param list of the shipped PTX entry it names:
+/// Every kernel launch the library makes, packed exactly as the GPU runtime packs it (the
+/// <see cref="KernelArgumentPack"/> the launch site builds; <see cref="KernelArguments.From"/> for the boxed seam), held
+/// against the .param list of the shipped PTX entry it names:
 /// the argument count, and per parameter the width (.u64/.s64/.b64: 8 bytes, .u32/.s32/.b32/.f32: 4) and
 /// integer-or-float kind. cuLaunchKernel reads each parameter's declared width from the slot it is given,
 /// so a mismatch is no error on the GPU — it is a wrong value. The PTX interpreter's own binding is more
@@ -48,24 +49,51 @@ public partial class KernelLaunchSignatureTests
         _ => throw new AssertionException($".param type .{ptxType} has no mapping in this test: add one"),
     };
 
-    /// <summary>The mismatches of one launch (empty when it matches), each naming the parameter.</summary>
-    static List<string> Mismatches(string module, string entry, IReadOnlyList<object> args,
-        Dictionary<(string, string), IReadOnlyList<Param>> signatures)
+    /// <summary>One launch's arguments as the driver will read them: width, kind and (for messages) the C# type of each.</summary>
+    internal sealed record PackedLaunch(string Module, string Entry, int[] Sizes, bool[] Floats, string[] Types)
     {
+        public static PackedLaunch Of(string module, string entry, scoped in KernelArgumentPack args)
+        {
+            var sizes = new int[args.Count];
+            var floats = new bool[args.Count];
+            var types = new string[args.Count];
+            for (int i = 0; i < args.Count; i++)
+                (sizes[i], floats[i], types[i]) = (args.SizeOf(i), args.IsFloat(i), args.KindOf(i).ToString());
+            return new(module, entry, sizes, floats, types);
+        }
+
+        public static PackedLaunch Of(string module, string entry, IReadOnlyList<object> args)
+        {
+            using var packed = KernelArguments.From(args, $"{module}:{entry}");
+            return new(module, entry, packed.Sizes.ToArray(), [.. Enumerable.Range(0, packed.Count).Select(packed.IsFloat)],
+                [.. args.Select(a => a.GetType().Name)]);
+        }
+    }
+
+    /// <summary>The mismatches of one launch (empty when it matches), each naming the parameter.</summary>
+    static List<string> Mismatches(PackedLaunch launch, Dictionary<(string, string), IReadOnlyList<Param>> signatures)
+    {
+        var (module, entry) = (launch.Module, launch.Entry);
         if (!signatures.TryGetValue((module, entry), out var ps))
             return [$"{module}:{entry}: no such entry in the shipped PTX"];
-        using var packed = KernelArguments.From(args, $"{module}:{entry}");
         var problems = new List<string>();
-        if (packed.Count != ps.Count)
-            problems.Add($"{module}:{entry}: {packed.Count} arguments for {ps.Count} parameters ({string.Join(", ", ps.Select(p => $".{p.Type} {p.Name}"))})");
-        for (int i = 0; i < Math.Min(packed.Count, ps.Count); i++)
+        int count = launch.Sizes.Length;
+        if (count != ps.Count)
+            problems.Add($"{module}:{entry}: {count} arguments for {ps.Count} parameters ({string.Join(", ", ps.Select(p => $".{p.Type} {p.Name}"))})");
+        for (int i = 0; i < Math.Min(count, ps.Count); i++)
         {
             var (bytes, isFloat) = WidthOf(ps[i].Type);
-            if (packed.Sizes[i] != bytes || packed.IsFloat(i) != isFloat)
-                problems.Add($"{module}:{entry} parameter {i} .{ps[i].Type} {ps[i].Name}: packed {packed.Sizes[i]} bytes from {args[i].GetType().Name}");
+            if (launch.Sizes[i] != bytes || launch.Floats[i] != isFloat)
+                problems.Add($"{module}:{entry} parameter {i} .{ps[i].Type} {ps[i].Name}: packed {launch.Sizes[i]} bytes from {launch.Types[i]}");
         }
         return problems;
     }
+
+    static List<string> Mismatches(string module, string entry, IReadOnlyList<object> args,
+        Dictionary<(string, string), IReadOnlyList<Param>> signatures) => Mismatches(PackedLaunch.Of(module, entry, args), signatures);
+
+    static List<string> Mismatches(string module, string entry, scoped in KernelArgumentPack args,
+        Dictionary<(string, string), IReadOnlyList<Param>> signatures) => Mismatches(PackedLaunch.Of(module, entry, in args), signatures);
 
     [Test]
     public void TheSignatureReaderSeesFillF32()
@@ -83,6 +111,10 @@ public partial class KernelLaunchSignatureTests
         Assert.That(problems, Has.Some.Contains("parameter 2 .u64"));
         Assert.That(Mismatches("fill.ptx", "fill_f32", [0x1000UL, 1f], signatures), Has.Some.Contains("2 arguments for 3 parameters"));
         Assert.That(Mismatches("fill.ptx", "fill_f32", [0x1000UL, 1u, 5UL], signatures), Has.Some.Contains("parameter 1 .f32"));
+        // The same through a stack-packed launch.
+        var pack = new KernelArgumentPack();
+        pack.Add(0x1000UL).Add(1f).Add(5u);
+        Assert.That(Mismatches("fill.ptx", "fill_f32", pack, signatures), Has.Some.Contains("parameter 2 .u64").And.Some.Contains("from U32"));
     }
 
     [Test]
@@ -94,7 +126,7 @@ public partial class KernelLaunchSignatureTests
 
     [Test]
     public void FillLaunchMatches() =>
-        Assert.That(Mismatches("fill.ptx", "fill_f32", KernelLauncher.FillArguments(0x1000, 12345, 2.5f), ShippedSignatures()), Is.Empty);
+        Assert.That(Mismatches("fill.ptx", "fill_f32", KernelLauncher.FillPack(0x1000, 12345, 2.5f), ShippedSignatures()), Is.Empty);
 
     [TestCase(1)]
     [TestCase(2)]
@@ -105,7 +137,7 @@ public partial class KernelLaunchSignatureTests
     {
         int[] dims = [.. Enumerable.Range(2, rank)];
         long[] strides = [.. Enumerable.Range(1, rank).Select(i => (long)i * 7)];
-        var args = GpuConv.Backends.Cudnn.StridedCopy.Arguments(0x1000, 0x2000, dims, strides, strides);
+        var args = GpuConv.Backends.Cudnn.StridedCopy.Pack(0x1000, 0x2000, dims, strides, strides);
         Assert.That(Mismatches(GpuConv.Backends.Cudnn.StridedCopy.Module, GpuConv.Backends.Cudnn.StridedCopy.Entry, args, ShippedSignatures()), Is.Empty);
     }
 
@@ -126,23 +158,8 @@ public partial class KernelLaunchSignatureTests
     public void EveryPtxBackendLaunchMatchesItsKernel()
     {
         var signatures = ShippedSignatures();
-        var rt = new LaunchRecordingRuntime();
-        var backend = new PtxConvBackend(rt);
-        foreach (var p in BackendProblems())
-            foreach (var algorithm in backend.GetAlgorithms(p, ConvPrecision.AllowTF32))
-            {
-                var bias = p.Op == ConvOp.BackwardFilter ? null : rt.Allocate(new TensorShape(p.BiasLength));
-                backend.Run(p, algorithm, new ConvTensors(rt.Allocate(p.XShape), rt.Allocate(p.WShape), rt.Allocate(p.YShape), bias));
-            }
-        var dy = rt.Allocate(new TensorShape(2, 3, 4, 5));
-        backend.BackwardBias(dy, rt.Allocate(new TensorShape(3)));
-        backend.AddBias(dy, rt.Allocate(new TensorShape(3)), relu: true);
-        // The engine's element-wise calls (ConvEngine.Elementwise) launch through the same helper.
-        foreach (var op in Enum.GetValues<ElementwiseOp>())
-            ElementwiseKernels.Launch(rt, op, rt.PointerOf(dy), rt.PointerOf(dy), rt.PointerOf(dy), 0.5f, dy.Shape.ElementCount);
-        GpuConv.Tests.Pooling.PoolKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // the engine's pools (ConvEngine.Pooling)
-
-        var problems = rt.Launches.SelectMany(l => Mismatches(l.Module, l.Entry, l.Args, signatures)).Distinct().ToList();
+        var rt = LaunchEverySite();
+        var problems = rt.Launches.SelectMany(l => Mismatches(l, signatures)).Distinct().ToList();
         Assert.That(problems, Is.Empty, string.Join(Environment.NewLine, problems));
 
         // Every shipped entry is launched by some site checked here (fill and strided copy by their own tests).
@@ -154,13 +171,49 @@ public partial class KernelLaunchSignatureTests
     }
 
     /// <summary>
+    /// The backend's and the element-wise launch sites pack on the stack: the boxed object[] overload allocates per
+    /// launch (KernelArguments, boxes), which WarmCallAllocationGpuTests would see as bytes on the ptx engines.
+    /// </summary>
+    [Test]
+    public void EveryPtxBackendLaunchSitePacksOnTheStack()
+    {
+        var rt = LaunchEverySite();
+        Assert.That(rt.Launches, Is.Not.Empty);
+        Assert.That(rt.BoxedLaunches, Is.Empty, "launch sites that box their arguments (IPtxRuntime.Launch with params object[])");
+    }
+
+    static LaunchRecordingRuntime LaunchEverySite()
+    {
+        var rt = new LaunchRecordingRuntime();
+        var backend = new PtxConvBackend(rt);
+        foreach (var p in BackendProblems())
+            foreach (var algorithm in backend.GetAlgorithms(p, ConvPrecision.AllowTF32))
+            {
+                var bias = p.Op == ConvOp.BackwardFilter ? null : rt.Allocate(new TensorShape(p.BiasLength));
+                var tensors = new ConvTensors(rt.Allocate(p.XShape), rt.Allocate(p.WShape), rt.Allocate(p.YShape), bias);
+                backend.Run(p, algorithm, tensors);
+                // Accumulating runs add a kernel's result through a scratch (AddInto's bias_add_f32 launch).
+                backend.Run(p, algorithm, tensors with { Accumulate = true });
+            }
+        var dy = rt.Allocate(new TensorShape(2, 3, 4, 5));
+        backend.BackwardBias(dy, rt.Allocate(new TensorShape(3)));
+        backend.AddBias(dy, rt.Allocate(new TensorShape(3)), relu: true);
+        // The engine's element-wise calls (ConvEngine.Elementwise) launch through the same helper.
+        foreach (var op in Enum.GetValues<ElementwiseOp>())
+            ElementwiseKernels.Launch(rt, op, rt.PointerOf(dy), rt.PointerOf(dy), rt.PointerOf(dy), 0.5f, dy.Shape.ElementCount);
+        GpuConv.Tests.Pooling.PoolKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // the engine's pools (ConvEngine.Pooling)
+        return rt;
+    }
+
+    /// <summary>
     /// The GPU behind <see cref="IPtxRuntime"/> reduced to bookkeeping: tensors and scratch get distinct fake
     /// addresses, GEMMs do nothing, launches are recorded as the backend issued them. Only the launches are judged.
     /// </summary>
     sealed class LaunchRecordingRuntime : IPtxRuntime, IMemorySpace
     {
         ulong _next = 0x10_0000;
-        public List<(string Module, string Entry, object[] Args)> Launches { get; } = [];
+        public List<PackedLaunch> Launches { get; } = [];
+        public List<string> BoxedLaunches { get; } = [];
 
         public IMemorySpace Memory => this;
         public MemoryKind Kind => MemoryKind.Device;
@@ -190,7 +243,14 @@ public partial class KernelLaunchSignatureTests
         public void CopyToHost(Tensor source, Span<float> destination) { }
         public ulong PointerOf(Tensor tensor) => ((FakeDeviceTensor)tensor).Pointer;
         public IDeviceScratch AllocateScratch(long bytes, string purpose) => new Scratch(Reserve(bytes), bytes);
-        public void Launch(string module, string entry, uint gridX, uint blockX, params object[] args) => Launches.Add((module, entry, args));
+        public void Launch(string module, string entry, uint gridX, uint blockX, params object[] args)
+        {
+            BoxedLaunches.Add($"{module}:{entry}");
+            Launches.Add(PackedLaunch.Of(module, entry, args));
+        }
+
+        public void Launch(string module, string entry, uint gridX, uint blockX, scoped in KernelArgumentPack args) =>
+            Launches.Add(PackedLaunch.Of(module, entry, in args));
 
         public void SgemmStridedBatched(GemmOp transA, GemmOp transB, int m, int n, int k, float alpha,
             ulong a, int lda, long strideA, ulong b, int ldb, long strideB, float beta,

@@ -1,3 +1,5 @@
+using GpuConv.Cuda;
+
 namespace GpuConv.Backends.Ptx;
 
 /// <summary>
@@ -20,17 +22,28 @@ internal static class ElementwiseKernels
     };
 
     /// <summary>
-    /// The entry's arguments in .param order (device pointers .u64, alpha .f32, count .u64); <paramref name="b"/> is
-    /// unused by the one-input ops.
+    /// The entry's arguments in .param order (device pointers .u64, alpha .f32, count .u64), packed on the stack;
+    /// <paramref name="b"/> is unused by the one-input ops.
     /// </summary>
-    public static object[] Arguments(ElementwiseOp op, ulong output, ulong a, ulong b, float alpha, long count) => op switch
+    public static KernelArgumentPack Pack(ElementwiseOp op, ulong output, ulong a, ulong b, float alpha, long count)
     {
-        ElementwiseOp.Add or ElementwiseOp.ReluBackward => [output, a, b, (ulong)count],
-        ElementwiseOp.Relu => [output, a, (ulong)count],
-        ElementwiseOp.Scale => [output, a, alpha, (ulong)count],
-        ElementwiseOp.AddScaled => [output, a, b, alpha, (ulong)count],
-        _ => throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op"),
-    };
+        var args = new KernelArgumentPack();
+        args.Add(output).Add(a);
+        switch (op)
+        {
+            case ElementwiseOp.Add or ElementwiseOp.ReluBackward: args.Add(b); break;
+            case ElementwiseOp.Relu: break;
+            case ElementwiseOp.Scale: args.Add(alpha); break;
+            case ElementwiseOp.AddScaled: args.Add(b).Add(alpha); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
+        }
+        args.Add((ulong)count);
+        return args;
+    }
+
+    /// <summary><see cref="Pack"/> boxed (the PTX interpreter in tests).</summary>
+    public static object[] Arguments(ElementwiseOp op, ulong output, ulong a, ulong b, float alpha, long count) =>
+        Pack(op, output, a, b, alpha, count).ToObjects();
 
     /// <summary>output[i] = op(a[i], b[i], alpha) for i &lt; <paramref name="count"/> (nothing for 0), ordered on the runtime's stream.</summary>
     public static void Launch(IPtxRuntime runtime, ElementwiseOp op, ulong output, ulong a, ulong b, float alpha, long count)
@@ -40,6 +53,6 @@ internal static class ElementwiseKernels
         if (count == 0) return;
         // Block and grid cap as the conv backend's element-wise launches: larger tensors loop grid-stride.
         uint grid = (uint)Math.Clamp((count + PtxConvBackend.BlockSize - 1) / PtxConvBackend.BlockSize, 1, PtxConvBackend.MaxBlocks);
-        runtime.Launch(Module, Entry(op), grid, PtxConvBackend.BlockSize, Arguments(op, output, a, b, alpha, count));
+        runtime.Launch(Module, Entry(op), grid, PtxConvBackend.BlockSize, Pack(op, output, a, b, alpha, count));
     }
 }

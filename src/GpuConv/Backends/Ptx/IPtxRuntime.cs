@@ -1,3 +1,4 @@
+using GpuConv.Cuda;
 using GpuConv.Tensors;
 
 namespace GpuConv.Backends.Ptx;
@@ -40,6 +41,14 @@ internal interface IPtxRuntime
     /// Arguments are ulong (.u64 params, device pointers) or uint (.u32 params), in .param order.
     /// </summary>
     void Launch(string module, string entry, uint gridX, uint blockX, params object[] args);
+
+    /// <summary>
+    /// <see cref="Launch(string, string, uint, uint, object[])"/> with the arguments packed on the stack, in .param order:
+    /// the library's own launches use this one, which the GPU runtime issues without allocating. A runtime that only
+    /// takes boxed arguments (the PTX interpreter in tests) gets them boxed by default.
+    /// </summary>
+    void Launch(string module, string entry, uint gridX, uint blockX, scoped in KernelArgumentPack args) =>
+        Launch(module, entry, gridX, blockX, args.ToObjects());
 
     /// <summary>
     /// cublasSgemmStridedBatched, column-major: for i in [0, batch):

@@ -1,5 +1,6 @@
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cuda;
 using GpuConv.Tensors;
 
 namespace GpuConv.Backends.Ptx;
@@ -159,7 +160,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
             if (tensors.Accumulate && !gemmAdds)
             {
                 long count = problem.OutputShape.ElementCount;
-                using var result = _runtime.AllocateScratch(count * sizeof(float), algorithm.Key + " (accumulate)");
+                using var result = _runtime.AllocateScratch(count * sizeof(float), AccumulatePurpose(algorithm));
                 var (into, output) = problem.Op switch
                 {
                     ConvOp.Forward => (ptr with { Y = result.Pointer }, ptr.Y),
@@ -222,7 +223,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         {
             long n = Math.Min(Piece, count - done);
             _runtime.Launch("bias.ptx", "bias_add_f32", Grid(n), BlockSize,
-                target + Bytes(done), source + Bytes(done), (ulong)n, (uint)n, 1UL, 0u);
+                BiasAddPack(target + Bytes(done), source + Bytes(done), n, channels: n, spatial: 1, relu: false));
         }
     }
 
@@ -249,8 +250,9 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         uint blocks = (uint)Math.Min(dy.Shape.C, 65535);
         using var sums = accumulate ? _runtime.AllocateScratch(dy.Shape.C * sizeof(float), "bias gradient (accumulate)") : null;
         ulong target = sums?.Pointer ?? _runtime.PointerOf(db);
-        _runtime.Launch("bias.ptx", "bias_grad_f32", blocks, 256,
-            _runtime.PointerOf(dy), target, (uint)dy.Shape.N, (uint)dy.Shape.C, (ulong)dy.Shape.SpatialSize);
+        var args = new KernelArgumentPack();
+        args.Add(_runtime.PointerOf(dy)).Add(target).Add((uint)dy.Shape.N).Add((uint)dy.Shape.C).Add((ulong)dy.Shape.SpatialSize);
+        _runtime.Launch("bias.ptx", "bias_grad_f32", blocks, 256, args);
         if (sums is not null) AddInto(_runtime.PointerOf(db), sums.Pointer, dy.Shape.C);
         _runtime.Synchronize();
     }
@@ -278,26 +280,30 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
 
     // ---- ops ----
 
+    // The chunk loops below are plain loops, not helpers taking lambdas: a lambda capturing the run's state was a closure
+    // and a delegate per call (~290 B of a warm 1x1 forward).
+
     void Forward(ConvProblem p, Pointers ptr, ConvAlgorithm algorithm, MathMode math, float beta)
     {
         var s = Sizes.Of(p);
-        ForEachChunk(p, algorithm, (n0, count, col) =>
+        using var columns = RentColumns(p, algorithm, out int chunk);
+        for (int n0 = 0; n0 < p.N; n0 += chunk)
         {
-            ulong colBase = col;
-            if (algorithm.Id == Pointwise) colBase = ptr.X + Bytes(n0 * s.XImage);
-            else Im2ColLaunch(p, ptr.X + Bytes(n0 * s.XImage), col, count);
+            int count = Math.Min(chunk, p.N - n0);
+            ulong x = ptr.X + Bytes(n0 * s.XImage);
+            // 1×1: x itself is the column matrix.
+            ulong colBase = columns is null ? x : columns.Pointer;
+            if (columns is not null) Im2ColLaunch(p, x, colBase, count);
             // Y[n,g] (Kg×S) = W[g] (Kg×R) · col[n,g] (R×S).
-            ForEachImageOrBatch(p, count, (i, batchImages) =>
-            {
-                if (batchImages > 0) // groups == 1: one call over the chunk's images, W shared (stride 0)
-                    RowMajorGemm.Run(_runtime, false, false, s.Kg, s.S, s.R, ptr.W, s.R, 0, colBase, s.S, s.ColImage, beta,
-                        ptr.Y + Bytes(n0 * s.YImage), s.S, s.YImage, batchImages, math);
-                else
+            if (p.Groups == 1) // one call over the chunk's images, W shared (stride 0)
+                RowMajorGemm.Run(_runtime, false, false, s.Kg, s.S, s.R, ptr.W, s.R, 0, colBase, s.S, s.ColImage, beta,
+                    ptr.Y + Bytes(n0 * s.YImage), s.S, s.YImage, count, math);
+            else // one call per image, batched over groups
+                for (int i = 0; i < count; i++)
                     RowMajorGemm.Run(_runtime, false, false, s.Kg, s.S, s.R, ptr.W, s.R, (long)s.Kg * s.R,
                         colBase + Bytes(i * s.ColImage), s.S, (long)s.R * s.S, beta,
                         ptr.Y + Bytes((n0 + i) * s.YImage), s.S, (long)s.Kg * s.S, p.Groups, math);
-            });
-        });
+        }
         if (ptr.Bias != 0) BiasAdd(ptr.Y, ptr.Bias, p.YShape);
     }
 
@@ -307,22 +313,22 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         var s = Sizes.Of(p);
         if (beta != 0 && algorithm.Id != Pointwise)
             throw new InvalidOperationException("beta = 1 would add into the column buffer, not dx: col2im's output is accumulated through a scratch.");
-        ForEachChunk(p, algorithm, (n0, count, col) =>
+        using var columns = RentColumns(p, algorithm, out int chunk);
+        for (int n0 = 0; n0 < p.N; n0 += chunk)
         {
+            int count = Math.Min(chunk, p.N - n0);
             // dcol[n,g] (R×S) = W[g]ᵀ (R×Kg) · dY[n,g] (Kg×S); for 1×1 dcol is dx itself.
-            ulong target = algorithm.Id == Pointwise ? ptr.X + Bytes(n0 * s.XImage) : col;
-            ForEachImageOrBatch(p, count, (i, batchImages) =>
-            {
-                if (batchImages > 0)
-                    RowMajorGemm.Run(_runtime, true, false, s.R, s.S, s.Kg, ptr.W, s.R, 0, ptr.Y + Bytes(n0 * s.YImage), s.S, s.YImage, beta,
-                        target, s.S, s.ColImage, batchImages, math);
-                else
+            ulong target = columns is null ? ptr.X + Bytes(n0 * s.XImage) : columns.Pointer;
+            if (p.Groups == 1)
+                RowMajorGemm.Run(_runtime, true, false, s.R, s.S, s.Kg, ptr.W, s.R, 0, ptr.Y + Bytes(n0 * s.YImage), s.S, s.YImage, beta,
+                    target, s.S, s.ColImage, count, math);
+            else
+                for (int i = 0; i < count; i++)
                     RowMajorGemm.Run(_runtime, true, false, s.R, s.S, s.Kg, ptr.W, s.R, (long)s.Kg * s.R,
                         ptr.Y + Bytes((n0 + i) * s.YImage), s.S, (long)s.Kg * s.S, beta,
                         target + Bytes(i * s.ColImage), s.S, (long)s.R * s.S, p.Groups, math);
-            });
-            if (algorithm.Id != Pointwise) Col2ImLaunch(p, col, ptr.X + Bytes(n0 * s.XImage), count);
-        });
+            if (columns is not null) Col2ImLaunch(p, columns.Pointer, ptr.X + Bytes(n0 * s.XImage), count);
+        }
         if (ptr.Bias != 0) BiasAdd(ptr.X, ptr.Bias, p.XShape);
     }
 
@@ -330,11 +336,13 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     void BackwardFilter(ConvProblem p, Pointers ptr, ConvAlgorithm algorithm, MathMode math, float firstBeta)
     {
         var s = Sizes.Of(p);
-        ForEachChunk(p, algorithm, (n0, count, col) =>
+        using var columns = RentColumns(p, algorithm, out int chunk);
+        for (int n0 = 0; n0 < p.N; n0 += chunk)
         {
-            ulong colBase = col;
-            if (algorithm.Id == Pointwise) colBase = ptr.X + Bytes(n0 * s.XImage);
-            else Im2ColLaunch(p, ptr.X + Bytes(n0 * s.XImage), col, count);
+            int count = Math.Min(chunk, p.N - n0);
+            ulong x = ptr.X + Bytes(n0 * s.XImage);
+            ulong colBase = columns is null ? x : columns.Pointer;
+            if (columns is not null) Im2ColLaunch(p, x, colBase, count);
             // dW[g] (Kg×R) (+)= dY[n,g] (Kg×S) · col[n,g]ᵀ (S×R), one image at a time in batch order.
             for (int i = 0; i < count; i++)
             {
@@ -344,14 +352,14 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
                     colBase + Bytes(i * s.ColImage), s.S, (long)s.R * s.S, beta,
                     ptr.W, s.R, (long)s.Kg * s.R, p.Groups, math);
             }
-        });
+        }
     }
 
     void DepthwiseForward(ConvProblem p, Pointers ptr)
     {
         // One thread per row group of 4 outputs (PtxKernelArguments.DepthwiseThreads).
         _runtime.Launch("depthwise.ptx", "depthwise_fwd_f32", Grid(PtxKernelArguments.DepthwiseThreads(p)), BlockSize,
-            PtxKernelArguments.Depthwise(p, ptr.X, ptr.W, ptr.Bias, ptr.Y));
+            PtxKernelArguments.DepthwisePack(p, ptr.X, ptr.W, ptr.Bias, ptr.Y));
     }
 
     // ---- helpers ----
@@ -365,33 +373,35 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
             (long)p.C * p.XShape.SpatialSize, (long)p.K * p.YShape.SpatialSize);
     }
 
-    /// <summary>Runs <paramref name="body"/>(first image, images, column buffer) over the batch in workspace-sized chunks.</summary>
-    void ForEachChunk(ConvProblem p, ConvAlgorithm algorithm, Action<int, int, ulong> body)
+    /// <summary>
+    /// The column buffer of a run, sized for <paramref name="chunk"/> images: the batch is processed in workspace-sized
+    /// chunks. None for 1×1, whose whole batch is one chunk.
+    /// The buffer goes back to the pool when the work is issued, not when it has run (as the cudnn backend's
+    /// workspaces do): whatever is issued with it later runs after it on the same stream, and the pool waits
+    /// for the device before it frees a block (IDeviceAllocator.WaitForPendingWork). So no wait per call.
+    /// </summary>
+    IDeviceScratch? RentColumns(ConvProblem p, ConvAlgorithm algorithm, out int chunk)
     {
         if (algorithm.Id == Pointwise)
         {
-            // No column buffer: the whole batch is one chunk.
-            body(0, p.N, 0);
-            return;
+            chunk = p.N;
+            return null;
         }
-        int chunk = ChunkImages(p);
-        long bytes = chunk * ColumnBytesPerImage(p);
-        // The buffer goes back to the pool when the work is issued, not when it has run (as the cudnn backend's
-        // workspaces do): whatever is issued with it later runs after it on the same stream, and the pool waits
-        // for the device before it frees a block (IDeviceAllocator.WaitForPendingWork). So no wait per call.
-        using var col = _runtime.AllocateScratch(bytes, algorithm.Key);
-        for (int n0 = 0; n0 < p.N; n0 += chunk)
-            body(n0, Math.Min(chunk, p.N - n0), col.Pointer);
+        chunk = ChunkImages(p);
+        return _runtime.AllocateScratch(chunk * ColumnBytesPerImage(p), algorithm.Key);
     }
 
-    /// <summary>
-    /// With one group, one batched GEMM covers all <paramref name="count"/> images: body(0, count).
-    /// With several groups, one batched GEMM (over groups) per image: body(i, 0) for each image i.
-    /// </summary>
-    static void ForEachImageOrBatch(ConvProblem p, int count, Action<int, int> body)
+    // The purpose of an accumulate run's result scratch, built once per algorithm rather than concatenated per call.
+    sealed record Purpose(ConvAlgorithm Algorithm, string Text);
+    Purpose? _accumulatePurpose;
+
+    string AccumulatePurpose(ConvAlgorithm algorithm)
     {
-        if (p.Groups == 1) { body(0, count); return; }
-        for (int i = 0; i < count; i++) body(i, 0);
+        var known = _accumulatePurpose;
+        if (known is not null && ReferenceEquals(known.Algorithm, algorithm)) return known.Text;
+        var made = new Purpose(algorithm, algorithm.Key + " (accumulate)");
+        _accumulatePurpose = made;
+        return made.Text;
     }
 
     void Im2ColLaunch(ConvProblem p, ulong x, ulong col, int images) => LaunchIm2Col(_runtime, p, x, col, images);
@@ -399,15 +409,23 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     /// <summary>im2col_f32 for <paramref name="images"/> images from <paramref name="x"/> into <paramref name="col"/>, launched as the backend launches it (the probe times this).</summary>
     internal static void LaunchIm2Col(IPtxRuntime runtime, ConvProblem p, ulong x, ulong col, int images) =>
         runtime.Launch("im2col.ptx", "im2col_f32", Grid(PtxKernelArguments.Im2ColThreads(p, images)), BlockSize,
-            PtxKernelArguments.Im2Col(p, x, col, images));
+            PtxKernelArguments.Im2ColPack(p, x, col, images));
 
     void Col2ImLaunch(ConvProblem p, ulong col, ulong dx, int images) =>
         _runtime.Launch("col2im.ptx", "col2im_f32", Grid((long)images * p.C * p.XShape.SpatialSize), BlockSize,
-            PtxKernelArguments.Col2Im(p, col, dx, images));
+            PtxKernelArguments.Col2ImPack(p, col, dx, images));
 
     void BiasAdd(ulong y, ulong bias, TensorShape shape, bool relu = false) =>
         _runtime.Launch("bias.ptx", "bias_add_f32", Grid(shape.ElementCount), BlockSize,
-            y, bias, (ulong)shape.ElementCount, (uint)shape.C, (ulong)shape.SpatialSize, relu ? 1u : 0u);
+            BiasAddPack(y, bias, shape.ElementCount, shape.C, shape.SpatialSize, relu));
+
+    /// <summary>bias_add_f32(y, bias, count .u64, channels .u32, spatial .u64, relu .u32).</summary>
+    static KernelArgumentPack BiasAddPack(ulong y, ulong bias, long count, long channels, long spatial, bool relu)
+    {
+        var args = new KernelArgumentPack();
+        args.Add(y).Add(bias).Add((ulong)count).Add((uint)channels).Add((ulong)spatial).Add(relu ? 1u : 0u);
+        return args;
+    }
 
     static uint Grid(long elements) => (uint)Math.Clamp((elements + BlockSize - 1) / BlockSize, 1, MaxBlocks);
 

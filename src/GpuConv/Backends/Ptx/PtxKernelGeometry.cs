@@ -14,9 +14,20 @@ internal static class PtxKernelGeometry
 
     public static uint[] Of(ConvProblem p)
     {
-        var g = ConvGeometry.Of(p);
-        return [(uint)g.InD, (uint)g.InH, (uint)g.InW, (uint)g.OutD, (uint)g.OutH, (uint)g.OutW,
-                (uint)g.KD, (uint)g.KH, (uint)g.KW, (uint)g.SD, (uint)g.SH, (uint)g.SW,
-                (uint)g.DD, (uint)g.DH, (uint)g.DW, (uint)g.PD, (uint)g.PH, (uint)g.PW];
+        var values = new uint[Count];
+        Write(ConvGeometry.Of(p), values);
+        return values;
+    }
+
+    /// <summary>Writes the <see cref="Count"/> values into <paramref name="values"/> (a launch packs them without an array).</summary>
+    public static void Write(ConvGeometry g, Span<uint> values)
+    {
+        ReadOnlySpan<uint> all =
+        [
+            (uint)g.InD, (uint)g.InH, (uint)g.InW, (uint)g.OutD, (uint)g.OutH, (uint)g.OutW,
+            (uint)g.KD, (uint)g.KH, (uint)g.KW, (uint)g.SD, (uint)g.SH, (uint)g.SW,
+            (uint)g.DD, (uint)g.DH, (uint)g.DW, (uint)g.PD, (uint)g.PH, (uint)g.PW,
+        ];
+        all.CopyTo(values);
     }
 }
