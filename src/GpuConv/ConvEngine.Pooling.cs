@@ -113,7 +113,7 @@ public sealed partial class ConvEngine
         CheckTensorShape(dy, outShape, nameof(dy));
         if (x is not null) CheckResident(x, nameof(x));
         CheckResident(dy, nameof(dy));
-        var g = PoolGeometry.Of(spec, inputShape, outShape);
+        var g = PoolGeometry.Of(spec, inputShape, outShape, max ? "x" : nameof(inputShape));
         var result = TakePoolOutput(output, inputShape, dy, nameof(dy));
         try
         {

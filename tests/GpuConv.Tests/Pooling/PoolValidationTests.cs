@@ -100,6 +100,29 @@ public class PoolValidationTests
         Assert.That(rt.Calls.Where(c => c.StartsWith("launch", StringComparison.Ordinal)), Is.Empty, "nothing was launched");
     }
 
+    // Planes (N·C) and the plane size are ints and the kernels index in 32 bits: a 2^32-element plane wrapped to
+    // PlaneSize 0 and N·C = 2^31 to a negative plane count, and both got past the kernels' size check to a launch.
+    [TestCase(new[] { 1, 1, 2048, 2048, 1024 }, new[] { 2048, 2048, 1024 }, "4294967296")]
+    [TestCase(new[] { 65536, 32768, 1 }, new[] { 1 }, "2147483648")]
+    public void TensorsOf2To31ElementsOrMoreAreRefusedByName_NothingIsLaunched(int[] input, int[] kernel, string count)
+    {
+        var spec = new PoolSpec(kernel);
+        var shape = new TensorShape(input);
+        var outShape = spec.OutputShape(shape);
+        ExpectArgument.Throws(() => PoolGeometry.Of(spec, shape, outShape), "x", count, "below 2^31 elements");
+        var rt = new SimulatedPtxRuntime();
+        using var engine = Simulated(rt);
+        // Stand-ins at addresses no allocation uses: nothing here may touch their memory.
+        var x = new SimulatedPtxRuntime.SimTensor(shape, 1UL << 40);
+        var y = new SimulatedPtxRuntime.SimTensor(outShape, 1UL << 50);
+        var dx = new SimulatedPtxRuntime.SimTensor(shape, 1UL << 60);
+        ExpectArgument.Throws(() => engine.MaxPool(spec, x, y), "x", count);
+        ExpectArgument.Throws(() => engine.AvgPool(spec, x, y), "x", count);
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, x, y, dx), "x", count);
+        ExpectArgument.Throws(() => engine.AvgPoolBackward(spec, y, shape, dx), "inputShape", count);
+        Assert.That(rt.Calls.Where(c => c.StartsWith("launch", StringComparison.Ordinal)), Is.Empty, "nothing was launched");
+    }
+
     [Test]
     public void AnotherMemoryAndDisposedTensorsAndEnginesAreRefused()
     {
