@@ -96,7 +96,7 @@ public sealed record PoolSpec(
 
     /// <summary>
     /// The output shape for an input [N, C, spatial…] with <see cref="Rank"/> spatial dimensions: [N, C, out…].
-    /// Throws <see cref="ArgumentException"/> (parameter <paramref name="inputName"/>) for another rank or an output size below 1.
+    /// Throws <see cref="ArgumentException"/> (parameter <paramref name="inputName"/>) for another rank or an output size below 1 or above int.MaxValue.
     /// </summary>
     public TensorShape OutputShape(TensorShape input, string inputName = "x")
     {
@@ -108,9 +108,10 @@ public sealed record PoolSpec(
         for (int d = 0; d < Rank; d++)
         {
             long size = OutputSize(d, input.Dims[2 + d]);
-            if (size < 1)
+            // Too large happens too: stride 1 and padding k/2 give in + 1 for an even kernel, 2^31 for in = int.MaxValue.
+            if (size is < 1 or > int.MaxValue)
                 throw new ArgumentException(
-                    $"{inputName} has shape {input}: spatial dimension {d} of size {input.Dims[2 + d]} gives output size {size} (kernel {Kernel[d]}, stride {StrideOf(d)}, padding {PaddingOf(d)}, dilation {DilationOf(d)}, ceil mode {CeilMode}); the output is too small.",
+                    $"{inputName} has shape {input}: spatial dimension {d} of size {input.Dims[2 + d]} gives output size {size} (kernel {Kernel[d]}, stride {StrideOf(d)}, padding {PaddingOf(d)}, dilation {DilationOf(d)}, ceil mode {CeilMode}); the output is too {(size < 1 ? "small" : "large")}.",
                     inputName);
             dims[2 + d] = (int)size;
         }

@@ -59,6 +59,10 @@ public class PoolValidationTests
         ExpectArgument.Throws(() => engine.AvgPool(new PoolSpec([3, 3], Dilation: [2]), x), "spec", "AvgPool has no dilation", "[2]");
         ExpectArgument.Throws(() => engine.MaxPool(new PoolSpec([3]), x), "x", "x has shape [1, 2, 6, 6] but a pool with a 1-d kernel");
         ExpectArgument.Throws(() => engine.MaxPool(new PoolSpec([7, 2]), x), "x", "spatial dimension 0 of size 6 gives output size 0", "too small");
+        // An output dimension past int.MaxValue (stride 1, padding kernel/2, an even kernel: in + 1) is refused by name too,
+        // not by TensorShape as "dims[2] must be >= 1, got -2147483648".
+        ExpectArgument.Throws(() => new PoolSpec([2], Stride: [1], Padding: [1]).OutputShape(new TensorShape(1, 1, int.MaxValue)),
+            "x", "gives output size 2147483648", "too large");
         using var wrong = engine.Allocate(new TensorShape(1, 2, 2, 2));
         ExpectArgument.Throws(() => engine.AvgPool(new PoolSpec([2, 2]), x, wrong), "output", "output has shape [1, 2, 2, 2], expected [1, 2, 3, 3]");
         ExpectArgument.Throws(() => engine.GlobalAvgPool(x, wrong), "output", "expected [1, 2, 1, 1]");
