@@ -120,6 +120,33 @@ public sealed record PoolSpec(
 
     static string Show(IReadOnlyList<int> list) => "[" + string.Join(", ", list) + "]";
 
+    /// <summary>
+    /// Equal when every field holds the same values (lists compared element by element, as <see cref="Conv.ConvSpec"/>
+    /// compares its own): a record's generated equality would compare the lists by reference, so two specs written
+    /// alike would differ.
+    /// </summary>
+    public bool Equals(PoolSpec? other) =>
+        other is not null && CeilMode == other.CeilMode && CountIncludePad == other.CountIncludePad
+        && SameValues(Kernel, other.Kernel) && SameValues(Stride, other.Stride)
+        && SameValues(Padding, other.Padding) && SameValues(Dilation, other.Dilation);
+
+    /// <summary>A hash of the values <see cref="Equals(PoolSpec?)"/> compares.</summary>
+    public override int GetHashCode()
+    {
+        var h = new HashCode();
+        foreach (var list in new[] { Kernel, Stride, Padding, Dilation })
+        {
+            h.Add(list?.Count ?? -1);
+            if (list is not null) foreach (int v in list) h.Add(v);
+        }
+        h.Add(CeilMode);
+        h.Add(CountIncludePad);
+        return h.ToHashCode();
+    }
+
+    static bool SameValues(IReadOnlyList<int>? a, IReadOnlyList<int>? b) =>
+        ReferenceEquals(a, b) || (a is not null && b is not null && a.SequenceEqual(b));
+
     /// <summary>The spec in PyTorch's words, e.g. "kernel [3, 3], stride [2, 2], padding [1, 1]".</summary>
     public override string ToString()
     {

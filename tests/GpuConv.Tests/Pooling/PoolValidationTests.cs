@@ -37,6 +37,22 @@ public class PoolValidationTests
         Assert.That(new PoolSpec([3, 2]).StrideOf(1), Is.EqualTo(2), "stride defaults to the kernel");
     }
 
+    [Test]
+    public void SpecsWrittenAlikeAreEqual()
+    {
+        var a = new PoolSpec([3, 3], [2], [1], CeilMode: true);
+        var b = new PoolSpec([3, 3], [2], [1], CeilMode: true);
+        Assert.That(b, Is.EqualTo(a), "the same values in other arrays");
+        Assert.That(b.GetHashCode(), Is.EqualTo(a.GetHashCode()));
+        Assert.That(a == b, Is.True);
+        Assert.That(new HashSet<PoolSpec> { a, b }, Has.Count.EqualTo(1));
+        Assert.That(a with { Stride = [1] }, Is.Not.EqualTo(a));
+        Assert.That(a with { Padding = null }, Is.Not.EqualTo(a));
+        Assert.That(a with { Kernel = [3, 2] }, Is.Not.EqualTo(a));
+        Assert.That(a with { CountIncludePad = false }, Is.Not.EqualTo(a));
+        Assert.That(new PoolSpec(null!), Is.EqualTo(new PoolSpec(null!)), "an invalid spec compares without throwing");
+    }
+
     [TestCase(new[] { 1, 64, 112, 112 }, new[] { 3, 3 }, 2, 1, false, new[] { 1, 64, 56, 56 })] // ResNet's stem
     [TestCase(new[] { 1, 1, 7 }, new[] { 3 }, 2, 1, true, new[] { 1, 1, 4 })]                     // ceil: the last window starts inside
     [TestCase(new[] { 1, 1, 6 }, new[] { 3 }, 2, 1, true, new[] { 1, 1, 4 })]
