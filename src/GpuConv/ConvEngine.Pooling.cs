@@ -106,14 +106,12 @@ public sealed partial class ConvEngine
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(dy);
-        spec.Validate();
-        if (!max && !spec.IsDense)
-            throw new ArgumentException($"AvgPool has no dilation (PyTorch's avg_pool takes none), got Dilation = [{string.Join(", ", spec.Dilation!)}].", nameof(spec));
+        CheckPoolSpec(spec, max);
         var outShape = spec.OutputShape(inputShape, max ? "x" : nameof(inputShape));
         CheckTensorShape(dy, outShape, nameof(dy));
         if (x is not null) CheckResident(x, nameof(x));
         CheckResident(dy, nameof(dy));
-        var g = PoolGeometry.Of(spec, inputShape, outShape);
+        var g = PoolGeometry.Of(spec, inputShape, outShape, max ? "x" : nameof(inputShape));
         var result = TakePoolOutput(output, inputShape, dy, nameof(dy));
         try
         {
@@ -157,9 +155,7 @@ public sealed partial class ConvEngine
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(x);
-        spec.Validate();
-        if (!max && !spec.IsDense)
-            throw new ArgumentException($"AvgPool has no dilation (PyTorch's avg_pool takes none), got Dilation = [{string.Join(", ", spec.Dilation!)}].", nameof(spec));
+        CheckPoolSpec(spec, max);
         var outShape = spec.OutputShape(x.Shape, nameof(x));
         CheckResident(x, nameof(x));
         var g = PoolGeometry.Of(spec, x.Shape, outShape);
@@ -196,6 +192,14 @@ public sealed partial class ConvEngine
             if (max) CpuPooling.Max(g, hx, hy);
             else CpuPooling.Average(g, hx, hy);
         }
+    }
+
+    /// <summary>The spec's own checks, and no dilation for an average pool (PyTorch's avg_pool takes none).</summary>
+    static void CheckPoolSpec(PoolSpec spec, bool max)
+    {
+        spec.Validate();
+        if (!max && !spec.IsDense)
+            throw new ArgumentException($"AvgPool has no dilation (PyTorch's avg_pool takes none), got Dilation = [{string.Join(", ", spec.Dilation!)}].", nameof(spec));
     }
 
     /// <summary>The given output (shape, memory, sharing no element with the input <paramref name="x"/>) or a new tensor.</summary>

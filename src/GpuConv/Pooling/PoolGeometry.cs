@@ -5,7 +5,7 @@ namespace GpuConv;
 /// <summary>
 /// A pool's problem as the CPU loops (Cpu/CpuPooling.cs) and the kernels (kernels/pool.ptx) both see it: ranks 1–3
 /// as 3-d with unit leading dimensions (size 1, kernel 1, stride 1, padding 0, dilation 1), and N·C independent
-/// planes. Every size here fits an int: tensors hold fewer than 2^31 elements.
+/// planes. Every size here fits an int: <see cref="Of"/> refuses tensors of 2^31 elements or more.
 /// <para>
 /// The one definition both implement, bit for bit (PyTorch's CPU kernels, float32):
 /// max: m = −∞; over the window's taps in (d, h, w) order, skipping those in the padding, m = v when v &gt; m or v is
@@ -27,9 +27,18 @@ internal readonly record struct PoolGeometry(
     /// <summary>Input elements of one plane.</summary>
     public int PlaneSize => InD * InH * InW;
 
-    /// <summary>The geometry of <paramref name="spec"/> on <paramref name="input"/> (shapes checked by the caller).</summary>
-    public static PoolGeometry Of(PoolSpec spec, TensorShape input, TensorShape output)
+    /// <summary>
+    /// The geometry of <paramref name="spec"/> on <paramref name="input"/> (shapes checked by the caller).
+    /// <see cref="ArgumentException"/> (parameter <paramref name="inputName"/>) when either tensor has 2^31 elements or more.
+    /// </summary>
+    public static PoolGeometry Of(PoolSpec spec, TensorShape input, TensorShape output, string inputName = "x")
     {
+        // Planes (N·C) and PlaneSize are ints and the kernels index in 32 bits: past 2^31 elements they would wrap
+        // (a 2^32-element plane has PlaneSize 0) and read the wrong elements, so refuse before any allocation or launch.
+        if (input.ElementCount > int.MaxValue || output.ElementCount > int.MaxValue)
+            throw new ArgumentException(
+                $"{inputName} has shape {input} ({input.ElementCount} elements) and the pool's output {output} ({output.ElementCount}); pooling takes tensors below 2^31 elements (32-bit indices).",
+                inputName);
         int lead = PoolSpec.MaxRank - spec.Rank;
         int[] i3 = [1, 1, 1], o3 = [1, 1, 1], k = [1, 1, 1], s = [1, 1, 1], p = [0, 0, 0], dl = [1, 1, 1];
         for (int d = 0; d < spec.Rank; d++)

@@ -96,7 +96,7 @@ public sealed record PoolSpec(
 
     /// <summary>
     /// The output shape for an input [N, C, spatial…] with <see cref="Rank"/> spatial dimensions: [N, C, out…].
-    /// Throws <see cref="ArgumentException"/> (parameter <paramref name="inputName"/>) for another rank or an output size below 1.
+    /// Throws <see cref="ArgumentException"/> (parameter <paramref name="inputName"/>) for another rank or an output size below 1 or above int.MaxValue.
     /// </summary>
     public TensorShape OutputShape(TensorShape input, string inputName = "x")
     {
@@ -108,9 +108,10 @@ public sealed record PoolSpec(
         for (int d = 0; d < Rank; d++)
         {
             long size = OutputSize(d, input.Dims[2 + d]);
-            if (size < 1)
+            // Too large happens too: stride 1 and padding k/2 give in + 1 for an even kernel, 2^31 for in = int.MaxValue.
+            if (size is < 1 or > int.MaxValue)
                 throw new ArgumentException(
-                    $"{inputName} has shape {input}: spatial dimension {d} of size {input.Dims[2 + d]} gives output size {size} (kernel {Kernel[d]}, stride {StrideOf(d)}, padding {PaddingOf(d)}, dilation {DilationOf(d)}, ceil mode {CeilMode}); the output is too small.",
+                    $"{inputName} has shape {input}: spatial dimension {d} of size {input.Dims[2 + d]} gives output size {size} (kernel {Kernel[d]}, stride {StrideOf(d)}, padding {PaddingOf(d)}, dilation {DilationOf(d)}, ceil mode {CeilMode}); the output is too {(size < 1 ? "small" : "large")}.",
                     inputName);
             dims[2 + d] = (int)size;
         }
@@ -118,6 +119,33 @@ public sealed record PoolSpec(
     }
 
     static string Show(IReadOnlyList<int> list) => "[" + string.Join(", ", list) + "]";
+
+    /// <summary>
+    /// Equal when every field holds the same values (lists compared element by element, as <see cref="Conv.ConvSpec"/>
+    /// compares its own): a record's generated equality would compare the lists by reference, so two specs written
+    /// alike would differ.
+    /// </summary>
+    public bool Equals(PoolSpec? other) =>
+        other is not null && CeilMode == other.CeilMode && CountIncludePad == other.CountIncludePad
+        && SameValues(Kernel, other.Kernel) && SameValues(Stride, other.Stride)
+        && SameValues(Padding, other.Padding) && SameValues(Dilation, other.Dilation);
+
+    /// <summary>A hash of the values <see cref="Equals(PoolSpec?)"/> compares.</summary>
+    public override int GetHashCode()
+    {
+        var h = new HashCode();
+        foreach (var list in new[] { Kernel, Stride, Padding, Dilation })
+        {
+            h.Add(list?.Count ?? -1);
+            if (list is not null) foreach (int v in list) h.Add(v);
+        }
+        h.Add(CeilMode);
+        h.Add(CountIncludePad);
+        return h.ToHashCode();
+    }
+
+    static bool SameValues(IReadOnlyList<int>? a, IReadOnlyList<int>? b) =>
+        ReferenceEquals(a, b) || (a is not null && b is not null && a.SequenceEqual(b));
 
     /// <summary>The spec in PyTorch's words, e.g. "kernel [3, 3], stride [2, 2], padding [1, 1]".</summary>
     public override string ToString()

@@ -101,6 +101,15 @@ public sealed unsafe class CallerContextGpuTests
                 Expect("BackwardData (host tensors)");
                 AssertClose(engine.Download(yd), forwardRef, "Forward (device tensors)");
                 Expect("Download");
+                // The element-wise and pooling ops: kernels of their own, launched inside the same scope.
+                using var relu = engine.Relu(yd);
+                Expect("Relu");
+                using var pooled = engine.MaxPool(new PoolSpec([2, 2]), relu);
+                Expect("MaxPool");
+                using var mean = engine.GlobalAvgPool(pooled);
+                Expect("GlobalAvgPool");
+                engine.AddScaled(relu, -1f, yd);
+                Expect("AddScaled");
                 var backwardRef = ReferenceConv.Run(ConvProblem.Create(Spec, X.Shape, W.Shape, ConvOp.BackwardData), [], W.Data, dy.Data, []);
                 AssertClose(dx, backwardRef, "BackwardData (host tensors)");
                 AssertClose(engine.DownloadAsync(dxd).GetAwaiter().GetResult(), backwardRef, "BackwardData (device tensors)");

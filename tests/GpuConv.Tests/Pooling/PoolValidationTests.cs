@@ -37,6 +37,22 @@ public class PoolValidationTests
         Assert.That(new PoolSpec([3, 2]).StrideOf(1), Is.EqualTo(2), "stride defaults to the kernel");
     }
 
+    [Test]
+    public void SpecsWrittenAlikeAreEqual()
+    {
+        var a = new PoolSpec([3, 3], [2], [1], CeilMode: true);
+        var b = new PoolSpec([3, 3], [2], [1], CeilMode: true);
+        Assert.That(b, Is.EqualTo(a), "the same values in other arrays");
+        Assert.That(b.GetHashCode(), Is.EqualTo(a.GetHashCode()));
+        Assert.That(a == b, Is.True);
+        Assert.That(new HashSet<PoolSpec> { a, b }, Has.Count.EqualTo(1));
+        Assert.That(a with { Stride = [1] }, Is.Not.EqualTo(a));
+        Assert.That(a with { Padding = null }, Is.Not.EqualTo(a));
+        Assert.That(a with { Kernel = [3, 2] }, Is.Not.EqualTo(a));
+        Assert.That(a with { CountIncludePad = false }, Is.Not.EqualTo(a));
+        Assert.That(new PoolSpec(null!), Is.EqualTo(new PoolSpec(null!)), "an invalid spec compares without throwing");
+    }
+
     [TestCase(new[] { 1, 64, 112, 112 }, new[] { 3, 3 }, 2, 1, false, new[] { 1, 64, 56, 56 })] // ResNet's stem
     [TestCase(new[] { 1, 1, 7 }, new[] { 3 }, 2, 1, true, new[] { 1, 1, 4 })]                     // ceil: the last window starts inside
     [TestCase(new[] { 1, 1, 6 }, new[] { 3 }, 2, 1, true, new[] { 1, 1, 4 })]
@@ -59,6 +75,10 @@ public class PoolValidationTests
         ExpectArgument.Throws(() => engine.AvgPool(new PoolSpec([3, 3], Dilation: [2]), x), "spec", "AvgPool has no dilation", "[2]");
         ExpectArgument.Throws(() => engine.MaxPool(new PoolSpec([3]), x), "x", "x has shape [1, 2, 6, 6] but a pool with a 1-d kernel");
         ExpectArgument.Throws(() => engine.MaxPool(new PoolSpec([7, 2]), x), "x", "spatial dimension 0 of size 6 gives output size 0", "too small");
+        // An output dimension past int.MaxValue (stride 1, padding kernel/2, an even kernel: in + 1) is refused by name too,
+        // not by TensorShape as "dims[2] must be >= 1, got -2147483648".
+        ExpectArgument.Throws(() => new PoolSpec([2], Stride: [1], Padding: [1]).OutputShape(new TensorShape(1, 1, int.MaxValue)),
+            "x", "gives output size 2147483648", "too large");
         using var wrong = engine.Allocate(new TensorShape(1, 2, 2, 2));
         ExpectArgument.Throws(() => engine.AvgPool(new PoolSpec([2, 2]), x, wrong), "output", "output has shape [1, 2, 2, 2], expected [1, 2, 3, 3]");
         ExpectArgument.Throws(() => engine.GlobalAvgPool(x, wrong), "output", "expected [1, 2, 1, 1]");
@@ -97,6 +117,29 @@ public class PoolValidationTests
         Assert.That(Assert.Throws<ArgumentNullException>(() => engine.MaxPoolBackward(spec, null!, dy))!.ParamName, Is.EqualTo("x"));
         Assert.That(Assert.Throws<ArgumentNullException>(() => engine.AvgPoolBackward(spec, null!, x.Shape))!.ParamName, Is.EqualTo("dy"));
         Assert.That(Assert.Throws<ArgumentNullException>(() => engine.AvgPoolBackward(spec, dy, null!))!.ParamName, Is.EqualTo("inputShape"));
+        Assert.That(rt.Calls.Where(c => c.StartsWith("launch", StringComparison.Ordinal)), Is.Empty, "nothing was launched");
+    }
+
+    // Planes (N·C) and the plane size are ints and the kernels index in 32 bits: a 2^32-element plane wrapped to
+    // PlaneSize 0 and N·C = 2^31 to a negative plane count, and both got past the kernels' size check to a launch.
+    [TestCase(new[] { 1, 1, 2048, 2048, 1024 }, new[] { 2048, 2048, 1024 }, "4294967296")]
+    [TestCase(new[] { 65536, 32768, 1 }, new[] { 1 }, "2147483648")]
+    public void TensorsOf2To31ElementsOrMoreAreRefusedByName_NothingIsLaunched(int[] input, int[] kernel, string count)
+    {
+        var spec = new PoolSpec(kernel);
+        var shape = new TensorShape(input);
+        var outShape = spec.OutputShape(shape);
+        ExpectArgument.Throws(() => PoolGeometry.Of(spec, shape, outShape), "x", count, "below 2^31 elements");
+        var rt = new SimulatedPtxRuntime();
+        using var engine = Simulated(rt);
+        // Stand-ins at addresses no allocation uses: nothing here may touch their memory.
+        var x = new SimulatedPtxRuntime.SimTensor(shape, 1UL << 40);
+        var y = new SimulatedPtxRuntime.SimTensor(outShape, 1UL << 50);
+        var dx = new SimulatedPtxRuntime.SimTensor(shape, 1UL << 60);
+        ExpectArgument.Throws(() => engine.MaxPool(spec, x, y), "x", count);
+        ExpectArgument.Throws(() => engine.AvgPool(spec, x, y), "x", count);
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, x, y, dx), "x", count);
+        ExpectArgument.Throws(() => engine.AvgPoolBackward(spec, y, shape, dx), "inputShape", count);
         Assert.That(rt.Calls.Where(c => c.StartsWith("launch", StringComparison.Ordinal)), Is.Empty, "nothing was launched");
     }
 
