@@ -132,14 +132,18 @@ public class ConvEngineWorkspaceAllocationGpuTests
         bool underFakes = GpuConv.Tests.NativeFakes.NativeFakeLibraries.Folder is not null;
         var (with, rented) = WarmBackwardData(deterministic: true);
         var (without, free) = WarmBackwardData(deterministic: false);
+        TestContext.Out.WriteLine($"{rented.Key} ({rented.WorkspaceBytes} B workspace): {with} B per call; {free.Key} ({free.WorkspaceBytes} B): {without} B per call");
         if (rented.WorkspaceBytes == 0 || free.WorkspaceBytes > 0)
         {
+            // The fakes' algorithm table is known, so there the contrast must exist. A real cuDNN may plan otherwise
+            // (no skip: on a GPU host a skip fails issue 13's "0 skipped"); both calls are still held to 0 B below.
             Assert.That(underFakes, Is.False, $"against the fakes {rented.Key} rents and {free.Key} does not: the case is not measured");
-            Assert.Ignore($"{rented.Key} ({rented.WorkspaceBytes} B) against {free.Key} ({free.WorkspaceBytes} B): no workspace-only difference on this device");
+            TestContext.Out.WriteLine("no workspace-only difference on this device: each call is held to 0 B on its own");
         }
-        TestContext.Out.WriteLine($"{rented.Key} ({rented.WorkspaceBytes} B workspace): {with} B per call; {free.Key} (none): {without} B per call");
-        Assert.That(with - without, Is.LessThanOrEqualTo(0),
-            $"{rented.Key} allocates {with} B per warm call, {free.Key} {without} B: renting the workspace costs {with - without} B per call (bound 0 B)");
+        else
+            Assert.That(with - without, Is.LessThanOrEqualTo(0),
+                $"{rented.Key} allocates {with} B per warm call, {free.Key} {without} B: renting the workspace costs {with - without} B per call (bound 0 B)");
+        Assert.That(without, Is.LessThanOrEqualTo(0), $"{free.Key} allocates {without} B per warm call (bound 0 B)");
         Assert.That(with, Is.LessThanOrEqualTo(0), $"{rented.Key} allocates {with} B per warm call (bound 0 B)");
     }
 }
