@@ -46,8 +46,8 @@ public sealed partial class ConvEngine
         long spatial = 1;
         for (int d = 2; d < shape.Rank; d++) spatial *= shape.Dims[d];
         CheckResident(x, nameof(x));
-        var outShape = new TensorShape([shape.Dims[0], shape.Dims[1], .. Enumerable.Repeat(1, shape.Rank - 2)]);
-        var result = TakePoolOutput(output, outShape, x);
+        if (output is not null) CheckPooledShape(output, null, shape, nameof(output));
+        var result = TakePoolOutput(output, output?.Shape ?? PooledShape(null, shape), x);
         try
         {
             long planes = (long)shape.Dims[0] * shape.Dims[1];
@@ -82,8 +82,10 @@ public sealed partial class ConvEngine
     /// <paramref name="x"/>, the forward's input, as the forward picks it: PyTorch's index, the first of equal values, a
     /// NaN), summed where windows share a maximum, in output order — PyTorch's max_pool backward, the same bits. A window
     /// with no tap inside the input (possible with dilation) passes nothing. Into <paramref name="output"/> or a new tensor of x's shape.
+    /// The gradient comes first, as in PyTorch's max_pool2d_with_indices_backward(grad_output, self, …) and this engine's
+    /// AvgPoolBackward and BackwardData.
     /// </summary>
-    public Tensor MaxPoolBackward(PoolSpec spec, Tensor x, Tensor dy, Tensor? output = null)
+    public Tensor MaxPoolBackward(PoolSpec spec, Tensor dy, Tensor x, Tensor? output = null)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(x);
@@ -107,11 +109,13 @@ public sealed partial class ConvEngine
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(dy);
         CheckPoolSpec(spec, max);
-        var outShape = spec.OutputShape(inputShape, max ? "x" : nameof(inputShape));
-        CheckTensorShape(dy, outShape, nameof(dy));
+        string inputName = max ? "x" : nameof(inputShape);
+        spec.CheckInput(inputShape, inputName);
+        CheckPooledShape(dy, spec, inputShape, nameof(dy));
+        var outShape = dy.Shape;
         if (x is not null) CheckResident(x, nameof(x));
         CheckResident(dy, nameof(dy));
-        var g = PoolGeometry.Of(spec, inputShape, outShape, max ? "x" : nameof(inputShape));
+        var g = PoolGeometry.Of(spec, inputShape, outShape, inputName);
         var result = TakePoolOutput(output, inputShape, dy, nameof(dy));
         try
         {
@@ -156,8 +160,10 @@ public sealed partial class ConvEngine
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(x);
         CheckPoolSpec(spec, max);
-        var outShape = spec.OutputShape(x.Shape, nameof(x));
+        spec.CheckInput(x.Shape, nameof(x));
         CheckResident(x, nameof(x));
+        if (output is not null) CheckPooledShape(output, spec, x.Shape, nameof(output));
+        var outShape = output?.Shape ?? PooledShape(spec, x.Shape);
         var g = PoolGeometry.Of(spec, x.Shape, outShape);
         var result = TakePoolOutput(output, outShape, x);
         try
@@ -192,6 +198,33 @@ public sealed partial class ConvEngine
             if (max) CpuPooling.Max(g, hx, hy);
             else CpuPooling.Average(g, hx, hy);
         }
+    }
+
+    /// <summary>
+    /// Throws as <see cref="CheckTensorShape"/> does unless <paramref name="t"/> has the shape a pool gives for
+    /// <paramref name="input"/> (checked by <see cref="PoolSpec.CheckInput"/> or GlobalAvgPool), <paramref name="spec"/>
+    /// null meaning the global average's [N, C, 1, …]: compared dimension by dimension, so the expected shape is built
+    /// only for the message and a warm call with its output allocates nothing.
+    /// </summary>
+    static void CheckPooledShape(Tensor t, PoolSpec? spec, TensorShape input, string name)
+    {
+        ArgumentNullException.ThrowIfNull(t, name);
+        var dims = t.Shape.Dims;
+        bool same = dims.Length == input.Rank;
+        for (int d = 0; same && d < dims.Length; d++)
+            same = dims[d] == (d < 2 ? input.Dims[d] : spec is null ? 1 : spec.OutputSize(d - 2, input.Dims[d]));
+        if (!same) CheckTensorShape(t, PooledShape(spec, input), name);
+    }
+
+    /// <summary>The shape a pool gives for <paramref name="input"/>: [N, C, out…]; spec null: the global average's [N, C, 1, …].</summary>
+    static TensorShape PooledShape(PoolSpec? spec, TensorShape input)
+    {
+        if (spec is not null) return spec.OutputShape(input);
+        var dims = new int[input.Rank];
+        dims[0] = input.Dims[0];
+        dims[1] = input.Dims[1];
+        for (int d = 2; d < dims.Length; d++) dims[d] = 1;
+        return new TensorShape(dims);
     }
 
     /// <summary>The spec's own checks, and no dilation for an average pool (PyTorch's avg_pool takes none).</summary>

@@ -25,8 +25,13 @@ internal static class CpuPooling
         if (g.OutputCount < ParallelThreshold || g.Planes == 1)
             for (int plane = 0; plane < g.Planes; plane++) Plane(g, x, y, plane, max);
         else
-            Parallel.For(0, g.Planes, plane => Plane(g, x, y, plane, max));
+            RunParallel(g, x, y, max);
     }
+
+    // Its own method: a lambda's captures are allocated at the entry of the method holding it, so in Run the closure
+    // would cost every serial (small, warm) call too.
+    static void RunParallel(PoolGeometry g, float[] x, float[] y, bool max) =>
+        Parallel.For(0, g.Planes, plane => Plane(g, x, y, plane, max));
 
     static void Plane(in PoolGeometry g, float[] x, float[] y, int plane, bool max)
     {
@@ -107,8 +112,12 @@ internal static class CpuPooling
         if (input < ParallelThreshold || g.Planes == 1)
             for (int plane = 0; plane < g.Planes; plane++) BackwardPlane(g, x, dy, dx, plane, max);
         else
-            Parallel.For(0, g.Planes, plane => BackwardPlane(g, x, dy, dx, plane, max));
+            RunBackwardParallel(g, x, dy, dx, max);
     }
+
+    // Its own method, as RunParallel: the closure is allocated only when the parallel branch runs.
+    static void RunBackwardParallel(PoolGeometry g, float[] x, float[] dy, float[] dx, bool max) =>
+        Parallel.For(0, g.Planes, plane => BackwardPlane(g, x, dy, dx, plane, max));
 
     static void BackwardPlane(in PoolGeometry g, float[] x, float[] dy, float[] dx, int plane, bool max)
     {
@@ -206,21 +215,28 @@ internal static class CpuPooling
         if (threads < 1 || (threads & (threads - 1)) != 0) throw new ArgumentException($"threads must be a power of two, got {threads}.", nameof(threads));
         if (x.Length != planes * spatial || y.Length != planes)
             throw new ArgumentException($"global average: x has {x.Length} elements (expected {planes * spatial}) and y {y.Length} (expected {planes}).", nameof(y));
-        void One(int plane)
+        if ((long)planes * spatial < ParallelThreshold)
+            for (int p = 0; p < planes; p++) GlobalAveragePlane(x, y, p, spatial, threads);
+        else
+            GlobalAverageParallel(x, y, planes, spatial, threads);
+    }
+
+    // Its own method, as RunParallel: the closure is allocated only when the parallel branch runs.
+    static void GlobalAverageParallel(float[] x, float[] y, int planes, long spatial, int threads) =>
+        Parallel.For(0, planes, plane => GlobalAveragePlane(x, y, plane, spatial, threads));
+
+    static void GlobalAveragePlane(float[] x, float[] y, int plane, long spatial, int threads)
+    {
+        Span<float> partial = stackalloc float[threads];
+        long b = plane * spatial;
+        for (int t = 0; t < threads; t++)
         {
-            Span<float> partial = stackalloc float[threads];
-            long b = plane * spatial;
-            for (int t = 0; t < threads; t++)
-            {
-                float sum = 0f;
-                for (long s = t; s < spatial; s += threads) sum += x[b + s];
-                partial[t] = sum;
-            }
-            for (int half = threads / 2; half > 0; half /= 2)
-                for (int t = 0; t < half; t++) partial[t] += partial[t + half];
-            y[plane] = partial[0] / (float)spatial;
+            float sum = 0f;
+            for (long s = t; s < spatial; s += threads) sum += x[b + s];
+            partial[t] = sum;
         }
-        if ((long)planes * spatial < ParallelThreshold) for (int p = 0; p < planes; p++) One(p);
-        else Parallel.For(0, planes, One);
+        for (int half = threads / 2; half > 0; half /= 2)
+            for (int t = 0; t < half; t++) partial[t] += partial[t + half];
+        y[plane] = partial[0] / (float)spatial;
     }
 }

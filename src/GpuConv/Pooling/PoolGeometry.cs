@@ -40,7 +40,8 @@ internal readonly record struct PoolGeometry(
                 $"{inputName} has shape {input} ({input.ElementCount} elements) and the pool's output {output} ({output.ElementCount}); pooling takes tensors below 2^31 elements (32-bit indices).",
                 inputName);
         int lead = PoolSpec.MaxRank - spec.Rank;
-        int[] i3 = [1, 1, 1], o3 = [1, 1, 1], k = [1, 1, 1], s = [1, 1, 1], p = [0, 0, 0], dl = [1, 1, 1];
+        // On the stack: the engine builds a geometry per call, and a warm call allocates nothing.
+        Span<int> i3 = [1, 1, 1], o3 = [1, 1, 1], k = [1, 1, 1], s = [1, 1, 1], p = [0, 0, 0], dl = [1, 1, 1];
         for (int d = 0; d < spec.Rank; d++)
         {
             i3[lead + d] = input.Dims[2 + d];

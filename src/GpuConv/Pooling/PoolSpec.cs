@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+using System.Diagnostics.CodeAnalysis;
 using GpuConv.Tensors;
 
 namespace GpuConv;
@@ -8,7 +10,8 @@ namespace GpuConv;
 /// <c>avg_pool{1,2,3}d(kernel_size, stride, padding, ceil_mode, count_include_pad)</c>.
 /// Every list but <see cref="Kernel"/> may be null (the default), hold one value (used for every dimension) or one
 /// value per spatial dimension. <see cref="Validate"/> (called by every engine call before any work) names the field
-/// and its values.
+/// and its values. The lists are copied on construction (and by <c>with</c>), as <see cref="Conv.ConvSpec"/> copies its
+/// own: changing the caller's array afterwards changes neither the spec nor its hash.
 /// </summary>
 /// <param name="Kernel">Window size per spatial dimension (1 to 3 values, each at least 1).</param>
 /// <param name="Stride">Step per dimension; null: the kernel size (PyTorch's default).</param>
@@ -27,6 +30,19 @@ public sealed record PoolSpec(
     bool CeilMode = false,
     bool CountIncludePad = true)
 {
+    // Each list is stored as an immutable copy (null stays null): a spec is a value, and an engine may keep it.
+    /// <summary>Window size per spatial dimension (an immutable copy of the list given).</summary>
+    public IReadOnlyList<int> Kernel { get; init => field = Copy(value); } = Copy(Kernel);
+    /// <summary>Step per dimension, or null (an immutable copy of the list given).</summary>
+    public IReadOnlyList<int>? Stride { get; init => field = Copy(value); } = Copy(Stride);
+    /// <summary>Padding per dimension, or null (an immutable copy of the list given).</summary>
+    public IReadOnlyList<int>? Padding { get; init => field = Copy(value); } = Copy(Padding);
+    /// <summary>Dilation per dimension, or null (an immutable copy of the list given).</summary>
+    public IReadOnlyList<int>? Dilation { get; init => field = Copy(value); } = Copy(Dilation);
+
+    [return: NotNullIfNotNull(nameof(list))]
+    static IReadOnlyList<int>? Copy(IReadOnlyList<int>? list) => list is null ? null : ImmutableArray.CreateRange(list);
+
     /// <summary>Largest number of spatial dimensions.</summary>
     public const int MaxRank = 3;
 
@@ -43,7 +59,15 @@ public sealed record PoolSpec(
     static int Value(IReadOnlyList<int> list, int d) => list.Count == 1 ? list[0] : list[d];
 
     /// <summary>True when every dilation is 1 (what average pooling needs).</summary>
-    public bool IsDense => Enumerable.Range(0, Rank).All(d => DilationOf(d) == 1);
+    public bool IsDense
+    {
+        get
+        {
+            for (int d = 0; d < Rank; d++)
+                if (DilationOf(d) != 1) return false;
+            return true;
+        }
+    }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the field and its values when the spec is not one PyTorch accepts.</summary>
     public void Validate()
@@ -100,11 +124,24 @@ public sealed record PoolSpec(
     /// </summary>
     public TensorShape OutputShape(TensorShape input, string inputName = "x")
     {
+        CheckInput(input, inputName);
+        var dims = new int[input.Rank];
+        dims[0] = input.Dims[0];
+        dims[1] = input.Dims[1];
+        for (int d = 0; d < Rank; d++) dims[2 + d] = (int)OutputSize(d, input.Dims[2 + d]);
+        return new TensorShape(dims);
+    }
+
+    /// <summary>
+    /// <see cref="OutputShape"/>'s checks without building the shape (so a warm engine call allocates nothing): the spec,
+    /// the input's rank, and every output size from 1 to int.MaxValue.
+    /// </summary>
+    internal void CheckInput(TensorShape input, string inputName)
+    {
         Validate();
         ArgumentNullException.ThrowIfNull(input, inputName);
         if (input.Rank != Rank + 2)
             throw new ArgumentException($"{inputName} has shape {input} but a pool with a {Rank}-d kernel ({Show(Kernel)}) needs [N, C] and {Rank} spatial dimensions.", inputName);
-        var dims = input.Dims.ToArray();
         for (int d = 0; d < Rank; d++)
         {
             long size = OutputSize(d, input.Dims[2 + d]);
@@ -113,9 +150,7 @@ public sealed record PoolSpec(
                 throw new ArgumentException(
                     $"{inputName} has shape {input}: spatial dimension {d} of size {input.Dims[2 + d]} gives output size {size} (kernel {Kernel[d]}, stride {StrideOf(d)}, padding {PaddingOf(d)}, dilation {DilationOf(d)}, ceil mode {CeilMode}); the output is too {(size < 1 ? "small" : "large")}.",
                     inputName);
-            dims[2 + d] = (int)size;
         }
-        return new TensorShape(dims);
     }
 
     static string Show(IReadOnlyList<int> list) => "[" + string.Join(", ", list) + "]";

@@ -28,6 +28,11 @@ public enum WarmOp
     ReluBackward,
     Scale,
     AddScaled,
+    MaxPool,
+    AvgPool,
+    GlobalAvgPool,
+    MaxPoolBackward,
+    AvgPoolBackward,
     // The HostTensor overloads: each returns a new host tensor, so each allocates at least its output.
     HostForward,
     HostForwardBiasRelu,
@@ -47,7 +52,9 @@ sealed class WarmCalls : IDisposable
     public readonly ConvEngine Engine;
     readonly ConvSpec spec;
     readonly TensorShape xShape, wShape;
-    readonly Tensor x, w, b, y, dy, dx, dw, db, upload, e1, e2;
+    readonly Tensor x, w, b, y, dy, dx, dw, db, upload, e1, e2, pooled, pooledGradient, channelMeans;
+    // A 2-wide window at stride 1 over x (every spatial rank): small enough for any layer's input.
+    readonly PoolSpec pool;
     readonly HostTensor hx, hw, hb, hdy;
     readonly float[] uploadData, downloadBuffer;
 
@@ -76,11 +83,18 @@ sealed class WarmCalls : IDisposable
         e2 = engine.Upload(HostTensor.Random(yShape, 10));
         uploadData = HostTensor.Random(yShape, 11).Data;
         downloadBuffer = new float[yShape.ElementCountInt];
+        int rank = xShape.Rank - 2;
+        pool = new PoolSpec(Enumerable.Repeat(2, rank).ToArray(), Enumerable.Repeat(1, rank).ToArray());
+        var pooledShape = pool.OutputShape(xShape);
+        pooled = engine.Allocate(pooledShape);
+        pooledGradient = engine.Upload(HostTensor.Random(pooledShape, 12));
+        channelMeans = engine.Allocate(new TensorShape([xShape[0], xShape[1], .. Enumerable.Repeat(1, rank)]));
     }
 
     /// <summary>Whether <paramref name="op"/> runs a convolution (so has a plan).</summary>
     public static bool IsConvolution(WarmOp op) => op is not (WarmOp.BackwardBias or WarmOp.BackwardBiasAccumulate or WarmOp.UploadInto or WarmOp.DownloadInto
-        or WarmOp.Add or WarmOp.Relu or WarmOp.ReluBackward or WarmOp.Scale or WarmOp.AddScaled or WarmOp.HostBackwardBias);
+        or WarmOp.Add or WarmOp.Relu or WarmOp.ReluBackward or WarmOp.Scale or WarmOp.AddScaled or WarmOp.HostBackwardBias
+        or WarmOp.MaxPool or WarmOp.AvgPool or WarmOp.GlobalAvgPool or WarmOp.MaxPoolBackward or WarmOp.AvgPoolBackward);
 
     /// <summary>Whether <paramref name="op"/> is a HostTensor overload, which returns a new tensor by design.</summary>
     public static bool ReturnsANewHostTensor(WarmOp op) => op >= WarmOp.HostForward;
@@ -115,6 +129,11 @@ sealed class WarmCalls : IDisposable
         WarmOp.ReluBackward => () => Engine.ReluBackward(dy, y, output: e2),
         WarmOp.Scale => () => Engine.Scale(y, 0.5f, output: e2),
         WarmOp.AddScaled => () => Engine.AddScaled(e2, 0.5f, e1),
+        WarmOp.MaxPool => () => Engine.MaxPool(pool, x, output: pooled),
+        WarmOp.AvgPool => () => Engine.AvgPool(pool, x, output: pooled),
+        WarmOp.GlobalAvgPool => () => Engine.GlobalAvgPool(x, output: channelMeans),
+        WarmOp.MaxPoolBackward => () => Engine.MaxPoolBackward(pool, pooledGradient, x, output: dx),
+        WarmOp.AvgPoolBackward => () => Engine.AvgPoolBackward(pool, pooledGradient, xShape, output: dx),
         WarmOp.HostForward => () => Engine.Forward(spec, hx, hw, hb),
         WarmOp.HostForwardBiasRelu => () => Engine.ForwardBiasActivation(spec, hx, hw, hb, Activation.Relu),
         WarmOp.HostBackwardData => () => Engine.BackwardData(spec, hdy, hw, xShape),
@@ -129,7 +148,8 @@ sealed class WarmCalls : IDisposable
     /// <summary>
     /// The same device work as <paramref name="op"/>'s engine call, issued straight to what the engine calls (the planned
     /// backend, the PTX bias or element-wise kernels) on the same tensors: what those allocate themselves. Null when the
-    /// op reaches no such call (uploads, downloads, host loops, cuDNN's bias gradient): then the engine call alone is measured.
+    /// op reaches no such call (uploads, downloads, host loops, cuDNN's bias gradient, the pools, whose kernel launch is
+    /// the engine's own): then the engine call alone is measured.
     /// The replays follow ConvEngine.Issue: a backend on the stream fuses bias + ReLU if it can, else the PTX bias kernel
     /// adds both after a plain run; a host backend fuses or runs and the engine's ReLU loop allocates nothing.
     /// </summary>
@@ -240,7 +260,7 @@ sealed class WarmCalls : IDisposable
 
     public void Dispose()
     {
-        foreach (var t in new[] { x, w, b, y, dy, dx, dw, db, upload, e1, e2 })
+        foreach (var t in new[] { x, w, b, y, dy, dx, dw, db, upload, e1, e2, pooled, pooledGradient, channelMeans })
             ((IDisposable)t).Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using GpuConv.Cpu;
 using GpuConv.Reference;
 using GpuConv.Tensors;
 
@@ -165,7 +166,7 @@ public class PoolCpuEngineTests
                 if (!max && !s.IsDense) continue;
                 var dy = HostTensor.Random(s.OutputShape(shape), 9);
                 var (expected, bound) = ReferenceBackward(s, shape, x.Data, dy.Data, max);
-                var got = cpu.Download(max ? cpu.MaxPoolBackward(s, x, dy) : cpu.AvgPoolBackward(s, dy, shape)).Data;
+                var got = cpu.Download(max ? cpu.MaxPoolBackward(s, dy, x) : cpu.AvgPoolBackward(s, dy, shape)).Data;
                 for (int i = 0; i < got.Length; i++)
                     Assert.That(Math.Abs(got[i] - expected[i]), Is.LessThanOrEqualTo(bound[i]), $"{(max ? "max" : "avg")} include={include} dx[{i}]: {got[i]} vs {expected[i]}");
                 if (expected.Any(v => v != 0))
@@ -218,5 +219,46 @@ public class PoolCpuEngineTests
         Assert.That(cpu.Download(output).Data, Is.EqualTo(fresh));
         var g = cpu.Allocate(new TensorShape(1, 2, 1, 1));
         Assert.That(cpu.GlobalAvgPool(x, g), Is.SameAs(g));
+    }
+
+    /// <summary>
+    /// Tensors past CpuPooling's parallel threshold (2^16 elements) run their planes in a Parallel.For (a method of its
+    /// own, so that warm serial calls allocate no closure): each plane gives the bits it gives alone, on the serial path.
+    /// </summary>
+    [Test]
+    public void TheParallelSplitGivesEachPlanesSerialBits()
+    {
+        var spec = new PoolSpec([3, 3], [2], [1], CountIncludePad: false);
+        var shape = new TensorShape(2, 8, 129, 131);
+        var outShape = spec.OutputShape(shape);
+        var x = HostTensor.Random(shape, 21).Data;
+        var dy = HostTensor.Random(outShape, 22).Data;
+        var g = PoolGeometry.Of(spec, shape, outShape);
+        Assert.That(g.OutputCount, Is.GreaterThanOrEqualTo(1 << 16), "the parallel branch runs");
+        var (max, avg, dMax, dAvg) = (new float[g.OutputCount], new float[g.OutputCount], new float[x.Length], new float[x.Length]);
+        var means = new float[g.Planes];
+        CpuPooling.Max(g, x, max);
+        CpuPooling.Average(g, x, avg);
+        CpuPooling.MaxBackward(g, x, dy, dMax);
+        CpuPooling.AverageBackward(g, dy, dAvg);
+        CpuPooling.GlobalAverage(x, means, g.Planes, g.PlaneSize);
+        var one = g with { Planes = 1 };
+        int inPlane = g.PlaneSize, outPlane = (int)one.OutputCount;
+        for (int p = 0; p < g.Planes; p++)
+        {
+            float[] xp = x[(p * inPlane)..((p + 1) * inPlane)], dyp = dy[(p * outPlane)..((p + 1) * outPlane)];
+            var (m, a, dm, da, mean) = (new float[outPlane], new float[outPlane], new float[inPlane], new float[inPlane], new float[1]);
+            CpuPooling.Max(one, xp, m);
+            CpuPooling.Average(one, xp, a);
+            CpuPooling.MaxBackward(one, xp, dyp, dm);
+            CpuPooling.AverageBackward(one, dyp, da);
+            CpuPooling.GlobalAverage(xp, mean, 1, inPlane);
+            Assert.That(PoolKernelTests.Bits(max[(p * outPlane)..((p + 1) * outPlane)]), Is.EqualTo(PoolKernelTests.Bits(m)), $"max, plane {p}");
+            Assert.That(PoolKernelTests.Bits(avg[(p * outPlane)..((p + 1) * outPlane)]), Is.EqualTo(PoolKernelTests.Bits(a)), $"average, plane {p}");
+            Assert.That(PoolKernelTests.Bits(dMax[(p * inPlane)..((p + 1) * inPlane)]), Is.EqualTo(PoolKernelTests.Bits(dm)), $"max backward, plane {p}");
+            Assert.That(PoolKernelTests.Bits(dAvg[(p * inPlane)..((p + 1) * inPlane)]), Is.EqualTo(PoolKernelTests.Bits(da)), $"average backward, plane {p}");
+            Assert.That(PoolKernelTests.Bits([means[p]]), Is.EqualTo(PoolKernelTests.Bits(mean)), $"global average, plane {p}");
+        }
+        Assert.That(max, Has.Some.Not.EqualTo(0f), "real values were compared");
     }
 }

@@ -50,7 +50,7 @@ public class PoolSimulatedDeviceTests
         results =
         [
             .. results,
-            ("max backward", device.MaxPoolBackward(stem, dx, ddy), cpu.MaxPoolBackward(stem, cx, cdy)),
+            ("max backward", device.MaxPoolBackward(stem, ddy, dx), cpu.MaxPoolBackward(stem, cdy, cx)),
             ("avg backward", device.AvgPoolBackward(stem, ddy, shape), cpu.AvgPoolBackward(stem, cdy, shape)),
             ("avg backward ceil exclude-pad", device.AvgPoolBackward(ceil, ddyCeil, shape), cpu.AvgPoolBackward(ceil, cpu.Upload(dyCeil), shape)),
         ];
@@ -82,7 +82,7 @@ public class PoolSimulatedDeviceTests
         Assert.That(engine.Download(engine.GlobalAvgPool(t)).Data, Is.EqualTo(cpu.Download(cpu.GlobalAvgPool(x)).Data));
         var dy = HostTensor.Random(spec.OutputShape(x.Shape), 5);
         using var ddy = engine.Upload(dy);
-        Assert.That(engine.Download(engine.MaxPoolBackward(spec, t, ddy)).Data, Is.EqualTo(cpu.Download(cpu.MaxPoolBackward(spec, x, dy)).Data));
+        Assert.That(engine.Download(engine.MaxPoolBackward(spec, ddy, t)).Data, Is.EqualTo(cpu.Download(cpu.MaxPoolBackward(spec, dy, x)).Data));
         Assert.That(engine.Download(engine.AvgPoolBackward(spec, ddy, x.Shape)).Data, Is.EqualTo(cpu.Download(cpu.AvgPoolBackward(spec, dy, x.Shape)).Data));
     }
 }

@@ -56,7 +56,7 @@ public class PoolTorchCasesTests
 
         // The backward: x.grad for PyTorch's dy, bit for bit.
         var dy = new HostTensor(result.Shape, [.. c.dy.Select(BitConverter.UInt32BitsToSingle)]);
-        var dx = cpu.Download(c.kind == "max" ? cpu.MaxPoolBackward(spec, x, dy) : cpu.AvgPoolBackward(spec, dy, x.Shape));
+        var dx = cpu.Download(c.kind == "max" ? cpu.MaxPoolBackward(spec, dy, x) : cpu.AvgPoolBackward(spec, dy, x.Shape));
         Assert.That(dx.Shape, Is.EqualTo(x.Shape));
         Assert.That(PoolKernelTests.Bits(dx.Data), Is.EqualTo(PoolKernelTests.Bits([.. c.dx!.Select(BitConverter.UInt32BitsToSingle)])), "dx");
     }

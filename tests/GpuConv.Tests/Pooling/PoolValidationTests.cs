@@ -53,6 +53,30 @@ public class PoolValidationTests
         Assert.That(new PoolSpec(null!), Is.EqualTo(new PoolSpec(null!)), "an invalid spec compares without throwing");
     }
 
+    [Test]
+    public void ASpecKeepsItsValuesWhenTheCallersArraysChange()
+    {
+        int[] kernel = [3, 3], stride = [2], padding = [1], dilation = [1, 2];
+        var spec = new PoolSpec(kernel, stride, padding, dilation);
+        var alike = new PoolSpec([3, 3], [2], [1], [1, 2]);
+        int hash = spec.GetHashCode();
+        kernel[1] = 5;
+        stride[0] = 1;
+        padding[0] = 2;
+        dilation[1] = 3;
+        Assert.That(spec, Is.EqualTo(alike), "the spec holds the values it was given");
+        Assert.That(spec.GetHashCode(), Is.EqualTo(hash));
+        Assert.That(spec.Kernel, Is.EqualTo(new[] { 3, 3 }));
+        Assert.That((spec.Stride![0], spec.PaddingOf(1), spec.DilationOf(1)), Is.EqualTo((2, 1, 2)));
+        Assert.That(spec.Kernel, Is.Not.SameAs(kernel).And.Not.InstanceOf<int[]>(), "not the caller's array, nor one a cast could change");
+        // `with` and an object initializer copy too.
+        int[] later = [4];
+        var changed = spec with { Stride = later };
+        later[0] = 7;
+        Assert.That(changed.StrideOf(0), Is.EqualTo(4));
+        Assert.That(new PoolSpec([2]) { Padding = null }.Padding, Is.Null, "null stays null (the default)");
+    }
+
     [TestCase(new[] { 1, 64, 112, 112 }, new[] { 3, 3 }, 2, 1, false, new[] { 1, 64, 56, 56 })] // ResNet's stem
     [TestCase(new[] { 1, 1, 7 }, new[] { 3 }, 2, 1, true, new[] { 1, 1, 4 })]                     // ceil: the last window starts inside
     [TestCase(new[] { 1, 1, 6 }, new[] { 3 }, 2, 1, true, new[] { 1, 1, 4 })]
@@ -103,18 +127,18 @@ public class PoolValidationTests
         using var x = engine.Upload(HostTensor.Random(new TensorShape(1, 2, 6, 6), 1));
         using var dy = engine.Upload(HostTensor.Random(new TensorShape(1, 2, 3, 3), 2));
         using var wrongDy = engine.Allocate(new TensorShape(1, 2, 2, 2));
-        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, x, wrongDy), "dy", "dy has shape [1, 2, 2, 2], expected [1, 2, 3, 3]");
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, wrongDy, x), "dy", "dy has shape [1, 2, 2, 2], expected [1, 2, 3, 3]");
         ExpectArgument.Throws(() => engine.AvgPoolBackward(spec, wrongDy, x.Shape), "dy", "expected [1, 2, 3, 3]");
         ExpectArgument.Throws(() => engine.AvgPoolBackward(spec, dy, new TensorShape(2, 6, 6)), "inputShape", "inputShape has shape [2, 6, 6]");
         ExpectArgument.Throws(() => engine.AvgPoolBackward(spec with { Dilation = [2] }, dy, x.Shape), "spec", "AvgPool has no dilation");
-        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec with { Padding = [2] }, x, dy), "Padding", "at most half");
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec with { Padding = [2] }, dy, x), "Padding", "at most half");
         using var wrongDx = engine.Allocate(new TensorShape(1, 2, 6, 5));
-        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, x, dy, wrongDx), "output", "expected [1, 2, 6, 6]");
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, dy, x, wrongDx), "output", "expected [1, 2, 6, 6]");
         var overX = new SimulatedPtxRuntime.SimTensor(x.Shape, ((SimulatedPtxRuntime.SimTensor)x).Pointer);
-        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, x, dy, overX), "output", "shares memory with x");
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, dy, x, overX), "output", "shares memory with x");
         var overDy = new SimulatedPtxRuntime.SimTensor(x.Shape, ((SimulatedPtxRuntime.SimTensor)dy).Pointer);
         ExpectArgument.Throws(() => engine.AvgPoolBackward(spec, dy, x.Shape, overDy), "output", "shares memory with dy");
-        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.MaxPoolBackward(spec, null!, dy))!.ParamName, Is.EqualTo("x"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.MaxPoolBackward(spec, dy, null!))!.ParamName, Is.EqualTo("x"));
         Assert.That(Assert.Throws<ArgumentNullException>(() => engine.AvgPoolBackward(spec, null!, x.Shape))!.ParamName, Is.EqualTo("dy"));
         Assert.That(Assert.Throws<ArgumentNullException>(() => engine.AvgPoolBackward(spec, dy, null!))!.ParamName, Is.EqualTo("inputShape"));
         Assert.That(rt.Calls.Where(c => c.StartsWith("launch", StringComparison.Ordinal)), Is.Empty, "nothing was launched");
@@ -138,7 +162,7 @@ public class PoolValidationTests
         var dx = new SimulatedPtxRuntime.SimTensor(shape, 1UL << 60);
         ExpectArgument.Throws(() => engine.MaxPool(spec, x, y), "x", count);
         ExpectArgument.Throws(() => engine.AvgPool(spec, x, y), "x", count);
-        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, x, y, dx), "x", count);
+        ExpectArgument.Throws(() => engine.MaxPoolBackward(spec, y, x, dx), "x", count);
         ExpectArgument.Throws(() => engine.AvgPoolBackward(spec, y, shape, dx), "inputShape", count);
         Assert.That(rt.Calls.Where(c => c.StartsWith("launch", StringComparison.Ordinal)), Is.Empty, "nothing was launched");
     }
