@@ -123,7 +123,9 @@ def resnet50_evidence(text):
     if "gpuconv" in sides and "torch" in sides and sides["gpuconv"]["median"] > 0:
         ratio = sides["torch"]["median"] / sides["gpuconv"]["median"]
         out += ["", f"PyTorch / GpuConv: **{ratio:.2f}x** ({'GpuConv faster' if ratio > 1 else 'PyTorch faster' if ratio < 1 else 'even'}; "
-                "above 1 means GpuConv's whole network is faster)."]
+                "above 1 means GpuConv's whole network is faster)" +
+                ("; **PyTorch ran on the CPU**: not a comparison on the same GPU" if sides["torch"]["where"].startswith("device cpu") else "") +
+                ("; **a side failed its check**: its time is not a result" if any(d["check"].startswith("FAIL") for d in sides.values()) else "") + "."]
     return out
 
 

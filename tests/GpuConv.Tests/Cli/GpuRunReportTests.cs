@@ -207,6 +207,26 @@ public class GpuRunReportTests
         Assert.That(printed, Is.EqualTo(median).Within(0.0006));
         Assert.That(report, Does.Contain($"PyTorch / GpuConv: **{(4.0 / printed).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)}x**"));
         Assert.That(report, Does.Not.Contain("| resnet50"), "not a row of the goals table");
+        Assert.That(report, Does.Not.Contain("PyTorch ran on the CPU").And.Not.Contain("failed its check"));
+    }
+
+    /// <summary>
+    /// The committed rehearsal of the step against the fakes without arithmetic (native-fake-rehearsal/resnet50-s7-resnet50-*):
+    /// our check FAILed (no arithmetic) and PyTorch ran on the CPU, and the ratio's line says both.
+    /// </summary>
+    [Test]
+    public void TheCommittedResNet50FakeRehearsalIsFlaggedAsNoComparison()
+    {
+        var root = SharedData.RepositoryRoot();
+        if (root is null) Assert.Ignore("no repository around the test assembly (the GPU-check pack): the committed sample is not here");
+        using var h = new CliHarness();
+        File.Copy(Path.Combine(root!, "docs", "gpu-runs", "native-fake-rehearsal", "resnet50-s7-resnet50-fakes-no-compute.txt"), h.Path("resnet50.txt"));
+
+        string report = RunReport(h.Folder);
+
+        Assert.That(report, Does.Contain("| gpuconv | 1 | ").And.Contain("| FAIL (max rel error Infinity vs CPU engine fp32) | backend cudnn+ptx (planner's choice), policy exhaustive,"));
+        Assert.That(report, Does.Contain("| torch | 1 | ").And.Contain("| PASS (max rel error 1.49e-06) | device cpu,"));
+        Assert.That(report, Does.Contain("**PyTorch ran on the CPU**: not a comparison on the same GPU; **a side failed its check**"));
     }
 
     /// <summary>A resnet50 step cut before PyTorch's line: our side is reported, PyTorch's is "not measured", no ratio.</summary>
