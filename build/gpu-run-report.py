@@ -16,6 +16,8 @@ Where the numbers come from (each parser is one regular expression over one log,
   probe-cudnn.txt        "overhead: ... engine over bare X us" and "plan-start: cold exhaustive C ms, warm plan cache W ms ... Rx"
   probe-ptx.txt          "bandwidth: im2col A GB/s, device copy B GB/s, ratio R"
   bench-ptx-vs-cudnn.txt "geomean ptx/cudnn by kind: 3x3 Rx (n shapes); 1x1 …"; table rows for plan sources and the slowest shapes
+  resnet50.txt           "resnet50[gpuconv]: batch B median X ms wall, first F ms, …" and "resnet50[torch]: batch B median
+                         Y ms wall[, E ms events], …": a whole network against PyTorch, extra evidence below the goals
   plan-start-processes.txt, summary.txt, system.txt, devices.txt (what ran where)
 A log a run did not produce reads "not measured". The header says when the numbers are NOT a GPU
 measurement: the native fakes (tests/NativeFakes: device name "GpuConv native fake", no nvidia-smi; with
@@ -87,6 +89,44 @@ def bench_rows(text):
         rows.append(dict(shape=cells[0], kind=cells[2], algorithm=cells[4], source=source[1] if source else "?",
                          peer_algorithm=cells[10] if len(cells) >= 13 else "", ratio=ratio))
     return rows
+
+
+def resnet50_sides(text):
+    """resnet50.txt's result lines per side ("gpuconv", "torch"): batch, median wall ms, first ms, events ms, check, where."""
+    sides = {}
+    for m in re.finditer(r"^resnet50\[(gpuconv|torch)\]: batch (\d+) median ([0-9.]+) ms wall(?:, ([0-9.]+) ms events)?, first ([0-9.]+) ms(.*)$", text, re.M):
+        check = re.search(r"max rel error (\S+)(?: vs ([^(]*?))? \(?(PASS|FAIL)", m[6])
+        where = re.search(r"\((backend .*|device .*)\)\s*$", m[6])
+        sides[m[1]] = dict(batch=int(m[2]), median=float(m[3]), events=float(m[4]) if m[4] else None, first=float(m[5]),
+                           check=(f"{check[3]} (max rel error {check[1]}{' vs ' + check[2].strip() if check[2] else ''})" if check else "not checked"),
+                           where=where[1] if where else "")
+    return sides
+
+
+def resnet50_evidence(text):
+    """The Markdown lines for the resnet50 step (empty when the run has no resnet50.txt)."""
+    if not text:
+        return []
+    sides = resnet50_sides(text)
+    out = ["", "Whole network (extra evidence, not one of issue 13's goals): ResNet-50 inference, random weights, BatchNorm "
+           "folded on both sides, one upload + the network + one download per run, host wall-clock median (resnet50.txt):", ""]
+    if not sides:
+        return out + ["- not measured: resnet50.txt has no result line"]
+    out += ["| side | batch | median | first run | check | where |", "|---|---|---|---|---|---|"]
+    for name in ("gpuconv", "torch"):
+        d = sides.get(name)
+        if d:
+            events = f" ({d['events']:.3f} ms CUDA events)" if d["events"] is not None else ""
+            out.append(f"| {name} | {d['batch']} | {d['median']:.3f} ms{events} | {d['first']:.1f} ms | {d['check']} | {d['where']} |")
+        else:
+            out.append(f"| {name} | | not measured | | | |")
+    if "gpuconv" in sides and "torch" in sides and sides["gpuconv"]["median"] > 0:
+        ratio = sides["torch"]["median"] / sides["gpuconv"]["median"]
+        out += ["", f"PyTorch / GpuConv: **{ratio:.2f}x** ({'GpuConv faster' if ratio > 1 else 'PyTorch faster' if ratio < 1 else 'even'}; "
+                "above 1 means GpuConv's whole network is faster)" +
+                ("; **PyTorch ran on the CPU**: not a comparison on the same GPU" if sides["torch"]["where"].startswith("device cpu") else "") +
+                ("; **a side failed its check**: its time is not a result" if any(d["check"].startswith("FAIL") for d in sides.values()) else "") + "."]
+    return out
 
 
 def at_least(value, goal):
@@ -248,6 +288,7 @@ def report(r, shapes_dir, rehearsal):
         notes.append(f"cudnn shapes behind PyTorch ({len(behind)} of {len(rows)}), slowest first: " + ", ".join(f"{k} {v:.2f}x" for v, k in behind[:10]))
     if notes:
         out += [""] + [f"- {n}" for n in notes]
+    out += resnet50_evidence(read(r, "resnet50.txt"))
     summary = read(r, "summary.txt").strip()
     if summary:
         out += ["", "summary.txt of the run:", "", "```", summary, "```"]

@@ -14,6 +14,9 @@
 # Last: build/gpu-run-report.py on the first run's results. Evidence goes to $1 (default
 # docs/gpu-runs/native-fake-rehearsal), files named *-s7-*; the whole results folders stay in $WORK when
 # GPUCONV_REHEARSAL_KEEP=1.
+# GPUCONV_REHEARSAL_ONLY=KEY (one step key, e.g. resnet50): instead of the above, that step alone twice — against the
+# fakes with GPUCONV_FAKE_NO_COMPUTE=1 (the GPU path end to end; results wrong, times the fakes' bookkeeping) and
+# with GPUCONV_CHECK_REHEARSAL=1 (the cpu stand-in, real arithmetic, PyTorch on the CPU) — evidence *-$TAG-KEY-*.
 #   usage: build/rehearse-gpu-check-on-fakes.sh [evidence-dir]    GPUCONV_DRY_RUN_REUSE_PACK=1 reuses pack/
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +41,35 @@ tests/NativeFakes/build.sh "$FAKES" >/dev/null || { echo "rehearsal: the native 
 tar -C "$WORK" -xJf pack/gpu-check.tar.xz || { echo "rehearsal: the pack did not unpack"; exit 1; }
 
 fake_env=(LD_LIBRARY_PATH="$FAKES" GPUCONV_NATIVE_FAKES="$FAKES" PATH="$(dirname "$PY"):$PATH" ${PTXAS:+GPUCONV_PTXAS=$PTXAS})
+if [ -n "${GPUCONV_REHEARSAL_ONLY:-}" ]; then
+  KEY=$GPUCONV_REHEARSAL_ONLY
+  echo "== $KEY alone against the fakes (GPUCONV_FAKE_NO_COMPUTE=1: results wrong, times meaningless)"
+  T1=$(date +%s)
+  env "${fake_env[@]}" GPUCONV_CHECK_ONLY="$KEY" GPUCONV_CHECK_NO_COMPUTE_STEPS="$KEY" \
+    "$WORK/gpu-check/gpu-check.sh" "$WORK/results" "$WORK/out" 2>&1 | tee "$WORK/console-fakes.txt"
+  RC1=${PIPESTATUS[0]}; S1=$(( $(date +%s) - T1 ))
+  echo "== $KEY alone on the cpu stand-in (GPUCONV_CHECK_REHEARSAL=1: real arithmetic, PyTorch on the CPU)"
+  T2=$(date +%s)
+  env PATH="$(dirname "$PY"):$PATH" GPUCONV_CHECK_ONLY="$KEY" GPUCONV_CHECK_REHEARSAL=1 \
+    "$WORK/gpu-check/gpu-check.sh" "$WORK/results-cpu" "$WORK/out-cpu" 2>&1 | tee "$WORK/console-cpu.txt"
+  RC2=${PIPESTATUS[0]}; S2=$(( $(date +%s) - T2 ))
+  mkdir -p "$EVIDENCE"
+  cp "$WORK/console-fakes.txt" "$EVIDENCE/console-$TAG-$KEY-fakes-no-compute.txt"
+  cp "$WORK/results/summary.txt" "$EVIDENCE/summary-$TAG-$KEY-fakes-no-compute.txt"
+  cp "$WORK/results/$KEY.txt" "$EVIDENCE/$KEY-$TAG-$KEY-fakes-no-compute.txt" 2>/dev/null
+  cp "$WORK/console-cpu.txt" "$EVIDENCE/console-$TAG-$KEY-cpu-stand-in.txt"
+  cp "$WORK/results-cpu/summary.txt" "$EVIDENCE/summary-$TAG-$KEY-cpu-stand-in.txt"
+  cp "$WORK/results-cpu/$KEY.txt" "$EVIDENCE/$KEY-$TAG-$KEY-cpu-stand-in.txt" 2>/dev/null
+  {
+    echo "rehearsal of the $KEY step alone: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    grep -E '^(built|commit|runtime):' "$WORK/gpu-check/PACK-INFO.txt" | sed 's/^/pack /'
+    echo "fakes, no arithmetic: ${S1} s, exit $RC1; cpu stand-in: ${S2} s, exit $RC2"
+    echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "pack: $(stat -c %s pack/gpu-check.tar.xz) bytes"
+  } | tee "$EVIDENCE/rehearsal-$TAG-$KEY.txt"
+  [ "${GPUCONV_REHEARSAL_KEEP:-0}" = 1 ] && echo "results kept in $WORK"
+  exit 0
+fi
 echo "== run 1: the whole gpu-check.sh against the fakes (speed steps without arithmetic)"
 T1=$(date +%s)
 env "${fake_env[@]}" GPUCONV_CHECK_NO_COMPUTE_STEPS=torch,probe,bench,tables \

@@ -1,6 +1,7 @@
 using GpuConv.ResNet50;
 
-// gpuconv-resnet50 [--batch 1] [--size 224] [--classes 1000] [--runs 5] [--seed 50] [--cpu] [--backend NAME] [--no-reference]
+// gpuconv-resnet50 [--batch 1] [--size 224] [--classes 1000] [--runs 5] [--seed 50] [--cpu] [--backend NAME]
+//                  [--policy heuristic|exhaustive|cached] [--plan-cache FILE] [--check reference|cpu|none] [--no-reference]
 // Exit status: 0 the check passed, 1 the result was off, 2 bad input.
 ResNet50Options options;
 try
@@ -19,7 +20,12 @@ try
             "--seed" => o with { Seed = Int() },
             "--cpu" => o with { Cpu = true },
             "--backend" => o with { Backend = Value() },
-            "--no-reference" => o with { Reference = false },
+            "--no-reference" => o with { Check = ResNet50Check.None },
+            "--check" => o with { Check = Enum.TryParse<ResNet50Check>(Value(), ignoreCase: true, out var c) && !int.TryParse(args[i], out _) ? c
+                : throw new ArgumentException($"--check: expected reference, cpu or none, got '{args[i]}'.") },
+            "--policy" => o with { Policy = Enum.TryParse<GpuConv.Planning.PlanPolicy>(Value(), ignoreCase: true, out var p) && !int.TryParse(args[i], out _) ? p
+                : throw new ArgumentException($"--policy: expected heuristic, exhaustive or cached, got '{args[i]}'.") },
+            "--plan-cache" => o with { PlanCache = Value() },
             _ => throw new ArgumentException($"unknown option '{args[i]}'."),
         };
     }

@@ -1,4 +1,18 @@
+using GpuConv.Planning;
+
 namespace GpuConv.ResNet50;
+
+/// <summary>What the logits of the timed runs are judged against.</summary>
+public enum ResNet50Check
+{
+    /// <summary>The unfolded network in float64 (<see cref="ReferenceResNet50"/>; tens of seconds at 224×224, one core).</summary>
+    Reference,
+    /// <summary>The same folded network on the CPU engine in this process (strict fp32, well under a second at 224×224 on
+    /// many cores): the timed plans' own logits, cheaply; the CPU engine itself is held to float64 by the tests.</summary>
+    Cpu,
+    /// <summary>No check (timing only).</summary>
+    None,
+}
 
 /// <summary>What one run of the sample does (the command line's options; tests build it directly).</summary>
 public sealed record ResNet50Options
@@ -17,8 +31,12 @@ public sealed record ResNet50Options
     public bool Cpu { get; init; }
     /// <summary>Force one backend (cudnn, ptx, cpu, reference); null: the engine's choice.</summary>
     public string? Backend { get; init; }
-    /// <summary>Judge the result against the unfolded network in float64 (tens of seconds at 224×224 on two cores).</summary>
-    public bool Reference { get; init; } = true;
+    /// <summary>What the logits are judged against (<c>--check</c>; <c>--no-reference</c> is <see cref="ResNet50Check.None"/>).</summary>
+    public ResNet50Check Check { get; init; } = ResNet50Check.Reference;
+    /// <summary>How the engine plans each convolution (<c>--policy</c>): exhaustive times every candidate on the first run.</summary>
+    public PlanPolicy Policy { get; init; } = PlanPolicy.Cached;
+    /// <summary>Plan-cache file (<c>--plan-cache</c>); null keeps plans in memory only.</summary>
+    public string? PlanCache { get; init; }
     /// <summary>Where progress goes.</summary>
     public TextWriter Out { get; init; } = Console.Out;
 

@@ -36,7 +36,7 @@ public class GpuCheckScriptTests
         var (exit, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_ONLY", only));
 
         Assert.That(exit, Is.EqualTo(2), output);
-        Assert.That(output, Does.StartWith("GPUCONV_CHECK_ONLY: unknown step").And.Contain("gpu-tests,torch,bench,probe,all-tests"), output);
+        Assert.That(output, Does.StartWith("GPUCONV_CHECK_ONLY: unknown step").And.Contain("gpu-tests,torch,bench,probe,resnet50,all-tests"), output);
         Assert.That(File.Exists(folder.Path("summary.txt")), Is.False, "no step ran, not even the system report");
     }
 
@@ -70,9 +70,12 @@ public class GpuCheckScriptTests
     public void KnownStepKeysWithSpacesPassTheCheck()
     {
         using var folder = new CliHarness();
-        var (_, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_ONLY", "smoke, probe"), ("GPUCONV_CHECK_STEP_SCALE", "3"));
+        var (_, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_ONLY", "smoke, probe, resnet50"), ("GPUCONV_CHECK_STEP_SCALE", "3"));
 
         Assert.That(output, Does.Not.Contain("unknown step").And.Not.Contain("GPUCONV_CHECK_STEP_SCALE:"), output);
         Assert.That(File.Exists(folder.Path("summary.txt")), Is.True, "the script went on to its steps");
+        // Outside a pack (no app/ beside the script) the resnet50 step says what is missing rather than passing.
+        var resnet50 = File.ReadAllLines(folder.Path("summary.txt")).Single(l => l.Contains("resnet50 vs PyTorch"));
+        Assert.That(resnet50, Does.StartWith("FAIL").And.EndWith("the pack lacks resnet50_torch.py or app/GpuConv.ResNet50.dll"));
     }
 }

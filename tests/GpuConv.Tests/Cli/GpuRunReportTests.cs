@@ -176,6 +176,75 @@ public class GpuRunReportTests
     }
 
     /// <summary>
+    /// gpu-check.sh's resnet50 step: the sample's own result line (samples/GpuConv.ResNet50 run here on the CPU at 32×32, so
+    /// a change of its wording shows) beside build/resnet50_torch.py's line as it prints it on a GPU: both medians, the first
+    /// runs, the checks and PyTorch/ours, reported below the goals as extra evidence, never as one of them.
+    /// </summary>
+    [Test]
+    public void TheResNet50StepIsExtraEvidenceWithBothMediansAndTheRatio()
+    {
+        using var h = new CliHarness();
+        var ours = new StringWriter();
+        var result = GpuConv.ResNet50.ResNet50App.Run(new GpuConv.ResNet50.ResNet50Options
+        {
+            Cpu = true, Size = 32, Runs = 1, Classes = 10, Check = GpuConv.ResNet50.ResNet50Check.Cpu, Out = ours,
+        });
+        Assert.That(result.Passed, Is.True, ours.ToString());
+        string torchLine = "resnet50[torch]: batch 1 median 4.000 ms wall, 3.900 ms events, first 812.3 ms, 30 runs after 5 warm-up; " +
+            "vs unfolded float64 max rel error 1.49e-06 (PASS, tolerance 1e-04) (device cuda NVIDIA H200, torch 2.11.0, cudnn 91300, BatchNorm folded, " +
+            "cudnn.benchmark on, TF32 off, fp32 NCHW, size 224)";
+        File.WriteAllText(h.Path("resnet50.txt"), ours + torchLine + "\n");
+        double median = result.MedianRunMs;
+
+        string report = RunReport(h.Folder);
+
+        Assert.That(report, Does.Contain("Whole network (extra evidence, not one of issue 13's goals)"));
+        var oursRow = report.Split('\n').Single(l => l.StartsWith("| gpuconv | 1 | ", StringComparison.Ordinal));
+        Assert.That(oursRow, Does.Contain("| PASS (max rel error ").And.Contain(" vs CPU engine fp32) | backend cpu+reference (planner's choice), policy cached, ").And.EndWith(", host memory, size 32 |"));
+        Assert.That(report, Does.Contain("| torch | 1 | 4.000 ms (3.900 ms CUDA events) | 812.3 ms | PASS (max rel error 1.49e-06) | device cuda NVIDIA H200, torch 2.11.0,"));
+        // The ratio from the medians as printed (three decimals), so the test computes it the same way.
+        double printed = double.Parse(System.Text.RegularExpressions.Regex.Match(oursRow, @"^\| gpuconv \| 1 \| ([0-9.]+) ms").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(printed, Is.EqualTo(median).Within(0.0006));
+        Assert.That(report, Does.Contain($"PyTorch / GpuConv: **{(4.0 / printed).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)}x**"));
+        Assert.That(report, Does.Not.Contain("| resnet50"), "not a row of the goals table");
+        Assert.That(report, Does.Not.Contain("PyTorch ran on the CPU").And.Not.Contain("failed its check"));
+    }
+
+    /// <summary>
+    /// The committed rehearsal of the step against the fakes without arithmetic (native-fake-rehearsal/resnet50-s7-resnet50-*):
+    /// our check FAILed (no arithmetic) and PyTorch ran on the CPU, and the ratio's line says both.
+    /// </summary>
+    [Test]
+    public void TheCommittedResNet50FakeRehearsalIsFlaggedAsNoComparison()
+    {
+        var root = SharedData.RepositoryRoot();
+        if (root is null) Assert.Ignore("no repository around the test assembly (the GPU-check pack): the committed sample is not here");
+        using var h = new CliHarness();
+        File.Copy(Path.Combine(root!, "docs", "gpu-runs", "native-fake-rehearsal", "resnet50-s7-resnet50-fakes-no-compute.txt"), h.Path("resnet50.txt"));
+
+        string report = RunReport(h.Folder);
+
+        Assert.That(report, Does.Contain("| gpuconv | 1 | ").And.Contain("| FAIL (max rel error Infinity vs CPU engine fp32) | backend cudnn+ptx (planner's choice), policy exhaustive,"));
+        Assert.That(report, Does.Contain("| torch | 1 | ").And.Contain("| PASS (max rel error 1.49e-06) | device cpu,"));
+        Assert.That(report, Does.Contain("**PyTorch ran on the CPU**: not a comparison on the same GPU; **a side failed its check**"));
+    }
+
+    /// <summary>A resnet50 step cut before PyTorch's line: our side is reported, PyTorch's is "not measured", no ratio.</summary>
+    [Test]
+    public void AResNet50StepWithoutPyTorchsLineHasNoRatio()
+    {
+        using var h = new CliHarness();
+        File.WriteAllText(h.Path("resnet50.txt"), "resnet50[gpuconv]: batch 1 median 2.500 ms wall, first 8123.4 ms, 30 runs; max rel error 3.79E-007 vs CPU engine fp32 PASS " +
+            "(backend cudnn+ptx (planner's choice), policy exhaustive, NVIDIA H200, GPU memory, size 224)\n[exit 124 after 40 s]\n");
+
+        string report = RunReport(h.Folder);
+
+        Assert.That(report, Does.Contain("| gpuconv | 1 | 2.500 ms | 8123.4 ms | PASS (max rel error 3.79E-007 vs CPU engine fp32) | backend cudnn+ptx (planner's choice), policy exhaustive, NVIDIA H200, GPU memory, size 224 |"));
+        Assert.That(report, Does.Contain("| torch | | not measured | | | |"));
+        Assert.That(report, Does.Not.Contain("PyTorch / GpuConv"));
+    }
+
+    /// <summary>
     /// Logs as a GPU host writes them (no fake, PyTorch on the GPU): no warning header, and each speed goal against
     /// PyTorch per network with its verdict and margin, computed from the per-shape rows.
     /// </summary>
