@@ -5,7 +5,7 @@
 # docs/gpu-runs/README.md runs it (same budget, same archive folder). What differs from the H200, and why:
 #   - GPUCONV_NATIVE_FAKES: the packed test process runs kernel launches on the PTX interpreter (the CLI has no
 #     interpreter: its ptx launches fail, so smoke's ptx rows FAIL here and only here);
-#   - GPUCONV_CHECK_NO_COMPUTE_STEPS=torch,probe,bench,tables: those steps' fakes skip their arithmetic
+#   - GPUCONV_CHECK_NO_COMPUTE_STEPS=torch,probe,bench,resnet50,tables: those steps' fakes skip their arithmetic
 #     (GPUCONV_FAKE_NO_COMPUTE=1; naive loops would take hours), so they finish; their correctness lines
 #     and their MISMATCH verdicts are then meaningless, their times are the fakes' bookkeeping;
 #   - PyTorch is /usr/bin/python3's (CPU only): torch_compare.py times PyTorch on the CPU (auto device).
@@ -72,7 +72,7 @@ if [ -n "${GPUCONV_REHEARSAL_ONLY:-}" ]; then
 fi
 echo "== run 1: the whole gpu-check.sh against the fakes (speed steps without arithmetic)"
 T1=$(date +%s)
-env "${fake_env[@]}" GPUCONV_CHECK_NO_COMPUTE_STEPS=torch,probe,bench,tables \
+env "${fake_env[@]}" GPUCONV_CHECK_NO_COMPUTE_STEPS=torch,probe,bench,resnet50,tables \
   "$WORK/gpu-check/gpu-check.sh" "$WORK/results" "$WORK/out" 2>&1 | tee "$WORK/console-run1.txt"
 RC1=${PIPESTATUS[0]}
 S1=$(( $(date +%s) - T1 ))

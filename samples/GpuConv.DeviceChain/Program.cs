@@ -2,7 +2,7 @@ using GpuConv.DeviceChain;
 
 // gpuconv-devicechain [--batch 4] [--size 32x32] [--batches 4] [--threads 1] [--engine-per-thread] [--cpu] [--backend NAME]
 //                     [--plan-cache PATH] [--no-reference] [--no-train]
-// Exit status: 0 every check passed, 1 a result was off, 2 bad input.
+// Exit status: 0 every check passed, 1 a result was off, 2 bad input, 3 the run failed (a device or library error: one line, then the details).
 ChainOptions options;
 try
 {
@@ -44,4 +44,11 @@ catch (ArgumentException e) when (e.ParamName == nameof(GpuConv.ConvEngineOption
 {
     Console.Error.WriteLine($"error: --backend: {e.Message}");
     return 2;
+}
+catch (Exception e)
+{
+    // Not a crash: a failing device or library (a CUDA error, cuDNN refusing a call) ends the run with its reason.
+    Console.Error.WriteLine($"devicechain: FAIL: {e.GetType().Name}: {e.Message}");
+    Console.Error.WriteLine(e);
+    return 3;
 }

@@ -2,7 +2,7 @@ using GpuConv.ResNet50;
 
 // gpuconv-resnet50 [--batch 1] [--size 224] [--classes 1000] [--runs 5] [--seed 50] [--cpu] [--backend NAME]
 //                  [--policy heuristic|exhaustive|cached] [--plan-cache FILE] [--check reference|cpu|none] [--no-reference]
-// Exit status: 0 the check passed, 1 the result was off, 2 bad input.
+// Exit status: 0 the check passed, 1 the result was off, 2 bad input, 3 the run failed (a device or library error: one line, then the details).
 ResNet50Options options;
 try
 {
@@ -45,4 +45,11 @@ catch (ArgumentException e) when (e.ParamName == nameof(GpuConv.ConvEngineOption
 {
     Console.Error.WriteLine($"error: --backend: {e.Message}");
     return 2;
+}
+catch (Exception e)
+{
+    // Not a crash: a failing device or library (a CUDA error, cuDNN refusing a call) ends the run with its reason.
+    Console.Error.WriteLine($"resnet50: FAIL: {e.GetType().Name}: {e.Message}");
+    Console.Error.WriteLine(e);
+    return 3;
 }
