@@ -37,12 +37,15 @@ internal static class PoolKernels
             .Add((uint)g.KD).Add((uint)g.KH).Add((uint)g.KW).Add((uint)g.SD).Add((uint)g.SH).Add((uint)g.SW)
             .Add((uint)g.PD).Add((uint)g.PH).Add((uint)g.PW);
 
-    /// <summary>The kernels index in 32 bits: outputs, planes' inputs and idx + grid stride stay below 2^32.</summary>
+    /// <summary>
+    /// The kernels index in 32 bits (outputs, planes' inputs and idx + grid stride stay below 2^32). PoolGeometry.Of
+    /// already refuses larger tensors by the caller's parameter name; reaching this is a bug in GpuConv, not bad input.
+    /// </summary>
     static void CheckFits(in PoolGeometry g)
     {
         long input = (long)g.Planes * g.PlaneSize;
         if (g.OutputCount > int.MaxValue || input > int.MaxValue)
-            throw new ArgumentException($"pool of {input} input and {g.OutputCount} output elements: the kernels take tensors below 2^31 elements.", "x");
+            throw new InvalidOperationException($"pool geometry of {input} input and {g.OutputCount} output elements reached the 32-bit kernels (PoolGeometry.Of admits fewer than 2^31).");
     }
 
     /// <summary>Max (<paramref name="max"/>) or average pooling of x into y (nothing for an empty output), ordered on the runtime's stream.</summary>
