@@ -39,16 +39,21 @@ public static class ResNet50App
 
         using var net = new DeviceResNet50(engine, model, input.Shape);
         var logits = new float[net.Logits.Shape.ElementCountInt];
-        double Once()
+        // With GPUCONV_TRACE=1 the markers bracket each run's native calls (ResNet50FakeRunTests counts them).
+        bool marked = Environment.GetEnvironmentVariable("GPUCONV_TRACE") == "1";
+        double Once(int run)
         {
+            if (marked) o.Trace.WriteLine($"[resnet50] begin run {run}");
             var clock = Stopwatch.StartNew();
             engine.Upload(input.Data, net.Input);   // the only upload
             net.Run();                              // 53 convolutions, 2 pools, no host wait
             engine.Download(net.Logits, logits);    // the only download: waits for the work
-            return clock.Elapsed.TotalMilliseconds;
+            double ms = clock.Elapsed.TotalMilliseconds;
+            if (marked) o.Trace.WriteLine($"[resnet50] end run {run}");
+            return ms;
         }
-        double first = Once();
-        var times = Enumerable.Range(0, o.Runs).Select(_ => Once()).Order().ToArray();
+        double first = Once(0);
+        var times = Enumerable.Range(1, o.Runs).Select(Once).Order().ToArray();
         double median = times[times.Length / 2];
         o.Out.WriteLine($"first run (plans, weight preparation) {first:0.#} ms; median of {o.Runs} runs {median:0.##} ms (upload + network + download, batch {o.Batch})");
 

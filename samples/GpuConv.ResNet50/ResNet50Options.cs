@@ -40,6 +40,9 @@ public sealed record ResNet50Options
     /// <summary>Where progress goes.</summary>
     public TextWriter Out { get; init; } = Console.Out;
 
+    /// <summary>Where the run markers go ("[resnet50] begin run N" / "end run N"), beside GPUCONV_TRACE's native-call lines.</summary>
+    public TextWriter Trace { get; init; } = Console.Error;
+
     public void Validate()
     {
         if (Batch < 1) throw new ArgumentException($"Batch must be at least 1, got {Batch}.", nameof(Batch));

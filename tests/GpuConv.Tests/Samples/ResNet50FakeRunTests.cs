@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using GpuConv.Tests.NativeFakes;
 
 namespace GpuConv.Tests.Samples;
@@ -6,7 +7,8 @@ namespace GpuConv.Tests.Samples;
 /// samples/GpuConv.ResNet50's executable in a CHILD process against the native fakes, as a standalone application meets
 /// them. Two runs: with GPUCONV_FAKE_NO_COMPUTE=1 the whole network goes through the GPU path (cuDNN, the pool and
 /// bias kernels) and the sample reports its (meaningless) result line and exits 1, the check against the CPU engine
-/// failing as it must when nothing was computed; without it, the fakes refuse a kernel launch (no launch hook in a
+/// failing as it must when nothing was computed; its GPUCONV_TRACE lines between the sample's run markers show what a
+/// steady-state run does: one copy in, one copy out, one host wait, no device allocation; without it, the fakes refuse a kernel launch (no launch hook in a
 /// standalone process), and the sample must end with its reason and exit status 3 — not abort on an unhandled exception
 /// (status 134), which the GPU check's rehearsal once met. Where the fakes cannot be built the tests fail when
 /// GPUCONV_REQUIRE_NATIVE_FAKES=1 (CI) and are skipped with the build's reason otherwise.
@@ -33,6 +35,7 @@ public sealed class ResNet50FakeRunTests
     (int Code, string Stdout, string Stderr) RunSample(string tag, bool compute)
     {
         var env = NativeFakeChild.Environment(_fakes, Path.Join(_work, $"report-{tag}.txt"));
+        env["GPUCONV_TRACE"] = "1";
         if (!compute) env["GPUCONV_FAKE_NO_COMPUTE"] = "1";
         string[] args = ["--size", "32", "--runs", "2", "--check", "cpu", "--plan-cache", Path.Join(_work, $"plans-{tag}.json")];
         return NativeFakeChild.Run(Path.Join(NativeFakeChild.TestOutput, "GpuConv.ResNet50"), args, TimeSpan.FromMinutes(5), env);
@@ -46,6 +49,28 @@ public sealed class ResNet50FakeRunTests
         Assert.That(stdout, Does.Contain("tensors in GPU memory"));
         Assert.That(stdout, Does.Contain("resnet50[gpuconv]: batch 1 median"), "the result line the GPU check reads");
         Assert.That(code, Is.EqualTo(1), "nothing computed: the check against the CPU engine fails, and says so by status 1");
+
+        // A steady-state run (the first plans and prepares): one copy in, one copy out, one host wait, nothing allocated.
+        var calls = CallsBetweenMarkers(stderr, run: 2);
+        TestContext.Out.WriteLine("run 2: " + string.Join(", ", calls.GroupBy(c => c).Select(g => $"{g.Key} ×{g.Count()}")));
+        Assert.That(calls.Count(c => c.StartsWith("cuMemcpyHtoD", StringComparison.Ordinal)), Is.EqualTo(1), "the input upload only");
+        Assert.That(calls.Count(c => c.StartsWith("cuMemcpyDtoH", StringComparison.Ordinal)), Is.EqualTo(1), "the logits' download only");
+        Assert.That(calls.Count(c => c == "cuStreamSynchronize"), Is.EqualTo(1), "one host wait, the download's");
+        Assert.That(calls.Count(c => c is "cuCtxSynchronize" or "cuEventSynchronize"), Is.Zero, "no other wait");
+        Assert.That(calls.Count(c => c.StartsWith("cuMemAlloc", StringComparison.Ordinal)), Is.Zero, "buffers reused, no allocation");
+        Assert.That(calls.Count(c => c == "cuLaunchKernel"), Is.GreaterThanOrEqualTo(2), "the two pools ran as kernels on the device");
+    }
+
+    /// <summary>The native call names the trace logged between "[resnet50] begin run N" and "end run N".</summary>
+    static List<string> CallsBetweenMarkers(string stderr, int run)
+    {
+        var lines = stderr.Split('\n');
+        int begin = Array.FindIndex(lines, l => l.Trim() == $"[resnet50] begin run {run}");
+        int end = Array.FindIndex(lines, l => l.Trim() == $"[resnet50] end run {run}");
+        Assert.That(begin, Is.GreaterThanOrEqualTo(0).And.LessThan(end), $"markers of run {run} in stderr");
+        return lines[(begin + 1)..end]
+            .Select(l => Regex.Match(l, @"^\[gpuconv-trace\] (?!note )([A-Za-z_0-9]+)"))
+            .Where(m => m.Success).Select(m => m.Groups[1].Value).ToList();
     }
 
     [Test]
