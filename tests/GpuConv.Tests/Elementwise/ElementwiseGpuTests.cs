@@ -1,5 +1,5 @@
-using GpuConv.Cuda.Discovery;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Elementwise;
 
@@ -12,30 +12,8 @@ namespace GpuConv.Tests.Elementwise;
 /// launches (arguments, pointers, stream order), not the device's arithmetic.
 /// </summary>
 [TestFixture, Category("Gpu"), NonParallelizable]
-public class ElementwiseGpuTests
+public class ElementwiseGpuTests : GpuAgainstCpuEngines
 {
-    ConvEngine gpu = null!;
-    ConvEngine cpu = null!;
-
-    [OneTimeSetUp]
-    public void Open()
-    {
-        var status = CudaDiscovery.Probe();
-        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
-        gpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Gpu, PersistPlans = false });
-        cpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
-    }
-
-    [OneTimeTearDown]
-    public void Close()
-    {
-        gpu?.Dispose();
-        cpu?.Dispose();
-    }
-
-    /// <summary>Bits, with every NaN as one value.</summary>
-    static uint[] Bits(float[] v) => [.. v.Select(f => float.IsNaN(f) ? 0x7FC0_0000u : BitConverter.SingleToUInt32Bits(f))];
-
     [TestCase(1)]
     [TestCase(255)]
     [TestCase(4099)]

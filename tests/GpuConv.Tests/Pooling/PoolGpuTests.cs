@@ -1,5 +1,5 @@
-using GpuConv.Cuda.Discovery;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 using GpuConv.Tests.Elementwise;
 
 namespace GpuConv.Tests.Pooling;
@@ -13,27 +13,8 @@ namespace GpuConv.Tests.Pooling;
 /// order), not the device's arithmetic.
 /// </summary>
 [TestFixture, Category("Gpu"), NonParallelizable]
-public class PoolGpuTests
+public class PoolGpuTests : GpuAgainstCpuEngines
 {
-    ConvEngine gpu = null!;
-    ConvEngine cpu = null!;
-
-    [OneTimeSetUp]
-    public void Open()
-    {
-        var status = CudaDiscovery.Probe();
-        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
-        gpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Gpu, PersistPlans = false });
-        cpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
-    }
-
-    [OneTimeTearDown]
-    public void Close()
-    {
-        gpu?.Dispose();
-        cpu?.Dispose();
-    }
-
     public static IEnumerable<TestCaseData> Cases() => PoolKernelTests.Cases();
 
     [TestCaseSource(nameof(Cases))]
@@ -45,13 +26,13 @@ public class PoolGpuTests
         using var gx = gpu.Upload(x);
         var cx = cpu.Upload(x);
         using (var g = gpu.MaxPool(spec, gx))
-            Assert.That(PoolKernelTests.Bits(gpu.Download(g).Data), Is.EqualTo(PoolKernelTests.Bits(cpu.Download(cpu.MaxPool(spec, cx)).Data)), $"max {spec}");
+            Assert.That(Bits(gpu.Download(g).Data), Is.EqualTo(Bits(cpu.Download(cpu.MaxPool(spec, cx)).Data)), $"max {spec}");
         if (!spec.IsDense) return;
         foreach (bool include in new[] { true, false })
         {
             var s = spec with { CountIncludePad = include };
             using var g = gpu.AvgPool(s, gx);
-            Assert.That(PoolKernelTests.Bits(gpu.Download(g).Data), Is.EqualTo(PoolKernelTests.Bits(cpu.Download(cpu.AvgPool(s, cx)).Data)), $"avg {s}");
+            Assert.That(Bits(gpu.Download(g).Data), Is.EqualTo(Bits(cpu.Download(cpu.AvgPool(s, cx)).Data)), $"avg {s}");
         }
     }
 
@@ -66,13 +47,13 @@ public class PoolGpuTests
         var cx = cpu.Upload(x);
         var cdy = cpu.Upload(dy);
         using (var g = gpu.MaxPoolBackward(spec, gdy, gx))
-            Assert.That(PoolKernelTests.Bits(gpu.Download(g).Data), Is.EqualTo(PoolKernelTests.Bits(cpu.Download(cpu.MaxPoolBackward(spec, cdy, cx)).Data)), $"max backward {spec}");
+            Assert.That(Bits(gpu.Download(g).Data), Is.EqualTo(Bits(cpu.Download(cpu.MaxPoolBackward(spec, cdy, cx)).Data)), $"max backward {spec}");
         if (!spec.IsDense) return;
         foreach (bool include in new[] { true, false })
         {
             var s = spec with { CountIncludePad = include };
             using var g = gpu.AvgPoolBackward(s, gdy, shape);
-            Assert.That(PoolKernelTests.Bits(gpu.Download(g).Data), Is.EqualTo(PoolKernelTests.Bits(cpu.Download(cpu.AvgPoolBackward(s, cdy, shape)).Data)), $"avg backward {s}");
+            Assert.That(Bits(gpu.Download(g).Data), Is.EqualTo(Bits(cpu.Download(cpu.AvgPoolBackward(s, cdy, shape)).Data)), $"avg backward {s}");
         }
     }
 
@@ -86,7 +67,7 @@ public class PoolGpuTests
         using var gx = gpu.Upload(x);
         using var g = gpu.GlobalAvgPool(gx);
         Assert.That(g.Shape, Is.EqualTo(new TensorShape([dims[0], dims[1], .. Enumerable.Repeat(1, dims.Length - 2)])));
-        Assert.That(PoolKernelTests.Bits(gpu.Download(g).Data), Is.EqualTo(PoolKernelTests.Bits(cpu.Download(cpu.GlobalAvgPool(cpu.Upload(x))).Data)));
+        Assert.That(Bits(gpu.Download(g).Data), Is.EqualTo(Bits(cpu.Download(cpu.GlobalAvgPool(cpu.Upload(x))).Data)));
     }
 
     [Test]
@@ -108,7 +89,7 @@ public class PoolGpuTests
         }
         using var gy = Chain(gpu, gx);
         var cy = Chain(cpu, cx);
-        Assert.That(PoolKernelTests.Bits(gpu.Download(gy).Data), Is.EqualTo(PoolKernelTests.Bits(cpu.Download(cy).Data)));
+        Assert.That(Bits(gpu.Download(gy).Data), Is.EqualTo(Bits(cpu.Download(cy).Data)));
     }
 
     [Test]
