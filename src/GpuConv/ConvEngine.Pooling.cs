@@ -227,7 +227,7 @@ public sealed partial class ConvEngine
         return new TensorShape(dims);
     }
 
-    /// <summary>The spec's own checks, and no dilation for an average pool (PyTorch's avg_pool takes none).</summary>
+    /// <summary>The spec's own checks, and no dilation for an average pool (PyTorch's avg_pool takes none); then <see cref="PoolSpec.CheckInput"/> checks the input.</summary>
     static void CheckPoolSpec(PoolSpec spec, bool max)
     {
         spec.Validate();

@@ -124,6 +124,7 @@ public sealed record PoolSpec(
     /// </summary>
     public TensorShape OutputShape(TensorShape input, string inputName = "x")
     {
+        Validate();
         CheckInput(input, inputName);
         var dims = new int[input.Rank];
         dims[0] = input.Dims[0];
@@ -133,12 +134,11 @@ public sealed record PoolSpec(
     }
 
     /// <summary>
-    /// <see cref="OutputShape"/>'s checks without building the shape (so a warm engine call allocates nothing): the spec,
-    /// the input's rank, and every output size from 1 to int.MaxValue.
+    /// <see cref="OutputShape"/>'s checks of the input without building the shape (so a warm engine call allocates
+    /// nothing), for a spec already validated: the input's rank, and every output size from 1 to int.MaxValue.
     /// </summary>
     internal void CheckInput(TensorShape input, string inputName)
     {
-        Validate();
         ArgumentNullException.ThrowIfNull(input, inputName);
         if (input.Rank != Rank + 2)
             throw new ArgumentException($"{inputName} has shape {input} but a pool with a {Rank}-d kernel ({Show(Kernel)}) needs [N, C] and {Rank} spatial dimensions.", inputName);
