@@ -17,24 +17,21 @@ public class PoolCpuEngineTests
 
     public static IEnumerable<TestCaseData> Cases() => PoolKernelTests.Cases();
 
-    /// <summary>Max and sum/divisor/bound per output in float64, straight from PyTorch's rules (independent of CpuPooling).</summary>
-    static (double[] Max, double[] Avg, double[] Bound) Reference(PoolSpec spec, TensorShape shape, float[] x)
+    /// <summary>
+    /// Every pooling window in float64 terms, straight from PyTorch's rules (independent of CpuPooling): the output's
+    /// flat index, the flat indices of the inputs it covers (padding left out) and its average divisor.
+    /// </summary>
+    static IEnumerable<(int Output, List<int> Inputs, double Divisor)> Windows(PoolSpec spec, TensorShape shape)
     {
         var outShape = spec.OutputShape(shape);
-        int rank = spec.Rank;
-        int planes = shape.Dims[0] * shape.Dims[1];
+        int rank = spec.Rank, planes = shape.Dims[0] * shape.Dims[1];
         int[] inS = [.. shape.Dims.Skip(2)], outS = [.. outShape.Dims.Skip(2)];
         int outPlane = outS.Aggregate(1, (a, b) => a * b), inPlane = inS.Aggregate(1, (a, b) => a * b);
-        var max = new double[planes * outPlane];
-        var avg = new double[max.Length];
-        var bound = new double[max.Length];
         for (int p = 0; p < planes; p++)
             for (int o = 0; o < outPlane; o++)
             {
                 var oc = new int[rank];
                 for (int d = rank - 1, r = o; d >= 0; d--) { oc[d] = r % outS[d]; r /= outS[d]; }
-                double m = double.NegativeInfinity, sum = 0, abs = 0;
-                int taps = 0;
                 long padded = 1, inside = 1;
                 for (int d = 0; d < rank; d++)
                 {
@@ -43,6 +40,7 @@ public class PoolCpuEngineTests
                     padded *= end - start;
                     inside *= Math.Min(end, inS[d]) - Math.Max(start, 0);
                 }
+                var inputs = new List<int>();
                 foreach (var tap in Taps(spec))
                 {
                     int flat = 0;
@@ -53,19 +51,33 @@ public class PoolCpuEngineTests
                         if (i < 0 || i >= inS[d]) { ok = false; break; }
                         flat = flat * inS[d] + (int)i;
                     }
-                    if (!ok) continue;
-                    double v = x[p * inPlane + flat];
-                    m = Math.Max(m, v);
-                    sum += v;
-                    abs += Math.Abs(v);
-                    taps++;
+                    if (ok) inputs.Add(p * inPlane + flat);
                 }
-                int k = p * outPlane + o;
-                max[k] = m;
-                double divisor = spec.CountIncludePad ? padded : inside;
-                avg[k] = sum / divisor;
-                bound[k] = (Math.Max(taps - 1, 0) * abs / divisor + Math.Abs(avg[k])) * Math.Pow(2, -24) * 1.0001;
+                yield return (p * outPlane + o, inputs, spec.CountIncludePad ? padded : inside);
             }
+    }
+
+    /// <summary>Max and average per output in float64 (<see cref="Windows"/>), and the bound on the average's rounding.</summary>
+    static (double[] Max, double[] Avg, double[] Bound) Reference(PoolSpec spec, TensorShape shape, float[] x)
+    {
+        int outputs = spec.OutputShape(shape).ElementCountInt;
+        var max = new double[outputs];
+        var avg = new double[outputs];
+        var bound = new double[outputs];
+        foreach (var (k, inputs, divisor) in Windows(spec, shape))
+        {
+            double m = double.NegativeInfinity, sum = 0, abs = 0;
+            foreach (int i in inputs)
+            {
+                double v = x[i];
+                m = Math.Max(m, v);
+                sum += v;
+                abs += Math.Abs(v);
+            }
+            max[k] = m;
+            avg[k] = sum / divisor;
+            bound[k] = (Math.Max(inputs.Count - 1, 0) * abs / divisor + Math.Abs(avg[k])) * Math.Pow(2, -24) * 1.0001;
+        }
         return (max, avg, bound);
     }
 
@@ -104,50 +116,23 @@ public class PoolCpuEngineTests
     /// </summary>
     static (double[] Dx, double[] Bound) ReferenceBackward(PoolSpec spec, TensorShape shape, float[] x, float[] dy, bool max)
     {
-        var outShape = spec.OutputShape(shape);
-        int rank = spec.Rank, planes = shape.Dims[0] * shape.Dims[1];
-        int[] inS = [.. shape.Dims.Skip(2)], outS = [.. outShape.Dims.Skip(2)];
-        int outPlane = outS.Aggregate(1, (a, b) => a * b), inPlane = inS.Aggregate(1, (a, b) => a * b);
-        var dx = new double[planes * inPlane];
+        var dx = new double[shape.ElementCountInt];
         var abs = new double[dx.Length];
         var terms = new int[dx.Length];
-        for (int p = 0; p < planes; p++)
-            for (int o = 0; o < outPlane; o++)
+        foreach (var (o, inputs, divisor) in Windows(spec, shape))
+        {
+            if (inputs.Count == 0) continue;
+            double g = dy[o];
+            var targets = inputs;
+            if (max) targets = [inputs.MaxBy(t => x[t])];
+            else g /= divisor;
+            foreach (int t in targets)
             {
-                var oc = new int[rank];
-                for (int d = rank - 1, r = o; d >= 0; d--) { oc[d] = r % outS[d]; r /= outS[d]; }
-                long padded = 1, inside = 1;
-                for (int d = 0; d < rank; d++)
-                {
-                    long start = (long)oc[d] * spec.StrideOf(d) - spec.PaddingOf(d);
-                    long end = Math.Min(start + spec.Kernel[d], inS[d] + spec.PaddingOf(d));
-                    padded *= end - start;
-                    inside *= Math.Min(end, inS[d]) - Math.Max(start, 0);
-                }
-                var targets = new List<int>();
-                foreach (var tap in Taps(spec))
-                {
-                    int flat = 0;
-                    bool ok = true;
-                    for (int d = 0; d < rank; d++)
-                    {
-                        long i = (long)oc[d] * spec.StrideOf(d) - spec.PaddingOf(d) + (long)tap[d] * spec.DilationOf(d);
-                        if (i < 0 || i >= inS[d]) { ok = false; break; }
-                        flat = flat * inS[d] + (int)i;
-                    }
-                    if (ok) targets.Add(p * inPlane + flat);
-                }
-                if (targets.Count == 0) continue;
-                double g = dy[p * outPlane + o];
-                if (max) targets = [targets.MaxBy(t => x[t])];
-                else g /= spec.CountIncludePad ? padded : inside;
-                foreach (int t in targets)
-                {
-                    dx[t] += g;
-                    abs[t] += Math.Abs(g);
-                    terms[t]++;
-                }
+                dx[t] += g;
+                abs[t] += Math.Abs(g);
+                terms[t]++;
             }
+        }
         // Each term (avg: a rounded quotient, 2^-24 relative) and each add rounds once.
         var bound = dx.Select((v, i) => ((terms[i] + 1) * abs[i] + Math.Abs(v)) * Math.Pow(2, -24) * 1.0001).ToArray();
         return (dx, bound);
