@@ -202,7 +202,7 @@ sealed class WarmCalls : IDisposable
                 if (relu && ptx is not null)
                 {
                     ordered.Enqueue(problem, algorithm, plain);
-                    ptx.AddBias(y, b, relu: true, synchronize: false);
+                    ptx.AddBias(y, b, Activation.Relu, synchronize: false);
                 }
                 else ordered.Enqueue(problem, algorithm, tensors);
             };

@@ -134,7 +134,7 @@ public class CudnnBackendFakeTests
         var y = (DeviceTensor)t.Y;
         y.CopyFrom(Enumerable.Repeat(float.NaN, (int)p.YShape.ElementCount).ToArray()); // pooled memory may hold NaN
 
-        Assert.That(_backend.TryForwardBiasActivation(p, algorithm, t, relu: true), Is.True);
+        Assert.That(_backend.TryForwardBiasActivation(p, algorithm, t, Activation.Relu), Is.True);
 
         Assert.That(y.Download(), Has.All.EqualTo(1f), "z (= y, alpha2 = 0) was zeroed before the call");
         var calls = _api.Calls.ToList();
@@ -153,7 +153,7 @@ public class CudnnBackendFakeTests
         var p = Problem();
         var algorithm = _backend.GetAlgorithms(p, ConvPrecision.Strict)[0];
         _api.FusedStatus = status;
-        Assert.That(_backend.TryForwardBiasActivation(p, algorithm, Tensors(p, bias: true), relu: true), Is.False);
+        Assert.That(_backend.TryForwardBiasActivation(p, algorithm, Tensors(p, bias: true), Activation.Relu), Is.False);
         Assert.That(_backend.LastFusedDecline, Does.StartWith("cudnn/IMPLICIT_PRECOMP_GEMM: "));
     }
 
