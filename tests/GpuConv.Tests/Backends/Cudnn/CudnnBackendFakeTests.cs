@@ -158,6 +158,22 @@ public class CudnnBackendFakeTests
     }
 
     [Test]
+    public void Relu6IsDeclinedBeforeAnyCudnnCall()
+    {
+        // cuDNN documents RELU and IDENTITY for the fused call; ReLU6 (CLIPPED_RELU) is not asked for: the engine runs the
+        // plain convolution and the PTX bias kernel with the ReLU6 code instead.
+        var p = Problem();
+        var algorithm = _backend.GetAlgorithms(p, ConvPrecision.Strict)[0];
+        var t = Tensors(p, bias: true);
+        int before = _api.Calls.Count;
+        Assert.That(_backend.TryForwardBiasActivation(p, algorithm, t, Activation.Relu6), Is.False);
+        Assert.That(_backend.TryRunBiasActivation(p, algorithm, t, Activation.Relu6), Is.False);
+        Assert.That(_backend.TryEnqueueBiasActivation(p, algorithm, t, Activation.Relu6), Is.False);
+        Assert.That(_api.Calls.Count, Is.EqualTo(before), "no native call: no activation descriptor, no SetTensor, no fused call");
+        Assert.That(_backend.LastFusedDecline, Does.Contain("ReLU6").And.Contain("RELU and IDENTITY"));
+    }
+
+    [Test]
     public void BackwardBiasDescriptorsHaveAtLeastFourDims()
     {
         using var dy = _host.Filled(new TensorShape(3, 5), 1);
