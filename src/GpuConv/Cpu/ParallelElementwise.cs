@@ -52,20 +52,31 @@ internal sealed class ParallelElementwise
         }
         if (a.Length != n || (op.Inputs() == 2 && (b?.Length ?? 0) != n))
             throw new ArgumentException($"{op}: a has {a.Length}, b {b?.Length ?? 0} and output {n} elements; they must match.", nameof(output));
-        int chunks = workers.Threads * ChunksPerThread;
-        int chunk = (int)((((long)n + chunks - 1) / chunks + ChunkAlignment - 1) / ChunkAlignment * ChunkAlignment);
+        var (chunk, tasks) = Split(n, workers.Threads);
         lock (_gate)
         {
             (_op, _a, _b, _alpha, _output, _chunk) = (op, a, b, alpha, output, chunk);
             try
             {
-                workers.For((n + chunk - 1) / chunk, _body);
+                workers.For(tasks, _body);
             }
             finally
             {
                 _a = _b = _output = null;
             }
         }
+    }
+
+    /// <summary>
+    /// The chunk length (a multiple of <see cref="ChunkAlignment"/>) and the number of chunks that cover
+    /// <paramref name="n"/> elements with about <see cref="ChunksPerThread"/> per thread. In 64-bit arithmetic: near
+    /// Array.MaxLength, n + chunk - 1 in int wrapped negative, CpuWorkers.For ran no task and the output stayed unwritten.
+    /// </summary>
+    internal static (int Chunk, int Tasks) Split(int n, int threads)
+    {
+        long chunks = (long)threads * ChunksPerThread;
+        long chunk = ((n + chunks - 1) / chunks + ChunkAlignment - 1) / ChunkAlignment * ChunkAlignment;
+        return ((int)chunk, (int)((n + chunk - 1) / chunk));
     }
 
     void RunChunk(int task, WorkspaceSet _)
