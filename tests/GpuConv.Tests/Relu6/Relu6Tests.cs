@@ -13,7 +13,8 @@ namespace GpuConv.Tests.Relu6;
 /// <summary>
 /// ReLU6 (torch.nn.ReLU6 = hardtanh(x, 0, 6)) as element-wise ops and as a fused activation, without a GPU:
 /// PyTorch's special values spelled out (from torch 1.13 on this machine: relu6(NaN) = NaN, relu6(-0) = -0, +∞ → 6,
-/// -∞ → 0; hardtanh_backward passes dy where 0 &lt; x &lt; 6 or x is NaN, 0 at x = 0, -0, 6 and beyond), the PTX
+/// -∞ → 0; hardtanh_backward passes dy where 0 &lt; x &lt; 6 or x is NaN, 0 at x = 0, -0, 6 and beyond; the NaN case as
+/// torch's CUDA kernel and short CPU tensors: its vectorized CPU loop, in blocks of 16 floats, gives 0 for a NaN x), the PTX
 /// kernels in the interpreter bit for bit against the CPU loops, the CPU engine against the float64 reference
 /// (<see cref="ReferenceActivation"/>), and ForwardBiasActivation(Relu6) on the CPU engine and on the simulated PTX
 /// device against ReferenceConv (max relative error below 1e-4 of the output's largest magnitude, strict fp32).
