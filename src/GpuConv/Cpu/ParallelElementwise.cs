@@ -3,19 +3,20 @@ namespace GpuConv.Cpu;
 /// <summary>
 /// <see cref="CpuElementwise"/> over the CPU backend's worker threads: a large tensor is cut into contiguous chunks, each
 /// run by the same SIMD loop, so the bits are those of one loop over the whole tensor (every element is computed by the
-/// same IEEE operations wherever a chunk or the vector part ends). One core does not saturate memory bandwidth on
-/// a 1×256×56×56 tensor (see docs/benchmarks.md), several do.
+/// same IEEE operations wherever a chunk or the vector part ends). The expectation is that several cores move a
+/// 1×256×56×56 tensor faster than one; on the shared 2-core VM it was measured no faster (docs/benchmarks.md, 2026-12-05).
 /// The delegate the workers run is made once; one call's operands sit in fields under a lock, so a warm call makes no
 /// closure (what CpuWorkers.For itself allocates per job is its own).
 /// </summary>
 internal sealed class ParallelElementwise
 {
-    /// <summary>No workers: every call is one loop on the calling thread (a GPU engine's host fallbacks).</summary>
+    /// <summary>No workers: every call is one loop on the calling thread (an engine without a CPU backend).</summary>
     public static readonly ParallelElementwise SingleThreaded = new(null);
 
     /// <summary>
-    /// Elements below which one thread runs the op: 64 Ki floats (256 KiB per operand) take some 10–20 µs on one core,
-    /// where waking the workers and joining them is a few µs; smaller tensors stay on the calling thread.
+    /// Elements below which one thread runs the op: 64 Ki floats (256 KiB per operand) take some 5–12 µs on one core
+    /// (docs/benchmarks.md: 802 816 floats in 65–150 µs by op and load), where waking the workers and joining them is a few µs; smaller
+    /// tensors stay on the calling thread.
     /// </summary>
     public const int MinParallelElements = 1 << 16;
 
