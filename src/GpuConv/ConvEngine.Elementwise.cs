@@ -64,7 +64,8 @@ public sealed partial class ConvEngine
 
     /// <summary>
     /// dx = ∂loss/∂x of y = relu6(x) from dy = ∂loss/∂y: dy where 0 &lt; x &lt; 6, else 0 — PyTorch's
-    /// hardtanh_backward(dy, x, 0, 6), so x = ±0 and x = 6 give 0 and a NaN x passes dy through. <paramref name="x"/> may
+    /// hardtanh_backward(dy, x, 0, 6), so x = ±0 and x = 6 give 0 and a NaN x passes dy through (as torch's CUDA kernel; its
+    /// vectorized CPU loop gives 0 there). <paramref name="x"/> may
     /// be the ReLU6's input or its output (the same test gives the same answer). Into <paramref name="output"/> or a new
     /// tensor; returns it. <paramref name="output"/> may be dy or x.
     /// </summary>

@@ -24,7 +24,8 @@ internal enum ElementwiseOp
     /// <summary>
     /// (b &lt;= 0 || b &gt;= 6) ? 0 : a, with a = dy and b = x (the ReLU6's input; its output gives the same answer):
     /// PyTorch's hardtanh_backward(dy, x, 0, 6), so the gradient is 0 at x = 0 and x = 6 themselves, a NaN x passes
-    /// dy through and x = -0 blocks it (checked against torch 1.13's autograd).
+    /// dy through and x = -0 blocks it (checked against torch 1.13's autograd on short tensors). That NaN rule is torch's
+    /// CUDA kernel and its scalar CPU loop; torch 1.13's vectorized CPU loop (blocks of 16 floats) gives 0 for a NaN x.
     /// </summary>
     Relu6Backward,
     /// <summary>alpha · a.</summary>

@@ -3,19 +3,20 @@ namespace GpuConv.Cpu;
 /// <summary>
 /// <see cref="CpuElementwise"/> over the CPU backend's worker threads: a large tensor is cut into contiguous chunks, each
 /// run by the same SIMD loop, so the bits are those of one loop over the whole tensor (every element is computed by the
-/// same IEEE operations wherever a chunk or the vector part ends). One core does not saturate memory bandwidth on
-/// a 1×256×56×56 tensor (see docs/benchmarks.md), several do.
+/// same IEEE operations wherever a chunk or the vector part ends). The expectation is that several cores move a
+/// 1×256×56×56 tensor faster than one; on the shared 2-core VM it was measured no faster (docs/benchmarks.md, 2026-12-05).
 /// The delegate the workers run is made once; one call's operands sit in fields under a lock, so a warm call makes no
 /// closure (what CpuWorkers.For itself allocates per job is its own).
 /// </summary>
 internal sealed class ParallelElementwise
 {
-    /// <summary>No workers: every call is one loop on the calling thread (a GPU engine's host fallbacks).</summary>
+    /// <summary>No workers: every call is one loop on the calling thread (an engine without a CPU backend).</summary>
     public static readonly ParallelElementwise SingleThreaded = new(null);
 
     /// <summary>
-    /// Elements below which one thread runs the op: 64 Ki floats (256 KiB per operand) take some 10–20 µs on one core,
-    /// where waking the workers and joining them is a few µs; smaller tensors stay on the calling thread.
+    /// Elements below which one thread runs the op: 64 Ki floats (256 KiB per operand) take some 5–12 µs on one core
+    /// (docs/benchmarks.md: 802 816 floats in 65–150 µs by op and load), where waking the workers and joining them is a few µs; smaller
+    /// tensors stay on the calling thread.
     /// </summary>
     public const int MinParallelElements = 1 << 16;
 
@@ -52,20 +53,31 @@ internal sealed class ParallelElementwise
         }
         if (a.Length != n || (op.Inputs() == 2 && (b?.Length ?? 0) != n))
             throw new ArgumentException($"{op}: a has {a.Length}, b {b?.Length ?? 0} and output {n} elements; they must match.", nameof(output));
-        int chunks = workers.Threads * ChunksPerThread;
-        int chunk = (int)((((long)n + chunks - 1) / chunks + ChunkAlignment - 1) / ChunkAlignment * ChunkAlignment);
+        var (chunk, tasks) = Split(n, workers.Threads);
         lock (_gate)
         {
             (_op, _a, _b, _alpha, _output, _chunk) = (op, a, b, alpha, output, chunk);
             try
             {
-                workers.For((n + chunk - 1) / chunk, _body);
+                workers.For(tasks, _body);
             }
             finally
             {
                 _a = _b = _output = null;
             }
         }
+    }
+
+    /// <summary>
+    /// The chunk length (a multiple of <see cref="ChunkAlignment"/>) and the number of chunks that cover
+    /// <paramref name="n"/> elements with about <see cref="ChunksPerThread"/> per thread. In 64-bit arithmetic: near
+    /// Array.MaxLength, n + chunk - 1 in int wrapped negative, CpuWorkers.For ran no task and the output stayed unwritten.
+    /// </summary>
+    internal static (int Chunk, int Tasks) Split(int n, int threads)
+    {
+        long chunks = (long)threads * ChunksPerThread;
+        long chunk = ((n + chunks - 1) / chunks + ChunkAlignment - 1) / ChunkAlignment * ChunkAlignment;
+        return ((int)chunk, (int)((n + chunk - 1) / chunk));
     }
 
     void RunChunk(int task, WorkspaceSet _)

@@ -4,7 +4,8 @@ namespace GpuConv.Reference;
 /// The float64 judge of the activations (<see cref="Activation"/>) and of the ReLU6 gradient, written from PyTorch's
 /// definitions (checked against torch 1.13 on this machine): relu(v) = v &lt; 0 ? 0 : v; relu6(v) = hardtanh(v, 0, 6) =
 /// v &lt; 0 ? 0 : v &gt; 6 ? 6 : v, so NaN stays NaN, -0 stays -0, +∞ gives 6, -∞ gives 0; relu6's gradient
-/// (hardtanh_backward) passes dy where 0 &lt; x &lt; 6 or x is NaN and is 0 elsewhere, both ends included.
+/// (hardtanh_backward) passes dy where 0 &lt; x &lt; 6 or x is NaN and is 0 elsewhere, both ends included. (The NaN rule is
+/// torch's CUDA kernel and scalar CPU loop; torch 1.13's vectorized CPU loop, in blocks of 16 floats, gives 0 for a NaN x.)
 /// </summary>
 public static class ReferenceActivation
 {

@@ -13,7 +13,8 @@ namespace GpuConv.Tests.Relu6;
 /// <summary>
 /// ReLU6 (torch.nn.ReLU6 = hardtanh(x, 0, 6)) as element-wise ops and as a fused activation, without a GPU:
 /// PyTorch's special values spelled out (from torch 1.13 on this machine: relu6(NaN) = NaN, relu6(-0) = -0, +∞ → 6,
-/// -∞ → 0; hardtanh_backward passes dy where 0 &lt; x &lt; 6 or x is NaN, 0 at x = 0, -0, 6 and beyond), the PTX
+/// -∞ → 0; hardtanh_backward passes dy where 0 &lt; x &lt; 6 or x is NaN, 0 at x = 0, -0, 6 and beyond; the NaN case as
+/// torch's CUDA kernel and short CPU tensors: its vectorized CPU loop, in blocks of 16 floats, gives 0 for a NaN x), the PTX
 /// kernels in the interpreter bit for bit against the CPU loops, the CPU engine against the float64 reference
 /// (<see cref="ReferenceActivation"/>), and ForwardBiasActivation(Relu6) on the CPU engine and on the simulated PTX
 /// device against ReferenceConv (max relative error below 1e-4 of the output's largest magnitude, strict fp32).
@@ -247,11 +248,24 @@ public class Relu6Tests
         using var tw = engine.Upload(w);
         using var tb = engine.Upload(b);
         rt.Calls.Clear();
+        int waits = rt.Synchronizations;
         using var y = engine.ForwardBiasActivation(ThreeByThree, tx, tw, tb, Activation.Relu6);
-        Assert.That(rt.Calls, Does.Contain("launch bias_add_f32"));
+        Assert.That(rt.Calls.Count(c => c == "launch bias_add_f32"), Is.EqualTo(1), "the bias added once");
+        Assert.That(rt.Calls[^1], Is.EqualTo("launch bias_add_f32"), "after the convolution's launches");
         Assert.That(rt.Calls, Has.None.Contains("relu6_f32"), "the bias kernel applied ReLU6: no separate element-wise launch");
         Assert.That(rt.CopiesToHost, Is.Zero);
+        Assert.That(rt.Synchronizations, Is.EqualTo(waits), "queued on the stream: no wait for the device");
         AssertCloseAndClamped(rt.Download(y), expected, "ptx on the simulated device");
+
+        // Residual form on the device: the GEMM adds onto the skip (beta = 1), then the bias kernel: relu6(skip + conv + bias).
+        var skip = HostTensor.Random(y.Shape, 9);
+        var (_, _, _, withSkip, _) = Layer(3, skip: skip);
+        using var output = engine.Upload(skip);
+        rt.Calls.Clear();
+        engine.ForwardBiasActivation(ThreeByThree, tx, tw, tb, Activation.Relu6, output: output, accumulate: true);
+        Assert.That(rt.Calls.Count(c => c == "launch bias_add_f32"), Is.EqualTo(1), "residual: the bias added once");
+        Assert.That(rt.Synchronizations, Is.EqualTo(waits), "residual: no wait for the device");
+        AssertCloseAndClamped(rt.Download(output), withSkip, "ptx residual on the simulated device");
     }
 
     [Test]
