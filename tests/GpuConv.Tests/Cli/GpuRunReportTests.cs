@@ -176,7 +176,7 @@ public class GpuRunReportTests
     }
 
     /// <summary>
-    /// gpu-check.sh's resnet50 step: the sample's own result line (samples/GpuConv.ResNet50 run here on the CPU at 32×32, so
+    /// gpu-check.sh's resnet50 step: the sample's own result line (samples/GpuConv.Networks run here on the CPU at 32×32, so
     /// a change of its wording shows) beside build/resnet50_torch.py's line as it prints it on a GPU: both medians, the first
     /// runs, the checks and PyTorch/ours, reported below the goals as extra evidence, never as one of them.
     /// </summary>
@@ -185,9 +185,9 @@ public class GpuRunReportTests
     {
         using var h = new CliHarness();
         var ours = new StringWriter();
-        var result = GpuConv.ResNet50.ResNet50App.Run(new GpuConv.ResNet50.ResNet50Options
+        var result = GpuConv.Networks.NetworkApp.Run(new GpuConv.Networks.NetworkOptions
         {
-            Cpu = true, Size = 32, Runs = 1, Classes = 10, Check = GpuConv.ResNet50.ResNet50Check.Cpu, Out = ours,
+            Cpu = true, Size = 32, Runs = 1, Classes = 10, Check = GpuConv.Networks.NetworkCheck.Cpu, Out = ours,
         });
         Assert.That(result.Passed, Is.True, ours.ToString());
         string torchLine = "resnet50[torch]: batch 1 median 4.000 ms wall, 3.900 ms events, first 812.3 ms, 30 runs after 5 warm-up; " +
