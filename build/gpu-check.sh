@@ -462,7 +462,7 @@ network_note() {
   t_dev=$(sed -nE 's/.*\(device ([a-z]+).*/\1/p' <<<"$theirs")
   [ -n "$o_ms" ] && [ -n "$t_ms" ] && ratio=$(awk -v t="$t_ms" -v o="$o_ms" 'BEGIN { if (o > 0) printf "%.2f", t / o }')
   echo "batch 1: gpuconv ${o_ms:-?} ms (first ${o_first:-?} ms, ${o_check:-no result line}), torch[${t_dev:-?}] ${t_ms:-?} ms${t_ev:+ (events $t_ev ms)} (${t_check:-no result line}); PyTorch/ours ${ratio:-?}x"
-  [ -n "$ratio" ]
+  [ -n "${ratio:-}" ]
 }
 judge_resnet50() {
   local rc=$1 logfile=$2 note part net complete=1
