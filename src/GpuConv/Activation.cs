@@ -5,6 +5,11 @@ public enum Activation
 {
     /// <summary>No activation: the output is conv + bias.</summary>
     Identity,
-    /// <summary>max(0, v).</summary>
+    /// <summary>max(0, v), as torch.relu: a NaN stays NaN and -0 stays -0.</summary>
     Relu,
+    /// <summary>
+    /// min(max(v, 0), 6), as torch.nn.ReLU6 / F.hardtanh(v, 0, 6) (MobileNetV2): a NaN stays NaN, -0 stays -0,
+    /// +∞ gives 6 and -∞ gives 0.
+    /// </summary>
+    Relu6,
 }

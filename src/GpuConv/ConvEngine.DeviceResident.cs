@@ -397,7 +397,7 @@ public sealed partial class ConvEngine
     /// Enum.IsDefined(activation) without reflection: Enum.IsDefined reads a type cache that the runtime holds weakly, so
     /// after each garbage collection the next call rebuilt it (240 B).
     /// </summary>
-    static bool IsActivation(Activation activation) => activation is Activation.Identity or Activation.Relu;
+    static bool IsActivation(Activation activation) => activation is Activation.Identity or Activation.Relu or Activation.Relu6;
 
     Tensor ForwardResident(ConvSpec spec, Tensor x, Tensor w, Tensor? bias, Tensor? output, bool constantWeights, Activation? activation, bool accumulate)
     {
@@ -440,9 +440,9 @@ public sealed partial class ConvEngine
                 lastPlan = Planner.Execute(problem, ref call, static (Plan p, IConvBackend backend, ref ResidentCall c) =>
                 {
                     c.Engine.EnsureFits(c.Problem, backend.Memory, [c.Tensors.X, c.Tensors.W, c.Tensors.Y], p);
-                    c.ReluDone = c.Engine.Issue(c.Problem, p.Algorithm, backend, c.Tensors, c.Fuse);
+                    c.ActivationDone = c.Engine.Issue(c.Problem, p.Algorithm, backend, c.Tensors, c.Fuse);
                 });
-                if (fuse == Activation.Relu && !call.ReluDone) ApplyRelu(result);
+                if (fuse is { } act && act != Activation.Identity && !call.ActivationDone) ApplyActivation(result, act);
             }
             return result;
         }
@@ -492,18 +492,18 @@ public sealed partial class ConvEngine
         return plain;
     }
 
-    /// <summary>What one device-resident run needs inside the planner's Execute, and whether ReLU was fused.</summary>
+    /// <summary>What one device-resident run needs inside the planner's Execute, and whether the activation was applied with it.</summary>
     struct ResidentCall(ConvEngine engine, ConvProblem problem, ConvTensors tensors, Activation? fuse)
     {
         public readonly ConvEngine Engine = engine;
         public readonly ConvProblem Problem = problem;
         public readonly ConvTensors Tensors = tensors;
         public readonly Activation? Fuse = fuse;
-        public bool ReluDone;
+        public bool ActivationDone;
     }
 
     /// <summary>
-    /// Issues one run on <paramref name="backend"/>. Returns true when ReLU was applied with it (fused).
+    /// Issues one run on <paramref name="backend"/>. Returns true when the activation was applied with it (fused, or by the PTX bias kernel).
     /// A backend in another memory than the engine's (a CPU plan on a GPU engine) runs on copies.
     /// </summary>
     bool Issue(ConvProblem problem, ConvAlgorithm algorithm, IConvBackend backend, ConvTensors t, Activation? fuse)
@@ -518,13 +518,13 @@ public sealed partial class ConvEngine
             bool forward = problem.Op == ConvOp.Forward;
             if (forward && ordered?.TryEnqueueBiasActivation(problem, algorithm, t, act) == true) return true;
             if (forward && ordered is null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, t, act)) return true;
-            // Not fusable (or a transposed layer): the PTX bias kernel adds bias and ReLU on the device, to the tensor
-            // the run wrote (Y, or X for a transposed layer), after a plain run.
-            if (act == Activation.Relu && ResidentKernels.Ptx is { } ptx)
+            // Not fusable (ReLU6 on cuDNN, or a transposed layer): the PTX bias kernel adds bias and the activation on the
+            // device, to the tensor the run wrote (Y, or X for a transposed layer), after a plain run.
+            if (act != Activation.Identity && ResidentKernels.Ptx is { } ptx)
             {
                 var plain = WithoutBias(t);
                 if (ordered is not null) ordered.Enqueue(problem, algorithm, plain); else backend.Run(problem, algorithm, plain);
-                ptx.AddBias(forward ? t.Y : t.X, t.Bias, relu: true, synchronize: false); // ordered on the stream after the run
+                ptx.AddBias(forward ? t.Y : t.X, t.Bias, act, synchronize: false); // ordered on the stream after the run
                 return true;
             }
         }
@@ -551,11 +551,20 @@ public sealed partial class ConvEngine
     }
 
     /// <summary>
-    /// ReLU in place when no backend fused it (no ptx backend beside cudnn, e.g. without cuBLAS; a staged CPU plan):
-    /// the element-wise ReLU, so on a GPU a kernel on the stream rather than a download and an upload (see
-    /// <see cref="Elementwise"/> for the one memory kind that still goes through the host). Runs inside the caller's stream scope.
+    /// The activation in place when no backend fused it (no ptx backend beside cudnn, e.g. without cuBLAS; a staged CPU
+    /// plan; the CPU engine): the element-wise ReLU or ReLU6, so on a GPU a kernel on the stream rather than a download and
+    /// an upload (see <see cref="Elementwise"/> for the one memory kind that still goes through the host). Runs inside the
+    /// caller's stream scope.
     /// </summary>
-    void ApplyRelu(Tensor y) => Elementwise(ElementwiseOp.Relu, y, y, null, 0f);
+    void ApplyActivation(Tensor y, Activation activation) => Elementwise(ActivationOp(activation), y, y, null, 0f);
+
+    /// <summary>The element-wise op of a (non-identity) activation: one definition for the fused epilogues and the ops.</summary>
+    internal static ElementwiseOp ActivationOp(Activation activation) => activation switch
+    {
+        Activation.Relu => ElementwiseOp.Relu,
+        Activation.Relu6 => ElementwiseOp.Relu6,
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "no element-wise op for this activation"),
+    };
 
     /// <summary>Accumulating adds to a tensor the caller holds: without <paramref name="output"/> there is nothing to add to.</summary>
     static void CheckAccumulate(bool accumulate, Tensor? output)

@@ -1,3 +1,4 @@
+using GpuConv.Backends;
 using GpuConv.Backends.Ptx;
 using GpuConv.Cpu;
 using GpuConv.Tensors;
@@ -6,13 +7,13 @@ namespace GpuConv;
 
 /// <summary>
 /// Element-wise ops on tensors in <see cref="Memory"/>, for the rest of a CNN training or inference step without host
-/// round trips: residual adds, ReLU and its gradient, scaling, and y += alpha·x (SGD updates, gradient accumulation).
+/// round trips: residual adds, ReLU and ReLU6 and their gradients, scaling, and y += alpha·x (SGD updates, gradient accumulation).
 /// <para>
 /// Operands have one shape (no broadcasting). The output may be the very same tensor (or a <see cref="Reshape"/> view of
 /// the same memory) as an input, so the ops work in place; an output that only partly overlaps an input is refused.
 /// On a GPU each call is one kernel of kernels/elementwise.ptx on the engine's stream and returns without waiting,
-/// ordered with the other device-resident calls (see the class notes); on the CPU engine it is a SIMD loop that has
-/// finished on return. Both give the same bits: IEEE single-precision operations in the same form (NaN payloads aside).
+/// ordered with the other device-resident calls (see the class notes); on the CPU engine it is a SIMD loop (split over the engine's
+/// worker threads for large tensors) that has finished on return. Both give the same bits: IEEE single-precision operations in the same form (NaN payloads aside).
 /// </para>
 /// </summary>
 public sealed partial class ConvEngine
@@ -47,6 +48,31 @@ public sealed partial class ConvEngine
         ThrowIfDisposed();
         CheckOperands(dy, nameof(dy), y, nameof(y));
         return RunElementwise(ElementwiseOp.ReluBackward, dy, nameof(dy), y, nameof(y), 0f, output);
+    }
+
+    /// <summary>
+    /// min(max(x, 0), 6) element by element, as torch.nn.functional.relu6 / hardtanh(x, 0, 6): a NaN stays NaN, -0 stays
+    /// -0, +∞ gives 6 and -∞ gives 0. Into <paramref name="output"/> or a new tensor; returns it. <paramref name="output"/>
+    /// may be x (in place, as relu6(x, inplace=True)).
+    /// </summary>
+    public Tensor Relu6(Tensor x, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(x, nameof(x), null, null);
+        return RunElementwise(ElementwiseOp.Relu6, x, nameof(x), null, null, 0f, output);
+    }
+
+    /// <summary>
+    /// dx = ∂loss/∂x of y = relu6(x) from dy = ∂loss/∂y: dy where 0 &lt; x &lt; 6, else 0 — PyTorch's
+    /// hardtanh_backward(dy, x, 0, 6), so x = ±0 and x = 6 give 0 and a NaN x passes dy through. <paramref name="x"/> may
+    /// be the ReLU6's input or its output (the same test gives the same answer). Into <paramref name="output"/> or a new
+    /// tensor; returns it. <paramref name="output"/> may be dy or x.
+    /// </summary>
+    public Tensor Relu6Backward(Tensor dy, Tensor x, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(dy, nameof(dy), x, nameof(x));
+        return RunElementwise(ElementwiseOp.Relu6Backward, dy, nameof(dy), x, nameof(x), 0f, output);
     }
 
     /// <summary>alpha · x element by element (torch.mul(x, alpha)), into <paramref name="output"/> or a new tensor; returns it. <paramref name="output"/> may be x.</summary>
@@ -145,7 +171,7 @@ public sealed partial class ConvEngine
         switch (Memory)
         {
             case var _ when output is HostTensor ho:
-                CpuElementwise.Run(op, ((HostTensor)a).Data, (b as HostTensor)?.Data, alpha, ho.Data);
+                HostElementwise(op, ((HostTensor)a).Data, (b as HostTensor)?.Data, alpha, ho.Data);
                 break;
             case IPtxRuntime rt:
                 ElementwiseKernels.Launch(rt, op, rt.PointerOf(output), rt.PointerOf(a), b is null ? 0 : rt.PointerOf(b), alpha, output.Shape.ElementCount);
@@ -155,9 +181,23 @@ public sealed partial class ConvEngine
                 Memory.CopyToHost(a, ha);
                 float[]? hb = null;
                 if (b is not null) Memory.CopyToHost(b, hb = new float[b.Shape.ElementCountInt]);
-                CpuElementwise.Run(op, ha, hb, alpha, ha);
+                HostElementwise(op, ha, hb, alpha, ha);
                 Memory.CopyFromHost(ha, output);
                 break;
         }
+    }
+
+    /// <summary>The element-wise loops of the CPU backend in this engine's memory (absent on a GPU engine), looked up once.</summary>
+    ParallelElementwise? hostElementwise;
+
+    /// <summary>
+    /// output = op(a, b, alpha) on host arrays: over the CPU backend's worker threads when the engine has one and the
+    /// tensor is large (<see cref="ParallelElementwise"/>), else one SIMD loop on this thread. The same bits either way.
+    /// </summary>
+    void HostElementwise(ElementwiseOp op, float[] a, float[]? b, float alpha, float[] output)
+    {
+        var runner = hostElementwise ??= Backends.OfType<CpuBackend>().FirstOrDefault() is { } cpu
+            ? new ParallelElementwise(cpu.Workers) : ParallelElementwise.SingleThreaded;
+        runner.Run(op, a, b, alpha, output);
     }
 }

@@ -1,7 +1,7 @@
 namespace GpuConv;
 
 /// <summary>
-/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Scale, AddScaled), each as
+/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Scale, AddScaled), each as
 /// output[i] = f(a[i], b[i], alpha) over tensors of one shape. The one definition the CPU loops
 /// (Cpu/CpuElementwise.cs) and the kernels (kernels/elementwise.ptx) both implement, bit for bit.
 /// </summary>
@@ -16,6 +16,17 @@ internal enum ElementwiseOp
     /// threshold_backward(dy, y, 0), so a NaN y passes dy through and y = -0 blocks it.
     /// </summary>
     ReluBackward,
+    /// <summary>
+    /// a &lt; 0 ? 0 : (a &gt; 6 ? 6 : a): torch's relu6 / hardtanh(a, 0, 6) in float32, so NaN stays NaN, -0 stays -0,
+    /// +∞ gives 6 and -∞ gives 0.
+    /// </summary>
+    Relu6,
+    /// <summary>
+    /// (b &lt;= 0 || b &gt;= 6) ? 0 : a, with a = dy and b = x (the ReLU6's input; its output gives the same answer):
+    /// PyTorch's hardtanh_backward(dy, x, 0, 6), so the gradient is 0 at x = 0 and x = 6 themselves, a NaN x passes
+    /// dy through and x = -0 blocks it (checked against torch 1.13's autograd).
+    /// </summary>
+    Relu6Backward,
     /// <summary>alpha · a.</summary>
     Scale,
     /// <summary>fma(alpha, a, b) = alpha · a + b rounded once (b is the tensor added to, usually the output itself).</summary>
@@ -25,5 +36,5 @@ internal enum ElementwiseOp
 internal static class ElementwiseOps
 {
     /// <summary>How many tensor operands (a, b) the op reads.</summary>
-    public static int Inputs(this ElementwiseOp op) => op is ElementwiseOp.Relu or ElementwiseOp.Scale ? 1 : 2;
+    public static int Inputs(this ElementwiseOp op) => op is ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Scale ? 1 : 2;
 }

@@ -96,6 +96,8 @@ public sealed unsafe partial class CpuBackend : IConvBackend
     public IMemorySpace Memory => HostMemorySpace.Instance;
     /// <inheritdoc/>
     public int Priority => 50;
+    /// <summary>The backend's worker threads, which the engine's host element-wise ops share (see ParallelElementwise).</summary>
+    internal CpuWorkers Workers => _workers;
     /// <summary>Threads one run may use (resolved: -1 became <see cref="Environment.ProcessorCount"/>).</summary>
     public int MaxDegreeOfParallelism { get; }
     /// <summary>The SIMD width the GEMM core uses.</summary>

@@ -6,8 +6,8 @@ namespace GpuConv.Cpu;
 
 /// <summary>
 /// <see cref="ElementwiseOp"/> on host arrays: a Vector256 loop, then the scalar tail with the same IEEE
-/// operations (so the result does not depend on where the vector part ends). Single-threaded: these ops move
-/// 8–12 bytes per element and do one operation, so a core already runs them at memory speed.
+/// operations (so the result does not depend on where the vector part ends, nor on how a tensor is cut into
+/// chunks: <see cref="ParallelElementwise"/> runs these loops on parts of a large tensor on several threads).
 /// The output may be the very same array as an input (each element is read before it is written).
 /// </summary>
 internal static class CpuElementwise
@@ -26,6 +26,8 @@ internal static class CpuElementwise
             case ElementwiseOp.Add: Add(ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.Relu: Relu(ref pa, ref po, n); break;
             case ElementwiseOp.ReluBackward: ReluBackward(ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.Relu6: Relu6(ref pa, ref po, n); break;
+            case ElementwiseOp.Relu6Backward: Relu6Backward(ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.Scale: Scale(ref pa, alpha, ref po, n); break;
             case ElementwiseOp.AddScaled: AddScaled(ref pa, ref pb, alpha, ref po, n); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
@@ -71,6 +73,51 @@ internal static class CpuElementwise
                 Vector256.ConditionalSelect(blocked, Vector256<float>.Zero, Vector256.LoadUnsafe(ref dy, i)).StoreUnsafe(ref o, i);
             }
         for (; i < n; i++) Unsafe.Add(ref o, i) = Unsafe.Add(ref y, i) <= 0 ? 0f : Unsafe.Add(ref dy, i);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Relu6(ref float a, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var six = Vector256.Create(6f);
+            for (; i + 8 <= n; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref a, i);
+                // Compare-and-select, not Min/Max: a NaN fails both tests and stays NaN, -0 < 0 is false (-0 stays),
+                // as torch's hardtanh(v, 0, 6).
+                v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), Vector256<float>.Zero, v);
+                Vector256.ConditionalSelect(Vector256.GreaterThan(v, six), six, v).StoreUnsafe(ref o, i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref a, i);
+            Unsafe.Add(ref o, i) = v < 0 ? 0f : v > 6f ? 6f : v;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Relu6Backward(ref float dy, ref float x, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var six = Vector256.Create(6f);
+            for (; i + 8 <= n; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref x, i);
+                // x <= 0 or x >= 6 blocks (both ends included, -0 too); a NaN x fails both and passes dy.
+                var blocked = Vector256.LessThanOrEqual(v, Vector256<float>.Zero) | Vector256.GreaterThanOrEqual(v, six);
+                Vector256.ConditionalSelect(blocked, Vector256<float>.Zero, Vector256.LoadUnsafe(ref dy, i)).StoreUnsafe(ref o, i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref x, i);
+            Unsafe.Add(ref o, i) = v <= 0 || v >= 6f ? 0f : Unsafe.Add(ref dy, i);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

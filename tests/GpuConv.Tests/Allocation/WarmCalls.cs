@@ -15,6 +15,8 @@ public enum WarmOp
     ForwardAccumulate,
     ForwardBiasRelu,
     ForwardBiasReluResidual,
+    ForwardBiasRelu6,
+    ForwardBiasRelu6Residual,
     BackwardData,
     BackwardDataAccumulate,
     BackwardFilter,
@@ -26,6 +28,8 @@ public enum WarmOp
     Add,
     Relu,
     ReluBackward,
+    Relu6,
+    Relu6Backward,
     Scale,
     AddScaled,
     MaxPool,
@@ -36,6 +40,7 @@ public enum WarmOp
     // The HostTensor overloads: each returns a new host tensor, so each allocates at least its output.
     HostForward,
     HostForwardBiasRelu,
+    HostForwardBiasRelu6,
     HostBackwardData,
     HostBackwardFilter,
     HostBackwardBias,
@@ -93,7 +98,7 @@ sealed class WarmCalls : IDisposable
 
     /// <summary>Whether <paramref name="op"/> runs a convolution (so has a plan).</summary>
     public static bool IsConvolution(WarmOp op) => op is not (WarmOp.BackwardBias or WarmOp.BackwardBiasAccumulate or WarmOp.UploadInto or WarmOp.DownloadInto
-        or WarmOp.Add or WarmOp.Relu or WarmOp.ReluBackward or WarmOp.Scale or WarmOp.AddScaled or WarmOp.HostBackwardBias
+        or WarmOp.Add or WarmOp.Relu or WarmOp.ReluBackward or WarmOp.Relu6 or WarmOp.Relu6Backward or WarmOp.Scale or WarmOp.AddScaled or WarmOp.HostBackwardBias
         or WarmOp.MaxPool or WarmOp.AvgPool or WarmOp.GlobalAvgPool or WarmOp.MaxPoolBackward or WarmOp.AvgPoolBackward);
 
     /// <summary>Whether <paramref name="op"/> is a HostTensor overload, which returns a new tensor by design.</summary>
@@ -116,6 +121,8 @@ sealed class WarmCalls : IDisposable
         WarmOp.ForwardAccumulate => () => Engine.Forward(spec, x, w, b, output: y, accumulate: true),
         WarmOp.ForwardBiasRelu => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Relu, output: y),
         WarmOp.ForwardBiasReluResidual => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Relu, output: y, accumulate: true),
+        WarmOp.ForwardBiasRelu6 => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Relu6, output: y),
+        WarmOp.ForwardBiasRelu6Residual => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Relu6, output: y, accumulate: true),
         WarmOp.BackwardData => () => Engine.BackwardData(spec, dy, w, xShape, output: dx),
         WarmOp.BackwardDataAccumulate => () => Engine.BackwardData(spec, dy, w, xShape, output: dx, accumulate: true),
         WarmOp.BackwardFilter => () => Engine.BackwardFilter(spec, x, dy, wShape, output: dw),
@@ -127,6 +134,8 @@ sealed class WarmCalls : IDisposable
         WarmOp.Add => () => Engine.Add(y, e1, output: e2),
         WarmOp.Relu => () => Engine.Relu(y, output: e2),
         WarmOp.ReluBackward => () => Engine.ReluBackward(dy, y, output: e2),
+        WarmOp.Relu6 => () => Engine.Relu6(y, output: e2),
+        WarmOp.Relu6Backward => () => Engine.Relu6Backward(dy, y, output: e2),
         WarmOp.Scale => () => Engine.Scale(y, 0.5f, output: e2),
         WarmOp.AddScaled => () => Engine.AddScaled(e2, 0.5f, e1),
         WarmOp.MaxPool => () => Engine.MaxPool(pool, x, output: pooled),
@@ -136,6 +145,7 @@ sealed class WarmCalls : IDisposable
         WarmOp.AvgPoolBackward => () => Engine.AvgPoolBackward(pool, pooledGradient, xShape, output: dx),
         WarmOp.HostForward => () => Engine.Forward(spec, hx, hw, hb),
         WarmOp.HostForwardBiasRelu => () => Engine.ForwardBiasActivation(spec, hx, hw, hb, Activation.Relu),
+        WarmOp.HostForwardBiasRelu6 => () => Engine.ForwardBiasActivation(spec, hx, hw, hb, Activation.Relu6),
         WarmOp.HostBackwardData => () => Engine.BackwardData(spec, hdy, hw, xShape),
         WarmOp.HostBackwardFilter => () => Engine.BackwardFilter(spec, hx, hdy, wShape),
         WarmOp.HostBackwardBias => () => Engine.BackwardBias(hdy),
@@ -150,8 +160,9 @@ sealed class WarmCalls : IDisposable
     /// backend, the PTX bias or element-wise kernels) on the same tensors: what those allocate themselves. Null when the
     /// op reaches no such call (uploads, downloads, host loops, cuDNN's bias gradient, the pools, whose kernel launch is
     /// the engine's own): then the engine call alone is measured.
-    /// The replays follow ConvEngine.Issue: a backend on the stream fuses bias + ReLU if it can, else the PTX bias kernel
-    /// adds both after a plain run; a host backend fuses or runs and the engine's ReLU loop allocates nothing.
+    /// The replays follow ConvEngine.Issue: a backend on the stream fuses bias + ReLU if it can (cuDNN declines ReLU6), else
+    /// the PTX bias kernel adds both after a plain run; a host backend fuses or runs and the engine's ReLU / ReLU6 loop
+    /// allocates nothing.
     /// </summary>
     public Action? BelowTheEngine(WarmOp op)
     {
@@ -163,7 +174,7 @@ sealed class WarmCalls : IDisposable
                 if (Engine.Memory.Kind == MemoryKind.Host || cudnnPresent) return null;
                 bool add = op == WarmOp.BackwardBiasAccumulate;
                 return () => ptx!.BackwardBias(dy, db, add);
-            case WarmOp.Add or WarmOp.Relu or WarmOp.ReluBackward or WarmOp.Scale or WarmOp.AddScaled:
+            case WarmOp.Add or WarmOp.Relu or WarmOp.ReluBackward or WarmOp.Relu6 or WarmOp.Relu6Backward or WarmOp.Scale or WarmOp.AddScaled:
                 if (Engine.Memory is not IPtxRuntime engineRuntime) return null;
                 var rt = LaunchThrough?.Invoke(engineRuntime) ?? engineRuntime;
                 var (eop, output, a, b2, alpha) = op switch
@@ -171,6 +182,8 @@ sealed class WarmCalls : IDisposable
                     WarmOp.Add => (ElementwiseOp.Add, e2, y, e1, 0f),
                     WarmOp.Relu => (ElementwiseOp.Relu, e2, y, null, 0f),
                     WarmOp.ReluBackward => (ElementwiseOp.ReluBackward, e2, dy, y, 0f),
+                    WarmOp.Relu6 => (ElementwiseOp.Relu6, e2, y, null, 0f),
+                    WarmOp.Relu6Backward => (ElementwiseOp.Relu6Backward, e2, dy, y, 0f),
                     WarmOp.Scale => (ElementwiseOp.Scale, e2, y, null, 0.5f),
                     _ => (ElementwiseOp.AddScaled, e2, e1, e2, 0.5f),
                 };
@@ -181,12 +194,13 @@ sealed class WarmCalls : IDisposable
         if (!IsConvolution(op) || ReturnsANewHostTensor(op)) return null;
 
         bool constant = op == WarmOp.ForwardConstantWeights;
-        bool accumulate = op is WarmOp.ForwardAccumulate or WarmOp.ForwardBiasReluResidual or WarmOp.BackwardDataAccumulate or WarmOp.BackwardFilterAccumulate;
+        bool accumulate = op is WarmOp.ForwardAccumulate or WarmOp.ForwardBiasReluResidual or WarmOp.ForwardBiasRelu6Residual or WarmOp.BackwardDataAccumulate or WarmOp.BackwardFilterAccumulate;
         var problem = ProblemOf(op)!.WithConstantWeights(constant);
         var plan = Engine.GetPlan(problem);
         var backend = Engine.Planner.BackendOf(plan);
         var algorithm = plan.Algorithm;
-        var bias = op is WarmOp.ForwardBias or WarmOp.ForwardConstantWeights or WarmOp.ForwardAccumulate or WarmOp.ForwardBiasRelu or WarmOp.ForwardBiasReluResidual ? b : null;
+        var bias = op is WarmOp.ForwardBias or WarmOp.ForwardConstantWeights or WarmOp.ForwardAccumulate or WarmOp.ForwardBiasRelu or WarmOp.ForwardBiasReluResidual
+            or WarmOp.ForwardBiasRelu6 or WarmOp.ForwardBiasRelu6Residual ? b : null;
         var tensors = (problem.Op switch
         {
             ConvOp.Forward => new ConvTensors(x, w, y, bias),
@@ -194,21 +208,26 @@ sealed class WarmCalls : IDisposable
             _ => new ConvTensors(x, dw, dy),
         }) with { ConstantWeights = constant, Accumulate = accumulate };
         var plain = tensors with { Bias = null };
-        bool relu = op is WarmOp.ForwardBiasRelu or WarmOp.ForwardBiasReluResidual;
+        Activation? activation = op switch
+        {
+            WarmOp.ForwardBiasRelu or WarmOp.ForwardBiasReluResidual => Activation.Relu,
+            WarmOp.ForwardBiasRelu6 or WarmOp.ForwardBiasRelu6Residual => Activation.Relu6,
+            _ => null,
+        };
         if (backend is IStreamOrderedBackend ordered)
             return () =>
             {
-                if (relu && ordered.TryEnqueueBiasActivation(problem, algorithm, tensors, Activation.Relu)) return;
-                if (relu && ptx is not null)
+                if (activation is { } act && ordered.TryEnqueueBiasActivation(problem, algorithm, tensors, act)) return;
+                if (activation is { } unfused && ptx is not null)
                 {
                     ordered.Enqueue(problem, algorithm, plain);
-                    ptx.AddBias(y, b, relu: true, synchronize: false);
+                    ptx.AddBias(y, b, unfused, synchronize: false);
                 }
                 else ordered.Enqueue(problem, algorithm, tensors);
             };
         return () =>
         {
-            if (relu && backend is IFusedBiasActivation fused && fused.TryRunBiasActivation(problem, algorithm, tensors, Activation.Relu)) return;
+            if (activation is { } act && backend is IFusedBiasActivation fused && fused.TryRunBiasActivation(problem, algorithm, tensors, act)) return;
             backend.Run(problem, algorithm, tensors);
         };
     }

@@ -128,7 +128,7 @@ public class CudnnBackendGpuTests : CudnnGpuFixture
         }
         var expected = ReferenceConv.Forward(p, x.Data, w.Data, b.Data).Select(v => Math.Max(0, v)).ToArray();
         var tensors = new ConvTensors(dx, dw, dyt, dbias);
-        if (_cudnn.TryForwardBiasActivation(p, algorithm, tensors, relu: true))
+        if (_cudnn.TryForwardBiasActivation(p, algorithm, tensors, Activation.Relu))
         {
             var fused = ErrorMetrics.Compare(dyt.Download(), expected);
             Report($"fused bias+ReLU with {algorithm.Key}: error {fused.MaxRelative:0.00e0}");
@@ -160,7 +160,7 @@ public class CudnnBackendGpuTests : CudnnGpuFixture
         var algorithm = candidates.FirstOrDefault(a => a.Name == "IMPLICIT_PRECOMP_GEMM") ?? candidates[0];
         var expected = ReferenceConv.Forward(p, x.Data, w.Data, b.Data).Select((v, i) => Math.Max(0, v + skip.Data[i])).ToArray();
         var tensors = new ConvTensors(dx, dw, dyt, dbias) { Accumulate = true };
-        if (_cudnn.TryForwardBiasActivation(p, algorithm, tensors, relu: true))
+        if (_cudnn.TryForwardBiasActivation(p, algorithm, tensors, Activation.Relu))
         {
             var fused = ErrorMetrics.Compare(dyt.Download(), expected);
             Report($"fused bias+skip+ReLU with {algorithm.Key}: error {fused.MaxRelative:0.00e0}");

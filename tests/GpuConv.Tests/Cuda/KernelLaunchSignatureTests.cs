@@ -197,7 +197,7 @@ public partial class KernelLaunchSignatureTests
             }
         var dy = rt.Allocate(new TensorShape(2, 3, 4, 5));
         backend.BackwardBias(dy, rt.Allocate(new TensorShape(3)));
-        backend.AddBias(dy, rt.Allocate(new TensorShape(3)), relu: true);
+        backend.AddBias(dy, rt.Allocate(new TensorShape(3)), Activation.Relu);
         // The engine's element-wise calls (ConvEngine.Elementwise) launch through the same helper.
         foreach (var op in Enum.GetValues<ElementwiseOp>())
             ElementwiseKernels.Launch(rt, op, rt.PointerOf(dy), rt.PointerOf(dy), rt.PointerOf(dy), 0.5f, dy.Shape.ElementCount);

@@ -34,6 +34,8 @@ public class ElementwiseGpuTests : GpuAgainstCpuEngines
         using (var g = gpu.Add(ga, gb)) Same(g, cpu.Add(ca, cb), "Add");
         using (var g = gpu.Relu(ga)) Same(g, cpu.Relu(ca), "Relu");
         using (var g = gpu.ReluBackward(ga, gb)) Same(g, cpu.ReluBackward(ca, cb), "ReluBackward");
+        using (var g = gpu.Relu6(ga)) Same(g, cpu.Relu6(ca), "Relu6");
+        using (var g = gpu.Relu6Backward(ga, gb)) Same(g, cpu.Relu6Backward(ca, cb), "Relu6Backward");
         using (var g = gpu.Scale(ga, -0.3f)) Same(g, cpu.Scale(ca, -0.3f), "Scale");
         using (var gy = gpu.Upload(b))
         {

@@ -27,6 +27,7 @@ public class ElementwiseKernelTests
         [
             float.NaN, BitConverter.UInt32BitsToSingle(0xFFC0_1234), float.PositiveInfinity, float.NegativeInfinity, 0f, -0f,
             float.Epsilon, -float.Epsilon, 1e-40f, -3e-39f, float.MaxValue, -float.MaxValue, 1f, -1f,
+            6f, MathF.BitDecrement(6f), MathF.BitIncrement(6f), -6f,
         ];
         var v = new float[n];
         for (int i = 0; i < n; i++)
@@ -112,6 +113,12 @@ public class ElementwiseKernelTests
         Assert.That(float.IsNaN(relu[0]), "relu(NaN) = NaN, as torch.relu");
         Assert.That(BitConverter.SingleToUInt32Bits(relu[1]), Is.EqualTo(0x8000_0000u), "relu(-0) = -0 (the sign is not changed)");
         Assert.That(relu[2..], Is.EqualTo(new[] { 0f, 0f, 2f, 0f, inf, 0f }));
+        var relu6 = Run(ElementwiseOp.Relu6, x, x, 0);
+        Assert.That(float.IsNaN(relu6[0]), "relu6(NaN) = NaN, as torch's hardtanh");
+        Assert.That(BitConverter.SingleToUInt32Bits(relu6[1]), Is.EqualTo(0x8000_0000u), "relu6(-0) = -0");
+        Assert.That(relu6[2..], Is.EqualTo(new[] { 0f, 0f, 2f, 0f, 6f, 0f }));
+        var grad6 = Run(ElementwiseOp.Relu6Backward, dy, [nan, -0f, 0f, 6f, 2f, MathF.BitDecrement(6f), inf, 1e-40f], 0);
+        Assert.That(grad6, Is.EqualTo(new[] { 5f, 0f, 0f, 0f, 5f, 5f, 0f, 5f }), "hardtanh_backward: x <= 0 or x >= 6 blocks, NaN x passes dy");
         var grad = Run(ElementwiseOp.ReluBackward, dy, x, 0);
         Assert.That(grad, Is.EqualTo(new[] { 5f, 0f, 0f, 0f, 5f, 0f, 5f, 0f }), "threshold_backward: y <= 0 blocks, NaN y passes dy");
         var sum = Run(ElementwiseOp.Add, [float.MaxValue, inf, -0f, -0f], [float.MaxValue, -inf, -0f, 0f], 0);

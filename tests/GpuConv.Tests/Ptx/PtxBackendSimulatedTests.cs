@@ -208,7 +208,7 @@ public class PtxBackendSimulatedTests
         var y = RandomConvProblems.RandomData(new Random(7), shape.ElementCount);
         float[] bias = [0.5f, -0.25f, 0f];
         var dev = rt.Upload(y, shape);
-        backend.AddBias(dev, rt.Upload(bias, new TensorShape(3)), relu: true);
+        backend.AddBias(dev, rt.Upload(bias, new TensorShape(3)), Activation.Relu);
         var expected = y.Select((v, i) => Math.Max(0f, v + bias[i / 4 % 3])).ToArray();
         Assert.That(rt.Download(dev), Is.EqualTo(expected));
         Assert.Throws<ArgumentException>(() => backend.AddBias(dev, rt.Upload(bias[..2], new TensorShape(2))));

@@ -217,7 +217,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     }
 
     public bool TryEnqueueBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation) =>
-        TryForwardBiasActivation(problem, algorithm, tensors, activation == Activation.Relu, synchronize: false);
+        TryForwardBiasActivation(problem, algorithm, tensors, activation, synchronize: false);
 
     void RunOnStream(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t)
     {
@@ -494,14 +494,23 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     /// y = act(conv(x, w) + bias), or act(conv(x, w) + y + bias) when accumulating (z = y, alpha2 = 1), in one cuDNN call
     /// (cudnnConvolutionBiasActivationForward). Returns false when
     /// cuDNN rejects the configuration (the caller then runs forward + bias + activation); the reason is kept
-    /// in <see cref="LastFusedDecline"/>.
+    /// in <see cref="LastFusedDecline"/>. ReLU6 is declined before any native call: cuDNN's documentation names only
+    /// RELU and IDENTITY for this call (CLIPPED_RELU is listed for cudnnActivationForward), and nothing here can try
+    /// CLIPPED_RELU on a GPU, so the engine runs conv + bias and then ReLU6 as a PTX kernel on the stream.
     /// </summary>
     public bool TryRunBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation) =>
-        TryForwardBiasActivation(problem, algorithm, tensors, activation == Activation.Relu);
+        TryForwardBiasActivation(problem, algorithm, tensors, activation);
 
-    public bool TryForwardBiasActivation(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t, bool relu, bool synchronize = true)
+    public bool TryForwardBiasActivation(ConvProblem p, ConvAlgorithm algorithm, ConvTensors t, Activation activation, bool synchronize = true)
     {
         if (p.Op != ConvOp.Forward || t.Bias is null) return false;
+        if (activation is not (Activation.Identity or Activation.Relu))
+        {
+            // A constant: a warm ReLU6 layer passes here on every call and must not allocate.
+            LastFusedDecline = "ReLU6: the fused call is documented for RELU and IDENTITY only";
+            return false;
+        }
+        bool relu = activation == Activation.Relu;
         lock (_gate)
         {
             if (CudnnGraphEngineChoice.IsGraphName(algorithm.Name)) { LastFusedDecline = $"{algorithm.Key}: the fused legacy call takes legacy algorithms only"; return false; }

@@ -223,7 +223,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         {
             long n = Math.Min(Piece, count - done);
             _runtime.Launch("bias.ptx", "bias_add_f32", Grid(n), BlockSize,
-                BiasAddPack(target + Bytes(done), source + Bytes(done), n, channels: n, spatial: 1, relu: false));
+                BiasAddPack(target + Bytes(done), source + Bytes(done), n, channels: n, spatial: 1, Activation.Identity));
         }
     }
 
@@ -258,10 +258,11 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     }
 
     /// <summary>
-    /// y[n, c, …] += bias[c], then max(·, 0) when <paramref name="relu"/> (kernel bias_add_f32; fused bias + activation).
+    /// y[n, c, …] += bias[c], then <paramref name="activation"/> (kernel bias_add_f32; fused bias + activation), with the
+    /// same compare-and-select as the CPU element-wise ops (<see cref="ElementwiseOp.Relu"/>, <see cref="ElementwiseOp.Relu6"/>).
     /// Finished on return unless <paramref name="synchronize"/> is false (the engine's device-resident calls: ordered on the stream).
     /// </summary>
-    public void AddBias(Tensor y, Tensor bias, bool relu = false, bool synchronize = true)
+    public void AddBias(Tensor y, Tensor bias, Activation activation = Activation.Identity, bool synchronize = true)
     {
         ArgumentNullException.ThrowIfNull(y);
         ArgumentNullException.ThrowIfNull(bias);
@@ -269,7 +270,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
             throw new ArgumentException($"y must be [N, C, …], got shape {y.Shape}.", nameof(y));
         if (bias.Shape.ElementCount != y.Shape.C)
             throw new ArgumentException($"bias has {bias.Shape.ElementCount} elements but y {y.Shape} has {y.Shape.C} channels.", nameof(bias));
-        BiasAdd(_runtime.PointerOf(y), _runtime.PointerOf(bias), y.Shape, relu);
+        BiasAdd(_runtime.PointerOf(y), _runtime.PointerOf(bias), y.Shape, activation);
         if (synchronize) _runtime.Synchronize();
     }
 
@@ -415,17 +416,26 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         _runtime.Launch("col2im.ptx", "col2im_f32", Grid((long)images * p.C * p.XShape.SpatialSize), BlockSize,
             PtxKernelArguments.Col2ImPack(p, col, dx, images));
 
-    void BiasAdd(ulong y, ulong bias, TensorShape shape, bool relu = false) =>
+    void BiasAdd(ulong y, ulong bias, TensorShape shape, Activation activation = Activation.Identity) =>
         _runtime.Launch("bias.ptx", "bias_add_f32", Grid(shape.ElementCount), BlockSize,
-            BiasAddPack(y, bias, shape.ElementCount, shape.C, shape.SpatialSize, relu));
+            BiasAddPack(y, bias, shape.ElementCount, shape.C, shape.SpatialSize, activation));
 
-    /// <summary>bias_add_f32(y, bias, count .u64, channels .u32, spatial .u64, relu .u32).</summary>
-    static KernelArgumentPack BiasAddPack(ulong y, ulong bias, long count, long channels, long spatial, bool relu)
+    /// <summary>bias_add_f32(y, bias, count .u64, channels .u32, spatial .u64, activation .u32).</summary>
+    internal static KernelArgumentPack BiasAddPack(ulong y, ulong bias, long count, long channels, long spatial, Activation activation)
     {
         var args = new KernelArgumentPack();
-        args.Add(y).Add(bias).Add((ulong)count).Add((uint)channels).Add((ulong)spatial).Add(relu ? 1u : 0u);
+        args.Add(y).Add(bias).Add((ulong)count).Add((uint)channels).Add((ulong)spatial).Add(BiasActivationCode(activation));
         return args;
     }
+
+    /// <summary>bias_add_f32's activation parameter: 0 none, 1 ReLU, 2 ReLU6 (kernels/bias.ptx).</summary>
+    internal static uint BiasActivationCode(Activation activation) => activation switch
+    {
+        Activation.Identity => 0u,
+        Activation.Relu => 1u,
+        Activation.Relu6 => 2u,
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "not an Activation"),
+    };
 
     static uint Grid(long elements) => (uint)Math.Clamp((elements + BlockSize - 1) / BlockSize, 1, MaxBlocks);
 

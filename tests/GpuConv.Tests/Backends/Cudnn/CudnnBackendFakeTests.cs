@@ -134,7 +134,7 @@ public class CudnnBackendFakeTests
         var y = (DeviceTensor)t.Y;
         y.CopyFrom(Enumerable.Repeat(float.NaN, (int)p.YShape.ElementCount).ToArray()); // pooled memory may hold NaN
 
-        Assert.That(_backend.TryForwardBiasActivation(p, algorithm, t, relu: true), Is.True);
+        Assert.That(_backend.TryForwardBiasActivation(p, algorithm, t, Activation.Relu), Is.True);
 
         Assert.That(y.Download(), Has.All.EqualTo(1f), "z (= y, alpha2 = 0) was zeroed before the call");
         var calls = _api.Calls.ToList();
@@ -153,8 +153,24 @@ public class CudnnBackendFakeTests
         var p = Problem();
         var algorithm = _backend.GetAlgorithms(p, ConvPrecision.Strict)[0];
         _api.FusedStatus = status;
-        Assert.That(_backend.TryForwardBiasActivation(p, algorithm, Tensors(p, bias: true), relu: true), Is.False);
+        Assert.That(_backend.TryForwardBiasActivation(p, algorithm, Tensors(p, bias: true), Activation.Relu), Is.False);
         Assert.That(_backend.LastFusedDecline, Does.StartWith("cudnn/IMPLICIT_PRECOMP_GEMM: "));
+    }
+
+    [Test]
+    public void Relu6IsDeclinedBeforeAnyCudnnCall()
+    {
+        // cuDNN documents RELU and IDENTITY for the fused call; ReLU6 (CLIPPED_RELU) is not asked for: the engine runs the
+        // plain convolution and the PTX bias kernel with the ReLU6 code instead.
+        var p = Problem();
+        var algorithm = _backend.GetAlgorithms(p, ConvPrecision.Strict)[0];
+        var t = Tensors(p, bias: true);
+        int before = _api.Calls.Count;
+        Assert.That(_backend.TryForwardBiasActivation(p, algorithm, t, Activation.Relu6), Is.False);
+        Assert.That(_backend.TryRunBiasActivation(p, algorithm, t, Activation.Relu6), Is.False);
+        Assert.That(_backend.TryEnqueueBiasActivation(p, algorithm, t, Activation.Relu6), Is.False);
+        Assert.That(_api.Calls.Count, Is.EqualTo(before), "no native call: no activation descriptor, no SetTensor, no fused call");
+        Assert.That(_backend.LastFusedDecline, Does.Contain("ReLU6").And.Contain("RELU and IDENTITY"));
     }
 
     [Test]
