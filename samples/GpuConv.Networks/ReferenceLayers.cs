@@ -51,5 +51,8 @@ public static class ReferenceLayers
 
     public static double Relu(double v) => Math.Max(v, 0);
 
+    /// <summary>min(max(v, 0), 6): torch.nn.ReLU6.</summary>
+    public static double Relu6(double v) => Math.Min(Math.Max(v, 0), 6);
+
     public static double Identity(double v) => v;
 }

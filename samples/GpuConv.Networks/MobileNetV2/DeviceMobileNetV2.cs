@@ -14,8 +14,6 @@ public sealed class DeviceMobileNetV2 : DeviceNetwork
     /// <summary>A block's layers and buffers; <c>Out</c> is null where the projection is added onto the block's input.</summary>
     sealed record Block(Layer? Expand, Layer Depthwise, Layer Project, Tensor? ExpandOut, Tensor DepthwiseOut, Tensor? Out);
 
-    const Activation Relu6 = MobileNetV2Model.Relu6Activation;
-
     readonly Layer stem = null!, last = null!, classifier = null!;
     readonly Tensor stemOut = null!, lastOut = null!, headPooled = null!;
     readonly Block[] blocks = [];
@@ -53,17 +51,17 @@ public sealed class DeviceMobileNetV2 : DeviceNetwork
 
     public override void Run()
     {
-        Conv(stem, Input, stemOut, Relu6);
+        Conv(stem, Input, stemOut, Activation.Relu6);
         var x = stemOut;
         foreach (var b in blocks)
         {
             var h = x;
             if (b.Expand is { } e)
             {
-                Conv(e, x, b.ExpandOut!, Relu6);
+                Conv(e, x, b.ExpandOut!, Activation.Relu6);
                 h = b.ExpandOut!;
             }
-            Conv(b.Depthwise, h, b.DepthwiseOut, Relu6);
+            Conv(b.Depthwise, h, b.DepthwiseOut, Activation.Relu6);
             // The linear bottleneck: conv + bias, no activation; with the residual, x + conv + bias written over x (nothing
             // reads the block's input afterwards).
             var p = b.Project;
@@ -71,7 +69,7 @@ public sealed class DeviceMobileNetV2 : DeviceNetwork
                 ? Engine.Forward(p.Spec, b.DepthwiseOut, p.Weight, p.Bias, output: y, constantWeights: true)
                 : Engine.Forward(p.Spec, b.DepthwiseOut, p.Weight, p.Bias, output: x, constantWeights: true, accumulate: true);
         }
-        Conv(last, x, lastOut, Relu6);
+        Conv(last, x, lastOut, Activation.Relu6);
         Engine.GlobalAvgPool(lastOut, headPooled);
         Engine.Forward(classifier.Spec, headPooled, classifier.Weight, classifier.Bias, output: Logits, constantWeights: true);
     }

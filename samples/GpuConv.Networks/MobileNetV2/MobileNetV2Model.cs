@@ -19,15 +19,6 @@ public sealed record InvertedResidual(ConvBn? Expand, ConvBn Depthwise, ConvBn P
 /// </summary>
 public sealed class MobileNetV2Model : INetworkModel
 {
-    // ---- ReLU6, the one place to switch -------------------------------------------------------------------------------
-    // TEMPORARY: Activation.Relu stands in for Activation.Relu6 until main has it (branch h8/relu6); the float64 reference
-    // follows this constant (its ceiling is 6 only for Relu6), so the switch is this one line.
-    public const Activation Relu6Activation = Activation.Relu;
-
-    /// <summary>The float64 reference's ReLU6: min(max(v, 0), 6) — or max(v, 0) while <see cref="Relu6Activation"/> is the stand-in ReLU.</summary>
-    public static double Relu6(double v) => Math.Min(Math.Max(v, 0), Relu6Activation == Activation.Relu ? double.PositiveInfinity : 6);
-    // -------------------------------------------------------------------------------------------------------------------
-
     /// <summary>torchvision's inverted residual setting: expansion t, output channels c, blocks n, first stride s.</summary>
     public static readonly (int T, int C, int N, int S)[] Setting = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)];
     public const int StemChannels = 32, LastChannels = 1280;

@@ -5,14 +5,16 @@ namespace GpuConv.Networks.MobileNetV2;
 
 /// <summary>
 /// The same network in float64, unfolded (<see cref="ReferenceLayers"/>): each convolution with the original weight,
-/// then its BatchNorm and ReLU6 (<see cref="MobileNetV2Model.Relu6"/>) or none (the projections), residual adds and the
-/// global average, all in double.
+/// then its BatchNorm and ReLU6 (min(max(v, 0), 6)) or none (the projections), residual adds and the global average, all
+/// in double.
 /// </summary>
 public static class ReferenceMobileNetV2
 {
-    public static double[] Run(MobileNetV2Model model, HostTensor input)
+    /// <param name="relu6">The function where the network has ReLU6; null: ReLU6. (A test passes ReLU to show that the
+    /// clamp at 6 is reached, so a device run without it fails the check.)</param>
+    public static double[] Run(MobileNetV2Model model, HostTensor input, Func<double, double>? relu6 = null)
     {
-        Func<double, double> relu6 = MobileNetV2Model.Relu6;
+        relu6 ??= Relu6;
         var shape = input.Shape;
         double[] x = [.. input.Data.Select(v => (double)v)];
         x = ConvBn(model.Stem, ref shape, x, relu6);

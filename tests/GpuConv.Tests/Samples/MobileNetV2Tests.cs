@@ -10,8 +10,8 @@ namespace GpuConv.Tests.Samples;
 /// samples/GpuConv.Networks' MobileNetV2 (<c>--model mobilenetv2</c>) in this process on the CPU path, at 96×96 so CI
 /// stays fast (the same 52 convolutions, 17 of them depthwise, and 10 residual adds as at 224×224): the device-resident
 /// network (host memory here, same code; BatchNorm folded) against the unfolded network in float64, max |error| /
-/// max |reference| ≤ 1e-4 (<see cref="NetworkResult.Tolerance"/>); the judge catches a changed depthwise BatchNorm and a
-/// residual left out; batch 2 gives each image its own logits.
+/// max |reference| ≤ 1e-4 (<see cref="NetworkResult.Tolerance"/>); the judge catches a changed depthwise BatchNorm, a
+/// residual left out and ReLU in ReLU6's place; batch 2 gives each image its own logits.
 /// </summary>
 public class MobileNetV2Tests
 {
@@ -66,6 +66,27 @@ public class MobileNetV2Tests
         int lastResidual = model.Blocks.ToList().FindLastIndex(b => b.Residual);
         var noSkip = With(lastResidual, model.Blocks[lastResidual] with { Residual = false });
         Assert.That(ErrorMetrics.Compare(logits, ReferenceMobileNetV2.Run(noSkip, x)).MaxRelative, Is.GreaterThan(1e-2));
+    }
+
+    /// <summary>
+    /// The clamp at 6 on the device: with random weights and inputs in [−1, 1) few pre-activations reach 6 (none at
+    /// 96×96 with the default weights: ReLU and ReLU6 give the same logits there), so the input is scaled by 4 (the
+    /// BatchNorms are fixed in eval mode, so the stem's pre-activations scale with it and pass 6). Then the float64
+    /// network with ReLU in ReLU6's place is far from the device's logits — a device run without the clamp fails the
+    /// check — while the network as built (ReLU6) matches.
+    /// </summary>
+    [Test]
+    public void TheClampAtSixIsReached_ReluInItsPlaceFailsTheCheck()
+    {
+        var model = MobileNetV2Model.Create();
+        var x = HostTensor.Random(new TensorShape(1, 3, 96, 96), 51);
+        for (int i = 0; i < x.Data.Length; i++) x.Data[i] *= 4;
+        var logits = OnTheCpuEngine(model, x);
+        double withRelu6 = ErrorMetrics.Compare(logits, ReferenceMobileNetV2.Run(model, x)).MaxRelative;
+        double withRelu = ErrorMetrics.Compare(logits, ReferenceMobileNetV2.Run(model, x, ReferenceLayers.Relu)).MaxRelative;
+        TestContext.Out.WriteLine($"max rel error: against ReLU6 {withRelu6:E2}, against ReLU {withRelu:E2}");
+        Assert.That(withRelu6, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
+        Assert.That(withRelu, Is.GreaterThan(100 * NetworkResult.Tolerance));
     }
 
     [Test]
