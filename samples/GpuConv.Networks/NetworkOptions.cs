@@ -51,7 +51,7 @@ public sealed record NetworkOptions
     /// <summary>Where progress goes.</summary>
     public TextWriter Out { get; init; } = Console.Out;
 
-    /// <summary>Where the run markers go ("[resnet50] begin run N" / "end run N"), beside GPUCONV_TRACE's native-call lines.</summary>
+    /// <summary>Where the run markers go ("[resnet50] begin run N" / "end run N", the model's key in the brackets), beside GPUCONV_TRACE's native-call lines.</summary>
     public TextWriter Trace { get; init; } = Console.Error;
 
     /// <summary>The model's name in every line the sample prints for scripts: "resnet50", "mobilenetv2".</summary>

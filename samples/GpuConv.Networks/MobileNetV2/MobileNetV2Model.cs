@@ -20,7 +20,7 @@ public sealed record InvertedResidual(ConvBn? Expand, ConvBn Depthwise, ConvBn P
 public sealed class MobileNetV2Model : INetworkModel
 {
     /// <summary>torchvision's inverted residual setting: expansion t, output channels c, blocks n, first stride s.</summary>
-    public static readonly (int T, int C, int N, int S)[] Setting = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)];
+    public static IReadOnlyList<(int T, int C, int N, int S)> Setting { get; } = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)];
     public const int StemChannels = 32, LastChannels = 1280;
 
     public required ConvBn Stem { get; init; }
