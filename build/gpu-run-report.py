@@ -17,7 +17,8 @@ Where the numbers come from (each parser is one regular expression over one log,
   probe-ptx.txt          "bandwidth: im2col A GB/s, device copy B GB/s, ratio R"
   bench-ptx-vs-cudnn.txt "geomean ptx/cudnn by kind: 3x3 Rx (n shapes); 1x1 …"; table rows for plan sources and the slowest shapes
   resnet50.txt           "resnet50[gpuconv]: batch B median X ms wall, first F ms, …" and "resnet50[torch]: batch B median
-                         Y ms wall[, E ms events], …": a whole network against PyTorch, extra evidence below the goals
+                         Y ms wall[, E ms events], …": a whole network against PyTorch, extra evidence below the goals;
+                         the same lines with "mobilenetv2[…]" when the step also ran MobileNetV2 (GPUCONV_CHECK_NETWORKS)
   plan-start-processes.txt, summary.txt, system.txt, devices.txt (what ran where)
 A log a run did not produce reads "not measured". The header says when the numbers are NOT a GPU
 measurement: the native fakes (tests/NativeFakes: device name "GpuConv native fake", no nvidia-smi; with
@@ -91,10 +92,10 @@ def bench_rows(text):
     return rows
 
 
-def resnet50_sides(text):
-    """resnet50.txt's result lines per side ("gpuconv", "torch"): batch, median wall ms, first ms, events ms, check, where."""
+def network_sides(text, key):
+    """resnet50.txt's result lines of network KEY per side ("gpuconv", "torch"): batch, median wall ms, first ms, events ms, check, where."""
     sides = {}
-    for m in re.finditer(r"^resnet50\[(gpuconv|torch)\]: batch (\d+) median ([0-9.]+) ms wall(?:, ([0-9.]+) ms events)?, first ([0-9.]+) ms(.*)$", text, re.M):
+    for m in re.finditer(rf"^{key}\[(gpuconv|torch)\]: batch (\d+) median ([0-9.]+) ms wall(?:, ([0-9.]+) ms events)?, first ([0-9.]+) ms(.*)$", text, re.M):
         check = re.search(r"max rel error (\S+)(?: vs ([^(]*?))? \(?(PASS|FAIL)", m[6])
         where = re.search(r"\((backend .*|device .*)\)\s*$", m[6])
         sides[m[1]] = dict(batch=int(m[2]), median=float(m[3]), events=float(m[4]) if m[4] else None, first=float(m[5]),
@@ -104,15 +105,26 @@ def resnet50_sides(text):
 
 
 def resnet50_evidence(text):
-    """The Markdown lines for the resnet50 step (empty when the run has no resnet50.txt)."""
+    """The Markdown lines for the resnet50 step (empty when the run has no resnet50.txt): ResNet-50's table, then
+    MobileNetV2's when the step ran it too."""
     if not text:
         return []
-    sides = resnet50_sides(text)
+    sides = network_sides(text, "resnet50")
     out = ["", "Whole network (extra evidence, not one of issue 13's goals): ResNet-50 inference, random weights, BatchNorm "
            "folded on both sides, one upload + the network + one download per run, host wall-clock median (resnet50.txt):", ""]
     if not sides:
-        return out + ["- not measured: resnet50.txt has no result line"]
-    out += ["| side | batch | median | first run | check | where |", "|---|---|---|---|---|---|"]
+        out += ["- not measured: resnet50.txt has no result line"]
+    else:
+        out += network_table(sides)
+    mobilenet = network_sides(text, "mobilenetv2")
+    if mobilenet:
+        out += ["", "MobileNetV2 the same way (depthwise 3x3, inverted residuals, ReLU6; resnet50.txt):", ""] + network_table(mobilenet)
+    return out
+
+
+def network_table(sides):
+    """One network's two rows (ours, PyTorch's) and PyTorch / GpuConv."""
+    out = ["| side | batch | median | first run | check | where |", "|---|---|---|---|---|---|"]
     for name in ("gpuconv", "torch"):
         d = sides.get(name)
         if d:

@@ -2,10 +2,11 @@
 # Packs everything a GPU host needs to run GpuConv's GPU check WITHOUT a .NET SDK or network, at most
 # 40 MB (what is sent to the host must stay under 64 MiB with the repository, ~2.5 MB tracked, and
 # whatever untracked files the checkout holds):
-#   app/       the test assembly, the gpuconv CLI and the ResNet-50 sample published into ONE folder (one copy of every shared
-#              assembly), framework-dependent, linux-x64 only (the GPU host is linux-x64)
+#   app/       the test assembly, the gpuconv CLI and the whole-network sample (GpuConv.Networks: ResNet-50, MobileNetV2)
+#              published into ONE folder (one copy of every shared assembly), framework-dependent, linux-x64 only (the GPU host is linux-x64)
 #   dotnet/    the local .NET runtime: dotnet host, host/fxr, shared/Microsoft.NETCore.App/<version>
-#   gpu-check.sh, resnet50_torch.py (the resnet50 step's PyTorch peer), shapes/*.csv, PACK-INFO.txt, and ../shared/gpu/torch_compare.py when present
+#   gpu-check.sh, resnet50_torch.py and mobilenetv2_torch.py (the resnet50 step's PyTorch peers) with the module they share
+#   (torch_network_timing.py), shapes/*.csv, PACK-INFO.txt, and ../shared/gpu/torch_compare.py when present
 # Left out on purpose: ONNX Runtime's native library (29 MB; only `gpuconv bench --vs onnxruntime`, a
 # CPU peer, and its one test use it: gpu-check.sh filters that test out), Windows DLLs, and the runtime's
 # debugger and alternative-GC libraries (libmscordaccore, libmscordbi, libclrgc*, the LTTng provider).
@@ -29,13 +30,13 @@ publish() { # publish PROJECT: into app/, linux-x64 assets only
   dotnet publish "$1" -c Release -r linux-x64 --no-self-contained -o "$APP" -p:GenerateDocumentationFile=false \
     >"$STAGE_PARENT/publish.log" 2>&1 || { cat "$STAGE_PARENT/publish.log"; exit 1; }
 }
-# The tests reference the CLI and the ResNet-50 sample, so the first publish already holds every assembly; the
+# The tests reference the CLI and the whole-network sample, so the first publish already holds every assembly; the
 # others add each program's own deps.json, runtimeconfig.json and launcher (a few KB). Same build, same files: no copies.
 publish tests/GpuConv.Tests
 publish samples/GpuConv.Cli
-publish samples/GpuConv.ResNet50
+publish samples/GpuConv.Networks
 for f in GpuConv.Tests.dll GpuConv.Cli.dll GpuConv.Cli.runtimeconfig.json GpuConv.Tests.runtimeconfig.json \
-         GpuConv.ResNet50.dll GpuConv.ResNet50.runtimeconfig.json; do
+         GpuConv.Networks.dll GpuConv.Networks.runtimeconfig.json; do
   [ -f "$APP/$f" ] || { echo "app/$f missing after publish"; exit 1; }
 done
 rm -f "$APP"/*.dll.config "$APP"/*.xml
@@ -65,7 +66,7 @@ rm -f "$RUNTIME"/libmscordaccore.so "$RUNTIME"/libmscordbi.so "$RUNTIME"/libclrg
 [ -f "$DOTNET_HOME/LICENSE.txt" ] && cp "$DOTNET_HOME/LICENSE.txt" "$DOTNET_HOME/ThirdPartyNotices.txt" "$STAGE/dotnet/" 2>/dev/null || true
 
 cp build/gpu-check.sh "$STAGE/gpu-check.sh"
-cp build/resnet50_torch.py "$STAGE/resnet50_torch.py"
+cp build/resnet50_torch.py build/mobilenetv2_torch.py build/torch_network_timing.py "$STAGE/"
 chmod +x "$STAGE/gpu-check.sh"
 mkdir -p "$STAGE/shapes" && cp samples/GpuConv.Cli/shapes/*.csv "$STAGE/shapes/"
 # The independent PyTorch comparison lives in the shared folder (not in this repository): carry it when present.

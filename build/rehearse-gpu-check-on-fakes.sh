@@ -17,6 +17,8 @@
 # GPUCONV_REHEARSAL_ONLY=KEY (one step key, e.g. resnet50): instead of the above, that step alone twice — against the
 # fakes with GPUCONV_FAKE_NO_COMPUTE=1 (the GPU path end to end; results wrong, times the fakes' bookkeeping) and
 # with GPUCONV_CHECK_REHEARSAL=1 (the cpu stand-in, real arithmetic, PyTorch on the CPU) — evidence *-$TAG-KEY-*.
+# Other GPUCONV_CHECK_* settings pass through to gpu-check.sh, e.g. GPUCONV_CHECK_NETWORKS=resnet50,mobilenetv2 with
+# GPUCONV_REHEARSAL_ONLY=resnet50: the whole-network step with MobileNetV2 too (samples/GpuConv.Networks, mobilenetv2_torch.py).
 #   usage: build/rehearse-gpu-check-on-fakes.sh [evidence-dir]    GPUCONV_DRY_RUN_REUSE_PACK=1 reuses pack/
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

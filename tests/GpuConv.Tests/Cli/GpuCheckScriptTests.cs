@@ -63,6 +63,10 @@ public class GpuCheckScriptTests
         (exit, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_TORCH_DEVICE", "gpu"));
         Assert.That(exit, Is.EqualTo(2), output);
         Assert.That(output, Does.StartWith("GPUCONV_CHECK_TORCH_DEVICE: expected auto, cuda or cpu, got 'gpu'"));
+
+        (exit, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_NETWORKS", "resnet50,mobilenet_v2"));
+        Assert.That(exit, Is.EqualTo(2), output);
+        Assert.That(output, Does.StartWith("GPUCONV_CHECK_NETWORKS: unknown network 'mobilenet_v2' in 'resnet50,mobilenet_v2'; networks: resnet50,mobilenetv2"));
         Assert.That(File.Exists(folder.Path("summary.txt")), Is.False, "no step ran");
     }
 
@@ -70,12 +74,14 @@ public class GpuCheckScriptTests
     public void KnownStepKeysWithSpacesPassTheCheck()
     {
         using var folder = new CliHarness();
-        var (_, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_ONLY", "smoke, probe, resnet50"), ("GPUCONV_CHECK_STEP_SCALE", "3"));
+        var (_, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_ONLY", "smoke, probe, resnet50"), ("GPUCONV_CHECK_STEP_SCALE", "3"),
+            ("GPUCONV_CHECK_NETWORKS", "resnet50,mobilenetv2"));
 
         Assert.That(output, Does.Not.Contain("unknown step").And.Not.Contain("GPUCONV_CHECK_STEP_SCALE:"), output);
         Assert.That(File.Exists(folder.Path("summary.txt")), Is.True, "the script went on to its steps");
-        // Outside a pack (no app/ beside the script) the resnet50 step says what is missing rather than passing.
+        // Outside a pack (no app/ beside the script; the PyTorch scripts are beside it in build/) the resnet50 step says
+        // what is missing rather than passing.
         var resnet50 = File.ReadAllLines(folder.Path("summary.txt")).Single(l => l.Contains("resnet50 vs PyTorch"));
-        Assert.That(resnet50, Does.StartWith("FAIL").And.EndWith("the pack lacks resnet50_torch.py or app/GpuConv.ResNet50.dll"));
+        Assert.That(resnet50, Does.StartWith("FAIL").And.EndWith("the pack lacks app/GpuConv.Networks.dll"));
     }
 }

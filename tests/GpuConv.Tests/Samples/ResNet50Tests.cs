@@ -1,14 +1,15 @@
 using GpuConv.Cuda.Discovery;
-using GpuConv.ResNet50;
+using GpuConv.Networks;
+using GpuConv.Networks.ResNet50;
 using GpuConv.Tensors;
 
 namespace GpuConv.Tests.Samples;
 
 /// <summary>
-/// samples/GpuConv.ResNet50's core in this process on the CPU path, at 64×64 so CI stays fast (the same 53
+/// samples/GpuConv.Networks' ResNet-50 (the default model) in this process on the CPU path, at 64×64 so CI stays fast (the same 53
 /// convolutions, pools and residual ends as at 224×224): the device-resident network (host memory here, same code;
 /// BatchNorm folded) against the unfolded network in float64, max |error| / max |reference| ≤ 1e-4
-/// (<see cref="ResNet50Result.Tolerance"/>); the judge catches a changed BatchNorm; batch 2 gives each image its own logits.
+/// (<see cref="NetworkResult.Tolerance"/>); the judge catches a changed BatchNorm; batch 2 gives each image its own logits.
 /// </summary>
 public class ResNet50Tests
 {
@@ -16,12 +17,12 @@ public class ResNet50Tests
     public void CpuPath_64x64_MatchesTheUnfoldedNetworkInFloat64()
     {
         var output = new StringWriter();
-        var result = ResNet50App.Run(new ResNet50Options { Cpu = true, Size = 64, Runs = 2, Out = output });
+        var result = NetworkApp.Run(new NetworkOptions { Cpu = true, Size = 64, Runs = 2, Out = output });
         TestContext.Out.WriteLine(output);
         Assert.That(result.Memory, Is.EqualTo("host memory"));
         Assert.That(output.ToString(), Does.Contain("GPU path off: not requested (Device = Cpu)"));
         Assert.That(output.ToString(), Does.Contain("53 convolutions (BatchNorm folded) + fc, 25.6 M parameters"));
-        Assert.That(result.MaxRelativeError, Is.Not.Null.And.LessThanOrEqualTo(ResNet50Result.Tolerance));
+        Assert.That(result.MaxRelativeError, Is.Not.Null.And.LessThanOrEqualTo(NetworkResult.Tolerance));
         Assert.That(result.Logits, Has.Length.EqualTo(1000));
         Assert.That(result.Logits.Distinct().Count(), Is.GreaterThan(900), "the logits are not all alike");
         Assert.That(result.Passed, Is.True);
@@ -38,7 +39,7 @@ public class ResNet50Tests
         cpu.Upload(x.Data, net.Input);
         net.Run();
         var logits = cpu.Download(net.Logits).Data;
-        Assert.That(GpuConv.Reference.ErrorMetrics.Compare(logits, ReferenceResNet50.Run(model, x)).MaxRelative, Is.LessThanOrEqualTo(ResNet50Result.Tolerance));
+        Assert.That(GpuConv.Reference.ErrorMetrics.Compare(logits, ReferenceResNet50.Run(model, x)).MaxRelative, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
         // One BatchNorm mean moved in the last block's projection-free expand: far past the tolerance.
         var blocks = model.Blocks.ToList();
         var last = blocks[^1];
@@ -67,16 +68,16 @@ public class ResNet50Tests
         }
         var together = Logits(both);
         var expected = ReferenceResNet50.Run(model, a).Concat(ReferenceResNet50.Run(model, b)).ToArray();
-        Assert.That(GpuConv.Reference.ErrorMetrics.Compare(together, expected).MaxRelative, Is.LessThanOrEqualTo(ResNet50Result.Tolerance));
+        Assert.That(GpuConv.Reference.ErrorMetrics.Compare(together, expected).MaxRelative, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
         Assert.That(together[..8], Is.Not.EqualTo(together[8..]));
     }
 
     [Test]
     public void BadOptionsAreRefusedByName()
     {
-        Assert.That(Assert.Throws<ArgumentException>(() => new ResNet50Options { Size = 16 }.Validate())!.ParamName, Is.EqualTo("Size"));
-        Assert.That(Assert.Throws<ArgumentException>(() => new ResNet50Options { Batch = 0 }.Validate())!.ParamName, Is.EqualTo("Batch"));
-        Assert.That(Assert.Throws<ArgumentException>(() => new ResNet50Options { Runs = 0 }.Validate())!.ParamName, Is.EqualTo("Runs"));
+        Assert.That(Assert.Throws<ArgumentException>(() => new NetworkOptions { Size = 16 }.Validate())!.ParamName, Is.EqualTo("Size"));
+        Assert.That(Assert.Throws<ArgumentException>(() => new NetworkOptions { Batch = 0 }.Validate())!.ParamName, Is.EqualTo("Batch"));
+        Assert.That(Assert.Throws<ArgumentException>(() => new NetworkOptions { Runs = 0 }.Validate())!.ParamName, Is.EqualTo("Runs"));
     }
 }
 
@@ -94,10 +95,10 @@ public class ResNet50GpuTests
         var status = CudaDiscovery.Probe();
         if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
         var output = new StringWriter();
-        var result = ResNet50App.Run(new ResNet50Options { Size = 32, Runs = 1, Classes = 100, Out = output });
+        var result = NetworkApp.Run(new NetworkOptions { Size = 32, Runs = 1, Classes = 100, Out = output });
         TestContext.Out.WriteLine(output);
         Assert.That(result.Memory, Is.EqualTo("GPU memory"));
-        Assert.That(result.MaxRelativeError, Is.Not.Null.And.LessThanOrEqualTo(ResNet50Result.Tolerance));
+        Assert.That(result.MaxRelativeError, Is.Not.Null.And.LessThanOrEqualTo(NetworkResult.Tolerance));
         Assert.That(result.Passed, Is.True);
     }
 }

@@ -1,11 +1,20 @@
 using GpuConv.Planning;
 
-namespace GpuConv.ResNet50;
+namespace GpuConv.Networks;
+
+/// <summary>Which network a run builds (<c>--model</c>).</summary>
+public enum NetworkModel
+{
+    /// <summary>torchvision's ResNet-50 (v1.5), <see cref="ResNet50.ResNet50Model"/>.</summary>
+    ResNet50,
+    /// <summary>torchvision's MobileNetV2 (width 1.0), <see cref="MobileNetV2.MobileNetV2Model"/>.</summary>
+    MobileNetV2,
+}
 
 /// <summary>What the logits of the timed runs are judged against.</summary>
-public enum ResNet50Check
+public enum NetworkCheck
 {
-    /// <summary>The unfolded network in float64 (<see cref="ReferenceResNet50"/>; tens of seconds at 224×224, one core).</summary>
+    /// <summary>The unfolded network in float64 (the network's own reference; tens of seconds for ResNet-50 at 224×224, one core).</summary>
     Reference,
     /// <summary>The same folded network on the CPU engine in this process (strict fp32, well under a second at 224×224 on
     /// many cores): the timed plans' own logits, cheaply; the CPU engine itself is held to float64 by the tests.</summary>
@@ -15,8 +24,10 @@ public enum ResNet50Check
 }
 
 /// <summary>What one run of the sample does (the command line's options; tests build it directly).</summary>
-public sealed record ResNet50Options
+public sealed record NetworkOptions
 {
+    /// <summary>The network (<c>--model resnet50|mobilenetv2</c>).</summary>
+    public NetworkModel Model { get; init; } = NetworkModel.ResNet50;
     /// <summary>Images per batch.</summary>
     public int Batch { get; init; } = 1;
     /// <summary>Image height and width (224 as torchvision; at least 32, where the last stage is 1×1).</summary>
@@ -31,8 +42,8 @@ public sealed record ResNet50Options
     public bool Cpu { get; init; }
     /// <summary>Force one backend (cudnn, ptx, cpu, reference); null: the engine's choice.</summary>
     public string? Backend { get; init; }
-    /// <summary>What the logits are judged against (<c>--check</c>; <c>--no-reference</c> is <see cref="ResNet50Check.None"/>).</summary>
-    public ResNet50Check Check { get; init; } = ResNet50Check.Reference;
+    /// <summary>What the logits are judged against (<c>--check</c>; <c>--no-reference</c> is <see cref="NetworkCheck.None"/>).</summary>
+    public NetworkCheck Check { get; init; } = NetworkCheck.Reference;
     /// <summary>How the engine plans each convolution (<c>--policy</c>): exhaustive times every candidate on the first run.</summary>
     public PlanPolicy Policy { get; init; } = PlanPolicy.Cached;
     /// <summary>Plan-cache file (<c>--plan-cache</c>); null keeps plans in memory only.</summary>
@@ -40,13 +51,17 @@ public sealed record ResNet50Options
     /// <summary>Where progress goes.</summary>
     public TextWriter Out { get; init; } = Console.Out;
 
-    /// <summary>Where the run markers go ("[resnet50] begin run N" / "end run N"), beside GPUCONV_TRACE's native-call lines.</summary>
+    /// <summary>Where the run markers go ("[resnet50] begin run N" / "end run N", the model's key in the brackets), beside GPUCONV_TRACE's native-call lines.</summary>
     public TextWriter Trace { get; init; } = Console.Error;
+
+    /// <summary>The model's name in every line the sample prints for scripts: "resnet50", "mobilenetv2".</summary>
+    public string Key => Model.ToString().ToLowerInvariant();
 
     public void Validate()
     {
+        if (!Enum.IsDefined(Model)) throw new ArgumentException($"Model must be resnet50 or mobilenetv2, got {(int)Model}.", nameof(Model));
         if (Batch < 1) throw new ArgumentException($"Batch must be at least 1, got {Batch}.", nameof(Batch));
-        if (Size < 32) throw new ArgumentException($"Size must be at least 32 (ResNet-50 halves it five times), got {Size}.", nameof(Size));
+        if (Size < 32) throw new ArgumentException($"Size must be at least 32 ({Model} halves it five times), got {Size}.", nameof(Size));
         if (Classes < 1) throw new ArgumentException($"Classes must be at least 1, got {Classes}.", nameof(Classes));
         if (Runs < 1) throw new ArgumentException($"Runs must be at least 1, got {Runs}.", nameof(Runs));
     }

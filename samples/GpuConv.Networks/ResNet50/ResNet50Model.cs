@@ -1,11 +1,7 @@
 using GpuConv.Conv;
-using GpuConv.Inference;
 using GpuConv.Tensors;
 
-namespace GpuConv.ResNet50;
-
-/// <summary>A convolution without bias followed by an eval-mode BatchNorm (torchvision's conv + bn pairs).</summary>
-public sealed record ConvBn(string Name, ConvSpec Spec, HostTensor Weight, BatchNormParameters BatchNorm);
+namespace GpuConv.Networks.ResNet50;
 
 /// <summary>
 /// torchvision's Bottleneck (ResNet v1.5: the stride on the 3×3): relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))) + skip),
@@ -16,13 +12,11 @@ public sealed record Bottleneck(ConvBn Reduce, ConvBn Spatial, ConvBn Expand, Co
 /// <summary>
 /// ResNet-50 as torchvision builds it, with random weights from a seed: stem 7×7/2 conv + BN + ReLU, max pool 3×3/2 pad 1,
 /// 3 + 4 + 6 + 3 bottlenecks (widths 64, 128, 256, 512, expansion 4), global average pool, fully connected 2048 → classes
-/// (here a 1×1 convolution with bias on [N, 2048, 1, 1]). Convolution weights uniform with variance 2/fan_in (He), BatchNorm
-/// statistics and affine values random around identity, the last BatchNorm of each block scaled down (gamma 0.2–0.5) so
-/// the residual sum stays O(1) through the 16 blocks.
+/// (here a 1×1 convolution with bias on [N, 2048, 1, 1]). Random parameters as <see cref="RandomWeights"/> draws them,
+/// the last BatchNorm of each block scaled down (gamma 0.2–0.5) so the residual sum stays O(1) through the 16 blocks.
 /// </summary>
-public sealed class ResNet50Model
+public sealed class ResNet50Model : INetworkModel
 {
-    public const int InputChannels = 3;
     public static readonly PoolSpec StemPool = new([3, 3], [2], [1]);
 
     public required ConvBn Stem { get; init; }
@@ -34,27 +28,11 @@ public sealed class ResNet50Model
 
     public static ResNet50Model Create(int seed = 50, int classes = 1000)
     {
-        var rng = new Random(seed);
-        float U(double lo, double hi) => (float)(lo + rng.NextDouble() * (hi - lo));
-        HostTensor Weights(int[] dims, double bound)
-        {
-            var t = new HostTensor(new TensorShape(dims));
-            for (int i = 0; i < t.Data.Length; i++) t.Data[i] = U(-bound, bound);
-            return t;
-        }
-        BatchNormParameters Bn(int c, double gammaLo, double gammaHi) => new(
-            [.. Enumerable.Range(0, c).Select(_ => U(gammaLo, gammaHi))],
-            [.. Enumerable.Range(0, c).Select(_ => U(-0.1, 0.1))],
-            [.. Enumerable.Range(0, c).Select(_ => U(-0.1, 0.1))],
-            [.. Enumerable.Range(0, c).Select(_ => U(0.5, 1.5))]);
-        ConvBn Conv(string name, int inC, int outC, int k, int stride, double gammaLo = 0.5, double gammaHi = 1.0)
-        {
-            int fanIn = inC * k * k;
-            var spec = new ConvSpec([k, k], stride: [stride], padBegin: [k / 2]);
-            return new ConvBn(name, spec, Weights([outC, inC, k, k], Math.Sqrt(6.0 / fanIn)), Bn(outC, gammaLo, gammaHi));
-        }
+        var random = new RandomWeights(seed);
+        ConvBn Conv(string name, int inC, int outC, int k, int stride, double gammaLo = 0.5, double gammaHi = 1.0) =>
+            random.ConvBn(name, inC, outC, k, stride, gammaLo: gammaLo, gammaHi: gammaHi);
 
-        var stem = Conv("conv1", InputChannels, 64, 7, 2);
+        var stem = Conv("conv1", NetworkApp.InputChannels, 64, 7, 2);
         var blocks = new List<Bottleneck>();
         int inC = 64;
         foreach (var (layer, width, count, firstStride) in new[] { (1, 64, 3, 1), (2, 128, 4, 2), (3, 256, 6, 2), (4, 512, 3, 2) })
@@ -70,7 +48,7 @@ public sealed class ResNet50Model
                 inC = width * 4;
             }
         double fcBound = 1 / Math.Sqrt(inC);
-        return new ResNet50Model { Stem = stem, Blocks = blocks, FcWeight = Weights([classes, inC, 1, 1], fcBound), FcBias = Weights([classes], fcBound) };
+        return new ResNet50Model { Stem = stem, Blocks = blocks, FcWeight = random.Uniform([classes, inC, 1, 1], fcBound), FcBias = random.Uniform([classes], fcBound) };
     }
 
     /// <summary>Every convolution of the network in order (stem, then per block reduce, spatial, expand, downsample).</summary>
@@ -88,5 +66,11 @@ public sealed class ResNet50Model
 
     /// <summary>Parameters (weights, biases, BatchNorm affine values; not the running statistics), for the printout.</summary>
     public long ParameterCount =>
-        Convolutions().Sum(c => c.Weight.Shape.ElementCount + 2L * c.BatchNorm.Channels) + FcWeight.Shape.ElementCount + FcBias.Shape.ElementCount;
+        Convolutions().Sum(c => c.ParameterCount) + FcWeight.Shape.ElementCount + FcBias.Shape.ElementCount;
+
+    public string Summary => $"ResNet-50: {Convolutions().Count()} convolutions (BatchNorm folded) + fc, {ParameterCount / 1e6:0.0} M parameters";
+
+    public DeviceNetwork Place(ConvEngine engine, TensorShape inputShape) => new DeviceResNet50(engine, this, inputShape);
+
+    public double[] Reference(HostTensor input) => ReferenceResNet50.Run(this, input);
 }

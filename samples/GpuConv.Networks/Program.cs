@@ -1,18 +1,20 @@
-using GpuConv.ResNet50;
+using GpuConv.Networks;
 
-// gpuconv-resnet50 [--batch 1] [--size 224] [--classes 1000] [--runs 5] [--seed 50] [--cpu] [--backend NAME]
-//                  [--policy heuristic|exhaustive|cached] [--plan-cache FILE] [--check reference|cpu|none] [--no-reference]
+// gpuconv-networks [--model resnet50|mobilenetv2] [--batch 1] [--size 224] [--classes 1000] [--runs 5] [--seed 50] [--cpu]
+//                  [--backend NAME] [--policy heuristic|exhaustive|cached] [--plan-cache FILE] [--check reference|cpu|none] [--no-reference]
 // Exit status: 0 the check passed, 1 the result was off, 2 bad input, 3 the run failed (a device or library error: one line, then the details).
-ResNet50Options options;
+NetworkOptions options;
 try
 {
-    var o = new ResNet50Options();
+    var o = new NetworkOptions();
     for (int i = 0; i < args.Length; i++)
     {
         string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
         int Int() => int.TryParse(Value(), out var v) ? v : throw new ArgumentException($"{args[i - 1]} needs a whole number, got '{args[i]}'.");
         o = args[i] switch
         {
+            "--model" => o with { Model = Enum.TryParse<NetworkModel>(Value(), ignoreCase: true, out var m) && !int.TryParse(args[i], out _) ? m
+                : throw new ArgumentException($"--model: expected resnet50 or mobilenetv2, got '{args[i]}'.") },
             "--batch" => o with { Batch = Int() },
             "--size" => o with { Size = Int() },
             "--classes" => o with { Classes = Int() },
@@ -20,8 +22,8 @@ try
             "--seed" => o with { Seed = Int() },
             "--cpu" => o with { Cpu = true },
             "--backend" => o with { Backend = Value() },
-            "--no-reference" => o with { Check = ResNet50Check.None },
-            "--check" => o with { Check = Enum.TryParse<ResNet50Check>(Value(), ignoreCase: true, out var c) && !int.TryParse(args[i], out _) ? c
+            "--no-reference" => o with { Check = NetworkCheck.None },
+            "--check" => o with { Check = Enum.TryParse<NetworkCheck>(Value(), ignoreCase: true, out var c) && !int.TryParse(args[i], out _) ? c
                 : throw new ArgumentException($"--check: expected reference, cpu or none, got '{args[i]}'.") },
             "--policy" => o with { Policy = Enum.TryParse<GpuConv.Planning.PlanPolicy>(Value(), ignoreCase: true, out var p) && !int.TryParse(args[i], out _) ? p
                 : throw new ArgumentException($"--policy: expected heuristic, exhaustive or cached, got '{args[i]}'.") },
@@ -39,7 +41,7 @@ catch (ArgumentException e)
 }
 try
 {
-    return ResNet50App.Run(options).Passed ? 0 : 1;
+    return NetworkApp.Run(options).Passed ? 0 : 1;
 }
 catch (ArgumentException e) when (e.ParamName == nameof(GpuConv.ConvEngineOptions.Backend))
 {
@@ -49,7 +51,7 @@ catch (ArgumentException e) when (e.ParamName == nameof(GpuConv.ConvEngineOption
 catch (Exception e)
 {
     // Not a crash: a failing device or library (a CUDA error, cuDNN refusing a call) ends the run with its reason.
-    Console.Error.WriteLine($"resnet50: FAIL: {e.GetType().Name}: {e.Message}");
+    Console.Error.WriteLine($"{options.Key}: FAIL: {e.GetType().Name}: {e.Message}");
     Console.Error.WriteLine(e);
     return 3;
 }

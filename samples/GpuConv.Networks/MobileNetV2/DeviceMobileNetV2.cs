@@ -1,0 +1,76 @@
+using GpuConv.Tensors;
+
+namespace GpuConv.Networks.MobileNetV2;
+
+/// <summary>
+/// <see cref="MobileNetV2Model"/> resident in an engine's memory for a fixed input shape (<see cref="DeviceNetwork"/>:
+/// BatchNorm folded, weights uploaded once, every buffer allocated once). <see cref="Run"/> issues the whole network on
+/// the engine's stream — fused conv + bias + ReLU6 for the stem, expansions, depthwise layers and the last 1×1; each
+/// linear projection as conv + bias, added onto the block's input (<c>accumulate: true</c>, written over it) where the
+/// block has a residual; the global average pool; the classifier as a 1×1 convolution — without a host wait.
+/// </summary>
+public sealed class DeviceMobileNetV2 : DeviceNetwork
+{
+    /// <summary>A block's layers and buffers; <c>Out</c> is null where the projection is added onto the block's input.</summary>
+    sealed record Block(Layer? Expand, Layer Depthwise, Layer Project, Tensor? ExpandOut, Tensor DepthwiseOut, Tensor? Out);
+
+    readonly Layer stem = null!, last = null!, classifier = null!;
+    readonly Tensor stemOut = null!, lastOut = null!, headPooled = null!;
+    readonly Block[] blocks = [];
+
+    public DeviceMobileNetV2(ConvEngine engine, MobileNetV2Model model, TensorShape inputShape) : base(engine, inputShape)
+    {
+        try
+        {
+            stem = Upload(model.Stem);
+            stemOut = Allocate(OutputShape(model.Stem, inputShape));
+            var shape = stemOut.Shape;
+            blocks = new Block[model.Blocks.Count];
+            for (int i = 0; i < blocks.Length; i++)
+            {
+                var b = model.Blocks[i];
+                Tensor? expandOut = b.Expand is { } e ? Allocate(OutputShape(e, shape)) : null;
+                var depthwiseOut = Allocate(OutputShape(b.Depthwise, expandOut?.Shape ?? shape));
+                var outShape = OutputShape(b.Project, depthwiseOut.Shape);
+                Tensor? output = b.Residual ? null : Allocate(outShape);
+                blocks[i] = new Block(b.Expand is { } ee ? Upload(ee) : null, Upload(b.Depthwise), Upload(b.Project), expandOut, depthwiseOut, output);
+                shape = outShape;
+            }
+            last = Upload(model.Last);
+            lastOut = Allocate(OutputShape(model.Last, shape));
+            headPooled = Allocate(new TensorShape(shape.Dims[0], MobileNetV2Model.LastChannels, 1, 1));
+            classifier = UploadClassifier(MobileNetV2Model.Classifier, model.ClassifierWeight, model.ClassifierBias);
+            Logits = Allocate(new TensorShape(shape.Dims[0], model.Classes, 1, 1));
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public override void Run()
+    {
+        Conv(stem, Input, stemOut, Activation.Relu6);
+        var x = stemOut;
+        foreach (var b in blocks)
+        {
+            var h = x;
+            if (b.Expand is { } e)
+            {
+                Conv(e, x, b.ExpandOut!, Activation.Relu6);
+                h = b.ExpandOut!;
+            }
+            Conv(b.Depthwise, h, b.DepthwiseOut, Activation.Relu6);
+            // The linear bottleneck: conv + bias, no activation; with the residual, x + conv + bias written over x (nothing
+            // reads the block's input afterwards).
+            var p = b.Project;
+            x = b.Out is { } y
+                ? Engine.Forward(p.Spec, b.DepthwiseOut, p.Weight, p.Bias, output: y, constantWeights: true)
+                : Engine.Forward(p.Spec, b.DepthwiseOut, p.Weight, p.Bias, output: x, constantWeights: true, accumulate: true);
+        }
+        Conv(last, x, lastOut, Activation.Relu6);
+        Engine.GlobalAvgPool(lastOut, headPooled);
+        Engine.Forward(classifier.Spec, headPooled, classifier.Weight, classifier.Bias, output: Logits, constantWeights: true);
+    }
+}

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using GpuConv.Networks.MobileNetV2;
+using GpuConv.Networks.ResNet50;
+using GpuConv.Reference;
+using GpuConv.Tensors;
+
+namespace GpuConv.Networks;
+
+/// <summary>What a run found: where it ran, the timings, and the error against float64.</summary>
+public sealed record NetworkResult(string Memory, string? GpuUnavailableReason, double FirstRunMs, double MedianRunMs, double? MaxRelativeError, float[] Logits)
+{
+    /// <summary>max |error| / max |reference| over the logits, fp32 through ~53 convolutions against float64 (or against
+    /// the CPU engine's fp32: both sides then err by ~1e-6, so the same bound holds with room).</summary>
+    public const double Tolerance = 1e-4;
+
+    public bool Passed => MaxRelativeError is not { } e || e <= Tolerance;
+}
+
+/// <summary>
+/// The sample's core, the same for every network: open an engine (GPU if usable, else the CPU with the reason), build
+/// the network with random weights, fold its BatchNorms, upload the weights once, then per run upload the batch once,
+/// run every layer on the device and download the logits once; check them against the unfolded network in float64.
+/// </summary>
+public static class NetworkApp
+{
+    public const int InputChannels = 3;
+
+    /// <summary>The network <paramref name="model"/> with random weights from <paramref name="seed"/>.</summary>
+    public static INetworkModel Create(NetworkModel model, int seed, int classes) => model switch
+    {
+        NetworkModel.ResNet50 => ResNet50Model.Create(seed, classes),
+        NetworkModel.MobileNetV2 => MobileNetV2Model.Create(seed, classes),
+        _ => throw new ArgumentException($"Model must be resnet50 or mobilenetv2, got {(int)model}.", nameof(model)),
+    };
+
+    public static NetworkResult Run(NetworkOptions o)
+    {
+        o.Validate();
+        string key = o.Key;
+        var model = Create(o.Model, o.Seed, o.Classes);
+        var input = HostTensor.Random(new TensorShape(o.Batch, InputChannels, o.Size, o.Size), o.Seed + 1);
+        using var engine = ConvEngine.Open(new ConvEngineOptions
+        {
+            Device = o.Cpu ? DeviceKind.Cpu : DeviceKind.Auto, Backend = o.Backend, Policy = o.Policy,
+            PlanCachePath = o.PlanCache, PersistPlans = o.PlanCache is not null,
+        });
+        string memory = engine.Memory.Kind == MemoryKind.Device ? "GPU memory" : "host memory";
+        o.Out.WriteLine($"device: {engine.Device}; tensors in {memory}");
+        if (engine.GpuUnavailableReason is { } why)
+            o.Out.WriteLine($"GPU path off: {why} — running on the CPU (same code, tensors in host memory)");
+        o.Out.WriteLine($"{model.Summary}, input {input.Shape}");
+
+        using var net = model.Place(engine, input.Shape);
+        var logits = new float[net.Logits.Shape.ElementCountInt];
+        // With GPUCONV_TRACE=1 the markers bracket each run's native calls (the fake-run tests count them).
+        bool marked = Environment.GetEnvironmentVariable("GPUCONV_TRACE") == "1";
+        double Once(int run)
+        {
+            if (marked) o.Trace.WriteLine($"[{key}] begin run {run}");
+            var clock = Stopwatch.StartNew();
+            engine.Upload(input.Data, net.Input);   // the only upload
+            net.Run();                              // every layer, no host wait
+            engine.Download(net.Logits, logits);    // the only download: waits for the work
+            double ms = clock.Elapsed.TotalMilliseconds;
+            if (marked) o.Trace.WriteLine($"[{key}] end run {run}");
+            return ms;
+        }
+        double first = Once(0);
+        var times = Enumerable.Range(1, o.Runs).Select(Once).Order().ToArray();
+        double median = times[times.Length / 2];
+        o.Out.WriteLine($"first run (plans, weight preparation) {first:0.#} ms; median of {o.Runs} runs {median:0.##} ms (upload + network + download, batch {o.Batch})");
+
+        double? error = null;
+        if (o.Check != NetworkCheck.None)
+        {
+            var clock = Stopwatch.StartNew();
+            (double[] expected, string against) = o.Check == NetworkCheck.Cpu
+                ? ([.. OnTheCpu(model, input).Select(v => (double)v)], "the folded network on the CPU engine (fp32)")
+                : (model.Reference(input), "the unfolded network in float64");
+            error = ErrorMetrics.Compare(logits, expected).MaxRelative;
+            o.Out.WriteLine($"vs {against} ({clock.Elapsed.TotalSeconds:0.#} s): max rel error {error:E2} over {logits.Length} logits (tolerance {NetworkResult.Tolerance:E0})");
+        }
+        var result = new NetworkResult(memory, engine.GpuUnavailableReason, first, median, error, logits);
+        // One line for scripts (gpu-check.sh's resnet50 step reads it beside build/<model>_torch.py's).
+        // The backends the planner may pick for these tensors: those working in the tensors' memory.
+        string backends = o.Backend ?? string.Join("+", engine.Backends.Where(b => b.Memory.Kind == engine.Memory.Kind).Select(b => b.Name)) + " (planner's choice)";
+        string verdict = error is { } e ? $"max rel error {e:E2} vs {(o.Check == NetworkCheck.Cpu ? "CPU engine fp32" : "float64")} {(result.Passed ? "PASS" : "FAIL")}" : "not checked";
+        o.Out.WriteLine(FormattableString.Invariant(
+            $"{key}[gpuconv]: batch {o.Batch} median {median:0.000} ms wall, first {first:0.0} ms, {o.Runs} runs; {verdict} (backend {backends}, policy {o.Policy.ToString().ToLowerInvariant()}, {engine.Device}, {memory}, size {o.Size})"));
+        o.Out.WriteLine(result.Passed ? $"{key}: PASS" : $"{key}: FAIL");
+        return result;
+    }
+
+    /// <summary>The same folded network on a CPU engine (every core, strict fp32): the check that costs well under a second.</summary>
+    static float[] OnTheCpu(INetworkModel model, HostTensor input)
+    {
+        using var cpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
+        using var net = model.Place(cpu, input.Shape);
+        cpu.Upload(input.Data, net.Input);
+        net.Run();
+        return cpu.Download(net.Logits).Data;
+    }
+}
