@@ -38,22 +38,14 @@ internal sealed class CpuWorkers : IDisposable
     /// </summary>
     readonly long[] _claimed;
 
-    /// <summary>
-    /// The current job, in one object reused from job to job (no object per call; apart from the fields the
-    /// workers spin on). A worker reads the task count after the generation and the runner only after a claim
-    /// succeeds: the caller writes the counters before the count and changes neither the count nor the runner
-    /// while a claimed task is pending, so a worker that reads the next job's count finds its claims refused,
-    /// and one whose claim succeeded reads this job's runner.
-    /// </summary>
-    sealed class JobState
-    {
-        public int Count;
-        public LoopRunner? Runner;
-        public int Pending;
-        public ExceptionDispatchInfo? Error;
-    }
-
-    readonly JobState _job = new();
+    // The current job, in fields reused from job to job (no object per call). A worker reads the task count
+    // after the generation and the runner only after a claim succeeds: the caller writes the counters before
+    // the count and changes neither the count nor the runner while a claimed task is pending, so a worker that
+    // reads the next job's count finds its claims refused, and one whose claim succeeded reads this job's runner.
+    int _count;
+    LoopRunner? _runner;
+    int _pending;
+    ExceptionDispatchInfo? _error;
 
     /// <summary>One runner per loop type, indexed by <see cref="LoopSlot{T}.Index"/>: made on a type's first parallel job, reused after.</summary>
     LoopRunner?[] _runners = new LoopRunner?[32];
@@ -135,30 +127,29 @@ internal sealed class CpuWorkers : IDisposable
     /// <summary>One parallel job (under the job lock): publishes it, takes part, waits for the claimed tasks, rethrows.</summary>
     void RunJob(int count, LoopRunner runner)
     {
-        var job = _job;
         int generation = _generation + 1;
         for (int p = 0; p < Threads; p++) Volatile.Write(ref _claimed[p * CounterStride], (long)generation << 32);
-        job.Pending = count;
-        job.Error = null;
-        Volatile.Write(ref job.Runner, runner);
-        Volatile.Write(ref job.Count, count);
+        _pending = count;
+        _error = null;
+        Volatile.Write(ref _runner, runner);
+        Volatile.Write(ref _count, count);
         Interlocked.Increment(ref _generation);     // publishes the job (full fence)
         foreach (var e in _wake) e.Set();
         Drain(generation, count, 0, _sets[0]);
         var spin = new SpinWait();
-        while (Volatile.Read(ref job.Pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
-        var error = job.Error;
-        job.Error = null;
+        while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+        var error = _error;
+        _error = null;
         error?.Throw();
     }
 
-    static int Start(int count, int participants, int p) => (int)((long)count * p / participants);
+    int Start(int count, int p) => (int)((long)count * p / Threads);
 
     /// <summary>The next unclaimed task of participant p's range in job <paramref name="generation"/>, or -1 when the range is used up (or the job is over).</summary>
-    static int Claim(long[] claimed, int generation, int count, int participants, int p)
+    int Claim(int generation, int count, int p)
     {
-        int start = Start(count, participants, p), size = Start(count, participants, p + 1) - start;
-        ref long counter = ref claimed[p * CounterStride];
+        int start = Start(count, p), size = Start(count, p + 1) - start;
+        ref long counter = ref _claimed[p * CounterStride];
         while (true)
         {
             long seen = Volatile.Read(ref counter);
@@ -174,28 +165,26 @@ internal sealed class CpuWorkers : IDisposable
     /// </summary>
     void Drain(int generation, int count, int p, WorkspaceSet set)
     {
-        var job = _job;
-        var claimed = _claimed;
-        int participants = Threads, done = 0;
+        int done = 0;
         LoopRunner? runner = null;
         try
         {
-            for (int k = 0; k < participants; k++)
+            for (int k = 0; k < Threads; k++)
             {
-                int owner = (p + k) % participants;
-                for (int i; (i = Claim(claimed, generation, count, participants, owner)) >= 0;)
+                int owner = (p + k) % Threads;
+                for (int i; (i = Claim(generation, count, owner)) >= 0;)
                 {
                     done++;
-                    runner ??= Volatile.Read(ref job.Runner)!;
+                    runner ??= Volatile.Read(ref _runner)!;
                     try { runner.Run(i, set); }
                     catch (Exception e)
                     {
-                        Interlocked.CompareExchange(ref job.Error, ExceptionDispatchInfo.Capture(e), null);
+                        Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
                     }
                 }
             }
         }
-        finally { if (done > 0) Interlocked.Add(ref job.Pending, -done); }
+        finally { if (done > 0) Interlocked.Add(ref _pending, -done); }
     }
 
     void Work(int id)
@@ -220,7 +209,7 @@ internal sealed class CpuWorkers : IDisposable
             }
             if (_stop) return;
             seen = Volatile.Read(ref _generation);
-            Drain(seen, Volatile.Read(ref _job.Count), id + 1, _sets[id + 1]);
+            Drain(seen, Volatile.Read(ref _count), id + 1, _sets[id + 1]);
         }
     }
 
