@@ -1,5 +1,6 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
+using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Tensors;
 
@@ -94,6 +95,45 @@ public class CpuConvolutionAllocationTests
             }
         }
         Assert.That(failures, Is.Empty);
+    }
+
+    /// <summary>Counts each task's runs into its slot (<paramref name="scale"/> apart, so two loop types touch different slots).</summary>
+    readonly struct CountingLoop(int[] hits, int scale) : ICpuLoop
+    {
+        public void Run(int task, WorkspaceSet workspace) => Interlocked.Add(ref hits[task], scale);
+    }
+
+    readonly struct OtherCountingLoop(int[] hits) : ICpuLoop
+    {
+        public void Run(int task, WorkspaceSet workspace) => Interlocked.Add(ref hits[task], 1000);
+    }
+
+    /// <summary>
+    /// The workers themselves: jobs of two struct loop types, alternating, with task counts from 2 to 40 (late workers meet
+    /// a reused runner and the next job's count), run every task exactly once and, warm, allocate nothing on any thread.
+    /// </summary>
+    [Test]
+    public void TheWorkersRunStructLoopsOnceEachWithoutAllocating()
+    {
+        using var workers = new CpuWorkers(3);
+        var hits = new int[40];
+        for (int round = 0; round < 2000; round++)
+        {
+            int count = 2 + round * 7 % 39;
+            Array.Clear(hits);
+            if (round % 2 == 0) workers.For(count, new CountingLoop(hits, 1));
+            else workers.For(count, new OtherCountingLoop(hits));
+            int expected = round % 2 == 0 ? 1 : 1000;
+            for (int i = 0; i < hits.Length; i++)
+                if (hits[i] != (i < count ? expected : 0))
+                    Assert.Fail($"round {round}, {count} tasks: task {i} counted {hits[i]}, expected {(i < count ? expected : 0)}");
+        }
+        double bytes = WarmCalls.ProcessBytesPerCall(() =>
+        {
+            workers.For(17, new CountingLoop(hits, 1));
+            workers.For(5, new OtherCountingLoop(hits));
+        });
+        Assert.That(bytes, Is.LessThan(1), $"{bytes:F1} B per pair of jobs");
     }
 
     /// <summary>The layers reach every algorithm of the backend (on the widest tier here), so every family is held at 0 B.</summary>
