@@ -20,7 +20,7 @@ namespace GpuConv.Backends;
 /// some 1x1 layers and stems on AVX-512, dot products of rows read in place), a
 /// direct kernel for depthwise, or im2col + GEMM. Runs on up to
 /// <see cref="MaxDegreeOfParallelism"/> threads (persistent workers that spin briefly between runs);
-/// steady-state runs reuse their workspaces and allocate nothing large.
+/// steady-state runs reuse their workspaces and allocate nothing (the parallel loops take struct bodies, no closures).
 /// </summary>
 public sealed unsafe partial class CpuBackend : IConvBackend
 {

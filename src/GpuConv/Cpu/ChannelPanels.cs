@@ -24,12 +24,19 @@ internal static unsafe class ChannelPanels
     {
         int blocks = Blocks(kPerGroup);
         nint src = (nint)w, target = (nint)dst;
-        workers.For(groups * blocks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (i, _) =>
+        workers.For(groups * blocks, new PanelTasks(blocks, kPerGroup, depth, src, target));
+    }
+
+    /// <summary>One panel: 64 rows of one group's weights.</summary>
+    readonly struct PanelTasks(int blocks, int kPerGroup, int depth, nint src, nint target) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int i, WorkspaceSet _)
         {
             int g = i / blocks, kb = i % blocks;
             PackBlock((float*)src + ((nint)g * kPerGroup + kb * Width) * depth, Math.Min(Width, kPerGroup - kb * Width), depth,
                 (float*)target + (nint)i * Width * depth);
-        });
+        }
     }
 
     /// <summary>Packs <paramref name="count"/> (≤ 64) consecutive weight rows into one panel, zero-filling the rest of it.</summary>

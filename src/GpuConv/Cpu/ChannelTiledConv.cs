@@ -135,23 +135,17 @@ internal static unsafe class ChannelTiledConv
             // cost fewer claims than many small ones (one per block and image would be 256 at batch 8).
             int units = blocks * outer * splits;
             int tasks = Math.Min(units, 2 * ConvTiling.TasksPerThread * ctx.Threads);
-            ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
-            {
-                int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
-                for (int u = u0; u < u1; u++)
-                {
-                    int s = u % splits, o = u / splits % outer, kb = u / splits / outer;
-                    int grp = o % ctx.Groups, n = o / ctx.Groups;
-                    int q0 = s * span, q1 = Math.Min(outPlane, q0 + span);
-                    float* result = ws.Get(WorkspaceSlot.Columns, (long)(q1 - q0) * Width);
-                    float* a = inPlace ? ctx.XPlane(n, grp * ctx.Cg) : OwnInput(ctx, l, (nint*)starts, false, o, o, outer, stamp, ws);
-                    Block(ctx, a, (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
-                        chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width));
-                }
-            });
+            ctx.Workers.For(tasks, new BlockMajorRuns(ctx, l, units, tasks, splits, outer, blocks, span, outPlane, inPlace, starts, stamp, panelBase, panelFloats, pixelTable, offsetTable, chunkChannels));
             return;
         }
-        ctx.Workers.For(wholeImages ? outer : outer * blocks * splits, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(wholeImages ? outer : outer * blocks * splits, new ImageTasks(ctx, l, wholeImages, splits, blocks, ownPadding, subsampled, sharedPadded, span, outPlane, starts, stamp, panelBase, panelFloats, pixelTable, offsetTable, chunkChannels));
+    }
+
+    /// <summary>One (image, group) with every pixel range and channel block, or one (image, group, block, pixel range).</summary>
+    readonly struct ImageTasks(CpuConvContext ctx, StridePhaseLayout l, bool wholeImages, int splits, int blocks, bool ownPadding, bool subsampled, nint sharedPadded, int span, int outPlane, nint starts, long stamp, nint panelBase, long panelFloats, nint pixelTable, nint offsetTable, int chunkChannels) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
             int s0 = 0, s1 = splits, kb0 = 0, kb1 = blocks;
             if (!wholeImages)
@@ -170,7 +164,27 @@ internal static unsafe class ChannelTiledConv
                     Block(ctx, a, (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
                         chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width));
             }
-        });
+        }
+    }
+
+    /// <summary>Block-major runs of (channel block, image, pixel range) units over x in place or a padded batch.</summary>
+    readonly struct BlockMajorRuns(CpuConvContext ctx, StridePhaseLayout l, int units, int tasks, int splits, int outer, int blocks, int span, int outPlane, bool inPlace, nint starts, long stamp, nint panelBase, long panelFloats, nint pixelTable, nint offsetTable, int chunkChannels) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
+        {
+            int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
+            for (int u = u0; u < u1; u++)
+            {
+                int s = u % splits, o = u / splits % outer, kb = u / splits / outer;
+                int grp = o % ctx.Groups, n = o / ctx.Groups;
+                int q0 = s * span, q1 = Math.Min(outPlane, q0 + span);
+                float* result = ws.Get(WorkspaceSlot.Columns, (long)(q1 - q0) * Width);
+                float* a = inPlace ? ctx.XPlane(n, grp * ctx.Cg) : OwnInput(ctx, l, (nint*)starts, false, o, o, outer, stamp, ws);
+                Block(ctx, a, (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
+                    chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width));
+            }
+        }
     }
 
     /// <summary>

@@ -20,7 +20,14 @@ internal static unsafe class CpuBackwardData
         var slabs = Slabs(ctx.G, (long)outer * tiles, ctx.Threads);
         var geometry = ctx.G;
         bool smallRows = SmallRows(tile * ctx.Kvol, ctx.Tier);
-        ctx.Workers.For(outer * tiles * slabs.Count, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(outer * tiles * slabs.Count, new Col2ImTasks(ctx, geometry, slabs, tile, tiles, smallRows));
+    }
+
+    /// <summary>One (image, group, channel tile, slab): Wᵀ · dy into a column matrix, scattered into dx.</summary>
+    readonly struct Col2ImTasks(CpuConvContext ctx, ConvGeometry geometry, Col2ImSlabs slabs, int tile, int tiles, bool smallRows) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
             int si = t % slabs.Count; t /= slabs.Count;
             int ct = t % tiles; t /= tiles;
@@ -44,7 +51,7 @@ internal static unsafe class CpuBackwardData
                 Sgemm.Multiply(rows, cols, ctx.Kg, a, b, col, Math.Max(cols, 1), false, ctx.Tier, ws);
             int cAbs = g * ctx.Cg + c0;
             Col2Im.Accumulate(geometry, slab, col, Math.Max(cols, 1), c1 - c0, ctx.XPlane(n, cAbs), ctx.Bias == null ? null : ctx.Bias + cAbs);
-        });
+        }
     }
 
     /// <summary>
@@ -72,7 +79,14 @@ internal static unsafe class CpuBackwardData
     {
         int outer = ctx.N * ctx.Groups;
         var tiling = ConvTiling.For(outer, ctx.Cg, ctx.Cols, ctx.Kg, ctx.Threads, ctx.Tier);
-        ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(tiling.Tasks(outer), new Gemm1x1Tiles(ctx, tiling));
+    }
+
+    /// <summary>One (image, group, column tile, row tile) of dx = Wᵀ · dy.</summary>
+    readonly struct Gemm1x1Tiles(CpuConvContext ctx, ConvTiling tiling) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
             var (n, g, j0, j1, i0, i1) = tiling.TileOf(t, ctx.Groups, ctx.Cg, ctx.Cols);
             var a = MatrixView.Transposed(ctx.W + (nint)g * ctx.Kg * ctx.Cg + i0, ctx.Cg);
@@ -80,6 +94,6 @@ internal static unsafe class CpuBackwardData
             int cAbs = g * ctx.Cg + i0;
             Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Kg, a, b, ctx.XPlane(n, cAbs) + j0, ctx.InPlane, false, ctx.Tier, ws);
             CpuBias.AddRows(ctx.XPlane(n, 0), ctx.InPlane, ctx.Bias, cAbs, cAbs + (i1 - i0), j0, j1);
-        });
+        }
     }
 }

@@ -25,7 +25,14 @@ internal static unsafe class CpuBackwardFilter
             kTile = ((ctx.Kg + kTiles - 1) / kTiles + blk.MR - 1) / blk.MR * blk.MR;
             kTiles = (ctx.Kg + kTile - 1) / kTile;
         }
-        ctx.Workers.For(outer * tiles * kTiles, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(outer * tiles * kTiles, new FilterTiles(ctx, tile, tiles, kTiles, kTile, pointwise));
+    }
+
+    /// <summary>One (group, channel tile, output-channel tile) of dW, summed over the images.</summary>
+    readonly struct FilterTiles(CpuConvContext ctx, int tile, int tiles, int kTiles, int kTile, bool pointwise) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
             int kt = t % kTiles; t /= kTiles;
             int ct = t % tiles, g = t / tiles;
@@ -53,6 +60,6 @@ internal static unsafe class CpuBackwardFilter
                 var a = MatrixView.RowMajor(ctx.YPlane(n, k0), ctx.OutPlane);
                 Sgemm.Multiply(k1 - k0, rows, ctx.Cols, a, b, dw, ctx.Rows, accumulate: n > 0, ctx.Tier, ws);
             }
-        });
+        }
     }
 }

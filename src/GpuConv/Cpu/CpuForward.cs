@@ -23,12 +23,29 @@ internal static unsafe class CpuForward
         {
             sharedStride = PrepackedB.Stride(tiling, ctx.Rows, ctx.Tier);
             shared = pointwise
-                ? (nint)PrepackedB.Pack(ctx, tiling, outer, ctx.Rows, ctx.Cols, (o, j0) =>
-                    new ViewSource(MatrixView.RowMajor(ctx.XPlane(o / ctx.Groups, o % ctx.Groups * ctx.Cg) + j0, ctx.InPlane)))
-                : (nint)PrepackedB.Pack(ctx, tiling, outer, ctx.Rows, ctx.Cols, (o, j0) =>
-                    new Im2ColSource(ctx.G, ctx.XPlane(o / ctx.Groups, o % ctx.Groups * ctx.Cg), j0));
+                ? (nint)PrepackedB.Pack<ViewSource, PlanesOfX>(ctx, tiling, outer, ctx.Rows, ctx.Cols, new(ctx))
+                : (nint)PrepackedB.Pack<Im2ColSource, ColumnsOfX>(ctx, tiling, outer, ctx.Rows, ctx.Cols, new(ctx));
         }
-        ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(tiling.Tasks(outer), new GemmTiles(ctx, tiling, pointwise, shared, sharedStride));
+    }
+
+    /// <summary>1x1: the input planes of outer index o (image, group) are B as they lie.</summary>
+    readonly struct PlanesOfX(CpuConvContext ctx) : IPackSources<ViewSource>
+    {
+        public ViewSource At(int o, int j0) => new(MatrixView.RowMajor(ctx.XPlane(o / ctx.Groups, o % ctx.Groups * ctx.Cg) + j0, ctx.InPlane));
+    }
+
+    /// <summary>The implicit column matrix of outer index o (image, group).</summary>
+    readonly struct ColumnsOfX(CpuConvContext ctx) : IPackSources<Im2ColSource>
+    {
+        public Im2ColSource At(int o, int j0) => new(ctx.G, ctx.XPlane(o / ctx.Groups, o % ctx.Groups * ctx.Cg), j0);
+    }
+
+    /// <summary>One (image, group, column tile, row tile) GEMM and its bias.</summary>
+    readonly struct GemmTiles(CpuConvContext ctx, ConvTiling tiling, bool pointwise, nint shared, long sharedStride) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
             var (n, g, j0, j1, i0, i1) = tiling.TileOf(t, ctx.Groups, ctx.Kg, ctx.Cols);
             float* x = ctx.XPlane(n, g * ctx.Cg);
@@ -42,7 +59,7 @@ internal static unsafe class CpuForward
             else
                 Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Rows, a, new Im2ColSource(ctx.G, x, j0), y, ctx.OutPlane, false, ctx.Tier, ws);
             CpuBias.AddRows(ctx.YPlane(n, 0), ctx.OutPlane, ctx.Bias, k0, k0 + (i1 - i0), j0, j1);
-        });
+        }
     }
 
     /// <summary>
@@ -71,24 +88,38 @@ internal static unsafe class CpuForward
             long scratchBlocked = DepthwiseBlocked.ScratchFloats(ctx.G);
             int units = ctx.N * blocks;
             int blockTasks = Math.Min(units, ctx.Threads * 8);
-            ctx.Workers.For(blockTasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
-            {
-                int u0 = (int)((long)units * t / blockTasks), u1 = (int)((long)units * (t + 1) / blockTasks);
-                float* scratch = ws.Get(WorkspaceSlot.Rows, scratchBlocked);
-                for (int u = u0; u < u1; u++)
-                {
-                    int n = u / blocks, c0 = u % blocks * DepthwiseBlocked.Lanes;
-                    DepthwiseBlocked.Block(ctx.G, ctx.XPlane(n, c0), ctx.W + (nint)c0 * ctx.Kvol, ctx.YPlane(n, c0),
-                        ctx.Bias == null ? null : ctx.Bias + c0, scratch);
-                }
-            });
+            ctx.Workers.For(blockTasks, new BlockedDepthwise(ctx, units, blockTasks, blocks, scratchBlocked));
         }
         int rest = ctx.C - blockedChannels;
         if (rest == 0) return;
         int planes = ctx.N * rest;
         int tasks = Math.Min(planes, ctx.Threads * 8);
         long scratchFloats = DepthwiseDirect.ScratchFloats(ctx.G);
-        ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(tasks, new PaddedCopyDepthwise(ctx, planes, tasks, rest, blockedChannels, mult, scratchFloats));
+    }
+
+    /// <summary>Ranges of (image, block of 16 channels) units by <see cref="DepthwiseBlocked"/>.</summary>
+    readonly struct BlockedDepthwise(CpuConvContext ctx, int units, int blockTasks, int blocks, long scratchBlocked) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
+        {
+            int u0 = (int)((long)units * t / blockTasks), u1 = (int)((long)units * (t + 1) / blockTasks);
+            float* scratch = ws.Get(WorkspaceSlot.Rows, scratchBlocked);
+            for (int u = u0; u < u1; u++)
+            {
+                int n = u / blocks, c0 = u % blocks * DepthwiseBlocked.Lanes;
+                DepthwiseBlocked.Block(ctx.G, ctx.XPlane(n, c0), ctx.W + (nint)c0 * ctx.Kvol, ctx.YPlane(n, c0),
+                    ctx.Bias == null ? null : ctx.Bias + c0, scratch);
+            }
+        }
+    }
+
+    /// <summary>Ranges of (image, input channel) planes from a padded copy, past the blocked channels.</summary>
+    readonly struct PaddedCopyDepthwise(CpuConvContext ctx, int planes, int tasks, int rest, int blockedChannels, int mult, long scratchFloats) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
             int p0 = (int)((long)planes * t / tasks), p1 = (int)((long)planes * (t + 1) / tasks);
             float* rows = ws.Get(WorkspaceSlot.Rows, scratchFloats);
@@ -101,7 +132,7 @@ internal static unsafe class CpuForward
                 DepthwiseDirect.Channel(ctx.G, ctx.XPlane(n, c), ctx.W + (nint)k0 * ctx.Kvol, ctx.YPlane(n, k0),
                     ctx.Bias == null ? null : ctx.Bias + k0, mult, rows, tables, ctx.Tier);
             }
-        });
+        }
     }
 
     /// <summary>
@@ -138,7 +169,14 @@ internal static unsafe class CpuForward
         // on two threads 3.9 µs, on one 3.7 µs), so it runs on the calling thread.
         long taps = (long)planes * ctx.OutPlane * ctx.Kvol;
         int tasks = taps < SmallDepthwiseTaps ? 1 : (int)Math.Min(planes, ctx.Threads * 2);
-        ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        ctx.Workers.For(tasks, new UnpaddedPlaneRanges(ctx, kernel, planes, tasks));
+    }
+
+    /// <summary>Contiguous ranges of (image, channel) planes read straight from x.</summary>
+    readonly struct UnpaddedPlaneRanges(CpuConvContext ctx, DepthwiseKernel kernel, int planes, int tasks) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet _)
         {
             int p0 = (int)((long)planes * t / tasks), p1 = (int)((long)planes * (t + 1) / tasks);
             for (int pl = p0; pl < p1; pl++)
@@ -154,6 +192,6 @@ internal static unsafe class CpuForward
                     default: DepthwiseStrips.Plane(ctx.G, x, w, y, bias); break;
                 }
             }
-        });
+        }
     }
 }

@@ -25,7 +25,6 @@ internal sealed class CpuWorkers : IDisposable
     readonly ManualResetEventSlim[] _wake;
     readonly WorkspaceSet[] _sets;
     readonly object _jobLock = new();
-    Job? _job;
     int _generation;
     volatile bool _stop;
 
@@ -35,33 +34,40 @@ internal sealed class CpuWorkers : IDisposable
     /// <summary>
     /// Participant p's claim counter at [p·CounterStride]: the job's generation in the high 32 bits,
     /// the tasks of p's range claimed so far in the low 32. Kept across jobs (no allocation per call);
-    /// the generation makes a claim by a worker still holding an earlier job fail.
+    /// the generation makes a claim by a worker still on an earlier job fail.
     /// </summary>
     readonly long[] _claimed;
 
-    /// <summary>One call's tasks; a worker that wakes late holds an old job whose tasks are all taken.</summary>
-    sealed class Job(Action<int, WorkspaceSet> body, int count, int participants, int generation, long[] claimed)
+    // The current job, in fields reused from job to job (no object per call). A worker reads the task count
+    // after the generation and the runner only after a claim succeeds: the caller writes the counters before
+    // the count and changes neither the count nor the runner while a claimed task is pending, so a worker that
+    // reads the next job's count finds its claims refused, and one whose claim succeeded reads this job's runner.
+    int _count;
+    LoopRunner? _runner;
+    int _pending;
+    ExceptionDispatchInfo? _error;
+
+    /// <summary>One runner per loop type, indexed by <see cref="LoopSlot{T}.Index"/>: made on a type's first parallel job, reused after.</summary>
+    LoopRunner?[] _runners = new LoopRunner?[32];
+
+    /// <summary>A loop body behind a virtual call, so the workers run any loop type.</summary>
+    abstract class LoopRunner
     {
-        public readonly Action<int, WorkspaceSet> Body = body;
-        public readonly int Count = count;
-        public readonly int Participants = participants;
-        public int Pending = count;
-        public ExceptionDispatchInfo? Error;
+        public abstract void Run(int task, WorkspaceSet workspace);
+    }
 
-        int Start(int p) => (int)((long)Count * p / Participants);
+    sealed class LoopRunner<T> : LoopRunner where T : struct, ICpuLoop
+    {
+        public T Loop;
+        public override void Run(int task, WorkspaceSet workspace) => Loop.Run(task, workspace);
+    }
 
-        /// <summary>The next unclaimed task of participant p's range, or -1 when the range is used up (or the job is over).</summary>
-        public int Claim(int p)
-        {
-            int start = Start(p), size = Start(p + 1) - start;
-            ref long counter = ref claimed[p * CounterStride];
-            while (true)
-            {
-                long seen = Volatile.Read(ref counter);
-                if ((int)(seen >> 32) != generation || (int)seen >= size) return -1;
-                if (Interlocked.CompareExchange(ref counter, seen + 1, seen) == seen) return start + (int)seen;
-            }
-        }
+    static int s_loopTypes;
+
+    /// <summary>A process-wide index per loop type, into every instance's <see cref="_runners"/>.</summary>
+    static class LoopSlot<T> where T : struct, ICpuLoop
+    {
+        public static readonly int Index = Interlocked.Increment(ref s_loopTypes) - 1;
     }
 
     public CpuWorkers(int threads)
@@ -86,7 +92,14 @@ internal sealed class CpuWorkers : IDisposable
     public long BytesHeld => _sets.Sum(s => s.BytesHeld);
 
     /// <summary>Runs body(i, workspace) for i in [0, count) on up to <see cref="Threads"/> threads; rethrows the first failure.</summary>
-    public void For(int count, Action<int, WorkspaceSet> body)
+    public void For(int count, Action<int, WorkspaceSet> body) => For(count, new DelegateLoop(body));
+
+    /// <summary>
+    /// Runs loop.Run(i, workspace) for i in [0, count) on up to <see cref="Threads"/> threads; rethrows the first
+    /// failure. Allocates nothing once a loop type has run in parallel here: the loop is copied into that type's
+    /// runner for the job, and the job lives in fields.
+    /// </summary>
+    public void For<T>(int count, T loop) where T : struct, ICpuLoop
     {
         ObjectDisposedException.ThrowIf(_stop, this);
         if (count <= 0) return;
@@ -94,20 +107,54 @@ internal sealed class CpuWorkers : IDisposable
         {
             if (count == 1 || _threads.Length == 0)
             {
-                for (int i = 0; i < count; i++) body(i, _sets[0]);
+                for (int i = 0; i < count; i++) loop.Run(i, _sets[0]);
                 return;
             }
-            int generation = _generation + 1;
-            for (int p = 0; p < Threads; p++) Volatile.Write(ref _claimed[p * CounterStride], (long)generation << 32);
-            var job = new Job(body, count, Threads, generation, _claimed);
-            Volatile.Write(ref _job, job);
-            Interlocked.Increment(ref _generation);     // publishes the job (full fence)
-            foreach (var e in _wake) e.Set();
-            Drain(job, 0, _sets[0]);
-            var spin = new SpinWait();
-            while (Volatile.Read(ref job.Pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
-            Volatile.Write(ref _job, null);
-            job.Error?.Throw();
+            var runner = RunnerOf<T>();
+            runner.Loop = loop;
+            try { RunJob(count, runner); }
+            finally { runner.Loop = default; }    // drop the loop's references until its next job
+        }
+    }
+
+    LoopRunner<T> RunnerOf<T>() where T : struct, ICpuLoop
+    {
+        int index = LoopSlot<T>.Index;
+        if (index >= _runners.Length) Array.Resize(ref _runners, Math.Max(index + 1, _runners.Length * 2));
+        return (LoopRunner<T>)(_runners[index] ??= new LoopRunner<T>());
+    }
+
+    /// <summary>One parallel job (under the job lock): publishes it, takes part, waits for the claimed tasks, rethrows.</summary>
+    void RunJob(int count, LoopRunner runner)
+    {
+        int generation = _generation + 1;
+        for (int p = 0; p < Threads; p++) Volatile.Write(ref _claimed[p * CounterStride], (long)generation << 32);
+        _pending = count;
+        _error = null;
+        Volatile.Write(ref _runner, runner);
+        Volatile.Write(ref _count, count);
+        Interlocked.Increment(ref _generation);     // publishes the job (full fence)
+        foreach (var e in _wake) e.Set();
+        Drain(generation, count, 0, _sets[0]);
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+        var error = _error;
+        _error = null;
+        error?.Throw();
+    }
+
+    int Start(int count, int p) => (int)((long)count * p / Threads);
+
+    /// <summary>The next unclaimed task of participant p's range in job <paramref name="generation"/>, or -1 when the range is used up (or the job is over).</summary>
+    int Claim(int generation, int count, int p)
+    {
+        int start = Start(count, p), size = Start(count, p + 1) - start;
+        ref long counter = ref _claimed[p * CounterStride];
+        while (true)
+        {
+            long seen = Volatile.Read(ref counter);
+            if ((int)(seen >> 32) != generation || (int)seen >= size) return -1;
+            if (Interlocked.CompareExchange(ref counter, seen + 1, seen) == seen) return start + (int)seen;
         }
     }
 
@@ -116,26 +163,28 @@ internal sealed class CpuWorkers : IDisposable
     /// locally and published once: every shared write moves the job's cache line between cores, which
     /// on this machine costs more than a small task.
     /// </summary>
-    static void Drain(Job job, int p, WorkspaceSet set)
+    void Drain(int generation, int count, int p, WorkspaceSet set)
     {
         int done = 0;
+        LoopRunner? runner = null;
         try
         {
-            for (int k = 0; k < job.Participants; k++)
+            for (int k = 0; k < Threads; k++)
             {
-                int owner = (p + k) % job.Participants;
-                for (int i; (i = job.Claim(owner)) >= 0;)
+                int owner = (p + k) % Threads;
+                for (int i; (i = Claim(generation, count, owner)) >= 0;)
                 {
                     done++;
-                    try { job.Body(i, set); }
+                    runner ??= Volatile.Read(ref _runner)!;
+                    try { runner.Run(i, set); }
                     catch (Exception e)
                     {
-                        Interlocked.CompareExchange(ref job.Error, ExceptionDispatchInfo.Capture(e), null);
+                        Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
                     }
                 }
             }
         }
-        finally { if (done > 0) Interlocked.Add(ref job.Pending, -done); }
+        finally { if (done > 0) Interlocked.Add(ref _pending, -done); }
     }
 
     void Work(int id)
@@ -160,7 +209,7 @@ internal sealed class CpuWorkers : IDisposable
             }
             if (_stop) return;
             seen = Volatile.Read(ref _generation);
-            if (Volatile.Read(ref _job) is { } job) Drain(job, id + 1, _sets[id + 1]);
+            Drain(seen, Volatile.Read(ref _count), id + 1, _sets[id + 1]);
         }
     }
 

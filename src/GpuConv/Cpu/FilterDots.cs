@@ -178,24 +178,47 @@ internal static unsafe class FilterDots
             return;
         }
         var plan = Plan.Of(ctx.Problem, ctx.Threads);
-        ForSlices(ctx, plan.Chunks, plan.Slices, plan.KRange, plan.KRanges, ctx.Cg,
-            (q, g, k0, k1, dw, accumulate) => Chunk(ctx, plan, q, g, k0, k1, dw, accumulate));
+        ForSlices(ctx, plan.Chunks, plan.Slices, plan.KRange, plan.KRanges, ctx.Cg, new PointwiseChunks(ctx, plan));
     }
 
-    /// <summary>The body of one task: chunk q of the reduction for dy channels [k0, k1) of group g into dw.</summary>
-    delegate void ChunkBody(int q, int g, int k0, int k1, float* dw, bool accumulate);
+    /// <summary>The body of a task of <see cref="ForSlices"/>: a struct, so that the tasks share no closure.</summary>
+    interface IChunks
+    {
+        /// <summary>Chunk q of the reduction for dy channels [k0, k1) of group g into dw.</summary>
+        void Chunk(int q, int g, int k0, int k1, float* dw, bool accumulate);
+    }
+
+    readonly struct PointwiseChunks(CpuConvContext ctx, Plan plan) : IChunks
+    {
+        public void Chunk(int q, int g, int k0, int k1, float* dw, bool accumulate) => FilterDots.Chunk(ctx, plan, q, g, k0, k1, dw, accumulate);
+    }
+
+    readonly struct PaddedChunks(CpuConvContext ctx, PaddedPlan plan, StridePhaseLayout l, float* padded, int* taps) : IChunks
+    {
+        public void Chunk(int q, int g, int k0, int k1, float* dw, bool accumulate) => PaddedChunk(ctx, plan, l, padded, taps, q, g, k0, k1, dw, accumulate);
+    }
 
     /// <summary>
     /// The tasks of both paths: (group, range of dy channels, slice of the chunks); each slice sums its chunks in
     /// order into dW itself (one slice) or into its own partial dW, added in slice order at the end, so the
     /// result depends on the thread count only. <paramref name="rowFloats"/>: floats of one dW row.
     /// </summary>
-    static void ForSlices(CpuConvContext ctx, int chunks, int slices, int kRange, int kRanges, int rowFloats, ChunkBody body)
+    static void ForSlices<TChunks>(CpuConvContext ctx, int chunks, int slices, int kRange, int kRanges, int rowFloats, TChunks body)
+        where TChunks : struct, IChunks
     {
         long wFloats = ctx.Problem.WShape.ElementCount;
         float* partials = slices > 1 ? ctx.Shared.Get(WorkspaceSlot.PackB, slices * wFloats) : ctx.W;
         nint partialsAt = (nint)partials;
-        ctx.Workers.For(ctx.Groups * kRanges * slices, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        ctx.Workers.For(ctx.Groups * kRanges * slices, new Slices<TChunks>(ctx, chunks, slices, kRange, kRanges, rowFloats, wFloats, partialsAt, body));
+        if (slices > 1) SumSlices(ctx, partials, slices, wFloats);
+    }
+
+    /// <summary>(group, range of dy channels, slice of the chunks): the slice's chunks in order.</summary>
+    readonly struct Slices<TChunks>(CpuConvContext ctx, int chunks, int slices, int kRange, int kRanges, int rowFloats, long wFloats, nint partialsAt, TChunks body) : ICpuLoop
+        where TChunks : struct, IChunks
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet _)
         {
             int s = t % slices; t /= slices;
             int r = t % kRanges, g = t / kRanges;
@@ -203,9 +226,8 @@ internal static unsafe class FilterDots
             int q0 = (int)((long)chunks * s / slices), q1 = (int)((long)chunks * (s + 1) / slices);
             float* dw = (float*)partialsAt + s * wFloats + ((long)g * ctx.Kg + k0) * rowFloats;
             for (int q = q0; q < q1; q++)
-                body(q, g, k0, k1, dw, accumulate: q > q0);
-        });
-        if (slices > 1) SumSlices(ctx, partials, slices, wFloats);
+                body.Chunk(q, g, k0, k1, dw, accumulate: q > q0);
+        }
     }
 
     /// <summary>
@@ -273,10 +295,8 @@ internal static unsafe class FilterDots
         float* padded = ShiftedGemm.PadInput(ctx, l);
         int* taps = stackalloc int[ctx.Kvol];
         l.WriteTapOffsets(ctx.G, taps);
-        nint tapTable = (nint)taps, paddedTable = (nint)padded;
         var plan = PaddedPlan.Of(p, ctx.Threads);
-        ForSlices(ctx, plan.Chunks, plan.Slices, plan.KRange, plan.KRanges, ctx.Rows,
-            (q, g, k0, k1, dw, accumulate) => PaddedChunk(ctx, plan, l, (float*)paddedTable, (int*)tapTable, q, g, k0, k1, dw, accumulate));
+        ForSlices(ctx, plan.Chunks, plan.Slices, plan.KRange, plan.KRanges, ctx.Rows, new PaddedChunks(ctx, plan, l, padded, taps));
     }
 
     /// <summary>
@@ -447,14 +467,23 @@ internal static unsafe class FilterDots
             dst[i] = accumulate ? dst[i] + sums.GetElement(i) : sums.GetElement(i);
     }
 
+    /// <summary>Floats of dW per task of <see cref="SumSlices"/>.</summary>
+    const int SumBlock = 4096;
+
     /// <summary>dW = Σₛ partial[s], s in order; tasks own contiguous ranges of dW.</summary>
     static void SumSlices(CpuConvContext ctx, float* partials, int slices, long count)
     {
-        const int Block = 4096;
-        int blocks = (int)((count + Block - 1) / Block);
-        ctx.Workers.For(blocks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        int blocks = (int)((count + SumBlock - 1) / SumBlock);
+        ctx.Workers.For(blocks, new SliceSums(ctx, partials, slices, count));
+    }
+
+    /// <summary>One block of dW: the slices' partial sums added in order.</summary>
+    readonly struct SliceSums(CpuConvContext ctx, float* partials, int slices, long count) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet _)
         {
-            long i0 = (long)t * Block, i1 = Math.Min(count, i0 + Block);
+            long i0 = (long)t * SumBlock, i1 = Math.Min(count, i0 + SumBlock);
             float* dw = ctx.W;
             for (long i = i0; i < i1; i++)
             {
@@ -462,6 +491,6 @@ internal static unsafe class FilterDots
                 for (int s = 1; s < slices; s++) sum += partials[s * count + i];
                 dw[i] = sum;
             }
-        });
+        }
     }
 }

@@ -98,6 +98,9 @@ internal static unsafe class GemmPixelShuffle
     /// <summary>Floats of Wᵀ: W's.</summary>
     public static long TransposedFloats(ConvProblem p) => p.WShape.ElementCount;
 
+    /// <summary>Columns of W per task of <see cref="TransposeWeights"/>.</summary>
+    const int TransposeBlock = 256;
+
     /// <summary>
     /// wt[g][i][k] = W[g·Kg + k][i] (i over C/g × kernel volume): per group the [Kg, C/g·taps] matrix W is
     /// transposed so the GEMM reads A's rows in place (read as Wᵀ straight from W, each k of a 12-row
@@ -106,13 +109,19 @@ internal static unsafe class GemmPixelShuffle
     public static void TransposeWeights(CpuWorkers workers, ConvProblem p, float* w, float* wt)
     {
         int groups = p.Groups, kg = p.KPerGroup, rows = p.CPerGroup * (int)p.KernelVolume;
-        const int Block = 256;
-        int blocks = (rows + Block - 1) / Block;
-        workers.For(groups * blocks, (t, _) =>
+        int blocks = (rows + TransposeBlock - 1) / TransposeBlock;
+        workers.For(groups * blocks, new TransposeTasks(w, wt, blocks, rows, kg));
+    }
+
+    /// <summary>One block of 256 columns of one group's W, transposed.</summary>
+    readonly struct TransposeTasks(float* w, float* wt, int blocks, int rows, int kg) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet _)
         {
-            int g = t / blocks, i0 = t % blocks * Block, n = Math.Min(Block, rows - i0);
+            int g = t / blocks, i0 = t % blocks * TransposeBlock, n = Math.Min(TransposeBlock, rows - i0);
             BlockTranspose.ToPlanes(w + (nint)g * kg * rows + i0, rows, kg, n, wt + ((nint)g * rows + i0) * kg, kg, null);
-        });
+        }
     }
 
     /// <summary>Per-task scratch: the col tile, the packed dy block and the GEMM's packed A.</summary>
@@ -132,7 +141,14 @@ internal static unsafe class GemmPixelShuffle
         int outer = ctx.N * ctx.Groups;
         int cols = ctx.Cols, kg = ctx.Kg, kvol = ctx.Kvol, cg = ctx.Cg;
         var tier = ctx.Tier;
-        ctx.Workers.For(t.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task, ws) =>
+        ctx.Workers.For(t.Tasks(outer), new ShuffleTasks(ctx, t, wt, cols, kg, kvol, cg, tier));
+    }
+
+    /// <summary>(image, group, column block, channel split): the GEMM of its dy columns, then the pixel shuffle into dx.</summary>
+    readonly struct ShuffleTasks(CpuConvContext ctx, Tiling t, float* wt, int cols, int kg, int kvol, int cg, GemmTier tier) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int task, WorkspaceSet ws)
         {
             int cs = task % t.CSplits; task /= t.CSplits;
             int jb = task % t.JBlocks; task /= t.JBlocks;
@@ -163,7 +179,7 @@ internal static unsafe class GemmPixelShuffle
                 int cAbs = g * cg + c0;
                 Shuffle(ctx.G, tile, width, cn, j0, j1, ctx.XPlane(n, cAbs), ctx.InPlane, ctx.Bias == null ? null : ctx.Bias + cAbs, j1 == cols);
             }
-        });
+        }
     }
 
     /// <summary>

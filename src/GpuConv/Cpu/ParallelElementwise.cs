@@ -5,8 +5,7 @@ namespace GpuConv.Cpu;
 /// run by the same SIMD loop, so the bits are those of one loop over the whole tensor (every element is computed by the
 /// same IEEE operations wherever a chunk or the vector part ends). The expectation is that several cores move a
 /// 1×256×56×56 tensor faster than one; on the shared 2-core VM it was measured no faster (docs/benchmarks.md, 2026-12-05).
-/// The delegate the workers run is made once; one call's operands sit in fields under a lock, so a warm call makes no
-/// closure (what CpuWorkers.For itself allocates per job is its own).
+/// A call hands the workers a struct (<see cref="ChunkLoop"/>), so a warm call allocates nothing.
 /// </summary>
 internal sealed class ParallelElementwise
 {
@@ -27,20 +26,8 @@ internal sealed class ParallelElementwise
     const int ChunkAlignment = 16;
 
     readonly CpuWorkers? _workers;
-    readonly Action<int, WorkspaceSet> _body;
-    readonly object _gate = new();
 
-    // One call's operands, set under _gate before the workers run and cleared after (the runner keeps no tensor alive).
-    ElementwiseOp _op;
-    float[]? _a, _b, _output;
-    float _alpha;
-    int _chunk;
-
-    public ParallelElementwise(CpuWorkers? workers)
-    {
-        _workers = workers;
-        _body = RunChunk;
-    }
+    public ParallelElementwise(CpuWorkers? workers) => _workers = workers;
 
     /// <summary>output[i] = op(a[i], b[i], alpha) for every i (b ignored by the one-input ops); output may be a or b.</summary>
     public void Run(ElementwiseOp op, float[] a, float[]? b, float alpha, float[] output)
@@ -54,18 +41,7 @@ internal sealed class ParallelElementwise
         if (a.Length != n || (op.Inputs() == 2 && (b?.Length ?? 0) != n))
             throw new ArgumentException($"{op}: a has {a.Length}, b {b?.Length ?? 0} and output {n} elements; they must match.", nameof(output));
         var (chunk, tasks) = Split(n, workers.Threads);
-        lock (_gate)
-        {
-            (_op, _a, _b, _alpha, _output, _chunk) = (op, a, b, alpha, output, chunk);
-            try
-            {
-                workers.For(tasks, _body);
-            }
-            finally
-            {
-                _a = _b = _output = null;
-            }
-        }
+        workers.For(tasks, new ChunkLoop(op, a, b, alpha, output, chunk));
     }
 
     /// <summary>
@@ -80,11 +56,14 @@ internal sealed class ParallelElementwise
         return ((int)chunk, (int)((n + chunk - 1) / chunk));
     }
 
-    void RunChunk(int task, WorkspaceSet _)
+    /// <summary>One call's operands; task i runs the op over chunk i.</summary>
+    readonly struct ChunkLoop(ElementwiseOp op, float[] a, float[]? b, float alpha, float[] output, int chunk) : ICpuLoop
     {
-        var output = _output!;
-        int start = task * _chunk, length = Math.Min(_chunk, output.Length - start);
-        var b = _op.Inputs() == 2 ? _b.AsSpan(start, length) : default;
-        CpuElementwise.Run(_op, _a.AsSpan(start, length), b, _alpha, output.AsSpan(start, length));
+        public void Run(int task, WorkspaceSet workspace)
+        {
+            int start = task * chunk, length = Math.Min(chunk, output.Length - start);
+            var bs = op.Inputs() == 2 ? b.AsSpan(start, length) : default;
+            CpuElementwise.Run(op, a.AsSpan(start, length), bs, alpha, output.AsSpan(start, length));
+        }
     }
 }

@@ -29,19 +29,32 @@ internal static unsafe class PrepackedB
     /// pair (o, ct) starts at o·ColTiles + ct strides. <paramref name="source"/> gives the B source of
     /// outer index o starting at column j0.
     /// </summary>
-    public static float* Pack<TB>(CpuConvContext ctx, ConvTiling t, int outer, int k, int cols, Func<int, int, TB> source)
-        where TB : struct, IPackSource
+    public static float* Pack<TB, TSources>(CpuConvContext ctx, ConvTiling t, int outer, int k, int cols, TSources source)
+        where TB : struct, IPackSource where TSources : struct, IPackSources<TB>
     {
         long stride = Stride(t, k, ctx.Tier);
         nint buffer = (nint)ctx.Shared.Get(WorkspaceSlot.PackB, stride * outer * t.ColTiles);
         int blocks = Sgemm.KBlocks(k, ctx.Tier);
-        ctx.Workers.For(outer * t.ColTiles * blocks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (i, _) =>
+        ctx.Workers.For(outer * t.ColTiles * blocks, new PackTasks<TB, TSources>(ctx, t, k, cols, source, stride, buffer, blocks));
+        return (float*)buffer;
+    }
+
+    readonly struct PackTasks<TB, TSources>(CpuConvContext ctx, ConvTiling t, int k, int cols, TSources source, long stride, nint buffer, int blocks) : ICpuLoop
+        where TB : struct, IPackSource where TSources : struct, IPackSources<TB>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int i, WorkspaceSet _)
         {
             int block = i % blocks, pair = i / blocks;
             int ct = pair % t.ColTiles, o = pair / t.ColTiles;
             int j0 = ct * t.ColTile, j1 = Math.Min(cols, j0 + t.ColTile);
-            Sgemm.PackBBlock(source(o, j0), j1 - j0, k, ctx.Tier, block, (float*)buffer + stride * pair);
-        });
-        return (float*)buffer;
+            Sgemm.PackBBlock(source.At(o, j0), j1 - j0, k, ctx.Tier, block, (float*)buffer + stride * pair);
+        }
     }
+}
+
+/// <summary>The B source of each outer index (image, group) of a convolution's GEMMs, from column j0 on.</summary>
+internal interface IPackSources<TB> where TB : struct, IPackSource
+{
+    TB At(int outer, int j0);
 }

@@ -176,8 +176,16 @@ internal static unsafe class ReductionSplitFilter
         int* taps = stackalloc int[plan.Padded ? kvol : 0];
         if (plan.Padded) l.WriteTapOffsets(ctx.G, taps);
         nint tapTable = (nint)taps, paddedTable = (nint)paddedX;
-        ctx.Workers.For(ctx.Groups * plan.RowBlocks * plan.KTiles * slices, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(ctx.Groups * plan.RowBlocks * plan.KTiles * slices, new ColumnChunks(ctx, plan, l, partials, pointwise, chunks, groupFloats, tapTable, paddedTable));
+    }
+
+    /// <summary>(group, row block, output-channel tile, slice): the slice's chunks of col(x) · dyᵀ into its partial dWᵀ.</summary>
+    readonly struct ColumnChunks(CpuConvContext ctx, Plan plan, StridePhaseLayout l, float* partials, bool pointwise, int chunks, long groupFloats, nint tapTable, nint paddedTable) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
+            int kvol = ctx.Kvol, kg = ctx.Kg, slices = plan.Slices;
             int s = t % slices; t /= slices;
             int kt = t % plan.KTiles; t /= plan.KTiles;
             int rb = t % plan.RowBlocks, g = t / plan.RowBlocks;
@@ -212,7 +220,7 @@ internal static unsafe class ReductionSplitFilter
             }
             if (q1 == q0)
                 for (int r = 0; r < rows; r++) new Span<float>(dwT + (long)r * kg, kn).Clear();
-        });
+        }
     }
 
     /// <summary>
@@ -272,8 +280,17 @@ internal static unsafe class ReductionSplitFilter
         nint tapTable = (nint)taps;
         int chunks = ctx.N * plan.ChunksPerImage, run = l.Cols;
         long groupFloats = (long)R * kg;
-        ctx.Workers.For(ctx.Groups * plan.RowBlocks * plan.KTiles * slices, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(ctx.Groups * plan.RowBlocks * plan.KTiles * slices, new ShiftedChunks(ctx, plan, l, partials, padded, tapTable, chunks, run, groupFloats));
+    }
+
+    /// <summary>(group, row block, output-channel tile, slice) of the shifted path.</summary>
+    readonly struct ShiftedChunks(CpuConvContext ctx, Plan plan, StridePhaseLayout l, float* partials, float* padded, nint tapTable, int chunks, int run, long groupFloats) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
+            var g = ctx.G;
+            int kvol = ctx.Kvol, kg = ctx.Kg, slices = plan.Slices;
             int* offsets = (int*)tapTable;
             int s = t % slices; t /= slices;
             int kt = t % plan.KTiles; t /= plan.KTiles;
@@ -296,18 +313,28 @@ internal static unsafe class ReductionSplitFilter
             }
             if (q1 == q0)
                 for (int r = 0; r < (c1 - c0) * kvol; r++) new Span<float>(dwT + (long)r * kg, kn).Clear();
-        });
+        }
     }
+
+    /// <summary>Output channels per task of <see cref="Sum"/>.</summary>
+    const int KBlock = 16;
 
     /// <summary>dW[g·K/g + k, r] = Σₛ partial[s][g][r][k], s in order; tasks own blocks of 16 output channels.</summary>
     static void Sum(CpuConvContext ctx, Plan plan, float* partials)
     {
         int kg = ctx.Kg, R = ctx.Rows, slices = plan.Slices;
         long groupFloats = (long)R * kg;
-        const int KBlock = 16;
         int kBlocks = (kg + KBlock - 1) / KBlock;
-        ctx.Workers.For(ctx.Groups * kBlocks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        ctx.Workers.For(ctx.Groups * kBlocks, new SumBlocks(ctx, partials, slices, groupFloats, kBlocks));
+    }
+
+    /// <summary>One block of 16 output channels of one group: the slices' partial dWᵀ summed in order into dW.</summary>
+    readonly struct SumBlocks(CpuConvContext ctx, float* partials, int slices, long groupFloats, int kBlocks) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet _)
         {
+            int kg = ctx.Kg, R = ctx.Rows;
             int g = t / kBlocks, k0 = t % kBlocks * KBlock, k1 = Math.Min(kg, k0 + KBlock);
             float* dw = ctx.W + (long)g * kg * R;
             float* first = partials + g * groupFloats;
@@ -321,7 +348,7 @@ internal static unsafe class ReductionSplitFilter
                     dw[(long)k * R + r] = sum;
                 }
             }
-        });
+        }
     }
 }
 

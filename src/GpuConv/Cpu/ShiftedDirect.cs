@@ -76,7 +76,14 @@ internal static unsafe class ShiftedDirect
 
         long windowFloats = ctx.Cg * wl.PlaneFloats;
         nint paddedBase = (nint)padded, offsetTable = (nint)offsets, biasBase = (nint)bias;
-        ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(tasks, new RowRuns(ctx, g, l, wl, units, tasks, outRows, windows, windowFloats, ext, paddedBase, kg, depth, offsetTable, biasBase));
+    }
+
+    /// <summary>Ranges of (image, group, output row) units: each row a run of tiles straight into y.</summary>
+    readonly struct RowRuns(CpuConvContext ctx, Geometry g, StridePhaseLayout l, StridePhaseLayout wl, int units, int tasks, int outRows, bool windows, long windowFloats, int ext, nint paddedBase, int kg, int depth, nint offsetTable, nint biasBase) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
             int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
             float* edgeA = null, edgeC = null, window = null;
@@ -131,7 +138,7 @@ internal static unsafe class ShiftedDirect
                     i0 += mr;
                 }
             }
-        });
+        }
     }
 
     static int Tasks(int units, int threads) => Math.Min(units, threads * ConvTiling.TasksPerThread * 2);

@@ -53,13 +53,26 @@ internal static unsafe class ShiftedGemm
         long sharedStride = 0;
         if (PrepackedB.Worth(tiling, ctx.Tier, plainB: false))
         {
-            nint paddedBase = (nint)padded, tapTable = (nint)taps;
-            shared = (nint)PrepackedB.Pack(ctx, tiling, outer, ctx.Rows, l.Cols, (o, j0) =>
-                new ShiftedSource((float*)paddedBase + ((nint)(o / ctx.Groups) * ctx.C + o % ctx.Groups * ctx.Cg) * l.PlaneFloats, (nint)l.PlaneFloats, (int*)tapTable, kvol, j0));
+            shared = (nint)PrepackedB.Pack<ShiftedSource, PaddedPlanes>(ctx, tiling, outer, ctx.Rows, l.Cols, new(ctx, l, padded, taps));
             sharedStride = PrepackedB.Stride(tiling, ctx.Rows, ctx.Tier);
         }
-        ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(tiling.Tasks(outer), new PackedTiles(ctx, l, tiling, padded, taps, shared, sharedStride));
+    }
+
+    /// <summary>The shifted B of outer index o (image, group): its padded planes read at the tap offsets.</summary>
+    readonly struct PaddedPlanes(CpuConvContext ctx, StridePhaseLayout l, float* padded, int* taps) : IPackSources<ShiftedSource>
+    {
+        public ShiftedSource At(int o, int j0) =>
+            new(padded + ((nint)(o / ctx.Groups) * ctx.C + o % ctx.Groups * ctx.Cg) * l.PlaneFloats, (nint)l.PlaneFloats, taps, ctx.Kvol, j0);
+    }
+
+    /// <summary>One (image, group, column tile, row tile) GEMM over packed B into a tile, then its valid columns into y.</summary>
+    readonly struct PackedTiles(CpuConvContext ctx, StridePhaseLayout l, ConvTiling tiling, float* padded, int* taps, nint shared, long sharedStride) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
+            int kvol = ctx.Kvol;
             var (n, grp, j0, j1, i0, i1) = tiling.TileOf(t, ctx.Groups, ctx.Kg, l.Cols);
             int k0 = grp * ctx.Kg + i0, rows = i1 - i0, cols = j1 - j0;
             float* tmp = ws.Get(WorkspaceSlot.Columns, (long)rows * cols);
@@ -75,7 +88,7 @@ internal static unsafe class ShiftedGemm
             }
             for (int i = 0; i < rows; i++)
                 Keep(ctx.G, l, tmp + (nint)i * cols, j0, j1, ctx.YPlane(n, k0 + i), ctx.Bias == null ? 0f : ctx.Bias[k0 + i]);
-        });
+        }
     }
 
     /// <summary>Floats readable after the padded planes (one microkernel tile width).</summary>
@@ -98,29 +111,37 @@ internal static unsafe class ShiftedGemm
             for (int t = 0; t < kvol; t++) Tables.Set(offsets + p++, (nint)c * (nint)l.PlaneFloats + taps[t]);
         var blk = GemmBlocking.For(ctx.Tier, ctx.Kg);
         int mr = blk.MR;
-        const int nr = 32;
         // Whole channels per K chunk, in equal chunks of about KC rows.
         int chunks = Math.Max(1, (depth + blk.KC - 1) / blk.KC);
         int chunkChannels = (ctx.Cg + chunks - 1) / chunks;
         var kernel = mr == 12 ? (delegate*<nint, float*, nint, float*, nint*, float*, nint, bool, void>)&ShiftedKernels.Vector512_12x32 : &ShiftedKernels.Vector512_8x32;
         int outer = ctx.N * ctx.Groups;
         var tiling = Tiling(ctx);
-        nint paddedBase = (nint)padded, offsetTable = (nint)offsets;
-        ctx.Workers.For(tiling.Tasks(outer), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(tiling.Tasks(outer), new UnpackedTiles(ctx, l, tiling, padded, offsets, kernel, mr, chunkChannels));
+    }
+
+    /// <summary>One (image, group, column tile, row tile) of <see cref="ForwardUnpacked"/>.</summary>
+    readonly struct UnpackedTiles(CpuConvContext ctx, StridePhaseLayout l, ConvTiling tiling, float* padded, nint* offsets,
+        delegate*<nint, float*, nint, float*, nint*, float*, nint, bool, void> kernel, int mr, int chunkChannels) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
+            const int nr = 32;
+            int kvol = ctx.Kvol, depth = ctx.Rows;
             var (n, grp, j0, j1, i0, i1) = tiling.TileOf(t, ctx.Groups, ctx.Kg, l.Cols);
             int k0 = grp * ctx.Kg + i0, rows = i1 - i0, cols = j1 - j0;
             int ldt = (cols + nr - 1) / nr * nr, fullRows = rows / mr * mr;
             float* tmp = ws.Get(WorkspaceSlot.Columns, (long)rows * ldt);
             float* edgeA = ws.Get(WorkspaceSlot.PackA, (long)mr * chunkChannels * kvol);
             float* edgeC = ws.Get(WorkspaceSlot.PackB, (long)mr * nr);
-            float* b = (float*)paddedBase + ((nint)n * ctx.C + grp * ctx.Cg) * l.PlaneFloats + j0;
+            float* b = padded + ((nint)n * ctx.C + grp * ctx.Cg) * l.PlaneFloats + j0;
             float* w = ctx.W + (nint)k0 * depth;
             for (int c0 = 0; c0 < ctx.Cg; c0 += chunkChannels)
             {
                 int pc = c0 * kvol, kc = Math.Min(chunkChannels, ctx.Cg - c0) * kvol;
                 bool add = c0 > 0;
-                nint* off = (nint*)offsetTable + pc;
+                nint* off = offsets + pc;
                 if (fullRows < rows)
                 {
                     // Edge rows of A, zero-padded to a whole tile (the kernel reads mr rows).
@@ -146,7 +167,7 @@ internal static unsafe class ShiftedGemm
             }
             for (int i = 0; i < rows; i++)
                 Keep(ctx.G, l, tmp + (nint)i * ldt, j0, j1, ctx.YPlane(n, k0 + i), ctx.Bias == null ? 0f : ctx.Bias[k0 + i]);
-        });
+        }
     }
 
     /// <summary>
@@ -163,13 +184,19 @@ internal static unsafe class ShiftedGemm
         WriteRowStarts(ctx.G, l, rowStarts);
         int planes = ctx.N * ctx.C;
         int padTasks = Math.Min(planes, ctx.Threads * ConvTiling.TasksPerThread);
-        nint dst = (nint)padded, starts = (nint)rowStarts;
-        ctx.Workers.For(padTasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        ctx.Workers.For(padTasks, new PadTasks(ctx, l, rowStarts, padded, planes, padTasks));
+        return padded;
+    }
+
+    /// <summary>Ranges of input planes into their padded phase planes.</summary>
+    readonly struct PadTasks(CpuConvContext ctx, StridePhaseLayout l, nint* rowStarts, float* padded, int planes, int padTasks) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet _)
         {
             int p0 = (int)((long)planes * t / padTasks), p1 = (int)((long)planes * (t + 1) / padTasks);
-            PadPlanes(ctx, l, (nint*)starts, p0, p1, (float*)dst + p0 * l.PlaneFloats);
-        });
-        return padded;
+            PadPlanes(ctx, l, rowStarts, p0, p1, padded + p0 * l.PlaneFloats);
+        }
     }
 
     /// <summary>

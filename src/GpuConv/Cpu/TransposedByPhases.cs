@@ -174,6 +174,10 @@ internal sealed class TransposedByPhases
         return acc;
     }
 
+    // Blocks of one panel's width: a panel row is written whole at once (blocks of 16 wrote a quarter
+    // of each row's cache lines at a time, and every line went to memory and back four times).
+    const int Block = ChannelTileKernels.Channels;
+
     /// <summary>
     /// Writes every phase's sub-kernel in one pass over W: W'[g·Cg + c, k, m…] = W[g·Kg + k, c, tap(m)…]
     /// with tap(m) = φ + (M−1−m)·s per dimension, phase i's to <paramref name="destinations"/>[i] (unused
@@ -189,15 +193,19 @@ internal sealed class TransposedByPhases
     {
         var p = Problem;
         int groups = p.Groups, cg = p.CPerGroup, kg = p.KPerGroup, kvol = (int)p.KernelVolume;
-        // Blocks of one panel's width: a panel row is written whole at once (blocks of 16 wrote a quarter
-        // of each row's cache lines at a time, and every line went to memory and back four times).
-        const int Block = ChannelTileKernels.Channels;
         int blocks = (cg + Block - 1) / Block, units = groups * blocks, panelBlocks = ChannelPanels.Blocks(cg);
         int tasks = Math.Min(units, workers.Threads * 4);
         var phases = Phases;
         int padded = Vector512.IsHardwareAccelerated ? (kvol + 15) / 16 * 16 : kvol;
         float* wEnd = w + p.WShape.ElementCount;
-        workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        workers.For(tasks, new WeightTasks(phases, w, wEnd, destinations, panels, units, tasks, blocks, panelBlocks, cg, kg, kvol, padded));
+    }
+
+    /// <summary>Runs of (group, block of 64 input channels) units: their weights into every phase's sub-kernel.</summary>
+    readonly unsafe struct WeightTasks(Phase[] phases, float* w, float* wEnd, nint[] destinations, bool panels, int units, int tasks, int blocks, int panelBlocks, int cg, int kg, int kvol, int padded) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
             int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
             float* tapMajor = ws.Get(WorkspaceSlot.Columns, 2L * Block * padded), rowsPadded = tapMajor + (nint)Block * padded;
@@ -271,7 +279,7 @@ internal sealed class TransposedByPhases
                     }
                 }
             }
-        });
+        }
     }
 
     /// <summary>
@@ -288,7 +296,14 @@ internal sealed class TransposedByPhases
         nint inPlane = (nint)g.InD * g.InH * g.InW;
         var phases = Phases;
         int tasks = Math.Min(planes, workers.Threads * 4);
-        workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, _) =>
+        workers.For(tasks, new ScatterTasks(phases, g, temp, dx, bias, planes, tasks, c, inPlane));
+    }
+
+    /// <summary>Ranges of dx planes: every phase's outputs (or the bias) into them.</summary>
+    readonly unsafe struct ScatterTasks(Phase[] phases, ConvGeometry g, float* temp, float* dx, float* bias, int planes, int tasks, int c, nint inPlane) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet _)
         {
             int p0 = (int)((long)planes * t / tasks), p1 = (int)((long)planes * (t + 1) / tasks);
             for (int pl = p0; pl < p1; pl++)
@@ -314,6 +329,6 @@ internal sealed class TransposedByPhases
                     }
                 }
             }
-        });
+        }
     }
 }

@@ -56,14 +56,21 @@ internal static unsafe class WeightStreamBackwardData
     {
         int block = BlockChannels(p, workers.Threads), blocks = Blocks(p, block), kvol = (int)p.KernelVolume, kg = p.KPerGroup;
         int rows = p.CPerGroup * kvol, kBlocks = Sgemm.KBlocks(kg, tier);
-        workers.For(p.Groups * blocks, (t, _) =>
+        workers.For(p.Groups * blocks, new PackTasks(p, w, packed, tier, block, blocks, kvol, kg, rows, kBlocks));
+    }
+
+    /// <summary>One block of one group's W, packed as the GEMM's B.</summary>
+    readonly struct PackTasks(ConvProblem p, float* w, float* packed, GemmTier tier, int block, int blocks, int kvol, int kg, int rows, int kBlocks) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet _)
         {
             int g = t / blocks, b = t % blocks;
             var source = new ViewSource(MatrixView.RowMajor(w + (nint)g * kg * rows + (nint)b * block * kvol, rows));
             int cols = Math.Min(block, p.CPerGroup - b * block) * kvol;
             float* dst = packed + Offset(p, block, blocks, g, b, tier);
             for (int k = 0; k < kBlocks; k++) Sgemm.PackBBlock(source, cols, kg, tier, k, dst);
-        });
+        }
     }
 
     /// <summary>Where block b of group g starts in the packed W (all blocks but the last are the same size).</summary>
@@ -89,7 +96,14 @@ internal static unsafe class WeightStreamBackwardData
         int block = BlockChannels(p, ctx.Threads), blocks = Blocks(p, block);
         int rows = ctx.Cols, kg = ctx.Kg, kvol = ctx.Kvol, cg = ctx.Cg;
         var tier = ctx.Tier;
-        ctx.Workers.For(ctx.N * ctx.Groups * blocks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (task, ws) =>
+        ctx.Workers.For(ctx.N * ctx.Groups * blocks, new BlockTasks(ctx, p, packed, tier, block, blocks, rows, kg, kvol, cg));
+    }
+
+    /// <summary>(image, group, block of dx channels): dy's pixels times the block's W, then col2im into dx.</summary>
+    readonly struct BlockTasks(CpuConvContext ctx, ConvProblem p, float* packed, GemmTier tier, int block, int blocks, int rows, int kg, int kvol, int cg) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int task, WorkspaceSet ws)
         {
             int b = task % blocks, o = task / blocks, g = o % ctx.Groups, n = o / ctx.Groups;
             int c0 = b * block, cn = Math.Min(block, cg - c0), cols = cn * kvol;
@@ -102,7 +116,7 @@ internal static unsafe class WeightStreamBackwardData
                 Sgemm.Multiply(rows, cols, kg, a, MatrixView.RowMajor(ctx.W + (nint)g * kg * ctx.Rows + (nint)c0 * kvol, ctx.Rows), tile, cols, false, tier, ws);
             int cAbs = g * cg + c0;
             Col2ImRows(ctx.G, tile, cols, cn, ctx.XPlane(n, cAbs), ctx.InPlane, ctx.Bias == null ? null : ctx.Bias + cAbs);
-        });
+        }
     }
 
     /// <summary>

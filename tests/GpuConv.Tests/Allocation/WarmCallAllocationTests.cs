@@ -43,10 +43,11 @@ public sealed record WarmEngine(string Name, ConvEngineOptions Options, ConvSpec
 /// fixture) and on the GPU engine with the cudnn and the ptx backend, planned with and without workspace
 /// (<see cref="WarmCallAllocationGpuTests"/>; against the native fakes in CI). Bound: 0 B per call on the engine's path,
 /// i.e. fewer than <c>calls</c> bytes in all beyond what the same device work allocates when issued straight to the
-/// backend or kernel the engine calls (<see cref="WarmCalls.BelowTheEngine"/>). On a GPU engine that work allocates
-/// nothing either — cuDNN calls, and PTX kernel launches, whose arguments are packed on the stack
-/// (<see cref="GpuConv.Cuda.KernelArgumentPack"/>) — so there the bound is 0 B in all, both asserted. What the CPU
-/// backend still allocates is named in the rows: its kernels hand their parallel loops closures (src/GpuConv/Cpu).
+/// backend or kernel the engine calls (<see cref="WarmCalls.BelowTheEngine"/>), and 0 B for that work too: cuDNN calls,
+/// PTX kernel launches, whose arguments are packed on the stack (<see cref="GpuConv.Cuda.KernelArgumentPack"/>), and the
+/// cpu backend's kernels, whose parallel loops take struct bodies (<see cref="GpuConv.Cpu.ICpuLoop"/>). These count the
+/// calling thread; <see cref="AWarmCpuConvolutionAllocatesNothingOnAnyThread"/> counts the whole process with the CPU
+/// work on two threads (the backend's workers run most of it).
 /// </summary>
 public class WarmCallAllocationTests
 {
@@ -71,15 +72,13 @@ public class WarmCallAllocationTests
         // Under 1 B per call: 0 B, give or take a one-off of a few bytes per call measured (an object per call is 24 B at least).
         if (engine - backend >= 1)
             return $"{row}: the engine's path allocates {engine - backend:F1} B per warm call (bound 0 B)";
-        // A GPU engine's whole call is held to 0 B: the cudnn backend, the ptx backend (GEMMs, im2col/col2im), the PTX bias
-        // kernel (also after cuDNN with asymmetric padding) and the element-wise kernels all launch without allocating.
-        if (calls.Engine.Memory.Kind == MemoryKind.Device)
-        {
-            if (backend >= 1)
-                return $"{row}: below the engine, {(plan is null ? "the kernel launch" : $"the {plan.Backend} backend")} allocates {backend:F1} B per warm call (bound 0 B on a GPU engine)";
-            if (engine >= 1)
-                return $"{row}: the call allocates {engine:F1} B per warm call in all (bound 0 B on a GPU engine)";
-        }
+        // The whole call is held to 0 B on every engine: the cudnn backend, the ptx backend (GEMMs, im2col/col2im), the PTX
+        // bias kernel (also after cuDNN with asymmetric padding) and the element-wise kernels all launch without allocating,
+        // and the cpu backend's parallel loops take struct bodies (ICpuLoop), no closures.
+        if (backend >= 1)
+            return $"{row}: below the engine, {(plan is null ? "the kernel launch" : $"the {plan.Backend} backend")} allocates {backend:F1} B per warm call (bound 0 B)";
+        if (engine >= 1)
+            return $"{row}: the call allocates {engine:F1} B per warm call in all (bound 0 B)";
         if (config.PlansWorkspace && plan is not null && plan.WorkspaceBytes == 0 && NativeFakeLibraries.Folder is not null)
             return $"{row}: the plan rents no workspace, so the case does not measure a workspace rent";
         return null;
@@ -116,6 +115,107 @@ public class WarmCallAllocationTests
     {
         string? failure = Check(WarmEngine.Cpu, calls, op, Warm, Calls, plant: call => () => { call(); GC.KeepAlive(new object()); });
         Assert.That(failure, Does.Contain("the engine's path allocates 24.0 B per warm call"));
+    }
+
+    /// <summary>Every op that runs the CPU convolution backend (and the bias gradient beside it).</summary>
+    internal static IEnumerable<WarmOp> CpuConvolutionOps() =>
+        BoundedOps().Where(op => WarmCalls.IsConvolution(op) || op is WarmOp.BackwardBias or WarmOp.BackwardBiasAccumulate);
+
+    // WarmCalls builds its tensors for a plain convolution; a transposed layer's algorithms (backward data's) are run on
+    // the backend by CpuConvolutionAllocationTests and reached here through the other layers' backward-data calls.
+    static IEnumerable<TestCaseData> CpuLayers() =>
+        CpuConvolutionAllocationTests.Layers.Where(layer => !layer.Spec.Transposed).Select(layer => new TestCaseData(layer).SetArgDisplayNames(layer.Name));
+
+    static readonly ConvEngineOptions TwoThreads = WarmEngine.Cpu.Options with { CpuThreads = 2 };
+
+    /// <summary>
+    /// Bytes the whole process allocates per warm call of each CPU convolution op (<see cref="WarmCalls.ProcessBytesPerCall"/>),
+    /// or why one fails the 0 B bound; one row per op written.
+    /// </summary>
+    internal static List<string> ProcessWideFailures(WarmCalls calls, string name, Func<Action, Action>? plant = null)
+    {
+        var failures = new List<string>();
+        foreach (var op in CpuConvolutionOps())
+        {
+            var call = calls.Call(op);
+            if (plant is not null) call = plant(call);
+            double bytes = WarmCalls.ProcessBytesPerCall(call);
+            var plan = calls.ProblemOf(op) is { } p ? calls.Engine.GetPlan(p.WithConstantWeights(op == WarmOp.ForwardConstantWeights)).Algorithm.Name : "-";
+            string row = $"{name} {op} ({plan}): {bytes:F1} B per call, every thread";
+            TestContext.Out.WriteLine(row);
+            if (bytes >= 1) failures.Add($"{row} (bound 0 B)");
+        }
+        return failures;
+    }
+
+    /// <summary>
+    /// The CPU engine on two threads: every convolution op (plain, bias, constant weights, accumulate, bias + ReLU,
+    /// residual, backward data and filter, bias gradient) on layers that between them reach every CPU algorithm family
+    /// the planner leads with, counted across every thread of the process (the tasks run on the backend's workers too).
+    /// </summary>
+    [TestCaseSource(nameof(CpuLayers))]
+    public void AWarmCpuConvolutionAllocatesNothingOnAnyThread(CpuLayer layer)
+    {
+        using var twoThreads = ConvEngine.Open(TwoThreads);
+        using var layerCalls = new WarmCalls(twoThreads, layer.Spec, layer.X, layer.W);
+        Assert.That(ProcessWideFailures(layerCalls, layer.Name), Is.Empty);
+    }
+
+    /// <summary>
+    /// The process-wide count sees what another thread allocates: one small object per call allocated by a helper thread
+    /// (as a worker's closure or boxed state would be; nothing on the calling thread) fails every op.
+    /// </summary>
+    [Test]
+    public void AnAllocationOnAnotherThreadFailsTheProcessWideBound()
+    {
+        using var twoThreads = ConvEngine.Open(TwoThreads);
+        using var layerCalls = new WarmCalls(twoThreads, WarmEngine.Cpu.Spec, WarmEngine.Cpu.X, WarmEngine.Cpu.W);
+        using var other = new AllocatingThread();
+        for (int i = 0; i < 200; i++) other.AllocateOnce();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        other.AllocateOnce();
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero, "the plant allocates nothing on the calling thread");
+        var failures = ProcessWideFailures(layerCalls, "planted", call => () => { call(); other.AllocateOnce(); });
+        Assert.That(failures, Has.Count.EqualTo(CpuConvolutionOps().Count()));
+        Assert.That(failures, Has.All.Contain("24.0 B per call, every thread"));
+    }
+
+    /// <summary>A thread that allocates one object (24 B) each time it is asked, while the asking thread waits.</summary>
+    sealed class AllocatingThread : IDisposable
+    {
+        readonly SemaphoreSlim ask = new(0), done = new(0);
+        readonly Thread thread;
+        volatile bool stop;
+
+        public AllocatingThread()
+        {
+            thread = new Thread(() =>
+            {
+                while (true)
+                {
+                    ask.Wait();
+                    if (stop) return;
+                    GC.KeepAlive(new object());
+                    done.Release();
+                }
+            }) { IsBackground = true };
+            thread.Start();
+        }
+
+        public void AllocateOnce()
+        {
+            ask.Release();
+            done.Wait();
+        }
+
+        public void Dispose()
+        {
+            stop = true;
+            ask.Release();
+            thread.Join();
+            ask.Dispose();
+            done.Dispose();
+        }
     }
 
     [Test]
@@ -206,7 +306,7 @@ public class WarmCallAllocationGpuTests
         string? failure;
         try { failure = WarmCallAllocationTests.Check(config, calls, op, Warm, Calls); }
         finally { calls.LaunchThrough = null; }
-        Assert.That(failure, Does.Contain("below the engine, the kernel launch allocates").And.Contain("bound 0 B on a GPU engine"));
+        Assert.That(failure, Does.Contain("below the engine, the kernel launch allocates").And.Contain("(bound 0 B)"));
     }
 
     /// <summary>A runtime with the old launch seam only: its stack-packed launches fall back to the boxed overload.</summary>

@@ -268,6 +268,26 @@ sealed class WarmCalls : IDisposable
         return ((double)callBytes / calls, (double)belowBytes / calls);
     }
 
+    /// <summary>
+    /// Bytes the whole process allocates per call of <paramref name="call"/> (<c>GC.GetTotalAllocatedBytes(precise: true)</c>:
+    /// every thread, the CPU backend's workers included), after <paramref name="warm"/> calls: the fewest over up to
+    /// <paramref name="batches"/> batches of <paramref name="calls"/> calls (done at the first batch under 1 B per call),
+    /// so that what other threads of the process allocate meanwhile (the test host's output, timers) does not count
+    /// unless it falls in every batch. A cost of the call itself falls in every batch.
+    /// </summary>
+    public static double ProcessBytesPerCall(Action call, int warm = 8, int batches = 25, int calls = 16)
+    {
+        for (int i = 0; i < warm; i++) call();
+        long fewest = long.MaxValue;
+        for (int b = 0; b < batches && fewest >= calls; b++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < calls; i++) call();
+            fewest = Math.Min(fewest, GC.GetTotalAllocatedBytes(precise: true) - before);
+        }
+        return (double)fewest / calls;
+    }
+
     /// <summary>The bytes <paramref name="action"/> allocates on this thread, the fake driver's interpreter's taken out.</summary>
     static long BytesOf(Action action)
     {

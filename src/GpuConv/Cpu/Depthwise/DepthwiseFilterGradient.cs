@@ -64,7 +64,14 @@ internal static unsafe class DepthwiseFilterGradient
         // pads and tables cost more than a plane's sums (MobileNetV2 at batch 1, 2 threads, 8 per thread / 2:
         // 32 × 112 × 112 1.1, 144 × 56 × 56 1.04, their stride-2 layers 1.05); batch 8 not decided (too noisy).
         int tasks = Math.Min(rest, ctx.Threads * (ctx.N == 1 ? ConvTiling.TasksPerThread : 8));
-        ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(tasks, new PerChannelTasks(ctx, g, layout, tier, first, rest, tasks, m, taps, scratchFloats));
+    }
+
+    /// <summary>Ranges of groups by the per-channel kernel, over a padded copy of each plane; every image summed in float64.</summary>
+    readonly struct PerChannelTasks(CpuConvContext ctx, Geometry g, StridePhaseLayout layout, GemmTier tier, int first, int rest, int tasks, int m, int taps, long scratchFloats) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
             int g0 = first + (int)((long)rest * t / tasks), g1 = first + (int)((long)rest * (t + 1) / tasks);
             float* plane = ws.Get(WorkspaceSlot.Rows, scratchFloats);
@@ -94,7 +101,7 @@ internal static unsafe class DepthwiseFilterGradient
                 float* dw = ctx.W + (nint)grp * m * taps;
                 for (int i = 0; i < m * taps; i++) dw[i] = (float)totals[i];
             }
-        });
+        }
     }
 
     /// <summary>Which kernel a depthwise weight gradient takes (tests assert it where the hardware has the kernels).</summary>
@@ -144,12 +151,21 @@ internal static unsafe class DepthwiseFilterGradient
     /// </summary>
     static void RunPlanar(CpuConvContext ctx, FilterGradientPath path)
     {
-        const int Chunk = 32;
         var g = ctx.G;
         int m = ctx.Kg, groups = ctx.Groups;
         bool wide = path == FilterGradientPath.Planar3x3;
         int tasks = Math.Min(groups, ctx.Threads * 4);
-        ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(tasks, new PlanarTasks(ctx, g, wide, groups, tasks, m));
+    }
+
+    /// <summary>Ranges of groups by the planar 3x3 kernels.</summary>
+    readonly struct PlanarTasks(CpuConvContext ctx, Geometry g, bool wide, int groups, int tasks, int m) : ICpuLoop
+    {
+        /// <summary>Planes per kernel call (and per float64 totals block).</summary>
+        const int Chunk = 32;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
             int g0 = (int)((long)groups * t / tasks), g1 = (int)((long)groups * (t + 1) / tasks);
             double* totals = stackalloc double[Chunk * 9];
@@ -173,7 +189,7 @@ internal static unsafe class DepthwiseFilterGradient
                 }
                 grp += count;
             }
-        });
+        }
     }
 
     /// <summary>Zeroes the dy run (positions between rows stay zero) and writes the run's mask: all ones at output positions.</summary>

@@ -69,7 +69,46 @@ internal static unsafe class DepthwiseFilterGradientBlocked
         // image's scatter on 28 × 28 planes. MobileNetV2 at batch 1, 2 threads, old (8 per thread) / new:
         // 192 × 28 × 28 1.8, its stride-2 version 1.3, 14 × 14 × 384 / 576 1.1–1.2; batch 8 1.0–1.3.
         int tasks = Math.Min(units, ctx.Threads * ConvTiling.TasksPerThread);
-        ctx.Workers.For(tasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(tasks, new ImageSums(ctx, g, partials, units, tasks, images, kvol, scratchFloats));
+        if (images == 1) return blocks * Lanes;
+        // Totals in image order (float64), then the transpose into dW[c, tap].
+        int sumTasks = Math.Min(blocks, ctx.Threads * 8);
+        ctx.Workers.For(sumTasks, new BlockTotals(ctx, partials, blocks, sumTasks, images, kvol));
+        return blocks * Lanes;
+    }
+
+    /// <summary>Ranges of blocks: the images' sums in order in float64, into dW[c, tap].</summary>
+    readonly struct BlockTotals(CpuConvContext ctx, float* partials, int blocks, int sumTasks, int images, int kvol) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
+        {
+            int b0 = (int)((long)blocks * t / sumTasks), b1 = (int)((long)blocks * (t + 1) / sumTasks);
+            for (int b = b0; b < b1; b++)
+            {
+                float* first = partials + (nint)b * images * kvol * Lanes;
+                float* dw = ctx.W + (nint)b * Lanes * kvol;
+                for (int tap = 0; tap < kvol; tap++)
+                {
+                    var lo = Vector512<double>.Zero; var hi = lo;
+                    for (int n = 0; n < images; n++)
+                    {
+                        var s = Vector512.Load(first + ((nint)n * kvol + tap) * Lanes);
+                        lo += Vector512.WidenLower(s);
+                        hi += Vector512.WidenUpper(s);
+                    }
+                    var f = Vector512.Narrow(lo, hi);
+                    for (int c = 0; c < Lanes; c++) dw[c * kvol + tap] = f.GetElement(c);
+                }
+            }
+        }
+    }
+
+    /// <summary>Ranges of (block of 16 channels, image) units: each image's per-tap sums, channel-last.</summary>
+    readonly struct ImageSums(CpuConvContext ctx, Geometry g, float* partials, int units, int tasks, int images, int kvol, long scratchFloats) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
             int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
             float* scratch = ws.Get(WorkspaceSlot.Rows, scratchFloats);
@@ -91,32 +130,7 @@ internal static unsafe class DepthwiseFilterGradientBlocked
                         for (int c = 0; c < Lanes; c++) dw[c * kvol + tap] = sums[tap * Lanes + c];
                 }
             }
-        });
-        if (images == 1) return blocks * Lanes;
-        // Totals in image order (float64), then the transpose into dW[c, tap].
-        int sumTasks = Math.Min(blocks, ctx.Threads * 8);
-        ctx.Workers.For(sumTasks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
-        {
-            int b0 = (int)((long)blocks * t / sumTasks), b1 = (int)((long)blocks * (t + 1) / sumTasks);
-            for (int b = b0; b < b1; b++)
-            {
-                float* first = partials + (nint)b * images * kvol * Lanes;
-                float* dw = ctx.W + (nint)b * Lanes * kvol;
-                for (int tap = 0; tap < kvol; tap++)
-                {
-                    var lo = Vector512<double>.Zero; var hi = lo;
-                    for (int n = 0; n < images; n++)
-                    {
-                        var s = Vector512.Load(first + ((nint)n * kvol + tap) * Lanes);
-                        lo += Vector512.WidenLower(s);
-                        hi += Vector512.WidenUpper(s);
-                    }
-                    var f = Vector512.Narrow(lo, hi);
-                    for (int c = 0; c < Lanes; c++) dw[c * kvol + tap] = f.GetElement(c);
-                }
-            }
-        });
-        return blocks * Lanes;
+        }
     }
 
     /// <summary>

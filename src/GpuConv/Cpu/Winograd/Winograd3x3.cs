@@ -91,14 +91,22 @@ internal static unsafe class Winograd3x3
         int k = groups * kPerGroup;
         nint src = (nint)w, dst = (nint)u;
         int tasks = Math.Min(k, 2 * workers.Threads);
-        workers.For(tasks, (t, _) =>
+        workers.For(tasks, new FilterTransforms<T>(src, dst, k, cPerGroup, tasks));
+    }
+
+    /// <summary>Ranges of output channels: U = G w Gᵀ of each of their filters.</summary>
+    readonly struct FilterTransforms<T>(nint src, nint dst, int k, int cPerGroup, int tasks) : ICpuLoop
+        where T : struct, IWinogradTiles
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet _)
         {
             int k0 = k * t / tasks, k1 = k * (t + 1) / tasks;
             nint step = (nint)k * cPerGroup;
             for (int kk = k0; kk < k1; kk++)
                 for (int c = 0; c < cPerGroup; c++)
                     T.TransformFilter((float*)src + ((nint)kk * cPerGroup + c) * 9, (float*)dst + (nint)kk * cPerGroup + c, step);
-        });
+        }
     }
 
     /// <summary>Runs the convolution with <paramref name="panels"/> = the transformed weights as channel panels.</summary>
@@ -116,7 +124,15 @@ internal static unsafe class Winograd3x3
         nint panelBase = (nint)panels;
         // Too few (image, chunk) units for the threads (one small image): split the output channel blocks too.
         int units = outer * chunks, parts = Math.Min(blocks, Math.Max(1, Ceil(ConvTiling.TasksPerThread * ctx.Threads, units)));
-        ctx.Workers.For(units * parts, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (t, ws) =>
+        ctx.Workers.For(units * parts, new TileTasks<T>(ctx, g, p, l, units, parts, blocks, chunks, tileRows, tileCols, xis, tile, cg, stamp, panelBase, panelFloats));
+    }
+
+    /// <summary>(output-channel part, image, group, chunk of tile rows): the input transform, the products and the output transform.</summary>
+    readonly struct TileTasks<T>(CpuConvContext ctx, Geometry g, Geometry p, StridePhaseLayout l, int units, int parts, int blocks, int chunks, int tileRows, int tileCols, int xis, int tile, int cg, long stamp, nint panelBase, long panelFloats) : ICpuLoop
+        where T : struct, IWinogradTiles
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
         {
             // Parts outermost: each worker's own range of tasks is then whole parts (every tile row, a share of
             // the channel blocks) rather than whole chunks (a chunk of 4 tile rows against one of 3 left one of
@@ -152,7 +168,7 @@ internal static unsafe class Winograd3x3
                 BlockTranspose.ToPlanes(stage, Width, (y1 - y0) * g.OutW, count, ctx.YPlane(n, grp * ctx.Kg + kb * Width) + (nint)y0 * g.OutW,
                     ctx.OutPlane, ctx.Bias == null ? null : ctx.Bias + grp * ctx.Kg + kb * Width);
             }
-        });
+        }
     }
 
     /// <summary>This worker's padded phase planes of (image, group) <paramref name="o"/>, made by its first task of the run that reads them.</summary>
