@@ -81,6 +81,10 @@ for net in ${NETWORKS//,/ }; do
     echo "GPUCONV_CHECK_NETWORKS: unknown network '$net' in '$NETWORKS'; networks: resnet50,mobilenetv2" >&2; exit 2
   fi
 done
+# A list of commas or spaces only would time no network and still PASS the step.
+if [ -z "${NETWORKS//[, ]/}" ]; then
+  echo "GPUCONV_CHECK_NETWORKS: no network in '$NETWORKS'; networks: resnet50,mobilenetv2 (unset: resnet50)" >&2; exit 2
+fi
 if ! [[ "$SCALE" =~ ^[1-9][0-9]*$ ]]; then
   echo "GPUCONV_CHECK_STEP_SCALE: expected a whole number >= 1, got '$SCALE'" >&2; exit 2
 fi

@@ -95,7 +95,7 @@ cp "$WORK/results-torch/torch-compare.txt" "$EVIDENCE/torch-compare-$TAG-with-ar
 # The logs the report reads, for the record and for GpuRunReportTests (small: no trace, no trx, no plan cache).
 mkdir -p "$EVIDENCE/results-$TAG"
 rm -f "$EVIDENCE/results-$TAG"/*
-for f in summary console system devices libraries torch-import torch-compare probe-cudnn probe-ptx bench-ptx-vs-cudnn plan-start-processes gpu-tests-skips; do
+for f in summary console system devices libraries torch-import torch-compare probe-cudnn probe-ptx bench-ptx-vs-cudnn plan-start-processes gpu-tests-skips resnet50; do
   cp "$R/$f.txt" "$EVIDENCE/results-$TAG/" 2>/dev/null
 done
 # The test platform's summaries and failures of both test steps, not their 200 KB of detailed output.

@@ -1,8 +1,15 @@
 using GpuConv.Networks;
 
-// gpuconv-networks [--model resnet50|mobilenetv2] [--batch 1] [--size 224] [--classes 1000] [--runs 5] [--seed 50] [--cpu]
-//                  [--backend NAME] [--policy heuristic|exhaustive|cached] [--plan-cache FILE] [--check reference|cpu|none] [--no-reference]
-// Exit status: 0 the check passed, 1 the result was off, 2 bad input, 3 the run failed (a device or library error: one line, then the details).
+const string Usage = """
+    usage: GpuConv.Networks [--model resnet50|mobilenetv2] [--batch 1] [--size 224] [--classes 1000] [--runs 5] [--seed 50] [--cpu]
+                            [--backend NAME] [--policy heuristic|exhaustive|cached] [--plan-cache FILE] [--check reference|cpu|none] [--no-reference]
+    Exit status: 0 the check passed, 1 the result was off, 2 bad input, 3 the run failed (a device or library error: one line, then the details).
+    """;
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(Usage);
+    return 0;
+}
 NetworkOptions options;
 try
 {
@@ -11,10 +18,18 @@ try
     {
         string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
         int Int() => int.TryParse(Value(), out var v) ? v : throw new ArgumentException($"{args[i - 1]} needs a whole number, got '{args[i]}'.");
+        // One of T's names, case aside. Not Enum.TryParse: it also takes numbers and comma lists ("resnet50,mobilenetv2"
+        // is the flags union, MobileNetV2), which would run something the user did not name.
+        T Named<T>(string expected) where T : struct, Enum
+        {
+            string option = args[i], value = Value();
+            return Enum.GetNames<T>().FirstOrDefault(n => n.Equals(value, StringComparison.OrdinalIgnoreCase)) is { } name
+                ? Enum.Parse<T>(name)
+                : throw new ArgumentException($"{option}: expected {expected}, got '{value}'.");
+        }
         o = args[i] switch
         {
-            "--model" => o with { Model = Enum.TryParse<NetworkModel>(Value(), ignoreCase: true, out var m) && !int.TryParse(args[i], out _) ? m
-                : throw new ArgumentException($"--model: expected resnet50 or mobilenetv2, got '{args[i]}'.") },
+            "--model" => o with { Model = Named<NetworkModel>("resnet50 or mobilenetv2") },
             "--batch" => o with { Batch = Int() },
             "--size" => o with { Size = Int() },
             "--classes" => o with { Classes = Int() },
@@ -23,10 +38,8 @@ try
             "--cpu" => o with { Cpu = true },
             "--backend" => o with { Backend = Value() },
             "--no-reference" => o with { Check = NetworkCheck.None },
-            "--check" => o with { Check = Enum.TryParse<NetworkCheck>(Value(), ignoreCase: true, out var c) && !int.TryParse(args[i], out _) ? c
-                : throw new ArgumentException($"--check: expected reference, cpu or none, got '{args[i]}'.") },
-            "--policy" => o with { Policy = Enum.TryParse<GpuConv.Planning.PlanPolicy>(Value(), ignoreCase: true, out var p) && !int.TryParse(args[i], out _) ? p
-                : throw new ArgumentException($"--policy: expected heuristic, exhaustive or cached, got '{args[i]}'.") },
+            "--check" => o with { Check = Named<NetworkCheck>("reference, cpu or none") },
+            "--policy" => o with { Policy = Named<GpuConv.Planning.PlanPolicy>("heuristic, exhaustive or cached") },
             "--plan-cache" => o with { PlanCache = Value() },
             _ => throw new ArgumentException($"unknown option '{args[i]}'."),
         };
@@ -36,7 +49,9 @@ try
 }
 catch (ArgumentException e)
 {
-    Console.Error.WriteLine($"error: {e.Message}");
+    // NetworkOptions.Validate names its field (Size); the line names the option as typed (--size).
+    string message = e.ParamName is { } field ? $"--{field.ToLowerInvariant()}: {e.Message.Replace($" (Parameter '{field}')", "")}" : e.Message;
+    Console.Error.WriteLine($"error: {message}");
     return 2;
 }
 try
@@ -45,7 +60,7 @@ try
 }
 catch (ArgumentException e) when (e.ParamName == nameof(GpuConv.ConvEngineOptions.Backend))
 {
-    Console.Error.WriteLine($"error: --backend: {e.Message}");
+    Console.Error.WriteLine($"error: --backend: {e.Message.Replace(" (Parameter 'Backend')", "")}");
     return 2;
 }
 catch (Exception e)

@@ -68,6 +68,12 @@ public class GpuCheckScriptTests
         Assert.That(exit, Is.EqualTo(2), output);
         Assert.That(output, Does.StartWith("GPUCONV_CHECK_NETWORKS: unknown network 'mobilenet_v2' in 'resnet50,mobilenet_v2'; networks: resnet50,mobilenetv2"));
         Assert.That(File.Exists(folder.Path("summary.txt")), Is.False, "no step ran");
+
+        // Commas alone name no network: the whole-network step would time nothing and still pass.
+        (exit, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_NETWORKS", " , "));
+        Assert.That(exit, Is.EqualTo(2), output);
+        Assert.That(output, Does.StartWith("GPUCONV_CHECK_NETWORKS: no network in ' , '; networks: resnet50,mobilenetv2 (unset: resnet50)"));
+        Assert.That(File.Exists(folder.Path("summary.txt")), Is.False, "no step ran");
     }
 
     [Test]

@@ -145,6 +145,29 @@ public class GpuRunReportTests
     }
 
     /// <summary>
+    /// build/rehearse-gpu-check-on-fakes.sh copies a small results folder and runs this report on it: every log the report
+    /// reads (its docstring's "Where the numbers come from") must be among the copied ones, or the rehearsal's report says
+    /// "not measured" for a step that ran (resnet50.txt was left out: the whole-network table never showed).
+    /// </summary>
+    [Test]
+    public void TheRehearsalCopiesEveryLogTheReportReads()
+    {
+        var root = SharedData.RepositoryRoot();
+        if (root is null) Assert.Ignore("no repository around the test assembly (the GPU-check pack): the scripts are not here");
+        string report = File.ReadAllText(Path.Combine(root!, "build", "gpu-run-report.py"));
+        string rehearsal = File.ReadAllText(Path.Combine(root!, "build", "rehearse-gpu-check-on-fakes.sh"));
+        int from = report.IndexOf("Where the numbers come from", StringComparison.Ordinal), to = report.IndexOf("A log a run did not produce", StringComparison.Ordinal);
+        Assert.That(from, Is.GreaterThan(0).And.LessThan(to), "the report's docstring lists its logs");
+        var read = System.Text.RegularExpressions.Regex.Matches(report[from..to], @"\b([a-z0-9-]+)\.txt\b").Select(m => m.Groups[1].Value).Distinct().ToArray();
+        Assert.That(read, Does.Contain("resnet50").And.Contain("summary").And.Contain("gpu-tests"));
+
+        // The two copy loops: "for f in … ; do cp "$R/$f.txt"" (whole logs) and "for t in … ; do" (test summaries).
+        var copied = System.Text.RegularExpressions.Regex.Matches(rehearsal, @"^for [ft] in ([a-z0-9 -]+); do", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .SelectMany(m => m.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
+        Assert.That(read.Except(copied), Is.Empty, "logs the report reads that the rehearsal does not copy");
+    }
+
+    /// <summary>
     /// The committed rehearsal of the whole GPU check against the native fakes (docs/gpu-runs/native-fake-rehearsal/results-s7):
     /// every goal's row is read from its log, and the header says these are not GPU numbers (no --rehearsal: it is read from the logs).
     /// </summary>

@@ -21,12 +21,52 @@ public class NetworkProgramTests
         Assert.That(stdout, Is.Empty, "nothing ran");
     }
 
+    // Enum.TryParse would take these: a comma list is the flags union (resnet50,mobilenetv2 = MobileNetV2, the form
+    // GPUCONV_CHECK_NETWORKS takes), and "cpu,none" an undefined NetworkCheck; each must be refused, not run.
+    [TestCase("--model", "resnet50,mobilenetv2", "resnet50 or mobilenetv2")]
+    [TestCase("--model", "1", "resnet50 or mobilenetv2")]
+    [TestCase("--check", "cpu,none", "reference, cpu or none")]
+    [TestCase("--policy", "heuristic, exhaustive", "heuristic, exhaustive or cached")]
+    public void ANameListOrNumberIsNotAName(string option, string value, string expected)
+    {
+        var (code, stdout, stderr) = RunSample("--cpu", "--size", "32", "--runs", "1", "--classes", "10", option, value);
+        Assert.That(code, Is.EqualTo(2), stdout + stderr);
+        Assert.That(stderr.Trim(), Is.EqualTo($"error: {option}: expected {expected}, got '{value}'."));
+        Assert.That(stdout, Is.Empty, "nothing ran");
+    }
+
     [Test]
-    public void ASizeTooSmallNamesTheModel()
+    public void ASizeTooSmallNamesTheOptionAndTheModel()
     {
         var (code, stdout, stderr) = RunSample("--model", "MobileNetV2", "--size", "16", "--cpu");
         Assert.That(code, Is.EqualTo(2), stdout + stderr);
-        Assert.That(stderr.Trim(), Is.EqualTo("error: Size must be at least 32 (MobileNetV2 halves it five times), got 16. (Parameter 'Size')"));
+        Assert.That(stderr.Trim(), Is.EqualTo("error: --size: Size must be at least 32 (MobileNetV2 halves it five times), got 16."));
+
+        (code, stdout, stderr) = RunSample("--batch", "0", "--cpu");
+        Assert.That(code, Is.EqualTo(2), stdout + stderr);
+        Assert.That(stderr.Trim(), Is.EqualTo("error: --batch: Batch must be at least 1, got 0."));
+    }
+
+    [Test]
+    public void AnUnknownBackendIsOneLineNamingTheOption()
+    {
+        var (code, stdout, stderr) = RunSample("--backend", "tpu", "--cpu", "--size", "32", "--runs", "1", "--check", "none");
+        Assert.That(code, Is.EqualTo(2), stdout + stderr);
+        Assert.That(stderr.Trim(), Does.StartWith("error: --backend: Backend 'tpu' is not available").And.Not.Contain("(Parameter"));
+        Assert.That(stderr.Trim().Split('\n'), Has.Length.EqualTo(1), stderr);
+    }
+
+    [Test]
+    public void HelpPrintsEveryOptionTheParserTakes()
+    {
+        var (code, stdout, stderr) = RunSample("--help");
+        Assert.That(code, Is.EqualTo(0), stdout + stderr);
+        Assert.That(stdout, Does.StartWith("usage: GpuConv.Networks"));
+        // Every option Program.cs's switch takes (this test also runs in the GPU pack, where there is no source to read).
+        string[] options = ["--model", "--batch", "--size", "--classes", "--runs", "--seed", "--cpu", "--backend", "--no-reference",
+            "--check", "--policy", "--plan-cache"];
+        foreach (var option in options)
+            Assert.That(stdout, Does.Contain($"[{option}"), option);
     }
 
     [Test]
