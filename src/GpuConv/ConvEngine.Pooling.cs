@@ -1,3 +1,4 @@
+using GpuConv.Backends;
 using GpuConv.Backends.Ptx;
 using GpuConv.Cpu;
 using GpuConv.Tensors;
@@ -55,7 +56,7 @@ public sealed partial class ConvEngine
                 switch (Memory)
                 {
                     case var _ when result is HostTensor ho:
-                        CpuPooling.GlobalAverage(((HostTensor)x).Data, ho.Data, (int)planes, spatial);
+                        CpuPooling.GlobalAverage(((HostTensor)x).Data, ho.Data, (int)planes, spatial, workers: PoolWorkers);
                         break;
                     case IPtxRuntime rt:
                         PoolKernels.LaunchGlobalAverage(rt, rt.PointerOf(result), rt.PointerOf(x), planes, spatial);
@@ -64,7 +65,7 @@ public sealed partial class ConvEngine
                         var hx = new float[shape.ElementCountInt];
                         Memory.CopyToHost(x, hx);
                         var hy = new float[planes];
-                        CpuPooling.GlobalAverage(hx, hy, (int)planes, spatial);
+                        CpuPooling.GlobalAverage(hx, hy, (int)planes, spatial, workers: PoolWorkers);
                         Memory.CopyFromHost(hy, result);
                         break;
                 }
@@ -149,8 +150,8 @@ public sealed partial class ConvEngine
 
         void Run(float[] hx, float[] hdy, float[] hdx)
         {
-            if (max) CpuPooling.MaxBackward(g, hx, hdy, hdx);
-            else CpuPooling.AverageBackward(g, hdy, hdx);
+            if (max) CpuPooling.MaxBackward(g, hx, hdy, hdx, PoolWorkers);
+            else CpuPooling.AverageBackward(g, hdy, hdx, PoolWorkers);
         }
     }
 
@@ -195,8 +196,29 @@ public sealed partial class ConvEngine
 
         void Run(float[] hx, float[] hy)
         {
-            if (max) CpuPooling.Max(g, hx, hy);
-            else CpuPooling.Average(g, hx, hy);
+            if (max) CpuPooling.Max(g, hx, hy, PoolWorkers);
+            else CpuPooling.Average(g, hx, hy, PoolWorkers);
+        }
+    }
+
+    /// <summary>Whether <see cref="poolWorkers"/> has been looked up.</summary>
+    bool poolWorkersLooked;
+    CpuWorkers? poolWorkers;
+
+    /// <summary>
+    /// The CPU backend's worker threads, which the host pools split large tensors over (as the element-wise ops do);
+    /// null for an engine without a CPU backend, whose host pools run on the calling thread. Looked up once.
+    /// </summary>
+    CpuWorkers? PoolWorkers
+    {
+        get
+        {
+            if (!poolWorkersLooked)
+            {
+                poolWorkers = Backends.OfType<CpuBackend>().FirstOrDefault()?.Workers;
+                poolWorkersLooked = true;
+            }
+            return poolWorkers;
         }
     }
 

@@ -3,35 +3,69 @@ namespace GpuConv.Cpu;
 /// <summary>
 /// The pools on host arrays, the definitions kernels/pool.ptx matches bit for bit (see <see cref="PoolGeometry"/>
 /// for max and average pooling, <see cref="GlobalAverage"/> for the global average's summation order).
-/// Planes run in parallel for large tensors; each output is computed by one thread in the defined order, so the
-/// result does not depend on the split.
+/// Planes run in parallel for large tensors, on the CPU backend's workers (struct loop bodies: a warm call allocates
+/// nothing on any thread); each output is computed by one thread in the defined order, so the result does not depend
+/// on the split. Without workers (an engine with no CPU backend, the tests' direct calls) every plane runs on the
+/// calling thread.
 /// </summary>
 internal static class CpuPooling
 {
     /// <summary>Threads of one global-average block on the GPU, and so the number of partial sums of the CPU definition.</summary>
     public const int GlobalAverageThreads = 256;
 
-    /// <summary>Output elements below which a call stays on the calling thread.</summary>
-    const long ParallelThreshold = 1 << 16;
+    /// <summary>Elements (outputs; inputs for the backward) below which a call stays on the calling thread.</summary>
+    internal const long ParallelThreshold = 1 << 16;
 
-    public static void Max(in PoolGeometry g, float[] x, float[] y) => Run(g, x, y, max: true);
+    /// <summary>
+    /// Elements (outputs; inputs for the backward) a task holds at least, where planes are that small: otherwise a task
+    /// is one plane, as Parallel.For's iterations were (a 56 × 56 max-pool plane: some 75 µs on one core), so that a
+    /// late or preempted worker holds up the caller for little work; a 7 × 7 global-average plane (0.2 µs) would be
+    /// hardly more than the claim, so such planes go in runs.
+    /// </summary>
+    const int MinTaskElements = 2048;
 
-    public static void Average(in PoolGeometry g, float[] x, float[] y) => Run(g, x, y, max: false);
+    public static void Max(in PoolGeometry g, float[] x, float[] y, CpuWorkers? workers = null) => Run(g, x, y, max: true, workers);
 
-    static void Run(PoolGeometry g, float[] x, float[] y, bool max)
+    public static void Average(in PoolGeometry g, float[] x, float[] y, CpuWorkers? workers = null) => Run(g, x, y, max: false, workers);
+
+    static void Run(in PoolGeometry g, float[] x, float[] y, bool max, CpuWorkers? workers)
     {
         if (x.Length != (long)g.Planes * g.PlaneSize || y.Length != g.OutputCount)
             throw new ArgumentException($"pool: x has {x.Length} elements (expected {(long)g.Planes * g.PlaneSize}) and y {y.Length} (expected {g.OutputCount}).", nameof(y));
-        if (g.OutputCount < ParallelThreshold || g.Planes == 1)
-            for (int plane = 0; plane < g.Planes; plane++) Plane(g, x, y, plane, max);
-        else
-            RunParallel(g, x, y, max);
+        var loop = new ForwardLoop(g, x, y, max, Tasks(g.Planes, g.OutputCount, workers));
+        Split(loop.Tasks, loop, workers);
     }
 
-    // Its own method: a lambda's captures are allocated at the entry of the method holding it, so in Run the closure
-    // would cost every serial (small, warm) call too.
-    static void RunParallel(PoolGeometry g, float[] x, float[] y, bool max) =>
-        Parallel.For(0, g.Planes, plane => Plane(g, x, y, plane, max));
+    /// <summary>
+    /// How many tasks <paramref name="planes"/> planes of <paramref name="elements"/> elements in all are cut into: 1
+    /// (the calling thread) below <see cref="ParallelThreshold"/>, with one plane or without workers; else one plane
+    /// each, or runs of whole planes of about <see cref="MinTaskElements"/> elements where planes are smaller.
+    /// </summary>
+    static int Tasks(int planes, long elements, CpuWorkers? workers) =>
+        workers is not { Threads: > 1 } || elements < ParallelThreshold || planes < 2 ? 1 : (int)Math.Min(planes, elements / MinTaskElements);
+
+    /// <summary>Task t of <paramref name="tasks"/>'s planes: [t·planes/tasks, (t+1)·planes/tasks).</summary>
+    static (int First, int End) PlanesOf(int task, int tasks, int planes) =>
+        ((int)((long)planes * task / tasks), (int)((long)planes * (task + 1) / tasks));
+
+    /// <summary>Runs the loop's tasks: on the calling thread when there is one, else on the workers (the struct is copied, no allocation).</summary>
+    static void Split<T>(int tasks, T loop, CpuWorkers? workers) where T : struct, ICpuLoop
+    {
+        if (tasks == 1 || workers is null) for (int t = 0; t < tasks; t++) loop.Run(t, null!);
+        else workers.For(tasks, loop);
+    }
+
+    /// <summary>The forward pools' task: its run of planes, each output in the defined order.</summary>
+    readonly struct ForwardLoop(PoolGeometry g, float[] x, float[] y, bool max, int tasks) : ICpuLoop
+    {
+        public int Tasks => tasks;
+
+        public void Run(int task, WorkspaceSet workspace)
+        {
+            var (first, end) = PlanesOf(task, tasks, g.Planes);
+            for (int plane = first; plane < end; plane++) Plane(g, x, y, plane, max);
+        }
+    }
 
     static void Plane(in PoolGeometry g, float[] x, float[] y, int plane, bool max)
     {
@@ -96,28 +130,34 @@ internal static class CpuPooling
     /// it: the first tap inside the input, then each tap with v &gt; m or v NaN. A window with no tap inside the input
     /// passes its gradient nowhere.
     /// </summary>
-    public static void MaxBackward(in PoolGeometry g, float[] x, float[] dy, float[] dx) => RunBackward(g, x, dy, dx, max: true);
+    public static void MaxBackward(in PoolGeometry g, float[] x, float[] dy, float[] dx, CpuWorkers? workers = null) => RunBackward(g, x, dy, dx, max: true, workers);
 
     /// <summary>
     /// dx of average pooling: dx[i] = +0 plus dy[o] / divisor(o) for every output o whose window holds input i, in
     /// ascending o (PyTorch's scatter order and its per-output quotient, so the same bits).
     /// </summary>
-    public static void AverageBackward(in PoolGeometry g, float[] dy, float[] dx) => RunBackward(g, [], dy, dx, max: false);
+    public static void AverageBackward(in PoolGeometry g, float[] dy, float[] dx, CpuWorkers? workers = null) => RunBackward(g, [], dy, dx, max: false, workers);
 
-    static void RunBackward(PoolGeometry g, float[] x, float[] dy, float[] dx, bool max)
+    static void RunBackward(in PoolGeometry g, float[] x, float[] dy, float[] dx, bool max, CpuWorkers? workers)
     {
         long input = (long)g.Planes * g.PlaneSize;
         if (dx.Length != input || dy.Length != g.OutputCount || (max && x.Length != input))
             throw new ArgumentException($"pool backward: dx has {dx.Length} elements (expected {input}), dy {dy.Length} (expected {g.OutputCount}){(max ? $", x {x.Length}" : "")}.", nameof(dx));
-        if (input < ParallelThreshold || g.Planes == 1)
-            for (int plane = 0; plane < g.Planes; plane++) BackwardPlane(g, x, dy, dx, plane, max);
-        else
-            RunBackwardParallel(g, x, dy, dx, max);
+        var loop = new BackwardLoop(g, x, dy, dx, max, Tasks(g.Planes, input, workers));
+        Split(loop.Tasks, loop, workers);
     }
 
-    // Its own method, as RunParallel: the closure is allocated only when the parallel branch runs.
-    static void RunBackwardParallel(PoolGeometry g, float[] x, float[] dy, float[] dx, bool max) =>
-        Parallel.For(0, g.Planes, plane => BackwardPlane(g, x, dy, dx, plane, max));
+    /// <summary>The backward pools' task: its run of planes of dx, each element gathered in the defined order.</summary>
+    readonly struct BackwardLoop(PoolGeometry g, float[] x, float[] dy, float[] dx, bool max, int tasks) : ICpuLoop
+    {
+        public int Tasks => tasks;
+
+        public void Run(int task, WorkspaceSet workspace)
+        {
+            var (first, end) = PlanesOf(task, tasks, g.Planes);
+            for (int plane = first; plane < end; plane++) BackwardPlane(g, x, dy, dx, plane, max);
+        }
+    }
 
     static void BackwardPlane(in PoolGeometry g, float[] x, float[] dy, float[] dx, int plane, bool max)
     {
@@ -210,20 +250,26 @@ internal static class CpuPooling
     /// then a tree: for half = threads/2, threads/4, …, 1, partial[t] += partial[t + half] for t &lt; half; the mean is
     /// partial[0] / spatial (one IEEE division; spatial converted to float with round-to-nearest).
     /// </summary>
-    public static void GlobalAverage(float[] x, float[] y, int planes, long spatial, int threads = GlobalAverageThreads)
+    public static void GlobalAverage(float[] x, float[] y, int planes, long spatial, int threads = GlobalAverageThreads, CpuWorkers? workers = null)
     {
         if (threads < 1 || (threads & (threads - 1)) != 0) throw new ArgumentException($"threads must be a power of two, got {threads}.", nameof(threads));
         if (x.Length != planes * spatial || y.Length != planes)
             throw new ArgumentException($"global average: x has {x.Length} elements (expected {planes * spatial}) and y {y.Length} (expected {planes}).", nameof(y));
-        if ((long)planes * spatial < ParallelThreshold)
-            for (int p = 0; p < planes; p++) GlobalAveragePlane(x, y, p, spatial, threads);
-        else
-            GlobalAverageParallel(x, y, planes, spatial, threads);
+        var loop = new GlobalAverageLoop(x, y, planes, spatial, threads, Tasks(planes, planes * spatial, workers));
+        Split(loop.Tasks, loop, workers);
     }
 
-    // Its own method, as RunParallel: the closure is allocated only when the parallel branch runs.
-    static void GlobalAverageParallel(float[] x, float[] y, int planes, long spatial, int threads) =>
-        Parallel.For(0, planes, plane => GlobalAveragePlane(x, y, plane, spatial, threads));
+    /// <summary>The global average's task: the means of its run of planes.</summary>
+    readonly struct GlobalAverageLoop(float[] x, float[] y, int planes, long spatial, int threads, int tasks) : ICpuLoop
+    {
+        public int Tasks => tasks;
+
+        public void Run(int task, WorkspaceSet workspace)
+        {
+            var (first, end) = PlanesOf(task, tasks, planes);
+            for (int plane = first; plane < end; plane++) GlobalAveragePlane(x, y, plane, spatial, threads);
+        }
+    }
 
     static void GlobalAveragePlane(float[] x, float[] y, int plane, long spatial, int threads)
     {

@@ -207,12 +207,13 @@ public class PoolCpuEngineTests
     }
 
     /// <summary>
-    /// Tensors past CpuPooling's parallel threshold (2^16 elements) run their planes in a Parallel.For (a method of its
-    /// own, so that warm serial calls allocate no closure): each plane gives the bits it gives alone, on the serial path.
+    /// Tensors past CpuPooling's parallel threshold (2^16 elements) run runs of planes as tasks on the CPU workers
+    /// (3 threads here, 16 planes: 12 tasks of 1–2 planes): each plane gives the bits it gives alone, on the calling thread.
     /// </summary>
     [Test]
     public void TheParallelSplitGivesEachPlanesSerialBits()
     {
+        using var workers = new CpuWorkers(3);
         var spec = new PoolSpec([3, 3], [2], [1], CountIncludePad: false);
         var shape = new TensorShape(2, 8, 129, 131);
         var outShape = spec.OutputShape(shape);
@@ -222,11 +223,11 @@ public class PoolCpuEngineTests
         Assert.That(g.OutputCount, Is.GreaterThanOrEqualTo(1 << 16), "the parallel branch runs");
         var (max, avg, dMax, dAvg) = (new float[g.OutputCount], new float[g.OutputCount], new float[x.Length], new float[x.Length]);
         var means = new float[g.Planes];
-        CpuPooling.Max(g, x, max);
-        CpuPooling.Average(g, x, avg);
-        CpuPooling.MaxBackward(g, x, dy, dMax);
-        CpuPooling.AverageBackward(g, dy, dAvg);
-        CpuPooling.GlobalAverage(x, means, g.Planes, g.PlaneSize);
+        CpuPooling.Max(g, x, max, workers);
+        CpuPooling.Average(g, x, avg, workers);
+        CpuPooling.MaxBackward(g, x, dy, dMax, workers);
+        CpuPooling.AverageBackward(g, dy, dAvg, workers);
+        CpuPooling.GlobalAverage(x, means, g.Planes, g.PlaneSize, workers: workers);
         var one = g with { Planes = 1 };
         int inPlane = g.PlaneSize, outPlane = (int)one.OutputCount;
         for (int p = 0; p < g.Planes; p++)
