@@ -266,7 +266,7 @@ public class CpuWorkersConcurrencyTests
                     workers.For(hits.Length, new DelegateLoop((i, _) =>
                     {
                         Interlocked.Increment(ref hits[i]);
-                        if (Environment.CurrentManagedThreadId != callerId) { Volatile.Write(ref workerRunning, 1); Thread.SpinWait(2_000_000); }
+                        if (Environment.CurrentManagedThreadId != callerId) { Volatile.Write(ref workerRunning, 1); Thread.SpinWait(300_000); }
                         Volatile.Write(ref finished[i], 1);
                     }));
                 }
