@@ -14,7 +14,8 @@ namespace GpuConv.Cpu;
 /// a scheduler round trip, which on a busy machine is milliseconds — longer than a whole convolution.
 /// The caller waits only for tasks that were claimed, never for a worker to wake up: a worker the
 /// scheduler does not run in time finds its range taken. One job at a time; concurrent callers
-/// queue on a lock.
+/// queue on a lock. A loop body may not call For (or Dispose) on the workers running it: that is refused
+/// with InvalidOperationException (it would deadlock or corrupt the job); other workers are fine.
 /// </summary>
 internal sealed class CpuWorkers : IDisposable
 {
@@ -103,18 +104,43 @@ internal sealed class CpuWorkers : IDisposable
     {
         ObjectDisposedException.ThrowIf(_stop, this);
         if (count <= 0) return;
+        RefuseFromOwnLoop(nameof(For));
         lock (_jobLock)
         {
-            if (count == 1 || _threads.Length == 0)
+            // Again under the lock: a call that passed the check above while Dispose held the lock would
+            // otherwise run after Dispose returned, on the calling thread alone.
+            ObjectDisposedException.ThrowIf(_stop, this);
+            var outer = t_runningFor;
+            t_runningFor = this;
+            try
             {
-                for (int i = 0; i < count; i++) loop.Run(i, _sets[0]);
-                return;
+                if (count == 1 || _threads.Length == 0)
+                {
+                    for (int i = 0; i < count; i++) loop.Run(i, _sets[0]);
+                    return;
+                }
+                var runner = RunnerOf<T>();
+                runner.Loop = loop;
+                try { RunJob(count, runner); }
+                finally { runner.Loop = default; }    // drop the loop's references until its next job
             }
-            var runner = RunnerOf<T>();
-            runner.Loop = loop;
-            try { RunJob(count, runner); }
-            finally { runner.Loop = default; }    // drop the loop's references until its next job
+            finally { t_runningFor = outer; }
         }
+    }
+
+    /// <summary>
+    /// The workers whose loop the current thread is running (a worker thread: its own, for life; a caller: during
+    /// its For). A loop body that calls For on the workers running it would deadlock on a worker (the job lock is
+    /// held by the caller, who waits for that very task) and, on the calling thread (the lock is re-entrant),
+    /// overwrite the running job's counters, count and runner: tasks lost, or run with the inner loop's operands.
+    /// </summary>
+    [ThreadStatic] static CpuWorkers? t_runningFor;
+
+    void RefuseFromOwnLoop(string what)
+    {
+        if (t_runningFor == this)
+            throw new InvalidOperationException($"CpuWorkers.{what} was called from inside one of its own loops (nested parallelism " +
+                "on the same workers would deadlock or corrupt the running job); run the inner work serially in the task.");
     }
 
     LoopRunner<T> RunnerOf<T>() where T : struct, ICpuLoop
@@ -136,8 +162,15 @@ internal sealed class CpuWorkers : IDisposable
         Interlocked.Increment(ref _generation);     // publishes the job (full fence)
         foreach (var e in _wake) e.Set();
         Drain(generation, count, 0, _sets[0]);
+        // Spin, then yield, but never Thread.Sleep (SpinWait.SpinOnce sleeps 0 ms now and then): a sleep throws
+        // ThreadInterruptedException on an interrupted caller, and For would return with tasks still running on the
+        // workers, whose completions the next job would then count as its own (returning before its tasks ended).
         var spin = new SpinWait();
-        while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+        while (Volatile.Read(ref _pending) != 0)
+        {
+            if (spin.NextSpinWillYield) Thread.Yield();
+            else spin.SpinOnce();
+        }
         var error = _error;
         _error = null;
         error?.Throw();
@@ -191,6 +224,7 @@ internal sealed class CpuWorkers : IDisposable
     {
         int seen = 0;
         var wake = _wake[id];
+        t_runningFor = this;
         while (true)
         {
             long start = Stopwatch.GetTimestamp();
@@ -216,8 +250,10 @@ internal sealed class CpuWorkers : IDisposable
     public void Dispose()
     {
         if (_stop) return;
+        RefuseFromOwnLoop(nameof(Dispose));     // from a task it would join the worker running it, or wait for its own job
         lock (_jobLock)
         {
+            if (_stop) return;                  // a concurrent Dispose got here first
             _stop = true;
             foreach (var e in _wake) e.Set();
             foreach (var t in _threads) t.Join();
