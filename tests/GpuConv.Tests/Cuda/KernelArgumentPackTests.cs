@@ -75,10 +75,17 @@ public class KernelArgumentPackTests
             return args.Count;
         }
         Pack();
-        long before = GC.GetAllocatedBytesForCurrentThread();
+        // The fewest bytes of five rounds of 100 packs: a one-off on this thread (a JIT compilation, 64 B, was seen in
+        // other allocation tests) falls in one round; an allocation per pack falls in every round.
+        long fewest = long.MaxValue;
         int count = 0;
-        for (int i = 0; i < 100; i++) count += Pack() > 0 ? 1 : 0;
-        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
-        Assert.That(count, Is.EqualTo(100));
+        for (int round = 0; round < 5; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100; i++) count += Pack() > 0 ? 1 : 0;
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.That(fewest, Is.Zero);
+        Assert.That(count, Is.EqualTo(500));
     }
 }
