@@ -188,17 +188,16 @@ public sealed partial class ConvEngine
         }
     }
 
-    /// <summary>The element-wise loops of the CPU backend in this engine's memory (absent on a GPU engine), looked up once.</summary>
-    ParallelElementwise? hostElementwise;
+    /// <summary>
+    /// The host element-wise loops over the CPU backend's worker threads (the pools split over the same workers); on an
+    /// engine without a CPU backend, one loop on the calling thread. Set once when the engine opens.
+    /// </summary>
+    readonly ParallelElementwise hostElementwise;
 
     /// <summary>
     /// output = op(a, b, alpha) on host arrays: over the CPU backend's worker threads when the engine has one and the
     /// tensor is large (<see cref="ParallelElementwise"/>), else one SIMD loop on this thread. The same bits either way.
     /// </summary>
-    void HostElementwise(ElementwiseOp op, float[] a, float[]? b, float alpha, float[] output)
-    {
-        var runner = hostElementwise ??= Backends.OfType<CpuBackend>().FirstOrDefault() is { } cpu
-            ? new ParallelElementwise(cpu.Workers) : ParallelElementwise.SingleThreaded;
-        runner.Run(op, a, b, alpha, output);
-    }
+    void HostElementwise(ElementwiseOp op, float[] a, float[]? b, float alpha, float[] output) =>
+        hostElementwise.Run(op, a, b, alpha, output);
 }

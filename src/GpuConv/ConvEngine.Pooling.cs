@@ -201,26 +201,11 @@ public sealed partial class ConvEngine
         }
     }
 
-    /// <summary>Whether <see cref="poolWorkers"/> has been looked up.</summary>
-    bool poolWorkersLooked;
-    CpuWorkers? poolWorkers;
-
     /// <summary>
     /// The CPU backend's worker threads, which the host pools split large tensors over (as the element-wise ops do);
-    /// null for an engine without a CPU backend, whose host pools run on the calling thread. Looked up once.
+    /// null for an engine without a CPU backend, whose host pools run on the calling thread.
     /// </summary>
-    CpuWorkers? PoolWorkers
-    {
-        get
-        {
-            if (!poolWorkersLooked)
-            {
-                poolWorkers = Backends.OfType<CpuBackend>().FirstOrDefault()?.Workers;
-                poolWorkersLooked = true;
-            }
-            return poolWorkers;
-        }
-    }
+    CpuWorkers? PoolWorkers => hostElementwise.Workers;
 
     /// <summary>
     /// Throws as <see cref="CheckTensorShape"/> does unless <paramref name="t"/> has the shape a pool gives for

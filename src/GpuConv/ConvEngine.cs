@@ -39,6 +39,7 @@ public sealed partial class ConvEngine : IDisposable
             Device = backendSet.Device,
             Host = backendSet.Host,
         }, Cache, warn);
+        hostElementwise = new ParallelElementwise(backendSet.Backends.OfType<CpuBackend>().FirstOrDefault()?.Workers);
     }
 
     /// <summary>Opens an engine on the device the options ask for (GPU if usable under Auto, else CPU).</summary>

@@ -9,9 +9,6 @@ namespace GpuConv.Cpu;
 /// </summary>
 internal sealed class ParallelElementwise
 {
-    /// <summary>No workers: every call is one loop on the calling thread (an engine without a CPU backend).</summary>
-    public static readonly ParallelElementwise SingleThreaded = new(null);
-
     /// <summary>
     /// Elements below which one thread runs the op: 64 Ki floats (256 KiB per operand) take some 5–12 µs on one core
     /// (docs/benchmarks.md: 802 816 floats in 65–150 µs by op and load), where waking the workers and joining them is a few µs; smaller
@@ -27,7 +24,11 @@ internal sealed class ParallelElementwise
 
     readonly CpuWorkers? _workers;
 
+    /// <summary>Over <paramref name="workers"/>; null: every call is one loop on the calling thread (an engine without a CPU backend).</summary>
     public ParallelElementwise(CpuWorkers? workers) => _workers = workers;
+
+    /// <summary>The worker threads the loops are split over; null when there are none.</summary>
+    public CpuWorkers? Workers => _workers;
 
     /// <summary>output[i] = op(a[i], b[i], alpha) for every i (b ignored by the one-input ops); output may be a or b.</summary>
     public void Run(ElementwiseOp op, float[] a, float[]? b, float alpha, float[] output)
