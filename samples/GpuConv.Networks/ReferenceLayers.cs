@@ -11,13 +11,16 @@ namespace GpuConv.Networks;
 /// </summary>
 public static class ReferenceLayers
 {
-    /// <summary>activation(BatchNorm(conv(x))) with the unfolded weight; <paramref name="shape"/> becomes the output's.</summary>
-    public static double[] ConvBn(ConvBn c, ref TensorShape shape, double[] x, Func<double, double> activation)
+    /// <summary>
+    /// activation(BatchNorm(conv(x))) with the unfolded weight (the activation as the library's float64 judge,
+    /// <see cref="ReferenceActivation"/>, defines it); <paramref name="shape"/> becomes the output's.
+    /// </summary>
+    public static double[] ConvBn(ConvBn c, ref TensorShape shape, double[] x, Activation activation)
     {
         var y = Convolve(c.Spec, c.Weight, default, ref shape, x);
         int channels = shape.Dims[1], plane = shape.ElementCountInt / (shape.Dims[0] * channels);
         for (int i = 0; i < y.Length; i++)
-            y[i] = activation(c.BatchNorm.Apply(i / plane % channels, y[i]));
+            y[i] = ReferenceActivation.Apply(activation, c.BatchNorm.Apply(i / plane % channels, y[i]));
         return y;
     }
 
@@ -48,11 +51,4 @@ public static class ReferenceLayers
         shape = new TensorShape(shape.Dims[0], shape.Dims[1], 1, 1);
         return y;
     }
-
-    public static double Relu(double v) => Math.Max(v, 0);
-
-    /// <summary>min(max(v, 0), 6): torch.nn.ReLU6.</summary>
-    public static double Relu6(double v) => Math.Min(Math.Max(v, 0), 6);
-
-    public static double Identity(double v) => v;
 }

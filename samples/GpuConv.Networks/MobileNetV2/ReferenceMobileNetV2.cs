@@ -10,11 +10,10 @@ namespace GpuConv.Networks.MobileNetV2;
 /// </summary>
 public static class ReferenceMobileNetV2
 {
-    /// <param name="relu6">The function where the network has ReLU6; null: ReLU6. (A test passes ReLU to show that the
-    /// clamp at 6 is reached, so a device run without it fails the check.)</param>
-    public static double[] Run(MobileNetV2Model model, HostTensor input, Func<double, double>? relu6 = null)
+    /// <param name="relu6">The activation where the network has ReLU6. (A test passes ReLU to show that the clamp at 6 is
+    /// reached, so a device run without it fails the check.)</param>
+    public static double[] Run(MobileNetV2Model model, HostTensor input, Activation relu6 = Activation.Relu6)
     {
-        relu6 ??= Relu6;
         var shape = input.Shape;
         double[] x = [.. input.Data.Select(v => (double)v)];
         x = ConvBn(model.Stem, ref shape, x, relu6);
@@ -23,7 +22,7 @@ public static class ReferenceMobileNetV2
             var s = shape;
             var h = b.Expand is { } e ? ConvBn(e, ref s, x, relu6) : x;
             h = ConvBn(b.Depthwise, ref s, h, relu6);
-            h = ConvBn(b.Project, ref s, h, Identity);
+            h = ConvBn(b.Project, ref s, h, Activation.Identity);
             if (b.Residual)
                 for (int i = 0; i < h.Length; i++) h[i] += x[i];
             x = h;

@@ -1,4 +1,5 @@
 using GpuConv.Conv;
+using GpuConv.Reference;
 using GpuConv.Tensors;
 using static GpuConv.Networks.ReferenceLayers;
 
@@ -14,17 +15,17 @@ public static class ReferenceResNet50
     {
         var shape = input.Shape;
         double[] x = [.. input.Data.Select(v => (double)v)];
-        x = ConvBn(model.Stem, ref shape, x, Relu);
+        x = ConvBn(model.Stem, ref shape, x, Activation.Relu);
         x = MaxPool(ResNet50Model.StemPool, ref shape, x);
         foreach (var b in model.Blocks)
         {
             var s = shape;
-            var h = ConvBn(b.Reduce, ref s, x, Relu);
-            h = ConvBn(b.Spatial, ref s, h, Relu);
-            h = ConvBn(b.Expand, ref s, h, Identity);
+            var h = ConvBn(b.Reduce, ref s, x, Activation.Relu);
+            h = ConvBn(b.Spatial, ref s, h, Activation.Relu);
+            h = ConvBn(b.Expand, ref s, h, Activation.Identity);
             var skipShape = shape;
-            var skip = b.Downsample is { } d ? ConvBn(d, ref skipShape, x, Identity) : x;
-            for (int i = 0; i < h.Length; i++) h[i] = Math.Max(h[i] + skip[i], 0);
+            var skip = b.Downsample is { } d ? ConvBn(d, ref skipShape, x, Activation.Identity) : x;
+            for (int i = 0; i < h.Length; i++) h[i] = ReferenceActivation.Apply(Activation.Relu, h[i] + skip[i]);
             x = h;
             shape = s;
         }

@@ -83,7 +83,7 @@ public class MobileNetV2Tests
         for (int i = 0; i < x.Data.Length; i++) x.Data[i] *= 4;
         var logits = OnTheCpuEngine(model, x);
         double withRelu6 = ErrorMetrics.Compare(logits, ReferenceMobileNetV2.Run(model, x)).MaxRelative;
-        double withRelu = ErrorMetrics.Compare(logits, ReferenceMobileNetV2.Run(model, x, ReferenceLayers.Relu)).MaxRelative;
+        double withRelu = ErrorMetrics.Compare(logits, ReferenceMobileNetV2.Run(model, x, Activation.Relu)).MaxRelative;
         TestContext.Out.WriteLine($"max rel error: against ReLU6 {withRelu6:E2}, against ReLU {withRelu:E2}");
         Assert.That(withRelu6, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
         Assert.That(withRelu, Is.GreaterThan(100 * NetworkResult.Tolerance));
