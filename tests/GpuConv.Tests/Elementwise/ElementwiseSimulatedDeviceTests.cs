@@ -6,6 +6,7 @@ using GpuConv.Reference;
 using GpuConv.Tensors;
 using GpuConv.Tests.Planning;
 using GpuConv.Tests.Ptx;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Elementwise;
 
@@ -18,17 +19,13 @@ namespace GpuConv.Tests.Elementwise;
 /// </summary>
 public class ElementwiseSimulatedDeviceTests
 {
-    static ConvEngine EngineOn(params IConvBackend[] backends) =>
-        ConvEngine.Adopt(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false },
-            new BackendSet(backends, DeviceIdentity.ForCpu(), DeviceIdentity.ForCpu(), null));
-
     static uint[] Bits(float[] v) => [.. v.Select(BitConverter.SingleToUInt32Bits)];
 
     [Test]
     public void EveryOpMatchesTheCpuEngineBitForBit_OnTheStream_WithoutDownloads()
     {
         var rt = new SimulatedPtxRuntime();
-        using var device = EngineOn(new PtxConvBackend(rt));
+        using var device = EngineOnBackends.Open(new PtxConvBackend(rt));
         using var cpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
         Assert.That(device.Memory, Is.SameAs(rt));
         var shape = new TensorShape(2, 3, 7, 5); // 210 elements: not a multiple of 8 or of 256
@@ -88,7 +85,7 @@ public class ElementwiseSimulatedDeviceTests
     public void UnfusedActivationRunsTheKernelOnTheDevice_NoDownload(bool transposed, Activation activation)
     {
         var rt = new SimulatedPtxRuntime();
-        using var engine = EngineOn(new NonFusingBackend(new PtxConvBackend(rt)));
+        using var engine = EngineOnBackends.Open(new NonFusingBackend(new PtxConvBackend(rt)));
         var spec = transposed ? new ConvSpec([3, 3], stride: [2, 2], padBegin: [1], transposed: true) : new ConvSpec([3, 3], padBegin: [1]);
         var x = HostTensor.Random(new TensorShape(2, 4, 6, 6), 1);
         var w = HostTensor.Random(transposed ? new TensorShape(4, 5, 3, 3) : new TensorShape(5, 4, 3, 3), 2);
@@ -115,7 +112,7 @@ public class ElementwiseSimulatedDeviceTests
     {
         // Only the stand-in memories of tests are like this: a GPU engine's memory launches kernels.
         var memory = new FakeDeviceMemory();
-        using var engine = EngineOn(new DeviceResident.DeviceResidentTests.StreamOrderedFake(memory));
+        using var engine = EngineOnBackends.Open(new DeviceResident.DeviceResidentTests.StreamOrderedFake(memory));
         var x = HostTensor.Random(new TensorShape(3, 11), 4);
         using var t = engine.Upload(x);
         int before = memory.CopiesOut;

@@ -5,6 +5,7 @@ using GpuConv.Tensors;
 using GpuConv.Tests.Elementwise;
 using GpuConv.Tests.Planning;
 using GpuConv.Tests.Ptx;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Pooling;
 
@@ -16,15 +17,11 @@ namespace GpuConv.Tests.Pooling;
 /// </summary>
 public class PoolSimulatedDeviceTests
 {
-    static ConvEngine EngineOn(params IConvBackend[] backends) =>
-        ConvEngine.Adopt(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false },
-            new BackendSet(backends, DeviceIdentity.ForCpu(), DeviceIdentity.ForCpu(), null));
-
     [Test]
     public void EveryPoolMatchesTheCpuEngineBitForBit_OnTheStream_WithoutDownloads()
     {
         var rt = new SimulatedPtxRuntime();
-        using var device = EngineOn(new PtxConvBackend(rt));
+        using var device = EngineOnBackends.Open(new PtxConvBackend(rt));
         using var cpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
         var shape = new TensorShape(2, 3, 11, 9);
         var x = new HostTensor(shape, ElementwiseKernelTests.Values(shape.ElementCountInt, 5));
@@ -72,7 +69,7 @@ public class PoolSimulatedDeviceTests
     public void ADeviceMemoryWithoutKernelsGoesThroughHostCopies()
     {
         var memory = new FakeDeviceMemory();
-        using var engine = EngineOn(new DeviceResident.DeviceResidentTests.StreamOrderedFake(memory));
+        using var engine = EngineOnBackends.Open(new DeviceResident.DeviceResidentTests.StreamOrderedFake(memory));
         using var cpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
         var x = HostTensor.Random(new TensorShape(1, 2, 5, 5), 4);
         using var t = engine.Upload(x);

@@ -7,6 +7,7 @@ using GpuConv.Reference;
 using GpuConv.Tensors;
 using GpuConv.Tests.Elementwise;
 using GpuConv.Tests.Ptx;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Relu6;
 
@@ -229,15 +230,11 @@ public class Relu6Tests
         AssertCloseAndClamped(engine.Download(output).Data, withSkip, "accumulate");
     }
 
-    static ConvEngine EngineOn(params IConvBackend[] backends) =>
-        ConvEngine.Adopt(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false },
-            new BackendSet(backends, DeviceIdentity.ForCpu(), DeviceIdentity.ForCpu(), null));
-
     [Test]
     public void ForwardBiasRelu6OnTheSimulatedPtxDevice_RunsTheBiasKernelWithTheRelu6Code()
     {
         var rt = new SimulatedPtxRuntime();
-        using var engine = EngineOn(new PtxConvBackend(rt));
+        using var engine = EngineOnBackends.Open(new PtxConvBackend(rt));
         var (x, w, b, expected, _) = Layer(3);
         using var tx = engine.Upload(x);
         using var tw = engine.Upload(w);
