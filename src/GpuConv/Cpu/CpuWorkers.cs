@@ -13,7 +13,11 @@ namespace GpuConv.Cpu;
 /// Between jobs the workers spin for a short while before they block: waking a blocked thread costs
 /// a scheduler round trip, which on a busy machine is milliseconds — longer than a whole convolution.
 /// The caller waits only for tasks that were claimed, never for a worker to wake up: a worker the
-/// scheduler does not run in time finds its range taken. One job at a time; concurrent callers
+/// scheduler does not run in time finds its range taken. A worker that finds itself on the caller's CPU
+/// when a job starts (the OS put both on one core, as it does when other processes hold the rest) leaves
+/// the job to the others and blocks until the next one: sharing the caller's core would only slow the
+/// caller and make it wait for the worker's preempted tasks (the stem max pool on two threads with another
+/// process busy: 1.2× slower than one thread, now as fast). One job at a time; concurrent callers
 /// queue on a lock. A loop body may not call For (or Dispose) on the workers running it: that is refused
 /// with InvalidOperationException (it would deadlock or corrupt the job); other workers are fine.
 /// </summary>
@@ -44,6 +48,7 @@ internal sealed class CpuWorkers : IDisposable
     // the count and changes neither the count nor the runner while a claimed task is pending, so a worker that
     // reads the next job's count finds its claims refused, and one whose claim succeeded reads this job's runner.
     int _count;
+    int _callerCpu = -1;            // the CPU the caller published the job from (-1: unknown)
     LoopRunner? _runner;
     int _pending;
     ExceptionDispatchInfo? _error;
@@ -71,10 +76,14 @@ internal sealed class CpuWorkers : IDisposable
         public static readonly int Index = Interlocked.Increment(ref s_loopTypes) - 1;
     }
 
-    public CpuWorkers(int threads)
+    /// <summary>Where the calling thread runs now (<see cref="CurrentCpu.Get"/>; tests give their own).</summary>
+    readonly Func<int> _currentCpu;
+
+    public CpuWorkers(int threads, Func<int>? currentCpu = null)
     {
         if (threads < 1) throw new ArgumentException($"threads must be >= 1, got {threads}.", nameof(threads));
         Threads = threads;
+        _currentCpu = currentCpu ?? CurrentCpu.Get;
         _claimed = new long[threads * CounterStride];
         _sets = Enumerable.Range(0, threads).Select(_ => new WorkspaceSet()).ToArray();
         _wake = Enumerable.Range(0, threads - 1).Select(_ => new ManualResetEventSlim(false)).ToArray();
@@ -159,6 +168,7 @@ internal sealed class CpuWorkers : IDisposable
         _error = null;
         Volatile.Write(ref _runner, runner);
         Volatile.Write(ref _count, count);
+        Volatile.Write(ref _callerCpu, _currentCpu());
         Interlocked.Increment(ref _generation);     // publishes the job (full fence)
         foreach (var e in _wake) e.Set();
         Drain(generation, count, 0, _sets[0]);
@@ -225,13 +235,14 @@ internal sealed class CpuWorkers : IDisposable
         int seen = 0;
         var wake = _wake[id];
         t_runningFor = this;
+        bool sittingOut = false;
         while (true)
         {
             long start = Stopwatch.GetTimestamp();
             int spins = 0;
             while (Volatile.Read(ref _generation) == seen && !_stop)
             {
-                if (++spins % 64 != 0 || Stopwatch.GetTimestamp() - start < SpinTicks)
+                if (!sittingOut && (++spins % 64 != 0 || Stopwatch.GetTimestamp() - start < SpinTicks))
                 {
                     Thread.SpinWait(8);
                     continue;
@@ -240,10 +251,14 @@ internal sealed class CpuWorkers : IDisposable
                 wake.Reset();
                 if (Volatile.Read(ref _generation) == seen && !_stop) wake.Wait();
                 start = Stopwatch.GetTimestamp();
+                sittingOut = false;
             }
             if (_stop) return;
             seen = Volatile.Read(ref _generation);
-            Drain(seen, Volatile.Read(ref _count), id + 1, _sets[id + 1]);
+            // On the caller's CPU, leave the job to the others and block rather than spin: the caller keeps the core.
+            int cpu = _currentCpu();
+            sittingOut = cpu >= 0 && cpu == Volatile.Read(ref _callerCpu);
+            if (!sittingOut) Drain(seen, Volatile.Read(ref _count), id + 1, _sets[id + 1]);
         }
     }
 
