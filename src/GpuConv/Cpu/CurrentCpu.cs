@@ -20,7 +20,8 @@ internal static partial class CurrentCpu
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsWindows()) return false;
         try { return Ask() >= 0; }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return false; }
+        // No such library or function (another C library, a trimmed runtime): the workers then never sit out.
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException) { return false; }
     }
 
     // "libc" is mapped by the runtime to the C library's real file name (libc.so.6 on glibc).
