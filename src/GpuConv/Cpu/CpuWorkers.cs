@@ -13,7 +13,11 @@ namespace GpuConv.Cpu;
 /// Between jobs the workers spin for a short while before they block: waking a blocked thread costs
 /// a scheduler round trip, which on a busy machine is milliseconds — longer than a whole convolution.
 /// The caller waits only for tasks that were claimed, never for a worker to wake up: a worker the
-/// scheduler does not run in time finds its range taken. One job at a time; concurrent callers
+/// scheduler does not run in time finds its range taken. A worker that finds itself on the caller's CPU
+/// when a job starts (the OS put both on one core, as it does when other processes hold the rest) leaves
+/// the job to the others and blocks until the next one: sharing the caller's core would only slow the
+/// caller and make it wait for the worker's preempted tasks (the stem max pool on two threads with another
+/// process busy: 1.2× slower than one thread, now as fast). One job at a time; concurrent callers
 /// queue on a lock. A loop body may not call For (or Dispose) on the workers running it: that is refused
 /// with InvalidOperationException (it would deadlock or corrupt the job); other workers are fine.
 /// </summary>
@@ -21,6 +25,9 @@ internal sealed class CpuWorkers : IDisposable
 {
     /// <summary>How long an idle worker spins for the next job before it blocks.</summary>
     static readonly long SpinTicks = Stopwatch.Frequency / 1000; // 1 ms
+
+    /// <summary>How often a worker that sits out (it shared the caller's CPU) is woken to look again.</summary>
+    static readonly long SitOutRecheckTicks = Stopwatch.Frequency / 500; // 2 ms
 
     readonly Thread[] _threads;
     readonly ManualResetEventSlim[] _wake;
@@ -44,6 +51,12 @@ internal sealed class CpuWorkers : IDisposable
     // the count and changes neither the count nor the runner while a claimed task is pending, so a worker that
     // reads the next job's count finds its claims refused, and one whose claim succeeded reads this job's runner.
     int _count;
+    int _callerCpu = -1;            // the CPU the caller published the job from (-1: unknown)
+
+    /// <summary>Worker i sat out the last job it looked at, at [i·CounterStride] (its own cache line); written by the worker.</summary>
+    readonly int[] _sittingOut;
+    /// <summary>When the caller last woke worker i while it sat out (the caller's alone: written under the job lock).</summary>
+    readonly long[] _lastSitOutWake;
     LoopRunner? _runner;
     int _pending;
     ExceptionDispatchInfo? _error;
@@ -71,13 +84,19 @@ internal sealed class CpuWorkers : IDisposable
         public static readonly int Index = Interlocked.Increment(ref s_loopTypes) - 1;
     }
 
-    public CpuWorkers(int threads)
+    /// <summary>Where the calling thread runs now (<see cref="CurrentCpu.Get"/>; tests give their own).</summary>
+    readonly Func<int> _currentCpu;
+
+    public CpuWorkers(int threads, Func<int>? currentCpu = null)
     {
         if (threads < 1) throw new ArgumentException($"threads must be >= 1, got {threads}.", nameof(threads));
         Threads = threads;
+        _currentCpu = currentCpu ?? CurrentCpu.Get;
         _claimed = new long[threads * CounterStride];
         _sets = Enumerable.Range(0, threads).Select(_ => new WorkspaceSet()).ToArray();
         _wake = Enumerable.Range(0, threads - 1).Select(_ => new ManualResetEventSlim(false)).ToArray();
+        _sittingOut = new int[(threads - 1) * CounterStride];
+        _lastSitOutWake = new long[threads - 1];
         _threads = new Thread[threads - 1];
         for (int i = 0; i < _threads.Length; i++)
         {
@@ -159,8 +178,9 @@ internal sealed class CpuWorkers : IDisposable
         _error = null;
         Volatile.Write(ref _runner, runner);
         Volatile.Write(ref _count, count);
+        Volatile.Write(ref _callerCpu, _currentCpu());
         Interlocked.Increment(ref _generation);     // publishes the job (full fence)
-        foreach (var e in _wake) e.Set();
+        WakeWorkers();
         Drain(generation, count, 0, _sets[0]);
         // Spin, then yield, but never Thread.Sleep (SpinWait.SpinOnce sleeps 0 ms now and then): a sleep throws
         // ThreadInterruptedException on an interrupted caller, and For would return with tasks still running on the
@@ -174,6 +194,26 @@ internal sealed class CpuWorkers : IDisposable
         var error = _error;
         _error = null;
         error?.Throw();
+    }
+
+    /// <summary>
+    /// Wakes the workers for a published job (a worker still spinning sees it anyway). One that sat out the last job it
+    /// looked at is woken at most once per <see cref="SitOutRecheckTicks"/>, to look at its CPU again: waking it for every
+    /// job would have it preempt the caller on their shared CPU only to go back to sleep.
+    /// </summary>
+    void WakeWorkers()
+    {
+        long now = 0;
+        for (int i = 0; i < _wake.Length; i++)
+        {
+            if (Volatile.Read(ref _sittingOut[i * CounterStride]) != 0)
+            {
+                if (now == 0) now = Stopwatch.GetTimestamp();
+                if (now - _lastSitOutWake[i] < SitOutRecheckTicks) continue;
+                _lastSitOutWake[i] = now;
+            }
+            _wake[i].Set();
+        }
     }
 
     int Start(int count, int p) => (int)((long)count * p / Threads);
@@ -225,13 +265,14 @@ internal sealed class CpuWorkers : IDisposable
         int seen = 0;
         var wake = _wake[id];
         t_runningFor = this;
+        bool sittingOut = false;
         while (true)
         {
             long start = Stopwatch.GetTimestamp();
             int spins = 0;
             while (Volatile.Read(ref _generation) == seen && !_stop)
             {
-                if (++spins % 64 != 0 || Stopwatch.GetTimestamp() - start < SpinTicks)
+                if (!sittingOut && (++spins % 64 != 0 || Stopwatch.GetTimestamp() - start < SpinTicks))
                 {
                     Thread.SpinWait(8);
                     continue;
@@ -243,7 +284,17 @@ internal sealed class CpuWorkers : IDisposable
             }
             if (_stop) return;
             seen = Volatile.Read(ref _generation);
-            Drain(seen, Volatile.Read(ref _count), id + 1, _sets[id + 1]);
+            // On the caller's CPU, leave the job to the others and block rather than spin: the caller keeps the core.
+            int cpu = _currentCpu();
+            bool shares = cpu >= 0 && cpu == Volatile.Read(ref _callerCpu);
+            if (shares != sittingOut)
+            {
+                sittingOut = shares;
+                // A full fence between this write and the generation read before the wait, as the caller has between
+                // publishing and reading it: either the caller wakes this worker or the worker sees the job.
+                Interlocked.Exchange(ref _sittingOut[id * CounterStride], shares ? 1 : 0);
+            }
+            if (!sittingOut) Drain(seen, Volatile.Read(ref _count), id + 1, _sets[id + 1]);
         }
     }
 
