@@ -43,6 +43,22 @@ internal static class SiluMath
     /// <summary>bits(k + 1.5·2^23) + this = k - 1 + 127, the biased exponent of 2^(k-1) (0xB4C0007E as unsigned).</summary>
     public const int ScaleBias = 126 - 0x4B40_0000;
 
+    /// <summary>
+    /// The NaN every SiLU result that is NaN becomes (0x7FFFFFFF, the GPU's canonical NaN): where two NaNs meet (x's and
+    /// one derived from it with its sign flipped, or dy's), x86 returns the one in the first operand slot, which the JIT
+    /// chooses for a commutative product, so scalar, vector and interpreted code kept different ones.
+    /// </summary>
+    public const uint CanonicalNaNBits = 0x7FFF_FFFF;
+
+    static readonly float CanonicalNaN = BitConverter.UInt32BitsToSingle(CanonicalNaNBits);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Canonical(float v) => float.IsNaN(v) ? CanonicalNaN : v;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Canonical(Vector256<float> v) =>
+        Vector256.ConditionalSelect(Vector256.Equals(v, v), v, Vector256.Create(CanonicalNaNBits).AsSingle());
+
     /// <summary>e^-x as described in the class notes (0 for x &gt; 30, +∞ where it overflows, NaN for NaN).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ExpNeg(float x)
@@ -95,19 +111,20 @@ internal static class SiluMath
         return Vector256.ConditionalSelect(Vector256.LessThan(t, low), Vector256<float>.Zero, e);
     }
 
-    /// <summary>silu(x) = x / (1 + e^-x), one IEEE division.</summary>
+    /// <summary>silu(x) = x / (1 + e^-x), one IEEE division; a NaN result is <see cref="CanonicalNaNBits"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Silu(float x) => x / (1f + ExpNeg(x));
+    public static float Silu(float x) => Canonical(x / (1f + ExpNeg(x)));
 
     /// <summary><see cref="Silu(float)"/> on 8 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Silu(Vector256<float> x) => x / (Vector256.Create(1f) + ExpNeg(x));
+    public static Vector256<float> Silu(Vector256<float> x) => Canonical(x / (Vector256.Create(1f) + ExpNeg(x)));
 
     /// <summary>
     /// ∂silu(x)/∂x · dy = (dy·s)·(1 + x·(1 - s)) with s = 1 / (1 + e^-x), PyTorch's silu_backward formula and order,
     /// the last sum a fused multiply-add. For x ≥ 0, 1 - s is computed as e·s (equal in exact arithmetic): the
     /// subtraction would cancel to the rounding error of s (torch's 1 - s is 0 for x &gt; 16.6, a 6.6e-7 relative
-    /// error at x = 17); for x &lt; 0 it is 1 - s itself (no cancellation, and finite where e overflows).
+    /// error at x = 17); for x &lt; 0 it is 1 - s itself (no cancellation, and finite where e overflows). A NaN result
+    /// is <see cref="CanonicalNaNBits"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SiluBackward(float dy, float x)
@@ -115,7 +132,7 @@ internal static class SiluMath
         float e = ExpNeg(x);
         float s = 1f / (1f + e);
         float oneMinusS = x >= 0 ? e * s : 1f - s;
-        return dy * s * MathF.FusedMultiplyAdd(x, oneMinusS, 1f);
+        return Canonical(dy * s * MathF.FusedMultiplyAdd(x, oneMinusS, 1f));
     }
 
     /// <summary><see cref="SiluBackward(float, float)"/> on 8 lanes.</summary>
@@ -126,6 +143,6 @@ internal static class SiluMath
         var e = ExpNeg(x);
         var s = one / (one + e);
         var oneMinusS = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), e * s, one - s);
-        return dy * s * Vector256.FusedMultiplyAdd(x, oneMinusS, one);
+        return Canonical(dy * s * Vector256.FusedMultiplyAdd(x, oneMinusS, one));
     }
 }
