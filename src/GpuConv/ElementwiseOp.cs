@@ -30,12 +30,14 @@ internal enum ElementwiseOp
     Relu6Backward,
     /// <summary>
     /// a / (1 + e^-a) (SiLU / Swish, torch.nn.SiLU), e^-a by <see cref="Cpu.SiluMath"/>'s exact-operation sequence: NaN
-    /// stays NaN, -0 stays -0, +∞ gives +∞, -∞ gives NaN, and a ≤ -88.7228394 (where e^-a overflows) gives -0, as torch 1.13.
+    /// stays NaN (stored as the canonical 0x7FFFFFFF), -0 stays -0, +∞ gives +∞, -∞ gives NaN, and a ≤ -88.7228394 (where
+    /// e^-a overflows) gives -0, as torch 1.13.
     /// </summary>
     Silu,
     /// <summary>
     /// (a·s)·(1 + b·(1 - s)) with a = dy, b = x (the SiLU's input) and s = 1 / (1 + e^-b): torch's silu_backward, with
-    /// 1 - s taken as e^-b·s for b ≥ 0 (<see cref="Cpu.SiluMath.SiluBackward(float, float)"/>). x = ±∞ gives NaN, as torch.
+    /// 1 - s taken as e^-b·s for b ≥ 0 (<see cref="Cpu.SiluMath.SiluBackward(float, float)"/>). x = ±∞ gives NaN, as torch;
+    /// a NaN result is the canonical 0x7FFFFFFF.
     /// </summary>
     SiluBackward,
     /// <summary>alpha · a.</summary>
