@@ -397,7 +397,7 @@ public sealed partial class ConvEngine
     /// Enum.IsDefined(activation) without reflection: Enum.IsDefined reads a type cache that the runtime holds weakly, so
     /// after each garbage collection the next call rebuilt it (240 B).
     /// </summary>
-    static bool IsActivation(Activation activation) => activation is Activation.Identity or Activation.Relu or Activation.Relu6;
+    static bool IsActivation(Activation activation) => activation is Activation.Identity or Activation.Relu or Activation.Relu6 or Activation.Silu;
 
     Tensor ForwardResident(ConvSpec spec, Tensor x, Tensor w, Tensor? bias, Tensor? output, bool constantWeights, Activation? activation, bool accumulate)
     {
@@ -518,7 +518,7 @@ public sealed partial class ConvEngine
             bool forward = problem.Op == ConvOp.Forward;
             if (forward && ordered?.TryEnqueueBiasActivation(problem, algorithm, t, act) == true) return true;
             if (forward && ordered is null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, t, act)) return true;
-            // Not fusable (ReLU6 on cuDNN, or a transposed layer): the PTX bias kernel adds bias and the activation on the
+            // Not fusable (ReLU6 or SiLU on cuDNN, or a transposed layer): the PTX bias kernel adds bias and the activation on the
             // device, to the tensor the run wrote (Y, or X for a transposed layer), after a plain run.
             if (act != Activation.Identity && ResidentKernels.Ptx is { } ptx)
             {
@@ -552,7 +552,7 @@ public sealed partial class ConvEngine
 
     /// <summary>
     /// The activation in place when no backend fused it (no ptx backend beside cudnn, e.g. without cuBLAS; a staged CPU
-    /// plan; the CPU engine): the element-wise ReLU or ReLU6, so on a GPU a kernel on the stream rather than a download and
+    /// plan; the CPU engine): the element-wise ReLU, ReLU6 or SiLU, so on a GPU a kernel on the stream rather than a download and
     /// an upload (see <see cref="Elementwise"/> for the one memory kind that still goes through the host). Runs inside the
     /// caller's stream scope.
     /// </summary>
@@ -563,6 +563,7 @@ public sealed partial class ConvEngine
     {
         Activation.Relu => ElementwiseOp.Relu,
         Activation.Relu6 => ElementwiseOp.Relu6,
+        Activation.Silu => ElementwiseOp.Silu,
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "no element-wise op for this activation"),
     };
 

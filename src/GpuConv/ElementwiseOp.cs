@@ -1,7 +1,7 @@
 namespace GpuConv;
 
 /// <summary>
-/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Scale, AddScaled), each as
+/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Silu, SiluBackward, Scale, AddScaled), each as
 /// output[i] = f(a[i], b[i], alpha) over tensors of one shape. The one definition the CPU loops
 /// (Cpu/CpuElementwise.cs) and the kernels (kernels/elementwise.ptx) both implement, bit for bit.
 /// </summary>
@@ -28,6 +28,18 @@ internal enum ElementwiseOp
     /// CUDA kernel and its scalar CPU loop; torch 1.13's vectorized CPU loop (blocks of 16 floats) gives 0 for a NaN x.
     /// </summary>
     Relu6Backward,
+    /// <summary>
+    /// a / (1 + e^-a) (SiLU / Swish, torch.nn.SiLU), e^-a by <see cref="Cpu.SiluMath"/>'s exact-operation sequence: NaN
+    /// stays NaN (stored as the canonical 0x7FFFFFFF), -0 stays -0, +∞ gives +∞, -∞ gives NaN, and a ≤ -88.7228394 (where
+    /// e^-a overflows) gives -0, as torch 1.13.
+    /// </summary>
+    Silu,
+    /// <summary>
+    /// (a·s)·(1 + b·(1 - s)) with a = dy, b = x (the SiLU's input) and s = 1 / (1 + e^-b): torch's silu_backward, with
+    /// 1 - s taken as e^-b·s for b ≥ 0 (<see cref="Cpu.SiluMath.SiluBackward(float, float)"/>). x = ±∞ gives NaN, as torch;
+    /// a NaN result is the canonical 0x7FFFFFFF.
+    /// </summary>
+    SiluBackward,
     /// <summary>alpha · a.</summary>
     Scale,
     /// <summary>fma(alpha, a, b) = alpha · a + b rounded once (b is the tensor added to, usually the output itself).</summary>
@@ -37,5 +49,5 @@ internal enum ElementwiseOp
 internal static class ElementwiseOps
 {
     /// <summary>How many tensor operands (a, b) the op reads.</summary>
-    public static int Inputs(this ElementwiseOp op) => op is ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Scale ? 1 : 2;
+    public static int Inputs(this ElementwiseOp op) => op is ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Scale ? 1 : 2;
 }

@@ -34,6 +34,8 @@ public class ElementwiseBenchmarks
 
     [Benchmark] public Tensor Relu6() => _engine.Relu6(_a, output: _out);
     [Benchmark] public Tensor Relu6Backward() => _engine.Relu6Backward(_b, _a, output: _out);
+    [Benchmark] public Tensor Silu() => _engine.Silu(_a, output: _out);
+    [Benchmark] public Tensor SiluBackward() => _engine.SiluBackward(_b, _a, output: _out);
     [Benchmark] public Tensor Add() => _engine.Add(_a, _b, output: _out);
     [Benchmark] public Tensor AddScaled() => _engine.AddScaled(_out, 0.5f, _a);
 }

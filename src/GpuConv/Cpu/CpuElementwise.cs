@@ -28,6 +28,8 @@ internal static class CpuElementwise
             case ElementwiseOp.ReluBackward: ReluBackward(ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.Relu6: Relu6(ref pa, ref po, n); break;
             case ElementwiseOp.Relu6Backward: Relu6Backward(ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.Silu: Silu(ref pa, ref po, n); break;
+            case ElementwiseOp.SiluBackward: SiluBackward(ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.Scale: Scale(ref pa, alpha, ref po, n); break;
             case ElementwiseOp.AddScaled: AddScaled(ref pa, ref pb, alpha, ref po, n); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
@@ -118,6 +120,27 @@ internal static class CpuElementwise
             float v = Unsafe.Add(ref x, i);
             Unsafe.Add(ref o, i) = v <= 0 || v >= 6f ? 0f : Unsafe.Add(ref dy, i);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Silu(ref float a, ref float o, nuint n)
+    {
+        // SiluMath's exact-operation sequence, the same in both forms (and in the kernels).
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+                SiluMath.Silu(Vector256.LoadUnsafe(ref a, i)).StoreUnsafe(ref o, i);
+        for (; i < n; i++) Unsafe.Add(ref o, i) = SiluMath.Silu(Unsafe.Add(ref a, i));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void SiluBackward(ref float dy, ref float x, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+                SiluMath.SiluBackward(Vector256.LoadUnsafe(ref dy, i), Vector256.LoadUnsafe(ref x, i)).StoreUnsafe(ref o, i);
+        for (; i < n; i++) Unsafe.Add(ref o, i) = SiluMath.SiluBackward(Unsafe.Add(ref dy, i), Unsafe.Add(ref x, i));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

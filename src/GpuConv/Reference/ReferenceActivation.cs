@@ -6,6 +6,9 @@ namespace GpuConv.Reference;
 /// v &lt; 0 ? 0 : v &gt; 6 ? 6 : v, so NaN stays NaN, -0 stays -0, +∞ gives 6, -∞ gives 0; relu6's gradient
 /// (hardtanh_backward) passes dy where 0 &lt; x &lt; 6 or x is NaN and is 0 elsewhere, both ends included. (The NaN rule is
 /// torch's CUDA kernel and scalar CPU loop; torch 1.13's vectorized CPU loop, in blocks of 16 floats, gives 0 for a NaN x.)
+/// silu(v) = v / (1 + e^-v) and its gradient dy·s·(1 + x·(1 - s)), s = 1 / (1 + e^-x) (torch's silu and silu_backward),
+/// in float64 with Math.Exp: the exact function to double precision, so silu(-∞) and the gradient at ±∞ are NaN as in
+/// torch, while below x ≈ -88.72, where float32's e^-x overflows and the devices give ±0, it gives the true tiny value.
 /// </summary>
 public static class ReferenceActivation
 {
@@ -15,6 +18,7 @@ public static class ReferenceActivation
         Activation.Identity => v,
         Activation.Relu => v < 0 ? 0 : v,
         Activation.Relu6 => v < 0 ? 0 : v > 6 ? 6 : v,
+        Activation.Silu => v / (1 + Math.Exp(-v)),
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "not an Activation"),
     };
 
@@ -26,4 +30,11 @@ public static class ReferenceActivation
 
     /// <summary>∂relu6(x)/∂x · dy as PyTorch's hardtanh_backward(dy, x, 0, 6): dy where 0 &lt; x &lt; 6 or x is NaN, else 0.</summary>
     public static double Relu6Backward(double dy, double x) => x <= 0 || x >= 6 ? 0 : dy;
+
+    /// <summary>∂silu(x)/∂x · dy as PyTorch's silu_backward: dy·s·(1 + x·(1 - s)) with s = 1 / (1 + e^-x).</summary>
+    public static double SiluBackward(double dy, double x)
+    {
+        double s = 1 / (1 + Math.Exp(-x));
+        return dy * s * (1 + x * (1 - s));
+    }
 }

@@ -17,6 +17,8 @@ public enum WarmOp
     ForwardBiasReluResidual,
     ForwardBiasRelu6,
     ForwardBiasRelu6Residual,
+    ForwardBiasSilu,
+    ForwardBiasSiluResidual,
     BackwardData,
     BackwardDataAccumulate,
     BackwardFilter,
@@ -30,6 +32,8 @@ public enum WarmOp
     ReluBackward,
     Relu6,
     Relu6Backward,
+    Silu,
+    SiluBackward,
     Scale,
     AddScaled,
     MaxPool,
@@ -41,6 +45,7 @@ public enum WarmOp
     HostForward,
     HostForwardBiasRelu,
     HostForwardBiasRelu6,
+    HostForwardBiasSilu,
     HostBackwardData,
     HostBackwardFilter,
     HostBackwardBias,
@@ -98,7 +103,8 @@ sealed class WarmCalls : IDisposable
 
     /// <summary>Whether <paramref name="op"/> runs a convolution (so has a plan).</summary>
     public static bool IsConvolution(WarmOp op) => op is not (WarmOp.BackwardBias or WarmOp.BackwardBiasAccumulate or WarmOp.UploadInto or WarmOp.DownloadInto
-        or WarmOp.Add or WarmOp.Relu or WarmOp.ReluBackward or WarmOp.Relu6 or WarmOp.Relu6Backward or WarmOp.Scale or WarmOp.AddScaled or WarmOp.HostBackwardBias
+        or WarmOp.Add or WarmOp.Relu or WarmOp.ReluBackward or WarmOp.Relu6 or WarmOp.Relu6Backward or WarmOp.Silu or WarmOp.SiluBackward or WarmOp.Scale or WarmOp.AddScaled
+        or WarmOp.HostBackwardBias
         or WarmOp.MaxPool or WarmOp.AvgPool or WarmOp.GlobalAvgPool or WarmOp.MaxPoolBackward or WarmOp.AvgPoolBackward);
 
     /// <summary>Whether <paramref name="op"/> is a HostTensor overload, which returns a new tensor by design.</summary>
@@ -123,6 +129,8 @@ sealed class WarmCalls : IDisposable
         WarmOp.ForwardBiasReluResidual => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Relu, output: y, accumulate: true),
         WarmOp.ForwardBiasRelu6 => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Relu6, output: y),
         WarmOp.ForwardBiasRelu6Residual => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Relu6, output: y, accumulate: true),
+        WarmOp.ForwardBiasSilu => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Silu, output: y),
+        WarmOp.ForwardBiasSiluResidual => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Silu, output: y, accumulate: true),
         WarmOp.BackwardData => () => Engine.BackwardData(spec, dy, w, xShape, output: dx),
         WarmOp.BackwardDataAccumulate => () => Engine.BackwardData(spec, dy, w, xShape, output: dx, accumulate: true),
         WarmOp.BackwardFilter => () => Engine.BackwardFilter(spec, x, dy, wShape, output: dw),
@@ -136,6 +144,8 @@ sealed class WarmCalls : IDisposable
         WarmOp.ReluBackward => () => Engine.ReluBackward(dy, y, output: e2),
         WarmOp.Relu6 => () => Engine.Relu6(y, output: e2),
         WarmOp.Relu6Backward => () => Engine.Relu6Backward(dy, y, output: e2),
+        WarmOp.Silu => () => Engine.Silu(y, output: e2),
+        WarmOp.SiluBackward => () => Engine.SiluBackward(dy, y, output: e2),
         WarmOp.Scale => () => Engine.Scale(y, 0.5f, output: e2),
         WarmOp.AddScaled => () => Engine.AddScaled(e2, 0.5f, e1),
         WarmOp.MaxPool => () => Engine.MaxPool(pool, x, output: pooled),
@@ -146,6 +156,7 @@ sealed class WarmCalls : IDisposable
         WarmOp.HostForward => () => Engine.Forward(spec, hx, hw, hb),
         WarmOp.HostForwardBiasRelu => () => Engine.ForwardBiasActivation(spec, hx, hw, hb, Activation.Relu),
         WarmOp.HostForwardBiasRelu6 => () => Engine.ForwardBiasActivation(spec, hx, hw, hb, Activation.Relu6),
+        WarmOp.HostForwardBiasSilu => () => Engine.ForwardBiasActivation(spec, hx, hw, hb, Activation.Silu),
         WarmOp.HostBackwardData => () => Engine.BackwardData(spec, hdy, hw, xShape),
         WarmOp.HostBackwardFilter => () => Engine.BackwardFilter(spec, hx, hdy, wShape),
         WarmOp.HostBackwardBias => () => Engine.BackwardBias(hdy),
@@ -174,7 +185,8 @@ sealed class WarmCalls : IDisposable
                 if (Engine.Memory.Kind == MemoryKind.Host || cudnnPresent) return null;
                 bool add = op == WarmOp.BackwardBiasAccumulate;
                 return () => ptx!.BackwardBias(dy, db, add);
-            case WarmOp.Add or WarmOp.Relu or WarmOp.ReluBackward or WarmOp.Relu6 or WarmOp.Relu6Backward or WarmOp.Scale or WarmOp.AddScaled:
+            case WarmOp.Add or WarmOp.Relu or WarmOp.ReluBackward or WarmOp.Relu6 or WarmOp.Relu6Backward or WarmOp.Silu or WarmOp.SiluBackward or WarmOp.Scale
+                or WarmOp.AddScaled:
                 if (Engine.Memory is not IPtxRuntime engineRuntime) return null;
                 var rt = LaunchThrough?.Invoke(engineRuntime) ?? engineRuntime;
                 var (eop, output, a, b2, alpha) = op switch
@@ -184,6 +196,8 @@ sealed class WarmCalls : IDisposable
                     WarmOp.ReluBackward => (ElementwiseOp.ReluBackward, e2, dy, y, 0f),
                     WarmOp.Relu6 => (ElementwiseOp.Relu6, e2, y, null, 0f),
                     WarmOp.Relu6Backward => (ElementwiseOp.Relu6Backward, e2, dy, y, 0f),
+                    WarmOp.Silu => (ElementwiseOp.Silu, e2, y, null, 0f),
+                    WarmOp.SiluBackward => (ElementwiseOp.SiluBackward, e2, dy, y, 0f),
                     WarmOp.Scale => (ElementwiseOp.Scale, e2, y, null, 0.5f),
                     _ => (ElementwiseOp.AddScaled, e2, e1, e2, 0.5f),
                 };
@@ -194,13 +208,14 @@ sealed class WarmCalls : IDisposable
         if (!IsConvolution(op) || ReturnsANewHostTensor(op)) return null;
 
         bool constant = op == WarmOp.ForwardConstantWeights;
-        bool accumulate = op is WarmOp.ForwardAccumulate or WarmOp.ForwardBiasReluResidual or WarmOp.ForwardBiasRelu6Residual or WarmOp.BackwardDataAccumulate or WarmOp.BackwardFilterAccumulate;
+        bool accumulate = op is WarmOp.ForwardAccumulate or WarmOp.ForwardBiasReluResidual or WarmOp.ForwardBiasRelu6Residual or WarmOp.ForwardBiasSiluResidual
+            or WarmOp.BackwardDataAccumulate or WarmOp.BackwardFilterAccumulate;
         var problem = ProblemOf(op)!.WithConstantWeights(constant);
         var plan = Engine.GetPlan(problem);
         var backend = Engine.Planner.BackendOf(plan);
         var algorithm = plan.Algorithm;
         var bias = op is WarmOp.ForwardBias or WarmOp.ForwardConstantWeights or WarmOp.ForwardAccumulate or WarmOp.ForwardBiasRelu or WarmOp.ForwardBiasReluResidual
-            or WarmOp.ForwardBiasRelu6 or WarmOp.ForwardBiasRelu6Residual ? b : null;
+            or WarmOp.ForwardBiasRelu6 or WarmOp.ForwardBiasRelu6Residual or WarmOp.ForwardBiasSilu or WarmOp.ForwardBiasSiluResidual ? b : null;
         var tensors = (problem.Op switch
         {
             ConvOp.Forward => new ConvTensors(x, w, y, bias),
@@ -212,6 +227,7 @@ sealed class WarmCalls : IDisposable
         {
             WarmOp.ForwardBiasRelu or WarmOp.ForwardBiasReluResidual => Activation.Relu,
             WarmOp.ForwardBiasRelu6 or WarmOp.ForwardBiasRelu6Residual => Activation.Relu6,
+            WarmOp.ForwardBiasSilu or WarmOp.ForwardBiasSiluResidual => Activation.Silu,
             _ => null,
         };
         if (backend is IStreamOrderedBackend ordered)

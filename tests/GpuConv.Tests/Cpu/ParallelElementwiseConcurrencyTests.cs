@@ -11,7 +11,7 @@ namespace GpuConv.Tests.Cpu;
 public class ParallelElementwiseConcurrencyTests
 {
     static readonly ElementwiseOp[] Ops = [ElementwiseOp.Add, ElementwiseOp.Relu, ElementwiseOp.ReluBackward, ElementwiseOp.Relu6,
-        ElementwiseOp.Relu6Backward, ElementwiseOp.Scale, ElementwiseOp.AddScaled];
+        ElementwiseOp.Relu6Backward, ElementwiseOp.Silu, ElementwiseOp.SiluBackward, ElementwiseOp.Scale, ElementwiseOp.AddScaled];
 
     [TestCase(2, 3), TestCase(5, 2), TestCase(8, 3)]
     public void ConcurrentCallsGiveTheBitsOfOneSerialLoop(int threads, int callers) => CpuWorkersConcurrencyTests.WithinLimit(() =>

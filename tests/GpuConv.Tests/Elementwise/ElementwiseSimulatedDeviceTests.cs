@@ -43,6 +43,8 @@ public class ElementwiseSimulatedDeviceTests
             ("ReluBackward", device.ReluBackward(da, db), cpu.ReluBackward(ca, cb)),
             ("Relu6", device.Relu6(da), cpu.Relu6(ca)),
             ("Relu6Backward", device.Relu6Backward(da, db), cpu.Relu6Backward(ca, cb)),
+            ("Silu", device.Silu(da), cpu.Silu(ca)),
+            ("SiluBackward", device.SiluBackward(da, db), cpu.SiluBackward(ca, cb)),
             ("Scale", device.Scale(da, -1.5f), cpu.Scale(ca, -1.5f)),
         };
         using var dy = device.Upload(b);
@@ -51,7 +53,7 @@ public class ElementwiseSimulatedDeviceTests
         cpu.AddScaled(cy, 0.25f, ca);
         Assert.That(rt.CopiesToHost, Is.Zero, "nothing went through the host");
         Assert.That(rt.Synchronizations, Is.Zero, "no call waited for the device");
-        Assert.That(rt.Calls, Is.EqualTo(new[] { "launch add_f32", "launch relu_f32", "launch relu_backward_f32", "launch relu6_f32", "launch relu6_backward_f32", "launch scale_f32", "launch add_scaled_f32" }));
+        Assert.That(rt.Calls, Is.EqualTo(new[] { "launch add_f32", "launch relu_f32", "launch relu_backward_f32", "launch relu6_f32", "launch relu6_backward_f32", "launch silu_f32", "launch silu_backward_f32", "launch scale_f32", "launch add_scaled_f32" }));
 
         foreach (var (op, d, c) in results)
             Assert.That(Bits(device.Download(d).Data), Is.EqualTo(Bits(cpu.Download(c).Data)), op);
@@ -82,6 +84,8 @@ public class ElementwiseSimulatedDeviceTests
     [TestCase(true, Activation.Relu)]
     [TestCase(false, Activation.Relu6)]
     [TestCase(true, Activation.Relu6)]
+    [TestCase(false, Activation.Silu)]
+    [TestCase(true, Activation.Silu)]
     public void UnfusedActivationRunsTheKernelOnTheDevice_NoDownload(bool transposed, Activation activation)
     {
         var rt = new SimulatedPtxRuntime();
@@ -97,14 +101,17 @@ public class ElementwiseSimulatedDeviceTests
         using var y = engine.ForwardBiasActivation(spec, dx, dw, db, activation);
         Assert.That(engine.LastPlan!.Backend, Is.EqualTo("nonfusing"));
         Assert.That(rt.CopiesToHost, Is.EqualTo(downloadsBefore), "the activation ran on the device, not through a host copy");
-        Assert.That(rt.Calls, Has.Member(activation == Activation.Relu ? "launch relu_f32" : "launch relu6_f32"));
+        Assert.That(rt.Calls, Has.Member("launch " + ElementwiseKernels.Entry(ConvEngine.ActivationOp(activation))));
 
         // The float64 reference backend (rounded once to fp32 at the end), ReLU applied by the host overload.
         using var reference = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, Backend = "reference", PersistPlans = false });
         var expected = reference.ForwardBiasActivation(spec, x, w, bias, activation).Data;
         var got = engine.Download(y).Data;
         Assert.That(ErrorMetrics.Compare(got, expected.Select(v => (double)v).ToArray()).MaxRelative, Is.LessThan(1e-5));
-        Assert.That(got.Count(v => v == 0), Is.InRange(1, got.Length - 1), "the activation clipped some, not all");
+        if (activation == Activation.Silu)
+            Assert.That(got.Count(v => v < 0), Is.InRange(1, got.Length - 1), "SiLU's negative dip: some outputs below 0, not all");
+        else
+            Assert.That(got.Count(v => v == 0), Is.InRange(1, got.Length - 1), "the activation clipped some, not all");
     }
 
     [Test]

@@ -30,6 +30,8 @@ public class ElementwiseValidationTests
         ExpectArgument.Throws(() => engine.ReluBackward(a, b), "y", "y has shape [2, 12] but dy has shape [2, 3, 4]");
         ExpectArgument.Throws(() => engine.Relu6Backward(a, b), "x", "x has shape [2, 12] but dy has shape [2, 3, 4]");
         ExpectArgument.Throws(() => engine.Relu6(a, output: b), "output", "[2, 12]", "[2, 3, 4]");
+        ExpectArgument.Throws(() => engine.SiluBackward(a, b), "x", "x has shape [2, 12] but dy has shape [2, 3, 4]");
+        ExpectArgument.Throws(() => engine.Silu(a, output: b), "output", "[2, 12]", "[2, 3, 4]");
         ExpectArgument.Throws(() => engine.AddScaled(a, 1f, b), "x", "x has shape [2, 12] but y has shape [2, 3, 4]");
         ExpectArgument.Throws(() => engine.Add(a, c, output: b), "output", "output has shape [2, 12], expected [2, 3, 4]");
         ExpectArgument.Throws(() => engine.Relu(a, output: b), "output", "[2, 12]", "[2, 3, 4]");
@@ -46,6 +48,9 @@ public class ElementwiseValidationTests
         Assert.That(Assert.Throws<ArgumentNullException>(() => engine.ReluBackward(null!, a))!.ParamName, Is.EqualTo("dy"));
         Assert.That(Assert.Throws<ArgumentNullException>(() => engine.Relu6(null!))!.ParamName, Is.EqualTo("x"));
         Assert.That(Assert.Throws<ArgumentNullException>(() => engine.Relu6Backward(a, null!))!.ParamName, Is.EqualTo("x"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.Silu(null!))!.ParamName, Is.EqualTo("x"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.SiluBackward(null!, a))!.ParamName, Is.EqualTo("dy"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.SiluBackward(a, null!))!.ParamName, Is.EqualTo("x"));
         Assert.That(Assert.Throws<ArgumentNullException>(() => engine.AddScaled(a, 1f, null!))!.ParamName, Is.EqualTo("x"));
     }
 
@@ -60,6 +65,8 @@ public class ElementwiseValidationTests
         ExpectArgument.Throws(() => cpu.Relu(onDevice), "x", "in Device memory but this engine works in Host memory");
         ExpectArgument.Throws(() => cpu.Relu6(onDevice), "x", "in Device memory but this engine works in Host memory");
         ExpectArgument.Throws(() => device.Relu6Backward(onDevice, onHost), "x", "in Host memory");
+        ExpectArgument.Throws(() => cpu.Silu(onDevice), "x", "in Device memory but this engine works in Host memory");
+        ExpectArgument.Throws(() => device.SiluBackward(onDevice, onHost), "x", "in Host memory");
         ExpectArgument.Throws(() => device.Add(onDevice, onHost), "b", "in Host memory but this engine works in Device memory", "upload it first");
         ExpectArgument.Throws(() => device.Scale(onDevice, 2f, output: onHost), "output", "in Host memory");
         ExpectArgument.Throws(() => device.AddScaled(onHost, 2f, onDevice), "y", "in Host memory");
@@ -78,6 +85,8 @@ public class ElementwiseValidationTests
         ExpectArgument.Throws(() => engine.ReluBackward(b, a, output: b), "y", "y was disposed");
         ExpectArgument.Throws(() => engine.Relu6Backward(b, a, output: b), "x", "x was disposed");
         ExpectArgument.Throws(() => engine.Relu6(b, output: a), "output", "output was disposed");
+        ExpectArgument.Throws(() => engine.SiluBackward(b, a, output: b), "x", "x was disposed");
+        ExpectArgument.Throws(() => engine.Silu(b, output: a), "output", "output was disposed");
         ExpectArgument.Throws(() => engine.Relu(b, output: a), "output", "output was disposed");
         ExpectArgument.Throws(() => engine.AddScaled(b, 1f, a), "x", "x was disposed");
         Assert.That(engine.Download(b).Data, Is.EqualTo(before), "the output was not written");
@@ -98,6 +107,8 @@ public class ElementwiseValidationTests
         ExpectArgument.Throws(() => engine.Relu(x, output: shifted), "output", "output partly overlaps x", "not on shifted views");
         ExpectArgument.Throws(() => engine.Relu6(x, output: shifted), "output", "output partly overlaps x");
         ExpectArgument.Throws(() => engine.Relu6Backward(x, x, output: shifted), "output", "output partly overlaps dy");
+        ExpectArgument.Throws(() => engine.Silu(x, output: shifted), "output", "output partly overlaps x");
+        ExpectArgument.Throws(() => engine.SiluBackward(x, x, output: shifted), "output", "output partly overlaps dy");
         ExpectArgument.Throws(() => engine.Add(x, x, output: shifted), "output", "partly overlaps a");
         ExpectArgument.Throws(() => engine.AddScaled(shifted, 1f, x), "y", "y partly overlaps x");
         Assert.That(rt.Calls, Is.Empty, "nothing was launched");

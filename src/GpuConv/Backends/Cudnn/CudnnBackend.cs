@@ -496,7 +496,9 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     /// cuDNN rejects the configuration (the caller then runs forward + bias + activation); the reason is kept
     /// in <see cref="LastFusedDecline"/>. ReLU6 is declined before any native call: cuDNN's documentation names only
     /// RELU and IDENTITY for this call (CLIPPED_RELU is listed for cudnnActivationForward), and nothing here can try
-    /// CLIPPED_RELU on a GPU, so the engine runs conv + bias and then ReLU6 as a PTX kernel on the stream.
+    /// CLIPPED_RELU on a GPU, so the engine runs conv + bias and then ReLU6 as a PTX kernel on the stream. SiLU likewise
+    /// (CUDNN_ACTIVATION_SWISH is not among the fused call's modes either, and cuDNN's exponential would not give the
+    /// bits every other device gives): the plain convolution, then the PTX bias kernel with the SiLU code.
     /// </summary>
     public bool TryRunBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation) =>
         TryForwardBiasActivation(problem, algorithm, tensors, activation);
@@ -506,8 +508,10 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         if (p.Op != ConvOp.Forward || t.Bias is null) return false;
         if (activation is not (Activation.Identity or Activation.Relu))
         {
-            // A constant: a warm ReLU6 layer passes here on every call and must not allocate.
-            LastFusedDecline = "ReLU6: the fused call is documented for RELU and IDENTITY only";
+            // Constants: a warm ReLU6 or SiLU layer passes here on every call and must not allocate.
+            LastFusedDecline = activation == Activation.Silu
+                ? "SiLU: the fused call is documented for RELU and IDENTITY only"
+                : "ReLU6: the fused call is documented for RELU and IDENTITY only";
             return false;
         }
         bool relu = activation == Activation.Relu;

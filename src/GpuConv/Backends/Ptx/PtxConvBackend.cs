@@ -259,7 +259,8 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
 
     /// <summary>
     /// y[n, c, …] += bias[c], then <paramref name="activation"/> (kernel bias_add_f32; fused bias + activation), with the
-    /// same compare-and-select as the CPU element-wise ops (<see cref="ElementwiseOp.Relu"/>, <see cref="ElementwiseOp.Relu6"/>).
+    /// same operations as the CPU element-wise ops (<see cref="ElementwiseOp.Relu"/>, <see cref="ElementwiseOp.Relu6"/>,
+    /// <see cref="ElementwiseOp.Silu"/>).
     /// Finished on return unless <paramref name="synchronize"/> is false (the engine's device-resident calls: ordered on the stream).
     /// </summary>
     public void AddBias(Tensor y, Tensor bias, Activation activation = Activation.Identity, bool synchronize = true)
@@ -428,12 +429,13 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         return args;
     }
 
-    /// <summary>bias_add_f32's activation parameter: 0 none, 1 ReLU, 2 ReLU6 (kernels/bias.ptx).</summary>
+    /// <summary>bias_add_f32's activation parameter: 0 none, 1 ReLU, 2 ReLU6, 3 SiLU (kernels/bias.ptx).</summary>
     internal static uint BiasActivationCode(Activation activation) => activation switch
     {
         Activation.Identity => 0u,
         Activation.Relu => 1u,
         Activation.Relu6 => 2u,
+        Activation.Silu => 3u,
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "not an Activation"),
     };
 

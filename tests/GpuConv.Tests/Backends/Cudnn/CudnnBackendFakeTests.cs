@@ -174,6 +174,22 @@ public class CudnnBackendFakeTests
     }
 
     [Test]
+    public void SiluIsDeclinedBeforeAnyCudnnCall()
+    {
+        // As ReLU6: the fused call's documented modes are RELU and IDENTITY (and cuDNN's exponential would not give the
+        // other devices' bits); the engine runs the plain convolution and the PTX bias kernel with the SiLU code.
+        var p = Problem();
+        var algorithm = _backend.GetAlgorithms(p, ConvPrecision.Strict)[0];
+        var t = Tensors(p, bias: true);
+        int before = _api.Calls.Count;
+        Assert.That(_backend.TryForwardBiasActivation(p, algorithm, t, Activation.Silu), Is.False);
+        Assert.That(_backend.TryRunBiasActivation(p, algorithm, t, Activation.Silu), Is.False);
+        Assert.That(_backend.TryEnqueueBiasActivation(p, algorithm, t, Activation.Silu), Is.False);
+        Assert.That(_api.Calls.Count, Is.EqualTo(before), "no native call: no activation descriptor, no SetTensor, no fused call");
+        Assert.That(_backend.LastFusedDecline, Does.StartWith("SiLU").And.Contain("RELU and IDENTITY"));
+    }
+
+    [Test]
     public void BackwardBiasDescriptorsHaveAtLeastFourDims()
     {
         using var dy = _host.Filled(new TensorShape(3, 5), 1);
