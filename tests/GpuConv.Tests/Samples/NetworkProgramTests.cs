@@ -56,6 +56,27 @@ public class NetworkProgramTests
         Assert.That(stderr.Trim().Split('\n'), Has.Length.EqualTo(1), stderr);
     }
 
+    // Tensors too large for one buffer, or for the memory left, are bad input as well: exit status 2 and one line naming
+    // the options, where the run failed with status 3 ("a device or library error") and a stack trace.
+    [Test]
+    public void ABatchOrSizeTooLargeIsBadInput_NotAFailedRun()
+    {
+        // The input alone: [1, 3, 100000, 100000] is 3e10 elements (HostTensor threw InvalidOperationException).
+        var (code, stdout, stderr) = RunSample("--cpu", "--size", "100000", "--check", "none", "--runs", "1");
+        Assert.That(code, Is.EqualTo(2), stdout + stderr);
+        Assert.That(stderr.Trim(), Is.EqualTo("error: --size: Size 100000 at Batch 1 makes an input [1, 3, 100000, 100000] of 30000000000 elements, more than one buffer holds (2147483591)."));
+        Assert.That(stdout, Is.Empty, "nothing ran");
+
+        // A layer the library refuses before any work (ProblemTooLargeException, an ArgumentException): here the
+        // process's memory, held to 1 GiB, for ResNet-50 at batch 4 and 448 x 448.
+        (code, stdout, stderr) = NativeFakeChild.Run(Path.Join(NativeFakeChild.TestOutput, "GpuConv.Networks"),
+            ["--cpu", "--batch", "4", "--size", "448", "--check", "none", "--runs", "1"], TimeSpan.FromMinutes(2),
+            env: new() { ["DOTNET_GCHeapHardLimit"] = "0x40000000" });
+        Assert.That(code, Is.EqualTo(2), stdout + stderr);
+        Assert.That(stderr.Trim(), Does.StartWith("error: --batch 4 --size 448: problem Forward").And.Contain("this process").And.Not.Contain("(Parameter"));
+        Assert.That(stderr.Trim().Split('\n'), Has.Length.EqualTo(1), stderr);
+    }
+
     [Test]
     public void HelpPrintsEveryOptionTheParserTakes()
     {
