@@ -67,14 +67,20 @@ public class NetworkProgramTests
         Assert.That(stderr.Trim(), Is.EqualTo("error: --size: Size 100000 at Batch 1 makes an input [1, 3, 100000, 100000] of 30000000000 elements, more than one buffer holds (2147483591)."));
         Assert.That(stdout, Is.Empty, "nothing ran");
 
-        // A layer the library refuses before any work (ProblemTooLargeException, an ArgumentException): here the
-        // process's memory, held to 1 GiB, for ResNet-50 at batch 4 and 448 x 448.
-        (code, stdout, stderr) = NativeFakeChild.Run(Path.Join(NativeFakeChild.TestOutput, "GpuConv.Networks"),
+    }
+
+    // The engine's memory check on the CPU path compared a GC heap hard limit with the whole machine's memory in use
+    // (ConvProblem.AvailableInProcess): under DOTNET_GCHeapHardLimit = 1 GiB on this 24 GB VM (1.7 GB in use) it read 0
+    // bytes available and refused ResNet-50's first call of 64 MiB or more at batch 4, 448 x 448 ("needs about 0.0 GiB
+    // (26615808 bytes) but this process has 0.0 GiB (0 bytes) available"), though the run takes some 450 MB.
+    [Test]
+    public void UnderAGcHeapHardLimitTheLimitLessTheHeapIsWhatIsAvailable()
+    {
+        var (code, stdout, stderr) = NativeFakeChild.Run(Path.Join(NativeFakeChild.TestOutput, "GpuConv.Networks"),
             ["--cpu", "--batch", "4", "--size", "448", "--check", "none", "--runs", "1"], TimeSpan.FromMinutes(2),
             env: new() { ["DOTNET_GCHeapHardLimit"] = "0x40000000" });
-        Assert.That(code, Is.EqualTo(2), stdout + stderr);
-        Assert.That(stderr.Trim(), Does.StartWith("error: --batch 4 --size 448: problem Forward").And.Contain("this process").And.Not.Contain("(Parameter"));
-        Assert.That(stderr.Trim().Split('\n'), Has.Length.EqualTo(1), stderr);
+        Assert.That(code, Is.EqualTo(0), stdout + stderr);
+        Assert.That(stdout, Does.Contain("resnet50[gpuconv]: batch 4 median"));
     }
 
     [Test]
