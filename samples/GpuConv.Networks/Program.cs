@@ -63,6 +63,11 @@ catch (ArgumentException e) when (e.ParamName == nameof(GpuConv.ConvEngineOption
     Console.Error.WriteLine($"error: --backend: {e.Message.Replace(" (Parameter 'Backend')", "")}");
     return 2;
 }
+catch (ArgumentException e) when (e.ParamName == nameof(GpuConv.ConvEngineOptions.PlanCachePath))
+{
+    Console.Error.WriteLine($"error: --plan-cache: {e.Message.Replace(" (Parameter 'PlanCachePath')", "")}");
+    return 2;
+}
 catch (ArgumentException e)
 {
     // The options are valid, so what the library refuses before any work (ArgumentException) is what they size: a

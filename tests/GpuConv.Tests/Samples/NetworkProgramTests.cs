@@ -83,6 +83,16 @@ public class NetworkProgramTests
         Assert.That(stdout, Does.Contain("resnet50[gpuconv]: batch 4 median"));
     }
 
+    // The engine refuses an empty plan-cache path (ConvEngineOptions.PlanCachePath): one line naming --plan-cache, as for
+    // --backend; it ended with status 3 and a stack trace ("a device or library error").
+    [Test]
+    public void AnEmptyPlanCacheIsOneLineNamingTheOption()
+    {
+        var (code, stdout, stderr) = RunSample("--plan-cache", "", "--cpu", "--size", "32", "--runs", "1", "--check", "none");
+        Assert.That(code, Is.EqualTo(2), stdout + stderr);
+        Assert.That(stderr.Trim(), Is.EqualTo("error: --plan-cache: PlanCachePath must be null (default location) or a file path, got an empty string."));
+    }
+
     [Test]
     public void HelpPrintsEveryOptionTheParserTakes()
     {
