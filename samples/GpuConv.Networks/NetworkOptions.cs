@@ -64,5 +64,11 @@ public sealed record NetworkOptions
         if (Size < 32) throw new ArgumentException($"Size must be at least 32 ({Model} halves it five times), got {Size}.", nameof(Size));
         if (Classes < 1) throw new ArgumentException($"Classes must be at least 1, got {Classes}.", nameof(Classes));
         if (Runs < 1) throw new ArgumentException($"Runs must be at least 1, got {Runs}.", nameof(Runs));
+        // The input is made on the host before anything else; past one buffer it is bad input, named here.
+        double inputElements = (double)Batch * NetworkApp.InputChannels * Size * Size;
+        if (inputElements > Array.MaxLength)
+            throw new ArgumentException(
+                $"Size {Size} at Batch {Batch} makes an input [{Batch}, {NetworkApp.InputChannels}, {Size}, {Size}] of {inputElements:F0} elements, more than one buffer holds ({Array.MaxLength}).",
+                (double)NetworkApp.InputChannels * Size * Size > Array.MaxLength ? nameof(Size) : nameof(Batch));
     }
 }

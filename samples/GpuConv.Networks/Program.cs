@@ -63,6 +63,18 @@ catch (ArgumentException e) when (e.ParamName == nameof(GpuConv.ConvEngineOption
     Console.Error.WriteLine($"error: --backend: {e.Message.Replace(" (Parameter 'Backend')", "")}");
     return 2;
 }
+catch (ArgumentException e) when (e.ParamName == nameof(GpuConv.ConvEngineOptions.PlanCachePath))
+{
+    Console.Error.WriteLine($"error: --plan-cache: {e.Message.Replace(" (Parameter 'PlanCachePath')", "")}");
+    return 2;
+}
+catch (ArgumentException e)
+{
+    // The options are valid, so what the library refuses before any work (ArgumentException) is what they size: a
+    // layer's tensors past one buffer or the memory left (ProblemTooLargeException). Bad input, not a failed run.
+    Console.Error.WriteLine($"error: --batch {options.Batch} --size {options.Size}: {(e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message)}");
+    return 2;
+}
 catch (Exception e)
 {
     // Not a crash: a failing device or library (a CUDA error, cuDNN refusing a call) ends the run with its reason.

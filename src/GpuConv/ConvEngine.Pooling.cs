@@ -117,6 +117,7 @@ public sealed partial class ConvEngine
         if (x is not null) CheckResident(x, nameof(x));
         CheckResident(dy, nameof(dy));
         var g = PoolGeometry.Of(spec, inputShape, outShape, inputName);
+        if (!max) CheckAverageDivisor(spec, inputShape);
         var result = TakePoolOutput(output, inputShape, dy, nameof(dy));
         try
         {
@@ -166,6 +167,7 @@ public sealed partial class ConvEngine
         if (output is not null) CheckPooledShape(output, spec, x.Shape, nameof(output));
         var outShape = output?.Shape ?? PooledShape(spec, x.Shape);
         var g = PoolGeometry.Of(spec, x.Shape, outShape);
+        if (!max) CheckAverageDivisor(spec, x.Shape);
         var result = TakePoolOutput(output, outShape, x);
         try
         {
@@ -240,6 +242,24 @@ public sealed partial class ConvEngine
         spec.Validate();
         if (!max && !spec.IsDense)
             throw new ArgumentException($"AvgPool has no dilation (PyTorch's avg_pool takes none), got Dilation = [{string.Join(", ", spec.Dilation!)}].", nameof(spec));
+    }
+
+    /// <summary>
+    /// Refuses an average pool whose divisor would not fit an int: with count_include_pad it is the window's padded size,
+    /// a 32-bit integer in CpuPooling and kernels/pool.ptx (PyTorch's is 64-bit), which past int.MaxValue wrapped around
+    /// to a wrong average. The first window is the largest: min(k, in + 2p) per dimension. The clipped divisor is at
+    /// most the plane's size, which PoolGeometry keeps below 2^31.
+    /// </summary>
+    static void CheckAverageDivisor(PoolSpec spec, TensorShape input)
+    {
+        if (!spec.CountIncludePad) return;
+        Int128 size = 1; // up to three factors below 2^32 each
+        for (int d = 0; d < spec.Rank; d++)
+            size *= Math.Min(spec.Kernel[d], input.Dims[2 + d] + 2L * spec.PaddingOf(d));
+        if (size > int.MaxValue)
+            throw new ArgumentException(
+                $"AvgPool's padded window holds {size} elements (Kernel = [{string.Join(", ", spec.Kernel)}], Padding = [{string.Join(", ", Enumerable.Range(0, spec.Rank).Select(spec.PaddingOf))}], input {input}); with count_include_pad its size is the divisor, which must be at most {int.MaxValue}.",
+                nameof(spec));
     }
 
     /// <summary>The given output (shape, memory, sharing no element with the input <paramref name="x"/>) or a new tensor.</summary>

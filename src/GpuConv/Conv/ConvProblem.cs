@@ -213,11 +213,32 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
     /// <summary><see cref="EnsureFits"/> against the memory this process may still take (physical or container limit, less what is in use).</summary>
     public void EnsureFitsInProcess(int copies = 1) => EnsureFits(AvailableInProcess(), "this process", copies);
 
-    /// <summary>Bytes this process may still take: physical memory (or the container limit) less what is in use (GC's memory load).</summary>
+    /// <summary>
+    /// Bytes this process may still take: physical memory (or the container limit) less what is in use (GC's memory load);
+    /// under a GC heap hard limit (DOTNET_GCHeapHardLimit or GCHeapHardLimitPercent), that limit less the heap's committed bytes.
+    /// </summary>
     public static long AvailableInProcess()
     {
         var info = GC.GetGCMemoryInfo();
-        return Math.Max(0, info.TotalAvailableMemoryBytes - info.MemoryLoadBytes);
+        // With a hard limit, TotalAvailableMemoryBytes is the limit but MemoryLoadBytes is still the whole machine's memory
+        // in use: a 1 GiB limit on a machine using 1.7 GB read as 0 bytes available and refused every call of 64 MiB or more.
+        long used = HeapHardLimit > 0 ? info.TotalCommittedBytes : info.MemoryLoadBytes;
+        return Math.Max(0, info.TotalAvailableMemoryBytes - used);
+    }
+
+    /// <summary>The GC's heap hard limit in bytes (0: none), read once: it is fixed when the runtime starts.</summary>
+    static readonly long HeapHardLimit = ReadHeapHardLimit();
+
+    static long ReadHeapHardLimit()
+    {
+        try
+        {
+            return GC.GetConfigurationVariables().TryGetValue("GCHeapHardLimit", out var v) && v is long limit ? limit : 0;
+        }
+        catch (PlatformNotSupportedException)
+        {
+            return 0;
+        }
     }
 
     /// <summary>True when op, spec and all three shapes are equal.</summary>

@@ -167,6 +167,38 @@ public class PoolValidationTests
         Assert.That(rt.Calls.Where(c => c.StartsWith("launch", StringComparison.Ordinal)), Is.Empty, "nothing was launched");
     }
 
+    // The average's divisor (count_include_pad: the window's padded size, at most min(k, in + 2p) per dimension, the
+    // first window's) is a 32-bit integer on the CPU and in kernels/pool.ptx. A 65537 x 65537 window padded 32768 on a
+    // 1 x 1 input has 4,295,098,369 (PyTorch divides by that, in 64 bits: 3e9 -> 0.6985); it wrapped to 131,073 and the
+    // average came out 22888.01, its gradient 7.63e-6 (PyTorch 2.33e-10). Refused now, before any work; the
+    // clipped divisor (count_include_pad false) and a window just under 2^31 still run, with PyTorch's values.
+    [Test]
+    public void AnAveragePoolWhosePaddedWindowPassesInt32IsRefused_NotWrappedAround()
+    {
+        using var cpu = Cpu();
+        using var x = cpu.Upload(new HostTensor(new TensorShape(1, 1, 1, 1), [3.0e9f]));
+        using var dy = cpu.Upload(new HostTensor(new TensorShape(1, 1, 1, 1), [1f]));
+        var huge = new PoolSpec([65537, 65537], [1], [32768]);
+        ExpectArgument.Throws(() => cpu.AvgPool(huge, x), "spec", "4295098369", "[65537, 65537]", "[32768, 32768]", "[1, 1, 1, 1]");
+        ExpectArgument.Throws(() => cpu.AvgPoolBackward(huge, dy, x.Shape), "spec", "4295098369");
+        Assert.That(cpu.Download(cpu.AvgPool(huge with { CountIncludePad = false }, x)).Data, Is.EqualTo(new[] { 3.0e9f }),
+            "the clipped divisor is 1");
+        Assert.That(cpu.Download(cpu.MaxPool(huge, x)).Data, Is.EqualTo(new[] { 3.0e9f }), "max pooling has no divisor");
+        // 46341 x 46341 = 2,147,488,281 passes int.MaxValue; 46341 x 46339 = 2,147,395,599 does not.
+        ExpectArgument.Throws(() => cpu.AvgPool(new PoolSpec([46341, 46341], [1], [23170]), x), "spec", "2147488281");
+        var largest = new PoolSpec([46341, 46339], [1], [23170, 23169]);
+        Assert.That(cpu.Download(cpu.AvgPool(largest, x)).Data, Is.EqualTo(new[] { 3.0e9f / 2147395599L }));
+        Assert.That(cpu.Download(cpu.AvgPoolBackward(largest, dy, x.Shape)).Data, Is.EqualTo(new[] { 1f / 2147395599L }));
+        // 3-d: 1291^3 = 2,151,685,171 on a 1 x 1 x 1 input.
+        using var x3 = cpu.Upload(new HostTensor(new TensorShape(1, 1, 1, 1, 1), [1f]));
+        ExpectArgument.Throws(() => cpu.AvgPool(new PoolSpec([1291, 1291, 1291], [1], [645]), x3), "spec", "2151685171");
+        var rt = new SimulatedPtxRuntime();
+        using var device = Simulated(rt);
+        using var onDevice = device.Upload(new HostTensor(new TensorShape(1, 1, 1, 1), [3.0e9f]));
+        ExpectArgument.Throws(() => device.AvgPool(huge, onDevice), "spec", "4295098369");
+        Assert.That(rt.Calls.Where(c => c.StartsWith("launch", StringComparison.Ordinal)), Is.Empty, "nothing was launched");
+    }
+
     [Test]
     public void AnotherMemoryAndDisposedTensorsAndEnginesAreRefused()
     {

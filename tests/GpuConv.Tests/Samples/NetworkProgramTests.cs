@@ -56,6 +56,44 @@ public class NetworkProgramTests
         Assert.That(stderr.Trim().Split('\n'), Has.Length.EqualTo(1), stderr);
     }
 
+    // Tensors too large for one buffer, or for the memory left, are bad input as well: exit status 2 and one line naming
+    // the options, where the run failed with status 3 ("a device or library error") and a stack trace.
+    [Test]
+    public void ABatchOrSizeTooLargeIsBadInput_NotAFailedRun()
+    {
+        // The input alone: [1, 3, 100000, 100000] is 3e10 elements (HostTensor threw InvalidOperationException).
+        var (code, stdout, stderr) = RunSample("--cpu", "--size", "100000", "--check", "none", "--runs", "1");
+        Assert.That(code, Is.EqualTo(2), stdout + stderr);
+        Assert.That(stderr.Trim(), Is.EqualTo("error: --size: Size 100000 at Batch 1 makes an input [1, 3, 100000, 100000] of 30000000000 elements, more than one buffer holds (2147483591)."));
+        Assert.That(stdout, Is.Empty, "nothing ran");
+
+    }
+
+    // The engine's memory check on the CPU path compared a GC heap hard limit with the whole machine's memory in use
+    // (ConvProblem.AvailableInProcess): under DOTNET_GCHeapHardLimit = 1 GiB on this 24 GB VM (1.7 GB in use) it read 0
+    // bytes available and refused ResNet-50's first call of 64 MiB or more at batch 4, 448 x 448 ("needs about 0.0 GiB
+    // (26615808 bytes) but this process has 0.0 GiB (0 bytes) available"), though the run takes some 450 MB.
+    [Test]
+    public void UnderAGcHeapHardLimitTheLimitLessTheHeapIsWhatIsAvailable()
+    {
+        var (code, stdout, stderr) = NativeFakeChild.Run(Path.Join(NativeFakeChild.TestOutput, "GpuConv.Networks"),
+            ["--cpu", "--batch", "4", "--size", "448", "--check", "none", "--runs", "1"], TimeSpan.FromMinutes(2),
+            // Two workers whatever the host (the CPU backend's workspaces grow with them: at 64 they pass 1 GiB, rightly refused).
+            env: new() { ["DOTNET_GCHeapHardLimit"] = "0x40000000", ["DOTNET_PROCESSOR_COUNT"] = "2" });
+        Assert.That(code, Is.EqualTo(0), stdout + stderr);
+        Assert.That(stdout, Does.Contain("resnet50[gpuconv]: batch 4 median"));
+    }
+
+    // The engine refuses an empty plan-cache path (ConvEngineOptions.PlanCachePath): one line naming --plan-cache, as for
+    // --backend; it ended with status 3 and a stack trace ("a device or library error").
+    [Test]
+    public void AnEmptyPlanCacheIsOneLineNamingTheOption()
+    {
+        var (code, stdout, stderr) = RunSample("--plan-cache", "", "--cpu", "--size", "32", "--runs", "1", "--check", "none");
+        Assert.That(code, Is.EqualTo(2), stdout + stderr);
+        Assert.That(stderr.Trim(), Is.EqualTo("error: --plan-cache: PlanCachePath must be null (default location) or a file path, got an empty string."));
+    }
+
     [Test]
     public void HelpPrintsEveryOptionTheParserTakes()
     {
