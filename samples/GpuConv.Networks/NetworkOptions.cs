@@ -61,6 +61,8 @@ public sealed record NetworkOptions
     /// <summary>Also run the network in this peer and compare logits and times (<c>--vs onnxruntime</c>); GpuConv then
     /// runs on the CPU (as <see cref="Cpu"/>), the peer being a CPU runtime.</summary>
     public NetworkPeer? Vs { get; init; }
+    /// <summary>With <see cref="Vs"/>: rounds of one block of <see cref="Runs"/> timed runs on each side, alternating (<c>--rounds</c>).</summary>
+    public int Rounds { get; init; } = 3;
     /// <summary>The ONNX model the peer runs; null: the network written by <see cref="INetworkModel.ToOnnx"/> (tests plant a
     /// changed weight here to see the comparison fail).</summary>
     public byte[]? OnnxModel { get; init; }
@@ -80,6 +82,7 @@ public sealed record NetworkOptions
         if (Size < 32) throw new ArgumentException($"Size must be at least 32 ({Model} halves it five times), got {Size}.", nameof(Size));
         if (Classes < 1) throw new ArgumentException($"Classes must be at least 1, got {Classes}.", nameof(Classes));
         if (Runs < 1) throw new ArgumentException($"Runs must be at least 1, got {Runs}.", nameof(Runs));
+        if (Rounds < 1) throw new ArgumentException($"Rounds must be at least 1, got {Rounds}.", nameof(Rounds));
         if (Threads is < 1 or > CpuBackend.MaxThreads)
             throw new ArgumentException($"Threads must be in 1..{CpuBackend.MaxThreads} (or left out: every core), got {Threads}.", nameof(Threads));
         if (Vs is { } peer && !Enum.IsDefined(peer)) throw new ArgumentException($"Vs must be onnxruntime, got {(int)peer}.", nameof(Vs));

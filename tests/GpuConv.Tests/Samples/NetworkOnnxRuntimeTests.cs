@@ -68,7 +68,7 @@ public class NetworkOnnxRuntimeTests
 
     static NetworkOptions Options(TextWriter output) => new()
     {
-        Model = NetworkModel.MobileNetV2, Size = 32, Classes = 10, Runs = 2, Check = NetworkCheck.None, Threads = 1,
+        Model = NetworkModel.MobileNetV2, Size = 32, Classes = 10, Runs = 2, Rounds = 2, Check = NetworkCheck.None, Threads = 1,
         Vs = NetworkPeer.OnnxRuntime, Out = output,
     };
 
@@ -86,12 +86,13 @@ public class NetworkOnnxRuntimeTests
         Assert.That(peer.GpuConvMs, Is.GreaterThan(0));
         Assert.That(peer.PeerMs, Is.GreaterThan(0));
         Assert.That(peer.Ratio, Is.EqualTo(peer.PeerMs / peer.GpuConvMs));
+        Assert.That(peer.RoundRatios, Has.Count.EqualTo(2).And.All.GreaterThan(0), "one ratio per round of blocks");
         Assert.That(result.ExitCode, Is.EqualTo(0));
         string text = output.ToString();
-        Assert.That(text, Does.Contain("mobilenetv2[gpuconv, network only]: batch 1 median "));
-        Assert.That(text, Does.Contain("mobilenetv2[onnxruntime]: batch 1 median "));
+        Assert.That(text, Does.Match(@"mobilenetv2\[gpuconv, network only\]: batch 1 median \d+\.\d{3} ms, 4 runs in 2 blocks of 2 \(Run \+ Synchronize;"));
+        Assert.That(text, Does.Match(@"mobilenetv2\[onnxruntime\]: batch 1 median \d+\.\d{3} ms, first \d+\.\d ms, 4 runs in 2 blocks of 2 \(RunWithBinding;"));
         Assert.That(text, Does.Contain("model written (10 Add, 35 Clip, 52 Conv, 1 Flatten, 1 Gemm, 1 GlobalAveragePool;"));
-        Assert.That(text, Does.Match(@"mobilenetv2: onnxruntime / gpuconv = \d+\.\d\d \(> 1: GpuConv faster\), both the network only; logits max rel error .* PASS"));
+        Assert.That(text, Does.Match(@"mobilenetv2: onnxruntime / gpuconv = \d+\.\d\d \(per round \d+\.\d\d \d+\.\d\d\) \(> 1: GpuConv faster\), both the network only; logits max rel error .* PASS"));
         Assert.That(text, Does.EndWith("mobilenetv2: PASS" + Environment.NewLine));
     }
 
