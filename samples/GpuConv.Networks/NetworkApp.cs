@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GpuConv.Networks.MobileNetV2;
+using GpuConv.Networks.Onnx;
 using GpuConv.Networks.ResNet50;
 using GpuConv.Reference;
 using GpuConv.Tensors;
@@ -7,19 +8,26 @@ using GpuConv.Tensors;
 namespace GpuConv.Networks;
 
 /// <summary>What a run found: where it ran, the timings, and the error against float64.</summary>
-public sealed record NetworkResult(string Memory, string? GpuUnavailableReason, double FirstRunMs, double MedianRunMs, double? MaxRelativeError, float[] Logits)
+public sealed record NetworkResult(string Memory, string? GpuUnavailableReason, double FirstRunMs, double MedianRunMs, double? MaxRelativeError, float[] Logits,
+    PeerComparison? Peer = null)
 {
     /// <summary>max |error| / max |reference| over the logits, fp32 through ~53 convolutions against float64 (or against
     /// the CPU engine's fp32: both sides then err by ~1e-6, so the same bound holds with room).</summary>
     public const double Tolerance = 1e-4;
 
-    public bool Passed => MaxRelativeError is not { } e || e <= Tolerance;
+    /// <summary>The check passed (or none ran) and, with a peer, its logits agree with GpuConv's.</summary>
+    public bool Passed => (MaxRelativeError is not { } e || e <= Tolerance) && Peer is not { Agrees: false };
+
+    /// <summary>The process's exit status for this result: 0 passed, 1 the result (or the peer's) was off.</summary>
+    public int ExitCode => Passed ? 0 : 1;
 }
 
 /// <summary>
 /// The sample's core, the same for every network: open an engine (GPU if usable, else the CPU with the reason), build
 /// the network with random weights, fold its BatchNorms, upload the weights once, then per run upload the batch once,
 /// run every layer on the device and download the logits once; check them against the unfolded network in float64.
+/// With <c>--vs onnxruntime</c>, the same folded network in ONNX Runtime too (<see cref="OnnxRuntimeComparison"/>: logits
+/// compared, both timed).
 /// </summary>
 public static class NetworkApp
 {
@@ -41,7 +49,8 @@ public static class NetworkApp
         var input = HostTensor.Random(new TensorShape(o.Batch, InputChannels, o.Size, o.Size), o.Seed + 1);
         using var engine = ConvEngine.Open(new ConvEngineOptions
         {
-            Device = o.Cpu ? DeviceKind.Cpu : DeviceKind.Auto, Backend = o.Backend, Policy = o.Policy,
+            // The ONNX Runtime peer is a CPU runtime: the comparison is with GpuConv's CPU path.
+            Device = o.Cpu || o.Vs is not null ? DeviceKind.Cpu : DeviceKind.Auto, Backend = o.Backend, Policy = o.Policy, CpuThreads = o.Threads,
             PlanCachePath = o.PlanCache, PersistPlans = o.PlanCache is not null,
         });
         string memory = engine.Memory.Kind == MemoryKind.Device ? "GPU memory" : "host memory";
@@ -87,6 +96,8 @@ public static class NetworkApp
         string verdict = error is { } e ? $"max rel error {e:E2} vs {(o.Check == NetworkCheck.Cpu ? "CPU engine fp32" : "float64")} {(result.Passed ? "PASS" : "FAIL")}" : "not checked";
         o.Out.WriteLine(FormattableString.Invariant(
             $"{key}[gpuconv]: batch {o.Batch} median {median:0.000} ms wall, first {first:0.0} ms, {o.Runs} runs; {verdict} (backend {backends}, policy {o.Policy.ToString().ToLowerInvariant()}, {engine.Device}, {memory}, size {o.Size})"));
+        if (o.Vs is NetworkPeer.OnnxRuntime)
+            result = result with { Peer = OnnxRuntimeComparison.Run(o, model, engine, net, input) };
         o.Out.WriteLine(result.Passed ? $"{key}: PASS" : $"{key}: FAIL");
         return result;
     }

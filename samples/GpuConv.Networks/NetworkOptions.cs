@@ -1,3 +1,4 @@
+using GpuConv.Backends;
 using GpuConv.Planning;
 
 namespace GpuConv.Networks;
@@ -21,6 +22,13 @@ public enum NetworkCheck
     Cpu,
     /// <summary>No check (timing only).</summary>
     None,
+}
+
+/// <summary>The peer a run compares the whole network with (<c>--vs</c>).</summary>
+public enum NetworkPeer
+{
+    /// <summary>ONNX Runtime's CPU execution provider on the same folded network written as one ONNX model (<see cref="Onnx.OnnxRuntimeComparison"/>).</summary>
+    OnnxRuntime,
 }
 
 /// <summary>What one run of the sample does (the command line's options; tests build it directly).</summary>
@@ -48,6 +56,16 @@ public sealed record NetworkOptions
     public PlanPolicy Policy { get; init; } = PlanPolicy.Cached;
     /// <summary>Plan-cache file (<c>--plan-cache</c>); null keeps plans in memory only.</summary>
     public string? PlanCache { get; init; }
+    /// <summary>Threads of the engine's CPU backend (<c>--threads</c>; ONNX Runtime's intra-op threads with <see cref="Vs"/>); null: every core.</summary>
+    public int? Threads { get; init; }
+    /// <summary>Also run the network in this peer and compare logits and times (<c>--vs onnxruntime</c>); GpuConv then
+    /// runs on the CPU (as <see cref="Cpu"/>), the peer being a CPU runtime.</summary>
+    public NetworkPeer? Vs { get; init; }
+    /// <summary>With <see cref="Vs"/>: rounds of one block of <see cref="Runs"/> timed runs on each side, alternating (<c>--rounds</c>).</summary>
+    public int Rounds { get; init; } = 3;
+    /// <summary>The ONNX model the peer runs; null: the network written by <see cref="INetworkModel.ToOnnx"/> (tests plant a
+    /// changed weight here to see the comparison fail).</summary>
+    public byte[]? OnnxModel { get; init; }
     /// <summary>Where progress goes.</summary>
     public TextWriter Out { get; init; } = Console.Out;
 
@@ -70,5 +88,9 @@ public sealed record NetworkOptions
             throw new ArgumentException(
                 $"Size {Size} at Batch {Batch} makes an input [{Batch}, {NetworkApp.InputChannels}, {Size}, {Size}] of {inputElements:F0} elements, more than one buffer holds ({Array.MaxLength}).",
                 (double)NetworkApp.InputChannels * Size * Size > Array.MaxLength ? nameof(Size) : nameof(Batch));
+        if (Rounds < 1) throw new ArgumentException($"Rounds must be at least 1, got {Rounds}.", nameof(Rounds));
+        if (Threads is < 1 or > CpuBackend.MaxThreads)
+            throw new ArgumentException($"Threads must be in 1..{CpuBackend.MaxThreads} (or left out: every core), got {Threads}.", nameof(Threads));
+        if (Vs is { } peer && !Enum.IsDefined(peer)) throw new ArgumentException($"Vs must be onnxruntime, got {(int)peer}.", nameof(Vs));
     }
 }

@@ -3,7 +3,12 @@ using GpuConv.Networks;
 const string Usage = """
     usage: GpuConv.Networks [--model resnet50|mobilenetv2] [--batch 1] [--size 224] [--classes 1000] [--runs 5] [--seed 50] [--cpu]
                             [--backend NAME] [--policy heuristic|exhaustive|cached] [--plan-cache FILE] [--check reference|cpu|none] [--no-reference]
-    Exit status: 0 the check passed, 1 the result was off, 2 bad input, 3 the run failed (a device or library error: one line, then the details).
+                            [--threads N] [--vs onnxruntime] [--rounds 3]
+    --threads N: the engine's CPU threads (default every core); with --vs, ONNX Runtime's intra-op threads too.
+    --vs onnxruntime: the same folded network as one ONNX model in ONNX Runtime (CPU; GpuConv then runs on the CPU as --cpu):
+      logits compared (max rel error <= 1e-4), the network alone timed on each side in blocks of --runs runs, --rounds
+      rounds alternating; each side's median and the ratio ORT / GpuConv (> 1: GpuConv faster).
+    Exit status: 0 the check passed, 1 the result (or the peer's logits) was off, 2 bad input, 3 the run failed (a device or library error: one line, then the details).
     """;
 if (args.Contains("--help") || args.Contains("-h"))
 {
@@ -41,6 +46,9 @@ try
             "--check" => o with { Check = Named<NetworkCheck>("reference, cpu or none") },
             "--policy" => o with { Policy = Named<GpuConv.Planning.PlanPolicy>("heuristic, exhaustive or cached") },
             "--plan-cache" => o with { PlanCache = Value() },
+            "--threads" => o with { Threads = Int() },
+            "--vs" => o with { Vs = Named<NetworkPeer>("onnxruntime") },
+            "--rounds" => o with { Rounds = Int() },
             _ => throw new ArgumentException($"unknown option '{args[i]}'."),
         };
     }
@@ -56,7 +64,7 @@ catch (ArgumentException e)
 }
 try
 {
-    return NetworkApp.Run(options).Passed ? 0 : 1;
+    return NetworkApp.Run(options).ExitCode;
 }
 catch (ArgumentException e) when (e.ParamName == nameof(GpuConv.ConvEngineOptions.Backend))
 {

@@ -79,5 +79,7 @@ public sealed class MobileNetV2Model : INetworkModel
 
     public DeviceNetwork Place(ConvEngine engine, TensorShape inputShape) => new DeviceMobileNetV2(engine, this, inputShape);
 
+    public Onnx.OnnxGraph ToOnnx(TensorShape inputShape) => OnnxMobileNetV2.Build(this, inputShape);
+
     public double[] Reference(HostTensor input) => ReferenceMobileNetV2.Run(this, input);
 }

@@ -72,5 +72,7 @@ public sealed class ResNet50Model : INetworkModel
 
     public DeviceNetwork Place(ConvEngine engine, TensorShape inputShape) => new DeviceResNet50(engine, this, inputShape);
 
+    public Onnx.OnnxGraph ToOnnx(TensorShape inputShape) => OnnxResNet50.Build(this, inputShape);
+
     public double[] Reference(HostTensor input) => ReferenceResNet50.Run(this, input);
 }

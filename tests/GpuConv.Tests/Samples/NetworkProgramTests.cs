@@ -102,9 +102,38 @@ public class NetworkProgramTests
         Assert.That(stdout, Does.StartWith("usage: GpuConv.Networks"));
         // Every option Program.cs's switch takes (this test also runs in the GPU pack, where there is no source to read).
         string[] options = ["--model", "--batch", "--size", "--classes", "--runs", "--seed", "--cpu", "--backend", "--no-reference",
-            "--check", "--policy", "--plan-cache"];
+            "--check", "--policy", "--plan-cache", "--threads", "--vs", "--rounds"];
         foreach (var option in options)
             Assert.That(stdout, Does.Contain($"[{option}"), option);
+    }
+
+    [TestCase(new[] { "--vs", "tensorflow" }, "error: --vs: expected onnxruntime, got 'tensorflow'.")]
+    [TestCase(new[] { "--vs", "onnxruntime,onnxruntime" }, "error: --vs: expected onnxruntime, got 'onnxruntime,onnxruntime'.")]
+    [TestCase(new[] { "--vs" }, "error: --vs needs a value.")]
+    [TestCase(new[] { "--threads", "0" }, "error: --threads: Threads must be in 1..1024 (or left out: every core), got 0.")]
+    [TestCase(new[] { "--threads", "two", "--vs", "onnxruntime" }, "error: --threads needs a whole number, got 'two'.")]
+    [TestCase(new[] { "--vs", "onnxruntime", "--rounds", "0" }, "error: --rounds: Rounds must be at least 1, got 0.")]
+    public void APeerOrThreadCountItCannotTakeIsOneLine(string[] args, string expected)
+    {
+        var (code, stdout, stderr) = RunSample(["--cpu", "--size", "32", "--runs", "1", "--classes", "10", .. args]);
+        Assert.That(code, Is.EqualTo(2), stdout + stderr);
+        Assert.That(stderr.Trim(), Is.EqualTo(expected));
+        Assert.That(stdout, Is.Empty, "nothing ran");
+    }
+
+    /// <summary>The executable with <c>--vs onnxruntime</c>: ONNX Runtime's native library loads from the app's folder, one
+    /// line per side and the ratio, exit status 0 (the comparison itself: <see cref="NetworkOnnxRuntimeTests"/>).</summary>
+    [Test]
+    public void VsOnnxRuntimePrintsOneLinePerSideAndTheRatio()
+    {
+        var (code, stdout, stderr) = RunSample("--model", "mobilenetv2", "--size", "32", "--runs", "2", "--classes", "10", "--check", "none",
+            "--threads", "1", "--vs", "onnxruntime", "--rounds", "1");
+        Assert.That(code, Is.EqualTo(0), stdout + stderr);
+        Assert.That(stdout, Does.Contain("mobilenetv2[gpuconv, network only]: batch 1 median "));
+        Assert.That(stdout, Does.Contain("; 1 CPU threads, CPU "));
+        Assert.That(stdout, Does.Contain("mobilenetv2[onnxruntime]: batch 1 median ").And.Contain(", 2 runs (RunWithBinding;").And.Contain("; 1 intra-op threads)"));
+        Assert.That(stdout, Does.Contain("mobilenetv2: onnxruntime / gpuconv = "));
+        Assert.That(stdout, Does.EndWith("mobilenetv2: PASS" + Environment.NewLine));
     }
 
     [Test]

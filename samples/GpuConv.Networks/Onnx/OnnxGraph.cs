@@ -1,0 +1,146 @@
+using GpuConv.Cli.Peers;
+using GpuConv.Conv;
+using GpuConv.Inference;
+using GpuConv.Tensors;
+
+namespace GpuConv.Networks.Onnx;
+
+/// <summary>
+/// A whole network as one ONNX model (opset 17), written node by node with the CLI's <see cref="ProtoWriter"/>: the
+/// operators the two networks use — Conv with bias, Relu, Clip (ReLU6), Add, MaxPool, GlobalAveragePool, Flatten,
+/// Gemm — weights as float initializers. Each method appends a node reading the named inputs and returns its output's
+/// name. <see cref="ConvBn"/> folds BatchNorm with the same <see cref="BatchNormFolding"/> call as
+/// <see cref="DeviceNetwork"/>, so ONNX Runtime gets the very weights GpuConv runs.
+/// </summary>
+public sealed class OnnxGraph
+{
+    const int FloatType = 1;                           // TensorProto.DataType.FLOAT
+    const int AttrInt = 2, AttrInts = 7;               // AttributeProto.AttributeType
+    public const string InputName = "input", OutputName = "logits";
+
+    readonly ProtoWriter graph = new();
+    readonly TensorShape inputShape;
+    int nodes;
+    string? zero, six;
+
+    /// <summary>A graph whose input "input" is [N, C, H, W] of <paramref name="inputShape"/>.</summary>
+    public OnnxGraph(TensorShape inputShape)
+    {
+        this.inputShape = inputShape;
+        Input = InputName;
+    }
+
+    /// <summary>The graph input's name.</summary>
+    public string Input { get; }
+
+    /// <summary>Nodes per operator, for the printout ("53 Conv, 49 Relu, …").</summary>
+    public SortedDictionary<string, int> Operators { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>conv(x) + bias with <paramref name="c"/>'s BatchNorm folded in, as GpuConv's device network runs it.</summary>
+    public string ConvBn(ConvBn c, string x)
+    {
+        var (w, b) = BatchNormFolding.Fold(c.Spec, c.Weight, bias: null, c.BatchNorm);
+        return Conv(c.Name, c.Spec, w, b, x);
+    }
+
+    /// <summary>conv(x, weight) + bias, weight [K, C/groups, k…] as GpuConv holds it (ONNX's layout too).</summary>
+    public string Conv(string name, ConvSpec spec, HostTensor weight, HostTensor bias, string x)
+    {
+        string w = Initializer($"{name}.weight", weight.Shape.Dims, weight.Data);
+        string b = Initializer($"{name}.bias", [bias.Shape.ElementCountInt], bias.Data);
+        return Node("Conv", name, [x, w, b],
+            [Ints("kernel_shape", spec.Kernel), Ints("strides", spec.Stride), Ints("pads", [.. spec.PadBegin, .. spec.PadEnd]),
+             Ints("dilations", spec.Dilation), Int("group", spec.Groups)]);
+    }
+
+    public string Relu(string x) => Node("Relu", null, [x]);
+
+    /// <summary>ReLU6 as ONNX writes it: Clip with min 0 and max 6 (inputs since opset 11).</summary>
+    public string Relu6(string x)
+    {
+        zero ??= Initializer("clip.min", [], [0f]);
+        six ??= Initializer("clip.max", [], [6f]);
+        return Node("Clip", null, [x, zero, six]);
+    }
+
+    public string Add(string a, string b) => Node("Add", null, [a, b]);
+
+    /// <summary>Max pooling (−∞ padding, as ONNX's MaxPool pads).</summary>
+    public string MaxPool(PoolSpec spec, string x)
+    {
+        if (spec.CeilMode) throw new ArgumentException($"spec: ceil mode is not written (the networks use floor), got {spec}.", nameof(spec));
+        int[] r = [.. Enumerable.Range(0, spec.Rank)];
+        return Node("MaxPool", null, [x], [Ints("kernel_shape", spec.Kernel), Ints("strides", [.. r.Select(spec.StrideOf)]),
+            Ints("pads", [.. r.Select(spec.PaddingOf), .. r.Select(spec.PaddingOf)]), Ints("dilations", [.. r.Select(spec.DilationOf)])]);
+    }
+
+    public string GlobalAveragePool(string x) => Node("GlobalAveragePool", null, [x]);
+
+    /// <summary>
+    /// The classifier on [N, C, 1, 1]: Flatten to [N, C], then Gemm with weight [classes, C] (transB = 1) + bias —
+    /// what GpuConv runs as a 1×1 convolution on the same data (its weight [classes, C, 1, 1] is the same floats). Its
+    /// output is the graph's output, "logits" [N, classes]: the last node.
+    /// </summary>
+    public string Classifier(string name, HostTensor weight, HostTensor bias, string x)
+    {
+        int classes = weight.Shape.Dims[0];
+        string w = Initializer($"{name}.weight", [classes, weight.Shape.ElementCountInt / classes], weight.Data);
+        string b = Initializer($"{name}.bias", [classes], bias.Data);
+        string flat = Node("Flatten", null, [x], [Int("axis", 1)]);
+        Classes = classes;
+        return Node("Gemm", name, [flat, w, b], [Int("transB", 1)], output: OutputName);
+    }
+
+    /// <summary>The classifier's outputs (set by <see cref="Classifier"/>).</summary>
+    public int Classes { get; private set; }
+
+    /// <summary>The model: the graph, its input and its output "logits" [N, classes] (written by <see cref="Classifier"/>).</summary>
+    public byte[] ToModel()
+    {
+        if (Classes == 0) throw new InvalidOperationException("the graph has no classifier: nothing writes its output 'logits'.");
+        graph.String(2, "gpuconv_network")
+            .Message(11, ValueInfo(Input, [.. inputShape.Dims.Select(d => (long)d)]))
+            .Message(12, ValueInfo(OutputName, [inputShape.Dims[0], Classes]));
+        return new ProtoWriter()
+            .Varint(1, 8)                                              // ir_version
+            .String(2, "gpuconv")                                      // producer_name
+            .Message(7, graph)
+            .Message(8, new ProtoWriter().String(1, "").Varint(2, 17)) // opset_import: ai.onnx 17
+            .ToArray();
+    }
+
+    /// <summary>Appends a node; its output is <paramref name="output"/> or a new name "tN"; its name <paramref name="name"/> or "op_N".</summary>
+    string Node(string op, string? name, string[] inputs, ProtoWriter[]? attributes = null, string? output = null)
+    {
+        output ??= $"t{nodes}";
+        var node = new ProtoWriter();
+        foreach (var i in inputs) node.String(1, i);
+        node.String(2, output).String(3, name ?? $"{op.ToLowerInvariant()}_{nodes}").String(4, op);
+        foreach (var a in attributes ?? []) node.Message(5, a);
+        graph.Message(1, node);
+        nodes++;
+        Operators[op] = Operators.GetValueOrDefault(op) + 1;
+        return output;
+    }
+
+    string Initializer(string name, IReadOnlyList<int> dims, float[] data)
+    {
+        var bytes = new byte[data.Length * sizeof(float)];
+        Buffer.BlockCopy(data, 0, bytes, 0, bytes.Length);   // raw_data is little-endian, as this machine
+        graph.Message(5, new ProtoWriter().PackedInt64(1, dims.Select(d => (long)d)).Varint(2, FloatType).String(8, name).Bytes(9, bytes));
+        return name;
+    }
+
+    static ProtoWriter Ints(string name, IEnumerable<int> values) =>
+        new ProtoWriter().String(1, name).Varint(20, AttrInts).PackedInt64(8, values.Select(v => (long)v));
+
+    static ProtoWriter Int(string name, int value) => new ProtoWriter().String(1, name).Varint(20, AttrInt).Varint(3, value);
+
+    static ProtoWriter ValueInfo(string name, long[] shape)
+    {
+        var dims = new ProtoWriter();
+        foreach (var d in shape) dims.Message(1, new ProtoWriter().Varint(1, d));
+        var tensorType = new ProtoWriter().Varint(1, FloatType).Message(2, dims);
+        return new ProtoWriter().String(1, name).Message(2, new ProtoWriter().Message(1, tensorType));
+    }
+}
