@@ -13,7 +13,9 @@ namespace GpuConv.Tests.Samples;
 /// <see cref="NetworkResult.Tolerance"/> (1e-4, max |error| / max |reference|; fp32 through ~53 layers lands near 1e-6);
 /// the comparison in the sample passes on the written model and fails (exit status 1) on one with a planted weight change.
 /// Small inputs (32×32, 64×64, 96×96) keep it to seconds.
+/// Category OnnxRuntime: needs ORT's native library, which the GPU-check pack leaves out.
 /// </summary>
+[Category("OnnxRuntime")]
 public class NetworkOnnxRuntimeTests
 {
     static float[] InOnnxRuntime(OnnxGraph graph, HostTensor x, int classes)

@@ -122,8 +122,9 @@ public class NetworkProgramTests
     }
 
     /// <summary>The executable with <c>--vs onnxruntime</c>: ONNX Runtime's native library loads from the app's folder, one
-    /// line per side and the ratio, exit status 0 (the comparison itself: <see cref="NetworkOnnxRuntimeTests"/>).</summary>
-    [Test]
+    /// line per side and the ratio, exit status 0 (the comparison itself: <see cref="NetworkOnnxRuntimeTests"/>).
+    /// Category OnnxRuntime: the GPU-check pack leaves ORT's native library out.</summary>
+    [Test, Category("OnnxRuntime")]
     public void VsOnnxRuntimePrintsOneLinePerSideAndTheRatio()
     {
         var (code, stdout, stderr) = RunSample("--model", "mobilenetv2", "--size", "32", "--runs", "2", "--classes", "10", "--check", "none",
