@@ -70,5 +70,13 @@ public sealed record NetworkOptions
             throw new ArgumentException(
                 $"Size {Size} at Batch {Batch} makes an input [{Batch}, {NetworkApp.InputChannels}, {Size}, {Size}] of {inputElements:F0} elements, more than one buffer holds ({Array.MaxLength}).",
                 (double)NetworkApp.InputChannels * Size * Size > Array.MaxLength ? nameof(Size) : nameof(Batch));
+        // So are the classifier's weight [Classes, features, 1, 1] (made with the model) and the logits [Batch, Classes, 1, 1].
+        int features = Model == NetworkModel.ResNet50 ? 2048 : MobileNetV2.MobileNetV2Model.LastChannels; // ResNet-50: 512 × expansion 4
+        double weightElements = (double)Classes * features, logitElements = (double)Batch * Classes;
+        if (Math.Max(weightElements, logitElements) > Array.MaxLength)
+            throw new ArgumentException(weightElements > Array.MaxLength
+                ? $"Classes {Classes} makes {Model}'s classifier weight [{Classes}, {features}, 1, 1] of {weightElements:F0} elements, more than one buffer holds ({Array.MaxLength})."
+                : $"Classes {Classes} at Batch {Batch} makes logits [{Batch}, {Classes}, 1, 1] of {logitElements:F0} elements, more than one buffer holds ({Array.MaxLength}).",
+                nameof(Classes));
     }
 }
