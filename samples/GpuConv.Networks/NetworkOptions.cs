@@ -92,5 +92,13 @@ public sealed record NetworkOptions
         if (Threads is < 1 or > CpuBackend.MaxThreads)
             throw new ArgumentException($"Threads must be in 1..{CpuBackend.MaxThreads} (or left out: every core), got {Threads}.", nameof(Threads));
         if (Vs is { } peer && !Enum.IsDefined(peer)) throw new ArgumentException($"Vs must be onnxruntime, got {(int)peer}.", nameof(Vs));
+        // So are the classifier's weight [Classes, features, 1, 1] (made with the model) and the logits [Batch, Classes, 1, 1].
+        int features = Model == NetworkModel.ResNet50 ? 2048 : MobileNetV2.MobileNetV2Model.LastChannels; // ResNet-50: 512 × expansion 4
+        double weightElements = (double)Classes * features, logitElements = (double)Batch * Classes;
+        if (Math.Max(weightElements, logitElements) > Array.MaxLength)
+            throw new ArgumentException(weightElements > Array.MaxLength
+                ? $"Classes {Classes} makes {Model}'s classifier weight [{Classes}, {features}, 1, 1] of {weightElements:F0} elements, more than one buffer holds ({Array.MaxLength})."
+                : $"Classes {Classes} at Batch {Batch} makes logits [{Batch}, {Classes}, 1, 1] of {logitElements:F0} elements, more than one buffer holds ({Array.MaxLength}).",
+                nameof(Classes));
     }
 }

@@ -114,14 +114,7 @@ public sealed partial class ConvEngine
         if (data.Length != destination.Shape.ElementCount)
             throw new ArgumentException($"data has {data.Length} elements but destination {destination.Shape} holds {destination.Shape.ElementCount}.", nameof(data));
         CopyIn(data, destination);
-        // New data in a tensor the CPU backend may hold prepared as constant weights: drop that copy, so that
-        // weights refreshed through the engine are the ones used (as on a GPU, whose backends prepare nothing).
-        if (destination is HostTensor host)
-        {
-            var backends = Backends;
-            for (int i = 0; i < backends.Count; i++) // indexed: a foreach over the interface allocated an enumerator per call
-                if (backends[i] is CpuBackend cpu) cpu.ForgetPreparedWeights(host);
-        }
+        Wrote(destination); // a prepared copy of it held as constant weights is dropped (ConvEngine.WrittenTensors.cs)
     }
 
     /// <summary>
@@ -239,8 +232,8 @@ public sealed partial class ConvEngine
     /// y = conv(x, w) + bias on tensors in <see cref="Memory"/>, written into <paramref name="output"/> or a new
     /// tensor there; returns it. Transposed convolution when the spec says so. Returns without waiting (see the class notes).
     /// <paramref name="constantWeights"/>: the promise that w's data will not change (inference), so the CPU backend may
-    /// keep w prepared between calls; leave it false when training. New data put into w with
-    /// <see cref="Upload(ReadOnlySpan{float}, Tensor)"/> drops any prepared copy, so weights updated that way are always the ones used.
+    /// keep w prepared between calls; leave it false when training. Any engine op that writes w (an
+    /// <see cref="Upload(ReadOnlySpan{float}, Tensor)"/>, <see cref="AddScaled"/>, an output) drops a prepared copy, so the values last written are the ones used.
     /// <paramref name="accumulate"/>: add conv(x, w) + bias to what <paramref name="output"/> holds (y += …, cuDNN's
     /// beta = 1) instead of overwriting it; needs <paramref name="output"/>.
     /// </summary>
@@ -336,6 +329,7 @@ public sealed partial class ConvEngine
         {
             using (EnterStream())
                 BiasGradient(dy, db, accumulate);
+            Wrote(db); // db may be a view of a constant W's array (a [C, 1, 1, 1] depthwise filter)
             return db;
         }
         catch
@@ -451,6 +445,7 @@ public sealed partial class ConvEngine
             if (output is null) ((IDisposable)result).Dispose();
             throw;
         }
+        finally { Wrote(result); } // also after a failed run, which may have written part of it
     }
 
     /// <summary>The last device-resident call's tensors when they were all the caller's (see <see cref="TensorsFor"/>).</summary>

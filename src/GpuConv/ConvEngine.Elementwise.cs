@@ -202,6 +202,7 @@ public sealed partial class ConvEngine
         {
             case var _ when output is HostTensor ho:
                 HostElementwise(op, ((HostTensor)a).Data, (b as HostTensor)?.Data, alpha, ho.Data);
+                Wrote(ho); // e.g. an SGD step into weights run as constant ones: their prepared copy is dropped
                 break;
             case IPtxRuntime rt:
                 ElementwiseKernels.Launch(rt, op, rt.PointerOf(output), rt.PointerOf(a), b is null ? 0 : rt.PointerOf(b), alpha, output.Shape.ElementCount);

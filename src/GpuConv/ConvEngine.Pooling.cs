@@ -57,6 +57,7 @@ public sealed partial class ConvEngine
                 {
                     case var _ when result is HostTensor ho:
                         CpuPooling.GlobalAverage(((HostTensor)x).Data, ho.Data, (int)planes, spatial, workers: PoolWorkers);
+                        Wrote(ho);
                         break;
                     case IPtxRuntime rt:
                         PoolKernels.LaunchGlobalAverage(rt, rt.PointerOf(result), rt.PointerOf(x), planes, spatial);
@@ -127,6 +128,7 @@ public sealed partial class ConvEngine
                 {
                     case var _ when result is HostTensor ho:
                         Run((x as HostTensor)?.Data ?? [], ((HostTensor)dy).Data, ho.Data);
+                        Wrote(ho);
                         break;
                     case IPtxRuntime rt:
                         PoolKernels.LaunchBackward(rt, max, rt.PointerOf(result), x is null ? 0 : rt.PointerOf(x), rt.PointerOf(dy), g);
@@ -176,6 +178,7 @@ public sealed partial class ConvEngine
                 {
                     case var _ when result is HostTensor ho:
                         Run(((HostTensor)x).Data, ho.Data);
+                        Wrote(ho);
                         break;
                     case IPtxRuntime rt:
                         PoolKernels.Launch(rt, max, rt.PointerOf(result), rt.PointerOf(x), g);

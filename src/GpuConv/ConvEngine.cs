@@ -40,6 +40,7 @@ public sealed partial class ConvEngine : IDisposable
             Host = backendSet.Host,
         }, Cache, warn);
         hostElementwise = new ParallelElementwise(backendSet.Backends.OfType<CpuBackend>().FirstOrDefault()?.Workers);
+        cpuBackends = [.. backendSet.Backends.OfType<CpuBackend>()];
     }
 
     /// <summary>Opens an engine on the device the options ask for (GPU if usable under Auto, else CPU).</summary>
@@ -139,14 +140,18 @@ public sealed partial class ConvEngine : IDisposable
         Plan ran;
         var call = new DirectCall(this, problem, tensors, memory);
         // Device tensors may be written by work on the application's stream (UseStream): ordered after it, like the device-resident calls.
-        using (memory == MemoryKind.Device ? EnterStream() : default)
-            ran = Planner.Execute(problem, ref call, static (Plan plan, IConvBackend backend, ref DirectCall c) =>
-            {
-                if (backend.Memory.Kind != c.Memory)
-                    throw new ArgumentException($"tensors are in {c.Memory} memory but the plan {plan.Algorithm.Key} runs on {backend.Memory.Kind} memory.", nameof(tensors));
-                c.Engine.EnsureFits(c.Problem, backend.Memory, [c.Tensors.X, c.Tensors.W, c.Tensors.Y], plan);
-                backend.Run(c.Problem, plan.Algorithm, c.Tensors);
-            });
+        try
+        {
+            using (memory == MemoryKind.Device ? EnterStream() : default)
+                ran = Planner.Execute(problem, ref call, static (Plan plan, IConvBackend backend, ref DirectCall c) =>
+                {
+                    if (backend.Memory.Kind != c.Memory)
+                        throw new ArgumentException($"tensors are in {c.Memory} memory but the plan {plan.Algorithm.Key} runs on {backend.Memory.Kind} memory.", nameof(tensors));
+                    c.Engine.EnsureFits(c.Problem, backend.Memory, [c.Tensors.X, c.Tensors.W, c.Tensors.Y], plan);
+                    backend.Run(c.Problem, plan.Algorithm, c.Tensors);
+                });
+        }
+        finally { Wrote(problem.Op switch { ConvOp.Forward => tensors.Y, ConvOp.BackwardData => tensors.X, _ => tensors.W }); }
         lastPlan = ran;
         return ran;
     }

@@ -14,8 +14,8 @@ public sealed record ConvTensors(Tensor X, Tensor W, Tensor Y, Tensor? Bias = nu
     /// <summary>
     /// The caller's promise that W's data will not change while this W tensor is used (inference
     /// weights, like an ONNX initializer). Backends may then keep W in a prepared layout across runs:
-    /// the CPU backend packs it once for its channel-tiled kernels instead of on every run. Changing a
-    /// constant W in place afterwards needs <see cref="CpuBackend.ForgetPreparedWeights"/> (or a new tensor).
+    /// the CPU backend packs it once for its channel-tiled kernels instead of on every run. Any ConvEngine op that
+    /// writes W drops that copy; changing W's array in place otherwise needs <see cref="CpuBackend.ForgetPreparedWeights"/> (or a new tensor).
     /// </summary>
     public bool ConstantWeights { get; init; }
 

@@ -166,15 +166,56 @@ public sealed unsafe partial class CpuBackend
 
     /// <summary>
     /// Forgets the prepared (packed) copy of a constant weight tensor: call it after changing the data of
-    /// a W passed with <see cref="ConvTensors.ConstantWeights"/>. Returns whether a copy was held.
+    /// a W passed with <see cref="ConvTensors.ConstantWeights"/> other than through a <see cref="ConvEngine"/>
+    /// (every engine op that writes a host tensor does it itself). Returns whether a copy was held.
     /// </summary>
     public bool ForgetPreparedWeights(HostTensor w)
     {
         ArgumentNullException.ThrowIfNull(w);
-        lock (_runLock)
-        {
-            _constantWeightMagnitudes.Remove(w.Data); // its magnitude too, though that is no prepared copy
-            return _weightCache.Forget(w.Data) | _winogradWeights.Forget(w.Data) | _winograd4Weights.Forget(w.Data) | _phaseWeights.Remove(w.Data) | _shuffleWeights.Remove(w.Data) | _streamWeights.Remove(w.Data);
-        }
+        lock (_runLock) return ForgetArray(w.Data);
+    }
+
+    /// <summary>
+    /// The arrays run as constant weights, each marked (under the run lock) before any prepared copy of it is made, so a
+    /// write can tell cheaply whether there is anything to forget. <see cref="_markedArrays"/> counts the marks: 0 means
+    /// nothing was ever prepared (or all was forgotten) and a write pays one read; a collected array's mark is not
+    /// subtracted, so it is an upper bound, which is all the check needs.
+    /// </summary>
+    readonly ConditionalWeakTable<float[], object> _preparedArrays = new();
+    int _markedArrays;
+    /// <summary>Arrays marked as prepared (an upper bound; see <see cref="_preparedArrays"/>), for tests.</summary>
+    internal int MarkedArrays => Volatile.Read(ref _markedArrays);
+    static readonly object PreparedMark = new();
+
+    /// <summary>Marks <paramref name="w"/> as (about to be) prepared; under the run lock. A warm run finds the mark and allocates nothing.</summary>
+    void MarkPrepared(float[] w)
+    {
+        if (_preparedArrays.TryGetValue(w, out _)) return;
+        _preparedArrays.AddOrUpdate(w, PreparedMark);
+        Interlocked.Increment(ref _markedArrays);
+    }
+
+    /// <summary>
+    /// Drops every prepared copy of <paramref name="data"/> after something wrote it (the engine's ops, this backend's own
+    /// runs), so the next constant-weights run prepares the new values, as a GPU (which prepares nothing) reads them.
+    /// Cheap when <paramref name="data"/> was never prepared: no lock, no removal.
+    /// </summary>
+    internal void Written(float[] data)
+    {
+        // Read without the run lock. The mark is added under the lock before any prepared copy exists, and a write that
+        // follows a constant-weights run in the caller's order (the only defined case: a write racing a run that reads the
+        // same array is a data race, on a GPU too) sees it: the lock's release and the caller's own ordering publish it.
+        // ConditionalWeakTable's reads are lock-free and safe beside concurrent adds and removes. Seeing the mark, the full
+        // forget takes the lock, so it never runs beside a run that is using the prepared copy.
+        if (Volatile.Read(ref _markedArrays) == 0 || !_preparedArrays.TryGetValue(data, out _)) return;
+        lock (_runLock) ForgetArray(data);
+    }
+
+    /// <summary>Forgets every prepared copy of <paramref name="data"/> and its mark; under the run lock.</summary>
+    bool ForgetArray(float[] data)
+    {
+        if (_preparedArrays.Remove(data)) Interlocked.Decrement(ref _markedArrays);
+        _constantWeightMagnitudes.Remove(data); // its magnitude too, though that is no prepared copy
+        return _weightCache.Forget(data) | _winogradWeights.Forget(data) | _winograd4Weights.Forget(data) | _phaseWeights.Remove(data) | _shuffleWeights.Remove(data) | _streamWeights.Remove(data);
     }
 }

@@ -132,28 +132,34 @@ public sealed unsafe partial class CpuBackend : IConvBackend
         float[]? bias = tensors.Bias is null ? null : Host(tensors.Bias);
         lock (_runLock)      // the shared scratch and the run context serve one run at a time
         {
-            if (!tensors.Accumulate)
-            {
-                RunArrays(problem, algorithm, x, w, y, bias, tensors.ConstantWeights);
-                return;
-            }
-            // Accumulate: the result goes into a held scratch array in place of the output, then is added to it.
             float[] output = problem.Op switch { ConvOp.Forward => y, ConvOp.BackwardData => x, _ => w };
-            float[] result = AccumulateScratch(output.Length);
-            switch (problem.Op)
+            try
             {
-                case ConvOp.Forward: RunArrays(problem, algorithm, x, w, result, bias, tensors.ConstantWeights); break;
-                case ConvOp.BackwardData: RunArrays(problem, algorithm, result, w, y, bias, tensors.ConstantWeights); break;
-                default: RunArrays(problem, algorithm, x, result, y, bias, tensors.ConstantWeights); break;
+                if (!tensors.Accumulate) RunArrays(problem, algorithm, x, w, y, bias, tensors.ConstantWeights);
+                else RunAccumulating(problem, algorithm, x, w, y, bias, tensors.ConstantWeights, output);
             }
-            fixed (float* pOut = output, pResult = result)
-                VectorOps.Add(pOut, pResult, output.Length);
+            finally { Written(output); } // a constant W this run wrote (dw into it, say) is prepared again from its new data
         }
+    }
+
+    /// <summary>Accumulate: the result goes into a held scratch array in place of the output, then is added to it. Under the run lock.</summary>
+    void RunAccumulating(ConvProblem problem, ConvAlgorithm algorithm, float[] x, float[] w, float[] y, float[]? bias, bool constant, float[] output)
+    {
+        float[] result = AccumulateScratch(output.Length);
+        switch (problem.Op)
+        {
+            case ConvOp.Forward: RunArrays(problem, algorithm, x, w, result, bias, constant); break;
+            case ConvOp.BackwardData: RunArrays(problem, algorithm, result, w, y, bias, constant); break;
+            default: RunArrays(problem, algorithm, x, result, y, bias, constant); break;
+        }
+        fixed (float* pOut = output, pResult = result)
+            VectorOps.Add(pOut, pResult, output.Length);
     }
 
     /// <summary>The run itself on the tensors' arrays (under the run lock); writes the op's output array.</summary>
     void RunArrays(ConvProblem problem, ConvAlgorithm algorithm, float[] x, float[] w, float[] y, float[]? bias, bool constant)
     {
+        if (constant && problem.Op != ConvOp.BackwardFilter) MarkPrepared(w); // backward-filter writes W: nothing of it is prepared
         fixed (float* px = x, pw = w, py = y, pb = bias)
         {
             float* pbias = bias is null ? null : pb;

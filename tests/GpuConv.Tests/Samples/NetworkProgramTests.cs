@@ -69,6 +69,19 @@ public class NetworkProgramTests
 
     }
 
+    // --classes past ~1M: ResNet-50's classifier weight [classes, 2048, 1, 1] no longer fits one buffer, and HostTensor's
+    // InvalidOperationException ended the run with status 3 ("a device or library error") and a stack trace.
+    [TestCase("resnet50", "2000000", "1", "error: --classes: Classes 2000000 makes ResNet50's classifier weight [2000000, 2048, 1, 1] of 4096000000 elements, more than one buffer holds (2147483591).")]
+    [TestCase("mobilenetv2", "1700000", "1", "error: --classes: Classes 1700000 makes MobileNetV2's classifier weight [1700000, 1280, 1, 1] of 2176000000 elements, more than one buffer holds (2147483591).")]
+    [TestCase("mobilenetv2", "1000000", "3000", "error: --classes: Classes 1000000 at Batch 3000 makes logits [3000, 1000000, 1, 1] of 3000000000 elements, more than one buffer holds (2147483591).")]
+    public void TooManyClassesIsBadInputNamingTheOption(string model, string classes, string batch, string expected)
+    {
+        var (code, stdout, stderr) = RunSample("--model", model, "--classes", classes, "--batch", batch, "--cpu", "--size", "32", "--check", "none", "--runs", "1");
+        Assert.That(code, Is.EqualTo(2), stdout + stderr);
+        Assert.That(stderr.Trim(), Is.EqualTo(expected));
+        Assert.That(stdout, Is.Empty, "nothing ran");
+    }
+
     // The engine's memory check on the CPU path compared a GC heap hard limit with the whole machine's memory in use
     // (ConvProblem.AvailableInProcess): under DOTNET_GCHeapHardLimit = 1 GiB on this 24 GB VM (1.7 GB in use) it read 0
     // bytes available and refused ResNet-50's first call of 64 MiB or more at batch 4, 448 x 448 ("needs about 0.0 GiB
