@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace GpuConv.Cpu;
 
 /// <summary>
-/// <see cref="ElementwiseOp"/> on host arrays: a Vector256 loop (SiLU: blocks of four Vector512 first on AVX-512), then the scalar tail with the same IEEE
+/// <see cref="ElementwiseOp"/> on host arrays: a Vector256 loop (SiLU: blocks of four Vector512 on AVX-512, then of four Vector256, first), then the scalar tail with the same IEEE
 /// operations (so the result does not depend on where the vector part ends, nor on how a tensor is cut into
 /// chunks: <see cref="ParallelElementwise"/> runs these loops on parts of a large tensor on several threads).
 /// The output may be the very same array as an input (each element is read before it is written).
@@ -126,14 +126,18 @@ internal static class CpuElementwise
     static void Silu(ref float a, ref float o, nuint n)
     {
         // SiluMath's exact-operation sequence, the same in every form (and in the kernels): blocks of four Vector512
-        // on AVX-512, then Vector256, then scalar.
+        // on AVX-512, blocks of four Vector256, single Vector256, then scalar.
         nuint i = 0;
-        if (SiluMath.BlocksAccelerated)
-            for (; i + SiluMath.BlockLength <= n; i += SiluMath.BlockLength)
-                SiluMath.SiluBlock(ref Unsafe.Add(ref a, i), ref Unsafe.Add(ref o, i));
+        if (SiluMath.Blocks512Accelerated)
+            for (; i + SiluMath.Block512Length <= n; i += SiluMath.Block512Length)
+                SiluMath.SiluBlock512(ref Unsafe.Add(ref a, i), ref Unsafe.Add(ref o, i));
         if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + SiluMath.Block256Length <= n; i += SiluMath.Block256Length)
+                SiluMath.SiluBlock256(ref Unsafe.Add(ref a, i), ref Unsafe.Add(ref o, i));
             for (; i + 8 <= n; i += 8)
                 SiluMath.Silu(Vector256.LoadUnsafe(ref a, i)).StoreUnsafe(ref o, i);
+        }
         for (; i < n; i++) Unsafe.Add(ref o, i) = SiluMath.Silu(Unsafe.Add(ref a, i));
     }
 
@@ -141,12 +145,16 @@ internal static class CpuElementwise
     static void SiluBackward(ref float dy, ref float x, ref float o, nuint n)
     {
         nuint i = 0;
-        if (SiluMath.BlocksAccelerated)
-            for (; i + SiluMath.BlockLength <= n; i += SiluMath.BlockLength)
-                SiluMath.SiluBackwardBlock(ref Unsafe.Add(ref dy, i), ref Unsafe.Add(ref x, i), ref Unsafe.Add(ref o, i));
+        if (SiluMath.Blocks512Accelerated)
+            for (; i + SiluMath.Block512Length <= n; i += SiluMath.Block512Length)
+                SiluMath.SiluBackwardBlock512(ref Unsafe.Add(ref dy, i), ref Unsafe.Add(ref x, i), ref Unsafe.Add(ref o, i));
         if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + SiluMath.Block256Length <= n; i += SiluMath.Block256Length)
+                SiluMath.SiluBackwardBlock256(ref Unsafe.Add(ref dy, i), ref Unsafe.Add(ref x, i), ref Unsafe.Add(ref o, i));
             for (; i + 8 <= n; i += 8)
                 SiluMath.SiluBackward(Vector256.LoadUnsafe(ref dy, i), Vector256.LoadUnsafe(ref x, i)).StoreUnsafe(ref o, i);
+        }
         for (; i < n; i++) Unsafe.Add(ref o, i) = SiluMath.SiluBackward(Unsafe.Add(ref dy, i), Unsafe.Add(ref x, i));
     }
 

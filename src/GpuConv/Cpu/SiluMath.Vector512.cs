@@ -15,52 +15,52 @@ namespace GpuConv.Cpu;
 internal static partial class SiluMath
 {
     /// <summary>Floats per call of the block forms: four Vector512.</summary>
-    public const int BlockLength = 64;
+    public const int Block512Length = 64;
 
     /// <summary>True where the block forms run as AVX-512 instructions; the loops use them only then.</summary>
-    public static bool BlocksAccelerated => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+    public static bool Blocks512Accelerated => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
 
-    /// <summary>y[i] = silu(x[i]) for the <see cref="BlockLength"/> floats from <paramref name="x"/>; y may be x (all are read first).</summary>
+    /// <summary>y[i] = silu(x[i]) for the <see cref="Block512Length"/> floats from <paramref name="x"/>; y may be x (all are read first).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void SiluBlock(ref float x, ref float y)
+    public static void SiluBlock512(ref float x, ref float y)
     {
-        var v = Four.Load(ref x);
-        Four.Canonical(v / (Vector512.Create(1f) + ExpNegSaturated(v))).Store(ref y);
+        var v = Four512.Load(ref x);
+        Four512.Canonical(v / (Vector512.Create(1f) + ExpNegSaturated(v))).Store(ref y);
     }
 
-    /// <summary>dx[i] = silu'(x[i])·dy[i] for the <see cref="BlockLength"/> floats from each; dx may be dy or x.</summary>
+    /// <summary>dx[i] = silu'(x[i])·dy[i] for the <see cref="Block512Length"/> floats from each; dx may be dy or x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void SiluBackwardBlock(ref float dy, ref float x, ref float dx)
+    public static void SiluBackwardBlock512(ref float dy, ref float x, ref float dx)
     {
-        var g = Four.Load(ref dy);
-        var v = Four.Load(ref x);
+        var g = Four512.Load(ref dy);
+        var v = Four512.Load(ref x);
         var one = Vector512.Create(1f);
-        var e = Four.Select(Four.GreaterThan(v, Vector512.Create(-MinExponent)), Vector512<float>.Zero, ExpNegSaturated(v));
+        var e = Four512.Select(Four512.GreaterThan(v, Vector512.Create(-MinExponent)), Vector512<float>.Zero, ExpNegSaturated(v));
         var s = one / (one + e);
-        var oneMinusS = Four.Select(Four.GreaterThanOrEqual(v, Vector512<float>.Zero), e * s, one - s);
-        Four.Canonical(g * s * Four.FusedMultiplyAdd(v, oneMinusS, one)).Store(ref dx);
+        var oneMinusS = Four512.Select(Four512.GreaterThanOrEqual(v, Vector512<float>.Zero), e * s, one - s);
+        Four512.Canonical(g * s * Four512.FusedMultiplyAdd(v, oneMinusS, one)).Store(ref dx);
     }
 
     /// <summary><see cref="ExpNegSaturated(float)"/> on four vectors, step by step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Four ExpNegSaturated(Four x)
+    static Four512 ExpNegSaturated(Four512 x)
     {
         var t = x ^ Vector512.Create(-0f);
-        var tc = Four.AtMost(Vector512.Create(MaxExponent), Four.AtLeast(Vector512.Create(MinExponent), t));
+        var tc = Four512.AtMost(Vector512.Create(MaxExponent), Four512.AtLeast(Vector512.Create(MinExponent), t));
         var shift = Vector512.Create(RoundingShift);
-        var j = Four.FusedMultiplyAdd(tc, Vector512.Create(Log2E), shift);
+        var j = Four512.FusedMultiplyAdd(tc, Vector512.Create(Log2E), shift);
         var k = j - shift;
-        var r = Four.FusedMultiplyAdd(k, Vector512.Create(NegLn2Hi), tc);
-        r = Four.FusedMultiplyAdd(k, Vector512.Create(NegLn2Lo), r);
+        var r = Four512.FusedMultiplyAdd(k, Vector512.Create(NegLn2Hi), tc);
+        r = Four512.FusedMultiplyAdd(k, Vector512.Create(NegLn2Lo), r);
         var one = Vector512.Create(1f);
-        var p = Four.FusedMultiplyAdd(Vector512.Create(C7), r, Vector512.Create(C6));
-        p = Four.FusedMultiplyAdd(p, r, Vector512.Create(C5));
-        p = Four.FusedMultiplyAdd(p, r, Vector512.Create(C4));
-        p = Four.FusedMultiplyAdd(p, r, Vector512.Create(C3));
-        p = Four.FusedMultiplyAdd(p, r, Vector512.Create(C2));
-        p = Four.FusedMultiplyAdd(p, r, one);
-        p = Four.FusedMultiplyAdd(p, r, one);
-        return Four.TimesTwoToThe(p, k, j);
+        var p = Four512.FusedMultiplyAdd(Vector512.Create(C7), r, Vector512.Create(C6));
+        p = Four512.FusedMultiplyAdd(p, r, Vector512.Create(C5));
+        p = Four512.FusedMultiplyAdd(p, r, Vector512.Create(C4));
+        p = Four512.FusedMultiplyAdd(p, r, Vector512.Create(C3));
+        p = Four512.FusedMultiplyAdd(p, r, Vector512.Create(C2));
+        p = Four512.FusedMultiplyAdd(p, r, one);
+        p = Four512.FusedMultiplyAdd(p, r, one);
+        return Four512.TimesTwoToThe(p, k, j);
     }
 
     /// <summary>t &lt; low ? low : t (see the Vector256 AtLeast: VMAXPS is that select to the bit).</summary>
@@ -90,12 +90,12 @@ internal static partial class SiluMath
     /// Four Vector512 taken through each operation together. Every member is inlined and the JIT keeps the fields in
     /// registers (no spill in the SiLU loops' code), so this is the hand-interleaved code written once.
     /// </summary>
-    readonly struct Four(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
+    readonly struct Four512(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
     {
         readonly Vector512<float> A = a, B = b, C = c, D = d;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four Load(ref float p) =>
+        public static Four512 Load(ref float p) =>
             new(Vector512.LoadUnsafe(ref p), Vector512.LoadUnsafe(ref p, 16), Vector512.LoadUnsafe(ref p, 32), Vector512.LoadUnsafe(ref p, 48));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -108,80 +108,80 @@ internal static partial class SiluMath
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four operator ^(Four x, Vector512<float> m) => new(x.A ^ m, x.B ^ m, x.C ^ m, x.D ^ m);
+        public static Four512 operator ^(Four512 x, Vector512<float> m) => new(x.A ^ m, x.B ^ m, x.C ^ m, x.D ^ m);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four operator -(Four x, Vector512<float> v) => new(x.A - v, x.B - v, x.C - v, x.D - v);
+        public static Four512 operator -(Four512 x, Vector512<float> v) => new(x.A - v, x.B - v, x.C - v, x.D - v);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four operator -(Vector512<float> v, Four x) => new(v - x.A, v - x.B, v - x.C, v - x.D);
+        public static Four512 operator -(Vector512<float> v, Four512 x) => new(v - x.A, v - x.B, v - x.C, v - x.D);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four operator +(Vector512<float> v, Four x) => new(v + x.A, v + x.B, v + x.C, v + x.D);
+        public static Four512 operator +(Vector512<float> v, Four512 x) => new(v + x.A, v + x.B, v + x.C, v + x.D);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four operator *(Four x, Four y) => new(x.A * y.A, x.B * y.B, x.C * y.C, x.D * y.D);
+        public static Four512 operator *(Four512 x, Four512 y) => new(x.A * y.A, x.B * y.B, x.C * y.C, x.D * y.D);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four operator /(Four x, Four y) => new(x.A / y.A, x.B / y.B, x.C / y.C, x.D / y.D);
+        public static Four512 operator /(Four512 x, Four512 y) => new(x.A / y.A, x.B / y.B, x.C / y.C, x.D / y.D);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four operator /(Vector512<float> v, Four y) => new(v / y.A, v / y.B, v / y.C, v / y.D);
+        public static Four512 operator /(Vector512<float> v, Four512 y) => new(v / y.A, v / y.B, v / y.C, v / y.D);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four FusedMultiplyAdd(Four x, Vector512<float> y, Vector512<float> z) => new(
+        public static Four512 FusedMultiplyAdd(Four512 x, Vector512<float> y, Vector512<float> z) => new(
             Vector512.FusedMultiplyAdd(x.A, y, z), Vector512.FusedMultiplyAdd(x.B, y, z),
             Vector512.FusedMultiplyAdd(x.C, y, z), Vector512.FusedMultiplyAdd(x.D, y, z));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four FusedMultiplyAdd(Four x, Vector512<float> y, Four z) => new(
+        public static Four512 FusedMultiplyAdd(Four512 x, Vector512<float> y, Four512 z) => new(
             Vector512.FusedMultiplyAdd(x.A, y, z.A), Vector512.FusedMultiplyAdd(x.B, y, z.B),
             Vector512.FusedMultiplyAdd(x.C, y, z.C), Vector512.FusedMultiplyAdd(x.D, y, z.D));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four FusedMultiplyAdd(Four x, Four y, Vector512<float> z) => new(
+        public static Four512 FusedMultiplyAdd(Four512 x, Four512 y, Vector512<float> z) => new(
             Vector512.FusedMultiplyAdd(x.A, y.A, z), Vector512.FusedMultiplyAdd(x.B, y.B, z),
             Vector512.FusedMultiplyAdd(x.C, y.C, z), Vector512.FusedMultiplyAdd(x.D, y.D, z));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four FusedMultiplyAdd(Vector512<float> x, Four y, Vector512<float> z) => new(
+        public static Four512 FusedMultiplyAdd(Vector512<float> x, Four512 y, Vector512<float> z) => new(
             Vector512.FusedMultiplyAdd(x, y.A, z), Vector512.FusedMultiplyAdd(x, y.B, z),
             Vector512.FusedMultiplyAdd(x, y.C, z), Vector512.FusedMultiplyAdd(x, y.D, z));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four AtLeast(Vector512<float> low, Four t) =>
+        public static Four512 AtLeast(Vector512<float> low, Four512 t) =>
             new(SiluMath.AtLeast(low, t.A), SiluMath.AtLeast(low, t.B), SiluMath.AtLeast(low, t.C), SiluMath.AtLeast(low, t.D));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four AtMost(Vector512<float> high, Four t) =>
+        public static Four512 AtMost(Vector512<float> high, Four512 t) =>
             new(SiluMath.AtMost(high, t.A), SiluMath.AtMost(high, t.B), SiluMath.AtMost(high, t.C), SiluMath.AtMost(high, t.D));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four TimesTwoToThe(Four p, Four k, Four j) => new(
+        public static Four512 TimesTwoToThe(Four512 p, Four512 k, Four512 j) => new(
             SiluMath.TimesTwoToThe(p.A, k.A, j.A), SiluMath.TimesTwoToThe(p.B, k.B, j.B),
             SiluMath.TimesTwoToThe(p.C, k.C, j.C), SiluMath.TimesTwoToThe(p.D, k.D, j.D));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four GreaterThan(Four x, Vector512<float> v) =>
+        public static Four512 GreaterThan(Four512 x, Vector512<float> v) =>
             new(Vector512.GreaterThan(x.A, v), Vector512.GreaterThan(x.B, v), Vector512.GreaterThan(x.C, v), Vector512.GreaterThan(x.D, v));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four GreaterThanOrEqual(Four x, Vector512<float> v) => new(
+        public static Four512 GreaterThanOrEqual(Four512 x, Vector512<float> v) => new(
             Vector512.GreaterThanOrEqual(x.A, v), Vector512.GreaterThanOrEqual(x.B, v),
             Vector512.GreaterThanOrEqual(x.C, v), Vector512.GreaterThanOrEqual(x.D, v));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four Select(Four mask, Vector512<float> yes, Four no) => new(
+        public static Four512 Select(Four512 mask, Vector512<float> yes, Four512 no) => new(
             Vector512.ConditionalSelect(mask.A, yes, no.A), Vector512.ConditionalSelect(mask.B, yes, no.B),
             Vector512.ConditionalSelect(mask.C, yes, no.C), Vector512.ConditionalSelect(mask.D, yes, no.D));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four Select(Four mask, Four yes, Four no) => new(
+        public static Four512 Select(Four512 mask, Four512 yes, Four512 no) => new(
             Vector512.ConditionalSelect(mask.A, yes.A, no.A), Vector512.ConditionalSelect(mask.B, yes.B, no.B),
             Vector512.ConditionalSelect(mask.C, yes.C, no.C), Vector512.ConditionalSelect(mask.D, yes.D, no.D));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Four Canonical(Four x) =>
+        public static Four512 Canonical(Four512 x) =>
             new(SiluMath.Canonical(x.A), SiluMath.Canonical(x.B), SiluMath.Canonical(x.C), SiluMath.Canonical(x.D));
     }
 }
