@@ -129,12 +129,10 @@ internal static class CpuElementwise
         // on AVX-512, blocks of four Vector256, single Vector256, then scalar.
         nuint i = 0;
         if (SiluMath.Blocks512Accelerated)
-            for (; i + SiluMath.Block512Length <= n; i += SiluMath.Block512Length)
-                SiluMath.SiluBlock512(ref Unsafe.Add(ref a, i), ref Unsafe.Add(ref o, i));
+            i = SiluMath.SiluBlocks512(ref a, ref o, n);
         if (Vector256.IsHardwareAccelerated)
         {
-            for (; i + SiluMath.Block256Length <= n; i += SiluMath.Block256Length)
-                SiluMath.SiluBlock256(ref Unsafe.Add(ref a, i), ref Unsafe.Add(ref o, i));
+            i += SiluMath.SiluBlocks256(ref Unsafe.Add(ref a, i), ref Unsafe.Add(ref o, i), n - i);
             for (; i + 8 <= n; i += 8)
                 SiluMath.Silu(Vector256.LoadUnsafe(ref a, i)).StoreUnsafe(ref o, i);
         }
@@ -146,12 +144,10 @@ internal static class CpuElementwise
     {
         nuint i = 0;
         if (SiluMath.Blocks512Accelerated)
-            for (; i + SiluMath.Block512Length <= n; i += SiluMath.Block512Length)
-                SiluMath.SiluBackwardBlock512(ref Unsafe.Add(ref dy, i), ref Unsafe.Add(ref x, i), ref Unsafe.Add(ref o, i));
+            i = SiluMath.SiluBackwardBlocks512(ref dy, ref x, ref o, n);
         if (Vector256.IsHardwareAccelerated)
         {
-            for (; i + SiluMath.Block256Length <= n; i += SiluMath.Block256Length)
-                SiluMath.SiluBackwardBlock256(ref Unsafe.Add(ref dy, i), ref Unsafe.Add(ref x, i), ref Unsafe.Add(ref o, i));
+            i += SiluMath.SiluBackwardBlocks256(ref Unsafe.Add(ref dy, i), ref Unsafe.Add(ref x, i), ref Unsafe.Add(ref o, i), n - i);
             for (; i + 8 <= n; i += 8)
                 SiluMath.SiluBackward(Vector256.LoadUnsafe(ref dy, i), Vector256.LoadUnsafe(ref x, i)).StoreUnsafe(ref o, i);
         }
