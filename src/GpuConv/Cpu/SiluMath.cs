@@ -7,9 +7,12 @@ namespace GpuConv.Cpu;
 /// <summary>
 /// SiLU (x·sigmoid(x) = x / (1 + e^-x)) and its gradient in float32 from IEEE-exact operations only — fused
 /// multiply-adds, products, sums and one quotient, each rounded once to nearest even, plus integer bit work for
-/// 2^k — so every device gives the same bits: these scalar and Vector256 forms, and the op-for-op copies in
+/// 2^k — so every device gives the same bits: these scalar and Vector256 forms, the blocks of two Vector256 and of
+/// four Vector512 (SiluMath.Vector256Blocks.cs, SiluMath.Vector512.cs), and the op-for-op copies in
 /// kernels/elementwise.ptx (silu_f32, silu_backward_f32) and kernels/bias.ptx (activation code 3). No MathF.Exp and no
-/// ex2.approx: neither is specified to the bit.
+/// ex2.approx: neither is specified to the bit. Three steps have cheaper forms on the CPU that give the same floats
+/// (proven on every float32 by SiluMathSimdTests): the clamps as VMAXPS/VMINPS, 2^k as one VSCALEFPS on AVX-512, and
+/// no select of 0 for x &gt; 30 in the forward (see <see cref="ExpNegSaturated(float)"/>).
 /// <para>
 /// e^-x: t = -x, clamped into [-30, 89]; k = round(t·log2 e) (the fused multiply-add with 1.5·2^23 rounds the exact
 /// product to an integer, and k's bits are that sum's low bits); r = t - k·ln 2 in two steps (Cody–Waite: k·ln2_hi is
