@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace GpuConv.Cpu;
 
 /// <summary>
-/// <see cref="ElementwiseOp"/> on host arrays: a Vector256 loop, then the scalar tail with the same IEEE
+/// <see cref="ElementwiseOp"/> on host arrays: a Vector256 loop (SiLU: blocks of four Vector512 on AVX-512, then of four Vector256, first), then the scalar tail with the same IEEE
 /// operations (so the result does not depend on where the vector part ends, nor on how a tensor is cut into
 /// chunks: <see cref="ParallelElementwise"/> runs these loops on parts of a large tensor on several threads).
 /// The output may be the very same array as an input (each element is read before it is written).
@@ -125,11 +125,17 @@ internal static class CpuElementwise
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Silu(ref float a, ref float o, nuint n)
     {
-        // SiluMath's exact-operation sequence, the same in both forms (and in the kernels).
+        // SiluMath's exact-operation sequence, the same in every form (and in the kernels): blocks of four Vector512
+        // on AVX-512, blocks of four Vector256, single Vector256, then scalar.
         nuint i = 0;
+        if (SiluMath.Blocks512Accelerated)
+            i = SiluMath.SiluBlocks512(ref a, ref o, n);
         if (Vector256.IsHardwareAccelerated)
+        {
+            i += SiluMath.SiluBlocks256(ref Unsafe.Add(ref a, i), ref Unsafe.Add(ref o, i), n - i);
             for (; i + 8 <= n; i += 8)
                 SiluMath.Silu(Vector256.LoadUnsafe(ref a, i)).StoreUnsafe(ref o, i);
+        }
         for (; i < n; i++) Unsafe.Add(ref o, i) = SiluMath.Silu(Unsafe.Add(ref a, i));
     }
 
@@ -137,9 +143,14 @@ internal static class CpuElementwise
     static void SiluBackward(ref float dy, ref float x, ref float o, nuint n)
     {
         nuint i = 0;
+        if (SiluMath.Blocks512Accelerated)
+            i = SiluMath.SiluBackwardBlocks512(ref dy, ref x, ref o, n);
         if (Vector256.IsHardwareAccelerated)
+        {
+            i += SiluMath.SiluBackwardBlocks256(ref Unsafe.Add(ref dy, i), ref Unsafe.Add(ref x, i), ref Unsafe.Add(ref o, i), n - i);
             for (; i + 8 <= n; i += 8)
                 SiluMath.SiluBackward(Vector256.LoadUnsafe(ref dy, i), Vector256.LoadUnsafe(ref x, i)).StoreUnsafe(ref o, i);
+        }
         for (; i < n; i++) Unsafe.Add(ref o, i) = SiluMath.SiluBackward(Unsafe.Add(ref dy, i), Unsafe.Add(ref x, i));
     }
 

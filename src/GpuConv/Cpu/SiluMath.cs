@@ -1,14 +1,18 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace GpuConv.Cpu;
 
 /// <summary>
 /// SiLU (x·sigmoid(x) = x / (1 + e^-x)) and its gradient in float32 from IEEE-exact operations only — fused
 /// multiply-adds, products, sums and one quotient, each rounded once to nearest even, plus integer bit work for
-/// 2^k — so every device gives the same bits: these scalar and Vector256 forms, and the op-for-op copies in
+/// 2^k — so every device gives the same bits: these scalar and Vector256 forms, the blocks of two Vector256 and of
+/// four Vector512 (SiluMath.Vector256Blocks.cs, SiluMath.Vector512.cs), and the op-for-op copies in
 /// kernels/elementwise.ptx (silu_f32, silu_backward_f32) and kernels/bias.ptx (activation code 3). No MathF.Exp and no
-/// ex2.approx: neither is specified to the bit.
+/// ex2.approx: neither is specified to the bit. Three steps have cheaper forms on the CPU that give the same floats
+/// (proven on every float32 by SiluMathSimdTests): the clamps as VMAXPS/VMINPS, 2^k as one VSCALEFPS on AVX-512, and
+/// no select of 0 for x &gt; 30 in the forward (see <see cref="ExpNegSaturated(float)"/>).
 /// <para>
 /// e^-x: t = -x, clamped into [-30, 89]; k = round(t·log2 e) (the fused multiply-add with 1.5·2^23 rounds the exact
 /// product to an integer, and k's bits are that sum's low bits); r = t - k·ln 2 in two steps (Cody–Waite: k·ln2_hi is
@@ -25,7 +29,7 @@ namespace GpuConv.Cpu;
 /// overflow; the gradient within 4e-7 of |dy|·s·(1 + |x(1 - s)|) (2.56e-7 seen) where s is a normal float.
 /// </para>
 /// </summary>
-internal static class SiluMath
+internal static partial class SiluMath
 {
     /// <summary>log2(e) rounded to float (0x3FB8AA3B).</summary>
     public const float Log2E = 1.44269502f;
@@ -64,6 +68,18 @@ internal static class SiluMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ExpNeg(float x)
     {
+        float e = ExpNegSaturated(x);
+        return x > -MinExponent ? 0f : e; // t = -x < -30 exactly where x > 30 (negation is exact; NaN fails both)
+    }
+
+    /// <summary>
+    /// e^-x for x ≤ 30 and the same bits as <see cref="ExpNeg(float)"/> there; for x &gt; 30, e^-30 as computed (9.35e-14)
+    /// instead of 0. SiLU's forward adds it to 1, where both give exactly 1 (e^-30 &lt; 2^-24, half an ulp of 1), so it
+    /// leaves out the select to 0; the gradient needs the true 0 (x·e·s is not 0 for huge x).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float ExpNegSaturated(float x)
+    {
         float t = -x;
         // Compare-and-select: a NaN fails both tests and stays NaN through the arithmetic below.
         float tc = t < MinExponent ? MinExponent : t;
@@ -80,20 +96,24 @@ internal static class SiluMath
         p = MathF.FusedMultiplyAdd(p, r, 1f);
         p = MathF.FusedMultiplyAdd(p, r, 1f);
         float half = BitConverter.Int32BitsToSingle(unchecked(BitConverter.SingleToInt32Bits(j) + ScaleBias) << 23);
-        float e = p * half * 2f;
-        return t < MinExponent ? 0f : e;
+        return p * half * 2f;
     }
 
     /// <summary><see cref="ExpNeg(float)"/> on 8 lanes with the same operations.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ExpNeg(Vector256<float> x)
     {
+        var e = ExpNegSaturated(x);
+        return Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256.Create(-MinExponent)), Vector256<float>.Zero, e);
+    }
+
+    /// <summary><see cref="ExpNegSaturated(float)"/> on 8 lanes with the same operations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> ExpNegSaturated(Vector256<float> x)
+    {
         // A sign flip (not 0 - x), as scalar negation and PTX's neg.f32.
         var t = Vector256.Xor(x, Vector256.Create(-0f));
-        var low = Vector256.Create(MinExponent);
-        var high = Vector256.Create(MaxExponent);
-        var tc = Vector256.ConditionalSelect(Vector256.LessThan(t, low), low, t);
-        tc = Vector256.ConditionalSelect(Vector256.GreaterThan(tc, high), high, tc);
+        var tc = AtMost(Vector256.Create(MaxExponent), AtLeast(Vector256.Create(MinExponent), t));
         var shift = Vector256.Create(RoundingShift);
         var j = Vector256.FusedMultiplyAdd(tc, Vector256.Create(Log2E), shift);
         var k = j - shift;
@@ -107,18 +127,42 @@ internal static class SiluMath
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C2));
         p = Vector256.FusedMultiplyAdd(p, r, one);
         p = Vector256.FusedMultiplyAdd(p, r, one);
+        return TimesTwoToThe(p, k, j);
+    }
+
+    /// <summary>
+    /// t &lt; low ? low : t. MAXPS returns its second operand when the first is not greater, NaN included, so
+    /// max(low, t) is that select to the bit (NaN t stays t); one instruction instead of a compare and a blend.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> AtLeast(Vector256<float> low, Vector256<float> t) =>
+        Avx.IsSupported ? Avx.Max(low, t) : Vector256.ConditionalSelect(Vector256.LessThan(t, low), low, t);
+
+    /// <summary>t &gt; high ? high : t; MINPS(high, t) to the bit, as <see cref="AtLeast(Vector256{float}, Vector256{float})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> AtMost(Vector256<float> high, Vector256<float> t) =>
+        Avx.IsSupported ? Avx.Min(high, t) : Vector256.ConditionalSelect(Vector256.GreaterThan(t, high), high, t);
+
+    /// <summary>
+    /// p·2^(k-1)·2 with 2^(k-1) from j's bits (see <see cref="ScaleBias"/>). With AVX-512, VSCALEFPS p·2^k rounded once:
+    /// the same float, since p ∈ [0.70, 1.42] and k ∈ [-43, 128] make p·2^k a normal float (exact, as both products
+    /// are) or an overflow to +∞ (as the second product overflows); a NaN p stays NaN either way.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> TimesTwoToThe(Vector256<float> p, Vector256<float> k, Vector256<float> j)
+    {
+        if (Avx512F.VL.IsSupported) return Avx512F.VL.Scale(p, k);
         var half = Vector256.ShiftLeft(j.AsInt32() + Vector256.Create(ScaleBias), 23).AsSingle();
-        var e = p * half * Vector256.Create(2f);
-        return Vector256.ConditionalSelect(Vector256.LessThan(t, low), Vector256<float>.Zero, e);
+        return p * half * Vector256.Create(2f);
     }
 
     /// <summary>silu(x) = x / (1 + e^-x), one IEEE division; a NaN result is <see cref="CanonicalNaNBits"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Silu(float x) => Canonical(x / (1f + ExpNeg(x)));
+    public static float Silu(float x) => Canonical(x / (1f + ExpNegSaturated(x)));
 
     /// <summary><see cref="Silu(float)"/> on 8 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Silu(Vector256<float> x) => Canonical(x / (Vector256.Create(1f) + ExpNeg(x)));
+    public static Vector256<float> Silu(Vector256<float> x) => Canonical(x / (Vector256.Create(1f) + ExpNegSaturated(x)));
 
     /// <summary>
     /// ∂silu(x)/∂x · dy = (dy·s)·(1 + x·(1 - s)) with s = 1 / (1 + e^-x), PyTorch's silu_backward formula and order,
