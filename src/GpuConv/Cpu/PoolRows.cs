@@ -181,42 +181,43 @@ internal static unsafe class PoolRows
     }
 
     /// <summary>
-    /// The global average's partial sums then its tree, leaving the plane's total in partial[0] (see
+    /// The global average's partial sums then its tree, returning the plane's total (see
     /// <see cref="CpuPooling.GlobalAverage"/>): partial sums t … t + lanes − 1 are one vector, adding x[r·threads + t …]
-    /// for r = 0, 1, … in turn; in the last round, lanes past the plane add +0, which leaves a partial sum unchanged, since
-    /// a sum begun at +0 is never −0. The tree's levels with half ≥ lanes are vector adds of partial[t …] and
-    /// partial[t + half …], the rest scalar. Needs <paramref name="threads"/> ≥ <see cref="Lanes"/> (both powers of two).
+    /// for r = 0, 1, … in turn; in the last round, lanes past the plane add +0 (a masked load), which leaves a partial
+    /// sum unchanged, since a sum begun at +0 is never −0. The tree's levels with half ≥ lanes are vector adds of
+    /// partial[t …] and partial[t + half …], skipping those whose second operand lies wholly in partial sums that are
+    /// still +0 (t ≥ spatial had no element: adding them changes nothing, by the same rule); the last levels are
+    /// <see cref="IPoolVector{TV}.Tree"/>. <paramref name="partial"/> holds <paramref name="threads"/> floats of scratch.
+    /// Needs <paramref name="threads"/> ≥ <see cref="Lanes"/> (both powers of two).
     /// </summary>
-    public static void GlobalAverageTotal(float* x, long spatial, int threads, float* partial)
-    {
-        if (PoolVector512.IsSupported) GlobalAverageTotal<Vector512<float>, PoolVector512>(x, spatial, threads, partial);
-        else GlobalAverageTotal<Vector256<float>, PoolVector256>(x, spatial, threads, partial);
-    }
+    public static float GlobalAverageTotal(float* x, long spatial, int threads, float* partial) =>
+        PoolVector512.IsSupported
+            ? GlobalAverageTotal<Vector512<float>, PoolVector512>(x, spatial, threads, partial)
+            : GlobalAverageTotal<Vector256<float>, PoolVector256>(x, spatial, threads, partial);
 
     /// <summary><see cref="GlobalAverageTotal(float*, long, int, float*)"/> on a given tier.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void GlobalAverageTotal<TV, TVec>(float* x, long spatial, int threads, float* partial)
+    internal static float GlobalAverageTotal<TV, TVec>(float* x, long spatial, int threads, float* partial)
         where TV : struct where TVec : struct, IPoolVector<TV>
     {
         int lanes = TVec.Lanes;
-        float* tail = stackalloc float[lanes];
-        for (int t0 = 0; t0 < threads; t0 += lanes)
+        // Partial sums from `live` on hold +0 (no element reached them), so vectors there are not even written.
+        long live = Math.Min(spatial, threads);
+        for (int t0 = 0; t0 < live; t0 += lanes)
         {
             var sum = TVec.Splat(0f);
             long s = t0;
             for (; s + lanes <= spatial; s += threads) sum = TVec.Add(sum, TVec.Load(x + s));
-            if (s < spatial)
-            {
-                for (int j = 0; j < lanes; j++) tail[j] = s + j < spatial ? x[s + j] : 0f;
-                sum = TVec.Add(sum, TVec.Load(tail));
-            }
+            if (s < spatial) sum = TVec.Add(sum, TVec.LoadFirst(x + s, (int)(spatial - s)));
             TVec.Store(sum, partial + t0);
         }
         int half = threads / 2;
         for (; half >= lanes; half /= 2)
-            for (int t = 0; t < half; t += lanes)
+        {
+            for (int t = 0; t < half && t + half < live; t += lanes)
                 TVec.Store(TVec.Add(TVec.Load(partial + t), TVec.Load(partial + t + half)), partial + t);
-        for (; half > 0; half /= 2)
-            for (int t = 0; t < half; t++) partial[t] += partial[t + half];
+            live = Math.Min(live, half);
+        }
+        return TVec.Tree(live > 0 ? TVec.Load(partial) : TVec.Splat(0f));
     }
 }

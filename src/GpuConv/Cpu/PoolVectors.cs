@@ -27,6 +27,10 @@ internal unsafe interface IPoolVector<TV> where TV : struct
     static abstract TV GreaterOrKeep(TV v, TV m);
     /// <summary>v is NaN ? v : n per lane (n keeps the last NaN taken, payload and all).</summary>
     static abstract TV NaNOrKeep(TV v, TV n);
+    /// <summary>p[0] … p[n − 1] and +0 in the lanes from n on (0 &lt; n &lt; Lanes), reading nothing past p[n − 1] (a masked load).</summary>
+    static abstract TV LoadFirst(float* p, int n);
+    /// <summary>The pairwise tree within one vector: for half = Lanes/2, …, 1, v[t] = v[t] + v[t + half] for t &lt; half; returns v[0].</summary>
+    static abstract float Tree(TV v);
 }
 
 /// <summary>AVX-512: 16 lanes, two-source permutes for the stride-2 split.</summary>
@@ -34,6 +38,11 @@ internal readonly unsafe struct PoolVector512 : IPoolVector<Vector512<float>>
 {
     static readonly Vector512<int> EvenIndices = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     static readonly Vector512<int> OddIndices = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    // Lane t ← lane t + half (the upper lanes' values do not matter).
+    static readonly Vector512<int> Down8 = Vector512.Create(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+    static readonly Vector512<int> Down4 = Vector512.Create(4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7);
+    static readonly Vector512<int> Down2 = Vector512.Create(2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+    static readonly Vector512<int> Down1 = Vector512.Create(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
 
     public static bool IsSupported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
     public static int Lanes => 16;
@@ -59,6 +68,20 @@ internal readonly unsafe struct PoolVector512 : IPoolVector<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> NaNOrKeep(Vector512<float> v, Vector512<float> n) => Avx512F.BlendVariable(n, v, Avx512F.CompareUnordered(v, v));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadFirst(float* p, int n) =>
+        Avx512F.MaskLoad(p, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n)).AsSingle(), Vector512<float>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Tree(Vector512<float> v)
+    {
+        v = Avx512F.Add(v, Avx512F.PermuteVar16x32(v, Down8));
+        v = Avx512F.Add(v, Avx512F.PermuteVar16x32(v, Down4));
+        v = Avx512F.Add(v, Avx512F.PermuteVar16x32(v, Down2));
+        v = Avx512F.Add(v, Avx512F.PermuteVar16x32(v, Down1));
+        return v.ToScalar();
+    }
 }
 
 /// <summary>AVX2: 8 lanes, SHUFPS then a 64-bit permute for the stride-2 split.</summary>
@@ -90,4 +113,21 @@ internal readonly unsafe struct PoolVector256 : IPoolVector<Vector256<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> NaNOrKeep(Vector256<float> v, Vector256<float> n) => Avx.BlendVariable(n, v, Avx.CompareUnordered(v, v));
+
+    static readonly Vector256<int> Down4 = Vector256.Create(4, 5, 6, 7, 4, 5, 6, 7);
+    static readonly Vector256<int> Down2 = Vector256.Create(2, 3, 2, 3, 2, 3, 2, 3);
+    static readonly Vector256<int> Down1 = Vector256.Create(1, 1, 1, 1, 1, 1, 1, 1);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadFirst(float* p, int n) =>
+        Avx.MaskLoad(p, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(n)).AsSingle());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Tree(Vector256<float> v)
+    {
+        v = Avx.Add(v, Avx2.PermuteVar8x32(v, Down4));
+        v = Avx.Add(v, Avx2.PermuteVar8x32(v, Down2));
+        v = Avx.Add(v, Avx2.PermuteVar8x32(v, Down1));
+        return v.ToScalar();
+    }
 }

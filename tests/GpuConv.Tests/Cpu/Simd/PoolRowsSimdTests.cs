@@ -229,9 +229,10 @@ public class PoolRowsSimdTests
                         for (int p = 0; p < planes; p++)
                             fixed (float* px = x, pp = partial)
                             {
-                                if (lanes == 16) PoolRows.GlobalAverageTotal<Vector512<float>, PoolVector512>(px + p * spatial, spatial, threads, pp);
-                                else PoolRows.GlobalAverageTotal<Vector256<float>, PoolVector256>(px + p * spatial, spatial, threads, pp);
-                                y[p] = partial[0] / (float)spatial;
+                                float total = lanes == 16
+                                    ? PoolRows.GlobalAverageTotal<Vector512<float>, PoolVector512>(px + p * spatial, spatial, threads, pp)
+                                    : PoolRows.GlobalAverageTotal<Vector256<float>, PoolVector256>(px + p * spatial, spatial, threads, pp);
+                                y[p] = total / (float)spatial;
                             }
                         Assert.That(BitsOf(y, false), Is.EqualTo(BitsOf(expected, false)), $"{lanes} lanes, {threads} threads, {spatial} elements, kind {kind}");
                         compared++;
