@@ -8,7 +8,7 @@ namespace GpuConv.Cpu;
 /// on the split. Without workers (an engine with no CPU backend, the tests' direct calls) every plane runs on the
 /// calling thread.
 /// </summary>
-internal static class CpuPooling
+internal static unsafe class CpuPooling
 {
     /// <summary>Threads of one global-average block on the GPU, and so the number of partial sums of the CPU definition.</summary>
     public const int GlobalAverageThreads = 256;
@@ -18,21 +18,26 @@ internal static class CpuPooling
 
     /// <summary>
     /// Elements (outputs; inputs for the backward) a task holds at least, where planes are that small: otherwise a task
-    /// is one plane, as Parallel.For's iterations were (a 56 × 56 max-pool plane: some 75 µs on one core), so that a
+    /// is one plane, as Parallel.For's iterations were (a 56 × 56 max-pool plane: some 75 µs on one core with the scalar loops, 5–7 µs with the vector rows), so that a
     /// late or preempted worker holds up the caller for little work; a 7 × 7 global-average plane (0.2 µs) would be
     /// hardly more than the claim, so such planes go in runs.
     /// </summary>
     const int MinTaskElements = 2048;
 
-    public static void Max(in PoolGeometry g, float[] x, float[] y, CpuWorkers? workers = null) => Run(g, x, y, max: true, workers);
+    /// <summary>
+    /// Max pooling of every plane. <paramref name="vector"/> false runs the scalar definition everywhere (the tests'
+    /// and benchmarks' reference); true (the engine) runs <see cref="PoolRows"/> where it applies, with the same bits.
+    /// </summary>
+    public static void Max(in PoolGeometry g, float[] x, float[] y, CpuWorkers? workers = null, bool vector = true) => Run(g, x, y, max: true, workers, vector);
 
-    public static void Average(in PoolGeometry g, float[] x, float[] y, CpuWorkers? workers = null) => Run(g, x, y, max: false, workers);
+    /// <summary>Average pooling of every plane; <paramref name="vector"/> as for <see cref="Max"/>.</summary>
+    public static void Average(in PoolGeometry g, float[] x, float[] y, CpuWorkers? workers = null, bool vector = true) => Run(g, x, y, max: false, workers, vector);
 
-    static void Run(in PoolGeometry g, float[] x, float[] y, bool max, CpuWorkers? workers)
+    static void Run(in PoolGeometry g, float[] x, float[] y, bool max, CpuWorkers? workers, bool vector)
     {
         if (x.Length != (long)g.Planes * g.PlaneSize || y.Length != g.OutputCount)
             throw new ArgumentException($"pool: x has {x.Length} elements (expected {(long)g.Planes * g.PlaneSize}) and y {y.Length} (expected {g.OutputCount}).", nameof(y));
-        var loop = new ForwardLoop(g, x, y, max, Tasks(g.Planes, g.OutputCount, workers));
+        var loop = new ForwardLoop(g, x, y, max, vector && PoolRows.Covers(g), Tasks(g.Planes, g.OutputCount, workers));
         Split(loop.Tasks, loop, workers);
     }
 
@@ -56,14 +61,16 @@ internal static class CpuPooling
     }
 
     /// <summary>The forward pools' task: its run of planes, each output in the defined order.</summary>
-    readonly struct ForwardLoop(PoolGeometry g, float[] x, float[] y, bool max, int tasks) : ICpuLoop
+    readonly struct ForwardLoop(PoolGeometry g, float[] x, float[] y, bool max, bool rows, int tasks) : ICpuLoop
     {
         public int Tasks => tasks;
 
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = PlanesOf(task, tasks, g.Planes);
-            for (int plane = first; plane < end; plane++) Plane(g, x, y, plane, max);
+            for (int plane = first; plane < end; plane++)
+                if (rows) PoolRows.Plane(g, x, y, plane, max);
+                else Plane(g, x, y, plane, max);
         }
     }
 
@@ -77,7 +84,7 @@ internal static class CpuPooling
                     y[o] = max ? MaxAt(g, x, xb, od, oh, ow) : AverageAt(g, x, xb, od, oh, ow);
     }
 
-    static float MaxAt(in PoolGeometry g, float[] x, int xb, int od, int oh, int ow)
+    internal static float MaxAt(in PoolGeometry g, float[] x, int xb, int od, int oh, int ow)
     {
         float m = float.NegativeInfinity;
         for (int td = 0, id = od * g.SD - g.PD; td < g.KD; td++, id += g.DlD)
@@ -99,7 +106,7 @@ internal static class CpuPooling
         return m;
     }
 
-    static float AverageAt(in PoolGeometry g, float[] x, int xb, int od, int oh, int ow)
+    internal static float AverageAt(in PoolGeometry g, float[] x, int xb, int od, int oh, int ow)
     {
         var (d0, d1, sizeD) = Window(od, g.SD, g.PD, g.KD, g.InD);
         var (h0, h1, sizeH) = Window(oh, g.SH, g.PH, g.KH, g.InH);
@@ -116,7 +123,7 @@ internal static class CpuPooling
     }
 
     /// <summary>PyTorch's average window: [start, end) clipped to the input, and its size clipped to the padded input only.</summary>
-    static (int Start, int End, int PaddedSize) Window(int o, int s, int p, int k, int size)
+    internal static (int Start, int End, int PaddedSize) Window(int o, int s, int p, int k, int size)
     {
         int start = o * s - p;
         int end = Math.Min(start + k, size + p);
@@ -250,25 +257,38 @@ internal static class CpuPooling
     /// then a tree: for half = threads/2, threads/4, …, 1, partial[t] += partial[t + half] for t &lt; half; the mean is
     /// partial[0] / spatial (one IEEE division; spatial converted to float with round-to-nearest).
     /// </summary>
-    public static void GlobalAverage(float[] x, float[] y, int planes, long spatial, int threads = GlobalAverageThreads, CpuWorkers? workers = null)
+    /// <remarks><paramref name="vector"/> false runs the scalar loops (the tests' and benchmarks' reference); true takes
+    /// <see cref="PoolRows.GlobalAverageTotal"/>'s vector lanes where there are at least a vector's worth of partial sums.</remarks>
+    public static void GlobalAverage(float[] x, float[] y, int planes, long spatial, int threads = GlobalAverageThreads, CpuWorkers? workers = null, bool vector = true)
     {
         if (threads < 1 || (threads & (threads - 1)) != 0) throw new ArgumentException($"threads must be a power of two, got {threads}.", nameof(threads));
         if (x.Length != planes * spatial || y.Length != planes)
             throw new ArgumentException($"global average: x has {x.Length} elements (expected {planes * spatial}) and y {y.Length} (expected {planes}).", nameof(y));
-        var loop = new GlobalAverageLoop(x, y, planes, spatial, threads, Tasks(planes, planes * spatial, workers));
+        int lanes = PoolRows.Lanes;
+        var loop = new GlobalAverageLoop(x, y, planes, spatial, threads, vector && lanes > 0 && threads >= lanes, Tasks(planes, planes * spatial, workers));
         Split(loop.Tasks, loop, workers);
     }
 
     /// <summary>The global average's task: the means of its run of planes.</summary>
-    readonly struct GlobalAverageLoop(float[] x, float[] y, int planes, long spatial, int threads, int tasks) : ICpuLoop
+    readonly struct GlobalAverageLoop(float[] x, float[] y, int planes, long spatial, int threads, bool lanes, int tasks) : ICpuLoop
     {
         public int Tasks => tasks;
 
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = PlanesOf(task, tasks, planes);
-            for (int plane = first; plane < end; plane++) GlobalAveragePlane(x, y, plane, spatial, threads);
+            for (int plane = first; plane < end; plane++)
+                if (lanes) GlobalAveragePlaneLanes(x, y, plane, spatial, threads);
+                else GlobalAveragePlane(x, y, plane, spatial, threads);
         }
+    }
+
+    // No zeroing of the scratch: the lanes write every partial sum they read (PoolRows.GlobalAverageTotal).
+    [System.Runtime.CompilerServices.SkipLocalsInit]
+    static void GlobalAveragePlaneLanes(float[] x, float[] y, int plane, long spatial, int threads)
+    {
+        float* partial = stackalloc float[threads];
+        fixed (float* px = x) y[plane] = PoolRows.GlobalAverageTotal(px + plane * spatial, spatial, threads, partial) / (float)spatial;
     }
 
     static void GlobalAveragePlane(float[] x, float[] y, int plane, long spatial, int threads)
