@@ -1,4 +1,5 @@
 using GpuConv.Cli.Peers;
+using static GpuConv.Cli.Peers.OnnxMessages;
 using GpuConv.Conv;
 using GpuConv.Inference;
 using GpuConv.Tensors;
@@ -14,8 +15,6 @@ namespace GpuConv.Networks.Onnx;
 /// </summary>
 public sealed class OnnxGraph
 {
-    const int FloatType = 1;                           // TensorProto.DataType.FLOAT
-    const int AttrInt = 2, AttrInts = 7;               // AttributeProto.AttributeType
     public const string InputName = "input", OutputName = "logits";
 
     readonly ProtoWriter graph = new();
@@ -99,14 +98,9 @@ public sealed class OnnxGraph
     {
         if (Classes == 0) throw new InvalidOperationException("the graph has no classifier: nothing writes its output 'logits'.");
         graph.String(2, "gpuconv_network")
-            .Message(11, ValueInfo(Input, [.. inputShape.Dims.Select(d => (long)d)]))
-            .Message(12, ValueInfo(OutputName, [inputShape.Dims[0], Classes]));
-        return new ProtoWriter()
-            .Varint(1, 8)                                              // ir_version
-            .String(2, "gpuconv")                                      // producer_name
-            .Message(7, graph)
-            .Message(8, new ProtoWriter().String(1, "").Varint(2, 17)) // opset_import: ai.onnx 17
-            .ToArray();
+            .Message(11, FloatValueInfo(Input, [.. inputShape.Dims.Select(d => (long)d)]))
+            .Message(12, FloatValueInfo(OutputName, [inputShape.Dims[0], Classes]));
+        return Model(graph);
     }
 
     /// <summary>Appends a node; its output is <paramref name="output"/> or a new name "tN"; its name <paramref name="name"/> or "op_N".</summary>
@@ -125,22 +119,7 @@ public sealed class OnnxGraph
 
     string Initializer(string name, IReadOnlyList<int> dims, float[] data)
     {
-        var bytes = new byte[data.Length * sizeof(float)];
-        Buffer.BlockCopy(data, 0, bytes, 0, bytes.Length);   // raw_data is little-endian, as this machine
-        graph.Message(5, new ProtoWriter().PackedInt64(1, dims.Select(d => (long)d)).Varint(2, FloatType).String(8, name).Bytes(9, bytes));
+        graph.Message(5, FloatTensor(name, dims.Select(d => (long)d), data));
         return name;
-    }
-
-    static ProtoWriter Ints(string name, IEnumerable<int> values) =>
-        new ProtoWriter().String(1, name).Varint(20, AttrInts).PackedInt64(8, values.Select(v => (long)v));
-
-    static ProtoWriter Int(string name, int value) => new ProtoWriter().String(1, name).Varint(20, AttrInt).Varint(3, value);
-
-    static ProtoWriter ValueInfo(string name, long[] shape)
-    {
-        var dims = new ProtoWriter();
-        foreach (var d in shape) dims.Message(1, new ProtoWriter().Varint(1, d));
-        var tensorType = new ProtoWriter().Varint(1, FloatType).Message(2, dims);
-        return new ProtoWriter().String(1, name).Message(2, new ProtoWriter().Message(1, tensorType));
     }
 }
