@@ -213,6 +213,7 @@ internal static unsafe class ChannelTiledConv
             }
         }
         BlockTranspose.ToPlanes(result, Width, q1 - q0, count, ctx.YPlane(n, k0) + q0, ctx.OutPlane, ctx.Bias == null ? null : ctx.Bias + k0);
+        CpuActivation.Rows(ctx.Activation, ctx.YPlane(n, k0) + q0, ctx.OutPlane, count, q1 - q0);
     }
 
     /// <summary>Each tap's offset from an output's first input element, in x itself (taps in d, h, w order).</summary>

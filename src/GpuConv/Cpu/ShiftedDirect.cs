@@ -137,6 +137,7 @@ internal static unsafe class ShiftedDirect
                     RowTiles(mr, depth, w + (nint)i0 * depth, b, (nint*)offsetTable, y + (nint)i0 * ctx.OutPlane, ctx.OutPlane, bs + i0, g.OutW);
                     i0 += mr;
                 }
+                CpuActivation.Rows(ctx.Activation, y, ctx.OutPlane, kg, g.OutW);
             }
         }
     }
