@@ -58,8 +58,7 @@ internal static unsafe class CpuForward
                 Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Rows, a, MatrixView.RowMajor(x + j0, ctx.InPlane), y, ctx.OutPlane, false, ctx.Tier, ws);
             else
                 Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Rows, a, new Im2ColSource(ctx.G, x, j0), y, ctx.OutPlane, false, ctx.Tier, ws);
-            CpuBias.AddRows(ctx.YPlane(n, 0), ctx.OutPlane, ctx.Bias, k0, k0 + (i1 - i0), j0, j1);
-            CpuActivation.Rows(ctx.Activation, y, ctx.OutPlane, i1 - i0, j1 - j0);
+            CpuBias.AddRows(ctx.YPlane(n, 0), ctx.OutPlane, ctx.Bias, k0, k0 + (i1 - i0), j0, j1, ctx.Activation);
         }
     }
 

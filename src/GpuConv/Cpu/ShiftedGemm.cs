@@ -432,8 +432,7 @@ internal static unsafe class ShiftedGemm
             {
                 int valid = Math.Min(run, g.OutW - ow);
                 float* dst = y + ((nint)od * g.OutH + oh) * g.OutW + ow;
-                VectorOps.CopyAddScalar(src + (o - j0), dst, bias, valid);
-                CpuActivation.Apply(act, dst, valid);
+                CpuActivation.CopyAddScalar(src + (o - j0), dst, bias, valid, act);
             }
             o += run;
             ow = 0;

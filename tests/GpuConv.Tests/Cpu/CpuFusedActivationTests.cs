@@ -185,3 +185,41 @@ public class CpuFusedActivationTests
         if (ran == 0) Assert.Ignore("no Winograd candidate on this machine's tier");
     }
 }
+
+/// <summary>
+/// BlockTranspose's activation in registers (channel-tiled, Winograd): for each register tile (16 AVX-512, 8 AVX, 0 none)
+/// and ragged sizes, act(src + bias) has the bits of the plain transpose followed by the element-wise op.
+/// </summary>
+[TestFixture]
+public unsafe class BlockTransposeActivationTests
+{
+    [Test]
+    public void TheTransposeWithActivationHasTheBitsOfTransposeThenOp([Values(16, 8, 0)] int tile, [Values(Activation.Relu, Activation.Relu6)] Activation act)
+    {
+        if (tile == 16 && !System.Runtime.Intrinsics.X86.Avx512F.IsSupported) Assert.Ignore("no AVX-512 here");
+        if (tile == 8 && !System.Runtime.Intrinsics.X86.Avx.IsSupported) Assert.Ignore("no AVX here");
+        var rng = new Random(3);
+        foreach (var (pixels, channels) in new[] { (37, 40), (16, 16), (5, 33), (64, 8) })
+        {
+            int lds = channels + 3, ldy = pixels + 5;
+            var src = new float[pixels * lds];
+            for (int i = 0; i < src.Length; i++) src[i] = (float)(rng.NextDouble() * 16 - 8);
+            src[0] = float.NaN;
+            src[1] = -0f;
+            var bias = new float[channels];
+            for (int i = 0; i < bias.Length; i++) bias[i] = (float)(rng.NextDouble() * 4 - 2);
+            bias[1] = -0f;   // -0 + -0 = -0: a -0 sum reaches the activation
+            var plain = new float[channels * ldy];
+            var fused = new float[channels * ldy];
+            fixed (float* ps = src, pb = bias, pp = plain, pf = fused)
+            {
+                BlockTranspose.ToPlanes(ps, lds, pixels, channels, pp, ldy, pb, tile);
+                if (act == Activation.Relu) BlockTranspose.ToPlanes<ReluLanes>(ps, lds, pixels, channels, pf, ldy, pb, tile);
+                else BlockTranspose.ToPlanes<Relu6Lanes>(ps, lds, pixels, channels, pf, ldy, pb, tile);
+            }
+            CpuElementwise.Run(ConvEngine.ActivationOp(act), plain, default, 0f, plain);
+            Assert.That(CpuFusedActivationTests.FirstDifference(fused, plain), Is.EqualTo(-1), $"{pixels} pixels × {channels} channels, tile {tile}");
+            Assert.That(float.IsNaN(fused[0]) && BitConverter.SingleToInt32Bits(fused[ldy]) == BitConverter.SingleToInt32Bits(-0f), "NaN and -0 stay");
+        }
+    }
+}

@@ -166,8 +166,7 @@ internal static unsafe class Winograd3x3
                 T.TransformOutput(m, tiles, tileCols, tr0, g.OutH, g.OutW, stage);
                 int y0 = tile * tr0, y1 = Math.Min(g.OutH, tile * tr1);
                 float* yb = ctx.YPlane(n, grp * ctx.Kg + kb * Width) + (nint)y0 * g.OutW;
-                BlockTranspose.ToPlanes(stage, Width, (y1 - y0) * g.OutW, count, yb, ctx.OutPlane, ctx.Bias == null ? null : ctx.Bias + grp * ctx.Kg + kb * Width);
-                CpuActivation.Rows(ctx.Activation, yb, ctx.OutPlane, count, (nint)(y1 - y0) * g.OutW);
+                BlockTranspose.ToPlanes(stage, Width, (y1 - y0) * g.OutW, count, yb, ctx.OutPlane, ctx.Bias == null ? null : ctx.Bias + grp * ctx.Kg + kb * Width, ctx.Activation);
             }
         }
     }
