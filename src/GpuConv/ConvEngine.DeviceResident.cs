@@ -551,8 +551,8 @@ public sealed partial class ConvEngine
     }
 
     /// <summary>
-    /// The activation in place when no backend fused it (no ptx backend beside cudnn, e.g. without cuBLAS; a staged CPU
-    /// plan; the CPU engine): the element-wise ReLU, ReLU6 or SiLU, so on a GPU a kernel on the stream rather than a download and
+    /// The activation in place when no backend fused it (no ptx backend beside cudnn, e.g. without cuBLAS; a transposed
+    /// layer on the CPU, a backward-data run the CPU backend does not fuse): the element-wise ReLU, ReLU6 or SiLU, so on a GPU a kernel on the stream rather than a download and
     /// an upload (see <see cref="Elementwise"/> for the one memory kind that still goes through the host). Runs inside the
     /// caller's stream scope.
     /// </summary>
