@@ -40,24 +40,25 @@ def shifted(mr):
     return "\n".join(L)
 
 def row_tile(mr, vectors):
-    """shifted-direct's tile: the same accumulation, then each row's first cols columns plus its bias stored
-    straight into y (rows ldy apart), masked on a row's last, partial tile."""
+    """shifted-direct's tile: the same accumulation, then each row's first cols columns plus its bias, through the
+    activation TAct (ForwardBiasActivation's, fused; NoActivation otherwise), stored straight into y (rows ldy apart),
+    masked on a row's last, partial tile."""
     width = 16 * vectors
-    L = [f"    /// <summary>{mr} × {width} tile: A read in place (leading dimension lda), B row p at b + offsets[p]; the first <paramref name=\"cols\"/> (1..{width}) columns of each row, plus its bias, stored to y (rows ldy apart).</summary>",
+    L = [f"    /// <summary>{mr} × {width} tile: A read in place (leading dimension lda), B row p at b + offsets[p]; the first <paramref name=\"cols\"/> (1..{width}) columns of each row, plus its bias, through TAct, stored to y (rows ldy apart).</summary>",
          "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
-         f"    public static void Tile{mr}x{width}(nint kc, float* a, nint lda, float* b, nint* offsets, float* y, nint ldy, float* bias, int cols)",
+         f"    public static void Tile{mr}x{width}<TAct>(nint kc, float* a, nint lda, float* b, nint* offsets, float* y, nint ldy, float* bias, int cols) where TAct : struct, IActivationLanes",
          "    {"]
     L += shifted_loop(mr, vectors)
     if vectors == 1:
         L.append("        var m0 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols)).AsSingle();")
-        L += [f"        Avx512F.MaskStore(y + {i} * ldy, m0, c{i}_0 + Vector512.Create(bias[{i}]));" for i in range(mr)]
+        L += [f"        Avx512F.MaskStore(y + {i} * ldy, m0, TAct.On(c{i}_0 + Vector512.Create(bias[{i}])));" for i in range(mr)]
     else:
         L += ["        var m0 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols)).AsSingle();",
               "        var m1 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols - 16)).AsSingle();",
               "        if (cols >= 32)", "        {"]
-        L += [f"            {{ var s = Vector512.Create(bias[{i}]); float* o = y + {i} * ldy; (c{i}_0 + s).Store(o); (c{i}_1 + s).Store(o + 16); }}" for i in range(mr)]
+        L += [f"            {{ var s = Vector512.Create(bias[{i}]); float* o = y + {i} * ldy; TAct.On(c{i}_0 + s).Store(o); TAct.On(c{i}_1 + s).Store(o + 16); }}" for i in range(mr)]
         L += ["        }", "        else", "        {"]
-        L += [f"            {{ var s = Vector512.Create(bias[{i}]); float* o = y + {i} * ldy; Avx512F.MaskStore(o, m0, c{i}_0 + s); Avx512F.MaskStore(o + 16, m1, c{i}_1 + s); }}" for i in range(mr)]
+        L += [f"            {{ var s = Vector512.Create(bias[{i}]); float* o = y + {i} * ldy; Avx512F.MaskStore(o, m0, TAct.On(c{i}_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c{i}_1 + s)); }}" for i in range(mr)]
         L.append("        }")
     L.append("    }")
     return "\n".join(L)
@@ -119,7 +120,8 @@ namespace GpuConv.Cpu.Gemm;
 
 /// <summary>
 /// The kernels of <see cref="ShiftedKernels"/> (B row p read in place at b + offsets[p], A read in
-/// place) that store their tile straight into the output with the bias added: a tile is MR output
+/// place) that store their tile straight into the output with the bias added and the activation TAct applied in
+/// registers (see CpuActivation): a tile is MR output
 /// channels × up to 32 (or 16) consecutive pixels of one output row, so its rows are runs of y, and
 /// a row's last, partial tile is stored masked. Vector512 only.
 /// </summary>

@@ -546,12 +546,24 @@ public sealed partial class ConvEngine
     }
 
     /// <summary>
-    /// The activation in place when no backend fused it (no ptx backend beside cudnn, e.g. without cuBLAS; a staged CPU
-    /// plan; the CPU engine): the element-wise ReLU, ReLU6 or SiLU, so on a GPU a kernel on the stream rather than a download and
+    /// The activation in place when no backend fused it (no ptx backend beside cudnn, e.g. without cuBLAS; a transposed
+    /// layer on the CPU, a backward-data run the CPU backend does not fuse): the element-wise ReLU, ReLU6 or SiLU, so on a GPU a kernel on the stream rather than a download and
     /// an upload (see <see cref="Elementwise"/> for the one memory kind that still goes through the host). Runs inside the
     /// caller's stream scope.
     /// </summary>
-    void ApplyActivation(Tensor y, Activation activation) => Elementwise(ActivationOp(activation), y, y, null, 0f);
+    void ApplyActivation(Tensor y, Activation activation)
+    {
+        Interlocked.Increment(ref separateActivationPasses);
+        Elementwise(ActivationOp(activation), y, y, null, 0f);
+    }
+
+    long separateActivationPasses;
+
+    /// <summary>
+    /// ForwardBiasActivation calls whose activation ran as a separate element-wise pass over the output (no backend fused
+    /// it): tests read it to see that the CPU backend's fusion is used (it stays 0 there except for transposed layers).
+    /// </summary>
+    internal long SeparateActivationPasses => Interlocked.Read(ref separateActivationPasses);
 
     /// <summary>The element-wise op of a (non-identity) activation: one definition for the fused epilogues and the ops.</summary>
     internal static ElementwiseOp ActivationOp(Activation activation) => activation switch

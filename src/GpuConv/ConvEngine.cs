@@ -207,7 +207,10 @@ public sealed partial class ConvEngine : IDisposable
             : RunHost(problem, x, w, y: null, bias, out _, activation, onFused: () => fused = true, constantWeights: constantWeights);
         // The element-wise ReLU / ReLU6 / SiLU loop in place (NaN stays NaN: a bad result must stay visible).
         if (activation != Activation.Identity && !fused)
+        {
+            Interlocked.Increment(ref separateActivationPasses);
             HostElementwise(ActivationOp(activation), y.Data, null, 0f, y.Data);
+        }
         return y;
     }
 

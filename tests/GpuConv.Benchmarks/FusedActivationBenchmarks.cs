@@ -5,45 +5,67 @@ using GpuConv.Tensors;
 namespace GpuConv.Benchmarks;
 
 /// <summary>
-/// The CPU engine's conv + bias + activation (<see cref="ConvEngine.ForwardBiasActivation"/>): what the activation epilogue
-/// adds to a convolution. On the CPU engine no backend fuses the activation, so it is the element-wise op in place over the
-/// output after the convolution (<c>ConvEngine.ApplyActivation</c>), on the engine's threads. Identity is the convolution
-/// alone. Layers: ResNet-50's layer1 3x3 (64 → 64, 56 × 56, 200 704 outputs) and EfficientNet-B0's stage-3 expansion 1x1
-/// (24 → 144, 56 × 56, 451 584 outputs, followed by SiLU in that network).
+/// ForwardBiasActivation on the CPU engine, one thread, on ResNet-50 (ReLU) and MobileNetV2 (ReLU6) layers at batch 1:
+/// Fused is the call itself (the cpu backend applies the activation in each task, on the output region it just wrote);
+/// Separate is what the call did before: the convolution with bias (Forward), then the element-wise activation in place
+/// over the whole output (ConvEngine.Relu / Relu6 / Silu, the very op the engine ran). Same bits either way
+/// (CpuFusedActivationTests, CpuEngineFusedActivationTests).
 /// Run: <c>dotnet run -c Release --project tests/GpuConv.Benchmarks -- --filter '*FusedActivationBenchmarks*'</c>.
 /// </summary>
 [MemoryDiagnoser]
+[SimpleJob(warmupCount: 3, iterationCount: 12)]
 public class FusedActivationBenchmarks
 {
+    public record Layer(string Name, int C, int K, int Size, int Kernel, int Stride, int Groups, Activation Activation)
+    {
+        public override string ToString() => Name;
+    }
+
+    public static IEnumerable<Layer> Layers() =>
+    [
+        new("R50 stem 7x7/2 3-64 224", 3, 64, 224, 7, 2, 1, Activation.Relu),
+        new("R50 1x1 64-64 56", 64, 64, 56, 1, 1, 1, Activation.Relu),
+        new("R50 3x3 64 56", 64, 64, 56, 3, 1, 1, Activation.Relu),
+        new("R50 3x3 512 7", 512, 512, 7, 3, 1, 1, Activation.Relu),
+        new("MV2 1x1 24-144 56", 24, 144, 56, 1, 1, 1, Activation.Relu6),
+        new("MV2 dw3x3 144 56", 144, 144, 56, 3, 1, 144, Activation.Relu6),
+        new("MV2 1x1 24-144 56 SiLU", 24, 144, 56, 1, 1, 1, Activation.Silu),
+    ];
+
+    [ParamsSource(nameof(Layers))]
+    public Layer L { get; set; } = null!;
+
     ConvEngine _engine = null!;
-    Tensor _x = null!, _w = null!, _b = null!, _y = null!;
     ConvSpec _spec = null!;
-
-    /// <summary>1: one thread; 0: all cores (ConvEngineOptions.CpuThreads = null).</summary>
-    [Params(1, 0)]
-    public int Threads { get; set; }
-
-    [Params("resnet50.layer1.3x3", "efficientnet_b0.expand.1x1")]
-    public string Layer { get; set; } = "";
-
-    [Params(Activation.Identity, Activation.Relu, Activation.Silu)]
-    public Activation Activation { get; set; }
+    Tensor _x = null!, _w = null!, _b = null!, _y = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        _engine = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false, CpuThreads = Threads == 0 ? null : Threads });
-        var (c, k, kernel) = Layer.StartsWith("resnet50", StringComparison.Ordinal) ? (64, 64, 3) : (24, 144, 1);
-        _spec = kernel == 3 ? new ConvSpec([3, 3], padBegin: [1]) : new ConvSpec([1, 1]);
-        _x = _engine.Upload(HostTensor.Random(new TensorShape(1, c, 56, 56), 1));
-        _w = _engine.Upload(HostTensor.Random(new TensorShape(k, c, kernel, kernel), 2));
-        _b = _engine.Upload(HostTensor.Random(new TensorShape(k), 3));
-        _y = _engine.Allocate(new TensorShape(1, k, 56, 56));
+        _engine = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false, CpuThreads = 1 });
+        int pad = L.Kernel / 2;
+        _spec = new ConvSpec([L.Kernel, L.Kernel], stride: [L.Stride], padBegin: [pad], padEnd: [pad], groups: L.Groups);
+        _x = _engine.Upload(HostTensor.Random(new TensorShape(1, L.C, L.Size, L.Size), 1));
+        _w = _engine.Upload(HostTensor.Random(new TensorShape(L.K, L.C / L.Groups, L.Kernel, L.Kernel), 2));
+        _b = _engine.Upload(HostTensor.Random(new TensorShape(L.K), 3));
+        _y = _engine.ForwardBiasActivation(_spec, _x, _w, _b, L.Activation, constantWeights: true);
     }
 
     [GlobalCleanup]
     public void Cleanup() => _engine.Dispose();
 
+    [Benchmark(Baseline = true)]
+    public Tensor Separate()
+    {
+        _engine.Forward(_spec, _x, _w, _b, _y, constantWeights: true);
+        return L.Activation switch
+        {
+            Activation.Relu => _engine.Relu(_y, _y),
+            Activation.Relu6 => _engine.Relu6(_y, _y),
+            _ => _engine.Silu(_y, _y),
+        };
+    }
+
     [Benchmark]
-    public Tensor ConvBiasActivation() => _engine.ForwardBiasActivation(_spec, _x, _w, _b, Activation, output: _y, constantWeights: true);
+    public Tensor Fused() => _engine.ForwardBiasActivation(_spec, _x, _w, _b, L.Activation, _y, constantWeights: true);
 }

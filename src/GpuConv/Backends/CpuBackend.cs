@@ -22,7 +22,7 @@ namespace GpuConv.Backends;
 /// <see cref="MaxDegreeOfParallelism"/> threads (persistent workers that spin briefly between runs);
 /// steady-state runs reuse their workspaces and allocate nothing (the parallel loops take struct bodies, no closures).
 /// </summary>
-public sealed unsafe partial class CpuBackend : IConvBackend
+public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivation
 {
     /// <summary>The backend's name, "cpu".</summary>
     public const string BackendName = "cpu";
@@ -117,7 +117,25 @@ public sealed unsafe partial class CpuBackend : IConvBackend
     }
 
     /// <inheritdoc/>
-    public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
+    public void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors) => Run(problem, algorithm, tensors, Activation.Identity);
+
+    /// <summary>
+    /// A forward run with the activation applied by the convolution's own tasks, each to the output region it has just
+    /// written (conv + bias, or for an accumulating run y_old + (conv + bias)), so no separate pass reads the output again.
+    /// The same bits as <see cref="Run(ConvProblem, ConvAlgorithm, ConvTensors)"/> followed by the element-wise activation:
+    /// every element gets the same float value and then the same IEEE operations (see <see cref="CpuActivation"/>).
+    /// Declines (false) for the other ops: the engine never asks for them.
+    /// </summary>
+    bool IFusedBiasActivation.TryRunBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation)
+    {
+        ArgumentNullException.ThrowIfNull(problem);
+        if (problem.Op != ConvOp.Forward) return false;
+        Run(problem, algorithm, tensors, activation);
+        return true;
+    }
+
+    /// <summary><see cref="Run(ConvProblem, ConvAlgorithm, ConvTensors)"/> with the forward activation <paramref name="activation"/> fused.</summary>
+    void Run(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(problem);
@@ -135,15 +153,42 @@ public sealed unsafe partial class CpuBackend : IConvBackend
             float[] output = problem.Op switch { ConvOp.Forward => y, ConvOp.BackwardData => x, _ => w };
             try
             {
-                if (!tensors.Accumulate) RunArrays(problem, algorithm, x, w, y, bias, tensors.ConstantWeights);
-                else RunAccumulating(problem, algorithm, x, w, y, bias, tensors.ConstantWeights, output);
+                if (!tensors.Accumulate) RunArrays(problem, algorithm, x, w, y, bias, tensors.ConstantWeights, activation);
+                else RunAccumulating(problem, algorithm, x, w, y, bias, tensors.ConstantWeights, output, activation);
             }
             finally { Written(output); } // a constant W this run wrote (dw into it, say) is prepared again from its new data
         }
     }
 
-    /// <summary>Accumulate: the result goes into a held scratch array in place of the output, then is added to it. Under the run lock.</summary>
-    void RunAccumulating(ConvProblem problem, ConvAlgorithm algorithm, float[] x, float[] w, float[] y, float[]? bias, bool constant, float[] output)
+    /// <summary>Floats per step of <see cref="AddThenActivate"/>: a multiple of 64, 16 KiB of each operand, in L1.</summary>
+    const int AccumulateStep = 4096;
+
+    /// <summary>
+    /// output += result, then act(output), step by step so each step's sums are still in L1 when the activation reads them.
+    /// The sums are today's (output + result, the same VectorOps.Add: steps are multiples of 64 floats, so its vector parts
+    /// fall where they fall over the whole array) and the activation reads those very floats.
+    /// </summary>
+    static void AddThenActivate(float* output, float* result, nint length, Activation act)
+    {
+        if (act == Activation.Identity)
+        {
+            VectorOps.Add(output, result, length);
+            return;
+        }
+        for (nint i = 0; i < length; i += AccumulateStep)
+        {
+            nint step = Math.Min(AccumulateStep, length - i);
+            VectorOps.Add(output + i, result + i, step);
+            CpuActivation.Apply(act, output + i, step);
+        }
+    }
+
+    /// <summary>
+    /// Accumulate: the result goes into a held scratch array in place of the output, then is added to it (and the forward
+    /// activation applied to the sums). Under the run lock.
+    /// </summary>
+    void RunAccumulating(ConvProblem problem, ConvAlgorithm algorithm, float[] x, float[] w, float[] y, float[]? bias, bool constant, float[] output,
+        Activation activation)
     {
         float[] result = AccumulateScratch(output.Length);
         switch (problem.Op)
@@ -153,22 +198,26 @@ public sealed unsafe partial class CpuBackend : IConvBackend
             default: RunArrays(problem, algorithm, x, result, y, bias, constant); break;
         }
         fixed (float* pOut = output, pResult = result)
-            VectorOps.Add(pOut, pResult, output.Length);
+            AddThenActivate(pOut, pResult, output.Length, activation);
     }
 
     /// <summary>The run itself on the tensors' arrays (under the run lock); writes the op's output array.</summary>
-    void RunArrays(ConvProblem problem, ConvAlgorithm algorithm, float[] x, float[] w, float[] y, float[]? bias, bool constant)
+    /// <remarks><paramref name="activation"/> (forward only) is applied by the kernels' tasks, or after the float64 reference.</remarks>
+    void RunArrays(ConvProblem problem, ConvAlgorithm algorithm, float[] x, float[] w, float[] y, float[]? bias, bool constant, Activation activation = Activation.Identity)
     {
         if (constant && problem.Op != ConvOp.BackwardFilter) MarkPrepared(w); // backward-filter writes W: nothing of it is prepared
         fixed (float* px = x, pw = w, py = y, pb = bias)
         {
             float* pbias = bias is null ? null : pb;
             if (PaddingMeetsNonFinite(problem, px, pw, py, w, constant))
+            {
                 RunByReference(problem, x, w, y, bias);
+                CpuActivation.Apply(activation, py, y.Length);
+            }
             else if (algorithm.Name == ForwardPhases)
                 RunPhases(PlanOf(problem)!, px, pw, py, pbias, w, constant);
             else
-                Execute(problem, algorithm.Name, px, pw, py, pbias, w, constant);
+                Execute(problem, algorithm.Name, px, pw, py, pbias, w, constant, activation: activation);
         }
     }
 
@@ -187,10 +236,11 @@ public sealed unsafe partial class CpuBackend : IConvBackend
     /// prepared-weight caches when <paramref name="constant"/> (it may be null otherwise). Channel-tiled (and
     /// Winograd with per-call weights) take <paramref name="panels"/> where given (then <paramref name="pw"/> is unused).
     /// </summary>
-    void Execute(ConvProblem problem, string algorithm, float* px, float* pw, float* py, float* pb, float[]? w, bool constant, float* panels = null)
+    void Execute(ConvProblem problem, string algorithm, float* px, float* pw, float* py, float* pb, float[]? w, bool constant, float* panels = null,
+        Activation activation = Activation.Identity)
     {
         var ctx = _context;
-        ctx.Begin(problem, px, pw, py, pb);
+        ctx.Begin(problem, px, pw, py, pb, activation);
         try
         {
             switch (problem.Op, algorithm)
@@ -205,15 +255,18 @@ public sealed unsafe partial class CpuBackend : IConvBackend
                 // Finite inputs whose sums overflow: the transforms make Inf − Inf = NaN where the direct sum has ±Inf, so
                 // where the inputs' magnitudes allow overflow at all, a non-finite output is computed again directly.
                 case (ConvOp.Forward, Winograd) when constant && Winograd3x3.Exact(ctx, WeightMagnitude(w!, ctx.W, problem.WShape.ElementCount, constant: true), out bool mayOverflow):
+                    // Where sums may overflow, the check below reads conv + bias: the activation comes after it.
+                    if (mayOverflow) ctx.Activation = Activation.Identity;
                     // The AVX2 variants share the transformed weights (same filter transform, same panels).
                     if (ctx.Tier == GemmTier.Vector512) Winograd3x3.Forward<F2x2>(ctx, WinogradPanelsOf<F2x2>(ctx, w!, _winogradWeights));
                     else Winograd3x3.Forward<F2x2Avx2>(ctx, WinogradPanelsOf<F2x2>(ctx, w!, _winogradWeights));
-                    RedoOverflowed(ctx, w, constant, mayOverflow);
+                    RedoOverflowed(ctx, w, constant, mayOverflow, activation);
                     break;
                 case (ConvOp.Forward, Winograd4x4) when constant && Winograd3x3.Exact(ctx, WeightMagnitude(w!, ctx.W, problem.WShape.ElementCount, constant: true), out bool mayOverflow):
+                    if (mayOverflow) ctx.Activation = Activation.Identity;
                     if (ctx.Tier == GemmTier.Vector512) Winograd3x3.Forward<F4x4>(ctx, WinogradPanelsOf<F4x4>(ctx, w!, _winograd4Weights));
                     else Winograd3x3.Forward<F4x4Avx2>(ctx, WinogradPanelsOf<F4x4>(ctx, w!, _winograd4Weights));
-                    RedoOverflowed(ctx, w, constant, mayOverflow);
+                    RedoOverflowed(ctx, w, constant, mayOverflow, activation);
                     break;
                 case (ConvOp.Forward, Winograd or Winograd4x4): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant: false)); break;
                 case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
@@ -264,7 +317,7 @@ public sealed unsafe partial class CpuBackend : IConvBackend
         if (!plan.Direct) plan.Scatter(_workers, temp, dx, bias);
     }
 
-    /// <summary>Milliseconds of one <see cref="Run"/>, by stopwatch.</summary>
+    /// <summary>Milliseconds of one <see cref="Run(ConvProblem, ConvAlgorithm, ConvTensors)"/>, by stopwatch.</summary>
     public double TimeRun(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors)
     {
         long start = Stopwatch.GetTimestamp();
@@ -283,10 +336,15 @@ public sealed unsafe partial class CpuBackend : IConvBackend
     static float[] Host(Tensor t) => t is HostTensor h ? h.Data
         : throw new ArgumentException($"the cpu backend needs host tensors, got {t.GetType().Name}.", nameof(t));
 
-    /// <summary>After a Winograd run whose inputs could overflow fp32: a non-finite y is computed again by channel-tiled (+Inf, not NaN).</summary>
-    void RedoOverflowed(CpuConvContext ctx, float[]? w, bool constant, bool mayOverflow)
+    /// <summary>
+    /// After a Winograd run whose inputs could overflow fp32: a non-finite y is computed again by channel-tiled (+Inf, not NaN).
+    /// Such a run went without its activation (the check must see conv + bias: ReLU would turn a wrong -Inf into 0), so it is applied here, in one pass.
+    /// </summary>
+    void RedoOverflowed(CpuConvContext ctx, float[]? w, bool constant, bool mayOverflow, Activation activation)
     {
-        if (mayOverflow && !VectorOps.AllFinite(ctx.Y, ctx.Problem.YShape.ElementCount))
+        if (!mayOverflow) return;
+        if (!VectorOps.AllFinite(ctx.Y, ctx.Problem.YShape.ElementCount))
             ChannelTiledConv.Forward(ctx, ChannelPanelsOf(ctx, w, constant));
+        CpuActivation.Apply(activation, ctx.Y, (nint)ctx.Problem.YShape.ElementCount);
     }
 }

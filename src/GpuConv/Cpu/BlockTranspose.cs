@@ -16,11 +16,35 @@ internal static unsafe class BlockTranspose
     /// 16 × 16 register tiles with AVX-512, 8 × 8 with AVX, element by element otherwise.
     /// </summary>
     public static void ToPlanes(float* src, nint lds, int pixels, int channels, float* y, nint ldy, float* bias) =>
-        ToPlanes(src, lds, pixels, channels, y, ldy, bias, Avx512F.IsSupported ? 16 : Avx.IsSupported ? 8 : 0);
+        ToPlanes<NoActivation>(src, lds, pixels, channels, y, ldy, bias, DefaultTile);
+
+    /// <summary>
+    /// y[c · ldy + q] = act(src[q · lds + c] + bias[c]): ReLU and ReLU6 in the registers the transpose stores from (the
+    /// same add and compare-and-selects as the separate ops, see <see cref="CpuActivation"/>); SiLU over the written rows after.
+    /// </summary>
+    public static void ToPlanes(float* src, nint lds, int pixels, int channels, float* y, nint ldy, float* bias, Activation act)
+    {
+        switch (act)
+        {
+            case Activation.Relu: ToPlanes<ReluLanes>(src, lds, pixels, channels, y, ldy, bias, DefaultTile); break;
+            case Activation.Relu6: ToPlanes<Relu6Lanes>(src, lds, pixels, channels, y, ldy, bias, DefaultTile); break;
+            default:
+                ToPlanes<NoActivation>(src, lds, pixels, channels, y, ldy, bias, DefaultTile);
+                CpuActivation.Rows(act, y, ldy, channels, pixels);
+                break;
+        }
+    }
+
+    static int DefaultTile => Avx512F.IsSupported ? 16 : Avx.IsSupported ? 8 : 0;
 
     /// <summary>As above with the register tile's side chosen: 16 (AVX-512), 8 (AVX) or 0 (none); tests force the narrower ones.</summary>
+    internal static void ToPlanes(float* src, nint lds, int pixels, int channels, float* y, nint ldy, float* bias, int tile) =>
+        ToPlanes<NoActivation>(src, lds, pixels, channels, y, ldy, bias, tile);
+
+    /// <summary>As above with the activation <typeparamref name="TAct"/> applied to each sum before it is stored.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void ToPlanes(float* src, nint lds, int pixels, int channels, float* y, nint ldy, float* bias, int tile)
+    internal static void ToPlanes<TAct>(float* src, nint lds, int pixels, int channels, float* y, nint ldy, float* bias, int tile)
+        where TAct : struct, IActivationLanes
     {
         int q = 0, fullChannels = tile > 0 ? channels / tile * tile : 0;
         if (fullChannels > 0)
@@ -31,8 +55,8 @@ internal static unsafe class BlockTranspose
                 for (int c = 0; c < fullChannels; c += tile)
                 {
                     float* b = bias == null ? zeros : bias + c;
-                    if (tile == 16) Transpose16x16(src + (nint)q * lds + c, lds, new PlaneRows(y + (nint)c * ldy + q, ldy, b));
-                    else Transpose8x8(src + (nint)q * lds + c, lds, y + (nint)c * ldy + q, ldy, b);
+                    if (tile == 16) Transpose16x16(src + (nint)q * lds + c, lds, new PlaneRows<TAct>(y + (nint)c * ldy + q, ldy, b));
+                    else Transpose8x8<TAct>(src + (nint)q * lds + c, lds, y + (nint)c * ldy + q, ldy, b);
                 }
         }
         // Pixels past the last whole tile, and channels past the last whole tile.
@@ -40,13 +64,13 @@ internal static unsafe class BlockTranspose
         {
             float b = bias == null ? 0f : bias[c];
             float* dst = y + (nint)c * ldy;
-            for (int p = c < fullChannels ? q : 0; p < pixels; p++) dst[p] = src[(nint)p * lds + c] + b;
+            for (int p = c < fullChannels ? q : 0; p < pixels; p++) dst[p] = TAct.On(src[(nint)p * lds + c] + b);
         }
     }
 
     /// <summary>Transposes 8 rows of 8 floats in ymm registers (three rounds of shuffles), adding bias[j] to row j of the result.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Transpose8x8(float* src, nint lds, float* dst, nint ldd, float* bias)
+    static void Transpose8x8<TAct>(float* src, nint lds, float* dst, nint ldd, float* bias) where TAct : struct, IActivationLanes
     {
         var r0 = Vector256.Load(src); var r1 = Vector256.Load(src + lds);
         var r2 = Vector256.Load(src + 2 * lds); var r3 = Vector256.Load(src + 3 * lds);
@@ -62,14 +86,14 @@ internal static unsafe class BlockTranspose
         var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
         var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
         // Then the 128-bit halves: column j of rows 0-3 with column j of rows 4-7.
-        (Avx.Permute2x128(u0, u4, 0x20) + Vector256.Create(bias[0])).Store(dst);
-        (Avx.Permute2x128(u1, u5, 0x20) + Vector256.Create(bias[1])).Store(dst + ldd);
-        (Avx.Permute2x128(u2, u6, 0x20) + Vector256.Create(bias[2])).Store(dst + 2 * ldd);
-        (Avx.Permute2x128(u3, u7, 0x20) + Vector256.Create(bias[3])).Store(dst + 3 * ldd);
-        (Avx.Permute2x128(u0, u4, 0x31) + Vector256.Create(bias[4])).Store(dst + 4 * ldd);
-        (Avx.Permute2x128(u1, u5, 0x31) + Vector256.Create(bias[5])).Store(dst + 5 * ldd);
-        (Avx.Permute2x128(u2, u6, 0x31) + Vector256.Create(bias[6])).Store(dst + 6 * ldd);
-        (Avx.Permute2x128(u3, u7, 0x31) + Vector256.Create(bias[7])).Store(dst + 7 * ldd);
+        TAct.On(Avx.Permute2x128(u0, u4, 0x20) + Vector256.Create(bias[0])).Store(dst);
+        TAct.On(Avx.Permute2x128(u1, u5, 0x20) + Vector256.Create(bias[1])).Store(dst + ldd);
+        TAct.On(Avx.Permute2x128(u2, u6, 0x20) + Vector256.Create(bias[2])).Store(dst + 2 * ldd);
+        TAct.On(Avx.Permute2x128(u3, u7, 0x20) + Vector256.Create(bias[3])).Store(dst + 3 * ldd);
+        TAct.On(Avx.Permute2x128(u0, u4, 0x31) + Vector256.Create(bias[4])).Store(dst + 4 * ldd);
+        TAct.On(Avx.Permute2x128(u1, u5, 0x31) + Vector256.Create(bias[5])).Store(dst + 5 * ldd);
+        TAct.On(Avx.Permute2x128(u2, u6, 0x31) + Vector256.Create(bias[6])).Store(dst + 6 * ldd);
+        TAct.On(Avx.Permute2x128(u3, u7, 0x31) + Vector256.Create(bias[7])).Store(dst + 7 * ldd);
     }
 
     /// <summary>Transposes 16 rows of 16 floats held in registers (four rounds of lane shuffles; written out so every value stays in a register).</summary>
@@ -146,10 +170,10 @@ internal static unsafe class BlockTranspose
         void Store(int j, Vector512<float> row);
     }
 
-    /// <summary>Channel planes: row j (channel j) at dst + j · ldd, plus bias[j].</summary>
-    readonly struct PlaneRows(float* dst, nint ldd, float* bias) : ITransposedRows
+    /// <summary>Channel planes: row j (channel j) at dst + j · ldd, plus bias[j], then the activation.</summary>
+    readonly struct PlaneRows<TAct>(float* dst, nint ldd, float* bias) : ITransposedRows where TAct : struct, IActivationLanes
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Store(int j, Vector512<float> row) => (row + Vector512.Create(bias[j])).Store(dst + j * ldd);
+        public void Store(int j, Vector512<float> row) => TAct.On(row + Vector512.Create(bias[j])).Store(dst + j * ldd);
     }
 }

@@ -212,7 +212,7 @@ internal static unsafe class ChannelTiledConv
                 q += r;
             }
         }
-        BlockTranspose.ToPlanes(result, Width, q1 - q0, count, ctx.YPlane(n, k0) + q0, ctx.OutPlane, ctx.Bias == null ? null : ctx.Bias + k0);
+        BlockTranspose.ToPlanes(result, Width, q1 - q0, count, ctx.YPlane(n, k0) + q0, ctx.OutPlane, ctx.Bias == null ? null : ctx.Bias + k0, ctx.Activation);
     }
 
     /// <summary>Each tap's offset from an output's first input element, in x itself (taps in d, h, w order).</summary>

@@ -34,12 +34,19 @@ internal static unsafe class CpuBias
         }
     }
 
-    /// <summary>Adds bias[c] to rows [c0, c1) of one image's [C, spatial] block restricted to columns [j0, j1).</summary>
+    /// <summary>
+    /// Adds bias[c] to rows [c0, c1) of one image's [C, spatial] block restricted to columns [j0, j1), then applies
+    /// <paramref name="act"/> (the fused activation, in the same pass where it can: see <see cref="CpuActivation"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void AddRows(float* image, nint spatial, float* bias, int c0, int c1, int j0, int j1)
+    internal static void AddRows(float* image, nint spatial, float* bias, int c0, int c1, int j0, int j1, Activation act = Activation.Identity)
     {
-        if (bias == null) return;
+        if (bias == null)
+        {
+            CpuActivation.Rows(act, image + c0 * spatial + j0, spatial, c1 - c0, j1 - j0);
+            return;
+        }
         for (int ch = c0; ch < c1; ch++)
-            VectorOps.AddScalar(image + ch * spatial + j0, bias[ch], j1 - j0);
+            CpuActivation.AddScalar(image + ch * spatial + j0, bias[ch], j1 - j0, act);
     }
 }

@@ -14,9 +14,10 @@ namespace GpuConv.Cpu;
 internal sealed unsafe class CpuConvContext(CpuWorkers workers, WorkspaceSet shared, GemmTier tier)
 {
     /// <summary>Starts a run of <paramref name="p"/> on the given pinned tensors.</summary>
-    public void Begin(ConvProblem p, float* x, float* w, float* y, float* bias)
+    public void Begin(ConvProblem p, float* x, float* w, float* y, float* bias, Activation activation = Activation.Identity)
     {
         Problem = p;
+        Activation = activation;
         G = Geometry.Of(p);
         X = x; W = w; Y = y; Bias = bias;
         N = p.N; C = p.C; K = p.K; Groups = p.Groups; Cg = p.CPerGroup; Kg = p.KPerGroup;
@@ -32,6 +33,7 @@ internal sealed unsafe class CpuConvContext(CpuWorkers workers, WorkspaceSet sha
     {
         X = W = Y = Bias = null;
         Problem = null!;
+        Activation = Activation.Identity;
     }
 
     public ConvProblem Problem { get; private set; } = null!;
@@ -41,6 +43,11 @@ internal sealed unsafe class CpuConvContext(CpuWorkers workers, WorkspaceSet sha
     public float* Y { get; private set; }
     /// <summary>Bias of the op's output channels, or null.</summary>
     public float* Bias { get; private set; }
+    /// <summary>
+    /// The activation each forward task applies to the output region it wrote, after the bias (see <see cref="CpuActivation"/>);
+    /// Identity for every other run. Settable: Winograd runs that may overflow compute without it and apply it after their check.
+    /// </summary>
+    public Activation Activation { get; set; }
     public CpuWorkers Workers { get; } = workers;
     /// <summary>Scratch shared by every task of the run (e.g. the padded input), filled before the tasks that read it.</summary>
     public WorkspaceSet Shared { get; } = shared;

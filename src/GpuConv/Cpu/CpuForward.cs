@@ -58,7 +58,7 @@ internal static unsafe class CpuForward
                 Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Rows, a, MatrixView.RowMajor(x + j0, ctx.InPlane), y, ctx.OutPlane, false, ctx.Tier, ws);
             else
                 Sgemm.Multiply(i1 - i0, j1 - j0, ctx.Rows, a, new Im2ColSource(ctx.G, x, j0), y, ctx.OutPlane, false, ctx.Tier, ws);
-            CpuBias.AddRows(ctx.YPlane(n, 0), ctx.OutPlane, ctx.Bias, k0, k0 + (i1 - i0), j0, j1);
+            CpuBias.AddRows(ctx.YPlane(n, 0), ctx.OutPlane, ctx.Bias, k0, k0 + (i1 - i0), j0, j1, ctx.Activation);
         }
     }
 
@@ -111,6 +111,7 @@ internal static unsafe class CpuForward
                 int n = u / blocks, c0 = u % blocks * DepthwiseBlocked.Lanes;
                 DepthwiseBlocked.Block(ctx.G, ctx.XPlane(n, c0), ctx.W + (nint)c0 * ctx.Kvol, ctx.YPlane(n, c0),
                     ctx.Bias == null ? null : ctx.Bias + c0, scratch);
+                CpuActivation.Apply(ctx.Activation, ctx.YPlane(n, c0), DepthwiseBlocked.Lanes * ctx.OutPlane);
             }
         }
     }
@@ -131,6 +132,7 @@ internal static unsafe class CpuForward
                 int k0 = c * mult;
                 DepthwiseDirect.Channel(ctx.G, ctx.XPlane(n, c), ctx.W + (nint)k0 * ctx.Kvol, ctx.YPlane(n, k0),
                     ctx.Bias == null ? null : ctx.Bias + k0, mult, rows, tables, ctx.Tier);
+                CpuActivation.Apply(ctx.Activation, ctx.YPlane(n, k0), mult * ctx.OutPlane);
             }
         }
     }
@@ -191,6 +193,7 @@ internal static unsafe class CpuForward
                     case DepthwiseKernel.Narrow: DepthwiseNarrow.Plane(ctx.G, x, w, y, bias); break;
                     default: DepthwiseStrips.Plane(ctx.G, x, w, y, bias); break;
                 }
+                CpuActivation.Apply(ctx.Activation, y, ctx.OutPlane);
             }
         }
     }

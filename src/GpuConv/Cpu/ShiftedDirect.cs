@@ -131,12 +131,14 @@ internal static unsafe class ShiftedDirect
                         }
                         // Every unit: the rows belong to this unit's group.
                         new Span<float>(w + (nint)i0 * depth, left * depth).CopyTo(new Span<float>(edgeA, left * depth));
-                        EdgeTile(ctx, depth, left, edgeA, edgeC, b, (nint*)offsetTable, y + (nint)i0 * ctx.OutPlane, bs + i0, g.OutW);
+                        EdgeTile(ctx, depth, left, edgeA, edgeC, b, (nint*)offsetTable, y + (nint)i0 * ctx.OutPlane, bs + i0, g.OutW, ctx.Activation);
                         break;
                     }
-                    RowTiles(mr, depth, w + (nint)i0 * depth, b, (nint*)offsetTable, y + (nint)i0 * ctx.OutPlane, ctx.OutPlane, bs + i0, g.OutW);
+                    RowTiles(mr, depth, w + (nint)i0 * depth, b, (nint*)offsetTable, y + (nint)i0 * ctx.OutPlane, ctx.OutPlane, bs + i0, g.OutW, ctx.Activation);
                     i0 += mr;
                 }
+                // ReLU and ReLU6 went into the tiles' stores; SiLU over the unit's rows while they are in cache.
+                if (ctx.Activation == Activation.Silu) CpuActivation.Rows(ctx.Activation, y, ctx.OutPlane, kg, g.OutW);
             }
         }
     }
@@ -166,31 +168,54 @@ internal static unsafe class ShiftedDirect
 
     /// <summary>One row of output pixels for <paramref name="mr"/> (12 or 8) channels, in tiles of 32 pixels (16 for a short last one).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void RowTiles(int mr, int depth, float* w, float* b, nint* offsets, float* y, nint ldy, float* bias, int outW)
+    static void RowTiles(int mr, int depth, float* w, float* b, nint* offsets, float* y, nint ldy, float* bias, int outW, Activation act)
+    {
+        switch (act)
+        {
+            case Activation.Relu: RowTiles<ReluLanes>(mr, depth, w, b, offsets, y, ldy, bias, outW); break;
+            case Activation.Relu6: RowTiles<Relu6Lanes>(mr, depth, w, b, offsets, y, ldy, bias, outW); break;
+            default: RowTiles<NoActivation>(mr, depth, w, b, offsets, y, ldy, bias, outW); break;
+        }
+    }
+
+    /// <summary>As above, with <typeparamref name="TAct"/> applied in the tiles' stores.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void RowTiles<TAct>(int mr, int depth, float* w, float* b, nint* offsets, float* y, nint ldy, float* bias, int outW) where TAct : struct, IActivationLanes
     {
         for (int j0 = 0; j0 < outW; j0 += Width)
         {
             int cols = Math.Min(Width, outW - j0);
             if (mr == 12)
             {
-                if (cols > 16) RowTileKernels.Tile12x32(depth, w, depth, b + j0, offsets, y + j0, ldy, bias, cols);
-                else RowTileKernels.Tile12x16(depth, w, depth, b + j0, offsets, y + j0, ldy, bias, cols);
+                if (cols > 16) RowTileKernels.Tile12x32<TAct>(depth, w, depth, b + j0, offsets, y + j0, ldy, bias, cols);
+                else RowTileKernels.Tile12x16<TAct>(depth, w, depth, b + j0, offsets, y + j0, ldy, bias, cols);
             }
             else
             {
-                if (cols > 16) RowTileKernels.Tile8x32(depth, w, depth, b + j0, offsets, y + j0, ldy, bias, cols);
-                else RowTileKernels.Tile8x16(depth, w, depth, b + j0, offsets, y + j0, ldy, bias, cols);
+                if (cols > 16) RowTileKernels.Tile8x32<TAct>(depth, w, depth, b + j0, offsets, y + j0, ldy, bias, cols);
+                else RowTileKernels.Tile8x16<TAct>(depth, w, depth, b + j0, offsets, y + j0, ldy, bias, cols);
             }
         }
     }
 
     /// <summary>The last &lt; 8 channels: an 8-row tile from zero-padded weights into scratch, its valid rows copied to y.</summary>
-    static void EdgeTile(CpuConvContext ctx, int depth, int rows, float* edgeA, float* edgeC, float* b, nint* offsets, float* y, float* bias, int outW)
+    static void EdgeTile(CpuConvContext ctx, int depth, int rows, float* edgeA, float* edgeC, float* b, nint* offsets, float* y, float* bias, int outW, Activation act)
+    {
+        switch (act)
+        {
+            case Activation.Relu: EdgeTile<ReluLanes>(ctx, depth, rows, edgeA, edgeC, b, offsets, y, bias, outW); break;
+            case Activation.Relu6: EdgeTile<Relu6Lanes>(ctx, depth, rows, edgeA, edgeC, b, offsets, y, bias, outW); break;
+            default: EdgeTile<NoActivation>(ctx, depth, rows, edgeA, edgeC, b, offsets, y, bias, outW); break;
+        }
+    }
+
+    /// <summary>As above, with <typeparamref name="TAct"/> applied in the tile's stores (to scratch; the valid rows are copied as they are).</summary>
+    static void EdgeTile<TAct>(CpuConvContext ctx, int depth, int rows, float* edgeA, float* edgeC, float* b, nint* offsets, float* y, float* bias, int outW) where TAct : struct, IActivationLanes
     {
         for (int j0 = 0; j0 < outW; j0 += Width)
         {
             int cols = Math.Min(Width, outW - j0);
-            RowTileKernels.Tile8x32(depth, edgeA, depth, b + j0, offsets, edgeC, Width, bias, cols);
+            RowTileKernels.Tile8x32<TAct>(depth, edgeA, depth, b + j0, offsets, edgeC, Width, bias, cols);
             for (int i = 0; i < rows; i++)
                 Buffer.MemoryCopy(edgeC + i * Width, y + i * ctx.OutPlane + j0, cols * sizeof(float), cols * sizeof(float));
         }

@@ -87,7 +87,7 @@ internal static unsafe class ShiftedGemm
                 Sgemm.Multiply(rows, cols, ctx.Rows, a, b, tmp, cols, false, ctx.Tier, ws);
             }
             for (int i = 0; i < rows; i++)
-                Keep(ctx.G, l, tmp + (nint)i * cols, j0, j1, ctx.YPlane(n, k0 + i), ctx.Bias == null ? 0f : ctx.Bias[k0 + i]);
+                Keep(ctx.G, l, tmp + (nint)i * cols, j0, j1, ctx.YPlane(n, k0 + i), ctx.Bias == null ? 0f : ctx.Bias[k0 + i], ctx.Activation);
         }
     }
 
@@ -166,7 +166,7 @@ internal static unsafe class ShiftedGemm
                 }
             }
             for (int i = 0; i < rows; i++)
-                Keep(ctx.G, l, tmp + (nint)i * ldt, j0, j1, ctx.YPlane(n, k0 + i), ctx.Bias == null ? 0f : ctx.Bias[k0 + i]);
+                Keep(ctx.G, l, tmp + (nint)i * ldt, j0, j1, ctx.YPlane(n, k0 + i), ctx.Bias == null ? 0f : ctx.Bias[k0 + i], ctx.Activation);
         }
     }
 
@@ -416,9 +416,12 @@ internal static unsafe class ShiftedGemm
         }
     }
 
-    /// <summary>Copies the valid outputs among padded-space columns [j0, j1) of one output channel into its y plane, adding the bias.</summary>
+    /// <summary>
+    /// Copies the valid outputs among padded-space columns [j0, j1) of one output channel into its y plane, adding the bias,
+    /// then applies the run's activation to each copied run of outputs.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Keep(in Geometry g, in StridePhaseLayout l, float* src, int j0, int j1, float* y, float bias)
+    static void Keep(in Geometry g, in StridePhaseLayout l, float* src, int j0, int j1, float* y, float bias, Activation act)
     {
         int slice = l.Hq * l.Lq;
         int od = j0 / slice, rest = j0 - od * slice, oh = rest / l.Lq, ow = rest - oh * l.Lq;
@@ -428,7 +431,8 @@ internal static unsafe class ShiftedGemm
             if (oh < g.OutH && ow < g.OutW)
             {
                 int valid = Math.Min(run, g.OutW - ow);
-                VectorOps.CopyAddScalar(src + (o - j0), y + ((nint)od * g.OutH + oh) * g.OutW + ow, bias, valid);
+                float* dst = y + ((nint)od * g.OutH + oh) * g.OutW + ow;
+                CpuActivation.CopyAddScalar(src + (o - j0), dst, bias, valid, act);
             }
             o += run;
             ow = 0;

@@ -7,15 +7,16 @@ namespace GpuConv.Cpu.Gemm;
 
 /// <summary>
 /// The kernels of <see cref="ShiftedKernels"/> (B row p read in place at b + offsets[p], A read in
-/// place) that store their tile straight into the output with the bias added: a tile is MR output
+/// place) that store their tile straight into the output with the bias added and the activation TAct applied in
+/// registers (see CpuActivation): a tile is MR output
 /// channels × up to 32 (or 16) consecutive pixels of one output row, so its rows are runs of y, and
 /// a row's last, partial tile is stored masked. Vector512 only.
 /// </summary>
 internal static unsafe class RowTileKernels
 {
-    /// <summary>12 × 32 tile: A read in place (leading dimension lda), B row p at b + offsets[p]; the first <paramref name="cols"/> (1..32) columns of each row, plus its bias, stored to y (rows ldy apart).</summary>
+    /// <summary>12 × 32 tile: A read in place (leading dimension lda), B row p at b + offsets[p]; the first <paramref name="cols"/> (1..32) columns of each row, plus its bias, through TAct, stored to y (rows ldy apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile12x32(nint kc, float* a, nint lda, float* b, nint* offsets, float* y, nint ldy, float* bias, int cols)
+    public static void Tile12x32<TAct>(nint kc, float* a, nint lda, float* b, nint* offsets, float* y, nint ldy, float* bias, int cols) where TAct : struct, IActivationLanes
     {
         var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
         var c1_0 = Vector512<float>.Zero; var c1_1 = Vector512<float>.Zero;
@@ -69,39 +70,39 @@ internal static unsafe class RowTileKernels
         var m1 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols - 16)).AsSingle();
         if (cols >= 32)
         {
-            { var s = Vector512.Create(bias[0]); float* o = y + 0 * ldy; (c0_0 + s).Store(o); (c0_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[1]); float* o = y + 1 * ldy; (c1_0 + s).Store(o); (c1_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[2]); float* o = y + 2 * ldy; (c2_0 + s).Store(o); (c2_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[3]); float* o = y + 3 * ldy; (c3_0 + s).Store(o); (c3_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[4]); float* o = y + 4 * ldy; (c4_0 + s).Store(o); (c4_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[5]); float* o = y + 5 * ldy; (c5_0 + s).Store(o); (c5_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[6]); float* o = y + 6 * ldy; (c6_0 + s).Store(o); (c6_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[7]); float* o = y + 7 * ldy; (c7_0 + s).Store(o); (c7_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[8]); float* o = y + 8 * ldy; (c8_0 + s).Store(o); (c8_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[9]); float* o = y + 9 * ldy; (c9_0 + s).Store(o); (c9_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[10]); float* o = y + 10 * ldy; (c10_0 + s).Store(o); (c10_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[11]); float* o = y + 11 * ldy; (c11_0 + s).Store(o); (c11_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[0]); float* o = y + 0 * ldy; TAct.On(c0_0 + s).Store(o); TAct.On(c0_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[1]); float* o = y + 1 * ldy; TAct.On(c1_0 + s).Store(o); TAct.On(c1_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[2]); float* o = y + 2 * ldy; TAct.On(c2_0 + s).Store(o); TAct.On(c2_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[3]); float* o = y + 3 * ldy; TAct.On(c3_0 + s).Store(o); TAct.On(c3_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[4]); float* o = y + 4 * ldy; TAct.On(c4_0 + s).Store(o); TAct.On(c4_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[5]); float* o = y + 5 * ldy; TAct.On(c5_0 + s).Store(o); TAct.On(c5_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[6]); float* o = y + 6 * ldy; TAct.On(c6_0 + s).Store(o); TAct.On(c6_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[7]); float* o = y + 7 * ldy; TAct.On(c7_0 + s).Store(o); TAct.On(c7_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[8]); float* o = y + 8 * ldy; TAct.On(c8_0 + s).Store(o); TAct.On(c8_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[9]); float* o = y + 9 * ldy; TAct.On(c9_0 + s).Store(o); TAct.On(c9_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[10]); float* o = y + 10 * ldy; TAct.On(c10_0 + s).Store(o); TAct.On(c10_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[11]); float* o = y + 11 * ldy; TAct.On(c11_0 + s).Store(o); TAct.On(c11_1 + s).Store(o + 16); }
         }
         else
         {
-            { var s = Vector512.Create(bias[0]); float* o = y + 0 * ldy; Avx512F.MaskStore(o, m0, c0_0 + s); Avx512F.MaskStore(o + 16, m1, c0_1 + s); }
-            { var s = Vector512.Create(bias[1]); float* o = y + 1 * ldy; Avx512F.MaskStore(o, m0, c1_0 + s); Avx512F.MaskStore(o + 16, m1, c1_1 + s); }
-            { var s = Vector512.Create(bias[2]); float* o = y + 2 * ldy; Avx512F.MaskStore(o, m0, c2_0 + s); Avx512F.MaskStore(o + 16, m1, c2_1 + s); }
-            { var s = Vector512.Create(bias[3]); float* o = y + 3 * ldy; Avx512F.MaskStore(o, m0, c3_0 + s); Avx512F.MaskStore(o + 16, m1, c3_1 + s); }
-            { var s = Vector512.Create(bias[4]); float* o = y + 4 * ldy; Avx512F.MaskStore(o, m0, c4_0 + s); Avx512F.MaskStore(o + 16, m1, c4_1 + s); }
-            { var s = Vector512.Create(bias[5]); float* o = y + 5 * ldy; Avx512F.MaskStore(o, m0, c5_0 + s); Avx512F.MaskStore(o + 16, m1, c5_1 + s); }
-            { var s = Vector512.Create(bias[6]); float* o = y + 6 * ldy; Avx512F.MaskStore(o, m0, c6_0 + s); Avx512F.MaskStore(o + 16, m1, c6_1 + s); }
-            { var s = Vector512.Create(bias[7]); float* o = y + 7 * ldy; Avx512F.MaskStore(o, m0, c7_0 + s); Avx512F.MaskStore(o + 16, m1, c7_1 + s); }
-            { var s = Vector512.Create(bias[8]); float* o = y + 8 * ldy; Avx512F.MaskStore(o, m0, c8_0 + s); Avx512F.MaskStore(o + 16, m1, c8_1 + s); }
-            { var s = Vector512.Create(bias[9]); float* o = y + 9 * ldy; Avx512F.MaskStore(o, m0, c9_0 + s); Avx512F.MaskStore(o + 16, m1, c9_1 + s); }
-            { var s = Vector512.Create(bias[10]); float* o = y + 10 * ldy; Avx512F.MaskStore(o, m0, c10_0 + s); Avx512F.MaskStore(o + 16, m1, c10_1 + s); }
-            { var s = Vector512.Create(bias[11]); float* o = y + 11 * ldy; Avx512F.MaskStore(o, m0, c11_0 + s); Avx512F.MaskStore(o + 16, m1, c11_1 + s); }
+            { var s = Vector512.Create(bias[0]); float* o = y + 0 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c0_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c0_1 + s)); }
+            { var s = Vector512.Create(bias[1]); float* o = y + 1 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c1_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c1_1 + s)); }
+            { var s = Vector512.Create(bias[2]); float* o = y + 2 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c2_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c2_1 + s)); }
+            { var s = Vector512.Create(bias[3]); float* o = y + 3 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c3_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c3_1 + s)); }
+            { var s = Vector512.Create(bias[4]); float* o = y + 4 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c4_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c4_1 + s)); }
+            { var s = Vector512.Create(bias[5]); float* o = y + 5 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c5_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c5_1 + s)); }
+            { var s = Vector512.Create(bias[6]); float* o = y + 6 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c6_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c6_1 + s)); }
+            { var s = Vector512.Create(bias[7]); float* o = y + 7 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c7_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c7_1 + s)); }
+            { var s = Vector512.Create(bias[8]); float* o = y + 8 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c8_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c8_1 + s)); }
+            { var s = Vector512.Create(bias[9]); float* o = y + 9 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c9_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c9_1 + s)); }
+            { var s = Vector512.Create(bias[10]); float* o = y + 10 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c10_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c10_1 + s)); }
+            { var s = Vector512.Create(bias[11]); float* o = y + 11 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c11_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c11_1 + s)); }
         }
     }
 
-    /// <summary>8 × 32 tile: A read in place (leading dimension lda), B row p at b + offsets[p]; the first <paramref name="cols"/> (1..32) columns of each row, plus its bias, stored to y (rows ldy apart).</summary>
+    /// <summary>8 × 32 tile: A read in place (leading dimension lda), B row p at b + offsets[p]; the first <paramref name="cols"/> (1..32) columns of each row, plus its bias, through TAct, stored to y (rows ldy apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile8x32(nint kc, float* a, nint lda, float* b, nint* offsets, float* y, nint ldy, float* bias, int cols)
+    public static void Tile8x32<TAct>(nint kc, float* a, nint lda, float* b, nint* offsets, float* y, nint ldy, float* bias, int cols) where TAct : struct, IActivationLanes
     {
         var c0_0 = Vector512<float>.Zero; var c0_1 = Vector512<float>.Zero;
         var c1_0 = Vector512<float>.Zero; var c1_1 = Vector512<float>.Zero;
@@ -142,31 +143,31 @@ internal static unsafe class RowTileKernels
         var m1 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols - 16)).AsSingle();
         if (cols >= 32)
         {
-            { var s = Vector512.Create(bias[0]); float* o = y + 0 * ldy; (c0_0 + s).Store(o); (c0_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[1]); float* o = y + 1 * ldy; (c1_0 + s).Store(o); (c1_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[2]); float* o = y + 2 * ldy; (c2_0 + s).Store(o); (c2_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[3]); float* o = y + 3 * ldy; (c3_0 + s).Store(o); (c3_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[4]); float* o = y + 4 * ldy; (c4_0 + s).Store(o); (c4_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[5]); float* o = y + 5 * ldy; (c5_0 + s).Store(o); (c5_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[6]); float* o = y + 6 * ldy; (c6_0 + s).Store(o); (c6_1 + s).Store(o + 16); }
-            { var s = Vector512.Create(bias[7]); float* o = y + 7 * ldy; (c7_0 + s).Store(o); (c7_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[0]); float* o = y + 0 * ldy; TAct.On(c0_0 + s).Store(o); TAct.On(c0_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[1]); float* o = y + 1 * ldy; TAct.On(c1_0 + s).Store(o); TAct.On(c1_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[2]); float* o = y + 2 * ldy; TAct.On(c2_0 + s).Store(o); TAct.On(c2_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[3]); float* o = y + 3 * ldy; TAct.On(c3_0 + s).Store(o); TAct.On(c3_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[4]); float* o = y + 4 * ldy; TAct.On(c4_0 + s).Store(o); TAct.On(c4_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[5]); float* o = y + 5 * ldy; TAct.On(c5_0 + s).Store(o); TAct.On(c5_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[6]); float* o = y + 6 * ldy; TAct.On(c6_0 + s).Store(o); TAct.On(c6_1 + s).Store(o + 16); }
+            { var s = Vector512.Create(bias[7]); float* o = y + 7 * ldy; TAct.On(c7_0 + s).Store(o); TAct.On(c7_1 + s).Store(o + 16); }
         }
         else
         {
-            { var s = Vector512.Create(bias[0]); float* o = y + 0 * ldy; Avx512F.MaskStore(o, m0, c0_0 + s); Avx512F.MaskStore(o + 16, m1, c0_1 + s); }
-            { var s = Vector512.Create(bias[1]); float* o = y + 1 * ldy; Avx512F.MaskStore(o, m0, c1_0 + s); Avx512F.MaskStore(o + 16, m1, c1_1 + s); }
-            { var s = Vector512.Create(bias[2]); float* o = y + 2 * ldy; Avx512F.MaskStore(o, m0, c2_0 + s); Avx512F.MaskStore(o + 16, m1, c2_1 + s); }
-            { var s = Vector512.Create(bias[3]); float* o = y + 3 * ldy; Avx512F.MaskStore(o, m0, c3_0 + s); Avx512F.MaskStore(o + 16, m1, c3_1 + s); }
-            { var s = Vector512.Create(bias[4]); float* o = y + 4 * ldy; Avx512F.MaskStore(o, m0, c4_0 + s); Avx512F.MaskStore(o + 16, m1, c4_1 + s); }
-            { var s = Vector512.Create(bias[5]); float* o = y + 5 * ldy; Avx512F.MaskStore(o, m0, c5_0 + s); Avx512F.MaskStore(o + 16, m1, c5_1 + s); }
-            { var s = Vector512.Create(bias[6]); float* o = y + 6 * ldy; Avx512F.MaskStore(o, m0, c6_0 + s); Avx512F.MaskStore(o + 16, m1, c6_1 + s); }
-            { var s = Vector512.Create(bias[7]); float* o = y + 7 * ldy; Avx512F.MaskStore(o, m0, c7_0 + s); Avx512F.MaskStore(o + 16, m1, c7_1 + s); }
+            { var s = Vector512.Create(bias[0]); float* o = y + 0 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c0_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c0_1 + s)); }
+            { var s = Vector512.Create(bias[1]); float* o = y + 1 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c1_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c1_1 + s)); }
+            { var s = Vector512.Create(bias[2]); float* o = y + 2 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c2_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c2_1 + s)); }
+            { var s = Vector512.Create(bias[3]); float* o = y + 3 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c3_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c3_1 + s)); }
+            { var s = Vector512.Create(bias[4]); float* o = y + 4 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c4_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c4_1 + s)); }
+            { var s = Vector512.Create(bias[5]); float* o = y + 5 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c5_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c5_1 + s)); }
+            { var s = Vector512.Create(bias[6]); float* o = y + 6 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c6_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c6_1 + s)); }
+            { var s = Vector512.Create(bias[7]); float* o = y + 7 * ldy; Avx512F.MaskStore(o, m0, TAct.On(c7_0 + s)); Avx512F.MaskStore(o + 16, m1, TAct.On(c7_1 + s)); }
         }
     }
 
-    /// <summary>12 × 16 tile: A read in place (leading dimension lda), B row p at b + offsets[p]; the first <paramref name="cols"/> (1..16) columns of each row, plus its bias, stored to y (rows ldy apart).</summary>
+    /// <summary>12 × 16 tile: A read in place (leading dimension lda), B row p at b + offsets[p]; the first <paramref name="cols"/> (1..16) columns of each row, plus its bias, through TAct, stored to y (rows ldy apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile12x16(nint kc, float* a, nint lda, float* b, nint* offsets, float* y, nint ldy, float* bias, int cols)
+    public static void Tile12x16<TAct>(nint kc, float* a, nint lda, float* b, nint* offsets, float* y, nint ldy, float* bias, int cols) where TAct : struct, IActivationLanes
     {
         var c0_0 = Vector512<float>.Zero;
         var c1_0 = Vector512<float>.Zero;
@@ -216,23 +217,23 @@ internal static unsafe class RowTileKernels
             r0++; r3++; r6++; r9++;
         }
         var m0 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols)).AsSingle();
-        Avx512F.MaskStore(y + 0 * ldy, m0, c0_0 + Vector512.Create(bias[0]));
-        Avx512F.MaskStore(y + 1 * ldy, m0, c1_0 + Vector512.Create(bias[1]));
-        Avx512F.MaskStore(y + 2 * ldy, m0, c2_0 + Vector512.Create(bias[2]));
-        Avx512F.MaskStore(y + 3 * ldy, m0, c3_0 + Vector512.Create(bias[3]));
-        Avx512F.MaskStore(y + 4 * ldy, m0, c4_0 + Vector512.Create(bias[4]));
-        Avx512F.MaskStore(y + 5 * ldy, m0, c5_0 + Vector512.Create(bias[5]));
-        Avx512F.MaskStore(y + 6 * ldy, m0, c6_0 + Vector512.Create(bias[6]));
-        Avx512F.MaskStore(y + 7 * ldy, m0, c7_0 + Vector512.Create(bias[7]));
-        Avx512F.MaskStore(y + 8 * ldy, m0, c8_0 + Vector512.Create(bias[8]));
-        Avx512F.MaskStore(y + 9 * ldy, m0, c9_0 + Vector512.Create(bias[9]));
-        Avx512F.MaskStore(y + 10 * ldy, m0, c10_0 + Vector512.Create(bias[10]));
-        Avx512F.MaskStore(y + 11 * ldy, m0, c11_0 + Vector512.Create(bias[11]));
+        Avx512F.MaskStore(y + 0 * ldy, m0, TAct.On(c0_0 + Vector512.Create(bias[0])));
+        Avx512F.MaskStore(y + 1 * ldy, m0, TAct.On(c1_0 + Vector512.Create(bias[1])));
+        Avx512F.MaskStore(y + 2 * ldy, m0, TAct.On(c2_0 + Vector512.Create(bias[2])));
+        Avx512F.MaskStore(y + 3 * ldy, m0, TAct.On(c3_0 + Vector512.Create(bias[3])));
+        Avx512F.MaskStore(y + 4 * ldy, m0, TAct.On(c4_0 + Vector512.Create(bias[4])));
+        Avx512F.MaskStore(y + 5 * ldy, m0, TAct.On(c5_0 + Vector512.Create(bias[5])));
+        Avx512F.MaskStore(y + 6 * ldy, m0, TAct.On(c6_0 + Vector512.Create(bias[6])));
+        Avx512F.MaskStore(y + 7 * ldy, m0, TAct.On(c7_0 + Vector512.Create(bias[7])));
+        Avx512F.MaskStore(y + 8 * ldy, m0, TAct.On(c8_0 + Vector512.Create(bias[8])));
+        Avx512F.MaskStore(y + 9 * ldy, m0, TAct.On(c9_0 + Vector512.Create(bias[9])));
+        Avx512F.MaskStore(y + 10 * ldy, m0, TAct.On(c10_0 + Vector512.Create(bias[10])));
+        Avx512F.MaskStore(y + 11 * ldy, m0, TAct.On(c11_0 + Vector512.Create(bias[11])));
     }
 
-    /// <summary>8 × 16 tile: A read in place (leading dimension lda), B row p at b + offsets[p]; the first <paramref name="cols"/> (1..16) columns of each row, plus its bias, stored to y (rows ldy apart).</summary>
+    /// <summary>8 × 16 tile: A read in place (leading dimension lda), B row p at b + offsets[p]; the first <paramref name="cols"/> (1..16) columns of each row, plus its bias, through TAct, stored to y (rows ldy apart).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile8x16(nint kc, float* a, nint lda, float* b, nint* offsets, float* y, nint ldy, float* bias, int cols)
+    public static void Tile8x16<TAct>(nint kc, float* a, nint lda, float* b, nint* offsets, float* y, nint ldy, float* bias, int cols) where TAct : struct, IActivationLanes
     {
         var c0_0 = Vector512<float>.Zero;
         var c1_0 = Vector512<float>.Zero;
@@ -269,13 +270,13 @@ internal static unsafe class RowTileKernels
             r0++; r3++; r6++;
         }
         var m0 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols)).AsSingle();
-        Avx512F.MaskStore(y + 0 * ldy, m0, c0_0 + Vector512.Create(bias[0]));
-        Avx512F.MaskStore(y + 1 * ldy, m0, c1_0 + Vector512.Create(bias[1]));
-        Avx512F.MaskStore(y + 2 * ldy, m0, c2_0 + Vector512.Create(bias[2]));
-        Avx512F.MaskStore(y + 3 * ldy, m0, c3_0 + Vector512.Create(bias[3]));
-        Avx512F.MaskStore(y + 4 * ldy, m0, c4_0 + Vector512.Create(bias[4]));
-        Avx512F.MaskStore(y + 5 * ldy, m0, c5_0 + Vector512.Create(bias[5]));
-        Avx512F.MaskStore(y + 6 * ldy, m0, c6_0 + Vector512.Create(bias[6]));
-        Avx512F.MaskStore(y + 7 * ldy, m0, c7_0 + Vector512.Create(bias[7]));
+        Avx512F.MaskStore(y + 0 * ldy, m0, TAct.On(c0_0 + Vector512.Create(bias[0])));
+        Avx512F.MaskStore(y + 1 * ldy, m0, TAct.On(c1_0 + Vector512.Create(bias[1])));
+        Avx512F.MaskStore(y + 2 * ldy, m0, TAct.On(c2_0 + Vector512.Create(bias[2])));
+        Avx512F.MaskStore(y + 3 * ldy, m0, TAct.On(c3_0 + Vector512.Create(bias[3])));
+        Avx512F.MaskStore(y + 4 * ldy, m0, TAct.On(c4_0 + Vector512.Create(bias[4])));
+        Avx512F.MaskStore(y + 5 * ldy, m0, TAct.On(c5_0 + Vector512.Create(bias[5])));
+        Avx512F.MaskStore(y + 6 * ldy, m0, TAct.On(c6_0 + Vector512.Create(bias[6])));
+        Avx512F.MaskStore(y + 7 * ldy, m0, TAct.On(c7_0 + Vector512.Create(bias[7])));
     }
 }

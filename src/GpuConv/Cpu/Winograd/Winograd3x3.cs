@@ -165,8 +165,8 @@ internal static unsafe class Winograd3x3
                 }
                 T.TransformOutput(m, tiles, tileCols, tr0, g.OutH, g.OutW, stage);
                 int y0 = tile * tr0, y1 = Math.Min(g.OutH, tile * tr1);
-                BlockTranspose.ToPlanes(stage, Width, (y1 - y0) * g.OutW, count, ctx.YPlane(n, grp * ctx.Kg + kb * Width) + (nint)y0 * g.OutW,
-                    ctx.OutPlane, ctx.Bias == null ? null : ctx.Bias + grp * ctx.Kg + kb * Width);
+                float* yb = ctx.YPlane(n, grp * ctx.Kg + kb * Width) + (nint)y0 * g.OutW;
+                BlockTranspose.ToPlanes(stage, Width, (y1 - y0) * g.OutW, count, yb, ctx.OutPlane, ctx.Bias == null ? null : ctx.Bias + grp * ctx.Kg + kb * Width, ctx.Activation);
             }
         }
     }
