@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Backends;
 using GpuConv.Backends.Cudnn;
 using GpuConv.Backends.Ptx;
@@ -448,21 +449,25 @@ public sealed partial class ConvEngine
         finally { Wrote(result); } // also after a failed run, which may have written part of it
     }
 
-    /// <summary>The last device-resident call's tensors when they were all the caller's (see <see cref="TensorsFor"/>).</summary>
-    ConvTensors? lastResidentTensors;
+    /// <summary>
+    /// The tensor set of the last device-resident call per weight tensor W (see <see cref="TensorsFor"/>), held weakly: an
+    /// entry lives as long as its W does. A network's layers each have their own W, so a pass over its layers finds each
+    /// layer's set again; one entry per W bounds what the engine holds to one set of the caller's tensors per layer.
+    /// </summary>
+    readonly ConditionalWeakTable<Tensor, ConvTensors> residentTensors = new();
 
     /// <summary>
-    /// The run's tensor set: the last call's when it holds the same tensors and flags (a loop over one layer), so a warm
-    /// call allocates none. ConvTensors is immutable, so sharing it between calls and threads is safe. Only sets whose
-    /// output the caller passed are kept: the engine then holds no tensor the caller does not hold too.
+    /// The run's tensor set: the last call's on the same W when it holds the same tensors and flags (a loop over one layer,
+    /// or over a network's layers), so a warm call allocates none. ConvTensors is immutable, so sharing it between calls
+    /// and threads is safe. Only sets whose output the caller passed are kept: the engine then holds no tensor the caller
+    /// does not hold too (an output the engine made would otherwise stay alive with the set).
     /// </summary>
     ConvTensors TensorsFor(Tensor x, Tensor w, Tensor y, Tensor? bias, bool constantWeights, bool accumulate, bool callerOutput)
     {
-        var last = lastResidentTensors;
-        if (last is not null && Holds(last, x, w, y, bias, constantWeights, accumulate))
+        if (residentTensors.TryGetValue(w, out var last) && Holds(last, x, w, y, bias, constantWeights, accumulate))
             return last;
         var tensors = new ConvTensors(x, w, y, bias) { ConstantWeights = constantWeights, Accumulate = accumulate };
-        if (callerOutput) lastResidentTensors = tensors;
+        if (callerOutput) residentTensors.AddOrUpdate(w, tensors);
         return tensors;
     }
 
@@ -470,20 +475,18 @@ public sealed partial class ConvEngine
         ReferenceEquals(t.X, x) && ReferenceEquals(t.W, w) && ReferenceEquals(t.Y, y) && ReferenceEquals(t.Bias, bias)
         && t.ConstantWeights == constantWeights && t.Accumulate == accumulate;
 
-    /// <summary>The bias-free copy of the last kept tensor set (see <see cref="WithoutBias"/>).</summary>
-    ConvTensors? lastPlainTensors;
+    /// <summary>The bias-free copy of each kept tensor set (see <see cref="WithoutBias"/>), held as long as the set is.</summary>
+    readonly ConditionalWeakTable<ConvTensors, ConvTensors> plainTensors = new();
 
     /// <summary>
-    /// <paramref name="t"/> without its bias, for a plain run before a separate bias kernel: the last call's copy when it
-    /// holds the same tensors, so a warm call makes none. Kept only for the set <see cref="TensorsFor"/> keeps (the caller's tensors).
+    /// <paramref name="t"/> without its bias, for a plain run before a separate bias kernel: the copy made for the same set
+    /// before, so a warm call makes none. Kept only for the sets <see cref="TensorsFor"/> keeps (the caller's tensors).
     /// </summary>
     ConvTensors WithoutBias(ConvTensors t)
     {
-        var last = lastPlainTensors;
-        if (last is not null && Holds(last, t.X, t.W, t.Y, bias: null, t.ConstantWeights, t.Accumulate))
-            return last;
+        if (plainTensors.TryGetValue(t, out var kept)) return kept;
         var plain = t with { Bias = null };
-        if (ReferenceEquals(t, lastResidentTensors)) lastPlainTensors = plain;
+        if (residentTensors.TryGetValue(t.W, out var set) && ReferenceEquals(set, t)) plainTensors.AddOrUpdate(t, plain);
         return plain;
     }
 
@@ -683,8 +686,8 @@ public sealed partial class ConvEngine
             streamJoin?.Dispose();
             streamJoin = null;
             appStream = 0;
-            lastResidentTensors = null;
-            lastPlainTensors = null;
+            residentTensors.Clear();
+            plainTensors.Clear();
         }
     }
 }
