@@ -8,8 +8,8 @@ namespace GpuConv.Cpu;
 /// region it has just written (conv + bias), while that region is still in cache, instead of a separate pass over the
 /// whole output afterwards; where a task adds the bias in a pass of its own, in that same pass.
 /// Every element gets the same IEEE operations, hence the same bits, as the element-wise op
-/// (<see cref="CpuElementwise"/>) over the whole tensor: ReLU and ReLU6 are the same compare-and-selects per lane
-/// (here on 16 lanes where AVX-512 is there: a lane's result does not depend on the width), SiLU is
+/// (<see cref="CpuElementwise"/>) over the whole tensor: ReLU and ReLU6 are the very loops the element-wise ops run
+/// (<see cref="Relu"/>, <see cref="Relu6"/>: compare-and-selects on 16 lanes where AVX-512 is there, 8, then scalar), SiLU is
 /// <see cref="CpuElementwise"/>'s own loop (<see cref="SiluMath"/>), and a bias is added as <see cref="VectorOps.AddScalar"/> adds it (y + b).
 /// </summary>
 internal static unsafe class CpuActivation
@@ -20,8 +20,8 @@ internal static unsafe class CpuActivation
         switch (act)
         {
             case Activation.Identity: return;
-            case Activation.Relu: CopyAddScalarRelu(p, p, 0f, n, addBias: false); return;
-            case Activation.Relu6: CopyAddScalarRelu6(p, p, 0f, n, addBias: false); return;
+            case Activation.Relu: Relu(p, p, n); return;
+            case Activation.Relu6: Relu6(p, p, n); return;
         }
         var op = ConvEngine.ActivationOp(act);
         // Spans hold at most int.MaxValue elements: a longer run goes in parts (the loop's bits do not depend on the cut).
@@ -34,6 +34,12 @@ internal static unsafe class CpuActivation
             n -= part;
         }
     }
+
+    /// <summary>dst[i] = relu(src[i]): the one ReLU loop, also the element-wise op's (<see cref="CpuElementwise"/>).</summary>
+    public static void Relu(float* src, float* dst, nint n) => CopyAddScalarRelu(src, dst, 0f, n, addBias: false);
+
+    /// <summary>dst[i] = relu6(src[i]): the one ReLU6 loop, also the element-wise op's (<see cref="CpuElementwise"/>).</summary>
+    public static void Relu6(float* src, float* dst, nint n) => CopyAddScalarRelu6(src, dst, 0f, n, addBias: false);
 
     /// <summary>act in place on <paramref name="rows"/> rows of <paramref name="length"/> floats, <paramref name="stride"/> apart.</summary>
     public static void Rows(Activation act, float* first, nint stride, int rows, nint length)

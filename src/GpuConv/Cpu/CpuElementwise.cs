@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace GpuConv.Cpu;
 
 /// <summary>
-/// <see cref="ElementwiseOp"/> on host arrays: a Vector256 loop (SiLU: blocks of four Vector512 on AVX-512, then of four Vector256, first), then the scalar tail with the same IEEE
+/// <see cref="ElementwiseOp"/> on host arrays: a Vector256 loop (ReLU and ReLU6: <see cref="CpuActivation"/>'s, Vector512 first on AVX-512; SiLU: blocks of Vector512 on AVX-512, then of Vector256, first), then the scalar tail with the same IEEE
 /// operations (so the result does not depend on where the vector part ends, nor on how a tensor is cut into
 /// chunks: <see cref="ParallelElementwise"/> runs these loops on parts of a large tensor on several threads).
 /// The output may be the very same array as an input (each element is read before it is written).
@@ -46,22 +46,10 @@ internal static class CpuElementwise
         for (; i < n; i++) Unsafe.Add(ref o, i) = Unsafe.Add(ref a, i) + Unsafe.Add(ref b, i);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Relu(ref float a, ref float o, nuint n)
+    /// <summary>max(v, 0) by compare-and-select (NaN and -0 stay): <see cref="CpuActivation.Relu"/>, the loop the CPU convolutions fuse too.</summary>
+    static unsafe void Relu(ref float a, ref float o, nuint n)
     {
-        nuint i = 0;
-        if (Vector256.IsHardwareAccelerated)
-            for (; i + 8 <= n; i += 8)
-            {
-                var v = Vector256.LoadUnsafe(ref a, i);
-                // Compare-and-select, not Max: NaN < 0 is false (NaN stays), -0 < 0 is false (-0 stays).
-                Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), Vector256<float>.Zero, v).StoreUnsafe(ref o, i);
-            }
-        for (; i < n; i++)
-        {
-            float v = Unsafe.Add(ref a, i);
-            Unsafe.Add(ref o, i) = v < 0 ? 0f : v;
-        }
+        fixed (float* pa = &a, po = &o) CpuActivation.Relu(pa, po, (nint)n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -77,27 +65,13 @@ internal static class CpuElementwise
         for (; i < n; i++) Unsafe.Add(ref o, i) = Unsafe.Add(ref y, i) <= 0 ? 0f : Unsafe.Add(ref dy, i);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Relu6(ref float a, ref float o, nuint n)
+    /// <summary>
+    /// min(max(v, 0), 6) by compare-and-select (a NaN stays, -0 stays), as torch's hardtanh(v, 0, 6):
+    /// <see cref="CpuActivation.Relu6"/>, the loop the CPU convolutions fuse too.
+    /// </summary>
+    static unsafe void Relu6(ref float a, ref float o, nuint n)
     {
-        nuint i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var six = Vector256.Create(6f);
-            for (; i + 8 <= n; i += 8)
-            {
-                var v = Vector256.LoadUnsafe(ref a, i);
-                // Compare-and-select, not Min/Max: a NaN fails both tests and stays NaN, -0 < 0 is false (-0 stays),
-                // as torch's hardtanh(v, 0, 6).
-                v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), Vector256<float>.Zero, v);
-                Vector256.ConditionalSelect(Vector256.GreaterThan(v, six), six, v).StoreUnsafe(ref o, i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            float v = Unsafe.Add(ref a, i);
-            Unsafe.Add(ref o, i) = v < 0 ? 0f : v > 6f ? 6f : v;
-        }
+        fixed (float* pa = &a, po = &o) CpuActivation.Relu6(pa, po, (nint)n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
