@@ -65,9 +65,9 @@ public class ConvEngineTests
         for (int i = 0; i < 3; i++)
             AssertClose(engine.Forward(spec, x, w, bias, constantWeights: true).Data, expected.Data);
         bool tiled = engine.LastPlan!.Algorithm.Name == CpuBackend.ChannelTiled;
-        bool avx512 = System.Runtime.Intrinsics.X86.Avx512F.IsSupported && GpuConv.Cpu.Gemm.GemmTiers.Best == GpuConv.Cpu.Gemm.GemmTier.Vector512;
-        Assert.That(tiled, Is.EqualTo(avx512), "64 output channels over a 288-deep sum lead with channel-tiled where AVX-512 runs");
-        // Channel-tiled (AVX-512 machines) packs constant weights once; other CPUs have nothing to prepare.
+        bool tileKernels = GpuConv.Cpu.ChannelTiledConv.Supported(cpu.Tier);
+        Assert.That(tiled, Is.EqualTo(tileKernels), $"64 output channels over a 288-deep sum lead with channel-tiled where it has kernels (AVX-512, AVX2 + FMA); tier {cpu.Tier}");
+        // Channel-tiled packs constant weights once; CPUs without its kernels have nothing to prepare.
         Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(tiled ? 1 : 0), engine.LastPlan.Algorithm.Key);
         AssertClose(engine.Forward(spec, x, w, bias).Data, expected.Data);
         Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(tiled ? 1 : 0), "weights not declared constant are not cached");

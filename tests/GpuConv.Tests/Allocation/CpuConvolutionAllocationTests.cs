@@ -136,7 +136,10 @@ public class CpuConvolutionAllocationTests
         Assert.That(bytes, Is.LessThan(1), $"{bytes:F1} B per pair of jobs");
     }
 
-    /// <summary>The layers reach every algorithm of the backend (on the widest tier here), so every family is held at 0 B.</summary>
+    /// <summary>
+    /// The layers reach every algorithm of the backend that this CPU's widest tier runs, so every family is held at 0 B.
+    /// Shifted-direct has AVX-512 kernels only: on an AVX2 machine its layers go to channel-tiled.
+    /// </summary>
     [Test]
     public void TheLayersReachEveryAlgorithm()
     {
@@ -149,6 +152,8 @@ public class CpuConvolutionAllocationTests
                     var p = ConvProblem.Create(layer.Spec, layer.X, layer.W, op).WithConstantWeights(constant);
                     reached.UnionWith(backend.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name));
                 }
-        Assert.That(Algorithms.Except(reached), Is.Empty, $"tier {backend.Tier}");
+        var expected = backend.Tier == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported
+            ? Algorithms : Algorithms.Where(a => a != CpuBackend.ShiftedDirect);
+        Assert.That(expected.Except(reached), Is.Empty, $"tier {backend.Tier}");
     }
 }

@@ -16,7 +16,7 @@ public class CpuBackendContractTests
     {
         using var cpu = new CpuBackend(2);
         Assert.That(cpu.Name, Is.EqualTo("cpu"));
-        // Channel-tiled (Vector512 only) comes last for these 8-channel problems (tiles of 64 channels).
+        // Channel-tiled (AVX-512 or AVX2 + FMA) comes last for these 8-channel problems (tiles of 64 channels).
         string[] tiled = ChannelTiledSupported ? ["channel-tiled"] : [];
         Assert.That(cpu.GetAlgorithms(Problem(8, 3), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo(new[] { "direct-depthwise", "shifted-gemm", "im2col-gemm" }));
         Assert.That(cpu.GetAlgorithms(Problem(1, 1), ConvPrecision.Strict).Select(a => a.Name), Is.EqualTo((string[])["gemm-1x1", "im2col-gemm", .. tiled]));
@@ -36,9 +36,10 @@ public class CpuBackendContractTests
         Assert.That(shifted.Deterministic, Is.True);
     }
 
-    static bool ChannelTiledSupported => GemmTiers.Best == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+    /// <summary>Whether this CPU's widest tier (the one <c>new CpuBackend(2)</c> takes) has channel-tile kernels: AVX-512, or AVX2 + FMA.</summary>
+    static bool ChannelTiledSupported => GpuConv.Cpu.ChannelTiledConv.Supported(GemmTiers.Best);
 
-    /// <summary>Deep problems with tiles at least three quarters full lead with channel-tiled, larger 3x3 stride-1 ones with winograd (where AVX-512 runs them).</summary>
+    /// <summary>Deep problems with tiles at least three quarters full lead with channel-tiled, larger 3x3 stride-1 ones with winograd (where AVX-512 or AVX2 + FMA runs them).</summary>
     [Test]
     public void DeepProblemsLeadWithChannelTiled()
     {
