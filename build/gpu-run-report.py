@@ -337,7 +337,10 @@ def main():
                  "(unpack gpu-results.tar.gz and pass its results/ folder)")
     block, not_gpu = report(r, args.shapes_dir, args.rehearsal)
     date = re.search(r"^date: (\S+)T", read(r, "system.txt"), re.M)
-    title = f"# GPU benchmarks (H200){' — ' + date[1] if date else ''}{' — NOT A GPU RUN' if not_gpu else ''}"
+    # The GPU the run found (the device tool lends an H100 or an H200), not a fixed name; fakes and CPU runs name none.
+    gpu = None if not_gpu else re.search(r"^\s*GPU 0: ([^,\n]+)", read(r, "devices.txt"), re.M)
+    title = (f"# GPU benchmarks{' (' + gpu[1].strip() + ')' if gpu else ''}{' — ' + date[1] if date else ''}"
+             f"{' — NOT A GPU RUN' if not_gpu else ''}")
     if args.write:
         new = write_into(args.write, block, title)
         with open(args.write, "w") as f:

@@ -138,7 +138,7 @@ public class GpuRunReportTests
         RunReport(h.Folder, expectedExit: 0, withSummary: true, "--rehearsal", "--write", doc);
         string twice = File.ReadAllText(doc);
 
-        Assert.That(once, Does.StartWith("# GPU benchmarks (H200)").And.Not.Contain("not measured yet").And.Not.Contain("No GPU run has happened"));
+        Assert.That(once, Does.StartWith("# GPU benchmarks — ").And.Contain("NOT A GPU RUN").And.Not.Contain("not measured yet").And.Not.Contain("No GPU run has happened"));
         Assert.That(once, Does.Contain("| -0.12 us (engine 4.10, bare 4.22 us/call) | PASS |"));
         Assert.That(once, Does.Contain("<!-- gpu-run-report:end -->\n\n## 2026-12-05: a dated note\n\nkept\n\n# CPU backend benchmarks\n\nkept too\n"));
         Assert.That(twice, Is.EqualTo(once), "a second write replaces its own block, nothing else");
@@ -180,7 +180,7 @@ public class GpuRunReportTests
 
         string report = RunReport(sample, expectedExit: 0, withSummary: false, "--shapes-dir", Path.Combine(root!, "samples", "GpuConv.Cli", "shapes"));
 
-        Assert.That(report, Does.StartWith("# GPU benchmarks (H200) — 2026-12-05 — NOT A GPU RUN"));
+        Assert.That(report, Does.StartWith("# GPU benchmarks — 2026-12-05 — NOT A GPU RUN"), "fakes name no GPU in the title");
         Assert.That(report, Does.Contain("**Not a GPU measurement**: this run used the native fakes").And.Contain("GPUCONV_FAKE_NO_COMPUTE=1"));
         Assert.That(Row(report, "Gpu test category"), Does.EndWith("| 161 tests, 0 failed, 4 skipped | **MISS** | 0 failed, 4 skipped (gpu-tests.txt, gpu-tests-skips.txt) |"));
         Assert.That(Row(report, "torch_compare.py correctness[cudnn]"), Does.EndWith("| 0/200, worst rel L2 inf | **MISS** | 200 of 200 cases off |"));
@@ -329,6 +329,7 @@ public class GpuRunReportTests
 
         string report = RunReport(h.Folder, expectedExit: 0, withSummary: true, "--shapes-dir", ShapesDir());
 
+        Assert.That(report, Does.StartWith("# GPU benchmarks (NVIDIA H200) — 2027-01-02\n"), "the title names the GPU the run found");
         Assert.That(report, Does.Not.Contain("Not a GPU measurement").And.Not.Contain("NOT A GPU RUN").And.Not.Contain("No usable GPU"));
         Assert.That(report, Does.Contain("GPU 0: NVIDIA H200, compute 9.0, 132 SMs, 139.8 GiB; CUDA 13.0, cuDNN 9.13.0, cuBLAS 13.1.0"));
         Assert.That(Row(report, "torch_compare.py correctness[cudnn]"), Does.EndWith("| 200/200, worst rel L2 3.10e-07 | PASS |  |"));
