@@ -62,6 +62,14 @@ public class PadKernelTests
         }
     }
 
+    /// <summary>Each entry launched once through the engine's own launch helpers, for KernelLaunchSignatureTests.</summary>
+    internal static void LaunchEveryEntry(IPtxRuntime rt, ulong buffer, TensorShape shape)
+    {
+        var g = PadGeometry.Of(new PadSpec(PadMode.Reflect, [1, 2]), shape);
+        PadKernels.LaunchForward(rt, buffer, buffer, g);
+        PadKernels.LaunchBackward(rt, buffer, buffer, g, accumulate: true);
+    }
+
     [Test]
     public void NegativeZeroAndTheFirstTermSurviveTheFold()
     {
