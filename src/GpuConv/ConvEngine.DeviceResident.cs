@@ -416,6 +416,7 @@ public sealed partial class ConvEngine
     /// <summary>Runs the problem on resident tensors; the one the op writes is null here and becomes <paramref name="output"/> (or a new tensor).</summary>
     Tensor RunResident(ConvProblem problem, Tensor? x, Tensor? w, Tensor? y, Tensor? bias, Tensor? output, bool constantWeights, Activation? fuse, bool accumulate)
     {
+        if (problem.Spec.HasPaddingMode) return RunResidentPadded(problem, x, w, y, bias, output, constantWeights, fuse, accumulate);
         // Refused before the output or any benchmark buffers exist; again below with the plan's workspace.
         EnsureFits(problem, Memory, [x, w, y, output], plan: null);
         problem = problem.WithConstantWeights(constantWeights);

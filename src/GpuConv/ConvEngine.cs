@@ -106,7 +106,7 @@ public sealed partial class ConvEngine : IDisposable
     /// <summary>The plan of the most recent operation on any thread (for diagnostics).</summary>
     public Plan? LastPlan => lastPlan;
 
-    /// <summary>The plan the engine would use for <paramref name="problem"/> (memoised). Throws <see cref="InvalidOperationException"/> if no candidate is allowed, <see cref="ObjectDisposedException"/> after Dispose.</summary>
+    /// <summary>The plan the engine would use for <paramref name="problem"/> (memoised; for a padding mode, the plan of its <see cref="ConvProblem.ExplicitlyPadded"/> convolution). Throws <see cref="InvalidOperationException"/> if no candidate is allowed, <see cref="ObjectDisposedException"/> after Dispose.</summary>
     public Plan GetPlan(ConvProblem problem)
     {
         ThrowIfDisposed();
@@ -134,6 +134,7 @@ public sealed partial class ConvEngine : IDisposable
         ArgumentNullException.ThrowIfNull(tensors);
         var memory = tensors.X?.Memory ?? MemoryKind.Host;
         tensors.Validate(problem, memory);
+        if (problem.Spec.HasPaddingMode) return RunPadded(problem, tensors, memory); // pad, then the unpadded convolution
         var space = memory == MemoryKind.Host ? HostMemorySpace.Instance : Memory;
         EnsureFits(problem, space, [tensors.X, tensors.W, tensors.Y], plan: null);
         problem = problem.WithConstantWeights(tensors.ConstantWeights); // planned for the calls as they run
@@ -326,6 +327,7 @@ public sealed partial class ConvEngine : IDisposable
     HostTensor RunHost(ConvProblem problem, HostTensor? x, HostTensor? w, HostTensor? y, HostTensor? bias, out Plan plan,
         Activation? fuse = null, Action? onFused = null, bool constantWeights = false)
     {
+        if (problem.Spec.HasPaddingMode) return RunHostPadded(problem, x, w, y, bias, out plan, fuse, onFused, constantWeights);
         // Refused before the output, the staged copies or any benchmark buffers exist; again below with the plan's workspace.
         EnsureFits(problem, Memory, [x, w, y], plan: null);
         problem = problem.WithConstantWeights(constantWeights);
@@ -433,6 +435,7 @@ public sealed partial class ConvEngine : IDisposable
         if (disposed) return;
         disposed = true;
         DisposeDeviceResident();
+        scratch.Dispose();
         Cache.Save();
         backendSet.DisposeAll();
     }

@@ -26,8 +26,18 @@ public sealed record ConvTensors(Tensor X, Tensor W, Tensor Y, Tensor? Bias = nu
     public bool Accumulate { get; init; }
 
     /// <summary>Checks presence, shapes and memory kind of every tensor the op needs; names the offender.</summary>
-    public void Validate(ConvProblem problem, MemoryKind memory)
+    public void Validate(ConvProblem problem, MemoryKind memory) => Validate(problem, memory, paddingModes: true);
+
+    /// <summary>
+    /// <see cref="Validate(ConvProblem, MemoryKind)"/>, refusing a padding mode unless <paramref name="paddingModes"/>: the
+    /// backends that make only zero padding pass false, so a problem with another mode handed to them directly fails
+    /// instead of running as zero padding (the engine and planner hand them its explicitly padded problem).
+    /// </summary>
+    internal void Validate(ConvProblem problem, MemoryKind memory, bool paddingModes)
     {
+        ArgumentNullException.ThrowIfNull(problem);
+        if (!paddingModes && problem.Spec.HasPaddingMode)
+            throw new ArgumentException($"this backend pads with zeros only; {problem.Spec} has padding mode {problem.Spec.PaddingMode}: run it through ConvEngine, or run problem.ExplicitlyPadded on the padded input.", nameof(problem));
         // Every op touches all three of X, W and Y (read or written).
         Check(X, problem.XShape, "X");
         Check(W, problem.WShape, "W");

@@ -124,6 +124,7 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
     public string? WhyUnsupported(ConvProblem problem)
     {
         ArgumentNullException.ThrowIfNull(problem);
+        if (problem.Spec.HasPaddingMode) return $"padding mode {problem.Spec.PaddingMode}: zero padding only (the engine pads the input and plans the unpadded convolution)";
         foreach (var (shape, name) in new[] { (problem.XShape, "X"), (problem.WShape, "W"), (problem.YShape, "Y") })
             if (shape.ElementCount > Array.MaxLength)
                 return $"tensor {name} {shape} has more elements than a host array holds ({Array.MaxLength}).";
@@ -159,7 +160,7 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
             throw new ArgumentException($"algorithm {algorithm.Key} belongs to backend '{algorithm.Backend}', not '{BackendName}'.", nameof(algorithm));
         if (!Applies(problem, algorithm.Name))
             throw new ArgumentException($"algorithm {algorithm.Key} does not apply to {problem}; candidates: {string.Join(", ", GetAlgorithms(problem, ConvPrecision.Strict))}.", nameof(algorithm));
-        tensors.Validate(problem, MemoryKind.Host);
+        tensors.Validate(problem, MemoryKind.Host, paddingModes: false);
         float[] x = Host(tensors.X), w = Host(tensors.W), y = Host(tensors.Y);
         float[]? bias = tensors.Bias is null ? null : Host(tensors.Bias);
         lock (_runLock)      // the shared scratch and the run context serve one run at a time

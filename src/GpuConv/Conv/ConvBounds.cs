@@ -37,7 +37,7 @@ internal static class ConvBounds
                 throw new ArgumentException(
                     $"spatial dimension {d} is too large: input {x[2 + d]} + padding ({conv.PadBegin[d]}, {conv.PadEnd[d]}) = {padded}, plus stride {s}, exceeds {int.MaxValue}.", "spec");
         }
-        return stride is null ? conv : new ConvSpec(conv.Kernel, stride, conv.Dilation, conv.PadBegin, conv.PadEnd, conv.Groups);
+        return stride is null ? conv : conv.WithStride(stride);
     }
 
     /// <summary>Bytes of X, W and Y in float32 plus one zero-padded copy of X (64-bit, saturating).</summary>

@@ -133,6 +133,7 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
                 throw new ArgumentException($"output channels (filter[0]) {k} must be divisible by groups {g}.", nameof(filter));
             if (filter[1] != c / g)
                 throw new ArgumentException($"filter[1] = {filter[1]} must equal input channels / groups = {c}/{g} = {c / g} (filter {filter}, input {input}).", nameof(filter));
+            CheckPaddingModeFits(spec, input);
             var y = new TensorShape([input.N, k, .. spec.OutputSpatial(input.Spatial)]);
             return Checked(conv, input, filter, y, op);
         }
@@ -161,10 +162,60 @@ public sealed class ConvProblem : IEquatable<ConvProblem>
 
     /// <summary>
     /// The last step of every construction: bounds every size a kernel derives from the geometry
-    /// (see <see cref="ConvBounds.Check"/>) and normalises strides that cannot matter.
+    /// (see <see cref="ConvBounds.Check"/>) and normalises strides that cannot matter. With a padding mode, the
+    /// explicitly padded problem is checked too (its X is larger), so a problem that builds also runs.
     /// </summary>
-    static ConvProblem Checked(ConvSpec conv, TensorShape x, TensorShape w, TensorShape y, ConvOp op) =>
-        new(ConvBounds.Check(conv, x, w, y), x, w, y, op);
+    static ConvProblem Checked(ConvSpec conv, TensorShape x, TensorShape w, TensorShape y, ConvOp op)
+    {
+        var problem = new ConvProblem(ConvBounds.Check(conv, x, w, y), x, w, y, op);
+        if (conv.HasPaddingMode) _ = problem.ExplicitlyPadded;
+        return problem;
+    }
+
+    /// <summary>
+    /// PyTorch's input-size rules of the padding modes, per spatial dimension: reflect needs each pad &lt; the input
+    /// size, circular each pad ≤ it (replicate only a non-empty input, which every shape is).
+    /// </summary>
+    static void CheckPaddingModeFits(ConvSpec spec, TensorShape input)
+    {
+        if (!spec.HasPaddingMode) return;
+        for (int d = 0; d < spec.Rank; d++)
+            if (PaddingModes.PadLimitError(spec.PaddingMode, spec.PadBegin[d], spec.PadEnd[d], input[2 + d]) is { } why)
+                throw new ArgumentException($"{why}: padBegin[{d}] = {spec.PadBegin[d]}, padEnd[{d}] = {spec.PadEnd[d]}, input {input} (spatial dimension {d} of size {input[2 + d]}).", nameof(input));
+    }
+
+    /// <summary>
+    /// The convolution that runs for a padding mode other than zeros: the same W and Y, X padded explicitly
+    /// (<see cref="PaddedXShape"/>: [N, C, in + padBegin + padEnd …]) and no padding of its own. This problem itself when the
+    /// mode is zeros. The planner plans, and the backends run, this one; the engine pads X into it (forward,
+    /// backward-filter) or folds its X gradient back (backward-data) with <see cref="ConvEngine.Pad"/>'s loops and kernels.
+    /// </summary>
+    public ConvProblem ExplicitlyPadded
+    {
+        get
+        {
+            if (!Spec.HasPaddingMode) return this;
+            if (explicitlyPadded is { } known) return known;
+            var dims = new int[XShape.Rank];
+            dims[0] = XShape.N;
+            dims[1] = XShape.C;
+            for (int d = 0; d < Rank; d++)
+            {
+                long padded = (long)XShape[2 + d] + Spec.PadBegin[d] + Spec.PadEnd[d];
+                if (padded > int.MaxValue)
+                    throw new ArgumentException($"spatial dimension {d} padded explicitly would be {padded} (> {int.MaxValue}): input {XShape[2 + d]}, padding ({Spec.PadBegin[d]}, {Spec.PadEnd[d]}).", "input");
+                dims[2 + d] = (int)padded;
+            }
+            var x = new TensorShape(dims);
+            var unpadded = Spec.Unpadded();
+            return explicitlyPadded = new ConvProblem(ConvBounds.Check(unpadded, x, WShape, YShape), x, WShape, YShape, Op, ConstantWeights);
+        }
+    }
+
+    ConvProblem? explicitlyPadded;
+
+    /// <summary>The shape of X padded explicitly (<see cref="ExplicitlyPadded"/>'s X); X's own shape when the mode is zeros.</summary>
+    public TensorShape PaddedXShape => ExplicitlyPadded.XShape;
 
     /// <summary>The same geometry with another op (e.g. the backward passes of a forward problem).</summary>
     public ConvProblem WithOp(ConvOp op) => op == Op ? this : new ConvProblem(Spec, XShape, WShape, YShape, CheckOp(op), ConstantWeights);

@@ -5,7 +5,8 @@ namespace GpuConv.Conv;
 /// <summary>
 /// The hyper-parameters of an N-d convolution (rank 1–3), immutable and validated on construction.
 /// Semantics follow PyTorch/ONNX: cross-correlation, per-dimension (begin, end) padding,
-/// groups (depthwise when groups == channels) and transposed convolution with output padding.
+/// groups (depthwise when groups == channels), transposed convolution with output padding, and PyTorch's
+/// padding modes (<see cref="Conv.PaddingMode"/>: zeros, reflect, replicate, circular).
 /// </summary>
 public sealed class ConvSpec : IEquatable<ConvSpec>
 {
@@ -20,10 +21,15 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
     public ImmutableArray<int> Stride { get; }
     /// <summary>Dilation per spatial dimension (1 = dense taps).</summary>
     public ImmutableArray<int> Dilation { get; }
-    /// <summary>Zero padding before each spatial dimension, in elements.</summary>
+    /// <summary>Padding before each spatial dimension, in elements (filled as <see cref="PaddingMode"/> says).</summary>
     public ImmutableArray<int> PadBegin { get; }
-    /// <summary>Zero padding after each spatial dimension, in elements.</summary>
+    /// <summary>Padding after each spatial dimension, in elements (filled as <see cref="PaddingMode"/> says).</summary>
     public ImmutableArray<int> PadEnd { get; }
+    /// <summary>
+    /// What the padding holds (PyTorch's <c>padding_mode</c>): zeros (the default), or the input reflected, replicated or
+    /// wrapped around. Transposed convolutions take zeros only, as in PyTorch.
+    /// </summary>
+    public PaddingMode PaddingMode { get; }
     /// <summary>Channel groups; input and output channels must both be divisible by it.</summary>
     public int Groups { get; }
     /// <summary>True for a transposed convolution (the gradient of a convolution with respect to its input).</summary>
@@ -33,7 +39,9 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
 
     /// <summary>
     /// Builds a spec. Every list but <paramref name="kernel"/> may be null (default), hold one value
-    /// (used for every dimension) or one value per spatial dimension.
+    /// (used for every dimension) or one value per spatial dimension. <paramref name="paddingMode"/> is PyTorch's
+    /// <c>padding_mode</c>; the input-size rules of reflect (pad &lt; size) and circular (pad ≤ size) are checked
+    /// against the input when a problem is built (<see cref="ConvProblem.Create"/>).
     /// </summary>
     public ConvSpec(
         IReadOnlyList<int> kernel,
@@ -43,7 +51,8 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
         IReadOnlyList<int>? padEnd = null,
         int groups = 1,
         bool transposed = false,
-        IReadOnlyList<int>? outputPadding = null)
+        IReadOnlyList<int>? outputPadding = null,
+        PaddingMode paddingMode = PaddingMode.Zeros)
     {
         ArgumentNullException.ThrowIfNull(kernel);
         if (kernel.Count < 1 || kernel.Count > MaxRank)
@@ -59,6 +68,11 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
             throw new ArgumentException($"groups must be >= 1, got {groups}.", nameof(groups));
         Groups = groups;
         Transposed = transposed;
+        if (paddingMode is not (PaddingMode.Zeros or PaddingMode.Reflect or PaddingMode.Replicate or PaddingMode.Circular))
+            throw new ArgumentException($"paddingMode {(int)paddingMode} is not a PaddingMode (Zeros, Reflect, Replicate or Circular).", nameof(paddingMode));
+        if (transposed && paddingMode != PaddingMode.Zeros)
+            throw new ArgumentException($"paddingMode {paddingMode} applies only to a plain convolution: a transposed convolution pads with zeros only (PyTorch's ConvTranspose takes padding_mode='zeros' only), got transposed = true.", nameof(paddingMode));
+        PaddingMode = paddingMode;
         // Every extent later derived from these values is computed here once, in 64-bit arithmetic,
         // so that no kernel ever sees a size that wrapped around (issue 14, item 1).
         var dilated = new int[rank];
@@ -162,7 +176,21 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
     /// stride, padding, dilation and groups, whose weight is [C_in, C_out/groups, k…] (PyTorch's layout).
     /// </summary>
     public ConvSpec AsTransposed(IReadOnlyList<int>? outputPadding = null) =>
-        new(Kernel, Stride, Dilation, PadBegin, PadEnd, Groups, transposed: true, outputPadding);
+        new(Kernel, Stride, Dilation, PadBegin, PadEnd, Groups, transposed: true, outputPadding, PaddingMode);
+
+    /// <summary>
+    /// The same spec with another padding mode, e.g. <c>ConvSpec.Same([3, 3]).WithPaddingMode(PaddingMode.Reflect)</c> for
+    /// PyTorch's <c>Conv2d(…, padding='same', padding_mode='reflect')</c>.
+    /// </summary>
+    public ConvSpec WithPaddingMode(PaddingMode paddingMode) =>
+        paddingMode == PaddingMode ? this : new(Kernel, Stride, Dilation, PadBegin, PadEnd, Groups, Transposed, OutputPadding, paddingMode);
+
+    /// <summary>The same spec with the given strides (kept: padding mode and everything else).</summary>
+    internal ConvSpec WithStride(IReadOnlyList<int> stride) =>
+        new(Kernel, stride, Dilation, PadBegin, PadEnd, Groups, Transposed, OutputPadding, PaddingMode);
+
+    /// <summary>The same kernel, stride, dilation and groups with no padding at all: what runs on an explicitly padded input.</summary>
+    internal ConvSpec Unpadded() => new(Kernel, Stride, Dilation, [0], [0], Groups);
 
     /// <summary>The same geometry as a plain convolution (what a transposed convolution is the adjoint of).</summary>
     public ConvSpec AsConvolution() =>
@@ -222,6 +250,8 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
     public bool IsDepthwise(int inputChannels) => Groups > 1 && Groups == inputChannels;
     /// <summary>True when every stride is 1.</summary>
     public bool IsUnitStride => Stride.All(s => s == 1);
+    /// <summary>True when the padding mode is not <see cref="PaddingMode.Zeros"/>: the engine pads the input explicitly, then convolves.</summary>
+    public bool HasPaddingMode => PaddingMode != PaddingMode.Zeros;
     /// <summary>True when every begin and end padding is 0.</summary>
     public bool IsUnpadded => PadBegin.All(p => p == 0) && PadEnd.All(p => p == 0);
     /// <summary>True when each dimension pads the same at begin and end.</summary>
@@ -237,7 +267,7 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
     /// <summary>True when every field is equal.</summary>
     public bool Equals(ConvSpec? other) =>
         ReferenceEquals(this, other) ||
-        other is not null && Groups == other.Groups && Transposed == other.Transposed &&
+        other is not null && Groups == other.Groups && Transposed == other.Transposed && PaddingMode == other.PaddingMode &&
         Kernel.SequenceEqual(other.Kernel) && Stride.SequenceEqual(other.Stride) && Dilation.SequenceEqual(other.Dilation) &&
         PadBegin.SequenceEqual(other.PadBegin) && PadEnd.SequenceEqual(other.PadEnd) && OutputPadding.SequenceEqual(other.OutputPadding);
 
@@ -250,7 +280,7 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
         // Called on every engine call (the planner's memo is keyed by problem): no array of the lists, and computed once.
         if (hash != 0) return hash;
         var h = new HashCode();
-        h.Add(Groups); h.Add(Transposed);
+        h.Add(Groups); h.Add(Transposed); h.Add(PaddingMode);
         Add(ref h, Kernel); Add(ref h, Stride); Add(ref h, Dilation); Add(ref h, PadBegin); Add(ref h, PadEnd); Add(ref h, OutputPadding);
         return hash = h.ToHashCode();
 
@@ -260,10 +290,10 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
         }
     }
 
-    /// <summary>Compact form, e.g. "conv2d k=3x3 s=1x1 d=1x1 pad=(1x1)-(1x1) g=1".</summary>
+    /// <summary>Compact form, e.g. "conv2d k=3x3 s=1x1 d=1x1 pad=(1x1)-(1x1) g=1" (" mode=reflect" added for a padding mode).</summary>
     public override string ToString() =>
         $"{(Transposed ? "convT" : "conv")}{Rank}d k={Show(Kernel)} s={Show(Stride)} d={Show(Dilation)} pad=({Show(PadBegin)})-({Show(PadEnd)}) g={Groups}" +
-        (Transposed ? $" op={Show(OutputPadding)}" : "");
+        (Transposed ? $" op={Show(OutputPadding)}" : "") + (HasPaddingMode ? $" mode={PaddingModes.TorchName(PaddingMode)}" : "");
 
     internal static string Show(IEnumerable<int> values) => string.Join("x", values);
 

@@ -2,12 +2,13 @@ using System.Security.Cryptography;
 using System.Text;
 using GpuConv.Backends;
 using GpuConv.Conv;
+using PaddingMode = GpuConv.Conv.PaddingMode;
 
 namespace GpuConv.Planning;
 
 /// <summary>
 /// Everything that can change which candidate is best (or allowed) for a problem: the op, every shape
-/// and spec field, whether W is constant across calls, the element type, the precision policy, determinism, the devices (GPU and host CPU
+/// and spec field (the padding mode too, though the planner keys the explicitly padded zero-padding problem that runs for it), whether W is constant across calls, the element type, the precision policy, determinism, the devices (GPU and host CPU
 /// with their library versions), the set of backends taking part, and the GpuConv version.
 /// Two keys are equal exactly when their <see cref="Canonical"/> strings are; <see cref="Hash"/> names
 /// the entry in the plan-cache file. The workspace limit is deliberately not part of the key: free
@@ -33,7 +34,8 @@ public sealed record PlanKey(
     DeviceIdentity Host,
     string Backends,
     string LibraryVersion,
-    bool ConstantWeights)
+    bool ConstantWeights,
+    PaddingMode PaddingMode = PaddingMode.Zeros)
 {
     /// <summary>Bumped when the canonical form changes, so old cache entries stop matching.</summary>
     public const int FormatVersion = 2;
@@ -62,15 +64,20 @@ public sealed record PlanKey(
             context.Device, context.Host,
             string.Join(",", context.BackendNames.Order(StringComparer.Ordinal)),
             context.LibraryVersion,
-            problem.ConstantWeights);
+            problem.ConstantWeights,
+            s.PaddingMode);
     }
 
-    /// <summary>A stable, human-readable form: field order and spelling are part of the cache format.</summary>
+    /// <summary>
+    /// A stable, human-readable form: field order and spelling are part of the cache format. A padding mode other than
+    /// zeros adds ";pm=reflect" (…) at the end, so zero-padding keys, and the cache files that hold them, stay as they were.
+    /// </summary>
     public string Canonical =>
         $"v{FormatVersion};op={Op};x={XShape};w={WShape};y={YShape};k={Kernel};s={Stride};d={Dilation};" +
         $"pb={PadBegin};pe={PadEnd};g={Groups};t={Transposed};opad={OutputPadding};dtype={DataType};" +
         $"precision={Precision};det={Deterministic};device={Device.Canonical};host={Host.Canonical};" +
-        $"backends={Backends};gpuconv={LibraryVersion};cw={ConstantWeights}";
+        $"backends={Backends};gpuconv={LibraryVersion};cw={ConstantWeights}" +
+        (PaddingMode == PaddingMode.Zeros ? "" : $";pm={PaddingModes.TorchName(PaddingMode)}");
 
     /// <summary>SHA-256 of <see cref="Canonical"/> in hex: the entry's name in the JSON file.</summary>
     public string Hash => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical)));

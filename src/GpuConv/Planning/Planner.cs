@@ -85,10 +85,14 @@ public sealed class Planner
         throw new ArgumentException($"plan names backend '{plan.Backend}', which this planner does not have.", nameof(plan));
     }
 
-    /// <summary>The plan for <paramref name="problem"/> (memoised per key). Throws if no candidate is allowed.</summary>
+    /// <summary>
+    /// The plan for <paramref name="problem"/> (memoised per key). Throws if no candidate is allowed. A problem with a
+    /// padding mode gets the plan of <see cref="ConvProblem.ExplicitlyPadded"/>, the convolution that runs for it.
+    /// </summary>
     public Plan GetPlan(ConvProblem problem)
     {
         ArgumentNullException.ThrowIfNull(problem);
+        problem = problem.ExplicitlyPadded; // a padding mode runs as the unpadded convolution on the padded input
         lock (gate)
         {
             if (decisions.TryGetValue(problem, out var known)) return known.Plan;
@@ -108,6 +112,7 @@ public sealed class Planner
     public PlanExplanation Explain(ConvProblem problem)
     {
         ArgumentNullException.ThrowIfNull(problem);
+        problem = problem.ExplicitlyPadded;
         var key = KeyFor(problem);
         lock (gate)
         {
@@ -140,6 +145,9 @@ public sealed class Planner
     {
         ArgumentNullException.ThrowIfNull(problem);
         ArgumentNullException.ThrowIfNull(run);
+        // The run would hand the backend this problem, whose padding no backend makes: the engine pads first.
+        if (problem.Spec.HasPaddingMode)
+            throw new ArgumentException($"the planner runs zero-padding convolutions only; {problem.Spec} (padding mode {problem.Spec.PaddingMode}) runs as ConvEngine pads it: plan and run problem.ExplicitlyPadded on the padded input.", nameof(problem));
         var plan = GetPlan(problem);
         while (true)
         {

@@ -12,6 +12,9 @@ namespace GpuConv.Reference;
 ///   backward data    dx[n,c,i] += dy[n,k,o] * w[k,c',t]
 ///   backward filter  dw[k,c',t] += x[n,c,i] * dy[n,k,o]
 /// with i = o*stride - padBegin + t*dilation per spatial dimension, c = group*C/g + c'.
+/// With a padding mode (<see cref="PaddingMode"/>) a position i outside the input reads the element the mode maps it
+/// to (reflected, clamped or wrapped, per dimension) instead of a zero, so the backward ops add into that element:
+/// exactly PyTorch's F.pad followed by an unpadded convolution, with autograd through both.
 /// The index arithmetic is its own, written for any rank straight from the spec's lists: it shares
 /// nothing with the fast paths' geometry (Cpu.ConvGeometry, im2col, the PTX kernel arguments), so a
 /// bug there cannot move the judge and the judged together.
@@ -104,7 +107,7 @@ public static class ReferenceConv
             Unflatten(o, d.Out, outPos);
             for (int t = 0; t < d.Taps.Length; t++)
             {
-                // Taps that land in the padding read zeros: they contribute nothing.
+                // Taps that land in zero padding contribute nothing; other modes read (and backward adds into) the mapped element.
                 long i = InputOffset(d, outPos, d.Taps[t], inPos);
                 if (i < 0) continue;
                 for (int n = 0; n < d.N; n++)
@@ -131,17 +134,29 @@ public static class ReferenceConv
 
     /// <summary>
     /// Row-major offset inside one input plane of output position <paramref name="outPos"/> seen through
-    /// kernel tap <paramref name="tap"/>: per dimension i = o*stride - padBegin + t*dilation; -1 when any
-    /// dimension falls outside the input (in the padding).
+    /// kernel tap <paramref name="tap"/>: per dimension i = o*stride - padBegin + t*dilation; outside the input, -1
+    /// (zero padding: in the padding) or the position the padding mode reads instead, written out here per mode.
     /// </summary>
     static long InputOffset(in Dims d, int[] outPos, int[] tap, int[] inPos)
     {
         long offset = 0;
         for (int a = 0; a < d.Rank; a++)
         {
-            inPos[a] = outPos[a] * d.Stride[a] - d.PadBegin[a] + tap[a] * d.Dilation[a];
-            if (inPos[a] < 0 || inPos[a] >= d.In[a]) return -1;
-            offset = offset * d.In[a] + inPos[a];
+            int i = outPos[a] * d.Stride[a] - d.PadBegin[a] + tap[a] * d.Dilation[a], n = d.In[a];
+            if (i < 0 || i >= n)
+            {
+                switch (d.Mode)
+                {
+                    case PaddingMode.Reflect: i = i < 0 ? -i : 2 * (n - 1) - i; break; // the mirror image, edge not repeated
+                    case PaddingMode.Replicate: i = i < 0 ? 0 : n - 1; break;         // the nearest edge
+                    case PaddingMode.Circular: i = ((i % n) + n) % n; break;           // periodic
+                    default: return -1;                                                 // zeros: contributes nothing
+                }
+                if (i < 0 || i >= n)
+                    throw new InvalidOperationException($"padding mode {d.Mode} maps position {outPos[a] * d.Stride[a] - d.PadBegin[a] + tap[a] * d.Dilation[a]} outside the input of size {n} (dimension {a}).");
+            }
+            inPos[a] = i;
+            offset = offset * n + i;
         }
         return offset;
     }
@@ -158,7 +173,7 @@ public static class ReferenceConv
 
     /// <summary>The sizes the loops need, copied from the shapes and the spec's lists; every kernel tap as a multi-index.</summary>
     readonly record struct Dims(int Rank, int N, int C, int K, int CPerGroup, int KPerGroup,
-        int[] In, int[] Out, int[] Stride, int[] Dilation, int[] PadBegin, long InPlane, long OutPlane, int[][] Taps)
+        int[] In, int[] Out, int[] Stride, int[] Dilation, int[] PadBegin, long InPlane, long OutPlane, int[][] Taps, PaddingMode Mode)
     {
         public static Dims Of(ConvProblem p)
         {
@@ -171,7 +186,7 @@ public static class ReferenceConv
             int groups = spec.Groups, c = p.XShape.Dims[1], k = p.YShape.Dims[1];
             return new Dims(rank, p.XShape.Dims[0], c, k, c / groups, k / groups, input, output,
                 [.. spec.Stride], [.. spec.Dilation], [.. spec.PadBegin],
-                input.Aggregate(1L, (a, b) => a * b), output.Aggregate(1L, (a, b) => a * b), tapList);
+                input.Aggregate(1L, (a, b) => a * b), output.Aggregate(1L, (a, b) => a * b), tapList, spec.PaddingMode);
         }
     }
 

@@ -58,6 +58,7 @@ public class PlanCacheTests
             ["Backends"] = k with { Backends = "be,cpu" },
             ["LibraryVersion"] = k with { LibraryVersion = "9.9.9.9" },
             ["ConstantWeights"] = k with { ConstantWeights = !k.ConstantWeights },
+            ["PaddingMode"] = k with { PaddingMode = GpuConv.Conv.PaddingMode.Reflect },
             ["Device.Kind"] = k with { Device = dev with { Kind = "cuda" } },
             ["Device.Name"] = k with { Device = dev with { Name = "NVIDIA H100" } },
             ["Device.ComputeCapability"] = k with { Device = dev with { ComputeCapability = "9.0" } },

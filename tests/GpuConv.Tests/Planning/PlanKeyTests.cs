@@ -45,6 +45,14 @@ public class PlanKeyTests
         yield return Pair("PadEnd", Problem(x3, w3, [3, 3, 3], [2, 2, 2], padEnd: [0, 0, 1]), Problem(x3, w3, [3, 3, 3], [2, 2, 2], padEnd: [0, 1, 0]));
         yield return Pair("Stride", Problem([1, 1, 13, 13, 13], w3, [3, 3, 3], [4, 5, 4]), Problem([1, 1, 13, 13, 13], w3, [3, 3, 3], [5, 4, 4]));
 
+        // Padding modes: the same geometry and shapes, another border (a zeros plan must never serve a reflect conv).
+        yield return Pair("PaddingMode", Moded(PaddingMode.Zeros), Moded(PaddingMode.Reflect));
+        yield return Pair("PaddingMode", Moded(PaddingMode.Reflect), Moded(PaddingMode.Circular));
+        yield return Pair("PaddingMode", Moded(PaddingMode.Replicate), Moded(PaddingMode.Circular));
+
+        static ConvProblem Moded(PaddingMode mode) =>
+            ConvProblem.Create(new ConvSpec([3, 3], [2, 2], padBegin: [1, 2], padEnd: [2, 1], paddingMode: mode), new TensorShape(1, 2, 9, 9), new TensorShape(3, 2, 3, 3));
+
         static TestCaseData Pair(string field, ConvProblem a, ConvProblem b) =>
             new TestCaseData(field, a, b).SetArgDisplayNames(field, a.ToString(), b.ToString());
     }
@@ -86,6 +94,16 @@ public class PlanKeyTests
         PlanKey ka = PlanKey.For(p, Context), kb = PlanKey.For(p, other);
         Assert.That(ka.Hash, Is.Not.EqualTo(kb.Hash));
         Assert.That(DifferingProperties(ka, kb), Is.EqualTo(new[] { field }));
+    }
+
+    [Test]
+    public void AZeroPaddingKeyIsSpelledAsBeforePaddingModesSoOldCacheFilesStillMatch()
+    {
+        var key = PlanKey.For(Problem([1, 2, 9, 9], [3, 2, 3, 3], [3, 3], padBegin: [1, 1]), Context);
+        Assert.That(key.Canonical, Does.EndWith(";cw=False"), "no padding-mode field for zeros: the canonical text (and hash) of every old entry is unchanged");
+        Assert.That(key.Canonical, Does.Not.Contain("pm="));
+        var reflect = PlanKey.For(ConvProblem.Create(new ConvSpec([3, 3], padBegin: [1, 1], paddingMode: PaddingMode.Reflect), new TensorShape(1, 2, 9, 9), new TensorShape(3, 2, 3, 3)), Context);
+        Assert.That(reflect.Canonical, Is.EqualTo(key.Canonical + ";pm=reflect"));
     }
 
     [Test]

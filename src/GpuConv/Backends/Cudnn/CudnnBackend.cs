@@ -72,6 +72,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
 
     public string? WhyUnsupported(ConvProblem problem)
     {
+        if (problem.Spec.HasPaddingMode) return $"padding mode {problem.Spec.PaddingMode}: zero padding only (the engine pads the input and plans the unpadded convolution)";
         // cuDNN's descriptors take int dims and strides.
         foreach (var (shape, name) in new[] { (problem.XShape, "x"), (problem.WShape, "w"), (problem.YShape, "y") })
             if (shape.ElementCount > int.MaxValue)
@@ -224,7 +225,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (algorithm.Backend != BackendName)
             throw new ArgumentException($"algorithm {algorithm.Key} is not a cudnn algorithm.", nameof(algorithm));
-        t.Validate(p, MemoryKind.Device);
+        t.Validate(p, MemoryKind.Device, paddingModes: false);
         using var current = _host.EnterContext();
         var d = Descriptors(p);
         if (CudnnGraphEngineChoice.IsGraphName(algorithm.Name))
@@ -521,7 +522,7 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
             ObjectDisposedException.ThrowIf(_disposed, this);
             var d = Descriptors(p);
             if (d.Padding.IsExplicit) { LastFusedDecline = "asymmetric padding (the fused call has no padded copy)"; return false; }
-            t.Validate(p, MemoryKind.Device);
+            t.Validate(p, MemoryKind.Device, paddingModes: false);
             using var current = _host.EnterContext();
             d.SetMath(algorithm.Math);
             var act = ActivationDescriptor(relu);

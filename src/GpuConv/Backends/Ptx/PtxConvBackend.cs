@@ -73,6 +73,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     public string? WhyUnsupported(ConvProblem problem)
     {
         ArgumentNullException.ThrowIfNull(problem);
+        if (problem.Spec.HasPaddingMode) return $"padding mode {problem.Spec.PaddingMode}: zero padding only (the engine pads the input and plans the unpadded convolution)";
         // The kernels index a spatial volume with 32-bit arithmetic and cuBLAS takes int sizes.
         if (problem.XShape.SpatialSize > int.MaxValue || problem.YShape.SpatialSize > int.MaxValue)
             return $"spatial volume above 2^31-1 (input {problem.XShape.SpatialSize}, output {problem.YShape.SpatialSize})";
@@ -140,7 +141,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         if (algorithm.Backend != BackendName)
             throw new ArgumentException($"algorithm {algorithm.Key} belongs to backend {algorithm.Backend}, not {BackendName}.", nameof(algorithm));
         if (WhyUnsupported(problem) is { } why) throw new ArgumentException($"ptx backend cannot run {problem}: {why}", nameof(problem));
-        tensors.Validate(problem, _runtime.Memory.Kind);
+        tensors.Validate(problem, _runtime.Memory.Kind, paddingModes: false);
         if (algorithm.Id == Pointwise && !problem.IsPointwise)
             throw new ArgumentException($"algorithm {algorithm.Key} needs a 1x1, stride-1, unpadded convolution; got {problem.Spec}.", nameof(algorithm));
         if (algorithm.Id == DepthwiseDirect && !(problem.IsDepthwise && problem.Op == ConvOp.Forward))
