@@ -295,7 +295,7 @@ public sealed unsafe partial class CpuBackend
             {
                 long shared = ChannelPanels.Floats(p.Groups, p.KPerGroup, rows) + 2L * (rows + cols + 8 + (long)g.InD * g.InH) + p.KernelVolume
                     + (p.Spec.IsUnpadded ? 0 : Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C));   // at most; small inputs are padded per worker instead
-                return ChannelTiledConv.TaskFloats(g, cols, p.CPerGroup, outer, p.Spec.IsUnpadded) * threads + shared;
+                return ChannelTiledConv.TaskFloats(g, cols, p.CPerGroup, outer, p.Spec.IsUnpadded, Tier) * threads + shared;
             }
             case Winograd:
                 // Shared: U before packing; or, for weights passed per call, channel-tiled's workspace.
