@@ -35,7 +35,8 @@ public sealed unsafe partial class CpuBackend
         if (winogradFirst)
             list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
         bool channelTiled = Applies(problem, ChannelTiled);
-        bool channelTiledFirst = channelTiled && (ChannelTiledFirst(problem) || ShallowOnVector256(problem) || (winogradLeads && !winograd));
+        bool channelTiledFirst = channelTiled && (ChannelTiledFirst(problem) || ShallowOnVector256(problem) || WholeQuartersOnVector256(problem)
+            || (winogradLeads && !winograd));
         if (channelTiledFirst)
             list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
         bool phases = Applies(problem, ForwardPhases), phasesFirst = phases && ForwardPhasesFirst(problem);
@@ -107,6 +108,20 @@ public sealed unsafe partial class CpuBackend
     /// </summary>
     bool ShallowOnVector256(ConvProblem p) =>
         Tier == GemmTier.Vector256 && !p.IsPointwise && !p.IsDepthwise && ShiftedDirectFirst(p) && !FewerRowsThanThreads(p);
+
+    /// <summary>
+    /// On the Vector256 tier channel-tiled also leads 1x1 layers with 16 or 32 output channels per group: its AVX2 kernels
+    /// compute 16-channel quarters (<see cref="ChannelTiledAvx2"/>), so these fill every lane, where on Vector512 a 64-lane
+    /// tile would be half empty or worse. Measured against gemm-1x1 (the lead before) on an AVX2-only AMD EPYC (Zen 3),
+    /// forced algorithms, four rounds of alternated runs, medians of the per-round medians, 1 / 2 threads:
+    /// MobileNetV2's and EfficientNet-B0's 32 → 16 at 112 × 112 0.26 against 0.36 ms (1.38×) / 1.48–1.57×, MobileNetV2's
+    /// 144 / 192 → 32 at 28 × 28 1.36–1.43× / 1.24–1.89×. Not with 24 channels (two quarters, a fourth of them empty:
+    /// 96 / 144 → 24 at 56 × 56 0.89–1.04× at 1 thread) or 40 (1.09×, within the noise); nor for shallow sums into 64
+    /// or more channels on large planes (ResNet-50's 64 → 256 at 56 × 56 0.73–1.10×, MobileNetV2's 16 → 96 at
+    /// 112 × 112 0.66–0.73×), which stay with gemm-1x1 as on Vector512 (docs/benchmarks.md).
+    /// </summary>
+    bool WholeQuartersOnVector256(ConvProblem p) =>
+        Tier == GemmTier.Vector256 && p.IsPointwise && p.KPerGroup is 16 or 32;
 
     /// <summary>
     /// Reduction-split leads backward-filter where the output plane has at least 256 positions. Measured
@@ -295,7 +310,7 @@ public sealed unsafe partial class CpuBackend
             {
                 long shared = ChannelPanels.Floats(p.Groups, p.KPerGroup, rows) + 2L * (rows + cols + 8 + (long)g.InD * g.InH) + p.KernelVolume
                     + (p.Spec.IsUnpadded ? 0 : Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C));   // at most; small inputs are padded per worker instead
-                return ChannelTiledConv.TaskFloats(g, cols, p.CPerGroup, outer, p.Spec.IsUnpadded) * threads + shared;
+                return ChannelTiledConv.TaskFloats(g, cols, p.CPerGroup, outer, p.Spec.IsUnpadded, Tier) * threads + shared;
             }
             case Winograd:
                 // Shared: U before packing; or, for weights passed per call, channel-tiled's workspace.

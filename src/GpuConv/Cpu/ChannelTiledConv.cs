@@ -54,11 +54,13 @@ internal static unsafe class ChannelTiledConv
     /// <summary>
     /// Per-thread workspace floats, at most: the task's pixel-major result, and the worker's input copy —
     /// a subsampled (image, group) for a strided 1x1, a padded (image, group), or every padded (image,
-    /// group) of a small batch.
+    /// group) of a small batch; on the Vector256 tier, where the sum spans K chunks, a later chunk's running sums too.
     /// </summary>
-    public static long TaskFloats(ConvGeometry g, int outPlane, int cPerGroup, int outer, bool unpadded)
+    public static long TaskFloats(ConvGeometry g, int outPlane, int cPerGroup, int outer, bool unpadded, GemmTier tier)
     {
         long result = (long)Math.Min(outPlane, MaxTaskPixels) * Width;
+        if (tier == GemmTier.Vector256 && (long)cPerGroup * g.KD * g.KH * g.KW > ChunkRows)
+            result *= 2;
         if (unpadded)
             return result + (g.KD * g.KH * g.KW == 1 && g.SD * g.SH * g.SW > 1 ? (long)outPlane * cPerGroup : 0);
         long padded = StridePhaseLayout.Of(g).PlaneFloats * cPerGroup;
@@ -162,7 +164,7 @@ internal static unsafe class ChannelTiledConv
                 float* result = ws.Get(WorkspaceSlot.Columns, (long)(q1 - q0) * Width);
                 for (int kb = kb0; kb < kb1; kb++)
                     Block(ctx, a, (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
-                        chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width));
+                        chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width), ws);
             }
         }
     }
@@ -182,18 +184,19 @@ internal static unsafe class ChannelTiledConv
                 float* result = ws.Get(WorkspaceSlot.Columns, (long)(q1 - q0) * Width);
                 float* a = inPlace ? ctx.XPlane(n, grp * ctx.Cg) : OwnInput(ctx, l, (nint*)starts, false, o, o, outer, stamp, ws);
                 Block(ctx, a, (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
-                    chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width));
+                    chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width), ws);
             }
         }
     }
 
     /// <summary>
     /// One channel block of pixels [q0, q1): the chunked microkernel calls into the pixel-major result,
-    /// then its transpose into the y planes of channels k0.. k0 + count, with the bias.
+    /// then its transpose into the y planes of channels k0.. k0 + count, with the bias. On the Vector256 tier each chunk
+    /// is swept in k-blocks (<see cref="ChannelTiledAvx2"/>; a later chunk's running sums in the worker's PackA slot).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block(CpuConvContext ctx, float* a, float* b, nint* pixelTable, nint* offsetTable, int chunkChannels,
-        int q0, int q1, float* result, int n, int k0, int count)
+        int q0, int q1, float* result, int n, int k0, int count, WorkspaceSet ws)
     {
         // A block of at most 32 channels (the last of K = 96 or 160) runs half tiles: 12 pixels × 32 channels.
         bool half = count <= ChannelTileKernels.HalfChannels;
@@ -202,6 +205,13 @@ internal static unsafe class ChannelTiledConv
         {
             int pc = c0 * kvol, kc = Math.Min(chunkChannels, ctx.Cg - c0) * kvol;
             bool add = c0 > 0;
+            if (ctx.Tier == GemmTier.Vector256)
+            {
+                float* sums = add ? ws.Get(WorkspaceSlot.PackA, (long)(q1 - q0) * Width) : result;
+                ChannelTiledAvx2.Chunk(kc, a, pixelTable, offsetTable + pc, b + (nint)pc * Width, q0, q1,
+                    (count + 15) / 16, result, sums, add);
+                continue;
+            }
             // Tiles of near-equal size (49 pixels: 5 × 5 + 4 × 6, not 8 × 6 + 1): a 1-pixel tile's four
             // accumulators wait on FMA latency (one 7 × 7 × 512 → 64 block: 218 → 229 GFLOP/s on one core).
             for (int i = 0, q = q0; i < tiles; i++)

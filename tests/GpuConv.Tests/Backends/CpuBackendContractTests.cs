@@ -65,6 +65,36 @@ public class CpuBackendContractTests
         Assert.That(cpu.GetAlgorithms(shallowLarge, ConvPrecision.Strict)[0].Name, Is.EqualTo("gemm-1x1"), "a large plane with a shallow sum stays pixel-vectorized");
     }
 
+    /// <summary>
+    /// The lead choices that differ between the AVX-512 (Vector512) and AVX2 + FMA (Vector256) tiers, and some that do not,
+    /// each tier asserted where this machine runs it: the stems (shifted-direct has AVX-512 kernels only) and 1x1 layers
+    /// with 16 or 32 output channels (channel-tiled's AVX2 kernels work in 16-channel quarters, its AVX-512 ones in 64-lane tiles).
+    /// </summary>
+    [TestCase(GemmTier.Vector512)]
+    [TestCase(GemmTier.Vector256)]
+    public void LeadChoicesPerTier(GemmTier tier)
+    {
+        if (!GemmTiers.IsSupported(tier) || !GpuConv.Cpu.Gemm.ChannelTileKernelChoice.Supported(tier))
+            Assert.Ignore($"{tier} and its channel-tile kernels do not run here (best tier {GemmTiers.Best})");
+        using var cpu = new CpuBackend(2, tier);
+        bool avx2 = tier == GemmTier.Vector256;
+        string Lead(ConvProblem p) => cpu.GetAlgorithms(p.WithConstantWeights(true), ConvPrecision.Strict)[0].Name;
+        static ConvProblem Pointwise(int c, int k, int size) =>
+            ConvProblem.Create(new ConvSpec([1, 1]), new TensorShape(1, c, size, size), new TensorShape(k, c, 1, 1));
+        var stem = ConvProblem.Create(new ConvSpec([7, 7], [2], padBegin: [3]), new TensorShape(1, 3, 224, 224), new TensorShape(64, 3, 7, 7));
+        var winograd = ConvProblem.Create(new ConvSpec([3, 3], [1], padBegin: [1]), new TensorShape(1, 64, 56, 56), new TensorShape(64, 64, 3, 3));
+        Assert.Multiple(() =>
+        {
+            Assert.That(Lead(Pointwise(32, 16, 112)), Is.EqualTo(avx2 ? "channel-tiled" : "gemm-1x1"), "MobileNetV2's 32 -> 16 projection");
+            Assert.That(Lead(Pointwise(192, 32, 28)), Is.EqualTo(avx2 ? "channel-tiled" : "gemm-1x1"), "MobileNetV2's 192 -> 32 projection");
+            Assert.That(Lead(Pointwise(96, 24, 56)), Is.EqualTo("gemm-1x1"), "24 channels: two quarters, a fourth of them empty");
+            Assert.That(Lead(Pointwise(64, 256, 56)), Is.EqualTo("gemm-1x1"), "a shallow sum over a large plane");
+            Assert.That(Lead(Pointwise(2048, 512, 7)), Is.EqualTo("channel-tiled"), "a deep sum over a small plane");
+            Assert.That(Lead(stem), Is.EqualTo(avx2 ? "channel-tiled" : "shifted-direct"), "ResNet-50's 7x7/2 stem");
+            Assert.That(Lead(winograd), Is.EqualTo("winograd-4x4"), "ResNet-50's 56 x 56 3x3");
+        });
+    }
+
     [Test]
     public void RejectsForeignOrInapplicableAlgorithms()
     {

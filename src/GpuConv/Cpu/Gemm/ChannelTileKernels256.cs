@@ -23,6 +23,20 @@ internal static unsafe class ChannelTileKernels256
         _ => &Vector256_6x64,
     };
 
+    /// <summary>Flags of the Swept kernels: start from zero, end in C, add to C.</summary>
+    public const int First = 1, Last = 2, Add = 4;
+
+    /// <summary>The k-block kernel (see the Swept kernels) for a tile of <paramref name="pixels"/> (1..6) pixels.</summary>
+    public static delegate*<nint, float*, nint*, nint*, float*, float*, float*, nint, int, int, void> SweptFor(int pixels) => pixels switch
+    {
+        1 => &Swept1,
+        2 => &Swept2,
+        3 => &Swept3,
+        4 => &Swept4,
+        5 => &Swept5,
+        _ => &Swept6,
+    };
+
     /// <summary>The half-tile kernel (32 channels) for <paramref name="pixels"/> (1..12) pixels.</summary>
     public static delegate*<nint, float*, nint*, nint*, float*, float*, nint, bool, void> ForHalf(int pixels) => pixels switch
     {
@@ -463,6 +477,411 @@ internal static unsafe class ChannelTileKernels256
             c4_0.Store(o4); c4_1.Store(o4 + 8);
             float* o5 = c + 5 * ldc;
             c5_0.Store(o5); c5_1.Store(o5 + 8);
+        }
+    }
+
+    /// <summary>
+    /// 1 pixel × <paramref name="quarters"/> × 16 channels over <paramref name="kc"/> rows of B: each quarter's 2 accumulators start
+    /// at zero (<see cref="First"/>) or from <paramref name="sums"/>, and go back to <paramref name="sums"/>, or on the last k-block
+    /// (<see cref="Last"/>) to C, added to it with <see cref="Add"/>: one sequential FMA chain per output, whatever the k-blocks.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Swept1(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* sums, float* c, nint ldc, int quarters, int flags)
+    {
+        float* a0 = a + pixels[0];
+        for (int q = 0; q < quarters; q++, b += 16, sums += 16, c += 16)
+        {
+            Vector256<float> c0_0, c0_1;
+            if ((flags & First) != 0)
+            {
+                c0_0 = Vector256<float>.Zero; c0_1 = Vector256<float>.Zero;
+            }
+            else
+            {
+                c0_0 = Vector256.Load(sums + 0 * ldc); c0_1 = Vector256.Load(sums + 0 * ldc + 8);
+            }
+            float* bp = b;
+            for (nint p = 0; p < kc; p++)
+            {
+                nint o = offsets[p];
+                var b0 = Vector256.Load(bp); var b1 = Vector256.Load(bp + 8);
+                var x0 = Vector256.Create(a0[o]);
+                c0_0 = Vector256.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector256.MultiplyAddEstimate(x0, b1, c0_1);
+                bp += 64;
+            }
+            if ((flags & Last) == 0)
+            {
+                c0_0.Store(sums + 0 * ldc); c0_1.Store(sums + 0 * ldc + 8);
+            }
+            else if ((flags & Add) != 0)
+            {
+                float* o0 = c + 0 * ldc;
+                (Vector256.Load(o0) + c0_0).Store(o0); (Vector256.Load(o0 + 8) + c0_1).Store(o0 + 8);
+            }
+            else
+            {
+                c0_0.Store(c + 0 * ldc); c0_1.Store(c + 0 * ldc + 8);
+            }
+        }
+    }
+
+    /// <summary>
+    /// 2 pixels × <paramref name="quarters"/> × 16 channels over <paramref name="kc"/> rows of B: each quarter's 4 accumulators start
+    /// at zero (<see cref="First"/>) or from <paramref name="sums"/>, and go back to <paramref name="sums"/>, or on the last k-block
+    /// (<see cref="Last"/>) to C, added to it with <see cref="Add"/>: one sequential FMA chain per output, whatever the k-blocks.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Swept2(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* sums, float* c, nint ldc, int quarters, int flags)
+    {
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        for (int q = 0; q < quarters; q++, b += 16, sums += 16, c += 16)
+        {
+            Vector256<float> c0_0, c0_1, c1_0, c1_1;
+            if ((flags & First) != 0)
+            {
+                c0_0 = Vector256<float>.Zero; c0_1 = Vector256<float>.Zero;
+                c1_0 = Vector256<float>.Zero; c1_1 = Vector256<float>.Zero;
+            }
+            else
+            {
+                c0_0 = Vector256.Load(sums + 0 * ldc); c0_1 = Vector256.Load(sums + 0 * ldc + 8);
+                c1_0 = Vector256.Load(sums + 1 * ldc); c1_1 = Vector256.Load(sums + 1 * ldc + 8);
+            }
+            float* bp = b;
+            for (nint p = 0; p < kc; p++)
+            {
+                nint o = offsets[p];
+                var b0 = Vector256.Load(bp); var b1 = Vector256.Load(bp + 8);
+                var x0 = Vector256.Create(a0[o]);
+                c0_0 = Vector256.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector256.MultiplyAddEstimate(x0, b1, c0_1);
+                var x1 = Vector256.Create(a1[o]);
+                c1_0 = Vector256.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector256.MultiplyAddEstimate(x1, b1, c1_1);
+                bp += 64;
+            }
+            if ((flags & Last) == 0)
+            {
+                c0_0.Store(sums + 0 * ldc); c0_1.Store(sums + 0 * ldc + 8);
+                c1_0.Store(sums + 1 * ldc); c1_1.Store(sums + 1 * ldc + 8);
+            }
+            else if ((flags & Add) != 0)
+            {
+                float* o0 = c + 0 * ldc;
+                (Vector256.Load(o0) + c0_0).Store(o0); (Vector256.Load(o0 + 8) + c0_1).Store(o0 + 8);
+                float* o1 = c + 1 * ldc;
+                (Vector256.Load(o1) + c1_0).Store(o1); (Vector256.Load(o1 + 8) + c1_1).Store(o1 + 8);
+            }
+            else
+            {
+                c0_0.Store(c + 0 * ldc); c0_1.Store(c + 0 * ldc + 8);
+                c1_0.Store(c + 1 * ldc); c1_1.Store(c + 1 * ldc + 8);
+            }
+        }
+    }
+
+    /// <summary>
+    /// 3 pixels × <paramref name="quarters"/> × 16 channels over <paramref name="kc"/> rows of B: each quarter's 6 accumulators start
+    /// at zero (<see cref="First"/>) or from <paramref name="sums"/>, and go back to <paramref name="sums"/>, or on the last k-block
+    /// (<see cref="Last"/>) to C, added to it with <see cref="Add"/>: one sequential FMA chain per output, whatever the k-blocks.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Swept3(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* sums, float* c, nint ldc, int quarters, int flags)
+    {
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        for (int q = 0; q < quarters; q++, b += 16, sums += 16, c += 16)
+        {
+            Vector256<float> c0_0, c0_1, c1_0, c1_1, c2_0, c2_1;
+            if ((flags & First) != 0)
+            {
+                c0_0 = Vector256<float>.Zero; c0_1 = Vector256<float>.Zero;
+                c1_0 = Vector256<float>.Zero; c1_1 = Vector256<float>.Zero;
+                c2_0 = Vector256<float>.Zero; c2_1 = Vector256<float>.Zero;
+            }
+            else
+            {
+                c0_0 = Vector256.Load(sums + 0 * ldc); c0_1 = Vector256.Load(sums + 0 * ldc + 8);
+                c1_0 = Vector256.Load(sums + 1 * ldc); c1_1 = Vector256.Load(sums + 1 * ldc + 8);
+                c2_0 = Vector256.Load(sums + 2 * ldc); c2_1 = Vector256.Load(sums + 2 * ldc + 8);
+            }
+            float* bp = b;
+            for (nint p = 0; p < kc; p++)
+            {
+                nint o = offsets[p];
+                var b0 = Vector256.Load(bp); var b1 = Vector256.Load(bp + 8);
+                var x0 = Vector256.Create(a0[o]);
+                c0_0 = Vector256.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector256.MultiplyAddEstimate(x0, b1, c0_1);
+                var x1 = Vector256.Create(a1[o]);
+                c1_0 = Vector256.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector256.MultiplyAddEstimate(x1, b1, c1_1);
+                var x2 = Vector256.Create(a2[o]);
+                c2_0 = Vector256.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector256.MultiplyAddEstimate(x2, b1, c2_1);
+                bp += 64;
+            }
+            if ((flags & Last) == 0)
+            {
+                c0_0.Store(sums + 0 * ldc); c0_1.Store(sums + 0 * ldc + 8);
+                c1_0.Store(sums + 1 * ldc); c1_1.Store(sums + 1 * ldc + 8);
+                c2_0.Store(sums + 2 * ldc); c2_1.Store(sums + 2 * ldc + 8);
+            }
+            else if ((flags & Add) != 0)
+            {
+                float* o0 = c + 0 * ldc;
+                (Vector256.Load(o0) + c0_0).Store(o0); (Vector256.Load(o0 + 8) + c0_1).Store(o0 + 8);
+                float* o1 = c + 1 * ldc;
+                (Vector256.Load(o1) + c1_0).Store(o1); (Vector256.Load(o1 + 8) + c1_1).Store(o1 + 8);
+                float* o2 = c + 2 * ldc;
+                (Vector256.Load(o2) + c2_0).Store(o2); (Vector256.Load(o2 + 8) + c2_1).Store(o2 + 8);
+            }
+            else
+            {
+                c0_0.Store(c + 0 * ldc); c0_1.Store(c + 0 * ldc + 8);
+                c1_0.Store(c + 1 * ldc); c1_1.Store(c + 1 * ldc + 8);
+                c2_0.Store(c + 2 * ldc); c2_1.Store(c + 2 * ldc + 8);
+            }
+        }
+    }
+
+    /// <summary>
+    /// 4 pixels × <paramref name="quarters"/> × 16 channels over <paramref name="kc"/> rows of B: each quarter's 8 accumulators start
+    /// at zero (<see cref="First"/>) or from <paramref name="sums"/>, and go back to <paramref name="sums"/>, or on the last k-block
+    /// (<see cref="Last"/>) to C, added to it with <see cref="Add"/>: one sequential FMA chain per output, whatever the k-blocks.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Swept4(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* sums, float* c, nint ldc, int quarters, int flags)
+    {
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        float* a3 = a + pixels[3];
+        for (int q = 0; q < quarters; q++, b += 16, sums += 16, c += 16)
+        {
+            Vector256<float> c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1;
+            if ((flags & First) != 0)
+            {
+                c0_0 = Vector256<float>.Zero; c0_1 = Vector256<float>.Zero;
+                c1_0 = Vector256<float>.Zero; c1_1 = Vector256<float>.Zero;
+                c2_0 = Vector256<float>.Zero; c2_1 = Vector256<float>.Zero;
+                c3_0 = Vector256<float>.Zero; c3_1 = Vector256<float>.Zero;
+            }
+            else
+            {
+                c0_0 = Vector256.Load(sums + 0 * ldc); c0_1 = Vector256.Load(sums + 0 * ldc + 8);
+                c1_0 = Vector256.Load(sums + 1 * ldc); c1_1 = Vector256.Load(sums + 1 * ldc + 8);
+                c2_0 = Vector256.Load(sums + 2 * ldc); c2_1 = Vector256.Load(sums + 2 * ldc + 8);
+                c3_0 = Vector256.Load(sums + 3 * ldc); c3_1 = Vector256.Load(sums + 3 * ldc + 8);
+            }
+            float* bp = b;
+            for (nint p = 0; p < kc; p++)
+            {
+                nint o = offsets[p];
+                var b0 = Vector256.Load(bp); var b1 = Vector256.Load(bp + 8);
+                var x0 = Vector256.Create(a0[o]);
+                c0_0 = Vector256.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector256.MultiplyAddEstimate(x0, b1, c0_1);
+                var x1 = Vector256.Create(a1[o]);
+                c1_0 = Vector256.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector256.MultiplyAddEstimate(x1, b1, c1_1);
+                var x2 = Vector256.Create(a2[o]);
+                c2_0 = Vector256.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector256.MultiplyAddEstimate(x2, b1, c2_1);
+                var x3 = Vector256.Create(a3[o]);
+                c3_0 = Vector256.MultiplyAddEstimate(x3, b0, c3_0); c3_1 = Vector256.MultiplyAddEstimate(x3, b1, c3_1);
+                bp += 64;
+            }
+            if ((flags & Last) == 0)
+            {
+                c0_0.Store(sums + 0 * ldc); c0_1.Store(sums + 0 * ldc + 8);
+                c1_0.Store(sums + 1 * ldc); c1_1.Store(sums + 1 * ldc + 8);
+                c2_0.Store(sums + 2 * ldc); c2_1.Store(sums + 2 * ldc + 8);
+                c3_0.Store(sums + 3 * ldc); c3_1.Store(sums + 3 * ldc + 8);
+            }
+            else if ((flags & Add) != 0)
+            {
+                float* o0 = c + 0 * ldc;
+                (Vector256.Load(o0) + c0_0).Store(o0); (Vector256.Load(o0 + 8) + c0_1).Store(o0 + 8);
+                float* o1 = c + 1 * ldc;
+                (Vector256.Load(o1) + c1_0).Store(o1); (Vector256.Load(o1 + 8) + c1_1).Store(o1 + 8);
+                float* o2 = c + 2 * ldc;
+                (Vector256.Load(o2) + c2_0).Store(o2); (Vector256.Load(o2 + 8) + c2_1).Store(o2 + 8);
+                float* o3 = c + 3 * ldc;
+                (Vector256.Load(o3) + c3_0).Store(o3); (Vector256.Load(o3 + 8) + c3_1).Store(o3 + 8);
+            }
+            else
+            {
+                c0_0.Store(c + 0 * ldc); c0_1.Store(c + 0 * ldc + 8);
+                c1_0.Store(c + 1 * ldc); c1_1.Store(c + 1 * ldc + 8);
+                c2_0.Store(c + 2 * ldc); c2_1.Store(c + 2 * ldc + 8);
+                c3_0.Store(c + 3 * ldc); c3_1.Store(c + 3 * ldc + 8);
+            }
+        }
+    }
+
+    /// <summary>
+    /// 5 pixels × <paramref name="quarters"/> × 16 channels over <paramref name="kc"/> rows of B: each quarter's 10 accumulators start
+    /// at zero (<see cref="First"/>) or from <paramref name="sums"/>, and go back to <paramref name="sums"/>, or on the last k-block
+    /// (<see cref="Last"/>) to C, added to it with <see cref="Add"/>: one sequential FMA chain per output, whatever the k-blocks.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Swept5(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* sums, float* c, nint ldc, int quarters, int flags)
+    {
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        float* a3 = a + pixels[3];
+        float* a4 = a + pixels[4];
+        for (int q = 0; q < quarters; q++, b += 16, sums += 16, c += 16)
+        {
+            Vector256<float> c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1;
+            if ((flags & First) != 0)
+            {
+                c0_0 = Vector256<float>.Zero; c0_1 = Vector256<float>.Zero;
+                c1_0 = Vector256<float>.Zero; c1_1 = Vector256<float>.Zero;
+                c2_0 = Vector256<float>.Zero; c2_1 = Vector256<float>.Zero;
+                c3_0 = Vector256<float>.Zero; c3_1 = Vector256<float>.Zero;
+                c4_0 = Vector256<float>.Zero; c4_1 = Vector256<float>.Zero;
+            }
+            else
+            {
+                c0_0 = Vector256.Load(sums + 0 * ldc); c0_1 = Vector256.Load(sums + 0 * ldc + 8);
+                c1_0 = Vector256.Load(sums + 1 * ldc); c1_1 = Vector256.Load(sums + 1 * ldc + 8);
+                c2_0 = Vector256.Load(sums + 2 * ldc); c2_1 = Vector256.Load(sums + 2 * ldc + 8);
+                c3_0 = Vector256.Load(sums + 3 * ldc); c3_1 = Vector256.Load(sums + 3 * ldc + 8);
+                c4_0 = Vector256.Load(sums + 4 * ldc); c4_1 = Vector256.Load(sums + 4 * ldc + 8);
+            }
+            float* bp = b;
+            for (nint p = 0; p < kc; p++)
+            {
+                nint o = offsets[p];
+                var b0 = Vector256.Load(bp); var b1 = Vector256.Load(bp + 8);
+                var x0 = Vector256.Create(a0[o]);
+                c0_0 = Vector256.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector256.MultiplyAddEstimate(x0, b1, c0_1);
+                var x1 = Vector256.Create(a1[o]);
+                c1_0 = Vector256.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector256.MultiplyAddEstimate(x1, b1, c1_1);
+                var x2 = Vector256.Create(a2[o]);
+                c2_0 = Vector256.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector256.MultiplyAddEstimate(x2, b1, c2_1);
+                var x3 = Vector256.Create(a3[o]);
+                c3_0 = Vector256.MultiplyAddEstimate(x3, b0, c3_0); c3_1 = Vector256.MultiplyAddEstimate(x3, b1, c3_1);
+                var x4 = Vector256.Create(a4[o]);
+                c4_0 = Vector256.MultiplyAddEstimate(x4, b0, c4_0); c4_1 = Vector256.MultiplyAddEstimate(x4, b1, c4_1);
+                bp += 64;
+            }
+            if ((flags & Last) == 0)
+            {
+                c0_0.Store(sums + 0 * ldc); c0_1.Store(sums + 0 * ldc + 8);
+                c1_0.Store(sums + 1 * ldc); c1_1.Store(sums + 1 * ldc + 8);
+                c2_0.Store(sums + 2 * ldc); c2_1.Store(sums + 2 * ldc + 8);
+                c3_0.Store(sums + 3 * ldc); c3_1.Store(sums + 3 * ldc + 8);
+                c4_0.Store(sums + 4 * ldc); c4_1.Store(sums + 4 * ldc + 8);
+            }
+            else if ((flags & Add) != 0)
+            {
+                float* o0 = c + 0 * ldc;
+                (Vector256.Load(o0) + c0_0).Store(o0); (Vector256.Load(o0 + 8) + c0_1).Store(o0 + 8);
+                float* o1 = c + 1 * ldc;
+                (Vector256.Load(o1) + c1_0).Store(o1); (Vector256.Load(o1 + 8) + c1_1).Store(o1 + 8);
+                float* o2 = c + 2 * ldc;
+                (Vector256.Load(o2) + c2_0).Store(o2); (Vector256.Load(o2 + 8) + c2_1).Store(o2 + 8);
+                float* o3 = c + 3 * ldc;
+                (Vector256.Load(o3) + c3_0).Store(o3); (Vector256.Load(o3 + 8) + c3_1).Store(o3 + 8);
+                float* o4 = c + 4 * ldc;
+                (Vector256.Load(o4) + c4_0).Store(o4); (Vector256.Load(o4 + 8) + c4_1).Store(o4 + 8);
+            }
+            else
+            {
+                c0_0.Store(c + 0 * ldc); c0_1.Store(c + 0 * ldc + 8);
+                c1_0.Store(c + 1 * ldc); c1_1.Store(c + 1 * ldc + 8);
+                c2_0.Store(c + 2 * ldc); c2_1.Store(c + 2 * ldc + 8);
+                c3_0.Store(c + 3 * ldc); c3_1.Store(c + 3 * ldc + 8);
+                c4_0.Store(c + 4 * ldc); c4_1.Store(c + 4 * ldc + 8);
+            }
+        }
+    }
+
+    /// <summary>
+    /// 6 pixels × <paramref name="quarters"/> × 16 channels over <paramref name="kc"/> rows of B: each quarter's 12 accumulators start
+    /// at zero (<see cref="First"/>) or from <paramref name="sums"/>, and go back to <paramref name="sums"/>, or on the last k-block
+    /// (<see cref="Last"/>) to C, added to it with <see cref="Add"/>: one sequential FMA chain per output, whatever the k-blocks.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Swept6(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* sums, float* c, nint ldc, int quarters, int flags)
+    {
+        float* a0 = a + pixels[0];
+        float* a1 = a + pixels[1];
+        float* a2 = a + pixels[2];
+        float* a3 = a + pixels[3];
+        float* a4 = a + pixels[4];
+        float* a5 = a + pixels[5];
+        for (int q = 0; q < quarters; q++, b += 16, sums += 16, c += 16)
+        {
+            Vector256<float> c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1;
+            if ((flags & First) != 0)
+            {
+                c0_0 = Vector256<float>.Zero; c0_1 = Vector256<float>.Zero;
+                c1_0 = Vector256<float>.Zero; c1_1 = Vector256<float>.Zero;
+                c2_0 = Vector256<float>.Zero; c2_1 = Vector256<float>.Zero;
+                c3_0 = Vector256<float>.Zero; c3_1 = Vector256<float>.Zero;
+                c4_0 = Vector256<float>.Zero; c4_1 = Vector256<float>.Zero;
+                c5_0 = Vector256<float>.Zero; c5_1 = Vector256<float>.Zero;
+            }
+            else
+            {
+                c0_0 = Vector256.Load(sums + 0 * ldc); c0_1 = Vector256.Load(sums + 0 * ldc + 8);
+                c1_0 = Vector256.Load(sums + 1 * ldc); c1_1 = Vector256.Load(sums + 1 * ldc + 8);
+                c2_0 = Vector256.Load(sums + 2 * ldc); c2_1 = Vector256.Load(sums + 2 * ldc + 8);
+                c3_0 = Vector256.Load(sums + 3 * ldc); c3_1 = Vector256.Load(sums + 3 * ldc + 8);
+                c4_0 = Vector256.Load(sums + 4 * ldc); c4_1 = Vector256.Load(sums + 4 * ldc + 8);
+                c5_0 = Vector256.Load(sums + 5 * ldc); c5_1 = Vector256.Load(sums + 5 * ldc + 8);
+            }
+            float* bp = b;
+            for (nint p = 0; p < kc; p++)
+            {
+                nint o = offsets[p];
+                var b0 = Vector256.Load(bp); var b1 = Vector256.Load(bp + 8);
+                var x0 = Vector256.Create(a0[o]);
+                c0_0 = Vector256.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vector256.MultiplyAddEstimate(x0, b1, c0_1);
+                var x1 = Vector256.Create(a1[o]);
+                c1_0 = Vector256.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vector256.MultiplyAddEstimate(x1, b1, c1_1);
+                var x2 = Vector256.Create(a2[o]);
+                c2_0 = Vector256.MultiplyAddEstimate(x2, b0, c2_0); c2_1 = Vector256.MultiplyAddEstimate(x2, b1, c2_1);
+                var x3 = Vector256.Create(a3[o]);
+                c3_0 = Vector256.MultiplyAddEstimate(x3, b0, c3_0); c3_1 = Vector256.MultiplyAddEstimate(x3, b1, c3_1);
+                var x4 = Vector256.Create(a4[o]);
+                c4_0 = Vector256.MultiplyAddEstimate(x4, b0, c4_0); c4_1 = Vector256.MultiplyAddEstimate(x4, b1, c4_1);
+                var x5 = Vector256.Create(a5[o]);
+                c5_0 = Vector256.MultiplyAddEstimate(x5, b0, c5_0); c5_1 = Vector256.MultiplyAddEstimate(x5, b1, c5_1);
+                bp += 64;
+            }
+            if ((flags & Last) == 0)
+            {
+                c0_0.Store(sums + 0 * ldc); c0_1.Store(sums + 0 * ldc + 8);
+                c1_0.Store(sums + 1 * ldc); c1_1.Store(sums + 1 * ldc + 8);
+                c2_0.Store(sums + 2 * ldc); c2_1.Store(sums + 2 * ldc + 8);
+                c3_0.Store(sums + 3 * ldc); c3_1.Store(sums + 3 * ldc + 8);
+                c4_0.Store(sums + 4 * ldc); c4_1.Store(sums + 4 * ldc + 8);
+                c5_0.Store(sums + 5 * ldc); c5_1.Store(sums + 5 * ldc + 8);
+            }
+            else if ((flags & Add) != 0)
+            {
+                float* o0 = c + 0 * ldc;
+                (Vector256.Load(o0) + c0_0).Store(o0); (Vector256.Load(o0 + 8) + c0_1).Store(o0 + 8);
+                float* o1 = c + 1 * ldc;
+                (Vector256.Load(o1) + c1_0).Store(o1); (Vector256.Load(o1 + 8) + c1_1).Store(o1 + 8);
+                float* o2 = c + 2 * ldc;
+                (Vector256.Load(o2) + c2_0).Store(o2); (Vector256.Load(o2 + 8) + c2_1).Store(o2 + 8);
+                float* o3 = c + 3 * ldc;
+                (Vector256.Load(o3) + c3_0).Store(o3); (Vector256.Load(o3 + 8) + c3_1).Store(o3 + 8);
+                float* o4 = c + 4 * ldc;
+                (Vector256.Load(o4) + c4_0).Store(o4); (Vector256.Load(o4 + 8) + c4_1).Store(o4 + 8);
+                float* o5 = c + 5 * ldc;
+                (Vector256.Load(o5) + c5_0).Store(o5); (Vector256.Load(o5 + 8) + c5_1).Store(o5 + 8);
+            }
+            else
+            {
+                c0_0.Store(c + 0 * ldc); c0_1.Store(c + 0 * ldc + 8);
+                c1_0.Store(c + 1 * ldc); c1_1.Store(c + 1 * ldc + 8);
+                c2_0.Store(c + 2 * ldc); c2_1.Store(c + 2 * ldc + 8);
+                c3_0.Store(c + 3 * ldc); c3_1.Store(c + 3 * ldc + 8);
+                c4_0.Store(c + 4 * ldc); c4_1.Store(c + 4 * ldc + 8);
+                c5_0.Store(c + 5 * ldc); c5_1.Store(c + 5 * ldc + 8);
+            }
         }
     }
 }

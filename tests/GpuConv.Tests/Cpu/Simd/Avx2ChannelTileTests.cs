@@ -48,7 +48,8 @@ public class Avx2ChannelTileTests
 
     // Pointwise in place, strided 1x1 (subsampled copy), padded 3x3 and 5x5 (phase planes), stride 2 and 3,
     // K = 64 (whole tiles), 96 and 160 (a last half tile of 32), 40 (one half tile of 12-pixel groups), 7 × 7 and
-    // 1 × 1 planes (tiles of 1 … 6 pixels), groups, batches, deep sums past one K chunk (1024 rows).
+    // 1 × 1 planes (tiles of 1 … 6 pixels), groups, batches, deep sums past one K chunk (1024 rows; on this tier
+    // swept in k-blocks of 64 rows, see Avx2SweptChannelTileTests).
     [TestCase(1, 64, 14, 14, 64, 1, 1, new[] { 0, 0, 0, 0 }, 1)]
     [TestCase(2, 48, 13, 9, 96, 1, 1, new[] { 0, 0, 0, 0 }, 1)]
     [TestCase(1, 64, 15, 15, 160, 1, 2, new[] { 0, 0, 0, 0 }, 1)]
@@ -59,6 +60,7 @@ public class Avx2ChannelTileTests
     [TestCase(3, 64, 1, 1, 128, 1, 1, new[] { 0, 0, 0, 0 }, 1)]
     [TestCase(2, 64, 8, 8, 128, 3, 1, new[] { 1, 1, 1, 1 }, 2)]
     [TestCase(1, 1200, 5, 6, 70, 1, 1, new[] { 0, 0, 0, 0 }, 1)]
+    [TestCase(1, 130, 9, 9, 112, 3, 1, new[] { 1, 1, 1, 1 }, 1)]    // two K chunks, a last block of 48 channels (3 quarters)
     public void ChannelTiledMatchesReference(int n, int c, int h, int w, int k, int r, int stride, int[] pads, int groups)
     {
         using var cpu = Avx2Tier.Backend();
