@@ -18,7 +18,10 @@ public enum PaddingMode
     Circular,
 }
 
-/// <summary>Where each mode sends a position outside the input: one definition for the reference, the CPU loops and the validation.</summary>
+/// <summary>
+/// Where each mode sends a position outside the input: one definition for the CPU loops and the validation (the float64
+/// references, ReferenceConv and ReferencePad, write their own arithmetic on purpose, so a bug here cannot move the judge).
+/// </summary>
 internal static class PaddingModes
 {
     /// <summary>

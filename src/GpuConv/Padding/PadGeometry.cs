@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using GpuConv.Conv;
 using GpuConv.Tensors;
 
@@ -12,41 +13,30 @@ internal readonly record struct PadGeometry(int Planes, int InD, int InH, int In
     int BeginD, int BeginH, int BeginW, PaddingMode Mode, float Value)
 {
     /// <summary>The geometry of <paramref name="spec"/> on <paramref name="input"/> (already checked by <see cref="PadSpec.CheckInput"/>).</summary>
-    public static PadGeometry Of(PadSpec spec, TensorShape input)
-    {
-        int rank = spec.Rank;
-        Span<int> inSize = [1, 1, 1], begin = [0, 0, 0], end = [0, 0, 0];
-        for (int d = 0; d < rank; d++)
-        {
-            inSize[3 - rank + d] = input.Dims[2 + d];
-            begin[3 - rank + d] = spec.PadBegin[d];
-            end[3 - rank + d] = spec.PadEnd[d];
-        }
-        long planes = (long)input.Dims[0] * input.Dims[1];
-        return new PadGeometry(checked((int)planes), inSize[0], inSize[1], inSize[2],
-            inSize[0] + begin[0] + end[0], inSize[1] + begin[1] + end[1], inSize[2] + begin[2] + end[2],
-            begin[0], begin[1], begin[2], PadSpec.AsPaddingMode(spec.Mode), spec.Value);
-    }
+    public static PadGeometry Of(PadSpec spec, TensorShape input) =>
+        Lifted(input, spec.PadBegin, spec.PadEnd, PadSpec.AsPaddingMode(spec.Mode), spec.Value);
 
     /// <summary>
     /// The pad a convolution with a padding mode applies to its input X: its pads, its mode (allocation-free: the engine
     /// asks on every call).
     /// </summary>
-    public static PadGeometry Of(ConvProblem problem)
+    public static PadGeometry Of(ConvProblem problem) =>
+        Lifted(problem.XShape, problem.Spec.PadBegin, problem.Spec.PadEnd, problem.Spec.PaddingMode, 0f);
+
+    /// <summary>Rank 1–3 pads on NC[D]HW as 3-d ones: the missing leading dimensions of size 1, unpadded.</summary>
+    static PadGeometry Lifted(TensorShape input, ImmutableArray<int> padBegin, ImmutableArray<int> padEnd, PaddingMode mode, float value)
     {
-        var spec = problem.Spec;
-        var x = problem.XShape;
-        int rank = spec.Rank;
+        int rank = padBegin.Length;
         Span<int> inSize = [1, 1, 1], begin = [0, 0, 0], end = [0, 0, 0];
         for (int d = 0; d < rank; d++)
         {
-            inSize[3 - rank + d] = x.Dims[2 + d];
-            begin[3 - rank + d] = spec.PadBegin[d];
-            end[3 - rank + d] = spec.PadEnd[d];
+            inSize[3 - rank + d] = input.Dims[2 + d];
+            begin[3 - rank + d] = padBegin[d];
+            end[3 - rank + d] = padEnd[d];
         }
-        return new PadGeometry(checked(x.Dims[0] * x.Dims[1]), inSize[0], inSize[1], inSize[2],
+        return new PadGeometry(checked(input.Dims[0] * input.Dims[1]), inSize[0], inSize[1], inSize[2],
             inSize[0] + begin[0] + end[0], inSize[1] + begin[1] + end[1], inSize[2] + begin[2] + end[2],
-            begin[0], begin[1], begin[2], spec.PaddingMode, 0f);
+            begin[0], begin[1], begin[2], mode, value);
     }
 
     /// <summary>Elements of one input plane.</summary>
