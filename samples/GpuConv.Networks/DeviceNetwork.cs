@@ -33,6 +33,11 @@ public abstract class DeviceNetwork : IDisposable
 
     protected ConvEngine Engine { get; }
 
+    /// <summary>Bytes of the activation buffers <see cref="Take"/> allocated: what the network's activations hold in engine memory.</summary>
+    public long ActivationBytes { get; private set; }
+    /// <summary>Bytes the activations <see cref="Take"/> handed out would hold with a buffer each (none reused).</summary>
+    public long ActivationBytesWithoutReuse { get; private set; }
+
     /// <summary>Where the caller uploads a batch of images [N, 3, H, W].</summary>
     public Tensor Input { get; }
     /// <summary>The classifier's output [N, classes, 1, 1]; valid after <see cref="Run"/> once downloaded (the download waits).</summary>
@@ -61,7 +66,13 @@ public abstract class DeviceNetwork : IDisposable
     /// </summary>
     protected Tensor Take(TensorShape shape)
     {
-        if (!released.TryGetValue(shape.ElementCount, out var list) || list.Count == 0) return Allocate(shape);
+        long bytes = shape.ElementCount * sizeof(float);
+        ActivationBytesWithoutReuse += bytes;
+        if (!released.TryGetValue(shape.ElementCount, out var list) || list.Count == 0)
+        {
+            ActivationBytes += bytes;
+            return Allocate(shape);
+        }
         var t = list[^1];
         list.RemoveAt(list.Count - 1);
         return t.Shape == shape ? t : Engine.Reshape(t, shape);
