@@ -9,6 +9,11 @@ namespace GpuConv.Networks;
 /// logits tensors, BatchNorm folded into each convolution (<see cref="BatchNormFolding"/>) and the folded weights
 /// uploaded once (run with <c>constantWeights: true</c>), every buffer owned and freed together. A subclass allocates
 /// its activations and <see cref="Logits"/> in its constructor and issues the layers in <see cref="Run"/>.
+/// Activations come from <see cref="Take"/> and go back with <see cref="Release"/> where the run reads them for the last
+/// time, in the order <see cref="Run"/> issues the layers: a later layer then writes into a buffer a recent layer used,
+/// still in cache, as a runtime's memory planner does. On the CPU path writing a buffer the previous run left in memory
+/// costs its reads too (each line is fetched before it is written): MobileNetV2 touched ~22 MB of activations per image
+/// with a buffer each, more than the caches keep.
 /// </summary>
 public abstract class DeviceNetwork : IDisposable
 {
@@ -16,6 +21,8 @@ public abstract class DeviceNetwork : IDisposable
     protected sealed record Layer(ConvSpec Spec, Tensor Weight, Tensor Bias);
 
     readonly List<Tensor> owned = [];
+    /// <summary>Released activation buffers by element count, the most recently released last (<see cref="Take"/>).</summary>
+    readonly Dictionary<long, List<Tensor>> released = [];
 
     /// <summary>Allocates the input; a subclass's constructor then builds the rest and calls <see cref="Dispose"/> if that fails.</summary>
     protected DeviceNetwork(ConvEngine engine, TensorShape inputShape)
@@ -25,6 +32,11 @@ public abstract class DeviceNetwork : IDisposable
     }
 
     protected ConvEngine Engine { get; }
+
+    /// <summary>Bytes of the activation buffers <see cref="Take"/> allocated: what the network's activations hold in engine memory.</summary>
+    public long ActivationBytes { get; private set; }
+    /// <summary>Bytes the activations <see cref="Take"/> handed out would hold with a buffer each (none reused).</summary>
+    public long ActivationBytesWithoutReuse { get; private set; }
 
     /// <summary>Where the caller uploads a batch of images [N, 3, H, W].</summary>
     public Tensor Input { get; }
@@ -47,6 +59,31 @@ public abstract class DeviceNetwork : IDisposable
 
     /// <summary>A buffer of <paramref name="shape"/>, freed with the network.</summary>
     protected Tensor Allocate(TensorShape shape) => Own(Engine.Allocate(shape));
+
+    /// <summary>
+    /// An activation buffer of <paramref name="shape"/>: the most recently released one of as many elements (seen with this
+    /// shape: <see cref="ConvEngine.Reshape"/>), else a new one. Call in the order the run writes the buffers.
+    /// </summary>
+    protected Tensor Take(TensorShape shape)
+    {
+        long bytes = shape.ElementCount * sizeof(float);
+        ActivationBytesWithoutReuse += bytes;
+        if (!released.TryGetValue(shape.ElementCount, out var list) || list.Count == 0)
+        {
+            ActivationBytes += bytes;
+            return Allocate(shape);
+        }
+        var t = list[^1];
+        list.RemoveAt(list.Count - 1);
+        return t.Shape == shape ? t : Engine.Reshape(t, shape);
+    }
+
+    /// <summary><paramref name="t"/> (from <see cref="Take"/>) is read for the last time by the layer just placed: later layers may write into it.</summary>
+    protected void Release(Tensor t)
+    {
+        if (!released.TryGetValue(t.Shape.ElementCount, out var list)) released[t.Shape.ElementCount] = list = [];
+        list.Add(t);
+    }
 
     /// <summary>The output shape of <paramref name="c"/> on an input of <paramref name="x"/>.</summary>
     protected static TensorShape OutputShape(ConvBn c, TensorShape x) => ConvProblem.Create(c.Spec, x, c.Weight.Shape, ConvOp.Forward).OutputShape;

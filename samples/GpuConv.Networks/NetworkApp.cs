@@ -60,6 +60,7 @@ public static class NetworkApp
         o.Out.WriteLine($"{model.Summary}, input {input.Shape}");
 
         using var net = model.Place(engine, input.Shape);
+        o.Out.WriteLine($"activations: {net.ActivationBytes / 1e6:0.0} MB, reused once dead ({net.ActivationBytesWithoutReuse / 1e6:0.0} MB with a buffer each)");
         var logits = new float[net.Logits.Shape.ElementCountInt];
         // With GPUCONV_TRACE=1 the markers bracket each run's native calls (the fake-run tests count them).
         bool marked = Environment.GetEnvironmentVariable("GPUCONV_TRACE") == "1";

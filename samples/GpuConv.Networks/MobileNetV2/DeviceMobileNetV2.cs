@@ -4,7 +4,7 @@ namespace GpuConv.Networks.MobileNetV2;
 
 /// <summary>
 /// <see cref="MobileNetV2Model"/> resident in an engine's memory for a fixed input shape (<see cref="DeviceNetwork"/>:
-/// BatchNorm folded, weights uploaded once, every buffer allocated once). <see cref="Run"/> issues the whole network on
+/// BatchNorm folded, weights uploaded once, every buffer allocated once and reused once dead). <see cref="Run"/> issues the whole network on
 /// the engine's stream — fused conv + bias + ReLU6 for the stem, expansions, depthwise layers and the last 1×1; each
 /// linear projection as conv + bias, added onto the block's input (<c>accumulate: true</c>, written over it) where the
 /// block has a residual; the global average pool; the classifier as a 1×1 convolution — without a host wait.
@@ -23,22 +23,30 @@ public sealed class DeviceMobileNetV2 : DeviceNetwork
         try
         {
             stem = Upload(model.Stem);
-            stemOut = Allocate(OutputShape(model.Stem, inputShape));
-            var shape = stemOut.Shape;
+            stemOut = Take(OutputShape(model.Stem, inputShape));
+            var x = stemOut;
             blocks = new Block[model.Blocks.Count];
             for (int i = 0; i < blocks.Length; i++)
             {
+                // The buffers taken and released in the order Run uses them: a block's expansion dies after its depthwise
+                // layer, the depthwise output after the projection, and a block without the residual add reads its input
+                // last in its first layer.
                 var b = model.Blocks[i];
-                Tensor? expandOut = b.Expand is { } e ? Allocate(OutputShape(e, shape)) : null;
-                var depthwiseOut = Allocate(OutputShape(b.Depthwise, expandOut?.Shape ?? shape));
-                var outShape = OutputShape(b.Project, depthwiseOut.Shape);
-                Tensor? output = b.Residual ? null : Allocate(outShape);
+                Tensor? expandOut = b.Expand is { } e ? Take(OutputShape(e, x.Shape)) : null;
+                if (expandOut is not null && !b.Residual) Release(x);
+                var depthwiseOut = Take(OutputShape(b.Depthwise, (expandOut ?? x).Shape));
+                if (expandOut is not null) Release(expandOut);
+                else if (!b.Residual) Release(x);
+                Tensor? output = b.Residual ? null : Take(OutputShape(b.Project, depthwiseOut.Shape));
+                Release(depthwiseOut);
                 blocks[i] = new Block(b.Expand is { } ee ? Upload(ee) : null, Upload(b.Depthwise), Upload(b.Project), expandOut, depthwiseOut, output);
-                shape = outShape;
+                x = output ?? x;
             }
+            var shape = x.Shape;
             last = Upload(model.Last);
-            lastOut = Allocate(OutputShape(model.Last, shape));
-            headPooled = Allocate(new TensorShape(shape.Dims[0], MobileNetV2Model.LastChannels, 1, 1));
+            lastOut = Take(OutputShape(model.Last, shape));
+            Release(x);
+            headPooled = Take(new TensorShape(shape.Dims[0], MobileNetV2Model.LastChannels, 1, 1));
             classifier = UploadClassifier(MobileNetV2Model.Classifier, model.ClassifierWeight, model.ClassifierBias);
             Logits = Allocate(new TensorShape(shape.Dims[0], model.Classes, 1, 1));
         }

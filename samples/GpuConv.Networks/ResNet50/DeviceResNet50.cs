@@ -4,7 +4,7 @@ namespace GpuConv.Networks.ResNet50;
 
 /// <summary>
 /// <see cref="ResNet50Model"/> resident in an engine's memory for a fixed input shape (<see cref="DeviceNetwork"/>:
-/// BatchNorm folded, weights uploaded once, every buffer allocated once). <see cref="Run"/> issues the whole network on
+/// BatchNorm folded, weights uploaded once, every buffer allocated once and reused once dead). <see cref="Run"/> issues the whole network on
 /// the engine's stream — fused conv + bias + ReLU, the stem's max pool, residual ends as relu(skip + conv + bias)
 /// written over the skip tensor (<c>accumulate: true</c>), the global average pool, the classifier as a 1×1
 /// convolution — without a host wait.
@@ -22,20 +22,32 @@ public sealed class DeviceResNet50 : DeviceNetwork
         try
         {
             stem = Upload(model.Stem);
-            stemOut = Allocate(OutputShape(model.Stem, inputShape));
-            pooled = Allocate(ResNet50Model.StemPool.OutputShape(stemOut.Shape));
-            var shape = pooled.Shape;
+            stemOut = Take(OutputShape(model.Stem, inputShape));
+            pooled = Take(ResNet50Model.StemPool.OutputShape(stemOut.Shape));
+            Release(stemOut);
+            var x = pooled;
             blocks = new Block[model.Blocks.Count];
             for (int i = 0; i < blocks.Length; i++)
             {
+                // The buffers taken and released in the order Run uses them: the reduction dies after the 3x3, the 3x3's
+                // output after the expansion, and a block's input after its downsample projection (without one it is the
+                // skip, written over).
                 var b = model.Blocks[i];
-                var reduceOut = Allocate(OutputShape(b.Reduce, shape));
-                var spatialOut = Allocate(OutputShape(b.Spatial, reduceOut.Shape));
-                Tensor? downOut = b.Downsample is { } d ? Allocate(OutputShape(d, shape)) : null;
+                var reduceOut = Take(OutputShape(b.Reduce, x.Shape));
+                var spatialOut = Take(OutputShape(b.Spatial, reduceOut.Shape));
+                Release(reduceOut);
+                Tensor? downOut = null;
+                if (b.Downsample is { } d)
+                {
+                    downOut = Take(OutputShape(d, x.Shape));
+                    Release(x);
+                }
+                Release(spatialOut);
                 blocks[i] = new Block(Upload(b.Reduce), Upload(b.Spatial), Upload(b.Expand), b.Downsample is { } dd ? Upload(dd) : null, reduceOut, spatialOut, downOut);
-                shape = OutputShape(b.Expand, spatialOut.Shape);
+                x = downOut ?? x;
             }
-            headPooled = Allocate(new TensorShape(shape.Dims[0], shape.Dims[1], 1, 1));
+            var shape = x.Shape;
+            headPooled = Take(new TensorShape(shape.Dims[0], shape.Dims[1], 1, 1));
             fc = UploadClassifier(ResNet50Model.Fc, model.FcWeight, model.FcBias);
             Logits = Allocate(new TensorShape(shape.Dims[0], model.Classes, 1, 1));
         }

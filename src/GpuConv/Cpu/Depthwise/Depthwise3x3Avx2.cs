@@ -11,8 +11,8 @@ namespace GpuConv.Cpu.Depthwise;
 /// planes; every input read is an AVX masked load (vmaskmovps does not fault on the lanes it drops),
 /// so the padding and the part of a row a vector overhangs read zeros. Four output rows at a time,
 /// each input row's three tap vectors loaded once; stride-2 columns are picked from two loads by a
-/// permute of each and a blend. Stores are plain except in a plane's last, partial strip (masked
-/// stores are slow on some AMD cores).
+/// permute of each and a blend. Stores are plain except where 8 lanes would pass the plane's end
+/// (masked stores are slow on some AMD cores; see Strips).
 /// </summary>
 internal static unsafe class Depthwise3x3Avx2
 {
@@ -102,11 +102,17 @@ internal static unsafe class Depthwise3x3Avx2
         var w3 = Vector256.Create(w[3]); var w4 = Vector256.Create(w[4]); var w5 = Vector256.Create(w[5]);
         var w6 = Vector256.Create(w[6]); var w7 = Vector256.Create(w[7]); var w8 = Vector256.Create(w[8]);
         var vb = Vector256.Create(bias);
-        for (int ow0 = 0; ow0 < outW; ow0 += Lanes)
+        // Whole-vector stores wherever 8 lanes stay inside the plane: a partial strip's extra lanes land on the next
+        // row's first columns, which a later store writes with their own values — the partial last strip runs first,
+        // strip 0 after it, and rows go downwards. Only stores that would pass the plane's end are masked: on Zen 3
+        // (one thread) 7 × 7 × 960 0.081 → 0.067 ms and 14 × 14 × 384 0.078 → 0.062 against masking every partial strip.
+        float* planeEnd = y + (nint)outH * outW;
+        int strips = (outW + Lanes - 1) / Lanes;
+        for (int s = 0; s < strips; s++)
         {
+            int ow0 = (s == 0 ? strips - 1 : s - 1) * Lanes;
             int b = ow0 * g.SW - g.PW;     // input column of tap 0 for lane 0
             var columns = TColumns.At(b, inW);
-            bool full = ow0 + Lanes <= outW;
             var store = LaneMasks.InRange8(ow0, outW);
             float* xc = x + b;
             int oh = 0;
@@ -153,10 +159,10 @@ internal static unsafe class Depthwise3x3Avx2
                     a3 = Fma3(a3, t0, t1, t2, w6, w7, w8);
                 }
                 float* yo = y + (nint)oh * outW + ow0;
-                Store(yo, a0, full, store);
-                Store(yo + outW, a1, full, store);
-                Store(yo + 2 * outW, a2, full, store);
-                Store(yo + 3 * outW, a3, full, store);
+                Store(yo, a0, planeEnd, store);
+                Store(yo + outW, a1, planeEnd, store);
+                Store(yo + 2 * outW, a2, planeEnd, store);
+                Store(yo + 3 * outW, a3, planeEnd, store);
             }
             for (; oh < outH; oh++)
             {
@@ -168,7 +174,7 @@ internal static unsafe class Depthwise3x3Avx2
                     Taps(columns, xc, ih + dh, inH, inW, out var t0, out var t1, out var t2);
                     acc = Fma3(acc, t0, t1, t2, Vector256.Create(w[3 * dh]), Vector256.Create(w[3 * dh + 1]), Vector256.Create(w[3 * dh + 2]));
                 }
-                Store(y + (nint)oh * outW + ow0, acc, full, store);
+                Store(y + (nint)oh * outW + ow0, acc, planeEnd, store);
             }
         }
     }
@@ -182,10 +188,11 @@ internal static unsafe class Depthwise3x3Avx2
         else t0 = t1 = t2 = Vector256<float>.Zero;
     }
 
+    /// <summary>v at p, whole when its 8 lanes end inside the plane, else only the lanes in <paramref name="mask"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(float* p, Vector256<float> v, bool full, Vector256<float> mask)
+    static void Store(float* p, Vector256<float> v, float* planeEnd, Vector256<float> mask)
     {
-        if (full) v.Store(p);
+        if (p + Lanes <= planeEnd) v.Store(p);
         else Avx.MaskStore(p, mask, v);
     }
 

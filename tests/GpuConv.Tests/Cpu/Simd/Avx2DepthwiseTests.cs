@@ -73,6 +73,59 @@ public class Avx2DepthwiseTests
         }
     }
 
+    /// <summary>
+    /// <see cref="Depthwise3x3Avx2.Plane"/> stores whole vectors where 8 lanes stay inside the plane, letting a partial
+    /// strip's extra lanes fall on the next row for a later store to overwrite: every output holds the same bits as its
+    /// FMA chain (bias, then the taps row by row, padding as zeros: MathF.FusedMultiplyAdd in that order), and nothing
+    /// past the plane is written. Planes one strip wide and narrower than 8 (spills over several rows), 9–15 wide (the
+    /// partial strip before strip 0), multiples of 8 (no spill), MobileNetV2's 7, 14 and 28, stride 2 and no padding.
+    /// </summary>
+    [TestCase(7, 7, 1, 1)]
+    [TestCase(14, 14, 1, 1)]
+    [TestCase(28, 28, 1, 1)]
+    [TestCase(14, 14, 2, 1)]
+    [TestCase(28, 28, 2, 1)]
+    [TestCase(2, 2, 1, 1)]
+    [TestCase(1, 3, 1, 1)]
+    [TestCase(3, 5, 2, 1)]
+    [TestCase(9, 9, 1, 0)]
+    [TestCase(16, 16, 1, 1)]
+    [TestCase(11, 23, 1, 1)]
+    [TestCase(13, 30, 2, 0)]
+    public void PlaneHoldsTheFmaChainsBitsAndWritesNothingPastIt(int h, int w, int stride, int pad)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported) Assert.Ignore("needs AVX2 + FMA");
+        var p = Problem(1, 1, h, w, 1, 3, stride, stride, [pad, pad, pad, pad]);
+        var g = ConvGeometry.Of(p);
+        Assert.That(Depthwise3x3Avx2.Applies(g, 1), Is.True, $"{p}");
+        int outH = g.OutH, outW = g.OutW, plane = outH * outW;
+        var x = HostTensor.Random(p.XShape, 21).Data;
+        var wt = HostTensor.Random(p.WShape, 22).Data;
+        const float bias = 0.375f;
+        var y = new float[plane + 16];
+        Array.Fill(y, float.NaN);
+        unsafe
+        {
+            fixed (float* px = x, pw = wt, py = y) Depthwise3x3Avx2.Plane(g, px, pw, py, bias);
+        }
+        for (int oh = 0; oh < outH; oh++)
+            for (int ow = 0; ow < outW; ow++)
+            {
+                float acc = bias;
+                for (int dh = 0; dh < 3; dh++)
+                    for (int dw = 0; dw < 3; dw++)
+                    {
+                        int ih = oh * stride - pad + dh, iw = ow * stride - pad + dw;
+                        float v = ih >= 0 && ih < h && iw >= 0 && iw < w ? x[ih * w + iw] : 0f;
+                        acc = MathF.FusedMultiplyAdd(wt[dh * 3 + dw], v, acc);
+                    }
+                Assert.That(BitConverter.SingleToInt32Bits(y[oh * outW + ow]), Is.EqualTo(BitConverter.SingleToInt32Bits(acc)),
+                    $"{p}: output ({oh}, {ow}) {y[oh * outW + ow]} against {acc}");
+            }
+        for (int i = plane; i < y.Length; i++)
+            Assert.That(float.IsNaN(y[i]), Is.True, $"{p}: wrote {y[i]} at {i - plane} past the plane");
+    }
+
     /// <summary>The AVX-512 kernels stay with the Vector512 tier: on it the 112 × 112 stride-2 layer keeps the AVX-512 3x3 kernel.</summary>
     [Test]
     public void Vector512KeepsTheAvx512Kernels()
