@@ -13,6 +13,7 @@
 #   gpu             the Gpu category in this process (quicker, for work on one test)
 #   planb           the cuDNN Gpu tests with the transform refusing interior pointers (padding plan B)
 #   fault-<group>   one group of FaultScenarioTests with its injected faults, as FaultInjectionRunTests runs it
+#   cpu             every other test (no GPU, no fakes): with fakes, shows which GPU-file lines no test runs at all
 # Usage: build/gpu-coverage.sh [--no-build] [RUN...]   (default: fakes; the report merges every RUN's file)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,6 +47,7 @@ for run in "${runs[@]}"; do
   extra=()
   case $run in
     gpu) ;;
+    cpu) filter="TestCategory!=Gpu&FullyQualifiedName!~FakeRunTests&FullyQualifiedName!~FaultInjectionRunTests" ;;
     fakes) filter="FullyQualifiedName~FakeRunTests|FullyQualifiedName~FaultInjectionRunTests"; extra=(GPUCONV_REQUIRE_NATIVE_FAKES=1) ;;
     planb) filter="TestCategory=Gpu&FullyQualifiedName~CudnnBackendGpuTests"; extra=(GPUCONV_FAKE_TRANSFORM_ALIGNMENT=16) ;;
     fault-*)
@@ -62,11 +64,11 @@ for run in "${runs[@]}"; do
         run) ;;
         *) echo "unknown fault group $group" >&2; exit 2 ;;
       esac ;;
-    *) echo "unknown run $run (fakes, gpu, planb, fault-<group>)" >&2; exit 2 ;;
+    *) echo "unknown run $run (fakes, gpu, planb, fault-<group>, cpu)" >&2; exit 2 ;;
   esac
   rm -f "$OUT/$run".coverage.*json "$OUT/$run.log"
-  # In-process runs load the fakes themselves; the fakes run's process must see no GPU (its children get the fakes).
-  if [ $run != fakes ]; then
+  # In-process runs load the fakes themselves; the fakes and cpu runs' processes must see no GPU (its children get the fakes).
+  if [ $run != fakes ] && [ $run != cpu ]; then
     extra+=(LD_LIBRARY_PATH="$folder${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" GPUCONV_NATIVE_FAKES="$folder" GPUCONV_FAKE_REPORT="$OUT/$run.fake-report.txt")
   fi
   echo "+ $run: $filter" >&2
