@@ -78,7 +78,7 @@ for run in "${runs[@]}"; do
     echo "  $run: tests FAILED (see $OUT/$run.log)" >&2
     status=1
   fi
-  grep -E '^ {0,2}(total|failed|succeeded|skipped):' "$OUT/$run.log" | tr -s ' \n' ' ' >&2; echo >&2
+  grep -E '^ {0,2}(total|failed|succeeded|skipped): *[0-9]+$' "$OUT/$run.log" | tr -s ' \n' ' ' >&2; echo >&2
   mv "$OUT/$run".coverage.*json "$OUT/this/" 2>/dev/null || { echo "  $run: no coverage file" >&2; status=1; }
 done
 python3 build/gpu-coverage-report.py "$ROOT" "$COV/report.md" "$OUT"/this/*.coverage.*json

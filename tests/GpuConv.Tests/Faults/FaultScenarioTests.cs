@@ -452,6 +452,39 @@ public sealed class FaultScenarioTests
         AssertNothingLive("after the engine was disposed");
     }
 
+    /// <summary>
+    /// The device cannot allocate a plan's cuDNN workspace (cuMemAlloc out of memory, the pool's retry included): the
+    /// allocation becomes the candidate's refusal (CudaGpuRuntime.AllocateScratch → WorkspaceAllocationException) and
+    /// the planner falls back to the next candidate, here down to one without a workspace; the result is right. Not
+    /// reached before (build/gpu-coverage.sh): every workspace was allocated.
+    /// </summary>
+    [Test, Category("fault-run")]
+    public void AWorkspaceTheDeviceCannotAllocateFallsBackToTheNextCandidate()
+    {
+        RequireGroup("run");
+        var p = Problem();
+        using (var engine = ConvEngine.Open(Options(PlanPolicy.Cached, backend: "cudnn")))
+        {
+            var cudnn = engine.Backends.Single(b => b.Name == "cudnn");
+            var withWorkspace = cudnn.GetAlgorithms(p, ConvPrecision.Strict).First(a => a.WorkspaceBytes > 0 && !a.Name.StartsWith("GRAPH_", StringComparison.Ordinal));
+            engine.Planner.Cache.Put(engine.Planner.KeyFor(p), new Plan(cudnn.Name, withWorkspace, PlanSource.Exhaustive, "test: a workspace plan"));
+            // Device-resident, so the only allocation of the call is the workspace.
+            using var dx = engine.Upload(X);
+            using var dw = engine.Upload(W);
+            using var dy = engine.Allocate(p.YShape);
+            FakeFaults.Set("cuMemAlloc_v2@*=2");
+            try { engine.Forward(Spec, dx, dw, output: dy); }
+            finally { FakeFaults.Set(""); }
+            var plan = engine.LastPlan!;
+            Assert.That(plan.Source, Is.EqualTo(PlanSource.Fallback), plan.ToString());
+            Assert.That(plan.Why, Does.Contain(withWorkspace.Key), "names the candidate whose workspace failed");
+            Assert.That(plan.WorkspaceBytes, Is.Zero, plan.ToString());
+            var expected = ReferenceConv.Forward(p, X.Data, W.Data);
+            Assert.That(ErrorMetrics.Compare(engine.Download(dy).Data, expected).MaxRelative, Is.LessThan(Tolerance));
+        }
+        AssertNothingLive("after the engine was disposed");
+    }
+
     static unsafe long BackendDescriptorsLive()
     {
         nint f = 0;
