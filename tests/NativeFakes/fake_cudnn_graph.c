@@ -558,7 +558,17 @@ FAKE_EXPORT cudnnStatus_t cudnnBackendFinalize(void *desc)
     gdesc *d = gfind(desc);
     if (!d) return fail(BAD_PARAM, "cudnnBackendFinalize: %p is not a live backend descriptor", desc);
     if (d->finalized) return fail(BAD_PARAM, "cudnnBackendFinalize: descriptor %p (type %d) is already finalized", desc, d->type);
-    return finalize_impl(d);
+    cudnnStatus_t s = finalize_impl(d);
+    if (s != OK) return s;
+    /* Injected after the checks, so a faulted call is a valid one: "cudnnBackendFinalize#TYPE" refuses one descriptor
+     * type (#15 an operation graph cuDNN will not build, #4 a heuristics query it refuses); the descriptor stays
+     * unfinalized, as after a refusal. */
+    int fault = gpuconv_fake_fault_library("cudnnBackendFinalize", d->type, 0);
+    if (fault > 0) {
+        d->finalized = 0;
+        return fail((cudnnStatus_t)fault, "cudnnBackendFinalize: descriptor type %d: injected fault (GPUCONV_FAKE_FAULTS)", d->type);
+    }
+    return OK;
 }
 
 /* ---------------------------------------------------------------- get */

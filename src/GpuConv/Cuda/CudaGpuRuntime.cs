@@ -33,7 +33,6 @@ internal sealed unsafe class CudaGpuRuntime : ICudnnHost, IPtxRuntime, IMemorySp
     public CudaContext Context => _context;
     public IMemorySpace Memory => this;
     public CudnnHandle CreateCudnnHandle() => CudnnHandle.Create(_context, _context.Stream);
-    public long FreeMemoryBytes => _context.MemoryInfo().Free;
 
     public CurrentContextScope EnterContext() => _context.Lifetime.Enter();
     public void Synchronize() => _context.Stream.Synchronize();

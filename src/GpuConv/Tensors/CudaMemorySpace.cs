@@ -3,18 +3,13 @@ using GpuConv.Cuda;
 namespace GpuConv.Tensors;
 
 /// <summary>
-/// One GPU's device memory as an <see cref="IMemorySpace"/>: tensors are <see cref="DeviceTensor"/>s from
-/// the context's pool; copies run on the context's own stream and are finished when they return.
+/// Device memory of an <see cref="IDeviceRuntime"/> as an <see cref="IMemorySpace"/>: tensors are <see cref="DeviceTensor"/>s;
+/// copies without a stream are finished when they return. The tests' stand-in device memories use it; a real GPU's
+/// memory space is its <see cref="CudaGpuRuntime"/> (copies ordered on the context's stream).
 /// </summary>
 internal sealed class CudaMemorySpace : IMemorySpace
 {
     readonly Func<TensorShape, DeviceTensor> _allocate;
-
-    public CudaMemorySpace(CudaContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        _allocate = context.Allocate;
-    }
 
     internal CudaMemorySpace(IDeviceRuntime runtime) => _allocate = shape => new DeviceTensor(runtime, shape);
 

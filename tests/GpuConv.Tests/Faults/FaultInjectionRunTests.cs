@@ -25,7 +25,7 @@ public sealed class FaultInjectionRunTests
         ("cudnnmissing", "", null, 1),
         ("cublascreate", "cublasCreate_v2@*=3", null, 1),
         ("cublasmissing", "", null, 1),
-        ("run", "", null, 15),
+        ("run", "", null, 19),
     ];
 
     string _fakes = null!;

@@ -1,5 +1,7 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using GpuConv.Backends;
+using GpuConv.Backends.Cudnn;
 using GpuConv.Conv;
 using GpuConv.Cuda;
 using GpuConv.Cuda.Native;
@@ -401,6 +403,94 @@ public sealed class FaultScenarioTests
         GC.Collect();
         GC.WaitForPendingFinalizers();
         AssertNothingLive("after the engine was disposed");
+    }
+
+    /// <summary>
+    /// cuDNN refusing a backend-API (graph) step for a problem (NOT_SUPPORTED on cudnnBackendFinalize): its operation
+    /// graph (descriptor type 15: cuDNN will not build that graph), or both heuristics queries (type 4), costs only the
+    /// graph candidates — the legacy algorithms are still offered and run the problem; a refused mode-A query alone
+    /// leaves FALLBACK's configs. A refusal is cuDNN's answer, not a failure (LastGraphFailure stays null), and every
+    /// backend descriptor made on the way is destroyed. Not reached before (build/gpu-coverage.sh): the fake graph API
+    /// built every graph.
+    /// </summary>
+    [Category("fault-run")]
+    [TestCase("cudnnBackendFinalize#15@*=3000", false)]
+    [TestCase("cudnnBackendFinalize#4@*=3000", false)]
+    [TestCase("cudnnBackendFinalize#4@1=3000", true)]
+    public void CudnnRefusingAGraphLeavesTheOtherCandidates(string rule, bool graphCandidatesLeft)
+    {
+        RequireGroup("run");
+        static bool IsGraph(ConvAlgorithm a) => a.Name.StartsWith("GRAPH_", StringComparison.Ordinal);
+        var p = Problem();
+        long descriptorsBefore = BackendDescriptorsLive();
+        using (var control = ConvEngine.Open(Options(backend: "cudnn")))
+            Assert.That(control.Backends.Single(b => b.Name == "cudnn").GetAlgorithms(p, ConvPrecision.Strict).Where(IsGraph), Is.Not.Empty,
+                "without the fault this problem has graph candidates");
+        using (var engine = ConvEngine.Open(Options(backend: "cudnn")))
+        {
+            var cudnn = (CudnnBackend)engine.Backends.Single(b => b.Name == "cudnn");
+            IReadOnlyList<ConvAlgorithm> offered;
+            FakeFaults.Set(rule);
+            try
+            {
+                offered = cudnn.GetAlgorithms(p, ConvPrecision.Strict);
+                Assert.That(FakeFaults.Injected, Is.GreaterThan(0), "the fault was hit");
+                AssertMatchesReference(engine, rule);
+            }
+            finally { FakeFaults.Set(""); }
+            Assert.That(offered.Where(a => !IsGraph(a)), Is.Not.Empty, "the legacy candidates");
+            if (graphCandidatesLeft) Assert.That(offered.Where(IsGraph), Is.Not.Empty, "FALLBACK's configs");
+            else
+            {
+                Assert.That(offered.Where(IsGraph), Is.Empty, "no graph candidate");
+                Assert.That(IsGraph(engine.LastPlan!.Algorithm), Is.False, engine.LastPlan.ToString());
+            }
+            Assert.That(engine.LastPlan!.Backend, Is.EqualTo("cudnn"));
+            Assert.That(cudnn.LastGraphFailure, Is.Null, "a refusal is not a failure");
+        }
+        Assert.That(BackendDescriptorsLive(), Is.EqualTo(descriptorsBefore), "every backend descriptor was destroyed");
+        AssertNothingLive("after the engine was disposed");
+    }
+
+    /// <summary>
+    /// The device cannot allocate a plan's cuDNN workspace (cuMemAlloc out of memory, the pool's retry included): the
+    /// allocation becomes the candidate's refusal (CudaGpuRuntime.AllocateScratch → WorkspaceAllocationException) and
+    /// the planner falls back to the next candidate, here down to one without a workspace; the result is right. Not
+    /// reached before (build/gpu-coverage.sh): every workspace was allocated.
+    /// </summary>
+    [Test, Category("fault-run")]
+    public void AWorkspaceTheDeviceCannotAllocateFallsBackToTheNextCandidate()
+    {
+        RequireGroup("run");
+        var p = Problem();
+        using (var engine = ConvEngine.Open(Options(PlanPolicy.Cached, backend: "cudnn")))
+        {
+            var cudnn = engine.Backends.Single(b => b.Name == "cudnn");
+            var withWorkspace = cudnn.GetAlgorithms(p, ConvPrecision.Strict).First(a => a.WorkspaceBytes > 0 && !a.Name.StartsWith("GRAPH_", StringComparison.Ordinal));
+            engine.Planner.Cache.Put(engine.Planner.KeyFor(p), new Plan(cudnn.Name, withWorkspace, PlanSource.Exhaustive, "test: a workspace plan"));
+            // Device-resident, so the only allocation of the call is the workspace.
+            using var dx = engine.Upload(X);
+            using var dw = engine.Upload(W);
+            using var dy = engine.Allocate(p.YShape);
+            FakeFaults.Set("cuMemAlloc_v2@*=2");
+            try { engine.Forward(Spec, dx, dw, output: dy); }
+            finally { FakeFaults.Set(""); }
+            var plan = engine.LastPlan!;
+            Assert.That(plan.Source, Is.EqualTo(PlanSource.Fallback), plan.ToString());
+            Assert.That(plan.Why, Does.Contain(withWorkspace.Key), "names the candidate whose workspace failed");
+            Assert.That(plan.WorkspaceBytes, Is.Zero, plan.ToString());
+            var expected = ReferenceConv.Forward(p, X.Data, W.Data);
+            Assert.That(ErrorMetrics.Compare(engine.Download(dy).Data, expected).MaxRelative, Is.LessThan(Tolerance));
+        }
+        AssertNothingLive("after the engine was disposed");
+    }
+
+    static unsafe long BackendDescriptorsLive()
+    {
+        nint f = 0;
+        Assert.That(NativeLibrary.TryLoad("libcudnn.so.9", out var lib) && NativeLibrary.TryGetExport(lib, "gpuconv_fake_cudnn_backend_live", out f),
+            Is.True, "the fake cuDNN's backend-descriptor counter");
+        return ((delegate* unmanaged<long>)f)();
     }
 
     [Test, Category("fault-run")]

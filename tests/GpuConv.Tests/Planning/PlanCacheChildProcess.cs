@@ -19,6 +19,14 @@ static class PlanCacheChildProcess
     {
         var spec = Environment.GetEnvironmentVariable(EnvironmentVariable);
         if (string.IsNullOrEmpty(spec)) return;
+        WriteAndExit(spec);
+    }
+
+    // Kept out of the initializer so that starting the test executable does not load GpuConv.dll: coverlet.MTP
+    // (build/gpu-coverage.sh) leaves every assembly its controller process has loaded uninstrumented.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void WriteAndExit(string spec)
+    {
         var parts = spec.Split('|');
         string path = parts[0];
         int child = int.Parse(parts[1]), count = int.Parse(parts[2]);

@@ -42,13 +42,6 @@ internal sealed unsafe class CudnnBackendDescriptor : SafeHandle
 
     public void SetEnum(CudnnBackendAttributeName name, CudnnBackendAttributeType type, int value) => Set(name, type, 1, &value, value.ToString());
 
-    public void SetBoolean(CudnnBackendAttributeName name, bool value)
-    {
-        // cuDNN's bool attribute is C's bool: one byte.
-        byte b = value ? (byte)1 : (byte)0;
-        Set(name, CudnnBackendAttributeType.Boolean, 1, &b, value.ToString());
-    }
-
     public void SetFloat(CudnnBackendAttributeName name, float value) => Set(name, CudnnBackendAttributeType.Float, 1, &value, value.ToString("R"));
 
     public void SetHandleAttribute(CudnnBackendAttributeName name, nint cudnnHandle) =>

@@ -24,9 +24,6 @@ internal interface ICudnnHost
     /// <summary>Makes the device's context current on the calling thread until the scope is disposed, which puts back the caller's.</summary>
     CurrentContextScope EnterContext();
 
-    /// <summary>Free device memory in bytes right now (the default workspace limit).</summary>
-    long FreeMemoryBytes { get; }
-
     /// <summary>Milliseconds <paramref name="work"/> takes on the stream, measured with events.</summary>
     double TimeMs(Action work);
 

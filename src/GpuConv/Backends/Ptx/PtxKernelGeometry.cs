@@ -1,4 +1,3 @@
-using GpuConv.Conv;
 using GpuConv.Cpu;
 
 namespace GpuConv.Backends.Ptx;
@@ -11,13 +10,6 @@ namespace GpuConv.Backends.Ptx;
 internal static class PtxKernelGeometry
 {
     public const int Count = 18;
-
-    public static uint[] Of(ConvProblem p)
-    {
-        var values = new uint[Count];
-        Write(ConvGeometry.Of(p), values);
-        return values;
-    }
 
     /// <summary>Writes the <see cref="Count"/> values into <paramref name="values"/> (a launch packs them without an array).</summary>
     public static void Write(ConvGeometry g, Span<uint> values)

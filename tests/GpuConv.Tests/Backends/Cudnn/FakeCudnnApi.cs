@@ -223,7 +223,6 @@ sealed class FakeCudnnHost : ICudnnHost, IDisposable
 
     public FakeCudnnApi Api { get; }
     public IMemorySpace Memory { get; }
-    public long FreeMemoryBytes => 1L << 34;
     public int Synchronizations;
 
     public ulong PointerOf(Tensor tensor) => ((DeviceTensor)tensor).Pointer;
