@@ -96,4 +96,39 @@ public class PadSimulatedDeviceTests
         var e = ErrorMetrics.Compare(actual, expected);
         Assert.That(e.MaxRelative, Is.LessThan(2e-5), $"{what}: {e}");
     }
+
+    /// <summary>
+    /// A device memory that launches no kernels (a stand-in; no GPU memory is one) pads through host copies: each mode's
+    /// pad, its gradient and the accumulating gradient bit for bit the CPU engine's.
+    /// </summary>
+    [Test]
+    public void ADeviceMemoryWithoutKernelsPadsThroughHostCopies()
+    {
+        var memory = new GpuConv.Tests.Planning.FakeDeviceMemory();
+        using var engine = EngineOnBackends.Open(new DeviceResident.DeviceResidentTests.StreamOrderedFake(memory));
+        using var cpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
+        var shape = new TensorShape(1, 2, 4, 6);
+        var x = HostTensor.Random(shape, 11);
+        using var dx = engine.Upload(x);
+        foreach (var spec in new[]
+        {
+            new PadSpec(PadMode.Reflect, [3, 2], [1, 5]),
+            new PadSpec(PadMode.Replicate, [0, 4], [2, 1]),
+            new PadSpec(PadMode.Circular, [4, 1], [2, 6]),
+            new PadSpec(PadMode.Constant, [1, 0], [2, 3], 1.5f),
+        })
+        {
+            Assert.That(Bits(engine.Download(engine.Pad(spec, dx)).Data), Is.EqualTo(Bits(cpu.Download(cpu.Pad(spec, x)).Data)), $"pad {spec}");
+            var dy = HostTensor.Random(spec.OutputShape(shape), 12);
+            using var ddy = engine.Upload(dy);
+            Assert.That(Bits(engine.Download(engine.PadBackward(spec, ddy, shape)).Data),
+                Is.EqualTo(Bits(cpu.Download(cpu.PadBackward(spec, dy, shape)).Data)), $"backward {spec}");
+            var held = HostTensor.Random(shape, 13);
+            using var dheld = engine.Upload(held);
+            var cheld = cpu.Upload(held);
+            engine.PadBackward(spec, ddy, shape, dheld, accumulate: true);
+            cpu.PadBackward(spec, dy, shape, cheld, accumulate: true);
+            Assert.That(Bits(engine.Download(dheld).Data), Is.EqualTo(Bits(cpu.Download(cheld).Data)), $"backward accumulate {spec}");
+        }
+    }
 }
