@@ -294,7 +294,8 @@ public sealed unsafe partial class CpuBackend
             }
             case DirectDepthwise:
                 perThread = Math.Max(DepthwiseDirect.ScratchFloats(g) + DepthwiseDirect.TableInts(g),
-                    DepthwiseBlocked.Applies(g, p.KPerGroup, p.C) ? DepthwiseBlocked.ScratchFloats(g) : 0);
+                    Math.Max(DepthwiseBlocked.Applies(g, p.KPerGroup, p.C) ? DepthwiseBlocked.ScratchFloats(g) : 0,
+                        Depthwise3x3Avx2.Applies(g, p.KPerGroup) ? Depthwise3x3Avx2.ScratchFloats(g) : 0));
                 break;
             case ShiftedGemm:
             {

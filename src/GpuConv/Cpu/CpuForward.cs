@@ -178,9 +178,11 @@ internal static unsafe class CpuForward
     readonly struct UnpaddedPlaneRanges(CpuConvContext ctx, DepthwiseKernel kernel, int planes, int tasks) : ICpuLoop
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Run(int t, WorkspaceSet _)
+        public void Run(int t, WorkspaceSet ws)
         {
             int p0 = (int)((long)planes * t / tasks), p1 = (int)((long)planes * (t + 1) / tasks);
+            long scratchFloats = kernel == DepthwiseKernel.ThreeByThreeAvx2 ? Depthwise3x3Avx2.ScratchFloats(ctx.G) : 0;
+            float* scratch = scratchFloats > 0 ? ws.Get(WorkspaceSlot.Rows, scratchFloats) : null;
             for (int pl = p0; pl < p1; pl++)
             {
                 int c = pl % ctx.C;
@@ -189,7 +191,7 @@ internal static unsafe class CpuForward
                 switch (kernel)
                 {
                     case DepthwiseKernel.ThreeByThree: Depthwise3x3.Plane(ctx.G, x, w, y, bias); break;
-                    case DepthwiseKernel.ThreeByThreeAvx2: Depthwise3x3Avx2.Plane(ctx.G, x, w, y, bias); break;
+                    case DepthwiseKernel.ThreeByThreeAvx2: Depthwise3x3Avx2.Plane(ctx.G, x, w, y, bias, scratch); break;
                     case DepthwiseKernel.Narrow: DepthwiseNarrow.Plane(ctx.G, x, w, y, bias); break;
                     default: DepthwiseStrips.Plane(ctx.G, x, w, y, bias); break;
                 }

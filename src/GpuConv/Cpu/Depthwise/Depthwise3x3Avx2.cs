@@ -7,12 +7,13 @@ namespace GpuConv.Cpu.Depthwise;
 
 /// <summary>
 /// Depthwise 3x3 forward for AVX2 machines (2-D, one filter per channel, stride 1 or 2, no dilation,
-/// any padding): <see cref="Depthwise3x3"/>'s column strips with 8 lanes. Read straight from the NCHW
-/// planes; every input read is an AVX masked load (vmaskmovps does not fault on the lanes it drops),
-/// so the padding and the part of a row a vector overhangs read zeros. Four output rows at a time,
-/// each input row's three tap vectors loaded once; stride-2 columns are picked from two loads by a
-/// permute of each and a blend. Stores are plain except where 8 lanes would pass the plane's end
-/// (masked stores are slow on some AMD cores; see Strips).
+/// any padding): <see cref="Depthwise3x3"/>'s column strips with 8 lanes. Stride-1 columns read straight
+/// from the NCHW planes by AVX masked loads (vmaskmovps does not fault on the lanes it drops), so the
+/// padding and the part of a row a vector overhangs read zeros. Column stride 2 first splits each input
+/// row once into its even and odd columns (padding included, in a per-worker scratch), so a strip's three
+/// taps are plain loads instead of two permutes and a blend per tap, per strip and per output row.
+/// Four output rows at a time, each input row's three tap vectors loaded once. Stores are plain except
+/// where 8 lanes would pass the plane's end (masked stores are slow on some AMD cores; see Strips).
 /// </summary>
 internal static unsafe class Depthwise3x3Avx2
 {
@@ -22,36 +23,57 @@ internal static unsafe class Depthwise3x3Avx2
         Avx2.IsSupported && Fma.IsSupported && multiplier == 1 &&
         g.InD == 1 && g.OutD == 1 && g.KD == 1 && g.KH == 3 && g.KW == 3 && g.DH == 1 && g.DW == 1 &&
         g.SH is 1 or 2 && g.SW is 1 or 2 &&
-        // Stride-2 columns where an output row fills two vectors or more go to the padded-copy kernel
-        // (DepthwiseDirect's AVX2 split and eight-chain rows): MobileNetV2's 112 × 112 × 96 0.19 ms
-        // against 0.30 here, 56 × 56 × 144 0.105 against 0.116 (one thread); on 14-wide outputs and
-        // narrower this kernel is 1.7–3× faster.
-        (g.SW == 1 || g.OutW < 16) &&
         // the column arithmetic below stays in int
-        (long)g.InW + 2L * g.OutW + 64 < int.MaxValue;
+        (long)g.InW + 2L * g.OutW + 64 < int.MaxValue && SplitRowsFloats(g) < int.MaxValue;
 
-    /// <summary>One plane: y[oh, ow] = bias + Σ w[dh, dw]·x[oh·sh − ph + dh, ow·sw − pw + dw] (zero outside x).</summary>
-    public static void Plane(in Geometry g, float* x, float* w, float* y, float bias)
+    /// <summary>Scratch <see cref="Plane"/> needs (column stride 2: the split rows), 0 for stride 1.</summary>
+    public static long ScratchFloats(in Geometry g) => g.SW == 2 ? SplitRowsFloats(g) : 0;
+
+    /// <summary>One split row: the even columns, then the odd ones, each a whole number of vectors past the last strip.</summary>
+    static int HalfRow(in Geometry g) => ((g.OutW + Lanes - 1) / Lanes + 1) * Lanes;
+
+    /// <summary>Input rows any output reads (from row 0).</summary>
+    static int RowsRead(in Geometry g) => Math.Clamp((g.OutH - 1) * g.SH - g.PH + 3, 0, g.InH);
+
+    static long SplitRowsFloats(in Geometry g) => 2L * HalfRow(g) * RowsRead(g);
+
+    /// <summary>
+    /// One plane: y[oh, ow] = bias + Σ w[dh, dw]·x[oh·sh − ph + dh, ow·sw − pw + dw] (zero outside x).
+    /// <paramref name="scratch"/>: <see cref="ScratchFloats"/> floats.
+    /// </summary>
+    public static void Plane(in Geometry g, float* x, float* w, float* y, float bias, float* scratch)
     {
-        if (g.SW == 1) Strips<Stride1Columns>(g, x, w, y, bias);
-        else Strips<Stride2Columns>(g, x, w, y, bias);
+        if (g.SW == 1)
+        {
+            Strips<Stride1Columns>(g, x, g.InW, w, y, bias);
+            return;
+        }
+        SplitColumns(g, x, scratch);
+        Strips<SplitColumnsTaps>(g, scratch, 2 * HalfRow(g), w, y, bias);
     }
 
     /// <summary>The three tap vectors (input columns 0, 1, 2 of 8 outputs) of one input row of a column strip.</summary>
     interface IStripColumns<TSelf> where TSelf : struct, IStripColumns<TSelf>
     {
-        /// <summary>The strip whose first output lane reads input column <paramref name="first"/> at tap 0.</summary>
-        static abstract TSelf At(int first, int inW);
+        /// <summary>The strip of outputs <paramref name="ow0"/>.. in a source of rows <paramref name="rowStride"/> floats apart.</summary>
+        static abstract TSelf At(in Geometry g, int ow0, int rowStride);
+        /// <summary>Where in a source row the strip of outputs <paramref name="ow0"/>.. reads.</summary>
+        static abstract int Column(in Geometry g, int ow0);
         void Taps(float* row, out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2);
     }
 
-    /// <summary>Stride-1 columns: three shifted masked loads.</summary>
+    /// <summary>Stride-1 columns from the plane: three shifted masked loads.</summary>
     struct Stride1Columns : IStripColumns<Stride1Columns>
     {
         Vector256<float> _m0, _m1, _m2;
 
-        public static Stride1Columns At(int first, int inW) =>
-            new() { _m0 = LaneMasks.InRange8(first, inW), _m1 = LaneMasks.InRange8(first + 1, inW), _m2 = LaneMasks.InRange8(first + 2, inW) };
+        public static int Column(in Geometry g, int ow0) => ow0 - g.PW;
+
+        public static Stride1Columns At(in Geometry g, int ow0, int rowStride)
+        {
+            int first = Column(g, ow0), inW = g.InW;
+            return new() { _m0 = LaneMasks.InRange8(first, inW), _m1 = LaneMasks.InRange8(first + 1, inW), _m2 = LaneMasks.InRange8(first + 2, inW) };
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly void Taps(float* r, out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2)
@@ -63,41 +85,81 @@ internal static unsafe class Depthwise3x3Avx2
     }
 
     /// <summary>
-    /// Stride-2 columns r[2i], r[2i + 1], r[2i + 2]: from the 16 columns at r (lo, hi), a lane permute of
-    /// each puts its even (or odd) columns in both halves, and a blend takes lo's low half and hi's high half.
+    /// Stride-2 columns from the split rows: x[2i − pw], x[2i + 1 − pw], x[2i + 2 − pw] are even[i], odd[i]
+    /// and even[i + 1] — three plain loads.
     /// </summary>
-    struct Stride2Columns : IStripColumns<Stride2Columns>
+    struct SplitColumnsTaps : IStripColumns<SplitColumnsTaps>
     {
-        Vector256<float> _lo, _hi, _lo2, _hi2;
+        nint _odd;
 
-        static Vector256<int> Even => Vector256.Create(0, 2, 4, 6, 0, 2, 4, 6);
-        static Vector256<int> Odd => Vector256.Create(1, 3, 5, 7, 1, 3, 5, 7);
+        public static int Column(in Geometry g, int ow0) => ow0;
 
-        public static Stride2Columns At(int first, int inW) => new()
-        {
-            _lo = LaneMasks.InRange8(first, inW), _hi = LaneMasks.InRange8(first + Lanes, inW),
-            _lo2 = LaneMasks.InRange8(first + 2, inW), _hi2 = LaneMasks.InRange8(first + 2 + Lanes, inW),
-        };
+        public static SplitColumnsTaps At(in Geometry g, int ow0, int rowStride) => new() { _odd = rowStride / 2 };
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly void Taps(float* r, out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2)
         {
-            var lo = Avx.MaskLoad(r, _lo);
-            var hi = Avx.MaskLoad(r + Lanes, _hi);
-            t0 = Pick(lo, hi, Even);
-            t1 = Pick(lo, hi, Odd);
-            t2 = Pick(Avx.MaskLoad(r + 2, _lo2), Avx.MaskLoad(r + 2 + Lanes, _hi2), Even);
+            t0 = Vector256.Load(r);
+            t1 = Vector256.Load(r + _odd);
+            t2 = Vector256.Load(r + 1);
         }
+    }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static Vector256<float> Pick(Vector256<float> lo, Vector256<float> hi, Vector256<int> index) =>
-            Avx.Blend(Avx2.PermuteVar8x32(lo, index), Avx2.PermuteVar8x32(hi, index), 0xF0);
+    /// <summary>
+    /// Splits the input rows outputs read into even[i] = x[2i − pw] and odd[i] = x[2i + 1 − pw] (zero outside the
+    /// row) for i below the strips' end, and even at the strips' end (the last strip's third tap, lane 7): 16 columns
+    /// at a time, a shuffle of the two vectors picks the even (or odd) columns of each 128-bit half and a 64-bit
+    /// permute puts them in order. Only the chunks that overhang the row's ends load masked. The rest of the row's
+    /// last vector of even columns is left as it was: no strip reads it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void SplitColumns(in Geometry g, float* x, float* scratch)
+    {
+        int inW = g.InW, pw = g.PW, half = HalfRow(g), rows = RowsRead(g), chunks = half / Lanes - 1;
+        int last = 2 * Lanes * chunks - pw;     // input column of even[8 · chunks]
+        // The masks of the first and last chunks once per plane (the ones that overhang in MobileNetV2's layers).
+        int cLast = last - 2 * Lanes;
+        Vector256<float> firstLo = LaneMasks.InRange8(-pw, inW), firstHi = LaneMasks.InRange8(Lanes - pw, inW);
+        Vector256<float> lastLo = LaneMasks.InRange8(cLast, inW), lastHi = LaneMasks.InRange8(cLast + Lanes, inW);
+        for (int ih = 0; ih < rows; ih++)
+        {
+            float* r = x + (nint)ih * inW, even = scratch + (nint)ih * 2 * half, odd = even + half;
+            for (int k = 0; k < chunks; k++)
+            {
+                int c = 2 * Lanes * k - pw;     // input column of even[8k]
+                Vector256<float> lo, hi;
+                if (c >= 0 && c + 2 * Lanes <= inW)
+                {
+                    lo = Vector256.Load(r + c);
+                    hi = Vector256.Load(r + c + Lanes);
+                }
+                else if (k == 0)
+                {
+                    lo = Avx.MaskLoad(r + c, firstLo);
+                    hi = Avx.MaskLoad(r + c + Lanes, firstHi);
+                }
+                else if (k == chunks - 1)
+                {
+                    lo = Avx.MaskLoad(r + c, lastLo);
+                    hi = Avx.MaskLoad(r + c + Lanes, lastHi);
+                }
+                else
+                {
+                    lo = Avx.MaskLoad(r + c, LaneMasks.InRange8(c, inW));
+                    hi = Avx.MaskLoad(r + c + Lanes, LaneMasks.InRange8(c + Lanes, inW));
+                }
+                // shuffle: lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6; the permute (64-bit pairs 0, 2, 1, 3): lo0 lo2 lo4 lo6 hi0 hi2 hi4 hi6.
+                Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle().Store(even + Lanes * k);
+                Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle().Store(odd + Lanes * k);
+            }
+            even[Lanes * chunks] = (uint)last < (uint)inW ? r[last] : 0f;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Strips<TColumns>(in Geometry g, float* x, float* w, float* y, float bias) where TColumns : struct, IStripColumns<TColumns>
+    static void Strips<TColumns>(in Geometry g, float* x, int rowStride, float* w, float* y, float bias) where TColumns : struct, IStripColumns<TColumns>
     {
-        int inH = g.InH, inW = g.InW, outH = g.OutH, outW = g.OutW, sh = g.SH, ph = g.PH;
+        int inH = g.InH, outH = g.OutH, outW = g.OutW, sh = g.SH, ph = g.PH;
         var w0 = Vector256.Create(w[0]); var w1 = Vector256.Create(w[1]); var w2 = Vector256.Create(w[2]);
         var w3 = Vector256.Create(w[3]); var w4 = Vector256.Create(w[4]); var w5 = Vector256.Create(w[5]);
         var w6 = Vector256.Create(w[6]); var w7 = Vector256.Create(w[7]); var w8 = Vector256.Create(w[8]);
@@ -111,10 +173,9 @@ internal static unsafe class Depthwise3x3Avx2
         for (int s = 0; s < strips; s++)
         {
             int ow0 = (s == 0 ? strips - 1 : s - 1) * Lanes;
-            int b = ow0 * g.SW - g.PW;     // input column of tap 0 for lane 0
-            var columns = TColumns.At(b, inW);
+            var columns = TColumns.At(g, ow0, rowStride);
             var store = LaneMasks.InRange8(ow0, outW);
-            float* xc = x + b;
+            float* xc = x + TColumns.Column(g, ow0);
             int oh = 0;
             for (; oh + 4 <= outH; oh += 4)
             {
@@ -123,39 +184,39 @@ internal static unsafe class Depthwise3x3Avx2
                 if (sh == 1)
                 {
                     // Input row ih + i feeds output row oh + j through kernel row i − j.
-                    Taps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih, inH, rowStride, out t0, out t1, out t2);
                     a0 = Fma3(a0, t0, t1, t2, w0, w1, w2);
-                    Taps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih + 1, inH, rowStride, out t0, out t1, out t2);
                     a0 = Fma3(a0, t0, t1, t2, w3, w4, w5); a1 = Fma3(a1, t0, t1, t2, w0, w1, w2);
-                    Taps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih + 2, inH, rowStride, out t0, out t1, out t2);
                     a0 = Fma3(a0, t0, t1, t2, w6, w7, w8); a1 = Fma3(a1, t0, t1, t2, w3, w4, w5); a2 = Fma3(a2, t0, t1, t2, w0, w1, w2);
-                    Taps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih + 3, inH, rowStride, out t0, out t1, out t2);
                     a1 = Fma3(a1, t0, t1, t2, w6, w7, w8); a2 = Fma3(a2, t0, t1, t2, w3, w4, w5); a3 = Fma3(a3, t0, t1, t2, w0, w1, w2);
-                    Taps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih + 4, inH, rowStride, out t0, out t1, out t2);
                     a2 = Fma3(a2, t0, t1, t2, w6, w7, w8); a3 = Fma3(a3, t0, t1, t2, w3, w4, w5);
-                    Taps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih + 5, inH, rowStride, out t0, out t1, out t2);
                     a3 = Fma3(a3, t0, t1, t2, w6, w7, w8);
                 }
                 else
                 {
                     // Row stride 2: input row ih + i feeds output row oh + j through kernel row i − 2j.
-                    Taps(columns, xc, ih, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih, inH, rowStride, out t0, out t1, out t2);
                     a0 = Fma3(a0, t0, t1, t2, w0, w1, w2);
-                    Taps(columns, xc, ih + 1, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih + 1, inH, rowStride, out t0, out t1, out t2);
                     a0 = Fma3(a0, t0, t1, t2, w3, w4, w5);
-                    Taps(columns, xc, ih + 2, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih + 2, inH, rowStride, out t0, out t1, out t2);
                     a0 = Fma3(a0, t0, t1, t2, w6, w7, w8); a1 = Fma3(a1, t0, t1, t2, w0, w1, w2);
-                    Taps(columns, xc, ih + 3, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih + 3, inH, rowStride, out t0, out t1, out t2);
                     a1 = Fma3(a1, t0, t1, t2, w3, w4, w5);
-                    Taps(columns, xc, ih + 4, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih + 4, inH, rowStride, out t0, out t1, out t2);
                     a1 = Fma3(a1, t0, t1, t2, w6, w7, w8); a2 = Fma3(a2, t0, t1, t2, w0, w1, w2);
-                    Taps(columns, xc, ih + 5, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih + 5, inH, rowStride, out t0, out t1, out t2);
                     a2 = Fma3(a2, t0, t1, t2, w3, w4, w5);
-                    Taps(columns, xc, ih + 6, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih + 6, inH, rowStride, out t0, out t1, out t2);
                     a2 = Fma3(a2, t0, t1, t2, w6, w7, w8); a3 = Fma3(a3, t0, t1, t2, w0, w1, w2);
-                    Taps(columns, xc, ih + 7, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih + 7, inH, rowStride, out t0, out t1, out t2);
                     a3 = Fma3(a3, t0, t1, t2, w3, w4, w5);
-                    Taps(columns, xc, ih + 8, inH, inW, out t0, out t1, out t2);
+                    Taps(columns, xc, ih + 8, inH, rowStride, out t0, out t1, out t2);
                     a3 = Fma3(a3, t0, t1, t2, w6, w7, w8);
                 }
                 float* yo = y + (nint)oh * outW + ow0;
@@ -171,7 +232,7 @@ internal static unsafe class Depthwise3x3Avx2
                 for (int dh = 0; dh < 3; dh++)
                 {
                     if ((uint)(ih + dh) >= (uint)inH) continue;
-                    Taps(columns, xc, ih + dh, inH, inW, out var t0, out var t1, out var t2);
+                    Taps(columns, xc, ih + dh, inH, rowStride, out var t0, out var t1, out var t2);
                     acc = Fma3(acc, t0, t1, t2, Vector256.Create(w[3 * dh]), Vector256.Create(w[3 * dh + 1]), Vector256.Create(w[3 * dh + 2]));
                 }
                 Store(y + (nint)oh * outW + ow0, acc, planeEnd, store);
@@ -181,10 +242,10 @@ internal static unsafe class Depthwise3x3Avx2
 
     /// <summary>Input row <paramref name="ih"/>'s three tap vectors, zero for rows outside the plane (the padding).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Taps<TColumns>(in TColumns columns, float* xc, int ih, int inH, int inW,
+    static void Taps<TColumns>(in TColumns columns, float* xc, int ih, int inH, int rowStride,
         out Vector256<float> t0, out Vector256<float> t1, out Vector256<float> t2) where TColumns : struct, IStripColumns<TColumns>
     {
-        if ((uint)ih < (uint)inH) columns.Taps(xc + (nint)ih * inW, out t0, out t1, out t2);
+        if ((uint)ih < (uint)inH) columns.Taps(xc + (nint)ih * rowStride, out t0, out t1, out t2);
         else t0 = t1 = t2 = Vector256<float>.Zero;
     }
 

@@ -12,8 +12,8 @@ namespace GpuConv.Tests.Cpu.Simd;
 
 /// <summary>
 /// The AVX2 (Vector256) depthwise forward paths: the padded-copy kernel's AVX2 stride-2 row split and
-/// eight-chain rows (<see cref="DepthwiseDirect"/>), which take stride-2 layers whose output rows are 16
-/// columns or wider, and <see cref="Depthwise3x3Avx2"/> for the rest of the 3x3 ones, against the float64
+/// eight-chain rows (<see cref="DepthwiseDirect"/>), which take the depthwise layers other than 3x3 with a
+/// multiplier of 1, and <see cref="Depthwise3x3Avx2"/> for those, against the float64
 /// reference at 1e-5 max relative error. The tier is forced to Vector256, so these run on AVX-512 machines
 /// too (the AVX-512 depthwise kernels are chosen on Vector512 only); <see cref="SimdTierChildProcessTests"/>
 /// runs them again with AVX-512 switched off. Each case first asserts which kernel the layer gets, so a
@@ -27,25 +27,28 @@ public class Avx2DepthwiseTests
         ConvProblem.Create(new ConvSpec([r, r], [sh, sw], [dilation, dilation], padBegin: [pads[0], pads[1]], padEnd: [pads[2], pads[3]], groups: c),
             new TensorShape(n, c, h, w), new TensorShape(c * mult, 1, r, r));
 
-    // MobileNetV2's 112 × 112 and 56 × 56 stride-2 layers (fewer channels); odd plane sizes and a batch of 2;
-    // output rows of exactly 16 (the last rows may not spill) and of 17, 23, 35; no, asymmetric and large
-    // padding; column stride 2 with row stride 1; 5x5 and 7x7; a channel multiplier of 2; stride 3 (the
-    // generic split); dilation 2; outputs narrower than 16 (one long row over the phase planes).
-    [TestCase(1, 4, 112, 112, 1, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "PaddedCopy")]
-    [TestCase(1, 5, 56, 56, 1, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "PaddedCopy")]
-    [TestCase(2, 3, 57, 45, 1, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "PaddedCopy")]
-    [TestCase(1, 3, 40, 33, 1, 3, 2, 2, new[] { 0, 0, 0, 0 }, 1, "PaddedCopy")]
-    [TestCase(1, 2, 35, 64, 1, 3, 2, 2, new[] { 2, 3, 1, 0 }, 1, "PaddedCopy")]
-    [TestCase(1, 3, 20, 70, 1, 3, 1, 2, new[] { 1, 1, 1, 1 }, 1, "PaddedCopy")]
+    // The padded copy: 5x5 and 7x7, odd plane sizes and a batch of 2; stride-2 output rows of exactly 16 (the last
+    // rows may not spill) and of 17 and 18; a channel multiplier of 2; stride 3 (the generic split); dilation 2;
+    // asymmetric padding; outputs narrower than 16 (one long row over the phase planes).
     [TestCase(2, 4, 30, 37, 1, 5, 2, 2, new[] { 2, 2, 2, 2 }, 1, "PaddedCopy")]
+    [TestCase(1, 3, 33, 32, 1, 5, 2, 2, new[] { 2, 2, 2, 2 }, 1, "PaddedCopy")]
     [TestCase(1, 3, 34, 34, 2, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "PaddedCopy")]
+    [TestCase(1, 2, 35, 33, 2, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "PaddedCopy")]
     [TestCase(1, 2, 23, 23, 1, 7, 1, 1, new[] { 3, 3, 3, 3 }, 1, "PaddedCopy")]
     [TestCase(1, 3, 50, 52, 1, 3, 3, 3, new[] { 1, 1, 1, 1 }, 1, "PaddedCopy")]
     [TestCase(1, 3, 40, 40, 1, 3, 1, 1, new[] { 2, 2, 2, 2 }, 2, "PaddedCopy")]
     [TestCase(2, 3, 9, 11, 1, 5, 1, 1, new[] { 2, 2, 2, 2 }, 1, "PaddedCopy")]
     [TestCase(1, 3, 25, 29, 1, 5, 2, 2, new[] { 2, 1, 2, 1 }, 1, "PaddedCopy")]
-    // The rest of the 3x3 layers stay on the unpadded AVX2 kernel: stride 1, row stride 2 only, and
-    // stride-2 outputs narrower than 16 (MobileNetV2's 28 × 28 and 14 × 14 stride-2 layers).
+    // 3x3 layers with a multiplier of 1 run on the unpadded AVX2 kernel: stride 1, row stride 2 only, and column
+    // stride 2 from split rows at every width — MobileNetV2's 112 × 112 and 56 × 56 stride-2 layers (fewer channels),
+    // odd plane sizes and a batch of 2, no, asymmetric and large padding, column stride 2 with row stride 1, and
+    // its 28 × 28 and 14 × 14 ones.
+    [TestCase(1, 4, 112, 112, 1, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "ThreeByThreeAvx2")]
+    [TestCase(1, 5, 56, 56, 1, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "ThreeByThreeAvx2")]
+    [TestCase(2, 3, 57, 45, 1, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "ThreeByThreeAvx2")]
+    [TestCase(1, 3, 40, 33, 1, 3, 2, 2, new[] { 0, 0, 0, 0 }, 1, "ThreeByThreeAvx2")]
+    [TestCase(1, 2, 35, 64, 1, 3, 2, 2, new[] { 2, 3, 1, 0 }, 1, "ThreeByThreeAvx2")]
+    [TestCase(1, 3, 20, 70, 1, 3, 1, 2, new[] { 1, 1, 1, 1 }, 1, "ThreeByThreeAvx2")]
     [TestCase(1, 3, 56, 56, 1, 3, 1, 1, new[] { 1, 1, 1, 1 }, 1, "ThreeByThreeAvx2")]
     [TestCase(1, 3, 64, 34, 1, 3, 2, 1, new[] { 1, 1, 1, 1 }, 1, "ThreeByThreeAvx2")]
     [TestCase(2, 4, 28, 28, 1, 3, 2, 2, new[] { 1, 1, 1, 1 }, 1, "ThreeByThreeAvx2")]
@@ -75,38 +78,56 @@ public class Avx2DepthwiseTests
 
     /// <summary>
     /// <see cref="Depthwise3x3Avx2.Plane"/> stores whole vectors where 8 lanes stay inside the plane, letting a partial
-    /// strip's extra lanes fall on the next row for a later store to overwrite: every output holds the same bits as its
-    /// FMA chain (bias, then the taps row by row, padding as zeros: MathF.FusedMultiplyAdd in that order), and nothing
-    /// past the plane is written. Planes one strip wide and narrower than 8 (spills over several rows), 9–15 wide (the
-    /// partial strip before strip 0), multiples of 8 (no spill), MobileNetV2's 7, 14 and 28, stride 2 and no padding.
+    /// strip's extra lanes fall on the next row for a later store to overwrite, and reads column stride 2 from rows it
+    /// splits into even and odd columns in its scratch: every output holds the same bits as its FMA chain (bias, then the
+    /// taps row by row, padding as zeros: MathF.FusedMultiplyAdd in that order), and nothing past the plane or past the
+    /// scratch is written. The scratch starts as NaN, so a tap read from a part the split did not write fails. Planes one
+    /// strip wide and narrower than 8 (spills over several rows), 9–15 wide (the partial strip before strip 0), multiples
+    /// of 8 (no spill), MobileNetV2's 7, 14, 28, 56 and 112, odd widths, no, asymmetric and large padding (pads are
+    /// top, left, bottom, right), and the strides apart.
     /// </summary>
-    [TestCase(7, 7, 1, 1)]
-    [TestCase(14, 14, 1, 1)]
-    [TestCase(28, 28, 1, 1)]
-    [TestCase(14, 14, 2, 1)]
-    [TestCase(28, 28, 2, 1)]
-    [TestCase(2, 2, 1, 1)]
-    [TestCase(1, 3, 1, 1)]
-    [TestCase(3, 5, 2, 1)]
-    [TestCase(9, 9, 1, 0)]
-    [TestCase(16, 16, 1, 1)]
-    [TestCase(11, 23, 1, 1)]
-    [TestCase(13, 30, 2, 0)]
-    public void PlaneHoldsTheFmaChainsBitsAndWritesNothingPastIt(int h, int w, int stride, int pad)
+    [TestCase(7, 7, 1, 1, new[] { 1, 1, 1, 1 })]
+    [TestCase(14, 14, 1, 1, new[] { 1, 1, 1, 1 })]
+    [TestCase(28, 28, 1, 1, new[] { 1, 1, 1, 1 })]
+    [TestCase(14, 14, 2, 2, new[] { 1, 1, 1, 1 })]
+    [TestCase(28, 28, 2, 2, new[] { 1, 1, 1, 1 })]
+    [TestCase(56, 56, 2, 2, new[] { 1, 1, 1, 1 })]
+    [TestCase(112, 112, 2, 2, new[] { 1, 1, 1, 1 })]
+    [TestCase(2, 2, 1, 1, new[] { 1, 1, 1, 1 })]
+    [TestCase(1, 3, 1, 1, new[] { 1, 1, 1, 1 })]
+    [TestCase(3, 5, 2, 2, new[] { 1, 1, 1, 1 })]
+    [TestCase(1, 1, 2, 2, new[] { 1, 1, 1, 1 })]
+    [TestCase(9, 9, 1, 1, new[] { 0, 0, 0, 0 })]
+    [TestCase(16, 16, 1, 1, new[] { 1, 1, 1, 1 })]
+    [TestCase(11, 23, 1, 1, new[] { 1, 1, 1, 1 })]
+    [TestCase(13, 30, 2, 2, new[] { 0, 0, 0, 0 })]
+    [TestCase(29, 31, 2, 2, new[] { 0, 1, 1, 0 })]
+    [TestCase(33, 47, 2, 2, new[] { 0, 0, 1, 1 })]
+    [TestCase(21, 35, 2, 2, new[] { 2, 3, 1, 0 })]
+    [TestCase(17, 65, 2, 2, new[] { 1, 2, 2, 1 })]
+    [TestCase(19, 33, 1, 2, new[] { 1, 1, 1, 1 })]
+    [TestCase(23, 17, 2, 1, new[] { 1, 0, 1, 2 })]
+    [TestCase(57, 45, 2, 2, new[] { 1, 1, 1, 1 })]
+    public void PlaneHoldsTheFmaChainsBitsAndWritesNothingPastIt(int h, int w, int sh, int sw, int[] pads)
     {
         if (!Avx2.IsSupported || !Fma.IsSupported) Assert.Ignore("needs AVX2 + FMA");
-        var p = Problem(1, 1, h, w, 1, 3, stride, stride, [pad, pad, pad, pad]);
+        var p = Problem(1, 1, h, w, 1, 3, sh, sw, pads);
         var g = ConvGeometry.Of(p);
         Assert.That(Depthwise3x3Avx2.Applies(g, 1), Is.True, $"{p}");
         int outH = g.OutH, outW = g.OutW, plane = outH * outW;
         var x = HostTensor.Random(p.XShape, 21).Data;
         var wt = HostTensor.Random(p.WShape, 22).Data;
         const float bias = 0.375f;
-        var y = new float[plane + 16];
+        const int guard = 16;
+        var y = new float[plane + guard];
         Array.Fill(y, float.NaN);
+        long scratchFloats = Depthwise3x3Avx2.ScratchFloats(g);
+        Assert.That(scratchFloats > 0, Is.EqualTo(sw == 2), $"{p}: scratch {scratchFloats} floats");
+        var scratch = new float[scratchFloats + guard];
+        Array.Fill(scratch, float.NaN);
         unsafe
         {
-            fixed (float* px = x, pw = wt, py = y) Depthwise3x3Avx2.Plane(g, px, pw, py, bias);
+            fixed (float* px = x, pw = wt, py = y, ps = scratch) Depthwise3x3Avx2.Plane(g, px, pw, py, bias, ps);
         }
         for (int oh = 0; oh < outH; oh++)
             for (int ow = 0; ow < outW; ow++)
@@ -115,7 +136,7 @@ public class Avx2DepthwiseTests
                 for (int dh = 0; dh < 3; dh++)
                     for (int dw = 0; dw < 3; dw++)
                     {
-                        int ih = oh * stride - pad + dh, iw = ow * stride - pad + dw;
+                        int ih = oh * sh - pads[0] + dh, iw = ow * sw - pads[1] + dw;
                         float v = ih >= 0 && ih < h && iw >= 0 && iw < w ? x[ih * w + iw] : 0f;
                         acc = MathF.FusedMultiplyAdd(wt[dh * 3 + dw], v, acc);
                     }
@@ -124,6 +145,8 @@ public class Avx2DepthwiseTests
             }
         for (int i = plane; i < y.Length; i++)
             Assert.That(float.IsNaN(y[i]), Is.True, $"{p}: wrote {y[i]} at {i - plane} past the plane");
+        for (long i = scratchFloats; i < scratch.Length; i++)
+            Assert.That(float.IsNaN(scratch[i]), Is.True, $"{p}: wrote {scratch[i]} at {i - scratchFloats} past the scratch");
     }
 
     /// <summary>The AVX-512 kernels stay with the Vector512 tier: on it the 112 × 112 stride-2 layer keeps the AVX-512 3x3 kernel.</summary>
