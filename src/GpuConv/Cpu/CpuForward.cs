@@ -165,7 +165,7 @@ internal static unsafe class CpuForward
 
     /// <summary>
     /// Which depthwise kernel runs a layer on <paramref name="tier"/>: the AVX-512 kernels only on
-    /// Vector512, the AVX2 one on Vector256 (so a backend forced to Vector256 runs the AVX2 paths on an
+    /// Vector512, the AVX2 ones on Vector256 (so a backend forced to Vector256 runs the AVX2 paths on an
     /// AVX-512 machine, as an AVX2 machine would). <see cref="DepthwiseKernel.Blocked"/> and
     /// <see cref="DepthwiseKernel.BlockedAvx2"/> leave the channels past the last whole block of 16 / 8 to
     /// the padded copy. On Vector256, 3x3 goes to <see cref="Depthwise3x3Avx2"/> before the blocked rule is asked.
