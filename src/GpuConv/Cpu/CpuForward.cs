@@ -66,7 +66,8 @@ internal static unsafe class CpuForward
     /// Depthwise (groups == C). One filter per channel goes to the first kernel that takes it: 3x3 from
     /// the unpadded planes (<see cref="Depthwise3x3"/> on AVX-512, <see cref="Depthwise3x3Avx2"/> on AVX2);
     /// 5x5 and 7x7 on outputs of ≤ 7 columns two rows per vector (<see cref="DepthwiseNarrow"/>); other
-    /// kernels on small planes 16 channels at a time (<see cref="DepthwiseBlocked"/>); 3-, 5- and 7-wide
+    /// kernels on small planes 16 channels at a time (<see cref="DepthwiseBlocked"/>; on AVX2 5x5 and 7x7
+    /// 8 at a time, <see cref="DepthwiseBlockedAvx2"/>); 3-, 5- and 7-wide
     /// ones on larger planes in column strips (<see cref="DepthwiseStrips"/>). The rest, and channel
     /// multipliers above 1, plane by plane from a padded copy (<see cref="DepthwiseDirect"/>).
     /// Tasks over (image, channel block) or (image, input channel) ranges.
@@ -75,20 +76,27 @@ internal static unsafe class CpuForward
     {
         int mult = ctx.Kg;
         var kernel = DepthwiseKernelFor(ctx.G, mult, ctx.C, ctx.Tier);
-        if (kernel is not (DepthwiseKernel.Blocked or DepthwiseKernel.PaddedCopy))
+        if (kernel is not (DepthwiseKernel.Blocked or DepthwiseKernel.BlockedAvx2 or DepthwiseKernel.PaddedCopy))
         {
             UnpaddedPlanes(ctx, kernel);
             return;
         }
-        bool blocked = kernel == DepthwiseKernel.Blocked;
-        int blocks = blocked ? ctx.C / DepthwiseBlocked.Lanes : 0;
-        int blockedChannels = blocks * DepthwiseBlocked.Lanes;
+        int lanes = kernel switch
+        {
+            DepthwiseKernel.Blocked => DepthwiseBlocked.Lanes,
+            DepthwiseKernel.BlockedAvx2 => DepthwiseBlockedAvx2.Lanes,
+            _ => 0,
+        };
+        int blocks = lanes > 0 ? ctx.C / lanes : 0;
+        int blockedChannels = blocks * lanes;
         if (blocks > 0)
         {
-            long scratchBlocked = DepthwiseBlocked.ScratchFloats(ctx.G);
             int units = ctx.N * blocks;
             int blockTasks = Math.Min(units, ctx.Threads * 8);
-            ctx.Workers.For(blockTasks, new BlockedDepthwise(ctx, units, blockTasks, blocks, scratchBlocked));
+            if (kernel == DepthwiseKernel.Blocked)
+                ctx.Workers.For(blockTasks, new BlockedDepthwise(ctx, units, blockTasks, blocks, DepthwiseBlocked.ScratchFloats(ctx.G)));
+            else
+                ctx.Workers.For(blockTasks, new BlockedDepthwiseAvx2(ctx, units, blockTasks, blocks, DepthwiseBlockedAvx2.ScratchFloats(ctx.G)));
         }
         int rest = ctx.C - blockedChannels;
         if (rest == 0) return;
@@ -116,6 +124,24 @@ internal static unsafe class CpuForward
         }
     }
 
+    /// <summary>Ranges of (image, block of 8 channels) units by <see cref="DepthwiseBlockedAvx2"/>.</summary>
+    readonly struct BlockedDepthwiseAvx2(CpuConvContext ctx, int units, int blockTasks, int blocks, long scratchBlocked) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int t, WorkspaceSet ws)
+        {
+            int u0 = (int)((long)units * t / blockTasks), u1 = (int)((long)units * (t + 1) / blockTasks);
+            float* scratch = ws.Get(WorkspaceSlot.Rows, scratchBlocked);
+            for (int u = u0; u < u1; u++)
+            {
+                int n = u / blocks, c0 = u % blocks * DepthwiseBlockedAvx2.Lanes;
+                DepthwiseBlockedAvx2.Block(ctx.G, ctx.XPlane(n, c0), ctx.W + (nint)c0 * ctx.Kvol, ctx.YPlane(n, c0),
+                    ctx.Bias == null ? null : ctx.Bias + c0, scratch);
+                CpuActivation.Apply(ctx.Activation, ctx.YPlane(n, c0), DepthwiseBlockedAvx2.Lanes * ctx.OutPlane);
+            }
+        }
+    }
+
     /// <summary>Ranges of (image, input channel) planes from a padded copy, past the blocked channels.</summary>
     readonly struct PaddedCopyDepthwise(CpuConvContext ctx, int planes, int tasks, int rest, int blockedChannels, int mult, long scratchFloats) : ICpuLoop
     {
@@ -139,9 +165,10 @@ internal static unsafe class CpuForward
 
     /// <summary>
     /// Which depthwise kernel runs a layer on <paramref name="tier"/>: the AVX-512 kernels only on
-    /// Vector512, the AVX2 one on Vector256 (so a backend forced to Vector256 runs the AVX2 paths on an
-    /// AVX-512 machine, as an AVX2 machine would). <see cref="DepthwiseKernel.Blocked"/> leaves the
-    /// channels past the last whole block of 16 to the padded copy.
+    /// Vector512, the AVX2 ones on Vector256 (so a backend forced to Vector256 runs the AVX2 paths on an
+    /// AVX-512 machine, as an AVX2 machine would). <see cref="DepthwiseKernel.Blocked"/> and
+    /// <see cref="DepthwiseKernel.BlockedAvx2"/> leave the channels past the last whole block of 16 / 8 to
+    /// the padded copy. On Vector256, 3x3 goes to <see cref="Depthwise3x3Avx2"/> before the blocked rule is asked.
     /// </summary>
     internal static DepthwiseKernel DepthwiseKernelFor(in ConvGeometry g, int mult, int channels, GemmTier tier)
     {
@@ -149,6 +176,7 @@ internal static unsafe class CpuForward
         bool blocked = avx512 && DepthwiseBlocked.Applies(g, mult, channels);
         return avx512 && Depthwise3x3.Applies(g, mult) ? DepthwiseKernel.ThreeByThree
             : tier == GemmTier.Vector256 && Depthwise3x3Avx2.Applies(g, mult) ? DepthwiseKernel.ThreeByThreeAvx2
+            : DepthwiseBlockedAvx2.Applies(g, mult, channels, tier) ? DepthwiseKernel.BlockedAvx2
             : avx512 && DepthwiseNarrow.Applies(g, mult) ? DepthwiseKernel.Narrow
             : avx512 && !blocked && DepthwiseStrips.Applies(g, mult) ? DepthwiseKernel.Strips
             : blocked ? DepthwiseKernel.Blocked

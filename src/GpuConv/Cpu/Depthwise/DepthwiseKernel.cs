@@ -13,6 +13,8 @@ internal enum DepthwiseKernel
     Strips,
     /// <summary><see cref="DepthwiseBlocked"/> (AVX-512) on whole blocks of 16 channels, the rest by the padded copy.</summary>
     Blocked,
+    /// <summary><see cref="DepthwiseBlockedAvx2"/> (AVX2 + FMA) on whole blocks of 8 channels, the rest by the padded copy.</summary>
+    BlockedAvx2,
     /// <summary><see cref="DepthwiseDirect"/>: plane by plane from a zero-padded, stride-phase-split copy.</summary>
     PaddedCopy,
 }
