@@ -11,7 +11,7 @@ public static class CliHost
 {
     /// <summary>
     /// The parser's multi-line messages (an enum option's "Must be one of:" list, "Did you mean…") on one
-    /// line, as the README's error contract says: scripts read the first stderr line.
+    /// line, as the error contract in docs/cli.md says: scripts read the first stderr line.
     /// </summary>
     static string OneLine(string message) =>
         System.Text.RegularExpressions.Regex.Replace(message.Trim(), @"[ \t]*\r?\n\s*", " ");

@@ -133,6 +133,6 @@ public static class DeviceChainApp
         return result;
     }
 
-    /// <summary>max |actual − expected| / max |expected| (the README's measure; a NaN or infinity where the expected value is finite counts as infinite).</summary>
+    /// <summary>max |actual − expected| / max |expected| (docs/samples.md's measure; a NaN or infinity where the expected value is finite counts as infinite).</summary>
     static double MaxRelative(float[] actual, double[] expected) => ErrorMetrics.Compare(actual, expected).MaxRelative;
 }

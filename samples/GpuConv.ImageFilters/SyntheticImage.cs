@@ -3,7 +3,7 @@ namespace GpuConv.ImageFilters;
 /// <summary>
 /// A made-up RGB test scene (no outside picture needed): a sky gradient, a sun, a house with a window, a
 /// checkerboard ground and thin stripes — smooth areas, hard edges in every direction, and fine detail.
-/// Used for the README picture (INPUT "synthetic" or "synthetic:WxH") and by the tests.
+/// Used for the pictures in docs/samples.md (INPUT "synthetic" or "synthetic:WxH") and by the tests.
 /// </summary>
 public static class SyntheticImage
 {

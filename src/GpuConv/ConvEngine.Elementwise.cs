@@ -79,7 +79,7 @@ public sealed partial class ConvEngine
     /// <summary>
     /// silu(x) = x·sigmoid(x) = x / (1 + e^-x) element by element, as torch.nn.functional.silu (Swish), with e^-x from
     /// IEEE-exact operations only, so the CPU loops and the kernel give the same bits; within 2.4e-7 relative of float64
-    /// (README, "Element-wise ops"). NaN stays NaN (the canonical 0x7FFFFFFF on every device), -0 stays -0, +∞ gives +∞,
+    /// (docs/library.md, "Element-wise ops"). NaN stays NaN (the canonical 0x7FFFFFFF on every device), -0 stays -0, +∞ gives +∞,
     /// -∞ gives NaN, and x ≤ -88.7228394 (where e^-x overflows float32) gives -0, as torch 1.13. Into
     /// <paramref name="output"/> or a new tensor; returns it. <paramref name="output"/> may be x (in place, as
     /// silu(x, inplace=True)).

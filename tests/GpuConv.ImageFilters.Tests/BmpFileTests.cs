@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 
 namespace GpuConv.ImageFilters.Tests;
 
-/// <summary>BMP input as README claims it: both row orders a BMP may have, and cut-off files refused.</summary>
+/// <summary>BMP input as docs/samples.md claims it: both row orders a BMP may have, and cut-off files refused.</summary>
 public class BmpFileTests
 {
     const int W = 5, H = 3;

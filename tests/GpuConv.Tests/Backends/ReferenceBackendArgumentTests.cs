@@ -5,7 +5,7 @@ using GpuConv.Tensors;
 namespace GpuConv.Tests.Backends;
 
 /// <summary>
-/// IConvBackend used directly (README: "can be used directly with ConvTensors"): the reference backend
+/// IConvBackend used directly (docs/library.md: "can be used directly with ConvTensors"): the reference backend
 /// checks its arguments as the CPU backend does. Null arguments were NullReferenceExceptions, and an
 /// algorithm of another backend ran as the reference without a word.
 /// </summary>

@@ -1,7 +1,7 @@
 namespace GpuConv.Tests.Cli;
 
 /// <summary>
-/// README's error contract: bad input is one "error: …" line, before any work. The parser's own messages for an enum
+/// docs/cli.md's error contract: bad input is one "error: …" line, before any work. The parser's own messages for an enum
 /// option ("Must be one of:" and "Did you mean…" lists) spanned several lines.
 /// </summary>
 public class ParseErrorLineTests

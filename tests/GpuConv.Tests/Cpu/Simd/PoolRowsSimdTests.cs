@@ -13,7 +13,7 @@ namespace GpuConv.Tests.Cpu.Simd;
 /// vector tier: the scalar definition runs, and the tier tests check that nothing claims a vector path).
 /// Max pooling only selects, so its raw bits are compared, NaN payloads included. A sum's NaN is compared as NaN: which
 /// of two NaN operands an add returns is the order the JIT gives the operands of a commutative add (x86 returns the
-/// first), for the scalar loop as for the vector one — the project's rule everywhere (README: "NaN payloads aside").
+/// first), for the scalar loop as for the vector one — the project's rule everywhere (docs/library.md: "NaN payloads aside").
 /// </summary>
 public class PoolRowsSimdTests
 {
