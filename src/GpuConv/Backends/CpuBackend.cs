@@ -200,7 +200,9 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
 
     /// <summary>
     /// Accumulate: the result goes into a held scratch array in place of the output, then is added to it (and the forward
-    /// activation applied to the sums). Under the run lock.
+    /// activation applied to the sums) — on the workers in chunks of whole steps where the output has at least
+    /// <see cref="MinParallelAccumulateSteps"/> steps: on the calling thread alone it was a serial phase after every
+    /// residual layer (ResNet-50 at two threads: its 16 adds 20–60 µs each slower, 0.4–2.9 ms a network). Under the run lock.
     /// </summary>
     void RunAccumulating(ConvProblem problem, ConvAlgorithm algorithm, float[] x, float[] w, float[] y, float[]? bias, bool constant, float[] output,
         Activation activation)
@@ -213,7 +215,33 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
             default: RunArrays(problem, algorithm, x, result, y, bias, constant); break;
         }
         fixed (float* pOut = output, pResult = result)
-            AddThenActivate(pOut, pResult, output.Length, activation);
+        {
+            int steps = (output.Length + AccumulateStep - 1) / AccumulateStep;
+            if (_workers.Threads > 1 && steps >= MinParallelAccumulateSteps)
+            {
+                // Chunks of whole steps: each step is the one the calling thread alone would run, so the bits are its.
+                int perTask = Math.Max(1, steps / (_workers.Threads * AccumulateTasksPerThread));
+                _workers.For((steps + perTask - 1) / perTask,
+                    new AccumulateChunks((nint)pOut, (nint)pResult, output.Length, perTask * AccumulateStep, activation));
+            }
+            else AddThenActivate(pOut, pResult, output.Length, activation);
+        }
+    }
+
+    /// <summary>Steps below which an accumulating run's add stays on the calling thread: 16 Ki floats take a few µs.</summary>
+    internal const int MinParallelAccumulateSteps = 4;
+
+    /// <summary>Chunks per thread of a parallel add, so a late thread's share is taken over.</summary>
+    const int AccumulateTasksPerThread = 4;
+
+    /// <summary>Chunk t of an accumulating run's add: output += result over it, then the activation, step by step.</summary>
+    readonly struct AccumulateChunks(nint output, nint result, int length, int chunk, Activation activation) : ICpuLoop
+    {
+        public void Run(int task, WorkspaceSet workspace)
+        {
+            nint start = (nint)task * chunk;
+            AddThenActivate((float*)output + start, (float*)result + start, Math.Min(chunk, length - start), activation);
+        }
     }
 
     /// <summary>The run itself on the tensors' arrays (under the run lock); writes the op's output array.</summary>
