@@ -149,11 +149,11 @@ public sealed unsafe partial class CpuBackend
     /// channels 2–30 % faster, a 64-wide 5x5 at parity; 56-wide rows (32 + 24 pixels) 3–7 % slower.
     /// The same rule on the Vector256 tier (AVX2 + FMA, 6 × 16 tiles), where channel-tiled led these before: measured
     /// against it on an AVX2-only AMD EPYC (Zen 3), one thread, both forced in one build, alternated processes, medians of
-    /// the per-round ratios of two runs (4 and 8 rounds; docs/benchmarks.md, 2026-12-06): ResNet-50's 7x7/2 stem 1.16–1.20×
-    /// faster (2.67 against 3.15 ms), MobileNetV2's / EfficientNet-B0's 3x3/2 stem 1.22–1.29× (0.33–0.34 against 0.41 ms),
-    /// a 16 → 32 3x3 on 112 × 112 1.08–1.13×, a 4 → 24 5x5 on 128 × 128 1.54–1.59×; the 1-d encoders at one thread
-    /// (FewerRowsThanThreads gives them to im2col-gemm at two) wav2vec 2.0's 1 → 512 k10 s5 1.55× (0.56 against 0.89 ms),
-    /// Conv-TasNet's 1 → 512 k16 s8 1.60× (0.99 against 1.80; minima 0.96 against 1.31).
+    /// the per-round ratios of three runs (4, 8 and 8 rounds; docs/benchmarks.md, 2026-12-06): ResNet-50's 7x7/2 stem
+    /// 1.15–1.20× faster (2.63–2.67 against 3.02–3.15 ms), MobileNetV2's / EfficientNet-B0's 3x3/2 stem 1.22–1.29× (0.32–0.34
+    /// against 0.41 ms), a 16 → 32 3x3 on 112 × 112 1.08–1.13×, a 4 → 24 5x5 on 128 × 128 1.54–1.61×; the 1-d encoders at
+    /// one thread (FewerRowsThanThreads gives them to im2col-gemm at two) wav2vec 2.0's 1 → 512 k10 s5 1.49–1.55× (0.54–0.56
+    /// against 0.81–0.89 ms), Conv-TasNet's 1 → 512 k16 s8 1.33–1.60× (0.98–1.01 against 1.29–1.80).
     /// </summary>
     static bool ShiftedDirectFirst(ConvProblem p)
     {
