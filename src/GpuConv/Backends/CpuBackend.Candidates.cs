@@ -35,7 +35,7 @@ public sealed unsafe partial class CpuBackend
         if (winogradFirst)
             list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
         bool channelTiled = Applies(problem, ChannelTiled);
-        bool channelTiledFirst = channelTiled && (ChannelTiledFirst(problem) || ShallowOnVector256(problem) || WholeQuartersOnVector256(problem)
+        bool channelTiledFirst = channelTiled && (ChannelTiledFirst(problem) || WholeQuartersOnVector256(problem)
             || (winogradLeads && !winograd));
         if (channelTiledFirst)
             list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
@@ -101,15 +101,6 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>
-    /// On the Vector256 tier (AVX2) channel-tiled also leads where shifted-direct would on Vector512 (it has no
-    /// AVX2 kernels): shallow sums over large planes, the stems. Measured against shifted-gemm (the lead
-    /// there before) in alternated runs, one thread, AVX-512 switched off, fastest of 5 rounds: ResNet-50's
-    /// 7x7/2 stem 2.21 ms against 2.53, MobileNetV2's 3x3/2 stem 0.251 against 0.282 (docs/benchmarks.md).
-    /// </summary>
-    bool ShallowOnVector256(ConvProblem p) =>
-        Tier == GemmTier.Vector256 && !p.IsPointwise && !p.IsDepthwise && ShiftedDirectFirst(p) && !FewerRowsThanThreads(p);
-
-    /// <summary>
     /// On the Vector256 tier channel-tiled also leads 1x1 layers with 16 or 32 output channels per group: its AVX2 kernels
     /// compute 16-channel quarters (<see cref="ChannelTiledAvx2"/>), so these fill every lane, where on Vector512 a 64-lane
     /// tile would be half empty or worse. Measured against gemm-1x1 (the lead before) on an AVX2-only AMD EPYC (Zen 3),
@@ -156,6 +147,13 @@ public sealed unsafe partial class CpuBackend
     /// computed all the same). Measured against shifted-gemm in the same run (2 threads, AVX-512):
     /// the ResNet-50 and MobileNetV2 stems 7–25 % faster, 112- and 224-wide 3x3 layers with 3–16
     /// channels 2–30 % faster, a 64-wide 5x5 at parity; 56-wide rows (32 + 24 pixels) 3–7 % slower.
+    /// The same rule on the Vector256 tier (AVX2 + FMA, 6 × 16 tiles), where channel-tiled led these before: measured
+    /// against it on an AVX2-only AMD EPYC (Zen 3), one thread, both forced in one build, alternated processes, medians of
+    /// the per-round ratios of three runs (4, 8 and 8 rounds; docs/benchmarks.md, 2026-12-06): ResNet-50's 7x7/2 stem
+    /// 1.15–1.20× faster (2.63–2.67 against 3.02–3.15 ms), MobileNetV2's / EfficientNet-B0's 3x3/2 stem 1.22–1.29× (0.32–0.34
+    /// against 0.41 ms), a 16 → 32 3x3 on 112 × 112 1.08–1.13×, a 4 → 24 5x5 on 128 × 128 1.54–1.61×; the 1-d encoders at
+    /// one thread (FewerRowsThanThreads gives them to im2col-gemm at two) wav2vec 2.0's 1 → 512 k10 s5 1.49–1.55× (0.54–0.56
+    /// against 0.81–0.89 ms), Conv-TasNet's 1 → 512 k16 s8 1.33–1.60× (0.98–1.01 against 1.29–1.80).
     /// </summary>
     static bool ShiftedDirectFirst(ConvProblem p)
     {

@@ -15,9 +15,10 @@ namespace GpuConv.Cpu;
 /// pass (no K chunks, so nothing is accumulated in y), which bounds it to <see cref="MaxDepth"/>.
 /// For 2-d problems each task pads only the phase rows its output rows read, into its own buffer
 /// (<see cref="PhaseWindowPad"/>); 3-d ones pad the whole input first, as shifted-gemm does.
-/// Vector512 only (the kernels store masked); the weights are read in place, row-major.
+/// The weights are read in place, row-major. Vector512 (12 × 32 tiles, <see cref="RowTileKernels"/>) and Vector256 with
+/// FMA (6 × 16 tiles, <see cref="RowTileKernels256"/>; ShiftedDirect.Avx2.cs); both store a row's last tile masked.
 /// </summary>
-internal static unsafe class ShiftedDirect
+internal static unsafe partial class ShiftedDirect
 {
     /// <summary>Largest C/g × taps taken: one K pass, its B rows (a few lines per tap) stay in L1.</summary>
     public const int MaxDepth = 256;
@@ -26,7 +27,8 @@ internal static unsafe class ShiftedDirect
     public const int MinOutW = 16;
 
     public static bool Applies(in Geometry g, int depth, GemmTier tier) =>
-        tier == GemmTier.Vector512 && Avx512F.IsSupported && depth <= MaxDepth && g.OutW >= MinOutW;
+        ((tier == GemmTier.Vector512 && Avx512F.IsSupported) || (tier == GemmTier.Vector256 && Avx2Kernels))
+        && depth <= MaxDepth && g.OutW >= MinOutW;
 
     /// <summary>Floats shared by the run's tasks: the B row offsets and the bias, and for 3-d the padded input.</summary>
     public static long SharedFloats(in Geometry g, int n, int c, int depth, int k)
@@ -118,24 +120,29 @@ internal static unsafe class ShiftedDirect
                 float* w = ctx.W + (nint)k0 * depth;
                 float* y = ctx.YPlane(n, k0) + (nint)row * g.OutW;
                 float* bs = (float*)biasBase + k0;
-                for (int i0 = 0; i0 < kg;)
+                if (ctx.Tier == GemmTier.Vector256)
+                    RowTiles256(ws, depth, kg, w, b, (nint*)offsetTable, y, ctx.OutPlane, bs, g.OutW, ctx.Activation, ref edgeA, ref edgeC);
+                else
                 {
-                    int left = kg - i0, mr = TileRows(left);
-                    if (mr == 0)
+                    for (int i0 = 0; i0 < kg;)
                     {
-                        if (edgeA == null)
+                        int left = kg - i0, mr = TileRows(left);
+                        if (mr == 0)
                         {
-                            edgeA = ws.Get(WorkspaceSlot.PackA, (long)EdgeRows * depth);
-                            edgeC = ws.Get(WorkspaceSlot.PackB, EdgeRows * Width);
-                            new Span<float>(edgeA, EdgeRows * depth).Clear();
+                            if (edgeA == null)
+                            {
+                                edgeA = ws.Get(WorkspaceSlot.PackA, (long)EdgeRows * depth);
+                                edgeC = ws.Get(WorkspaceSlot.PackB, EdgeRows * Width);
+                                new Span<float>(edgeA, EdgeRows * depth).Clear();
+                            }
+                            // Every unit: the rows belong to this unit's group.
+                            new Span<float>(w + (nint)i0 * depth, left * depth).CopyTo(new Span<float>(edgeA, left * depth));
+                            EdgeTile(ctx, depth, left, edgeA, edgeC, b, (nint*)offsetTable, y + (nint)i0 * ctx.OutPlane, bs + i0, g.OutW, ctx.Activation);
+                            break;
                         }
-                        // Every unit: the rows belong to this unit's group.
-                        new Span<float>(w + (nint)i0 * depth, left * depth).CopyTo(new Span<float>(edgeA, left * depth));
-                        EdgeTile(ctx, depth, left, edgeA, edgeC, b, (nint*)offsetTable, y + (nint)i0 * ctx.OutPlane, bs + i0, g.OutW, ctx.Activation);
-                        break;
+                        RowTiles(mr, depth, w + (nint)i0 * depth, b, (nint*)offsetTable, y + (nint)i0 * ctx.OutPlane, ctx.OutPlane, bs + i0, g.OutW, ctx.Activation);
+                        i0 += mr;
                     }
-                    RowTiles(mr, depth, w + (nint)i0 * depth, b, (nint*)offsetTable, y + (nint)i0 * ctx.OutPlane, ctx.OutPlane, bs + i0, g.OutW, ctx.Activation);
-                    i0 += mr;
                 }
                 // ReLU and ReLU6 went into the tiles' stores; SiLU over the unit's rows while they are in cache.
                 if (ctx.Activation == Activation.Silu) CpuActivation.Rows(ctx.Activation, y, ctx.OutPlane, kg, g.OutW);

@@ -138,7 +138,7 @@ public class CpuConvolutionAllocationTests
 
     /// <summary>
     /// The layers reach every algorithm of the backend that this CPU's widest tier runs, so every family is held at 0 B.
-    /// Shifted-direct has AVX-512 kernels only: on an AVX2 machine its layers go to channel-tiled.
+    /// Shifted-direct has AVX-512 and AVX2 + FMA kernels: below those its layers go to shifted-gemm.
     /// </summary>
     [Test]
     public void TheLayersReachEveryAlgorithm()
@@ -152,7 +152,9 @@ public class CpuConvolutionAllocationTests
                     var p = ConvProblem.Create(layer.Spec, layer.X, layer.W, op).WithConstantWeights(constant);
                     reached.UnionWith(backend.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name));
                 }
-        var expected = backend.Tier == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported
+        bool shiftedDirect = (backend.Tier == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+            || (backend.Tier == GemmTier.Vector256 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported);
+        var expected = shiftedDirect
             ? Algorithms : Algorithms.Where(a => a != CpuBackend.ShiftedDirect);
         Assert.That(expected.Except(reached), Is.Empty, $"tier {backend.Tier}");
     }

@@ -12,7 +12,9 @@ namespace GpuConv.Tests.Backends;
 /// </summary>
 public class ShallowStemOrderTests
 {
-    static bool Supported => GemmTiers.Best == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+    /// <summary>Shifted-direct runs on this machine's best tier: AVX-512, or AVX2 + FMA.</summary>
+    static bool Supported => (GemmTiers.Best == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        || (GemmTiers.Best == GemmTier.Vector256 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported);
 
     static List<string> Order(int threads, ConvProblem p)
     {
@@ -25,7 +27,7 @@ public class ShallowStemOrderTests
     [Test]
     public void OneDimensionalStemAtBatchOneLeadsWithIm2ColGemm()
     {
-        if (!Supported) Assert.Ignore("shifted-direct runs on AVX-512 only; this machine's best tier is " + GemmTiers.Best);
+        if (!Supported) Assert.Ignore("shifted-direct runs on AVX-512 or AVX2 + FMA only; this machine's best tier is " + GemmTiers.Best);
         var two = Order(2, Encoder(1));
         Assert.That(two[0], Is.EqualTo(CpuBackend.Im2ColGemm));
         Assert.That(two.IndexOf(CpuBackend.ShiftedGemm), Is.GreaterThan(0));
@@ -38,7 +40,7 @@ public class ShallowStemOrderTests
     [Test]
     public void TwoDimensionalStemsKeepShiftedDirect()
     {
-        if (!Supported) Assert.Ignore("shifted-direct runs on AVX-512 only; this machine's best tier is " + GemmTiers.Best);
+        if (!Supported) Assert.Ignore("shifted-direct runs on AVX-512 or AVX2 + FMA only; this machine's best tier is " + GemmTiers.Best);
         var resnet = ConvProblem.Create(new ConvSpec([7, 7], [2], padBegin: [3]), new TensorShape(1, 3, 224, 224), new TensorShape(64, 3, 7, 7));
         var mobilenet = ConvProblem.Create(new ConvSpec([3, 3], [2], padBegin: [1]), new TensorShape(1, 3, 224, 224), new TensorShape(32, 3, 3, 3));
         Assert.That(Order(2, resnet)[0], Is.EqualTo(CpuBackend.ShiftedDirect));

@@ -6,7 +6,7 @@ using GpuConv.Tensors;
 namespace GpuConv.Tests.Backends;
 
 /// <summary>
-/// Shifted-direct (output-row tiles stored straight into y; AVX-512 only) against the float64
+/// Shifted-direct (output-row tiles stored straight into y; AVX-512, and AVX2 + FMA: Avx2ShiftedDirectTests) against the float64
 /// reference: the ResNet-50 and MobileNetV2 stems, and small-channel problems that cover its row tiles
 /// (12 and 8 channels, an edge of 1–7), short last column tiles (16- and 32-wide, masked), stride,
 /// dilation, asymmetric padding, groups, batches and ranks 1–3; it is listed only where it applies.
@@ -15,7 +15,9 @@ public class ShiftedDirectTests
 {
     const double Tolerance = 1e-5;
 
-    static bool Supported => GemmTiers.Best == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+    /// <summary>Shifted-direct runs on this machine's best tier: AVX-512, or AVX2 + FMA.</summary>
+    static bool Supported => (GemmTiers.Best == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        || (GemmTiers.Best == GemmTier.Vector256 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported);
 
     static ConvProblem Problem(int n, int[] input, int c, int k, int[] kernel, int[] stride, int[] dilation, int[] padBegin, int[] padEnd, int groups) =>
         ConvProblem.Create(new ConvSpec(kernel, stride, dilation, padBegin, padEnd, groups),
@@ -32,7 +34,7 @@ public class ShiftedDirectTests
     [TestCase(1, new[] { 12, 70 }, 16, 36, new[] { 3, 5 }, new[] { 1, 1 }, new[] { 1, 1 }, new[] { 1, 2 }, new[] { 1, 2 }, 1)]   // depth 240, 70 columns
     public void MatchesReference(int n, int[] input, int c, int k, int[] kernel, int[] stride, int[] dilation, int[] padBegin, int[] padEnd, int groups)
     {
-        if (!Supported) Assert.Ignore("shifted-direct runs on AVX-512 only; this machine's best tier is " + GemmTiers.Best);
+        if (!Supported) Assert.Ignore("shifted-direct runs on AVX-512 or AVX2 + FMA only; this machine's best tier is " + GemmTiers.Best);
         using var backend = new CpuBackend(maxDegreeOfParallelism: 3);
         var p = Problem(n, input, c, k, kernel, stride, dilation, padBegin, padEnd, groups);
         Assert.That(backend.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name), Does.Contain(CpuBackend.ShiftedDirect));
@@ -50,7 +52,7 @@ public class ShiftedDirectTests
     [TestCase(5)]
     public void StemsMatchReferenceOnAnyThreadCount(int threads)
     {
-        if (!Supported) Assert.Ignore("shifted-direct runs on AVX-512 only; this machine's best tier is " + GemmTiers.Best);
+        if (!Supported) Assert.Ignore("shifted-direct runs on AVX-512 or AVX2 + FMA only; this machine's best tier is " + GemmTiers.Best);
         using var backend = new CpuBackend(maxDegreeOfParallelism: threads);
         foreach (var p in new[]
         {
@@ -83,15 +85,16 @@ public class ShiftedDirectTests
         foreach (var tier in new[] { GemmTier.Vector256, GemmTier.Vector128, GemmTier.Scalar }.Where(GemmTiers.IsSupported))
         {
             using var lower = new CpuBackend(2, tier);
-            Assert.That(lower.GetAlgorithms(stem, ConvPrecision.Strict).Select(a => a.Name), Does.Not.Contain(CpuBackend.ShiftedDirect), tier.ToString());
+            bool avx2 = tier == GemmTier.Vector256 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+            Assert.That(lower.GetAlgorithms(stem, ConvPrecision.Strict).Select(a => a.Name), avx2 ? Does.Contain(CpuBackend.ShiftedDirect) : Does.Not.Contain(CpuBackend.ShiftedDirect), tier.ToString());
             Assert.That(lower.GetAlgorithms(stem, ConvPrecision.Strict)[0].Name, Is.EqualTo(StemLeadBelowVector512(tier)), tier.ToString());
         }
     }
 
-    /// <summary>Where shifted-direct does not run: channel-tiled on AVX2 (its ymm kernels; Avx2ChannelTileTests), shifted-gemm below.</summary>
+    /// <summary>Below Vector512: shifted-direct on AVX2 + FMA (its ymm tiles; Avx2ShiftedDirectTests), shifted-gemm below that.</summary>
     static string StemLeadBelowVector512(GemmTier tier) =>
         tier == GemmTier.Vector256 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported
-            ? CpuBackend.ChannelTiled : CpuBackend.ShiftedGemm;
+            ? CpuBackend.ShiftedDirect : CpuBackend.ShiftedGemm;
 
     [Test]
     public void RefusesToRunWhereItDoesNotApply()
