@@ -210,9 +210,9 @@ public class PoolRowsSimdTests
     public unsafe void GlobalAverageLanesGiveTheScalarBits()
     {
         var rng = new Random(9);
-        // Every vector count of the small planes' register tree (1–8 vectors of 8, 1–4 of 16, partial and whole), 7 × 7,
+        // The small planes' register tree at every shape of its first live level (H = 1, 2, 4, 8, 16 vectors of 8, partial and whole), 7 × 7,
         // 14 × 14, 15 × 17, around 256, and planes whose last round ends inside each of the four summed vectors.
-        int[] sizes = [1, 7, 8, 9, 15, 16, 17, 24, 25, 32, 33, 40, 41, 48, 49, 56, 57, 63, 64, 65, 196, 255, 256, 257, 272, 280, 300, 511, 784, 1000, 3136];
+        int[] sizes = [1, 7, 8, 9, 15, 16, 17, 24, 25, 32, 33, 40, 41, 48, 49, 56, 57, 63, 64, 65, 72, 81, 100, 121, 128, 129, 136, 169, 196, 225, 249, 255, 256, 257, 272, 280, 300, 511, 784, 1000, 3136];
         int compared = 0;
         foreach (int threads in new[] { 1, 2, 8, 16, 32, 256, 512 })
             foreach (int spatial in sizes)
@@ -238,12 +238,22 @@ public class PoolRowsSimdTests
                                 y[p] = total / (float)spatial;
                             }
                         Assert.That(BitsOf(y, false), Is.EqualTo(BitsOf(expected, false)), $"{lanes} lanes, {threads} threads, {spatial} elements, kind {kind}");
-                        var planesLoop = new float[planes];
-                        fixed (float* px = x, py = planesLoop, pp = partial)
-                            if (lanes == 16) PoolRows.GlobalAverages<Vector512<float>, PoolVector512>(px, py, planes, spatial, threads, pp);
-                            else PoolRows.GlobalAverages<Vector256<float>, PoolVector256>(px, py, planes, spatial, threads, pp);
-                        Assert.That(BitsOf(planesLoop, false), Is.EqualTo(BitsOf(expected, false)), $"planes loop, {lanes} lanes, {threads} threads, {spatial} elements, kind {kind}");
+                        if (lanes == 8)
+                        {
+                            // AVX2's own paths: the small planes' register tree and the four-chain sums, per plane.
+                            for (int p = 0; p < planes; p++)
+                                fixed (float* px = x, pp = partial)
+                                    y[p] = PoolRows.GlobalAverageTotal256(px + p * spatial, spatial, threads, pp) / (float)spatial;
+                            Assert.That(BitsOf(y, false), Is.EqualTo(BitsOf(expected, false)), $"AVX2 total, {threads} threads, {spatial} elements, kind {kind}");
+                        }
                         compared++;
+                    }
+                    if (threads >= PoolRows.Lanes && PoolRows.Lanes > 0)
+                    {
+                        // The planes' loop the engine runs (the machine's tier).
+                        var partial = new float[threads];
+                        fixed (float* px = x, py = y, pp = partial) PoolRows.GlobalAverages(px, py, planes, spatial, threads, pp);
+                        Assert.That(BitsOf(y, false), Is.EqualTo(BitsOf(expected, false)), $"planes loop, {threads} threads, {spatial} elements, kind {kind}");
                     }
                 }
         if (Tiers().Any()) Assert.That(compared, Is.GreaterThan(100));
