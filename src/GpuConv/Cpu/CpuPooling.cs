@@ -277,18 +277,18 @@ internal static unsafe class CpuPooling
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = PlanesOf(task, tasks, planes);
-            for (int plane = first; plane < end; plane++)
-                if (lanes) GlobalAveragePlaneLanes(x, y, plane, spatial, threads);
-                else GlobalAveragePlane(x, y, plane, spatial, threads);
+            if (lanes) GlobalAverageLanes(x, y, first, end, spatial, threads);
+            else
+                for (int plane = first; plane < end; plane++) GlobalAveragePlane(x, y, plane, spatial, threads);
         }
     }
 
     // No zeroing of the scratch: the lanes write every partial sum they read (PoolRows.GlobalAverageTotal).
     [System.Runtime.CompilerServices.SkipLocalsInit]
-    static void GlobalAveragePlaneLanes(float[] x, float[] y, int plane, long spatial, int threads)
+    static void GlobalAverageLanes(float[] x, float[] y, int first, int end, long spatial, int threads)
     {
         float* partial = stackalloc float[threads];
-        fixed (float* px = x) y[plane] = PoolRows.GlobalAverageTotal(px + plane * spatial, spatial, threads, partial) / (float)spatial;
+        fixed (float* px = x, py = y) PoolRows.GlobalAverages(px + first * spatial, py + first, end - first, spatial, threads, partial);
     }
 
     static void GlobalAveragePlane(float[] x, float[] y, int plane, long spatial, int threads)

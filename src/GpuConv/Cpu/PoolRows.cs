@@ -181,6 +181,35 @@ internal static unsafe class PoolRows
     }
 
     /// <summary>
+    /// The means of planes [0, <paramref name="planes"/>) of the global average (see <see cref="CpuPooling.GlobalAverage"/>):
+    /// y[p] = the total of plane p divided by (float)spatial. The AVX-512 tier takes
+    /// <see cref="GlobalAverageTotal{TV, TVec}"/> per plane as before (this machine cannot run it, so it is left as it
+    /// was); AVX2 takes <see cref="SmallTotal{TV, TVec}"/> for planes of at most 256 elements (no more than
+    /// <paramref name="threads"/>), inlined into the planes' loop so that consecutive planes overlap in the core, and
+    /// <see cref="GlobalAverageTotal256"/> otherwise. <paramref name="partial"/> holds <paramref name="threads"/> floats
+    /// of scratch; needs <paramref name="threads"/> ≥ <see cref="Lanes"/>.
+    /// </summary>
+    public static void GlobalAverages(float* x, float* y, int planes, long spatial, int threads, float* partial)
+    {
+        float count = spatial;
+        if (PoolVector512.IsSupported)
+        {
+            for (int p = 0; p < planes; p++) y[p] = GlobalAverageTotal<Vector512<float>, PoolVector512>(x + p * spatial, spatial, threads, partial) / count;
+            return;
+        }
+        if (IsSmall(spatial, threads))
+        {
+            int n = (int)spatial;
+            for (int p = 0; p < planes; p++) y[p] = SmallTotal<Vector256<float>, PoolVector256>(x + (long)p * n, n) / count;
+            return;
+        }
+        for (int p = 0; p < planes; p++) y[p] = GlobalAverageTotal256(x + p * spatial, spatial, threads, partial) / count;
+    }
+
+    /// <summary>Whether an AVX2 plane takes <see cref="SmallTotal{TV, TVec}"/>: one element per partial sum at most, 32 vectors of them at most.</summary>
+    static bool IsSmall(long spatial, int threads) => spatial <= threads && spatial <= 32 * 8;
+
+    /// <summary>
     /// The global average's partial sums then its tree, returning the plane's total (see
     /// <see cref="CpuPooling.GlobalAverage"/>): partial sums t … t + lanes − 1 are one vector, adding x[r·threads + t …]
     /// for r = 0, 1, … in turn; in the last round, lanes past the plane add +0 (a masked load), which leaves a partial
@@ -193,7 +222,102 @@ internal static unsafe class PoolRows
     public static float GlobalAverageTotal(float* x, long spatial, int threads, float* partial) =>
         PoolVector512.IsSupported
             ? GlobalAverageTotal<Vector512<float>, PoolVector512>(x, spatial, threads, partial)
-            : GlobalAverageTotal<Vector256<float>, PoolVector256>(x, spatial, threads, partial);
+            : GlobalAverageTotal256(x, spatial, threads, partial);
+
+    /// <summary>
+    /// <see cref="GlobalAverageTotal(float*, long, int, float*)"/> on AVX2, the same bits as
+    /// <see cref="GlobalAverageTotal{TV, TVec}"/>: small planes take <see cref="SmallTotal{TV, TVec}"/>; planes of at least
+    /// <paramref name="threads"/> elements (threads ≥ 32) sum four vectors of partial sums at a time, four independent
+    /// chains each in its own order, then the full tree; the rest the generic path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static float GlobalAverageTotal256(float* x, long spatial, int threads, float* partial)
+    {
+        if (IsSmall(spatial, threads)) return SmallTotal<Vector256<float>, PoolVector256>(x, (int)spatial);
+        if (spatial < threads || threads < 32) return GlobalAverageTotal<Vector256<float>, PoolVector256>(x, spatial, threads, partial);
+        for (int t0 = 0; t0 < threads; t0 += 32)
+        {
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            long s = t0;
+            for (; s + 32 <= spatial; s += threads)
+            {
+                a0 = PoolVector256.Add(a0, Vector256.Load(x + s));
+                a1 = PoolVector256.Add(a1, Vector256.Load(x + s + 8));
+                a2 = PoolVector256.Add(a2, Vector256.Load(x + s + 16));
+                a3 = PoolVector256.Add(a3, Vector256.Load(x + s + 24));
+            }
+            if (s < spatial)
+            {
+                a0 = PoolVector256.Add(a0, Part(x, s, spatial));
+                a1 = PoolVector256.Add(a1, Part(x, s + 8, spatial));
+                a2 = PoolVector256.Add(a2, Part(x, s + 16, spatial));
+                a3 = PoolVector256.Add(a3, Part(x, s + 24, spatial));
+            }
+            a0.Store(partial + t0);
+            a1.Store(partial + t0 + 8);
+            a2.Store(partial + t0 + 16);
+            a3.Store(partial + t0 + 24);
+        }
+        for (int half = threads / 2; half >= 8; half /= 2)
+            for (int t = 0; t < half; t += 8)
+                PoolVector256.Add(Vector256.Load(partial + t), Vector256.Load(partial + t + half)).Store(partial + t);
+        return PoolVector256.Tree(Vector256.Load(partial));
+    }
+
+    /// <summary>x[s …] for the lanes inside the plane, +0 past it (nothing read there).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Part(float* x, long s, long spatial) =>
+        s + 8 <= spatial ? Vector256.Load(x + s) : s < spatial ? PoolVector256.LoadFirst(x + s, (int)(spatial - s)) : Vector256<float>.Zero;
+
+    /// <summary>
+    /// The total of a plane of n ≤ threads elements, n ≤ 32·lanes, held in registers: partial sum t is +0 + x[t] for
+    /// t &lt; n and +0 beyond, so in vectors P_k = x[k·lanes …] (the last one masked, +0 past the plane), V of them, the
+    /// vector levels of the tree that do anything are Q_k = P_k + P_k+H for the largest power of two H &lt; V (k + H &lt; V;
+    /// Q_k = P_k for the other k &lt; H), then every level over the H vectors Q, then <see cref="IPoolVector{TV}.Tree"/>:
+    /// the adds of <see cref="GlobalAverageTotal{TV, TVec}"/>, operands in the same order. The +0 that starts each
+    /// partial sum is added once, to the root vector, not to each x: a sum in round-to-nearest is −0 only when both
+    /// operands are −0, so a tree of the raw x gives, at every node, the bits of the tree of the +0-started ones except
+    /// −0 where those give +0; +0 + root maps the one to the other.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float SmallTotal<TV, TVec>(float* x, int n) where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        int v = (n + TVec.Lanes - 1) / TVec.Lanes;
+        TV root;
+        if (v <= 1) root = Leaf<TV, TVec>(x, 0, n);
+        else if (v == 2) root = TVec.Add(Leaf<TV, TVec>(x, 0, n), Leaf<TV, TVec>(x, 1, n));
+        else
+        {
+            // Over H leaves the tree's level half pairs k with k + half, so its root is, in quarters of H,
+            // (Q_o + Q_o+H/2) + (Q_o+H/4 + Q_o+3H/4) for o = 0 (H = 4), then o = 0, 1 (H = 8), then o = 0, 2, 1, 3 (H = 16).
+            int h = v <= 4 ? 2 : v <= 8 ? 4 : v <= 16 ? 8 : 16;
+            if (h == 2) root = TVec.Add(Q<TV, TVec>(x, 0, h, v, n), Q<TV, TVec>(x, 1, h, v, n));
+            else if (h == 4) root = Quad<TV, TVec>(x, 0, h, v, n);
+            else if (h == 8) root = TVec.Add(Quad<TV, TVec>(x, 0, h, v, n), Quad<TV, TVec>(x, 1, h, v, n));
+            else root = TVec.Add(TVec.Add(Quad<TV, TVec>(x, 0, h, v, n), Quad<TV, TVec>(x, 2, h, v, n)),
+                                 TVec.Add(Quad<TV, TVec>(x, 1, h, v, n), Quad<TV, TVec>(x, 3, h, v, n)));
+        }
+        return TVec.Tree(TVec.Add(TVec.Splat(0f), root));
+    }
+
+    /// <summary>The subtree of the H leaves Q whose index is o modulo H/4: (Q_o + Q_o+H/2) + (Q_o+H/4 + Q_o+3H/4).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TV Quad<TV, TVec>(float* x, int o, int h, int v, int n) where TV : struct where TVec : struct, IPoolVector<TV> =>
+        TVec.Add(TVec.Add(Q<TV, TVec>(x, o, h, v, n), Q<TV, TVec>(x, o + h / 2, h, v, n)),
+                 TVec.Add(Q<TV, TVec>(x, o + h / 4, h, v, n), Q<TV, TVec>(x, o + 3 * h / 4, h, v, n)));
+
+    /// <summary>Q_k = P_k + P_k+H where vector k + H is in the plane, else P_k (the first live level of the tree).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TV Q<TV, TVec>(float* x, int k, int h, int v, int n) where TV : struct where TVec : struct, IPoolVector<TV> =>
+        k + h < v ? TVec.Add(Leaf<TV, TVec>(x, k, n), Leaf<TV, TVec>(x, k + h, n)) : Leaf<TV, TVec>(x, k, n);
+
+    /// <summary>Vector k of a small plane: x[k·lanes …], masked (+0 past the plane) where the plane ends inside it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TV Leaf<TV, TVec>(float* x, int k, int n) where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        int at = k * TVec.Lanes;
+        return at + TVec.Lanes <= n ? TVec.Load(x + at) : TVec.LoadFirst(x + at, n - at);
+    }
 
     /// <summary><see cref="GlobalAverageTotal(float*, long, int, float*)"/> on a given tier.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -114,20 +114,17 @@ internal readonly unsafe struct PoolVector256 : IPoolVector<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> NaNOrKeep(Vector256<float> v, Vector256<float> n) => Avx.BlendVariable(n, v, Avx.CompareUnordered(v, v));
 
-    static readonly Vector256<int> Down4 = Vector256.Create(4, 5, 6, 7, 4, 5, 6, 7);
-    static readonly Vector256<int> Down2 = Vector256.Create(2, 3, 2, 3, 2, 3, 2, 3);
-    static readonly Vector256<int> Down1 = Vector256.Create(1, 1, 1, 1, 1, 1, 1, 1);
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> LoadFirst(float* p, int n) =>
         Avx.MaskLoad(p, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(n)).AsSingle());
 
+    // The halves and in-lane moves, one-cycle shuffles, rather than three lane-crossing permutes: the same adds, lane t
+    // first and lane t + half second.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Tree(Vector256<float> v)
     {
-        v = Avx.Add(v, Avx2.PermuteVar8x32(v, Down4));
-        v = Avx.Add(v, Avx2.PermuteVar8x32(v, Down2));
-        v = Avx.Add(v, Avx2.PermuteVar8x32(v, Down1));
-        return v.ToScalar();
+        var q = Sse.Add(v.GetLower(), v.GetUpper());
+        q = Sse.Add(q, Sse.MoveHighToLow(q, q));
+        return Sse.AddScalar(q, Sse3.MoveHighAndDuplicate(q)).ToScalar();
     }
 }

@@ -192,6 +192,37 @@ public class PoolCpuEngineTests
         Assert.That(ErrorMetrics.Compare(y.Data, expected).MaxRelative, Is.LessThan(1e-6));
     }
 
+    /// <summary>
+    /// The engine's global average (batch &gt; 1: planes are N·C; the vector paths, and the workers' split from 64 Ki
+    /// inputs) gives the scalar definition's bits (NaN as NaN) on inputs with NaN, ±Inf and ±0 among random values, and on
+    /// planes of −0 alone: 1, 7 × 7, 14 × 14, 15 × 17, 16 × 16, 257 and 40 × 40 elements.
+    /// </summary>
+    [TestCase(2, 3, 1, 1)]
+    [TestCase(2, 5, 7, 7)]
+    [TestCase(3, 4, 14, 14)]
+    [TestCase(2, 3, 15, 17)]
+    [TestCase(2, 2, 16, 16)]
+    [TestCase(2, 3, 257)]
+    [TestCase(2, 3, 40, 40)]
+    [TestCase(2, 40, 32, 32)]
+    public void GlobalAverageGivesTheScalarDefinitionsBits(params int[] dims)
+    {
+        var shape = new TensorShape(dims);
+        var rng = new Random(dims.Sum());
+        float[] specials = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, -0f, 0f];
+        int planes = dims[0] * dims[1], spatial = shape.ElementCountInt / planes;
+        var data = new float[shape.ElementCountInt];
+        for (int i = 0; i < data.Length; i++)
+            data[i] = i / spatial == 1 ? -0f // one plane of −0 alone
+                : rng.Next(50) == 0 ? specials[rng.Next(specials.Length)] : (float)(rng.NextDouble() * 4 - 2);
+        using var cpu = Cpu();
+        var y = cpu.Download(cpu.GlobalAvgPool(new HostTensor(shape, data))).Data;
+        var expected = new float[planes];
+        CpuPooling.GlobalAverage(data, expected, planes, spatial, vector: false);
+        Assert.That(PoolKernelTests.Bits(y), Is.EqualTo(PoolKernelTests.Bits(expected)));
+        Assert.That(BitConverter.SingleToUInt32Bits(y[1]), Is.Zero, "a plane of −0 averages to +0");
+    }
+
     [Test]
     public void IntoAGivenOutputAndOnHostTensors()
     {

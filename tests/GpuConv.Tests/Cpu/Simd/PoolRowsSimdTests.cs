@@ -25,7 +25,7 @@ public class PoolRowsSimdTests
         BitConverter.UInt32BitsToSingle(0x0000_0001), 1f, -1f,
     ];
 
-    /// <summary>Values of one of four kinds: plain random; mostly ±0 (ties decided by order); a few specials among randoms; dense specials.</summary>
+    /// <summary>Values of one of five kinds: plain random; mostly ±0 (ties decided by order); a few specials among randoms; dense specials; almost all −0.</summary>
     static float[] Values(int n, Random rng, int kind)
     {
         var v = new float[n];
@@ -37,6 +37,7 @@ public class PoolRowsSimdTests
                 0 => r,
                 1 => rng.Next(8) == 0 ? r : rng.Next(2) == 0 ? 0f : -0f,
                 2 => rng.Next(40) == 0 ? Specials[rng.Next(Specials.Length)] : r,
+                4 => rng.Next(64) == 0 ? r : -0f, // whole planes of −0 (a sum of them is −0 without the +0 start)
                 _ => rng.Next(2) == 0 ? Specials[rng.Next(Specials.Length)] : r,
             };
         }
@@ -209,13 +210,15 @@ public class PoolRowsSimdTests
     public unsafe void GlobalAverageLanesGiveTheScalarBits()
     {
         var rng = new Random(9);
-        int[] sizes = [1, 7, 15, 16, 17, 49, 64, 255, 256, 257, 300, 511, 784, 1000, 3136];
+        // The small planes' register tree at every shape of its first live level (H = 1, 2, 4, 8, 16 vectors of 8, partial and whole), 7 × 7,
+        // 14 × 14, 15 × 17, around 256, and planes whose last round ends inside each of the four summed vectors.
+        int[] sizes = [1, 7, 8, 9, 15, 16, 17, 24, 25, 32, 33, 40, 41, 48, 49, 56, 57, 63, 64, 65, 72, 81, 100, 121, 128, 129, 136, 169, 196, 225, 249, 255, 256, 257, 272, 280, 300, 511, 784, 1000, 3136];
         int compared = 0;
         foreach (int threads in new[] { 1, 2, 8, 16, 32, 256, 512 })
             foreach (int spatial in sizes)
-                for (int kind = 0; kind < 4; kind++)
+                for (int kind = 0; kind < 5; kind++)
                 {
-                    const int planes = 3;
+                    const int planes = 5;
                     var x = Values(planes * spatial, rng, kind);
                     var expected = new float[planes];
                     var y = new float[planes];
@@ -235,7 +238,22 @@ public class PoolRowsSimdTests
                                 y[p] = total / (float)spatial;
                             }
                         Assert.That(BitsOf(y, false), Is.EqualTo(BitsOf(expected, false)), $"{lanes} lanes, {threads} threads, {spatial} elements, kind {kind}");
+                        if (lanes == 8)
+                        {
+                            // AVX2's own paths: the small planes' register tree and the four-chain sums, per plane.
+                            for (int p = 0; p < planes; p++)
+                                fixed (float* px = x, pp = partial)
+                                    y[p] = PoolRows.GlobalAverageTotal256(px + p * spatial, spatial, threads, pp) / (float)spatial;
+                            Assert.That(BitsOf(y, false), Is.EqualTo(BitsOf(expected, false)), $"AVX2 total, {threads} threads, {spatial} elements, kind {kind}");
+                        }
                         compared++;
+                    }
+                    if (threads >= PoolRows.Lanes && PoolRows.Lanes > 0)
+                    {
+                        // The planes' loop the engine runs (the machine's tier).
+                        var partial = new float[threads];
+                        fixed (float* px = x, py = y, pp = partial) PoolRows.GlobalAverages(px, py, planes, spatial, threads, pp);
+                        Assert.That(BitsOf(y, false), Is.EqualTo(BitsOf(expected, false)), $"planes loop, {threads} threads, {spatial} elements, kind {kind}");
                     }
                 }
         if (Tiers().Any()) Assert.That(compared, Is.GreaterThan(100));
