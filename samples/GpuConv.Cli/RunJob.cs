@@ -71,9 +71,9 @@ public static class RunJob
 
         var stride = ListOptions.PerDimension(r.Stride, rank, "--stride", 1, min: 1);
         var dilation = ListOptions.PerDimension(r.Dilation, rank, "--dilation", 1, min: 1);
-        var (padBegin, padEnd) = ListOptions.Padding(r.Pads, r.Pad, rank);
         var outputPadding = ListOptions.PerDimension(r.OutputPadding, rank, "--output-padding", 0, min: 0);
         var kernel = w.Dims.Skip(2).ToArray();
+        var (padBegin, padEnd) = NamedPadding(r, kernel, stride, dilation) ?? ListOptions.Padding(r.Pads, r.Pad, rank);
 
         var spec = new ConvSpec(kernel, stride, dilation, padBegin, padEnd, r.Groups, r.Transposed, r.Transposed ? outputPadding : null);
         var problem = ConvProblem.Create(spec, x, w, ConvOp.Forward);
@@ -81,6 +81,26 @@ public static class RunJob
         if (bias is not null && bias.ElementCount != problem.BiasLength)
             throw new ArgumentException($"--b: has {bias.ElementCount} values (shape {bias}) but the output has {problem.BiasLength} channels.", "--b");
         return problem;
+    }
+
+    /// <summary>
+    /// <c>--pad same</c> / <c>--pad valid</c>: F.conv*d's padding='same' (stride 1 only, the odd extra at the end) and
+    /// padding='valid' (none); null when --pad is a number list. As in PyTorch, transposed convolutions take numbers only.
+    /// </summary>
+    static (int[] Begin, int[] End)? NamedPadding(RunRequest r, int[] kernel, int[] stride, int[] dilation)
+    {
+        string? name = r.Pad?.Trim().ToLowerInvariant();
+        if (name is not ("same" or "valid")) return null;
+        if (r.Pads is not null)
+            throw new ArgumentException("--pads and --pad are alternatives: give one of them, not both.", "--pads");
+        if (r.Transposed)
+            throw new ArgumentException($"--pad {name}: a transposed convolution takes padding as numbers (PyTorch's conv_transpose has no padding='{name}').", "--pad");
+        if (name == "valid") return (new int[kernel.Length], new int[kernel.Length]);
+        for (int d = 0; d < stride.Length; d++)
+            if (stride[d] != 1)
+                throw new ArgumentException($"--pad same: needs stride 1 in every dimension (as PyTorch's padding='same'), got --stride {string.Join(",", stride)}.", "--pad");
+        var same = ConvSpec.Same(kernel, dilation, r.Groups);
+        return (same.PadBegin.ToArray(), same.PadEnd.ToArray());
     }
 
     static HostTensor ReadNpy(string path, string option) => CliFiles.ReadNpy(path, option);

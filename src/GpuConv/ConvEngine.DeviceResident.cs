@@ -64,11 +64,19 @@ public sealed partial class ConvEngine
     /// <summary>The raw CUstream device-resident work is ordered on (the application's after <see cref="UseStream"/>); 0 on the CPU path.</summary>
     public nint CudaStreamHandle => Gpu is { } rt ? (appStream != 0 ? appStream : rt.Context.Stream.Handle) : 0;
 
-    /// <summary>A new tensor of <paramref name="shape"/> in <see cref="Memory"/> (contents unspecified).</summary>
+    /// <summary>
+    /// A new tensor of <paramref name="shape"/> in <see cref="Memory"/> (contents unspecified). On the CPU path a shape
+    /// with more elements than one .NET array holds is an <see cref="ArgumentException"/> naming it, before any allocation.
+    /// </summary>
     public Tensor Allocate(TensorShape shape)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(shape);
+        // Host memory is one float[] per tensor: say so as bad input instead of the shape's own InvalidOperationException.
+        if (Memory.Kind == MemoryKind.Host && shape.ElementCount > Array.MaxLength)
+            throw new ArgumentException(
+                $"shape {shape} has {shape.ElementCount} elements, more than one host tensor (a .NET array) holds ({Array.MaxLength}); this engine works in host memory.",
+                nameof(shape));
         return Memory.Allocate(shape);
     }
 

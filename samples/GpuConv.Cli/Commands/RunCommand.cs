@@ -15,7 +15,7 @@ public static class RunCommand
         var b = new Option<string?>("--b") { Description = "optional bias .npy, one value per output channel" };
         var stride = new Option<string?>("--stride") { Description = "stride: one value, or one per spatial dimension (e.g. 2,1)" };
         var pads = new Option<string?>("--pads") { Description = "padding in ONNX order begin…,end… (two per dimension), or one value for all" };
-        var pad = new Option<string?>("--pad") { Description = "symmetric padding: one value, or one per spatial dimension" };
+        var pad = new Option<string?>("--pad") { Description = "symmetric padding: one value, or one per spatial dimension; or same / valid (F.conv*d's padding='same' with stride 1, or none)" };
         var dilation = new Option<string?>("--dilation") { Description = "dilation: one value, or one per spatial dimension" };
         var groups = new Option<int>("--groups") { Description = "groups (depthwise: groups = channels)", DefaultValueFactory = _ => 1 };
         var transposed = new Option<bool>("--transposed") { Description = "transposed convolution (PyTorch conv_transpose)" };

@@ -22,6 +22,9 @@ public static class VerifyCommand
         };
         command.SetAction(parse =>
         {
+            // Checked whether or not --shapes is given: a bad option is refused, never silently ignored.
+            if (parse.GetValue(maxBatch) is var cap and < 1)
+                throw new ArgumentException($"--max-batch: must be >= 1, got {cap}.", "--max-batch");
             var cases = new List<VerifyCase>();
             if (!parse.GetValue(skipBuiltIn)) cases.AddRange(VerifyCases.BuiltIn());
             if (parse.GetValue(shapes) is { } source) cases.AddRange(VerifyCases.FromShapes(ShapeSet.Load(source), parse.GetValue(maxBatch)));

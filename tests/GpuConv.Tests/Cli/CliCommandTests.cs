@@ -78,6 +78,10 @@ public class CliCommandTests
     [TestCase("--output-padding 1", "--output-padding applies only to a transposed convolution")]
     [TestCase("--backend nope", "--backend: 'nope' is not available")]
     [TestCase("--stride 9 --pad 0 --dilation 3", "output size in spatial dimension 0 would be 0 (< 1)")]
+    [TestCase("--pad same --stride 2", "--pad same: needs stride 1 in every dimension")]
+    [TestCase("--pad same --pads 1", "--pads and --pad are alternatives")]
+    [TestCase("--pad valid --transposed", "--pad valid: a transposed convolution takes padding as numbers")]
+    [TestCase("--pad sme", "--pad: 'sme' (item 1 of 'sme') is not an integer")]
     [TestCase("--bogus 1", "Unrecognized command or argument '--bogus'")]
     public void BadOptionsExitTwoWithOneLineNamingTheField(string flags, string message)
     {
@@ -140,5 +144,16 @@ public class CliCommandTests
         (exit, _, error) = CliHarness.Invoke("demo", "--limit", "0");
         Assert.That(exit, Is.EqualTo(2));
         Assert.That(error, Does.Contain("--limit: must be >= 1"));
+    }
+
+    [TestCase("0")]
+    [TestCase("-5")]
+    public void VerifyRefusesABadMaxBatchEvenWithoutShapes(string cap)
+    {
+        // Without --shapes the cap was never read, so a bad value ran the whole built-in set and exited 0.
+        var (exit, output, error) = CliHarness.Invoke("verify", "--max-batch", cap, "--backend", "reference");
+        Assert.That(exit, Is.EqualTo(2), output + error);
+        Assert.That(error, Does.Contain($"--max-batch: must be >= 1, got {cap}"));
+        Assert.That(output, Does.Not.Contain("verify:"), "refused before any case ran");
     }
 }

@@ -31,6 +31,10 @@ public class RunCommandTests
             new ConvSpec([3, 2], stride: [2, 3], padBegin: [0, 1], padEnd: [2, 0], transposed: true, outputPadding: [1, 2])),
         new("transposed groups dilation", [1, 4, 6], [4, 2, 3], false, ["--transposed", "--groups", "2", "--dilation", "2", "--stride", "3", "--output-padding", "2"],
             new ConvSpec([3], stride: [3], dilation: [2], groups: 2, transposed: true, outputPadding: [2])),
+        // F.conv2d(padding='same'): total d·(k − 1) per dimension, the odd extra at the end (3 = 1 + 2 here, both dimensions).
+        new("pad same", [1, 2, 9, 10], [3, 2, 4, 2], true, ["--pad", "same", "--dilation", "1,3"],
+            new ConvSpec([4, 2], dilation: [1, 3], padBegin: [1, 1], padEnd: [2, 2])),
+        new("pad valid", [1, 2, 9, 10], [3, 2, 3, 3], false, ["--pad", "VALID", "--stride", "2"], new ConvSpec([3, 3], stride: [2])),
         new("1d", [3, 2, 17], [5, 2, 4], true, ["--stride", "2", "--pads", "3,1"], new ConvSpec([4], stride: [2], padBegin: [3], padEnd: [1])),
         new("3d", [1, 2, 5, 6, 4], [3, 2, 3, 2, 2], true, ["--stride", "1,2,1", "--pads", "1,0,1,0,1,0", "--dilation", "1,1,2"],
             new ConvSpec([3, 2, 2], stride: [1, 2, 1], dilation: [1, 1, 2], padBegin: [1, 0, 1], padEnd: [0, 1, 0])),

@@ -177,6 +177,16 @@ public class DeviceResidentTests
     }
 
     [Test]
+    public void CpuEngine_AllocateOfAShapeNoArrayHolds_IsAnArgumentExceptionNamingTheShape()
+    {
+        // Bad input, as the README promises, not the shape's InvalidOperationException from inside the allocation.
+        using var engine = ConvEngine.Open(CpuOptions());
+        var e = Assert.Throws<ArgumentException>(() => engine.Allocate(new TensorShape(65536, 65536)));
+        Assert.That(e!.ParamName, Is.EqualTo("shape"));
+        Assert.That(e.Message, Does.Contain("[65536, 65536]").And.Contain("4294967296"));
+    }
+
+    [Test]
     public void CpuEngine_RefusesDeviceMemory_AndSaysWhy()
     {
         using var engine = ConvEngine.Open(CpuOptions());
