@@ -1,3 +1,4 @@
+using GpuConv.Backends.Ptx;
 using GpuConv.Cpu;
 using GpuConv.Tensors;
 
@@ -9,8 +10,9 @@ namespace GpuConv;
 /// [N, C] or [N, C, spatial…] with 1–3 spatial dimensions, per-channel tensors [C]. The exact fp32 definition (summation
 /// order, two-pass statistics, the formulas) is <see cref="CpuBatchNorm"/>'s; a GPU gives the same bits (NaN payloads aside).
 /// <para>
-/// On the CPU engine each call is a loop that has finished on return. A GPU engine, for now, copies the tensors to the
-/// host, runs the same loops and copies the results back (correct, same bits, but it waits for the device).
+/// On a GPU each call is two kernels of kernels/batchnorm.ptx on the engine's stream (a per-channel reduction, then an
+/// element-wise pass; eval mode one) and returns without waiting; on the CPU engine it is a loop that has finished on return.
+/// A device memory that cannot launch kernels (the tests' stand-ins) goes through host copies and the same loops.
 /// Outputs are new tensors or the caller's; a tensor a call writes must share no memory with another it reads or writes.
 /// </para>
 /// </summary>
@@ -63,17 +65,25 @@ public sealed partial class ConvEngine
             invStd = savedInvStd ?? Memory.Allocate(channelShape);
             var (momentum, keep) = spec.MomentumF32;
             using (EnterStream())
-            {
-                float[] hx = HostValues(x)!, hy = HostBuffer(y), hm = HostBuffer(mean), hi = HostBuffer(invStd);
-                float[]? hrm = HostValues(runningMean), hrv = HostValues(runningVar);
-                CpuBatchNorm.Statistics(hx, s, spec.EpsilonF32, hm, hi, hrm, hrv, momentum, keep, BatchNormWorkers);
-                CpuBatchNorm.Normalize(hx, hy, s, hm, hi, fromVariance: false, spec.EpsilonF32, HostValues(gamma), HostValues(beta), BatchNormWorkers);
-                StoreHost(hy, y);
-                StoreHost(hm, mean);
-                StoreHost(hi, invStd);
-                if (runningMean is not null) StoreHost(hrm!, runningMean);
-                if (runningVar is not null) StoreHost(hrv!, runningVar);
-            }
+                if (Memory is IPtxRuntime rt)
+                {
+                    BatchNormKernels.LaunchStatistics(rt, s, rt.PointerOf(x), rt.PointerOf(mean), rt.PointerOf(invStd),
+                        PointerOrZero(rt, runningMean), PointerOrZero(rt, runningVar), spec.EpsilonF32, momentum, keep);
+                    BatchNormKernels.LaunchNormalize(rt, s, rt.PointerOf(x), rt.PointerOf(y), rt.PointerOf(mean), rt.PointerOf(invStd),
+                        fromVariance: false, spec.EpsilonF32, PointerOrZero(rt, gamma), PointerOrZero(rt, beta));
+                }
+                else
+                {
+                    float[] hx = HostValues(x)!, hy = HostBuffer(y), hm = HostBuffer(mean), hi = HostBuffer(invStd);
+                    float[]? hrm = HostValues(runningMean), hrv = HostValues(runningVar);
+                    CpuBatchNorm.Statistics(hx, s, spec.EpsilonF32, hm, hi, hrm, hrv, momentum, keep, BatchNormWorkers);
+                    CpuBatchNorm.Normalize(hx, hy, s, hm, hi, fromVariance: false, spec.EpsilonF32, HostValues(gamma), HostValues(beta), BatchNormWorkers);
+                    StoreHost(hy, y);
+                    StoreHost(hm, mean);
+                    StoreHost(hi, invStd);
+                    if (runningMean is not null) StoreHost(hrm!, runningMean);
+                    if (runningVar is not null) StoreHost(hrv!, runningVar);
+                }
             return new BatchNormTrainingResult(y, mean, invStd);
         }
         catch
@@ -114,12 +124,16 @@ public sealed partial class ConvEngine
         try
         {
             using (EnterStream())
-            {
-                var hy = HostBuffer(y);
-                CpuBatchNorm.Normalize(HostValues(x)!, hy, s, HostValues(runningMean)!, HostValues(runningVar)!, fromVariance: true, spec.EpsilonF32,
-                    HostValues(gamma), HostValues(beta), BatchNormWorkers);
-                StoreHost(hy, y);
-            }
+                if (Memory is IPtxRuntime rt)
+                    BatchNormKernels.LaunchNormalize(rt, s, rt.PointerOf(x), rt.PointerOf(y), rt.PointerOf(runningMean), rt.PointerOf(runningVar),
+                        fromVariance: true, spec.EpsilonF32, PointerOrZero(rt, gamma), PointerOrZero(rt, beta));
+                else
+                {
+                    var hy = HostBuffer(y);
+                    CpuBatchNorm.Normalize(HostValues(x)!, hy, s, HostValues(runningMean)!, HostValues(runningVar)!, fromVariance: true, spec.EpsilonF32,
+                        HostValues(gamma), HostValues(beta), BatchNormWorkers);
+                    StoreHost(hy, y);
+                }
             return y;
         }
         catch
@@ -168,14 +182,22 @@ public sealed partial class ConvEngine
             gg = dGamma ?? Memory.Allocate(channelShape);
             gb = dBeta ?? Memory.Allocate(channelShape);
             using (EnterStream())
-            {
-                float[] hdx = HostBuffer(gx), hdg = HostBuffer(gg), hdb = HostBuffer(gb);
-                CpuBatchNorm.Backward(HostValues(dy)!, HostValues(x)!, s, HostValues(savedMean)!, HostValues(savedInvStd)!, HostValues(gamma),
-                    hdx, hdg, hdb, BatchNormWorkers);
-                StoreHost(hdx, gx);
-                StoreHost(hdg, gg);
-                StoreHost(hdb, gb);
-            }
+                if (Memory is IPtxRuntime rt)
+                {
+                    BatchNormKernels.LaunchBackwardReduce(rt, s, rt.PointerOf(dy), rt.PointerOf(x), rt.PointerOf(savedMean), rt.PointerOf(savedInvStd),
+                        rt.PointerOf(gg), rt.PointerOf(gb));
+                    BatchNormKernels.LaunchBackwardData(rt, s, rt.PointerOf(dy), rt.PointerOf(x), rt.PointerOf(savedMean), rt.PointerOf(savedInvStd),
+                        PointerOrZero(rt, gamma), rt.PointerOf(gg), rt.PointerOf(gb), rt.PointerOf(gx));
+                }
+                else
+                {
+                    float[] hdx = HostBuffer(gx), hdg = HostBuffer(gg), hdb = HostBuffer(gb);
+                    CpuBatchNorm.Backward(HostValues(dy)!, HostValues(x)!, s, HostValues(savedMean)!, HostValues(savedInvStd)!, HostValues(gamma),
+                        hdx, hdg, hdb, BatchNormWorkers);
+                    StoreHost(hdx, gx);
+                    StoreHost(hdg, gg);
+                    StoreHost(hdb, gb);
+                }
             return new BatchNormGradients(gx, gg, gb);
         }
         catch
@@ -189,6 +211,8 @@ public sealed partial class ConvEngine
 
     /// <summary>The CPU backend's workers (as the pools and element-wise ops use them); null: the calling thread.</summary>
     CpuWorkers? BatchNormWorkers => hostElementwise.Workers;
+
+    static ulong PointerOrZero(IPtxRuntime rt, Tensor? t) => t is null ? 0 : rt.PointerOf(t);
 
     /// <summary>Throws unless <paramref name="t"/> (when given) is a [C] tensor of this engine's memory, not disposed.</summary>
     void CheckChannelTensor(Tensor? t, BatchNormShape s, string name)
