@@ -104,4 +104,25 @@ public class BatchNormKernelTests
             Assert.That(PoolKernelTests.Bits(mem.Download(pdx, x.Length)), Is.EqualTo(PoolKernelTests.Bits(dx)), $"dx ({tag})");
         }
     }
+    /// <summary>Every entry of kernels/batchnorm.ptx launched once as the engine launches it (for KernelLaunchSignatureTests).</summary>
+    internal static void LaunchEveryEntry(IPtxRuntime rt, ulong buffer, TensorShape shape)
+    {
+        var s = BatchNormSpec.ShapeOf(shape, "x");
+        BatchNormKernels.LaunchStatistics(rt, s, buffer, buffer, buffer, buffer, buffer, 1e-5f, 0.1f, 0.9f);
+        BatchNormKernels.LaunchNormalize(rt, s, buffer, buffer, buffer, buffer, fromVariance: true, 1e-5f, buffer, buffer);
+        BatchNormKernels.LaunchBackwardReduce(rt, s, buffer, buffer, buffer, buffer, buffer, buffer);
+        BatchNormKernels.LaunchBackwardData(rt, s, buffer, buffer, buffer, buffer, buffer, buffer, buffer, buffer);
+    }
+
+    [Test]
+    public void EntriesHaveTheDocumentedParameters()
+    {
+        string source = ShippedKernels.Source(BatchNormKernels.Module);
+        Assert.That(source, Does.Contain(".version 7.0").And.Contain(".target sm_70").And.Contain(".address_size 64"));
+        var s = new BatchNormShape(2, 3, 5);
+        Assert.That(Kernel(BatchNormKernels.StatisticsEntry).Params, Has.Count.EqualTo(BatchNormKernels.StatisticsArguments(s, 1, 2, 3, 4, 5, 1e-5f, 0.1f, 0.9f).Length));
+        Assert.That(Kernel(BatchNormKernels.NormalizeEntry).Params, Has.Count.EqualTo(BatchNormKernels.NormalizeArguments(s, 1, 2, 3, 4, false, 1e-5f, 5, 6).Length));
+        Assert.That(Kernel(BatchNormKernels.BackwardReduceEntry).Params, Has.Count.EqualTo(BatchNormKernels.BackwardReduceArguments(s, 1, 2, 3, 4, 5, 6).Length));
+        Assert.That(Kernel(BatchNormKernels.BackwardDataEntry).Params, Has.Count.EqualTo(BatchNormKernels.BackwardDataArguments(s, 1, 2, 3, 4, 5, 6, 7, 8).Length));
+    }
 }
