@@ -197,6 +197,8 @@ public sealed class PtxInterpreter(IPtxMemory memory)
                     Set(r, o[0], type, Arith.F32Bits(MathF.FusedMultiplyAdd(Arith.F32(Read(c, t, o[1])), Arith.F32(Read(c, t, o[2])), Arith.F32(Read(c, t, o[3])))));
                     break;
                 case PtxOp.Neg: Set(r, o[0], type, Arith.Neg(type, Read(c, t, o[1]))); break;
+                // sqrt.rn.f32: IEEE's correctly rounded square root, as MathF.Sqrt (sqrtss) is.
+                case PtxOp.Sqrt: Set(r, o[0], type, Arith.F32Bits(MathF.Sqrt(Arith.F32(Read(c, t, o[1]))))); break;
                 case PtxOp.And: Set(r, o[0], type, Read(c, t, o[1]) & Read(c, t, o[2])); break;
                 case PtxOp.Or: Set(r, o[0], type, Read(c, t, o[1]) | Read(c, t, o[2])); break;
                 case PtxOp.Xor: Set(r, o[0], type, Read(c, t, o[1]) ^ Read(c, t, o[2])); break;

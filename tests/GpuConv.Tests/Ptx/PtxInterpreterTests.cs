@@ -186,6 +186,26 @@ public class PtxInterpreterTests
     }
 
     [Test]
+    public void SqrtIsIeeesCorrectlyRoundedSquareRoot()
+    {
+        // sqrt(2) = 1.41421354 (0x3FB504F3, correctly rounded); sqrt(-0) = -0; sqrt(-1) = NaN; sqrt(+inf) = +inf;
+        // the smallest subnormal 2^-149 has sqrt 2^-74.5 (a normal float), as MathF.Sqrt gives it.
+        var k = Kernel(".reg .f32 %d;", """
+            sqrt.rn.f32 %d, 0f40000000;     st.global.f32 [%out], %d;
+            sqrt.rn.f32 %d, 0f80000000;     st.global.f32 [%out+4], %d;
+            sqrt.rn.f32 %d, 0fBF800000;     st.global.f32 [%out+8], %d;
+            sqrt.rn.f32 %d, 0f7F800000;     st.global.f32 [%out+12], %d;
+            sqrt.rn.f32 %d, 0f00000001;     st.global.f32 [%out+16], %d;
+            """);
+        var r = RunU32(k, 5);
+        Assert.That(r[0], Is.EqualTo(0x3FB504F3u), "sqrt(2)");
+        Assert.That(r[1], Is.EqualTo(0x80000000u), "sqrt(-0) = -0");
+        Assert.That(float.IsNaN(BitConverter.UInt32BitsToSingle(r[2])), "sqrt(-1) is NaN");
+        Assert.That(r[3], Is.EqualTo(0x7F800000u), "sqrt(+inf)");
+        Assert.That(r[4], Is.EqualTo(0x1A3504F3u), "sqrt of the smallest subnormal");
+    }
+
+    [Test]
     public void SpecialRegistersNumberEveryThreadOfA2dGrid()
     {
         // out[flat] = flat + 1000·tid.y where flat = (ctaid.x·ntid.x + tid.x) + 6·… — grid 3 blocks of (2, 2).
@@ -243,6 +263,8 @@ public class PtxInterpreterTests
     [TestCase("mul.hi.f32 %f, %f, %f;", "integer type")]
     [TestCase("mul.hi.u64 %r, %r, %r;", "not usable as .u64")]
     [TestCase("mul.u32 %r, %r, %r;", ".lo, .hi or .wide")]
+    [TestCase("sqrt.approx.f32 %f, %f;", "sqrt needs .rn")]
+    [TestCase("sqrt.rn.u32 %r, %r;", "f32 only")]
     public void UnsupportedOrIllTypedPtxIsRejectedAtParseTime(string line, string why)
     {
         var ex = Assert.Throws<PtxException>(() => Kernel(".reg .b32 %r; .reg .f32 %f; .reg .pred %p;", line));

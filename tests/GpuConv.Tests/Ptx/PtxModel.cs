@@ -29,7 +29,7 @@ public static class PtxTypes
 /// <summary>The instructions the interpreter executes (the opcode's first word).</summary>
 public enum PtxOp
 {
-    Add, Sub, Mul, Mad, Fma, Div, Rem, Min, Max, Neg,
+    Add, Sub, Mul, Mad, Fma, Div, Rem, Min, Max, Neg, Sqrt,
     And, Or, Xor, Not, Shl, Shr,
     Setp, Selp, Mov, Cvt, Cvta,
     Ld, St, BarSync, Bra, Ret,

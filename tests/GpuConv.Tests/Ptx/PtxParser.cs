@@ -236,6 +236,7 @@ public sealed class PtxParser
                 "mad" => Mad(),
                 "fma" => Fma(),
                 "neg" => Neg(),
+                "sqrt" => Sqrt(),
                 "and" or "or" or "xor" => Logic(op switch { "and" => PtxOp.And, "or" => PtxOp.Or, _ => PtxOp.Xor }),
                 "not" => Not(),
                 "shl" or "shr" => Shift(op == "shl" ? PtxOp.Shl : PtxOp.Shr),
@@ -449,6 +450,14 @@ public sealed class PtxParser
             var t = TypeModifier();
             if (t is not (PtxType.S32 or PtxType.S64 or PtxType.F32)) throw Fail("neg needs .s32, .s64 or .f32");
             return Make(PtxOp.Neg, t, Operands((t, "r"), (t, "ri")));
+        }
+
+        PtxInstruction Sqrt()
+        {
+            if (!Modifier("rn")) throw Fail("sqrt needs .rn (sqrt.approx is not IEEE's square root)");
+            var t = TypeModifier();
+            if (!t.IsFloat()) throw Fail("sqrt is supported for f32 only");
+            return Make(PtxOp.Sqrt, t, Operands((t, "r"), (t, "ri")));
         }
 
         PtxInstruction Logic(PtxOp op)
