@@ -4,7 +4,7 @@
 # OpenSSL that a self-contained .NET app loads), publishes tests/GpuConv.Tests for linux-arm64 and runs a filter of it.
 #
 #   build/arm64-check.sh                 # the CI subset (ARM64_SUBSET below)
-#   build/arm64-check.sh all             # the whole suite (hours under emulation)
+#   build/arm64-check.sh all             # the whole suite but the OnnxRuntime category (an hour or more)
 #   build/arm64-check.sh 'FullyQualifiedName~Pooling'
 #
 # Ends with the test platform's summary; exit status 0 only when the run passed. Anything missing that cannot be
@@ -19,7 +19,7 @@ ARM64_SUBSET='FullyQualifiedName~GpuConv.Tests.Backends.CpuBackend|FullyQualifie
 filter=${1:-$ARM64_SUBSET}
 publish_dir=${ARM64_PUBLISH_DIR:-tests/GpuConv.Tests/bin/arm64-check}
 
-fail() { echo "arm64 check FAILED: $*"; echo "arm64 check: 0 passed, 1 failed"; exit 1; }
+fail() { echo "arm64 check FAILED: $*"; exit 1; }
 
 apt_install() {
   command -v apt-get > /dev/null || fail "needs $* but apt-get is not available here (install them by hand: see docs/status.md, ARM64)"
@@ -64,8 +64,10 @@ dotnet publish tests/GpuConv.Tests -c Release -r linux-arm64 --self-contained -o
 export DOTNET_EnableWriteXorExecute=0
 export GPUCONV_TEST_EMULATOR=$qemu
 export GPUCONV_EXPECT_GEMM_TIER=Vector128
-args=(--no-ansi --progress off)
-[ "$filter" = all ] || args+=(--filter "$filter")
+# OnnxRuntime's own arm64 library dies with SIGSEGV under qemu 7.2 (any -cpu), taking the test process with it: "all"
+# leaves that category out.
+[ "$filter" = all ] && filter='TestCategory!=OnnxRuntime'
+args=(--no-ansi --progress off --filter "$filter")
 echo "+ qemu-aarch64-static $publish_dir/GpuConv.Tests ${args[*]}"
 start=$(date +%s)
 "$qemu" "$publish_dir/GpuConv.Tests" "${args[@]}"
