@@ -55,8 +55,10 @@ fi
 # the output is an aarch64 executable (the Microsoft.Testing.Platform host) that qemu runs.
 echo "+ dotnet publish tests/GpuConv.Tests -c Release -r linux-arm64 --self-contained -o $publish_dir"
 rm -rf "$publish_dir"
+publish_start=$(date +%s)
 dotnet publish tests/GpuConv.Tests -c Release -r linux-arm64 --self-contained -o "$publish_dir" -v q -nologo > /tmp/arm64-check-publish.log 2>&1 \
   || { tail -n 30 /tmp/arm64-check-publish.log; fail "dotnet publish for linux-arm64 failed (log above)"; }
+echo "arm64 check: publish took $(( $(date +%s) - publish_start )) s"
 
 # --- Run. W^X off: with it on, the JIT writes code through a second mapping of the same memory and qemu 7.2 runs
 # stale translations of it (discovery dies in a NullReferenceException inside reflection). The tier is pinned so
