@@ -4,9 +4,10 @@
 # OpenSSL that a self-contained .NET app loads), publishes tests/GpuConv.Tests for linux-arm64 and runs a filter of it.
 #
 #   build/arm64-check.sh                 # the CI subset (ARM64_SUBSET below)
-#   build/arm64-check.sh all             # the whole suite but the OnnxRuntime category (an hour or more)
+#   build/arm64-check.sh all             # the whole suite but the OnnxRuntime category (~40 minutes here)
 #   build/arm64-check.sh 'FullyQualifiedName~Pooling'
 #
+# ARM64_PUBLISH_DIR picks the publish folder (default tests/GpuConv.Tests/bin/arm64-check; it is emptied first).
 # Ends with the test platform's summary; exit status 0 only when the run passed. Anything missing that cannot be
 # installed is a failure with its reason, never a skip. Emulated timings say nothing about ARM64 speed.
 set -uo pipefail
