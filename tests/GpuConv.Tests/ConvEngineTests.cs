@@ -429,6 +429,8 @@ public class ConvEngineTests
         {
             Assert.That(engine.Device.Kind, Is.EqualTo("cpu"));
             Assert.That(engine.GpuUnavailableReason, Is.EqualTo(probe.Reason));
+            // One line on every platform: it goes into logs and the CLI's device report.
+            Assert.That(engine.GpuUnavailableReason, Is.Not.Empty.And.Not.Contain("\n"), "the reason is one line");
         }
         Assert.That(engine.Backends.Select(b => b.Name), Does.Contain(ReferenceBackend.BackendName));
     }

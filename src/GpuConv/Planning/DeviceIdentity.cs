@@ -47,10 +47,8 @@ public sealed record DeviceIdentity(
     {
         try
         {
-            if (OperatingSystem.IsLinux() && File.Exists("/proc/cpuinfo"))
-                foreach (var line in File.ReadLines("/proc/cpuinfo"))
-                    if (line.StartsWith("model name", StringComparison.Ordinal) && line.IndexOf(':') is int i and >= 0)
-                        return line[(i + 1)..].Trim();
+            if (OperatingSystem.IsLinux() && File.Exists("/proc/cpuinfo") && CpuInfoName.From(File.ReadLines("/proc/cpuinfo")) is { } name)
+                return name;
             if (Environment.GetEnvironmentVariable("PROCESSOR_IDENTIFIER") is { Length: > 0 } id)
                 return id.Trim();
         }

@@ -3,6 +3,7 @@ using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Allocation;
 
@@ -138,7 +139,9 @@ public class CpuConvolutionAllocationTests
 
     /// <summary>
     /// The layers reach every algorithm of the backend that this CPU's widest tier runs, so every family is held at 0 B.
-    /// Shifted-direct has AVX-512 and AVX2 + FMA kernels: below those its layers go to shifted-gemm.
+    /// Shifted-direct has AVX-512 and AVX2 + FMA kernels: below those its layers go to shifted-gemm. Channel-tiled and
+    /// both Winograds run on the channel-tile kernels, which exist on the same two tiers only: on the Vector128 tier
+    /// (NEON on ARM64, SSE-only x86) their layers go to im2col-gemm and the other families.
     /// </summary>
     [Test]
     public void TheLayersReachEveryAlgorithm()
@@ -154,8 +157,9 @@ public class CpuConvolutionAllocationTests
                 }
         bool shiftedDirect = (backend.Tier == GemmTier.Vector512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
             || (backend.Tier == GemmTier.Vector256 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported);
-        var expected = shiftedDirect
-            ? Algorithms : Algorithms.Where(a => a != CpuBackend.ShiftedDirect);
+        bool channelTiles = ChannelTileTier.HasKernels;
+        var expected = Algorithms.Where(a => (shiftedDirect || a != CpuBackend.ShiftedDirect)
+            && (channelTiles || a is not (CpuBackend.ChannelTiled or CpuBackend.Winograd or CpuBackend.Winograd4x4)));
         Assert.That(expected.Except(reached), Is.Empty, $"tier {backend.Tier}");
     }
 }

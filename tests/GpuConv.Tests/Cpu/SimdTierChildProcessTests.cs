@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Tests.Cpu.Simd;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Cpu;
 
@@ -22,7 +23,8 @@ public class SimdTierChildProcessTests
         if (GemmTiers.Best <= expected)
             Assert.Ignore($"this machine's best tier is {GemmTiers.Best}; switching off {variable} proves nothing new");
         string dll = typeof(SgemmSimdTests).Assembly.Location;
-        var start = new ProcessStartInfo(DotnetHost(), [dll, "--filter", "FullyQualifiedName~GpuConv.Tests.Cpu.Simd.", "--output", "detailed", "--progress", "off", "--no-ansi"])
+        string[] args = ["--filter", "FullyQualifiedName~GpuConv.Tests.Cpu.Simd.", "--output", "detailed", "--progress", "off", "--no-ansi"];
+        var start = EmulatedSelf.StartInfo(args) ?? new ProcessStartInfo(DotnetHost(), [dll, .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

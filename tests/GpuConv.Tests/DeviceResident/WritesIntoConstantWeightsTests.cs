@@ -3,6 +3,7 @@ using GpuConv.Conv;
 using GpuConv.Cuda.Discovery;
 using GpuConv.Reference;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.DeviceResident;
 
@@ -18,8 +19,9 @@ public class WritesIntoConstantWeightsTests
 {
     const double Tolerance = 1e-5;
 
-    // A 3x3 layer the cpu backend prepares W for on every SIMD tier (64 output channels, a sum over 288 products:
-    // channel-tiled's panels or Winograd's transforms lead; asserted below).
+    // A 3x3 layer the cpu backend prepares W for on the tiers with channel-tile kernels (64 output channels, a sum over
+    // 288 products: channel-tiled's panels or Winograd's transforms lead; asserted below). The Vector128 tier (NEON on
+    // ARM64) has no such kernels and prepares nothing for it: there the cases still check the values after the write.
     static readonly ConvSpec Layer = new([3, 3], padBegin: [1]);
     static readonly TensorShape XShape = new(1, 32, 8, 8), WShape = new(64, 32, 3, 3), YShape = new(1, 64, 8, 8);
     static readonly int WCount = WShape.ElementCountInt;
@@ -102,7 +104,7 @@ public class WritesIntoConstantWeightsTests
         using var y = engine.Allocate(YShape);
         int packs = cpu.PreparedWeightPacks;
         engine.Forward(Layer, x, w, output: y, constantWeights: true);
-        if (backend != "reference")
+        if (backend != "reference" && ChannelTileTier.HasKernels)
             Assert.That(cpu.PreparedWeightPacks, Is.GreaterThan(packs), $"the plan {engine.LastPlan?.Algorithm.Key} prepared no W, so the case proves nothing");
         var before = engine.Download(w).Data;
 
@@ -121,6 +123,7 @@ public class WritesIntoConstantWeightsTests
     [Test]
     public void AWriteIntoAnotherTensor_KeepsTheConstantWeightsPrepared()
     {
+        if (!ChannelTileTier.HasKernels) Assert.Ignore("this tier prepares no W for the layer (no channel-tile kernels): nothing to keep");
         using var engine = ConvEngine.Open(Options("cpu"));
         var cpu = engine.Backends.OfType<CpuBackend>().Single();
         using var x = engine.Upload(HostTensor.Random(XShape, 1));

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.NativeFakes;
 
@@ -76,6 +77,10 @@ static class NativeFakeChild
     public static (int Code, string Stdout, string Stderr) Run(string program, string[] args, TimeSpan limit,
         Dictionary<string, string>? env = null, string? workingDirectory = null)
     {
+        // Under emulation (build/arm64-check.sh) the test output's own executables (the samples, this test host) are
+        // aarch64 files the kernel cannot exec: they go through the emulator. Scripts and host tools run as they are.
+        if (EmulatedSelf.Emulator is { } emulator && Path.GetDirectoryName(Path.GetFullPath(program)) == Path.TrimEndingDirectorySeparator(Path.GetFullPath(TestOutput)))
+            (program, args) = (emulator, [program, .. args]);
         var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (workingDirectory is not null) psi.WorkingDirectory = workingDirectory;
         foreach (var a in args) psi.ArgumentList.Add(a);

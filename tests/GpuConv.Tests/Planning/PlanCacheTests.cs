@@ -4,6 +4,7 @@ using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Planning;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Planning;
 
@@ -282,16 +283,19 @@ public class PlanCacheTests
         using var dir = new TempDir();
         var path = dir.File("plans.json");
         const int writers = 4, each = 10;
-        var exe = Environment.ProcessPath!;
         var dll = typeof(PlanCacheChildProcess).Assembly.Location;
-        bool viaDotnet = Path.GetFileNameWithoutExtension(exe).Equals("dotnet", StringComparison.OrdinalIgnoreCase);
         var children = new List<Process>();
         try
         {
             for (int w = 0; w < writers; w++)
             {
-                var psi = new ProcessStartInfo(exe) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-                if (viaDotnet) psi.ArgumentList.Add(dll);
+                var psi = EmulatedSelf.StartInfo();
+                if (psi is null)
+                {
+                    var exe = Environment.ProcessPath!;
+                    psi = new ProcessStartInfo(exe) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+                    if (Path.GetFileNameWithoutExtension(exe).Equals("dotnet", StringComparison.OrdinalIgnoreCase)) psi.ArgumentList.Add(dll);
+                }
                 psi.Environment[PlanCacheChildProcess.EnvironmentVariable] = $"{path}|{w}|{each}";
                 children.Add(Process.Start(psi)!);
             }

@@ -19,6 +19,13 @@ static class ChannelTileTier
         _ => false,
     };
 
+    /// <summary>
+    /// "Op/algorithm" keys a test expects to cover, less channel-tiled and both Winograds where this tier has no
+    /// channel-tile kernels (the Vector128 tier: NEON on ARM64, SSE-only x86), which the backend then never offers.
+    /// </summary>
+    public static string[] OnThisTier(params string[] keys) => HasKernels ? keys
+        : keys.Where(k => k.Split('/')[^1] is not (CpuBackend.ChannelTiled or CpuBackend.Winograd or CpuBackend.Winograd4x4)).ToArray();
+
     /// <summary>Skips without the kernels; otherwise asserts the cpu backend offers <paramref name="algorithm"/> for <paramref name="problem"/>.</summary>
     public static void RequireOffered(string algorithm, ConvProblem problem)
     {

@@ -1,6 +1,7 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Training;
 
@@ -148,11 +149,9 @@ public class TrainingStepTests
                     }
                 }
             }
-        Assert.That(covered, Is.SupersetOf(new[]
-        {
+        Assert.That(covered, Is.SupersetOf(ChannelTileTier.OnThisTier(
             "Forward/winograd", "Forward/winograd-4x4", "Forward/channel-tiled", "Forward/direct-depthwise", "Forward/gemm-1x1",
-            "BackwardData/forward-phases", "BackwardData/gemm-shuffle", "BackwardData/weight-stream", "BackwardData/gemm-col2im",
-        }));
+            "BackwardData/forward-phases", "BackwardData/gemm-shuffle", "BackwardData/weight-stream", "BackwardData/gemm-col2im")));
     }
 
     [Test]
@@ -177,7 +176,10 @@ public class TrainingStepTests
             if (step == 0) packsAfterFirst = cpu.PreparedWeightPacks;
         }
         Assert.That(engine.LastPlan!.Algorithm.Name, Is.EqualTo(CpuBackend.ForwardPhases), "the plan this test is about");
-        Assert.That(packsAfterFirst, Is.GreaterThan(packsBefore), "the first call prepares W");
+        // Forward-phases prepares its sub-kernels' W through channel-tiled / Winograd: on a tier without them (Vector128)
+        // nothing is prepared, and the steps above and below check the values only.
+        if (ChannelTileTier.HasKernels)
+            Assert.That(packsAfterFirst, Is.GreaterThan(packsBefore), "the first call prepares W");
         Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(packsAfterFirst), "the later calls use the prepared W");
 
         // Unfrozen: new values through Upload are used at once; the host overload takes the promise too.
