@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using GpuConv.Cuda.Discovery;
 
 namespace GpuConv.Tests.Cuda;
@@ -26,6 +27,8 @@ sealed class FakeProbeEnvironment : IProbeEnvironment, IDisposable
     public int DriverVersion { get; set; }
 
     public int DriverCudaVersion() => DriverVersion;
+    /// <summary>The architecture discovery names its system folders after; x64 unless a test says otherwise (on any host).</summary>
+    public Architecture ProcessArchitecture { get; set; } = Architecture.X64;
     public string? ApplicationFolder { get; set; }
 
     /// <summary>Creates an empty file named like a library at Root/relative.</summary>

@@ -80,6 +80,43 @@ public class LibraryLocatorTests
         Assert.That(_env.Loads, Has.None.EqualTo(Path.Join(app, "libcuda.so.1")));
     }
 
+    /// <summary>
+    /// On ARM64 (Grace Hopper, DGX Spark, Jetson) the system folders are ARM64's: Debian's /usr/lib/aarch64-linux-gnu, where
+    /// the cuDNN .deb installs, and a toolkit's targets/sbsa-linux and targets/aarch64-linux; x64's are not searched there.
+    /// </summary>
+    [Test]
+    public void OnArm64TheArm64SystemFoldersAreSearched_AndNotX64s()
+    {
+        _env.ProcessArchitecture = System.Runtime.InteropServices.Architecture.Arm64;
+        var home = _env.Dir("cudahome");
+        _env.Variables["CUDA_HOME"] = home;
+        _env.Touch("sys/usr/lib/x86_64-linux-gnu/libcudnn.so.9");
+        var cudnn = _env.Touch("sys/usr/lib/aarch64-linux-gnu/libcudnn.so.9");
+        var cublas = _env.Touch("cudahome/targets/sbsa-linux/lib/libcublas.so.13");
+
+        var locator = new LibraryLocator(_env);
+        var folders = locator.SearchFolders.ToList();
+
+        Assert.That(locator.Locate(NativeLibrarySpec.Cudnn).Path, Is.EqualTo(cudnn));
+        Assert.That(locator.Locate(NativeLibrarySpec.Cublas).Path, Is.EqualTo(cublas));
+        Assert.That(folders, Does.Contain(Path.Join(home, "targets/aarch64-linux/lib")));
+        Assert.That(folders, Has.None.Contains("x86_64"));
+        Assert.That(folders.IndexOf(Path.Join(home, "targets/sbsa-linux/lib")),
+            Is.LessThan(folders.IndexOf(_env.MapSystemPath("/usr/lib/aarch64-linux-gnu"))), "CUDA_HOME before the system folders, as on x64");
+    }
+
+    [Test]
+    public void OnX64NoArm64FolderIsSearched()
+    {
+        _env.Variables["CUDA_HOME"] = _env.Dir("cudahome");
+        _env.Touch("sys/usr/lib/aarch64-linux-gnu/libcudnn.so.9");
+        var locator = new LibraryLocator(_env);
+
+        Assert.That(locator.SearchFolders, Has.None.Contains("aarch64").And.None.Contains("sbsa"));
+        Assert.That(locator.SearchFolders, Does.Contain(Path.Join(_env.Root, "cudahome", "targets/x86_64-linux/lib")));
+        Assert.That(locator.Locate(NativeLibrarySpec.Cudnn).Found, Is.False);
+    }
+
     [Test]
     public void NewestSonameInAFolderWins()
     {

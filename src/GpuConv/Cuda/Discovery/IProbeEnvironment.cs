@@ -24,6 +24,9 @@ internal interface IProbeEnvironment
 
     /// <summary>The CUDA version the driver supports (cuDriverGetVersion: 13000 = 13.0), or 0 when there is no driver to ask.</summary>
     int DriverCudaVersion();
+
+    /// <summary>The process's architecture, which names the system's library folders (x86_64-linux-gnu, aarch64-linux-gnu).</summary>
+    Architecture ProcessArchitecture => RuntimeInformation.ProcessArchitecture;
 }
 
 /// <summary>The real machine: process environment, real paths, the OS loader.</summary>

@@ -285,6 +285,7 @@ internal sealed class LibraryLocator
     IReadOnlyList<string> BuildSearchFolders(bool driver)
     {
         var folders = new List<string>();
+        var arch = ArchitectureFolders.Of(_env.ProcessArchitecture);
         if (_env.GetVariable("LD_LIBRARY_PATH") is { Length: > 0 } ld)
             folders.AddRange(ld.Split(':', StringSplitOptions.RemoveEmptyEntries));
         // Beside the app: how a deployer ships cuDNN and cuBLAS (what .NET's own native probing would find).
@@ -296,7 +297,8 @@ internal sealed class LibraryLocator
             {
                 folders.Add(Path.Join(root, "lib64"));
                 folders.Add(Path.Join(root, "lib"));
-                folders.Add(Path.Join(root, "targets/x86_64-linux/lib"));
+                foreach (var target in arch.CudaTargets)
+                    folders.Add(Path.Join(root, "targets", target, "lib"));
                 if (OperatingSystem.IsWindows()) folders.Add(Path.Join(root, "bin"));
             }
 
@@ -309,7 +311,7 @@ internal sealed class LibraryLocator
 
         folders.AddRange(PathGlob.Directories(_env.MapSystemPath("/usr/local/cuda/lib64")));
         folders.AddRange(PathGlob.Directories(_env.MapSystemPath("/usr/local/cuda-*/lib64")));
-        foreach (var fixedPath in new[] { "/usr/local/cuda/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib64",
+        foreach (var fixedPath in new[] { "/usr/local/cuda/lib64", "/usr/lib/" + arch.MultiArch, "/usr/lib64",
                      "/usr/local/nvidia/lib64", "/usr/local/nvidia/lib", "/usr/lib/wsl/lib" })
             folders.Add(_env.MapSystemPath(fixedPath));
 
