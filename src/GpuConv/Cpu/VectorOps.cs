@@ -147,8 +147,17 @@ internal static unsafe class VectorOps
     /// vectors a step. Winograd and reduction-split check their inputs with it: their transforms and padded
     /// layouts would turn a ±Inf into a NaN the direct sum does not have.
     /// </summary>
+    public static bool AllFinite(float* data, long count) =>
+        UseVector128 ? AllFiniteVector128(data, count) : AllFiniteVector256(data, count);
+
+    /// <summary>
+    /// True where Vector128 is accelerated and Vector256 is not (ARM64's NEON, x64 without AVX2): there Vector256
+    /// runs as .NET's software fallback instead of as instructions. With neither accelerated, Vector256 as before.
+    /// </summary>
+    static bool UseVector128 => !Vector256.IsHardwareAccelerated && Vector128.IsHardwareAccelerated;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static bool AllFinite(float* data, long count)
+    internal static bool AllFiniteVector256(float* data, long count)
     {
         Vector256<float> a = Vector256<float>.Zero, b = a, c = a, d = a;
         long i = 0;
@@ -163,13 +172,33 @@ internal static unsafe class VectorOps
         return tail == 0 && Vector256.EqualsAll(a + b + c + d, Vector256<float>.Zero);
     }
 
+    /// <summary><see cref="AllFinite"/> in 128-bit vectors, four a step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static bool AllFiniteVector128(float* data, long count)
+    {
+        Vector128<float> a = Vector128<float>.Zero, b = a, c = a, d = a;
+        long i = 0;
+        for (; i + 16 <= count; i += 16)
+        {
+            var v0 = Vector128.Load(data + i); var v1 = Vector128.Load(data + i + 4);
+            var v2 = Vector128.Load(data + i + 8); var v3 = Vector128.Load(data + i + 12);
+            a += v0 - v0; b += v1 - v1; c += v2 - v2; d += v3 - v3;
+        }
+        float tail = 0;
+        for (; i < count; i++) tail += data[i] - data[i];
+        return tail == 0 && Vector128.EqualsAll(a + b + c + d, Vector128<float>.Zero);
+    }
+
     /// <summary>
     /// The largest |v| of <paramref name="count"/> floats, or +Inf when any is NaN or ±Inf. On the bits: with the
     /// sign cleared, the integer order of floats is their magnitude order and every NaN or Inf lies at or above
     /// 0x7F800000, so one AND and one integer max per vector find both (as cheap as <see cref="AllFinite"/>).
     /// </summary>
+    public static float MaxAbsOrInfinity(float* data, long count) =>
+        UseVector128 ? MaxAbsOrInfinityVector128(data, count) : MaxAbsOrInfinityVector256(data, count);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float MaxAbsOrInfinity(float* data, long count)
+    internal static float MaxAbsOrInfinityVector256(float* data, long count)
     {
         var magnitude = Vector256.Create(0x7FFFFFFF);
         Vector256<int> a = Vector256<int>.Zero, b = a, c = a, d = a;
@@ -184,6 +213,27 @@ internal static unsafe class VectorOps
         }
         int max = Vector256.Max(Vector256.Max(a, b), Vector256.Max(c, d)) is var m
             ? Math.Max(Math.Max(Math.Max(m[0], m[1]), Math.Max(m[2], m[3])), Math.Max(Math.Max(m[4], m[5]), Math.Max(m[6], m[7]))) : 0;
+        for (; i < count; i++) max = Math.Max(max, bits[i] & 0x7FFFFFFF);
+        return max >= 0x7F800000 ? float.PositiveInfinity : BitConverter.Int32BitsToSingle(max);
+    }
+
+    /// <summary><see cref="MaxAbsOrInfinity"/> in 128-bit vectors, four a step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static float MaxAbsOrInfinityVector128(float* data, long count)
+    {
+        var magnitude = Vector128.Create(0x7FFFFFFF);
+        Vector128<int> a = Vector128<int>.Zero, b = a, c = a, d = a;
+        int* bits = (int*)data;
+        long i = 0;
+        for (; i + 16 <= count; i += 16)
+        {
+            a = Vector128.Max(a, Vector128.Load(bits + i) & magnitude);
+            b = Vector128.Max(b, Vector128.Load(bits + i + 4) & magnitude);
+            c = Vector128.Max(c, Vector128.Load(bits + i + 8) & magnitude);
+            d = Vector128.Max(d, Vector128.Load(bits + i + 12) & magnitude);
+        }
+        var m = Vector128.Max(Vector128.Max(a, b), Vector128.Max(c, d));
+        int max = Math.Max(Math.Max(m[0], m[1]), Math.Max(m[2], m[3]));
         for (; i < count; i++) max = Math.Max(max, bits[i] & 0x7FFFFFFF);
         return max >= 0x7F800000 ? float.PositiveInfinity : BitConverter.Int32BitsToSingle(max);
     }
