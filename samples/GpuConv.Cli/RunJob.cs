@@ -99,7 +99,7 @@ public static class RunJob
         for (int d = 0; d < stride.Length; d++)
             if (stride[d] != 1)
                 throw new ArgumentException($"--pad same: needs stride 1 in every dimension (as PyTorch's padding='same'), got --stride {string.Join(",", stride)}.", "--pad");
-        var same = ConvSpec.Same(kernel, dilation, r.Groups);
+        var same = ConvSpec.Same(kernel, dilation: dilation, groups: r.Groups);
         return (same.PadBegin.ToArray(), same.PadEnd.ToArray());
     }
 

@@ -250,15 +250,16 @@ public sealed partial class ConvEngine
         ForwardResident(spec, x, w, bias, output, constantWeights, activation: null, accumulate);
 
     /// <summary>
-    /// activation(conv(x, w) + bias) on tensors in <see cref="Memory"/>, fused into one call when the planned backend can.
+    /// activation(conv(x, w) + bias) on tensors in <see cref="Memory"/>, fused into one call when the planned backend can;
+    /// activation(conv(x, w)) when <paramref name="bias"/> is null (bias=False, as before a batch norm: cuDNN's fused
+    /// call needs a bias, so on a GPU the activation is then a separate kernel on the stream).
     /// With <paramref name="accumulate"/>, activation(output + conv(x, w) + bias): a residual block's end
     /// (<c>relu(conv(h) + bias + skip)</c>, batch norm folded into w and bias) when <paramref name="output"/> holds the
     /// skip tensor, which is then overwritten (cuDNN's z input with alpha2 = 1; needs <paramref name="output"/>).
     /// </summary>
-    public Tensor ForwardBiasActivation(ConvSpec spec, Tensor x, Tensor w, Tensor bias, Activation activation, Tensor? output = null,
+    public Tensor ForwardBiasActivation(ConvSpec spec, Tensor x, Tensor w, Tensor? bias, Activation activation, Tensor? output = null,
         bool constantWeights = false, bool accumulate = false)
     {
-        ArgumentNullException.ThrowIfNull(bias);
         if (!IsActivation(activation))
             throw new ArgumentException($"activation {(int)activation} is not an Activation.", nameof(activation));
         return ForwardResident(spec, x, w, bias, output, constantWeights, activation, accumulate);
@@ -518,16 +519,17 @@ public sealed partial class ConvEngine
         if (!ReferenceEquals(backend.Memory, Memory))
             return IssueStaged(problem, algorithm, backend, t, fuse);
         var ordered = backend as IStreamOrderedBackend;
-        if (fuse is { } act && t.Bias is not null)
+        if (fuse is { } act)
         {
             // The fused calls are forward convolutions. problem.Spec is never transposed (a transposed layer is stored
-            // as the backward-data of its convolution, writing X), so the op says which it is.
+            // as the backward-data of its convolution, writing X), so the op says which it is. Without a bias cuDNN
+            // declines and the CPU backend fuses the activation alone.
             bool forward = problem.Op == ConvOp.Forward;
             if (forward && ordered?.TryEnqueueBiasActivation(problem, algorithm, t, act) == true) return true;
             if (forward && ordered is null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, t, act)) return true;
             // Not fusable (ReLU6 or SiLU on cuDNN, or a transposed layer): the PTX bias kernel adds bias and the activation on the
             // device, to the tensor the run wrote (Y, or X for a transposed layer), after a plain run.
-            if (act != Activation.Identity && ResidentKernels.Ptx is { } ptx)
+            if (t.Bias is not null && act != Activation.Identity && ResidentKernels.Ptx is { } ptx)
             {
                 var plain = WithoutBias(t);
                 if (ordered is not null) ordered.Enqueue(problem, algorithm, plain); else backend.Run(problem, algorithm, plain);
@@ -550,7 +552,7 @@ public sealed partial class ConvEngine
         return StagedRun.Run(problem, backend, t, Memory, written, copies =>
         {
             // problem.Spec is the underlying convolution's (never transposed): a transposed layer is its backward-data.
-            bool fused = fuse is { } act && copies.Bias is not null && problem.Op == ConvOp.Forward
+            bool fused = fuse is { } act && problem.Op == ConvOp.Forward
                 && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, copies, act);
             if (!fused) backend.Run(problem, algorithm, copies);
             return fused;

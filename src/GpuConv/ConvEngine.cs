@@ -187,17 +187,18 @@ public sealed partial class ConvEngine : IDisposable
     }
 
     /// <summary>
-    /// activation(conv(x, w) + bias). When the planned backend fuses it (cuDNN's bias-activation forward) it
-    /// runs as one call; otherwise the planned forward with bias runs and the activation is applied here.
+    /// activation(conv(x, w) + bias), or activation(conv(x, w)) when <paramref name="bias"/> is null (a layer with
+    /// bias=False, as before a batch norm). When the planned backend fuses it (cuDNN's bias-activation forward, which
+    /// needs a bias; the CPU backend's epilogue) it runs as one call; otherwise the planned forward runs and the
+    /// activation is applied here.
     /// <paramref name="constantWeights"/> as for <see cref="Forward(ConvSpec, HostTensor, HostTensor, HostTensor?, bool)"/>.
     /// </summary>
-    public HostTensor ForwardBiasActivation(ConvSpec spec, HostTensor x, HostTensor w, HostTensor bias, Activation activation, bool constantWeights = false)
+    public HostTensor ForwardBiasActivation(ConvSpec spec, HostTensor x, HostTensor w, HostTensor? bias, Activation activation, bool constantWeights = false)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(w);
-        ArgumentNullException.ThrowIfNull(bias);
         if (!IsActivation(activation))
             throw new ArgumentException($"activation {(int)activation} is not an Activation.", nameof(activation));
         var problem = Problem(spec, x.Shape, w.Shape, ConvOp.Forward, nameof(x), nameof(w));
@@ -346,7 +347,7 @@ public sealed partial class ConvEngine : IDisposable
             void Run(ConvTensors t)
             {
                 // A fusing backend may take bias + activation in the same call; if it declines, a plain run.
-                if (fuse is { } act && t.Bias is not null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, p.Algorithm, t, act))
+                if (fuse is { } act && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, p.Algorithm, t, act))
                     onFused?.Invoke();
                 else
                     backend.Run(problem, p.Algorithm, t);

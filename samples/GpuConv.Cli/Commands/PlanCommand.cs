@@ -19,7 +19,9 @@ internal static class PlanCommand
                           string.Join(", ", ShapeSet.BuiltInNames),
             Required = true,
         };
-        var policy = new Option<PlanPolicy>("--policy") { Description = "heuristic, exhaustive (times every candidate) or cached", DefaultValueFactory = _ => PlanPolicy.Heuristic };
+        // Lower-case words, as run's and bench's --policy (an enum option would show and default to Heuristic).
+        var policy = new Option<string>("--policy") { Description = "heuristic, exhaustive (times every candidate) or cached", DefaultValueFactory = _ => "heuristic" };
+        policy.AcceptOnlyFromAmong("heuristic", "exhaustive", "cached");
         var cachePath = new Option<string?>("--plan-cache") { Description = $"plan cache file (default: ${PlanCache.PathEnvironmentVariable}, else the per-user cache)" };
         var backend = new Option<string?>("--backend") { Description = "consider only this backend (cpu, reference, cudnn, ptx)" };
         var op = new Option<ConvOp>("--op") { Description = "Forward, BackwardData or BackwardFilter: the pass of each row's layer (a transposed layer's Forward is its underlying convolution's BackwardData)", DefaultValueFactory = _ => ConvOp.Forward };
@@ -30,7 +32,9 @@ internal static class PlanCommand
             shapes, policy, cachePath, backend, op, batch,
         };
         command.SetAction(parse => Run(
-            parse.GetValue(shapes)!, parse.GetValue(policy), parse.GetValue(cachePath), parse.GetValue(backend),
+            parse.GetValue(shapes)!,
+            parse.GetValue(policy) switch { "exhaustive" => PlanPolicy.Exhaustive, "cached" => PlanPolicy.Cached, _ => PlanPolicy.Heuristic },
+            parse.GetValue(cachePath), parse.GetValue(backend),
             parse.GetValue(op), parse.GetValue(batch)));
         return command;
     }
@@ -59,7 +63,7 @@ internal static class PlanCommand
         {
             Console.WriteLine($"device: {engine.Device}");
             if (engine.GpuUnavailableReason is { } why) Console.WriteLine($"GPU path off: {why}");
-            Console.WriteLine($"backends: {string.Join(", ", engine.Backends.Select(b => b.Name))}; policy {policy}; plan cache {engine.Cache.Path ?? "(memory only)"}");
+            Console.WriteLine($"backends: {string.Join(", ", engine.Backends.Select(b => b.Name))}; policy {policy.ToString().ToLowerInvariant()}; plan cache {engine.Cache.Path ?? "(memory only)"}");
             Console.WriteLine();
             int failed = 0;
             foreach (var row in problems)

@@ -95,8 +95,12 @@ public sealed class ConvSpec : IEquatable<ConvSpec>
         }
     }
 
-    /// <summary>PyTorch's padding='same': stride 1 only; the odd extra padding goes at the end.</summary>
-    public static ConvSpec Same(IReadOnlyList<int> kernel, IReadOnlyList<int>? dilation = null, int groups = 1, IReadOnlyList<int>? stride = null)
+    /// <summary>
+    /// PyTorch's padding='same': stride 1 only; the odd extra padding goes at the end. The parameters come in the
+    /// constructor's (and PyTorch's) order, as in <see cref="Valid"/>; <paramref name="stride"/> is there so that a
+    /// stride other than 1 is refused with a pointer to <see cref="SameUpper"/>.
+    /// </summary>
+    public static ConvSpec Same(IReadOnlyList<int> kernel, IReadOnlyList<int>? stride = null, IReadOnlyList<int>? dilation = null, int groups = 1)
     {
         ArgumentNullException.ThrowIfNull(kernel);
         int rank = kernel.Count;

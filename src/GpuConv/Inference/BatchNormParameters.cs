@@ -10,7 +10,7 @@ public sealed record BatchNormParameters(float[] Gamma, float[] Beta, float[] Ru
     /// <summary>Channels (the length of every list).</summary>
     public int Channels => Gamma?.Length ?? 0;
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the field: lists missing, of unequal length, non-finite, a negative variance, Eps not positive and finite.</summary>
+    /// <summary>Throws <see cref="ArgumentException"/> naming the field: lists missing, of unequal length, non-finite, a negative variance, Eps negative or not finite, a zero variance with Eps = 0.</summary>
     public void Validate()
     {
         Check(Gamma, nameof(Gamma));
@@ -20,11 +20,16 @@ public sealed record BatchNormParameters(float[] Gamma, float[] Beta, float[] Ru
             if (list.Length != Gamma.Length)
                 throw new ArgumentException($"{name} has {list.Length} values but Gamma has {Gamma.Length}; every BatchNorm list has one value per channel.", name);
         }
-        if (!(Eps > 0) || double.IsInfinity(Eps))
-            throw new ArgumentException($"Eps must be positive and finite, got {Eps}.", nameof(Eps));
+        if (!(Eps >= 0) || double.IsInfinity(Eps))
+            throw new ArgumentException($"Eps must be finite and at least 0, got {Eps}.", nameof(Eps));
         for (int c = 0; c < RunningVar.Length; c++)
+        {
             if (RunningVar[c] < 0)
                 throw new ArgumentException($"RunningVar[{c}] = {RunningVar[c]} is negative; a variance is at least 0.", nameof(RunningVar));
+            // PyTorch accepts eps = 0 (models exported with it exist); a zero variance would then scale by 1/0.
+            if (RunningVar[c] + Eps == 0)
+                throw new ArgumentException($"RunningVar[{c}] = 0 with Eps = 0 divides by zero; a channel with no variance needs Eps > 0.", nameof(RunningVar));
+        }
     }
 
     static void Check(float[]? list, string name)

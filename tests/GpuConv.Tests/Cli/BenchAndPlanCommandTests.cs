@@ -66,4 +66,20 @@ public class BenchAndPlanCommandTests
         Assert.That(output, Does.Contain("gemm-1x1").And.Contain("direct-depthwise").And.Contain("naive-f64"));
         Assert.That(output.ToLowerInvariant(), Does.Contain("chosen"));
     }
+    /// <summary>plan's --policy takes and shows the lower-case words run and bench take (it showed &lt;Cached|Exhaustive|Heuristic&gt;).</summary>
+    [Test]
+    public void PlanPolicyIsLowerCaseAsInRunAndBench()
+    {
+        var (exit, output, error) = InvokeCapturingConsole("plan", "--help");
+        Assert.That(exit, Is.EqualTo(0), output + error);
+        Assert.That(output, Does.Contain("--policy <cached|exhaustive|heuristic>").And.Contain("[default: heuristic]"));
+        Assert.That(output, Does.Not.Contain("Heuristic"));
+
+        using var h = new CliHarness();
+        string csv = h.Path("one.csv");
+        File.WriteAllText(csv, "name,n,c,h,w,k,r,s,stride_h,stride_w,pad_h,pad_w,dil_h,dil_w,groups\npw,1,8,6,6,4,1,1,1,1,0,0,1,1,1\n");
+        (exit, output, error) = InvokeCapturingConsole("plan", "--shapes", csv, "--backend", "cpu", "--policy", "exhaustive", "--plan-cache", h.Path("plans.json"));
+        Assert.That(exit, Is.EqualTo(0), output + error);
+        Assert.That(output, Does.Contain("policy exhaustive"));
+    }
 }

@@ -1,5 +1,6 @@
 using GpuConv.Conv;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Conv;
 
@@ -122,6 +123,31 @@ public class ConvSpecOutputSizeTests
         Assert.That(spec.PadEnd[0], Is.EqualTo(padEnd));
         foreach (int input in new[] { 1, 2, 7, 16, 33 })
             Assert.That(spec.OutputSpatial([input]), Is.EqualTo(new[] { input }), $"input {input}");
+    }
+
+    /// <summary>
+    /// Same, Valid and the constructor take (kernel, stride, dilation, groups) in one order, PyTorch's: positional
+    /// arguments mean the same thing in all three (Same once took dilation second).
+    /// </summary>
+    [Test]
+    public void SameValidAndTheConstructorTakeTheirParametersInOneOrder()
+    {
+        var same = ConvSpec.Same([3, 3], [1, 1], [2, 3], 2);
+        var valid = ConvSpec.Valid([3, 3], [1, 1], [2, 3], 2);
+        var built = new ConvSpec([3, 3], [1, 1], [2, 3], null, null, 2);
+        Assert.Multiple(() =>
+        {
+            foreach (var spec in new[] { same, valid, built })
+            {
+                Assert.That(spec.Stride, Is.EqualTo(new[] { 1, 1 }));
+                Assert.That(spec.Dilation, Is.EqualTo(new[] { 2, 3 }));
+                Assert.That(spec.Groups, Is.EqualTo(2));
+            }
+            Assert.That(same.PadBegin, Is.EqualTo(new[] { 2, 3 }));
+            Assert.That(same.PadEnd, Is.EqualTo(new[] { 2, 3 }));
+        });
+        // A second positional list is the stride, so a stride-2 'same' is refused rather than read as a dilation.
+        ExpectArgument.Throws(() => ConvSpec.Same([3, 3], [2, 2]), "stride", "requires stride 1");
     }
 
     [Test]

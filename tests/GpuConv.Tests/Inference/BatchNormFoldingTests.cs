@@ -78,6 +78,20 @@ public class BatchNormFoldingTests
         Assert.That(ErrorMetrics.Compare(unfolded, expected).MaxRelative, Is.GreaterThan(1e-2));
     }
 
+    /// <summary>PyTorch accepts eps = 0 (exported models carry it): with every running variance above 0 it folds like any eps.</summary>
+    [Test]
+    public void EpsZeroFoldsWhenEveryVarianceIsPositive()
+    {
+        var spec = new ConvSpec([3, 3], padBegin: [1]);
+        var x = HostTensor.Random(new TensorShape(1, 3, 6, 6), 1);
+        var w = HostTensor.Random(new TensorShape(4, 3, 3, 3), 2);
+        var bn = RandomBatchNorm(4, 3) with { Eps = 0 };
+        var (fw, fb) = BatchNormFolding.Fold(spec, w, null, bn);
+        using var reference = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, Backend = "reference", PersistPlans = false });
+        var expected = ConvThenBatchNorm(ConvProblem.Create(spec, x.Shape, w.Shape), x, w, null, bn);
+        Assert.That(ErrorMetrics.Compare(reference.Forward(spec, x, fw, fb).Data, expected).MaxRelative, Is.LessThan(1e-6));
+    }
+
     [Test]
     public void BadInputIsRefusedByName()
     {
@@ -92,7 +106,9 @@ public class BatchNormFoldingTests
         ExpectArgument.Throws(() => BatchNormFolding.Fold(spec, w, null, bn with { RunningVar = [1, -1, 1, 1] }), "RunningVar", "RunningVar[1] = -1 is negative");
         ExpectArgument.Throws(() => BatchNormFolding.Fold(spec, w, null, bn with { Beta = [1, 2] }), "Beta", "Beta has 2 values but Gamma has 4");
         ExpectArgument.Throws(() => BatchNormFolding.Fold(spec, w, null, bn with { Gamma = [1, float.NaN, 1, 1] }), "Gamma", "Gamma[1] = NaN is not finite");
-        ExpectArgument.Throws(() => BatchNormFolding.Fold(spec, w, null, bn with { Eps = 0 }), "Eps", "positive");
+        ExpectArgument.Throws(() => BatchNormFolding.Fold(spec, w, null, bn with { Eps = -1e-5 }), "Eps", "at least 0", "-1E-05");
+        ExpectArgument.Throws(() => BatchNormFolding.Fold(spec, w, null, bn with { Eps = double.NaN }), "Eps", "NaN");
+        ExpectArgument.Throws(() => BatchNormFolding.Fold(spec, w, null, bn with { Eps = 0, RunningVar = [1, 1, 0, 1] }), "RunningVar", "RunningVar[2] = 0 with Eps = 0");
         ExpectArgument.Throws(() => BatchNormFolding.Fold(spec, w, null, bn with { RunningMean = null! }), "RunningMean", "null");
         // Transposed: output channels are weight.Dims[1] · groups.
         var t = new ConvSpec([3, 3], stride: [2], groups: 2).AsTransposed();
