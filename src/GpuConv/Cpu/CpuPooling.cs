@@ -46,15 +46,15 @@ internal static unsafe class CpuPooling
     /// (the calling thread) below <see cref="ParallelThreshold"/>, with one plane or without workers; else one plane
     /// each, or runs of whole planes of about <see cref="MinTaskElements"/> elements where planes are smaller.
     /// </summary>
-    static int Tasks(int planes, long elements, CpuWorkers? workers) =>
+    internal static int Tasks(int planes, long elements, CpuWorkers? workers) =>
         workers is not { Threads: > 1 } || elements < ParallelThreshold || planes < 2 ? 1 : (int)Math.Min(planes, elements / MinTaskElements);
 
     /// <summary>Task t of <paramref name="tasks"/>'s planes: [t·planes/tasks, (t+1)·planes/tasks).</summary>
-    static (int First, int End) PlanesOf(int task, int tasks, int planes) =>
+    internal static (int First, int End) PlanesOf(int task, int tasks, int planes) =>
         ((int)((long)planes * task / tasks), (int)((long)planes * (task + 1) / tasks));
 
     /// <summary>Runs the loop's tasks: on the calling thread when there is one, else on the workers (the struct is copied, no allocation).</summary>
-    static void Split<T>(int tasks, T loop, CpuWorkers? workers) where T : struct, ICpuLoop
+    internal static void Split<T>(int tasks, T loop, CpuWorkers? workers) where T : struct, ICpuLoop
     {
         if (tasks == 1 || workers is null) for (int t = 0; t < tasks; t++) loop.Run(t, null!);
         else workers.For(tasks, loop);
