@@ -132,4 +132,13 @@ public class AdaptivePoolKernelTests
         CpuAdaptivePooling.AverageBackward(g, [2f, 4f, 8f], dx);
         Assert.That(dx, Is.EqualTo(new[] { 1f, 1f + 2f, 2f + 4f, 4f }));
     }
+    /// <summary>Every entry as the engine launches it (ConvEngine.AdaptivePooling), for KernelLaunchSignatureTests.</summary>
+    internal static void LaunchEveryEntry(IPtxRuntime rt, ulong buffer, TensorShape shape)
+    {
+        var g = AdaptivePoolGeometry.Of(shape, AdaptivePoolGeometry.OutputShape(shape, [3]));
+        AdaptivePoolKernels.LaunchMax(rt, buffer, buffer, buffer, g);
+        AdaptivePoolKernels.LaunchAverage(rt, buffer, buffer, g);
+        AdaptivePoolKernels.LaunchMaxBackward(rt, buffer, buffer, buffer, g);
+        AdaptivePoolKernels.LaunchAverageBackward(rt, buffer, buffer, g);
+    }
 }
