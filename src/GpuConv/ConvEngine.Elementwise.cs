@@ -7,7 +7,7 @@ namespace GpuConv;
 
 /// <summary>
 /// Element-wise ops on tensors in <see cref="Memory"/>, for the rest of a CNN training or inference step without host
-/// round trips: residual adds, ReLU, ReLU6 and SiLU and their gradients, scaling, and y += alpha·x (SGD updates, gradient accumulation).
+/// round trips: residual adds, ReLU, ReLU6, SiLU and sigmoid and their gradients, scaling, and y += alpha·x (SGD updates, gradient accumulation).
 /// <para>
 /// Operands have one shape (no broadcasting). The output may be the very same tensor (or a <see cref="Reshape"/> view of
 /// the same memory) as an input, so the ops work in place; an output that only partly overlaps an input is refused.
@@ -103,6 +103,31 @@ public sealed partial class ConvEngine
         ThrowIfDisposed();
         CheckOperands(dy, nameof(dy), x, nameof(x));
         return RunElementwise(ElementwiseOp.SiluBackward, dy, nameof(dy), x, nameof(x), 0f, output);
+    }
+
+    /// <summary>
+    /// 1 / (1 + e^-x) element by element, as torch.sigmoid (a squeeze-and-excitation block's gate, a detection head's
+    /// scores), e^-x by the same exact-operation sequence as <see cref="Silu"/>, so every device gives the same bits:
+    /// NaN stays NaN, +∞ gives 1, -∞ gives +0. Within 3e-7 of float64 relative (SigmoidTests). Into
+    /// <paramref name="output"/> or a new tensor; returns it. <paramref name="output"/> may be x (in place, as sigmoid_).
+    /// </summary>
+    public Tensor Sigmoid(Tensor x, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(x, nameof(x), null, null);
+        return RunElementwise(ElementwiseOp.Sigmoid, x, nameof(x), null, null, 0f, output);
+    }
+
+    /// <summary>
+    /// dx = ∂loss/∂x of y = sigmoid(x) from dy = ∂loss/∂y and the sigmoid's output <paramref name="y"/>:
+    /// (dy·(1 - y))·y, torch's sigmoid_backward(dy, y), the same formula and order (so the same bits as torch for the
+    /// same y). Into <paramref name="output"/> or a new tensor; returns it. <paramref name="output"/> may be dy or y.
+    /// </summary>
+    public Tensor SigmoidBackward(Tensor dy, Tensor y, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(dy, nameof(dy), y, nameof(y));
+        return RunElementwise(ElementwiseOp.SigmoidBackward, dy, nameof(dy), y, nameof(y), 0f, output);
     }
 
     /// <summary>alpha · x element by element (torch.mul(x, alpha)), into <paramref name="output"/> or a new tensor; returns it. <paramref name="output"/> may be x.</summary>

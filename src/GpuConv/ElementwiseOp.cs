@@ -1,7 +1,7 @@
 namespace GpuConv;
 
 /// <summary>
-/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Silu, SiluBackward, Scale, AddScaled), each as
+/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Silu, SiluBackward, Sigmoid, SigmoidBackward, Scale, AddScaled), each as
 /// output[i] = f(a[i], b[i], alpha) over tensors of one shape. The one definition the CPU loops
 /// (Cpu/CpuElementwise.cs) and the kernels (kernels/elementwise.ptx) both implement, bit for bit.
 /// </summary>
@@ -40,6 +40,15 @@ internal enum ElementwiseOp
     /// a NaN result is the canonical 0x7FFFFFFF.
     /// </summary>
     SiluBackward,
+    /// <summary>
+    /// 1 / (1 + e^-a) (torch.sigmoid), e^-a by <see cref="Cpu.SiluMath"/>'s exact-operation sequence, as SiLU: NaN stays
+    /// NaN (the canonical 0x7FFFFFFF), +∞ gives 1, -∞ gives +0, 0 gives 0.5.
+    /// </summary>
+    Sigmoid,
+    /// <summary>
+    /// (a·(1 - b))·b with a = dy and b = y (the sigmoid's output): torch's sigmoid_backward(dy, y), its formula and order.
+    /// </summary>
+    SigmoidBackward,
     /// <summary>alpha · a.</summary>
     Scale,
     /// <summary>fma(alpha, a, b) = alpha · a + b rounded once (b is the tensor added to, usually the output itself).</summary>
@@ -49,5 +58,5 @@ internal enum ElementwiseOp
 internal static class ElementwiseOps
 {
     /// <summary>How many tensor operands (a, b) the op reads.</summary>
-    public static int Inputs(this ElementwiseOp op) => op is ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Scale ? 1 : 2;
+    public static int Inputs(this ElementwiseOp op) => op is ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid or ElementwiseOp.Scale ? 1 : 2;
 }

@@ -30,6 +30,8 @@ internal static class CpuElementwise
             case ElementwiseOp.Relu6Backward: Relu6Backward(ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.Silu: Silu(ref pa, ref po, n); break;
             case ElementwiseOp.SiluBackward: SiluBackward(ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.Sigmoid: Sigmoid(ref pa, ref po, n); break;
+            case ElementwiseOp.SigmoidBackward: SigmoidBackward(ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.Scale: Scale(ref pa, alpha, ref po, n); break;
             case ElementwiseOp.AddScaled: AddScaled(ref pa, ref pb, alpha, ref po, n); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
@@ -126,6 +128,37 @@ internal static class CpuElementwise
                 SiluMath.SiluBackward(Vector256.LoadUnsafe(ref dy, i), Vector256.LoadUnsafe(ref x, i)).StoreUnsafe(ref o, i);
         }
         for (; i < n; i++) Unsafe.Add(ref o, i) = SiluMath.SiluBackward(Unsafe.Add(ref dy, i), Unsafe.Add(ref x, i));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Sigmoid(ref float a, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+                SiluMath.Sigmoid(Vector256.LoadUnsafe(ref a, i)).StoreUnsafe(ref o, i);
+        for (; i < n; i++) Unsafe.Add(ref o, i) = SiluMath.Sigmoid(Unsafe.Add(ref a, i));
+    }
+
+    /// <summary>(dy·(1 - y))·y, torch's sigmoid_backward in its order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void SigmoidBackward(ref float dy, ref float y, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var one = Vector256.Create(1f);
+            for (; i + 8 <= n; i += 8)
+            {
+                var vy = Vector256.LoadUnsafe(ref y, i);
+                (Vector256.LoadUnsafe(ref dy, i) * (one - vy) * vy).StoreUnsafe(ref o, i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float vy = Unsafe.Add(ref y, i);
+            Unsafe.Add(ref o, i) = Unsafe.Add(ref dy, i) * (1f - vy) * vy;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

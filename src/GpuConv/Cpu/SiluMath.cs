@@ -164,6 +164,18 @@ internal static partial class SiluMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Silu(Vector256<float> x) => Canonical(x / (Vector256.Create(1f) + ExpNegSaturated(x)));
 
+    /// <summary>sigmoid(x) = 1 / (1 + e^-x) with SiLU's e^-x, one IEEE division; a NaN result is <see cref="CanonicalNaNBits"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sigmoid(float x) => Canonical(1f / (1f + ExpNegSaturated(x)));
+
+    /// <summary><see cref="Sigmoid(float)"/> on 8 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Sigmoid(Vector256<float> x)
+    {
+        var one = Vector256.Create(1f);
+        return Canonical(one / (one + ExpNegSaturated(x)));
+    }
+
     /// <summary>
     /// ∂silu(x)/∂x · dy = (dy·s)·(1 + x·(1 - s)) with s = 1 / (1 + e^-x), PyTorch's silu_backward formula and order,
     /// the last sum a fused multiply-add. For x ≥ 0, 1 - s is computed as e·s (equal in exact arithmetic): the

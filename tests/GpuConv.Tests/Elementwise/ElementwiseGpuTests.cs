@@ -38,6 +38,8 @@ public class ElementwiseGpuTests : GpuAgainstCpuEngines
         using (var g = gpu.Relu6Backward(ga, gb)) Same(g, cpu.Relu6Backward(ca, cb), "Relu6Backward");
         using (var g = gpu.Silu(ga)) Same(g, cpu.Silu(ca), "Silu");
         using (var g = gpu.SiluBackward(ga, gb)) Same(g, cpu.SiluBackward(ca, cb), "SiluBackward");
+        using (var g = gpu.Sigmoid(ga)) Same(g, cpu.Sigmoid(ca), "Sigmoid");
+        using (var g = gpu.SigmoidBackward(ga, gb)) Same(g, cpu.SigmoidBackward(ca, cb), "SigmoidBackward");
         using (var g = gpu.Scale(ga, -0.3f)) Same(g, cpu.Scale(ca, -0.3f), "Scale");
         using (var gy = gpu.Upload(b))
         {

@@ -20,6 +20,8 @@ internal static class ElementwiseKernels
         ElementwiseOp.Relu6Backward => "relu6_backward_f32",
         ElementwiseOp.Silu => "silu_f32",
         ElementwiseOp.SiluBackward => "silu_backward_f32",
+        ElementwiseOp.Sigmoid => "sigmoid_f32",
+        ElementwiseOp.SigmoidBackward => "sigmoid_backward_f32",
         ElementwiseOp.Scale => "scale_f32",
         ElementwiseOp.AddScaled => "add_scaled_f32",
         _ => throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op"),
@@ -35,8 +37,8 @@ internal static class ElementwiseKernels
         args.Add(output).Add(a);
         switch (op)
         {
-            case ElementwiseOp.Add or ElementwiseOp.ReluBackward or ElementwiseOp.Relu6Backward or ElementwiseOp.SiluBackward: args.Add(b); break;
-            case ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu: break;
+            case ElementwiseOp.Add or ElementwiseOp.ReluBackward or ElementwiseOp.Relu6Backward or ElementwiseOp.SiluBackward or ElementwiseOp.SigmoidBackward: args.Add(b); break;
+            case ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid: break;
             case ElementwiseOp.Scale: args.Add(alpha); break;
             case ElementwiseOp.AddScaled: args.Add(b).Add(alpha); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
