@@ -203,6 +203,7 @@ public partial class KernelLaunchSignatureTests
             ElementwiseKernels.Launch(rt, op, rt.PointerOf(dy), rt.PointerOf(dy), rt.PointerOf(dy), 0.5f, dy.Shape.ElementCount);
         GpuConv.Tests.Pooling.PoolKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // the engine's pools (ConvEngine.Pooling)
         GpuConv.Tests.Pooling.AdaptivePoolKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // ConvEngine.AdaptivePooling
+        GpuConv.Tests.ChannelScale.ChannelScaleKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // ConvEngine.ChannelScale
         GpuConv.Tests.Padding.PadKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // the engine's pads (ConvEngine.Padding)
         GpuConv.Tests.Normalization.BatchNormKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // ConvEngine.BatchNorm
         return rt;
