@@ -7,7 +7,7 @@ namespace GpuConv;
 
 /// <summary>
 /// Element-wise ops on tensors in <see cref="Memory"/>, for the rest of a CNN training or inference step without host
-/// round trips: residual adds, ReLU, ReLU6, SiLU and sigmoid and their gradients, scaling, and y += alpha·x (SGD updates, gradient accumulation).
+/// round trips: residual adds, ReLU, ReLU6, SiLU, sigmoid, hardsigmoid and hardswish and their gradients, scaling, and y += alpha·x (SGD updates, gradient accumulation).
 /// <para>
 /// Operands have one shape (no broadcasting). The output may be the very same tensor (or a <see cref="Reshape"/> view of
 /// the same memory) as an input, so the ops work in place; an output that only partly overlaps an input is refused.
@@ -128,6 +128,52 @@ public sealed partial class ConvEngine
         ThrowIfDisposed();
         CheckOperands(dy, nameof(dy), y, nameof(y));
         return RunElementwise(ElementwiseOp.SigmoidBackward, dy, nameof(dy), y, nameof(y), 0f, output);
+    }
+
+    /// <summary>
+    /// min(max(x + 3, 0), 6) / 6 element by element, as torch.nn.functional.hardsigmoid (MobileNetV3's squeeze-and-excitation
+    /// gate), the same IEEE operations in the same order, so torch 1.13's bits: NaN stays NaN. Into
+    /// <paramref name="output"/> or a new tensor; returns it. <paramref name="output"/> may be x.
+    /// </summary>
+    public Tensor Hardsigmoid(Tensor x, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(x, nameof(x), null, null);
+        return RunElementwise(ElementwiseOp.Hardsigmoid, x, nameof(x), null, null, 0f, output);
+    }
+
+    /// <summary>
+    /// dx = ∂loss/∂x of y = hardsigmoid(x): dy·(1/6) where -3 &lt; x &lt; 3, else 0 (torch's hardsigmoid_backward, its bits;
+    /// a NaN x gives 0). <paramref name="x"/> is the input. <paramref name="output"/> may be dy or x.
+    /// </summary>
+    public Tensor HardsigmoidBackward(Tensor dy, Tensor x, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(dy, nameof(dy), x, nameof(x));
+        return RunElementwise(ElementwiseOp.HardsigmoidBackward, dy, nameof(dy), x, nameof(x), 0f, output);
+    }
+
+    /// <summary>
+    /// (x · min(max(x + 3, 0), 6)) / 6 element by element, as torch.nn.functional.hardswish (MobileNetV3's activation),
+    /// torch 1.13's bits: NaN stays NaN, -∞ gives NaN. Into <paramref name="output"/> or a new tensor; returns it.
+    /// <paramref name="output"/> may be x.
+    /// </summary>
+    public Tensor Hardswish(Tensor x, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(x, nameof(x), null, null);
+        return RunElementwise(ElementwiseOp.Hardswish, x, nameof(x), null, null, 0f, output);
+    }
+
+    /// <summary>
+    /// dx = ∂loss/∂x of y = hardswish(x): 0 for x &lt; -3, dy·(x/3 + 0.5) for x ≤ 3, dy above (torch's
+    /// hardswish_backward, its bits; a NaN x passes dy). <paramref name="x"/> is the input. <paramref name="output"/> may be dy or x.
+    /// </summary>
+    public Tensor HardswishBackward(Tensor dy, Tensor x, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(dy, nameof(dy), x, nameof(x));
+        return RunElementwise(ElementwiseOp.HardswishBackward, dy, nameof(dy), x, nameof(x), 0f, output);
     }
 
     /// <summary>alpha · x element by element (torch.mul(x, alpha)), into <paramref name="output"/> or a new tensor; returns it. <paramref name="output"/> may be x.</summary>

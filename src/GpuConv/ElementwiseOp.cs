@@ -1,7 +1,7 @@
 namespace GpuConv;
 
 /// <summary>
-/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Silu, SiluBackward, Sigmoid, SigmoidBackward, Scale, AddScaled), each as
+/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Silu, SiluBackward, Sigmoid, SigmoidBackward, Hardsigmoid, HardsigmoidBackward, Hardswish, HardswishBackward, Scale, AddScaled), each as
 /// output[i] = f(a[i], b[i], alpha) over tensors of one shape. The one definition the CPU loops
 /// (Cpu/CpuElementwise.cs) and the kernels (kernels/elementwise.ptx) both implement, bit for bit.
 /// </summary>
@@ -49,6 +49,21 @@ internal enum ElementwiseOp
     /// (a·(1 - b))·b with a = dy and b = y (the sigmoid's output): torch's sigmoid_backward(dy, y), its formula and order.
     /// </summary>
     SigmoidBackward,
+    /// <summary>
+    /// min(max(a + 3, 0), 6) / 6 by compare-and-select then one IEEE division (torch.nn.functional.hardsigmoid, its
+    /// bits): NaN stays NaN, -0 gives 0.5.
+    /// </summary>
+    Hardsigmoid,
+    /// <summary>(-3 &lt; b &lt; 3) ? a · (1/6 rounded to float) : 0 with a = dy, b = x (torch's hardsigmoid_backward: a NaN x gives 0).</summary>
+    HardsigmoidBackward,
+    /// <summary>(a · min(max(a + 3, 0), 6)) / 6 (torch.nn.functional.hardswish, its bits): NaN stays NaN, -∞ gives NaN (-∞·0).</summary>
+    Hardswish,
+    /// <summary>
+    /// b &lt; -3 ? 0 : (b &lt;= 3 ? a · (b / 3 + 0.5) : a) with a = dy, b = x: torch's hardswish_backward as its CUDA kernel
+    /// and scalar CPU loop compute it (a NaN x passes dy; x = 3 gives 1.5·dy); torch 1.13's vectorized CPU loop gives
+    /// NaN and dy there.
+    /// </summary>
+    HardswishBackward,
     /// <summary>alpha · a.</summary>
     Scale,
     /// <summary>fma(alpha, a, b) = alpha · a + b rounded once (b is the tensor added to, usually the output itself).</summary>
@@ -58,5 +73,5 @@ internal enum ElementwiseOp
 internal static class ElementwiseOps
 {
     /// <summary>How many tensor operands (a, b) the op reads.</summary>
-    public static int Inputs(this ElementwiseOp op) => op is ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid or ElementwiseOp.Scale ? 1 : 2;
+    public static int Inputs(this ElementwiseOp op) => op is ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid or ElementwiseOp.Hardsigmoid or ElementwiseOp.Hardswish or ElementwiseOp.Scale ? 1 : 2;
 }

@@ -32,6 +32,10 @@ internal static class CpuElementwise
             case ElementwiseOp.SiluBackward: SiluBackward(ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.Sigmoid: Sigmoid(ref pa, ref po, n); break;
             case ElementwiseOp.SigmoidBackward: SigmoidBackward(ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.Hardsigmoid: Hard(ref pa, ref po, n, swish: false); break;
+            case ElementwiseOp.Hardswish: Hard(ref pa, ref po, n, swish: true); break;
+            case ElementwiseOp.HardsigmoidBackward: HardsigmoidBackward(ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.HardswishBackward: HardswishBackward(ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.Scale: Scale(ref pa, alpha, ref po, n); break;
             case ElementwiseOp.AddScaled: AddScaled(ref pa, ref pb, alpha, ref po, n); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
@@ -158,6 +162,60 @@ internal static class CpuElementwise
         {
             float vy = Unsafe.Add(ref y, i);
             Unsafe.Add(ref o, i) = Unsafe.Add(ref dy, i) * (1f - vy) * vy;
+        }
+    }
+
+    /// <summary>1/6 rounded to float (0x3E2AAAAB), the factor of torch's hardsigmoid gradient.</summary>
+    const float OneSixth = 1f / 6f;
+
+    /// <summary>
+    /// hardsigmoid: c / 6, hardswish: (x·c) / 6, with c = min(max(x + 3, 0), 6) by compare-and-select (a NaN fails
+    /// both tests and stays): torch 1.13's CPU operations in its order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Hard(ref float a, ref float o, nuint n, bool swish)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var three = Vector256.Create(3f);
+            var six = Vector256.Create(6f);
+            for (; i + 8 <= n; i += 8)
+            {
+                var x = Vector256.LoadUnsafe(ref a, i);
+                var c = x + three;
+                c = Vector256.ConditionalSelect(Vector256.LessThan(c, Vector256<float>.Zero), Vector256<float>.Zero, c);
+                c = Vector256.ConditionalSelect(Vector256.GreaterThan(c, six), six, c);
+                ((swish ? x * c : c) / six).StoreUnsafe(ref o, i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float x = Unsafe.Add(ref a, i);
+            float c = x + 3f;
+            c = c < 0f ? 0f : c;
+            c = c > 6f ? 6f : c;
+            Unsafe.Add(ref o, i) = (swish ? x * c : c) / 6f;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void HardsigmoidBackward(ref float dy, ref float x, ref float o, nuint n)
+    {
+        for (nuint i = 0; i < n; i++)
+        {
+            float v = Unsafe.Add(ref x, i);
+            Unsafe.Add(ref o, i) = v > -3f && v < 3f ? Unsafe.Add(ref dy, i) * OneSixth : 0f;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void HardswishBackward(ref float dy, ref float x, ref float o, nuint n)
+    {
+        for (nuint i = 0; i < n; i++)
+        {
+            float v = Unsafe.Add(ref x, i), g = Unsafe.Add(ref dy, i);
+            Unsafe.Add(ref o, i) = v < -3f ? 0f : v <= 3f ? g * (v / 3f + 0.5f) : g;
         }
     }
 

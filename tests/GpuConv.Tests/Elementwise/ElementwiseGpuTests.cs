@@ -40,6 +40,10 @@ public class ElementwiseGpuTests : GpuAgainstCpuEngines
         using (var g = gpu.SiluBackward(ga, gb)) Same(g, cpu.SiluBackward(ca, cb), "SiluBackward");
         using (var g = gpu.Sigmoid(ga)) Same(g, cpu.Sigmoid(ca), "Sigmoid");
         using (var g = gpu.SigmoidBackward(ga, gb)) Same(g, cpu.SigmoidBackward(ca, cb), "SigmoidBackward");
+        using (var g = gpu.Hardsigmoid(ga)) Same(g, cpu.Hardsigmoid(ca), "Hardsigmoid");
+        using (var g = gpu.HardsigmoidBackward(ga, gb)) Same(g, cpu.HardsigmoidBackward(ca, cb), "HardsigmoidBackward");
+        using (var g = gpu.Hardswish(ga)) Same(g, cpu.Hardswish(ca), "Hardswish");
+        using (var g = gpu.HardswishBackward(ga, gb)) Same(g, cpu.HardswishBackward(ca, cb), "HardswishBackward");
         using (var g = gpu.Scale(ga, -0.3f)) Same(g, cpu.Scale(ca, -0.3f), "Scale");
         using (var gy = gpu.Upload(b))
         {

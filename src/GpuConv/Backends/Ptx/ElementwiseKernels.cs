@@ -22,6 +22,10 @@ internal static class ElementwiseKernels
         ElementwiseOp.SiluBackward => "silu_backward_f32",
         ElementwiseOp.Sigmoid => "sigmoid_f32",
         ElementwiseOp.SigmoidBackward => "sigmoid_backward_f32",
+        ElementwiseOp.Hardsigmoid => "hardsigmoid_f32",
+        ElementwiseOp.HardsigmoidBackward => "hardsigmoid_backward_f32",
+        ElementwiseOp.Hardswish => "hardswish_f32",
+        ElementwiseOp.HardswishBackward => "hardswish_backward_f32",
         ElementwiseOp.Scale => "scale_f32",
         ElementwiseOp.AddScaled => "add_scaled_f32",
         _ => throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op"),
@@ -37,8 +41,9 @@ internal static class ElementwiseKernels
         args.Add(output).Add(a);
         switch (op)
         {
-            case ElementwiseOp.Add or ElementwiseOp.ReluBackward or ElementwiseOp.Relu6Backward or ElementwiseOp.SiluBackward or ElementwiseOp.SigmoidBackward: args.Add(b); break;
-            case ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid: break;
+            case ElementwiseOp.Add or ElementwiseOp.ReluBackward or ElementwiseOp.Relu6Backward or ElementwiseOp.SiluBackward or ElementwiseOp.SigmoidBackward
+                or ElementwiseOp.HardsigmoidBackward or ElementwiseOp.HardswishBackward: args.Add(b); break;
+            case ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid or ElementwiseOp.Hardsigmoid or ElementwiseOp.Hardswish: break;
             case ElementwiseOp.Scale: args.Add(alpha); break;
             case ElementwiseOp.AddScaled: args.Add(b).Add(alpha); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
