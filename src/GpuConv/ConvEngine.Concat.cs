@@ -47,24 +47,24 @@ public sealed partial class ConvEngine
         }
         if (total > int.MaxValue)
             throw new ArgumentException($"the inputs' sizes in dim {d} add up to {total}, more than a dimension holds ({int.MaxValue}).", nameof(inputs));
-        for (int i = 0; i < inputs.Count; i++) CheckResident(inputs[i], $"inputs[{i}]");
-        var shape = first.WithDim(d, (int)total);
+        for (int i = 0; i < inputs.Count; i++) CheckResident(inputs[i], InputName(i));
         if (output is not null)
         {
-            CheckTensorShape(output, shape, nameof(output));
+            CheckShapeWithDim(output, first, d, (int)total, nameof(output));
             CheckResident(output, nameof(output));
-            for (int i = 0; i < inputs.Count; i++) CheckCopyOutput(output, inputs[i], $"inputs[{i}]");
+            for (int i = 0; i < inputs.Count; i++) CheckCopyOutput(output, inputs[i], InputName(i));
         }
-        var result = output ?? Allocate(shape);
+        var result = output ?? Allocate(first.WithDim(d, (int)total));
         try
         {
             using (EnterStream())
             {
                 int start = 0;
-                foreach (var input in inputs)
+                for (int i = 0; i < inputs.Count; i++) // not foreach: an interface's enumerator is an allocation per call
                 {
-                    CopySlab(DimSlab.Of(shape, d, start, input.Shape[d]), input, result, toWhole: true);
-                    start += input.Shape[d];
+                    int size = inputs[i].Shape[d];
+                    CopySlab(DimSlab.Of(result.Shape, d, start, size), inputs[i], result, toWhole: true);
+                    start += size;
                 }
             }
             return result;
@@ -97,14 +97,13 @@ public sealed partial class ConvEngine
             throw new ArgumentException($"length {length} does not fit dim {d} of x {x.Shape} from start {start}: it must be 1 to {size - start} (tensors here have no empty dims).", nameof(length));
         CheckResident(x, nameof(x));
         var slab = DimSlab.Of(x.Shape, d, (int)start, (int)length);
-        var shape = x.Shape.WithDim(d, (int)length);
         if (output is not null)
         {
-            CheckTensorShape(output, shape, nameof(output));
+            CheckShapeWithDim(output, x.Shape, d, (int)length, nameof(output));
             CheckResident(output, nameof(output));
             CheckCopyOutput(output, x, nameof(x));
         }
-        var result = output ?? Allocate(shape);
+        var result = output ?? Allocate(x.Shape.WithDim(d, (int)length));
         try
         {
             using (EnterStream())
@@ -165,6 +164,11 @@ public sealed partial class ConvEngine
         }
     }
 
+    static readonly string[] InputNames = [.. Enumerable.Range(0, 8).Select(i => $"inputs[{i}]")];
+
+    /// <summary>The parameter name of input <paramref name="i"/>; the common ones made once, so a warm call formats no string.</summary>
+    static string InputName(int i) => i < InputNames.Length ? InputNames[i] : $"inputs[{i}]";
+
     /// <summary>PyTorch's dim wrapping: -rank..rank-1, a negative dim counting from the end.</summary>
     static int ConcatDim(int dim, TensorShape shape, string name)
     {
@@ -172,6 +176,20 @@ public sealed partial class ConvEngine
         if (dim < -rank || dim >= rank)
             throw new ArgumentException($"{name} {dim} is out of range for rank {rank} (shape {shape}): it must be in [{-rank}, {rank - 1}].", name);
         return dim < 0 ? dim + rank : dim;
+    }
+
+    /// <summary>
+    /// Throws as <see cref="CheckTensorShape"/> does unless <paramref name="t"/> has <paramref name="like"/>'s shape with
+    /// <paramref name="size"/> in <paramref name="dim"/>; compared dim by dim, so a warm call with its output allocates nothing.
+    /// </summary>
+    static void CheckShapeWithDim(Tensor t, TensorShape like, int dim, int size, string name)
+    {
+        ArgumentNullException.ThrowIfNull(t, name);
+        var dims = t.Shape.Dims;
+        bool same = dims.Length == like.Rank;
+        for (int k = 0; same && k < dims.Length; k++)
+            same = dims[k] == (k == dim ? size : like[k]);
+        if (!same) CheckTensorShape(t, like.WithDim(dim, size), name);
     }
 
     /// <summary>A copy reads and writes different elements, so the output must not share any memory with an input (views included).</summary>

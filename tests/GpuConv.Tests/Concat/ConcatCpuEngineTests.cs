@@ -126,4 +126,74 @@ public class ConcatCpuEngineTests
         Assert.That(cpu.Narrow(output, 1, 3, 2, narrowed), Is.SameAs(narrowed));
         Assert.That(ConcatReference.Bits(cpu.Download(narrowed).Data), Is.EqualTo(ConcatReference.Bits(ConcatReference.Narrow(cpu.Download(output), 1, 3, 2))));
     }
+
+    /// <summary>
+    /// docs/library.md's U-Net decoder step on the CPU engine: the join bit for bit the definition, the join's gradient
+    /// against the float64 reference, its split parts the two channel ranges, and the skip's gradient summed.
+    /// </summary>
+    [Test]
+    public void TheLibraryDocsUNetStepMatchesTheReference()
+    {
+        using var engine = Cpu();
+        var rng = new Random(11);
+        var upSpec = new GpuConv.Conv.ConvSpec([2, 2], stride: [2], transposed: true);
+        var spec3x3 = new GpuConv.Conv.ConvSpec([3, 3], padBegin: [1]);
+        var deep = ConcatReference.Random(new TensorShape(2, 6, 3, 3), rng);
+        var wUp = ConcatReference.Random(new TensorShape(6, 4, 2, 2), rng);
+        var skip = ConcatReference.Random(new TensorShape(2, 4, 6, 6), rng);
+        var w = ConcatReference.Random(new TensorShape(5, 8, 3, 3), rng);
+        var b = ConcatReference.Random(new TensorShape(5), rng);
+        var dSkipTotal = engine.Upload(ConcatReference.Random(skip.Shape, rng));
+        var heldSkip = engine.Download(dSkipTotal).Data;
+
+        using var up = engine.Forward(upSpec, deep, wUp);
+        using var joined = engine.Concat([up, skip]);
+        using var y = engine.ForwardBiasActivation(spec3x3, joined, w, b, Activation.Relu);
+        var dy = ConcatReference.Random(y.Shape, rng);
+        using var dJoined = engine.BackwardData(spec3x3, dy, w, joined.Shape);
+        var grads = engine.Split(dJoined, 1, [4, 4]);
+        engine.AddScaled(dSkipTotal, 1, grads[1]);
+
+        var hostUp = engine.Download(up);
+        Assert.That(ConcatReference.Bits(engine.Download(joined).Data), Is.EqualTo(ConcatReference.Bits(ConcatReference.Cat([hostUp, skip], 1, out _))), "the join");
+        var p = GpuConv.Conv.ConvProblem.Create(spec3x3, joined.Shape, w.Shape, GpuConv.Conv.ConvOp.BackwardData);
+        var reference = ReferenceConv.BackwardData(p, dy.Data, w.Data);
+        var e = ErrorMetrics.Compare(engine.Download(dJoined).Data, reference);
+        Assert.That(e.MaxRelative, Is.LessThan(1e-5), $"the join's gradient: {e}");
+        int plane = 6 * 6;
+        for (int part = 0; part < 2; part++)
+        {
+            var got = engine.Download(grads[part]).Data;
+            for (int n = 0; n < 2; n++)
+                for (int c = 0; c < 4; c++)
+                    for (int k = 0; k < plane; k++)
+                        Assert.That(got[(n * 4 + c) * plane + k], Is.EqualTo(engine.Download(dJoined).Data[(n * 8 + part * 4 + c) * plane + k]), $"part {part}, n {n}, c {c}");
+        }
+        var total = engine.Download(dSkipTotal).Data;
+        var skipGrad = engine.Download(grads[1]).Data;
+        Assert.That(ConcatReference.Bits(total), Is.EqualTo(ConcatReference.Bits([.. heldSkip.Select((v, i) => MathF.FusedMultiplyAdd(1f, skipGrad[i], v))])), "the skip's gradients summed");
+    }
+
+    /// <summary>A warm Concat or Narrow into a given output allocates nothing on the CPU engine (a training loop's join and its gradient).</summary>
+    [Test]
+    public void WarmCallsIntoAGivenOutputAllocateNothing()
+    {
+        using var cpu = Cpu(1);
+        var rng = new Random(12);
+        var a = cpu.Upload(ConcatReference.Random(new TensorShape(2, 3, 5, 5), rng));
+        var b = cpu.Upload(ConcatReference.Random(new TensorShape(2, 4, 5, 5), rng));
+        var y = cpu.Allocate(new TensorShape(2, 7, 5, 5));
+        var part = cpu.Allocate(new TensorShape(2, 4, 5, 5));
+        IReadOnlyList<Tensor> inputs = [a, b];
+        for (int i = 0; i < 20; i++) { cpu.Concat(inputs, 1, y); cpu.Narrow(y, 1, 3, 4, part); }
+        long fewest = long.MaxValue;
+        for (int round = 0; round < 5; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10; i++) { cpu.Concat(inputs, 1, y); cpu.Narrow(y, 1, 3, 4, part); }
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.That(fewest, Is.Zero);
+        Assert.That(ConcatReference.Bits(cpu.Download(part).Data), Is.EqualTo(ConcatReference.Bits(cpu.Download(b).Data)));
+    }
 }
