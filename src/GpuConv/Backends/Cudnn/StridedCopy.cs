@@ -14,7 +14,7 @@ internal static class StridedCopy
     const int KernelRank = 5;
 
     /// <summary>(src, dst, d0..d4 as uint, src strides, dst strides as ulong), as strided_copy_f32 takes them, packed on the stack.</summary>
-    public static KernelArgumentPack Pack(ulong source, ulong destination, ReadOnlySpan<int> dims, ReadOnlySpan<long> sourceStrides, ReadOnlySpan<long> destinationStrides)
+    public static KernelArgumentPack Pack(ulong source, ulong destination, scoped ReadOnlySpan<int> dims, scoped ReadOnlySpan<long> sourceStrides, scoped ReadOnlySpan<long> destinationStrides)
     {
         if (dims.Length is 0 or > KernelRank || sourceStrides.Length != dims.Length || destinationStrides.Length != dims.Length)
             throw new ArgumentException($"a strided copy takes 1 to {KernelRank} dims with one stride each per side; got dims [{string.Join(", ", dims.ToArray())}], " +
@@ -32,7 +32,7 @@ internal static class StridedCopy
     }
 
     // Leading unit dims get stride 0: they have a single index.
-    static void AddStrides(ref KernelArgumentPack args, int lead, ReadOnlySpan<long> strides)
+    static void AddStrides(ref KernelArgumentPack args, int lead, scoped ReadOnlySpan<long> strides)
     {
         for (int i = 0; i < lead; i++) args.Add(0UL);
         foreach (long s in strides) args.Add((ulong)s);
