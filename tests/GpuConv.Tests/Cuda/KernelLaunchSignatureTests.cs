@@ -204,6 +204,7 @@ public partial class KernelLaunchSignatureTests
         GpuConv.Tests.Pooling.PoolKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // the engine's pools (ConvEngine.Pooling)
         GpuConv.Tests.Padding.PadKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // the engine's pads (ConvEngine.Padding)
         GpuConv.Tests.Normalization.BatchNormKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // ConvEngine.BatchNorm
+        GpuConv.Tests.Upsampling.UpsampleKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // ConvEngine.Upsampling
         return rt;
     }
 
