@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.Intrinsics;
 
 namespace GpuConv.Cpu;
 
@@ -70,10 +71,14 @@ internal static unsafe class CpuUpsampling
         public readonly float* L0 = l0, L1 = l1;
     }
 
-    /// <summary>The three dimensions' tables, pointing into one pooled array (held until the call returns).</summary>
-    readonly struct TapsView(AxisTaps d, AxisTaps h, AxisTaps w)
+    /// <summary>
+    /// The three dimensions' tables, pointing into one pooled array (held until the call returns); <see cref="Doubles"/>:
+    /// W's nearest map is o / 2 for every o with out = 2·in (each element twice, a vector shuffle).
+    /// </summary>
+    readonly struct TapsView(AxisTaps d, AxisTaps h, AxisTaps w, bool doubles)
     {
         public readonly AxisTaps D = d, H = h, W = w;
+        public readonly bool Doubles = doubles;
     }
 
     sealed class Taps : IDisposable
@@ -92,7 +97,12 @@ internal static unsafe class CpuUpsampling
             hf = System.Runtime.InteropServices.GCHandle.Alloc(floats, System.Runtime.InteropServices.GCHandleType.Pinned);
             int* pi = (int*)hi.AddrOfPinnedObject();
             float* pf = (float*)hf.AddrOfPinnedObject();
-            View = new TapsView(Fill(g, g.D, ref pi, ref pf), Fill(g, g.H, ref pi, ref pf), Fill(g, g.W, ref pi, ref pf));
+            var d = Fill(g, g.D, ref pi, ref pf);
+            var h = Fill(g, g.H, ref pi, ref pf);
+            var w = Fill(g, g.W, ref pi, ref pf);
+            bool doubles = g.Kind != UpsampleGeometry.LinearKind && g.W.Out == 2L * g.W.In;
+            for (int o = 0; doubles && o < g.W.Out; o++) doubles = w.I0[o] == o >> 1;
+            View = new TapsView(d, h, w, doubles);
         }
 
         static AxisTaps Fill(in UpsampleGeometry g, in UpsampleAxis a, ref int* pi, ref float* pf)
@@ -134,28 +144,40 @@ internal static unsafe class CpuUpsampling
             for (long r = first; r < end; r++)
             {
                 if (g.Kind == UpsampleGeometry.LinearKind) LinearRow(g, t, x, y, r);
-                else NearestRow(g, t, x, y, r);
+                else NearestRow(g, t, x, y, r, first);
             }
         }
     }
 
-    /// <summary>Output row r = (plane, od, oh) of a nearest mode: one input row, its elements picked through W's table.</summary>
-    static void NearestRow(in UpsampleGeometry g, in TapsView t, float* x, float* y, long r)
+    /// <summary>
+    /// Output row r = (plane, od, oh) of a nearest mode: one input row, its elements picked through W's table. A row whose
+    /// source row is the previous output row's (×2 and the like repeat each row) copies that row when this task wrote it;
+    /// a W map that repeats each element twice (out = 2·in with source o / 2) duplicates with vector shuffles.
+    /// </summary>
+    static void NearestRow(in UpsampleGeometry g, in TapsView t, float* x, float* y, long r, long first)
     {
         int oh = (int)(r % g.H.Out);
         long rest = r / g.H.Out;
         int od = (int)(rest % g.D.Out);
         long plane = rest / g.D.Out;
-        float* src = x + ((plane * g.D.In + t.D.I0[od]) * g.H.In + t.H.I0[oh]) * g.W.In;
         float* dst = y + r * g.W.Out;
         int n = g.W.Out;
-        if (g.W.Rule == UpsampleRule.Copy)
+        if (r > first && oh > 0 && t.H.I0[oh] == t.H.I0[oh - 1])
         {
-            new ReadOnlySpan<float>(src, n).CopyTo(new Span<float>(dst, n));
+            new ReadOnlySpan<float>(dst - n, n).CopyTo(new Span<float>(dst, n));
             return;
         }
+        float* src = x + ((plane * g.D.In + t.D.I0[od]) * g.H.In + t.H.I0[oh]) * g.W.In;
         int* iw = t.W.I0;
-        for (int ow = 0; ow < n; ow++) dst[ow] = src[iw[ow]];
+        int ow = 0;
+        if (t.Doubles && Vector128.IsHardwareAccelerated)
+            for (; ow + 8 <= n; ow += 8)
+            {
+                var v = Vector128.Load(src + (ow >> 1));
+                Vector128.Shuffle(v, Vector128.Create(0, 0, 1, 1)).Store(dst + ow);
+                Vector128.Shuffle(v, Vector128.Create(2, 2, 3, 3)).Store(dst + ow + 4);
+            }
+        for (; ow < n; ow++) dst[ow] = src[iw[ow]];
     }
 
     /// <summary>Output row r = (plane, od, oh) of a linear mode: up to four input rows blended, in the order the class names.</summary>
