@@ -81,7 +81,7 @@ internal static unsafe class CpuUpsampling
         public readonly bool Doubles = doubles;
     }
 
-    sealed class Taps : IDisposable
+    readonly struct Taps : IDisposable
     {
         readonly int[] ints;
         readonly float[] floats;

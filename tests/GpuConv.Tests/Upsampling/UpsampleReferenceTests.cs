@@ -64,4 +64,42 @@ public class UpsampleReferenceTests
         Assert.That(cpu.Download(cpu.Upsample(spec, x)).Data, Is.EqualTo(one));
         Assert.That(cpu.Download(cpu.UpsampleBackward(spec, dy, input)).Data, Is.EqualTo(oneBack));
     }
+
+    /// <summary>docs/library.md's FPN and U-Net decoder steps, as written there, on the CPU engine, against the reference.</summary>
+    [Test]
+    public void TheLibraryDocsDecoderStepsRun()
+    {
+        using var engine = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
+        var p5 = engine.Upload(HostTensor.Random(new TensorShape(1, 8, 5, 6), 1));
+        var lateral4 = engine.Upload(HostTensor.Random(new TensorShape(1, 8, 10, 12), 2));
+        using var p4 = engine.Allocate(lateral4.Shape);
+        var d4 = engine.Upload(HostTensor.Random(new TensorShape(1, 4, 6, 5), 3));
+        using var d4Up = engine.Allocate(new TensorShape(1, 4, 12, 10));
+        var conv3x3 = new GpuConv.Conv.ConvSpec([3, 3], padBegin: [1]);
+        var w = engine.Upload(HostTensor.Random(new TensorShape(6, 4, 3, 3), 4));
+        var b = engine.Upload(HostTensor.Random(new TensorShape(6), 5));
+        using var d3 = engine.Allocate(new TensorShape(1, 6, 12, 10));
+        var dd4Up = engine.Upload(HostTensor.Random(d4Up.Shape, 6));
+
+        var up2 = UpsampleSpec.ByScale(UpsampleMode.Nearest, [2.0, 2.0]);
+        // FPN: P4 = lateral(C4) + upsample(P5), then the 3x3 output conv
+        using var p5Up = engine.Upsample(up2, p5);
+        engine.Add(lateral4, p5Up, output: p4);
+        // U-Net: bilinear x2 (align_corners=False), then a 3x3 conv into the decoder's buffer
+        var bilinear = UpsampleSpec.ByScale(UpsampleMode.Bilinear, [2.0, 2.0]);
+        engine.Upsample(bilinear, d4, output: d4Up);
+        engine.ForwardBiasActivation(conv3x3, d4Up, w, b, Activation.Relu, output: d3);
+        // training: the gradient back through the upsample
+        using var dd4 = engine.UpsampleBackward(bilinear, dd4Up, d4.Shape);
+
+        var host = (Tensor t) => engine.Download(t).Data;
+        var p5UpRef = ReferenceUpsample.Forward(up2, p5.Shape, host(p5));
+        var e = ErrorMetrics.Compare(host(p4), [.. p5UpRef.Select((v, i) => v + host(lateral4)[i])]);
+        Assert.That(e.MaxRelative, Is.LessThan(1e-6), $"P4: {e}");
+        Assert.That(ErrorMetrics.Compare(host(d4Up), ReferenceUpsample.Forward(bilinear, d4.Shape, host(d4))).MaxRelative, Is.LessThan(1e-6), "d4 upsampled");
+        var problem = GpuConv.Conv.ConvProblem.Create(conv3x3, d4Up.Shape, w.Shape);
+        var d3Ref = ReferenceConv.Forward(problem, host(d4Up), host(w), host(b)).Select(v => Math.Max(v, 0)).ToArray();
+        Assert.That(ErrorMetrics.Compare(host(d3), d3Ref).MaxRelative, Is.LessThan(1e-5), "d3");
+        Assert.That(ErrorMetrics.Compare(host(dd4), ReferenceUpsample.Backward(bilinear, d4.Shape, host(dd4Up))).MaxRelative, Is.LessThan(1e-6), "dd4");
+    }
 }
