@@ -1,0 +1,133 @@
+using GpuConv.Backends.Ptx;
+using GpuConv.Cpu;
+using GpuConv.Tensors;
+
+namespace GpuConv;
+
+/// <summary>
+/// Upsampling on tensors in <see cref="Memory"/>: PyTorch's <c>F.interpolate</c> / nn.Upsample (nearest, nearest-exact,
+/// linear, bilinear, trilinear; see <see cref="UpsampleSpec"/>) and its gradient, so U-Net, FPN and YOLO decoders keep
+/// their activations on the GPU.
+/// <para>
+/// The output is a new tensor or <c>output</c>, which must not share memory with the input. On a GPU each call is one
+/// kernel of kernels/upsample.ptx on the engine's stream and returns without waiting; on the CPU engine it is a loop
+/// (split over the worker threads for large tensors) that has finished on return. Both give the same bits: the same
+/// float32 expressions in the same order (<see cref="CpuUpsampling"/>).
+/// </para>
+/// </summary>
+public sealed partial class ConvEngine
+{
+    /// <summary>
+    /// y = F.interpolate(x, size | scale_factor, mode, align_corners): x [N, C, spatial…] resampled as <paramref name="spec"/>
+    /// says. Into <paramref name="output"/> or a new tensor of <see cref="UpsampleSpec.OutputShape"/>; returns it.
+    /// </summary>
+    /// <exception cref="ArgumentException">x's rank does not match the spec, an output extent is empty or too large, or the
+    /// output has the wrong shape, lives elsewhere or overlaps x.</exception>
+    public Tensor Upsample(UpsampleSpec spec, Tensor x, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(x);
+        spec.CheckInput(x.Shape, nameof(x));
+        CheckResident(x, nameof(x));
+        var g = UpsampleGeometry.Of(spec, x.Shape);
+        CheckUpsampleFits(g, nameof(x));
+        var outShape = spec.OutputShape(x.Shape);
+        var result = TakeUpsampleOutput(output, outShape, x, nameof(x));
+        try
+        {
+            using (EnterStream())
+                switch (Memory)
+                {
+                    case var _ when result is HostTensor hy:
+                        CpuUpsampling.Forward(g, ((HostTensor)x).Data, hy.Data, PoolWorkers);
+                        Wrote(hy);
+                        break;
+                    case IPtxRuntime rt:
+                        UpsampleKernels.LaunchForward(rt, rt.PointerOf(result), rt.PointerOf(x), g);
+                        break;
+                    default:
+                        // A device memory that launches no kernels (the stand-ins of tests): through the host.
+                        var hx = new float[g.InCount];
+                        Memory.CopyToHost(x, hx);
+                        var hout = new float[g.OutCount];
+                        CpuUpsampling.Forward(g, hx, hout, PoolWorkers);
+                        Memory.CopyFromHost(hout, result);
+                        break;
+                }
+            return result;
+        }
+        catch
+        {
+            if (output is null) ((IDisposable)result).Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// dx = ∂loss/∂x of y = Upsample(spec, x) from dy = ∂loss/∂y, for an input of <paramref name="inputShape"/>: each input
+    /// element gets the sum of the gradients of the outputs that read it (nearest: the copies; linear: times their weights),
+    /// PyTorch's autograd of F.interpolate. Gathered per input element, outputs in ascending order from +0 (see
+    /// <see cref="CpuUpsampling"/>), the same on every device; no atomics. Into <paramref name="output"/> or a new tensor.
+    /// </summary>
+    public Tensor UpsampleBackward(UpsampleSpec spec, Tensor dy, TensorShape inputShape, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(dy);
+        ArgumentNullException.ThrowIfNull(inputShape);
+        spec.CheckInput(inputShape, nameof(inputShape));
+        var g = UpsampleGeometry.Of(spec, inputShape);
+        CheckUpsampleFits(g, nameof(inputShape));
+        CheckTensorShape(dy, spec.OutputShape(inputShape, nameof(inputShape)), nameof(dy));
+        CheckResident(dy, nameof(dy));
+        var result = TakeUpsampleOutput(output, inputShape, dy, nameof(dy));
+        try
+        {
+            using (EnterStream())
+                switch (Memory)
+                {
+                    case var _ when result is HostTensor hdx:
+                        CpuUpsampling.Backward(g, ((HostTensor)dy).Data, hdx.Data, PoolWorkers);
+                        Wrote(hdx);
+                        break;
+                    case IPtxRuntime rt:
+                        UpsampleKernels.LaunchBackward(rt, rt.PointerOf(result), rt.PointerOf(dy), g);
+                        break;
+                    default:
+                        var hdy = new float[g.OutCount];
+                        Memory.CopyToHost(dy, hdy);
+                        var hx = new float[g.InCount];
+                        CpuUpsampling.Backward(g, hdy, hx, PoolWorkers);
+                        Memory.CopyFromHost(hx, result);
+                        break;
+                }
+            return result;
+        }
+        catch
+        {
+            if (output is null) ((IDisposable)result).Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Both sides must fit one buffer (and the kernels' 32-bit indices): fewer than 2^31 elements.</summary>
+    static void CheckUpsampleFits(in UpsampleGeometry g, string inputName)
+    {
+        if (g.OutCount > Array.MaxLength || g.InCount > Array.MaxLength)
+            throw new ArgumentException($"the upsample has {g.InCount} input and {g.OutCount} output elements; each side must be at most {Array.MaxLength} (one buffer).", inputName);
+    }
+
+    /// <summary>The given output (shape, memory, sharing no element with <paramref name="input"/>) or a new tensor.</summary>
+    Tensor TakeUpsampleOutput(Tensor? output, TensorShape shape, Tensor input, string inputName)
+    {
+        if (output is null) return Memory.Allocate(shape);
+        CheckTensorShape(output, shape, nameof(output));
+        CheckResident(output, nameof(output));
+        bool overlaps = ReferenceEquals(output, input) || SharesMemory(output, input)
+            || (RangeOf(output) is { } o && RangeOf(input) is { } r && o.Start < r.Start + r.Bytes && r.Start < o.Start + o.Bytes);
+        if (overlaps)
+            throw new ArgumentException($"output shares memory with {inputName}; an upsample reads elements other than the one it writes, so write into a separate tensor.", nameof(output));
+        return output;
+    }
+}
