@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace GpuConv.Cpu;
 
 /// <summary>
@@ -43,25 +46,41 @@ internal static class CpuChannelScale
             var (first, end) = CpuPooling.PlanesOf(task, tasks, planes);
             for (int p = first; p < end; p++)
                 if (dot) output[p] = Dot(b, a, p * spatial, spatial);
-                else
-                {
-                    float s = b[p];
-                    var src = a.AsSpan((int)(p * spatial), (int)spatial);
-                    var dst = output.AsSpan((int)(p * spatial), (int)spatial);
-                    for (int i = 0; i < src.Length; i++) dst[i] = src[i] * s;
-                }
+                else ScalePlane(a.AsSpan((int)(p * spatial), (int)spatial), b[p], output.AsSpan((int)(p * spatial), (int)spatial));
         }
+    }
+
+    /// <summary>dst[i] = src[i] · s; one IEEE product per element, Vector256 or scalar (the same bits). dst may be src.</summary>
+    static void ScalePlane(ReadOnlySpan<float> src, float s, Span<float> dst)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vs = Vector256.Create(s);
+            for (; i + 8 <= src.Length; i += 8) (Vector256.Create(src.Slice(i, 8)) * vs).CopyTo(dst.Slice(i, 8));
+        }
+        for (; i < src.Length; i++) dst[i] = src[i] * s;
     }
 
     static float Dot(float[] dy, float[] x, long b, long spatial)
     {
         Span<float> partial = stackalloc float[DotThreads];
-        for (int t = 0; t < DotThreads; t++)
-        {
-            float sum = 0f;
-            for (long s = t; s < spatial; s += DotThreads) sum = MathF.FusedMultiplyAdd(dy[b + s], x[b + s], sum);
-            partial[t] = sum;
-        }
+        partial.Clear();
+        // Partial t takes elements t, t + 256, … in turn: row k of 256 elements adds to every partial once, so eight
+        // neighbouring partials step together as one vector — the same fused multiply-adds in the same order.
+        long full = spatial / DotThreads * DotThreads;
+        long k = 0;
+        if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
+            for (; k < full; k += DotThreads)
+                for (int t = 0; t < DotThreads; t += 8)
+                {
+                    var acc = Vector256.Create((ReadOnlySpan<float>)partial.Slice(t, 8));
+                    acc = Fma.MultiplyAdd(Vector256.Create(dy.AsSpan((int)(b + k + t), 8)), Vector256.Create(x.AsSpan((int)(b + k + t), 8)), acc);
+                    acc.CopyTo(partial.Slice(t, 8));
+                }
+        for (; k < spatial; k += DotThreads)
+            for (int t = 0; t < DotThreads && k + t < spatial; t++)
+                partial[t] = MathF.FusedMultiplyAdd(dy[b + k + t], x[b + k + t], partial[t]);
         for (int half = DotThreads / 2; half > 0; half /= 2)
             for (int t = 0; t < half; t++) partial[t] += partial[t + half];
         return partial[0];
