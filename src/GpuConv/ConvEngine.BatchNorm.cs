@@ -234,15 +234,12 @@ public sealed partial class ConvEngine
         {
             if (written[i].T is not { } w) continue;
             for (int j = i + 1; j < written.Length; j++)
-                if (written[j].T is { } o && Overlap(w, o))
+                if (written[j].T is { } o && Overlaps(w, o))
                     throw new ArgumentException($"{written[i].Name} and {written[j].Name} share memory; BatchNorm writes both, so pass separate tensors.", written[i].Name);
             foreach (var (r, name) in read)
-                if (r is not null && Overlap(w, r))
+                if (r is not null && Overlaps(w, r))
                     throw new ArgumentException($"{written[i].Name} shares memory with {name}, which BatchNorm reads; write into a separate tensor.", written[i].Name);
         }
-
-        bool Overlap(Tensor a, Tensor b) => ReferenceEquals(a, b) || SharesMemory(a, b)
-            || (RangeOf(a) is { } ra && RangeOf(b) is { } rb && ra.Start < rb.Start + rb.Bytes && rb.Start < ra.Start + ra.Bytes);
     }
 
     /// <summary>A tensor's values on the host: a host tensor's own array, else a download; null for null.</summary>

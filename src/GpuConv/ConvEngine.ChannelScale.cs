@@ -133,9 +133,7 @@ public sealed partial class ConvEngine
     /// <summary>Refuses a written tensor that shares any memory with a read one (a kernel would read what it has overwritten).</summary>
     void CheckDisjoint(Tensor written, string writtenName, Tensor read, string readName)
     {
-        bool overlap = ReferenceEquals(written, read) || SharesMemory(written, read)
-            || (RangeOf(written) is { } w && RangeOf(read) is { } r && w.Start < r.Start + r.Bytes && r.Start < w.Start + w.Bytes);
-        if (overlap)
+        if (Overlaps(written, read))
             throw new ArgumentException($"{writtenName} shares memory with {readName}; write into a separate tensor.", writtenName);
     }
 }

@@ -195,9 +195,7 @@ public sealed partial class ConvEngine
     /// <summary>A copy reads and writes different elements, so the output must not share any memory with an input (views included).</summary>
     void CheckCopyOutput(Tensor output, Tensor input, string inputName)
     {
-        bool overlaps = ReferenceEquals(output, input) || SharesMemory(output, input)
-            || (RangeOf(output) is { } o && RangeOf(input) is { } r && o.Start < r.Start + r.Bytes && r.Start < o.Start + o.Bytes);
-        if (overlaps)
+        if (Overlaps(output, input))
             throw new ArgumentException($"output shares memory with {inputName}; a concatenation or narrow copies between different elements, so write into a separate tensor.", nameof(output));
     }
 

@@ -617,6 +617,27 @@ public sealed partial class ConvEngine
         _ => false,
     };
 
+    /// <summary>
+    /// True when writing <paramref name="a"/> could change what <paramref name="b"/> holds: the same tensor, the same host
+    /// array, or overlapping device bytes (views from Reshape or Wrap included).
+    /// </summary>
+    bool Overlaps(Tensor a, Tensor b) => ReferenceEquals(a, b) || SharesMemory(a, b)
+        || (RangeOf(a) is { } ra && RangeOf(b) is { } rb && ra.Start < rb.Start + rb.Bytes && rb.Start < ra.Start + ra.Bytes);
+
+    /// <summary>
+    /// The given output (shape, memory, sharing no element with <paramref name="input"/>) or a new tensor, for the ops
+    /// that read elements other than the one they write; <paramref name="reads"/> says what the op reads, for the message.
+    /// </summary>
+    Tensor TakeSeparateOutput(Tensor? output, TensorShape shape, Tensor input, string inputName, string reads)
+    {
+        if (output is null) return Memory.Allocate(shape);
+        CheckTensorShape(output, shape, nameof(output));
+        CheckResident(output, nameof(output));
+        if (Overlaps(output, input))
+            throw new ArgumentException($"output shares memory with {inputName}; {reads}, so write into a separate tensor.", nameof(output));
+        return output;
+    }
+
     /// <summary>Throws unless <paramref name="t"/> lives in <see cref="Memory"/> (and, for a GPU, in this engine's context).</summary>
     void CheckResident(Tensor t, string name)
     {

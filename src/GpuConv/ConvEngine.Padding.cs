@@ -155,15 +155,6 @@ public sealed partial class ConvEngine
     }
 
     /// <summary>The given output (shape, memory, sharing no element with <paramref name="input"/>) or a new tensor.</summary>
-    Tensor TakePadOutput(Tensor? output, TensorShape shape, Tensor input, string inputName)
-    {
-        if (output is null) return Memory.Allocate(shape);
-        CheckTensorShape(output, shape, nameof(output));
-        CheckResident(output, nameof(output));
-        bool overlaps = ReferenceEquals(output, input) || SharesMemory(output, input)
-            || (RangeOf(output) is { } o && RangeOf(input) is { } r && o.Start < r.Start + r.Bytes && r.Start < o.Start + o.Bytes);
-        if (overlaps)
-            throw new ArgumentException($"output shares memory with {inputName}; a pad reads elements other than the one it writes, so write into a separate tensor.", nameof(output));
-        return output;
-    }
+    Tensor TakePadOutput(Tensor? output, TensorShape shape, Tensor input, string inputName) =>
+        TakeSeparateOutput(output, shape, input, inputName, "a pad reads elements other than the one it writes");
 }

@@ -266,15 +266,6 @@ public sealed partial class ConvEngine
     }
 
     /// <summary>The given output (shape, memory, sharing no element with the input <paramref name="x"/>) or a new tensor.</summary>
-    Tensor TakePoolOutput(Tensor? output, TensorShape shape, Tensor x, string xName = "x")
-    {
-        if (output is null) return Memory.Allocate(shape);
-        CheckTensorShape(output, shape, nameof(output));
-        CheckResident(output, nameof(output));
-        bool overlaps = ReferenceEquals(output, x) || SharesMemory(output, x)
-            || (RangeOf(output) is { } o && RangeOf(x) is { } r && o.Start < r.Start + r.Bytes && r.Start < o.Start + o.Bytes);
-        if (overlaps)
-            throw new ArgumentException($"output shares memory with {xName}; a pool reads each window's neighbours, so write into a separate tensor.", nameof(output));
-        return output;
-    }
+    Tensor TakePoolOutput(Tensor? output, TensorShape shape, Tensor x, string xName = "x") =>
+        TakeSeparateOutput(output, shape, x, xName, "a pool reads each window's neighbours");
 }
