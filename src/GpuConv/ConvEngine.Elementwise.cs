@@ -7,7 +7,7 @@ namespace GpuConv;
 
 /// <summary>
 /// Element-wise ops on tensors in <see cref="Memory"/>, for the rest of a CNN training or inference step without host
-/// round trips: residual adds, ReLU, ReLU6, SiLU, sigmoid, hardsigmoid and hardswish and their gradients, scaling, and y += alpha·x (SGD updates, gradient accumulation).
+/// round trips: residual adds, products, ReLU, ReLU6, leaky ReLU, SiLU, sigmoid, hardsigmoid and hardswish and their gradients, scaling, and y += alpha·x (SGD updates, gradient accumulation).
 /// <para>
 /// Operands have one shape (no broadcasting). The output may be the very same tensor (or a <see cref="Reshape"/> view of
 /// the same memory) as an input, so the ops work in place; an output that only partly overlaps an input is refused.
@@ -174,6 +174,51 @@ public sealed partial class ConvEngine
         ThrowIfDisposed();
         CheckOperands(dy, nameof(dy), x, nameof(x));
         return RunElementwise(ElementwiseOp.HardswishBackward, dy, nameof(dy), x, nameof(x), 0f, output);
+    }
+
+    /// <summary>
+    /// a · b element by element (torch.mul of two tensors of one shape: a gate applied to features; its gradient is the
+    /// op again, da = Mul(dy, b) and db = Mul(dy, a)). Into <paramref name="output"/> or a new tensor; returns it.
+    /// <paramref name="output"/> may be a or b.
+    /// </summary>
+    public Tensor Mul(Tensor a, Tensor b, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(a, nameof(a), b, nameof(b));
+        return RunElementwise(ElementwiseOp.Mul, a, nameof(a), b, nameof(b), 0f, output);
+    }
+
+    /// <summary>
+    /// x &gt; 0 ? x : x · negativeSlope element by element, as torch.nn.functional.leaky_relu (YOLOv3/v4's 0.1, DCGAN's
+    /// 0.2; torch's default 0.01), its compare-and-select and product, so its bits: a NaN stays NaN, -0 gives
+    /// -0 · negativeSlope. <paramref name="negativeSlope"/> must be finite. Into <paramref name="output"/> or a new
+    /// tensor; returns it. <paramref name="output"/> may be x (in place, as leaky_relu(x, inplace=True)).
+    /// </summary>
+    public Tensor LeakyRelu(Tensor x, float negativeSlope = 0.01f, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckNegativeSlope(negativeSlope);
+        CheckOperands(x, nameof(x), null, null);
+        return RunElementwise(ElementwiseOp.LeakyRelu, x, nameof(x), null, null, negativeSlope, output);
+    }
+
+    /// <summary>
+    /// dx = ∂loss/∂x of y = leaky_relu(x, negativeSlope) from dy = ∂loss/∂y: dy where x &gt; 0, else dy · negativeSlope
+    /// (torch's leaky_relu_backward, its bits: x = ±0 and a NaN x give dy · negativeSlope). <paramref name="x"/> is the
+    /// input; for a positive slope the output has the same sign and serves too. <paramref name="output"/> may be dy or x.
+    /// </summary>
+    public Tensor LeakyReluBackward(Tensor dy, Tensor x, float negativeSlope = 0.01f, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckNegativeSlope(negativeSlope);
+        CheckOperands(dy, nameof(dy), x, nameof(x));
+        return RunElementwise(ElementwiseOp.LeakyReluBackward, dy, nameof(dy), x, nameof(x), negativeSlope, output);
+    }
+
+    static void CheckNegativeSlope(float negativeSlope)
+    {
+        if (!float.IsFinite(negativeSlope))
+            throw new ArgumentOutOfRangeException(nameof(negativeSlope), negativeSlope, $"negativeSlope must be finite, got {negativeSlope}.");
     }
 
     /// <summary>alpha · x element by element (torch.mul(x, alpha)), into <paramref name="output"/> or a new tensor; returns it. <paramref name="output"/> may be x.</summary>

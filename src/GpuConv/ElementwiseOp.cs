@@ -1,7 +1,7 @@
 namespace GpuConv;
 
 /// <summary>
-/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Silu, SiluBackward, Sigmoid, SigmoidBackward, Hardsigmoid, HardsigmoidBackward, Hardswish, HardswishBackward, Scale, AddScaled), each as
+/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Silu, SiluBackward, Sigmoid, SigmoidBackward, Hardsigmoid, HardsigmoidBackward, Hardswish, HardswishBackward, Mul, LeakyRelu, LeakyReluBackward, Scale, AddScaled), each as
 /// output[i] = f(a[i], b[i], alpha) over tensors of one shape. The one definition the CPU loops
 /// (Cpu/CpuElementwise.cs) and the kernels (kernels/elementwise.ptx) both implement, bit for bit.
 /// </summary>
@@ -64,6 +64,18 @@ internal enum ElementwiseOp
     /// NaN and dy there.
     /// </summary>
     HardswishBackward,
+    /// <summary>a · b (torch.mul of equal shapes; its gradient is the op again: da = dy · b).</summary>
+    Mul,
+    /// <summary>
+    /// a &gt; 0 ? a : a · alpha with alpha = the negative slope (torch.nn.functional.leaky_relu, its compare-and-select and
+    /// product): NaN stays NaN and -0 gives -0 · alpha.
+    /// </summary>
+    LeakyRelu,
+    /// <summary>
+    /// b &gt; 0 ? a : a · alpha with a = dy, b = x (the input; the output has its sign for a positive slope): torch's
+    /// leaky_relu_backward, so x = ±0 and a NaN x give dy · alpha.
+    /// </summary>
+    LeakyReluBackward,
     /// <summary>alpha · a.</summary>
     Scale,
     /// <summary>fma(alpha, a, b) = alpha · a + b rounded once (b is the tensor added to, usually the output itself).</summary>
@@ -73,5 +85,6 @@ internal enum ElementwiseOp
 internal static class ElementwiseOps
 {
     /// <summary>How many tensor operands (a, b) the op reads.</summary>
-    public static int Inputs(this ElementwiseOp op) => op is ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid or ElementwiseOp.Hardsigmoid or ElementwiseOp.Hardswish or ElementwiseOp.Scale ? 1 : 2;
+    public static int Inputs(this ElementwiseOp op) => op is ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid or ElementwiseOp.Hardsigmoid or ElementwiseOp.Hardswish
+        or ElementwiseOp.LeakyRelu or ElementwiseOp.Scale ? 1 : 2;
 }

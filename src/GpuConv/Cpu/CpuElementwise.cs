@@ -36,6 +36,9 @@ internal static class CpuElementwise
             case ElementwiseOp.Hardswish: Hard(ref pa, ref po, n, swish: true); break;
             case ElementwiseOp.HardsigmoidBackward: HardsigmoidBackward(ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.HardswishBackward: HardswishBackward(ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.Mul: Mul(ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.LeakyRelu: LeakyRelu(ref pa, ref pa, alpha, ref po, n); break;
+            case ElementwiseOp.LeakyReluBackward: LeakyRelu(ref pa, ref pb, alpha, ref po, n); break;
             case ElementwiseOp.Scale: Scale(ref pa, alpha, ref po, n); break;
             case ElementwiseOp.AddScaled: AddScaled(ref pa, ref pb, alpha, ref po, n); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
@@ -216,6 +219,41 @@ internal static class CpuElementwise
         {
             float v = Unsafe.Add(ref x, i), g = Unsafe.Add(ref dy, i);
             Unsafe.Add(ref o, i) = v < -3f ? 0f : v <= 3f ? g * (v / 3f + 0.5f) : g;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Mul(ref float a, ref float b, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+                (Vector256.LoadUnsafe(ref a, i) * Vector256.LoadUnsafe(ref b, i)).StoreUnsafe(ref o, i);
+        for (; i < n; i++) Unsafe.Add(ref o, i) = Unsafe.Add(ref a, i) * Unsafe.Add(ref b, i);
+    }
+
+    /// <summary>
+    /// o = s &gt; 0 ? v : v · slope with s the sign source: the forward passes x as both (v = s = x), the gradient
+    /// v = dy, s = x. Compare-and-select, so a NaN s takes the product (as torch's leaky_relu and its backward).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void LeakyRelu(ref float v, ref float s, float slope, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var k = Vector256.Create(slope);
+            for (; i + 8 <= n; i += 8)
+            {
+                var value = Vector256.LoadUnsafe(ref v, i);
+                var positive = Vector256.GreaterThan(Vector256.LoadUnsafe(ref s, i), Vector256<float>.Zero);
+                Vector256.ConditionalSelect(positive, value, value * k).StoreUnsafe(ref o, i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float value = Unsafe.Add(ref v, i);
+            Unsafe.Add(ref o, i) = Unsafe.Add(ref s, i) > 0f ? value : value * slope;
         }
     }
 

@@ -26,6 +26,9 @@ internal static class ElementwiseKernels
         ElementwiseOp.HardsigmoidBackward => "hardsigmoid_backward_f32",
         ElementwiseOp.Hardswish => "hardswish_f32",
         ElementwiseOp.HardswishBackward => "hardswish_backward_f32",
+        ElementwiseOp.Mul => "mul_f32",
+        ElementwiseOp.LeakyRelu => "leaky_relu_f32",
+        ElementwiseOp.LeakyReluBackward => "leaky_relu_backward_f32",
         ElementwiseOp.Scale => "scale_f32",
         ElementwiseOp.AddScaled => "add_scaled_f32",
         _ => throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op"),
@@ -42,10 +45,10 @@ internal static class ElementwiseKernels
         switch (op)
         {
             case ElementwiseOp.Add or ElementwiseOp.ReluBackward or ElementwiseOp.Relu6Backward or ElementwiseOp.SiluBackward or ElementwiseOp.SigmoidBackward
-                or ElementwiseOp.HardsigmoidBackward or ElementwiseOp.HardswishBackward: args.Add(b); break;
+                or ElementwiseOp.HardsigmoidBackward or ElementwiseOp.HardswishBackward or ElementwiseOp.Mul: args.Add(b); break;
             case ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid or ElementwiseOp.Hardsigmoid or ElementwiseOp.Hardswish: break;
-            case ElementwiseOp.Scale: args.Add(alpha); break;
-            case ElementwiseOp.AddScaled: args.Add(b).Add(alpha); break;
+            case ElementwiseOp.Scale or ElementwiseOp.LeakyRelu: args.Add(alpha); break;
+            case ElementwiseOp.AddScaled or ElementwiseOp.LeakyReluBackward: args.Add(b).Add(alpha); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
         }
         args.Add((ulong)count);
