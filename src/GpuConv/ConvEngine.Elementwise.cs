@@ -7,7 +7,7 @@ namespace GpuConv;
 
 /// <summary>
 /// Element-wise ops on tensors in <see cref="Memory"/>, for the rest of a CNN training or inference step without host
-/// round trips: residual adds, products, ReLU, ReLU6, leaky ReLU, SiLU, sigmoid, hardsigmoid and hardswish and their gradients, scaling, and y += alpha·x (SGD updates, gradient accumulation).
+/// round trips: residual adds, products, ReLU, ReLU6, leaky ReLU, SiLU, sigmoid, tanh, hardsigmoid and hardswish and their gradients, scaling, and y += alpha·x (SGD updates, gradient accumulation).
 /// <para>
 /// Operands have one shape (no broadcasting). The output may be the very same tensor (or a <see cref="Reshape"/> view of
 /// the same memory) as an input, so the ops work in place; an output that only partly overlaps an input is refused.
@@ -174,6 +174,30 @@ public sealed partial class ConvEngine
         ThrowIfDisposed();
         CheckOperands(dy, nameof(dy), x, nameof(x));
         return RunElementwise(ElementwiseOp.HardswishBackward, dy, nameof(dy), x, nameof(x), 0f, output);
+    }
+
+    /// <summary>
+    /// tanh(x) element by element, as torch.tanh (a GAN generator's output, Mish's inner function), from IEEE-exact
+    /// operations so the CPU loops and the kernel give the same bits: within 1.5 ulp of float64 (torch's CPU tanh is within
+    /// 1 ulp; the two are within 1 ulp of each other on TanhTests' values, not bit for bit). ±0 stays, ±∞ gives ±1, a NaN stays NaN. Into <paramref name="output"/> or a
+    /// new tensor; returns it. <paramref name="output"/> may be x.
+    /// </summary>
+    public Tensor Tanh(Tensor x, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(x, nameof(x), null, null);
+        return RunElementwise(ElementwiseOp.Tanh, x, nameof(x), null, null, 0f, output);
+    }
+
+    /// <summary>
+    /// dx = ∂loss/∂x of y = tanh(x) from dy = ∂loss/∂y and the tanh's output <paramref name="y"/>: dy·(1 - y²) with
+    /// 1 - y² one fused multiply-add, torch's tanh_backward(dy, y), its bits. <paramref name="output"/> may be dy or y.
+    /// </summary>
+    public Tensor TanhBackward(Tensor dy, Tensor y, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckOperands(dy, nameof(dy), y, nameof(y));
+        return RunElementwise(ElementwiseOp.TanhBackward, dy, nameof(dy), y, nameof(y), 0f, output);
     }
 
     /// <summary>

@@ -1,7 +1,7 @@
 namespace GpuConv;
 
 /// <summary>
-/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Silu, SiluBackward, Sigmoid, SigmoidBackward, Hardsigmoid, HardsigmoidBackward, Hardswish, HardswishBackward, Mul, LeakyRelu, LeakyReluBackward, Scale, AddScaled), each as
+/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Silu, SiluBackward, Sigmoid, SigmoidBackward, Hardsigmoid, HardsigmoidBackward, Hardswish, HardswishBackward, Tanh, TanhBackward, Mul, LeakyRelu, LeakyReluBackward, Scale, AddScaled), each as
 /// output[i] = f(a[i], b[i], alpha) over tensors of one shape. The one definition the CPU loops
 /// (Cpu/CpuElementwise.cs) and the kernels (kernels/elementwise.ptx) both implement, bit for bit.
 /// </summary>
@@ -64,6 +64,13 @@ internal enum ElementwiseOp
     /// NaN and dy there.
     /// </summary>
     HardswishBackward,
+    /// <summary>
+    /// tanh(a) by <see cref="Cpu.TanhMath"/>'s exact-operation sequence (a polynomial below |a| = 0.625, (1 - e)/(1 + e)
+    /// with e = e^(-2|a|) above): within 1.5 ulp of float64, ±0 stays, ±∞ gives ±1, a NaN is the canonical 0x7FFFFFFF.
+    /// </summary>
+    Tanh,
+    /// <summary>a · fma(-b, b, 1) with a = dy, b = y (the tanh's output): torch's tanh_backward, its bits (a NaN as the canonical NaN).</summary>
+    TanhBackward,
     /// <summary>a · b (torch.mul of equal shapes; its gradient is the op again: da = dy · b).</summary>
     Mul,
     /// <summary>
@@ -86,5 +93,5 @@ internal static class ElementwiseOps
 {
     /// <summary>How many tensor operands (a, b) the op reads.</summary>
     public static int Inputs(this ElementwiseOp op) => op is ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid or ElementwiseOp.Hardsigmoid or ElementwiseOp.Hardswish
-        or ElementwiseOp.LeakyRelu or ElementwiseOp.Scale ? 1 : 2;
+        or ElementwiseOp.Tanh or ElementwiseOp.LeakyRelu or ElementwiseOp.Scale ? 1 : 2;
 }

@@ -36,6 +36,8 @@ internal static class CpuElementwise
             case ElementwiseOp.Hardswish: Hard(ref pa, ref po, n, swish: true); break;
             case ElementwiseOp.HardsigmoidBackward: HardsigmoidBackward(ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.HardswishBackward: HardswishBackward(ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.Tanh: Tanh(ref pa, ref po, n); break;
+            case ElementwiseOp.TanhBackward: TanhBackward(ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.Mul: Mul(ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.LeakyRelu: LeakyRelu(ref pa, ref pa, alpha, ref po, n); break;
             case ElementwiseOp.LeakyReluBackward: LeakyRelu(ref pa, ref pb, alpha, ref po, n); break;
@@ -220,6 +222,25 @@ internal static class CpuElementwise
             float v = Unsafe.Add(ref x, i), g = Unsafe.Add(ref dy, i);
             Unsafe.Add(ref o, i) = v < -3f ? 0f : v <= 3f ? g * (v / 3f + 0.5f) : g;
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tanh(ref float a, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8) TanhMath.Tanh(Vector256.LoadUnsafe(ref a, i)).StoreUnsafe(ref o, i);
+        for (; i < n; i++) Unsafe.Add(ref o, i) = TanhMath.Tanh(Unsafe.Add(ref a, i));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void TanhBackward(ref float dy, ref float y, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+                TanhMath.TanhBackward(Vector256.LoadUnsafe(ref dy, i), Vector256.LoadUnsafe(ref y, i)).StoreUnsafe(ref o, i);
+        for (; i < n; i++) Unsafe.Add(ref o, i) = TanhMath.TanhBackward(Unsafe.Add(ref dy, i), Unsafe.Add(ref y, i));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -44,6 +44,8 @@ public class ElementwiseGpuTests : GpuAgainstCpuEngines
         using (var g = gpu.HardsigmoidBackward(ga, gb)) Same(g, cpu.HardsigmoidBackward(ca, cb), "HardsigmoidBackward");
         using (var g = gpu.Hardswish(ga)) Same(g, cpu.Hardswish(ca), "Hardswish");
         using (var g = gpu.HardswishBackward(ga, gb)) Same(g, cpu.HardswishBackward(ca, cb), "HardswishBackward");
+        using (var g = gpu.Tanh(ga)) Same(g, cpu.Tanh(ca), "Tanh");
+        using (var g = gpu.TanhBackward(ga, gb)) Same(g, cpu.TanhBackward(ca, cb), "TanhBackward");
         using (var g = gpu.Mul(ga, gb)) Same(g, cpu.Mul(ca, cb), "Mul");
         using (var g = gpu.LeakyRelu(ga, 0.1f)) Same(g, cpu.LeakyRelu(ca, 0.1f), "LeakyRelu");
         using (var g = gpu.LeakyReluBackward(ga, gb, -0.2f)) Same(g, cpu.LeakyReluBackward(ca, cb, -0.2f), "LeakyReluBackward");

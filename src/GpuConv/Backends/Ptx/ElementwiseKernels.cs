@@ -26,6 +26,8 @@ internal static class ElementwiseKernels
         ElementwiseOp.HardsigmoidBackward => "hardsigmoid_backward_f32",
         ElementwiseOp.Hardswish => "hardswish_f32",
         ElementwiseOp.HardswishBackward => "hardswish_backward_f32",
+        ElementwiseOp.Tanh => "tanh_f32",
+        ElementwiseOp.TanhBackward => "tanh_backward_f32",
         ElementwiseOp.Mul => "mul_f32",
         ElementwiseOp.LeakyRelu => "leaky_relu_f32",
         ElementwiseOp.LeakyReluBackward => "leaky_relu_backward_f32",
@@ -45,8 +47,9 @@ internal static class ElementwiseKernels
         switch (op)
         {
             case ElementwiseOp.Add or ElementwiseOp.ReluBackward or ElementwiseOp.Relu6Backward or ElementwiseOp.SiluBackward or ElementwiseOp.SigmoidBackward
-                or ElementwiseOp.HardsigmoidBackward or ElementwiseOp.HardswishBackward or ElementwiseOp.Mul: args.Add(b); break;
-            case ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid or ElementwiseOp.Hardsigmoid or ElementwiseOp.Hardswish: break;
+                or ElementwiseOp.HardsigmoidBackward or ElementwiseOp.HardswishBackward or ElementwiseOp.TanhBackward or ElementwiseOp.Mul: args.Add(b); break;
+            case ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid or ElementwiseOp.Hardsigmoid or ElementwiseOp.Hardswish
+                or ElementwiseOp.Tanh: break;
             case ElementwiseOp.Scale or ElementwiseOp.LeakyRelu: args.Add(alpha); break;
             case ElementwiseOp.AddScaled or ElementwiseOp.LeakyReluBackward: args.Add(b).Add(alpha); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
