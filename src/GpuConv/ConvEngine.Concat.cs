@@ -164,6 +164,57 @@ public sealed partial class ConvEngine
         }
     }
 
+    /// <summary>
+    /// torch.split into tensors the caller holds: <paramref name="x"/> cut along <paramref name="dim"/> into
+    /// <paramref name="outputs"/> in order, each taking as many indices as its own size in dim (so the sizes are the
+    /// outputs'; they must add up to x's size there, and every other dim must be x's). For a warm loop (a gradient step
+    /// through a Concat) it allocates nothing. Outputs must not share memory with x or with each other.
+    /// </summary>
+    /// <exception cref="ArgumentException">dim is out of range, outputs is empty or holds null, an output's shape does not
+    /// fit, the sizes do not add up to x's, an output lives elsewhere or shares memory with x or another output, or x
+    /// lives elsewhere.</exception>
+    public void SplitInto(Tensor x, int dim, IReadOnlyList<Tensor> outputs)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(outputs);
+        int d = ConcatDim(dim, x.Shape, nameof(dim));
+        if (outputs.Count == 0)
+            throw new ArgumentException($"outputs is empty; SplitInto needs at least one tensor (dim {d} of x {x.Shape} has size {x.Shape[d]}).", nameof(outputs));
+        CheckResident(x, nameof(x));
+        long sum = 0;
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            string name = OutputName(i);
+            var o = outputs[i] ?? throw new ArgumentException($"{name} is null.", name);
+            if (o.Shape.Rank != x.Shape.Rank)
+                throw new ArgumentException($"{name} has shape {o.Shape} but x is {x.Shape}; each output must be x's shape with its own size in dim {d}.", name);
+            CheckShapeWithDim(o, x.Shape, d, o.Shape[d], name);
+            CheckResident(o, name);
+            if (Overlaps(o, x))
+                throw new ArgumentException($"{name} shares memory with x; a split copies between different elements, so write into a separate tensor.", name);
+            for (int j = 0; j < i; j++)
+                if (Overlaps(o, outputs[j]))
+                    throw new ArgumentException($"{name} shares memory with outputs[{j}]; each part is written into its own tensor.", name);
+            sum += o.Shape[d];
+        }
+        if (sum != x.Shape[d])
+            throw new ArgumentException($"the outputs' sizes in dim {d} add up to {sum} but x {x.Shape} has {x.Shape[d]} there.", nameof(outputs));
+        int start = 0;
+        using (EnterStream())
+            for (int i = 0; i < outputs.Count; i++)
+            {
+                int size = outputs[i].Shape[d];
+                CopySlab(DimSlab.Of(x.Shape, d, start, size), outputs[i], x, toWhole: false);
+                start += size;
+            }
+    }
+
+    static readonly string[] OutputNames = [.. Enumerable.Range(0, 8).Select(i => $"outputs[{i}]")];
+
+    /// <summary>The parameter name of output <paramref name="i"/> (as <see cref="InputName"/>).</summary>
+    static string OutputName(int i) => i < OutputNames.Length ? OutputNames[i] : $"outputs[{i}]";
+
     static readonly string[] InputNames = [.. Enumerable.Range(0, 8).Select(i => $"inputs[{i}]")];
 
     /// <summary>The parameter name of input <paramref name="i"/>; the common ones made once, so a warm call formats no string.</summary>

@@ -44,6 +44,24 @@ public class ConcatCpuEngineTests
     }
 
     [TestCaseSource(nameof(Cases))]
+    public void SplitIntoGivenOutputsGivesSplitsBits(int rank, int dim)
+    {
+        using var cpu = Cpu();
+        var rng = new Random(200 + rank * 10 + dim);
+        var xs = ConcatReference.RandomInputs(rank, dim, rng.Next(1, 5), rng);
+        var y = cpu.Concat(xs, dim);
+        var parts = cpu.Split(y, dim, [.. xs.Select(x => (long)x.Shape[dim])]);
+        // Outputs holding other data first: every element must be overwritten.
+        var outputs = xs.Select(x => cpu.Upload(ConcatReference.Random(x.Shape, rng))).ToArray();
+        cpu.SplitInto(y, dim - rank, outputs);
+        for (int i = 0; i < xs.Length; i++)
+        {
+            Assert.That(ConcatReference.Bits(cpu.Download(outputs[i]).Data), Is.EqualTo(ConcatReference.Bits(cpu.Download(parts[i]).Data)), $"part {i}");
+            Assert.That(ConcatReference.Bits(cpu.Download(outputs[i]).Data), Is.EqualTo(ConcatReference.Bits(xs[i].Data)), $"part {i} is input {i}");
+        }
+    }
+
+    [TestCaseSource(nameof(Cases))]
     public void ConcatThenSplitGivesTheInputsBackExactly(int rank, int dim)
     {
         using var cpu = Cpu();
@@ -174,7 +192,7 @@ public class ConcatCpuEngineTests
         Assert.That(ConcatReference.Bits(total), Is.EqualTo(ConcatReference.Bits([.. heldSkip.Select((v, i) => MathF.FusedMultiplyAdd(1f, skipGrad[i], v))])), "the skip's gradients summed");
     }
 
-    /// <summary>A warm Concat or Narrow into a given output allocates nothing on the CPU engine (a training loop's join and its gradient).</summary>
+    /// <summary>A warm Concat, Narrow or SplitInto into given outputs allocates nothing on the CPU engine (a training loop's join and its gradient).</summary>
     [Test]
     public void WarmCallsIntoAGivenOutputAllocateNothing()
     {
@@ -184,16 +202,19 @@ public class ConcatCpuEngineTests
         var b = cpu.Upload(ConcatReference.Random(new TensorShape(2, 4, 5, 5), rng));
         var y = cpu.Allocate(new TensorShape(2, 7, 5, 5));
         var part = cpu.Allocate(new TensorShape(2, 4, 5, 5));
-        IReadOnlyList<Tensor> inputs = [a, b];
-        for (int i = 0; i < 20; i++) { cpu.Concat(inputs, 1, y); cpu.Narrow(y, 1, 3, 4, part); }
+        var da = cpu.Allocate(a.Shape);
+        var db = cpu.Allocate(b.Shape);
+        IReadOnlyList<Tensor> inputs = [a, b], grads = [da, db];
+        for (int i = 0; i < 20; i++) { cpu.Concat(inputs, 1, y); cpu.Narrow(y, 1, 3, 4, part); cpu.SplitInto(y, 1, grads); }
         long fewest = long.MaxValue;
         for (int round = 0; round < 5; round++)
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 10; i++) { cpu.Concat(inputs, 1, y); cpu.Narrow(y, 1, 3, 4, part); }
+            for (int i = 0; i < 10; i++) { cpu.Concat(inputs, 1, y); cpu.Narrow(y, 1, 3, 4, part); cpu.SplitInto(y, 1, grads); }
             fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
         }
         Assert.That(fewest, Is.Zero);
         Assert.That(ConcatReference.Bits(cpu.Download(part).Data), Is.EqualTo(ConcatReference.Bits(cpu.Download(b).Data)));
+        Assert.That(ConcatReference.Bits(cpu.Download(da).Data), Is.EqualTo(ConcatReference.Bits(cpu.Download(a).Data)));
     }
 }

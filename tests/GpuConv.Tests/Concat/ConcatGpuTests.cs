@@ -41,6 +41,18 @@ public class ConcatGpuTests : GpuAgainstCpuEngines
                 Assert.That(Bits(gpu.Download(parts[i]).Data), Is.EqualTo(Bits(xs[i].Data)), $"part {i}");
                 ((IDisposable)parts[i]).Dispose();
             }
+            // The same parts into tensors the caller holds, written over other data.
+            var given = xs.Select(x => gpu.Upload(ConcatReference.Random(x.Shape, rng))).ToArray();
+            try
+            {
+                gpu.SplitInto(y, dim - rank, given);
+                for (int i = 0; i < given.Length; i++)
+                    Assert.That(Bits(gpu.Download(given[i]).Data), Is.EqualTo(Bits(xs[i].Data)), $"SplitInto part {i}");
+            }
+            finally
+            {
+                foreach (var t in given) ((IDisposable)t).Dispose();
+            }
         }
         finally
         {

@@ -74,6 +74,25 @@ public class ConcatValidationTests
         ExpectArgument.Throws(() => engine.Split(x, -4, [6]), "dim", "dim -4 is out of range");
         Assert.That(Assert.Throws<ArgumentNullException>(() => engine.Narrow(null!, 0, 0, 1))!.ParamName, Is.EqualTo("x"));
         Assert.That(Assert.Throws<ArgumentNullException>(() => engine.Split(x, 0, null!))!.ParamName, Is.EqualTo("sizes"));
+
+        using var p2 = engine.Allocate(new TensorShape(2, 2, 3));
+        using var p4 = engine.Allocate(new TensorShape(2, 4, 3));
+        using var p3 = engine.Allocate(new TensorShape(2, 3, 3));
+        using var flat = engine.Allocate(new TensorShape(2, 12));
+        using var wide = engine.Allocate(new TensorShape(2, 4, 4));
+        ExpectArgument.Throws(() => engine.SplitInto(x, 1, []), "outputs", "outputs is empty", "size 6");
+        ExpectArgument.Throws(() => engine.SplitInto(x, 1, [p2, null!]), "outputs[1]", "outputs[1] is null");
+        ExpectArgument.Throws(() => engine.SplitInto(x, 1, [p2, flat]), "outputs[1]", "outputs[1] has shape [2, 12] but x is [2, 6, 3]");
+        ExpectArgument.Throws(() => engine.SplitInto(x, 1, [p2, wide]), "outputs[1]", "outputs[1] has shape [2, 4, 4], expected [2, 4, 3]");
+        ExpectArgument.Throws(() => engine.SplitInto(x, 1, [p2, p3]), "outputs", "add up to 5 but x [2, 6, 3] has 6");
+        ExpectArgument.Throws(() => engine.SplitInto(x, 1, [p2, p2, p2]), "outputs[1]", "outputs[1] shares memory with outputs[0]");
+        var overP4 = new SimulatedPtxRuntime.SimTensor(new TensorShape(2, 2, 3), ((SimulatedPtxRuntime.SimTensor)p4).Pointer + 8);
+        ExpectArgument.Throws(() => engine.SplitInto(x, 1, [p4, overP4]), "outputs[1]", "outputs[1] shares memory with outputs[0]");
+        var overX2 = new SimulatedPtxRuntime.SimTensor(new TensorShape(2, 4, 3), ((SimulatedPtxRuntime.SimTensor)x).Pointer + 4);
+        ExpectArgument.Throws(() => engine.SplitInto(x, 1, [p2, overX2]), "outputs[1]", "outputs[1] shares memory with x");
+        ExpectArgument.Throws(() => engine.SplitInto(x, 3, [p2, p4]), "dim", "dim 3 is out of range");
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.SplitInto(x, 0, null!))!.ParamName, Is.EqualTo("outputs"));
+        Assert.That(Assert.Throws<ArgumentNullException>(() => engine.SplitInto(null!, 0, [p2]))!.ParamName, Is.EqualTo("x"));
         Assert.That(Launches(rt), Is.Empty, "nothing was launched");
     }
 
