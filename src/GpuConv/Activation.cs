@@ -1,6 +1,9 @@
 namespace GpuConv;
 
-/// <summary>The element-wise function applied after bias in <c>ConvEngine.ForwardBiasActivation</c>.</summary>
+/// <summary>
+/// The element-wise function applied after bias in <c>ConvEngine.ForwardBiasActivation</c>. Members keep their numbers
+/// (new ones are appended): the PTX bias kernel's activation code is the member's value.
+/// </summary>
 public enum Activation
 {
     /// <summary>No activation: the output is conv + bias.</summary>
@@ -18,4 +21,20 @@ public enum Activation
     /// +∞ gives +∞, -∞ gives NaN and v ≤ -88.7228394 (where e^-v overflows float32) gives -0, as torch 1.13.
     /// </summary>
     Silu,
+    /// <summary>
+    /// v·min(max(v + 3, 0), 6) / 6, as torch.nn.Hardswish / F.hardswish (MobileNetV3): the element-wise
+    /// <see cref="ElementwiseOp.Hardswish"/>'s operations (torch 1.13's CPU bits): a NaN stays NaN, -0 stays -0,
+    /// +∞ gives +∞ and -∞ gives NaN (-∞·0).
+    /// </summary>
+    Hardswish,
+    /// <summary>
+    /// 1 / (1 + e^-v), as torch.sigmoid: the element-wise <see cref="ElementwiseOp.Sigmoid"/> (SiLU's e^-v, one IEEE
+    /// division): a NaN stays NaN, +∞ gives 1, -∞ gives +0.
+    /// </summary>
+    Sigmoid,
+    /// <summary>
+    /// min(max(v + 3, 0), 6) / 6, as torch.nn.Hardsigmoid / F.hardsigmoid (MobileNetV3's squeeze-excitation gate): the
+    /// element-wise <see cref="ElementwiseOp.Hardsigmoid"/>: a NaN stays NaN, +∞ gives 1, -∞ gives 0.
+    /// </summary>
+    Hardsigmoid,
 }

@@ -401,7 +401,8 @@ public sealed partial class ConvEngine
     /// Enum.IsDefined(activation) without reflection: Enum.IsDefined reads a type cache that the runtime holds weakly, so
     /// after each garbage collection the next call rebuilt it (240 B).
     /// </summary>
-    static bool IsActivation(Activation activation) => activation is Activation.Identity or Activation.Relu or Activation.Relu6 or Activation.Silu;
+    static bool IsActivation(Activation activation) => activation is Activation.Identity or Activation.Relu or Activation.Relu6 or Activation.Silu
+        or Activation.Hardswish or Activation.Sigmoid or Activation.Hardsigmoid;
 
     Tensor ForwardResident(ConvSpec spec, Tensor x, Tensor w, Tensor? bias, Tensor? output, bool constantWeights, Activation? activation, bool accumulate)
     {
@@ -527,7 +528,7 @@ public sealed partial class ConvEngine
             bool forward = problem.Op == ConvOp.Forward;
             if (forward && ordered?.TryEnqueueBiasActivation(problem, algorithm, t, act) == true) return true;
             if (forward && ordered is null && backend is IFusedBiasActivation f && f.TryRunBiasActivation(problem, algorithm, t, act)) return true;
-            // Not fusable (ReLU6 or SiLU on cuDNN, or a transposed layer): the PTX bias kernel adds bias and the activation on the
+            // Not fusable (anything but ReLU on cuDNN, or a transposed layer): the PTX bias kernel adds bias and the activation on the
             // device, to the tensor the run wrote (Y, or X for a transposed layer), after a plain run.
             if (t.Bias is not null && act != Activation.Identity && ResidentKernels.Ptx is { } ptx)
             {
@@ -561,7 +562,7 @@ public sealed partial class ConvEngine
 
     /// <summary>
     /// The activation in place when no backend fused it (no ptx backend beside cudnn, e.g. without cuBLAS; a transposed
-    /// layer on the CPU, a backward-data run the CPU backend does not fuse): the element-wise ReLU, ReLU6 or SiLU, so on a GPU a kernel on the stream rather than a download and
+    /// layer on the CPU, a backward-data run the CPU backend does not fuse): the element-wise op of the activation (<see cref="ActivationOp"/>), so on a GPU a kernel on the stream rather than a download and
     /// an upload (see <see cref="Elementwise"/> for the one memory kind that still goes through the host). Runs inside the
     /// caller's stream scope.
     /// </summary>
@@ -585,6 +586,9 @@ public sealed partial class ConvEngine
         Activation.Relu => ElementwiseOp.Relu,
         Activation.Relu6 => ElementwiseOp.Relu6,
         Activation.Silu => ElementwiseOp.Silu,
+        Activation.Hardswish => ElementwiseOp.Hardswish,
+        Activation.Sigmoid => ElementwiseOp.Sigmoid,
+        Activation.Hardsigmoid => ElementwiseOp.Hardsigmoid,
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "no element-wise op for this activation"),
     };
 

@@ -207,7 +207,7 @@ public sealed partial class ConvEngine : IDisposable
         var y = spec.Transposed
             ? RunHost(problem, x: null, w, y: x, bias, out _, constantWeights: constantWeights)
             : RunHost(problem, x, w, y: null, bias, out _, activation, onFused: () => fused = true, constantWeights: constantWeights);
-        // The element-wise ReLU / ReLU6 / SiLU loop in place (NaN stays NaN: a bad result must stay visible).
+        // The activation's element-wise loop in place (NaN stays NaN: a bad result must stay visible).
         if (activation != Activation.Identity && !fused)
         {
             Interlocked.Increment(ref separateActivationPasses);

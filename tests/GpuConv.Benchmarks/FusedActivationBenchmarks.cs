@@ -8,7 +8,7 @@ namespace GpuConv.Benchmarks;
 /// ForwardBiasActivation on the CPU engine, one thread, on ResNet-50 (ReLU) and MobileNetV2 (ReLU6) layers at batch 1:
 /// Fused is the call itself (the cpu backend applies the activation in each task, on the output region it just wrote);
 /// Separate is what the call did before: the convolution with bias (Forward), then the element-wise activation in place
-/// over the whole output (ConvEngine.Relu / Relu6 / Silu, the very op the engine ran). Same bits either way
+/// over the whole output (ConvEngine.Relu / Relu6 / Silu / Hardswish / ..., the very op the engine ran). Same bits either way
 /// (CpuFusedActivationTests, CpuEngineFusedActivationTests).
 /// Run: <c>dotnet run -c Release --project tests/GpuConv.Benchmarks -- --filter '*FusedActivationBenchmarks*'</c>.
 /// </summary>
@@ -62,6 +62,9 @@ public class FusedActivationBenchmarks
         {
             Activation.Relu => _engine.Relu(_y, _y),
             Activation.Relu6 => _engine.Relu6(_y, _y),
+            Activation.Hardswish => _engine.Hardswish(_y, _y),
+            Activation.Sigmoid => _engine.Sigmoid(_y, _y),
+            Activation.Hardsigmoid => _engine.Hardsigmoid(_y, _y),
             _ => _engine.Silu(_y, _y),
         };
     }

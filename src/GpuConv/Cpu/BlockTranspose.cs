@@ -20,7 +20,7 @@ internal static unsafe class BlockTranspose
 
     /// <summary>
     /// y[c · ldy + q] = act(src[q · lds + c] + bias[c]): ReLU and ReLU6 in the registers the transpose stores from (the
-    /// same add and compare-and-selects as the separate ops, see <see cref="CpuActivation"/>); SiLU over the written rows after.
+    /// same add and compare-and-selects as the separate ops, see <see cref="CpuActivation"/>); the others over the written rows after.
     /// </summary>
     public static void ToPlanes(float* src, nint lds, int pixels, int channels, float* y, nint ldy, float* bias, Activation act)
     {

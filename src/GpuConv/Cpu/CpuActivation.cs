@@ -9,11 +9,18 @@ namespace GpuConv.Cpu;
 /// whole output afterwards; where a task adds the bias in a pass of its own, in that same pass.
 /// Every element gets the same IEEE operations, hence the same bits, as the element-wise op
 /// (<see cref="CpuElementwise"/>) over the whole tensor: ReLU and ReLU6 are the very loops the element-wise ops run
-/// (<see cref="Relu"/>, <see cref="Relu6"/>: compare-and-selects on 16 lanes where AVX-512 is there, 8, then scalar), SiLU is
-/// <see cref="CpuElementwise"/>'s own loop (<see cref="SiluMath"/>), and a bias is added as <see cref="VectorOps.AddScalar"/> adds it (y + b).
+/// (<see cref="Relu"/>, <see cref="Relu6"/>: compare-and-selects on 16 lanes where AVX-512 is there, 8, then scalar), SiLU,
+/// hardswish, sigmoid and hardsigmoid are <see cref="CpuElementwise"/>'s own loops, run over the region after it is
+/// written (<see cref="InLanes"/> is false for them), and a bias is added as <see cref="VectorOps.AddScalar"/> adds it (y + b).
 /// </summary>
 internal static unsafe class CpuActivation
 {
+    /// <summary>
+    /// Whether kernels apply <paramref name="act"/> as <see cref="IActivationLanes"/> in the registers they store from
+    /// (identity, ReLU, ReLU6); the others run as <see cref="CpuElementwise"/>'s loop over the written region.
+    /// </summary>
+    public static bool InLanes(Activation act) => act is Activation.Identity or Activation.Relu or Activation.Relu6;
+
     /// <summary>act(v) in place on <paramref name="n"/> floats at <paramref name="p"/>; Identity does nothing.</summary>
     public static void Apply(Activation act, float* p, nint n)
     {

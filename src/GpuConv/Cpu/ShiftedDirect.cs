@@ -144,8 +144,8 @@ internal static unsafe partial class ShiftedDirect
                         i0 += mr;
                     }
                 }
-                // ReLU and ReLU6 went into the tiles' stores; SiLU over the unit's rows while they are in cache.
-                if (ctx.Activation == Activation.Silu) CpuActivation.Rows(ctx.Activation, y, ctx.OutPlane, kg, g.OutW);
+                // ReLU and ReLU6 went into the tiles' stores; the others (SiLU, hardswish, ...) over the unit's rows while they are in cache.
+                if (!CpuActivation.InLanes(ctx.Activation)) CpuActivation.Rows(ctx.Activation, y, ctx.OutPlane, kg, g.OutW);
             }
         }
     }

@@ -9,6 +9,8 @@ namespace GpuConv.Reference;
 /// silu(v) = v / (1 + e^-v) and its gradient dy·s·(1 + x·(1 - s)), s = 1 / (1 + e^-x) (torch's silu and silu_backward),
 /// in float64 with Math.Exp: the exact function to double precision, so silu(-∞) and the gradient at ±∞ are NaN as in
 /// torch, while below x ≈ -88.72, where float32's e^-x overflows and the devices give ±0, it gives the true tiny value.
+/// hardswish(v) = v·min(max(v + 3, 0), 6) / 6, sigmoid(v) = 1 / (1 + e^-v), hardsigmoid(v) = min(max(v + 3, 0), 6) / 6
+/// (torch's hardswish, sigmoid and hardsigmoid), in float64.
 /// </summary>
 public static class ReferenceActivation
 {
@@ -19,8 +21,18 @@ public static class ReferenceActivation
         Activation.Relu => v < 0 ? 0 : v,
         Activation.Relu6 => v < 0 ? 0 : v > 6 ? 6 : v,
         Activation.Silu => v / (1 + Math.Exp(-v)),
+        Activation.Hardswish => v * HardClamp(v) / 6,
+        Activation.Sigmoid => 1 / (1 + Math.Exp(-v)),
+        Activation.Hardsigmoid => HardClamp(v) / 6,
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "not an Activation"),
     };
+
+    /// <summary>min(max(v + 3, 0), 6) by comparisons (a NaN fails both and stays NaN), hardswish's and hardsigmoid's clamp.</summary>
+    static double HardClamp(double v)
+    {
+        double c = v + 3;
+        return c < 0 ? 0 : c > 6 ? 6 : c;
+    }
 
     /// <summary>activation(v) for every value, in place (e.g. on <see cref="ReferenceConv.Forward"/>'s result).</summary>
     public static void Apply(Activation activation, Span<double> values)

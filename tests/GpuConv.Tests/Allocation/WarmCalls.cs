@@ -19,6 +19,7 @@ public enum WarmOp
     ForwardBiasRelu6Residual,
     ForwardBiasSilu,
     ForwardBiasSiluResidual,
+    ForwardBiasHardswish,
     BackwardData,
     BackwardDataAccumulate,
     BackwardFilter,
@@ -131,6 +132,7 @@ sealed class WarmCalls : IDisposable
         WarmOp.ForwardBiasRelu6Residual => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Relu6, output: y, accumulate: true),
         WarmOp.ForwardBiasSilu => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Silu, output: y),
         WarmOp.ForwardBiasSiluResidual => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Silu, output: y, accumulate: true),
+        WarmOp.ForwardBiasHardswish => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Hardswish, output: y),
         WarmOp.BackwardData => () => Engine.BackwardData(spec, dy, w, xShape, output: dx),
         WarmOp.BackwardDataAccumulate => () => Engine.BackwardData(spec, dy, w, xShape, output: dx, accumulate: true),
         WarmOp.BackwardFilter => () => Engine.BackwardFilter(spec, x, dy, wShape, output: dw),
@@ -215,7 +217,7 @@ sealed class WarmCalls : IDisposable
         var backend = Engine.Planner.BackendOf(plan);
         var algorithm = plan.Algorithm;
         var bias = op is WarmOp.ForwardBias or WarmOp.ForwardConstantWeights or WarmOp.ForwardAccumulate or WarmOp.ForwardBiasRelu or WarmOp.ForwardBiasReluResidual
-            or WarmOp.ForwardBiasRelu6 or WarmOp.ForwardBiasRelu6Residual or WarmOp.ForwardBiasSilu or WarmOp.ForwardBiasSiluResidual ? b : null;
+            or WarmOp.ForwardBiasRelu6 or WarmOp.ForwardBiasRelu6Residual or WarmOp.ForwardBiasSilu or WarmOp.ForwardBiasSiluResidual or WarmOp.ForwardBiasHardswish ? b : null;
         var tensors = (problem.Op switch
         {
             ConvOp.Forward => new ConvTensors(x, w, y, bias),
@@ -228,6 +230,7 @@ sealed class WarmCalls : IDisposable
             WarmOp.ForwardBiasRelu or WarmOp.ForwardBiasReluResidual => Activation.Relu,
             WarmOp.ForwardBiasRelu6 or WarmOp.ForwardBiasRelu6Residual => Activation.Relu6,
             WarmOp.ForwardBiasSilu or WarmOp.ForwardBiasSiluResidual => Activation.Silu,
+            WarmOp.ForwardBiasHardswish => Activation.Hardswish,
             _ => null,
         };
         if (backend is IStreamOrderedBackend ordered)

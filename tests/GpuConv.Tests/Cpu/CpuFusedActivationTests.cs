@@ -27,7 +27,7 @@ public class CpuFusedActivationTests
     /// </summary>
     const double Tolerance = 3e-5;
 
-    static readonly Activation[] Activations = [Activation.Identity, Activation.Relu, Activation.Relu6, Activation.Silu];
+    static readonly Activation[] Activations = Enum.GetValues<Activation>();
 
     static IEnumerable<TestCaseData> Cases()
     {
@@ -36,7 +36,7 @@ public class CpuFusedActivationTests
                 yield return new TestCaseData(layer, tier).SetArgDisplayNames(layer.Name, tier.ToString());
     }
 
-    /// <summary>Inputs whose conv + bias spans both sides of ReLU6's 6 and SiLU's curve: bias in [-6, 6] on top of the sums.</summary>
+    /// <summary>Inputs whose conv + bias spans both sides of ReLU6's 6, SiLU's curve and hardswish's ±3: bias in [-6, 6] on top of the sums.</summary>
     static (HostTensor X, HostTensor W, HostTensor Bias, HostTensor Initial) Operands(ConvProblem p, int seed)
     {
         var x = HostTensor.Random(p.XShape, seed);
@@ -53,7 +53,8 @@ public class CpuFusedActivationTests
         Activation.Relu => v < 0 ? 0 : v,
         Activation.Relu6 => v < 0 ? 0 : v > 6 ? 6 : v,
         Activation.Silu => v / (1 + Math.Exp(-v)),
-        _ => v,
+        Activation.Identity => v,
+        _ => GpuConv.Reference.ReferenceActivation.Apply(act, v),
     };
 
     /// <summary>The first element whose bits differ, or -1.</summary>
@@ -161,7 +162,7 @@ public class CpuFusedActivationTests
     /// redoes a non-finite output directly, then activates: the same bits as the unfused run.
     /// </summary>
     [Test]
-    public void WinogradWithOverflowingMagnitudesKeepsTheBits([Values(Activation.Relu, Activation.Relu6, Activation.Silu)] Activation act)
+    public void WinogradWithOverflowingMagnitudesKeepsTheBits([Values(Activation.Relu, Activation.Relu6, Activation.Silu, Activation.Hardswish, Activation.Sigmoid, Activation.Hardsigmoid)] Activation act)
     {
         using var backend = new CpuBackend(2);
         IFusedBiasActivation fusing = backend;

@@ -86,6 +86,10 @@ public class ElementwiseSimulatedDeviceTests
     [TestCase(true, Activation.Relu6)]
     [TestCase(false, Activation.Silu)]
     [TestCase(true, Activation.Silu)]
+    [TestCase(false, Activation.Hardswish)]
+    [TestCase(true, Activation.Hardswish)]
+    [TestCase(false, Activation.Sigmoid)]
+    [TestCase(true, Activation.Hardsigmoid)]
     public void UnfusedActivationRunsTheKernelOnTheDevice_NoDownload(bool transposed, Activation activation)
     {
         var rt = new SimulatedPtxRuntime();
@@ -108,8 +112,10 @@ public class ElementwiseSimulatedDeviceTests
         var expected = reference.ForwardBiasActivation(spec, x, w, bias, activation).Data;
         var got = engine.Download(y).Data;
         Assert.That(ErrorMetrics.Compare(got, expected.Select(v => (double)v).ToArray()).MaxRelative, Is.LessThan(1e-5));
-        if (activation == Activation.Silu)
-            Assert.That(got.Count(v => v < 0), Is.InRange(1, got.Length - 1), "SiLU's negative dip: some outputs below 0, not all");
+        if (activation is Activation.Silu or Activation.Hardswish)
+            Assert.That(got.Count(v => v < 0), Is.InRange(1, got.Length - 1), $"{activation}'s negative dip: some outputs below 0, not all");
+        else if (activation is Activation.Sigmoid or Activation.Hardsigmoid)
+            Assert.That(got.Count(v => v > 0.5f), Is.InRange(1, got.Length - 1), $"{activation}: outputs on both sides of 0.5");
         else
             Assert.That(got.Count(v => v == 0), Is.InRange(1, got.Length - 1), "the activation clipped some, not all");
     }

@@ -182,7 +182,7 @@ public class Relu6Tests
         var wrongOut = Assert.Throws<ArgumentException>(() => engine.Relu6(a, output: b))!;
         Assert.That(wrongOut.ParamName, Is.EqualTo("output"));
         var notAnActivation = Assert.Throws<ArgumentException>(() => engine.ForwardBiasActivation(new ConvSpec([1, 1]),
-            HostTensor.Random(new TensorShape(1, 2, 3, 3), 1), HostTensor.Random(new TensorShape(2, 2, 1, 1), 2), HostTensor.Random(new TensorShape(2), 3), (Activation)4))!;
+            HostTensor.Random(new TensorShape(1, 2, 3, 3), 1), HostTensor.Random(new TensorShape(2, 2, 1, 1), 2), HostTensor.Random(new TensorShape(2), 3), (Activation)7))!;
         Assert.That(notAnActivation.ParamName, Is.EqualTo("activation"));
     }
 
@@ -263,7 +263,7 @@ public class Relu6Tests
     [Test]
     public void BiasKernelWithEachActivationCodeMatchesTheCpuEpilogueBitForBit([Values] Activation activation)
     {
-        // y (random ±9 with every edge value) + bias, then the CPU element-wise Relu / Relu6 / Silu: bias_add_f32 must give the same bits.
+        // y (random ±9 with every edge value) + bias, then the CPU element-wise op of the activation: bias_add_f32 must give the same bits.
         var shape = new TensorShape(3, 5, 7, 3);
         int n = shape.ElementCountInt;
         var rng = new Random(11);
@@ -286,8 +286,8 @@ public class Relu6Tests
     [Test]
     public void BiasActivationCodesAreTheKernelsDocumentedOnes()
     {
-        Assert.That(Enum.GetValues<Activation>().Select(PtxConvBackend.BiasActivationCode), Is.EqualTo(new[] { 0u, 1u, 2u, 3u }));
+        Assert.That(Enum.GetValues<Activation>().Select(PtxConvBackend.BiasActivationCode), Is.EqualTo(new[] { 0u, 1u, 2u, 3u, 4u, 5u, 6u }));
         string source = ShippedKernels.Source("bias.ptx");
-        Assert.That(source, Does.Contain("0: bias only; 1: ReLU; 2: ReLU6; 3: SiLU"));
+        Assert.That(source, Does.Contain("0: bias only; 1: ReLU; 2: ReLU6; 3: SiLU; 4: hardswish; 5: sigmoid; 6: hardsigmoid"));
     }
 }

@@ -11,7 +11,8 @@ namespace GpuConv.Tests.Review;
 /// The CPU backend's fused bias + activation against its plain run followed by the element-wise op, on random shapes
 /// beyond the fixed layer list: 1-d to 3-d, batch up to 3, grouped and depthwise, strides, padding, tiny outputs and
 /// tails, every candidate algorithm, with and without accumulate. SiLU is not idempotent, so an activation applied twice
-/// (or to the sums before the bias or the accumulated add) shows in the bits; ReLU6 checks the clamp.
+/// (or to the sums before the bias or the accumulated add) shows in the bits; ReLU6 checks the clamp; hardswish (and, on
+/// alternate seeds, sigmoid or hardsigmoid) the activations that run as a region pass like SiLU.
 /// </summary>
 [TestFixture, NonParallelizable]
 public class FusedActivationFuzzTests
@@ -73,7 +74,7 @@ public class FusedActivationFuzzTests
                 var p = problem.WithConstantWeights(constant);
                 foreach (var algorithm in backend.GetAlgorithms(p, ConvPrecision.Strict))
                     foreach (bool accumulate in new[] { false, true })
-                        foreach (var act in new[] { Activation.Silu, Activation.Relu6 })
+                        foreach (var act in new[] { Activation.Silu, Activation.Relu6, Activation.Hardswish, c % 2 == 0 ? Activation.Sigmoid : Activation.Hardsigmoid })
                         {
                             var unfused = new HostTensor(p.YShape);
                             var fused = new HostTensor(p.YShape);

@@ -499,7 +499,9 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     /// RELU and IDENTITY for this call (CLIPPED_RELU is listed for cudnnActivationForward), and nothing here can try
     /// CLIPPED_RELU on a GPU, so the engine runs conv + bias and then ReLU6 as a PTX kernel on the stream. SiLU likewise
     /// (CUDNN_ACTIVATION_SWISH is not among the fused call's modes either, and cuDNN's exponential would not give the
-    /// bits every other device gives): the plain convolution, then the PTX bias kernel with the SiLU code.
+    /// bits every other device gives): the plain convolution, then the PTX bias kernel with the SiLU code. Hardswish, sigmoid
+    /// and hardsigmoid likewise (no fused mode for them; CUDNN_ACTIVATION_SIGMOID's bits are cuDNN's own): the bias kernel
+    /// with their codes, bit for bit the element-wise ops.
     /// </summary>
     public bool TryRunBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation) =>
         TryForwardBiasActivation(problem, algorithm, tensors, activation);
@@ -509,10 +511,15 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
         if (p.Op != ConvOp.Forward || t.Bias is null) return false;
         if (activation is not (Activation.Identity or Activation.Relu))
         {
-            // Constants: a warm ReLU6 or SiLU layer passes here on every call and must not allocate.
-            LastFusedDecline = activation == Activation.Silu
-                ? "SiLU: the fused call is documented for RELU and IDENTITY only"
-                : "ReLU6: the fused call is documented for RELU and IDENTITY only";
+            // Constants: a warm ReLU6, SiLU, ... layer passes here on every call and must not allocate.
+            LastFusedDecline = activation switch
+            {
+                Activation.Silu => "SiLU: the fused call is documented for RELU and IDENTITY only",
+                Activation.Hardswish => "Hardswish: the fused call is documented for RELU and IDENTITY only",
+                Activation.Sigmoid => "Sigmoid: the fused call is documented for RELU and IDENTITY only",
+                Activation.Hardsigmoid => "Hardsigmoid: the fused call is documented for RELU and IDENTITY only",
+                _ => "ReLU6: the fused call is documented for RELU and IDENTITY only",
+            };
             return false;
         }
         bool relu = activation == Activation.Relu;

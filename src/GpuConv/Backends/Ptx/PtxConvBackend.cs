@@ -430,13 +430,17 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         return args;
     }
 
-    /// <summary>bias_add_f32's activation parameter: 0 none, 1 ReLU, 2 ReLU6, 3 SiLU (kernels/bias.ptx).</summary>
+    /// <summary>bias_add_f32's activation parameter: 0 none, 1 ReLU, 2 ReLU6, 3 SiLU, 4 hardswish, 5 sigmoid,
+    /// 6 hardsigmoid (kernels/bias.ptx): the member's own value.</summary>
     internal static uint BiasActivationCode(Activation activation) => activation switch
     {
         Activation.Identity => 0u,
         Activation.Relu => 1u,
         Activation.Relu6 => 2u,
         Activation.Silu => 3u,
+        Activation.Hardswish => 4u,
+        Activation.Sigmoid => 5u,
+        Activation.Hardsigmoid => 6u,
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "not an Activation"),
     };
 

@@ -190,6 +190,26 @@ public class CudnnBackendFakeTests
     }
 
     [Test]
+    public void HardswishSigmoidAndHardsigmoidAreDeclinedBeforeAnyCudnnCall([Values(Activation.Hardswish, Activation.Sigmoid, Activation.Hardsigmoid)] Activation act)
+    {
+        // No fused mode for them (and cuDNN's sigmoid would not give the other devices' bits): the engine runs the plain
+        // convolution and the PTX bias kernel with the activation's code.
+        var p = Problem();
+        var algorithm = _backend.GetAlgorithms(p, ConvPrecision.Strict)[0];
+        var t = Tensors(p, bias: true);
+        int before = _api.Calls.Count;
+        Assert.That(_backend.TryForwardBiasActivation(p, algorithm, t, act), Is.False);
+        Assert.That(_backend.TryRunBiasActivation(p, algorithm, t, act), Is.False);
+        Assert.That(_backend.TryEnqueueBiasActivation(p, algorithm, t, act), Is.False);
+        Assert.That(_api.Calls.Count, Is.EqualTo(before), "no native call: no activation descriptor, no SetTensor, no fused call");
+        Assert.That(_backend.LastFusedDecline, Does.StartWith(act.ToString() + ":").And.Contain("RELU and IDENTITY"));
+        // A constant message: a warm layer declined on every call allocates nothing for it.
+        string first = _backend.LastFusedDecline!;
+        _backend.TryForwardBiasActivation(p, algorithm, t, act);
+        Assert.That(_backend.LastFusedDecline, Is.SameAs(first));
+    }
+
+    [Test]
     public void BackwardBiasDescriptorsHaveAtLeastFourDims()
     {
         using var dy = _host.Filled(new TensorShape(3, 5), 1);
