@@ -1,7 +1,7 @@
 using GpuConv.Networks;
 
 const string Usage = """
-    usage: GpuConv.Networks [--model resnet50|mobilenetv2] [--batch 1] [--size 224] [--classes 1000] [--runs 5] [--seed 50] [--cpu]
+    usage: GpuConv.Networks [--model resnet50|mobilenetv2|mobilenetv3] [--batch 1] [--size 224] [--classes 1000] [--runs 5] [--seed 50] [--cpu]
                             [--backend NAME] [--policy heuristic|exhaustive|cached] [--plan-cache FILE] [--check reference|cpu|none] [--no-reference]
                             [--threads N] [--vs onnxruntime] [--rounds 3]
     --threads N: the engine's CPU threads (default every core); with --vs, ONNX Runtime's intra-op threads too.
@@ -34,7 +34,7 @@ try
         }
         o = args[i] switch
         {
-            "--model" => o with { Model = Named<NetworkModel>("resnet50 or mobilenetv2") },
+            "--model" => o with { Model = Named<NetworkModel>(NetworkOptions.ModelNames) },
             "--batch" => o with { Batch = Int() },
             "--size" => o with { Size = Int() },
             "--classes" => o with { Classes = Int() },
