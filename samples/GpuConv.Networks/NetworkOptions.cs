@@ -12,6 +12,8 @@ public enum NetworkModel
     MobileNetV2,
     /// <summary>torchvision's MobileNetV3-Large (width 1.0), <see cref="MobileNetV3.MobileNetV3Model"/>.</summary>
     MobileNetV3,
+    /// <summary>torchvision's EfficientNet-B0, <see cref="EfficientNetB0.EfficientNetB0Model"/>.</summary>
+    EfficientNetB0,
 }
 
 /// <summary>What the logits of the timed runs are judged against.</summary>
@@ -36,7 +38,7 @@ public enum NetworkPeer
 /// <summary>What one run of the sample does (the command line's options; tests build it directly).</summary>
 public sealed record NetworkOptions
 {
-    /// <summary>The network (<c>--model resnet50|mobilenetv2|mobilenetv3</c>).</summary>
+    /// <summary>The network (<c>--model resnet50|mobilenetv2|mobilenetv3|efficientnetb0</c>).</summary>
     public NetworkModel Model { get; init; } = NetworkModel.ResNet50;
     /// <summary>Images per batch.</summary>
     public int Batch { get; init; } = 1;
@@ -74,10 +76,10 @@ public sealed record NetworkOptions
     /// <summary>Where the run markers go ("[resnet50] begin run N" / "end run N", the model's key in the brackets), beside GPUCONV_TRACE's native-call lines.</summary>
     public TextWriter Trace { get; init; } = Console.Error;
 
-    /// <summary>The model's name in every line the sample prints for scripts: "resnet50", "mobilenetv2", "mobilenetv3".</summary>
+    /// <summary>The model's name in every line the sample prints for scripts: "resnet50", "mobilenetv2", "mobilenetv3", "efficientnetb0".</summary>
     public string Key => Model.ToString().ToLowerInvariant();
 
-    /// <summary>The models' names as <c>--model</c> takes them, for messages: "resnet50, mobilenetv2 or mobilenetv3".</summary>
+    /// <summary>The models' names as <c>--model</c> takes them, for messages: "resnet50, mobilenetv2, mobilenetv3 or efficientnetb0".</summary>
     public static string ModelNames
     {
         get
@@ -92,7 +94,8 @@ public sealed record NetworkOptions
     {
         NetworkModel.ResNet50 => 2048, // 512 × expansion 4
         NetworkModel.MobileNetV2 => MobileNetV2.MobileNetV2Model.LastChannels,
-        _ => MobileNetV3.MobileNetV3Model.HiddenChannels,
+        NetworkModel.MobileNetV3 => MobileNetV3.MobileNetV3Model.HiddenChannels,
+        _ => EfficientNetB0.EfficientNetB0Model.LastChannels,
     };
 
     public void Validate()
