@@ -1,3 +1,4 @@
+using GpuConv.Reference;
 using GpuConv.Tensors;
 using static GpuConv.Networks.ReferenceLayers;
 
@@ -16,7 +17,7 @@ public static class ReferenceMobileNetV3
     public static double[] Run(MobileNetV3Model model, HostTensor input, Func<double, double>? hardswish = null, bool squeezeExcite = true)
     {
         hardswish ??= Hardswish;
-        Func<double, double> relu = v => v < 0 ? 0 : v, identity = v => v;
+        Func<double, double> relu = v => ReferenceActivation.Apply(Activation.Relu, v), identity = v => v;
         var shape = input.Shape;
         double[] x = [.. input.Data.Select(v => (double)v)];
         x = ConvBn(model.Stem, ref shape, x, hardswish);
