@@ -54,8 +54,46 @@ public abstract class DeviceNetwork : IDisposable
     }
 
     /// <summary>A 1×1 convolution with bias as the classifier (fully connected on [N, C, 1, 1]), uploaded once.</summary>
-    protected Layer UploadClassifier(ConvSpec spec, HostTensor weight, HostTensor bias) =>
+    protected Layer UploadClassifier(ConvSpec spec, HostTensor weight, HostTensor bias) => UploadConv(spec, weight, bias);
+
+    /// <summary>A convolution with bias and no BatchNorm (a squeeze-and-excitation block's 1×1s, a classifier), uploaded once.</summary>
+    protected Layer UploadConv(ConvSpec spec, HostTensor weight, HostTensor bias) =>
         new(spec, Own(Engine.Upload(weight)), Own(Engine.Upload(bias)));
+
+    /// <summary>A squeeze-and-excitation block as it runs: its two 1×1 layers and the small [N, ·, 1, 1] buffers between them.</summary>
+    protected sealed record Squeeze(SqueezeExcitation Block, Layer Reduce, Layer Expand, Tensor Pooled, Tensor Reduced, Tensor Gate);
+
+    /// <summary>
+    /// <paramref name="se"/>'s layers uploaded and its buffers taken for an input of <paramref name="x"/>, in the order
+    /// <see cref="SqueezeExcite"/> uses them: the pooled values die in the reduction, the reduced ones in the expansion
+    /// (whose gate may take the pooled values' buffer), the gate in the scaling.
+    /// </summary>
+    protected Squeeze PlaceSqueeze(SqueezeExcitation se, TensorShape x)
+    {
+        int n = x.Dims[0];
+        var pooled = Take(new TensorShape(n, se.Channels, 1, 1));
+        var reduced = Take(new TensorShape(n, se.Squeeze, 1, 1));
+        Release(pooled);
+        var gate = Take(new TensorShape(n, se.Channels, 1, 1));
+        Release(reduced);
+        Release(gate);
+        return new Squeeze(se, UploadConv(SqueezeExcitation.Spec, se.ReduceWeight, se.ReduceBias),
+            UploadConv(SqueezeExcitation.Spec, se.ExpandWeight, se.ExpandBias), pooled, reduced, gate);
+    }
+
+    /// <summary>
+    /// x · gate(expand(inner(reduce(GlobalAvgPool(x))))) written over x: the pool, the reduction with its activation fused,
+    /// the expansion, the gate in place, then <see cref="ConvEngine.ScaleChannels"/> in place — all on the stream.
+    /// </summary>
+    protected void SqueezeExcite(Squeeze s, Tensor x)
+    {
+        Engine.GlobalAvgPool(x, s.Pooled);
+        Conv(s.Reduce, s.Pooled, s.Reduced, s.Block.Inner);
+        Engine.Forward(s.Expand.Spec, s.Reduced, s.Expand.Weight, s.Expand.Bias, output: s.Gate, constantWeights: true);
+        if (s.Block.Gate == SqueezeGate.Hardsigmoid) Engine.Hardsigmoid(s.Gate, s.Gate);
+        else Engine.Sigmoid(s.Gate, s.Gate);
+        Engine.ScaleChannels(x, s.Gate, output: x);
+    }
 
     /// <summary>A buffer of <paramref name="shape"/>, freed with the network.</summary>
     protected Tensor Allocate(TensorShape shape) => Own(Engine.Allocate(shape));

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using GpuConv.Networks.EfficientNetB0;
 using GpuConv.Networks.MobileNetV2;
+using GpuConv.Networks.MobileNetV3;
 using GpuConv.Networks.Onnx;
 using GpuConv.Networks.ResNet50;
 using GpuConv.Reference;
@@ -38,7 +40,9 @@ public static class NetworkApp
     {
         NetworkModel.ResNet50 => ResNet50Model.Create(seed, classes),
         NetworkModel.MobileNetV2 => MobileNetV2Model.Create(seed, classes),
-        _ => throw new ArgumentException($"Model must be resnet50 or mobilenetv2, got {(int)model}.", nameof(model)),
+        NetworkModel.MobileNetV3 => MobileNetV3Model.Create(seed, classes),
+        NetworkModel.EfficientNetB0 => EfficientNetB0Model.Create(seed, classes),
+        _ => throw new ArgumentException($"Model must be {NetworkOptions.ModelNames}, got {(int)model}.", nameof(model)),
     };
 
     public static NetworkResult Run(NetworkOptions o)

@@ -10,6 +10,10 @@ public enum NetworkModel
     ResNet50,
     /// <summary>torchvision's MobileNetV2 (width 1.0), <see cref="MobileNetV2.MobileNetV2Model"/>.</summary>
     MobileNetV2,
+    /// <summary>torchvision's MobileNetV3-Large (width 1.0), <see cref="MobileNetV3.MobileNetV3Model"/>.</summary>
+    MobileNetV3,
+    /// <summary>torchvision's EfficientNet-B0, <see cref="EfficientNetB0.EfficientNetB0Model"/>.</summary>
+    EfficientNetB0,
 }
 
 /// <summary>What the logits of the timed runs are judged against.</summary>
@@ -34,7 +38,7 @@ public enum NetworkPeer
 /// <summary>What one run of the sample does (the command line's options; tests build it directly).</summary>
 public sealed record NetworkOptions
 {
-    /// <summary>The network (<c>--model resnet50|mobilenetv2</c>).</summary>
+    /// <summary>The network (<c>--model resnet50|mobilenetv2|mobilenetv3|efficientnetb0</c>).</summary>
     public NetworkModel Model { get; init; } = NetworkModel.ResNet50;
     /// <summary>Images per batch.</summary>
     public int Batch { get; init; } = 1;
@@ -72,12 +76,31 @@ public sealed record NetworkOptions
     /// <summary>Where the run markers go ("[resnet50] begin run N" / "end run N", the model's key in the brackets), beside GPUCONV_TRACE's native-call lines.</summary>
     public TextWriter Trace { get; init; } = Console.Error;
 
-    /// <summary>The model's name in every line the sample prints for scripts: "resnet50", "mobilenetv2".</summary>
+    /// <summary>The model's name in every line the sample prints for scripts: "resnet50", "mobilenetv2", "mobilenetv3", "efficientnetb0".</summary>
     public string Key => Model.ToString().ToLowerInvariant();
+
+    /// <summary>The models' names as <c>--model</c> takes them, for messages: "resnet50, mobilenetv2, mobilenetv3 or efficientnetb0".</summary>
+    public static string ModelNames
+    {
+        get
+        {
+            var names = Enum.GetNames<NetworkModel>().Select(n => n.ToLowerInvariant()).ToArray();
+            return $"{string.Join(", ", names[..^1])} or {names[^1]}";
+        }
+    }
+
+    /// <summary>The classifier's input features (its weight is [Classes, features, 1, 1]).</summary>
+    static int ClassifierFeatures(NetworkModel model) => model switch
+    {
+        NetworkModel.ResNet50 => 2048, // 512 × expansion 4
+        NetworkModel.MobileNetV2 => MobileNetV2.MobileNetV2Model.LastChannels,
+        NetworkModel.MobileNetV3 => MobileNetV3.MobileNetV3Model.HiddenChannels,
+        _ => EfficientNetB0.EfficientNetB0Model.LastChannels,
+    };
 
     public void Validate()
     {
-        if (!Enum.IsDefined(Model)) throw new ArgumentException($"Model must be resnet50 or mobilenetv2, got {(int)Model}.", nameof(Model));
+        if (!Enum.IsDefined(Model)) throw new ArgumentException($"Model must be {ModelNames}, got {(int)Model}.", nameof(Model));
         if (Batch < 1) throw new ArgumentException($"Batch must be at least 1, got {Batch}.", nameof(Batch));
         if (Size < 32) throw new ArgumentException($"Size must be at least 32 ({Model} halves it five times), got {Size}.", nameof(Size));
         if (Classes < 1) throw new ArgumentException($"Classes must be at least 1, got {Classes}.", nameof(Classes));
@@ -93,7 +116,7 @@ public sealed record NetworkOptions
             throw new ArgumentException($"Threads must be in 1..{CpuBackend.MaxThreads} (or left out: every core), got {Threads}.", nameof(Threads));
         if (Vs is { } peer && !Enum.IsDefined(peer)) throw new ArgumentException($"Vs must be onnxruntime, got {(int)peer}.", nameof(Vs));
         // So are the classifier's weight [Classes, features, 1, 1] (made with the model) and the logits [Batch, Classes, 1, 1].
-        int features = Model == NetworkModel.ResNet50 ? 2048 : MobileNetV2.MobileNetV2Model.LastChannels; // ResNet-50: 512 × expansion 4
+        int features = ClassifierFeatures(Model);
         double weightElements = (double)Classes * features, logitElements = (double)Batch * Classes;
         if (Math.Max(weightElements, logitElements) > Array.MaxLength)
             throw new ArgumentException(weightElements > Array.MaxLength

@@ -15,12 +15,44 @@ public static class ReferenceLayers
     /// activation(BatchNorm(conv(x))) with the unfolded weight (the activation as the library's float64 judge,
     /// <see cref="ReferenceActivation"/>, defines it); <paramref name="shape"/> becomes the output's.
     /// </summary>
-    public static double[] ConvBn(ConvBn c, ref TensorShape shape, double[] x, Activation activation)
+    public static double[] ConvBn(ConvBn c, ref TensorShape shape, double[] x, Activation activation) =>
+        ConvBn(c, ref shape, x, v => ReferenceActivation.Apply(activation, v));
+
+    /// <summary>activation(BatchNorm(conv(x))) with any float64 activation (e.g. <see cref="Hardswish"/>).</summary>
+    public static double[] ConvBn(ConvBn c, ref TensorShape shape, double[] x, Func<double, double> activation)
     {
         var y = Convolve(c.Spec, c.Weight, default, ref shape, x);
         int channels = shape.Dims[1], plane = shape.ElementCountInt / (shape.Dims[0] * channels);
         for (int i = 0; i < y.Length; i++)
-            y[i] = ReferenceActivation.Apply(activation, c.BatchNorm.Apply(i / plane % channels, y[i]));
+            y[i] = activation(c.BatchNorm.Apply(i / plane % channels, y[i]));
+        return y;
+    }
+
+    /// <summary>x · min(max(x + 3, 0), 6) / 6, torch's hardswish, in float64.</summary>
+    public static double Hardswish(double x) => x * Hardsigmoid(x);
+
+    /// <summary>min(max(x + 3, 0), 6) / 6, torch's hardsigmoid, in float64.</summary>
+    public static double Hardsigmoid(double x) => Math.Clamp(x + 3, 0, 6) / 6;
+
+    /// <summary>1 / (1 + e^-x) in float64.</summary>
+    public static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
+
+    /// <summary>
+    /// x · gate(expand(inner(reduce(GlobalAvgPool(x))))) on x of <paramref name="shape"/> (unchanged), in float64
+    /// (<see cref="SqueezeExcitation"/>); a new array.
+    /// </summary>
+    public static double[] SqueezeExcite(SqueezeExcitation se, TensorShape shape, double[] x)
+    {
+        var s = shape;
+        var g = GlobalAverage(ref s, x);
+        g = Convolve(SqueezeExcitation.Spec, se.ReduceWeight, se.ReduceBias.Data, ref s, g);
+        ReferenceActivation.Apply(se.Inner, g);
+        g = Convolve(SqueezeExcitation.Spec, se.ExpandWeight, se.ExpandBias.Data, ref s, g);
+        Func<double, double> gate = se.Gate == SqueezeGate.Hardsigmoid ? Hardsigmoid : Sigmoid;
+        for (int p = 0; p < g.Length; p++) g[p] = gate(g[p]);
+        int plane = shape.ElementCountInt / g.Length;
+        var y = new double[x.Length];
+        for (int i = 0; i < y.Length; i++) y[i] = x[i] * g[i / plane];
         return y;
     }
 

@@ -1,14 +1,14 @@
 namespace GpuConv.Cli.Peers;
 
 /// <summary>
-/// The ONNX messages both hand-written models need (onnx.proto field numbers): a float tensor, a float value info, int
-/// attributes, and the ModelProto around a graph (IR version 8, opset 17). Also compiled into samples/GpuConv.Networks
+/// The ONNX messages both hand-written models need (onnx.proto field numbers): a float tensor, a float value info, int and
+/// float attributes, and the ModelProto around a graph (IR version 8, opset 17). Also compiled into samples/GpuConv.Networks
 /// (linked in its project file, with <see cref="ProtoWriter"/>).
 /// </summary>
 internal static class OnnxMessages
 {
     const int FloatType = 1;                 // TensorProto.DataType.FLOAT
-    const int AttrInt = 2, AttrInts = 7;     // AttributeProto.AttributeType
+    const int AttrFloat = 1, AttrInt = 2, AttrInts = 7;     // AttributeProto.AttributeType
 
     /// <summary>A TensorProto of floats (an initializer); raw_data is little-endian, as this machine.</summary>
     public static ProtoWriter FloatTensor(string name, IEnumerable<long> dims, float[] data)
@@ -33,6 +33,9 @@ internal static class OnnxMessages
 
     /// <summary>An INT attribute.</summary>
     public static ProtoWriter Int(string name, int value) => new ProtoWriter().String(1, name).Varint(20, AttrInt).Varint(3, value);
+
+    /// <summary>A FLOAT attribute.</summary>
+    public static ProtoWriter Float(string name, float value) => new ProtoWriter().String(1, name).Varint(20, AttrFloat).Float(2, value);
 
     /// <summary>The ModelProto holding <paramref name="graph"/>: IR version 8, producer "gpuconv", opset ai.onnx 17.</summary>
     public static byte[] Model(ProtoWriter graph) =>

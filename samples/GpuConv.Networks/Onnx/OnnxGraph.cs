@@ -8,8 +8,8 @@ namespace GpuConv.Networks.Onnx;
 
 /// <summary>
 /// A whole network as one ONNX model (opset 17), written node by node with the CLI's <see cref="ProtoWriter"/>: the
-/// operators the two networks use — Conv with bias, Relu, Clip (ReLU6), Add, MaxPool, GlobalAveragePool, Flatten,
-/// Gemm — weights as float initializers. Each method appends a node reading the named inputs and returns its output's
+/// operators the networks use — Conv with bias, Relu, Clip (ReLU6), HardSwish, HardSigmoid, Sigmoid, Mul, Add, MaxPool,
+/// GlobalAveragePool, Flatten, Gemm — weights as float initializers. Each method appends a node reading the named inputs and returns its output's
 /// name. <see cref="ConvBn"/> folds BatchNorm with the same <see cref="BatchNormFolding"/> call as
 /// <see cref="DeviceNetwork"/>, so ONNX Runtime gets the very weights GpuConv runs.
 /// </summary>
@@ -63,6 +63,37 @@ public sealed class OnnxGraph
     }
 
     public string Add(string a, string b) => Node("Add", null, [a, b]);
+
+    /// <summary>x · min(max(x/6 + 0.5, 0), 1): ONNX's HardSwish (opset 14+), torch's hardswish as exporters write it.</summary>
+    public string HardSwish(string x) => Node("HardSwish", null, [x]);
+
+    /// <summary>min(max(x/6 + 0.5, 0), 1): HardSigmoid with torch's alpha 1/6 and beta 0.5 (ONNX's defaults are 0.2 and 0.5).</summary>
+    public string HardSigmoid(string x) => Node("HardSigmoid", null, [x], [Float("alpha", 1f / 6), Float("beta", 0.5f)]);
+
+    public string Sigmoid(string x) => Node("Sigmoid", null, [x]);
+
+    /// <summary>a · b, broadcasting as ONNX does (numpy rules): a [N, C, H, W] times a gate [N, C, 1, 1].</summary>
+    public string Mul(string a, string b) => Node("Mul", null, [a, b]);
+
+    /// <summary>x · sigmoid(x) as exporters write SiLU at opset 17: Sigmoid then Mul.</summary>
+    public string Silu(string x) => Mul(x, Sigmoid(x));
+
+    /// <summary>
+    /// x · gate(expand(inner(reduce(GlobalAveragePool(x))))) (<see cref="SqueezeExcitation"/>): GlobalAveragePool, Conv +
+    /// Relu or SiLU, Conv, HardSigmoid or Sigmoid, Mul.
+    /// </summary>
+    public string SqueezeExcite(SqueezeExcitation se, string x)
+    {
+        var h = Conv($"{se.Name}.fc1", SqueezeExcitation.Spec, se.ReduceWeight, se.ReduceBias, GlobalAveragePool(x));
+        h = se.Inner switch
+        {
+            Activation.Relu => Relu(h),
+            Activation.Silu => Silu(h),
+            _ => throw new ArgumentException($"se.Inner: ReLU or SiLU are written, got {se.Inner}.", nameof(se)),
+        };
+        h = Conv($"{se.Name}.fc2", SqueezeExcitation.Spec, se.ExpandWeight, se.ExpandBias, h);
+        return Mul(x, se.Gate == SqueezeGate.Hardsigmoid ? HardSigmoid(h) : Sigmoid(h));
+    }
 
     /// <summary>Max pooling (−∞ padding, as ONNX's MaxPool pads).</summary>
     public string MaxPool(PoolSpec spec, string x)

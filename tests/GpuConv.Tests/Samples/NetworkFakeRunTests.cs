@@ -93,3 +93,11 @@ public sealed class ResNet50FakeRunTests() : NetworkFakeRunTests("resnet50", poo
 /// <summary>MobileNetV2 (<c>--model mobilenetv2</c>): depthwise layers through cuDNN, the head's global average pool as a kernel.</summary>
 [TestFixture, NonParallelizable]
 public sealed class MobileNetV2FakeRunTests() : NetworkFakeRunTests("mobilenetv2", pools: 1);
+
+/// <summary>MobileNetV3-Large (<c>--model mobilenetv3</c>): the 8 squeeze-and-excitation blocks' pools and the head's as kernels, beside the hardswish, hardsigmoid and channel-scaling ones.</summary>
+[TestFixture, NonParallelizable]
+public sealed class MobileNetV3FakeRunTests() : NetworkFakeRunTests("mobilenetv3", pools: 9);
+
+/// <summary>EfficientNet-B0 (<c>--model efficientnetb0</c>): the 16 squeeze-and-excitation blocks' pools and the head's as kernels, beside the sigmoid and channel-scaling ones.</summary>
+[TestFixture, NonParallelizable]
+public sealed class EfficientNetB0FakeRunTests() : NetworkFakeRunTests("efficientnetb0", pools: 17);

@@ -1,5 +1,7 @@
 using GpuConv.Networks;
+using GpuConv.Networks.EfficientNetB0;
 using GpuConv.Networks.MobileNetV2;
+using GpuConv.Networks.MobileNetV3;
 using GpuConv.Networks.Onnx;
 using GpuConv.Networks.ResNet50;
 using GpuConv.Reference;
@@ -66,6 +68,52 @@ public class NetworkOnnxRuntimeTests
         TestContext.Out.WriteLine($"ONNX Runtime: max rel error against ReLU6 {withRelu6:E2}, against ReLU {withRelu:E2}");
         Assert.That(withRelu6, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
         Assert.That(withRelu, Is.GreaterThan(100 * NetworkResult.Tolerance));
+    }
+
+    /// <summary>
+    /// MobileNetV3-Large: ORT's HardSwish, HardSigmoid (alpha 1/6, beta 0.5 written: ONNX's default alpha is 0.2) and Mul
+    /// broadcasting the [N, C, 1, 1] gates give the float64 network's logits; with ReLU in hardswish's place they are far.
+    /// </summary>
+    [Test]
+    public void MobileNetV3_96x96_InOnnxRuntime_MatchesTheUnfoldedNetworkInFloat64()
+    {
+        var model = MobileNetV3Model.Create(seed: 7, classes: 100);
+        var x = HostTensor.Random(new TensorShape(1, 3, 96, 96), 8);
+        var graph = model.ToOnnx(x.Shape);
+        // 46 convolutions + 2 per SE block + the hidden linear; 21 HardSwish (the stem, the 9 "HS" blocks' expansion and
+        // depthwise layers, the last conv, the hidden linear); 19 Relu (the 6 "RE" blocks' 11 layers, the 8 SE reductions).
+        Assert.That(graph.Operators, Is.EquivalentTo(new Dictionary<string, int>
+        {
+            ["Conv"] = 63, ["HardSwish"] = 21, ["Relu"] = 19, ["HardSigmoid"] = 8, ["Mul"] = 8, ["Add"] = 10, ["GlobalAveragePool"] = 9,
+            ["Flatten"] = 1, ["Gemm"] = 1,
+        }));
+        var logits = InOnnxRuntime(graph, x, 100);
+        double error = ErrorMetrics.Compare(logits, ReferenceMobileNetV3.Run(model, x)).MaxRelative;
+        double withRelu = ErrorMetrics.Compare(logits, ReferenceMobileNetV3.Run(model, x, hardswish: v => Math.Max(v, 0))).MaxRelative;
+        TestContext.Out.WriteLine($"ONNX Runtime vs float64: max rel error {error:E2} (against ReLU in hardswish's place {withRelu:E2})");
+        Assert.That(error, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
+        Assert.That(withRelu, Is.GreaterThan(100 * NetworkResult.Tolerance));
+        Assert.That(logits.Distinct().Count(), Is.EqualTo(100), "the logits are not all alike");
+    }
+
+    /// <summary>EfficientNet-B0: SiLU as Sigmoid + Mul, the SE gates as Sigmoid and a broadcasting Mul, against float64.</summary>
+    [Test]
+    public void EfficientNetB0_64x64_InOnnxRuntime_MatchesTheUnfoldedNetworkInFloat64()
+    {
+        var model = EfficientNetB0Model.Create(seed: 7, classes: 100);
+        var x = HostTensor.Random(new TensorShape(1, 3, 64, 64), 8);
+        var graph = model.ToOnnx(x.Shape);
+        // 49 convolutions + 2 per SE block; 49 SiLUs (stem, 15 expansions, 16 depthwise, last, 16 SE reductions), each a
+        // Sigmoid and a Mul, + 16 gates (a Sigmoid and a Mul each).
+        Assert.That(graph.Operators, Is.EquivalentTo(new Dictionary<string, int>
+        {
+            ["Conv"] = 81, ["Sigmoid"] = 65, ["Mul"] = 65, ["Add"] = 9, ["GlobalAveragePool"] = 17, ["Flatten"] = 1, ["Gemm"] = 1,
+        }));
+        var logits = InOnnxRuntime(graph, x, 100);
+        double error = ErrorMetrics.Compare(logits, ReferenceEfficientNetB0.Run(model, x)).MaxRelative;
+        TestContext.Out.WriteLine($"ONNX Runtime vs float64: max rel error {error:E2}");
+        Assert.That(error, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
+        Assert.That(logits.Distinct().Count(), Is.EqualTo(100), "the logits are not all alike");
     }
 
     static NetworkOptions Options(TextWriter output) => new()

@@ -17,14 +17,15 @@ public class NetworkProgramTests
     {
         var (code, stdout, stderr) = RunSample("--model", "vgg16", "--cpu");
         Assert.That(code, Is.EqualTo(2), stdout + stderr);
-        Assert.That(stderr.Trim(), Is.EqualTo("error: --model: expected resnet50 or mobilenetv2, got 'vgg16'."));
+        Assert.That(stderr.Trim(), Is.EqualTo("error: --model: expected resnet50, mobilenetv2, mobilenetv3 or efficientnetb0, got 'vgg16'."));
         Assert.That(stdout, Is.Empty, "nothing ran");
     }
 
     // Enum.TryParse would take these: a comma list is the flags union (resnet50,mobilenetv2 = MobileNetV2, the form
     // GPUCONV_CHECK_NETWORKS takes), and "cpu,none" an undefined NetworkCheck; each must be refused, not run.
-    [TestCase("--model", "resnet50,mobilenetv2", "resnet50 or mobilenetv2")]
-    [TestCase("--model", "1", "resnet50 or mobilenetv2")]
+    [TestCase("--model", "resnet50,mobilenetv2", "resnet50, mobilenetv2, mobilenetv3 or efficientnetb0")]
+    [TestCase("--model", "1", "resnet50, mobilenetv2, mobilenetv3 or efficientnetb0")]
+    [TestCase("--model", "mobilenetv3,efficientnetb0", "resnet50, mobilenetv2, mobilenetv3 or efficientnetb0")]
     [TestCase("--check", "cpu,none", "reference, cpu or none")]
     [TestCase("--policy", "heuristic, exhaustive", "heuristic, exhaustive or cached")]
     public void ANameListOrNumberIsNotAName(string option, string value, string expected)
@@ -73,6 +74,8 @@ public class NetworkProgramTests
     // InvalidOperationException ended the run with status 3 ("a device or library error") and a stack trace.
     [TestCase("resnet50", "2000000", "1", "error: --classes: Classes 2000000 makes ResNet50's classifier weight [2000000, 2048, 1, 1] of 4096000000 elements, more than one buffer holds (2147483591).")]
     [TestCase("mobilenetv2", "1700000", "1", "error: --classes: Classes 1700000 makes MobileNetV2's classifier weight [1700000, 1280, 1, 1] of 2176000000 elements, more than one buffer holds (2147483591).")]
+    [TestCase("mobilenetv3", "1700000", "1", "error: --classes: Classes 1700000 makes MobileNetV3's classifier weight [1700000, 1280, 1, 1] of 2176000000 elements, more than one buffer holds (2147483591).")]
+    [TestCase("efficientnetb0", "1700000", "1", "error: --classes: Classes 1700000 makes EfficientNetB0's classifier weight [1700000, 1280, 1, 1] of 2176000000 elements, more than one buffer holds (2147483591).")]
     [TestCase("mobilenetv2", "1000000", "3000", "error: --classes: Classes 1000000 at Batch 3000 makes logits [3000, 1000000, 1, 1] of 3000000000 elements, more than one buffer holds (2147483591).")]
     public void TooManyClassesIsBadInputNamingTheOption(string model, string classes, string batch, string expected)
     {
@@ -150,12 +153,15 @@ public class NetworkProgramTests
         Assert.That(stdout, Does.EndWith("mobilenetv2: PASS" + Environment.NewLine));
     }
 
-    [Test]
-    public void TheModelOptionPicksTheNetwork()
+    [TestCase("mobilenetv2", "MobileNetV2: 52 convolutions")]
+    [TestCase("MobileNetV3", "MobileNetV3-Large: 46 convolutions")]
+    [TestCase("efficientnetb0", "EfficientNet-B0: 49 convolutions")]
+    public void TheModelOptionPicksTheNetwork(string model, string summary)
     {
-        var (code, stdout, stderr) = RunSample("--model", "mobilenetv2", "--cpu", "--size", "32", "--runs", "1", "--classes", "10", "--check", "cpu");
+        var (code, stdout, stderr) = RunSample("--model", model, "--cpu", "--size", "32", "--runs", "1", "--classes", "10", "--check", "cpu");
         Assert.That(code, Is.EqualTo(0), stdout + stderr);
-        Assert.That(stdout, Does.Contain("MobileNetV2: 52 convolutions"));
-        Assert.That(stdout, Does.Contain("mobilenetv2[gpuconv]: batch 1 median ").And.EndWith("mobilenetv2: PASS" + Environment.NewLine));
+        Assert.That(stdout, Does.Contain(summary));
+        string key = model.ToLowerInvariant();
+        Assert.That(stdout, Does.Contain($"{key}[gpuconv]: batch 1 median ").And.EndWith($"{key}: PASS" + Environment.NewLine));
     }
 }
