@@ -82,16 +82,14 @@ public abstract class DeviceNetwork : IDisposable
     }
 
     /// <summary>
-    /// x · gate(expand(inner(reduce(GlobalAvgPool(x))))) written over x: the pool, the reduction with its activation fused,
-    /// the expansion, the gate in place, then <see cref="ConvEngine.ScaleChannels"/> in place — all on the stream.
+    /// x · gate(expand(inner(reduce(GlobalAvgPool(x))))) written over x: the pool, the reduction and the expansion with
+    /// their activations fused (the gate: hardsigmoid or sigmoid), then <see cref="ConvEngine.ScaleChannels"/> in place — all on the stream.
     /// </summary>
     protected void SqueezeExcite(Squeeze s, Tensor x)
     {
         Engine.GlobalAvgPool(x, s.Pooled);
         Conv(s.Reduce, s.Pooled, s.Reduced, s.Block.Inner);
-        Engine.Forward(s.Expand.Spec, s.Reduced, s.Expand.Weight, s.Expand.Bias, output: s.Gate, constantWeights: true);
-        if (s.Block.Gate == SqueezeGate.Hardsigmoid) Engine.Hardsigmoid(s.Gate, s.Gate);
-        else Engine.Sigmoid(s.Gate, s.Gate);
+        Conv(s.Expand, s.Reduced, s.Gate, s.Block.Gate == SqueezeGate.Hardsigmoid ? Activation.Hardsigmoid : Activation.Sigmoid);
         Engine.ScaleChannels(x, s.Gate, output: x);
     }
 

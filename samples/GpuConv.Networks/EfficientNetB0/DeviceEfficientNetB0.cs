@@ -6,8 +6,8 @@ namespace GpuConv.Networks.EfficientNetB0;
 /// <see cref="EfficientNetB0Model"/> resident in an engine's memory for a fixed input shape (<see cref="DeviceNetwork"/>:
 /// BatchNorm folded, weights uploaded once, every buffer allocated once and reused once dead). <see cref="Run"/> issues the
 /// whole network on the engine's stream — fused conv + bias + SiLU for the stem, expansions, depthwise layers and the
-/// last 1×1; each squeeze-and-excitation block as global average pool, 1×1 + bias + SiLU, 1×1 + bias, the engine's
-/// sigmoid and ScaleChannels in place; each projection as conv + bias, added onto the block's input
+/// last 1×1; each squeeze-and-excitation block as global average pool, 1×1 + bias + SiLU, 1×1 + bias + sigmoid
+/// (fused) and ScaleChannels in place; each projection as conv + bias, added onto the block's input
 /// (<c>accumulate: true</c>) where the block has a residual; the head's pool and the classifier as a 1×1 convolution —
 /// without a host wait.
 /// </summary>

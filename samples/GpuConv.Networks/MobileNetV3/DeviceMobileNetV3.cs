@@ -5,9 +5,9 @@ namespace GpuConv.Networks.MobileNetV3;
 /// <summary>
 /// <see cref="MobileNetV3Model"/> resident in an engine's memory for a fixed input shape (<see cref="DeviceNetwork"/>:
 /// BatchNorm folded, weights uploaded once, every buffer allocated once and reused once dead). <see cref="Run"/> issues the
-/// whole network on the engine's stream — fused conv + bias + ReLU for the "RE" layers; conv + bias, then the engine's
-/// hardswish in place, for the "HS" ones; each squeeze-and-excitation block as global average pool, 1×1 + bias + ReLU,
-/// 1×1 + bias, hardsigmoid and ScaleChannels in place; each projection as conv + bias, added onto the block's input
+/// whole network on the engine's stream — fused conv + bias + ReLU for the "RE" layers and conv + bias + hardswish for
+/// the "HS" ones; each squeeze-and-excitation block as global average pool, 1×1 + bias + ReLU, 1×1 + bias + hardsigmoid
+/// and ScaleChannels in place; each projection as conv + bias, added onto the block's input
 /// (<c>accumulate: true</c>) where the block has a residual; the head's pool and two 1×1 linears with a hardswish between
 /// — without a host wait.
 /// </summary>
@@ -64,12 +64,8 @@ public sealed class DeviceMobileNetV3 : DeviceNetwork
         }
     }
 
-    /// <summary>conv + bias + ReLU fused, or conv + bias then hardswish in place (the engine's element-wise op).</summary>
-    void Activated(Layer l, Tensor x, Tensor y, bool hardswish)
-    {
-        Conv(l, x, y, hardswish ? Activation.Identity : Activation.Relu);
-        if (hardswish) Engine.Hardswish(y, y);
-    }
+    /// <summary>conv + bias + hardswish or ReLU, the activation fused into the convolution's epilogue.</summary>
+    void Activated(Layer l, Tensor x, Tensor y, bool hardswish) => Conv(l, x, y, hardswish ? Activation.Hardswish : Activation.Relu);
 
     public override void Run()
     {
