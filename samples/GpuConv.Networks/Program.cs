@@ -3,12 +3,13 @@ using GpuConv.Networks;
 const string Usage = """
     usage: GpuConv.Networks [--model resnet50|mobilenetv2|mobilenetv3|efficientnetb0] [--batch 1] [--size 224] [--classes 1000]
                             [--runs 5] [--seed 50] [--cpu] [--backend NAME] [--policy heuristic|exhaustive|cached] [--plan-cache FILE]
-                            [--check reference|cpu|none] [--no-reference] [--threads N] [--vs onnxruntime] [--rounds 3]
+                            [--check reference|cpu|none] [--no-reference] [--threads N] [--vs onnxruntime] [--rounds 3] [--warmup-seconds 2]
     --model: mobilenetv3 is MobileNetV3-Large, efficientnetb0 EfficientNet-B0 (torchvision's layers, random weights).
     --threads N: the engine's CPU threads (default every core); with --vs, ONNX Runtime's intra-op threads too.
     --vs onnxruntime: the same folded network as one ONNX model in ONNX Runtime (CPU; GpuConv then runs on the CPU as --cpu):
       logits compared (max rel error <= 1e-4), the network alone timed on each side in blocks of --runs runs, --rounds
-      rounds alternating; each side's median and the ratio ORT / GpuConv (> 1: GpuConv faster).
+      rounds alternating, after --warmup-seconds of untimed runs on each side (.NET's JIT optimizes hot code only after
+      ~30 calls and ~100 ms); each side's median and the ratio ORT / GpuConv (> 1: GpuConv faster).
     Exit status: 0 the check passed, 1 the result (or the peer's logits) was off, 2 bad input, 3 the run failed (a device or library error: one line, then the details).
     """;
 if (args.Contains("--help") || args.Contains("-h"))
@@ -50,6 +51,7 @@ try
             "--threads" => o with { Threads = Int() },
             "--vs" => o with { Vs = Named<NetworkPeer>("onnxruntime") },
             "--rounds" => o with { Rounds = Int() },
+            "--warmup-seconds" => o with { WarmUpSeconds = double.TryParse(Value(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : throw new ArgumentException($"--warmup-seconds needs a number of seconds, got '{args[i]}'.") },
             _ => throw new ArgumentException($"unknown option '{args[i]}'."),
         };
     }
@@ -59,7 +61,9 @@ try
 catch (ArgumentException e)
 {
     // NetworkOptions.Validate names its field (Size); the line names the option as typed (--size).
-    string message = e.ParamName is { } field ? $"--{field.ToLowerInvariant()}: {e.Message.Replace($" (Parameter '{field}')", "")}" : e.Message;
+    string message = e.ParamName is { } field
+        ? $"--{(field == nameof(NetworkOptions.WarmUpSeconds) ? "warmup-seconds" : field.ToLowerInvariant())}: {e.Message.Replace($" (Parameter '{field}')", "")}"
+        : e.Message;
     Console.Error.WriteLine($"error: {message}");
     return 2;
 }

@@ -24,7 +24,8 @@ public sealed record PeerComparison(string Peer, int Threads, double GpuConvMs, 
 /// time the network only: GpuConv's <see cref="DeviceNetwork.Run"/> + <see cref="ConvEngine.Synchronize"/> with the
 /// input uploaded before and the logits left in engine memory (on the CPU path "upload" and "download" are host copies,
 /// left out so that neither side times a copy); ONNX Runtime's RunWithBinding with the input and the logits bound to
-/// arrays (no copy). Each side runs in its own block — one warm-up run, then <see cref="NetworkOptions.Runs"/> timed —
+/// arrays (no copy). First each side runs untimed for <see cref="NetworkOptions.WarmUpSeconds"/> (the JIT's optimized code in
+/// place). Then each side runs in its own block — one warm-up run, then <see cref="NetworkOptions.Runs"/> timed —
 /// never interleaved run by run: ORT's workers spin after each run and would take a core from GpuConv's timing (the
 /// CLI's bench keeps its layer peer apart the same way), and a pause between blocks lets either side's spinning
 /// workers go idle. The blocks alternate for <see cref="NetworkOptions.Rounds"/> rounds (GpuConv, then ORT), so on a
@@ -64,6 +65,11 @@ public static class OnnxRuntimeComparison
         GC.WaitForPendingFinalizers();
 
         engine.Upload(input.Data, net.Input);
+        // Untimed runs first, until the JIT has replaced GpuConv's loops with optimized code (see WarmUpSeconds); ORT too,
+        // for the same start.
+        int warmOurs = WarmUp(() => { net.Run(); engine.Synchronize(); }, o.WarmUpSeconds);
+        int warmTheirs = WarmUp(ort.Run, o.WarmUpSeconds);
+        o.Out.WriteLine(FormattableString.Invariant($"{key}: warm-up {o.WarmUpSeconds:0.#} s each side untimed ({warmOurs} GpuConv runs, {warmTheirs} ONNX Runtime runs)"));
         List<double> ours = [], theirs = [];
         var roundRatios = new List<double>();
         for (int round = 0; round < o.Rounds; round++)
@@ -91,6 +97,15 @@ public static class OnnxRuntimeComparison
         o.Out.WriteLine(FormattableString.Invariant(
             $"{key}: {PeerName} / gpuconv = {result.Ratio:0.00}{perRound} (> 1: GpuConv faster), both the network only; logits max rel error {error:E2} between the two (tolerance {NetworkResult.Tolerance:E0}) {(result.Agrees ? "PASS" : "FAIL")}"));
         return result;
+    }
+
+    /// <summary>Runs <paramref name="run"/> untimed for at least <paramref name="seconds"/> (and once at least); returns how often.</summary>
+    static int WarmUp(Action run, double seconds)
+    {
+        long start = Stopwatch.GetTimestamp();
+        int count = 0;
+        do { run(); count++; } while (Stopwatch.GetElapsedTime(start).TotalSeconds < seconds);
+        return count;
     }
 
     /// <summary>One warm-up run, then <paramref name="runs"/> timed ones (ms each).</summary>

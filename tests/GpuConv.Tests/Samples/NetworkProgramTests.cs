@@ -118,7 +118,7 @@ public class NetworkProgramTests
         Assert.That(stdout, Does.StartWith("usage: GpuConv.Networks"));
         // Every option Program.cs's switch takes (this test also runs in the GPU pack, where there is no source to read).
         string[] options = ["--model", "--batch", "--size", "--classes", "--runs", "--seed", "--cpu", "--backend", "--no-reference",
-            "--check", "--policy", "--plan-cache", "--threads", "--vs", "--rounds"];
+            "--check", "--policy", "--plan-cache", "--threads", "--vs", "--rounds", "--warmup-seconds"];
         foreach (var option in options)
             Assert.That(stdout, Does.Contain($"[{option}"), option);
     }
@@ -129,6 +129,8 @@ public class NetworkProgramTests
     [TestCase(new[] { "--threads", "0" }, "error: --threads: Threads must be in 1..1024 (or left out: every core), got 0.")]
     [TestCase(new[] { "--threads", "two", "--vs", "onnxruntime" }, "error: --threads needs a whole number, got 'two'.")]
     [TestCase(new[] { "--vs", "onnxruntime", "--rounds", "0" }, "error: --rounds: Rounds must be at least 1, got 0.")]
+    [TestCase(new[] { "--vs", "onnxruntime", "--warmup-seconds", "-1" }, "error: --warmup-seconds: WarmUpSeconds must be in 0..600, got -1.")]
+    [TestCase(new[] { "--vs", "onnxruntime", "--warmup-seconds", "two" }, "error: --warmup-seconds needs a number of seconds, got 'two'.")]
     public void APeerOrThreadCountItCannotTakeIsOneLine(string[] args, string expected)
     {
         var (code, stdout, stderr) = RunSample(["--cpu", "--size", "32", "--runs", "1", "--classes", "10", .. args]);
@@ -144,9 +146,10 @@ public class NetworkProgramTests
     public void VsOnnxRuntimePrintsOneLinePerSideAndTheRatio()
     {
         var (code, stdout, stderr) = RunSample("--model", "mobilenetv2", "--size", "32", "--runs", "2", "--classes", "10", "--check", "none",
-            "--threads", "1", "--vs", "onnxruntime", "--rounds", "1");
+            "--threads", "1", "--vs", "onnxruntime", "--rounds", "1", "--warmup-seconds", "0.3");
         Assert.That(code, Is.EqualTo(0), stdout + stderr);
         Assert.That(stdout, Does.Contain("mobilenetv2[gpuconv, network only]: batch 1 median "));
+        Assert.That(stdout, Does.Match(@"mobilenetv2: warm-up 0\.3 s each side untimed \(\d+ GpuConv runs, \d+ ONNX Runtime runs\)"));
         Assert.That(stdout, Does.Contain("; 1 CPU threads, CPU "));
         Assert.That(stdout, Does.Contain("mobilenetv2[onnxruntime]: batch 1 median ").And.Contain(", 2 runs (RunWithBinding;").And.Contain("; 1 intra-op threads)"));
         Assert.That(stdout, Does.Contain("mobilenetv2: onnxruntime / gpuconv = "));
