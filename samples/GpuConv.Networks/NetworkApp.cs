@@ -80,9 +80,16 @@ public static class NetworkApp
             return ms;
         }
         double first = Once(0);
+        // Untimed runs (unmarked) until the JIT has optimized the hot loops, where asked (see NetworkOptions.WarmUpSeconds).
+        string warmed = "";
+        if (o.Vs is null && o.WarmUp > 0)
+        {
+            int n = Onnx.OnnxRuntimeComparison.WarmUp(() => { engine.Upload(input.Data, net.Input); net.Run(); engine.Download(net.Logits, logits); }, o.WarmUp);
+            warmed = FormattableString.Invariant($", after {n} untimed runs in {o.WarmUp:0.#} s");
+        }
         var times = Enumerable.Range(1, o.Runs).Select(Once).Order().ToArray();
         double median = times[times.Length / 2];
-        o.Out.WriteLine($"first run (plans, weight preparation) {first:0.#} ms; median of {o.Runs} runs {median:0.##} ms (upload + network + download, batch {o.Batch})");
+        o.Out.WriteLine($"first run (plans, weight preparation) {first:0.#} ms; median of {o.Runs} runs {median:0.##} ms{warmed} (upload + network + download, batch {o.Batch})");
 
         double? error = null;
         if (o.Check != NetworkCheck.None)

@@ -8,8 +8,9 @@ const string Usage = """
     --threads N: the engine's CPU threads (default every core); with --vs, ONNX Runtime's intra-op threads too.
     --vs onnxruntime: the same folded network as one ONNX model in ONNX Runtime (CPU; GpuConv then runs on the CPU as --cpu):
       logits compared (max rel error <= 1e-4), the network alone timed on each side in blocks of --runs runs, --rounds
-      rounds alternating, after --warmup-seconds of untimed runs on each side (.NET's JIT optimizes hot code only after
-      ~30 calls and ~100 ms); each side's median and the ratio ORT / GpuConv (> 1: GpuConv faster).
+      rounds alternating, after --warmup-seconds (default 2) of untimed runs on each side (.NET's JIT optimizes hot code
+      only after ~30 calls and ~100 ms); each side's median and the ratio ORT / GpuConv (> 1: GpuConv faster).
+    --warmup-seconds S without --vs: S seconds of untimed runs before the sample's own timed runs (default none).
     Exit status: 0 the check passed, 1 the result (or the peer's logits) was off, 2 bad input, 3 the run failed (a device or library error: one line, then the details).
     """;
 if (args.Contains("--help") || args.Contains("-h"))

@@ -67,9 +67,9 @@ public static class OnnxRuntimeComparison
         engine.Upload(input.Data, net.Input);
         // Untimed runs first, until the JIT has replaced GpuConv's loops with optimized code (see WarmUpSeconds); ORT too,
         // for the same start.
-        int warmOurs = WarmUp(() => { net.Run(); engine.Synchronize(); }, o.WarmUpSeconds);
-        int warmTheirs = WarmUp(ort.Run, o.WarmUpSeconds);
-        o.Out.WriteLine(FormattableString.Invariant($"{key}: warm-up {o.WarmUpSeconds:0.#} s each side untimed ({warmOurs} GpuConv runs, {warmTheirs} ONNX Runtime runs)"));
+        int warmOurs = WarmUp(() => { net.Run(); engine.Synchronize(); }, o.WarmUp);
+        int warmTheirs = WarmUp(ort.Run, o.WarmUp);
+        o.Out.WriteLine(FormattableString.Invariant($"{key}: warm-up {o.WarmUp:0.#} s each side untimed ({warmOurs} GpuConv runs, {warmTheirs} ONNX Runtime runs)"));
         List<double> ours = [], theirs = [];
         var roundRatios = new List<double>();
         for (int round = 0; round < o.Rounds; round++)
@@ -100,7 +100,7 @@ public static class OnnxRuntimeComparison
     }
 
     /// <summary>Runs <paramref name="run"/> untimed for at least <paramref name="seconds"/> (and once at least); returns how often.</summary>
-    static int WarmUp(Action run, double seconds)
+    internal static int WarmUp(Action run, double seconds)
     {
         long start = Stopwatch.GetTimestamp();
         int count = 0;

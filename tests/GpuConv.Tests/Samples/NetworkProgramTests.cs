@@ -139,6 +139,19 @@ public class NetworkProgramTests
         Assert.That(stdout, Is.Empty, "nothing ran");
     }
 
+    /// <summary>--warmup-seconds without a peer: untimed runs between the first run and the timed ones, counted in the line.</summary>
+    [Test]
+    public void AWarmUpBeforeTheTimedRunsIsCountedInTheLine()
+    {
+        var (code, stdout, stderr) = RunSample("--cpu", "--model", "mobilenetv2", "--size", "32", "--runs", "2", "--classes", "10",
+            "--check", "none", "--threads", "1", "--warmup-seconds", "0.3");
+        Assert.That(code, Is.EqualTo(0), stdout + stderr);
+        Assert.That(stdout, Does.Match(@"median of 2 runs [0-9.]+ ms, after [1-9]\d* untimed runs in 0\.3 s \(upload"));
+        (code, stdout, stderr) = RunSample("--cpu", "--model", "mobilenetv2", "--size", "32", "--runs", "2", "--classes", "10", "--check", "none", "--threads", "1");
+        Assert.That(code, Is.EqualTo(0), stdout + stderr);
+        Assert.That(stdout, Does.Not.Contain("untimed"), "no warm-up unless asked (without --vs)");
+    }
+
     /// <summary>The executable with <c>--vs onnxruntime</c>: ONNX Runtime's native library loads from the app's folder, one
     /// line per side and the ratio, exit status 0 (the comparison itself: <see cref="NetworkOnnxRuntimeTests"/>).
     /// Category OnnxRuntime: the GPU-check pack leaves ORT's native library out.</summary>
