@@ -80,7 +80,7 @@ public static class NetworkApp
             return ms;
         }
         double first = Once(0);
-        // Untimed runs (unmarked) until the JIT has optimized the hot loops, where asked (see NetworkOptions.WarmUpSeconds).
+        // Untimed runs (unmarked) until the JIT has optimized the hot loops, where asked (see NetworkOptions.WarmupSeconds).
         string warmed = "";
         if (o.Vs is null && o.WarmUp > 0)
         {

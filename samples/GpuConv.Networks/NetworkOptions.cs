@@ -74,10 +74,10 @@ public sealed record NetworkOptions
     /// warm-up runs time part of GpuConv's loops unoptimized (MobileNetV3-Large measured 13–15 ms after one warm-up run,
     /// 6–7 ms after two seconds or with the JIT's tiers off).
     /// </summary>
-    public double? WarmUpSeconds { get; init; }
+    public double? WarmupSeconds { get; init; }
 
-    /// <summary><see cref="WarmUpSeconds"/> as the run takes it.</summary>
-    public double WarmUp => WarmUpSeconds ?? (Vs is null ? 0 : 2);
+    /// <summary><see cref="WarmupSeconds"/> as the run takes it.</summary>
+    public double WarmUp => WarmupSeconds ?? (Vs is null ? 0 : 2);
     /// <summary>The ONNX model the peer runs; null: the network written by <see cref="INetworkModel.ToOnnx"/> (tests plant a
     /// changed weight here to see the comparison fail).</summary>
     public byte[]? OnnxModel { get; init; }
@@ -113,7 +113,7 @@ public sealed record NetworkOptions
     {
         if (!Enum.IsDefined(Model)) throw new ArgumentException($"Model must be {ModelNames}, got {(int)Model}.", nameof(Model));
         if (Batch < 1) throw new ArgumentException($"Batch must be at least 1, got {Batch}.", nameof(Batch));
-        if (WarmUpSeconds is { } w && !(w >= 0 && w <= 600)) throw new ArgumentException($"WarmUpSeconds must be in 0..600, got {WarmUpSeconds}.", nameof(WarmUpSeconds));
+        if (WarmupSeconds is { } w && !(w >= 0 && w <= 600)) throw new ArgumentException($"WarmupSeconds must be in 0..600, got {WarmupSeconds}.", nameof(WarmupSeconds));
         if (Size < 32) throw new ArgumentException($"Size must be at least 32 ({Model} halves it five times), got {Size}.", nameof(Size));
         if (Classes < 1) throw new ArgumentException($"Classes must be at least 1, got {Classes}.", nameof(Classes));
         if (Runs < 1) throw new ArgumentException($"Runs must be at least 1, got {Runs}.", nameof(Runs));

@@ -52,7 +52,7 @@ try
             "--threads" => o with { Threads = Int() },
             "--vs" => o with { Vs = Named<NetworkPeer>("onnxruntime") },
             "--rounds" => o with { Rounds = Int() },
-            "--warmup-seconds" => o with { WarmUpSeconds = double.TryParse(Value(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : throw new ArgumentException($"--warmup-seconds needs a number of seconds, got '{args[i]}'.") },
+            "--warmup-seconds" => o with { WarmupSeconds = double.TryParse(Value(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : throw new ArgumentException($"--warmup-seconds needs a number of seconds, got '{args[i]}'.") },
             _ => throw new ArgumentException($"unknown option '{args[i]}'."),
         };
     }
@@ -62,9 +62,7 @@ try
 catch (ArgumentException e)
 {
     // NetworkOptions.Validate names its field (Size); the line names the option as typed (--size).
-    string message = e.ParamName is { } field
-        ? $"--{(field == nameof(NetworkOptions.WarmUpSeconds) ? "warmup-seconds" : field.ToLowerInvariant())}: {e.Message.Replace($" (Parameter '{field}')", "")}"
-        : e.Message;
+    string message = e.ParamName is { } field ? $"--{OptionName(field)}: {e.Message.Replace($" (Parameter '{field}')", "")}" : e.Message;
     Console.Error.WriteLine($"error: {message}");
     return 2;
 }
@@ -96,3 +94,7 @@ catch (Exception e)
     Console.Error.WriteLine(e);
     return 3;
 }
+
+// A NetworkOptions field as its option is typed: WarmupSeconds → warmup-seconds, Batch → batch.
+static string OptionName(string field) =>
+    string.Concat(field.Select((c, i) => char.IsUpper(c) ? (i == 0 ? "" : "-") + char.ToLowerInvariant(c) : c.ToString()));

@@ -24,7 +24,7 @@ public sealed record PeerComparison(string Peer, int Threads, double GpuConvMs, 
 /// time the network only: GpuConv's <see cref="DeviceNetwork.Run"/> + <see cref="ConvEngine.Synchronize"/> with the
 /// input uploaded before and the logits left in engine memory (on the CPU path "upload" and "download" are host copies,
 /// left out so that neither side times a copy); ONNX Runtime's RunWithBinding with the input and the logits bound to
-/// arrays (no copy). First each side runs untimed for <see cref="NetworkOptions.WarmUpSeconds"/> (the JIT's optimized code in
+/// arrays (no copy). First each side runs untimed for <see cref="NetworkOptions.WarmupSeconds"/> (the JIT's optimized code in
 /// place). Then each side runs in its own block — one warm-up run, then <see cref="NetworkOptions.Runs"/> timed —
 /// never interleaved run by run: ORT's workers spin after each run and would take a core from GpuConv's timing (the
 /// CLI's bench keeps its layer peer apart the same way), and a pause between blocks lets either side's spinning
@@ -65,7 +65,7 @@ public static class OnnxRuntimeComparison
         GC.WaitForPendingFinalizers();
 
         engine.Upload(input.Data, net.Input);
-        // Untimed runs first, until the JIT has replaced GpuConv's loops with optimized code (see WarmUpSeconds); ORT too,
+        // Untimed runs first, until the JIT has replaced GpuConv's loops with optimized code (see WarmupSeconds); ORT too,
         // for the same start.
         int warmOurs = WarmUp(() => { net.Run(); engine.Synchronize(); }, o.WarmUp);
         int warmTheirs = WarmUp(ort.Run, o.WarmUp);

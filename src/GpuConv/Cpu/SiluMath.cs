@@ -58,10 +58,10 @@ internal static partial class SiluMath
     static readonly float CanonicalNaN = BitConverter.UInt32BitsToSingle(CanonicalNaNBits);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float Canonical(float v) => float.IsNaN(v) ? CanonicalNaN : v;
+    internal static float Canonical(float v) => float.IsNaN(v) ? CanonicalNaN : v;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Canonical(Vector256<float> v) =>
+    internal static Vector256<float> Canonical(Vector256<float> v) =>
         Vector256.ConditionalSelect(Vector256.Equals(v, v), v, Vector256.Create(CanonicalNaNBits).AsSingle());
 
     /// <summary>e^-x as described in the class notes (0 for x &gt; 30, +∞ where it overflows, NaN for NaN).</summary>

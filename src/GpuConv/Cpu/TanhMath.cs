@@ -41,7 +41,7 @@ internal static class TanhMath
         // NaN fails a < Split and takes the exponential form, NaN throughout. x's sign goes onto either form: the
         // exponential one is positive, and the polynomial's +0 for x = -0 ((-0·0)·q is +0 as q < 0) must be -0.
         float t = a < Split ? small : large;
-        return Canonical(BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(t) | (bits & SignBit)));
+        return SiluMath.Canonical(BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(t) | (bits & SignBit)));
     }
 
     /// <summary><see cref="Tanh(float)"/> on 8 lanes with the same operations.</summary>
@@ -61,7 +61,7 @@ internal static class TanhMath
         var e = SiluMath.ExpNeg(a + a);
         var large = (one - e) / (one + e);
         var t = Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(Split)), small, large);
-        return Canonical(t | (x & sign));
+        return SiluMath.Canonical(t | (x & sign));
     }
 
     /// <summary>
@@ -71,17 +71,10 @@ internal static class TanhMath
     /// instruction's operand order, which differs between x86 code paths and the GPU.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float TanhBackward(float dy, float y) => Canonical(dy * MathF.FusedMultiplyAdd(-y, y, 1f));
+    public static float TanhBackward(float dy, float y) => SiluMath.Canonical(dy * MathF.FusedMultiplyAdd(-y, y, 1f));
 
     /// <summary><see cref="TanhBackward(float, float)"/> on 8 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> TanhBackward(Vector256<float> dy, Vector256<float> y) =>
-        Canonical(dy * Vector256.FusedMultiplyAdd(-y, y, Vector256.Create(1f)));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float Canonical(float v) => float.IsNaN(v) ? BitConverter.UInt32BitsToSingle(SiluMath.CanonicalNaNBits) : v;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Canonical(Vector256<float> v) =>
-        Vector256.ConditionalSelect(Vector256.Equals(v, v), v, Vector256.Create(SiluMath.CanonicalNaNBits).AsSingle());
+        SiluMath.Canonical(dy * Vector256.FusedMultiplyAdd(-y, y, Vector256.Create(1f)));
 }

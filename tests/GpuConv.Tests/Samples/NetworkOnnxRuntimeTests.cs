@@ -119,7 +119,7 @@ public class NetworkOnnxRuntimeTests
     static NetworkOptions Options(TextWriter output) => new()
     {
         Model = NetworkModel.MobileNetV2, Size = 32, Classes = 10, Runs = 2, Rounds = 2, Check = NetworkCheck.None, Threads = 1,
-        Vs = NetworkPeer.OnnxRuntime, Out = output, WarmUpSeconds = 0.1,
+        Vs = NetworkPeer.OnnxRuntime, Out = output, WarmupSeconds = 0.1,
     };
 
     [Test]

@@ -129,7 +129,7 @@ public class NetworkProgramTests
     [TestCase(new[] { "--threads", "0" }, "error: --threads: Threads must be in 1..1024 (or left out: every core), got 0.")]
     [TestCase(new[] { "--threads", "two", "--vs", "onnxruntime" }, "error: --threads needs a whole number, got 'two'.")]
     [TestCase(new[] { "--vs", "onnxruntime", "--rounds", "0" }, "error: --rounds: Rounds must be at least 1, got 0.")]
-    [TestCase(new[] { "--vs", "onnxruntime", "--warmup-seconds", "-1" }, "error: --warmup-seconds: WarmUpSeconds must be in 0..600, got -1.")]
+    [TestCase(new[] { "--vs", "onnxruntime", "--warmup-seconds", "-1" }, "error: --warmup-seconds: WarmupSeconds must be in 0..600, got -1.")]
     [TestCase(new[] { "--vs", "onnxruntime", "--warmup-seconds", "two" }, "error: --warmup-seconds needs a number of seconds, got 'two'.")]
     public void APeerOrThreadCountItCannotTakeIsOneLine(string[] args, string expected)
     {
