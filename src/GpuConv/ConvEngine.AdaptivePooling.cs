@@ -1,5 +1,6 @@
 using GpuConv.Backends.Ptx;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Pooling;
 using GpuConv.Tensors;
 
 namespace GpuConv;

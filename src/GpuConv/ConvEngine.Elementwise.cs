@@ -1,6 +1,7 @@
 using GpuConv.Backends;
 using GpuConv.Backends.Ptx;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Elementwise;
 using GpuConv.Tensors;
 
 namespace GpuConv;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Elementwise;
 using GpuConv.Planning;
 using GpuConv.Reference;
 using GpuConv.Tensors;

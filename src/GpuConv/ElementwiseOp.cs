@@ -1,9 +1,10 @@
+
 namespace GpuConv;
 
 /// <summary>
 /// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Silu, SiluBackward, Sigmoid, SigmoidBackward, Hardsigmoid, HardsigmoidBackward, Hardswish, HardswishBackward, Tanh, TanhBackward, Mul, LeakyRelu, LeakyReluBackward, Scale, AddScaled), each as
 /// output[i] = f(a[i], b[i], alpha) over tensors of one shape. The one definition the CPU loops
-/// (Cpu/CpuElementwise.cs) and the kernels (kernels/elementwise.ptx) both implement, bit for bit.
+/// (Cpu/Elementwise/CpuElementwise.cs) and the kernels (kernels/elementwise.ptx) both implement, bit for bit.
 /// </summary>
 internal enum ElementwiseOp
 {
@@ -29,19 +30,19 @@ internal enum ElementwiseOp
     /// </summary>
     Relu6Backward,
     /// <summary>
-    /// a / (1 + e^-a) (SiLU / Swish, torch.nn.SiLU), e^-a by <see cref="Cpu.SiluMath"/>'s exact-operation sequence: NaN
+    /// a / (1 + e^-a) (SiLU / Swish, torch.nn.SiLU), e^-a by <see cref="Cpu.Elementwise.SiluMath"/>'s exact-operation sequence: NaN
     /// stays NaN (stored as the canonical 0x7FFFFFFF), -0 stays -0, +∞ gives +∞, -∞ gives NaN, and a ≤ -88.7228394 (where
     /// e^-a overflows) gives -0, as torch 1.13.
     /// </summary>
     Silu,
     /// <summary>
     /// (a·s)·(1 + b·(1 - s)) with a = dy, b = x (the SiLU's input) and s = 1 / (1 + e^-b): torch's silu_backward, with
-    /// 1 - s taken as e^-b·s for b ≥ 0 (<see cref="Cpu.SiluMath.SiluBackward(float, float)"/>). x = ±∞ gives NaN, as torch;
+    /// 1 - s taken as e^-b·s for b ≥ 0 (<see cref="Cpu.Elementwise.SiluMath.SiluBackward(float, float)"/>). x = ±∞ gives NaN, as torch;
     /// a NaN result is the canonical 0x7FFFFFFF.
     /// </summary>
     SiluBackward,
     /// <summary>
-    /// 1 / (1 + e^-a) (torch.sigmoid), e^-a by <see cref="Cpu.SiluMath"/>'s exact-operation sequence, as SiLU: NaN stays
+    /// 1 / (1 + e^-a) (torch.sigmoid), e^-a by <see cref="Cpu.Elementwise.SiluMath"/>'s exact-operation sequence, as SiLU: NaN stays
     /// NaN (the canonical 0x7FFFFFFF), +∞ gives 1, -∞ gives +0, 0 gives 0.5.
     /// </summary>
     Sigmoid,
@@ -65,7 +66,7 @@ internal enum ElementwiseOp
     /// </summary>
     HardswishBackward,
     /// <summary>
-    /// tanh(a) by <see cref="Cpu.TanhMath"/>'s exact-operation sequence (a polynomial below |a| = 0.625, (1 - e)/(1 + e)
+    /// tanh(a) by <see cref="Cpu.Elementwise.TanhMath"/>'s exact-operation sequence (a polynomial below |a| = 0.625, (1 - e)/(1 + e)
     /// with e = e^(-2|a|) above): within 1.75 ulp of float64 (1.50 seen), ±0 stays, ±∞ gives ±1, a NaN is the canonical 0x7FFFFFFF.
     /// </summary>
     Tanh,

@@ -1,6 +1,7 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cpu.ChannelTiled;
 using GpuConv.Planning;
 using GpuConv.Tensors;
 using GpuConv.Tests.Planning;
@@ -65,7 +66,7 @@ public class ConvEngineTests
         for (int i = 0; i < 3; i++)
             AssertClose(engine.Forward(spec, x, w, bias, constantWeights: true).Data, expected.Data);
         bool tiled = engine.LastPlan!.Algorithm.Name == CpuBackend.ChannelTiled;
-        bool tileKernels = GpuConv.Cpu.ChannelTiledConv.Supported(cpu.Tier);
+        bool tileKernels = GpuConv.Cpu.ChannelTiled.ChannelTiledConv.Supported(cpu.Tier);
         Assert.That(tiled, Is.EqualTo(tileKernels), $"64 output channels over a 288-deep sum lead with channel-tiled where it has kernels (AVX-512, AVX2 + FMA); tier {cpu.Tier}");
         // Channel-tiled packs constant weights once; CPUs without its kernels have nothing to prepare.
         Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(tiled ? 1 : 0), engine.LastPlan.Algorithm.Key);

@@ -1,8 +1,12 @@
-using GpuConv.Cpu.Depthwise;
-using GpuConv.Cpu.Winograd;
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cpu.BackwardData;
+using GpuConv.Cpu.BackwardFilter;
+using GpuConv.Cpu.ChannelTiled;
+using GpuConv.Cpu.Depthwise;
 using GpuConv.Cpu.Gemm;
+using GpuConv.Cpu.Shifted;
+using GpuConv.Cpu.Winograd;
 
 namespace GpuConv.Backends;
 
@@ -244,7 +248,7 @@ public sealed unsafe partial class CpuBackend
         Gemm1x1 => p.IsPointwise,
         ShiftedGemm => p.Op == ConvOp.Forward && !p.IsPointwise && CanShift(p),
         ShiftedDirect => p.Op == ConvOp.Forward && !p.IsPointwise && !p.IsDepthwise && CanShift(p)
-            && Cpu.ShiftedDirect.Applies(ConvGeometry.Of(p), p.CPerGroup * (int)p.KernelVolume, Tier),
+            && Cpu.Shifted.ShiftedDirect.Applies(ConvGeometry.Of(p), p.CPerGroup * (int)p.KernelVolume, Tier),
         ChannelTiled => p.Op == ConvOp.Forward && !p.IsDepthwise && ChannelTiledConv.Supported(Tier) && (p.IsPointwise || CanShift(p)),
         // Channel-tiled too: a Winograd algorithm run with per-call weights (offered for constant ones only, see
         // GetAlgorithms, but a caller may pass its own) runs channel-tiled.
@@ -261,7 +265,7 @@ public sealed unsafe partial class CpuBackend
         new(BackendName, name, id, floats * sizeof(float), Deterministic: true);
 
     static bool CanShift(ConvProblem p) =>
-        Cpu.ShiftedGemm.SharedFloats(ConvGeometry.Of(p), p.N, p.C) <= Array.MaxLength / 2;
+        Cpu.Shifted.ShiftedGemm.SharedFloats(ConvGeometry.Of(p), p.N, p.C) <= Array.MaxLength / 2;
 
     static bool CanDepthwise(ConvProblem p) => p.IsDepthwise && p.KernelVolume <= DepthwiseDirect.MaxTaps;
 
@@ -298,18 +302,18 @@ public sealed unsafe partial class CpuBackend
                 break;
             case ShiftedGemm:
             {
-                var t = ConvTiling.For(outer, p.KPerGroup, Cpu.StridePhaseLayout.Of(g).Cols, rows, threads, Tier);
-                if (Cpu.ShiftedGemm.Unpacked(Tier))
-                    return Cpu.ShiftedGemm.UnpackedTaskFloats(t, rows, Tier) * threads + Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C);
+                var t = ConvTiling.For(outer, p.KPerGroup, Cpu.Phases.StridePhaseLayout.Of(g).Cols, rows, threads, Tier);
+                if (Cpu.Shifted.ShiftedGemm.Unpacked(Tier))
+                    return Cpu.Shifted.ShiftedGemm.UnpackedTaskFloats(t, rows, Tier) * threads + Cpu.Shifted.ShiftedGemm.SharedFloats(g, p.N, p.C);
                 perThread = (long)t.RowTile * t.ColTile + Sgemm.PackFloats(t.RowTile, t.ColTile, rows, Tier);
-                return perThread * threads + Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C) + SharedPackedB(t, outer, rows, plainB: false);
+                return perThread * threads + Cpu.Shifted.ShiftedGemm.SharedFloats(g, p.N, p.C) + SharedPackedB(t, outer, rows, plainB: false);
             }
             case ShiftedDirect:
-                return Cpu.ShiftedDirect.TaskFloats(g, p.N, p.Groups, p.CPerGroup, rows, threads) * threads + Cpu.ShiftedDirect.SharedFloats(g, p.N, p.C, rows, p.K);
+                return Cpu.Shifted.ShiftedDirect.TaskFloats(g, p.N, p.Groups, p.CPerGroup, rows, threads) * threads + Cpu.Shifted.ShiftedDirect.SharedFloats(g, p.N, p.C, rows, p.K);
             case ChannelTiled:
             {
                 long shared = ChannelPanels.Floats(p.Groups, p.KPerGroup, rows) + 2L * (rows + cols + 8 + (long)g.InD * g.InH) + p.KernelVolume
-                    + (p.Spec.IsUnpadded ? 0 : Cpu.ShiftedGemm.SharedFloats(g, p.N, p.C));   // at most; small inputs are padded per worker instead
+                    + (p.Spec.IsUnpadded ? 0 : Cpu.Shifted.ShiftedGemm.SharedFloats(g, p.N, p.C));   // at most; small inputs are padded per worker instead
                 return ChannelTiledConv.TaskFloats(g, cols, p.CPerGroup, outer, p.Spec.IsUnpadded, Tier) * threads + shared;
             }
             case Winograd:

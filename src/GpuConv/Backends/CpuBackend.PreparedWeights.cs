@@ -1,7 +1,10 @@
-using GpuConv.Cpu.Winograd;
 using System.Runtime.CompilerServices;
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cpu.BackwardData;
+using GpuConv.Cpu.ChannelTiled;
+using GpuConv.Cpu.Threading;
+using GpuConv.Cpu.Winograd;
 using GpuConv.Tensors;
 
 namespace GpuConv.Backends;

@@ -1,10 +1,15 @@
-using GpuConv.Cpu.Depthwise;
-using GpuConv.Cpu.Winograd;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cpu.BackwardData;
+using GpuConv.Cpu.BackwardFilter;
+using GpuConv.Cpu.ChannelTiled;
+using GpuConv.Cpu.Depthwise;
+using GpuConv.Cpu.Elementwise;
 using GpuConv.Cpu.Gemm;
+using GpuConv.Cpu.Threading;
+using GpuConv.Cpu.Winograd;
 using GpuConv.Tensors;
 
 namespace GpuConv.Backends;
@@ -309,8 +314,8 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
             {
                 case (ConvOp.Forward, DirectDepthwise): CpuForward.Depthwise(ctx); break;
                 case (ConvOp.Forward, Gemm1x1): CpuForward.Im2ColGemm(ctx, pointwise: true); break;
-                case (ConvOp.Forward, ShiftedGemm): Cpu.ShiftedGemm.Forward(ctx); break;
-                case (ConvOp.Forward, ShiftedDirect): Cpu.ShiftedDirect.Forward(ctx); break;
+                case (ConvOp.Forward, ShiftedGemm): Cpu.Shifted.ShiftedGemm.Forward(ctx); break;
+                case (ConvOp.Forward, ShiftedDirect): Cpu.Shifted.ShiftedDirect.Forward(ctx); break;
                 case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant)); break;
                 // Winograd's transform of W costs more than the convolution it saves: only constant weights get it.
                 // A non-finite x or w runs direct, where ±Inf stays ±Inf (see Winograd3x3.Exact).

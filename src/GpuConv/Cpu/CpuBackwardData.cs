@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
+using GpuConv.Cpu.Columns;
 using GpuConv.Cpu.Gemm;
+using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Cpu;
 

@@ -1,5 +1,8 @@
 using System.Runtime.CompilerServices;
+using GpuConv.Cpu.BackwardFilter;
+using GpuConv.Cpu.Columns;
 using GpuConv.Cpu.Gemm;
+using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Cpu;
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using GpuConv.Cpu.Elementwise;
 using GpuConv.Tensors;
 
 namespace GpuConv.Cpu;

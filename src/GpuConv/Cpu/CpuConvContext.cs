@@ -1,5 +1,7 @@
 using GpuConv.Conv;
+using GpuConv.Cpu.Elementwise;
 using GpuConv.Cpu.Gemm;
+using GpuConv.Cpu.Threading;
 using Geometry = GpuConv.Cpu.ConvGeometry;
 
 namespace GpuConv.Cpu;

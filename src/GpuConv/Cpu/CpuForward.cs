@@ -1,6 +1,8 @@
-using GpuConv.Cpu.Depthwise;
 using System.Runtime.CompilerServices;
+using GpuConv.Cpu.Depthwise;
+using GpuConv.Cpu.Elementwise;
 using GpuConv.Cpu.Gemm;
+using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Cpu;
 

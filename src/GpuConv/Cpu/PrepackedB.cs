@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using GpuConv.Cpu.Gemm;
+using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Cpu;
 

@@ -3,7 +3,7 @@ using GpuConv.Tensors;
 namespace GpuConv;
 
 /// <summary>
-/// An adaptive pool's problem as the CPU loops (Cpu/CpuAdaptivePooling.cs) and kernels/adaptive_pool.ptx both see it:
+/// An adaptive pool's problem as the CPU loops (Cpu/Pooling/CpuAdaptivePooling.cs) and kernels/adaptive_pool.ptx both see it:
 /// ranks 1–3 as 3-d with unit leading dimensions, and N·C independent planes. PyTorch's windows: output o of a
 /// dimension with input size <c>in</c> and output size <c>out</c> covers inputs [⌊o·in/out⌋, ⌈(o+1)·in/out⌉), never
 /// empty, overlapping by one where out does not divide in; input i lies in the windows of outputs

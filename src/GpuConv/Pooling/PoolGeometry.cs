@@ -3,7 +3,7 @@ using GpuConv.Tensors;
 namespace GpuConv;
 
 /// <summary>
-/// A pool's problem as the CPU loops (Cpu/CpuPooling.cs) and the kernels (kernels/pool.ptx) both see it: ranks 1–3
+/// A pool's problem as the CPU loops (Cpu/Pooling/CpuPooling.cs) and the kernels (kernels/pool.ptx) both see it: ranks 1–3
 /// as 3-d with unit leading dimensions (size 1, kernel 1, stride 1, padding 0, dilation 1), and N·C independent
 /// planes. Every size here fits an int: <see cref="Of"/> refuses tensors of 2^31 elements or more.
 /// <para>

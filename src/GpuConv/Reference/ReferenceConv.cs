@@ -1,4 +1,5 @@
 using GpuConv.Conv;
+using GpuConv.Cpu;
 using GpuConv.Tensors;
 
 namespace GpuConv.Reference;

@@ -2,6 +2,7 @@ using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
+using GpuConv.Cpu.Threading;
 using GpuConv.Tensors;
 using GpuConv.Tests.Support;
 

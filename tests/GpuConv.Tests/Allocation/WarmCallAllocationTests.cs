@@ -2,6 +2,7 @@ using GpuConv.Backends;
 using GpuConv.Backends.Ptx;
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Pooling;
 using GpuConv.Cuda;
 using GpuConv.Cuda.Discovery;
 using GpuConv.Tensors;
@@ -46,7 +47,7 @@ public sealed record WarmEngine(string Name, ConvEngineOptions Options, ConvSpec
 /// i.e. fewer than <c>calls</c> bytes in all beyond what the same device work allocates when issued straight to the
 /// backend or kernel the engine calls (<see cref="WarmCalls.BelowTheEngine"/>), and 0 B for that work too: cuDNN calls,
 /// PTX kernel launches, whose arguments are packed on the stack (<see cref="GpuConv.Cuda.KernelArgumentPack"/>), and the
-/// cpu backend's kernels, whose parallel loops take struct bodies (<see cref="GpuConv.Cpu.ICpuLoop"/>). These count the
+/// cpu backend's kernels, whose parallel loops take struct bodies (<see cref="GpuConv.Cpu.Threading.ICpuLoop"/>). These count the
 /// calling thread; <see cref="AWarmCpuConvolutionAllocatesNothingOnAnyThread"/> counts the whole process with the CPU
 /// work on two threads (the backend's workers run most of it).
 /// </summary>

@@ -1,9 +1,10 @@
-using GpuConv.Tests.Support;
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cpu.ChannelTiled;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Backends;
 

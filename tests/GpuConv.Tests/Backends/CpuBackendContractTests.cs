@@ -37,7 +37,7 @@ public class CpuBackendContractTests
     }
 
     /// <summary>Whether this CPU's widest tier (the one <c>new CpuBackend(2)</c> takes) has channel-tile kernels: AVX-512, or AVX2 + FMA.</summary>
-    static bool ChannelTiledSupported => GpuConv.Cpu.ChannelTiledConv.Supported(GemmTiers.Best);
+    static bool ChannelTiledSupported => GpuConv.Cpu.ChannelTiled.ChannelTiledConv.Supported(GemmTiers.Best);
 
     /// <summary>Deep problems with tiles at least three quarters full lead with channel-tiled, larger 3x3 stride-1 ones with winograd (where AVX-512 or AVX2 + FMA runs them).</summary>
     [Test]

@@ -120,7 +120,7 @@ public class ConcatCpuEngineTests
         var a = ConcatReference.Random(new TensorShape(dims), rng);
         dims[dim] = 7;
         var b = ConcatReference.Random(new TensorShape(dims), rng);
-        Assert.That(a.Shape.ElementCount + b.Shape.ElementCount, Is.GreaterThan(GpuConv.Cpu.CpuSlabCopy.ParallelThreshold));
+        Assert.That(a.Shape.ElementCount + b.Shape.ElementCount, Is.GreaterThan(GpuConv.Cpu.Layers.CpuSlabCopy.ParallelThreshold));
         var expected = ConcatReference.Cat([a, b], dim, out _);
         var y2 = two.Download(two.Concat([a, b], dim));
         Assert.That(ConcatReference.Bits(y2.Data), Is.EqualTo(ConcatReference.Bits(expected)), "two threads");

@@ -74,8 +74,8 @@ public class DimSlabTests
         new PtxInterpreter(memory).Launch(kernel, new PtxDim3(3), new PtxDim3(32), args); // 96 threads for 90 elements: some loop twice
         var expectedWhole = (float[])wholeData.Clone();
         var expectedPart = (float[])partData.Clone();
-        if (toWhole) GpuConv.Cpu.CpuSlabCopy.Scatter(slab, partData, expectedWhole);
-        else GpuConv.Cpu.CpuSlabCopy.Gather(slab, wholeData, expectedPart);
+        if (toWhole) GpuConv.Cpu.Layers.CpuSlabCopy.Scatter(slab, partData, expectedWhole);
+        else GpuConv.Cpu.Layers.CpuSlabCopy.Gather(slab, wholeData, expectedPart);
         Assert.That(ConcatReference.Bits(memory.Download(pw, wholeData.Length)), Is.EqualTo(ConcatReference.Bits(expectedWhole)), "whole");
         Assert.That(ConcatReference.Bits(memory.Download(pp, partData.Length)), Is.EqualTo(ConcatReference.Bits(expectedPart)), "part");
         Assert.That(ConcatReference.Bits(toWhole ? expectedWhole : expectedPart), Is.Not.EqualTo(ConcatReference.Bits(toWhole ? wholeData : partData)), "the copy changed something");

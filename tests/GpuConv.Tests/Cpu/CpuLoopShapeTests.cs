@@ -1,5 +1,6 @@
 using System.Reflection;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Tests.Cpu;
 

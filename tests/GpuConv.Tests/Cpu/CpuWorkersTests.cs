@@ -1,4 +1,5 @@
 using GpuConv.Cpu;
+using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Tests.Cpu;
 

@@ -1,6 +1,7 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Columns;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Tensors;
 

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Elementwise;
+using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Tests.Cpu;
 

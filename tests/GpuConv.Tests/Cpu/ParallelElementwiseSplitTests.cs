@@ -1,4 +1,5 @@
 using GpuConv.Cpu;
+using GpuConv.Cpu.Elementwise;
 
 namespace GpuConv.Tests.Cpu;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
+using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Tests.Cpu;
 

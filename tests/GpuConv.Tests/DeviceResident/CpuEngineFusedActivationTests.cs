@@ -1,5 +1,6 @@
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Elementwise;
 using GpuConv.Tensors;
 using GpuConv.Tests.Allocation;
 using GpuConv.Tests.Cpu;

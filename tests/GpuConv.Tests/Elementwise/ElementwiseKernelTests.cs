@@ -1,5 +1,6 @@
 using GpuConv.Backends.Ptx;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Elementwise;
 using GpuConv.Tests.Ptx;
 
 namespace GpuConv.Tests.Elementwise;

@@ -1,5 +1,6 @@
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Elementwise;
 using GpuConv.Cuda.Discovery;
 using GpuConv.Reference;
 using GpuConv.Tensors;

@@ -1,4 +1,6 @@
 using GpuConv.Cpu;
+using GpuConv.Cpu.Layers;
+using GpuConv.Cpu.Threading;
 using GpuConv.Reference;
 using GpuConv.Tensors;
 

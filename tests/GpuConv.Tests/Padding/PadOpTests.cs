@@ -1,4 +1,6 @@
 using GpuConv.Cpu;
+using GpuConv.Cpu.Layers;
+using GpuConv.Cpu.Threading;
 using GpuConv.Tensors;
 using GpuConv.Tests.Support;
 

@@ -1,4 +1,6 @@
 using GpuConv.Cpu;
+using GpuConv.Cpu.Pooling;
+using GpuConv.Cpu.Threading;
 using GpuConv.Reference;
 using GpuConv.Tensors;
 

@@ -4,6 +4,7 @@ using GpuConv.Cpu;
 using GpuConv.Tensors;
 
 using GpuConv.Tests.Support;
+using GpuConv.Cpu.Columns;
 
 namespace GpuConv.Tests.Ptx;
 

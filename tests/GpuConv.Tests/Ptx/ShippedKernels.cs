@@ -1,4 +1,5 @@
 using GpuConv.Cpu;
+using GpuConv.Cpu.Columns;
 
 namespace GpuConv.Tests.Ptx;
 

@@ -2,6 +2,8 @@ using GpuConv.Backends;
 using GpuConv.Backends.Ptx;
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Elementwise;
+using GpuConv.Cpu.Threading;
 using GpuConv.Planning;
 using GpuConv.Reference;
 using GpuConv.Tensors;

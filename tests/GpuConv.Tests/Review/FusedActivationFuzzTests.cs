@@ -1,6 +1,7 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Elementwise;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Tensors;
 using GpuConv.Tests.Cpu;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Elementwise;
 using GpuConv.Tensors;
 
 namespace GpuConv.Tests.Sigmoid;

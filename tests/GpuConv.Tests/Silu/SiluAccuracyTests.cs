@@ -1,10 +1,11 @@
 using GpuConv.Cpu;
+using GpuConv.Cpu.Elementwise;
 using GpuConv.Reference;
 
 namespace GpuConv.Tests.Silu;
 
 /// <summary>
-/// The stated accuracy of SiLU and its gradient (src/GpuConv/Cpu/SiluMath.cs, the one definition every device runs)
+/// The stated accuracy of SiLU and its gradient (src/GpuConv/Cpu/Elementwise/SiluMath.cs, the one definition every device runs)
 /// against the float64 reference (<see cref="ReferenceActivation"/>), over a dense sweep of float32: every 61st bit
 /// pattern with |x| ≤ 100 (some 29 million values, every exponent from subnormals up) plus the floats around the ends.
 /// <list type="bullet">

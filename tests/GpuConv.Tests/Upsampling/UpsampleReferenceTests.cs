@@ -54,12 +54,12 @@ public class UpsampleReferenceTests
         var input = new TensorShape(2, 16, 40, 36);
         var x = HostTensor.Random(input, 3);
         var g = UpsampleGeometry.Of(spec, input);
-        Assert.That(g.OutCount, Is.GreaterThan(GpuConv.Cpu.CpuUpsampling.ParallelThreshold));
+        Assert.That(g.OutCount, Is.GreaterThan(GpuConv.Cpu.Layers.CpuUpsampling.ParallelThreshold));
         var one = new float[g.OutCount];
-        GpuConv.Cpu.CpuUpsampling.Forward(g, x.Data, one);
+        GpuConv.Cpu.Layers.CpuUpsampling.Forward(g, x.Data, one);
         var dy = HostTensor.Random(spec.OutputShape(input), 4);
         var oneBack = new float[g.InCount];
-        GpuConv.Cpu.CpuUpsampling.Backward(g, dy.Data, oneBack);
+        GpuConv.Cpu.Layers.CpuUpsampling.Backward(g, dy.Data, oneBack);
         using var cpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false, CpuThreads = 2 });
         Assert.That(cpu.Download(cpu.Upsample(spec, x)).Data, Is.EqualTo(one));
         Assert.That(cpu.Download(cpu.UpsampleBackward(spec, dy, input)).Data, Is.EqualTo(oneBack));

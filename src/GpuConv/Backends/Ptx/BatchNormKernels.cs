@@ -4,9 +4,9 @@ namespace GpuConv.Backends.Ptx;
 
 /// <summary>
 /// Launches of kernels/batchnorm.ptx on the runtime's stream (no wait): the per-channel reductions (training
-/// statistics, the backward's two sums) one block of <see cref="Cpu.CpuBatchNorm.Threads"/> threads per channel, the
+/// statistics, the backward's two sums) one block of <see cref="Cpu.Layers.CpuBatchNorm.Threads"/> threads per channel, the
 /// element-wise passes (normalisation, dx) one thread per element, grid-stride. The kernels need the driver only, so
-/// every GPU engine has them. Their definitions are <see cref="Cpu.CpuBatchNorm"/>'s, bit for bit.
+/// every GPU engine has them. Their definitions are <see cref="Cpu.Layers.CpuBatchNorm"/>'s, bit for bit.
 /// </summary>
 internal static class BatchNormKernels
 {
@@ -35,7 +35,7 @@ internal static class BatchNormKernels
     {
         ArgumentNullException.ThrowIfNull(runtime);
         var args = StatisticsPack(s, x, mean, invStd, runningMean, runningVar, eps, momentum, keep);
-        runtime.Launch(Module, StatisticsEntry, ChannelGrid(s), Cpu.CpuBatchNorm.Threads, args);
+        runtime.Launch(Module, StatisticsEntry, ChannelGrid(s), Cpu.Layers.CpuBatchNorm.Threads, args);
     }
 
     /// <summary>The normalisation's arguments: y, x, mean, stat (invstd or running var), gamma, beta (0: none), total, channels, spatial, from_variance, eps.</summary>
@@ -78,7 +78,7 @@ internal static class BatchNormKernels
     {
         ArgumentNullException.ThrowIfNull(runtime);
         var args = BackwardReducePack(s, dy, x, mean, invStd, dGamma, dBeta);
-        runtime.Launch(Module, BackwardReduceEntry, ChannelGrid(s), Cpu.CpuBatchNorm.Threads, args);
+        runtime.Launch(Module, BackwardReduceEntry, ChannelGrid(s), Cpu.Layers.CpuBatchNorm.Threads, args);
     }
 
     /// <summary>dx's arguments: dx, dy, x, mean, invstd, gamma (0: none), dgamma, dbeta, total, channels, spatial, n.</summary>

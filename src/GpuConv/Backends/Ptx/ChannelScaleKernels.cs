@@ -38,12 +38,12 @@ internal static class ChannelScaleKernels
         runtime.Launch(Module, ScaleEntry, grid, PtxConvBackend.BlockSize, ScalePack(output, x, scale, planes, spatial));
     }
 
-    /// <summary>dot[p] = Σ dy·x over plane p, one block of <see cref="Cpu.CpuChannelScale.DotThreads"/> threads per plane.</summary>
+    /// <summary>dot[p] = Σ dy·x over plane p, one block of <see cref="Cpu.Layers.CpuChannelScale.DotThreads"/> threads per plane.</summary>
     public static void LaunchDot(IPtxRuntime runtime, ulong dot, ulong dy, ulong x, long planes, long spatial)
     {
         ArgumentNullException.ThrowIfNull(runtime);
         if (planes == 0) return;
         uint grid = (uint)Math.Min(planes, PtxConvBackend.MaxBlocks);
-        runtime.Launch(Module, DotEntry, grid, Cpu.CpuChannelScale.DotThreads, DotPack(dot, dy, x, planes, spatial));
+        runtime.Launch(Module, DotEntry, grid, Cpu.Layers.CpuChannelScale.DotThreads, DotPack(dot, dy, x, planes, spatial));
     }
 }

@@ -5,7 +5,7 @@ namespace GpuConv.Backends.Ptx;
 /// <summary>
 /// Launches of kernels/pad.ptx on the runtime's stream (no wait): the pad one thread per output element, its gradient
 /// one thread per input element gathering the padded elements that read it (no atomics, so the sums have one order:
-/// the one <see cref="Cpu.CpuPadding.Backward"/> defines). Grid-stride; the kernels need the driver only.
+/// the one <see cref="Cpu.Layers.CpuPadding.Backward"/> defines). Grid-stride; the kernels need the driver only.
 /// </summary>
 internal static class PadKernels
 {

@@ -100,7 +100,7 @@ internal static class PoolKernels
     /// <summary><see cref="GlobalAveragePack"/> boxed, for the interpreter tests.</summary>
     public static object[] GlobalAverageArguments(ulong y, ulong x, long planes, long spatial) => GlobalAveragePack(y, x, planes, spatial).ToObjects();
 
-    /// <summary>y[p] = mean of plane p of x (planes × spatial elements), one block of <see cref="Cpu.CpuPooling.GlobalAverageThreads"/> threads per plane.</summary>
+    /// <summary>y[p] = mean of plane p of x (planes × spatial elements), one block of <see cref="Cpu.Pooling.CpuPooling.GlobalAverageThreads"/> threads per plane.</summary>
     public static void LaunchGlobalAverage(IPtxRuntime runtime, ulong y, ulong x, long planes, long spatial)
     {
         ArgumentNullException.ThrowIfNull(runtime);
@@ -108,6 +108,6 @@ internal static class PoolKernels
         ArgumentOutOfRangeException.ThrowIfNegative(spatial);
         if (planes == 0) return;
         uint grid = (uint)Math.Min(planes, PtxConvBackend.MaxBlocks);
-        runtime.Launch(Module, GlobalAverageEntry, grid, Cpu.CpuPooling.GlobalAverageThreads, GlobalAveragePack(y, x, planes, spatial));
+        runtime.Launch(Module, GlobalAverageEntry, grid, Cpu.Pooling.CpuPooling.GlobalAverageThreads, GlobalAveragePack(y, x, planes, spatial));
     }
 }

@@ -5,7 +5,7 @@ namespace GpuConv.Backends.Ptx;
 /// <summary>
 /// Launches of kernels/upsample.ptx on the runtime's stream (no wait): the upsample one thread per output element, its
 /// gradient one thread per input element gathering the outputs that read it (no atomics, so the sums have one order: the
-/// one <see cref="Cpu.CpuUpsampling.Backward"/> defines). Grid-stride; the kernels need the driver only.
+/// one <see cref="Cpu.Layers.CpuUpsampling.Backward"/> defines). Grid-stride; the kernels need the driver only.
 /// </summary>
 internal static class UpsampleKernels
 {

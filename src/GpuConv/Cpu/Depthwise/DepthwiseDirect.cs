@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using GpuConv.Cpu.Gemm;
+using GpuConv.Cpu.Phases;
 using Geometry = GpuConv.Cpu.ConvGeometry;
 
 namespace GpuConv.Cpu.Depthwise;

@@ -2,6 +2,8 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using GpuConv.Cpu.Gemm;
+using GpuConv.Cpu.Phases;
+using GpuConv.Cpu.Threading;
 using Geometry = GpuConv.Cpu.ConvGeometry;
 
 namespace GpuConv.Cpu.Depthwise;

@@ -1,3 +1,4 @@
+using GpuConv.Cpu.Columns;
 using Geometry = GpuConv.Cpu.ConvGeometry;
 
 namespace GpuConv.Cpu.Gemm;

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using GpuConv.Cpu.Threading;
 namespace GpuConv.Cpu.Gemm;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using GpuConv.Cpu.Phases;
+
 namespace GpuConv.Cpu.Winograd;
 
 /// <summary>

@@ -1,6 +1,10 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using GpuConv.Cpu.ChannelTiled;
 using GpuConv.Cpu.Gemm;
+using GpuConv.Cpu.Phases;
+using GpuConv.Cpu.Shifted;
+using GpuConv.Cpu.Threading;
 using Geometry = GpuConv.Cpu.ConvGeometry;
 
 namespace GpuConv.Cpu.Winograd;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using GpuConv.Cpu.Phases;
 using static GpuConv.Cpu.Winograd.Winograd3x3;
 
 namespace GpuConv.Cpu.Winograd;

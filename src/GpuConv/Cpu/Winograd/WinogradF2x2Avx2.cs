@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using GpuConv.Cpu.Phases;
 
 namespace GpuConv.Cpu.Winograd;
 

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using GpuConv.Cpu.Phases;
 using static GpuConv.Cpu.Winograd.Winograd3x3;
 
 namespace GpuConv.Cpu.Winograd;

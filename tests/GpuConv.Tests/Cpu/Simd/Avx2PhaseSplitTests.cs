@@ -2,6 +2,8 @@ using GpuConv.Backends;
 using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
+using GpuConv.Cpu.Phases;
+using GpuConv.Cpu.Shifted;
 using GpuConv.Tensors;
 using GpuConv.Tests.Backends;
 using GpuConv.Tests.Support;

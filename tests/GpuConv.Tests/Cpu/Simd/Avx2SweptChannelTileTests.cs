@@ -2,6 +2,7 @@ using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
 
 using GpuConv.Tests.Support;
+using GpuConv.Cpu.ChannelTiled;
 
 namespace GpuConv.Tests.Cpu.Simd;
 

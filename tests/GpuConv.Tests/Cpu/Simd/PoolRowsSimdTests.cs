@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics;
 using GpuConv.Cpu;
+using GpuConv.Cpu.Pooling;
 using GpuConv.Tensors;
 
 namespace GpuConv.Tests.Cpu.Simd;

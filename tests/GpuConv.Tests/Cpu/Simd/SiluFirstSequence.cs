@@ -1,5 +1,5 @@
 using System.Runtime.Intrinsics;
-using static GpuConv.Cpu.SiluMath;
+using static GpuConv.Cpu.Elementwise.SiluMath;
 
 namespace GpuConv.Tests.Cpu.Simd;
 

@@ -1,5 +1,7 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
+using GpuConv.Cpu;
+using GpuConv.Cpu.Shifted;
 using GpuConv.Tensors;
 using GpuConv.Tests.Backends;
 

@@ -1,0 +1,347 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace GpuConv.Cpu.Pooling;
+
+/// <summary>
+/// The forward pools and the global average's partial sums with one output (one partial sum) per vector lane, giving the
+/// scalar definitions' bits (<see cref="PoolGeometry"/>, <see cref="CpuPooling.GlobalAverage"/>): each lane takes its own
+/// taps in the scalar order with the scalar operations.
+/// <para>
+/// Forward: in every output row, the columns whose windows lie inside the input along w (<see cref="InteriorColumns"/>)
+/// go a vector at a time, the last vector overlapping the one before it rather than leaving a scalar tail; the border
+/// columns take <see cref="CpuPooling"/>'s scalar code. Rows (and depth slices) in the padding are skipped for all lanes
+/// alike, as the scalar loops skip them, so the top and bottom rows are vector rows too. Stride 1 loads each tap's
+/// inputs contiguously; stride 2 splits 2·lanes consecutive inputs into even and odd columns. Max keeps two vectors:
+/// m = MAXPS(v, m), which is exactly the scalar v &gt; m step (equal values, −0 against +0 included, keep the earlier),
+/// and the last NaN taken; the result is that NaN where there was one, else m — the scalar rule "v &gt; m or v NaN".
+/// Average adds the taps to +0 in the scalar order and divides by the row's divisor, one IEEE division per lane.
+/// </para>
+/// </summary>
+internal static unsafe class PoolRows
+{
+    /// <summary>Lanes of the active tier: 16 with AVX-512, 8 with AVX2, 0 where neither runs (the scalar definitions do).</summary>
+    public static int Lanes => PoolVector512.IsSupported ? 16 : PoolVector256.IsSupported ? 8 : 0;
+
+    /// <summary>
+    /// Whether <see cref="Plane"/> takes <paramref name="g"/>: a vector tier, undilated w, stride 1 (any kernel) or 2
+    /// (kernel ≥ 2: a stride-2 kernel of 1 would read one float past its last tap), and a vector's worth of interior columns.
+    /// </summary>
+    public static bool Covers(in PoolGeometry g) => Covers(g, Lanes);
+
+    /// <summary><see cref="Covers(in PoolGeometry)"/> for a tier of <paramref name="lanes"/> lanes.</summary>
+    internal static bool Covers(in PoolGeometry g, int lanes)
+    {
+        if (lanes == 0 || g.DlW != 1 || !(g.SW == 1 || (g.SW == 2 && g.KW >= 2))) return false;
+        var (lo, hi) = InteriorColumns(g);
+        return hi - lo >= lanes;
+    }
+
+    /// <summary>
+    /// The output columns [Lo, Hi) whose windows lie wholly inside the input along w (dilation 1): ow·s − p ≥ 0 and
+    /// ow·s − p + k ≤ in. Their windows are unclipped, so an average's w factor is k for padded and clipped sizes alike.
+    /// </summary>
+    public static (int Lo, int Hi) InteriorColumns(in PoolGeometry g)
+    {
+        int lo = (g.PW + g.SW - 1) / g.SW;
+        int last = g.InW - g.KW + g.PW;
+        int hi = last < 0 ? 0 : Math.Min(g.OutW, last / g.SW + 1);
+        return (lo, Math.Max(hi, lo));
+    }
+
+    /// <summary>One plane of the forward pool (<paramref name="g"/> must pass <see cref="Covers(in PoolGeometry)"/>).</summary>
+    public static void Plane(in PoolGeometry g, float[] x, float[] y, int plane, bool max)
+    {
+        if (PoolVector512.IsSupported) Plane<Vector512<float>, PoolVector512>(g, x, y, plane, max);
+        else Plane<Vector256<float>, PoolVector256>(g, x, y, plane, max);
+    }
+
+    /// <summary><see cref="Plane(in PoolGeometry, float[], float[], int, bool)"/> on a given tier (the tests run each tier the machine has).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Plane<TV, TVec>(in PoolGeometry g, float[] x, float[] y, int plane, bool max)
+        where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        int lanes = TVec.Lanes;
+        var (lo, hi) = InteriorColumns(g);
+        int xb = plane * g.PlaneSize;
+        long ob = (long)plane * g.OutD * g.OutH * g.OutW;
+        fixed (float* px = x, py = y)
+        {
+            float* xp = px + xb;
+            for (int od = 0; od < g.OutD; od++)
+                for (int oh = 0; oh < g.OutH; oh++)
+                {
+                    long o = ob + ((long)od * g.OutH + oh) * g.OutW;
+                    for (int ow = 0; ow < lo; ow++)
+                        y[o + ow] = max ? CpuPooling.MaxAt(g, x, xb, od, oh, ow) : CpuPooling.AverageAt(g, x, xb, od, oh, ow);
+                    var divisor = max ? default : TVec.Splat(InteriorDivisor(g, od, oh));
+                    for (int ow0 = lo; ; ow0 += lanes)
+                    {
+                        if (ow0 + lanes > hi) ow0 = hi - lanes; // the last vector overlaps: the same outputs, the same bits
+                        var r = max ? MaxBlock<TV, TVec>(g, xp, od, oh, ow0) : AverageBlock<TV, TVec>(g, xp, od, oh, ow0, divisor);
+                        TVec.Store(r, py + o + ow0);
+                        if (ow0 + lanes >= hi) break;
+                    }
+                    for (int ow = hi; ow < g.OutW; ow++)
+                        y[o + ow] = max ? CpuPooling.MaxAt(g, x, xb, od, oh, ow) : CpuPooling.AverageAt(g, x, xb, od, oh, ow);
+                }
+        }
+    }
+
+    /// <summary>The average's divisor of an interior column of row (od, oh), as the scalar code converts it: (float)int.</summary>
+    static float InteriorDivisor(in PoolGeometry g, int od, int oh)
+    {
+        var (d0, d1, sizeD) = CpuPooling.Window(od, g.SD, g.PD, g.KD, g.InD);
+        var (h0, h1, sizeH) = CpuPooling.Window(oh, g.SH, g.PH, g.KH, g.InH);
+        return g.CountIncludePad ? sizeD * sizeH * g.KW : (d1 - d0) * (h1 - h0) * g.KW;
+    }
+
+    /// <summary>Max of outputs ow0 … ow0 + lanes − 1 of row (od, oh): the scalar MaxAt per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TV MaxBlock<TV, TVec>(in PoolGeometry g, float* xp, int od, int oh, int ow0)
+        where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        var taps = new MaxTaps<TV, TVec> { M = TVec.Splat(float.NegativeInfinity), NaN = TVec.Splat(0f) };
+        int col = ow0 * g.SW - g.PW;
+        for (int td = 0, id = od * g.SD - g.PD; td < g.KD; td++, id += g.DlD)
+        {
+            if ((uint)id >= (uint)g.InD) continue;
+            for (int th = 0, ih = oh * g.SH - g.PH; th < g.KH; th++, ih += g.DlH)
+            {
+                if ((uint)ih >= (uint)g.InH) continue;
+                RowTaps<TV, TVec, MaxTaps<TV, TVec>>(xp + (id * g.InH + ih) * g.InW + col, g.KW, g.SW, ref taps);
+            }
+        }
+        return TVec.NaNOrKeep(taps.NaN, taps.M);
+    }
+
+    /// <summary>Average of outputs ow0 … ow0 + lanes − 1 of row (od, oh): the scalar AverageAt per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TV AverageBlock<TV, TVec>(in PoolGeometry g, float* xp, int od, int oh, int ow0, TV divisor)
+        where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        var (d0, d1, _) = CpuPooling.Window(od, g.SD, g.PD, g.KD, g.InD);
+        var (h0, h1, _) = CpuPooling.Window(oh, g.SH, g.PH, g.KH, g.InH);
+        var taps = new SumTaps<TV, TVec> { Sum = TVec.Splat(0f) };
+        int col = ow0 * g.SW - g.PW;
+        for (int id = d0; id < d1; id++)
+            for (int ih = h0; ih < h1; ih++)
+                RowTaps<TV, TVec, SumTaps<TV, TVec>>(xp + (id * g.InH + ih) * g.InW + col, g.KW, g.SW, ref taps);
+        return TVec.Divide(taps.Sum, divisor);
+    }
+
+    /// <summary>
+    /// Takes one window row's taps tw = 0 … k − 1 in order, lane j's tap tw being b[j·s + tw]. Reads nothing past the last
+    /// lane's last tap: stride 2 splits pairs at b + tw for even tw below k − 1, and an odd kernel's last tap is the odd
+    /// half of the pair at b + k − 2.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void RowTaps<TV, TVec, TTaps>(float* b, int k, int s, ref TTaps taps)
+        where TV : struct where TVec : struct, IPoolVector<TV> where TTaps : struct, ITaps<TV>
+    {
+        if (s == 1)
+        {
+            for (int tw = 0; tw < k; tw++) taps.Take(TVec.Load(b + tw));
+            return;
+        }
+        int t = 0;
+        for (; t + 1 < k; t += 2)
+        {
+            TVec.Deinterleave(b + t, out var even, out var odd);
+            taps.Take(even);
+            taps.Take(odd);
+        }
+        if (t < k) taps.Take(TVec.Odds(b + t - 1));
+    }
+
+    interface ITaps<TV> where TV : struct
+    {
+        void Take(TV v);
+    }
+
+    /// <summary>The max's two running vectors: m by the v &gt; m rule, and the last NaN taken (+0 while there is none).</summary>
+    struct MaxTaps<TV, TVec> : ITaps<TV> where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        public TV M, NaN;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Take(TV v)
+        {
+            M = TVec.GreaterOrKeep(v, M);
+            NaN = TVec.NaNOrKeep(v, NaN);
+        }
+    }
+
+    struct SumTaps<TV, TVec> : ITaps<TV> where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        public TV Sum;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Take(TV v) => Sum = TVec.Add(Sum, v);
+    }
+
+    /// <summary>
+    /// The means of planes [0, <paramref name="planes"/>) of the global average (see <see cref="CpuPooling.GlobalAverage"/>):
+    /// y[p] = the total of plane p divided by (float)spatial. The AVX-512 tier takes
+    /// <see cref="GlobalAverageTotal{TV, TVec}"/> per plane as before (this machine cannot run it, so it is left as it
+    /// was); AVX2 takes <see cref="SmallTotal{TV, TVec}"/> for planes of at most 256 elements (no more than
+    /// <paramref name="threads"/>), inlined into the planes' loop so that consecutive planes overlap in the core, and
+    /// <see cref="GlobalAverageTotal256"/> otherwise. <paramref name="partial"/> holds <paramref name="threads"/> floats
+    /// of scratch; needs <paramref name="threads"/> ≥ <see cref="Lanes"/>.
+    /// </summary>
+    public static void GlobalAverages(float* x, float* y, int planes, long spatial, int threads, float* partial)
+    {
+        float count = spatial;
+        if (PoolVector512.IsSupported)
+        {
+            for (int p = 0; p < planes; p++) y[p] = GlobalAverageTotal<Vector512<float>, PoolVector512>(x + p * spatial, spatial, threads, partial) / count;
+            return;
+        }
+        if (IsSmall(spatial, threads))
+        {
+            int n = (int)spatial;
+            for (int p = 0; p < planes; p++) y[p] = SmallTotal<Vector256<float>, PoolVector256>(x + (long)p * n, n) / count;
+            return;
+        }
+        for (int p = 0; p < planes; p++) y[p] = GlobalAverageTotal256(x + p * spatial, spatial, threads, partial) / count;
+    }
+
+    /// <summary>Whether an AVX2 plane takes <see cref="SmallTotal{TV, TVec}"/>: one element per partial sum at most, 32 vectors of them at most.</summary>
+    static bool IsSmall(long spatial, int threads) => spatial <= threads && spatial <= 32 * 8;
+
+    /// <summary>
+    /// The global average's partial sums then its tree, returning the plane's total (see
+    /// <see cref="CpuPooling.GlobalAverage"/>): partial sums t … t + lanes − 1 are one vector, adding x[r·threads + t …]
+    /// for r = 0, 1, … in turn; in the last round, lanes past the plane add +0 (a masked load), which leaves a partial
+    /// sum unchanged, since a sum begun at +0 is never −0. The tree's levels with half ≥ lanes are vector adds of
+    /// partial[t …] and partial[t + half …], skipping those whose second operand lies wholly in partial sums that are
+    /// still +0 (t ≥ spatial had no element: adding them changes nothing, by the same rule); the last levels are
+    /// <see cref="IPoolVector{TV}.Tree"/>. <paramref name="partial"/> holds <paramref name="threads"/> floats of scratch.
+    /// Needs <paramref name="threads"/> ≥ <see cref="Lanes"/> (both powers of two).
+    /// </summary>
+    public static float GlobalAverageTotal(float* x, long spatial, int threads, float* partial) =>
+        PoolVector512.IsSupported
+            ? GlobalAverageTotal<Vector512<float>, PoolVector512>(x, spatial, threads, partial)
+            : GlobalAverageTotal256(x, spatial, threads, partial);
+
+    /// <summary>
+    /// <see cref="GlobalAverageTotal(float*, long, int, float*)"/> on AVX2, the same bits as
+    /// <see cref="GlobalAverageTotal{TV, TVec}"/>: small planes take <see cref="SmallTotal{TV, TVec}"/>; planes of at least
+    /// <paramref name="threads"/> elements (threads ≥ 32) sum four vectors of partial sums at a time, four independent
+    /// chains each in its own order, then the full tree; the rest the generic path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static float GlobalAverageTotal256(float* x, long spatial, int threads, float* partial)
+    {
+        if (IsSmall(spatial, threads)) return SmallTotal<Vector256<float>, PoolVector256>(x, (int)spatial);
+        if (spatial < threads || threads < 32) return GlobalAverageTotal<Vector256<float>, PoolVector256>(x, spatial, threads, partial);
+        for (int t0 = 0; t0 < threads; t0 += 32)
+        {
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            long s = t0;
+            for (; s + 32 <= spatial; s += threads)
+            {
+                a0 = PoolVector256.Add(a0, Vector256.Load(x + s));
+                a1 = PoolVector256.Add(a1, Vector256.Load(x + s + 8));
+                a2 = PoolVector256.Add(a2, Vector256.Load(x + s + 16));
+                a3 = PoolVector256.Add(a3, Vector256.Load(x + s + 24));
+            }
+            if (s < spatial)
+            {
+                a0 = PoolVector256.Add(a0, Part(x, s, spatial));
+                a1 = PoolVector256.Add(a1, Part(x, s + 8, spatial));
+                a2 = PoolVector256.Add(a2, Part(x, s + 16, spatial));
+                a3 = PoolVector256.Add(a3, Part(x, s + 24, spatial));
+            }
+            a0.Store(partial + t0);
+            a1.Store(partial + t0 + 8);
+            a2.Store(partial + t0 + 16);
+            a3.Store(partial + t0 + 24);
+        }
+        for (int half = threads / 2; half >= 8; half /= 2)
+            for (int t = 0; t < half; t += 8)
+                PoolVector256.Add(Vector256.Load(partial + t), Vector256.Load(partial + t + half)).Store(partial + t);
+        return PoolVector256.Tree(Vector256.Load(partial));
+    }
+
+    /// <summary>x[s …] for the lanes inside the plane, +0 past it (nothing read there).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Part(float* x, long s, long spatial) =>
+        s + 8 <= spatial ? Vector256.Load(x + s) : s < spatial ? PoolVector256.LoadFirst(x + s, (int)(spatial - s)) : Vector256<float>.Zero;
+
+    /// <summary>
+    /// The total of a plane of n ≤ threads elements, n ≤ 32·lanes, held in registers: partial sum t is +0 + x[t] for
+    /// t &lt; n and +0 beyond, so in vectors P_k = x[k·lanes …] (the last one masked, +0 past the plane), V of them, the
+    /// vector levels of the tree that do anything are Q_k = P_k + P_k+H for the largest power of two H &lt; V (k + H &lt; V;
+    /// Q_k = P_k for the other k &lt; H), then every level over the H vectors Q, then <see cref="IPoolVector{TV}.Tree"/>:
+    /// the adds of <see cref="GlobalAverageTotal{TV, TVec}"/>, operands in the same order. The +0 that starts each
+    /// partial sum is added once, to the root vector, not to each x: a sum in round-to-nearest is −0 only when both
+    /// operands are −0, so a tree of the raw x gives, at every node, the bits of the tree of the +0-started ones except
+    /// −0 where those give +0; +0 + root maps the one to the other.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float SmallTotal<TV, TVec>(float* x, int n) where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        int v = (n + TVec.Lanes - 1) / TVec.Lanes;
+        TV root;
+        if (v <= 1) root = Leaf<TV, TVec>(x, 0, n);
+        else if (v == 2) root = TVec.Add(Leaf<TV, TVec>(x, 0, n), Leaf<TV, TVec>(x, 1, n));
+        else
+        {
+            // Over H leaves the tree's level half pairs k with k + half, so its root is, in quarters of H,
+            // (Q_o + Q_o+H/2) + (Q_o+H/4 + Q_o+3H/4) for o = 0 (H = 4), then o = 0, 1 (H = 8), then o = 0, 2, 1, 3 (H = 16).
+            int h = v <= 4 ? 2 : v <= 8 ? 4 : v <= 16 ? 8 : 16;
+            if (h == 2) root = TVec.Add(Q<TV, TVec>(x, 0, h, v, n), Q<TV, TVec>(x, 1, h, v, n));
+            else if (h == 4) root = Quad<TV, TVec>(x, 0, h, v, n);
+            else if (h == 8) root = TVec.Add(Quad<TV, TVec>(x, 0, h, v, n), Quad<TV, TVec>(x, 1, h, v, n));
+            else root = TVec.Add(TVec.Add(Quad<TV, TVec>(x, 0, h, v, n), Quad<TV, TVec>(x, 2, h, v, n)),
+                                 TVec.Add(Quad<TV, TVec>(x, 1, h, v, n), Quad<TV, TVec>(x, 3, h, v, n)));
+        }
+        return TVec.Tree(TVec.Add(TVec.Splat(0f), root));
+    }
+
+    /// <summary>The subtree of the H leaves Q whose index is o modulo H/4: (Q_o + Q_o+H/2) + (Q_o+H/4 + Q_o+3H/4).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TV Quad<TV, TVec>(float* x, int o, int h, int v, int n) where TV : struct where TVec : struct, IPoolVector<TV> =>
+        TVec.Add(TVec.Add(Q<TV, TVec>(x, o, h, v, n), Q<TV, TVec>(x, o + h / 2, h, v, n)),
+                 TVec.Add(Q<TV, TVec>(x, o + h / 4, h, v, n), Q<TV, TVec>(x, o + 3 * h / 4, h, v, n)));
+
+    /// <summary>Q_k = P_k + P_k+H where vector k + H is in the plane, else P_k (the first live level of the tree).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TV Q<TV, TVec>(float* x, int k, int h, int v, int n) where TV : struct where TVec : struct, IPoolVector<TV> =>
+        k + h < v ? TVec.Add(Leaf<TV, TVec>(x, k, n), Leaf<TV, TVec>(x, k + h, n)) : Leaf<TV, TVec>(x, k, n);
+
+    /// <summary>Vector k of a small plane: x[k·lanes …], masked (+0 past the plane) where the plane ends inside it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TV Leaf<TV, TVec>(float* x, int k, int n) where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        int at = k * TVec.Lanes;
+        return at + TVec.Lanes <= n ? TVec.Load(x + at) : TVec.LoadFirst(x + at, n - at);
+    }
+
+    /// <summary><see cref="GlobalAverageTotal(float*, long, int, float*)"/> on a given tier.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static float GlobalAverageTotal<TV, TVec>(float* x, long spatial, int threads, float* partial)
+        where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        int lanes = TVec.Lanes;
+        // Partial sums from `live` on hold +0 (no element reached them), so vectors there are not even written.
+        long live = Math.Min(spatial, threads);
+        for (int t0 = 0; t0 < live; t0 += lanes)
+        {
+            var sum = TVec.Splat(0f);
+            long s = t0;
+            for (; s + lanes <= spatial; s += threads) sum = TVec.Add(sum, TVec.Load(x + s));
+            if (s < spatial) sum = TVec.Add(sum, TVec.LoadFirst(x + s, (int)(spatial - s)));
+            TVec.Store(sum, partial + t0);
+        }
+        int half = threads / 2;
+        for (; half >= lanes; half /= 2)
+        {
+            for (int t = 0; t < half && t + half < live; t += lanes)
+                TVec.Store(TVec.Add(TVec.Load(partial + t), TVec.Load(partial + t + half)), partial + t);
+            live = Math.Min(live, half);
+        }
+        return TVec.Tree(live > 0 ? TVec.Load(partial) : TVec.Splat(0f));
+    }
+}
