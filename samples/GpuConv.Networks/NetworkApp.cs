@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using GpuConv.Networks.EfficientNetB0;
-using GpuConv.Networks.MobileNetV2;
-using GpuConv.Networks.MobileNetV3;
+using GpuConv.Networks.InvertedResiduals;
 using GpuConv.Networks.Onnx;
 using GpuConv.Networks.ResNet50;
 using GpuConv.Reference;

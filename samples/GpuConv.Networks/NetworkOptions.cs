@@ -8,11 +8,11 @@ public enum NetworkModel
 {
     /// <summary>torchvision's ResNet-50 (v1.5), <see cref="ResNet50.ResNet50Model"/>.</summary>
     ResNet50,
-    /// <summary>torchvision's MobileNetV2 (width 1.0), <see cref="MobileNetV2.MobileNetV2Model"/>.</summary>
+    /// <summary>torchvision's MobileNetV2 (width 1.0), <see cref="InvertedResiduals.MobileNetV2Model"/>.</summary>
     MobileNetV2,
-    /// <summary>torchvision's MobileNetV3-Large (width 1.0), <see cref="MobileNetV3.MobileNetV3Model"/>.</summary>
+    /// <summary>torchvision's MobileNetV3-Large (width 1.0), <see cref="InvertedResiduals.MobileNetV3Model"/>.</summary>
     MobileNetV3,
-    /// <summary>torchvision's EfficientNet-B0, <see cref="EfficientNetB0.EfficientNetB0Model"/>.</summary>
+    /// <summary>torchvision's EfficientNet-B0, <see cref="InvertedResiduals.EfficientNetB0Model"/>.</summary>
     EfficientNetB0,
 }
 
@@ -104,9 +104,9 @@ public sealed record NetworkOptions
     static int ClassifierFeatures(NetworkModel model) => model switch
     {
         NetworkModel.ResNet50 => 2048, // 512 × expansion 4
-        NetworkModel.MobileNetV2 => MobileNetV2.MobileNetV2Model.LastChannels,
-        NetworkModel.MobileNetV3 => MobileNetV3.MobileNetV3Model.HiddenChannels,
-        _ => EfficientNetB0.EfficientNetB0Model.LastChannels,
+        NetworkModel.MobileNetV2 => InvertedResiduals.MobileNetV2Model.LastChannels,
+        NetworkModel.MobileNetV3 => InvertedResiduals.MobileNetV3Model.HiddenChannels,
+        _ => InvertedResiduals.EfficientNetB0Model.LastChannels,
     };
 
     public void Validate()

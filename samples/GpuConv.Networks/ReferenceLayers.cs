@@ -16,7 +16,7 @@ public static class ReferenceLayers
     /// <see cref="ReferenceActivation"/>, defines it); <paramref name="shape"/> becomes the output's.
     /// </summary>
     public static double[] ConvBn(ConvBn c, ref TensorShape shape, double[] x, Activation activation) =>
-        ConvBn(c, ref shape, x, v => ReferenceActivation.Apply(activation, v));
+        ConvBn(c, ref shape, x, Judge(activation));
 
     /// <summary>activation(BatchNorm(conv(x))) with any float64 activation (e.g. <see cref="Hardswish"/>).</summary>
     public static double[] ConvBn(ConvBn c, ref TensorShape shape, double[] x, Func<double, double> activation)
@@ -27,9 +27,6 @@ public static class ReferenceLayers
             y[i] = activation(c.BatchNorm.Apply(i / plane % channels, y[i]));
         return y;
     }
-
-    /// <summary>x · min(max(x + 3, 0), 6) / 6, torch's hardswish, in float64.</summary>
-    public static double Hardswish(double x) => x * Hardsigmoid(x);
 
     /// <summary>min(max(x + 3, 0), 6) / 6, torch's hardsigmoid, in float64.</summary>
     public static double Hardsigmoid(double x) => Math.Clamp(x + 3, 0, 6) / 6;
@@ -55,6 +52,9 @@ public static class ReferenceLayers
         for (int i = 0; i < y.Length; i++) y[i] = x[i] * g[i / plane];
         return y;
     }
+
+    /// <summary>The library's float64 judge of <paramref name="activation"/> (<see cref="ReferenceActivation"/>).</summary>
+    public static Func<double, double> Judge(Activation activation) => v => ReferenceActivation.Apply(activation, v);
 
     /// <summary>conv(x, w) + bias in float64; <paramref name="shape"/> becomes the output's.</summary>
     public static double[] Convolve(ConvSpec spec, HostTensor w, ReadOnlySpan<float> bias, ref TensorShape shape, double[] x)

@@ -95,6 +95,16 @@ public sealed class OnnxGraph
         return Mul(x, se.Gate == SqueezeGate.Hardsigmoid ? HardSigmoid(h) : Sigmoid(h));
     }
 
+    /// <summary>The node for a layer's activation: Relu, Relu6 (Clip), SiLU (Sigmoid and Mul) or HardSwish.</summary>
+    public string Activate(Activation activation, string x) => activation switch
+    {
+        Activation.Relu => Relu(x),
+        Activation.Relu6 => Relu6(x),
+        Activation.Silu => Silu(x),
+        Activation.Hardswish => HardSwish(x),
+        _ => throw new ArgumentException($"activation: ReLU, ReLU6, SiLU or hardswish are written, got {activation}.", nameof(activation)),
+    };
+
     /// <summary>Max pooling (−∞ padding, as ONNX's MaxPool pads).</summary>
     public string MaxPool(PoolSpec spec, string x)
     {

@@ -1,5 +1,5 @@
 using GpuConv.Networks;
-using GpuConv.Networks.MobileNetV2;
+using GpuConv.Networks.InvertedResiduals;
 using GpuConv.Networks.ResNet50;
 using GpuConv.Reference;
 using GpuConv.Tensors;

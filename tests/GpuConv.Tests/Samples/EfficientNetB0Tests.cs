@@ -1,6 +1,6 @@
 using GpuConv.Cuda.Discovery;
 using GpuConv.Networks;
-using GpuConv.Networks.EfficientNetB0;
+using GpuConv.Networks.InvertedResiduals;
 using GpuConv.Reference;
 using GpuConv.Tensors;
 
@@ -20,13 +20,13 @@ public class EfficientNetB0Tests
     static float[] OnTheCpuEngine(EfficientNetB0Model model, HostTensor x)
     {
         using var cpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
-        using var net = new DeviceEfficientNetB0(cpu, model, x.Shape);
+        using var net = new DeviceInvertedResidualNetwork(cpu, model, x.Shape);
         cpu.Upload(x.Data, net.Input);
         net.Run();
         return cpu.Download(net.Logits).Data;
     }
 
-    static EfficientNetB0Model WithBlocks(EfficientNetB0Model m, IReadOnlyList<MBConv> blocks) => new()
+    static EfficientNetB0Model WithBlocks(EfficientNetB0Model m, IReadOnlyList<InvertedResidual> blocks) => new()
     {
         Stem = m.Stem, Blocks = blocks, Last = m.Last, ClassifierWeight = m.ClassifierWeight, ClassifierBias = m.ClassifierBias,
     };
@@ -69,8 +69,9 @@ public class EfficientNetB0Tests
         Assert.That(blocks.Select(b => b.Depthwise.Weight.Shape.Dims[0]), Is.EqualTo(new[] { 32, 96, 144, 144, 240, 240, 480, 480, 480, 672, 672, 672, 1152, 1152, 1152, 1152 }));
         Assert.That(blocks.Select(b => b.Project.Weight.Shape.Dims[0]), Is.EqualTo(new[] { 16, 24, 24, 40, 40, 80, 80, 80, 112, 112, 112, 192, 192, 192, 192, 320 }));
         // The squeeze is a quarter of the block's input channels (not of the expanded width, as MobileNetV3's).
-        Assert.That(blocks.Select(b => b.Se.Squeeze), Is.EqualTo(new[] { 8, 4, 6, 6, 10, 10, 20, 20, 20, 28, 28, 28, 48, 48, 48, 48 }));
-        Assert.That(blocks.All(b => b.Se.Inner == Activation.Silu && b.Se.Gate == SqueezeGate.Sigmoid));
+        Assert.That(blocks.Select(b => b.Se!.Squeeze), Is.EqualTo(new[] { 8, 4, 6, 6, 10, 10, 20, 20, 20, 28, 28, 28, 48, 48, 48, 48 }));
+        Assert.That(blocks.All(b => b.Se!.Inner == Activation.Silu && b.Se.Gate == SqueezeGate.Sigmoid));
+        Assert.That(blocks.All(b => b.Activation == Activation.Silu));
         Assert.That(blocks.Select(b => b.Residual), Is.EqualTo(new[] { false, false, true, false, true, false, true, true, false, true, true, false, true, true, true, false }));
         Assert.That(model.Convolutions().All(c => c.BatchNorm.Eps == 1e-5), "torch's default BatchNorm eps");
         Assert.That(model.Last.Weight.Shape.Dims, Is.EqualTo(new[] { 1280, 320, 1, 1 }));
@@ -83,7 +84,7 @@ public class EfficientNetB0Tests
         var x = HostTensor.Random(new TensorShape(1, 3, 64, 64), 4);
         var logits = OnTheCpuEngine(model, x);
         double Error(EfficientNetB0Model m, Activation silu = Activation.Silu, bool squeezeExcite = true) =>
-            ErrorMetrics.Compare(logits, ReferenceEfficientNetB0.Run(m, x, silu, squeezeExcite)).MaxRelative;
+            ErrorMetrics.Compare(logits, ReferenceInvertedResidualNetwork.Run(m, x, ReferenceInvertedResidualNetwork.Replacing(Activation.Silu, silu), squeezeExcite)).MaxRelative;
         Assert.That(Error(model), Is.LessThanOrEqualTo(NetworkResult.Tolerance));
 
         int lastResidual = model.Blocks.ToList().FindLastIndex(b => b.Residual);
@@ -91,7 +92,7 @@ public class EfficientNetB0Tests
         {
             ["the SE blocks left out"] = Error(model, squeezeExcite: false),
             ["ReLU in SiLU's place"] = Error(model, Activation.Relu),
-            ["hardsigmoid gates in sigmoid's place"] = Error(WithBlocks(model, [.. model.Blocks.Select(b => b with { Se = b.Se with { Gate = SqueezeGate.Hardsigmoid } })])),
+            ["hardsigmoid gates in sigmoid's place"] = Error(WithBlocks(model, [.. model.Blocks.Select(b => b with { Se = b.Se! with { Gate = SqueezeGate.Hardsigmoid } })])),
             ["the last residual left out"] = Error(WithBlocks(model, [.. model.Blocks.Select((b, i) => i == lastResidual ? b with { Residual = false } : b)])),
         };
         foreach (var (change, error) in errors)
@@ -108,7 +109,7 @@ public class EfficientNetB0Tests
         var a = HostTensor.Random(new TensorShape(1, 3, 32, 32), 1);
         var b = HostTensor.Random(new TensorShape(1, 3, 32, 32), 2);
         var together = OnTheCpuEngine(model, new HostTensor(new TensorShape(2, 3, 32, 32), [.. a.Data, .. b.Data]));
-        var expected = ReferenceEfficientNetB0.Run(model, a).Concat(ReferenceEfficientNetB0.Run(model, b)).ToArray();
+        var expected = ReferenceInvertedResidualNetwork.Run(model, a).Concat(ReferenceInvertedResidualNetwork.Run(model, b)).ToArray();
         Assert.That(ErrorMetrics.Compare(together, expected).MaxRelative, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
         Assert.That(together[..8], Is.Not.EqualTo(together[8..]));
     }

@@ -1,6 +1,6 @@
 using GpuConv.Cuda.Discovery;
 using GpuConv.Networks;
-using GpuConv.Networks.MobileNetV2;
+using GpuConv.Networks.InvertedResiduals;
 using GpuConv.Reference;
 using GpuConv.Tensors;
 
@@ -18,7 +18,7 @@ public class MobileNetV2Tests
     static float[] OnTheCpuEngine(MobileNetV2Model model, HostTensor x)
     {
         using var cpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
-        using var net = new DeviceMobileNetV2(cpu, model, x.Shape);
+        using var net = new DeviceInvertedResidualNetwork(cpu, model, x.Shape);
         cpu.Upload(x.Data, net.Input);
         net.Run();
         return cpu.Download(net.Logits).Data;
@@ -47,7 +47,7 @@ public class MobileNetV2Tests
         var model = MobileNetV2Model.Create(seed: 3, classes: 10);
         var x = HostTensor.Random(new TensorShape(1, 3, 64, 64), 4);
         var logits = OnTheCpuEngine(model, x);
-        Assert.That(ErrorMetrics.Compare(logits, ReferenceMobileNetV2.Run(model, x)).MaxRelative, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
+        Assert.That(ErrorMetrics.Compare(logits, ReferenceInvertedResidualNetwork.Run(model, x)).MaxRelative, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
 
         MobileNetV2Model With(int block, InvertedResidual changed)
         {
@@ -61,11 +61,11 @@ public class MobileNetV2Tests
         float[] mean = [.. bn.RunningMean];
         for (int c = 0; c < mean.Length; c += 7) mean[c] += 1f;
         var changedBn = With(model.Blocks.Count - 1, last with { Depthwise = last.Depthwise with { BatchNorm = bn with { RunningMean = mean } } });
-        Assert.That(ErrorMetrics.Compare(logits, ReferenceMobileNetV2.Run(changedBn, x)).MaxRelative, Is.GreaterThan(1e-2));
+        Assert.That(ErrorMetrics.Compare(logits, ReferenceInvertedResidualNetwork.Run(changedBn, x)).MaxRelative, Is.GreaterThan(1e-2));
         // The last residual block (features.16, 160 → 160) without its skip add.
         int lastResidual = model.Blocks.ToList().FindLastIndex(b => b.Residual);
         var noSkip = With(lastResidual, model.Blocks[lastResidual] with { Residual = false });
-        Assert.That(ErrorMetrics.Compare(logits, ReferenceMobileNetV2.Run(noSkip, x)).MaxRelative, Is.GreaterThan(1e-2));
+        Assert.That(ErrorMetrics.Compare(logits, ReferenceInvertedResidualNetwork.Run(noSkip, x)).MaxRelative, Is.GreaterThan(1e-2));
     }
 
     /// <summary>
@@ -82,8 +82,8 @@ public class MobileNetV2Tests
         var x = HostTensor.Random(new TensorShape(1, 3, 96, 96), 51);
         for (int i = 0; i < x.Data.Length; i++) x.Data[i] *= 4;
         var logits = OnTheCpuEngine(model, x);
-        double withRelu6 = ErrorMetrics.Compare(logits, ReferenceMobileNetV2.Run(model, x)).MaxRelative;
-        double withRelu = ErrorMetrics.Compare(logits, ReferenceMobileNetV2.Run(model, x, Activation.Relu)).MaxRelative;
+        double withRelu6 = ErrorMetrics.Compare(logits, ReferenceInvertedResidualNetwork.Run(model, x)).MaxRelative;
+        double withRelu = ErrorMetrics.Compare(logits, ReferenceInvertedResidualNetwork.Run(model, x, ReferenceInvertedResidualNetwork.Replacing(Activation.Relu6, Activation.Relu))).MaxRelative;
         TestContext.Out.WriteLine($"max rel error: against ReLU6 {withRelu6:E2}, against ReLU {withRelu:E2}");
         Assert.That(withRelu6, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
         Assert.That(withRelu, Is.GreaterThan(100 * NetworkResult.Tolerance));
@@ -109,7 +109,7 @@ public class MobileNetV2Tests
         var a = HostTensor.Random(new TensorShape(1, 3, 32, 32), 1);
         var b = HostTensor.Random(new TensorShape(1, 3, 32, 32), 2);
         var together = OnTheCpuEngine(model, new HostTensor(new TensorShape(2, 3, 32, 32), [.. a.Data, .. b.Data]));
-        var expected = ReferenceMobileNetV2.Run(model, a).Concat(ReferenceMobileNetV2.Run(model, b)).ToArray();
+        var expected = ReferenceInvertedResidualNetwork.Run(model, a).Concat(ReferenceInvertedResidualNetwork.Run(model, b)).ToArray();
         Assert.That(ErrorMetrics.Compare(together, expected).MaxRelative, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
         Assert.That(together[..8], Is.Not.EqualTo(together[8..]));
     }

@@ -1,6 +1,6 @@
 using GpuConv.Cuda.Discovery;
 using GpuConv.Networks;
-using GpuConv.Networks.MobileNetV3;
+using GpuConv.Networks.InvertedResiduals;
 using GpuConv.Reference;
 using GpuConv.Tensors;
 
@@ -20,13 +20,13 @@ public class MobileNetV3Tests
     static float[] OnTheCpuEngine(MobileNetV3Model model, HostTensor x)
     {
         using var cpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
-        using var net = new DeviceMobileNetV3(cpu, model, x.Shape);
+        using var net = new DeviceInvertedResidualNetwork(cpu, model, x.Shape);
         cpu.Upload(x.Data, net.Input);
         net.Run();
         return cpu.Download(net.Logits).Data;
     }
 
-    static MobileNetV3Model WithBlocks(MobileNetV3Model m, IReadOnlyList<MobileNetV3Block> blocks) => new()
+    static MobileNetV3Model WithBlocks(MobileNetV3Model m, IReadOnlyList<InvertedResidual> blocks) => new()
     {
         Stem = m.Stem, Blocks = blocks, Last = m.Last, HiddenWeight = m.HiddenWeight, HiddenBias = m.HiddenBias,
         ClassifierWeight = m.ClassifierWeight, ClassifierBias = m.ClassifierBias,
@@ -86,7 +86,7 @@ public class MobileNetV3Tests
         // _make_divisible(expanded // 4, 8): 72 → 24 (18 rounds to 16, under 90%: one step up), 120 → 32, 480 → 120, 672 → 168, 960 → 240.
         Assert.That(blocks.Where(b => b.Se is not null).Select(b => b.Se!.Squeeze), Is.EqualTo(new[] { 24, 32, 32, 120, 168, 168, 240, 240 }));
         Assert.That(blocks.Select(b => b.Se is not null), Is.EqualTo(new[] { false, false, false, true, true, true, false, false, false, false, true, true, true, true, true }));
-        Assert.That(blocks.Select(b => b.Hardswish), Is.EqualTo(Enumerable.Repeat(false, 6).Concat(Enumerable.Repeat(true, 9))));
+        Assert.That(blocks.Select(b => b.Activation == Activation.Hardswish), Is.EqualTo(Enumerable.Repeat(false, 6).Concat(Enumerable.Repeat(true, 9))));
         Assert.That(blocks.Select(b => b.Residual), Is.EqualTo(new[] { true, false, true, false, true, true, false, true, true, true, false, true, false, true, true }));
         Assert.That(blocks.All(b => b.Depthwise.Spec.IsDepthwise(b.Depthwise.Weight.Shape.Dims[0]) && b.Depthwise.Weight.Shape.Dims[1] == 1));
         Assert.That(model.Convolutions().All(c => c.BatchNorm.Eps == 1e-3), "torchvision's MobileNetV3 BatchNorm eps");
@@ -101,14 +101,14 @@ public class MobileNetV3Tests
         var model = MobileNetV3Model.Create(seed: 3, classes: 10);
         var x = HostTensor.Random(new TensorShape(1, 3, 64, 64), 4);
         var logits = OnTheCpuEngine(model, x);
-        double Error(MobileNetV3Model m, Func<double, double>? hardswish = null, bool squeezeExcite = true) =>
-            ErrorMetrics.Compare(logits, ReferenceMobileNetV3.Run(m, x, hardswish, squeezeExcite)).MaxRelative;
+        double Error(MobileNetV3Model m, Activation hardswish = Activation.Hardswish, bool squeezeExcite = true) =>
+            ErrorMetrics.Compare(logits, ReferenceInvertedResidualNetwork.Run(m, x, ReferenceInvertedResidualNetwork.Replacing(Activation.Hardswish, hardswish), squeezeExcite)).MaxRelative;
         Assert.That(Error(model), Is.LessThanOrEqualTo(NetworkResult.Tolerance));
 
         var errors = new Dictionary<string, double>
         {
             ["the SE blocks left out"] = Error(model, squeezeExcite: false),
-            ["ReLU in hardswish's place"] = Error(model, hardswish: v => Math.Max(v, 0)),
+            ["ReLU in hardswish's place"] = Error(model, hardswish: Activation.Relu),
             ["sigmoid gates in hardsigmoid's place"] = Error(WithBlocks(model, [.. model.Blocks.Select(b => b with { Se = b.Se is { } se ? se with { Gate = SqueezeGate.Sigmoid } : null })])),
             ["the last residual left out"] = Error(WithBlocks(model, [.. model.Blocks.Select((b, i) => i == 14 ? b with { Residual = false } : b)])),
             ["BatchNorm eps 1e-5 (torch's default) in 0.001's place"] = Error(WithEps(model, 1e-5)),
@@ -127,7 +127,7 @@ public class MobileNetV3Tests
         var a = HostTensor.Random(new TensorShape(1, 3, 32, 32), 1);
         var b = HostTensor.Random(new TensorShape(1, 3, 32, 32), 2);
         var together = OnTheCpuEngine(model, new HostTensor(new TensorShape(2, 3, 32, 32), [.. a.Data, .. b.Data]));
-        var expected = ReferenceMobileNetV3.Run(model, a).Concat(ReferenceMobileNetV3.Run(model, b)).ToArray();
+        var expected = ReferenceInvertedResidualNetwork.Run(model, a).Concat(ReferenceInvertedResidualNetwork.Run(model, b)).ToArray();
         Assert.That(ErrorMetrics.Compare(together, expected).MaxRelative, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
         Assert.That(together[..8], Is.Not.EqualTo(together[8..]));
     }

@@ -1,7 +1,5 @@
 using GpuConv.Networks;
-using GpuConv.Networks.EfficientNetB0;
-using GpuConv.Networks.MobileNetV2;
-using GpuConv.Networks.MobileNetV3;
+using GpuConv.Networks.InvertedResiduals;
 using GpuConv.Networks.Onnx;
 using GpuConv.Networks.ResNet50;
 using GpuConv.Reference;
@@ -63,8 +61,8 @@ public class NetworkOnnxRuntimeTests
             ["Conv"] = 52, ["Clip"] = 35, ["Add"] = 10, ["GlobalAveragePool"] = 1, ["Flatten"] = 1, ["Gemm"] = 1,
         }));
         var logits = InOnnxRuntime(graph, x, 1000);
-        double withRelu6 = ErrorMetrics.Compare(logits, ReferenceMobileNetV2.Run(model, x)).MaxRelative;
-        double withRelu = ErrorMetrics.Compare(logits, ReferenceMobileNetV2.Run(model, x, Activation.Relu)).MaxRelative;
+        double withRelu6 = ErrorMetrics.Compare(logits, ReferenceInvertedResidualNetwork.Run(model, x)).MaxRelative;
+        double withRelu = ErrorMetrics.Compare(logits, ReferenceInvertedResidualNetwork.Run(model, x, ReferenceInvertedResidualNetwork.Replacing(Activation.Relu6, Activation.Relu))).MaxRelative;
         TestContext.Out.WriteLine($"ONNX Runtime: max rel error against ReLU6 {withRelu6:E2}, against ReLU {withRelu:E2}");
         Assert.That(withRelu6, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
         Assert.That(withRelu, Is.GreaterThan(100 * NetworkResult.Tolerance));
@@ -88,8 +86,8 @@ public class NetworkOnnxRuntimeTests
             ["Flatten"] = 1, ["Gemm"] = 1,
         }));
         var logits = InOnnxRuntime(graph, x, 100);
-        double error = ErrorMetrics.Compare(logits, ReferenceMobileNetV3.Run(model, x)).MaxRelative;
-        double withRelu = ErrorMetrics.Compare(logits, ReferenceMobileNetV3.Run(model, x, hardswish: v => Math.Max(v, 0))).MaxRelative;
+        double error = ErrorMetrics.Compare(logits, ReferenceInvertedResidualNetwork.Run(model, x)).MaxRelative;
+        double withRelu = ErrorMetrics.Compare(logits, ReferenceInvertedResidualNetwork.Run(model, x, ReferenceInvertedResidualNetwork.Replacing(Activation.Hardswish, Activation.Relu))).MaxRelative;
         TestContext.Out.WriteLine($"ONNX Runtime vs float64: max rel error {error:E2} (against ReLU in hardswish's place {withRelu:E2})");
         Assert.That(error, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
         Assert.That(withRelu, Is.GreaterThan(100 * NetworkResult.Tolerance));
@@ -110,7 +108,7 @@ public class NetworkOnnxRuntimeTests
             ["Conv"] = 81, ["Sigmoid"] = 65, ["Mul"] = 65, ["Add"] = 9, ["GlobalAveragePool"] = 17, ["Flatten"] = 1, ["Gemm"] = 1,
         }));
         var logits = InOnnxRuntime(graph, x, 100);
-        double error = ErrorMetrics.Compare(logits, ReferenceEfficientNetB0.Run(model, x)).MaxRelative;
+        double error = ErrorMetrics.Compare(logits, ReferenceInvertedResidualNetwork.Run(model, x)).MaxRelative;
         TestContext.Out.WriteLine($"ONNX Runtime vs float64: max rel error {error:E2}");
         Assert.That(error, Is.LessThanOrEqualTo(NetworkResult.Tolerance));
         Assert.That(logits.Distinct().Count(), Is.EqualTo(100), "the logits are not all alike");

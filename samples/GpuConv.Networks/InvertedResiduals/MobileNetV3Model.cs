@@ -1,25 +1,17 @@
-using GpuConv.Conv;
 using GpuConv.Tensors;
 
-namespace GpuConv.Networks.MobileNetV3;
+namespace GpuConv.Networks.InvertedResiduals;
 
 /// <summary>
-/// torchvision's MobileNetV3 InvertedResidual: expand 1×1 + BN + activation (absent when the expanded width equals the
-/// input's), depthwise k×k (stride s, pad k/2, groups = channels) + BN + activation, a squeeze-and-excitation block on
-/// the depthwise output where <see cref="Se"/> is set (ReLU inside, hardsigmoid gate), project 1×1 + BN with no
-/// activation; the block's input is added to the projection when <see cref="Residual"/> (stride 1 and as many channels
-/// out as in). The activation is hardswish where <see cref="Hardswish"/> ("HS" in torchvision's table), else ReLU ("RE").
+/// MobileNetV3-Large as torchvision builds it (width 1.0, no dilation): stem 3×3/2 conv 16 + BN + hardswish, 15 <see
+/// cref="InvertedResidual"/> blocks from <see cref="Setting"/> (hardswish where the table says "HS", else ReLU; the
+/// squeeze-and-excitation blocks with ReLU inside and a hardsigmoid gate), last 1×1 conv 960 + BN + hardswish, global
+/// average pool, classifier Linear 960 → 1280 + hardswish, then Linear 1280 → classes (dropout is the identity in eval
+/// mode; both linears here 1×1 convolutions with bias on [N, C, 1, 1]). Every BatchNorm has torchvision's epsilon
+/// 0.001. The SE blocks squeeze to <see cref="MakeDivisible"/>(expanded / 4). Random parameters as <see
+/// cref="RandomWeights"/> draws them.
 /// </summary>
-public sealed record MobileNetV3Block(ConvBn? Expand, ConvBn Depthwise, SqueezeExcitation? Se, ConvBn Project, bool Hardswish, bool Residual);
-
-/// <summary>
-/// MobileNetV3-Large as torchvision builds it (width 1.0, no dilation): stem 3×3/2 conv 16 + BN + hardswish, 15 inverted
-/// residual blocks from <see cref="Setting"/>, last 1×1 conv 960 + BN + hardswish, global average pool, classifier
-/// Linear 960 → 1280 + hardswish, then Linear 1280 → classes (dropout is the identity in eval mode; both linears here 1×1
-/// convolutions with bias on [N, C, 1, 1]). Every BatchNorm has torchvision's epsilon 0.001. The SE blocks squeeze to
-/// <see cref="MakeDivisible"/>(expanded / 4). Random parameters as <see cref="RandomWeights"/> draws them.
-/// </summary>
-public sealed class MobileNetV3Model : INetworkModel
+public sealed class MobileNetV3Model : InvertedResidualModel
 {
     /// <summary>torchvision's mobilenet_v3_large table: kernel, expanded width, output channels, SE, hardswish, stride.</summary>
     public static IReadOnlyList<(int Kernel, int Expanded, int Out, bool Se, bool Hardswish, int Stride)> Setting { get; } =
@@ -34,16 +26,13 @@ public sealed class MobileNetV3Model : INetworkModel
     /// <summary>torchvision's MobileNetV3 BatchNorm epsilon (nn.BatchNorm2d(eps=0.001)).</summary>
     public const double BatchNormEps = 1e-3;
 
-    public required ConvBn Stem { get; init; }
-    public required IReadOnlyList<MobileNetV3Block> Blocks { get; init; }
-    public required ConvBn Last { get; init; }
     public required HostTensor HiddenWeight { get; init; }
     public required HostTensor HiddenBias { get; init; }
-    public required HostTensor ClassifierWeight { get; init; }
-    public required HostTensor ClassifierBias { get; init; }
-    public int Classes => ClassifierWeight.Shape.Dims[0];
-    /// <summary>Both linears of the classifier as 1×1 convolutions.</summary>
-    public static ConvSpec Linear { get; } = new([1, 1]);
+
+    public override Activation StemActivation => Activation.Hardswish;
+
+    /// <summary>The classifier's first linear, 960 → 1280 + hardswish.</summary>
+    public override (HostTensor Weight, HostTensor Bias, Activation Activation)? Hidden => (HiddenWeight, HiddenBias, Activation.Hardswish);
 
     /// <summary>torchvision's _make_divisible(v, divisor): v rounded to the nearest multiple of divisor (at least divisor), raised a step if that lost more than 10%.</summary>
     public static int MakeDivisible(double v, int divisor = 8)
@@ -58,7 +47,7 @@ public sealed class MobileNetV3Model : INetworkModel
         ConvBn Conv(string name, int inC, int outC, int k, int stride, int groups = 1) =>
             random.ConvBn(name, inC, outC, k, stride, groups, eps: BatchNormEps);
         var stem = Conv("features.0", NetworkApp.InputChannels, StemChannels, 3, 2);
-        var blocks = new List<MobileNetV3Block>();
+        var blocks = new List<InvertedResidual>();
         int inC = StemChannels;
         foreach (var (k, expanded, outC, se, hardswish, stride) in Setting)
         {
@@ -67,7 +56,7 @@ public sealed class MobileNetV3Model : INetworkModel
             var depthwise = Conv($"{name}.dw", expanded, expanded, k, stride, groups: expanded);
             var squeeze = se ? random.SqueezeExcitation($"{name}.se", expanded, MakeDivisible(expanded / 4), Activation.Relu, SqueezeGate.Hardsigmoid) : null;
             var project = Conv($"{name}.project", expanded, outC, 1, 1);
-            blocks.Add(new MobileNetV3Block(expand, depthwise, squeeze, project, hardswish, Residual: stride == 1 && inC == outC));
+            blocks.Add(new InvertedResidual(expand, depthwise, squeeze, project, hardswish ? Activation.Hardswish : Activation.Relu, Residual: stride == 1 && inC == outC));
             inC = outC;
         }
         var last = Conv($"features.{blocks.Count + 1}", inC, LastChannels, 1, 1);
@@ -80,30 +69,6 @@ public sealed class MobileNetV3Model : INetworkModel
         };
     }
 
-    /// <summary>Every convolution with a BatchNorm, in order (stem, then per block expand, depthwise, project, then the last).</summary>
-    public IEnumerable<ConvBn> Convolutions()
-    {
-        yield return Stem;
-        foreach (var b in Blocks)
-        {
-            if (b.Expand is { } e) yield return e;
-            yield return b.Depthwise;
-            yield return b.Project;
-        }
-        yield return Last;
-    }
-
-    /// <summary>Parameters (weights, biases, BatchNorm affine values; not the running statistics), counted as torchvision's model has them.</summary>
-    public long ParameterCount =>
-        Convolutions().Sum(c => c.ParameterCount) + Blocks.Sum(b => b.Se?.ParameterCount ?? 0)
-        + HiddenWeight.Shape.ElementCount + HiddenBias.Shape.ElementCount + ClassifierWeight.Shape.ElementCount + ClassifierBias.Shape.ElementCount;
-
-    public string Summary =>
+    public override string Summary =>
         $"MobileNetV3-Large: {Convolutions().Count()} convolutions (BatchNorm folded; {Blocks.Count} depthwise, {Blocks.Count(b => b.Residual)} residual adds) + {Blocks.Count(b => b.Se is not null)} squeeze-excitation blocks + 2-layer classifier, {ParameterCount / 1e6:0.00} M parameters";
-
-    public DeviceNetwork Place(ConvEngine engine, TensorShape inputShape) => new DeviceMobileNetV3(engine, this, inputShape);
-
-    public Onnx.OnnxGraph ToOnnx(TensorShape inputShape) => OnnxMobileNetV3.Build(this, inputShape);
-
-    public double[] Reference(HostTensor input) => ReferenceMobileNetV3.Run(this, input);
 }

@@ -1,0 +1,107 @@
+using GpuConv.Tensors;
+
+namespace GpuConv.Networks.InvertedResiduals;
+
+/// <summary>
+/// An <see cref="InvertedResidualModel"/> (MobileNetV2, MobileNetV3, EfficientNet) resident in an engine's memory for a
+/// fixed input shape (<see cref="DeviceNetwork"/>: BatchNorm folded, weights uploaded once, every buffer allocated once
+/// and reused once dead). <see cref="Run"/> issues the whole network on the engine's stream without a host wait: each
+/// convolution with its bias and activation fused (conv + bias + ReLU6, ReLU, hardswish or SiLU); each
+/// squeeze-and-excitation block as global average pool, the two 1×1s with their activations fused and ScaleChannels
+/// in place; each projection as conv + bias, added onto the block's input (<c>accumulate: true</c>, written over it:
+/// nothing reads the input afterwards) where the block has a residual; the global average pool, the hidden linear where
+/// the model has one, and the classifier, as 1×1 convolutions.
+/// </summary>
+public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
+{
+    /// <summary>A block's layers and buffers; <c>Out</c> is null where the projection is added onto the block's input.</summary>
+    sealed record PlacedBlock(InvertedResidual Block, Layer? Expand, Layer Depthwise, Squeeze? Se, Layer Project, Tensor? ExpandOut, Tensor DepthwiseOut, Tensor? Out);
+
+    readonly Activation stemActivation;
+    readonly Layer stem = null!, last = null!, classifier = null!;
+    readonly Tensor stemOut = null!, lastOut = null!, pooled = null!;
+    readonly PlacedBlock[] blocks = [];
+    /// <summary>The hidden linear, its activation and output (MobileNetV3); null elsewhere.</summary>
+    readonly (Layer Layer, Activation Activation, Tensor Out)? hidden;
+
+    /// <summary>
+    /// Uploads the layers and takes the buffers in the order <see cref="Run"/> uses them: a block's expansion dies after
+    /// its depthwise layer, the depthwise output (scaled in place by a squeeze-and-excitation block) after the
+    /// projection, a block without the residual add reads its input last in its first layer, the last layer's output
+    /// in the pool, the pooled values in the hidden linear.
+    /// </summary>
+    public DeviceInvertedResidualNetwork(ConvEngine engine, InvertedResidualModel model, TensorShape inputShape) : base(engine, inputShape)
+    {
+        try
+        {
+            int n = inputShape.Dims[0];
+            stemActivation = model.StemActivation;
+            stem = Upload(model.Stem);
+            stemOut = Take(OutputShape(model.Stem, inputShape));
+            var x = stemOut;
+            blocks = new PlacedBlock[model.Blocks.Count];
+            for (int i = 0; i < blocks.Length; i++)
+            {
+                var b = model.Blocks[i];
+                Tensor? expandOut = b.Expand is { } e ? Take(OutputShape(e, x.Shape)) : null;
+                if (expandOut is not null && !b.Residual) Release(x);
+                var depthwiseOut = Take(OutputShape(b.Depthwise, (expandOut ?? x).Shape));
+                if (expandOut is not null) Release(expandOut);
+                else if (!b.Residual) Release(x);
+                var se = b.Se is { } s ? PlaceSqueeze(s, depthwiseOut.Shape) : null;
+                Tensor? output = b.Residual ? null : Take(OutputShape(b.Project, depthwiseOut.Shape));
+                Release(depthwiseOut);
+                blocks[i] = new PlacedBlock(b, b.Expand is { } ee ? Upload(ee) : null, Upload(b.Depthwise), se, Upload(b.Project), expandOut, depthwiseOut, output);
+                x = output ?? x;
+            }
+            last = Upload(model.Last);
+            lastOut = Take(OutputShape(model.Last, x.Shape));
+            Release(x);
+            pooled = Take(new TensorShape(n, lastOut.Shape.Dims[1], 1, 1));
+            Release(lastOut);
+            if (model.Hidden is { } h)
+            {
+                var hiddenOut = Take(new TensorShape(n, h.Weight.Shape.Dims[0], 1, 1));
+                Release(pooled);
+                hidden = (UploadConv(InvertedResidualModel.Linear, h.Weight, h.Bias), h.Activation, hiddenOut);
+            }
+            classifier = UploadClassifier(InvertedResidualModel.Linear, model.ClassifierWeight, model.ClassifierBias);
+            Logits = Allocate(new TensorShape(n, model.Classes, 1, 1));
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public override void Run()
+    {
+        Conv(stem, Input, stemOut, stemActivation);
+        var x = stemOut;
+        foreach (var b in blocks)
+        {
+            var h = x;
+            if (b.Expand is { } e)
+            {
+                Conv(e, x, b.ExpandOut!, b.Block.Activation);
+                h = b.ExpandOut!;
+            }
+            Conv(b.Depthwise, h, b.DepthwiseOut, b.Block.Activation);
+            if (b.Se is { } se) SqueezeExcite(se, b.DepthwiseOut);
+            var p = b.Project;
+            x = b.Out is { } y
+                ? Engine.Forward(p.Spec, b.DepthwiseOut, p.Weight, p.Bias, output: y, constantWeights: true)
+                : Engine.Forward(p.Spec, b.DepthwiseOut, p.Weight, p.Bias, output: x, constantWeights: true, accumulate: true);
+        }
+        Conv(last, x, lastOut, stemActivation);
+        Engine.GlobalAvgPool(lastOut, pooled);
+        var features = pooled;
+        if (hidden is { } hl)
+        {
+            Conv(hl.Layer, pooled, hl.Out, hl.Activation);
+            features = hl.Out;
+        }
+        Engine.Forward(classifier.Spec, features, classifier.Weight, classifier.Bias, output: Logits, constantWeights: true);
+    }
+}
