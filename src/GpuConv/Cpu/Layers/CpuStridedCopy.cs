@@ -5,7 +5,7 @@ namespace GpuConv.Cpu.Layers;
 /// <summary>
 /// A 5-d strided float32 copy on host arrays, the definition kernels/strided_copy.ptx follows: dst[i0·t0 + … + i4·t4] =
 /// src[i0·s0 + … + i4·s4] for every index of the view (PixelShuffle and PixelUnshuffle walk their views with it). Large
-/// copies are split over the CPU backend's worker threads by the outermost dim. A copy has one result, whatever the split.
+/// copies are split over the CPU backend's worker threads by the two outermost dims. A copy has one result, whatever the split.
 /// </summary>
 internal static unsafe class CpuStridedCopy
 {
@@ -16,7 +16,8 @@ internal static unsafe class CpuStridedCopy
         if (dims.Length != 5 || sourceStrides.Length != 5 || destinationStrides.Length != 5)
             throw new ArgumentException($"a strided copy takes 5 dims with one stride each per side; got {dims.Length}, {sourceStrides.Length} and {destinationStrides.Length}.", nameof(dims));
         long count = (long)dims[0] * dims[1] * dims[2] * dims[3] * dims[4];
-        int tasks = workers is not { Threads: > 1 } || count < CpuSlabCopy.ParallelThreshold || dims[0] < 2 ? 1 : Math.Min(dims[0], workers.Threads);
+        long outer = (long)dims[0] * dims[1];
+        int tasks = workers is not { Threads: > 1 } || count < CpuSlabCopy.ParallelThreshold || outer < 2 ? 1 : (int)Math.Min(outer, workers.Threads);
         fixed (float* src = source, dst = destination)
         {
             var loop = new Loop(src, dst, new View(dims, sourceStrides, destinationStrides), tasks);
@@ -39,16 +40,18 @@ internal static unsafe class CpuStridedCopy
 
         public void Run(int task, WorkspaceSet workspace)
         {
-            long first = (long)v.D0 * task / tasks, end = (long)v.D0 * (task + 1) / tasks;
-            for (long i0 = first; i0 < end; i0++)
-                for (long i1 = 0; i1 < v.D1; i1++)
-                    for (long i2 = 0; i2 < v.D2; i2++)
-                        for (long i3 = 0; i3 < v.D3; i3++)
-                        {
-                            float* s = src + i0 * v.S0 + i1 * v.S1 + i2 * v.S2 + i3 * v.S3;
-                            float* t = dst + i0 * v.T0 + i1 * v.T1 + i2 * v.T2 + i3 * v.T3;
-                            for (long i4 = 0; i4 < v.D4; i4++) t[i4 * v.T4] = s[i4 * v.S4];
-                        }
+            long outer = (long)v.D0 * v.D1, first = outer * task / tasks, end = outer * (task + 1) / tasks;
+            for (long i01 = first; i01 < end; i01++)
+            {
+                long i0 = i01 / v.D1, i1 = i01 % v.D1;
+                for (long i2 = 0; i2 < v.D2; i2++)
+                    for (long i3 = 0; i3 < v.D3; i3++)
+                    {
+                        float* s = src + i0 * v.S0 + i1 * v.S1 + i2 * v.S2 + i3 * v.S3;
+                        float* t = dst + i0 * v.T0 + i1 * v.T1 + i2 * v.T2 + i3 * v.T3;
+                        for (long i4 = 0; i4 < v.D4; i4++) t[i4 * v.T4] = s[i4 * v.S4];
+                    }
+            }
         }
     }
 }

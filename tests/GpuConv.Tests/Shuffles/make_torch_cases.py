@@ -1,5 +1,5 @@
-# Writes torch_pixel_shuffle_cases.json: PyTorch's own results for F.pixel_shuffle and F.pixel_unshuffle and their
-# gradients (autograd), bits of every float, so PixelShuffleTorchCasesTests can check the engine bit for bit without
+# Writes torch_shuffle_cases.json: PyTorch's own results for F.pixel_shuffle, F.pixel_unshuffle and
+# torch.channel_shuffle and their gradients (autograd), bits of every float, so ShuffleTorchCasesTests can check the engine bit for bit without
 # PyTorch (NaN/±Inf/−0/subnormals carried as they are: the values are moved, never computed).
 # Run with a Python that has torch and numpy: /usr/bin/python3 make_torch_cases.py  (torch 1.13 wrote the file)
 import json
@@ -24,7 +24,14 @@ cases = []
 
 def case(op, shape, r):
     x = torch.from_numpy(values(shape)).requires_grad_(True)
-    y = F.pixel_shuffle(x, r) if op == 'shuffle' else F.pixel_unshuffle(x, r)
+    if op == 'channel':
+        # torch 1.13 has no derivative for torch.channel_shuffle: the gradient comes from torchvision's ShuffleNetV2
+        # formulation (view, transpose, contiguous), whose forward is checked to be torch.channel_shuffle's bits.
+        n, c = shape[0], shape[1]
+        y = x.view(n, r, c // r, *shape[2:]).transpose(1, 2).contiguous().view(shape)
+        assert torch.equal(y.detach().view(-1).view(torch.int32), torch.channel_shuffle(x.detach(), r).view(-1).view(torch.int32))
+    else:
+        y = F.pixel_shuffle(x, r) if op == 'shuffle' else F.pixel_unshuffle(x, r)
     dy = torch.from_numpy(values(tuple(y.shape)))
     y.backward(dy)
     cases.append(dict(op=op, shape=list(shape), factor=r, x=bits(x.detach().numpy()), y_shape=list(y.shape),
@@ -43,7 +50,15 @@ case('unshuffle', (2, 2, 9, 6), 3)
 case('unshuffle', (1, 5, 8, 8), 4)
 case('unshuffle', (3, 1, 2, 2), 2)
 case('unshuffle', (2, 3, 4, 5), 1)
+# ShuffleNet V1 / V2's shuffles (groups 2, 3, 4, 8), a 1-d and a 3-d tensor, groups 1 (identity) and groups = C.
+case('channel', (1, 6, 3, 2), 2)
+case('channel', (2, 12, 2, 3), 3)
+case('channel', (1, 24, 2, 2), 8)
+case('channel', (3, 8, 5), 4)
+case('channel', (1, 6, 2, 2, 3), 2)
+case('channel', (2, 5, 3, 3), 1)
+case('channel', (1, 7, 2, 3), 7)
 
-with open('torch_pixel_shuffle_cases.json', 'w') as f:
+with open('torch_shuffle_cases.json', 'w') as f:
     json.dump(dict(torch=torch.__version__, cases=cases), f, separators=(',', ':'))
     f.write('\n')

@@ -3,15 +3,16 @@ using GpuConv.Tensors;
 namespace GpuConv.Reference;
 
 /// <summary>
-/// The judge of <see cref="ConvEngine.PixelShuffle"/> and <see cref="ConvEngine.PixelUnshuffle"/>, written from
-/// PyTorch's definition index by index (sharing nothing with the strided view the CPU loop and the kernel walk): for
-/// y = pixel_shuffle(x, r), y[n, c, h·r + i, w·r + j] = x[n, c·r² + i·r + j, h, w]; pixel_unshuffle is its inverse. A
-/// rearrangement: every value is moved, none computed.
+/// The judge of <see cref="ConvEngine.PixelShuffle"/>, <see cref="ConvEngine.PixelUnshuffle"/> and
+/// <see cref="ConvEngine.ChannelShuffle"/>, written from PyTorch's definitions index by index (sharing nothing with the
+/// strided views the CPU loop and the kernel walk): for y = pixel_shuffle(x, r), y[n, c, h·r + i, w·r + j] =
+/// x[n, c·r² + i·r + j, h, w], pixel_unshuffle its inverse; for y = channel_shuffle(x, g), y[n, j·g + i, …] =
+/// x[n, i·(C/g) + j, …]. Rearrangements: every value is moved, none computed.
 /// </summary>
-public static class ReferencePixelShuffle
+public static class ReferenceShuffles
 {
     /// <summary>pixel_shuffle(x, r) on x [N, C·r², H, W]: the [N, C, H·r, W·r] values.</summary>
-    public static float[] Shuffle(TensorShape x, ReadOnlySpan<float> values, int r)
+    public static float[] PixelShuffle(TensorShape x, ReadOnlySpan<float> values, int r)
     {
         Check(x, values, r);
         int n = x[0], c = x[1] / (r * r), h = x[2], w = x[3];
@@ -28,7 +29,7 @@ public static class ReferencePixelShuffle
     }
 
     /// <summary>pixel_unshuffle(x, r) on x [N, C, H, W] (H and W multiples of r): the [N, C·r², H/r, W/r] values.</summary>
-    public static float[] Unshuffle(TensorShape x, ReadOnlySpan<float> values, int r)
+    public static float[] PixelUnshuffle(TensorShape x, ReadOnlySpan<float> values, int r)
     {
         Check(x, values, r);
         int n = x[0], c = x[1], h = x[2] / r, w = x[3] / r;
@@ -41,6 +42,23 @@ public static class ReferencePixelShuffle
                         int plane = b * c + k / (r * r), i = k % (r * r) / r, j = k % r;
                         y[((b * c * r * r + k) * h + oh) * w + ow] = values[(plane * h * r + oh * r + i) * w * r + ow * r + j];
                     }
+        return y;
+    }
+
+    /// <summary>channel_shuffle(x, g) on x [N, C, …] (g divides C): the values of x's shape.</summary>
+    public static float[] ChannelShuffle(TensorShape x, ReadOnlySpan<float> values, int g)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank < 2 || g < 1 || x[1] % g != 0 || values.Length != x.ElementCount)
+            throw new ArgumentException($"the reference takes [N, C, …] values and groups dividing C; got shape {x}, {values.Length} values, groups {g}.", nameof(x));
+        int n = x[0], c = x[1], perGroup = c / g, rest = (int)(x.ElementCount / ((long)n * c));
+        var y = new float[values.Length];
+        for (int b = 0; b < n; b++)
+            for (int k = 0; k < c; k++)
+            {
+                int i = k % g, j = k / g; // output channel k = j·g + i reads input channel i·(C/g) + j
+                values.Slice((b * c + i * perGroup + j) * rest, rest).CopyTo(y.AsSpan((b * c + k) * rest, rest));
+            }
         return y;
     }
 
