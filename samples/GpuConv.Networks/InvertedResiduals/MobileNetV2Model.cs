@@ -1,5 +1,3 @@
-using GpuConv.Tensors;
-
 namespace GpuConv.Networks.InvertedResiduals;
 
 /// <summary>

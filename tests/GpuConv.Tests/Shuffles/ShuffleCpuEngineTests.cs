@@ -1,4 +1,3 @@
-using GpuConv.Reference;
 using GpuConv.Tensors;
 
 namespace GpuConv.Tests.Shuffles;

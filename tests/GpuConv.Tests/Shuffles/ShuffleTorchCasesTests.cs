@@ -1,5 +1,4 @@
 using System.Text.Json;
-using GpuConv.Reference;
 using GpuConv.Tensors;
 
 namespace GpuConv.Tests.Shuffles;
