@@ -32,7 +32,8 @@ namespace GpuConv.Cpu;
 /// Ends, as torch 1.13 where it is defined: gelu(±0) = ±0, gelu(+∞) = +∞, gelu(-∞) = NaN (-∞·0), gelu(NaN) = NaN (the
 /// canonical 0x7FFFFFFF); x²/2 or |w| above 120 gives x for x &gt; 0 and x·0 = -0 below (the true value is under
 /// 1e-45); the gradients are 1 and +0 there and NaN at ±∞ (torch's x·pdf = ±∞·0). Accuracy against float64 is measured
-/// and asserted in tests/GpuConv.Tests/Gelu/GeluAccuracyTests.cs.
+/// and asserted in tests/GpuConv.Tests/Gelu/GeluAccuracyTests.cs. P and Q were fitted by
+/// tests/GpuConv.Tests/Gelu/fit_gelu_coefficients.py (weighted least squares, float32 rounding one coefficient at a time).
 /// </para>
 /// </summary>
 internal static class GeluMath

@@ -4,7 +4,7 @@ namespace GpuConv.Tests.Gelu;
 
 /// <summary>
 /// GELU and its gradients (both approximations) on the CPU loops against float64 (<see cref="GeluReference"/>) on every
-/// 211th float32 of each sign up to 16 (beyond, the results are x or ±0 and exact) — the vector loop, which must equal
+/// 211th float32 of each sign up to 16 (10 416 188 floats) (beyond, the results are x or ±0 and exact) — the vector loop, which must equal
 /// the scalar definition lane by lane. Errors are in ulps of the float nearest the exact value, that ulp never taken below
 /// 2^-149 (the subnormal spacing): tiny outputs (x·Φ(x) for x near -14, the tanh form near -10.8) are judged absolutely
 /// in units of the smallest subnormal, where relative error means nothing; and torch 1.13's own error there is 100% anyway.
@@ -14,8 +14,12 @@ namespace GpuConv.Tests.Gelu;
 /// </summary>
 public class GeluAccuracyTests
 {
-    /// <summary>The worst errors measured (every 211th float to 16; a denser every-7th sweep in C gave the same to 0.1 ulp), asserted with a little room.</summary>
-    public const double ForwardBound = 4.0, ForwardTanhBound = 3.5, BackwardBound = 3.0, BackwardTanhBound = 5.0;
+    /// <summary>
+    /// The bounds: the worst errors of a once-run sweep of every 17th float to 16 (129 283 254 floats: 'none' 3.584 ulp
+    /// at -3.6549165, 'tanh' 3.135 at -1.82247, the gradients 2.573 at -12.537385 and 5.024 at -3.199857), with a little
+    /// room; this test's every 211th float sees 3.441, 3.013, 2.387 and 4.563.
+    /// </summary>
+    public const double ForwardBound = 4.0, ForwardTanhBound = 3.5, BackwardBound = 3.0, BackwardTanhBound = 5.5;
 
     internal static double Ulps(float got, double exact, double scale)
     {
