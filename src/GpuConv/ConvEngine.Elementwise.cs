@@ -1,6 +1,5 @@
 using GpuConv.Backends;
 using GpuConv.Backends.Ptx;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Elementwise;
 using GpuConv.Tensors;
 
@@ -8,7 +7,7 @@ namespace GpuConv;
 
 /// <summary>
 /// Element-wise ops on tensors in <see cref="Memory"/>, for the rest of a CNN training or inference step without host
-/// round trips: residual adds, products, ReLU, ReLU6, leaky ReLU, SiLU, sigmoid, tanh, hardsigmoid and hardswish and their gradients, scaling, and y += alpha·x (SGD updates, gradient accumulation).
+/// round trips: residual adds, products, ReLU, ReLU6, leaky ReLU, SiLU, sigmoid, tanh, hardsigmoid, hardswish and GELU and their gradients, scaling, and y += alpha·x (SGD updates, gradient accumulation).
 /// <para>
 /// Operands have one shape (no broadcasting). The output may be the very same tensor (or a <see cref="Reshape"/> view of
 /// the same memory) as an input, so the ops work in place; an output that only partly overlaps an input is refused.
@@ -199,6 +198,47 @@ public sealed partial class ConvEngine
         ThrowIfDisposed();
         CheckOperands(dy, nameof(dy), y, nameof(y));
         return RunElementwise(ElementwiseOp.TanhBackward, dy, nameof(dy), y, nameof(y), 0f, output);
+    }
+
+    /// <summary>
+    /// GELU element by element, as torch.nn.functional.gelu(x, approximate): <see cref="GeluApproximation.None"/> is
+    /// x·Φ(x) = x·(1 + erf(x/√2))/2, <see cref="GeluApproximation.Tanh"/> 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+    /// Both from IEEE-exact operations only (Cpu/Elementwise/GeluMath.cs: Φ by a polynomial below |x| = 1 and e^(-x²/2) times a
+    /// fitted tail above; the tanh form as x·σ(2u) with 2u in double-float), so the CPU loops and the kernels give the
+    /// same bits, and neither cancels for x &lt; 0 (torch's 1 + erf and 1 + tanh do): within 4 ulp of float64 for 'none' and
+    /// 3.5 ulp for 'tanh' (GeluAccuracyTests: 3.58 and 3.14 seen on every 17th float in ±16; torch 1.13 differs from float64 by far more for x &lt; -2, see docs/library.md).
+    /// ±0 stays, +∞ gives +∞, -∞ gives NaN (as torch), a NaN stays NaN (the canonical 0x7FFFFFFF); a result below
+    /// the smallest subnormal is -0. Into <paramref name="output"/> or a new tensor; returns it. <paramref name="output"/> may be x.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="approximate"/> is not a defined <see cref="GeluApproximation"/>.</exception>
+    public Tensor Gelu(Tensor x, GeluApproximation approximate = GeluApproximation.None, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckGeluApproximation(approximate);
+        CheckOperands(x, nameof(x), null, null);
+        return RunElementwise(approximate == GeluApproximation.Tanh ? ElementwiseOp.GeluTanh : ElementwiseOp.Gelu, x, nameof(x), null, null, 0f, output);
+    }
+
+    /// <summary>
+    /// dx = ∂loss/∂x of y = gelu(x, approximate) from dy = ∂loss/∂y and the GELU's input <paramref name="x"/> — torch's
+    /// gelu_backward(dy, x, approximate): dy·(Φ(x) + x·φ(x)) for 'none' (φ the normal density), dy·(σ + x·σ·(1 - σ)·w')
+    /// for 'tanh' (σ = σ(w), w = 2√(2/π)·(x + 0.044715·x³)), the pieces of <see cref="Gelu"/> (GeluAccuracyTests states
+    /// the bounds). x = ±∞ gives NaN, as torch. Into <paramref name="output"/> or a new tensor; returns it.
+    /// <paramref name="output"/> may be dy or x.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="approximate"/> is not a defined <see cref="GeluApproximation"/>.</exception>
+    public Tensor GeluBackward(Tensor dy, Tensor x, GeluApproximation approximate = GeluApproximation.None, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        CheckGeluApproximation(approximate);
+        CheckOperands(dy, nameof(dy), x, nameof(x));
+        return RunElementwise(approximate == GeluApproximation.Tanh ? ElementwiseOp.GeluTanhBackward : ElementwiseOp.GeluBackward, dy, nameof(dy), x, nameof(x), 0f, output);
+    }
+
+    static void CheckGeluApproximation(GeluApproximation approximate)
+    {
+        if (approximate is not (GeluApproximation.None or GeluApproximation.Tanh))
+            throw new ArgumentException($"approximate must be GeluApproximation.None or GeluApproximation.Tanh, got {(int)approximate}.", nameof(approximate));
     }
 
     /// <summary>

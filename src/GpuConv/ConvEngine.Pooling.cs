@@ -1,6 +1,5 @@
 using GpuConv.Backends;
 using GpuConv.Backends.Ptx;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Pooling;
 using GpuConv.Cpu.Threading;
 using GpuConv.Tensors;

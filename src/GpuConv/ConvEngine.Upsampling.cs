@@ -1,5 +1,4 @@
 using GpuConv.Backends.Ptx;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Layers;
 using GpuConv.Tensors;
 

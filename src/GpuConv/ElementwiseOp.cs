@@ -1,8 +1,7 @@
-
 namespace GpuConv;
 
 /// <summary>
-/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Silu, SiluBackward, Sigmoid, SigmoidBackward, Hardsigmoid, HardsigmoidBackward, Hardswish, HardswishBackward, Tanh, TanhBackward, Mul, LeakyRelu, LeakyReluBackward, Scale, AddScaled), each as
+/// The element-wise ops of <see cref="ConvEngine"/> (Add, Relu, ReluBackward, Relu6, Relu6Backward, Silu, SiluBackward, Sigmoid, SigmoidBackward, Hardsigmoid, HardsigmoidBackward, Hardswish, HardswishBackward, Tanh, TanhBackward, Mul, LeakyRelu, LeakyReluBackward, Scale, AddScaled, Gelu, GeluBackward, GeluTanh, GeluTanhBackward), each as
 /// output[i] = f(a[i], b[i], alpha) over tensors of one shape. The one definition the CPU loops
 /// (Cpu/Elementwise/CpuElementwise.cs) and the kernels (kernels/elementwise.ptx) both implement, bit for bit.
 /// </summary>
@@ -88,11 +87,22 @@ internal enum ElementwiseOp
     Scale,
     /// <summary>fma(alpha, a, b) = alpha · a + b rounded once (b is the tensor added to, usually the output itself).</summary>
     AddScaled,
+    /// <summary>
+    /// a·Φ(a) (torch.nn.functional.gelu, approximate='none'), Φ the normal CDF by <see cref="Cpu.Elementwise.GeluMath"/>'s
+    /// exact-operation sequence: ±0 stays, +∞ gives +∞, -∞ gives NaN (as torch), a NaN is the canonical 0x7FFFFFFF.
+    /// </summary>
+    Gelu,
+    /// <summary>a·(Φ(b) + b·φ(b)) with a = dy, b = x (the GELU's input): torch's gelu_backward for approximate='none'.</summary>
+    GeluBackward,
+    /// <summary>0.5·a·(1 + tanh(√(2/π)·(a + 0.044715·a³))) (approximate='tanh'), taken as a·σ(2·√(2/π)·(a + 0.044715·a³)) by <see cref="Cpu.Elementwise.GeluMath"/>.</summary>
+    GeluTanh,
+    /// <summary>torch's gelu_backward for approximate='tanh' with a = dy, b = x (the input), by <see cref="Cpu.Elementwise.GeluMath"/>.</summary>
+    GeluTanhBackward,
 }
 
 internal static class ElementwiseOps
 {
     /// <summary>How many tensor operands (a, b) the op reads.</summary>
     public static int Inputs(this ElementwiseOp op) => op is ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid or ElementwiseOp.Hardsigmoid or ElementwiseOp.Hardswish
-        or ElementwiseOp.Tanh or ElementwiseOp.LeakyRelu or ElementwiseOp.Scale ? 1 : 2;
+        or ElementwiseOp.Tanh or ElementwiseOp.LeakyRelu or ElementwiseOp.Scale or ElementwiseOp.Gelu or ElementwiseOp.GeluTanh ? 1 : 2;
 }

@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Layers;
 using GpuConv.Cpu.Threading;
 using GpuConv.Tensors;

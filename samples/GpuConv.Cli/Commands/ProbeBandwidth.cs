@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using GpuConv.Backends.Ptx;
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Columns;
 using GpuConv.Cuda;
 using GpuConv.Tensors;

@@ -5,7 +5,6 @@ using GpuConv.Cpu.BackwardFilter;
 using GpuConv.Cpu.ChannelTiled;
 using GpuConv.Cpu.Depthwise;
 using GpuConv.Cpu.Gemm;
-using GpuConv.Cpu.Shifted;
 using GpuConv.Cpu.Winograd;
 
 namespace GpuConv.Backends;

@@ -1,6 +1,5 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Cpu.Threading;
 using GpuConv.Tensors;

@@ -1,6 +1,5 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Tensors;
 using GpuConv.Tests.Support;
 

@@ -1,7 +1,6 @@
 using GpuConv.Backends;
 using GpuConv.Backends.Cudnn;
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Cuda;
 using GpuConv.Cuda.Discovery;
 using GpuConv.Tensors;

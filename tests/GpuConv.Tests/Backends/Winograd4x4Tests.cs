@@ -1,7 +1,6 @@
 using GpuConv.Tests.Support;
 using GpuConv.Backends;
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Tensors;
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Tensors;
 using GpuConv.Tests.Support;
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using GpuConv.Cli;
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Tensors;
 
 namespace GpuConv.Tests.Cli;

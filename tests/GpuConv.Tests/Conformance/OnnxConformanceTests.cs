@@ -1,5 +1,4 @@
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Tensors;
 using GpuConv.Tests.Support;
 

@@ -1,5 +1,4 @@
 using System.Reflection;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Tests.Cpu;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Tests.Cpu;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Tests.Cpu;

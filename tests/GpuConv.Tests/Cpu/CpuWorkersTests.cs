@@ -1,4 +1,3 @@
-using GpuConv.Cpu;
 using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Tests.Cpu;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Elementwise;
 using GpuConv.Cpu.Threading;
 

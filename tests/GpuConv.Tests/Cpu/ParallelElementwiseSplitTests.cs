@@ -1,4 +1,3 @@
-using GpuConv.Cpu;
 using GpuConv.Cpu.Elementwise;
 
 namespace GpuConv.Tests.Cpu;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Cpu.Threading;
 

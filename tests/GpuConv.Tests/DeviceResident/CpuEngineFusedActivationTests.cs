@@ -1,5 +1,4 @@
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Elementwise;
 using GpuConv.Tensors;
 using GpuConv.Tests.Allocation;

@@ -1,6 +1,5 @@
 using GpuConv.Backends;
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Cuda.Discovery;
 using GpuConv.Planning;
 using GpuConv.Tensors;

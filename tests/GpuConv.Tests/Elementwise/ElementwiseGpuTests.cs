@@ -46,6 +46,10 @@ public class ElementwiseGpuTests : GpuAgainstCpuEngines
         using (var g = gpu.HardswishBackward(ga, gb)) Same(g, cpu.HardswishBackward(ca, cb), "HardswishBackward");
         using (var g = gpu.Tanh(ga)) Same(g, cpu.Tanh(ca), "Tanh");
         using (var g = gpu.TanhBackward(ga, gb)) Same(g, cpu.TanhBackward(ca, cb), "TanhBackward");
+        using (var g = gpu.Gelu(ga)) Same(g, cpu.Gelu(ca), "Gelu");
+        using (var g = gpu.GeluBackward(ga, gb)) Same(g, cpu.GeluBackward(ca, cb), "GeluBackward");
+        using (var g = gpu.Gelu(ga, GeluApproximation.Tanh)) Same(g, cpu.Gelu(ca, GeluApproximation.Tanh), "Gelu tanh");
+        using (var g = gpu.GeluBackward(ga, gb, GeluApproximation.Tanh)) Same(g, cpu.GeluBackward(ca, cb, GeluApproximation.Tanh), "GeluBackward tanh");
         using (var g = gpu.Mul(ga, gb)) Same(g, cpu.Mul(ca, cb), "Mul");
         using (var g = gpu.LeakyRelu(ga, 0.1f)) Same(g, cpu.LeakyRelu(ca, 0.1f), "LeakyRelu");
         using (var g = gpu.LeakyReluBackward(ga, gb, -0.2f)) Same(g, cpu.LeakyReluBackward(ca, cb, -0.2f), "LeakyReluBackward");

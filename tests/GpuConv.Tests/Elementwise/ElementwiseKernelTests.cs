@@ -1,5 +1,4 @@
 using GpuConv.Backends.Ptx;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Elementwise;
 using GpuConv.Tests.Ptx;
 

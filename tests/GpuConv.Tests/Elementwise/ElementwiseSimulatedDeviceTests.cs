@@ -46,6 +46,10 @@ public class ElementwiseSimulatedDeviceTests
             ("Silu", device.Silu(da), cpu.Silu(ca)),
             ("SiluBackward", device.SiluBackward(da, db), cpu.SiluBackward(ca, cb)),
             ("Scale", device.Scale(da, -1.5f), cpu.Scale(ca, -1.5f)),
+            ("Gelu", device.Gelu(da), cpu.Gelu(ca)),
+            ("GeluBackward", device.GeluBackward(da, db), cpu.GeluBackward(ca, cb)),
+            ("Gelu tanh", device.Gelu(da, GeluApproximation.Tanh), cpu.Gelu(ca, GeluApproximation.Tanh)),
+            ("GeluBackward tanh", device.GeluBackward(da, db, GeluApproximation.Tanh), cpu.GeluBackward(ca, cb, GeluApproximation.Tanh)),
         };
         using var dy = device.Upload(b);
         using var cy = cpu.Upload(b);
@@ -53,7 +57,7 @@ public class ElementwiseSimulatedDeviceTests
         cpu.AddScaled(cy, 0.25f, ca);
         Assert.That(rt.CopiesToHost, Is.Zero, "nothing went through the host");
         Assert.That(rt.Synchronizations, Is.Zero, "no call waited for the device");
-        Assert.That(rt.Calls, Is.EqualTo(new[] { "launch add_f32", "launch relu_f32", "launch relu_backward_f32", "launch relu6_f32", "launch relu6_backward_f32", "launch silu_f32", "launch silu_backward_f32", "launch scale_f32", "launch add_scaled_f32" }));
+        Assert.That(rt.Calls, Is.EqualTo(new[] { "launch add_f32", "launch relu_f32", "launch relu_backward_f32", "launch relu6_f32", "launch relu6_backward_f32", "launch silu_f32", "launch silu_backward_f32", "launch scale_f32", "launch gelu_f32", "launch gelu_backward_f32", "launch gelu_tanh_f32", "launch gelu_tanh_backward_f32", "launch add_scaled_f32" }));
 
         foreach (var (op, d, c) in results)
             Assert.That(Bits(device.Download(d).Data), Is.EqualTo(Bits(cpu.Download(c).Data)), op);

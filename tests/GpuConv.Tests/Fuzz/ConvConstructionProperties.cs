@@ -2,7 +2,6 @@ using FsCheck;
 using FsCheck.Fluent;
 using GpuConv.Backends;
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Tensors;
 
 namespace GpuConv.Tests.Fuzz;

@@ -1,4 +1,3 @@
-using GpuConv.Cpu;
 using GpuConv.Cpu.Layers;
 using GpuConv.Cpu.Threading;
 using GpuConv.Tensors;

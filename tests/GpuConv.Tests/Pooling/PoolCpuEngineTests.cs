@@ -1,4 +1,3 @@
-using GpuConv.Cpu;
 using GpuConv.Cpu.Pooling;
 using GpuConv.Cpu.Threading;
 using GpuConv.Reference;

@@ -1,5 +1,4 @@
 using GpuConv.Backends.Ptx;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Pooling;
 using GpuConv.Tensors;
 using GpuConv.Tests.Elementwise;

@@ -1,7 +1,6 @@
 using GpuConv.Backends;
 using GpuConv.Backends.Ptx;
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Tensors;
 
 using GpuConv.Tests.Support;

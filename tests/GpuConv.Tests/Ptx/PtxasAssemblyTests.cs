@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Columns;
 using GpuConv.Tests.Support;
 

@@ -1,4 +1,3 @@
-using GpuConv.Cpu;
 using GpuConv.Cpu.Columns;
 
 namespace GpuConv.Tests.Ptx;

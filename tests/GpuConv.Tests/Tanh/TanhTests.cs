@@ -1,5 +1,4 @@
 using System.Text.Json;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Elementwise;
 using GpuConv.Tensors;
 

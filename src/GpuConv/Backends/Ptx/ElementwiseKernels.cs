@@ -33,6 +33,10 @@ internal static class ElementwiseKernels
         ElementwiseOp.LeakyReluBackward => "leaky_relu_backward_f32",
         ElementwiseOp.Scale => "scale_f32",
         ElementwiseOp.AddScaled => "add_scaled_f32",
+        ElementwiseOp.Gelu => "gelu_f32",
+        ElementwiseOp.GeluBackward => "gelu_backward_f32",
+        ElementwiseOp.GeluTanh => "gelu_tanh_f32",
+        ElementwiseOp.GeluTanhBackward => "gelu_tanh_backward_f32",
         _ => throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op"),
     };
 
@@ -47,9 +51,10 @@ internal static class ElementwiseKernels
         switch (op)
         {
             case ElementwiseOp.Add or ElementwiseOp.ReluBackward or ElementwiseOp.Relu6Backward or ElementwiseOp.SiluBackward or ElementwiseOp.SigmoidBackward
-                or ElementwiseOp.HardsigmoidBackward or ElementwiseOp.HardswishBackward or ElementwiseOp.TanhBackward or ElementwiseOp.Mul: args.Add(b); break;
+                or ElementwiseOp.HardsigmoidBackward or ElementwiseOp.HardswishBackward or ElementwiseOp.TanhBackward or ElementwiseOp.Mul
+                or ElementwiseOp.GeluBackward or ElementwiseOp.GeluTanhBackward: args.Add(b); break;
             case ElementwiseOp.Relu or ElementwiseOp.Relu6 or ElementwiseOp.Silu or ElementwiseOp.Sigmoid or ElementwiseOp.Hardsigmoid or ElementwiseOp.Hardswish
-                or ElementwiseOp.Tanh: break;
+                or ElementwiseOp.Tanh or ElementwiseOp.Gelu or ElementwiseOp.GeluTanh: break;
             case ElementwiseOp.Scale or ElementwiseOp.LeakyRelu: args.Add(alpha); break;
             case ElementwiseOp.AddScaled or ElementwiseOp.LeakyReluBackward: args.Add(b).Add(alpha); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace GpuConv.Cpu.Elementwise;
 
 /// <summary>
-/// <see cref="ElementwiseOp"/> on host arrays: a Vector256 loop (ReLU and ReLU6: <see cref="CpuActivation"/>'s, Vector512 first on AVX-512; SiLU: blocks of Vector512 on AVX-512, then of Vector256, first), then the scalar tail with the same IEEE
+/// <see cref="ElementwiseOp"/> on host arrays: a Vector256 loop (ReLU and ReLU6: <see cref="CpuActivation"/>'s, Vector512 first on AVX-512; SiLU: blocks of Vector512 on AVX-512, then of Vector256, first; tanh and GELU: <see cref="TanhMath"/>'s and <see cref="GeluMath"/>'s Vector256 forms), then the scalar tail with the same IEEE
 /// operations (so the result does not depend on where the vector part ends, nor on how a tensor is cut into
 /// chunks: <see cref="ParallelElementwise"/> runs these loops on parts of a large tensor on several threads).
 /// The output may be the very same array as an input (each element is read before it is written).
@@ -43,6 +43,10 @@ internal static class CpuElementwise
             case ElementwiseOp.LeakyReluBackward: LeakyRelu(ref pa, ref pb, alpha, ref po, n); break;
             case ElementwiseOp.Scale: Scale(ref pa, alpha, ref po, n); break;
             case ElementwiseOp.AddScaled: AddScaled(ref pa, ref pb, alpha, ref po, n); break;
+            case ElementwiseOp.Gelu: Gelu(ref pa, ref po, n); break;
+            case ElementwiseOp.GeluBackward: GeluBackward(ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.GeluTanh: GeluTanh(ref pa, ref po, n); break;
+            case ElementwiseOp.GeluTanhBackward: GeluTanhBackward(ref pa, ref pb, ref po, n); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
         }
     }
@@ -241,6 +245,44 @@ internal static class CpuElementwise
             for (; i + 8 <= n; i += 8)
                 TanhMath.TanhBackward(Vector256.LoadUnsafe(ref dy, i), Vector256.LoadUnsafe(ref y, i)).StoreUnsafe(ref o, i);
         for (; i < n; i++) Unsafe.Add(ref o, i) = TanhMath.TanhBackward(Unsafe.Add(ref dy, i), Unsafe.Add(ref y, i));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Gelu(ref float a, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8) GeluMath.Gelu(Vector256.LoadUnsafe(ref a, i)).StoreUnsafe(ref o, i);
+        for (; i < n; i++) Unsafe.Add(ref o, i) = GeluMath.Gelu(Unsafe.Add(ref a, i));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void GeluBackward(ref float dy, ref float x, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+                GeluMath.GeluBackward(Vector256.LoadUnsafe(ref dy, i), Vector256.LoadUnsafe(ref x, i)).StoreUnsafe(ref o, i);
+        for (; i < n; i++) Unsafe.Add(ref o, i) = GeluMath.GeluBackward(Unsafe.Add(ref dy, i), Unsafe.Add(ref x, i));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void GeluTanh(ref float a, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8) GeluMath.GeluTanh(Vector256.LoadUnsafe(ref a, i)).StoreUnsafe(ref o, i);
+        for (; i < n; i++) Unsafe.Add(ref o, i) = GeluMath.GeluTanh(Unsafe.Add(ref a, i));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void GeluTanhBackward(ref float dy, ref float x, ref float o, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+                GeluMath.GeluTanhBackward(Vector256.LoadUnsafe(ref dy, i), Vector256.LoadUnsafe(ref x, i)).StoreUnsafe(ref o, i);
+        for (; i < n; i++) Unsafe.Add(ref o, i) = GeluMath.GeluTanhBackward(Unsafe.Add(ref dy, i), Unsafe.Add(ref x, i));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -1,7 +1,6 @@
 using System.Runtime.Intrinsics.X86;
 using GpuConv.Backends;
 using GpuConv.Conv;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Elementwise;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Reference;

@@ -1,4 +1,3 @@
-using GpuConv.Cpu;
 using GpuConv.Cpu.Gemm;
 
 using GpuConv.Tests.Support;

@@ -1,5 +1,4 @@
 using System.Runtime.Intrinsics;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Pooling;
 using GpuConv.Tensors;
 

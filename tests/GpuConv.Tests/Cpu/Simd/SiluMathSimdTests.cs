@@ -1,5 +1,4 @@
 using System.Runtime.Intrinsics;
-using GpuConv.Cpu;
 using GpuConv.Cpu.Elementwise;
 
 namespace GpuConv.Tests.Cpu.Simd;
