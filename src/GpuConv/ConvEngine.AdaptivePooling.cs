@@ -59,25 +59,17 @@ public sealed partial class ConvEngine
         try
         {
             using (EnterStream())
-                switch (Memory)
+                if (Memory is IPtxRuntime rt)
                 {
-                    case var _ when result is HostTensor ho:
-                        Run(((HostTensor)x).Data, ho.Data);
-                        Wrote(ho);
-                        break;
-                    case IPtxRuntime rt when max:
-                        AdaptivePoolKernels.LaunchMax(rt, rt.PointerOf(result), 0, rt.PointerOf(x), g);
-                        break;
-                    case IPtxRuntime rt:
-                        AdaptivePoolKernels.LaunchAverage(rt, rt.PointerOf(result), rt.PointerOf(x), g);
-                        break;
-                    default:
-                        var hx = new float[x.Shape.ElementCountInt];
-                        Memory.CopyToHost(x, hx);
-                        var hy = new float[outShape.ElementCountInt];
-                        Run(hx, hy);
-                        Memory.CopyFromHost(hy, result);
-                        break;
+                    if (max) AdaptivePoolKernels.LaunchMax(rt, rt.PointerOf(result), 0, rt.PointerOf(x), g);
+                    else AdaptivePoolKernels.LaunchAverage(rt, rt.PointerOf(result), rt.PointerOf(x), g);
+                }
+                else
+                {
+                    float[] hx = HostValues(x)!, hy = HostBuffer(result);
+                    if (max) CpuAdaptivePooling.Max(g, hx, hy, PoolWorkers);
+                    else CpuAdaptivePooling.Average(g, hx, hy, PoolWorkers);
+                    StoreHost(hy, result);
                 }
             return result;
         }
@@ -85,12 +77,6 @@ public sealed partial class ConvEngine
         {
             if (output is null) ((IDisposable)result).Dispose();
             throw;
-        }
-
-        void Run(float[] hx, float[] hy)
-        {
-            if (max) CpuAdaptivePooling.Max(g, hx, hy, PoolWorkers);
-            else CpuAdaptivePooling.Average(g, hx, hy, PoolWorkers);
         }
     }
 
@@ -114,13 +100,10 @@ public sealed partial class ConvEngine
         {
             if (x is not null && output is not null) TakePoolOutput(output, inputShape, x, nameof(x));
             using (EnterStream())
-                switch (Memory)
+                if (Memory is IPtxRuntime rt)
                 {
-                    case var _ when result is HostTensor ho:
-                        Run((x as HostTensor)?.Data ?? [], ((HostTensor)dy).Data, ho.Data);
-                        Wrote(ho);
-                        break;
-                    case IPtxRuntime rt when max:
+                    if (max)
+                    {
                         // The argmax pass into a scratch buffer (one .u32 per output, in a float tensor's memory), then
                         // the gather; both on the stream, so the buffer can go back at once (ScratchTensors).
                         var argmax = scratch.Rent(Memory, outShape);
@@ -130,19 +113,15 @@ public sealed partial class ConvEngine
                             AdaptivePoolKernels.LaunchMaxBackward(rt, rt.PointerOf(result), rt.PointerOf(argmax), rt.PointerOf(dy), g);
                         }
                         finally { scratch.Return(argmax); }
-                        break;
-                    case IPtxRuntime rt:
-                        AdaptivePoolKernels.LaunchAverageBackward(rt, rt.PointerOf(result), rt.PointerOf(dy), g);
-                        break;
-                    default:
-                        float[] hx = [];
-                        if (x is not null) Memory.CopyToHost(x, hx = new float[inputShape.ElementCountInt]);
-                        var hdy = new float[outShape.ElementCountInt];
-                        Memory.CopyToHost(dy, hdy);
-                        var hdx = new float[inputShape.ElementCountInt];
-                        Run(hx, hdy, hdx);
-                        Memory.CopyFromHost(hdx, result);
-                        break;
+                    }
+                    else AdaptivePoolKernels.LaunchAverageBackward(rt, rt.PointerOf(result), rt.PointerOf(dy), g);
+                }
+                else
+                {
+                    var hdx = HostBuffer(result);
+                    if (max) CpuAdaptivePooling.MaxBackward(g, HostValues(x)!, HostValues(dy)!, hdx, PoolWorkers);
+                    else CpuAdaptivePooling.AverageBackward(g, HostValues(dy)!, hdx, PoolWorkers);
+                    StoreHost(hdx, result);
                 }
             return result;
         }
@@ -150,12 +129,6 @@ public sealed partial class ConvEngine
         {
             if (output is null) ((IDisposable)result).Dispose();
             throw;
-        }
-
-        void Run(float[] hx, float[] hdy, float[] hdx)
-        {
-            if (max) CpuAdaptivePooling.MaxBackward(g, hx, hdy, hdx, PoolWorkers);
-            else CpuAdaptivePooling.AverageBackward(g, hdy, hdx, PoolWorkers);
         }
     }
 }

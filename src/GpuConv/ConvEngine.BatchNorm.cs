@@ -53,7 +53,7 @@ public sealed partial class ConvEngine
             CheckTensorShape(output, x.Shape, nameof(output));
             CheckResident(output, nameof(output));
         }
-        CheckBatchNormSeparate(
+        CheckSeparate("BatchNorm",
             [(output, nameof(output)), (savedMean, nameof(savedMean)), (savedInvStd, nameof(savedInvStd)), (runningMean, nameof(runningMean)), (runningVar, nameof(runningVar))],
             [(x, nameof(x)), (gamma, nameof(gamma)), (beta, nameof(beta))]);
 
@@ -119,7 +119,7 @@ public sealed partial class ConvEngine
             CheckTensorShape(output, x.Shape, nameof(output));
             CheckResident(output, nameof(output));
         }
-        CheckBatchNormSeparate([(output, nameof(output))],
+        CheckSeparate("BatchNorm", [(output, nameof(output))],
             [(x, nameof(x)), (gamma, nameof(gamma)), (beta, nameof(beta)), (runningMean, nameof(runningMean)), (runningVar, nameof(runningVar))]);
         var y = output ?? Memory.Allocate(x.Shape);
         try
@@ -172,7 +172,7 @@ public sealed partial class ConvEngine
         }
         CheckChannelTensor(dGamma, s, nameof(dGamma));
         CheckChannelTensor(dBeta, s, nameof(dBeta));
-        CheckBatchNormSeparate([(dx, nameof(dx)), (dGamma, nameof(dGamma)), (dBeta, nameof(dBeta))],
+        CheckSeparate("BatchNorm", [(dx, nameof(dx)), (dGamma, nameof(dGamma)), (dBeta, nameof(dBeta))],
             [(dy, nameof(dy)), (x, nameof(x)), (gamma, nameof(gamma)), (savedMean, nameof(savedMean)), (savedInvStd, nameof(savedInvStd))]);
 
         var channelShape = new TensorShape(s.Channels);
@@ -222,44 +222,5 @@ public sealed partial class ConvEngine
         if (t.Shape.Rank != 1 || t.Shape.Dims[0] != s.Channels)
             throw new ArgumentException($"{name} has shape {t.Shape}, expected [{s.Channels}]: one value per channel of x (its dimension 1).", name);
         CheckResident(t, name);
-    }
-
-    /// <summary>
-    /// Refuses a written tensor that shares memory with another written one or with a read one (the same tensor, a
-    /// Reshape view, overlapping device ranges): the kernels read inputs after outputs are written, and a running
-    /// statistic updated through an alias would be read half-updated.
-    /// </summary>
-    void CheckBatchNormSeparate((Tensor? T, string Name)[] written, (Tensor? T, string Name)[] read)
-    {
-        for (int i = 0; i < written.Length; i++)
-        {
-            if (written[i].T is not { } w) continue;
-            for (int j = i + 1; j < written.Length; j++)
-                if (written[j].T is { } o && Overlaps(w, o))
-                    throw new ArgumentException($"{written[i].Name} and {written[j].Name} share memory; BatchNorm writes both, so pass separate tensors.", written[i].Name);
-            foreach (var (r, name) in read)
-                if (r is not null && Overlaps(w, r))
-                    throw new ArgumentException($"{written[i].Name} shares memory with {name}, which BatchNorm reads; write into a separate tensor.", written[i].Name);
-        }
-    }
-
-    /// <summary>A tensor's values on the host: a host tensor's own array, else a download; null for null.</summary>
-    float[]? HostValues(Tensor? t)
-    {
-        if (t is null) return null;
-        if (t is HostTensor h) return h.Data;
-        var data = new float[t.Shape.ElementCountInt];
-        Memory.CopyToHost(t, data);
-        return data;
-    }
-
-    /// <summary>Where a host computation writes <paramref name="t"/>: its own array, or a new one that <see cref="StoreHost"/> uploads.</summary>
-    static float[] HostBuffer(Tensor t) => t is HostTensor h ? h.Data : new float[t.Shape.ElementCountInt];
-
-    /// <summary>After a host computation into <paramref name="data"/>: a host tensor was written in place (the CPU backends are told), a device one is uploaded.</summary>
-    void StoreHost(float[] data, Tensor t)
-    {
-        if (t is HostTensor h && ReferenceEquals(h.Data, data)) Wrote(h);
-        else Memory.CopyFromHost(data, t);
     }
 }

@@ -256,34 +256,18 @@ public sealed partial class ConvEngine
     /// </summary>
     void CopySlab(in DimSlab slab, Tensor part, Tensor whole, bool toWhole)
     {
-        var written = toWhole ? whole : part;
-        switch (Memory)
+        if (Memory is IPtxRuntime rt) SlabCopyKernels.Launch(rt, slab, rt.PointerOf(part), rt.PointerOf(whole), toWhole);
+        else if (toWhole)
         {
-            case var _ when written is HostTensor host:
-                if (toWhole) CpuSlabCopy.Scatter(slab, ((HostTensor)part).Data, host.Data, PoolWorkers);
-                else CpuSlabCopy.Gather(slab, ((HostTensor)whole).Data, host.Data, PoolWorkers);
-                Wrote(host);
-                break;
-            case IPtxRuntime rt:
-                SlabCopyKernels.Launch(rt, slab, rt.PointerOf(part), rt.PointerOf(whole), toWhole);
-                break;
-            default:
-                // A device memory that launches no kernels (the stand-ins of tests): through the host.
-                var hpart = new float[part.Shape.ElementCountInt];
-                var hwhole = new float[whole.Shape.ElementCountInt];
-                Memory.CopyToHost(whole, hwhole); // Concat keeps the other slabs of its output
-                if (toWhole)
-                {
-                    Memory.CopyToHost(part, hpart);
-                    CpuSlabCopy.Scatter(slab, hpart, hwhole, PoolWorkers);
-                    Memory.CopyFromHost(hwhole, whole);
-                }
-                else
-                {
-                    CpuSlabCopy.Gather(slab, hwhole, hpart, PoolWorkers);
-                    Memory.CopyFromHost(hpart, part);
-                }
-                break;
+            var hwhole = HostValues(whole)!; // Concat keeps the other slabs of its output
+            CpuSlabCopy.Scatter(slab, HostValues(part)!, hwhole, PoolWorkers);
+            StoreHost(hwhole, whole);
+        }
+        else
+        {
+            var hpart = HostBuffer(part);
+            CpuSlabCopy.Gather(slab, HostValues(whole)!, hpart, PoolWorkers);
+            StoreHost(hpart, part);
         }
     }
 }

@@ -6,7 +6,6 @@ using GpuConv.Conv;
 using GpuConv.Cpu;
 using GpuConv.Cuda;
 using GpuConv.Planning;
-using GpuConv.Reference;
 using GpuConv.Tensors;
 
 namespace GpuConv;
@@ -627,6 +626,26 @@ public sealed partial class ConvEngine
     /// </summary>
     bool Overlaps(Tensor a, Tensor b) => ReferenceEquals(a, b) || SharesMemory(a, b)
         || (RangeOf(a) is { } ra && RangeOf(b) is { } rb && ra.Start < rb.Start + rb.Bytes && rb.Start < ra.Start + ra.Bytes);
+
+    /// <summary>
+    /// Refuses a tensor <paramref name="op"/> writes that shares memory with another it writes or with one it reads (the
+    /// same tensor, a Reshape view, overlapping device ranges): the kernels read inputs after outputs are written, and a
+    /// running statistic updated through an alias would be read half-updated. Spans, so that the call sites' lists live
+    /// on the stack (warm calls allocate nothing).
+    /// </summary>
+    void CheckSeparate(string op, ReadOnlySpan<(Tensor? T, string Name)> written, ReadOnlySpan<(Tensor? T, string Name)> read)
+    {
+        for (int i = 0; i < written.Length; i++)
+        {
+            if (written[i].T is not { } w) continue;
+            for (int j = i + 1; j < written.Length; j++)
+                if (written[j].T is { } o && Overlaps(w, o))
+                    throw new ArgumentException($"{written[i].Name} and {written[j].Name} share memory; {op} writes both, so pass separate tensors.", written[i].Name);
+            foreach (var (r, name) in read)
+                if (r is not null && Overlaps(w, r))
+                    throw new ArgumentException($"{written[i].Name} shares memory with {name}, which {op} reads; write into a separate tensor.", written[i].Name);
+        }
+    }
 
     /// <summary>
     /// The given output (shape, memory, sharing no element with <paramref name="input"/>) or a new tensor, for the ops

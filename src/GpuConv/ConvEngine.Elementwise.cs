@@ -1,4 +1,3 @@
-using GpuConv.Backends;
 using GpuConv.Backends.Ptx;
 using GpuConv.Cpu.Elementwise;
 using GpuConv.Tensors;
@@ -374,28 +373,18 @@ public sealed partial class ConvEngine
     /// output = op(a, b, alpha) on the engine's memory, on the caller's stream scope: a SIMD loop on the host; on a device
     /// a kernel of kernels/elementwise.ptx, ordered on the stream without a host wait. The kernels need only the driver,
     /// and every GPU engine's memory is its GPU runtime, which launches them; the minimum driver discovery accepts (CUDA
-    /// 11.0) JIT-compiles their PTX ISA 7.0. So the host copies below serve only a device memory that cannot launch
+    /// 11.0) JIT-compiles their PTX ISA 7.0. So the host copies (ConvEngine.HostCopies.cs) serve only a device memory that cannot launch
     /// kernels at all: the stand-in device memories of tests.
     /// </summary>
     void Elementwise(ElementwiseOp op, Tensor output, Tensor a, Tensor? b, float alpha)
     {
-        switch (Memory)
+        if (Memory is IPtxRuntime rt)
+            ElementwiseKernels.Launch(rt, op, rt.PointerOf(output), rt.PointerOf(a), b is null ? 0 : rt.PointerOf(b), alpha, output.Shape.ElementCount);
+        else
         {
-            case var _ when output is HostTensor ho:
-                HostElementwise(op, ((HostTensor)a).Data, (b as HostTensor)?.Data, alpha, ho.Data);
-                Wrote(ho); // e.g. an SGD step into weights run as constant ones: their prepared copy is dropped
-                break;
-            case IPtxRuntime rt:
-                ElementwiseKernels.Launch(rt, op, rt.PointerOf(output), rt.PointerOf(a), b is null ? 0 : rt.PointerOf(b), alpha, output.Shape.ElementCount);
-                break;
-            default:
-                var ha = new float[a.Shape.ElementCountInt];
-                Memory.CopyToHost(a, ha);
-                float[]? hb = null;
-                if (b is not null) Memory.CopyToHost(b, hb = new float[b.Shape.ElementCountInt]);
-                HostElementwise(op, ha, hb, alpha, ha);
-                Memory.CopyFromHost(ha, output);
-                break;
+            var ho = HostBuffer(output);
+            HostElementwise(op, HostValues(a)!, HostValues(b), alpha, ho);
+            StoreHost(ho, output); // e.g. an SGD step into weights run as constant ones: their prepared copy is dropped
         }
     }
 

@@ -42,7 +42,7 @@ public sealed partial class ConvEngine
             CheckTensorShape(output, x.Shape, nameof(output));
             CheckResident(output, nameof(output));
         }
-        CheckGroupNormSeparate([(output, nameof(output)), (savedMean, nameof(savedMean)), (savedRstd, nameof(savedRstd))],
+        CheckSeparate("GroupNorm", [(output, nameof(output)), (savedMean, nameof(savedMean)), (savedRstd, nameof(savedRstd))],
             [(x, nameof(x)), (weight, nameof(weight)), (bias, nameof(bias))]);
 
         Tensor? y = null, mean = null, rstd = null;
@@ -113,7 +113,7 @@ public sealed partial class ConvEngine
         }
         CheckGroupNormChannel(dWeight, s, nameof(dWeight));
         CheckGroupNormChannel(dBias, s, nameof(dBias));
-        CheckGroupNormSeparate([(dx, nameof(dx)), (dWeight, nameof(dWeight)), (dBias, nameof(dBias))],
+        CheckSeparate("GroupNorm", [(dx, nameof(dx)), (dWeight, nameof(dWeight)), (dBias, nameof(dBias))],
             [(dy, nameof(dy)), (x, nameof(x)), (weight, nameof(weight)), (savedMean, nameof(savedMean)), (savedRstd, nameof(savedRstd))]);
 
         bool affine = weight is not null;
@@ -185,23 +185,5 @@ public sealed partial class ConvEngine
         if (t.Shape.Rank != 2 || t.Shape.Dims[0] != s.Batch || t.Shape.Dims[1] != s.Groups)
             throw new ArgumentException($"{name} has shape {t.Shape}, expected [{s.Batch}, {s.Groups}]: one value per sample and group (N, Groups).", name);
         CheckResident(t, name);
-    }
-
-    /// <summary>
-    /// Refuses a written tensor that shares memory with another written one or with a read one (the kernels read inputs
-    /// after outputs are written). Spans, so that the call sites' lists live on the stack (warm calls allocate nothing).
-    /// </summary>
-    void CheckGroupNormSeparate(ReadOnlySpan<(Tensor? T, string Name)> written, ReadOnlySpan<(Tensor? T, string Name)> read)
-    {
-        for (int i = 0; i < written.Length; i++)
-        {
-            if (written[i].T is not { } w) continue;
-            for (int j = i + 1; j < written.Length; j++)
-                if (written[j].T is { } o && Overlaps(w, o))
-                    throw new ArgumentException($"{written[i].Name} and {written[j].Name} share memory; GroupNorm writes both, so pass separate tensors.", written[i].Name);
-            foreach (var (r, name) in read)
-                if (r is not null && Overlaps(w, r))
-                    throw new ArgumentException($"{written[i].Name} shares memory with {name}, which GroupNorm reads; write into a separate tensor.", written[i].Name);
-        }
     }
 }

@@ -83,46 +83,24 @@ public sealed partial class ConvEngine
     /// <summary>y = pad(x) in <see cref="Memory"/> (or on the host, for host tensors), on the caller's stream scope.</summary>
     void PadInto(in PadGeometry g, Tensor x, Tensor y)
     {
-        switch (Memory)
+        if (Memory is IPtxRuntime rt) PadKernels.LaunchForward(rt, rt.PointerOf(y), rt.PointerOf(x), g);
+        else
         {
-            case var _ when y is HostTensor hy:
-                CpuPadding.Forward(g, ((HostTensor)x).Data, hy.Data, PoolWorkers);
-                Wrote(hy);
-                break;
-            case IPtxRuntime rt:
-                PadKernels.LaunchForward(rt, rt.PointerOf(y), rt.PointerOf(x), g);
-                break;
-            default:
-                // A device memory that launches no kernels (the stand-ins of tests): through the host.
-                var hx = new float[g.InCount];
-                Memory.CopyToHost(x, hx);
-                var hpad = new float[g.OutCount];
-                CpuPadding.Forward(g, hx, hpad, PoolWorkers);
-                Memory.CopyFromHost(hpad, y);
-                break;
+            var hy = HostBuffer(y);
+            CpuPadding.Forward(g, HostValues(x)!, hy, PoolWorkers);
+            StoreHost(hy, y);
         }
     }
 
     /// <summary>dx (=, or += with <paramref name="accumulate"/>) the gradient of pad from dy, as <see cref="PadInto"/> runs.</summary>
     void PadBackwardInto(in PadGeometry g, Tensor dy, Tensor dx, bool accumulate)
     {
-        switch (Memory)
+        if (Memory is IPtxRuntime rt) PadKernels.LaunchBackward(rt, rt.PointerOf(dx), rt.PointerOf(dy), g, accumulate);
+        else
         {
-            case var _ when dx is HostTensor hdx:
-                CpuPadding.Backward(g, ((HostTensor)dy).Data, hdx.Data, accumulate, PoolWorkers);
-                Wrote(hdx);
-                break;
-            case IPtxRuntime rt:
-                PadKernels.LaunchBackward(rt, rt.PointerOf(dx), rt.PointerOf(dy), g, accumulate);
-                break;
-            default:
-                var hdy = new float[g.OutCount];
-                Memory.CopyToHost(dy, hdy);
-                var hx = new float[g.InCount];
-                if (accumulate) Memory.CopyToHost(dx, hx);
-                CpuPadding.Backward(g, hdy, hx, accumulate, PoolWorkers);
-                Memory.CopyFromHost(hx, dx);
-                break;
+            var hdx = accumulate ? HostValues(dx)! : HostBuffer(dx);
+            CpuPadding.Backward(g, HostValues(dy)!, hdx, accumulate, PoolWorkers);
+            StoreHost(hdx, dx);
         }
     }
 

@@ -1,4 +1,3 @@
-using GpuConv.Backends;
 using GpuConv.Backends.Ptx;
 using GpuConv.Cpu.Pooling;
 using GpuConv.Cpu.Threading;
@@ -54,22 +53,12 @@ public sealed partial class ConvEngine
         {
             long planes = (long)shape.Dims[0] * shape.Dims[1];
             using (EnterStream())
-                switch (Memory)
+                if (Memory is IPtxRuntime rt) PoolKernels.LaunchGlobalAverage(rt, rt.PointerOf(result), rt.PointerOf(x), planes, spatial);
+                else
                 {
-                    case var _ when result is HostTensor ho:
-                        CpuPooling.GlobalAverage(((HostTensor)x).Data, ho.Data, (int)planes, spatial, workers: PoolWorkers);
-                        Wrote(ho);
-                        break;
-                    case IPtxRuntime rt:
-                        PoolKernels.LaunchGlobalAverage(rt, rt.PointerOf(result), rt.PointerOf(x), planes, spatial);
-                        break;
-                    default:
-                        var hx = new float[shape.ElementCountInt];
-                        Memory.CopyToHost(x, hx);
-                        var hy = new float[planes];
-                        CpuPooling.GlobalAverage(hx, hy, (int)planes, spatial, workers: PoolWorkers);
-                        Memory.CopyFromHost(hy, result);
-                        break;
+                    var hy = HostBuffer(result);
+                    CpuPooling.GlobalAverage(HostValues(x)!, hy, (int)planes, spatial, workers: PoolWorkers);
+                    StoreHost(hy, result);
                 }
             return result;
         }
@@ -125,24 +114,14 @@ public sealed partial class ConvEngine
         {
             if (x is not null && output is not null) TakePoolOutput(output, inputShape, x, nameof(x));
             using (EnterStream())
-                switch (Memory)
+                if (Memory is IPtxRuntime rt)
+                    PoolKernels.LaunchBackward(rt, max, rt.PointerOf(result), x is null ? 0 : rt.PointerOf(x), rt.PointerOf(dy), g);
+                else
                 {
-                    case var _ when result is HostTensor ho:
-                        Run((x as HostTensor)?.Data ?? [], ((HostTensor)dy).Data, ho.Data);
-                        Wrote(ho);
-                        break;
-                    case IPtxRuntime rt:
-                        PoolKernels.LaunchBackward(rt, max, rt.PointerOf(result), x is null ? 0 : rt.PointerOf(x), rt.PointerOf(dy), g);
-                        break;
-                    default:
-                        float[] hx = [];
-                        if (x is not null) Memory.CopyToHost(x, hx = new float[inputShape.ElementCountInt]);
-                        var hdy = new float[outShape.ElementCountInt];
-                        Memory.CopyToHost(dy, hdy);
-                        var hdx = new float[inputShape.ElementCountInt];
-                        Run(hx, hdy, hdx);
-                        Memory.CopyFromHost(hdx, result);
-                        break;
+                    var hdx = HostBuffer(result);
+                    if (max) CpuPooling.MaxBackward(g, HostValues(x)!, HostValues(dy)!, hdx, PoolWorkers);
+                    else CpuPooling.AverageBackward(g, HostValues(dy)!, hdx, PoolWorkers);
+                    StoreHost(hdx, result);
                 }
             return result;
         }
@@ -150,12 +129,6 @@ public sealed partial class ConvEngine
         {
             if (output is null) ((IDisposable)result).Dispose();
             throw;
-        }
-
-        void Run(float[] hx, float[] hdy, float[] hdx)
-        {
-            if (max) CpuPooling.MaxBackward(g, hx, hdy, hdx, PoolWorkers);
-            else CpuPooling.AverageBackward(g, hdy, hdx, PoolWorkers);
         }
     }
 
@@ -175,22 +148,13 @@ public sealed partial class ConvEngine
         try
         {
             using (EnterStream())
-                switch (Memory)
+                if (Memory is IPtxRuntime rt) PoolKernels.Launch(rt, max, rt.PointerOf(result), rt.PointerOf(x), g);
+                else
                 {
-                    case var _ when result is HostTensor ho:
-                        Run(((HostTensor)x).Data, ho.Data);
-                        Wrote(ho);
-                        break;
-                    case IPtxRuntime rt:
-                        PoolKernels.Launch(rt, max, rt.PointerOf(result), rt.PointerOf(x), g);
-                        break;
-                    default:
-                        var hx = new float[x.Shape.ElementCountInt];
-                        Memory.CopyToHost(x, hx);
-                        var hy = new float[outShape.ElementCountInt];
-                        Run(hx, hy);
-                        Memory.CopyFromHost(hy, result);
-                        break;
+                    float[] hx = HostValues(x)!, hy = HostBuffer(result);
+                    if (max) CpuPooling.Max(g, hx, hy, PoolWorkers);
+                    else CpuPooling.Average(g, hx, hy, PoolWorkers);
+                    StoreHost(hy, result);
                 }
             return result;
         }
@@ -198,12 +162,6 @@ public sealed partial class ConvEngine
         {
             if (output is null) ((IDisposable)result).Dispose();
             throw;
-        }
-
-        void Run(float[] hx, float[] hy)
-        {
-            if (max) CpuPooling.Max(g, hx, hy, PoolWorkers);
-            else CpuPooling.Average(g, hx, hy, PoolWorkers);
         }
     }
 

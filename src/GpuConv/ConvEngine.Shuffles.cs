@@ -115,23 +115,12 @@ public sealed partial class ConvEngine
         try
         {
             using (EnterStream())
-                switch (Memory)
+                if (Memory is IPtxRuntime rt) RearrangeKernels.Launch(rt, view, rt.PointerOf(x), rt.PointerOf(result));
+                else
                 {
-                    case var _ when result is HostTensor host:
-                        CopyView(view, ((HostTensor)x).Data, host.Data, PoolWorkers);
-                        Wrote(host);
-                        break;
-                    case IPtxRuntime rt:
-                        RearrangeKernels.Launch(rt, view, rt.PointerOf(x), rt.PointerOf(result));
-                        break;
-                    default:
-                        // A device memory that launches no kernels (the stand-ins of tests): through the host.
-                        var hx = new float[x.Shape.ElementCountInt];
-                        var hy = new float[hx.Length];
-                        Memory.CopyToHost(x, hx);
-                        CopyView(view, hx, hy, PoolWorkers);
-                        Memory.CopyFromHost(hy, result);
-                        break;
+                    var hy = HostBuffer(result);
+                    CopyView(view, HostValues(x)!, hy, PoolWorkers);
+                    StoreHost(hy, result);
                 }
             return result;
         }

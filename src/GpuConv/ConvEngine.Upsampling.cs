@@ -37,23 +37,12 @@ public sealed partial class ConvEngine
         try
         {
             using (EnterStream())
-                switch (Memory)
+                if (Memory is IPtxRuntime rt) UpsampleKernels.LaunchForward(rt, rt.PointerOf(result), rt.PointerOf(x), g);
+                else
                 {
-                    case var _ when result is HostTensor hy:
-                        CpuUpsampling.Forward(g, ((HostTensor)x).Data, hy.Data, PoolWorkers);
-                        Wrote(hy);
-                        break;
-                    case IPtxRuntime rt:
-                        UpsampleKernels.LaunchForward(rt, rt.PointerOf(result), rt.PointerOf(x), g);
-                        break;
-                    default:
-                        // A device memory that launches no kernels (the stand-ins of tests): through the host.
-                        var hx = new float[g.InCount];
-                        Memory.CopyToHost(x, hx);
-                        var hout = new float[g.OutCount];
-                        CpuUpsampling.Forward(g, hx, hout, PoolWorkers);
-                        Memory.CopyFromHost(hout, result);
-                        break;
+                    var hy = HostBuffer(result);
+                    CpuUpsampling.Forward(g, HostValues(x)!, hy, PoolWorkers);
+                    StoreHost(hy, result);
                 }
             return result;
         }
@@ -85,22 +74,12 @@ public sealed partial class ConvEngine
         try
         {
             using (EnterStream())
-                switch (Memory)
+                if (Memory is IPtxRuntime rt) UpsampleKernels.LaunchBackward(rt, rt.PointerOf(result), rt.PointerOf(dy), g);
+                else
                 {
-                    case var _ when result is HostTensor hdx:
-                        CpuUpsampling.Backward(g, ((HostTensor)dy).Data, hdx.Data, PoolWorkers);
-                        Wrote(hdx);
-                        break;
-                    case IPtxRuntime rt:
-                        UpsampleKernels.LaunchBackward(rt, rt.PointerOf(result), rt.PointerOf(dy), g);
-                        break;
-                    default:
-                        var hdy = new float[g.OutCount];
-                        Memory.CopyToHost(dy, hdy);
-                        var hx = new float[g.InCount];
-                        CpuUpsampling.Backward(g, hdy, hx, PoolWorkers);
-                        Memory.CopyFromHost(hx, result);
-                        break;
+                    var hdx = HostBuffer(result);
+                    CpuUpsampling.Backward(g, HostValues(dy)!, hdx, PoolWorkers);
+                    StoreHost(hdx, result);
                 }
             return result;
         }

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using GpuConv.Cpu.ChannelTiled;
 using GpuConv.Cpu.Gemm;
 using GpuConv.Cpu.Phases;

@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using GpuConv.Cpu.Phases;
 using static GpuConv.Cpu.Winograd.Winograd3x3;
 
