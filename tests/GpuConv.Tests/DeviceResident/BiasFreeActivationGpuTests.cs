@@ -1,7 +1,7 @@
 using GpuConv.Conv;
-using GpuConv.Cuda.Discovery;
 using GpuConv.Reference;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.DeviceResident;
 
@@ -13,21 +13,8 @@ namespace GpuConv.Tests.DeviceResident;
 /// (CI) the convolutions run in the fakes and the kernels in the PTX interpreter.
 /// </summary>
 [TestFixture("cudnn"), TestFixture("ptx"), Category("Gpu"), NonParallelizable]
-public class BiasFreeActivationGpuTests(string backend)
+public class BiasFreeActivationGpuTests(string backend) : GpuEngineOnBackend(backend)
 {
-    ConvEngine engine = null!;
-
-    [OneTimeSetUp]
-    public void Open()
-    {
-        var status = CudaDiscovery.Probe();
-        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
-        engine = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Gpu, Backend = backend, PersistPlans = false, Warning = _ => { } });
-    }
-
-    [OneTimeTearDown]
-    public void Close() => engine?.Dispose();
-
     [Test]
     public void WithoutABiasIsTheActivationOfTheConvolution([Values] Activation act)
     {
@@ -54,7 +41,7 @@ public class BiasFreeActivationGpuTests(string backend)
         void AssertClose(float[] got, double[] want, string what)
         {
             var report = ErrorMetrics.Compare(got, want);
-            Assert.That(report.MaxRelative, Is.LessThan(1e-4), $"{backend} {act} {what}: {report}");
+            Assert.That(report.MaxRelative, Is.LessThan(1e-4), $"{Backend} {act} {what}: {report}");
         }
     }
 }

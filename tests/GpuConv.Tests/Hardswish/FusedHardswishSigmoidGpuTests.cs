@@ -1,8 +1,8 @@
 using GpuConv.Conv;
 using GpuConv.Cpu.Elementwise;
-using GpuConv.Cuda.Discovery;
 using GpuConv.Reference;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Hardswish;
 
@@ -15,21 +15,8 @@ namespace GpuConv.Tests.Hardswish;
 /// usable; under the native fakes (CI) the convolutions run in the fakes and the kernels in the PTX interpreter.
 /// </summary>
 [TestFixture("cudnn"), TestFixture("ptx"), Category("Gpu"), NonParallelizable]
-public class FusedHardswishSigmoidGpuTests(string backend)
+public class FusedHardswishSigmoidGpuTests(string backend) : GpuEngineOnBackend(backend)
 {
-    ConvEngine engine = null!;
-
-    [OneTimeSetUp]
-    public void Open()
-    {
-        var status = CudaDiscovery.Probe();
-        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
-        engine = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Gpu, Backend = backend, PersistPlans = false, Warning = _ => { } });
-    }
-
-    [OneTimeTearDown]
-    public void Close() => engine?.Dispose();
-
     static uint[] Bits(float[] v) => [.. v.Select(BitConverter.SingleToUInt32Bits)];
 
     static readonly ConvSpec Spec = new([3, 3], padBegin: [1]);
@@ -52,26 +39,26 @@ public class FusedHardswishSigmoidGpuTests(string backend)
         var plain = ReferenceConv.Forward(problem, x.Data, w.Data, b.Data);
         var expected = plain.Select(v => ReferenceActivation.Apply(act, v)).ToArray();
 
-        AssertClose(engine.ForwardBiasActivation(Spec, x, w, b, act).Data, expected, $"{backend} {act} host overload");
+        AssertClose(engine.ForwardBiasActivation(Spec, x, w, b, act).Data, expected, $"{Backend} {act} host overload");
 
         using var tx = engine.Upload(x);
         using var tw = engine.Upload(w);
         using var tb = engine.Upload(b);
         using var y = engine.ForwardBiasActivation(Spec, tx, tw, tb, act);
         var got = engine.Download(y).Data;
-        AssertClose(got, expected, $"{backend} {act} resident");
+        AssertClose(got, expected, $"{Backend} {act} resident");
         if (act != Activation.Sigmoid) Assert.That(got.Count(v => v == 0), Is.InRange(1, got.Length - 1), $"{act}: the low clamp is reached, not everywhere");
         // The same device convolution without bias, then bias (one rounding, as the kernel's add.rn) and the op on the CPU.
         using var conv = engine.Forward(Spec, tx, tw);
         var withBias = engine.Download(conv).Data.Select((v, i) => v + b.Data[i / 49 % 12]).ToArray();
         var cpu = new float[withBias.Length];
         CpuElementwise.Run(ConvEngine.ActivationOp(act), withBias, default, 0f, cpu);
-        Assert.That(Bits(got), Is.EqualTo(Bits(cpu)), $"{backend}: the fused {act} is the CPU's op of conv + bias, bit for bit");
+        Assert.That(Bits(got), Is.EqualTo(Bits(cpu)), $"{Backend}: the fused {act} is the CPU's op of conv + bias, bit for bit");
 
         var skip = HostTensor.Random(problem.YShape, 3);
         var withSkip = plain.Select((v, i) => ReferenceActivation.Apply(act, v + skip.Data[i])).ToArray();
         using var output = engine.Upload(skip);
         engine.ForwardBiasActivation(Spec, tx, tw, tb, act, output: output, accumulate: true);
-        AssertClose(engine.Download(output).Data, withSkip, $"{backend} {act} residual");
+        AssertClose(engine.Download(output).Data, withSkip, $"{Backend} {act} residual");
     }
 }

@@ -1,7 +1,7 @@
 using GpuConv.Conv;
-using GpuConv.Cuda.Discovery;
 using GpuConv.Reference;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Relu6;
 
@@ -13,21 +13,8 @@ namespace GpuConv.Tests.Relu6;
 /// GPU is usable; under the native fakes (CI) the convolutions run in the fakes and the kernels in the PTX interpreter.
 /// </summary>
 [TestFixture("cudnn"), TestFixture("ptx"), Category("Gpu"), NonParallelizable]
-public class Relu6GpuTests(string backend)
+public class Relu6GpuTests(string backend) : GpuEngineOnBackend(backend)
 {
-    ConvEngine engine = null!;
-
-    [OneTimeSetUp]
-    public void Open()
-    {
-        var status = CudaDiscovery.Probe();
-        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
-        engine = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Gpu, Backend = backend, PersistPlans = false, Warning = _ => { } });
-    }
-
-    [OneTimeTearDown]
-    public void Close() => engine?.Dispose();
-
     static readonly ConvSpec Spec = new([3, 3], padBegin: [1]);
 
     static void AssertCloseAndClamped(float[] got, double[] expected, string what)
@@ -50,18 +37,18 @@ public class Relu6GpuTests(string backend)
         var expected = (double[])plain.Clone();
         ReferenceActivation.Apply(Activation.Relu6, expected);
 
-        AssertCloseAndClamped(engine.ForwardBiasActivation(Spec, x, w, b, Activation.Relu6).Data, expected, $"{backend} host overload");
+        AssertCloseAndClamped(engine.ForwardBiasActivation(Spec, x, w, b, Activation.Relu6).Data, expected, $"{Backend} host overload");
 
         using var tx = engine.Upload(x);
         using var tw = engine.Upload(w);
         using var tb = engine.Upload(b);
         using var y = engine.ForwardBiasActivation(Spec, tx, tw, tb, Activation.Relu6);
-        AssertCloseAndClamped(engine.Download(y).Data, expected, $"{backend} resident");
+        AssertCloseAndClamped(engine.Download(y).Data, expected, $"{Backend} resident");
 
         var skip = HostTensor.Random(problem.YShape, 3);
         var withSkip = plain.Select((v, i) => ReferenceActivation.Apply(Activation.Relu6, v + skip.Data[i])).ToArray();
         using var output = engine.Upload(skip);
         engine.ForwardBiasActivation(Spec, tx, tw, tb, Activation.Relu6, output: output, accumulate: true);
-        AssertCloseAndClamped(engine.Download(output).Data, withSkip, $"{backend} residual");
+        AssertCloseAndClamped(engine.Download(output).Data, withSkip, $"{Backend} residual");
     }
 }

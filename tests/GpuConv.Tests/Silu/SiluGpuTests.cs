@@ -1,8 +1,8 @@
 using GpuConv.Conv;
 using GpuConv.Cpu.Elementwise;
-using GpuConv.Cuda.Discovery;
 using GpuConv.Reference;
 using GpuConv.Tensors;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Silu;
 
@@ -18,21 +18,8 @@ namespace GpuConv.Tests.Silu;
 /// kernels in the PTX interpreter.
 /// </summary>
 [TestFixture("cudnn"), TestFixture("ptx"), Category("Gpu"), NonParallelizable]
-public class SiluGpuTests(string backend)
+public class SiluGpuTests(string backend) : GpuEngineOnBackend(backend)
 {
-    ConvEngine engine = null!;
-
-    [OneTimeSetUp]
-    public void Open()
-    {
-        var status = CudaDiscovery.Probe();
-        if (!status.IsAvailable) Assert.Ignore($"skipped: no usable GPU: {status.Reason}");
-        engine = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Gpu, Backend = backend, PersistPlans = false, Warning = _ => { } });
-    }
-
-    [OneTimeTearDown]
-    public void Close() => engine?.Dispose();
-
     static uint[] Bits(float[] v) => [.. v.Select(BitConverter.SingleToUInt32Bits)];
 
     [Test]
@@ -57,8 +44,8 @@ public class SiluGpuTests(string backend)
         CpuElementwise.Run(ElementwiseOp.Silu, x, x, 0f, expectedY);
         CpuElementwise.Run(ElementwiseOp.SiluBackward, dy, x, 0f, expectedDx);
         // NaN included: both sides store the canonical NaN 0x7FFFFFFF.
-        Assert.That(Bits(engine.Download(y).Data), Is.EqualTo(Bits(expectedY)), $"{backend}: silu_f32");
-        Assert.That(Bits(engine.Download(dx).Data), Is.EqualTo(Bits(expectedDx)), $"{backend}: silu_backward_f32");
+        Assert.That(Bits(engine.Download(y).Data), Is.EqualTo(Bits(expectedY)), $"{Backend}: silu_f32");
+        Assert.That(Bits(engine.Download(dx).Data), Is.EqualTo(Bits(expectedDx)), $"{Backend}: silu_backward_f32");
     }
 
     static readonly ConvSpec Spec = new([3, 3], padBegin: [1]);
@@ -82,25 +69,25 @@ public class SiluGpuTests(string backend)
         var expected = (double[])plain.Clone();
         ReferenceActivation.Apply(Activation.Silu, expected);
 
-        AssertClose(engine.ForwardBiasActivation(Spec, x, w, b, Activation.Silu).Data, expected, $"{backend} host overload");
+        AssertClose(engine.ForwardBiasActivation(Spec, x, w, b, Activation.Silu).Data, expected, $"{Backend} host overload");
 
         using var tx = engine.Upload(x);
         using var tw = engine.Upload(w);
         using var tb = engine.Upload(b);
         using var y = engine.ForwardBiasActivation(Spec, tx, tw, tb, Activation.Silu);
         var got = engine.Download(y).Data;
-        AssertClose(got, expected, $"{backend} resident");
+        AssertClose(got, expected, $"{Backend} resident");
         // The same device convolution without bias, then bias (one rounding, as the kernel's add.rn) and silu on the CPU.
         using var conv = engine.Forward(Spec, tx, tw);
         var withBias = engine.Download(conv).Data.Select((v, i) => v + b.Data[i / 49 % 12]).ToArray();
         var cpuSilu = new float[withBias.Length];
         CpuElementwise.Run(ElementwiseOp.Silu, withBias, withBias, 0f, cpuSilu);
-        Assert.That(Bits(got), Is.EqualTo(Bits(cpuSilu)), $"{backend}: the fused SiLU is the CPU's silu of conv + bias, bit for bit");
+        Assert.That(Bits(got), Is.EqualTo(Bits(cpuSilu)), $"{Backend}: the fused SiLU is the CPU's silu of conv + bias, bit for bit");
 
         var skip = HostTensor.Random(problem.YShape, 3);
         var withSkip = plain.Select((v, i) => ReferenceActivation.Apply(Activation.Silu, v + skip.Data[i])).ToArray();
         using var output = engine.Upload(skip);
         engine.ForwardBiasActivation(Spec, tx, tw, tb, Activation.Silu, output: output, accumulate: true);
-        AssertClose(engine.Download(output).Data, withSkip, $"{backend} residual");
+        AssertClose(engine.Download(output).Data, withSkip, $"{Backend} residual");
     }
 }
