@@ -49,7 +49,7 @@ public sealed partial class ConvEngine
             CheckTensorShape(output, x.Shape, nameof(output));
             CheckResident(output, nameof(output));
         }
-        CheckLayerNormSeparate([(output, nameof(output)), (savedMean, nameof(savedMean)), (savedRstd, nameof(savedRstd))],
+        CheckSeparate("LayerNorm", [(output, nameof(output)), (savedMean, nameof(savedMean)), (savedRstd, nameof(savedRstd))],
             [(x, nameof(x)), (weight, nameof(weight)), (bias, nameof(bias))]);
 
         Tensor? y = null, mean = null, rstd = null;
@@ -117,7 +117,7 @@ public sealed partial class ConvEngine
         }
         CheckLayerNormChannel(dWeight, s, nameof(dWeight));
         CheckLayerNormChannel(dBias, s, nameof(dBias));
-        CheckLayerNormSeparate([(dx, nameof(dx)), (dWeight, nameof(dWeight)), (dBias, nameof(dBias))],
+        CheckSeparate("LayerNorm", [(dx, nameof(dx)), (dWeight, nameof(dWeight)), (dBias, nameof(dBias))],
             [(dy, nameof(dy)), (x, nameof(x)), (weight, nameof(weight)), (savedMean, nameof(savedMean)), (savedRstd, nameof(savedRstd))]);
 
         bool affine = weight is not null;
@@ -181,23 +181,5 @@ public sealed partial class ConvEngine
         if (!same)
             throw new ArgumentException($"{name} has shape {t.Shape}, expected {ChannelLayerNormShape.StatisticsShapeOf(x)}: one value per sample and spatial position (x's shape {x} without dimension 1).", name);
         CheckResident(t, name);
-    }
-
-    /// <summary>
-    /// Refuses a written tensor that shares memory with another written one or with a read one (the kernels read inputs
-    /// after outputs are written). Spans, so that the call sites' lists live on the stack (warm calls allocate nothing).
-    /// </summary>
-    void CheckLayerNormSeparate(ReadOnlySpan<(Tensor? T, string Name)> written, ReadOnlySpan<(Tensor? T, string Name)> read)
-    {
-        for (int i = 0; i < written.Length; i++)
-        {
-            if (written[i].T is not { } w) continue;
-            for (int j = i + 1; j < written.Length; j++)
-                if (written[j].T is { } o && Overlaps(w, o))
-                    throw new ArgumentException($"{written[i].Name} and {written[j].Name} share memory; LayerNorm writes both, so pass separate tensors.", written[i].Name);
-            foreach (var (r, name) in read)
-                if (r is not null && Overlaps(w, r))
-                    throw new ArgumentException($"{written[i].Name} shares memory with {name}, which LayerNorm reads; write into a separate tensor.", written[i].Name);
-        }
     }
 }
