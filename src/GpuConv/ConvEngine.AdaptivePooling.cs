@@ -67,8 +67,8 @@ public sealed partial class ConvEngine
                 else
                 {
                     float[] hx = HostValues(x)!, hy = HostBuffer(result);
-                    if (max) CpuAdaptivePooling.Max(g, hx, hy, PoolWorkers);
-                    else CpuAdaptivePooling.Average(g, hx, hy, PoolWorkers);
+                    if (max) CpuAdaptivePooling.Max(g, hx, hy, HostWorkers);
+                    else CpuAdaptivePooling.Average(g, hx, hy, HostWorkers);
                     StoreHost(hy, result);
                 }
             return result;
@@ -119,8 +119,8 @@ public sealed partial class ConvEngine
                 else
                 {
                     var hdx = HostBuffer(result);
-                    if (max) CpuAdaptivePooling.MaxBackward(g, HostValues(x)!, HostValues(dy)!, hdx, PoolWorkers);
-                    else CpuAdaptivePooling.AverageBackward(g, HostValues(dy)!, hdx, PoolWorkers);
+                    if (max) CpuAdaptivePooling.MaxBackward(g, HostValues(x)!, HostValues(dy)!, hdx, HostWorkers);
+                    else CpuAdaptivePooling.AverageBackward(g, HostValues(dy)!, hdx, HostWorkers);
                     StoreHost(hdx, result);
                 }
             return result;

@@ -1,6 +1,5 @@
 using GpuConv.Backends.Ptx;
 using GpuConv.Cpu.Layers;
-using GpuConv.Cpu.Threading;
 using GpuConv.Tensors;
 
 namespace GpuConv;
@@ -77,8 +76,8 @@ public sealed partial class ConvEngine
                 {
                     float[] hx = HostValues(x)!, hy = HostBuffer(y), hm = HostBuffer(mean), hi = HostBuffer(invStd);
                     float[]? hrm = HostValues(runningMean), hrv = HostValues(runningVar);
-                    CpuBatchNorm.Statistics(hx, s, spec.EpsilonF32, hm, hi, hrm, hrv, momentum, keep, BatchNormWorkers);
-                    CpuBatchNorm.Normalize(hx, hy, s, hm, hi, fromVariance: false, spec.EpsilonF32, HostValues(gamma), HostValues(beta), BatchNormWorkers);
+                    CpuBatchNorm.Statistics(hx, s, spec.EpsilonF32, hm, hi, hrm, hrv, momentum, keep, HostWorkers);
+                    CpuBatchNorm.Normalize(hx, hy, s, hm, hi, fromVariance: false, spec.EpsilonF32, HostValues(gamma), HostValues(beta), HostWorkers);
                     StoreHost(hy, y);
                     StoreHost(hm, mean);
                     StoreHost(hi, invStd);
@@ -132,7 +131,7 @@ public sealed partial class ConvEngine
                 {
                     var hy = HostBuffer(y);
                     CpuBatchNorm.Normalize(HostValues(x)!, hy, s, HostValues(runningMean)!, HostValues(runningVar)!, fromVariance: true, spec.EpsilonF32,
-                        HostValues(gamma), HostValues(beta), BatchNormWorkers);
+                        HostValues(gamma), HostValues(beta), HostWorkers);
                     StoreHost(hy, y);
                 }
             return y;
@@ -194,7 +193,7 @@ public sealed partial class ConvEngine
                 {
                     float[] hdx = HostBuffer(gx), hdg = HostBuffer(gg), hdb = HostBuffer(gb);
                     CpuBatchNorm.Backward(HostValues(dy)!, HostValues(x)!, s, HostValues(savedMean)!, HostValues(savedInvStd)!, HostValues(gamma),
-                        hdx, hdg, hdb, BatchNormWorkers);
+                        hdx, hdg, hdb, HostWorkers);
                     StoreHost(hdx, gx);
                     StoreHost(hdg, gg);
                     StoreHost(hdb, gb);
@@ -209,9 +208,6 @@ public sealed partial class ConvEngine
             throw;
         }
     }
-
-    /// <summary>The CPU backend's workers (as the pools and element-wise ops use them); null: the calling thread.</summary>
-    CpuWorkers? BatchNormWorkers => hostElementwise.Workers;
 
     static ulong PointerOrZero(IPtxRuntime rt, Tensor? t) => t is null ? 0 : rt.PointerOf(t);
 

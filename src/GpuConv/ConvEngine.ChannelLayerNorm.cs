@@ -65,7 +65,7 @@ public sealed partial class ConvEngine
                 else
                 {
                     float[] hy = HostBuffer(y), hm = HostBuffer(mean), hr = HostBuffer(rstd);
-                    CpuChannelLayerNorm.Forward(HostValues(x)!, s, spec.EpsilonF32, HostValues(weight), HostValues(bias), hy, hm, hr, BatchNormWorkers);
+                    CpuChannelLayerNorm.Forward(HostValues(x)!, s, spec.EpsilonF32, HostValues(weight), HostValues(bias), hy, hm, hr, HostWorkers);
                     StoreHost(hy, y);
                     StoreHost(hm, mean);
                     StoreHost(hr, rstd);
@@ -144,7 +144,7 @@ public sealed partial class ConvEngine
                     float[] hdx = HostBuffer(gx);
                     float[]? hdw = gw is null ? null : HostBuffer(gw), hdb = gb is null ? null : HostBuffer(gb);
                     CpuChannelLayerNorm.Backward(HostValues(dy)!, HostValues(x)!, s, HostValues(savedMean)!, HostValues(savedRstd)!, HostValues(weight),
-                        hdx, hdw, hdb, BatchNormWorkers);
+                        hdx, hdw, hdb, HostWorkers);
                     StoreHost(hdx, gx);
                     if (affine)
                     {

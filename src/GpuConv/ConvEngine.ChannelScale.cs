@@ -40,7 +40,7 @@ public sealed partial class ConvEngine
                 else
                 {
                     var hy = HostBuffer(result);
-                    CpuChannelScale.Scale(HostValues(x)!, HostValues(scale)!, hy, (int)planes, spatial, BatchNormWorkers);
+                    CpuChannelScale.Scale(HostValues(x)!, HostValues(scale)!, hy, (int)planes, spatial, HostWorkers);
                     StoreHost(hy, result);
                 }
             return result;
@@ -94,9 +94,9 @@ public sealed partial class ConvEngine
                 else
                 {
                     float[] hdy = HostValues(dy)!, hs = HostBuffer(gs);
-                    CpuChannelScale.PlaneDots(hdy, HostValues(x)!, hs, (int)planes, spatial, BatchNormWorkers);
+                    CpuChannelScale.PlaneDots(hdy, HostValues(x)!, hs, (int)planes, spatial, HostWorkers);
                     var hx = HostBuffer(gx);
-                    CpuChannelScale.Scale(hdy, HostValues(scale)!, hx, (int)planes, spatial, BatchNormWorkers);
+                    CpuChannelScale.Scale(hdy, HostValues(scale)!, hx, (int)planes, spatial, HostWorkers);
                     StoreHost(hs, gs);
                     StoreHost(hx, gx);
                 }

@@ -260,13 +260,13 @@ public sealed partial class ConvEngine
         else if (toWhole)
         {
             var hwhole = HostValues(whole)!; // Concat keeps the other slabs of its output
-            CpuSlabCopy.Scatter(slab, HostValues(part)!, hwhole, PoolWorkers);
+            CpuSlabCopy.Scatter(slab, HostValues(part)!, hwhole, HostWorkers);
             StoreHost(hwhole, whole);
         }
         else
         {
             var hpart = HostBuffer(part);
-            CpuSlabCopy.Gather(slab, HostValues(whole)!, hpart, PoolWorkers);
+            CpuSlabCopy.Gather(slab, HostValues(whole)!, hpart, HostWorkers);
             StoreHost(hpart, part);
         }
     }

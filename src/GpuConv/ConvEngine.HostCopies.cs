@@ -1,3 +1,4 @@
+using GpuConv.Cpu.Threading;
 using GpuConv.Tensors;
 
 namespace GpuConv;
@@ -27,4 +28,10 @@ public sealed partial class ConvEngine
         if (t is HostTensor h && ReferenceEquals(h.Data, data)) Wrote(h);
         else Memory.CopyFromHost(data, t);
     }
+
+    /// <summary>
+    /// The CPU backend's worker threads, which the host loops (element-wise ops, pools, normalizations, copies) split
+    /// large tensors over; null for an engine without a CPU backend, whose host loops run on the calling thread.
+    /// </summary>
+    CpuWorkers? HostWorkers => hostElementwise.Workers;
 }

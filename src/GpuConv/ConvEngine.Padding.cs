@@ -87,7 +87,7 @@ public sealed partial class ConvEngine
         else
         {
             var hy = HostBuffer(y);
-            CpuPadding.Forward(g, HostValues(x)!, hy, PoolWorkers);
+            CpuPadding.Forward(g, HostValues(x)!, hy, HostWorkers);
             StoreHost(hy, y);
         }
     }
@@ -99,7 +99,7 @@ public sealed partial class ConvEngine
         else
         {
             var hdx = accumulate ? HostValues(dx)! : HostBuffer(dx);
-            CpuPadding.Backward(g, HostValues(dy)!, hdx, accumulate, PoolWorkers);
+            CpuPadding.Backward(g, HostValues(dy)!, hdx, accumulate, HostWorkers);
             StoreHost(hdx, dx);
         }
     }

@@ -26,7 +26,7 @@ public sealed partial class ConvEngine
         {
             var dxPadded = RunHost(padded, null, w, y, bias: null, out plan, constantWeights: constantWeights);
             var dx = new HostTensor(problem.XShape);
-            Cpu.Layers.CpuPadding.Backward(g, dxPadded.Data, dx.Data, accumulate: false, PoolWorkers);
+            Cpu.Layers.CpuPadding.Backward(g, dxPadded.Data, dx.Data, accumulate: false, HostWorkers);
             return dx;
         }
         // The host scratch is the engine's own only when its memory is the host's (a GPU engine stages host tensors anyway).
@@ -34,7 +34,7 @@ public sealed partial class ConvEngine
         var xPadded = reuse ? (HostTensor)scratch.Rent(HostMemorySpace.Instance, padded.XShape) : new HostTensor(padded.XShape);
         try
         {
-            Cpu.Layers.CpuPadding.Forward(g, x!.Data, xPadded.Data, PoolWorkers);
+            Cpu.Layers.CpuPadding.Forward(g, x!.Data, xPadded.Data, HostWorkers);
             return RunHost(padded, xPadded, w, y, bias, out plan, fuse, onFused, constantWeights);
         }
         finally

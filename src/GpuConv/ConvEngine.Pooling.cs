@@ -1,6 +1,5 @@
 using GpuConv.Backends.Ptx;
 using GpuConv.Cpu.Pooling;
-using GpuConv.Cpu.Threading;
 using GpuConv.Tensors;
 
 namespace GpuConv;
@@ -57,7 +56,7 @@ public sealed partial class ConvEngine
                 else
                 {
                     var hy = HostBuffer(result);
-                    CpuPooling.GlobalAverage(HostValues(x)!, hy, (int)planes, spatial, workers: PoolWorkers);
+                    CpuPooling.GlobalAverage(HostValues(x)!, hy, (int)planes, spatial, workers: HostWorkers);
                     StoreHost(hy, result);
                 }
             return result;
@@ -119,8 +118,8 @@ public sealed partial class ConvEngine
                 else
                 {
                     var hdx = HostBuffer(result);
-                    if (max) CpuPooling.MaxBackward(g, HostValues(x)!, HostValues(dy)!, hdx, PoolWorkers);
-                    else CpuPooling.AverageBackward(g, HostValues(dy)!, hdx, PoolWorkers);
+                    if (max) CpuPooling.MaxBackward(g, HostValues(x)!, HostValues(dy)!, hdx, HostWorkers);
+                    else CpuPooling.AverageBackward(g, HostValues(dy)!, hdx, HostWorkers);
                     StoreHost(hdx, result);
                 }
             return result;
@@ -152,8 +151,8 @@ public sealed partial class ConvEngine
                 else
                 {
                     float[] hx = HostValues(x)!, hy = HostBuffer(result);
-                    if (max) CpuPooling.Max(g, hx, hy, PoolWorkers);
-                    else CpuPooling.Average(g, hx, hy, PoolWorkers);
+                    if (max) CpuPooling.Max(g, hx, hy, HostWorkers);
+                    else CpuPooling.Average(g, hx, hy, HostWorkers);
                     StoreHost(hy, result);
                 }
             return result;
@@ -164,12 +163,6 @@ public sealed partial class ConvEngine
             throw;
         }
     }
-
-    /// <summary>
-    /// The CPU backend's worker threads, which the host pools split large tensors over (as the element-wise ops do);
-    /// null for an engine without a CPU backend, whose host pools run on the calling thread.
-    /// </summary>
-    CpuWorkers? PoolWorkers => hostElementwise.Workers;
 
     /// <summary>
     /// Throws as <see cref="CheckTensorShape"/> does unless <paramref name="t"/> has the shape a pool gives for

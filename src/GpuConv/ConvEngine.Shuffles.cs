@@ -119,7 +119,7 @@ public sealed partial class ConvEngine
                 else
                 {
                     var hy = HostBuffer(result);
-                    CopyView(view, HostValues(x)!, hy, PoolWorkers);
+                    CopyView(view, HostValues(x)!, hy, HostWorkers);
                     StoreHost(hy, result);
                 }
             return result;

@@ -62,7 +62,7 @@ public sealed partial class ConvEngine
                 else
                 {
                     float[] hy = HostBuffer(y);
-                    CpuSoftmax.Forward(HostValues(x)!, s, log, hy, BatchNormWorkers);
+                    CpuSoftmax.Forward(HostValues(x)!, s, log, hy, HostWorkers);
                     StoreHost(hy, y);
                 }
             return y;
@@ -103,7 +103,7 @@ public sealed partial class ConvEngine
                 else
                 {
                     float[] hdx = HostBuffer(gx);
-                    CpuSoftmax.Backward(HostValues(dy)!, HostValues(y)!, s, log, hdx, BatchNormWorkers);
+                    CpuSoftmax.Backward(HostValues(dy)!, HostValues(y)!, s, log, hdx, HostWorkers);
                     StoreHost(hdx, gx);
                 }
             return gx;

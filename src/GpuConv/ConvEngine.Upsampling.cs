@@ -41,7 +41,7 @@ public sealed partial class ConvEngine
                 else
                 {
                     var hy = HostBuffer(result);
-                    CpuUpsampling.Forward(g, HostValues(x)!, hy, PoolWorkers);
+                    CpuUpsampling.Forward(g, HostValues(x)!, hy, HostWorkers);
                     StoreHost(hy, result);
                 }
             return result;
@@ -78,7 +78,7 @@ public sealed partial class ConvEngine
                 else
                 {
                     var hdx = HostBuffer(result);
-                    CpuUpsampling.Backward(g, HostValues(dy)!, hdx, PoolWorkers);
+                    CpuUpsampling.Backward(g, HostValues(dy)!, hdx, HostWorkers);
                     StoreHost(hdx, result);
                 }
             return result;
