@@ -37,4 +37,17 @@ public enum Activation
     /// element-wise <see cref="ElementwiseOp.Hardsigmoid"/>: a NaN stays NaN, +∞ gives 1, -∞ gives 0.
     /// </summary>
     Hardsigmoid,
+    /// <summary>
+    /// x·Φ(x), Φ the normal CDF (= x·(1 + erf(x/√2))/2), as torch.nn.GELU() / F.gelu(v) (approximate='none', the default;
+    /// ViT, BERT, ConvNeXt): the element-wise <see cref="ElementwiseOp.Gelu"/> (GeluMath's IEEE-exact operations, no
+    /// library erf or exp), the same bits on every device: a NaN stays NaN, ±0 stays ±0, +∞ gives +∞, -∞ gives NaN
+    /// (-∞·0, as torch 1.13), and a large negative x, whose true value is below float's smallest subnormal, -0.
+    /// </summary>
+    Gelu,
+    /// <summary>
+    /// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as torch.nn.GELU(approximate='tanh') / F.gelu(v, approximate='tanh'):
+    /// the element-wise <see cref="ElementwiseOp.GeluTanh"/> (computed as x·σ(2u), no cancellation for x &lt; 0); ends as
+    /// <see cref="Gelu"/>'s.
+    /// </summary>
+    GeluTanh,
 }

@@ -401,7 +401,7 @@ public sealed partial class ConvEngine
     /// after each garbage collection the next call rebuilt it (240 B).
     /// </summary>
     static bool IsActivation(Activation activation) => activation is Activation.Identity or Activation.Relu or Activation.Relu6 or Activation.Silu
-        or Activation.Hardswish or Activation.Sigmoid or Activation.Hardsigmoid;
+        or Activation.Hardswish or Activation.Sigmoid or Activation.Hardsigmoid or Activation.Gelu or Activation.GeluTanh;
 
     Tensor ForwardResident(ConvSpec spec, Tensor x, Tensor w, Tensor? bias, Tensor? output, bool constantWeights, Activation? activation, bool accumulate)
     {
@@ -588,6 +588,8 @@ public sealed partial class ConvEngine
         Activation.Hardswish => ElementwiseOp.Hardswish,
         Activation.Sigmoid => ElementwiseOp.Sigmoid,
         Activation.Hardsigmoid => ElementwiseOp.Hardsigmoid,
+        Activation.Gelu => ElementwiseOp.Gelu,
+        Activation.GeluTanh => ElementwiseOp.GeluTanh,
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "no element-wise op for this activation"),
     };
 

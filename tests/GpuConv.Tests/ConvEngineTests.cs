@@ -377,7 +377,7 @@ public class ConvEngineTests
         Assert.That(Assert.Throws<ArgumentException>(() => engine.BackwardFilter(spec, x, HostTensor.Random(new TensorShape(1, 4, 5, 5), 1), new TensorShape(4, 2, 3, 2)))!.ParamName, Is.EqualTo("filterShape"));
         Assert.That(Assert.Throws<ArgumentException>(() => engine.BackwardFilter(spec, x, HostTensor.Random(new TensorShape(2, 4, 5, 5), 1), w.Shape))!.ParamName, Is.EqualTo("dy"));
         Assert.That(Assert.Throws<ArgumentException>(() => engine.BackwardBias(HostTensor.Random(new TensorShape(5), 1)))!.ParamName, Is.EqualTo("dy"));
-        Assert.That(Assert.Throws<ArgumentException>(() => engine.ForwardBiasActivation(spec, x, w, HostTensor.Random(new TensorShape(4), 1), (Activation)7))!.ParamName, Is.EqualTo("activation"));
+        Assert.That(Assert.Throws<ArgumentException>(() => engine.ForwardBiasActivation(spec, x, w, HostTensor.Random(new TensorShape(4), 1), (Activation)9))!.ParamName, Is.EqualTo("activation"));
         Assert.That(Assert.Throws<ArgumentException>(() => engine.Validate(spec, x, w, HostTensor.Random(new TensorShape(4), 1), ConvOp.BackwardData))!.ParamName, Is.EqualTo("bias"));
         Assert.That(counting.RunCalls, Is.Empty, "nothing ran");
     }

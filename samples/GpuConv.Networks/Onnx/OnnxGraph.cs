@@ -9,9 +9,11 @@ namespace GpuConv.Networks.Onnx;
 /// <summary>
 /// A whole network as one ONNX model (opset 17), written node by node with the CLI's <see cref="ProtoWriter"/>: the
 /// operators the networks use — Conv with bias, Relu, Clip (ReLU6), HardSwish, HardSigmoid, Sigmoid, Mul, Add, MaxPool,
-/// GlobalAveragePool, Flatten, Gemm — weights as float initializers. Each method appends a node reading the named inputs and returns its output's
-/// name. <see cref="ConvBn"/> folds BatchNorm with the same <see cref="BatchNormFolding"/> call as
-/// <see cref="DeviceNetwork"/>, so ONNX Runtime gets the very weights GpuConv runs.
+/// GlobalAveragePool, Flatten, Gemm — weights as float initializers; GELU (ONNX's Gelu op needs opset 20) as formula
+/// nodes of the operators torch 1.13's exporter writes for it at opset 17 (Div, Erf, Add, Mul; Mul, Add, Tanh for the
+/// tanh form). Each method appends a node reading the named inputs and returns its output's name. <see cref="ConvBn"/>
+/// folds BatchNorm with the same <see cref="BatchNormFolding"/> call as <see cref="DeviceNetwork"/>, so ONNX Runtime gets
+/// the very weights GpuConv runs.
 /// </summary>
 public sealed class OnnxGraph
 {
@@ -21,6 +23,7 @@ public sealed class OnnxGraph
     readonly TensorShape inputShape;
     int nodes;
     string? zero, six;
+    readonly Dictionary<string, string> constants = new(StringComparer.Ordinal);
 
     /// <summary>A graph whose input "input" is [N, C, H, W] of <paramref name="inputShape"/>.</summary>
     public OnnxGraph(TensorShape inputShape)
@@ -79,6 +82,25 @@ public sealed class OnnxGraph
     public string Silu(string x) => Mul(x, Sigmoid(x));
 
     /// <summary>
+    /// x·Φ(x), GELU (approximate='none'), at opset 17 (ONNX's Gelu op needs 20): (x · (Erf(x / √2) + 1)) · 0.5.
+    /// </summary>
+    public string Gelu(string x)
+    {
+        string erf = Node("Erf", null, [Node("Div", null, [x, Constant("gelu.sqrt2", MathF.Sqrt(2f))])]);
+        return Mul(Mul(x, Add(erf, Constant("gelu.one", 1f))), Constant("gelu.half", 0.5f));
+    }
+
+    /// <summary>
+    /// GELU's tanh form at opset 17: (x · 0.5) · (1 + Tanh(√(2/π) · (x + 0.044715 · x³))), x³ as x · (x · x).
+    /// </summary>
+    public string GeluTanh(string x)
+    {
+        string cube = Mul(x, Mul(x, x));
+        string inner = Mul(Constant("gelu.sqrt2overpi", MathF.Sqrt(2f / MathF.PI)), Add(x, Mul(Constant("gelu.kappa", 0.044715f), cube)));
+        return Mul(Mul(x, Constant("gelu.half", 0.5f)), Add(Constant("gelu.one", 1f), Node("Tanh", null, [inner])));
+    }
+
+    /// <summary>
     /// x · gate(expand(inner(reduce(GlobalAveragePool(x))))) (<see cref="SqueezeExcitation"/>): GlobalAveragePool, Conv +
     /// Relu or SiLU, Conv, HardSigmoid or Sigmoid, Mul.
     /// </summary>
@@ -95,14 +117,16 @@ public sealed class OnnxGraph
         return Mul(x, se.Gate == SqueezeGate.Hardsigmoid ? HardSigmoid(h) : Sigmoid(h));
     }
 
-    /// <summary>The node for a layer's activation: Relu, Relu6 (Clip), SiLU (Sigmoid and Mul) or HardSwish.</summary>
+    /// <summary>The node for a layer's activation: Relu, Relu6 (Clip), SiLU (Sigmoid and Mul), HardSwish or GELU (<see cref="Gelu"/>, <see cref="GeluTanh"/>).</summary>
     public string Activate(Activation activation, string x) => activation switch
     {
         Activation.Relu => Relu(x),
         Activation.Relu6 => Relu6(x),
         Activation.Silu => Silu(x),
         Activation.Hardswish => HardSwish(x),
-        _ => throw new ArgumentException($"activation: ReLU, ReLU6, SiLU or hardswish are written, got {activation}.", nameof(activation)),
+        Activation.Gelu => Gelu(x),
+        Activation.GeluTanh => GeluTanh(x),
+        _ => throw new ArgumentException($"activation: ReLU, ReLU6, SiLU, hardswish or GELU are written, got {activation}.", nameof(activation)),
     };
 
     /// <summary>Max pooling (−∞ padding, as ONNX's MaxPool pads).</summary>
@@ -156,6 +180,13 @@ public sealed class OnnxGraph
         nodes++;
         Operators[op] = Operators.GetValueOrDefault(op) + 1;
         return output;
+    }
+
+    /// <summary>A scalar initializer, written once per name.</summary>
+    string Constant(string name, float value)
+    {
+        if (!constants.TryGetValue(name, out var written)) constants[name] = written = Initializer(name, [], [value]);
+        return written;
     }
 
     string Initializer(string name, IReadOnlyList<int> dims, float[] data)

@@ -10,7 +10,8 @@ namespace GpuConv.Reference;
 /// in float64 with Math.Exp: the exact function to double precision, so silu(-∞) and the gradient at ±∞ are NaN as in
 /// torch, while below x ≈ -88.72, where float32's e^-x overflows and the devices give ±0, it gives the true tiny value.
 /// hardswish(v) = v·min(max(v + 3, 0), 6) / 6, sigmoid(v) = 1 / (1 + e^-v), hardsigmoid(v) = min(max(v + 3, 0), 6) / 6
-/// (torch's hardswish, sigmoid and hardsigmoid), in float64.
+/// (torch's hardswish, sigmoid and hardsigmoid), in float64. gelu(v) = v·Φ(v) and its tanh form v·σ(2√(2/π)·(v + 0.044715·v³))
+/// (torch's gelu, approximate 'none' and 'tanh') are <see cref="ReferenceGelu"/>'s.
 /// </summary>
 public static class ReferenceActivation
 {
@@ -24,6 +25,8 @@ public static class ReferenceActivation
         Activation.Hardswish => v * HardClamp(v) / 6,
         Activation.Sigmoid => 1 / (1 + Math.Exp(-v)),
         Activation.Hardsigmoid => HardClamp(v) / 6,
+        Activation.Gelu => ReferenceGelu.Gelu(v),
+        Activation.GeluTanh => ReferenceGelu.GeluTanh(v),
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "not an Activation"),
     };
 

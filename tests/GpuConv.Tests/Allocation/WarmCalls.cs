@@ -20,6 +20,8 @@ public enum WarmOp
     ForwardBiasSilu,
     ForwardBiasSiluResidual,
     ForwardBiasHardswish,
+    ForwardBiasGelu,
+    ForwardBiasGeluTanhResidual,
     BackwardData,
     BackwardDataAccumulate,
     BackwardFilter,
@@ -133,6 +135,8 @@ sealed class WarmCalls : IDisposable
         WarmOp.ForwardBiasSilu => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Silu, output: y),
         WarmOp.ForwardBiasSiluResidual => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Silu, output: y, accumulate: true),
         WarmOp.ForwardBiasHardswish => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Hardswish, output: y),
+        WarmOp.ForwardBiasGelu => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.Gelu, output: y),
+        WarmOp.ForwardBiasGeluTanhResidual => () => Engine.ForwardBiasActivation(spec, x, w, b, Activation.GeluTanh, output: y, accumulate: true),
         WarmOp.BackwardData => () => Engine.BackwardData(spec, dy, w, xShape, output: dx),
         WarmOp.BackwardDataAccumulate => () => Engine.BackwardData(spec, dy, w, xShape, output: dx, accumulate: true),
         WarmOp.BackwardFilter => () => Engine.BackwardFilter(spec, x, dy, wShape, output: dw),
@@ -211,13 +215,14 @@ sealed class WarmCalls : IDisposable
 
         bool constant = op == WarmOp.ForwardConstantWeights;
         bool accumulate = op is WarmOp.ForwardAccumulate or WarmOp.ForwardBiasReluResidual or WarmOp.ForwardBiasRelu6Residual or WarmOp.ForwardBiasSiluResidual
-            or WarmOp.BackwardDataAccumulate or WarmOp.BackwardFilterAccumulate;
+            or WarmOp.ForwardBiasGeluTanhResidual or WarmOp.BackwardDataAccumulate or WarmOp.BackwardFilterAccumulate;
         var problem = ProblemOf(op)!.WithConstantWeights(constant);
         var plan = Engine.GetPlan(problem);
         var backend = Engine.Planner.BackendOf(plan);
         var algorithm = plan.Algorithm;
         var bias = op is WarmOp.ForwardBias or WarmOp.ForwardConstantWeights or WarmOp.ForwardAccumulate or WarmOp.ForwardBiasRelu or WarmOp.ForwardBiasReluResidual
-            or WarmOp.ForwardBiasRelu6 or WarmOp.ForwardBiasRelu6Residual or WarmOp.ForwardBiasSilu or WarmOp.ForwardBiasSiluResidual or WarmOp.ForwardBiasHardswish ? b : null;
+            or WarmOp.ForwardBiasRelu6 or WarmOp.ForwardBiasRelu6Residual or WarmOp.ForwardBiasSilu or WarmOp.ForwardBiasSiluResidual or WarmOp.ForwardBiasHardswish
+            or WarmOp.ForwardBiasGelu or WarmOp.ForwardBiasGeluTanhResidual ? b : null;
         var tensors = (problem.Op switch
         {
             ConvOp.Forward => new ConvTensors(x, w, y, bias),
@@ -231,6 +236,8 @@ sealed class WarmCalls : IDisposable
             WarmOp.ForwardBiasRelu6 or WarmOp.ForwardBiasRelu6Residual => Activation.Relu6,
             WarmOp.ForwardBiasSilu or WarmOp.ForwardBiasSiluResidual => Activation.Silu,
             WarmOp.ForwardBiasHardswish => Activation.Hardswish,
+            WarmOp.ForwardBiasGelu => Activation.Gelu,
+            WarmOp.ForwardBiasGeluTanhResidual => Activation.GeluTanh,
             _ => null,
         };
         if (backend is IStreamOrderedBackend ordered)

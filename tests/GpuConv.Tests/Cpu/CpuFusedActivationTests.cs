@@ -163,7 +163,8 @@ public class CpuFusedActivationTests
     /// redoes a non-finite output directly, then activates: the same bits as the unfused run.
     /// </summary>
     [Test]
-    public void WinogradWithOverflowingMagnitudesKeepsTheBits([Values(Activation.Relu, Activation.Relu6, Activation.Silu, Activation.Hardswish, Activation.Sigmoid, Activation.Hardsigmoid)] Activation act)
+    public void WinogradWithOverflowingMagnitudesKeepsTheBits([Values(Activation.Relu, Activation.Relu6, Activation.Silu, Activation.Hardswish, Activation.Sigmoid, Activation.Hardsigmoid,
+        Activation.Gelu, Activation.GeluTanh)] Activation act)
     {
         using var backend = new CpuBackend(2);
         IFusedBiasActivation fusing = backend;

@@ -35,7 +35,7 @@ public class CpuEngineFusedActivationTests
             using var plain = engine.Allocate(outputShape);
             using var fused = engine.Allocate(outputShape);
             foreach (bool accumulate in new[] { false, true })
-                foreach (var act in new[] { Activation.Relu, Activation.Relu6, Activation.Silu, Activation.Hardswish, Activation.Sigmoid, Activation.Hardsigmoid })
+                foreach (var act in new[] { Activation.Relu, Activation.Relu6, Activation.Silu, Activation.Hardswish, Activation.Sigmoid, Activation.Hardsigmoid, Activation.Gelu, Activation.GeluTanh })
                 {
                     if (accumulate) { engine.Upload(skip.Data, plain); engine.Upload(skip.Data, fused); }
                     engine.Forward(layer.Spec, x, w, b, plain, constantWeights, accumulate);
@@ -52,13 +52,14 @@ public class CpuEngineFusedActivationTests
                     if (at >= 0) failures.Add($"{name}: element {at} differs from Forward then {act}");
                 }
         }
-        Assert.That(calls, Is.EqualTo(CpuConvolutionAllocationTests.Layers.Length * 12));
+        Assert.That(calls, Is.EqualTo(CpuConvolutionAllocationTests.Layers.Length * 16));
         Assert.That(failures, Is.Empty);
     }
 
     /// <summary>The HostTensor overload takes the same fused run: no separate pass, the same bits as Forward then the op.</summary>
     [Test]
-    public void TheHostOverloadFusesToo([Values(Activation.Relu, Activation.Relu6, Activation.Silu, Activation.Hardswish, Activation.Sigmoid, Activation.Hardsigmoid)] Activation act)
+    public void TheHostOverloadFusesToo([Values(Activation.Relu, Activation.Relu6, Activation.Silu, Activation.Hardswish, Activation.Sigmoid, Activation.Hardsigmoid,
+        Activation.Gelu, Activation.GeluTanh)] Activation act)
     {
         using var engine = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false, CpuThreads = 2 });
         var layer = CpuConvolutionAllocationTests.Layers[2];

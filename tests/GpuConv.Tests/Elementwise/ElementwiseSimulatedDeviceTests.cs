@@ -94,6 +94,8 @@ public class ElementwiseSimulatedDeviceTests
     [TestCase(true, Activation.Hardswish)]
     [TestCase(false, Activation.Sigmoid)]
     [TestCase(true, Activation.Hardsigmoid)]
+    [TestCase(false, Activation.Gelu)]
+    [TestCase(true, Activation.GeluTanh)]
     public void UnfusedActivationRunsTheKernelOnTheDevice_NoDownload(bool transposed, Activation activation)
     {
         var rt = new SimulatedPtxRuntime();
@@ -116,7 +118,7 @@ public class ElementwiseSimulatedDeviceTests
         var expected = reference.ForwardBiasActivation(spec, x, w, bias, activation).Data;
         var got = engine.Download(y).Data;
         Assert.That(ErrorMetrics.Compare(got, expected.Select(v => (double)v).ToArray()).MaxRelative, Is.LessThan(1e-5));
-        if (activation is Activation.Silu or Activation.Hardswish)
+        if (activation is Activation.Silu or Activation.Hardswish or Activation.Gelu or Activation.GeluTanh)
             Assert.That(got.Count(v => v < 0), Is.InRange(1, got.Length - 1), $"{activation}'s negative dip: some outputs below 0, not all");
         else if (activation is Activation.Sigmoid or Activation.Hardsigmoid)
             Assert.That(got.Count(v => v > 0.5f), Is.InRange(1, got.Length - 1), $"{activation}: outputs on both sides of 0.5");

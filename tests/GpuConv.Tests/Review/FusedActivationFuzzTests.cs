@@ -12,7 +12,7 @@ namespace GpuConv.Tests.Review;
 /// beyond the fixed layer list: 1-d to 3-d, batch up to 3, grouped and depthwise, strides, padding, tiny outputs and
 /// tails, every candidate algorithm, with and without accumulate. SiLU is not idempotent, so an activation applied twice
 /// (or to the sums before the bias or the accumulated add) shows in the bits; ReLU6 checks the clamp; hardswish (and, on
-/// alternate seeds, sigmoid or hardsigmoid) the activations that run as a region pass like SiLU.
+/// alternate seeds, sigmoid or hardsigmoid, and GELU or its tanh form) the activations that run as a region pass like SiLU.
 /// </summary>
 [TestFixture, NonParallelizable]
 public class FusedActivationFuzzTests
@@ -74,7 +74,8 @@ public class FusedActivationFuzzTests
                 var p = problem.WithConstantWeights(constant);
                 foreach (var algorithm in backend.GetAlgorithms(p, ConvPrecision.Strict))
                     foreach (bool accumulate in new[] { false, true })
-                        foreach (var act in new[] { Activation.Silu, Activation.Relu6, Activation.Hardswish, c % 2 == 0 ? Activation.Sigmoid : Activation.Hardsigmoid })
+                        foreach (var act in new[] { Activation.Silu, Activation.Relu6, Activation.Hardswish, c % 2 == 0 ? Activation.Sigmoid : Activation.Hardsigmoid,
+                            c % 2 == 0 ? Activation.Gelu : Activation.GeluTanh })
                         {
                             var unfused = new HostTensor(p.YShape);
                             var fused = new HostTensor(p.YShape);

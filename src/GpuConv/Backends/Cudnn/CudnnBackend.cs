@@ -501,7 +501,8 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
     /// (CUDNN_ACTIVATION_SWISH is not among the fused call's modes either, and cuDNN's exponential would not give the
     /// bits every other device gives): the plain convolution, then the PTX bias kernel with the SiLU code. Hardswish, sigmoid
     /// and hardsigmoid likewise (no fused mode for them; CUDNN_ACTIVATION_SIGMOID's bits are cuDNN's own): the bias kernel
-    /// with their codes, bit for bit the element-wise ops.
+    /// with their codes, bit for bit the element-wise ops. GELU in both forms likewise (cuDNN's legacy activation modes
+    /// have no GELU at all).
     /// </summary>
     public bool TryRunBiasActivation(ConvProblem problem, ConvAlgorithm algorithm, ConvTensors tensors, Activation activation) =>
         TryForwardBiasActivation(problem, algorithm, tensors, activation);
@@ -518,6 +519,8 @@ internal sealed unsafe class CudnnBackend : IConvBackend, IFusedBiasActivation, 
                 Activation.Hardswish => "Hardswish: the fused call is documented for RELU and IDENTITY only",
                 Activation.Sigmoid => "Sigmoid: the fused call is documented for RELU and IDENTITY only",
                 Activation.Hardsigmoid => "Hardsigmoid: the fused call is documented for RELU and IDENTITY only",
+                Activation.Gelu => "Gelu: the fused call is documented for RELU and IDENTITY only",
+                Activation.GeluTanh => "GeluTanh: the fused call is documented for RELU and IDENTITY only",
                 _ => "ReLU6: the fused call is documented for RELU and IDENTITY only",
             };
             return false;

@@ -431,7 +431,7 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
     }
 
     /// <summary>bias_add_f32's activation parameter: 0 none, 1 ReLU, 2 ReLU6, 3 SiLU, 4 hardswish, 5 sigmoid,
-    /// 6 hardsigmoid (kernels/bias.ptx): the member's own value.</summary>
+    /// 6 hardsigmoid, 7 GELU, 8 GELU (tanh) (kernels/bias.ptx): the member's own value.</summary>
     internal static uint BiasActivationCode(Activation activation) => activation switch
     {
         Activation.Identity => 0u,
@@ -441,6 +441,8 @@ public sealed class PtxConvBackend : IConvBackend, IStreamOrderedBackend
         Activation.Hardswish => 4u,
         Activation.Sigmoid => 5u,
         Activation.Hardsigmoid => 6u,
+        Activation.Gelu => 7u,
+        Activation.GeluTanh => 8u,
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "not an Activation"),
     };
 

@@ -10,7 +10,7 @@ namespace GpuConv.Cpu.Elementwise;
 /// Every element gets the same IEEE operations, hence the same bits, as the element-wise op
 /// (<see cref="CpuElementwise"/>) over the whole tensor: ReLU and ReLU6 are the very loops the element-wise ops run
 /// (<see cref="Relu"/>, <see cref="Relu6"/>: compare-and-selects on 16 lanes where AVX-512 is there, 8, then scalar), SiLU,
-/// hardswish, sigmoid and hardsigmoid are <see cref="CpuElementwise"/>'s own loops, run over the region after it is
+/// hardswish, sigmoid, hardsigmoid and GELU (both forms, <see cref="GeluMath"/>) are <see cref="CpuElementwise"/>'s own loops, run over the region after it is
 /// written (<see cref="InLanes"/> is false for them), and a bias is added as <see cref="VectorOps.AddScalar"/> adds it (y + b).
 /// </summary>
 internal static unsafe class CpuActivation

@@ -190,7 +190,8 @@ public class CudnnBackendFakeTests
     }
 
     [Test]
-    public void HardswishSigmoidAndHardsigmoidAreDeclinedBeforeAnyCudnnCall([Values(Activation.Hardswish, Activation.Sigmoid, Activation.Hardsigmoid)] Activation act)
+    public void HardswishSigmoidHardsigmoidAndGeluAreDeclinedBeforeAnyCudnnCall(
+        [Values(Activation.Hardswish, Activation.Sigmoid, Activation.Hardsigmoid, Activation.Gelu, Activation.GeluTanh)] Activation act)
     {
         // No fused mode for them (and cuDNN's sigmoid would not give the other devices' bits): the engine runs the plain
         // convolution and the PTX bias kernel with the activation's code.

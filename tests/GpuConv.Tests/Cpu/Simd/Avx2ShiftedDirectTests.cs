@@ -74,7 +74,7 @@ public class Avx2ShiftedDirectTests
         {
             foreach (bool bias in new[] { true, false })
                 Assert.That(Error(cpu, p, bias, Activation.Identity), Is.LessThan(Tolerance), $"{p}, bias {bias}");
-            foreach (var act in new[] { Activation.Relu, Activation.Relu6, Activation.Silu, Activation.Hardswish, Activation.Sigmoid, Activation.Hardsigmoid })
+            foreach (var act in new[] { Activation.Relu, Activation.Relu6, Activation.Silu, Activation.Hardswish, Activation.Sigmoid, Activation.Hardsigmoid, Activation.Gelu, Activation.GeluTanh })
                 Assert.That(Error(cpu, p, withBias: true, act), Is.LessThan(Tolerance), $"{p}, {act}");
         });
     }
