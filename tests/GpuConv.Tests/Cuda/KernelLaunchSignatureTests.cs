@@ -207,6 +207,7 @@ public partial class KernelLaunchSignatureTests
         GpuConv.Tests.Padding.PadKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // the engine's pads (ConvEngine.Padding)
         GpuConv.Tests.Normalization.BatchNormKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // ConvEngine.BatchNorm
         GpuConv.Tests.Normalization.GroupNormKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // ConvEngine.GroupNorm
+        GpuConv.Tests.Normalization.ChannelLayerNormKernelTests.LaunchEveryEntry(rt, rt.PointerOf(dy), dy.Shape); // ConvEngine.ChannelLayerNorm
         // The engine's Concat, Narrow and Split (ConvEngine.Concat): a slab copied in each direction, 2-d and 1-d views.
         foreach (var (dim, toWhole) in new[] { (1, true), (1, false), (0, true), (3, false) })
             SlabCopyKernels.Launch(rt, DimSlab.Of(dy.Shape, dim, 1, 1), rt.PointerOf(dy), rt.PointerOf(dy), toWhole);
