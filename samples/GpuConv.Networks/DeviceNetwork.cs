@@ -60,6 +60,9 @@ public abstract class DeviceNetwork : IDisposable
     protected Layer UploadConv(ConvSpec spec, HostTensor weight, HostTensor bias) =>
         new(spec, Own(Engine.Upload(weight)), Own(Engine.Upload(bias)));
 
+    /// <summary>Parameters other than a convolution's (a LayerNorm's weight and bias), uploaded once.</summary>
+    protected Tensor UploadValues(HostTensor values) => Own(Engine.Upload(values));
+
     /// <summary>A squeeze-and-excitation block as it runs: its two 1×1 layers and the small [N, ·, 1, 1] buffers between them.</summary>
     protected sealed record Squeeze(SqueezeExcitation Block, Layer Reduce, Layer Expand, Tensor Pooled, Tensor Reduced, Tensor Gate);
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GpuConv.Networks.ConvNeXt;
 using GpuConv.Networks.InvertedResiduals;
 using GpuConv.Networks.Onnx;
 using GpuConv.Networks.ResNet50;
@@ -40,6 +41,7 @@ public static class NetworkApp
         NetworkModel.MobileNetV2 => MobileNetV2Model.Create(seed, classes),
         NetworkModel.MobileNetV3 => MobileNetV3Model.Create(seed, classes),
         NetworkModel.EfficientNetB0 => EfficientNetB0Model.Create(seed, classes),
+        NetworkModel.ConvNeXtTiny => ConvNeXtModel.Create(seed, classes),
         _ => throw new ArgumentException($"Model must be {NetworkOptions.ModelNames}, got {(int)model}.", nameof(model)),
     };
 

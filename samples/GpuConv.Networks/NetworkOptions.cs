@@ -14,6 +14,8 @@ public enum NetworkModel
     MobileNetV3,
     /// <summary>torchvision's EfficientNet-B0, <see cref="InvertedResiduals.EfficientNetB0Model"/>.</summary>
     EfficientNetB0,
+    /// <summary>torchvision's convnext_tiny (ConvNeXt-T), <see cref="ConvNeXt.ConvNeXtModel"/>.</summary>
+    ConvNeXtTiny,
 }
 
 /// <summary>What the logits of the timed runs are judged against.</summary>
@@ -87,10 +89,10 @@ public sealed record NetworkOptions
     /// <summary>Where the run markers go ("[resnet50] begin run N" / "end run N", the model's key in the brackets), beside GPUCONV_TRACE's native-call lines.</summary>
     public TextWriter Trace { get; init; } = Console.Error;
 
-    /// <summary>The model's name in every line the sample prints for scripts: "resnet50", "mobilenetv2", "mobilenetv3", "efficientnetb0".</summary>
+    /// <summary>The model's name in every line the sample prints for scripts: "resnet50", "mobilenetv2", "mobilenetv3", "efficientnetb0", "convnexttiny".</summary>
     public string Key => Model.ToString().ToLowerInvariant();
 
-    /// <summary>The models' names as <c>--model</c> takes them, for messages: "resnet50, mobilenetv2, mobilenetv3 or efficientnetb0".</summary>
+    /// <summary>The models' names as <c>--model</c> takes them, for messages: "resnet50, mobilenetv2, mobilenetv3, efficientnetb0 or convnexttiny".</summary>
     public static string ModelNames
     {
         get
@@ -106,6 +108,7 @@ public sealed record NetworkOptions
         NetworkModel.ResNet50 => 2048, // 512 × expansion 4
         NetworkModel.MobileNetV2 => InvertedResiduals.MobileNetV2Model.LastChannels,
         NetworkModel.MobileNetV3 => InvertedResiduals.MobileNetV3Model.HiddenChannels,
+        NetworkModel.ConvNeXtTiny => ConvNeXt.ConvNeXtModel.LastChannels,
         _ => InvertedResiduals.EfficientNetB0Model.LastChannels,
     };
 

@@ -1,10 +1,10 @@
 using GpuConv.Networks;
 
 const string Usage = """
-    usage: GpuConv.Networks [--model resnet50|mobilenetv2|mobilenetv3|efficientnetb0] [--batch 1] [--size 224] [--classes 1000]
+    usage: GpuConv.Networks [--model resnet50|mobilenetv2|mobilenetv3|efficientnetb0|convnexttiny] [--batch 1] [--size 224] [--classes 1000]
                             [--runs 5] [--seed 50] [--cpu] [--backend NAME] [--policy heuristic|exhaustive|cached] [--plan-cache FILE]
                             [--check reference|cpu|none] [--no-reference] [--threads N] [--vs onnxruntime] [--rounds 3] [--warmup-seconds 2]
-    --model: mobilenetv3 is MobileNetV3-Large, efficientnetb0 EfficientNet-B0 (torchvision's layers, random weights).
+    --model: mobilenetv3 is MobileNetV3-Large, efficientnetb0 EfficientNet-B0, convnexttiny ConvNeXt-T (torchvision's layers, random weights).
     --threads N: the engine's CPU threads (default every core); with --vs, ONNX Runtime's intra-op threads too.
     --vs onnxruntime: the same folded network as one ONNX model in ONNX Runtime (CPU; GpuConv then runs on the CPU as --cpu):
       logits compared (max rel error <= 1e-4), the network alone timed on each side in blocks of --runs runs, --rounds

@@ -5,7 +5,7 @@ using GpuConv.Tensors;
 namespace GpuConv.Networks;
 
 /// <summary>
-/// The random parameters both models draw from one seeded generator: convolution weights uniform with variance
+/// The random parameters the models draw from one seeded generator: convolution weights uniform with variance
 /// 2/fan_in (He), BatchNorm statistics and affine values random around identity, classifier weights uniform ±1/√fan_in.
 /// </summary>
 public sealed class RandomWeights(int seed)
@@ -19,6 +19,14 @@ public sealed class RandomWeights(int seed)
     {
         var t = new HostTensor(new TensorShape(dims));
         for (int i = 0; i < t.Data.Length; i++) t.Data[i] = U(-bound, bound);
+        return t;
+    }
+
+    /// <summary>A tensor of <paramref name="dims"/> uniform in <paramref name="center"/> ± <paramref name="halfWidth"/>.</summary>
+    public HostTensor Shifted(int[] dims, double center, double halfWidth)
+    {
+        var t = new HostTensor(new TensorShape(dims));
+        for (int i = 0; i < t.Data.Length; i++) t.Data[i] = U(center - halfWidth, center + halfWidth);
         return t;
     }
 

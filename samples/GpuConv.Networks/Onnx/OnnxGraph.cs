@@ -9,7 +9,7 @@ namespace GpuConv.Networks.Onnx;
 /// <summary>
 /// A whole network as one ONNX model (opset 17), written node by node with the CLI's <see cref="ProtoWriter"/>: the
 /// operators the networks use — Conv with bias, Relu, Clip (ReLU6), HardSwish, HardSigmoid, Sigmoid, Mul, Add, MaxPool,
-/// GlobalAveragePool, Flatten, Gemm — weights as float initializers; GELU (ONNX's Gelu op needs opset 20) as formula
+/// GlobalAveragePool, Transpose, LayerNormalization, Flatten, Gemm — weights as float initializers; GELU (ONNX's Gelu op needs opset 20) as formula
 /// nodes of the operators torch 1.13's exporter writes for it at opset 17 (Div, Erf, Add, Mul; Mul, Add, Tanh for the
 /// tanh form). Each method appends a node reading the named inputs and returns its output's name. <see cref="ConvBn"/>
 /// folds BatchNorm with the same <see cref="BatchNormFolding"/> call as <see cref="DeviceNetwork"/>, so ONNX Runtime gets
@@ -139,6 +139,20 @@ public sealed class OnnxGraph
     }
 
     public string GlobalAveragePool(string x) => Node("GlobalAveragePool", null, [x]);
+
+    /// <summary>
+    /// A channels-first LayerNorm on [N, C, H, W] (<see cref="ConvNeXt.ChannelNorm"/>) as torch's exporter writes
+    /// timm's LayerNorm2d: Transpose to [N, H, W, C], LayerNormalization over the last axis (opset 17) with the weight
+    /// and bias, Transpose back.
+    /// </summary>
+    public string ChannelLayerNorm(ConvNeXt.ChannelNorm norm, string x)
+    {
+        string w = Initializer($"{norm.Name}.weight", [norm.Channels], norm.Weight.Data);
+        string b = Initializer($"{norm.Name}.bias", [norm.Channels], norm.Bias.Data);
+        string last = Node("Transpose", null, [x], [Ints("perm", [0, 2, 3, 1])]);
+        string y = Node("LayerNormalization", norm.Name, [last, w, b], [Int("axis", -1), Float("epsilon", (float)ConvNeXt.ChannelNorm.Spec.Epsilon)]);
+        return Node("Transpose", null, [y], [Ints("perm", [0, 3, 1, 2])]);
+    }
 
     /// <summary>
     /// The classifier on [N, C, 1, 1]: Flatten to [N, C], then Gemm with weight [classes, C] (transB = 1) + bias —

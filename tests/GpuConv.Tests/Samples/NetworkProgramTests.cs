@@ -17,15 +17,15 @@ public class NetworkProgramTests
     {
         var (code, stdout, stderr) = RunSample("--model", "vgg16", "--cpu");
         Assert.That(code, Is.EqualTo(2), stdout + stderr);
-        Assert.That(stderr.Trim(), Is.EqualTo("error: --model: expected resnet50, mobilenetv2, mobilenetv3 or efficientnetb0, got 'vgg16'."));
+        Assert.That(stderr.Trim(), Is.EqualTo("error: --model: expected resnet50, mobilenetv2, mobilenetv3, efficientnetb0 or convnexttiny, got 'vgg16'."));
         Assert.That(stdout, Is.Empty, "nothing ran");
     }
 
     // Enum.TryParse would take these: a comma list is the flags union (resnet50,mobilenetv2 = MobileNetV2, the form
     // GPUCONV_CHECK_NETWORKS takes), and "cpu,none" an undefined NetworkCheck; each must be refused, not run.
-    [TestCase("--model", "resnet50,mobilenetv2", "resnet50, mobilenetv2, mobilenetv3 or efficientnetb0")]
-    [TestCase("--model", "1", "resnet50, mobilenetv2, mobilenetv3 or efficientnetb0")]
-    [TestCase("--model", "mobilenetv3,efficientnetb0", "resnet50, mobilenetv2, mobilenetv3 or efficientnetb0")]
+    [TestCase("--model", "resnet50,mobilenetv2", "resnet50, mobilenetv2, mobilenetv3, efficientnetb0 or convnexttiny")]
+    [TestCase("--model", "1", "resnet50, mobilenetv2, mobilenetv3, efficientnetb0 or convnexttiny")]
+    [TestCase("--model", "mobilenetv3,efficientnetb0", "resnet50, mobilenetv2, mobilenetv3, efficientnetb0 or convnexttiny")]
     [TestCase("--check", "cpu,none", "reference, cpu or none")]
     [TestCase("--policy", "heuristic, exhaustive", "heuristic, exhaustive or cached")]
     public void ANameListOrNumberIsNotAName(string option, string value, string expected)
@@ -172,6 +172,7 @@ public class NetworkProgramTests
     [TestCase("mobilenetv2", "MobileNetV2: 52 convolutions")]
     [TestCase("MobileNetV3", "MobileNetV3-Large: 46 convolutions")]
     [TestCase("efficientnetb0", "EfficientNet-B0: 49 convolutions")]
+    [TestCase("convnexttiny", "ConvNeXt-T: 58 convolutions")]
     public void TheModelOptionPicksTheNetwork(string model, string summary)
     {
         var (code, stdout, stderr) = RunSample("--model", model, "--cpu", "--size", "32", "--runs", "1", "--classes", "10", "--check", "cpu");
