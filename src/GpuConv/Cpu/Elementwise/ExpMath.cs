@@ -41,18 +41,22 @@ internal static class ExpMath
         float k = j - SiluMath.RoundingShift;
         float r = MathF.FusedMultiplyAdd(k, SiluMath.NegLn2Hi, tc);
         r = MathF.FusedMultiplyAdd(k, SiluMath.NegLn2Lo, r);
-        float p = MathF.FusedMultiplyAdd(SiluMath.C7, r, SiluMath.C6);
-        p = MathF.FusedMultiplyAdd(p, r, SiluMath.C5);
-        p = MathF.FusedMultiplyAdd(p, r, SiluMath.C4);
-        p = MathF.FusedMultiplyAdd(p, r, SiluMath.C3);
-        p = MathF.FusedMultiplyAdd(p, r, SiluMath.C2);
-        p = MathF.FusedMultiplyAdd(p, r, 1f);
-        p = MathF.FusedMultiplyAdd(p, r, 1f);
+        float p = SiluMath.ExpPolynomial(r);
+        var (s1, s2) = PowerOfTwoPair(j);
+        return p * s1 * s2;
+    }
+
+    /// <summary>
+    /// 2^k as two factors s1 = 2^(k&gt;&gt;1), s2 = 2^(k - (k&gt;&gt;1)), k read from the rounding-shifted j's low bits: both
+    /// normal floats for every k the exponentials reach, so p·s1·s2 rounds once into the subnormal range instead of
+    /// flushing (<see cref="GeluMath"/> uses the pair too).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (float S1, float S2) PowerOfTwoPair(float j)
+    {
         int ki = unchecked(BitConverter.SingleToInt32Bits(j) - ShiftBits);
         int k1 = ki >> 1;
-        float s1 = BitConverter.Int32BitsToSingle(unchecked((k1 + 127) << 23));
-        float s2 = BitConverter.Int32BitsToSingle(unchecked((ki - k1 + 127) << 23));
-        return p * s1 * s2;
+        return (BitConverter.Int32BitsToSingle(unchecked((k1 + 127) << 23)), BitConverter.Int32BitsToSingle(unchecked((ki - k1 + 127) << 23)));
     }
 
     /// <summary><see cref="Exp(float)"/> on 8 lanes with the same operations.</summary>
@@ -68,19 +72,18 @@ internal static class ExpMath
         var k = j - shift;
         var r = Vector256.FusedMultiplyAdd(k, Vector256.Create(SiluMath.NegLn2Hi), tc);
         r = Vector256.FusedMultiplyAdd(k, Vector256.Create(SiluMath.NegLn2Lo), r);
-        var one = Vector256.Create(1f);
-        var p = Vector256.FusedMultiplyAdd(Vector256.Create(SiluMath.C7), r, Vector256.Create(SiluMath.C6));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(SiluMath.C5));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(SiluMath.C4));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(SiluMath.C3));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(SiluMath.C2));
-        p = Vector256.FusedMultiplyAdd(p, r, one);
-        p = Vector256.FusedMultiplyAdd(p, r, one);
+        var p = SiluMath.ExpPolynomial(r);
+        var (s1, s2) = PowerOfTwoPair(j);
+        return p * s1 * s2;
+    }
+
+    /// <summary><see cref="PowerOfTwoPair(float)"/> on 8 lanes with the same operations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector256<float> S1, Vector256<float> S2) PowerOfTwoPair(Vector256<float> j)
+    {
         var ki = j.AsInt32() - Vector256.Create(ShiftBits);
         var k1 = Vector256.ShiftRightArithmetic(ki, 1);
         var bias = Vector256.Create(127);
-        var s1 = Vector256.ShiftLeft(k1 + bias, 23).AsSingle();
-        var s2 = Vector256.ShiftLeft(ki - k1 + bias, 23).AsSingle();
-        return p * s1 * s2;
+        return (Vector256.ShiftLeft(k1 + bias, 23).AsSingle(), Vector256.ShiftLeft(ki - k1 + bias, 23).AsSingle());
     }
 }

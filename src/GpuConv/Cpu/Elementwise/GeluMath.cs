@@ -59,8 +59,6 @@ internal static class GeluMath
     public const float ThreeC2 = 0.214064449f;
     /// <summary>The largest exponent argument used: x²/2 or |w| above it gives the saturated results (e^-120 = 7.7e-53).</summary>
     public const float MaxExponent = 120f;
-    /// <summary>bits(j) - this = k, the integer in j = k + 1.5·2^23.</summary>
-    const int ShiftBits = 0x4B40_0000;
     const uint SignBit = 0x8000_0000;
 
     // ---- scalar ----
@@ -79,18 +77,8 @@ internal static class GeluMath
         float r = MathF.FusedMultiplyAdd(k, SiluMath.NegLn2Hi, -hc);
         r = MathF.FusedMultiplyAdd(k, SiluMath.NegLn2Lo, r);
         r -= l;
-        float p = MathF.FusedMultiplyAdd(SiluMath.C7, r, SiluMath.C6);
-        p = MathF.FusedMultiplyAdd(p, r, SiluMath.C5);
-        p = MathF.FusedMultiplyAdd(p, r, SiluMath.C4);
-        p = MathF.FusedMultiplyAdd(p, r, SiluMath.C3);
-        p = MathF.FusedMultiplyAdd(p, r, SiluMath.C2);
-        p = MathF.FusedMultiplyAdd(p, r, 1f);
-        p = MathF.FusedMultiplyAdd(p, r, 1f);
-        int ki = unchecked(BitConverter.SingleToInt32Bits(j) - ShiftBits);
-        int k1 = ki >> 1;
-        s1 = BitConverter.Int32BitsToSingle(unchecked((k1 + 127) << 23));
-        s2 = BitConverter.Int32BitsToSingle(unchecked((ki - k1 + 127) << 23));
-        return p;
+        (s1, s2) = ExpMath.PowerOfTwoPair(j);
+        return SiluMath.ExpPolynomial(r);
     }
 
     /// <summary>P(z) by Horner.</summary>
@@ -234,19 +222,8 @@ internal static class GeluMath
         var r = Fma(k, C(SiluMath.NegLn2Hi), Neg(hc));
         r = Fma(k, C(SiluMath.NegLn2Lo), r);
         r -= l;
-        var p = Fma(C(SiluMath.C7), r, C(SiluMath.C6));
-        p = Fma(p, r, C(SiluMath.C5));
-        p = Fma(p, r, C(SiluMath.C4));
-        p = Fma(p, r, C(SiluMath.C3));
-        p = Fma(p, r, C(SiluMath.C2));
-        p = Fma(p, r, C(1f));
-        p = Fma(p, r, C(1f));
-        var ki = j.AsInt32() - Vector256.Create(ShiftBits);
-        var k1 = Vector256.ShiftRightArithmetic(ki, 1);
-        var bias = Vector256.Create(127);
-        s1 = Vector256.ShiftLeft(k1 + bias, 23).AsSingle();
-        s2 = Vector256.ShiftLeft(ki - k1 + bias, 23).AsSingle();
-        return p;
+        (s1, s2) = ExpMath.PowerOfTwoPair(j);
+        return SiluMath.ExpPolynomial(r);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -88,13 +88,7 @@ internal static partial class SiluMath
         float k = j - RoundingShift;
         float r = MathF.FusedMultiplyAdd(k, NegLn2Hi, tc);
         r = MathF.FusedMultiplyAdd(k, NegLn2Lo, r);
-        float p = MathF.FusedMultiplyAdd(C7, r, C6);
-        p = MathF.FusedMultiplyAdd(p, r, C5);
-        p = MathF.FusedMultiplyAdd(p, r, C4);
-        p = MathF.FusedMultiplyAdd(p, r, C3);
-        p = MathF.FusedMultiplyAdd(p, r, C2);
-        p = MathF.FusedMultiplyAdd(p, r, 1f);
-        p = MathF.FusedMultiplyAdd(p, r, 1f);
+        float p = ExpPolynomial(r);
         float half = BitConverter.Int32BitsToSingle(unchecked(BitConverter.SingleToInt32Bits(j) + ScaleBias) << 23);
         return p * half * 2f;
     }
@@ -119,6 +113,30 @@ internal static partial class SiluMath
         var k = j - shift;
         var r = Vector256.FusedMultiplyAdd(k, Vector256.Create(NegLn2Hi), tc);
         r = Vector256.FusedMultiplyAdd(k, Vector256.Create(NegLn2Lo), r);
+        var p = ExpPolynomial(r);
+        return TimesTwoToThe(p, k, j);
+    }
+
+    /// <summary>
+    /// e^r for the reduced argument |r| ≤ ln 2 / 2 by the degree-7 Taylor polynomial (C7 … C2, 1, 1) in Horner form,
+    /// fused multiply-adds only: the step every exponential here (SiLU's, <see cref="ExpMath"/>'s, GELU's) shares.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float ExpPolynomial(float r)
+    {
+        float p = MathF.FusedMultiplyAdd(C7, r, C6);
+        p = MathF.FusedMultiplyAdd(p, r, C5);
+        p = MathF.FusedMultiplyAdd(p, r, C4);
+        p = MathF.FusedMultiplyAdd(p, r, C3);
+        p = MathF.FusedMultiplyAdd(p, r, C2);
+        p = MathF.FusedMultiplyAdd(p, r, 1f);
+        return MathF.FusedMultiplyAdd(p, r, 1f);
+    }
+
+    /// <summary><see cref="ExpPolynomial(float)"/> on 8 lanes with the same operations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> ExpPolynomial(Vector256<float> r)
+    {
         var one = Vector256.Create(1f);
         var p = Vector256.FusedMultiplyAdd(Vector256.Create(C7), r, Vector256.Create(C6));
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C5));
@@ -126,8 +144,7 @@ internal static partial class SiluMath
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C3));
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C2));
         p = Vector256.FusedMultiplyAdd(p, r, one);
-        p = Vector256.FusedMultiplyAdd(p, r, one);
-        return TimesTwoToThe(p, k, j);
+        return Vector256.FusedMultiplyAdd(p, r, one);
     }
 
     /// <summary>
