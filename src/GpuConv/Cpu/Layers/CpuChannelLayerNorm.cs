@@ -52,7 +52,7 @@ internal static unsafe class CpuChannelLayerNorm
         CheckPositions(rstd, shape, nameof(rstd));
         CheckChannels(gamma, shape, nameof(gamma));
         CheckChannels(beta, shape, nameof(beta));
-        Run(new Loop(Phase.Forward, shape, x, [], y, mean, rstd, gamma, beta, null, null, eps, Vec(vector), Tasks(shape, Chunks(shape), workers)), workers);
+        SplitLoop.Run(new Loop(Phase.Forward, shape, x, [], y, mean, rstd, gamma, beta, null, null, eps, Vec(vector), Tasks(shape, Chunks(shape), workers)), workers);
     }
 
     /// <summary>dx, and (when <paramref name="dGamma"/> and <paramref name="dBeta"/> are given) the affine gradients, from dy, x, the saved statistics and gamma (null: 1).</summary>
@@ -67,9 +67,9 @@ internal static unsafe class CpuChannelLayerNorm
         CheckChannels(gamma, shape, nameof(gamma));
         CheckChannels(dGamma, shape, nameof(dGamma));
         CheckChannels(dBeta, shape, nameof(dBeta));
-        Run(new Loop(Phase.BackwardData, shape, x, dy, dx, mean, rstd, gamma, null, null, null, 0, Vec(vector), Tasks(shape, Chunks(shape), workers)), workers);
+        SplitLoop.Run(new Loop(Phase.BackwardData, shape, x, dy, dx, mean, rstd, gamma, null, null, null, 0, Vec(vector), Tasks(shape, Chunks(shape), workers)), workers);
         if (dGamma is not null && dBeta is not null)
-            Run(new Loop(Phase.BackwardAffine, shape, x, dy, [], mean, rstd, null, null, dGamma, dBeta, 0, Vec(vector), Tasks(shape, shape.Channels, workers)), workers);
+            SplitLoop.Run(new Loop(Phase.BackwardAffine, shape, x, dy, [], mean, rstd, null, null, dGamma, dBeta, 0, Vec(vector), Tasks(shape, shape.Channels, workers)), workers);
     }
 
     static bool Vec(bool vector) => vector && Vector256.IsHardwareAccelerated;
@@ -100,12 +100,6 @@ internal static unsafe class CpuChannelLayerNorm
         workers is not { Threads: > 1 } || shape.Elements < ParallelThreshold || items < 2
             ? 1 : (int)Math.Clamp(shape.Elements / MinTaskElements, 1, items);
 
-    static void Run(Loop loop, CpuWorkers? workers)
-    {
-        if (loop.Tasks == 1 || workers is null) for (int t = 0; t < loop.Tasks; t++) loop.Run(t, null!);
-        else workers.For(loop.Tasks, loop);
-    }
-
     enum Phase { Forward, BackwardData, BackwardAffine }
 
     /// <summary>
@@ -113,7 +107,7 @@ internal static unsafe class CpuChannelLayerNorm
     /// x and dy are the inputs, output is y or dx; mean and rstd are per position j = n·P + p.
     /// </summary>
     readonly struct Loop(Phase phase, ChannelLayerNormShape shape, float[] x, float[] dy, float[] output, float[] mean, float[] rstd,
-        float[]? gamma, float[]? beta, float[]? dGamma, float[]? dBeta, float eps, bool vector, int tasks) : ICpuLoop
+        float[]? gamma, float[]? beta, float[]? dGamma, float[]? dBeta, float eps, bool vector, int tasks) : ISplitLoop
     {
         public int Tasks => tasks;
 

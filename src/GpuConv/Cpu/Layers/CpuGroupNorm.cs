@@ -46,7 +46,7 @@ internal static unsafe class CpuGroupNorm
         Check(y, shape, nameof(y));
         CheckUnits(mean, shape, nameof(mean));
         CheckUnits(rstd, shape, nameof(rstd));
-        Run(new Loop(Phase.Forward, shape, x, [], y, mean, rstd, gamma, beta, null, null, eps, Vec(vector), Tasks(shape, shape.Units, workers)), workers);
+        SplitLoop.Run(new Loop(Phase.Forward, shape, x, [], y, mean, rstd, gamma, beta, null, null, eps, Vec(vector), Tasks(shape, shape.Units, workers)), workers);
     }
 
     /// <summary>dx, and (when <paramref name="dGamma"/> and <paramref name="dBeta"/> are given) the affine gradients, from dy, x, the saved statistics and gamma (null: 1).</summary>
@@ -58,9 +58,9 @@ internal static unsafe class CpuGroupNorm
         Check(dx, shape, nameof(dx));
         CheckUnits(mean, shape, nameof(mean));
         CheckUnits(rstd, shape, nameof(rstd));
-        Run(new Loop(Phase.BackwardData, shape, x, dy, dx, mean, rstd, gamma, null, null, null, 0, Vec(vector), Tasks(shape, shape.Units, workers)), workers);
+        SplitLoop.Run(new Loop(Phase.BackwardData, shape, x, dy, dx, mean, rstd, gamma, null, null, null, 0, Vec(vector), Tasks(shape, shape.Units, workers)), workers);
         if (dGamma is not null && dBeta is not null)
-            Run(new Loop(Phase.BackwardAffine, shape, x, dy, [], mean, rstd, null, null, dGamma, dBeta, 0, Vec(vector), Tasks(shape, shape.Channels, workers)), workers);
+            SplitLoop.Run(new Loop(Phase.BackwardAffine, shape, x, dy, [], mean, rstd, null, null, dGamma, dBeta, 0, Vec(vector), Tasks(shape, shape.Channels, workers)), workers);
     }
 
     static bool Vec(bool vector) => vector && Vector256.IsHardwareAccelerated;
@@ -81,12 +81,6 @@ internal static unsafe class CpuGroupNorm
         workers is not { Threads: > 1 } || shape.Elements < ParallelThreshold || items < 2
             ? 1 : (int)Math.Clamp(shape.Elements / MinTaskElements, 1, items);
 
-    static void Run(Loop loop, CpuWorkers? workers)
-    {
-        if (loop.Tasks == 1 || workers is null) for (int t = 0; t < loop.Tasks; t++) loop.Run(t, null!);
-        else workers.For(loop.Tasks, loop);
-    }
-
     enum Phase { Forward, BackwardData, BackwardAffine }
 
     /// <summary>
@@ -94,7 +88,7 @@ internal static unsafe class CpuGroupNorm
     /// output is y or dx; mean and rstd are per unit.
     /// </summary>
     readonly struct Loop(Phase phase, GroupNormShape shape, float[] x, float[] dy, float[] output, float[] mean, float[] rstd,
-        float[]? gamma, float[]? beta, float[]? dGamma, float[]? dBeta, float eps, bool vector, int tasks) : ICpuLoop
+        float[]? gamma, float[]? beta, float[]? dGamma, float[]? dBeta, float eps, bool vector, int tasks) : ISplitLoop
     {
         public int Tasks => tasks;
 

@@ -18,7 +18,7 @@ internal static unsafe class CpuSlabCopy
     {
         Check(slab, part.Length, whole.Length);
         fixed (float* pp = part, pw = whole)
-            Run(new Loop(slab, pp, pw, toWhole: true, Tasks(slab, workers)), workers);
+            SplitLoop.Run(new Loop(slab, pp, pw, toWhole: true, Tasks(slab, workers)), workers);
     }
 
     /// <summary><paramref name="part"/> = the slab of <paramref name="whole"/>: Narrow's (and Split's) step.</summary>
@@ -26,7 +26,7 @@ internal static unsafe class CpuSlabCopy
     {
         Check(slab, part.Length, whole.Length);
         fixed (float* pp = part, pw = whole)
-            Run(new Loop(slab, pp, pw, toWhole: false, Tasks(slab, workers)), workers);
+            SplitLoop.Run(new Loop(slab, pp, pw, toWhole: false, Tasks(slab, workers)), workers);
     }
 
     static void Check(in DimSlab slab, int partLength, int wholeLength)
@@ -39,13 +39,7 @@ internal static unsafe class CpuSlabCopy
         workers is not { Threads: > 1 } || slab.Count < ParallelThreshold || slab.Rows < 2
             ? 1 : (int)Math.Min(slab.Rows, workers.Threads);
 
-    static void Run(Loop loop, CpuWorkers? workers)
-    {
-        if (loop.Tasks == 1 || workers is null) loop.Run(0, null!);
-        else workers.For(loop.Tasks, loop);
-    }
-
-    readonly struct Loop(DimSlab slab, float* part, float* whole, bool toWhole, int tasks) : ICpuLoop
+    readonly struct Loop(DimSlab slab, float* part, float* whole, bool toWhole, int tasks) : ISplitLoop
     {
         public int Tasks => tasks;
 

@@ -47,7 +47,7 @@ internal static unsafe class CpuSoftmax
     {
         Check(x, shape, nameof(x));
         Check(y, shape, nameof(y));
-        Run(new Loop(false, log, shape, x, null, y, Vec(vector), Tasks(shape, workers)), workers);
+        SplitLoop.Run(new Loop(false, log, shape, x, null, y, Vec(vector), Tasks(shape, workers)), workers);
     }
 
     /// <summary>dx from dy and the forward's output y (softmax's or log-softmax's, as <paramref name="log"/> says).</summary>
@@ -56,7 +56,7 @@ internal static unsafe class CpuSoftmax
         Check(dy, shape, nameof(dy));
         Check(y, shape, nameof(y));
         Check(dx, shape, nameof(dx));
-        Run(new Loop(true, log, shape, y, dy, dx, Vec(vector), Tasks(shape, workers)), workers);
+        SplitLoop.Run(new Loop(true, log, shape, y, dy, dx, Vec(vector), Tasks(shape, workers)), workers);
     }
 
     static bool Vec(bool vector) => vector && Vector256.IsHardwareAccelerated;
@@ -77,16 +77,10 @@ internal static unsafe class CpuSoftmax
             ? 1 : (int)Math.Clamp(shape.Elements / MinTaskElements, 1, Math.Min(items, int.MaxValue));
     }
 
-    static void Run(Loop loop, CpuWorkers? workers)
-    {
-        if (loop.Tasks == 1 || workers is null) for (int t = 0; t < loop.Tasks; t++) loop.Run(t, null!);
-        else workers.For(loop.Tasks, loop);
-    }
-
     /// <summary>
     /// One task: a run of whole items. Forward: a = x, output = y. Backward: a = y, b = dy, output = dx.
     /// </summary>
-    readonly struct Loop(bool backward, bool log, SoftmaxShape shape, float[] a, float[]? b, float[] output, bool vector, int tasks) : ICpuLoop
+    readonly struct Loop(bool backward, bool log, SoftmaxShape shape, float[] a, float[]? b, float[] output, bool vector, int tasks) : ISplitLoop
     {
         public int Tasks => tasks;
 
