@@ -104,7 +104,11 @@ public class CpuWorkersSharedCpuTests
                     Affinity.PinCurrentThread(b);
                     Volatile.Write(ref workerPinned, true);
                 });
-            Assert.That(workerPinned, Is.True, "the worker ran no task in 10 s while the caller had its own CPU");
+            // The set-up, not the rule under test: the OS must run the worker on another CPU than the caller's at least
+            // once. On a machine whose other cores are busy it may keep waking the worker beside the caller for the
+            // whole 10 s (seen at load ~28, and beside a CI run); the rule is then still held by the fake-CPU tests above.
+            if (!Volatile.Read(ref workerPinned))
+                Assert.Inconclusive($"set-up not reached: the OS ran the worker on the caller's CPU {a} for 10 s (load {File.ReadAllText("/proc/loadavg").Trim()}), so it never ran a task to pin itself to CPU {b}");
 
             Affinity.PinCurrentThread(b);       // now both on b
             var perThread = TasksPerThread(workers, jobs: 30);
