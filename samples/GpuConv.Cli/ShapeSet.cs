@@ -95,6 +95,7 @@ public sealed class ShapeSet
         ["resnet18"] = "resnet18.csv",
         ["mobilenet_v2"] = "mobilenet_v2.csv",
         ["efficientnet_b0"] = "efficientnet_b0.csv",
+        ["convnext_tiny"] = "convnext_tiny.csv",
         ["deepbench-inference"] = "deepbench_inference.csv",
         ["deepbench-train"] = "deepbench_train.csv",
         ["deepbench-device"] = "deepbench_device.csv",

@@ -36,6 +36,7 @@ public class ShapeSetTests
     [TestCase("resnet18", 20)]
     [TestCase("mobilenet_v2", 52)]
     [TestCase("efficientnet_b0", 49)]
+    [TestCase("convnext_tiny", 58)]
     [TestCase("deepbench-inference", 107)]
     [TestCase("deepbench-train", 94)]
     [TestCase("deepbench-device", 16)]
@@ -51,6 +52,14 @@ public class ShapeSetTests
     {
         double macs = ShapeSet.Load("resnet50").Rows.Sum(r => r.Problem.Flops / 2);
         Assert.That(macs / 1e9, Is.EqualTo(4.087).Within(0.001));
+    }
+
+    /// <summary>torchvision publishes 4.46 GFLOPS (multiply-adds) for ConvNeXt-T; its classifier adds 0.8 M of them.</summary>
+    [Test]
+    public void ConvNeXtTinyHasTheMacsTorchvisionPublishes()
+    {
+        double macs = ShapeSet.Load("convnext_tiny").Rows.Sum(r => r.Problem.Flops / 2);
+        Assert.That((macs + 768 * 1000) / 1e9, Is.EqualTo(4.46).Within(0.005));
     }
 
     [Test]
