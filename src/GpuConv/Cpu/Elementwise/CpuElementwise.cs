@@ -10,7 +10,8 @@ namespace GpuConv.Cpu.Elementwise;
 /// (ElementwiseFunctions.cs: Vector256 steps, then the scalar tail with the same IEEE operations, so the result
 /// does not depend on where the vector part ends, nor on how a tensor is cut into chunks: <see cref="ParallelElementwise"/>
 /// runs these loops on parts of a large tensor on several threads). ReLU and ReLU6 run <see cref="CpuActivation"/>'s
-/// loops (Vector512 first on AVX-512), SiLU blocks of Vector512 on AVX-512, then of Vector256, first.
+/// loops (Vector512 first on AVX-512), SiLU blocks of Vector512 on AVX-512, then of Vector256, first, and GELU's four
+/// forms Vector512 steps on AVX-512 first (<see cref="ElementwiseMap.MapWide{TFunction}(TFunction, ref float, ref float, nuint)"/>).
 /// The output may be the very same array as an input (each element is read before it is written).
 /// </summary>
 internal static class CpuElementwise
@@ -46,10 +47,10 @@ internal static class CpuElementwise
             case ElementwiseOp.LeakyReluBackward: Map(new LeakyReluFunction(alpha), ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.Scale: Map(new ScaleFunction(alpha), ref pa, ref po, n); break;
             case ElementwiseOp.AddScaled: Map(new AddScaledFunction(alpha), ref pa, ref pb, ref po, n); break;
-            case ElementwiseOp.Gelu: Map(new GeluFunction(), ref pa, ref po, n); break;
-            case ElementwiseOp.GeluBackward: Map(new GeluBackwardFunction(), ref pa, ref pb, ref po, n); break;
-            case ElementwiseOp.GeluTanh: Map(new GeluTanhFunction(), ref pa, ref po, n); break;
-            case ElementwiseOp.GeluTanhBackward: Map(new GeluTanhBackwardFunction(), ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.Gelu: MapWide(new GeluFunction(), ref pa, ref po, n); break;
+            case ElementwiseOp.GeluBackward: MapWide(new GeluBackwardFunction(), ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.GeluTanh: MapWide(new GeluTanhFunction(), ref pa, ref po, n); break;
+            case ElementwiseOp.GeluTanhBackward: MapWide(new GeluTanhBackwardFunction(), ref pa, ref pb, ref po, n); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
         }
     }

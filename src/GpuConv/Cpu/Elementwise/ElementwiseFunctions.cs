@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace GpuConv.Cpu.Elementwise;
 
-// The element-wise ops' functions for ElementwiseMap, each in its scalar and Vector256 form with the same operations
+// The element-wise ops' functions for ElementwiseMap, each in its scalar and Vector256 form (GELU's also Vector512) with the same operations
 // (kernels/elementwise.ptx does them in the same order, so the CPU and the kernels give the same bits).
 
 readonly struct AddFunction : IBinaryFunction
@@ -159,26 +159,30 @@ readonly struct TanhBackwardFunction : IBinaryFunction
     public Vector256<float> Apply(Vector256<float> dy, Vector256<float> y) => TanhMath.TanhBackward(dy, y);
 }
 
-readonly struct GeluFunction : IUnaryFunction
+readonly struct GeluFunction : IUnaryFunction512
 {
     public float Apply(float x) => GeluMath.Gelu(x);
     public Vector256<float> Apply(Vector256<float> x) => GeluMath.Gelu(x);
+    public Vector512<float> Apply(Vector512<float> x) => GeluMath.Gelu(x);
 }
 
-readonly struct GeluBackwardFunction : IBinaryFunction
+readonly struct GeluBackwardFunction : IBinaryFunction512
 {
     public float Apply(float dy, float x) => GeluMath.GeluBackward(dy, x);
     public Vector256<float> Apply(Vector256<float> dy, Vector256<float> x) => GeluMath.GeluBackward(dy, x);
+    public Vector512<float> Apply(Vector512<float> dy, Vector512<float> x) => GeluMath.GeluBackward(dy, x);
 }
 
-readonly struct GeluTanhFunction : IUnaryFunction
+readonly struct GeluTanhFunction : IUnaryFunction512
 {
     public float Apply(float x) => GeluMath.GeluTanh(x);
     public Vector256<float> Apply(Vector256<float> x) => GeluMath.GeluTanh(x);
+    public Vector512<float> Apply(Vector512<float> x) => GeluMath.GeluTanh(x);
 }
 
-readonly struct GeluTanhBackwardFunction : IBinaryFunction
+readonly struct GeluTanhBackwardFunction : IBinaryFunction512
 {
     public float Apply(float dy, float x) => GeluMath.GeluTanhBackward(dy, x);
     public Vector256<float> Apply(Vector256<float> dy, Vector256<float> x) => GeluMath.GeluTanhBackward(dy, x);
+    public Vector512<float> Apply(Vector512<float> dy, Vector512<float> x) => GeluMath.GeluTanhBackward(dy, x);
 }

@@ -86,4 +86,14 @@ internal static class ExpMath
         var bias = Vector256.Create(127);
         return (Vector256.ShiftLeft(k1 + bias, 23).AsSingle(), Vector256.ShiftLeft(ki - k1 + bias, 23).AsSingle());
     }
+
+    /// <summary><see cref="PowerOfTwoPair(float)"/> on 16 lanes with the same operations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector512<float> S1, Vector512<float> S2) PowerOfTwoPair(Vector512<float> j)
+    {
+        var ki = j.AsInt32() - Vector512.Create(ShiftBits);
+        var k1 = Vector512.ShiftRightArithmetic(ki, 1);
+        var bias = Vector512.Create(127);
+        return (Vector512.ShiftLeft(k1 + bias, 23).AsSingle(), Vector512.ShiftLeft(ki - k1 + bias, 23).AsSingle());
+    }
 }

@@ -6,7 +6,7 @@ namespace GpuConv.Cpu.Elementwise;
 /// <summary>
 /// GELU (torch.nn.functional.gelu, approximate='none' and 'tanh') and its gradients in float32 from IEEE-exact operations
 /// only — fused multiply-adds, products, sums, quotients, compare-and-select, sign-bit and exponent-bit work, each
-/// rounded once to nearest even — so these scalar and Vector256 forms and the op-for-op copies in kernels/elementwise.ptx
+/// rounded once to nearest even — so these scalar and Vector256 forms, the Vector512 ones (GeluMath.Vector512.cs) and the op-for-op copies in kernels/elementwise.ptx
 /// (gelu_f32, gelu_backward_f32, gelu_tanh_f32, gelu_tanh_backward_f32) give the same bits. No MathF.Exp, no erf from a
 /// library, no ex2.approx / tanh.approx / rcp.approx.
 /// <para>
@@ -36,7 +36,7 @@ namespace GpuConv.Cpu.Elementwise;
 /// tests/GpuConv.Tests/Gelu/fit_gelu_coefficients.py (weighted least squares, float32 rounding one coefficient at a time).
 /// </para>
 /// </summary>
-internal static class GeluMath
+internal static partial class GeluMath
 {
     /// <summary>Below this |x| the 'none' forms use the polynomial P, at and above it the tail (0x3F800000).</summary>
     public const float Split = 1f;

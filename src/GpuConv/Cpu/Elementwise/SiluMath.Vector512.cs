@@ -106,8 +106,22 @@ internal static partial class SiluMath
         return p * half * Vector512.Create(2f);
     }
 
+    /// <summary><see cref="ExpPolynomial(float)"/> on 16 lanes with the same operations (GELU's Vector512 form).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> Canonical(Vector512<float> v) =>
+    internal static Vector512<float> ExpPolynomial(Vector512<float> r)
+    {
+        var one = Vector512.Create(1f);
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(C7), r, Vector512.Create(C6));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C5));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C2));
+        p = Vector512.FusedMultiplyAdd(p, r, one);
+        return Vector512.FusedMultiplyAdd(p, r, one);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Canonical(Vector512<float> v) =>
         Vector512.ConditionalSelect(Vector512.Equals(v, v), v, Vector512.Create(CanonicalNaNBits).AsSingle());
 
     /// <summary>

@@ -1,0 +1,119 @@
+using System.Runtime.Intrinsics;
+using GpuConv.Cpu.Elementwise;
+
+namespace GpuConv.Tests.Cpu.Simd;
+
+/// <summary>
+/// GeluMath's scalar, Vector256 and Vector512 forms (both approximations, forward and gradient), and the element-wise loop
+/// that picks between them (<see cref="ElementwiseMap.MapWide{TFunction}(TFunction, ref float, ref float, nuint)"/>), give
+/// the same bits over a sweep of every float32 exponent (NaN, ±∞ and subnormals included). The Vector512 forms are called
+/// directly, so they are checked where AVX-512 is off too (as the runtime's software vectors: re-run so by
+/// <see cref="SimdTierChildProcessTests"/>), and the loop at every length and offset where it switches from Vector512 to
+/// Vector256 to scalar steps. The accuracy against float64 is GeluAccuracyTests'.
+/// </summary>
+public class GeluMathSimdTests
+{
+    static readonly string[] Ops = ["Gelu", "GeluTanh", "GeluBackward", "GeluTanhBackward"];
+
+    static float Scalar(ElementwiseOp op, float dy, float x) => op switch
+    {
+        ElementwiseOp.Gelu => GeluMath.Gelu(x),
+        ElementwiseOp.GeluTanh => GeluMath.GeluTanh(x),
+        ElementwiseOp.GeluBackward => GeluMath.GeluBackward(dy, x),
+        _ => GeluMath.GeluTanhBackward(dy, x),
+    };
+
+    static Vector256<float> Form256(ElementwiseOp op, Vector256<float> dy, Vector256<float> x) => op switch
+    {
+        ElementwiseOp.Gelu => GeluMath.Gelu(x),
+        ElementwiseOp.GeluTanh => GeluMath.GeluTanh(x),
+        ElementwiseOp.GeluBackward => GeluMath.GeluBackward(dy, x),
+        _ => GeluMath.GeluTanhBackward(dy, x),
+    };
+
+    static Vector512<float> Form512(ElementwiseOp op, Vector512<float> dy, Vector512<float> x) => op switch
+    {
+        ElementwiseOp.Gelu => GeluMath.Gelu(x),
+        ElementwiseOp.GeluTanh => GeluMath.GeluTanh(x),
+        ElementwiseOp.GeluBackward => GeluMath.GeluBackward(dy, x),
+        _ => GeluMath.GeluTanhBackward(dy, x),
+    };
+
+    /// <summary>The loop: the forward ops take x alone, the gradients (dy, x).</summary>
+    static float[] Loop(ElementwiseOp op, ReadOnlySpan<float> dy, ReadOnlySpan<float> x)
+    {
+        var o = new float[x.Length];
+        if (op.Inputs() == 2) CpuElementwise.Run(op, dy, x, 0f, o);
+        else CpuElementwise.Run(op, x, x, 0f, o);
+        return o;
+    }
+
+    [TestCaseSource(nameof(Ops))]
+    public void ScalarVector256Vector512AndLoopGiveTheSameBits(string name)
+    {
+        var op = Enum.Parse<ElementwiseOp>(name);
+        const int n = 1 << 18;
+        var (x, dy) = Patterns(n);
+        var loop = Loop(op, dy, x);
+        int mismatches = 0;
+        string first = "";
+        for (int i = 0; i < n; i += 16)
+        {
+            var v512 = Form512(op, Vector512.Create(dy, i), Vector512.Create(x, i));
+            var lo = Form256(op, Vector256.Create(dy, i), Vector256.Create(x, i));
+            var hi = Form256(op, Vector256.Create(dy, i + 8), Vector256.Create(x, i + 8));
+            for (int k = 0; k < 16; k++)
+            {
+                uint want = Bits(Scalar(op, dy[i + k], x[i + k]));
+                if (want != Bits(v512[k]) || want != Bits(k < 8 ? lo[k] : hi[k - 8]) || want != Bits(loop[i + k]))
+                    if (mismatches++ == 0) first = $"x = {x[i + k]:R} (0x{Bits(x[i + k]):X8}), dy = {dy[i + k]:R}";
+            }
+        }
+        TestContext.Out.WriteLine($"{op}: Vector512 steps in the loop: {ElementwiseMap.Wide}; {n} values");
+        Assert.That(mismatches, Is.Zero, $"{op}: first at {first}");
+    }
+
+    /// <summary>Every length from 0 to 70 at three offsets, in place and into another array: each element is its scalar value.</summary>
+    [TestCaseSource(nameof(Ops))]
+    public void LoopsOfEveryLengthAndOffsetGiveTheScalarBits(string name)
+    {
+        var op = Enum.Parse<ElementwiseOp>(name);
+        var (x, dy) = Patterns(1 << 12);
+        for (int offset = 0; offset < 3; offset++)
+            for (int length = 0; length <= 70; length++)
+            {
+                var xs = x.AsSpan(offset * 997 + 5, length);
+                var dys = dy.AsSpan(offset * 991 + 3, length);
+                var o = Loop(op, dys, xs);
+                var inPlace = xs.ToArray();
+                if (op.Inputs() == 2) CpuElementwise.Run(op, dys, inPlace, 0f, inPlace);
+                else CpuElementwise.Run(op, inPlace, inPlace, 0f, inPlace);
+                for (int i = 0; i < length; i++)
+                {
+                    uint want = Bits(Scalar(op, dys[i], xs[i]));
+                    if (Bits(o[i]) != want || Bits(inPlace[i]) != want)
+                        Assert.Fail($"{op}, length {length}, offset {offset}, element {i}: x = {xs[i]:R}: 0x{Bits(o[i]):X8} / in place 0x{Bits(inPlace[i]):X8}, scalar 0x{want:X8}");
+                }
+            }
+    }
+
+    /// <summary>x spread over every float32 bit pattern (each exponent, both signs, NaN and ±∞), dy in [-3, 3).</summary>
+    static (float[] X, float[] Dy) Patterns(int n)
+    {
+        var x = new float[n];
+        var dy = new float[n];
+        var rng = new Random(5);
+        int step = (int)((1L << 32) / n);
+        for (int i = 0; i < n; i++)
+        {
+            x[i] = BitConverter.UInt32BitsToSingle((uint)i * (uint)step + (uint)rng.Next(step));
+            dy[i] = (float)(rng.NextDouble() * 6 - 3);
+        }
+        // Dense where GELU's branches meet: |x| near 1 (the polynomial / tail split) and x²/2 or |w| near 120 (saturation).
+        for (int i = 0; i < n / 8; i++)
+            x[i * 8] = (float)(rng.NextDouble() * 36 - 18);
+        return (x, dy);
+    }
+
+    static uint Bits(float v) => BitConverter.SingleToUInt32Bits(v);
+}
