@@ -47,7 +47,7 @@ internal static class CpuElementwise
             case ElementwiseOp.LeakyReluBackward: Map(new LeakyReluFunction(alpha), ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.Scale: Map(new ScaleFunction(alpha), ref pa, ref po, n); break;
             case ElementwiseOp.AddScaled: Map(new AddScaledFunction(alpha), ref pa, ref pb, ref po, n); break;
-            case ElementwiseOp.Gelu: MapWide(new GeluFunction(), ref pa, ref po, n); break;
+            case ElementwiseOp.Gelu: Gelu(ref pa, ref po, n); break;
             case ElementwiseOp.GeluBackward: MapWide(new GeluBackwardFunction(), ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.GeluTanh: MapWide(new GeluTanhFunction(), ref pa, ref po, n); break;
             case ElementwiseOp.GeluTanhBackward: MapWide(new GeluTanhBackwardFunction(), ref pa, ref pb, ref po, n); break;
@@ -90,5 +90,13 @@ internal static class CpuElementwise
         if (Vector256.IsHardwareAccelerated)
             i += SiluMath.SiluBackwardBlocks256(ref Unsafe.Add(ref dy, i), ref Unsafe.Add(ref x, i), ref Unsafe.Add(ref o, i), n - i);
         Map(new SiluBackwardFunction(), ref Unsafe.Add(ref dy, i), ref Unsafe.Add(ref x, i), ref Unsafe.Add(ref o, i), n - i);
+    }
+
+    /// <summary>GELU forward: on AVX-512 its two regimes apart (<see cref="GeluMath.GeluRegimesApart512"/>), then the shared loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Gelu(ref float a, ref float o, nuint n)
+    {
+        nuint i = ElementwiseMap.Wide ? GeluMath.GeluRegimesApart512(ref a, ref o, n) : 0;
+        Map(new GeluFunction(), ref Unsafe.Add(ref a, i), ref Unsafe.Add(ref o, i), n - i);
     }
 }

@@ -82,20 +82,30 @@ internal static partial class GeluMath
     static Vector512<float> SaturatedBackward(Vector512<float> x) =>
         IfLess(x, Vector512<float>.Zero, x * Vector512<float>.Zero + Vector512<float>.Zero, Fma(x, Vector512<float>.Zero, V(1f)));
 
-    /// <summary><see cref="Gelu(float)"/> on 16 lanes.</summary>
+    /// <summary>
+    /// <see cref="Gelu(float)"/> on 16 lanes: the Vector256 form's operations, its final select taken before the canonical
+    /// NaN instead of after (the same bits), so that <see cref="GeluNear512"/> and <see cref="GeluFar512"/> are also the
+    /// two regimes <see cref="GeluRegimesApart512"/> runs apart.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Gelu(Vector512<float> x)
+    public static Vector512<float> Gelu(Vector512<float> x) => IfLess(Abs(x), V(Split), GeluNear512(x), GeluFar512(x));
+
+    /// <summary>gelu(x) for |x| &lt; <see cref="Split"/>: x·(0.5 + x·P(x²)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> GeluNear512(Vector512<float> x) => SiluMath.Canonical(x * Fma(x, PolyP(x * x), V(0.5f)));
+
+    /// <summary>gelu(x) for |x| ≥ <see cref="Split"/> (and NaN): the tail e^(-x²/2)·g(|x|), saturated beyond <see cref="MaxExponent"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> GeluFar512(Vector512<float> x)
     {
         var a = Abs(x);
         var z = x * x;
-        var small = x * Fma(x, PolyP(z), V(0.5f));
         var h = V(0.5f) * z;
         var p = ExpNegScaled(h, V(0.5f) * Fma(x, x, Neg(z)), out var s1, out var s2);
         var g = Tail(a);
         var below = x * g * p * s1 * s2;
         var above = x * (V(1f) - g * (p * s1 * s2));
-        var tail = IfLess(V(MaxExponent), h, SaturatedForward(x), IfLess(x, Vector512<float>.Zero, below, above));
-        return SiluMath.Canonical(IfLess(a, V(Split), small, tail));
+        return SiluMath.Canonical(IfLess(V(MaxExponent), h, SaturatedForward(x), IfLess(x, Vector512<float>.Zero, below, above)));
     }
 
     /// <summary><see cref="GeluBackward(float, float)"/> on 16 lanes.</summary>

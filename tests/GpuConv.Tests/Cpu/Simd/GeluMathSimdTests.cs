@@ -73,14 +73,18 @@ public class GeluMathSimdTests
         Assert.That(mismatches, Is.Zero, $"{op}: first at {first}");
     }
 
-    /// <summary>Every length from 0 to 70 at three offsets, in place and into another array: each element is its scalar value.</summary>
+    /// <summary>
+    /// Every length from 0 to 70 and around one and two of the forward's chunks (256 floats: GeluMath.GeluRegimesApart512)
+    /// at three offsets, in place and into another array: each element is its scalar value.
+    /// </summary>
     [TestCaseSource(nameof(Ops))]
     public void LoopsOfEveryLengthAndOffsetGiveTheScalarBits(string name)
     {
         var op = Enum.Parse<ElementwiseOp>(name);
         var (x, dy) = Patterns(1 << 12);
+        int[] lengths = [.. Enumerable.Range(0, 71), .. Enumerable.Range(239, 36), 511, 512, 513, 529];
         for (int offset = 0; offset < 3; offset++)
-            for (int length = 0; length <= 70; length++)
+            foreach (int length in lengths)
             {
                 var xs = x.AsSpan(offset * 997 + 5, length);
                 var dys = dy.AsSpan(offset * 991 + 3, length);
@@ -95,6 +99,38 @@ public class GeluMathSimdTests
                         Assert.Fail($"{op}, length {length}, offset {offset}, element {i}: x = {xs[i]:R}: 0x{Bits(o[i]):X8} / in place 0x{Bits(inPlace[i]):X8}, scalar 0x{want:X8}");
                 }
             }
+    }
+
+    /// <summary>
+    /// The forward with every share of lanes beyond the polynomial's range (|x| ≥ 1, NaN and ±∞ among them) — none, a
+    /// few, half, all — and runs of near and far vectors: each element is its scalar value, in place and not.
+    /// </summary>
+    [TestCase(0.0)]
+    [TestCase(0.1)]
+    [TestCase(0.5)]
+    [TestCase(0.9)]
+    [TestCase(1.0)]
+    public void TheForwardGivesTheScalarBitsWhateverTheShareOfFarLanes(double farShare)
+    {
+        var rng = new Random(9);
+        float[] specials = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1f, -1f, 15.5f, -15.5f, 1e30f, -1e30f];
+        var x = new float[2000];
+        for (int i = 0; i < x.Length; i++)
+        {
+            bool far = (i / 300 % 2 == 1 && farShare > 0) || rng.NextDouble() < farShare; // runs of 300 with far lanes in
+            double m = far ? 1 + rng.NextDouble() * 17 : rng.NextDouble() * 0.999;
+            x[i] = far && rng.Next(50) == 0 ? specials[rng.Next(specials.Length)] : (float)(rng.Next(2) == 0 ? m : -m);
+        }
+        var y = new float[x.Length];
+        CpuElementwise.Run(ElementwiseOp.Gelu, x, x, 0f, y);
+        var inPlace = (float[])x.Clone();
+        CpuElementwise.Run(ElementwiseOp.Gelu, inPlace, inPlace, 0f, inPlace);
+        for (int i = 0; i < x.Length; i++)
+        {
+            uint want = Bits(GeluMath.Gelu(x[i]));
+            if (Bits(y[i]) != want || Bits(inPlace[i]) != want)
+                Assert.Fail($"element {i}: x = {x[i]:R}: 0x{Bits(y[i]):X8} / in place 0x{Bits(inPlace[i]):X8}, scalar 0x{want:X8}");
+        }
     }
 
     /// <summary>x spread over every float32 bit pattern (each exponent, both signs, NaN and ±∞), dy in [-3, 3).</summary>
