@@ -23,7 +23,8 @@
 #               against the CPU engine) and resnet50_torch.py (the same net in torch.nn, BatchNorm folded,
 #               cudnn.benchmark, TF32 off) timed alike; the note states both medians and PyTorch/ours. With
 #               GPUCONV_CHECK_NETWORKS=resnet50,mobilenetv2 MobileNetV2 follows, the same way (mobilenetv2_torch.py),
-#               within the same limit (see the step: by default it does not fit)
+#               within the same limit (see the step: by default it does not fit); convnexttiny likewise
+#               (convnexttiny_torch.py: torchvision's graph, LayerNorm and GELU, nothing to fold)
 #   8 tables    cuDNN's candidate tables per op for three layers (`gpuconv plan --policy exhaustive`:
 #               strict and TF32 candidates, times, statuses): diagnostics, not a goal of issue 13
 #   9 all-tests every other test (not the OnnxRuntime category: ORT's native library is not packed), last, skipped when the budget is spent
@@ -59,7 +60,7 @@ ALLOW_NO_GPU=${GPUCONV_ALLOW_NO_GPU:-0}
 REHEARSAL=${GPUCONV_CHECK_REHEARSAL:-0}
 NO_COMPUTE_STEPS=${GPUCONV_CHECK_NO_COMPUTE_STEPS:-}
 TORCH_DEVICE=${GPUCONV_CHECK_TORCH_DEVICE:-auto}
-NETWORKS=${GPUCONV_CHECK_NETWORKS:-resnet50}   # the whole networks step 7 times, in order (resnet50, mobilenetv2)
+NETWORKS=${GPUCONV_CHECK_NETWORKS:-resnet50}   # the whole networks step 7 times, in order (resnet50, mobilenetv2, convnexttiny)
 # A misspelt step key would leave every step out and the run would still PASS, spending a GPU loan on
 # nothing: unknown keys and a scale that is not a positive whole number stop the script before any step.
 STEP_KEYS="smoke tables gpu-tests torch bench probe resnet50 all-tests"
@@ -77,13 +78,13 @@ if [[ ! "$TORCH_DEVICE" =~ ^(auto|cuda|cpu)$ ]]; then
   echo "GPUCONV_CHECK_TORCH_DEVICE: expected auto, cuda or cpu, got '$TORCH_DEVICE'" >&2; exit 2
 fi
 for net in ${NETWORKS//,/ }; do
-  if [[ " resnet50 mobilenetv2 " != *" $net "* ]]; then
-    echo "GPUCONV_CHECK_NETWORKS: unknown network '$net' in '$NETWORKS'; networks: resnet50,mobilenetv2" >&2; exit 2
+  if [[ " resnet50 mobilenetv2 convnexttiny " != *" $net "* ]]; then
+    echo "GPUCONV_CHECK_NETWORKS: unknown network '$net' in '$NETWORKS'; networks: resnet50,mobilenetv2,convnexttiny" >&2; exit 2
   fi
 done
 # A list of commas or spaces only would time no network and still PASS the step.
 if [ -z "${NETWORKS//[, ]/}" ]; then
-  echo "GPUCONV_CHECK_NETWORKS: no network in '$NETWORKS'; networks: resnet50,mobilenetv2 (unset: resnet50)" >&2; exit 2
+  echo "GPUCONV_CHECK_NETWORKS: no network in '$NETWORKS'; networks: resnet50,mobilenetv2,convnexttiny (unset: resnet50)" >&2; exit 2
 fi
 if ! [[ "$SCALE" =~ ^[1-9][0-9]*$ ]]; then
   echo "GPUCONV_CHECK_STEP_SCALE: expected a whole number >= 1, got '$SCALE'" >&2; exit 2

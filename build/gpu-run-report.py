@@ -18,7 +18,8 @@ Where the numbers come from (each parser is one regular expression over one log,
   bench-ptx-vs-cudnn.txt "geomean ptx/cudnn by kind: 3x3 Rx (n shapes); 1x1 …"; table rows for plan sources and the slowest shapes
   resnet50.txt           "resnet50[gpuconv]: batch B median X ms wall, first F ms, …" and "resnet50[torch]: batch B median
                          Y ms wall[, E ms events], …": a whole network against PyTorch, extra evidence below the goals;
-                         the same lines with "mobilenetv2[…]" when the step also ran MobileNetV2 (GPUCONV_CHECK_NETWORKS)
+                         the same lines with "mobilenetv2[…]" / "convnexttiny[…]" when the step also ran MobileNetV2 /
+                         ConvNeXt-T (GPUCONV_CHECK_NETWORKS)
   plan-start-processes.txt, summary.txt, system.txt, devices.txt (what ran where)
 A log a run did not produce reads "not measured". The header says when the numbers are NOT a GPU
 measurement: the native fakes (tests/NativeFakes: device name "GpuConv native fake", no nvidia-smi; with
@@ -106,7 +107,7 @@ def network_sides(text, key):
 
 def resnet50_evidence(text):
     """The Markdown lines for the resnet50 step (empty when the run has no resnet50.txt): ResNet-50's table, then
-    MobileNetV2's when the step ran it too."""
+    MobileNetV2's and ConvNeXt-T's when the step ran them too."""
     if not text:
         return []
     sides = network_sides(text, "resnet50")
@@ -119,6 +120,10 @@ def resnet50_evidence(text):
     mobilenet = network_sides(text, "mobilenetv2")
     if mobilenet:
         out += ["", "MobileNetV2 the same way (depthwise 3x3, inverted residuals, ReLU6; resnet50.txt):", ""] + network_table(mobilenet)
+    convnext = network_sides(text, "convnexttiny")
+    if convnext:
+        out += ["", "ConvNeXt-T the same way, PyTorch as torchvision builds it (depthwise 7x7, LayerNorm, Linear + GELU; "
+                "nothing to fold; resnet50.txt):", ""] + network_table(convnext)
     return out
 
 

@@ -5,7 +5,7 @@
 #   app/       the test assembly, the gpuconv CLI and the whole-network sample (GpuConv.Networks: ResNet-50, MobileNetV2)
 #              published into ONE folder (one copy of every shared assembly), framework-dependent, linux-x64 only (the GPU host is linux-x64)
 #   dotnet/    the local .NET runtime: dotnet host, host/fxr, shared/Microsoft.NETCore.App/<version>
-#   gpu-check.sh, resnet50_torch.py and mobilenetv2_torch.py (the resnet50 step's PyTorch peers) with the module they share
+#   gpu-check.sh, resnet50_torch.py, mobilenetv2_torch.py and convnexttiny_torch.py (the resnet50 step's PyTorch peers) with the module they share
 #   (torch_network_timing.py), shapes/*.csv, PACK-INFO.txt, and ../shared/gpu/torch_compare.py when present
 # Left out on purpose: ONNX Runtime's native library (29 MB; only `gpuconv bench --vs onnxruntime`, a
 # CPU peer, and its one test use it: gpu-check.sh filters that test out), Windows DLLs, and the runtime's
@@ -66,7 +66,7 @@ rm -f "$RUNTIME"/libmscordaccore.so "$RUNTIME"/libmscordbi.so "$RUNTIME"/libclrg
 [ -f "$DOTNET_HOME/LICENSE.txt" ] && cp "$DOTNET_HOME/LICENSE.txt" "$DOTNET_HOME/ThirdPartyNotices.txt" "$STAGE/dotnet/" 2>/dev/null || true
 
 cp build/gpu-check.sh "$STAGE/gpu-check.sh"
-cp build/resnet50_torch.py build/mobilenetv2_torch.py build/torch_network_timing.py "$STAGE/"
+cp build/resnet50_torch.py build/mobilenetv2_torch.py build/convnexttiny_torch.py build/torch_network_timing.py "$STAGE/"
 chmod +x "$STAGE/gpu-check.sh"
 mkdir -p "$STAGE/shapes" && cp samples/GpuConv.Cli/shapes/*.csv "$STAGE/shapes/"
 # The independent PyTorch comparison lives in the shared folder (not in this repository): carry it when present.

@@ -1,4 +1,4 @@
-"""What build/resnet50_torch.py and build/mobilenetv2_torch.py share (standard library + torch only): the command line,
+"""What build/resnet50_torch.py, build/mobilenetv2_torch.py and build/convnexttiny_torch.py share (standard library + torch only): the command line,
 PyTorch's settings, BatchNorm folding, random parameters, and the timed runs with their float64 check and result line.
 
 Settings: cudnn.benchmark = True, TF32 off (cudnn.allow_tf32 = False, cuda.matmul.allow_tf32 = False), NCHW float32.
@@ -76,10 +76,10 @@ def fold(conv, bn):
     return folded
 
 
-def run(key, title, reference, fold_model, args, gen):
+def run(key, title, reference, fold_model, args, gen, graph="BatchNorm folded"):
     """Times fold_model(deepcopy(reference)) as described above, prints the header and one line per batch; the exit status.
     reference: the randomized unfolded network (made double here for the check); gen: the generator that randomized it,
-    which then draws the inputs."""
+    which then draws the inputs; graph: what the header and result lines say of the timed graph's form."""
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     torch.backends.cudnn.benchmark = True
     torch.backends.cudnn.allow_tf32 = False
@@ -88,8 +88,8 @@ def run(key, title, reference, fold_model, args, gen):
     reference = reference.double()
     name = f" {torch.cuda.get_device_name(0)}" if device == "cuda" else ""
     where = (f"device {device}{name}, torch {torch.__version__}, cudnn {torch.backends.cudnn.version()}, "
-             f"BatchNorm folded, cudnn.benchmark on, TF32 off, fp32 NCHW")
-    print(f"{title} (torch.nn, BatchNorm folded into conv + bias): {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters; {where}", flush=True)
+             f"{graph}, cudnn.benchmark on, TF32 off, fp32 NCHW")
+    print(f"{title} (torch.nn, {graph}): {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters; {where}", flush=True)
 
     failed = False
     for batch in args.batches:
