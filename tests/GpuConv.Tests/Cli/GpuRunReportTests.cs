@@ -235,18 +235,20 @@ public class GpuRunReportTests
     }
 
     /// <summary>
-    /// The step with GPUCONV_CHECK_NETWORKS=resnet50,mobilenetv2: MobileNetV2's result lines (the sample's own, run here on
-    /// the CPU at 32×32, and build/mobilenetv2_torch.py's as it prints them on a GPU) get their own table and ratio below
-    /// ResNet-50's; a run without them (the default) has no such table (the test above).
+    /// The step with GPUCONV_CHECK_NETWORKS=resnet50,mobilenetv2 (or convnexttiny): the second network's result lines (the
+    /// sample's own, run here on the CPU at 32×32, and build/mobilenetv2_torch.py's or convnexttiny_torch.py's as they
+    /// print them on a GPU) get their own table and ratio below ResNet-50's; a run without them (the default) has no such
+    /// table (the test above).
     /// </summary>
-    [Test]
-    public void MobileNetV2sLinesGetTheirOwnTableBelowResNet50s()
+    [TestCase("MobileNetV2", "mobilenetv2", "MobileNetV2 the same way", "BatchNorm folded")]
+    [TestCase("ConvNeXtTiny", "convnexttiny", "ConvNeXt-T the same way", "no BatchNorm to fold")]
+    public void ASecondNetworksLinesGetTheirOwnTableBelowResNet50s(string model, string key, string heading, string graph)
     {
         using var h = new CliHarness();
         var ours = new StringWriter();
         var result = GpuConv.Networks.NetworkApp.Run(new GpuConv.Networks.NetworkOptions
         {
-            Model = GpuConv.Networks.NetworkModel.MobileNetV2, Cpu = true, Size = 32, Runs = 1, Classes = 10, Check = GpuConv.Networks.NetworkCheck.Cpu, Out = ours,
+            Model = Enum.Parse<GpuConv.Networks.NetworkModel>(model), Cpu = true, Size = 32, Runs = 1, Classes = 10, Check = GpuConv.Networks.NetworkCheck.Cpu, Out = ours,
         });
         Assert.That(result.Passed, Is.True, ours.ToString());
         string resnetLines = "resnet50[gpuconv]: batch 1 median 2.500 ms wall, first 8123.4 ms, 30 runs; max rel error 3.79E-007 vs CPU engine fp32 PASS " +
@@ -254,18 +256,18 @@ public class GpuRunReportTests
             "resnet50[torch]: batch 1 median 4.000 ms wall, 3.900 ms events, first 812.3 ms, 30 runs after 5 warm-up; " +
             "vs unfolded float64 max rel error 1.49e-06 (PASS, tolerance 1e-04) (device cuda NVIDIA H200, torch 2.11.0, cudnn 91300, BatchNorm folded, " +
             "cudnn.benchmark on, TF32 off, fp32 NCHW, size 224)\n";
-        string torchLine = "mobilenetv2[torch]: batch 1 median 3.000 ms wall, 2.900 ms events, first 612.3 ms, 30 runs after 5 warm-up; " +
-            "vs unfolded float64 max rel error 9.84e-07 (PASS, tolerance 1e-04) (device cuda NVIDIA H200, torch 2.11.0, cudnn 91300, BatchNorm folded, " +
-            "cudnn.benchmark on, TF32 off, fp32 NCHW, size 224)";
+        string torchLine = $"{key}[torch]: batch 1 median 3.000 ms wall, 2.900 ms events, first 612.3 ms, 30 runs after 5 warm-up; " +
+            "vs unfolded float64 max rel error 9.84e-07 (PASS, tolerance 1e-04) (device cuda NVIDIA H200, torch 2.11.0, cudnn 91300, " +
+            $"{graph}, cudnn.benchmark on, TF32 off, fp32 NCHW, size 224)";
         File.WriteAllText(h.Path("resnet50.txt"), resnetLines + ours + torchLine + "\n");
 
         string report = RunReport(h.Folder);
 
         int resnetAt = report.IndexOf("PyTorch / GpuConv: **1.60x**", StringComparison.Ordinal);
-        int mobilenetAt = report.IndexOf("MobileNetV2 the same way", StringComparison.Ordinal);
+        int secondAt = report.IndexOf(heading, StringComparison.Ordinal);
         Assert.That(resnetAt, Is.GreaterThan(0), report);
-        Assert.That(mobilenetAt, Is.GreaterThan(resnetAt), "MobileNetV2's table follows ResNet-50's");
-        var tail = report[mobilenetAt..];
+        Assert.That(secondAt, Is.GreaterThan(resnetAt), $"{model}'s table follows ResNet-50's");
+        var tail = report[secondAt..];
         var oursRow = tail.Split('\n').First(l => l.StartsWith("| gpuconv | 1 | ", StringComparison.Ordinal));
         Assert.That(oursRow, Does.Contain("| PASS (max rel error ").And.Contain(" vs CPU engine fp32) | backend cpu+reference (planner's choice), ").And.EndWith(", host memory, size 32 |"));
         Assert.That(tail, Does.Contain("| torch | 1 | 3.000 ms (2.900 ms CUDA events) | 612.3 ms | PASS (max rel error 9.84e-07) | device cuda NVIDIA H200,"));
