@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics;
 using GpuConv.Cpu.Elementwise;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Cpu.Simd;
 
@@ -133,19 +134,14 @@ public class GeluMathSimdTests
         }
     }
 
-    /// <summary>x spread over every float32 bit pattern (each exponent, both signs, NaN and ±∞), dy in [-3, 3).</summary>
+    /// <summary>
+    /// <see cref="FloatPatterns.EveryExponent"/>, every eighth x then drawn from [-18, 18): dense where GELU's branches
+    /// meet, |x| near 1 (the polynomial / tail split) and x²/2 or |w| near 120 (saturation).
+    /// </summary>
     static (float[] X, float[] Dy) Patterns(int n)
     {
-        var x = new float[n];
-        var dy = new float[n];
-        var rng = new Random(5);
-        int step = (int)((1L << 32) / n);
-        for (int i = 0; i < n; i++)
-        {
-            x[i] = BitConverter.UInt32BitsToSingle((uint)i * (uint)step + (uint)rng.Next(step));
-            dy[i] = (float)(rng.NextDouble() * 6 - 3);
-        }
-        // Dense where GELU's branches meet: |x| near 1 (the polynomial / tail split) and x²/2 or |w| near 120 (saturation).
+        var (x, dy) = FloatPatterns.EveryExponent(n, 5);
+        var rng = new Random(6);
         for (int i = 0; i < n / 8; i++)
             x[i * 8] = (float)(rng.NextDouble() * 36 - 18);
         return (x, dy);

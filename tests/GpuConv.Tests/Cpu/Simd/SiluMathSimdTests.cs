@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics;
 using GpuConv.Cpu.Elementwise;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Cpu.Simd;
 
@@ -135,19 +136,7 @@ public class SiluMathSimdTests
         Assert.That(firstBad.FirstOrDefault(b => b is not null), Is.Null, "first mismatch");
     }
 
-    static (float[] X, float[] Dy) Patterns(int n)
-    {
-        var x = new float[n];
-        var dy = new float[n];
-        var rng = new Random(3);
-        int step = (int)((1L << 32) / n);
-        for (int i = 0; i < n; i++)
-        {
-            x[i] = BitConverter.UInt32BitsToSingle((uint)i * (uint)step + (uint)rng.Next(step));
-            dy[i] = (float)(rng.NextDouble() * 6 - 3);
-        }
-        return (x, dy);
-    }
+    static (float[] X, float[] Dy) Patterns(int n) => FloatPatterns.EveryExponent(n, 3);
 
     static uint Bits(float v) => BitConverter.SingleToUInt32Bits(v);
 }
