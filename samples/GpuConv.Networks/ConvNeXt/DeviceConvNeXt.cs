@@ -9,12 +9,12 @@ namespace GpuConv.Networks.ConvNeXt;
 /// on the engine's stream without a host wait. A block is the depthwise 7×7 conv + bias, the channels-first LayerNorm
 /// (<see cref="ConvEngine.ChannelLayerNorm"/>), the expansion 1×1 conv + bias + GELU fused, and the projection with the
 /// layer scale folded in, added onto the block's input (<c>accumulate: true</c>: the residual stream is written in
-/// place). The LayerNorms' saved mean and rstd, which inference does not read, go to one scratch pair per shape, made while
-/// placing.
+/// place). The LayerNorms' saved mean and rstd, which inference does not read, go to one scratch pair per input shape, made
+/// while placing and held by each placed norm (no lookup or allocation per run).
 /// </summary>
 public sealed class DeviceConvNeXt : DeviceNetwork
 {
-    sealed record Norm(Tensor Weight, Tensor Bias);
+    sealed record Norm(Tensor Weight, Tensor Bias, Tensor Mean, Tensor Rstd);
     sealed record PlacedBlock(Layer Depthwise, Norm Norm, Layer Expand, Layer Project, Tensor DepthwiseOut, Tensor NormOut, Tensor ExpandOut);
     sealed record PlacedStage(Norm? DownsampleNorm, Layer? Downsample, Tensor? NormOut, Tensor? Out, PlacedBlock[] Blocks);
 
@@ -30,9 +30,8 @@ public sealed class DeviceConvNeXt : DeviceNetwork
         {
             int n = inputShape.Dims[0];
             stem = Upload(model.Stem);
-            stemNorm = Upload(model.StemNorm);
             stemOut = Take(OutputShape(model.Stem, inputShape));
-            PlaceStatistics(stemOut.Shape);
+            stemNorm = Place(model.StemNorm, stemOut.Shape);
             stream = Take(stemOut.Shape);
             Release(stemOut);
             var x = stream;
@@ -45,10 +44,9 @@ public sealed class DeviceConvNeXt : DeviceNetwork
                 Tensor? normOut = null, output = null;
                 if (stage.Downsample is { } d)
                 {
-                    downsampleNorm = Upload(stage.DownsampleNorm!);
+                    downsampleNorm = Place(stage.DownsampleNorm!, x.Shape);
                     downsample = Upload(d);
                     normOut = Take(x.Shape);
-                    PlaceStatistics(x.Shape);
                     Release(x);
                     output = Take(OutputShape(d, x.Shape));
                     Release(normOut);
@@ -64,9 +62,8 @@ public sealed class DeviceConvNeXt : DeviceNetwork
                     var expandOut = Take(OutputShape(b.Expand, x.Shape));
                     Release(blockNormOut);
                     Release(expandOut);
-                    PlaceStatistics(x.Shape);
                     var (w, bias) = b.ScaledProjection();
-                    blocks[i] = new PlacedBlock(Upload(b.Depthwise), Upload(b.Norm), Upload(b.Expand),
+                    blocks[i] = new PlacedBlock(Upload(b.Depthwise), Place(b.Norm, x.Shape), Upload(b.Expand),
                         UploadConv(b.Project.Spec, w, bias), depthwiseOut, blockNormOut, expandOut);
                 }
                 stages[s] = new PlacedStage(downsampleNorm, downsample, normOut, output, blocks);
@@ -74,8 +71,7 @@ public sealed class DeviceConvNeXt : DeviceNetwork
             pooled = Take(new TensorShape(n, ConvNeXtModel.LastChannels, 1, 1));
             Release(x);
             pooledNorm = Take(pooled.Shape);
-            PlaceStatistics(pooled.Shape);
-            headNorm = Upload(model.HeadNorm);
+            headNorm = Place(model.HeadNorm, pooled.Shape);
             classifier = UploadClassifier(ConvNeXtModel.Linear, model.ClassifierWeight, model.ClassifierBias);
             Logits = Allocate(new TensorShape(n, model.Classes, 1, 1));
         }
@@ -115,23 +111,19 @@ public sealed class DeviceConvNeXt : DeviceNetwork
 
     Layer Upload(ConvLayer c) => UploadConv(c.Spec, c.Weight, c.Bias);
 
-    Norm Upload(ChannelNorm norm) => new(UploadValues(norm.Weight), UploadValues(norm.Bias));
+    /// <summary>The norm's affine values uploaded, with the scratch statistics pair for inputs of shape <paramref name="x"/>.</summary>
+    Norm Place(ChannelNorm norm, TensorShape x)
+    {
+        var shape = StatisticsShape(x);
+        if (!statistics.TryGetValue(shape, out var pair)) statistics[shape] = pair = (Allocate(shape), Allocate(shape));
+        return new(UploadValues(norm.Weight), UploadValues(norm.Bias), pair.Mean, pair.Rstd);
+    }
 
     static TensorShape OutputShape(ConvLayer c, TensorShape x) => ConvProblem.Create(c.Spec, x, c.Weight.Shape, ConvOp.Forward).OutputShape;
 
-    /// <summary>y = LayerNorm2d(x); the saved statistics (unread in inference) into the scratch pair of x's statistics shape.</summary>
-    void LayerNorm(Norm norm, Tensor x, Tensor y)
-    {
-        var (mean, rstd) = statistics[StatisticsShape(x.Shape)];
-        Engine.ChannelLayerNorm(ChannelNorm.Spec, x, norm.Weight, norm.Bias, output: y, savedMean: mean, savedRstd: rstd);
-    }
-
-    /// <summary>Makes the scratch pair for LayerNorms of inputs of <paramref name="x"/>'s shape, once per shape, while placing.</summary>
-    void PlaceStatistics(TensorShape x)
-    {
-        var shape = StatisticsShape(x);
-        if (!statistics.ContainsKey(shape)) statistics[shape] = (Allocate(shape), Allocate(shape));
-    }
+    /// <summary>y = LayerNorm2d(x); the saved statistics (unread in inference) into the norm's scratch pair.</summary>
+    void LayerNorm(Norm norm, Tensor x, Tensor y) =>
+        Engine.ChannelLayerNorm(ChannelNorm.Spec, x, norm.Weight, norm.Bias, output: y, savedMean: norm.Mean, savedRstd: norm.Rstd);
 
     /// <summary>[N, spatial…]: x's shape without its channel dimension (the per-position mean and rstd).</summary>
     static TensorShape StatisticsShape(TensorShape x) => new([x.Dims[0], .. x.Dims[2..]]);
