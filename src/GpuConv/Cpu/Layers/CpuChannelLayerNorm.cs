@@ -26,8 +26,9 @@ namespace GpuConv.Cpu.Layers;
 /// Forward and backward data run over (sample, chunk of <see cref="ChunkPositions"/> positions) items, each lane of a
 /// vector one position's sequential sum, so the same bits as scalar: with AVX-512 a chunk is four Vector512 whose sums
 /// stay in registers through each pass over the channels (CpuChannelLayerNorm.Vector512.cs; a short chunk under
-/// masks), otherwise Vector256 lanes summed in the mean/rstd slots, and scalar for the last few positions. The affine
-/// gradients run over channels. Items run in parallel for large tensors on the CPU backend's workers (a struct loop,
+/// masks); without, a whole chunk is two such blocks of four Vector256 (CpuChannelLayerNorm.Vector256.cs), and a short
+/// one Vector256 lanes summed in the mean/rstd slots with scalar for the last few positions. The affine gradients run
+/// over channels. Items run in parallel for large tensors on the CPU backend's workers (a struct loop,
 /// stack scratch, no allocation).
 /// </summary>
 internal static unsafe partial class CpuChannelLayerNorm
@@ -36,8 +37,9 @@ internal static unsafe partial class CpuChannelLayerNorm
     public const int Threads = 256;
 
     /// <summary>
-    /// Positions of one sample a forward or backward-data item covers: four cache lines per channel row, and one AVX-512
-    /// block (four Vector512, which the block code assumes). 32 (two vectors in flight) measured 1.1–1.4× slower on Zen 4.
+    /// Positions of one sample a forward or backward-data item covers: four cache lines per channel row, one AVX-512
+    /// block (four Vector512) or two Vector256 blocks, which the block code assumes. 32 (two Vector512 in flight)
+    /// measured 1.1–1.4× slower on Zen 4.
     /// </summary>
     public const int ChunkPositions = 64;
 
@@ -141,12 +143,20 @@ internal static unsafe partial class CpuChannelLayerNorm
                 }
         }
 
-        /// <summary>One chunk's statistics (summed in place in its mean and rstd slots) and outputs; x and y point at channel 0 of the chunk.</summary>
+        /// <summary>
+        /// One chunk's statistics and outputs; x and y point at channel 0 of the chunk. The blocks where they apply, else
+        /// Vector256 lanes and scalar: the statistics summed in place in the chunk's mean and rstd slots, then the outputs.
+        /// </summary>
         void ForwardOf(float* x, float* y, float* m, float* r, float* gamma, float* beta, int length)
         {
             if (vector && Blocks512Accelerated)
             {
                 Forward512(x, y, m, r, gamma, beta, shape.Channels, shape.Positions, eps, length);
+                return;
+            }
+            if (vector && length == ChunkPositions)
+            {
+                ForwardChunk256(x, y, m, r, gamma, beta, shape.Channels, shape.Positions, eps);
                 return;
             }
             int channels = shape.Channels;
@@ -198,7 +208,7 @@ internal static unsafe partial class CpuChannelLayerNorm
             }
         }
 
-        /// <summary>One chunk's dx: A and B per position in <paramref name="a"/> and <paramref name="b"/>, then A/C and −k there, then dx.</summary>
+        /// <summary>One chunk's dx: the blocks where they apply, else <see cref="BackwardDataLanesOf"/>.</summary>
         void BackwardDataOf(float* x, float* dy, float* dx, float* m, float* r, float* gamma, int length, float* a, float* b)
         {
             if (vector && Blocks512Accelerated)
@@ -206,6 +216,21 @@ internal static unsafe partial class CpuChannelLayerNorm
                 BackwardData512(x, dy, dx, m, r, gamma, shape.Channels, shape.Positions, length);
                 return;
             }
+            if (vector && length == ChunkPositions)
+            {
+                BackwardDataChunk256(x, dy, dx, m, r, gamma, shape.Channels, shape.Positions);
+                return;
+            }
+            BackwardDataLanesOf(x, dy, dx, m, r, gamma, length, a, b);
+        }
+
+        /// <summary>
+        /// <see cref="BackwardDataOf"/> in Vector256 lanes and scalar: A and B per position in <paramref name="a"/> and
+        /// <paramref name="b"/>, then A/C and −k there, then dx. A method of its own: beside the block call, the JIT's code
+        /// for these loops was 1.2× slower (AVX2, [1, 768, 7, 7]).
+        /// </summary>
+        void BackwardDataLanesOf(float* x, float* dy, float* dx, float* m, float* r, float* gamma, int length, float* a, float* b)
+        {
             int channels = shape.Channels;
             long stride = shape.Positions;
             float cf = channels;

@@ -8,12 +8,13 @@ namespace GpuConv.Tests.Cpu.Simd;
 
 /// <summary>
 /// The channels-first LayerNorm's vector chunks (<see cref="CpuChannelLayerNorm"/>: the AVX-512 blocks where this
-/// machine has them, else the Vector256 lanes) give the scalar loop's bits: forward with and without weight and bias,
-/// backward data and the affine gradients, on every chunk form — P from 1 to 196 (a partial block of one to four
-/// vectors, its last vector with 1–16 lanes; whole 64-position blocks; several chunks and a short last one), C = 1, 3,
+/// machine has them, else Vector256 blocks for whole chunks and Vector256 lanes for short ones) give the scalar loop's
+/// bits: forward with and without weight and bias, backward data and the affine gradients, on every chunk form — P from
+/// 1 to 196 (a partial AVX-512 block of one to four vectors, its last vector with 1–16 lanes; whole 64-position chunks;
+/// several chunks and a short last one), C = 1, 3,
 /// 96 and 384, N = 1 and 3 — with one NaN and one +∞ among the inputs. A lane past a chunk's end written by mistake
 /// lands on the next channel's first positions, which the comparison sees. Sums' NaNs compared as NaN (the project's
-/// rule: payloads aside). Re-run by <see cref="SimdTierChildProcessTests"/> with AVX-512 off (the Vector256 lanes) and
+/// rule: payloads aside). Re-run by <see cref="SimdTierChildProcessTests"/> with AVX-512 off (the Vector256 forms) and
 /// with AVX2 off (the scalar loop on both sides).
 /// </summary>
 public class ChannelLayerNormSimdTests
