@@ -267,11 +267,15 @@ internal static unsafe class CpuForward
             int p0 = (int)((long)planes * t / tasks), p1 = (int)((long)planes * (t + 1) / tasks);
             long scratchFloats = kernel == DepthwiseKernel.ThreeByThreeAvx2 ? Depthwise3x3Avx2.ScratchFloats(ctx.G) : 0;
             float* scratch = scratchFloats > 0 ? ws.Get(WorkspaceSlot.Rows, scratchFloats) : null;
-            for (int pl = p0; pl < p1; pl++)
+            // The plane index n·C + c and the channel counted along, not divided out per plane (on 7 × 7 planes the
+            // per-plane arithmetic shows: MobileNetV2's 960-channel 3x3 layers 4% slower with a division and two multiplies).
+            int channels = ctx.C - firstChannel;
+            int c = firstChannel + p0 % channels;
+            nint plane = (nint)(p0 / channels) * ctx.C + c;
+            for (int pl = p0; pl < p1; pl++, c++, plane++)
             {
-                int channels = ctx.C - firstChannel;
-                int n = pl / channels, c = firstChannel + pl % channels;
-                float* x = ctx.XPlane(n, c), w = ctx.W + (nint)c * ctx.Kvol, y = ctx.YPlane(n, c);
+                if (c == ctx.C) { c = firstChannel; plane += firstChannel; }
+                float* x = ctx.X + plane * ctx.InPlane, w = ctx.W + (nint)c * ctx.Kvol, y = ctx.Y + plane * ctx.OutPlane;
                 float bias = ctx.Bias == null ? 0f : ctx.Bias[c];
                 switch (kernel)
                 {
