@@ -14,7 +14,7 @@ namespace GpuConv.Tests.Cpu.Simd;
 /// the padding skipped) against the reference: channel counts with and without a partial last block
 /// (the rest go to the per-plane kernels), planes from 1 × 1 to 56 × 56 (widths below, at and around
 /// the seven-pixel chunk, odd sizes), symmetric, no, asymmetric and oversized padding (output rows and
-/// whole chunks in the padding), a batch of 2, with and without bias.
+/// whole chunks in the padding, pads past the kernel), a batch of 2, with and without bias.
 /// </summary>
 public class DepthwiseChannelLast7x7Tests
 {
@@ -29,7 +29,7 @@ public class DepthwiseChannelLast7x7Tests
         var failures = new List<string>();
         int cases = 0, taken = 0, seed = 0;
         foreach (var (h, w) in new[] { (7, 7), (1, 1), (2, 9), (5, 3), (8, 8), (14, 14), (13, 20), (15, 11), (6, 22), (28, 28) })
-        foreach (var (top, left, bottom, right) in new[] { (3, 3, 3, 3), (0, 0, 0, 0), (1, 2, 3, 0), (6, 5, 5, 6), (3, 0, 0, 6) })
+        foreach (var (top, left, bottom, right) in new[] { (3, 3, 3, 3), (0, 0, 0, 0), (1, 2, 3, 0), (6, 5, 5, 6), (3, 0, 0, 6), (8, 9, 7, 10) })
         foreach (int c in new[] { 16, 17, 40 })
         {
             if (h + top + bottom < 7 || w + left + right < 7) continue;
