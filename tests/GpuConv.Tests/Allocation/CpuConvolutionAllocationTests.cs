@@ -43,6 +43,7 @@ public class CpuConvolutionAllocationTests
         new("depthwise 5x5 20x20", Spec([5, 5], pad: 2, groups: 24), new(1, 24, 20, 20), new(24, 1, 5, 5)),
         new("depthwise 4x4 multiplier 2", Spec([4, 4], pad: 1, groups: 8), new(1, 8, 9, 9), new(16, 1, 4, 4)),
         new("depthwise 3x3 20ch 6x6", Spec([3, 3], pad: 1, groups: 20), new(2, 20, 6, 6), new(20, 1, 3, 3)),
+        new("depthwise 7x7 24ch 9x11", Spec([7, 7], pad: 3, groups: 24), new(1, 24, 9, 11), new(24, 1, 7, 7)),
         new("grouped 3x3 dilation 2", Spec([3, 3], pad: 2, dilation: 2, groups: 2), new(1, 16, 10, 10), new(16, 8, 3, 3)),
         new("asymmetric pad", Spec([3, 3], pad: 1, padEnd: [2]), new(1, 8, 9, 9), new(8, 8, 3, 3)),
         new("1-d k5", Spec([5], pad: 2), new(2, 16, 64), new(32, 16, 5)),
