@@ -66,13 +66,13 @@ public class GpuCheckScriptTests
 
         (exit, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_NETWORKS", "resnet50,mobilenet_v2"));
         Assert.That(exit, Is.EqualTo(2), output);
-        Assert.That(output, Does.StartWith("GPUCONV_CHECK_NETWORKS: unknown network 'mobilenet_v2' in 'resnet50,mobilenet_v2'; networks: resnet50,mobilenetv2"));
+        Assert.That(output, Does.StartWith("GPUCONV_CHECK_NETWORKS: unknown network 'mobilenet_v2' in 'resnet50,mobilenet_v2'; networks: resnet50,mobilenetv2,convnexttiny"));
         Assert.That(File.Exists(folder.Path("summary.txt")), Is.False, "no step ran");
 
         // Commas alone name no network: the whole-network step would time nothing and still pass.
         (exit, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_NETWORKS", " , "));
         Assert.That(exit, Is.EqualTo(2), output);
-        Assert.That(output, Does.StartWith("GPUCONV_CHECK_NETWORKS: no network in ' , '; networks: resnet50,mobilenetv2 (unset: resnet50)"));
+        Assert.That(output, Does.StartWith("GPUCONV_CHECK_NETWORKS: no network in ' , '; networks: resnet50,mobilenetv2,convnexttiny (unset: resnet50)"));
         Assert.That(File.Exists(folder.Path("summary.txt")), Is.False, "no step ran");
     }
 
@@ -81,7 +81,7 @@ public class GpuCheckScriptTests
     {
         using var folder = new CliHarness();
         var (_, output) = RunScript(folder.Folder, ("GPUCONV_CHECK_ONLY", "smoke, probe, resnet50"), ("GPUCONV_CHECK_STEP_SCALE", "3"),
-            ("GPUCONV_CHECK_NETWORKS", "resnet50,mobilenetv2"));
+            ("GPUCONV_CHECK_NETWORKS", "resnet50,mobilenetv2,convnexttiny"));
 
         Assert.That(output, Does.Not.Contain("unknown step").And.Not.Contain("GPUCONV_CHECK_STEP_SCALE:"), output);
         Assert.That(File.Exists(folder.Path("summary.txt")), Is.True, "the script went on to its steps");
