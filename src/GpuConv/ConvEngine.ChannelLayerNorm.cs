@@ -120,47 +120,8 @@ public sealed partial class ConvEngine
         CheckSeparate("LayerNorm", [(dx, nameof(dx)), (dWeight, nameof(dWeight)), (dBias, nameof(dBias))],
             [(dy, nameof(dy)), (x, nameof(x)), (weight, nameof(weight)), (savedMean, nameof(savedMean)), (savedRstd, nameof(savedRstd))]);
 
-        bool affine = weight is not null;
-        Tensor? gx = null, gw = null, gb = null;
-        try
-        {
-            gx = dx ?? Memory.Allocate(x.Shape);
-            if (affine)
-            {
-                gw = dWeight ?? Memory.Allocate(new TensorShape(s.Channels));
-                gb = dBias ?? Memory.Allocate(new TensorShape(s.Channels));
-            }
-            using (EnterStream())
-                if (Memory is IPtxRuntime rt)
-                {
-                    ChannelLayerNormKernels.LaunchBackwardData(rt, s, rt.PointerOf(dy), rt.PointerOf(x), rt.PointerOf(savedMean), rt.PointerOf(savedRstd),
-                        PointerOrZero(rt, weight), rt.PointerOf(gx));
-                    if (affine)
-                        ChannelLayerNormKernels.LaunchBackwardAffine(rt, s, rt.PointerOf(dy), rt.PointerOf(x), rt.PointerOf(savedMean), rt.PointerOf(savedRstd),
-                            rt.PointerOf(gw!), rt.PointerOf(gb!));
-                }
-                else
-                {
-                    float[] hdx = HostBuffer(gx);
-                    float[]? hdw = gw is null ? null : HostBuffer(gw), hdb = gb is null ? null : HostBuffer(gb);
-                    CpuChannelLayerNorm.Backward(HostValues(dy)!, HostValues(x)!, s, HostValues(savedMean)!, HostValues(savedRstd)!, HostValues(weight),
-                        hdx, hdw, hdb, HostWorkers);
-                    StoreHost(hdx, gx);
-                    if (affine)
-                    {
-                        StoreHost(hdw!, gw!);
-                        StoreHost(hdb!, gb!);
-                    }
-                }
-            return new LayerNormGradients(gx, gw, gb);
-        }
-        catch
-        {
-            if (dx is null) (gx as IDisposable)?.Dispose();
-            if (dWeight is null) (gw as IDisposable)?.Dispose();
-            if (dBias is null) (gb as IDisposable)?.Dispose();
-            throw;
-        }
+        var (gx, gw, gb) = RunNormBackward(new ChannelLayerNormBackwardRun(s), s.Channels, dy, x, savedMean, savedRstd, weight, dx, dWeight, dBias);
+        return new LayerNormGradients(gx, gw, gb);
     }
 
     /// <summary>Throws unless <paramref name="t"/> (when given) is a [C] tensor of this engine's memory, not disposed.</summary>

@@ -116,47 +116,8 @@ public sealed partial class ConvEngine
         CheckSeparate("GroupNorm", [(dx, nameof(dx)), (dWeight, nameof(dWeight)), (dBias, nameof(dBias))],
             [(dy, nameof(dy)), (x, nameof(x)), (weight, nameof(weight)), (savedMean, nameof(savedMean)), (savedRstd, nameof(savedRstd))]);
 
-        bool affine = weight is not null;
-        Tensor? gx = null, gw = null, gb = null;
-        try
-        {
-            gx = dx ?? Memory.Allocate(x.Shape);
-            if (affine)
-            {
-                gw = dWeight ?? Memory.Allocate(new TensorShape(s.Channels));
-                gb = dBias ?? Memory.Allocate(new TensorShape(s.Channels));
-            }
-            using (EnterStream())
-                if (Memory is IPtxRuntime rt)
-                {
-                    GroupNormKernels.LaunchBackwardData(rt, s, rt.PointerOf(dy), rt.PointerOf(x), rt.PointerOf(savedMean), rt.PointerOf(savedRstd),
-                        PointerOrZero(rt, weight), rt.PointerOf(gx));
-                    if (affine)
-                        GroupNormKernels.LaunchBackwardAffine(rt, s, rt.PointerOf(dy), rt.PointerOf(x), rt.PointerOf(savedMean), rt.PointerOf(savedRstd),
-                            rt.PointerOf(gw!), rt.PointerOf(gb!));
-                }
-                else
-                {
-                    float[] hdx = HostBuffer(gx);
-                    float[]? hdw = gw is null ? null : HostBuffer(gw), hdb = gb is null ? null : HostBuffer(gb);
-                    CpuGroupNorm.Backward(HostValues(dy)!, HostValues(x)!, s, HostValues(savedMean)!, HostValues(savedRstd)!, HostValues(weight),
-                        hdx, hdw, hdb, HostWorkers);
-                    StoreHost(hdx, gx);
-                    if (affine)
-                    {
-                        StoreHost(hdw!, gw!);
-                        StoreHost(hdb!, gb!);
-                    }
-                }
-            return new GroupNormGradients(gx, gw, gb);
-        }
-        catch
-        {
-            if (dx is null) (gx as IDisposable)?.Dispose();
-            if (dWeight is null) (gw as IDisposable)?.Dispose();
-            if (dBias is null) (gb as IDisposable)?.Dispose();
-            throw;
-        }
+        var (gx, gw, gb) = RunNormBackward(new GroupNormBackwardRun(s), s.Channels, dy, x, savedMean, savedRstd, weight, dx, dWeight, dBias);
+        return new GroupNormGradients(gx, gw, gb);
     }
 
     /// <summary>Weight and bias: both [C] tensors of this engine's memory, or both null.</summary>
