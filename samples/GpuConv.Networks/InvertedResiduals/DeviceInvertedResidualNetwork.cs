@@ -10,12 +10,24 @@ namespace GpuConv.Networks.InvertedResiduals;
 /// squeeze-and-excitation block as global average pool, the two 1×1s with their activations fused and ScaleChannels
 /// in place; each projection as conv + bias, added onto the block's input (<c>accumulate: true</c>, written over it:
 /// nothing reads the input afterwards) where the block has a residual; the global average pool, the hidden linear where
-/// the model has one, and the classifier, as 1×1 convolutions.
+/// the model has one, and the classifier, as 1×1 convolutions. A block without squeeze-and-excitation whose expanded
+/// tensor is large (<see cref="FusedMinExpandedFloats"/>) is one <see cref="ConvEngine.ForwardInvertedResidual"/> call
+/// instead, which the CPU engine runs in bands of rows so that the expanded tensor never leaves the cache.
 /// </summary>
 public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
 {
-    /// <summary>A block's layers and buffers; <c>Out</c> is null where the projection is added onto the block's input.</summary>
-    sealed record PlacedBlock(InvertedResidual Block, Layer? Expand, Layer Depthwise, Squeeze? Se, Layer Project, Tensor? ExpandOut, Tensor DepthwiseOut, Tensor? Out);
+    /// <summary>
+    /// A block's layers and buffers; <c>Out</c> is null where the projection is added onto the block's input. A fused
+    /// block has no buffers of its own between its layers (<c>DepthwiseOut</c> null) and always its own <c>Out</c>.
+    /// </summary>
+    sealed record PlacedBlock(InvertedResidual Block, Layer? Expand, Layer Depthwise, Squeeze? Se, Layer Project, Tensor? ExpandOut, Tensor? DepthwiseOut, Tensor? Out, bool Fused);
+
+    /// <summary>
+    /// Blocks without squeeze-and-excitation whose expanded tensor holds at least this many floats per image (512 KiB:
+    /// MobileNetV2's blocks at 112² and 56², the first at 28²) run as one fused call. Smaller ones stay in cache between
+    /// the layers, and the CPU engine would run them as the three calls anyway.
+    /// </summary>
+    const long FusedMinExpandedFloats = 128 * 1024;
 
     readonly Activation stemActivation;
     readonly Layer stem = null!, last = null!, classifier = null!;
@@ -43,6 +55,16 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
             for (int i = 0; i < blocks.Length; i++)
             {
                 var b = model.Blocks[i];
+                int expanded = b.Expand?.Weight.Shape[0] ?? x.Shape.Dims[1];
+                if (b.Se is null && (long)expanded * x.Shape.Dims[2] * x.Shape.Dims[3] >= FusedMinExpandedFloats)
+                {
+                    var dwShape = OutputShape(b.Depthwise, x.Shape.WithDim(1, expanded));
+                    var fusedOut = Take(OutputShape(b.Project, dwShape));
+                    Release(x);
+                    blocks[i] = new PlacedBlock(b, b.Expand is { } fe ? Upload(fe) : null, Upload(b.Depthwise), null, Upload(b.Project), null, null, fusedOut, Fused: true);
+                    x = fusedOut;
+                    continue;
+                }
                 Tensor? expandOut = b.Expand is { } e ? Take(OutputShape(e, x.Shape)) : null;
                 if (expandOut is not null && !b.Residual) Release(x);
                 var depthwiseOut = Take(OutputShape(b.Depthwise, (expandOut ?? x).Shape));
@@ -51,7 +73,7 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
                 var se = b.Se is { } s ? PlaceSqueeze(s, depthwiseOut.Shape) : null;
                 Tensor? output = b.Residual ? null : Take(OutputShape(b.Project, depthwiseOut.Shape));
                 Release(depthwiseOut);
-                blocks[i] = new PlacedBlock(b, b.Expand is { } ee ? Upload(ee) : null, Upload(b.Depthwise), se, Upload(b.Project), expandOut, depthwiseOut, output);
+                blocks[i] = new PlacedBlock(b, b.Expand is { } ee ? Upload(ee) : null, Upload(b.Depthwise), se, Upload(b.Project), expandOut, depthwiseOut, output, Fused: false);
                 x = output ?? x;
             }
             last = Upload(model.Last);
@@ -81,18 +103,24 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
         var x = stemOut;
         foreach (var b in blocks)
         {
+            if (b.Fused)
+            {
+                x = Engine.ForwardInvertedResidual(x, b.Expand?.Weight, b.Expand?.Bias, b.Depthwise.Spec, b.Depthwise.Weight, b.Depthwise.Bias,
+                    b.Project.Weight, b.Project.Bias, b.Block.Activation, b.Block.Residual, output: b.Out);
+                continue;
+            }
             var h = x;
             if (b.Expand is { } e)
             {
                 Conv(e, x, b.ExpandOut!, b.Block.Activation);
                 h = b.ExpandOut!;
             }
-            Conv(b.Depthwise, h, b.DepthwiseOut, b.Block.Activation);
-            if (b.Se is { } se) SqueezeExcite(se, b.DepthwiseOut);
+            Conv(b.Depthwise, h, b.DepthwiseOut!, b.Block.Activation);
+            if (b.Se is { } se) SqueezeExcite(se, b.DepthwiseOut!);
             var p = b.Project;
             x = b.Out is { } y
-                ? Engine.Forward(p.Spec, b.DepthwiseOut, p.Weight, p.Bias, output: y, constantWeights: true)
-                : Engine.Forward(p.Spec, b.DepthwiseOut, p.Weight, p.Bias, output: x, constantWeights: true, accumulate: true);
+                ? Engine.Forward(p.Spec, b.DepthwiseOut!, p.Weight, p.Bias, output: y, constantWeights: true)
+                : Engine.Forward(p.Spec, b.DepthwiseOut!, p.Weight, p.Bias, output: x, constantWeights: true, accumulate: true);
         }
         Conv(last, x, lastOut, stemActivation);
         Engine.GlobalAvgPool(lastOut, pooled);
