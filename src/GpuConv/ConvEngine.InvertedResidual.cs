@@ -84,9 +84,85 @@ public sealed partial class ConvEngine
         }
     }
 
+    /// <summary>
+    /// y = act(depthwise(act(expand(x)))) on tensors in <see cref="Memory"/>, each layer with its bias: the part of an
+    /// inverted residual block before its squeeze-and-excitation (EfficientNet's MBConv, MobileNetV3's blocks with one),
+    /// which needs the whole depthwise output before the projection can start. Shapes as
+    /// <see cref="ForwardInvertedResidual"/>'s; y is [N, E, OutH, OutW]. On the CPU engine the expanded tensor never
+    /// exists whole where it would leave the cache (the same band kernel, writing the depthwise rows into y); elsewhere
+    /// the two layers' calls. Into <paramref name="output"/> (no memory shared with x or the weights) or a new tensor.
+    /// </summary>
+    public Tensor ForwardExpandDepthwise(Tensor x, Tensor expandWeight, Tensor expandBias,
+        ConvSpec depthwise, Tensor depthwiseWeight, Tensor depthwiseBias, Activation activation, Tensor? output = null)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(expandWeight);
+        ArgumentNullException.ThrowIfNull(expandBias);
+        ArgumentNullException.ThrowIfNull(depthwise);
+        ArgumentNullException.ThrowIfNull(depthwiseWeight);
+        ArgumentNullException.ThrowIfNull(depthwiseBias);
+        if (!IsActivation(activation))
+            throw new ArgumentException($"activation {(int)activation} is not an Activation.", nameof(activation));
+        var (expand, dw) = CheckExpandDepthwise(x, expandWeight, expandBias, depthwise, depthwiseWeight, depthwiseBias);
+        if (output is not null)
+        {
+            CheckTensorShape(output, dw.YShape, nameof(output));
+            CheckResident(output, nameof(output));
+            CheckDisjoint(output, nameof(output), x, nameof(x));
+            CheckDisjoint(output, nameof(output), expandWeight, nameof(expandWeight));
+            CheckDisjoint(output, nameof(output), expandBias, nameof(expandBias));
+            CheckDisjoint(output, nameof(output), depthwiseWeight, nameof(depthwiseWeight));
+            CheckDisjoint(output, nameof(output), depthwiseBias, nameof(depthwiseBias));
+        }
+        var result = output ?? Memory.Allocate(dw.YShape);
+        try
+        {
+            LastInvertedResidualBanded = BandedApplies(x, expand, dw, out var geometry);
+            if (LastInvertedResidualBanded)
+                RunBanded(x, expandWeight, expandBias, depthwiseWeight, depthwiseBias, null, null, activation, residual: false, result, dw, geometry);
+            else
+            {
+                var expanded = scratch.Rent(Memory, expand!.YShape);
+                try
+                {
+                    ForwardBiasActivation(PointwiseSpec, x, expandWeight, expandBias, activation, output: expanded, constantWeights: true);
+                    ForwardBiasActivation(depthwise, expanded, depthwiseWeight, depthwiseBias, activation, output: result, constantWeights: true);
+                }
+                finally
+                {
+                    scratch.Return(expanded);
+                }
+            }
+            return result;
+        }
+        catch
+        {
+            if (output is null) ((IDisposable)result).Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The three layers' problems, every shape and residency checked before any work.</summary>
     (ConvProblem? Expand, ConvProblem Depthwise, ConvProblem Project) CheckInvertedResidual(Tensor x, Tensor? expandWeight, Tensor? expandBias,
         ConvSpec depthwise, Tensor depthwiseWeight, Tensor depthwiseBias, Tensor projectWeight, Tensor projectBias, bool residual)
+    {
+        var (expand, dw) = CheckExpandDepthwise(x, expandWeight, expandBias, depthwise, depthwiseWeight, depthwiseBias);
+        CheckResident(projectWeight, nameof(projectWeight));
+        CheckResident(projectBias, nameof(projectBias));
+        int e = dw.XShape[1];
+        if (projectWeight.Shape.Rank != 4 || projectWeight.Shape[2] != 1 || projectWeight.Shape[3] != 1)
+            throw new ArgumentException($"projectWeight has shape {projectWeight.Shape}; it must be [C_out, {e}, 1, 1].", nameof(projectWeight));
+        var project = Problem(PointwiseSpec, dw.YShape, projectWeight.Shape, ConvOp.Forward, nameof(depthwiseWeight), nameof(projectWeight));
+        CheckChannelValues(projectBias, project.BiasLength, nameof(projectBias));
+        if (residual && project.YShape != x.Shape)
+            throw new ArgumentException($"residual needs the block's output shape to equal x's ({x.Shape}), got {project.YShape} (depthwise stride {string.Join("x", depthwise.Stride)}, projection to {projectWeight.Shape[0]} channels).", nameof(residual));
+        return (expand, dw, project);
+    }
+
+    /// <summary>The expansion's and the depthwise layer's problems, every shape and residency checked before any work.</summary>
+    (ConvProblem? Expand, ConvProblem Depthwise) CheckExpandDepthwise(Tensor x, Tensor? expandWeight, Tensor? expandBias,
+        ConvSpec depthwise, Tensor depthwiseWeight, Tensor depthwiseBias)
     {
         if (x.Shape.Rank != 4)
             throw new ArgumentException($"x has shape {x.Shape}; an inverted residual block takes [N, C, H, W].", nameof(x));
@@ -100,8 +176,6 @@ public sealed partial class ConvEngine
         if (expandBias is not null) CheckResident(expandBias, nameof(expandBias));
         CheckResident(depthwiseWeight, nameof(depthwiseWeight));
         CheckResident(depthwiseBias, nameof(depthwiseBias));
-        CheckResident(projectWeight, nameof(projectWeight));
-        CheckResident(projectBias, nameof(projectBias));
         ConvProblem? expand = null;
         var h = x.Shape;
         if (expandWeight is not null)
@@ -109,7 +183,7 @@ public sealed partial class ConvEngine
             if (expandWeight.Shape.Rank != 4 || expandWeight.Shape[2] != 1 || expandWeight.Shape[3] != 1)
                 throw new ArgumentException($"expandWeight has shape {expandWeight.Shape}; it must be [E, {x.Shape[1]}, 1, 1].", nameof(expandWeight));
             expand = Problem(PointwiseSpec, x.Shape, expandWeight.Shape, ConvOp.Forward, nameof(x), nameof(expandWeight));
-            CheckVector(expandBias!, expand.BiasLength, nameof(expandBias));
+            CheckChannelValues(expandBias!, expand.BiasLength, nameof(expandBias));
             h = expand.YShape;
         }
         int e = h[1];
@@ -118,20 +192,14 @@ public sealed partial class ConvEngine
         if (depthwiseWeight.Shape.Rank != 4 || depthwiseWeight.Shape[0] != e || depthwiseWeight.Shape[1] != 1)
             throw new ArgumentException($"depthwiseWeight has shape {depthwiseWeight.Shape}; it must be [{e}, 1, kh, kw].", nameof(depthwiseWeight));
         var dw = Problem(depthwise, h, depthwiseWeight.Shape, ConvOp.Forward, expand is null ? nameof(x) : nameof(expandWeight), nameof(depthwiseWeight));
-        CheckVector(depthwiseBias, e, nameof(depthwiseBias));
-        if (projectWeight.Shape.Rank != 4 || projectWeight.Shape[2] != 1 || projectWeight.Shape[3] != 1)
-            throw new ArgumentException($"projectWeight has shape {projectWeight.Shape}; it must be [C_out, {e}, 1, 1].", nameof(projectWeight));
-        var project = Problem(PointwiseSpec, dw.YShape, projectWeight.Shape, ConvOp.Forward, nameof(depthwiseWeight), nameof(projectWeight));
-        CheckVector(projectBias, project.BiasLength, nameof(projectBias));
-        if (residual && project.YShape != x.Shape)
-            throw new ArgumentException($"residual needs the block's output shape to equal x's ({x.Shape}), got {project.YShape} (depthwise stride {string.Join("x", depthwise.Stride)}, projection to {projectWeight.Shape[0]} channels).", nameof(residual));
-        return (expand, dw, project);
+        CheckChannelValues(depthwiseBias, e, nameof(depthwiseBias));
+        return (expand, dw);
+    }
 
-        static void CheckVector(Tensor t, long length, string name)
-        {
-            if (t.Shape.Rank != 1 || t.Shape[0] != length)
-                throw new ArgumentException($"{name} must have shape [{length}] (one value per channel), got {t.Shape}.", name);
-        }
+    static void CheckChannelValues(Tensor t, long length, string name)
+    {
+        if (t.Shape.Rank != 1 || t.Shape[0] != length)
+            throw new ArgumentException($"{name} must have shape [{length}] (one value per channel), got {t.Shape}.", name);
     }
 
     /// <summary>
@@ -149,20 +217,20 @@ public sealed partial class ConvEngine
         return InvertedResidualBands.Applies(geometry, cpuBackends[0].Tier);
     }
 
+    /// <summary>The CPU band kernel; without <paramref name="projectWeight"/> y is the depthwise output.</summary>
     unsafe void RunBanded(Tensor x, Tensor? expandWeight, Tensor? expandBias, Tensor depthwiseWeight, Tensor depthwiseBias,
-        Tensor projectWeight, Tensor projectBias, Activation activation, bool residual, Tensor y, ConvProblem dw, ConvGeometry geometry)
+        Tensor? projectWeight, Tensor? projectBias, Activation activation, bool residual, Tensor y, ConvProblem dw, ConvGeometry geometry)
     {
         var cpu = cpuBackends[0];
-        float[] hx = HostValues(x)!, hdw = HostValues(depthwiseWeight)!, hdb = HostValues(depthwiseBias)!,
-            hpw = HostValues(projectWeight)!, hpb = HostValues(projectBias)!, hy = HostBuffer(y);
-        float[]? hew = HostValues(expandWeight), heb = HostValues(expandBias);
+        float[] hx = HostValues(x)!, hdw = HostValues(depthwiseWeight)!, hdb = HostValues(depthwiseBias)!, hy = HostBuffer(y);
+        float[]? hew = HostValues(expandWeight), heb = HostValues(expandBias), hpw = HostValues(projectWeight), hpb = HostValues(projectBias);
         fixed (float* px = hx, pew = hew, peb = heb, pdw = hdw, pdb = hdb, ppw = hpw, ppb = hpb, py = hy)
         {
             var block = new InvertedResidualBands.Block
             {
                 X = px, Y = py, ExpandWeight = pew, ExpandBias = peb, DepthwiseWeight = pdw, DepthwiseBias = pdb,
                 ProjectWeight = ppw, ProjectBias = ppb,
-                N = x.Shape[0], C = x.Shape[1], E = dw.XShape[1], COut = projectWeight.Shape[0],
+                N = x.Shape[0], C = x.Shape[1], E = dw.XShape[1], COut = y.Shape[1],
                 Depthwise = geometry, Activation = activation, Residual = residual,
             };
             InvertedResidualBands.Run(block, cpu.Tier, cpu.Workers);

@@ -12,19 +12,22 @@ namespace GpuConv.Networks.InvertedResiduals;
 /// nothing reads the input afterwards) where the block has a residual; the global average pool, the hidden linear where
 /// the model has one, and the classifier, as 1×1 convolutions. A block without squeeze-and-excitation whose expanded
 /// tensor is large (<see cref="FusedMinExpandedFloats"/>) is one <see cref="ConvEngine.ForwardInvertedResidual"/> call
-/// instead, which the CPU engine runs in bands of rows so that the expanded tensor never leaves the cache.
+/// instead, which the CPU engine runs in bands of rows so that the expanded tensor never leaves the cache; a block with
+/// one runs its expansion and depthwise layer as one <see cref="ConvEngine.ForwardExpandDepthwise"/> call the same way.
 /// </summary>
 public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
 {
     /// <summary>
     /// A block's layers and buffers; <c>Out</c> is null where the projection is added onto the block's input. A fused
-    /// block has no buffers of its own between its layers (<c>DepthwiseOut</c> null) and always its own <c>Out</c>.
+    /// block has no buffers of its own between its layers (<c>DepthwiseOut</c> null) and always its own <c>Out</c>; a
+    /// block whose expansion runs with its depthwise layer has no <c>ExpandOut</c>.
     /// </summary>
     sealed record PlacedBlock(InvertedResidual Block, Layer? Expand, Layer Depthwise, Squeeze? Se, Layer Project, Tensor? ExpandOut, Tensor? DepthwiseOut, Tensor? Out, bool Fused);
 
     /// <summary>
     /// Blocks without squeeze-and-excitation whose expanded tensor holds at least this many floats per image (512 KiB:
-    /// MobileNetV2's blocks at 112² and 56², the first at 28²) run as one fused call. Smaller ones stay in cache between
+    /// MobileNetV2's blocks at 112² and 56², the first at 28²) run as one fused call, and the expansion and depthwise
+    /// layer of those with one (EfficientNet-B0's at 112² to 28²). Smaller ones stay in cache between
     /// the layers, and the CPU engine would run them as the three calls anyway.
     /// </summary>
     const long FusedMinExpandedFloats = 128 * 1024;
@@ -56,7 +59,8 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
             {
                 var b = model.Blocks[i];
                 int expanded = b.Expand?.Weight.Shape[0] ?? x.Shape.Dims[1];
-                if (b.Se is null && (long)expanded * x.Shape.Dims[2] * x.Shape.Dims[3] >= FusedMinExpandedFloats)
+                bool large = (long)expanded * x.Shape.Dims[2] * x.Shape.Dims[3] >= FusedMinExpandedFloats;
+                if (b.Se is null && large)
                 {
                     var dwShape = OutputShape(b.Depthwise, x.Shape.WithDim(1, expanded));
                     var fusedOut = Take(OutputShape(b.Project, dwShape));
@@ -65,10 +69,13 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
                     x = fusedOut;
                     continue;
                 }
-                Tensor? expandOut = b.Expand is { } e ? Take(OutputShape(e, x.Shape)) : null;
+                // A large expansion before a squeeze-and-excitation block goes with the depthwise layer in one call: no buffer.
+                bool expandWithDepthwise = b.Expand is not null && large;
+                Tensor? expandOut = b.Expand is { } e && !expandWithDepthwise ? Take(OutputShape(e, x.Shape)) : null;
                 if (expandOut is not null && !b.Residual) Release(x);
-                var depthwiseOut = Take(OutputShape(b.Depthwise, (expandOut ?? x).Shape));
+                var depthwiseOut = Take(OutputShape(b.Depthwise, (expandOut ?? x).Shape.WithDim(1, expanded)));
                 if (expandOut is not null) Release(expandOut);
+                else if (expandWithDepthwise && !b.Residual) Release(x);
                 else if (!b.Residual) Release(x);
                 var se = b.Se is { } s ? PlaceSqueeze(s, depthwiseOut.Shape) : null;
                 Tensor? output = b.Residual ? null : Take(OutputShape(b.Project, depthwiseOut.Shape));
@@ -109,13 +116,19 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
                     b.Project.Weight, b.Project.Bias, b.Block.Activation, b.Block.Residual, output: b.Out);
                 continue;
             }
-            var h = x;
-            if (b.Expand is { } e)
+            if (b.Expand is { } e && b.ExpandOut is null)
+                Engine.ForwardExpandDepthwise(x, e.Weight, e.Bias, b.Depthwise.Spec, b.Depthwise.Weight, b.Depthwise.Bias, b.Block.Activation,
+                    output: b.DepthwiseOut);
+            else
             {
-                Conv(e, x, b.ExpandOut!, b.Block.Activation);
-                h = b.ExpandOut!;
+                var h = x;
+                if (b.Expand is { } ex)
+                {
+                    Conv(ex, x, b.ExpandOut!, b.Block.Activation);
+                    h = b.ExpandOut!;
+                }
+                Conv(b.Depthwise, h, b.DepthwiseOut!, b.Block.Activation);
             }
-            Conv(b.Depthwise, h, b.DepthwiseOut!, b.Block.Activation);
             if (b.Se is { } se) SqueezeExcite(se, b.DepthwiseOut!);
             var p = b.Project;
             x = b.Out is { } y

@@ -4,7 +4,7 @@ using GpuConv.Tests.Support;
 namespace GpuConv.Tests.Fused;
 
 /// <summary>
-/// On a GPU host: <see cref="ConvEngine.ForwardInvertedResidual"/> on a device engine (the three layers' calls on the
+/// On a GPU host: <see cref="ConvEngine.ForwardInvertedResidual"/> and <see cref="ConvEngine.ForwardExpandDepthwise"/> on a device engine (the three layers' calls on the
 /// stream, the intermediates lent by the engine, the residual as an element-wise add) against the float64 chain of
 /// <see cref="InvertedResidualTests"/>, strict fp32. Skipped with discovery's reason when no GPU is usable; under the
 /// native fakes the layers run on the fakes' cuDNN and the PTX interpreter.
@@ -30,6 +30,10 @@ public class InvertedResidualGpuTests : GpuAgainstCpuEngines
             InvertedResidualTests.Run(gpu, p, b, output);
             InvertedResidualTests.Run(gpu, p, b, output);
             Assert.That(gpu.Download(output).Data, Is.EqualTo(gpu.Download(y).Data), $"{b}: into the given output");
+            if (p.Ew is null) continue;
+            using var d = gpu.ForwardExpandDepthwise(p.X, p.Ew, p.Eb!, p.Dw, p.Dww, p.Dwb, b.Act);
+            var dReport = ErrorMetrics.Compare(gpu.Download(d).Data, InvertedResidualTests.Float64(gpu, p, b, project: false));
+            Assert.That(dReport.MaxRelative, Is.LessThan(Tolerance), $"{b} without the projection");
         }
     }
 }

@@ -13,7 +13,8 @@ namespace GpuConv.Cpu.Fused;
 /// y. The expanded tensor and the depthwise output never exist whole: at 112 × 112 × 96 (4.8 MB) they leave the caches
 /// between the three separate layers, and writing them back and reading them again cost MobileNetV2 about as much as
 /// computing them. A task runs consecutive bands and keeps the input rows two bands share (3×3 stride 1: two rows)
-/// instead of computing them again.
+/// instead of computing them again. Without a projection (a block whose squeeze-and-excitation needs the whole
+/// depthwise output first: EfficientNet) the depthwise rows go straight into y.
 /// </summary>
 internal static unsafe class InvertedResidualBands
 {
@@ -23,7 +24,10 @@ internal static unsafe class InvertedResidualBands
     /// </summary>
     const long BandFloats = 128 * 1024;
 
-    /// <summary>The block's arrays and sizes: x [N, C, H, W] → y [N, COut, OutH, OutW] (y = x + … when Residual; y apart from x).</summary>
+    /// <summary>
+    /// The block's arrays and sizes: x [N, C, H, W] → y [N, COut, OutH, OutW] (y = x + … when Residual; y apart from x);
+    /// without a projection y is the depthwise output [N, E, OutH, OutW].
+    /// </summary>
     internal readonly struct Block
     {
         public float* X { get; init; }
@@ -34,7 +38,7 @@ internal static unsafe class InvertedResidualBands
         /// <summary>[E, KH·KW] and [E].</summary>
         public float* DepthwiseWeight { get; init; }
         public float* DepthwiseBias { get; init; }
-        /// <summary>[COut, E] and [COut].</summary>
+        /// <summary>[COut, E] and [COut]; null when the block stops after the depthwise layer.</summary>
         public float* ProjectWeight { get; init; }
         public float* ProjectBias { get; init; }
         public int N { get; init; }
@@ -50,15 +54,17 @@ internal static unsafe class InvertedResidualBands
     }
 
     /// <summary>
-    /// Whether the depthwise geometry has a plane kernel that reads unpadded rows (3×3 on AVX-512 or AVX2; 3-, 5-, 7-wide
-    /// strips on AVX-512), which a band of rows with its own top padding can be handed to.
+    /// Whether the depthwise layer is 3×3 with a plane kernel that reads unpadded rows (<see cref="Depthwise3x3"/> on
+    /// AVX-512, <see cref="Depthwise3x3Avx2"/> on AVX2), which a band of rows with its own top padding can be handed to.
+    /// Wider kernels are left to the layer calls: EfficientNet-B0's 28 × 28 × 240 5×5 block (strips kernel, bands of
+    /// seven rows) ran 926 µs in bands against 629 as two calls at one thread, its 56 × 56 × 144 5×5 stride-2 one 1008
+    /// against 706 with warm caches and only 8 % faster cold.
     /// </summary>
     public static bool Applies(in ConvGeometry g, GemmTier tier) =>
         g.InD == 1 && g.OutD == 1 && g.OutH >= 2 && KernelFor(g, tier) is not null;
 
     static DepthwiseKernel? KernelFor(in ConvGeometry g, GemmTier tier) =>
-        CpuForward.PlaneKernelFor(g, 1, tier) is var k &&
-        k is DepthwiseKernel.ThreeByThree or DepthwiseKernel.ThreeByThreeAvx2 or DepthwiseKernel.Narrow or DepthwiseKernel.Strips ? k : null;
+        CpuForward.PlaneKernelFor(g, 1, tier) is var k && k is DepthwiseKernel.ThreeByThree or DepthwiseKernel.ThreeByThreeAvx2 ? k : null;
 
     /// <summary>Output rows per band: the most whose expanded and depthwise rows fit <see cref="BandFloats"/>, at least 2.</summary>
     internal static int BandRows(int e, in ConvGeometry g)
@@ -92,7 +98,8 @@ internal static unsafe class InvertedResidualBands
             int maxIn = Math.Min(g.InH, (maxOut - 1) * g.SH + g.KH);
             // Scratch: the expanded rows ([E][maxIn][InW]; unused without an expansion), then the depthwise rows ([E][band rows · OutW]).
             long expandedFloats = b.ExpandWeight == null ? 0 : (long)b.E * maxIn * g.InW;
-            float* scratch = ws.Get(WorkspaceSlot.Columns, expandedFloats + (long)b.E * maxOut * g.OutW);
+            bool project = b.ProjectWeight != null;
+            float* scratch = ws.Get(WorkspaceSlot.Columns, expandedFloats + (project ? (long)b.E * maxOut * g.OutW : 0));
             float* expanded = scratch, depthwiseRows = scratch + expandedFloats;
             var kernel = KernelFor(g, tier)!.Value;
             float* dwScratch = kernel == DepthwiseKernel.ThreeByThreeAvx2
@@ -130,25 +137,23 @@ internal static unsafe class InvertedResidualBands
                     heldImage = n; held0 = in0; held1 = in1;
                     planes = expanded;
                 }
-                // The band's depthwise rows: its own geometry, with the image's top padding only on the first band.
+                // The band's depthwise rows: its own geometry, with the image's top padding only on the first band; into
+                // scratch for the projection, or else into y's rows.
                 var bg = g with { InH = in1 - in0, OutH = r1 - r0, PH = in0 - want0 };
-                nint outPlane = (nint)(r1 - r0) * g.OutW;
+                nint outPlane = (nint)(r1 - r0) * g.OutW, yPlane = (nint)g.OutH * g.OutW;
+                float* y = b.Y + n * yImage + (nint)r0 * g.OutW;
+                float* rows = project ? depthwiseRows : y;
+                nint rowsPlane = project ? outPlane : yPlane;
                 for (int e = 0; e < b.E; e++)
                 {
-                    float* src = planes + e * planeStride, w = b.DepthwiseWeight + (nint)e * g.KH * g.KW, dst = depthwiseRows + e * outPlane;
+                    float* src = planes + e * planeStride, w = b.DepthwiseWeight + (nint)e * g.KH * g.KW, dst = rows + e * rowsPlane;
                     float bias = b.DepthwiseBias[e];
-                    switch (kernel)
-                    {
-                        case DepthwiseKernel.ThreeByThree: Depthwise3x3.Plane(bg, src, w, dst, bias); break;
-                        case DepthwiseKernel.ThreeByThreeAvx2: Depthwise3x3Avx2.Plane(bg, src, w, dst, bias, dwScratch); break;
-                        case DepthwiseKernel.Narrow: DepthwiseNarrow.Plane(bg, src, w, dst, bias); break;
-                        default: DepthwiseStrips.Plane(bg, src, w, dst, bias); break;
-                    }
+                    if (kernel == DepthwiseKernel.ThreeByThree) Depthwise3x3.Plane(bg, src, w, dst, bias);
+                    else Depthwise3x3Avx2.Plane(bg, src, w, dst, bias, dwScratch);
                     CpuActivation.Apply(b.Activation, dst, outPlane);
                 }
+                if (!project) continue;
                 // The projection: y[:, r0:r1, :] = P · D + bias (+ x's same rows), straight into y's rows.
-                float* y = b.Y + n * yImage + (nint)r0 * g.OutW;
-                nint yPlane = (nint)g.OutH * g.OutW;
                 Sgemm.Multiply(b.COut, (int)outPlane, b.E, MatrixView.RowMajor(b.ProjectWeight, b.E),
                     MatrixView.RowMajor(depthwiseRows, outPlane), y, yPlane, accumulate: false, tier, ws);
                 for (int co = 0; co < b.COut; co++)
