@@ -63,7 +63,7 @@ public static class NetworkApp
             o.Out.WriteLine($"GPU path off: {why} — running on the CPU (same code, tensors in host memory)");
         o.Out.WriteLine($"{model.Summary}, input {input.Shape}");
 
-        using var net = model.Place(engine, input.Shape);
+        using var net = model.Place(engine, input.Shape, fused: !o.Unfused);
         o.Out.WriteLine($"activations: {net.ActivationBytes / 1e6:0.0} MB, reused once dead ({net.ActivationBytesWithoutReuse / 1e6:0.0} MB with a buffer each)");
         var logits = new float[net.Logits.Shape.ElementCountInt];
         // With GPUCONV_TRACE=1 the markers bracket each run's native calls (the fake-run tests count them).

@@ -64,6 +64,8 @@ public sealed record NetworkOptions
     public string? PlanCache { get; init; }
     /// <summary>Threads of the engine's CPU backend (<c>--threads</c>; ONNX Runtime's intra-op threads with <see cref="Vs"/>); null: every core.</summary>
     public int? Threads { get; init; }
+    /// <summary>Every layer as its own call (<c>--unfused</c>): the inverted residual family's large blocks otherwise run as one fused call each.</summary>
+    public bool Unfused { get; init; }
     /// <summary>Also run the network in this peer and compare logits and times (<c>--vs onnxruntime</c>); GpuConv then
     /// runs on the CPU (as <see cref="Cpu"/>), the peer being a CPU runtime.</summary>
     public NetworkPeer? Vs { get; init; }

@@ -127,7 +127,7 @@ public sealed class ConvNeXtModel : INetworkModel
         };
     }
 
-    public DeviceNetwork Place(ConvEngine engine, TensorShape inputShape) => new DeviceConvNeXt(engine, this, inputShape);
+    public DeviceNetwork Place(ConvEngine engine, TensorShape inputShape, bool fused = true) => new DeviceConvNeXt(engine, this, inputShape);
 
     /// <summary>
     /// The network as one ONNX graph (opset 17), as torch's exporter writes it: Conv with bias; each channels-first

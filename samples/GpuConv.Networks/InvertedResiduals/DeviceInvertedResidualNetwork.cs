@@ -45,7 +45,8 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
     /// projection, a block without the residual add reads its input last in its first layer, the last layer's output
     /// in the pool, the pooled values in the hidden linear.
     /// </summary>
-    public DeviceInvertedResidualNetwork(ConvEngine engine, InvertedResidualModel model, TensorShape inputShape) : base(engine, inputShape)
+    /// <param name="fuseLargeBlocks">False runs every layer as its own call, as before the fused calls (for comparisons).</param>
+    public DeviceInvertedResidualNetwork(ConvEngine engine, InvertedResidualModel model, TensorShape inputShape, bool fuseLargeBlocks = true) : base(engine, inputShape)
     {
         try
         {
@@ -59,7 +60,7 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
             {
                 var b = model.Blocks[i];
                 int expanded = b.Expand?.Weight.Shape[0] ?? x.Shape.Dims[1];
-                bool large = (long)expanded * x.Shape.Dims[2] * x.Shape.Dims[3] >= FusedMinExpandedFloats;
+                bool large = fuseLargeBlocks && (long)expanded * x.Shape.Dims[2] * x.Shape.Dims[3] >= FusedMinExpandedFloats;
                 if (b.Se is null && large)
                 {
                     var dwShape = OutputShape(b.Depthwise, x.Shape.WithDim(1, expanded));

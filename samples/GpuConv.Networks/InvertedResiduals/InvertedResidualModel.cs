@@ -46,7 +46,7 @@ public abstract class InvertedResidualModel : INetworkModel
         + (Hidden is { } h ? h.Weight.Shape.ElementCount + h.Bias.Shape.ElementCount : 0)
         + ClassifierWeight.Shape.ElementCount + ClassifierBias.Shape.ElementCount;
 
-    public DeviceNetwork Place(ConvEngine engine, TensorShape inputShape) => new DeviceInvertedResidualNetwork(engine, this, inputShape);
+    public DeviceNetwork Place(ConvEngine engine, TensorShape inputShape, bool fused = true) => new DeviceInvertedResidualNetwork(engine, this, inputShape, fused);
 
     /// <summary>
     /// The folded network as one ONNX graph (opset 17), the way an exporter writes it: Conv (with the folded bias) and

@@ -70,7 +70,7 @@ public sealed class ResNet50Model : INetworkModel
 
     public string Summary => $"ResNet-50: {Convolutions().Count()} convolutions (BatchNorm folded) + fc, {ParameterCount / 1e6:0.0} M parameters";
 
-    public DeviceNetwork Place(ConvEngine engine, TensorShape inputShape) => new DeviceResNet50(engine, this, inputShape);
+    public DeviceNetwork Place(ConvEngine engine, TensorShape inputShape, bool fused = true) => new DeviceResNet50(engine, this, inputShape);
 
     public Onnx.OnnxGraph ToOnnx(TensorShape inputShape) => OnnxResNet50.Build(this, inputShape);
 

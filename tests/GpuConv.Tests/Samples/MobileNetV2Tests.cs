@@ -24,6 +24,34 @@ public class MobileNetV2Tests
         return cpu.Download(net.Logits).Data;
     }
 
+    /// <summary>
+    /// The large blocks as single calls (at 128 × 128 the four blocks at 64² and 32², in the CPU engine's band kernel)
+    /// against every layer as its own call: the same logits to rounding, on one image and on two.
+    /// </summary>
+    [TestCase(1)]
+    [TestCase(2)]
+    public void FusedBlocksGiveTheLayerByLayerLogits(int batch)
+    {
+        var model = MobileNetV2Model.Create(7, 100);
+        var x = HostTensor.Random(new TensorShape(batch, 3, 128, 128), 3);
+        using var cpu = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
+        (float[] Logits, long Activations) Run(bool fuse)
+        {
+            using var net = new DeviceInvertedResidualNetwork(cpu, model, x.Shape, fuseLargeBlocks: fuse);
+            cpu.Upload(x.Data, net.Input);
+            net.Run();
+            return (cpu.Download(net.Logits).Data, net.ActivationBytes);
+        }
+        var fused = Run(true);
+        Assert.That(cpu.LastInvertedResidualBanded, Is.EqualTo(GpuConv.Cpu.Gemm.GemmTiers.Best is GpuConv.Cpu.Gemm.GemmTier.Vector512 or GpuConv.Cpu.Gemm.GemmTier.Vector256),
+            "the last fused block ran in bands (where the 3x3 plane kernels exist)");
+        var layers = Run(false);
+        Assert.That(fused.Activations, Is.LessThan(layers.Activations), "no expansion buffers for the fused blocks");
+        double error = GpuConv.Tests.Support.Differences.MaxRelative(fused.Logits, layers.Logits);
+        TestContext.Out.WriteLine($"fused against layer by layer: max rel {error:E2}; activations {fused.Activations} against {layers.Activations} bytes");
+        Assert.That(error, Is.LessThan(1e-5));
+    }
+
     [Test]
     public void CpuPath_96x96_MatchesTheUnfoldedNetworkInFloat64()
     {

@@ -100,6 +100,20 @@ public class NetworkProgramTests
         Assert.That(stdout, Does.Contain("resnet50[gpuconv]: batch 4 median"));
     }
 
+    // --unfused places every layer as its own call: MobileNetV2's activations then hold the expansions' buffers again.
+    [Test]
+    public void UnfusedRunsEveryLayerAsItsOwnCall()
+    {
+        string Activations(params string[] extra)
+        {
+            var (code, stdout, stderr) = RunSample(["--model", "mobilenetv2", "--cpu", "--size", "128", "--runs", "1", "--check", "none", .. extra]);
+            Assert.That(code, Is.EqualTo(0), stdout + stderr);
+            return stdout.Split('\n').Single(l => l.StartsWith("activations: "));
+        }
+        Assert.That(Activations(), Does.StartWith("activations: 2.1 MB"));
+        Assert.That(Activations("--unfused"), Does.StartWith("activations: 5.7 MB"));
+    }
+
     // The engine refuses an empty plan-cache path (ConvEngineOptions.PlanCachePath): one line naming --plan-cache, as for
     // --backend; it ended with status 3 and a stack trace ("a device or library error").
     [Test]
@@ -118,7 +132,7 @@ public class NetworkProgramTests
         Assert.That(stdout, Does.StartWith("usage: GpuConv.Networks"));
         // Every option Program.cs's switch takes (this test also runs in the GPU pack, where there is no source to read).
         string[] options = ["--model", "--batch", "--size", "--classes", "--runs", "--seed", "--cpu", "--backend", "--no-reference",
-            "--check", "--policy", "--plan-cache", "--threads", "--vs", "--rounds", "--warmup-seconds"];
+            "--check", "--policy", "--plan-cache", "--threads", "--vs", "--rounds", "--warmup-seconds", "--unfused"];
         foreach (var option in options)
             Assert.That(stdout, Does.Contain($"[{option}"), option);
     }
