@@ -20,7 +20,7 @@ internal static unsafe class InvertedResidualBands
 {
     /// <summary>
     /// Floats of a band's expanded rows and depthwise rows together, about (512 KiB: in L2 beside the GEMM's packed
-    /// operands; MobileNetV2's 112 × 112 × 96 expansion runs in bands of 4 output rows, its 56 × 56 × 144 ones in 7–8).
+    /// operands; MobileNetV2's 112 × 112 × 96 expansion runs in bands of 4 output rows, its 56 × 56 × 144 ones in 8).
     /// </summary>
     const long BandFloats = 128 * 1024;
 
@@ -66,13 +66,16 @@ internal static unsafe class InvertedResidualBands
     static DepthwiseKernel? KernelFor(in ConvGeometry g, GemmTier tier) =>
         CpuForward.PlaneKernelFor(g, 1, tier) is var k && k is DepthwiseKernel.ThreeByThree or DepthwiseKernel.ThreeByThreeAvx2 ? k : null;
 
-    /// <summary>Output rows per band: the most whose expanded and depthwise rows fit <see cref="BandFloats"/>, at least 2.</summary>
+    /// <summary>
+    /// Output rows per band: about as many as fit <see cref="BandFloats"/> with their expanded and depthwise rows, as a
+    /// whole number of the depthwise kernel's four-row blocks (a band of 7 rows ran as blocks of 4 and 3).
+    /// </summary>
     internal static int BandRows(int e, in ConvGeometry g)
     {
         long perRow = (long)e * ((long)g.SH * g.InW + g.OutW);
         long fixedRows = (long)e * (g.KH - g.SH) * g.InW;
-        long rows = (BandFloats - fixedRows) / Math.Max(1, perRow);
-        return (int)Math.Clamp(rows, 2, Math.Max(2, g.OutH));
+        long rows = (BandFloats - fixedRows + 2 * perRow) / Math.Max(1, perRow) / 4 * 4;
+        return (int)Math.Clamp(rows, 4, Math.Max(4, g.OutH));
     }
 
     /// <summary>Runs the block on <paramref name="workers"/> (bands of every image split over them).</summary>
@@ -81,20 +84,21 @@ internal static unsafe class InvertedResidualBands
         int rows = BandRows(b.E, b.Depthwise);
         int bands = (b.Depthwise.OutH + rows - 1) / rows;
         int units = b.N * bands;
-        // A few tasks per thread (dynamic claiming evens them out); each recomputes its first band's shared rows.
-        int tasks = Math.Min(units, Math.Max(1, workers.Threads * 2));
-        workers.For(tasks, new Bands(b, tier, bands, units, tasks));
+        // Two tasks per thread (dynamic claiming evens them out), one on a single thread: each task computes its first
+        // band's shared rows again.
+        int tasks = workers.Threads <= 1 ? 1 : Math.Min(units, workers.Threads * 2);
+        workers.For(tasks, new Bands(b, tier, rows, bands, units, tasks));
     }
 
-    /// <summary>Task t: units (image, band) from t·units/tasks on, in order.</summary>
-    readonly struct Bands(Block b, GemmTier tier, int bands, int units, int tasks) : ICpuLoop
+    /// <summary>Task t: units (image, band) from t·units/tasks on, in order; band i is output rows [i·rows, (i + 1)·rows).</summary>
+    readonly struct Bands(Block b, GemmTier tier, int rows, int bands, int units, int tasks) : ICpuLoop
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int t, WorkspaceSet ws)
         {
             var g = b.Depthwise;
             int u0 = (int)((long)units * t / tasks), u1 = (int)((long)units * (t + 1) / tasks);
-            int maxOut = (g.OutH + bands - 1) / bands + 1;
+            int maxOut = Math.Min(rows, g.OutH);
             int maxIn = Math.Min(g.InH, (maxOut - 1) * g.SH + g.KH);
             // Scratch: the expanded rows ([E][maxIn][InW]; unused without an expansion), then the depthwise rows ([E][band rows · OutW]).
             long expandedFloats = b.ExpandWeight == null ? 0 : (long)b.E * maxIn * g.InW;
@@ -109,7 +113,7 @@ internal static unsafe class InvertedResidualBands
             for (int u = u0; u < u1; u++)
             {
                 int n = u / bands, band = u % bands;
-                int r0 = (int)((long)g.OutH * band / bands), r1 = (int)((long)g.OutH * (band + 1) / bands);
+                int r0 = band * rows, r1 = Math.Min(g.OutH, r0 + rows);
                 int want0 = r0 * g.SH - g.PH, want1 = (r1 - 1) * g.SH - g.PH + g.KH;
                 int in0 = Math.Max(0, want0), in1 = Math.Min(g.InH, want1);
                 float* x = b.X + n * xImage;
@@ -142,11 +146,11 @@ internal static unsafe class InvertedResidualBands
                 var bg = g with { InH = in1 - in0, OutH = r1 - r0, PH = in0 - want0 };
                 nint outPlane = (nint)(r1 - r0) * g.OutW, yPlane = (nint)g.OutH * g.OutW;
                 float* y = b.Y + n * yImage + (nint)r0 * g.OutW;
-                float* rows = project ? depthwiseRows : y;
-                nint rowsPlane = project ? outPlane : yPlane;
+                float* dwRows = project ? depthwiseRows : y;
+                nint dwPlane = project ? outPlane : yPlane;
                 for (int e = 0; e < b.E; e++)
                 {
-                    float* src = planes + e * planeStride, w = b.DepthwiseWeight + (nint)e * g.KH * g.KW, dst = rows + e * rowsPlane;
+                    float* src = planes + e * planeStride, w = b.DepthwiseWeight + (nint)e * g.KH * g.KW, dst = dwRows + e * dwPlane;
                     float bias = b.DepthwiseBias[e];
                     if (kernel == DepthwiseKernel.ThreeByThree) Depthwise3x3.Plane(bg, src, w, dst, bias);
                     else Depthwise3x3Avx2.Plane(bg, src, w, dst, bias, dwScratch);
