@@ -52,36 +52,8 @@ public sealed partial class ConvEngine
             throw new ArgumentException($"activation {(int)activation} is not an Activation.", nameof(activation));
         var (expand, dw, project) = CheckInvertedResidual(x, expandWeight, expandBias, depthwise, depthwiseWeight, depthwiseBias,
             projectWeight, projectBias, residual);
-        if (output is not null)
-        {
-            CheckTensorShape(output, project.YShape, nameof(output));
-            CheckResident(output, nameof(output));
-            // One by one, not over an array: a warm call allocates nothing.
-            CheckDisjoint(output, nameof(output), x, nameof(x));
-            if (expandWeight is not null) CheckDisjoint(output, nameof(output), expandWeight, nameof(expandWeight));
-            if (expandBias is not null) CheckDisjoint(output, nameof(output), expandBias, nameof(expandBias));
-            CheckDisjoint(output, nameof(output), depthwiseWeight, nameof(depthwiseWeight));
-            CheckDisjoint(output, nameof(output), depthwiseBias, nameof(depthwiseBias));
-            CheckDisjoint(output, nameof(output), projectWeight, nameof(projectWeight));
-            CheckDisjoint(output, nameof(output), projectBias, nameof(projectBias));
-        }
-        var result = output ?? Memory.Allocate(project.YShape);
-        try
-        {
-            LastInvertedResidualBanded = BandedApplies(x, expand, dw, out var geometry);
-            if (LastInvertedResidualBanded)
-                RunBanded(x, expandWeight, expandBias, depthwiseWeight, depthwiseBias, projectWeight, projectBias, activation,
-                    residual, result, dw, geometry);
-            else
-                RunLayerByLayer(x, expandWeight, expandBias, depthwise, depthwiseWeight, depthwiseBias, projectWeight, projectBias,
-                    activation, residual, result, expand, dw);
-            return result;
-        }
-        catch
-        {
-            if (output is null) ((IDisposable)result).Dispose();
-            throw;
-        }
+        return RunBlock(x, expandWeight, expandBias, depthwise, depthwiseWeight, depthwiseBias, projectWeight, projectBias, activation,
+            residual, output, expand, dw, project.YShape);
     }
 
     /// <summary>
@@ -105,35 +77,42 @@ public sealed partial class ConvEngine
         if (!IsActivation(activation))
             throw new ArgumentException($"activation {(int)activation} is not an Activation.", nameof(activation));
         var (expand, dw) = CheckExpandDepthwise(x, expandWeight, expandBias, depthwise, depthwiseWeight, depthwiseBias);
+        return RunBlock(x, expandWeight, expandBias, depthwise, depthwiseWeight, depthwiseBias, null, null, activation, residual: false,
+            output, expand, dw, dw.YShape);
+    }
+
+    /// <summary>
+    /// The block (without a projection when <paramref name="projectWeight"/> is null) into <paramref name="output"/>, checked
+    /// first against every input, or a new tensor of <paramref name="outputShape"/>: the band kernel where it applies, else
+    /// the layers' own calls.
+    /// </summary>
+    Tensor RunBlock(Tensor x, Tensor? expandWeight, Tensor? expandBias, ConvSpec depthwise, Tensor depthwiseWeight, Tensor depthwiseBias,
+        Tensor? projectWeight, Tensor? projectBias, Activation activation, bool residual, Tensor? output,
+        ConvProblem? expand, ConvProblem dw, TensorShape outputShape)
+    {
         if (output is not null)
         {
-            CheckTensorShape(output, dw.YShape, nameof(output));
+            CheckTensorShape(output, outputShape, nameof(output));
             CheckResident(output, nameof(output));
+            // One by one, not over an array: a warm call allocates nothing.
             CheckDisjoint(output, nameof(output), x, nameof(x));
-            CheckDisjoint(output, nameof(output), expandWeight, nameof(expandWeight));
-            CheckDisjoint(output, nameof(output), expandBias, nameof(expandBias));
+            if (expandWeight is not null) CheckDisjoint(output, nameof(output), expandWeight, nameof(expandWeight));
+            if (expandBias is not null) CheckDisjoint(output, nameof(output), expandBias, nameof(expandBias));
             CheckDisjoint(output, nameof(output), depthwiseWeight, nameof(depthwiseWeight));
             CheckDisjoint(output, nameof(output), depthwiseBias, nameof(depthwiseBias));
+            if (projectWeight is not null) CheckDisjoint(output, nameof(output), projectWeight, nameof(projectWeight));
+            if (projectBias is not null) CheckDisjoint(output, nameof(output), projectBias, nameof(projectBias));
         }
-        var result = output ?? Memory.Allocate(dw.YShape);
+        var result = output ?? Memory.Allocate(outputShape);
         try
         {
             LastInvertedResidualBanded = BandedApplies(x, expand, dw, out var geometry);
             if (LastInvertedResidualBanded)
-                RunBanded(x, expandWeight, expandBias, depthwiseWeight, depthwiseBias, null, null, activation, residual: false, result, dw, geometry);
+                RunBanded(x, expandWeight, expandBias, depthwiseWeight, depthwiseBias, projectWeight, projectBias, activation,
+                    residual, result, dw, geometry);
             else
-            {
-                var expanded = scratch.Rent(Memory, expand!.YShape);
-                try
-                {
-                    ForwardBiasActivation(PointwiseSpec, x, expandWeight, expandBias, activation, output: expanded, constantWeights: true);
-                    ForwardBiasActivation(depthwise, expanded, depthwiseWeight, depthwiseBias, activation, output: result, constantWeights: true);
-                }
-                finally
-                {
-                    scratch.Return(expanded);
-                }
-            }
+                RunLayerByLayer(x, expandWeight, expandBias, depthwise, depthwiseWeight, depthwiseBias, projectWeight, projectBias,
+                    activation, residual, result, expand, dw);
             return result;
         }
         catch
@@ -238,9 +217,12 @@ public sealed partial class ConvEngine
         StoreHost(hy, y);
     }
 
-    /// <summary>The three layers' own calls (each planned as any call), the intermediates lent by <see cref="scratch"/>.</summary>
+    /// <summary>
+    /// The layers' own calls (each planned as any call), the intermediates lent by <see cref="scratch"/>; without a
+    /// projection the depthwise layer writes y.
+    /// </summary>
     void RunLayerByLayer(Tensor x, Tensor? expandWeight, Tensor? expandBias, ConvSpec depthwise, Tensor depthwiseWeight,
-        Tensor depthwiseBias, Tensor projectWeight, Tensor projectBias, Activation activation, bool residual, Tensor y,
+        Tensor depthwiseBias, Tensor? projectWeight, Tensor? projectBias, Activation activation, bool residual, Tensor y,
         ConvProblem? expand, ConvProblem dw)
     {
         Tensor? expanded = null, depthwiseOut = null;
@@ -251,6 +233,11 @@ public sealed partial class ConvEngine
             {
                 expanded = scratch.Rent(Memory, expand.YShape);
                 h = ForwardBiasActivation(PointwiseSpec, x, expandWeight!, expandBias, activation, output: expanded, constantWeights: true);
+            }
+            if (projectWeight is null)
+            {
+                ForwardBiasActivation(depthwise, h, depthwiseWeight, depthwiseBias, activation, output: y, constantWeights: true);
+                return;
             }
             depthwiseOut = scratch.Rent(Memory, dw.YShape);
             ForwardBiasActivation(depthwise, h, depthwiseWeight, depthwiseBias, activation, output: depthwiseOut, constantWeights: true);

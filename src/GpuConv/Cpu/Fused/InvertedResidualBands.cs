@@ -9,8 +9,8 @@ namespace GpuConv.Cpu.Fused;
 /// <summary>
 /// One inverted residual block (MobileNetV2's expand 1×1 → depthwise → project 1×1) on host arrays, in bands of output
 /// rows: for each band the expansion computes just the input rows the depthwise layer reads, into a worker's scratch,
-/// the depthwise layer writes the band's rows into scratch too, and the projection writes (or adds) the band's rows of
-/// y. The expanded tensor and the depthwise output never exist whole: at 112 × 112 × 96 (4.8 MB) they leave the caches
+/// the depthwise layer writes the band's rows into scratch too, and the projection writes the band's rows of y (with
+/// x's added where the block has a residual). The expanded tensor and the depthwise output never exist whole: at 112 × 112 × 96 (4.8 MB) they leave the caches
 /// between the three separate layers, and writing them back and reading them again cost MobileNetV2 about as much as
 /// computing them. A task runs consecutive bands and keeps the input rows two bands share (3×3 stride 1: two rows)
 /// instead of computing them again. Without a projection (a block whose squeeze-and-excitation needs the whole
@@ -26,7 +26,7 @@ internal static unsafe class InvertedResidualBands
 
     /// <summary>
     /// The block's arrays and sizes: x [N, C, H, W] → y [N, COut, OutH, OutW] (y = x + … when Residual; y apart from x);
-    /// without a projection y is the depthwise output [N, E, OutH, OutW].
+    /// without a projection y is the depthwise output [N, E, OutH, OutW] (COut = E).
     /// </summary>
     internal readonly struct Block
     {
