@@ -12,7 +12,7 @@ const string Usage = """
       rounds alternating, after --warmup-seconds (default 2) of untimed runs on each side (.NET's JIT optimizes hot code
       only after ~30 calls and ~100 ms); each side's median and the ratio ORT / GpuConv (> 1: GpuConv faster).
     --warmup-seconds S without --vs: S seconds of untimed runs before the sample's own timed runs (default none).
-    --unfused: every layer as its own call (MobileNetV2's family otherwise runs its large blocks as one fused call each).
+    --unfused: every layer as its own call (on the CPU MobileNetV2's family otherwise runs its large blocks as one fused call each).
     Exit status: 0 the check passed, 1 the result (or the peer's logits) was off, 2 bad input, 3 the run failed (a device or library error: one line, then the details).
     """;
 if (args.Contains("--help") || args.Contains("-h"))

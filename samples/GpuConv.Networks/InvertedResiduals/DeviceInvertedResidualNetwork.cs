@@ -10,7 +10,7 @@ namespace GpuConv.Networks.InvertedResiduals;
 /// squeeze-and-excitation block as global average pool, the two 1×1s with their activations fused and ScaleChannels
 /// in place; each projection as conv + bias, added onto the block's input (<c>accumulate: true</c>, written over it:
 /// nothing reads the input afterwards) where the block has a residual; the global average pool, the hidden linear where
-/// the model has one, and the classifier, as 1×1 convolutions. A block without squeeze-and-excitation whose expanded
+/// the model has one, and the classifier, as 1×1 convolutions. On the CPU engine a block without squeeze-and-excitation whose expanded
 /// tensor is large (<see cref="FusedMinExpandedFloats"/>) is one <see cref="ConvEngine.ForwardInvertedResidual"/> call
 /// instead, which the CPU engine runs in bands of rows so that the expanded tensor never leaves the cache; a block with
 /// one runs its expansion and depthwise layer as one <see cref="ConvEngine.ForwardExpandDepthwise"/> call the same way.
@@ -25,7 +25,7 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
     sealed record PlacedBlock(InvertedResidual Block, Layer? Expand, Layer Depthwise, Squeeze? Se, Layer Project, Tensor? ExpandOut, Tensor? DepthwiseOut, Tensor? Out, bool Fused);
 
     /// <summary>
-    /// Blocks without squeeze-and-excitation whose expanded tensor holds at least this many floats per image (512 KiB:
+    /// On the CPU engine, blocks without squeeze-and-excitation whose expanded tensor holds at least this many floats per image (512 KiB:
     /// MobileNetV2's blocks at 112² and 56², the first at 28²) run as one fused call, and the expansion and depthwise
     /// layer of those with one (EfficientNet-B0's at 112² to 28²). Smaller ones stay in cache between
     /// the layers, and the CPU engine would run them as the three calls anyway.
@@ -60,7 +60,9 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
             {
                 var b = model.Blocks[i];
                 int expanded = b.Expand?.Weight.Shape[0] ?? x.Shape.Dims[1];
-                bool large = fuseLargeBlocks && (long)expanded * x.Shape.Dims[2] * x.Shape.Dims[3] >= FusedMinExpandedFloats;
+                // On a GPU the fused calls would be the same layer calls with engine-lent intermediates: the sample keeps its own buffers there.
+                bool large = fuseLargeBlocks && engine.Memory.Kind == MemoryKind.Host
+                    && (long)expanded * x.Shape.Dims[2] * x.Shape.Dims[3] >= FusedMinExpandedFloats;
                 if (b.Se is null && large)
                 {
                     var dwShape = OutputShape(b.Depthwise, x.Shape.WithDim(1, expanded));
