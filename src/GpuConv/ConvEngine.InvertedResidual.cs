@@ -21,7 +21,10 @@ public sealed partial class ConvEngine
     /// Expanded tensors per image below this many floats run as three calls on the CPU engine too: they stay in cache
     /// between the layers, and each layer's own planned kernel is at least as fast.
     /// </summary>
-    const long BandedMinExpandedFloats = 128 * 1024;
+    internal const long DefaultBandedMinExpandedFloats = 128 * 1024;
+
+    /// <summary><see cref="DefaultBandedMinExpandedFloats"/>; the tests set 0 to band small blocks too.</summary>
+    internal static long BandedMinExpandedFloats { get; set; } = DefaultBandedMinExpandedFloats;
 
     /// <summary>Whether the last <see cref="ForwardInvertedResidual"/> ran the CPU band kernel (for the tests).</summary>
     internal bool LastInvertedResidualBanded { get; private set; }

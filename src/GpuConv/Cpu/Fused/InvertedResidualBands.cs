@@ -22,7 +22,10 @@ internal static unsafe class InvertedResidualBands
     /// Floats of a band's expanded rows and depthwise rows together, about (512 KiB: in L2 beside the GEMM's packed
     /// operands; MobileNetV2's 112 × 112 × 96 expansion runs in bands of 4 output rows, its 56 × 56 × 144 ones in 8).
     /// </summary>
-    const long BandFloats = 128 * 1024;
+    internal const long DefaultBandFloats = 128 * 1024;
+
+    /// <summary><see cref="DefaultBandFloats"/>; the tests set a few Ki to put many bands, and every edge case, on small planes.</summary>
+    internal static long BandFloats { get; set; } = DefaultBandFloats;
 
     /// <summary>
     /// The block's arrays and sizes: x [N, C, H, W] → y [N, COut, OutH, OutW] (y = x + … when Residual; y apart from x);
