@@ -17,7 +17,9 @@ public class InvertedResidualGpuTests : GpuAgainstCpuEngines
     [Test]
     public void EveryBlockMatchesTheFloat64Chain()
     {
-        foreach (var b in InvertedResidualTests.Blocks())
+        // The CPU fixture's blocks on smaller planes: the device path is the layers' own calls whatever the size, and under
+        // the native fakes every kernel runs in the PTX interpreter (the full sizes took 28 s there).
+        foreach (var b in InvertedResidualTests.Blocks().Select(b => b with { H = Math.Min(b.H, 13), W = Math.Min(b.W, 11), Banded = false }))
         {
             var p = InvertedResidualTests.Place(gpu, b, 13);
             using var y = InvertedResidualTests.Run(gpu, p, b);
