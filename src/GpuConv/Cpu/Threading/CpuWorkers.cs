@@ -180,7 +180,11 @@ internal sealed class CpuWorkers : IDisposable
         Volatile.Write(ref _count, count);
         Volatile.Write(ref _callerCpu, _currentCpu());
         Interlocked.Increment(ref _generation);     // publishes the job (full fence)
-        WakeWorkers();
+        // Waking a worker can block for a moment (the event's lock, while that worker goes to sleep), and a blocked caller
+        // that is interrupted throws there: the job is published and its tasks run, so the interrupt waits for the end.
+        ExceptionDispatchInfo? interrupted = null;
+        try { WakeWorkers(); }
+        catch (ThreadInterruptedException e) { interrupted = ExceptionDispatchInfo.Capture(e); }
         Drain(generation, count, 0, _sets[0]);
         // Spin, then yield, but never Thread.Sleep (SpinWait.SpinOnce sleeps 0 ms now and then): a sleep throws
         // ThreadInterruptedException on an interrupted caller, and For would return with tasks still running on the
@@ -193,7 +197,12 @@ internal sealed class CpuWorkers : IDisposable
         }
         var error = _error;
         _error = null;
-        error?.Throw();
+        if (error is not null)
+        {
+            if (interrupted is not null) Thread.CurrentThread.Interrupt();    // kept for the thread's next wait
+            error.Throw();
+        }
+        interrupted?.Throw();
     }
 
     /// <summary>
