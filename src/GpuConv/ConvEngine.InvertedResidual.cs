@@ -196,7 +196,7 @@ public sealed partial class ConvEngine
         if (dw.Spec.HasPaddingMode) return false;
         long expandedFloats = (long)dw.XShape[1] * dw.XShape[2] * dw.XShape[3];
         if (expandedFloats < BandedMinExpandedFloats) return false;
-        return InvertedResidualBands.Applies(geometry, cpuBackends[0].Tier);
+        return InvertedResidualBands.Applies(geometry, dw.XShape[1], cpuBackends[0].Tier);
     }
 
     /// <summary>The CPU band kernel; without <paramref name="projectWeight"/> y is the depthwise output.</summary>

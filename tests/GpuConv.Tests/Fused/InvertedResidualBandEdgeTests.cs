@@ -5,7 +5,7 @@ using GpuConv.Tensors;
 namespace GpuConv.Tests.Fused;
 
 /// <summary>
-/// The band kernel on random small blocks, forced to run (no size threshold) in small bands (a 2 Ki-float budget: four
+/// The band kernel on random small blocks, forced to run (no size or width threshold) in small bands (a 2 Ki-float budget: four
 /// output rows a band on most of them), so that every edge a band can have turns up on planes CI runs in milliseconds:
 /// the first band's top padding, the last band's bottom rows, bands of fewer rows than the kernel's four-row blocks,
 /// stride 2 on odd heights, rows shared between bands kept or computed again, planes narrower than a vector, a single
@@ -36,8 +36,10 @@ public class InvertedResidualBandEdgeTests
     {
         using var engine = ConvEngine.Open(new ConvEngineOptions { Device = DeviceKind.Cpu, PersistPlans = false });
         long bandFloats = InvertedResidualBands.BandFloats, minFloats = ConvEngine.BandedMinExpandedFloats;
+        int minColumns = InvertedResidualBands.MinBandColumns;
         InvertedResidualBands.BandFloats = 2048;
         ConvEngine.BandedMinExpandedFloats = 0;
+        InvertedResidualBands.MinBandColumns = 0;
         try
         {
             int banded = 0;
@@ -63,6 +65,7 @@ public class InvertedResidualBandEdgeTests
         {
             InvertedResidualBands.BandFloats = bandFloats;
             ConvEngine.BandedMinExpandedFloats = minFloats;
+            InvertedResidualBands.MinBandColumns = minColumns;
         }
     }
 }

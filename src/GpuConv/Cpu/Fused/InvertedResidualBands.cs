@@ -61,10 +61,16 @@ internal static unsafe class InvertedResidualBands
     /// AVX-512, <see cref="Depthwise3x3Avx2"/> on AVX2), which a band of rows with its own top padding can be handed to.
     /// Wider kernels are left to the layer calls: EfficientNet-B0's 28 × 28 × 240 5×5 block (strips kernel, bands of
     /// seven rows) ran 926 µs in bands against 629 as two calls at one thread, its 56 × 56 × 144 5×5 stride-2 one 1008
-    /// against 706 with warm caches and only 8 % faster cold.
+    /// against 706 with warm caches and only 8 % faster cold. A band must also give the expansion's GEMM at least
+    /// <see cref="MinBandColumns"/> columns: MobileNetV3-Large's 14 × 14 × 672 block ran in bands of four rows
+    /// (56 columns) at 692 µs inside the network.
     /// </summary>
-    public static bool Applies(in ConvGeometry g, GemmTier tier) =>
-        g.InD == 1 && g.OutD == 1 && g.OutH >= 2 && KernelFor(g, tier) is not null;
+    public static bool Applies(in ConvGeometry g, int e, GemmTier tier) =>
+        g.InD == 1 && g.OutD == 1 && g.OutH >= 2 && KernelFor(g, tier) is not null
+        && (long)BandRows(e, g) * g.SH * g.InW >= MinBandColumns;
+
+    /// <summary>256 (eight of the GEMM's 32-column tiles); the tests set 0 to band small planes too.</summary>
+    internal static int MinBandColumns { get; set; } = 256;
 
     static DepthwiseKernel? KernelFor(in ConvGeometry g, GemmTier tier) =>
         CpuForward.PlaneKernelFor(g, 1, tier) is var k && k is DepthwiseKernel.ThreeByThree or DepthwiseKernel.ThreeByThreeAvx2 ? k : null;
