@@ -270,12 +270,22 @@ public sealed class Planner
     /// <summary>
     /// The cached plan if it still names an allowed candidate (a stale entry is discarded with a warning) and
     /// was chosen among the algorithms offered now: where the backends offer others than when it was made (a
-    /// newer build's algorithm), the choice is made again, as for a problem never seen.
+    /// newer build's algorithm), the choice is made again, as for a problem never seen; so is a heuristic choice that
+    /// the backends' ranking no longer puts first.
     /// </summary>
     Decision? FromCache(PlanKey key, List<Candidate> allowed, bool onlyFallbacks = false)
     {
         if (!cache.TryGet(key, out var cached) || (onlyFallbacks && cached.Source != PlanSource.Fallback)) return null;
         if (cached.Candidates is { } then && offeredAlgorithms.TryGetValue(key.Hash, out var now) && !string.Equals(then, now, StringComparison.Ordinal))
+        {
+            cache.Remove(key);
+            cache.SaveIfDue();
+            return null;
+        }
+        // A remembered heuristic choice is only the backends' first allowed candidate at the time: where a newer build
+        // ranks another first (the same algorithms offered, so the check above keeps it), it is made again. A timed plan
+        // stays: its times, not the ranking, chose it.
+        if (cached.Source == PlanSource.Heuristic && !cached.Matches(allowed[0].Algorithm))
         {
             cache.Remove(key);
             cache.SaveIfDue();

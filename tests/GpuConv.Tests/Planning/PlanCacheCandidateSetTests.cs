@@ -6,7 +6,8 @@ namespace GpuConv.Tests.Planning;
 /// A cached plan was chosen among the algorithms the backends offered then. When a build offers others
 /// (a new algorithm in a backend), the choice is made again — an exhaustive plan would otherwise never
 /// time the new candidate — while an unchanged field keeps the cached plan, a failed candidate's fallback
-/// still survives a restart, and entries written before the field was recorded stay valid.
+/// still survives a restart, and entries written before the field was recorded stay valid. A heuristic choice is made
+/// again where the ranking now puts another algorithm first; a timed one is kept.
 /// </summary>
 public class PlanCacheCandidateSetTests
 {
@@ -55,6 +56,40 @@ public class PlanCacheCandidateSetTests
         var restarted = PlanWith(Newer(), new PlanCache(path), PlanPolicy.Cached);
         Assert.That(restarted.Source, Is.EqualTo(PlanSource.Cache));
         Assert.That(restarted.Algorithm.Name, Is.EqualTo("new"));
+    }
+
+    [Test]
+    public void AHeuristicPlanIsMadeAgainWhenTheBackendRanksAnotherFirst()
+    {
+        string path = dir.File("plans.json");
+        var cache = new PlanCache(path);
+        var first = PlanWith(new FakeBackend("be", 1).With("a", 2).With("b", 1), cache, PlanPolicy.Cached);
+        Assert.That((first.Source, first.Algorithm.Name), Is.EqualTo((PlanSource.Heuristic, "a")));
+        cache.Save();
+
+        var same = PlanWith(new FakeBackend("be", 1).With("a", 2).With("b", 1), new PlanCache(path), PlanPolicy.Cached);
+        Assert.That((same.Source, same.Algorithm.Name), Is.EqualTo((PlanSource.Cache, "a")), "the same ranking: the remembered choice");
+
+        // A newer build ranks b first (a better heuristic), offering the same two: a's entry is not kept.
+        var reranked = new PlanCache(path);
+        var again = PlanWith(new FakeBackend("be", 1).With("b", 1).With("a", 2), reranked, PlanPolicy.Cached);
+        Assert.That((again.Source, again.Algorithm.Name), Is.EqualTo((PlanSource.Heuristic, "b")));
+        reranked.Save();
+        var restarted = PlanWith(new FakeBackend("be", 1).With("b", 1).With("a", 2), new PlanCache(path), PlanPolicy.Cached);
+        Assert.That((restarted.Source, restarted.Algorithm.Name), Is.EqualTo((PlanSource.Cache, "b")), "what was saved is the new choice");
+    }
+
+    [Test]
+    public void ATimedPlanIsKeptWhateverTheRanking()
+    {
+        string path = dir.File("plans.json");
+        var cache = new PlanCache(path);
+        var timed = PlanWith(new FakeBackend("be", 1).With("a", 2).With("b", 1), cache);
+        Assert.That(timed.Algorithm.Name, Is.EqualTo("b"), "the faster");
+        cache.Save();
+
+        var kept = PlanWith(new FakeBackend("be", 1).With("a", 2).With("b", 1), new PlanCache(path), PlanPolicy.Cached);
+        Assert.That((kept.Source, kept.Algorithm.Name), Is.EqualTo((PlanSource.Cache, "b")), "a ranked first, b timed faster: b stays");
     }
 
     [Test]
