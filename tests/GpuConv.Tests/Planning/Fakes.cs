@@ -35,12 +35,15 @@ sealed class FakeBackend : IConvBackend
     /// <summary>Makes Run write a wrong answer (to prove validation notices).</summary>
     public bool Corrupt { get; set; }
 
-    /// <summary>Adds a candidate; times cycle when TimeRun is called more often than listed.</summary>
+    /// <summary>
+    /// Adds a candidate, ranked after those added before; times cycle when TimeRun is called more often than listed.
+    /// Its id is its place unless <paramref name="id"/> fixes it (as a real backend's algorithm keeps its id whatever its rank).
+    /// </summary>
     public FakeBackend With(string name, double timeMs = 1, long workspace = 0, bool deterministic = true, MathMode math = MathMode.Strict,
         bool failsAllocation = false, bool throwsWhenTimed = false, double[]? times = null, bool declinedAtRunTime = false,
-        double? perCallTimeMs = null)
+        double? perCallTimeMs = null, int? id = null)
     {
-        algorithms.Add(new FakeAlgorithm(new ConvAlgorithm(Name, name, algorithms.Count, workspace, deterministic, math),
+        algorithms.Add(new FakeAlgorithm(new ConvAlgorithm(Name, name, id ?? algorithms.Count, workspace, deterministic, math),
             times ?? [timeMs], failsAllocation, throwsWhenTimed, declinedAtRunTime, perCallTimeMs));
         return this;
     }

@@ -63,19 +63,22 @@ public class PlanCacheCandidateSetTests
     {
         string path = dir.File("plans.json");
         var cache = new PlanCache(path);
-        var first = PlanWith(new FakeBackend("be", 1).With("a", 2).With("b", 1), cache, PlanPolicy.Cached);
+        // Fixed ids, as a real backend's: the set offered (names and ids) is the same in either order.
+        FakeBackend AFirst() => new FakeBackend("be", 1).With("a", 2, id: 0).With("b", 1, id: 1);
+        FakeBackend BFirst() => new FakeBackend("be", 1).With("b", 1, id: 1).With("a", 2, id: 0);
+        var first = PlanWith(AFirst(), cache, PlanPolicy.Cached);
         Assert.That((first.Source, first.Algorithm.Name), Is.EqualTo((PlanSource.Heuristic, "a")));
         cache.Save();
 
-        var same = PlanWith(new FakeBackend("be", 1).With("a", 2).With("b", 1), new PlanCache(path), PlanPolicy.Cached);
+        var same = PlanWith(AFirst(), new PlanCache(path), PlanPolicy.Cached);
         Assert.That((same.Source, same.Algorithm.Name), Is.EqualTo((PlanSource.Cache, "a")), "the same ranking: the remembered choice");
 
         // A newer build ranks b first (a better heuristic), offering the same two: a's entry is not kept.
         var reranked = new PlanCache(path);
-        var again = PlanWith(new FakeBackend("be", 1).With("b", 1).With("a", 2), reranked, PlanPolicy.Cached);
+        var again = PlanWith(BFirst(), reranked, PlanPolicy.Cached);
         Assert.That((again.Source, again.Algorithm.Name), Is.EqualTo((PlanSource.Heuristic, "b")));
         reranked.Save();
-        var restarted = PlanWith(new FakeBackend("be", 1).With("b", 1).With("a", 2), new PlanCache(path), PlanPolicy.Cached);
+        var restarted = PlanWith(BFirst(), new PlanCache(path), PlanPolicy.Cached);
         Assert.That((restarted.Source, restarted.Algorithm.Name), Is.EqualTo((PlanSource.Cache, "b")), "what was saved is the new choice");
     }
 
@@ -84,11 +87,11 @@ public class PlanCacheCandidateSetTests
     {
         string path = dir.File("plans.json");
         var cache = new PlanCache(path);
-        var timed = PlanWith(new FakeBackend("be", 1).With("a", 2).With("b", 1), cache);
+        var timed = PlanWith(new FakeBackend("be", 1).With("a", 2, id: 0).With("b", 1, id: 1), cache);
         Assert.That(timed.Algorithm.Name, Is.EqualTo("b"), "the faster");
         cache.Save();
 
-        var kept = PlanWith(new FakeBackend("be", 1).With("a", 2).With("b", 1), new PlanCache(path), PlanPolicy.Cached);
+        var kept = PlanWith(new FakeBackend("be", 1).With("a", 2, id: 0).With("b", 1, id: 1), new PlanCache(path), PlanPolicy.Cached);
         Assert.That((kept.Source, kept.Algorithm.Name), Is.EqualTo((PlanSource.Cache, "b")), "a ranked first, b timed faster: b stays");
     }
 
