@@ -109,7 +109,7 @@ public sealed partial class ConvEngine
         var result = output ?? Memory.Allocate(outputShape);
         try
         {
-            LastInvertedResidualBanded = BandedApplies(x, expand, dw, out var geometry);
+            LastInvertedResidualBanded = BandedApplies(x, dw, out var geometry);
             if (LastInvertedResidualBanded)
                 RunBanded(x, expandWeight, expandBias, depthwiseWeight, depthwiseBias, projectWeight, projectBias, activation,
                     residual, result, dw, geometry);
@@ -188,7 +188,7 @@ public sealed partial class ConvEngine
     /// Whether the CPU band kernel runs the block: host tensors on an engine with the CPU backend (not forced to
     /// another), zero padding, a depthwise geometry it takes, and an expanded tensor too large to stay in cache.
     /// </summary>
-    bool BandedApplies(Tensor x, ConvProblem? expand, ConvProblem dw, out ConvGeometry geometry)
+    bool BandedApplies(Tensor x, ConvProblem dw, out ConvGeometry geometry)
     {
         geometry = ConvGeometry.Of(dw);
         if (cpuBackends.Length == 0 || x is not HostTensor || Options.Backend is { } forced && forced != CpuBackend.BackendName)
