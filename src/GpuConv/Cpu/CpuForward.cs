@@ -200,14 +200,16 @@ internal static unsafe class CpuForward
             float* rows = ws.Get(WorkspaceSlot.Rows, scratchFloats);
             int* tables = (int*)ws.Get(WorkspaceSlot.Tables, DepthwiseDirect.TableInts(ctx.G));
             DepthwiseDirect.Prepare(ctx.G, rows, tables);
+            var activated = new ActivationRuns(ctx.Activation);
             for (int pl = p0; pl < p1; pl++)
             {
                 int n = pl / rest, c = blockedChannels + pl % rest;
                 int k0 = c * mult;
                 DepthwiseDirect.Channel(ctx.G, ctx.XPlane(n, c), ctx.W + (nint)k0 * ctx.Kvol, ctx.YPlane(n, k0),
                     ctx.Bias == null ? null : ctx.Bias + k0, mult, rows, tables, ctx.Tier);
-                CpuActivation.Apply(ctx.Activation, ctx.YPlane(n, k0), mult * ctx.OutPlane);
+                activated.Add(ctx.YPlane(n, k0), mult * ctx.OutPlane);
             }
+            activated.Flush();
         }
     }
 
@@ -272,6 +274,7 @@ internal static unsafe class CpuForward
             int channels = ctx.C - firstChannel;
             int c = firstChannel + p0 % channels;
             nint plane = (nint)(p0 / channels) * ctx.C + c;
+            var activated = new ActivationRuns(ctx.Activation);
             for (int pl = p0; pl < p1; pl++, c++, plane++)
             {
                 if (c == ctx.C) { c = firstChannel; plane += firstChannel; }
@@ -284,8 +287,9 @@ internal static unsafe class CpuForward
                     case DepthwiseKernel.Narrow: DepthwiseNarrow.Plane(ctx.G, x, w, y, bias); break;
                     default: DepthwiseStrips.Plane(ctx.G, x, w, y, bias); break;
                 }
-                CpuActivation.Apply(ctx.Activation, y, ctx.OutPlane);
+                activated.Add(y, ctx.OutPlane);
             }
+            activated.Flush();
         }
     }
 }

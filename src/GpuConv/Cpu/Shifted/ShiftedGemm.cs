@@ -428,6 +428,9 @@ internal static unsafe class ShiftedGemm
     {
         int slice = l.Hq * l.Lq;
         int od = j0 / slice, rest = j0 - od * slice, oh = rest / l.Lq, ow = rest - oh * l.Lq;
+        // ReLU and ReLU6 go with the copy; the others over the copied rows, which follow each other in y, in stretches.
+        bool inCopy = CpuActivation.InLanes(act);
+        var activated = new ActivationRuns(inCopy ? Activation.Identity : act);
         for (int o = j0; o < j1;)
         {
             int run = Math.Min(l.Lq - ow, j1 - o);
@@ -435,11 +438,13 @@ internal static unsafe class ShiftedGemm
             {
                 int valid = Math.Min(run, g.OutW - ow);
                 float* dst = y + ((nint)od * g.OutH + oh) * g.OutW + ow;
-                CpuActivation.CopyAddScalar(src + (o - j0), dst, bias, valid, act);
+                CpuActivation.CopyAddScalar(src + (o - j0), dst, bias, valid, inCopy ? act : Activation.Identity);
+                activated.Add(dst, valid);
             }
             o += run;
             ow = 0;
             if (++oh == l.Hq) { oh = 0; od++; }
         }
+        activated.Flush();
     }
 }
