@@ -62,6 +62,16 @@ internal static unsafe class GemmPacking
         }
     }
 
+    /// <summary>
+    /// How far ahead, in panels, each row of a row-major B is prefetched while it is packed. Packing reads kc rows
+    /// (channel planes of a 1x1 layer's input) a panel at a time: kc interleaved streams, more than the hardware
+    /// prefetchers follow, so a B that has left the cache came in at one miss's latency per line. EfficientNet-B0's
+    /// 32 → 16 projection at 112 × 112 with its input evicted, one thread: 390 µs without, 366 at one panel ahead,
+    /// 309–316 at two, 320 at three, 353 at eight; 190–198 µs warm either way. Whole networks, in-process A/B: MobileNetV2
+    /// −1.5 %, MobileNetV3-Large −0.9 %, EfficientNet-B0 and ResNet-50 within noise (their 1x1 inputs are mostly still cached).
+    /// </summary>
+    const int PrefetchPanels = 2;
+
     /// <summary>Packs B[p0.., j0..] (kc × nc) into ceil(nc/NR) panels of kc × NR at <paramref name="dst"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(MatrixView b, int kc, int nc, int nr, float* dst)
@@ -74,10 +84,18 @@ internal static unsafe class GemmPacking
             {
                 // Row-major source: each k contributes a contiguous run of NR columns.
                 nint bytes = (nint)cols * sizeof(float);
+                nint ahead = (nint)PrefetchPanels * nr;
                 for (int p = 0; p < kc; p++)
                 {
                     float* d = panel + (nint)p * nr;
-                    Buffer.MemoryCopy(b.At(p, jr), d, bytes, bytes);
+                    float* s = b.At(p, jr);
+                    if (Sse.IsSupported && jr + ahead < nc)
+                    {
+                        // The panel's row ahead spans up to two cache lines (NR = 32 floats on AVX-512).
+                        Sse.Prefetch0(s + ahead);
+                        Sse.Prefetch0(s + ahead + 16);
+                    }
+                    Buffer.MemoryCopy(s, d, bytes, bytes);
                     for (int j = cols; j < nr; j++) d[j] = 0f;
                 }
             }
