@@ -306,7 +306,7 @@ public sealed unsafe partial class CpuBackend
             case DirectDepthwise:
                 perThread = Math.Max(DepthwiseDirect.ScratchFloats(g) + DepthwiseDirect.TableInts(g),
                     Math.Max(DepthwiseBlocked.Applies(g, p.KPerGroup, p.C) ? DepthwiseBlocked.ScratchFloats(g) : 0,
-                    Math.Max(DepthwiseChannelLast7x7.Applies(g, p.KPerGroup, p.C) ? DepthwiseChannelLast7x7.ScratchFloats(g) : 0,
+                    Math.Max(DepthwiseChannelLast.Applies(g, p.KPerGroup, p.C) ? DepthwiseChannelLast.ScratchFloats(g) : 0,
                         Math.Max(Depthwise3x3Avx2.Applies(g, p.KPerGroup) ? Depthwise3x3Avx2.ScratchFloats(g) : 0,
                             DepthwiseBlockedAvx2.Applies(g, p.KPerGroup, p.C, Tier) ? DepthwiseBlockedAvx2.ScratchFloats(g) : 0))));
                 break;

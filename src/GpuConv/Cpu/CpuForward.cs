@@ -67,7 +67,7 @@ internal static unsafe class CpuForward
     /// <summary>
     /// Depthwise (groups == C). One filter per channel goes to the first kernel that takes it: 3x3 from
     /// the unpadded planes (<see cref="Depthwise3x3"/> on AVX-512, <see cref="Depthwise3x3Avx2"/> on AVX2);
-    /// 7x7 stride 1 on AVX-512 16 channels at a time channel-last (<see cref="DepthwiseChannelLast7x7"/>,
+    /// 7x7 and 5x5 stride 1 on AVX-512 16 channels at a time channel-last (<see cref="DepthwiseChannelLast"/>,
     /// the channels past the last whole block by the kernel that would run them otherwise);
     /// 5x5 and 7x7 on outputs of ≤ 7 columns two rows per vector (<see cref="DepthwiseNarrow"/>); other
     /// kernels on small planes 16 channels at a time (<see cref="DepthwiseBlocked"/>; on AVX2 5x5 and 7x7
@@ -80,9 +80,9 @@ internal static unsafe class CpuForward
     {
         int mult = ctx.Kg;
         var kernel = DepthwiseKernelFor(ctx.G, mult, ctx.C, ctx.Tier);
-        if (kernel == DepthwiseKernel.ChannelLast7x7)
+        if (kernel == DepthwiseKernel.ChannelLast)
         {
-            ChannelLast7x7(ctx);
+            ChannelLast(ctx);
             return;
         }
         if (kernel is not (DepthwiseKernel.Blocked or DepthwiseKernel.BlockedAvx2 or DepthwiseKernel.PaddedCopy))
@@ -116,16 +116,16 @@ internal static unsafe class CpuForward
     }
 
     /// <summary>
-    /// Whole blocks of 16 channels by <see cref="DepthwiseChannelLast7x7"/>; the channels past the last block
+    /// Whole blocks of 16 channels by <see cref="DepthwiseChannelLast"/>; the channels past the last block
     /// plane by plane by the kernel <see cref="DepthwiseKernelFor"/> picks without it.
     /// </summary>
-    static void ChannelLast7x7(CpuConvContext ctx)
+    static void ChannelLast(CpuConvContext ctx)
     {
-        int blocks = ctx.C / DepthwiseChannelLast7x7.Lanes;
+        int blocks = ctx.C / DepthwiseChannelLast.Lanes;
         int units = ctx.N * blocks;
         int blockTasks = Math.Min(units, ctx.Threads * 8);
-        ctx.Workers.For(blockTasks, new ChannelLast7x7Blocks(ctx, units, blockTasks, blocks));
-        int first = blocks * DepthwiseChannelLast7x7.Lanes;
+        ctx.Workers.For(blockTasks, new ChannelLastBlocks(ctx, units, blockTasks, blocks));
+        int first = blocks * DepthwiseChannelLast.Lanes;
         if (first == ctx.C) return;
         var rest = PlaneKernelFor(ctx.G, 1, ctx.Tier);
         if (rest == DepthwiseKernel.PaddedCopy)
@@ -137,18 +137,18 @@ internal static unsafe class CpuForward
         else UnpaddedPlanes(ctx, rest, first);
     }
 
-    /// <summary>Ranges of (image, block of 16 channels) units by <see cref="DepthwiseChannelLast7x7"/>.</summary>
-    readonly struct ChannelLast7x7Blocks(CpuConvContext ctx, int units, int blockTasks, int blocks) : ICpuLoop
+    /// <summary>Ranges of (image, block of 16 channels) units by <see cref="DepthwiseChannelLast"/>.</summary>
+    readonly struct ChannelLastBlocks(CpuConvContext ctx, int units, int blockTasks, int blocks) : ICpuLoop
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int t, WorkspaceSet ws)
         {
             int u0 = (int)((long)units * t / blockTasks), u1 = (int)((long)units * (t + 1) / blockTasks);
-            float* scratch = ws.Get(WorkspaceSlot.Rows, DepthwiseChannelLast7x7.ScratchFloats(ctx.G));
+            float* scratch = ws.Get(WorkspaceSlot.Rows, DepthwiseChannelLast.ScratchFloats(ctx.G));
             for (int u = u0; u < u1; u++)
             {
-                int n = u / blocks, c0 = u % blocks * DepthwiseChannelLast7x7.Lanes;
-                DepthwiseChannelLast7x7.Block(ctx.G, ctx.XPlane(n, c0), ctx.W + (nint)c0 * ctx.Kvol, ctx.YPlane(n, c0),
+                int n = u / blocks, c0 = u % blocks * DepthwiseChannelLast.Lanes;
+                DepthwiseChannelLast.Block(ctx.G, ctx.XPlane(n, c0), ctx.W + (nint)c0 * ctx.Kvol, ctx.YPlane(n, c0),
                     ctx.Bias == null ? null : ctx.Bias + c0, ctx.Activation, scratch);
             }
         }
@@ -226,7 +226,7 @@ internal static unsafe class CpuForward
         bool blocked = avx512 && DepthwiseBlocked.Applies(g, mult, channels);
         return avx512 && Depthwise3x3.Applies(g, mult) ? DepthwiseKernel.ThreeByThree
             : tier == GemmTier.Vector256 && Depthwise3x3Avx2.Applies(g, mult) ? DepthwiseKernel.ThreeByThreeAvx2
-            : avx512 && DepthwiseChannelLast7x7.Applies(g, mult, channels) ? DepthwiseKernel.ChannelLast7x7
+            : avx512 && DepthwiseChannelLast.Applies(g, mult, channels) ? DepthwiseKernel.ChannelLast
             : DepthwiseBlockedAvx2.Applies(g, mult, channels, tier) ? DepthwiseKernel.BlockedAvx2
             : avx512 && DepthwiseNarrow.Applies(g, mult) ? DepthwiseKernel.Narrow
             : avx512 && !blocked && DepthwiseStrips.Applies(g, mult) ? DepthwiseKernel.Strips
@@ -235,7 +235,7 @@ internal static unsafe class CpuForward
     }
 
     /// <summary>
-    /// The per-plane kernel for the channels <see cref="DepthwiseKernel.ChannelLast7x7"/> leaves (fewer than 16):
+    /// The per-plane kernel for the channels <see cref="DepthwiseKernel.ChannelLast"/> leaves (fewer than 16):
     /// the choice above for a layer too narrow for any channel block.
     /// </summary>
     internal static DepthwiseKernel PlaneKernelFor(in ConvGeometry g, int mult, GemmTier tier) =>

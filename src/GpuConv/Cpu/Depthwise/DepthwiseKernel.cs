@@ -7,8 +7,8 @@ internal enum DepthwiseKernel
     ThreeByThree,
     /// <summary><see cref="Depthwise3x3Avx2"/> (AVX2 + FMA), from the unpadded planes.</summary>
     ThreeByThreeAvx2,
-    /// <summary><see cref="DepthwiseChannelLast7x7"/> (AVX-512) on whole blocks of 16 channels, the rest by <see cref="CpuForward.PlaneKernelFor"/>'s kernel.</summary>
-    ChannelLast7x7,
+    /// <summary><see cref="DepthwiseChannelLast"/> (AVX-512) on whole blocks of 16 channels, the rest by <see cref="CpuForward.PlaneKernelFor"/>'s kernel.</summary>
+    ChannelLast,
     /// <summary><see cref="DepthwiseNarrow"/> (AVX-512), from the unpadded planes.</summary>
     Narrow,
     /// <summary><see cref="DepthwiseStrips"/> (AVX-512), from the unpadded planes.</summary>

@@ -9,7 +9,7 @@ namespace GpuConv.Cpu.Depthwise;
 /// Depthwise 5x5 and 7x7 forward on outputs of at most 7 columns (2-D, one filter per channel; 5x5
 /// stride 1 "same" on ≤ 7-column planes and stride 2 from at most 16 columns, EfficientNet's 7 × 7
 /// layers; 7x7 stride 1 "same" for layers of fewer than 16 channels and the channels past the last
-/// block of 16, whole blocks going to <see cref="DepthwiseChannelLast7x7"/>), two output rows per vector as in
+/// block of 16, whole blocks going to <see cref="DepthwiseChannelLast"/>), two output rows per vector as in
 /// <see cref="Depthwise3x3"/>'s paired rows (<see cref="RowPairs"/>): the pair R(r) holds rows r and
 /// r + 1 in lanes 0…6 and 8…14 with zero lanes 7 and 15, read once per plane from x. A tap one column
 /// away is the pair shifted by one lane (the zero lane is the padding); two or three columns away the

@@ -10,20 +10,20 @@ using GpuConv.Tests.Backends;
 namespace GpuConv.Tests.Cpu.Simd;
 
 /// <summary>
-/// The channel-last 7x7 depthwise kernel (16 channels per block, chunks of seven output pixels, taps in
+/// The channel-last 7x7 and 5x5 depthwise kernel (16 channels per block, chunks of seven output pixels, taps in
 /// the padding skipped) against the reference: channel counts with and without a partial last block
 /// (the rest go to the per-plane kernels), planes from 1 × 1 to 56 × 56 (widths below, at and around
 /// the seven-pixel chunk, odd sizes), symmetric, no, asymmetric and oversized padding (output rows and
 /// whole chunks in the padding, pads past the kernel), a batch of 2, with and without bias.
 /// </summary>
-public class DepthwiseChannelLast7x7Tests
+public class DepthwiseChannelLastTests
 {
-    static ConvProblem Problem(int n, int c, int h, int w, int top, int left, int bottom, int right) =>
-        ConvProblem.Create(new ConvSpec([7, 7], [1, 1], padBegin: [top, left], padEnd: [bottom, right], groups: c),
-            new TensorShape(n, c, h, w), new TensorShape(c, 1, 7, 7));
+    static ConvProblem Problem(int n, int c, int h, int w, int top, int left, int bottom, int right, int k = 7) =>
+        ConvProblem.Create(new ConvSpec([k, k], [1, 1], padBegin: [top, left], padEnd: [bottom, right], groups: c),
+            new TensorShape(n, c, h, w), new TensorShape(c, 1, k, k));
 
     [Test]
-    public void PlanesOfEveryShapeMatchReference()
+    public void PlanesOfEveryShapeMatchReference([Values(5, 7)] int k)
     {
         using var backend = new CpuBackend(maxDegreeOfParallelism: 2);
         var failures = new List<string>();
@@ -32,10 +32,10 @@ public class DepthwiseChannelLast7x7Tests
         foreach (var (top, left, bottom, right) in new[] { (3, 3, 3, 3), (0, 0, 0, 0), (1, 2, 3, 0), (6, 5, 5, 6), (3, 0, 0, 6), (8, 9, 7, 10) })
         foreach (int c in new[] { 16, 17, 40 })
         {
-            if (h + top + bottom < 7 || w + left + right < 7) continue;
-            var p = Problem(2, c, h, w, top, left, bottom, right);
+            if (h + top + bottom < k || w + left + right < k) continue;
+            var p = Problem(2, c, h, w, top, left, bottom, right, k);
             cases++;
-            if (CpuForward.DepthwiseKernelFor(ConvGeometry.Of(p), 1, c, backend.Tier) == DepthwiseKernel.ChannelLast7x7) taken++;
+            if (CpuForward.DepthwiseKernelFor(ConvGeometry.Of(p), 1, c, backend.Tier) == DepthwiseKernel.ChannelLast) taken++;
             var (err, where) = ConvCheck.AllAlgorithms(backend, p, ++seed, withBias: seed % 2 == 0);
             if (!(err < 1e-5)) failures.Add(where);
         }
@@ -44,14 +44,17 @@ public class DepthwiseChannelLast7x7Tests
         Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
     }
 
-    /// <summary>ConvNeXt-T's four depthwise shapes (channels cut to 33 to keep the float64 reference quick: two blocks and one plane left over).</summary>
-    [TestCase(56), TestCase(28), TestCase(14), TestCase(7)]
-    public void ConvNextPlanesMatchReference(int side)
+    /// <summary>
+    /// ConvNeXt-T's four depthwise shapes (7x7) and EfficientNet-B0's and MobileNetV3-Large's 5x5 stride-1 planes (channels
+    /// cut to 33 to keep the float64 reference quick: two blocks and one plane left over).
+    /// </summary>
+    [TestCase(56, 7), TestCase(28, 7), TestCase(14, 7), TestCase(7, 7), TestCase(28, 5), TestCase(14, 5), TestCase(7, 5)]
+    public void NetworkPlanesMatchReference(int side, int k)
     {
         using var backend = new CpuBackend(maxDegreeOfParallelism: 2);
-        var p = Problem(1, 33, side, side, 3, 3, 3, 3);
+        var p = Problem(1, 33, side, side, k / 2, k / 2, k / 2, k / 2, k);
         if (backend.Tier >= GemmTier.Vector512)
-            Assert.That(CpuForward.DepthwiseKernelFor(ConvGeometry.Of(p), 1, 33, backend.Tier), Is.EqualTo(DepthwiseKernel.ChannelLast7x7));
+            Assert.That(CpuForward.DepthwiseKernelFor(ConvGeometry.Of(p), 1, 33, backend.Tier), Is.EqualTo(DepthwiseKernel.ChannelLast));
         foreach (bool bias in new[] { true, false })
         {
             var (err, where) = ConvCheck.AllAlgorithms(backend, p, side, withBias: bias);
@@ -60,23 +63,26 @@ public class DepthwiseChannelLast7x7Tests
     }
 
     [Test]
-    public void TakesOnlySevenBySevenStrideOneWithAWholeBlock()
+    public void TakesOnlySevenOrFiveStrideOneWithAWholeBlock()
     {
         var tier = GemmTier.Vector512;
         DepthwiseKernel For(ConvProblem p) => CpuForward.DepthwiseKernelFor(ConvGeometry.Of(p), 1, p.C, tier);
         if (!Vector512.IsHardwareAccelerated) Assert.Ignore("Vector512 is not accelerated here");
-        Assert.That(For(Problem(1, 96, 56, 56, 3, 3, 3, 3)), Is.EqualTo(DepthwiseKernel.ChannelLast7x7));
-        Assert.That(For(Problem(1, 768, 7, 7, 3, 3, 3, 3)), Is.EqualTo(DepthwiseKernel.ChannelLast7x7));
-        Assert.That(For(Problem(1, 16, 64, 64, 3, 3, 3, 3)), Is.EqualTo(DepthwiseKernel.ChannelLast7x7));
-        // Fewer than 16 channels, planes past 64 × 64, stride 2, 5x5: the other kernels.
-        Assert.That(For(Problem(1, 15, 14, 14, 3, 3, 3, 3)), Is.Not.EqualTo(DepthwiseKernel.ChannelLast7x7));
-        Assert.That(For(Problem(1, 32, 65, 64, 3, 3, 3, 3)), Is.Not.EqualTo(DepthwiseKernel.ChannelLast7x7));
+        Assert.That(For(Problem(1, 96, 56, 56, 3, 3, 3, 3)), Is.EqualTo(DepthwiseKernel.ChannelLast));
+        Assert.That(For(Problem(1, 768, 7, 7, 3, 3, 3, 3)), Is.EqualTo(DepthwiseKernel.ChannelLast));
+        Assert.That(For(Problem(1, 16, 64, 64, 3, 3, 3, 3)), Is.EqualTo(DepthwiseKernel.ChannelLast));
+        Assert.That(For(Problem(1, 240, 28, 28, 2, 2, 2, 2, k: 5)), Is.EqualTo(DepthwiseKernel.ChannelLast));
+        Assert.That(For(Problem(1, 1152, 7, 7, 2, 2, 2, 2, k: 5)), Is.EqualTo(DepthwiseKernel.ChannelLast));
+        // Fewer than 16 channels, planes past 64 × 64, stride 2, 3x3: the other kernels.
+        Assert.That(For(Problem(1, 15, 14, 14, 3, 3, 3, 3)), Is.Not.EqualTo(DepthwiseKernel.ChannelLast));
+        Assert.That(For(Problem(1, 32, 65, 64, 3, 3, 3, 3)), Is.Not.EqualTo(DepthwiseKernel.ChannelLast));
         var strided = ConvProblem.Create(new ConvSpec([7, 7], [2, 2], padBegin: [3, 3], padEnd: [3, 3], groups: 32),
             new TensorShape(1, 32, 28, 28), new TensorShape(32, 1, 7, 7));
-        Assert.That(For(strided), Is.Not.EqualTo(DepthwiseKernel.ChannelLast7x7));
-        var fiveByFive = ConvProblem.Create(new ConvSpec([5, 5], [1, 1], padBegin: [2, 2], padEnd: [2, 2], groups: 32),
+        Assert.That(For(strided), Is.Not.EqualTo(DepthwiseKernel.ChannelLast));
+        var fiveByFiveStrided = ConvProblem.Create(new ConvSpec([5, 5], [2, 2], padBegin: [2, 2], padEnd: [2, 2], groups: 32),
             new TensorShape(1, 32, 14, 14), new TensorShape(32, 1, 5, 5));
-        Assert.That(For(fiveByFive), Is.Not.EqualTo(DepthwiseKernel.ChannelLast7x7));
+        Assert.That(For(fiveByFiveStrided), Is.Not.EqualTo(DepthwiseKernel.ChannelLast));
+        Assert.That(For(Problem(1, 32, 14, 14, 1, 1, 1, 1, k: 3)), Is.Not.EqualTo(DepthwiseKernel.ChannelLast));
     }
 
     /// <summary>The dense transpose into channel-last vectors (AVX-512), on pixel counts below, at and past one 16-pixel tile (the last tile overlapping).</summary>

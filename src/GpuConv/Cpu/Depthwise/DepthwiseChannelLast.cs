@@ -5,45 +5,44 @@ using Geometry = GpuConv.Cpu.ConvGeometry;
 namespace GpuConv.Cpu.Depthwise;
 
 /// <summary>
-/// Depthwise 7x7 stride 1 (ConvNeXt's layers) 16 channels at a time in a channel-last layout
-/// ([row][column][16 channels]): every vector is one pixel of 16 channels, so no lane is wasted on a
-/// plane width that is not a multiple of 16 (56, 28, 14 and 7 columns left 1/8 of the lanes idle in
-/// <see cref="DepthwiseStrips"/> and <see cref="DepthwiseNarrow"/>, which also paid a mask conversion
-/// per load). An output row goes in chunks of seven pixels: for each kernel row, the row's seven weight
-/// vectors and the chunk's 13 input pixels are each loaded once and every input pixel feeds the up to
-/// seven outputs that read it (49 FMAs from 20 loads, seven accumulators). Nothing is padded: kernel
-/// rows outside the plane are not visited and edge chunks skip the input columns outside it, so only
-/// taps inside the plane cost an FMA (7 × 7 planes: 37² of 49² per channel). The 16 planes go in by
-/// <see cref="ChannelLastScatter.Contiguous"/> and out by <see cref="BlockTranspose"/>, which adds the
-/// bias and applies ReLU / ReLU6 on the way. One thread, ConvNeXt-T's 56², 28², 14², 7² layers: 0.41,
-/// 0.21, 0.11, 0.083 ms by the strips / paired-rows kernels, 0.29, 0.14, 0.067, 0.034 ms so (ONNX Runtime
-/// 0.335, 0.173, 0.096, 0.048); the multiply-adds run at about the FMA peak, the transposes in and out
-/// are most of the rest.
+/// Depthwise 7x7 and 5x5 stride 1 (ConvNeXt's layers; EfficientNet's and MobileNetV3's 5x5 ones) 16 channels at a time
+/// in a channel-last layout ([row][column][16 channels]): every vector is one pixel of 16 channels, so no lane is
+/// wasted on a plane width that is not a multiple of 16 (56, 28, 14 and 7 columns left 1/8 of the lanes idle in
+/// <see cref="DepthwiseStrips"/> and <see cref="DepthwiseNarrow"/>, which also paid a mask conversion per load). An
+/// output row goes in chunks of seven pixels: for each kernel row, the row's K weight vectors and the chunk's 6 + K
+/// input pixels are each loaded once and every input pixel feeds the up to K outputs that read it (7 × 7: 49 FMAs from
+/// 20 loads; 5 × 5: 35 from 16; seven accumulators). Nothing is padded: kernel rows outside the plane are not visited
+/// and edge chunks skip the input columns outside it, so only taps inside the plane cost an FMA (7 × 7 planes: 37² of
+/// 49² per channel). The 16 planes go in by <see cref="ChannelLastScatter.Contiguous"/> and out by
+/// <see cref="BlockTranspose"/>, which adds the bias and applies ReLU / ReLU6 on the way. One thread, ConvNeXt-T's
+/// 7x7 layers at 56², 28², 14², 7²: 0.41, 0.21, 0.11, 0.083 ms by the strips / paired-rows kernels, 0.29, 0.14, 0.067,
+/// 0.034 ms so (ONNX Runtime 0.335, 0.173, 0.096, 0.048); the multiply-adds run at about the FMA peak, the transposes
+/// in and out are most of the rest. 5x5: see <see cref="Applies"/>.
 /// </summary>
-internal static unsafe class DepthwiseChannelLast7x7
+internal static unsafe class DepthwiseChannelLast
 {
     public const int Lanes = 16;
 
-    /// <summary>Output pixels per chunk: ConvNeXt's widths (56, 28, 14, 7) are multiples of seven.</summary>
+    /// <summary>Output pixels per chunk: ConvNeXt's and EfficientNet's widths (56, 28, 14, 7) are multiples of seven.</summary>
     const int Chunk = 7;
 
-    /// <summary>Kernel side.</summary>
-    const int K = 7;
-
     /// <summary>
-    /// 2-D 7x7 stride 1, no dilation, one filter per channel, at least one block of 16 channels, on
+    /// 2-D 7x7 or 5x5 stride 1, no dilation, one filter per channel, at least one block of 16 channels, on
     /// hardware with Vector512; planes of at most 64 × 64 pixels, so one block's scratch stays in L2
-    /// (ConvNeXt's largest is 56 × 56: 0.6 MB).
+    /// (ConvNeXt's largest is 56 × 56: 0.6 MB). 5x5, one thread, `gpuconv bench` against the kernels that ran them
+    /// before (strips on 28² and 14², paired rows on 7²): EfficientNet-B0's 28² × 240 0.148 → 0.113 ms, 14² × 480
+    /// 0.086 → 0.057, 14² × 672 0.12 → 0.081, 7² × 1152 0.062 → 0.039; MobileNetV3-Large's 28² × 120 0.074 → 0.056,
+    /// 7² × 960 0.051 → 0.032 (ONNX Runtime's single-layer models 0.150, 0.087, 0.124, 0.050, 0.082, 0.042).
     /// </summary>
     public static bool Applies(in Geometry g, int multiplier, int channels) =>
         Vector512.IsHardwareAccelerated && multiplier == 1 && channels >= Lanes &&
-        g.InD == 1 && g.OutD == 1 && g.KD == 1 && g.KH == K && g.KW == K &&
+        g.InD == 1 && g.OutD == 1 && g.KD == 1 && g.KH == g.KW && g.KH is 5 or 7 &&
         g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 &&
         (long)g.InH * g.InW <= 64 * 64 && (long)g.OutH * g.OutW <= 64 * 64;
 
     /// <summary>Floats of per-worker scratch: the input block, the output block (plus one chunk of overhang) and the weights.</summary>
     public static long ScratchFloats(in Geometry g) =>
-        ((long)g.InH * g.InW + (long)g.OutH * g.OutW + Chunk + K * K) * Lanes;
+        ((long)g.InH * g.InW + (long)g.OutH * g.OutW + Chunk + (long)g.KH * g.KW) * Lanes;
 
     /// <summary>
     /// Channels c0 … c0+15 of one image: x, w, y point at channel c0's plane / filter / plane. y gets
@@ -57,7 +56,8 @@ internal static unsafe class DepthwiseChannelLast7x7
         float* yb = xb + inPlane * Lanes;
         float* wb = yb + (outPlane + Chunk) * Lanes;
         ChannelLastScatter.Contiguous(x, inPlane, (int)inPlane, xb);
-        BlockTranspose.ToPlanes(w, K * K, Lanes, K * K, wb, Lanes, null);
+        int taps = g.KH * g.KW;
+        BlockTranspose.ToPlanes(w, taps, Lanes, taps, wb, Lanes, null);
         Rows(g, xb, wb, yb);
         BlockTranspose.ToPlanes(yb, Lanes, (int)outPlane, Lanes, y, outPlane, bias, activation);
     }
@@ -72,45 +72,50 @@ internal static unsafe class DepthwiseChannelLast7x7
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Rows(in Geometry g, float* xb, float* wb, float* yb)
     {
-        int outH = g.OutH, outW = g.OutW, ph = g.PH, pw = g.PW, inH = g.InH, inW = g.InW;
+        int outH = g.OutH, outW = g.OutW, ph = g.PH, pw = g.PW, inH = g.InH, inW = g.InW, k = g.KH;
         nint rowStride = (nint)inW * Lanes;
         for (int oh = 0; oh < outH; oh++)
         {
-            int dh0 = Math.Max(0, ph - oh), dh1 = Math.Min(K, inH + ph - oh);
+            int dh0 = Math.Max(0, ph - oh), dh1 = Math.Min(k, inH + ph - oh);
             if (dh1 <= dh0) dh0 = dh1 = 0;  // every tap in the padding: the chunks store zeros
             float* yRow = yb + (nint)oh * outW * Lanes;
             for (int ow0 = 0; ow0 < outW; ow0 += Chunk)
             {
-                // Input column of the chunk's first read, and the span of its 13 reads inside the row.
+                // Input column of the chunk's first read, and the span of its 6 + K reads inside the row.
                 int c0 = ow0 - pw;
-                int lo = Math.Max(0, -c0), hi = Math.Min(Chunk + K - 1, inW - c0);
+                int lo = Math.Max(0, -c0), hi = Math.Min(Chunk + k - 1, inW - c0);
                 float* r = xb + (oh - ph + dh0) * rowStride + (nint)c0 * Lanes;
                 float* o = yRow + (nint)ow0 * Lanes;
-                if (lo == 0 && hi == Chunk + K - 1)
-                    ChunkOf<Interior>(r, rowStride, wb + dh0 * K * Lanes, dh1 - dh0, o, 0, hi);
-                else
-                    ChunkOf<Edge>(r, rowStride, wb + dh0 * K * Lanes, dh1 - dh0, o, lo, hi);
+                float* wr = wb + dh0 * k * Lanes;
+                bool interior = lo == 0 && hi == Chunk + k - 1;
+                if (k == 7)
+                {
+                    if (interior) ChunkOf7<Interior>(r, rowStride, wr, dh1 - dh0, o, 0, hi);
+                    else ChunkOf7<Edge>(r, rowStride, wr, dh1 - dh0, o, lo, hi);
+                }
+                else if (interior) ChunkOf5<Interior>(r, rowStride, wr, dh1 - dh0, o, 0, hi);
+                else ChunkOf5<Edge>(r, rowStride, wr, dh1 - dh0, o, lo, hi);
             }
         }
     }
 
-    /// <summary>Whether a chunk checks its input columns (<see cref="Edge"/>) or reads all 13 (<see cref="Interior"/>).</summary>
+    /// <summary>Whether a chunk checks its input columns (<see cref="Edge"/>) or reads all 6 + K (<see cref="Interior"/>).</summary>
     interface IColumns { static abstract bool Checked { get; } }
     struct Interior : IColumns { public static bool Checked => false; }
     struct Edge : IColumns { public static bool Checked => true; }
 
     /// <summary>
     /// Seven outputs o[i] = Σ_{kernel rows} Σ_dw w[dw] · r[i + dw] over <paramref name="rows"/> input rows
-    /// <paramref name="rowStride"/> apart: for each kernel row its seven weight vectors and 13 input pixels are
+    /// <paramref name="rowStride"/> apart, 7x7: for each kernel row its seven weight vectors and 13 input pixels are
     /// loaded once, and input pixel j feeds output i = j − dw for every dw (49 FMAs from 20 loads, seven
     /// accumulators). With <typeparamref name="TColumns"/> checked, only input pixels lo ≤ j &lt; hi are read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void ChunkOf<TColumns>(float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi) where TColumns : struct, IColumns
+    static void ChunkOf7<TColumns>(float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi) where TColumns : struct, IColumns
     {
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default;
         uint span = (uint)Math.Max(0, hi - lo);   // no column inside the row: nothing read
-        for (int row = 0; row < rows; row++, r += rowStride, wr += K * Lanes)
+        for (int row = 0; row < rows; row++, r += rowStride, wr += 7 * Lanes)
         {
             var w0 = Vector512.Load(wr);
             var w1 = Vector512.Load(wr + 1 * Lanes);
@@ -187,6 +192,88 @@ internal static unsafe class DepthwiseChannelLast7x7
             }
         }
         a0.Store(o);
+        a1.Store(o + 1 * Lanes);
+        a2.Store(o + 2 * Lanes);
+        a3.Store(o + 3 * Lanes);
+        a4.Store(o + 4 * Lanes);
+        a5.Store(o + 5 * Lanes);
+        a6.Store(o + 6 * Lanes);
+    }
+
+    /// <summary>
+    /// <see cref="ChunkOf7{TColumns}"/> for 5x5: five weight vectors and 11 input pixels per kernel row, 35 FMAs,
+    /// the same order (per output, kernel rows in turn, each row's taps left to right).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ChunkOf5<TColumns>(float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi) where TColumns : struct, IColumns
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default;
+        uint span = (uint)Math.Max(0, hi - lo);   // no column inside the row: nothing read
+        for (int row = 0; row < rows; row++, r += rowStride, wr += 5 * Lanes)
+        {
+            var w0 = Vector512.Load(wr + 0 * Lanes);
+            var w1 = Vector512.Load(wr + 1 * Lanes);
+            var w2 = Vector512.Load(wr + 2 * Lanes);
+            var w3 = Vector512.Load(wr + 3 * Lanes);
+            var w4 = Vector512.Load(wr + 4 * Lanes);
+            Vector512<float> v;
+            if (!TColumns.Checked || (uint)(0 - lo) < span)
+            {
+                v = Vector512.Load(r + 0 * Lanes);
+                a0 = Fma(w0, v, a0);
+            }
+            if (!TColumns.Checked || (uint)(1 - lo) < span)
+            {
+                v = Vector512.Load(r + 1 * Lanes);
+                a0 = Fma(w1, v, a0); a1 = Fma(w0, v, a1);
+            }
+            if (!TColumns.Checked || (uint)(2 - lo) < span)
+            {
+                v = Vector512.Load(r + 2 * Lanes);
+                a0 = Fma(w2, v, a0); a1 = Fma(w1, v, a1); a2 = Fma(w0, v, a2);
+            }
+            if (!TColumns.Checked || (uint)(3 - lo) < span)
+            {
+                v = Vector512.Load(r + 3 * Lanes);
+                a0 = Fma(w3, v, a0); a1 = Fma(w2, v, a1); a2 = Fma(w1, v, a2); a3 = Fma(w0, v, a3);
+            }
+            if (!TColumns.Checked || (uint)(4 - lo) < span)
+            {
+                v = Vector512.Load(r + 4 * Lanes);
+                a0 = Fma(w4, v, a0); a1 = Fma(w3, v, a1); a2 = Fma(w2, v, a2); a3 = Fma(w1, v, a3); a4 = Fma(w0, v, a4);
+            }
+            if (!TColumns.Checked || (uint)(5 - lo) < span)
+            {
+                v = Vector512.Load(r + 5 * Lanes);
+                a1 = Fma(w4, v, a1); a2 = Fma(w3, v, a2); a3 = Fma(w2, v, a3); a4 = Fma(w1, v, a4); a5 = Fma(w0, v, a5);
+            }
+            if (!TColumns.Checked || (uint)(6 - lo) < span)
+            {
+                v = Vector512.Load(r + 6 * Lanes);
+                a2 = Fma(w4, v, a2); a3 = Fma(w3, v, a3); a4 = Fma(w2, v, a4); a5 = Fma(w1, v, a5); a6 = Fma(w0, v, a6);
+            }
+            if (!TColumns.Checked || (uint)(7 - lo) < span)
+            {
+                v = Vector512.Load(r + 7 * Lanes);
+                a3 = Fma(w4, v, a3); a4 = Fma(w3, v, a4); a5 = Fma(w2, v, a5); a6 = Fma(w1, v, a6);
+            }
+            if (!TColumns.Checked || (uint)(8 - lo) < span)
+            {
+                v = Vector512.Load(r + 8 * Lanes);
+                a4 = Fma(w4, v, a4); a5 = Fma(w3, v, a5); a6 = Fma(w2, v, a6);
+            }
+            if (!TColumns.Checked || (uint)(9 - lo) < span)
+            {
+                v = Vector512.Load(r + 9 * Lanes);
+                a5 = Fma(w4, v, a5); a6 = Fma(w3, v, a6);
+            }
+            if (!TColumns.Checked || (uint)(10 - lo) < span)
+            {
+                v = Vector512.Load(r + 10 * Lanes);
+                a6 = Fma(w4, v, a6);
+            }
+        }
+        a0.Store(o + 0 * Lanes);
         a1.Store(o + 1 * Lanes);
         a2.Store(o + 2 * Lanes);
         a3.Store(o + 3 * Lanes);
