@@ -67,7 +67,7 @@ internal static unsafe class CpuForward
     /// <summary>
     /// Depthwise (groups == C). One filter per channel goes to the first kernel that takes it: 3x3 from
     /// the unpadded planes (<see cref="Depthwise3x3"/> on AVX-512, <see cref="Depthwise3x3Avx2"/> on AVX2);
-    /// 7x7 and 5x5 stride 1 on AVX-512 16 channels at a time channel-last (<see cref="DepthwiseChannelLast"/>,
+    /// 7x7 stride 1 and 5x5 stride 1 or 2 on AVX-512 16 channels at a time channel-last (<see cref="DepthwiseChannelLast"/>,
     /// the channels past the last whole block by the kernel that would run them otherwise);
     /// 5x5 and 7x7 on outputs of ≤ 7 columns two rows per vector (<see cref="DepthwiseNarrow"/>); other
     /// kernels on small planes 16 channels at a time (<see cref="DepthwiseBlocked"/>; on AVX2 5x5 and 7x7

@@ -5,7 +5,7 @@ using Geometry = GpuConv.Cpu.ConvGeometry;
 namespace GpuConv.Cpu.Depthwise;
 
 /// <summary>
-/// Depthwise 7x7 and 5x5 stride 1 (ConvNeXt's layers; EfficientNet's and MobileNetV3's 5x5 ones) 16 channels at a time
+/// Depthwise 7x7 stride 1 and 5x5 stride 1 or 2 (ConvNeXt's layers; EfficientNet's and MobileNetV3's 5x5 ones) 16 channels at a time
 /// in a channel-last layout ([row][column][16 channels]): every vector is one pixel of 16 channels, so no lane is
 /// wasted on a plane width that is not a multiple of 16 (56, 28, 14 and 7 columns left 1/8 of the lanes idle in
 /// <see cref="DepthwiseStrips"/> and <see cref="DepthwiseNarrow"/>, which also paid a mask conversion per load). An
@@ -27,17 +27,19 @@ internal static unsafe class DepthwiseChannelLast
     const int Chunk = 7;
 
     /// <summary>
-    /// 2-D 7x7 or 5x5 stride 1, no dilation, one filter per channel, at least one block of 16 channels, on
+    /// 2-D 7x7 stride 1 or 5x5 stride 1 or 2, no dilation, one filter per channel, at least one block of 16 channels, on
     /// hardware with Vector512; planes of at most 64 × 64 pixels, so one block's scratch stays in L2
     /// (ConvNeXt's largest is 56 × 56: 0.6 MB). 5x5, one thread, `gpuconv bench` against the kernels that ran them
     /// before (strips on 28² and 14², paired rows on 7²): EfficientNet-B0's 28² × 240 0.148 → 0.113 ms, 14² × 480
     /// 0.086 → 0.057, 14² × 672 0.12 → 0.081, 7² × 1152 0.062 → 0.039; MobileNetV3-Large's 28² × 120 0.074 → 0.056,
-    /// 7² × 960 0.051 → 0.032 (ONNX Runtime's single-layer models 0.150, 0.087, 0.124, 0.050, 0.082, 0.042).
+    /// 7² × 960 0.051 → 0.032 (ONNX Runtime's single-layer models 0.150, 0.087, 0.124, 0.050, 0.082, 0.042). 5x5 stride 2
+    /// (strips and paired rows before; three alternated rounds): 56² × 144 0.160–0.170 → 0.117–0.120 ms, 56² × 72
+    /// 0.081–0.085 → 0.064–0.066, 14² × 672 0.052–0.053 → 0.049–0.052.
     /// </summary>
     public static bool Applies(in Geometry g, int multiplier, int channels) =>
         Vector512.IsHardwareAccelerated && multiplier == 1 && channels >= Lanes &&
         g.InD == 1 && g.OutD == 1 && g.KD == 1 && g.KH == g.KW && g.KH is 5 or 7 &&
-        g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 &&
+        g.SH == g.SW && (g.SH == 1 || (g.SH == 2 && g.KH == 5)) && g.DH == 1 && g.DW == 1 &&
         (long)g.InH * g.InW <= 64 * 64 && (long)g.OutH * g.OutW <= 64 * 64;
 
     /// <summary>Floats of per-worker scratch: the input block, the output block (plus one chunk of overhang) and the weights.</summary>
@@ -72,29 +74,35 @@ internal static unsafe class DepthwiseChannelLast
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Rows(in Geometry g, float* xb, float* wb, float* yb)
     {
-        int outH = g.OutH, outW = g.OutW, ph = g.PH, pw = g.PW, inH = g.InH, inW = g.InW, k = g.KH;
+        int outH = g.OutH, outW = g.OutW, ph = g.PH, pw = g.PW, inH = g.InH, inW = g.InW, k = g.KH, s = g.SH;
         nint rowStride = (nint)inW * Lanes;
+        // Input pixels a chunk reads: (Chunk − 1)·stride + K.
+        int reads = (Chunk - 1) * s + k;
         for (int oh = 0; oh < outH; oh++)
         {
-            int dh0 = Math.Max(0, ph - oh), dh1 = Math.Min(k, inH + ph - oh);
+            int top = oh * s - ph;   // input row of kernel row 0
+            int dh0 = Math.Max(0, -top), dh1 = Math.Min(k, inH - top);
             if (dh1 <= dh0) dh0 = dh1 = 0;  // every tap in the padding: the chunks store zeros
             float* yRow = yb + (nint)oh * outW * Lanes;
             for (int ow0 = 0; ow0 < outW; ow0 += Chunk)
             {
-                // Input column of the chunk's first read, and the span of its 6 + K reads inside the row.
-                int c0 = ow0 - pw;
-                int lo = Math.Max(0, -c0), hi = Math.Min(Chunk + k - 1, inW - c0);
-                float* r = xb + (oh - ph + dh0) * rowStride + (nint)c0 * Lanes;
+                // Input column of the chunk's first read, and the span of its reads inside the row.
+                int c0 = ow0 * s - pw;
+                int lo = Math.Max(0, -c0), hi = Math.Min(reads, inW - c0);
+                float* r = xb + (top + dh0) * rowStride + (nint)c0 * Lanes;
                 float* o = yRow + (nint)ow0 * Lanes;
                 float* wr = wb + dh0 * k * Lanes;
-                bool interior = lo == 0 && hi == Chunk + k - 1;
-                if (k == 7)
+                int rows = dh1 - dh0;
+                bool interior = lo == 0 && hi == reads;
+                switch (k, s)
                 {
-                    if (interior) ChunkOf7<Interior>(r, rowStride, wr, dh1 - dh0, o, 0, hi);
-                    else ChunkOf7<Edge>(r, rowStride, wr, dh1 - dh0, o, lo, hi);
+                    case (7, _) when interior: ChunkOf7<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
+                    case (7, _): ChunkOf7<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
+                    case (5, 1) when interior: ChunkOf5<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
+                    case (5, 1): ChunkOf5<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
+                    case (_, _) when interior: ChunkOf5Stride2<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
+                    default: ChunkOf5Stride2<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
                 }
-                else if (interior) ChunkOf5<Interior>(r, rowStride, wr, dh1 - dh0, o, 0, hi);
-                else ChunkOf5<Edge>(r, rowStride, wr, dh1 - dh0, o, lo, hi);
             }
         }
     }
@@ -270,6 +278,118 @@ internal static unsafe class DepthwiseChannelLast
             if (!TColumns.Checked || (uint)(10 - lo) < span)
             {
                 v = Vector512.Load(r + 10 * Lanes);
+                a6 = Fma(w4, v, a6);
+            }
+        }
+        a0.Store(o + 0 * Lanes);
+        a1.Store(o + 1 * Lanes);
+        a2.Store(o + 2 * Lanes);
+        a3.Store(o + 3 * Lanes);
+        a4.Store(o + 4 * Lanes);
+        a5.Store(o + 5 * Lanes);
+        a6.Store(o + 6 * Lanes);
+    }
+
+    /// <summary>
+    /// <see cref="ChunkOf5{TColumns}"/> at stride 2: output i reads input pixels 2i … 2i + 4, so a kernel row's 17 input
+    /// pixels feed the seven outputs (35 FMAs from 22 loads), the same order per output.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ChunkOf5Stride2<TColumns>(float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi) where TColumns : struct, IColumns
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default;
+        uint span = (uint)Math.Max(0, hi - lo);   // no column inside the row: nothing read
+        for (int row = 0; row < rows; row++, r += rowStride, wr += 5 * Lanes)
+        {
+            var w0 = Vector512.Load(wr + 0 * Lanes);
+            var w1 = Vector512.Load(wr + 1 * Lanes);
+            var w2 = Vector512.Load(wr + 2 * Lanes);
+            var w3 = Vector512.Load(wr + 3 * Lanes);
+            var w4 = Vector512.Load(wr + 4 * Lanes);
+            Vector512<float> v;
+            if (!TColumns.Checked || (uint)(0 - lo) < span)
+            {
+                v = Vector512.Load(r + 0 * Lanes);
+                a0 = Fma(w0, v, a0);
+            }
+            if (!TColumns.Checked || (uint)(1 - lo) < span)
+            {
+                v = Vector512.Load(r + 1 * Lanes);
+                a0 = Fma(w1, v, a0);
+            }
+            if (!TColumns.Checked || (uint)(2 - lo) < span)
+            {
+                v = Vector512.Load(r + 2 * Lanes);
+                a0 = Fma(w2, v, a0); a1 = Fma(w0, v, a1);
+            }
+            if (!TColumns.Checked || (uint)(3 - lo) < span)
+            {
+                v = Vector512.Load(r + 3 * Lanes);
+                a0 = Fma(w3, v, a0); a1 = Fma(w1, v, a1);
+            }
+            if (!TColumns.Checked || (uint)(4 - lo) < span)
+            {
+                v = Vector512.Load(r + 4 * Lanes);
+                a0 = Fma(w4, v, a0); a1 = Fma(w2, v, a1); a2 = Fma(w0, v, a2);
+            }
+            if (!TColumns.Checked || (uint)(5 - lo) < span)
+            {
+                v = Vector512.Load(r + 5 * Lanes);
+                a1 = Fma(w3, v, a1); a2 = Fma(w1, v, a2);
+            }
+            if (!TColumns.Checked || (uint)(6 - lo) < span)
+            {
+                v = Vector512.Load(r + 6 * Lanes);
+                a1 = Fma(w4, v, a1); a2 = Fma(w2, v, a2); a3 = Fma(w0, v, a3);
+            }
+            if (!TColumns.Checked || (uint)(7 - lo) < span)
+            {
+                v = Vector512.Load(r + 7 * Lanes);
+                a2 = Fma(w3, v, a2); a3 = Fma(w1, v, a3);
+            }
+            if (!TColumns.Checked || (uint)(8 - lo) < span)
+            {
+                v = Vector512.Load(r + 8 * Lanes);
+                a2 = Fma(w4, v, a2); a3 = Fma(w2, v, a3); a4 = Fma(w0, v, a4);
+            }
+            if (!TColumns.Checked || (uint)(9 - lo) < span)
+            {
+                v = Vector512.Load(r + 9 * Lanes);
+                a3 = Fma(w3, v, a3); a4 = Fma(w1, v, a4);
+            }
+            if (!TColumns.Checked || (uint)(10 - lo) < span)
+            {
+                v = Vector512.Load(r + 10 * Lanes);
+                a3 = Fma(w4, v, a3); a4 = Fma(w2, v, a4); a5 = Fma(w0, v, a5);
+            }
+            if (!TColumns.Checked || (uint)(11 - lo) < span)
+            {
+                v = Vector512.Load(r + 11 * Lanes);
+                a4 = Fma(w3, v, a4); a5 = Fma(w1, v, a5);
+            }
+            if (!TColumns.Checked || (uint)(12 - lo) < span)
+            {
+                v = Vector512.Load(r + 12 * Lanes);
+                a4 = Fma(w4, v, a4); a5 = Fma(w2, v, a5); a6 = Fma(w0, v, a6);
+            }
+            if (!TColumns.Checked || (uint)(13 - lo) < span)
+            {
+                v = Vector512.Load(r + 13 * Lanes);
+                a5 = Fma(w3, v, a5); a6 = Fma(w1, v, a6);
+            }
+            if (!TColumns.Checked || (uint)(14 - lo) < span)
+            {
+                v = Vector512.Load(r + 14 * Lanes);
+                a5 = Fma(w4, v, a5); a6 = Fma(w2, v, a6);
+            }
+            if (!TColumns.Checked || (uint)(15 - lo) < span)
+            {
+                v = Vector512.Load(r + 15 * Lanes);
+                a6 = Fma(w3, v, a6);
+            }
+            if (!TColumns.Checked || (uint)(16 - lo) < span)
+            {
+                v = Vector512.Load(r + 16 * Lanes);
                 a6 = Fma(w4, v, a6);
             }
         }

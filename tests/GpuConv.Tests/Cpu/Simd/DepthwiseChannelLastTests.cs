@@ -10,7 +10,7 @@ using GpuConv.Tests.Backends;
 namespace GpuConv.Tests.Cpu.Simd;
 
 /// <summary>
-/// The channel-last 7x7 and 5x5 depthwise kernel (16 channels per block, chunks of seven output pixels, taps in
+/// The channel-last 7x7 and 5x5 depthwise kernel (stride 1; 5x5 stride 2 too; 16 channels per block, chunks of seven output pixels, taps in
 /// the padding skipped) against the reference: channel counts with and without a partial last block
 /// (the rest go to the per-plane kernels), planes from 1 × 1 to 56 × 56 (widths below, at and around
 /// the seven-pixel chunk, odd sizes), symmetric, no, asymmetric and oversized padding (output rows and
@@ -18,12 +18,12 @@ namespace GpuConv.Tests.Cpu.Simd;
 /// </summary>
 public class DepthwiseChannelLastTests
 {
-    static ConvProblem Problem(int n, int c, int h, int w, int top, int left, int bottom, int right, int k = 7) =>
-        ConvProblem.Create(new ConvSpec([k, k], [1, 1], padBegin: [top, left], padEnd: [bottom, right], groups: c),
+    static ConvProblem Problem(int n, int c, int h, int w, int top, int left, int bottom, int right, int k = 7, int stride = 1) =>
+        ConvProblem.Create(new ConvSpec([k, k], [stride, stride], padBegin: [top, left], padEnd: [bottom, right], groups: c),
             new TensorShape(n, c, h, w), new TensorShape(c, 1, k, k));
 
-    [Test]
-    public void PlanesOfEveryShapeMatchReference([Values(5, 7)] int k)
+    [TestCase(7, 1), TestCase(5, 1), TestCase(5, 2)]
+    public void PlanesOfEveryShapeMatchReference(int k, int stride)
     {
         using var backend = new CpuBackend(maxDegreeOfParallelism: 2);
         var failures = new List<string>();
@@ -33,7 +33,7 @@ public class DepthwiseChannelLastTests
         foreach (int c in new[] { 16, 17, 40 })
         {
             if (h + top + bottom < k || w + left + right < k) continue;
-            var p = Problem(2, c, h, w, top, left, bottom, right, k);
+            var p = Problem(2, c, h, w, top, left, bottom, right, k, stride);
             cases++;
             if (CpuForward.DepthwiseKernelFor(ConvGeometry.Of(p), 1, c, backend.Tier) == DepthwiseKernel.ChannelLast) taken++;
             var (err, where) = ConvCheck.AllAlgorithms(backend, p, ++seed, withBias: seed % 2 == 0);
@@ -48,11 +48,12 @@ public class DepthwiseChannelLastTests
     /// ConvNeXt-T's four depthwise shapes (7x7) and EfficientNet-B0's and MobileNetV3-Large's 5x5 stride-1 planes (channels
     /// cut to 33 to keep the float64 reference quick: two blocks and one plane left over).
     /// </summary>
-    [TestCase(56, 7), TestCase(28, 7), TestCase(14, 7), TestCase(7, 7), TestCase(28, 5), TestCase(14, 5), TestCase(7, 5)]
-    public void NetworkPlanesMatchReference(int side, int k)
+    [TestCase(56, 7, 1), TestCase(28, 7, 1), TestCase(14, 7, 1), TestCase(7, 7, 1), TestCase(28, 5, 1), TestCase(14, 5, 1), TestCase(7, 5, 1),
+     TestCase(56, 5, 2), TestCase(14, 5, 2)]
+    public void NetworkPlanesMatchReference(int side, int k, int stride)
     {
         using var backend = new CpuBackend(maxDegreeOfParallelism: 2);
-        var p = Problem(1, 33, side, side, k / 2, k / 2, k / 2, k / 2, k);
+        var p = Problem(1, 33, side, side, k / 2, k / 2, k / 2, k / 2, k, stride);
         if (backend.Tier >= GemmTier.Vector512)
             Assert.That(CpuForward.DepthwiseKernelFor(ConvGeometry.Of(p), 1, 33, backend.Tier), Is.EqualTo(DepthwiseKernel.ChannelLast));
         foreach (bool bias in new[] { true, false })
@@ -63,7 +64,7 @@ public class DepthwiseChannelLastTests
     }
 
     [Test]
-    public void TakesOnlySevenOrFiveStrideOneWithAWholeBlock()
+    public void TakesSevenStrideOneAndFiveStrideOneOrTwoWithAWholeBlock()
     {
         var tier = GemmTier.Vector512;
         DepthwiseKernel For(ConvProblem p) => CpuForward.DepthwiseKernelFor(ConvGeometry.Of(p), 1, p.C, tier);
@@ -79,9 +80,10 @@ public class DepthwiseChannelLastTests
         var strided = ConvProblem.Create(new ConvSpec([7, 7], [2, 2], padBegin: [3, 3], padEnd: [3, 3], groups: 32),
             new TensorShape(1, 32, 28, 28), new TensorShape(32, 1, 7, 7));
         Assert.That(For(strided), Is.Not.EqualTo(DepthwiseKernel.ChannelLast));
-        var fiveByFiveStrided = ConvProblem.Create(new ConvSpec([5, 5], [2, 2], padBegin: [2, 2], padEnd: [2, 2], groups: 32),
+        Assert.That(For(Problem(1, 144, 56, 56, 2, 2, 2, 2, k: 5, stride: 2)), Is.EqualTo(DepthwiseKernel.ChannelLast));
+        var fiveByFiveMixedStride = ConvProblem.Create(new ConvSpec([5, 5], [2, 1], padBegin: [2, 2], padEnd: [2, 2], groups: 32),
             new TensorShape(1, 32, 14, 14), new TensorShape(32, 1, 5, 5));
-        Assert.That(For(fiveByFiveStrided), Is.Not.EqualTo(DepthwiseKernel.ChannelLast));
+        Assert.That(For(fiveByFiveMixedStride), Is.Not.EqualTo(DepthwiseKernel.ChannelLast));
         Assert.That(For(Problem(1, 32, 14, 14, 1, 1, 1, 1, k: 3)), Is.Not.EqualTo(DepthwiseKernel.ChannelLast));
     }
 
