@@ -17,8 +17,8 @@ namespace GpuConv.Networks;
 /// </summary>
 public abstract class DeviceNetwork : IDisposable
 {
-    /// <summary>A convolution as it runs: its spec and the folded weight and bias in engine memory.</summary>
-    protected sealed record Layer(ConvSpec Spec, Tensor Weight, Tensor Bias);
+    /// <summary>A convolution as it runs: its name (the model's), its spec and the folded weight and bias in engine memory.</summary>
+    protected sealed record Layer(string Name, ConvSpec Spec, Tensor Weight, Tensor Bias);
 
     readonly List<Tensor> owned = [];
     /// <summary>Released activation buffers by element count, the most recently released last (<see cref="Take"/>).</summary>
@@ -46,25 +46,62 @@ public abstract class DeviceNetwork : IDisposable
     /// <summary>Issues the network on the engine's stream and returns without waiting. <see cref="Input"/> is not changed.</summary>
     public abstract void Run();
 
+    /// <summary>
+    /// Where <see cref="Run"/> times its steps (<c>--profile</c>), each between two <see cref="ConvEngine.Synchronize"/>
+    /// calls; null (the default): no timing, no synchronization, nothing allocated.
+    /// </summary>
+    public NetworkProfile? Profile { get; set; }
+
+    /// <summary>Times one step of <see cref="Run"/> under <paramref name="label"/> (a string made once, at placement) when profiling.</summary>
+    protected StepTimer Step(string label) => new(this, label);
+
+    /// <summary>Disposed at the end of a step: records its time into <see cref="Profile"/>, if any.</summary>
+    protected readonly struct StepTimer : IDisposable
+    {
+        readonly DeviceNetwork network;
+        readonly string label;
+        readonly long start;
+
+        public StepTimer(DeviceNetwork network, string label)
+        {
+            this.network = network;
+            this.label = label;
+            if (network.Profile is null) return;
+            network.Engine.Synchronize();   // the previous steps' work is not this step's
+            start = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
+
+        public void Dispose()
+        {
+            if (network.Profile is not { } profile) return;
+            network.Engine.Synchronize();
+            profile.Record(label, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+        }
+    }
+
     /// <summary>The convolution with its BatchNorm folded in, uploaded once.</summary>
     protected Layer Upload(ConvBn c)
     {
         var (w, b) = BatchNormFolding.Fold(c.Spec, c.Weight, bias: null, c.BatchNorm);
-        return new Layer(c.Spec, Own(Engine.Upload(w)), Own(Engine.Upload(b)));
+        return new Layer(c.Name, c.Spec, Own(Engine.Upload(w)), Own(Engine.Upload(b)));
     }
 
     /// <summary>A 1×1 convolution with bias as the classifier (fully connected on [N, C, 1, 1]), uploaded once.</summary>
-    protected Layer UploadClassifier(ConvSpec spec, HostTensor weight, HostTensor bias) => UploadConv(spec, weight, bias);
+    protected Layer UploadClassifier(string name, ConvSpec spec, HostTensor weight, HostTensor bias) => UploadConv(name, spec, weight, bias);
 
     /// <summary>A convolution with bias and no BatchNorm (a squeeze-and-excitation block's 1×1s, a classifier), uploaded once.</summary>
-    protected Layer UploadConv(ConvSpec spec, HostTensor weight, HostTensor bias) =>
-        new(spec, Own(Engine.Upload(weight)), Own(Engine.Upload(bias)));
+    protected Layer UploadConv(string name, ConvSpec spec, HostTensor weight, HostTensor bias) =>
+        new(name, spec, Own(Engine.Upload(weight)), Own(Engine.Upload(bias)));
 
     /// <summary>Parameters other than a convolution's (a LayerNorm's weight and bias), uploaded once.</summary>
     protected Tensor UploadValues(HostTensor values) => Own(Engine.Upload(values));
 
-    /// <summary>A squeeze-and-excitation block as it runs: its two 1×1 layers and the small [N, ·, 1, 1] buffers between them.</summary>
-    protected sealed record Squeeze(SqueezeExcitation Block, Layer Reduce, Layer Expand, Tensor Pooled, Tensor Reduced, Tensor Gate);
+    /// <summary>
+    /// A squeeze-and-excitation block as it runs: its two 1×1 layers, the small [N, ·, 1, 1] buffers between them, and
+    /// the profile's labels of its pool and its scaling.
+    /// </summary>
+    protected sealed record Squeeze(SqueezeExcitation Block, Layer Reduce, Layer Expand, Tensor Pooled, Tensor Reduced, Tensor Gate,
+        string PoolLabel, string ScaleLabel);
 
     /// <summary>
     /// <paramref name="se"/>'s layers uploaded and its buffers taken for an input of <paramref name="x"/>, in the order
@@ -80,8 +117,9 @@ public abstract class DeviceNetwork : IDisposable
         var gate = Take(new TensorShape(n, se.Channels, 1, 1));
         Release(reduced);
         Release(gate);
-        return new Squeeze(se, UploadConv(SqueezeExcitation.Spec, se.ReduceWeight, se.ReduceBias),
-            UploadConv(SqueezeExcitation.Spec, se.ExpandWeight, se.ExpandBias), pooled, reduced, gate);
+        return new Squeeze(se, UploadConv($"{se.Name}.fc1", SqueezeExcitation.Spec, se.ReduceWeight, se.ReduceBias),
+            UploadConv($"{se.Name}.fc2", SqueezeExcitation.Spec, se.ExpandWeight, se.ExpandBias), pooled, reduced, gate,
+            $"{se.Name}.pool", $"{se.Name}.scale");
     }
 
     /// <summary>
@@ -90,10 +128,10 @@ public abstract class DeviceNetwork : IDisposable
     /// </summary>
     protected void SqueezeExcite(Squeeze s, Tensor x)
     {
-        Engine.GlobalAvgPool(x, s.Pooled);
+        using (Step(s.PoolLabel)) Engine.GlobalAvgPool(x, s.Pooled);
         Conv(s.Reduce, s.Pooled, s.Reduced, s.Block.Inner);
         Conv(s.Expand, s.Reduced, s.Gate, s.Block.Gate == SqueezeGate.Hardsigmoid ? Activation.Hardsigmoid : Activation.Sigmoid);
-        Engine.ScaleChannels(x, s.Gate, output: x);
+        using (Step(s.ScaleLabel)) Engine.ScaleChannels(x, s.Gate, output: x);
     }
 
     /// <summary>A buffer of <paramref name="shape"/>, freed with the network.</summary>
@@ -127,9 +165,17 @@ public abstract class DeviceNetwork : IDisposable
     /// <summary>The output shape of <paramref name="c"/> on an input of <paramref name="x"/>.</summary>
     protected static TensorShape OutputShape(ConvBn c, TensorShape x) => ConvProblem.Create(c.Spec, x, c.Weight.Shape, ConvOp.Forward).OutputShape;
 
-    /// <summary>activation(conv(x) + bias) into y.</summary>
-    protected void Conv(Layer l, Tensor x, Tensor y, Activation activation) =>
-        Engine.ForwardBiasActivation(l.Spec, x, l.Weight, l.Bias, activation, output: y, constantWeights: true);
+    /// <summary>activation(conv(x) + bias) into y, a step of the profile under the layer's name.</summary>
+    protected void Conv(Layer l, Tensor x, Tensor y, Activation activation)
+    {
+        using (Step(l.Name)) Engine.ForwardBiasActivation(l.Spec, x, l.Weight, l.Bias, activation, output: y, constantWeights: true);
+    }
+
+    /// <summary>conv(x) + bias into y, or added onto y (<paramref name="accumulate"/>: a residual add), a step under the layer's name.</summary>
+    protected Tensor Linear(Layer l, Tensor x, Tensor y, bool accumulate = false)
+    {
+        using (Step(l.Name)) return Engine.Forward(l.Spec, x, l.Weight, l.Bias, output: y, constantWeights: true, accumulate: accumulate);
+    }
 
     Tensor Own(Tensor t)
     {

@@ -12,6 +12,9 @@ namespace GpuConv.Networks;
 public sealed record NetworkResult(string Memory, string? GpuUnavailableReason, double FirstRunMs, double MedianRunMs, double? MaxRelativeError, float[] Logits,
     PeerComparison? Peer = null)
 {
+    /// <summary>With <c>--profile</c>: GpuConv's steps, each timed between two synchronizations; null otherwise.</summary>
+    public IReadOnlyList<ProfileStep>? Profile { get; init; }
+
     /// <summary>max |error| / max |reference| over the logits, fp32 through ~53 convolutions against float64 (or against
     /// the CPU engine's fp32: both sides then err by ~1e-6, so the same bound holds with room).</summary>
     public const double Tolerance = 1e-4;
@@ -102,6 +105,7 @@ public static class NetworkApp
             o.Out.WriteLine($"vs {against} ({clock.Elapsed.TotalSeconds:0.#} s): max rel error {error:E2} over {logits.Length} logits (tolerance {NetworkResult.Tolerance:E0})");
         }
         var result = new NetworkResult(memory, engine.GpuUnavailableReason, first, median, error, logits);
+        if (o.Profile) result = result with { Profile = ProfileSteps(o, engine, net, input) };
         // One line for scripts (gpu-check.sh's resnet50 step reads it beside build/<model>_torch.py's).
         // The backends the planner may pick for these tensors: those working in the tensors' memory.
         string backends = o.Backend ?? string.Join("+", engine.Backends.Where(b => b.Memory.Kind == engine.Memory.Kind).Select(b => b.Name)) + " (planner's choice)";
@@ -112,6 +116,34 @@ public static class NetworkApp
             result = result with { Peer = OnnxRuntimeComparison.Run(o, model, engine, net, input) };
         o.Out.WriteLine(result.Passed ? $"{key}: PASS" : $"{key}: FAIL");
         return result;
+    }
+
+    /// <summary>
+    /// <see cref="NetworkOptions.Runs"/> runs with <see cref="DeviceNetwork.Profile"/> set, after the timed ones (so their
+    /// median is not the profile's: every step synchronizes); prints the steps and returns them.
+    /// </summary>
+    static IReadOnlyList<ProfileStep> ProfileSteps(NetworkOptions o, ConvEngine engine, DeviceNetwork net, HostTensor input)
+    {
+        engine.Upload(input.Data, net.Input);
+        var profile = new NetworkProfile();
+        net.Profile = profile;
+        try
+        {
+            for (int i = 0; i < o.Runs; i++)
+            {
+                net.Run();
+                profile.EndRun();
+            }
+        }
+        finally
+        {
+            net.Profile = null;
+        }
+        string how = engine.Memory.Kind == MemoryKind.Device
+            ? "each engine call between two stream synchronizations (its kernels, its launches and one host wait)"
+            : "each engine call between two synchronizations (the CPU engine's calls return done)";
+        NetworkProfile.Print(o.Out, o.Key, "gpuconv", profile.Steps, profile.Runs, how);
+        return profile.Steps;
     }
 
     /// <summary>The same folded network on a CPU engine (every core, strict fp32): the check that costs well under a second.</summary>

@@ -66,6 +66,11 @@ public sealed record NetworkOptions
     public int? Threads { get; init; }
     /// <summary>Every layer as its own call (<c>--unfused</c>): the inverted residual family's large blocks otherwise run as one fused call each.</summary>
     public bool Unfused { get; init; }
+    /// <summary>
+    /// After the timed runs, <see cref="Runs"/> more with every step timed (<c>--profile</c>: <see cref="NetworkProfile"/>);
+    /// with <see cref="Vs"/> the peer's own per-node profile too.
+    /// </summary>
+    public bool Profile { get; init; }
     /// <summary>Also run the network in this peer and compare logits and times (<c>--vs onnxruntime</c>); GpuConv then
     /// runs on the CPU (as <see cref="Cpu"/>), the peer being a CPU runtime.</summary>
     public NetworkPeer? Vs { get; init; }

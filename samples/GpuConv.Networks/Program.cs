@@ -4,7 +4,7 @@ const string Usage = """
     usage: GpuConv.Networks [--model resnet50|mobilenetv2|mobilenetv3|efficientnetb0|convnexttiny] [--batch 1] [--size 224] [--classes 1000]
                             [--runs 5] [--seed 50] [--cpu] [--backend NAME] [--policy heuristic|exhaustive|cached] [--plan-cache FILE]
                             [--check reference|cpu|none] [--no-reference] [--threads N] [--vs onnxruntime] [--rounds 3] [--warmup-seconds 2]
-                            [--unfused]
+                            [--unfused] [--profile]
     --model: mobilenetv3 is MobileNetV3-Large, efficientnetb0 EfficientNet-B0, convnexttiny ConvNeXt-T (torchvision's layers, random weights).
     --threads N: the engine's CPU threads (default every core); with --vs, ONNX Runtime's intra-op threads too.
     --vs onnxruntime: the same folded network as one ONNX model in ONNX Runtime (CPU; GpuConv then runs on the CPU as --cpu):
@@ -13,6 +13,8 @@ const string Usage = """
       only after ~30 calls and ~100 ms); each side's median and the ratio ORT / GpuConv (> 1: GpuConv faster).
     --warmup-seconds S without --vs: S seconds of untimed runs before the sample's own timed runs (default none).
     --unfused: every layer as its own call (on the CPU MobileNetV2's family otherwise runs its large blocks as one fused call each).
+    --profile: after the timed runs, --runs more with every engine call timed between two synchronizations: one line per
+      step (us per run, share) and the ten costliest; with --vs onnxruntime, ONNX Runtime's own per-node profile too.
     Exit status: 0 the check passed, 1 the result (or the peer's logits) was off, 2 bad input, 3 the run failed (a device or library error: one line, then the details).
     """;
 if (args.Contains("--help") || args.Contains("-h"))
@@ -53,6 +55,7 @@ try
             "--plan-cache" => o with { PlanCache = Value() },
             "--threads" => o with { Threads = Int() },
             "--unfused" => o with { Unfused = true },
+            "--profile" => o with { Profile = true },
             "--vs" => o with { Vs = Named<NetworkPeer>("onnxruntime") },
             "--rounds" => o with { Rounds = Int() },
             "--warmup-seconds" => o with { WarmupSeconds = double.TryParse(Value(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : throw new ArgumentException($"--warmup-seconds needs a number of seconds, got '{args[i]}'.") },

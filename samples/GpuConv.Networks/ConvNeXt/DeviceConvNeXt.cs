@@ -14,7 +14,7 @@ namespace GpuConv.Networks.ConvNeXt;
 /// </summary>
 public sealed class DeviceConvNeXt : DeviceNetwork
 {
-    sealed record Norm(Tensor Weight, Tensor Bias, Tensor Mean, Tensor Rstd);
+    sealed record Norm(string Name, Tensor Weight, Tensor Bias, Tensor Mean, Tensor Rstd);
     sealed record PlacedBlock(Layer Depthwise, Norm Norm, Layer Expand, Layer Project, Tensor DepthwiseOut, Tensor NormOut, Tensor ExpandOut);
     sealed record PlacedStage(Norm? DownsampleNorm, Layer? Downsample, Tensor? NormOut, Tensor? Out, PlacedBlock[] Blocks);
 
@@ -64,7 +64,7 @@ public sealed class DeviceConvNeXt : DeviceNetwork
                     Release(expandOut);
                     var (w, bias) = b.ScaledProjection();
                     blocks[i] = new PlacedBlock(Upload(b.Depthwise), Place(b.Norm, x.Shape), Upload(b.Expand),
-                        UploadConv(b.Project.Spec, w, bias), depthwiseOut, blockNormOut, expandOut);
+                        UploadConv(b.Project.Name, b.Project.Spec, w, bias), depthwiseOut, blockNormOut, expandOut);
                 }
                 stages[s] = new PlacedStage(downsampleNorm, downsample, normOut, output, blocks);
             }
@@ -72,7 +72,7 @@ public sealed class DeviceConvNeXt : DeviceNetwork
             Release(x);
             pooledNorm = Take(pooled.Shape);
             headNorm = Place(model.HeadNorm, pooled.Shape);
-            classifier = UploadClassifier(ConvNeXtModel.Linear, model.ClassifierWeight, model.ClassifierBias);
+            classifier = UploadClassifier("classifier", ConvNeXtModel.Linear, model.ClassifierWeight, model.ClassifierBias);
             Logits = Allocate(new TensorShape(n, model.Classes, 1, 1));
         }
         catch
@@ -100,30 +100,32 @@ public sealed class DeviceConvNeXt : DeviceNetwork
                 Conv(b.Depthwise, x, b.DepthwiseOut, Activation.Identity);
                 LayerNorm(b.Norm, b.DepthwiseOut, b.NormOut);
                 Conv(b.Expand, b.NormOut, b.ExpandOut, Activation.Gelu);
-                var p = b.Project;
-                Engine.Forward(p.Spec, b.ExpandOut, p.Weight, p.Bias, output: x, constantWeights: true, accumulate: true);
+                Linear(b.Project, b.ExpandOut, x, accumulate: true);
             }
         }
-        Engine.GlobalAvgPool(x, pooled);
+        using (Step("pool")) Engine.GlobalAvgPool(x, pooled);
         LayerNorm(headNorm, pooled, pooledNorm);
-        Engine.Forward(classifier.Spec, pooledNorm, classifier.Weight, classifier.Bias, output: Logits, constantWeights: true);
+        Linear(classifier, pooledNorm, Logits);
     }
 
-    Layer Upload(ConvLayer c) => UploadConv(c.Spec, c.Weight, c.Bias);
+    Layer Upload(ConvLayer c) => UploadConv(c.Name, c.Spec, c.Weight, c.Bias);
 
     /// <summary>The norm's affine values uploaded, with the scratch statistics pair for inputs of shape <paramref name="x"/>.</summary>
     Norm Place(ChannelNorm norm, TensorShape x)
     {
         var shape = StatisticsShape(x);
         if (!statistics.TryGetValue(shape, out var pair)) statistics[shape] = pair = (Allocate(shape), Allocate(shape));
-        return new(UploadValues(norm.Weight), UploadValues(norm.Bias), pair.Mean, pair.Rstd);
+        return new(norm.Name, UploadValues(norm.Weight), UploadValues(norm.Bias), pair.Mean, pair.Rstd);
     }
 
     static TensorShape OutputShape(ConvLayer c, TensorShape x) => ConvProblem.Create(c.Spec, x, c.Weight.Shape, ConvOp.Forward).OutputShape;
 
-    /// <summary>y = LayerNorm2d(x); the saved statistics (unread in inference) into the norm's scratch pair.</summary>
-    void LayerNorm(Norm norm, Tensor x, Tensor y) =>
-        Engine.ChannelLayerNorm(ChannelNorm.Spec, x, norm.Weight, norm.Bias, output: y, savedMean: norm.Mean, savedRstd: norm.Rstd);
+    /// <summary>y = LayerNorm2d(x); the saved statistics (unread in inference) into the norm's scratch pair. A step under the norm's name.</summary>
+    void LayerNorm(Norm norm, Tensor x, Tensor y)
+    {
+        using (Step(norm.Name))
+            Engine.ChannelLayerNorm(ChannelNorm.Spec, x, norm.Weight, norm.Bias, output: y, savedMean: norm.Mean, savedRstd: norm.Rstd);
+    }
 
     /// <summary>[N, spatial…]: x's shape without its channel dimension (the per-position mean and rstd).</summary>
     static TensorShape StatisticsShape(TensorShape x) => new([x.Dims[0], .. x.Dims[2..]]);

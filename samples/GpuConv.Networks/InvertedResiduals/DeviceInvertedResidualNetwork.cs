@@ -20,9 +20,14 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
     /// <summary>
     /// A block's layers and buffers; <c>Out</c> is null where the projection is added onto the block's input. A fused
     /// block has no buffers of its own between its layers (<c>DepthwiseOut</c> null) and always its own <c>Out</c>; a
-    /// block whose expansion runs with its depthwise layer has no <c>ExpandOut</c>.
+    /// block whose expansion runs with its depthwise layer has no <c>ExpandOut</c>. <c>CallLabel</c> names the profile's
+    /// step of a fused call ("features.2" whole, "blocks.3.expand+dw").
     /// </summary>
-    sealed record PlacedBlock(InvertedResidual Block, Layer? Expand, Layer Depthwise, Squeeze? Se, Layer Project, Tensor? ExpandOut, Tensor? DepthwiseOut, Tensor? Out, bool Fused);
+    sealed record PlacedBlock(InvertedResidual Block, Layer? Expand, Layer Depthwise, Squeeze? Se, Layer Project, Tensor? ExpandOut, Tensor? DepthwiseOut, Tensor? Out, bool Fused,
+        string CallLabel);
+
+    /// <summary>The block's name in the model ("features.3"): its depthwise layer's without ".dw".</summary>
+    static string BlockName(InvertedResidual b) => b.Depthwise.Name.EndsWith(".dw", StringComparison.Ordinal) ? b.Depthwise.Name[..^3] : b.Depthwise.Name;
 
     /// <summary>
     /// On the CPU engine, blocks without squeeze-and-excitation whose expanded tensor holds at least this many floats per image (512 KiB:
@@ -68,7 +73,8 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
                     var dwShape = OutputShape(b.Depthwise, x.Shape.WithDim(1, expanded));
                     var fusedOut = Take(OutputShape(b.Project, dwShape));
                     Release(x);
-                    blocks[i] = new PlacedBlock(b, b.Expand is { } fe ? Upload(fe) : null, Upload(b.Depthwise), null, Upload(b.Project), null, null, fusedOut, Fused: true);
+                    blocks[i] = new PlacedBlock(b, b.Expand is { } fe ? Upload(fe) : null, Upload(b.Depthwise), null, Upload(b.Project), null, null, fusedOut, Fused: true,
+                        BlockName(b));
                     x = fusedOut;
                     continue;
                 }
@@ -83,7 +89,8 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
                 var se = b.Se is { } s ? PlaceSqueeze(s, depthwiseOut.Shape) : null;
                 Tensor? output = b.Residual ? null : Take(OutputShape(b.Project, depthwiseOut.Shape));
                 Release(depthwiseOut);
-                blocks[i] = new PlacedBlock(b, b.Expand is { } ee ? Upload(ee) : null, Upload(b.Depthwise), se, Upload(b.Project), expandOut, depthwiseOut, output, Fused: false);
+                blocks[i] = new PlacedBlock(b, b.Expand is { } ee ? Upload(ee) : null, Upload(b.Depthwise), se, Upload(b.Project), expandOut, depthwiseOut, output, Fused: false,
+                    $"{BlockName(b)}.expand+dw");
                 x = output ?? x;
             }
             last = Upload(model.Last);
@@ -95,9 +102,9 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
             {
                 var hiddenOut = Take(new TensorShape(n, h.Weight.Shape.Dims[0], 1, 1));
                 Release(pooled);
-                hidden = (UploadConv(InvertedResidualModel.Linear, h.Weight, h.Bias), h.Activation, hiddenOut);
+                hidden = (UploadConv("classifier.hidden", InvertedResidualModel.Linear, h.Weight, h.Bias), h.Activation, hiddenOut);
             }
-            classifier = UploadClassifier(InvertedResidualModel.Linear, model.ClassifierWeight, model.ClassifierBias);
+            classifier = UploadClassifier("classifier", InvertedResidualModel.Linear, model.ClassifierWeight, model.ClassifierBias);
             Logits = Allocate(new TensorShape(n, model.Classes, 1, 1));
         }
         catch
@@ -115,13 +122,15 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
         {
             if (b.Fused)
             {
-                x = Engine.ForwardInvertedResidual(x, b.Expand?.Weight, b.Expand?.Bias, b.Depthwise.Spec, b.Depthwise.Weight, b.Depthwise.Bias,
-                    b.Project.Weight, b.Project.Bias, b.Block.Activation, b.Block.Residual, output: b.Out);
+                using (Step(b.CallLabel))
+                    x = Engine.ForwardInvertedResidual(x, b.Expand?.Weight, b.Expand?.Bias, b.Depthwise.Spec, b.Depthwise.Weight, b.Depthwise.Bias,
+                        b.Project.Weight, b.Project.Bias, b.Block.Activation, b.Block.Residual, output: b.Out);
                 continue;
             }
             if (b.Expand is { } e && b.ExpandOut is null)
-                Engine.ForwardExpandDepthwise(x, e.Weight, e.Bias, b.Depthwise.Spec, b.Depthwise.Weight, b.Depthwise.Bias, b.Block.Activation,
-                    output: b.DepthwiseOut);
+                using (Step(b.CallLabel))
+                    Engine.ForwardExpandDepthwise(x, e.Weight, e.Bias, b.Depthwise.Spec, b.Depthwise.Weight, b.Depthwise.Bias, b.Block.Activation,
+                        output: b.DepthwiseOut);
             else
             {
                 var h = x;
@@ -133,19 +142,16 @@ public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
                 Conv(b.Depthwise, h, b.DepthwiseOut!, b.Block.Activation);
             }
             if (b.Se is { } se) SqueezeExcite(se, b.DepthwiseOut!);
-            var p = b.Project;
-            x = b.Out is { } y
-                ? Engine.Forward(p.Spec, b.DepthwiseOut!, p.Weight, p.Bias, output: y, constantWeights: true)
-                : Engine.Forward(p.Spec, b.DepthwiseOut!, p.Weight, p.Bias, output: x, constantWeights: true, accumulate: true);
+            x = b.Out is { } y ? Linear(b.Project, b.DepthwiseOut!, y) : Linear(b.Project, b.DepthwiseOut!, x, accumulate: true);
         }
         Conv(last, x, lastOut, stemActivation);
-        Engine.GlobalAvgPool(lastOut, pooled);
+        using (Step("pool")) Engine.GlobalAvgPool(lastOut, pooled);
         var features = pooled;
         if (hidden is { } hl)
         {
             Conv(hl.Layer, pooled, hl.Out, hl.Activation);
             features = hl.Out;
         }
-        Engine.Forward(classifier.Spec, features, classifier.Weight, classifier.Bias, output: Logits, constantWeights: true);
+        Linear(classifier, features, Logits);
     }
 }

@@ -12,6 +12,9 @@ namespace GpuConv.Networks.Onnx;
 public sealed record PeerComparison(string Peer, int Threads, double GpuConvMs, double PeerMs, double PeerFirstMs, double MaxRelativeError,
     IReadOnlyList<double> RoundRatios)
 {
+    /// <summary>With <c>--profile</c>: the peer's own per-node times (<see cref="OnnxRuntimeProfile"/>); null otherwise.</summary>
+    public IReadOnlyList<ProfileStep>? PeerProfile { get; init; }
+
     /// <summary>Peer median / GpuConv median: &gt; 1 means GpuConv is faster (the CLI's bench ratio, the same way round).</summary>
     public double Ratio => PeerMs / GpuConvMs;
 
@@ -57,7 +60,7 @@ public static class OnnxRuntimeComparison
         var logits = new float[net.Logits.Shape.ElementCountInt];
         using var ort = new OnnxRuntimeNetwork(onnx, input.Data, [.. input.Shape.Dims.Select(d => (long)d)], logits, threads);
         double sessionS = clock.Elapsed.TotalSeconds;
-        onnx = null;
+        if (!o.Profile) onnx = null;   // kept for the profiling session
         o.Out.WriteLine($"ONNX Runtime {OnnxRuntimeNetwork.Version}, CPU provider: model {written}; session (ORT_ENABLE_ALL, {threads} intra-op threads, spinning) {sessionS:0.0} s");
         double first = ort.TimeRun();
         // The set-up's garbage (the model's bytes: ~100 MB for ResNet-50) collected now, not inside a block.
@@ -96,6 +99,12 @@ public static class OnnxRuntimeComparison
         string perRound = o.Rounds == 1 ? "" : FormattableString.Invariant($" (per round {string.Join(" ", roundRatios.Select(r => r.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)))})");
         o.Out.WriteLine(FormattableString.Invariant(
             $"{key}: {PeerName} / gpuconv = {result.Ratio:0.00}{perRound} (> 1: GpuConv faster), both the network only; logits max rel error {error:E2} between the two (tolerance {NetworkResult.Tolerance:E0}) {(result.Agrees ? "PASS" : "FAIL")}"));
+        if (o.Profile)
+        {
+            var steps = OnnxRuntimeProfile.Measure(onnx!, input.Data, [.. input.Shape.Dims.Select(d => (long)d)], logits, threads, warmup: 2, o.Runs);
+            NetworkProfile.Print(o.Out, key, PeerName, steps, o.Runs, "ORT's profiler, per node of its optimized graph (a few us each its own)");
+            result = result with { PeerProfile = steps };
+        }
         return result;
     }
 

@@ -23,7 +23,8 @@ public sealed class OnnxRuntimeNetwork : IDisposable
     /// <param name="inputDims">x's shape.</param>
     /// <param name="logits">Where every run writes the logits [N, classes].</param>
     /// <param name="threads">Intra-op threads (the count the GpuConv engine's CPU backend uses).</param>
-    public OnnxRuntimeNetwork(byte[] model, float[] x, long[] inputDims, float[] logits, int threads)
+    /// <param name="profilePrefix">Non-null: ORT's profiler on, its JSON file named from this prefix (<see cref="EndProfiling"/>).</param>
+    public OnnxRuntimeNetwork(byte[] model, float[] x, long[] inputDims, float[] logits, int threads, string? profilePrefix = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (threads < 1) throw new ArgumentException($"threads must be >= 1, got {threads}.", nameof(threads));
@@ -40,6 +41,11 @@ public sealed class OnnxRuntimeNetwork : IDisposable
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
+        if (profilePrefix is not null)
+        {
+            options.EnableProfiling = true;
+            options.ProfileOutputPathPrefix = profilePrefix;
+        }
         // Spinning workers keep ORT's thread pool hot between layers and runs (its default; said so it is not left to it).
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "1");
         try
@@ -68,6 +74,9 @@ public sealed class OnnxRuntimeNetwork : IDisposable
         Run();
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
+
+    /// <summary>Stops a profiling session's profiler and returns the path of the JSON file it wrote.</summary>
+    public string EndProfiling() => session.EndProfiling();
 
     /// <summary>The ONNX Runtime version string (for the result lines).</summary>
     public static string Version => OrtEnv.Instance().GetVersionString();

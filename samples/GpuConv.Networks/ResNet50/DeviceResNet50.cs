@@ -48,7 +48,7 @@ public sealed class DeviceResNet50 : DeviceNetwork
             }
             var shape = x.Shape;
             headPooled = Take(new TensorShape(shape.Dims[0], shape.Dims[1], 1, 1));
-            fc = UploadClassifier(ResNet50Model.Fc, model.FcWeight, model.FcBias);
+            fc = UploadClassifier("fc", ResNet50Model.Fc, model.FcWeight, model.FcBias);
             Logits = Allocate(new TensorShape(shape.Dims[0], model.Classes, 1, 1));
         }
         catch
@@ -61,7 +61,7 @@ public sealed class DeviceResNet50 : DeviceNetwork
     public override void Run()
     {
         Conv(stem, Input, stemOut, Activation.Relu);
-        Engine.MaxPool(ResNet50Model.StemPool, stemOut, pooled);
+        using (Step("maxpool")) Engine.MaxPool(ResNet50Model.StemPool, stemOut, pooled);
         var x = pooled;
         foreach (var b in blocks)
         {
@@ -70,12 +70,13 @@ public sealed class DeviceResNet50 : DeviceNetwork
             // The skip: the block's input itself (overwritten below: nothing reads it afterwards), or its projection.
             var skip = x;
             if (b.Downsample is { } d)
-                skip = Engine.Forward(d.Spec, x, d.Weight, d.Bias, output: b.DownsampleOut, constantWeights: true);
+                skip = Linear(d, x, b.DownsampleOut!);
             // relu(skip + conv3(h) + bias), written over the skip tensor.
-            Engine.ForwardBiasActivation(b.Expand.Spec, b.SpatialOut, b.Expand.Weight, b.Expand.Bias, Activation.Relu, output: skip, constantWeights: true, accumulate: true);
+            using (Step(b.Expand.Name))
+                Engine.ForwardBiasActivation(b.Expand.Spec, b.SpatialOut, b.Expand.Weight, b.Expand.Bias, Activation.Relu, output: skip, constantWeights: true, accumulate: true);
             x = skip;
         }
-        Engine.GlobalAvgPool(x, headPooled);
-        Engine.Forward(fc.Spec, headPooled, fc.Weight, fc.Bias, output: Logits, constantWeights: true);
+        using (Step("avgpool")) Engine.GlobalAvgPool(x, headPooled);
+        Linear(fc, headPooled, Logits);
     }
 }

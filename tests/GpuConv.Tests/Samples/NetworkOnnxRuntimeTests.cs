@@ -144,6 +144,23 @@ public class NetworkOnnxRuntimeTests
         Assert.That(text, Does.EndWith("mobilenetv2: PASS" + Environment.NewLine));
     }
 
+    /// <summary>--profile with --vs onnxruntime: ORT's own per-node profile beside GpuConv's steps, both printed.</summary>
+    [Test]
+    public void TheProfileHasBothSides()
+    {
+        var output = new StringWriter();
+        var result = NetworkApp.Run(Options(output) with { Profile = true, Rounds = 1 });
+        TestContext.Out.WriteLine(output);
+        Assert.That(result.Profile, Is.Not.Null.And.Not.Empty);
+        var peer = result.Peer!.PeerProfile;
+        Assert.That(peer, Is.Not.Null);
+        Assert.That(peer!.Count(s => s.Label.EndsWith(" (Conv)", StringComparison.Ordinal)), Is.GreaterThan(10), "ORT's Conv nodes, fused or not");
+        Assert.That(peer!, Has.All.Matches<ProfileStep>(s => s.MicrosecondsPerRun >= 0));
+        Assert.That(output.ToString(), Does.Contain("mobilenetv2[gpuconv] profile: "));
+        Assert.That(output.ToString(), Does.Contain("mobilenetv2[onnxruntime] profile: "));
+        Assert.That(Directory.GetFiles(Path.GetTempPath(), $"gpuconv-ort-profile-{Environment.ProcessId}*"), Is.Empty, "the profiler's file is removed");
+    }
+
     /// <summary>One weight of the last 1×1 convolution changed in the model ORT runs: the logits part and the run fails, exit status 1.</summary>
     [Test]
     public void APlantedWeightChangeInTheWrittenModelFailsTheComparison()

@@ -132,7 +132,7 @@ public class NetworkProgramTests
         Assert.That(stdout, Does.StartWith("usage: GpuConv.Networks"));
         // Every option Program.cs's switch takes (this test also runs in the GPU pack, where there is no source to read).
         string[] options = ["--model", "--batch", "--size", "--classes", "--runs", "--seed", "--cpu", "--backend", "--no-reference",
-            "--check", "--policy", "--plan-cache", "--threads", "--vs", "--rounds", "--warmup-seconds", "--unfused"];
+            "--check", "--policy", "--plan-cache", "--threads", "--vs", "--rounds", "--warmup-seconds", "--unfused", "--profile"];
         foreach (var option in options)
             Assert.That(stdout, Does.Contain($"[{option}"), option);
     }
