@@ -21,7 +21,8 @@
 #   7 resnet50  whole-network evidence (not one of issue 13's goals): samples/GpuConv.Networks (batch 1, 224x224,
 #               device-resident, exhaustive planning into a fresh plan cache, the cold first run apart, checked
 #               against the CPU engine) and resnet50_torch.py (the same net in torch.nn, BatchNorm folded,
-#               cudnn.benchmark, TF32 off) timed alike; the note states both medians and PyTorch/ours. With
+#               cudnn.benchmark, TF32 off) timed alike; the note states both medians and PyTorch/ours; the sample's
+#               --profile adds every layer's time, each call between two stream synchronizations, after its result. With
 #               GPUCONV_CHECK_NETWORKS=resnet50,mobilenetv2 MobileNetV2 follows, the same way (mobilenetv2_torch.py),
 #               within the same limit (see the step: by default it does not fit); convnexttiny likewise
 #               (convnexttiny_torch.py: torchvision's graph, LayerNorm and GELU, nothing to fold)
@@ -501,7 +502,7 @@ elif [ -n "$GPU_BACKENDS" ]; then
     ours=0; theirs=0
     for net in '"${NETWORKS//,/ }"'; do
       env PYTHONUNBUFFERED=1 "'"$PY"'" "'"$HERE"'/${net}_torch.py" --batch 1 --size '"$RESNET50_SIZE"' --runs 30 --warmup 5 --device '"$rn_torch_device"'; rc=$?; [ $theirs -eq 0 ] && theirs=$rc
-      "$@" --model $net --batch 1 --size '"$RESNET50_SIZE"' --runs 30 --warmup-seconds 2 --policy exhaustive --plan-cache "'"$RESULTS"'/${net}-plans.json" --check cpu '"${rn_where[*]}"'; rc=$?; [ $ours -eq 0 ] && ours=$rc
+      "$@" --model $net --batch 1 --size '"$RESNET50_SIZE"' --runs 30 --warmup-seconds 2 --policy exhaustive --plan-cache "'"$RESULTS"'/${net}-plans.json" --check cpu --profile '"${rn_where[*]}"'; rc=$?; [ $ours -eq 0 ] && ours=$rc
     done
     exit $(( ours ? ours : theirs ))
   ' _ "${NETWORKS_APP[@]}"

@@ -105,13 +105,14 @@ public static class NetworkApp
             o.Out.WriteLine($"vs {against} ({clock.Elapsed.TotalSeconds:0.#} s): max rel error {error:E2} over {logits.Length} logits (tolerance {NetworkResult.Tolerance:E0})");
         }
         var result = new NetworkResult(memory, engine.GpuUnavailableReason, first, median, error, logits);
-        if (o.Profile) result = result with { Profile = ProfileSteps(o, engine, net, input) };
         // One line for scripts (gpu-check.sh's resnet50 step reads it beside build/<model>_torch.py's).
         // The backends the planner may pick for these tensors: those working in the tensors' memory.
         string backends = o.Backend ?? string.Join("+", engine.Backends.Where(b => b.Memory.Kind == engine.Memory.Kind).Select(b => b.Name)) + " (planner's choice)";
         string verdict = error is { } e ? $"max rel error {e:E2} vs {(o.Check == NetworkCheck.Cpu ? "CPU engine fp32" : "float64")} {(result.Passed ? "PASS" : "FAIL")}" : "not checked";
         o.Out.WriteLine(FormattableString.Invariant(
             $"{key}[gpuconv]: batch {o.Batch} median {median:0.000} ms wall, first {first:0.0} ms, {o.Runs} runs; {verdict} (backend {backends}, policy {o.Policy.ToString().ToLowerInvariant()}, {engine.Device}, {memory}, size {o.Size})"));
+        // After the result line, so that a script reading it has it whatever the profile does.
+        if (o.Profile) result = result with { Profile = ProfileSteps(o, engine, net, input) };
         if (o.Vs is NetworkPeer.OnnxRuntime)
             result = result with { Peer = OnnxRuntimeComparison.Run(o, model, engine, net, input) };
         o.Out.WriteLine(result.Passed ? $"{key}: PASS" : $"{key}: FAIL");
