@@ -87,7 +87,7 @@ internal static unsafe class VectorOps
         return total;
     }
 
-    static readonly Vector512<int> EvenIndices = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    static Vector512<int> EvenIndices => Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 
     /// <summary>
     /// dst[i] = src[2i] for i &lt; n (a stride-2 gather: stride-2 im2col rows, phase splitting), reading

@@ -36,13 +36,13 @@ internal unsafe interface IPoolVector<TV> where TV : struct
 /// <summary>AVX-512: 16 lanes, two-source permutes for the stride-2 split.</summary>
 internal readonly unsafe struct PoolVector512 : IPoolVector<Vector512<float>>
 {
-    static readonly Vector512<int> EvenIndices = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    static readonly Vector512<int> OddIndices = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    static Vector512<int> EvenIndices => Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    static Vector512<int> OddIndices => Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     // Lane t ← lane t + half (the upper lanes' values do not matter).
-    static readonly Vector512<int> Down8 = Vector512.Create(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
-    static readonly Vector512<int> Down4 = Vector512.Create(4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7);
-    static readonly Vector512<int> Down2 = Vector512.Create(2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
-    static readonly Vector512<int> Down1 = Vector512.Create(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+    static Vector512<int> Down8 => Vector512.Create(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+    static Vector512<int> Down4 => Vector512.Create(4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7);
+    static Vector512<int> Down2 => Vector512.Create(2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+    static Vector512<int> Down1 => Vector512.Create(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
 
     public static bool IsSupported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
     public static int Lanes => 16;

@@ -295,7 +295,7 @@ internal static unsafe class ShiftedGemm
         }
     }
 
-    static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    static Vector512<int> EvenLanes => Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 
     /// <summary>
     /// The input rows of one plane, up to 32 floats each (stride 2 along w), split into even and odd columns

@@ -96,7 +96,7 @@ internal readonly unsafe struct TransformWidth512 : ITransformWidth<Vector512<fl
         Avx512F.MaskStore(p, stored, Avx512F.Compress(Vector512<float>.Zero, selection, v));
 
     /// <summary>Lane k holds 1 &lt;&lt; k.</summary>
-    static readonly Vector512<uint> LaneBits = Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
+    static Vector512<uint> LaneBits => Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
 }
 
 /// <summary>8 lanes in ymm registers (AVX2).</summary>
