@@ -126,6 +126,11 @@ public static class NetworkApp
     static IReadOnlyList<ProfileStep> ProfileSteps(NetworkOptions o, ConvEngine engine, DeviceNetwork net, HostTensor input)
     {
         engine.Upload(input.Data, net.Input);
+        // Untimed runs first unless the sample's own runs were warmed up: right after a few runs part of GpuConv's code is
+        // still the JIT's first, unoptimized form (MobileNetV3-Large's SE scalings read 150–280 µs at two threads so,
+        // 10–15 µs warm; see NetworkOptions.WarmupSeconds).
+        double warm = o.Vs is null && o.WarmUp > 0 ? 0 : Math.Max(o.WarmUp, 2);
+        int warmRuns = warm > 0 ? OnnxRuntimeComparison.WarmUp(() => { net.Run(); engine.Synchronize(); }, warm) : 0;
         var profile = new NetworkProfile();
         net.Profile = profile;
         try
@@ -143,6 +148,7 @@ public static class NetworkApp
         string how = engine.Memory.Kind == MemoryKind.Device
             ? "each engine call between two stream synchronizations (its kernels, its launches and one host wait)"
             : "each engine call between two synchronizations (the CPU engine's calls return done)";
+        if (warmRuns > 0) how += FormattableString.Invariant($", after {warmRuns} untimed runs in {warm:0.#} s");
         NetworkProfile.Print(o.Out, o.Key, "gpuconv", profile.Steps, profile.Runs, how);
         return profile.Steps;
     }

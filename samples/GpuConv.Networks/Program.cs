@@ -13,8 +13,9 @@ const string Usage = """
       only after ~30 calls and ~100 ms); each side's median and the ratio ORT / GpuConv (> 1: GpuConv faster).
     --warmup-seconds S without --vs: S seconds of untimed runs before the sample's own timed runs (default none).
     --unfused: every layer as its own call (on the CPU MobileNetV2's family otherwise runs its large blocks as one fused call each).
-    --profile: after the timed runs, --runs more with every engine call timed between two synchronizations: one line per
-      step (us per run, share) and the ten costliest; with --vs onnxruntime, ONNX Runtime's own per-node profile too.
+    --profile: after the timed runs (and 2 s of untimed runs unless --warmup-seconds warmed them), --runs more with every
+      engine call timed between two synchronizations: one line per step (us per run, share) and the ten costliest; with
+      --vs onnxruntime, ONNX Runtime's own per-node profile too.
     Exit status: 0 the check passed, 1 the result (or the peer's logits) was off, 2 bad input, 3 the run failed (a device or library error: one line, then the details).
     """;
 if (args.Contains("--help") || args.Contains("-h"))

@@ -16,7 +16,7 @@ public class NetworkProfileTests
         NetworkApp.Run(new NetworkOptions
         {
             Model = model, Cpu = true, Size = size, Runs = 2, Classes = 10, Check = NetworkCheck.None, Threads = 1,
-            Profile = profile, Unfused = unfused, Out = output ?? TextWriter.Null,
+            Profile = profile, Unfused = unfused, Out = output ?? TextWriter.Null, WarmupSeconds = 0.1,
         });
 
     /// <summary>The steps an unfused inverted residual network runs, in order: every convolution by its name, the SE blocks' pool and scale, the head.</summary>
