@@ -97,12 +97,13 @@ internal static unsafe partial class DepthwiseChannelLast
                 bool interior = lo == 0 && hi == reads;
                 switch (k, s)
                 {
-                    case (7, _) when interior: ChunkOf7<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
-                    case (7, _): ChunkOf7<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
+                    case (7, 1) when interior: ChunkOf7<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
+                    case (7, 1): ChunkOf7<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
                     case (5, 1) when interior: ChunkOf5<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
                     case (5, 1): ChunkOf5<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
-                    case (_, _) when interior: ChunkOf5Stride2<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
-                    default: ChunkOf5Stride2<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
+                    case (5, 2) when interior: ChunkOf5Stride2<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
+                    case (5, 2): ChunkOf5Stride2<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
+                    default: throw new InvalidOperationException($"channel-last depthwise: no chunk loop for {k}x{k} stride {s} (Applies admits none).");
                 }
             }
         }

@@ -39,7 +39,7 @@ internal static unsafe class CpuPooling
     {
         if (x.Length != (long)g.Planes * g.PlaneSize || y.Length != g.OutputCount)
             throw new ArgumentException($"pool: x has {x.Length} elements (expected {(long)g.Planes * g.PlaneSize}) and y {y.Length} (expected {g.OutputCount}).", nameof(y));
-        var loop = new ForwardLoop(g, x, y, max, vector && PoolRows.Covers(g), Tasks(g.Planes, g.OutputCount, workers));
+        var loop = new ForwardLoop(g, x, y, max, vector ? PoolRows.LanesFor(g) : 0, Tasks(g.Planes, g.OutputCount, workers));
         Split(loop.Tasks, loop, workers);
     }
 
@@ -63,7 +63,8 @@ internal static unsafe class CpuPooling
     }
 
     /// <summary>The forward pools' task: its run of planes, each output in the defined order.</summary>
-    readonly struct ForwardLoop(PoolGeometry g, float[] x, float[] y, bool max, bool rows, int tasks) : ICpuLoop
+    /// <remarks><paramref name="lanes"/>: <see cref="PoolRows.LanesFor"/>'s, or 0 for the scalar definition.</remarks>
+    readonly struct ForwardLoop(PoolGeometry g, float[] x, float[] y, bool max, int lanes, int tasks) : ICpuLoop
     {
         public int Tasks => tasks;
 
@@ -71,7 +72,7 @@ internal static unsafe class CpuPooling
         {
             var (first, end) = PlanesOf(task, tasks, g.Planes);
             for (int plane = first; plane < end; plane++)
-                if (rows) PoolRows.Plane(g, x, y, plane, max);
+                if (lanes > 0) PoolRows.Plane(g, x, y, plane, max, lanes);
                 else Plane(g, x, y, plane, max);
         }
     }

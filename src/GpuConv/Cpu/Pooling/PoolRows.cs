@@ -27,7 +27,15 @@ internal static unsafe class PoolRows
     /// Whether <see cref="Plane"/> takes <paramref name="g"/>: a vector tier, undilated w, stride 1 (any kernel) or 2
     /// (kernel ≥ 2: a stride-2 kernel of 1 would read one float past its last tap), and a vector's worth of interior columns.
     /// </summary>
-    public static bool Covers(in PoolGeometry g) => Covers(g, Lanes) || (Lanes == 16 && Covers(g, 8));
+    public static bool Covers(in PoolGeometry g) => LanesFor(g) > 0;
+
+    /// <summary>
+    /// The lanes <see cref="Plane"/> runs <paramref name="g"/> with: the tier's, or AVX2's 8 on AVX-512 where rows have
+    /// 8 to 15 interior columns (a 32-wide input pooled 3x3/2: 14; 64 × 32 × 32 max-pooled ran 0.50 ms on the scalar
+    /// loop, 0.03–0.05 on 8 lanes); 0 where neither covers it.
+    /// </summary>
+    public static int LanesFor(in PoolGeometry g) =>
+        Covers(g, Lanes) ? Lanes : Lanes == 16 && Covers(g, 8) ? 8 : 0;
 
     /// <summary><see cref="Covers(in PoolGeometry)"/> for a tier of <paramref name="lanes"/> lanes.</summary>
     internal static bool Covers(in PoolGeometry g, int lanes)
@@ -49,12 +57,10 @@ internal static unsafe class PoolRows
         return (lo, Math.Max(hi, lo));
     }
 
-    /// <summary>One plane of the forward pool (<paramref name="g"/> must pass <see cref="Covers(in PoolGeometry)"/>): 16 lanes where they cover it, else 8.</summary>
-    public static void Plane(in PoolGeometry g, float[] x, float[] y, int plane, bool max)
+    /// <summary>One plane of the forward pool on <paramref name="lanes"/> lanes (<see cref="LanesFor"/>: 16 or 8).</summary>
+    public static void Plane(in PoolGeometry g, float[] x, float[] y, int plane, bool max, int lanes)
     {
-        // Rows with fewer than 16 interior columns (a 32-wide input pooled 3x3/2: 14) take AVX2's 8 lanes, not the
-        // scalar loop: 64 × 32 × 32 max-pooled ran 0.50 ms scalar.
-        if (PoolVector512.IsSupported && Covers(g, 16)) Plane<Vector512<float>, PoolVector512>(g, x, y, plane, max);
+        if (lanes == 16) Plane<Vector512<float>, PoolVector512>(g, x, y, plane, max);
         else Plane<Vector256<float>, PoolVector256>(g, x, y, plane, max);
     }
 
