@@ -87,8 +87,6 @@ internal static unsafe class VectorOps
         return total;
     }
 
-    static Vector512<int> EvenIndices => Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-
     /// <summary>
     /// dst[i] = src[2i] for i &lt; n (a stride-2 gather: stride-2 im2col rows, phase splitting), reading
     /// no element at or past <paramref name="limit"/>. Two-source permutes pick the even lanes of 32
@@ -99,8 +97,11 @@ internal static unsafe class VectorOps
     {
         int i = 0;
         if (Avx512F.IsSupported && Vector512.IsHardwareAccelerated)
+        {
+            var evens = Vector512<int>.Indices * 2;
             for (; i + 16 <= n && src + 2 * i + 32 <= limit; i += 16)
-                Avx512F.PermuteVar16x32x2(Vector512.Load(src + 2 * i), EvenIndices, Vector512.Load(src + 2 * i + 16)).Store(dst + i);
+                Avx512F.PermuteVar16x32x2(Vector512.Load(src + 2 * i), evens, Vector512.Load(src + 2 * i + 16)).Store(dst + i);
+        }
         if (Sse.IsSupported && Vector128.IsHardwareAccelerated)
             for (; i + 4 <= n && src + 2 * i + 8 <= limit; i += 4)
                 Sse.Shuffle(Vector128.Load(src + 2 * i), Vector128.Load(src + 2 * i + 4), 0b10_00_10_00).Store(dst + i);
@@ -119,7 +120,8 @@ internal static unsafe class VectorOps
         int i = 0;
         for (; i < count && ((pw0 + i) & 3) != 0; i++) row[((pw0 + i) & 3) * phaseFloats + (pw0 + i) / 4] = src[i];
         float* d = row + (pw0 + i) / 4;
-        var odd = EvenIndices + Vector512<int>.One;
+        var evens = Vector512<int>.Indices * 2;
+        var odd = evens + Vector512<int>.One;
         for (; i < count; i += 64, d += 16)
         {
             int rest = count - i;
@@ -127,12 +129,12 @@ internal static unsafe class VectorOps
             var v1 = Avx512F.MaskLoad(src + i + 16, FirstLanes(rest - 16), Vector512<float>.Zero);
             var v2 = Avx512F.MaskLoad(src + i + 32, FirstLanes(rest - 32), Vector512<float>.Zero);
             var v3 = Avx512F.MaskLoad(src + i + 48, FirstLanes(rest - 48), Vector512<float>.Zero);
-            var a = Avx512F.PermuteVar16x32x2(v0, EvenIndices, v1);     // columns 0, 2, …, 30
+            var a = Avx512F.PermuteVar16x32x2(v0, evens, v1);     // columns 0, 2, …, 30
             var b = Avx512F.PermuteVar16x32x2(v0, odd, v1);             // 1, 3, …, 31
-            var c = Avx512F.PermuteVar16x32x2(v2, EvenIndices, v3);     // 32, 34, …, 62
+            var c = Avx512F.PermuteVar16x32x2(v2, evens, v3);     // 32, 34, …, 62
             var e = Avx512F.PermuteVar16x32x2(v2, odd, v3);             // 33, 35, …, 63
-            Avx512F.MaskStore(d, FirstLanes((rest + 3) / 4), Avx512F.PermuteVar16x32x2(a, EvenIndices, c));
-            Avx512F.MaskStore(d + phaseFloats, FirstLanes((rest + 2) / 4), Avx512F.PermuteVar16x32x2(b, EvenIndices, e));
+            Avx512F.MaskStore(d, FirstLanes((rest + 3) / 4), Avx512F.PermuteVar16x32x2(a, evens, c));
+            Avx512F.MaskStore(d + phaseFloats, FirstLanes((rest + 2) / 4), Avx512F.PermuteVar16x32x2(b, evens, e));
             Avx512F.MaskStore(d + 2 * phaseFloats, FirstLanes((rest + 1) / 4), Avx512F.PermuteVar16x32x2(a, odd, c));
             Avx512F.MaskStore(d + 3 * phaseFloats, FirstLanes(rest / 4), Avx512F.PermuteVar16x32x2(b, odd, e));
         }

@@ -305,11 +305,15 @@ internal static unsafe class GemmPixelShuffle
             if (Avx512F.IsSupported)
             {
                 var bv = Vector512.Create(b);
+                // Lanes 0..7 of the two vectors interleaved (a0 b0 a1 b1 …: index k/2 + 16·(k mod 2)), then lanes 8..15.
+                var indices = Vector512<int>.Indices;
+                var lowPairs = (indices >>> 1) + ((indices & Vector512<int>.One) << 4);
+                var highPairs = lowPairs + Vector512.Create(8);
                 for (; i + 16 <= count; i += 16)
                 {
                     Vector512<float> even = Vector512.Load(s0 + i), odd = Vector512.Load(s1 + i);
-                    (Avx512F.PermuteVar16x32x2(even, LowPairs, odd) + bv).Store(dst + 2 * i);
-                    (Avx512F.PermuteVar16x32x2(even, HighPairs, odd) + bv).Store(dst + 2 * i + 16);
+                    (Avx512F.PermuteVar16x32x2(even, lowPairs, odd) + bv).Store(dst + 2 * i);
+                    (Avx512F.PermuteVar16x32x2(even, highPairs, odd) + bv).Store(dst + 2 * i + 16);
                 }
             }
             for (; i < count; i++)
@@ -336,7 +340,4 @@ internal static unsafe class GemmPixelShuffle
         }
     }
 
-    /// <summary>Lanes 0..7 of two vectors interleaved (a0 b0 a1 b1 …), and lanes 8..15.</summary>
-    static Vector512<int> LowPairs => Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    static Vector512<int> HighPairs => Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 }

@@ -295,8 +295,6 @@ internal static unsafe class ShiftedGemm
         }
     }
 
-    static Vector512<int> EvenLanes => Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-
     /// <summary>
     /// The input rows of one plane, up to 32 floats each (stride 2 along w), split into even and odd columns
     /// by two permutes each and stored masked at rowStarts[r] + evenAt / + oddAt (rows no output reads are
@@ -311,8 +309,8 @@ internal static unsafe class ShiftedGemm
         var high = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count - 16)).AsSingle();
         var evenMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((count + 1) / 2)).AsSingle();
         var oddMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count / 2)).AsSingle();
-        var evenLanes = EvenLanes;
-        var oddLanes = EvenLanes + Vector512<int>.One;
+        var evenLanes = Vector512<int>.Indices * 2;
+        var oddLanes = evenLanes + Vector512<int>.One;
         float* even = dst + evenAt, odd = dst + oddAt, src = x;
         for (nint r = 0; r < rows; r++, src += inW)
         {
@@ -336,8 +334,8 @@ internal static unsafe class ShiftedGemm
         var m3 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count - 48)).AsSingle();
         var evenMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((count + 1) / 2 - 16)).AsSingle();
         var oddMask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count / 2 - 16)).AsSingle();
-        var evenLanes = EvenLanes;
-        var oddLanes = EvenLanes + Vector512<int>.One;
+        var evenLanes = Vector512<int>.Indices * 2;
+        var oddLanes = evenLanes + Vector512<int>.One;
         float* even = dst + evenAt, odd = dst + oddAt, src = x;
         for (nint r = 0; r < rows; r++, src += inW)
         {

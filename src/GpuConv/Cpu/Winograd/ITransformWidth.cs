@@ -89,14 +89,16 @@ internal readonly unsafe struct TransformWidth512 : ITransformWidth<Vector512<fl
 
     /// <summary>The compress mask: lane k set where bit k is.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Selection(uint bits) => Vector512.Equals(Vector512.Create(bits) & LaneBits, LaneBits).AsSingle();
+    public static Vector512<float> Selection(uint bits)
+    {
+        var laneBits = Avx512F.ShiftLeftLogicalVariable(Vector512<uint>.One, Vector512<uint>.Indices);   // lane k: 1 << k (made here: see PoolVector512)
+        return Vector512.Equals(Vector512.Create(bits) & laneBits, laneBits).AsSingle();
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreSelected(float* p, Vector512<float> stored, Vector512<float> selection, Vector512<float> v) =>
         Avx512F.MaskStore(p, stored, Avx512F.Compress(Vector512<float>.Zero, selection, v));
 
-    /// <summary>Lane k holds 1 &lt;&lt; k.</summary>
-    static Vector512<uint> LaneBits => Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
 }
 
 /// <summary>8 lanes in ymm registers (AVX2).</summary>
