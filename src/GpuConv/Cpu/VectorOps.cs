@@ -129,9 +129,9 @@ internal static unsafe class VectorOps
             var v1 = Avx512F.MaskLoad(src + i + 16, FirstLanes(rest - 16), Vector512<float>.Zero);
             var v2 = Avx512F.MaskLoad(src + i + 32, FirstLanes(rest - 32), Vector512<float>.Zero);
             var v3 = Avx512F.MaskLoad(src + i + 48, FirstLanes(rest - 48), Vector512<float>.Zero);
-            var a = Avx512F.PermuteVar16x32x2(v0, evens, v1);     // columns 0, 2, …, 30
+            var a = Avx512F.PermuteVar16x32x2(v0, evens, v1);           // columns 0, 2, …, 30
             var b = Avx512F.PermuteVar16x32x2(v0, odd, v1);             // 1, 3, …, 31
-            var c = Avx512F.PermuteVar16x32x2(v2, evens, v3);     // 32, 34, …, 62
+            var c = Avx512F.PermuteVar16x32x2(v2, evens, v3);           // 32, 34, …, 62
             var e = Avx512F.PermuteVar16x32x2(v2, odd, v3);             // 33, 35, …, 63
             Avx512F.MaskStore(d, FirstLanes((rest + 3) / 4), Avx512F.PermuteVar16x32x2(a, evens, c));
             Avx512F.MaskStore(d + phaseFloats, FirstLanes((rest + 2) / 4), Avx512F.PermuteVar16x32x2(b, evens, e));

@@ -91,7 +91,8 @@ internal readonly unsafe struct TransformWidth512 : ITransformWidth<Vector512<fl
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Selection(uint bits)
     {
-        var laneBits = Avx512F.ShiftLeftLogicalVariable(Vector512<uint>.One, Vector512<uint>.Indices);   // lane k: 1 << k (made here: see PoolVector512)
+        // Lane k holds 1 << k: a constant made here, not read from a property (see PoolVector512).
+        var laneBits = Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
         return Vector512.Equals(Vector512.Create(bits) & laneBits, laneBits).AsSingle();
     }
 
