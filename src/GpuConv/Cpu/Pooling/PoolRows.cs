@@ -8,14 +8,18 @@ namespace GpuConv.Cpu.Pooling;
 /// scalar definitions' bits (<see cref="PoolGeometry"/>, <see cref="CpuPooling.GlobalAverage"/>): each lane takes its own
 /// taps in the scalar order with the scalar operations.
 /// <para>
-/// Forward: in every output row, the columns whose windows lie inside the input along w (<see cref="InteriorColumns"/>)
-/// go a vector at a time, the last vector overlapping the one before it rather than leaving a scalar tail; the border
-/// columns take <see cref="CpuPooling"/>'s scalar code. Rows (and depth slices) in the padding are skipped for all lanes
-/// alike, as the scalar loops skip them, so the top and bottom rows are vector rows too. Stride 1 loads each tap's
-/// inputs contiguously; stride 2 splits 2·lanes consecutive inputs into even and odd columns. Max keeps two vectors:
-/// m = MAXPS(v, m), which is exactly the scalar v &gt; m step (equal values, −0 against +0 included, keep the earlier),
-/// and the last NaN taken; the result is that NaN where there was one, else m — the scalar rule "v &gt; m or v NaN".
-/// Average adds the taps to +0 in the scalar order and divides by the row's divisor, one IEEE division per lane.
+/// Forward: every output row goes a vector at a time, the last vector overlapping the one before it rather than leaving
+/// a scalar tail. Rows (and depth slices) in the padding are skipped for all lanes alike, as the scalar loops skip them.
+/// Stride 1 loads each tap's inputs contiguously; stride 2 splits 2·lanes consecutive inputs into even and odd columns.
+/// Max keeps m = MAXPS(v, m), which is exactly the scalar v &gt; m step (equal values, −0 against +0 included, keep the
+/// earlier), beside a sum of the taps that is NaN only where a tap was NaN (or ∞ met −∞); a vector whose sum is a
+/// number is m, and the rare other is taken again keeping the last NaN taken as well: that NaN where there was one,
+/// else m — the scalar rule "v &gt; m or v NaN". Max reaches the border columns too: their taps in the padding load as
+/// −∞ (masked loads), which the v &gt; m step never takes, exactly as the scalar loop skips them (ResNet-50's
+/// 64 × 112 × 112 pool 3x3/2 took 0.30 ms on one thread with scalar border columns and the NaN vector kept on every
+/// tap, 0.19 now). Average adds the taps to +0 in the scalar order
+/// and divides by the row's divisor, one IEEE division per lane, on the columns whose windows lie inside the input
+/// along w (<see cref="InteriorColumns"/>); its border columns take <see cref="CpuPooling"/>'s scalar code.
 /// </para>
 /// </summary>
 internal static unsafe class PoolRows
@@ -24,23 +28,22 @@ internal static unsafe class PoolRows
     public static int Lanes => PoolVector512.IsSupported ? 16 : PoolVector256.IsSupported ? 8 : 0;
 
     /// <summary>
-    /// Whether <see cref="Plane"/> takes <paramref name="g"/>: a vector tier, undilated w, stride 1 (any kernel) or 2
-    /// (kernel ≥ 2: a stride-2 kernel of 1 would read one float past its last tap), and a vector's worth of interior columns.
+    /// The lanes <see cref="Plane"/> runs <paramref name="g"/> with: the tier's, or AVX2's 8 on AVX-512 where rows are too
+    /// narrow for 16 (a 32-wide input average-pooled 3x3/2 has 14 interior columns; 64 × 32 × 32 max-pooled ran 0.50 ms
+    /// on the scalar loop, 0.03–0.05 on 8 lanes); 0 where neither covers it.
     /// </summary>
-    public static bool Covers(in PoolGeometry g) => LanesFor(g) > 0;
+    public static int LanesFor(in PoolGeometry g, bool max) =>
+        Covers(g, Lanes, max) ? Lanes : Lanes == 16 && Covers(g, 8, max) ? 8 : 0;
 
     /// <summary>
-    /// The lanes <see cref="Plane"/> runs <paramref name="g"/> with: the tier's, or AVX2's 8 on AVX-512 where rows have
-    /// 8 to 15 interior columns (a 32-wide input pooled 3x3/2: 14; 64 × 32 × 32 max-pooled ran 0.50 ms on the scalar
-    /// loop, 0.03–0.05 on 8 lanes); 0 where neither covers it.
+    /// Whether <see cref="Plane"/> takes <paramref name="g"/> on a tier of <paramref name="lanes"/> lanes: undilated w,
+    /// stride 1 (any kernel) or 2 (kernel ≥ 2: a stride-2 kernel of 1 would read one float before its first tap), and a
+    /// vector's worth of output columns (max) or of interior columns (average).
     /// </summary>
-    public static int LanesFor(in PoolGeometry g) =>
-        Covers(g, Lanes) ? Lanes : Lanes == 16 && Covers(g, 8) ? 8 : 0;
-
-    /// <summary><see cref="Covers(in PoolGeometry)"/> for a tier of <paramref name="lanes"/> lanes.</summary>
-    internal static bool Covers(in PoolGeometry g, int lanes)
+    internal static bool Covers(in PoolGeometry g, int lanes, bool max)
     {
         if (lanes == 0 || g.DlW != 1 || !(g.SW == 1 || (g.SW == 2 && g.KW >= 2))) return false;
+        if (max) return g.OutW >= lanes;
         var (lo, hi) = InteriorColumns(g);
         return hi - lo >= lanes;
     }
@@ -64,36 +67,109 @@ internal static unsafe class PoolRows
         else Plane<Vector256<float>, PoolVector256>(g, x, y, plane, max);
     }
 
-    /// <summary><see cref="Plane(in PoolGeometry, float[], float[], int, bool)"/> on a given tier (the tests run each tier the machine has).</summary>
+    /// <summary><see cref="Plane(in PoolGeometry, float[], float[], int, bool, int)"/> on a given tier (the tests run each tier the machine has).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Plane<TV, TVec>(in PoolGeometry g, float[] x, float[] y, int plane, bool max)
         where TV : struct where TVec : struct, IPoolVector<TV>
     {
-        int lanes = TVec.Lanes;
-        var (lo, hi) = InteriorColumns(g);
         int xb = plane * g.PlaneSize;
         long ob = (long)plane * g.OutD * g.OutH * g.OutW;
         fixed (float* px = x, py = y)
         {
-            float* xp = px + xb;
-            for (int od = 0; od < g.OutD; od++)
-                for (int oh = 0; oh < g.OutH; oh++)
-                {
-                    long o = ob + ((long)od * g.OutH + oh) * g.OutW;
-                    for (int ow = 0; ow < lo; ow++)
-                        y[o + ow] = max ? CpuPooling.MaxAt(g, x, xb, od, oh, ow) : CpuPooling.AverageAt(g, x, xb, od, oh, ow);
-                    var divisor = max ? default : TVec.Splat(InteriorDivisor(g, od, oh));
-                    for (int ow0 = lo; ; ow0 += lanes)
-                    {
-                        if (ow0 + lanes > hi) ow0 = hi - lanes; // the last vector overlaps: the same outputs, the same bits
-                        var r = max ? MaxBlock<TV, TVec>(g, xp, od, oh, ow0) : AverageBlock<TV, TVec>(g, xp, od, oh, ow0, divisor);
-                        TVec.Store(r, py + o + ow0);
-                        if (ow0 + lanes >= hi) break;
-                    }
-                    for (int ow = hi; ow < g.OutW; ow++)
-                        y[o + ow] = max ? CpuPooling.MaxAt(g, x, xb, od, oh, ow) : CpuPooling.AverageAt(g, x, xb, od, oh, ow);
-                }
+            if (!max) AveragePlane<TV, TVec>(g, x, y, px + xb, py + ob, xb);
+            else MaxPlane<TV, TVec>(g, px + xb, py + ob);
         }
+    }
+
+    /// <summary>A plane of max pooling, every column in vectors; a vector reaching the border loads its padding as −∞.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void MaxPlane<TV, TVec>(in PoolGeometry g, float* xp, float* yp)
+        where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        int lanes = TVec.Lanes;
+        var (lo, hi) = InteriorColumns(g);
+        var padding = TVec.Splat(float.NegativeInfinity);
+        var widths = TVec.Splat(BitConverter.Int32BitsToSingle(g.InW)); // the int in every lane, for the masked loads' compares
+        // The window rows inside the input are the same for every vector of an output row: found once per row.
+        int* rows = stackalloc int[g.KD * g.KH];
+        for (int od = 0; od < g.OutD; od++)
+            for (int oh = 0; oh < g.OutH; oh++)
+            {
+                int n = WindowRows(g, od, oh, rows);
+                float* yrow = yp + ((long)od * g.OutH + oh) * g.OutW;
+                for (int ow0 = 0; ; ow0 += lanes)
+                {
+                    if (ow0 + lanes > g.OutW) ow0 = g.OutW - lanes; // the last vector overlaps: the same outputs, the same bits
+                    bool inside = ow0 >= lo && ow0 + lanes <= hi;
+                    var probed = MaxBlock<TV, TVec, ProbedMaxTaps<TV, TVec>>(g, xp, rows, n, ow0, inside, widths, padding);
+                    var m = probed.Clean ? probed.Result : MaxBlock<TV, TVec, MaxTaps<TV, TVec>>(g, xp, rows, n, ow0, inside, widths, padding).Result;
+                    TVec.Store(m, yrow + ow0);
+                    if (ow0 + lanes >= g.OutW) break;
+                }
+            }
+    }
+
+    /// <summary>Outputs ow0 … ow0 + lanes − 1 of the output row whose window rows are <paramref name="rows"/>[0 … n − 1], taken into <typeparamref name="TTaps"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TTaps MaxBlock<TV, TVec, TTaps>(in PoolGeometry g, float* xp, int* rows, int n, int ow0, bool inside, TV widths, TV padding)
+        where TV : struct where TVec : struct, IPoolVector<TV> where TTaps : struct, IMaxTaps<TV>
+    {
+        var taps = default(TTaps);
+        taps.Start();
+        int col = ow0 * g.SW - g.PW;
+        if (inside)
+            for (int r = 0; r < n; r++) RowTaps<TV, TVec, TTaps, Inside<TV, TVec>>(new Inside<TV, TVec>(xp + rows[r] + col), g.KW, g.SW, ref taps);
+        else
+        {
+            var columns = TVec.Columns(col);
+            for (int r = 0; r < n; r++)
+                RowTaps<TV, TVec, TTaps, Clipped<TV, TVec>>(new Clipped<TV, TVec>(xp + rows[r] + col, columns, widths, padding), g.KW, g.SW, ref taps);
+        }
+        return taps;
+    }
+
+    /// <summary>The in-plane offsets of output row (od, oh)'s window rows inside the input, in the scalar order; returns their count.</summary>
+    static int WindowRows(in PoolGeometry g, int od, int oh, int* rows)
+    {
+        int n = 0;
+        for (int td = 0, id = od * g.SD - g.PD; td < g.KD; td++, id += g.DlD)
+        {
+            if ((uint)id >= (uint)g.InD) continue;
+            for (int th = 0, ih = oh * g.SH - g.PH; th < g.KH; th++, ih += g.DlH)
+                if ((uint)ih < (uint)g.InH) rows[n++] = (id * g.InH + ih) * g.InW;
+        }
+        return n;
+    }
+
+    /// <summary>A plane of average pooling: the interior columns in vectors, the border ones by the scalar definition.</summary>
+    /// <remarks>Compiled apart from <see cref="Plane{TV, TVec}"/>: inlined there, 128 × 56 × 56 pooled 2x2/2 ran 82 µs rather than 68.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void AveragePlane<TV, TVec>(in PoolGeometry g, float[] x, float[] y, float* xp, float* yp, int xb)
+        where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        int lanes = TVec.Lanes;
+        var (lo, hi) = InteriorColumns(g);
+        for (int od = 0; od < g.OutD; od++)
+            for (int oh = 0; oh < g.OutH; oh++)
+            {
+                float* yrow = yp + ((long)od * g.OutH + oh) * g.OutW;
+                var (d0, d1, _) = CpuPooling.Window(od, g.SD, g.PD, g.KD, g.InD);
+                var (h0, h1, _) = CpuPooling.Window(oh, g.SH, g.PH, g.KH, g.InH);
+                var divisor = TVec.Splat(InteriorDivisor(g, od, oh));
+                for (int ow = 0; ow < lo; ow++) yrow[ow] = CpuPooling.AverageAt(g, x, xb, od, oh, ow);
+                for (int ow0 = lo; ; ow0 += lanes)
+                {
+                    if (ow0 + lanes > hi) ow0 = hi - lanes; // the last vector overlaps: the same outputs, the same bits
+                    var taps = new SumTaps<TV, TVec> { Sum = TVec.Splat(0f) };
+                    int col = ow0 * g.SW - g.PW;
+                    for (int id = d0; id < d1; id++)
+                        for (int ih = h0; ih < h1; ih++)
+                            RowTaps<TV, TVec, SumTaps<TV, TVec>, Inside<TV, TVec>>(new Inside<TV, TVec>(xp + (id * g.InH + ih) * g.InW + col), g.KW, g.SW, ref taps);
+                    TVec.Store(TVec.Divide(taps.Sum, divisor), yrow + ow0);
+                    if (ow0 + lanes >= hi) break;
+                }
+                for (int ow = hi; ow < g.OutW; ow++) yrow[ow] = CpuPooling.AverageAt(g, x, xb, od, oh, ow);
+            }
     }
 
     /// <summary>The average's divisor of an interior column of row (od, oh), as the scalar code converts it: (float)int.</summary>
@@ -104,62 +180,62 @@ internal static unsafe class PoolRows
         return g.CountIncludePad ? sizeD * sizeH * g.KW : (d1 - d0) * (h1 - h0) * g.KW;
     }
 
-    /// <summary>Max of outputs ow0 … ow0 + lanes − 1 of row (od, oh): the scalar MaxAt per lane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static TV MaxBlock<TV, TVec>(in PoolGeometry g, float* xp, int od, int oh, int ow0)
-        where TV : struct where TVec : struct, IPoolVector<TV>
-    {
-        var taps = new MaxTaps<TV, TVec> { M = TVec.Splat(float.NegativeInfinity), NaN = TVec.Splat(0f) };
-        int col = ow0 * g.SW - g.PW;
-        for (int td = 0, id = od * g.SD - g.PD; td < g.KD; td++, id += g.DlD)
-        {
-            if ((uint)id >= (uint)g.InD) continue;
-            for (int th = 0, ih = oh * g.SH - g.PH; th < g.KH; th++, ih += g.DlH)
-            {
-                if ((uint)ih >= (uint)g.InH) continue;
-                RowTaps<TV, TVec, MaxTaps<TV, TVec>>(xp + (id * g.InH + ih) * g.InW + col, g.KW, g.SW, ref taps);
-            }
-        }
-        return TVec.NaNOrKeep(taps.NaN, taps.M);
-    }
-
-    /// <summary>Average of outputs ow0 … ow0 + lanes − 1 of row (od, oh): the scalar AverageAt per lane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static TV AverageBlock<TV, TVec>(in PoolGeometry g, float* xp, int od, int oh, int ow0, TV divisor)
-        where TV : struct where TVec : struct, IPoolVector<TV>
-    {
-        var (d0, d1, _) = CpuPooling.Window(od, g.SD, g.PD, g.KD, g.InD);
-        var (h0, h1, _) = CpuPooling.Window(oh, g.SH, g.PH, g.KH, g.InH);
-        var taps = new SumTaps<TV, TVec> { Sum = TVec.Splat(0f) };
-        int col = ow0 * g.SW - g.PW;
-        for (int id = d0; id < d1; id++)
-            for (int ih = h0; ih < h1; ih++)
-                RowTaps<TV, TVec, SumTaps<TV, TVec>>(xp + (id * g.InH + ih) * g.InW + col, g.KW, g.SW, ref taps);
-        return TVec.Divide(taps.Sum, divisor);
-    }
-
     /// <summary>
-    /// Takes one window row's taps tw = 0 … k − 1 in order, lane j's tap tw being b[j·s + tw]. Reads nothing past the last
-    /// lane's last tap: stride 2 splits pairs at b + tw for even tw below k − 1, and an odd kernel's last tap is the odd
-    /// half of the pair at b + k − 2.
+    /// Takes one window row's taps tw = 0 … k − 1 in order, lane j's tap tw being the row's element at offset j·s + tw
+    /// from the block's first column. Reads nothing past the last lane's last tap: stride 2 splits pairs at offset tw for
+    /// even tw below k − 1, and an odd kernel's last tap is the odd half of the pair at offset k − 2.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void RowTaps<TV, TVec, TTaps>(float* b, int k, int s, ref TTaps taps)
-        where TV : struct where TVec : struct, IPoolVector<TV> where TTaps : struct, ITaps<TV>
+    static void RowTaps<TV, TVec, TTaps, TLoad>(TLoad load, int k, int s, ref TTaps taps)
+        where TV : struct where TVec : struct, IPoolVector<TV> where TTaps : struct, ITaps<TV> where TLoad : struct, IRowLoad<TV>
     {
+        int lanes = TVec.Lanes;
+        if (s == 2 && k == 3)
+        {
+            // ResNet's stem pool, spelled out: the loops below with their counts known.
+            TVec.Split(load.At(0), load.At(lanes), out var even, out var odd);
+            taps.Take(even);
+            taps.Take(odd);
+            taps.Take(TVec.OddsOf(load.At(1), load.At(1 + lanes)));
+            return;
+        }
         if (s == 1)
         {
-            for (int tw = 0; tw < k; tw++) taps.Take(TVec.Load(b + tw));
+            for (int tw = 0; tw < k; tw++) taps.Take(load.At(tw));
             return;
         }
         int t = 0;
         for (; t + 1 < k; t += 2)
         {
-            TVec.Deinterleave(b + t, out var even, out var odd);
+            TVec.Split(load.At(t), load.At(t + lanes), out var even, out var odd);
             taps.Take(even);
             taps.Take(odd);
         }
-        if (t < k) taps.Take(TVec.Odds(b + t - 1));
+        if (t < k) taps.Take(TVec.OddsOf(load.At(t - 1), load.At(t - 1 + lanes)));
+    }
+
+    /// <summary>The vector of a window row's elements from an offset relative to the block's first column.</summary>
+    interface IRowLoad<TV> where TV : struct
+    {
+        TV At(int offset);
+    }
+
+    /// <summary>A block whose taps all lie inside the row: plain loads from its first column.</summary>
+    readonly struct Inside<TV, TVec>(float* first) : IRowLoad<TV> where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV At(int offset) => TVec.Load(first + offset);
+    }
+
+    /// <summary>
+    /// A block reaching the row's border: masked loads from its first column on, <paramref name="padding"/> for the
+    /// columns outside [0, width) (<paramref name="columns"/>: the lanes' columns at offset 0; <paramref name="widths"/>:
+    /// the row's width in every lane, both as <see cref="IPoolVector{TV}.Columns"/>' bits).
+    /// </summary>
+    readonly struct Clipped<TV, TVec>(float* first, TV columns, TV widths, TV padding) : IRowLoad<TV> where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV At(int offset) => TVec.LoadInside(first + offset, columns, offset, widths, padding);
     }
 
     interface ITaps<TV> where TV : struct
@@ -167,16 +243,69 @@ internal static unsafe class PoolRows
         void Take(TV v);
     }
 
-    /// <summary>The max's two running vectors: m by the v &gt; m rule, and the last NaN taken (+0 while there is none).</summary>
-    struct MaxTaps<TV, TVec> : ITaps<TV> where TV : struct where TVec : struct, IPoolVector<TV>
+    interface IMaxTaps<TV> : ITaps<TV> where TV : struct
     {
-        public TV M, NaN;
+        /// <summary>Sets the state before the first tap: m = −∞, no NaN taken.</summary>
+        void Start();
+        /// <summary>The window's maximum by the scalar rule.</summary>
+        TV Result { get; }
+    }
+
+    /// <summary>The max's two running vectors: m by the v &gt; m rule, and the last NaN taken (+0 while there is none).</summary>
+    struct MaxTaps<TV, TVec> : IMaxTaps<TV> where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        TV m, nan;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Start()
+        {
+            m = TVec.Splat(float.NegativeInfinity);
+            nan = TVec.Splat(0f);
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Take(TV v)
         {
-            M = TVec.GreaterOrKeep(v, M);
-            NaN = TVec.NaNOrKeep(v, NaN);
+            m = TVec.GreaterOrKeep(v, m);
+            nan = TVec.NaNOrKeep(v, nan);
+        }
+
+        public readonly TV Result
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => TVec.NaNOrKeep(nan, m);
+        }
+    }
+
+    /// <summary>m by the v &gt; m rule, and a sum of the taps that is NaN where a tap was (or ∞ met −∞): when it is not, m is the result.</summary>
+    struct ProbedMaxTaps<TV, TVec> : IMaxTaps<TV> where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        TV m, probe;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Start()
+        {
+            m = TVec.Splat(float.NegativeInfinity);
+            probe = TVec.Splat(0f);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Take(TV v)
+        {
+            m = TVec.GreaterOrKeep(v, m);
+            probe = TVec.Add(probe, v);
+        }
+
+        public readonly TV Result
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => m;
+        }
+
+        public readonly bool Clean
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => !TVec.AnyNaN(probe);
         }
     }
 

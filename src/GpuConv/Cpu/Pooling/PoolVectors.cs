@@ -17,10 +17,20 @@ internal unsafe interface IPoolVector<TV> where TV : struct
     static abstract TV Load(float* p);
     static abstract void Store(TV v, float* p);
     static abstract TV Splat(float value);
-    /// <summary>p[0], p[2], …, p[2·Lanes − 2] and p[1], p[3], …, p[2·Lanes − 1]: reads 2·Lanes floats from p.</summary>
-    static abstract void Deinterleave(float* p, out TV even, out TV odd);
-    /// <summary>p[1], p[3], …, p[2·Lanes − 1] (reads p[0] … p[2·Lanes − 1]).</summary>
-    static abstract TV Odds(float* p);
+    /// <summary>The even and the odd elements of the 2·Lanes floats lo then hi: lo[0], lo[2], …, hi[Lanes − 2] and lo[1], lo[3], …, hi[Lanes − 1].</summary>
+    static abstract void Split(TV lo, TV hi, out TV even, out TV odd);
+    /// <summary>The odd elements of lo then hi (<see cref="Split"/>'s second half).</summary>
+    static abstract TV OddsOf(TV lo, TV hi);
+    /// <summary>The column numbers first, first + 1, …, first + Lanes − 1, as int32 lanes (bits in a TV), for <see cref="LoadInside"/>.</summary>
+    static abstract TV Columns(int first);
+    /// <summary>
+    /// p[j] in the lanes j whose column, <paramref name="columns"/>[j] + <paramref name="offset"/>, lies in
+    /// [0, <paramref name="width"/>) (width in every lane, as <see cref="Columns"/>'s bits), and
+    /// <paramref name="fill"/> in the others, reading nothing for those (a masked load: a lane outside the row faults nothing).
+    /// </summary>
+    static abstract TV LoadInside(float* p, TV columns, int offset, TV width, TV fill);
+    /// <summary>Whether a lane of v is NaN.</summary>
+    static abstract bool AnyNaN(TV v);
     static abstract TV Add(TV a, TV b);
     static abstract TV Divide(TV a, TV b);
     /// <summary>v &gt; m ? v : m per lane, false for NaN and for equal values (−0 vs +0 keeps m): MAXPS(v, m), the scalar test's first half.</summary>
@@ -47,18 +57,26 @@ internal readonly unsafe struct PoolVector512 : IPoolVector<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Splat(float value) => Vector512.Create(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Deinterleave(float* p, out Vector512<float> even, out Vector512<float> odd)
+    public static void Split(Vector512<float> lo, Vector512<float> hi, out Vector512<float> even, out Vector512<float> odd)
     {
-        var lo = Vector512.Load(p);
-        var hi = Vector512.Load(p + 16);
         var evens = Vector512<int>.Indices * 2;
         even = Avx512F.PermuteVar16x32x2(lo, evens, hi);
         odd = Avx512F.PermuteVar16x32x2(lo, evens + Vector512<int>.One, hi);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Odds(float* p) =>
-        Avx512F.PermuteVar16x32x2(Vector512.Load(p), Vector512<int>.Indices * 2 + Vector512<int>.One, Vector512.Load(p + 16));
+    public static Vector512<float> OddsOf(Vector512<float> lo, Vector512<float> hi) =>
+        Avx512F.PermuteVar16x32x2(lo, Vector512<int>.Indices * 2 + Vector512<int>.One, hi);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Columns(int first) => (Vector512<int>.Indices + Vector512.Create(first)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadInside(float* p, Vector512<float> columns, int offset, Vector512<float> width, Vector512<float> fill) =>
+        Avx512F.MaskLoad(p, Vector512.LessThan((columns.AsInt32() + Vector512.Create(offset)).AsUInt32(), width.AsUInt32()).AsSingle(), fill);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyNaN(Vector512<float> v) => Avx512F.CompareUnordered(v, v) != Vector512<float>.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => Avx512F.Add(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => Avx512F.Divide(a, b);
@@ -92,18 +110,32 @@ internal readonly unsafe struct PoolVector256 : IPoolVector<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Splat(float value) => Vector256.Create(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Deinterleave(float* p, out Vector256<float> even, out Vector256<float> odd)
+    public static void Split(Vector256<float> lo, Vector256<float> hi, out Vector256<float> even, out Vector256<float> odd)
     {
-        var lo = Vector256.Load(p);
-        var hi = Vector256.Load(p + 8);
         // SHUFPS works per 128-bit half: [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6]; the 64-bit permute puts the halves in order.
         even = Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
-        odd = Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+        odd = OddsOf(lo, hi);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Odds(float* p) =>
-        Avx2.Permute4x64(Avx.Shuffle(Vector256.Load(p), Vector256.Load(p + 8), 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+    public static Vector256<float> OddsOf(Vector256<float> lo, Vector256<float> hi) =>
+        Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Columns(int first) => (Vector256<int>.Indices + Vector256.Create(first)).AsSingle();
+
+    // VMASKMOVPS zeroes the lanes it leaves, so the fill is blended in. Signed compares: columns and widths are far
+    // from int's ends.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadInside(float* p, Vector256<float> columns, int offset, Vector256<float> width, Vector256<float> fill)
+    {
+        var column = columns.AsInt32() + Vector256.Create(offset);
+        var inside = (Vector256.GreaterThan(width.AsInt32(), column) & ~Vector256.LessThan(column, Vector256<int>.Zero)).AsSingle();
+        return Avx.BlendVariable(fill, Avx.MaskLoad(p, inside), inside);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyNaN(Vector256<float> v) => Avx.CompareUnordered(v, v) != Vector256<float>.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => Avx.Add(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => Avx.Divide(a, b);
