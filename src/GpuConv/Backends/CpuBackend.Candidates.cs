@@ -39,7 +39,7 @@ public sealed unsafe partial class CpuBackend
             list.Add(Algorithm(Winograd, 5, WorkspaceFloats(problem, Winograd)));
         bool channelTiled = Applies(problem, ChannelTiled);
         bool channelTiledFirst = channelTiled && (ChannelTiledFirst(problem) || WholeQuartersOnVector256(problem)
-            || OnePositionOnVector512(problem) || (winogradLeads && !winograd));
+            || HalfTileOnVector512(problem) || OnePositionOnVector512(problem) || (winogradLeads && !winograd));
         if (channelTiledFirst)
             list.Add(Algorithm(ChannelTiled, 4, WorkspaceFloats(problem, ChannelTiled)));
         bool phases = Applies(problem, ForwardPhases), phasesFirst = phases && ForwardPhasesFirst(problem);
@@ -95,13 +95,26 @@ public sealed unsafe partial class CpuBackend
     /// 32 → 192 expansions: 0.62–0.69 of gemm-1x1's time; 14 × 14 576 → 96 projections 0.59); on large
     /// planes with shallow sums the pixel-vectorized paths won (ResNet-50's 56 × 56 64 → 256 1x1:
     /// 0.47 ms gemm-1x1, 0.68 ms channel-tiled; the 7x7 stem, depth 147: 0.86 ms shifted, 1.05 ms);
-    /// with fewer than 64 channels its lanes go empty (MobileNetV2's 32-channel projections: 1.13×).
+    /// with fewer than 64 channels its lanes go empty (but see <see cref="HalfTileOnVector512"/> for exactly 32).
     /// </summary>
     static bool ChannelTiledFirst(ConvProblem p)
     {
         long depth = p.CPerGroup * p.KernelVolume;
         return TilesMostlyFull(p.KPerGroup) && (depth >= 192 || p.YShape.SpatialSize <= 1024);
     }
+
+    /// <summary>
+    /// On the Vector512 tier channel-tiled also leads 1x1 layers with exactly 32 output channels (one group) summing over
+    /// at least 64 input channels: its one 32-channel half tile is full. `gpuconv bench --backend cpu --algorithm …`,
+    /// AVX-512 (Zen 4, 2 vCPUs), 2026-12-07, one thread, two rounds, gemm-1x1 → channel-tiled ms: MobileNetV2's
+    /// 144 / 192 → 32 at 28 × 28 0.086–0.101 → 0.072–0.074 and 0.115–0.138 → 0.089–0.095, 144 → 32 at 56 × 56 0.39–0.40
+    /// → 0.27–0.30, 384 → 32 at 14 × 14 0.076–0.078 → 0.044–0.046, 64 → 32 at 28 × 28 0.048–0.052 → 0.033–0.038; two
+    /// threads the same way or even. Not over 16 input channels (16 → 32 at 112 × 112: 0.24–0.26 against 0.22–0.27),
+    /// nor with 16, 24 or 40 channels (MobileNetV2's 32 → 16 at 112 × 112 0.20–0.26 against 0.35; 96 / 144 → 24 even;
+    /// EfficientNet-B0's 144 / 240 → 40 at 28 × 28 0.10–0.20 against 0.13–0.23).
+    /// </summary>
+    bool HalfTileOnVector512(ConvProblem p) =>
+        Tier == GemmTier.Vector512 && p.IsPointwise && p.Groups == 1 && p.KPerGroup == ChannelTileKernels.HalfChannels && p.CPerGroup >= 64;
 
     /// <summary>
     /// On the Vector512 tier channel-tiled also leads a 1x1 layer on a single position (one image, a 1 × 1 plane: a

@@ -68,7 +68,8 @@ public class CpuBackendContractTests
     /// <summary>
     /// The lead choices that differ between the AVX-512 (Vector512) and AVX2 + FMA (Vector256) tiers, and some that do not,
     /// each tier asserted where this machine runs it: the stems (shifted-direct on both, with 12 × 32 and 6 × 16 tiles) and 1x1 layers
-    /// with 16 or 32 output channels (channel-tiled's AVX2 kernels work in 16-channel quarters, its AVX-512 ones in 64-lane tiles).
+    /// with 16 or 32 output channels (channel-tiled's AVX2 kernels work in 16-channel quarters, its AVX-512 ones in 64-lane
+    /// tiles and 32-lane half tiles).
     /// </summary>
     [TestCase(GemmTier.Vector512)]
     [TestCase(GemmTier.Vector256)]
@@ -86,7 +87,9 @@ public class CpuBackendContractTests
         Assert.Multiple(() =>
         {
             Assert.That(Lead(Pointwise(32, 16, 112)), Is.EqualTo(avx2 ? "channel-tiled" : "gemm-1x1"), "MobileNetV2's 32 -> 16 projection");
-            Assert.That(Lead(Pointwise(192, 32, 28)), Is.EqualTo(avx2 ? "channel-tiled" : "gemm-1x1"), "MobileNetV2's 192 -> 32 projection");
+            Assert.That(Lead(Pointwise(192, 32, 28)), Is.EqualTo("channel-tiled"), "MobileNetV2's 192 -> 32 projection (AVX-512: one full 32-channel half tile)");
+            Assert.That(Lead(Pointwise(16, 32, 112)), Is.EqualTo(avx2 ? "channel-tiled" : "gemm-1x1"), "a 32-channel sum over 16 inputs");
+            Assert.That(Lead(Pointwise(144, 40, 28)), Is.EqualTo("gemm-1x1"), "EfficientNet-B0's 144 -> 40 projection");
             Assert.That(Lead(Pointwise(96, 24, 56)), Is.EqualTo("gemm-1x1"), "24 channels: two quarters, a fourth of them empty");
             Assert.That(Lead(Pointwise(64, 256, 56)), Is.EqualTo("gemm-1x1"), "a shallow sum over a large plane");
             Assert.That(Lead(Pointwise(2048, 512, 7)), Is.EqualTo("channel-tiled"), "a deep sum over a small plane");
