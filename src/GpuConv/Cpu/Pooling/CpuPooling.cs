@@ -39,7 +39,7 @@ internal static unsafe class CpuPooling
     {
         if (x.Length != (long)g.Planes * g.PlaneSize || y.Length != g.OutputCount)
             throw new ArgumentException($"pool: x has {x.Length} elements (expected {(long)g.Planes * g.PlaneSize}) and y {y.Length} (expected {g.OutputCount}).", nameof(y));
-        var loop = new ForwardLoop(g, x, y, max, vector ? PoolRows.LanesFor(g, max) : 0, Tasks(g.Planes, g.OutputCount, workers));
+        var loop = new ForwardLoop(g, x, y, max, vector ? PoolRows.LanesFor(g) : 0, Tasks(g.Planes, g.OutputCount, workers));
         Split(loop.Tasks, loop, workers);
     }
 

@@ -14,12 +14,12 @@ namespace GpuConv.Cpu.Pooling;
 /// Max keeps m = MAXPS(v, m), which is exactly the scalar v &gt; m step (equal values, −0 against +0 included, keep the
 /// earlier), beside a sum of the taps that is NaN only where a tap was NaN (or ∞ met −∞); a vector whose sum is a
 /// number is m, and the rare other is taken again keeping the last NaN taken as well: that NaN where there was one,
-/// else m — the scalar rule "v &gt; m or v NaN". Max reaches the border columns too: their taps in the padding load as
-/// −∞ (masked loads), which the v &gt; m step never takes, exactly as the scalar loop skips them (ResNet-50's
-/// 64 × 112 × 112 pool 3x3/2 took 0.30 ms on one thread with scalar border columns and the NaN vector kept on every
-/// tap, 0.19 now). Average adds the taps to +0 in the scalar order
-/// and divides by the row's divisor, one IEEE division per lane, on the columns whose windows lie inside the input
-/// along w (<see cref="InteriorColumns"/>); its border columns take <see cref="CpuPooling"/>'s scalar code.
+/// else m — the scalar rule "v &gt; m or v NaN". Both pools reach the border columns too: a vector
+/// there loads its taps in the padding as −∞ for max, which the v &gt; m step never takes, and as +0 for average, which
+/// leaves the sum unchanged, exactly as the scalar loops skip those taps (masked loads: nothing outside the row is
+/// read). ResNet-50's 64 × 112 × 112 pool 3x3/2 took 0.30 ms on one thread with scalar border columns and the NaN vector
+/// kept on every tap, 0.19 now. Average adds the taps to +0 in the scalar order and divides, one IEEE division per lane,
+/// a border lane by its own divisor.
 /// </para>
 /// </summary>
 internal static unsafe class PoolRows
@@ -29,24 +29,19 @@ internal static unsafe class PoolRows
 
     /// <summary>
     /// The lanes <see cref="Plane"/> runs <paramref name="g"/> with: the tier's, or AVX2's 8 on AVX-512 where rows are too
-    /// narrow for 16 (a 32-wide input average-pooled 3x3/2 has 14 interior columns; 64 × 32 × 32 max-pooled ran 0.50 ms
-    /// on the scalar loop, 0.03–0.05 on 8 lanes); 0 where neither covers it.
+    /// narrow for 16 (a 28-wide input pooled 3x3/2 has 14 output columns; 64 × 32 × 32 max-pooled ran 0.50 ms on the
+    /// scalar loop, 0.03–0.05 on 8 lanes); 0 where neither covers it.
     /// </summary>
-    public static int LanesFor(in PoolGeometry g, bool max) =>
-        Covers(g, Lanes, max) ? Lanes : Lanes == 16 && Covers(g, 8, max) ? 8 : 0;
+    public static int LanesFor(in PoolGeometry g) =>
+        Covers(g, Lanes) ? Lanes : Lanes == 16 && Covers(g, 8) ? 8 : 0;
 
     /// <summary>
     /// Whether <see cref="Plane"/> takes <paramref name="g"/> on a tier of <paramref name="lanes"/> lanes: undilated w,
     /// stride 1 (any kernel) or 2 (kernel ≥ 2: a stride-2 kernel of 1 would read one float before its first tap), and a
-    /// vector's worth of output columns (max) or of interior columns (average).
+    /// vector's worth of output columns.
     /// </summary>
-    internal static bool Covers(in PoolGeometry g, int lanes, bool max)
-    {
-        if (lanes == 0 || g.DlW != 1 || !(g.SW == 1 || (g.SW == 2 && g.KW >= 2))) return false;
-        if (max) return g.OutW >= lanes;
-        var (lo, hi) = InteriorColumns(g);
-        return hi - lo >= lanes;
-    }
+    internal static bool Covers(in PoolGeometry g, int lanes) =>
+        lanes > 0 && g.DlW == 1 && (g.SW == 1 || (g.SW == 2 && g.KW >= 2)) && g.OutW >= lanes;
 
     /// <summary>
     /// The output columns [Lo, Hi) whose windows lie wholly inside the input along w (dilation 1): ow·s − p ≥ 0 and
@@ -76,7 +71,7 @@ internal static unsafe class PoolRows
         long ob = (long)plane * g.OutD * g.OutH * g.OutW;
         fixed (float* px = x, py = y)
         {
-            if (!max) AveragePlane<TV, TVec>(g, x, y, px + xb, py + ob, xb);
+            if (!max) AveragePlane<TV, TVec>(g, px + xb, py + ob);
             else MaxPlane<TV, TVec>(g, px + xb, py + ob);
         }
     }
@@ -121,7 +116,7 @@ internal static unsafe class PoolRows
             for (int r = 0; r < n; r++) RowTaps<TV, TVec, TTaps, Inside<TV, TVec>>(new Inside<TV, TVec>(xp + rows[r] + col), g.KW, g.SW, ref taps);
         else
         {
-            var columns = TVec.Columns(col);
+            var columns = TVec.Columns(col, 1);
             for (int r = 0; r < n; r++)
                 RowTaps<TV, TVec, TTaps, Clipped<TV, TVec>>(new Clipped<TV, TVec>(xp + rows[r] + col, columns, widths, padding), g.KW, g.SW, ref taps);
         }
@@ -141,43 +136,58 @@ internal static unsafe class PoolRows
         return n;
     }
 
-    /// <summary>A plane of average pooling: the interior columns in vectors, the border ones by the scalar definition.</summary>
+    /// <summary>
+    /// A plane of average pooling, every column in vectors. A vector reaching the border loads its padding as +0, which
+    /// leaves a sum begun at +0 unchanged (it is never −0), and divides each lane by its own divisor: the row's d·h factor
+    /// times the lane's w factor (<see cref="IPoolVector{TV}.Overlaps"/>), exactly the scalar int product converted
+    /// (both small integers).
+    /// </summary>
     /// <remarks>Compiled apart from <see cref="Plane{TV, TVec}"/>: inlined there, 128 × 56 × 56 pooled 2x2/2 ran 82 µs rather than 68.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void AveragePlane<TV, TVec>(in PoolGeometry g, float[] x, float[] y, float* xp, float* yp, int xb)
+    static void AveragePlane<TV, TVec>(in PoolGeometry g, float* xp, float* yp)
         where TV : struct where TVec : struct, IPoolVector<TV>
     {
         int lanes = TVec.Lanes;
         var (lo, hi) = InteriorColumns(g);
+        var padding = TVec.Splat(0f);
+        var widths = TVec.Splat(BitConverter.Int32BitsToSingle(g.InW)); // the int in every lane, for the masked loads' compares
+        // The w factor counts a window's columns inside [wFrom, wTo): the padded row with count_include_pad, else the row.
+        int wFrom = g.CountIncludePad ? -g.PW : 0, wTo = g.CountIncludePad ? g.InW + g.PW : g.InW;
+        int* rows = stackalloc int[g.KD * g.KH];
+        bool borders = lo > 0 || hi < g.OutW;
         for (int od = 0; od < g.OutD; od++)
             for (int oh = 0; oh < g.OutH; oh++)
             {
+                int n = borders ? WindowRows(g, od, oh, rows) : 0; // for the border vectors' masked loads
                 float* yrow = yp + ((long)od * g.OutH + oh) * g.OutW;
-                var (d0, d1, _) = CpuPooling.Window(od, g.SD, g.PD, g.KD, g.InD);
-                var (h0, h1, _) = CpuPooling.Window(oh, g.SH, g.PH, g.KH, g.InH);
-                var divisor = TVec.Splat(InteriorDivisor(g, od, oh));
-                for (int ow = 0; ow < lo; ow++) yrow[ow] = CpuPooling.AverageAt(g, x, xb, od, oh, ow);
-                for (int ow0 = lo; ; ow0 += lanes)
+                var (d0, d1, sizeD) = CpuPooling.Window(od, g.SD, g.PD, g.KD, g.InD);
+                var (h0, h1, sizeH) = CpuPooling.Window(oh, g.SH, g.PH, g.KH, g.InH);
+                int rowFactor = g.CountIncludePad ? sizeD * sizeH : (d1 - d0) * (h1 - h0);
+                var interiorDivisor = TVec.Splat(rowFactor * g.KW); // the scalar code's int product, converted once
+                for (int ow0 = 0; ; ow0 += lanes)
                 {
-                    if (ow0 + lanes > hi) ow0 = hi - lanes; // the last vector overlaps: the same outputs, the same bits
+                    if (ow0 + lanes > g.OutW) ow0 = g.OutW - lanes; // the last vector overlaps: the same outputs, the same bits
                     var taps = new SumTaps<TV, TVec> { Sum = TVec.Splat(0f) };
                     int col = ow0 * g.SW - g.PW;
-                    for (int id = d0; id < d1; id++)
-                        for (int ih = h0; ih < h1; ih++)
-                            RowTaps<TV, TVec, SumTaps<TV, TVec>, Inside<TV, TVec>>(new Inside<TV, TVec>(xp + (id * g.InH + ih) * g.InW + col), g.KW, g.SW, ref taps);
+                    TV divisor;
+                    if (ow0 >= lo && ow0 + lanes <= hi)
+                    {
+                        for (int id = d0; id < d1; id++)
+                            for (int ih = h0; ih < h1; ih++)
+                                RowTaps<TV, TVec, SumTaps<TV, TVec>, Inside<TV, TVec>>(new Inside<TV, TVec>(xp + (id * g.InH + ih) * g.InW + col), g.KW, g.SW, ref taps);
+                        divisor = interiorDivisor;
+                    }
+                    else
+                    {
+                        var columns = TVec.Columns(col, 1);
+                        for (int r = 0; r < n; r++)
+                            RowTaps<TV, TVec, SumTaps<TV, TVec>, Clipped<TV, TVec>>(new Clipped<TV, TVec>(xp + rows[r] + col, columns, widths, padding), g.KW, g.SW, ref taps);
+                        divisor = TVec.Multiply(TVec.Splat(rowFactor), TVec.Overlaps(TVec.Columns(col, g.SW), g.KW, wFrom, wTo));
+                    }
                     TVec.Store(TVec.Divide(taps.Sum, divisor), yrow + ow0);
-                    if (ow0 + lanes >= hi) break;
+                    if (ow0 + lanes >= g.OutW) break;
                 }
-                for (int ow = hi; ow < g.OutW; ow++) yrow[ow] = CpuPooling.AverageAt(g, x, xb, od, oh, ow);
             }
-    }
-
-    /// <summary>The average's divisor of an interior column of row (od, oh), as the scalar code converts it: (float)int.</summary>
-    static float InteriorDivisor(in PoolGeometry g, int od, int oh)
-    {
-        var (d0, d1, sizeD) = CpuPooling.Window(od, g.SD, g.PD, g.KD, g.InD);
-        var (h0, h1, sizeH) = CpuPooling.Window(oh, g.SH, g.PH, g.KH, g.InH);
-        return g.CountIncludePad ? sizeD * sizeH * g.KW : (d1 - d0) * (h1 - h0) * g.KW;
     }
 
     /// <summary>

@@ -21,8 +21,14 @@ internal unsafe interface IPoolVector<TV> where TV : struct
     static abstract void Split(TV lo, TV hi, out TV even, out TV odd);
     /// <summary>The odd elements of lo then hi (<see cref="Split"/>'s second half).</summary>
     static abstract TV OddsOf(TV lo, TV hi);
-    /// <summary>The column numbers first, first + 1, …, first + Lanes − 1, as int32 lanes (bits in a TV), for <see cref="LoadInside"/>.</summary>
-    static abstract TV Columns(int first);
+    /// <summary>The column numbers first, first + step, …, first + (Lanes − 1)·step, as int32 lanes (bits in a TV).</summary>
+    static abstract TV Columns(int first, int step);
+    /// <summary>
+    /// Per lane, as a float, how many of the columns c, c + 1, …, c + length − 1 lie in [from, to), for c the lane's
+    /// column in <paramref name="starts"/> (<see cref="Columns"/>' bits): min(c + length, to) − max(c, from), which must
+    /// be positive.
+    /// </summary>
+    static abstract TV Overlaps(TV starts, int length, int from, int to);
     /// <summary>
     /// p[j] in the lanes j whose column, <paramref name="columns"/>[j] + <paramref name="offset"/>, lies in
     /// [0, <paramref name="width"/>) (width in every lane, as <see cref="Columns"/>'s bits), and
@@ -33,6 +39,7 @@ internal unsafe interface IPoolVector<TV> where TV : struct
     static abstract bool AnyNaN(TV v);
     static abstract TV Add(TV a, TV b);
     static abstract TV Divide(TV a, TV b);
+    static abstract TV Multiply(TV a, TV b);
     /// <summary>v &gt; m ? v : m per lane, false for NaN and for equal values (−0 vs +0 keeps m): MAXPS(v, m), the scalar test's first half.</summary>
     static abstract TV GreaterOrKeep(TV v, TV m);
     /// <summary>v is NaN ? v : n per lane (n keeps the last NaN taken, payload and all).</summary>
@@ -69,7 +76,14 @@ internal readonly unsafe struct PoolVector512 : IPoolVector<Vector512<float>>
         Avx512F.PermuteVar16x32x2(lo, Vector512<int>.Indices * 2 + Vector512<int>.One, hi);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Columns(int first) => (Vector512<int>.Indices + Vector512.Create(first)).AsSingle();
+    public static Vector512<float> Columns(int first, int step) => (Vector512<int>.Indices * step + Vector512.Create(first)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Overlaps(Vector512<float> starts, int length, int from, int to)
+    {
+        var c = starts.AsInt32();
+        return Vector512.ConvertToSingle(Vector512.Min(c + Vector512.Create(length), Vector512.Create(to)) - Vector512.Max(c, Vector512.Create(from)));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> LoadInside(float* p, Vector512<float> columns, int offset, Vector512<float> width, Vector512<float> fill) =>
@@ -80,6 +94,7 @@ internal readonly unsafe struct PoolVector512 : IPoolVector<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => Avx512F.Add(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => Avx512F.Divide(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => Avx512F.Multiply(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> GreaterOrKeep(Vector512<float> v, Vector512<float> m) => Avx512F.Max(v, m);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -122,7 +137,14 @@ internal readonly unsafe struct PoolVector256 : IPoolVector<Vector256<float>>
         Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Columns(int first) => (Vector256<int>.Indices + Vector256.Create(first)).AsSingle();
+    public static Vector256<float> Columns(int first, int step) => (Vector256<int>.Indices * step + Vector256.Create(first)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Overlaps(Vector256<float> starts, int length, int from, int to)
+    {
+        var c = starts.AsInt32();
+        return Vector256.ConvertToSingle(Vector256.Min(c + Vector256.Create(length), Vector256.Create(to)) - Vector256.Max(c, Vector256.Create(from)));
+    }
 
     // VMASKMOVPS zeroes the lanes it leaves, so the fill is blended in. Signed compares: columns and widths are far
     // from int's ends.
@@ -139,6 +161,7 @@ internal readonly unsafe struct PoolVector256 : IPoolVector<Vector256<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => Avx.Add(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => Avx.Divide(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => Avx.Multiply(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> GreaterOrKeep(Vector256<float> v, Vector256<float> m) => Avx.Max(v, m);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
