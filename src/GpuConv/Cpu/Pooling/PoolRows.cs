@@ -37,11 +37,14 @@ internal static unsafe class PoolRows
 
     /// <summary>
     /// Whether <see cref="Plane"/> takes <paramref name="g"/> on a tier of <paramref name="lanes"/> lanes: undilated w,
-    /// stride 1 (any kernel) or 2 (kernel ≥ 2: a stride-2 kernel of 1 would read one float before its first tap), and a
-    /// vector's worth of output columns.
+    /// stride 1 (any kernel) or 2 (kernel ≥ 2: a stride-2 kernel of 1 would read one float before its first tap), a
+    /// vector's worth of output columns, and at most <see cref="MaxWindowRows"/> window rows (their offsets live on the stack).
     /// </summary>
     internal static bool Covers(in PoolGeometry g, int lanes) =>
-        lanes > 0 && g.DlW == 1 && (g.SW == 1 || (g.SW == 2 && g.KW >= 2)) && g.OutW >= lanes;
+        lanes > 0 && g.DlW == 1 && (g.SW == 1 || (g.SW == 2 && g.KW >= 2)) && g.OutW >= lanes && (long)g.KD * g.KH <= MaxWindowRows;
+
+    /// <summary>Window rows (kernel d × h) a plane's vectors take at most: 16 KiB of row offsets on the stack.</summary>
+    internal const int MaxWindowRows = 4096;
 
     /// <summary>
     /// The output columns [Lo, Hi) whose windows lie wholly inside the input along w (dilation 1): ow·s − p ≥ 0 and

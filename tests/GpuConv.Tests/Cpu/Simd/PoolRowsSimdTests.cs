@@ -175,6 +175,29 @@ public class PoolRowsSimdTests
     }
 
     /// <summary>
+    /// A window of more rows than <see cref="PoolRows.MaxWindowRows"/> (a 3-d kernel of 65 × 64 rows) is left to the
+    /// scalar definition, whose loops need no stack for them, and still gives its bits through the dispatch.
+    /// </summary>
+    [Test]
+    public void WindowsOfVeryManyRowsTakeTheScalarDefinition()
+    {
+        var spec = new PoolSpec([65, 64, 3], [1, 1, 1]);
+        var shape = new TensorShape(1, 1, 65, 64, 40);
+        var g = PoolGeometry.Of(spec, shape, spec.OutputShape(shape));
+        Assert.That(g.KD * g.KH, Is.GreaterThan(PoolRows.MaxWindowRows));
+        Assert.That(PoolRows.LanesFor(g), Is.EqualTo(0), "no vector tier takes it");
+        var x = Values(shape.ElementCountInt, new Random(3), 2);
+        foreach (bool max in new[] { true, false })
+        {
+            var expected = new float[g.OutputCount];
+            var y = new float[g.OutputCount];
+            if (max) { CpuPooling.Max(g, x, expected, vector: false); CpuPooling.Max(g, x, y); }
+            else { CpuPooling.Average(g, x, expected, vector: false); CpuPooling.Average(g, x, y); }
+            Assert.That(BitsOf(y, max), Is.EqualTo(BitsOf(expected, max)), max ? "max" : "avg");
+        }
+    }
+
+    /// <summary>
     /// MAXPS(v, m) is exactly the scalar v &gt; m step, operand order included: −0 then +0 keeps −0, +0 then −0 keeps +0,
     /// a NaN after a number is the NaN, a number after a NaN keeps the NaN, the last of two NaNs wins.
     /// </summary>
