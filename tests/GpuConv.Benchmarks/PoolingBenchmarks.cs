@@ -8,17 +8,19 @@ namespace GpuConv.Benchmarks;
 /// <summary>
 /// The CPU pools on networks' shapes, the scalar definitions (Vector = false, the code before the vector rows) against
 /// the vector rows and lanes (true) in one process: ResNet-50's stem max pool (64 planes of 112 × 112, 3×3 stride 2
-/// padding 1), a 3×3 stride-1 average pool (256 planes of 56 × 56, padding 1, count_include_pad false), and the global
+/// padding 1), a 3×3 stride-1 average pool (256 planes of 56 × 56, padding 1, count_include_pad false), YOLO's SPP max
+/// pool (256 planes of 13 × 13, 5×5 stride 1 padding 2: two border columns a side), and the global
 /// averages of ResNet-50's head (2048 planes of 7 × 7) and MobileNetV2's (1280 planes of 7 × 7). CpuThreads-like
 /// Threads: 1 is the calling thread; 0 all cores on CpuWorkers, as the engine splits pools.
-/// Run: <c>dotnet run -c Release --project tests/GpuConv.Benchmarks -- --filter '*PoolingBenchmarks*'</c>.
+/// Run: <c>dotnet run -c Release --project tests/GpuConv.Benchmarks -- --filter '*PoolingBenchmarks*'</c>; the peer on
+/// the same shapes: <c>/usr/bin/python3 build/bench-pool-torch.py --threads 1</c> (PyTorch's CPU pools).
 /// </summary>
 [MemoryDiagnoser]
 public class PoolingBenchmarks
 {
     CpuWorkers? _workers;
-    PoolGeometry _stem, _avg;
-    float[] _stemX = null!, _stemY = null!, _avgX = null!, _avgY = null!, _resnetHead = null!, _mobileHead = null!, _means = null!, _means1280 = null!;
+    PoolGeometry _stem, _avg, _spp;
+    float[] _stemX = null!, _stemY = null!, _avgX = null!, _avgY = null!, _sppX = null!, _sppY = null!, _resnetHead = null!, _mobileHead = null!, _means = null!, _means1280 = null!;
 
     /// <summary>1: the calling thread; 0: all cores.</summary>
     [Params(1, 0)]
@@ -34,6 +36,7 @@ public class PoolingBenchmarks
         _workers = Threads == 1 ? null : new CpuWorkers(Environment.ProcessorCount);
         (_stem, _stemX, _stemY) = Case(new PoolSpec([3, 3], [2], [1]), new TensorShape(1, 64, 112, 112), 1);
         (_avg, _avgX, _avgY) = Case(new PoolSpec([3, 3], [1], [1], CountIncludePad: false), new TensorShape(1, 256, 56, 56), 2);
+        (_spp, _sppX, _sppY) = Case(new PoolSpec([5, 5], [1], [2]), new TensorShape(1, 256, 13, 13), 5);
         _resnetHead = HostTensor.Random(new TensorShape(1, 2048, 7, 7), 3).Data;
         _mobileHead = HostTensor.Random(new TensorShape(1, 1280, 7, 7), 4).Data;
         _means = new float[2048];
@@ -51,6 +54,7 @@ public class PoolingBenchmarks
 
     [Benchmark] public void StemMaxPool() => CpuPooling.Max(_stem, _stemX, _stemY, _workers, Vector);
     [Benchmark] public void AvgPool3x3() => CpuPooling.Average(_avg, _avgX, _avgY, _workers, Vector);
+    [Benchmark] public void SppMaxPool5x5() => CpuPooling.Max(_spp, _sppX, _sppY, _workers, Vector);
     [Benchmark] public void ResNet50GlobalAvg() => CpuPooling.GlobalAverage(_resnetHead, _means, 2048, 49, workers: _workers, vector: Vector);
     [Benchmark] public void MobileNetV2GlobalAvg() => CpuPooling.GlobalAverage(_mobileHead, _means1280, 1280, 49, workers: _workers, vector: Vector);
 }

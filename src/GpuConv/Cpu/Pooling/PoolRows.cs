@@ -80,7 +80,8 @@ internal static unsafe class PoolRows
     }
 
     /// <summary>A plane of max pooling, every column in vectors; a vector reaching the border loads its padding as −∞.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <remarks>Compiled optimized at once, as <see cref="Plane{TV, TVec}"/> is (its stack array keeps it from being inlined there).</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MaxPlane<TV, TVec>(in PoolGeometry g, float* xp, float* yp)
         where TV : struct where TVec : struct, IPoolVector<TV>
     {

@@ -1,0 +1,31 @@
+# torch 1.13 CPU's pools on the shapes of tests/GpuConv.Benchmarks/PoolingBenchmarks.cs, the peer of its numbers:
+#   /usr/bin/python3 build/bench-pool-torch.py --threads 1|2
+# F.max_pool2d / F.avg_pool2d / F.adaptive_avg_pool2d into a new tensor each call (as the functional API runs), 20
+# warm-up calls, then 7 rounds of 50 calls timed with time.perf_counter_ns; prints each round's mean and the median.
+import argparse, statistics, time
+import torch
+import torch.nn.functional as F
+
+p = argparse.ArgumentParser()
+p.add_argument('--threads', type=int, default=1)
+p.add_argument('--rounds', type=int, default=7)
+a = p.parse_args()
+torch.set_num_threads(a.threads)
+torch.manual_seed(0)
+cases = [
+    ('StemMaxPool', (1, 64, 112, 112), lambda x: F.max_pool2d(x, 3, 2, 1)),
+    ('AvgPool3x3', (1, 256, 56, 56), lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)),
+    ('SppMaxPool5x5', (1, 256, 13, 13), lambda x: F.max_pool2d(x, 5, 1, 2)),
+    ('ResNet50GlobalAvg', (1, 2048, 7, 7), lambda x: F.adaptive_avg_pool2d(x, 1)),
+    ('MobileNetV2GlobalAvg', (1, 1280, 7, 7), lambda x: F.adaptive_avg_pool2d(x, 1)),
+]
+with torch.no_grad():
+    for name, dims, f in cases:
+        x = torch.randn(dims)
+        for _ in range(20): f(x)
+        rounds = []
+        for _ in range(a.rounds):
+            t = time.perf_counter_ns()
+            for _ in range(50): f(x)
+            rounds.append((time.perf_counter_ns() - t) / 50 / 1000)
+        print(f"{name} {','.join(map(str, dims))} threads={a.threads}: median {statistics.median(rounds):.1f} us  rounds {' '.join(f'{r:.0f}' for r in rounds)}")
