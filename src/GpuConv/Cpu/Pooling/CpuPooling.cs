@@ -140,33 +140,78 @@ internal static unsafe class CpuPooling
     /// it: the first tap inside the input, then each tap with v &gt; m or v NaN. A window with no tap inside the input
     /// passes its gradient nowhere.
     /// </summary>
-    public static void MaxBackward(in PoolGeometry g, float[] x, float[] dy, float[] dx, CpuWorkers? workers = null) => RunBackward(g, x, dy, dx, max: true, workers);
+    /// <remarks>
+    /// <paramref name="gather"/> true runs the definition as written, input by input (the tests' reference: every
+    /// candidate output's maximum recomputed, 67 ms for ResNet-50's 64 × 112 × 112 stem pool on one thread); false (the
+    /// engine) scatters instead, with the same bits: dx = +0, then for each output in ascending order its maximum's
+    /// position found once and dy added there, so each dx element gets its terms in the same order from +0.
+    /// </remarks>
+    public static void MaxBackward(in PoolGeometry g, float[] x, float[] dy, float[] dx, CpuWorkers? workers = null, bool gather = false) =>
+        RunBackward(g, x, dy, dx, max: true, workers, gather);
 
     /// <summary>
     /// dx of average pooling: dx[i] = +0 plus dy[o] / divisor(o) for every output o whose window holds input i, in
     /// ascending o (PyTorch's scatter order and its per-output quotient, so the same bits).
     /// </summary>
-    public static void AverageBackward(in PoolGeometry g, float[] dy, float[] dx, CpuWorkers? workers = null) => RunBackward(g, [], dy, dx, max: false, workers);
+    /// <remarks><paramref name="gather"/> as for <see cref="MaxBackward"/>: the scatter adds each output's quotient, computed once,
+    /// to its clipped window's inputs in ascending output order.</remarks>
+    public static void AverageBackward(in PoolGeometry g, float[] dy, float[] dx, CpuWorkers? workers = null, bool gather = false) =>
+        RunBackward(g, [], dy, dx, max: false, workers, gather);
 
-    static void RunBackward(in PoolGeometry g, float[] x, float[] dy, float[] dx, bool max, CpuWorkers? workers)
+    static void RunBackward(in PoolGeometry g, float[] x, float[] dy, float[] dx, bool max, CpuWorkers? workers, bool gather)
     {
         long input = (long)g.Planes * g.PlaneSize;
         if (dx.Length != input || dy.Length != g.OutputCount || (max && x.Length != input))
             throw new ArgumentException($"pool backward: dx has {dx.Length} elements (expected {input}), dy {dy.Length} (expected {g.OutputCount}){(max ? $", x {x.Length}" : "")}.", nameof(dx));
-        var loop = new BackwardLoop(g, x, dy, dx, max, Tasks(g.Planes, input, workers));
+        var loop = new BackwardLoop(g, x, dy, dx, max, gather, Tasks(g.Planes, input, workers));
         Split(loop.Tasks, loop, workers);
     }
 
     /// <summary>The backward pools' task: its run of planes of dx, each element gathered in the defined order.</summary>
-    readonly struct BackwardLoop(PoolGeometry g, float[] x, float[] dy, float[] dx, bool max, int tasks) : ICpuLoop
+    readonly struct BackwardLoop(PoolGeometry g, float[] x, float[] dy, float[] dx, bool max, bool gather, int tasks) : ICpuLoop
     {
         public int Tasks => tasks;
 
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = PlanesOf(task, tasks, g.Planes);
-            for (int plane = first; plane < end; plane++) BackwardPlane(g, x, dy, dx, plane, max);
+            for (int plane = first; plane < end; plane++)
+                if (gather) BackwardPlane(g, x, dy, dx, plane, max);
+                else ScatterPlane(g, x, dy, dx, plane, max);
         }
+    }
+
+    /// <summary>
+    /// One plane of dx by scattering: +0 everywhere, then for each output o in ascending order dy[o] added to its
+    /// maximum's input (none when no tap is inside the input), or dy[o] / divisor(o) added to each input of its clipped
+    /// window. Each dx element so adds the same terms, in the same order, from the same +0 as <see cref="BackwardPlane"/>.
+    /// </summary>
+    static void ScatterPlane(in PoolGeometry g, float[] x, float[] dy, float[] dx, int plane, bool max)
+    {
+        int xb = plane * g.PlaneSize;
+        Array.Clear(dx, xb, g.PlaneSize);
+        long o = (long)plane * g.OutD * g.OutH * g.OutW;
+        for (int od = 0; od < g.OutD; od++)
+            for (int oh = 0; oh < g.OutH; oh++)
+                for (int ow = 0; ow < g.OutW; ow++, o++)
+                {
+                    if (max)
+                    {
+                        int at = ArgMax(g, x, xb, od, oh, ow);
+                        if (at >= 0) dx[xb + at] += dy[o];
+                        continue;
+                    }
+                    var (d0, d1, _) = Window(od, g.SD, g.PD, g.KD, g.InD);
+                    var (h0, h1, _) = Window(oh, g.SH, g.PH, g.KH, g.InH);
+                    var (w0, w1, _) = Window(ow, g.SW, g.PW, g.KW, g.InW);
+                    float q = dy[o] / AverageDivisor(g, od, oh, ow);
+                    for (int id = d0; id < d1; id++)
+                        for (int ih = h0; ih < h1; ih++)
+                        {
+                            int row = xb + (id * g.InH + ih) * g.InW;
+                            for (int iw = w0; iw < w1; iw++) dx[row + iw] += q;
+                        }
+                }
     }
 
     static void BackwardPlane(in PoolGeometry g, float[] x, float[] dy, float[] dx, int plane, bool max)

@@ -26,7 +26,7 @@ public class PoolRowsSimdTests
     ];
 
     /// <summary>Values of one of five kinds: plain random; mostly ±0 (ties decided by order); a few specials among randoms; dense specials; almost all −0.</summary>
-    static float[] Values(int n, Random rng, int kind)
+    internal static float[] Values(int n, Random rng, int kind)
     {
         var v = new float[n];
         for (int i = 0; i < n; i++)
@@ -47,10 +47,10 @@ public class PoolRowsSimdTests
     static uint[] Raw(float[] v) => [.. v.Select(BitConverter.SingleToUInt32Bits)];
 
     /// <summary>Raw bits for max; for sums every NaN as one value (<see cref="GpuConv.Tests.Pooling.PoolKernelTests.Bits"/>).</summary>
-    static uint[] BitsOf(float[] v, bool max) => max ? Raw(v) : GpuConv.Tests.Pooling.PoolKernelTests.Bits(v);
+    internal static uint[] BitsOf(float[] v, bool max) => max ? Raw(v) : GpuConv.Tests.Pooling.PoolKernelTests.Bits(v);
 
     /// <summary>A random valid geometry (PyTorch's rules: padding at most half the kernel, output at least 1).</summary>
-    static (PoolSpec Spec, TensorShape Shape)? RandomCase(Random rng, bool max)
+    internal static (PoolSpec Spec, TensorShape Shape)? RandomCase(Random rng, bool max)
     {
         int rank = rng.Next(1, 4);
         var k = new int[rank];
