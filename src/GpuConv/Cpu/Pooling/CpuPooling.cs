@@ -114,7 +114,7 @@ internal static unsafe class CpuPooling
         var (d0, d1, sizeD) = Window(od, g.SD, g.PD, g.KD, g.InD);
         var (h0, h1, sizeH) = Window(oh, g.SH, g.PH, g.KH, g.InH);
         var (w0, w1, sizeW) = Window(ow, g.SW, g.PW, g.KW, g.InW);
-        int divisor = g.CountIncludePad ? sizeD * sizeH * sizeW : (d1 - d0) * (h1 - h0) * (w1 - w0);
+        int divisor = Divisor(g, (d0, d1, sizeD), (h0, h1, sizeH), (w0, w1, sizeW));
         float sum = 0f;
         for (int id = d0; id < d1; id++)
             for (int ih = h0; ih < h1; ih++)
@@ -201,15 +201,15 @@ internal static unsafe class CpuPooling
                         if (at >= 0) dx[xb + at] += dy[o];
                         continue;
                     }
-                    var (d0, d1, _) = Window(od, g.SD, g.PD, g.KD, g.InD);
-                    var (h0, h1, _) = Window(oh, g.SH, g.PH, g.KH, g.InH);
-                    var (w0, w1, _) = Window(ow, g.SW, g.PW, g.KW, g.InW);
-                    float q = dy[o] / AverageDivisor(g, od, oh, ow);
-                    for (int id = d0; id < d1; id++)
-                        for (int ih = h0; ih < h1; ih++)
+                    var d = Window(od, g.SD, g.PD, g.KD, g.InD);
+                    var h = Window(oh, g.SH, g.PH, g.KH, g.InH);
+                    var w = Window(ow, g.SW, g.PW, g.KW, g.InW);
+                    float q = dy[o] / Divisor(g, d, h, w);
+                    for (int id = d.Start; id < d.End; id++)
+                        for (int ih = h.Start; ih < h.End; ih++)
                         {
                             int row = xb + (id * g.InH + ih) * g.InW;
-                            for (int iw = w0; iw < w1; iw++) dx[row + iw] += q;
+                            for (int iw = w.Start; iw < w.End; iw++) dx[row + iw] += q;
                         }
                 }
     }
@@ -291,13 +291,12 @@ internal static unsafe class CpuPooling
     }
 
     /// <summary>The average's divisor of output (od, oh, ow) (see <see cref="PoolGeometry"/>).</summary>
-    static int AverageDivisor(in PoolGeometry g, int od, int oh, int ow)
-    {
-        var (d0, d1, sizeD) = Window(od, g.SD, g.PD, g.KD, g.InD);
-        var (h0, h1, sizeH) = Window(oh, g.SH, g.PH, g.KH, g.InH);
-        var (w0, w1, sizeW) = Window(ow, g.SW, g.PW, g.KW, g.InW);
-        return g.CountIncludePad ? sizeD * sizeH * sizeW : (d1 - d0) * (h1 - h0) * (w1 - w0);
-    }
+    static int AverageDivisor(in PoolGeometry g, int od, int oh, int ow) =>
+        Divisor(g, Window(od, g.SD, g.PD, g.KD, g.InD), Window(oh, g.SH, g.PH, g.KH, g.InH), Window(ow, g.SW, g.PW, g.KW, g.InW));
+
+    /// <summary>The average's divisor from the output's three <see cref="Window"/>s: their padded sizes or their clipped ones.</summary>
+    static int Divisor(in PoolGeometry g, (int Start, int End, int PaddedSize) d, (int Start, int End, int PaddedSize) h, (int Start, int End, int PaddedSize) w) =>
+        g.CountIncludePad ? d.PaddedSize * h.PaddedSize * w.PaddedSize : (d.End - d.Start) * (h.End - h.Start) * (w.End - w.Start);
 
     /// <summary>
     /// y[plane] = mean of x's <paramref name="spatial"/> elements of each plane, in the GPU block's order: partial sum t
