@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using GpuConv.Cpu.Pooling;
 using GpuConv.Tensors;
 using GpuConv.Tests.Cpu.Simd;
@@ -47,6 +48,69 @@ public class PoolBackwardScatterTests
             Assert.That(PoolRowsSimdTests.BitsOf(got, false), Is.EqualTo(PoolRowsSimdTests.BitsOf(expected, false)), $"{spec} on {shape}");
             Assert.That(PoolRowsSimdTests.BitsOf(split, false), Is.EqualTo(PoolRowsSimdTests.BitsOf(expected, false)), $"split over workers, {spec} on {shape}");
         }
+    }
+
+    /// <summary>
+    /// The vector argmax of max pooling's scatter (<see cref="PoolRows.MaxScatterPlane{TV, TVec}"/>) on each tier this
+    /// machine has gives the gather definition's bits: the random geometries the vector rows cover, then stem-like pools
+    /// on planes where the "first tap inside" rule decides (all −∞, whose border windows must point at their first
+    /// inside tap, not at the padding), NaN-only planes of distinct payloads (the last NaN wins) and ties of ±0.
+    /// </summary>
+    [Test]
+    public void VectorArgMaxGivesTheGatherBitsOnEveryTier()
+    {
+        var tiers = PoolRowsSimdTests.Tiers().ToArray();
+        if (tiers.Length == 0) Assert.Ignore("no AVX2 or AVX-512 on this machine: the scalar scatter runs (checked above)");
+        var rng = new Random(23);
+        int cases = 0, vectorCases = 0;
+        while (cases < 500)
+        {
+            if (PoolRowsSimdTests.RandomCase(rng, true) is not var (spec, shape)) continue;
+            cases++;
+            var g = PoolGeometry.Of(spec, shape, spec.OutputShape(shape));
+            var x = PoolRowsSimdTests.Values(shape.ElementCountInt, rng, cases % 5);
+            var dy = PoolRowsSimdTests.Values((int)g.OutputCount, rng, 0);
+            vectorCases += CompareTiers(g, x, dy, tiers, $"{spec} on {shape}, values of kind {cases % 5}");
+        }
+        Assert.That(vectorCases, Is.GreaterThan(cases / 4), "the vector argmax ran on a good share of the cases");
+
+        var stemShape = new TensorShape(1, 3, 37, 67);
+        int n = stemShape.ElementCountInt;
+        float[][] patterns =
+        [
+            [.. Enumerable.Repeat(float.NegativeInfinity, n)],
+            [.. Enumerable.Range(0, n).Select(i => BitConverter.UInt32BitsToSingle(0x7FC0_0000u | (uint)i))],
+            [.. Enumerable.Range(0, n).Select(_ => rng.Next(2) == 0 ? 0f : -0f)],
+            [.. Enumerable.Range(0, n).Select(_ => PoolRowsSimdTests.Specials[rng.Next(PoolRowsSimdTests.Specials.Length)])],
+        ];
+        foreach (var (k, s, p) in new[] { (3, 2, 1), (3, 1, 1), (2, 2, 0), (5, 1, 2), (4, 2, 2) })
+        {
+            var spec = new PoolSpec([k, k], [s], [p]);
+            var g = PoolGeometry.Of(spec, stemShape, spec.OutputShape(stemShape));
+            var dy = PoolRowsSimdTests.Values((int)g.OutputCount, rng, 0);
+            foreach (var x in patterns)
+                Assert.That(CompareTiers(g, x, dy, tiers, $"{spec}"), Is.EqualTo(tiers.Length), $"{spec} takes the vector argmax on every tier");
+        }
+    }
+
+    /// <summary>Runs each tier that covers <paramref name="g"/> against the gather definition; returns how many did.</summary>
+    static int CompareTiers(in PoolGeometry g, float[] x, float[] dy, int[] tiers, string what)
+    {
+        var expected = new float[x.Length];
+        CpuPooling.MaxBackward(g, x, dy, expected, gather: true);
+        int ran = 0;
+        foreach (int lanes in tiers)
+        {
+            if (!PoolRows.Covers(g, lanes)) continue;
+            ran++;
+            var got = new float[x.Length];
+            Array.Fill(got, float.NaN); // every element must be written
+            for (int plane = 0; plane < g.Planes; plane++)
+                if (lanes == 16) PoolRows.MaxScatterPlane<Vector512<float>, PoolVector512>(g, x, dy, got, plane);
+                else PoolRows.MaxScatterPlane<Vector256<float>, PoolVector256>(g, x, dy, got, plane);
+            Assert.That(PoolRowsSimdTests.BitsOf(got, false), Is.EqualTo(PoolRowsSimdTests.BitsOf(expected, false)), $"{lanes} lanes, {what}");
+        }
+        return ran;
     }
 
     /// <summary>ResNet-50's stem pool, large enough for the engine to split it over the workers by planes.</summary>

@@ -163,12 +163,14 @@ internal static unsafe class CpuPooling
         long input = (long)g.Planes * g.PlaneSize;
         if (dx.Length != input || dy.Length != g.OutputCount || (max && x.Length != input))
             throw new ArgumentException($"pool backward: dx has {dx.Length} elements (expected {input}), dy {dy.Length} (expected {g.OutputCount}){(max ? $", x {x.Length}" : "")}.", nameof(dx));
-        var loop = new BackwardLoop(g, x, dy, dx, max, gather, Tasks(g.Planes, input, workers));
+        int lanes = max && !gather ? PoolRows.LanesFor(g) : 0;
+        var loop = new BackwardLoop(g, x, dy, dx, max, gather, lanes, Tasks(g.Planes, input, workers));
         Split(loop.Tasks, loop, workers);
     }
 
-    /// <summary>The backward pools' task: its run of planes of dx, each element gathered in the defined order.</summary>
-    readonly struct BackwardLoop(PoolGeometry g, float[] x, float[] dy, float[] dx, bool max, bool gather, int tasks) : ICpuLoop
+    /// <summary>The backward pools' task: its run of planes of dx, by the gather definition or the scatter.</summary>
+    /// <remarks><paramref name="lanes"/>: max pooling's vector argmax (<see cref="PoolRows.MaxScatterPlane(in PoolGeometry, float[], float[], float[], int, int)"/>) where <see cref="PoolRows.LanesFor"/> covers it, else 0.</remarks>
+    readonly struct BackwardLoop(PoolGeometry g, float[] x, float[] dy, float[] dx, bool max, bool gather, int lanes, int tasks) : ICpuLoop
     {
         public int Tasks => tasks;
 
@@ -177,6 +179,7 @@ internal static unsafe class CpuPooling
             var (first, end) = PlanesOf(task, tasks, g.Planes);
             for (int plane = first; plane < end; plane++)
                 if (gather) BackwardPlane(g, x, dy, dx, plane, max);
+                else if (lanes > 0) PoolRows.MaxScatterPlane(g, x, dy, dx, plane, lanes);
                 else ScatterPlane(g, x, dy, dx, plane, max);
         }
     }

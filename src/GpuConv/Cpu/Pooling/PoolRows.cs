@@ -22,7 +22,7 @@ namespace GpuConv.Cpu.Pooling;
 /// a border lane by its own divisor.
 /// </para>
 /// </summary>
-internal static unsafe class PoolRows
+internal static unsafe partial class PoolRows
 {
     /// <summary>Lanes of the active tier: 16 with AVX-512, 8 with AVX2, 0 where neither runs (the scalar definitions do).</summary>
     public static int Lanes => PoolVector512.IsSupported ? 16 : PoolVector256.IsSupported ? 8 : 0;

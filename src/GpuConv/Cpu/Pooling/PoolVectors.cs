@@ -48,6 +48,14 @@ internal unsafe interface IPoolVector<TV> where TV : struct
     static abstract TV LoadFirst(float* p, int n);
     /// <summary>The pairwise tree within one vector: for half = Lanes/2, …, 1, v[t] = v[t] + v[t + half] for t &lt; half; returns v[0].</summary>
     static abstract float Tree(TV v);
+    /// <summary>Int lanes (bits in a TV) plus <paramref name="b"/>.</summary>
+    static abstract TV AddInt(TV a, int b);
+    /// <summary>
+    /// The scalar argmax step per lane: take v where v &gt; m, or v is NaN, or no tap was taken yet (at &lt; 0) and the
+    /// lane's tap is inside the row (its <paramref name="column"/> in [0, width)); taking sets m = v and at = <paramref name="index"/>.
+    /// <paramref name="index"/>, <paramref name="column"/>, <paramref name="width"/> and <paramref name="at"/> are int lanes.
+    /// </summary>
+    static abstract void ArgMaxStep(TV v, TV index, TV column, TV width, ref TV m, ref TV at);
 }
 
 /// <summary>AVX-512: 16 lanes, two-source permutes for the stride-2 split.</summary>
@@ -103,6 +111,18 @@ internal readonly unsafe struct PoolVector512 : IPoolVector<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> LoadFirst(float* p, int n) =>
         Avx512F.MaskLoad(p, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n)).AsSingle(), Vector512<float>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> AddInt(Vector512<float> a, int b) => (a.AsInt32() + Vector512.Create(b)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ArgMaxStep(Vector512<float> v, Vector512<float> index, Vector512<float> column, Vector512<float> width, ref Vector512<float> m, ref Vector512<float> at)
+    {
+        var first = Vector512.LessThan(at.AsInt32(), Vector512<int>.Zero) & Vector512.LessThan(column.AsUInt32(), width.AsUInt32()).AsInt32();
+        var take = Vector512.GreaterThan(v, m) | ~Vector512.Equals(v, v) | first.AsSingle();
+        m = Vector512.ConditionalSelect(take, v, m);
+        at = Vector512.ConditionalSelect(take, index, at);
+    }
 
     // Halves, then PoolVector256's in-lane moves: the same adds, lane t first and lane t + half second.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -170,6 +190,18 @@ internal readonly unsafe struct PoolVector256 : IPoolVector<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> LoadFirst(float* p, int n) =>
         Avx.MaskLoad(p, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(n)).AsSingle());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> AddInt(Vector256<float> a, int b) => (a.AsInt32() + Vector256.Create(b)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ArgMaxStep(Vector256<float> v, Vector256<float> index, Vector256<float> column, Vector256<float> width, ref Vector256<float> m, ref Vector256<float> at)
+    {
+        var first = Vector256.LessThan(at.AsInt32(), Vector256<int>.Zero) & Vector256.LessThan(column.AsUInt32(), width.AsUInt32()).AsInt32();
+        var take = Vector256.GreaterThan(v, m) | ~Vector256.Equals(v, v) | first.AsSingle();
+        m = Vector256.ConditionalSelect(take, v, m);
+        at = Vector256.ConditionalSelect(take, index, at);
+    }
 
     // The halves and in-lane moves, one-cycle shuffles, rather than three lane-crossing permutes: the same adds, lane t
     // first and lane t + half second.

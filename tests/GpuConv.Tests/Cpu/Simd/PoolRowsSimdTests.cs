@@ -17,7 +17,7 @@ namespace GpuConv.Tests.Cpu.Simd;
 /// </summary>
 public class PoolRowsSimdTests
 {
-    static readonly float[] Specials =
+    internal static readonly float[] Specials =
     [
         0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, -float.NaN,
         BitConverter.UInt32BitsToSingle(0x7FC0_1234), BitConverter.UInt32BitsToSingle(0xFFC0_0042),
@@ -85,7 +85,7 @@ public class PoolRowsSimdTests
     }
 
     /// <summary>The tiers to run in process: each of AVX-512 and AVX2 that this machine runs.</summary>
-    static IEnumerable<int> Tiers()
+    internal static IEnumerable<int> Tiers()
     {
         if (PoolVector512.IsSupported) yield return 16;
         if (PoolVector256.IsSupported) yield return 8;
