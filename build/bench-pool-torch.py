@@ -1,7 +1,7 @@
 # torch 1.13 CPU's pools on the shapes of tests/GpuConv.Benchmarks/PoolingBenchmarks.cs, the peer of its numbers:
 #   /usr/bin/python3 build/bench-pool-torch.py --threads 1|2
-# F.max_pool2d / F.avg_pool2d / F.adaptive_avg_pool2d into a new tensor each call (as the functional API runs), 20
-# warm-up calls, then 7 rounds of 50 calls timed with time.perf_counter_ns; prints each round's mean and the median.
+# F.max_pool2d / F.avg_pool2d / F.adaptive_avg_pool2d and aten's max_pool2d_with_indices_backward into a new tensor
+# each call (as the functional API runs), 20 warm-up calls, then 7 rounds of 50 calls timed with time.perf_counter_ns; prints each round's mean and the median.
 import argparse, statistics, time
 import torch
 import torch.nn.functional as F
@@ -14,6 +14,8 @@ torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 cases = [
     ('StemMaxPool', (1, 64, 112, 112), lambda x: F.max_pool2d(x, 3, 2, 1)),
+    # The backward given the forward's indices (aten's own op; ours finds the maxima again from x).
+    ('StemMaxPoolBackward', (1, 64, 112, 112), 'backward'),
     ('AvgPool3x3', (1, 256, 56, 56), lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)),
     ('SppMaxPool5x5', (1, 256, 13, 13), lambda x: F.max_pool2d(x, 5, 1, 2)),
     ('ResNet50GlobalAvg', (1, 2048, 7, 7), lambda x: F.adaptive_avg_pool2d(x, 1)),
@@ -22,6 +24,10 @@ cases = [
 with torch.no_grad():
     for name, dims, f in cases:
         x = torch.randn(dims)
+        if f == 'backward':
+            y, idx = F.max_pool2d(x, 3, 2, 1, return_indices=True)
+            dy = torch.randn_like(y)
+            f = lambda x: torch.ops.aten.max_pool2d_with_indices_backward(dy, x, [3, 3], [2, 2], [1, 1], [1, 1], False, idx)
         for _ in range(20): f(x)
         rounds = []
         for _ in range(a.rounds):

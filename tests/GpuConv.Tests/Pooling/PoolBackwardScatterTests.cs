@@ -31,12 +31,16 @@ public class PoolBackwardScatterTests
             var expected = new float[x.Length];
             var got = new float[x.Length];
             var split = new float[x.Length];
+            var scalar = new float[x.Length];
             Array.Fill(got, float.NaN); // every element must be written
+            Array.Fill(scalar, float.NaN);
             if (max)
             {
                 CpuPooling.MaxBackward(g, x, dy, expected, gather: true);
                 CpuPooling.MaxBackward(g, x, dy, got);
                 CpuPooling.MaxBackward(g, x, dy, split, workers);
+                CpuPooling.MaxBackward(g, x, dy, scalar, vector: false);
+                Assert.That(PoolRowsSimdTests.BitsOf(scalar, false), Is.EqualTo(PoolRowsSimdTests.BitsOf(expected, false)), $"scalar argmax, {spec} on {shape}");
             }
             else
             {

@@ -144,10 +144,13 @@ internal static unsafe class CpuPooling
     /// <paramref name="gather"/> true runs the definition as written, input by input (the tests' reference: every
     /// candidate output's maximum recomputed, 67 ms for ResNet-50's 64 × 112 × 112 stem pool on one thread); false (the
     /// engine) scatters instead, with the same bits: dx = +0, then for each output in ascending order its maximum's
-    /// position found once and dy added there, so each dx element gets its terms in the same order from +0.
+    /// position found once and dy added there, so each dx element gets its terms in the same order from +0. The
+    /// maxima are found a vector of outputs at a time where <see cref="PoolRows.LanesFor"/> covers the pool
+    /// (<see cref="PoolRows.MaxScatterPlane(in PoolGeometry, float[], float[], float[], int, int)"/>, the same positions);
+    /// <paramref name="vector"/> false keeps the scalar argmax (the benchmarks' base).
     /// </remarks>
-    public static void MaxBackward(in PoolGeometry g, float[] x, float[] dy, float[] dx, CpuWorkers? workers = null, bool gather = false) =>
-        RunBackward(g, x, dy, dx, max: true, workers, gather);
+    public static void MaxBackward(in PoolGeometry g, float[] x, float[] dy, float[] dx, CpuWorkers? workers = null, bool gather = false, bool vector = true) =>
+        RunBackward(g, x, dy, dx, max: true, workers, gather, vector);
 
     /// <summary>
     /// dx of average pooling: dx[i] = +0 plus dy[o] / divisor(o) for every output o whose window holds input i, in
@@ -156,14 +159,14 @@ internal static unsafe class CpuPooling
     /// <remarks><paramref name="gather"/> as for <see cref="MaxBackward"/>: the scatter adds each output's quotient, computed once,
     /// to its clipped window's inputs in ascending output order.</remarks>
     public static void AverageBackward(in PoolGeometry g, float[] dy, float[] dx, CpuWorkers? workers = null, bool gather = false) =>
-        RunBackward(g, [], dy, dx, max: false, workers, gather);
+        RunBackward(g, [], dy, dx, max: false, workers, gather, vector: false);
 
-    static void RunBackward(in PoolGeometry g, float[] x, float[] dy, float[] dx, bool max, CpuWorkers? workers, bool gather)
+    static void RunBackward(in PoolGeometry g, float[] x, float[] dy, float[] dx, bool max, CpuWorkers? workers, bool gather, bool vector)
     {
         long input = (long)g.Planes * g.PlaneSize;
         if (dx.Length != input || dy.Length != g.OutputCount || (max && x.Length != input))
             throw new ArgumentException($"pool backward: dx has {dx.Length} elements (expected {input}), dy {dy.Length} (expected {g.OutputCount}){(max ? $", x {x.Length}" : "")}.", nameof(dx));
-        int lanes = max && !gather ? PoolRows.LanesFor(g) : 0;
+        int lanes = max && !gather && vector ? PoolRows.LanesFor(g) : 0;
         var loop = new BackwardLoop(g, x, dy, dx, max, gather, lanes, Tasks(g.Planes, input, workers));
         Split(loop.Tasks, loop, workers);
     }
