@@ -4,13 +4,17 @@ using System.Runtime.Intrinsics;
 namespace GpuConv.Cpu.Pooling;
 
 /// <summary>
-/// Max pooling's backward scatter with its windows' maxima found a vector of outputs at a time: each lane keeps the
-/// scalar <c>ArgMax</c>'s state (m and its input's index) and takes its taps in the scalar order with the scalar test
-/// "v &gt; m, or v NaN, or no tap inside taken yet", so every lane points at the input the scalar loop picks; the
-/// gradients are then added one output at a time in ascending order, as the scalar scatter adds them. The taps are
-/// <see cref="PoolRows"/>' forward rows (padding loaded as −∞, which only the "none taken yet" clause could take, and
-/// it asks whether the lane's tap is inside). ResNet-50's 64 × 112 × 112 stem pool backward spent 9 ms on one thread
-/// in the scalar ArgMax.
+/// Max pooling's backward scatter with its windows' maxima found a vector of outputs at a time, each lane pointing at the
+/// input the scalar <c>ArgMax</c> picks ("the first tap inside the input, then each tap with v &gt; m or v NaN"), and
+/// the gradients then added one output at a time in ascending order, as the scalar scatter adds them. The taps are
+/// <see cref="PoolRows"/>' forward rows (padding loaded as −∞, which v &gt; m never takes).
+/// <para>
+/// The first inside tap depends only on the geometry, so each lane starts with its index (−1 where the window has no
+/// tap inside) and m = −∞: where that tap is −∞ the scalar loop takes it and m stays −∞, the same state. A vector first
+/// runs the steps without the NaN clause — m = MAXPS(v, m), a two-cycle chain, beside the index blend — and sums its
+/// taps; only a vector whose sum is NaN (a NaN tap, or ∞ beside −∞) is taken again with the NaN clause. ResNet-50's
+/// 64 × 112 × 112 stem pool backward spent 7.5 ms on one thread in the scalar ArgMax.
+/// </para>
 /// </summary>
 internal static unsafe partial class PoolRows
 {
@@ -52,24 +56,12 @@ internal static unsafe partial class PoolRows
                 {
                     if (ow0 + lanes > g.OutW) ow0 = g.OutW - lanes;
                     int col = ow0 * g.SW - g.PW;
-                    var taps = new ArgMaxTaps<TV, TVec>(widths);
                     var columns = TVec.Columns(col, g.SW); // lane j's first tap's column
-                    if (ow0 >= lo && ow0 + lanes <= hi)
-                        for (int r = 0; r < n; r++)
-                        {
-                            taps.Row(rows[r], columns);
-                            RowTaps<TV, TVec, ArgMaxTaps<TV, TVec>, Inside<TV, TVec>>(new Inside<TV, TVec>(xp + rows[r] + col), g.KW, g.SW, ref taps);
-                        }
-                    else
-                    {
-                        var elements = TVec.Columns(col, 1); // the masked loads' columns, element by element
-                        for (int r = 0; r < n; r++)
-                        {
-                            taps.Row(rows[r], columns);
-                            RowTaps<TV, TVec, ArgMaxTaps<TV, TVec>, Clipped<TV, TVec>>(new Clipped<TV, TVec>(xp + rows[r] + col, elements, widths, padding), g.KW, g.SW, ref taps);
-                        }
-                    }
-                    TVec.Store(taps.At, (float*)at);
+                    var first = n > 0 ? TVec.FirstInside(columns, g.KW, g.InW, rows[0]) : TVec.Splat(BitConverter.Int32BitsToSingle(-1));
+                    bool inside = ow0 >= lo && ow0 + lanes <= hi;
+                    var probed = ArgMaxBlock<TV, TVec, ProbedArgMaxTaps<TV, TVec>>(g, xp, rows, n, col, columns, first, inside, widths, padding);
+                    var result = probed.Clean ? probed.At : ArgMaxBlock<TV, TVec, ArgMaxTaps<TV, TVec>>(g, xp, rows, n, col, columns, first, inside, widths, padding).At;
+                    TVec.Store(result, (float*)at);
                     for (int j = done - ow0; j < lanes; j++)
                         if (at[j] >= 0) dxp[at[j]] += dyrow[ow0 + j];
                     done = ow0 + lanes;
@@ -78,43 +70,104 @@ internal static unsafe partial class PoolRows
             }
     }
 
-    /// <summary>
-    /// The scalar ArgMax's state per lane: m, and at, the in-plane index of the input m came from (−1 before any tap inside
-    /// was taken), as int bits; the current tap's index and column advance by one each tap, as the row's taps come in tw order.
-    /// </summary>
-    struct ArgMaxTaps<TV, TVec> : ITaps<TV> where TV : struct where TVec : struct, IPoolVector<TV>
+    /// <summary>The argmax of the outputs from column <paramref name="col"/> on of the output row whose window rows are <paramref name="rows"/>[0 … n − 1].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TTaps ArgMaxBlock<TV, TVec, TTaps>(in PoolGeometry g, float* xp, int* rows, int n, int col, TV columns, TV first, bool inside, TV widths, TV padding)
+        where TV : struct where TVec : struct, IPoolVector<TV> where TTaps : struct, IArgMaxTaps<TV>
     {
-        TV m, at, index, column;
-        readonly TV widths;
-
-        public ArgMaxTaps(TV widths)
+        var taps = default(TTaps);
+        taps.Start(first);
+        if (inside)
+            for (int r = 0; r < n; r++)
+            {
+                taps.Row(TVec.AddInt(columns, rows[r]));
+                RowTaps<TV, TVec, TTaps, Inside<TV, TVec>>(new Inside<TV, TVec>(xp + rows[r] + col), g.KW, g.SW, ref taps);
+            }
+        else
         {
-            this.widths = widths;
-            m = TVec.Splat(float.NegativeInfinity);
-            at = TVec.Splat(BitConverter.Int32BitsToSingle(-1));
-            index = column = m;
+            var elements = TVec.Columns(col, 1); // the masked loads' columns, element by element
+            for (int r = 0; r < n; r++)
+            {
+                taps.Row(TVec.AddInt(columns, rows[r]));
+                RowTaps<TV, TVec, TTaps, Clipped<TV, TVec>>(new Clipped<TV, TVec>(xp + rows[r] + col, elements, widths, padding), g.KW, g.SW, ref taps);
+            }
         }
+        return taps;
+    }
 
-        /// <summary>Starts window row <paramref name="offset"/> (its in-plane offset), lane j's first tap at column <paramref name="columns"/>[j].</summary>
+    interface IArgMaxTaps<TV> : ITaps<TV> where TV : struct
+    {
+        /// <summary>m = −∞, at = each lane's first tap inside the input (−1 for none), int lanes.</summary>
+        void Start(TV first);
+        /// <summary>Starts a window row: its first tap's in-plane index per lane (the taps come in tw order, one column apart).</summary>
+        void Row(TV index);
+        /// <summary>The in-plane index of each lane's maximum, int lanes.</summary>
+        TV At { get; }
+    }
+
+    /// <summary>The scalar rule, NaN clause and all: the retake of a vector whose probe is NaN.</summary>
+    struct ArgMaxTaps<TV, TVec> : IArgMaxTaps<TV> where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        TV m, at, index;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Row(int offset, TV columns)
+        public void Start(TV first)
         {
-            column = columns;
-            index = TVec.AddInt(columns, offset);
+            m = TVec.Splat(float.NegativeInfinity);
+            at = first;
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Row(TV index) => this.index = index;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Take(TV v)
         {
-            TVec.ArgMaxStep(v, index, column, widths, ref m, ref at);
+            TVec.ArgMaxStep(v, index, ref m, ref at);
             index = TVec.AddInt(index, 1);
-            column = TVec.AddInt(column, 1);
         }
 
         public readonly TV At
         {
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
             get => at;
+        }
+    }
+
+    /// <summary>The steps without the NaN clause, beside a sum of the taps that is NaN where a tap was (or ∞ met −∞): when it is not, at is the scalar rule's.</summary>
+    struct ProbedArgMaxTaps<TV, TVec> : IArgMaxTaps<TV> where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        TV m, at, index, probe;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Start(TV first)
+        {
+            m = TVec.Splat(float.NegativeInfinity);
+            at = first;
+            probe = TVec.Splat(0f);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Row(TV index) => this.index = index;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Take(TV v)
+        {
+            TVec.ArgMaxGreater(v, index, ref m, ref at);
+            probe = TVec.Add(probe, v);
+            index = TVec.AddInt(index, 1);
+        }
+
+        public readonly TV At
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => at;
+        }
+
+        public readonly bool Clean
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => !TVec.AnyNaN(probe);
         }
     }
 }

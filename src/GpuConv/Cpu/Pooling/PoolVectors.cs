@@ -51,11 +51,15 @@ internal unsafe interface IPoolVector<TV> where TV : struct
     /// <summary>Int lanes (bits in a TV) plus <paramref name="b"/>.</summary>
     static abstract TV AddInt(TV a, int b);
     /// <summary>
-    /// The scalar argmax step per lane: take v where v &gt; m, or v is NaN, or no tap was taken yet (at &lt; 0) and the
-    /// lane's tap is inside the row (its <paramref name="column"/> in [0, width)); taking sets m = v and at = <paramref name="index"/>.
-    /// <paramref name="index"/>, <paramref name="column"/>, <paramref name="width"/> and <paramref name="at"/> are int lanes.
+    /// Per lane, the in-plane index of the first tap inside the row of a window row at <paramref name="offset"/> whose taps
+    /// are columns c … c + k − 1 (c: the lane's column in <paramref name="columns"/>): offset + max(c, 0), or −1 where
+    /// none of them lies in [0, width). Int lanes.
     /// </summary>
-    static abstract void ArgMaxStep(TV v, TV index, TV column, TV width, ref TV m, ref TV at);
+    static abstract TV FirstInside(TV columns, int k, int width, int offset);
+    /// <summary>The argmax step where no tap is NaN: at = index where v &gt; m; m = MAXPS(v, m). Int lanes in index and at.</summary>
+    static abstract void ArgMaxGreater(TV v, TV index, ref TV m, ref TV at);
+    /// <summary>The scalar argmax step: where v &gt; m or v is NaN, m = v and at = index. Int lanes in index and at.</summary>
+    static abstract void ArgMaxStep(TV v, TV index, ref TV m, ref TV at);
 }
 
 /// <summary>AVX-512: 16 lanes, two-source permutes for the stride-2 split.</summary>
@@ -116,12 +120,27 @@ internal readonly unsafe struct PoolVector512 : IPoolVector<Vector512<float>>
     public static Vector512<float> AddInt(Vector512<float> a, int b) => (a.AsInt32() + Vector512.Create(b)).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void ArgMaxStep(Vector512<float> v, Vector512<float> index, Vector512<float> column, Vector512<float> width, ref Vector512<float> m, ref Vector512<float> at)
+    public static Vector512<float> FirstInside(Vector512<float> columns, int k, int width, int offset)
     {
-        var first = Vector512.LessThan(at.AsInt32(), Vector512<int>.Zero) & Vector512.LessThan(column.AsUInt32(), width.AsUInt32()).AsInt32();
-        var take = Vector512.GreaterThan(v, m) | ~Vector512.Equals(v, v) | first.AsSingle();
-        m = Vector512.ConditionalSelect(take, v, m);
-        at = Vector512.ConditionalSelect(take, index, at);
+        var c = columns.AsInt32();
+        var first = Vector512.Max(c, Vector512<int>.Zero);
+        var any = Vector512.LessThan(first, Vector512.Min(c + Vector512.Create(k), Vector512.Create(width)));
+        return Vector512.ConditionalSelect(any, first + Vector512.Create(offset), Vector512<int>.AllBitsSet).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ArgMaxGreater(Vector512<float> v, Vector512<float> index, ref Vector512<float> m, ref Vector512<float> at)
+    {
+        at = Avx512F.BlendVariable(at, index, Avx512F.CompareGreaterThan(v, m));
+        m = Avx512F.Max(v, m);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ArgMaxStep(Vector512<float> v, Vector512<float> index, ref Vector512<float> m, ref Vector512<float> at)
+    {
+        var take = Avx512F.CompareGreaterThan(v, m) | Avx512F.CompareUnordered(v, v);
+        at = Avx512F.BlendVariable(at, index, take);
+        m = Avx512F.BlendVariable(m, v, take);
     }
 
     // Halves, then PoolVector256's in-lane moves: the same adds, lane t first and lane t + half second.
@@ -195,12 +214,27 @@ internal readonly unsafe struct PoolVector256 : IPoolVector<Vector256<float>>
     public static Vector256<float> AddInt(Vector256<float> a, int b) => (a.AsInt32() + Vector256.Create(b)).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void ArgMaxStep(Vector256<float> v, Vector256<float> index, Vector256<float> column, Vector256<float> width, ref Vector256<float> m, ref Vector256<float> at)
+    public static Vector256<float> FirstInside(Vector256<float> columns, int k, int width, int offset)
     {
-        var first = Vector256.LessThan(at.AsInt32(), Vector256<int>.Zero) & Vector256.LessThan(column.AsUInt32(), width.AsUInt32()).AsInt32();
-        var take = Vector256.GreaterThan(v, m) | ~Vector256.Equals(v, v) | first.AsSingle();
-        m = Vector256.ConditionalSelect(take, v, m);
-        at = Vector256.ConditionalSelect(take, index, at);
+        var c = columns.AsInt32();
+        var first = Vector256.Max(c, Vector256<int>.Zero);
+        var any = Vector256.LessThan(first, Vector256.Min(c + Vector256.Create(k), Vector256.Create(width)));
+        return Vector256.ConditionalSelect(any, first + Vector256.Create(offset), Vector256<int>.AllBitsSet).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ArgMaxGreater(Vector256<float> v, Vector256<float> index, ref Vector256<float> m, ref Vector256<float> at)
+    {
+        at = Avx.BlendVariable(at, index, Avx.CompareGreaterThan(v, m));
+        m = Avx.Max(v, m);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ArgMaxStep(Vector256<float> v, Vector256<float> index, ref Vector256<float> m, ref Vector256<float> at)
+    {
+        var take = Avx.CompareGreaterThan(v, m) | Avx.CompareUnordered(v, v);
+        at = Avx.BlendVariable(at, index, take);
+        m = Avx.BlendVariable(m, v, take);
     }
 
     // The halves and in-lane moves, one-cycle shuffles, rather than three lane-crossing permutes: the same adds, lane t
