@@ -45,30 +45,38 @@ internal static unsafe partial class PoolRows
         var padding = TVec.Splat(float.NegativeInfinity);
         var widths = TVec.Splat(BitConverter.Int32BitsToSingle(g.InW));
         int* rows = stackalloc int[g.KD * g.KH];
-        int* at = stackalloc int[lanes];
+        // A run's maxima are stored first, then scattered: read right after its vector's store, each index waited for the
+        // store (a 64-byte store does not forward to a 4-byte load), which cost as much as the argmax.
+        int* run = stackalloc int[lanes + ScatterRun];
+        var none = TVec.Splat(BitConverter.Int32BitsToSingle(-1));
         for (int od = 0; od < g.OutD; od++)
             for (int oh = 0; oh < g.OutH; oh++)
             {
                 int n = WindowRows(g, od, oh, rows);
                 float* dyrow = dyp + ((long)od * g.OutH + oh) * g.OutW;
-                int done = 0; // outputs of this row already scattered (the last vector overlaps the one before it)
-                for (int ow0 = 0; ; ow0 += lanes)
+                for (int r0 = 0; r0 < g.OutW; r0 += ScatterRun)
                 {
-                    if (ow0 + lanes > g.OutW) ow0 = g.OutW - lanes;
-                    int col = ow0 * g.SW - g.PW;
-                    var columns = TVec.Columns(col, g.SW); // lane j's first tap's column
-                    var first = n > 0 ? TVec.FirstInside(columns, g.KW, g.InW, rows[0]) : TVec.Splat(BitConverter.Int32BitsToSingle(-1));
-                    bool inside = ow0 >= lo && ow0 + lanes <= hi;
-                    var probed = ArgMaxBlock<TV, TVec, ProbedArgMaxTaps<TV, TVec>>(g, xp, rows, n, col, columns, first, inside, widths, padding);
-                    var result = probed.Clean ? probed.At : ArgMaxBlock<TV, TVec, ArgMaxTaps<TV, TVec>>(g, xp, rows, n, col, columns, first, inside, widths, padding).At;
-                    TVec.Store(result, (float*)at);
-                    for (int j = done - ow0; j < lanes; j++)
-                        if (at[j] >= 0) dxp[at[j]] += dyrow[ow0 + j];
-                    done = ow0 + lanes;
-                    if (done >= g.OutW) break;
+                    int r1 = Math.Min(r0 + ScatterRun, g.OutW);
+                    int* at = run + lanes - r0; // at[ow] for ow in [r0 − lanes, r1)
+                    for (int ow0 = r0; ; ow0 += lanes)
+                    {
+                        if (ow0 + lanes > r1) ow0 = r1 - lanes; // overlaps the vector before it (or the run before): the same maxima
+                        int col = ow0 * g.SW - g.PW;
+                        var columns = TVec.Columns(col, g.SW); // lane j's first tap's column
+                        var first = n > 0 ? TVec.FirstInside(columns, g.KW, g.InW, rows[0]) : none;
+                        bool inside = ow0 >= lo && ow0 + lanes <= hi;
+                        var probed = ArgMaxBlock<TV, TVec, ProbedArgMaxTaps<TV, TVec>>(g, xp, rows, n, col, columns, first, inside, widths, padding);
+                        TVec.Store(probed.Clean ? probed.At : ArgMaxBlock<TV, TVec, ArgMaxTaps<TV, TVec>>(g, xp, rows, n, col, columns, first, inside, widths, padding).At, (float*)(at + ow0));
+                        if (ow0 + lanes >= r1) break;
+                    }
+                    for (int ow = r0; ow < r1; ow++)
+                        if (at[ow] >= 0) dxp[at[ow]] += dyrow[ow];
                 }
             }
     }
+
+    /// <summary>Outputs of a row whose maxima are found before they are scattered.</summary>
+    const int ScatterRun = 256;
 
     /// <summary>The argmax of the outputs from column <paramref name="col"/> on of the output row whose window rows are <paramref name="rows"/>[0 … n − 1].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

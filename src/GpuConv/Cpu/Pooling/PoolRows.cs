@@ -50,6 +50,7 @@ internal static unsafe partial class PoolRows
     /// The output columns [Lo, Hi) whose windows lie wholly inside the input along w (dilation 1): ow·s − p ≥ 0 and
     /// ow·s − p + k ≤ in. Their windows are unclipped, so an average's w factor is k for padded and clipped sizes alike.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // into the planes' optimized loops (see WindowRows)
     public static (int Lo, int Hi) InteriorColumns(in PoolGeometry g)
     {
         int lo = (g.PW + g.SW - 1) / g.SW;
@@ -128,6 +129,12 @@ internal static unsafe partial class PoolRows
     }
 
     /// <summary>The in-plane offsets of output row (od, oh)'s window rows inside the input, in the scalar order; returns their count.</summary>
+    /// <remarks>
+    /// Inlined into the planes' optimized loops: called apart, once an output row, it ran in its first JIT tier (each
+    /// geometry field a call) for the process's first second or so, and ResNet-50's stem max pool took 0.39–0.41 ms
+    /// there against 0.16–0.19 once it was rejitted.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static int WindowRows(in PoolGeometry g, int od, int oh, int* rows)
     {
         int n = 0;
