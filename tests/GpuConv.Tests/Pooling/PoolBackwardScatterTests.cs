@@ -95,6 +95,18 @@ public class PoolBackwardScatterTests
             foreach (var x in patterns)
                 Assert.That(CompareTiers(g, x, dy, tiers, $"{spec}"), Is.EqualTo(tiers.Length), $"{spec} takes the vector argmax on every tier");
         }
+
+        // Rows of more than one run of maxima (PoolRows' ScatterRun, 256 outputs): 520 outputs leave a last run of 8,
+        // shorter than a vector, whose vector reaches back into the run before it; 1099 and 550 leave 75 and 38.
+        foreach (var (width, k, s, p) in new[] { (520, 3, 1, 1), (1100, 2, 1, 0), (1100, 3, 2, 1) })
+        {
+            var shape = new TensorShape(1, 2, 3, width);
+            var spec = new PoolSpec([k, k], [s], [p]);
+            var g = PoolGeometry.Of(spec, shape, spec.OutputShape(shape));
+            var x = PoolRowsSimdTests.Values(shape.ElementCountInt, rng, 1); // mostly ±0: ties decided by order
+            var dy = PoolRowsSimdTests.Values((int)g.OutputCount, rng, 0);
+            Assert.That(CompareTiers(g, x, dy, tiers, $"{spec} on {shape}"), Is.EqualTo(tiers.Length), $"{spec} on {shape} takes the vector argmax");
+        }
     }
 
     /// <summary>Runs each tier that covers <paramref name="g"/> against the gather definition; returns how many did.</summary>
