@@ -128,8 +128,8 @@ public static class NetworkApp
         engine.Upload(input.Data, net.Input);
         // Untimed runs first unless the sample's own runs were warmed up: right after a few runs part of GpuConv's code is
         // still the JIT's first, unoptimized form (MobileNetV3-Large's SE scalings read 150–280 µs at two threads so,
-        // 6–10 µs warm; see NetworkOptions.WarmupSeconds).
-        double warm = o.Vs is null && o.WarmUp > 0 ? 0 : Math.Max(o.WarmUp, 2);
+        // 6–10 µs warm; see NetworkOptions.WarmupSeconds). --warmup-seconds 0 asks for none: the first runs' profile.
+        double warm = o.WarmupSeconds == 0 || (o.Vs is null && o.WarmUp > 0) ? 0 : Math.Max(o.WarmUp, 2);
         int warmRuns = warm > 0 ? OnnxRuntimeComparison.WarmUp(() => { net.Run(); engine.Synchronize(); }, warm) : 0;
         var profile = new NetworkProfile();
         net.Profile = profile;

@@ -15,7 +15,8 @@ const string Usage = """
     --unfused: every layer as its own call (on the CPU MobileNetV2's family otherwise runs its large blocks as one fused call each).
     --profile: after the timed runs (and 2 s of untimed runs unless --warmup-seconds warmed them), --runs more with every
       engine call timed between two synchronizations: one line per step (us per run, share) and the ten costliest; with
-      --vs onnxruntime, ONNX Runtime's own per-node profile too.
+      --vs onnxruntime, ONNX Runtime's own per-node profile too. --warmup-seconds 0 profiles the process's first runs
+      (the JIT's first forms included) with no untimed runs.
     Exit status: 0 the check passed, 1 the result (or the peer's logits) was off, 2 bad input, 3 the run failed (a device or library error: one line, then the details).
     """;
 if (args.Contains("--help") || args.Contains("-h"))

@@ -242,6 +242,7 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
     /// <summary>Chunk t of an accumulating run's add: output += result over it, then the activation, step by step.</summary>
     readonly struct AccumulateChunks(nint output, nint result, int length, int chunk, Activation activation) : ICpuLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             nint start = (nint)task * chunk;

@@ -82,6 +82,24 @@ public class NetworkProfileTests
         Assert.That(output.ToString(), Does.Not.Contain("profile:"));
     }
 
+    /// <summary>
+    /// --warmup-seconds 0 profiles the process's first runs: no untimed runs before the profile's (without it, two seconds
+    /// of them, which take the JIT's first forms out of the profile).
+    /// </summary>
+    [Test]
+    public void ZeroWarmUpProfilesTheFirstRuns()
+    {
+        var output = new StringWriter();
+        var result = NetworkApp.Run(new NetworkOptions
+        {
+            Model = NetworkModel.MobileNetV3, Cpu = true, Size = 64, Runs = 2, Classes = 10, Check = NetworkCheck.None, Threads = 1,
+            Profile = true, Out = output, WarmupSeconds = 0,
+        });
+        Assert.That(result.Profile, Is.Not.Empty);
+        Assert.That(output.ToString(), Does.Contain("mobilenetv3[gpuconv] profile:"));
+        Assert.That(output.ToString(), Does.Not.Contain("untimed"), "no untimed runs before the profile's");
+    }
+
     /// <summary>ORT's profile JSON: kernel-time Node events per run; the first runs skipped, the rest averaged per node, in first-seen order.</summary>
     [Test]
     public void OnnxRuntimeNodeTimesAverageEachNodesRunsAfterTheWarmUp()

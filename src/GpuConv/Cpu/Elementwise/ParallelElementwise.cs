@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Cpu.Elementwise;
@@ -62,6 +63,7 @@ internal sealed class ParallelElementwise
     /// <summary>One call's operands; task i runs the op over chunk i.</summary>
     readonly struct ChunkLoop(ElementwiseOp op, float[] a, float[]? b, float alpha, float[] output, int chunk) : ICpuLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             int start = task * chunk, length = Math.Min(chunk, output.Length - start);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using GpuConv.Cpu.Threading;
 
@@ -92,6 +93,7 @@ internal static unsafe class CpuBatchNorm
         public int Tasks => tasks;
 
         [System.Runtime.CompilerServices.SkipLocalsInit]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             int first = (int)((long)shape.Channels * task / tasks), end = (int)((long)shape.Channels * (task + 1) / tasks);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using GpuConv.Cpu.Threading;
 
@@ -119,6 +120,7 @@ internal static unsafe partial class CpuChannelLayerNorm
         public int Tasks => tasks;
 
         [System.Runtime.CompilerServices.SkipLocalsInit]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             int items = phase == Phase.BackwardAffine ? shape.Channels : Chunks(shape);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using GpuConv.Cpu.Pooling;
@@ -43,6 +44,7 @@ internal static class CpuChannelScale
     {
         public int Tasks => tasks;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = CpuPooling.PlanesOf(task, tasks, planes);
@@ -53,6 +55,11 @@ internal static class CpuChannelScale
     }
 
     /// <summary>dst[i] = src[i] · s; one IEEE product per element, Vector256 or scalar (the same bits). dst may be src.</summary>
+    /// <remarks>
+    /// Compiled optimized at once: the JIT's first form (each span slice and vector copy a call) ran EfficientNet-B0's
+    /// squeeze-and-excitation scalings at 80–730 µs a block through a process's first dozen runs, 5–45 µs optimized.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ScalePlane(ReadOnlySpan<float> src, float s, Span<float> dst)
     {
         int i = 0;
@@ -64,6 +71,7 @@ internal static class CpuChannelScale
         for (; i < src.Length; i++) dst[i] = src[i] * s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as ScalePlane
     static float Dot(float[] dy, float[] x, long b, long spatial)
     {
         Span<float> partial = stackalloc float[DotThreads];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using GpuConv.Cpu.Threading;
 
@@ -93,6 +94,7 @@ internal static unsafe class CpuGroupNorm
         public int Tasks => tasks;
 
         [System.Runtime.CompilerServices.SkipLocalsInit]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             int items = phase == Phase.BackwardAffine ? shape.Channels : shape.Units;

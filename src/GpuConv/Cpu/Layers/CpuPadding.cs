@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using GpuConv.Conv;
 using GpuConv.Cpu.Threading;
 
@@ -65,6 +66,7 @@ internal static unsafe class CpuPadding
     {
         public int Tasks => tasks;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = RowsOf(task, tasks, rows);
@@ -103,6 +105,7 @@ internal static unsafe class CpuPadding
     {
         public int Tasks => tasks;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = RowsOf(task, tasks, rows);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Cpu.Threading;
 using GpuConv.Tensors;
 
@@ -43,6 +44,7 @@ internal static unsafe class CpuSlabCopy
     {
         public int Tasks => tasks;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             long first = slab.Rows * task / tasks, end = slab.Rows * (task + 1) / tasks;

@@ -85,6 +85,7 @@ internal static unsafe class CpuSoftmax
         public int Tasks => tasks;
 
         [SkipLocalsInit]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             long items = Items(shape);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Cpu.Layers;
@@ -38,6 +39,7 @@ internal static unsafe class CpuStridedCopy
     {
         public int Tasks => tasks;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             long outer = (long)v.D0 * v.D1, first = outer * task / tasks, end = outer * (task + 1) / tasks;

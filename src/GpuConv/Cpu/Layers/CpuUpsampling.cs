@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using GpuConv.Cpu.Threading;
 
@@ -139,6 +140,7 @@ internal static unsafe class CpuUpsampling
     {
         public int Tasks => tasks;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = RowsOf(task, tasks, rows);
@@ -233,6 +235,7 @@ internal static unsafe class CpuUpsampling
     {
         public int Tasks => tasks;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = RowsOf(task, tasks, rows);

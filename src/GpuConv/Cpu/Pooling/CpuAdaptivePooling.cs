@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Cpu.Pooling;
@@ -44,6 +45,7 @@ internal static class CpuAdaptivePooling
     {
         public int Tasks => tasks;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = CpuPooling.PlanesOf(task, tasks, g.Planes);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Cpu.Pooling;
@@ -68,6 +69,7 @@ internal static unsafe class CpuPooling
     {
         public int Tasks => tasks;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = PlanesOf(task, tasks, g.Planes);
@@ -177,6 +179,7 @@ internal static unsafe class CpuPooling
     {
         public int Tasks => tasks;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = PlanesOf(task, tasks, g.Planes);
@@ -327,6 +330,7 @@ internal static unsafe class CpuPooling
     {
         public int Tasks => tasks;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = PlanesOf(task, tasks, planes);
