@@ -47,6 +47,8 @@ public class PoolBackwardScatterTests
                 CpuPooling.AverageBackward(g, dy, expected, gather: true);
                 CpuPooling.AverageBackward(g, dy, got);
                 CpuPooling.AverageBackward(g, dy, split, workers);
+                CpuPooling.AverageBackward(g, dy, scalar, vector: false);
+                Assert.That(PoolRowsSimdTests.BitsOf(scalar, false), Is.EqualTo(PoolRowsSimdTests.BitsOf(expected, false)), $"scalar scatter, {spec} on {shape}");
             }
             // Sums of several dy: a NaN's payload follows the add's operand order, the same here, but compared as NaN (as every sum is).
             Assert.That(PoolRowsSimdTests.BitsOf(got, false), Is.EqualTo(PoolRowsSimdTests.BitsOf(expected, false)), $"{spec} on {shape}");
@@ -107,6 +109,69 @@ public class PoolBackwardScatterTests
             var dy = PoolRowsSimdTests.Values((int)g.OutputCount, rng, 0);
             Assert.That(CompareTiers(g, x, dy, tiers, $"{spec} on {shape}"), Is.EqualTo(tiers.Length), $"{spec} on {shape} takes the vector argmax");
         }
+    }
+
+    /// <summary>
+    /// The vector rows of average pooling's backward (<see cref="PoolRows.AverageScatterPlane{TV, TVec}"/>) on each tier
+    /// this machine has give the gather definition's bits: random geometries (ranks 1–3, strides 1–3 against kernels
+    /// 1–5, so 0 to 5 candidate columns an input, ceil mode, count_include_pad, rows narrower than a vector), gradients
+    /// full of ±0, ±∞ and NaN payloads; then rows several vectors wide with a partial last vector, up to the widest the
+    /// vector rows take (an output row of 4,096).
+    /// </summary>
+    [Test]
+    public void VectorAverageRowsGiveTheGatherBitsOnEveryTier()
+    {
+        var tiers = PoolRowsSimdTests.Tiers().ToArray();
+        if (tiers.Length == 0) Assert.Ignore("no AVX2 or AVX-512 on this machine: the scalar scatter runs (checked above)");
+        var rng = new Random(24);
+        int cases = 0;
+        while (cases < 500)
+        {
+            if (PoolRowsSimdTests.RandomCase(rng, false) is not var (spec, shape)) continue;
+            cases++;
+            var g = PoolGeometry.Of(spec, shape, spec.OutputShape(shape));
+            var dy = PoolRowsSimdTests.Values((int)g.OutputCount, rng, cases % 5);
+            Assert.That(CompareAverageTiers(g, dy, tiers, $"{spec} on {shape}, gradients of kind {cases % 5}"), Is.EqualTo(tiers.Length));
+        }
+        foreach (var (width, k, s, p, include) in new[] { (520, 3, 1, 1, false), (1100, 2, 2, 0, false), (1101, 3, 2, 1, true), (77, 5, 3, 2, true), (4095, 2, 1, 1, false) })
+        {
+            var shape = new TensorShape(1, 2, 5, width);
+            var spec = new PoolSpec([k, k], [s], [p], CountIncludePad: include, CeilMode: width % 4 == 1);
+            var g = PoolGeometry.Of(spec, shape, spec.OutputShape(shape));
+            var dy = PoolRowsSimdTests.Values((int)g.OutputCount, rng, 2);
+            Assert.That(CompareAverageTiers(g, dy, tiers, $"{spec} on {shape}"), Is.EqualTo(tiers.Length), $"{spec} on {shape} takes the vector rows");
+        }
+
+        // A wider row is left to the scalar scatter (the column tables live on the stack), still the same bits.
+        var wide = new TensorShape(1, 1, 5000);
+        var wideSpec = new PoolSpec([3], [2], [1]);
+        var wg = PoolGeometry.Of(wideSpec, wide, wideSpec.OutputShape(wide));
+        Assert.That(PoolRows.CoversAverageScatter(wg, tiers[0]), Is.False);
+        var wdy = PoolRowsSimdTests.Values((int)wg.OutputCount, rng, 0);
+        float[] wexpected = new float[5000], wgot = new float[5000];
+        CpuPooling.AverageBackward(wg, wdy, wexpected, gather: true);
+        CpuPooling.AverageBackward(wg, wdy, wgot);
+        Assert.That(PoolRowsSimdTests.BitsOf(wgot, false), Is.EqualTo(PoolRowsSimdTests.BitsOf(wexpected, false)), "a 5000-wide row through the dispatch");
+    }
+
+    /// <summary>Runs each tier that covers <paramref name="g"/> against the gather definition; returns how many did.</summary>
+    static int CompareAverageTiers(in PoolGeometry g, float[] dy, int[] tiers, string what)
+    {
+        var expected = new float[(long)g.Planes * g.PlaneSize];
+        CpuPooling.AverageBackward(g, dy, expected, gather: true);
+        int ran = 0;
+        foreach (int lanes in tiers)
+        {
+            if (!PoolRows.CoversAverageScatter(g, lanes)) continue;
+            ran++;
+            var got = new float[expected.Length];
+            Array.Fill(got, float.NaN); // every element must be written
+            for (int plane = 0; plane < g.Planes; plane++)
+                if (lanes == 16) PoolRows.AverageScatterPlane<Vector512<float>, PoolVector512>(g, dy, got, plane);
+                else PoolRows.AverageScatterPlane<Vector256<float>, PoolVector256>(g, dy, got, plane);
+            Assert.That(PoolRowsSimdTests.BitsOf(got, false), Is.EqualTo(PoolRowsSimdTests.BitsOf(expected, false)), $"{lanes} lanes, {what}");
+        }
+        return ran;
     }
 
     /// <summary>Runs each tier that covers <paramref name="g"/> against the gather definition; returns how many did.</summary>

@@ -159,22 +159,26 @@ internal static unsafe class CpuPooling
     /// ascending o (PyTorch's scatter order and its per-output quotient, so the same bits).
     /// </summary>
     /// <remarks><paramref name="gather"/> as for <see cref="MaxBackward"/>: the scatter adds each output's quotient, computed once,
-    /// to its clipped window's inputs in ascending output order.</remarks>
-    public static void AverageBackward(in PoolGeometry g, float[] dy, float[] dx, CpuWorkers? workers = null, bool gather = false) =>
-        RunBackward(g, [], dy, dx, max: false, workers, gather, vector: false);
+    /// to its clipped window's inputs in ascending output order; where <see cref="PoolRows.CoversAverageScatter"/> takes the
+    /// pool a vector of inputs adds its quotients at a time, in the same order (<paramref name="vector"/> false: the
+    /// scalar scatter, the benchmarks' base).</remarks>
+    public static void AverageBackward(in PoolGeometry g, float[] dy, float[] dx, CpuWorkers? workers = null, bool gather = false, bool vector = true) =>
+        RunBackward(g, [], dy, dx, max: false, workers, gather, vector);
 
     static void RunBackward(in PoolGeometry g, float[] x, float[] dy, float[] dx, bool max, CpuWorkers? workers, bool gather, bool vector)
     {
         long input = (long)g.Planes * g.PlaneSize;
         if (dx.Length != input || dy.Length != g.OutputCount || (max && x.Length != input))
             throw new ArgumentException($"pool backward: dx has {dx.Length} elements (expected {input}), dy {dy.Length} (expected {g.OutputCount}){(max ? $", x {x.Length}" : "")}.", nameof(dx));
-        int lanes = max && !gather && vector ? PoolRows.LanesFor(g) : 0;
+        int lanes = gather || !vector ? 0 : max ? PoolRows.LanesFor(g) : PoolRows.CoversAverageScatter(g, PoolRows.Lanes) ? PoolRows.Lanes : 0;
         var loop = new BackwardLoop(g, x, dy, dx, max, gather, lanes, Tasks(g.Planes, input, workers));
         Split(loop.Tasks, loop, workers);
     }
 
     /// <summary>The backward pools' task: its run of planes of dx, by the gather definition or the scatter.</summary>
-    /// <remarks><paramref name="lanes"/>: max pooling's vector argmax (<see cref="PoolRows.MaxScatterPlane(in PoolGeometry, float[], float[], float[], int, int)"/>) where <see cref="PoolRows.LanesFor"/> covers it, else 0.</remarks>
+    /// <remarks><paramref name="lanes"/>: max pooling's vector argmax (<see cref="PoolRows.MaxScatterPlane(in PoolGeometry, float[], float[], float[], int, int)"/>)
+    /// where <see cref="PoolRows.LanesFor"/> covers it, average pooling's vector rows (<see cref="PoolRows.AverageScatterPlane(in PoolGeometry, float[], float[], int, int)"/>)
+    /// where <see cref="PoolRows.CoversAverageScatter"/> does; else 0.</remarks>
     readonly struct BackwardLoop(PoolGeometry g, float[] x, float[] dy, float[] dx, bool max, bool gather, int lanes, int tasks) : ICpuLoop
     {
         public int Tasks => tasks;
@@ -185,7 +189,8 @@ internal static unsafe class CpuPooling
             var (first, end) = PlanesOf(task, tasks, g.Planes);
             for (int plane = first; plane < end; plane++)
                 if (gather) BackwardPlane(g, x, dy, dx, plane, max);
-                else if (lanes > 0) PoolRows.MaxScatterPlane(g, x, dy, dx, plane, lanes);
+                else if (lanes > 0 && max) PoolRows.MaxScatterPlane(g, x, dy, dx, plane, lanes);
+                else if (lanes > 0) PoolRows.AverageScatterPlane(g, dy, dx, plane, lanes);
                 else ScatterPlane(g, x, dy, dx, plane, max);
         }
     }

@@ -60,6 +60,13 @@ internal unsafe interface IPoolVector<TV> where TV : struct
     static abstract void ArgMaxGreater(TV v, TV index, ref TV m, ref TV at);
     /// <summary>The scalar argmax step: where v &gt; m or v is NaN, m = v and at = index. Int lanes in index and at.</summary>
     static abstract void ArgMaxStep(TV v, TV index, ref TV m, ref TV at);
+    /// <summary>
+    /// p[relative[j]] in the lanes where <paramref name="t"/> &lt; counts[j], +0 in the others: one load of p[0 … Lanes − 1]
+    /// (all readable) and a permute. Int lanes in relative (each in [0, Lanes)) and counts.
+    /// </summary>
+    static abstract TV TakeBelow(float* p, TV relative, TV counts, int t);
+    /// <summary>Stores lanes 0 … n − 1 of v at p, writing nothing past p[n − 1] (0 &lt; n &lt; Lanes; a masked store).</summary>
+    static abstract void StoreFirst(TV v, float* p, int n);
 }
 
 /// <summary>AVX-512: 16 lanes, two-source permutes for the stride-2 split.</summary>
@@ -142,6 +149,14 @@ internal readonly unsafe struct PoolVector512 : IPoolVector<Vector512<float>>
         at = Avx512F.BlendVariable(at, index, take);
         m = Avx512F.BlendVariable(m, v, take);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> TakeBelow(float* p, Vector512<float> relative, Vector512<float> counts, int t) =>
+        Avx512F.PermuteVar16x32(Vector512.Load(p), relative.AsInt32()) & Vector512.GreaterThan(counts.AsInt32(), Vector512.Create(t)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreFirst(Vector512<float> v, float* p, int n) =>
+        Avx512F.MaskStore(p, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n)).AsSingle(), v);
 
     // Halves, then PoolVector256's in-lane moves: the same adds, lane t first and lane t + half second.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -236,6 +251,14 @@ internal readonly unsafe struct PoolVector256 : IPoolVector<Vector256<float>>
         at = Avx.BlendVariable(at, index, take);
         m = Avx.BlendVariable(m, v, take);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> TakeBelow(float* p, Vector256<float> relative, Vector256<float> counts, int t) =>
+        Avx2.PermuteVar8x32(Vector256.Load(p), relative.AsInt32()) & Vector256.GreaterThan(counts.AsInt32(), Vector256.Create(t)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreFirst(Vector256<float> v, float* p, int n) =>
+        Avx.MaskStore(p, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(n)).AsSingle(), v);
 
     // The halves and in-lane moves, one-cycle shuffles, rather than three lane-crossing permutes: the same adds, lane t
     // first and lane t + half second.
