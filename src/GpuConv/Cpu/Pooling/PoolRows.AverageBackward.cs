@@ -66,7 +66,16 @@ internal static unsafe partial class PoolRows
             first[iw] = first[g.InW - 1];
             count[iw] = 0;
         }
-        float* q = stackalloc float[g.OutW + most + lanes]; // the quotient row, and room for the last vector's loads
+        // Quotient rows, kept while consecutive input rows share them (a 3x3/1 pool's output row serves three): slot
+        // (od mod depths, oh mod rows) holds row (od, oh). An input is in the windows of at most ⌈k / s⌉ consecutive
+        // outputs a dimension, so an input row's candidates never share a slot. Where the slots would take more than
+        // QuotientFloats of stack, one slot, refilled for each candidate.
+        int rowFloats = g.OutW + most + lanes; // a row and room for its last vector's loads
+        int depths = (g.KD + g.SD - 1) / g.SD, rows = (g.KH + g.SH - 1) / g.SH;
+        if ((long)depths * rows * rowFloats > QuotientFloats) depths = rows = 1;
+        float* q = stackalloc float[depths * rows * rowFloats];
+        long* held = stackalloc long[depths * rows];
+        for (int i = 0; i < depths * rows; i++) held[i] = -1;
         for (int id = 0; id < g.InD; id++)
         {
             var (d0, d1) = CpuPooling.Candidates(id, g.SD, g.PD, g.KD, 1, g.OutD);
@@ -77,14 +86,21 @@ internal static unsafe partial class PoolRows
                 for (int od = d0; od <= d1; od++)
                     for (int oh = h0; oh <= h1; oh++)
                     {
-                        QuotientRow<TV, TVec>(g, dyp + ((long)od * g.OutH + oh) * g.OutW, od, oh, q);
+                        long row = (long)od * g.OutH + oh;
+                        int slot = od % depths * rows + oh % rows;
+                        float* qrow = q + slot * rowFloats;
+                        if (held[slot] != row)
+                        {
+                            QuotientRow<TV, TVec>(g, dyp + row * g.OutW, od, oh, qrow);
+                            held[slot] = row;
+                        }
                         for (int iw0 = 0; iw0 < g.InW; iw0 += lanes)
                         {
                             int n = Math.Min(lanes, g.InW - iw0), f0 = first[iw0];
                             var relative = TVec.AddInt(TVec.Load((float*)(first + iw0)), -f0);
                             var counts = TVec.Load((float*)(count + iw0));
                             var sum = n == lanes ? TVec.Load(dxrow + iw0) : TVec.LoadFirst(dxrow + iw0, n);
-                            for (int t = 0; t < most; t++) sum = TVec.Add(sum, TVec.TakeBelow(q + f0 + t, relative, counts, t));
+                            for (int t = 0; t < most; t++) sum = TVec.Add(sum, TVec.TakeBelow(qrow + f0 + t, relative, counts, t));
                             if (n == lanes) TVec.Store(sum, dxrow + iw0);
                             else TVec.StoreFirst(sum, dxrow + iw0, n);
                         }
@@ -92,6 +108,9 @@ internal static unsafe partial class PoolRows
             }
         }
     }
+
+    /// <summary>Floats of quotient rows kept on the stack at most (64 KiB).</summary>
+    const int QuotientFloats = 16384;
 
     /// <summary>q[ow] = dy[ow] / divisor(od, oh, ow) for output row (od, oh): the row's d·h factor times each column's w factor, the scalar int product.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
