@@ -108,6 +108,7 @@ internal static unsafe class CpuBatchNorm
                     }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
         void StatisticsOf(float* x, int ch, float* partial)
         {
             float n = shape.PerChannel;
@@ -119,6 +120,7 @@ internal static unsafe class CpuBatchNorm
             if (extra2 is not null) extra2[ch] = keep * extra2[ch] + momentum * (sq / (float)(shape.PerChannel - 1));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
         void NormalizeOf(float* x, float* y, int ch)
         {
             float invStd = fromVariance ? 1f / MathF.Sqrt(out2[ch] + eps) : out2[ch];
@@ -140,6 +142,7 @@ internal static unsafe class CpuBatchNorm
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
         void BackwardOf(float* x, float* dy, float* dx, int ch, float* partial)
         {
             float m = out1[ch], invStd = out2[ch];
@@ -195,6 +198,7 @@ internal static unsafe class CpuBatchNorm
     }
 
     /// <summary>Σ term(a, b) over channel <paramref name="ch"/> in the order the class comment defines; <paramref name="partial"/> holds <see cref="Threads"/> floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static float ChannelSum<T>(float* a, float* b, BatchNormShape shape, int ch, T term, float* partial, bool vector) where T : struct, ITerm
     {
         for (int k = 0; k < Threads; k++) partial[k] = 0f;

@@ -149,6 +149,7 @@ internal static unsafe partial class CpuChannelLayerNorm
         /// One chunk's statistics and outputs; x and y point at channel 0 of the chunk. The blocks where they apply, else
         /// Vector256 lanes and scalar: the statistics summed in place in the chunk's mean and rstd slots, then the outputs.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
         void ForwardOf(float* x, float* y, float* m, float* r, float* gamma, float* beta, int length)
         {
             if (vector && Blocks512Accelerated)
@@ -211,6 +212,7 @@ internal static unsafe partial class CpuChannelLayerNorm
         }
 
         /// <summary>One chunk's dx: the blocks where they apply, else <see cref="BackwardDataLanesOf"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
         void BackwardDataOf(float* x, float* dy, float* dx, float* m, float* r, float* gamma, int length, float* a, float* b)
         {
             if (vector && Blocks512Accelerated)
@@ -231,6 +233,7 @@ internal static unsafe partial class CpuChannelLayerNorm
         /// <paramref name="b"/>, then A/C and −k there, then dx. A method of its own: beside the block call, the JIT's code
         /// for these loops was 1.2× slower (AVX2, [1, 768, 7, 7]).
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
         void BackwardDataLanesOf(float* x, float* dy, float* dx, float* m, float* r, float* gamma, int length, float* a, float* b)
         {
             int channels = shape.Channels;
@@ -281,6 +284,7 @@ internal static unsafe partial class CpuChannelLayerNorm
         }
 
         /// <summary>Channel c's dbias and dweight over t = n·P + p: <see cref="Threads"/> partials each (in <paramref name="pb"/>, <paramref name="pw"/>), then the tree.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
         void AffineOf(float* x, float* dy, float* m, float* r, int c, float* pb, float* pw)
         {
             for (int k = 0; k < Threads; k++) { pb[k] = 0f; pw[k] = 0f; }

@@ -110,6 +110,7 @@ internal static unsafe class CpuGroupNorm
                     }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
         void ForwardOf(float* x, float* y, float* gamma, float* beta, int unit, float* partial)
         {
             int size = shape.GroupSize;
@@ -142,6 +143,7 @@ internal static unsafe class CpuGroupNorm
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
         void BackwardDataOf(float* x, float* dy, float* dx, float* gamma, int unit, float* partial)
         {
             int size = shape.GroupSize, perGroup = shape.ChannelsPerGroup, spatial = shape.Spatial;
@@ -172,6 +174,7 @@ internal static unsafe class CpuGroupNorm
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
         void AffineOf(float* x, float* dy, int c, float* partial)
         {
             long offset = (long)c * shape.Spatial, rowStride = (long)shape.Channels * shape.Spatial;
@@ -239,6 +242,7 @@ internal static unsafe class CpuGroupNorm
     /// Σ term(a, b) over <paramref name="rows"/> rows of <paramref name="length"/> values, <paramref name="rowStride"/>
     /// apart, position t counting on across rows, in the order the class comment defines; <paramref name="partial"/> holds <see cref="Threads"/> floats.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static float Sum<T>(float* a, float* b, int rows, long rowStride, int length, ref T term, float* partial, bool vector) where T : struct, ITerm
     {
         for (int k = 0; k < Threads; k++) partial[k] = 0f;

@@ -75,6 +75,7 @@ internal static unsafe class CpuPadding
     }
 
     /// <summary>Output row <paramref name="r"/> (plane, od, oh): the mapped input row's border elements, then its copy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static void Row(in PadGeometry g, float* x, float* y, long r)
     {
         int oh = (int)(r % g.OutH);
@@ -95,6 +96,7 @@ internal static unsafe class CpuPadding
         for (int j = bw + n; j < g.OutW; j++) dst[j] = At(g, src, j - bw);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float At(in PadGeometry g, float* row, int i)
     {
         int s = PaddingModes.Source(g.Mode, i, g.InW);
@@ -125,6 +127,7 @@ internal static unsafe class CpuPadding
     /// Input row <paramref name="r"/> (plane, d, h) of dx: the padded rows that read it (one in the middle of the plane),
     /// each folded along W into the row — the first written, the others added — then written, or added to dx when accumulating.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static void BackwardRow(in PadGeometry g, float* dy, float* dx, long r, bool accumulate, ref float[]? scratch)
     {
         int h = (int)(r % g.InH);

@@ -149,6 +149,7 @@ internal static unsafe class CpuSoftmax
 
     // ---- Inner = 1: contiguous rows, 32 partials ----
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static float RowMax(float* x, int n, float* p, bool vector)
     {
         Fill(p, float.NegativeInfinity);
@@ -170,6 +171,7 @@ internal static unsafe class CpuSoftmax
     }
 
     /// <summary>Σ e^(x − m) in the row order; writes each e into <paramref name="e"/> unless it is null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static float RowExpSum(float* x, float* e, int n, float m, float* p, bool vector)
     {
         Fill(p, 0f);
@@ -198,6 +200,7 @@ internal static unsafe class CpuSoftmax
         return FoldSum(p);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static void ForwardRow(float* x, float* y, int n, bool log, float* p, bool vector)
     {
         float m = RowMax(x, n, p, vector);
@@ -224,6 +227,7 @@ internal static unsafe class CpuSoftmax
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static void BackwardRow(float* y, float* dy, float* dx, int n, bool log, float* p, bool vector)
     {
         Fill(p, 0f);
@@ -269,6 +273,7 @@ internal static unsafe class CpuSoftmax
 
     // ---- Inner > 1: slices Inner apart, one sequential fold each ----
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static void ForwardColumn(float* x, float* y, int n, int stride, bool log)
     {
         float m = float.NegativeInfinity;
@@ -290,6 +295,7 @@ internal static unsafe class CpuSoftmax
     }
 
     /// <summary><see cref="ForwardColumn"/> on eight neighbouring slices at once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static void ForwardColumns(float* x, float* y, int n, int stride, bool log)
     {
         var m = Vector256.Create(float.NegativeInfinity);
@@ -310,6 +316,7 @@ internal static unsafe class CpuSoftmax
             for (int a = 0; a < n; a++) SiluMath.Canonical(Vector256.Load(y + (long)a * stride) / s).Store(y + (long)a * stride);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static void BackwardColumn(float* y, float* dy, float* dx, int n, int stride, bool log)
     {
         float s = 0f;
@@ -318,6 +325,7 @@ internal static unsafe class CpuSoftmax
     }
 
     /// <summary><see cref="BackwardColumn"/> on eight neighbouring slices at once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static void BackwardColumns(float* y, float* dy, float* dx, int n, int stride, bool log)
     {
         var s = Vector256<float>.Zero;
