@@ -167,6 +167,7 @@ internal static unsafe class CpuPadding
     /// dst[w] (=, or += when <paramref name="add"/>) the sum of the padded row's elements that read input w: the single-source
     /// middle as a vectorised copy or add, the edges through <see cref="PadGeometry.Sources"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static void FoldRow(in PadGeometry g, float* src, float* dst, bool add)
     {
         int n = g.InW, bw = g.BeginW, ew = g.OutW - g.InW - g.BeginW;
