@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using GpuConv.Cpu.Threading;
 
 namespace GpuConv.Cpu.Layers;
@@ -353,7 +354,17 @@ internal static unsafe class CpuUpsampling
                 if (rank == 0)
                 {
                     float* row = dx + ((long)t.D.I0[od] * inH + t.H.I0[oh]) * inW;
-                    for (int ow = 0; ow < outW; ow++) row[w0[ow]] += src[ow];
+                    int ow = 0;
+                    if (t.Doubles && Sse.IsSupported)
+                        // W's map o / 2: input w takes outputs 2w then 2w + 1, so four inputs add the even then the odd
+                        // outputs of eight.
+                        for (; ow + 8 <= outW; ow += 8)
+                        {
+                            Vector128<float> lo = Vector128.Load(src + ow), hi = Vector128.Load(src + ow + 4);
+                            float* at = row + (ow >> 1);
+                            (Vector128.Load(at) + Sse.Shuffle(lo, hi, 0b10_00_10_00) + Sse.Shuffle(lo, hi, 0b11_01_11_01)).Store(at);
+                        }
+                    for (; ow < outW; ow++) row[w0[ow]] += src[ow];
                     continue;
                 }
                 // The (d, h) taps in order a then b, each an input row and the weight the w tap's multiplies (the
