@@ -217,13 +217,14 @@ internal static unsafe class CpuUpsampling
         float* lw0 = t.W.L0;
         float* lw1 = t.W.L1;
         int n = g.W.Out;
+        int start = BlendVectors(g.LinearRank, r00, r01, r10, r11, t.W, lh0, lh1, ld0, ld1, (int)inW, n, dst);
         switch (g.LinearRank)
         {
             case 1:
-                for (int ow = 0; ow < n; ow++) dst[ow] = Blend(r00[w0[ow]], r00[w1[ow]], lw0[ow], lw1[ow]);
+                for (int ow = start; ow < n; ow++) dst[ow] = Blend(r00[w0[ow]], r00[w1[ow]], lw0[ow], lw1[ow]);
                 break;
             case 2:
-                for (int ow = 0; ow < n; ow++)
+                for (int ow = start; ow < n; ow++)
                 {
                     float a = Blend(r00[w0[ow]], r00[w1[ow]], lw0[ow], lw1[ow]);
                     float b = Blend(r01[w0[ow]], r01[w1[ow]], lw0[ow], lw1[ow]);
@@ -231,7 +232,7 @@ internal static unsafe class CpuUpsampling
                 }
                 break;
             default:
-                for (int ow = 0; ow < n; ow++)
+                for (int ow = start; ow < n; ow++)
                 {
                     float a = Blend(r00[w0[ow]], r00[w1[ow]], lw0[ow], lw1[ow]);
                     float b = Blend(r01[w0[ow]], r01[w1[ow]], lw0[ow], lw1[ow]);
@@ -240,6 +241,47 @@ internal static unsafe class CpuUpsampling
                     dst[ow] = Blend(Blend(a, b, lh0, lh1), Blend(c, e, lh0, lh1), ld0, ld1);
                 }
                 break;
+        }
+    }
+
+    /// <summary>
+    /// The row's outputs from 0 on, eight at a time while their W taps lie within eight inputs of the first one's (an
+    /// upsampling by 8/7 or more, away from the row's right end): the eight inputs loaded once per input row and each
+    /// lane's two taps picked by a permute, then <see cref="Blend"/>'s operations on the lanes, the same bits. Returns the
+    /// first output left to the scalar loops.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static int BlendVectors(int rank, float* r00, float* r01, float* r10, float* r11, in AxisTaps w, float lh0, float lh1, float ld0, float ld1,
+        int inW, int n, float* dst)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported) return 0;
+        int ow = 0;
+        for (; ow + 8 <= n; ow += 8)
+        {
+            int b = w.I0[ow];
+            if (w.I1[ow + 7] - b > 7 || b + 8 > inW) break; // the taps run monotone: lane 7's second is the farthest
+            var base0 = Vector256.Create(b);
+            Vector256<int> i0 = Vector256.Load(w.I0 + ow) - base0, i1 = Vector256.Load(w.I1 + ow) - base0;
+            Vector256<float> l0 = Vector256.Load(w.L0 + ow), l1 = Vector256.Load(w.L1 + ow);
+            var y = Row(r00 + b, i0, i1, l0, l1);
+            if (rank >= 2)
+            {
+                Vector256<float> h0 = Vector256.Create(lh0), h1 = Vector256.Create(lh1);
+                y = Fma.MultiplyAdd(y, h0, Row(r01 + b, i0, i1, l0, l1) * h1);
+                if (rank == 3)
+                {
+                    var far = Fma.MultiplyAdd(Row(r10 + b, i0, i1, l0, l1), h0, Row(r11 + b, i0, i1, l0, l1) * h1);
+                    y = Fma.MultiplyAdd(y, Vector256.Create(ld0), far * Vector256.Create(ld1));
+                }
+            }
+            y.Store(dst + ow);
+        }
+        return ow;
+
+        static Vector256<float> Row(float* x, Vector256<int> i0, Vector256<int> i1, Vector256<float> l0, Vector256<float> l1)
+        {
+            var v = Vector256.Load(x);
+            return Fma.MultiplyAdd(Avx2.PermuteVar8x32(v, i0), l0, Avx2.PermuteVar8x32(v, i1) * l1);
         }
     }
 
