@@ -65,6 +65,14 @@ public class UpsampleKernelTests
     [TestCase(UpsampleMode.Linear, 40, 3, false)]
     [TestCase(UpsampleMode.Nearest, 40, 3, false)]
     [TestCase(UpsampleMode.NearestExact, 3, 40, false)]
+    // Rows long enough for the CPU's eight-output vectors, whose taps must lie within eight inputs: downsampling by
+    // 3/4, scales just above and at 1 (8 outputs spanning 8 or 9 inputs), 2x and 3x, with and without align_corners.
+    [TestCase(UpsampleMode.Linear, 40, 30, false)]
+    [TestCase(UpsampleMode.Linear, 40, 44, false)]
+    [TestCase(UpsampleMode.Linear, 40, 46, true)]
+    [TestCase(UpsampleMode.Linear, 40, 40, true)]
+    [TestCase(UpsampleMode.Linear, 33, 80, false)]
+    [TestCase(UpsampleMode.Linear, 21, 60, true)]
     public void EdgeGeometriesMatchTheCpuLoops(UpsampleMode mode, int n, int m, bool align)
     {
         var spec = UpsampleSpec.ToSize(mode, [m], align);
