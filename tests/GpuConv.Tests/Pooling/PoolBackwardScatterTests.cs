@@ -154,40 +154,28 @@ public class PoolBackwardScatterTests
         Assert.That(PoolRowsSimdTests.BitsOf(wgot, false), Is.EqualTo(PoolRowsSimdTests.BitsOf(wexpected, false)), "a 5000-wide row through the dispatch");
     }
 
-    /// <summary>Runs each tier that covers <paramref name="g"/> against the gather definition; returns how many did.</summary>
-    static int CompareAverageTiers(in PoolGeometry g, float[] dy, int[] tiers, string what)
+    static int CompareAverageTiers(in PoolGeometry g, float[] dy, int[] tiers, string what) => CompareTiers(g, null, dy, tiers, what);
+
+    /// <summary>
+    /// Runs each tier that covers <paramref name="g"/> against the gather definition — max pooling's vector argmax with
+    /// <paramref name="x"/>, average pooling's vector rows without — and returns how many did.
+    /// </summary>
+    static int CompareTiers(in PoolGeometry g, float[]? x, float[] dy, int[] tiers, string what)
     {
         var expected = new float[(long)g.Planes * g.PlaneSize];
-        CpuPooling.AverageBackward(g, dy, expected, gather: true);
+        if (x is null) CpuPooling.AverageBackward(g, dy, expected, gather: true);
+        else CpuPooling.MaxBackward(g, x, dy, expected, gather: true);
         int ran = 0;
         foreach (int lanes in tiers)
         {
-            if (!PoolRows.CoversAverageScatter(g, lanes)) continue;
+            if (!(x is null ? PoolRows.CoversAverageScatter(g, lanes) : PoolRows.Covers(g, lanes))) continue;
             ran++;
             var got = new float[expected.Length];
             Array.Fill(got, float.NaN); // every element must be written
             for (int plane = 0; plane < g.Planes; plane++)
-                if (lanes == 16) PoolRows.AverageScatterPlane<Vector512<float>, PoolVector512>(g, dy, got, plane);
-                else PoolRows.AverageScatterPlane<Vector256<float>, PoolVector256>(g, dy, got, plane);
-            Assert.That(PoolRowsSimdTests.BitsOf(got, false), Is.EqualTo(PoolRowsSimdTests.BitsOf(expected, false)), $"{lanes} lanes, {what}");
-        }
-        return ran;
-    }
-
-    /// <summary>Runs each tier that covers <paramref name="g"/> against the gather definition; returns how many did.</summary>
-    static int CompareTiers(in PoolGeometry g, float[] x, float[] dy, int[] tiers, string what)
-    {
-        var expected = new float[x.Length];
-        CpuPooling.MaxBackward(g, x, dy, expected, gather: true);
-        int ran = 0;
-        foreach (int lanes in tiers)
-        {
-            if (!PoolRows.Covers(g, lanes)) continue;
-            ran++;
-            var got = new float[x.Length];
-            Array.Fill(got, float.NaN); // every element must be written
-            for (int plane = 0; plane < g.Planes; plane++)
-                if (lanes == 16) PoolRows.MaxScatterPlane<Vector512<float>, PoolVector512>(g, x, dy, got, plane);
+                if (x is null && lanes == 16) PoolRows.AverageScatterPlane<Vector512<float>, PoolVector512>(g, dy, got, plane);
+                else if (x is null) PoolRows.AverageScatterPlane<Vector256<float>, PoolVector256>(g, dy, got, plane);
+                else if (lanes == 16) PoolRows.MaxScatterPlane<Vector512<float>, PoolVector512>(g, x, dy, got, plane);
                 else PoolRows.MaxScatterPlane<Vector256<float>, PoolVector256>(g, x, dy, got, plane);
             Assert.That(PoolRowsSimdTests.BitsOf(got, false), Is.EqualTo(PoolRowsSimdTests.BitsOf(expected, false)), $"{lanes} lanes, {what}");
         }

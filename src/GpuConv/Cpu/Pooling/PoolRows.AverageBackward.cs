@@ -118,15 +118,11 @@ internal static unsafe partial class PoolRows
         where TV : struct where TVec : struct, IPoolVector<TV>
     {
         int lanes = TVec.Lanes;
-        var (d0, d1, sizeD) = CpuPooling.Window(od, g.SD, g.PD, g.KD, g.InD);
-        var (h0, h1, sizeH) = CpuPooling.Window(oh, g.SH, g.PH, g.KH, g.InH);
-        var rowFactor = TVec.Splat(g.CountIncludePad ? sizeD * sizeH : (d1 - d0) * (h1 - h0));
-        // The w factor counts a window's columns inside [wFrom, wTo): the padded row with count_include_pad, else the row.
-        int wFrom = g.CountIncludePad ? -g.PW : 0, wTo = g.CountIncludePad ? g.InW + g.PW : g.InW;
+        var rowFactor = TVec.Splat(RowFactor(g, CpuPooling.Window(od, g.SD, g.PD, g.KD, g.InD), CpuPooling.Window(oh, g.SH, g.PH, g.KH, g.InH)));
         for (int ow0 = 0; ow0 < g.OutW; ow0 += lanes)
         {
             int n = Math.Min(lanes, g.OutW - ow0);
-            var divisor = TVec.Multiply(rowFactor, TVec.Overlaps(TVec.Columns(ow0 * g.SW - g.PW, g.SW), g.KW, wFrom, wTo));
+            var divisor = Divisors<TV, TVec>(g, rowFactor, ow0 * g.SW - g.PW);
             if (n == lanes) TVec.Store(TVec.Divide(TVec.Load(dyrow + ow0), divisor), q + ow0);
             else TVec.StoreFirst(TVec.Divide(TVec.LoadFirst(dyrow + ow0, n), divisor), q + ow0, n); // lanes past the row may divide by 0: not stored
         }

@@ -162,8 +162,6 @@ internal static unsafe partial class PoolRows
         var (lo, hi) = InteriorColumns(g);
         var padding = TVec.Splat(0f);
         var widths = TVec.Splat(BitConverter.Int32BitsToSingle(g.InW)); // the int in every lane, for the masked loads' compares
-        // The w factor counts a window's columns inside [wFrom, wTo): the padded row with count_include_pad, else the row.
-        int wFrom = g.CountIncludePad ? -g.PW : 0, wTo = g.CountIncludePad ? g.InW + g.PW : g.InW;
         int* rows = stackalloc int[g.KD * g.KH];
         bool borders = lo > 0 || hi < g.OutW;
         for (int od = 0; od < g.OutD; od++)
@@ -171,9 +169,9 @@ internal static unsafe partial class PoolRows
             {
                 int n = borders ? WindowRows(g, od, oh, rows) : 0; // for the border vectors' masked loads
                 float* yrow = yp + ((long)od * g.OutH + oh) * g.OutW;
-                var (d0, d1, sizeD) = CpuPooling.Window(od, g.SD, g.PD, g.KD, g.InD);
-                var (h0, h1, sizeH) = CpuPooling.Window(oh, g.SH, g.PH, g.KH, g.InH);
-                int rowFactor = g.CountIncludePad ? sizeD * sizeH : (d1 - d0) * (h1 - h0);
+                var d = CpuPooling.Window(od, g.SD, g.PD, g.KD, g.InD);
+                var h = CpuPooling.Window(oh, g.SH, g.PH, g.KH, g.InH);
+                int rowFactor = RowFactor(g, d, h);
                 var interiorDivisor = TVec.Splat(rowFactor * g.KW); // the scalar code's int product, converted once
                 for (int ow0 = 0; ; ow0 += lanes)
                 {
@@ -183,8 +181,8 @@ internal static unsafe partial class PoolRows
                     TV divisor;
                     if (ow0 >= lo && ow0 + lanes <= hi)
                     {
-                        for (int id = d0; id < d1; id++)
-                            for (int ih = h0; ih < h1; ih++)
+                        for (int id = d.Start; id < d.End; id++)
+                            for (int ih = h.Start; ih < h.End; ih++)
                                 RowTaps<TV, TVec, SumTaps<TV, TVec>, Inside<TV, TVec>>(new Inside<TV, TVec>(xp + (id * g.InH + ih) * g.InW + col), g.KW, g.SW, ref taps);
                         divisor = interiorDivisor;
                     }
@@ -193,12 +191,29 @@ internal static unsafe partial class PoolRows
                         var columns = TVec.Columns(col, 1);
                         for (int r = 0; r < n; r++)
                             RowTaps<TV, TVec, SumTaps<TV, TVec>, Clipped<TV, TVec>>(new Clipped<TV, TVec>(xp + rows[r] + col, columns, widths, padding), g.KW, g.SW, ref taps);
-                        divisor = TVec.Multiply(TVec.Splat(rowFactor), TVec.Overlaps(TVec.Columns(col, g.SW), g.KW, wFrom, wTo));
+                        divisor = Divisors<TV, TVec>(g, TVec.Splat(rowFactor), col);
                     }
                     TVec.Store(TVec.Divide(taps.Sum, divisor), yrow + ow0);
                     if (ow0 + lanes >= g.OutW) break;
                 }
             }
+    }
+
+    /// <summary>The average's d·h factor of an output row from its d and h <see cref="CpuPooling.Window"/>s: their padded sizes with count_include_pad, else their clipped ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static int RowFactor(in PoolGeometry g, (int Start, int End, int PaddedSize) d, (int Start, int End, int PaddedSize) h) =>
+        g.CountIncludePad ? d.PaddedSize * h.PaddedSize : (d.End - d.Start) * (h.End - h.Start);
+
+    /// <summary>
+    /// Per lane, the average's divisor of the outputs whose windows start at columns col, col + s, …: the row's factor
+    /// times the window's columns inside the padded row (count_include_pad) or the row — the scalar int product (both
+    /// small integers, so their float product is exact).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TV Divisors<TV, TVec>(in PoolGeometry g, TV rowFactor, int col) where TV : struct where TVec : struct, IPoolVector<TV>
+    {
+        int from = g.CountIncludePad ? -g.PW : 0, to = g.CountIncludePad ? g.InW + g.PW : g.InW;
+        return TVec.Multiply(rowFactor, TVec.Overlaps(TVec.Columns(col, g.SW), g.KW, from, to));
     }
 
     /// <summary>
