@@ -240,8 +240,16 @@ public class WarmCallAllocationTests
         for (int i = 0; i < 200; i++) other.AllocateOnce();
         var failures = ProcessWideFailures(poolCalls, "planted", call => () => { call(); other.AllocateOnce(); }, PoolOps);
         Assert.That(failures, Has.Count.EqualTo(PoolOps.Length));
-        Assert.That(failures, Has.All.Contain("24.0 B per call, every thread"));
+        // At least the planted object per call: the count is process-wide, and twice (one local run, one clean-clone CI
+        // run of 2026-12-07) the first op read 176 and 503.5 B where the others read 24.0 — something else in the
+        // process allocated during that op's batches. What this test shows is that another thread's allocation is seen.
+        Assert.That(failures.Select(BytesPerCall), Has.All.GreaterThanOrEqualTo(24.0), string.Join("; ", failures));
+        Assert.That(failures.Count(f => f.Contains("24.0 B per call, every thread")), Is.GreaterThanOrEqualTo(PoolOps.Length - 1), "all but at most one read exactly the planted 24 B");
     }
+
+    /// <summary>The bytes per call a <see cref="ProcessWideFailures"/> row reports.</summary>
+    static double BytesPerCall(string row) =>
+        double.Parse(System.Text.RegularExpressions.Regex.Match(row, @": ([0-9.]+) B per call").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>A thread that allocates one object (24 B) each time it is asked, while the asking thread waits.</summary>
     sealed class AllocatingThread : IDisposable
