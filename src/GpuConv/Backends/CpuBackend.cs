@@ -188,6 +188,7 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
     /// The sums are today's (output + result, the same VectorOps.Add: steps are multiples of 64 floats, so its vector parts
     /// fall where they fall over the whole array) and the activation reads those very floats.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void AddThenActivate(float* output, float* result, nint length, Activation act)
     {
         if (act == Activation.Identity)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace GpuConv.Conv;
 
 /// <summary>
@@ -28,6 +30,7 @@ internal static class PaddingModes
     /// The input index that padded position <paramref name="i"/> (−padBegin ≤ i &lt; n + padEnd) reads in a dimension of size
     /// <paramref name="n"/>, or −1 for a zero (constant) pad; the mode's size rule (<see cref="PadLimitError"/>) keeps it inside.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // per border element of a padded row: left to tiering it stayed unoptimized
     public static int Source(PaddingMode mode, int i, int n)
     {
         if ((uint)i < (uint)n) return i;

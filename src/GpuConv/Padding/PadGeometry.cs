@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 using GpuConv.Conv;
 using GpuConv.Tensors;
 
@@ -54,6 +55,7 @@ internal readonly record struct PadGeometry(int Planes, int InD, int InH, int In
     /// <paramref name="hi"/>; returns how many. The gradient of input element i is the sum over these positions
     /// (a constant pad reads i from one position only). The inverse of <see cref="PaddingModes.Source"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per row and border element of the gradient's rows, called from optimized code
     public static int Sources(PaddingMode mode, int i, int n, int begin, int end, Span<int> lo, Span<int> hi)
     {
         int count = 0;

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 
 namespace GpuConv.Tensors;
 
@@ -45,6 +46,7 @@ public sealed class TensorShape : IEquatable<TensorShape>
     /// <summary>Product of the spatial dimensions (allocates nothing: kernels ask for it on every call).</summary>
     public long SpatialSize
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // a loop: inlined only if asked (the CPU bias gradient's task reads it)
         get
         {
             long size = 1;

@@ -1,5 +1,6 @@
 using System.Reflection;
 using GpuConv.Cpu.Threading;
+using GpuConv.Tests.Support;
 
 namespace GpuConv.Tests.Cpu;
 
@@ -9,7 +10,9 @@ namespace GpuConv.Tests.Cpu;
 /// And every <see cref="ICpuLoop.Run"/> is compiled optimized at once: a task body is called a few times a network run,
 /// so the JIT's call counting leaves it in its first, unoptimized form (or an on-stack-replacement form) through a
 /// process's first dozens of runs; EfficientNet-B0's squeeze-and-excitation scalings ran 80–730 µs a block so, 5–45 µs
-/// optimized (docs/benchmarks.md, s23). Nothing in a result shows it, only the time, so this reads the attribute.
+/// optimized (docs/benchmarks.md, s23). Nothing in a result shows it, only the time, so this reads the attribute. The
+/// same holds for every loop a task body reaches (a row or plane helper is compiled on its own: the JIT does not inline
+/// a method with a loop unless asked), so that is read from the IL too.
 /// </summary>
 public class CpuLoopShapeTests
 {
@@ -42,5 +45,37 @@ public class CpuLoopShapeTests
         var tiered = runs.Where(m => (m.MethodImplementationFlags & MethodImplAttributes.AggressiveOptimization) == 0)
             .Select(m => m.DeclaringType!.FullName).ToList();
         Assert.That(tiered, Is.Empty, "ICpuLoop.Run without [MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+    }
+
+    const MethodImplAttributes CompiledAtOnce = MethodImplAttributes.AggressiveOptimization | MethodImplAttributes.AggressiveInlining;
+
+    static string NameOf(MethodBase method) => $"{method.DeclaringType!.FullName}.{method.Name}";
+
+    /// <summary>
+    /// Every method with a loop that a loop body or an already optimized method can call, through any chain of calls in the
+    /// library, is <c>[AggressiveOptimization]</c> (or inlined into its optimized caller). Left to tiering, such a helper
+    /// (a row of an upsampling, a pooling plane, a GEMM's packing) runs unoptimized for its first 30 calls and for as long
+    /// after as the process keeps compiling new methods: through a network's first runs, it ran 2–8× slower.
+    /// </summary>
+    [Test]
+    public void EveryLoopATaskReachesIsCompiledOptimizedAtOnce()
+    {
+        var library = typeof(ICpuLoop).Assembly;
+        const BindingFlags declared = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+        var optimized = library.GetTypes().SelectMany(t => t.GetMethods(declared))
+            .Where(m => (m.MethodImplementationFlags & MethodImplAttributes.AggressiveOptimization) != 0);
+        var roots = LoopTypes().SelectMany(t => t.GetMethods(declared)).Concat(optimized).Cast<MethodBase>().ToList();
+        var unresolved = new List<string>();
+        var reached = IlCallGraph.Reachable(library, roots, unresolved);
+        Assert.That(unresolved, Is.Empty, "call targets the walk could not resolve");
+        // The walk reaches helpers through task bodies, optimized helpers and interface calls (a depthwise kernel's rows).
+        Assert.That(reached.Keys.Select(NameOf), Is.SupersetOf(new[]
+        {
+            "GpuConv.Cpu.Layers.CpuUpsampling.LinearRow", "GpuConv.Cpu.Pooling.PoolRows.WindowRows", "GpuConv.Cpu.Columns.Col2Im.Fill",
+        }), $"{reached.Count} methods reached");
+        var tiered = reached
+            .Where(r => (r.Key.MethodImplementationFlags & CompiledAtOnce) == 0 && IlCallGraph.Read(r.Key, unresolved).Loops)
+            .Select(r => $"{NameOf(r.Key)} (called from {r.Value})").Order().ToList();
+        Assert.That(tiered, Is.Empty, "loops a task reaches without [MethodImpl(MethodImplOptions.AggressiveOptimization)]:\n" + string.Join("\n", tiered));
     }
 }

@@ -299,6 +299,7 @@ internal static unsafe class ChannelTiledConv
     }
 
     /// <summary>The input pixels a strided 1x1 reads from the group's planes starting at x plane <paramref name="p0"/>, as dense planes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Subsample(CpuConvContext ctx, int p0, float* dst)
     {
         var g = ctx.G;

@@ -33,6 +33,7 @@ internal static unsafe class Col2Im
     }
 
     /// <summary>Sets the slab's elements of one plane to <paramref name="value"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Fill(in Geometry g, in Slab slab, float* xc, float value)
     {
         int dLo = slab.Dim == 0 ? slab.Lo : 0, dHi = slab.Dim == 0 ? slab.Hi : g.InD;

@@ -43,6 +43,7 @@ internal static unsafe class DepthwiseBlocked
     /// loads, the interleave cost more than the convolution on 7 × 7 planes.) Reads past the input (right
     /// or bottom) then hit pad zeros, never another row.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void InterleavePadded(in Geometry g, float* x, float* dense, float* padded)
     {
         var (dp, hp, wp) = Extents(g);
@@ -66,6 +67,7 @@ internal static unsafe class DepthwiseBlocked
     }
 
     /// <summary>Each tap's offset (row-major over the kernel) in the channel-last padded layout, in floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void TapOffsets(in Geometry g, int hp, int wp, int* offsets)
     {
         int tap = 0;

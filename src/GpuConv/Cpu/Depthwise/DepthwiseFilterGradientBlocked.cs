@@ -139,6 +139,7 @@ internal static unsafe class DepthwiseFilterGradientBlocked
     /// pixel's and each output position's 16-channel vector goes (x: inside the pads, or onto the trash
     /// vector when no output reads it; dy: densely).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Prepare(in Geometry g, float* xb, int trashAt, int* xAt, int* dyAt)
     {
         var (dp, hp, wp) = DepthwiseBlocked.Extents(g);
@@ -168,6 +169,7 @@ internal static unsafe class DepthwiseFilterGradientBlocked
     }
 
     /// <summary>Every tap's sums over the output positions, in passes of up to 13 taps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Taps(in Geometry g, int hp, int wp, int kvol, float* xb, float* dyb, float* sums)
     {
         int* offsets = stackalloc int[kvol];

@@ -22,6 +22,7 @@ internal static unsafe class CpuActivation
     public static bool InLanes(Activation act) => act is Activation.Identity or Activation.Relu or Activation.Relu6;
 
     /// <summary>act(v) in place on <paramref name="n"/> floats at <paramref name="p"/>; Identity does nothing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Apply(Activation act, float* p, nint n)
     {
         switch (act)
@@ -49,6 +50,7 @@ internal static unsafe class CpuActivation
     public static void Relu6(float* src, float* dst, nint n) => CopyAddScalarRelu6(src, dst, 0f, n, addBias: false);
 
     /// <summary>act in place on <paramref name="rows"/> rows of <paramref name="length"/> floats, <paramref name="stride"/> apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows(Activation act, float* first, nint stride, int rows, nint length)
     {
         if (act == Activation.Identity) return;

@@ -179,6 +179,7 @@ internal static unsafe class InvertedResidualBands
     }
 
     /// <summary>act(E·x + bias) for input rows [from, to) of image x, into rows of <paramref name="dst"/> (plane stride <paramref name="planeStride"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Expand(in Block b, GemmTier tier, WorkspaceSet ws, float* x, int from, int to, float* dst, nint planeStride)
     {
         if (to <= from) return;

@@ -629,6 +629,7 @@ internal static unsafe class MicroKernels
     }
 
     /// <summary>4 × 4 tile in scalar arithmetic (no SIMD).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Scalar_4x4(nint kc, float* a, float* b, float* c, nint ldc, bool accumulate)
     {
         float c0_0 = 0; float c0_1 = 0; float c0_2 = 0; float c0_3 = 0;
@@ -663,6 +664,7 @@ internal static unsafe class MicroKernels
     }
 
     /// <summary>4 × 4 tile in scalar arithmetic (no SIMD), A read in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Scalar_4x4_Direct(nint kc, float* a, nint lda, float* b, float* c, nint ldc, bool accumulate)
     {
         float c0_0 = 0; float c0_1 = 0; float c0_2 = 0; float c0_3 = 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Cpu.Columns;
 using Geometry = GpuConv.Cpu.ConvGeometry;
 
@@ -37,6 +38,7 @@ internal readonly unsafe struct Im2ColSource(Geometry g, float* x, int colBase) 
 /// </summary>
 internal readonly unsafe struct ShiftedSource(float* padded, nint plane, int* tapOffsets, int taps, int colBase) : IPackSource
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void PackB(int pc, int jc, int kc, int nc, int nr, float* dst)
     {
         nint panelStride = (nint)kc * nr;

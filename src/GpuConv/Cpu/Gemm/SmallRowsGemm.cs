@@ -39,6 +39,7 @@ internal static unsafe class SmallRowsGemm
     /// <summary>
     /// Packs A (m ≤ 16 rows, depth k) into <paramref name="panel"/>: panel[p·16 + i] = A(i, p), zero for i ≥ m.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(MatrixView a, int m, int k, float* panel)
     {
         for (int p = 0; p < k; p++)

@@ -18,6 +18,7 @@ internal static unsafe partial class CpuChannelLayerNorm
     const int Block256Positions = 4 * 8;
 
     /// <summary>A whole chunk's forward in two Vector256 blocks; x and y point at channel 0 of the chunk, m and r at its statistics.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ForwardChunk256(float* x, float* y, float* m, float* r, float* gamma, float* beta, int channels, long stride, float eps)
     {
         for (int k = 0; k < ChunkPositions; k += Block256Positions)
@@ -88,6 +89,7 @@ internal static unsafe partial class CpuChannelLayerNorm
     }
 
     /// <summary>A whole chunk's dx in two Vector256 blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BackwardDataChunk256(float* x, float* dy, float* dx, float* m, float* r, float* gamma, int channels, long stride)
     {
         for (int k = 0; k < ChunkPositions; k += Block256Positions)

@@ -78,6 +78,7 @@ internal static unsafe partial class CpuChannelLayerNorm
     }
 
     /// <summary>One chunk's forward on AVX-512: statistics, then outputs (see <see cref="Loop"/>'s ForwardOf for the pointers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // once per chunk, from the optimized task body
     static void Forward512(float* x, float* y, float* m, float* r, float* gamma, float* beta, int channels, long stride, float eps, int length)
     {
         switch ((length + 15) / 16)
@@ -155,6 +156,7 @@ internal static unsafe partial class CpuChannelLayerNorm
     }
 
     /// <summary>One chunk's dx on AVX-512 (see <see cref="Loop"/>'s BackwardDataOf for the pointers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // once per chunk, from the optimized task body
     static void BackwardData512(float* x, float* dy, float* dx, float* m, float* r, float* gamma, int channels, long stride, int length)
     {
         switch ((length + 15) / 16)

@@ -128,6 +128,7 @@ internal static unsafe class CpuSoftmax
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> Max(Vector256<float> p, Vector256<float> v) => Vector256.ConditionalSelect(Vector256.GreaterThan(v, p), v, p);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float FoldMax(float* p)
     {
         for (int half = Partials / 2; half > 0; half >>= 1)
@@ -135,6 +136,7 @@ internal static unsafe class CpuSoftmax
         return p[0];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float FoldSum(float* p)
     {
         for (int half = Partials / 2; half > 0; half >>= 1)
@@ -142,6 +144,7 @@ internal static unsafe class CpuSoftmax
         return p[0];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Fill(float* p, float v)
     {
         for (int k = 0; k < Partials; k++) p[k] = v;

@@ -172,6 +172,7 @@ internal static unsafe class CpuUpsampling
     /// source row is the previous output row's (×2 and the like repeat each row) copies that row when this task wrote it;
     /// a W map that repeats each element twice (out = 2·in with source o / 2) duplicates with vector shuffles.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void NearestRow(in UpsampleGeometry g, in TapsView t, float* x, float* y, long r, long first)
     {
         int oh = (int)(r % g.H.Out);
@@ -199,6 +200,7 @@ internal static unsafe class CpuUpsampling
     }
 
     /// <summary>Output row r = (plane, od, oh) of a linear mode: up to four input rows blended, in the order the class names.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void LinearRow(in UpsampleGeometry g, in TapsView t, float* x, float* y, long r)
     {
         int oh = (int)(r % g.H.Out);
@@ -301,6 +303,7 @@ internal static unsafe class CpuUpsampling
     }
 
     /// <summary>Input row r = (plane, id, ih) of dx: each element the sum over the outputs that read it (see the class).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BackwardRow(in UpsampleGeometry g, in TapsView t, float* dy, float* dx, long r)
     {
         int ih = (int)(r % g.H.In);

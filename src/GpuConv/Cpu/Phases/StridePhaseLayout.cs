@@ -28,6 +28,7 @@ internal readonly record struct StridePhaseLayout(int Dp, int Hp, int Wp, int Dq
     }
 
     /// <summary>Writes each kernel tap's offset into the split plane (taps in d, h, w order); returns the tap count.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public unsafe int WriteTapOffsets(in ConvGeometry g, int* taps)
     {
         int t = 0;

@@ -55,6 +55,7 @@ internal static class CpuAdaptivePooling
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ForwardPlane(in AdaptivePoolGeometry g, float[] x, float[] y, int plane, bool max)
     {
         int xb = plane * g.PlaneSize, yb = plane * g.OutPlaneSize;
@@ -67,6 +68,7 @@ internal static class CpuAdaptivePooling
     }
 
     /// <summary>The in-plane index of output (od, oh, ow)'s maximum, as <see cref="AdaptivePoolGeometry"/> defines it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static int ArgMax(in AdaptivePoolGeometry g, float[] x, int xb, int od, int oh, int ow)
     {
         int d0 = AdaptivePoolGeometry.Start(od, g.InD, g.OutD), d1 = AdaptivePoolGeometry.End(od, g.InD, g.OutD);
@@ -87,6 +89,7 @@ internal static class CpuAdaptivePooling
         return at;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float Average(in AdaptivePoolGeometry g, float[] x, int xb, int od, int oh, int ow)
     {
         int d0 = AdaptivePoolGeometry.Start(od, g.InD, g.OutD), d1 = AdaptivePoolGeometry.End(od, g.InD, g.OutD);
@@ -114,6 +117,7 @@ internal static class CpuAdaptivePooling
         return v;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BackwardPlane(in AdaptivePoolGeometry g, float[] x, float[] dy, float[] dx, int plane, bool max)
     {
         int xb = plane * g.PlaneSize, ob = plane * g.OutPlaneSize;

@@ -79,6 +79,7 @@ internal static unsafe class CpuPooling
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Plane(in PoolGeometry g, float[] x, float[] y, int plane, bool max)
     {
         int xb = plane * g.PlaneSize;
@@ -89,6 +90,7 @@ internal static unsafe class CpuPooling
                     y[o] = max ? MaxAt(g, x, xb, od, oh, ow) : AverageAt(g, x, xb, od, oh, ow);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float MaxAt(in PoolGeometry g, float[] x, int xb, int od, int oh, int ow)
     {
         float m = float.NegativeInfinity;
@@ -111,6 +113,7 @@ internal static unsafe class CpuPooling
         return m;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float AverageAt(in PoolGeometry g, float[] x, int xb, int od, int oh, int ow)
     {
         var (d0, d1, sizeD) = Window(od, g.SD, g.PD, g.KD, g.InD);
@@ -200,6 +203,7 @@ internal static unsafe class CpuPooling
     /// maximum's input (none when no tap is inside the input), or dy[o] / divisor(o) added to each input of its clipped
     /// window. Each dx element so adds the same terms, in the same order, from the same +0 as <see cref="BackwardPlane"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ScatterPlane(in PoolGeometry g, float[] x, float[] dy, float[] dx, int plane, bool max)
     {
         int xb = plane * g.PlaneSize;
@@ -228,6 +232,7 @@ internal static unsafe class CpuPooling
                 }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BackwardPlane(in PoolGeometry g, float[] x, float[] dy, float[] dx, int plane, bool max)
     {
         int xb = plane * g.PlaneSize;
@@ -277,6 +282,7 @@ internal static unsafe class CpuPooling
     }
 
     /// <summary>The in-plane index of window (od, oh, ow)'s maximum as PyTorch picks it; −1 when no tap is inside the input.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static int ArgMax(in PoolGeometry g, float[] x, int xb, int od, int oh, int ow)
     {
         float m = float.NegativeInfinity;
@@ -353,6 +359,7 @@ internal static unsafe class CpuPooling
         fixed (float* px = x, py = y) PoolRows.GlobalAverages(px + first * spatial, py + first, end - first, spatial, threads, partial);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void GlobalAveragePlane(float[] x, float[] y, int plane, long spatial, int threads)
     {
         Span<float> partial = stackalloc float[threads];

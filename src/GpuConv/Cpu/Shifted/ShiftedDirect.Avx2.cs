@@ -75,6 +75,7 @@ internal static unsafe partial class ShiftedDirect
     }
 
     /// <summary>The last 1, 2, 3 or 5 channels: a 6-row tile from zero-padded weights into scratch, its valid rows copied to y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void EdgeTile256<TAct>(int depth, int rows, float* edgeA, float* edgeC, float* b, nint* offsets, float* y, nint ldy, float* bias, int outW) where TAct : struct, IActivationLanes
     {
         for (int j0 = 0; j0 < outW; j0 += Width256)

@@ -212,6 +212,7 @@ internal static unsafe partial class ShiftedDirect
     }
 
     /// <summary>The last &lt; 8 channels: an 8-row tile from zero-padded weights into scratch, its valid rows copied to y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void EdgeTile(CpuConvContext ctx, int depth, int rows, float* edgeA, float* edgeC, float* b, nint* offsets, float* y, float* bias, int outW, Activation act)
     {
         switch (act)
@@ -223,6 +224,7 @@ internal static unsafe partial class ShiftedDirect
     }
 
     /// <summary>As above, with <typeparamref name="TAct"/> applied in the tile's stores (to scratch; the valid rows are copied as they are).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void EdgeTile<TAct>(CpuConvContext ctx, int depth, int rows, float* edgeA, float* edgeC, float* b, nint* offsets, float* y, float* bias, int outW) where TAct : struct, IActivationLanes
     {
         for (int j0 = 0; j0 < outW; j0 += Width)

@@ -206,6 +206,7 @@ internal static unsafe class ShiftedGemm
     /// Where each input row (id, ih) starts in the split plane, or -1 when no output reads it: computed
     /// once per run, as the divisions it takes cost more than copying a short row.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WriteRowStarts(in Geometry g, in StridePhaseLayout l, nint* rowStarts)
     {
         for (int id = 0, r = 0; id < g.InD; id++)
@@ -219,10 +220,12 @@ internal static unsafe class ShiftedGemm
     }
 
     /// <summary>Pads input planes [p0, p1) (image-major plane indices of x) into consecutive split planes at <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PadPlanes(CpuConvContext ctx, in StridePhaseLayout l, nint* rowStarts, int p0, int p1, float* dst) =>
         PadPlanes(ctx.G, ctx, l, rowStarts, p0, p1, dst);
 
     /// <summary>The same for the phase planes of another geometry <paramref name="g"/> over x (Winograd's 4 × 4 patches at stride 2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PadPlanes(in Geometry g, CpuConvContext ctx, in StridePhaseLayout l, nint* rowStarts, int p0, int p1, float* dst)
     {
         bool avx2 = Avx2Splits(ctx.Tier);

@@ -15,6 +15,7 @@ internal readonly unsafe struct F2x2 : IWinogradTiles
     public static int Tile => 2;
 
     /// <summary>G f G^T with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TransformFilter(float* f, float* u, nint step)
     {
         float* r = stackalloc float[12];

@@ -28,6 +28,7 @@ internal readonly unsafe struct F4x4 : IWinogradTiles
     public static int Tile => 4;
 
     /// <summary>G f G^T (G in the summary), in float64.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TransformFilter(float* f, float* u, nint step)
     {
         double* r = stackalloc double[P * 3];
