@@ -16,6 +16,7 @@ internal static unsafe class BlockTranspose
     /// y[c · ldy + q] = src[q · lds + c] + bias[c] for q &lt; pixels, c &lt; channels (bias may be null):
     /// 16 × 16 register tiles with AVX-512, 8 × 8 with AVX, element by element otherwise.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void ToPlanes(float* src, nint lds, int pixels, int channels, float* y, nint ldy, float* bias) =>
         ToPlanes<NoActivation>(src, lds, pixels, channels, y, ldy, bias, DefaultTile);
 
@@ -23,6 +24,7 @@ internal static unsafe class BlockTranspose
     /// y[c · ldy + q] = act(src[q · lds + c] + bias[c]): ReLU and ReLU6 in the registers the transpose stores from (the
     /// same add and compare-and-selects as the separate ops, see <see cref="CpuActivation"/>); the others over the written rows after.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ToPlanes(float* src, nint lds, int pixels, int channels, float* y, nint ldy, float* bias, Activation act)
     {
         switch (act)
@@ -172,6 +174,7 @@ internal static unsafe class BlockTranspose
     }
 
     /// <summary>Channel planes: row j (channel j) at dst + j · ldd, plus bias[j], then the activation.</summary>
+    [method: MethodImpl(MethodImplOptions.AggressiveInlining)]
     readonly struct PlaneRows<TAct>(float* dst, nint ldd, float* bias) : ITransposedRows where TAct : struct, IActivationLanes
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

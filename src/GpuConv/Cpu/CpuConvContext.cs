@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Conv;
 using GpuConv.Cpu.Elementwise;
 using GpuConv.Cpu.Gemm;
@@ -71,6 +72,8 @@ internal sealed unsafe class CpuConvContext(CpuWorkers workers, WorkspaceSet sha
     public int Cols { get; private set; }
 
     /// <summary>First plane of channel c of image n of X / of Y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float* XPlane(int n, int c) => X + ((nint)n * C + c) * InPlane;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float* YPlane(int n, int k) => Y + ((nint)n * K + k) * OutPlane;
 }

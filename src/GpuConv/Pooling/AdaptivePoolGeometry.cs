@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Tensors;
 
 namespace GpuConv;
@@ -39,6 +40,7 @@ internal readonly record struct AdaptivePoolGeometry(int Planes, int InD, int In
     public static int FirstOutput(int i, int input, int output) => (int)((long)i * output / input);
 
     /// <summary>One past the last output whose window holds input <paramref name="i"/>: ⌈(i+1)·out/in⌉.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int EndOutput(int i, int input, int output) => (int)(((long)(i + 1) * output + input - 1) / input);
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GpuConv.Tensors;
 
 namespace GpuConv;
@@ -155,9 +156,9 @@ internal readonly record struct UpsampleGeometry(int Planes, UpsampleAxis D, Ups
     }
 
     /// <summary>Elements of one input plane.</summary>
-    public long InPlane => (long)D.In * H.In * W.In;
+    public long InPlane { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (long)D.In * H.In * W.In; }
     /// <summary>Elements of one output plane.</summary>
-    public long OutPlane => (long)D.Out * H.Out * W.Out;
+    public long OutPlane { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (long)D.Out * H.Out * W.Out; }
     /// <summary>Elements of the input.</summary>
     public long InCount => Planes * InPlane;
     /// <summary>Elements of the output.</summary>

@@ -5,7 +5,7 @@ namespace GpuConv.Tests.Support;
 
 /// <summary>
 /// What a method's IL calls and whether it loops, read from its bytes: every call, callvirt, newobj and ldftn operand, and
-/// any branch back to an earlier instruction. Enough to walk, within one assembly, from the methods a parallel task runs
+/// any branch back to an earlier instruction (a loop, from its target to the branch). Enough to walk, within one assembly, from the methods a parallel task runs
 /// to every method they can reach.
 /// </summary>
 public static class IlCallGraph
@@ -13,31 +13,28 @@ public static class IlCallGraph
     static readonly Dictionary<ushort, OpCode> OpCodesByValue = typeof(OpCodes).GetFields(BindingFlags.Public | BindingFlags.Static)
         .Select(f => (OpCode)f.GetValue(null)!).ToDictionary(o => (ushort)o.Value);
 
-    /// <summary>The methods <paramref name="method"/>'s IL names as call targets (unresolvable tokens listed in <paramref name="unresolved"/>) and whether it has a backward branch.</summary>
-    public static (bool Loops, List<MethodBase> Callees) Read(MethodBase method, List<string> unresolved)
+    /// <summary>What one method's IL shows: whether it loops, what it calls, and which of those calls sit inside a loop.</summary>
+    public sealed record Body(bool Loops, List<MethodBase> Callees, List<MethodBase> CalledInLoops);
+
+    /// <summary>
+    /// Reads <paramref name="method"/>'s IL (unresolvable call tokens listed in <paramref name="unresolved"/>). A call is in a
+    /// loop when it lies between a backward branch and the instruction that branch goes back to.
+    /// </summary>
+    public static Body Read(MethodBase method, List<string> unresolved)
     {
-        var callees = new List<MethodBase>();
+        var calls = new List<(int At, MethodBase Callee)>();
+        var loops = new List<(int Start, int End)>();
         byte[]? il = method.GetMethodBody()?.GetILAsByteArray();
-        if (il is null) return (false, callees);
+        if (il is null) return new Body(false, [], []);
         Type[]? typeArguments = method.DeclaringType is { IsGenericType: true } t ? t.GetGenericArguments() : null;
         Type[]? methodArguments = method.IsGenericMethod ? method.GetGenericArguments() : null;
-        bool loops = false;
         for (int i = 0; i < il.Length;)
         {
+            int at = i;
             ushort value = il[i++];
             if (value == 0xFE) value = (ushort)(0xFE00 | il[i++]);
             var op = OpCodesByValue[value];
-            switch (op.OperandType)
-            {
-                case OperandType.ShortInlineBrTarget: loops |= (sbyte)il[i] < 0; break;
-                case OperandType.InlineBrTarget: loops |= BitConverter.ToInt32(il, i) < 0; break;
-                case OperandType.InlineMethod:
-                    int token = BitConverter.ToInt32(il, i);
-                    try { callees.Add(method.Module.ResolveMethod(token, typeArguments, methodArguments)!); }
-                    catch (ArgumentException) { unresolved.Add($"{method.DeclaringType}.{method.Name}: token 0x{token:x8}"); }
-                    break;
-            }
-            i += op.OperandType switch
+            int size = op.OperandType switch
             {
                 OperandType.InlineNone => 0,
                 OperandType.ShortInlineBrTarget or OperandType.ShortInlineI or OperandType.ShortInlineVar => 1,
@@ -46,8 +43,24 @@ public static class IlCallGraph
                 OperandType.InlineSwitch => 4 + 4 * BitConverter.ToInt32(il, i),
                 _ => 4,
             };
+            // Branch offsets count from the next instruction.
+            int offset = op.OperandType switch
+            {
+                OperandType.ShortInlineBrTarget => (sbyte)il[i],
+                OperandType.InlineBrTarget => BitConverter.ToInt32(il, i),
+                _ => 0,
+            };
+            if (offset < 0) loops.Add((i + size + offset, at));
+            if (op.OperandType == OperandType.InlineMethod)
+            {
+                int token = BitConverter.ToInt32(il, i);
+                try { calls.Add((at, method.Module.ResolveMethod(token, typeArguments, methodArguments)!)); }
+                catch (ArgumentException) { unresolved.Add($"{method.DeclaringType}.{method.Name}: token 0x{token:x8}"); }
+            }
+            i += size;
         }
-        return (loops, callees);
+        return new Body(loops.Count > 0, calls.Select(c => c.Callee).ToList(),
+            calls.Where(c => loops.Any(l => c.At >= l.Start && c.At <= l.End)).Select(c => c.Callee).ToList());
     }
 
     /// <summary>
@@ -76,7 +89,7 @@ public static class IlCallGraph
     }
 
     /// <summary>The open generic form of a method (or of the method on a generic type's definition).</summary>
-    static MethodBase Definition(MethodBase method)
+    public static MethodBase Definition(MethodBase method)
     {
         if (method is MethodInfo { IsGenericMethod: true, IsGenericMethodDefinition: false } info) method = info.GetGenericMethodDefinition();
         if (method.DeclaringType is { IsGenericType: true, IsGenericTypeDefinition: false } type)

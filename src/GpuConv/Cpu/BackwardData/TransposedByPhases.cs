@@ -48,7 +48,7 @@ internal sealed class TransposedByPhases
         /// <summary>Sub-kernel position m (row-major over the sub-kernel) → tap of the full kernel (row-major), flipped.</summary>
         public int[] TapIndex = [];
         public long Outputs => (long)CountD * CountH * CountW;
-        public long SubOutputs => (long)SubD * SubH * SubW;
+        public long SubOutputs { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (long)SubD * SubH * SubW; }
         public bool Skips => SubOutputs != Outputs;
     }
 

@@ -363,6 +363,7 @@ internal static unsafe class ReductionSplitFilter
 /// (the Lq − OutW gap columns of each row). With one row of runLength positions and no gaps it packs any
 /// row-major matrix transposed (im2col-gemm's colᵀ, <see cref="CpuBackwardFilter"/>).
 /// </summary>
+[method: MethodImpl(MethodImplOptions.AggressiveInlining)]
 internal readonly unsafe struct DyRunSource(float* dy, nint outPlane, nint imageStride, int outW, int outH, int lq, int hq, int runLength, long runBase) : IPackSource
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

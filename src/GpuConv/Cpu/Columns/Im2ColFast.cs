@@ -71,6 +71,7 @@ internal static unsafe class Im2ColFast
     /// For positions q in [0, run) reading iw = iw0 + q·stride, the sub-range [qLo, qHi) with 0 ≤ iw &lt; inW
     /// (empty when qLo == qHi).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void ValidRange(int iw0, int stride, int inW, int run, out int qLo, out int qHi)
     {
         qLo = iw0 >= 0 ? 0 : (-iw0 + stride - 1) / stride;

@@ -41,6 +41,7 @@ internal static unsafe class Depthwise3x3Avx2
     /// One plane: y[oh, ow] = bias + Σ w[dh, dw]·x[oh·sh − ph + dh, ow·sw − pw + dw] (zero outside x).
     /// <paramref name="scratch"/>: <see cref="ScratchFloats"/> floats.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Plane(in Geometry g, float* x, float* w, float* y, float bias, float* scratch)
     {
         if (g.SW == 1)

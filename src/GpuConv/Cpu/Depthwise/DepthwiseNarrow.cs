@@ -28,6 +28,7 @@ internal static unsafe class DepthwiseNarrow
          (g.KH == 7 && g.KW == 7 && g.PW == 3 && g.SH == 1 && g.SW == 1 && g.InW <= 7 && g.OutW == g.InW));
 
     /// <summary>One plane: y[oh, ow] = bias + Σ w[dh, dw]·x[oh·s − ph + dh, ow·s − pw + dw] (zero outside x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Plane(in Geometry g, float* x, float* w, float* y, float bias)
     {
         if (g.KW == 7) Stride1Seven(g, x, w, y, bias);

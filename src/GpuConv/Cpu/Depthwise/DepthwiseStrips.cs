@@ -34,6 +34,7 @@ internal static unsafe class DepthwiseStrips
         (long)g.InW + 2L * g.OutW + 64 < int.MaxValue;
 
     /// <summary>One plane: y[oh, ow] = bias + Σ w[dh, dw]·x[oh·sh − ph + dh, ow·sw − pw + dw] (zero outside x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Plane(in Geometry g, float* x, float* w, float* y, float bias)
     {
         if (g.KW == 3)

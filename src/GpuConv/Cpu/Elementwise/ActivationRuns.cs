@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace GpuConv.Cpu.Elementwise;
 
 /// <summary>
@@ -21,6 +23,7 @@ internal unsafe struct ActivationRuns(Activation activation, int planes = 1, nin
     nint length;
 
     /// <summary>Takes the run [p, p + n) just written (in every plane); applies what is held first where the run does not follow it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(float* p, nint n)
     {
         if (activation == Activation.Identity) return;

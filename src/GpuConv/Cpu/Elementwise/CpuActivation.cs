@@ -63,6 +63,7 @@ internal static unsafe class CpuActivation
     }
 
     /// <summary>dst[i] = act(src[i] + bias) (<see cref="VectorOps.CopyAddScalar"/>, then the activation), in one pass for ReLU and ReLU6.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void CopyAddScalar(float* src, float* dst, float bias, nint n, Activation act)
     {
         switch (act)

@@ -17,6 +17,7 @@ namespace GpuConv.Cpu.Elementwise;
 internal static class CpuElementwise
 {
     /// <summary>output[i] = op(a[i], b[i], alpha) for every i; <paramref name="b"/> is ignored by the one-input ops.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(ElementwiseOp op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, float alpha, Span<float> output)
     {
         if (a.Length != output.Length || (op.Inputs() == 2 && b.Length != output.Length))

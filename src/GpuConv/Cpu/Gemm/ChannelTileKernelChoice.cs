@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 
 namespace GpuConv.Cpu.Gemm;
@@ -18,6 +19,7 @@ internal static unsafe class ChannelTileKernelChoice
     };
 
     /// <summary>The kernel for a tile of <paramref name="pixels"/> pixels: 1..6 × 64 channels, or 1..12 × 32 when <paramref name="half"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static delegate*<nint, float*, nint*, nint*, float*, float*, nint, bool, void> For(GemmTier tier, int pixels, bool half) =>
         tier == GemmTier.Vector512
             ? (half ? ChannelTileKernels.ForHalf(pixels) : ChannelTileKernels.For(pixels))

@@ -27,6 +27,7 @@ internal static unsafe class ChannelTileKernels256
     public const int First = 1, Last = 2, Add = 4;
 
     /// <summary>The k-block kernel (see the Swept kernels) for a tile of <paramref name="pixels"/> (1..6) pixels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static delegate*<nint, float*, nint*, nint*, float*, float*, float*, nint, int, int, void> SweptFor(int pixels) => pixels switch
     {
         1 => &Swept1,

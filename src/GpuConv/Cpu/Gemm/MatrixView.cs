@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace GpuConv.Cpu.Gemm;
 
 /// <summary>
@@ -14,8 +16,10 @@ internal readonly unsafe struct MatrixView(float* pointer, nint rowStride, nint 
     public static MatrixView RowMajor(float* p, nint ld) => new(p, ld, 1);
     public static MatrixView Transposed(float* p, nint ld) => new(p, 1, ld);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float* At(nint i, nint j) => Pointer + i * RowStride + j * ColStride;
 
     /// <summary>The view starting at (i, j).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public MatrixView Offset(nint i, nint j) => new(At(i, j), RowStride, ColStride);
 }

@@ -109,6 +109,7 @@ internal static unsafe class Sgemm
     internal static long PackedBFloats(int n, int k, GemmTier tier) => (long)k * RoundUp(n, GemmBlocking.For(tier).NR);
 
     /// <summary>Number of K blocks the driver uses for depth k (each can be packed by a separate task).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int KBlocks(int k, GemmTier tier)
     {
         int kc = KcFor(Math.Max(k, 1), GemmBlocking.For(tier).KC);
@@ -119,6 +120,7 @@ internal static unsafe class Sgemm
     /// Packs K block <paramref name="block"/> of B (n ≤ NC columns) into its place in a whole packed B, so
     /// several tasks that share B (row tiles of one output) pack it once instead of once each.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void PackBBlock<TB>(TB b, int n, int k, GemmTier tier, int block, float* packed) where TB : struct, IPackSource
     {
         var blk = GemmBlocking.For(tier);
@@ -134,6 +136,7 @@ internal static unsafe class Sgemm
     }
 
     /// <summary>The serial driver with B already packed whole by <see cref="PackBBlock{TB}"/> (n ≤ NC).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void MultiplyPacked(int m, int n, int k, MatrixView a, float* packedB, float* c, nint ldc,
         bool accumulate, GemmTier tier, WorkspaceSet ws) =>
         Multiply(m, n, k, a, default(ViewSource), c, ldc, accumulate, tier, ws, packedB);

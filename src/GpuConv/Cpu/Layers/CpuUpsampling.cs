@@ -280,6 +280,7 @@ internal static unsafe class CpuUpsampling
         }
         return ow;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static Vector256<float> Row(float* x, Vector256<int> i0, Vector256<int> i1, Vector256<float> l0, Vector256<float> l1)
         {
             var v = Vector256.Load(x);
@@ -446,10 +447,13 @@ internal static unsafe class CpuUpsampling
     /// </summary>
     readonly struct TapWeights(bool has0, bool has1, float l0, float l1)
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static TapWeights Of(in AxisTaps a, int o, int i, bool real) =>
             real ? new(a.I0[o] == i, a.I1[o] == i, a.L0[o], a.L1[o]) : new(true, false, 1f, 0f);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool Has(int tap) => tap == 0 ? has0 : has1;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public float Weight(int tap) => tap == 0 ? l0 : l1;
     }
 }

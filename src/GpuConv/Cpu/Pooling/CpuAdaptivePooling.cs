@@ -109,6 +109,7 @@ internal static class CpuAdaptivePooling
     /// v / kd / kh / kw, three IEEE divisions by the window's extents in turn (each converted to fp32 as the kernel's
     /// cvt.rn does): PyTorch's CPU order, which a single division by their product does not always match.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float Divide(float v, in AdaptivePoolGeometry g, int od, int oh, int ow)
     {
         v /= AdaptivePoolGeometry.End(od, g.InD, g.OutD) - AdaptivePoolGeometry.Start(od, g.InD, g.OutD);

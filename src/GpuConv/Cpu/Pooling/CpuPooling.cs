@@ -131,6 +131,7 @@ internal static unsafe class CpuPooling
     }
 
     /// <summary>PyTorch's average window: [start, end) clipped to the input, and its size clipped to the padded input only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static (int Start, int End, int PaddedSize) Window(int o, int s, int p, int k, int size)
     {
         int start = o * s - p;
@@ -273,6 +274,7 @@ internal static unsafe class CpuPooling
     /// The outputs o whose window can hold input i in one dimension: o·s − p + t·dl = i for a tap t &lt; k, so
     /// o from ceil((i + p − (k − 1)·dl) / s) to floor((i + p) / s), clipped to [0, out − 1] (the caller checks dl divides).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static (int First, int Last) Candidates(int i, int s, int p, int k, int dl, int outSize)
     {
         int reach = i + p - (k - 1) * dl;
@@ -311,10 +313,12 @@ internal static unsafe class CpuPooling
     }
 
     /// <summary>The average's divisor of output (od, oh, ow) (see <see cref="PoolGeometry"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static int AverageDivisor(in PoolGeometry g, int od, int oh, int ow) =>
         Divisor(g, Window(od, g.SD, g.PD, g.KD, g.InD), Window(oh, g.SH, g.PH, g.KH, g.InH), Window(ow, g.SW, g.PW, g.KW, g.InW));
 
     /// <summary>The average's divisor from the output's three <see cref="Window"/>s: their padded sizes or their clipped ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static int Divisor(in PoolGeometry g, (int Start, int End, int PaddedSize) d, (int Start, int End, int PaddedSize) h, (int Start, int End, int PaddedSize) w) =>
         g.CountIncludePad ? d.PaddedSize * h.PaddedSize * w.PaddedSize : (d.End - d.Start) * (h.End - h.Start) * (w.End - w.Start);
 

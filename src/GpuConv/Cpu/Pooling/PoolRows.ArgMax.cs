@@ -19,6 +19,7 @@ namespace GpuConv.Cpu.Pooling;
 internal static unsafe partial class PoolRows
 {
     /// <summary>One plane of max pooling's dx by the scatter on <paramref name="lanes"/> lanes (<see cref="LanesFor"/>: 16 or 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void MaxScatterPlane(in PoolGeometry g, float[] x, float[] dy, float[] dx, int plane, int lanes)
     {
         if (lanes == 16) MaxScatterPlane<Vector512<float>, PoolVector512>(g, x, dy, dx, plane);

@@ -27,6 +27,7 @@ internal static unsafe partial class PoolRows
         lanes > 0 && g.InW <= MaxAverageScatterWidth && g.OutW <= MaxAverageScatterWidth && g.DlD == 1 && g.DlH == 1 && g.DlW == 1;
 
     /// <summary>One plane of average pooling's dx on <paramref name="lanes"/> lanes (<see cref="Lanes"/>: 16 or 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void AverageScatterPlane(in PoolGeometry g, float[] dy, float[] dx, int plane, int lanes)
     {
         if (lanes == 16) AverageScatterPlane<Vector512<float>, PoolVector512>(g, dy, dx, plane);

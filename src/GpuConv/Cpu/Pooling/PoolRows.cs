@@ -60,6 +60,7 @@ internal static unsafe partial class PoolRows
     }
 
     /// <summary>One plane of the forward pool on <paramref name="lanes"/> lanes (<see cref="LanesFor"/>: 16 or 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Plane(in PoolGeometry g, float[] x, float[] y, int plane, bool max, int lanes)
     {
         if (lanes == 16) Plane<Vector512<float>, PoolVector512>(g, x, y, plane, max);
@@ -268,6 +269,7 @@ internal static unsafe partial class PoolRows
     /// columns outside [0, width) (<paramref name="columns"/>: the lanes' columns at offset 0; <paramref name="widths"/>:
     /// the row's width in every lane, both as <see cref="IPoolVector{TV}.Columns"/>' bits).
     /// </summary>
+    [method: MethodImpl(MethodImplOptions.AggressiveInlining)]
     readonly struct Clipped<TV, TVec>(float* first, TV columns, TV widths, TV padding) : IRowLoad<TV> where TV : struct where TVec : struct, IPoolVector<TV>
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -21,6 +21,7 @@ internal static unsafe partial class ShiftedDirect
     /// rest without padding (8 = 4 + 4, so 32 = 4 × 6 + 4 + 4 and 64 = 10 × 6 + 4); 0 for a last 1, 2, 3 or 5, which go
     /// through the zero-padded edge tile.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static int TileRows256(int left) =>
         left == 8 || left == 4 ? 4
         : left >= 6 ? 6

@@ -173,6 +173,7 @@ internal static unsafe partial class ShiftedDirect
     /// Rows of the next channel tile when <paramref name="left"/> channels remain: 12 and 8 so that a
     /// multiple of 4 splits without padding (64 = 8 + 4 × 12 + 8), 0 for a last one below 8.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static int TileRows(int left) =>
         left == 8 || left == 16 || (left % 12 == 4 && left > 12) ? 8
         : left >= 12 ? 12

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 
 namespace GpuConv.Cpu.Threading;
 
@@ -102,6 +103,7 @@ internal sealed unsafe class WorkspaceSet
     }
 
     /// <summary>At least <paramref name="floats"/> floats for the slot (contents unspecified).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public float* Get(WorkspaceSlot slot, long floats)
     {
         int s = (int)slot;

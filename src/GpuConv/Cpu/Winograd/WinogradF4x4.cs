@@ -45,6 +45,7 @@ internal readonly unsafe struct F4x4 : IWinogradTiles
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static (double, double, double, double, double, double) G(double a, double b, double c) =>
         (a / 2, (a + b + c) / 6, -(a - b + c) / 6, -(16 * a + 8 * b + 4 * c) / 15, (a - 2 * b + 4 * c) / 30, c / 2);
 
