@@ -49,7 +49,7 @@ internal static class CpuElementwise
             case ElementwiseOp.Scale: Map(new ScaleFunction(alpha), ref pa, ref po, n); break;
             case ElementwiseOp.AddScaled: Map(new AddScaledFunction(alpha), ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.Gelu: Gelu(ref pa, ref po, n); break;
-            case ElementwiseOp.GeluBackward: MapWide(new GeluBackwardFunction(), ref pa, ref pb, ref po, n); break;
+            case ElementwiseOp.GeluBackward: GeluBackward(ref pa, ref pb, ref po, n); break;
             case ElementwiseOp.GeluTanh: MapWide(new GeluTanhFunction(), ref pa, ref po, n); break;
             case ElementwiseOp.GeluTanhBackward: MapWide(new GeluTanhBackwardFunction(), ref pa, ref pb, ref po, n); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "not an element-wise op");
@@ -99,5 +99,13 @@ internal static class CpuElementwise
     {
         nuint i = ElementwiseMap.Wide ? GeluMath.GeluRegimesApart512(ref a, ref o, n) : 0;
         Map(new GeluFunction(), ref Unsafe.Add(ref a, i), ref Unsafe.Add(ref o, i), n - i);
+    }
+
+    /// <summary>GELU's gradient: on AVX-512 its two regimes apart (<see cref="GeluMath.GeluBackwardRegimesApart512"/>), then the shared loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void GeluBackward(ref float dy, ref float x, ref float o, nuint n)
+    {
+        nuint i = ElementwiseMap.Wide ? GeluMath.GeluBackwardRegimesApart512(ref dy, ref x, ref o, n) : 0;
+        Map(new GeluBackwardFunction(), ref Unsafe.Add(ref dy, i), ref Unsafe.Add(ref x, i), ref Unsafe.Add(ref o, i), n - i);
     }
 }

@@ -108,22 +108,38 @@ internal static partial class GeluMath
         return SiluMath.Canonical(IfLess(V(MaxExponent), h, SaturatedForward(x), IfLess(x, Vector512<float>.Zero, below, above)));
     }
 
-    /// <summary><see cref="GeluBackward(float, float)"/> on 16 lanes.</summary>
+    /// <summary>
+    /// <see cref="GeluBackward(float, float)"/> on 16 lanes, as its two regimes (the select taken before the product with dy
+    /// and the canonical NaN instead of after: the same bits), which <see cref="GeluBackwardRegimesApart512"/> runs apart.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> GeluBackward(Vector512<float> dy, Vector512<float> x)
+    public static Vector512<float> GeluBackward(Vector512<float> dy, Vector512<float> x) =>
+        IfLess(Abs(x), V(Split), GeluBackwardNear512(dy, x), GeluBackwardFar512(dy, x));
+
+    /// <summary>dy·(Φ(x) + x·φ(x)) for |x| &lt; <see cref="Split"/>: Φ from the polynomial, φ from e^(-x²/2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> GeluBackwardNear512(Vector512<float> dy, Vector512<float> x)
+    {
+        var z = x * x;
+        var cdf = Fma(x, PolyP(z), V(0.5f));
+        var p = ExpNegScaled(V(0.5f) * z, V(0.5f) * Fma(x, x, Neg(z)), out var s1, out var s2);
+        var small = Fma(x, V(InvSqrt2Pi) * (p * s1 * s2), cdf);
+        return SiluMath.Canonical(dy * small);
+    }
+
+    /// <summary>The gradient for |x| ≥ <see cref="Split"/> (and NaN): through the tail g(|x|), saturated beyond <see cref="MaxExponent"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> GeluBackwardFar512(Vector512<float> dy, Vector512<float> x)
     {
         var a = Abs(x);
         var z = x * x;
-        var cdf = Fma(x, PolyP(z), V(0.5f));
         var h = V(0.5f) * z;
         var p = ExpNegScaled(h, V(0.5f) * Fma(x, x, Neg(z)), out var s1, out var s2);
         var e = p * s1 * s2;
-        var small = Fma(x, V(InvSqrt2Pi) * e, cdf);
         var m = Fma(a, V(InvSqrt2Pi), Neg(Tail(a)));
         var below = Neg(m * p * s1 * s2);
         var above = Fma(e, m, V(1f));
-        var tail = IfLess(V(MaxExponent), h, SaturatedBackward(x), IfLess(x, Vector512<float>.Zero, below, above));
-        return SiluMath.Canonical(dy * IfLess(a, V(Split), small, tail));
+        return SiluMath.Canonical(dy * IfLess(V(MaxExponent), h, SaturatedBackward(x), IfLess(x, Vector512<float>.Zero, below, above)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

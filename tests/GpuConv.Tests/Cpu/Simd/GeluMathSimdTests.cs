@@ -75,7 +75,7 @@ public class GeluMathSimdTests
     }
 
     /// <summary>
-    /// Every length from 0 to 70 and around one and two of the forward's chunks (256 floats: GeluMath.GeluRegimesApart512)
+    /// Every length from 0 to 70 and around one and two of the regime loops' chunks (256 floats: GeluMath.RegimesApart.cs)
     /// at three offsets, in place and into another array: each element is its scalar value.
     /// </summary>
     [TestCaseSource(nameof(Ops))]
@@ -102,17 +102,20 @@ public class GeluMathSimdTests
             }
     }
 
+    static IEnumerable<TestCaseData> RegimeShares() =>
+        from op in new[] { "Gelu", "GeluBackward" }
+        from share in new[] { 0.0, 0.1, 0.5, 0.9, 1.0 }
+        select new TestCaseData(op, share);
+
     /// <summary>
-    /// The forward with every share of lanes beyond the polynomial's range (|x| ≥ 1, NaN and ±∞ among them) — none, a
-    /// few, half, all — and runs of near and far vectors: each element is its scalar value, in place and not.
+    /// The forward and the gradient (whose AVX-512 loops run the regimes apart: GeluMath.RegimesApart.cs) with every share
+    /// of lanes beyond the polynomial's range (|x| ≥ 1, NaN and ±∞ among them) — none, a few, half, all — and runs of near
+    /// and far vectors: each element is its scalar value, into another array and in place (the gradient into x and into dy).
     /// </summary>
-    [TestCase(0.0)]
-    [TestCase(0.1)]
-    [TestCase(0.5)]
-    [TestCase(0.9)]
-    [TestCase(1.0)]
-    public void TheForwardGivesTheScalarBitsWhateverTheShareOfFarLanes(double farShare)
+    [TestCaseSource(nameof(RegimeShares))]
+    public void TheRegimesApartGiveTheScalarBitsWhateverTheShareOfFarLanes(string name, double farShare)
     {
+        var op = Enum.Parse<ElementwiseOp>(name);
         var rng = new Random(9);
         float[] specials = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1f, -1f, 15.5f, -15.5f, 1e30f, -1e30f];
         var x = new float[2000];
@@ -122,15 +125,27 @@ public class GeluMathSimdTests
             double m = far ? 1 + rng.NextDouble() * 17 : rng.NextDouble() * 0.999;
             x[i] = far && rng.Next(50) == 0 ? specials[rng.Next(specials.Length)] : (float)(rng.Next(2) == 0 ? m : -m);
         }
-        var y = new float[x.Length];
-        CpuElementwise.Run(ElementwiseOp.Gelu, x, x, 0f, y);
-        var inPlace = (float[])x.Clone();
-        CpuElementwise.Run(ElementwiseOp.Gelu, inPlace, inPlace, 0f, inPlace);
+        var dy = new float[x.Length];
+        for (int i = 0; i < dy.Length; i++) dy[i] = i % 97 == 0 ? specials[i % specials.Length] : (float)(rng.NextDouble() * 4 - 2);
+        bool gradient = op == ElementwiseOp.GeluBackward;
+        var y = Loop(op, dy, x);
+        var intoX = (float[])x.Clone();
+        var intoDy = (float[])dy.Clone();
+        if (gradient)
+        {
+            CpuElementwise.Run(op, dy, intoX, 0f, intoX);
+            CpuElementwise.Run(op, intoDy, x, 0f, intoDy);
+        }
+        else
+        {
+            CpuElementwise.Run(op, intoX, intoX, 0f, intoX);
+            intoDy = intoX;
+        }
         for (int i = 0; i < x.Length; i++)
         {
-            uint want = Bits(GeluMath.Gelu(x[i]));
-            if (Bits(y[i]) != want || Bits(inPlace[i]) != want)
-                Assert.Fail($"element {i}: x = {x[i]:R}: 0x{Bits(y[i]):X8} / in place 0x{Bits(inPlace[i]):X8}, scalar 0x{want:X8}");
+            uint want = Bits(Scalar(op, dy[i], x[i]));
+            if (Bits(y[i]) != want || Bits(intoX[i]) != want || Bits(intoDy[i]) != want)
+                Assert.Fail($"{op}, element {i}: x = {x[i]:R}, dy = {dy[i]:R}: 0x{Bits(y[i]):X8} / in place 0x{Bits(intoX[i]):X8}, 0x{Bits(intoDy[i]):X8}; scalar 0x{want:X8}");
         }
     }
 
