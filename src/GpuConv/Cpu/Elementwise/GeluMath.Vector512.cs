@@ -108,15 +108,25 @@ internal static partial class GeluMath
         return SiluMath.Canonical(IfLess(V(MaxExponent), h, SaturatedForward(x), IfLess(x, Vector512<float>.Zero, below, above)));
     }
 
-    /// <summary>
-    /// <see cref="GeluBackward(float, float)"/> on 16 lanes, as its two regimes (the select taken before the product with dy
-    /// and the canonical NaN instead of after: the same bits), which <see cref="GeluBackwardRegimesApart512"/> runs apart.
-    /// </summary>
+    /// <summary><see cref="GeluBackward(float, float)"/> on 16 lanes (e^(-x²/2) once for both regimes, then a select).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> GeluBackward(Vector512<float> dy, Vector512<float> x) =>
-        IfLess(Abs(x), V(Split), GeluBackwardNear512(dy, x), GeluBackwardFar512(dy, x));
+    public static Vector512<float> GeluBackward(Vector512<float> dy, Vector512<float> x)
+    {
+        var a = Abs(x);
+        var z = x * x;
+        var cdf = Fma(x, PolyP(z), V(0.5f));
+        var h = V(0.5f) * z;
+        var p = ExpNegScaled(h, V(0.5f) * Fma(x, x, Neg(z)), out var s1, out var s2);
+        var e = p * s1 * s2;
+        var small = Fma(x, V(InvSqrt2Pi) * e, cdf);
+        var m = Fma(a, V(InvSqrt2Pi), Neg(Tail(a)));
+        var below = Neg(m * p * s1 * s2);
+        var above = Fma(e, m, V(1f));
+        var tail = IfLess(V(MaxExponent), h, SaturatedBackward(x), IfLess(x, Vector512<float>.Zero, below, above));
+        return SiluMath.Canonical(dy * IfLess(a, V(Split), small, tail));
+    }
 
-    /// <summary>dy·(Φ(x) + x·φ(x)) for |x| &lt; <see cref="Split"/>: Φ from the polynomial, φ from e^(-x²/2).</summary>
+    /// <summary><see cref="GeluBackward(Vector512{float}, Vector512{float})"/> where every lane has |x| &lt; <see cref="Split"/>: Φ from the polynomial, φ from e^(-x²/2) (the same operations, without the tail).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<float> GeluBackwardNear512(Vector512<float> dy, Vector512<float> x)
     {
@@ -127,7 +137,7 @@ internal static partial class GeluMath
         return SiluMath.Canonical(dy * small);
     }
 
-    /// <summary>The gradient for |x| ≥ <see cref="Split"/> (and NaN): through the tail g(|x|), saturated beyond <see cref="MaxExponent"/>.</summary>
+    /// <summary><see cref="GeluBackward(Vector512{float}, Vector512{float})"/> where no lane has |x| &lt; <see cref="Split"/> (NaN among them): through the tail g(|x|) alone.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<float> GeluBackwardFar512(Vector512<float> dy, Vector512<float> x)
     {
