@@ -108,9 +108,10 @@ public class GeluMathSimdTests
         select new TestCaseData(op, share);
 
     /// <summary>
-    /// The forward and the gradient (whose AVX-512 loops run the regimes apart: GeluMath.RegimesApart.cs) with every share
-    /// of lanes beyond the polynomial's range (|x| ≥ 1, NaN and ±∞ among them) — none, a few, half, all — and runs of near
-    /// and far vectors: each element is its scalar value, into another array and in place (the gradient into x and into dy).
+    /// The forward and the gradient (on AVX-512 the forward packs its two regimes apart and the gradient runs a vector in one
+    /// regime as that regime alone: GeluMath.RegimesApart.cs) with every share of lanes beyond the polynomial's range (|x| ≥ 1,
+    /// NaN and ±∞ among them) — none, a few, half, all — and runs of near and far vectors: each element is its scalar value,
+    /// into another array and in place (the gradient into x and into dy).
     /// </summary>
     [TestCaseSource(nameof(RegimeShares))]
     public void TheRegimesApartGiveTheScalarBitsWhateverTheShareOfFarLanes(string name, double farShare)
