@@ -5,8 +5,8 @@ namespace GpuConv.Tests.Support;
 
 /// <summary>
 /// What a method's IL calls and whether it loops, read from its bytes: every call, callvirt, newobj and ldftn operand, and
-/// any branch back to an earlier instruction (a loop, from its target to the branch). Enough to walk, within one assembly, from the methods a parallel task runs
-/// to every method they can reach.
+/// any branch back to an earlier instruction (a loop, from its target to the branch). Enough to walk, within one assembly,
+/// from the methods a parallel task runs to every method they can reach.
 /// </summary>
 public static class IlCallGraph
 {

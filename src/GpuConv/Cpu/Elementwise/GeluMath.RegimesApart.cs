@@ -6,8 +6,8 @@ using System.Runtime.Intrinsics.X86;
 namespace GpuConv.Cpu.Elementwise;
 
 /// <summary>
-/// GELU forward and gradient on AVX-512 with their two regimes computed apart. The vector forms compute both for every lane — the
-/// polynomial (~8 operations) and the tail (e^(-x²/2) and g(|x|), ~60) — and select, so every vector costs the tail.
+/// GELU forward and gradient on AVX-512 with their two regimes computed apart. The vector forms compute both for every
+/// lane — the polynomial (~8 operations) and the tail (e^(-x²/2) and g(|x|), ~60) — and select, so every vector costs the tail.
 /// Here a chunk of floats is gone through three times: (1) every lane's polynomial result is stored and the lanes at or
 /// beyond <see cref="Split"/> are packed together (VCOMPRESSPS, register form); (2) the tail runs on the packed lanes only;
 /// (3) its results are put back in their lanes (VEXPANDPS) over the stored polynomial results. Each lane still gets

@@ -108,48 +108,53 @@ internal static partial class GeluMath
         return SiluMath.Canonical(IfLess(V(MaxExponent), h, SaturatedForward(x), IfLess(x, Vector512<float>.Zero, below, above)));
     }
 
-    /// <summary><see cref="GeluBackward(float, float)"/> on 16 lanes (e^(-x²/2) once for both regimes, then a select).</summary>
+    /// <summary><see cref="GeluBackward(float, float)"/> on 16 lanes: e^(-x²/2) once for both regimes, then a select.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> GeluBackward(Vector512<float> dy, Vector512<float> x)
     {
-        var a = Abs(x);
-        var z = x * x;
-        var cdf = Fma(x, PolyP(z), V(0.5f));
-        var h = V(0.5f) * z;
-        var p = ExpNegScaled(h, V(0.5f) * Fma(x, x, Neg(z)), out var s1, out var s2);
-        var e = p * s1 * s2;
-        var small = Fma(x, V(InvSqrt2Pi) * e, cdf);
-        var m = Fma(a, V(InvSqrt2Pi), Neg(Tail(a)));
-        var below = Neg(m * p * s1 * s2);
-        var above = Fma(e, m, V(1f));
-        var tail = IfLess(V(MaxExponent), h, SaturatedBackward(x), IfLess(x, Vector512<float>.Zero, below, above));
-        return SiluMath.Canonical(dy * IfLess(a, V(Split), small, tail));
+        var p = HalfSquareExp(x, out var h, out var s1, out var s2);
+        return SiluMath.Canonical(dy * IfLess(Abs(x), V(Split), NearGradient(x, p, s1, s2), FarGradient(x, h, p, s1, s2)));
     }
 
-    /// <summary><see cref="GeluBackward(Vector512{float}, Vector512{float})"/> where every lane has |x| &lt; <see cref="Split"/>: Φ from the polynomial, φ from e^(-x²/2) (the same operations, without the tail).</summary>
+    /// <summary><see cref="GeluBackward(Vector512{float}, Vector512{float})"/> where every lane has |x| &lt; <see cref="Split"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<float> GeluBackwardNear512(Vector512<float> dy, Vector512<float> x)
     {
-        var z = x * x;
-        var cdf = Fma(x, PolyP(z), V(0.5f));
-        var p = ExpNegScaled(V(0.5f) * z, V(0.5f) * Fma(x, x, Neg(z)), out var s1, out var s2);
-        var small = Fma(x, V(InvSqrt2Pi) * (p * s1 * s2), cdf);
-        return SiluMath.Canonical(dy * small);
+        var p = HalfSquareExp(x, out _, out var s1, out var s2);
+        return SiluMath.Canonical(dy * NearGradient(x, p, s1, s2));
     }
 
-    /// <summary><see cref="GeluBackward(Vector512{float}, Vector512{float})"/> where no lane has |x| &lt; <see cref="Split"/> (NaN among them): through the tail g(|x|) alone.</summary>
+    /// <summary><see cref="GeluBackward(Vector512{float}, Vector512{float})"/> where no lane has |x| &lt; <see cref="Split"/> (NaN among them).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<float> GeluBackwardFar512(Vector512<float> dy, Vector512<float> x)
     {
-        var a = Abs(x);
+        var p = HalfSquareExp(x, out var h, out var s1, out var s2);
+        return SiluMath.Canonical(dy * FarGradient(x, h, p, s1, s2));
+    }
+
+    /// <summary>e^(-x²/2) as p·s1·s2 (h = x²/2), which both regimes of the gradient use.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> HalfSquareExp(Vector512<float> x, out Vector512<float> h, out Vector512<float> s1, out Vector512<float> s2)
+    {
         var z = x * x;
-        var h = V(0.5f) * z;
-        var p = ExpNegScaled(h, V(0.5f) * Fma(x, x, Neg(z)), out var s1, out var s2);
-        var e = p * s1 * s2;
+        h = V(0.5f) * z;
+        return ExpNegScaled(h, V(0.5f) * Fma(x, x, Neg(z)), out s1, out s2);
+    }
+
+    /// <summary>Φ(x) + x·φ(x) for |x| &lt; <see cref="Split"/>: Φ from the polynomial.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> NearGradient(Vector512<float> x, Vector512<float> p, Vector512<float> s1, Vector512<float> s2) =>
+        Fma(x, V(InvSqrt2Pi) * (p * s1 * s2), Fma(x, PolyP(x * x), V(0.5f)));
+
+    /// <summary>Φ(x) + x·φ(x) for |x| ≥ <see cref="Split"/>: through the tail g(|x|), saturated beyond <see cref="MaxExponent"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> FarGradient(Vector512<float> x, Vector512<float> h, Vector512<float> p, Vector512<float> s1, Vector512<float> s2)
+    {
+        var a = Abs(x);
         var m = Fma(a, V(InvSqrt2Pi), Neg(Tail(a)));
         var below = Neg(m * p * s1 * s2);
-        var above = Fma(e, m, V(1f));
-        return SiluMath.Canonical(dy * IfLess(V(MaxExponent), h, SaturatedBackward(x), IfLess(x, Vector512<float>.Zero, below, above)));
+        var above = Fma(p * s1 * s2, m, V(1f));
+        return IfLess(V(MaxExponent), h, SaturatedBackward(x), IfLess(x, Vector512<float>.Zero, below, above));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
