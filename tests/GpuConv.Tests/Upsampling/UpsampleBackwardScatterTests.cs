@@ -33,4 +33,44 @@ public class UpsampleBackwardScatterTests
             Assert.That(Bits(split), Is.EqualTo(Bits(expected)), $"split over workers, {spec} on {input}");
         }
     }
+
+    /// <summary>
+    /// Bilinear gradients on rows wide enough for AVX-512's blocks of sixteen inputs (CpuUpsampling.BilinearGather.cs):
+    /// scale 2 along W (by factor and by size, either align_corners), sizes near 2x and other factors (which fall back to
+    /// the scatter), rows of 16 to 80 inputs, gradients with special values: each the definition's bits, on the calling
+    /// thread and split over workers. Where AVX-512 runs, the 2x problems must take the vector blocks.
+    /// </summary>
+    [Test]
+    public void WideBilinearRowsGiveTheGatherDefinitionsBits()
+    {
+        using var workers = new GpuConv.Cpu.Threading.CpuWorkers(2);
+        var rng = new Random(17);
+        int inVectors = 0;
+        for (int c = 0; c < 300; c++)
+        {
+            int h = rng.Next(1, 6), w = rng.Next(16, 81);
+            var input = new GpuConv.Tensors.TensorShape(rng.Next(1, 3), rng.Next(1, 3), h, w);
+            bool align = rng.Next(2) == 0;
+            var spec = (c % 3) switch
+            {
+                0 => UpsampleSpec.ByScale(UpsampleMode.Bilinear, [new[] { 1.0, 2.0, 1.5, 3.0 }[rng.Next(4)], 2.0], align),
+                1 => UpsampleSpec.ToSize(UpsampleMode.Bilinear, [2 * h + rng.Next(-1, 2), 2 * w + rng.Next(-1, 2)], align),
+                _ => UpsampleSpec.ByScale(UpsampleMode.Bilinear, [0.5 + 3 * rng.NextDouble(), 0.5 + 3 * rng.NextDouble()], align),
+            };
+            var g = UpsampleGeometry.Of(spec, input);
+            if (CpuUpsampling.GatherBlocks(g) > 0) inVectors++;
+            var dy = ElementwiseKernelTests.Values((int)g.OutCount, c);
+            float[] expected = new float[g.InCount], got = new float[g.InCount], split = new float[g.InCount];
+            Array.Fill(got, float.NaN);
+            Array.Fill(split, float.NaN);
+            CpuUpsampling.Backward(g, dy, expected, gather: true);
+            CpuUpsampling.Backward(g, dy, got);
+            CpuUpsampling.Backward(g, dy, split, workers);
+            Assert.That(Bits(got), Is.EqualTo(Bits(expected)), $"{spec} on {input}");
+            Assert.That(Bits(split), Is.EqualTo(Bits(expected)), $"split over workers, {spec} on {input}");
+        }
+        TestContext.Out.WriteLine($"{inVectors} of 300 problems gathered in vector blocks");
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+            Assert.That(inVectors, Is.GreaterThan(60), "the 2x problems take the vector blocks");
+    }
 }

@@ -18,7 +18,7 @@ namespace GpuConv.Cpu.Layers;
 /// over the CPU backend's workers by rows; each element is computed the same way wherever a task starts, so the bits do
 /// not depend on the split.
 /// </summary>
-internal static unsafe class CpuUpsampling
+internal static unsafe partial class CpuUpsampling
 {
     /// <summary>Elements below which one thread runs (as the pads and pools: waking workers costs a few µs).</summary>
     internal const long ParallelThreshold = 1 << 16;
@@ -57,8 +57,18 @@ internal static unsafe class CpuUpsampling
             }
             else
             {
-                var loop = new ScatterLoop(g, t.View, pdy, pdx, Tasks(g.Planes, g.InCount, workers));
-                Split(loop.Tasks, loop, workers);
+                using var plan = GathersInVectors(g) ? new GatherPlan(g, t.View.W) : default;
+                if (plan.Blocks > 0)
+                {
+                    long rows = (long)g.Planes * g.H.In;
+                    var loop = new BilinearGatherLoop(g, t.View, plan, pdy, pdx, rows, Tasks(rows, g.InCount, workers));
+                    Split(loop.Tasks, loop, workers);
+                }
+                else
+                {
+                    var loop = new ScatterLoop(g, t.View, pdy, pdx, Tasks(g.Planes, g.InCount, workers));
+                    Split(loop.Tasks, loop, workers);
+                }
             }
         }
     }
@@ -311,55 +321,59 @@ internal static unsafe class CpuUpsampling
         long rest = r / g.H.In;
         int id = (int)(rest % g.D.In);
         long plane = rest / g.D.In;
-        int d0 = t.D.First[id], d1 = t.D.End[id], h0 = t.H.First[ih], h1 = t.H.End[ih];
-        long outW = g.W.Out, outH = g.H.Out;
         float* dyPlane = dy + plane * g.OutPlane;
         float* row = dx + r * g.W.In;
+        for (int iw = 0; iw < g.W.In; iw++) row[iw] = GatheredAt(g, t, dyPlane, id, ih, iw);
+    }
+
+    /// <summary>dx at (id, ih, iw) of a plane: the sum over the outputs that read it, in the scatter's order (see the class).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float GatheredAt(in UpsampleGeometry g, in TapsView t, float* dyPlane, int id, int ih, int iw)
+    {
+        int d0 = t.D.First[id], d1 = t.D.End[id], h0 = t.H.First[ih], h1 = t.H.End[ih];
+        long outW = g.W.Out, outH = g.H.Out;
         int rank = g.LinearRank;
-        for (int iw = 0; iw < g.W.In; iw++)
+        int w0 = t.W.First[iw], w1 = t.W.End[iw];
+        float acc = 0f;
+        for (int od = d0; od < d1; od++)
         {
-            int w0 = t.W.First[iw], w1 = t.W.End[iw];
-            float acc = 0f;
-            for (int od = d0; od < d1; od++)
+            var wd = TapWeights.Of(t.D, od, id, real: rank == 3);
+            for (int oh = h0; oh < h1; oh++)
             {
-                var wd = TapWeights.Of(t.D, od, id, real: rank == 3);
-                for (int oh = h0; oh < h1; oh++)
-                {
-                    var wh = TapWeights.Of(t.H, oh, ih, real: rank >= 2);
-                    float* src = dyPlane + (od * outH + oh) * outW;
-                    if (rank == 0)
-                        for (int ow = w0; ow < w1; ow++) acc += src[ow];
-                    else
-                        for (int ow = w0; ow < w1; ow++)
+                var wh = TapWeights.Of(t.H, oh, ih, real: rank >= 2);
+                float* src = dyPlane + (od * outH + oh) * outW;
+                if (rank == 0)
+                    for (int ow = w0; ow < w1; ow++) acc += src[ow];
+                else
+                    for (int ow = w0; ow < w1; ow++)
+                    {
+                        var ww = TapWeights.Of(t.W, ow, iw, real: true);
+                        float v = src[ow];
+                        // PyTorch scatters each output onto its taps (d, h, w tap 0 then 1, lexicographic), dx += w·dy
+                        // fused; the gather visits the same taps of this input in the same order.
+                        for (int a = 0; a < 2; a++)
                         {
-                            var ww = TapWeights.Of(t.W, ow, iw, real: true);
-                            float v = src[ow];
-                            // PyTorch scatters each output onto its taps (d, h, w tap 0 then 1, lexicographic), dx += w·dy
-                            // fused; the gather visits the same taps of this input in the same order.
-                            for (int a = 0; a < 2; a++)
+                            if (!wd.Has(a)) continue;
+                            for (int b = 0; b < 2; b++)
                             {
-                                if (!wd.Has(a)) continue;
-                                for (int b = 0; b < 2; b++)
+                                if (!wh.Has(b)) continue;
+                                for (int c = 0; c < 2; c++)
                                 {
-                                    if (!wh.Has(b)) continue;
-                                    for (int c = 0; c < 2; c++)
+                                    if (!ww.Has(c)) continue;
+                                    float w = rank switch
                                     {
-                                        if (!ww.Has(c)) continue;
-                                        float w = rank switch
-                                        {
-                                            1 => ww.Weight(c),
-                                            2 => wh.Weight(b) * ww.Weight(c),
-                                            _ => wd.Weight(a) * wh.Weight(b) * ww.Weight(c),
-                                        };
-                                        acc = MathF.FusedMultiplyAdd(w, v, acc);
-                                    }
+                                        1 => ww.Weight(c),
+                                        2 => wh.Weight(b) * ww.Weight(c),
+                                        _ => wd.Weight(a) * wh.Weight(b) * ww.Weight(c),
+                                    };
+                                    acc = MathF.FusedMultiplyAdd(w, v, acc);
                                 }
                             }
                         }
-                }
+                    }
             }
-            row[iw] = acc;
         }
+        return acc;
     }
 
     /// <summary>The scatter's task: its run of planes (a plane's outputs write anywhere in its dx plane).</summary>
