@@ -35,27 +35,34 @@ public class UpsampleBackwardScatterTests
     }
 
     /// <summary>
-    /// Bilinear gradients on rows wide enough for AVX-512's blocks of sixteen inputs (CpuUpsampling.BilinearGather.cs):
-    /// scale 2 along W (by factor and by size, either align_corners), sizes near 2x and other factors (which fall back to
-    /// the scatter), rows of 16 to 80 inputs, gradients with special values: each the definition's bits, on the calling
-    /// thread and split over workers. Where AVX-512 runs, the 2x problems must take the vector blocks.
+    /// Linear-mode gradients on rows wide enough for AVX-512's blocks of sixteen inputs (CpuUpsampling.LinearGather.cs),
+    /// each rank: scale 2 along W (by factor and by size, either align_corners), sizes near 2x and other factors (which may
+    /// fall back to the scatter), rows of 16 to 80 inputs, gradients with special values: each the definition's bits, on
+    /// the calling thread and split over workers. Where AVX-512 runs, the 2x problems must take the vector blocks.
     /// </summary>
-    [Test]
-    public void WideBilinearRowsGiveTheGatherDefinitionsBits()
+    [TestCase(UpsampleMode.Linear)]
+    [TestCase(UpsampleMode.Bilinear)]
+    [TestCase(UpsampleMode.Trilinear)]
+    public void WideLinearRowsGiveTheGatherDefinitionsBits(UpsampleMode mode)
     {
         using var workers = new GpuConv.Cpu.Threading.CpuWorkers(2);
-        var rng = new Random(17);
+        int rank = RandomUpsampleProblems.RankOf(mode, 0);
+        var rng = new Random(17 + rank);
         int inVectors = 0;
         for (int c = 0; c < 300; c++)
         {
-            int h = rng.Next(1, 6), w = rng.Next(16, 81);
-            var input = new GpuConv.Tensors.TensorShape(rng.Next(1, 3), rng.Next(1, 3), h, w);
+            var dims = new int[rank + 2];
+            (dims[0], dims[1]) = (rng.Next(1, 3), rng.Next(1, 3));
+            for (int d = 2; d < rank + 1; d++) dims[d] = rng.Next(1, rank == 3 ? 4 : 6);
+            dims[rank + 1] = rng.Next(16, 81);
+            var input = new GpuConv.Tensors.TensorShape(dims);
             bool align = rng.Next(2) == 0;
+            double[] Factors(Func<int, double> w) => [.. Enumerable.Range(0, rank).Select(d => d == rank - 1 ? w(d) : new[] { 1.0, 2.0, 1.5, 3.0 }[rng.Next(4)])];
             var spec = (c % 3) switch
             {
-                0 => UpsampleSpec.ByScale(UpsampleMode.Bilinear, [new[] { 1.0, 2.0, 1.5, 3.0 }[rng.Next(4)], 2.0], align),
-                1 => UpsampleSpec.ToSize(UpsampleMode.Bilinear, [2 * h + rng.Next(-1, 2), 2 * w + rng.Next(-1, 2)], align),
-                _ => UpsampleSpec.ByScale(UpsampleMode.Bilinear, [0.5 + 3 * rng.NextDouble(), 0.5 + 3 * rng.NextDouble()], align),
+                0 => UpsampleSpec.ByScale(mode, Factors(_ => 2.0), align),
+                1 => UpsampleSpec.ToSize(mode, [.. Enumerable.Range(0, rank).Select(d => 2 * dims[2 + d] + rng.Next(-1, 2))], align),
+                _ => UpsampleSpec.ByScale(mode, Factors(_ => 0.5 + 3 * rng.NextDouble()), align),
             };
             var g = UpsampleGeometry.Of(spec, input);
             if (CpuUpsampling.GatherBlocks(g) > 0) inVectors++;
@@ -69,7 +76,7 @@ public class UpsampleBackwardScatterTests
             Assert.That(Bits(got), Is.EqualTo(Bits(expected)), $"{spec} on {input}");
             Assert.That(Bits(split), Is.EqualTo(Bits(expected)), $"split over workers, {spec} on {input}");
         }
-        TestContext.Out.WriteLine($"{inVectors} of 300 problems gathered in vector blocks");
+        TestContext.Out.WriteLine($"{mode}: {inVectors} of 300 problems gathered in vector blocks");
         if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
             Assert.That(inVectors, Is.GreaterThan(60), "the 2x problems take the vector blocks");
     }

@@ -60,8 +60,8 @@ internal static unsafe partial class CpuUpsampling
                 using var plan = GathersInVectors(g) ? new GatherPlan(g, t.View.W) : default;
                 if (plan.Blocks > 0)
                 {
-                    long rows = (long)g.Planes * g.H.In;
-                    var loop = new BilinearGatherLoop(g, t.View, plan, pdy, pdx, rows, Tasks(rows, g.InCount, workers));
+                    long rows = (long)g.Planes * g.D.In * g.H.In;
+                    var loop = new LinearGatherLoop(g, t.View, plan, pdy, pdx, rows, Tasks(rows, g.InCount, workers));
                     Split(loop.Tasks, loop, workers);
                 }
                 else

@@ -8,14 +8,15 @@ using GpuConv.Cpu.Threading;
 namespace GpuConv.Cpu.Layers;
 
 /// <summary>
-/// The bilinear gradient gathered sixteen inputs of a row at a time on AVX-512. A row is cut into blocks of sixteen
-/// inputs (the last one overlapping its neighbour, the same values written twice); for each of a block's outputs k (up
-/// to six per input) the sixteen lanes' k-th outputs must lie within 32 floats of the dy row, which two loads and a
-/// two-source permute bring into the lanes (scale 2: every other float). Lane j then adds exactly the terms the gather
-/// definition (<see cref="GatheredAt"/>) adds for its input, in its order — output rows ascending, then outputs, then h
-/// taps, then w taps, acc = fma(λh·λw, dy, acc) from +0 — a term its input does not have (fewer outputs, a tap that is
-/// another input) left out by a per-lane select, not added as zero. So the bits are the definition's, hence the
-/// scatter's and kernels/upsample.ptx's. A geometry some block of which does not fit takes the scatter.
+/// The linear modes' gradient (linear, bilinear, trilinear) gathered sixteen inputs of a row at a time on AVX-512. A row
+/// is cut into blocks of sixteen inputs (the last one overlapping its neighbour, the same values written twice); for each
+/// of a block's outputs k (up to six per input) the sixteen lanes' k-th outputs must lie within 32 floats of the dy row,
+/// which two loads and a two-source permute bring into the lanes (scale 2: every other float). Lane j then adds exactly
+/// the terms the gather definition (<see cref="GatheredAt"/>) adds for its input, in its order — output planes and rows
+/// ascending, then outputs, then d, h and w taps, acc = fma(w, dy, acc) from +0 with w = λw, λh·λw or (λd·λh)·λw as the
+/// rank asks — a term its input does not have (fewer outputs, a tap that is another input) left out by a per-lane select,
+/// not added as zero. So the bits are the definition's, hence the scatter's and kernels/upsample.ptx's. A geometry some
+/// block of which does not fit takes the scatter.
 /// </summary>
 internal static unsafe partial class CpuUpsampling
 {
@@ -98,9 +99,9 @@ internal static unsafe partial class CpuUpsampling
         }
     }
 
-    /// <summary>Whether the bilinear gradient may gather in vectors here: AVX-512 and rows of at least sixteen inputs.</summary>
+    /// <summary>Whether a linear mode's gradient may gather in vectors here: AVX-512 and rows of at least sixteen inputs.</summary>
     static bool GathersInVectors(in UpsampleGeometry g) =>
-        g.Kind == UpsampleGeometry.LinearKind && g.LinearRank == 2 && Avx512F.IsSupported && g.W.In >= BlockLanes;
+        g.Kind == UpsampleGeometry.LinearKind && Avx512F.IsSupported && g.W.In >= BlockLanes;
 
     /// <summary>How many blocks of sixteen inputs the gradient of <paramref name="g"/> gathers in vectors on this machine (tests).</summary>
     internal static int GatherBlocks(in UpsampleGeometry g)
@@ -111,7 +112,7 @@ internal static unsafe partial class CpuUpsampling
         return p.Blocks;
     }
 
-    readonly struct BilinearGatherLoop(UpsampleGeometry g, TapsView t, GatherPlan p, float* dy, float* dx, long rows, int tasks) : ICpuLoop
+    readonly struct LinearGatherLoop(UpsampleGeometry g, TapsView t, GatherPlan p, float* dy, float* dx, long rows, int tasks) : ICpuLoop
     {
         public int Tasks => tasks;
 
@@ -119,40 +120,58 @@ internal static unsafe partial class CpuUpsampling
         public void Run(int task, WorkspaceSet workspace)
         {
             var (first, end) = RowsOf(task, tasks, rows);
-            for (long r = first; r < end; r++) BilinearGatherRow(g, t, p, dy, dx, r);
+            for (long r = first; r < end; r++) LinearGatherRow(g, t, p, dy, dx, r);
         }
     }
 
-    /// <summary>Input row r = (plane, ih) of dx (rank 2: one d), block by block.</summary>
+    /// <summary>Input row r = (plane, id, ih) of dx, block by block; the weight of a term as the definition's (λw, λh·λw or (λd·λh)·λw).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void BilinearGatherRow(in UpsampleGeometry g, in TapsView t, in GatherPlan p, float* dy, float* dx, long r)
+    static void LinearGatherRow(in UpsampleGeometry g, in TapsView t, in GatherPlan p, float* dy, float* dx, long r)
     {
         int ih = (int)(r % g.H.In);
-        long plane = r / g.H.In;
+        long rest = r / g.H.In;
+        int id = (int)(rest % g.D.In);
+        long plane = rest / g.D.In;
         float* dyPlane = dy + plane * g.OutPlane;
         float* row = dx + r * g.W.In;
-        int h0 = t.H.First[ih], h1 = t.H.End[ih];
+        int rank = g.LinearRank;
+        int d0 = t.D.First[id], d1 = t.D.End[id], h0 = t.H.First[ih], h1 = t.H.End[ih];
+        float* factors = stackalloc float[4];
         for (int b = 0; b < p.Blocks; b++)
         {
             int* block = p.Block(b);
             float* v = p.Vectors(b);
             int outputs = block[1];
             var acc = Vector512<float>.Zero;
-            for (int oh = h0; oh < h1; oh++)
+            for (int od = d0; od < d1; od++)
             {
-                var wh = TapWeights.Of(t.H, oh, ih, real: true);
-                float* src = dyPlane + (long)oh * g.W.Out;
-                for (int k = 0; k < outputs; k++)
+                var wd = TapWeights.Of(t.D, od, id, real: rank == 3);
+                for (int oh = h0; oh < h1; oh++)
                 {
-                    float* at = v + k * 5 * BlockLanes;
-                    float* window = src + block[2 + k];
-                    var dyk = Avx512F.PermuteVar16x32x2(Vector512.Load(window), Vector512.Load((int*)at), Vector512.Load(window + BlockLanes));
+                    var wh = TapWeights.Of(t.H, oh, ih, real: rank >= 2);
+                    // The (d tap, h tap) pairs this input has, in order, each with its factor of the weight (rank 1: 1,
+                    // which leaves λw as it is).
+                    int pairs = 0;
                     for (int a = 0; a < 2; a++)
+                        for (int c = 0; c < 2; c++)
+                            if (wd.Has(a) && wh.Has(c))
+                                factors[pairs++] = rank == 1 ? 1f : rank == 2 ? wh.Weight(c) : wd.Weight(a) * wh.Weight(c);
+                    float* src = dyPlane + ((long)od * g.H.Out + oh) * g.W.Out;
+                    for (int k = 0; k < outputs; k++)
                     {
-                        if (!wh.Has(a)) continue;
-                        var lh = Vector512.Create(wh.Weight(a));
-                        acc = Vector512.ConditionalSelect(Vector512.Load(at + 3 * BlockLanes), Avx512F.FusedMultiplyAdd(lh * Vector512.Load(at + BlockLanes), dyk, acc), acc);
-                        acc = Vector512.ConditionalSelect(Vector512.Load(at + 4 * BlockLanes), Avx512F.FusedMultiplyAdd(lh * Vector512.Load(at + 2 * BlockLanes), dyk, acc), acc);
+                        float* at = v + k * 5 * BlockLanes;
+                        float* window = src + block[2 + k];
+                        var dyk = Avx512F.PermuteVar16x32x2(Vector512.Load(window), Vector512.Load((int*)at), Vector512.Load(window + BlockLanes));
+                        var l0 = Vector512.Load(at + BlockLanes);
+                        var l1 = Vector512.Load(at + 2 * BlockLanes);
+                        var m0 = Vector512.Load(at + 3 * BlockLanes);
+                        var m1 = Vector512.Load(at + 4 * BlockLanes);
+                        for (int q = 0; q < pairs; q++)
+                        {
+                            var f = Vector512.Create(factors[q]);
+                            acc = Vector512.ConditionalSelect(m0, Avx512F.FusedMultiplyAdd(f * l0, dyk, acc), acc);
+                            acc = Vector512.ConditionalSelect(m1, Avx512F.FusedMultiplyAdd(f * l1, dyk, acc), acc);
+                        }
                     }
                 }
             }
