@@ -80,4 +80,21 @@ public class UpsampleBackwardScatterTests
         if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
             Assert.That(inVectors, Is.GreaterThan(60), "the 2x problems take the vector blocks");
     }
+
+    /// <summary>A row longer than the vector gather's plan allows (16,384 inputs) keeps the scatter, with the same bits.</summary>
+    [Test]
+    public void LongRowsKeepTheScatter()
+    {
+        var g = UpsampleGeometry.Of(UpsampleSpec.ByScale(UpsampleMode.Linear, [2.0]), new GpuConv.Tensors.TensorShape(1, 2, 20000));
+        Assert.That(CpuUpsampling.GatherBlocks(g), Is.Zero);
+        var dy = ElementwiseKernelTests.Values((int)g.OutCount, 5);
+        float[] expected = new float[g.InCount], got = new float[g.InCount];
+        Array.Fill(got, float.NaN);
+        CpuUpsampling.Backward(g, dy, expected, gather: true);
+        CpuUpsampling.Backward(g, dy, got);
+        Assert.That(Bits(got), Is.EqualTo(Bits(expected)));
+        var shorter = UpsampleGeometry.Of(UpsampleSpec.ByScale(UpsampleMode.Linear, [2.0]), new GpuConv.Tensors.TensorShape(1, 2, 16384));
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+            Assert.That(CpuUpsampling.GatherBlocks(shorter), Is.EqualTo(1024), "16,384 inputs still gather in vectors");
+    }
 }

@@ -99,9 +99,15 @@ internal static unsafe partial class CpuUpsampling
         }
     }
 
-    /// <summary>Whether a linear mode's gradient may gather in vectors here: AVX-512 and rows of at least sixteen inputs.</summary>
+    /// <summary>
+    /// Rows longer than this keep the scatter: the plan holds ~2 KB per block of sixteen inputs (2 MB here), and a long
+    /// 1-d signal would ask for far more than its row.
+    /// </summary>
+    const int MaxVectorRow = 1 << 14;
+
+    /// <summary>Whether a linear mode's gradient may gather in vectors here: AVX-512 and rows of 16 to <see cref="MaxVectorRow"/> inputs.</summary>
     static bool GathersInVectors(in UpsampleGeometry g) =>
-        g.Kind == UpsampleGeometry.LinearKind && Avx512F.IsSupported && g.W.In >= BlockLanes;
+        g.Kind == UpsampleGeometry.LinearKind && Avx512F.IsSupported && g.W.In >= BlockLanes && g.W.In <= MaxVectorRow;
 
     /// <summary>How many blocks of sixteen inputs the gradient of <paramref name="g"/> gathers in vectors on this machine (tests).</summary>
     internal static int GatherBlocks(in UpsampleGeometry g)
