@@ -134,10 +134,7 @@ internal static unsafe partial class CpuUpsampling
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void LinearGatherRow(in UpsampleGeometry g, in TapsView t, in GatherPlan p, float* dy, float* dx, long r)
     {
-        int ih = (int)(r % g.H.In);
-        long rest = r / g.H.In;
-        int id = (int)(rest % g.D.In);
-        long plane = rest / g.D.In;
+        long plane = PlaneOf(r, g.D.In, g.H.In, out int id, out int ih);
         float* dyPlane = dy + plane * g.OutPlane;
         float* row = dx + r * g.W.In;
         int rank = g.LinearRank;

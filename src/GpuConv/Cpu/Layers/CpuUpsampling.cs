@@ -9,8 +9,10 @@ namespace GpuConv.Cpu.Layers;
 /// <summary>
 /// <see cref="ConvEngine.Upsample"/> and its gradient on the CPU. Each dimension's taps (source indices and weights) and,
 /// for the gradient, its input → output ranges are tabulated once per call from <see cref="UpsampleAxis"/>; then the
-/// forward runs output row by output row, the gradient input row by input row, each input element gathering the outputs
-/// that read it — no scatter, so every sum has one order, the one kernels/upsample.ptx runs. The float32 expressions are
+/// forward runs output row by output row; the gradient's definition runs input row by input row, each input element
+/// gathering the outputs that read it (one order per sum, the one kernels/upsample.ptx runs), and the engine's path
+/// either scatters each output onto its taps in that order or, for the linear modes on AVX-512, gathers sixteen inputs
+/// at a time (CpuUpsampling.LinearGather.cs), both with the definition's bits. The float32 expressions are
 /// PyTorch 1.13's CPU ones, fused multiply-adds included (its AVX2 kernels are compiled with contraction), so the results
 /// are PyTorch's bits: a linear blend is fma(v0, λ0, v1·λ1), nested outermost dimension first; the gradient visits the
 /// outputs ascending (od, oh, ow) and, per output, its taps that are this input in PyTorch's scatter order (d, h, w tap
@@ -90,6 +92,16 @@ internal static unsafe partial class CpuUpsampling
     }
 
     static (long First, long End) RowsOf(int task, int tasks, long rows) => (rows * task / tasks, rows * (task + 1) / tasks);
+
+    /// <summary>Row r of planes of <paramref name="depth"/> × <paramref name="height"/> rows: its plane, d and h.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static long PlaneOf(long r, int depth, int height, out int d, out int h)
+    {
+        h = (int)(r % height);
+        long rest = r / height;
+        d = (int)(rest % depth);
+        return rest / depth;
+    }
 
     /// <summary>One dimension's tables: per output its taps (i0, i1, λ0, λ1; nearest: i0 only), per input its outputs [first, end).</summary>
     readonly struct AxisTaps(int* i0, int* i1, float* l0, float* l1, int* first, int* end)
@@ -185,10 +197,7 @@ internal static unsafe partial class CpuUpsampling
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void NearestRow(in UpsampleGeometry g, in TapsView t, float* x, float* y, long r, long first)
     {
-        int oh = (int)(r % g.H.Out);
-        long rest = r / g.H.Out;
-        int od = (int)(rest % g.D.Out);
-        long plane = rest / g.D.Out;
+        long plane = PlaneOf(r, g.D.Out, g.H.Out, out int od, out int oh);
         float* dst = y + r * g.W.Out;
         int n = g.W.Out;
         if (r > first && oh > 0 && t.H.I0[oh] == t.H.I0[oh - 1])
@@ -213,10 +222,7 @@ internal static unsafe partial class CpuUpsampling
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void LinearRow(in UpsampleGeometry g, in TapsView t, float* x, float* y, long r)
     {
-        int oh = (int)(r % g.H.Out);
-        long rest = r / g.H.Out;
-        int od = (int)(rest % g.D.Out);
-        long plane = rest / g.D.Out;
+        long plane = PlaneOf(r, g.D.Out, g.H.Out, out int od, out int oh);
         long inW = g.W.In, inH = g.H.In, planeBase = plane * g.D.In;
         float* r00 = x + ((planeBase + t.D.I0[od]) * inH + t.H.I0[oh]) * inW;
         float* r01 = x + ((planeBase + t.D.I0[od]) * inH + t.H.I1[oh]) * inW;
@@ -317,10 +323,7 @@ internal static unsafe partial class CpuUpsampling
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BackwardRow(in UpsampleGeometry g, in TapsView t, float* dy, float* dx, long r)
     {
-        int ih = (int)(r % g.H.In);
-        long rest = r / g.H.In;
-        int id = (int)(rest % g.D.In);
-        long plane = rest / g.D.In;
+        long plane = PlaneOf(r, g.D.In, g.H.In, out int id, out int ih);
         float* dyPlane = dy + plane * g.OutPlane;
         float* row = dx + r * g.W.In;
         for (int iw = 0; iw < g.W.In; iw++) row[iw] = GatheredAt(g, t, dyPlane, id, ih, iw);
