@@ -69,7 +69,7 @@ internal static unsafe class CpuBackwardData
 
     /// <summary>Tasks of at most 16 column-matrix rows take the in-place small-rows GEMM (AVX-512).</summary>
     internal static bool SmallRows(int rows, GemmTier tier) =>
-        rows <= SmallRowsGemm.MaxRows && SmallRowsGemm.Supported(tier);
+        rows <= SmallRowsGemm.TileRows && SmallRowsGemm.Supported(tier);
 
     /// <summary>
     /// Most dy positions per slab when dx is split into slabs. Conv-TasNet's decoder (2 threads, ratios to ORT,

@@ -179,8 +179,8 @@ public class GemmCol2ImTests
     }
 
     /// <summary>
-    /// The small-rows GEMM alone against a float64 product: every row count 1–16, widths around its 16-column
-    /// tile (ragged last tile), depths 1–300, B with a leading dimension wider than its columns.
+    /// The small-rows GEMM alone against a float64 product: every row count 1–24 (8 × 32, 16 × 16 and 24 × 16 tiles),
+    /// widths around its 16-column tile (ragged last tile), depths 1–300, B with a leading dimension wider than its columns.
     /// </summary>
     [Test]
     public unsafe void SmallRowsGemmMatchesFloat64Product()
@@ -188,7 +188,7 @@ public class GemmCol2ImTests
         if (!SmallRowsGemm.Supported(GemmTiers.Best)) Assert.Ignore("AVX-512 not accelerated here: the small-rows GEMM does not run");
         var rng = new Random(5);
         double worst = 0;
-        foreach (int m in Enumerable.Range(1, 16))
+        foreach (int m in Enumerable.Range(1, SmallRowsGemm.MaxRows))
         foreach (int n in new[] { 1, 15, 16, 17, 33, 100 })
         {
             int k = rng.Next(1, 300), ldb = n + rng.Next(0, 5), lda = m + rng.Next(0, 3);

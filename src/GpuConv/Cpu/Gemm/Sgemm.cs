@@ -96,8 +96,29 @@ internal static unsafe class Sgemm
     /// <summary>The serial blocked GEMM on one thread: C (m × n, leading dimension ldc) (+)= A · B.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Multiply(int m, int n, int k, MatrixView a, MatrixView b, float* c, nint ldc,
-        bool accumulate, GemmTier tier, WorkspaceSet ws) =>
+        bool accumulate, GemmTier tier, WorkspaceSet ws)
+    {
+        if (SmallRowsApply(m, n, k, b, accumulate, tier))
+        {
+            float* panel = ws.Get(WorkspaceSlot.PackA, SmallRowsGemm.PanelFloats(k));
+            SmallRowsGemm.PackA(a, m, k, panel);
+            SmallRowsGemm.Multiply(m, n, k, panel, b.Pointer, b.RowStride, c, ldc, ws.Get(WorkspaceSlot.PackB, SmallRowsGemm.EdgeFloats(k)));
+            return;
+        }
         Multiply(m, n, k, a, new ViewSource(b), c, ldc, accumulate, tier, ws);
+    }
+
+    /// <summary>
+    /// Where a row-major B is read in place by <see cref="SmallRowsGemm"/> instead of packed: at most 24 rows of C over
+    /// at least one 16-column tile, C overwritten, and a depth of one K block, whose sums the blocked driver forms the
+    /// same way (one multiply-add chain from zero per element in depth order), so the bits do not depend on the path.
+    /// A 1x1 projection to few channels over a large plane (MobileNetV2's 32 → 16 on 112 × 112) packed all of x for
+    /// 16 multiply-adds per element and ran two 8-row tiles over the packed copy.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool SmallRowsApply(int m, int n, int k, MatrixView b, bool accumulate, GemmTier tier) =>
+        m <= SmallRowsGemm.MaxRows && n >= SmallRowsGemm.TileColumns && !accumulate && b.ColStride == 1
+        && k <= GemmBlocking.For(tier).KC && SmallRowsGemm.Supported(tier);
 
     /// <summary>The serial blocked GEMM with B produced by a packing source (a matrix, or im2col on the fly).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -247,7 +268,9 @@ internal static unsafe class Sgemm
     {
         var blk = GemmBlocking.For(tier);
         long kc = Math.Min(blk.KC, Math.Max(k, 1));
-        return kc * RoundUp(Math.Min(blk.NC, RoundUp(n, blk.NR)), blk.NR) + kc * RoundUp(Math.Min(blk.MC, RoundUp(m, blk.MR)), blk.MR);
+        long blocked = kc * RoundUp(Math.Min(blk.NC, RoundUp(n, blk.NR)), blk.NR) + kc * RoundUp(Math.Min(blk.MC, RoundUp(m, blk.MR)), blk.MR);
+        return m <= SmallRowsGemm.MaxRows && SmallRowsGemm.Supported(tier)
+            ? Math.Max(blocked, SmallRowsGemm.PanelFloats(k) + SmallRowsGemm.EdgeFloats(k)) : blocked;
     }
 
     static int RoundUp(int x, int to) => (x + to - 1) / to * to;

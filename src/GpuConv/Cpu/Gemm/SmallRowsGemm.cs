@@ -13,13 +13,19 @@ namespace GpuConv.Cpu.Gemm;
 /// and A (depth × 16, zero past row m) stays in L1; up to 8 rows take 8 × 32 tiles (two B vectors, 8
 /// broadcasts), half the multiply-adds. One thread, 512 deep, 1024 columns of a 4000-wide B, alternated
 /// (SmallRowsGemmTimings): 16 rows 80 µs against Sgemm's 113, 12 rows 80 against 97, 2–8 rows 43 against 83–87.
+/// 17–24 rows take 24 × 16 tiles (24 accumulators; a 24-wide A panel). The blocked driver sends its few-row GEMMs
+/// with a row-major B here too (<see cref="Sgemm"/>: 1x1 projections to few channels).
 /// AVX-512 only; other tiers take <see cref="Sgemm"/>.
 /// </summary>
 internal static unsafe class SmallRowsGemm
 {
-    /// <summary>Rows of the register tile (the most this GEMM takes).</summary>
-    public const int MaxRows = 16;
+    /// <summary>The most rows this GEMM takes (the 24 × 16 tile's).</summary>
+    public const int MaxRows = 24;
+    /// <summary>Rows of the 16 × 16 tile: its A panel is 16 wide.</summary>
+    public const int TileRows = 16;
     const int Cols = 16, HalfRows = 8, WideCols = 32;
+    /// <summary>Columns of one full tile: a narrower B is all edge.</summary>
+    public const int TileColumns = Cols;
     /// <summary>
     /// Software prefetch two tiles ahead in each B row: the kernel walks 512 rows 16 KB apart, more streams than
     /// the hardware prefetchers follow. With B cold (from memory: 1024 columns of a 64 MB B per call, one thread)
@@ -30,29 +36,34 @@ internal static unsafe class SmallRowsGemm
     /// <summary>True where the kernel runs (the Vector512 tier).</summary>
     public static bool Supported(GemmTier tier) => tier == GemmTier.Vector512 && Vector512.IsHardwareAccelerated;
 
-    /// <summary>Floats of the A panel for depth k (k × 16).</summary>
+    /// <summary>Floats of the A panel for depth k (k × 24 at most).</summary>
     public static long PanelFloats(int k) => (long)k * MaxRows;
 
-    /// <summary>Floats of the edge scratch for depth k: B's last partial tile (k × 16) and a C tile (16 × 16 or 8 × 32).</summary>
+    /// <summary>Floats of the edge scratch for depth k: B's last partial tile (k × 16) and a C tile (24 × 16 or 8 × 32).</summary>
     public static long EdgeFloats(int k) => (long)k * Cols + MaxRows * Cols;
 
+    /// <summary>Width of the A panel for m rows: 16 up to 16 rows, else 24.</summary>
+    static int PanelRows(int m) => m <= TileRows ? TileRows : MaxRows;
+
     /// <summary>
-    /// Packs A (m ≤ 16 rows, depth k) into <paramref name="panel"/>: panel[p·16 + i] = A(i, p), zero for i ≥ m.
+    /// Packs A (m ≤ 24 rows, depth k) into <paramref name="panel"/>: panel[p·w + i] = A(i, p), zero for i ≥ m, with
+    /// w = 16 for m ≤ 16, else 24.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(MatrixView a, int m, int k, float* panel)
     {
+        int w = PanelRows(m);
         for (int p = 0; p < k; p++)
         {
-            float* dst = panel + (nint)p * MaxRows;
+            float* dst = panel + (nint)p * w;
             int i = 0;
             for (; i < m; i++) dst[i] = *a.At(i, p);
-            for (; i < MaxRows; i++) dst[i] = 0;
+            for (; i < w; i++) dst[i] = 0;
         }
     }
 
     /// <summary>
-    /// C (m ≤ 16 rows × n, leading dimension ldc) = A · B, A packed by <see cref="PackA"/>, B (k × n) row-major
+    /// C (m ≤ 24 rows × n, leading dimension ldc) = A · B, A packed by <see cref="PackA"/>, B (k × n) row-major
     /// with leading dimension ldb; <paramref name="edge"/> holds <see cref="EdgeFloats"/> floats.
     /// </summary>
     public static void Multiply(int m, int n, int k, float* panel, float* b, nint ldb, float* c, nint ldc, float* edge)
@@ -60,7 +71,46 @@ internal static unsafe class SmallRowsGemm
         if (m <= 0 || n <= 0) return;
         if ((uint)m > MaxRows) throw new ArgumentOutOfRangeException(nameof(m), m, $"at most {MaxRows} rows");
         if (m <= HalfRows) MultiplyHalf(m, n, k, panel, b, ldb, c, ldc, edge);
-        else Multiply16(m, n, k, panel, b, ldb, c, ldc, edge);
+        else if (m <= TileRows) Multiply16(m, n, k, panel, b, ldb, c, ldc, edge);
+        else Multiply24(m, n, k, panel, b, ldb, c, ldc, edge);
+    }
+
+    /// <summary>24 × 16 tiles (17–24 rows, a 24-wide panel), the last partial one through the edge scratch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Multiply24(int m, int n, int k, float* panel, float* b, nint ldb, float* c, nint ldc, float* edge)
+    {
+        float* tile = edge + (nint)k * Cols;
+        int full = n / Cols * Cols;
+        for (int j = 0; j < full; j += Cols)
+        {
+            if (m == MaxRows) Tile24(k, panel, b + j, ldb, c + j, ldc);
+            else
+            {
+                Tile24(k, panel, b + j, ldb, tile, Cols);
+                for (int i = 0; i < m; i++) Vector512.Store(Vector512.Load(tile + i * Cols), c + i * ldc + j);
+            }
+        }
+        if (full < n)
+        {
+            int rest = n - full;
+            CopyPartialTile(k, b + full, ldb, rest, edge);
+            Tile24(k, panel, edge, Cols, tile, Cols);
+            for (int i = 0; i < m; i++)
+                for (int q = 0; q < rest; q++) c[i * ldc + full + q] = tile[i * Cols + q];
+        }
+    }
+
+    /// <summary>B's last <paramref name="rest"/> (&lt; 16) columns copied to a zero-padded 16-wide panel at <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void CopyPartialTile(int k, float* b, nint ldb, int rest, float* dst)
+    {
+        for (int p = 0; p < k; p++, dst += Cols)
+        {
+            float* src = b + p * ldb;
+            int q = 0;
+            for (; q < rest; q++) dst[q] = src[q];
+            for (; q < Cols; q++) dst[q] = 0;
+        }
     }
 
     /// <summary>16 × 16 tiles (any m ≤ 16), the last partial one through the edge scratch.</summary>
@@ -71,7 +121,7 @@ internal static unsafe class SmallRowsGemm
         int full = n / Cols * Cols;
         for (int j = 0; j < full; j += Cols)
         {
-            if (m == MaxRows) Tile(k, panel, b + j, ldb, c + j, ldc);
+            if (m == TileRows) Tile(k, panel, b + j, ldb, c + j, ldc);
             else
             {
                 Tile(k, panel, b + j, ldb, tile, Cols);
@@ -82,13 +132,7 @@ internal static unsafe class SmallRowsGemm
         {
             // The last partial tile: its columns copied to a zero-padded 16-wide panel, the result copied out.
             int rest = n - full;
-            for (int p = 0; p < k; p++)
-            {
-                float* src = b + p * ldb + full, dst = edge + p * Cols;
-                int q = 0;
-                for (; q < rest; q++) dst[q] = src[q];
-                for (; q < Cols; q++) dst[q] = 0;
-            }
+            CopyPartialTile(k, b + full, ldb, rest, edge);
             Tile(k, panel, edge, Cols, tile, Cols);
             for (int i = 0; i < m; i++)
                 for (int q = 0; q < rest; q++) c[i * ldc + full + q] = tile[i * Cols + q];
@@ -127,7 +171,7 @@ internal static unsafe class SmallRowsGemm
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
         Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default, d5 = default, d6 = default, d7 = default;
-        for (nint p = 0; p < k; p++, a += MaxRows, b += ldb)
+        for (nint p = 0; p < k; p++, a += TileRows, b += ldb)
         {
             var v = Vector512.Load(b);
             var u = Vector512.Load(b + 16);
@@ -157,7 +201,7 @@ internal static unsafe class SmallRowsGemm
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
         Vector512<float> c8 = default, c9 = default, c10 = default, c11 = default, c12 = default, c13 = default, c14 = default, c15 = default;
-        for (nint p = 0; p < k; p++, a += MaxRows, b += ldb)
+        for (nint p = 0; p < k; p++, a += TileRows, b += ldb)
         {
             var v = Vector512.Load(b);
             Sse.Prefetch0(b + PrefetchTiles * Cols);
@@ -182,5 +226,48 @@ internal static unsafe class SmallRowsGemm
         Vector512.Store(c4, c + 4 * ldc); Vector512.Store(c5, c + 5 * ldc); Vector512.Store(c6, c + 6 * ldc); Vector512.Store(c7, c + 7 * ldc);
         Vector512.Store(c8, c + 8 * ldc); Vector512.Store(c9, c + 9 * ldc); Vector512.Store(c10, c + 10 * ldc); Vector512.Store(c11, c + 11 * ldc);
         Vector512.Store(c12, c + 12 * ldc); Vector512.Store(c13, c + 13 * ldc); Vector512.Store(c14, c + 14 * ldc); Vector512.Store(c15, c + 15 * ldc);
+    }
+    /// <summary>One 24 × 16 tile of C (all 24 rows stored) over the whole depth: 24 accumulators, one B vector a step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tile24(nint k, float* a, float* b, nint ldb, float* c, nint ldc)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        Vector512<float> c8 = default, c9 = default, c10 = default, c11 = default, c12 = default, c13 = default, c14 = default, c15 = default;
+        Vector512<float> c16 = default, c17 = default, c18 = default, c19 = default, c20 = default, c21 = default, c22 = default, c23 = default;
+        for (nint p = 0; p < k; p++, a += MaxRows, b += ldb)
+        {
+            var v = Vector512.Load(b);
+            Sse.Prefetch0(b + PrefetchTiles * Cols);
+            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a[0]), v, c0);
+            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a[1]), v, c1);
+            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a[2]), v, c2);
+            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a[3]), v, c3);
+            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(a[4]), v, c4);
+            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(a[5]), v, c5);
+            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(a[6]), v, c6);
+            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(a[7]), v, c7);
+            c8 = Vector512.FusedMultiplyAdd(Vector512.Create(a[8]), v, c8);
+            c9 = Vector512.FusedMultiplyAdd(Vector512.Create(a[9]), v, c9);
+            c10 = Vector512.FusedMultiplyAdd(Vector512.Create(a[10]), v, c10);
+            c11 = Vector512.FusedMultiplyAdd(Vector512.Create(a[11]), v, c11);
+            c12 = Vector512.FusedMultiplyAdd(Vector512.Create(a[12]), v, c12);
+            c13 = Vector512.FusedMultiplyAdd(Vector512.Create(a[13]), v, c13);
+            c14 = Vector512.FusedMultiplyAdd(Vector512.Create(a[14]), v, c14);
+            c15 = Vector512.FusedMultiplyAdd(Vector512.Create(a[15]), v, c15);
+            c16 = Vector512.FusedMultiplyAdd(Vector512.Create(a[16]), v, c16);
+            c17 = Vector512.FusedMultiplyAdd(Vector512.Create(a[17]), v, c17);
+            c18 = Vector512.FusedMultiplyAdd(Vector512.Create(a[18]), v, c18);
+            c19 = Vector512.FusedMultiplyAdd(Vector512.Create(a[19]), v, c19);
+            c20 = Vector512.FusedMultiplyAdd(Vector512.Create(a[20]), v, c20);
+            c21 = Vector512.FusedMultiplyAdd(Vector512.Create(a[21]), v, c21);
+            c22 = Vector512.FusedMultiplyAdd(Vector512.Create(a[22]), v, c22);
+            c23 = Vector512.FusedMultiplyAdd(Vector512.Create(a[23]), v, c23);
+        }
+        Vector512.Store(c0, c); Vector512.Store(c1, c + ldc); Vector512.Store(c2, c + 2 * ldc); Vector512.Store(c3, c + 3 * ldc);
+        Vector512.Store(c4, c + 4 * ldc); Vector512.Store(c5, c + 5 * ldc); Vector512.Store(c6, c + 6 * ldc); Vector512.Store(c7, c + 7 * ldc);
+        Vector512.Store(c8, c + 8 * ldc); Vector512.Store(c9, c + 9 * ldc); Vector512.Store(c10, c + 10 * ldc); Vector512.Store(c11, c + 11 * ldc);
+        Vector512.Store(c12, c + 12 * ldc); Vector512.Store(c13, c + 13 * ldc); Vector512.Store(c14, c + 14 * ldc); Vector512.Store(c15, c + 15 * ldc);
+        Vector512.Store(c16, c + 16 * ldc); Vector512.Store(c17, c + 17 * ldc); Vector512.Store(c18, c + 18 * ldc); Vector512.Store(c19, c + 19 * ldc);
+        Vector512.Store(c20, c + 20 * ldc); Vector512.Store(c21, c + 21 * ldc); Vector512.Store(c22, c + 22 * ldc); Vector512.Store(c23, c + 23 * ldc);
     }
 }
