@@ -5,7 +5,7 @@ namespace GpuConv.Tests.Cpu;
 
 /// <summary>
 /// The blocked GEMM hands few-row products with a row-major B to <see cref="SmallRowsGemm"/> (B read in place, not
-/// packed): the route must give the packing driver's bits, since the convolutions that take it (gemm-1x1, the fused
+/// packed; up to 48 rows, in passes of 24): the route must give the packing driver's bits, since the convolutions that take it (gemm-1x1, the fused
 /// inverted residual's projection) are held bit for bit to other paths, and it must be taken where it is meant to.
 /// </summary>
 public class SgemmSmallRowsRouteTests
@@ -20,7 +20,7 @@ public class SgemmSmallRowsRouteTests
         var ws = pool.Rent();
         int routed = 0, compared = 0;
         var failures = new List<string>();
-        foreach (int m in Enumerable.Range(1, SmallRowsGemm.MaxRows + 1))
+        foreach (int m in Enumerable.Range(1, Sgemm.SmallRowsMaxRows + 1))
         foreach (int k in new[] { 1, 7, 32, 144, 256, 257 })
         foreach (int n in new[] { 15, 16, 17, 100, 301 })
         {
@@ -48,8 +48,8 @@ public class SgemmSmallRowsRouteTests
         }
         TestContext.Out.WriteLine($"{compared} products, {routed} through the small-rows route");
         Assert.That(failures, Is.Empty, string.Join("\n", failures.Take(10)));
-        // Rows 1–24, depth ≤ 256 (one K block) and n ≥ 16: 24 × 5 × 4 of the 25 × 6 × 5.
-        Assert.That(routed, Is.EqualTo(SmallRowsGemm.MaxRows * 5 * 4), "the route is taken for every few-row, one-block, tile-wide product");
+        // Rows 1–48 (in passes of up to 24), depth ≤ 256 (one K block) and n ≥ 16: 48 × 5 × 4 of the 49 × 6 × 5.
+        Assert.That(routed, Is.EqualTo(Sgemm.SmallRowsMaxRows * 5 * 4), "the route is taken for every few-row, one-block, tile-wide product");
     }
 
     [Test]
@@ -62,7 +62,7 @@ public class SgemmSmallRowsRouteTests
             Assert.That(Sgemm.SmallRowsApply(16, 100, 64, view, accumulate: true, tier), Is.False, "C += A·B keeps the blocked driver");
             Assert.That(Sgemm.SmallRowsApply(16, 100, 64, MatrixView.Transposed((float*)16, 100), false, tier), Is.False, "a transposed B is packed");
             Assert.That(Sgemm.SmallRowsApply(16, 100, 257, view, false, tier), Is.False, "two K blocks sum in another order");
-            Assert.That(Sgemm.SmallRowsApply(SmallRowsGemm.MaxRows + 1, 100, 64, view, false, tier), Is.False, "25 rows");
+            Assert.That(Sgemm.SmallRowsApply(Sgemm.SmallRowsMaxRows + 1, 100, 64, view, false, tier), Is.False, "49 rows");
             Assert.That(Sgemm.SmallRowsApply(16, 15, 64, view, false, tier), Is.False, "narrower than one tile");
             Assert.That(Sgemm.SmallRowsApply(16, 100, 64, view, false, GemmTier.Vector256), Is.False, "not on the AVX2 tier");
         });

@@ -101,23 +101,37 @@ internal static unsafe class Sgemm
         if (SmallRowsApply(m, n, k, b, accumulate, tier))
         {
             float* panel = ws.Get(WorkspaceSlot.PackA, SmallRowsGemm.PanelFloats(k));
-            SmallRowsGemm.PackA(a, m, k, panel);
-            SmallRowsGemm.Multiply(m, n, k, panel, b.Pointer, b.RowStride, c, ldc, ws.Get(WorkspaceSlot.PackB, SmallRowsGemm.EdgeFloats(k)));
+            float* edge = ws.Get(WorkspaceSlot.PackB, SmallRowsGemm.EdgeFloats(k));
+            for (int i0 = 0; i0 < m; i0 += SmallRowsGemm.MaxRows)
+            {
+                int rows = Math.Min(SmallRowsGemm.MaxRows, m - i0);
+                SmallRowsGemm.PackA(a.Offset(i0, 0), rows, k, panel);
+                SmallRowsGemm.Multiply(rows, n, k, panel, b.Pointer, b.RowStride, c + i0 * ldc, ldc, edge);
+            }
             return;
         }
         Multiply(m, n, k, a, new ViewSource(b), c, ldc, accumulate, tier, ws);
     }
 
     /// <summary>
-    /// Where a row-major B is read in place by <see cref="SmallRowsGemm"/> instead of packed: at most 24 rows of C over
-    /// at least one 16-column tile, C overwritten, and a depth of one K block, whose sums the blocked driver forms the
-    /// same way (one multiply-add chain from zero per element in depth order), so the bits do not depend on the path.
-    /// A 1x1 projection to few channels over a large plane (MobileNetV2's 32 → 16 on 112 × 112) packed all of x for
-    /// 16 multiply-adds per element and ran two 8-row tiles over the packed copy.
+    /// Most rows the in-place route takes, in passes of up to 24 rows over B (B read once per pass, from L2 after the
+    /// first). One thread, gemm-1x1 alone (`gpuconv bench`): 40 outputs (EfficientNet-B0's and MobileNetV3-Large's
+    /// 28 × 28 projections) 86–88 → 105–111 GFLOP/s in two passes; a third pass (up to 72 rows) gained nothing clear
+    /// (ResNet-50's 256 → 64 on 56 × 56 95 → 109, as fast as channel-tiled, which the planner takes; MobileNetV3's
+    /// 24 → 72 85 → 93, 80 outputs unchanged), so the route stops at two.
+    /// </summary>
+    internal const int SmallRowsMaxRows = 2 * SmallRowsGemm.MaxRows;
+
+    /// <summary>
+    /// Where a row-major B is read in place by <see cref="SmallRowsGemm"/> instead of packed: at most
+    /// <see cref="SmallRowsMaxRows"/> rows of C over at least one 16-column tile, C overwritten, and a depth of one K block,
+    /// whose sums the blocked driver forms the same way (one multiply-add chain from zero per element in depth order), so
+    /// the bits do not depend on the path. A 1x1 projection to few channels over a large plane (MobileNetV2's 32 → 16 on
+    /// 112 × 112) packed all of x for 16 multiply-adds per element and ran two 8-row tiles over the packed copy.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool SmallRowsApply(int m, int n, int k, MatrixView b, bool accumulate, GemmTier tier) =>
-        m <= SmallRowsGemm.MaxRows && n >= SmallRowsGemm.TileColumns && !accumulate && b.ColStride == 1
+        m <= SmallRowsMaxRows && n >= SmallRowsGemm.TileColumns && !accumulate && b.ColStride == 1
         && k <= GemmBlocking.For(tier).KC && SmallRowsGemm.Supported(tier);
 
     /// <summary>The serial blocked GEMM with B produced by a packing source (a matrix, or im2col on the fly).</summary>
@@ -269,7 +283,7 @@ internal static unsafe class Sgemm
         var blk = GemmBlocking.For(tier);
         long kc = Math.Min(blk.KC, Math.Max(k, 1));
         long blocked = kc * RoundUp(Math.Min(blk.NC, RoundUp(n, blk.NR)), blk.NR) + kc * RoundUp(Math.Min(blk.MC, RoundUp(m, blk.MR)), blk.MR);
-        return m <= SmallRowsGemm.MaxRows && SmallRowsGemm.Supported(tier)
+        return m <= SmallRowsMaxRows && SmallRowsGemm.Supported(tier)
             ? Math.Max(blocked, SmallRowsGemm.PanelFloats(k) + SmallRowsGemm.EdgeFloats(k)) : blocked;
     }
 
