@@ -66,6 +66,7 @@ internal static unsafe class SmallRowsGemm
     /// C (m ≤ 24 rows × n, leading dimension ldc) = A · B, A packed by <see cref="PackA"/>, B (k × n) row-major
     /// with leading dimension ldb; <paramref name="edge"/> holds <see cref="EdgeFloats"/> floats.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(int m, int n, int k, float* panel, float* b, nint ldb, float* c, nint ldc, float* edge)
     {
         if (m <= 0 || n <= 0) return;
