@@ -144,7 +144,7 @@ public sealed partial class ConvEngine
     {
         ThrowIfDisposed();
         CheckResident(tensor, nameof(tensor));
-        var host = new HostTensor(tensor.Shape);
+        var host = HostTensor.Uninitialized(tensor.Shape);
         Download(tensor, host.Data);
         return host;
     }

@@ -25,7 +25,7 @@ public sealed partial class ConvEngine
         if (problem.Op == ConvOp.BackwardData)
         {
             var dxPadded = RunHost(padded, null, w, y, bias: null, out plan, constantWeights: constantWeights);
-            var dx = new HostTensor(problem.XShape);
+            var dx = HostTensor.Uninitialized(problem.XShape);
             Cpu.Layers.CpuPadding.Backward(g, dxPadded.Data, dx.Data, accumulate: false, HostWorkers);
             return dx;
         }

@@ -333,7 +333,7 @@ public sealed partial class ConvEngine : IDisposable
         // Refused before the output, the staged copies or any benchmark buffers exist; again below with the plan's workspace.
         EnsureFits(problem, Memory, [x, w, y], plan: null);
         problem = problem.WithConstantWeights(constantWeights);
-        var output = new HostTensor(problem.OutputShape);
+        var output = HostTensor.Uninitialized(problem.OutputShape);
         switch (problem.Op)
         {
             case ConvOp.Forward: y = output; break;

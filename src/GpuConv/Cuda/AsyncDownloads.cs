@@ -99,7 +99,7 @@ internal sealed unsafe class AsyncDownloads : IDisposable
             try
             {
                 next.Done.Synchronize(); // a device error (sticky ones included) faults this download instead of hanging
-                result = new HostTensor(next.Shape);
+                result = HostTensor.Uninitialized(next.Shape);
                 next.Staging.Span[..result.Data.Length].CopyTo(result.Data);
             }
             catch (Exception e) { error = e; }

@@ -15,6 +15,9 @@ public sealed class HostTensor : Tensor, IDisposable
         Data = data;
     }
 
+    /// <summary>A tensor whose array is not zeroed (<see cref="HostAllocation"/>): for outputs written whole before they are read.</summary>
+    internal static HostTensor Uninitialized(TensorShape shape) => new(shape, HostAllocation.Uninitialized(shape.ElementCountInt));
+
     /// <summary>A view of <paramref name="source"/>'s array with another shape of the same element count (ConvEngine.Reshape).</summary>
     internal HostTensor(HostTensor source, TensorShape shape) : this(shape, source.Data) => viewOf = source;
 

@@ -28,7 +28,7 @@ internal sealed class HostMemorySpace : IMemorySpace
 
     public MemoryKind Kind => MemoryKind.Host;
 
-    public Tensor Allocate(TensorShape shape) => new HostTensor(shape);
+    public Tensor Allocate(TensorShape shape) => HostTensor.Uninitialized(shape);
 
     public void CopyFromHost(ReadOnlySpan<float> source, Tensor destination) =>
         source.CopyTo(AsHost(destination).Data.AsSpan());

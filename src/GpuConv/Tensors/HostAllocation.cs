@@ -1,0 +1,23 @@
+namespace GpuConv.Tensors;
+
+/// <summary>
+/// Arrays for host tensors whose every element the engine writes before anyone reads it (an op's new output, a
+/// download, <c>ConvEngine.Allocate</c>, whose contents are unspecified): not zeroed first. Zeroing a new output cost as
+/// much as a cheap op itself (a 64 × 56 × 56 GroupNorm: 180–194 µs allocating, 137–174 uninitialized). Fresh pages read
+/// zero whatever the runtime does, which would hide code that reads an output before writing it; with
+/// <see cref="Poison"/> (the tests set it; <c>GPUCONV_POISON_HOST_ALLOCATIONS=1</c> in any process) every such array starts
+/// as NaN instead, so that code fails its reference checks.
+/// </summary>
+internal static class HostAllocation
+{
+    /// <summary>Fill each new array with NaN (a test mode: costs a pass over the array).</summary>
+    internal static bool Poison { get; set; } = Environment.GetEnvironmentVariable("GPUCONV_POISON_HOST_ALLOCATIONS") == "1";
+
+    /// <summary>A new array of <paramref name="length"/> floats whose contents the caller overwrites.</summary>
+    internal static float[] Uninitialized(int length)
+    {
+        var data = GC.AllocateUninitializedArray<float>(length);
+        if (Poison) data.AsSpan().Fill(float.NaN);
+        return data;
+    }
+}
