@@ -5,16 +5,17 @@ namespace GpuConv.Tests.Cpu;
 
 /// <summary>
 /// The blocked GEMM hands few-row products with a row-major B to <see cref="SmallRowsGemm"/> (B read in place, not
-/// packed; up to 48 rows, in passes of 24): the route must give the packing driver's bits, since the convolutions that take it (gemm-1x1, the fused
+/// packed; up to 48 rows, in passes of 24 on AVX-512 and of 6 on AVX2, <see cref="SmallRowsGemm256"/>): the route must give the packing driver's bits, since the convolutions that take it (gemm-1x1, the fused
 /// inverted residual's projection) are held bit for bit to other paths, and it must be taken where it is meant to.
 /// </summary>
 public class SgemmSmallRowsRouteTests
 {
-    [Test]
-    public unsafe void FewRowsWithBInPlaceGiveThePackedDriversBits()
+    [TestCase(GemmTier.Vector512)]
+    [TestCase(GemmTier.Vector256)]
+    public unsafe void FewRowsWithBInPlaceGiveThePackedDriversBits(GemmTier tier)
     {
-        var tier = GemmTiers.Best;
-        if (!SmallRowsGemm.Supported(tier)) Assert.Ignore("AVX-512 not accelerated here: the small-rows route is not taken");
+        if (!GemmTiers.IsSupported(tier) || !(SmallRowsGemm.Supported(tier) || SmallRowsGemm256.Supported(tier)))
+            Assert.Ignore($"{tier} not accelerated here (best {GemmTiers.Best}): its small-rows route is not taken");
         var rng = new Random(11);
         using var pool = new WorkspacePool();
         var ws = pool.Rent();
@@ -56,6 +57,7 @@ public class SgemmSmallRowsRouteTests
     public unsafe void TheRouteIsNotTakenWhereItWouldChangeTheSumsOrTheContract()
     {
         var tier = GemmTiers.Best;
+        if (!(SmallRowsGemm.Supported(tier) || SmallRowsGemm256.Supported(tier))) Assert.Ignore($"no small-rows route on {tier}");
         var view = MatrixView.RowMajor((float*)16, 100);
         Assert.Multiple(() =>
         {
@@ -64,7 +66,8 @@ public class SgemmSmallRowsRouteTests
             Assert.That(Sgemm.SmallRowsApply(16, 100, 257, view, false, tier), Is.False, "two K blocks sum in another order");
             Assert.That(Sgemm.SmallRowsApply(Sgemm.SmallRowsMaxRows + 1, 100, 64, view, false, tier), Is.False, "49 rows");
             Assert.That(Sgemm.SmallRowsApply(16, 15, 64, view, false, tier), Is.False, "narrower than one tile");
-            Assert.That(Sgemm.SmallRowsApply(16, 100, 64, view, false, GemmTier.Vector256), Is.False, "not on the AVX2 tier");
+            Assert.That(Sgemm.SmallRowsApply(16, 100, 64, view, false, GemmTier.Vector128), Is.False, "not on the Vector128 tier");
+            Assert.That(Sgemm.SmallRowsApply(16, 100, 64, view, false, tier), Is.True, "a few-row, one-block product with B in place");
         });
     }
 

@@ -100,6 +100,12 @@ internal static unsafe class Sgemm
     {
         if (SmallRowsApply(m, n, k, b, accumulate, tier))
         {
+            if (tier == GemmTier.Vector256)
+            {
+                SmallRowsGemm256.Multiply(m, n, k, a, b.Pointer, b.RowStride, c, ldc,
+                    ws.Get(WorkspaceSlot.PackA, SmallRowsGemm256.PanelFloats(m, k)), ws.Get(WorkspaceSlot.PackB, SmallRowsGemm256.EdgeFloats(k)));
+                return;
+            }
             float* panel = ws.Get(WorkspaceSlot.PackA, SmallRowsGemm.PanelFloats(k));
             float* edge = ws.Get(WorkspaceSlot.PackB, SmallRowsGemm.EdgeFloats(k));
             for (int i0 = 0; i0 < m; i0 += SmallRowsGemm.MaxRows)
@@ -132,7 +138,7 @@ internal static unsafe class Sgemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool SmallRowsApply(int m, int n, int k, MatrixView b, bool accumulate, GemmTier tier) =>
         m <= SmallRowsMaxRows && n >= SmallRowsGemm.TileColumns && !accumulate && b.ColStride == 1
-        && k <= GemmBlocking.For(tier).KC && SmallRowsGemm.Supported(tier);
+        && k <= GemmBlocking.For(tier).KC && (SmallRowsGemm.Supported(tier) || SmallRowsGemm256.Supported(tier));
 
     /// <summary>The serial blocked GEMM with B produced by a packing source (a matrix, or im2col on the fly).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -283,8 +289,10 @@ internal static unsafe class Sgemm
         var blk = GemmBlocking.For(tier);
         long kc = Math.Min(blk.KC, Math.Max(k, 1));
         long blocked = kc * RoundUp(Math.Min(blk.NC, RoundUp(n, blk.NR)), blk.NR) + kc * RoundUp(Math.Min(blk.MC, RoundUp(m, blk.MR)), blk.MR);
-        return m <= SmallRowsMaxRows && SmallRowsGemm.Supported(tier)
-            ? Math.Max(blocked, SmallRowsGemm.PanelFloats(k) + SmallRowsGemm.EdgeFloats(k)) : blocked;
+        if (m > SmallRowsMaxRows) return blocked;
+        if (SmallRowsGemm.Supported(tier)) return Math.Max(blocked, SmallRowsGemm.PanelFloats(k) + SmallRowsGemm.EdgeFloats(k));
+        if (SmallRowsGemm256.Supported(tier)) return Math.Max(blocked, SmallRowsGemm256.PanelFloats(m, k) + SmallRowsGemm256.EdgeFloats(k));
+        return blocked;
     }
 
     static int RoundUp(int x, int to) => (x + to - 1) / to * to;
