@@ -5,8 +5,9 @@ namespace GpuConv.Tests.Cpu;
 
 /// <summary>
 /// The blocked GEMM hands few-row products with a row-major B to <see cref="SmallRowsGemm"/> (B read in place, not
-/// packed; up to 48 rows, in passes of 24 on AVX-512 and of 6 on AVX2, <see cref="SmallRowsGemm256"/>): the route must give the packing driver's bits, since the convolutions that take it (gemm-1x1, the fused
-/// inverted residual's projection) are held bit for bit to other paths, and it must be taken where it is meant to.
+/// packed; up to 48 rows, in passes of 24 on AVX-512 and of 6 on AVX2 by <see cref="SmallRowsGemm256"/>): the route must
+/// give the packing driver's bits, since the convolutions that take it (gemm-1x1, the fused inverted residual's
+/// projection) are held bit for bit to other paths, and it must be taken where it is meant to.
 /// </summary>
 public class SgemmSmallRowsRouteTests
 {

@@ -120,8 +120,8 @@ internal static unsafe class Sgemm
     }
 
     /// <summary>
-    /// Most rows the in-place route takes, in passes of up to 24 rows over B (B read once per pass, from L2 after the
-    /// first). One thread, gemm-1x1 alone (`gpuconv bench`): 40 outputs (EfficientNet-B0's and MobileNetV3-Large's
+    /// Most rows the in-place route takes, in passes of up to 24 rows over B on AVX-512 (B read once per pass, from L2 after
+    /// the first; on AVX2, <see cref="SmallRowsGemm256"/>, passes of 6 rows per 16-column tile). One thread, gemm-1x1 alone (`gpuconv bench`): 40 outputs (EfficientNet-B0's and MobileNetV3-Large's
     /// 28 × 28 projections) 86–88 → 105–111 GFLOP/s in two passes; a third pass (up to 72 rows) gained nothing clear
     /// (ResNet-50's 256 → 64 on 56 × 56 95 → 109, as fast as channel-tiled, which the planner takes; MobileNetV3's
     /// 24 → 72 85 → 93, 80 outputs unchanged), so the route stops at two.
@@ -129,7 +129,7 @@ internal static unsafe class Sgemm
     internal const int SmallRowsMaxRows = 2 * SmallRowsGemm.MaxRows;
 
     /// <summary>
-    /// Where a row-major B is read in place by <see cref="SmallRowsGemm"/> instead of packed: at most
+    /// Where a row-major B is read in place by <see cref="SmallRowsGemm"/> (<see cref="SmallRowsGemm256"/> on AVX2) instead of packed: at most
     /// <see cref="SmallRowsMaxRows"/> rows of C over at least one 16-column tile, C overwritten, and a depth of one K block,
     /// whose sums the blocked driver forms the same way (one multiply-add chain from zero per element in depth order), so
     /// the bits do not depend on the path. A 1x1 projection to few channels over a large plane (MobileNetV2's 32 → 16 on

@@ -15,7 +15,7 @@ namespace GpuConv.Cpu.Gemm;
 /// (SmallRowsGemmTimings): 16 rows 80 µs against Sgemm's 113, 12 rows 80 against 97, 2–8 rows 43 against 83–87.
 /// 17–24 rows take 24 × 16 tiles (24 accumulators; a 24-wide A panel). The blocked driver sends its few-row GEMMs
 /// with a row-major B here too (<see cref="Sgemm"/>: 1x1 projections to few channels).
-/// AVX-512 only; other tiers take <see cref="Sgemm"/>.
+/// AVX-512 only; the AVX2 tier's route is <see cref="SmallRowsGemm256"/>, and gemm-col2im on other tiers takes <see cref="Sgemm"/>.
 /// </summary>
 internal static unsafe class SmallRowsGemm
 {
@@ -228,6 +228,7 @@ internal static unsafe class SmallRowsGemm
         Vector512.Store(c8, c + 8 * ldc); Vector512.Store(c9, c + 9 * ldc); Vector512.Store(c10, c + 10 * ldc); Vector512.Store(c11, c + 11 * ldc);
         Vector512.Store(c12, c + 12 * ldc); Vector512.Store(c13, c + 13 * ldc); Vector512.Store(c14, c + 14 * ldc); Vector512.Store(c15, c + 15 * ldc);
     }
+
     /// <summary>One 24 × 16 tile of C (all 24 rows stored) over the whole depth: 24 accumulators, one B vector a step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Tile24(nint k, float* a, float* b, nint ldb, float* c, nint ldc)
