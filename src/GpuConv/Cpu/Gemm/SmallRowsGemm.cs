@@ -77,33 +77,12 @@ internal static unsafe class SmallRowsGemm
     }
 
     /// <summary>24 × 16 tiles (17–24 rows, a 24-wide panel), the last partial one through the edge scratch.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Multiply24(int m, int n, int k, float* panel, float* b, nint ldb, float* c, nint ldc, float* edge)
-    {
-        float* tile = edge + (nint)k * Cols;
-        int full = n / Cols * Cols;
-        for (int j = 0; j < full; j += Cols)
-        {
-            if (m == MaxRows) Tile24(k, panel, b + j, ldb, c + j, ldc);
-            else
-            {
-                Tile24(k, panel, b + j, ldb, tile, Cols);
-                for (int i = 0; i < m; i++) Vector512.Store(Vector512.Load(tile + i * Cols), c + i * ldc + j);
-            }
-        }
-        if (full < n)
-        {
-            int rest = n - full;
-            CopyPartialTile(k, b + full, ldb, rest, edge);
-            Tile24(k, panel, edge, Cols, tile, Cols);
-            for (int i = 0; i < m; i++)
-                for (int q = 0; q < rest; q++) c[i * ldc + full + q] = tile[i * Cols + q];
-        }
-    }
+    internal static void Multiply24(int m, int n, int k, float* panel, float* b, nint ldb, float* c, nint ldc, float* edge) =>
+        ColumnTiles(m, n, k, panel, b, ldb, c, ldc, edge, MaxRows, &Tile24);
 
     /// <summary>B's last <paramref name="rest"/> (&lt; 16) columns copied to a zero-padded 16-wide panel at <paramref name="dst"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void CopyPartialTile(int k, float* b, nint ldb, int rest, float* dst)
+    internal static void CopyPartialTile(int k, float* b, nint ldb, int rest, float* dst)
     {
         for (int p = 0; p < k; p++, dst += Cols)
         {
@@ -115,28 +94,36 @@ internal static unsafe class SmallRowsGemm
     }
 
     /// <summary>16 × 16 tiles (any m ≤ 16), the last partial one through the edge scratch.</summary>
+    internal static void Multiply16(int m, int n, int k, float* panel, float* b, nint ldb, float* c, nint ldc, float* edge) =>
+        ColumnTiles(m, n, k, panel, b, ldb, c, ldc, edge, TileRows, &Tile);
+
+    /// <summary>
+    /// C = A · B in 16-column tiles of <paramref name="tile"/> (a register tile of <paramref name="tileRows"/> rows): a tile
+    /// with fewer rows than that computed aside and its m rows copied out, the last partial tile's columns copied to a
+    /// zero-padded 16-wide panel first.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Multiply16(int m, int n, int k, float* panel, float* b, nint ldb, float* c, nint ldc, float* edge)
+    static void ColumnTiles(int m, int n, int k, float* panel, float* b, nint ldb, float* c, nint ldc, float* edge, int tileRows,
+        delegate*<nint, float*, float*, nint, float*, nint, void> tile)
     {
-        float* tile = edge + (nint)k * Cols;
+        float* aside = edge + (nint)k * Cols;
         int full = n / Cols * Cols;
         for (int j = 0; j < full; j += Cols)
         {
-            if (m == TileRows) Tile(k, panel, b + j, ldb, c + j, ldc);
+            if (m == tileRows) tile(k, panel, b + j, ldb, c + j, ldc);
             else
             {
-                Tile(k, panel, b + j, ldb, tile, Cols);
-                for (int i = 0; i < m; i++) Vector512.Store(Vector512.Load(tile + i * Cols), c + i * ldc + j);
+                tile(k, panel, b + j, ldb, aside, Cols);
+                for (int i = 0; i < m; i++) Vector512.Store(Vector512.Load(aside + i * Cols), c + i * ldc + j);
             }
         }
         if (full < n)
         {
-            // The last partial tile: its columns copied to a zero-padded 16-wide panel, the result copied out.
             int rest = n - full;
             CopyPartialTile(k, b + full, ldb, rest, edge);
-            Tile(k, panel, edge, Cols, tile, Cols);
+            tile(k, panel, edge, Cols, aside, Cols);
             for (int i = 0; i < m; i++)
-                for (int q = 0; q < rest; q++) c[i * ldc + full + q] = tile[i * Cols + q];
+                for (int q = 0; q < rest; q++) c[i * ldc + full + q] = aside[i * Cols + q];
         }
     }
 

@@ -16,7 +16,7 @@ internal static unsafe class SmallRowsGemm256
 {
     /// <summary>Rows of one pass (the register tile's).</summary>
     public const int PassRows = 6;
-    const int Cols = 16;
+    const int Cols = SmallRowsGemm.TileColumns;
 
     /// <summary>True where the tiles run: the Vector256 tier with FMA.</summary>
     public static bool Supported(GemmTier tier) => tier == GemmTier.Vector256 && Avx2.IsSupported && Fma.IsSupported;
@@ -50,13 +50,7 @@ internal static unsafe class SmallRowsGemm256
         if (full == n) return;
         // The last partial tile: its columns copied to a zero-padded 16-wide panel, the valid part of each result kept.
         int rest = n - full;
-        for (int p = 0; p < k; p++)
-        {
-            float* src = b + p * ldb + full, dst = edge + p * Cols;
-            int q = 0;
-            for (; q < rest; q++) dst[q] = src[q];
-            for (; q < Cols; q++) dst[q] = 0;
-        }
+        SmallRowsGemm.CopyPartialTile(k, b + full, ldb, rest, edge);
         for (int s = 0; s < passes; s++)
         {
             int rows = Math.Min(PassRows, m - s * PassRows);
