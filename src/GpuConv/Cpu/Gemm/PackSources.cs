@@ -17,8 +17,6 @@ internal unsafe interface IPackSource
 /// <summary>B is a matrix in memory (plain or transposed).</summary>
 internal readonly unsafe struct ViewSource(MatrixView b) : IPackSource
 {
-    public MatrixView View => b;
-
     public void PackB(int pc, int jc, int kc, int nc, int nr, float* dst) => GemmPacking.PackB(b.Offset(pc, jc), kc, nc, nr, dst);
 }
 
