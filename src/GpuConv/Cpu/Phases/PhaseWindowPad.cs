@@ -26,16 +26,15 @@ internal static unsafe class PhaseWindowPad
         new Span<float>(dst, checked((int)window.PlaneFloats)).Clear();
         int count = Math.Min(g.InW, window.Wp - g.PW);
         if (count <= 0) return;
-        for (int ah = 0; ah < g.SH; ah++)
+        // Padded rows h0·SH … (h0 + rows)·SH - 1 in input order, each to its row phase (ah) and phase row (hl): the input
+        // is read front to back, so the hardware prefetcher streams it from memory. Phase by phase it went every SH-th row
+        // and back, and a cold stem input (3 × 224², from memory in a network) came at half the prefetched rate or less.
+        int end = Math.Min((h0 + rows) * g.SH, Math.Min(window.Hp, g.InH + g.PH));
+        for (int ph = Math.Max(h0 * g.SH, g.PH); ph < end; ph++)
         {
+            int q = ph / g.SH, hl = q - h0, ah = ph - q * g.SH;
             float* phase = dst + (nint)ah * g.SW * window.PhaseFloats;
-            for (int hl = 0; hl < rows; hl++)
-            {
-                int ph = (h0 + hl) * g.SH + ah, ih = ph - g.PH;
-                if (ph >= window.Hp || ih < 0) continue;
-                if (ih >= g.InH) break;
-                CopyRow(g, window.PhaseFloats, x + (nint)ih * g.InW, phase + (nint)hl * window.Lq, count);
-            }
+            CopyRow(g, window.PhaseFloats, x + (nint)(ph - g.PH) * g.InW, phase + (nint)hl * window.Lq, count);
         }
     }
 
