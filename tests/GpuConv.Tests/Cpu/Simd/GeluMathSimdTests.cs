@@ -75,15 +75,16 @@ public class GeluMathSimdTests
     }
 
     /// <summary>
-    /// Every length from 0 to 70 and around one and two of the regime loops' chunks (256 floats: GeluMath.RegimesApart.cs)
-    /// at three offsets, in place and into another array: each element is its scalar value.
+    /// Every length from 0 to 70 and around one and two of the regime loops' chunks (<see cref="GeluMath.RegimeChunk"/>
+    /// floats) at three offsets, in place and into another array: each element is its scalar value.
     /// </summary>
     [TestCaseSource(nameof(Ops))]
     public void LoopsOfEveryLengthAndOffsetGiveTheScalarBits(string name)
     {
         var op = Enum.Parse<ElementwiseOp>(name);
-        var (x, dy) = Patterns(1 << 12);
-        int[] lengths = [.. Enumerable.Range(0, 71), .. Enumerable.Range(239, 36), 511, 512, 513, 529];
+        var (x, dy) = Patterns(2 * 997 + 5 + 2 * GeluMath.RegimeChunk + 17);
+        const int chunk = GeluMath.RegimeChunk;
+        int[] lengths = [.. Enumerable.Range(0, 71), .. Enumerable.Range(chunk - 17, 36), 2 * chunk - 1, 2 * chunk, 2 * chunk + 1, 2 * chunk + 17];
         for (int offset = 0; offset < 3; offset++)
             foreach (int length in lengths)
             {
@@ -119,7 +120,7 @@ public class GeluMathSimdTests
         var op = Enum.Parse<ElementwiseOp>(name);
         var rng = new Random(9);
         float[] specials = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1f, -1f, 15.5f, -15.5f, 1e30f, -1e30f];
-        var x = new float[2000];
+        var x = new float[3 * GeluMath.RegimeChunk + 37]; // three chunks of the forward's packing and a ragged end
         for (int i = 0; i < x.Length; i++)
         {
             bool far = (i / 300 % 2 == 1 && farShare > 0) || rng.NextDouble() < farShare; // runs of 300 with far lanes in
