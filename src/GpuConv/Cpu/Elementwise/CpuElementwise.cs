@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using static GpuConv.Cpu.Elementwise.ElementwiseMap;
 
 namespace GpuConv.Cpu.Elementwise;
@@ -93,11 +94,15 @@ internal static class CpuElementwise
         Map(new SiluBackwardFunction(), ref Unsafe.Add(ref dy, i), ref Unsafe.Add(ref x, i), ref Unsafe.Add(ref o, i), n - i);
     }
 
-    /// <summary>GELU forward: on AVX-512 its two regimes apart (<see cref="GeluMath.GeluRegimesApart512"/>), then the shared loop.</summary>
+    /// <summary>
+    /// GELU forward: its two regimes apart on AVX-512 (<see cref="GeluMath.GeluRegimesApart512"/>) or AVX2
+    /// (<see cref="GeluMath.GeluRegimesApart256"/>), then the shared loop.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Gelu(ref float a, ref float o, nuint n)
     {
-        nuint i = ElementwiseMap.Wide ? GeluMath.GeluRegimesApart512(ref a, ref o, n) : 0;
+        nuint i = ElementwiseMap.Wide ? GeluMath.GeluRegimesApart512(ref a, ref o, n)
+            : Vector256.IsHardwareAccelerated && Avx2.IsSupported ? GeluMath.GeluRegimesApart256(ref a, ref o, n) : 0;
         Map(new GeluFunction(), ref Unsafe.Add(ref a, i), ref Unsafe.Add(ref o, i), n - i);
     }
 

@@ -273,20 +273,30 @@ internal static partial class GeluMath
     static Vector256<float> SaturatedBackward(Vector256<float> x) =>
         IfLess(x, Vector256<float>.Zero, x * Vector256<float>.Zero + Vector256<float>.Zero, Fma(x, Vector256<float>.Zero, C(1f)));
 
-    /// <summary><see cref="Gelu(float)"/> on 8 lanes.</summary>
+    /// <summary>
+    /// <see cref="Gelu(float)"/> on 8 lanes: the polynomial and the tail, then a select (the canonical NaN taken inside each,
+    /// the same bits as after the select), so that <see cref="GeluNear256"/> and <see cref="GeluFar256"/> are also the two
+    /// regimes <see cref="GeluRegimesApart256"/> runs apart.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Gelu(Vector256<float> x)
+    public static Vector256<float> Gelu(Vector256<float> x) => IfLess(Abs(x), C(Split), GeluNear256(x), GeluFar256(x));
+
+    /// <summary>gelu(x) for |x| &lt; <see cref="Split"/>: x·(0.5 + x·P(x²)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> GeluNear256(Vector256<float> x) => SiluMath.Canonical(x * Fma(x, PolyP(x * x), C(0.5f)));
+
+    /// <summary>gelu(x) for |x| ≥ <see cref="Split"/> (and NaN): the tail e^(-x²/2)·g(|x|), saturated beyond <see cref="MaxExponent"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> GeluFar256(Vector256<float> x)
     {
         var a = Abs(x);
         var z = x * x;
-        var small = x * Fma(x, PolyP(z), C(0.5f));
         var h = C(0.5f) * z;
         var p = ExpNegScaled(h, C(0.5f) * Fma(x, x, Neg(z)), out var s1, out var s2);
         var g = Tail(a);
         var below = x * g * p * s1 * s2;
         var above = x * (C(1f) - g * (p * s1 * s2));
-        var tail = IfLess(C(MaxExponent), h, SaturatedForward(x), IfLess(x, Vector256<float>.Zero, below, above));
-        return SiluMath.Canonical(IfLess(a, C(Split), small, tail));
+        return SiluMath.Canonical(IfLess(C(MaxExponent), h, SaturatedForward(x), IfLess(x, Vector256<float>.Zero, below, above)));
     }
 
     /// <summary><see cref="GeluBackward(float, float)"/> on 8 lanes.</summary>

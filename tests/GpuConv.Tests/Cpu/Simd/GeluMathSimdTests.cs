@@ -152,6 +152,43 @@ public class GeluMathSimdTests
     }
 
     /// <summary>
+    /// The AVX2 packing (<see cref="GeluMath.GeluRegimesApart256"/>, which the loop runs only where AVX-512 is off: the
+    /// child processes of SimdTierChildProcessTests) called directly, with every share of far lanes, at lengths around one
+    /// and two chunks and at every ragged end, into another array and in place: each element it does is its scalar value.
+    /// </summary>
+    [TestCase(0.0), TestCase(0.1), TestCase(0.5), TestCase(0.9), TestCase(1.0)]
+    public void TheAvx2PackingGivesTheScalarBitsWhateverTheShareOfFarLanes(double farShare)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) Assert.Ignore("no AVX2 on this machine: the packing is not run here");
+        var rng = new Random(11);
+        float[] specials = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1f, -1f, 15.5f, -15.5f, 1e30f, -1e30f, -0f];
+        const int chunk = GeluMath.RegimeChunk;
+        var x = new float[3 * chunk + 37];
+        for (int i = 0; i < x.Length; i++)
+        {
+            bool far = (i / 300 % 2 == 1 && farShare > 0) || rng.NextDouble() < farShare;
+            double m = far ? 1 + rng.NextDouble() * 17 : rng.NextDouble() * 0.999;
+            x[i] = far && rng.Next(40) == 0 ? specials[rng.Next(specials.Length)] : (float)(rng.Next(2) == 0 ? m : -m);
+        }
+        int[] lengths = [.. Enumerable.Range(0, 20), chunk - 1, chunk, chunk + 7, chunk + 8, 2 * chunk + 9, x.Length];
+        foreach (int length in lengths)
+        {
+            var y = new float[length];
+            var inPlace = x[..length];
+            nuint done = length == 0 ? 0 : GeluMath.GeluRegimesApart256(ref x[0], ref y[0], (nuint)length);
+            nuint doneInPlace = length == 0 ? 0 : GeluMath.GeluRegimesApart256(ref inPlace[0], ref inPlace[0], (nuint)length);
+            Assert.That(done, Is.EqualTo((nuint)(length - length % 8)), $"length {length}: the floats done");
+            Assert.That(doneInPlace, Is.EqualTo(done));
+            for (int i = 0; i < (int)done; i++)
+            {
+                uint want = Bits(GeluMath.Gelu(x[i]));
+                if (Bits(y[i]) != want || Bits(inPlace[i]) != want)
+                    Assert.Fail($"length {length}, element {i}: x = {x[i]:R}: 0x{Bits(y[i]):X8} / in place 0x{Bits(inPlace[i]):X8}, scalar 0x{want:X8}");
+            }
+        }
+    }
+
+    /// <summary>
     /// <see cref="FloatPatterns.EveryExponent"/>, every eighth x then drawn from [-18, 18): dense where GELU's branches
     /// meet, |x| near 1 (the polynomial / tail split) and x²/2 or |w| near 120 (saturation).
     /// </summary>
