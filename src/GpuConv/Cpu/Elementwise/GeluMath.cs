@@ -6,7 +6,8 @@ namespace GpuConv.Cpu.Elementwise;
 /// <summary>
 /// GELU (torch.nn.functional.gelu, approximate='none' and 'tanh') and its gradients in float32 from IEEE-exact operations
 /// only — fused multiply-adds, products, sums, quotients, compare-and-select, sign-bit and exponent-bit work, each
-/// rounded once to nearest even — so these scalar and Vector256 forms, the Vector512 ones (GeluMath.Vector512.cs) and the op-for-op copies in kernels/elementwise.ptx
+/// rounded once to nearest even — so these scalar and Vector256 forms, the Vector512 ones (GeluMath.Vector512.cs), the
+/// forward's regimes run apart (GeluMath.RegimesApart.cs, GeluMath.RegimesApartAvx2.cs) and the op-for-op copies in kernels/elementwise.ptx
 /// (gelu_f32, gelu_backward_f32, gelu_tanh_f32, gelu_tanh_backward_f32) give the same bits. No MathF.Exp, no erf from a
 /// library, no ex2.approx / tanh.approx / rcp.approx.
 /// <para>
