@@ -14,6 +14,9 @@ namespace GpuConv.Networks.InvertedResiduals;
 /// tensor is large (<see cref="FusedMinExpandedFloats"/>) is one <see cref="ConvEngine.ForwardInvertedResidual"/> call
 /// instead, which the CPU engine runs in bands of rows so that the expanded tensor never leaves the cache; a block with
 /// one runs its expansion and depthwise layer as one <see cref="ConvEngine.ForwardExpandDepthwise"/> call the same way.
+/// The engine bands 3×3 depthwise layers only (docs/library.md): a 5×5 block's fused call is the two layer calls with an
+/// engine-lent intermediate (EfficientNet-B0's blocks.3: 793 µs fused against 596 µs as this sample's two calls, whose
+/// buffer block 2 had just used; the whole network the same either way, docs/benchmarks.md, session s26).
 /// </summary>
 public sealed class DeviceInvertedResidualNetwork : DeviceNetwork
 {
