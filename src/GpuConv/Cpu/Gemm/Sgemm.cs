@@ -101,19 +101,11 @@ internal static unsafe class Sgemm
         if (SmallRowsApply(m, n, k, b, accumulate, tier))
         {
             if (tier == GemmTier.Vector256)
-            {
                 SmallRowsGemm256.Multiply(m, n, k, a, b.Pointer, b.RowStride, c, ldc,
                     ws.Get(WorkspaceSlot.PackA, SmallRowsGemm256.PanelFloats(m, k)), ws.Get(WorkspaceSlot.PackB, SmallRowsGemm256.EdgeFloats(k)));
-                return;
-            }
-            float* panel = ws.Get(WorkspaceSlot.PackA, SmallRowsGemm.PanelFloats(k));
-            float* edge = ws.Get(WorkspaceSlot.PackB, SmallRowsGemm.EdgeFloats(k));
-            for (int i0 = 0; i0 < m; i0 += SmallRowsGemm.MaxRows)
-            {
-                int rows = Math.Min(SmallRowsGemm.MaxRows, m - i0);
-                SmallRowsGemm.PackA(a.Offset(i0, 0), rows, k, panel);
-                SmallRowsGemm.Multiply(rows, n, k, panel, b.Pointer, b.RowStride, c + i0 * ldc, ldc, edge);
-            }
+            else
+                SmallRowsGemm.MultiplyInPasses(m, n, k, a, b.Pointer, b.RowStride, c, ldc,
+                    ws.Get(WorkspaceSlot.PackA, SmallRowsGemm.PanelFloats(k)), ws.Get(WorkspaceSlot.PackB, SmallRowsGemm.EdgeFloats(k)));
             return;
         }
         Multiply(m, n, k, a, new ViewSource(b), c, ldc, accumulate, tier, ws);

@@ -76,6 +76,21 @@ internal static unsafe class SmallRowsGemm
         else Multiply24(m, n, k, panel, b, ldb, c, ldc, edge);
     }
 
+    /// <summary>
+    /// C (m rows × n, leading dimension ldc) = A · B for any m, in passes of up to <see cref="MaxRows"/> rows, each packing its
+    /// rows of A into <paramref name="panel"/> (<see cref="PanelFloats"/>) and reading B in place (from L2 after the first pass).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void MultiplyInPasses(int m, int n, int k, MatrixView a, float* b, nint ldb, float* c, nint ldc, float* panel, float* edge)
+    {
+        for (int i0 = 0; i0 < m; i0 += MaxRows)
+        {
+            int rows = Math.Min(MaxRows, m - i0);
+            PackA(a.Offset(i0, 0), rows, k, panel);
+            Multiply(rows, n, k, panel, b, ldb, c + i0 * ldc, ldc, edge);
+        }
+    }
+
     /// <summary>24 × 16 tiles (17–24 rows, a 24-wide panel), the last partial one through the edge scratch.</summary>
     internal static void Multiply24(int m, int n, int k, float* panel, float* b, nint ldb, float* c, nint ldc, float* edge) =>
         ColumnTiles(m, n, k, panel, b, ldb, c, ldc, edge, MaxRows, &Tile24);
