@@ -12,7 +12,7 @@ p.add_argument('--rounds', type=int, default=7)
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
-for dims in [(8, 64, 56, 56), (8, 256, 14, 14)]:
+for dims in [(8, 64, 56, 56), (8, 256, 14, 14), (32, 512, 7, 7), (8, 32, 112, 112)]:
     c = dims[1]
     x = torch.randn(dims); dy = torch.randn(dims)
     w = torch.full((c,), 1.1); b = torch.full((c,), 0.1)

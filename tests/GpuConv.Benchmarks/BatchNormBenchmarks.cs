@@ -24,7 +24,7 @@ public class BatchNormBenchmarks
     public int Threads { get; set; }
 
     /// <summary>[N, C, H, W] as "N,C,H,W".</summary>
-    [Params("8,64,56,56", "8,256,14,14")]
+    [Params("8,64,56,56", "8,256,14,14", "32,512,7,7", "8,32,112,112")]
     public string Shape { get; set; } = "";
 
     [GlobalSetup]

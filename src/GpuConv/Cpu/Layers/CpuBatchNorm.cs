@@ -97,7 +97,7 @@ internal static unsafe class CpuBatchNorm
         public void Run(int task, WorkspaceSet workspace)
         {
             int first = (int)((long)shape.Channels * task / tasks), end = (int)((long)shape.Channels * (task + 1) / tasks);
-            float* partial = stackalloc float[Threads];
+            float* partial = stackalloc float[2 * Threads];   // the backward's two sums side by side
             fixed (float* pa = a, pb = b, pc = c)
                 for (int ch = first; ch < end; ch++)
                     switch (phase)
@@ -146,8 +146,10 @@ internal static unsafe class CpuBatchNorm
         void BackwardOf(float* x, float* dy, float* dx, int ch, float* partial)
         {
             float m = out1[ch], invStd = out2[ch];
-            float sumDy = ChannelSum(dy, dy, shape, ch, new Value(), partial, vector);
-            float sumDyD = ChannelSum(dy, x, shape, ch, new ProductDeviation(m), partial, vector);
+            // Both sums in one walk over dy and x (each in its own partials, in its own order: the same bits as two walks).
+            var sums = new TwoSums<Value, ProductDeviation>(new Value(), new ProductDeviation(m), partial, partial + Threads, vector);
+            WalkChannel(dy, x, shape, ch, ref sums);
+            float sumDy = TreeSum(partial, vector), sumDyD = TreeSum(partial + Threads, vector);
             extra2![ch] = sumDy;
             extra1![ch] = sumDyD * invStd;
             float n = shape.PerChannel;
@@ -201,28 +203,100 @@ internal static unsafe class CpuBatchNorm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static float ChannelSum<T>(float* a, float* b, BatchNormShape shape, int ch, T term, float* partial, bool vector) where T : struct, ITerm
     {
-        for (int k = 0; k < Threads; k++) partial[k] = 0f;
-        long t = 0;
+        var sum = new OneSum<T>(term, partial, vector);
+        WalkChannel(a, b, shape, ch, ref sum);
+        return TreeSum(partial, vector);
+    }
+
+    /// <summary>Where a channel's walk puts each run of consecutive positions: partials p… from the pair (a…, b…).</summary>
+    interface IRunAccumulator
+    {
+        /// <summary>Zeroes the partials before a walk.</summary>
+        void Clear();
+        /// <summary>partial[p + j] += term(a[j], b[j]) for j &lt; count (p + count ≤ <see cref="Threads"/>).</summary>
+        void Add(int p, float* a, float* b, int count);
+    }
+
+    /// <summary>One sum's partials (<see cref="Threads"/> floats).</summary>
+    readonly struct OneSum<T>(T term, float* partial, bool vector) : IRunAccumulator where T : struct, ITerm
+    {
+        public void Clear() => new Span<float>(partial, Threads).Clear();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Add(int p, float* a, float* b, int count)
+        {
+            float* s = partial + p;
+            int j = 0;
+            if (vector)
+                for (; j + 8 <= count; j += 8)
+                    (Vector256.Load(s + j) + term.Of(Vector256.Load(a + j), Vector256.Load(b + j))).Store(s + j);
+            for (; j < count; j++) s[j] += term.Of(a[j], b[j]);
+        }
+    }
+
+    /// <summary>Two sums of the same pair in one walk, each in its own partials: the same bits as two walks.</summary>
+    readonly struct TwoSums<TA, TB>(TA termA, TB termB, float* partialA, float* partialB, bool vector) : IRunAccumulator
+        where TA : struct, ITerm where TB : struct, ITerm
+    {
+        public void Clear()
+        {
+            new Span<float>(partialA, Threads).Clear();
+            new Span<float>(partialB, Threads).Clear();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Add(int p, float* a, float* b, int count)
+        {
+            float* sa = partialA + p, sb = partialB + p;
+            int j = 0;
+            if (vector)
+                for (; j + 8 <= count; j += 8)
+                {
+                    Vector256<float> va = Vector256.Load(a + j), vb = Vector256.Load(b + j);
+                    (Vector256.Load(sa + j) + termA.Of(va, vb)).Store(sa + j);
+                    (Vector256.Load(sb + j) + termB.Of(va, vb)).Store(sb + j);
+                }
+            for (; j < count; j++)
+            {
+                sa[j] += termA.Of(a[j], b[j]);
+                sb[j] += termB.Of(a[j], b[j]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Clears the accumulator's partials and hands it channel <paramref name="ch"/>'s positions t = n'·S + s in order, in
+    /// runs that stay contiguous in memory and in the partials (a run ends at a row's end or where t's partial index wraps past 255).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void WalkChannel<TAcc>(float* a, float* b, BatchNormShape shape, int ch, ref TAcc acc) where TAcc : struct, IRunAccumulator
+    {
+        acc.Clear();
+        int p = 0;   // t mod Threads
         for (int n = 0; n < shape.Batch; n++)
         {
             long row = ((long)n * shape.Channels + ch) * shape.Spatial;
             float* pa = a + row, pb = b + row;
-            int i = 0;
-            while (i < shape.Spatial)
+            for (int i = 0; i < shape.Spatial;)
             {
-                // Positions i… go to partials p…, contiguous until the partial index wraps past 255.
-                int p = (int)(t & (Threads - 1));
                 int run = Math.Min(shape.Spatial - i, Threads - p);
-                int j = 0;
-                if (vector)
-                    for (; j + 8 <= run; j += 8)
-                        (Vector256.Load(partial + p + j) + term.Of(Vector256.Load(pa + i + j), Vector256.Load(pb + i + j))).Store(partial + p + j);
-                for (; j < run; j++) partial[p + j] += term.Of(pa[i + j], pb[i + j]);
+                acc.Add(p, pa + i, pb + i, run);
                 i += run;
-                t += run;
+                p = (p + run) & (Threads - 1);
             }
         }
-        for (int half = Threads / 2; half > 0; half >>= 1)
+    }
+
+    /// <summary>The partials' pairwise tree (half = 128, …, 1: p[i] += p[i + half]), the levels of 8 and more in vectors (the same adds).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float TreeSum(float* partial, bool vector)
+    {
+        int half = Threads / 2;
+        if (vector)
+            for (; half >= 8; half >>= 1)
+                for (int k = 0; k < half; k += 8)
+                    (Vector256.Load(partial + k) + Vector256.Load(partial + k + half)).Store(partial + k);
+        for (; half > 0; half >>= 1)
             for (int k = 0; k < half; k++) partial[k] += partial[k + half];
         return partial[0];
     }
