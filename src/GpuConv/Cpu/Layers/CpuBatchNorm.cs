@@ -149,7 +149,7 @@ internal static unsafe class CpuBatchNorm
             // Both sums in one walk over dy and x (each in its own partials, in its own order: the same bits as two walks).
             var sums = new TwoSums<Value, ProductDeviation>(new Value(), new ProductDeviation(m), partial, partial + Threads, vector);
             WalkChannel(dy, x, shape, ch, ref sums);
-            float sumDy = TreeSum(partial, vector), sumDyD = TreeSum(partial + Threads, vector);
+            float sumDy = PairwiseTree.Sum(partial, Threads, vector), sumDyD = PairwiseTree.Sum(partial + Threads, Threads, vector);
             extra2![ch] = sumDy;
             extra1![ch] = sumDyD * invStd;
             float n = shape.PerChannel;
@@ -205,7 +205,7 @@ internal static unsafe class CpuBatchNorm
     {
         var sum = new OneSum<T>(term, partial, vector);
         WalkChannel(a, b, shape, ch, ref sum);
-        return TreeSum(partial, vector);
+        return PairwiseTree.Sum(partial, Threads, vector);
     }
 
     /// <summary>Where a channel's walk puts each run of consecutive positions: partials p… from the pair (a…, b…).</summary>
@@ -285,19 +285,5 @@ internal static unsafe class CpuBatchNorm
                 p = (p + run) & (Threads - 1);
             }
         }
-    }
-
-    /// <summary>The partials' pairwise tree (half = 128, …, 1: p[i] += p[i + half]), the levels of 8 and more in vectors (the same adds).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float TreeSum(float* partial, bool vector)
-    {
-        int half = Threads / 2;
-        if (vector)
-            for (; half >= 8; half >>= 1)
-                for (int k = 0; k < half; k += 8)
-                    (Vector256.Load(partial + k) + Vector256.Load(partial + k + half)).Store(partial + k);
-        for (; half > 0; half >>= 1)
-            for (int k = 0; k < half; k++) partial[k] += partial[k + half];
-        return partial[0];
     }
 }

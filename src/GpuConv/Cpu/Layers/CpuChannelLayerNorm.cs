@@ -287,7 +287,8 @@ internal static unsafe partial class CpuChannelLayerNorm
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
         void AffineOf(float* x, float* dy, float* m, float* r, int c, float* pb, float* pw)
         {
-            for (int k = 0; k < Threads; k++) { pb[k] = 0f; pw[k] = 0f; }
+            new Span<float>(pb, Threads).Clear();
+            new Span<float>(pw, Threads).Clear();
             int positions = shape.Positions;
             long t = 0;
             for (int n = 0; n < shape.Batch; n++)
@@ -318,10 +319,8 @@ internal static unsafe partial class CpuChannelLayerNorm
                     t += run;
                 }
             }
-            for (int half = Threads / 2; half > 0; half >>= 1)
-                for (int k = 0; k < half; k++) { pb[k] += pb[k + half]; pw[k] += pw[k + half]; }
-            dBeta![c] = pb[0];
-            dGamma![c] = pw[0];
+            dBeta![c] = PairwiseTree.Sum(pb, Threads, vector);
+            dGamma![c] = PairwiseTree.Sum(pw, Threads, vector);
         }
     }
 }

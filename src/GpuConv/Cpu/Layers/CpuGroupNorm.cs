@@ -99,7 +99,7 @@ internal static unsafe class CpuGroupNorm
         {
             int items = phase == Phase.BackwardAffine ? shape.Channels : shape.Units;
             int first = (int)((long)items * task / tasks), end = (int)((long)items * (task + 1) / tasks);
-            float* partial = stackalloc float[Threads];
+            float* partial = stackalloc float[2 * Threads];   // the backward's two sums side by side
             fixed (float* px = x, pdy = dy, po = output, pg = gamma, pb = beta)
                 for (int item = first; item < end; item++)
                     switch (phase)
@@ -153,9 +153,8 @@ internal static unsafe class CpuGroupNorm
             float* unitGamma = gamma is null ? null : gamma + unit % shape.Groups * perGroup;
             float m = mean[unit], r = rstd[unit];
             var scaled = new Scaled(unitGamma);
-            float a = Sum(udy, ux, perGroup, spatial, spatial, ref scaled, partial, vector);
             var product = new ScaledProductDeviation(unitGamma, m);
-            float b = Sum(udy, ux, perGroup, spatial, spatial, ref product, partial, vector);
+            var (a, b) = Sums(udy, ux, perGroup, spatial, spatial, ref scaled, ref product, partial, vector);
             float meanA = a / mf;
             float negK = -(b * r * r / mf);
             for (int j = 0; j < perGroup; j++)
@@ -179,11 +178,10 @@ internal static unsafe class CpuGroupNorm
         {
             long offset = (long)c * shape.Spatial, rowStride = (long)shape.Channels * shape.Spatial;
             var value = new Value();
-            dBeta![c] = Sum(dy + offset, dy + offset, shape.Batch, rowStride, shape.Spatial, ref value, partial, vector);
             fixed (float* pm = mean, pr = rstd)
             {
                 var term = new UnitProductDeviation(pm, pr, c / shape.ChannelsPerGroup, shape.Groups);
-                dGamma![c] = Sum(dy + offset, x + offset, shape.Batch, rowStride, shape.Spatial, ref term, partial, vector);
+                (dBeta![c], dGamma![c]) = Sums(dy + offset, x + offset, shape.Batch, rowStride, shape.Spatial, ref value, ref term, partial, vector);
             }
         }
     }
@@ -245,7 +243,7 @@ internal static unsafe class CpuGroupNorm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
     static float Sum<T>(float* a, float* b, int rows, long rowStride, int length, ref T term, float* partial, bool vector) where T : struct, ITerm
     {
-        for (int k = 0; k < Threads; k++) partial[k] = 0f;
+        new Span<float>(partial, Threads).Clear();
         long t = 0;
         for (int row = 0; row < rows; row++)
         {
@@ -266,8 +264,46 @@ internal static unsafe class CpuGroupNorm
                 t += run;
             }
         }
-        for (int half = Threads / 2; half > 0; half >>= 1)
-            for (int k = 0; k < half; k++) partial[k] += partial[k + half];
-        return partial[0];
+        return PairwiseTree.Sum(partial, Threads, vector);
+    }
+
+    /// <summary>
+    /// Two sums of the same pair in one walk (<see cref="Sum"/>'s order for each, in its own partials: the same bits as
+    /// two walks); <paramref name="partial"/> holds 2·<see cref="Threads"/> floats.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
+    static (float, float) Sums<TA, TB>(float* a, float* b, int rows, long rowStride, int length, ref TA termA, ref TB termB, float* partial, bool vector)
+        where TA : struct, ITerm where TB : struct, ITerm
+    {
+        float* partialA = partial, partialB = partial + Threads;
+        new Span<float>(partial, 2 * Threads).Clear();
+        int p = 0;   // t mod Threads
+        for (int row = 0; row < rows; row++)
+        {
+            termA.Row(row);
+            termB.Row(row);
+            float* pa = a + row * rowStride, pb = b + row * rowStride;
+            for (int i = 0; i < length;)
+            {
+                int run = Math.Min(length - i, Threads - p);
+                float* sa = partialA + p, sb = partialB + p, ra = pa + i, rb = pb + i;
+                int j = 0;
+                if (vector)
+                    for (; j + 8 <= run; j += 8)
+                    {
+                        Vector256<float> va = Vector256.Load(ra + j), vb = Vector256.Load(rb + j);
+                        (Vector256.Load(sa + j) + termA.Of(va, vb)).Store(sa + j);
+                        (Vector256.Load(sb + j) + termB.Of(va, vb)).Store(sb + j);
+                    }
+                for (; j < run; j++)
+                {
+                    sa[j] += termA.Of(ra[j], rb[j]);
+                    sb[j] += termB.Of(ra[j], rb[j]);
+                }
+                i += run;
+                p = (p + run) & (Threads - 1);
+            }
+        }
+        return (PairwiseTree.Sum(partialA, Threads, vector), PairwiseTree.Sum(partialB, Threads, vector));
     }
 }
