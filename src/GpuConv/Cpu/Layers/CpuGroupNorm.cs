@@ -117,8 +117,10 @@ internal static unsafe class CpuGroupNorm
             float mf = size;
             long start = (long)unit * size;
             float* ux = x + start;
-            float m = Sum(ux, ux, 1, size, size, new Value(), partial, vector) / mf;
-            float sq = Sum(ux, ux, 1, size, size, new SquaredDeviation(m), partial, vector);
+            var value = new Value();
+            float m = Sum(ux, ux, 1, 0, size, ref value, partial, vector) / mf;
+            var squared = new SquaredDeviation(m);
+            float sq = Sum(ux, ux, 1, 0, size, ref squared, partial, vector);
             float r = 1f / MathF.Sqrt(sq / mf + eps);
             mean[unit] = m;
             rstd[unit] = r;
@@ -150,7 +152,9 @@ internal static unsafe class CpuGroupNorm
             float* ux = x + start, udy = dy + start, udx = dx + start;
             float* unitGamma = gamma is null ? null : gamma + unit % shape.Groups * perGroup;
             float m = mean[unit], r = rstd[unit];
-            var (a, b) = Sums(udy, ux, perGroup, spatial, spatial, new Scaled(unitGamma), new ScaledProductDeviation(unitGamma, m), partial, vector);
+            var scaled = new Scaled(unitGamma);
+            var product = new ScaledProductDeviation(unitGamma, m);
+            var (a, b) = Sums(udy, ux, perGroup, spatial, spatial, ref scaled, ref product, partial, vector);
             float meanA = a / mf;
             float negK = -(b * r * r / mf);
             for (int j = 0; j < perGroup; j++)
@@ -173,100 +177,133 @@ internal static unsafe class CpuGroupNorm
         void AffineOf(float* x, float* dy, int c, float* partial)
         {
             long offset = (long)c * shape.Spatial, rowStride = (long)shape.Channels * shape.Spatial;
+            var value = new Value();
             fixed (float* pm = mean, pr = rstd)
             {
                 var term = new UnitProductDeviation(pm, pr, c / shape.ChannelsPerGroup, shape.Groups);
-                (dBeta![c], dGamma![c]) = Sums(dy + offset, x + offset, shape.Batch, rowStride, shape.Spatial, new Value(), term, partial, vector);
+                (dBeta![c], dGamma![c]) = Sums(dy + offset, x + offset, shape.Batch, rowStride, shape.Spatial, ref value, ref term, partial, vector);
             }
         }
     }
 
-    /// <summary>a: the values themselves.</summary>
-    readonly struct Value : IRowTerm
+    /// <summary>A term of a sum, of the element pair (a, b) at one position; <see cref="Row"/> is called before each row's positions.</summary>
+    interface ITerm
     {
-        public void Params(int row, out float p, out float q) { p = 0f; q = 0f; }
-        public float Of(float a, float b, float p, float q) => a;
-        public Vector256<float> Of(Vector256<float> a, Vector256<float> b, Vector256<float> p, Vector256<float> q) => a;
+        void Row(int row);
+        float Of(float a, float b);
+        Vector256<float> Of(Vector256<float> a, Vector256<float> b);
+    }
+
+    struct Value : ITerm
+    {
+        public void Row(int row) { }
+        public float Of(float a, float b) => a;
+        public Vector256<float> Of(Vector256<float> a, Vector256<float> b) => a;
     }
 
     /// <summary>(a − mean)², the product rounded before the sum (no fma, as the kernel's mul.rn then add.rn).</summary>
-    readonly struct SquaredDeviation(float mean) : IRowTerm
+    struct SquaredDeviation(float mean) : ITerm
     {
-        public void Params(int row, out float p, out float q) { p = 0f; q = 0f; }
-        public float Of(float a, float b, float p, float q) { float d = a - mean; return d * d; }
-        public Vector256<float> Of(Vector256<float> a, Vector256<float> b, Vector256<float> p, Vector256<float> q) { var d = a - Vector256.Create(mean); return d * d; }
+        public void Row(int row) { }
+        public float Of(float a, float b) { float d = a - mean; return d * d; }
+        public Vector256<float> Of(Vector256<float> a, Vector256<float> b) { var d = a - Vector256.Create(mean); return d * d; }
     }
 
     /// <summary>g·a with g = gamma[row] (1 without gamma): gamma·dy over a unit's channels.</summary>
-    readonly unsafe struct Scaled(float* gamma) : IRowTerm
+    unsafe struct Scaled(float* gamma) : ITerm
     {
-        public void Params(int row, out float p, out float q) { p = gamma is null ? 1f : gamma[row]; q = 0f; }
-        public float Of(float a, float b, float p, float q) => p * a;
-        public Vector256<float> Of(Vector256<float> a, Vector256<float> b, Vector256<float> p, Vector256<float> q) => p * a;
+        float g;
+        public void Row(int row) => g = gamma is null ? 1f : gamma[row];
+        public float Of(float a, float b) => g * a;
+        public Vector256<float> Of(Vector256<float> a, Vector256<float> b) => Vector256.Create(g) * a;
     }
 
     /// <summary>(g·a)·(b − mean): (gamma·dy)·(x − mean) over a unit's channels.</summary>
-    readonly unsafe struct ScaledProductDeviation(float* gamma, float mean) : IRowTerm
+    unsafe struct ScaledProductDeviation(float* gamma, float mean) : ITerm
     {
-        public void Params(int row, out float p, out float q) { p = gamma is null ? 1f : gamma[row]; q = 0f; }
-        public float Of(float a, float b, float p, float q) => p * a * (b - mean);
-        public Vector256<float> Of(Vector256<float> a, Vector256<float> b, Vector256<float> p, Vector256<float> q) => p * a * (b - Vector256.Create(mean));
+        float g;
+        public void Row(int row) => g = gamma is null ? 1f : gamma[row];
+        public float Of(float a, float b) => g * a * (b - mean);
+        public Vector256<float> Of(Vector256<float> a, Vector256<float> b) => Vector256.Create(g) * a * (b - Vector256.Create(mean));
     }
 
     /// <summary>(a·(b − mean_u))·rstd_u over a channel's rows n, u = n·G + group: dy·x̂ for dweight.</summary>
-    readonly unsafe struct UnitProductDeviation(float* mean, float* rstd, int group, int groups) : IRowTerm
+    unsafe struct UnitProductDeviation(float* mean, float* rstd, int group, int groups) : ITerm
     {
-        public void Params(int row, out float p, out float q) { int u = row * groups + group; p = mean[u]; q = rstd[u]; }
-        public float Of(float a, float b, float p, float q) => a * (b - p) * q;
-        public Vector256<float> Of(Vector256<float> a, Vector256<float> b, Vector256<float> p, Vector256<float> q) => a * (b - p) * q;
+        float m, r;
+        public void Row(int row) { int u = row * groups + group; m = mean[u]; r = rstd[u]; }
+        public float Of(float a, float b) => a * (b - m) * r;
+        public Vector256<float> Of(Vector256<float> a, Vector256<float> b) => a * (b - Vector256.Create(m)) * Vector256.Create(r);
     }
 
     /// <summary>
     /// Σ term(a, b) over <paramref name="rows"/> rows of <paramref name="length"/> values, <paramref name="rowStride"/>
-    /// apart, position t counting on across rows, in the order the class comment defines (<see cref="WaveSums"/> in
-    /// vectors); <paramref name="partial"/> holds <see cref="Threads"/> floats.
+    /// apart, position t counting on across rows, in the order the class comment defines; <paramref name="partial"/> holds <see cref="Threads"/> floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
-    static float Sum<T>(float* a, float* b, int rows, long rowStride, int length, T term, float* partial, bool vector) where T : struct, IRowTerm
+    static float Sum<T>(float* a, float* b, int rows, long rowStride, int length, ref T term, float* partial, bool vector) where T : struct, ITerm
     {
-        if (vector && length >= WaveSums.MinRowLength)
-            WaveSums.Run(a, b, rows, rowStride, length, term, new NoTerm(), partial, null);
-        else
-            OrderedWalk(a, b, rows, rowStride, length, term, new NoTerm(), partial, null);
+        new Span<float>(partial, Threads).Clear();
+        long t = 0;
+        for (int row = 0; row < rows; row++)
+        {
+            term.Row(row);
+            float* pa = a + row * rowStride, pb = b + row * rowStride;
+            int i = 0;
+            while (i < length)
+            {
+                // Positions i… go to partials p…, contiguous until the partial index wraps past 255.
+                int p = (int)(t & (Threads - 1));
+                int run = Math.Min(length - i, Threads - p);
+                int j = 0;
+                if (vector)
+                    for (; j + 8 <= run; j += 8)
+                        (Vector256.Load(partial + p + j) + term.Of(Vector256.Load(pa + i + j), Vector256.Load(pb + i + j))).Store(partial + p + j);
+                for (; j < run; j++) partial[p + j] += term.Of(pa[i + j], pb[i + j]);
+                i += run;
+                t += run;
+            }
+        }
         return PairwiseTree.Sum(partial, Threads, vector);
     }
 
-    /// <summary>Two sums of the same pair (<see cref="Sum"/>'s order each); <paramref name="partial"/> holds 2·<see cref="Threads"/> floats.</summary>
+    /// <summary>
+    /// Two sums of the same pair in one walk (<see cref="Sum"/>'s order for each, in its own partials: the same bits as
+    /// two walks); <paramref name="partial"/> holds 2·<see cref="Threads"/> floats.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
-    static (float, float) Sums<TA, TB>(float* a, float* b, int rows, long rowStride, int length, TA termA, TB termB, float* partial, bool vector)
-        where TA : struct, IRowTerm where TB : struct, IRowTerm
+    static (float, float) Sums<TA, TB>(float* a, float* b, int rows, long rowStride, int length, ref TA termA, ref TB termB, float* partial, bool vector)
+        where TA : struct, ITerm where TB : struct, ITerm
     {
-        if (vector && length >= WaveSums.MinRowLength)
-            WaveSums.Run(a, b, rows, rowStride, length, termA, termB, partial, partial + Threads);
-        else
-            OrderedWalk(a, b, rows, rowStride, length, termA, termB, partial, partial + Threads);
-        return (PairwiseTree.Sum(partial, Threads, vector), PairwiseTree.Sum(partial + Threads, Threads, vector));
-    }
-
-    /// <summary>The definition: the positions in order, each term added to partial t mod <see cref="Threads"/> (termB's unless it is <see cref="NoTerm"/>).</summary>
-    static void OrderedWalk<TA, TB>(float* a, float* b, int rows, long rowStride, int length, TA termA, TB termB, float* partialA, float* partialB)
-        where TA : struct, IRowTerm where TB : struct, IRowTerm
-    {
-        bool two = typeof(TB) != typeof(NoTerm);
-        new Span<float>(partialA, Threads).Clear();
-        if (two) new Span<float>(partialB, Threads).Clear();
-        int k = 0;   // t mod Threads
+        float* partialA = partial, partialB = partial + Threads;
+        new Span<float>(partial, 2 * Threads).Clear();
+        int p = 0;   // t mod Threads
         for (int row = 0; row < rows; row++)
         {
-            termA.Params(row, out float pa, out float qa);
-            termB.Params(row, out float pb, out float qb);
-            float* ra = a + row * rowStride, rb = b + row * rowStride;
-            for (int i = 0; i < length; i++)
+            termA.Row(row);
+            termB.Row(row);
+            float* pa = a + row * rowStride, pb = b + row * rowStride;
+            for (int i = 0; i < length;)
             {
-                partialA[k] += termA.Of(ra[i], rb[i], pa, qa);
-                if (two) partialB[k] += termB.Of(ra[i], rb[i], pb, qb);
-                k = (k + 1) & (Threads - 1);
+                int run = Math.Min(length - i, Threads - p);
+                float* sa = partialA + p, sb = partialB + p, ra = pa + i, rb = pb + i;
+                int j = 0;
+                if (vector)
+                    for (; j + 8 <= run; j += 8)
+                    {
+                        Vector256<float> va = Vector256.Load(ra + j), vb = Vector256.Load(rb + j);
+                        (Vector256.Load(sa + j) + termA.Of(va, vb)).Store(sa + j);
+                        (Vector256.Load(sb + j) + termB.Of(va, vb)).Store(sb + j);
+                    }
+                for (; j < run; j++)
+                {
+                    sa[j] += termA.Of(ra[j], rb[j]);
+                    sb[j] += termB.Of(ra[j], rb[j]);
+                }
+                i += run;
+                p = (p + run) & (Threads - 1);
             }
         }
+        return (PairwiseTree.Sum(partialA, Threads, vector), PairwiseTree.Sum(partialB, Threads, vector));
     }
 }
