@@ -3,7 +3,10 @@ namespace GpuConv.Tests.Normalization;
 /// <summary>GroupNorm's shapes (groups = 1, = C and in between; every rank; N &gt; 1) and the tolerance helpers its tests share (inputs from <see cref="BatchNormTestData"/>).</summary>
 static class GroupNormTestData
 {
-    /// <summary>(name, dims, groups): units shorter and longer than 256 values, rows that cross a partial-index wrap, the parallel path.</summary>
+    /// <summary>
+    /// (name, dims, groups): units shorter and longer than 256 values, rows that cross a partial-index wrap, the parallel
+    /// path, and rows of 8–15 values (runs that end mid-vector at most row ends).
+    /// </summary>
     public static IEnumerable<TestCaseData> Shapes()
     {
         TestCaseData C(string name, int groups, params int[] dims) => new TestCaseData(dims, groups).SetArgDisplayNames(name);
@@ -17,6 +20,9 @@ static class GroupNormTestData
         yield return C("NCHW 2x8x5x5, G=8 (= C)", 8, 2, 8, 5, 5);
         yield return C("NCHW 4x32x16x16, G=8 (parallel)", 8, 4, 32, 16, 16);
         yield return C("NCDHW 2x6x3x5x6, G=2", 2, 2, 6, 3, 5, 6);
+        yield return C("NCHW 7x6x3x3, G=3 (rows of 9)", 3, 7, 6, 3, 3);
+        yield return C("NCL 40x4x8, G=2 (rows of exactly 8, 320 a channel)", 2, 40, 4, 8);
+        yield return C("NCL 30x2x15, G=1 (rows of 15, 450 a channel)", 1, 30, 2, 15);
     }
 
     /// <summary>
