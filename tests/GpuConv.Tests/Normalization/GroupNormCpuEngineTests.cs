@@ -123,6 +123,37 @@ public class GroupNormCpuEngineTests
         Assert.That(Run(false, workers), Is.EqualTo(scalar), "scalar on 2 workers");
     }
 
+    /// <summary>
+    /// The backward's affine sums taken in its dx pass (a task per run of groups) give the bits of the separate pass over
+    /// channels: forced apart with more workers than groups, together without workers.
+    /// </summary>
+    [TestCaseSource(typeof(GroupNormTestData), nameof(GroupNormTestData.Shapes))]
+    public void TheOnePassAffineSumsGiveTheTwoPassBits(int[] dims, int groups)
+    {
+        var shape = new TensorShape(dims);
+        var gs = new GroupNormSpec(groups).ShapeOf(shape, "x");
+        if (gs.ChannelsPerGroup > CpuGroupNorm.MaxFusedChannels) Assert.Ignore($"{gs.ChannelsPerGroup} channels a group: always two passes");
+        using var workers = new CpuWorkers(groups + 1);
+        Assert.That(CpuGroupNorm.FusesAffine(gs, null), Is.True);
+        Assert.That(CpuGroupNorm.FusesAffine(gs, workers), Is.False);
+        int c = dims[1];
+        var x = BatchNormTestData.Values(shape, 31);
+        var dy = BatchNormTestData.Values(shape, 32, 0.5f, 1f);
+        var weight = BatchNormTestData.Channel(c, 33, 1f, 0.5f);
+        float[] mean = new float[gs.Units], rstd = new float[gs.Units], y = new float[x.Length];
+        CpuGroupNorm.Forward(x, gs, 1e-5f, weight, null, y, mean, rstd);
+        foreach (bool vector in new[] { true, false })
+        {
+            float[][] Run(CpuWorkers? w)
+            {
+                float[] dx = new float[x.Length], dw = new float[c], db = new float[c];
+                CpuGroupNorm.Backward(dy, x, gs, mean, rstd, weight, dx, dw, db, w, vector);
+                return [dx, dw, db];
+            }
+            Assert.That(Run(null), Is.EqualTo(Run(workers)), vector ? "vector lanes" : "scalar");
+        }
+    }
+
     [Test]
     public void OutputsGoIntoTheTensorsGiven()
     {

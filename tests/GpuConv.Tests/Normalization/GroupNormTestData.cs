@@ -5,7 +5,8 @@ static class GroupNormTestData
 {
     /// <summary>
     /// (name, dims, groups): units shorter and longer than 256 values, rows that cross a partial-index wrap, the parallel
-    /// path, and rows of 8–15 values (runs that end mid-vector at most row ends).
+    /// path, rows of 8–15 values (runs that end mid-vector at most row ends), and groups of more channels than the
+    /// backward's one-pass affine sums take (<see cref="Cpu.Layers.CpuGroupNorm.MaxFusedChannels"/>).
     /// </summary>
     public static IEnumerable<TestCaseData> Shapes()
     {
@@ -23,6 +24,7 @@ static class GroupNormTestData
         yield return C("NCHW 7x6x3x3, G=3 (rows of 9)", 3, 7, 6, 3, 3);
         yield return C("NCL 40x4x8, G=2 (rows of exactly 8, 320 a channel)", 2, 40, 4, 8);
         yield return C("NCL 30x2x15, G=1 (rows of 15, 450 a channel)", 1, 30, 2, 15);
+        yield return C("NCHW 3x40x3x5, G=2 (20 channels a group: dx and the affine sums in two passes)", 2, 3, 40, 3, 5);
     }
 
     /// <summary>

@@ -59,10 +59,26 @@ internal static unsafe class CpuGroupNorm
         Check(dx, shape, nameof(dx));
         CheckUnits(mean, shape, nameof(mean));
         CheckUnits(rstd, shape, nameof(rstd));
+        bool affine = dGamma is not null && dBeta is not null;
+        if (affine && FusesAffine(shape, workers))
+        {
+            SplitLoop.Run(new Loop(Phase.BackwardFused, shape, x, dy, dx, mean, rstd, gamma, null, dGamma, dBeta, 0, Vec(vector), Tasks(shape, shape.Groups, workers)), workers);
+            return;
+        }
         SplitLoop.Run(new Loop(Phase.BackwardData, shape, x, dy, dx, mean, rstd, gamma, null, null, null, 0, Vec(vector), Tasks(shape, shape.Units, workers)), workers);
-        if (dGamma is not null && dBeta is not null)
+        if (affine)
             SplitLoop.Run(new Loop(Phase.BackwardAffine, shape, x, dy, [], mean, rstd, null, null, dGamma, dBeta, 0, Vec(vector), Tasks(shape, shape.Channels, workers)), workers);
     }
+
+    /// <summary>Channels a group may have for its affine partials (2·256 floats a channel) to sit on a task's stack.</summary>
+    internal const int MaxFusedChannels = 16;
+
+    /// <summary>
+    /// Whether the backward takes the affine sums in its dx pass, a task per run of groups (one pass over x and dy fewer):
+    /// where a group's channels' partials fit the stack and there are groups enough for every worker.
+    /// </summary>
+    internal static bool FusesAffine(GroupNormShape shape, CpuWorkers? workers) =>
+        shape.ChannelsPerGroup <= MaxFusedChannels && (workers is not { Threads: > 1 } || shape.Groups >= workers.Threads);
 
     static bool Vec(bool vector) => vector && Vector256.IsHardwareAccelerated;
 
@@ -82,7 +98,7 @@ internal static unsafe class CpuGroupNorm
         workers is not { Threads: > 1 } || shape.Elements < ParallelThreshold || items < 2
             ? 1 : (int)Math.Clamp(shape.Elements / MinTaskElements, 1, items);
 
-    enum Phase { Forward, BackwardData, BackwardAffine }
+    enum Phase { Forward, BackwardData, BackwardAffine, BackwardFused }
 
     /// <summary>
     /// One task: a run of whole units (Forward, BackwardData) or channels (BackwardAffine). x and dy are the inputs,
@@ -97,15 +113,17 @@ internal static unsafe class CpuGroupNorm
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int task, WorkspaceSet workspace)
         {
-            int items = phase == Phase.BackwardAffine ? shape.Channels : shape.Units;
+            int items = phase switch { Phase.BackwardAffine => shape.Channels, Phase.BackwardFused => shape.Groups, _ => shape.Units };
             int first = (int)((long)items * task / tasks), end = (int)((long)items * (task + 1) / tasks);
             float* partial = stackalloc float[2 * Threads];   // the backward's two sums side by side
+            float* affine = stackalloc float[phase == Phase.BackwardFused ? 2 * Threads * shape.ChannelsPerGroup : 0];
             fixed (float* px = x, pdy = dy, po = output, pg = gamma, pb = beta)
                 for (int item = first; item < end; item++)
                     switch (phase)
                     {
                         case Phase.Forward: ForwardOf(px, po, pg, pb, item, partial); break;
                         case Phase.BackwardData: BackwardDataOf(px, pdy, po, pg, item, partial); break;
+                        case Phase.BackwardFused: FusedOf(px, pdy, po, pg, item, partial, affine); break;
                         default: AffineOf(px, pdy, item, partial); break;
                     }
         }
@@ -143,20 +161,28 @@ internal static unsafe class CpuGroupNorm
             }
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
-        void BackwardDataOf(float* x, float* dy, float* dx, float* gamma, int unit, float* partial)
+        /// <summary>Unit u's dx coefficients: A/M and −k (the class comment's backward), from its two sums.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        (float MeanA, float NegK) Coefficients(float* ux, float* udy, float* unitGamma, int unit, float* partial)
         {
-            int size = shape.GroupSize, perGroup = shape.ChannelsPerGroup, spatial = shape.Spatial;
-            float mf = size;
-            long start = (long)unit * size;
-            float* ux = x + start, udy = dy + start, udx = dx + start;
-            float* unitGamma = gamma is null ? null : gamma + unit % shape.Groups * perGroup;
+            int perGroup = shape.ChannelsPerGroup, spatial = shape.Spatial;
+            float mf = shape.GroupSize;
             float m = mean[unit], r = rstd[unit];
             var scaled = new Scaled(unitGamma);
             var product = new ScaledProductDeviation(unitGamma, m);
             var (a, b) = Sums(udy, ux, perGroup, spatial, spatial, ref scaled, ref product, partial, vector);
-            float meanA = a / mf;
-            float negK = -(b * r * r / mf);
+            return (a / mf, -(b * r * r / mf));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
+        void BackwardDataOf(float* x, float* dy, float* dx, float* gamma, int unit, float* partial)
+        {
+            int perGroup = shape.ChannelsPerGroup, spatial = shape.Spatial;
+            long start = (long)unit * shape.GroupSize;
+            float* ux = x + start, udy = dy + start, udx = dx + start;
+            float* unitGamma = gamma is null ? null : gamma + unit % shape.Groups * perGroup;
+            float m = mean[unit], r = rstd[unit];
+            var (meanA, negK) = Coefficients(ux, udy, unitGamma, unit, partial);
             for (int j = 0; j < perGroup; j++)
             {
                 float g = unitGamma is null ? 1f : unitGamma[j];
@@ -170,6 +196,69 @@ internal static unsafe class CpuGroupNorm
                         (Vector256.FusedMultiplyAdd(Vector256.Load(px + i) - vm, vk, vg * Vector256.Load(pdy + i) - va) * vr).Store(pdx + i);
                 }
                 for (; i < spatial; i++) pdx[i] = MathF.FusedMultiplyAdd(px[i] - m, negK, g * pdy[i] - meanA) * r;
+            }
+        }
+
+        /// <summary>
+        /// Group g's dx (as <see cref="BackwardDataOf"/>, unit by unit in n's order) and, in the same pass, its channels'
+        /// affine sums (as <see cref="AffineOf"/>: channel c's position t = n·S + s goes to partial t mod 256, n ascending),
+        /// in <paramref name="affine"/>: 2·<see cref="Threads"/> floats a channel, dbias's partials then dweight's.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as the task body that calls it (tiered, its first form ran for hundreds of calls)
+        void FusedOf(float* x, float* dy, float* dx, float* gamma, int group, float* partial, float* affine)
+        {
+            int perGroup = shape.ChannelsPerGroup, spatial = shape.Spatial;
+            new Span<float>(affine, 2 * Threads * perGroup).Clear();
+            float* groupGamma = gamma is null ? null : gamma + group * perGroup;
+            int rowStart = 0;   // (n·S) mod 256: where sample n's positions start in every channel's partials
+            for (int n = 0; n < shape.Batch; n++)
+            {
+                int unit = n * shape.Groups + group;
+                long start = (long)unit * shape.GroupSize;
+                float* ux = x + start, udy = dy + start, udx = dx + start;
+                float m = mean[unit], r = rstd[unit];
+                var (meanA, negK) = Coefficients(ux, udy, groupGamma, unit, partial);
+                for (int j = 0; j < perGroup; j++)
+                {
+                    float g = groupGamma is null ? 1f : groupGamma[j];
+                    float* px = ux + (long)j * spatial, pdy = udy + (long)j * spatial, pdx = udx + (long)j * spatial;
+                    float* pBias = affine + 2 * Threads * j, pWeight = pBias + Threads;
+                    int p = rowStart;
+                    for (int i = 0; i < spatial;)
+                    {
+                        // Positions i… go to partials p…, contiguous until the partial index wraps past 255.
+                        int run = Math.Min(spatial - i, Threads - p), k = 0;
+                        float* rx = px + i, rdy = pdy + i, rdx = pdx + i, sb = pBias + p, sw = pWeight + p;
+                        if (vector)
+                        {
+                            Vector256<float> vm = Vector256.Create(m), vk = Vector256.Create(negK), va = Vector256.Create(meanA),
+                                vr = Vector256.Create(r), vg = Vector256.Create(g);
+                            for (; k + 8 <= run; k += 8)
+                            {
+                                Vector256<float> vx = Vector256.Load(rx + k), vdy = Vector256.Load(rdy + k);
+                                (Vector256.FusedMultiplyAdd(vx - vm, vk, vg * vdy - va) * vr).Store(rdx + k);
+                                (Vector256.Load(sb + k) + vdy).Store(sb + k);
+                                (Vector256.Load(sw + k) + vdy * (vx - vm) * vr).Store(sw + k);
+                            }
+                        }
+                        for (; k < run; k++)
+                        {
+                            float vx = rx[k], vdy = rdy[k];
+                            rdx[k] = MathF.FusedMultiplyAdd(vx - m, negK, g * vdy - meanA) * r;
+                            sb[k] += vdy;
+                            sw[k] += vdy * (vx - m) * r;
+                        }
+                        i += run;
+                        p = (p + run) & (Threads - 1);
+                    }
+                }
+                rowStart = (int)((rowStart + (long)spatial) & (Threads - 1));
+            }
+            for (int j = 0; j < perGroup; j++)
+            {
+                float* pBias = affine + 2 * Threads * j;
+                dBeta![group * perGroup + j] = PairwiseTree.Sum(pBias, Threads, vector);
+                dGamma![group * perGroup + j] = PairwiseTree.Sum(pBias + Threads, Threads, vector);
             }
         }
 
