@@ -26,7 +26,9 @@ namespace GpuConv.Cpu.Layers;
 /// </list>
 /// Units (and, for the affine gradients, channels) run in parallel for large tensors on the CPU backend's workers (a
 /// struct loop, no allocation; each unit or channel is one thread's), the sums in Vector256 lanes where the hardware has
-/// them (lanes are separate partial sums, so the same bits as scalar).
+/// them (lanes are separate partial sums, so the same bits as scalar). Where a group has at most
+/// <see cref="MaxFusedChannels"/> channels the backward runs by groups instead and takes the affine sums in its dx pass,
+/// each channel's partials carried across the batch in the same order (<see cref="FusesAffine"/>).
 /// </summary>
 internal static unsafe class CpuGroupNorm
 {
@@ -101,8 +103,8 @@ internal static unsafe class CpuGroupNorm
     enum Phase { Forward, BackwardData, BackwardAffine, BackwardFused }
 
     /// <summary>
-    /// One task: a run of whole units (Forward, BackwardData) or channels (BackwardAffine). x and dy are the inputs,
-    /// output is y or dx; mean and rstd are per unit.
+    /// One task: a run of whole units (Forward, BackwardData), channels (BackwardAffine) or groups (BackwardFused). x
+    /// and dy are the inputs, output is y or dx; mean and rstd are per unit.
     /// </summary>
     readonly struct Loop(Phase phase, GroupNormShape shape, float[] x, float[] dy, float[] output, float[] mean, float[] rstd,
         float[]? gamma, float[]? beta, float[]? dGamma, float[]? dBeta, float eps, bool vector, int tasks) : ISplitLoop
