@@ -106,11 +106,15 @@ internal static class CpuElementwise
         Map(new GeluFunction(), ref Unsafe.Add(ref a, i), ref Unsafe.Add(ref o, i), n - i);
     }
 
-    /// <summary>GELU's gradient: on AVX-512 a vector in one regime runs that regime alone (<see cref="GeluMath.GeluBackwardByVector512"/>), then the shared loop.</summary>
+    /// <summary>
+    /// GELU's gradient: a vector in one regime runs that regime alone (<see cref="GeluMath.GeluBackwardByVector512"/> on
+    /// AVX-512, <see cref="GeluMath.GeluBackwardByVector256"/> where Vector256 is the widest), then the shared loop.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void GeluBackward(ref float dy, ref float x, ref float o, nuint n)
     {
-        nuint i = ElementwiseMap.Wide ? GeluMath.GeluBackwardByVector512(ref dy, ref x, ref o, n) : 0;
+        nuint i = ElementwiseMap.Wide ? GeluMath.GeluBackwardByVector512(ref dy, ref x, ref o, n)
+            : Vector256.IsHardwareAccelerated ? GeluMath.GeluBackwardByVector256(ref dy, ref x, ref o, n) : 0;
         Map(new GeluBackwardFunction(), ref Unsafe.Add(ref dy, i), ref Unsafe.Add(ref x, i), ref Unsafe.Add(ref o, i), n - i);
     }
 }

@@ -81,4 +81,25 @@ internal static partial class GeluMath
     /// <summary>The lanes the tail computes: |x| ≥ <see cref="Split"/>, and NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> IsFar(Vector256<float> v) => ~Vector256.LessThan(Abs(v), C(Split));
+
+    /// <summary>
+    /// dx[i] = gelu'(x[i])·dy[i] for the first n - n % 8 floats, returns that count; dx may be dy or x. As
+    /// <see cref="GeluBackwardByVector512"/> on AVX-512: a vector whose lanes all lie in one regime runs that regime's
+    /// operations alone (no tail's two divisions where every |x| &lt; 1), a mixed one the fused form; each lane gets its
+    /// branch's operations, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static nuint GeluBackwardByVector256(ref float dy, ref float x, ref float dx, nuint n)
+    {
+        nuint i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            var v = Vector256.LoadUnsafe(ref x, i);
+            var g = Vector256.LoadUnsafe(ref dy, i);
+            uint near = Vector256.LessThan(Abs(v), C(Split)).ExtractMostSignificantBits();
+            var d = near == 0xFF ? GeluBackwardNear256(g, v) : near == 0 ? GeluBackwardFar256(g, v) : GeluBackward(g, v);
+            d.StoreUnsafe(ref dx, i);
+        }
+        return i;
+    }
 }

@@ -300,22 +300,53 @@ internal static partial class GeluMath
         return SiluMath.Canonical(IfLess(C(MaxExponent), h, SaturatedForward(x), IfLess(x, Vector256<float>.Zero, below, above)));
     }
 
-    /// <summary><see cref="GeluBackward(float, float)"/> on 8 lanes.</summary>
+    /// <summary><see cref="GeluBackward(float, float)"/> on 8 lanes: e^(-x²/2) once for both regimes, then a select.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> GeluBackward(Vector256<float> dy, Vector256<float> x)
     {
-        var a = Abs(x);
+        var p = HalfSquareExp(x, out var h, out var s1, out var s2);
+        return SiluMath.Canonical(dy * IfLess(Abs(x), C(Split), NearGradient(x, p, s1, s2), FarGradient(x, h, p, s1, s2)));
+    }
+
+    /// <summary><see cref="GeluBackward(Vector256{float}, Vector256{float})"/> where every lane has |x| &lt; <see cref="Split"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> GeluBackwardNear256(Vector256<float> dy, Vector256<float> x)
+    {
+        var p = HalfSquareExp(x, out _, out var s1, out var s2);
+        return SiluMath.Canonical(dy * NearGradient(x, p, s1, s2));
+    }
+
+    /// <summary><see cref="GeluBackward(Vector256{float}, Vector256{float})"/> where no lane has |x| &lt; <see cref="Split"/> (NaN among them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> GeluBackwardFar256(Vector256<float> dy, Vector256<float> x)
+    {
+        var p = HalfSquareExp(x, out var h, out var s1, out var s2);
+        return SiluMath.Canonical(dy * FarGradient(x, h, p, s1, s2));
+    }
+
+    /// <summary>e^(-x²/2) as p·s1·s2 (h = x²/2), which both regimes of the gradient use.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> HalfSquareExp(Vector256<float> x, out Vector256<float> h, out Vector256<float> s1, out Vector256<float> s2)
+    {
         var z = x * x;
-        var cdf = Fma(x, PolyP(z), C(0.5f));
-        var h = C(0.5f) * z;
-        var p = ExpNegScaled(h, C(0.5f) * Fma(x, x, Neg(z)), out var s1, out var s2);
-        var e = p * s1 * s2;
-        var small = Fma(x, C(InvSqrt2Pi) * e, cdf);
+        h = C(0.5f) * z;
+        return ExpNegScaled(h, C(0.5f) * Fma(x, x, Neg(z)), out s1, out s2);
+    }
+
+    /// <summary>Φ(x) + x·φ(x) for |x| &lt; <see cref="Split"/>: Φ from the polynomial.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> NearGradient(Vector256<float> x, Vector256<float> p, Vector256<float> s1, Vector256<float> s2) =>
+        Fma(x, C(InvSqrt2Pi) * (p * s1 * s2), Fma(x, PolyP(x * x), C(0.5f)));
+
+    /// <summary>Φ(x) + x·φ(x) for |x| ≥ <see cref="Split"/>: through the tail g(|x|), saturated beyond <see cref="MaxExponent"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> FarGradient(Vector256<float> x, Vector256<float> h, Vector256<float> p, Vector256<float> s1, Vector256<float> s2)
+    {
+        var a = Abs(x);
         var m = Fma(a, C(InvSqrt2Pi), Neg(Tail(a)));
         var below = Neg(m * p * s1 * s2);
-        var above = Fma(e, m, C(1f));
-        var tail = IfLess(C(MaxExponent), h, SaturatedBackward(x), IfLess(x, Vector256<float>.Zero, below, above));
-        return SiluMath.Canonical(dy * IfLess(a, C(Split), small, tail));
+        var above = Fma(p * s1 * s2, m, C(1f));
+        return IfLess(C(MaxExponent), h, SaturatedBackward(x), IfLess(x, Vector256<float>.Zero, below, above));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
