@@ -11,7 +11,8 @@ namespace GpuConv.Cpu.Elementwise;
 /// VCOMPRESSPS / VEXPANDPS: AVX2 has neither, so the far lanes of 8 are packed and put back by VPERMPS with a lane order
 /// looked up by the vector's 8-bit mask of far lanes (two tables of 256 × 8 indices, 16 KB). The Vector256 form computes
 /// both regimes on every lane and selects (1.97 ns a float on any input here); apart, a lane pays its own regime only.
-/// Each lane gets the operations of <see cref="Gelu(Vector256{float})"/>'s branch it takes: the same bits.
+/// Each lane gets the operations of <see cref="Gelu(Vector256{float})"/>'s branch it takes: the same bits. The gradient
+/// takes its regimes by whole vectors instead (<see cref="GeluBackwardByVector256"/>).
 /// </summary>
 internal static partial class GeluMath
 {
