@@ -1,11 +1,13 @@
-"""PyTorch CPU (oneDNN) weight gradient per unique layer of a shape CSV: aten.convolution_backward with only the
-weight's gradient asked for, the same thread count, warm-up, median over the single calls of all rounds (each round
-enough calls for ~20 ms, at most 50). Prints: key<TAB>median ms<TAB>fastest call ms. Usage: python3 torch_bwf.py <csv> <batch> <threads> <rounds> [--only substring]"""
+"""PyTorch CPU (oneDNN) weight gradient (or with --op data the input gradient) per unique layer of a shape CSV:
+aten.convolution_backward with only that gradient asked for, the same thread count, warm-up, median over the single calls of all rounds (each round
+enough calls for ~20 ms, at most 50). Prints: key<TAB>median ms<TAB>fastest call ms. Usage: python3 torch_bwf.py <csv> <batch> <threads> <rounds> [--only substring] [--op filter|data]"""
 import csv, statistics, sys, time
 import torch
 
 path, batch, threads, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+data = "--op" in sys.argv and sys.argv[sys.argv.index("--op") + 1] == "data"
+mask, which = ([True, False, False], 0) if data else ([False, True, False], 1)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 seen = set()
@@ -24,7 +26,7 @@ with open(path) as fh:
         dy = torch.rand_like(y) * 2 - 1
 
         def run():
-            return torch.ops.aten.convolution_backward(dy, x, wt, None, st, pd, dl, False, [0, 0], g, [False, True, False])[1]
+            return torch.ops.aten.convolution_backward(dy, x, wt, None, st, pd, dl, False, [0, 0], g, mask)[which]
 
         run()
         t0 = time.perf_counter(); run(); once = (time.perf_counter() - t0) * 1e3
