@@ -25,6 +25,9 @@ public sealed unsafe partial class CpuBackend
         bool filterDepthwise = problem.Op == ConvOp.BackwardFilter && problem.IsDepthwise;
         if (filterDepthwise)
             list.Add(Algorithm(DirectDepthwise, 2, WorkspaceFloats(problem, DirectDepthwise)));
+        // Stride-2 3x3 depthwise backward-data, direct (forward-phases took 7–11× the forward there).
+        if (DepthwiseBackwardDataStride2.Applies(problem))
+            list.Add(Algorithm(DirectDepthwise, 2, WorkspaceFloats(problem, DirectDepthwise)));
         bool split = Applies(problem, ReductionSplit), splitFirst = split && !filterDepthwise && ReductionSplitFirst(problem, Tier);
         if (splitFirst)
             list.Add(Algorithm(ReductionSplit, 10, WorkspaceFloats(problem, ReductionSplit)));
@@ -265,7 +268,8 @@ public sealed unsafe partial class CpuBackend
 
     bool Applies(ConvProblem p, string name) => name switch
     {
-        DirectDepthwise => (p.Op == ConvOp.Forward && CanDepthwise(p)) || (p.Op == ConvOp.BackwardFilter && p.IsDepthwise),
+        DirectDepthwise => (p.Op == ConvOp.Forward && CanDepthwise(p)) || (p.Op == ConvOp.BackwardFilter && p.IsDepthwise)
+            || DepthwiseBackwardDataStride2.Applies(p),
         ReductionSplit => p.Op == ConvOp.BackwardFilter,
         Gemm1x1 => p.IsPointwise,
         ShiftedGemm => p.Op == ConvOp.Forward && !p.IsPointwise && CanShift(p),
@@ -301,6 +305,8 @@ public sealed unsafe partial class CpuBackend
         long perThread;
         switch (algorithm)
         {
+            case DirectDepthwise when p.Op == ConvOp.BackwardData:
+                return 0;
             case DirectDepthwise when p.Op == ConvOp.BackwardFilter:
             {
                 // Small planes: the channel-blocked kernel first (its scratch per worker, its per-image sums shared).

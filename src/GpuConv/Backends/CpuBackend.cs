@@ -339,6 +339,7 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
                     break;
                 case (ConvOp.Forward, Winograd or Winograd4x4): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant: false)); break;
                 case (ConvOp.Forward, _): CpuForward.Im2ColGemm(ctx, pointwise: false); break;
+                case (ConvOp.BackwardData, DirectDepthwise): Cpu.Depthwise.DepthwiseBackwardDataStride2.Run(ctx); break;
                 case (ConvOp.BackwardData, Gemm1x1): CpuBackwardData.Gemm1x1(ctx); break;
                 case (ConvOp.BackwardData, WeightStream): WeightStreamBackwardData.Run(ctx, StreamWeightsOf(problem, pw, w, constant)); break;
                 case (ConvOp.BackwardData, GemmShuffle): GemmPixelShuffle.Run(ctx, GemmPixelShuffle.TakesTransposed(problem) ? ShuffleWeightsOf(problem, pw, w, constant) : null); break;
