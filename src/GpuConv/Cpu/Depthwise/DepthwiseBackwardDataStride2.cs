@@ -13,8 +13,8 @@ namespace GpuConv.Cpu.Depthwise;
 /// the outer two; likewise by column, so a dx row is two interleaved rows: the even columns E[m] = Σ w[kh, 1]·dy[oh, m] and
 /// the odd ones O[m] = Σ w[kh, 0]·dy[oh, m + 1] + w[kh, 2]·dy[oh, m], each summed with fused multiply-adds from 0 in tap
 /// order (kh, then kw), the bias added last. Eight E and eight O are computed in lanes and interleaved with AVX's
-/// unpack and lane permutes; the row's ends, where a tap falls outside dy, take the same sums scalar, so every element
-/// has the same bits either way. Forward-phases, the general path, ran these as four depthwise sub-convolutions with 2 × 2,
+/// unpack and lane permutes; at the row's end, where a tap falls outside dy, the lanes skip it by a select (the same
+/// sums as the scalar form, which runs without AVX), so every element has the same bits either way. Forward-phases, the general path, ran these as four depthwise sub-convolutions with 2 × 2,
 /// 2 × 1, 1 × 2 and 1 × 1 kernels into a temporary and a scatter: 7–11× the forward's time.
 /// </summary>
 internal static unsafe class DepthwiseBackwardDataStride2
@@ -40,9 +40,11 @@ internal static unsafe class DepthwiseBackwardDataStride2
         }
     }
 
+    [System.Runtime.CompilerServices.SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Plane(float* dx, float* dy, float* k, float bias, int h, int w, int oh, int ow)
     {
+        float* end = stackalloc float[16];   // a row's last interleaved block before it is copied
         for (int i = 0; i < h; i++)
         {
             // The dy rows this dx row reads, in tap order: kh = 1 for an even row; kh = 0 (row a + 1) and kh = 2 (row a) for an odd one.
@@ -55,22 +57,22 @@ internal static unsafe class DepthwiseBackwardDataStride2
                 if (a + 1 < oh) { r0 = dy + (nint)(a + 1) * ow; k0 = k; }
                 if (a < oh) { if (r0 == null) { r0 = dy + (nint)a * ow; k0 = k + 6; } else { r1 = dy + (nint)a * ow; k1 = k + 6; } }
             }
-            Row(dx + (nint)i * w, r0, k0, r1, k1, bias, w, ow);
+            Row(dx + (nint)i * w, r0, k0, r1, k1, bias, w, ow, end);
         }
     }
 
     /// <summary>One dx row from up to two dy rows (r0 with kernel row k0, then r1 with k1; null: none).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Row(float* dx, float* r0, float* k0, float* r1, float* k1, float bias, int w, int ow)
+    static void Row(float* dx, float* r0, float* k0, float* r1, float* k1, float bias, int w, int ow, float* end)
     {
         int m = 0;
         if (Avx.IsSupported && r0 != null)
         {
-            // Whole vectors where every tap lies inside dy: dy[m + 8] read, dx[2m + 15] written.
             Vector256<float> b = Vector256.Create(bias);
             Vector256<float> a0 = Vector256.Create(k0[0]), a1 = Vector256.Create(k0[1]), a2 = Vector256.Create(k0[2]);
             Vector256<float> c0 = r1 == null ? default : Vector256.Create(k1[0]), c1 = r1 == null ? default : Vector256.Create(k1[1]),
                 c2 = r1 == null ? default : Vector256.Create(k1[2]);
+            // Whole vectors where every tap lies inside dy: dy[m + 8] read, dx[2m + 15] written.
             for (; m + 9 <= ow && 2 * m + 16 <= w; m += 8)
             {
                 Vector256<float> d0 = Vector256.Load(r0 + m), d1 = Vector256.Load(r0 + m + 1);
@@ -82,13 +84,31 @@ internal static unsafe class DepthwiseBackwardDataStride2
                     even = Vector256.FusedMultiplyAdd(c1, e0, even);
                     odd = Vector256.FusedMultiplyAdd(c2, e0, Vector256.FusedMultiplyAdd(c0, e1, odd));
                 }
-                even += b;
-                odd += b;
-                var lo = Avx.UnpackLow(even, odd);     // e0 o0 e1 o1 | e4 o4 e5 o5
-                var hi = Avx.UnpackHigh(even, odd);    // e2 o2 e3 o3 | e6 o6 e7 o7
-                Avx.Permute2x128(lo, hi, 0x20).Store(dx + 2 * m);
-                Avx.Permute2x128(lo, hi, 0x31).Store(dx + 2 * m + 8);
+                Interleave(even + b, odd + b, dx + 2 * m);
             }
+            // The row's end: a lane whose tap lies past dy skips that tap (a select, not a product with 0, so an infinite
+            // weight stays out as the scalar form leaves it out); interleaved into a scratch block, the row's part copied.
+            var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+            for (; 2 * m < w; m += 8)
+            {
+                var inside = Vector256.LessThan(lane, Vector256.Create(ow - m)).AsSingle();           // dy[m + l]
+                var nextInside = Vector256.LessThan(lane, Vector256.Create(ow - m - 1)).AsSingle();   // dy[m + l + 1]
+                Vector256<float> d0 = Avx.MaskLoad(r0 + m, inside), d1 = Avx.MaskLoad(r0 + m + 1, nextInside);
+                var zero = Vector256<float>.Zero;
+                var even = Vector256.ConditionalSelect(inside, Vector256.FusedMultiplyAdd(a1, d0, zero), zero);
+                var odd = Vector256.ConditionalSelect(nextInside, Vector256.FusedMultiplyAdd(a0, d1, zero), zero);
+                odd = Vector256.ConditionalSelect(inside, Vector256.FusedMultiplyAdd(a2, d0, odd), odd);
+                if (r1 != null)
+                {
+                    Vector256<float> e0 = Avx.MaskLoad(r1 + m, inside), e1 = Avx.MaskLoad(r1 + m + 1, nextInside);
+                    even = Vector256.ConditionalSelect(inside, Vector256.FusedMultiplyAdd(c1, e0, even), even);
+                    odd = Vector256.ConditionalSelect(nextInside, Vector256.FusedMultiplyAdd(c0, e1, odd), odd);
+                    odd = Vector256.ConditionalSelect(inside, Vector256.FusedMultiplyAdd(c2, e0, odd), odd);
+                }
+                Interleave(even + b, odd + b, end);
+                new ReadOnlySpan<float>(end, Math.Min(16, w - 2 * m)).CopyTo(new Span<float>(dx + 2 * m, Math.Min(16, w - 2 * m)));
+            }
+            return;
         }
         for (int j = 2 * m; j < w; j++)
         {
@@ -97,6 +117,16 @@ internal static unsafe class DepthwiseBackwardDataStride2
             acc = Taps(acc, r1, k1, j, ow);
             dx[j] = acc + bias;
         }
+    }
+
+    /// <summary>dst[2l] = even[l], dst[2l + 1] = odd[l] for the 8 lanes (AVX's unpacks, then its 128-bit lane permutes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Interleave(Vector256<float> even, Vector256<float> odd, float* dst)
+    {
+        var lo = Avx.UnpackLow(even, odd);     // e0 o0 e1 o1 | e4 o4 e5 o5
+        var hi = Avx.UnpackHigh(even, odd);    // e2 o2 e3 o3 | e6 o6 e7 o7
+        Avx.Permute2x128(lo, hi, 0x20).Store(dst);
+        Avx.Permute2x128(lo, hi, 0x31).Store(dst + 8);
     }
 
     /// <summary>acc plus one dy row's taps for dx column j (kw = 1 for an even column; kw = 0 then kw = 2 for an odd one), each inside dy.</summary>
