@@ -3,8 +3,9 @@
 # aten.native_batch_norm(x, w, b, running_mean, running_var, training=True, momentum, eps) and
 # aten.native_batch_norm_backward(dy, x, w, running_mean, running_var, save_mean, save_invstd, True, eps, [True]*3),
 # 20 warm-up calls, then 7 rounds of 50 calls timed with time.perf_counter_ns; prints each round's mean and the median.
-import argparse, statistics, time
+import argparse
 import torch
+from torch_rounds import report, round_means
 
 p = argparse.ArgumentParser()
 p.add_argument('--threads', type=int, default=1)
@@ -24,10 +25,4 @@ for dims in [(8, 64, 56, 56), (8, 256, 14, 14), (32, 512, 7, 7), (8, 32, 112, 11
         return torch.ops.aten.native_batch_norm_backward(dy, x, w, rm, rv, sm, si, True, 1e-5, [True, True, True])
     with torch.no_grad():
         for name, f in (('TrainingForward', fwd), ('Backward', bwd)):
-            for _ in range(20): f()
-            rounds = []
-            for _ in range(a.rounds):
-                t = time.perf_counter_ns()
-                for _ in range(50): f()
-                rounds.append((time.perf_counter_ns() - t) / 50 / 1000)
-            print(f"{name} {','.join(map(str, dims))} threads={a.threads}: median {statistics.median(rounds):.1f} us  rounds {' '.join(f'{r:.0f}' for r in rounds)}")
+            print(report(f"{name} {','.join(map(str, dims))}", a.threads, round_means(f, 50, a.rounds)))

@@ -3,8 +3,9 @@
 #   /usr/bin/python3 build/bench-gelu-torch.py [--threads 1]
 # F.gelu (approximate 'none' and 'tanh') and aten.gelu_backward, 20 warm-up calls, then 7 rounds of 50 calls timed with
 # time.perf_counter_ns; prints each op's median round mean in microseconds per call and nanoseconds per float.
-import argparse, statistics, time
+import argparse, statistics
 import torch
+from torch_rounds import round_means
 
 p = argparse.ArgumentParser()
 p.add_argument('--threads', type=int, default=1)
@@ -22,11 +23,5 @@ with torch.no_grad():
         ops = (("Gelu", lambda: torch.nn.functional.gelu(x)), ("GeluTanh", lambda: torch.nn.functional.gelu(x, approximate="tanh")),
                ("GeluBackward", lambda: torch.ops.aten.gelu_backward(dy, x)))
         for op, f in ops:
-            for _ in range(20): f()
-            rounds = []
-            for _ in range(a.rounds):
-                t = time.perf_counter_ns()
-                for _ in range(50): f()
-                rounds.append((time.perf_counter_ns() - t) / 50 / 1e3)
-            m = statistics.median(rounds)
+            m = statistics.median(round_means(f, 50, a.rounds))
             print(f"{op:13s} {name:9s} {m:9.1f} us  {m * 1e3 / n:.3f} ns/float")

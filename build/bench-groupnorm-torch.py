@@ -3,8 +3,9 @@
 # aten.native_group_norm(x, w, b, N, C, HxW, G, eps) and aten.native_group_norm_backward(dy, x, mean, rstd, w, N, C,
 # HxW, G, [True]*3), 20 warm-up calls, then 7 rounds of 30 calls timed with time.perf_counter_ns; prints each round's
 # mean and the median.
-import argparse, statistics, time
+import argparse
 import torch
+from torch_rounds import report, round_means
 
 p = argparse.ArgumentParser()
 p.add_argument('--threads', type=int, default=1)
@@ -23,10 +24,4 @@ for dims in [(8, 64, 56, 56, 32), (8, 256, 14, 14, 32), (32, 512, 7, 7, 32), (8,
         return torch.ops.aten.native_group_norm_backward(dy, x, mean, rstd, wt, n, c, h * w, g, [True, True, True])
     with torch.no_grad():
         for name, f in (('GroupNormForward', fwd), ('GroupNormBackward', bwd)):
-            for _ in range(20): f()
-            rounds = []
-            for _ in range(a.rounds):
-                t = time.perf_counter_ns()
-                for _ in range(30): f()
-                rounds.append((time.perf_counter_ns() - t) / 30 / 1000)
-            print(f"{name} {','.join(map(str, dims))} threads={a.threads}: median {statistics.median(rounds):.1f} us  rounds {' '.join(f'{r:.0f}' for r in rounds)}")
+            print(report(f"{name} {','.join(map(str, dims))}", a.threads, round_means(f, 30, a.rounds)))

@@ -3,9 +3,10 @@
 # four stage shapes at batch 8:
 #   /usr/bin/python3 build/bench-layernorm-torch.py --threads 1|2
 # 20 warm-up calls, then 7 rounds of 20 calls timed with time.perf_counter_ns; prints each round's mean and the median.
-import argparse, statistics, time
+import argparse
 import torch
 import torch.nn.functional as F
+from torch_rounds import report, round_means
 
 p = argparse.ArgumentParser()
 p.add_argument('--threads', type=int, default=1)
@@ -26,10 +27,4 @@ for dims in [(8, 96, 56, 56), (8, 192, 28, 28), (8, 384, 14, 14), (8, 768, 7, 7)
     def bwd():
         return torch.autograd.grad(y, (x, wt, b), dy, retain_graph=True)
     for name, f in (('LayerNormForward', fwd_nograd), ('LayerNormBackward', bwd)):
-        for _ in range(20): f()
-        rounds = []
-        for _ in range(a.rounds):
-            t = time.perf_counter_ns()
-            for _ in range(20): f()
-            rounds.append((time.perf_counter_ns() - t) / 20 / 1000)
-        print(f"{name} {','.join(map(str, dims))} threads={a.threads}: median {statistics.median(rounds):.1f} us  rounds {' '.join(f'{r:.0f}' for r in rounds)}")
+        print(report(f"{name} {','.join(map(str, dims))}", a.threads, round_means(f, 20, a.rounds)))

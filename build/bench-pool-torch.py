@@ -3,9 +3,10 @@
 # F.max_pool2d / F.avg_pool2d / F.adaptive_avg_pool2d, aten's max_pool2d_with_indices_backward and avg_pool2d_backward
 # into a new tensor each call (as the functional API runs), 20 warm-up calls, then 7 rounds of 50 calls timed with
 # time.perf_counter_ns; prints each round's mean and the median.
-import argparse, statistics, time
+import argparse
 import torch
 import torch.nn.functional as F
+from torch_rounds import report, round_means
 
 p = argparse.ArgumentParser()
 p.add_argument('--threads', type=int, default=1)
@@ -33,10 +34,4 @@ with torch.no_grad():
         elif f == 'avg-backward':
             dy = torch.randn(F.avg_pool2d(x, 2, 2).shape)
             f = lambda x: torch.ops.aten.avg_pool2d_backward(dy, x, [2, 2], [2, 2], [0, 0], False, True, None)
-        for _ in range(20): f(x)
-        rounds = []
-        for _ in range(a.rounds):
-            t = time.perf_counter_ns()
-            for _ in range(50): f(x)
-            rounds.append((time.perf_counter_ns() - t) / 50 / 1000)
-        print(f"{name} {','.join(map(str, dims))} threads={a.threads}: median {statistics.median(rounds):.1f} us  rounds {' '.join(f'{r:.0f}' for r in rounds)}")
+        print(report(f"{name} {','.join(map(str, dims))}", a.threads, round_means(lambda: f(x), 50, a.rounds)))

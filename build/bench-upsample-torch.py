@@ -3,9 +3,10 @@
 # F.interpolate (scale 2, nearest and bilinear without align_corners) and aten's upsample_*2d_backward into a new
 # tensor each call, 20 warm-up calls, then 7 rounds of 20 calls timed with time.perf_counter_ns; prints each round's
 # mean and the median.
-import argparse, statistics, time
+import argparse
 import torch
 import torch.nn.functional as F
+from torch_rounds import report, round_means
 
 p = argparse.ArgumentParser()
 p.add_argument('--threads', type=int, default=1)
@@ -23,10 +24,4 @@ cases = [
 ]
 with torch.no_grad():
     for name, f in cases:
-        for _ in range(20): f()
-        rounds = []
-        for _ in range(a.rounds):
-            t = time.perf_counter_ns()
-            for _ in range(20): f()
-            rounds.append((time.perf_counter_ns() - t) / 20 / 1000)
-        print(f"{name} 1,64,56,56 x2 threads={a.threads}: median {statistics.median(rounds):.1f} us  rounds {' '.join(f'{r:.0f}' for r in rounds)}")
+        print(report(f"{name} 1,64,56,56 x2", a.threads, round_means(f, 20, a.rounds)))
