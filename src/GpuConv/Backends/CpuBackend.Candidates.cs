@@ -215,7 +215,9 @@ public sealed unsafe partial class CpuBackend
     /// outweigh the work (DCGAN 1024 → 512 at 4 × 4, ResNet-50's 512-channel 7 × 7) it is 0.89–0.98× of
     /// gemm-col2im: its transform of W is about the forward's own weight packing, on a small layer.
     /// </summary>
-    static bool ForwardPhasesFirst(ConvProblem p) => !p.IsPointwise && (p.IsDepthwise || p.CPerGroup >= 8);
+    static bool ForwardPhasesFirst(ConvProblem p) => p.IsPointwise
+        ? TilesMostlyFull(p.CPerGroup) && p.KPerGroup >= 80 && (p.KPerGroup >= 192 || p.YShape.SpatialSize <= 1024)
+        : p.IsDepthwise || p.CPerGroup >= 8;
 
     /// <summary>
     /// Gemm-shuffle leads wherever it applies except behind forward-phases on deep sums (≥ 512 dy channels

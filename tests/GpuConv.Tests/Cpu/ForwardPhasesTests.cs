@@ -87,7 +87,8 @@ public class ForwardPhasesTests
 
     /// <summary>
     /// Layer-sized shapes where the sub-runs take channel-tiled and Winograd (constant weights) or their
-    /// per-call paths (sub-kernels written straight as channel panels: 64, 80, 96 and 144 channels of dx per group, so whole and part-filled panels).
+    /// per-call paths (sub-kernels written straight as channel panels: 64, 80, 96 and 144 channels of dx per group, so whole and part-filled panels;
+    /// 1x1 kernels, whose panel rows are W's rows as they lie, unit-stride and strided, grouped and not).
     /// </summary>
     [TestCase(64, 64, 14, 3, 1, 1, true)]
     [TestCase(64, 64, 14, 3, 1, 1, false)]
@@ -101,12 +102,40 @@ public class ForwardPhasesTests
     [TestCase(128, 160, 10, 3, 1, 1, false, 2)]
     [TestCase(128, 160, 10, 4, 2, 1, false, 2)]
     [TestCase(128, 160, 10, 4, 2, 1, true, 2)]
+    [TestCase(256, 64, 7, 1, 1, 0, false)]
+    [TestCase(256, 64, 7, 1, 1, 0, true)]
+    [TestCase(192, 144, 7, 1, 1, 0, false)]
+    [TestCase(96, 80, 9, 1, 1, 0, false)]
+    [TestCase(128, 160, 12, 1, 2, 0, false, 2)]
+    [TestCase(256, 144, 11, 1, 2, 0, false)]
     public void LayerShapesMatchReference(int k, int c, int h, int kernel, int stride, int pad, bool constant, int groups = 1)
     {
         using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
         var p = ConvProblem.Create(new ConvSpec([kernel, kernel], [stride], padBegin: [pad], groups: groups), new TensorShape(1, c, h, h),
             new TensorShape(k, c / groups, kernel, kernel), ConvOp.BackwardData);
         Assert.That(Check(cpu, p, h, bias: true, constant), Is.LessThan(Tolerance));
+    }
+
+    /// <summary>
+    /// Unit-stride 1x1 backward-data: forward-phases (one channel-tiled forward with W's rows as panels) leads where
+    /// at least 80 dy channels fill channel-tiled's sums into mostly full tiles of dx channels; gemm-1x1 elsewhere.
+    /// </summary>
+    [TestCase(2048, 512, 7, true)]       // ResNet-50 layer4.1.conv1
+    [TestCase(512, 2048, 7, true)]       // layer4.0.conv3
+    [TestCase(64, 256, 56, true)]        // layer1.0.conv3: 256 dy channels
+    [TestCase(256, 64, 56, false)]       // layer1.1.conv1: 64 dy channels
+    [TestCase(256, 128, 56, false)]      // layer2.0.conv1: 128 dy channels on a large plane
+    [TestCase(240, 80, 14, true)]        // EfficientNet-B0 features.4.0.project
+    [TestCase(144, 32, 28, false)]       // MobileNetV2 features.4.project: 32 dy channels
+    [TestCase(32, 192, 28, false)]       // features.5.expand: 32 dx channels, a half tile
+    [TestCase(192, 64, 14, false)]       // features.7.project: 64 dy channels
+    public void PointwiseLeadsWhereChannelTiledFillsItsTiles(int c, int k, int h, bool leads)
+    {
+        using var cpu = new CpuBackend(maxDegreeOfParallelism: 2);
+        var p = ConvProblem.Create(new ConvSpec([1, 1]), new TensorShape(1, c, h, h), new TensorShape(k, c, 1, 1), ConvOp.BackwardData);
+        var names = cpu.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name).ToList();
+        Assert.That(names[0], Is.EqualTo(leads ? CpuBackend.ForwardPhases : CpuBackend.Gemm1x1), string.Join(", ", names));
+        Assert.That(names, Does.Contain(CpuBackend.ForwardPhases).And.Contain(CpuBackend.Gemm1x1));
     }
 
     /// <summary>A constant W changed in place is stale until ForgetPreparedWeights; then the new values are used.</summary>

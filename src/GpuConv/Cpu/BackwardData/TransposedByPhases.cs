@@ -189,7 +189,7 @@ internal sealed class TransposedByPhases
     /// packing pass over the sub-kernel. The phases' taps partition the kernel, so each weight is read
     /// once. Tasks over blocks of 64 channels of a group (one panel): each reads W's rows for those channels
     /// (64 × kernel volume contiguous floats per k; transposed tap-major in the worker's Columns scratch for panels,
-    /// kernel volumes padded to a multiple of 16 first).
+    /// kernel volumes padded to a multiple of 16 first; a 1x1 kernel's 64 floats are a panel row as they lie).
     /// </summary>
     public unsafe void TransformWeights(CpuWorkers workers, float* w, nint[] destinations, bool panels)
     {
@@ -230,7 +230,8 @@ internal sealed class TransposedByPhases
                             {
                                 // The block's weights tap-major once per k (16 × 16 register transposes), then
                                 // panel (group, c / 64) row k·taps + m is tap index[m]'s 64 lanes; lanes past Cg are zero.
-                                if (!transposed)
+                                // A 1x1 kernel's row k is already the panel row: its lanes lie contiguous in W.
+                                if (!transposed && kvol > 1)
                                 {
                                     // Kernel volumes that are not a multiple of 16 would transpose element by element:
                                     // those are transposed as rows padded to a multiple of 16 taps, in 16 × 16 tiles
@@ -256,7 +257,7 @@ internal sealed class TransposedByPhases
                                 for (int m = 0; m < taps; m++)
                                 {
                                     float* row = panel + ((nint)k * taps + m) * Block;
-                                    float* from = tapMajor + (nint)index[m] * Block;
+                                    float* from = kvol == 1 ? src : tapMajor + (nint)index[m] * Block;
                                     if (lanes == Block && Vector512.IsHardwareAccelerated)
                                     {
                                         // A whole panel row: four vector copies.
