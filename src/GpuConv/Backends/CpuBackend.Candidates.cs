@@ -205,7 +205,15 @@ public sealed unsafe partial class CpuBackend
 
     /// <summary>
     /// Forward-phases leads for backward-data when its sub-convolutions have at least 8 output channels per
-    /// group (dx's channels) or are depthwise, except 1x1 unit-stride (gemm-1x1 is one GEMM already).
+    /// group (dx's channels) or are depthwise; a 1x1 unit-stride one only where its one forward is channel-tiled's with
+    /// mostly full tiles of dx channels and at least 80 dy channels to sum (else gemm-1x1, one GEMM already, leads).
+    /// The 1x1 rule, per-call weights, batch 1, 2 threads, AVX-512, medians of 2 passes (build/bwf-vs-torch/run.sh --op data
+    /// --all, 2026-12-07, s28): forward-phases against gemm-1x1 ResNet-50's 28 × 28 … 7 × 7 layers 0.46–1.00 against
+    /// 0.57–1.21 ms (1.1–1.5×), MobileNetV2's / EfficientNet-B0's 96 … 1152 → 64 … 1280 on 14 × 14 and 7 × 7 0.9–1.3× (noisy
+    /// single layers either way, e.g. features.12.expand 0.214 against 0.198 in a 9-round rerun); behind with 32–64 dy
+    /// channels (MobileNetV2's 144 → 32: 0.079 against 0.044; 192 → 64 at 14 × 14 even) and on large planes with fewer
+    /// than 192 (ResNet-50's 256 → 128 at 56 × 56 1.10 against 1.00). On the AVX2 tier (AVX-512 off) the same rule
+    /// reads 0.82–1.14× of gemm-1x1's time (layer4.1.conv1 0.92 against 1.12 ms, layer2.1.conv1 1.00 against 0.87).
     /// Measured against gemm-col2im in the same process, runs alternated, 2 threads, AVX-512, batch 1,
     /// constant weights (as the planner times; medians of per-round ratios, docs/benchmarks.md): faster
     /// on every such layer measured — ResNet-50's stride-1 3x3 layers 1.36–1.78×, DCGAN's 4x4 s2 layers
