@@ -31,10 +31,11 @@ public sealed unsafe partial class CpuBackend
         bool split = Applies(problem, ReductionSplit), splitFirst = split && !filterDepthwise && ReductionSplitFirst(problem, Tier);
         if (splitFirst)
             list.Add(Algorithm(ReductionSplit, 10, WorkspaceFloats(problem, ReductionSplit)));
-        // Offered for constant weights only: transforming W on every call costs more than the convolution saves.
-        // Where it would lead but W changes every call, channel-tiled leads: what such calls ran when Winograd fell back to it.
+        // W is transformed once when constant; weights that change every call are transformed every call, offered where
+        // that pays (PerCallWinograd). Where Winograd would lead but is not offered, channel-tiled leads.
         bool winogradShape = Applies(problem, Winograd), winogradLeads = winogradShape && WinogradFirst(problem);
-        bool winograd = problem.ConstantWeights && winogradShape, winograd4First = winograd && Winograd4x4First(problem);
+        bool winograd = winogradShape && (problem.ConstantWeights || PerCallWinograd(problem));
+        bool winograd4First = winograd && Winograd4x4First(problem) && (problem.ConstantWeights || PerCallWinograd4x4First(problem));
         bool winogradFirst = winograd && winogradLeads;
         if (winograd4First)
             list.Add(Algorithm(Winograd4x4, 11, WorkspaceFloats(problem, Winograd4x4)));
@@ -269,6 +270,27 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>
+    /// With weights that change every call (training), Winograd is offered where the batch's output planes hold at least
+    /// 784 positions (28 × 28 at batch 1): its per-call transform writes (m + 2)² × K × C/g floats, which a large plane's
+    /// savings repay and a small one's do not. Per-call against channel-tiled (per-call), one / two threads, AVX-512,
+    /// batch 1, two rounds (docs/benchmarks.md, s28): 64 → 64 at 56 × 56 F(4x4) 0.93–1.10 against 2.11–2.13 ms / 0.53–0.64
+    /// against 1.19–1.20; 128 at 28 × 28 F(2x2) 1.29–1.50 against 2.11–2.15 / 0.80–0.81 against 1.07–1.17; 256 at 28 × 28
+    /// 5.0–5.8 against 8.6–8.7; 512 at 28 × 28 28.2–29.2 against 34.2–34.7 / 13.1–14.1 against 17.6; 64 at 28 × 28 0.32
+    /// against 0.54–0.57; 32 and 64 at 112 × 112 F(4x4) 1.37–1.38 against 2.29 and 3.56–4.29 against 8.68–9.28. Not on
+    /// 14 × 14: 256 channels 1.87–2.48 against 2.16–2.31 (two threads 1.04–1.17 against 1.09–1.14), 128 even.
+    /// </summary>
+    static bool PerCallWinograd(ConvProblem p) => (long)p.N * p.YShape.SpatialSize >= 784;
+
+    /// <summary>
+    /// With per-call weights F(4x4) leads (where it would for constant ones) from 3136 output positions (56 × 56): its
+    /// transformed weights are 36 / 16 of F(2x2)'s, which on 28 × 28 planes cost what its fewer products save — in the
+    /// runs above F(2x2) / F(4x4) per call: 64 channels 0.32 / 0.32–0.35 ms (two threads 0.20–0.21 / 0.26), 512 channels
+    /// 28.2–29.2 / 30.1–31.3 (13.1–14.1 / 17.3–17.5), 128 and 256 even; on 56 × 56 F(4x4) 0.93–1.10 against 1.33–1.43 (64
+    /// channels) and 3.40–3.74 against 4.87–4.91 (128).
+    /// </summary>
+    static bool PerCallWinograd4x4First(ConvProblem p) => (long)p.N * p.YShape.SpatialSize >= 3136;
+
+    /// <summary>
     /// Winograd leads for 3x3 stride-1 layers with at least 32 input channels per group and 100 output
     /// pixels. ResNet-50 at batch 8, two threads, constant weights: its 56 × 56, 28 × 28 and 14 × 14 3x3
     /// layers ran 1.15–1.78× ORT's speed (channel-tiled: 0.84–1.04×); on the 7 × 7 ones at batch 1 the
@@ -356,10 +378,10 @@ public sealed unsafe partial class CpuBackend
                 return ChannelTiledConv.TaskFloats(g, cols, p.CPerGroup, outer, p.Spec.IsUnpadded, Tier) * threads + shared;
             }
             case Winograd:
-                // Shared: U before packing; or, for weights passed per call, channel-tiled's workspace.
-                return Math.Max(Winograd3x3.TaskFloats<F2x2>(g, p.CPerGroup) * threads + Winograd3x3.TransformedWeightFloats<F2x2>(p.K, p.CPerGroup), WorkspaceFloats(p, ChannelTiled));
+                // Shared: the transformed panels of per-call weights; or channel-tiled's workspace, where it runs instead (non-finite inputs).
+                return Math.Max(Winograd3x3.TaskFloats<F2x2>(g, p.CPerGroup) * threads + Winograd3x3.PanelFloats<F2x2>(p.Groups, p.KPerGroup, p.CPerGroup), WorkspaceFloats(p, ChannelTiled));
             case Winograd4x4:
-                return Math.Max(Winograd3x3.TaskFloats<F4x4>(g, p.CPerGroup) * threads + Winograd3x3.TransformedWeightFloats<F4x4>(p.K, p.CPerGroup), WorkspaceFloats(p, ChannelTiled));
+                return Math.Max(Winograd3x3.TaskFloats<F4x4>(g, p.CPerGroup) * threads + Winograd3x3.PanelFloats<F4x4>(p.Groups, p.KPerGroup, p.CPerGroup), WorkspaceFloats(p, ChannelTiled));
             case GemmShuffle:
                 // + Wᵀ where the weights come per call (constant ones are kept beside the workspace, as packed panels are).
                 return GemmPixelShuffle.TaskFloats(p, threads, Tier) * threads + (GemmPixelShuffle.TakesTransposed(p) ? GemmPixelShuffle.TransposedFloats(p) : 0);

@@ -129,7 +129,7 @@ public sealed unsafe partial class CpuBackend
             if (!_phasePlans.TryGetValue(p, out var plan))
             {
                 if (_phasePlans.Count >= 256) _phasePlans.Clear();
-                plan = TransposedByPhases.TryCreate(p, q => GetAlgorithms(q, ConvPrecision.Strict)[0].Name, name => name is ChannelTiled or Winograd or Winograd4x4);
+                plan = TransposedByPhases.TryCreate(p, q => GetAlgorithms(q, ConvPrecision.Strict)[0].Name, name => name is ChannelTiled);
                 _phasePlans[p] = plan;
             }
             if (plan is not null) _lastPlan = plan;
@@ -150,18 +150,22 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>
-    /// Winograd's transformed weights ((m + 2)² sets, packed as (m + 2)² × groups groups of channel panels) of a
-    /// constant W: transformed and packed on first use, then from <paramref name="cache"/> (one per variant).
+    /// Winograd's transformed weights as channel panels ((m + 2)² × groups groups of them): a constant W's transformed on
+    /// first use and then from <paramref name="cache"/> (one per variant), per-call weights' into the shared scratch.
     /// </summary>
-    float* WinogradPanelsOf<T>(CpuConvContext ctx, float[] w, PackedWeightCache cache) where T : struct, IWinogradTiles
+    float* WinogradPanelsOf<T>(CpuConvContext ctx, float[]? w, PackedWeightCache cache, bool constant) where T : struct, IWinogradTiles
     {
-        long floats = Winograd3x3.TransformedWeightFloats<T>(ctx.K, ctx.Cg);
-        int groups = (int)(floats / ((long)ctx.K * ctx.Cg)) * ctx.Groups;
-        float* cached = cache.Find(w, groups, ctx.Kg, ctx.Cg);
-        if (cached != null) return cached;
-        float* u = _shared.Get(WorkspaceSlot.PackA, floats);
-        Winograd3x3.TransformWeights<T>(_workers, ctx.W, ctx.Groups, ctx.Kg, ctx.Cg, u);
-        return cache.Get(w, u, groups, ctx.Kg, ctx.Cg, _workers);
+        int sets = Winograd3x3.Xi<T>() * ctx.Groups;
+        float* panels;
+        if (constant)
+        {
+            panels = cache.Find(w!, sets, ctx.Kg, ctx.Cg);
+            if (panels != null) return panels;
+            panels = cache.Add(w!, sets, ctx.Kg, ctx.Cg);
+        }
+        else panels = _shared.Get(WorkspaceSlot.PackB, Winograd3x3.PanelFloats<T>(ctx.Groups, ctx.Kg, ctx.Cg));
+        Winograd3x3.TransformWeightsToPanels<T>(_workers, ctx.W, ctx.Groups, ctx.Kg, ctx.Cg, panels);
+        return panels;
     }
 
     /// <summary>Weight arrays packed for the channel-tiled and Winograd kernels since this backend was created (constant weights pack once).</summary>

@@ -302,8 +302,8 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
 
     /// <summary>
     /// One run of a named algorithm on pinned tensors, under the run lock. <paramref name="w"/> keys the
-    /// prepared-weight caches when <paramref name="constant"/> (it may be null otherwise). Channel-tiled (and
-    /// Winograd with per-call weights) take <paramref name="panels"/> where given (then <paramref name="pw"/> is unused).
+    /// prepared-weight caches when <paramref name="constant"/> (it may be null otherwise). Channel-tiled takes
+    /// <paramref name="panels"/> where given (then <paramref name="pw"/> is unused; Winograd given panels runs channel-tiled).
     /// </summary>
     void Execute(ConvProblem problem, string algorithm, float* px, float* pw, float* py, float* pb, float[]? w, bool constant, float* panels = null,
         Activation activation = Activation.Identity)
@@ -319,22 +319,22 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
                 case (ConvOp.Forward, ShiftedGemm): Cpu.Shifted.ShiftedGemm.Forward(ctx); break;
                 case (ConvOp.Forward, ShiftedDirect): Cpu.Shifted.ShiftedDirect.Forward(ctx); break;
                 case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant)); break;
-                // Winograd's transform of W costs more than the convolution it saves: only constant weights get it.
-                // A non-finite x or w runs direct, where ±Inf stays ±Inf (see Winograd3x3.Exact).
+                // W is transformed once when constant, else on every call (the planner offers that where it pays, see
+                // GetAlgorithms). A non-finite x or w runs direct, where ±Inf stays ±Inf (see Winograd3x3.Exact).
                 // Finite inputs whose sums overflow: the transforms make Inf − Inf = NaN where the direct sum has ±Inf, so
                 // where the inputs' magnitudes allow overflow at all, a non-finite output is computed again directly.
-                case (ConvOp.Forward, Winograd) when constant && Winograd3x3.Exact(ctx, WeightMagnitude(w!, ctx.W, problem.WShape.ElementCount, constant: true), out bool mayOverflow):
+                case (ConvOp.Forward, Winograd) when panels == null && Winograd3x3.Exact(ctx, WeightMagnitude(w!, ctx.W, problem.WShape.ElementCount, constant), out bool mayOverflow):
                     // Where sums may overflow, the check below reads conv + bias: the activation comes after it.
                     if (mayOverflow) ctx.Activation = Activation.Identity;
                     // The AVX2 variants share the transformed weights (same filter transform, same panels).
-                    if (ctx.Tier == GemmTier.Vector512) Winograd3x3.Forward<F2x2>(ctx, WinogradPanelsOf<F2x2>(ctx, w!, _winogradWeights));
-                    else Winograd3x3.Forward<F2x2Avx2>(ctx, WinogradPanelsOf<F2x2>(ctx, w!, _winogradWeights));
+                    if (ctx.Tier == GemmTier.Vector512) Winograd3x3.Forward<F2x2>(ctx, WinogradPanelsOf<F2x2>(ctx, w, _winogradWeights, constant));
+                    else Winograd3x3.Forward<F2x2Avx2>(ctx, WinogradPanelsOf<F2x2>(ctx, w, _winogradWeights, constant));
                     RedoOverflowed(ctx, w, constant, mayOverflow, activation);
                     break;
-                case (ConvOp.Forward, Winograd4x4) when constant && Winograd3x3.Exact(ctx, WeightMagnitude(w!, ctx.W, problem.WShape.ElementCount, constant: true), out bool mayOverflow):
+                case (ConvOp.Forward, Winograd4x4) when panels == null && Winograd3x3.Exact(ctx, WeightMagnitude(w!, ctx.W, problem.WShape.ElementCount, constant), out bool mayOverflow):
                     if (mayOverflow) ctx.Activation = Activation.Identity;
-                    if (ctx.Tier == GemmTier.Vector512) Winograd3x3.Forward<F4x4>(ctx, WinogradPanelsOf<F4x4>(ctx, w!, _winograd4Weights));
-                    else Winograd3x3.Forward<F4x4Avx2>(ctx, WinogradPanelsOf<F4x4>(ctx, w!, _winograd4Weights));
+                    if (ctx.Tier == GemmTier.Vector512) Winograd3x3.Forward<F4x4>(ctx, WinogradPanelsOf<F4x4>(ctx, w, _winograd4Weights, constant));
+                    else Winograd3x3.Forward<F4x4Avx2>(ctx, WinogradPanelsOf<F4x4>(ctx, w, _winograd4Weights, constant));
                     RedoOverflowed(ctx, w, constant, mayOverflow, activation);
                     break;
                 case (ConvOp.Forward, Winograd or Winograd4x4): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant: false)); break;

@@ -10,7 +10,7 @@ namespace GpuConv.Tests.Backends;
 /// The Winograd F(4×4, 3×3) forward path ("winograd-4x4"; AVX-512, or AVX2 + FMA: Avx2ChannelTileTests) against the float64 reference:
 /// output sizes that are not multiples of 4 (tiles cut by the plane's edge on one, two or three rows and
 /// columns), padding 0, 1, 2 and asymmetric, several tile-row chunks per image, groups, batches, bias,
-/// output channels that end in a half tile; weights constant (per-call weights run channel-tiled). Its 6 × 6
+/// output channels that end in a half tile; weights per call (transformed every run) and constant (transformed once). Its 6 × 6
 /// transforms scale by up to 5 and 8, so its fp32 error is a few times F(2×2)'s: the bound here is 1e-5
 /// (normwise max relative error), and ResNet-50-sized layers are measured below it with room to spare.
 /// </summary>
@@ -26,19 +26,22 @@ public class Winograd4x4Tests
         ConvProblem.Create(new ConvSpec([3, 3], [1], [1], padBegin: [pads[0], pads[1]], padEnd: [pads[2], pads[3]], groups: groups),
             new TensorShape(n, c, h, w), new TensorShape(k, c / groups, 3, 3)).WithConstantWeights(true);
 
-    /// <summary>Runs <paramref name="algorithm"/> with constant weights (twice: transformed, then cached) and returns the worse error.</summary>
-    static double ConstantWeightError(CpuBackend cpu, ConvProblem p, string algorithm, int seed, bool bias = true)
+    /// <summary>
+    /// Runs <paramref name="algorithm"/> with per-call weights (transformed into scratch) and then constant ones (twice:
+    /// transformed, then cached) and returns the worst error.
+    /// </summary>
+    static double WorstError(CpuBackend cpu, ConvProblem p, string algorithm, int seed, bool bias = true)
     {
         var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == algorithm);
         var (x, wt) = (HostTensor.Random(p.XShape, seed), HostTensor.Random(p.WShape, seed + 1));
         var b = bias ? HostTensor.Random(new TensorShape(p.K), seed + 2) : null;
         double[] expected = ReferenceConv.Run(p, x.Data, wt.Data, new float[p.YShape.ElementCountInt], b?.Data);
         double worst = 0;
-        for (int run = 0; run < 2; run++)
+        for (int run = 0; run < 3; run++)
         {
             var y = new HostTensor(p.YShape);
             Array.Fill(y.Data, float.NaN);
-            cpu.Run(p, algo, new ConvTensors(x, wt, y, b) { ConstantWeights = true });
+            cpu.Run(p, algo, new ConvTensors(x, wt, y, b) { ConstantWeights = run > 0 });
             worst = Math.Max(worst, ErrorMetrics.Compare(y.Data, expected).MaxRelative is var e && double.IsFinite(e) ? e : double.PositiveInfinity);
         }
         return worst;
@@ -59,7 +62,7 @@ public class Winograd4x4Tests
         RequireKernels();
         using var cpu = new CpuBackend(3);
         var p = Problem(n, c, h, w, k, pads, groups);
-        double err = ConstantWeightError(cpu, p, CpuBackend.Winograd4x4, 1);
+        double err = WorstError(cpu, p, CpuBackend.Winograd4x4, 1);
         TestContext.Out.WriteLine($"{p}: winograd-4x4 max rel {err:E2}");
         Assert.That(err, Is.LessThan(Tolerance), $"{p}");
         Assert.That(cpu.PreparedWeightPacks, Is.EqualTo(1), "constant weights are transformed and packed once");
@@ -79,7 +82,7 @@ public class Winograd4x4Tests
         RequireKernels();
         using var cpu = new CpuBackend(2);
         var p = Problem(1, channels, size, size, channels, [1, 1, 1, 1], 1);
-        double f4 = ConstantWeightError(cpu, p, CpuBackend.Winograd4x4, 11), f2 = ConstantWeightError(cpu, p, CpuBackend.Winograd, 11);
+        double f4 = WorstError(cpu, p, CpuBackend.Winograd4x4, 11), f2 = WorstError(cpu, p, CpuBackend.Winograd, 11);
         TestContext.Out.WriteLine($"{channels} channels {size}x{size}: winograd-4x4 max rel {f4:E2}, winograd {f2:E2}");
         Assert.That(f4, Is.LessThan(Tolerance), "F(4x4) at ResNet-50's sizes");
         Assert.That(f2, Is.LessThan(2e-6), "F(2x2) at ResNet-50's sizes");
@@ -115,6 +118,27 @@ public class Winograd4x4Tests
         RequireKernels();
         Assert.That(names[0], Is.EqualTo(first), string.Join(", ", names));
         if (first == CpuBackend.Winograd4x4) Assert.That(names[1], Is.EqualTo(CpuBackend.Winograd), "F(2x2) next");
+    }
+
+    /// <summary>
+    /// With weights that change every call (CpuBackend.PerCallWinograd): offered from 784 output positions in the batch,
+    /// F(2x2) first below 3136 (56 × 56 at batch 1), F(4x4) from there; channel-tiled leads on smaller planes.
+    /// </summary>
+    [TestCase(64, 56, 1, CpuBackend.Winograd4x4)]
+    [TestCase(128, 28, 1, CpuBackend.Winograd)]
+    [TestCase(64, 28, 4, CpuBackend.Winograd4x4)]        // 4 × 784 positions
+    [TestCase(256, 14, 4, CpuBackend.Winograd)]          // 4 × 196
+    [TestCase(256, 14, 1, CpuBackend.ChannelTiled)]
+    [TestCase(128, 16, 1, CpuBackend.ChannelTiled)]
+    public void WithPerCallWeightsLeadsOnPlanesOf28AndUp(int channels, int size, int n, string first)
+    {
+        using var cpu = new CpuBackend(2);
+        var p = Problem(n, channels, size, size, channels, [1, 1, 1, 1], 1).WithConstantWeights(false);
+        var names = cpu.GetAlgorithms(p, ConvPrecision.Strict).Select(a => a.Name).ToList();
+        RequireKernels();
+        Assert.That(names[0], Is.EqualTo(first), string.Join(", ", names));
+        bool offered = first != CpuBackend.ChannelTiled;
+        Assert.That(names.Contains(CpuBackend.Winograd) && names.Contains(CpuBackend.Winograd4x4), Is.EqualTo(offered), string.Join(", ", names));
     }
 
     [Test]

@@ -8,8 +8,8 @@ namespace GpuConv.Tests.Backends;
 /// <summary>
 /// The Winograd F(2×2, 3×3) forward path (AVX-512, or AVX2 + FMA: Avx2ChannelTileTests) against the float64 reference: odd and even
 /// output sizes (tiles cut by the plane's edge), padding 0, 1, 2 and asymmetric, several tile-row chunks
-/// per image, groups, batches, output channels that end in a half tile; weights constant (weights passed
-/// per call run the channel-tiled kernels: transforming W on every call would cost more than it saves).
+/// per image, groups, batches, output channels that end in a half tile; weights constant (transformed once) and
+/// passed per call (transformed on every run, which the planner offers on large planes only).
 /// Its transforms add and halve, so its fp32 error is larger than the direct sum's but of the same order.
 /// </summary>
 public class WinogradTests
@@ -58,7 +58,7 @@ public class WinogradTests
             ConvProblem.Create(spec, new TensorShape(1, c, 12, 12), new TensorShape(k, c / spec.Groups, spec.Kernel[0], spec.Kernel[1]))
                 .WithConstantWeights(constant),
             ConvPrecision.Strict).Any(a => a.Name == CpuBackend.Winograd);
-        Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1]), constant: false), Is.False, "weights that change every call: W's transform costs more than it saves");
+        Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1]), constant: false), Is.False, "weights that change every call on a 12 × 12 plane: W's transform costs more than it saves");
         // Offered exactly where AVX-512 or AVX2 + FMA runs (the Vector512 or Vector256 tier); the refusals below hold on every CPU.
         Assert.That(Has(new ConvSpec([3, 3], [1], padBegin: [1])), Is.EqualTo(ChannelTileTier.HasKernels));
         Assert.That(Has(new ConvSpec([3, 3], [2], padBegin: [1])), Is.False, "stride 2");

@@ -43,7 +43,7 @@ internal sealed class TransposedByPhases
         public long TempOffset;
         /// <summary>Where this phase's per-call sub-kernel starts in the scratch holding all of them.</summary>
         public long ScratchOffset;
-        /// <summary>True when the sub-run takes channel panels (channel-tiled, and Winograd with per-call weights): the per-call transform writes them.</summary>
+        /// <summary>True when the sub-run takes channel panels (channel-tiled): the per-call transform writes them.</summary>
         public bool Panels;
         /// <summary>Sub-kernel position m (row-major over the sub-kernel) → tap of the full kernel (row-major), flipped.</summary>
         public int[] TapIndex = [];

@@ -31,20 +31,26 @@ internal sealed unsafe class PackedWeightCache
     /// </summary>
     public float* Get(float[] weights, float* pinnedWeights, int groups, int kPerGroup, int depth, CpuWorkers workers)
     {
-        if (!_entries.TryGetValue(weights, out var e) || e.Groups != groups || e.KPerGroup != kPerGroup || e.Depth != depth)
-        {
-            long floats = ChannelPanels.Floats(groups, kPerGroup, depth);
-            var data = GC.AllocateUninitializedArray<float>(checked((int)(floats + 16)), pinned: true);
-            fixed (float* p = data)
-            {
-                int offset = (int)(((64 - (nint)p % 64) % 64) / sizeof(float));
-                ChannelPanels.PackAll(workers, pinnedWeights, groups, kPerGroup, depth, p + offset);
-                e = new Entry(groups, kPerGroup, depth, data, offset);
-            }
-            _entries.AddOrUpdate(weights, e);
-            Packs++;
-        }
-        return (float*)Unsafe.AsPointer(ref e.Data[e.Offset]);
+        float* cached = Find(weights, groups, kPerGroup, depth);
+        if (cached != null) return cached;
+        float* panels = Add(weights, groups, kPerGroup, depth);
+        ChannelPanels.PackAll(workers, pinnedWeights, groups, kPerGroup, depth, panels);
+        return panels;
+    }
+
+    /// <summary>
+    /// Room for the panels of <paramref name="weights"/> for this grouping, kept from now on (replacing any for another
+    /// grouping), for a caller that writes them itself (Winograd's transform writes its panels straight). Counted as a pack.
+    /// </summary>
+    public float* Add(float[] weights, int groups, int kPerGroup, int depth)
+    {
+        long floats = ChannelPanels.Floats(groups, kPerGroup, depth);
+        var data = GC.AllocateUninitializedArray<float>(checked((int)(floats + 16)), pinned: true);
+        float* p = (float*)Unsafe.AsPointer(ref data[0]);
+        int offset = (int)(((64 - (nint)p % 64) % 64) / sizeof(float));
+        _entries.AddOrUpdate(weights, new Entry(groups, kPerGroup, depth, data, offset));
+        Packs++;
+        return p + offset;
     }
 
     /// <summary>The cached panels of <paramref name="weights"/> for this grouping, or null: lets a caller that must transform W before packing skip the transform.</summary>

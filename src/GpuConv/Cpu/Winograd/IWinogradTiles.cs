@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using GpuConv.Cpu.Phases;
 
 namespace GpuConv.Cpu.Winograd;
@@ -15,6 +16,12 @@ internal unsafe interface IWinogradTiles
 
     /// <summary>U = G f G^T of one 3 × 3 filter <paramref name="f"/> (row-major): element ξ = (m + 2)·i + j to <paramref name="u"/>[ξ · <paramref name="step"/>].</summary>
     static abstract void TransformFilter(float* f, float* u, nint step);
+
+    /// <summary>
+    /// <see cref="TransformFilter"/> of 8 filters at once: lane l of <paramref name="f"/>[t] is tap t of filter l, lane l of
+    /// <paramref name="u"/>[ξ] gets element ξ of its U — the same operations per lane, so the same bits.
+    /// </summary>
+    static abstract void TransformFilterLanes(Vector256<float>* f, Vector256<float>* u);
 
     /// <summary>
     /// V_ξ[c][tile] = (B^T d B)_ξ for tile rows [tr0, tr1) of every channel of <paramref name="padded"/> (phase

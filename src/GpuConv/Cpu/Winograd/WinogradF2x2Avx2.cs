@@ -14,6 +14,8 @@ internal readonly unsafe struct F2x2Avx2 : IWinogradTiles
 
     public static void TransformFilter(float* f, float* u, nint step) => F2x2.TransformFilter(f, u, step);
 
+    public static void TransformFilterLanes(Vector256<float>* f, Vector256<float>* u) => F2x2.TransformFilterLanes(f, u);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void TransformInput(float* padded, in StridePhaseLayout l, int cg, int tr0, int tr1, int tileCols, float* v) =>
         F2x2Transforms.Input<Vector256<float>, TransformWidth256>(padded, l, cg, tr0, tr1, tileCols, v);

@@ -15,6 +15,8 @@ internal readonly unsafe struct F4x4Avx2 : IWinogradTiles
 
     public static void TransformFilter(float* f, float* u, nint step) => F4x4.TransformFilter(f, u, step);
 
+    public static void TransformFilterLanes(Vector256<float>* f, Vector256<float>* u) => F4x4.TransformFilterLanes(f, u);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void TransformInput(float* padded, in StridePhaseLayout l, int cg, int tr0, int tr1, int tileCols, float* v) =>
         F4x4Transforms.Input<Vector256<float>, TransformWidth256>(padded, l, cg, tr0, tr1, tileCols, v);

@@ -1,0 +1,61 @@
+using GpuConv.Cpu.ChannelTiled;
+using GpuConv.Cpu.Threading;
+using GpuConv.Cpu.Winograd;
+
+namespace GpuConv.Tests.Cpu;
+
+/// <summary>
+/// Winograd3x3.TransformWeightsToPanels (eight filters per transform, written straight as channel panels) against the
+/// one-filter transform (TransformFilter, element ξ of U at ξ · step) packed by ChannelPanels, as the constant-weights
+/// path did before: the same bits, for both variants, with groups, K/g that ends in a part-filled panel, and runs of
+/// input channels split over the workers. The panel lanes past K/g are not compared (no output reads them).
+/// </summary>
+public unsafe class WinogradFilterPanelsTests
+{
+    [TestCase(1, 64, 3, 1)]
+    [TestCase(2, 70, 5, 2)]
+    [TestCase(3, 8, 17, 3)]
+    [TestCase(1, 130, 64, 2)]
+    public void FourByFourGivesTheOneFilterTransformsBits(int groups, int kPerGroup, int cPerGroup, int threads) =>
+        Check<F4x4>(groups, kPerGroup, cPerGroup, threads);
+
+    [TestCase(1, 64, 3, 1)]
+    [TestCase(2, 70, 5, 2)]
+    [TestCase(3, 8, 17, 3)]
+    [TestCase(1, 130, 64, 2)]
+    public void TwoByTwoGivesTheOneFilterTransformsBits(int groups, int kPerGroup, int cPerGroup, int threads) =>
+        Check<F2x2>(groups, kPerGroup, cPerGroup, threads);
+
+    static void Check<T>(int groups, int kPerGroup, int cPerGroup, int threads) where T : struct, IWinogradTiles
+    {
+        int k = groups * kPerGroup, xis = (T.Tile + 2) * (T.Tile + 2);
+        var rng = new Random(k * 31 + cPerGroup);
+        // Magnitudes over several decades, signs mixed: the transforms' adds and scalings meet rounding everywhere.
+        var w = Enumerable.Range(0, k * cPerGroup * 9).Select(_ => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-3, 4)))).ToArray();
+        long floats = Winograd3x3.PanelFloats<T>(groups, kPerGroup, cPerGroup);
+        var expected = new float[floats];
+        var actual = Enumerable.Repeat(float.NaN, (int)floats).ToArray();
+        var u = new float[xis * k * cPerGroup];
+        using var workers = new CpuWorkers(threads);
+        fixed (float* pw = w, pu = u, pe = expected, pa = actual)
+        {
+            nint step = (nint)k * cPerGroup;
+            for (int kk = 0; kk < k; kk++)
+                for (int c = 0; c < cPerGroup; c++)
+                    T.TransformFilter(pw + ((nint)kk * cPerGroup + c) * 9, pu + (nint)kk * cPerGroup + c, step);
+            ChannelPanels.PackAll(workers, pu, xis * groups, kPerGroup, cPerGroup, pe);
+            Winograd3x3.TransformWeightsToPanels<T>(workers, pw, groups, kPerGroup, cPerGroup, pa);
+        }
+        int blocks = ChannelPanels.Blocks(kPerGroup), width = 64, mismatches = 0;
+        string first = "";
+        for (int panel = 0; panel < xis * groups * blocks; panel++)
+            for (int c = 0; c < cPerGroup; c++)
+                for (int lane = 0; lane < width && panel % blocks * width + lane < kPerGroup; lane++)
+                {
+                    long i = ((long)panel * cPerGroup + c) * width + lane;
+                    if (BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i])) continue;
+                    if (mismatches++ == 0) first = $"panel {panel}, c {c}, lane {lane}: {expected[i]:R} expected, {actual[i]:R} written";
+                }
+        Assert.That(mismatches, Is.Zero, first);
+    }
+}
