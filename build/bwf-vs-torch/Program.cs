@@ -1,9 +1,10 @@
-// Times the CPU backend's backward-filter (first candidate) — or with --op data its backward-data — against its
+// Times the CPU backend's backward-filter (first candidate) — or with --op data its backward-data, with --op forward its
+// forward again (as the "backward" side: every forward candidate with --all, PyTorch's F.conv2d as the peer) — against its
 // forward of the same layer, per unique layer of a shape CSV (samples/GpuConv.Cli/shapes), per-call weights (as in
 // training). Prints one tab-separated line per layer: key, forward algorithm, forward ms, backward algorithm, backward
 // ms (medians over the single calls of all rounds: a shared 2-core machine descheduling a worker for a 4 ms tick should
 // not move a mean), and with --all every backward candidate's median. Usage:
-//   dotnet run -c Release -- <csv> <batch> <threads> <rounds> [--all] [--only substring] [--op filter|data]
+//   dotnet run -c Release -- <csv> <batch> <threads> <rounds> [--all] [--only substring] [--op filter|data|forward]
 using System.Diagnostics;
 using GpuConv.Backends;
 using GpuConv.Conv;
@@ -13,7 +14,8 @@ string csv = args[0];
 int batch = int.Parse(args[1]), threads = int.Parse(args[2]), rounds = int.Parse(args[3]);
 bool all = args.Contains("--all");
 string? only = Array.IndexOf(args, "--only") is var oi && oi >= 0 ? args[oi + 1] : null;
-bool data = Array.IndexOf(args, "--op") is var opi && opi >= 0 && args[opi + 1] == "data";
+string op = Array.IndexOf(args, "--op") is var opi && opi >= 0 ? args[opi + 1] : "filter";
+bool data = op == "data", forward = op == "forward";
 using var cpu = new CpuBackend(threads);
 var seen = new HashSet<string>();
 foreach (var line in File.ReadLines(csv).Skip(1))
@@ -27,13 +29,14 @@ foreach (var line in File.ReadLines(csv).Skip(1))
     var xs = new TensorShape(batch, c, h, w);
     var ws = new TensorShape(k, c / g, r, s);
     var fwd = ConvProblem.Create(spec, xs, ws, ConvOp.Forward);
-    var bwf = ConvProblem.Create(spec, xs, ws, data ? ConvOp.BackwardData : ConvOp.BackwardFilter);
+    var bwf = ConvProblem.Create(spec, xs, ws, data ? ConvOp.BackwardData : forward ? ConvOp.Forward : ConvOp.BackwardFilter);
     var x = HostTensor.Random(xs, 1);
     var wt = HostTensor.Random(ws, 2);
     var y = HostTensor.Random(fwd.YShape, 3);
     var dW = new HostTensor(ws);
     var fwdT = new ConvTensors(x, wt, new HostTensor(fwd.YShape));
-    var bwfT = data ? new ConvTensors(new HostTensor(xs), wt, y) : new ConvTensors(x, dW, y);   // dx from (w, dy), or dW from (x, dy)
+    // dx from (w, dy), y from (x, w), or dW from (x, dy).
+    var bwfT = data ? new ConvTensors(new HostTensor(xs), wt, y) : forward ? new ConvTensors(x, wt, new HostTensor(fwd.YShape)) : new ConvTensors(x, dW, y);
     var fAlg = cpu.GetAlgorithms(fwd, ConvPrecision.Strict)[0];
     var bAlgs = cpu.GetAlgorithms(bwf, ConvPrecision.Strict).ToArray();
     if (!all) bAlgs = bAlgs[..1];

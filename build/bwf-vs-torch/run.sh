@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Backward-filter (weight gradient; with --op data the backward-data, the input gradient: "bwf" in the table then
-# means that op) of the CPU backend against its own forward and PyTorch CPU (oneDNN), per
-# unique layer of a shape set, same thread count, in one run: the .NET harness and the torch script alternate
+# Backward-filter (weight gradient; with --op data the backward-data, the input gradient, with --op forward the forward
+# again against F.conv2d; per-call weights, as in training: "bwf" in the table then means that op) of the CPU backend
+# against its own forward and PyTorch CPU (oneDNN), per unique layer of a shape set, same thread count, in one run: the .NET harness and the torch script alternate
 # PASSES times (each pass: 2 warm-up rounds, ROUNDS timed rounds per layer, medians of single calls), then
 # merge.py prints per-layer medians over the passes, the ratios and their geomeans.
 # BASELINE=<another checkout of this repository> also runs this harness built against that checkout's sources
 # in every pass (old / new in the same window).
-#   build/bwf-vs-torch/run.sh <set> <batch> [threads=2] [rounds=7] [passes=3] [--only substring] [--all] [--op filter|data]
+#   build/bwf-vs-torch/run.sh <set> <batch> [threads=2] [rounds=7] [passes=3] [--only substring] [--all] [--op filter|data|forward]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 set_name=$1 batch=$2 threads=${3:-2} rounds=${4:-7} passes=${5:-3}

@@ -1,12 +1,13 @@
-"""PyTorch CPU (oneDNN) weight gradient (or with --op data the input gradient) per unique layer of a shape CSV:
-aten.convolution_backward with only that gradient asked for, the same thread count, warm-up, median over the single calls of all rounds (each round
-enough calls for ~20 ms, at most 50). Prints: key<TAB>median ms<TAB>fastest call ms. Usage: python3 torch_bwf.py <csv> <batch> <threads> <rounds> [--only substring] [--op filter|data]"""
+"""PyTorch CPU (oneDNN) weight gradient (or with --op data the input gradient, with --op forward F.conv2d) per unique layer of
+a shape CSV: aten.convolution_backward with only that gradient asked for, the same thread count, warm-up, median over the single calls of all rounds (each round
+enough calls for ~20 ms, at most 50). Prints: key<TAB>median ms<TAB>fastest call ms. Usage: python3 torch_bwf.py <csv> <batch> <threads> <rounds> [--only substring] [--op filter|data|forward]"""
 import csv, statistics, sys, time
 import torch
 
 path, batch, threads, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
-data = "--op" in sys.argv and sys.argv[sys.argv.index("--op") + 1] == "data"
+op = sys.argv[sys.argv.index("--op") + 1] if "--op" in sys.argv else "filter"
+data, forward = op == "data", op == "forward"
 mask, which = ([True, False, False], 0) if data else ([False, True, False], 1)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
@@ -26,6 +27,8 @@ with open(path) as fh:
         dy = torch.rand_like(y) * 2 - 1
 
         def run():
+            if forward:
+                return torch.nn.functional.conv2d(x, wt, None, st, pd, dl, g)
             return torch.ops.aten.convolution_backward(dy, x, wt, None, st, pd, dl, False, [0, 0], g, mask)[which]
 
         run()
