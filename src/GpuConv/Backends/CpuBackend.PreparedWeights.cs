@@ -138,16 +138,11 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>
-    /// The weights as channel panels: from the cache when the caller declared them constant, else
-    /// packed into the run's scratch.
+    /// The weights as channel panels: from the cache when the caller declared them constant, else null: channel-tiled
+    /// packs per-call weights itself (<see cref="ChannelTiledConv.Forward"/>).
     /// </summary>
-    float* ChannelPanelsOf(CpuConvContext ctx, float[]? w, bool constant)
-    {
-        if (constant) return _weightCache.Get(w!, ctx.W, ctx.Groups, ctx.Kg, ctx.Rows, _workers);
-        float* panels = _shared.Get(WorkspaceSlot.PackB, ChannelPanels.Floats(ctx.Groups, ctx.Kg, ctx.Rows));
-        ChannelPanels.PackAll(_workers, ctx.W, ctx.Groups, ctx.Kg, ctx.Rows, panels);
-        return panels;
-    }
+    float* ChannelPanelsOf(CpuConvContext ctx, float[]? w, bool constant) =>
+        constant ? _weightCache.Get(w!, ctx.W, ctx.Groups, ctx.Kg, ctx.Rows, _workers) : null;
 
     /// <summary>
     /// Winograd's transformed weights as channel panels ((m + 2)² × groups groups of them): a constant W's transformed on

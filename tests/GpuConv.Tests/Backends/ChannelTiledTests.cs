@@ -75,6 +75,36 @@ public class ChannelTiledTests
     }
 
     /// <summary>
+    /// Per-call weights where each channel block is used by one task (one image, one pixel range: the task packs its
+    /// block's K chunks itself) give the constant-weights run's bits (panels packed once, whole): whole and part-filled
+    /// blocks, one and several K chunks, x read in place and padded, one and two threads; the Vector256 tier too.
+    /// </summary>
+    [TestCase(512, 7, 64, 3, 1, 1, 1)]
+    [TestCase(512, 7, 130, 3, 1, 1, 2)]
+    [TestCase(40, 7, 70, 3, 1, 1, 1)]
+    [TestCase(1100, 5, 96, 1, 1, 0, 2)]
+    [TestCase(300, 14, 80, 3, 2, 1, 1)]
+    public void PerCallWeightsPackedInTheTasksGiveTheConstantRunsBits(int c, int hw, int k, int kernel, int stride, int pad, int threads)
+    {
+        RequireKernels();
+        var p = Problem(1, c, hw, k, kernel, stride, pad, 1, 1);
+        var (x, w, bias) = (HostTensor.Random(p.XShape, 4), HostTensor.Random(p.WShape, 5), HostTensor.Random(new TensorShape(p.K), 6));
+        double[] expected = ReferenceConv.Run(p, x.Data, w.Data, new float[p.YShape.ElementCountInt], bias.Data);
+        foreach (var tier in new[] { GemmTier.Vector512, GemmTier.Vector256 })
+        {
+            if (!GemmTiers.IsSupported(tier)) continue;
+            using var cpu = new CpuBackend(threads, tier);
+            var algo = cpu.GetAlgorithms(p, ConvPrecision.Strict).Single(a => a.Name == CpuBackend.ChannelTiled);
+            var perCall = new HostTensor(p.YShape);
+            var constant = new HostTensor(p.YShape);
+            cpu.Run(p, algo, new ConvTensors(x, w, perCall, bias));
+            cpu.Run(p, algo, new ConvTensors(x, w, constant, bias) { ConstantWeights = true });
+            Assert.That(perCall.Data, Is.EqualTo(constant.Data), $"{tier}: per-call and constant weights differ");
+            Assert.That(ErrorMetrics.Compare(perCall.Data, expected).MaxRelative, Is.LessThan(Tolerance), tier.ToString());
+        }
+    }
+
+    /// <summary>
     /// Block-major runs of several units (images) per task, at depths over one K chunk: a padded small
     /// batch on one thread and an unpadded batch of 16 on two.
     /// </summary>

@@ -70,7 +70,11 @@ internal static unsafe class ChannelTiledConv
     }
 
     /// <summary>
-    /// Runs the convolution with <paramref name="panels"/> = the weights packed by <see cref="ChannelPanels"/>.
+    /// Runs the convolution with <paramref name="panels"/> = the weights packed by <see cref="ChannelPanels"/>, or, where
+    /// null (weights that change every call), packed from ctx.W here: by the task that uses a channel block, one K chunk
+    /// at a time into its worker's scratch, where each block is used once (one image and one pixel range: the deep
+    /// layers of small planes at batch 1), so the panels are read from L2 as they are written instead of going to
+    /// memory and back (ResNet-50's 7 × 7 × 512 3x3: 9.4 MB of them); else all at once, before the tasks.
     /// </summary>
     public static void Forward(CpuConvContext ctx, float* panels)
     {
@@ -126,8 +130,15 @@ internal static unsafe class ChannelTiledConv
 
         int chunks = Math.Max(1, Ceil(depth, ChunkRows));
         int chunkChannels = Ceil(ctx.Cg, chunks);
-        nint pixelTable = (nint)pixels, offsetTable = (nint)offsets, panelBase = (nint)panels, starts = (nint)rowStarts;
         long panelFloats = (long)Width * depth;
+        bool packInTasks = panels == null && (long)outer * splits == 1;
+        if (panels == null && !packInTasks)
+        {
+            panels = ctx.Shared.Get(WorkspaceSlot.PackB, ChannelPanels.Floats(ctx.Groups, ctx.Kg, depth));
+            ChannelPanels.PackAll(ctx.Workers, ctx.W, ctx.Groups, ctx.Kg, depth, panels);
+        }
+        // Packing in the tasks: "panels" are W's rows, a block's 64 of them starting where its panel would.
+        nint pixelTable = (nint)pixels, offsetTable = (nint)offsets, panelBase = (nint)(packInTasks ? ctx.W : panels), starts = (nint)rowStarts;
 
         if (inPlace || paddedBatch)
         {
@@ -136,10 +147,10 @@ internal static unsafe class ChannelTiledConv
             // cost fewer claims than many small ones (one per block and image would be 256 at batch 8).
             int units = blocks * outer * splits;
             int tasks = Math.Min(units, runCap);
-            ctx.Workers.For(tasks, new BlockMajorRuns(ctx, l, units, tasks, splits, outer, blocks, outPlane, inPlace, starts, stamp, panelBase, panelFloats, pixelTable, offsetTable, chunkChannels));
+            ctx.Workers.For(tasks, new BlockMajorRuns(ctx, l, units, tasks, splits, outer, blocks, outPlane, inPlace, starts, stamp, panelBase, panelFloats, pixelTable, offsetTable, chunkChannels, packInTasks));
             return;
         }
-        ctx.Workers.For(wholeImages ? outer : outer * blocks * splits, new ImageTasks(ctx, l, wholeImages, splits, blocks, ownPadding, subsampled, sharedPadded, outPlane, starts, stamp, panelBase, panelFloats, pixelTable, offsetTable, chunkChannels));
+        ctx.Workers.For(wholeImages ? outer : outer * blocks * splits, new ImageTasks(ctx, l, wholeImages, splits, blocks, ownPadding, subsampled, sharedPadded, outPlane, starts, stamp, panelBase, panelFloats, pixelTable, offsetTable, chunkChannels, packInTasks));
     }
 
     /// <summary>
@@ -186,7 +197,7 @@ internal static unsafe class ChannelTiledConv
         s >= splits ? outPlane : (int)((long)Ceil(outPlane, Tile) * s / splits) * Tile;
 
     /// <summary>One (image, group) with every pixel range and channel block, or one (image, group, block, pixel range).</summary>
-    readonly struct ImageTasks(CpuConvContext ctx, StridePhaseLayout l, bool wholeImages, int splits, int blocks, bool ownPadding, bool subsampled, nint sharedPadded, int outPlane, nint starts, long stamp, nint panelBase, long panelFloats, nint pixelTable, nint offsetTable, int chunkChannels) : ICpuLoop
+    readonly struct ImageTasks(CpuConvContext ctx, StridePhaseLayout l, bool wholeImages, int splits, int blocks, bool ownPadding, bool subsampled, nint sharedPadded, int outPlane, nint starts, long stamp, nint panelBase, long panelFloats, nint pixelTable, nint offsetTable, int chunkChannels, bool packInTasks) : ICpuLoop
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int t, WorkspaceSet ws)
@@ -206,13 +217,13 @@ internal static unsafe class ChannelTiledConv
                 float* result = ws.Get(WorkspaceSlot.Columns, (long)(q1 - q0) * Width);
                 for (int kb = kb0; kb < kb1; kb++)
                     Block(ctx, a, (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
-                        chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width), ws);
+                        chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width), packInTasks, ws);
             }
         }
     }
 
     /// <summary>Block-major runs of (channel block, image, pixel range) units over x in place or a padded batch.</summary>
-    readonly struct BlockMajorRuns(CpuConvContext ctx, StridePhaseLayout l, int units, int tasks, int splits, int outer, int blocks, int outPlane, bool inPlace, nint starts, long stamp, nint panelBase, long panelFloats, nint pixelTable, nint offsetTable, int chunkChannels) : ICpuLoop
+    readonly struct BlockMajorRuns(CpuConvContext ctx, StridePhaseLayout l, int units, int tasks, int splits, int outer, int blocks, int outPlane, bool inPlace, nint starts, long stamp, nint panelBase, long panelFloats, nint pixelTable, nint offsetTable, int chunkChannels, bool packInTasks) : ICpuLoop
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int t, WorkspaceSet ws)
@@ -226,7 +237,7 @@ internal static unsafe class ChannelTiledConv
                 float* result = ws.Get(WorkspaceSlot.Columns, (long)(q1 - q0) * Width);
                 float* a = inPlace ? ctx.XPlane(n, grp * ctx.Cg) : OwnInput(ctx, l, (nint*)starts, false, o, o, outer, stamp, ws);
                 Block(ctx, a, (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
-                    chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width), ws);
+                    chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width), packInTasks, ws);
             }
         }
     }
@@ -235,10 +246,12 @@ internal static unsafe class ChannelTiledConv
     /// One channel block of pixels [q0, q1): the chunked microkernel calls into the pixel-major result,
     /// then its transpose into the y planes of channels k0.. k0 + count, with the bias. On the Vector256 tier each chunk
     /// is swept in k-blocks (<see cref="ChannelTiledAvx2"/>; a later chunk's running sums in the worker's PackA slot).
+    /// With <paramref name="pack"/>, <paramref name="b"/> is the block's first row of W and each chunk's panel is packed
+    /// from it into the worker's PackB slot first.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block(CpuConvContext ctx, float* a, float* b, nint* pixelTable, nint* offsetTable, int chunkChannels,
-        int q0, int q1, float* result, int n, int k0, int count, WorkspaceSet ws)
+        int q0, int q1, float* result, int n, int k0, int count, bool pack, WorkspaceSet ws)
     {
         // A block of at most 32 channels (the last of K = 96 or 160) runs half tiles: 12 pixels × 32 channels.
         bool half = count <= ChannelTileKernels.HalfChannels;
@@ -247,10 +260,18 @@ internal static unsafe class ChannelTiledConv
         {
             int pc = c0 * kvol, kc = Math.Min(chunkChannels, ctx.Cg - c0) * kvol;
             bool add = c0 > 0;
+            float* panel = b + (nint)pc * Width;
+            if (pack)
+            {
+                // Rows pc … pc + kc of the block's panel (ChannelPanels' layout): W's rows transposed, lanes past count zero.
+                panel = ws.Get(WorkspaceSlot.PackB, (long)kc * Width);
+                if (count < Width) new Span<float>(panel, kc * Width).Clear();
+                BlockTranspose.ToPlanes(b + pc, ctx.Rows, count, kc, panel, Width, null);
+            }
             if (ctx.Tier == GemmTier.Vector256)
             {
                 float* sums = add ? ws.Get(WorkspaceSlot.PackA, (long)(q1 - q0) * Width) : result;
-                ChannelTiledAvx2.Chunk(kc, a, pixelTable, offsetTable + pc, b + (nint)pc * Width, q0, q1,
+                ChannelTiledAvx2.Chunk(kc, a, pixelTable, offsetTable + pc, panel, q0, q1,
                     (count + 15) / 16, result, sums, add);
                 continue;
             }
@@ -260,7 +281,7 @@ internal static unsafe class ChannelTiledConv
             {
                 int r = q0 + (int)((long)pixels * (i + 1) / tiles) - q;
                 var kernel = ChannelTileKernelChoice.For(ctx.Tier, r, half);
-                kernel(kc, a, pixelTable + q, offsetTable + pc, b + (nint)pc * Width, result + (nint)(q - q0) * Width, Width, add);
+                kernel(kc, a, pixelTable + q, offsetTable + pc, panel, result + (nint)(q - q0) * Width, Width, add);
                 q += r;
             }
         }
