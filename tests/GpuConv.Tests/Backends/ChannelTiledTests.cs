@@ -79,11 +79,11 @@ public class ChannelTiledTests
     /// block's K chunks itself) give the constant-weights run's bits (panels packed once, whole): whole and part-filled
     /// blocks, one and several K chunks, x read in place and padded, one and two threads; the Vector256 tier too.
     /// </summary>
-    [TestCase(512, 7, 64, 3, 1, 1, 1)]
-    [TestCase(512, 7, 130, 3, 1, 1, 2)]
+    [TestCase(512, 7, 512, 3, 1, 1, 2)]      // ResNet-50's layer4.1.conv2: 8 blocks, 5 chunks
+    [TestCase(512, 7, 128, 3, 1, 1, 1)]
+    [TestCase(1100, 5, 128, 1, 1, 0, 1)]     // x in place, 2 chunks
+    [TestCase(300, 14, 80, 3, 2, 1, 1)]      // a block of 16 channels, 3 chunks, padded phase planes
     [TestCase(40, 7, 70, 3, 1, 1, 1)]
-    [TestCase(1100, 5, 96, 1, 1, 0, 2)]
-    [TestCase(300, 14, 80, 3, 2, 1, 1)]
     public void PerCallWeightsPackedInTheTasksGiveTheConstantRunsBits(int c, int hw, int k, int kernel, int stride, int pad, int threads)
     {
         RequireKernels();
