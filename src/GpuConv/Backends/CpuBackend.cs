@@ -303,10 +303,11 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
     /// <summary>
     /// One run of a named algorithm on pinned tensors, under the run lock. <paramref name="w"/> keys the
     /// prepared-weight caches when <paramref name="constant"/> (it may be null otherwise). Channel-tiled takes
-    /// <paramref name="panels"/> where given (then <paramref name="pw"/> is unused; Winograd given panels runs channel-tiled).
+    /// <paramref name="panels"/> where given (then <paramref name="pw"/> is unused; Winograd given panels runs channel-tiled),
+    /// or per-call weights' panel rows from <paramref name="rows"/>.
     /// </summary>
     void Execute(ConvProblem problem, string algorithm, float* px, float* pw, float* py, float* pb, float[]? w, bool constant, float* panels = null,
-        Activation activation = Activation.Identity)
+        Activation activation = Activation.Identity, IPanelRows? rows = null)
     {
         var ctx = _context;
         ctx.Begin(problem, px, pw, py, pb, activation);
@@ -318,7 +319,7 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
                 case (ConvOp.Forward, Gemm1x1): CpuForward.Im2ColGemm(ctx, pointwise: true); break;
                 case (ConvOp.Forward, ShiftedGemm): Cpu.Shifted.ShiftedGemm.Forward(ctx); break;
                 case (ConvOp.Forward, ShiftedDirect): Cpu.Shifted.ShiftedDirect.Forward(ctx); break;
-                case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant)); break;
+                case (ConvOp.Forward, ChannelTiled): ChannelTiledConv.Forward(ctx, panels != null ? panels : ChannelPanelsOf(ctx, w, constant), rows); break;
                 // W is transformed once when constant, else on every call (the planner offers that where it pays, see
                 // GetAlgorithms). A non-finite x or w runs direct, where ±Inf stays ±Inf (see Winograd3x3.Exact).
                 // Finite inputs whose sums overflow: the transforms make Inf − Inf = NaN where the direct sum has ±Inf, so
@@ -355,7 +356,8 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
 
     /// <summary>
     /// Backward-data as forward runs of dy, one per phase (see <see cref="TransposedByPhases"/>): each phase's
-    /// sub-kernel is transformed per call into scratch, or once per constant W and cached; each sub-run
+    /// sub-kernel is transformed per call into scratch (a one-phase plan's channel-tiled forward writes its panel rows
+    /// from W as it goes), or once per constant W and cached; each sub-run
     /// takes the forward algorithm the heuristic picks for it, with the bias of dx's channels; a strided
     /// problem's phases go into one temporary, scattered into dx in one pass.
     /// </summary>
@@ -363,7 +365,11 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
     {
         float[]?[]? cached = constant ? PhaseWeightsOf(plan, w, pw) : null;
         float* temp = plan.Direct ? null : _phaseScratch.Get(WorkspaceSlot.Columns, plan.TempFloats);
-        if (cached is null)
+        // One phase on channel-tiled, per-call weights: its forward writes its panel rows from W itself, a chunk at a time.
+        var direct = plan.Phases[0];
+        PhasePanelRows? rows = cached is null && plan.Direct && direct.Panels ? direct.Rows ??= new PhasePanelRows(plan, direct) : null;
+        if (rows is not null) rows.W = pw;
+        else if (cached is null)
         {
             float* scratchW = _phaseScratch.Get(WorkspaceSlot.PackA, plan.ScratchFloats);
             for (int i = 0; i < plan.Phases.Length; i++) plan.Destinations[i] = (nint)(scratchW + plan.Phases[i].ScratchOffset);
@@ -379,6 +385,8 @@ public sealed unsafe partial class CpuBackend : IConvBackend, IFusedBiasActivati
                 fixed (float* pk = cached[i])
                     Execute(sub, ph.Algorithm, dy, pk, output, bias, cached[i], constant: true);
             }
+            else if (rows is not null)
+                Execute(sub, ph.Algorithm, dy, null, output, bias, null, constant: false, rows: rows);
             else if (ph.Panels)
                 Execute(sub, ph.Algorithm, dy, null, output, bias, null, constant: false, (float*)plan.Destinations[i]);
             else

@@ -138,6 +138,31 @@ public class ForwardPhasesTests
         Assert.That(names, Does.Contain(CpuBackend.ForwardPhases).And.Contain(CpuBackend.Gemm1x1));
     }
 
+    /// <summary>
+    /// Unit-stride backward-data with per-call weights whose one forward is channel-tiled's, on planes small enough
+    /// that each block of dx channels is one task: the forward writes the flipped sub-kernel's panel rows from W a K
+    /// chunk at a time (PhasePanelRows) — 3x3 in one and two chunks, 1x1, a part-filled block (80 dx channels, one thread)
+    /// — and gives the bits of the constant-weights run (sub-kernels transformed once, whole panels).
+    /// </summary>
+    [TestCase(64, 256, 7, 3, 1, 2)]
+    [TestCase(128, 256, 7, 3, 1, 2)]
+    [TestCase(256, 256, 6, 1, 0, 2)]
+    [TestCase(128, 80, 7, 3, 1, 1)]
+    public void PanelRowsWrittenInTheForwardGiveTheConstantRunsBits(int k, int c, int h, int kernel, int pad, int threads)
+    {
+        using var cpu = new CpuBackend(maxDegreeOfParallelism: threads);
+        var p = ConvProblem.Create(new ConvSpec([kernel, kernel], padBegin: [pad]), new TensorShape(1, c, h, h), new TensorShape(k, c, kernel, kernel), ConvOp.BackwardData);
+        var algo = Phases(cpu, p)!;
+        var (w, dy) = (HostTensor.Random(p.WShape, 7), HostTensor.Random(p.YShape, 8));
+        var perCall = new HostTensor(p.XShape);
+        var constant = new HostTensor(p.XShape);
+        cpu.Run(p, algo, new ConvTensors(perCall, w, dy));
+        cpu.Run(p, algo, new ConvTensors(constant, w, dy) { ConstantWeights = true });
+        Assert.That(perCall.Data, Is.EqualTo(constant.Data), "per-call and constant weights differ");
+        double[] expected = ReferenceConv.BackwardData(p, dy.Data, w.Data, null);
+        Assert.That(ErrorMetrics.Compare(perCall.Data, expected).MaxRelative, Is.LessThan(Tolerance));
+    }
+
     /// <summary>A constant W changed in place is stale until ForgetPreparedWeights; then the new values are used.</summary>
     [Test]
     public void ChangedConstantWeightsAreUsedAfterForgetPreparedWeights()

@@ -47,6 +47,8 @@ internal sealed class TransposedByPhases
         public bool Panels;
         /// <summary>Sub-kernel position m (row-major over the sub-kernel) → tap of the full kernel (row-major), flipped.</summary>
         public int[] TapIndex = [];
+        /// <summary>The sub-kernel's panel rows written from W inside the sub-run's tasks (made on first use).</summary>
+        public PhasePanelRows? Rows;
         public long Outputs => (long)CountD * CountH * CountW;
         public long SubOutputs { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (long)SubD * SubH * SubW; }
         public bool Skips => SubOutputs != Outputs;
@@ -233,43 +235,11 @@ internal sealed class TransposedByPhases
                                 // A 1x1 kernel's row k is already the panel row: its lanes lie contiguous in W.
                                 if (!transposed && kvol > 1)
                                 {
-                                    // Kernel volumes that are not a multiple of 16 would transpose element by element:
-                                    // those are transposed as rows padded to a multiple of 16 taps, in 16 × 16 tiles
-                                    // (at W's end, from a padded copy).
-                                    if (src + (nint)(lanes - 1) * kvol + padded <= wEnd)
-                                        // Reads as wide as the padded row run into the next channel's taps (ignored); never past W.
-                                        BlockTranspose.ToPlanes(src, kvol, lanes, padded, tapMajor, Block, null);
-                                    else if (padded != kvol)
-                                    {
-                                        for (int r = 0; r < lanes; r++)
-                                        {
-                                            float* from = src + (nint)r * kvol, to = rowsPadded + (nint)r * padded;
-                                            for (int v = 0; v < padded; v += 16)
-                                                if (from + v + 16 <= wEnd) Vector512.Store(Vector512.Load(from + v), to + v);
-                                                else for (int e = v; e < kvol; e++) to[e] = from[e];
-                                        }
-                                        BlockTranspose.ToPlanes(rowsPadded, padded, lanes, padded, tapMajor, Block, null);
-                                    }
-                                    else BlockTranspose.ToPlanes(src, kvol, lanes, kvol, tapMajor, Block, null);
+                                    TapMajor(src, lanes, kvol, padded, wEnd, tapMajor, rowsPadded);
                                     transposed = true;
                                 }
                                 float* panel = (float*)destinations[i] + ((nint)grp * panelBlocks + c0 / Block) * Block * (kg * taps);
-                                for (int m = 0; m < taps; m++)
-                                {
-                                    float* row = panel + ((nint)k * taps + m) * Block;
-                                    float* from = kvol == 1 ? src : tapMajor + (nint)index[m] * Block;
-                                    if (lanes == Block && Vector512.IsHardwareAccelerated)
-                                    {
-                                        // A whole panel row: four vector copies.
-                                        Vector512.Store(Vector512.Load(from), row);
-                                        Vector512.Store(Vector512.Load(from + 16), row + 16);
-                                        Vector512.Store(Vector512.Load(from + 32), row + 32);
-                                        Vector512.Store(Vector512.Load(from + 48), row + 48);
-                                        continue;
-                                    }
-                                    for (int r = 0; r < lanes; r++) row[r] = from[r];
-                                    for (int r = lanes; r < Block; r++) row[r] = 0f;
-                                }
+                                PanelRows(kvol == 1 ? src : tapMajor, index, taps, lanes, panel + (nint)k * taps * Block);
                                 continue;
                             }
                             for (int c = c0; c < c1; c++)
@@ -282,6 +252,57 @@ internal sealed class TransposedByPhases
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// One k's weights of a block of <paramref name="lanes"/> (≤ 64) channels, tap-major: tapMajor[t · 64 + lane] =
+    /// src[lane · kvol + t]. Kernel volumes that are not a multiple of 16 would transpose element by element: those are
+    /// transposed as rows padded to a multiple of 16 taps (<paramref name="padded"/>), in 16 × 16 tiles (at W's end, from
+    /// a padded copy in <paramref name="rowsPadded"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void TapMajor(float* src, int lanes, int kvol, int padded, float* wEnd, float* tapMajor, float* rowsPadded)
+    {
+        if (src + (nint)(lanes - 1) * kvol + padded <= wEnd)
+            // Reads as wide as the padded row run into the next channel's taps (ignored); never past W.
+            BlockTranspose.ToPlanes(src, kvol, lanes, padded, tapMajor, Block, null);
+        else if (padded != kvol)
+        {
+            for (int r = 0; r < lanes; r++)
+            {
+                float* from = src + (nint)r * kvol, to = rowsPadded + (nint)r * padded;
+                for (int v = 0; v < padded; v += 16)
+                    if (from + v + 16 <= wEnd) Vector512.Store(Vector512.Load(from + v), to + v);
+                    else for (int e = v; e < kvol; e++) to[e] = from[e];
+            }
+            BlockTranspose.ToPlanes(rowsPadded, padded, lanes, padded, tapMajor, Block, null);
+        }
+        else BlockTranspose.ToPlanes(src, kvol, lanes, kvol, tapMajor, Block, null);
+    }
+
+    /// <summary>
+    /// A phase's <paramref name="taps"/> panel rows of one k: row m is tap index[m]'s 64 lanes of
+    /// <paramref name="tapMajor"/> (lanes from <paramref name="lanes"/> on zero).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void PanelRows(float* tapMajor, int* index, int taps, int lanes, float* rows)
+    {
+        for (int m = 0; m < taps; m++)
+        {
+            float* row = rows + (nint)m * Block;
+            float* from = tapMajor + (nint)index[m] * Block;
+            if (lanes == Block && Vector512.IsHardwareAccelerated)
+            {
+                // A whole panel row: four vector copies.
+                Vector512.Store(Vector512.Load(from), row);
+                Vector512.Store(Vector512.Load(from + 16), row + 16);
+                Vector512.Store(Vector512.Load(from + 32), row + 32);
+                Vector512.Store(Vector512.Load(from + 48), row + 48);
+                continue;
+            }
+            for (int r = 0; r < lanes; r++) row[r] = from[r];
+            for (int r = lanes; r < Block; r++) row[r] = 0f;
         }
     }
 

@@ -60,7 +60,9 @@ internal static unsafe class ChannelTiledConv
     /// </summary>
     public static long TaskFloats(ConvGeometry g, int outPlane, int cPerGroup, int outer, bool unpadded, GemmTier tier)
     {
-        long result = (long)Math.Min(outPlane, MaxTaskPixels) * Width;
+        // + a K chunk's panel, where per-call weights are packed in the tasks.
+        int kvol = g.KD * g.KH * g.KW;
+        long result = (long)Math.Min(outPlane, MaxTaskPixels) * Width + (long)Math.Min((long)cPerGroup * kvol, ChunkRows + kvol) * Width;
         if (tier == GemmTier.Vector256 && (long)cPerGroup * g.KD * g.KH * g.KW > ChunkRows)
             result *= 2;
         if (unpadded)
@@ -74,9 +76,10 @@ internal static unsafe class ChannelTiledConv
     /// null (weights that change every call), packed from ctx.W here: by the task that uses a channel block, one K chunk
     /// at a time into its worker's scratch, where each block is used once (one image and one pixel range: the deep
     /// layers of small planes at batch 1), so the panels are read from L2 as they are written instead of going to
-    /// memory and back (ResNet-50's 7 × 7 × 512 3x3: 9.4 MB of them); else all at once, before the tasks.
+    /// memory and back (ResNet-50's 7 × 7 × 512 3x3: 9.4 MB of them); else all at once, before the tasks. Per-call
+    /// weights in another layout come through <paramref name="rows"/> (then ctx.W is not read).
     /// </summary>
-    public static void Forward(CpuConvContext ctx, float* panels)
+    public static void Forward(CpuConvContext ctx, float* panels, IPanelRows? rows = null)
     {
         var g = ctx.G;
         // Without padding every read is inside x, which is then read in place; with padding the workers
@@ -135,7 +138,8 @@ internal static unsafe class ChannelTiledConv
         if (panels == null && !packInTasks)
         {
             panels = ctx.Shared.Get(WorkspaceSlot.PackB, ChannelPanels.Floats(ctx.Groups, ctx.Kg, depth));
-            ChannelPanels.PackAll(ctx.Workers, ctx.W, ctx.Groups, ctx.Kg, depth, panels);
+            if (rows == null) ChannelPanels.PackAll(ctx.Workers, ctx.W, ctx.Groups, ctx.Kg, depth, panels);
+            else ctx.Workers.For(ctx.Groups * blocks, new PanelsFromRows(rows, blocks, ctx.Kg, depth, (nint)panels));
         }
         // Packing in the tasks: "panels" are W's rows, a block's 64 of them starting where its panel would.
         nint pixelTable = (nint)pixels, offsetTable = (nint)offsets, panelBase = (nint)(packInTasks ? ctx.W : panels), starts = (nint)rowStarts;
@@ -147,10 +151,10 @@ internal static unsafe class ChannelTiledConv
             // cost fewer claims than many small ones (one per block and image would be 256 at batch 8).
             int units = blocks * outer * splits;
             int tasks = Math.Min(units, runCap);
-            ctx.Workers.For(tasks, new BlockMajorRuns(ctx, l, units, tasks, splits, outer, blocks, outPlane, inPlace, starts, stamp, panelBase, panelFloats, pixelTable, offsetTable, chunkChannels, packInTasks));
+            ctx.Workers.For(tasks, new BlockMajorRuns(ctx, l, units, tasks, splits, outer, blocks, outPlane, inPlace, starts, stamp, panelBase, panelFloats, pixelTable, offsetTable, chunkChannels, packInTasks, rows));
             return;
         }
-        ctx.Workers.For(wholeImages ? outer : outer * blocks * splits, new ImageTasks(ctx, l, wholeImages, splits, blocks, ownPadding, subsampled, sharedPadded, outPlane, starts, stamp, panelBase, panelFloats, pixelTable, offsetTable, chunkChannels, packInTasks));
+        ctx.Workers.For(wholeImages ? outer : outer * blocks * splits, new ImageTasks(ctx, l, wholeImages, splits, blocks, ownPadding, subsampled, sharedPadded, outPlane, starts, stamp, panelBase, panelFloats, pixelTable, offsetTable, chunkChannels, packInTasks, rows));
     }
 
     /// <summary>
@@ -197,7 +201,7 @@ internal static unsafe class ChannelTiledConv
         s >= splits ? outPlane : (int)((long)Ceil(outPlane, Tile) * s / splits) * Tile;
 
     /// <summary>One (image, group) with every pixel range and channel block, or one (image, group, block, pixel range).</summary>
-    readonly struct ImageTasks(CpuConvContext ctx, StridePhaseLayout l, bool wholeImages, int splits, int blocks, bool ownPadding, bool subsampled, nint sharedPadded, int outPlane, nint starts, long stamp, nint panelBase, long panelFloats, nint pixelTable, nint offsetTable, int chunkChannels, bool packInTasks) : ICpuLoop
+    readonly struct ImageTasks(CpuConvContext ctx, StridePhaseLayout l, bool wholeImages, int splits, int blocks, bool ownPadding, bool subsampled, nint sharedPadded, int outPlane, nint starts, long stamp, nint panelBase, long panelFloats, nint pixelTable, nint offsetTable, int chunkChannels, bool packInTasks, IPanelRows? rows) : ICpuLoop
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int t, WorkspaceSet ws)
@@ -217,13 +221,13 @@ internal static unsafe class ChannelTiledConv
                 float* result = ws.Get(WorkspaceSlot.Columns, (long)(q1 - q0) * Width);
                 for (int kb = kb0; kb < kb1; kb++)
                     Block(ctx, a, (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
-                        chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width), packInTasks, ws);
+                        chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width), packInTasks, rows, ws);
             }
         }
     }
 
     /// <summary>Block-major runs of (channel block, image, pixel range) units over x in place or a padded batch.</summary>
-    readonly struct BlockMajorRuns(CpuConvContext ctx, StridePhaseLayout l, int units, int tasks, int splits, int outer, int blocks, int outPlane, bool inPlace, nint starts, long stamp, nint panelBase, long panelFloats, nint pixelTable, nint offsetTable, int chunkChannels, bool packInTasks) : ICpuLoop
+    readonly struct BlockMajorRuns(CpuConvContext ctx, StridePhaseLayout l, int units, int tasks, int splits, int outer, int blocks, int outPlane, bool inPlace, nint starts, long stamp, nint panelBase, long panelFloats, nint pixelTable, nint offsetTable, int chunkChannels, bool packInTasks, IPanelRows? rows) : ICpuLoop
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int t, WorkspaceSet ws)
@@ -237,21 +241,29 @@ internal static unsafe class ChannelTiledConv
                 float* result = ws.Get(WorkspaceSlot.Columns, (long)(q1 - q0) * Width);
                 float* a = inPlace ? ctx.XPlane(n, grp * ctx.Cg) : OwnInput(ctx, l, (nint*)starts, false, o, o, outer, stamp, ws);
                 Block(ctx, a, (float*)panelBase + (grp * blocks + kb) * panelFloats, (nint*)pixelTable, (nint*)offsetTable,
-                    chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width), packInTasks, ws);
+                    chunkChannels, q0, q1, result, n, grp * ctx.Kg + kb * Width, Math.Min(Width, ctx.Kg - kb * Width), packInTasks, rows, ws);
             }
         }
+    }
+
+    /// <summary>Every panel, each whole, through <see cref="IPanelRows"/>: one task per (group, block).</summary>
+    readonly struct PanelsFromRows(IPanelRows rows, int blocks, int kPerGroup, int depth, nint panels) : ICpuLoop
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int i, WorkspaceSet ws) => rows.Write(i / blocks, i % blocks, Math.Min(Width, kPerGroup - i % blocks * Width), 0, depth,
+            (float*)panels + (nint)i * Width * depth, ws);
     }
 
     /// <summary>
     /// One channel block of pixels [q0, q1): the chunked microkernel calls into the pixel-major result,
     /// then its transpose into the y planes of channels k0.. k0 + count, with the bias. On the Vector256 tier each chunk
     /// is swept in k-blocks (<see cref="ChannelTiledAvx2"/>; a later chunk's running sums in the worker's PackA slot).
-    /// With <paramref name="pack"/>, <paramref name="b"/> is the block's first row of W and each chunk's panel is packed
-    /// from it into the worker's PackB slot first.
+    /// With <paramref name="pack"/>, each chunk's panel is packed into the worker's PackB slot first: by
+    /// <paramref name="rows"/> where given, else from W, whose block's first row <paramref name="b"/> then is.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block(CpuConvContext ctx, float* a, float* b, nint* pixelTable, nint* offsetTable, int chunkChannels,
-        int q0, int q1, float* result, int n, int k0, int count, bool pack, WorkspaceSet ws)
+        int q0, int q1, float* result, int n, int k0, int count, bool pack, IPanelRows? rows, WorkspaceSet ws)
     {
         // A block of at most 32 channels (the last of K = 96 or 160) runs half tiles: 12 pixels × 32 channels.
         bool half = count <= ChannelTileKernels.HalfChannels;
@@ -265,8 +277,16 @@ internal static unsafe class ChannelTiledConv
             {
                 // Rows pc … pc + kc of the block's panel (ChannelPanels' layout): W's rows transposed, lanes past count zero.
                 panel = ws.Get(WorkspaceSlot.PackB, (long)kc * Width);
-                if (count < Width) new Span<float>(panel, kc * Width).Clear();
-                BlockTranspose.ToPlanes(b + pc, ctx.Rows, count, kc, panel, Width, null);
+                if (rows != null)
+                {
+                    int grp = k0 / ctx.Kg;
+                    rows.Write(grp, (k0 - grp * ctx.Kg) / Width, count, pc, kc, panel, ws);
+                }
+                else
+                {
+                    if (count < Width) new Span<float>(panel, kc * Width).Clear();
+                    BlockTranspose.ToPlanes(b + pc, ctx.Rows, count, kc, panel, Width, null);
+                }
             }
             if (ctx.Tier == GemmTier.Vector256)
             {
