@@ -83,7 +83,7 @@ internal static unsafe class Winograd3x3
             + xi * cPerGroup * tiles + xi * tiles * Width + (long)T.Tile * rows * g.OutW * Width + 2 * (tiles + cPerGroup) + 16;
     }
 
-    /// <summary>Floats of the transformed weights as channel panels: (m + 2)² × groups panels sets of K/g rounded up to 64 × C/g.</summary>
+    /// <summary>Floats of the transformed weights as channel panels: (m + 2)² × groups sets of panels, K/g rounded up to 64 by C/g.</summary>
     public static long PanelFloats<T>(int groups, int kPerGroup, int cPerGroup) where T : struct, IWinogradTiles =>
         ChannelPanels.Floats(Xi<T>() * groups, kPerGroup, cPerGroup);
 
