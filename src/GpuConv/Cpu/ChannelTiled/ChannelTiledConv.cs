@@ -141,7 +141,8 @@ internal static unsafe class ChannelTiledConv
             if (rows == null) ChannelPanels.PackAll(ctx.Workers, ctx.W, ctx.Groups, ctx.Kg, depth, panels);
             else ctx.Workers.For(ctx.Groups * blocks, new PanelsFromRows(rows, blocks, ctx.Kg, depth, (nint)panels));
         }
-        // Packing in the tasks: "panels" are W's rows, a block's 64 of them starting where its panel would.
+        // Packing in the tasks (one image, one group): "panels" are W's rows, block kb's 64 of them kb · 64 · depth floats
+        // in, where its panel would start.
         nint pixelTable = (nint)pixels, offsetTable = (nint)offsets, panelBase = (nint)(packInTasks ? ctx.W : panels), starts = (nint)rowStarts;
 
         if (inPlace || paddedBatch)
