@@ -12,19 +12,20 @@ namespace GpuConv.Tests.Cpu;
 /// </summary>
 public unsafe class WinogradFilterPanelsTests
 {
-    [TestCase(1, 64, 3, 1)]
-    [TestCase(2, 70, 5, 2)]
-    [TestCase(3, 8, 17, 3)]
-    [TestCase(1, 130, 64, 2)]
-    public void FourByFourGivesTheOneFilterTransformsBits(int groups, int kPerGroup, int cPerGroup, int threads) =>
-        Check<F4x4>(groups, kPerGroup, cPerGroup, threads);
+    static readonly object[] Shapes = [new[] { 1, 64, 3, 1 }, new[] { 2, 70, 5, 2 }, new[] { 3, 8, 17, 3 }, new[] { 1, 130, 64, 2 }];
 
-    [TestCase(1, 64, 3, 1)]
-    [TestCase(2, 70, 5, 2)]
-    [TestCase(3, 8, 17, 3)]
-    [TestCase(1, 130, 64, 2)]
-    public void TwoByTwoGivesTheOneFilterTransformsBits(int groups, int kPerGroup, int cPerGroup, int threads) =>
-        Check<F2x2>(groups, kPerGroup, cPerGroup, threads);
+    /// <summary>Each variant on each (groups, K/g, C/g, threads) of <see cref="Shapes"/>.</summary>
+    static IEnumerable<TestCaseData> Cases() =>
+        from variant in new[] { "F4x4", "F2x2" }
+        from int[] s in Shapes
+        select new TestCaseData(variant, s[0], s[1], s[2], s[3]);
+
+    [TestCaseSource(nameof(Cases))]
+    public void GivesTheOneFilterTransformsBits(string variant, int groups, int kPerGroup, int cPerGroup, int threads)
+    {
+        if (variant == "F4x4") Check<F4x4>(groups, kPerGroup, cPerGroup, threads);
+        else Check<F2x2>(groups, kPerGroup, cPerGroup, threads);
+    }
 
     static void Check<T>(int groups, int kPerGroup, int cPerGroup, int threads) where T : struct, IWinogradTiles
     {

@@ -35,17 +35,21 @@ internal static unsafe class ChannelPanels
         public void Run(int i, WorkspaceSet _)
         {
             int g = i / blocks, kb = i % blocks;
-            PackBlock((float*)src + ((nint)g * kPerGroup + kb * Width) * depth, Math.Min(Width, kPerGroup - kb * Width), depth,
+            PackBlock((float*)src + ((nint)g * kPerGroup + kb * Width) * depth, depth, Math.Min(Width, kPerGroup - kb * Width), depth,
                 (float*)target + (nint)i * Width * depth);
         }
     }
 
-    /// <summary>Packs <paramref name="count"/> (≤ 64) consecutive weight rows into one panel, zero-filling the rest of it.</summary>
+    /// <summary>
+    /// Packs the first <paramref name="depth"/> floats of <paramref name="count"/> (≤ 64) weight rows <paramref name="stride"/>
+    /// apart into one panel of <paramref name="depth"/> rows, zero-filling the rest of it: a whole panel, or (rows
+    /// starting inside W's rows) a K chunk of one.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void PackBlock(float* rows, int count, int depth, float* panel)
+    internal static void PackBlock(float* rows, nint stride, int count, int depth, float* panel)
     {
         if (count < Width) new Span<float>(panel, Width * depth).Clear();
-        // panel[p · 64 + r] = rows[r · depth + p]: a transpose, in 16 × 16 register tiles.
-        BlockTranspose.ToPlanes(rows, depth, count, depth, panel, Width, null);
+        // panel[p · 64 + r] = rows[r · stride + p]: a transpose, in 16 × 16 register tiles.
+        BlockTranspose.ToPlanes(rows, stride, count, depth, panel, Width, null);
     }
 }

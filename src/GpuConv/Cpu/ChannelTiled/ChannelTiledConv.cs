@@ -283,11 +283,7 @@ internal static unsafe class ChannelTiledConv
                     int grp = k0 / ctx.Kg;
                     rows.Write(grp, (k0 - grp * ctx.Kg) / Width, count, pc, kc, panel, ws);
                 }
-                else
-                {
-                    if (count < Width) new Span<float>(panel, kc * Width).Clear();
-                    BlockTranspose.ToPlanes(b + pc, ctx.Rows, count, kc, panel, Width, null);
-                }
+                else ChannelPanels.PackBlock(b + pc, ctx.Rows, count, kc, panel);
             }
             if (ctx.Tier == GemmTier.Vector256)
             {
