@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using GpuConv.Cpu.Gemm;
 
 namespace GpuConv.Cpu.ChannelTiled;
@@ -10,7 +11,8 @@ namespace GpuConv.Cpu.ChannelTiled;
 /// read a tile's input once per quarter over the whole chunk and the chunk's B once per tile, which on a 512 KiB L2
 /// (AMD Zen 3) was bound by L2 traffic; here a k-block's B (16 KiB) stays in L1 for every tile and a tile's input for
 /// its quarters. Same operations in the same order for every output (a sequential FMA chain from zero over the chunk,
-/// then added to the previous chunks' sum): the same bits as the quarter kernels and as the AVX-512 tiles.
+/// then added to the previous chunks' sum): the same bits as the quarter kernels and as the AVX-512 tiles. A tile of one
+/// pixel (a single position: classifiers, squeeze-and-excitation) takes its four quarters at once (<see cref="SweptOnePixel"/>).
 /// </summary>
 internal static unsafe class ChannelTiledAvx2
 {
@@ -44,9 +46,58 @@ internal static unsafe class ChannelTiledAvx2
             {
                 int r = q0 + (int)((long)pixels * (i + 1) / tiles) - q;
                 nint at = (nint)(q - q0) * Width;
-                ChannelTileKernels256.SweptFor(r)(rows, a, pixelTable + q, offsets + k0, b + k0 * Width, sums + at, result + at, Width, quarters, flags);
+                if (r == 1) SweptOnePixel(rows, a, pixelTable + q, offsets + k0, b + k0 * Width, sums + at, result + at, quarters, flags);
+                else ChannelTileKernels256.SweptFor(r)(rows, a, pixelTable + q, offsets + k0, b + k0 * Width, sums + at, result + at, Width, quarters, flags);
                 q += r;
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="ChannelTileKernels256.Swept1"/>'s sums (1 pixel, <paramref name="quarters"/> × 16 channels, the same
+    /// flags and the same sequential FMA chain per output, so the same bits) with all four quarters' 8 accumulators at
+    /// once: each row of B is read whole, front to back. Swept1 reads a quarter at a time, every fourth 64-byte line;
+    /// for one pixel B is used once, straight from memory (a classifier's weights), and that stride starved the loads.
+    /// Lanes past the quarters are computed on the panel's zero padding and not stored.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void SweptOnePixel(nint kc, float* a, nint* pixels, nint* offsets, float* b, float* sums, float* c, int quarters, int flags)
+    {
+        const int Width = ChannelTileKernels.Channels;
+        float* a0 = a + pixels[0];
+        Vector256<float> s0, s1, s2, s3, s4, s5, s6, s7;
+        if ((flags & ChannelTileKernels256.First) != 0)
+            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = Vector256<float>.Zero;
+        else
+        {
+            s0 = Vector256.Load(sums); s1 = Vector256.Load(sums + 8); s2 = Vector256.Load(sums + 16); s3 = Vector256.Load(sums + 24);
+            s4 = Vector256.Load(sums + 32); s5 = Vector256.Load(sums + 40); s6 = Vector256.Load(sums + 48); s7 = Vector256.Load(sums + 56);
+        }
+        for (nint p = 0; p < kc; p++, b += Width)
+        {
+            var x = Vector256.Create(a0[offsets[p]]);
+            s0 = Vector256.MultiplyAddEstimate(x, Vector256.Load(b), s0); s1 = Vector256.MultiplyAddEstimate(x, Vector256.Load(b + 8), s1);
+            s2 = Vector256.MultiplyAddEstimate(x, Vector256.Load(b + 16), s2); s3 = Vector256.MultiplyAddEstimate(x, Vector256.Load(b + 24), s3);
+            s4 = Vector256.MultiplyAddEstimate(x, Vector256.Load(b + 32), s4); s5 = Vector256.MultiplyAddEstimate(x, Vector256.Load(b + 40), s5);
+            s6 = Vector256.MultiplyAddEstimate(x, Vector256.Load(b + 48), s6); s7 = Vector256.MultiplyAddEstimate(x, Vector256.Load(b + 56), s7);
+        }
+        float* target = (flags & ChannelTileKernels256.Last) == 0 ? sums : c;
+        bool add = (flags & ChannelTileKernels256.Last) != 0 && (flags & ChannelTileKernels256.Add) != 0;
+        Store(target, 0, s0, s1, add);
+        if (quarters > 1) Store(target, 16, s2, s3, add);
+        if (quarters > 2) Store(target, 32, s4, s5, add);
+        if (quarters > 3) Store(target, 48, s6, s7, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store(float* target, int at, Vector256<float> low, Vector256<float> high, bool add)
+    {
+        if (add)
+        {
+            low += Vector256.Load(target + at);
+            high += Vector256.Load(target + at + 8);
+        }
+        low.Store(target + at);
+        high.Store(target + at + 8);
     }
 }
