@@ -219,6 +219,13 @@ internal static unsafe class Winograd3x3
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Products(GemmTier tier, float* v, nint* tileTable, nint* channelTable, int cg, int tiles, float* b, float* m, int count)
     {
+        if (tier == GemmTier.Vector256)
+        {
+            // The k-block sweep (its B block in L1 for every tile, the next one prefetched): F(2x2) on 14 × 14 × 256
+            // 1.3× faster than a quarter kernel per six tiles, each reading all of B a quarter row at a time; the same bits.
+            ChannelTiledAvx2.Chunk(cg, v, tileTable, channelTable, b, 0, tiles, (count + 15) / 16, m, m, false);
+            return;
+        }
         bool half = count <= ChannelTileKernels.HalfChannels;
         int most = half ? ChannelTileKernels.MaxHalfPixels : ChannelTileKernels.MaxPixels, calls = (tiles + most - 1) / most;
         for (int i = 0, q = 0; i < calls; i++)
