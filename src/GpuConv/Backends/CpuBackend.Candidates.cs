@@ -359,7 +359,8 @@ public sealed unsafe partial class CpuBackend
                     Math.Max(DepthwiseBlocked.Applies(g, p.KPerGroup, p.C) ? DepthwiseBlocked.ScratchFloats(g) : 0,
                     Math.Max(DepthwiseChannelLast.Applies(g, p.KPerGroup, p.C) ? DepthwiseChannelLast.ScratchFloats(g) : 0,
                         Math.Max(Depthwise3x3Avx2.Applies(g, p.KPerGroup) ? Depthwise3x3Avx2.ScratchFloats(g) : 0,
-                            DepthwiseBlockedAvx2.Applies(g, p.KPerGroup, p.C, Tier) ? DepthwiseBlockedAvx2.ScratchFloats(g) : 0))));
+                            Math.Max(DepthwiseChannelLastAvx2.Applies(g, p.KPerGroup, p.C, Tier) ? DepthwiseChannelLastAvx2.ScratchFloats(g) : 0,
+                                DepthwiseBlockedAvx2.Applies(g, p.KPerGroup, p.C, Tier) ? DepthwiseBlockedAvx2.ScratchFloats(g) : 0)))));
                 break;
             case ShiftedGemm:
             {

@@ -80,9 +80,9 @@ internal static unsafe class CpuForward
     {
         int mult = ctx.Kg;
         var kernel = DepthwiseKernelFor(ctx.G, mult, ctx.C, ctx.Tier);
-        if (kernel == DepthwiseKernel.ChannelLast)
+        if (kernel is DepthwiseKernel.ChannelLast or DepthwiseKernel.ChannelLastAvx2)
         {
-            ChannelLast(ctx);
+            ChannelLast(ctx, kernel == DepthwiseKernel.ChannelLastAvx2);
             return;
         }
         if (kernel is not (DepthwiseKernel.Blocked or DepthwiseKernel.BlockedAvx2 or DepthwiseKernel.PaddedCopy))
@@ -119,13 +119,14 @@ internal static unsafe class CpuForward
     /// Whole blocks of 16 channels by <see cref="DepthwiseChannelLast"/>; the channels past the last block
     /// plane by plane by the kernel <see cref="DepthwiseKernelFor"/> picks without it.
     /// </summary>
-    static void ChannelLast(CpuConvContext ctx)
+    static void ChannelLast(CpuConvContext ctx, bool avx2)
     {
-        int blocks = ctx.C / DepthwiseChannelLast.Lanes;
+        int lanes = avx2 ? DepthwiseChannelLastAvx2.Lanes : DepthwiseChannelLast.Lanes;
+        int blocks = ctx.C / lanes;
         int units = ctx.N * blocks;
         int blockTasks = Math.Min(units, ctx.Threads * 8);
-        ctx.Workers.For(blockTasks, new ChannelLastBlocks(ctx, units, blockTasks, blocks));
-        int first = blocks * DepthwiseChannelLast.Lanes;
+        ctx.Workers.For(blockTasks, new ChannelLastBlocks(ctx, units, blockTasks, blocks, avx2));
+        int first = blocks * lanes;
         if (first == ctx.C) return;
         var rest = PlaneKernelFor(ctx.G, 1, ctx.Tier);
         if (rest == DepthwiseKernel.PaddedCopy)
@@ -137,19 +138,23 @@ internal static unsafe class CpuForward
         else UnpaddedPlanes(ctx, rest, first);
     }
 
-    /// <summary>Ranges of (image, block of 16 channels) units by <see cref="DepthwiseChannelLast"/>.</summary>
-    readonly struct ChannelLastBlocks(CpuConvContext ctx, int units, int blockTasks, int blocks) : ICpuLoop
+    /// <summary>Ranges of (image, block of 16 channels) units by <see cref="DepthwiseChannelLast"/> (of 8 by <see cref="DepthwiseChannelLastAvx2"/>).</summary>
+    readonly struct ChannelLastBlocks(CpuConvContext ctx, int units, int blockTasks, int blocks, bool avx2) : ICpuLoop
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int t, WorkspaceSet ws)
         {
             int u0 = (int)((long)units * t / blockTasks), u1 = (int)((long)units * (t + 1) / blockTasks);
-            float* scratch = ws.Get(WorkspaceSlot.Rows, DepthwiseChannelLast.ScratchFloats(ctx.G));
+            int lanes = avx2 ? DepthwiseChannelLastAvx2.Lanes : DepthwiseChannelLast.Lanes;
+            float* scratch = ws.Get(WorkspaceSlot.Rows, avx2 ? DepthwiseChannelLastAvx2.ScratchFloats(ctx.G) : DepthwiseChannelLast.ScratchFloats(ctx.G));
             for (int u = u0; u < u1; u++)
             {
-                int n = u / blocks, c0 = u % blocks * DepthwiseChannelLast.Lanes;
-                DepthwiseChannelLast.Block(ctx.G, ctx.XPlane(n, c0), ctx.W + (nint)c0 * ctx.Kvol, ctx.YPlane(n, c0),
-                    ctx.Bias == null ? null : ctx.Bias + c0, ctx.Activation, scratch);
+                int n = u / blocks, c0 = u % blocks * lanes;
+                float* bias = ctx.Bias == null ? null : ctx.Bias + c0;
+                if (avx2)
+                    DepthwiseChannelLastAvx2.Block(ctx.G, ctx.XPlane(n, c0), ctx.W + (nint)c0 * ctx.Kvol, ctx.YPlane(n, c0), bias, ctx.Activation, scratch);
+                else
+                    DepthwiseChannelLast.Block(ctx.G, ctx.XPlane(n, c0), ctx.W + (nint)c0 * ctx.Kvol, ctx.YPlane(n, c0), bias, ctx.Activation, scratch);
             }
         }
     }
@@ -227,6 +232,7 @@ internal static unsafe class CpuForward
         return avx512 && Depthwise3x3.Applies(g, mult) ? DepthwiseKernel.ThreeByThree
             : tier == GemmTier.Vector256 && Depthwise3x3Avx2.Applies(g, mult) ? DepthwiseKernel.ThreeByThreeAvx2
             : avx512 && DepthwiseChannelLast.Applies(g, mult, channels) ? DepthwiseKernel.ChannelLast
+            : DepthwiseChannelLastAvx2.Applies(g, mult, channels, tier) ? DepthwiseKernel.ChannelLastAvx2
             : DepthwiseBlockedAvx2.Applies(g, mult, channels, tier) ? DepthwiseKernel.BlockedAvx2
             : avx512 && DepthwiseNarrow.Applies(g, mult) ? DepthwiseKernel.Narrow
             : avx512 && !blocked && DepthwiseStrips.Applies(g, mult) ? DepthwiseKernel.Strips

@@ -9,6 +9,8 @@ internal enum DepthwiseKernel
     ThreeByThreeAvx2,
     /// <summary><see cref="DepthwiseChannelLast"/> (AVX-512) on whole blocks of 16 channels, the rest by <see cref="CpuForward.PlaneKernelFor"/>'s kernel.</summary>
     ChannelLast,
+    /// <summary><see cref="DepthwiseChannelLastAvx2"/> (AVX2 + FMA) on whole blocks of 8 channels, the rest by <see cref="CpuForward.PlaneKernelFor"/>'s kernel.</summary>
+    ChannelLastAvx2,
     /// <summary><see cref="DepthwiseNarrow"/> (AVX-512), from the unpadded planes.</summary>
     Narrow,
     /// <summary><see cref="DepthwiseStrips"/> (AVX-512), from the unpadded planes.</summary>

@@ -12,9 +12,10 @@ using GpuConv.Tests.Support;
 namespace GpuConv.Tests.Cpu.Simd;
 
 /// <summary>
-/// The 8-channel AVX2 form of the small-plane blocked depthwise kernel (<see cref="DepthwiseBlockedAvx2"/>)
-/// against the float64 reference: through the backend where its rule takes the layer (5x5 and 7x7; channels past
-/// the last whole 8 by the padded copy), with and without bias, each fused activation, on one and two threads; and
+/// The 8-channel AVX2 forms of the small-plane blocked depthwise kernel (<see cref="DepthwiseBlockedAvx2"/>) and of the
+/// channel-last one (<see cref="DepthwiseChannelLastAvx2"/>, which takes 2-D 5x5 and 7x7 stride 1 before it since s29)
+/// against the float64 reference: through the backend where their rules take the layer (channels past
+/// the last whole 8 by the per-plane kernel), with and without bias, each fused activation, on one and two threads; and
 /// the kernel called directly on 3x3 layers, which its rule leaves to <see cref="Depthwise3x3Avx2"/> but which it
 /// must still get right. Warm runs allocate nothing. The tier is forced to Vector256, so these run on AVX-512 machines too.
 /// </summary>
@@ -28,21 +29,24 @@ public class Avx2DepthwiseBlockedTests
             new TensorShape(n, c, h, w), new TensorShape(c, 1, r, r));
 
     // EfficientNet-B0's 7 × 7 and 14 × 14 5x5 layers (stride 1 and 2, fewer channels); channel counts that leave
-    // 1, 5 and 7 channels to the padded copy, and 8 (none); 7x7 up to 28 × 28; asymmetric and no padding; a batch
-    // of 3; odd planes.
-    [TestCase(1, 40, 7, 7, 5, 1, new[] { 2, 2, 2, 2 })]
-    [TestCase(1, 21, 14, 14, 5, 2, new[] { 2, 2, 2, 2 })]
-    [TestCase(3, 13, 14, 14, 5, 1, new[] { 2, 2, 2, 2 })]
-    [TestCase(1, 8, 9, 11, 5, 2, new[] { 1, 2, 3, 0 })]
-    [TestCase(2, 17, 7, 7, 5, 1, new[] { 0, 0, 0, 0 })]
-    [TestCase(1, 15, 28, 28, 7, 1, new[] { 3, 3, 3, 3 })]
-    [TestCase(1, 24, 14, 14, 7, 2, new[] { 3, 3, 3, 3 })]
-    [TestCase(2, 9, 7, 7, 7, 1, new[] { 3, 3, 3, 3 })]
-    public void MatchesReference(int n, int c, int h, int w, int r, int stride, int[] pads)
+    // 1, 5 and 7 channels to the per-plane kernel, and 8 (none); 7x7 up to 28 × 28; asymmetric and no padding; a batch
+    // of 3; odd planes. 2-D 5x5 (stride 1 or 2) and 7x7 stride 1 go to the channel-last kernel
+    // (<see cref="DepthwiseChannelLastAvx2"/>) since s29; 7x7 stride 2 and dilated ones still to the blocked one.
+    [TestCase(1, 40, 7, 7, 5, 1, new[] { 2, 2, 2, 2 }, 1, true)]
+    [TestCase(1, 21, 14, 14, 5, 2, new[] { 2, 2, 2, 2 }, 1, true)]
+    [TestCase(3, 13, 14, 14, 5, 1, new[] { 2, 2, 2, 2 }, 1, true)]
+    [TestCase(1, 8, 9, 11, 5, 2, new[] { 1, 2, 3, 0 }, 1, true)]
+    [TestCase(2, 17, 7, 7, 5, 1, new[] { 0, 0, 0, 0 }, 1, true)]
+    [TestCase(1, 15, 28, 28, 7, 1, new[] { 3, 3, 3, 3 }, 1, true)]
+    [TestCase(2, 9, 7, 7, 7, 1, new[] { 3, 3, 3, 3 }, 1, true)]
+    [TestCase(1, 24, 14, 14, 7, 2, new[] { 3, 3, 3, 3 }, 1, false)]
+    [TestCase(2, 12, 13, 11, 7, 2, new[] { 3, 2, 1, 3 }, 1, false)]
+    [TestCase(1, 17, 12, 12, 5, 1, new[] { 4, 4, 4, 4 }, 2, false)]
+    public void MatchesReference(int n, int c, int h, int w, int r, int stride, int[] pads, int dilation, bool channelLast)
     {
         Avx2Tier.Require();
-        var p = Problem(n, c, h, w, r, stride, pads);
-        Assert.That(CpuForward.DepthwiseKernelFor(ConvGeometry.Of(p), 1, c, GemmTier.Vector256), Is.EqualTo(DepthwiseKernel.BlockedAvx2), $"kernel for {p}");
+        var p = Problem(n, c, h, w, r, stride, pads, dilation);
+        Assert.That(CpuForward.DepthwiseKernelFor(ConvGeometry.Of(p), 1, c, GemmTier.Vector256), Is.EqualTo(channelLast ? DepthwiseKernel.ChannelLastAvx2 : DepthwiseKernel.BlockedAvx2), $"kernel for {p}");
         var x = HostTensor.Random(p.XShape, 21);
         var wt = HostTensor.Random(p.WShape, 22);
         // Bias in [-6, 6]: the sums land on both sides of ReLU6's 6 and across SiLU's curve.
