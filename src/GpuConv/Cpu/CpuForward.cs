@@ -67,8 +67,9 @@ internal static unsafe class CpuForward
     /// <summary>
     /// Depthwise (groups == C). One filter per channel goes to the first kernel that takes it: 3x3 from
     /// the unpadded planes (<see cref="Depthwise3x3"/> on AVX-512, <see cref="Depthwise3x3Avx2"/> on AVX2);
-    /// 7x7 stride 1 and 5x5 stride 1 or 2 on AVX-512 16 channels at a time channel-last (<see cref="DepthwiseChannelLast"/>,
-    /// the channels past the last whole block by the kernel that would run them otherwise);
+    /// 7x7 stride 1 and 5x5 stride 1 or 2 channel-last, on AVX-512 16 channels at a time (<see cref="DepthwiseChannelLast"/>),
+    /// on AVX2 8 (<see cref="DepthwiseChannelLastAvx2"/>), the channels past the last whole block by the kernel that would
+    /// run them otherwise;
     /// 5x5 and 7x7 on outputs of ≤ 7 columns two rows per vector (<see cref="DepthwiseNarrow"/>); other
     /// kernels on small planes 16 channels at a time (<see cref="DepthwiseBlocked"/>; on AVX2 5x5 and 7x7
     /// 8 at a time, <see cref="DepthwiseBlockedAvx2"/>); 3-, 5- and 7-wide
@@ -116,8 +117,8 @@ internal static unsafe class CpuForward
     }
 
     /// <summary>
-    /// Whole blocks of 16 channels by <see cref="DepthwiseChannelLast"/>; the channels past the last block
-    /// plane by plane by the kernel <see cref="DepthwiseKernelFor"/> picks without it.
+    /// Whole blocks of 16 channels by <see cref="DepthwiseChannelLast"/> (of 8 by <see cref="DepthwiseChannelLastAvx2"/>
+    /// on AVX2); the channels past the last block plane by plane by the kernel <see cref="DepthwiseKernelFor"/> picks without it.
     /// </summary>
     static void ChannelLast(CpuConvContext ctx, bool avx2)
     {
