@@ -12,7 +12,7 @@ CHUNK = 7   # output pixels per chunk (DepthwiseChannelLast.Chunk)
 def at(base, k):
     return f"{base} + {k} * Lanes" if k else base
 
-def chunk(side, stride, vec="Vector512"):
+def chunk(side, stride, vec="Vector512", columns="IColumns"):
     reads = (CHUNK - 1) * stride + side
     name = f"ChunkOf{side}" + ("Stride2" if stride == 2 else "")
     fmas = CHUNK * side
@@ -23,7 +23,7 @@ def chunk(side, stride, vec="Vector512"):
          "    /// only input pixels lo ≤ j &lt; hi are read.",
          "    /// </summary>",
          "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
-         f"    static void {name}<TColumns>(float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi) where TColumns : struct, IColumns",
+         f"    static void {name}<TColumns>(float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi) where TColumns : struct, {columns}",
          "    {",
          f"        {vec}<float> " + ", ".join(f"a{i} = default" for i in range(CHUNK)) + ";",
          "        uint span = (uint)Math.Max(0, hi - lo);   // no column inside the row: nothing read",
@@ -52,7 +52,8 @@ def write(class_name, vec, file_name, note):
          "",
          f"internal static unsafe partial class {class_name}",
          "{"]
-    parts = [chunk(7, 1, vec), chunk(5, 1, vec), chunk(5, 2, vec)]
+    columns = "IColumns" if class_name == "DepthwiseChannelLast" else "DepthwiseChannelLast.IColumns"
+    parts = [chunk(7, 1, vec, columns), chunk(5, 1, vec, columns), chunk(5, 2, vec, columns)]
     for n, p in enumerate(parts):
         if n: L.append("")
         L += p

@@ -25,7 +25,7 @@ internal static unsafe partial class DepthwiseChannelLast
     public const int Lanes = 16;
 
     /// <summary>Output pixels per chunk: ConvNeXt's and EfficientNet's widths (56, 28, 14, 7) are multiples of seven.</summary>
-    const int Chunk = 7;
+    internal const int Chunk = 7;
 
     /// <summary>
     /// 2-D 7x7 stride 1 or 5x5 stride 1 or 2, no dilation, one filter per channel, at least one block of 16 channels, on
@@ -61,22 +61,23 @@ internal static unsafe partial class DepthwiseChannelLast
         ChannelLastScatter.Contiguous(x, inPlane, (int)inPlane, xb);
         int taps = g.KH * g.KW;
         BlockTranspose.ToPlanes(w, taps, Lanes, taps, wb, Lanes, null);
-        Rows(g, xb, wb, yb);
+        Rows<Loops512>(g, xb, wb, yb, Lanes);
         BlockTranspose.ToPlanes(yb, Lanes, (int)outPlane, Lanes, y, outPlane, bias, activation);
     }
 
     /// <summary>
-    /// yb[oh, ow] = Σ over the taps inside the plane of wb[dh, dw] · xb[oh − ph + dh, ow − pw + dw]: kernel rows
-    /// outside the plane are not visited, and chunks that reach into the left or right padding skip the input
-    /// columns there (so nothing outside the plane is read and there is nothing to zero). A chunk that overhangs
-    /// its row writes the next row's first pixels, which that row then overwrites; the last row's overhang goes
-    /// to the scratch's spare chunk.
+    /// yb[oh, ow] = Σ over the taps inside the plane of wb[dh, dw] · xb[oh − ph + dh, ow − pw + dw], vectors of
+    /// <paramref name="lanes"/> channels: kernel rows outside the plane are not visited, and chunks that reach into the
+    /// left or right padding skip the input columns there (so nothing outside the plane is read and there is nothing to
+    /// zero). A chunk that overhangs its row writes the next row's first pixels, which that row then overwrites; the last
+    /// row's overhang goes to the scratch's spare chunk. <typeparamref name="TLoops"/> runs the chunks at its width
+    /// (this kernel's zmm loops, or <see cref="DepthwiseChannelLastAvx2"/>'s ymm ones).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows(in Geometry g, float* xb, float* wb, float* yb)
+    internal static void Rows<TLoops>(in Geometry g, float* xb, float* wb, float* yb, int lanes) where TLoops : struct, IChunkLoops
     {
         int outH = g.OutH, outW = g.OutW, ph = g.PH, pw = g.PW, inH = g.InH, inW = g.InW, k = g.KH, s = g.SH;
-        nint rowStride = (nint)inW * Lanes;
+        nint rowStride = (nint)inW * lanes;
         // Input pixels a chunk reads: (Chunk − 1)·stride + K.
         int reads = (Chunk - 1) * s + k;
         for (int oh = 0; oh < outH; oh++)
@@ -84,35 +85,49 @@ internal static unsafe partial class DepthwiseChannelLast
             int top = oh * s - ph;   // input row of kernel row 0
             int dh0 = Math.Max(0, -top), dh1 = Math.Min(k, inH - top);
             if (dh1 <= dh0) dh0 = dh1 = 0;  // every tap in the padding: the chunks store zeros
-            float* yRow = yb + (nint)oh * outW * Lanes;
+            float* yRow = yb + (nint)oh * outW * lanes;
             for (int ow0 = 0; ow0 < outW; ow0 += Chunk)
             {
                 // Input column of the chunk's first read, and the span of its reads inside the row.
                 int c0 = ow0 * s - pw;
                 int lo = Math.Max(0, -c0), hi = Math.Min(reads, inW - c0);
-                float* r = xb + (top + dh0) * rowStride + (nint)c0 * Lanes;
-                float* o = yRow + (nint)ow0 * Lanes;
-                float* wr = wb + dh0 * k * Lanes;
-                int rows = dh1 - dh0;
-                bool interior = lo == 0 && hi == reads;
-                switch (k, s)
-                {
-                    case (7, 1) when interior: ChunkOf7<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
-                    case (7, 1): ChunkOf7<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
-                    case (5, 1) when interior: ChunkOf5<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
-                    case (5, 1): ChunkOf5<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
-                    case (5, 2) when interior: ChunkOf5Stride2<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
-                    case (5, 2): ChunkOf5Stride2<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
-                    default: throw new InvalidOperationException($"channel-last depthwise: no chunk loop for {k}x{k} stride {s} (Applies admits none).");
-                }
+                float* r = xb + (top + dh0) * rowStride + (nint)c0 * lanes;
+                float* o = yRow + (nint)ow0 * lanes;
+                float* wr = wb + dh0 * k * lanes;
+                TLoops.Run(k, s, lo == 0 && hi == reads, r, rowStride, wr, dh1 - dh0, o, lo, hi);
+            }
+        }
+    }
+
+    /// <summary>One chunk of seven outputs at a vector width: the generated loop for (K, stride), interior or edge.</summary>
+    internal interface IChunkLoops
+    {
+        static abstract void Run(int k, int s, bool interior, float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi);
+    }
+
+    /// <summary>This kernel's zmm chunk loops.</summary>
+    readonly struct Loops512 : IChunkLoops
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Run(int k, int s, bool interior, float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi)
+        {
+            switch (k, s)
+            {
+                case (7, 1) when interior: ChunkOf7<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
+                case (7, 1): ChunkOf7<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
+                case (5, 1) when interior: ChunkOf5<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
+                case (5, 1): ChunkOf5<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
+                case (5, 2) when interior: ChunkOf5Stride2<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
+                case (5, 2): ChunkOf5Stride2<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
+                default: throw new InvalidOperationException($"channel-last depthwise: no chunk loop for {k}x{k} stride {s} (Applies admits none).");
             }
         }
     }
 
     /// <summary>Whether a chunk checks its input columns (<see cref="Edge"/>) or reads all (Chunk − 1) · stride + K of them (<see cref="Interior"/>).</summary>
-    interface IColumns { static abstract bool Checked { get; } }
-    struct Interior : IColumns { public static bool Checked => false; }
-    struct Edge : IColumns { public static bool Checked => true; }
+    internal interface IColumns { static abstract bool Checked { get; } }
+    internal struct Interior : IColumns { public static bool Checked => false; }
+    internal struct Edge : IColumns { public static bool Checked => true; }
 
     /// <summary>acc + w·v, fused (one rounding).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

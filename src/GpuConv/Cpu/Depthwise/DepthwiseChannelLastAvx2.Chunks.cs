@@ -14,7 +14,7 @@ internal static unsafe partial class DepthwiseChannelLastAvx2
     /// only input pixels lo ≤ j &lt; hi are read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void ChunkOf7<TColumns>(float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi) where TColumns : struct, IColumns
+    static void ChunkOf7<TColumns>(float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi) where TColumns : struct, DepthwiseChannelLast.IColumns
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default;
         uint span = (uint)Math.Max(0, hi - lo);   // no column inside the row: nothing read
@@ -110,7 +110,7 @@ internal static unsafe partial class DepthwiseChannelLastAvx2
     /// only input pixels lo ≤ j &lt; hi are read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void ChunkOf5<TColumns>(float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi) where TColumns : struct, IColumns
+    static void ChunkOf5<TColumns>(float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi) where TColumns : struct, DepthwiseChannelLast.IColumns
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default;
         uint span = (uint)Math.Max(0, hi - lo);   // no column inside the row: nothing read
@@ -194,7 +194,7 @@ internal static unsafe partial class DepthwiseChannelLastAvx2
     /// only input pixels lo ≤ j &lt; hi are read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void ChunkOf5Stride2<TColumns>(float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi) where TColumns : struct, IColumns
+    static void ChunkOf5Stride2<TColumns>(float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi) where TColumns : struct, DepthwiseChannelLast.IColumns
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default;
         uint span = (uint)Math.Max(0, hi - lo);   // no column inside the row: nothing read

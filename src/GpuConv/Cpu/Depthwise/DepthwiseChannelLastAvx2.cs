@@ -19,8 +19,7 @@ internal static unsafe partial class DepthwiseChannelLastAvx2
 {
     public const int Lanes = 8;
 
-    /// <summary>Output pixels per chunk, as <see cref="DepthwiseChannelLast"/>'s.</summary>
-    const int Chunk = 7;
+    const int Chunk = DepthwiseChannelLast.Chunk;
 
     /// <summary><see cref="DepthwiseChannelLast.Applies"/>'s geometries on the Vector256 tier, with at least one block of 8 channels.</summary>
     public static bool Applies(in Geometry g, int multiplier, int channels, GemmTier tier) =>
@@ -48,50 +47,28 @@ internal static unsafe partial class DepthwiseChannelLastAvx2
         // Channel-last in and out by 8 × 8 register tiles (BlockTranspose's AVX tile).
         BlockTranspose.ToPlanes(x, inPlane, Lanes, (int)inPlane, xb, Lanes, null, Lanes);
         BlockTranspose.ToPlanes(w, taps, Lanes, taps, wb, Lanes, null, Lanes);
-        Rows(g, xb, wb, yb);
+        DepthwiseChannelLast.Rows<Loops256>(g, xb, wb, yb, Lanes);
         BlockTranspose.ToPlanes(yb, Lanes, (int)outPlane, Lanes, y, outPlane, bias, activation);
     }
 
-    /// <summary><see cref="DepthwiseChannelLast"/>'s row walk (kernel rows and chunk columns in the padding not visited).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows(in Geometry g, float* xb, float* wb, float* yb)
+    /// <summary>This kernel's ymm chunk loops, for <see cref="DepthwiseChannelLast.Rows"/>.</summary>
+    readonly struct Loops256 : DepthwiseChannelLast.IChunkLoops
     {
-        int outH = g.OutH, outW = g.OutW, ph = g.PH, pw = g.PW, inH = g.InH, inW = g.InW, k = g.KH, s = g.SH;
-        nint rowStride = (nint)inW * Lanes;
-        int reads = (Chunk - 1) * s + k;
-        for (int oh = 0; oh < outH; oh++)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Run(int k, int s, bool interior, float* r, nint rowStride, float* wr, int rows, float* o, int lo, int hi)
         {
-            int top = oh * s - ph;
-            int dh0 = Math.Max(0, -top), dh1 = Math.Min(k, inH - top);
-            if (dh1 <= dh0) dh0 = dh1 = 0;
-            float* yRow = yb + (nint)oh * outW * Lanes;
-            for (int ow0 = 0; ow0 < outW; ow0 += Chunk)
+            switch (k, s)
             {
-                int c0 = ow0 * s - pw;
-                int lo = Math.Max(0, -c0), hi = Math.Min(reads, inW - c0);
-                float* r = xb + (top + dh0) * rowStride + (nint)c0 * Lanes;
-                float* o = yRow + (nint)ow0 * Lanes;
-                float* wr = wb + dh0 * k * Lanes;
-                int rows = dh1 - dh0;
-                bool interior = lo == 0 && hi == reads;
-                switch (k, s)
-                {
-                    case (7, 1) when interior: ChunkOf7<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
-                    case (7, 1): ChunkOf7<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
-                    case (5, 1) when interior: ChunkOf5<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
-                    case (5, 1): ChunkOf5<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
-                    case (5, 2) when interior: ChunkOf5Stride2<Interior>(r, rowStride, wr, rows, o, 0, hi); break;
-                    case (5, 2): ChunkOf5Stride2<Edge>(r, rowStride, wr, rows, o, lo, hi); break;
-                    default: throw new InvalidOperationException($"channel-last depthwise (AVX2): no chunk loop for {k}x{k} stride {s} (Applies admits none).");
-                }
+                case (7, 1) when interior: ChunkOf7<DepthwiseChannelLast.Interior>(r, rowStride, wr, rows, o, 0, hi); break;
+                case (7, 1): ChunkOf7<DepthwiseChannelLast.Edge>(r, rowStride, wr, rows, o, lo, hi); break;
+                case (5, 1) when interior: ChunkOf5<DepthwiseChannelLast.Interior>(r, rowStride, wr, rows, o, 0, hi); break;
+                case (5, 1): ChunkOf5<DepthwiseChannelLast.Edge>(r, rowStride, wr, rows, o, lo, hi); break;
+                case (5, 2) when interior: ChunkOf5Stride2<DepthwiseChannelLast.Interior>(r, rowStride, wr, rows, o, 0, hi); break;
+                case (5, 2): ChunkOf5Stride2<DepthwiseChannelLast.Edge>(r, rowStride, wr, rows, o, lo, hi); break;
+                default: throw new InvalidOperationException($"channel-last depthwise (AVX2): no chunk loop for {k}x{k} stride {s} (Applies admits none).");
             }
         }
     }
-
-    /// <summary>Whether a chunk checks its input columns (<see cref="Edge"/>) or reads all (Chunk − 1) · stride + K of them (<see cref="Interior"/>).</summary>
-    interface IColumns { static abstract bool Checked { get; } }
-    struct Interior : IColumns { public static bool Checked => false; }
-    struct Edge : IColumns { public static bool Checked => true; }
 
     /// <summary>acc + w·v, fused (one rounding): the AVX-512 kernel's operation, so the same bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
